@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+// Locus: an ahead-of-time compiler from model specs to C with OpenMP.
+// Targets follow the pipeline: spec → frontend → IR → passes → codegen → build → runtime → CLI.
+import PackageDescription
+
+let package = Package(
+  name: "Locus",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "locus", targets: ["locus"]),
+    .library(name: "LocusRuntime", targets: ["LocusRuntime"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+  ],
+  targets: [
+    // MARK: - The command-line tool
+
+    .executableTarget(
+      name: "locus",
+      dependencies: [
+        "LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusCodegen", "LocusBuild", "LocusRuntime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    // MARK: - Pipeline stages
+
+    .target(name: "LocusSpec", resources: [.embedInCode("Prelude/prelude.locus")]),
+    .target(name: "LocusFrontend", dependencies: ["LocusSpec", "LocusIR"]),
+    .target(name: "LocusIR"),
+    .target(name: "LocusPasses", dependencies: ["LocusIR"]),
+    .target(name: "LocusReference", dependencies: ["LocusIR"]),
+    .target(
+      name: "LocusCodegen", dependencies: ["LocusIR", "LocusPasses"],
+      resources: [.embedInCode("templates")]),
+    .target(name: "LocusBuild", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+    .target(name: "LocusRuntime"),
+
+    // MARK: - Tests
+
+    .testTarget(name: "LocusSpecTests", dependencies: ["LocusSpec"]),
+    .testTarget(name: "LocusFrontendTests", dependencies: ["LocusFrontend", "LocusSpec", "LocusIR"]),
+    .testTarget(name: "LocusIRTests", dependencies: ["LocusIR"]),
+    .testTarget(name: "LocusPassesTests", dependencies: ["LocusPasses", "LocusIR"]),
+    .testTarget(
+      name: "LocusCodegenTests",
+      dependencies: ["LocusCodegen", "LocusIR", "LocusReference", "LocusBuild", "LocusRuntime"]),
+    .testTarget(name: "LocusBuildTests", dependencies: ["LocusBuild"]),
+    .testTarget(name: "LocusRuntimeTests", dependencies: ["LocusRuntime"]),
+    .testTarget(
+      name: "LocusEndToEndTests",
+      dependencies: [
+        "LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusReference", "LocusCodegen",
+        "LocusBuild", "LocusRuntime",
+      ],
+      resources: [.copy("Fixtures")]),
+  ]
+)

@@ -1,0 +1,2 @@
+import XCTest
+final class LocusBuildTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class LocusCodegenTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class LocusFrontendTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
