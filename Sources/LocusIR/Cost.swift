@@ -1,0 +1,32 @@
+/// Static cost of a node: floating-point operations for a whole batch. Only the multiply-adds of
+/// convolutions, projections, matmuls and attention count (2 per MAC), the convention the
+/// benchmarks' "fraction of peak" uses; elementwise work is bandwidth, not FLOPs.
+extension Graph {
+  public func flops(of node: Node) -> Int {
+    let b = node.type.batched ? batch : 1
+    let out = node.type.count * b
+    switch node.op {
+    case .conv2d(let a):
+      let ci = nodes[node.operands[0].raw].type.shape[0]
+      return 2 * out * (ci / a.groups) * a.kernel[0] * a.kernel[1]
+    case .linear:
+      return 2 * out * (nodes[node.operands[0].raw].type.shape.last ?? 1)
+    case .matmul:
+      let a = nodes[node.operands[0].raw].type
+      return 2 * out * a.shape[a.rank - 1]
+    case .sdpa:
+      let q = nodes[node.operands[0].raw].type, k = nodes[node.operands[1].raw].type
+      return 2 * 2 * b * q.shape[0] * k.shape[0] * q.shape[1]  // scores + weighted sum
+    case .localAttention:
+      let k = nodes[node.operands[1].raw].type
+      return 2 * 2 * out * k.shape[0]
+    default:
+      return 0
+    }
+  }
+
+  /// FLOPs of one forward pass over the whole batch.
+  public var forwardFlops: Int { nodes.reduce(0) { $0 + flops(of: $1) } }
+
+  public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+}

@@ -1,0 +1,125 @@
+/// Elementwise functions of one tensor. GELU is the exact (erf) form, as `nn.GELU()`.
+public enum UnaryOp: String, CaseIterable, Hashable, Sendable {
+  case gelu, relu, relu6, hswish, hsigmoid, sigmoid, identity
+}
+
+/// Elementwise functions of two tensors, with numpy broadcasting (see `broadcastTypes`).
+public enum BinaryOp: String, CaseIterable, Hashable, Sendable {
+  case add, sub, mul, div
+}
+
+/// Convolution attributes; kernel, stride and padding are (height, width).
+public struct Conv2dAttrs: Hashable, Sendable {
+  public var outChannels: Int
+  public var kernel: [Int]
+  public var stride: [Int]
+  public var padding: [Int]
+  public var groups: Int
+  public var hasBias: Bool
+  public init(outChannels: Int, kernel: [Int], stride: [Int], padding: [Int], groups: Int, hasBias: Bool) {
+    self.outChannels = outChannels
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.groups = groups
+    self.hasBias = hasBias
+  }
+}
+
+/// Every operation of the IR. Each node has exactly one result; multi-result spec primitives
+/// (`split`, `split_cls`) lower to several `slice` nodes, so passes never juggle tuples.
+///
+/// Operand order is part of each case's contract (written after the case). Weights are ordinary
+/// operands that come from `.parameter` nodes.
+public enum Op: Hashable, Sendable {
+  case input(name: String)                        // ()
+  case parameter(name: String)                    // ()
+  case conv2d(Conv2dAttrs)                        // (x [Ci,H,W], weight [Co,Ci/g,kh,kw], bias [Co]?)
+  case linear(hasBias: Bool)                      // (x [..., K], weight [N, K], bias [N]?)
+  case layernorm(eps: Float)                      // (x [..., C], weight [C], bias [C])
+  case batchnorm(eps: Float)                      // (x [C, ...], weight, bias, running_mean, running_var)
+  case unary(UnaryOp)                             // (x)
+  case softmax(axis: Int)                         // (x)
+  case matmul                                     // (a [..., M, K], b [..., K, N])
+  case binary(BinaryOp)                           // (a, b)
+  case scalar(BinaryOp, Float, scalarFirst: Bool) // (x): x op s, or s op x when scalarFirst
+  case gap                                        // (x [C, H, W]) -> [C]
+  case maxpool(kernel: [Int], stride: [Int], padding: [Int]) // (x [C, H, W])
+  case mean(axis: Int)                            // (x)
+  case roll(dy: Int, dx: Int)                     // (x [C, H, W])
+  case circularPad(left: Int, right: Int, top: Int, bottom: Int) // (x [C, H, W])
+  case concat(axis: Int)                          // (a, b, ...)
+  case stack(axis: Int)                           // (a, b, ...)
+  case slice(axis: Int, start: Int, length: Int)  // (x); start is already non-negative
+  case index(axis: Int, at: Int)                  // (x)
+  case seq2img(height: Int)                       // (x [N, C]) -> [C, height, N/height]
+  case img2seq                                    // (x [C, H, W]) -> [H*W, C]
+  case reshape([Int])                             // (x): a view
+  case transpose([Int])                           // (x): perm over per-sample axes
+  case sdpa(heads: Int, kvHeads: Int)             // (q [Nq, H*D], k [Nk, Hk*D], v [Nk, Hk*D])
+  case localAttention(heads: Int, kvHeads: Int)   // (q [N, H*D], k [T, N, Hk*D], v [T, N, Hk*D])
+}
+
+extension Op {
+  /// The mnemonic used by the printer and in diagnostics.
+  public var mnemonic: String {
+    switch self {
+    case .input: "input"
+    case .parameter: "param"
+    case .conv2d: "conv2d"
+    case .linear: "linear"
+    case .layernorm: "layernorm"
+    case .batchnorm: "batchnorm"
+    case .unary(let u): u.rawValue
+    case .softmax: "softmax"
+    case .matmul: "matmul"
+    case .binary(let b): b.rawValue
+    case .scalar(let b, _, _): "\(b.rawValue)_scalar"
+    case .gap: "gap"
+    case .maxpool: "maxpool"
+    case .mean: "mean"
+    case .roll: "roll"
+    case .circularPad: "circular_pad"
+    case .concat: "concat"
+    case .stack: "stack"
+    case .slice: "slice"
+    case .index: "index"
+    case .seq2img: "seq2img"
+    case .img2seq: "img2seq"
+    case .reshape: "reshape"
+    case .transpose: "transpose"
+    case .sdpa: "sdpa"
+    case .localAttention: "local_attention"
+    }
+  }
+
+  /// Attributes rendered for the printer, in a fixed order (deterministic dumps).
+  public var attributeText: String {
+    func list(_ xs: [Int]) -> String { "[" + xs.map(String.init).joined(separator: ", ") + "]" }
+    switch self {
+    case .input(let n): return "\"\(n)\""
+    case .parameter(let n): return "\"\(n)\""
+    case .conv2d(let a):
+      return "out \(a.outChannels), kernel \(list(a.kernel)), stride \(list(a.stride)), padding \(list(a.padding)), groups \(a.groups)"
+    case .linear, .matmul, .gap, .img2seq, .unary, .binary: return ""
+    case .layernorm(let eps), .batchnorm(let eps): return "eps \(eps)"
+    case .softmax(let axis), .mean(let axis), .concat(let axis), .stack(let axis): return "axis \(axis)"
+    case .scalar(_, let s, let first): return first ? "\(s) op x" : "x op \(s)"
+    case .maxpool(let k, let s, let p): return "kernel \(list(k)), stride \(list(s)), padding \(list(p))"
+    case .roll(let dy, let dx): return "dy \(dy), dx \(dx)"
+    case .circularPad(let l, let r, let t, let b): return "left \(l), right \(r), top \(t), bottom \(b)"
+    case .slice(let axis, let start, let length): return "axis \(axis), start \(start), length \(length)"
+    case .index(let axis, let at): return "axis \(axis), at \(at)"
+    case .seq2img(let h): return "height \(h)"
+    case .reshape(let s): return "shape \(list(s))"
+    case .transpose(let p): return "perm \(list(p))"
+    case .sdpa(let h, let hk), .localAttention(let h, let hk): return "heads \(h), kv_heads \(hk)"
+    }
+  }
+
+  /// Ops whose result shares its operand's storage (no kernel runs).
+  public var isView: Bool {
+    if case .reshape = self { return true }
+    return false
+  }
+}
