@@ -40,9 +40,12 @@ let package = Package(
     // MARK: - Tests
 
     .testTarget(name: "LocusSpecTests", dependencies: ["LocusSpec"]),
-    .testTarget(name: "LocusFrontendTests", dependencies: ["LocusFrontend", "LocusSpec", "LocusIR"]),
+    .testTarget(
+      name: "LocusFrontendTests", dependencies: ["LocusFrontend", "LocusSpec", "LocusIR"],
+      resources: [.copy("StateDicts")]),
     .testTarget(name: "LocusIRTests", dependencies: ["LocusIR"]),
     .testTarget(name: "LocusPassesTests", dependencies: ["LocusPasses", "LocusIR"]),
+    .testTarget(name: "LocusReferenceTests", dependencies: ["LocusReference", "LocusIR"]),
     .testTarget(
       name: "LocusCodegenTests",
       dependencies: ["LocusCodegen", "LocusIR", "LocusReference", "LocusBuild", "LocusRuntime"]),

@@ -1,1 +1,200 @@
-/* placeholder, replaced by the kernel library */
+/* Locus kernel prologue: the one header every generated model starts with.
+ *
+ * The emitter writes this file, then the kernel files the model needs (each starts with a
+ * `locus-requires:` line naming the other kernel files it calls), then the forward function, into
+ * one translation unit. Every file also compiles on its own after this header, which is how the
+ * tests in templates/tests/ build them.
+ *
+ * Legend for the shape comments in every kernel: B batch, N tokens, C channels, H heads, D head dim,
+ * T shift variants, Hh/Ww image height/width, K reduction length, M/N/K also the GEMM sizes.
+ * All tensors are float32, dense, row-major unless a stride argument says otherwise.
+ *
+ * Conventions shared by all kernels
+ * - Names start with `lk_`; helpers are `static` and start with `lk__`, so several kernel files
+ *   (and several models) can share one program.
+ * - Each kernel call opens at most one OpenMP parallel region, never nested, and divides the work
+ *   statically: results are bit-identical run to run and independent of the thread count.
+ * - `#pragma omp` is only reached through LK_OMP so the files compile silently without -fopenmp
+ *   (then everything runs on the calling thread).
+ * - Scratch memory: scratch whose size depends only on the shapes is passed by the caller as `ws`
+ *   (size from the matching `lk_*_workspace_floats`; NULL means "allocate it for this call").
+ *   Per-thread scratch (GEMM packing buffers) is allocated inside the call, one block per thread,
+ *   because the arena cannot know the thread count in advance; glibc serves these repeat
+ *   allocations from its per-thread heaps without touching the kernel after the first call.
+ * - Build with -O2 (or -O3) and a -march that matches the machine: the vector width below is
+ *   chosen from the target macros, and without -mavx2/-march=native the code falls back to
+ *   4-wide vectors.
+ */
+#ifndef LOCUS_PROLOGUE_H
+#define LOCUS_PROLOGUE_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+/* Shape record of a parameter, input or output (DESIGN.md §4). */
+typedef struct { const char *name; int rank; int64_t shape[8]; int64_t numel; } locus_tensor_info;
+
+/* ---- Target selection -------------------------------------------------------------------------
+ * The emitter may force one of LOCUS_TARGET_AVX512 / _AVX2 / _GENERIC; otherwise the compiler's
+ * target macros decide. The vector type is a GCC/clang vector extension: it is lowered to the
+ * widest registers the target has, so even the AVX-512 configuration runs (slowly, in halves) on an
+ * AVX2 machine, which is how that path is tested where no AVX-512 hardware exists. */
+#if !defined(LOCUS_TARGET_AVX512) && !defined(LOCUS_TARGET_AVX2) && !defined(LOCUS_TARGET_GENERIC)
+#  if defined(__AVX512F__)
+#    define LOCUS_TARGET_AVX512 1
+#  elif defined(__AVX2__)
+#    define LOCUS_TARGET_AVX2 1
+#  else
+#    define LOCUS_TARGET_GENERIC 1
+#  endif
+#endif
+
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_VW 16 /* floats per vector: one zmm */
+#elif defined(LOCUS_TARGET_AVX2)
+#  define LK_VW 8 /* one ymm */
+#else
+#  define LK_VW 4 /* one SSE/NEON register: every 64-bit target has one */
+#endif
+
+/* Vector of LK_VW floats and its int32 twin (for exponent tricks). `v * s` with a scalar `s`
+ * splats the scalar; casts between the two types reinterpret bits. */
+typedef float lk_vf __attribute__((vector_size(LK_VW * 4)));
+typedef int32_t lk_vi __attribute__((vector_size(LK_VW * 4)));
+
+/* Unaligned load/store through memcpy: no alignment or aliasing assumptions, one vmovups. */
+static inline lk_vf lk_vload(const float *p) { lk_vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void lk_vstore(float *p, lk_vf v) { memcpy(p, &v, sizeof v); }
+static inline lk_vf lk_vset1(float s) {
+  lk_vf v = {0}; /* not `v + s`: 0 + s is not an identity for -0, so it would cost an add */
+  for (int i = 0; i < LK_VW; ++i) v[i] = s;
+  return v;
+}
+static inline lk_vf lk_vzero(void) { lk_vf v = {0}; return v; }
+/* Lane-wise select without the vector ternary (which C mode does not have): mask lanes are all
+ * ones (-1) or all zeros, as comparisons of vectors produce them. */
+static inline lk_vf lk_vselect(lk_vi mask, lk_vf a, lk_vf b) {
+  return (lk_vf)((mask & (lk_vi)a) | (~mask & (lk_vi)b));
+}
+/* Both return `a` when either operand is NaN, so NaN inputs propagate through clamps. */
+static inline lk_vf lk_vmax(lk_vf a, lk_vf b) { return lk_vselect(b > a, b, a); }
+static inline lk_vf lk_vmin(lk_vf a, lk_vf b) { return lk_vselect(b < a, b, a); }
+/* Horizontal sum in a fixed order (deterministic). */
+static inline float lk_vsum(lk_vf v) {
+  float s = 0.0f;
+  for (int i = 0; i < LK_VW; ++i) s += v[i];
+  return s;
+}
+static inline float lk_vhmax(lk_vf v) {
+  float m = v[0];
+  for (int i = 1; i < LK_VW; ++i) m = v[i] > m ? v[i] : m;
+  return m;
+}
+
+/* exp(x) for a vector: Cephes-style range reduction x = n ln2 + r, |r| <= ln2/2, a degree-6
+ * polynomial for e^r and 2^n built in the exponent bits. Max error about 1 ulp; returns 0 below
+ * -87.3 (where expf would be denormal), clamps above 88.4 (no inf) and passes NaN through.
+ * libm's expf is not vectorised by clang without a vector math library, and softmax, attention
+ * and sigmoid spend their time here. */
+static inline lk_vf lk_vexp(lk_vf x) {
+  const lk_vf hi = lk_vset1(88.3762626647949f), lo = lk_vset1(-87.3365447504f);
+  lk_vf x0 = x;
+  lk_vi underflow = x < lo;
+  x = lk_vmin(lk_vmax(x, lo), hi);
+  x = lk_vselect(x0 != x0, lk_vzero(), x); /* NaN: computed on 0, restored below */
+  lk_vf n = x * 1.44269504088896341f + 0.5f;
+  lk_vi ni = __builtin_convertvector(n, lk_vi);
+  ni -= (lk_vi)((lk_vf)__builtin_convertvector(ni, lk_vf) > n) & 1; /* floor */
+  lk_vf nf = __builtin_convertvector(ni, lk_vf);
+  lk_vf r = x - nf * 0.693359375f + nf * 2.12194440e-4f; /* ln2 split in two for exactness */
+  lk_vf p = lk_vset1(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * (r * r) + r + 1.0f;
+  lk_vf scale = (lk_vf)((ni + 127) << 23);
+  return lk_vselect(x0 != x0, x0, (lk_vf)((lk_vi)(p * scale) & ~underflow));
+}
+
+/* erf(x) for a vector: the odd/even rational approximation used by Eigen (clamped to [-4, 4],
+ * where float erf is already ±1). Max abs error ~1e-7, vectorisable (libm's erff is not). */
+static inline lk_vf lk_verf(lk_vf x) {
+  x = lk_vmin(lk_vmax(x, lk_vset1(-4.0f)), lk_vset1(4.0f));
+  lk_vf x2 = x * x;
+  lk_vf p = lk_vset1(-2.72614225801306e-10f);
+  p = p * x2 + 2.77068142495902e-08f;
+  p = p * x2 + -2.10102402082508e-06f;
+  p = p * x2 + -5.69250639462346e-05f;
+  p = p * x2 + -7.34990630326855e-04f;
+  p = p * x2 + -2.95459980854025e-03f;
+  p = p * x2 + -1.60960333262415e-02f;
+  p = p * x;
+  lk_vf q = lk_vset1(-1.45660718464996e-05f);
+  q = q * x2 + -2.13374055278905e-04f;
+  q = q * x2 + -1.68282697438203e-03f;
+  q = q * x2 + -7.37332916720468e-03f;
+  q = q * x2 + -1.42647390514189e-02f;
+  return p / q;
+}
+
+/* ---- Small integer helpers -------------------------------------------------------------------- */
+static inline long lk_min_l(long a, long b) { return a < b ? a : b; }
+static inline long lk_max_l(long a, long b) { return a > b ? a : b; }
+static inline long lk_ceil_div(long a, long b) { return (a + b - 1) / b; }
+static inline long lk_round_up(long a, long b) { return lk_ceil_div(a, b) * b; }
+
+/* ---- OpenMP without #ifdef at every use -------------------------------------------------------- */
+#define LK_PRAGMA_(x) _Pragma(#x)
+#ifdef _OPENMP
+/* Declared here rather than through <omp.h>: libomp 19's header is not -Wpedantic clean in C99
+ * and the compiler may not find it without an extra -I. These match the OpenMP API exactly. */
+int omp_get_max_threads(void);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
+#  define LK_OMP(directive) LK_PRAGMA_(omp directive)
+static inline int lk_max_threads(void) { return omp_get_max_threads(); }
+static inline int lk_thread_id(void) { return omp_get_thread_num(); }
+static inline int lk_team_size(void) { return omp_get_num_threads(); }
+#else
+#  define LK_OMP(directive)
+static inline int lk_max_threads(void) { return 1; }
+static inline int lk_thread_id(void) { return 0; }
+static inline int lk_team_size(void) { return 1; }
+#endif
+
+/* Elementwise kernels below this many elements run on the calling thread: a parallel region costs
+ * microseconds (tens of them with KMP_BLOCKTIME=0), more than such a loop. */
+#ifndef LK_PAR_MIN
+#define LK_PAR_MIN 32768L
+#endif
+
+/* Contiguous range [*lo, *hi) of part `i` when `n` items are split into `parts` nearly equal parts. */
+static inline void lk_split(long n, int parts, int i, long *lo, long *hi) {
+  *lo = n * i / parts;
+  *hi = n * (i + 1) / parts;
+}
+
+/* ---- Scratch memory -----------------------------------------------------------------------------
+ * 64-byte aligned (one cache line, one zmm); the raw pointer is kept just below the aligned block.
+ * Returns NULL on failure; callers then fall back to a path that needs no scratch. */
+static inline float *lk_scratch_alloc(size_t floats) {
+  unsigned char *raw = (unsigned char *)malloc(floats * sizeof(float) + 64 + sizeof(void *));
+  uintptr_t p;
+  if (!raw) return NULL;
+  p = ((uintptr_t)(raw + sizeof(void *)) + 63) & ~(uintptr_t)63;
+  memcpy((void *)(p - sizeof(void *)), &raw, sizeof raw);
+  return (float *)p;
+}
+static inline void lk_scratch_free(float *p) {
+  void *raw;
+  if (!p) return;
+  memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof raw);
+  free(raw);
+}
+
+#endif /* LOCUS_PROLOGUE_H */

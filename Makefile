@@ -1,0 +1,37 @@
+# Locus: `make` builds the compiler and compiles every bundled spec, printing one line per model;
+# `make test` runs the whole test suite (what CI runs).
+export PATH := /opt/swift/usr/bin:$(PATH)
+SWIFT ?= swift
+LOCUS := .build/release/locus
+SPECS := $(wildcard specs/*.locus)
+
+.PHONY: all deps build test kernel-tests golden fixtures clean
+
+all: build
+	$(LOCUS) summary $(SPECS)
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c release --product locus
+
+# Swift tests (parser, IR, passes, kernels against the reference, end to end against PyTorch
+# fixtures), then the C kernel tests under AddressSanitizer and UndefinedBehaviorSanitizer.
+test: deps
+	$(SWIFT) test
+	$(MAKE) kernel-tests
+
+kernel-tests: deps
+	$(MAKE) -C templates/tests test
+
+# Re-record the golden IR dumps and emitted C after an intended change; review the diff.
+golden:
+	LOCUS_RECORD_GOLDEN=1 $(SWIFT) test --filter Golden
+
+# Regenerate the PyTorch fixtures (needs the venv of scripts/reference/README.md; CI never does).
+fixtures:
+	.venv/bin/python scripts/reference/make_fixtures.py
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,69 @@
+import LocusIR
+import LocusPasses
+
+/// What the C is compiled for. `native` lets the prologue pick the vector width from the
+/// compiler's target macros (`-march=native`); the others force one configuration, e.g. to build
+/// a library for another machine or to test the portable path.
+public enum Target: String, CaseIterable, Hashable, Sendable {
+  case native, avx512, avx2, generic
+
+  /// The `LOCUS_TARGET_*` macro prologue.h reads, or nil to let it choose.
+  var define: String? {
+    switch self {
+    case .native: nil
+    case .avx512: "LOCUS_TARGET_AVX512"
+    case .avx2: "LOCUS_TARGET_AVX2"
+    case .generic: "LOCUS_TARGET_GENERIC"
+    }
+  }
+}
+
+public struct EmitOptions: Hashable, Sendable {
+  public var target: Target
+  public init(target: Target = .native) { self.target = target }
+}
+
+/// The C of one model: `<name>.c` (kernels + forward) and `<name>.h` (the ABI of DESIGN.md §4),
+/// with the memory plan they were laid out with.
+public struct EmittedModel: Sendable {
+  public var name: String
+  public var source: String
+  public var header: String
+  public var plan: MemoryPlan
+  /// Template files copied into `source`, in order (the prologue first).
+  public var kernelsUsed: [String]
+  /// The graph the C was emitted from (for the manifest).
+  public var graph: Graph
+
+  public var sourceFileName: String { "\(name).c" }
+  public var headerFileName: String { "\(name).h" }
+  public var manifest: Manifest { Manifest(self) }
+}
+
+public enum CEmitter {
+  /// The ABI version the emitted `<m>_abi_version()` returns.
+  public static let abiVersion = 1
+
+  /// Plans memory (asking the kernel table for each node's scratch) and writes both files.
+  /// The same graph and options always give byte-identical text.
+  public static func emit(_ graph: Graph, options: EmitOptions = EmitOptions()) throws(CodegenError) -> EmittedModel {
+    guard isCIdentifier(graph.name) else { throw .invalidModelName(graph.name) }
+    let plan = planMemory(graph) { workspaceFloats(for: $0, in: graph) }
+    let forward = try ForwardEmitter(graph: graph, plan: plan).emit()
+    let kernels = try Templates.closure(of: forward.templates.union(["prologue.h"]))
+    let source = try ModelFile(graph: graph, plan: plan, options: options, kernels: kernels, forward: forward.text).emit()
+    let header = HeaderFile(graph: graph).emit()
+    return EmittedModel(name: graph.name, source: source, header: header, plan: plan, kernelsUsed: kernels, graph: graph)
+  }
+
+  /// Scratch floats `node` needs while it runs (im2col buffers), for `planMemory`.
+  public static func workspaceFloats(for node: Node, in graph: Graph) -> Int {
+    guard let entry = KernelTable.entries[node.op.mnemonic] else { return 0 }
+    return entry.workspace(node, graph)
+  }
+}
+
+func isCIdentifier(_ s: String) -> Bool {
+  guard let first = s.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
+  return s.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
+}

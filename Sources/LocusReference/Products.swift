@@ -1,0 +1,99 @@
+import Foundation
+import LocusIR
+
+/// Kernels built on dot products: projections, matrix products and attention. Every dot product,
+/// attention score and softmax runs in Double; results are rounded to f32 once.
+extension Interpreter {
+  /// `nn.Linear`: y = x Wᵀ + b over the last axis. x: [..., K]; weight: [Nout, K]; bias: [Nout].
+  static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?) -> Tensor {
+    let (nOut, k) = (w.shape[0], w.shape[1])
+    let rows = x.count / k
+    var y = Tensor.zeros(Array(x.shape.dropLast()) + [nOut])
+    for r in 0..<rows {
+      for o in 0..<nOut {
+        var sum = Double(bias?.data[o] ?? 0)
+        for i in 0..<k { sum += Double(x.data[r * k + i]) * Double(w.data[o * k + i]) }
+        y.data[r * nOut + o] = Float(sum)
+      }
+    }
+    return y
+  }
+
+  /// `torch.matmul` of a: [..., M, K] and b: [..., K, N] → [..., M, N]; the leading axes broadcast
+  /// as numpy (a missing or size-1 axis repeats).
+  static func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
+    let (m, k, n) = (a.shape[a.rank - 2], a.shape[a.rank - 1], b.shape[b.rank - 1])
+    let leadA = Array(a.shape.dropLast(2)), leadB = Array(b.shape.dropLast(2))
+    let lead = broadcastShape(leadA, leadB)
+    let matricesA = broadcastOffsets(leadA, to: lead), matricesB = broadcastOffsets(leadB, to: lead)
+    var y = Tensor.zeros(lead + [m, n])
+    for (l, (ma, mb)) in zip(matricesA, matricesB).enumerated() {
+      let (baseA, baseB, baseY) = (ma * m * k, mb * k * n, l * m * n)
+      for i in 0..<m {
+        for j in 0..<n {
+          var sum = 0.0
+          for p in 0..<k { sum += Double(a.data[baseA + i * k + p]) * Double(b.data[baseB + p * n + j]) }
+          y.data[baseY + i * n + j] = Float(sum)
+        }
+      }
+    }
+    return y
+  }
+
+  /// Scaled dot-product attention with grouped heads, softmax(q kᵀ · D^-½) v per head.
+  /// q: [Nq, H·D]; k, v: [Nk, Hk·D]. Head h is columns h·D ..< (h+1)·D; query head h reads kv head
+  /// h / (H/Hk) (Hk = H: multi-head, Hk = 1: multi-query).
+  static func sdpa(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> Tensor {
+    let (nq, nk) = (q.shape[0], k.shape[0])
+    let d = q.shape[1] / heads, kvWidth = k.shape[1]
+    let scale = 1 / Double(d).squareRoot()
+    var y = Tensor.zeros(q.shape)
+    for h in 0..<heads {
+      let (qc, kc) = (h * d, (h / (heads / kvHeads)) * d)  // first column of the query / kv head
+      for i in 0..<nq {
+        let scores = (0..<nk).map { j in
+          scale * dot(q.data, from: i * q.shape[1] + qc, k.data, from: j * kvWidth + kc, count: d)
+        }
+        let p = softmaxDouble(scores)
+        for e in 0..<d {
+          var sum = 0.0
+          for j in 0..<nk { sum += p[j] * Double(v.data[j * kvWidth + kc + e]) }
+          y.data[i * q.shape[1] + qc + e] = Float(sum)
+        }
+      }
+    }
+    return y
+  }
+
+  /// Attention over the T shifted variants at each location: for token n and head h,
+  /// softmax over t of q[n, h]·k[t, n, g] · D^-½, then Σ_t p_t v[t, n, g], with g = h / (H/Hk).
+  /// q: [N, H·D]; k, v: [T, N, Hk·D].
+  static func localAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> Tensor {
+    let (variants, tokens, kvWidth) = (k.shape[0], k.shape[1], k.shape[2])
+    let (width, d) = (q.shape[1], q.shape[1] / heads)
+    let scale = 1 / Double(d).squareRoot()
+    var y = Tensor.zeros(q.shape)
+    for n in 0..<tokens {
+      for h in 0..<heads {
+        let (qc, kc) = (h * d, (h / (heads / kvHeads)) * d)
+        let row = { (t: Int) in (t * tokens + n) * kvWidth + kc }  // kv head g of variant t at token n
+        let p = softmaxDouble((0..<variants).map { t in
+          scale * dot(q.data, from: n * width + qc, k.data, from: row(t), count: d)
+        })
+        for e in 0..<d {
+          var sum = 0.0
+          for t in 0..<variants { sum += p[t] * Double(v.data[row(t) + e]) }
+          y.data[n * width + qc + e] = Float(sum)
+        }
+      }
+    }
+    return y
+  }
+}
+
+/// Σ a[i] b[j] over `count` consecutive elements from offsets i and j, in Double.
+func dot(_ a: [Float], from i: Int, _ b: [Float], from j: Int, count: Int) -> Double {
+  var sum = 0.0
+  for e in 0..<count { sum += Double(a[i + e]) * Double(b[j + e]) }
+  return sum
+}

@@ -1,0 +1,198 @@
+import Foundation
+
+// Reading safetensors (https://github.com/huggingface/safetensors): an 8-byte little-endian header
+// length n, n bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {…}},
+// then the data section that the offsets index. The file is memory-mapped; tensors are converted
+// straight from the map into the caller's buffer, without an intermediate array.
+
+public struct SafeTensorsFile: Sendable {
+  public struct Entry: Sendable, Equatable {
+    public var dtype: DType
+    public var shape: [Int]
+    /// Byte range inside the data section (not the file).
+    public var dataOffsets: Range<Int>
+  }
+
+  /// The path as given, used in every message.
+  public let path: String
+  public let metadata: [String: String]
+  public let entries: [String: Entry]
+  private let bytes: Data
+  private let dataStart: Int
+
+  /// The Python library refuses headers above 100 MB; so do we, before allocating anything.
+  static let maxHeaderBytes = 100_000_000
+
+  public var names: [String] { entries.keys.sorted() }
+
+  public static func read(path: String) throws(RuntimeError) -> SafeTensorsFile {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
+    } catch {
+      throw .io(path: path, action: "read", reason: error.localizedDescription)
+    }
+    return try SafeTensorsFile(bytes: data, path: path)
+  }
+
+  /// Parses and validates an in-memory file; `path` only names it in messages.
+  public init(bytes: Data, path: String) throws(RuntimeError) {
+    self.path = path
+    self.bytes = bytes
+    let fileSize = bytes.count
+    guard fileSize >= 8 else {
+      throw .malformedFile(file: path, problem: "file is \(fileSize) bytes, shorter than the 8-byte header length")
+    }
+    let headerLength = bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+    guard headerLength <= UInt64(Self.maxHeaderBytes), 8 + Int(headerLength) <= fileSize else {
+      throw .malformedFile(
+        file: path, problem: "header length \(headerLength) exceeds the file size \(fileSize) (or 100 MB)")
+    }
+    let dataStart = 8 + Int(headerLength)
+    self.dataStart = dataStart
+    let headerBytes = bytes.withUnsafeBytes { Data($0[8..<dataStart]) }
+    let json: Any
+    do {
+      json = try JSONSerialization.jsonObject(with: headerBytes)
+    } catch {
+      throw .malformedFile(file: path, problem: "header is not valid JSON")
+    }
+    guard let object = json as? [String: Any] else {
+      throw .malformedFile(file: path, problem: "header is not a JSON object")
+    }
+    var metadata: [String: String] = [:]
+    var entries: [String: Entry] = [:]
+    for (name, value) in object {
+      if name == "__metadata__" {
+        guard let dict = value as? [String: Any], let strings = dict as? [String: String] else {
+          throw .malformedFile(file: path, problem: "__metadata__ must map strings to strings")
+        }
+        metadata = strings
+      } else {
+        entries[name] = try Self.parseEntry(name: name, value, file: path)
+      }
+    }
+    try Self.checkBounds(entries, dataSize: fileSize - dataStart, dataStart: dataStart, file: path)
+    self.metadata = metadata
+    self.entries = entries
+  }
+
+  private static func parseEntry(name: String, _ value: Any, file: String) throws(RuntimeError) -> Entry {
+    func bad(_ what: String) -> RuntimeError { .malformedFile(file: file, problem: "tensor '\(name)': \(what)") }
+    guard let dict = value as? [String: Any] else { throw bad("entry is not a JSON object") }
+    guard let dtypeName = dict["dtype"] as? String else { throw bad("missing \"dtype\"") }
+    guard let dtype = DType(rawValue: dtypeName) else { throw bad("unknown dtype \"\(dtypeName)\"") }
+    guard let shape = naturalNumbers(dict["shape"]) else { throw bad("\"shape\" must be a list of integers ≥ 0") }
+    guard let offsets = naturalNumbers(dict["data_offsets"]), offsets.count == 2, offsets[0] <= offsets[1] else {
+      throw bad("\"data_offsets\" must be [begin, end] with 0 ≤ begin ≤ end")
+    }
+    guard let count = elementCount(shape), case let (bytes, false) = count.multipliedReportingOverflow(by: dtype.byteSize)
+    else { throw bad("shape \(formatShape(shape)) is too large") }
+    guard bytes == offsets[1] - offsets[0] else {
+      throw bad(
+        "shape \(formatShape(shape)) of \(dtypeName) needs \(bytes) bytes, data_offsets [\(offsets[0]), \(offsets[1])] "
+          + "hold \(offsets[1] - offsets[0])")
+    }
+    return Entry(dtype: dtype, shape: shape, dataOffsets: offsets[0]..<offsets[1])
+  }
+
+  /// Every tensor must lie inside the data section, and no two may share bytes.
+  private static func checkBounds(
+    _ entries: [String: Entry], dataSize: Int, dataStart: Int, file: String
+  ) throws(RuntimeError) {
+    let ordered = entries.sorted { ($0.value.dataOffsets.lowerBound, $0.key) < ($1.value.dataOffsets.lowerBound, $1.key) }
+    var previous: (name: String, end: Int)?
+    for (name, entry) in ordered {
+      let range = entry.dataOffsets
+      guard range.upperBound <= dataSize else {
+        throw .truncated(
+          file: file, tensor: name, needs: (dataStart + range.lowerBound)..<(dataStart + range.upperBound),
+          fileSize: dataStart + dataSize)
+      }
+      if let previous, range.lowerBound < previous.end, !range.isEmpty {
+        throw .malformedFile(file: file, problem: "tensors '\(previous.name)' and '\(name)' overlap in the data section")
+      }
+      if !range.isEmpty { previous = (name, range.upperBound) }
+    }
+  }
+
+  public func entry(_ name: String) throws(RuntimeError) -> Entry {
+    guard let entry = entries[name] else { throw .tensorNotFound(file: path, tensor: name) }
+    return entry
+  }
+
+  /// Converts a float tensor (F32, F64, F16, BF16) into `destination`, which must hold exactly
+  /// the tensor's element count.
+  public func copyFloats(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws(RuntimeError) {
+    let entry = try entry(name)
+    guard entry.dtype.isReadableAsFloat else {
+      throw .wrongDType(file: path, tensor: name, found: entry.dtype.rawValue, wanted: "F32, F64, F16 or BF16")
+    }
+    let count = entry.dataOffsets.count / entry.dtype.byteSize
+    guard destination.count == count else {
+      throw .invalidArgument("\(path): tensor '\(name)' has \(count) elements, the buffer holds \(destination.count)")
+    }
+    let start = dataStart + entry.dataOffsets.lowerBound
+    bytes.withUnsafeBytes { file in
+      let src = UnsafeRawBufferPointer(rebasing: file[start..<(start + entry.dataOffsets.count)])
+      convertToFloat(src, dtype: entry.dtype, into: destination)
+    }
+  }
+
+  public func floats(_ name: String) throws(RuntimeError) -> [Float] {
+    let entry = try entry(name)
+    var result = [Float](repeating: 0, count: entry.dataOffsets.count / entry.dtype.byteSize)
+    try result.withUnsafeMutableBufferPointer { (buffer) throws(RuntimeError) in try copyFloats(name, into: buffer) }
+    return result
+  }
+
+  public func int64s(_ name: String) throws(RuntimeError) -> [Int64] {
+    let entry = try entry(name)
+    guard entry.dtype == .i64 else { throw .wrongDType(file: path, tensor: name, found: entry.dtype.rawValue, wanted: "I64") }
+    let start = dataStart + entry.dataOffsets.lowerBound
+    return bytes.withUnsafeBytes { file in
+      (0..<(entry.dataOffsets.count / 8)).map { Int64(littleEndian: file.loadUnaligned(fromByteOffset: start + 8 * $0, as: Int64.self)) }
+    }
+  }
+
+  /// The tensor as floats, or as Int64 for I64; other integer dtypes are rejected.
+  public func tensor(_ name: String) throws(RuntimeError) -> Tensor {
+    let entry = try entry(name)
+    if entry.dtype == .i64 { return Tensor(shape: entry.shape, int64s: try int64s(name)) }
+    return Tensor(shape: entry.shape, floats: try floats(name))
+  }
+}
+
+/// Little-endian source bytes of `dtype` → Float. The F32 path is a plain copy on little-endian hosts.
+private func convertToFloat(_ src: UnsafeRawBufferPointer, dtype: DType, into dst: UnsafeMutableBufferPointer<Float>) {
+  switch dtype {
+  case .f32:
+    #if _endian(little)
+      if let base = src.baseAddress, let out = dst.baseAddress { memcpy(out, base, src.count) }
+    #else
+      for i in dst.indices { dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+    #endif
+  case .f64:
+    for i in dst.indices {
+      dst[i] = Float(Double(bitPattern: UInt64(littleEndian: src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+    }
+  case .f16:
+    for i in dst.indices { dst[i] = floatFromHalf(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+  case .bf16:
+    for i in dst.indices { dst[i] = floatFromBFloat16(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+  default:
+    break  // callers check isReadableAsFloat first
+  }
+}
+
+/// A JSON list of non-negative integers. (No `is Bool` test: an NSNumber holding 1 casts to Bool
+/// on some platforms, which would reject every shape containing a 1.)
+private func naturalNumbers(_ value: Any?) -> [Int]? {
+  guard let list = value as? [Any] else { return nil }
+  var result: [Int] = []
+  for item in list {
+    guard let n = item as? Int, n >= 0 else { return nil }
+    result.append(n)
+  }
+  return result
+}

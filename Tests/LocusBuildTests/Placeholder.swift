@@ -1,2 +1,0 @@
-import XCTest
-final class LocusBuildTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

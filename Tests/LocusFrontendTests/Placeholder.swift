@@ -1,2 +1,0 @@
-import XCTest
-final class LocusFrontendTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,2 +1,0 @@
-import XCTest
-final class LocusIRTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,78 @@
+import XCTest
+import LocusIR
+@testable import LocusPasses
+
+final class DeadCodeTests: XCTestCase {
+  func testRemovesWhatNoOutputNeedsButKeepsParametersAndInputs() throws {
+    var g = Graph(name: "m", batch: 1)
+    let x = g.append(.input(name: "x"), [], type: TensorType([4, 8], batched: true))
+    g.parameters = [Parameter(name: "w", shape: [8, 8], role: .weight, initializer: .zeros)]
+    let w = g.append(.parameter(name: "w"), [], type: TensorType([8, 8], batched: false))
+    let used = try g.add(.unary(.relu), [x])
+    _ = try g.add(.linear(hasBias: false), [used, w])  // dead: nothing reads it
+    g.outputs = [("y", used)]
+    let out = try Pipeline.run(g)
+    XCTAssertEqual(out.nodes.map(\.op.mnemonic), ["input", "relu"])
+    XCTAssertEqual(out.parameters.map(\.name), ["w"], "weights files still carry dead parameters")
+  }
+}
+
+final class MemoryPlanTests: XCTestCase {
+  /// A chain with a long-lived skip connection and a view, then random graphs: values that are
+  /// live at the same time must never share arena bytes.
+  func testLiveValuesNeverOverlap() throws {
+    var rng = SystemRandomNumberGenerator()
+    for trial in 0..<200 {
+      var g = Graph(name: "r\(trial)", batch: Int.random(in: 1...3, using: &rng))
+      var values = [g.append(.input(name: "x"), [], type: TensorType([4, 16], batched: true))]
+      for _ in 0..<Int.random(in: 2...30, using: &rng) {
+        let a = values.randomElement(using: &rng)!, b = values.randomElement(using: &rng)!
+        let op: Op = [Op.unary(.relu), .binary(.add), .reshape([64]), .scalar(.mul, 2, scalarFirst: false)].randomElement(using: &rng)!
+        switch op {
+        case .binary:
+          if g[a].type == g[b].type { values.append(try g.add(op, [a, b])) }
+        case .reshape:
+          if g[a].type.shape == [4, 16] { values.append(try g.add(op, [a])) }
+        default:
+          values.append(try g.add(op, [a]))
+        }
+      }
+      g.outputs = [("y", values.last!)]
+      try assertNoOverlap(g)
+    }
+  }
+
+  func assertNoOverlap(_ g: Graph, file: StaticString = #filePath, line: UInt = #line) throws {
+    let plan = planMemory(g, workspaceFloats: { $0.id.raw % 3 == 0 ? 40 : 0 })
+    var lastUse: [ValueID: Int] = [:]
+    func root(_ v: ValueID) -> ValueID { plan.root[v] ?? v }
+    for node in g.nodes { for o in node.operands { lastUse[root(o)] = node.id.raw } }
+    for (_, v) in g.outputs { lastUse[root(v)] = g.nodes.count }
+    var buffers: [(first: Int, last: Int, start: Int, end: Int)] = []
+    for node in g.nodes where plan.root[node.id] == nil {
+      guard case .arena(let offset)? = plan.storage[node.id] else { continue }
+      XCTAssertEqual(offset % 16, 0, "arena slices are 64-byte aligned", file: file, line: line)
+      let floats = node.type.count * (node.type.batched ? g.batch : 1)
+      buffers.append((node.id.raw, lastUse[node.id] ?? node.id.raw, offset, offset + floats))
+    }
+    for (id, ws) in plan.workspace { buffers.append((id.raw, id.raw, ws.offset, ws.offset + ws.floats)) }
+    for i in buffers.indices {
+      XCTAssertLessThanOrEqual(buffers[i].end, plan.arenaFloats, file: file, line: line)
+      for j in buffers.indices where j > i {
+        let (a, b) = (buffers[i], buffers[j])
+        let liveTogether = a.first <= b.last && b.first <= a.last
+        let shareBytes = a.start < b.end && b.start < a.end
+        XCTAssertFalse(liveTogether && shareBytes, "buffers \(a) and \(b) overlap in \(g.dump())", file: file, line: line)
+      }
+    }
+  }
+
+  func testAChainReusesMemory() throws {
+    var g = Graph(name: "chain", batch: 1)
+    var v = g.append(.input(name: "x"), [], type: TensorType([1024], batched: true))
+    for _ in 0..<10 { v = try g.add(.unary(.relu), [v]) }
+    g.outputs = [("y", v)]
+    // Two buffers ping-pong: never more than two values are live.
+    XCTAssertEqual(planMemory(g).arenaFloats, 2 * 1024)
+  }
+}

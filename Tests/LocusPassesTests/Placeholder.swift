@@ -1,2 +1,0 @@
-import XCTest
-final class LocusPassesTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,2 +1,0 @@
-import XCTest
-final class LocusSpecTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,178 @@
+/* locus-requires: prologue.h */
+/* Elementwise kernels: activations, binary arithmetic with broadcasting, scalar variants.
+ * All take the total element count (batch included) and allow in-place use (y == x). */
+
+/* ---- Activations ---------------------------------------------------------------------------------
+ * Each is one vector expression. The loop runs over whole vectors; the last partial vector goes
+ * through a padded copy so every element sees the same arithmetic, wherever a thread's range
+ * starts: results do not depend on the thread count. */
+#define LK__UNARY(name, VEXPR)                                                   \
+  static inline lk_vf lk__##name##_v(lk_vf x) { return VEXPR; }                  \
+  void lk_##name(long n, const float *x, float *y) {                             \
+    long nv = lk_ceil_div(n, LK_VW);                                             \
+    LK_OMP(parallel for schedule(static) if(n >= LK_PAR_MIN))                    \
+    for (long i = 0; i < nv; ++i) {                                              \
+      long at = i * LK_VW;                                                       \
+      if (at + LK_VW <= n) {                                                     \
+        lk_vstore(y + at, lk__##name##_v(lk_vload(x + at)));                     \
+      } else {                                                                   \
+        float t[LK_VW] = {0};                                                    \
+        memcpy(t, x + at, (size_t)(n - at) * sizeof(float));                     \
+        lk_vstore(t, lk__##name##_v(lk_vload(t)));                               \
+        memcpy(y + at, t, (size_t)(n - at) * sizeof(float));                     \
+      }                                                                          \
+    }                                                                            \
+  }
+
+/* gelu(x) = x/2 · (1 + erf(x/√2)), the exact form (nn.GELU() default), erf from lk_verf. */
+LK__UNARY(gelu, 0.5f * x * (1.0f + lk_verf(x * 0.707106781186547524f)))
+LK__UNARY(relu, lk_vmax(x, lk_vzero()))
+LK__UNARY(relu6, lk_vmin(lk_vmax(x, lk_vzero()), lk_vset1(6.0f)))
+/* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch. */
+LK__UNARY(hswish, x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f)
+LK__UNARY(hsigmoid, lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f)
+LK__UNARY(sigmoid, 1.0f / (1.0f + lk_vexp(-x)))
+
+/* References: libm, double where it matters. */
+void lk_gelu_naive(long n, const float *x, float *y) {
+  for (long i = 0; i < n; ++i) y[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] / sqrt(2.0))));
+}
+void lk_relu_naive(long n, const float *x, float *y) {
+  for (long i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : (x[i] != x[i] ? x[i] : 0.0f);
+}
+void lk_relu6_naive(long n, const float *x, float *y) {
+  for (long i = 0; i < n; ++i) y[i] = x[i] > 6.0f ? 6.0f : x[i] > 0.0f ? x[i] : 0.0f;
+}
+void lk_hswish_naive(long n, const float *x, float *y) {
+  for (long i = 0; i < n; ++i) {
+    float r = x[i] + 3.0f > 6.0f ? 6.0f : x[i] + 3.0f > 0.0f ? x[i] + 3.0f : 0.0f;
+    y[i] = x[i] * r / 6.0f;
+  }
+}
+void lk_hsigmoid_naive(long n, const float *x, float *y) {
+  for (long i = 0; i < n; ++i) y[i] = (x[i] + 3.0f > 6.0f ? 6.0f : x[i] + 3.0f > 0.0f ? x[i] + 3.0f : 0.0f) / 6.0f;
+}
+void lk_sigmoid_naive(long n, const float *x, float *y) {
+  for (long i = 0; i < n; ++i) y[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
+}
+
+/* ---- Binary arithmetic with broadcasting ----------------------------------------------------------
+ * y is dense with shape[0:rank] (rank ≤ LK_MAX_RANK, batch axis included); operand element at
+ * multi-index i is a[Σ_d i_d·sa[d]] and b[Σ_d i_d·sb[d]]. Broadcast axes have stride 0, so numpy
+ * broadcasting, an unbatched parameter added to a batch (stride 0 on the batch axis) and a
+ * per-channel scale [C,1,1] are all just strides. The emitter writes the three arrays as constants:
+ *     static const long shp[] = {B, 197, 192}, sa[] = {37824, 192, 1}, sb[] = {0, 192, 1};
+ *     lk_add(3, shp, x, sa, pos_embed, sb, y);
+ * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
+#define LK_MAX_RANK 6
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV };
+
+/* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
+ * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
+static int lk__collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+  int r = 0;
+  for (int d = 0; d < rank; ++d) {
+    if (shape[d] == 1) continue;
+    if (r > 0 && a[r - 1] == sa[d] * shape[d] && b[r - 1] == sb[d] * shape[d]) {
+      n[r - 1] *= shape[d];
+      a[r - 1] = sa[d];
+      b[r - 1] = sb[d];
+    } else {
+      n[r] = shape[d]; a[r] = sa[d]; b[r] = sb[d];
+      ++r;
+    }
+  }
+  if (r == 0) { n[0] = 1; a[0] = 0; b[0] = 0; r = 1; }
+  return r;
+}
+
+/* One contiguous run of y: the four stride patterns get their own loop so the compiler
+ * vectorises the common ones. */
+#define LK__RUN(OP)                                                                              \
+  if (ia == 1 && ib == 1) for (long i = 0; i < len; ++i) y[i] = a[i] OP b[i];                    \
+  else if (ia == 1 && ib == 0) { float s = b[0]; for (long i = 0; i < len; ++i) y[i] = a[i] OP s; } \
+  else if (ia == 0 && ib == 1) { float s = a[0]; for (long i = 0; i < len; ++i) y[i] = s OP b[i]; } \
+  else for (long i = 0; i < len; ++i) y[i] = a[i * ia] OP b[i * ib];
+
+static void lk__binary_run(int op, long len, const float *a, long ia, const float *b, long ib, float *y) {
+  switch (op) {
+  case LK_OP_ADD: LK__RUN(+) break;
+  case LK_OP_SUB: LK__RUN(-) break;
+  case LK_OP_MUL: LK__RUN(*) break;
+  default: LK__RUN(/) break;
+  }
+}
+
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y) {
+  long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
+  int r = lk__collapse(rank, shape, sa, sb, n, s_a, s_b);
+  for (int d = 0; d < r; ++d) total *= n[d];
+  {
+    const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
+    LK_OMP(parallel if(total >= LK_PAR_MIN))
+    {
+      long lo, hi;
+      lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
+      /* Walk this thread's range of y in runs that stay inside one inner row. */
+      for (long pos = lo; pos < hi;) {
+        long row = pos / inner, col = pos % inner, len = lk_min_l(inner - col, hi - pos);
+        long oa = col * ia, ob = col * ib;
+        for (int d = r - 2; d >= 0; --d) {
+          oa += row % n[d] * s_a[d];
+          ob += row % n[d] * s_b[d];
+          row /= n[d];
+        }
+        lk__binary_run(op, len, a + oa, ia, b + ob, ib, y + pos);
+        pos += len;
+      }
+    }
+  }
+}
+
+void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
+  lk_binary(LK_OP_ADD, rank, shape, a, sa, b, sb, y);
+}
+void lk_sub(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
+  lk_binary(LK_OP_SUB, rank, shape, a, sa, b, sb, y);
+}
+void lk_mul(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
+  lk_binary(LK_OP_MUL, rank, shape, a, sa, b, sb, y);
+}
+void lk_div(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y) {
+  lk_binary(LK_OP_DIV, rank, shape, a, sa, b, sb, y);
+}
+
+/* Reference: every element's operand offsets from its multi-index. */
+void lk_binary_naive(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+                     const long *sb, float *y) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i) {
+    long rest = i, oa = 0, ob = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      oa += rest % shape[d] * sa[d];
+      ob += rest % shape[d] * sb[d];
+      rest /= shape[d];
+    }
+    switch (op) {
+    case LK_OP_ADD: y[i] = a[oa] + b[ob]; break;
+    case LK_OP_SUB: y[i] = a[oa] - b[ob]; break;
+    case LK_OP_MUL: y[i] = a[oa] * b[ob]; break;
+    default: y[i] = a[oa] / b[ob]; break;
+    }
+  }
+}
+
+/* ---- Scalar variants: y[n] = x ∘ s or s ∘ x (a float constant on either side in the spec). ------ */
+#define LK__SCALAR(name, EXPR)                                                   \
+  void lk_##name(long n, const float *x, float s, float *y) {                    \
+    LK_OMP(parallel for schedule(static) if(n >= LK_PAR_MIN))                    \
+    for (long i = 0; i < n; ++i) y[i] = EXPR;                                    \
+  }
+LK__SCALAR(add_scalar, x[i] + s)
+LK__SCALAR(sub_scalar, x[i] - s)
+LK__SCALAR(rsub_scalar, s - x[i])
+LK__SCALAR(mul_scalar, x[i] * s)
+LK__SCALAR(div_scalar, x[i] / s)
+LK__SCALAR(rdiv_scalar, s / x[i])

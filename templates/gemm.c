@@ -1,0 +1,382 @@
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32.
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_FORCE_PACK_A
+#define LK_FORCE_PACK_A 0
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile: only the first K slice applies beta and the biases. */
+typedef struct {
+  int first;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+} lk__gemm_epi;
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc). */
+static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  for (int i = 0; i < LK_GEMM_MR; ++i) {
+    for (int v = 0; v < LK_GEMM_NV; ++v) {
+      float *cp = c + i * rsc + v * LK_VW;
+      lk_vf r = acc[i][v];
+      if (e->first) {
+        if (e->bias_n) r = r + lk_vload(e->bias_n + v * LK_VW);
+        if (e->bias_m) r = r + e->bias_m[i];
+        if (e->beta != 0.0f) r = e->beta * lk_vload(cp) + r;
+      } else {
+        r = lk_vload(cp) + r;
+      }
+      lk_vstore(cp, r);
+    }
+  }
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR].
+ * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
+ * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
+                          const float *restrict bp, float *restrict c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+
+  if (a_packed) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += LK_GEMM_MR;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on a full-size copy, so edge elements round exactly like
+     * interior ones, then copy the valid part back. Biases are padded for the same reason. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    memset(t, 0, sizeof t);
+    memset(bm, 0, sizeof bm);
+    memset(bn, 0, sizeof bn);
+    if (!e->first || e->beta != 0.0f)
+      for (int i = 0; i < mr; ++i) memcpy(t + i * LK_GEMM_NR, c + i * rsc, (size_t)nr * sizeof(float));
+    if (e->bias_m) { memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc. */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k. Reading
+       * k in blocks of 8 keeps the NR source streams in L1 while the destination fills in order. */
+      for (int k0 = 0; k0 < kc; k0 += 8) {
+        int kn = (int)lk_min_l(8, kc - k0);
+        for (int j = 0; j < LK_GEMM_NR; ++j) {
+          const float *s = b + j * csb + k0;
+          for (int k = 0; k < kn; ++k) d[(k0 + k) * LK_GEMM_NR + j] = s[k];
+        }
+      }
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = g->csa == 1 && !LK_FORCE_PACK_A ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16));
+}
+
+/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
+static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
+  const int pack_a = g->csa != 1 || LK_FORCE_PACK_A;
+  float *bp = ws;
+  float *ap = ws + lk_round_up(lk_min_l(LK_GEMM_KC, g->K) * lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR), 16);
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
+      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, bp);
+      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+        const float *a = g->A + ic * g->rsa + pc * g->csa;
+        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
+        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+            lk__gemm_epi e;
+            e.first = pc == 0;
+            e.beta = g->beta;
+            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr;
+            const float *bpan = bp + (long)jr * kc;
+            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, c, g->rsc, mr, nr, &e);
+            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, c, g->rsc, mr, nr, &e);
+            else lk__gemm_tile(kc, ap, 0, 1, bpan, c, g->rsc, mr, nr, &e);
+          } /* for ir */
+        } /* for jr */
+      } /* for ic */
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k) s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb];
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      *c = g->beta != 0.0f ? (float)(g->beta * (double)*c + s) : (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      *c = g->beta != 0.0f ? g->beta * *c + s : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j], where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j]. A batch stride of 0 shares an operand (conv's weights).
+ * beta == 0 means C is not read (it may hold garbage). bias_m[M] / bias_n[N] may be NULL.
+ * C must not overlap A or B. Any M, N ≥ 0, K ≥ 0. Scratch: allocated per thread per call,
+ * (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), plus KC·MC' when csa != 1. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  lk__gemm_args g0;
+  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
+  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Tiny
+   * problems stay on the calling thread (a parallel region costs more than they do). */
+  double fmas = (double)batch * M * N * (K > 0 ? K : 1);
+  int threads = fmas < 65536.0 ? 1 : lk_max_threads();
+  int per = threads / lk__gcd(batch, threads), tm = 1, tn = 1;
+  lk__gemm_grid(M, N, K, per, csa != 1, &tm, &tn);
+  long jobs = (long)batch * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      lk__gemm_args g = g0;
+      int b = (int)(j / per), m0, m1, n0, n1;
+      g.A += b * bsa; g.B += b * bsb; g.C += b * bsc;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
+      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
+      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K, csa) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K, long csa) {
+  lk__gemm_args g;
+  memset(&g, 0, sizeof g);
+  g.K = K; g.csa = csa;
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g;
+  if (M <= 0 || N <= 0) return;
+  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
+  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g;
+    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
+    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
+    g.bias_n = bias_n;
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}

@@ -1,0 +1,100 @@
+#define _POSIX_C_SOURCE 200112L /* clock_gettime in -std=c99 */
+/* GEMM against its naive reference: random shapes (odd sizes, 1s, sizes around the tile and cache
+ * blocks), every stride pattern (row-major, transposed, general), beta, biases, batches. */
+#include "../prologue.h"
+#include "../gemm.c"
+#include "lk_test.h"
+
+/* One random case. Layout codes: 0 row-major, 1 column-major (transposed), 2 padded rows,
+ * 3 general strides (neither unit). */
+static void strides(int code, int rows, int cols, long *rs, long *cs, long *size) {
+  switch (code) {
+  case 0: *rs = cols; *cs = 1; break;
+  case 1: *rs = 1; *cs = rows; break;
+  case 2: *rs = cols + 3; *cs = 1; break;
+  default: *rs = 2; *cs = 2L * rows + 1; break;
+  }
+  *size = (rows - 1) * *rs + (cols - 1) * *cs + 1;
+}
+
+static void run_case(int batch, int M, int N, int K, int la, int lb, float beta, int bias) {
+  long rsa, csa, sa, rsb, csb, sb, rsc = N + (lkt_next() % 2) * 5;
+  char what[160];
+  strides(la, M, K, &rsa, &csa, &sa);
+  strides(lb, K, N, &rsb, &csb, &sb);
+  long bsa = lkt_next() % 3 == 0 ? 0 : sa, bsb = sb, bsc = (M - 1) * rsc + N;
+  float *A = lkt_rand(bsa * (batch - 1) + sa, 1.0f), *B = lkt_rand(bsb * (batch - 1) + sb, 1.0f);
+  float *C = lkt_rand(bsc * batch, 1.0f);
+  float *R = lkt_copy(C, bsc * batch);
+  float *bm = bias & 1 ? lkt_rand(M, 1.0f) : NULL, *bn = bias & 2 ? lkt_rand(N, 1.0f) : NULL;
+  if (beta == 0.0f) for (long i = 0; i < bsc * batch; ++i) C[i] = NAN; /* beta = 0 must not read C */
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bm, bn);
+  lk_gemm_ex_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, R, bsc, rsc, beta, bm, bn);
+  /* Compare only the elements C owns (the padding between rows must be left alone: it is R's
+   * untouched copy for beta != 0, and NaN vs the original value otherwise). */
+  for (int b = 0; b < batch; ++b)
+    for (int i = 0; i < M; ++i)
+      for (long j = N; j < rsc && i < M - 1; ++j) C[b * bsc + i * rsc + j] = R[b * bsc + i * rsc + j] = 0.0f;
+  snprintf(what, sizeof what, "gemm b%d %dx%dx%d A%d B%d beta%g bias%d", batch, M, N, K, la, lb, beta, bias);
+  /* K products of values in [-1,1]: error grows like sqrt(K)·eps relative to the result scale. */
+  lkt_check(what, C, R, bsc * batch, 2e-5 * sqrt((double)K + 1.0));
+  free(A); free(B); free(C); free(R); free(bm); free(bn);
+}
+
+static void check_serial(int M, int N, int K) {
+  float *A = lkt_rand((long)M * K, 1.0f), *B = lkt_rand((long)N * K, 1.0f);
+  float *C = lkt_rand((long)M * N, 1.0f), *R = lkt_copy(C, (long)M * N);
+  float *ws = lk_scratch_alloc(lk_gemm_serial_workspace_floats(M, N, K, 1));
+  char what[96];
+  lk_gemm_serial(M, N, K, A, K, 1, B, 1, K, C, N, 0.5f, ws);
+  lk_gemm_naive(M, N, K, A, K, 1, B, 1, K, R, N, 0.5f);
+  snprintf(what, sizeof what, "gemm_serial %dx%dx%d", M, N, K);
+  lkt_check(what, C, R, (long)M * N, 2e-5 * sqrt((double)K + 1.0));
+  lk_scratch_free(ws); free(A); free(B); free(C); free(R);
+}
+
+/* The result must not depend on the thread count: compare 1 thread against the default. */
+static void check_thread_invariance(int M, int N, int K) {
+  float *A = lkt_rand((long)M * K, 1.0f), *B = lkt_rand((long)N * K, 1.0f);
+  float *C1 = lkt_rand((long)M * N, 1.0f), *C2 = lkt_rand((long)M * N, 1.0f);
+  char what[96];
+  lk_gemm(M, N, K, A, K, 1, B, 1, K, C2, N, 0.0f);
+#ifdef _OPENMP
+  {
+    extern void omp_set_num_threads(int);
+    int t = omp_get_max_threads();
+    omp_set_num_threads(1);
+    lk_gemm(M, N, K, A, K, 1, B, 1, K, C1, N, 0.0f);
+    omp_set_num_threads(t);
+  }
+#else
+  lk_gemm(M, N, K, A, K, 1, B, 1, K, C1, N, 0.0f);
+#endif
+  snprintf(what, sizeof what, "gemm thread-count invariance %dx%dx%d", M, N, K);
+  lkt_check_exact(what, C1, C2, (long)M * N);
+  free(A); free(B); free(C1); free(C2);
+}
+
+int main(void) {
+  static const int edge[] = {1, 2, 5, 6, 7, 15, 16, 17, 31, 33, 49, 64, 197, 255, 257, 300, 513};
+  const int ne = (int)(sizeof edge / sizeof edge[0]);
+  const float betas[] = {0.0f, 1.0f, -0.5f};
+  for (int t = 0; t < 300; ++t) {
+    int M = edge[lkt_int(0, ne - 1)], N = edge[lkt_int(0, ne - 1)], K = edge[lkt_int(0, ne - 1)];
+    if ((long)M * N * K > 4000000L) K = lkt_int(1, 9);
+    run_case(lkt_int(1, 3) == 1 ? lkt_int(2, 5) : 1, M, N, K, lkt_int(0, 3), lkt_int(0, 3), betas[lkt_int(0, 2)], lkt_int(0, 3));
+  }
+  /* Model shapes and blocking boundaries (KC = 256, MC, NC). */
+  run_case(1, 197, 576, 192, 0, 1, 0.0f, 2);
+  run_case(1, 197, 192, 768, 0, 1, 1.0f, 2);
+  run_case(1, 3152, 96, 300, 0, 0, 0.0f, 1);
+  run_case(1, 200, 1100, 520, 1, 3, -0.5f, 3);
+  run_case(3, 197, 197, 64, 0, 1, 0.0f, 0);
+  run_case(1, 1, 1000, 192, 0, 1, 0.0f, 2);
+  run_case(1, 7, 3, 0, 0, 0, 0.5f, 3); /* K = 0: C = beta·C + bias */
+  check_serial(197, 197, 64);
+  check_serial(50, 64, 197);
+  check_thread_invariance(197, 576, 192);
+  check_thread_invariance(301, 77, 600);
+  return lkt_finish("test_gemm");
+}
