@@ -64,12 +64,10 @@ void lk_sigmoid_naive(long n, const float *x, float *y) {
  *     static const long shp[] = {B, 197, 192}, sa[] = {37824, 192, 1}, sb[] = {0, 192, 1};
  *     lk_add(3, shp, x, sa, pos_embed, sb, y);
  * y may equal a or b when that operand has y's own dense strides (in-place residual add). */
-#define LK_MAX_RANK 6
-enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV };
 
 /* Drops size-1 axes and merges neighbours that are contiguous in both operands, so the common
  * cases become one long inner axis (same shape: stride 1/1; bias over channels: 1/0). */
-static int lk__collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
+static int lk__binary_collapse(int rank, const long *shape, const long *sa, const long *sb, long *n, long *a, long *b) {
   int r = 0;
   for (int d = 0; d < rank; ++d) {
     if (shape[d] == 1) continue;
@@ -106,7 +104,7 @@ static void lk__binary_run(int op, long len, const float *a, long ia, const floa
 void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                const long *sb, float *y) {
   long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
-  int r = lk__collapse(rank, shape, sa, sb, n, s_a, s_b);
+  int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
   for (int d = 0; d < r; ++d) total *= n[d];
   {
     const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];

@@ -35,7 +35,7 @@ size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int 
 
 /* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
  * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
+static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
                        int Ho, int Wo, const float *restrict x, float *restrict col) {
   long rows = (long)B * Cin * kh * kw;
   LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
@@ -113,7 +113,7 @@ void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
     long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
     float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
     if (!col) return; /* out of memory: nothing sensible to compute with */
-    lk__im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
+    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
     for (int g = 0; g < G; ++g)
       lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
                  y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);

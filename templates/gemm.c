@@ -270,7 +270,7 @@ static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, i
   }
 }
 
-static int lk__gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
 
 /* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
 static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
@@ -302,7 +302,7 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
    * problems stay on the calling thread (a parallel region costs more than they do). */
   double fmas = (double)batch * M * N * (K > 0 ? K : 1);
   int threads = fmas < 65536.0 ? 1 : lk_max_threads();
-  int per = threads / lk__gcd(batch, threads), tm = 1, tn = 1;
+  int per = threads / lk__gemm_gcd(batch, threads), tm = 1, tn = 1;
   lk__gemm_grid(M, N, K, per, csa != 1, &tm, &tn);
   long jobs = (long)batch * per;
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;

@@ -1,22 +1,8 @@
 /* locus-requires: prologue.h */
 /* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
 
-/* Sum of x[0:n] in LK_VW·2 fixed lanes, then the lanes in order: deterministic, vectorised
- * (a plain float loop would not vectorise without -ffast-math). */
-static float lk__sum(const float *x, int n) {
-  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
-  int i = 0;
-  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
-    s0 += lk_vload(x + i);
-    s1 += lk_vload(x + i + LK_VW);
-  }
-  float s = lk_vsum(s0 + s1);
-  for (; i < n; ++i) s += x[i];
-  return s;
-}
-
-/* Sum of (x − m)² in the same fixed order. */
-static float lk__sum_sq_dev(const float *x, int n, float m) {
+/* Σ (x − m)² in the fixed lane order of lk_sum. */
+static float lk__norm_sum_sq_dev(const float *x, int n, float m) {
   lk_vf s0 = lk_vzero(), s1 = lk_vzero();
   int i = 0;
   for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
@@ -37,8 +23,8 @@ void lk_layernorm(long rows, int C, const float *x, const float *w, const float 
   for (long r = 0; r < rows; ++r) {
     const float *xr = x + r * C;
     float *yr = y + r * C;
-    float mean = lk__sum(xr, C) / (float)C;
-    float rstd = 1.0f / sqrtf(lk__sum_sq_dev(xr, C, mean) / (float)C + eps);
+    float mean = lk_sum(xr, C) / (float)C;
+    float rstd = 1.0f / sqrtf(lk__norm_sum_sq_dev(xr, C, mean) / (float)C + eps);
     for (int c = 0; c < C; ++c) {
       float v = (xr[c] - mean) * rstd;
       if (w) v *= w[c];

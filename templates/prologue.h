@@ -142,6 +142,21 @@ static inline lk_vf lk_verf(lk_vf x) {
   return p / q;
 }
 
+/* Σ x[0:n] in 2·LK_VW fixed lanes, then the lanes in order: vectorised (a plain float loop does
+ * not vectorise without -ffast-math) and deterministic. */
+static inline float lk_sum(const float *x, long n) {
+  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
+  long i = 0;
+  float s;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    s0 += lk_vload(x + i);
+    s1 += lk_vload(x + i + LK_VW);
+  }
+  s = lk_vsum(s0 + s1);
+  for (; i < n; ++i) s += x[i];
+  return s;
+}
+
 /* ---- Small integer helpers -------------------------------------------------------------------- */
 static inline long lk_min_l(long a, long b) { return a < b ? a : b; }
 static inline long lk_max_l(long a, long b) { return a > b ? a : b; }
@@ -196,5 +211,77 @@ static inline void lk_scratch_free(float *p) {
   memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof raw);
   free(raw);
 }
+
+/* ---- The kernel library ---------------------------------------------------------------------------
+ * Prototypes of every kernel, so a kernel file compiles on its own and the forward function may call
+ * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
+ * each kernel X also has a naive reference X_naive (same arguments, no `ws`) used by the tests. */
+#define LK_MAX_RANK 6 /* rank limit of lk_binary and lk_copy_strided (batch axis included) */
+enum { LK_OP_ADD, LK_OP_SUB, LK_OP_MUL, LK_OP_DIV }; /* lk_binary's op */
+
+/* gemm.c */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb, long csb,
+             float *C, long rsc, float beta);
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta);
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n);
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K, long csa);
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+                    long csb, float *C, long rsc, float beta, float *ws);
+/* linear.c */
+void lk_linear(int rows, int K, int N, const float *x, const float *W, const float *bias, float *y);
+void lk_linear_strided(int rows, int K, int N, const float *x, long ldx, const float *W,
+                       const float *bias, float *y, long ldy);
+/* conv.c */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups);
+void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+               int groups, const float *x, const float *w, const float *bias, float *y, float *ws);
+/* norm.c */
+void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batchnorm_infer(int B, int C, long HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y);
+/* activation.c */
+void lk_gelu(long n, const float *x, float *y);
+void lk_relu(long n, const float *x, float *y);
+void lk_relu6(long n, const float *x, float *y);
+void lk_hswish(long n, const float *x, float *y);
+void lk_hsigmoid(long n, const float *x, float *y);
+void lk_sigmoid(long n, const float *x, float *y);
+void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
+               const long *sb, float *y);
+void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y);
+void lk_sub(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y);
+void lk_mul(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y);
+void lk_div(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y);
+void lk_add_scalar(long n, const float *x, float s, float *y);
+void lk_sub_scalar(long n, const float *x, float s, float *y);
+void lk_rsub_scalar(long n, const float *x, float s, float *y);
+void lk_mul_scalar(long n, const float *x, float s, float *y);
+void lk_div_scalar(long n, const float *x, float s, float *y);
+void lk_rdiv_scalar(long n, const float *x, float s, float *y);
+/* softmax.c */
+void lk_softmax(long rows, int cols, const float *x, float *y);
+void lk_softmax_row(int cols, const float *x, float scale, float *y);
+/* attention.c */
+void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+             long k_rs, const float *v, long v_rs, float *out, float scale);
+void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *q, const float *k,
+                        const float *v, float *out, float scale);
+/* pool.c */
+void lk_maxpool2d(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
+                  const float *x, float *y);
+void lk_global_avgpool(int B, int C, long HW, const float *x, float *y);
+void lk_mean_axis(long outer, long L, long inner, const float *x, float *y);
+/* layout.c */
+void lk_copy_strided(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy);
+void lk_transpose(int rank, const long *shape, const int *perm, const float *x, float *y);
+void lk_copy_rows(long rows, long n, const float *x, long ldx, float *y, long ldy);
+void lk_seq2img(int B, long N, long C, const float *x, float *y);
+void lk_img2seq(int B, long C, long HW, const float *x, float *y);
+void lk_roll(long P, int Hh, int Ww, int dy, int dx, const float *x, float *y);
+void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int right, const float *x, float *y);
 
 #endif /* LOCUS_PROLOGUE_H */

@@ -13,6 +13,9 @@ struct CWriter {
   private var atBlank = true
   static let indentUnit = "  "
 
+  /// `depth` > 0 writes a fragment that will be pasted inside that many scopes.
+  init(depth: Int = 0) { self.depth = depth }
+
   /// One line at the current indentation. An empty string is a blank line.
   mutating func line(_ s: String = "") {
     if s.isEmpty { return blank() }
@@ -46,13 +49,58 @@ struct CWriter {
 
   /// `header {` … `} // closing`. The closing comment names what closes (`for b`, a function name).
   mutating func scope(_ header: String, closing: String? = nil, _ body: (inout CWriter) throws -> Void) rethrows {
+    open(header)
+    try body(&self)
+    close(closing)
+  }
+
+  /// The two halves of `scope`, for bodies that cannot be a closure (they mutate the object
+  /// that owns the writer). Every `open` needs its `close`.
+  mutating func open(_ header: String) {
     line(header + " {")
     depth += 1
     atBlank = true
-    try body(&self)
+  }
+
+  /// `terminator` follows the brace (`;` after an initializer list).
+  mutating func close(_ closing: String? = nil, terminator: String = "") {
+    precondition(depth > 0, "close without open")
     depth -= 1
     atBlank = false
-    line("}" + (closing.map { " // \($0)" } ?? ""))
+    line("}" + terminator + (closing.map { " // \($0)" } ?? ""))
+  }
+
+  /// Appends text written by another writer at the current depth (a function body built before
+  /// the declarations that depend on it).
+  mutating func append(_ fragment: CWriter) {
+    precondition(fragment.depth == depth, "fragment written at depth \(fragment.depth), appended at \(depth)")
+    guard !fragment.text.isEmpty else { return }
+    text += fragment.text
+    atBlank = fragment.atBlank
+  }
+
+  /// `fn(a, b, c);` on one line when it fits in `width` columns, else broken after commas with
+  /// continuation lines indented twice (arguments stay in order, several per line).
+  mutating func call(_ fn: String, _ args: [String], width: Int = 100) {
+    let indent = String(repeating: Self.indentUnit, count: depth)
+    let flat = "\(fn)(\(args.joined(separator: ", ")));"
+    guard indent.count + flat.count > width, !args.isEmpty else { return line(flat) }
+    let continuation = indent + String(repeating: Self.indentUnit, count: 2)
+    var lines: [String] = []
+    var current = indent + fn + "("
+    for (i, arg) in args.enumerated() {
+      let piece = arg + (i == args.count - 1 ? ");" : ",")
+      if current.count + 1 + piece.count > width, current != indent + fn + "(", current != continuation {
+        lines.append(current)
+        current = continuation + piece
+      } else {
+        let fresh = current.hasSuffix("(") || current == continuation
+        current += (fresh ? "" : " ") + piece
+      }
+    }
+    lines.append(current)
+    for l in lines { text += l + "\n" }
+    atBlank = false
   }
 
   /// Text copied verbatim (a template file): no indentation is added, and it ends with a newline.

@@ -12,6 +12,11 @@ enum Templates {
     "linear.c": PackageResources.linear_c,
     "conv.c": PackageResources.conv_c,
     "norm.c": PackageResources.norm_c,
+    "activation.c": PackageResources.activation_c,
+    "softmax.c": PackageResources.softmax_c,
+    "attention.c": PackageResources.attention_c,
+    "pool.c": PackageResources.pool_c,
+    "layout.c": PackageResources.layout_c,
   ]
 
   static func text(_ name: String) throws(CodegenError) -> String {

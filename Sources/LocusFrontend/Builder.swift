@@ -35,8 +35,8 @@ struct Builder {
       }
       return node
     }
-    guard shape.allSatisfy({ $0 >= 1 }) else {
-      throw ElaborationError("parameter '\(name)' would have shape \(shape); every size must be at least 1", at: range)
+    guard shape.allSatisfy({ $0 >= 1 }), checkedCount(shape) != nil else {
+      throw ElaborationError("parameter '\(name)' would have shape \(shape); every size must be at least 1, and the total reasonable", at: range)
     }
     graph.parameters.append(Parameter(name: name, shape: shape, role: role, initializer: initializer))
     let node = graph.append(.parameter(name: name), [], type: LocusIR.TensorType(shape, batched: false), scope: scopeName, origin: "\(range.start)")

@@ -12,6 +12,11 @@ extension Elaborator {
 
   /// A call of a primitive, builtin or block, with its optional `@scope`.
   func call(_ call: Call, range: SourceRange, _ env: inout Environment) throws(ElaborationError) -> Value {
+    if case .identifier(let name) = call.callee.kind, env[name] == nil, blocks[name] == nil,
+       Primitives.table[name] == nil, !Builtins.names.contains(name) {
+      let known = Array(env.variables.keys) + Array(blocks.keys) + Array(Primitives.table.keys) + Array(Builtins.names)
+      throw ElaborationError("unknown block or primitive '\(name)'", at: call.callee.range, hint: suggestion(for: name, among: known))
+    }
     var callee = try evaluate(call.callee, &env)
     // In call position a constant that shares a block's name (`const mlp = 4` beside the block
     // `mlp`) does not hide the block: only function values are callable anyway.

@@ -22,7 +22,7 @@ extension Elaborator {
       let v = try evaluate(operand, &env)
       switch (op, v) {
       case (_, .poisoned): throw .poisoned(at: expr.range)
-      case (.negate, .int(let i)): return .int(-i)
+      case (.negate, .int(let i)) where i != Int.min: return .int(-i)
       case (.negate, .float(let d)): return .float(-d)
       case (.negate, .tensor(let t)): return .tensor(try builder.add(.scalar(.mul, -1, scalarFirst: false), [t], at: expr.range))
       case (.not, .bool(let b)): return .bool(!b)

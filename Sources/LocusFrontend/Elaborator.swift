@@ -32,6 +32,9 @@ final class Elaborator {
       } catch {
         report(error)
         for name in boundNames(stmt) { env[name] = .poisoned }
+        // A failed `return` still ends the block (with an invalid value), or the block would
+        // also be reported as ending without one.
+        if case .returnValues = stmt.kind { env.returned = .poisoned }
       }
     }
   }
@@ -55,6 +58,9 @@ final class Elaborator {
   }
 
   func execute(_ stmt: Stmt, _ env: inout Environment) throws(ElaborationError) {
+    guard builder.graph.nodes.count <= Limits.nodes else {
+      throw ElaborationError("the model grows past \(Limits.nodes) operations; is a 'repeat' count too large?", at: stmt.range)
+    }
     switch stmt.kind {
     case .constants(let bindings):
       for binding in bindings {
@@ -136,6 +142,9 @@ final class Elaborator {
     guard case .int(let count) = countValue, count >= 0 else {
       throw ElaborationError("'repeat' needs a non-negative integer count, got \(countValue.kind)", at: loop.count.range)
     }
+    guard count <= Limits.repeatCount else {
+      throw ElaborationError("'repeat' of \(count) iterations is more than the \(Limits.repeatCount) a model may unroll", at: loop.count.range)
+    }
     for i in 0..<count {
       if let index = loop.index { env[index.name] = .int(i) }
       let pushed = try pushScope(loop.scope, &env)
@@ -182,6 +191,9 @@ final class Elaborator {
       case .poisoned: throw .poisoned(at: d.range)
       case let v: throw ElaborationError("a dimension must be a positive integer, got \(describe(v))", at: d.range)
       }
+    }
+    guard checkedCount(shape) != nil else {
+      throw ElaborationError("\(shape) has more than \(1 << 34) elements", at: type.range)
     }
     return shape
   }

@@ -20,3 +20,10 @@ struct Environment {
 enum Builtins {
   static let names: Set<String> = ["dim", "channels", "tokens", "height", "width", "rank", "len", "sqrt_int", "min", "max"]
 }
+
+/// Bounds that keep a runaway spec (a typo in a count) from hanging or exhausting the compiler.
+enum Limits {
+  static let repeatCount = 100_000
+  static let nodes = 1_000_000
+  static let elementsPerTensor = 1 << 34
+}

@@ -72,10 +72,11 @@ extension Primitives {
   }
 
   static func integerArithmetic(_ op: BinaryOp, _ x: Int, _ y: Int, at range: SourceRange) throws(ElaborationError) -> Value {
+    let result: (Int, Bool)
     switch op {
-    case .add: return .int(x + y)
-    case .sub: return .int(x - y)
-    case .mul: return .int(x * y)
+    case .add: result = x.addingReportingOverflow(y)
+    case .sub: result = x.subtractingReportingOverflow(y)
+    case .mul: result = x.multipliedReportingOverflow(by: y)
     case .div:
       guard y != 0 else { throw ElaborationError("division by zero", at: range) }
       guard x % y == 0 else {
@@ -84,6 +85,8 @@ extension Primitives {
       }
       return .int(x / y)
     }
+    guard !result.1 else { throw ElaborationError("\(x) \(symbol(op)) \(y) overflows a 64-bit integer", at: range) }
+    return .int(result.0)
   }
 
   static func symbol(_ op: BinaryOp) -> String {

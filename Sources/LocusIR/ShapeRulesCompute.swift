@@ -3,6 +3,7 @@ extension Op {
   func conv2dType(_ a: Conv2dAttrs, _ ops: [TensorType]) throws(ShapeError) -> TensorType {
     let x = ops[0]
     try expectRank(x, 3, "conv2d", "an image [C, H, W]")
+    try checkWindow(kernel: a.kernel, stride: a.stride, padding: a.padding, "conv2d")
     let ci = x.shape[0]
     guard a.groups >= 1, ci % a.groups == 0, a.outChannels % a.groups == 0 else {
       throw ShapeError("conv2d groups \(a.groups) must divide both the input channels \(ci) and the output channels \(a.outChannels)")
@@ -40,6 +41,7 @@ extension Op {
 
   func maxpoolType(_ x: TensorType, _ k: [Int], _ s: [Int], _ p: [Int]) throws(ShapeError) -> TensorType {
     try expectRank(x, 3, "maxpool", "an image [C, H, W]")
+    try checkWindow(kernel: k, stride: s, padding: p, "maxpool")
     guard p[0] * 2 <= k[0], p[1] * 2 <= k[1] else {
       throw ShapeError("maxpool padding \(p) must be at most half the kernel \(k)")
     }
@@ -90,6 +92,16 @@ extension Op {
       throw ShapeError("\(heads) heads must divide the query width \(width), and \(kvHeads) kv heads must divide the heads")
     }
     return width / heads
+  }
+}
+
+/// Kernel and stride at least 1, padding at least 0, two of each (height, width).
+private func checkWindow(kernel: [Int], stride: [Int], padding: [Int], _ op: String) throws(ShapeError) {
+  guard kernel.count == 2, stride.count == 2, padding.count == 2 else {
+    throw ShapeError("\(op) needs kernel, stride and padding for height and width")
+  }
+  guard kernel.allSatisfy({ $0 >= 1 }), stride.allSatisfy({ $0 >= 1 }), padding.allSatisfy({ $0 >= 0 }) else {
+    throw ShapeError("\(op) needs kernel and stride of at least 1 and padding of at least 0, got kernel \(kernel), stride \(stride), padding \(padding)")
   }
 }
 

@@ -47,6 +47,19 @@ public struct ShapeError: Error, Hashable, Sendable, CustomStringConvertible {
   public var description: String { message }
 }
 
+/// The element count of a shape, or nil when it overflows or exceeds `limit` (a spec can ask for
+/// absurd sizes; they must become errors, not traps).
+public func checkedCount(_ shape: [Int], limit: Int = 1 << 34) -> Int? {
+  var n = 1
+  for d in shape {
+    guard d >= 0 else { return nil }
+    let (p, overflow) = n.multipliedReportingOverflow(by: d)
+    guard !overflow, p <= limit else { return nil }
+    n = p
+  }
+  return n
+}
+
 /// Normalises a possibly negative axis against a rank; nil when out of range.
 public func normalizeAxis(_ axis: Int, rank: Int) -> Int? {
   let a = axis < 0 ? axis + rank : axis

@@ -8,11 +8,12 @@ extension Interpreter {
   static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?) -> Tensor {
     let (nOut, k) = (w.shape[0], w.shape[1])
     let rows = x.count / k
+    let (xs, ws) = (x.data, w.data)
     var y = Tensor.zeros(Array(x.shape.dropLast()) + [nOut])
     for r in 0..<rows {
       for o in 0..<nOut {
         var sum = Double(bias?.data[o] ?? 0)
-        for i in 0..<k { sum += Double(x.data[r * k + i]) * Double(w.data[o * k + i]) }
+        for i in 0..<k { sum += Double(xs[r * k + i]) * Double(ws[o * k + i]) }
         y.data[r * nOut + o] = Float(sum)
       }
     }
@@ -26,13 +27,14 @@ extension Interpreter {
     let leadA = Array(a.shape.dropLast(2)), leadB = Array(b.shape.dropLast(2))
     let lead = broadcastShape(leadA, leadB)
     let matricesA = broadcastOffsets(leadA, to: lead), matricesB = broadcastOffsets(leadB, to: lead)
+    let (aData, bData) = (a.data, b.data)
     var y = Tensor.zeros(lead + [m, n])
     for (l, (ma, mb)) in zip(matricesA, matricesB).enumerated() {
       let (baseA, baseB, baseY) = (ma * m * k, mb * k * n, l * m * n)
       for i in 0..<m {
         for j in 0..<n {
           var sum = 0.0
-          for p in 0..<k { sum += Double(a.data[baseA + i * k + p]) * Double(b.data[baseB + p * n + j]) }
+          for p in 0..<k { sum += Double(aData[baseA + i * k + p]) * Double(bData[baseB + p * n + j]) }
           y.data[baseY + i * n + j] = Float(sum)
         }
       }
@@ -44,21 +46,22 @@ extension Interpreter {
   /// q: [Nq, H·D]; k, v: [Nk, Hk·D]. Head h is columns h·D ..< (h+1)·D; query head h reads kv head
   /// h / (H/Hk) (Hk = H: multi-head, Hk = 1: multi-query).
   static func sdpa(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int) -> Tensor {
-    let (nq, nk) = (q.shape[0], k.shape[0])
-    let d = q.shape[1] / heads, kvWidth = k.shape[1]
+    let (nq, nk, width, kvWidth) = (q.shape[0], k.shape[0], q.shape[1], k.shape[1])
+    let d = width / heads
+    let (qs, ks, vs) = (q.data, k.data, v.data)
     let scale = 1 / Double(d).squareRoot()
     var y = Tensor.zeros(q.shape)
     for h in 0..<heads {
       let (qc, kc) = (h * d, (h / (heads / kvHeads)) * d)  // first column of the query / kv head
       for i in 0..<nq {
         let scores = (0..<nk).map { j in
-          scale * dot(q.data, from: i * q.shape[1] + qc, k.data, from: j * kvWidth + kc, count: d)
+          scale * dot(qs, from: i * width + qc, ks, from: j * kvWidth + kc, count: d)
         }
         let p = softmaxDouble(scores)
         for e in 0..<d {
           var sum = 0.0
-          for j in 0..<nk { sum += p[j] * Double(v.data[j * kvWidth + kc + e]) }
-          y.data[i * q.shape[1] + qc + e] = Float(sum)
+          for j in 0..<nk { sum += p[j] * Double(vs[j * kvWidth + kc + e]) }
+          y.data[i * width + qc + e] = Float(sum)
         }
       }
     }

@@ -10,6 +10,7 @@ extension Interpreter {
     let (sy, sx, py, px) = (a.stride[0], a.stride[1], a.padding[0], a.padding[1])
     let ho = (height + 2 * py - kh) / sy + 1, wo = (width + 2 * px - kw) / sx + 1
     let outPerGroup = co / a.groups
+    let (xs, ws) = (x.data, w.data)
     var y = Tensor.zeros([co, ho, wo])
     for o in 0..<co {
       let firstInput = (o / outPerGroup) * perGroup
@@ -23,8 +24,8 @@ extension Interpreter {
               for kx in 0..<kw {
                 let col = j * sx - px + kx
                 guard (0..<width).contains(col) else { continue }
-                let xv = x.data[((firstInput + c) * height + row) * width + col]
-                let wv = w.data[((o * perGroup + c) * kh + ky) * kw + kx]
+                let xv = xs[((firstInput + c) * height + row) * width + col]
+                let wv = ws[((o * perGroup + c) * kh + ky) * kw + kx]
                 sum += Double(xv) * Double(wv)
               }
             }

@@ -52,8 +52,8 @@ final class ToolchainTests: XCTestCase {
     for (version, withHeader) in [(9, true), (19, true), (20, false)] {
       let lib = "\(root)/llvm-\(version)/lib"
       try fm.createDirectory(atPath: "\(lib)/clang/\(version)/include", withIntermediateDirectories: true)
-      fm.createFile(atPath: "\(lib)/\(OpenMPSearch.libraryName)", contents: Data())
-      if withHeader { fm.createFile(atPath: "\(lib)/clang/\(version)/include/omp.h", contents: Data()) }
+      XCTAssertTrue(fm.createFile(atPath: "\(lib)/\(OpenMPSearch.libraryName)", contents: Data()))
+      if withHeader { XCTAssertTrue(fm.createFile(atPath: "\(lib)/clang/\(version)/include/omp.h", contents: Data())) }
     }
     XCTAssertEqual(
       OpenMPSearch.llvmLibDirs(root: root), ["\(root)/llvm-20/lib", "\(root)/llvm-19/lib", "\(root)/llvm-9/lib"])

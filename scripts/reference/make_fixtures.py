@@ -14,16 +14,15 @@ spec name: running the script twice gives identical bytes.
     python make_fixtures.py [--out DIR] [SPEC ...]
 """
 import argparse
-import copy
 import json
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 
+from locus_ref.data import random_inputs, run, run_f64, seed_of
 from locus_ref.weights import randomize
 from models import SPECS, build
 
@@ -47,25 +46,9 @@ TINY = {
 }
 
 
-def seed_of(name):
-    return zlib.crc32(name.encode())
-
-
-def inputs(model, name, constants):
-    """[3, C, Hh, Ww] float32 standard normal; channels from the first conv of the model."""
-    first_conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-    shape = (3, first_conv.in_channels, constants["image"], constants["image"])
-    return np.random.default_rng(seed_of(name) + 1).standard_normal(shape).astype(np.float32)
-
-
-def run(model, x):
-    with torch.no_grad():
-        return model(torch.from_numpy(x).to(next(model.parameters()).dtype)).double().numpy()
-
-
 def reference_logits(model, x):
     """float64 logits of `model` (float32 weights upcast), after checking float32 reaches them."""
-    want = run(copy.deepcopy(model).double(), x)
+    want = run_f64(model, x)
     got = run(model, x)
     rel = np.abs(got - want).max() / np.abs(want).max()
     if rel > F32_VS_F64 or not np.allclose(got, want, rtol=RTOL, atol=ATOL):
@@ -74,9 +57,9 @@ def reference_logits(model, x):
 
 
 def write(name, out):
-    constants = {**SPECS[name][0], **TINY[name]}
+    image = {**SPECS[name][0], **TINY[name]}["image"]
     model = randomize(build(name, **TINY[name]), seed_of(name))
-    x3 = inputs(model, name, constants)
+    x3 = random_inputs(model, name, image)
     x1 = x3[:1].copy()
     logits3, rel3 = reference_logits(model, x3)
     logits1, rel1 = reference_logits(model, x1)

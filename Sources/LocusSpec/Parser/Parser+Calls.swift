@@ -2,10 +2,13 @@
 // closing bracket is missing.
 
 extension Parser {
-  /// How to report a missing closing bracket. When the line simply ends, the closer was most
-  /// likely forgotten: "expected ')' to close the call to 'f'", just past the last token. When
-  /// something else follows on the same line, `sameLine` ("expected ',' or ')' after an
-  /// argument") is reported at it.
+  /// How to report a missing closing bracket:
+  ///  - something unexpected follows on the same line: `sameLine` ("expected ',' or ')' after
+  ///    an argument"), at it;
+  ///  - the line ends, and the next line closes the bracket: a ',' was forgotten at the end of
+  ///    the line;
+  ///  - the line ends (or a body's `{` comes): the closer itself was forgotten, "expected ')' to
+  ///    close the call to 'f'", just past the last token.
   struct Closing {
     let closer: Symbol
     let what: String
@@ -24,15 +27,18 @@ extension Parser {
     if let token = accept(closing.closer) { return token }
     let token = peek()
     let lastLine = previous?.range.line ?? 0
-    guard token.kind == .endOfFile || token.range.line != lastLine else {
-      throw fail(closing.sameLine)
+    let lineEnded = token.kind == .endOfFile || token.range.line != lastLine
+    guard lineEnded || token.isSymbol(.leftBrace) else { throw fail(closing.sameLine) }
+    let here = previous?.range.afterEnd
+    if lineEnded, token.kind != .endOfFile, lineClosesOuterBracket() {
+      throw fail(closing.sameLine, hint: "add ',' at the end of the line", at: here)
     }
     let notes =
       opener.range.line != lastLine
       ? [DiagnosticNote("'\(opener.text)' opened here", at: opener.range)] : []
     throw fail(
       "expected '\(closing.closer.rawValue)' to close \(closing.what)", hint: closing.hint,
-      notes: notes)
+      notes: notes, at: here)
   }
 
   /// `[ arg { "," arg } ] ")"` after the `(`; arg = [ IDENT ":" ] expr.

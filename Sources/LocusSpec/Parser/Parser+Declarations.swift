@@ -20,11 +20,13 @@ extension Parser {
 
   private func reportTopLevel(_ token: Token) {
     if token.isSymbol(.rightBrace) {
-      _ = fail("unexpected '}' with no matching '{'", hint: "remove it, or add the missing '{'")
+      _ = fail(
+        "unexpected '}' with no matching '{'", hint: "remove it, or add the missing '{'",
+        at: token.range)
     } else {
       _ = fail(
         "expected 'block' or 'model' at the top level of the file",
-        hint: "statements belong inside the body of a 'model' or a 'block'")
+        hint: "statements belong inside the body of a 'model' or a 'block'", at: token.range)
     }
   }
 

@@ -109,9 +109,12 @@ extension Parser {
       } else if check(.at) {
         guard case .call(var call) = expr.kind else {
           if asPipeTarget { return (expr, try parseScope()) }
+          // Inside an argument list, the likelier mistake is a missing ')' before the scope.
           throw fail(
             "a scope can only be attached to a call",
-            hint: "a scope names the parameters a call creates, e.g. 'linear(x, out: 10) @fc'")
+            hint: bracketDepth > 0
+              ? "if it belongs to the enclosing call, close the arguments with ')' before it"
+              : "a scope names the parameters a call creates, e.g. 'linear(x, out: 10) @fc'")
         }
         if let existing = call.scope {
           throw fail(

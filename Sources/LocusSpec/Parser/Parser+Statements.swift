@@ -59,18 +59,18 @@ extension Parser {
       return afterIf
         ? fail(
           "'else' must be on the same line as the '}' that closes the 'if'",
-          hint: "write '} else {'")
-        : fail("'else' without a matching 'if'")
+          hint: "write '} else {'", at: token.range)
+        : fail("'else' without a matching 'if'", at: token.range)
     }
     if token.isSymbol(.at) {
       return fail(
         "a scope must be on the same line as the call or the '}' it applies to",
-        hint: "move it to the end of the previous line")
+        hint: "move it to the end of the previous line", at: token.range)
     }
     return fail(
       "expected a statement",
       hint: "a statement is an assignment 'name = ...' or starts with const, input, param, init, "
-        + "repeat, if, return or output")
+        + "repeat, if, return or output", at: token.range)
   }
 
   private func expectStatementEnd() throws(SyntaxAbort) {

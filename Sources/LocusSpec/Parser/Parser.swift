@@ -112,18 +112,20 @@ public final class Parser {
 
   // MARK: - Errors
 
-  /// Reports a syntax error at the current token and returns the abort to throw.
+  /// Reports a syntax error (at `range`, by default where `errorRange()` points) and returns
+  /// the abort to throw.
   ///
-  /// When the current token is one the lexer could not read, its own diagnostic ("unknown
+  /// When the error is about a token the lexer could not read, its own diagnostic ("unknown
   /// character '$'") is reported instead: it is the real cause of whatever the parser expected.
   func fail(
     _ message: String, hint: String? = nil, notes: [DiagnosticNote] = [], at range: SourceRange? = nil
   ) -> SyntaxAbort {
     let token = peek()
-    if token.kind == .invalid, range == nil, let lexical = token.diagnostic {
+    let range = range ?? errorRange()
+    if token.kind == .invalid, range == token.range, let lexical = token.diagnostic {
       diagnostics.report(lexical)
     } else {
-      diagnostics.error(message, at: range ?? errorRange(), hint: hint, notes: notes)
+      diagnostics.error(message, at: range, hint: hint, notes: notes)
     }
     return SyntaxAbort()
   }

@@ -1,0 +1,133 @@
+import Foundation
+import LocusIR
+
+/// Emission of the ops built on dot products: convolution, projections, matmul and attention.
+/// Per-sample shapes come from the IR; the batch count from `KernelContext.batch()`.
+extension KernelTable {
+  /// conv.c: im2col + GEMM, a direct depthwise kernel, or a plain GEMM for 1×1.
+  static func emitConv2d(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .conv2d(let a) = k.node.op else { return }
+    let x = k.operand(0).shape
+    let args = [k.batch(), "\(x[0])", "\(x[1])", "\(x[2])", "\(a.outChannels)", "\(a.kernel[0])", "\(a.kernel[1])",
+                "\(a.stride[0])", "\(a.stride[1])", "\(a.padding[0])", "\(a.padding[1])", "\(a.groups)"]
+    k.call("lk_conv2d", args + [try k.arg(0), try k.arg(1), try k.optionalArg(2), try k.out(), k.workspace()], from: "conv.c")
+  }
+
+  /// `lk_conv2d_workspace_floats` of conv.c, mirrored: the im2col buffer of the general path.
+  static func conv2dWorkspace(_ node: Node, _ graph: Graph, _ samples: Int) -> Int {
+    guard case .conv2d(let a) = node.op else { return 0 }
+    let ci = graph[node.operands[0]].type.shape[0]
+    let pointwise = a.kernel == [1, 1] && a.stride == [1, 1] && a.padding == [0, 0] && a.groups == 1
+    let depthwise = a.groups == ci && a.groups == a.outChannels && a.groups > 1
+    if pointwise || depthwise { return 0 }
+    let out = node.type.shape
+    return samples * ci * a.kernel[0] * a.kernel[1] * out[1] * out[2]
+  }
+
+  /// linear.c: every leading axis (and the batch) folds into the GEMM's rows.
+  static func emitLinear(_ k: inout KernelContext) throws(CodegenError) {
+    let x = k.operand(0)
+    let kk = x.shape.last ?? 1, n = k.result.shape.last ?? 1
+    let rows = k.count(Array(x.shape.dropLast()), batched: x.batched)
+    k.call("lk_linear", [rows, "\(kk)", "\(n)", try k.arg(0), try k.arg(1), try k.optionalArg(2), try k.out()], from: "linear.c")
+  }
+
+  /// gemm.c: C[M,N] = A[M,K]·B[K,N] for every position of the leading axes. The leading axes
+  /// (batch included) broadcast with stride 0; after merging the axes that are contiguous in all
+  /// three tensors, the last one is the GEMM's batch and any others become C loops.
+  static func emitMatmul(_ k: inout KernelContext) throws(CodegenError) {
+    let a = k.operand(0), b = k.operand(1), c = k.result
+    let (m, kk, n) = (a.shape[a.rank - 2], a.shape[a.rank - 1], b.shape[b.rank - 1])
+    let leadA = TensorType(Array(a.shape.dropLast(2)), batched: a.batched)
+    let leadB = TensorType(Array(b.shape.dropLast(2)), batched: b.batched)
+    let lead = Array(c.shape.dropLast(2))
+    let sa = broadcastStrides(squeezedForBatch(leadA, toRank: leadB.rank), to: lead, element: m * kk)
+    let sb = broadcastStrides(squeezedForBatch(leadB, toRank: leadA.rank), to: lead, element: kk * n)
+    let sc = broadcastStrides(lead, to: lead, element: m * n)
+    var axes = zip(lead, zip(sa, zip(sb, sc))).map { Axis(extent: $0, batch: false, strides: [$1.0, $1.1.0, $1.1.1]) }
+    if c.batched {
+      axes.insert(Axis(extent: k.graph.batch, batch: true, strides: [a.batched ? a.count : 0, b.batched ? b.count : 0, c.count]), at: 0)
+    }
+    axes = collapse(axes)
+    let inner = axes.popLast() ?? Axis(extent: 1, batch: false, strides: [0, 0, 0])
+    var pointers = [try k.arg(0), try k.arg(1), try k.out()]
+    for (i, axis) in axes.enumerated() {
+      let v = "i\(i)"
+      k.w.open("for (long \(v) = 0; \(v) < \(k.extent(axis)); \(v)++)")
+      pointers = pointers.indices.map { p in axis.strides[p] == 0 ? pointers[p] : "\(pointers[p]) + \(v) * \(axis.strides[p])" }
+    }
+    let args = [k.extent(inner), "\(m)", "\(n)", "\(kk)", pointers[0], "\(inner.strides[0])", "\(kk)", "1",
+                pointers[1], "\(inner.strides[1])", "\(n)", "1", pointers[2], "\(inner.strides[2])", "\(n)", "0.0f"]
+    k.call("lk_gemm_batched", args, from: "gemm.c")
+    for i in axes.indices.reversed() { k.w.close("for i\(i)") }
+  }
+
+  /// attention.c: q [Nq, H·D], k, v [Nk, Hk·D], dense rows.
+  static func emitSDPA(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .sdpa(let h, let hk) = k.node.op else { return }
+    let q = k.operand(0).shape, kv = k.operand(1).shape
+    let d = q[1] / h
+    let args = [k.batch(), "\(q[0])", "\(kv[0])", "\(h)", "\(hk)", "\(d)", try k.arg(0), "\(q[1])", try k.arg(1), "\(kv[1])",
+                try k.arg(2), "\(kv[1])", try k.out(), cFloat(inverseSquareRoot(d))]
+    k.call("lk_sdpa", args, from: "attention.c")
+  }
+
+  /// attention.c: q [N, H·D], k, v [T, N, Hk·D].
+  static func emitLocalAttention(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .localAttention(let h, let hk) = k.node.op else { return }
+    let q = k.operand(0).shape, kv = k.operand(1).shape
+    let d = q[1] / h
+    let args = [k.batch(), "\(kv[0])", "\(q[0])", "\(h)", "\(hk)", "\(d)", try k.arg(0), try k.arg(1), try k.arg(2),
+                try k.out(), cFloat(inverseSquareRoot(d))]
+    k.call("lk_local_attention", args, from: "attention.c")
+  }
+
+  /// D^-½ rounded once from double, as the reference scales scores.
+  static func inverseSquareRoot(_ d: Int) -> Float { Float(1 / Double(d).squareRoot()) }
+}
+
+/// One loop axis of a strided operation: its extent, whether it is (or includes) the batch axis,
+/// and one stride per tensor taking part.
+struct Axis: Equatable {
+  var extent: Int
+  var batch: Bool
+  var strides: [Int]
+}
+
+/// Drops axes of extent 1 and merges each axis into the one before it when every tensor steps
+/// through them contiguously (stride[d−1] == stride[d] · extent[d]). Fewer, longer axes: fewer C
+/// loops and longer kernel runs.
+func collapse(_ axes: [Axis]) -> [Axis] {
+  var out: [Axis] = []
+  for axis in axes where axis.extent != 1 {
+    if let last = out.last, zip(last.strides, axis.strides).allSatisfy({ $0 == $1 * axis.extent }) {
+      out[out.count - 1] = Axis(extent: last.extent * axis.extent, batch: last.batch || axis.batch, strides: axis.strides)
+    } else {
+      out.append(axis)
+    }
+  }
+  return out
+}
+
+/// Strides (in elements, per block of `element`) with which a tensor of shape `source` is read
+/// at each position of `shape` under numpy broadcasting: 0 on missing and size-1 axes.
+func broadcastStrides(_ source: [Int], to shape: [Int], element: Int = 1) -> [Int] {
+  let padded = Array(repeating: 1, count: shape.count - source.count) + source
+  var strides = Array(repeating: 0, count: shape.count)
+  var step = element
+  for d in padded.indices.reversed() {
+    strides[d] = padded[d] == 1 ? 0 : step
+    step *= padded[d]
+  }
+  return strides
+}
+
+extension KernelContext {
+  /// An axis extent as C: `B`, `B * 3` or a number.
+  mutating func extent(_ axis: Axis) -> String {
+    guard axis.batch else { return "\(axis.extent)" }
+    uses.insert(.batch)
+    let rest = axis.extent / graph.batch
+    return rest == 1 ? "B" : "B * \(rest)"
+  }
+}

@@ -1,0 +1,126 @@
+import LocusIR
+import LocusPasses
+
+/// `<model>.c`: banner, the prologue and the kernel templates the graph needs, the tensor tables,
+/// the ABI functions of DESIGN.md §4 and the forward function. One translation unit.
+struct ModelFile {
+  let graph: Graph
+  let plan: MemoryPlan
+  let options: EmitOptions
+  /// Template files in order, the prologue first.
+  let kernels: [String]
+  let forward: ForwardEmitter.Result
+
+  func emit() throws(CodegenError) -> String {
+    var w = CWriter()
+    let m = graph.name
+    w.comment(banner(for: graph) + "\n\n" + Self.legend)
+    if let define = options.target.define {
+      w.blank()
+      w.comment("Target chosen at compile time (locus --target \(options.target.rawValue)); prologue.h reads it.")
+      w.line("#define \(define) 1")
+    }
+    try writeTemplate("prologue.h", &w)
+    w.blank()
+    w.comment("After the prologue, which defines locus_tensor_info for the header too.")
+    w.line("#include \"\(m).h\"")
+    w.blank()
+    w.line("#ifdef _OPENMP")
+    w.comment("Declared here, as the prologue does for the other omp_ functions (libomp's omp.h is not\n-Wpedantic clean in C99).")
+    w.line("void omp_set_num_threads(int n);")
+    w.line("#endif")
+    w.blank()
+    w.comment("Kernels are internal to the library: only the model-prefixed ABI below is exported, so\nseveral models (each with its own copy of the kernels) load into one process.")
+    w.line("#pragma GCC visibility push(hidden)")
+    for file in kernels where file != "prologue.h" { try writeTemplate(file, &w) }
+    w.blank()
+    w.line("#pragma GCC visibility pop")
+    writeTables(&w)
+    writeABI(&w)
+    writeForward(&w)
+    return w.text
+  }
+
+  static let legend = """
+    Shapes in comments: B batch, N tokens, C channels, H heads, D head dim, T shift variants,
+    Hh/Ww image height/width, K reduction length. f32[B, 197, 192] is a batched activation;
+    parameters have no B. Storage: params[i] and inputs[i] are the caller's tensors, every other
+    value lives in `arena` at the offset (in floats) its pointer shows.
+    """
+
+  private func writeTemplate(_ name: String, _ w: inout CWriter) throws(CodegenError) {
+    w.blank()
+    w.comment("---- templates/\(name) " + String(repeating: "-", count: max(4, 88 - name.count)))
+    w.verbatim(try Templates.fill(Templates.text(name), named: name, holes: [:]))
+  }
+
+  // MARK: - Tables
+
+  private func writeTables(_ w: inout CWriter) {
+    let b = graph.batch
+    let params = graph.parameters.map { ($0.name, $0.shape) }
+    let inputs = graph.inputs.map { (inputName($0), $0.type.fullShape(batch: b)) }
+    let outputs = graph.outputs.map { ($0.name, [b] + graph[$0.value].type.shape) }
+    table("params", "Parameters in manifest order: params[i] of the forward function is entry i.", params, &w)
+    table("inputs", "Inputs (batch first).", inputs, &w)
+    table("outputs", "Outputs (batch first).", outputs, &w)
+  }
+
+  private func table(_ what: String, _ doc: String, _ rows: [(String, [Int])], _ w: inout CWriter) {
+    guard !rows.isEmpty else { return }
+    w.blank()
+    w.comment(doc)
+    w.open("static const locus_tensor_info \(graph.name)_\(what)_[\(rows.count)] =")
+    for (i, (name, shape)) in rows.enumerated() {
+      let dims = shape.isEmpty ? "0" : shape.map(String.init).joined(separator: ", ")
+      w.line("{\(cString(name)), \(shape.count), {\(dims)}, \(shape.reduce(1, *))}, /* \(i) */")
+    }
+    w.close(terminator: ";")
+  }
+
+  // MARK: - ABI
+
+  private func writeABI(_ w: inout CWriter) {
+    let m = graph.name
+    w.blank()
+    w.line("int \(m)_abi_version(void) { return \(CEmitter.abiVersion); }")
+    w.line("int \(m)_batch(void) { return \(graph.batch); }")
+    for (what, count) in [("param", graph.parameters.count), ("input", graph.inputs.count), ("output", graph.outputs.count)] {
+      w.blank()
+      w.line("int \(m)_num_\(what)s(void) { return \(count); }")
+      w.scope("const locus_tensor_info *\(m)_\(what)_info(int i)") { w in
+        if count == 0 {
+          w.line("(void)i;")
+          w.line("return NULL;")
+        } else {
+          w.line("return i >= 0 && i < \(count) ? &\(m)_\(what)s_[i] : NULL;")
+        }
+      }
+    }
+    w.blank()
+    w.line("size_t \(m)_arena_bytes(void) { return \(plan.arenaBytes); }")
+    w.blank()
+    w.scope("void \(m)_set_num_threads(int n)") { w in
+      w.line("#ifdef _OPENMP")
+      w.line("if (n > 0) omp_set_num_threads(n);")
+      w.line("#else")
+      w.line("(void)n;")
+      w.line("#endif")
+    }
+  }
+
+  private func writeForward(_ w: inout CWriter) {
+    let m = graph.name
+    w.blank()
+    w.comment("The nodes of the graph in order; each block names its IR node. Returns 0.")
+    w.open("int \(m)_forward(const float *const *params, const float *const *inputs, float *const *outputs,\n    float *arena)")
+    if forward.uses.contains(.batch) { w.line("const int B = \(graph.batch); /* the batch the model is compiled for */") }
+    for (name, use) in [("params", KernelContext.Name.params), ("inputs", .inputs), ("arena", .arena)] where !forward.uses.contains(use) {
+      w.line("(void)\(name); /* this model reads no \(name) */")
+    }
+    w.blank()
+    w.append(forward.body)
+    w.line("return 0;")
+    w.close(m + "_forward")
+  }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class LocusRuntimeTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,162 @@
+/* locus-requires: prologue.h */
+/* Data movement: strided copies (transpose, concat, slice, split, stack are all one of these),
+ * token/image layout changes, and the circular shifts of shift-based models (roll, circular pad).
+ * Pure copies: results are bit-exact. */
+
+#define LK_TILE 16 /* transpose tile: 16×16 floats = 1 KiB read and written per tile, both in L1 */
+
+/* Drops size-1 axes and merges neighbours that are contiguous in both x and y. */
+static int lk__layout_collapse(int rank, const long *shape, const long *sx, const long *sy, long *n, long *a, long *c) {
+  int r = 0;
+  for (int d = 0; d < rank; ++d) {
+    if (shape[d] == 1) continue;
+    if (r > 0 && a[r - 1] == sx[d] * shape[d] && c[r - 1] == sy[d] * shape[d]) {
+      n[r - 1] *= shape[d]; a[r - 1] = sx[d]; c[r - 1] = sy[d];
+    } else {
+      n[r] = shape[d]; a[r] = sx[d]; c[r] = sy[d];
+      ++r;
+    }
+  }
+  if (r == 0) { n[0] = 1; a[0] = 1; c[0] = 1; r = 1; }
+  return r;
+}
+
+/* y(i) = x(i) for every multi-index i < shape[0:rank], where x(i) = x[Σ i_d·sx[d]] and
+ * y(i) = y[Σ i_d·sy[d]] (rank ≤ LK_MAX_RANK). Transposes are the case sx = permuted strides of x,
+ * sy = dense strides of y. When y's innermost axis is contiguous but x is contiguous along another
+ * axis, the copy goes in LK_TILE² tiles so both sides are read and written a cache line at a time.
+ * x and y must not overlap. */
+void lk_copy_strided(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
+  long n[LK_MAX_RANK], a[LK_MAX_RANK], c[LK_MAX_RANK], total = 1;
+  int r = lk__layout_collapse(rank, shape, sx, sy, n, a, c), last, t = -1;
+  for (int d = 0; d < r; ++d) total *= n[d];
+  if (total == 0) return;
+  last = r - 1;
+  if (c[last] == 1 && a[last] != 1)
+    for (int d = 0; d < last; ++d) if (a[d] == 1) t = d;
+  if (t < 0) {
+    /* Rows along the last axis. */
+    long rows = total / n[last];
+    LK_OMP(parallel for schedule(static) if(total >= LK_PAR_MIN))
+    for (long row = 0; row < rows; ++row) {
+      long ox = 0, oy = 0, rest = row;
+      for (int d = last - 1; d >= 0; --d) { ox += rest % n[d] * a[d]; oy += rest % n[d] * c[d]; rest /= n[d]; }
+      if (a[last] == 1 && c[last] == 1) memcpy(y + oy, x + ox, (size_t)n[last] * sizeof(float));
+      else for (long i = 0; i < n[last]; ++i) y[oy + i * c[last]] = x[ox + i * a[last]];
+    }
+  } else {
+    /* Tiles of the (t, last) plane; the remaining axes index the planes. */
+    long bt = lk_ceil_div(n[t], LK_TILE), bl = lk_ceil_div(n[last], LK_TILE);
+    long planes = total / (n[t] * n[last]), tasks = planes * bt * bl;
+    LK_OMP(parallel for schedule(static) if(total >= LK_PAR_MIN))
+    for (long task = 0; task < tasks; ++task) {
+      long plane = task / (bt * bl), it0 = task / bl % bt * LK_TILE, il0 = task % bl * LK_TILE;
+      long ox = 0, oy = 0, rest = plane;
+      long nt = lk_min_l(LK_TILE, n[t] - it0), nl = lk_min_l(LK_TILE, n[last] - il0);
+      for (int d = last - 1; d >= 0; --d) {
+        if (d == t) continue;
+        ox += rest % n[d] * a[d]; oy += rest % n[d] * c[d]; rest /= n[d];
+      }
+      ox += it0 + il0 * a[last];
+      oy += it0 * c[t] + il0;
+      for (long i = 0; i < nt; ++i)
+        for (long l = 0; l < nl; ++l) y[oy + i * c[t] + l] = x[ox + i + l * a[last]];
+    }
+  }
+}
+
+/* Transpose: x dense with shape[0:rank]; y dense with shape[perm[0]], …, shape[perm[rank−1]]
+ * and y[i_0, …] = x at index i_d on axis perm[d] (torch.permute). */
+void lk_transpose(int rank, const long *shape, const int *perm, const float *x, float *y) {
+  long xs[LK_MAX_RANK], ys[LK_MAX_RANK], oshape[LK_MAX_RANK], sx[LK_MAX_RANK], s = 1;
+  for (int d = rank - 1; d >= 0; --d) { xs[d] = s; s *= shape[d]; }
+  s = 1;
+  for (int d = rank - 1; d >= 0; --d) { oshape[d] = shape[perm[d]]; sx[d] = xs[perm[d]]; ys[d] = s; s *= oshape[d]; }
+  lk_copy_strided(rank, oshape, x, sx, y, ys);
+}
+
+/* rows × n block copy: y[r·ldy + i] = x[r·ldx + i]. Concat along an axis is one call per operand
+ * (x viewed as [outer, len_i·inner] into y at column offset off_i·inner, ldy = total·inner); slice,
+ * split, index and the class-token ops are the same with the offset on the x side. */
+void lk_copy_rows(long rows, long n, const float *x, long ldx, float *y, long ldy) {
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) memcpy(y + r * ldy, x + r * ldx, (size_t)n * sizeof(float));
+}
+
+/* seq2img: tokens x [B, N, C] → image y [B, C, N] (= [B, C, Hh, Ww] with N = Hh·Ww). */
+void lk_seq2img(int B, long N, long C, const float *x, float *y) {
+  const long shape[3] = {B, C, N}, sx[3] = {N * C, 1, C}, sy[3] = {C * N, N, 1};
+  lk_copy_strided(3, shape, x, sx, y, sy);
+}
+
+/* img2seq: image x [B, C, HW] → tokens y [B, HW, C]. */
+void lk_img2seq(int B, long C, long HW, const float *x, float *y) {
+  const long shape[3] = {B, HW, C}, sx[3] = {C * HW, 1, HW}, sy[3] = {HW * C, C, 1};
+  lk_copy_strided(3, shape, x, sx, y, sy);
+}
+
+/* y[p, i, j] = x[p, (i − oy) mod Hh, (j − ox) mod Ww] for planes p < P, i < Ho, j < Wo: every row is
+ * at most a few contiguous runs, copied with memcpy. Roll and circular padding are both this. */
+static long lk__layout_mod(long a, long m) { long r = a % m; return r < 0 ? r + m : r; }
+
+static void lk__layout_wrap(long P, int Hh, int Ww, int Ho, int Wo, long oy, long ox, const float *x, float *y) {
+  long rows = P * Ho;
+  LK_OMP(parallel for schedule(static) if(rows * Wo >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    long p = r / Ho, i = r % Ho;
+    const float *xr = x + (p * Hh + lk__layout_mod(i - oy, Hh)) * Ww;
+    float *yr = y + r * Wo;
+    for (long j = 0; j < Wo;) {
+      long src = lk__layout_mod(j - ox, Ww), len = lk_min_l(Ww - src, Wo - j);
+      memcpy(yr + j, xr + src, (size_t)len * sizeof(float));
+      j += len;
+    }
+  }
+}
+
+/* roll over the last two axes, torch.roll(x, (dy, dx), dims=(−2, −1)) semantics: content moves
+ * toward higher indices for positive shifts, y[i, j] = x[(i − dy) mod Hh, (j − dx) mod Ww].
+ * x, y [P, Hh, Ww] with P = B·C. Any shift, negative or larger than the axis. */
+void lk_roll(long P, int Hh, int Ww, int dy, int dx, const float *x, float *y) {
+  lk__layout_wrap(P, Hh, Ww, Hh, Ww, dy, dx, x, y);
+}
+
+/* Circular padding, F.pad(x, (left, right, top, bottom), mode='circular'): x [P, Hh, Ww] →
+ * y [P, Hh + top + bottom, Ww + left + right], y[i, j] = x[(i − top) mod Hh, (j − left) mod Ww].
+ * One-sided padding is a zero on the other side; a negative pad crops, as in PyTorch. */
+void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int right, const float *x, float *y) {
+  lk__layout_wrap(P, Hh, Ww, Hh + top + bottom, Ww + left + right, top, left, x, y);
+}
+
+/* References. */
+void lk_copy_strided_naive(int rank, const long *shape, const float *x, const long *sx, float *y, const long *sy) {
+  long total = 1;
+  for (int d = 0; d < rank; ++d) total *= shape[d];
+  for (long i = 0; i < total; ++i) {
+    long rest = i, ox = 0, oy = 0;
+    for (int d = rank - 1; d >= 0; --d) { ox += rest % shape[d] * sx[d]; oy += rest % shape[d] * sy[d]; rest /= shape[d]; }
+    y[oy] = x[ox];
+  }
+}
+
+void lk_roll_naive(long P, int Hh, int Ww, int dy, int dx, const float *x, float *y) {
+  for (long p = 0; p < P; ++p)
+    for (int i = 0; i < Hh; ++i)
+      for (int j = 0; j < Ww; ++j)
+        y[(p * Hh + lk__layout_mod(i + dy, Hh)) * Ww + lk__layout_mod(j + dx, Ww)] = x[(p * Hh + i) * Ww + j];
+}
+
+void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left, int right, const float *x, float *y) {
+  int Ho = Hh + top + bottom, Wo = Ww + left + right;
+  for (long p = 0; p < P; ++p)
+    for (int i = 0; i < Ho; ++i)
+      for (int j = 0; j < Wo; ++j) {
+        /* Padding copies the opposite edge: above row 0 come the last rows, and so on. */
+        int si = i - top, sj = j - left;
+        while (si < 0) si += Hh;
+        while (si >= Hh) si -= Hh;
+        while (sj < 0) sj += Ww;
+        while (sj >= Ww) sj -= Ww;
+        y[(p * Ho + i) * Wo + j] = x[(p * Hh + si) * Ww + sj];
+      }
+}
