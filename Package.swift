@@ -20,9 +20,14 @@ let package = Package(
     .executableTarget(
       name: "locus",
       dependencies: [
-        "LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusCodegen", "LocusBuild", "LocusRuntime",
+        "LocusDriver", "LocusSpec", "LocusIR", "LocusRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
+    // The whole pipeline as one call (spec → graph → passes → C → library), shared by the CLI and
+    // the end-to-end tests.
+    .target(
+      name: "LocusDriver",
+      dependencies: ["LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusCodegen", "LocusBuild", "LocusRuntime"]),
 
     // MARK: - Pipeline stages
 
@@ -54,7 +59,7 @@ let package = Package(
     .testTarget(
       name: "LocusEndToEndTests",
       dependencies: [
-        "LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusReference", "LocusCodegen",
+        "LocusDriver", "LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusReference", "LocusCodegen",
         "LocusBuild", "LocusRuntime",
       ],
       resources: [.copy("Fixtures")]),

@@ -3,11 +3,10 @@
  * All take the total element count (batch included) and allow in-place use (y == x). */
 
 /* ---- Activations ---------------------------------------------------------------------------------
- * Each is one vector expression. The loop runs over whole vectors; the last partial vector goes
- * through a padded copy so every element sees the same arithmetic, wherever a thread's range
- * starts: results do not depend on the thread count. */
-#define LK__UNARY(name, VEXPR)                                                   \
-  static inline lk_vf lk__##name##_v(lk_vf x) { return VEXPR; }                  \
+ * Each is a function of one vector. The last partial vector goes through a padded copy, so every
+ * element sees the same arithmetic wherever a thread's range starts: results do not depend on the
+ * thread count. */
+#define LK__UNARY(name)                                                          \
   void lk_##name(long n, const float *x, float *y) {                             \
     long nv = lk_ceil_div(n, LK_VW);                                             \
     LK_OMP(parallel for schedule(static) if(n >= LK_PAR_MIN))                    \
@@ -24,14 +23,28 @@
     }                                                                            \
   }
 
-/* gelu(x) = x/2 · (1 + erf(x/√2)), the exact form (nn.GELU() default), erf from lk_verf. */
-LK__UNARY(gelu, 0.5f * x * (1.0f + lk_verf(x * 0.707106781186547524f)))
-LK__UNARY(relu, lk_vmax(x, lk_vzero()))
-LK__UNARY(relu6, lk_vmin(lk_vmax(x, lk_vzero()), lk_vset1(6.0f)))
+/* gelu(x) = x/2 · (1 + erf(x/√2)), the exact (erf) form of nn.GELU(). For x < −2, 1 + erf cancels
+ * (gelu(−5) ≈ −1.4e-6 would keep only a digit), so a vector with any such lane uses the
+ * equivalent x/2 · erfc(−x/√2), accurate to ~1e-6 relative everywhere but 2.7× slower; activations
+ * are mostly above −2, so nearly all vectors take the cheap rational erf (error ≤ 8e-6 relative
+ * there). The path depends only on the vector's own lanes, at fixed positions: deterministic. */
+static inline lk_vf lk__gelu_v(lk_vf x) {
+  if (lk_vany(x < -2.0f)) return 0.5f * x * lk_verfc(x * -0.707106781186547524f);
+  return 0.5f * x * (1.0f + lk_verf(x * 0.707106781186547524f));
+}
+static inline lk_vf lk__relu_v(lk_vf x) { return lk_vmax(x, lk_vzero()); }
+static inline lk_vf lk__relu6_v(lk_vf x) { return lk_vmin(lk_vmax(x, lk_vzero()), lk_vset1(6.0f)); }
 /* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch. */
-LK__UNARY(hswish, x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f)
-LK__UNARY(hsigmoid, lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f)
-LK__UNARY(sigmoid, 1.0f / (1.0f + lk_vexp(-x)))
+static inline lk_vf lk__hsigmoid_v(lk_vf x) { return lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
+static inline lk_vf lk__hswish_v(lk_vf x) { return x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
+static inline lk_vf lk__sigmoid_v(lk_vf x) { return 1.0f / (1.0f + lk_vexp(-x)); }
+
+LK__UNARY(gelu)
+LK__UNARY(relu)
+LK__UNARY(relu6)
+LK__UNARY(hswish)
+LK__UNARY(hsigmoid)
+LK__UNARY(sigmoid)
 
 /* References: libm, double where it matters. */
 void lk_gelu_naive(long n, const float *x, float *y) {

@@ -19,15 +19,15 @@
  * Work is split into tasks (b, h, block of ≤ LK_SDPA_ROWS queries); a task computes its score
  * block S = Q·Kᵀ with the serial GEMM (Kᵀ is a transposed operand, packed by the GEMM), takes a
  * softmax per row and writes S·V into out. Scratch per thread: the score block plus the GEMM's
- * packing buffers, (64·Nk + ~(Nk + 70)·max(D, 256)) floats, allocated per call.
- * out must not overlap q, k or v. */
+ * packing buffers, at most 64·Nk + 256·(max(Nk, D) + 70) floats (150 KB for DeiT-tiny),
+ * allocated per call (if that fails, out is filled with NaN). out must not overlap q, k or v. */
 void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
              long k_rs, const float *v, long v_rs, float *out, float scale) {
   int group = H / Hk;
   long blocks = lk_ceil_div(Nq, LK_SDPA_ROWS), tasks = (long)B * H * blocks, ld = (long)H * D;
   int rows = (int)lk_ceil_div(Nq, blocks); /* blocks of nearly equal size */
-  size_t ws_qk = lk_gemm_serial_workspace_floats(rows, Nk, D, 1);
-  size_t ws_pv = lk_gemm_serial_workspace_floats(rows, D, Nk, 1);
+  size_t ws_qk = lk_gemm_serial_workspace_floats(rows, Nk, D);
+  size_t ws_pv = lk_gemm_serial_workspace_floats(rows, D, Nk);
   size_t s_floats = (size_t)lk_round_up((long)rows * Nk, 16);
   if (B <= 0 || Nq <= 0 || H <= 0) return;
   LK_OMP(parallel if(tasks > 1 && (double)tasks * rows * Nk * D >= (double)LK_PAR_MIN))
@@ -35,7 +35,7 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
     long t0, t1;
     float *s = lk_scratch_alloc(s_floats + (ws_qk > ws_pv ? ws_qk : ws_pv));
     lk_split(tasks, lk_team_size(), lk_thread_id(), &t0, &t1);
-    for (long t = t0; s && t < t1; ++t) {
+    for (long t = t0; t < t1; ++t) {
       int blk = (int)(t % blocks), h = (int)(t / blocks % H), b = (int)(t / blocks / H), g = h / group;
       long i0, i1;
       lk_split(Nq, (int)blocks, blk, &i0, &i1);
@@ -45,6 +45,10 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
         const float *kb = k + (long)b * Nk * k_rs + (long)g * D;
         const float *vb = v + (long)b * Nk * v_rs + (long)g * D;
         float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+        if (!s) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+          for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+          continue;
+        }
         lk_gemm_serial(m, Nk, D, qb, q_rs, 1, kb, 1, k_rs, s, Nk, 0.0f, s + s_floats);
         for (int i = 0; i < m; ++i) lk_softmax_row(Nk, s + (long)i * Nk, scale, s + (long)i * Nk);
         lk_gemm_serial(m, D, Nk, s, Nk, 1, vb, v_rs, 1, ob, ld, 0.0f, s + s_floats);
@@ -103,7 +107,10 @@ void lk_local_attention(int B, int T, int N, int H, int Hk, int D, const float *
   for (long p = 0; p < pos; ++p) {
     long b = p / N, n = p % N;
     float w[64], *wp = T <= 64 ? w : (float *)malloc((size_t)T * sizeof(float));
-    if (!wp) continue;
+    if (!wp) { /* out of memory: NaN rather than garbage */
+      for (long i = 0; i < ldq; ++i) out[p * ldq + i] = NAN;
+      continue;
+    }
     for (int h = 0; h < H; ++h) {
       const float *qh = q + p * ldq + (long)h * D;
       float *oh = out + p * ldq + (long)h * D;

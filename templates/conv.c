@@ -112,7 +112,10 @@ void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
     int G = groups, cog = Cout / G;
     long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
     float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
-    if (!col) return; /* out of memory: nothing sensible to compute with */
+    if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+      for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
+      return;
+    }
     lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
     for (int g = 0; g < G; ++g)
       lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,

@@ -1,36 +1,46 @@
 /* locus-requires: prologue.h */
 /* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
 
-/* Σ (x − m)² in the fixed lane order of lk_sum. */
-static float lk__norm_sum_sq_dev(const float *x, int n, float m) {
-  lk_vf s0 = lk_vzero(), s1 = lk_vzero();
+/* Σ (x − m) and Σ (x − m)² in the fixed lane order of lk_sum. */
+static void lk__norm_dev_sums(const float *x, int n, float m, float *s1, float *s2) {
+  lk_vf a0 = lk_vzero(), a1 = lk_vzero(), q0 = lk_vzero(), q1 = lk_vzero();
   int i = 0;
   for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
     lk_vf d0 = lk_vload(x + i) - m, d1 = lk_vload(x + i + LK_VW) - m;
-    s0 += d0 * d0;
-    s1 += d1 * d1;
+    a0 += d0; a1 += d1;
+    q0 += d0 * d0; q1 += d1 * d1;
   }
-  float s = lk_vsum(s0 + s1);
-  for (; i < n; ++i) s += (x[i] - m) * (x[i] - m);
-  return s;
+  *s1 = lk_vsum(a0 + a1);
+  *s2 = lk_vsum(q0 + q1);
+  for (; i < n; ++i) {
+    float d = x[i] - m;
+    *s1 += d;
+    *s2 += d * d;
+  }
 }
 
 /* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
- * Two passes over the row (mean, then squared deviations), which stays accurate when
- * |mean| ≫ std, unlike E[x²] − E[x]². w and b may be NULL (no affine). y may equal x. */
+ * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
+ * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
+ * is m + δ with δ = Σd/C, var = Σd²/C − δ². Output uses (x − m) − δ, never rounding the mean to a
+ * float, so rows with |mean| ≫ std lose nothing (E[x²] − E[x]² would lose everything).
+ * w and b may be NULL (no affine). y may equal x. */
 void lk_layernorm(long rows, int C, const float *x, const float *w, const float *b, float eps, float *y) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) {
     const float *xr = x + r * C;
     float *yr = y + r * C;
-    float mean = lk_sum(xr, C) / (float)C;
-    float rstd = 1.0f / sqrtf(lk__norm_sum_sq_dev(xr, C, mean) / (float)C + eps);
-    for (int c = 0; c < C; ++c) {
-      float v = (xr[c] - mean) * rstd;
-      if (w) v *= w[c];
-      if (b) v += b[c];
-      yr[c] = v;
-    }
+    float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
+    lk__norm_dev_sums(xr, C, m, &s1, &s2);
+    delta = s1 / (float)C;
+    var = s2 / (float)C - delta * delta;
+    rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+    /* One loop per affine case: with `if (w)` inside, clang if-converts to masked loads, which
+     * on AMD take a microcode assist per vector when the pointer is NULL (40× slower). */
+    if (w && b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c] + b[c];
+    else if (w) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd * w[c];
+    else if (b) for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd + b[c];
+    else for (int c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
   }
 }
 

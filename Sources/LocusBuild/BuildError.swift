@@ -81,7 +81,8 @@ public enum BuildError: Error, Sendable, Equatable, CustomStringConvertible {
     lines += f.keptFiles.map { "  \($0)" }
     lines.append("command: \(shellQuoted(f.command))")
     lines.append("clang said:")
-    lines.append(f.stderr.isEmpty ? "  (nothing on stderr)" : f.stderr)
+    let said = f.stderr.trimmingCharacters(in: .newlines)
+    lines.append(said.isEmpty ? "  (nothing on stderr)" : said)
     return lines.joined(separator: "\n")
   }
 }

@@ -97,7 +97,8 @@ public struct BuildRequest: Sendable, Hashable {
     }
   }
 
-  /// Flags for compiling one translation unit (without `-c`, input and output).
+  /// Flags for compiling one translation unit (without `-c`, input and output). `-fPIC` because
+  /// every object ends up in a shared library (or a static one that may be linked into one).
   func compileFlags(openMP install: OpenMPInstall?) -> [String] {
     optimization + ["-fPIC"] + (install?.compileFlags ?? []) + defines.map(\.flag) + extraFlags
   }

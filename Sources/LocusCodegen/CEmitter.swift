@@ -51,7 +51,7 @@ public enum CEmitter {
     let plan = planMemory(graph) { workspaceFloats(for: $0, in: graph) }
     let forward = try ForwardEmitter(graph: graph, plan: plan).emit()
     let kernels = try Templates.closure(of: forward.templates.union(["prologue.h"]))
-    let source = try ModelFile(graph: graph, plan: plan, options: options, kernels: kernels, forward: forward.text).emit()
+    let source = try ModelFile(graph: graph, plan: plan, options: options, kernels: kernels, forward: forward).emit()
     let header = HeaderFile(graph: graph).emit()
     return EmittedModel(name: graph.name, source: source, header: header, plan: plan, kernelsUsed: kernels, graph: graph)
   }

@@ -3,7 +3,7 @@ import LocusIR
 /// How a kernel takes the batch. Kernels take a batch count and assume a layout for it; when a
 /// node's operands do not have that layout (a weight computed from the input, a key/value that is
 /// a parameter), the node runs once per sample instead, with a batch count of 1.
-enum BatchRule {
+enum BatchRule: Sendable {
   /// The listed operands are applied to every sample (weights, biases, norm statistics): one call
   /// covers the batch unless one of them is itself batched.
   case shared([Int])
@@ -32,10 +32,10 @@ enum BatchRule {
 
 /// One row of the kernel table: how to write the call(s) for a node, and how much scratch they
 /// need from the arena (in floats, for the samples one call covers).
-struct KernelEntry {
+struct KernelEntry: Sendable {
   var batch: BatchRule
-  var emit: (inout KernelContext) throws(CodegenError) -> Void
-  var workspace: (_ node: Node, _ graph: Graph, _ samples: Int) -> Int = { _, _, _ in 0 }
+  var emit: @Sendable (inout KernelContext) throws(CodegenError) -> Void
+  var workspace: @Sendable (_ node: Node, _ graph: Graph, _ samples: Int) -> Int = { _, _, _ in 0 }
 
   func emitNode(_ context: inout KernelContext) throws(CodegenError) {
     try context.perSample(batch.loops(context.node, context.graph), emit)

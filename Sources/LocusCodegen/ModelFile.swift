@@ -20,7 +20,12 @@ struct ModelFile {
       w.comment("Target chosen at compile time (locus --target \(options.target.rawValue)); prologue.h reads it.")
       w.line("#define \(define) 1")
     }
+    w.blank()
+    w.comment("The prologue is a header of static inline helpers; pasted into this file instead of\nincluded, clang would report every helper this model does not call.")
+    w.line("#pragma GCC diagnostic push")
+    w.line("#pragma GCC diagnostic ignored \"-Wunused-function\"")
     try writeTemplate("prologue.h", &w)
+    w.line("#pragma GCC diagnostic pop")
     w.blank()
     w.comment("After the prologue, which defines locus_tensor_info for the header too.")
     w.line("#include \"\(m).h\"")

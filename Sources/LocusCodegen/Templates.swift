@@ -24,13 +24,11 @@ enum Templates {
     return String(decoding: bytes, as: UTF8.self)
   }
 
-  /// The files named on a template's `locus-requires:` line.
+  /// The files named on a template's first line, `/* locus-requires: prologue.h gemm.c */`.
   static func requirements(of name: String) throws(CodegenError) -> [String] {
-    let source = try text(name)
-    guard let line = source.split(separator: "\n", maxSplits: 8).first(where: { $0.contains("locus-requires:") }),
-      let colon = line.range(of: "locus-requires:")
-    else { return [] }
-    return line[colon.upperBound...]
+    let marker = "/* locus-requires:"
+    guard let line = try text(name).split(separator: "\n", maxSplits: 1).first, line.hasPrefix(marker) else { return [] }
+    return line.dropFirst(marker.count)
       .replacingOccurrences(of: "*/", with: " ")
       .split(whereSeparator: { $0 == " " || $0 == "," })
       .map(String.init)

@@ -118,6 +118,7 @@ public struct Graph: Hashable, Sendable {
 
   public static func == (a: Graph, b: Graph) -> Bool {
     a.name == b.name && a.batch == b.batch && a.nodes == b.nodes && a.parameters == b.parameters
+      && a.ignoredStateKeys == b.ignoredStateKeys
       && a.outputs.map(\.name) == b.outputs.map(\.name) && a.outputs.map(\.value) == b.outputs.map(\.value)
   }
 

@@ -3,6 +3,7 @@
 extension Op {
   public func inferType(_ operands: [TensorType]) throws(ShapeError) -> TensorType {
     try checkArity(operands.count)
+    try checkWeightsUnbatched(operands)
     let x = operands.first ?? TensorType([], batched: false)
     switch self {
     case .input, .parameter:
@@ -97,6 +98,18 @@ extension Op {
     case .sdpa, .localAttention: 3...3
     case .concat, .stack: nil
     default: 1...1
+    }
+  }
+
+  /// Weights (every operand after the first of a layer) are per-model, never per-sample: kernels
+  /// read them once for the whole batch.
+  private func checkWeightsUnbatched(_ operands: [TensorType]) throws(ShapeError) {
+    switch self {
+    case .conv2d, .linear, .layernorm, .batchnorm:
+      if operands.dropFirst().contains(where: \.batched) {
+        throw ShapeError("'\(mnemonic)' takes its weights from parameters, not from values that vary per sample")
+      }
+    default: return
     }
   }
 

@@ -73,7 +73,7 @@ extension Op {
     guard k.shape == v.shape, k.shape[1] == kvHeads * d else {
       throw ShapeError("sdpa key \(k) and value \(v) must both be [Nk, \(kvHeads * d)]")
     }
-    return q
+    return TensorType(q.shape, batched: ops.contains { $0.batched })
   }
 
   func localAttentionType(_ ops: [TensorType], heads: Int, kvHeads: Int) throws(ShapeError) -> TensorType {
@@ -84,7 +84,7 @@ extension Op {
     guard k.shape == v.shape, k.shape[1] == q.shape[0], k.shape[2] == kvHeads * d else {
       throw ShapeError("local_attention key \(k) and value \(v) must both be [T, \(q.shape[0]), \(kvHeads * d)] for query \(q)")
     }
-    return q
+    return TensorType(q.shape, batched: ops.contains { $0.batched })
   }
 
   private func headDim(_ width: Int, heads: Int, kvWidth: Int, kvHeads: Int) throws(ShapeError) -> Int {

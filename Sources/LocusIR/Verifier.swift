@@ -40,6 +40,7 @@ extension Graph {
       problems.append("output '\(name)' refers to missing \(value)")
     }
     if outputs.isEmpty { problems.append("the graph has no outputs") }
+    if Set(outputs.map(\.name)).count != outputs.count { problems.append("two outputs share a name") }
     if !problems.isEmpty { throw VerificationError(problems: problems) }
   }
 }

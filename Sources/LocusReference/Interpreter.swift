@@ -42,8 +42,8 @@ public enum Interpreter {
     let values = try evaluate(graph: graph, parameters: parameters, inputs: inputs)
     var outputs: [String: Tensor] = [:]
     for (name, value) in graph.outputs {
-      guard outputs[name] == nil else { throw .invalidArguments(["the graph names two outputs '\(name)'"]) }
-      guard let tensor = values[value] else { throw .invalidArguments(["output '\(name)' refers to missing \(value)"]) }
+      guard outputs[name] == nil else { throw .rejected(op: "output", reason: "the graph names two outputs '\(name)'") }
+      guard let tensor = values[value] else { throw .rejected(op: "output", reason: "'\(name)' refers to missing \(value)") }
       outputs[name] = tensor
     }
     return outputs

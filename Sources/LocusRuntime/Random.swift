@@ -96,24 +96,25 @@ func fnv1a64(_ s: String) -> UInt64 {
 func erfinv(_ y: Double) -> Double {
   if y <= -1 { return y == -1 ? -.infinity : .nan }
   if y >= 1 { return y == 1 ? .infinity : .nan }
-  var w = -log((1 - y) * (1 + y))
-  var p: Double
-  if w < 5 {
-    w -= 2.5
-    p = 2.81022636e-08
-    for c in [3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503, -0.00417768164,
-      0.246640727, 1.50140941]
-    { p = c + p * w }
-  } else {
-    w = w.squareRoot() - 3
-    p = -0.000200214257
-    for c in [0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613, 0.00943887047,
-      1.00167406, 2.83297682]
-    { p = c + p * w }
-  }
+  let w = -log((1 - y) * (1 + y))
+  let p = w < 5 ? horner(erfinvCentral, w - 2.5) : horner(erfinvTail, w.squareRoot() - 3)
   var x = p * y
   for _ in 0..<2 {
     x -= (erf(x) - y) / (2 / Double.pi.squareRoot() * exp(-x * x))
   }
   return x
+}
+
+/// Giles' coefficients, highest degree first; the central branch covers |y| ≲ 0.9966.
+private let erfinvCentral: [Double] = [
+  2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087, -0.00125372503,
+  -0.00417768164, 0.246640727, 1.50140941,
+]
+private let erfinvTail: [Double] = [
+  -0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773, -0.0076224613,
+  0.00943887047, 1.00167406, 2.83297682,
+]
+
+private func horner(_ coefficients: [Double], _ x: Double) -> Double {
+  coefficients.reduce(0) { $0 * x + $1 }
 }

@@ -69,6 +69,9 @@ final class SpatialTests: XCTestCase {
   func testRollDirectionMatchesTorchRoll() throws {
     let line = try apply(.roll(dy: 0, dx: 1), .batched(Tensor([1, 1, 1, 4], [0, 1, 2, 3])))
     XCTAssertEqual(line.data, [3, 0, 1, 2])
+    let column = try apply(.roll(dy: 1, dx: 0), .batched(Tensor([1, 1, 3, 1], [0, 1, 2])))
+    XCTAssertEqual(column.data, [2, 0, 1])
+    XCTAssertEqual(try apply(.roll(dy: -1, dx: 0), .batched(Tensor([1, 1, 3, 1], [0, 1, 2]))).data, [1, 2, 0])
     // torch.roll(x, (1, 1), (1, 2)) of [[0, 1, 2], [3, 4, 5]]: rows swap, then columns shift right.
     XCTAssertEqual(try apply(.roll(dy: 1, dx: 1), .batched(small)).data, [5, 3, 4, 2, 0, 1])
     XCTAssertEqual(try apply(.roll(dy: 0, dx: -1), .batched(small)).data, [1, 2, 0, 4, 5, 3])

@@ -18,15 +18,16 @@ struct SplitMix64: RandomNumberGenerator {
 }
 
 final class FuzzTests: XCTestCase {
-  static let base = ParserTests.sample + """
+  static let base =
+    ParserTests.sample + """
 
-    block extras(x, mode = "a\\"b", eps = 1e-5) {
-      if mode == "fast" && !deep { y = x } else if eps > 0.5 { y = -x } else { y = x[0] }
-      a, b = split(x, sizes: [1, 2], axis: -1)
-      repeat 2 { y = y |> gelu @act } @stage.{1}
-      return layernorm(y) @layers.0.0.norm1, b
-    }
-    """
+      block extras(x, mode = "a\\"b", eps = 1e-5) {
+        if mode == "fast" && !deep { y = x } else if eps > 0.5 { y = -x } else { y = x[0] }
+        a, b = split(x, sizes: [1, 2], axis: -1)
+        repeat 2 { y = y |> gelu @act } @stage.{1}
+        return layernorm(y) @layers.0.0.norm1, b
+      }
+      """
 
   /// Fragments the mutations insert: the language's own pieces, broken pieces and odd text.
   static let fragments: [String] = [
@@ -87,11 +88,11 @@ final class FuzzTests: XCTestCase {
       "model m {\n  x = f(x) @a." + String(repeating: "{", count: 20_000) + "\n}",
       "model m {\n" + String(repeating: "repeat 1 {\n", count: 5_000) + "}",
       String(repeating: "model m {\n  block b(x) {\n", count: 2_000),
-      "model m {\n  x = a" + String(repeating: " + a", count: 50_000) + "\n}",
-      "model m {\n  x = a" + String(repeating: " |> f", count: 50_000) + "\n}",
-      "model m {\n  x = f" + String(repeating: "(x)", count: 50_000) + "\n}",
+      "model m {\n  x = a" + String(repeating: " + a", count: 20_000) + "\n}",
+      "model m {\n  x = a" + String(repeating: " |> f", count: 20_000) + "\n}",
+      "model m {\n  x = f" + String(repeating: "(x)", count: 20_000) + "\n}",
       "model m {\n  x = " + String(repeating: "-(", count: 20_000) + "1\n}",
-      "model m {\n  x = [" + String(repeating: "1, ", count: 50_000) + "1]\n}",
+      "model m {\n  x = [" + String(repeating: "1, ", count: 20_000) + "1]\n}",
       String(repeating: "}", count: 10_000),
       String(repeating: "\"", count: 10_001),
     ]
@@ -111,7 +112,9 @@ final class FuzzTests: XCTestCase {
   }
 
   func testAVeryLongListIsFine() {
-    let text = "model m {\n  const widths = [" + repeatElement("64", count: 5_000).joined(separator: ", ") + "]\n}"
+    let text =
+      "model m {\n  const widths = [" + repeatElement("64", count: 5_000).joined(separator: ", ")
+      + "]\n}"
     XCTAssertTrue(Parser.parse(Spec.source(text)).1.isEmpty)
   }
 }

@@ -40,13 +40,17 @@ final class LexerTests: XCTestCase {
     let keywords = Keyword.allCases.map(\.rawValue)
     XCTAssertEqual(lex(keywords.joined(separator: " ")), keywords.map { "KW(\($0))" })
     XCTAssertEqual(
-      lex("blocks input_x _tmp f32x in2"), ["ID(blocks)", "ID(input_x)", "ID(_tmp)", "ID(f32x)", "ID(in2)"])
+      lex("blocks input_x _tmp f32x in2"),
+      ["ID(blocks)", "ID(input_x)", "ID(_tmp)", "ID(f32x)", "ID(in2)"])
   }
 
   func testNumbers() {
     XCTAssertEqual(
       lex("0 192 007 0.02 1e-6 1.5E+3 2e3"),
-      ["INT(0)", "INT(192)", "INT(7)", "FLOAT(0.02)", "FLOAT(1e-06)", "FLOAT(1500.0)", "FLOAT(2000.0)"])
+      [
+        "INT(0)", "INT(192)", "INT(7)", "FLOAT(0.02)", "FLOAT(1e-06)", "FLOAT(1500.0)",
+        "FLOAT(2000.0)",
+      ])
   }
 
   func testDotsInScopePaths() {
@@ -72,7 +76,9 @@ final class LexerTests: XCTestCase {
 
   func testLineEndingInAnOperatorContinues() {
     XCTAssertEqual(lex("a = b +\n c"), ["ID(a)", "=", "ID(b)", "+", "ID(c)"])
-    XCTAssertEqual(lex("const a = 1,\n  b = 2"), ["KW(const)", "ID(a)", "=", "INT(1)", ",", "ID(b)", "=", "INT(2)"])
+    XCTAssertEqual(
+      lex("const a = 1,\n  b = 2"),
+      ["KW(const)", "ID(a)", "=", "INT(1)", ",", "ID(b)", "=", "INT(2)"])
     XCTAssertEqual(lex("a = b |> # pipe\n\n f"), ["ID(a)", "=", "ID(b)", "|>", "ID(f)"])
     XCTAssertEqual(lex("a = c ?\n b :\n d"), ["ID(a)", "=", "ID(c)", "?", "ID(b)", ":", "ID(d)"])
     XCTAssertEqual(lex("a = b &&\n c"), ["ID(a)", "=", "ID(b)", "&&", "ID(c)"])
@@ -108,38 +114,41 @@ final class LexerTests: XCTestCase {
   }
 
   func testCarriageReturnsAreWhitespace() {
-    XCTAssertEqual(lex("a = 1\r\nb = 2\r\n"), ["ID(a)", "=", "INT(1)", "NL", "ID(b)", "=", "INT(2)", "NL"])
+    XCTAssertEqual(
+      lex("a = 1\r\nb = 2\r\n"), ["ID(a)", "=", "INT(1)", "NL", "ID(b)", "=", "INT(2)", "NL"])
   }
 
   func testLexicalErrors() {
-    XCTAssertEqual(
-      lexicalErrors("x = a $ b"),
-      ["x.locus:1:7: error: unknown character '$'\nx = a $ b\n      ^"])
-    XCTAssertEqual(
-      lexicalErrors("x = a | b"),
-      ["x.locus:1:7: error: unknown character '|'\nx = a | b\n      ^\nhint: did you mean '||' or '|>'?"])
-    XCTAssertEqual(
-      lexicalErrors("x = \u{7}"), ["x.locus:1:5: error: unknown character U+0007\nx = \u{7}\n    ^"])
-    XCTAssertEqual(
-      lexicalErrors("s = \"abc\r\n"),
-      ["x.locus:1:5: error: unterminated string\ns = \"abc\n    ^~~~\nhint: add '\"' at the end of the string"])
-    XCTAssertEqual(
-      lexicalErrors("x = 3x"),
-      ["x.locus:1:5: error: malformed number '3x'\nx = 3x\n    ^~\nhint: a name cannot start with a digit"])
-    XCTAssertEqual(
-      lexicalErrors("x = 1e+"),
-      ["x.locus:1:5: error: malformed number '1e+'\nx = 1e+\n    ^~~\nhint: an exponent needs digits, e.g. '1e-6'"])
-    XCTAssertEqual(
-      lexicalErrors("x = 99999999999999999999"),
-      ["x.locus:1:5: error: integer '99999999999999999999' is too large\nx = 99999999999999999999\n    ^~~~~~~~~~~~~~~~~~~~"])
-    XCTAssertEqual(
-      lexicalErrors(#"s = "a\qb""#),
-      [#"x.locus:1:7: error: unknown escape sequence '\q' in a string"# + "\n" + #"s = "a\qb""# + "\n      ^~\n"
-        + #"hint: the escapes are \", \\ and \n"#])
+    // (input, message, column, length of the underlined range, hint)
+    let cases: [(String, String, Int, Int, String?)] = [
+      ("x = a $ b", "unknown character '$'", 7, 1, nil),
+      ("x = a | b", "unknown character '|'", 7, 1, "did you mean '||' or '|>'?"),
+      ("x = a & b", "unknown character '&'", 7, 1, "did you mean '&&'?"),
+      ("x = 'a", "unknown character '''", 5, 1, "strings are written in double quotes"),
+      ("x = \u{7}", "unknown character U+0007", 5, 1, nil),
+      ("s = \"abc\r\n", "unterminated string", 5, 4, "add '\"' at the end of the string"),
+      ("x = 3x", "malformed number '3x'", 5, 2, "a name cannot start with a digit"),
+      ("x = 1e+", "malformed number '1e+'", 5, 3, "an exponent needs digits, e.g. '1e-6'"),
+      ("x = 99999999999999999999", "integer '99999999999999999999' is too large", 5, 20, nil),
+      (
+        #"s = "a\qb""#, #"unknown escape sequence '\q' in a string"#, 7, 2,
+        #"the escapes are \", \\ and \n"#
+      ),
+    ]
+    for (input, message, column, length, hint) in cases {
+      let diagnostics = Lexer.tokenize(Spec.source(input)).compactMap(\.diagnostic)
+      XCTAssertEqual(diagnostics.count, 1, input)
+      guard let diagnostic = diagnostics.first else { continue }
+      XCTAssertEqual(diagnostic.message, message, input)
+      XCTAssertEqual(diagnostic.range.column, column, input)
+      XCTAssertEqual(diagnostic.range.length, length, input)
+      XCTAssertEqual(diagnostic.hint, hint, input)
+    }
   }
 
   func testUnknownCharacterAfterUnicodeLinesUpByScalar() {
     XCTAssertEqual(
-      lexicalErrors("s = \"λé\" $"), ["x.locus:1:10: error: unknown character '$'\ns = \"λé\" $\n         ^"])
+      lexicalErrors("s = \"λé\" $"),
+      ["x.locus:1:10: error: unknown character '$'\ns = \"λé\" $\n         ^"])
   }
 }

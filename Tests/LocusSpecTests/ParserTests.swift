@@ -73,8 +73,10 @@ final class ParserTests: XCTestCase {
     }
     // The desugared pipe spans its source and its target.
     XCTAssertEqual(
-      value.range.text, "conv2d(pixels, out: dim, kernel: patch, stride: patch) @patch_embed.proj |> img2seq")
-    XCTAssertEqual(file.blocks[0].parameters.map(\.range.text), ["x", "hidden", "out = 0", "act = gelu"])
+      value.range.text,
+      "conv2d(pixels, out: dim, kernel: patch, stride: patch) @patch_embed.proj |> img2seq")
+    XCTAssertEqual(
+      file.blocks[0].parameters.map(\.range.text), ["x", "hidden", "out = 0", "act = gelu"])
   }
 
   func testConstantsInputsAndParameters() {
@@ -100,7 +102,8 @@ final class ParserTests: XCTestCase {
 
   func testInitStatement() {
     XCTAssertEqual(
-      Spec.statements("init linear: trunc_normal(std: 0.02), conv2d: kaiming_uniform(),\n  param: zeros()"),
+      Spec.statements(
+        "init linear: trunc_normal(std: 0.02), conv2d: kaiming_uniform(),\n  param: zeros()"),
       ["(init (linear (trunc_normal std:0.02)) (conv2d (kaiming_uniform)) (param (zeros)))"])
   }
 
@@ -161,7 +164,8 @@ final class ParserTests: XCTestCase {
     XCTAssertEqual(Spec.parseClean("").declarations.count, 0)
     XCTAssertEqual(Spec.parseClean("# only a comment\n\n").declarations.count, 0)
     XCTAssertEqual(
-      Spec.parseClean("block id(x) {\n}\nmodel m {}\n").description, "(block id (x) {})\n(model m {})")
+      Spec.parseClean("block id(x) {\n}\nmodel m {}\n").description,
+      "(block id (x) {})\n(model m {})")
   }
 
   func testLineBreaksInsideBracketsAreIgnored() {
@@ -183,7 +187,8 @@ final class ParserTests: XCTestCase {
     XCTAssertThrowsError(try Parser.parseOrThrow(Spec.source("model m { x = }"))) { error in
       XCTAssertEqual((error as? SpecError)?.diagnostics.count, 1)
       XCTAssertEqual(
-        "\(error)", "x.locus:1:15: error: expected an expression after '='\nmodel m { x = }\n              ^")
+        "\(error)",
+        "x.locus:1:15: error: expected an expression after '='\nmodel m { x = }\n              ^")
     }
   }
 }

@@ -32,14 +32,14 @@ def compare(got, want, atol):
     diff = np.abs(got - want)
     elem = diff / (np.abs(want) + atol)
     worst = np.unravel_index(np.nanargmax(elem) if not np.isnan(elem).all() else 0, elem.shape)
-    return diff.max() / np.abs(want).max(), elem[worst], worst
+    return diff.max() / np.abs(want).max(), elem[worst], tuple(int(i) for i in worst)
 
 
 def locus_logits(args, name, weights, x, folder, tag):
     """Run the Locus CLI on x and return its output, or raise with its stderr."""
     x_path, y_path = folder / f"input_{tag}.npy", folder / f"locus_logits_{tag}.npy"
     np.save(x_path, x)
-    command = [str(args.locus), "run", str(REPO / "specs" / f"{name}.locus"),
+    command = [str(args.locus), "run", f"specs/{name}.locus",                   # relative to cwd=REPO
                "--weights", str(weights), "--input", str(x_path), "--output", str(y_path)]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode != 0:
@@ -70,7 +70,7 @@ def check(args, name, folder):
         ok = rel <= args.rtol                                   # False for NaN too
         failures += not ok
         print(f"{name:22s} {tag}  {'ok  ' if ok else 'FAIL'}  {rel:9.2e}  {elem:9.2e}  {str(at):10s} "
-              f"{got[at]:+12.6f} {want[at]:+12.6f}")
+              f"{got[at]:+11.6f} {want[at]:+11.6f}")
     return failures
 
 
@@ -86,7 +86,7 @@ def main():
     if not args.torch_only and not args.locus.exists():
         parser.error(f"no Locus binary at {args.locus}: build it (swift build -c release) or pass --locus")
     torch.set_num_threads(2)
-    print(f"{'spec':22s} B   status  max|a-b|/max|b|  worst |a-b|/(|b|+atol) at  got  want")
+    print(f"{'spec':22s} B   ok?   rel        worst elem at          got        want")
     failures = 0
     with tempfile.TemporaryDirectory() as temp:
         for name in args.spec or list(SPECS):

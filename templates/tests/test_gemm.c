@@ -44,7 +44,7 @@ static void run_case(int batch, int M, int N, int K, int la, int lb, float beta,
 static void check_serial(int M, int N, int K) {
   float *A = lkt_rand((long)M * K, 1.0f), *B = lkt_rand((long)N * K, 1.0f);
   float *C = lkt_rand((long)M * N, 1.0f), *R = lkt_copy(C, (long)M * N);
-  float *ws = lk_scratch_alloc(lk_gemm_serial_workspace_floats(M, N, K, 1));
+  float *ws = lk_scratch_alloc(lk_gemm_serial_workspace_floats(M, N, K));
   char what[96];
   lk_gemm_serial(M, N, K, A, K, 1, B, 1, K, C, N, 0.5f, ws);
   lk_gemm_naive(M, N, K, A, K, 1, B, 1, K, R, N, 0.5f);
@@ -92,8 +92,10 @@ int main(void) {
   run_case(3, 197, 197, 64, 0, 1, 0.0f, 0);
   run_case(1, 1, 1000, 192, 0, 1, 0.0f, 2);
   run_case(1, 7, 3, 0, 0, 0, 0.5f, 3); /* K = 0: C = beta·C + bias */
+  run_case(1, 50, 40, 1024, 0, 0, 0.0f, 0); /* rows 4 KiB apart: A gets packed */
   check_serial(197, 197, 64);
   check_serial(50, 64, 197);
+  check_serial(20, 33, 1024); /* packed A inside the serial workspace */
   check_thread_invariance(197, 576, 192);
   check_thread_invariance(301, 77, 600);
   return lkt_finish("test_gemm");

@@ -88,12 +88,11 @@ static void test_norm(void) {
     int C = PICK(), affine = t % 3 != 0;
     float *x = lkt_rand(rows * C, 3), *w = lkt_rand(C, 1), *b = lkt_rand(C, 1), *y = lkt_rand(rows * C, 1), *r = lkt_rand(rows * C, 1);
     char what[96];
-    for (long i = 0; i < rows * C; ++i) x[i] += 100.0f; /* |mean| ≫ std: the case one-pass variance gets wrong */
+    if (t % 2) for (long i = 0; i < rows * C; ++i) x[i] += 100.0f; /* |mean| ≫ std */
     lk_layernorm(rows, C, x, affine ? w : NULL, affine ? b : NULL, 1e-6f, y);
     lk_layernorm_naive(rows, C, x, affine ? w : NULL, affine ? b : NULL, 1e-6f, r);
-    snprintf(what, sizeof what, "layernorm %ldx%d affine%d", rows, C, affine);
-    /* Shifting by 100 costs log2(100/3) ≈ 5 bits of the input's precision. */
-    lkt_check(what, y, r, rows * C, 2e-4);
+    snprintf(what, sizeof what, "layernorm %ldx%d affine%d shift%d", rows, C, affine, t % 2 ? 100 : 0);
+    lkt_check(what, y, r, rows * C, 5e-6);
     lk_layernorm(rows, C, x, w, b, 1e-5f, x); /* in place */
     lk_layernorm_naive(rows, C, r, w, b, 1e-5f, r);
     free(x); free(w); free(b); free(y); free(r);

@@ -58,7 +58,8 @@ extension Stmt: CustomStringConvertible {
   public var description: String {
     switch kind {
     case .constants(let bindings):
-      return "(const " + bindings.map { "(\($0.name.name) \($0.value))" }.joined(separator: " ") + ")"
+      return "(const " + bindings.map { "(\($0.name.name) \($0.value))" }.joined(separator: " ")
+        + ")"
     case .input(let name, let type):
       return "(input \(name.name) \(type))"
     case .parameter(let name, let type, let initializer):

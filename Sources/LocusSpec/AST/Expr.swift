@@ -77,14 +77,24 @@ public struct Argument: Hashable, Sendable {
 
 /// Binary operators; the raw value is the spelling.
 public enum BinaryOperator: String, Hashable, Sendable, CaseIterable {
-  case or = "||", and = "&&"
-  case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">"
+  case or = "||"
+  case and = "&&"
+  case equal = "=="
+  case notEqual = "!="
+  case less = "<"
+  case lessEqual = "<="
+  case greater = ">"
   case greaterEqual = ">="
-  case add = "+", subtract = "-", multiply = "*", divide = "/", remainder = "%"
+  case add = "+"
+  case subtract = "-"
+  case multiply = "*"
+  case divide = "/"
+  case remainder = "%"
 }
 
 public enum UnaryOperator: String, Hashable, Sendable, CaseIterable {
-  case negate = "-", not = "!"
+  case negate = "-"
+  case not = "!"
 }
 
 /// `@seg.seg...`: the parameter-name prefix of a call or of a `repeat` iteration.

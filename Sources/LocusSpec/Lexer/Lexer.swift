@@ -56,16 +56,17 @@ public struct Lexer {
     let start = position
     while let scalar = peek(), Lexer.isIdentifierPart(scalar) { position += 1 }
     let text = slice(start, position)
-    let kind = Keyword(rawValue: text).map(TokenKind.keyword) ?? .identifier
-    emit(kind, from: start)
+    let kind = Keyword.bySpelling[text].map(TokenKind.keyword) ?? .identifier
+    emit(kind, from: start, spelling: text)
   }
 
   /// Longest match against the symbol table; false when nothing matches here.
   mutating func scanSymbol() -> Bool {
-    for symbol in Symbol.byLongestSpelling where matches(symbol.rawValue) {
+    guard let first = peek(), let candidates = Symbol.byFirstScalar[first] else { return false }
+    for symbol in candidates where matches(symbol.rawValue) {
       let start = position
       position += symbol.rawValue.unicodeScalars.count
-      emit(.symbol(symbol), from: start)
+      emit(.symbol(symbol), from: start, spelling: symbol.rawValue)
       return true
     }
     return false
@@ -83,7 +84,8 @@ public struct Lexer {
   mutating func scanUnknown(_ scalar: Unicode.Scalar) {
     let start = position
     position += 1
-    let shown = scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F
+    let shown =
+      scalar.properties.isWhitespace || scalar.value < 0x20 || scalar.value == 0x7F
       ? "U+" + String(scalar.value, radix: 16, uppercase: true).leftPadded(to: 4)
       : "'\(scalar)'"
     emitInvalid(
@@ -103,11 +105,14 @@ public struct Lexer {
 
   // MARK: - Emitting
 
-  mutating func emit(_ kind: TokenKind, from start: Int, literal: TokenLiteral = .none) {
+  /// `spelling` saves rebuilding the text of symbols and keywords from scalars.
+  mutating func emit(
+    _ kind: TokenKind, from start: Int, literal: TokenLiteral = .none, spelling: String? = nil
+  ) {
     tokens.append(
       Token(
-        kind: kind, text: slice(start, position), range: file.range(from: start, to: position),
-        startsLine: atLineStart, literal: literal))
+        kind: kind, text: spelling ?? slice(start, position),
+        range: file.range(from: start, to: position), startsLine: atLineStart, literal: literal))
     atLineStart = false
   }
 
@@ -132,8 +137,10 @@ public struct Lexer {
   }
 
   func matches(_ spelling: String) -> Bool {
-    for (index, scalar) in spelling.unicodeScalars.enumerated() where peek(index) != scalar {
-      return false
+    var index = position
+    for scalar in spelling.unicodeScalars {
+      guard index < scalars.count, scalars[index] == scalar else { return false }
+      index += 1
     }
     return true
   }
@@ -144,15 +151,17 @@ public struct Lexer {
     return String(view)
   }
 
+  /// Names are ASCII: `[A-Za-z_][A-Za-z0-9_]*`.
   static func isIdentifierStart(_ scalar: Unicode.Scalar) -> Bool {
-    scalar == "_" || ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
+    let value = scalar.value
+    return value == 0x5F || (0x61...0x7A).contains(value) || (0x41...0x5A).contains(value)
   }
 
   static func isIdentifierPart(_ scalar: Unicode.Scalar) -> Bool {
     isIdentifierStart(scalar) || isDigit(scalar)
   }
 
-  static func isDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
+  static func isDigit(_ scalar: Unicode.Scalar) -> Bool { (0x30...0x39).contains(scalar.value) }
 }
 
 extension String {

@@ -3,18 +3,41 @@
 public enum Keyword: String, Sendable, Hashable, CaseIterable {
   case block, model, const, input, param, `init`, `repeat`, `in`, `if`, `else`, `return`, output
   case `true`, `false`, f32
+
+  /// Spelling → keyword, for the lexer.
+  static let bySpelling = Dictionary(uniqueKeysWithValues: allCases.map { ($0.rawValue, $0) })
 }
 
 /// Punctuation and operators; the raw value is the spelling.
 public enum Symbol: String, Sendable, Hashable, CaseIterable {
   case pipe = "|>"
-  case equalEqual = "==", notEqual = "!=", lessEqual = "<=", greaterEqual = ">="
-  case andAnd = "&&", orOr = "||"
-  case plus = "+", minus = "-", star = "*", slash = "/", percent = "%"
-  case less = "<", greater = ">", bang = "!", question = "?", colon = ":", at = "@", dot = "."
-  case comma = ",", semicolon = ";", equal = "="
-  case leftParen = "(", rightParen = ")", leftBracket = "[", rightBracket = "]"
-  case leftBrace = "{", rightBrace = "}"
+  case equalEqual = "=="
+  case notEqual = "!="
+  case lessEqual = "<="
+  case greaterEqual = ">="
+  case andAnd = "&&"
+  case orOr = "||"
+  case plus = "+"
+  case minus = "-"
+  case star = "*"
+  case slash = "/"
+  case percent = "%"
+  case less = "<"
+  case greater = ">"
+  case bang = "!"
+  case question = "?"
+  case colon = ":"
+  case at = "@"
+  case dot = "."
+  case comma = ","
+  case semicolon = ";"
+  case equal = "="
+  case leftParen = "("
+  case rightParen = ")"
+  case leftBracket = "["
+  case rightBracket = "]"
+  case leftBrace = "{"
+  case rightBrace = "}"
 
   /// Symbols after which a line break does not end the statement: the binary operators, `|>`,
   /// `,` and the two halves of the conditional `? :` (so `cond ?` / `a :` may wrap too).
@@ -25,10 +48,13 @@ public enum Symbol: String, Sendable, Hashable, CaseIterable {
     .plus, .minus, .star, .slash, .percent, .less, .greater, .question, .colon, .comma,
   ]
 
-  /// Two-scalar symbols first, so `|>` wins over `|` and `==` over `=`.
-  static let byLongestSpelling: [Symbol] = allCases.sorted {
-    $0.rawValue.unicodeScalars.count > $1.rawValue.unicodeScalars.count
-  }
+  /// The symbols by their first scalar, longest spelling first, so `|>` wins over `|` and `==`
+  /// over `=`.
+  static let byFirstScalar: [Unicode.Scalar: [Symbol]] = Dictionary(
+    grouping: allCases.sorted {
+      $0.rawValue.unicodeScalars.count > $1.rawValue.unicodeScalars.count
+    },
+    by: { $0.rawValue.unicodeScalars.first ?? " " })
 }
 
 public enum TokenKind: Hashable, Sendable {
@@ -59,8 +85,24 @@ public struct Token: Hashable, Sendable, CustomStringConvertible {
   /// True for the first token on its source line; error recovery uses it to find statements.
   public var startsLine: Bool
   public var literal: TokenLiteral = .none
-  /// Set on `.invalid` tokens: what the lexer found wrong.
-  public var diagnostic: Diagnostic?
+  /// Set on `.invalid` tokens: what the lexer found wrong. Boxed, so that the tokens the
+  /// parser copies around stay small.
+  public var diagnostic: Diagnostic? {
+    get { lexicalError?.diagnostic }
+    set { lexicalError = newValue.map(LexicalError.init) }
+  }
+  private var lexicalError: LexicalError?
+
+  init(
+    kind: TokenKind, text: String, range: SourceRange, startsLine: Bool,
+    literal: TokenLiteral = .none
+  ) {
+    self.kind = kind
+    self.text = text
+    self.range = range
+    self.startsLine = startsLine
+    self.literal = literal
+  }
 
   /// How messages name the token: `'conv2d'`, `end of line`, `end of file`.
   public var description: String {
@@ -76,4 +118,14 @@ public struct Token: Hashable, Sendable, CustomStringConvertible {
 
   /// Newline or `;`: the end of a statement.
   var isTerminator: Bool { kind == .newline || kind == .symbol(.semicolon) }
+}
+
+/// A reference box for the diagnostic of an invalid token.
+final class LexicalError: Hashable, Sendable {
+  let diagnostic: Diagnostic
+
+  init(_ diagnostic: Diagnostic) { self.diagnostic = diagnostic }
+
+  static func == (lhs: LexicalError, rhs: LexicalError) -> Bool { lhs.diagnostic == rhs.diagnostic }
+  func hash(into hasher: inout Hasher) { hasher.combine(diagnostic) }
 }

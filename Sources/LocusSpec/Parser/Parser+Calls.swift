@@ -30,7 +30,7 @@ extension Parser {
     let lineEnded = token.kind == .endOfFile || token.range.line != lastLine
     guard lineEnded || token.isSymbol(.leftBrace) else { throw fail(closing.sameLine) }
     let here = previous?.range.afterEnd
-    if lineEnded, token.kind != .endOfFile, lineClosesOuterBracket() {
+    if lineEnded, token.kind != .endOfFile, lineClosesOuterBracket(from: position) {
       throw fail(closing.sameLine, hint: "add ',' at the end of the line", at: here)
     }
     let notes =
@@ -52,8 +52,8 @@ extension Parser {
       repeat {
         arguments.append(try parseArgument())
       } while accept(.comma) != nil
-      let name = callee.description
-      let what = if case .identifier = callee.kind { "the call to '\(name)'" } else { "the call" }
+      var what = "the call"
+      if case .identifier(let name) = callee.kind { what = "the call to '\(name)'" }
       let close = try expectClosing(
         Closing(
           .rightParen, what: what, hint: "add ')' after the last argument",

@@ -84,7 +84,8 @@ extension Parser {
       _ = try expectClosing(
         Closing(
           .rightParen, what: "the parameters of block '\(block.name)'",
-          hint: "add ')' after the last parameter", sameLine: "expected ',' or ')' after a parameter"),
+          hint: "add ')' after the last parameter",
+          sameLine: "expected ',' or ')' after a parameter"),
         opener: open)
       return parameters
     }
@@ -124,12 +125,9 @@ extension Parser {
           reportNestedDeclaration(token)
           continue
         }
-        if let statement = parseStatementRecovering(afterIf: previousWasIf) {
-          statements.append(statement)
-          if case .ifChain = statement.kind { previousWasIf = true } else { previousWasIf = false }
-        } else {
-          previousWasIf = false
-        }
+        let statement = parseStatementRecovering(afterIf: previousWasIf)
+        if let statement { statements.append(statement) }
+        if case .ifChain? = statement?.kind { previousWasIf = true } else { previousWasIf = false }
       }
     }
   }

@@ -54,6 +54,11 @@ extension Parser {
   private func parseParenthesized(open: Token) throws(SyntaxAbort) -> Expr {
     try insideBrackets { () throws(SyntaxAbort) -> Expr in
       let inner = try parseExpression()
+      if check(.comma) {
+        throw fail(
+          "expected ')' after the expression",
+          hint: "parentheses hold one expression; a list is written '[a, b]'")
+      }
       let close = try expectClosing(
         Closing(
           .rightParen, what: "the parenthesis", hint: "add ')' after the expression",

@@ -14,32 +14,38 @@ extension Parser {
   func recoverFromStatementError(startedAt start: Int) {
     if position == start { advance() }
     let token = peek()
-    if position > start, token.startsLine, token.kind != .endOfFile,
-      token.isSymbol(.rightBrace) || (canStartStatement(token) && !lineClosesOuterBracket())
-    {
-      return
-    }
+    let resumesHere =
+      token.isSymbol(.rightBrace)
+      || (canStartStatement(token) && !lineClosesOuterBracket(from: position))
+    if position > start, token.startsLine, token.kind != .endOfFile, resumesHere { return }
     skipToStatementEnd()
   }
 
-  /// Consumes tokens up to and including the next statement terminator at depth 0; stops before
-  /// a `}` at depth 0 (it closes the body) and at the end of the file.
+  /// Consumes tokens up to and including the next statement terminator outside the brackets
+  /// the skipped tokens open; stops before a `}` that closes the body, and at the end of the
+  /// file. A `(` or `[` left open in the skipped text does not hide the statements after it:
+  /// the skip ends at a line break followed by a line that reads as a statement.
   func skipToStatementEnd() {
-    var depth = 0
+    var open: [Symbol] = []
     while true {
       let token = tokens[position]
       switch token.kind {
       case .endOfFile:
         return
-      case .newline where depth == 0, .symbol(.semicolon) where depth == 0:
-        advance()
-        return
-      case .symbol(.rightBrace) where depth == 0:
-        return
+      case .newline, .symbol(.semicolon):
+        if open.isEmpty || (!open.contains(.leftBrace) && nextLineStartsStatement()) {
+          advance()
+          return
+        }
       case .symbol(.leftParen), .symbol(.leftBracket), .symbol(.leftBrace):
-        depth += 1
-      case .symbol(.rightParen), .symbol(.rightBracket), .symbol(.rightBrace):
-        depth = max(0, depth - 1)
+        if case .symbol(let symbol) = token.kind { open.append(symbol) }
+      case .symbol(.rightBrace):
+        guard let index = open.lastIndex(of: .leftBrace) else { return }
+        open.removeSubrange(index...)
+      case .symbol(.rightParen):
+        if let index = open.lastIndex(of: .leftParen) { open.removeSubrange(index...) }
+      case .symbol(.rightBracket):
+        if let index = open.lastIndex(of: .leftBracket) { open.removeSubrange(index...) }
       default:
         break
       }
@@ -47,13 +53,20 @@ extension Parser {
     }
   }
 
-  /// Whether the tokens from here to the end of the line close a `(` or `[` opened before.
-  func lineClosesOuterBracket() -> Bool {
+  /// Whether the token after the current line break starts a line that reads as a statement.
+  private func nextLineStartsStatement() -> Bool {
+    let next = position + 1
+    guard next < tokens.count, tokens[position].kind == .newline else { return false }
+    return canStartStatement(tokens[next]) && !lineClosesOuterBracket(from: next)
+  }
+
+  /// Whether the tokens from `start` to the end of their line close a `(` or `[` opened before.
+  func lineClosesOuterBracket(from start: Int) -> Bool {
     var depth = 0
-    var index = position
+    var index = start
     while index < tokens.count {
       let token = tokens[index]
-      if index > position && token.startsLine { return false }
+      if index > start && token.startsLine { return false }
       switch token.kind {
       case .newline, .endOfFile: return false
       case .symbol(.leftParen), .symbol(.leftBracket): depth += 1

@@ -54,7 +54,8 @@ extension Parser {
     let dot = start + parts[0].count
     return [
       ScopeSegment(.integer(values[0]), range: file.range(from: start, to: dot)),
-      ScopeSegment(.integer(values[1]), range: file.range(from: dot + 1, to: token.range.endOffset)),
+      ScopeSegment(
+        .integer(values[1]), range: file.range(from: dot + 1, to: token.range.endOffset)),
     ]
   }
 

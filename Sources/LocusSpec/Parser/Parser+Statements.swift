@@ -6,15 +6,15 @@ extension Parser {
   /// itself already consumed).
   static let statementParsers:
     [Keyword: @Sendable (Parser) -> () throws(SyntaxAbort) -> Stmt.Kind] = [
-    .const: Parser.parseConstants,
-    .input: Parser.parseInput,
-    .param: Parser.parseParameter,
-    .`init`: Parser.parseInitializers,
-    .repeat: Parser.parseRepeat,
-    .if: Parser.parseIf,
-    .return: Parser.parseReturn,
-    .output: Parser.parseOutput,
-  ]
+      .const: Parser.parseConstants,
+      .input: Parser.parseInput,
+      .param: Parser.parseParameter,
+      .`init`: Parser.parseInitializers,
+      .repeat: Parser.parseRepeat,
+      .if: Parser.parseIf,
+      .return: Parser.parseReturn,
+      .output: Parser.parseOutput,
+    ]
 
   /// Statements that only make sense in one kind of declaration, and what to do instead.
   static let placement: [Keyword: (only: Keyword, hint: String)] = [
@@ -31,8 +31,8 @@ extension Parser {
     do {
       let first = peek()
       let statement = try parseStatement(afterIf: afterIf)
-      try expectStatementEnd()
       try checkPlacement(of: first)
+      try expectStatementEnd()
       return statement
     } catch {
       recoverFromStatementError(startedAt: start)
@@ -149,7 +149,8 @@ extension Parser {
         .colon, "expected ':' after '\(kind.name)' in 'init'",
         hint: "e.g. 'init \(kind.name): trunc_normal(std: 0.02)'")
       let call = try parseInitializerCall()
-      rules.append(InitializerRule(kind: kind, initializer: call, range: kind.range.union(call.range)))
+      rules.append(
+        InitializerRule(kind: kind, initializer: call, range: kind.range.union(call.range)))
     } while accept(.comma) != nil
     return .initializers(rules)
   }
@@ -162,9 +163,11 @@ extension Parser {
     guard accept(.equal) != nil else {
       let token = peek()
       let hint =
-        token.isSymbol(.equalEqual) ? "use '=' to assign; '==' compares two values"
-        : token.isSymbol(.leftParen) ? "a call's result must be assigned, e.g. 'y = f(x)'"
-        : "an assignment has the form 'name = expression'"
+        token.isSymbol(.equalEqual)
+        ? "use '=' to assign; '==' compares two values"
+        : token.isSymbol(.leftParen)
+          ? "a call's result must be assigned, e.g. 'y = f(x)'"
+          : "an assignment has the form 'name = expression'"
       throw fail("missing '=' in assignment", hint: hint)
     }
     return .assignment(targets: targets, value: try parseExpression())
@@ -199,6 +202,10 @@ extension Parser {
     var clauses: [IfClause] = []
     var elseBody: Body?
     while true {
+      if check(.leftBrace) {
+        throw fail(
+          "expected a condition after \(previousDescription)", hint: "write 'if condition { ... }'")
+      }
       let condition = try parseExpression()
       let body = try parseBody(
         of: "'if'", missing: "'if' needs a body in braces", hint: "write 'if condition { ... }'")
@@ -240,7 +247,8 @@ extension Parser {
     }
     if case .keyword(let keyword) = token.kind, errorRange() == token.range {
       throw fail(
-        "'\(keyword.rawValue)' is a keyword and cannot be used as a name", hint: "choose another name")
+        "'\(keyword.rawValue)' is a keyword and cannot be used as a name",
+        hint: "choose another name")
     }
     throw fail(message)
   }

@@ -27,7 +27,8 @@ public final class Parser {
   /// Operator and call nodes built in the current statement; capped because very deep trees
   /// would overflow the stack when they are compared, printed or freed.
   var nodeCount = 0
-  /// The declarations being parsed, outermost first (for "only in a model" checks).
+  /// The declarations being parsed, innermost last (for "only in a model" checks; more than
+  /// one only while an illegally nested declaration is parsed).
   var declarationStack: [Keyword] = []
 
   static let maxNesting = 64
@@ -93,7 +94,7 @@ public final class Parser {
     guard nesting < Parser.maxNesting else {
       throw fail(
         "the spec is nested too deeply here (more than \(Parser.maxNesting) levels)",
-        hint: "split the expression into several statements")
+        hint: "split it into several statements or blocks")
     }
     nesting += 1
     defer { nesting -= 1 }
@@ -118,7 +119,8 @@ public final class Parser {
   /// When the error is about a token the lexer could not read, its own diagnostic ("unknown
   /// character '$'") is reported instead: it is the real cause of whatever the parser expected.
   func fail(
-    _ message: String, hint: String? = nil, notes: [DiagnosticNote] = [], at range: SourceRange? = nil
+    _ message: String, hint: String? = nil, notes: [DiagnosticNote] = [],
+    at range: SourceRange? = nil
   ) -> SyntaxAbort {
     let token = peek()
     let range = range ?? errorRange()
@@ -135,8 +137,9 @@ public final class Parser {
   /// missing piece belongs.
   func errorRange() -> SourceRange {
     let token = peek()
-    guard let previous, token.kind == .newline || token.kind == .endOfFile
-      || token.range.line != previous.range.end.line
+    guard let previous,
+      token.kind == .newline || token.kind == .endOfFile
+        || token.range.line != previous.range.end.line
     else { return token.range }
     return previous.range.afterEnd
   }

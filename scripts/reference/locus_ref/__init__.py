@@ -1,4 +1,4 @@
-"""Independent PyTorch reference of the Locus bundled specs, written from docs ARCH_NOTES.
+"""Independent PyTorch reference of the Locus bundled specs, written from shared/reference/ARCH_NOTES.md.
 
 build(name, **overrides) -> nn.Module whose state_dict() has the official keys, shapes and order.
 The overridable constants carry the same names as the `const`s of specs/<name>.locus.

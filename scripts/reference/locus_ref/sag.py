@@ -112,9 +112,11 @@ class Stage(nn.Module):
         self.pos_emb = nn.Parameter(torch.zeros(*pos_shape))
         self.norm2 = nn.LayerNorm(dim, eps=1e-6)
 
-    def forward(self, x):                    # first stage: x = variants [B, T, N, C]; else tokens [B, N, C]
-        x = x + self.pos_emb                 # first stage: per-variant pos [T, N, C]
-        variants, x = (x, x[:, 0]) if self.first else (None, x)            # x: [B, N, C]
+    def forward(self, x):
+        # first stage: variants [B, T, N, C] + per-variant pos [T, N, C]; later: tokens [B, N, C] + [N, C]
+        x = x + self.pos_emb
+        if self.first:
+            variants, x = x, x[:, 0]                                        # tokens of the unshifted image
         for i, (attn, mlp) in enumerate(self.layers):
             if self.first and i == 0:
                 x = x + attn(self.norm1(x), self.norm1(variants))
@@ -153,7 +155,9 @@ class ShiftingTransformer(nn.Module):
         T = len(f["shifts"]) + 1
         # The official code sizes pos_emb as 1024 / 4^s; here the grids come from the conv/pool arithmetic,
         # which gives the same numbers at full size and stays exact for odd grids (tiny configs).
-        grids = [grid, pooled(grid), pooled(pooled(grid)), pooled(pooled(pooled(grid)))]
+        grids = [grid]
+        for _ in range(3):
+            grids.append(pooled(grids[-1]))
         depths = [STAGE1_DEPTH, depth2, depth3, depth4]
         self.layers = nn.ModuleList()
         for s, (g, depth) in enumerate(zip(grids, depths)):
@@ -171,14 +175,13 @@ class ShiftingTransformer(nn.Module):
 
 
 def embedded_grid(f, image):
-    """Token grid side after the embedding conv; every shifted variant must give the same grid."""
-    def conv_out(size):
-        return (size + 2 * f["padding"] - f["kernel"]) // f["stride"] + 1
+    """Token grid side after the embedding conv; every shifted variant must give the same square grid."""
     probe = torch.zeros(1, 1, image, image)
-    sides = {(conv_out(v.shape[2]), conv_out(v.shape[3])) for v in [probe] + [s(probe) for s in f["shifts"]]}
-    if len(sides) != 1 or len({*next(iter(sides))}) != 1:
+    sizes = {n for v in [probe] + [shift(probe) for shift in f["shifts"]] for n in v.shape[2:]}
+    sides = {(n + 2 * f["padding"] - f["kernel"]) // f["stride"] + 1 for n in sizes}
+    if len(sides) != 1:
         raise ValueError(f"image {image}: shift variants give different token grids {sorted(sides)}")
-    return next(iter(sides))[0]
+    return sides.pop()
 
 
 def build(flavour, **constants):

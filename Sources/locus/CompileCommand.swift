@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import LocusDriver
+
+struct CompileCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "compile",
+    abstract: "Compile a spec into C, a header, a shared library and manifest.json.")
+
+  @OptionGroup var options: CompileOptions
+
+  @Option(help: "The batch size the model is compiled for.")
+  var batch: Int = 1
+
+  @Option(name: .shortAndLong, help: "Output folder (default: out/<model>).")
+  var output: String?
+
+  @Flag(help: "Print the IR after every pass.")
+  var dumpIR = false
+
+  func validate() throws {
+    guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+  }
+
+  func run() throws {
+    try reportingErrors {
+      let artifact = try Driver.compile(options.request(batch: batch)) { pass, graph in
+        if dumpIR { print("// after \(pass)\n\(graph.dump())") }
+      }
+      printWarnings(artifact)
+      let directory = output ?? "out/\(artifact.graph.name)"
+      try Driver.write(artifact, to: directory)
+      let m = artifact.manifest
+      print("""
+        \(m.model): batch \(m.batch), \(m.parameterCount) parameters (\(mib(m.parameterBytes)) MiB), \
+        arena \(mib(m.arenaBytes)) MiB, \(String(format: "%.2f", Double(m.forwardFlops) / 1e9)) GFLOP per forward, \
+        \(artifact.library.cached ? "library from cache" : String(format: "built in %.1f s", m.buildSeconds ?? 0)) → \(directory)/
+        """)
+    }
+  }
+}
+
+func mib(_ bytes: Int) -> String { String(format: "%.2f", Double(bytes) / 1_048_576) }

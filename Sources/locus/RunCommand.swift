@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import LocusDriver
+import LocusRuntime
+
+struct RunCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run",
+    abstract: "Compile (or reuse the cached build), load weights, run one batch from .npy, write .npy.",
+    discussion: "The batch size is the leading dimension of the input, shape [B, C, H, W] (float32).")
+
+  @OptionGroup var options: CompileOptions
+
+  @Option(help: "Weights (safetensors, official state_dict names).")
+  var weights: String
+
+  @Option(help: "Input images, float32 .npy of shape [B, C, H, W].")
+  var input: String
+
+  @Option(help: "Where to write the output, float32 .npy of shape [B, classes].")
+  var output: String
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int?
+
+  func run() throws {
+    try reportingErrors {
+      let x: NpyArray
+      do throws(RuntimeError) { x = try Npy.read(path: input) } catch { throw DriverError.runtime(error) }
+      guard let batch = x.shape.first, x.shape.count >= 2, batch >= 1 else {
+        throw DriverError.usage("\(input): expected an array [B, C, H, W], got shape \(x.shape)")
+      }
+      let artifact = try Driver.compile(options.request(batch: batch))
+      printWarnings(artifact)
+      let expected = artifact.manifest.inputs[0].shape
+      guard x.shape == expected else {
+        throw DriverError.usage("\(input): model '\(artifact.graph.name)' takes \(artifact.manifest.inputs[0].name) of shape \(expected.dropFirst()) per image, i.e. [B, \(expected.dropFirst().map(String.init).joined(separator: ", "))]; the file holds \(x.shape)")
+      }
+      let model = try Driver.load(artifact)
+      do throws(RuntimeError) {
+        if let threads { try model.setThreads(threads) }
+        try model.bindWeights(try SafeTensorsFile.read(path: weights))
+        let outputs = try model.run(inputs: [x.values])
+        try Npy.write(NpyArray(shape: artifact.manifest.outputs[0].shape, values: outputs[0]), to: output)
+      } catch {
+        throw DriverError.runtime(error)
+      }
+    }
+  }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class LocusCodegenTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

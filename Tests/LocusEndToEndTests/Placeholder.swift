@@ -1,2 +1,0 @@
-import XCTest
-final class LocusEndToEndTestsPlaceholder: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

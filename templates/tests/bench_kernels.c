@@ -1,0 +1,56 @@
+#define _POSIX_C_SOURCE 200112L /* clock_gettime in -std=c99 */
+/* Time per call of the non-GEMM kernels at DeiT-tiny's shapes (batch 1: N = 197 tokens, C = 192,
+ * 3 heads of 64, MLP 768), on the threads OMP_NUM_THREADS allows. Best of 7 timings; "cpu" is CPU
+ * time per call divided by the thread count (see bench_gemm.c for why both are shown). */
+#include "../prologue.h"
+#include "../gemm.c"
+#include "../linear.c"
+#include "../conv.c"
+#include "../norm.c"
+#include "../activation.c"
+#include "../softmax.c"
+#include "../attention.c"
+#include "../layout.c"
+#include "lk_test.h"
+
+static double cpu_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+#define TIME(label, gflop, call)                                                              \
+  do {                                                                                        \
+    double bw = 1e30, bc = 1e30;                                                              \
+    int th = lk_max_threads();                                                                \
+    for (int s = 0; s < 7; ++s) {                                                             \
+      double w0 = lkt_now(), c0 = cpu_now();                                                  \
+      for (int r = 0; r < 20; ++r) call;                                                      \
+      bw = fmin(bw, (lkt_now() - w0) / 20);                                                   \
+      bc = fmin(bc, (cpu_now() - c0) / 20 / th);                                              \
+    }                                                                                         \
+    printf("%-34s %9.1f us wall %9.1f us cpu", label, bw * 1e6, bc * 1e6);                    \
+    if (gflop > 0) printf("   %6.1f GFLOP/s wall", (gflop) / bw);                             \
+    printf("\n");                                                                             \
+  } while (0)
+
+int main(void) {
+  const int N = 197, C = 192, H = 3, D = 64;
+  float *qkv = lkt_rand((long)N * 3 * C, 1), *o = lkt_rand((long)N * C, 1);
+  float *x = lkt_rand((long)N * 4 * C, 1), *y = lkt_rand((long)N * 4 * C, 1);
+  float *img = lkt_rand(3L * 224 * 224, 1), *w = lkt_rand(192L * 768, 1), *pe = lkt_rand(192L * 196, 1);
+  float *w1 = lkt_rand(768L * 192, 1), *b1 = lkt_rand(768, 1);
+  const long shape[1] = {(long)N * C}, unit[1] = {1};
+  printf("bench_kernels: %d threads, VW=%d\n", lk_max_threads(), LK_VW);
+  TIME("patch embed conv 3x224x224 k16 s16", 2.0 * 192 * 196 * 768 * 1e-9,
+       lk_conv2d(1, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, img, w, NULL, pe, NULL));
+  TIME("img2seq [192, 196] -> [196, 192]", 0, lk_img2seq(1, 192, 196, pe, y));
+  TIME("layernorm [197, 192]", 0, lk_layernorm(N, C, x, w1, b1, 1e-6f, y));
+  TIME("linear fc1 197x192 -> 768 (+bias)", 2.0 * N * C * 768 * 1e-9, lk_linear(N, C, 768, x, w1, b1, y));
+  TIME("sdpa 197 tokens, 3 heads x 64", 4.0 * N * N * D * H * 1e-9,
+       lk_sdpa(1, N, N, H, H, D, qkv, 3 * C, qkv + C, 3 * C, qkv + 2 * C, 3 * C, o, 0.125f));
+  TIME("softmax [3*197, 197]", 0, lk_softmax(3L * N, N, x, y));
+  TIME("gelu [197, 768]", 0, lk_gelu((long)N * 768, x, y));
+  TIME("add [197, 192] (residual)", 0, lk_add(1, shape, x, unit, y, unit, o));
+  return 0;
+}
