@@ -23,15 +23,17 @@ test: deps
 	$(MAKE) kernel-tests
 
 kernel-tests: deps
-	$(MAKE) -C templates/tests test
+	$(MAKE) -C templates/tests check
 
 # Re-record the golden IR dumps and emitted C after an intended change; review the diff.
 golden:
 	LOCUS_RECORD_GOLDEN=1 $(SWIFT) test --filter Golden
 
-# Regenerate the PyTorch fixtures (needs the venv of scripts/reference/README.md; CI never does).
+# Regenerate the PyTorch fixtures (needs PyTorch, see scripts/reference/README.md; CI never does):
+#   make fixtures PYTHON=/path/to/venv/bin/python
+PYTHON ?= python3
 fixtures:
-	.venv/bin/python scripts/reference/make_fixtures.py
+	cd scripts/reference && $(PYTHON) make_fixtures.py
 
 clean:
 	rm -rf .build out

@@ -27,15 +27,9 @@ struct RunCommand: ParsableCommand {
     try reportingErrors {
       let x: NpyArray
       do throws(RuntimeError) { x = try Npy.read(path: input) } catch { throw DriverError.runtime(error) }
-      guard let batch = x.shape.first, x.shape.count >= 2, batch >= 1 else {
-        throw DriverError.usage("\(input): expected an array [B, C, H, W], got shape \(x.shape)")
-      }
-      let artifact = try Driver.compile(options.request(batch: batch))
+      let artifact = try Driver.compile(options.request(batch: try Driver.batch(of: x, path: input)))
       printWarnings(artifact)
-      let expected = artifact.manifest.inputs[0].shape
-      guard x.shape == expected else {
-        throw DriverError.usage("\(input): model '\(artifact.graph.name)' takes \(artifact.manifest.inputs[0].name) of shape \(expected.dropFirst()) per image, i.e. [B, \(expected.dropFirst().map(String.init).joined(separator: ", "))]; the file holds \(x.shape)")
-      }
+      try Driver.checkInput(x, path: input, for: artifact)
       let model = try Driver.load(artifact)
       do throws(RuntimeError) {
         if let threads { try model.setThreads(threads) }

@@ -1,0 +1,20 @@
+import LocusRuntime
+
+extension Driver {
+  /// Checks that an input array fits the compiled model: `[B, …]` with the model's per-image shape.
+  public static func checkInput(_ x: NpyArray, path: String, for artifact: CompiledArtifact) throws(DriverError) {
+    let expected = artifact.manifest.inputs[0].shape
+    guard x.shape == expected else {
+      let perImage = expected.dropFirst().map(String.init).joined(separator: ", ")
+      throw .usage("\(path): model '\(artifact.graph.name)' takes '\(artifact.manifest.inputs[0].name)' as [B, \(perImage)]; the file holds \(x.shape)")
+    }
+  }
+
+  /// The batch size an input array asks for: its leading dimension.
+  public static func batch(of x: NpyArray, path: String) throws(DriverError) -> Int {
+    guard x.shape.count >= 2, let b = x.shape.first, b >= 1 else {
+      throw .usage("\(path): expected images [B, C, H, W], got an array of shape \(x.shape)")
+    }
+    return b
+  }
+}
