@@ -48,6 +48,7 @@ public enum CEmitter {
   /// The same graph and options always give byte-identical text.
   public static func emit(_ graph: Graph, options: EmitOptions = EmitOptions()) throws(CodegenError) -> EmittedModel {
     guard isCIdentifier(graph.name) else { throw .invalidModelName(graph.name) }
+    try checkTables(graph)
     let plan = planMemory(graph) { workspaceFloats(for: $0, in: graph) }
     let forward = try ForwardEmitter(graph: graph, plan: plan).emit()
     let kernels = try Templates.closure(of: forward.templates.union(["prologue.h"]))
@@ -60,6 +61,22 @@ public enum CEmitter {
   public static func workspaceFloats(for node: Node, in graph: Graph) -> Int {
     guard let entry = KernelTable.entries[node.op.mnemonic] else { return 0 }
     return entry.workspace(node, graph)
+  }
+}
+
+/// The ABI tables need unique names and at most 8 axes per tensor (inputs and outputs with B).
+private func checkTables(_ graph: Graph) throws(CodegenError) {
+  let tables: [(String, [(String, Int)])] = [
+    ("parameter", graph.parameters.map { ($0.name, $0.shape.count) }),
+    ("input", graph.inputs.map { (inputName($0), $0.type.rank + 1) }),
+    ("output", graph.outputs.map { ($0.name, graph[$0.value].type.rank + 1) }),
+  ]
+  for (kind, entries) in tables {
+    var seen: Set<String> = []
+    for (name, rank) in entries {
+      guard seen.insert(name).inserted else { throw .duplicateName(kind: kind, name: name) }
+      guard rank <= 8 else { throw .rankTooHigh(kind: kind, name: name, rank: rank) }
+    }
   }
 }
 

@@ -16,10 +16,11 @@ struct CWriter {
   /// `depth` > 0 writes a fragment that will be pasted inside that many scopes.
   init(depth: Int = 0) { self.depth = depth }
 
-  /// One line at the current indentation. An empty string is a blank line.
+  /// One line at the current indentation; preprocessor lines stay in column 0, as C is written
+  /// by hand. An empty string is a blank line.
   mutating func line(_ s: String = "") {
     if s.isEmpty { return blank() }
-    text += String(repeating: Self.indentUnit, count: depth) + s + "\n"
+    text += (s.hasPrefix("#") ? "" : String(repeating: Self.indentUnit, count: depth)) + s + "\n"
     atBlank = false
   }
 

@@ -15,6 +15,10 @@ public enum CodegenError: Error, Hashable, Sendable, CustomStringConvertible {
   case invalidModelName(String)
   /// The memory plan has no storage for a value the forward function reads or writes.
   case noStorage(node: String)
+  /// Two inputs, two outputs or two parameters share a name: the ABI tables could not tell them apart.
+  case duplicateName(kind: String, name: String)
+  /// A tensor of the ABI tables has more than 8 axes (batch included), the size of `shape[8]`.
+  case rankTooHigh(kind: String, name: String, rank: Int)
 
   public var description: String {
     switch self {
@@ -26,6 +30,9 @@ public enum CodegenError: Error, Hashable, Sendable, CustomStringConvertible {
     case .invalidModelName(let name):
       "model name '\(name)' is not a C identifier (letters, digits and '_', not starting with a digit)"
     case .noStorage(let node): "the memory plan gives no storage to \(node)"
+    case .duplicateName(let kind, let name): "two \(kind)s are named '\(name)'; names in the model's tables must be unique"
+    case .rankTooHigh(let kind, let name, let rank):
+      "\(kind) '\(name)' has \(rank) axes with the batch; the C ABI describes at most 8"
     }
   }
 }

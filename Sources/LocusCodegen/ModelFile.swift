@@ -20,12 +20,7 @@ struct ModelFile {
       w.comment("Target chosen at compile time (locus --target \(options.target.rawValue)); prologue.h reads it.")
       w.line("#define \(define) 1")
     }
-    w.blank()
-    w.comment("The prologue is a header of static inline helpers; pasted into this file instead of\nincluded, clang would report every helper this model does not call.")
-    w.line("#pragma GCC diagnostic push")
-    w.line("#pragma GCC diagnostic ignored \"-Wunused-function\"")
-    try writeTemplate("prologue.h", &w)
-    w.line("#pragma GCC diagnostic pop")
+    try writeKernelLibrary(&w)
     w.blank()
     w.comment("After the prologue, which defines locus_tensor_info for the header too.")
     w.line("#include \"\(m).h\"")
@@ -34,12 +29,6 @@ struct ModelFile {
     w.comment("Declared here, as the prologue does for the other omp_ functions (libomp's omp.h is not\n-Wpedantic clean in C99).")
     w.line("void omp_set_num_threads(int n);")
     w.line("#endif")
-    w.blank()
-    w.comment("Kernels are internal to the library: only the model-prefixed ABI below is exported, so\nseveral models (each with its own copy of the kernels) load into one process.")
-    w.line("#pragma GCC visibility push(hidden)")
-    for file in kernels where file != "prologue.h" { try writeTemplate(file, &w) }
-    w.blank()
-    w.line("#pragma GCC visibility pop")
     writeTables(&w)
     writeABI(&w)
     writeForward(&w)
@@ -53,9 +42,30 @@ struct ModelFile {
     value lives in `arena` at the offset (in floats) its pointer shows.
     """
 
+  /// The prologue and the kernel files, as one unit of code that is not ours to warn about: the
+  /// prologue is a header of static inline helpers (pasted here instead of included, clang would
+  /// report every helper this model does not call), and a forced target wider than the
+  /// compiler's -march passes vectors between those helpers in memory (-Wpsabi), which is
+  /// harmless inside one file. Kernels get hidden visibility: only the model-prefixed ABI is
+  /// exported, so several models, each with its own copy of the kernels, load into one process.
+  private func writeKernelLibrary(_ w: inout CWriter) throws(CodegenError) {
+    w.blank()
+    w.comment("The kernel library (templates/). Helpers this model does not call are not warnings here, and\nkernels are hidden: the library exports only the \(graph.name)_ functions below.")
+    w.line("#pragma GCC diagnostic push")
+    w.line("#pragma GCC diagnostic ignored \"-Wunused-function\"")
+    if options.target.define != nil { w.line("#pragma GCC diagnostic ignored \"-Wpsabi\"") }
+    try writeTemplate("prologue.h", &w)
+    w.blank()
+    w.line("#pragma GCC visibility push(hidden)")
+    for file in kernels where file != "prologue.h" { try writeTemplate(file, &w) }
+    w.blank()
+    w.line("#pragma GCC visibility pop")
+    w.line("#pragma GCC diagnostic pop")
+  }
+
   private func writeTemplate(_ name: String, _ w: inout CWriter) throws(CodegenError) {
     w.blank()
-    w.comment("---- templates/\(name) " + String(repeating: "-", count: max(4, 88 - name.count)))
+    w.comment("---- templates/\(name) " + String(repeating: "-", count: max(4, 76 - name.count)))
     w.verbatim(try Templates.fill(Templates.text(name), named: name, holes: [:]))
   }
 

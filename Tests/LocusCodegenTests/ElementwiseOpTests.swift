@@ -41,6 +41,9 @@ final class ElementwiseOpTests: XCTestCase {
       g.output("scale_channels", try g.add(.binary(.mul), [img, g.param("gamma", [3, 1, 1])]))
       // Two parameters: an unbatched result, repeated over the batch in the output.
       g.output("params_only", try g.add(.binary(.sub), [bias, g.param("other", [c])]))
+      // A parameter as an output, and an input as an output: plain copies.
+      g.output("raw_param", bias)
+      g.output("raw_input", x)
     }
   }
 

@@ -54,9 +54,8 @@ final class ProductOpTests: XCTestCase {
       // Rank 3 input, no bias.
       let x3 = g.input("x3", [2, n, k])
       g.output("y3", try g.add(.linear(hasBias: false), [x3, g.param("nb.weight", [out, k])]))
-      // A weight that is itself an activation: the node runs once per sample.
-      let wIn = g.input("w", [out, k])
-      g.output("per_sample", try g.add(.linear(hasBias: true), [x, wIn, g.param("ps.bias", [out], role: .bias)]))
+      // A linear of a parameter (class token through a projection): unbatched, computed once.
+      g.output("of_param", try g.add(.linear(hasBias: true), [g.param("tok", [2, k]), g.param("tp.weight", [out, k]), g.param("tp.bias", [out], role: .bias)]))
     }
   }
 

@@ -62,13 +62,13 @@ let strictFlags = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 
 /// Builds with LocusBuild into a cache private to these tests (reruns of an unchanged model are
 /// instant, and the user's cache stays clean).
-func buildLibrary(_ model: EmittedModel, extraFlags: [String] = strictFlags) throws -> BuiltLibrary {
+func buildLibrary(_ model: EmittedModel, extraFlags: [String] = strictFlags, openMP: Bool = true) throws -> BuiltLibrary {
   let cache = BuildCache(directory: NSTemporaryDirectory() + "locus-codegen-tests")
   let compiler = Compiler(toolchain: try Toolchain.discover(), cache: cache)
   let request = BuildRequest(
     name: model.name, sources: [SourceFile(name: model.sourceFileName, text: model.source)],
     headers: [SourceFile(name: model.headerFileName, text: model.header)],
-    optimization: ["-O2", "-march=native"], extraFlags: extraFlags)
+    optimization: ["-O2", "-march=native"], openMP: openMP, extraFlags: extraFlags)
   return try compiler.build(request)
 }
 

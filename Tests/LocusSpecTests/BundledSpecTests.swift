@@ -15,6 +15,7 @@ final class BundledSpecTests: XCTestCase {
     let folder = Spec.root.appendingPathComponent("specs")
     let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
       .filter { $0.hasSuffix(".locus") }.sorted()
+    XCTAssertFalse(names.isEmpty, "no specs found in \(folder.path)")
     for name in names {
       let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
       let (file, diagnostics) = Parser.parse(SourceFile(name: "specs/\(name)", text: text))

@@ -68,7 +68,8 @@ final class FuzzTests: XCTestCase {
 
   private func mutate(_ text: inout [Unicode.Scalar], using random: inout SplitMix64) {
     let position = Int.random(in: 0...text.count, using: &random)
-    let fragment = Array(Self.fragments.randomElement(using: &random)!.unicodeScalars)
+    let fragment = Array(
+      Self.fragments[Int.random(in: 0..<Self.fragments.count, using: &random)].unicodeScalars)
     let length = min(Int.random(in: 1...12, using: &random), text.count - position)
     switch Int.random(in: 0..<5, using: &random) {
     case 0: text.removeSubrange(position..<position + length)

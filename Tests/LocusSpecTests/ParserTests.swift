@@ -182,6 +182,26 @@ final class ParserTests: XCTestCase {
       ["(= x (conv2d pixels out:64 kernel:[3 3] @stem))"])
   }
 
+  func testRecoveryKeepsTheGoodStatementsAndDeclarations() {
+    let text = """
+      block broken(x, {
+        return x
+      }
+      model m {
+        a = 1
+        b = (2 + 1
+        c = 3; d = = 4; e = 5
+        repeat 2 {
+          f = g(
+        }
+        h = 6
+      }
+      """
+    let (file, diagnostics) = Parser.parse(Spec.source(text))
+    XCTAssertEqual(diagnostics.count, 4)
+    XCTAssertEqual(file.description, "(model m {(= a 1) (= c 3) (= e 5) (repeat 2 {}) (= h 6)})")
+  }
+
   func testParseOrThrow() {
     XCTAssertNoThrow(try Parser.parseOrThrow(Spec.source("model m {}")))
     XCTAssertThrowsError(try Parser.parseOrThrow(Spec.source("model m { x = }"))) { error in

@@ -1,0 +1,67 @@
+import LocusIR
+
+/// Small multi-op graphs shaped like the bundled models, for the tests that need a whole forward
+/// pass: determinism, warnings, the golden file and the sanitizer run.
+enum TinyModels {
+  /// A one-block ViT: patch embedding, class token, position embedding, pre-norm attention and MLP
+  /// with residuals, head on the class token. Legend: N = 10 tokens, C = 12 channels, H = 3 heads.
+  static func vit(batch: Int) throws -> Graph {
+    var g = Graph(name: "tiny_vit", batch: batch)
+    let c = 12
+    let pixels = g.input("pixels", [3, 12, 12])
+    let patch = Conv2dAttrs(outChannels: c, kernel: [4, 4], stride: [4, 4], padding: [0, 0], groups: 1, hasBias: true)
+    let embedded = try g.add(.conv2d(patch), [pixels, g.param("patch_embed.proj.weight", [c, 3, 4, 4]),
+                                                g.param("patch_embed.proj.bias", [c], role: .bias)], scope: "patch_embed.proj")
+    var x = try g.add(.img2seq, [embedded])                                              // [9, C]
+    x = try g.add(.concat(axis: 0), [g.param("cls_token", [1, 1, c], role: .embedding), x])  // [N, C]
+    x = try g.add(.binary(.add), [x, g.param("pos_embed", [1, 10, c], role: .embedding)])
+
+    let h1 = try layerNorm(&g, x, "blocks.0.norm1", c)
+    let qkv = try linear(&g, h1, "blocks.0.attn.qkv", c, 3 * c)
+    let q = try g.add(.slice(axis: -1, start: 0, length: c), [qkv])
+    let k = try g.add(.slice(axis: -1, start: c, length: c), [qkv])
+    let v = try g.add(.slice(axis: -1, start: 2 * c, length: c), [qkv])
+    let attention = try g.add(.sdpa(heads: 3, kvHeads: 3), [q, k, v], scope: "blocks.0.attn")
+    x = try g.add(.binary(.add), [x, linear(&g, attention, "blocks.0.attn.proj", c, c)])
+
+    let h2 = try layerNorm(&g, x, "blocks.0.norm2", c)
+    let hidden = try g.add(.unary(.gelu), [linear(&g, h2, "blocks.0.mlp.fc1", c, 2 * c)])
+    x = try g.add(.binary(.add), [x, linear(&g, hidden, "blocks.0.mlp.fc2", 2 * c, c)])
+
+    let cls = try g.add(.index(axis: 0, at: 0), [layerNorm(&g, x, "norm", c)])
+    g.output("logits", try linear(&g, cls, "head", c, 5))
+    return g
+  }
+
+  /// A small CNN with a shift-attention stage: conv/batchnorm/relu stem, max pooling, depthwise
+  /// conv with hard-swish, rolls stacked into T = 3 variants for local attention, global pooling.
+  static func cnn(batch: Int) throws -> Graph {
+    var g = Graph(name: "tiny_cnn", batch: batch)
+    let pixels = g.input("pixels", [3, 11, 11])
+    let stem = Conv2dAttrs(outChannels: 8, kernel: [3, 3], stride: [1, 1], padding: [1, 1], groups: 1, hasBias: false)
+    var x = try g.add(.conv2d(stem), [pixels, g.param("stem.weight", [8, 3, 3, 3])], scope: "stem")
+    let bn = ["weight", "bias", "running_mean", "running_var"].map { g.param("bn.\($0)", [8], role: .norm) }
+    x = try g.add(.unary(.relu), [g.add(.batchnorm(eps: 1e-5), [x] + bn, scope: "bn")])
+    x = try g.add(.maxpool(kernel: [3, 3], stride: [2, 2], padding: [1, 1]), [x])    // [8, 6, 6]
+    let dw = Conv2dAttrs(outChannels: 8, kernel: [3, 3], stride: [1, 1], padding: [1, 1], groups: 8, hasBias: true)
+    x = try g.add(.conv2d(dw), [x, g.param("dw.weight", [8, 1, 3, 3]), g.param("dw.bias", [8], role: .bias)], scope: "dw")
+    x = try g.add(.unary(.hswish), [x])
+
+    let tokens = try g.add(.img2seq, [x])                                             // [36, 8]
+    let shifted = try [g.add(.roll(dy: 1, dx: 0), [x]), g.add(.roll(dy: 0, dx: -1), [x])].map { try g.add(.img2seq, [$0]) }
+    let variants = try g.add(.stack(axis: 0), [tokens] + shifted)                     // [T, 36, 8]
+    let local = try g.add(.localAttention(heads: 2, kvHeads: 2), [tokens, variants, variants], scope: "shift_attn")
+    x = try g.add(.seq2img(height: 6), [g.add(.binary(.add), [tokens, local])])       // [8, 6, 6]
+    x = try g.add(.circularPad(left: 1, right: 1, top: 1, bottom: 1), [x])            // [8, 8, 8]
+    g.output("features", try g.add(.softmax(axis: 0), [g.add(.gap, [x])]))
+    return g
+  }
+
+  private static func linear(_ g: inout Graph, _ x: ValueID, _ scope: String, _ k: Int, _ n: Int) throws -> ValueID {
+    try g.add(.linear(hasBias: true), [x, g.param("\(scope).weight", [n, k]), g.param("\(scope).bias", [n], role: .bias)], scope: scope)
+  }
+
+  private static func layerNorm(_ g: inout Graph, _ x: ValueID, _ scope: String, _ c: Int) throws -> ValueID {
+    try g.add(.layernorm(eps: 1e-6), [x, g.param("\(scope).weight", [c], role: .norm), g.param("\(scope).bias", [c], role: .norm)], scope: scope)
+  }
+}
