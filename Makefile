@@ -27,7 +27,8 @@ kernel-tests: deps
 
 # Re-record the golden IR dumps and emitted C after an intended change; review the diff.
 golden:
-	LOCUS_RECORD_GOLDEN=1 $(SWIFT) test --filter Golden
+	LOCUS_RECORD_GOLDEN=1 $(SWIFT) test --filter Golden || true
+	git diff --stat -- Tests
 
 # Regenerate the PyTorch fixtures (needs PyTorch, see scripts/reference/README.md; CI never does):
 #   make fixtures PYTHON=/path/to/venv/bin/python

@@ -38,6 +38,8 @@ let package = Package(
     .target(name: "LocusReference", dependencies: ["LocusIR"]),
     .target(
       name: "LocusCodegen", dependencies: ["LocusIR", "LocusPasses"],
+      // templates/ is a link to the repository's compilable kernel library; its C tests stay out.
+      exclude: ["templates/tests", "templates/README.md"],
       resources: [.embedInCode("templates")]),
     .target(name: "LocusBuild", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
     .target(name: "LocusRuntime"),
@@ -62,6 +64,7 @@ let package = Package(
         "LocusDriver", "LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusReference", "LocusCodegen",
         "LocusBuild", "LocusRuntime",
       ],
+      exclude: ["Golden"],
       resources: [.copy("Fixtures")]),
   ]
 )

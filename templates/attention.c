@@ -23,14 +23,14 @@
  * allocated per call (if that fails, out is filled with NaN). out must not overlap q, k or v. */
 void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
              long k_rs, const float *v, long v_rs, float *out, float scale) {
+  if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
   int group = H / Hk;
   long blocks = lk_ceil_div(Nq, LK_SDPA_ROWS), tasks = (long)B * H * blocks, ld = (long)H * D;
   int rows = (int)lk_ceil_div(Nq, blocks); /* blocks of nearly equal size */
   size_t ws_qk = lk_gemm_serial_workspace_floats(rows, Nk, D);
   size_t ws_pv = lk_gemm_serial_workspace_floats(rows, D, Nk);
   size_t s_floats = (size_t)lk_round_up((long)rows * Nk, 16);
-  if (B <= 0 || Nq <= 0 || H <= 0) return;
-  LK_OMP(parallel if(tasks > 1 && (double)tasks * rows * Nk * D >= (double)LK_PAR_MIN))
+  LK_OMP(parallel if(tasks > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
     long t0, t1;
     float *s = lk_scratch_alloc(s_floats + (ws_qk > ws_pv ? ws_qk : ws_pv));

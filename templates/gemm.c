@@ -332,10 +332,10 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
 
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Tiny
-   * problems stay on the calling thread (a parallel region costs more than they do). */
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
   double fmas = (double)batch * M * N * (K > 0 ? K : 1);
-  int threads = fmas < 65536.0 ? 1 : lk_max_threads();
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
   int per = threads / lk__gemm_gcd(batch, threads), tm = 1, tn = 1;
   lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
   long jobs = (long)batch * per;

@@ -12,15 +12,16 @@
  * Conventions shared by all kernels
  * - Names start with `lk_`; helpers are `static` and start with `lk__`, so several kernel files
  *   (and several models) can share one program.
- * - Each kernel call opens at most one OpenMP parallel region, never nested, and divides the work
- *   statically: results are bit-identical run to run and independent of the thread count.
+ * - Each kernel call opens one OpenMP parallel region (conv's im2col path: one per step), never
+ *   nested, and divides the work statically: results are bit-identical run to run and
+ *   independent of the thread count. Call kernels from outside any parallel region.
  * - `#pragma omp` is only reached through LK_OMP so the files compile silently without -fopenmp
  *   (then everything runs on the calling thread).
  * - Scratch memory: scratch whose size depends only on the shapes is passed by the caller as `ws`
  *   (size from the matching `lk_*_workspace_floats`; NULL means "allocate it for this call").
  *   Per-thread scratch (GEMM packing buffers) is allocated inside the call, one block per thread,
- *   because the arena cannot know the thread count in advance; glibc serves these repeat
- *   allocations from its per-thread heaps without touching the kernel after the first call.
+ *   because the arena cannot know the thread count in advance; after the first call glibc serves
+ *   these repeat allocations from its per-thread heaps, without system calls or page faults.
  * - Build with -O2 (or -O3) and a -march that matches the machine: the vector width below is
  *   chosen from the target macros, and without -mavx2/-march=native the code falls back to
  *   4-wide vectors.
@@ -208,10 +209,16 @@ static inline int lk_thread_id(void) { return 0; }
 static inline int lk_team_size(void) { return 1; }
 #endif
 
-/* Elementwise kernels below this many elements run on the calling thread: a parallel region costs
- * microseconds (tens of them with KMP_BLOCKTIME=0), more than such a loop. */
+/* Kernels with less work than this run on the calling thread. Opening a parallel region costs
+ * ~2 µs while the worker threads spin (libomp's default KMP_BLOCKTIME), but ~15-70 µs on this
+ * 2-vCPU VM with KMP_BLOCKTIME=0, where every region must wake a sleeping thread: parallelising a
+ * 20 µs layernorm then makes it 4× slower. Elementwise and row kernels: 65536 elements (streaming
+ * work of ~10-40 µs); GEMM: 4M multiply-adds (~50 µs on one core). The emitter may override both. */
 #ifndef LK_PAR_MIN
-#define LK_PAR_MIN 32768L
+#define LK_PAR_MIN 65536L
+#endif
+#ifndef LK_GEMM_PAR_MIN
+#define LK_GEMM_PAR_MIN 4194304.0
 #endif
 
 /* Contiguous range [*lo, *hi) of part `i` when `n` items are split into `parts` nearly equal parts. */

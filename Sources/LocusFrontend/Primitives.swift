@@ -22,11 +22,12 @@ enum Primitives {
   static let layers: [String: Primitive] = [
     "conv2d": Primitive(signature: Signature([
       ("x", nil), ("out", nil), ("kernel", nil), ("stride", .int(1)), ("padding", .int(0)), ("groups", .int(1)), ("bias", .bool(true)),
+      ("weight", .absent),
     ])) { (b: inout Builder, a: BoundArguments) throws(ElaborationError) -> Value in
       try conv2d(&b, a, outChannels: try a.int("out"), groups: try a.int("groups"))
     },
     "dwconv": Primitive(signature: Signature([
-      ("x", nil), ("kernel", nil), ("stride", .int(1)), ("padding", .absent), ("bias", .bool(true)),
+      ("x", nil), ("kernel", nil), ("stride", .int(1)), ("padding", .absent), ("bias", .bool(true)), ("weight", .absent),
     ])) { (b: inout Builder, a: BoundArguments) throws(ElaborationError) -> Value in
       let channels = b.type(try a.tensor("x")).shape.first ?? 1
       return try conv2d(&b, a, outChannels: channels, groups: channels)
@@ -91,8 +92,13 @@ enum Primitives {
       throw ElaborationError("\(a.callee): groups \(groups) must divide the \(ci) input channels", at: a.callRange)
     }
     let fanIn = ci / groups * kernel[0] * kernel[1]
-    var operands = [x, try b.parameter("weight", shape: [outChannels, ci / groups, kernel[0], kernel[1]], role: .weight,
-                                       initializer: b.weightInit("conv2d", fanIn: fanIn), at: a.callRange)]
+    // `weight:` supplies the kernel as a tensor (tied or reshaped weights, e.g. ECA's Conv1d);
+    // otherwise the call creates its own `weight` parameter.
+    let weight = a.value("weight").isAbsent
+      ? try b.parameter("weight", shape: [outChannels, ci / groups, kernel[0], kernel[1]], role: .weight,
+                        initializer: b.weightInit("conv2d", fanIn: fanIn), at: a.callRange)
+      : try a.tensor("weight")
+    var operands = [x, weight]
     if hasBias {
       operands.append(try b.parameter("bias", shape: [outChannels], role: .bias, initializer: b.biasInit("conv2d", fanIn: fanIn), at: a.callRange))
     }

@@ -49,9 +49,12 @@ struct ModelSymbols {
   /// call, and unloading a library they may still reference is a known source of crashes.
   static func open(path: String) throws(RuntimeError) -> UnsafeMutableRawPointer {
     // libomp spins idle workers for KMP_BLOCKTIME (200 ms) after each parallel region, stealing CPU
-    // from the Swift side between calls. It reads the variable when it initialises, so set it before
-    // the library (and libomp with it) is loaded; overwrite = 0 keeps a value the user chose.
-    setenv("KMP_BLOCKTIME", "0", 0)
+    // from the Swift side between calls. 0 is no better: one forward runs hundreds of kernels, each
+    // its own parallel region, and waking sleeping workers for every one of them doubled DeiT-T's
+    // batch-1 latency here (41.8 ms at 0, 25.4 ms at 1, 29.1 ms at 200). 1 ms spans the gaps between
+    // kernels and frees the core within a millisecond of a forward. libomp reads the variable when it
+    // initialises, so set it before the library is loaded; overwrite = 0 keeps a value the user chose.
+    setenv("KMP_BLOCKTIME", "1", 0)
     guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
       let reason = dlerror().map { String(cString: $0) } ?? "dlopen failed"
       throw .libraryLoad(path: path, reason: reason)

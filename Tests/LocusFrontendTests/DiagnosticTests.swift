@@ -43,7 +43,7 @@ final class DiagnosticTests: XCTestCase {
       bad.locus:3:32: error: 'conv2d' has no argument 'kernal'
         output y = conv2d(x, out: 4, kernal: 3) @c
                                      ^~~~~~~~~
-      hint: its arguments are: x, out, kernel, stride, padding, groups, bias
+      hint: its arguments are: x, out, kernel, stride, padding, groups, bias, weight
       """#),
     Case(
       "missing argument",

@@ -62,3 +62,20 @@ final class SpecParameterTests: XCTestCase {
 func repositoryRoot(file: String = #filePath) -> URL {
   URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 }
+
+/// Prelude blocks that no bundled spec uses still elaborate to the official parameter layout.
+final class PreludeBlockTests: XCTestCase {
+  func testECAKeepsTheOfficialConv1dWeight() throws {
+    let text = """
+      model m {
+        input x: f32[16, 7, 7]
+        output y = gap(eca(x, kernel: 3) @conv.6)
+      }
+      """
+    let graph = try Frontend.compile(SourceFile(name: "eca.locus", text: text)).graph
+    XCTAssertEqual(graph.parameters.map(\.name), ["conv.6.conv.weight"])
+    XCTAssertEqual(graph.parameters.first?.shape, [1, 1, 3])
+    XCTAssertEqual(graph.parameters.first?.initializer, .kaimingUniform(fanIn: 3))
+    XCTAssertTrue(graph.nodes.contains { if case .conv2d(let a) = $0.op { a.kernel == [1, 3] && a.padding == [0, 1] } else { false } })
+  }
+}
