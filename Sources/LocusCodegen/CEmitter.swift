@@ -84,3 +84,23 @@ func isCIdentifier(_ s: String) -> Bool {
   guard let first = s.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
   return s.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
 }
+
+extension EmittedModel {
+  /// The model's own C with each pasted kernel template reduced to its `/* ---- templates/NAME`
+  /// marker: what golden tests compare and what a reader reviewing emitter changes wants to see.
+  public var sourceWithoutTemplates: String {
+    var out: [Substring] = []
+    var skipping = false
+    for line in source.split(separator: "\n", omittingEmptySubsequences: false) {
+      if line.hasPrefix("/* ---- templates/") {
+        skipping = true
+        out.append(line)
+        out.append("/* (template text elided) */")
+        continue
+      }
+      if line.hasPrefix("#pragma GCC") || line.hasPrefix("#include \"") { skipping = false }
+      if !skipping { out.append(line) }
+    }
+    return out.joined(separator: "\n")
+  }
+}
