@@ -19,6 +19,7 @@ build: deps
 # Swift tests (parser, IR, passes, kernels against the reference, end to end against PyTorch
 # fixtures), then the C kernel tests under AddressSanitizer and UndefinedBehaviorSanitizer.
 test: deps
+	$(SWIFT) build --product locus
 	$(SWIFT) test
 	$(MAKE) kernel-tests
 

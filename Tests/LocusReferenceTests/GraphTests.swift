@@ -118,16 +118,18 @@ final class GraphTests: XCTestCase {
     }
   }
 
-  /// sdpa's shape rule returns q's type, so an unbatched q with batched k/v claims an unbatched
-  /// result; the reference refuses rather than mixing samples.
-  func testBatchedOperandIntoUnbatchedResultIsRefused() throws {
-    let q = TensorType([1, 4], batched: false), kv = TensorType([3, 4], batched: true)
+  /// A learned, parameter-only query attending over per-sample tokens gives a per-sample result:
+  /// the IR types it batched, and with a zero query the attention is uniform, so each sample's
+  /// output is the mean of its own value rows.
+  func testParameterQueryOverBatchedTokensIsPerSample() throws {
+    let q = TensorType([1, 2], batched: false), kv = TensorType([3, 2], batched: true)
     let resultType = try Op.sdpa(heads: 1, kvHeads: 1).inferType([q, kv, kv])
-    XCTAssertFalse(resultType.batched)
-    let operands = [Tensor.zeros([1, 4]), .zeros([2, 3, 4]), .zeros([2, 3, 4])]
-    XCTAssertThrowsError(try Interpreter.apply(op: .sdpa(heads: 1, kvHeads: 1), operands: operands,
-                                               operandTypes: [q, kv, kv], batch: 2, resultType: resultType)) { error in
-      XCTAssertEqual(error as? ReferenceError, .batchedOperand(op: "sdpa", operand: 1))
-    }
+    XCTAssertEqual(resultType, TensorType([1, 2], batched: true))
+    let v = Tensor([2, 3, 2], [1, 2, 3, 4, 5, 6, /* sample 1 */ 10, 20, 30, 40, 50, 60])
+    let out = try Interpreter.apply(op: .sdpa(heads: 1, kvHeads: 1), operands: [.zeros([1, 2]), v, v],
+                                    operandTypes: [q, kv, kv], batch: 2, resultType: resultType)
+    XCTAssertEqual(out.shape, [2, 1, 2])
+    // Tolerance 1e-6 absolute: a mean of three small integers, accumulated in Double.
+    for (got, want) in zip(out.data, [3, 4, 30, 40] as [Float]) { XCTAssertEqual(got, want, accuracy: 1e-6) }
   }
 }
