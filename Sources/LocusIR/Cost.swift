@@ -9,8 +9,17 @@ extension Graph {
     case .conv2d(let a):
       let ci = nodes[node.operands[0].raw].type.shape[0]
       return 2 * out * (ci / a.groups) * a.kernel[0] * a.kernel[1]
-    case .linear:
+    case .linear, .fusedLinear:
       return 2 * out * (nodes[node.operands[0].raw].type.shape.last ?? 1)
+    case .tokenDWConv(let a):
+      return 2 * out * a.kernel[0] * a.kernel[1]
+    case .shiftedLocalAttention(let a):
+      // Per variant and location: the embedding conv, the K/V projection, then scores and sum.
+      let image = nodes[node.operands[0].raw].type, pos = nodes[node.operands[2 + 2 * a.variants].raw].type
+      let (n, c) = (pos.shape[1], pos.shape[2])
+      let kv = nodes[node.operands[5 + 2 * a.variants].raw].type.shape[0]
+      let perVariant = n * c * image.shape[0] * a.kernel[0] * a.kernel[1] + n * kv * c + 2 * node.type.count
+      return 2 * b * a.variants * perVariant
     case .matmul:
       let a = nodes[node.operands[0].raw].type
       return 2 * out * a.shape[a.rank - 1]

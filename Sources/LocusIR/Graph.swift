@@ -99,6 +99,14 @@ public struct Graph: Hashable, Sendable {
 
   public func parameter(named name: String) -> Parameter? { parameters.first { $0.name == name } }
 
+  /// The same model with no nodes and no outputs: what a rewriting pass starts from.
+  public func emptyCopy() -> Graph {
+    var g = Graph(name: name, batch: batch)
+    g.parameters = parameters
+    g.ignoredStateKeys = ignoredStateKeys
+    return g
+  }
+
   /// Rebuilds the graph keeping only `keep` nodes (in order), renumbering ids densely. Operands of
   /// kept nodes must be kept too.
   public func filtered(_ keep: (Node) -> Bool) -> Graph {

@@ -1,6 +1,8 @@
 /// Elementwise functions of one tensor. GELU is the exact (erf) form, as `nn.GELU()`.
 public enum UnaryOp: String, CaseIterable, Hashable, Sendable {
   case gelu, relu, relu6, hswish, hsigmoid, sigmoid, identity
+  /// 1/√x: only in constants computed by `prepare` (BatchNorm folding).
+  case rsqrt
 }
 
 /// Elementwise functions of two tensors, with numpy broadcasting (see `broadcastTypes`).
@@ -24,6 +26,64 @@ public struct Conv2dAttrs: Hashable, Sendable {
     self.groups = groups
     self.hasBias = hasBias
   }
+}
+
+/// `fused_linear`: y = act(x·Wᵀ + b) + residual, the projection with its epilogue.
+public struct FusedLinearAttrs: Hashable, Sendable {
+  public var hasBias: Bool
+  public var activation: UnaryOp?
+  public var hasResidual: Bool
+  public init(hasBias: Bool, activation: UnaryOp? = nil, hasResidual: Bool = false) {
+    self.hasBias = hasBias
+    self.activation = activation
+    self.hasResidual = hasResidual
+  }
+}
+
+/// `token_dwconv`: a depth-wise convolution of tokens read as a channels-last image.
+public struct TokenConvAttrs: Hashable, Sendable {
+  public var height: Int, width: Int
+  public var kernel: [Int], stride: [Int], padding: [Int]
+  public var hasBias: Bool
+  public var activation: UnaryOp?
+  public init(height: Int, width: Int, kernel: [Int], stride: [Int], padding: [Int], hasBias: Bool, activation: UnaryOp? = nil) {
+    self.height = height
+    self.width = width
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.hasBias = hasBias
+    self.activation = activation
+  }
+  public var outHeight: Int { (height + 2 * padding[0] - kernel[0]) / stride[0] + 1 }
+  public var outWidth: Int { (width + 2 * padding[1] - kernel[1]) / stride[1] + 1 }
+}
+
+/// How Locally-SAG makes variant t of the image: a roll by (dy, dx), or a one-sided circular pad
+/// (left, right, top, bottom). Variant 0 is the image itself.
+public enum Shift: Hashable, Sendable {
+  case roll(dy: Int, dx: Int)
+  case pad(left: Int, right: Int, top: Int, bottom: Int)
+}
+
+/// `shifted_local_attention`: Locally-SAG's variant embeddings, positions, LayerNorm, K/V
+/// projection and local attention in one node.
+public struct ShiftedAttentionAttrs: Hashable, Sendable {
+  /// One per variant after the first (the image itself).
+  public var shifts: [Shift]
+  public var kernel: [Int], stride: [Int], padding: [Int]
+  public var heads: Int, kvHeads: Int
+  public var eps: Float
+  public init(shifts: [Shift], kernel: [Int], stride: [Int], padding: [Int], heads: Int, kvHeads: Int, eps: Float) {
+    self.shifts = shifts
+    self.kernel = kernel
+    self.stride = stride
+    self.padding = padding
+    self.heads = heads
+    self.kvHeads = kvHeads
+    self.eps = eps
+  }
+  public var variants: Int { shifts.count + 1 }
 }
 
 /// Every operation of the IR. Each node has exactly one result; multi-result spec primitives
@@ -58,6 +118,11 @@ public enum Op: Hashable, Sendable {
   case transpose([Int])                           // (x): perm over per-sample axes
   case sdpa(heads: Int, kvHeads: Int)             // (q [Nq, H*D], k [Nk, Hk*D], v [Nk, Hk*D])
   case localAttention(heads: Int, kvHeads: Int)   // (q [N, H*D], k [T, N, Hk*D], v [T, N, Hk*D])
+
+  // Fused ops, made by the passes (DESIGN.md §6), never written in a spec.
+  case fusedLinear(FusedLinearAttrs)              // (x [..., K], weight [N, K], bias [N]?, residual [..., N]?)
+  case tokenDWConv(TokenConvAttrs)                // (x [N, C], weight [C, 1, kh, kw], bias [C]?)
+  case shiftedLocalAttention(ShiftedAttentionAttrs) // (image, q, T × (conv weight, conv bias), pos [T, N, C], ln w, ln b, W_kv, b_kv)
 }
 
 extension Op {
@@ -90,6 +155,9 @@ extension Op {
     case .transpose: "transpose"
     case .sdpa: "sdpa"
     case .localAttention: "local_attention"
+    case .fusedLinear: "fused_linear"
+    case .tokenDWConv: "token_dwconv"
+    case .shiftedLocalAttention: "shifted_local_attention"
     }
   }
 
@@ -114,6 +182,19 @@ extension Op {
     case .reshape(let s): return "shape \(list(s))"
     case .transpose(let p): return "perm \(list(p))"
     case .sdpa(let h, let hk), .localAttention(let h, let hk): return "heads \(h), kv_heads \(hk)"
+    case .fusedLinear(let a):
+      return [a.activation.map { "act \($0.rawValue)" }, a.hasResidual ? "residual" : nil].compactMap { $0 }.joined(separator: ", ")
+    case .tokenDWConv(let a):
+      return "image [\(a.height), \(a.width)], kernel \(list(a.kernel)), stride \(list(a.stride)), padding \(list(a.padding))"
+        + (a.activation.map { ", act \($0.rawValue)" } ?? "")
+    case .shiftedLocalAttention(let a):
+      let shifts = a.shifts.map { s -> String in
+        switch s {
+        case .roll(let dy, let dx): "roll(\(dy), \(dx))"
+        case .pad(let l, let r, let t, let b): "pad(\(l), \(r), \(t), \(b))"
+        }
+      }
+      return "T \(a.variants), shifts [\(shifts.joined(separator: ", "))], kernel \(list(a.kernel)), stride \(list(a.stride)), padding \(list(a.padding)), heads \(a.heads), kv_heads \(a.kvHeads), eps \(a.eps)"
     }
   }
 

@@ -81,6 +81,9 @@ extension Op {
         throw ShapeError("transpose permutation \(perm) does not permute the \(x.rank) axes of \(x)")
       }
       return TensorType(perm.map { x.shape[$0] }, batched: x.batched)
+    case .fusedLinear(let a): return try fusedLinearType(a, operands)
+    case .tokenDWConv(let a): return try tokenDWConvType(a, operands)
+    case .shiftedLocalAttention(let a): return try shiftedAttentionType(a, operands)
     case .sdpa(let h, let hk): return try sdpaType(operands, heads: h, kvHeads: hk)
     case .localAttention(let h, let hk): return try localAttentionType(operands, heads: h, kvHeads: hk)
     }
@@ -96,6 +99,9 @@ extension Op {
     case .batchnorm: 5...5
     case .matmul, .binary: 2...2
     case .sdpa, .localAttention: 3...3
+    case .fusedLinear(let a): (2 + (a.hasBias ? 1 : 0) + (a.hasResidual ? 1 : 0))...(2 + (a.hasBias ? 1 : 0) + (a.hasResidual ? 1 : 0))
+    case .tokenDWConv(let a): a.hasBias ? 3...3 : 2...2
+    case .shiftedLocalAttention(let a): (2 + 2 * a.variants + 5)...(2 + 2 * a.variants + 5)
     case .concat, .stack: nil
     default: 1...1
     }
@@ -105,8 +111,12 @@ extension Op {
   /// read them once for the whole batch.
   private func checkWeightsUnbatched(_ operands: [TensorType]) throws(ShapeError) {
     switch self {
-    case .conv2d, .linear, .layernorm, .batchnorm:
+    case .conv2d, .linear, .layernorm, .batchnorm, .tokenDWConv:
       if operands.dropFirst().contains(where: \.batched) {
+        throw ShapeError("'\(mnemonic)' takes its weights from parameters, not from values that vary per sample")
+      }
+    case .fusedLinear(let a):
+      if operands[1..<(a.hasBias ? 3 : 2)].contains(where: \.batched) {
         throw ShapeError("'\(mnemonic)' takes its weights from parameters, not from values that vary per sample")
       }
     default: return

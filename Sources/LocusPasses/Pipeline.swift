@@ -1,13 +1,45 @@
 // LocusPasses owns the graph → graph transformations, listed once in order, and memory planning.
 import LocusIR
 
-/// A named graph → graph function. The pipeline verifies the IR after each one.
+/// One fusion applied by a pass, for `locus compile --report`.
+public struct FusionNote: Hashable, Sendable, CustomStringConvertible {
+  public var pass: String
+  /// The parameter scope of the fused nodes (`blocks.3.conv`): the block the fusion happened in.
+  public var scope: String
+  public var what: String
+  public init(pass: String, scope: String, what: String) {
+    self.pass = pass
+    self.scope = scope
+    self.what = what
+  }
+  public var description: String { "\(pass): \(scope.isEmpty ? "(model)" : scope): \(what)" }
+}
+
+/// A named graph → graph function. Fusions carry the flag that disables them
+/// (`--disable-fusion=NAME`); passes without one always run. The pipeline verifies the IR after each.
 public struct Pass: Sendable {
   public let name: String
-  public let run: @Sendable (Graph) throws -> Graph
-  public init(_ name: String, _ run: @escaping @Sendable (Graph) throws -> Graph) {
+  public let flag: String?
+  public let run: @Sendable (Graph, inout [FusionNote]) throws -> Graph
+  public init(_ name: String, flag: String? = nil, _ run: @escaping @Sendable (Graph, inout [FusionNote]) throws -> Graph) {
     self.name = name
+    self.flag = flag
     self.run = run
+  }
+}
+
+/// Which fusions run: all of them (the default), none (`-O0`), or all but some.
+public struct FusionOptions: Hashable, Sendable {
+  public var enabled: Bool
+  public var disabled: Set<String>
+  public init(enabled: Bool = true, disabled: Set<String> = []) {
+    self.enabled = enabled
+    self.disabled = disabled
+  }
+  public static let none = FusionOptions(enabled: false)
+  public func allows(_ flag: String?) -> Bool {
+    guard let flag else { return true }
+    return enabled && !disabled.contains(flag)
   }
 }
 
@@ -21,25 +53,45 @@ public struct InternalCompilerError: Error, CustomStringConvertible {
 }
 
 public enum Pipeline {
-  /// The inference pipeline, in order.
+  /// Every inference pass, in order (DESIGN.md §6).
   public static let inference: [Pass] = [
-    Pass("dead-code-elimination", eliminateDeadCode),
+    Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
+    Pass("sink-row-selection", flag: "dead-ffn", sinkRowSelection),
+    Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
+    Pass("shifted-attention", flag: "sag", fuseShiftedAttention),
+    Pass("token-layout", flag: "leff", convertToTokenLayout),
+    Pass("fold-batchnorm", flag: "bn-fold", foldBatchNorm),
+    Pass("epilogues", flag: "epilogue", fuseEpilogues),
+    Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]
 
-  /// Runs `passes` over `graph`, verifying the input and the result of every pass. `observe` sees
-  /// each intermediate graph (for `--dump-ir` after every pass).
+  /// The fusion flags a user can name in `--disable-fusion`.
+  public static var fusionFlags: [String] { inference.compactMap(\.flag) }
+
+  /// Runs the passes `options` allows over `graph`, verifying the input and the result of every
+  /// pass. `observe` sees each intermediate graph (for `--dump-ir`); `notes` collects the fusions.
   public static func run(
-    _ graph: Graph, passes: [Pass] = inference, observe: (String, Graph) -> Void = { _, _ in }
+    _ graph: Graph, passes: [Pass] = inference, options: FusionOptions = FusionOptions(),
+    notes: inout [FusionNote], observe: (String, Graph) -> Void = { _, _ in }
   ) throws -> Graph {
     try verified(graph, after: "frontend")
     observe("frontend", graph)
     var g = graph
-    for pass in passes {
-      g = try pass.run(g)
+    for pass in passes where options.allows(pass.flag) {
+      g = try pass.run(g, &notes)
       try verified(g, after: pass.name)
       observe(pass.name, g)
     }
     return g
+  }
+
+  /// `run` without collecting notes.
+  public static func run(
+    _ graph: Graph, passes: [Pass] = inference, options: FusionOptions = FusionOptions(),
+    observe: (String, Graph) -> Void = { _, _ in }
+  ) throws -> Graph {
+    var notes: [FusionNote] = []
+    return try run(graph, passes: passes, options: options, notes: &notes, observe: observe)
   }
 
   private static func verified(_ g: Graph, after pass: String) throws {

@@ -66,6 +66,12 @@ extension Interpreter {
       return each(xs) { sdpa(q: $0[0], k: $0[1], v: $0[2], heads: heads, kvHeads: kvHeads) }
     case .localAttention(let heads, let kvHeads):
       return each(xs) { localAttention(q: $0[0], k: $0[1], v: $0[2], heads: heads, kvHeads: kvHeads) }
+    case .fusedLinear(let a):
+      return each(xs) { fusedLinear($0, a) }
+    case .tokenDWConv(let a):
+      return each(xs) { tokenDWConv($0, a) }
+    case .shiftedLocalAttention(let a):
+      return each(xs) { shiftedLocalAttention($0, a) }
     }
   }
 

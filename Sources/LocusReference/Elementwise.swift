@@ -20,6 +20,7 @@ extension Interpreter {
     case .hsigmoid: relu6(x + 3) / 6
     case .sigmoid: 1 / (1 + exp(-x))
     case .identity: x
+    case .rsqrt: 1 / x.squareRoot()
     }
   }
 
