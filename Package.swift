@@ -20,7 +20,7 @@ let package = Package(
     .executableTarget(
       name: "locus",
       dependencies: [
-        "LocusDriver", "LocusSpec", "LocusIR", "LocusRuntime",
+        "LocusDriver", "LocusSpec", "LocusIR", "LocusPasses", "LocusCodegen", "LocusRuntime",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The whole pipeline as one call (spec → graph → passes → C → library), shared by the CLI and
@@ -51,7 +51,8 @@ let package = Package(
       name: "LocusFrontendTests", dependencies: ["LocusFrontend", "LocusSpec", "LocusIR"],
       resources: [.copy("StateDicts")]),
     .testTarget(name: "LocusIRTests", dependencies: ["LocusIR"]),
-    .testTarget(name: "LocusPassesTests", dependencies: ["LocusPasses", "LocusIR"]),
+    .testTarget(
+      name: "LocusPassesTests", dependencies: ["LocusPasses", "LocusIR", "LocusFrontend", "LocusSpec", "LocusReference"]),
     .testTarget(name: "LocusReferenceTests", dependencies: ["LocusReference", "LocusIR"]),
     .testTarget(
       name: "LocusCodegenTests",
@@ -64,7 +65,7 @@ let package = Package(
         "LocusDriver", "LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusReference", "LocusCodegen",
         "LocusBuild", "LocusRuntime",
       ],
-      exclude: ["Golden"],
+      exclude: ["Golden", "Specs"],
       resources: [.copy("Fixtures")]),
   ]
 )

@@ -14,13 +14,17 @@ public struct CompileRequest: Sendable {
   public var overrides: [(name: String, value: String)]
   public var model: String?
   public var target: Target
+  /// Which fusions run (`-O0` none, default all, `--disable-fusion` some).
+  public var fusion: FusionOptions
 
-  public init(specPath: String, batch: Int = 1, overrides: [(name: String, value: String)] = [], model: String? = nil, target: Target = .native) {
+  public init(specPath: String, batch: Int = 1, overrides: [(name: String, value: String)] = [], model: String? = nil,
+              target: Target = .native, fusion: FusionOptions = FusionOptions()) {
     self.specPath = specPath
     self.batch = batch
     self.overrides = overrides
     self.model = model
     self.target = target
+    self.fusion = fusion
   }
 }
 
@@ -31,12 +35,20 @@ public struct CompiledArtifact: Sendable {
   public var library: BuiltLibrary
   public var warnings: [Diagnostic]
   public var manifest: Manifest
+  /// The fusions the passes applied, for `--report`.
+  public var fusions: [FusionNote]
 }
 
 public enum Driver {
   /// Parses and elaborates the spec, then runs the pass pipeline. `observe` sees the graph after
   /// every pass (for `--dump-ir`).
   public static func graph(_ request: CompileRequest, observe: (String, Graph) -> Void = { _, _ in }) throws(DriverError) -> (Graph, [Diagnostic]) {
+    var notes: [FusionNote] = []
+    return try graph(request, notes: &notes, observe: observe)
+  }
+
+  /// As `graph`, collecting the fusions applied into `notes`.
+  public static func graph(_ request: CompileRequest, notes: inout [FusionNote], observe: (String, Graph) -> Void = { _, _ in }) throws(DriverError) -> (Graph, [Diagnostic]) {
     let text: String
     do {
       text = try String(contentsOfFile: request.specPath, encoding: .utf8)
@@ -51,7 +63,7 @@ public enum Driver {
       throw .spec(error)
     }
     do {
-      return (try Pipeline.run(frontend.graph, observe: observe), frontend.warnings)
+      return (try Pipeline.run(frontend.graph, options: request.fusion, notes: &notes, observe: observe), frontend.warnings)
     } catch let error as InternalCompilerError {
       throw .internalError(error)
     } catch {
@@ -61,7 +73,8 @@ public enum Driver {
 
   /// The whole pipeline: graph, C, and a library built (or found in the cache) by clang.
   public static func compile(_ request: CompileRequest, observe: (String, Graph) -> Void = { _, _ in }) throws(DriverError) -> CompiledArtifact {
-    let (graph, warnings) = try self.graph(request, observe: observe)
+    var fusions: [FusionNote] = []
+    let (graph, warnings) = try self.graph(request, notes: &fusions, observe: observe)
     let emitted: EmittedModel
     do {
       emitted = try CEmitter.emit(graph, options: EmitOptions(target: request.target))
@@ -90,7 +103,19 @@ public enum Driver {
     manifest.library = "lib\(graph.name).so"
     manifest.buildSeconds = library.cached ? 0 : seconds(library.wallTime)
     manifest.sourceHash = library.key
-    return CompiledArtifact(graph: graph, emitted: emitted, library: library, warnings: warnings, manifest: manifest)
+    return CompiledArtifact(graph: graph, emitted: emitted, library: library, warnings: warnings, manifest: manifest, fusions: fusions)
+  }
+
+  /// The arena the model would need without any fusion: the "before" of `--report`.
+  public static func unfusedArenaBytes(_ request: CompileRequest) throws(DriverError) -> Int {
+    var plain = request
+    plain.fusion = .none
+    let (graph, _) = try self.graph(plain)
+    do {
+      return try CEmitter.emit(graph, options: EmitOptions(target: request.target)).plan.arenaBytes
+    } catch {
+      throw .codegen(error)
+    }
   }
 
   /// Loads a built model (from its content-addressed cache path, so a rebuilt library never

@@ -6,4 +6,3 @@ import LocusIR
 @Sendable func convertToTokenLayout(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph { g }
 @Sendable func foldBatchNorm(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph { g }
 @Sendable func fuseEpilogues(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph { g }
-@Sendable func fuseShiftedAttention(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph { g }

@@ -18,6 +18,9 @@ struct CompileCommand: ParsableCommand {
   @Flag(help: "Print the IR after every pass.")
   var dumpIR = false
 
+  @Flag(help: "List every fusion applied, per block, and the arena before and after fusion.")
+  var report = false
+
   func validate() throws {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
   }
@@ -28,6 +31,7 @@ struct CompileCommand: ParsableCommand {
         if dumpIR { print("// after \(pass)\n\(graph.dump())") }
       }
       printWarnings(artifact)
+      if report { try printReport(artifact) }
       let directory = output ?? "out/\(artifact.graph.name)"
       try Driver.write(artifact, to: directory)
       let m = artifact.manifest
@@ -37,6 +41,25 @@ struct CompileCommand: ParsableCommand {
         \(artifact.library.cached ? "library from cache" : String(format: "built in %.1f s", m.buildSeconds ?? 0)) → \(directory)/
         """)
     }
+  }
+}
+
+extension CompileCommand {
+  /// Fusions grouped by the block they happened in, then the arena with and without them.
+  func printReport(_ artifact: CompiledArtifact) throws {
+    var blocks: [String] = []
+    var byBlock: [String: [FusionNote]] = [:]
+    for note in artifact.fusions {
+      if byBlock[note.scope] == nil { blocks.append(note.scope) }
+      byBlock[note.scope, default: []].append(note)
+    }
+    print("fusions applied (\(artifact.fusions.count)):")
+    for block in blocks {
+      print("  \(block.isEmpty ? "(model)" : block)")
+      for note in byBlock[block] ?? [] { print("    \(note.pass): \(note.what)") }
+    }
+    let before = try Driver.unfusedArenaBytes(options.request(batch: batch))
+    print("arena: \(before) bytes unfused (-O0), \(artifact.manifest.arenaBytes) bytes fused")
   }
 }
 

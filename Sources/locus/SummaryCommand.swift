@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocusDriver
+import LocusPasses
 import LocusRuntime
 
 /// The main job of `make`: compile every bundled spec and print one line each.
@@ -18,11 +19,15 @@ struct SummaryCommand: ParsableCommand {
   @Option(help: "Timed runs per model (after 2 warm-up runs); the median is printed.")
   var runs: Int = 10
 
+  @Option(name: .customShort("O", allowingJoined: true), help: "0: no fusion; 1 (default): all fusions.")
+  var optimization: Int = 1
+
   func run() throws {
     try reportingErrors {
       print("model                   params     GFLOP/img  arena MiB  build s   batch-\(batch) median ms")
       for spec in specs {
-        let artifact = try Driver.compile(CompileRequest(specPath: spec, batch: batch))
+        let fusion = optimization > 0 ? FusionOptions() : .none
+        let artifact = try Driver.compile(CompileRequest(specPath: spec, batch: batch, fusion: fusion))
         let model = try Driver.load(artifact)
         let m = artifact.manifest
         let ms = try measure(model, artifact)
