@@ -3,6 +3,10 @@ import LocusIR
 /// Where every value lives at run time. Inputs and parameters live in caller memory; views share
 /// their source's storage; every other value gets a slice of one static activation arena, placed
 /// so that values whose lifetimes overlap never share bytes.
+///
+/// The arena has two regions. The persistent region, at its start, holds the values computed once
+/// per weight binding (`prepare`, DESIGN.md §6): each has its own slice, never reused, because the
+/// forward pass reads them on every call. The transient region after it holds everything else.
 public struct MemoryPlan: Sendable {
   public enum Storage: Hashable, Sendable {
     case input(index: Int)
@@ -17,6 +21,10 @@ public struct MemoryPlan: Sendable {
   public var root: [ValueID: ValueID]
   /// Scratch space per node (im2col, packing), in floats, live only while the node runs.
   public var workspace: [ValueID: (offset: Int, floats: Int)]
+  /// The values placed in the persistent region, and its size: it spans `0..<persistentFloats`.
+  public var persistent: Set<ValueID>
+  public var persistentFloats: Int
+  /// Both regions.
   public var arenaFloats: Int
   public var arenaBytes: Int { arenaFloats * MemoryLayout<Float>.size }
 }
@@ -34,7 +42,11 @@ private struct Interval {
 /// Greedy-by-size placement (as TFLite's arena planner): the largest buffers are placed first,
 /// each at the lowest offset that does not collide with an already placed buffer whose lifetime
 /// overlaps. `workspaceFloats` asks the code generator how much scratch each node needs.
-public func planMemory(_ graph: Graph, workspaceFloats: (Node) -> Int = { _ in 0 }) -> MemoryPlan {
+/// `persistent` marks the computed values that live in the persistent region (placed one after
+/// another in graph order); their scratch, needed only while they are computed, stays transient.
+public func planMemory(
+  _ graph: Graph, workspaceFloats: (Node) -> Int = { _ in 0 }, persistent: (Node) -> Bool = { _ in false }
+) -> MemoryPlan {
   var root: [ValueID: ValueID] = [:]
   var storage: [ValueID: MemoryPlan.Storage] = [:]
   var inputIndex = 0
@@ -55,10 +67,17 @@ public func planMemory(_ graph: Graph, workspaceFloats: (Node) -> Int = { _ in 0
   for (_, value) in graph.outputs { lastUse[root[value] ?? value] = graph.nodes.count }
 
   var intervals: [Interval] = []
+  var kept: Set<ValueID> = []
+  var keptFloats = 0
   for node in graph.nodes where storage[node.id] == nil && root[node.id] == nil {
-    let floats = node.type.count * (node.type.batched ? graph.batch : 1)
-    intervals.append(Interval(value: node.id, floats: roundUp(floats), first: node.id.raw,
-                              last: lastUse[node.id] ?? node.id.raw))
+    let floats = roundUp(node.type.count * (node.type.batched ? graph.batch : 1))
+    if persistent(node) {
+      storage[node.id] = .arena(offset: keptFloats)
+      kept.insert(node.id)
+      keptFloats += floats
+    } else {
+      intervals.append(Interval(value: node.id, floats: floats, first: node.id.raw, last: lastUse[node.id] ?? node.id.raw))
+    }
     let scratch = workspaceFloats(node)
     if scratch > 0 {
       intervals.append(Interval(value: nil, floats: roundUp(scratch), first: node.id.raw, last: node.id.raw))
@@ -68,12 +87,12 @@ public func planMemory(_ graph: Graph, workspaceFloats: (Node) -> Int = { _ in 0
     (intervals[$0].floats, -intervals[$0].first) > (intervals[$1].floats, -intervals[$1].first)
   }
   var placed: [Int] = []
-  var arena = 0
+  var arena = keptFloats
   for i in order {
     let overlapping = placed.map { intervals[$0] }
       .filter { $0.first <= intervals[i].last && intervals[i].first <= $0.last }
       .sorted { $0.offset < $1.offset }
-    var offset = 0
+    var offset = keptFloats
     for other in overlapping where other.offset < offset + intervals[i].floats {
       if other.offset + other.floats > offset { offset = other.offset + other.floats }
     }
@@ -91,7 +110,8 @@ public func planMemory(_ graph: Graph, workspaceFloats: (Node) -> Int = { _ in 0
     }
   }
   for (view, source) in root { storage[view] = storage[source] }
-  return MemoryPlan(storage: storage, root: root, workspace: workspace, arenaFloats: arena)
+  return MemoryPlan(
+    storage: storage, root: root, workspace: workspace, persistent: kept, persistentFloats: keptFloats, arenaFloats: arena)
 }
 
 private func roundUp(_ floats: Int) -> Int { (floats + alignmentFloats - 1) / alignmentFloats * alignmentFloats }
