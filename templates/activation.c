@@ -1,5 +1,5 @@
 /* locus-requires: prologue.h */
-/* Elementwise kernels: activations, binary arithmetic with broadcasting, scalar variants.
+/* Elementwise kernels: activations, rsqrt, binary arithmetic with broadcasting, scalar variants.
  * All take the total element count (batch included) and allow in-place use (y == x). */
 
 /* ---- Activations ---------------------------------------------------------------------------------
@@ -13,39 +13,32 @@
     for (long i = 0; i < nv; ++i) {                                              \
       long at = i * LK_VW;                                                       \
       if (at + LK_VW <= n) {                                                     \
-        lk_vstore(y + at, lk__##name##_v(lk_vload(x + at)));                     \
+        lk_vstore(y + at, lk_v##name(lk_vload(x + at)));                         \
       } else {                                                                   \
         float t[LK_VW] = {0};                                                    \
         memcpy(t, x + at, (size_t)(n - at) * sizeof(float));                     \
-        lk_vstore(t, lk__##name##_v(lk_vload(t)));                               \
+        lk_vstore(t, lk_v##name(lk_vload(t)));                                   \
         memcpy(y + at, t, (size_t)(n - at) * sizeof(float));                     \
       }                                                                          \
     }                                                                            \
   }
 
-/* gelu(x) = x/2 · (1 + erf(x/√2)), the exact (erf) form of nn.GELU(). For x < −2, 1 + erf cancels
- * (gelu(−5) ≈ −1.4e-6 would keep only a digit), so a vector with any such lane uses the
- * equivalent x/2 · erfc(−x/√2), 2.7× slower; activations are mostly above −2, so nearly all
- * vectors take the cheap rational erf. Relative error ≤ 1.5e-5 for every x (measured against
- * double erfc). The path depends only on the vector's own lanes, at fixed positions, so the
- * result is deterministic. */
-static inline lk_vf lk__gelu_v(lk_vf x) {
-  if (lk_vany(x < -2.0f)) return 0.5f * x * lk_verfc(x * -0.707106781186547524f);
-  return 0.5f * x * (1.0f + lk_verf(x * 0.707106781186547524f));
-}
-static inline lk_vf lk__relu_v(lk_vf x) { return lk_vmax(x, lk_vzero()); }
-static inline lk_vf lk__relu6_v(lk_vf x) { return lk_vmin(lk_vmax(x, lk_vzero()), lk_vset1(6.0f)); }
-/* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch. */
-static inline lk_vf lk__hsigmoid_v(lk_vf x) { return lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
-static inline lk_vf lk__hswish_v(lk_vf x) { return x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
-static inline lk_vf lk__sigmoid_v(lk_vf x) { return 1.0f / (1.0f + lk_vexp(-x)); }
-
+/* The vector forms (lk_vgelu, lk_vrelu, ...) live in prologue.h, shared with the fused kernels'
+ * epilogues. */
 LK__UNARY(gelu)
 LK__UNARY(relu)
 LK__UNARY(relu6)
 LK__UNARY(hswish)
 LK__UNARY(hsigmoid)
 LK__UNARY(sigmoid)
+
+/* rsqrt(x) = 1/√x (IEEE sqrt, then a division: ≤ 1 ulp from the correctly rounded value; x = 0
+ * gives +inf, x < 0 NaN). Folding BatchNorm (scale = w · rsqrt(var + eps)) runs it once, in the
+ * model's prepare step, on C elements: a plain loop is enough. */
+void lk_rsqrt(long n, const float *x, float *y) {
+  LK_OMP(parallel for schedule(static) if(n >= LK_PAR_MIN))
+  for (long i = 0; i < n; ++i) y[i] = 1.0f / sqrtf(x[i]);
+}
 
 /* References: libm, double where it matters. */
 void lk_gelu_naive(long n, const float *x, float *y) {
@@ -69,6 +62,9 @@ void lk_hsigmoid_naive(long n, const float *x, float *y) {
 }
 void lk_sigmoid_naive(long n, const float *x, float *y) {
   for (long i = 0; i < n; ++i) y[i] = (float)(1.0 / (1.0 + exp(-(double)x[i])));
+}
+void lk_rsqrt_naive(long n, const float *x, float *y) {
+  for (long i = 0; i < n; ++i) y[i] = (float)(1.0 / sqrt((double)x[i]));
 }
 
 /* ---- Binary arithmetic with broadcasting ----------------------------------------------------------

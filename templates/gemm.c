@@ -1,5 +1,6 @@
 /* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32.
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
  *
  * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
  * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
@@ -58,50 +59,92 @@ typedef struct {
   float beta;
   const float *bias_m; /* [M] added to every row i, or NULL */
   const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
 } lk__gemm_args;
 
-/* What the micro-kernel does with its tile: only the first K slice applies beta and the biases. */
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
 typedef struct {
-  int first;
+  int first, last;
   float beta;
   const float *bias_m; /* already offset to the tile's first row, or NULL */
   const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
 } lk__gemm_epi;
 
-/* Stores a full MR×NR accumulator tile into c (row stride rsc). */
-static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  for (int i = 0; i < LK_GEMM_MR; ++i) {
-    for (int v = 0; v < LK_GEMM_NV; ++v) {
-      float *cp = c + i * rsc + v * LK_VW;
-      lk_vf r = acc[i][v];
-      if (e->first) {
-        if (e->bias_n) r = r + lk_vload(e->bias_n + v * LK_VW);
-        if (e->bias_m) r = r + e->bias_m[i];
-        if (e->beta != 0.0f) r = e->beta * lk_vload(cp) + r;
-      } else {
-        r = lk_vload(cp) + r;
-      }
-      lk_vstore(cp, r);
-    }
-  }
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
 }
 
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR].
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
  * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
- * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel. */
+ * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
+ * c is not restrict: it may be the epilogue's partial sums or residual. */
 static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
-                          const float *restrict bp, float *restrict c, long rsc, int mr, int nr,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
                           const lk__gemm_epi *e) {
   lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
   for (int i = 0; i < LK_GEMM_MR; ++i)
     for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
   /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192). */
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
   for (int i = 0; i < mr; ++i) {
     __builtin_prefetch(c + i * rsc, 1);
     __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
   }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
 
   if (a_packed) {
     for (int k = 0; k < kc; ++k) {
@@ -129,17 +172,23 @@ static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packe
   if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
     lk__gemm_store(acc, c, rsc, e);
   } else {
-    /* Edge tile: run the same store on a full-size copy, so edge elements round exactly like
-     * interior ones, then copy the valid part back. Biases are padded for the same reason. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
     lk__gemm_epi pe = *e;
-    memset(t, 0, sizeof t);
-    memset(bm, 0, sizeof bm);
-    memset(bn, 0, sizeof bn);
-    if (!e->first || e->beta != 0.0f)
-      for (int i = 0; i < mr; ++i) memcpy(t + i * LK_GEMM_NR, c + i * rsc, (size_t)nr * sizeof(float));
-    if (e->bias_m) { memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
     lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
     for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
   }
@@ -219,24 +268,35 @@ static int lk__gemm_packs_a(const lk__gemm_args *g) {
   return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
 }
 
-/* Scratch one thread needs for rectangles of at most mmax × nmax. */
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
 static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
   long kc = lk_min_l(LK_GEMM_KC, g->K);
   long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
   long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
   /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16));
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
 }
 
 /* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
 static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g);
+  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
   float *bp = ws;
-  float *ap = ws + lk_round_up(lk_min_l(LK_GEMM_KC, g->K) * lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR), 16);
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
   for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
     int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
     for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
       lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, bp);
       for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
         int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
@@ -249,15 +309,25 @@ static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1
           for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
             int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
             lk__gemm_epi e;
+            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+            long rsd = g->rsc;
+            const float *bpan = bp + (long)jr * kc;
             e.first = pc == 0;
+            e.last = last;
             e.beta = g->beta;
             e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
             e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr;
-            const float *bpan = bp + (long)jr * kc;
-            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, c, g->rsc, mr, nr, &e);
-            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, c, g->rsc, mr, nr, &e);
-            else lk__gemm_tile(kc, ap, 0, 1, bpan, c, g->rsc, mr, nr, &e);
+            e.part = c; e.rsp = g->rsc;
+            e.act = g->act;
+            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+            if (stashes) {
+              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+              if (pc > 0) { e.part = s; e.rsp = nc0; }
+              if (!last) { dst = s; rsd = nc0; }
+            }
+            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
+            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
+            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
           } /* for ir */
         } /* for jr */
       } /* for ic */
@@ -275,7 +345,10 @@ static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, 
       if (g->bias_m) s += g->bias_m[i];
       if (g->bias_n) s += g->bias_n[j];
       float *c = g->C + (long)i * g->rsc + j;
-      *c = g->beta != 0.0f ? (float)(g->beta * (double)*c + s) : (float)s;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
     }
   }
 }
@@ -286,7 +359,9 @@ static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int
     for (int j = n0; j < n1; ++j) {
       float *c = g->C + (long)i * g->rsc + j;
       float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      *c = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
     }
 }
 
@@ -316,21 +391,27 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
   *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
 }
 
-/* Full form; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j], where
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
  *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j]. A batch stride of 0 shares an operand (conv's weights).
- * beta == 0 means C is not read (it may hold garbage). bias_m[M] / bias_n[N] may be NULL.
- * C must not overlap A or B. Any M, N ≥ 0, K ≥ 0. Scratch: allocated per thread per call,
- * (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead of KC·MR when A
- * is packed. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
   if (batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
+  g0.act = act; g0.R = R; g0.rsr = rsr;
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
@@ -352,6 +433,7 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
       lk__gemm_args g = g0;
       int b = (int)(j / per), m0, m1, n0, n1;
       g.A += b * bsa; g.B += b * bsb; g.C += b * bsc;
+      if (g.R) g.R += b * bsr;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -360,6 +442,14 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
     }
     lk_scratch_free(ws);
   }
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
 }
 
 /* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
@@ -393,22 +483,31 @@ void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, con
   if (M <= 0 || N <= 0) return;
   g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
   g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0;
   if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
   else lk__gemm_rect(&g, 0, M, 0, N, ws);
 }
 
 /* ---- Naive references (double accumulation), same signatures ---------------------------------- */
 
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
   for (int b = 0; b < batch; ++b) {
     lk__gemm_args g;
     g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
     g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
-    g.bias_n = bias_n;
+    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr;
     lk__gemm_rect_naive(&g, 0, M, 0, N);
   }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
 }
 
 void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,

@@ -169,6 +169,78 @@ static inline lk_vf lk_verfc(lk_vf x) {
   return lk_vselect(neg, 2.0f - r, r);
 }
 
+/* ---- Activations: one vector at a time -----------------------------------------------------------
+ * The elementwise kernels of activation.c and the epilogues of the fused kernels (gemm.c's
+ * lk_gemm_ex2, fused_linear.c, token_dwconv.c) all evaluate these, so an activation rounds the
+ * same wherever the fusion passes put it. */
+
+/* gelu(x) = x/2 · (1 + erf(x/√2)), the exact (erf) form of nn.GELU(). For x < −2, 1 + erf cancels
+ * (gelu(−5) ≈ −1.4e-6 would keep only a digit), so a vector with any such lane uses the
+ * equivalent x/2 · erfc(−x/√2), 2.7× slower; activations are mostly above −2, so nearly all
+ * vectors take the cheap rational erf. Relative error ≤ 1.5e-5 for every x (measured against
+ * double erfc). The path depends only on the vector's own lanes, at fixed positions, so the
+ * result is deterministic. */
+static inline lk_vf lk_vgelu(lk_vf x) {
+  if (lk_vany(x < -2.0f)) return 0.5f * x * lk_verfc(x * -0.707106781186547524f);
+  return 0.5f * x * (1.0f + lk_verf(x * 0.707106781186547524f));
+}
+/* NaN propagates through relu, relu6, hswish and hsigmoid (lk_vmax/lk_vmin return NaN operands). */
+static inline lk_vf lk_vrelu(lk_vf x) { return lk_vmax(x, lk_vzero()); }
+static inline lk_vf lk_vrelu6(lk_vf x) { return lk_vmin(lk_vmax(x, lk_vzero()), lk_vset1(6.0f)); }
+/* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch. */
+static inline lk_vf lk_vhsigmoid(lk_vf x) { return lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
+static inline lk_vf lk_vhswish(lk_vf x) { return x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
+static inline lk_vf lk_vsigmoid(lk_vf x) { return 1.0f / (1.0f + lk_vexp(-x)); }
+
+/* Activation codes of the fused kernels' `act` argument (the order is ABI: the emitter writes the
+ * numbers' names). Unknown codes act as LK_ACT_NONE. */
+enum { LK_ACT_NONE = 0, LK_ACT_GELU, LK_ACT_RELU, LK_ACT_RELU6, LK_ACT_HSWISH, LK_ACT_HSIGMOID, LK_ACT_SIGMOID };
+
+/* act(x) lane-wise. Epilogues call it with a constant or loop-invariant `act`, so the switch is
+ * resolved once per tile (or folded away when inlined with a constant). */
+static inline lk_vf lk_vact(int act, lk_vf x) {
+  switch (act) {
+  case LK_ACT_GELU: return lk_vgelu(x);
+  case LK_ACT_RELU: return lk_vrelu(x);
+  case LK_ACT_RELU6: return lk_vrelu6(x);
+  case LK_ACT_HSWISH: return lk_vhswish(x);
+  case LK_ACT_HSIGMOID: return lk_vhsigmoid(x);
+  case LK_ACT_SIGMOID: return lk_vsigmoid(x);
+  default: return x;
+  }
+}
+/* v[0:n] = act(v[0:n]): one switch, then a straight loop, so the n activations are independent
+ * chains the core overlaps (a register tile's worth in an epilogue). */
+static inline void lk_vact_n(int act, lk_vf *v, int n) {
+  switch (act) {
+  case LK_ACT_GELU: for (int i = 0; i < n; ++i) v[i] = lk_vgelu(v[i]); break;
+  case LK_ACT_RELU: for (int i = 0; i < n; ++i) v[i] = lk_vrelu(v[i]); break;
+  case LK_ACT_RELU6: for (int i = 0; i < n; ++i) v[i] = lk_vrelu6(v[i]); break;
+  case LK_ACT_HSWISH: for (int i = 0; i < n; ++i) v[i] = lk_vhswish(v[i]); break;
+  case LK_ACT_HSIGMOID: for (int i = 0; i < n; ++i) v[i] = lk_vhsigmoid(v[i]); break;
+  case LK_ACT_SIGMOID: for (int i = 0; i < n; ++i) v[i] = lk_vsigmoid(v[i]); break;
+  default: break;
+  }
+}
+/* act(x) for one float: the vector code on a splat, so scalar tails round like vector bodies
+ * (gelu takes the path a vector of x alone would). */
+static inline float lk_apply_act(int act, float x) { return lk_vact(act, lk_vset1(x))[0]; }
+/* Double-precision definition, for the naive references (libm; NaN passes through). */
+static inline double lk_apply_act_ref(int act, double x) {
+  double r6;
+  if (x != x) return x;
+  r6 = x + 3.0 < 0.0 ? 0.0 : x + 3.0 > 6.0 ? 6.0 : x + 3.0;
+  switch (act) {
+  case LK_ACT_GELU: return 0.5 * x * erfc(-x / sqrt(2.0)); /* erfc: 1 + erf cancels below −8 */
+  case LK_ACT_RELU: return x > 0.0 ? x : 0.0;
+  case LK_ACT_RELU6: return x < 0.0 ? 0.0 : x > 6.0 ? 6.0 : x;
+  case LK_ACT_HSWISH: return x * r6 / 6.0;
+  case LK_ACT_HSIGMOID: return r6 / 6.0;
+  case LK_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+  default: return x;
+  }
+}
+
 /* Σ x[0:n] in 2·LK_VW fixed lanes, then the lanes in order: vectorised (a plain float loop does
  * not vectorise without -ffast-math) and deterministic. */
 static inline float lk_sum(const float *x, long n) {
@@ -260,6 +332,9 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                 const float *bias_m, const float *bias_n);
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr);
 size_t lk_gemm_serial_workspace_floats(int M, int N, int K);
 void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
                     long csb, float *C, long rsc, float beta, float *ws);
@@ -283,6 +358,7 @@ void lk_relu6(long n, const float *x, float *y);
 void lk_hswish(long n, const float *x, float *y);
 void lk_hsigmoid(long n, const float *x, float *y);
 void lk_sigmoid(long n, const float *x, float *y);
+void lk_rsqrt(long n, const float *x, float *y);
 void lk_binary(int op, int rank, const long *shape, const float *a, const long *sa, const float *b,
                const long *sb, float *y);
 void lk_add(int rank, const long *shape, const float *a, const long *sa, const float *b, const long *sb, float *y);
@@ -316,5 +392,23 @@ void lk_seq2img(int B, long N, long C, const float *x, float *y);
 void lk_img2seq(int B, long C, long HW, const float *x, float *y);
 void lk_roll(long P, int Hh, int Ww, int dy, int dx, const float *x, float *y);
 void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int right, const float *x, float *y);
+/* fused_linear.c */
+void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
+                     const float *residual, float *y);
+/* token_dwconv.c */
+void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                     const float *x, const float *w, const float *bias, int act, float *y);
+
+/* ---- shifted_attention.c (Locally-SAG's fused shifted local attention) ---------------------------
+ * Kept as a separate block: see shifted_attention.c and README.md for the full contract. */
+enum { LK_SHIFT_ROLL = 0, LK_SHIFT_PAD = 1 }; /* shifts[t] = {dy, dx, 0, 0} / {l, r, top, bottom} */
+size_t lk_shifted_local_attention_scratch_floats(int T, int Ci, int kh, int kw, int C, int H, int Hk, int D);
+int lk_shifted_local_attention(int B, int Ci, int Hh, int Ww, int T, int mode, const int *shifts, int C,
+                               int kh, int kw, int sh, int sw, int ph, int pw, int H, int Hk, int D,
+                               const float *img, const float *q, const float *const *cw,
+                               const float *const *cb, const float *pos, const float *ln_w,
+                               const float *ln_b, float eps, const float *wkv, const float *bkv,
+                               float scale, float *out);
+/* ---- end of shifted_attention.c block ---- */
 
 #endif /* LOCUS_PROLOGUE_H */
