@@ -23,7 +23,7 @@ public struct EmitOptions: Hashable, Sendable {
   public init(target: Target = .native) { self.target = target }
 }
 
-/// The C of one model: `<name>.c` (kernels + forward) and `<name>.h` (the ABI of DESIGN.md §4),
+/// The C of one model: `<name>.c` (kernels, prepare and forward) and `<name>.h` (the ABI of DESIGN.md §4),
 /// with the memory plan they were laid out with.
 public struct EmittedModel: Sendable {
   public var name: String
@@ -41,20 +41,30 @@ public struct EmittedModel: Sendable {
 }
 
 public enum CEmitter {
-  /// The ABI version the emitted `<m>_abi_version()` returns.
-  public static let abiVersion = 1
+  /// The ABI version the emitted `<m>_abi_version()` returns. 2: `<m>_prepare` (DESIGN.md §6).
+  public static let abiVersion = 2
 
   /// Plans memory (asking the kernel table for each node's scratch) and writes both files.
   /// The same graph and options always give byte-identical text.
   public static func emit(_ graph: Graph, options: EmitOptions = EmitOptions()) throws(CodegenError) -> EmittedModel {
     guard isCIdentifier(graph.name) else { throw .invalidModelName(graph.name) }
     try checkTables(graph)
-    let plan = planMemory(graph) { workspaceFloats(for: $0, in: graph) }
-    let forward = try ForwardEmitter(graph: graph, plan: plan).emit()
-    let kernels = try Templates.closure(of: forward.templates.union(["prologue.h"]))
-    let source = try ModelFile(graph: graph, plan: plan, options: options, kernels: kernels, forward: forward).emit()
+    let plan = planMemory(graph, workspaceFloats: { workspaceFloats(for: $0, in: graph) }, persistent: isPrepared)
+    let bodies = try ForwardEmitter(graph: graph, plan: plan).emit()
+    let kernels = try Templates.closure(of: bodies.templates.union(["prologue.h"]))
+    let source = try ModelFile(graph: graph, plan: plan, options: options, kernels: kernels, bodies: bodies).emit()
     let header = HeaderFile(graph: graph).emit()
     return EmittedModel(name: graph.name, source: source, header: header, plan: plan, kernelsUsed: kernels, graph: graph)
+  }
+
+  /// Whether `node` is computed by `<m>_prepare`, once per weight binding, instead of by every
+  /// forward call: it computes something (not an input, parameter or view) and its result is
+  /// unbatched, so every operand is unbatched too, and inputs never are: it reads parameters only.
+  public static func isPrepared(_ node: Node) -> Bool {
+    switch node.op {
+    case .input, .parameter: return false
+    default: return !node.op.isView && !node.type.batched
+    }
   }
 
   /// Scratch floats `node` needs while it runs (im2col buffers), for `planMemory`.

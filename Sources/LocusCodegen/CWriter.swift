@@ -81,17 +81,20 @@ struct CWriter {
   }
 
   /// `fn(a, b, c);` on one line when it fits in `width` columns, else broken after commas with
-  /// continuation lines indented twice (arguments stay in order, several per line).
-  mutating func call(_ fn: String, _ args: [String], width: Int = 100) {
+  /// continuation lines indented twice (arguments stay in order, several per line). With
+  /// `onFailure`, the call is a status check: `if (fn(a, b, c) != 0) return -1;`.
+  mutating func call(_ fn: String, _ args: [String], width: Int = 100, onFailure: String? = nil) {
     let indent = String(repeating: Self.indentUnit, count: depth)
-    let flat = "\(fn)(\(args.joined(separator: ", ")));"
+    let head = (onFailure == nil ? "" : "if (") + fn + "("
+    let tail = onFailure.map { ") != 0) \($0)" } ?? ");"
+    let flat = head + args.joined(separator: ", ") + tail
     guard indent.count + flat.count > width, !args.isEmpty else { return line(flat) }
     let continuation = indent + String(repeating: Self.indentUnit, count: 2)
     var lines: [String] = []
-    var current = indent + fn + "("
+    var current = indent + head
     for (i, arg) in args.enumerated() {
-      let piece = arg + (i == args.count - 1 ? ");" : ",")
-      if current.count + 1 + piece.count > width, current != indent + fn + "(", current != continuation {
+      let piece = arg + (i == args.count - 1 ? tail : ",")
+      if current.count + 1 + piece.count > width, current != indent + head, current != continuation {
         lines.append(current)
         current = continuation + piece
       } else {

@@ -1,23 +1,31 @@
 import LocusIR
 import LocusPasses
 
-/// The body of `<m>_forward`: one commented block per node in graph order (the calls the kernel
-/// table writes for it), then the copies of the output values into the caller's buffers.
+/// The bodies of `<m>_prepare` and `<m>_forward`: one commented block per node in graph order
+/// (the calls the kernel table writes for it). The nodes the memory plan keeps in the persistent
+/// region (computed from parameters only, DESIGN.md §6) go to prepare, which runs once per
+/// weight binding; every other node, then the copies of the outputs into the caller's buffers,
+/// go to forward.
 struct ForwardEmitter {
   let graph: Graph
   let plan: MemoryPlan
 
+  /// One function body, written at the depth of the function scope, with the function arguments
+  /// and names it mentions (unused ones are marked `(void)`, -Wunused-parameter).
+  struct Body {
+    var code = CWriter(depth: 1)
+    var uses: Set<KernelContext.Name> = []
+  }
+
   struct Result {
-    /// The body, written at the depth of the function scope.
-    var body: CWriter
+    var prepare: Body
+    var forward: Body
     var templates: Set<String>
-    var uses: Set<KernelContext.Name>
   }
 
   func emit() throws(CodegenError) -> Result {
-    var w = CWriter(depth: 1)
+    var prepare = Body(), forward = Body()
     var templates: Set<String> = []
-    var uses: Set<KernelContext.Name> = []
     for node in graph.nodes {
       if case .input = node.op { continue }
       if case .parameter = node.op { continue }
@@ -27,22 +35,25 @@ struct ForwardEmitter {
       if !node.type.batched, let i = node.operands.firstIndex(where: { graph[$0].type.batched }) {
         throw .unsupported(op: node.op.mnemonic, node: node.label, reason: "operand \(i + 1) is batched but the result is not")
       }
-      w.blank()
-      w.comment(describe(node))
-      var context = KernelContext(node: node, graph: graph, plan: plan, writer: w)
+      let prepared = plan.persistent.contains(plan.root[node.id] ?? node.id)
+      var body = prepared ? prepare : forward
+      body.code.blank()
+      body.code.comment(describe(node))
+      var context = KernelContext(node: node, graph: graph, plan: plan, writer: body.code)
       try entry.emitNode(&context)
-      w = context.w
+      body.code = context.w
+      body.uses.formUnion(context.uses)
       templates.formUnion(context.templates)
-      uses.formUnion(context.uses)
+      if prepared { prepare = body } else { forward = body }
     }
-    w.blank()
+    forward.code.blank()
     for (i, output) in graph.outputs.enumerated() {
-      var context = KernelContext(node: graph[output.value], graph: graph, plan: plan, writer: w)
+      var context = KernelContext(node: graph[output.value], graph: graph, plan: plan, writer: forward.code)
       try context.copyOutput(i, name: output.name)
-      w = context.w
-      uses.formUnion(context.uses)
+      forward.code = context.w
+      forward.uses.formUnion(context.uses)
     }
-    return Result(body: w, templates: templates, uses: uses)
+    return Result(prepare: prepare, forward: forward, templates: templates)
   }
 
   /// `%12 = linear(%11, %3, %4) blocks.0.attn.qkv : f32[B, 197, 576]`, as the IR dump writes it.

@@ -51,11 +51,13 @@ struct HeaderFile {
        "int \(m)_num_inputs(void);\nconst locus_tensor_info *\(m)_input_info(int i);"),
       ("Outputs (\(graph.outputs.count)); shapes include the batch B first.",
        "int \(m)_num_outputs(void);\nconst locus_tensor_info *\(m)_output_info(int i);"),
-      ("Bytes of scratch memory `arena` must provide to \(m)_forward.",
+      ("Bytes of memory `arena` must provide to \(m)_prepare and \(m)_forward:\nthe persistent region (what \(m)_prepare computes), then the forward pass's scratch.",
        "size_t \(m)_arena_bytes(void);"),
       ("Threads the kernels use (OpenMP); n <= 0 leaves the current setting. No effect in a build\nwithout OpenMP.",
        "void \(m)_set_num_threads(int n);"),
-      ("Runs the model. params[i] points to parameter i (manifest order), inputs[i] and outputs[i]\nlikewise, each dense row-major float32 of the shape its info gives. arena is 64-byte aligned\nand at least \(m)_arena_bytes() long; it holds every intermediate value, so one arena serves\none call at a time. Outputs must not overlap inputs, params or arena. Returns 0.",
+      ("Computes the values that depend on the parameters only (folded weights) into the\npersistent region at the start of arena. Call it after binding weights (params as for\n\(m)_forward) and again whenever they change, before running \(m)_forward\nwith the same arena; forward never writes that region. Returns 0, or -1 when a kernel failed.",
+       "int \(m)_prepare(const float *const *params, float *arena);"),
+      ("Runs the model. params[i] points to parameter i (manifest order), inputs[i] and outputs[i]\nlikewise, each dense row-major float32 of the shape its info gives. arena is 64-byte aligned,\nat least \(m)_arena_bytes() long, and prepared for these params by\n\(m)_prepare; it holds every intermediate value, so one arena serves one call at a time.\nOutputs must not overlap inputs, params or arena. Returns 0, or -1 when a kernel failed (out\nof memory for its scratch; its output is then NaN).",
        "int \(m)_forward(const float *const *params, const float *const *inputs, float *const *outputs,\n    float *arena);"),
     ]
   }

@@ -119,6 +119,13 @@ struct KernelContext {
     w.call(fn, args)
   }
 
+  /// A kernel that returns a status: `if (fn(args) != 0) return -1;`, so the function it is in
+  /// fails with -1 (the runtime reports a non-zero status; DESIGN.md §4).
+  mutating func checkedCall(_ fn: String, _ args: [String], from template: String) {
+    templates.insert(template)
+    w.call(fn, args, onFailure: "return -1;")
+  }
+
   /// Runs `body` once for the whole batch, or — when `loop` — inside
   /// `for (int b = 0; b < B; b++)`, with every batched pointer offset to sample b and a batch
   /// count of 1 (see `BatchRule`).

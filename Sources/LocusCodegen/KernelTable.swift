@@ -4,9 +4,13 @@ import LocusIR
 /// node's operands do not have that layout (a weight computed from the input, a key/value that is
 /// a parameter), the node runs once per sample instead, with a batch count of 1.
 enum BatchRule: Sendable {
-  /// The listed operands are applied to every sample (weights, biases, norm statistics): one call
-  /// covers the batch unless one of them is itself batched.
+  /// The listed operands are applied to every sample (weights, biases, norm statistics) and the
+  /// others carry the batch: one call covers the batch unless a listed operand is batched or
+  /// another one is not.
   case shared([Int])
+  /// `shared` for ops whose operand list depends on their attributes (an optional bias before a
+  /// residual, T convolutions).
+  case sharedBy(@Sendable (Node) -> [Int])
   /// Every operand carries the batch (attention's q, k, v): one call covers the batch unless one
   /// of them is unbatched.
   case together
@@ -17,8 +21,10 @@ enum BatchRule: Sendable {
   func loops(_ node: Node, _ graph: Graph) -> Bool {
     guard node.type.batched else { return false }
     let batched = node.operands.map { graph[$0].type.batched }
+    func mixed(_ shared: [Int]) -> Bool { batched.indices.contains { batched[$0] == shared.contains($0) } }
     switch self {
-    case .shared(let indices): return indices.contains { $0 < batched.count && batched[$0] }
+    case .shared(let indices): return mixed(indices)
+    case .sharedBy(let indices): return mixed(indices(node))
     case .together: return batched.contains(false)
     case .strided: return false
     }
@@ -57,6 +63,10 @@ enum KernelTable {
       "matmul": KernelEntry(batch: .strided, emit: emitMatmul),
       "sdpa": KernelEntry(batch: .together, emit: emitSDPA),
       "local_attention": KernelEntry(batch: .together, emit: emitLocalAttention),
+      // Fused (Kernels+Fused.swift)
+      "fused_linear": KernelEntry(batch: .sharedBy(fusedLinearWeights), emit: emitFusedLinear),
+      "token_dwconv": KernelEntry(batch: .shared([1, 2]), emit: emitTokenDWConv),
+      "shifted_local_attention": KernelEntry(batch: .sharedBy { Array(2..<$0.operands.count) }, emit: emitShiftedLocalAttention),
       // Normalisations and reductions (Kernels+Reductions.swift)
       "layernorm": KernelEntry(batch: .shared([1, 2]), emit: emitLayerNorm),
       "batchnorm": KernelEntry(batch: .shared([1, 2, 3, 4]), emit: emitBatchNorm),

@@ -76,6 +76,9 @@ public struct Manifest: Codable, Hashable, Sendable {
   public var parameterCount: Int
   public var parameterBytes: Int
   public var arenaBytes: Int
+  /// The part of the arena `prepare` fills with constants computed from the weights (folded
+  /// BatchNorm): weight bytes in effect, reported apart from the activations.
+  public var preparedBytes: Int
   public var forwardFlops: Int
   /// Template files compiled into the model, in the order they appear in the C file.
   public var kernels: [String]
@@ -95,6 +98,7 @@ public struct Manifest: Codable, Hashable, Sendable {
     case parameterCount = "parameter_count"
     case parameterBytes = "parameter_bytes"
     case arenaBytes = "arena_bytes"
+    case preparedBytes = "prepared_bytes"
     case forwardFlops = "forward_flops"
     case cFiles = "c_files"
     case buildSeconds = "build_seconds"
@@ -115,6 +119,7 @@ public struct Manifest: Codable, Hashable, Sendable {
     parameterCount = g.parameterCount
     parameterBytes = g.parameterCount * MemoryLayout<Float>.size
     arenaBytes = m.plan.arenaBytes
+    preparedBytes = m.plan.persistentFloats * MemoryLayout<Float>.size
     forwardFlops = g.forwardFlops
     kernels = m.kernelsUsed
     cFiles = [m.sourceFileName, m.headerFileName]

@@ -2,14 +2,14 @@ import LocusIR
 import LocusPasses
 
 /// `<model>.c`: banner, the prologue and the kernel templates the graph needs, the tensor tables,
-/// the ABI functions of DESIGN.md §4 and the forward function. One translation unit.
+/// the ABI functions of DESIGN.md §4, the prepare and forward functions. One translation unit.
 struct ModelFile {
   let graph: Graph
   let plan: MemoryPlan
   let options: EmitOptions
   /// Template files in order, the prologue first.
   let kernels: [String]
-  let forward: ForwardEmitter.Result
+  let bodies: ForwardEmitter.Result
 
   func emit() throws(CodegenError) -> String {
     var w = CWriter()
@@ -31,6 +31,7 @@ struct ModelFile {
     w.line("#endif")
     writeTables(&w)
     writeABI(&w)
+    writePrepare(&w)
     writeForward(&w)
     return w.text
   }
@@ -124,18 +125,44 @@ struct ModelFile {
     }
   }
 
+  private func writePrepare(_ w: inout CWriter) {
+    let m = graph.name
+    let region = plan.persistentFloats
+    w.blank()
+    w.comment(region == 0
+      ? "This model computes nothing from its parameters alone: nothing to prepare. Returns 0."
+      : "The values that depend on the parameters only, computed once per weight binding, in graph order,\ninto the persistent region at the start of the arena (\(region) floats), which forward reads.\nReturns 0, or -1 when a kernel reports a failure.")
+    writeFunction("int \(m)_prepare(const float *const *params, float *arena)", closing: m + "_prepare",
+                  arguments: [("params", .params, "nothing to prepare"), ("arena", .arena, "nothing to prepare")],
+                  body: bodies.prepare, &w)
+  }
+
   private func writeForward(_ w: inout CWriter) {
     let m = graph.name
     w.blank()
-    w.comment("The nodes of the graph in order; each block names its IR node. Returns 0.")
-    w.open("int \(m)_forward(const float *const *params, const float *const *inputs, float *const *outputs,\n    float *arena)")
-    if forward.uses.contains(.batch) { w.line("const int B = \(graph.batch); /* the batch the model is compiled for */") }
-    for (name, use) in [("params", KernelContext.Name.params), ("inputs", .inputs), ("arena", .arena)] where !forward.uses.contains(use) {
-      w.line("(void)\(name); /* this model reads no \(name) */")
+    w.comment("The nodes of the graph in order, except the prepared ones; each block names its IR node.\nReturns 0, or -1 when a kernel reports a failure (its output is then NaN).")
+    let arguments: [(String, KernelContext.Name, String)] = [
+      ("params", .params, "this model reads no params"), ("inputs", .inputs, "this model reads no inputs"),
+      ("arena", .arena, "this model reads no arena"),
+    ]
+    writeFunction("int \(m)_forward(const float *const *params, const float *const *inputs, float *const *outputs,\n    float *arena)",
+                  closing: m + "_forward", arguments: arguments, body: bodies.forward, &w)
+  }
+
+  /// `signature {`, the batch constant when the body uses it, `(void)` for the arguments it does
+  /// not read (with why), the body, `return 0;`.
+  private func writeFunction(
+    _ signature: String, closing: String, arguments: [(String, KernelContext.Name, String)], body: ForwardEmitter.Body,
+    _ w: inout CWriter
+  ) {
+    w.open(signature)
+    if body.uses.contains(.batch) { w.line("const int B = \(graph.batch); /* the batch the model is compiled for */") }
+    for (name, use, why) in arguments where !body.uses.contains(use) { w.line("(void)\(name); /* \(why) */") }
+    if !body.code.text.isEmpty {
+      w.blank()
+      w.append(body.code)
     }
-    w.blank()
-    w.append(forward.body)
     w.line("return 0;")
-    w.close(m + "_forward")
+    w.close(closing)
   }
 }

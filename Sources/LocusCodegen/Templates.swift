@@ -17,6 +17,9 @@ enum Templates {
     "attention.c": PackageResources.attention_c,
     "pool.c": PackageResources.pool_c,
     "layout.c": PackageResources.layout_c,
+    "fused_linear.c": PackageResources.fused_linear_c,
+    "token_dwconv.c": PackageResources.token_dwconv_c,
+    "shifted_attention.c": PackageResources.shifted_attention_c,
   ]
 
   static func text(_ name: String) throws(CodegenError) -> String {

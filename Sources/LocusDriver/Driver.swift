@@ -106,13 +106,13 @@ public enum Driver {
     return CompiledArtifact(graph: graph, emitted: emitted, library: library, warnings: warnings, manifest: manifest, fusions: fusions)
   }
 
-  /// The arena the model would need without any fusion: the "before" of `--report`.
-  public static func unfusedArenaBytes(_ request: CompileRequest) throws(DriverError) -> Int {
+  /// The memory plan the model would have without any fusion: the "before" of `--report`.
+  public static func unfusedPlan(_ request: CompileRequest) throws(DriverError) -> MemoryPlan {
     var plain = request
     plain.fusion = .none
     let (graph, _) = try self.graph(plain)
     do {
-      return try CEmitter.emit(graph, options: EmitOptions(target: request.target)).plan.arenaBytes
+      return try CEmitter.emit(graph, options: EmitOptions(target: request.target)).plan
     } catch {
       throw .codegen(error)
     }

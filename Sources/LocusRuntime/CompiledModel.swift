@@ -11,6 +11,8 @@ public final class CompiledModel {
   public let inputs: [TensorInfo]
   public let outputs: [TensorInfo]
   public let arenaBytes: Int
+  /// The bound weights, prepared (see `bindWeights`). Writing into them does not prepare them
+  /// again: bind new weights instead.
   public private(set) var weights: ParameterStore?
 
   private let symbols: ModelSymbols
@@ -21,11 +23,6 @@ public final class CompiledModel {
   public init(libraryPath: String, modelName: String) throws(RuntimeError) {
     let handle = try ModelSymbols.open(path: libraryPath)
     let symbols = try ModelSymbols.resolve(handle: handle, model: modelName, library: libraryPath)
-    let version = Int(symbols.abiVersion())
-    guard version == ModelSymbols.supportedABIVersion else {
-      throw .abiMismatch(
-        library: libraryPath, model: modelName, found: version, supported: ModelSymbols.supportedABIVersion)
-    }
     let arenaBytes = symbols.arenaBytes()
     guard arenaBytes >= 0 else {
       throw .invalidModelTable(library: libraryPath, problem: "\(modelName)_arena_bytes() is out of range")
@@ -47,14 +44,27 @@ public final class CompiledModel {
   /// The parameter table in the form WeightBinding and Initializer take.
   public var parameterSpecs: [ParameterSpec] { parameters.map { ParameterSpec(name: $0.name, shape: $0.shape) } }
 
-  /// Binds a weight file; on a mismatch, reports every problem and keeps the previous weights.
+  /// Binds a weight file, then prepares it (see `prepare`); on a mismatch, reports every problem and
+  /// keeps the previous weights.
   public func bindWeights(_ file: SafeTensorsFile) throws(RuntimeError) {
-    weights = try WeightBinding.bind(file, to: parameterSpecs, model: name)
+    try prepare(WeightBinding.bind(file, to: parameterSpecs, model: name))
   }
 
   /// Binds tensors held in memory (e.g. from `Initializer`); `sourceName` names them in messages.
   public func bindWeights(_ tensors: [String: Tensor], sourceName: String) throws(RuntimeError) {
-    weights = try WeightBinding.bind(tensors, sourceName: sourceName, to: parameterSpecs, model: name)
+    try prepare(WeightBinding.bind(tensors, sourceName: sourceName, to: parameterSpecs, model: name))
+  }
+
+  /// Runs `<m>_prepare` on newly bound weights: it computes the values that depend on the
+  /// parameters only (folded weights) into the arena's persistent region, which every forward
+  /// call then reads. Once per binding, never per forward. The region stops matching the old
+  /// weights as soon as prepare starts, so they are unbound first; if prepare fails, the model
+  /// refuses to run until a binding succeeds.
+  private func prepare(_ store: ParameterStore) throws(RuntimeError) {
+    weights = nil
+    let status = symbols.prepare(parameterPointers(store), arena.pointer.assumingMemoryBound(to: Float.self))
+    guard status == 0 else { throw .prepareFailed(model: name, status: status) }
+    weights = store
   }
 
   public func setThreads(_ n: Int) throws(RuntimeError) {
@@ -83,11 +93,10 @@ public final class CompiledModel {
     guard let weights else { throw .weightsNotBound(model: name) }
     try check(inputs.map(\.count), against: self.inputs, role: "input")
     try check(outputs.map(\.count), against: self.outputs, role: "output")
-    let paramPtrs: [UnsafePointer<Float>?] = (0..<weights.count).map { UnsafePointer(weights.pointer($0)) }
     let inputPtrs: [UnsafePointer<Float>?] = inputs.map(\.baseAddress)
     let outputPtrs: [UnsafeMutablePointer<Float>?] = outputs.map(\.baseAddress)
     let arenaPtr = arena.pointer.assumingMemoryBound(to: Float.self)
-    let status = symbols.forward(paramPtrs, inputPtrs, outputPtrs, arenaPtr)
+    let status = symbols.forward(parameterPointers(weights), inputPtrs, outputPtrs, arenaPtr)
     guard status == 0 else { throw .forwardFailed(model: name, status: status) }
   }
 
@@ -100,6 +109,11 @@ public final class CompiledModel {
         model: name, role: role, index: i, name: info.name, shape: info.shape, expected: info.numel, got: count)
     }
   }
+}
+
+/// The `params` array of the C ABI: a pointer to each parameter, in table order.
+private func parameterPointers(_ store: ParameterStore) -> [UnsafePointer<Float>?] {
+  (0..<store.count).map { UnsafePointer(store.pointer($0)) }
 }
 
 /// Calls `body` with buffer pointers to every array, nesting one `withUnsafeBufferPointer` per array.

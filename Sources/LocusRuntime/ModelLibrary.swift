@@ -29,11 +29,12 @@ struct ModelSymbols {
       UnsafePointer<UnsafePointer<Float>?>?, UnsafePointer<UnsafePointer<Float>?>?,
       UnsafePointer<UnsafeMutablePointer<Float>?>?, UnsafeMutablePointer<Float>?
     ) -> Int32
+  typealias PrepareFn = @convention(c) (UnsafePointer<UnsafePointer<Float>?>?, UnsafeMutablePointer<Float>?) -> Int32
 
-  static let supportedABIVersion = 1
+  /// 2: `<m>_prepare(params, arena)` computes the parameter-only values once per weight binding.
+  static let supportedABIVersion = 2
   static let maxRank = 8
 
-  var abiVersion: IntFn
   var batch: IntFn
   var numParams: IntFn
   var paramInfo: InfoFn
@@ -43,6 +44,7 @@ struct ModelSymbols {
   var outputInfo: InfoFn
   var arenaBytes: SizeFn
   var setNumThreads: SetThreadsFn
+  var prepare: PrepareFn
   var forward: ForwardFn
 
   /// Loads the library. The handle is never closed: libomp's worker threads outlive each forward
@@ -62,19 +64,26 @@ struct ModelSymbols {
     return handle
   }
 
+  /// Resolves `<m>_*`, checking the ABI version first: a library of another version may lack
+  /// symbols this one needs, and the version is what its user must be told about.
   static func resolve(handle: UnsafeMutableRawPointer, model m: String, library: String) throws(RuntimeError) -> ModelSymbols {
     func sym<T>(_ suffix: String, _: T.Type) throws(RuntimeError) -> T {
       let name = "\(m)_\(suffix)"
       guard let p = dlsym(handle, name) else { throw .missingSymbol(library: library, symbol: name) }
       return unsafeBitCast(p, to: T.self)
     }
+    let abiVersion = try sym("abi_version", IntFn.self)
+    let version = Int(abiVersion())
+    guard version == supportedABIVersion else {
+      throw .abiMismatch(library: library, model: m, found: version, supported: supportedABIVersion)
+    }
     return ModelSymbols(
-      abiVersion: try sym("abi_version", IntFn.self), batch: try sym("batch", IntFn.self),
+      batch: try sym("batch", IntFn.self),
       numParams: try sym("num_params", IntFn.self), paramInfo: try sym("param_info", InfoFn.self),
       numInputs: try sym("num_inputs", IntFn.self), inputInfo: try sym("input_info", InfoFn.self),
       numOutputs: try sym("num_outputs", IntFn.self), outputInfo: try sym("output_info", InfoFn.self),
       arenaBytes: try sym("arena_bytes", SizeFn.self), setNumThreads: try sym("set_num_threads", SetThreadsFn.self),
-      forward: try sym("forward", ForwardFn.self))
+      prepare: try sym("prepare", PrepareFn.self), forward: try sym("forward", ForwardFn.self))
   }
 
   /// Reads and checks one table (params, inputs or outputs).

@@ -24,6 +24,8 @@ public enum RuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
   /// A buffer has the wrong number of floats for its tensor.
   case sizeMismatch(model: String, role: String, index: Int, name: String, shape: [Int], expected: Int, got: Int)
   case weightsNotBound(model: String)
+  /// `<m>_prepare` failed on newly bound weights; the model has no weights until a binding succeeds.
+  case prepareFailed(model: String, status: Int32)
   case forwardFailed(model: String, status: Int32)
   case invalidArgument(String)
   case invalidInitializer(parameter: String, reason: String)
@@ -60,6 +62,8 @@ public enum RuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
       return "\(model): \(role) \(index) '\(name)' expects \(formatShape(shape)) = \(expected) floats, got \(got)"
     case .weightsNotBound(let model):
       return "\(model): no weights bound; bind a safetensors file (or initialised parameters) before running"
+    case .prepareFailed(let model, let status):
+      return "\(model)_prepare returned \(status); bind the weights again before running"
     case .forwardFailed(let model, let status):
       return "\(model)_forward returned \(status)"
     case .invalidArgument(let why):

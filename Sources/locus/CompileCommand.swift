@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocusDriver
+import LocusPasses
 
 struct CompileCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -58,8 +59,13 @@ extension CompileCommand {
       print("  \(block.isEmpty ? "(model)" : block)")
       for note in byBlock[block] ?? [] { print("    \(note.pass): \(note.what)") }
     }
-    let before = try Driver.unfusedArenaBytes(options.request(batch: batch))
-    print("arena: \(before) bytes unfused (-O0), \(artifact.manifest.arenaBytes) bytes fused")
+    // The arena holds activations and, at its start, the constants `prepare` computes from the
+    // weights (folded BatchNorm): those are weight bytes, so they are reported as such.
+    let before = try Driver.unfusedPlan(options.request(batch: batch)), after = artifact.emitted.plan
+    let bytes = MemoryLayout<Float>.size
+    func activations(_ p: MemoryPlan) -> Int { (p.arenaFloats - p.persistentFloats) * bytes }
+    print("activation arena: \(activations(before)) bytes unfused (-O0) → \(activations(after)) bytes fused")
+    print("weights: \(artifact.manifest.parameterBytes) bytes of parameters + \(before.persistentFloats * bytes) → \(after.persistentFloats * bytes) bytes of prepared constants (folded weights)")
   }
 }
 

@@ -7,7 +7,7 @@ final class ElementwiseOpTests: XCTestCase {
   func testUnary() throws {
     try checkOp("unary", seed: 61) { g, rng in
       let shape = [rng.int(2...7), rng.int(3...37)]  // odd sizes: partial vectors at the tail
-      for f in UnaryOp.allCases {
+      for f in UnaryOp.allCases where f != .rsqrt {  // rsqrt needs positive inputs: FusedOpTests
         // Scaled so hswish/relu6 see both clamps (inputs in [-8, 8)).
         let x = g.input("x_\(f.rawValue)", shape)
         let scaled = try g.add(.scalar(.mul, 8, scalarFirst: false), [x])

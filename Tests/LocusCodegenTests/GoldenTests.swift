@@ -21,6 +21,12 @@ final class GoldenTests: XCTestCase {
     try assertGolden(model.sourceWithoutTemplates, name: "tinyCNN")
   }
 
+  /// The fused kernels' calls and a prepare function with a body.
+  func testTinyFusedSource() throws {
+    let model = try CEmitter.emit(TinyModels.fused(batch: 2))
+    try assertGolden(model.sourceWithoutTemplates, name: "tinyFused")
+  }
+
   func assertGolden(_ text: String, name: String, file: StaticString = #filePath, line: UInt = #line) throws {
     if ProcessInfo.processInfo.environment["LOCUS_RECORD_GOLDEN"] != nil {
       Self.recorded[name] = text

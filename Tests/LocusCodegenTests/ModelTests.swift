@@ -25,7 +25,7 @@ final class ModelTests: XCTestCase {
   }
 
   func testEmissionIsDeterministic() throws {
-    for make in [TinyModels.vit, TinyModels.cnn] {
+    for make in [TinyModels.vit, TinyModels.cnn, TinyModels.fused] {
       let first = try CEmitter.emit(make(2)), second = try CEmitter.emit(make(2))
       XCTAssertEqual(first.source, second.source)
       XCTAssertEqual(first.header, second.header)
@@ -45,6 +45,12 @@ final class ModelTests: XCTestCase {
     let cnn = try CEmitter.emit(TinyModels.cnn(batch: 2))
     XCTAssertNoThrow(try buildLibrary(cnn, extraFlags: pedantic))
     XCTAssertNoThrow(try buildLibrary(cnn, extraFlags: pedantic, openMP: false))
+    // The fused kernels (and a prepare step), likewise.
+    for target in Target.allCases {
+      let model = try CEmitter.emit(TinyModels.fused(batch: 2), options: EmitOptions(target: target))
+      XCTAssertNoThrow(try buildLibrary(model, extraFlags: pedantic), "fused, target \(target)")
+    }
+    XCTAssertNoThrow(try buildLibrary(CEmitter.emit(TinyModels.fused(batch: 2)), extraFlags: pedantic, openMP: false))
   }
 
   /// The header declares exactly the ABI and works from C++ and next to another model's header.
@@ -78,7 +84,7 @@ final class ModelTests: XCTestCase {
     XCTAssertEqual(result.status, 0, result.output)
     let functions = result.output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("_") }
     let expected = ["abi_version", "arena_bytes", "batch", "forward", "input_info", "num_inputs", "num_outputs", "num_params",
-                    "output_info", "param_info", "set_num_threads"].map { "tiny_vit_" + $0 }
+                    "output_info", "param_info", "prepare", "set_num_threads"].map { "tiny_vit_" + $0 }
     XCTAssertEqual(functions.sorted(), expected)
   }
 

@@ -10,10 +10,11 @@ import XCTest
 /// writes with the reference. Catches out-of-bounds offsets, arena overlaps that corrupt live
 /// values, and UB in the glue code that a plain run may survive.
 final class SanitizerTests: XCTestCase {
-  /// Reads params.bin and inputs.bin (the tensors back to back, in table order), runs the
-  /// forward pass twice (the second run must not depend on arena contents left by the first),
-  /// writes outputs.bin. The arena is exactly arena_bytes long, so ASan sees any overrun. MODEL
-  /// stands for the model name.
+  /// Reads params.bin and inputs.bin (the tensors back to back, in table order), prepares and runs
+  /// the forward pass twice on an arena filled with garbage (a run must not depend on arena
+  /// contents left by another), then runs forward once more without preparing (forward must
+  /// leave the persistent region intact), and writes outputs.bin. The arena is exactly
+  /// arena_bytes long, so ASan sees any overrun. MODEL stands for the model name.
   static let driver = """
     #define _POSIX_C_SOURCE 200112L
     #include <stdio.h>
@@ -42,8 +43,11 @@ final class SanitizerTests: XCTestCase {
       FILE *f;
       if (posix_memalign(&arena, 64, MODEL_arena_bytes() ? MODEL_arena_bytes() : 64) != 0) return 3;
       for (int i = 0; i < no; i++) outputs[i] = (float *)malloc((size_t)MODEL_output_info(i)->numel * sizeof(float));
-      for (int run = 0; run < 2; run++) {
-        memset(arena, run ? 0x7f : 0xff, MODEL_arena_bytes()); /* NaN, then large garbage */
+      for (int run = 0; run < 3; run++) {
+        if (run < 2) {
+          memset(arena, run ? 0x7f : 0xff, MODEL_arena_bytes()); /* NaN, then large garbage */
+          if (MODEL_prepare((const float *const *)params, (float *)arena) != 0) return 5;
+        }
         if (MODEL_forward((const float *const *)params, (const float *const *)inputs, outputs, (float *)arena) != 0) return 4;
       }
       f = fopen("outputs.bin", "wb");
@@ -61,6 +65,7 @@ final class SanitizerTests: XCTestCase {
   func testTinyModelsUnderAddressAndUndefinedBehaviorSanitizers() throws {
     try runUnderSanitizers(TinyModels.vit(batch: 2))
     try runUnderSanitizers(TinyModels.cnn(batch: 3))
+    try runUnderSanitizers(TinyModels.fused(batch: 2))
   }
 
   func runUnderSanitizers(_ graph: Graph, file: StaticString = #filePath, line: UInt = #line) throws {

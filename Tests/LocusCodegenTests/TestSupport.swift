@@ -94,8 +94,8 @@ struct Arguments {
 }
 
 /// Emits `graph`, builds it with -Wall -Wextra -Werror, runs it on random arguments and compares
-/// every output with the reference interpreter (see `tolerance(for:)`). Failures name the
-/// output, the worst element's index and both values.
+/// every output with the reference interpreter (see `tolerance(for:)`). Each comparison prints its
+/// worst element (index and both values); failures also name the library.
 func assertMatchesReference(
   _ graph: Graph, seed: UInt64 = 1, scale: Float = 1, options: EmitOptions = EmitOptions(),
   file: StaticString = #filePath, line: UInt = #line
@@ -103,11 +103,21 @@ func assertMatchesReference(
   let emitted = try CEmitter.emit(graph, options: options)
   let library = try buildLibrary(emitted)
   let model = try CompiledModel(libraryPath: library.path, modelName: graph.name)
-  let args = Arguments(for: graph, seed: seed, scale: scale)
-  let expected = try Interpreter.run(graph: graph, parameters: args.parameters, inputs: args.inputs)
+  try assertRunMatchesReference(model, graph, Arguments(for: graph, seed: seed, scale: scale), file: file, line: line)
+}
 
-  try model.bindWeights(
-    args.parameters.mapValues { LocusRuntime.Tensor(shape: $0.shape, floats: $0.data) }, sourceName: "random")
+/// Binds `args.parameters` to the loaded `model` of `graph` (which prepares them) unless `bind` is
+/// false (they are bound already), runs it on `args.inputs` and compares every output with the
+/// reference interpreter.
+func assertRunMatchesReference(
+  _ model: CompiledModel, _ graph: Graph, _ args: Arguments, bind: Bool = true,
+  file: StaticString = #filePath, line: UInt = #line
+) throws {
+  let expected = try Interpreter.run(graph: graph, parameters: args.parameters, inputs: args.inputs)
+  if bind {
+    try model.bindWeights(
+      args.parameters.mapValues { LocusRuntime.Tensor(shape: $0.shape, floats: $0.data) }, sourceName: "random")
+  }
   let inputs = graph.inputs.map { node -> [Float] in
     guard case .input(let name) = node.op else { return [] }
     return args.inputs[name]!.data
@@ -120,8 +130,9 @@ func assertMatchesReference(
     }
     let got = LocusReference.Tensor(shape: want.shape, data: outputs[i])
     let comparison = got.compared(to: want, tolerance: tolerance(for: want))
+    print("\(graph.name) output '\(name)': \(comparison)")
     XCTAssertTrue(
-      comparison.passed, "\(graph.name) output '\(name)' (batch \(graph.batch)): \(comparison)\n\(library.path)",
+      comparison.passed, "\(graph.name) output '\(name)' (batch \(graph.batch)): \(comparison)\n\(model.libraryPath)",
       file: file, line: line)
   }
 }

@@ -1,7 +1,7 @@
 import LocusIR
 
 /// Small multi-op graphs shaped like the bundled models, for the tests that need a whole forward
-/// pass: determinism, warnings, the golden file and the sanitizer run.
+/// pass: determinism, warnings, the golden files and the sanitizer run.
 enum TinyModels {
   /// A one-block ViT: patch embedding, class token, position embedding, pre-norm attention and MLP
   /// with residuals, head on the class token. Legend: N = 10 tokens, C = 12 channels, H = 3 heads.
@@ -55,6 +55,50 @@ enum TinyModels {
     x = try g.add(.circularPad(left: 1, right: 1, top: 1, bottom: 1), [x])            // [8, 8, 8]
     g.output("features", try g.add(.softmax(axis: 0), [g.add(.gap, [x])]))
     return g
+  }
+
+  /// The fused ops together, as the fusion passes leave a Locally-SAG / LeFF block: patch tokens,
+  /// a query projection, shifted local attention over one-sided circular pads of the image, a
+  /// projection with the residual in its epilogue, a depth-wise conv of the tokens with GELU, and
+  /// a projection whose weight is folded from BatchNorm-like statistics by prepare. Legend:
+  /// N = 16 tokens (a 4×4 grid), C = 8 channels, H = 2 heads, Hk = 1, T = 3 variants.
+  static func fused(batch: Int) throws -> Graph {
+    var g = Graph(name: "tiny_fused", batch: batch)
+    let c = 8
+    let pixels = g.input("pixels", [3, 8, 8])
+    let patch = Conv2dAttrs(outChannels: c, kernel: [2, 2], stride: [2, 2], padding: [0, 0], groups: 1, hasBias: true)
+    let embedded = try g.add(.conv2d(patch), [pixels, g.param("patch.weight", [c, 3, 2, 2]), g.param("patch.bias", [c], role: .bias)])
+    let tokens = try g.add(.img2seq, [embedded])                                          // [N, C]
+    let q = try fusedLinear(&g, tokens, "attn.q", c, c)
+
+    let shifts: [Shift] = [.pad(left: 1, right: 0, top: 0, bottom: 0), .pad(left: 0, right: 0, top: 1, bottom: 0)]
+    let attrs = ShiftedAttentionAttrs(shifts: shifts, kernel: [2, 2], stride: [2, 2], padding: [0, 0], heads: 2, kvHeads: 1, eps: 1e-6)
+    var operands = [pixels, q]
+    for t in 0..<attrs.variants {
+      operands += [g.param("attn.embed.\(t).weight", [c, 3, 2, 2]), g.param("attn.embed.\(t).bias", [c], role: .bias)]
+    }
+    operands += [g.param("attn.pos", [attrs.variants, 16, c], role: .embedding),
+                 g.param("attn.norm.weight", [c], role: .norm), g.param("attn.norm.bias", [c], role: .norm),
+                 g.param("attn.kv.weight", [8, c]), g.param("attn.kv.bias", [8], role: .bias)]
+    let attended = try g.add(.shiftedLocalAttention(attrs), operands, scope: "attn")      // [N, C]
+    let x = try fusedLinear(&g, attended, "attn.proj", c, c, residual: tokens)
+
+    let dw = TokenConvAttrs(height: 4, width: 4, kernel: [3, 3], stride: [1, 1], padding: [1, 1], hasBias: true, activation: .gelu)
+    let h = try g.add(.tokenDWConv(dw), [x, g.param("leff.dw.weight", [c, 1, 3, 3]), g.param("leff.dw.bias", [c], role: .bias)], scope: "leff.dw")
+    // BatchNorm folded into the next projection's columns: computed once, by prepare.
+    let variance = try g.add(.scalar(.add, 1e-5, scalarFirst: false), [g.param("leff.bn.running_var", [c], role: .norm)])
+    let scale = try g.add(.binary(.mul), [g.add(.unary(.rsqrt), [variance]), g.param("leff.bn.weight", [c], role: .norm)])
+    let weight = try g.add(.binary(.mul), [g.param("leff.fc.weight", [c, c]), g.add(.reshape([1, c]), [scale])])
+    let projection = FusedLinearAttrs(hasBias: true, activation: .relu, hasResidual: true)
+    let y = try g.add(.fusedLinear(projection), [h, weight, g.param("leff.fc.bias", [c], role: .bias), x], scope: "leff.fc")
+    g.output("logits", try fusedLinear(&g, g.add(.mean(axis: 0), [y]), "head", c, 5))
+    return g
+  }
+
+  private static func fusedLinear(_ g: inout Graph, _ x: ValueID, _ scope: String, _ k: Int, _ n: Int, residual: ValueID? = nil) throws -> ValueID {
+    let attrs = FusedLinearAttrs(hasBias: true, hasResidual: residual != nil)
+    let operands = [x, g.param("\(scope).weight", [n, k]), g.param("\(scope).bias", [n], role: .bias)] + (residual.map { [$0] } ?? [])
+    return try g.add(.fusedLinear(attrs), operands, scope: scope)
   }
 
   private static func linear(_ g: inout Graph, _ x: ValueID, _ scope: String, _ k: Int, _ n: Int) throws -> ValueID {

@@ -88,7 +88,7 @@ final class WriterAndTemplateTests: XCTestCase {
       case .input, .parameter: return []
       case .conv2d, .linear, .layernorm, .batchnorm, .softmax, .matmul, .gap, .maxpool, .mean, .roll,
         .circularPad, .concat, .stack, .slice, .index, .seq2img, .img2seq, .reshape, .transpose, .sdpa,
-        .localAttention:
+        .localAttention, .fusedLinear, .tokenDWConv, .shiftedLocalAttention:
         return [op]
       case .unary: return UnaryOp.allCases.map { .unary($0) }
       case .binary: return BinaryOp.allCases.map { .binary($0) }
@@ -102,6 +102,9 @@ final class WriterAndTemplateTests: XCTestCase {
       .mean(axis: 0), .roll(dy: 0, dx: 0), .circularPad(left: 0, right: 0, top: 0, bottom: 0), .concat(axis: 0),
       .stack(axis: 0), .slice(axis: 0, start: 0, length: 1), .index(axis: 0, at: 0), .seq2img(height: 1), .img2seq,
       .reshape([1]), .transpose([0]), .sdpa(heads: 1, kvHeads: 1), .localAttention(heads: 1, kvHeads: 1),
+      .fusedLinear(FusedLinearAttrs(hasBias: true)),
+      .tokenDWConv(TokenConvAttrs(height: 1, width: 1, kernel: [1, 1], stride: [1, 1], padding: [0, 0], hasBias: true)),
+      .shiftedLocalAttention(ShiftedAttentionAttrs(shifts: [], kernel: [1, 1], stride: [1, 1], padding: [0, 0], heads: 1, kvHeads: 1, eps: 1)),
     ]
     for op in all.flatMap(example) {
       XCTAssertNotNil(KernelTable.entries[op.mnemonic], "no kernel-table row for '\(op.mnemonic)'")

@@ -19,6 +19,18 @@ final class SpecGoldenTests: XCTestCase {
     try check("sag_tiny_cifar", overrides: [("dim", "32"), ("heads", "2"), ("image", "16"), ("depth2", "1"), ("depth3", "1"), ("depth4", "1")])
   }
 
+  /// The fused IR of the three models whose locality patterns the passes fuse (full size, batch 1).
+  func testFusedIRLocalViTTiny() throws { try checkIR("localvit_tiny") }
+  func testFusedIRCeiTTiny() throws { try checkIR("ceit_tiny") }
+  func testFusedIRLocallySAGCIFAR() throws { try checkIR("sag_tiny_cifar") }
+
+  func checkIR(_ spec: String) throws {
+    let path = "specs/\(spec).locus"
+    let text = try String(contentsOf: repositoryRoot().appendingPathComponent(path), encoding: .utf8)
+    let graph = try Pipeline.run(try Frontend.compile(LocusSpec.SourceFile(name: path, text: text), batch: 1).graph)
+    try assertGolden(graph.dump(), file: "\(spec).fused.ir.txt")
+  }
+
   func check(_ spec: String, overrides: [(name: String, value: String)]) throws {
     let path = "specs/\(spec).locus"
     let text = try String(contentsOf: repositoryRoot().appendingPathComponent(path), encoding: .utf8)

@@ -10,16 +10,22 @@ import XCTest
 #endif
 
 /// A hand-written library implementing the ABI of DESIGN.md §4 for a model `toy`:
-/// y[B, 2] = x[B, 3] · fc.weightᵀ[3, 2] + fc.bias[2], with B = 2, staged through the arena.
+/// y[B, 2] = x[B, 3] · fc.weightᵀ[3, 2] + fc.bias[2], with B = 2. `toy_prepare` lays the weight out
+/// transposed, with the bias, in the arena's persistent region (floats 0..<8); `toy_forward` reads
+/// only that copy, so a forward after rebinding shows whether prepare ran again. Floats 8..<12
+/// stage the result.
 let toyModelSource = """
   #include <stddef.h>
   #include <stdint.h>
   typedef struct { const char *name; int rank; int64_t shape[8]; int64_t numel; } locus_tensor_info;
   #ifndef TOY_ABI
-  #define TOY_ABI 1
+  #define TOY_ABI 2
   #endif
   #ifndef TOY_BIAS_NUMEL
   #define TOY_BIAS_NUMEL 2
+  #endif
+  #ifndef TOY_PREPARE_STATUS
+  #define TOY_PREPARE_STATUS 0
   #endif
   static const locus_tensor_info params[] = {
     {"fc.weight", 2, {2, 3}, 6},
@@ -27,7 +33,7 @@ let toyModelSource = """
   };
   static const locus_tensor_info inputs[] = {{"x", 2, {2, 3}, 6}};
   static const locus_tensor_info outputs[] = {{"y", 2, {2, 2}, 4}};
-  static int threads = 0;
+  static int threads = 0, prepares = 0;
 
   int toy_abi_version(void) { return TOY_ABI; }
   int toy_batch(void) { return 2; }
@@ -37,21 +43,33 @@ let toyModelSource = """
   const locus_tensor_info *toy_input_info(int i) { return &inputs[i]; }
   int toy_num_outputs(void) { return 1; }
   const locus_tensor_info *toy_output_info(int i) { return &outputs[i]; }
-  size_t toy_arena_bytes(void) { return 4 * sizeof(float); }
+  size_t toy_arena_bytes(void) { return 12 * sizeof(float); }
   void toy_set_num_threads(int n) { threads = n; }
   int toy_test_threads(void) { return threads; }
+  int toy_test_prepares(void) { return prepares; }
+
+  #ifndef TOY_NO_PREPARE
+  int toy_prepare(const float *const *p, float *arena) {
+    prepares++;
+    for (int o = 0; o < 2; o++) {
+      for (int k = 0; k < 3; k++) arena[k * 2 + o] = p[0][o * 3 + k];
+      arena[6 + o] = p[1][o];
+    }
+    return TOY_PREPARE_STATUS;
+  }
+  #endif
 
   #ifndef TOY_NO_FORWARD
   int toy_forward(const float *const *p, const float *const *in, float *const *out, float *arena) {
     if ((uintptr_t)arena % 64 || (uintptr_t)p[0] % 64 || (uintptr_t)p[1] % 64) return 7;
-    const float *w = p[0], *bias = p[1], *x = in[0];
+    const float *wt = arena, *bias = arena + 6, *x = in[0];
     for (int b = 0; b < 2; b++)
       for (int o = 0; o < 2; o++) {
         float s = bias[o];
-        for (int k = 0; k < 3; k++) s += x[b * 3 + k] * w[o * 3 + k];
-        arena[b * 2 + o] = s;
+        for (int k = 0; k < 3; k++) s += x[b * 3 + k] * wt[k * 2 + o];
+        arena[8 + b * 2 + o] = s;
       }
-    for (int i = 0; i < 4; i++) out[0][i] = arena[i];
+    for (int i = 0; i < 4; i++) out[0][i] = arena[8 + i];
     return 0;
   }
   #endif
@@ -85,7 +103,7 @@ final class CompiledModelTests: XCTestCase {
     XCTAssertEqual(model.parameterSpecs, [ParameterSpec(name: "fc.weight", shape: [2, 3]), ParameterSpec(name: "fc.bias", shape: [2])])
     XCTAssertEqual(model.inputs, [TensorInfo(name: "x", shape: [2, 3], numel: 6)])
     XCTAssertEqual(model.outputs, [TensorInfo(name: "y", shape: [2, 2], numel: 4)])
-    XCTAssertEqual(model.arenaBytes, 16)
+    XCTAssertEqual(model.arenaBytes, 48)
     let dir = try makeTemporaryDirectory(self)
     try SafeTensorsWriter.write(weights, to: dir + "/toy.safetensors")
     try model.bindWeights(try SafeTensorsFile.read(path: dir + "/toy.safetensors"))
@@ -131,10 +149,42 @@ final class CompiledModelTests: XCTestCase {
     XCTAssertEqual(try model.run(inputs: [x]), [expected])
   }
 
+  /// prepare runs once per binding, never per forward, and rebinding prepares the new weights
+  /// (the toy's forward reads only the prepared copy of the weights).
+  func testPrepareRunsOncePerBinding() throws {
+    let model = try loadToy()
+    let prepares = try testSymbol(model, "toy_test_prepares")
+    XCTAssertEqual(prepares(), 0)
+    try model.bindWeights(weights, sourceName: "first")
+    XCTAssertEqual(prepares(), 1)
+    XCTAssertEqual(try model.run(inputs: [x]), [expected])
+    XCTAssertEqual(try model.run(inputs: [x]), [expected])
+    XCTAssertEqual(prepares(), 1, "forward must not prepare again")
+
+    var doubled = weights
+    doubled["fc.weight"] = Tensor(shape: [2, 3], floats: [2, 4, 6, -2, 0, 2])
+    try model.bindWeights(doubled, sourceName: "second")
+    XCTAssertEqual(prepares(), 2)
+    XCTAssertEqual(try model.run(inputs: [x]), [[12.5, -0.5, -1.5, -6.5]])
+  }
+
+  func testAFailedPrepareLeavesNoWeightsBound() throws {
+    let model = try CompiledModel(libraryPath: try toyLibrary(flags: ["-DTOY_PREPARE_STATUS=3"]), modelName: "toy")
+    let error = runtimeError { () throws(RuntimeError) in try model.bindWeights(weights, sourceName: "memory") }
+    XCTAssertEqual(error, .prepareFailed(model: "toy", status: 3))
+    XCTAssertEqual(error?.description, "toy_prepare returned 3; bind the weights again before running")
+    XCTAssertNil(model.weights)
+    guard case .weightsNotBound? = runtimeError({ () throws(RuntimeError) in try model.run(inputs: [x]) }) else {
+      return XCTFail("expected weightsNotBound")
+    }
+  }
+
   func testMissingSymbolNamesIt() throws {
-    let error = try loadError(flags: ["-DTOY_NO_FORWARD"])
-    guard case .missingSymbol(_, let symbol)? = error else { return XCTFail("got \(String(describing: error))") }
-    XCTAssertEqual(symbol, "toy_forward")
+    for missing in ["forward", "prepare"] {
+      let error = try loadError(flags: ["-DTOY_NO_\(missing.uppercased())"])
+      guard case .missingSymbol(_, let symbol)? = error else { return XCTFail("got \(String(describing: error))") }
+      XCTAssertEqual(symbol, "toy_\(missing)")
+    }
     let lib = try toyLibrary()
     let wrongName = runtimeError { () throws(RuntimeError) in try CompiledModel(libraryPath: lib, modelName: "deit_tiny") }
     XCTAssertEqual(
@@ -143,7 +193,11 @@ final class CompiledModelTests: XCTestCase {
   }
 
   func testRejectsOtherABIVersionsAndInconsistentTables() throws {
-    guard case .abiMismatch(_, _, 2, 1)? = try loadError(flags: ["-DTOY_ABI=2"]) else {
+    guard case .abiMismatch(_, _, 3, 2)? = try loadError(flags: ["-DTOY_ABI=3"]) else {
+      return XCTFail("expected abiMismatch")
+    }
+    // A version 1 library has no prepare: the version is reported, not the missing symbol.
+    guard case .abiMismatch(_, _, 1, 2)? = try loadError(flags: ["-DTOY_ABI=1", "-DTOY_NO_PREPARE"]) else {
       return XCTFail("expected abiMismatch")
     }
     let error = try loadError(flags: ["-DTOY_BIAS_NUMEL=3"])
@@ -160,11 +214,14 @@ final class CompiledModelTests: XCTestCase {
   func testSetThreadsReachesTheLibraryAndSetsKMPBlocktime() throws {
     let model = try loadToy()
     try model.setThreads(3)
-    let lib = model.libraryPath
-    let handle = try XCTUnwrap(dlopen(lib, RTLD_NOW | RTLD_LOCAL))
-    let threads = unsafeBitCast(try XCTUnwrap(dlsym(handle, "toy_test_threads")), to: (@convention(c) () -> Int32).self)
-    XCTAssertEqual(threads(), 3)
+    XCTAssertEqual(try testSymbol(model, "toy_test_threads")(), 3)
     XCTAssertNotNil(runtimeError { () throws(RuntimeError) in try model.setThreads(0) })
     XCTAssertNotNil(getenv("KMP_BLOCKTIME"), "set before loading unless the user chose a value")
   }
+}
+
+/// One of the toy's `int toy_test_*(void)` probes, from the library the model loaded.
+func testSymbol(_ model: CompiledModel, _ name: String) throws -> @convention(c) () -> Int32 {
+  let handle = try XCTUnwrap(dlopen(model.libraryPath, RTLD_NOW | RTLD_LOCAL))
+  return unsafeBitCast(try XCTUnwrap(dlsym(handle, name)), to: (@convention(c) () -> Int32).self)
 }
