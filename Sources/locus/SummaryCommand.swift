@@ -24,7 +24,7 @@ struct SummaryCommand: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      print("model                   params     GFLOP/img  arena MiB  build s   batch-\(batch) median ms")
+      print("model                   params     GFLOP/img  arena MiB  build s   batch-\(batch) median ms   (arena: activations; folded weights not included)")
       for spec in specs {
         let fusion = optimization > 0 ? FusionOptions() : .none
         let artifact = try Driver.compile(CompileRequest(specPath: spec, batch: batch, fusion: fusion))
@@ -35,7 +35,7 @@ struct SummaryCommand: ParsableCommand {
         print(
           m.model.padding(toLength: 22, withPad: " ", startingAt: 0)
             + String(format: "%10d  %9.3f  %9.2f  %7@  %10.2f", m.parameterCount, Double(m.forwardFlops) / 1e9 / Double(batch),
-                     Double(m.arenaBytes) / 1_048_576, build as NSString, ms))
+                     Double(m.arenaBytes - m.preparedBytes) / 1_048_576, build as NSString, ms))
       }
     }
   }
