@@ -49,7 +49,8 @@ public enum CEmitter {
   public static func emit(_ graph: Graph, options: EmitOptions = EmitOptions()) throws(CodegenError) -> EmittedModel {
     guard isCIdentifier(graph.name) else { throw .invalidModelName(graph.name) }
     try checkTables(graph)
-    let plan = planMemory(graph, workspaceFloats: { workspaceFloats(for: $0, in: graph) }, persistent: isPrepared)
+    let plan = planMemory(
+      graph, workspaceFloats: { workspaceFloats(for: $0, in: graph) }, persistent: isPrepared, views: viewRules)
     let bodies = try ForwardEmitter(graph: graph, plan: plan).emit()
     let kernels = try Templates.closure(of: bodies.templates.union(["prologue.h"]))
     let source = try ModelFile(graph: graph, plan: plan, options: options, kernels: kernels, bodies: bodies).emit()
@@ -65,6 +66,28 @@ public enum CEmitter {
     case .input, .parameter: return false
     default: return !node.op.isView && !node.type.batched
     }
+  }
+
+  /// The strided views the kernels take (MemoryPlan.Layout): sdpa reads q, k and v with any row
+  /// stride; every kernel that is not `.strided` takes any operand or result one sample at a time
+  /// (`KernelContext.stridesSamples`); fused_linear's residual may be its result.
+  public static var viewRules: ViewRules {
+    func perSample(_ node: Node) -> Bool {
+      guard let entry = KernelTable.entries[node.op.mnemonic], !node.op.isView else { return false }
+      if case .strided = entry.batch { return false }
+      return true
+    }
+    return ViewRules(
+      readsStridedRows: { node, i in
+        if case .sdpa = node.op { return i < 3 }
+        return false
+      },
+      readsSampleStrided: { node, _ in perSample(node) },
+      writesSampleStrided: perSample,
+      writesOver: { node, i in
+        guard case .fusedLinear(let a) = node.op else { return false }
+        return a.hasResidual && i == node.operands.count - 1
+      })
   }
 
   /// Scratch floats `node` needs while it runs (im2col buffers), for `planMemory`.

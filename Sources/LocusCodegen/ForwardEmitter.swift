@@ -40,7 +40,7 @@ struct ForwardEmitter {
       body.code.blank()
       body.code.comment(describe(node))
       var context = KernelContext(node: node, graph: graph, plan: plan, writer: body.code)
-      try entry.emitNode(&context)
+      if !isView(node) { try entry.emitNode(&context) }
       body.code = context.w
       body.uses.formUnion(context.uses)
       templates.formUnion(context.templates)
@@ -62,9 +62,16 @@ struct ForwardEmitter {
     if !node.op.attributeText.isEmpty { s += " {\(node.op.attributeText)}" }
     if !node.scope.isEmpty { s += " \(node.scope)" }
     s += " : \(node.type)"
-    if node.op.isView, let root = plan.root[node.id] { s += ", a view of \(root): no code" }
+    if isView(node), let root = plan.root[node.id] { s += ", a view of \(root): no code" }
+    if plan.placed.contains(node.id), let root = plan.root[node.id], let l = plan.layout[node.id] {
+      s += ", written into \(root) from row \(l.offset / l.rowStride)"
+    }
     return s
   }
+
+  /// Values that share their root's bytes and need no code: reshapes, slices the plan made
+  /// views, concats made in place (not the values placed into a root's rows: those are computed).
+  func isView(_ node: Node) -> Bool { plan.root[node.id] != nil && !plan.placed.contains(node.id) }
 }
 
 extension KernelContext {

@@ -33,7 +33,12 @@ struct KernelContext {
   // MARK: - Storage
 
   /// Storage of a value: `params[3]`, `inputs[0]` or `arena + 1024`.
+  /// A strided view (MemoryPlan.Layout) points into its root: `arena + 1024 + 64`, folded.
   mutating func storage(_ v: ValueID) throws(CodegenError) -> String {
+    KernelContext.offset(try rootStorage(v), plan.layout[v]?.offset ?? 0)
+  }
+
+  private mutating func rootStorage(_ v: ValueID) throws(CodegenError) -> String {
     switch plan.storage[v] {
     case .input(let i):
       uses.insert(.inputs)
@@ -50,7 +55,12 @@ struct KernelContext {
 
   /// Operand `i`, offset to the current sample when the node runs per sample.
   mutating func arg(_ i: Int) throws(CodegenError) -> String {
-    try at(storage(node.operands[i]), operand(i))
+    try at(storage(node.operands[i]), node.operands[i])
+  }
+
+  /// Floats between the rows of rank-2 operand `i` (its columns unless it is a column view).
+  func rowStride(_ i: Int) -> Int {
+    plan.layout[node.operands[i]]?.rowStride ?? (operand(i).shape.last ?? 1)
   }
 
   /// Operand `i` when it exists, else `NULL` (optional biases).
@@ -61,7 +71,7 @@ struct KernelContext {
   /// The result buffer, offset to the current sample when the node runs per sample.
   mutating func out() throws(CodegenError) -> String {
     guard case .arena = plan.storage[node.id] else { throw .noStorage(node: node.label) }
-    return at(try storage(node.id), result)
+    return at(try storage(node.id), node.id)
   }
 
   /// The node's scratch slice of the arena (`NULL` when the plan gave it none).
@@ -71,9 +81,19 @@ struct KernelContext {
     return ws.offset == 0 ? "arena" : "arena + \(ws.offset)"
   }
 
-  private mutating func at(_ base: String, _ t: TensorType) -> String {
+  private mutating func at(_ base: String, _ v: ValueID) -> String {
+    let t = graph[v].type
     guard let b = sample, t.batched else { return base }
-    return "\(base) + (long)\(b) * \(t.count)"
+    return "\(base) + (long)\(b) * \(plan.layout[v]?.sampleStride ?? t.count)"
+  }
+
+  /// Whether an operand or the result is a view whose samples sit further apart than the kernels
+  /// assume (a row slice of a token buffer): the node then runs one sample at a time.
+  var stridesSamples: Bool {
+    guard graph.batch > 1 else { return false }
+    return (node.operands + [node.id]).contains { v in
+      graph[v].type.batched && plan.layout[v].map { $0.stridesSamples(graph[v].type) } ?? false
+    }
   }
 
   // MARK: - Sizes

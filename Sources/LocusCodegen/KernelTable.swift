@@ -44,7 +44,7 @@ struct KernelEntry: Sendable {
   var workspace: @Sendable (_ node: Node, _ graph: Graph, _ samples: Int) -> Int = { _, _, _ in 0 }
 
   func emitNode(_ context: inout KernelContext) throws(CodegenError) {
-    try context.perSample(batch.loops(context.node, context.graph), emit)
+    try context.perSample(batch.loops(context.node, context.graph) || context.stridesSamples, emit)
   }
 
   func workspace(_ node: Node, _ graph: Graph) -> Int {

@@ -62,13 +62,14 @@ extension KernelTable {
     for i in axes.indices.reversed() { k.w.close("for i\(i)") }
   }
 
-  /// attention.c: q [Nq, H·D], k, v [Nk, Hk·D], dense rows.
+  /// attention.c: q [Nq, H·D], k, v [Nk, Hk·D], each with its own row stride (q, k and v may be
+  /// column views of one fused qkv buffer).
   static func emitSDPA(_ k: inout KernelContext) throws(CodegenError) {
     guard case .sdpa(let h, let hk) = k.node.op else { return }
     let q = k.operand(0).shape, kv = k.operand(1).shape
     let d = q[1] / h
-    let args = [k.batch(), "\(q[0])", "\(kv[0])", "\(h)", "\(hk)", "\(d)", try k.arg(0), "\(q[1])", try k.arg(1), "\(kv[1])",
-                try k.arg(2), "\(kv[1])", try k.out(), cFloat(inverseSquareRoot(d))]
+    let args = [k.batch(), "\(q[0])", "\(kv[0])", "\(h)", "\(hk)", "\(d)", try k.arg(0), "\(k.rowStride(0))", try k.arg(1),
+                "\(k.rowStride(1))", try k.arg(2), "\(k.rowStride(2))", try k.out(), cFloat(inverseSquareRoot(d))]
     k.call("lk_sdpa", args, from: "attention.c")
   }
 

@@ -19,6 +19,11 @@ public struct MemoryPlan: Sendable {
   public var storage: [ValueID: Storage]
   /// For views: the value whose storage they share.
   public var root: [ValueID: ValueID]
+  /// For strided views (slices, values placed into another's rows; `planViews`): where they sit
+  /// in their root. Views without a layout (reshapes, in-place concats) are their root's bytes.
+  public var layout: [ValueID: Layout] = [:]
+  /// Values computed straight into their root's rows: views that the code still writes.
+  public var placed: Set<ValueID> = []
   /// Scratch space per node (im2col, packing), in floats, live only while the node runs.
   public var workspace: [ValueID: (offset: Int, floats: Int)]
   /// The values placed in the persistent region, and its size: it spans `0..<persistentFloats`.
@@ -44,13 +49,13 @@ private struct Interval {
 /// overlaps. `workspaceFloats` asks the code generator how much scratch each node needs.
 /// `persistent` marks the computed values that live in the persistent region (placed one after
 /// another in graph order); their scratch, needed only while they are computed, stays transient.
+/// `views` says which strided views the kernels can take (`planViews`); a view keeps its root alive.
 public func planMemory(
-  _ graph: Graph, workspaceFloats: (Node) -> Int = { _ in 0 }, persistent: (Node) -> Bool = { _ in false }
+  _ graph: Graph, workspaceFloats: (Node) -> Int = { _ in 0 }, persistent: (Node) -> Bool = { _ in false },
+  views rules: ViewRules = .none
 ) -> MemoryPlan {
-  var root: [ValueID: ValueID] = [:]
   var storage: [ValueID: MemoryPlan.Storage] = [:]
   var inputIndex = 0
-  var lastUse: [ValueID: Int] = [:]
   for node in graph.nodes {
     switch node.op {
     case .input:
@@ -59,8 +64,20 @@ public func planMemory(
     case .parameter(let name):
       let index = graph.parameters.firstIndex { $0.name == name } ?? 0
       storage[node.id] = .parameter(index: index)
-    default:
-      if node.op.isView { root[node.id] = root[node.operands[0]] ?? node.operands[0] }
+    default: break
+    }
+  }
+  let views = planViews(graph, rules: rules) { node in
+    switch node.op {
+    case .input, .parameter: return false
+    default: return !node.op.isView && node.type.batched && !persistent(node)
+    }
+  }
+  var root = views.root
+  var lastUse: [ValueID: Int] = [:]
+  for node in graph.nodes {
+    if node.op.isView, root[node.id] == nil, storage[node.id] == nil {
+      root[node.id] = root[node.operands[0]] ?? node.operands[0]
     }
     for operand in node.operands { lastUse[root[operand] ?? operand] = node.id.raw }
   }
@@ -69,13 +86,13 @@ public func planMemory(
   var intervals: [Interval] = []
   var kept: Set<ValueID> = []
   var keptFloats = 0
-  for node in graph.nodes where storage[node.id] == nil && root[node.id] == nil {
+  for node in graph.nodes where storage[node.id] == nil && (root[node.id] == nil || views.placed.contains(node.id)) {
     let floats = roundUp(node.type.count * (node.type.batched ? graph.batch : 1))
     if persistent(node) {
       storage[node.id] = .arena(offset: keptFloats)
       kept.insert(node.id)
       keptFloats += floats
-    } else {
+    } else if root[node.id] == nil {  // a value placed into its root's rows has no slice of its own
       intervals.append(Interval(value: node.id, floats: floats, first: node.id.raw, last: lastUse[node.id] ?? node.id.raw))
     }
     let scratch = workspaceFloats(node)
@@ -111,7 +128,8 @@ public func planMemory(
   }
   for (view, source) in root { storage[view] = storage[source] }
   return MemoryPlan(
-    storage: storage, root: root, workspace: workspace, persistent: kept, persistentFloats: keptFloats, arenaFloats: arena)
+    storage: storage, root: root, layout: views.layout, placed: views.placed, workspace: workspace, persistent: kept,
+    persistentFloats: keptFloats, arenaFloats: arena)
 }
 
 private func roundUp(_ floats: Int) -> Int { (floats + alignmentFloats - 1) / alignmentFloats * alignmentFloats }

@@ -488,7 +488,7 @@ enum Golden {
         return i >= 0 && i < 1 ? &tiny_vit_outputs_[i] : NULL;
       }
 
-      size_t tiny_vit_arena_bytes(void) { return 6720; }
+      size_t tiny_vit_arena_bytes(void) { return 4800; }
 
       void tiny_vit_set_num_threads(int n) {
       #ifdef _OPENMP
@@ -535,23 +535,20 @@ enum Golden {
         /* %14 = linear(%11, %12, %13) blocks.0.attn.qkv : f32[B, 10, 36] */
         lk_linear(B * 10, 12, 36, arena + 960, params[6], params[7], arena);
 
-        /* %15 = slice(%14) {axis -1, start 0, length 12} : f32[B, 10, 12] */
-        lk_copy_rows(B * 10, 12, arena, 36, arena + 960, 12);
+        /* %15 = slice(%14) {axis -1, start 0, length 12} : f32[B, 10, 12], a view of %14: no code */
 
-        /* %16 = slice(%14) {axis -1, start 12, length 12} : f32[B, 10, 12] */
-        lk_copy_rows(B * 10, 12, arena + 12, 36, arena + 1200, 12);
+        /* %16 = slice(%14) {axis -1, start 12, length 12} : f32[B, 10, 12], a view of %14: no code */
 
-        /* %17 = slice(%14) {axis -1, start 24, length 12} : f32[B, 10, 12] */
-        lk_copy_rows(B * 10, 12, arena + 24, 36, arena + 1440, 12);
+        /* %17 = slice(%14) {axis -1, start 24, length 12} : f32[B, 10, 12], a view of %14: no code */
 
         /* %18 = sdpa(%15, %16, %17) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 10, 12] */
-        lk_sdpa(B, 10, 10, 3, 3, 4, arena + 960, 12, arena + 1200, 12, arena + 1440, 12, arena, 0.5f);
+        lk_sdpa(B, 10, 10, 3, 3, 4, arena, 36, arena + 12, 36, arena + 24, 36, arena + 960, 0.5f);
 
         /* %21 = linear(%18, %19, %20) blocks.0.attn.proj : f32[B, 10, 12] */
-        lk_linear(B * 10, 12, 12, arena, params[8], params[9], arena + 240);
+        lk_linear(B * 10, 12, 12, arena + 960, params[8], params[9], arena);
 
         /* %22 = add(%8, %21) : f32[B, 10, 12] */
-        lk_add(3, (const long[]){B, 10, 12}, arena + 720, (const long[]){120, 12, 1}, arena + 240,
+        lk_add(3, (const long[]){B, 10, 12}, arena + 720, (const long[]){120, 12, 1}, arena,
             (const long[]){120, 12, 1}, arena + 960);
 
         /* %25 = layernorm(%22, %23, %24) {eps 1e-06} blocks.0.norm2 : f32[B, 10, 12] */

@@ -42,8 +42,56 @@ final class MemoryPlanTests: XCTestCase {
     }
   }
 
-  func assertNoOverlap(_ g: Graph, file: StaticString = #filePath, line: UInt = #line) throws {
-    let plan = planMemory(g, workspaceFloats: { $0.id.raw % 3 == 0 ? 40 : 0 })
+  /// The same with slice views and in-place concats (`planViews`): random token graphs with
+  /// column and row slices, attention over them and class-token split/re-join patterns. Besides
+  /// roots never overlapping, every value read (through its view) must hold exactly the elements
+  /// it denotes when it is read: no view is written through while another live value shares its
+  /// bytes (`assertViewsReadTheirElements`).
+  func testLiveValuesNeverOverlapWithSliceViews() throws {
+    var rng = SystemRandomNumberGenerator()
+    var columnViews = 0, placed = 0
+    for trial in 0..<300 {
+      var g = Graph(name: "v\(trial)", batch: Int.random(in: 1...3, using: &rng))
+      var values = [g.append(.input(name: "x"), [], type: TensorType([5, 12], batched: true))]
+      values.append(try g.add(.unary(.relu), [values[0]]))
+      for _ in 0..<Int.random(in: 2...24, using: &rng) {
+        let a = values.randomElement(using: &rng)!, b = values.randomElement(using: &rng)!
+        let (ta, tb) = (g[a].type, g[b].type)
+        let (rows, cols) = (ta.shape[0], ta.shape[1])
+        switch Int.random(in: 0..<7, using: &rng) {
+        case 0: values.append(try g.add(.unary(.relu), [a]))
+        case 1: if ta == tb { values.append(try g.add(.binary(.add), [a, b])) }
+        case 2:
+          let length = Int.random(in: 1...rows, using: &rng), start = Int.random(in: 0...(rows - length), using: &rng)
+          values.append(try g.add(.slice(axis: 0, start: start, length: length), [a]))
+        case 3:
+          let length = Int.random(in: 1...cols, using: &rng), start = Int.random(in: 0...(cols - length), using: &rng)
+          values.append(try g.add(.slice(axis: 1, start: start, length: length), [a]))
+        case 4:
+          if cols == tb.shape[1] { values.append(try g.add(.sdpa(heads: 1, kvHeads: 1), [a, b, b])) }
+        case 5:
+          if cols == tb.shape[1] { values.append(try g.add(.concat(axis: 0), [a, b])) }
+        default:
+          guard rows >= 2 else { continue }
+          let cls = try g.add(.slice(axis: 0, start: 0, length: 1), [a])
+          let patches = try g.add(.slice(axis: 0, start: 1, length: rows - 1), [a])
+          let f = try g.add(.binary(.add), [try g.add(.unary(.relu), [patches]), patches])
+          values += [cls, patches, f, try g.add(.concat(axis: 0), [cls, f])]
+        }
+      }
+      g.outputs = [("y", values.last!)] + (Bool.random(using: &rng) ? [("z", values.randomElement(using: &rng)!)] : [])
+      let plan = try assertNoOverlap(g, views: testViewRules)
+      assertViewsReadTheirElements(g, plan)
+      columnViews += plan.layout.filter { g[$0.key].type.shape[1] != $0.value.rowStride }.count
+      placed += plan.placed.count
+    }
+    XCTAssertGreaterThan(columnViews, 0, "the random graphs exercise column views")
+    XCTAssertGreaterThan(placed, 0, "and in-place concats")
+  }
+
+  @discardableResult
+  func assertNoOverlap(_ g: Graph, views: ViewRules = .none, file: StaticString = #filePath, line: UInt = #line) throws -> MemoryPlan {
+    let plan = planMemory(g, workspaceFloats: { $0.id.raw % 3 == 0 ? 40 : 0 }, views: views)
     var lastUse: [ValueID: Int] = [:]
     func root(_ v: ValueID) -> ValueID { plan.root[v] ?? v }
     for node in g.nodes { for o in node.operands { lastUse[root(o)] = node.id.raw } }
@@ -65,6 +113,7 @@ final class MemoryPlanTests: XCTestCase {
         XCTAssertFalse(liveTogether && shareBytes, "buffers \(a) and \(b) overlap in \(g.dump())", file: file, line: line)
       }
     }
+    return plan
   }
 
   func testAChainReusesMemory() throws {
