@@ -197,24 +197,10 @@ static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packe
 /* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
  * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
  * SSE and AVX-512). NR is a multiple of 8 on every target. */
-typedef float lk__gemm_v8 __attribute__((vector_size(32)));
 static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
-  lk__gemm_v8 r[8], t[8], u[8], o[8];
+  lk_v8 r[8], o[8];
   for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-    u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-    u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-    u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-  }
-  for (int i = 0; i < 4; ++i) {
-    o[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-    o[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-  }
+  lk_transpose8(r, o);
   for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
 }
 

@@ -66,6 +66,28 @@ typedef struct { const char *name; int rank; int64_t shape[8]; int64_t numel; } 
 typedef float lk_vf __attribute__((vector_size(LK_VW * 4)));
 typedef int32_t lk_vi __attribute__((vector_size(LK_VW * 4)));
 
+/* An 8×8 block of floats transposed in registers: r[i] is row i, o[i] becomes column i. Unpack
+ * pairs, shuffle quads, swap halves (three rounds of 8 shuffles). Eight floats whatever LK_VW is:
+ * used by gemm.c's B packing and the shifted attention's position add. */
+typedef float lk_v8 __attribute__((vector_size(32)));
+static inline void lk_transpose8(const lk_v8 r[8], lk_v8 o[8]) {
+  lk_v8 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+    t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+    u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+    u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
+    u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
+  }
+  for (int i = 0; i < 4; ++i) {
+    o[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+    o[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+  }
+}
+
 /* Unaligned load/store through memcpy: no alignment or aliasing assumptions, one vmovups. */
 static inline lk_vf lk_vload(const float *p) { lk_vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void lk_vstore(float *p, lk_vf v) { memcpy(p, &v, sizeof v); }

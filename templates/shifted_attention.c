@@ -227,33 +227,19 @@ static void lk__sla_im2col(const lk__sla_geom *g, const float *img_b, int Hv, in
 
 /* x[c][j] += pos[j·C + c] for c < C, j < nv (pos at the panel's first token; NULL: nothing to add),
  * and sum[j] = Σ_c x[c][j] afterwards (LayerNorm's first pass, fused). Full panels go 8×8 through
- * register transposes (unpack, shuffle, swap halves, as in gemm.c's B packing). */
-typedef float lk__sla_v8 __attribute__((vector_size(32)));
+ * register transposes (lk_transpose8, shared with gemm.c's B packing). */
 static void lk__sla_add_pos(float *x, const float *pos, const float *next, int C, int nv, float *sum) {
-  lk__sla_v8 acc[LK_SLA_NR / 8];
+  lk_v8 acc[LK_SLA_NR / 8];
   int c0 = 0;
   memset(acc, 0, sizeof acc);
   if (nv == LK_SLA_NR && pos)
     for (; c0 + 8 <= C; c0 += 8)
       for (int j0 = 0; j0 < LK_SLA_NR; j0 += 8) {
-        lk__sla_v8 r[8], t[8], u[8], o[8];
+        lk_v8 r[8], o[8];
         for (int i = 0; i < 8; ++i) memcpy(&r[i], pos + (long)(j0 + i) * C + c0, sizeof r[i]);
         if (next && c0 % 16 == 0)
           for (int i = 0; i < 8; ++i) __builtin_prefetch(next + (long)(j0 + i) * C + c0, 0, 3);
-        for (int i = 0; i < 8; i += 2) {
-          t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
-          t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
-        }
-        for (int i = 0; i < 8; i += 4) {
-          u[i] = __builtin_shufflevector(t[i], t[i + 2], 0, 1, 8, 9, 4, 5, 12, 13);
-          u[i + 1] = __builtin_shufflevector(t[i], t[i + 2], 2, 3, 10, 11, 6, 7, 14, 15);
-          u[i + 2] = __builtin_shufflevector(t[i + 1], t[i + 3], 0, 1, 8, 9, 4, 5, 12, 13);
-          u[i + 3] = __builtin_shufflevector(t[i + 1], t[i + 3], 2, 3, 10, 11, 6, 7, 14, 15);
-        }
-        for (int i = 0; i < 4; ++i) {
-          o[i] = __builtin_shufflevector(u[i], u[i + 4], 0, 1, 2, 3, 8, 9, 10, 11);
-          o[i + 4] = __builtin_shufflevector(u[i], u[i + 4], 4, 5, 6, 7, 12, 13, 14, 15);
-        }
+        lk_transpose8(r, o);
         for (int i = 0; i < 8; ++i) {
           float *xr = x + (long)(c0 + i) * LK_SLA_NR + j0;
           memcpy(&r[i], xr, sizeof r[i]);
