@@ -193,7 +193,7 @@ final class Elaborator {
       }
     }
     guard checkedCount(shape) != nil else {
-      throw ElaborationError("\(shape) has more than \(1 << 34) elements", at: type.range)
+      throw ElaborationError("\(shape) has more than \(maxElementsPerSample) elements", at: type.range)
     }
     return shape
   }

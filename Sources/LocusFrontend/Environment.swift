@@ -25,5 +25,4 @@ enum Builtins {
 enum Limits {
   static let repeatCount = 100_000
   static let nodes = 1_000_000
-  static let elementsPerTensor = 1 << 34
 }

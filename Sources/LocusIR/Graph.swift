@@ -84,7 +84,7 @@ public struct Graph: Hashable, Sendable {
   public mutating func add(_ op: Op, _ operands: [ValueID], scope: String = "", origin: String = "") throws(ShapeError) -> ValueID {
     let type = try op.inferType(operands.map { nodes[$0.raw].type })
     guard checkedCount(type.shape) != nil else {
-      throw ShapeError("'\(op.mnemonic)' would produce \(type), more than \(1 << 34) elements per sample")
+      throw ShapeError("'\(op.mnemonic)' would produce \(type), more than \(maxElementsPerSample) elements per sample")
     }
     return append(op, operands, type: type, scope: scope, origin: origin)
   }

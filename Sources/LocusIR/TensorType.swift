@@ -47,9 +47,12 @@ public struct ShapeError: Error, Hashable, Sendable, CustomStringConvertible {
   public var description: String { message }
 }
 
-/// The element count of a shape, or nil when it overflows or exceeds `limit` (a spec can ask for
-/// absurd sizes; they must become errors, not traps).
-public func checkedCount(_ shape: [Int], limit: Int = 1 << 34) -> Int? {
+/// The most elements one tensor may have per sample (64 GiB of f32): a spec can ask for absurd
+/// sizes, and they must become errors, not traps or exhausted memory.
+public let maxElementsPerSample = 1 << 34
+
+/// The element count of a shape, or nil when it overflows or exceeds `limit`.
+public func checkedCount(_ shape: [Int], limit: Int = maxElementsPerSample) -> Int? {
   var n = 1
   for d in shape {
     guard d >= 0 else { return nil }
