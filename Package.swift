@@ -20,7 +20,7 @@ let package = Package(
     .executableTarget(
       name: "locus",
       dependencies: [
-        "LocusDriver", "LocusSpec", "LocusIR", "LocusPasses", "LocusCodegen", "LocusRuntime",
+        "LocusDriver", "LocusSpec", "LocusIR", "LocusPasses", "LocusCodegen", "LocusRuntime", "LocusTraining",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The whole pipeline as one call (spec → graph → passes → C → library), shared by the CLI and
@@ -43,6 +43,14 @@ let package = Package(
       resources: [.embedInCode("templates")]),
     .target(name: "LocusBuild", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
     .target(name: "LocusRuntime"),
+    // Everything of `locus train` that does not depend on the compiled model: data sets, batching,
+    // schedules, metrics, plots, progress, checkpoints.
+    .target(name: "LocusTraining", dependencies: ["LocusRuntime", "CZlib"]),
+
+    // MARK: - C libraries
+
+    // zlib, to read the gzip IDX files of Fashion-MNIST (Debian: zlib1g-dev; macOS: in the SDK).
+    .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
 
     // MARK: - Tests
 
@@ -59,11 +67,12 @@ let package = Package(
       dependencies: ["LocusCodegen", "LocusIR", "LocusReference", "LocusBuild", "LocusRuntime"]),
     .testTarget(name: "LocusBuildTests", dependencies: ["LocusBuild"]),
     .testTarget(name: "LocusRuntimeTests", dependencies: ["LocusRuntime"]),
+    .testTarget(name: "LocusTrainingTests", dependencies: ["LocusTraining", "LocusRuntime", "CZlib"]),
     .testTarget(
       name: "LocusEndToEndTests",
       dependencies: [
         "LocusDriver", "LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusReference", "LocusCodegen",
-        "LocusBuild", "LocusRuntime",
+        "LocusBuild", "LocusRuntime", "LocusTraining",
       ],
       exclude: ["Golden", "Specs"],
       resources: [.copy("Fixtures")]),

@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 # OpenMP for clang 21: Debian's libomp-dev is LLVM 14 and fails to link (__kmpc_dispatch_deinit).
 [ -e /usr/lib/llvm-19/lib/libomp.so ] || need+=(libomp-19-dev)
+# zlib, which LocusTraining reads the data set's gzip files with.
+[ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
 # The demo data set (Fashion-MNIST), used by the examples and the training tests.
 [ -e /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 

@@ -433,4 +433,33 @@ int lk_shifted_local_attention(int B, int Ci, int Hh, int Ww, int T, int mode, c
                                float scale, float *out);
 /* ---- end of shifted_attention.c block ---- */
 
+/* ---- Training kernels (DESIGN.md §7): gradients, loss, optimizers ------------------------------- */
+/* grad.c */
+void lk_unary_grad(int act, long n, const float *x, const float *dy, float *dx);
+void lk_softmax_grad(long rows, long L, const float *y, const float *dy, float *dx);
+void lk_normalize(long rows, long C, const float *x, float eps, float *y);
+void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx);
+void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y);
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx);
+void lk_batch_moments(int B, long C, long S, const float *x, float *out);
+void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
+void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                          int groups, const float *dy, const float *w, float *dx);
+void lk_conv2d_grad_weight(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                           int groups, const float *dy, const float *x, float *dw);
+void lk_linear_grad_weight(long rows, int K, int N, const float *dy, const float *x, float *dw);
+void lk_maxpool2d_grad(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
+                       const float *x, const float *dy, float *dx);
+void lk_circular_pad_grad(long P, int Hh, int Ww, int l, int r, int t, int b, const float *dy, float *dx);
+void lk_zero_pad(long outer, long L, long inner, long before, long after, const float *x, float *y);
+/* loss.c */
+void lk_cross_entropy(int B, int K, const float *logits, const float *targets, float *loss);
+void lk_cross_entropy_grad(int B, int K, const float *logits, const float *targets, float *dlogits);
+/* optim.c */
+double lk_sum_squares(long n, const float *x);
+void lk_adamw_step(long n, float *p, const float *grad, float *m, float *v, float lr, float beta1, float beta2,
+                   float eps, float wd, long step, float gscale);
+void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, float momentum, float wd, long step,
+                 float gscale);
+
 #endif /* LOCUS_PROLOGUE_H */

@@ -23,6 +23,13 @@ public struct EmitOptions: Hashable, Sendable {
   public init(target: Target = .native) { self.target = target }
 }
 
+extension Graph {
+  /// Whether values computed from parameters only go to `<m>_prepare` (run once per weight
+  /// binding). Not in training graphs: their parameters change after every step, so a transposed
+  /// weight is recomputed by each forward-backward call.
+  var preparesConstants: Bool { !training }
+}
+
 /// The C of one model: `<name>.c` (kernels, prepare and forward) and `<name>.h` (the ABI of DESIGN.md §4),
 /// with the memory plan they were laid out with.
 public struct EmittedModel: Sendable {
@@ -50,9 +57,10 @@ public enum CEmitter {
     guard isCIdentifier(graph.name) else { throw .invalidModelName(graph.name) }
     try checkTables(graph)
     let plan = planMemory(
-      graph, workspaceFloats: { workspaceFloats(for: $0, in: graph) }, persistent: isPrepared, views: viewRules)
+      graph, workspaceFloats: { workspaceFloats(for: $0, in: graph) }, persistent: graph.preparesConstants ? isPrepared : { _ in false }, views: viewRules)
     let bodies = try ForwardEmitter(graph: graph, plan: plan).emit()
-    let kernels = try Templates.closure(of: bodies.templates.union(["prologue.h"]))
+    // A training library also carries the optimizer kernels its trainer calls (DESIGN.md §7).
+    let kernels = try Templates.closure(of: bodies.templates.union(["prologue.h"] + (graph.training ? ["optim.c"] : [])))
     let source = try ModelFile(graph: graph, plan: plan, options: options, kernels: kernels, bodies: bodies).emit()
     let header = HeaderFile(graph: graph).emit()
     return EmittedModel(name: graph.name, source: source, header: header, plan: plan, kernelsUsed: kernels, graph: graph)

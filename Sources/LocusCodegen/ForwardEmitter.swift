@@ -32,7 +32,7 @@ struct ForwardEmitter {
       guard let entry = KernelTable.entries[node.op.mnemonic] else {
         throw .noKernel(op: node.op.mnemonic, node: node.label)
       }
-      if !node.type.batched, let i = node.operands.firstIndex(where: { graph[$0].type.batched }) {
+      if !node.type.batched, !node.op.reducesBatch, let i = node.operands.firstIndex(where: { graph[$0].type.batched }) {
         throw .unsupported(op: node.op.mnemonic, node: node.label, reason: "operand \(i + 1) is batched but the result is not")
       }
       let prepared = plan.persistent.contains(plan.root[node.id] ?? node.id)
@@ -75,10 +75,16 @@ struct ForwardEmitter {
 }
 
 extension KernelContext {
-  /// Copies the node's value into `outputs[i]`. Output shapes always carry the batch, so an
-  /// unbatched value (computed from parameters only) is repeated for every sample.
+  /// Copies the node's value into `outputs[i]`. A training graph's unbatched outputs (the loss,
+  /// gradients) have their own shape; an inference model's outputs always carry the batch, an
+  /// unbatched value (computed from parameters only) repeated for every sample.
   mutating func copyOutput(_ i: Int, name: String) throws(CodegenError) {
     let source = try storage(node.id)
+    if !result.batched, graph.training {
+      w.comment("output \(i) \"\(sanitize(name))\" = \(node.id) : \(result)")
+      w.call("memcpy", ["outputs[\(i)]", source, "sizeof(float) * \(result.count)"])
+      return
+    }
     let full = TensorType(result.shape, batched: true)
     w.comment("output \(i) \"\(sanitize(name))\" = \(node.id) : \(full)")
     uses.insert(.batch)

@@ -49,7 +49,7 @@ struct HeaderFile {
        "int \(m)_num_params(void);\nconst locus_tensor_info *\(m)_param_info(int i);"),
       ("Inputs (\(graph.inputs.count)); shapes include the batch B first.",
        "int \(m)_num_inputs(void);\nconst locus_tensor_info *\(m)_input_info(int i);"),
-      ("Outputs (\(graph.outputs.count)); shapes include the batch B first.",
+      ("Outputs (\(graph.outputs.count)); shapes include the batch B first, except outputs computed over\nthe whole batch (a loss, gradients).",
        "int \(m)_num_outputs(void);\nconst locus_tensor_info *\(m)_output_info(int i);"),
       ("Bytes of memory `arena` must provide to \(m)_prepare and \(m)_forward:\nthe persistent region (what \(m)_prepare computes), then the forward pass's scratch.",
        "size_t \(m)_arena_bytes(void);"),
@@ -59,7 +59,7 @@ struct HeaderFile {
        "int \(m)_prepare(const float *const *params, float *arena);"),
       ("Runs the model. params[i] points to parameter i (manifest order), inputs[i] and outputs[i]\nlikewise, each dense row-major float32 of the shape its info gives. arena is 64-byte aligned,\nat least \(m)_arena_bytes() long, and prepared for these params by\n\(m)_prepare; it holds every intermediate value, so one arena serves one call at a time.\nOutputs must not overlap inputs, params or arena. Returns 0, or -1 when a kernel failed (out\nof memory for its scratch; its output is then NaN).",
        "int \(m)_forward(const float *const *params, const float *const *inputs, float *const *outputs,\n    float *arena);"),
-    ]
+    ] + (graph.training ? OptimizerABI.functions(m).map { ($0.comment, $0.signature + ";") } : [])
   }
 }
 

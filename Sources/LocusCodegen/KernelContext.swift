@@ -105,6 +105,13 @@ struct KernelContext {
     return "B"
   }
 
+  /// The batch count of a batched operand, also when the result is not batched (ops that sum
+  /// over the batch: DESIGN.md §7). Such ops never run one sample at a time.
+  mutating func operandBatch() -> String {
+    uses.insert(.batch)
+    return "B"
+  }
+
   /// `B * 197` style product: the batch count (when batched) times the given per-sample extents.
   mutating func count(_ extents: [Int], batched: Bool) -> String {
     let b = batched ? batch() : "1"

@@ -92,6 +92,8 @@ enum KernelTable {
       table[b.rawValue] = KernelEntry(batch: .strided, emit: emitBinary)
       table["\(b.rawValue)_scalar"] = KernelEntry(batch: .together, emit: emitScalar)
     }
+    // Training (Kernels+Training.swift)
+    for (name, entry) in trainingEntries { table[name] = entry }
     return table
   }()
 }

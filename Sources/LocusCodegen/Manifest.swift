@@ -7,7 +7,8 @@ import LocusIR
 public struct Manifest: Codable, Hashable, Sendable {
   public struct TensorEntry: Codable, Hashable, Sendable {
     public var name: String
-    /// Full shape: inputs and outputs carry the batch first, parameters their state-dict shape.
+    /// Full shape: inputs and batched outputs carry the batch first; parameters, and outputs computed
+    /// over the whole batch (a loss, gradients: DESIGN.md §7), their own shape.
     public var shape: [Int]
     public var dtype: String
     public init(name: String, shape: [Int], dtype: String = "f32") {
@@ -111,7 +112,7 @@ public struct Manifest: Codable, Hashable, Sendable {
     model = g.name
     batch = g.batch
     inputs = g.inputs.map { TensorEntry(name: inputName($0), shape: $0.type.fullShape(batch: g.batch), dtype: $0.type.dtype.rawValue) }
-    outputs = g.outputs.map { TensorEntry(name: $0.name, shape: [g.batch] + g[$0.value].type.shape, dtype: g[$0.value].type.dtype.rawValue) }
+    outputs = g.outputs.map { TensorEntry(name: $0.name, shape: g.outputShape($0.value), dtype: g[$0.value].type.dtype.rawValue) }
     parameters = g.parameters.map {
       ParameterEntry(name: $0.name, shape: $0.shape, role: $0.role.rawValue, initializer: InitializerEntry($0.initializer))
     }

@@ -33,7 +33,21 @@ struct ModelFile {
     writeABI(&w)
     writePrepare(&w)
     writeForward(&w)
+    if graph.training { writeOptimizer(&w) }
     return w.text
+  }
+
+  /// A training library exports optim.c's updates under its prefix (the kernels themselves are
+  /// hidden), for the trainer to call on each parameter after `<m>_forward` (DESIGN.md §7).
+  private func writeOptimizer(_ w: inout CWriter) {
+    let m = graph.name
+    for (comment, signature, call) in OptimizerABI.functions(m) {
+      w.blank()
+      w.comment(comment)
+      w.open(signature)
+      w.line(call)
+      w.close(signature.components(separatedBy: "(")[0].components(separatedBy: " ").last ?? m)
+    }
   }
 
   static let legend = """
@@ -76,10 +90,10 @@ struct ModelFile {
     let b = graph.batch
     let params = graph.parameters.map { ($0.name, $0.shape) }
     let inputs = graph.inputs.map { (inputName($0), $0.type.fullShape(batch: b)) }
-    let outputs = graph.outputs.map { ($0.name, [b] + graph[$0.value].type.shape) }
+    let outputs = graph.outputs.map { ($0.name, graph.outputShape($0.value)) }
     table("params", "Parameters in manifest order: params[i] of the forward function is entry i.", params, &w)
     table("inputs", "Inputs (batch first).", inputs, &w)
-    table("outputs", "Outputs (batch first).", outputs, &w)
+    table("outputs", "Outputs (batch first, unless computed over the whole batch).", outputs, &w)
   }
 
   private func table(_ what: String, _ doc: String, _ rows: [(String, [Int])], _ w: inout CWriter) {

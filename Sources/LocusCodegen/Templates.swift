@@ -20,6 +20,9 @@ enum Templates {
     "fused_linear.c": PackageResources.fused_linear_c,
     "token_dwconv.c": PackageResources.token_dwconv_c,
     "shifted_attention.c": PackageResources.shifted_attention_c,
+    "grad.c": PackageResources.grad_c,
+    "loss.c": PackageResources.loss_c,
+    "optim.c": PackageResources.optim_c,
   ]
 
   static func text(_ name: String) throws(CodegenError) -> String {

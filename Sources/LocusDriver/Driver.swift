@@ -75,9 +75,15 @@ public enum Driver {
   public static func compile(_ request: CompileRequest, observe: (String, Graph) -> Void = { _, _ in }) throws(DriverError) -> CompiledArtifact {
     var fusions: [FusionNote] = []
     let (graph, warnings) = try self.graph(request, notes: &fusions, observe: observe)
+    let (emitted, library, manifest) = try build(graph, target: request.target)
+    return CompiledArtifact(graph: graph, emitted: emitted, library: library, warnings: warnings, manifest: manifest, fusions: fusions)
+  }
+
+  /// Emits the C of `graph` and builds it (or finds it in the cache).
+  static func build(_ graph: Graph, target: Target) throws(DriverError) -> (EmittedModel, BuiltLibrary, Manifest) {
     let emitted: EmittedModel
     do {
-      emitted = try CEmitter.emit(graph, options: EmitOptions(target: request.target))
+      emitted = try CEmitter.emit(graph, options: EmitOptions(target: target))
     } catch {
       throw .codegen(error)
     }
@@ -103,7 +109,7 @@ public enum Driver {
     manifest.library = "lib\(graph.name).so"
     manifest.buildSeconds = library.cached ? 0 : seconds(library.wallTime)
     manifest.sourceHash = library.key
-    return CompiledArtifact(graph: graph, emitted: emitted, library: library, warnings: warnings, manifest: manifest, fusions: fusions)
+    return (emitted, library, manifest)
   }
 
   /// The memory plan the model would have without any fusion: the "before" of `--report`.

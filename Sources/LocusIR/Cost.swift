@@ -29,6 +29,17 @@ extension Graph {
     case .localAttention:
       let k = nodes[node.operands[1].raw].type
       return 2 * 2 * out * k.shape[0]
+    case .training(.conv2dGradInput(let a, _, _)):
+      let dy = nodes[node.operands[0].raw].type
+      return 2 * dy.count * b * (node.type.shape[0] / a.groups) * a.kernel[0] * a.kernel[1]
+    case .training(.conv2dGradWeight):
+      let dy = nodes[node.operands[0].raw].type
+      let rows = dy.count / dy.shape[0] * (dy.batched ? batch : 1)
+      return 2 * rows * node.type.count
+    case .training(.linearGradWeight):
+      let dy = nodes[node.operands[0].raw].type
+      let rows = dy.count / (dy.shape.last ?? 1) * (dy.batched ? batch : 1)
+      return 2 * rows * node.type.count
     default:
       return 0
     }

@@ -69,6 +69,9 @@ public struct Graph: Hashable, Sendable {
   /// State-dict entries a weights file may carry that the model ignores (`num_batches_tracked`).
   public var ignoredStateKeys: [String] = []
   public var outputs: [(name: String, value: ValueID)] = []
+  /// A training graph (DESIGN.md §7): its unbatched outputs (loss, gradients) are computed over the
+  /// whole batch and keep their own shape, where an inference model repeats them per sample.
+  public var training = false
 
   public init(name: String, batch: Int) {
     self.name = name
@@ -99,9 +102,17 @@ public struct Graph: Hashable, Sendable {
 
   public func parameter(named name: String) -> Parameter? { parameters.first { $0.name == name } }
 
+  /// The full shape of output `v` in the C ABI: batch first, except a training graph's unbatched
+  /// outputs.
+  public func outputShape(_ v: ValueID) -> [Int] {
+    let t = self[v].type
+    return t.batched || !training ? [batch] + t.shape : t.shape
+  }
+
   /// The same model with no nodes and no outputs: what a rewriting pass starts from.
   public func emptyCopy() -> Graph {
     var g = Graph(name: name, batch: batch)
+    g.training = training
     g.parameters = parameters
     g.ignoredStateKeys = ignoredStateKeys
     return g
@@ -125,7 +136,7 @@ public struct Graph: Hashable, Sendable {
   }
 
   public static func == (a: Graph, b: Graph) -> Bool {
-    a.name == b.name && a.batch == b.batch && a.nodes == b.nodes && a.parameters == b.parameters
+    a.name == b.name && a.batch == b.batch && a.training == b.training && a.nodes == b.nodes && a.parameters == b.parameters
       && a.ignoredStateKeys == b.ignoredStateKeys
       && a.outputs.map(\.name) == b.outputs.map(\.name) && a.outputs.map(\.value) == b.outputs.map(\.value)
   }

@@ -123,6 +123,9 @@ public enum Op: Hashable, Sendable {
   case fusedLinear(FusedLinearAttrs)              // (x [..., K], weight [N, K], bias [N]?, residual [..., N]?)
   case tokenDWConv(TokenConvAttrs)                // (x [N, C], weight [C, 1, kh, kw], bias [C]?)
   case shiftedLocalAttention(ShiftedAttentionAttrs) // (image, q, T × (conv weight, conv bias), pos [T, N, C], ln w, ln b, W_kv, b_kv)
+
+  // Training graphs only (DESIGN.md §7): train-mode norms, the loss, gradients.
+  case training(TrainingOp)
 }
 
 extension Op {
@@ -158,6 +161,7 @@ extension Op {
     case .fusedLinear: "fused_linear"
     case .tokenDWConv: "token_dwconv"
     case .shiftedLocalAttention: "shifted_local_attention"
+    case .training(let t): t.mnemonic
     }
   }
 
@@ -195,6 +199,7 @@ extension Op {
         }
       }
       return "T \(a.variants), shifts [\(shifts.joined(separator: ", "))], kernel \(list(a.kernel)), stride \(list(a.stride)), padding \(list(a.padding)), heads \(a.heads), kv_heads \(a.kvHeads), eps \(a.eps)"
+    case .training(let t): return t.attributeText
     }
   }
 

@@ -86,6 +86,7 @@ extension Op {
     case .shiftedLocalAttention(let a): return try shiftedAttentionType(a, operands)
     case .sdpa(let h, let hk): return try sdpaType(operands, heads: h, kvHeads: hk)
     case .localAttention(let h, let hk): return try localAttentionType(operands, heads: h, kvHeads: hk)
+    case .training(let t): return try t.inferType(operands)
     }
   }
 
@@ -103,6 +104,7 @@ extension Op {
     case .tokenDWConv(let a): a.hasBias ? 3...3 : 2...2
     case .shiftedLocalAttention(let a): (2 + 2 * a.variants + 5)...(2 + 2 * a.variants + 5)
     case .concat, .stack: nil
+    case .training(let t): t.arity
     default: 1...1
     }
   }

@@ -65,6 +65,11 @@ public enum Pipeline {
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]
 
+  /// The passes over a training graph (DESIGN.md §7), after `Autodiff.trainingGraph`: no fusion yet.
+  public static let training: [Pass] = [
+    Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
+  ]
+
   /// The fusion flags a user can name in `--disable-fusion`.
   public static var fusionFlags: [String] { inference.compactMap(\.flag) }
 

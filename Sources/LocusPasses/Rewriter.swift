@@ -10,6 +10,8 @@ struct Rewriter {
   var map: [ValueID: ValueID] = [:]
   /// How many nodes read each old value (outputs count as readers).
   let users: [ValueID: Int]
+  /// Outputs a pass adds (new values), after the old ones.
+  var extraOutputs: [(name: String, value: ValueID)] = []
 
   init(_ graph: Graph) {
     old = graph
@@ -36,7 +38,7 @@ struct Rewriter {
   /// The graph with outputs remapped.
   func finish() -> Graph {
     var g = new
-    g.outputs = old.outputs.map { ($0.name, map[$0.value]!) }
+    g.outputs = old.outputs.map { ($0.name, map[$0.value]!) } + extraOutputs
     return g
   }
 

@@ -72,6 +72,8 @@ extension Interpreter {
       return each(xs) { tokenDWConv($0, a) }
     case .shiftedLocalAttention(let a):
       return each(xs) { shiftedLocalAttention($0, a) }
+    case .training(let t):
+      return training(t, xs, types, batch: batch, result: result)
     }
   }
 

@@ -133,7 +133,7 @@ public enum Interpreter {
     let inferred: TensorType
     do { inferred = try op.inferType(operandTypes) } catch { throw .rejected(op: name, reason: error.message) }
     guard inferred == resultType else { throw .typeMismatch(op: name, declared: resultType, inferred: inferred) }
-    if !resultType.batched, let i = operandTypes.firstIndex(where: \.batched) { throw .batchedOperand(op: name, operand: i) }
+    if !resultType.batched, !op.reducesBatch, let i = operandTypes.firstIndex(where: \.batched) { throw .batchedOperand(op: name, operand: i) }
 
     let result = try compute(op, operands, operandTypes, batch: batch, result: resultType)
     precondition(result.shape == resultType.fullShape(batch: batch), "reference \(name) produced \(result.shape) for \(resultType)")

@@ -17,6 +17,8 @@ public final class CompiledModel {
 
   private let symbols: ModelSymbols
   private let arena: AlignedBuffer
+  /// The dlopen handle, for the kernels a training library also exports (`OptimizerKernels`).
+  let handle: UnsafeMutableRawPointer
 
   /// Loads `libraryPath` and resolves `<modelName>_*`. Load the cache path (named by content hash),
   /// not a fixed output path: dlopen of an already-loaded path returns the old code.
@@ -27,6 +29,7 @@ public final class CompiledModel {
     guard arenaBytes >= 0 else {
       throw .invalidModelTable(library: libraryPath, problem: "\(modelName)_arena_bytes() is out of range")
     }
+    self.handle = handle
     self.libraryPath = libraryPath
     self.name = modelName
     self.symbols = symbols

@@ -3,7 +3,8 @@ import Foundation
 // NumPy's .npy format (numpy/lib/format.py): magic "\x93NUMPY", version major/minor, header length
 // (2 bytes LE in v1.0, 4 bytes in v2.0/3.0), then a Python dict literal such as
 // {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with spaces and '\n', then the
-// raw data. Locus reads little-endian float32 in C order, converts float64, and rejects the rest.
+// raw data. Locus reads little-endian float32 in C order, converts float64 and integer labels
+// (int32/int64, e.g. class indices), and rejects the rest.
 
 public struct NpyArray: Sendable, Equatable {
   public var shape: [Int]
@@ -56,10 +57,10 @@ public enum Npy {
     }
     let elementSize: Int
     switch header.descr {
-    case "<f4": elementSize = 4
-    case "<f8": elementSize = 8
+    case "<f4", "<i4": elementSize = 4
+    case "<f8", "<i8": elementSize = 8
     default:
-      throw bad("dtype '\(header.descr)' is not supported: expected little-endian float32 ('<f4') or float64 ('<f8')")
+      throw bad("dtype '\(header.descr)' is not supported: expected little-endian float32 ('<f4') or float64 ('<f8'), or integer labels ('<i4', '<i8')")
     }
     guard let count = elementCount(header.shape), case let (needed, false) = count.multipliedReportingOverflow(by: elementSize)
     else { throw bad("shape \(formatShape(header.shape)) is too large") }
@@ -70,9 +71,14 @@ public enum Npy {
     let values = data.withUnsafeBytes { raw in
       (0..<count).map { i -> Float in
         let offset = dataStart + i * elementSize
-        return elementSize == 4
-          ? Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
-          : Float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))))
+        let bits32 = { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+        let bits64 = { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+        switch header.descr {
+        case "<f4": return Float(bitPattern: bits32())
+        case "<i4": return Float(Int32(bitPattern: bits32()))  // class labels: exact below 2²⁴
+        case "<i8": return Float(Int64(bitPattern: bits64()))
+        default: return Float(Double(bitPattern: bits64()))
+        }
       }
     }
     return NpyArray(shape: header.shape, values: values)

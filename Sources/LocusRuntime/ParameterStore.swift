@@ -25,6 +25,13 @@ final class AlignedBuffer {
     self.byteCount = byteCount
   }
 
+  /// Zero-filled room for `count` floats.
+  convenience init(zeroedFloats count: Int) throws(RuntimeError) {
+    try self.init(byteCount: count * MemoryLayout<Float>.stride)
+  }
+
+  var floats: UnsafeMutablePointer<Float> { pointer.assumingMemoryBound(to: Float.self) }
+
   deinit { free(pointer) }
 }
 

@@ -9,7 +9,9 @@ struct Locus: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Compile vision-transformer specs into native code, and run them.",
     version: "0.1.0",
-    subcommands: [CompileCommand.self, RunCommand.self, ParamsCommand.self, InitCommand.self, SummaryCommand.self])
+    subcommands: [
+      CompileCommand.self, RunCommand.self, ParamsCommand.self, InitCommand.self, SummaryCommand.self, GradCommand.self,
+    ])
 }
 
 /// Runs `body`, printing a pipeline error the way a person needs to read it (no stack trace, no

@@ -88,7 +88,7 @@ final class WriterAndTemplateTests: XCTestCase {
       case .input, .parameter: return []
       case .conv2d, .linear, .layernorm, .batchnorm, .softmax, .matmul, .gap, .maxpool, .mean, .roll,
         .circularPad, .concat, .stack, .slice, .index, .seq2img, .img2seq, .reshape, .transpose, .sdpa,
-        .localAttention, .fusedLinear, .tokenDWConv, .shiftedLocalAttention:
+        .localAttention, .fusedLinear, .tokenDWConv, .shiftedLocalAttention, .training:
         return [op]
       case .unary: return UnaryOp.allCases.map { .unary($0) }
       case .binary: return BinaryOp.allCases.map { .binary($0) }
@@ -105,7 +105,13 @@ final class WriterAndTemplateTests: XCTestCase {
       .fusedLinear(FusedLinearAttrs(hasBias: true)),
       .tokenDWConv(TokenConvAttrs(height: 1, width: 1, kernel: [1, 1], stride: [1, 1], padding: [0, 0], hasBias: true)),
       .shiftedLocalAttention(ShiftedAttentionAttrs(shifts: [], kernel: [1, 1], stride: [1, 1], padding: [0, 0], heads: 1, kvHeads: 1, eps: 1)),
-    ]
+    ] + [
+      .normalize(eps: 1), .normalizeGrad(eps: 1), .batchNormalize(eps: 1), .batchNormalizeGrad(eps: 1), .batchMoments,
+      .softmaxGrad(axis: 0), .reduceSum(axes: [], batch: true), .expand([1]), .conv2dGradInput(attrs, height: 1, width: 1),
+      .conv2dGradWeight(attrs), .linearGradWeight, .maxpoolGrad(kernel: [1, 1], stride: [1, 1], padding: [0, 0]),
+      .circularPadGrad(left: 0, right: 0, top: 0, bottom: 0), .zeroPad(axis: 0, before: 0, after: 0), .crossEntropy,
+      .crossEntropyGrad,
+    ].map { Op.training($0) } + UnaryOp.allCases.map { Op.training(.unaryGrad($0)) }
     for op in all.flatMap(example) {
       XCTAssertNotNil(KernelTable.entries[op.mnemonic], "no kernel-table row for '\(op.mnemonic)'")
     }

@@ -1,0 +1,189 @@
+import LocusIR
+
+/// Emission of the training ops (DESIGN.md §7) from grad.c, loss.c and layout.c. Ops that sum or
+/// normalise over the batch are `.strided` rows: they never run one sample at a time and their
+/// operands are never sample-strided views, so `B` always means the whole batch.
+extension KernelTable {
+  static var trainingEntries: [String: KernelEntry] {
+    var table: [String: KernelEntry] = [
+      "normalize": KernelEntry(batch: .together, emit: emitNormalize),
+      "normalize_grad": KernelEntry(batch: .together, emit: emitNormalize),
+      "batch_normalize": KernelEntry(batch: .strided, emit: emitBatchNormalize),
+      "batch_normalize_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
+      "batch_moments": KernelEntry(batch: .strided, emit: emitBatchNormalize),
+      "softmax_grad": KernelEntry(batch: .together, emit: emitSoftmaxGrad, workspace: softmaxGradWorkspace),
+      "reduce_sum": KernelEntry(batch: .strided, emit: emitReduceSum),
+      "expand": KernelEntry(batch: .together, emit: emitExpand),
+      "conv2d_grad_input": KernelEntry(batch: .shared([1]), emit: emitConvGrad),
+      "conv2d_grad_weight": KernelEntry(batch: .strided, emit: emitConvGrad),
+      "linear_grad_weight": KernelEntry(batch: .strided, emit: emitLinearGradWeight),
+      "maxpool_grad": KernelEntry(batch: .together, emit: emitMaxpoolGrad),
+      "circular_pad_grad": KernelEntry(batch: .together, emit: emitCircularPadGrad),
+      "zero_pad": KernelEntry(batch: .together, emit: emitZeroPad),
+      "cross_entropy": KernelEntry(batch: .strided, emit: emitCrossEntropy),
+      "cross_entropy_grad": KernelEntry(batch: .strided, emit: emitCrossEntropy),
+    ]
+    for u in UnaryOp.allCases { table["\(u.rawValue)_grad"] = KernelEntry(batch: .together, emit: emitUnaryGrad) }
+    return table
+  }
+
+  /// Ops of whole batches must see every operand batched (a parameter never reaches them).
+  private static func requireBatched(_ k: KernelContext) throws(CodegenError) {
+    guard k.node.operands.indices.allSatisfy({ k.operand($0).batched }) else {
+      throw k.unsupported("every operand must carry the batch")
+    }
+  }
+
+  static func emitNormalize(_ k: inout KernelContext) throws(CodegenError) {
+    let x = k.operand(0).shape
+    let rows = k.count(Array(x.dropLast()), batched: k.result.batched), c = "\(x.last ?? 1)"
+    switch k.node.op {
+    case .training(.normalize(let eps)):
+      k.call("lk_normalize", [rows, c, try k.arg(0), cFloat(eps), try k.out()], from: "grad.c")
+    case .training(.normalizeGrad(let eps)):
+      k.call("lk_normalize_grad", [rows, c, try k.arg(0), try k.arg(1), cFloat(eps), try k.out()], from: "grad.c")
+    default: return
+    }
+  }
+
+  /// x as [B, C, S]: statistics per channel over the batch and the S positions.
+  static func emitBatchNormalize(_ k: inout KernelContext) throws(CodegenError) {
+    try requireBatched(k)
+    let x = k.operand(0).shape
+    let (b, c, s) = (k.operandBatch(), "\(x[0])", "\(x.dropFirst().reduce(1, *))")
+    switch k.node.op {
+    case .training(.batchNormalize(let eps)):
+      k.call("lk_batch_normalize", [b, c, s, try k.arg(0), cFloat(eps), try k.out()], from: "grad.c")
+    case .training(.batchNormalizeGrad(let eps)):
+      k.call("lk_batch_normalize_grad", [b, c, s, try k.arg(0), try k.arg(1), cFloat(eps), try k.out()], from: "grad.c")
+    case .training(.batchMoments):
+      k.call("lk_batch_moments", [b, c, s, try k.arg(0), try k.out()], from: "grad.c")
+    default: return
+    }
+  }
+
+  static func emitUnaryGrad(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .training(.unaryGrad(let f)) = k.node.op else { return }
+    k.call("lk_unary_grad", [try activationCode(f, &k), k.resultCount(), try k.arg(0), try k.arg(1), try k.out()], from: "grad.c")
+  }
+
+  /// Rows over the last axis; over another axis, y and dy are first copied with that axis moved
+  /// last (into the node's workspace) and the result copied back, as `emitSoftmax` does.
+  static func emitSoftmaxGrad(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .training(.softmaxGrad(let axis)) = k.node.op else { return }
+    let (outer, l, inner) = split(k.result.shape, at: normalizeAxis(axis, rank: k.result.rank) ?? 0)
+    let rows = k.count([outer], batched: k.result.batched)
+    if inner == 1 {
+      k.call("lk_softmax_grad", [rows, "\(l)", try k.arg(0), try k.arg(1), try k.out()], from: "grad.c")
+      return
+    }
+    let ws = k.workspace(), n = "\(outer * l * inner)"
+    let y = ws, dy = "\(ws) + \(k.result.batched ? "(long)\(k.batch()) * \(n)" : n)"
+    let dx = "\(ws) + 2 * \(k.result.batched ? "(long)\(k.batch()) * \(n)" : n)"
+    let shape = KernelContext.longs([rows, "\(inner)", "\(l)"])
+    let axisMajor = KernelContext.longs([l * inner, 1, inner]), axisLast = KernelContext.longs([inner * l, l, 1])
+    k.call("lk_copy_strided", ["3", shape, try k.arg(0), axisMajor, y, axisLast], from: "layout.c")
+    k.call("lk_copy_strided", ["3", shape, try k.arg(1), axisMajor, dy, axisLast], from: "layout.c")
+    k.call("lk_softmax_grad", [k.count([outer, inner], batched: k.result.batched), "\(l)", y, dy, dx], from: "grad.c")
+    k.call("lk_copy_strided", ["3", shape, dx, axisLast, try k.out(), axisMajor], from: "layout.c")
+  }
+
+  static func softmaxGradWorkspace(_ node: Node, _ graph: Graph, _ samples: Int) -> Int {
+    guard case .training(.softmaxGrad(let axis)) = node.op, let a = normalizeAxis(axis, rank: node.type.rank), a < node.type.rank - 1
+    else { return 0 }
+    return 3 * samples * node.type.count
+  }
+
+  static func emitReduceSum(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .training(.reduceSum(let axes, let overBatch)) = k.node.op else { return }
+    let x = k.operand(0)
+    var shape = x.shape.map(String.init), mask = x.shape.indices.map { axes.contains($0) ? 1 : 0 }
+    if x.batched {
+      shape.insert(k.operandBatch(), at: 0)
+      mask.insert(overBatch ? 1 : 0, at: 0)
+    }
+    if shape.isEmpty { (shape, mask) = (["1"], [0]) }
+    guard shape.count <= 8 else { throw k.unsupported("rank \(shape.count) with the batch; the kernel takes at most 8") }
+    let reduce = "(const unsigned char[]){" + mask.map(String.init).joined(separator: ", ") + "}"
+    k.call("lk_reduce_sum", ["\(shape.count)", KernelContext.longs(shape), reduce, try k.arg(0), try k.out()], from: "grad.c")
+  }
+
+  /// A copy whose source strides are 0 along the broadcast axes.
+  static func emitExpand(_ k: inout KernelContext) throws(CodegenError) {
+    let x = k.operand(0), y = k.result.shape
+    let padded = Array(repeating: 1, count: y.count - x.rank) + x.shape
+    var stride = 1, sx = Array(repeating: 0, count: y.count)
+    for i in padded.indices.reversed() {
+      sx[i] = padded[i] == 1 ? 0 : stride
+      stride *= padded[i]
+    }
+    var shape = y.map(String.init), sy = y.indices.map { y[($0 + 1)...].reduce(1, *) }
+    if k.result.batched, k.batch() == "B" {
+      shape.insert("B", at: 0)
+      sx.insert(x.count, at: 0)
+      sy.insert(k.result.count, at: 0)
+    }
+    guard shape.count <= 8 else { throw k.unsupported("rank \(shape.count) with the batch; the copy takes at most 8") }
+    k.call("lk_copy_strided", ["\(shape.count)", KernelContext.longs(shape), try k.arg(0), KernelContext.longs(sx), try k.out(),
+                               KernelContext.longs(sy)], from: "layout.c")
+  }
+
+  /// The same geometry arguments as `lk_conv2d`; the weight gradient sums over the whole batch.
+  static func emitConvGrad(_ k: inout KernelContext) throws(CodegenError) {
+    let a: Conv2dAttrs, image: [Int], batch: String, operands: [String]
+    switch k.node.op {
+    case .training(.conv2dGradInput(let attrs, _, _)):
+      (a, image, batch) = (attrs, k.result.shape, k.batch())
+      operands = [try k.arg(0), try k.arg(1), try k.out()]
+    case .training(.conv2dGradWeight(let attrs)):
+      try requireBatched(k)
+      (a, image, batch) = (attrs, k.operand(1).shape, k.operandBatch())
+      operands = [try k.arg(0), try k.arg(1), try k.out()]
+    default: return
+    }
+    let geometry = [batch] + [image[0], image[1], image[2], a.outChannels, a.kernel[0], a.kernel[1], a.stride[0], a.stride[1],
+                              a.padding[0], a.padding[1], a.groups].map(String.init)
+    let name = if case .training(.conv2dGradInput) = k.node.op { "lk_conv2d_grad_input" } else { "lk_conv2d_grad_weight" }
+    k.call(name, geometry + operands, from: "grad.c")
+  }
+
+  static func emitLinearGradWeight(_ k: inout KernelContext) throws(CodegenError) {
+    try requireBatched(k)
+    let dy = k.operand(0), x = k.operand(1)
+    let rows = ([k.operandBatch()] + dy.shape.dropLast().filter { $0 != 1 }.map(String.init)).joined(separator: " * ")
+    k.call("lk_linear_grad_weight", [rows, "\(x.shape.last ?? 1)", "\(dy.shape.last ?? 1)", try k.arg(0), try k.arg(1), try k.out()],
+           from: "grad.c")
+  }
+
+  static func emitMaxpoolGrad(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .training(.maxpoolGrad(let kernel, let stride, let padding)) = k.node.op else { return }
+    let x = k.operand(0).shape
+    let args = [k.batch(), "\(x[0])", "\(x[1])", "\(x[2])", "\(kernel[0])", "\(kernel[1])", "\(stride[0])", "\(stride[1])",
+                "\(padding[0])", "\(padding[1])", try k.arg(0), try k.arg(1), try k.out()]
+    k.call("lk_maxpool2d_grad", args, from: "grad.c")
+  }
+
+  static func emitCircularPadGrad(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .training(.circularPadGrad(let l, let r, let t, let b)) = k.node.op else { return }
+    let x = k.result.shape
+    k.call("lk_circular_pad_grad", [k.count([x[0]], batched: k.result.batched), "\(x[1])", "\(x[2])", "\(l)", "\(r)", "\(t)", "\(b)",
+                                    try k.arg(0), try k.out()], from: "grad.c")
+  }
+
+  static func emitZeroPad(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .training(.zeroPad(let axis, let before, let after)) = k.node.op else { return }
+    let (outer, l, inner) = split(k.operand(0).shape, at: normalizeAxis(axis, rank: k.result.rank) ?? 0)
+    k.call("lk_zero_pad", [k.count([outer], batched: k.result.batched), "\(l)", "\(inner)", "\(before)", "\(after)", try k.arg(0),
+                           try k.out()], from: "grad.c")
+  }
+
+  static func emitCrossEntropy(_ k: inout KernelContext) throws(CodegenError) {
+    try requireBatched(k)
+    let args = [k.operandBatch(), "\(k.operand(0).shape[0])", try k.arg(0), try k.arg(1), try k.out()]
+    if case .training(.crossEntropy) = k.node.op {
+      k.call("lk_cross_entropy", args, from: "loss.c")
+    } else {
+      k.call("lk_cross_entropy_grad", args, from: "loss.c")
+    }
+  }
+}

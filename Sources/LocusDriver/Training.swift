@@ -1,0 +1,55 @@
+import LocusBuild
+import LocusCodegen
+import LocusIR
+import LocusPasses
+import LocusRuntime
+
+/// A compiled training library (DESIGN.md §7): the spec's graph differentiated, emitted and built
+/// under the name `<model>_train`.
+public struct TrainingArtifact: Sendable {
+  public var training: TrainingGraph
+  public var emitted: EmittedModel
+  public var library: BuiltLibrary
+  public var manifest: Manifest
+  /// The inference graph it was derived from (before any fusion).
+  public var inference: Graph
+
+  /// Weight decay applies to weights of rank ≥ 2 only: not to biases, norms, position embeddings
+  /// and class tokens (timm's `param_groups_weight_decay` with the models' `no_weight_decay`).
+  public func decays(_ name: String) -> Bool {
+    guard let p = inference.parameter(named: name) else { return false }
+    return p.role == .weight && p.shape.count >= 2
+  }
+}
+
+extension Driver {
+  /// The training library of a spec at `request.batch`. Training starts from the unfused graph
+  /// (the fused ops have no gradient rules); `request.fusion` only affects inference builds.
+  public static func compileTraining(_ request: CompileRequest) throws(DriverError) -> TrainingArtifact {
+    var plain = request
+    plain.fusion = .none
+    let (inference, _) = try graph(plain)
+    var training: TrainingGraph
+    do {
+      training = try Autodiff.trainingGraph(inference)
+      training.graph.name = inference.name + "_train"
+      var notes: [FusionNote] = []
+      training.graph = try Pipeline.run(training.graph, passes: Pipeline.training, notes: &notes)
+    } catch let error as InternalCompilerError {
+      throw .internalError(error)
+    } catch {
+      throw .usage("cannot train \(inference.name): \(error)")
+    }
+    let (emitted, library, manifest) = try build(training.graph, target: request.target)
+    return TrainingArtifact(training: training, emitted: emitted, library: library, manifest: manifest, inference: inference)
+  }
+
+  /// Loads a training library with `weights` bound, ready for a `Trainer`.
+  public static func load(_ artifact: TrainingArtifact) throws(DriverError) -> CompiledModel {
+    do {
+      return try CompiledModel(libraryPath: artifact.library.path, modelName: artifact.training.graph.name)
+    } catch {
+      throw .runtime(error)
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/// Shape rules of the training ops (DESIGN.md §7). Gradients have their primal's type, so most
+/// rules check that the two operands agree and return it.
+extension TrainingOp {
+  func inferType(_ ops: [TensorType]) throws(ShapeError) -> TensorType {
+    let x = ops[0]
+    switch self {
+    case .normalize:
+      _ = try lastAxis(x, mnemonic)
+      return x
+    case .batchNormalize, .batchMoments:
+      guard x.rank >= 1, x.batched else { throw ShapeError("\(mnemonic) needs a batched channels-first tensor, got \(x)") }
+      if case .batchMoments = self { return TensorType([2, x.shape[0]], batched: false) }
+      return x
+    case .normalizeGrad, .batchNormalizeGrad, .unaryGrad, .maxpoolGrad:
+      if case .maxpoolGrad(let k, let s, let p) = self {
+        try expectSame(ops[1], try Op.maxpool(kernel: k, stride: s, padding: p).inferType([x]), "maxpool_grad dy")
+      } else {
+        try expectSame(ops[1], x, "\(mnemonic) gradient")
+      }
+      return TensorType(x.shape, batched: x.batched || ops[1].batched)
+    case .softmaxGrad(let axis):
+      guard normalizeAxis(axis, rank: x.rank) != nil else { throw axisError(axis, x, mnemonic) }
+      try expectSame(ops[1], x, "softmax_grad gradient")
+      return TensorType(x.shape, batched: x.batched || ops[1].batched)
+    case .reduceSum(let axes, let batch):
+      guard axes.allSatisfy({ (0..<x.rank).contains($0) }), Set(axes).count == axes.count else {
+        throw ShapeError("reduce_sum axes \(axes) are not distinct axes of \(x)")
+      }
+      guard !batch || x.batched else { throw ShapeError("reduce_sum over the batch of the unbatched \(x)") }
+      let kept = x.shape.enumerated().filter { !axes.contains($0.offset) }.map(\.element)
+      return TensorType(kept, batched: x.batched && !batch)
+    case .expand(let shape):
+      let b = try broadcastTypes(TensorType(x.shape, batched: x.batched), TensorType(shape, batched: x.batched))
+      guard b.shape == shape else { throw ShapeError("cannot expand \(x) to \(shape)") }
+      return b
+    case .conv2dGradInput(let a, let h, let w):
+      let weight = ops[1]
+      guard weight.rank == 4, !weight.batched else { throw ShapeError("conv2d_grad_input weight must be an unbatched [Co, Ci/g, kh, kw], got \(weight)") }
+      let input = TensorType([weight.shape[1] * a.groups, h, w], batched: x.batched)
+      try expectSame(x, try Op.conv2d(a).inferType(a.hasBias ? [input, weight, TensorType([a.outChannels], batched: false)] : [input, weight]), "conv2d_grad_input dy")
+      return input
+    case .conv2dGradWeight(let a):
+      let input = ops[1]
+      try expectRank(input, 3, mnemonic, "an image [C, H, W]")
+      let weight = TensorType([a.outChannels, input.shape[0] / max(a.groups, 1), a.kernel[0], a.kernel[1]], batched: false)
+      try expectSame(x, try Op.conv2d(a).inferType(a.hasBias ? [input, weight, TensorType([a.outChannels], batched: false)] : [input, weight]), "conv2d_grad_weight dy")
+      return weight
+    case .linearGradWeight:
+      let input = ops[1]
+      guard x.rank >= 1, input.rank == x.rank, x.batched == input.batched, x.shape.dropLast() == input.shape.dropLast() else {
+        throw ShapeError("linear_grad_weight needs dy [..., N] and x [..., K] with the same leading axes, got \(x) and \(input)")
+      }
+      return TensorType([x.shape[x.rank - 1], input.shape[input.rank - 1]], batched: false)
+    case .circularPadGrad(let l, let r, let t, let b):
+      try expectRank(x, 3, mnemonic, "[C, H, W]")
+      let h = x.shape[1] - t - b, w = x.shape[2] - l - r
+      guard h >= 1, w >= 1, max(t, b) <= h, max(l, r) <= w else { throw ShapeError("circular_pad_grad amounts do not fit \(x)") }
+      return TensorType([x.shape[0], h, w], batched: x.batched)
+    case .zeroPad(let axis, let before, let after):
+      guard let a = normalizeAxis(axis, rank: x.rank), before >= 0, after >= 0 else { throw axisError(axis, x, mnemonic) }
+      var shape = x.shape
+      shape[a] += before + after
+      return TensorType(shape, batched: x.batched)
+    case .crossEntropy, .crossEntropyGrad:
+      guard x.rank == 1, x.batched else { throw ShapeError("\(mnemonic) needs batched logits [K], got \(x)") }
+      try expectSame(ops[1], x, "\(mnemonic) targets")
+      if case .crossEntropy = self { return TensorType([1], batched: false) }
+      return x
+    }
+  }
+}
+
+private func expectSame(_ t: TensorType, _ expected: TensorType, _ what: String) throws(ShapeError) {
+  guard t.shape == expected.shape, t.batched == expected.batched else {
+    throw ShapeError("\(what) has type \(t), expected \(expected)")
+  }
+}

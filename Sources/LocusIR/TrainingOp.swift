@@ -1,0 +1,98 @@
+/// Ops that only training graphs contain (DESIGN.md §7): the train-mode forms of the norms, the
+/// loss, and the gradient ops the autodiff emits. Kept apart from `Op`'s inference cases so every
+/// inference switch stays as it was; `Op.training` wraps them.
+///
+/// Operand order is part of each case's contract (written after the case).
+public enum TrainingOp: Hashable, Sendable {
+  /// LayerNorm without the affine part, over the last axis (biased variance).
+  case normalize(eps: Float)                         // (x [..., C])
+  case normalizeGrad(eps: Float)                     // (x, dxhat) -> dx
+  /// BatchNorm in train mode without the affine part: statistics over the batch and every axis
+  /// after the channels (biased variance).
+  case batchNormalize(eps: Float)                    // (x [C, ...])
+  case batchNormalizeGrad(eps: Float)                // (x, dxhat) -> dx
+  /// Per-channel batch mean and unbiased variance, for the running statistics: unbatched [2, C].
+  case batchMoments                                  // (x [C, ...])
+  case unaryGrad(UnaryOp)                            // (x, dy) -> dy·f'(x)
+  case softmaxGrad(axis: Int)                        // (y, dy) -> y ⊙ (dy − Σ dy ⊙ y)
+  /// Sums the listed per-sample axes away, and the batch axis when `batch` (the result is then
+  /// unbatched): how a gradient reaches a broadcast operand or a parameter.
+  case reduceSum(axes: [Int], batch: Bool)           // (x)
+  /// Broadcasts x to `shape` (numpy rules on per-sample shapes; batchedness is kept).
+  case expand([Int])                                 // (x)
+  case conv2dGradInput(Conv2dAttrs, height: Int, width: Int) // (dy [Co, Ho, Wo], weight) -> [Ci, height, width]
+  case conv2dGradWeight(Conv2dAttrs)                 // (dy [Co, Ho, Wo], x [Ci, Hh, Ww]) -> unbatched weight shape
+  case linearGradWeight                              // (dy [..., N], x [..., K]) -> unbatched [N, K]
+  case maxpoolGrad(kernel: [Int], stride: [Int], padding: [Int]) // (x, dy) -> dx
+  case circularPadGrad(left: Int, right: Int, top: Int, bottom: Int) // (dy) -> [C, H, W]
+  /// The gradient of `slice`: x placed at `before` along `axis`, zeros around it.
+  case zeroPad(axis: Int, before: Int, after: Int)   // (x)
+  /// Mean over the batch of softmax cross-entropy with soft targets: unbatched [1].
+  case crossEntropy                                  // (logits [K], targets [K])
+  case crossEntropyGrad                              // (logits, targets) -> (softmax − targets) / B
+
+  public var mnemonic: String {
+    switch self {
+    case .normalize: "normalize"
+    case .normalizeGrad: "normalize_grad"
+    case .batchNormalize: "batch_normalize"
+    case .batchNormalizeGrad: "batch_normalize_grad"
+    case .batchMoments: "batch_moments"
+    case .unaryGrad(let u): "\(u.rawValue)_grad"
+    case .softmaxGrad: "softmax_grad"
+    case .reduceSum: "reduce_sum"
+    case .expand: "expand"
+    case .conv2dGradInput: "conv2d_grad_input"
+    case .conv2dGradWeight: "conv2d_grad_weight"
+    case .linearGradWeight: "linear_grad_weight"
+    case .maxpoolGrad: "maxpool_grad"
+    case .circularPadGrad: "circular_pad_grad"
+    case .zeroPad: "zero_pad"
+    case .crossEntropy: "cross_entropy"
+    case .crossEntropyGrad: "cross_entropy_grad"
+    }
+  }
+
+  public var attributeText: String {
+    func list(_ xs: [Int]) -> String { "[" + xs.map(String.init).joined(separator: ", ") + "]" }
+    switch self {
+    case .normalize(let eps), .normalizeGrad(let eps), .batchNormalize(let eps), .batchNormalizeGrad(let eps):
+      return "eps \(eps)"
+    case .softmaxGrad(let axis): return "axis \(axis)"
+    case .reduceSum(let axes, let batch): return "axes \(list(axes))" + (batch ? ", batch" : "")
+    case .expand(let shape): return "shape \(list(shape))"
+    case .conv2dGradInput(let a, let h, let w):
+      return "out \(a.outChannels), kernel \(list(a.kernel)), stride \(list(a.stride)), padding \(list(a.padding)), groups \(a.groups), image [\(h), \(w)]"
+    case .conv2dGradWeight(let a):
+      return "out \(a.outChannels), kernel \(list(a.kernel)), stride \(list(a.stride)), padding \(list(a.padding)), groups \(a.groups)"
+    case .maxpoolGrad(let k, let s, let p): return "kernel \(list(k)), stride \(list(s)), padding \(list(p))"
+    case .circularPadGrad(let l, let r, let t, let b): return "left \(l), right \(r), top \(t), bottom \(b)"
+    case .zeroPad(let axis, let before, let after): return "axis \(axis), before \(before), after \(after)"
+    case .batchMoments, .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad: return ""
+    }
+  }
+
+  /// Ops whose unbatched result sums (or averages) over the batch of a batched operand.
+  public var reducesBatch: Bool {
+    switch self {
+    case .batchMoments, .conv2dGradWeight, .linearGradWeight, .crossEntropy: true
+    case .reduceSum(_, let batch): batch
+    default: false
+    }
+  }
+
+  public var arity: ClosedRange<Int> {
+    switch self {
+    case .normalize, .batchNormalize, .batchMoments, .reduceSum, .expand, .circularPadGrad, .zeroPad: 1...1
+    default: 2...2
+    }
+  }
+}
+
+extension Op {
+  /// A batched operand may meet an unbatched result only in these ops (DESIGN.md §7).
+  public var reducesBatch: Bool {
+    if case .training(let t) = self { return t.reducesBatch }
+    return false
+  }
+}

@@ -1,0 +1,169 @@
+import LocusFrontend
+import LocusIR
+import LocusReference
+import LocusSpec
+import XCTest
+
+@testable import LocusPasses
+
+/// The gradient rules against central finite differences of the loss, both through the reference
+/// interpreter: for every bundled spec at a tiny size, and for graphs that exercise one op each.
+///
+/// Tolerance: the reference rounds every op's result to f32, so a difference quotient with step
+/// h = 1e-2 carries ≈ 1e-7·|loss|/h ≈ 2e-5 of rounding noise plus O(h²) truncation. A component
+/// passes when |analytic − numeric| ≤ 2e-3·max(|analytic|, |numeric|) + 1e-4·(largest gradient
+/// component of that parameter) + 5e-5.
+final class AutodiffTests: XCTestCase {
+  func testDeiTGradients() throws { try checkSpec("deit_tiny", BundledSpecFusionTests.vit.merging(["image": "16", "patch": "8"]) { $1 }) }
+  func testLocalViTGradients() throws { try checkSpec("localvit_tiny", BundledSpecFusionTests.vit.merging(["image": "16", "patch": "8", "reduction": "32"]) { $1 }) }
+  func testLocalViTFashionMNISTGradients() throws { try checkSpec("localvit_fmnist", ["dim": "16", "depth": "1", "reduction": "16", "image": "16"]) }
+  func testCeiTGradients() throws { try checkSpec("ceit_tiny", BundledSpecFusionTests.ceit) }
+  func testSAGCIFARGradients() throws { try checkSpec("sag_tiny_cifar", BundledSpecFusionTests.sag.merging(["image": "16"]) { $1 }) }
+  func testSAGImageNetGradients() throws { try checkSpec("sag_tiny_imagenet", BundledSpecFusionTests.sag.merging(["image": "64"]) { $1 }) }
+
+  /// Ops that the bundled specs reach only in some configurations: each feeds a small linear head.
+  func testSingleOpGradients() throws {
+    typealias Build = (inout GraphSketch, ValueID) throws -> ValueID
+    let cases: [(String, [Int], Build)] = [
+      ("roll", [2, 4, 5], { s, x in try s.add(.roll(dy: 1, dx: -2), x) }),
+      ("circular_pad", [2, 4, 5], { s, x in try s.add(.circularPad(left: 2, right: 0, top: 1, bottom: 3), x) }),
+      ("maxpool", [2, 5, 5], { s, x in try s.add(.maxpool(kernel: [3, 3], stride: [2, 2], padding: [1, 1]), x) }),
+      ("gap", [3, 4, 4], { s, x in try s.add(.gap, x) }),
+      ("mean", [3, 4, 5], { s, x in try s.add(.mean(axis: 1), x) }),
+      ("stack+index", [3, 4], { s, x in
+        let y = try s.add(.stack(axis: 1), x, try s.add(.unary(.sigmoid), x))
+        return try s.add(.index(axis: 2, at: 1), y)
+      }),
+      ("div", [3, 4], { s, x in
+        let d = try s.add(.scalar(.add, 3, scalarFirst: false), try s.add(.unary(.sigmoid), x))
+        return try s.add(.binary(.div), x, d)
+      }),
+      ("scalar div", [3, 4], { s, x in
+        try s.add(.scalar(.div, 2, scalarFirst: true), try s.add(.scalar(.add, 3, scalarFirst: false), try s.add(.unary(.relu6), x)))
+      }),
+      ("sub", [3, 4], { s, x in try s.add(.binary(.sub), try s.add(.unary(.gelu), x), s.param("p", [4], .bias)) }),
+      ("softmax axis 0", [3, 4], { s, x in try s.add(.softmax(axis: 0), x) }),
+      ("matmul", [3, 4], { s, x in try s.add(.matmul, x, s.param("m", [4, 5])) }),
+      ("conv grouped strided", [4, 6, 5], { s, x in
+        let a = Conv2dAttrs(outChannels: 6, kernel: [3, 2], stride: [2, 1], padding: [1, 1], groups: 2, hasBias: true)
+        return try s.add(.conv2d(a), x, s.param("c.weight", [6, 2, 3, 2]), s.param("c.bias", [6], .bias))
+      }),
+      ("hswish hsigmoid", [3, 4], { s, x in try s.add(.binary(.mul), try s.add(.unary(.hswish), x), try s.add(.unary(.hsigmoid), x)) }),
+      ("batchnorm", [3, 2, 2], { s, x in try s.batchnorm(x, "bn") }),
+      ("layernorm+transpose", [3, 4], { s, x in
+        let t = try s.add(.transpose([1, 0]), x)
+        return try s.add(.layernorm(eps: 1e-5), t, s.param("ln.weight", [3], .norm), s.param("ln.bias", [3], .norm))
+      }),
+    ]
+    for (name, shape, build) in cases {
+      var s = GraphSketch(batch: 3)
+      let x0 = s.input("x", shape)
+      // A trainable scale in front so the op's operand has a gradient.
+      let x = try s.add(.binary(.mul), x0, s.param("scale", shape, .weight))
+      let y = try build(&s, x)
+      let flat = try s.add(.reshape([s.graph[y].type.count]), y)
+      let logits = try s.add(.linear(hasBias: true), flat, s.param("head.weight", [4, s.graph[y].type.count]), s.param("head.bias", [4], .bias))
+      s.output("logits", logits)
+      try checkGradients(s.graph, name)
+    }
+  }
+
+  func testFusedOpsAreRejectedByName() throws {
+    var s = GraphSketch(batch: 2)
+    let x = s.input("x", [4])
+    let y = try s.add(.fusedLinear(FusedLinearAttrs(hasBias: false, activation: .gelu)), x, s.param("w", [3, 4]))
+    s.output("logits", y)
+    XCTAssertThrowsError(try Autodiff.trainingGraph(s.graph)) { error in
+      XCTAssertTrue("\(error)".contains("no gradient rule for 'fused_linear'"), "\(error)")
+    }
+  }
+
+  func testRunningStatisticsAreOutputs() throws {
+    var s = GraphSketch(batch: 2)
+    let x = s.input("x", [3, 2, 2])
+    let y = try s.add(.gap, try s.batchnorm(x, "bn"))
+    s.output("logits", y)
+    let t = try Autodiff.trainingGraph(s.graph)
+    XCTAssertEqual(t.runningStatistics, [RunningStatistics(output: "running_stats:bn.running_mean", mean: "bn.running_mean", variance: "bn.running_var")])
+    XCTAssertEqual(t.graph.outputs.map(\.name), ["loss", "grad:bn.weight", "grad:bn.bias", "running_stats:bn.running_mean"])
+  }
+
+  // MARK: - Support
+
+  private func checkSpec(_ spec: String, _ overrides: [String: String], file: StaticString = #filePath, line: UInt = #line) throws {
+    let graph = try Frontend.compile(bundledSpec(spec), batch: 2, overrides: overrides.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }).graph
+    try checkGradients(graph, spec, coordinates: false, file: file, line: line)
+  }
+
+  /// Compares the training graph's gradients with central differences of the loss. With
+  /// `coordinates`, every component of every trainable parameter is checked on its own (small
+  /// graphs); otherwise along three seeded random directions through all parameters at once
+  /// (Σ grad·u against (L(θ + h·u) − L(θ − h·u)) / 2h), which a wrong rule anywhere breaks and
+  /// which costs two forward runs per direction. Per-parameter gradients of the specs are
+  /// compared with PyTorch by the end-to-end fixtures.
+  private func checkGradients(_ graph: Graph, _ what: String, coordinates: Bool = true,
+                              file: StaticString = #filePath, line: UInt = #line) throws {
+    let training = try Autodiff.trainingGraph(graph)
+    try training.graph.verify()
+    var (parameters, inputs) = randomArguments(for: training.graph, seed: 7)
+    let classes = training.graph.inputs.first { $0.op == .input(name: TrainingGraph.targetsInput) }!.type.shape[0]
+    inputs[TrainingGraph.targetsInput] = LocusReference.Tensor(shape: [graph.batch, classes]) { i in
+      // Smoothed one-hot targets (label smoothing 0.1), label = sample index mod classes.
+      (i % classes == (i / classes) % classes ? 0.9 : 0) + 0.1 / Float(classes)
+    }
+    let results = try Interpreter.run(graph: training.graph, parameters: parameters, inputs: inputs)
+    func loss(_ p: [String: LocusReference.Tensor]) throws -> Double {
+      Double(try Interpreter.run(graph: training.graph, parameters: p, inputs: inputs)[TrainingGraph.lossOutput]!.data[0])
+    }
+    let h: Float = 1e-2
+    var worst = (excess: -Double.infinity, text: "")
+    func compare(_ label: String, analytic: Double, numeric: Double, scale: Double) {
+      let allowed = 2e-3 * max(abs(analytic), abs(numeric)) + 1e-4 * scale + 5e-5
+      let error = abs(analytic - numeric)
+      if error - allowed > worst.excess { worst = (error - allowed, "\(label): analytic \(analytic), numeric \(numeric), allowed \(allowed)") }
+      XCTAssertLessThanOrEqual(error, allowed, "\(what): \(label) analytic \(analytic) vs numeric \(numeric)", file: file, line: line)
+    }
+    if coordinates {
+      for name in training.gradients {
+        let grad = results[TrainingGraph.gradientOutput(name)]!
+        let scale = grad.data.reduce(0) { max($0, Double(abs($1))) }
+        for i in 0..<grad.count {
+          var plus = parameters, minus = parameters
+          plus[name]!.data[i] += h
+          minus[name]!.data[i] -= h
+          let numeric = (try loss(plus) - loss(minus)) / Double(plus[name]!.data[i] - minus[name]!.data[i])
+          compare("\(name)[\(i)]", analytic: Double(grad.data[i]), numeric: numeric, scale: scale)
+        }
+      }
+    } else {
+      // The step moves θ by 0.02 in Euclidean norm whatever the parameter count, so the curvature
+      // term stays small; the scale for the absolute part of the tolerance is |grad|·|u|.
+      var rng = SplitMix(11)
+      for direction in 0..<3 {
+        let u = training.gradients.map { name in (0..<results[TrainingGraph.gradientOutput(name)]!.count).map { _ in Double(rng.unit()) } }
+        let norm = u.joined().reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let t = 0.02 / norm
+        var plus = parameters, minus = parameters
+        var analytic = 0.0, gradNorm = 0.0
+        for (k, name) in training.gradients.enumerated() {
+          let grad = results[TrainingGraph.gradientOutput(name)]!
+          for i in 0..<grad.count {
+            plus[name]!.data[i] += Float(t * u[k][i])
+            minus[name]!.data[i] -= Float(t * u[k][i])
+            analytic += Double(grad.data[i]) * u[k][i] * t
+            gradNorm += Double(grad.data[i]) * Double(grad.data[i])
+          }
+        }
+        // Both sides are the change of the loss per unit of the step t·u (norm 0.02).
+        let numeric = (try loss(plus) - loss(minus)) / 2
+        compare("direction \(direction)", analytic: analytic / 0.02, numeric: numeric / 0.02, scale: gradNorm.squareRoot())
+      }
+    }
+    // Parameters with no gradient output must be ones the loss cannot reach.
+    let reached = Set(training.gradients)
+    for p in graph.parameters where p.role.isTrainable && !reached.contains(p.name) {
+      XCTAssertFalse(eliminateDeadCode(graph).readParameters.contains(p.name), "\(what): \(p.name) is read but has no gradient", file: file, line: line)
+    }
+    print("\(what): \(training.gradients.count) gradients; closest to the tolerance: \(worst.text)")
+  }
+}

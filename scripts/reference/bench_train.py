@@ -1,0 +1,90 @@
+"""Training throughput of localvit_fmnist in PyTorch: forward + backward + AdamW step on random data.
+
+Times eager mode and, when it works on this machine, torch.compile (the model compiled, the optimizer eager);
+a compile failure is reported and skipped. Each mode: 5 warm-up steps, then the median of 30 timed steps.
+
+    python bench_train.py [--batch 64] [--threads 2] [--steps 30] [--warmup 5] [--no-compile] [--json]
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+from locus_ref.train import adamw, loss_of
+from models import build
+
+SPEC = "localvit_fmnist"
+
+
+def time_steps(model, x, y, warmup, steps, clip):
+    """Median and min seconds of one forward + backward (+ clip) + AdamW step, after `warmup` untimed steps."""
+    opt = adamw(model, 2e-3, 0.05)
+    times = []
+    for i in range(warmup + steps):
+        tic = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = loss_of(model(x), y)
+        loss.backward()
+        if clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - tic)
+    return statistics.median(times), min(times)
+
+
+def bench(mode, args, x, y):
+    torch.manual_seed(0)
+    model = build(SPEC).train()
+    if mode == "compile":
+        model = torch.compile(model)
+    tic = time.perf_counter()
+    median, best = time_steps(model, x, y, args.warmup, args.steps, args.clip)
+    return {"ms_per_step": median * 1e3, "min_ms_per_step": best * 1e3,
+            "images_per_s": args.batch / median, "total_s": time.perf_counter() - tic}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--clip", type=float, default=0.0, help="also clip the global grad norm (train_fmnist: 1.0)")
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(args.batch, 1, 28, 28, generator=gen)
+    y = torch.randint(0, 10, (args.batch,), generator=gen)
+
+    result = {"spec": SPEC, "batch": args.batch, "threads": args.threads, "steps": args.steps,
+              "warmup": args.warmup, "clip": args.clip, "torch": torch.__version__}
+    for mode in ["eager"] + ([] if args.no_compile else ["compile"]):
+        try:
+            result[mode] = bench(mode, args, x, y)
+        except Exception as e:                                              # inductor needs a working C++ toolchain
+            result[mode] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{SPEC} train step (fwd + bwd + AdamW), batch {args.batch}, {args.threads} threads, "
+          f"median of {args.steps} after {args.warmup} warm-up, torch {torch.__version__}")
+    for mode in ["eager", "compile"]:
+        r = result.get(mode)
+        if r is None:
+            continue
+        if "error" in r:
+            print(f"  {mode:8s} skipped: {r['error']}")
+        else:
+            print(f"  {mode:8s} {r['ms_per_step']:8.2f} ms/step (min {r['min_ms_per_step']:.2f})  "
+                  f"{r['images_per_s']:8.0f} images/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

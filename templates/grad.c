@@ -1,0 +1,931 @@
+/* locus-requires: prologue.h gemm.c */
+/* Training: the backward kernels of the forward ops (activations, softmax, the normalisations
+ * without affine, reductions for broadcast operands, conv2d, linear's weight, max pooling,
+ * circular padding, slices), plus the two forward normalisations whose gradients live here.
+ * The emitter's backward pass chains these with the forward kernels: an affine norm's
+ * gradient is lk_normalize_grad after the elementwise products, a bias gradient is
+ * lk_reduce_sum, a linear's input gradient is an ordinary lk_gemm with W read in place.
+ *
+ * Every kernel is deterministic and independent of the thread count: each output element is
+ * produced by one thread in a fixed order, or (lk_reduce_sum with few outputs) from partial sums
+ * over blocks fixed by the shapes alone, combined in block order. The gradients whose terms
+ * cancel (normalisations, softmax) and the batch statistics are computed in double and rounded
+ * once per output. */
+
+/* ---- Small helpers -------------------------------------------------------------------------------- */
+
+static long lk__grad_mod(long a, long m) { long r = a % m; return r < 0 ? r + m : r; }
+
+/* Σ (x − m) and Σ (x − m)² in fixed lanes (norm.c's corrected two-pass, for long rows). */
+static void lk__grad_dev_sums(const float *x, long n, float m, float *s1, float *s2) {
+  lk_vf a0 = lk_vzero(), a1 = lk_vzero(), q0 = lk_vzero(), q1 = lk_vzero();
+  long i = 0;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    lk_vf d0 = lk_vload(x + i) - m, d1 = lk_vload(x + i + LK_VW) - m;
+    a0 += d0; a1 += d1;
+    q0 += d0 * d0; q1 += d1 * d1;
+  }
+  *s1 = lk_vsum(a0 + a1);
+  *s2 = lk_vsum(q0 + q1);
+  for (; i < n; ++i) {
+    float d = x[i] - m;
+    *s1 += d;
+    *s2 += d * d;
+  }
+}
+
+/* Double-lane helpers for the gradients that cancel: a norm's gradient subtracts two nearly equal
+ * terms (dx̂ − mean(dx̂) and x̂·mean(dx̂ ⊙ x̂); for two values per group they agree to 1 − eps/var),
+ * and so does softmax's dy − Σ dy·y. Statistics and the elementwise formula run in double, on
+ * LK_VW-wide double vectors, each sum in fixed lanes then the lanes in order, the scalar tail
+ * last. The vectors are never passed or returned by value (hence the macro): wider than the
+ * target's registers, that would change the calling convention. The rows are L1-resident, so
+ * the wider arithmetic costs little next to the memory traffic. */
+typedef double lk__grad_vd __attribute__((vector_size(LK_VW * 8)));
+#define lk__grad_vdload(p) __builtin_convertvector(lk_vload(p), lk__grad_vd)
+static inline double lk__grad_vdsum(const lk__grad_vd *v) {
+  double s = 0.0;
+  for (int i = 0; i < LK_VW; ++i) s += (*v)[i];
+  return s;
+}
+
+/* Σ x[0:n) in double. */
+static double lk__grad_dsum(const float *x, long n) {
+  lk__grad_vd a = {0};
+  long i = 0;
+  double s;
+  for (; i + LK_VW <= n; i += LK_VW) a += lk__grad_vdload(x + i);
+  s = lk__grad_vdsum(&a);
+  for (; i < n; ++i) s += x[i];
+  return s;
+}
+
+/* Σ (x − mean)² in double. */
+static double lk__grad_dsq(const float *x, long n, double mean) {
+  lk__grad_vd a = {0};
+  long i = 0;
+  double s;
+  for (; i + LK_VW <= n; i += LK_VW) {
+    lk__grad_vd d = lk__grad_vdload(x + i) - mean;
+    a += d * d;
+  }
+  s = lk__grad_vdsum(&a);
+  for (; i < n; ++i) s += (x[i] - mean) * (x[i] - mean);
+  return s;
+}
+
+/* *sg += Σ g, *sgx += Σ (x − mean)·g, in double. */
+static void lk__grad_dgx(const float *x, const float *g, long n, double mean, double *sg, double *sgx) {
+  lk__grad_vd a = {0}, b = {0};
+  long i = 0;
+  double s1, s2;
+  for (; i + LK_VW <= n; i += LK_VW) {
+    lk__grad_vd gv = lk__grad_vdload(g + i);
+    a += gv;
+    b += (lk__grad_vdload(x + i) - mean) * gv;
+  }
+  s1 = lk__grad_vdsum(&a);
+  s2 = lk__grad_vdsum(&b);
+  for (; i < n; ++i) {
+    s1 += g[i];
+    s2 += (x[i] - mean) * g[i];
+  }
+  *sg += s1;
+  *sgx += s2;
+}
+
+/* y = (x − mean)·rstd, rounded once. y may equal x. */
+static void lk__grad_dnorm(const float *x, long n, double mean, double rstd, float *y) {
+  long i = 0;
+  for (; i + LK_VW <= n; i += LK_VW)
+    lk_vstore(y + i, __builtin_convertvector((lk__grad_vdload(x + i) - mean) * rstd, lk_vf));
+  for (; i < n; ++i) y[i] = (float)((x[i] - mean) * rstd);
+}
+
+/* dx = rstd·(g − a − (x − mean)·rstd·b), rounded once (a = mean(g), b = mean(g ⊙ x̂)). dx may
+ * equal g. */
+static void lk__grad_dnorm_grad(const float *x, const float *g, long n, double mean, double rstd, double a,
+                                double b, float *dx) {
+  double rb = rstd * b;
+  long i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) {
+    lk__grad_vd xh = lk__grad_vdload(x + i) - mean;
+    lk_vstore(dx + i, __builtin_convertvector((lk__grad_vdload(g + i) - a - xh * rb) * rstd, lk_vf));
+  }
+  for (; i < n; ++i) dx[i] = (float)((g[i] - a - (x[i] - mean) * rb) * rstd);
+}
+
+/* ---- Activations -----------------------------------------------------------------------------------
+ * dy ⊙ f'(x) for one vector. The derivatives follow PyTorch's backward formulas (relu: x > 0;
+ * relu6: 0 < x < 6; hardswish: 0 below −3, x/3 + 1/2 up to 3, then 1; hardsigmoid: 1/6 strictly
+ * inside (−3, 3); sigmoid: s·(1 − s), evaluated without cancellation). Masks select dy or 0, so
+ * an infinite dy outside the active range gives 0, not NaN. */
+static inline lk_vf lk__grad_vact(int act, lk_vf x, lk_vf dy) {
+  switch (act) {
+  case LK_ACT_GELU: {
+    /* Φ(x) + x·φ(x), Φ as in lk_vgelu: from erfc when a lane is below −2 (1 + erf cancels). */
+    lk_vf cdf = lk_vany(x < -2.0f) ? 0.5f * lk_verfc(x * -0.707106781186547524f)
+                                   : 0.5f * (1.0f + lk_verf(x * 0.707106781186547524f));
+    lk_vf pdf = lk_vexp(x * x * -0.5f) * 0.398942280401432678f;
+    return dy * (cdf + x * pdf);
+  }
+  case LK_ACT_RELU: return lk_vselect(x > 0.0f, dy, lk_vzero());
+  case LK_ACT_RELU6: return lk_vselect((x > 0.0f) & (x < 6.0f), dy, lk_vzero());
+  case LK_ACT_HSWISH: {
+    lk_vf mid = dy * (x / 3.0f + 0.5f);
+    return lk_vselect(x < -3.0f, lk_vzero(), lk_vselect(x <= 3.0f, mid, dy));
+  }
+  case LK_ACT_HSIGMOID: return lk_vselect((x > -3.0f) & (x < 3.0f), dy * (1.0f / 6.0f), lk_vzero());
+  case LK_ACT_SIGMOID: {
+    /* s(1 − s) = t/(1 + t)² with t = e^−|x| (even in x): no 1 − s cancelling for |x| ≫ 1. */
+    lk_vf t = lk_vexp(lk_vselect(x < 0.0f, x, -x)), u = 1.0f + t;
+    return dy * (t / (u * u));
+  }
+  default: return dy;
+  }
+}
+
+/* dx[0:n] = dy ⊙ act'(x), act an LK_ACT_* code (LK_ACT_NONE and unknown codes: dx = dy). The last
+ * partial vector goes through a padded copy, so every element sees the vector arithmetic
+ * wherever a thread's range starts (as activation.c). dx may equal dy or x. */
+void lk_unary_grad(int act, long n, const float *x, const float *dy, float *dx) {
+  long nv = lk_ceil_div(n, LK_VW);
+  LK_OMP(parallel for schedule(static) if(n >= LK_PAR_MIN))
+  for (long i = 0; i < nv; ++i) {
+    long at = i * LK_VW;
+    if (at + LK_VW <= n) {
+      lk_vstore(dx + at, lk__grad_vact(act, lk_vload(x + at), lk_vload(dy + at)));
+    } else {
+      float tx[LK_VW] = {0}, tg[LK_VW] = {0};
+      memcpy(tx, x + at, (size_t)(n - at) * sizeof(float));
+      memcpy(tg, dy + at, (size_t)(n - at) * sizeof(float));
+      lk_vstore(tg, lk__grad_vact(act, lk_vload(tx), lk_vload(tg)));
+      memcpy(dx + at, tg, (size_t)(n - at) * sizeof(float));
+    }
+  }
+}
+
+/* ---- Softmax ------------------------------------------------------------------------------------- */
+
+/* Softmax over the last axis of [rows, L], from its output y: dx = y ⊙ (dy − Σ_j dy_j·y_j).
+ * One row per task; the dot product and dy − s in double (where one output dominates, dy_j − s
+ * cancels), each dx rounded once. dx may equal dy. */
+void lk_softmax_grad(long rows, long L, const float *y, const float *dy, float *dx) {
+  LK_OMP(parallel for schedule(static) if(rows * L >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *yr = y + r * L, *gr = dy + r * L;
+    float *xr = dx + r * L;
+    lk__grad_vd a = {0};
+    double s;
+    long j = 0;
+    for (; j + LK_VW <= L; j += LK_VW) a += lk__grad_vdload(yr + j) * lk__grad_vdload(gr + j);
+    s = lk__grad_vdsum(&a);
+    for (; j < L; ++j) s += (double)yr[j] * gr[j];
+    for (j = 0; j + LK_VW <= L; j += LK_VW)
+      lk_vstore(xr + j, __builtin_convertvector(lk__grad_vdload(yr + j) * (lk__grad_vdload(gr + j) - s), lk_vf));
+    for (; j < L; ++j) xr[j] = (float)(yr[j] * (gr[j] - s));
+  }
+}
+
+/* ---- Normalisation over the last axis (LayerNorm without affine) --------------------------------- */
+
+/* Row statistics as lk_layernorm computes them: first-pass mean m, correction delta (the mean
+ * of x − m), and 1/sqrt(var + eps) with the biased variance. x̂ = (x − m − delta)·rstd. */
+static void lk__grad_row_stats(const float *x, long C, float eps, float *m, float *delta, float *rstd) {
+  float s1, s2, var;
+  *m = lk_sum(x, C) / (float)C;
+  lk__grad_dev_sums(x, C, *m, &s1, &s2);
+  *delta = s1 / (float)C;
+  var = s2 / (float)C - *delta * *delta;
+  *rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);
+}
+
+/* y[rows, C] = (x − mean)/sqrt(var + eps) per row, biased variance: the forward of the affine-free
+ * LayerNorm whose gradient is below (same arithmetic as lk_layernorm with w = b = NULL, so the
+ * two agree bit for bit). y may equal x. */
+void lk_normalize(long rows, long C, const float *x, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C;
+    float *yr = y + r * C, m, delta, rstd;
+    lk__grad_row_stats(xr, C, eps, &m, &delta, &rstd);
+    for (long c = 0; c < C; ++c) yr[c] = (xr[c] - m - delta) * rstd;
+  }
+}
+
+/* Statistics of a group of n = nb·len values, nb blocks of len contiguous floats, block k at
+ * x + k·bs (a row: one block; a BatchNorm channel: B planes), in double: mean, then the biased
+ * variance from the deviations (two-pass, exact even when |mean| ≫ std). */
+static void lk__grad_group_stats(const float *x, long nb, long bs, long len, double *mean, double *var) {
+  double n = (double)nb * (double)len, s = 0.0, q = 0.0;
+  for (long k = 0; k < nb; ++k) s += lk__grad_dsum(x + k * bs, len);
+  s /= n;
+  for (long k = 0; k < nb; ++k) q += lk__grad_dsq(x + k * bs, len, s);
+  *mean = s;
+  *var = q / n;
+}
+
+/* dx = rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) over one group (blocks as above), statistics
+ * recomputed from x (two passes over data that is in cache, cheaper than storing them). */
+static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, long bs, long len, float eps, float *dx) {
+  double mean, var, rstd, n = (double)nb * (double)len, sg = 0.0, sgx = 0.0, a, b;
+  lk__grad_group_stats(x, nb, bs, len, &mean, &var);
+  rstd = 1.0 / sqrt(var + eps);
+  for (long k = 0; k < nb; ++k) lk__grad_dgx(x + k * bs, g + k * bs, len, mean, &sg, &sgx);
+  a = sg / n;
+  b = sgx * rstd / n;
+  for (long k = 0; k < nb; ++k) lk__grad_dnorm_grad(x + k * bs, g + k * bs, len, mean, rstd, a, b, dx + k * bs);
+}
+
+/* dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)) per row of [rows, C], in double (see the helpers):
+ * accurate even for a handful of channels, where the two terms agree to 1 − eps/var. An affine
+ * LayerNorm's input gradient is this applied to dx̂ = dy ⊙ w. dx may equal dxhat. */
+void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, dx + r * C);
+}
+
+/* ---- Batch normalisation (training mode, no affine) ---------------------------------------------
+ * x [B, C, S], statistics per channel over B and S (n = B·S elements), biased variance, in
+ * double. One channel per task: its B planes of S contiguous floats, each plane summed in fixed
+ * double lanes, the planes in order. (S = 1, BatchNorm1d on [B, C], reads a channel with stride
+ * C: a thread's consecutive channels share those cache lines.) */
+
+/* y = (x − mean_c)/sqrt(var_c + eps), each y rounded once. y may equal x. */
+void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y) {
+  LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
+  for (long c = 0; c < C; ++c) {
+    double mean, var, rstd;
+    lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
+    rstd = 1.0 / sqrt(var + eps);
+    for (int b = 0; b < B; ++b) lk__grad_dnorm(x + ((long)b * C + c) * S, S, mean, rstd, y + ((long)b * C + c) * S);
+  }
+}
+
+/* dx = rstd_c·(dx̂ − mean_c(dx̂) − x̂·mean_c(dx̂ ⊙ x̂)), the means over B and S. dx may equal dxhat. */
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
+  LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
+  for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c * S, dxhat + c * S, B, C * S, S, eps, dx + c * S);
+}
+
+/* out[0:C) = mean per channel, out[C:2C) = unbiased variance Σ(x − mean)²/(n − 1), n = B·S: what
+ * PyTorch's BatchNorm feeds into running_var. n = 1 has no unbiased variance: NaN (PyTorch
+ * refuses to train BatchNorm on one value per channel). */
+void lk_batch_moments(int B, long C, long S, const float *x, float *out) {
+  double n = (double)B * (double)S;
+  LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
+  for (long c = 0; c < C; ++c) {
+    double mean, var;
+    lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
+    out[c] = (float)mean;
+    out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
+  }
+}
+
+/* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
+ * After dropping size-1 axes and merging neighbours with the same flag, the innermost axis is
+ * either kept (bias gradient [rows, C] → [C]: rows of C are added as vectors) or reduced
+ * ([B, C, S] → [C]: contiguous runs of S go through lk_sum). Output tasks are chunks of
+ * LK__RED_CH outputs (innermost kept) or single outputs (innermost reduced). When there are fewer
+ * than LK__RED_TASKS of them and the tensor is large, the reduced index range is cut into
+ * blocks (their number depends only on the shape) whose partial sums are added in block order:
+ * [16·197, 192] → [192] is 3 chunks × 22 blocks of ~143 rows. */
+#define LK__RED_CH 64
+#define LK__RED_TASKS 64
+#define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
+
+/* Row-major walk over some axes: the offset in x of the multi-index (sizes, strides). */
+typedef struct { int n; long size[8], stride[8], idx[8], off; } lk__grad_odo;
+
+static void lk__grad_odo_set(lk__grad_odo *o, long lin) {
+  o->off = 0;
+  for (int d = o->n - 1; d >= 0; --d) {
+    o->idx[d] = lin % o->size[d];
+    lin /= o->size[d];
+    o->off += o->idx[d] * o->stride[d];
+  }
+}
+static void lk__grad_odo_next(lk__grad_odo *o) {
+  for (int d = o->n - 1; d >= 0; --d) {
+    o->off += o->stride[d];
+    if (++o->idx[d] < o->size[d]) return;
+    o->off -= o->stride[d] * o->size[d];
+    o->idx[d] = 0;
+  }
+}
+
+/* y = x summed over the axes d with reduce[d] != 0; y holds the kept axes in order, dense.
+ * shape[0:rank], rank ≤ 8, batch axis included. An empty reduced range gives 0. */
+void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  long sz[8], st[8], total = 1, nout = 1, s = 1;
+  int red[8], m = 0, inner_kept;
+  lk__grad_odo kept, rdc; /* kept: outer kept axes (innermost kept excluded when inner_kept) */
+  long Kin, chunks, otasks, Rtot = 1, Sin, nblk = 1, ntasks;
+  float *part = NULL;
+  for (int d = 0; d < rank; ++d) {
+    total *= shape[d];
+    if (!reduce[d]) nout *= shape[d];
+  }
+  if (total == 0) {
+    for (long o = 0; o < nout; ++o) y[o] = 0.0f;
+    return;
+  }
+  for (int d = 0; d < rank; ++d) {
+    int r = reduce[d] != 0;
+    if (shape[d] == 1) continue;
+    if (m > 0 && red[m - 1] == r) sz[m - 1] *= shape[d];
+    else { sz[m] = shape[d]; red[m] = r; ++m; }
+  }
+  if (m == 0) { sz[0] = 1; red[0] = 0; m = 1; }
+  for (int d = m - 1; d >= 0; --d) { st[d] = s; s *= sz[d]; }
+  inner_kept = !red[m - 1];
+  kept.n = rdc.n = 0;
+  for (int d = 0; d < m; ++d) {
+    if (red[d]) {
+      Rtot *= sz[d];
+      if (inner_kept || d < m - 1) { rdc.size[rdc.n] = sz[d]; rdc.stride[rdc.n] = st[d]; ++rdc.n; }
+    } else if (!inner_kept || d < m - 1) {
+      kept.size[kept.n] = sz[d]; kept.stride[kept.n] = st[d]; ++kept.n;
+    }
+  }
+  Kin = inner_kept ? sz[m - 1] : 1;
+  Sin = inner_kept ? 1 : sz[m - 1]; /* contiguous run of reduced elements */
+  chunks = lk_ceil_div(Kin, LK__RED_CH);
+  otasks = inner_kept ? nout / Kin * chunks : nout;
+  if (otasks < LK__RED_TASKS) {
+    nblk = lk_min_l(lk_min_l(lk_ceil_div(LK__RED_TASKS, otasks), total / LK__RED_MIN_BLOCK), Rtot);
+    if (nblk < 1) nblk = 1;
+    if (nblk > 1) {
+      part = lk_scratch_alloc((size_t)(nblk * nout));
+      if (!part) nblk = 1; /* out of memory: one block, straight into y (same math, slower) */
+    }
+  }
+  ntasks = otasks * nblk;
+
+  LK_OMP(parallel if(total >= LK_PAR_MIN))
+  {
+    LK_OMP(for schedule(static))
+    for (long t = 0; t < ntasks; ++t) {
+      long ot = t / nblk, b = t % nblk, lo, hi;
+      float *dst = nblk > 1 ? part + b * nout : y;
+      lk__grad_odo ko = kept, ro = rdc;
+      lk_split(Rtot, (int)nblk, (int)b, &lo, &hi);
+      if (inner_kept) {
+        long orow = ot / chunks, j0 = ot % chunks * LK__RED_CH, n = lk_min_l(LK__RED_CH, Kin - j0);
+        float acc[LK__RED_CH];
+        const float *base;
+        lk__grad_odo_set(&ko, orow);
+        base = x + ko.off + j0;
+        for (long i = 0; i < n; ++i) acc[i] = 0.0f;
+        if (lo < hi) lk__grad_odo_set(&ro, lo);
+        for (long r = lo; r < hi; ++r) {
+          const float *xr = base + ro.off;
+          for (long i = 0; i < n; ++i) acc[i] += xr[i];
+          lk__grad_odo_next(&ro);
+        }
+        for (long i = 0; i < n; ++i) dst[orow * Kin + j0 + i] = acc[i];
+      } else {
+        float acc = 0.0f;
+        lk__grad_odo_set(&ko, ot);
+        if (lo < hi) lk__grad_odo_set(&ro, lo / Sin);
+        for (long r = lo; r < hi;) {
+          long s0 = r % Sin, len = lk_min_l(Sin - s0, hi - r);
+          acc += lk_sum(x + ko.off + ro.off + s0, len);
+          r += len;
+          if (s0 + len == Sin) lk__grad_odo_next(&ro);
+        }
+        dst[ot] = acc;
+      }
+    }
+    if (nblk > 1) {
+      LK_OMP(for schedule(static))
+      for (long o = 0; o < nout; ++o) {
+        float acc = part[o];
+        for (long b = 1; b < nblk; ++b) acc += part[b * nout + o];
+        y[o] = acc;
+      }
+    }
+  }
+  lk_scratch_free(part);
+}
+
+/* ---- conv2d ---------------------------------------------------------------------------------------
+ * Same geometry as lk_conv2d: x [B, Cin, Hh, Ww], w [Cout, Cin/G, kh, kw], dy [B, Cout, Ho, Wo],
+ * Ho = (Hh + 2·ph − kh)/sh + 1, likewise Wo; zero padding, no dilation. Paths as in conv.c:
+ * - grad input: 1×1/stride 1/no padding/G = 1 is one batched GEMM dx_b = wᵀ·dy_b; depthwise is a
+ *   direct scatter per plane; otherwise col_b = w_gᵀ·dy_{b,g} per group (GEMM) then col2im, each
+ *   input pixel accumulating its taps in the fixed order (ki, kj, oh).
+ * - grad weight: depthwise is a direct dot product per (channel, tap), added over planes in
+ *   double; otherwise one GEMM per group with K = B·Ho·Wo, dw_g = dy_g·col_gᵀ, after re-laying
+ *   dy as [Cout, B·HoWo] and x as im2col [Cin·kh·kw, B·HoWo] (the batch sum is inside K, so C is
+ *   written once per K slice instead of once per image; B = 1 reads dy, and a 1×1 x, in place).
+ * Scratch (the im2col buffers) is allocated per call; out of memory gives NaN outputs. */
+
+/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
+static void lk__grad_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
+  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
+  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
+  *lo = (int)lk_min_l(l, Wo);
+  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
+}
+
+#define LK__DW_CH 256 /* output columns per accumulator chunk of the depthwise weight gradient */
+
+static int lk__grad_conv_depthwise(int Cin, int Cout, int groups) {
+  return groups == Cin && groups == Cout && groups > 1;
+}
+
+/* Scatter-adds the taps of one input plane: d[ih, iw] += scale_t · src_t[oh, ow] for every tap t =
+ * (ki, kj) and output pixel that reads (ih, iw); src_t = src + t·tstride (tstride 0: one source
+ * shared by all taps, scaled by wt[t]; wt NULL: scale 1). Taps ki-major, then oh: fixed order. */
+static void lk__grad_scatter_plane(int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int Ho,
+                                   int Wo, const float *src, long tstride, const float *wt, float *d) {
+  memset(d, 0, (size_t)Hh * Ww * sizeof(float));
+  for (int ki = 0; ki < kh; ++ki)
+    for (int kj = 0; kj < kw; ++kj) {
+      const float *st = src + (long)(ki * kw + kj) * tstride;
+      float wv = wt ? wt[ki * kw + kj] : 1.0f;
+      int lo, hi;
+      lk__grad_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+      for (int oh = 0; oh < Ho; ++oh) {
+        int ih = oh * sh - ph + ki;
+        const float *sr = st + (long)oh * Wo;
+        float *dr;
+        if (ih < 0 || ih >= Hh) continue;
+        dr = d + (long)ih * Ww;
+        if (sw == 1) {
+          float *ds = dr + (lo - pw + kj); /* ≥ 0: lo is the first valid column */
+          const float *ss = sr + lo;
+          if (wt) for (int o = 0; o < hi - lo; ++o) ds[o] += wv * ss[o];
+          else for (int o = 0; o < hi - lo; ++o) ds[o] += ss[o];
+        } else {
+          for (int ow = lo; ow < hi; ++ow) dr[(long)ow * sw - pw + kj] += wv * sr[ow];
+        }
+      }
+    }
+}
+
+/* col[((c·kh + ki)·kw + kj)·B + b][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0:
+ * im2col with the batch inside each row, so that a GEMM's K can run over (b, oh, ow). With
+ * kh = kw = sh = sw = 1 and no padding it re-lays [B, C, HW] as [C, B, HW]. */
+static void lk__grad_im2col_t(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int Ho, int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)C * kh * kw * B;
+  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    int b = (int)(r % B), kj = (int)(r / B % kw), ki = (int)(r / B / kw % kh);
+    long c = r / B / ((long)kh * kw);
+    const float *xc = x + ((long)b * C + c) * Hh * Ww;
+    float *d = col + r * Ho * Wo;
+    int lo, hi;
+    lk__grad_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
+      int ih = oh * sh - ph + ki;
+      const float *xr;
+      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
+      xr = xc + (long)ih * Ww;
+      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
+      if (sw == 1) memcpy(d + lo, xr + (lo - pw + kj), (size_t)(hi - lo) * sizeof(float));
+      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
+      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
+    }
+  }
+}
+
+/* dx [B, Cin, Hh, Ww] = ∂(Σ dy ⊙ conv2d(x, w))/∂x. dx must not overlap dy or w. */
+void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                          int groups, const float *dy, const float *w, float *dx) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo, planes = (long)B * Cin;
+  if (B <= 0 || HWi <= 0) return;
+  if (Ho <= 0 || Wo <= 0 || Cout <= 0) {
+    memset(dx, 0, (size_t)(planes * HWi) * sizeof(float));
+    return;
+  }
+  if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1) {
+    /* dx_b[Cin, HW] = wᵀ[Cin, Cout] · dy_b[Cout, HW] */
+    lk_gemm_ex(B, Cin, (int)HWi, Cout, w, 0, 1, Cin, dy, Cout * HWi, HWi, 1, dx, Cin * HWi, HWi, 0.0f, NULL, NULL);
+    return;
+  }
+  if (lk__grad_conv_depthwise(Cin, Cout, groups)) {
+    LK_OMP(parallel for schedule(static) if(planes * HWo * kh * kw >= LK_PAR_MIN))
+    for (long p = 0; p < planes; ++p)
+      lk__grad_scatter_plane(Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, dy + p * HWo, 0,
+                             w + (p % Cin) * kh * kw, dx + p * HWi);
+    return;
+  }
+  {
+    int G = groups, cog = Cout / G;
+    long kg = (long)Cin / G * kh * kw, taps = (long)kh * kw;
+    float *col = lk_scratch_alloc((size_t)(planes * taps * HWo));
+    if (!col) {
+      for (long i = 0; i < planes * HWi; ++i) dx[i] = NAN;
+      return;
+    }
+    /* col_b[Cin·kh·kw, HWo], group g's rows: w_g[cog, kg]ᵀ · dy_{b,g}[cog, HWo] */
+    for (int g = 0; g < G; ++g)
+      lk_gemm_ex(B, (int)kg, (int)HWo, cog, w + g * cog * kg, 0, 1, kg, dy + g * cog * HWo, Cout * HWo, HWo, 1,
+                 col + g * kg * HWo, Cin * taps * HWo, HWo, 0.0f, NULL, NULL);
+    LK_OMP(parallel for schedule(static) if(planes * taps * HWo >= LK_PAR_MIN))
+    for (long p = 0; p < planes; ++p)
+      lk__grad_scatter_plane(Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, col + p * taps * HWo, HWo, NULL, dx + p * HWi);
+    lk_scratch_free(col);
+  }
+}
+
+/* dw [Cout, Cin/G, kh, kw] = Σ_b ∂(Σ dy_b ⊙ conv2d(x_b, w))/∂w. dw must not overlap dy or x. */
+void lk_conv2d_grad_weight(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                           int groups, const float *dy, const float *x, float *dw) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  int G = groups, cog = Cout / G;
+  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo, taps = (long)kh * kw, kg = (long)Cin / G * taps;
+  long BH = (long)B * HWo;
+  if (Cout <= 0 || kg <= 0) return;
+  if (B <= 0 || Ho <= 0 || Wo <= 0) {
+    memset(dw, 0, (size_t)(Cout * kg) * sizeof(float));
+    return;
+  }
+  if (lk__grad_conv_depthwise(Cin, Cout, groups)) {
+    /* dw[c, ki, kj] = Σ_b Σ_oh Σ_ow dy·x: per (b, tap), the products are added down the output
+     * rows into a float vector along ow (vectorised, where a 14-long row dot would be all scalar
+     * tail), chunks of LK__DW_CH columns; each chunk's lanes are then added in order, in double,
+     * and so are the images. */
+    LK_OMP(parallel for schedule(static) if((long)B * Cin * HWo * taps >= LK_PAR_MIN))
+    for (long c = 0; c < Cin; ++c) {
+      for (int ki = 0; ki < kh; ++ki)
+        for (int kj = 0; kj < kw; ++kj) {
+          int lo, hi;
+          double s = 0.0;
+          lk__grad_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
+          for (int b = 0; b < B; ++b) {
+            const float *xp = x + ((long)b * Cin + c) * HWi, *gp = dy + ((long)b * Cin + c) * HWo;
+            for (int o0 = lo; o0 < hi; o0 += LK__DW_CH) {
+              int len = (int)lk_min_l(LK__DW_CH, hi - o0);
+              float acc[LK__DW_CH];
+              double t = 0.0;
+              for (int o = 0; o < len; ++o) acc[o] = 0.0f;
+              for (int oh = 0; oh < Ho; ++oh) {
+                int ih = oh * sh - ph + ki;
+                const float *gr = gp + (long)oh * Wo + o0, *xr;
+                if (ih < 0 || ih >= Hh) continue;
+                xr = xp + (long)ih * Ww + ((long)o0 * sw - pw + kj); /* ≥ 0: o0 ≥ lo */
+                if (sw == 1) for (int o = 0; o < len; ++o) acc[o] += gr[o] * xr[o];
+                else for (int o = 0; o < len; ++o) acc[o] += gr[o] * xr[(long)o * sw];
+              }
+              for (int o = 0; o < len; ++o) t += acc[o];
+              s += t;
+            }
+          }
+          dw[c * taps + ki * kw + kj] = (float)s;
+        }
+    }
+    return;
+  }
+  {
+    int is1x1 = kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
+    int copy_x = !(is1x1 && B == 1), copy_dy = B > 1;
+    size_t ncol = copy_x ? (size_t)Cin * taps * BH : 0, ndy = copy_dy ? (size_t)Cout * BH : 0;
+    float *ws = ncol + ndy ? lk_scratch_alloc(ncol + ndy) : NULL;
+    const float *col = x, *dyt = dy;
+    if (ncol + ndy && !ws) {
+      for (long i = 0; i < Cout * kg; ++i) dw[i] = NAN;
+      return;
+    }
+    if (copy_x) {
+      lk__grad_im2col_t(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, ws);
+      col = ws;
+    }
+    if (copy_dy) {
+      lk__grad_im2col_t(B, Cout, Ho, Wo, 1, 1, 1, 1, 0, 0, Ho, Wo, dy, ws + ncol);
+      dyt = ws + ncol;
+    }
+    /* Per group: dw_g[cog, kg] = dyt_g[cog, B·HWo] · col_g[kg, B·HWo]ᵀ (K = B·HWo, both operands
+     * with contiguous K: A read in place, B packed through the 8×8 transposes). Beyond 2³¹ − 1
+     * K is cut into pieces, accumulated with beta = 1. */
+    for (long k0 = 0; k0 < BH; k0 += 1L << 30) {
+      int kk = (int)lk_min_l(1L << 30, BH - k0);
+      lk_gemm_ex(G, cog, (int)kg, kk, dyt + k0, (long)cog * BH, BH, 1, col + k0, kg * BH, 1, BH, dw,
+                 (long)cog * kg, kg, k0 > 0 ? 1.0f : 0.0f, NULL, NULL);
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+/* ---- Linear ----------------------------------------------------------------------------------------- */
+
+/* dw[N, K] = dy[rows, N]ᵀ · x[rows, K] (rows = batch × tokens): the weight gradient of
+ * y = x·Wᵀ. One GEMM with M = N, N = K and the long rows axis as its reduction: A = dyᵀ (packed
+ * from dy's rows, MR contiguous floats per k) and B = x row-major (contiguous NR-float copies).
+ * rows = 0 gives dw = 0. dw must not overlap dy or x. */
+void lk_linear_grad_weight(long rows, int K, int N, const float *dy, const float *x, float *dw) {
+  long r0 = 0;
+  do { /* one call unless rows exceeds the GEMM's int K */
+    int kk = (int)lk_min_l(1L << 30, rows - r0);
+    lk_gemm_ex(1, N, K, kk, dy + r0 * N, 0, 1, N, x + r0 * K, 0, K, 1, dw, 0, K, r0 > 0 ? 1.0f : 0.0f, NULL, NULL);
+    r0 += kk;
+  } while (r0 < rows);
+}
+
+/* ---- Max pooling ---------------------------------------------------------------------------------- */
+
+/* dx [B, C, Hh, Ww]: dy [B, C, Ho, Wo] routed to each window's argmax, geometry as lk_maxpool2d
+ * (padding −inf, floor mode). Argmax: the first maximum in scan order (ki, then kj), as
+ * PyTorch's indices; a window of −inf goes to its first valid element, as PyTorch's; a NaN
+ * takes the window (the first NaN, where lk_maxpool2d stops). Overlapping windows add their
+ * gradients in (oh, ow) order. One plane per task. */
+void lk_maxpool2d_grad(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
+                       const float *x, const float *dy, float *dx) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long planes = (long)B * C, HWi = (long)Hh * Ww;
+  if (Ho <= 0 || Wo <= 0) {
+    if (planes * HWi > 0) memset(dx, 0, (size_t)(planes * HWi) * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
+  for (long p = 0; p < planes; ++p) {
+    const float *xp = x + p * HWi, *gp = dy + p * Ho * Wo;
+    float *dp = dx + p * HWi;
+    memset(dp, 0, (size_t)HWi * sizeof(float));
+    for (int oh = 0; oh < Ho; ++oh)
+      for (int ow = 0; ow < Wo; ++ow) {
+        long arg = -1;
+        float m = -INFINITY;
+        for (int ki = 0; ki < kh; ++ki) {
+          int ih = oh * sh - ph + ki;
+          if (ih < 0 || ih >= Hh) continue;
+          for (int kj = 0; kj < kw; ++kj) {
+            int iw = ow * sw - pw + kj;
+            long at = (long)ih * Ww + iw;
+            float v;
+            if (iw < 0 || iw >= Ww) continue;
+            v = xp[at];
+            if (arg < 0) arg = at;
+            if (v > m || v != v) { m = v; arg = at; }
+            if (m != m) break;
+          }
+          if (m != m) break;
+        }
+        if (arg >= 0) dp[arg] += gp[(long)oh * Wo + ow];
+      }
+  }
+}
+
+/* ---- Layout ---------------------------------------------------------------------------------------- */
+
+/* Gradient of lk_circular_pad (F.pad mode 'circular', pads given here in F.pad's order left,
+ * right, top, bottom): dy [P, Hh + t + b, Ww + l + r] → dx [P, Hh, Ww], each pixel the sum of
+ * the dy elements that were copies of it, dy[i, j] feeding dx[(i − t) mod Hh, (j − l) mod Ww]
+ * (negative pads crop, as in the forward). Per plane, dy rows in order, each row as runs of
+ * contiguous columns: every dx element adds its copies in (i, j) order. */
+void lk_circular_pad_grad(long P, int Hh, int Ww, int l, int r, int t, int b, const float *dy, float *dx) {
+  long Ho = (long)Hh + t + b, Wo = (long)Ww + l + r, HW = (long)Hh * Ww;
+  if (P <= 0 || HW <= 0) return;
+  LK_OMP(parallel for schedule(static) if(P * lk_max_l(Ho * Wo, HW) >= LK_PAR_MIN))
+  for (long p = 0; p < P; ++p) {
+    float *d = dx + p * HW;
+    memset(d, 0, (size_t)HW * sizeof(float));
+    if (Ho <= 0 || Wo <= 0) continue;
+    for (long i = 0; i < Ho; ++i) {
+      float *dr = d + lk__grad_mod(i - t, Hh) * Ww;
+      const float *gr = dy + (p * Ho + i) * Wo;
+      for (long j = 0; j < Wo;) {
+        long src = lk__grad_mod(j - l, Ww), len = lk_min_l(Ww - src, Wo - j);
+        for (long k = 0; k < len; ++k) dr[src + k] += gr[j + k];
+        j += len;
+      }
+    }
+  }
+}
+
+/* Gradient of a slice along one axis: x viewed as [outer, L, inner] → y [outer, before + L +
+ * after, inner], x in the middle, zeros around. before, after ≥ 0; y must not overlap x. */
+void lk_zero_pad(long outer, long L, long inner, long before, long after, const float *x, float *y) {
+  long Lo = before + L + after;
+  LK_OMP(parallel for schedule(static) if(outer * Lo * inner >= LK_PAR_MIN))
+  for (long o = 0; o < outer; ++o) {
+    float *yo = y + o * Lo * inner;
+    if (before > 0) memset(yo, 0, (size_t)(before * inner) * sizeof(float));
+    if (L > 0) memcpy(yo + before * inner, x + o * L * inner, (size_t)(L * inner) * sizeof(float));
+    if (after > 0) memset(yo + (before + L) * inner, 0, (size_t)(after * inner) * sizeof(float));
+  }
+}
+
+/* ---- Naive references: the definitions, double accumulation ------------------------------------------ */
+
+static double lk__grad_act_deriv_ref(int act, double x) {
+  switch (act) {
+  case LK_ACT_GELU: return 0.5 * erfc(-x / sqrt(2.0)) + x * exp(-0.5 * x * x) / sqrt(2.0 * 3.14159265358979323846);
+  case LK_ACT_RELU: return x > 0.0 ? 1.0 : 0.0;
+  case LK_ACT_RELU6: return x > 0.0 && x < 6.0 ? 1.0 : 0.0;
+  case LK_ACT_HSWISH: return x < -3.0 ? 0.0 : x <= 3.0 ? x / 3.0 + 0.5 : 1.0;
+  case LK_ACT_HSIGMOID: return x > -3.0 && x < 3.0 ? 1.0 / 6.0 : 0.0;
+  case LK_ACT_SIGMOID: { double s = 1.0 / (1.0 + exp(-x)); return s * (1.0 - s); }
+  default: return 1.0;
+  }
+}
+
+void lk_unary_grad_naive(int act, long n, const float *x, const float *dy, float *dx) {
+  for (long i = 0; i < n; ++i) {
+    double d = lk__grad_act_deriv_ref(act, x[i]);
+    dx[i] = d == 0.0 ? 0.0f : (float)(dy[i] * d);
+  }
+}
+
+void lk_softmax_grad_naive(long rows, long L, const float *y, const float *dy, float *dx) {
+  for (long r = 0; r < rows; ++r) {
+    double s = 0.0;
+    for (long j = 0; j < L; ++j) s += (double)dy[r * L + j] * y[r * L + j];
+    for (long j = 0; j < L; ++j) dx[r * L + j] = (float)(y[r * L + j] * (dy[r * L + j] - s));
+  }
+}
+
+/* Mean and biased variance of n values at x[i·stride_in_blocks...]: blocks of len contiguous
+ * floats, nblocks of them, block k at x + k·bstride. */
+static void lk__grad_moments_ref(const float *x, long nblocks, long bstride, long len, double *mean, double *var) {
+  double m = 0.0, v = 0.0, n = (double)nblocks * (double)len;
+  for (long k = 0; k < nblocks; ++k)
+    for (long i = 0; i < len; ++i) m += x[k * bstride + i];
+  m /= n;
+  for (long k = 0; k < nblocks; ++k)
+    for (long i = 0; i < len; ++i) v += (x[k * bstride + i] - m) * (x[k * bstride + i] - m);
+  *mean = m;
+  *var = v / n;
+}
+
+void lk_normalize_naive(long rows, long C, const float *x, float eps, float *y) {
+  for (long r = 0; r < rows; ++r) {
+    double m, v;
+    lk__grad_moments_ref(x + r * C, 1, 0, C, &m, &v);
+    for (long c = 0; c < C; ++c) y[r * C + c] = (float)((x[r * C + c] - m) / sqrt(v + eps));
+  }
+}
+
+/* The norm gradient over one group of n values (blocks as above). */
+static void lk__grad_norm_grad_ref(const float *x, const float *g, float *dx, long nblocks, long bstride,
+                                   long len, float eps) {
+  double m, v, rstd, a = 0.0, b = 0.0, n = (double)nblocks * (double)len;
+  lk__grad_moments_ref(x, nblocks, bstride, len, &m, &v);
+  rstd = 1.0 / sqrt(v + eps);
+  for (long k = 0; k < nblocks; ++k)
+    for (long i = 0; i < len; ++i) {
+      a += g[k * bstride + i];
+      b += g[k * bstride + i] * (x[k * bstride + i] - m) * rstd;
+    }
+  a /= n;
+  b /= n;
+  for (long k = 0; k < nblocks; ++k)
+    for (long i = 0; i < len; ++i) {
+      long at = k * bstride + i;
+      dx[at] = (float)(rstd * (g[at] - a - (x[at] - m) * rstd * b));
+    }
+}
+
+void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
+  for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
+}
+
+void lk_batch_normalize_naive(int B, long C, long S, const float *x, float eps, float *y) {
+  for (long c = 0; c < C; ++c) {
+    double m, v;
+    lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
+    for (int b = 0; b < B; ++b)
+      for (long i = 0; i < S; ++i) {
+        long at = ((long)b * C + c) * S + i;
+        y[at] = (float)((x[at] - m) / sqrt(v + eps));
+      }
+  }
+}
+
+void lk_batch_normalize_grad_naive(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
+  for (long c = 0; c < C; ++c) lk__grad_norm_grad_ref(x + c * S, dxhat + c * S, dx + c * S, B, C * S, S, eps);
+}
+
+void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
+  double n = (double)B * (double)S;
+  for (long c = 0; c < C; ++c) {
+    double m, v;
+    lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
+    out[c] = (float)m;
+    out[C + c] = n > 1.0 ? (float)(v * n / (n - 1.0)) : NAN;
+  }
+}
+
+void lk_reduce_sum_naive(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y) {
+  long total = 1, nout = 1;
+  double *acc;
+  for (int d = 0; d < rank; ++d) {
+    total *= shape[d];
+    if (!reduce[d]) nout *= shape[d];
+  }
+  acc = (double *)calloc((size_t)(nout > 0 ? nout : 1), sizeof(double));
+  if (!acc) return;
+  for (long i = 0; i < total; ++i) {
+    long rest = i, o = 0, scale = 1;
+    for (int d = rank - 1; d >= 0; --d) {
+      long id = rest % shape[d];
+      rest /= shape[d];
+      if (!reduce[d]) { o += id * scale; scale *= shape[d]; }
+    }
+    acc[o] += x[i];
+  }
+  for (long o = 0; o < nout; ++o) y[o] = (float)acc[o];
+  free(acc);
+}
+
+void lk_conv2d_grad_input_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
+                                int pw, int groups, const float *dy, const float *w, float *dx) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1, cig = Cin / groups, cog = Cout / groups;
+  for (int b = 0; b < B; ++b)
+    for (int ci = 0; ci < Cin; ++ci)
+      for (int ih = 0; ih < Hh; ++ih)
+        for (int iw = 0; iw < Ww; ++iw) {
+          double s = 0.0;
+          int g = ci / cig;
+          for (int co = g * cog; co < (g + 1) * cog; ++co)
+            for (int ki = 0; ki < kh; ++ki)
+              for (int kj = 0; kj < kw; ++kj) {
+                int oh = ih + ph - ki, ow = iw + pw - kj;
+                if (oh < 0 || ow < 0 || oh % sh || ow % sw || oh / sh >= Ho || ow / sw >= Wo) continue;
+                s += (double)dy[(((long)b * Cout + co) * Ho + oh / sh) * Wo + ow / sw] *
+                     w[(((long)co * cig + ci % cig) * kh + ki) * kw + kj];
+              }
+          dx[(((long)b * Cin + ci) * Hh + ih) * Ww + iw] = (float)s;
+        }
+}
+
+void lk_conv2d_grad_weight_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
+                                 int pw, int groups, const float *dy, const float *x, float *dw) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1, cig = Cin / groups, cog = Cout / groups;
+  for (int co = 0; co < Cout; ++co)
+    for (int ci = 0; ci < cig; ++ci)
+      for (int ki = 0; ki < kh; ++ki)
+        for (int kj = 0; kj < kw; ++kj) {
+          double s = 0.0;
+          int c = co / cog * cig + ci;
+          for (int b = 0; b < B; ++b)
+            for (int oh = 0; oh < Ho; ++oh)
+              for (int ow = 0; ow < Wo; ++ow) {
+                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
+                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
+                s += (double)dy[(((long)b * Cout + co) * Ho + oh) * Wo + ow] * x[(((long)b * Cin + c) * Hh + ih) * Ww + iw];
+              }
+          dw[(((long)co * cig + ci) * kh + ki) * kw + kj] = (float)s;
+        }
+}
+
+void lk_linear_grad_weight_naive(long rows, int K, int N, const float *dy, const float *x, float *dw) {
+  for (int n = 0; n < N; ++n)
+    for (int k = 0; k < K; ++k) {
+      double s = 0.0;
+      for (long r = 0; r < rows; ++r) s += (double)dy[r * N + n] * x[r * K + k];
+      dw[(long)n * K + k] = (float)s;
+    }
+}
+
+void lk_maxpool2d_grad_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
+                             const float *x, const float *dy, float *dx) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long planes = (long)B * C;
+  double *acc = (double *)calloc((size_t)(planes * Hh * Ww > 0 ? planes * Hh * Ww : 1), sizeof(double));
+  if (!acc) return;
+  for (long p = 0; p < planes; ++p)
+    for (int oh = 0; oh < Ho; ++oh)
+      for (int ow = 0; ow < Wo; ++ow) {
+        long arg = -1;
+        float m = -INFINITY;
+        int nan = 0;
+        for (int ki = 0; ki < kh && !nan; ++ki)
+          for (int kj = 0; kj < kw && !nan; ++kj) {
+            int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
+            long at = (p * Hh + ih) * Ww + iw;
+            if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
+            if (arg < 0) arg = at;
+            if (x[at] != x[at]) { arg = at; nan = 1; }
+            else if (x[at] > m) { m = x[at]; arg = at; }
+          }
+        if (arg >= 0) acc[arg] += dy[(p * Ho + oh) * Wo + ow];
+      }
+  for (long i = 0; i < planes * Hh * Ww; ++i) dx[i] = (float)acc[i];
+  free(acc);
+}
+
+void lk_circular_pad_grad_naive(long P, int Hh, int Ww, int l, int r, int t, int b, const float *dy, float *dx) {
+  long Ho = (long)Hh + t + b, Wo = (long)Ww + l + r;
+  for (long p = 0; p < P; ++p)
+    for (long i = 0; i < Hh; ++i)
+      for (long j = 0; j < Ww; ++j) {
+        double s = 0.0;
+        for (long oi = 0; oi < Ho; ++oi)
+          for (long oj = 0; oj < Wo; ++oj)
+            if (lk__grad_mod(oi - t, Hh) == i && lk__grad_mod(oj - l, Ww) == j) s += dy[(p * Ho + oi) * Wo + oj];
+        dx[(p * Hh + i) * Ww + j] = (float)s;
+      }
+}
+
+void lk_zero_pad_naive(long outer, long L, long inner, long before, long after, const float *x, float *y) {
+  long Lo = before + L + after;
+  for (long o = 0; o < outer; ++o)
+    for (long l = 0; l < Lo; ++l)
+      for (long i = 0; i < inner; ++i)
+        y[(o * Lo + l) * inner + i] = l >= before && l < before + L ? x[(o * L + l - before) * inner + i] : 0.0f;
+}
