@@ -10,7 +10,8 @@ struct Locus: ParsableCommand {
     abstract: "Compile vision-transformer specs into native code, and run them.",
     version: "0.1.0",
     subcommands: [
-      CompileCommand.self, RunCommand.self, ParamsCommand.self, InitCommand.self, SummaryCommand.self, GradCommand.self,
+      CompileCommand.self, RunCommand.self, ParamsCommand.self, InitCommand.self, SummaryCommand.self, TrainCommand.self,
+      EvalCommand.self, GradCommand.self,
     ])
 }
 

@@ -7,23 +7,28 @@ import XCTest
 @testable import LocusPasses
 
 /// The gradient rules against central finite differences of the loss, both through the reference
-/// interpreter: for every bundled spec at a tiny size, and for graphs that exercise one op each.
+/// interpreter: for bundled specs at a tiny size (directional derivatives), and for graphs that
+/// exercise one op each (every component).
 ///
 /// Tolerance: the reference rounds every op's result to f32, so a difference quotient with step
-/// h = 1e-2 carries ≈ 1e-7·|loss|/h ≈ 2e-5 of rounding noise plus O(h²) truncation. A component
-/// passes when |analytic − numeric| ≤ 2e-3·max(|analytic|, |numeric|) + 1e-4·(largest gradient
-/// component of that parameter) + 5e-5.
+/// h carries ≈ 1e-7·|loss|/h of rounding noise plus O(h²) truncation. A component passes when
+/// |analytic − numeric| ≤ 2e-3·max(|analytic|, |numeric|) + 1e-4·(largest gradient component of
+/// that parameter) + 5e-7/h (5e-5 at the usual h = 1e-2).
 final class AutodiffTests: XCTestCase {
   func testDeiTGradients() throws { try checkSpec("deit_tiny", BundledSpecFusionTests.vit.merging(["image": "16", "patch": "8"]) { $1 }) }
   func testLocalViTGradients() throws { try checkSpec("localvit_tiny", BundledSpecFusionTests.vit.merging(["image": "16", "patch": "8", "reduction": "32"]) { $1 }) }
   func testLocalViTFashionMNISTGradients() throws { try checkSpec("localvit_fmnist", ["dim": "16", "depth": "1", "reduction": "16", "image": "16"]) }
   func testCeiTGradients() throws { try checkSpec("ceit_tiny", BundledSpecFusionTests.ceit) }
-  func testSAGCIFARGradients() throws { try checkSpec("sag_tiny_cifar", BundledSpecFusionTests.sag.merging(["image": "16"]) { $1 }) }
-  func testSAGImageNetGradients() throws { try checkSpec("sag_tiny_imagenet", BundledSpecFusionTests.sag.merging(["image": "64"]) { $1 }) }
+  // Locally-SAG's graphs take minutes per forward pass in the (debug-built) reference interpreter;
+  // their gradients are compared with PyTorch's by TrainingFixtureTests, and their ops (roll,
+  // circular_pad, stack, index, local attention's matmuls and softmax) each have a case below.
 
   /// Ops that the bundled specs reach only in some configurations: each feeds a small linear head.
   func testSingleOpGradients() throws {
     typealias Build = (inout GraphSketch, ValueID) throws -> ValueID
+    // A case may take a smaller step: a max-pool window's argmax must not switch within ±h, and a
+    // LayerNorm over three values curves strongly.
+    let steps: [String: Float] = ["maxpool": 1e-3, "layernorm+transpose": 1e-3]
     let cases: [(String, [Int], Build)] = [
       ("roll", [2, 4, 5], { s, x in try s.add(.roll(dy: 1, dx: -2), x) }),
       ("circular_pad", [2, 4, 5], { s, x in try s.add(.circularPad(left: 2, right: 0, top: 1, bottom: 3), x) }),
@@ -64,7 +69,7 @@ final class AutodiffTests: XCTestCase {
       let flat = try s.add(.reshape([s.graph[y].type.count]), y)
       let logits = try s.add(.linear(hasBias: true), flat, s.param("head.weight", [4, s.graph[y].type.count]), s.param("head.bias", [4], .bias))
       s.output("logits", logits)
-      try checkGradients(s.graph, name)
+      try checkGradients(s.graph, name, step: steps[name] ?? 1e-2)
     }
   }
 
@@ -101,7 +106,7 @@ final class AutodiffTests: XCTestCase {
   /// (Σ grad·u against (L(θ + h·u) − L(θ − h·u)) / 2h), which a wrong rule anywhere breaks and
   /// which costs two forward runs per direction. Per-parameter gradients of the specs are
   /// compared with PyTorch by the end-to-end fixtures.
-  private func checkGradients(_ graph: Graph, _ what: String, coordinates: Bool = true,
+  private func checkGradients(_ graph: Graph, _ what: String, coordinates: Bool = true, step h: Float = 1e-2,
                               file: StaticString = #filePath, line: UInt = #line) throws {
     let training = try Autodiff.trainingGraph(graph)
     try training.graph.verify()
@@ -115,10 +120,10 @@ final class AutodiffTests: XCTestCase {
     func loss(_ p: [String: LocusReference.Tensor]) throws -> Double {
       Double(try Interpreter.run(graph: training.graph, parameters: p, inputs: inputs)[TrainingGraph.lossOutput]!.data[0])
     }
-    let h: Float = 1e-2
     var worst = (excess: -Double.infinity, text: "")
     func compare(_ label: String, analytic: Double, numeric: Double, scale: Double) {
-      let allowed = 2e-3 * max(abs(analytic), abs(numeric)) + 1e-4 * scale + 5e-5
+      // The rounding noise of a difference quotient grows as 1/h (5e-5 at h = 1e-2).
+      let allowed = 2e-3 * max(abs(analytic), abs(numeric)) + 1e-4 * scale + 5e-7 / Double(h)
       let error = abs(analytic - numeric)
       if error - allowed > worst.excess { worst = (error - allowed, "\(label): analytic \(analytic), numeric \(numeric), allowed \(allowed)") }
       XCTAssertLessThanOrEqual(error, allowed, "\(what): \(label) analytic \(analytic) vs numeric \(numeric)", file: file, line: line)

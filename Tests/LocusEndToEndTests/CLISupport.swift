@@ -1,0 +1,34 @@
+import Foundation
+import XCTest
+
+/// What a run of the `locus` binary printed and returned.
+struct LocusResult {
+  var status: Int32
+  var stdout: String
+  var stderr: String
+}
+
+/// Runs the `locus` built beside the test bundle (`make test` builds it first; CI must never skip
+/// these tests, so a missing binary under CI is a failure, not a skip).
+func runLocus(_ arguments: [String], environment: [String: String]? = nil) throws -> LocusResult {
+  let bundle = Bundle(for: CommandLineTests.self).bundleURL
+  let candidates = [bundle.deletingLastPathComponent(), bundle].map { $0.appendingPathComponent("locus") }
+  guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+    let message = "the locus binary is not built beside the tests (\(candidates[0].path)); run `swift build` first"
+    if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail(message); throw CancellationError() }
+    throw XCTSkip(message)
+  }
+  let process = Process()
+  process.executableURL = binary
+  process.arguments = arguments
+  process.currentDirectoryURL = repositoryRoot()
+  if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+  let out = Pipe(), err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return LocusResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
