@@ -77,13 +77,13 @@ public enum CEmitter {
   }
 
   /// The strided views the kernels take (MemoryPlan.Layout): sdpa reads q, k and v with any row
-  /// stride; every kernel that is not `.strided` takes any operand or result one sample at a time
-  /// (`KernelContext.stridesSamples`); fused_linear's residual may be its result.
+  /// stride; every kernel that runs per sample (`KernelEntry.takesSampleViews`) takes any operand
+  /// or result one sample at a time (`KernelContext.stridesSamples`); fused_linear's residual and
+  /// either operand of an elementwise op (of the result's type: the planner checks) may be the result.
   public static var viewRules: ViewRules {
     func perSample(_ node: Node) -> Bool {
       guard let entry = KernelTable.entries[node.op.mnemonic], !node.op.isView else { return false }
-      if case .strided = entry.batch { return false }
-      return true
+      return entry.takesSampleViews
     }
     return ViewRules(
       readsStridedRows: { node, i in
@@ -93,8 +93,11 @@ public enum CEmitter {
       readsSampleStrided: { node, _ in perSample(node) },
       writesSampleStrided: perSample,
       writesOver: { node, i in
-        guard case .fusedLinear(let a) = node.op else { return false }
-        return a.hasResidual && i == node.operands.count - 1
+        switch node.op {
+        case .fusedLinear(let a): return a.hasResidual && i == node.operands.count - 1
+        case .binary: return true
+        default: return false
+        }
       })
   }
 

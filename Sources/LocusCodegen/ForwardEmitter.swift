@@ -63,8 +63,11 @@ struct ForwardEmitter {
     if !node.scope.isEmpty { s += " \(node.scope)" }
     s += " : \(node.type)"
     if isView(node), let root = plan.root[node.id] { s += ", a view of \(root): no code" }
-    if plan.placed.contains(node.id), let root = plan.root[node.id], let l = plan.layout[node.id] {
-      s += ", written into \(root) from row \(l.offset / l.rowStride)"
+    if plan.placed.contains(node.id), let root = plan.root[node.id] {
+      s += plan.layout[node.id].map { ", written into \(root) from row \($0.offset / $0.rowStride)" } ?? ", written over \(root)"
+    }
+    if !isView(node), plan.inPlaceOperands[node.id]?.count == node.operands.count {
+      s += ", its operands computed in place: no code"
     }
     return s
   }

@@ -16,6 +16,7 @@ struct KernelContext {
   var uses: Set<Name> = []
   /// The loop variable while the node runs one sample at a time (see `perSample`), else nil.
   private(set) var sample: String?
+  var runsPerSample: Bool { sample != nil }
 
   init(node: Node, graph: Graph, plan: MemoryPlan, writer: CWriter) {
     self.node = node

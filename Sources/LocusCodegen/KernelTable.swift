@@ -42,6 +42,16 @@ struct KernelEntry: Sendable {
   var batch: BatchRule
   var emit: @Sendable (inout KernelContext) throws(CodegenError) -> Void
   var workspace: @Sendable (_ node: Node, _ graph: Graph, _ samples: Int) -> Int = { _, _, _ in 0 }
+  /// Whether the emission takes any operand or result one sample at a time
+  /// (`KernelContext.perSample`), so the planner may give it per-sample views. Every kernel that is
+  /// not `.strided` does; a `.strided` one folds the batch into its own strides and must say so.
+  var runsPerSample: Bool? = nil
+
+  var takesSampleViews: Bool {
+    if let runsPerSample { return runsPerSample }
+    if case .strided = batch { return false }
+    return true
+  }
 
   func emitNode(_ context: inout KernelContext) throws(CodegenError) {
     try context.perSample(batch.loops(context.node, context.graph) || context.stridesSamples, emit)
@@ -77,8 +87,8 @@ enum KernelTable {
       // Layout (Kernels+Layout.swift)
       "reshape": KernelEntry(batch: .strided, emit: { _ throws(CodegenError) in }),  // a view: no code
       "transpose": KernelEntry(batch: .together, emit: emitTranspose),
-      "concat": KernelEntry(batch: .strided, emit: emitConcat),
-      "stack": KernelEntry(batch: .strided, emit: emitConcat),
+      "concat": KernelEntry(batch: .strided, emit: emitConcat, runsPerSample: true),
+      "stack": KernelEntry(batch: .strided, emit: emitConcat, runsPerSample: true),
       "slice": KernelEntry(batch: .together, emit: emitSlice),
       "index": KernelEntry(batch: .together, emit: emitSlice),
       "seq2img": KernelEntry(batch: .together, emit: emitSeq2Img),
@@ -89,7 +99,7 @@ enum KernelTable {
     // Elementwise (Kernels+Elementwise.swift)
     for u in UnaryOp.allCases { table[u.rawValue] = KernelEntry(batch: .together, emit: emitUnary) }
     for b in BinaryOp.allCases {
-      table[b.rawValue] = KernelEntry(batch: .strided, emit: emitBinary)
+      table[b.rawValue] = KernelEntry(batch: .strided, emit: emitBinary, runsPerSample: true)
       table["\(b.rawValue)_scalar"] = KernelEntry(batch: .together, emit: emitScalar)
     }
     // Training (Kernels+Training.swift)

@@ -14,9 +14,9 @@ extension KernelTable {
     }
   }
 
-  /// `lk_add(rank, shape, a, sa, b, sb, y)`: the result's full shape (batch first) and, per
-  /// operand, the strides it is read with (0 where it broadcasts: an unbatched operand on the
-  /// batch axis, a missing or size-1 axis elsewhere).
+  /// `lk_add(rank, shape, a, sa, b, sb, y)`: the result's full shape (batch first, unless the
+  /// node runs one sample at a time) and, per operand, the strides it is read with (0 where it
+  /// broadcasts: an unbatched operand on the batch axis, a missing or size-1 axis elsewhere).
   static func emitBinary(_ k: inout KernelContext) throws(CodegenError) {
     guard case .binary(let f) = k.node.op else { return }
     let a = k.operand(0), b = k.operand(1), y = k.result
@@ -24,7 +24,7 @@ extension KernelTable {
       broadcastStrides(squeezedForBatch(a, toRank: b.rank), to: y.shape),
       broadcastStrides(squeezedForBatch(b, toRank: a.rank), to: y.shape))
     ).map { Axis(extent: $0, batch: false, strides: [$1.0, $1.1, 0]) }
-    if y.batched { axes.insert(Axis(extent: k.graph.batch, batch: true, strides: [a.batched ? a.count : 0, b.batched ? b.count : 0, 0]), at: 0) }
+    if y.batched && !k.runsPerSample { axes.insert(Axis(extent: k.graph.batch, batch: true, strides: [a.batched ? a.count : 0, b.batched ? b.count : 0, 0]), at: 0) }
     // The kernel takes up to LK_MAX_RANK (6) axes; deeper shapes merge their contiguous axes.
     if axes.count > 6 {
       axes = collapse(axes.withOutputStrides())

@@ -20,7 +20,8 @@ extension KernelTable {
   /// One block copy per operand. With x seen as [outer, chunk] (chunk: its axes from the concat
   /// axis on) and y as [outer, total chunk], operand i lands at column offset Σ earlier chunks.
   /// `stack` is the same with each operand a chunk of one along the new axis. An unbatched operand
-  /// of a batched result (a class token) is repeated over the batch with a stride-0 copy.
+  /// of a batched result (a class token) is repeated over the batch with a stride-0 copy. Operands
+  /// the memory plan computed straight into their rows (`MemoryPlan.inPlaceOperands`) are not copied.
   static func emitConcat(_ k: inout KernelContext) throws(CodegenError) {
     let y = k.result
     let stacking: Bool, axis: Int
@@ -32,10 +33,15 @@ extension KernelTable {
     guard let a = normalizeAxis(axis, rank: y.rank) else { throw k.unsupported("axis \(axis) out of range") }
     let outer = y.shape[..<a].reduce(1, *), total = y.shape[a...].reduce(1, *)
     var column = 0
+    let inPlace = k.plan.inPlaceOperands[k.node.id] ?? []
     for i in k.node.operands.indices {
       let x = k.operand(i)
       let shape = squeezedForBatch(x, toRank: stacking ? y.rank - 1 : y.rank)
       let chunk = shape[a...].reduce(1, *)
+      if inPlace.contains(i) {
+        column += chunk
+        continue
+      }
       let target = KernelContext.offset(try k.out(), column)
       if x.batched || !y.batched {
         let rows = k.count([outer], batched: x.batched)

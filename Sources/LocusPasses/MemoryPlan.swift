@@ -22,8 +22,11 @@ public struct MemoryPlan: Sendable {
   /// For strided views (slices, values placed into another's rows; `planViews`): where they sit
   /// in their root. Views without a layout (reshapes, in-place concats) are their root's bytes.
   public var layout: [ValueID: Layout] = [:]
-  /// Values computed straight into their root's rows: views that the code still writes.
+  /// Values computed straight into their root's rows, or over all of it (an in-place residual
+  /// that takes its operand's bytes): views that the code still writes.
   public var placed: Set<ValueID> = []
+  /// Per concat, the operands that already sit in its rows (computed there): it copies the others.
+  public var inPlaceOperands: [ValueID: Set<Int>] = [:]
   /// Scratch space per node (im2col, packing), in floats, live only while the node runs.
   public var workspace: [ValueID: (offset: Int, floats: Int)]
   /// The values placed in the persistent region, and its size: it spans `0..<persistentFloats`.
@@ -49,7 +52,10 @@ private struct Interval {
 /// overlaps. `workspaceFloats` asks the code generator how much scratch each node needs.
 /// `persistent` marks the computed values that live in the persistent region (placed one after
 /// another in graph order); their scratch, needed only while they are computed, stays transient.
-/// `views` says which strided views the kernels can take (`planViews`); a view keeps its root alive.
+/// `views` says which strided views the kernels can take (`planViews`); a view keeps its root alive,
+/// and a root lives from the first value computed into it. A node that may write over an operand
+/// (`ViewRules.writesOver`) takes that operand's whole buffer when nothing reads it afterwards, so a
+/// chain of residual blocks keeps its tokens in one buffer.
 public func planMemory(
   _ graph: Graph, workspaceFloats: (Node) -> Int = { _ in 0 }, persistent: (Node) -> Bool = { _ in false },
   views rules: ViewRules = .none
@@ -74,26 +80,31 @@ public func planMemory(
     }
   }
   var root = views.root
-  var lastUse: [ValueID: Int] = [:]
-  for node in graph.nodes {
-    if node.op.isView, root[node.id] == nil, storage[node.id] == nil {
-      root[node.id] = root[node.operands[0]] ?? node.operands[0]
-    }
-    for operand in node.operands { lastUse[root[operand] ?? operand] = node.id.raw }
+  var placedValues = views.placed
+  for node in graph.nodes where node.op.isView && root[node.id] == nil && storage[node.id] == nil {
+    root[node.id] = root[node.operands[0]] ?? node.operands[0]
   }
-  for (_, value) in graph.outputs { lastUse[root[value] ?? value] = graph.nodes.count }
+  var lastUse = lastUses(graph, root)
+  for (node, over) in writesOver(graph, root: root, layout: views.layout, lastUse: lastUse, rules: rules, storage: storage, persistent: persistent) {
+    for (v, r) in root where r == node { root[v] = over }
+    root[node] = over
+    placedValues.insert(node)
+  }
+  lastUse = lastUses(graph, root)
+  var birth: [ValueID: Int] = [:]
+  for v in placedValues { if let r = root[v] { birth[r] = min(birth[r] ?? r.raw, v.raw) } }
 
   var intervals: [Interval] = []
   var kept: Set<ValueID> = []
   var keptFloats = 0
-  for node in graph.nodes where storage[node.id] == nil && (root[node.id] == nil || views.placed.contains(node.id)) {
+  for node in graph.nodes where storage[node.id] == nil && (root[node.id] == nil || placedValues.contains(node.id)) {
     let floats = roundUp(node.type.count * (node.type.batched ? graph.batch : 1))
     if persistent(node) {
       storage[node.id] = .arena(offset: keptFloats)
       kept.insert(node.id)
       keptFloats += floats
     } else if root[node.id] == nil {  // a value placed into its root's rows has no slice of its own
-      intervals.append(Interval(value: node.id, floats: floats, first: node.id.raw, last: lastUse[node.id] ?? node.id.raw))
+      intervals.append(Interval(value: node.id, floats: floats, first: birth[node.id] ?? node.id.raw, last: lastUse[node.id] ?? node.id.raw))
     }
     let scratch = workspaceFloats(node)
     if scratch > 0 {
@@ -128,8 +139,53 @@ public func planMemory(
   }
   for (view, source) in root { storage[view] = storage[source] }
   return MemoryPlan(
-    storage: storage, root: root, layout: views.layout, placed: views.placed, workspace: workspace, persistent: kept,
-    persistentFloats: keptFloats, arenaFloats: arena)
+    storage: storage, root: root, layout: views.layout, placed: placedValues, inPlaceOperands: views.inPlaceOperands,
+    workspace: workspace, persistent: kept, persistentFloats: keptFloats, arenaFloats: arena)
+}
+
+/// The last node (or `graph.nodes.count` for an output) that reads each root, through any view.
+private func lastUses(_ graph: Graph, _ root: [ValueID: ValueID]) -> [ValueID: Int] {
+  var lastUse: [ValueID: Int] = [:]
+  for node in graph.nodes { for operand in node.operands { lastUse[root[operand] ?? operand] = node.id.raw } }
+  for (_, value) in graph.outputs { lastUse[root[value] ?? value] = graph.nodes.count }
+  return lastUse
+}
+
+/// (node, root) pairs, in graph order: the node writes its result over the whole buffer of
+/// `root`, read through an operand it may write over (`ViewRules.writesOver`). Allowed when the
+/// operand is all of that buffer, element for element (a computed transient value of the result's
+/// size, or a layout-less view of one), nothing reads the buffer after the node, no other operand
+/// of the node reads it, and the node is a computed transient value with no place of its own yet.
+/// A root taken over extends to the taker's readers, so chains (x₁ over x₀, x₂ over x₁) share one buffer.
+private func writesOver(
+  _ graph: Graph, root: [ValueID: ValueID], layout: [ValueID: MemoryPlan.Layout], lastUse: [ValueID: Int], rules: ViewRules,
+  storage: [ValueID: MemoryPlan.Storage], persistent: (Node) -> Bool
+) -> [(ValueID, ValueID)] {
+  var taken: [ValueID: ValueID] = [:]  // root → the root whose buffer it took
+  var last = lastUse  // per buffer, over everything that shares it so far
+  func buffer(_ v: ValueID) -> ValueID {
+    var r = root[v] ?? v
+    while let t = taken[r] { r = t }
+    return r
+  }
+  let outputs = Set(graph.outputs.map(\.value))
+  var pairs: [(ValueID, ValueID)] = []
+  for node in graph.nodes where root[node.id] == nil && storage[node.id] == nil && node.type.batched {
+    guard !node.op.isView, !persistent(node), !outputs.contains(node.id) else { continue }
+    for (i, operand) in node.operands.enumerated() where rules.writesOver(node, i) {
+      let r = buffer(operand), o = graph[operand]
+      guard storage[r] == nil, !persistent(graph[r]), !graph[r].op.isView, graph[r].type == node.type, o.type == node.type,
+            layout[operand] == nil || layout[operand] == MemoryPlan.Layout(offset: 0, rowStride: node.type.shape.last ?? 1, sampleStride: node.type.count),
+            last[r] == node.id.raw,
+            !node.operands.enumerated().contains(where: { $0.offset != i && buffer($0.element) == r })
+      else { continue }
+      taken[node.id] = r
+      last[r] = max(last[r] ?? 0, last[node.id] ?? node.id.raw)
+      pairs.append((node.id, r))
+      break
+    }
+  }
+  return pairs
 }
 
 private func roundUp(_ floats: Int) -> Int { (floats + alignmentFloats - 1) / alignmentFloats * alignmentFloats }

@@ -12,7 +12,8 @@ public struct ViewRules {
   /// The node may write its result through such a view (one sample at a time).
   public var writesSampleStrided: (Node) -> Bool
   /// The node's result may share its bytes, element for element, with operand `i` (an in-place
-  /// residual add reads each element before it writes it).
+  /// residual add reads each element before it writes it): the planner then writes it there when
+  /// nothing reads that operand afterwards.
   public var writesOver: (Node, Int) -> Bool
 
   public init(
@@ -42,11 +43,12 @@ extension MemoryPlan {
     /// Floats between the starts of consecutive samples.
     public var sampleStride: Int
 
-    /// Whether rows of `t` sit further apart than its columns (a column slice).
-    public func stridesRows(_ t: TensorType) -> Bool { rowStride != t.shape[1] }
+    /// Whether rows of `t` sit further apart than its columns (a column slice). A vector [C] (one
+    /// row taken by `index`) has one row.
+    public func stridesRows(_ t: TensorType) -> Bool { t.rank == 2 && rowStride != t.shape[1] }
     /// Whether samples of `t` sit further apart than its rows span (a row slice): kernels that
     /// assume one for the other run one sample at a time.
-    public func stridesSamples(_ t: TensorType) -> Bool { sampleStride != t.shape[0] * rowStride }
+    public func stridesSamples(_ t: TensorType) -> Bool { sampleStride != (t.rank == 2 ? t.shape[0] : 1) * rowStride }
   }
 }
 
@@ -55,15 +57,22 @@ struct ViewPlan {
   var root: [ValueID: ValueID] = [:]
   var layout: [ValueID: MemoryPlan.Layout] = [:]
   var placed: Set<ValueID> = []
+  /// Per concat, the operands that already sit in its rows: it copies only the others.
+  var inPlaceOperands: [ValueID: Set<Int>] = [:]
 }
 
-/// Two kinds of strided view (issue 3), both of per-sample rank-2 token values [N, C]:
+/// Strided views of per-sample rank-2 token values [N, C] (and of their rows):
 /// - a `concat` along axis 0 that rebuilds exactly the rows of a buffer x —
 ///   `concat(slice(x, 0, 0, L), p)` with p the remaining rows — writes nowhere new: p's producer
 ///   writes straight into x's rows L..<N, the concat is x, provided nothing reads those rows of x
 ///   after p is written (p itself may, where its kernel writes over that operand in place);
-/// - a `slice` is a view (pointer + offset, row and sample strides) when every reader can read
-///   that layout, or is itself a slice that becomes a view, or is a concat made in place.
+/// - any other `concat` along axis 0 is a buffer of its own, and each operand whose producer can
+///   write a per-sample view is computed straight into its rows (the concat then copies only the
+///   others). An operand that is itself such a concat moves into the outer one with everything
+///   placed in it, so a chain `concat(concat(a, b), c)` is one buffer that a, b and c write;
+/// - a `slice` (or an `index` of one row) is a view (pointer + offset, row and sample strides)
+///   when every reader can read that layout, or is itself a slice that becomes a view, or is a
+///   concat made in place.
 /// Roots are computed batched values in the transient arena, never inputs, parameters or
 /// persistent values, and a strided view is never a graph output.
 func planViews(_ graph: Graph, rules: ViewRules, eligible: (Node) -> Bool) -> ViewPlan {
@@ -73,15 +82,29 @@ func planViews(_ graph: Graph, rules: ViewRules, eligible: (Node) -> Bool) -> Vi
   var plan = ViewPlan()
 
   func tokens(_ v: ValueID) -> Bool { graph[v].type.batched && graph[v].type.rank == 2 }
+  /// The part of its operand a `slice`, or an `index` (one row or column, the axis dropped), selects.
   func slice(_ node: Node) -> (axis: Int, start: Int, length: Int)? {
-    guard case .slice(let axis, let start, let length) = node.op, let a = normalizeAxis(axis, rank: node.type.rank) else { return nil }
-    return (a, start, length)
+    switch node.op {
+    case .slice(let axis, let start, let length):
+      return normalizeAxis(axis, rank: node.type.rank).map { ($0, start, length) }
+    case .index(let axis, let at):
+      return normalizeAxis(axis, rank: node.type.rank + 1).map { ($0, at, 1) }
+    default:
+      return nil
+    }
   }
 
-  /// Whether nothing reads rows `rows` of x (directly, or through slices and reshapes of it)
-  /// after p writes them, except p itself through an operand it may write over.
+  /// Whether nothing reads rows `rows` of x (directly, or through slices and reshapes of it, or
+  /// through the values already placed in it) after p writes them, except p itself through an
+  /// operand it may write over; and nothing placed in those rows is written after p.
   func safeToWrite(rows: Range<Int>, of x: Node, by p: Node, until c: Node) -> Bool {
+    let columns = x.type.shape[1]
     var family: [(ValueID, Range<Int>)] = [(x.id, 0..<x.type.shape[0])]
+    for (w, r) in plan.root where r == x.id {
+      let span = plan.layout[w].map { $0.offset / columns..<$0.offset / columns + graph[w].type.count / columns } ?? 0..<x.type.shape[0]
+      if plan.placed.contains(w), w.raw > p.id.raw, span.overlaps(rows) { return false }
+      family.append((w, span))
+    }
     var i = 0
     while i < family.count {
       let (v, span) = family[i]
@@ -90,7 +113,7 @@ func planViews(_ graph: Graph, rules: ViewRules, eligible: (Node) -> Bool) -> Vi
       for (reader, operand) in readers[v] ?? [] where reader.id != c.id && span.overlaps(rows) {
         if reader.id.raw > p.id.raw { return false }
         let exact = span == rows && v != x.id
-        if reader.id == p.id, !(exact && rules.writesOver(p, operand)) { return false }
+        if reader.id == p.id, !(exact && rules.writesOver(p, operand) && graph[v].type == p.type) { return false }
         if let s = slice(reader), s.axis == 0, v == x.id {
           family.append((reader.id, s.start..<s.start + s.length))
         } else if reader.op.isView || slice(reader) != nil {
@@ -101,27 +124,71 @@ func planViews(_ graph: Graph, rules: ViewRules, eligible: (Node) -> Bool) -> Vi
     return true
   }
 
-  // Concats made in place, and the value each places.
-  var inPlace: Set<ValueID> = []
-  for c in graph.nodes {
-    guard case .concat(let axis) = c.op, normalizeAxis(axis, rank: c.type.rank) == 0, tokens(c.id), c.operands.count == 2 else { continue }
+  /// `concat(slice(x, 0, 0, L), p)` rebuilding x: p is placed into x's rows L… and c is x.
+  func rebuildInPlace(_ c: Node) -> Bool {
+    guard c.operands.count == 2 else { return false }
     let (a, p) = (graph[c.operands[0]], graph[c.operands[1]])
-    guard let s = slice(a), s.axis == 0, s.start == 0, a.operands[0] != p.id else { continue }
+    guard case .slice = a.op, let s = slice(a), s.axis == 0, s.start == 0, a.operands[0] != p.id else { return false }
     let x = graph[a.operands[0]]
-    guard x.type == c.type, eligible(x), plan.root[x.id] == nil, eligible(p), p.id.raw > x.id.raw,
-          !outputs.contains(p.id), readers[p.id]?.count == 1, rules.writesSampleStrided(p) else { continue }
-    guard safeToWrite(rows: s.length..<x.type.shape[0], of: x, by: p, until: c) else { continue }
+    guard x.type == c.type, eligible(x), plan.root[x.id] == nil, eligible(p), p.id.raw > x.id.raw, plan.root[p.id] == nil,
+          !plan.root.values.contains(p.id), !outputs.contains(p.id), readers[p.id]?.count == 1, rules.writesSampleStrided(p)
+    else { return false }
+    guard safeToWrite(rows: s.length..<x.type.shape[0], of: x, by: p, until: c) else { return false }
     let columns = x.type.shape[1]
     plan.root[p.id] = x.id
     plan.layout[p.id] = MemoryPlan.Layout(offset: s.length * columns, rowStride: columns, sampleStride: x.type.count)
     plan.placed.insert(p.id)
     plan.root[c.id] = x.id
-    inPlace.insert(c.id)
+    plan.inPlaceOperands[c.id] = [0, 1]
+    return true
+  }
+
+  /// Whether `v` can be computed straight into rows of `c` (which reads it once): it is a
+  /// computed token value that nothing else places and that places nothing but its own operands
+  /// (a concat), its kernel writes a per-sample view (or it writes nothing: a concat whose every
+  /// operand is in place), and every other reader reads one.
+  func placeable(_ v: Node, into c: Node) -> Bool {
+    guard eligible(v), tokens(v.id), v.type.shape[1] == c.type.shape[1], plan.root[v.id] == nil, !outputs.contains(v.id),
+          c.operands.filter({ $0 == v.id }).count == 1 else { return false }
+    let hosts = plan.inPlaceOperands[v.id]
+    guard hosts != nil || !plan.root.values.contains(v.id) else { return false }
+    guard hosts?.count == v.operands.count || rules.writesSampleStrided(v) else { return false }
+    return (readers[v.id] ?? []).allSatisfy { $0.node.id == c.id || rules.readsSampleStrided($0.node, $0.operand) }
+  }
+
+  /// Any other concat c: a buffer of its own, each placeable operand computed into its rows.
+  func placeOperands(_ c: Node) {
+    guard eligible(c) else { return }
+    let columns = c.type.shape[1]
+    var row = 0
+    for (i, v) in c.operands.enumerated() {
+      defer { row += graph[v].type.count / columns }
+      guard placeable(graph[v], into: c) else { continue }
+      let l = MemoryPlan.Layout(offset: row * columns, rowStride: columns, sampleStride: c.type.count)
+      for (w, r) in plan.root where r == v {  // what v holds moves with it
+        var inner = plan.layout[w] ?? MemoryPlan.Layout(offset: 0, rowStride: columns, sampleStride: graph[v].type.count)
+        inner.offset += l.offset
+        inner.sampleStride = l.sampleStride
+        plan.root[w] = c.id
+        plan.layout[w] = inner
+      }
+      plan.root[v] = c.id
+      plan.layout[v] = l
+      if plan.inPlaceOperands[v]?.count != graph[v].operands.count { plan.placed.insert(v) }
+      plan.inPlaceOperands[c.id, default: []].insert(i)
+    }
+  }
+
+  // Concats, in graph order (a concat may hold an earlier one).
+  var inPlace: Set<ValueID> = []
+  for c in graph.nodes {
+    guard case .concat(let axis) = c.op, normalizeAxis(axis, rank: c.type.rank) == 0, tokens(c.id) else { continue }
+    if rebuildInPlace(c) { inPlace.insert(c.id) } else { placeOperands(c) }
   }
 
   /// The layout a slice of `v` would have, when v is (a view of) an eligible root.
   func layout(of node: Node) -> (ValueID, MemoryPlan.Layout)? {
-    guard let s = slice(node), tokens(node.id) else { return nil }
+    guard let s = slice(node), tokens(node.operands[0]), tokens(node.id) || s.axis == 0 else { return nil }
     let v = node.operands[0]
     let source: (ValueID, MemoryPlan.Layout)
     if let l = plan.layout[v], let r = plan.root[v], !plan.placed.contains(v) {
@@ -163,7 +230,7 @@ func planViews(_ graph: Graph, rules: ViewRules, eligible: (Node) -> Bool) -> Vi
   }
 
   let roots = Set(plan.root.values)
-  for node in graph.nodes where !roots.contains(node.id) {
+  for node in graph.nodes where !roots.contains(node.id) && plan.root[node.id] == nil {
     guard let (r, l) = layout(of: node), accepted(node, l) else { continue }
     plan.root[node.id] = r
     plan.layout[node.id] = l
