@@ -49,7 +49,7 @@ struct HeaderFile {
        "int \(m)_num_params(void);\nconst locus_tensor_info *\(m)_param_info(int i);"),
       ("Inputs (\(graph.inputs.count)); shapes include the batch B first.",
        "int \(m)_num_inputs(void);\nconst locus_tensor_info *\(m)_input_info(int i);"),
-      ("Outputs (\(graph.outputs.count)); shapes include the batch B first, except outputs computed over\nthe whole batch (a loss, gradients).",
+      ("Outputs (\(graph.outputs.count)); shapes include the batch B first" + (graph.training ? ", except outputs computed over\nthe whole batch (a loss, gradients)." : "."),
        "int \(m)_num_outputs(void);\nconst locus_tensor_info *\(m)_output_info(int i);"),
       ("Bytes of memory `arena` must provide to \(m)_prepare and \(m)_forward:\nthe persistent region (what \(m)_prepare computes), then the forward pass's scratch.",
        "size_t \(m)_arena_bytes(void);"),

@@ -93,7 +93,7 @@ struct ModelFile {
     let outputs = graph.outputs.map { ($0.name, graph.outputShape($0.value)) }
     table("params", "Parameters in manifest order: params[i] of the forward function is entry i.", params, &w)
     table("inputs", "Inputs (batch first).", inputs, &w)
-    table("outputs", "Outputs (batch first, unless computed over the whole batch).", outputs, &w)
+    table("outputs", graph.training ? "Outputs (batch first, unless computed over the whole batch)." : "Outputs (batch first).", outputs, &w)
   }
 
   private func table(_ what: String, _ doc: String, _ rows: [(String, [Int])], _ w: inout CWriter) {

@@ -100,7 +100,7 @@ public final class TrainingLoop {
   public func run(from first: Int, until end: Int? = nil) throws(TrainingError) -> MetricsLog {
     let schedule = try schedule
     let classes = evaluator.outputs[0].shape.last ?? 1
-    for epoch in first..<min(end ?? config.epochs, config.epochs) {
+    for epoch in first..<max(first, min(end ?? config.epochs, config.epochs)) {
       let batches = train.epoch(epoch)
       progress?.startEpoch(epoch + 1, batches: batches.count)
       let start = Date()

@@ -85,6 +85,8 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Stop after this many epochs of this invocation (the schedule still spans --epochs); continue later with --resume.") var stopAfter: Int?
   @Option(help: "Batch size of the evaluation model.") var evalBatch: Int = 500
   @Option(help: "Threads (default: all cores).") var threads: Int?
+  @Option(help: "Benchmark instead of training: time this many steps (after 5 warm-up steps) on random images, print the median.") var benchmarkSteps: Int?
+  @Flag(help: "With --benchmark-steps: print one JSON object.") var json = false
 
   func validate() throws {
     guard epochs >= 1, batch >= 1, evalBatch >= 1 else { throw ValidationError("--epochs, --batch and --eval-batch must be at least 1") }
@@ -94,6 +96,7 @@ struct TrainCommand: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
+      if let benchmarkSteps { return try benchmark(steps: benchmarkSteps) }
       let trainSet = try dataOptions.load(.train), testSet = try dataOptions.load(.test)
       let artifact = try Driver.compileTraining(options.request(batch: batch))
       let evaluation = try Driver.compile(options.request(batch: min(evalBatch, testSet.count)))
@@ -125,11 +128,11 @@ struct TrainCommand: ParsableCommand {
           test: try .evaluation(testSet, batchSize: evaluator.batch, normalization: dataOptions.data.normalization),
           config: config, directory: out, title: "\(artifact.inference.name) on \(trainSet.name)")
         let first = resume ? try loop.resume() : try freshRun(loop)
-        guard first < epochs else {
-          print("\(out) already holds \(first) epoch(s); nothing to do (raise --epochs to train further)")
-          return
+        if first >= epochs {
+          printErr("\(out) already holds \(first) epoch(s): nothing to train (raise --epochs to train further)")
+        } else if first > 0 {
+          printErr("resuming \(out) after epoch \(first) (step \(trainer.step))")
         }
-        if first > 0 { printErr("resuming \(out) after epoch \(first) (step \(trainer.step))") }
         printErr("training \(artifact.inference.name): \(trainSet.count) images, batch \(batch), \(loop.train.batchesPerEpoch) steps per epoch, \(epochs) epochs, \(config.optimizer), lr \(lr)")
         loop.progress = ProgressBar(epochs: epochs, batchSize: batch)
         let log = try loop.run(from: first, until: stopAfter.map { min(first + $0, epochs) } ?? epochs)
@@ -141,6 +144,42 @@ struct TrainCommand: ParsableCommand {
       } catch let error as TrainingError {
         throw DriverError.usage("\(error)")
       }
+    }
+  }
+
+  /// Median time of one training step (forward, backward, clipping, optimizer, running statistics)
+  /// on seeded random images with the spec's initial weights: the number to put beside PyTorch's
+  /// (scripts/reference/bench_train.py times the same step).
+  private func benchmark(steps: Int) throws {
+    let artifact = try Driver.compileTraining(options.request(batch: batch))
+    let model = try Driver.load(artifact)
+    do {
+      if let threads { try model.setThreads(threads) }
+      try model.bindWeights(try Driver.initialWeights(for: artifact.inference, seed: seed), sourceName: "the spec's initialisation")
+      let trainer = try Trainer(model: model, optimizer: optimizer == "sgd" ? .sgd(momentum: momentum, weightDecay: weightDecay) : .adamW(weightDecay: weightDecay),
+                                maxGradNorm: clip > 0 ? clip : nil, decays: artifact.decays)
+      var random = SplitMix64(seed: seed &+ 1)
+      let images = (0..<model.inputs[0].numel).map { _ in Float(random.next() >> 40) / Float(1 << 24) * 2 - 1 }
+      let classes = model.inputs[1].shape.last ?? 1
+      let targets = try smoothed((0..<batch).map { Int32($0 % classes) }, classes: classes, smoothing: labelSmoothing)
+      var times: [Double] = []
+      for i in 0..<(5 + steps) {
+        let start = ContinuousClock.now
+        try images.withUnsafeBufferPointer { (x) throws(RuntimeError) in
+          try targets.withUnsafeBufferPointer { (t) throws(RuntimeError) in _ = try trainer.step(images: x, targets: t, learningRate: Float(lr)) }
+        }
+        if i >= 5 { times.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
+      }
+      times.sort()
+      let median = times[times.count / 2], imagesPerSecond = Double(batch) / (median / 1000)
+      if json {
+        print("{\"spec\": \"\(artifact.inference.name)\", \"batch\": \(batch), \"median_ms\": \(median), \"min_ms\": \(times[0]), \"images_per_s\": \(imagesPerSecond)}")
+      } else {
+        print(String(format: "%@ training step, batch %d: median %.2f ms, min %.2f ms, %.0f images/s (%d steps)",
+                     artifact.inference.name, batch, median, times[0], imagesPerSecond, steps))
+      }
+    } catch let error as RuntimeError {
+      throw DriverError.runtime(error)
     }
   }
 
