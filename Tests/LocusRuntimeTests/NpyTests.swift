@@ -45,12 +45,23 @@ final class NpyTests: XCTestCase {
     let fortranData = try data(numpyFortran)
     let fortran = runtimeError { () throws(RuntimeError) in try Npy.decode(fortranData, path: "f.npy") }
     XCTAssertEqual(fortran?.description, "f.npy: array is stored in Fortran order; save np.ascontiguousarray(a) instead")
-    let int32 = try npyFile(header: "{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", data: [0, 0, 0, 0])
+    let int16 = try npyFile(header: "{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }", data: [0, 0, 0, 0])
     XCTAssertEqual(
-      runtimeError { () throws(RuntimeError) in try Npy.decode(int32, path: "i.npy") }?.description,
-      "i.npy: dtype '<i4' is not supported: expected little-endian float32 ('<f4') or float64 ('<f8')")
+      runtimeError { () throws(RuntimeError) in try Npy.decode(int16, path: "i.npy") }?.description,
+      "i.npy: dtype '<i2' is not supported: expected little-endian float32 ('<f4') or float64 ('<f8'), or integer labels ('<i4', '<i8')")
     let bigEndian = try npyFile(header: "{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", data: [0, 0, 0, 0])
     XCTAssertNotNil(runtimeError { () throws(RuntimeError) in try Npy.decode(bigEndian, path: "be.npy") })
+  }
+
+  /// Class labels arrive as int64 (numpy's default) or int32 and are read as exact floats.
+  func testReadsIntegerLabels() throws {
+    let labels: [Int64] = [3, 0, 9, -1]
+    let i8 = try npyFile(header: "{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }",
+                         data: labels.flatMap { withUnsafeBytes(of: $0.littleEndian) { Array($0) } })
+    XCTAssertEqual(try Npy.decode(i8, path: "y.npy"), NpyArray(shape: [4], values: [3, 0, 9, -1]))
+    let i4 = try npyFile(header: "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
+                         data: [Int32(7), 2].flatMap { withUnsafeBytes(of: $0.littleEndian) { Array($0) } })
+    XCTAssertEqual(try Npy.decode(i4, path: "y.npy"), NpyArray(shape: [2], values: [7, 2]))
   }
 
   func testRejectsTruncatedDataAndBadMagic() throws {
