@@ -14,6 +14,11 @@ public struct TrainingArtifact: Sendable {
   /// The inference graph it was derived from (before any fusion).
   public var inference: Graph
 
+  /// The library as the files `locus compile` writes (`Driver.write`).
+  public var compiled: CompiledArtifact {
+    CompiledArtifact(graph: training.graph, emitted: emitted, library: library, warnings: [], manifest: manifest, fusions: [])
+  }
+
   /// Weight decay applies to weights of rank ≥ 2 only: not to biases, norms, position embeddings
   /// and class tokens (timm's `param_groups_weight_decay` with the models' `no_weight_decay`).
   public func decays(_ name: String) -> Bool {
@@ -23,8 +28,9 @@ public struct TrainingArtifact: Sendable {
 }
 
 extension Driver {
-  /// The training library of a spec at `request.batch`. Training starts from the unfused graph
-  /// (the fused ops have no gradient rules); `request.fusion` only affects inference builds.
+  /// The training library of a spec at `request.batch`. Differentiation starts from the unfused
+  /// graph (the fused ops have no gradient rules); `request.fusion` then chooses the fusions run
+  /// over the training graph (`Pipeline.training`).
   public static func compileTraining(_ request: CompileRequest) throws(DriverError) -> TrainingArtifact {
     var plain = request
     plain.fusion = .none
@@ -34,7 +40,7 @@ extension Driver {
       training = try Autodiff.trainingGraph(inference)
       training.graph.name = inference.name + "_train"
       var notes: [FusionNote] = []
-      training.graph = try Pipeline.run(training.graph, passes: Pipeline.training, notes: &notes)
+      training.graph = try Pipeline.run(training.graph, passes: Pipeline.training, options: request.fusion, notes: &notes)
     } catch let error as InternalCompilerError {
       throw .internalError(error)
     } catch {

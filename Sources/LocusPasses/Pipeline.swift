@@ -65,8 +65,13 @@ public enum Pipeline {
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]
 
-  /// The passes over a training graph (DESIGN.md §7), after `Autodiff.trainingGraph`: no fusion yet.
+  /// The passes over a training graph (DESIGN.md §7), after `Autodiff.trainingGraph`. Epilogues
+  /// fuse only where the value they absorb has no other reader, so a pre-activation the backward
+  /// pass needs is never fused away; bias and residual adds of the forward and backward
+  /// projections run in the GEMM's store.
   public static let training: [Pass] = [
+    Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
+    Pass("epilogues", flag: "epilogue", fuseEpilogues),
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]
 

@@ -16,6 +16,9 @@ struct CompileCommand: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output folder (default: out/<model>).")
   var output: String?
 
+  @Flag(help: "Compile the training library (<model>_train: forward, loss and backward, optimizer steps; DESIGN.md §7).")
+  var training = false
+
   @Flag(help: "Print the IR after every pass.")
   var dumpIR = false
 
@@ -28,9 +31,10 @@ struct CompileCommand: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      let artifact = try Driver.compile(options.request(batch: batch)) { pass, graph in
-        if dumpIR { print("// after \(pass)\n\(graph.dump())") }
-      }
+      let artifact = training ? try Driver.compileTraining(options.request(batch: batch)).compiled
+        : try Driver.compile(options.request(batch: batch)) { pass, graph in
+          if dumpIR { print("// after \(pass)\n\(graph.dump())") }
+        }
       printWarnings(artifact)
       if report { try printReport(artifact) }
       let directory = output ?? "out/\(artifact.graph.name)"

@@ -4,12 +4,20 @@ Times eager mode and, when it works on this machine, torch.compile (the model co
 a compile failure is reported and skipped. Each mode: 5 warm-up steps, then the median of 30 timed steps.
 
     python bench_train.py [--batch 64] [--threads 2] [--steps 30] [--warmup 5] [--no-compile] [--json]
+                          [--locus ../../.build/release/locus]
+
+With --locus, the same step of Locus's generated training library (`locus train --benchmark-steps`,
+same batch, threads, steps, clipping and AdamW settings) is timed in the same run, after PyTorch, and
+the ratio Locus / eager is printed.
 """
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -56,6 +64,7 @@ def main():
     parser.add_argument("--clip", type=float, default=0.0, help="also clip the global grad norm (train_fmnist: 1.0)")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    parser.add_argument("--locus", type=Path, help="the locus binary: also time its training library")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
@@ -69,6 +78,10 @@ def main():
             result[mode] = bench(mode, args, x, y)
         except Exception as e:                                              # inductor needs a working C++ toolchain
             result[mode] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+    if args.locus:
+        result["locus"] = bench_locus(args)
+        if "eager" in result and "ms_per_step" in result["eager"]:
+            result["locus_over_eager"] = result["locus"]["median_ms"] / result["eager"]["ms_per_step"]
     if args.json:
         print(json.dumps(result))
         return 0
@@ -83,7 +96,24 @@ def main():
         else:
             print(f"  {mode:8s} {r['ms_per_step']:8.2f} ms/step (min {r['min_ms_per_step']:.2f})  "
                   f"{r['images_per_s']:8.0f} images/s")
+    if "locus" in result:
+        r = result["locus"]
+        print(f"  {'locus':8s} {r['median_ms']:8.2f} ms/step (min {r['min_ms']:.2f})  {r['images_per_s']:8.0f} images/s")
+        if "locus_over_eager" in result:
+            print(f"  locus / eager: {result['locus_over_eager']:.2f}× the time per step")
     return 0
+
+
+def bench_locus(args):
+    """`locus train --benchmark-steps`: the spec's initial weights, random images, the same step."""
+    root = Path(__file__).resolve().parents[2]
+    command = [str(args.locus.resolve()), "train", "specs/localvit_fmnist.locus", "--batch", str(args.batch),
+               "--threads", str(args.threads), "--benchmark-steps", str(args.steps), "--clip", str(args.clip),
+               "--json"]
+    out = subprocess.run(command, cwd=root, capture_output=True, text=True, env=os.environ)
+    if out.returncode != 0:
+        return {"error": out.stderr.strip()}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
