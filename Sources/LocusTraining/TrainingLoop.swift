@@ -121,7 +121,7 @@ public final class TrainingLoop {
           throw .invalidArgument("training diverged at epoch \(epoch + 1), batch \(done + 1): the loss is \(result.loss); lower --lr or keep gradient clipping on")
         }
         total += Double(result.loss)
-        stepLosses.append(StepLoss(epoch: epoch, batch: done, batchesPerEpoch: batches.count, loss: Double(result.loss)))
+        stepLosses.append(StepLoss(epoch: epoch + 1, batch: done, batchesPerEpoch: batches.count, loss: Double(result.loss)))
         progress?.update(done: done + 1, loss: total / Double(done + 1))
       }
       let seconds = Date().timeIntervalSince(start)
