@@ -16,24 +16,6 @@
 
 static long lk__grad_mod(long a, long m) { long r = a % m; return r < 0 ? r + m : r; }
 
-/* Σ (x − m) and Σ (x − m)² in fixed lanes (norm.c's corrected two-pass, for long rows). */
-static void lk__grad_dev_sums(const float *x, long n, float m, float *s1, float *s2) {
-  lk_vf a0 = lk_vzero(), a1 = lk_vzero(), q0 = lk_vzero(), q1 = lk_vzero();
-  long i = 0;
-  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
-    lk_vf d0 = lk_vload(x + i) - m, d1 = lk_vload(x + i + LK_VW) - m;
-    a0 += d0; a1 += d1;
-    q0 += d0 * d0; q1 += d1 * d1;
-  }
-  *s1 = lk_vsum(a0 + a1);
-  *s2 = lk_vsum(q0 + q1);
-  for (; i < n; ++i) {
-    float d = x[i] - m;
-    *s1 += d;
-    *s2 += d * d;
-  }
-}
-
 /* Double-lane helpers for the gradients that cancel: a norm's gradient subtracts two nearly equal
  * terms (dx̂ − mean(dx̂) and x̂·mean(dx̂ ⊙ x̂); for two values per group they agree to 1 − eps/var),
  * and so does softmax's dy − Σ dy·y. Statistics and the elementwise formula run in double, on
@@ -194,7 +176,7 @@ void lk_softmax_grad(long rows, long L, const float *y, const float *dy, float *
 static void lk__grad_row_stats(const float *x, long C, float eps, float *m, float *delta, float *rstd) {
   float s1, s2, var;
   *m = lk_sum(x, C) / (float)C;
-  lk__grad_dev_sums(x, C, *m, &s1, &s2);
+  lk_dev_sums(x, C, *m, &s1, &s2);
   *delta = s1 / (float)C;
   var = s2 / (float)C - *delta * *delta;
   *rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);

@@ -1,24 +1,6 @@
 /* locus-requires: prologue.h */
 /* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
 
-/* Σ (x − m) and Σ (x − m)² in the fixed lane order of lk_sum. */
-static void lk__norm_dev_sums(const float *x, int n, float m, float *s1, float *s2) {
-  lk_vf a0 = lk_vzero(), a1 = lk_vzero(), q0 = lk_vzero(), q1 = lk_vzero();
-  int i = 0;
-  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
-    lk_vf d0 = lk_vload(x + i) - m, d1 = lk_vload(x + i + LK_VW) - m;
-    a0 += d0; a1 += d1;
-    q0 += d0 * d0; q1 += d1 * d1;
-  }
-  *s1 = lk_vsum(a0 + a1);
-  *s2 = lk_vsum(q0 + q1);
-  for (; i < n; ++i) {
-    float d = x[i] - m;
-    *s1 += d;
-    *s2 += d * d;
-  }
-}
-
 /* y[rows, C] = (x − mean) / sqrt(var + eps) · w + b per row (biased variance, as PyTorch).
  * Corrected two-pass algorithm: m = Σx/C in float is off by the rounding of a large sum; the second
  * pass sums the deviations d = x − m (small numbers, accurate) and their squares, and the true mean
@@ -31,7 +13,7 @@ void lk_layernorm(long rows, int C, const float *x, const float *w, const float 
     const float *xr = x + r * C;
     float *yr = y + r * C;
     float m = lk_sum(xr, C) / (float)C, s1, s2, delta, var, rstd;
-    lk__norm_dev_sums(xr, C, m, &s1, &s2);
+    lk_dev_sums(xr, C, m, &s1, &s2);
     delta = s1 / (float)C;
     var = s2 / (float)C - delta * delta;
     rstd = 1.0f / sqrtf((var > 0.0f ? var : 0.0f) + eps);

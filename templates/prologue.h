@@ -339,6 +339,25 @@ static inline void lk_scratch_free(float *p) {
   free(raw);
 }
 
+/* Σ (x − m) and Σ (x − m)² over n floats in a fixed lane order: the corrected two-pass variance of
+ * the normalisations (norm.c's LayerNorm, grad.c's normalize and its gradient). */
+static inline void lk_dev_sums(const float *x, long n, float m, float *s1, float *s2) {
+  lk_vf a0 = lk_vzero(), a1 = lk_vzero(), q0 = lk_vzero(), q1 = lk_vzero();
+  long i = 0;
+  for (; i + 2 * LK_VW <= n; i += 2 * LK_VW) {
+    lk_vf d0 = lk_vload(x + i) - m, d1 = lk_vload(x + i + LK_VW) - m;
+    a0 += d0; a1 += d1;
+    q0 += d0 * d0; q1 += d1 * d1;
+  }
+  *s1 = lk_vsum(a0 + a1);
+  *s2 = lk_vsum(q0 + q1);
+  for (; i < n; ++i) {
+    float d = x[i] - m;
+    *s1 += d;
+    *s2 += d * d;
+  }
+}
+
 /* ---- The kernel library ---------------------------------------------------------------------------
  * Prototypes of every kernel, so a kernel file compiles on its own and the forward function may call
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;
