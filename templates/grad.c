@@ -630,23 +630,8 @@ void lk_maxpool2d_grad(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int
     memset(dp, 0, (size_t)HWi * sizeof(float));
     for (int oh = 0; oh < Ho; ++oh)
       for (int ow = 0; ow < Wo; ++ow) {
-        long arg = -1;
-        float m = -INFINITY;
-        for (int ki = 0; ki < kh; ++ki) {
-          int ih = oh * sh - ph + ki;
-          if (ih < 0 || ih >= Hh) continue;
-          for (int kj = 0; kj < kw; ++kj) {
-            int iw = ow * sw - pw + kj;
-            long at = (long)ih * Ww + iw;
-            float v;
-            if (iw < 0 || iw >= Ww) continue;
-            v = xp[at];
-            if (arg < 0) arg = at;
-            if (v > m || v != v) { m = v; arg = at; }
-            if (m != m) break;
-          }
-          if (m != m) break;
-        }
+        long arg;
+        lk_maxpool_window(xp, Hh, Ww, oh, ow, kh, kw, sh, sw, ph, pw, &arg);
         if (arg >= 0) dp[arg] += gp[(long)oh * Wo + ow];
       }
   }

@@ -358,6 +358,31 @@ static inline void lk_dev_sums(const float *x, long n, float m, float *s1, float
   }
 }
 
+/* The maximum of output pixel (oh, ow)'s pooling window in plane xp [Hh, Ww] (padding counts as
+ * −inf and never wins; the first NaN takes the window, as torch.max_pool2d), and in *arg its index
+ * in the plane (the first maximum in scan order; −1 for a window with no pixel inside): what
+ * lk_maxpool2d outputs and where lk_maxpool2d_grad sends the gradient. */
+static inline float lk_maxpool_window(const float *xp, int Hh, int Ww, int oh, int ow, int kh, int kw, int sh,
+                                      int sw, int ph, int pw, long *arg) {
+  float m = -INFINITY;
+  *arg = -1;
+  for (int ki = 0; ki < kh; ++ki) {
+    int ih = oh * sh - ph + ki;
+    if (ih < 0 || ih >= Hh) continue;
+    for (int kj = 0; kj < kw; ++kj) {
+      int iw = ow * sw - pw + kj;
+      long at = (long)ih * Ww + iw;
+      float v;
+      if (iw < 0 || iw >= Ww) continue;
+      v = xp[at];
+      if (*arg < 0) *arg = at;
+      if (v > m || v != v) { m = v; *arg = at; }
+      if (m != m) return m;
+    }
+  }
+  return m;
+}
+
 /* ---- The kernel library ---------------------------------------------------------------------------
  * Prototypes of every kernel, so a kernel file compiles on its own and the forward function may call
  * kernels in any order. Semantics, shapes and scratch needs are documented at each definition;

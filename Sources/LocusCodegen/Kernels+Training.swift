@@ -77,9 +77,9 @@ extension KernelTable {
       k.call("lk_softmax_grad", [rows, "\(l)", try k.arg(0), try k.arg(1), try k.out()], from: "grad.c")
       return
     }
-    let ws = k.workspace(), n = "\(outer * l * inner)"
-    let y = ws, dy = "\(ws) + \(k.result.batched ? "(long)\(k.batch()) * \(n)" : n)"
-    let dx = "\(ws) + 2 * \(k.result.batched ? "(long)\(k.batch()) * \(n)" : n)"
+    // Three transposed copies side by side in the workspace: y, dy, then dx.
+    let ws = k.workspace(), n = "(long)" + k.count([outer * l * inner], batched: k.result.batched)
+    let y = ws, dy = "\(ws) + \(n)", dx = "\(ws) + 2 * \(n)"
     let shape = KernelContext.longs([rows, "\(inner)", "\(l)"])
     let axisMajor = KernelContext.longs([l * inner, 1, inner]), axisLast = KernelContext.longs([inner * l, l, 1])
     k.call("lk_copy_strided", ["3", shape, try k.arg(0), axisMajor, y, axisLast], from: "layout.c")
@@ -130,21 +130,18 @@ extension KernelTable {
 
   /// The same geometry arguments as `lk_conv2d`; the weight gradient sums over the whole batch.
   static func emitConvGrad(_ k: inout KernelContext) throws(CodegenError) {
-    let a: Conv2dAttrs, image: [Int], batch: String, operands: [String]
+    let (a, image, batch, name): (Conv2dAttrs, [Int], String, String)
     switch k.node.op {
     case .training(.conv2dGradInput(let attrs, _, _)):
-      (a, image, batch) = (attrs, k.result.shape, k.batch())
-      operands = [try k.arg(0), try k.arg(1), try k.out()]
+      (a, image, batch, name) = (attrs, k.result.shape, k.batch(), "lk_conv2d_grad_input")
     case .training(.conv2dGradWeight(let attrs)):
       try requireBatched(k)
-      (a, image, batch) = (attrs, k.operand(1).shape, k.operandBatch())
-      operands = [try k.arg(0), try k.arg(1), try k.out()]
+      (a, image, batch, name) = (attrs, k.operand(1).shape, k.operandBatch(), "lk_conv2d_grad_weight")
     default: return
     }
     let geometry = [batch] + [image[0], image[1], image[2], a.outChannels, a.kernel[0], a.kernel[1], a.stride[0], a.stride[1],
                               a.padding[0], a.padding[1], a.groups].map(String.init)
-    let name = if case .training(.conv2dGradInput) = k.node.op { "lk_conv2d_grad_input" } else { "lk_conv2d_grad_weight" }
-    k.call(name, geometry + operands, from: "grad.c")
+    k.call(name, geometry + [try k.arg(0), try k.arg(1), try k.out()], from: "grad.c")
   }
 
   static func emitLinearGradWeight(_ k: inout KernelContext) throws(CodegenError) {

@@ -1,12 +1,18 @@
 import LocusRuntime
+import LocusCodegen
 
 extension Driver {
   /// Checks that an input array fits the compiled model: `[B, …]` with the model's per-image shape.
   public static func checkInput(_ x: NpyArray, path: String, for artifact: CompiledArtifact) throws(DriverError) {
-    let expected = artifact.manifest.inputs[0].shape
+    try checkInput(x, path: path, manifest: artifact.manifest)
+  }
+
+  /// The same check against any built library's manifest (a training library's first input too).
+  public static func checkInput(_ x: NpyArray, path: String, manifest: Manifest) throws(DriverError) {
+    let expected = manifest.inputs[0].shape
     guard x.shape == expected else {
       let perImage = expected.dropFirst().map(String.init).joined(separator: ", ")
-      throw .usage("\(path): model '\(artifact.graph.name)' takes '\(artifact.manifest.inputs[0].name)' as [B, \(perImage)]; the file holds \(x.shape)")
+      throw .usage("\(path): model '\(manifest.model)' takes '\(manifest.inputs[0].name)' as [B, \(perImage)]; the file holds \(x.shape)")
     }
   }
 

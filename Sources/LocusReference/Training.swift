@@ -11,7 +11,7 @@ extension Interpreter {
     }
     switch op {
     case .normalize(let eps):
-      return each { rowsOf($0[0]) { x, _ in normalized(x, eps: eps).y } }
+      return each { rowsOf($0[0]) { normalized($0, eps: eps).y } }
     case .normalizeGrad(let eps):
       return each { t in
         let c = t[0].shape.last ?? 1
@@ -175,9 +175,9 @@ extension Interpreter {
   }
 
   /// Applies `f` to each row of the last axis.
-  static func rowsOf(_ x: Tensor, _ f: ([Float], Int) -> [Float]) -> Tensor {
+  static func rowsOf(_ x: Tensor, _ f: ([Float]) -> [Float]) -> Tensor {
     let c = x.shape.last ?? 1
-    return Tensor(shape: x.shape, data: (0..<x.count / max(c, 1)).flatMap { r in f(Array(x.data[r * c..<(r + 1) * c]), r) })
+    return Tensor(shape: x.shape, data: (0..<x.count / max(c, 1)).flatMap { r in f(Array(x.data[r * c..<(r + 1) * c])) })
   }
 
   /// Gathers every value of channel c of a batched [B, C, ...] tensor (all samples, all positions),

@@ -57,7 +57,6 @@ public final class Trainer {
     outputs.forEach { $0.initialize(repeating: 0) }
     zeros = .allocate(capacity: model.parameters.map(\.numel).max() ?? 0)
     zeros.initialize(repeating: 0)
-    state = []
     state = try model.parameters.indices.map { (i) throws(RuntimeError) in
       guard !buffers.contains(i) else { return [] }
       return try (0..<optimizer.stateCount).map { (_) throws(RuntimeError) in try AlignedBuffer(zeroedFloats: model.parameters[i].numel) }
@@ -68,6 +67,13 @@ public final class Trainer {
     outputs.forEach { $0.deallocate() }
     zeros.deallocate()
   }
+
+  /// The classes of the targets input ([B, K] soft labels).
+  public var classes: Int { model.inputs[1].shape.last ?? 1 }
+
+  /// The parameters the optimizer updates (every parameter but the BatchNorm running statistics),
+  /// in table order.
+  public var trainableParameters: [String] { trainable.map { model.parameters[$0.index].name } }
 
   /// The result of one forward-backward pass.
   public struct StepResult: Sendable {
@@ -121,6 +127,21 @@ public final class Trainer {
       }
     }
     return result
+  }
+
+  /// `computeGradients` on arrays.
+  public func computeGradients(images: [Float], targets: [Float]) throws(RuntimeError) -> StepResult {
+    try images.withUnsafeBufferPointer { (x) throws(RuntimeError) in
+      try targets.withUnsafeBufferPointer { (t) throws(RuntimeError) in try computeGradients(images: x, targets: t) }
+    }
+  }
+
+  /// `step` on arrays.
+  @discardableResult
+  public func step(images: [Float], targets: [Float], learningRate: Float) throws(RuntimeError) -> StepResult {
+    try images.withUnsafeBufferPointer { (x) throws(RuntimeError) in
+      try targets.withUnsafeBufferPointer { (t) throws(RuntimeError) in try step(images: x, targets: t, learningRate: learningRate) }
+    }
   }
 
   /// The gradient of parameter `name` from the last pass (zeros when the loss does not reach it).

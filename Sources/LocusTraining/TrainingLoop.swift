@@ -99,7 +99,6 @@ public final class TrainingLoop {
   /// epoch so far.
   public func run(from first: Int, until end: Int? = nil) throws(TrainingError) -> MetricsLog {
     let schedule = try schedule
-    let classes = evaluator.outputs[0].shape.last ?? 1
     for epoch in first..<max(first, min(end ?? config.epochs, config.epochs)) {
       let batches = train.epoch(epoch)
       progress?.startEpoch(epoch + 1, batches: batches.count)
@@ -108,12 +107,10 @@ public final class TrainingLoop {
       var rate = 0.0
       for (done, batch) in batches.enumerated() {
         rate = schedule.rate(atStep: trainer.step)
-        let targets = try LabelSmoothing.targets(labels: batch.labels, classes: classes, smoothing: config.labelSmoothing)
+        let targets = try LabelSmoothing.targets(labels: batch.labels, classes: trainer.classes, smoothing: config.labelSmoothing)
         let result: Trainer.StepResult
         do {
-          result = try batch.images.withUnsafeBufferPointer { (x) throws(RuntimeError) in
-            try targets.withUnsafeBufferPointer { (t) throws(RuntimeError) in try trainer.step(images: x, targets: t, learningRate: Float(rate)) }
-          }
+          result = try trainer.step(images: batch.images, targets: targets, learningRate: Float(rate))
         } catch {
           throw .runtime(error)
         }
@@ -125,13 +122,14 @@ public final class TrainingLoop {
         progress?.update(done: done + 1, loss: total / Double(done + 1))
       }
       let seconds = Date().timeIntervalSince(start)
-      let evaluation = try evaluate()
+      let weights = currentWeights()
+      let evaluation = try evaluate(weights)
       let record = EpochRecord(
         epoch: epoch + 1, step: trainer.step, trainLoss: total / Double(max(batches.count, 1)), testLoss: evaluation.loss,
         testAccuracy: evaluation.matrix.accuracy, learningRate: rate,
         imagesPerSecond: Double(batches.count * train.batchSize) / max(seconds, 1e-9), seconds: seconds)
       log.records.append(record)
-      try saveCheckpoint(epoch: epoch)
+      try saveCheckpoint(epoch: epoch, weights: weights)
       try log.write(toDirectory: directory)
       try TrainingPlot(title: title, records: log.records, stepLosses: stepLosses).write(to: DataFiles.join(directory, "curves.svg"))
       progress?.finishEpoch(loss: record.trainLoss, summary: String(format: "epoch %d/%d: train loss %.4f, test loss %.4f, test accuracy %.2f%%, %.0f images/s",
@@ -144,8 +142,12 @@ public final class TrainingLoop {
   /// Top-1 accuracy, mean cross-entropy (no smoothing) and the confusion matrix on the test set,
   /// with the trainer's current weights.
   public func evaluate() throws(TrainingError) -> (loss: Double, matrix: ConfusionMatrix) {
+    try evaluate(currentWeights())
+  }
+
+  private func evaluate(_ weights: [String: Tensor]) throws(TrainingError) -> (loss: Double, matrix: ConfusionMatrix) {
     do {
-      try evaluator.bindWeights(currentWeights(), sourceName: "the weights being trained")
+      try evaluator.bindWeights(weights, sourceName: "the weights being trained")
     } catch {
       throw .runtime(error)
     }
@@ -182,14 +184,14 @@ public final class TrainingLoop {
   }
 
   /// `epoch` just finished (0-based); the checkpoint records epoch + 1 epochs done.
-  private func saveCheckpoint(epoch: Int) throws(TrainingError) {
+  private func saveCheckpoint(epoch: Int, weights: [String: Tensor]) throws(TrainingError) {
     let state = trainer.optimizerState()
-    let tensors = currentWeights().merging(state) { a, _ in a }
+    let tensors = weights.merging(state) { a, _ in a }
     let metadata = CheckpointMetadata(epoch: epoch + 1, step: trainer.step, seed: config.seed, optimizerState: state.keys.sorted(), config: config.summary)
     try store.save(tensors, metadata: metadata)
     // The inference weights alone, for `locus run`/`eval` and apps: rewritten atomically each epoch.
     do {
-      try SafeTensorsWriter.write(currentWeights(), metadata: ["epoch": "\(epoch + 1)", "step": "\(trainer.step)"],
+      try SafeTensorsWriter.write(weights, metadata: ["epoch": "\(epoch + 1)", "step": "\(trainer.step)"],
                                   to: DataFiles.join(directory, "weights.safetensors"))
     } catch {
       throw .runtime(error)

@@ -27,18 +27,12 @@ struct EvalCommand: ParsableCommand {
       let artifact = try Driver.compile(options.request(batch: min(batch, testSet.count)))
       printWarnings(artifact)
       let model = try Driver.load(artifact)
-      do {
-        if let threads { try model.setThreads(threads) }
-        try model.bindWeights(try SafeTensorsFile.read(path: weights))
-        let test = try Batcher.evaluation(testSet, batchSize: model.batch, normalization: dataOptions.data.normalization)
-        let (loss, matrix) = try TrainingLoop.evaluate(model, on: test)
-        print(matrix.render())
-        print(String(format: "top-1 accuracy %.2f%% (%d/%d), mean cross-entropy %.4f", 100 * matrix.accuracy, matrix.correct, matrix.total, loss))
-      } catch let error as RuntimeError {
-        throw DriverError.runtime(error)
-      } catch let error as TrainingError {
-        throw DriverError.usage("\(error)")
-      }
+      if let threads { try model.setThreads(threads) }
+      try model.bindWeights(try SafeTensorsFile.read(path: weights))
+      let test = try Batcher.evaluation(testSet, batchSize: model.batch, normalization: dataOptions.data.normalization)
+      let (loss, matrix) = try TrainingLoop.evaluate(model, on: test)
+      print(matrix.render())
+      print(String(format: "top-1 accuracy %.2f%% (%d/%d), mean cross-entropy %.4f", 100 * matrix.accuracy, matrix.correct, matrix.total, loss))
     }
   }
 }

@@ -40,25 +40,18 @@ struct GradCommand: ParsableCommand {
         throw DriverError.usage("\(self.labels): expected \(batch) integer class labels (shape [\(batch)]), got shape \(y.shape)")
       }
       let artifact = try Driver.compileTraining(options.request(batch: batch))
-      let classes = artifact.training.graph.inputs.last?.type.shape.first ?? 0
+      try Driver.checkInput(x, path: input, manifest: artifact.manifest)
       let model = try Driver.load(artifact)
-      do throws(RuntimeError) {
-        try checkTrainingInput(x, path: input, model: model)
-        try model.bindWeights(try SafeTensorsFile.read(path: weights))
-        let trainer = try Trainer(model: model, optimizer: .sgd(momentum: 0), decays: artifact.decays)
-        let targets = try smoothed(labels, classes: classes, smoothing: labelSmoothing)
-        let result = try x.values.withUnsafeBufferPointer { (images) throws(RuntimeError) in
-          try targets.withUnsafeBufferPointer { (t) throws(RuntimeError) in try trainer.computeGradients(images: images, targets: t) }
-        }
-        var tensors: [String: Tensor] = ["loss": Tensor(shape: [1], floats: [result.loss])]
-        for p in model.parameters where !isRunningStatistic(p.name) {
-          tensors[p.name] = Tensor(shape: p.shape, floats: trainer.gradient(p.name) ?? [])
-        }
-        try SafeTensorsWriter.write(tensors, metadata: ["loss": "\(result.loss)", "gradient_norm": "\(result.gradientNorm)"], to: output)
-        print("loss \(result.loss)  gradient norm \(result.gradientNorm)  (\(tensors.count - 1) gradients → \(output))")
-      } catch {
-        throw DriverError.runtime(error)
+      try model.bindWeights(try SafeTensorsFile.read(path: weights))
+      let trainer = try Trainer(model: model, optimizer: .sgd(momentum: 0), decays: artifact.decays)
+      let targets = try LabelSmoothing.targets(labels: labels, classes: trainer.classes, smoothing: labelSmoothing)
+      let result = try trainer.computeGradients(images: x.values, targets: targets)
+      var tensors: [String: Tensor] = ["loss": Tensor(shape: [1], floats: [result.loss])]
+      for name in trainer.trainableParameters {
+        tensors[name] = Tensor(shape: model.parameters.first { $0.name == name }?.shape ?? [], floats: trainer.gradient(name) ?? [])
       }
+      try SafeTensorsWriter.write(tensors, metadata: ["loss": "\(result.loss)", "gradient_norm": "\(result.gradientNorm)"], to: output)
+      print("loss \(result.loss)  gradient norm \(result.gradientNorm)  (\(tensors.count - 1) gradients → \(output))")
     }
   }
 }
@@ -70,22 +63,4 @@ func readNpy(_ path: String) throws(DriverError) -> NpyArray {
 /// Labels as Int32 when every value is a whole number (int .npy files arrive as exact floats).
 func exactLabels(_ values: [Float]) -> [Int32]? {
   values.allSatisfy { $0 == $0.rounded() && abs($0) < 16_777_216 } ? values.map { Int32($0) } : nil
-}
-
-func smoothed(_ labels: [Int32], classes: Int, smoothing: Float) throws(RuntimeError) -> [Float] {
-  do {
-    return try LabelSmoothing.targets(labels: labels, classes: classes, smoothing: smoothing)
-  } catch {
-    throw RuntimeError.invalidArgument("\(error)")
-  }
-}
-
-func isRunningStatistic(_ name: String) -> Bool { name.hasSuffix("running_mean") || name.hasSuffix("running_var") }
-
-/// The images must have the training library's input shape.
-func checkTrainingInput(_ x: NpyArray, path: String, model: CompiledModel) throws(RuntimeError) {
-  let expected = model.inputs[0].shape
-  guard x.shape == expected else {
-    throw .invalidArgument("\(path): model '\(model.name)' takes '\(model.inputs[0].name)' as \(expected); the file holds \(x.shape)")
-  }
 }

@@ -3,6 +3,8 @@
 import ArgumentParser
 import Foundation
 import LocusDriver
+import LocusRuntime
+import LocusTraining
 
 @main
 struct Locus: ParsableCommand {
@@ -15,14 +17,20 @@ struct Locus: ParsableCommand {
     ])
 }
 
-/// Runs `body`, printing a pipeline error the way a person needs to read it (no stack trace, no
-/// "Error:" noise) and exiting non-zero.
+/// Runs `body`, printing a pipeline, runtime or training error the way a person needs to read it
+/// (no stack trace, no "Error:" noise) and exiting non-zero.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
   do {
     return try body()
   } catch let error as DriverError {
     FileHandle.standardError.write(Data("\(error)\n".utf8))
     throw ExitCode(error.isInternal ? 70 : 1)
+  } catch let error as RuntimeError {
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    throw ExitCode(1)
+  } catch let error as TrainingError {
+    FileHandle.standardError.write(Data("\(error)\n".utf8))
+    throw ExitCode(1)
   }
 }
 

@@ -101,85 +101,78 @@ struct TrainCommand: ParsableCommand {
       let artifact = try Driver.compileTraining(options.request(batch: batch))
       let evaluation = try Driver.compile(options.request(batch: min(evalBatch, testSet.count)))
       printWarnings(evaluation)
-      let model = try Driver.load(artifact), evaluator = try Driver.load(evaluation)
-      let imageShape = Array(model.inputs[0].shape.dropFirst())
+      let evaluator = try Driver.load(evaluation)
+      let trainer = try makeTrainer(artifact)
+      let imageShape = Array(trainer.model.inputs[0].shape.dropFirst())
       guard imageShape == [trainSet.channels, trainSet.height, trainSet.width] else {
         throw DriverError.usage("\(options.spec) takes images \(imageShape) but \(trainSet.name) has [\(trainSet.channels), \(trainSet.height), \(trainSet.width)]; set the model's image size and channels with --set (e.g. --set image=28 --set in_chans=1)")
       }
-      guard evaluation.manifest.outputs[0].shape.last == trainSet.classes else {
-        throw DriverError.usage("\(options.spec) predicts \(evaluation.manifest.outputs[0].shape.last ?? 0) classes, \(trainSet.name) has \(trainSet.classes); use --set classes=\(trainSet.classes)")
+      guard trainer.classes == trainSet.classes else {
+        throw DriverError.usage("\(options.spec) predicts \(trainer.classes) classes, \(trainSet.name) has \(trainSet.classes); use --set classes=\(trainSet.classes)")
       }
+      if let threads { try evaluator.setThreads(threads) }
       let config = TrainingConfig(
-        epochs: epochs, learningRate: lr, warmupEpochs: warmupEpochs,
-        optimizer: optimizer == "sgd" ? .sgd(momentum: momentum, weightDecay: weightDecay) : .adamW(weightDecay: weightDecay),
-        maxGradNorm: clip > 0 ? clip : nil, labelSmoothing: labelSmoothing, seed: seed,
-        augmentation: augment ? Augmentation(padding: 2, horizontalFlip: true) : .none)
-      do {
-        if let threads { try model.setThreads(threads); try evaluator.setThreads(threads) }
-        if let weights {
-          try model.bindWeights(try SafeTensorsFile.read(path: weights))
-        } else {
-          try model.bindWeights(try Driver.initialWeights(for: artifact.inference, seed: seed), sourceName: "the spec's initialisation (seed \(seed))")
-        }
-        let trainer = try Trainer(model: model, optimizer: config.optimizer, maxGradNorm: config.maxGradNorm, decays: artifact.decays)
-        let loop = TrainingLoop(
-          trainer: trainer, evaluator: evaluator,
-          train: try .training(trainSet, batchSize: batch, seed: seed, normalization: dataOptions.data.normalization, augmentation: config.augmentation),
-          test: try .evaluation(testSet, batchSize: evaluator.batch, normalization: dataOptions.data.normalization),
-          config: config, directory: out, title: "\(artifact.inference.name) on \(trainSet.name)")
-        let first = resume ? try loop.resume() : try freshRun(loop)
-        if first >= epochs {
-          printErr("\(out) already holds \(first) epoch(s): nothing to train (raise --epochs to train further)")
-        } else if first > 0 {
-          printErr("resuming \(out) after epoch \(first) (step \(trainer.step))")
-        }
-        printErr("training \(artifact.inference.name): \(trainSet.count) images, batch \(batch), \(loop.train.batchesPerEpoch) steps per epoch, \(epochs) epochs, \(config.optimizer), lr \(lr)")
-        loop.progress = ProgressBar(epochs: epochs, batchSize: batch)
-        let log = try loop.run(from: first, until: stopAfter.map { min(first + $0, epochs) } ?? epochs)
-        let best = log.records.max { $0.testAccuracy < $1.testAccuracy }
-        print(String(format: "test accuracy %.2f%% after %d epochs (best %.2f%% at epoch %d); run in %@",
-                     100 * (log.records.last?.testAccuracy ?? 0), log.records.count, 100 * (best?.testAccuracy ?? 0), best?.epoch ?? 0, out))
-      } catch let error as RuntimeError {
-        throw DriverError.runtime(error)
-      } catch let error as TrainingError {
-        throw DriverError.usage("\(error)")
+        epochs: epochs, learningRate: lr, warmupEpochs: warmupEpochs, optimizer: chosenOptimizer, maxGradNorm: trainer.maxGradNorm,
+        labelSmoothing: labelSmoothing, seed: seed, augmentation: augment ? Augmentation(padding: 2, horizontalFlip: true) : .none)
+      let loop = TrainingLoop(
+        trainer: trainer, evaluator: evaluator,
+        train: try .training(trainSet, batchSize: batch, seed: seed, normalization: dataOptions.data.normalization, augmentation: config.augmentation),
+        test: try .evaluation(testSet, batchSize: evaluator.batch, normalization: dataOptions.data.normalization),
+        config: config, directory: out, title: "\(artifact.inference.name) on \(trainSet.name)")
+      let first = resume ? try loop.resume() : try freshRun(loop)
+      if first >= epochs {
+        printErr("\(out) already holds \(first) epoch(s): nothing to train (raise --epochs to train further)")
+      } else if first > 0 {
+        printErr("resuming \(out) after epoch \(first) (step \(trainer.step))")
       }
+      printErr("training \(artifact.inference.name): \(trainSet.count) images, batch \(batch), \(loop.train.batchesPerEpoch) steps per epoch, \(epochs) epochs, \(config.optimizer), lr \(lr)")
+      loop.progress = ProgressBar(epochs: epochs, batchSize: batch)
+      let log = try loop.run(from: first, until: stopAfter.map { min(first + $0, epochs) } ?? epochs)
+      let best = log.records.max { $0.testAccuracy < $1.testAccuracy }
+      print(String(format: "test accuracy %.2f%% after %d epochs (best %.2f%% at epoch %d); run in %@",
+                   100 * (log.records.last?.testAccuracy ?? 0), log.records.count, 100 * (best?.testAccuracy ?? 0), best?.epoch ?? 0, out))
     }
   }
 
+  private var chosenOptimizer: Optimizer {
+    optimizer == "sgd" ? .sgd(momentum: momentum, weightDecay: weightDecay) : .adamW(weightDecay: weightDecay)
+  }
+
+  /// The training library loaded with --weights (or the spec's seeded initialisation) and --threads,
+  /// and a trainer with the chosen optimizer and clipping.
+  private func makeTrainer(_ artifact: TrainingArtifact) throws -> Trainer {
+    let model = try Driver.load(artifact)
+    if let threads { try model.setThreads(threads) }
+    if let weights {
+      try model.bindWeights(try SafeTensorsFile.read(path: weights))
+    } else {
+      try model.bindWeights(try Driver.initialWeights(for: artifact.inference, seed: seed), sourceName: "the spec's initialisation (seed \(seed))")
+    }
+    return try Trainer(model: model, optimizer: chosenOptimizer, maxGradNorm: clip > 0 ? clip : nil, decays: artifact.decays)
+  }
+
   /// Median time of one training step (forward, backward, clipping, optimizer, running statistics)
-  /// on seeded random images with the spec's initial weights: the number to put beside PyTorch's
-  /// (scripts/reference/bench_train.py times the same step).
+  /// on seeded random images: the number to put beside PyTorch's (scripts/reference/bench_train.py
+  /// times the same step).
   private func benchmark(steps: Int) throws {
     let artifact = try Driver.compileTraining(options.request(batch: batch))
-    let model = try Driver.load(artifact)
-    do {
-      if let threads { try model.setThreads(threads) }
-      try model.bindWeights(try Driver.initialWeights(for: artifact.inference, seed: seed), sourceName: "the spec's initialisation")
-      let trainer = try Trainer(model: model, optimizer: optimizer == "sgd" ? .sgd(momentum: momentum, weightDecay: weightDecay) : .adamW(weightDecay: weightDecay),
-                                maxGradNorm: clip > 0 ? clip : nil, decays: artifact.decays)
-      var random = SplitMix64(seed: seed &+ 1)
-      let images = (0..<model.inputs[0].numel).map { _ in Float(random.next() >> 40) / Float(1 << 24) * 2 - 1 }
-      let classes = model.inputs[1].shape.last ?? 1
-      let targets = try smoothed((0..<batch).map { Int32($0 % classes) }, classes: classes, smoothing: labelSmoothing)
-      var times: [Double] = []
-      for i in 0..<(5 + steps) {
-        let start = ContinuousClock.now
-        try images.withUnsafeBufferPointer { (x) throws(RuntimeError) in
-          try targets.withUnsafeBufferPointer { (t) throws(RuntimeError) in _ = try trainer.step(images: x, targets: t, learningRate: Float(lr)) }
-        }
-        if i >= 5 { times.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
-      }
-      times.sort()
-      let median = times[times.count / 2], imagesPerSecond = Double(batch) / (median / 1000)
-      if json {
-        print("{\"spec\": \"\(artifact.inference.name)\", \"batch\": \(batch), \"median_ms\": \(median), \"min_ms\": \(times[0]), \"images_per_s\": \(imagesPerSecond)}")
-      } else {
-        print(String(format: "%@ training step, batch %d: median %.2f ms, min %.2f ms, %.0f images/s (%d steps)",
-                     artifact.inference.name, batch, median, times[0], imagesPerSecond, steps))
-      }
-    } catch let error as RuntimeError {
-      throw DriverError.runtime(error)
+    let trainer = try makeTrainer(artifact)
+    var random = SplitMix64(seed: seed &+ 1)
+    let images = (0..<trainer.model.inputs[0].numel).map { _ in Float(random.next() >> 40) / Float(1 << 24) * 2 - 1 }
+    let targets = try LabelSmoothing.targets(labels: (0..<batch).map { Int32($0 % trainer.classes) }, classes: trainer.classes, smoothing: labelSmoothing)
+    var times: [Double] = []
+    for i in 0..<(5 + steps) {
+      let start = ContinuousClock.now
+      try trainer.step(images: images, targets: targets, learningRate: Float(lr))
+      if i >= 5 { times.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
+    }
+    times.sort()
+    let median = times[times.count / 2], imagesPerSecond = Double(batch) / (median / 1000)
+    if json {
+      print("{\"spec\": \"\(artifact.inference.name)\", \"batch\": \(batch), \"median_ms\": \(median), \"min_ms\": \(times[0]), \"images_per_s\": \(imagesPerSecond)}")
+    } else {
+      print(String(format: "%@ training step, batch %d: median %.2f ms, min %.2f ms, %.0f images/s (%d steps)",
+                   artifact.inference.name, batch, median, times[0], imagesPerSecond, steps))
     }
   }
 

@@ -38,8 +38,10 @@ public enum Autodiff {
     g = differentiator.graph
     g.outputs = [(TrainingGraph.lossOutput, loss)]
     var names: [String] = []
+    var nodeOf: [String: ValueID] = [:]
+    for node in g.nodes { if case .parameter(let name) = node.op { nodeOf[name] = node.id } }
     for p in g.parameters where p.role.isTrainable {
-      guard let node = g.nodes.first(where: { $0.op == .parameter(name: p.name) }), let grad = grads[node.id] else { continue }
+      guard let grad = nodeOf[p.name].flatMap({ grads[$0] }) else { continue }
       g.outputs.append((TrainingGraph.gradientOutput(p.name), grad))
       names.append(p.name)
     }
@@ -80,7 +82,6 @@ struct Differentiator {
 
   /// The gradients of the (scalar) `loss` with respect to every needed value it depends on.
   mutating func backward(from loss: ValueID) throws -> [ValueID: ValueID] {
-    let forward = graph.nodes.count
     var seeded = false
     for index in stride(from: loss.raw, through: 0, by: -1) {
       let node = graph.nodes[index]
@@ -102,7 +103,7 @@ struct Differentiator {
         if let grad, needed.contains(operand) { try accumulate(operand, grad) }
       }
     }
-    precondition(seeded && graph.nodes.count >= forward)
+    precondition(seeded, "the loss node depends on no trainable parameter")
     return adjoint
   }
 
