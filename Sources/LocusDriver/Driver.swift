@@ -16,6 +16,8 @@ public struct CompileRequest: Sendable {
   public var target: Target
   /// Which fusions run (`-O0` none, default all, `--disable-fusion` some).
   public var fusion: FusionOptions
+  /// Elaborate the train-mode graph (live `drop_path`); `compileTraining` sets it.
+  public var trainMode = false
 
   public init(specPath: String, batch: Int = 1, overrides: [(name: String, value: String)] = [], model: String? = nil,
               target: Target = .native, fusion: FusionOptions = FusionOptions()) {
@@ -58,7 +60,7 @@ public enum Driver {
     let source = LocusSpec.SourceFile(name: request.specPath, text: text)
     let frontend: (graph: Graph, warnings: [Diagnostic])
     do {
-      frontend = try Frontend.compile(source, batch: request.batch, overrides: request.overrides, model: request.model)
+      frontend = try Frontend.compile(source, batch: request.batch, overrides: request.overrides, model: request.model, training: request.trainMode)
     } catch {
       throw .spec(error)
     }

@@ -34,6 +34,7 @@ extension Driver {
   public static func compileTraining(_ request: CompileRequest) throws(DriverError) -> TrainingArtifact {
     var plain = request
     plain.fusion = .none
+    plain.trainMode = true
     let (inference, _) = try graph(plain)
     var training: TrainingGraph
     do {

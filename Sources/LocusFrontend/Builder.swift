@@ -11,6 +11,10 @@ struct Builder {
   var parameterNodes: [String: ValueID] = [:]
   /// Default weight initialisers per primitive kind (`init linear: …`): "linear", "conv2d", "param".
   var initDefaults: [String: Initializer] = [:]
+  /// Elaborating the train-mode graph (`drop_path` is live).
+  var training = false
+  /// `drop_path` calls that made a mask input so far: the next one's index.
+  var dropPaths = 0
 
   init(name: String, batch: Int) {
     graph = Graph(name: name, batch: batch)

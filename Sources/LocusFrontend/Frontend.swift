@@ -5,9 +5,12 @@ import LocusSpec
 public enum Frontend {
   /// Parses the prelude and `source`, picks the model (the only one, or `model`), applies the
   /// constant overrides (`--set name=value`) and elaborates it at batch size `batch`.
+  /// `training` elaborates the train-mode graph: `drop_path` becomes a multiply by a per-sample
+  /// mask input (DESIGN.md §7); otherwise it is the identity and leaves no trace in the graph.
   /// Returns the graph and any warnings.
   public static func compile(
-    _ source: SourceFile, batch: Int = 1, overrides: [(name: String, value: String)] = [], model: String? = nil
+    _ source: SourceFile, batch: Int = 1, overrides: [(name: String, value: String)] = [], model: String? = nil,
+    training: Bool = false
   ) throws(SpecError) -> (graph: Graph, warnings: [Diagnostic]) {
     let (preludeFile, preludeDiagnostics) = Parser.parse(Prelude.source)
     let (file, diagnostics) = Parser.parse(source)
@@ -45,6 +48,7 @@ public enum Frontend {
     }
 
     let elaborator = Elaborator(name: models[0].name.name, batch: batch, blocks: blocks, overrides: parse(overrides))
+    elaborator.builder.training = training
     var env = Environment()
     elaborator.run(models[0].body, &env)
     engine.append(contentsOf: elaborator.diagnostics.diagnostics)

@@ -34,6 +34,21 @@ extension Primitives {
       let op = Op.maxpool(kernel: kernel, stride: stride, padding: try a.ints("padding", count: 2))
       return .tensor(try b.add(op, [try a.tensor("x")], at: a.callRange))
     }
+    // Stochastic depth (timm's DropPath): the identity at inference; in the train-mode graph,
+    // x · mask with mask a per-sample input [1] the trainer fills (0 or 1/(1−rate), DESIGN.md §7).
+    // Its name carries its index and rate, so a trainer needs nothing but the library's tables.
+    t["drop_path"] = Primitive(signature: Signature([("x", nil), ("rate", nil)])) {
+      (b: inout Builder, a: BoundArguments) throws(ElaborationError) -> Value in
+      let x = try a.tensor("x"), rate = try a.float("rate")
+      guard rate >= 0, rate < 1 else {
+        throw ElaborationError("drop_path rate must be in [0, 1), got \(rate)", at: a.range("rate"), hint: "the rate is the probability of dropping the branch for a sample")
+      }
+      guard b.training, rate > 0 else { return .tensor(x) }
+      let name = DropPath.inputName(index: b.dropPaths, rate: rate)
+      b.dropPaths += 1
+      let mask = b.graph.append(.input(name: name), [], type: TensorType([1], batched: true), scope: b.scopeName, origin: "\(a.callRange.start)")
+      return .tensor(try b.add(.binary(.mul), [x, mask], at: a.callRange))
+    }
     t["mean"] = Primitive(signature: Signature([("x", nil), ("axis", nil)])) {
       (b: inout Builder, a: BoundArguments) throws(ElaborationError) -> Value in
       .tensor(try b.add(.mean(axis: try a.int("axis")), [try a.tensor("x")], at: a.callRange))

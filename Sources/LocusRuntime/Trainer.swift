@@ -12,6 +12,8 @@ public final class Trainer {
   public var momentum: Float = 0.1
   /// Steps taken (AdamW's bias correction counts from 1).
   public private(set) var step: Int = 0
+  /// Seed of the drop-path masks (`DropPathMasks`); nil turns drop-path off (every mask 1).
+  public var dropPathSeed: UInt64?
 
   /// Parameter index → the output holding its gradient (nil: the loss does not depend on it).
   private let gradientOutput: [Int?]
@@ -21,10 +23,15 @@ public final class Trainer {
   /// Optimizer state per parameter index (empty arrays for the others).
   private var state: [[AlignedBuffer]]
   private let outputs: [UnsafeMutableBufferPointer<Float>]
+  /// Input position of the targets (the images are input 0; the others are drop-path masks).
+  private let targetsInput: Int
+  private let dropPaths: DropPathMasks
+  private let maskBuffers: [UnsafeMutableBufferPointer<Float>]
   private let zeros: UnsafeMutableBufferPointer<Float>
   private let kernels: OptimizerKernels
 
   public static let lossOutput = "loss"
+  public static let targetsInput = "targets"
   public static func gradientName(_ p: String) -> String { "grad:\(p)" }
   public static let statisticsPrefix = "running_stats:"
 
@@ -33,6 +40,16 @@ public final class Trainer {
     guard model.outputs.first?.name == Self.lossOutput else {
       throw .invalidArgument("\(model.name) is not a training library: its first output is not '\(Self.lossOutput)'")
     }
+    guard let targetsInput = model.inputs.firstIndex(where: { $0.name == Self.targetsInput }), targetsInput > 0 else {
+      throw .invalidArgument("\(model.name) is not a training library: it has no '\(Self.targetsInput)' input after the images")
+    }
+    let dropPaths = DropPathMasks(inputs: model.inputs.map(\.name))
+    guard dropPaths.masks.count + 2 == model.inputs.count else {
+      throw .invalidModelTable(library: model.libraryPath, problem: "inputs \(model.inputs.map(\.name)) are not images, targets and drop-path masks")
+    }
+    self.targetsInput = targetsInput
+    self.dropPaths = dropPaths
+    maskBuffers = dropPaths.masks.map { .allocate(capacity: model.inputs[$0.input].numel) }
     let index = Dictionary(model.parameters.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
     let outputIndex = Dictionary(model.outputs.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
     var statistics: [(Int, Int, Int)] = []
@@ -65,11 +82,12 @@ public final class Trainer {
 
   deinit {
     outputs.forEach { $0.deallocate() }
+    maskBuffers.forEach { $0.deallocate() }
     zeros.deallocate()
   }
 
   /// The classes of the targets input ([B, K] soft labels).
-  public var classes: Int { model.inputs[1].shape.last ?? 1 }
+  public var classes: Int { model.inputs[targetsInput].shape.last ?? 1 }
 
   /// The parameters the optimizer updates (every parameter but the BatchNorm running statistics),
   /// in table order.
@@ -84,8 +102,16 @@ public final class Trainer {
 
   /// Forward and backward on one batch: `images` as the model's first input, `targets` [B, K] soft
   /// labels. Leaves the gradients in `gradient(_:)`; changes no parameter.
+  /// Drop-path masks are drawn for the step about to be taken (`step + 1`).
   public func computeGradients(images: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>) throws(RuntimeError) -> StepResult {
-    try model.run(inputs: [images, targets], outputs: outputs)
+    for (k, mask) in dropPaths.masks.enumerated() {
+      let values = DropPathMasks.values(seed: dropPathSeed, step: step + 1, index: mask.index, rate: mask.rate, batch: maskBuffers[k].count)
+      _ = maskBuffers[k].update(fromContentsOf: values)
+    }
+    var inputs = Array(repeating: images, count: model.inputs.count)
+    inputs[targetsInput] = targets
+    for (k, mask) in dropPaths.masks.enumerated() { inputs[mask.input] = UnsafeBufferPointer(maskBuffers[k]) }
+    try model.run(inputs: inputs, outputs: outputs)
     var squares = 0.0
     for (i, o) in gradientOutput.enumerated() {
       guard let o else { continue }

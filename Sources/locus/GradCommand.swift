@@ -28,6 +28,9 @@ struct GradCommand: ParsableCommand {
   @Option(help: "Label smoothing in [0, 1].")
   var labelSmoothing: Float = 0
 
+  @Option(help: "Turn the spec's drop_path on with masks drawn from this seed (as training step 1 of `train --seed`); off by default.")
+  var dropPathSeed: UInt64?
+
   @Option(help: "Where to write the gradients (safetensors).")
   var output: String
 
@@ -44,6 +47,7 @@ struct GradCommand: ParsableCommand {
       let model = try Driver.load(artifact)
       try model.bindWeights(try SafeTensorsFile.read(path: weights))
       let trainer = try Trainer(model: model, optimizer: .sgd(momentum: 0), decays: artifact.decays)
+      trainer.dropPathSeed = dropPathSeed
       let targets = try LabelSmoothing.targets(labels: labels, classes: trainer.classes, smoothing: labelSmoothing)
       let result = try trainer.computeGradients(images: x.values, targets: targets)
       var tensors: [String: Tensor] = ["loss": Tensor(shape: [1], floats: [result.loss])]

@@ -78,6 +78,7 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Clip the global gradient norm to this; 0 turns clipping off.") var clip: Float = 1
   @Option(help: "Label smoothing.") var labelSmoothing: Float = 0.1
   @Flag(help: "Random crop (zero padding 2) and horizontal flip.") var augment = false
+  @Flag(help: "Turn the spec's drop_path (stochastic depth) off; it is on by default, seeded by --seed.") var noDropPath = false
   @Option(help: "Seed of the initial weights, the shuffling and the augmentation.") var seed: UInt64 = 0
   @Option(help: "Start from these weights instead of the spec's initialisation.") var weights: String?
   @Option(help: "Run directory.") var out: String = "runs/default"
@@ -148,7 +149,9 @@ struct TrainCommand: ParsableCommand {
     } else {
       try model.bindWeights(try Driver.initialWeights(for: artifact.inference, seed: seed), sourceName: "the spec's initialisation (seed \(seed))")
     }
-    return try Trainer(model: model, optimizer: chosenOptimizer, maxGradNorm: clip > 0 ? clip : nil, decays: artifact.decays)
+    let trainer = try Trainer(model: model, optimizer: chosenOptimizer, maxGradNorm: clip > 0 ? clip : nil, decays: artifact.decays)
+    trainer.dropPathSeed = noDropPath ? nil : seed
+    return trainer
   }
 
   /// Median time of one training step (forward, backward, clipping, optimizer, running statistics)
