@@ -8,7 +8,7 @@ SPECS := $(wildcard specs/*.locus)
 EPOCHS ?= 3
 RUN    ?= runs/fmnist
 
-.PHONY: all demo summary deps build test kernel-tests golden fixtures train-fixtures clean
+.PHONY: all demo summary deps build test kernel-tests golden fixtures train-fixtures grad-fixtures clean
 
 all: demo
 
@@ -52,6 +52,9 @@ fixtures:
 
 train-fixtures:
 	cd scripts/reference && $(PYTHON) make_train_fixtures.py
+
+grad-fixtures:
+	cd scripts/reference && $(PYTHON) make_grad_fixtures.py
 
 clean:
 	rm -rf .build out runs

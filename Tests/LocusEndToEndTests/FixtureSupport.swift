@@ -13,7 +13,8 @@ struct Fixture {
 
   static func all() throws -> [Fixture] {
     let root = try XCTUnwrap(Bundle.module.url(forResource: "Fixtures", withExtension: nil))
-    let names = try FileManager.default.contentsOfDirectory(atPath: root.path).sorted()
+    // primitives/ holds the per-primitive gradient fixtures (PrimitiveFixture), not a spec's.
+    let names = try FileManager.default.contentsOfDirectory(atPath: root.path).sorted().filter { $0 != PrimitiveFixture.folder }
     return try names.map { try Fixture(directory: root.appendingPathComponent($0)) }
   }
 

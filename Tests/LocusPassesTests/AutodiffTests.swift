@@ -59,6 +59,49 @@ final class AutodiffTests: XCTestCase {
         let t = try s.add(.transpose([1, 0]), x)
         return try s.add(.layernorm(eps: 1e-5), t, s.param("ln.weight", [3], .norm), s.param("ln.bias", [3], .norm))
       }),
+      // The primitives the cases above and the bundled specs leave out, as PrimitiveGradientTests
+      // (the end-to-end PyTorch comparison) has them.
+      ("relu gelu identity", [3, 4], { s, x in
+        try s.add(.binary(.add), try s.add(.binary(.mul), try s.add(.unary(.relu), x), try s.add(.unary(.gelu), x)), try s.add(.unary(.identity), x))
+      }),
+      ("linear without bias 3-D", [2, 3, 4], { s, x in try s.add(.linear(hasBias: false), x, s.param("fc.weight", [3, 4])) }),
+      ("matmul broadcast and of two activations", [2, 3, 2], { s, x in
+        let a = try s.add(.matmul, x, s.param("m", [1, 2, 3]))                                  // [2, 3, 3]
+        return try s.add(.matmul, a, try s.add(.transpose([0, 2, 1]), try s.add(.unary(.sigmoid), a)))
+      }),
+      ("seq2img dwconv img2seq", [6, 2], { s, x in
+        let a = Conv2dAttrs(outChannels: 2, kernel: [3, 3], stride: [1, 1], padding: [1, 1], groups: 2, hasBias: true)
+        let image = try s.add(.seq2img(height: 2), x)                                           // [2, 2, 3]
+        return try s.add(.img2seq, try s.add(.conv2d(a), image, s.param("c.weight", [2, 1, 3, 3]), s.param("c.bias", [2], .bias)))
+      }),
+      ("concat param, concat_cls, slice", [3, 4], { s, x in
+        let wide = try s.add(.concat(axis: 1), x, s.param("p", [3, 2]))                         // [3, 6]
+        let narrow = try s.add(.slice(axis: 1, start: 1, length: 4), wide)                        // [3, 4]
+        return try s.add(.concat(axis: 0), s.param("token", [1, 1, 4], .embedding), narrow)       // [4, 4]
+      }),
+      ("broadcast add mul, scalar add sub mul", [2, 3, 2], { s, x in
+        let y = try s.add(.binary(.mul), try s.add(.binary(.add), x, s.param("a", [3, 1], .bias)), s.param("m", [2, 1, 2]))
+        let p = try s.add(.scalar(.add, 2, scalarFirst: true), y), q = try s.add(.scalar(.sub, 3, scalarFirst: true), y)
+        let r = try s.add(.scalar(.mul, 0.5, scalarFirst: true), try s.add(.binary(.mul), p, q))
+        return try s.add(.scalar(.sub, 1, scalarFirst: false), try s.add(.scalar(.mul, 1.5, scalarFirst: false), r))
+      }),
+      ("reshape softmax axis 1, transpose 3-D", [2, 3, 2], { s, x in
+        let y = try s.add(.softmax(axis: 1), try s.add(.reshape([3, 2, 2]), x))
+        return try s.add(.softmax(axis: -1), try s.add(.transpose([2, 0, 1]), y))
+      }),
+      ("sdpa grouped, fewer keys", [3, 8], { s, x in
+        let kv = try s.add(.slice(axis: 0, start: 1, length: 2), x)                               // [2, 8]
+        let k = try s.add(.linear(hasBias: false), kv, s.param("k.weight", [4, 8]))
+        let v = try s.add(.linear(hasBias: true), kv, s.param("v.weight", [4, 8]), s.param("v.bias", [4], .bias))
+        return try s.add(.sdpa(heads: 4, kvHeads: 2), x, k, v)
+      }),
+      ("local_attention grouped", [3, 2, 4], { s, x in
+        let q = try s.add(.index(axis: 0, at: 0), x)                                              // [2, 4]
+        let kv = try s.add(.slice(axis: 0, start: 1, length: 2), x)                               // [T 2, 2, 4]
+        let k = try s.add(.linear(hasBias: false), kv, s.param("k.weight", [2, 4]))
+        let v = try s.add(.linear(hasBias: true), kv, s.param("v.weight", [2, 4]), s.param("v.bias", [2], .bias))
+        return try s.add(.localAttention(heads: 2, kvHeads: 1), q, k, v)
+      }),
     ]
     for (name, shape, build) in cases {
       var s = GraphSketch(batch: 3)

@@ -29,7 +29,7 @@ from models import SPECS, build
 OUT = Path(__file__).resolve().parents[2] / "Tests" / "LocusEndToEndTests" / "Fixtures"
 RTOL, ATOL = 1e-4, 1e-5
 F32_VS_F64 = 1e-5            # max|f32 - f64| / max|f64| the float32 run must reach
-SIZE_LIMIT = 10 * 1024 ** 2  # bytes for the whole Fixtures folder (inference, train/ capped at 3 MB by make_train_fixtures, drop_path/, primitives)
+SIZE_LIMIT = 10 * 1024 ** 2  # bytes for the whole Fixtures folder (inference, train/ capped at 3 MB by make_train_fixtures, drop_path/, primitives/)
 
 VIT = dict(dim=32, depth=2, heads=2, image=32, patch=8, classes=10)
 SAG = dict(dim=32, heads=2, classes=10, depth2=1, depth3=1, depth4=1)
