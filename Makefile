@@ -8,7 +8,7 @@ SPECS := $(wildcard specs/*.locus)
 EPOCHS ?= 3
 RUN    ?= runs/fmnist
 
-.PHONY: all demo summary deps build test kernel-tests golden fixtures train-fixtures grad-fixtures clean
+.PHONY: all demo summary fashion-app deps build test kernel-tests golden fixtures train-fixtures grad-fixtures clean
 
 all: demo
 
@@ -18,6 +18,16 @@ all: demo
 demo: build
 	if [ -d $(RUN) ]; then $(LOCUS) train specs/localvit_fmnist.locus --epochs $(EPOCHS) --out $(RUN) --resume; \
 	else $(LOCUS) train specs/localvit_fmnist.locus --epochs $(EPOCHS) --out $(RUN); fi
+
+# The sample app (Examples/FashionApp): writes the LocalViTFMNIST Swift package, builds the app on
+# it and classifies the Fashion-MNIST test set with the demo's weights (trained by `make` first when
+# missing), then `locus eval` on the same weights: the two accuracies are the same.
+WEIGHTS ?= $(RUN)/weights.safetensors
+fashion-app: build
+	[ -f $(WEIGHTS) ] || $(MAKE) demo
+	$(LOCUS) compile specs/localvit_fmnist.locus --emit swift-package --batch 500 -o Examples/FashionApp/Gen/LocalViTFMNIST
+	cd Examples/FashionApp && $(SWIFT) run -c release FashionApp --weights $(abspath $(WEIGHTS))
+	$(LOCUS) eval specs/localvit_fmnist.locus --weights $(WEIGHTS)
 
 # Every bundled spec compiled: parameters, FLOPs, arena, build time, latency.
 summary: build
