@@ -8,7 +8,7 @@ SPECS := $(wildcard specs/*.locus)
 EPOCHS ?= 3
 RUN    ?= runs/fmnist
 
-.PHONY: all demo summary fashion-app deps build test kernel-tests golden fixtures train-fixtures grad-fixtures clean
+.PHONY: all demo summary fashion-app c-demo deps build test kernel-tests golden fixtures train-fixtures grad-fixtures clean
 
 all: demo
 
@@ -32,6 +32,11 @@ fashion-app: build
 # Every bundled spec compiled: parameters, FLOPs, arena, build time, latency.
 summary: build
 	$(LOCUS) summary $(SPECS)
+
+# The same model from C (Examples/c-demo): compiled with --emit c-library, linked through
+# pkg-config, classifying the test set with the weights `make` trained.
+c-demo: build
+	$(MAKE) -C Examples/c-demo run WEIGHTS=$(abspath $(RUN))/weights.safetensors
 
 deps:
 	@scripts/install-deps.sh

@@ -74,7 +74,7 @@ let package = Package(
         "LocusDriver", "LocusSpec", "LocusFrontend", "LocusIR", "LocusPasses", "LocusReference", "LocusCodegen",
         "LocusBuild", "LocusRuntime", "LocusTraining",
       ],
-      exclude: ["Golden", "Specs"],
+      exclude: ["Golden", "Specs", "CPrograms"],
       resources: [.copy("Fixtures")]),
   ]
 )

@@ -8,6 +8,8 @@ need=()
 [ -e /usr/lib/llvm-19/lib/libomp.so ] || need+=(libomp-19-dev)
 # zlib, which LocusTraining reads the data set's gzip files with.
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+# pkg-config, which C programs use to link a library of `locus compile --emit c-library`.
+command -v pkg-config >/dev/null || need+=(pkgconf)
 # The demo data set (Fashion-MNIST), used by the examples and the training tests.
 [ -e /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 

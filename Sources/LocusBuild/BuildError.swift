@@ -19,7 +19,7 @@ public struct MissingTool: Sendable, Equatable {
 
 /// clang exited with a non-zero status. The work directory is kept so the C can be inspected.
 public struct CompilerFailure: Sendable, Equatable {
-  public enum Stage: String, Sendable { case compile, link, archive }
+  public enum Stage: String, Sendable { case compile, link, archive, merge, symbols }
   public var stage: Stage
   public var command: [String]
   public var exitStatus: Int32
@@ -76,6 +76,8 @@ public enum BuildError: Error, Sendable, Equatable, CustomStringConvertible {
     case .compile: lines.append("clang failed (exit \(f.exitStatus)) compiling \(f.failedSource ?? "?")")
     case .link: lines.append("clang failed (exit \(f.exitStatus)) linking the shared library")
     case .archive: lines.append("the archiver failed (exit \(f.exitStatus)) creating the static library")
+    case .merge: lines.append("clang failed (exit \(f.exitStatus)) linking the objects into one relocatable object (-r)")
+    case .symbols: lines.append("objcopy failed (exit \(f.exitStatus)) hiding the library's internal symbols")
     }
     lines.append("generated files kept for inspection:")
     lines += f.keptFiles.map { "  \($0)" }

@@ -85,7 +85,7 @@ public struct Compiler: Sendable {
     return Plan(compileFlags: compileFlags, linkFlags: linkFlags, key: key)
   }
 
-  private func writeFiles(_ files: [SourceFile], into dir: String) throws(BuildError) -> [String] {
+  func writeFiles(_ files: [SourceFile], into dir: String) throws(BuildError) -> [String] {
     var paths: [String] = []
     for file in files {
       let path = "\(dir)/\(file.name)"
@@ -101,7 +101,7 @@ public struct Compiler: Sendable {
 
   /// Compiles every translation unit to an object file, several at a time; reports the first
   /// failure in source order so the message does not depend on scheduling.
-  private func compileAll(
+  func compileAll(
     _ sources: [SourceFile], in work: String, flags: [String], kept: [String]
   ) throws(BuildError) -> [String] {
     let jobs = sources.map { source in
@@ -125,7 +125,7 @@ public struct Compiler: Sendable {
     return jobs.map(\.object)
   }
 
-  private func run(
+  func run(
     _ argv: [String], in work: String, stage: CompilerFailure.Stage, source: String?, kept: [String]
   ) throws(BuildError) {
     let result = try runCommand(argv, currentDirectory: work)

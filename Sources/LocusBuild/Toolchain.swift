@@ -20,15 +20,19 @@ public struct Toolchain: Sendable, Equatable {
   public var openMP: OpenMPSearch
   /// `llvm-ar` or `ar`, needed only for static libraries.
   public var archiver: String?
+  /// `llvm-objcopy` or `objcopy`, needed only for C libraries (`MergedArchive.swift`).
+  public var objcopy: String?
 
   public init(
-    clang: String, clangVersion: String, nativeTarget: String, openMP: OpenMPSearch, archiver: String?
+    clang: String, clangVersion: String, nativeTarget: String, openMP: OpenMPSearch, archiver: String?,
+    objcopy: String? = nil
   ) {
     self.clang = clang
     self.clangVersion = clangVersion
     self.nativeTarget = nativeTarget
     self.openMP = openMP
     self.archiver = archiver
+    self.objcopy = objcopy
   }
 
   /// Finds clang (required), OpenMP and an archiver (looked up now, required only when used).
@@ -45,7 +49,8 @@ public struct Toolchain: Sendable, Equatable {
       clangVersion: version.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
       nativeTarget: probeNativeTarget(clang: clang),
       openMP: OpenMPSearch.discover(environment: environment),
-      archiver: findArchiver(nextTo: clang, environment: environment))
+      archiver: findArchiver(nextTo: clang, environment: environment),
+      objcopy: findTool(["llvm-objcopy", "objcopy"], nextTo: clang, environment: environment))
   }
 
   /// The OpenMP installation, or the error explaining what to install.
@@ -64,6 +69,16 @@ public struct Toolchain: Sendable, Equatable {
           remedy: "Install binutils (`apt-get install binutils`) or LLVM's llvm-ar."))
     }
     return archiver
+  }
+
+  public func requireObjcopy() throws(BuildError) -> String {
+    guard let objcopy else {
+      throw .toolchainMissing(
+        MissingTool(
+          tool: "an object copier (llvm-objcopy or objcopy)", searched: ["next to \(clang)", "PATH"],
+          remedy: "Install binutils (`apt-get install binutils`) or LLVM's llvm-objcopy."))
+    }
+    return objcopy
   }
 
   static func findClang(environment: [String: String]) throws(BuildError) -> String {
@@ -112,6 +127,16 @@ public struct Toolchain: Sendable, Equatable {
       if token == "-target-cpu" || token == "-target-feature" { kept.append(tokens[i + 1]) }
     }
     return kept.joined(separator: " ")
+  }
+
+  /// The first of `names` next to clang, else the first on PATH.
+  static func findTool(_ names: [String], nextTo clang: String, environment: [String: String]) -> String? {
+    let dir = (clang as NSString).deletingLastPathComponent
+    for name in names {
+      let sibling = (dir as NSString).appendingPathComponent(name)
+      if FileManager.default.isExecutableFile(atPath: sibling) { return sibling }
+    }
+    return names.lazy.compactMap { findOnPath($0, environment: environment) }.first
   }
 
   static func findArchiver(nextTo clang: String, environment: [String: String]) -> String? {

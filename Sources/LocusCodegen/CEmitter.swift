@@ -20,7 +20,13 @@ public enum Target: String, CaseIterable, Hashable, Sendable {
 
 public struct EmitOptions: Hashable, Sendable {
   public var target: Target
-  public init(target: Target = .native) { self.target = target }
+  /// The name `<m>.c` includes its header by (default `<m>.h`). A C library names the raw headers
+  /// `<m>_abi.h` so that `<m>.h` is its public API.
+  public var headerFileName: String?
+  public init(target: Target = .native, headerFileName: String? = nil) {
+    self.target = target
+    self.headerFileName = headerFileName
+  }
 }
 
 extension Graph {
@@ -42,8 +48,9 @@ public struct EmittedModel: Sendable {
   /// The graph the C was emitted from (for the manifest).
   public var graph: Graph
 
+  /// `<name>.h` unless `EmitOptions.headerFileName` chose another name.
+  public var headerFileName: String
   public var sourceFileName: String { "\(name).c" }
-  public var headerFileName: String { "\(name).h" }
   public var manifest: Manifest { Manifest(self) }
 }
 
@@ -63,7 +70,8 @@ public enum CEmitter {
     let kernels = try Templates.closure(of: bodies.templates.union(["prologue.h"] + (graph.training ? ["optim.c"] : [])))
     let source = try ModelFile(graph: graph, plan: plan, options: options, kernels: kernels, bodies: bodies).emit()
     let header = HeaderFile(graph: graph).emit()
-    return EmittedModel(name: graph.name, source: source, header: header, plan: plan, kernelsUsed: kernels, graph: graph)
+    return EmittedModel(name: graph.name, source: source, header: header, plan: plan, kernelsUsed: kernels, graph: graph,
+                        headerFileName: options.headerFileName ?? "\(graph.name).h")
   }
 
   /// Whether `node` is computed by `<m>_prepare`, once per weight binding, instead of by every

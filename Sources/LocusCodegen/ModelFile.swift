@@ -23,7 +23,7 @@ struct ModelFile {
     try writeKernelLibrary(&w)
     w.blank()
     w.comment("After the prologue, which defines locus_tensor_info for the header too.")
-    w.line("#include \"\(m).h\"")
+    w.line("#include \"\(options.headerFileName ?? m + ".h")\"")
     w.blank()
     w.line("#ifdef _OPENMP")
     w.comment("Declared here, as the prologue does for the other omp_ functions (libomp's omp.h is not\n-Wpedantic clean in C99).")

@@ -25,6 +25,19 @@ enum Templates {
     "optim.c": PackageResources.optim_c,
   ]
 
+  /// The C library's context layer (templates/api/, DESIGN.md §8): the public header, the
+  /// safetensors reader/writer and the context, written with the placeholder prefix `lkm`.
+  static let api: KeyValuePairs<String, [UInt8]> = [
+    "api/lkm.h": PackageResources.lkm_h,
+    "api/safetensors.c": PackageResources.safetensors_c,
+    "api/context.c": PackageResources.context_c,
+  ]
+
+  static func apiText(_ name: String) throws(CodegenError) -> String {
+    guard let bytes = api.first(where: { $0.key == name })?.value else { throw .missingTemplate(name) }
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
   static func text(_ name: String) throws(CodegenError) -> String {
     guard let bytes = files.first(where: { $0.key == name })?.value else { throw .missingTemplate(name) }
     return String(decoding: bytes, as: UTF8.self)

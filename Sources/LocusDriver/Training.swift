@@ -21,10 +21,7 @@ public struct TrainingArtifact: Sendable {
 
   /// Weight decay applies to weights of rank ≥ 2 only: not to biases, norms, position embeddings
   /// and class tokens (timm's `param_groups_weight_decay` with the models' `no_weight_decay`).
-  public func decays(_ name: String) -> Bool {
-    guard let p = inference.parameter(named: name) else { return false }
-    return p.role == .weight && p.shape.count >= 2
-  }
+  public func decays(_ name: String) -> Bool { Driver.decays(name, in: inference) }
 }
 
 extension Driver {
@@ -32,6 +29,19 @@ extension Driver {
   /// graph (the fused ops have no gradient rules); `request.fusion` then chooses the fusions run
   /// over the training graph (`Pipeline.training`).
   public static func compileTraining(_ request: CompileRequest) throws(DriverError) -> TrainingArtifact {
+    let (training, inference) = try trainingGraph(request)
+    let (emitted, library, manifest) = try build(training.graph, target: request.target)
+    return TrainingArtifact(training: training, emitted: emitted, library: library, manifest: manifest, inference: inference)
+  }
+
+  /// Weight decay applies to weights of rank ≥ 2 of `graph` only (`TrainingArtifact.decays`).
+  public static func decays(_ name: String, in graph: Graph) -> Bool {
+    guard let p = graph.parameter(named: name) else { return false }
+    return p.role == .weight && p.shape.count >= 2
+  }
+
+  /// The training graph of `compileTraining`, not yet emitted, and the unfused inference graph.
+  static func trainingGraph(_ request: CompileRequest) throws(DriverError) -> (TrainingGraph, Graph) {
     var plain = request
     plain.fusion = .none
     plain.trainMode = true
@@ -47,8 +57,7 @@ extension Driver {
     } catch {
       throw .usage("cannot train \(inference.name): \(error)")
     }
-    let (emitted, library, manifest) = try build(training.graph, target: request.target)
-    return TrainingArtifact(training: training, emitted: emitted, library: library, manifest: manifest, inference: inference)
+    return (training, inference)
   }
 
   /// Loads a training library with `weights` bound, ready for a `Trainer`.

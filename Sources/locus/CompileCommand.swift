@@ -3,15 +3,29 @@ import Foundation
 import LocusDriver
 import LocusPasses
 
+/// What `locus compile` writes.
+enum EmitKind: String, ExpressibleByArgument, CaseIterable {
+  /// `<m>.c`, `<m>.h` (the raw ABI, DESIGN.md §4), `lib<m>.so`, manifest.json.
+  case library
+  /// include/<m>.h (the context API), lib/lib<m>.a, lib/pkgconfig/<m>.pc, src/, manifest.json (DESIGN.md §8).
+  case cLibrary = "c-library"
+}
+
 struct CompileCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "compile",
-    abstract: "Compile a spec into C, a header, a shared library and manifest.json.")
+    abstract: "Compile a spec into C, a header, a shared library and manifest.json (or a C library: --emit c-library).")
 
   @OptionGroup var options: CompileOptions
 
   @Option(help: "The batch size the model is compiled for.")
   var batch: Int = 1
+
+  @Option(help: ArgumentHelp("What to write: library (C, raw header, shared library) or c-library (static library with a context API, header, pkg-config file).", valueName: "kind"))
+  var emit: EmitKind = .library
+
+  @Option(help: "With --emit c-library: the batch of its training part (0 leaves training out).")
+  var trainBatch: Int = 32
 
   @Option(name: .shortAndLong, help: "Output folder (default: out/<model>).")
   var output: String?
@@ -27,9 +41,14 @@ struct CompileCommand: ParsableCommand {
 
   func validate() throws {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+    guard trainBatch >= 0 else { throw ValidationError("--train-batch must be 0 (no training part) or more, got \(trainBatch)") }
+    if emit == .cLibrary, training || dumpIR || report {
+      throw ValidationError("--emit c-library always holds the training part (--train-batch); --training, --dump-ir and --report apply to --emit library")
+    }
   }
 
   func run() throws {
+    if emit == .cLibrary { return try writeCLibrary() }
     try reportingErrors {
       let artifact = training ? try Driver.compileTraining(options.request(batch: batch)).compiled
         : try Driver.compile(options.request(batch: batch)) { pass, graph in
@@ -50,6 +69,21 @@ struct CompileCommand: ParsableCommand {
 }
 
 extension CompileCommand {
+  func writeCLibrary() throws {
+    try reportingErrors {
+      let artifact = try Driver.compileCLibrary(CLibraryRequest(compile: options.request(batch: batch), trainBatch: trainBatch))
+      for w in artifact.warnings { printErr("\(w)") }
+      let directory = output ?? "out/\(artifact.name)"
+      try Driver.write(artifact, to: directory)
+      let m = artifact.manifest
+      print("""
+        \(m.model): C library, inference batch \(m.batch), \(m.trainBatch > 0 ? "training batch \(m.trainBatch)" : "no training part"), \
+        \(m.parameterCount) parameters, \(m.functions.count) functions, \
+        \(artifact.library.cached ? "library from cache" : String(format: "built in %.1f s", m.buildSeconds)) → \(directory)/
+        """)
+    }
+  }
+
   /// Fusions grouped by the block they happened in, then the arena with and without them.
   func printReport(_ artifact: CompiledArtifact) throws {
     var blocks: [String] = []

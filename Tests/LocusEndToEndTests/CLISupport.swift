@@ -11,13 +11,7 @@ struct LocusResult {
 /// Runs the `locus` built beside the test bundle (`make test` builds it first; CI must never skip
 /// these tests, so a missing binary under CI is a failure, not a skip).
 func runLocus(_ arguments: [String], environment: [String: String]? = nil) throws -> LocusResult {
-  let bundle = Bundle(for: CommandLineTests.self).bundleURL
-  let candidates = [bundle.deletingLastPathComponent(), bundle].map { $0.appendingPathComponent("locus") }
-  guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-    let message = "the locus binary is not built beside the tests (\(candidates[0].path)); run `swift build` first"
-    if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail(message); throw CancellationError() }
-    throw XCTSkip(message)
-  }
+  let binary = try locusBinary()
   let process = Process()
   process.executableURL = binary
   process.arguments = arguments
@@ -30,5 +24,17 @@ func runLocus(_ arguments: [String], environment: [String: String]? = nil) throw
   let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
   process.waitUntilExit()
   return LocusResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// The `locus` binary built beside the test bundle.
+func locusBinary() throws -> URL {
+  let bundle = Bundle(for: CommandLineTests.self).bundleURL
+  let candidates = [bundle.deletingLastPathComponent(), bundle].map { $0.appendingPathComponent("locus") }
+  guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+    let message = "the locus binary is not built beside the tests (\(candidates[0].path)); run `swift build` first"
+    if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail(message); throw CancellationError() }
+    throw XCTSkip(message)
+  }
+  return binary
 }
 
