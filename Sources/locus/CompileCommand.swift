@@ -9,23 +9,28 @@ enum EmitKind: String, ExpressibleByArgument, CaseIterable {
   case library
   /// include/<m>.h (the context API), lib/lib<m>.a, lib/pkgconfig/<m>.pc, src/, manifest.json (DESIGN.md §8).
   case cLibrary = "c-library"
+  /// A SwiftPM package: the C library as an .artifactbundle binary target plus a typed Swift API.
+  case swiftPackage = "swift-package"
 }
 
 struct CompileCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "compile",
-    abstract: "Compile a spec into C, a header, a shared library and manifest.json (or a C library: --emit c-library).")
+    abstract: "Compile a spec into C, a header, a shared library and manifest.json (or --emit c-library / swift-package).")
 
   @OptionGroup var options: CompileOptions
 
   @Option(help: "The batch size the model is compiled for.")
   var batch: Int = 1
 
-  @Option(help: ArgumentHelp("What to write: library (C, raw header, shared library) or c-library (static library with a context API, header, pkg-config file).", valueName: "kind"))
+  @Option(help: ArgumentHelp("What to write: library (C, raw header, shared library), c-library (static library with a context API, header, pkg-config file) or swift-package (a SwiftPM package with a typed API over that library).", valueName: "kind"))
   var emit: EmitKind = .library
 
-  @Option(help: "With --emit c-library: the batch of its training part (0 leaves training out).")
+  @Option(help: "With --emit c-library/swift-package: the batch of its training part (0 leaves training out).")
   var trainBatch: Int = 32
+
+  @Option(help: "With --emit swift-package: the package, product and module name (default: the output folder's name when it is a capitalised Swift identifier, else the model name in UpperCamelCase).")
+  var packageName: String?
 
   @Option(name: .shortAndLong, help: "Output folder (default: out/<model>).")
   var output: String?
@@ -42,13 +47,14 @@ struct CompileCommand: ParsableCommand {
   func validate() throws {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     guard trainBatch >= 0 else { throw ValidationError("--train-batch must be 0 (no training part) or more, got \(trainBatch)") }
-    if emit == .cLibrary, training || dumpIR || report {
-      throw ValidationError("--emit c-library always holds the training part (--train-batch); --training, --dump-ir and --report apply to --emit library")
+    if emit != .library, training || dumpIR || report {
+      throw ValidationError("--emit \(emit.rawValue) always holds the training part (--train-batch); --training, --dump-ir and --report apply to --emit library")
     }
+    if packageName != nil, emit != .swiftPackage { throw ValidationError("--package-name applies to --emit swift-package") }
   }
 
   func run() throws {
-    if emit == .cLibrary { return try writeCLibrary() }
+    if emit != .library { return try writeCLibrary() }
     try reportingErrors {
       let artifact = training ? try Driver.compileTraining(options.request(batch: batch)).compiled
         : try Driver.compile(options.request(batch: batch)) { pass, graph in
@@ -73,9 +79,16 @@ extension CompileCommand {
     try reportingErrors {
       let artifact = try Driver.compileCLibrary(CLibraryRequest(compile: options.request(batch: batch), trainBatch: trainBatch))
       for w in artifact.warnings { printErr("\(w)") }
+      let m = artifact.manifest
+      if emit == .swiftPackage {
+        let name = packageName ?? Driver.packageName(forOutput: output ?? artifact.name, model: artifact.name)
+        let directory = output ?? "out/\(name)"
+        try Driver.writeSwiftPackage(artifact, name: name, to: directory)
+        print("\(m.model): Swift package \(name) (import \(name)), inference batch \(m.batch), \(m.trainBatch > 0 ? "training batch \(m.trainBatch)" : "no training part"), \(m.parameterCount) parameters → \(directory)/")
+        return
+      }
       let directory = output ?? "out/\(artifact.name)"
       try Driver.write(artifact, to: directory)
-      let m = artifact.manifest
       print("""
         \(m.model): C library, inference batch \(m.batch), \(m.trainBatch > 0 ? "training batch \(m.trainBatch)" : "no training part"), \
         \(m.parameterCount) parameters, \(m.functions.count) functions, \
