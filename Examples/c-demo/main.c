@@ -9,7 +9,6 @@
  * pixel exactly as `locus train` and `locus eval` do ((x/255 − 0.2860)/0.3530, in float), predicts
  * every image in one call and prints the top-1 accuracy (in `locus eval`'s words) and a few
  * predictions. Legend: N images, K classes. */
-#pragma STDC FP_CONTRACT OFF
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +22,7 @@ static const char *const class_names[10] = {"T-shirt/top", "Trouser", "Pullover"
 
 /* An IDX file (big-endian magic 0x000008RR, RR dimensions, then uint8 data): its bytes, with the
  * dimensions in dims. NULL, with a message, on any problem. */
-static unsigned char *read_idx(const char *dir, const char *name, int rank, long dims[3]) {
+static unsigned char *read_idx(const char *dir, const char *name, int rank, long *dims) {
   char path[4096];
   unsigned char head[16];
   unsigned char *data;

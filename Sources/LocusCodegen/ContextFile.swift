@@ -35,8 +35,10 @@ public enum ContextEmitter {
     w.line("#define CTX_HAS_TRAINING \(hasTraining ? 1 : 0)")
     w.line("static const locus_tensor_info ctx_image_info = \(info(inputName(image), image.type.shape));")
     w.line("static const locus_tensor_info ctx_logits_info = \(info(logits.name, Array(inference.outputShape(logits.value).dropFirst())));")
-    w.comment("Weight decay per parameter (table order): weights of rank >= 2 only, as `locus train`.")
-    w.line("static const unsigned char ctx_decays[\(max(decays.count, 1))] = {\(decays.isEmpty ? "0" : decays.map { $0 ? "1" : "0" }.joined(separator: ", "))};")
+    if hasTraining {
+      w.comment("Weight decay per parameter (table order): weights of rank >= 2 only, as `locus train`.")
+      w.line("static const unsigned char ctx_decays[\(max(decays.count, 1))] = {\(decays.isEmpty ? "0" : decays.map { $0 ? "1" : "0" }.joined(separator: ", "))};")
+    }
     for name in ["api/safetensors.c", "api/context.c"] {
       w.blank()
       w.comment("---- templates/\(name) " + String(repeating: "-", count: max(4, 76 - name.count)))

@@ -41,7 +41,7 @@ enum CLibrarySupport {
   static func pkgConfig(_ names: [String], roots: [URL]) throws -> [String] {
     let path = roots.map { $0.appendingPathComponent("lib/pkgconfig").path }.joined(separator: ":")
     let r = try run(["/usr/bin/env", "pkg-config", "--cflags", "--libs"] + names, environment: ["PKG_CONFIG_PATH": path])
-    guard r.status == 0 else { throw XCTSkip("pkg-config failed: \(r.stderr)") }
+    guard r.status == 0 else { throw BuildFailure(message: "pkg-config \(names.joined(separator: " ")) failed (is pkg-config installed? scripts/install-deps.sh installs it): \(r.stderr)") }
     return r.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
   }
 

@@ -82,6 +82,12 @@ final class CLibraryTests: XCTestCase {
                                        "-I", s.library.appendingPathComponent("include").path, "-c", src.appendingPathComponent(file).path, "-o", "/dev/null"])
       XCTAssertEqual(r.status, 0, "\(file): \(r.stderr)")
     }
+    // The context also under GCC (the archive is clang's, but src/ is for anyone to build).
+    if FileManager.default.isExecutableFile(atPath: "/usr/bin/gcc") {
+      let r = try CLibrarySupport.run(["/usr/bin/gcc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-O2", "-I", s.library.appendingPathComponent("include").path,
+                                       "-c", src.appendingPathComponent("\(Self.model)_context.c").path, "-o", "/dev/null"])
+      XCTAssertEqual(r.status, 0, "gcc: \(r.stderr)")
+    }
   }
 
   /// predict over 5 images (batch 3: one full chunk, one padded) against `locus run` compiled at
@@ -241,6 +247,10 @@ final class CLibraryTests: XCTestCase {
     let r = try runLocus(["compile", "specs/deit_tiny.locus", "--set", "dim=32", "--set", "depth=1", "--set", "heads=2", "--set", "image=28",
                           "--set", "patch=7", "--set", "classes=10", "--train-batch", "0", "--emit", "c-library", "-o", deit.path])
     XCTAssertEqual(r.status, 0, r.stderr)
+    // A context without a training part compiles without a warning too.
+    let context = try CLibrarySupport.run([CLibrarySupport.clang, "-std=c11", "-Wall", "-Wextra", "-Werror", "-O1", "-I", deit.appendingPathComponent("include").path,
+                                           "-c", deit.appendingPathComponent("src/deit_tiny_context.c").path, "-o", "/dev/null"])
+    XCTAssertEqual(context.status, 0, context.stderr)
     let program = """
       #include <stdio.h>
       #include "deit_tiny.h"

@@ -13,8 +13,11 @@
  * arithmetic, so the two produce identical weights: forward-backward, Σ g² per gradient in double
  * in table order, norm, clipping scale max/(norm + 1e-6), the optimizer on every trainable
  * parameter (zeros as the gradient of one the loss does not reach), then the running statistics.
- * No FMA contraction in this file: the running-statistics update must round like Swift's. */
+ * No FMA contraction in this file: the running-statistics update must round like Swift's (clang
+ * honours the pragma; GCC ignores it, and contracts only in its GNU modes: -std=c11 does not). */
+#if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
+#endif
 
 #include <math.h>
 #include <stdarg.h>
@@ -609,6 +612,8 @@ int lkm_model_load_checkpoint(lkm_model *m, const char *safetensors_path) {
         if (st_read_f32(&file, name, t->rank, t->shape, (s ? b : a) + m->offset[m->train_to_model[i]], &err) != 0) goto fail;
       }
   }
+#else
+  (void)kind; /* no training part: no optimizer state to restore */
 #endif
   st_close(&file);
   memcpy(m->weights, staged, m->floats * sizeof(float));

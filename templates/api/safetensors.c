@@ -196,7 +196,7 @@ static int st_naturals(st_json *j, uint64_t *values, int cap, int *count) {
     return 0;
   }
   for (;;) {
-    uint64_t v;
+    uint64_t v = 0;
     if (st_natural(j, &v) != 0) return -1;
     if (n < cap) values[n] = v;
     if (n == 1000000) return st_syntax(j, "a shorter list");
