@@ -8,7 +8,7 @@ SPECS := $(wildcard specs/*.locus)
 EPOCHS ?= 3
 RUN    ?= runs/fmnist
 
-.PHONY: all demo summary fashion-app c-demo deps build test kernel-tests golden fixtures train-fixtures grad-fixtures clean
+.PHONY: all demo summary fashion-app c-demo generated deps build test kernel-tests golden fixtures train-fixtures grad-fixtures clean
 
 all: demo
 
@@ -53,6 +53,12 @@ test: deps
 
 kernel-tests: deps
 	$(MAKE) -C templates/tests check
+
+# generated/: the C of every bundled spec (--emit c-sources), committed; GeneratedSourcesTests fails
+# when the compiler emits anything else. Rewrite them after an intended change and review the diff.
+generated: build
+	for s in $(SPECS); do $(LOCUS) compile $$s --emit c-sources -o generated/$$(basename $$s .locus) || exit 1; done
+	git status --short -- generated
 
 # Re-record the golden IR dumps and emitted C after an intended change; review the diff.
 golden:

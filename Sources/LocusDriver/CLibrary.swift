@@ -16,6 +16,25 @@ public struct CLibraryRequest: Sendable {
   }
 }
 
+/// The generated C of a C library: what `emitCLibrary` returns and `compileCLibrary` builds.
+public struct CLibrarySources: Sendable {
+  public var name: String
+  /// The fused inference graph.
+  public var graph: Graph
+  public var inference: EmittedModel
+  public var training: EmittedModel?
+  public var context: ContextSources
+  public var warnings: [Diagnostic]
+
+  /// Relative path → text, as `--emit c-library` lays them out: include/<m>.h and src/.
+  public var files: [(path: String, text: String)] {
+    var files = [("include/\(context.headerFileName)", context.header),
+                 ("src/\(inference.sourceFileName)", inference.source), ("src/\(inference.headerFileName)", inference.header)]
+    if let training { files += [("src/\(training.sourceFileName)", training.source), ("src/\(training.headerFileName)", training.header)] }
+    return files + [("src/\(context.contextFileName)", context.context)]
+  }
+}
+
 public struct CLibraryArtifact: Sendable {
   public var name: String
   public var inference: EmittedModel
@@ -37,7 +56,9 @@ public struct CLibraryArtifact: Sendable {
 }
 
 extension Driver {
-  public static func compileCLibrary(_ request: CLibraryRequest) throws(DriverError) -> CLibraryArtifact {
+  /// The C of a C library without building it (`--emit c-sources`, and `generated/`): the same
+  /// text `compileCLibrary` compiles, byte for byte.
+  public static func emitCLibrary(_ request: CLibraryRequest) throws(DriverError) -> CLibrarySources {
     guard request.trainBatch >= 0 else { throw .usage("--train-batch must be 0 (no training part) or more, got \(request.trainBatch)") }
     let (graph, warnings) = try self.graph(request.compile)
     let m = graph.name
@@ -61,15 +82,21 @@ extension Driver {
     } catch {
       throw .codegen(error)
     }
+    return CLibrarySources(name: m, graph: graph, inference: inference, training: training, context: context, warnings: warnings)
+  }
+
+  public static func compileCLibrary(_ request: CLibraryRequest) throws(DriverError) -> CLibraryArtifact {
+    let emitted = try emitCLibrary(request)
+    let (m, graph, inference, training, context, warnings) = (emitted.name, emitted.graph, emitted.inference, emitted.training, emitted.context, emitted.warnings)
     let compiler: Compiler
     let openMP: OpenMPInstall
     let library: BuiltLibrary
-    let emitted = [inference] + (training.map { [$0] } ?? [])
+    let models = [inference] + (training.map { [$0] } ?? [])
     let buildRequest = BuildRequest(
       name: m,
-      sources: emitted.map { LocusBuild.SourceFile(name: $0.sourceFileName, text: $0.source) }
+      sources: models.map { LocusBuild.SourceFile(name: $0.sourceFileName, text: $0.source) }
         + [LocusBuild.SourceFile(name: context.contextFileName, text: context.context)],
-      headers: emitted.map { LocusBuild.SourceFile(name: $0.headerFileName, text: $0.header) }
+      headers: models.map { LocusBuild.SourceFile(name: $0.headerFileName, text: $0.header) }
         + [LocusBuild.SourceFile(name: context.headerFileName, text: context.header)],
       output: .staticLibrary)
     do {

@@ -42,3 +42,43 @@ extension Driver {
     }
   }
 }
+
+extension Driver {
+  /// Writes `files` (relative path → bytes) as the whole content of `directory`: into a staging
+  /// folder beside it, then the old folder (if any) is moved aside, the new one renamed in and the
+  /// old one deleted. A failure leaves the old folder as it was.
+  public static func replaceFolder(_ directory: String, with files: [(path: String, data: Data)], copying extra: [(from: String, to: String)] = []) throws(DriverError) {
+    let fm = FileManager.default
+    let target = URL(fileURLWithPath: directory).standardizedFileURL
+    let parent = target.deletingLastPathComponent()
+    let staging = parent.appendingPathComponent(".\(target.lastPathComponent).locus-tmp-\(getpid())")
+    let retired = parent.appendingPathComponent(".\(target.lastPathComponent).locus-old-\(getpid())")
+    do {
+      try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+      try? fm.removeItem(at: staging)
+      try fm.createDirectory(at: staging, withIntermediateDirectories: true)
+      defer { try? fm.removeItem(at: staging) }
+      for (path, data) in files {
+        let url = staging.appendingPathComponent(path)
+        try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: url)
+      }
+      for (from, to) in extra {
+        let url = staging.appendingPathComponent(to)
+        try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try fm.copyItem(atPath: from, toPath: url.path)
+      }
+      try? fm.removeItem(at: retired)
+      if fm.fileExists(atPath: target.path) {
+        guard rename(target.path, retired.path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path]) }
+      }
+      guard rename(staging.path, target.path) == 0 else {
+        _ = rename(retired.path, target.path)
+        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path])
+      }
+      try? fm.removeItem(at: retired)
+    } catch {
+      throw .io(path: directory, reason: "cannot write the output: \(error.localizedDescription)")
+    }
+  }
+}

@@ -57,39 +57,12 @@ extension Driver {
     return files
   }
 
-  /// Writes the package into `directory`, atomically as every other output (staging, then rename).
+  /// Writes the package into `directory`, replacing any earlier one as a whole (staging, then
+  /// rename): an app's .build inside an old package is not kept, the package changed.
   public static func writeSwiftPackage(_ artifact: CLibraryArtifact, name: String, to directory: String) throws(DriverError) {
-    let files = try swiftPackageFiles(artifact, name: name)
     let kernels = name + "Kernels"
-    let fm = FileManager.default
-    let target = URL(fileURLWithPath: directory).standardizedFileURL
-    let staging = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).locus-tmp-\(getpid())")
-    let retired = target.deletingLastPathComponent().appendingPathComponent(".\(target.lastPathComponent).locus-old-\(getpid())")
-    do {
-      try? fm.removeItem(at: staging)
-      try fm.createDirectory(at: staging, withIntermediateDirectories: true)
-      defer { try? fm.removeItem(at: staging) }
-      for (path, data) in files {
-        let url = staging.appendingPathComponent(path)
-        try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: url)
-      }
-      try fm.copyItem(atPath: artifact.library.path,
-                      toPath: staging.appendingPathComponent("\(kernels).artifactbundle/\(kernels)/lib\(kernels).a").path)
-      // The package is one unit: the old folder (if any) is moved aside, the new one renamed in,
-      // then the old one deleted. An app's .build inside it is not kept: the package changed.
-      try? fm.removeItem(at: retired)
-      if fm.fileExists(atPath: target.path) {
-        guard rename(target.path, retired.path) == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path]) }
-      }
-      guard rename(staging.path, target.path) == 0 else {
-        _ = rename(retired.path, target.path)
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target.path])
-      }
-      try? fm.removeItem(at: retired)
-    } catch {
-      throw .io(path: directory, reason: "cannot write the Swift package: \(error.localizedDescription)")
-    }
+    try replaceFolder(directory, with: try swiftPackageFiles(artifact, name: name).map { ($0.0, $0.1) },
+                      copying: [(artifact.library.path, "\(kernels).artifactbundle/\(kernels)/lib\(kernels).a")])
   }
 
   static func packageManifest(name: String, kernels: String) -> String {

@@ -11,6 +11,8 @@ enum EmitKind: String, ExpressibleByArgument, CaseIterable {
   case cLibrary = "c-library"
   /// A SwiftPM package: the C library as an .artifactbundle binary target plus a typed Swift API.
   case swiftPackage = "swift-package"
+  /// The C of c-library (include/, src/) without building it: what generated/ holds.
+  case cSources = "c-sources"
 }
 
 struct CompileCommand: ParsableCommand {
@@ -23,7 +25,7 @@ struct CompileCommand: ParsableCommand {
   @Option(help: "The batch size the model is compiled for.")
   var batch: Int = 1
 
-  @Option(help: ArgumentHelp("What to write: library (C, raw header, shared library), c-library (static library with a context API, header, pkg-config file) or swift-package (a SwiftPM package with a typed API over that library).", valueName: "kind"))
+  @Option(help: ArgumentHelp("What to write: library (C, raw header, shared library), c-library (static library with a context API, header, pkg-config file) or swift-package (a SwiftPM package with a typed API over that library); c-sources writes c-library's C without building it.", valueName: "kind"))
   var emit: EmitKind = .library
 
   @Option(help: "With --emit c-library/swift-package: the batch of its training part (0 leaves training out).")
@@ -77,6 +79,14 @@ struct CompileCommand: ParsableCommand {
 extension CompileCommand {
   func writeCLibrary() throws {
     try reportingErrors {
+      if emit == .cSources {
+        let sources = try Driver.emitCLibrary(CLibraryRequest(compile: options.request(batch: batch), trainBatch: trainBatch))
+        for w in sources.warnings { printErr("\(w)") }
+        let directory = output ?? "out/\(sources.name)"
+        try Driver.replaceFolder(directory, with: sources.files.map { ($0.path, Data($0.text.utf8)) })
+        print("\(sources.name): \(sources.files.count) C files → \(directory)/")
+        return
+      }
       let artifact = try Driver.compileCLibrary(CLibraryRequest(compile: options.request(batch: batch), trainBatch: trainBatch))
       for w in artifact.warnings { printErr("\(w)") }
       let m = artifact.manifest
