@@ -33,10 +33,12 @@ fashion-app: build
 summary: build
 	$(LOCUS) summary $(SPECS)
 
-# The same model from C (Examples/c-demo): compiled with --emit c-library, linked through
-# pkg-config, classifying the test set with the weights `make` trained.
+# The same from C (Examples/c-demo): compiled with --emit c-library, linked through pkg-config,
+# classifying the test set with the same weights, then `locus eval` on them.
 c-demo: build
-	$(MAKE) -C Examples/c-demo run WEIGHTS=$(abspath $(RUN))/weights.safetensors
+	[ -f $(WEIGHTS) ] || $(MAKE) demo
+	$(MAKE) -C Examples/c-demo run WEIGHTS=$(abspath $(WEIGHTS))
+	$(LOCUS) eval specs/localvit_fmnist.locus --weights $(WEIGHTS)
 
 deps:
 	@scripts/install-deps.sh

@@ -46,6 +46,12 @@ static unsigned char *read_idx(const char *dir, const char *name, int rank, long
   for (int i = 0; i < rank; ++i) {
     const unsigned char *d = head + 4 + 4 * i;
     dims[i] = (long)d[0] << 24 | (long)d[1] << 16 | (long)d[2] << 8 | (long)d[3];
+    /* Each count fits in 31 bits; refuse a product beyond what the test set can hold (1 GiB). */
+    if (dims[i] > (1L << 30) / count) {
+      fprintf(stderr, "c-demo: %s declares more than 1 GiB of values\n", path);
+      gzclose(f);
+      return NULL;
+    }
     count *= dims[i];
   }
   data = (unsigned char *)malloc((size_t)count);
@@ -116,7 +122,10 @@ int main(int argc, char **argv) {
   for (long i = 0; i < n; ++i) correct += argmax(logits + i * k, k) == labels[i];
   for (long i = 0; i < n && i < 8; ++i) {
     int p = argmax(logits + i * k, k);
-    printf("image %ld: predicted %-11s true %-11s%s\n", i, class_names[p], class_names[labels[i]], p == labels[i] ? "" : "  (wrong)");
+    char guess[16], truth[16]; /* a class beyond Fashion-MNIST's ten by number */
+    snprintf(guess, sizeof guess, "%s", p < 10 ? class_names[p] : "class");
+    snprintf(truth, sizeof truth, "%s", labels[i] < 10 ? class_names[labels[i]] : "class");
+    printf("image %ld: predicted %-11s true %-11s%s\n", i, guess, truth, p == labels[i] ? "" : "  (wrong)");
   }
   printf("top-1 accuracy %.2f%% (%ld/%ld)\n", 100.0 * (double)correct / (double)n, correct, n);
   localvit_fmnist_model_destroy(model);

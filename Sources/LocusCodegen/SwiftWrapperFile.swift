@@ -112,7 +112,8 @@ public struct SwiftWrapperFile: Sendable {
 
         deinit { \(m)_model_destroy(handle) }
 
-        /// Threads the kernels use from the next call on (OpenMP); 0 means all cores.
+        /// Threads the kernels use from the next call on; 0 means all cores. This is OpenMP's setting
+        /// of the calling thread, so it also applies to other OpenMP code that thread runs.
         public var threads: Int = 0 {
           didSet { \(m)_model_set_threads(handle, Int32(clamping: threads)) }
         }
@@ -203,6 +204,8 @@ public struct SwiftWrapperFile: Sendable {
           public var labelSmoothing: Float
           /// Seed of the drop-path masks (a function of seed, step, block and sample only).
           public var seed: UInt64
+          /// Whether the spec's drop_path masks are drawn (as `locus train`); false keeps every branch.
+          public var dropPath = true
           /// The global gradient norm of the last step, before clipping.
           public private(set) var lastGradientNorm: Float = 0
 
@@ -250,7 +253,7 @@ public struct SwiftWrapperFile: Sendable {
             case .sgd(let lr, let momentum, let weightDecay):
               (o.kind, o.lr, o.momentum, o.weight_decay) = (1, lr, momentum, weightDecay)
             }
-            (o.clip_norm, o.label_smoothing, o.seed) = (clipNorm, labelSmoothing, seed)
+            (o.clip_norm, o.label_smoothing, o.seed, o.drop_path) = (clipNorm, labelSmoothing, seed, dropPath ? 1 : 0)
             let targets = labels.map(Int64.init)
             var loss: Float = 0, norm: Float = 0
             let status = images.withUnsafeBufferPointer { x in

@@ -60,22 +60,17 @@ extension CLibraryArtifact {
 
 extension Driver {
   /// Writes a C library into `directory`: include/<m>.h, lib/lib<m>.a, lib/pkgconfig/<m>.pc,
-  /// src/ (the generated C) and manifest.json. Everything goes to a staging folder beside it
-  /// first; then each top-level entry replaces the old one by rename(2): a failure never leaves
-  /// half an output behind.
+  /// src/ (the generated C) and manifest.json, as one folder swapped in whole (`replaceFolder`):
+  /// a failure never leaves half an output behind, and a folder Locus did not write is refused.
   public static func write(_ artifact: CLibraryArtifact, to directory: String) throws(DriverError) {
-    let fm = FileManager.default
-    let target = URL(fileURLWithPath: directory).standardizedFileURL
-    let parent = target.deletingLastPathComponent()
-    let staging = parent.appendingPathComponent(".\(target.lastPathComponent).locus-tmp-\(getpid())")
     let m = artifact.name
     var manifest = artifact.manifest
-    var files: [(String, Data)] = [
+    var files: [(path: String, data: Data)] = [
       ("include/\(artifact.context.headerFileName)", Data(artifact.context.header.utf8)),
       ("lib/pkgconfig/\(m).pc", Data(artifact.pkgConfig.utf8)),
     ]
     files += artifact.sources.map { ("src/\($0.name)", Data($0.text.utf8)) }
-    manifest.files = files.map(\.0) + ["lib/lib\(m).a", "manifest.json"]
+    manifest.files = files.map(\.path) + ["lib/lib\(m).a", "manifest.json"]
     do {
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -83,33 +78,6 @@ extension Driver {
     } catch {
       throw .io(path: directory, reason: "cannot encode the manifest: \(error)")
     }
-    do {
-      try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-      try? fm.removeItem(at: staging)
-      defer { try? fm.removeItem(at: staging) }
-      let fresh = staging.appendingPathComponent("new"), old = staging.appendingPathComponent("old")
-      for sub in ["include", "lib/pkgconfig", "src"] {
-        try fm.createDirectory(at: fresh.appendingPathComponent(sub), withIntermediateDirectories: true)
-      }
-      try fm.createDirectory(at: old, withIntermediateDirectories: true)
-      for (name, data) in files { try data.write(to: fresh.appendingPathComponent(name)) }
-      try fm.copyItem(atPath: artifact.library.path, toPath: fresh.appendingPathComponent("lib/lib\(m).a").path)
-      try fm.createDirectory(at: target, withIntermediateDirectories: true)
-      for entry in ["include", "lib", "src", "manifest.json"] {
-        let destination = target.appendingPathComponent(entry)
-        if fm.fileExists(atPath: destination.path) {
-          try move(destination, to: old.appendingPathComponent(entry))
-        }
-        try move(fresh.appendingPathComponent(entry), to: destination)
-      }
-    } catch {
-      throw .io(path: directory, reason: "cannot write the C library: \(error.localizedDescription)")
-    }
-  }
-
-  private static func move(_ from: URL, to: URL) throws {
-    guard rename(from.path, to.path) == 0 else {
-      throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: to.path, NSUnderlyingErrorKey: POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)])
-    }
+    try replaceFolder(directory, with: files, copying: [(artifact.library.path, "lib/lib\(m).a")])
   }
 }

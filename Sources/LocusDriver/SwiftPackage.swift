@@ -73,7 +73,6 @@ extension Driver {
 
     let package = Package(
       name: "\(name)",
-      platforms: [.macOS(.v13)],
       products: [.library(name: "\(name)", targets: ["\(name)"])],
       targets: [
         // The generated C, compiled by Locus into one static library (kernels' symbols local).
@@ -157,8 +156,12 @@ extension Driver {
     let logits = try model.predict(images)            // [B, \(facts.inputShape.map(String.init).joined(separator: ", "))] → [B, \(facts.classes)]
     let trainer = try \(name).Trainer(weights: url, optimizer: .adamW(lr: 1e-3, weightDecay: 0.05))
     let loss = try trainer.step(images: x, labels: y)  // \(facts.trainBatch) images
-    try trainer.save(to: checkpointURL)
+    try trainer.save(to: weightsURL)                   // weights only: what \(name)(weights:) and `locus eval` load
+    try trainer.saveCheckpoint(to: checkpointURL)      // + optimizer state and step: Trainer(checkpoint:) resumes
     ```
+
+    The library is compiled for the machine that generated it (`--target native`); pass
+    `--target avx2` or `--target generic` to `locus compile` for a package that runs elsewhere.
 
     Needs libomp at run time (Debian: `apt-get install libomp-19-dev`). `src/` holds the generated C;
     `manifest.json` how it was built.

@@ -11,6 +11,8 @@ public struct TrainingConfig: Sendable, Equatable {
   public var labelSmoothing: Float
   public var seed: UInt64
   public var augmentation: Augmentation
+  /// Whether the spec's drop_path masks are drawn (seeded by `seed`) or all 1.
+  public var dropPath = true
 
   public init(epochs: Int, learningRate: Double, warmupEpochs: Double, optimizer: Optimizer, maxGradNorm: Float?,
               labelSmoothing: Float, seed: UInt64, augmentation: Augmentation) {
@@ -29,7 +31,7 @@ public struct TrainingConfig: Sendable, Equatable {
     ["epochs": "\(epochs)", "learning_rate": "\(learningRate)", "warmup_epochs": "\(warmupEpochs)",
      "optimizer": "\(optimizer)", "max_grad_norm": maxGradNorm.map { "\($0)" } ?? "none",
      "label_smoothing": "\(labelSmoothing)", "seed": "\(seed)",
-     "augmentation": "pad \(augmentation.padding) flip \(augmentation.horizontalFlip)"]
+     "augmentation": "pad \(augmentation.padding) flip \(augmentation.horizontalFlip)", "drop_path": "\(dropPath)"]
   }
 }
 
@@ -78,7 +80,8 @@ public final class TrainingLoop {
   /// state and step are restored, and the metrics log is cut to the epochs it covers).
   public func resume() throws(TrainingError) -> Int {
     guard let checkpoint = try store.latest() else { return 0 }
-    let saved = checkpoint.metadata.config
+    // Checkpoints from before a setting existed ran with its default.
+    let saved = checkpoint.metadata.config.merging(["drop_path": "true"]) { old, _ in old }
     for (key, value) in config.summary where key != "epochs" && saved[key] != value {
       throw .invalidArgument("cannot resume \(checkpoint.path): it was trained with \(key) = \(saved[key] ?? "?"), this run asks for \(value); start a new --out directory or use the same settings")
     }

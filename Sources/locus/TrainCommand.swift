@@ -112,9 +112,10 @@ struct TrainCommand: ParsableCommand {
         throw DriverError.usage("\(options.spec) predicts \(trainer.classes) classes, \(trainSet.name) has \(trainSet.classes); use --set classes=\(trainSet.classes)")
       }
       if let threads { try evaluator.setThreads(threads) }
-      let config = TrainingConfig(
+      var config = TrainingConfig(
         epochs: epochs, learningRate: lr, warmupEpochs: warmupEpochs, optimizer: chosenOptimizer, maxGradNorm: trainer.maxGradNorm,
         labelSmoothing: labelSmoothing, seed: seed, augmentation: augment ? Augmentation(padding: 2, horizontalFlip: true) : .none)
+      config.dropPath = !noDropPath
       let loop = TrainingLoop(
         trainer: trainer, evaluator: evaluator,
         train: try .training(trainSet, batchSize: batch, seed: seed, normalization: dataOptions.data.normalization, augmentation: config.augmentation),

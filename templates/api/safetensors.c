@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -546,6 +547,14 @@ static int st_write(const char *path, st_out *t, int n, const char *const *meta,
   sprintf(tmp, "%s.tmp-XXXXXX", path);
   fd = mkstemp(tmp);
   if (fd < 0) { st_fail(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno)); goto done; }
+  {
+    /* mkstemp creates the file 0600; give it the mode a plain fopen would (0666 less the umask),
+     * or the existing file's, so weights saved here are as readable as those `locus train` writes. */
+    struct stat existing;
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, stat(path, &existing) == 0 ? (existing.st_mode & 07777) : (0666 & ~mask));
+  }
   out = fdopen(fd, "wb");
   if (!out) { st_fail(err, "%s: cannot write: %s", path, strerror(errno)); close(fd); unlink(tmp); goto done; }
   {

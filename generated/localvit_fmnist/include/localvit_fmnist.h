@@ -45,13 +45,15 @@ typedef struct {
   float clip_norm;        /* clip the global gradient norm to this (clip_grad_norm_); <= 0: no clipping */
   float label_smoothing;  /* 0..1: targets (1 - s)·onehot + s/classes */
   uint64_t seed;          /* drop-path masks: a function of (seed, step, block, sample) only */
+  int drop_path;          /* 1: draw the spec's drop_path masks from seed (as `locus train`); 0: masks of 1
+                             (as `locus train --no-drop-path` and `locus grad`) */
 } localvit_fmnist_optimizer;
 
 /* Version of this API: 1. */
 int localvit_fmnist_model_api_version(void);
 
 /* AdamW, lr 1e-3, weight decay 0.05, betas 0.9/0.999, eps 1e-8, momentum 0.9 (unused by AdamW),
- * no clipping, no label smoothing, seed 0. */
+ * no clipping, no label smoothing, seed 0, drop-path on. */
 void localvit_fmnist_optimizer_defaults(localvit_fmnist_optimizer *o);
 
 /* Creates a model with every weight zero (load weights next, or write them through
@@ -66,8 +68,9 @@ void localvit_fmnist_model_destroy(localvit_fmnist_model *m);
  * last localvit_fmnist_model_create on this thread failed (static text). */
 const char *localvit_fmnist_model_error(const localvit_fmnist_model *m);
 
-/* Threads the model's kernels use (OpenMP), from the next call on; n <= 0 keeps the default (all
- * cores, or OMP_NUM_THREADS). */
+/* Threads the model's kernels use from the next call on; n <= 0 keeps the default (all cores, or
+ * OMP_NUM_THREADS). It is applied with omp_set_num_threads before each call, which is a setting of
+ * the calling thread: other OpenMP code that thread runs afterwards sees it too. */
 void localvit_fmnist_model_set_threads(localvit_fmnist_model *m, int n);
 
 /* Loads every parameter from a safetensors file: each must be present, F32, with exactly the

@@ -35,6 +35,7 @@ static const unsigned char ctx_decays[212] = {1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -564,6 +565,14 @@ static int st_write(const char *path, st_out *t, int n, const char *const *meta,
   sprintf(tmp, "%s.tmp-XXXXXX", path);
   fd = mkstemp(tmp);
   if (fd < 0) { st_fail(err, "%s: cannot create a temporary file beside it: %s", path, strerror(errno)); goto done; }
+  {
+    /* mkstemp creates the file 0600; give it the mode a plain fopen would (0666 less the umask),
+     * or the existing file's, so weights saved here are as readable as those `locus train` writes. */
+    struct stat existing;
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, stat(path, &existing) == 0 ? (existing.st_mode & 07777) : (0666 & ~mask));
+  }
   out = fdopen(fd, "wb");
   if (!out) { st_fail(err, "%s: cannot write: %s", path, strerror(errno)); close(fd); unlink(tmp); goto done; }
   {
@@ -610,6 +619,7 @@ done:
 #pragma STDC FP_CONTRACT OFF
 #endif
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -745,6 +755,7 @@ void sag_tiny_cifar_optimizer_defaults(sag_tiny_cifar_optimizer *o) {
   o->clip_norm = 0.0f;
   o->label_smoothing = 0.0f;
   o->seed = 0;
+  o->drop_path = 1;
 }
 
 const char *sag_tiny_cifar_model_error(const sag_tiny_cifar_model *m) { return m ? m->error : ctx_create_error; }
@@ -908,7 +919,8 @@ static const char *ctx_bind_training(sag_tiny_cifar_model *m) {
       m->targets_input = i;
     } else if (ctx_parse_drop_path(t->name, &index, &rate) == 0) {
       if (m->ndrop == CTX_MAX_DROP_PATH) return "the training library has more than 64 drop_path inputs";
-      if (t->rank != 1 || t->shape[0] != tb) return "a drop_path input of the training library is not [B]";
+      /* Per-sample [1] in the graph: [B, 1] in the table, one float per sample. */
+      if (t->numel != tb) return "a drop_path input of the training library does not hold one value per sample";
       m->drop[m->ndrop].input = i;
       m->drop[m->ndrop].index = index;
       m->drop[m->ndrop++].rate = rate;
@@ -1170,8 +1182,9 @@ int sag_tiny_cifar_model_load_checkpoint(sag_tiny_cifar_model *m, const char *sa
     st_close(&file);
     return ctx_fail(m, "%s: no \"step\" in the metadata: not a checkpoint (load it with sag_tiny_cifar_model_load_weights)", safetensors_path);
   }
+  errno = 0;
   step = strtol(step_text, &end, 10);
-  if (end == step_text || *end != '\0' || step < 0) {
+  if (end == step_text || *end != '\0' || step < 0 || errno == ERANGE) {
     st_close(&file);
     return ctx_fail(m, "%s: metadata \"step\" is '%s', not a count of steps", safetensors_path, step_text);
   }
@@ -1186,6 +1199,17 @@ int sag_tiny_cifar_model_load_checkpoint(sag_tiny_cifar_model *m, const char *sa
     snprintf(name, sizeof name, "%s%s", ctx_state_prefix(1, 0), sag_tiny_cifar_train_param_info(i)->name);
     if (st_find(&file, name)) kind = 1;
     break;
+  }
+  /* A file with steps but no optimizer state (e.g. `locus train`'s weights.safetensors, which
+   * records its step) would resume AdamW with zero moments at step N: refuse it, as the Swift
+   * Trainer does, unless the checkpoint says it was taken without an optimizer. */
+  if (kind < 0 && step > 0) {
+    const char *saved = st_metadata(&file, "optimizer");
+    if (!saved || strcmp(saved, "none") != 0) {
+      ctx_fail(m, "%s: step %ld but no optimizer state (optimizer.exp_avg.* or optimizer.momentum_buffer.*): "
+                  "not a checkpoint; load it with sag_tiny_cifar_model_load_weights", safetensors_path, step);
+      goto fail;
+    }
   }
   if (kind >= 0) {
     a = (float *)ctx_aligned(m->floats * sizeof(float));
@@ -1308,8 +1332,14 @@ int sag_tiny_cifar_model_train_step(sag_tiny_cifar_model *m, const sag_tiny_cifa
   if (ctx_check_optimizer(m, o) != 0 || ctx_targets(m, labels, o->label_smoothing) != 0) return -1;
   if (m->state_kind < 0 && ctx_allocate_state(m, o->kind) != 0) return -1;
   step = m->step + 1;
-  for (int d = 0; d < m->ndrop; ++d)
-    sag_tiny_cifar_model_drop_path_mask(o->seed, step, m->drop[d].index, m->drop[d].rate, tb, m->masks + (size_t)d * (size_t)tb);
+  for (int d = 0; d < m->ndrop; ++d) {
+    float *mask = m->masks + (size_t)d * (size_t)tb;
+    if (o->drop_path) {
+      sag_tiny_cifar_model_drop_path_mask(o->seed, step, m->drop[d].index, m->drop[d].rate, tb, mask);
+    } else {
+      for (long b = 0; b < tb; ++b) mask[b] = 1.0f; /* off: every branch kept, unscaled */
+    }
+  }
   m->train_in[m->images_input] = images;
   ctx_apply_threads(m);
   if (sag_tiny_cifar_train_forward(m->train_param, m->train_in, m->train_out, m->train_arena) != 0)

@@ -14,7 +14,11 @@ func option(_ name: String, _ fallback: String) -> String {
 do {
   let weights = option("--weights", "../../runs/fmnist/weights.safetensors")
   let data = try TestSet(directory: option("--data-dir", "/usr/share/datasets/fashion-mnist"))
-  let limit = min(Int(option("--limit", "")) ?? data.count, data.count)
+  let limit = min(Int(option("--limit", "\(data.count)")) ?? 0, data.count)
+  guard limit >= 1 else { throw AppError("--limit takes a number of images ≥ 1, got '\(option("--limit", ""))'") }
+  guard data.labels.allSatisfy({ Int($0) < LocalViTFMNIST.classes }) else {
+    throw AppError("the test labels go beyond the model's \(LocalViTFMNIST.classes) classes")
+  }
   let model = try LocalViTFMNIST(weights: URL(fileURLWithPath: weights))
   model.threads = Int(option("--threads", "0")) ?? 0
   print("LocalViTFMNIST: \(LocalViTFMNIST.parameterCount) parameters, input \(LocalViTFMNIST.inputShape), "
@@ -31,7 +35,8 @@ do {
   let seconds = Date().timeIntervalSince(start)
   print(String(format: "top-1 accuracy %.2f%% (%d/%d), %.0f images/s", 100 * Double(correct) / Double(limit), correct, limit, Double(limit) / seconds))
   for i in 0..<min(8, limit) {
-    let truth = TestSet.classNames[Int(data.labels[i])], guess = TestSet.classNames[predictions[i]]
+    let name = { (k: Int) in k < TestSet.classNames.count ? TestSet.classNames[k] : "class \(k)" }
+    let truth = name(Int(data.labels[i])), guess = name(predictions[i])
     print("  image \(i): \(guess)\(guess == truth ? "" : " (is \(truth))")")
   }
 } catch {
