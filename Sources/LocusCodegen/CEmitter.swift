@@ -23,9 +23,12 @@ public struct EmitOptions: Hashable, Sendable {
   /// The name `<m>.c` includes its header by (default `<m>.h`). A C library names the raw headers
   /// `<m>_abi.h` so that `<m>.h` is its public API.
   public var headerFileName: String?
-  public init(target: Target = .native, headerFileName: String? = nil) {
+  /// Time every kernel of forward (`locus profile`, DESIGN.md §9). Off: the C has no trace of it.
+  public var profile: Bool
+  public init(target: Target = .native, headerFileName: String? = nil, profile: Bool = false) {
     self.target = target
     self.headerFileName = headerFileName
+    self.profile = profile
   }
 }
 
@@ -65,7 +68,7 @@ public enum CEmitter {
     try checkTables(graph)
     let plan = planMemory(
       graph, workspaceFloats: { workspaceFloats(for: $0, in: graph) }, persistent: graph.preparesConstants ? isPrepared : { _ in false }, views: viewRules)
-    let bodies = try ForwardEmitter(graph: graph, plan: plan).emit()
+    let bodies = try ForwardEmitter(graph: graph, plan: plan, profile: options.profile).emit()
     // A training library also carries the optimizer kernels its trainer calls (DESIGN.md §7).
     let kernels = try Templates.closure(of: bodies.templates.union(["prologue.h"] + (graph.training ? ["optim.c"] : [])))
     let source = try ModelFile(graph: graph, plan: plan, options: options, kernels: kernels, bodies: bodies).emit()

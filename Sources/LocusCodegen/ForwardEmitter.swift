@@ -9,6 +9,8 @@ import LocusPasses
 struct ForwardEmitter {
   let graph: Graph
   let plan: MemoryPlan
+  /// Wrap each kernel of forward in LK_PROF_BEGIN/END (ProfileFile.swift).
+  var profile = false
 
   /// One function body, written at the depth of the function scope, with the function arguments
   /// and names it mentions (unused ones are marked `(void)`, -Wunused-parameter).
@@ -21,11 +23,14 @@ struct ForwardEmitter {
     var prepare: Body
     var forward: Body
     var templates: Set<String>
+    /// The timed kernels of forward, in order (empty unless profiling).
+    var profiled: [Node] = []
   }
 
   func emit() throws(CodegenError) -> Result {
     var prepare = Body(), forward = Body()
     var templates: Set<String> = []
+    var profiled: [Node] = []
     for node in graph.nodes {
       if case .input = node.op { continue }
       if case .parameter = node.op { continue }
@@ -39,9 +44,15 @@ struct ForwardEmitter {
       var body = prepared ? prepare : forward
       body.code.blank()
       body.code.comment(describe(node))
+      let timed = profile && !prepared && !isView(node)
+      if timed { body.code.line("LK_PROF_BEGIN(\(profiled.count));") }
       var context = KernelContext(node: node, graph: graph, plan: plan, writer: body.code)
       if !isView(node) { try entry.emitNode(&context) }
       body.code = context.w
+      if timed {
+        body.code.line("LK_PROF_END(\(profiled.count));")
+        profiled.append(node)
+      }
       body.uses.formUnion(context.uses)
       templates.formUnion(context.templates)
       if prepared { prepare = body } else { forward = body }
@@ -53,7 +64,7 @@ struct ForwardEmitter {
       forward.code = context.w
       forward.uses.formUnion(context.uses)
     }
-    return Result(prepare: prepare, forward: forward, templates: templates)
+    return Result(prepare: prepare, forward: forward, templates: templates, profiled: profiled)
   }
 
   /// `%12 = linear(%11, %3, %4) blocks.0.attn.qkv : f32[B, 197, 576]`, as the IR dump writes it.

@@ -32,6 +32,7 @@ struct ModelFile {
     writeTables(&w)
     writeABI(&w)
     writePrepare(&w)
+    if options.profile { ProfileFile(graph: graph, nodes: bodies.profiled).write(&w) }
     writeForward(&w)
     if graph.training { writeOptimizer(&w) }
     return w.text

@@ -18,6 +18,8 @@ public struct CompileRequest: Sendable {
   public var fusion: FusionOptions
   /// Elaborate the train-mode graph (live `drop_path`); `compileTraining` sets it.
   public var trainMode = false
+  /// Time every kernel of forward (`locus profile`); off, the C carries nothing of it.
+  public var profile = false
 
   public init(specPath: String, batch: Int = 1, overrides: [(name: String, value: String)] = [], model: String? = nil,
               target: Target = .native, fusion: FusionOptions = FusionOptions()) {
@@ -77,15 +79,15 @@ public enum Driver {
   public static func compile(_ request: CompileRequest, observe: (String, Graph) -> Void = { _, _ in }) throws(DriverError) -> CompiledArtifact {
     var fusions: [FusionNote] = []
     let (graph, warnings) = try self.graph(request, notes: &fusions, observe: observe)
-    let (emitted, library, manifest) = try build(graph, target: request.target)
+    let (emitted, library, manifest) = try build(graph, target: request.target, profile: request.profile)
     return CompiledArtifact(graph: graph, emitted: emitted, library: library, warnings: warnings, manifest: manifest, fusions: fusions)
   }
 
   /// Emits the C of `graph` and builds it (or finds it in the cache).
-  static func build(_ graph: Graph, target: Target) throws(DriverError) -> (EmittedModel, BuiltLibrary, Manifest) {
+  static func build(_ graph: Graph, target: Target, profile: Bool = false) throws(DriverError) -> (EmittedModel, BuiltLibrary, Manifest) {
     let emitted: EmittedModel
     do {
-      emitted = try CEmitter.emit(graph, options: EmitOptions(target: target))
+      emitted = try CEmitter.emit(graph, options: EmitOptions(target: target, profile: profile))
     } catch {
       throw .codegen(error)
     }

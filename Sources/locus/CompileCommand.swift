@@ -46,9 +46,13 @@ struct CompileCommand: ParsableCommand {
   @Flag(help: "List every fusion applied, per block, and the arena before and after fusion.")
   var report = false
 
+  @Flag(help: "Compile per-kernel timing into forward (<m>_profile_count/_record/_reset; what `locus profile` reads).")
+  var profile = false
+
   func validate() throws {
     guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     guard trainBatch >= 0 else { throw ValidationError("--train-batch must be 0 (no training part) or more, got \(trainBatch)") }
+    if profile, emit != .library || training { throw ValidationError("--profile applies to the inference library (--emit library, no --training)") }
     if emit != .library, training || dumpIR || report {
       throw ValidationError("--emit \(emit.rawValue) always holds the training part (--train-batch); --training, --dump-ir and --report apply to --emit library")
     }
@@ -58,8 +62,10 @@ struct CompileCommand: ParsableCommand {
   func run() throws {
     if emit != .library { return try writeCLibrary() }
     try reportingErrors {
-      let artifact = training ? try Driver.compileTraining(options.request(batch: batch)).compiled
-        : try Driver.compile(options.request(batch: batch)) { pass, graph in
+      var request = options.request(batch: batch)
+      request.profile = profile
+      let artifact = training ? try Driver.compileTraining(request).compiled
+        : try Driver.compile(request) { pass, graph in
           if dumpIR { print("// after \(pass)\n\(graph.dump())") }
         }
       printWarnings(artifact)

@@ -13,7 +13,7 @@ struct Locus: ParsableCommand {
     version: "0.1.0",
     subcommands: [
       CompileCommand.self, RunCommand.self, ParamsCommand.self, InitCommand.self, SummaryCommand.self, TrainCommand.self,
-      EvalCommand.self, GradCommand.self, BenchCommand.self, BenchRunCommand.self,
+      EvalCommand.self, GradCommand.self, BenchCommand.self, BenchRunCommand.self, ProfileCommand.self,
     ])
 }
 
