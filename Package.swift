@@ -20,7 +20,7 @@ let package = Package(
     .executableTarget(
       name: "locus",
       dependencies: [
-        "LocusDriver", "LocusSpec", "LocusIR", "LocusPasses", "LocusCodegen", "LocusRuntime", "LocusTraining",
+        "LocusDriver", "LocusSpec", "LocusIR", "LocusPasses", "LocusCodegen", "LocusBuild", "LocusRuntime", "LocusTraining",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
     // The whole pipeline as one call (spec → graph → passes → C → library), shared by the CLI and

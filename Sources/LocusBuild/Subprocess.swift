@@ -3,15 +3,15 @@ import Foundation
 // Running clang and friends. stdout and stderr are drained concurrently: a compiler that writes a
 // lot of warnings would otherwise fill the stderr pipe and block while we wait on stdout.
 
-struct CommandResult: Sendable {
-  var status: Int32
-  var stdout: String
-  var stderr: String
+public struct CommandResult: Sendable {
+  public var status: Int32
+  public var stdout: String
+  public var stderr: String
 }
 
 /// Runs `argv[0]` (an absolute path) with the remaining arguments and waits for it.
 /// Throws only when the process cannot be started; a non-zero exit is returned, not thrown.
-func runCommand(_ argv: [String], currentDirectory: String? = nil) throws(BuildError) -> CommandResult {
+public func runCommand(_ argv: [String], currentDirectory: String? = nil) throws(BuildError) -> CommandResult {
   guard let executable = argv.first else { throw .invalidRequest("empty command line") }
   let process = Process()
   process.executableURL = URL(fileURLWithPath: executable)

@@ -62,23 +62,22 @@ public struct Toolchain: Sendable, Equatable {
   }
 
   public func requireArchiver() throws(BuildError) -> String {
-    guard let archiver else {
-      throw .toolchainMissing(
-        MissingTool(
-          tool: "an archiver (llvm-ar or ar)", searched: ["next to \(clang)", "PATH"],
-          remedy: "Install binutils (`apt-get install binutils`) or LLVM's llvm-ar."))
-    }
-    return archiver
+    try require(archiver, "an archiver", llvm: "llvm-ar", binutils: "ar")
   }
 
   public func requireObjcopy() throws(BuildError) -> String {
-    guard let objcopy else {
+    try require(objcopy, "an object copier", llvm: "llvm-objcopy", binutils: "objcopy")
+  }
+
+  /// A binutils-style tool found next to clang or on PATH, or the error saying how to get it.
+  private func require(_ tool: String?, _ what: String, llvm: String, binutils: String) throws(BuildError) -> String {
+    guard let tool else {
       throw .toolchainMissing(
         MissingTool(
-          tool: "an object copier (llvm-objcopy or objcopy)", searched: ["next to \(clang)", "PATH"],
-          remedy: "Install binutils (`apt-get install binutils`) or LLVM's llvm-objcopy."))
+          tool: "\(what) (\(llvm) or \(binutils))", searched: ["next to \(clang)", "PATH"],
+          remedy: "Install binutils (`apt-get install binutils`) or LLVM's \(llvm)."))
     }
-    return objcopy
+    return tool
   }
 
   static func findClang(environment: [String: String]) throws(BuildError) -> String {

@@ -19,18 +19,15 @@ struct ProfileFile {
     w.line("#include <time.h>")
     w.line("#define LK_PROF_NOW() ((double)clock() / CLOCKS_PER_SEC)")
     w.line("#endif")
-    w.line("static const char *const lk_prof_name[\(n)] = {")
-    for node in nodes { w.line("  \"\(escape(label(node)))\",") }
-    w.line("};")
-    w.line("static const char *const lk_prof_op[\(n)] = {")
-    for node in nodes { w.line("  \"\(node.op.mnemonic)\",") }
-    w.line("};")
-    w.line("static const double lk_prof_flops[\(n)] = {")
-    for node in nodes { w.line("  \(graph.flops(of: node)).0,") }
-    w.line("};")
-    w.line("static const double lk_prof_bytes[\(n)] = {")
-    for node in nodes { w.line("  \(bytes(node)).0,") }
-    w.line("};")
+    func table(_ declaration: String, _ value: (Node) -> String) {
+      w.line("static const \(declaration)[\(n)] = {")
+      for node in nodes { w.line("  \(value(node)),") }
+      w.line("};")
+    }
+    table("char *const lk_prof_name") { "\"\(escape(label($0)))\"" }
+    table("char *const lk_prof_op") { "\"\($0.op.mnemonic)\"" }
+    table("double lk_prof_flops") { "\(graph.flops(of: $0)).0" }
+    table("double lk_prof_bytes") { "\(bytes($0)).0" }
     w.line("static double lk_prof_total[\(n)], lk_prof_start[\(n)], lk_prof_end[\(n)];")
     w.line("static long lk_prof_calls[\(n)];")
     w.line("#define LK_PROF_BEGIN(k) const double lk_prof_t##k = LK_PROF_NOW()")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LocusBuild
 import LocusDriver
 import LocusRuntime
 
@@ -78,23 +79,14 @@ struct BenchCommand: ParsableCommand {
     var runs: Int
   }
 
-  /// Runs `locus bench-run` and reads its one line: run times (ms) and peak RSS (bytes).
+  /// Runs `locus bench-run` (this executable) and reads its one line: run times (ms) and peak RSS (bytes).
   private func runChild(_ arguments: [String]) throws -> (times: [Double], peakRSS: Int) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.resolvingSymlinksInPath()
-    if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path) {
-      process.executableURL = Bundle.main.executableURL
-    }
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let fields = String(decoding: stdout, as: UTF8.self).split(whereSeparator: \.isWhitespace)
-    guard process.terminationStatus == 0, fields.first == "times", let rss = fields.last.flatMap({ Int($0) }) else {
-      throw DriverError.usage("the benchmark run failed: \(String(decoding: stderr, as: UTF8.self))")
+    let executable = Bundle.main.executableURL?.path ?? CommandLine.arguments[0]
+    let result: CommandResult
+    do { result = try runCommand([executable] + arguments) } catch { throw DriverError.build(error) }
+    let fields = result.stdout.split(whereSeparator: \.isWhitespace)
+    guard result.status == 0, fields.first == "times", let rss = fields.last.flatMap({ Int($0) }) else {
+      throw DriverError.usage("the benchmark run failed: \(result.stderr)")
     }
     return (fields.dropFirst().dropLast(2).compactMap { Double($0) }, rss)
   }
@@ -118,9 +110,7 @@ struct BenchRunCommand: ParsableCommand {
       let model = try CompiledModel(libraryPath: library, modelName: self.model)
       try model.bindWeights(try SafeTensorsFile.read(path: weights))
       try model.setThreads(threads)
-      var rng = SplitMix64(seed: 1)
-      let count = model.inputs[0].numel
-      let input = (0..<count).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+      let input = benchmarkInput(count: model.inputs[0].numel)
       let outputs = model.outputs.map { UnsafeMutableBufferPointer<Float>.allocate(capacity: $0.numel) }
       defer { outputs.forEach { $0.deallocate() } }
       var times: [Double] = []

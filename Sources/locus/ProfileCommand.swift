@@ -44,8 +44,7 @@ struct ProfileCommand: ParsableCommand {
         try model.bindWeights(try Driver.initialWeights(for: artifact.graph, seed: 0), sourceName: "the spec's initialisation (seed 0)")
       }
       let counters = try ProfileCounters(libraryPath: artifact.library.path, model: artifact.graph.name)
-      var rng = SplitMix64(seed: 1)
-      let input = (0..<model.inputs[0].numel).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+      let input = benchmarkInput(count: model.inputs[0].numel)
       var wall: [Double] = []
       for i in 0..<(warmup + runs) {
         if i == warmup { counters.reset() }

@@ -44,8 +44,7 @@ struct SummaryCommand: ParsableCommand {
     let weights = try Driver.initialWeights(for: artifact.graph, seed: 0)
     do throws(RuntimeError) {
       try model.bindWeights(weights, sourceName: "seeded init")
-      var rng = SplitMix64(seed: 1)
-      let input = (0..<artifact.manifest.inputs[0].shape.reduce(1, *)).map { _ in Float(Int(rng.next() % 2001) - 1000) / 1000 }
+      let input = benchmarkInput(count: artifact.manifest.inputs[0].shape.reduce(1, *))
       var times: [Double] = []
       for i in 0..<(runs + 2) {
         let start = ContinuousClock.now

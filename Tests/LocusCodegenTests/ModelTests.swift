@@ -67,7 +67,7 @@ final class ModelTests: XCTestCase {
       """
     try use.write(toFile: dir + "/use.c", atomically: true, encoding: .utf8)
     for language in [["-x", "c", "-std=c99"], ["-x", "c++", "-std=c++17"]] {
-      let result = try runCommand([try Toolchain.discover().clang, "-fsyntax-only", "-Wall", "-Wextra", "-Wpedantic", "-Werror"] + language + [dir + "/use.c"])
+      let result = try runTool([try Toolchain.discover().clang, "-fsyntax-only", "-Wall", "-Wextra", "-Wpedantic", "-Werror"] + language + [dir + "/use.c"])
       XCTAssertEqual(result.status, 0, "\(language): \(result.output)")
     }
   }
@@ -80,7 +80,7 @@ final class ModelTests: XCTestCase {
     let nm = ((clang as NSString).deletingLastPathComponent as NSString).appendingPathComponent("llvm-nm")
     let tool = FileManager.default.isExecutableFile(atPath: nm) ? nm : "/usr/bin/nm"
     guard FileManager.default.isExecutableFile(atPath: tool) else { throw XCTSkip("no nm to list the exported symbols") }
-    let result = try runCommand([tool, "-D", "--defined-only", "--format=just-symbols", library.path])
+    let result = try runTool([tool, "-D", "--defined-only", "--format=just-symbols", library.path])
     XCTAssertEqual(result.status, 0, result.output)
     let functions = result.output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("_") }
     let expected = ["abi_version", "arena_bytes", "batch", "forward", "input_info", "num_inputs", "num_outputs", "num_params",
@@ -128,7 +128,7 @@ func temporaryDirectory(_ prefix: String) throws -> String {
 }
 
 /// Runs a command, returning its exit status and combined output.
-func runCommand(_ argv: [String], environment: [String: String]? = nil, directory: String? = nil) throws -> (status: Int32, output: String) {
+func runTool(_ argv: [String], environment: [String: String]? = nil, directory: String? = nil) throws -> (status: Int32, output: String) {
   let process = Process()
   process.executableURL = URL(fileURLWithPath: argv[0])
   process.arguments = Array(argv.dropFirst())

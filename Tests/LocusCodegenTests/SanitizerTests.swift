@@ -91,7 +91,7 @@ final class SanitizerTests: XCTestCase {
     for (label, flags) in [("serial", [String]()), ("openmp", openMP.compileFlags + openMP.linkFlags)] {
       let what = "\(model.name) \(label)"
       let exe = "\(dir)/driver-\(label)"
-      let compile = try runCommand([toolchain.clang, "-std=c99", "-Wall", "-Wextra", "-Werror"] + sanitize + flags
+      let compile = try runTool([toolchain.clang, "-std=c99", "-Wall", "-Wextra", "-Werror"] + sanitize + flags
         + ["\(dir)/driver.c", "\(dir)/\(model.sourceFileName)", "-lm", "-o", exe])
       if compile.status != 0, compile.output.contains("libclang_rt") || compile.output.contains("asan") {
         throw XCTSkip("sanitizer runtime not available for \(toolchain.clang): \(compile.output.prefix(400))")
@@ -102,7 +102,7 @@ final class SanitizerTests: XCTestCase {
       environment["ASAN_OPTIONS"] = "detect_leaks=1"
       environment["UBSAN_OPTIONS"] = "print_stacktrace=1"
       environment["OMP_NUM_THREADS"] = "2"
-      let result = try runCommand([exe], environment: environment, directory: dir)
+      let result = try runTool([exe], environment: environment, directory: dir)
       XCTAssertEqual(result.status, 0, "\(what): run under sanitizers failed:\n\(result.output)", file: file, line: line)
       guard result.status == 0 else { continue }
       var got = try readFloats("\(dir)/outputs.bin")[...]

@@ -39,9 +39,9 @@ final class WorkspaceTests: XCTestCase {
     let dir = try temporaryDirectory("workspace")
     try program.write(toFile: "\(dir)/ws.c", atomically: true, encoding: .utf8)
     let clang = try Toolchain.discover().clang
-    let build = try runCommand([clang, "-std=c99", "-O1", "\(dir)/ws.c", "-lm", "-o", "\(dir)/ws"])
+    let build = try runTool([clang, "-std=c99", "-O1", "\(dir)/ws.c", "-lm", "-o", "\(dir)/ws"])
     XCTAssertEqual(build.status, 0, build.output)
-    let result = try runCommand(["\(dir)/ws"])
+    let result = try runTool(["\(dir)/ws"])
     XCTAssertEqual(result.output.split(separator: "\n").map { Int($0) ?? -1 }, expected)
   }
 }

@@ -7,11 +7,7 @@ import XCTest
 /// `locus eval` reports for the same weights and images.
 final class CDemoTests: XCTestCase {
   func testTheDemoPrintsTheAccuracyOfLocusEval() throws {
-    guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
-      let message = "Fashion-MNIST is not installed (sudo apt-get install dataset-fashion-mnist)"
-      if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail(message); return }
-      throw XCTSkip(message)
-    }
+    try requireFashionMNIST()
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("locus-cdemo-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: scratch) }
@@ -28,8 +24,7 @@ final class CDemoTests: XCTestCase {
     XCTAssertEqual(demo.status, 0, demo.stdout + demo.stderr)
     let eval = try runLocus(["eval", "specs/localvit_fmnist.locus"] + tiny + ["--limit-test", "300", "--batch", "100", "--weights", weights])
     XCTAssertEqual(eval.status, 0, eval.stderr)
-    let line = { (text: String) in text.split(separator: "\n").first { $0.hasPrefix("top-1 accuracy") }.map { String($0.split(separator: ",")[0]) } }
-    let demoLine = try XCTUnwrap(line(demo.stdout), demo.stdout), evalLine = try XCTUnwrap(line(eval.stdout), eval.stdout)
+    let demoLine = try XCTUnwrap(accuracyLine(demo.stdout), demo.stdout), evalLine = try XCTUnwrap(accuracyLine(eval.stdout), eval.stdout)
     XCTAssertEqual(demoLine, evalLine)
     XCTAssertTrue(demo.stdout.contains("image 0: predicted"), demo.stdout)
   }

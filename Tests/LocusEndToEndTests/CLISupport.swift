@@ -38,3 +38,18 @@ func locusBinary() throws -> URL {
   return binary
 }
 
+
+/// Tests that read the Fashion-MNIST test set: a failure in CI (the data set is a dependency
+/// there), a skip on a machine without it.
+func requireFashionMNIST() throws {
+  guard !FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else { return }
+  let message = "Fashion-MNIST is not installed (sudo apt-get install dataset-fashion-mnist)"
+  if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail(message); throw CancellationError() }
+  throw XCTSkip(message)
+}
+
+/// `top-1 accuracy X% (correct/total)` from the first line of `text` that reports one, as
+/// `locus eval` and both example programs print it (what follows a comma is left out).
+func accuracyLine(_ text: String) -> String? {
+  text.split(separator: "\n").first { $0.hasPrefix("top-1 accuracy") }.map { String($0.split(separator: ",")[0]) }
+}
