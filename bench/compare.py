@@ -81,7 +81,6 @@ def main():
     parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    os.environ.setdefault("KMP_BLOCKTIME", "0")
 
     rows = []
     for spec in args.specs:
