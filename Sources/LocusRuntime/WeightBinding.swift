@@ -11,6 +11,13 @@ protocol WeightSource {
   /// nil when the tensor holds floats; otherwise the dtype name, for the message.
   func nonFloatDType(of name: String) -> String?
   func copyFloats(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws(RuntimeError)
+  /// Where `name` lies in the source: bindings copy in this order, so a mapped file is read front
+  /// to back and the pages the kernel maps in around each fault belong to tensors still to come.
+  func position(of name: String) -> Int
+  /// Called once `name` is copied: the source may let go of its memory (a mapped file's pages).
+  func finished(with name: String)
+  /// Called after the last copy.
+  func finishedAll()
 }
 
 public enum WeightBinding {
@@ -38,9 +45,11 @@ public enum WeightBinding {
     let found = problems(source: source, parameters: parameters)
     guard found.isEmpty else { throw .weightMismatch(file: source.sourceName, model: model, problems: found) }
     let store = try ParameterStore(specs: parameters)
-    for (i, spec) in parameters.enumerated() {
-      try source.copyFloats(spec.name, into: store.values(i))
+    for i in parameters.indices.sorted(by: { source.position(of: parameters[$0].name) < source.position(of: parameters[$1].name) }) {
+      try source.copyFloats(parameters[i].name, into: store.values(i))
+      source.finished(with: parameters[i].name)
     }
+    source.finishedAll()
     return store
   }
 
@@ -78,6 +87,10 @@ extension SafeTensorsFile: WeightSource {
     guard let dtype = entries[name]?.dtype, !dtype.isReadableAsFloat else { return nil }
     return dtype.rawValue
   }
+
+  func position(of name: String) -> Int { entries[name]?.dataOffsets.lowerBound ?? 0 }
+  func finished(with name: String) { releasePages(of: name) }
+  func finishedAll() { releaseAllPages() }
 }
 
 struct InMemoryWeights: WeightSource {
@@ -98,4 +111,8 @@ struct InMemoryWeights: WeightSource {
     }
     _ = destination.update(fromContentsOf: floats)
   }
+
+  func position(of name: String) -> Int { 0 }
+  func finished(with name: String) {}
+  func finishedAll() {}
 }
