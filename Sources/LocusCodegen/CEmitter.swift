@@ -87,6 +87,28 @@ public enum CEmitter {
     }
   }
 
+  /// Indices (into `graph.parameters`) of the parameters `<m>_forward` reads: through a view or
+  /// directly, by a node forward computes, or as an output. The others are read by `<m>_prepare`
+  /// only (weights folded into the persistent region) or by nothing, so a host may let their
+  /// memory go once prepared (the runtime drops their pages of a mapped weights file).
+  public static func parametersReadByForward(_ graph: Graph) -> Set<Int> {
+    var index: [String: Int] = [:]
+    for (i, p) in graph.parameters.enumerated() where index[p.name] == nil { index[p.name] = i }
+    let prepares = graph.preparesConstants
+    func root(_ v: ValueID) -> Node {
+      var node = graph[v]
+      while node.op.isView, let first = node.operands.first { node = graph[first] }
+      return node
+    }
+    var read = Set<Int>()
+    func mark(_ v: ValueID) {
+      if case .parameter(let name) = root(v).op, let i = index[name] { read.insert(i) }
+    }
+    for node in graph.nodes where !node.op.isView && !(prepares && isPrepared(node)) { node.operands.forEach(mark) }
+    graph.outputs.forEach { mark($0.value) }
+    return read
+  }
+
   /// The strided views the kernels take (MemoryPlan.Layout): sdpa reads q, k and v with any row
   /// stride; every kernel that runs per sample (`KernelEntry.takesSampleViews`) takes any operand
   /// or result one sample at a time (`KernelContext.stridesSamples`); fused_linear's residual and

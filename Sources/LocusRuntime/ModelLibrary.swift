@@ -24,6 +24,7 @@ struct ModelSymbols {
   typealias InfoFn = @convention(c) (Int32) -> UnsafeRawPointer?
   typealias SizeFn = @convention(c) () -> Int
   typealias SetThreadsFn = @convention(c) (Int32) -> Void
+  typealias ReadFn = @convention(c) (Int32) -> Int32
   typealias ForwardFn =
     @convention(c) (
       UnsafePointer<UnsafePointer<Float>?>?, UnsafePointer<UnsafePointer<Float>?>?,
@@ -46,6 +47,9 @@ struct ModelSymbols {
   var setNumThreads: SetThreadsFn
   var prepare: PrepareFn
   var forward: ForwardFn
+  /// `<m>_param_read_by_forward`, absent from libraries built before it existed (then every
+  /// parameter counts as read).
+  var paramReadByForward: ReadFn?
 
   /// Loads the library. The handle is never closed: libomp's worker threads outlive each forward
   /// call, and unloading a library they may still reference is a known source of crashes.
@@ -83,7 +87,8 @@ struct ModelSymbols {
       numInputs: try sym("num_inputs", IntFn.self), inputInfo: try sym("input_info", InfoFn.self),
       numOutputs: try sym("num_outputs", IntFn.self), outputInfo: try sym("output_info", InfoFn.self),
       arenaBytes: try sym("arena_bytes", SizeFn.self), setNumThreads: try sym("set_num_threads", SetThreadsFn.self),
-      prepare: try sym("prepare", PrepareFn.self), forward: try sym("forward", ForwardFn.self))
+      prepare: try sym("prepare", PrepareFn.self), forward: try sym("forward", ForwardFn.self),
+      paramReadByForward: dlsym(handle, "\(m)_param_read_by_forward").map { unsafeBitCast($0, to: ReadFn.self) })
   }
 
   /// Reads and checks one table (params, inputs or outputs).

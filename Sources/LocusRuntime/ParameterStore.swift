@@ -47,37 +47,56 @@ public struct ParameterSpec: Sendable, Hashable {
 }
 
 /// Bound weights, in the model's parameter order: `pointer(i)` is what `<m>_forward` gets as params[i].
+///
+/// Parameters are copies in one 64-byte-aligned allocation, except those a binding borrows: float32
+/// tensors of a mapped weights file that forward never reads (weights `<m>_prepare` folds into the
+/// arena), whose pointers point into the file's read-only map, so they cost no memory once
+/// prepared (`CompiledModel.bindWeights`). Borrowed values may be read but not written.
 public final class ParameterStore {
   public let specs: [ParameterSpec]
   private let buffer: AlignedBuffer
-  /// Offset of each parameter, in floats, a multiple of 16 (64 bytes).
-  private let offsets: [Int]
+  private let pointers: [UnsafeMutablePointer<Float>]
   private let counts: [Int]
+  private let borrowed: Set<Int>
+  /// Keeps the map that borrowed parameters point into alive.
+  private let file: SafeTensorsFile?
 
   /// Zero-filled storage for `specs`.
-  public init(specs: [ParameterSpec]) throws(RuntimeError) {
+  public convenience init(specs: [ParameterSpec]) throws(RuntimeError) {
+    try self.init(specs: specs, borrowing: [:], from: nil)
+  }
+
+  /// Storage for `specs`, parameter i at `borrowing[i]` (inside `file`) where given, else a
+  /// zero-filled copy starting on a 64-byte boundary.
+  init(specs: [ParameterSpec], borrowing: [Int: UnsafePointer<Float>], from file: SafeTensorsFile?) throws(RuntimeError) {
     var offsets: [Int] = []
     var counts: [Int] = []
     var total = 0
-    for spec in specs {
+    for (i, spec) in specs.enumerated() {
       guard let count = elementCount(spec.shape) else {
         throw .invalidArgument("parameter '\(spec.name)' has an invalid shape \(formatShape(spec.shape))")
       }
       offsets.append(total)
       counts.append(count)
-      total += (count + 15) / 16 * 16
+      if borrowing[i] == nil { total += (count + 15) / 16 * 16 }
     }
+    let buffer = try AlignedBuffer(byteCount: total * MemoryLayout<Float>.stride)
     self.specs = specs
-    self.offsets = offsets
     self.counts = counts
-    self.buffer = try AlignedBuffer(byteCount: total * MemoryLayout<Float>.stride)
+    self.buffer = buffer
+    self.pointers = specs.indices.map { i in
+      borrowing[i].map { UnsafeMutablePointer(mutating: $0) } ?? buffer.floats + offsets[i]
+    }
+    self.borrowed = Set(borrowing.keys)
+    self.file = file
   }
 
   public var count: Int { specs.count }
 
-  public func pointer(_ i: Int) -> UnsafeMutablePointer<Float> {
-    buffer.pointer.assumingMemoryBound(to: Float.self) + offsets[i]
-  }
+  /// Whether parameter i points into a read-only weights file (see the type's comment).
+  public func isBorrowed(_ i: Int) -> Bool { borrowed.contains(i) }
+
+  public func pointer(_ i: Int) -> UnsafeMutablePointer<Float> { pointers[i] }
 
   public func values(_ i: Int) -> UnsafeMutableBufferPointer<Float> {
     UnsafeMutableBufferPointer(start: pointer(i), count: counts[i])

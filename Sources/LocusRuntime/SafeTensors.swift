@@ -31,6 +31,11 @@ public struct SafeTensorsFile: Sendable {
   /// Whether `bytes` is a private read-only mapping of the file made by `read(path:)`: only then may
   /// its pages be dropped, since the kernel reads them back from the file if they are touched again.
   private let isFileMapping: Bool
+  /// The mapped file, open as long as the map (closed by `bytes`' deallocator): float32 tensors are
+  /// copied out with pread, which leaves no pages mapped in this process (copies through the map
+  /// left them resident here even after MADV_DONTNEED on this kernel), and only the tensors a
+  /// store borrows are read through the map.
+  private let descriptor: Int32
 
   /// The Python library refuses headers above 100 MB; so do we, before allocating anything.
   static let maxHeaderBytes = 100_000_000
@@ -40,18 +45,37 @@ public struct SafeTensorsFile: Sendable {
   public static func read(path: String) throws(RuntimeError) -> SafeTensorsFile {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw .io(path: path, action: "read", reason: String(cString: strerror(errno))) }
-    defer { close(fd) }
     var status = stat()
-    guard fstat(fd, &status) == 0 else { throw .io(path: path, action: "read", reason: String(cString: strerror(errno))) }
-    guard (status.st_mode & S_IFMT) == S_IFREG else { throw .io(path: path, action: "read", reason: "not a regular file") }
-    let size = Int(status.st_size)
-    // An empty file cannot be mapped; the parser reports it as too short.
-    guard size > 0 else { return try SafeTensorsFile(bytes: Data(), path: path) }
-    guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-      throw .io(path: path, action: "map", reason: String(cString: strerror(errno)))
+    guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_size > 0,
+      let base = mmap(nil, Int(status.st_size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED
+    else {
+      let reason = errno != 0 ? String(cString: strerror(errno)) : "not a regular file"
+      let empty = (status.st_mode & S_IFMT) == S_IFREG && status.st_size == 0
+      close(fd)
+      // An empty file cannot be mapped; the parser reports it as too short.
+      if empty { return try SafeTensorsFile(bytes: Data(), path: path) }
+      throw .io(path: path, action: "map", reason: reason)
     }
-    let data = Data(bytesNoCopy: base, count: size, deallocator: .custom { pointer, count in munmap(pointer, count) })
-    return try SafeTensorsFile(bytes: data, path: path, isFileMapping: true)
+    let data = Data(bytesNoCopy: base, count: Int(status.st_size), deallocator: .custom { pointer, count in
+      munmap(pointer, count)
+      close(fd)
+    })
+    return try SafeTensorsFile(bytes: data, path: path, descriptor: fd)
+  }
+
+  /// The tensor's values in place, when it is float32 on a little-endian host, 4-byte aligned, and
+  /// the file is a map made by `read(path:)` (which lives as long as this value or a copy of it).
+  func borrowableFloats(_ name: String) -> UnsafePointer<Float>? {
+    #if _endian(little)
+      guard isFileMapping, let entry = entries[name], entry.dtype == .f32, !entry.dataOffsets.isEmpty else { return nil }
+      let start = dataStart + entry.dataOffsets.lowerBound
+      return bytes.withUnsafeBytes { file -> UnsafePointer<Float>? in
+        guard let base = file.baseAddress, Int(bitPattern: base + start) % MemoryLayout<Float>.alignment == 0 else { return nil }
+        return (base + start).assumingMemoryBound(to: Float.self)
+      }
+    #else
+      return nil
+    #endif
   }
 
   /// Drops the resident pages that lie wholly inside tensor `name` (a no-op unless the file was
@@ -78,13 +102,14 @@ public struct SafeTensorsFile: Sendable {
 
   /// Parses and validates an in-memory file; `path` only names it in messages.
   public init(bytes: Data, path: String) throws(RuntimeError) {
-    try self.init(bytes: bytes, path: path, isFileMapping: false)
+    try self.init(bytes: bytes, path: path, descriptor: -1)
   }
 
-  private init(bytes: Data, path: String, isFileMapping: Bool) throws(RuntimeError) {
+  private init(bytes: Data, path: String, descriptor: Int32) throws(RuntimeError) {
     self.path = path
     self.bytes = bytes
-    self.isFileMapping = isFileMapping
+    self.isFileMapping = descriptor >= 0
+    self.descriptor = descriptor
     let fileSize = bytes.count
     guard fileSize >= 8 else {
       throw .malformedFile(file: path, problem: "file is \(fileSize) bytes, shorter than the 8-byte header length")
@@ -179,6 +204,17 @@ public struct SafeTensorsFile: Sendable {
       throw .invalidArgument("\(path): tensor '\(name)' has \(count) elements, the buffer holds \(destination.count)")
     }
     let start = dataStart + entry.dataOffsets.lowerBound
+    #if _endian(little)
+      if isFileMapping, entry.dtype == .f32, let out = destination.baseAddress {
+        var done = 0
+        while done < entry.dataOffsets.count {
+          let n = pread(descriptor, UnsafeMutableRawPointer(out) + done, entry.dataOffsets.count - done, off_t(start + done))
+          guard n > 0 else { break }  // the map below still holds the bytes: fall back to it
+          done += n
+        }
+        if done == entry.dataOffsets.count { return }
+      }
+    #endif
     bytes.withUnsafeBytes { file in
       let src = UnsafeRawBufferPointer(rebasing: file[start..<(start + entry.dataOffsets.count)])
       convertToFloat(src, dtype: entry.dtype, into: destination)

@@ -32,6 +32,18 @@ public enum WeightBinding {
     try bind(source: file, to: parameters, model: model)
   }
 
+  /// `bind`, but the parameters in `borrow` that the file holds as aligned float32 are not copied:
+  /// the store points into the file's map (read-only; see ParameterStore).
+  static func bind(
+    _ file: SafeTensorsFile, to parameters: [ParameterSpec], model: String, borrowing borrow: Set<Int>
+  ) throws(RuntimeError) -> ParameterStore {
+    try bind(source: file, to: parameters, model: model) { specs throws(RuntimeError) in
+      var places: [Int: UnsafePointer<Float>] = [:]
+      for i in borrow.sorted() where i < specs.count { places[i] = file.borrowableFloats(specs[i].name) }
+      return try ParameterStore(specs: specs, borrowing: places, from: places.isEmpty ? nil : file)
+    }
+  }
+
   /// Binds tensors held in memory; `sourceName` names them in messages.
   public static func bind(
     _ tensors: [String: Tensor], sourceName: String, to parameters: [ParameterSpec], model: String
@@ -40,12 +52,14 @@ public enum WeightBinding {
   }
 
   static func bind(
-    source: some WeightSource, to parameters: [ParameterSpec], model: String
+    source: some WeightSource, to parameters: [ParameterSpec], model: String,
+    storage: ([ParameterSpec]) throws(RuntimeError) -> ParameterStore = { specs throws(RuntimeError) in try ParameterStore(specs: specs) }
   ) throws(RuntimeError) -> ParameterStore {
     let found = problems(source: source, parameters: parameters)
     guard found.isEmpty else { throw .weightMismatch(file: source.sourceName, model: model, problems: found) }
-    let store = try ParameterStore(specs: parameters)
-    for i in parameters.indices.sorted(by: { source.position(of: parameters[$0].name) < source.position(of: parameters[$1].name) }) {
+    let store = try storage(parameters)
+    for i in parameters.indices.sorted(by: { source.position(of: parameters[$0].name) < source.position(of: parameters[$1].name) })
+    where !store.isBorrowed(i) {
       try source.copyFloats(parameters[i].name, into: store.values(i))
       source.finished(with: parameters[i].name)
     }

@@ -122,15 +122,29 @@ struct BenchRunCommand: ParsableCommand {
           if i >= warmup { times.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
         }
       }
-      var usage = rusage()
-      #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let rss = usage.ru_maxrss * 1024  // kilobytes on Linux
-      #else
-        getrusage(RUSAGE_SELF, &usage)
-        let rss = usage.ru_maxrss  // bytes on macOS
-      #endif
-      print("times " + times.map { String($0) }.joined(separator: " ") + " rss \(rss)")
+      print("times " + times.map { String($0) }.joined(separator: " ") + " rss \(peakResidentBytes())")
     }
   }
+}
+
+/// This process's peak resident set. On Linux, VmHWM of /proc/self/status: getrusage's ru_maxrss
+/// survives exec, so a child spawned by the compiler would report the compiler's own peak (every
+/// model read ~70 MiB that way, whatever its size).
+private func peakResidentBytes() -> Int {
+  #if os(Linux)
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+      let kilobytes = Int(line.dropFirst("VmHWM:".count).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "")
+    {
+      return kilobytes * 1024
+    }
+  #endif
+  var usage = rusage()
+  #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return usage.ru_maxrss * 1024  // kilobytes on Linux
+  #else
+    getrusage(RUSAGE_SELF, &usage)
+    return usage.ru_maxrss  // bytes on macOS
+  #endif
 }
