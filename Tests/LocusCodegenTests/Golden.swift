@@ -97,6 +97,12 @@ enum Golden {
         return i >= 0 && i < 1 ? &tiny_cnn_outputs_[i] : NULL;
       }
 
+      /* 1 where forward reads parameter i; 0 where only prepare does (folded) or nothing does. */
+      static const unsigned char tiny_cnn_param_read_[7] = {
+        1, 1, 1, 1, 1, 1, 1,
+      };
+      int tiny_cnn_param_read_by_forward(int i) { return i >= 0 && i < 7 ? tiny_cnn_param_read_[i] : 0; }
+
       size_t tiny_cnn_arena_bytes(void) { return 17024; }
 
       void tiny_cnn_set_num_threads(int n) {
@@ -301,6 +307,12 @@ enum Golden {
         return i >= 0 && i < 1 ? &tiny_fused_outputs_[i] : NULL;
       }
 
+      /* 1 where forward reads parameter i; 0 where only prepare does (folded) or nothing does. */
+      static const unsigned char tiny_fused_param_read_[25] = {
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1,
+      };
+      int tiny_fused_param_read_by_forward(int i) { return i >= 0 && i < 25 ? tiny_fused_param_read_[i] : 0; }
+
       size_t tiny_fused_arena_bytes(void) { return 3520; }
 
       void tiny_fused_set_num_threads(int n) {
@@ -488,6 +500,12 @@ enum Golden {
         return i >= 0 && i < 1 ? &tiny_vit_outputs_[i] : NULL;
       }
 
+      /* 1 where forward reads parameter i; 0 where only prepare does (folded) or nothing does. */
+      static const unsigned char tiny_vit_param_read_[20] = {
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+      };
+      int tiny_vit_param_read_by_forward(int i) { return i >= 0 && i < 20 ? tiny_vit_param_read_[i] : 0; }
+
       size_t tiny_vit_arena_bytes(void) { return 5696; }
 
       void tiny_vit_set_num_threads(int n) {
@@ -621,6 +639,12 @@ enum Golden {
       /* Parameters, in manifest order (20). Info for i out of range is NULL. */
       int tiny_vit_num_params(void);
       const locus_tensor_info *tiny_vit_param_info(int i);
+
+      /*
+       * 1 when tiny_vit_forward reads parameter i, 0 when only tiny_vit_prepare does (weights folded into
+       * the arena) or nothing does: a host may release such a parameter's memory once prepared.
+       */
+      int tiny_vit_param_read_by_forward(int i);
 
       /* Inputs (1); shapes include the batch B first. */
       int tiny_vit_num_inputs(void);

@@ -34,6 +34,12 @@ int ceit_tiny_train_batch(void);
 int ceit_tiny_train_num_params(void);
 const locus_tensor_info *ceit_tiny_train_param_info(int i);
 
+/*
+ * 1 when ceit_tiny_train_forward reads parameter i, 0 when only ceit_tiny_train_prepare does (weights folded into
+ * the arena) or nothing does: a host may release such a parameter's memory once prepared.
+ */
+int ceit_tiny_train_param_read_by_forward(int i);
+
 /* Inputs (24); shapes include the batch B first. */
 int ceit_tiny_train_num_inputs(void);
 const locus_tensor_info *ceit_tiny_train_input_info(int i);

@@ -34,6 +34,12 @@ int deit_tiny_batch(void);
 int deit_tiny_num_params(void);
 const locus_tensor_info *deit_tiny_param_info(int i);
 
+/*
+ * 1 when deit_tiny_forward reads parameter i, 0 when only deit_tiny_prepare does (weights folded into
+ * the arena) or nothing does: a host may release such a parameter's memory once prepared.
+ */
+int deit_tiny_param_read_by_forward(int i);
+
 /* Inputs (1); shapes include the batch B first. */
 int deit_tiny_num_inputs(void);
 const locus_tensor_info *deit_tiny_input_info(int i);

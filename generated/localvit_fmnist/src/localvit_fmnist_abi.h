@@ -34,6 +34,12 @@ int localvit_fmnist_batch(void);
 int localvit_fmnist_num_params(void);
 const locus_tensor_info *localvit_fmnist_param_info(int i);
 
+/*
+ * 1 when localvit_fmnist_forward reads parameter i, 0 when only localvit_fmnist_prepare does (weights folded into
+ * the arena) or nothing does: a host may release such a parameter's memory once prepared.
+ */
+int localvit_fmnist_param_read_by_forward(int i);
+
 /* Inputs (1); shapes include the batch B first. */
 int localvit_fmnist_num_inputs(void);
 const locus_tensor_info *localvit_fmnist_input_info(int i);

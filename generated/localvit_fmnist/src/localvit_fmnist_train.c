@@ -3219,6 +3219,15 @@ const locus_tensor_info *localvit_fmnist_train_output_info(int i) {
   return i >= 0 && i < 97 ? &localvit_fmnist_train_outputs_[i] : NULL;
 }
 
+/* 1 where forward reads parameter i; 0 where only prepare does (folded) or nothing does. */
+static const unsigned char localvit_fmnist_train_param_read_[108] = {
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+  0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1,
+  1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1,
+};
+int localvit_fmnist_train_param_read_by_forward(int i) { return i >= 0 && i < 108 ? localvit_fmnist_train_param_read_[i] : 0; }
+
 size_t localvit_fmnist_train_arena_bytes(void) { return 79492736; }
 
 void localvit_fmnist_train_set_num_threads(int n) {

@@ -34,6 +34,12 @@ int localvit_small_train_batch(void);
 int localvit_small_train_num_params(void);
 const locus_tensor_info *localvit_small_train_param_info(int i);
 
+/*
+ * 1 when localvit_small_train_forward reads parameter i, 0 when only localvit_small_train_prepare does (weights folded into
+ * the arena) or nothing does: a host may release such a parameter's memory once prepared.
+ */
+int localvit_small_train_param_read_by_forward(int i);
+
 /* Inputs (13); shapes include the batch B first. */
 int localvit_small_train_num_inputs(void);
 const locus_tensor_info *localvit_small_train_input_info(int i);

@@ -2789,6 +2789,18 @@ const locus_tensor_info *sag_tiny_cifar_output_info(int i) {
   return i >= 0 && i < 1 ? &sag_tiny_cifar_outputs_[i] : NULL;
 }
 
+/* 1 where forward reads parameter i; 0 where only prepare does (folded) or nothing does. */
+static const unsigned char sag_tiny_cifar_param_read_[212] = {
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+int sag_tiny_cifar_param_read_by_forward(int i) { return i >= 0 && i < 212 ? sag_tiny_cifar_param_read_[i] : 0; }
+
 size_t sag_tiny_cifar_arena_bytes(void) { return 9437184; }
 
 void sag_tiny_cifar_set_num_threads(int n) {

@@ -34,6 +34,12 @@ int sag_tiny_cifar_train_batch(void);
 int sag_tiny_cifar_train_num_params(void);
 const locus_tensor_info *sag_tiny_cifar_train_param_info(int i);
 
+/*
+ * 1 when sag_tiny_cifar_train_forward reads parameter i, 0 when only sag_tiny_cifar_train_prepare does (weights folded into
+ * the arena) or nothing does: a host may release such a parameter's memory once prepared.
+ */
+int sag_tiny_cifar_train_param_read_by_forward(int i);
+
 /* Inputs (30); shapes include the batch B first. */
 int sag_tiny_cifar_train_num_inputs(void);
 const locus_tensor_info *sag_tiny_cifar_train_input_info(int i);

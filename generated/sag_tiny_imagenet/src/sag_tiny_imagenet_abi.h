@@ -34,6 +34,12 @@ int sag_tiny_imagenet_batch(void);
 int sag_tiny_imagenet_num_params(void);
 const locus_tensor_info *sag_tiny_imagenet_param_info(int i);
 
+/*
+ * 1 when sag_tiny_imagenet_forward reads parameter i, 0 when only sag_tiny_imagenet_prepare does (weights folded into
+ * the arena) or nothing does: a host may release such a parameter's memory once prepared.
+ */
+int sag_tiny_imagenet_param_read_by_forward(int i);
+
 /* Inputs (1); shapes include the batch B first. */
 int sag_tiny_imagenet_num_inputs(void);
 const locus_tensor_info *sag_tiny_imagenet_input_info(int i);
