@@ -91,7 +91,9 @@ public enum CEmitter {
   /// directly, by a node forward computes, or as an output. The others are read by `<m>_prepare`
   /// only (weights folded into the persistent region) or by nothing, so a host may let their
   /// memory go once prepared (the runtime drops their pages of a mapped weights file).
+  /// A training library reports every parameter: its optimizer writes them all.
   public static func parametersReadByForward(_ graph: Graph) -> Set<Int> {
+    if graph.training { return Set(graph.parameters.indices) }
     var index: [String: Int] = [:]
     for (i, p) in graph.parameters.enumerated() where index[p.name] == nil { index[p.name] = i }
     let prepares = graph.preparesConstants

@@ -51,7 +51,10 @@ public struct ParameterSpec: Sendable, Hashable {
 /// Parameters are copies in one 64-byte-aligned allocation, except those a binding borrows: float32
 /// tensors of a mapped weights file that forward never reads (weights `<m>_prepare` folds into the
 /// arena), whose pointers point into the file's read-only map, so they cost no memory once
-/// prepared (`CompiledModel.bindWeights`). Borrowed values may be read but not written.
+/// prepared (`CompiledModel.bindWeights`). Writing into a borrowed parameter changes nothing the
+/// model computes (as for any parameter after prepare) and may be undone when the same file is
+/// bound again (its pages are dropped and read back from the file). Training libraries borrow
+/// nothing: their optimizer writes every parameter.
 public final class ParameterStore {
   public let specs: [ParameterSpec]
   private let buffer: AlignedBuffer

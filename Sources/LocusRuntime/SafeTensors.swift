@@ -28,8 +28,8 @@ public struct SafeTensorsFile: Sendable {
   public let entries: [String: Entry]
   private let bytes: Data
   private let dataStart: Int
-  /// Whether `bytes` is a private read-only mapping of the file made by `read(path:)`: only then may
-  /// its pages be dropped, since the kernel reads them back from the file if they are touched again.
+  /// Whether `bytes` is a private mapping of the file made by `read(path:)`: only then may its pages
+  /// be dropped, since the kernel reads them back from the file if they are touched again.
   private let isFileMapping: Bool
   /// The mapped file, open as long as the map (closed by `bytes`' deallocator): float32 tensors are
   /// copied out with pread, which leaves no pages mapped in this process (copies through the map
@@ -47,7 +47,9 @@ public struct SafeTensorsFile: Sendable {
     guard fd >= 0 else { throw .io(path: path, action: "read", reason: String(cString: strerror(errno))) }
     var status = stat()
     guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_size > 0,
-      let base = mmap(nil, Int(status.st_size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED
+      // Writable but private: a write into a borrowed parameter (ParameterStore) copies its page
+      // instead of faulting; the file never changes.
+      let base = mmap(nil, Int(status.st_size), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), base != MAP_FAILED
     else {
       let reason = errno != 0 ? String(cString: strerror(errno)) : "not a regular file"
       let empty = (status.st_mode & S_IFMT) == S_IFREG && status.st_size == 0
