@@ -84,7 +84,7 @@ final class ModelTests: XCTestCase {
     XCTAssertEqual(result.status, 0, result.output)
     let functions = result.output.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("_") }
     let expected = ["abi_version", "arena_bytes", "batch", "forward", "input_info", "num_inputs", "num_outputs", "num_params",
-                    "output_info", "param_info", "prepare", "set_num_threads"].map { "tiny_vit_" + $0 }
+                    "output_info", "param_info", "param_read_by_forward", "prepare", "set_num_threads"].map { "tiny_vit_" + $0 }
     XCTAssertEqual(functions.sorted(), expected)
   }
 
