@@ -50,7 +50,7 @@ public struct ParameterSpec: Sendable, Hashable {
 ///
 /// Parameters are copies in one 64-byte-aligned allocation, except those a binding borrows: float32
 /// tensors of a mapped weights file that forward never reads (weights `<m>_prepare` folds into the
-/// arena), whose pointers point into the file's read-only map, so they cost no memory once
+/// arena), whose pointers point into the file's private map, so they cost no memory once
 /// prepared (`CompiledModel.bindWeights`). Writing into a borrowed parameter changes nothing the
 /// model computes (as for any parameter after prepare) and may be undone when the same file is
 /// bound again (its pages are dropped and read back from the file). Training libraries borrow
@@ -96,7 +96,7 @@ public final class ParameterStore {
 
   public var count: Int { specs.count }
 
-  /// Whether parameter i points into a read-only weights file (see the type's comment).
+  /// Whether parameter i points into a mapped weights file (see the type's comment).
   public func isBorrowed(_ i: Int) -> Bool { borrowed.contains(i) }
 
   public func pointer(_ i: Int) -> UnsafeMutablePointer<Float> { pointers[i] }

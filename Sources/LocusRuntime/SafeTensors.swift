@@ -8,11 +8,10 @@ import Foundation
 
 // Reading safetensors (https://github.com/huggingface/safetensors): an 8-byte little-endian header
 // length n, n bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {…}},
-// then the data section that the offsets index. The file is memory-mapped; tensors are converted
-// straight from the map into the caller's buffer, without an intermediate array, and a binding
-// hands each tensor's pages back once it is copied (`releasePages`), so a process holds one copy
-// of its weights at a time instead of the map and the copy together (peak RSS −23 MiB for
-// localvit_tiny).
+// then the data section that the offsets index. The file is memory-mapped; float32 tensors are
+// copied out with pread, others converted straight from the map into the caller's buffer, and a
+// binding hands the map's pages back afterwards (`releaseAllPages`), so a process holds one copy of
+// its weights, not the map and the copy together (peak RSS −23 MiB for localvit_tiny).
 
 public struct SafeTensorsFile: Sendable {
   public struct Entry: Sendable, Equatable {
@@ -46,17 +45,21 @@ public struct SafeTensorsFile: Sendable {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw .io(path: path, action: "read", reason: String(cString: strerror(errno))) }
     var status = stat()
-    guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG, status.st_size > 0,
-      // Writable but private: a write into a borrowed parameter (ParameterStore) copies its page
-      // instead of faulting; the file never changes.
-      let base = mmap(nil, Int(status.st_size), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), base != MAP_FAILED
-    else {
-      let reason = errno != 0 ? String(cString: strerror(errno)) : "not a regular file"
-      let empty = (status.st_mode & S_IFMT) == S_IFREG && status.st_size == 0
+    func fail(_ action: String, _ reason: String) -> RuntimeError {
       close(fd)
-      // An empty file cannot be mapped; the parser reports it as too short.
-      if empty { return try SafeTensorsFile(bytes: Data(), path: path) }
-      throw .io(path: path, action: "map", reason: reason)
+      return .io(path: path, action: action, reason: reason)
+    }
+    guard fstat(fd, &status) == 0 else { throw fail("read", String(cString: strerror(errno))) }
+    guard (status.st_mode & S_IFMT) == S_IFREG else { throw fail("read", "not a regular file") }
+    // An empty file cannot be mapped; the parser reports it as too short.
+    guard status.st_size > 0 else {
+      close(fd)
+      return try SafeTensorsFile(bytes: Data(), path: path)
+    }
+    // Writable but private: a write into a borrowed parameter (ParameterStore) copies its page
+    // instead of faulting; the file never changes.
+    guard let base = mmap(nil, Int(status.st_size), PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+      throw fail("map", String(cString: strerror(errno)))
     }
     let data = Data(bytesNoCopy: base, count: Int(status.st_size), deallocator: .custom { pointer, count in
       munmap(pointer, count)
@@ -80,25 +83,14 @@ public struct SafeTensorsFile: Sendable {
     #endif
   }
 
-  /// Drops the resident pages that lie wholly inside tensor `name` (a no-op unless the file was
-  /// mapped by `read(path:)`). The values stay readable: the kernel maps them in again from the
-  /// file on the next access. WeightBinding calls it after copying each tensor.
-  public func releasePages(of name: String) {
-    guard let entry = entries[name], !entry.dataOffsets.isEmpty else { return }
-    release(bytes: (dataStart + entry.dataOffsets.lowerBound)..<(dataStart + entry.dataOffsets.upperBound))
-  }
-
-  /// `releasePages` for the whole file: what a binding does last, since the kernel maps pages in
-  /// around each fault (64 KiB windows), including pages of tensors already released.
-  public func releaseAllPages() { release(bytes: 0..<bytes.count) }
-
-  private func release(bytes range: Range<Int>) {
+  /// Drops the map's resident pages (a no-op unless the file was mapped by `read(path:)`); what a
+  /// binding does after its copies. The values stay readable: the kernel maps them in again from
+  /// the file on the next access, except pages written since (borrowed parameters a caller wrote
+  /// into), which go back to the file's values.
+  public func releaseAllPages() {
     guard isFileMapping else { return }
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    let first = (range.lowerBound + page - 1) / page * page, last = range.upperBound / page * page
-    guard last > first else { return }
     bytes.withUnsafeBytes { file in
-      if let base = file.baseAddress { _ = madvise(UnsafeMutableRawPointer(mutating: base + first), last - first, MADV_DONTNEED) }
+      if let base = file.baseAddress { _ = madvise(UnsafeMutableRawPointer(mutating: base), file.count, MADV_DONTNEED) }
     }
   }
 

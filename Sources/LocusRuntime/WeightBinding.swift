@@ -11,13 +11,8 @@ protocol WeightSource {
   /// nil when the tensor holds floats; otherwise the dtype name, for the message.
   func nonFloatDType(of name: String) -> String?
   func copyFloats(_ name: String, into destination: UnsafeMutableBufferPointer<Float>) throws(RuntimeError)
-  /// Where `name` lies in the source: bindings copy in this order, so a mapped file is read front
-  /// to back and the pages the kernel maps in around each fault belong to tensors still to come.
-  func position(of name: String) -> Int
-  /// Called once `name` is copied: the source may let go of its memory (a mapped file's pages).
-  func finished(with name: String)
-  /// Called after the last copy.
-  func finishedAll()
+  /// Called after the last copy: the source may let go of its memory (a mapped file's pages).
+  func finishedCopying()
 }
 
 public enum WeightBinding {
@@ -33,7 +28,7 @@ public enum WeightBinding {
   }
 
   /// `bind`, but the parameters in `borrow` that the file holds as aligned float32 are not copied:
-  /// the store points into the file's map (read-only; see ParameterStore).
+  /// the store points into the file's private map (see ParameterStore).
   static func bind(
     _ file: SafeTensorsFile, to parameters: [ParameterSpec], model: String, borrowing borrow: Set<Int>
   ) throws(RuntimeError) -> ParameterStore {
@@ -58,12 +53,10 @@ public enum WeightBinding {
     let found = problems(source: source, parameters: parameters)
     guard found.isEmpty else { throw .weightMismatch(file: source.sourceName, model: model, problems: found) }
     let store = try storage(parameters)
-    for i in parameters.indices.sorted(by: { source.position(of: parameters[$0].name) < source.position(of: parameters[$1].name) })
-    where !store.isBorrowed(i) {
-      try source.copyFloats(parameters[i].name, into: store.values(i))
-      source.finished(with: parameters[i].name)
+    for (i, spec) in parameters.enumerated() where !store.isBorrowed(i) {
+      try source.copyFloats(spec.name, into: store.values(i))
     }
-    source.finishedAll()
+    source.finishedCopying()
     return store
   }
 
@@ -102,9 +95,7 @@ extension SafeTensorsFile: WeightSource {
     return dtype.rawValue
   }
 
-  func position(of name: String) -> Int { entries[name]?.dataOffsets.lowerBound ?? 0 }
-  func finished(with name: String) { releasePages(of: name) }
-  func finishedAll() { releaseAllPages() }
+  func finishedCopying() { releaseAllPages() }
 }
 
 struct InMemoryWeights: WeightSource {
@@ -126,7 +117,5 @@ struct InMemoryWeights: WeightSource {
     _ = destination.update(fromContentsOf: floats)
   }
 
-  func position(of name: String) -> Int { 0 }
-  func finished(with name: String) {}
-  func finishedAll() {}
+  func finishedCopying() {}
 }
