@@ -29,10 +29,10 @@
  * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
  * results do not depend on the thread count.
  *
- * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of
- * short query tiles, (⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(⌈Nk/NR⌉·NR + 16 + D)) floats (about
- * 160 KB for DeiT-tiny); if that fails, the thread's outputs are NaN. out must not overlap q, k
- * or v. */
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
 #if defined(LOCUS_TARGET_AVX512)
 #  define LK_SDPA_MR 8
 #else
@@ -95,37 +95,46 @@ static inline lk_vi lk__sdpa_below(int first, int n) {
   return c < n;
 }
 
-/* Step 1 on one tile: s[0:MR, 0:NR] = A[0:MR, 0:D] · kp[0:D, 0:NR], A(i, d) = a[i·rsa + d] (all
- * MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
- * rmax[i] = max(rmax[i], the row's real scores) lane-wise. s has room for all NR columns. */
-static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
-                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
   lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
   for (int i = 0; i < LK_SDPA_MR; ++i)
-    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
   for (int d = 0; d < D; ++d) {
     lk_vf b[LK_SDPA_NV];
-    for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
     for (int i = 0; i < LK_SDPA_MR; ++i) {
       lk_vf ai = lk_vset1(a[i * rsa + d]);
-      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += ai * b[u];
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
     }
     kp += LK_SDPA_NR;
   }
   for (int i = 0; i < LK_SDPA_MR; ++i)
-    for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
-  if (valid == LK_SDPA_NR) {
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
     for (int i = 0; i < LK_SDPA_MR; ++i) {
       lk_vf m = acc[i][0];
-      for (int u = 1; u < LK_SDPA_NV; ++u) m = lk_vmax(acc[i][u], m);
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
       rmax[i] = lk_vmax(m, rmax[i]);
     }
   } else { /* last panel: the zero padding keys must not take part in the max */
-    for (int u = 0; u < LK_SDPA_NV; ++u) {
+    for (int u = 0; u < nv; ++u) {
       lk_vi keep = lk__sdpa_below(u * LK_VW, valid);
       for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
     }
   }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
 }
 
 /* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
