@@ -233,7 +233,7 @@ void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q
   {
     long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
     float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
-    float *vp = kt + kt_floats, *s = vp + vp_floats, *qt = s + s_floats;
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
     lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
     float inv[LK_SDPA_TILES * LK_SDPA_MR];
     const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
