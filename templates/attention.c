@@ -12,10 +12,12 @@
  * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
  * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
  *
- * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax (which ran at
- * ~63 GFLOP/s on 2 threads for DeiT-tiny, a third of the FMA peak: Kᵀ and V were re-packed for
- * every block of queries, blocks of 50 rows ended in an edge tile that went through a copy, and
- * the softmax read the score block three times). The work is the B·H·⌈Nq/MR⌉ register tiles of
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
  * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
  * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
  * Then, LK_SDPA_TILES query tiles at a time:
@@ -25,6 +27,10 @@
  *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
  *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
  *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
  * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
  * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
  * results do not depend on the thread count.
