@@ -49,6 +49,8 @@ int main(void) {
   TIME("linear fc1 197x192 -> 768 (+bias)", 2.0 * N * C * 768 * 1e-9, lk_linear(N, C, 768, x, w1, b1, y));
   TIME("sdpa 197 tokens, 3 heads x 64", 4.0 * N * N * D * H * 1e-9,
        lk_sdpa(1, N, N, H, H, D, qkv, 3 * C, qkv + C, 3 * C, qkv + 2 * C, 3 * C, o, 0.125f));
+  TIME("sdpa 197 tokens, 4 heads x 48", 4.0 * N * N * C * 1e-9, /* LocalViT-tiny */
+       lk_sdpa(1, N, N, 4, 4, 48, qkv, 3 * C, qkv + C, 3 * C, qkv + 2 * C, 3 * C, o, 0.144337567f));
   TIME("softmax [3*197, 197]", 0, lk_softmax(3L * N, N, x, y));
   TIME("gelu [197, 768]", 0, lk_gelu((long)N * 768, x, y));
   TIME("add [197, 192] (residual)", 0, lk_add(1, shape, x, unit, y, unit, o));

@@ -224,6 +224,11 @@ static void test_attention(void) {
   sdpa_case(2, 17, 33, 6, 1, 7, 0);    /* cross attention, one kv head, odd D */
   sdpa_case(1, 1, 1, 1, 1, 1, 0);
   sdpa_case(3, 130, 9, 2, 2, 32, 0);
+  sdpa_case(1, 197, 197, 4, 4, 48, 1); /* LocalViT-tiny */
+  sdpa_case(2, 64, 64, 4, 1, 48, 0);   /* SAG: four heads on one kv head, Nk a multiple of NR */
+  sdpa_case(2, 1, 197, 3, 3, 64, 0);   /* CeiT's class-token attention: one query */
+  sdpa_case(1, 30, 1024, 2, 1, 20, 0); /* score rows 4 KiB apart (padded), D = 20: an edge panel */
+  sdpa_case(1, 40, 40, 4, 2, 128, 1);  /* query rows 4 KiB apart (copied) */
   for (int t = 0; t < 6; ++t) {
     int B = lkt_int(1, 2), T = lkt_int(1, 9), N = PICK(), Hk = lkt_int(1, 3), H = Hk * lkt_int(1, 2), D = PICK();
     long nq = (long)B * N * H * D, nk = (long)B * T * N * Hk * D;
@@ -355,6 +360,12 @@ static void test_thread_invariance(void) {
   lk_sdpa(1, 197, 197, 3, 3, 64, x, 3L * C, x + C, 3L * C, x + 2 * C, 3L * C, y1, 0.125f);
   LKT_SET_THREADS(2);
   lkt_check_exact("sdpa thread-count invariance", y1, y2, 197L * C);
+  /* grouped kv heads (four query heads on one), two images: runs that start inside a head */
+  lk_sdpa(2, 197, 197, 4, 1, 48, x, 3L * C, x + C, 3L * C, x + 2 * C, 3L * C, y2, 0.144f);
+  LKT_SET_THREADS(1);
+  lk_sdpa(2, 197, 197, 4, 1, 48, x, 3L * C, x + C, 3L * C, x + 2 * C, 3L * C, y1, 0.144f);
+  LKT_SET_THREADS(2);
+  lkt_check_exact("sdpa thread-count invariance, grouped kv", y1, y2, 2L * 197 * C);
   lk_gelu(rows * C - 5, x, y2);
   LKT_SET_THREADS(1);
   lk_gelu(rows * C - 5, x, y1);
