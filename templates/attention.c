@@ -1,4 +1,4 @@
-/* locus-requires: prologue.h gemm.c softmax.c */
+/* locus-requires: prologue.h */
 /* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
  * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
  * attention): query head h reads kv head h / (H / Hk). */

@@ -30,7 +30,7 @@ extension Driver {
   /// over the training graph (`Pipeline.training`).
   public static func compileTraining(_ request: CompileRequest) throws(DriverError) -> TrainingArtifact {
     let (training, inference) = try trainingGraph(request)
-    let (emitted, library, manifest) = try build(training.graph, target: request.target)
+    let (emitted, library, manifest) = try build(training.graph, target: request.target, profile: request.profile)
     return TrainingArtifact(training: training, emitted: emitted, library: library, manifest: manifest, inference: inference)
   }
 

@@ -230,8 +230,6 @@ enum Golden {
       /* (template text elided) */
       /* ---- templates/norm.c ---------------------------------------------------------------------- */
       /* (template text elided) */
-      /* ---- templates/softmax.c ------------------------------------------------------------------- */
-      /* (template text elided) */
       /* ---- templates/attention.c ----------------------------------------------------------------- */
       /* (template text elided) */
       /* ---- templates/shifted_attention.c --------------------------------------------------------- */
@@ -427,8 +425,6 @@ enum Golden {
       /* ---- templates/norm.c ---------------------------------------------------------------------- */
       /* (template text elided) */
       /* ---- templates/activation.c ---------------------------------------------------------------- */
-      /* (template text elided) */
-      /* ---- templates/softmax.c ------------------------------------------------------------------- */
       /* (template text elided) */
       /* ---- templates/attention.c ----------------------------------------------------------------- */
       /* (template text elided) */

@@ -58,4 +58,17 @@ final class ProfileTests: XCTestCase {
     XCTAssertEqual(events.count, kernels)
     XCTAssertTrue(events.allSatisfy { ($0["ph"] as? String) == "X" && ($0["dur"] as? Double ?? -1) >= 0 })
   }
+
+  func testProfileTrainingStep() throws {
+    let r = try runLocus(["profile", "specs/localvit_fmnist.locus", "--set", "dim=16", "--set", "depth=1", "--set", "reduction=16",
+                          "--runs", "2", "--warmup", "1", "--top", "0", "--threads", "1", "--batch", "2", "--train"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    XCTAssertTrue(lines.first?.hasPrefix("localvit_fmnist_train batch 2: ") ?? false, r.stdout)
+    XCTAssertTrue(lines.first?.contains("training step median") ?? false, r.stdout)
+    let rows = lines.filter { $0.contains("%") && $0.contains(" %") }
+    XCTAssertTrue(rows.contains { $0.contains("conv2d_grad_weight") }, "backward kernels are timed:\n\(r.stdout)")
+    XCTAssertTrue(rows.contains { $0.contains("cross_entropy") }, "the loss is timed:\n\(r.stdout)")
+    XCTAssertFalse(r.stdout.contains("(null)"), r.stdout)
+  }
 }

@@ -1439,66 +1439,11 @@ LK__SCALAR(mul_scalar, x[i] * s)
 LK__SCALAR(div_scalar, x[i] / s)
 LK__SCALAR(rdiv_scalar, s / x[i])
 
-/* ---- templates/softmax.c ------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* softmax over the last axis: y[rows, cols] = exp(x − max) / Σ exp(x − max), per row.
- * Subtracting the row max keeps exp from overflowing; exp is lk_vexp (vectorised). Every row is
- * handled by one thread in a fixed order, so results are independent of the thread count. */
-
-/* Softmax of one row of scale·x (scale > 0; attention folds 1/√D in here), on the calling
- * thread: other kernels call it inside their own parallel regions. y may equal x. */
-void lk_softmax_row(int cols, const float *x, float scale, float *y) {
-  lk_vf vm = lk_vset1(-INFINITY), vs = lk_vzero();
-  float m = -INFINITY, s, inv;
-  int c = 0;
-  for (; c + LK_VW <= cols; c += LK_VW) vm = lk_vmax(lk_vload(x + c), vm);
-  m = lk_vhmax(vm);
-  for (; c < cols; ++c) m = x[c] > m ? x[c] : m;
-  m *= scale; /* scale > 0, so max(scale·x) = scale·max(x) */
-  if (m == -INFINITY) m = 0.0f; /* an all −inf row gives NaN below, as PyTorch does */
-  for (c = 0; c + LK_VW <= cols; c += LK_VW) {
-    lk_vf e = lk_vexp(lk_vload(x + c) * scale - m);
-    vs += e;
-    lk_vstore(y + c, e);
-  }
-  if (c < cols) { /* tail through a padded vector: the same exp as the body */
-    float t[LK_VW];
-    for (int i = 0; i < LK_VW; ++i) t[i] = c + i < cols ? x[c + i] * scale - m : -INFINITY;
-    lk_vf e = lk_vexp(lk_vload(t));
-    vs += e;
-    lk_vstore(t, e);
-    memcpy(y + c, t, (size_t)(cols - c) * sizeof(float));
-  }
-  s = lk_vsum(vs);
-  inv = 1.0f / s;
-  for (c = 0; c < cols; ++c) y[c] *= inv;
-}
-
-void lk_softmax(long rows, int cols, const float *x, float *y) {
-  LK_OMP(parallel for schedule(static) if(rows * cols >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk_softmax_row(cols, x + r * cols, 1.0f, y + r * cols);
-}
-
-/* Reference: libm exp in double. */
-void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
-  for (long r = 0; r < rows; ++r) {
-    const float *xr = x + r * cols;
-    double m = -INFINITY, s = 0.0;
-    for (int c = 0; c < cols; ++c) m = xr[c] > m ? xr[c] : m;
-    for (int c = 0; c < cols; ++c) s += exp(xr[c] - m);
-    for (int c = 0; c < cols; ++c) y[r * cols + c] = (float)(exp(xr[c] - m) / s);
-  }
-}
-
 /* ---- templates/attention.c ----------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c softmax.c */
+/* locus-requires: prologue.h */
 /* Attention kernels: scaled dot-product attention over tokens (sdpa) and local attention over the
  * T shifted variants of every token (local_attention). Heads may share K/V heads (grouped-query
  * attention): query head h reads kv head h / (H / Hk). */
-
-/* Queries per task: enough tasks for every thread, blocks big enough that re-packing one head's
- * Kᵀ and V per task (Nk·D floats each) stays small next to the task's 4·rows·Nk·D flops. */
-#define LK_SDPA_ROWS 64
 
 /* sdpa: out[b, i, h·D + d] = Σ_j softmax_j(scale · q_{b,i,h} · k_{b,j,g}) · v_{b,j,g}[d],
  * g = h / (H / Hk), for b < B, i < Nq, h < H, d < D, j < Nk, where
@@ -1507,47 +1452,288 @@ void lk_softmax_naive(long rows, int cols, const float *x, float *y) {
  *   v_{b,j,g}[d] = v[(b·Nk + j)·v_rs + g·D + d]     (v_rs ≥ Hk·D)
  * and out is dense [B, Nq, H·D]. With a fused qkv buffer [B, N, 3·C] (C = H·D, laid out [q|k|v],
  * heads inside each) pass q = qkv, k = qkv + C, v = qkv + 2·C and all three row strides 3·C.
- * scale is usually 1/√D.
+ * scale is usually 1/√D (scale > 0: the row max is taken before scaling).
  *
- * Work is split into tasks (b, h, block of ≤ LK_SDPA_ROWS queries); a task computes its score
- * block S = Q·Kᵀ with the serial GEMM (Kᵀ is a transposed operand, packed by the GEMM), takes a
- * softmax per row and writes S·V into out. Scratch per thread: the score block plus the GEMM's
- * packing buffers, at most 64·Nk + 256·(max(Nk, D) + 70) floats (150 KB for DeiT-tiny),
- * allocated per call (if that fails, out is filled with NaN). out must not overlap q, k or v. */
+ * How: a dedicated kernel rather than two calls of the serial GEMM around a softmax, which ran at
+ * 55 GFLOP/s per core for DeiT-tiny (FMA peak ~101): Kᵀ and V were re-packed for every block of
+ * 50 queries, each block ended in an edge tile that went through a copy, and the softmax read the
+ * score block three times. This kernel: 76 GFLOP/s on one core, 140 on two (B = 1; B = 16: 68
+ * and 146), 1.3-1.5× the old path at every model shape (see the commit messages for the table);
+ * what is left is the exp (~11%) and the packing (3-8%). The work is the B·H·⌈Nq/MR⌉ tiles of
+ * MR queries; each thread takes a contiguous run of them and, per (b, kv head), packs Kᵀ and V
+ * once into NR-wide panels (heads that share a kv head reuse them: the run visits h in order).
+ * Then, LK_SDPA_TILES query tiles at a time:
+ *   1. S = Q·Kᵀ with an MR×NR micro-kernel (Q rows read in place, Kᵀ panels padded with zero
+ *      keys up to a multiple of NR), whose store also keeps each row's running max;
+ *   2. one pass per row: P = exp(scale·S − scale·max) in place (an exp2 without lk_vexp's
+ *      range handling, which these arguments ≤ 0 do not need), and Σ P (padding keys masked);
+ *   3. out = (P·V) · (1/Σ) with the same micro-kernel shape over the V panels: the normalisation
+ *      is one multiply per output (D per row) instead of one per score (Nk per row).
+ * Measured and not kept (1 thread, DeiT-tiny): V read in place instead of packed (its rows are
+ * 2.3 KB apart in the qkv buffer) 5% slower; queries packed into MR-wide panels 3-5% slower;
+ * LK_SDPA_TILES 1 to 8 and the exp over an MR-row tile instead of row by row: no difference;
+ * software prefetch of the next head's q, k, v rows (B = 16): no difference.
+ * Each output row is computed by one thread in a fixed order (k ascending in every dot product,
+ * the row sum in fixed lanes) that does not depend on which tile, run or thread it falls in, so
+ * results do not depend on the thread count.
+ *
+ * Scratch per thread, allocated per call: Kᵀ and V panels, the score rows and copies of short
+ * query tiles, ⌈Nk/NR⌉·NR·D + Nk·⌈D/NR⌉·NR + TILES·MR·(ld + D) floats, ld = ⌈Nk/NR⌉·NR (+ 16 when
+ * that is a multiple of 1024): 130 KB for DeiT-tiny, 500 KB for SAG's Nk = 1024. If that fails,
+ * the thread's outputs are NaN. out must not overlap q, k or v. */
+#if defined(LOCUS_TARGET_AVX512)
+#  define LK_SDPA_MR 8
+#else
+#  define LK_SDPA_MR 6
+#endif
+#define LK_SDPA_NV 2                       /* vectors per tile row: 12 (16) accumulators, as gemm.c */
+#define LK_SDPA_NR (LK_SDPA_NV * LK_VW)    /* keys (step 1) or output columns (step 3) per panel */
+/* Step 3 sums each output over the keys in chunks of KC, chunk sums added in order. The test's
+ * random DeiT-tiny case has outputs near zero (Σ p·v cancels), where one chain of 197 float adds
+ * was already the largest error: worst relative error over 20 seeds 2.2e-5 with one chain (the
+ * old GEMM path: 2.0e-5; the test allows 2e-5), 2.1e-5 with KC = 64, 1.4e-5 with 32, 1.2e-5
+ * with 16. 32 costs ~3% of the kernel against 64 (the 12 chunk sums live on the stack). */
+#ifndef LK_SDPA_KC
+#  define LK_SDPA_KC 32
+#endif
+#ifndef LK_SDPA_TILES
+#  define LK_SDPA_TILES 4                  /* query tiles per step: a Kᵀ or V panel is reused from
+                                              L1 by this many tiles; the scores stay in L1/L2 */
+#endif
+
+/* kt[(j/NR)·D·NR + d·NR + j%NR] = k_j[d] for j < round_up(Nk, NR), zero for j ≥ Nk. Full panels
+ * are turned around 8×8 in registers (k rows are contiguous in d, as linear's W in gemm.c). */
+static void lk__sdpa_pack_kt(int Nk, int D, const float *restrict k, long k_rs, float *restrict kt) {
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, Nk - j0), d0 = 0;
+    const float *s = k + (long)j0 * k_rs;
+    float *p = kt + (long)j0 * D;
+    if (nr == LK_SDPA_NR)
+      for (; d0 + 8 <= D; d0 += 8)
+        for (int j = 0; j < LK_SDPA_NR; j += 8) {
+          lk_v8 r[8], o[8];
+          for (int i = 0; i < 8; ++i) memcpy(&r[i], s + (long)(j + i) * k_rs + d0, sizeof r[i]);
+          lk_transpose8(r, o);
+          for (int i = 0; i < 8; ++i) memcpy(p + (long)(d0 + i) * LK_SDPA_NR + j, &o[i], sizeof o[i]);
+        }
+    for (; d0 < D; ++d0)
+      for (int j = 0; j < LK_SDPA_NR; ++j) p[(long)d0 * LK_SDPA_NR + j] = j < nr ? s[(long)j * k_rs + d0] : 0.0f;
+  }
+}
+
+/* vp[(d/NR)·Nk·NR + j·NR + d%NR] = v_j[d] for d < round_up(D, NR), zero for d ≥ D. */
+static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, float *restrict vp) {
+  for (int d0 = 0; d0 < D; d0 += LK_SDPA_NR) {
+    int nr = (int)lk_min_l(LK_SDPA_NR, D - d0);
+    float *p = vp + (long)d0 * Nk;
+    for (int j = 0; j < Nk; ++j) {
+      const float *s = v + (long)j * v_rs + d0;
+      if (nr == LK_SDPA_NR)
+        for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(p + (long)j * LK_SDPA_NR + u * LK_VW, lk_vload(s + u * LK_VW));
+      else
+        for (int d = 0; d < LK_SDPA_NR; ++d) p[(long)j * LK_SDPA_NR + d] = d < nr ? s[d] : 0.0f;
+    }
+  }
+}
+
+/* Lanes of a vector whose column (first + lane) is below n: all ones, else zero. */
+static inline lk_vi lk__sdpa_below(int first, int n) {
+  lk_vi c;
+  for (int i = 0; i < LK_VW; ++i) c[i] = first + i;
+  return c < n;
+}
+
+/* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
+ * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
+ * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
+__attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, const float *restrict a, long rsa,
+                                                                 const float *restrict kp, float *restrict s, long lds,
+                                                                 int valid, lk_vf *restrict rmax) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) acc[i][u] = lk_vzero();
+  for (int d = 0; d < D; ++d) {
+    lk_vf b[LK_SDPA_NV];
+    for (int u = 0; u < nv; ++u) b[u] = lk_vload(kp + u * LK_VW);
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf ai = lk_vset1(a[i * rsa + d]);
+      for (int u = 0; u < nv; ++u) acc[i][u] += ai * b[u];
+    }
+    kp += LK_SDPA_NR;
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < nv; ++u) lk_vstore(s + i * lds + u * LK_VW, acc[i][u]);
+  if (valid == nv * LK_VW) {
+    for (int i = 0; i < LK_SDPA_MR; ++i) {
+      lk_vf m = acc[i][0];
+      for (int u = 1; u < nv; ++u) m = lk_vmax(acc[i][u], m);
+      rmax[i] = lk_vmax(m, rmax[i]);
+    }
+  } else { /* last panel: the zero padding keys must not take part in the max */
+    for (int u = 0; u < nv; ++u) {
+      lk_vi keep = lk__sdpa_below(u * LK_VW, valid);
+      for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
+    }
+  }
+}
+
+/* A last panel of at most LK_VW keys takes a tile one vector wide: half the multiply-adds (Nk =
+ * 197 is 12 panels of 16 and one of 5). */
+static void lk__sdpa_qk_tile(int D, const float *restrict a, long rsa, const float *restrict kp,
+                             float *restrict s, long lds, int valid, lk_vf *restrict rmax) {
+  if (valid <= LK_VW) lk__sdpa_qk_nv(1, D, a, rsa, kp, s, lds, valid, rmax);
+  else lk__sdpa_qk_nv(LK_SDPA_NV, D, a, rsa, kp, s, lds, valid, rmax);
+}
+
+/* 2^t for t ≤ 0 (or NaN): what step 2 needs, cheaper than lk_vexp (16 vector operations instead
+ * of ~28; step 2 was 16% of the kernel's time with lk_vexp). The caller folds log2(e) into its
+ * scale, so there is no ln 2 reduction; t is clamped at −126, where 2^t is ~1e-38, negligible in
+ * a row sum that is ≥ 1 (no underflow mask needed), and t ≤ 0 needs no overflow clamp. 2^r on
+ * |r| ≤ 1/2: degree 6, fitted for relative error (1.5e-8 with float coefficients, below the
+ * float rounding of its evaluation). NaN propagates through the max and the product. */
+static inline lk_vf lk__sdpa_exp2(lk_vf t) {
+  const float shifter = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer in the low bits */
+  t = lk_vmax(t, lk_vset1(-126.0f));
+  lk_vf big = t + shifter;
+  lk_vf r = t - (big - shifter), r2 = r * r;
+  lk_vf q01 = r * 0.693147182f + 1.0f;
+  lk_vf q23 = r * 0.0555032864f + 0.240226462f;
+  lk_vf q456 = (r * 0.00133999367f + 0.00961848628f) + r2 * 0.000153464571f;
+  lk_vf p = q01 + r2 * (q23 + r2 * q456);
+  /* 2^n from the integer n in big's low bits: (n + 127) << 23 (n ≥ −126: a normal float). */
+  lk_vi two_n = ((lk_vi)big - ((lk_vi)lk_vset1(shifter) - 127)) << 23;
+  return p * (lk_vf)two_n;
+}
+
+/* Step 2 on one score row: p[j] = exp(scale·s[j] − scale·max) in place for j < Nk; returns 1/Σ p
+ * (NaN for a row whose scores are all −inf, as PyTorch). The row has room up to the next
+ * multiple of LK_VW, so the tail is a full, masked vector. */
+static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
+  const float a = scale * 1.44269504088896341f, m = lk_vhmax(rmax) * a; /* exp(x) = 2^(x·log2 e) */
+  lk_vf vs = lk_vzero();
+  int j = 0;
+  if (m == -INFINITY) return NAN;
+  for (; j + LK_VW <= Nk; j += LK_VW) {
+    lk_vf e = lk__sdpa_exp2(lk_vload(p + j) * a - m);
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  if (j < Nk) {
+    lk_vf e = lk_vselect(lk__sdpa_below(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    vs += e;
+    lk_vstore(p + j, e);
+  }
+  return 1.0f / lk_vsum(vs);
+}
+
+/* Step 3 on one tile: o[0:mr, 0:nr] = inv[i] · Σ_j p[i·ldp + j] · vp[j·NR + c], j < Nk (all MR
+ * rows of p readable and finite). Edge tiles go through a full-size copy. */
+static void lk__sdpa_pv_tile(int Nk, const float *restrict p, long ldp, const float *restrict vp,
+                             const float *inv, float *restrict o, long ldo, int mr, int nr) {
+  lk_vf acc[LK_SDPA_MR][LK_SDPA_NV], sum[LK_SDPA_MR][LK_SDPA_NV];
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] = lk_vzero();
+  for (int j0 = 0; j0 < Nk; j0 += LK_SDPA_KC) {
+    const int j1 = (int)lk_min_l(j0 + LK_SDPA_KC, Nk);
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = lk_vzero();
+    for (int j = j0; j < j1; ++j) {
+      lk_vf b[LK_SDPA_NV];
+      for (int u = 0; u < LK_SDPA_NV; ++u) b[u] = lk_vload(vp + u * LK_VW);
+      for (int i = 0; i < LK_SDPA_MR; ++i) {
+        lk_vf pi = lk_vset1(p[i * ldp + j]);
+        for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] += pi * b[u];
+      }
+      vp += LK_SDPA_NR;
+    }
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) sum[i][u] += acc[i][u];
+  }
+  for (int i = 0; i < LK_SDPA_MR; ++i)
+    for (int u = 0; u < LK_SDPA_NV; ++u) acc[i][u] = sum[i][u] * inv[i];
+  if (mr == LK_SDPA_MR && nr == LK_SDPA_NR) {
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(o + i * ldo + u * LK_VW, acc[i][u]);
+  } else {
+    float t[LK_SDPA_MR * LK_SDPA_NR];
+    for (int i = 0; i < LK_SDPA_MR; ++i)
+      for (int u = 0; u < LK_SDPA_NV; ++u) lk_vstore(t + i * LK_SDPA_NR + u * LK_VW, acc[i][u]);
+    for (int i = 0; i < mr; ++i) memcpy(o + i * ldo, t + i * LK_SDPA_NR, (size_t)nr * sizeof(float));
+  }
+}
+
 void lk_sdpa(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
              long k_rs, const float *v, long v_rs, float *out, float scale) {
   if (B <= 0 || Nq <= 0 || H <= 0 || D <= 0) return;
-  int group = H / Hk;
-  long blocks = lk_ceil_div(Nq, LK_SDPA_ROWS), tasks = (long)B * H * blocks, ld = (long)H * D;
-  int rows = (int)lk_ceil_div(Nq, blocks); /* blocks of nearly equal size */
-  size_t ws_qk = lk_gemm_serial_workspace_floats(rows, Nk, D);
-  size_t ws_pv = lk_gemm_serial_workspace_floats(rows, D, Nk);
-  size_t s_floats = (size_t)lk_round_up((long)rows * Nk, 16);
-  LK_OMP(parallel if(tasks > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  const int group = H / Hk, tiles = (int)lk_ceil_div(Nq, LK_SDPA_MR);
+  const long ld = (long)H * D, units = (long)B * H * tiles;
+  const long nkp = lk_round_up(lk_max_l(Nk, 1), LK_SDPA_NR), dp = lk_round_up(D, LK_SDPA_NR);
+  /* Score rows one cache line longer when they would be a multiple of 4 KiB apart: the MR rows
+   * that step 3 reads together would all map to one L1 set (SAG's Nk = 1024). */
+  const long lds = nkp % 1024 == 0 ? nkp + 16 : nkp;
+  const size_t kt_floats = (size_t)lk_round_up(nkp * D, 16), vp_floats = (size_t)lk_round_up((long)Nk * dp, 16);
+  const size_t s_floats = (size_t)(LK_SDPA_TILES * LK_SDPA_MR * lds), qt_floats = (size_t)LK_SDPA_TILES * LK_SDPA_MR * D;
+  if (Nk <= 0) { /* no keys: an empty sum */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(out + r * ld, 0, (size_t)ld * sizeof(float));
+    return;
+  }
+  LK_OMP(parallel if(units > 1 && 2.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
   {
-    long t0, t1;
-    float *s = lk_scratch_alloc(s_floats + (ws_qk > ws_pv ? ws_qk : ws_pv));
-    lk_split(tasks, lk_team_size(), lk_thread_id(), &t0, &t1);
-    for (long t = t0; t < t1; ++t) {
-      int blk = (int)(t % blocks), h = (int)(t / blocks % H), b = (int)(t / blocks / H), g = h / group;
-      long i0, i1;
-      lk_split(Nq, (int)blocks, blk, &i0, &i1);
-      {
-        int m = (int)(i1 - i0);
-        const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
-        const float *kb = k + (long)b * Nk * k_rs + (long)g * D;
-        const float *vb = v + (long)b * Nk * v_rs + (long)g * D;
-        float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
-        if (!s) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
-          for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
-          continue;
-        }
-        lk_gemm_serial(m, Nk, D, qb, q_rs, 1, kb, 1, k_rs, s, Nk, 0.0f, s + s_floats);
-        for (int i = 0; i < m; ++i) lk_softmax_row(Nk, s + (long)i * Nk, scale, s + (long)i * Nk);
-        lk_gemm_serial(m, D, Nk, s, Nk, 1, vb, v_rs, 1, ob, ld, 0.0f, s + s_floats);
+    long u0, u1, packed = -1; /* packed: b·Hk + g of the panels in kt and vp */
+    float *kt = lk_scratch_alloc(kt_floats + vp_floats + s_floats + qt_floats);
+    float *vp = kt ? kt + kt_floats : NULL, *s = kt ? vp + vp_floats : NULL, *qt = kt ? s + s_floats : NULL;
+    lk_vf rmax[LK_SDPA_TILES * LK_SDPA_MR];
+    float inv[LK_SDPA_TILES * LK_SDPA_MR];
+    const float *at[LK_SDPA_TILES]; /* each query tile's rows, row stride rs */
+    long rs[LK_SDPA_TILES];
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1;) {
+      const long bh = u / tiles;
+      const int t0 = (int)(u % tiles), b = (int)(bh / H), h = (int)(bh % H), g = h / group;
+      const int nt = (int)lk_min_l(lk_min_l(LK_SDPA_TILES, tiles - t0), u1 - u);
+      const int i0 = t0 * LK_SDPA_MR, m = (int)lk_min_l((long)nt * LK_SDPA_MR, Nq - i0);
+      const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+      float *ob = out + ((long)b * Nq + i0) * ld + (long)h * D;
+      u += nt;
+      if (!kt) { /* no scratch (out of memory): fail loudly, with NaN, rather than leave garbage */
+        for (int i = 0; i < m; ++i) for (int d = 0; d < D; ++d) ob[(long)i * ld + d] = NAN;
+        continue;
       }
+      if (packed != (long)b * Hk + g) {
+        packed = (long)b * Hk + g;
+        lk__sdpa_pack_kt(Nk, D, k + (long)b * Nk * k_rs + (long)g * D, k_rs, kt);
+        lk__sdpa_pack_v(Nk, D, v + (long)b * Nk * v_rs + (long)g * D, v_rs, vp);
+      }
+      /* Queries are read in place, except a last tile with fewer than MR rows, or rows a multiple
+       * of 4 KiB apart (one L1 set, see gemm.c): those are copied into qt (zero rows past Nq). */
+      for (int t = 0; t < nt; ++t) {
+        const int rows = (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR);
+        at[t] = qb + (long)t * LK_SDPA_MR * q_rs;
+        rs[t] = q_rs;
+        if (rows < LK_SDPA_MR || q_rs % 1024 == 0) {
+          float *c = qt + (long)t * LK_SDPA_MR * D;
+          memset(c, 0, (size_t)LK_SDPA_MR * D * sizeof(float));
+          for (int i = 0; i < rows; ++i) memcpy(c + (long)i * D, at[t] + i * q_rs, (size_t)D * sizeof(float));
+          at[t] = c;
+          rs[t] = D;
+        }
+        for (int i = 0; i < LK_SDPA_MR; ++i) rmax[t * LK_SDPA_MR + i] = lk_vset1(-INFINITY);
+      }
+      /* Step 1, panel by panel so each Kᵀ panel is reused from L1 by the nt tiles. */
+      for (long j0 = 0; j0 < nkp; j0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_qk_tile(D, at[t], rs[t], kt + j0 * D, s + (long)t * LK_SDPA_MR * lds + j0, lds,
+                           (int)lk_min_l(LK_SDPA_NR, Nk - j0), rmax + t * LK_SDPA_MR);
+      /* Step 2 (rows past Nq hold zero scores: harmless, finite, and never stored). */
+      for (int i = 0; i < nt * LK_SDPA_MR; ++i) inv[i] = lk__sdpa_exp_row(Nk, s + i * lds, rmax[i], scale);
+      /* Step 3. */
+      for (int d0 = 0; d0 < dp; d0 += LK_SDPA_NR)
+        for (int t = 0; t < nt; ++t)
+          lk__sdpa_pv_tile(Nk, s + (long)t * LK_SDPA_MR * lds, lds, vp + (long)d0 * Nk, inv + t * LK_SDPA_MR,
+                           ob + (long)t * LK_SDPA_MR * ld + d0, ld, (int)lk_min_l(LK_SDPA_MR, m - t * LK_SDPA_MR),
+                           (int)lk_min_l(LK_SDPA_NR, D - d0));
     }
-    lk_scratch_free(s);
+    lk_scratch_free(kt);
   }
 }
 
