@@ -1,4 +1,4 @@
-/* locus-requires: prologue.h gemm.c */
+/* locus-requires: prologue.h gemm.c conv.c */
 /* Training: the backward kernels of the forward ops (activations, softmax, the normalisations
  * without affine, reductions for broadcast operands, conv2d, linear's weight, max pooling,
  * circular padding, slices), plus the two forward normalisations whose gradients live here.
@@ -474,6 +474,56 @@ static void lk__grad_im2col_t(int B, int C, int Hh, int Ww, int kh, int kw, int 
   }
 }
 
+/* Depthwise weight gradient of channel c at stride 1 through conv.c's padded copies:
+ * dwc[ki·kw + kj] = Σ_b Σ_{oh, ow} dy[b, c, oh, ow] · pad_b[(oh + ki)·row + ow + kj], pad_b the
+ * zero-padded plane x[b, c]. Per image the products are added in one float vector per tap (all the
+ * image's rows and column vectors), whose lanes then go into a double, as do the images. Lanes
+ * past Wo are masked to zero on both sides (an inf there must not make a NaN). Inlined with kh, kw
+ * constant for 3×3: the accumulators stay in registers. */
+__attribute__((always_inline)) static inline void lk__dw_grad_weight_k(int B, int C, int Hh, int Ww, int kh, int kw,
+                                                                       int ph, int pw, int Ho, int Wo, long c,
+                                                                       const float *dy, const float *x, float *dwc) {
+  long row = lk__dw_row(Ww, kw, pw), HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
+  double s[LK__DW_MAX_TAPS];
+  float pad[LK__DW_PAD_FLOATS + LK_VW];
+  for (int t = 0; t < kh * kw; ++t) s[t] = 0.0;
+  for (int b = 0; b < B; ++b) {
+    const float *g = dy + ((long)b * C + c) * HWo;
+    lk_vf acc[LK__DW_MAX_TAPS];
+    for (int t = 0; t < kh * kw; ++t) acc[t] = lk_vzero();
+    lk__dw_pad(Hh, Ww, ph, pw, row, x + ((long)b * C + c) * HWi, pad);
+    for (int o = 0; o < Wo; o += LK_VW) {
+      lk_vi keep = lk__dw_lanes_below(Wo - o);
+      for (int oh = 0; oh < Ho; ++oh) {
+        lk_vf gv;
+        if (o + LK_VW <= Wo) {
+          gv = lk_vload(g + (long)oh * Wo + o);
+        } else {
+          float tail[LK_VW] = {0};
+          memcpy(tail, g + (long)oh * Wo + o, (size_t)(Wo - o) * sizeof(float));
+          gv = lk_vload(tail);
+        }
+        for (int ki = 0; ki < kh; ++ki) {
+          const float *pr = pad + (oh + ki) * row + o;
+          if (o + LK_VW <= Wo) {
+            for (int kj = 0; kj < kw; ++kj) acc[ki * kw + kj] += gv * lk_vload(pr + kj);
+          } else {
+            for (int kj = 0; kj < kw; ++kj) acc[ki * kw + kj] += gv * lk_vselect(keep, lk_vload(pr + kj), lk_vzero());
+          }
+        }
+      }
+    }
+    for (int t = 0; t < kh * kw; ++t) s[t] += lk_vsum(acc[t]);
+  }
+  for (int t = 0; t < kh * kw; ++t) dwc[t] = (float)s[t];
+}
+
+static void lk__dw_grad_weight_channel(int B, int C, int Hh, int Ww, int kh, int kw, int ph, int pw, int Ho, int Wo,
+                                       long c, const float *dy, const float *x, float *dwc) {
+  if (kh == 3 && kw == 3) lk__dw_grad_weight_k(B, C, Hh, Ww, 3, 3, ph, pw, Ho, Wo, c, dy, x, dwc);
+  else lk__dw_grad_weight_k(B, C, Hh, Ww, kh, kw, ph, pw, Ho, Wo, c, dy, x, dwc);
+}
+
 /* dx [B, Cin, Hh, Ww] = ∂(Σ dy ⊙ conv2d(x, w))/∂x. dx must not overlap dy or w. */
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx) {
@@ -487,6 +537,22 @@ void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int 
   if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1) {
     /* dx_b[Cin, HW] = wᵀ[Cin, Cout] · dy_b[Cout, HW] */
     lk_gemm_ex(B, Cin, (int)HWi, Cout, w, 0, 1, Cin, dy, Cout * HWi, HWi, 1, dx, Cin * HWi, HWi, 0.0f, NULL, NULL);
+    return;
+  }
+  if (lk__grad_conv_depthwise(Cin, Cout, groups) && sh == 1 && sw == 1 && ph < kh && pw < kw &&
+      lk__dw_fits(Ho, Wo, kh, kw, kh - 1 - ph, kw - 1 - pw)) {
+    /* Stride 1: dx[ih, iw] = Σ w[ki, kj]·dy[ih + ph − ki, iw + pw − kj], a convolution of dy padded
+     * by kh − 1 − ph rows and kw − 1 − pw columns with the taps flipped (conv.c's padded path). */
+    int qh = kh - 1 - ph, qw = kw - 1 - pw, taps = kh * kw;
+    LK_OMP(parallel for schedule(static) if(planes * HWo * kh * kw >= LK_PAR_MIN))
+    for (long p = 0; p < planes; ++p) {
+      float pad[LK__DW_PAD_FLOATS + LK_VW], flipped[LK__DW_MAX_TAPS];
+      const float *wc = w + (p % Cin) * taps;
+      for (int t = 0; t < taps; ++t) flipped[t] = wc[taps - 1 - t];
+      long row = lk__dw_row(Wo, kw, qw);
+      lk__dw_pad(Ho, Wo, qh, qw, row, dy + p * HWo, pad);
+      lk__dw_plane(Hh, Ww, kh, kw, row, pad, flipped, 0.0f, dx + p * HWi);
+    }
     return;
   }
   if (lk__grad_conv_depthwise(Cin, Cout, groups)) {
@@ -525,6 +591,11 @@ void lk_conv2d_grad_weight(int B, int Cin, int Hh, int Ww, int Cout, int kh, int
   if (Cout <= 0 || kg <= 0) return;
   if (B <= 0 || Ho <= 0 || Wo <= 0) {
     memset(dw, 0, (size_t)(Cout * kg) * sizeof(float));
+    return;
+  }
+  if (lk__grad_conv_depthwise(Cin, Cout, groups) && sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw)) {
+    LK_OMP(parallel for schedule(static) if((long)B * Cin * HWo * taps >= LK_PAR_MIN))
+    for (long c = 0; c < Cin; ++c) lk__dw_grad_weight_channel(B, Cin, Hh, Ww, kh, kw, ph, pw, Ho, Wo, c, dy, x, dw + c * taps);
     return;
   }
   if (lk__grad_conv_depthwise(Cin, Cout, groups)) {

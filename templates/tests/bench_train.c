@@ -89,6 +89,16 @@ int main(void) {
          lk_conv2d_grad_input(B, Hd, G, G, Hd, 3, 3, 1, 1, 1, 1, Hd, fdy, fw, fdx));
     TIME("  (forward lk_conv2d depthwise 3x3)", 5, gf, lk_conv2d(B, Hd, G, G, Hd, 3, 3, 1, 1, 1, 1, Hd, fx, fw, NULL, fdy, NULL));
   }
+  { /* localvit_fmnist's training step: batch 64, 256 hidden channels on the 7×7 patch grid */
+    const int fb = 64, fc = 256, fg = 7;
+    double gf = 2.0 * fc * 9 * fg * fg * fb * 1e-9;
+    TIME("conv2d_grad_weight depthwise 3x3 256 7x7 b64", 5, gf,
+         lk_conv2d_grad_weight(fb, fc, fg, fg, fc, 3, 3, 1, 1, 1, 1, fc, fdy, fx, fw));
+    TIME("conv2d_grad_input  depthwise 3x3 256 7x7 b64", 5, gf,
+         lk_conv2d_grad_input(fb, fc, fg, fg, fc, 3, 3, 1, 1, 1, 1, fc, fdy, fw, fdx));
+    TIME("  (forward lk_conv2d depthwise 3x3 7x7 b64)", 5, gf,
+         lk_conv2d(fb, fc, fg, fg, fc, 3, 3, 1, 1, 1, 1, fc, fx, fw, NULL, fdy, NULL));
+  }
   TIME("unary_grad gelu [3152, 768]", 5, 0, lk_unary_grad(LK_ACT_GELU, rows * Hd, x, dy, y));
   TIME("softmax_grad [16*3*197, 197]", 5, 0, lk_softmax_grad(3L * rows, N, x, dy, y));
   TIME("normalize_grad [3152, 192]", 5, 0, lk_normalize_grad(rows, C, x, dy, 1e-6f, y));

@@ -71,6 +71,17 @@ static void test_conv(void) {
   conv_case(2, 16, 9, 7, 16, 3, 3, 1, 1, 1, 1, 16, 1, 0);     /* depthwise 3×3 */
   conv_case(1, 8, 10, 11, 8, 3, 3, 2, 2, 1, 1, 8, 0, 0);      /* depthwise stride 2 */
   conv_case(1, 12, 8, 8, 12, 5, 5, 1, 1, 2, 2, 12, 1, 0);     /* depthwise 5×5 */
+  /* depthwise, padded path's edges: rows of 3 (a tail spilling over several rows), of one whole
+   * vector, one vector + 1, odd and single output rows, a 1×3 and a 2×2 kernel, no padding, the
+   * localvit_fmnist shape, and a plane too large for the stack copy (the direct path) */
+  conv_case(2, 5, 3, 3, 5, 3, 3, 1, 1, 1, 1, 5, 1, 0);
+  conv_case(1, 3, 6, LK_VW, 3, 3, 3, 1, 1, 1, 1, 3, 0, 0);
+  conv_case(1, 3, 5, 2 * LK_VW + 1, 3, 3, 3, 1, 1, 1, 1, 3, 1, 0);
+  conv_case(2, 4, 1, 9, 4, 1, 3, 1, 1, 0, 1, 4, 1, 0);
+  conv_case(1, 4, 7, 10, 4, 2, 2, 1, 1, 1, 1, 4, 1, 0);
+  conv_case(1, 6, 9, 11, 6, 3, 3, 1, 1, 0, 0, 6, 0, 0);
+  conv_case(3, 256, 7, 7, 256, 3, 3, 1, 1, 1, 1, 256, 1, 0);
+  conv_case(1, 2, 100, 100, 2, 3, 3, 1, 1, 1, 1, 2, 1, 0);
   conv_case(2, 8, 9, 9, 12, 3, 3, 1, 1, 1, 1, 2, 1, 1);       /* grouped */
   conv_case(1, 3, 17, 13, 5, 3, 2, 2, 3, 2, 1, 1, 1, 1);      /* odd everything */
   conv_case(1, 4, 5, 5, 6, 5, 5, 1, 1, 0, 0, 1, 1, 0);        /* kernel = image */

@@ -1092,18 +1092,123 @@ static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int 
   }
 }
 
+/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
+ * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
+ * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
+ * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
+ * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
+ * kernels (grad.c) use the same three for the input gradient (a convolution of the padded dy with
+ * the flipped taps) and the weight gradient. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane with padding 1 is 58 × 66 floats */
+#define LK__DW_MAX_TAPS 64
+
+/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
+ * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
+ * the widest tap offset. */
+static long lk__dw_row(int Ww, int kw, int pw) {
+  long Wo = (long)Ww + 2L * pw - kw + 1;
+  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
+}
+
+static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
+  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
+         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
+}
+
+/* Lanes i < n of a vector (all of them for n ≥ LK_VW). */
+static inline lk_vi lk__dw_lanes_below(int n) {
+  lk_vi c;
+  for (int i = 0; i < LK_VW; ++i) c[i] = i;
+  return c < n;
+}
+
+/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
+ * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
+ * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
+ * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
+ * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
+ * padding or in data written after it. */
+static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
+  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
+  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
+  for (int i = 0; i < Hh; ++i) {
+    float *d = pad + (ph + i) * row + pw;
+    const float *r = x + (long)i * Ww;
+    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
+    for (int j = 0; j < Ww; j += LK_VW) {
+      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
+        lk_vstore(d + j, lk_vselect(lk__dw_lanes_below(Ww - j), lk_vload(r + j), lk_vzero()));
+      } else {
+        for (int k = j; k < Ww; ++k) d[k] = r[k];
+      }
+    }
+  }
+}
+
+/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
+ * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
+ * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
+ * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
+ * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
+ * in registers. */
+__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
+                                                                 const float *restrict pad, const float *restrict w,
+                                                                 float b0, float *restrict y) {
+  lk_vf wv[LK__DW_MAX_TAPS];
+  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
+  for (int oh = 0; oh < Ho; oh += 2) {
+    for (int o = 0; o < Wo; o += LK_VW) {
+      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
+      for (int ki = 0; ki < kh; ++ki) {
+        const float *pr = pad + (oh + ki) * row + o;
+        for (int kj = 0; kj < kw; ++kj) {
+          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
+          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
+        }
+      }
+      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
+        float *yr = y + (long)(oh + r) * Wo;
+        /* A tail may spill past its row when everything it lands on is written after it: the
+         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
+        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
+          lk_vstore(yr + o, acc[r]);
+        } else {
+          float tail[LK_VW];
+          lk_vstore(tail, acc[r]);
+          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
+        }
+      }
+    }
+  }
+}
+
+static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
+                         float b0, float *restrict y) {
+  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
+  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
+}
+
 /* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. */
+ * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
+ * takes the padded path above. */
 static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
                                int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
                                const float *bias, float *restrict y) {
   long planes = (long)B * C;
+  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
   LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
   for (long p = 0; p < planes; ++p) {
     int c = (int)(p % C);
     const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
     float *yp = y + p * Ho * Wo;
     float b0 = bias ? bias[c] : 0.0f;
+    if (padded) {
+      float pad[LK__DW_PAD_FLOATS + LK_VW];
+      long row = lk__dw_row(Ww, kw, pw);
+      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
+      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
+      continue;
+    }
     for (int oh = 0; oh < Ho; ++oh) {
       float *yr = yp + (long)oh * Wo;
       for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
@@ -1702,7 +1807,7 @@ void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *
 }
 
 /* ---- templates/grad.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
+/* locus-requires: prologue.h gemm.c conv.c */
 /* Training: the backward kernels of the forward ops (activations, softmax, the normalisations
  * without affine, reductions for broadcast operands, conv2d, linear's weight, max pooling,
  * circular padding, slices), plus the two forward normalisations whose gradients live here.
@@ -2178,6 +2283,56 @@ static void lk__grad_im2col_t(int B, int C, int Hh, int Ww, int kh, int kw, int 
   }
 }
 
+/* Depthwise weight gradient of channel c at stride 1 through conv.c's padded copies:
+ * dwc[ki·kw + kj] = Σ_b Σ_{oh, ow} dy[b, c, oh, ow] · pad_b[(oh + ki)·row + ow + kj], pad_b the
+ * zero-padded plane x[b, c]. Per image the products are added in one float vector per tap (all the
+ * image's rows and column vectors), whose lanes then go into a double, as do the images. Lanes
+ * past Wo are masked to zero on both sides (an inf there must not make a NaN). Inlined with kh, kw
+ * constant for 3×3: the accumulators stay in registers. */
+__attribute__((always_inline)) static inline void lk__dw_grad_weight_k(int B, int C, int Hh, int Ww, int kh, int kw,
+                                                                       int ph, int pw, int Ho, int Wo, long c,
+                                                                       const float *dy, const float *x, float *dwc) {
+  long row = lk__dw_row(Ww, kw, pw), HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
+  double s[LK__DW_MAX_TAPS];
+  float pad[LK__DW_PAD_FLOATS + LK_VW];
+  for (int t = 0; t < kh * kw; ++t) s[t] = 0.0;
+  for (int b = 0; b < B; ++b) {
+    const float *g = dy + ((long)b * C + c) * HWo;
+    lk_vf acc[LK__DW_MAX_TAPS];
+    for (int t = 0; t < kh * kw; ++t) acc[t] = lk_vzero();
+    lk__dw_pad(Hh, Ww, ph, pw, row, x + ((long)b * C + c) * HWi, pad);
+    for (int o = 0; o < Wo; o += LK_VW) {
+      lk_vi keep = lk__dw_lanes_below(Wo - o);
+      for (int oh = 0; oh < Ho; ++oh) {
+        lk_vf gv;
+        if (o + LK_VW <= Wo) {
+          gv = lk_vload(g + (long)oh * Wo + o);
+        } else {
+          float tail[LK_VW] = {0};
+          memcpy(tail, g + (long)oh * Wo + o, (size_t)(Wo - o) * sizeof(float));
+          gv = lk_vload(tail);
+        }
+        for (int ki = 0; ki < kh; ++ki) {
+          const float *pr = pad + (oh + ki) * row + o;
+          if (o + LK_VW <= Wo) {
+            for (int kj = 0; kj < kw; ++kj) acc[ki * kw + kj] += gv * lk_vload(pr + kj);
+          } else {
+            for (int kj = 0; kj < kw; ++kj) acc[ki * kw + kj] += gv * lk_vselect(keep, lk_vload(pr + kj), lk_vzero());
+          }
+        }
+      }
+    }
+    for (int t = 0; t < kh * kw; ++t) s[t] += lk_vsum(acc[t]);
+  }
+  for (int t = 0; t < kh * kw; ++t) dwc[t] = (float)s[t];
+}
+
+static void lk__dw_grad_weight_channel(int B, int C, int Hh, int Ww, int kh, int kw, int ph, int pw, int Ho, int Wo,
+                                       long c, const float *dy, const float *x, float *dwc) {
+  if (kh == 3 && kw == 3) lk__dw_grad_weight_k(B, C, Hh, Ww, 3, 3, ph, pw, Ho, Wo, c, dy, x, dwc);
+  else lk__dw_grad_weight_k(B, C, Hh, Ww, kh, kw, ph, pw, Ho, Wo, c, dy, x, dwc);
+}
+
 /* dx [B, Cin, Hh, Ww] = ∂(Σ dy ⊙ conv2d(x, w))/∂x. dx must not overlap dy or w. */
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx) {
@@ -2191,6 +2346,22 @@ void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int 
   if (kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1) {
     /* dx_b[Cin, HW] = wᵀ[Cin, Cout] · dy_b[Cout, HW] */
     lk_gemm_ex(B, Cin, (int)HWi, Cout, w, 0, 1, Cin, dy, Cout * HWi, HWi, 1, dx, Cin * HWi, HWi, 0.0f, NULL, NULL);
+    return;
+  }
+  if (lk__grad_conv_depthwise(Cin, Cout, groups) && sh == 1 && sw == 1 && ph < kh && pw < kw &&
+      lk__dw_fits(Ho, Wo, kh, kw, kh - 1 - ph, kw - 1 - pw)) {
+    /* Stride 1: dx[ih, iw] = Σ w[ki, kj]·dy[ih + ph − ki, iw + pw − kj], a convolution of dy padded
+     * by kh − 1 − ph rows and kw − 1 − pw columns with the taps flipped (conv.c's padded path). */
+    int qh = kh - 1 - ph, qw = kw - 1 - pw, taps = kh * kw;
+    LK_OMP(parallel for schedule(static) if(planes * HWo * kh * kw >= LK_PAR_MIN))
+    for (long p = 0; p < planes; ++p) {
+      float pad[LK__DW_PAD_FLOATS + LK_VW], flipped[LK__DW_MAX_TAPS];
+      const float *wc = w + (p % Cin) * taps;
+      for (int t = 0; t < taps; ++t) flipped[t] = wc[taps - 1 - t];
+      long row = lk__dw_row(Wo, kw, qw);
+      lk__dw_pad(Ho, Wo, qh, qw, row, dy + p * HWo, pad);
+      lk__dw_plane(Hh, Ww, kh, kw, row, pad, flipped, 0.0f, dx + p * HWi);
+    }
     return;
   }
   if (lk__grad_conv_depthwise(Cin, Cout, groups)) {
@@ -2229,6 +2400,11 @@ void lk_conv2d_grad_weight(int B, int Cin, int Hh, int Ww, int Cout, int kh, int
   if (Cout <= 0 || kg <= 0) return;
   if (B <= 0 || Ho <= 0 || Wo <= 0) {
     memset(dw, 0, (size_t)(Cout * kg) * sizeof(float));
+    return;
+  }
+  if (lk__grad_conv_depthwise(Cin, Cout, groups) && sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw)) {
+    LK_OMP(parallel for schedule(static) if((long)B * Cin * HWo * taps >= LK_PAR_MIN))
+    for (long c = 0; c < Cin; ++c) lk__dw_grad_weight_channel(B, Cin, Hh, Ww, kh, kw, ph, pw, Ho, Wo, c, dy, x, dw + c * taps);
     return;
   }
   if (lk__grad_conv_depthwise(Cin, Cout, groups)) {

@@ -1092,18 +1092,123 @@ static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int 
   }
 }
 
+/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
+ * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
+ * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
+ * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
+ * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
+ * kernels (grad.c) use the same three for the input gradient (a convolution of the padded dy with
+ * the flipped taps) and the weight gradient. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane with padding 1 is 58 × 66 floats */
+#define LK__DW_MAX_TAPS 64
+
+/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
+ * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
+ * the widest tap offset. */
+static long lk__dw_row(int Ww, int kw, int pw) {
+  long Wo = (long)Ww + 2L * pw - kw + 1;
+  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
+}
+
+static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
+  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
+         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
+}
+
+/* Lanes i < n of a vector (all of them for n ≥ LK_VW). */
+static inline lk_vi lk__dw_lanes_below(int n) {
+  lk_vi c;
+  for (int i = 0; i < LK_VW; ++i) c[i] = i;
+  return c < n;
+}
+
+/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
+ * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
+ * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
+ * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
+ * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
+ * padding or in data written after it. */
+static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
+  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
+  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
+  for (int i = 0; i < Hh; ++i) {
+    float *d = pad + (ph + i) * row + pw;
+    const float *r = x + (long)i * Ww;
+    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
+    for (int j = 0; j < Ww; j += LK_VW) {
+      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
+        lk_vstore(d + j, lk_vselect(lk__dw_lanes_below(Ww - j), lk_vload(r + j), lk_vzero()));
+      } else {
+        for (int k = j; k < Ww; ++k) d[k] = r[k];
+      }
+    }
+  }
+}
+
+/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
+ * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
+ * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
+ * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
+ * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
+ * in registers. */
+__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
+                                                                 const float *restrict pad, const float *restrict w,
+                                                                 float b0, float *restrict y) {
+  lk_vf wv[LK__DW_MAX_TAPS];
+  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
+  for (int oh = 0; oh < Ho; oh += 2) {
+    for (int o = 0; o < Wo; o += LK_VW) {
+      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
+      for (int ki = 0; ki < kh; ++ki) {
+        const float *pr = pad + (oh + ki) * row + o;
+        for (int kj = 0; kj < kw; ++kj) {
+          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
+          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
+        }
+      }
+      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
+        float *yr = y + (long)(oh + r) * Wo;
+        /* A tail may spill past its row when everything it lands on is written after it: the
+         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
+        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
+          lk_vstore(yr + o, acc[r]);
+        } else {
+          float tail[LK_VW];
+          lk_vstore(tail, acc[r]);
+          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
+        }
+      }
+    }
+  }
+}
+
+static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
+                         float b0, float *restrict y) {
+  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
+  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
+}
+
 /* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. */
+ * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
+ * takes the padded path above. */
 static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
                                int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
                                const float *bias, float *restrict y) {
   long planes = (long)B * C;
+  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
   LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
   for (long p = 0; p < planes; ++p) {
     int c = (int)(p % C);
     const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
     float *yp = y + p * Ho * Wo;
     float b0 = bias ? bias[c] : 0.0f;
+    if (padded) {
+      float pad[LK__DW_PAD_FLOATS + LK_VW];
+      long row = lk__dw_row(Ww, kw, pw);
+      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
+      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
+      continue;
+    }
     for (int oh = 0; oh < Ho; ++oh) {
       float *yr = yp + (long)oh * Wo;
       for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
