@@ -1,9 +1,9 @@
-"""Training throughput of localvit_fmnist in PyTorch: forward + backward + AdamW step on random data.
+"""Training throughput of a spec's model (default localvit_fmnist) in PyTorch: forward + backward + AdamW step on random data.
 
 Times eager mode and, when it works on this machine, torch.compile (the model compiled, the optimizer eager);
 a compile failure is reported and skipped. Each mode: 5 warm-up steps, then the median of 30 timed steps.
 
-    python bench_train.py [--batch 64] [--threads 2] [--steps 30] [--warmup 5] [--no-compile] [--json]
+    python bench_train.py [--spec localvit_fmnist] [--batch 64] [--threads 2] [--steps 30] [--warmup 5] [--no-compile] [--json]
                           [--locus ../../.build/release/locus]
 
 With --locus, the same step of Locus's generated training library (`locus train --benchmark-steps`,
@@ -22,9 +22,7 @@ from pathlib import Path
 import torch
 
 from locus_ref.train import adamw, loss_of
-from models import build
-
-SPEC = "localvit_fmnist"
+from models import build, constants
 
 
 def time_steps(model, x, y, warmup, steps, clip):
@@ -46,7 +44,7 @@ def time_steps(model, x, y, warmup, steps, clip):
 
 def bench(mode, args, x, y):
     torch.manual_seed(0)
-    model = build(SPEC).train()
+    model = build(args.spec).train()
     if mode == "compile":
         model = torch.compile(model)
     tic = time.perf_counter()
@@ -57,6 +55,7 @@ def bench(mode, args, x, y):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", default="localvit_fmnist", help="a spec of specs/ with a PyTorch reference model")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=30)
@@ -68,10 +67,11 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(args.batch, 1, 28, 28, generator=gen)
-    y = torch.randint(0, 10, (args.batch,), generator=gen)
+    c = constants(args.spec)
+    x = torch.randn(args.batch, c.get("in_chans", 3), c["image"], c["image"], generator=gen)
+    y = torch.randint(0, c["classes"], (args.batch,), generator=gen)
 
-    result = {"spec": SPEC, "batch": args.batch, "threads": args.threads, "steps": args.steps,
+    result = {"spec": args.spec, "batch": args.batch, "threads": args.threads, "steps": args.steps,
               "warmup": args.warmup, "clip": args.clip, "torch": torch.__version__}
     for mode in ["eager"] + ([] if args.no_compile else ["compile"]):
         try:
@@ -85,7 +85,7 @@ def main():
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{SPEC} train step (fwd + bwd + AdamW), batch {args.batch}, {args.threads} threads, "
+    print(f"{args.spec} train step (fwd + bwd + AdamW), batch {args.batch}, {args.threads} threads, "
           f"median of {args.steps} after {args.warmup} warm-up, torch {torch.__version__}")
     for mode in ["eager", "compile"]:
         r = result.get(mode)
@@ -107,7 +107,7 @@ def main():
 def bench_locus(args):
     """`locus train --benchmark-steps`: the spec's initial weights, random images, the same step."""
     root = Path(__file__).resolve().parents[2]
-    command = [str(args.locus.resolve()), "train", "specs/localvit_fmnist.locus", "--batch", str(args.batch),
+    command = [str(args.locus.resolve()), "train", f"specs/{args.spec}.locus", "--batch", str(args.batch),
                "--threads", str(args.threads), "--benchmark-steps", str(args.steps), "--clip", str(args.clip),
                "--json"]
     out = subprocess.run(command, cwd=root, capture_output=True, text=True, env=os.environ)

@@ -9,6 +9,7 @@
 #include "../gemm.c"
 #include "../linear.c"
 #include "../conv.c"
+#include "../activation.c"
 #include "../grad.c"
 #include "../loss.c"
 #include "../optim.c"
@@ -98,6 +99,10 @@ int main(void) {
          lk_conv2d_grad_input(fb, fc, fg, fg, fc, 3, 3, 1, 1, 1, 1, fc, fdy, fw, fdx));
     TIME("  (forward lk_conv2d depthwise 3x3 7x7 b64)", 5, gf,
          lk_conv2d(fb, fc, fg, fg, fc, 3, 3, 1, 1, 1, 1, fc, fx, fw, NULL, fdy, NULL));
+  }
+  { /* localvit_fmnist: per-channel scale of [64, 256, 7·7] (BatchNorm's weight, SE) */
+    const long shape[3] = {64, 256, 49}, sa[3] = {256 * 49, 49, 1}, sc[3] = {0, 1, 0};
+    TIME("mul [64, 256, 49] * [256, 1] (channel scale)", 5, 0, lk_mul(3, shape, fx, sa, fw, sc, fdy));
   }
   TIME("unary_grad gelu [3152, 768]", 5, 0, lk_unary_grad(LK_ACT_GELU, rows * Hd, x, dy, y));
   TIME("softmax_grad [16*3*197, 197]", 5, 0, lk_softmax_grad(3L * rows, N, x, dy, y));

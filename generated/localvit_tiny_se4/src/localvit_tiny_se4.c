@@ -1479,19 +1479,31 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
     const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
     {
-      long lo, hi;
+      long lo, hi, idx[LK_MAX_RANK], row, col, oa = 0, ob = 0;
       lk_split(total, lk_team_size(), lk_thread_id(), &lo, &hi);
-      /* Walk this thread's range of y in runs that stay inside one inner row. */
-      for (long pos = lo; pos < hi;) {
-        long row = pos / inner, col = pos % inner, len = lk_min_l(inner - col, hi - pos);
-        long oa = col * ia, ob = col * ib;
-        for (int d = r - 2; d >= 0; --d) {
-          oa += row % n[d] * s_a[d];
-          ob += row % n[d] * s_b[d];
-          row /= n[d];
-        }
-        lk__binary_run(op, len, a + oa, ia, b + ob, ib, y + pos);
+      /* Walk this thread's range of y in runs that stay inside one inner row. The outer
+       * multi-index is found by division once, then stepped like an odometer: per run, divisions
+       * cost more than a short run (49 pixels of a 7×7 channel) itself. */
+      row = lo / inner;
+      col = lo % inner;
+      for (int d = r - 2; d >= 0; --d) {
+        idx[d] = row % n[d];
+        oa += idx[d] * s_a[d];
+        ob += idx[d] * s_b[d];
+        row /= n[d];
+      }
+      for (long pos = lo; pos < hi; col = 0) {
+        long len = lk_min_l(inner - col, hi - pos);
+        lk__binary_run(op, len, a + oa + col * ia, ia, b + ob + col * ib, ib, y + pos);
         pos += len;
+        for (int d = r - 2; d >= 0; --d) {
+          oa += s_a[d];
+          ob += s_b[d];
+          if (++idx[d] < n[d]) break;
+          oa -= n[d] * s_a[d];
+          ob -= n[d] * s_b[d];
+          idx[d] = 0;
+        }
       }
     }
   }
