@@ -100,6 +100,15 @@ int main(void) {
     TIME("  (forward lk_conv2d depthwise 3x3 7x7 b64)", 5, gf,
          lk_conv2d(fb, fc, fg, fg, fc, 3, 3, 1, 1, 1, 1, fc, fx, fw, NULL, fdy, NULL));
   }
+  { /* localvit_fmnist's 1×1 convolutions, 64 → 256 on 7×7, batch 64, beside one GEMM of the same
+     * size with the images side by side (N = 64·49) */
+    const int fb = 64, ci = 64, co = 256, hw = 49;
+    double gf = 2.0 * fb * ci * co * hw * 1e-9;
+    TIME("conv2d 1x1 64->256 7x7 b64", 5, gf, lk_conv2d(fb, ci, 7, 7, co, 1, 1, 1, 1, 0, 0, 1, fx, fw, NULL, fdy, NULL));
+    TIME("conv2d_grad_input 1x1 64->256 7x7 b64", 5, gf, lk_conv2d_grad_input(fb, ci, 7, 7, co, 1, 1, 1, 1, 0, 0, 1, fdy, fw, fdx));
+    TIME("conv2d_grad_weight 1x1 64->256 7x7 b64", 5, gf, lk_conv2d_grad_weight(fb, ci, 7, 7, co, 1, 1, 1, 1, 0, 0, 1, fdy, fx, dw));
+    TIME("  (gemm 256 x 3136 x 64)", 5, gf, lk_gemm(co, fb * hw, ci, fw, ci, 1, fx, fb * hw, 1, fdy, fb * hw, 0.0f));
+  }
   { /* localvit_fmnist: per-channel scale of [64, 256, 7·7] (BatchNorm's weight, SE) */
     const long shape[3] = {64, 256, 49}, sa[3] = {256 * 49, 49, 1}, sc[3] = {0, 1, 0};
     TIME("mul [64, 256, 49] * [256, 1] (channel scale)", 5, 0, lk_mul(3, shape, fx, sa, fw, sc, fdy));
