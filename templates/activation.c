@@ -117,6 +117,7 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
   long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
   int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
   for (int d = 0; d < r; ++d) total *= n[d];
+  if (total == 0) return;
   {
     const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))

@@ -62,9 +62,11 @@ static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int 
  * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
  * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
  * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use the same three for the input gradient (a convolution of the padded dy with
- * the flipped taps) and the weight gradient. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane with padding 1 is 58 × 66 floats */
+ * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
+ * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
+ * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
+ * below would leave those outputs finite. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
 #define LK__DW_MAX_TAPS 64
 
 /* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide

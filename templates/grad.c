@@ -474,18 +474,21 @@ static void lk__grad_im2col_t(int B, int C, int Hh, int Ww, int kh, int kw, int 
   }
 }
 
-/* Depthwise weight gradient of channel c at stride 1 through conv.c's padded copies:
+/* Depthwise weight gradient of channel c at stride 1 through conv.c's padded copies (pad: room
+ * for one, LK__DW_PAD_FLOATS + LK_VW floats):
  * dwc[ki·kw + kj] = Σ_b Σ_{oh, ow} dy[b, c, oh, ow] · pad_b[(oh + ki)·row + ow + kj], pad_b the
  * zero-padded plane x[b, c]. Per image the products are added in one float vector per tap (all the
- * image's rows and column vectors), whose lanes then go into a double, as do the images. Lanes
- * past Wo are masked to zero on both sides (an inf there must not make a NaN). Inlined with kh, kw
- * constant for 3×3: the accumulators stay in registers. */
+ * image's rows and column vectors), whose lanes are then added into a double, as are the images.
+ * Lanes past Wo are masked to zero on both sides (an inf there must not make a NaN); padding taps
+ * inside the row are multiplied, not skipped (an inf dy next to the border gives NaN, where
+ * skipping would give ±inf). Inlined with kh, kw constant for 3×3: the accumulators stay in
+ * registers. */
 __attribute__((always_inline)) static inline void lk__dw_grad_weight_k(int B, int C, int Hh, int Ww, int kh, int kw,
                                                                        int ph, int pw, int Ho, int Wo, long c,
-                                                                       const float *dy, const float *x, float *dwc) {
+                                                                       const float *dy, const float *x, float *pad,
+                                                                       float *dwc) {
   long row = lk__dw_row(Ww, kw, pw), HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
   double s[LK__DW_MAX_TAPS];
-  float pad[LK__DW_PAD_FLOATS + LK_VW];
   for (int t = 0; t < kh * kw; ++t) s[t] = 0.0;
   for (int b = 0; b < B; ++b) {
     const float *g = dy + ((long)b * C + c) * HWo;
@@ -513,15 +516,17 @@ __attribute__((always_inline)) static inline void lk__dw_grad_weight_k(int B, in
         }
       }
     }
-    for (int t = 0; t < kh * kw; ++t) s[t] += lk_vsum(acc[t]);
+    for (int t = 0; t < kh * kw; ++t)
+      for (int i = 0; i < LK_VW; ++i) s[t] += acc[t][i];
   }
   for (int t = 0; t < kh * kw; ++t) dwc[t] = (float)s[t];
 }
 
 static void lk__dw_grad_weight_channel(int B, int C, int Hh, int Ww, int kh, int kw, int ph, int pw, int Ho, int Wo,
                                        long c, const float *dy, const float *x, float *dwc) {
-  if (kh == 3 && kw == 3) lk__dw_grad_weight_k(B, C, Hh, Ww, 3, 3, ph, pw, Ho, Wo, c, dy, x, dwc);
-  else lk__dw_grad_weight_k(B, C, Hh, Ww, kh, kw, ph, pw, Ho, Wo, c, dy, x, dwc);
+  float pad[LK__DW_PAD_FLOATS + LK_VW];
+  if (kh == 3 && kw == 3) lk__dw_grad_weight_k(B, C, Hh, Ww, 3, 3, ph, pw, Ho, Wo, c, dy, x, pad, dwc);
+  else lk__dw_grad_weight_k(B, C, Hh, Ww, kh, kw, ph, pw, Ho, Wo, c, dy, x, pad, dwc);
 }
 
 /* dx [B, Cin, Hh, Ww] = ∂(Σ dy ⊙ conv2d(x, w))/∂x. dx must not overlap dy or w. */

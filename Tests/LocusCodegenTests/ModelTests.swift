@@ -51,6 +51,11 @@ final class ModelTests: XCTestCase {
       XCTAssertNoThrow(try buildLibrary(model, extraFlags: pedantic), "fused, target \(target)")
     }
     XCTAssertNoThrow(try buildLibrary(CEmitter.emit(TinyModels.fused(batch: 2)), extraFlags: pedantic, openMP: false))
+    // A --profile build too: its clock must exist in strict C99 (no clock_gettime, no timespec_get).
+    let profiled = try CEmitter.emit(TinyModels.cnn(batch: 2), options: EmitOptions(profile: true))
+    XCTAssertNoThrow(try buildLibrary(profiled, extraFlags: pedantic), "profiled")
+    XCTAssertNoThrow(try buildLibrary(profiled, extraFlags: pedantic, openMP: false), "profiled, no OpenMP")
+    XCTAssertNoThrow(try buildLibrary(profiled, extraFlags: ["-std=gnu11", "-Wall", "-Wextra", "-Werror"]), "profiled, gnu11 (clock_gettime)")
   }
 
   /// The header declares exactly the ABI and works from C++ and next to another model's header.

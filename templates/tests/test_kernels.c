@@ -75,7 +75,9 @@ static void test_conv(void) {
    * vector, one vector + 1, odd and single output rows, a 1×3 and a 2×2 kernel, no padding, the
    * localvit_fmnist shape, and a plane too large for the stack copy (the direct path) */
   conv_case(2, 5, 3, 3, 5, 3, 3, 1, 1, 1, 1, 5, 1, 0);
-  conv_case(1, 3, 6, LK_VW, 3, 3, 3, 1, 1, 1, 1, 3, 0, 0);
+  conv_case(1, 3, 5, LK_VW, 3, 3, 3, 1, 1, 1, 1, 3, 0, 0);
+  conv_case(2, 3, 6, 9, 3, 3, 5, 1, 1, 1, 2, 3, 1, 0);
+  conv_case(1, 1, 120, 57, 1, 3, 3, 1, 1, 1, 1, 1, 1, 0);
   conv_case(1, 3, 5, 2 * LK_VW + 1, 3, 3, 3, 1, 1, 1, 1, 3, 1, 0);
   conv_case(2, 4, 1, 9, 4, 1, 3, 1, 1, 0, 1, 4, 1, 0);
   conv_case(1, 4, 7, 10, 4, 2, 2, 1, 1, 1, 1, 4, 1, 0);

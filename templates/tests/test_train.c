@@ -520,7 +520,9 @@ static void test_conv_grad(void) {
   conv_grad_case(1, 8, 10, 11, 8, 3, 3, 2, 2, 1, 1, 8);      /* depthwise stride 2 */
   conv_grad_case(2, 12, 8, 8, 12, 5, 5, 1, 1, 2, 2, 12);     /* depthwise 5×5 */
   conv_grad_case(2, 5, 3, 3, 5, 3, 3, 1, 1, 1, 1, 5);        /* depthwise, padded path: rows of 3 */
-  conv_grad_case(1, 3, 6, LK_VW, 3, 3, 3, 1, 1, 1, 1, 3);    /* ... rows of one vector */
+  conv_grad_case(1, 3, 5, LK_VW, 3, 3, 3, 1, 1, 1, 1, 3);    /* ... rows of one vector, odd Ho */
+  conv_grad_case(2, 3, 6, 9, 3, 3, 5, 1, 1, 1, 2, 3);        /* ... 3×5, ph ≠ pw */
+  conv_grad_case(1, 1, 120, 57, 1, 3, 3, 1, 1, 1, 1, 1);     /* ... a copy just under the stack buffer */
   conv_grad_case(2, 3, 5, 2 * LK_VW + 1, 3, 3, 3, 1, 1, 1, 1, 3); /* ... two vectors + 1 */
   conv_grad_case(2, 4, 1, 9, 4, 1, 3, 1, 1, 0, 1, 4);        /* ... 1×3 on one row */
   conv_grad_case(1, 4, 7, 10, 4, 2, 2, 1, 1, 1, 1, 4);       /* ... 2×2, output larger than input */

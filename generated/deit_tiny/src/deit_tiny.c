@@ -1097,9 +1097,11 @@ static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int 
  * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
  * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
  * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use the same three for the input gradient (a convolution of the padded dy with
- * the flipped taps) and the weight gradient. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane with padding 1 is 58 × 66 floats */
+ * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
+ * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
+ * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
+ * below would leave those outputs finite. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
 #define LK__DW_MAX_TAPS 64
 
 /* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
@@ -1475,6 +1477,7 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
   long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
   int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
   for (int d = 0; d < r; ++d) total *= n[d];
+  if (total == 0) return;
   {
     const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))

@@ -1097,9 +1097,11 @@ static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int 
  * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
  * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
  * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use the same three for the input gradient (a convolution of the padded dy with
- * the flipped taps) and the weight gradient. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane with padding 1 is 58 × 66 floats */
+ * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
+ * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
+ * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
+ * below would leave those outputs finite. */
+#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
 #define LK__DW_MAX_TAPS 64
 
 /* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
@@ -1407,6 +1409,7 @@ void lk_binary(int op, int rank, const long *shape, const float *a, const long *
   long n[LK_MAX_RANK], s_a[LK_MAX_RANK], s_b[LK_MAX_RANK], total = 1;
   int r = lk__binary_collapse(rank, shape, sa, sb, n, s_a, s_b);
   for (int d = 0; d < r; ++d) total *= n[d];
+  if (total == 0) return;
   {
     const long inner = n[r - 1], ia = s_a[r - 1], ib = s_b[r - 1];
     LK_OMP(parallel if(total >= LK_PAR_MIN))
@@ -2295,18 +2298,21 @@ static void lk__grad_im2col_t(int B, int C, int Hh, int Ww, int kh, int kw, int 
   }
 }
 
-/* Depthwise weight gradient of channel c at stride 1 through conv.c's padded copies:
+/* Depthwise weight gradient of channel c at stride 1 through conv.c's padded copies (pad: room
+ * for one, LK__DW_PAD_FLOATS + LK_VW floats):
  * dwc[ki·kw + kj] = Σ_b Σ_{oh, ow} dy[b, c, oh, ow] · pad_b[(oh + ki)·row + ow + kj], pad_b the
  * zero-padded plane x[b, c]. Per image the products are added in one float vector per tap (all the
- * image's rows and column vectors), whose lanes then go into a double, as do the images. Lanes
- * past Wo are masked to zero on both sides (an inf there must not make a NaN). Inlined with kh, kw
- * constant for 3×3: the accumulators stay in registers. */
+ * image's rows and column vectors), whose lanes are then added into a double, as are the images.
+ * Lanes past Wo are masked to zero on both sides (an inf there must not make a NaN); padding taps
+ * inside the row are multiplied, not skipped (an inf dy next to the border gives NaN, where
+ * skipping would give ±inf). Inlined with kh, kw constant for 3×3: the accumulators stay in
+ * registers. */
 __attribute__((always_inline)) static inline void lk__dw_grad_weight_k(int B, int C, int Hh, int Ww, int kh, int kw,
                                                                        int ph, int pw, int Ho, int Wo, long c,
-                                                                       const float *dy, const float *x, float *dwc) {
+                                                                       const float *dy, const float *x, float *pad,
+                                                                       float *dwc) {
   long row = lk__dw_row(Ww, kw, pw), HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
   double s[LK__DW_MAX_TAPS];
-  float pad[LK__DW_PAD_FLOATS + LK_VW];
   for (int t = 0; t < kh * kw; ++t) s[t] = 0.0;
   for (int b = 0; b < B; ++b) {
     const float *g = dy + ((long)b * C + c) * HWo;
@@ -2334,15 +2340,17 @@ __attribute__((always_inline)) static inline void lk__dw_grad_weight_k(int B, in
         }
       }
     }
-    for (int t = 0; t < kh * kw; ++t) s[t] += lk_vsum(acc[t]);
+    for (int t = 0; t < kh * kw; ++t)
+      for (int i = 0; i < LK_VW; ++i) s[t] += acc[t][i];
   }
   for (int t = 0; t < kh * kw; ++t) dwc[t] = (float)s[t];
 }
 
 static void lk__dw_grad_weight_channel(int B, int C, int Hh, int Ww, int kh, int kw, int ph, int pw, int Ho, int Wo,
                                        long c, const float *dy, const float *x, float *dwc) {
-  if (kh == 3 && kw == 3) lk__dw_grad_weight_k(B, C, Hh, Ww, 3, 3, ph, pw, Ho, Wo, c, dy, x, dwc);
-  else lk__dw_grad_weight_k(B, C, Hh, Ww, kh, kw, ph, pw, Ho, Wo, c, dy, x, dwc);
+  float pad[LK__DW_PAD_FLOATS + LK_VW];
+  if (kh == 3 && kw == 3) lk__dw_grad_weight_k(B, C, Hh, Ww, 3, 3, ph, pw, Ho, Wo, c, dy, x, pad, dwc);
+  else lk__dw_grad_weight_k(B, C, Hh, Ww, kh, kw, ph, pw, Ho, Wo, c, dy, x, pad, dwc);
 }
 
 /* dx [B, Cin, Hh, Ww] = ∂(Σ dy ⊙ conv2d(x, w))/∂x. dx must not overlap dy or w. */
