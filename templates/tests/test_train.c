@@ -27,6 +27,9 @@
 #include "../softmax.c"
 #include "../pool.c"
 #include "../layout.c"
+/* Columns of the general conv gradients in chunks of a few images even at these small shapes
+ * (the default is 8 MiB): the chunked loops run, with remainders, beside single-chunk cases. */
+#define LK__GRAD_COL_FLOATS 4096L
 #include "../grad.c"
 #include "../loss.c"
 #include "../optim.c"
@@ -540,6 +543,7 @@ static void test_conv_grad(void) {
   conv_grad_case(1, 3, 5, 300, 3, 3, 3, 1, 1, 1, 1, 3);      /* depthwise, rows wider than a 256-column chunk */
   conv_grad_case(1, 2, 4, 600, 2, 3, 3, 1, 2, 1, 1, 2);      /* ... with stride 2 */
   conv_grad_case(16, 4, 14, 14, 8, 1, 1, 1, 1, 0, 0, 1);     /* batch inside K */
+  conv_grad_case(5, 4, 6, 6, 6, 3, 3, 1, 1, 1, 1, 1);        /* image chunks of 2, 2, 1 (LK__GRAD_COL_FLOATS) */
   for (int t = 0; t < 14; ++t) {
     int k = lkt_int(1, 4), s = lkt_int(1, 3), p = lkt_int(0, k - 1), H = lkt_int(k, 12), W = lkt_int(k, 12);
     int dw = t % 3 == 0, C = lkt_int(1, 9), B = lkt_int(1, 3);

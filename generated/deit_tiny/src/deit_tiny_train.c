@@ -2154,6 +2154,9 @@ static void lk__grad_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo,
   *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
 }
 
+#ifndef LK__GRAD_COL_FLOATS
+#  define LK__GRAD_COL_FLOATS (2L << 20) /* 8 MiB of im2col columns per chunk of images: in L3 */
+#endif
 #define LK__DW_CH 256 /* output columns per accumulator chunk of the depthwise weight gradient */
 
 static int lk__grad_conv_depthwise(int Cin, int Cout, int groups) {
@@ -2312,19 +2315,32 @@ void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int 
   }
   {
     int G = groups, cog = Cout / G;
-    long kg = (long)Cin / G * kh * kw, taps = (long)kh * kw;
-    float *col = lk_scratch_alloc((size_t)(planes * taps * HWo));
+    long kg = (long)Cin / G * kh * kw, taps = (long)kh * kw, per_image = (long)Cin * taps * HWo;
+    /* Images in chunks whose columns stay near LK__GRAD_COL_FLOATS (at least one image, and a
+     * multiple of two so both threads get whole images): SAG's 32×32×192 reduce conv at batch 16
+     * would otherwise write and re-read 113 MB of columns per call. Each image's columns and
+     * scatter are the same whatever the chunk. */
+    long chunk = lk_max_l(1, lk_min_l(B, LK__GRAD_COL_FLOATS / lk_max_l(per_image, 1)));
+    float *col;
+    if (chunk > 1 && chunk < B) chunk -= chunk % 2;
+    col = lk_scratch_alloc((size_t)(chunk * per_image));
     if (!col) {
       for (long i = 0; i < planes * HWi; ++i) dx[i] = NAN;
       return;
     }
-    /* col_b[Cin·kh·kw, HWo], group g's rows: w_g[cog, kg]ᵀ · dy_{b,g}[cog, HWo] */
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, (int)kg, (int)HWo, cog, w + g * cog * kg, 0, 1, kg, dy + g * cog * HWo, Cout * HWo, HWo, 1,
-                 col + g * kg * HWo, Cin * taps * HWo, HWo, 0.0f, NULL, NULL);
-    LK_OMP(parallel for schedule(static) if(planes * taps * HWo >= LK_PAR_MIN))
-    for (long p = 0; p < planes; ++p)
-      lk__grad_scatter_plane(Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, col + p * taps * HWo, HWo, NULL, dx + p * HWi);
+    for (long b0 = 0; b0 < B; b0 += chunk) {
+      int nb = (int)lk_min_l(chunk, B - b0);
+      long cplanes = (long)nb * Cin;
+      const float *dyc = dy + b0 * Cout * HWo;
+      float *dxc = dx + b0 * Cin * HWi;
+      /* col_b[Cin·kh·kw, HWo], group g's rows: w_g[cog, kg]ᵀ · dy_{b,g}[cog, HWo] */
+      for (int g = 0; g < G; ++g)
+        lk_gemm_ex(nb, (int)kg, (int)HWo, cog, w + g * cog * kg, 0, 1, kg, dyc + g * cog * HWo, Cout * HWo, HWo, 1,
+                   col + g * kg * HWo, per_image, HWo, 0.0f, NULL, NULL);
+      LK_OMP(parallel for schedule(static) if(cplanes * taps * HWo >= LK_PAR_MIN))
+      for (long p = 0; p < cplanes; ++p)
+        lk__grad_scatter_plane(Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, col + p * taps * HWo, HWo, NULL, dxc + p * HWi);
+    }
     lk_scratch_free(col);
   }
 }
@@ -2335,7 +2351,6 @@ void lk_conv2d_grad_weight(int B, int Cin, int Hh, int Ww, int Cout, int kh, int
   int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
   int G = groups, cog = Cout / G;
   long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo, taps = (long)kh * kw, kg = (long)Cin / G * taps;
-  long BH = (long)B * HWo;
   if (Cout <= 0 || kg <= 0) return;
   if (B <= 0 || Ho <= 0 || Wo <= 0) {
     memset(dw, 0, (size_t)(Cout * kg) * sizeof(float));
@@ -2384,29 +2399,37 @@ void lk_conv2d_grad_weight(int B, int Cin, int Hh, int Ww, int Cout, int kh, int
   }
   {
     int is1x1 = kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
-    int copy_x = !(is1x1 && B == 1), copy_dy = B > 1;
-    size_t ncol = copy_x ? (size_t)Cin * taps * BH : 0, ndy = copy_dy ? (size_t)Cout * BH : 0;
+    /* Images in chunks whose re-laid operands stay near LK__GRAD_COL_FLOATS (as the input
+     * gradient), the chunks' products added in order with beta = 1. */
+    long per_image = ((long)Cin * taps + Cout) * HWo;
+    long chunk = lk_max_l(1, lk_min_l(B, LK__GRAD_COL_FLOATS / lk_max_l(per_image, 1)));
+    int copy_x = !(is1x1 && chunk == 1), copy_dy = chunk > 1;
+    size_t ncol = copy_x ? (size_t)(Cin * taps * chunk * HWo) : 0, ndy = copy_dy ? (size_t)(Cout * chunk * HWo) : 0;
     float *ws = ncol + ndy ? lk_scratch_alloc(ncol + ndy) : NULL;
-    const float *col = x, *dyt = dy;
     if (ncol + ndy && !ws) {
       for (long i = 0; i < Cout * kg; ++i) dw[i] = NAN;
       return;
     }
-    if (copy_x) {
-      lk__grad_im2col_t(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, ws);
-      col = ws;
-    }
-    if (copy_dy) {
-      lk__grad_im2col_t(B, Cout, Ho, Wo, 1, 1, 1, 1, 0, 0, Ho, Wo, dy, ws + ncol);
-      dyt = ws + ncol;
-    }
-    /* Per group: dw_g[cog, kg] = dyt_g[cog, B·HWo] · col_g[kg, B·HWo]ᵀ (K = B·HWo, both operands
-     * with contiguous K: A read in place, B packed through the 8×8 transposes). Beyond 2³¹ − 1
-     * K is cut into pieces, accumulated with beta = 1. */
-    for (long k0 = 0; k0 < BH; k0 += 1L << 30) {
-      int kk = (int)lk_min_l(1L << 30, BH - k0);
-      lk_gemm_ex(G, cog, (int)kg, kk, dyt + k0, (long)cog * BH, BH, 1, col + k0, kg * BH, 1, BH, dw,
-                 (long)cog * kg, kg, k0 > 0 ? 1.0f : 0.0f, NULL, NULL);
+    for (long b0 = 0; b0 < B; b0 += chunk) {
+      int nb = (int)lk_min_l(chunk, B - b0);
+      long bh = (long)nb * HWo;
+      const float *col = x + b0 * Cin * HWi, *dyt = dy + b0 * Cout * HWo;
+      if (copy_x) {
+        lk__grad_im2col_t(nb, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, col, ws);
+        col = ws;
+      }
+      if (copy_dy) {
+        lk__grad_im2col_t(nb, Cout, Ho, Wo, 1, 1, 1, 1, 0, 0, Ho, Wo, dyt, ws + ncol);
+        dyt = ws + ncol;
+      }
+      /* Per group: dw_g[cog, kg] (+)= dyt_g[cog, nb·HWo] · col_g[kg, nb·HWo]ᵀ (K = nb·HWo, both
+       * operands with contiguous K: A read in place, B packed through the 8×8 transposes). Beyond
+       * 2³¹ − 1 K is cut into pieces, accumulated with beta = 1. */
+      for (long k0 = 0; k0 < bh; k0 += 1L << 30) {
+        int kk = (int)lk_min_l(1L << 30, bh - k0);
+        lk_gemm_ex(G, cog, (int)kg, kk, dyt + k0, (long)cog * bh, bh, 1, col + k0, kg * bh, 1, bh, dw,
+                   (long)cog * kg, kg, b0 > 0 || k0 > 0 ? 1.0f : 0.0f, NULL, NULL);
+      }
     }
     lk_scratch_free(ws);
   }
