@@ -94,13 +94,6 @@ static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, f
   }
 }
 
-/* Lanes of a vector whose column (first + lane) is below n: all ones, else zero. */
-static inline lk_vi lk__sdpa_below(int first, int n) {
-  lk_vi c;
-  for (int i = 0; i < LK_VW; ++i) c[i] = first + i;
-  return c < n;
-}
-
 /* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
  * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
  * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
@@ -129,7 +122,7 @@ __attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, 
     }
   } else { /* last panel: the zero padding keys must not take part in the max */
     for (int u = 0; u < nv; ++u) {
-      lk_vi keep = lk__sdpa_below(u * LK_VW, valid);
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
       for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
     }
   }
@@ -177,7 +170,7 @@ static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
     lk_vstore(p + j, e);
   }
   if (j < Nk) {
-    lk_vf e = lk_vselect(lk__sdpa_below(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
     vs += e;
     lk_vstore(p + j, e);
   }

@@ -82,13 +82,6 @@ static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
          (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
 }
 
-/* Lanes i < n of a vector (all of them for n ≥ LK_VW). */
-static inline lk_vi lk__dw_lanes_below(int n) {
-  lk_vi c;
-  for (int i = 0; i < LK_VW; ++i) c[i] = i;
-  return c < n;
-}
-
 /* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
  * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
  * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
@@ -104,7 +97,7 @@ static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *re
     /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
     for (int j = 0; j < Ww; j += LK_VW) {
       if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk__dw_lanes_below(Ww - j), lk_vload(r + j), lk_vzero()));
+        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
       } else {
         for (int k = j; k < Ww; ++k) d[k] = r[k];
       }

@@ -499,7 +499,7 @@ __attribute__((always_inline)) static inline void lk__dw_grad_weight_k(int B, in
     for (int t = 0; t < kh * kw; ++t) acc[t] = lk_vzero();
     lk__dw_pad(Hh, Ww, ph, pw, row, x + ((long)b * C + c) * HWi, pad);
     for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vi keep = lk__dw_lanes_below(Wo - o);
+      lk_vi keep = lk_vbelow(o, Wo);
       for (int oh = 0; oh < Ho; ++oh) {
         lk_vf gv;
         if (o + LK_VW <= Wo) {

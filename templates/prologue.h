@@ -105,6 +105,13 @@ static inline lk_vf lk_vselect(lk_vi mask, lk_vf a, lk_vf b) {
 /* Both return `a` when either operand is NaN, so NaN inputs propagate through clamps. */
 static inline lk_vf lk_vmax(lk_vf a, lk_vf b) { return lk_vselect(b > a, b, a); }
 static inline lk_vf lk_vmin(lk_vf a, lk_vf b) { return lk_vselect(b < a, b, a); }
+/* The mask of lanes whose column first + lane is below n (all of them when n ≥ first + LK_VW): a
+ * row's last partial vector. */
+static inline lk_vi lk_vbelow(int first, int n) {
+  lk_vi c;
+  for (int i = 0; i < LK_VW; ++i) c[i] = first + i;
+  return c < n;
+}
 /* Whether any lane of a comparison mask is set. */
 static inline int lk_vany(lk_vi mask) {
   int any = 0;

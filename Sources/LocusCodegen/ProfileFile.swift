@@ -31,7 +31,6 @@ struct ProfileFile {
     w.line("#else")
     w.line("static double lk_prof_now(void) { return (double)clock() / CLOCKS_PER_SEC; }")
     w.line("#endif")
-    w.line("#define LK_PROF_NOW() lk_prof_now()")
     func table(_ declaration: String, _ value: (Node) -> String) {
       w.line("static const \(declaration)[\(n)] = {")
       for node in nodes { w.line("  \(value(node)),") }
@@ -43,8 +42,8 @@ struct ProfileFile {
     table("double lk_prof_bytes") { "\(bytes($0)).0" }
     w.line("static double lk_prof_total[\(n)], lk_prof_start[\(n)], lk_prof_end[\(n)];")
     w.line("static long lk_prof_calls[\(n)];")
-    w.line("#define LK_PROF_BEGIN(k) const double lk_prof_t##k = LK_PROF_NOW()")
-    w.line("#define LK_PROF_END(k) do { const double e_ = LK_PROF_NOW(); lk_prof_total[k] += e_ - lk_prof_t##k; ++lk_prof_calls[k]; \\")
+    w.line("#define LK_PROF_BEGIN(k) const double lk_prof_t##k = lk_prof_now()")
+    w.line("#define LK_PROF_END(k) do { const double e_ = lk_prof_now(); lk_prof_total[k] += e_ - lk_prof_t##k; ++lk_prof_calls[k]; \\")
     w.line("    lk_prof_start[k] = lk_prof_t##k; lk_prof_end[k] = e_; } while (0)")
     w.blank()
     w.comment("Kernels timed; record i: node label, op, FLOPs and bytes per call, calls, total seconds,\nand the last call's start/end on the profiling clock. Returns 0, or -1 for i out of range.")

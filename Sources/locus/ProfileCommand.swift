@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LocusDriver
 import LocusRuntime
+import LocusTraining
 
 /// `locus profile`: time per kernel of a forward pass, from a build with profiling compiled in.
 struct ProfileCommand: ParsableCommand {
@@ -70,12 +71,7 @@ struct ProfileCommand: ParsableCommand {
     let artifact = try Driver.compile(request)
     printWarnings(artifact)
     let model = try Driver.load(artifact)
-    if let threads { try model.setThreads(threads) }
-    if let weights {
-      try model.bindWeights(try SafeTensorsFile.read(path: weights))
-    } else {
-      try model.bindWeights(try Driver.initialWeights(for: artifact.graph, seed: 0), sourceName: "the spec's initialisation (seed 0)")
-    }
+    try bindWeights(model, path: weights, orInitialisationOf: artifact.graph, seed: 0, threads: threads)
     let counters = try ProfileCounters(libraryPath: artifact.library.path, model: artifact.graph.name)
     let input = benchmarkInput(count: model.inputs[0].numel)
     return (artifact.graph.name, counters, try timed(counters) { _ = try model.run(inputs: [input]) })
@@ -86,17 +82,10 @@ struct ProfileCommand: ParsableCommand {
   private func profileTraining(_ request: CompileRequest) throws -> (String, ProfileCounters, [Double]) {
     let artifact = try Driver.compileTraining(request)
     let model = try Driver.load(artifact)
-    if let threads { try model.setThreads(threads) }
-    if let weights {
-      try model.bindWeights(try SafeTensorsFile.read(path: weights))
-    } else {
-      try model.bindWeights(try Driver.initialWeights(for: artifact.inference, seed: 0), sourceName: "the spec's initialisation (seed 0)")
-    }
+    try bindWeights(model, path: weights, orInitialisationOf: artifact.inference, seed: 0, threads: threads)
     let trainer = try Trainer(model: model, optimizer: .adamW(), maxGradNorm: 1, decays: artifact.decays)
     let images = benchmarkInput(count: model.inputs[0].numel)
-    let classes = trainer.classes
-    var targets = [Float](repeating: 0, count: batch * classes)
-    for b in 0..<batch { targets[b * classes + b % classes] = 1 }
+    let targets = try LabelSmoothing.targets(labels: (0..<batch).map { Int32($0 % trainer.classes) }, classes: trainer.classes, smoothing: 0)
     let name = artifact.training.graph.name
     let counters = try ProfileCounters(libraryPath: artifact.library.path, model: name)
     return (name, counters, try timed(counters) { try trainer.step(images: images, targets: targets, learningRate: 1e-4) })

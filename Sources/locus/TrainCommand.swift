@@ -144,12 +144,7 @@ struct TrainCommand: ParsableCommand {
   /// and a trainer with the chosen optimizer and clipping.
   private func makeTrainer(_ artifact: TrainingArtifact) throws -> Trainer {
     let model = try Driver.load(artifact)
-    if let threads { try model.setThreads(threads) }
-    if let weights {
-      try model.bindWeights(try SafeTensorsFile.read(path: weights))
-    } else {
-      try model.bindWeights(try Driver.initialWeights(for: artifact.inference, seed: seed), sourceName: "the spec's initialisation (seed \(seed))")
-    }
+    try bindWeights(model, path: weights, orInitialisationOf: artifact.inference, seed: seed, threads: threads)
     let trainer = try Trainer(model: model, optimizer: chosenOptimizer, maxGradNorm: clip > 0 ? clip : nil, decays: artifact.decays)
     trainer.dropPathSeed = noDropPath ? nil : seed
     return trainer

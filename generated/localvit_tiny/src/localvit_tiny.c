@@ -123,6 +123,13 @@ static inline lk_vf lk_vselect(lk_vi mask, lk_vf a, lk_vf b) {
 /* Both return `a` when either operand is NaN, so NaN inputs propagate through clamps. */
 static inline lk_vf lk_vmax(lk_vf a, lk_vf b) { return lk_vselect(b > a, b, a); }
 static inline lk_vf lk_vmin(lk_vf a, lk_vf b) { return lk_vselect(b < a, b, a); }
+/* The mask of lanes whose column first + lane is below n (all of them when n ≥ first + LK_VW): a
+ * row's last partial vector. */
+static inline lk_vi lk_vbelow(int first, int n) {
+  lk_vi c;
+  for (int i = 0; i < LK_VW; ++i) c[i] = first + i;
+  return c < n;
+}
 /* Whether any lane of a comparison mask is set. */
 static inline int lk_vany(lk_vi mask) {
   int any = 0;
@@ -1117,13 +1124,6 @@ static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
          (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
 }
 
-/* Lanes i < n of a vector (all of them for n ≥ LK_VW). */
-static inline lk_vi lk__dw_lanes_below(int n) {
-  lk_vi c;
-  for (int i = 0; i < LK_VW; ++i) c[i] = i;
-  return c < n;
-}
-
 /* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
  * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
  * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
@@ -1139,7 +1139,7 @@ static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *re
     /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
     for (int j = 0; j < Ww; j += LK_VW) {
       if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk__dw_lanes_below(Ww - j), lk_vload(r + j), lk_vzero()));
+        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
       } else {
         for (int k = j; k < Ww; ++k) d[k] = r[k];
       }
@@ -1656,13 +1656,6 @@ static void lk__sdpa_pack_v(int Nk, int D, const float *restrict v, long v_rs, f
   }
 }
 
-/* Lanes of a vector whose column (first + lane) is below n: all ones, else zero. */
-static inline lk_vi lk__sdpa_below(int first, int n) {
-  lk_vi c;
-  for (int i = 0; i < LK_VW; ++i) c[i] = first + i;
-  return c < n;
-}
-
 /* Step 1 on one tile: s[0:MR, 0:nv·VW] = A[0:MR, 0:D] · kp[0:D, 0:nv·VW], A(i, d) = a[i·rsa + d]
  * (all MR rows readable), kp one packed Kᵀ panel whose first `valid` columns are real keys;
  * rmax[i] = max(rmax[i], the row's real scores) lane-wise. nv is a constant after inlining. */
@@ -1691,7 +1684,7 @@ __attribute__((always_inline)) static inline void lk__sdpa_qk_nv(int nv, int D, 
     }
   } else { /* last panel: the zero padding keys must not take part in the max */
     for (int u = 0; u < nv; ++u) {
-      lk_vi keep = lk__sdpa_below(u * LK_VW, valid);
+      lk_vi keep = lk_vbelow(u * LK_VW, valid);
       for (int i = 0; i < LK_SDPA_MR; ++i) rmax[i] = lk_vmax(lk_vselect(keep, acc[i][u], lk_vset1(-INFINITY)), rmax[i]);
     }
   }
@@ -1739,7 +1732,7 @@ static float lk__sdpa_exp_row(int Nk, float *p, lk_vf rmax, float scale) {
     lk_vstore(p + j, e);
   }
   if (j < Nk) {
-    lk_vf e = lk_vselect(lk__sdpa_below(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
+    lk_vf e = lk_vselect(lk_vbelow(j, Nk), lk__sdpa_exp2(lk_vload(p + j) * a - m), lk_vzero());
     vs += e;
     lk_vstore(p + j, e);
   }

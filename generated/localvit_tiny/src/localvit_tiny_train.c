@@ -123,6 +123,13 @@ static inline lk_vf lk_vselect(lk_vi mask, lk_vf a, lk_vf b) {
 /* Both return `a` when either operand is NaN, so NaN inputs propagate through clamps. */
 static inline lk_vf lk_vmax(lk_vf a, lk_vf b) { return lk_vselect(b > a, b, a); }
 static inline lk_vf lk_vmin(lk_vf a, lk_vf b) { return lk_vselect(b < a, b, a); }
+/* The mask of lanes whose column first + lane is below n (all of them when n ≥ first + LK_VW): a
+ * row's last partial vector. */
+static inline lk_vi lk_vbelow(int first, int n) {
+  lk_vi c;
+  for (int i = 0; i < LK_VW; ++i) c[i] = first + i;
+  return c < n;
+}
 /* Whether any lane of a comparison mask is set. */
 static inline int lk_vany(lk_vi mask) {
   int any = 0;
@@ -1117,13 +1124,6 @@ static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
          (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
 }
 
-/* Lanes i < n of a vector (all of them for n ≥ LK_VW). */
-static inline lk_vi lk__dw_lanes_below(int n) {
-  lk_vi c;
-  for (int i = 0; i < LK_VW; ++i) c[i] = i;
-  return c < n;
-}
-
 /* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
  * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
  * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
@@ -1139,7 +1139,7 @@ static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *re
     /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
     for (int j = 0; j < Ww; j += LK_VW) {
       if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk__dw_lanes_below(Ww - j), lk_vload(r + j), lk_vzero()));
+        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
       } else {
         for (int k = j; k < Ww; ++k) d[k] = r[k];
       }
@@ -2323,7 +2323,7 @@ __attribute__((always_inline)) static inline void lk__dw_grad_weight_k(int B, in
     for (int t = 0; t < kh * kw; ++t) acc[t] = lk_vzero();
     lk__dw_pad(Hh, Ww, ph, pw, row, x + ((long)b * C + c) * HWi, pad);
     for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vi keep = lk__dw_lanes_below(Wo - o);
+      lk_vi keep = lk_vbelow(o, Wo);
       for (int oh = 0; oh < Ho; ++oh) {
         lk_vf gv;
         if (o + LK_VW <= Wo) {
