@@ -76,25 +76,25 @@ static void lk__grad_dgx(const float *x, const float *g, long n, double mean, do
   *sgx += s2;
 }
 
-/* y = (x − mean)·rstd, rounded once. y may equal x. */
-static void lk__grad_dnorm(const float *x, long n, double mean, double rstd, float *y) {
+/* y = (x − mean)·scale + shift, rounded once (scale = rstd·w: x̂·w + b). y may equal x. */
+static void lk__grad_dnorm(const float *x, long n, double mean, double scale, double shift, float *y) {
   long i = 0;
   for (; i + LK_VW <= n; i += LK_VW)
-    lk_vstore(y + i, __builtin_convertvector((lk__grad_vdload(x + i) - mean) * rstd, lk_vf));
-  for (; i < n; ++i) y[i] = (float)((x[i] - mean) * rstd);
+    lk_vstore(y + i, __builtin_convertvector((lk__grad_vdload(x + i) - mean) * scale + shift, lk_vf));
+  for (; i < n; ++i) y[i] = (float)((x[i] - mean) * scale + shift);
 }
 
-/* dx = rstd·(g − a − (x − mean)·rstd·b), rounded once (a = mean(g), b = mean(g ⊙ x̂)). dx may
- * equal g. */
+/* dx = scale·(g − a − (x − mean)·rstd·b), rounded once (a = mean(g), b = mean(g ⊙ x̂); scale =
+ * rstd, or rstd·w for a BatchNorm's weight w, whose dx̂ = w·g). dx may equal g. */
 static void lk__grad_dnorm_grad(const float *x, const float *g, long n, double mean, double rstd, double a,
-                                double b, float *dx) {
+                                double b, double scale, float *dx) {
   double rb = rstd * b;
   long i = 0;
   for (; i + LK_VW <= n; i += LK_VW) {
     lk__grad_vd xh = lk__grad_vdload(x + i) - mean;
-    lk_vstore(dx + i, __builtin_convertvector((lk__grad_vdload(g + i) - a - xh * rb) * rstd, lk_vf));
+    lk_vstore(dx + i, __builtin_convertvector((lk__grad_vdload(g + i) - a - xh * rb) * scale, lk_vf));
   }
-  for (; i < n; ++i) dx[i] = (float)((g[i] - a - (x[i] - mean) * rb) * rstd);
+  for (; i < n; ++i) dx[i] = (float)((g[i] - a - (x[i] - mean) * rb) * scale);
 }
 
 /* ---- Activations -----------------------------------------------------------------------------------
@@ -207,16 +207,17 @@ static void lk__grad_group_stats(const float *x, long nb, long bs, long len, dou
   *var = q / n;
 }
 
-/* dx = rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) over one group (blocks as above), statistics
+/* dx = w·rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) over one group (blocks as above), statistics
  * recomputed from x (two passes over data that is in cache, cheaper than storing them). */
-static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, long bs, long len, float eps, float *dx) {
+static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, long bs, long len, float eps, double w,
+                                     float *dx) {
   double mean, var, rstd, n = (double)nb * (double)len, sg = 0.0, sgx = 0.0, a, b;
   lk__grad_group_stats(x, nb, bs, len, &mean, &var);
   rstd = 1.0 / sqrt(var + eps);
   for (long k = 0; k < nb; ++k) lk__grad_dgx(x + k * bs, g + k * bs, len, mean, &sg, &sgx);
   a = sg / n;
   b = sgx * rstd / n;
-  for (long k = 0; k < nb; ++k) lk__grad_dnorm_grad(x + k * bs, g + k * bs, len, mean, rstd, a, b, dx + k * bs);
+  for (long k = 0; k < nb; ++k) lk__grad_dnorm_grad(x + k * bs, g + k * bs, len, mean, rstd, a, b, w * rstd, dx + k * bs);
 }
 
 /* dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)) per row of [rows, C], in double (see the helpers):
@@ -224,30 +225,47 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
  * LayerNorm's input gradient is this applied to dx̂ = dy ⊙ w. dx may equal dxhat. */
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, dx + r * C);
+  for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
 }
 
-/* ---- Batch normalisation (training mode, no affine) ---------------------------------------------
+/* ---- Batch normalisation (training mode) ----------------------------------------------------------
  * x [B, C, S], statistics per channel over B and S (n = B·S elements), biased variance, in
- * double. One channel per task: its B planes of S contiguous floats, each plane summed in fixed
- * double lanes, the planes in order. (S = 1, BatchNorm1d on [B, C], reads a channel with stride
- * C: a thread's consecutive channels share those cache lines.) */
+ * double, then the affine part: y = x̂·w + b. One channel per task: its B planes of S contiguous
+ * floats, each plane summed in fixed double lanes, the planes in order. (S = 1, BatchNorm1d on
+ * [B, C], reads a channel with stride C: a thread's consecutive channels share those cache lines.)
+ * The gradients of w and b come from lk_batch_normalize_param_grad, the input's from
+ * lk_batch_normalize_grad: each recomputes the statistics, cheaper than storing x̂. w and b may be
+ * NULL (1 and 0). */
 
-/* y = (x − mean_c)/sqrt(var_c + eps), each y rounded once. y may equal x. */
-void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y) {
+/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c, each y rounded once. y may equal x. */
+void lk_batch_normalize(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
   for (long c = 0; c < C; ++c) {
-    double mean, var, rstd;
+    double mean, var, scale;
     lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
-    rstd = 1.0 / sqrt(var + eps);
-    for (int b = 0; b < B; ++b) lk__grad_dnorm(x + ((long)b * C + c) * S, S, mean, rstd, y + ((long)b * C + c) * S);
+    scale = (w ? w[c] : 1.0) / sqrt(var + eps);
+    for (int k = 0; k < B; ++k)
+      lk__grad_dnorm(x + ((long)k * C + c) * S, S, mean, scale, b ? b[c] : 0.0, y + ((long)k * C + c) * S);
   }
 }
 
-/* dx = rstd_c·(dx̂ − mean_c(dx̂) − x̂·mean_c(dx̂ ⊙ x̂)), the means over B and S. dx may equal dxhat. */
-void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
+/* dx = w_c·rstd_c·(dy − mean_c(dy) − x̂·mean_c(dy ⊙ x̂)), the means over B and S. dx may equal dy. */
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
-  for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c * S, dxhat + c * S, B, C * S, S, eps, dx + c * S);
+  for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c * S, dy + c * S, B, C * S, S, eps, w ? w[c] : 1.0, dx + c * S);
+}
+
+/* out[0:C) = Σ dy ⊙ x̂ (the weight's gradient), out[C:2C) = Σ dy (the bias's), per channel over
+ * B and S. */
+void lk_batch_normalize_param_grad(int B, long C, long S, const float *x, const float *dy, float eps, float *out) {
+  LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
+  for (long c = 0; c < C; ++c) {
+    double mean, var, sg = 0.0, sgx = 0.0;
+    lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
+    for (int k = 0; k < B; ++k) lk__grad_dgx(x + ((long)k * C + c) * S, dy + ((long)k * C + c) * S, S, mean, &sg, &sgx);
+    out[c] = (float)(sgx / sqrt(var + eps));
+    out[C + c] = (float)sg;
+  }
 }
 
 /* out[0:C) = mean per channel, out[C:2C) = unbiased variance Σ(x − mean)²/(n − 1), n = B·S: what
@@ -262,6 +280,237 @@ void lk_batch_moments(int B, long C, long S, const float *x, float *out) {
     out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
   }
+}
+
+/* ---- Batch normalisation over tokens (channels last) -------------------------------------------
+ * x [rows, C], rows = B·N tokens (the `token-layout` form of a feed-forward's BatchNorm): the same
+ * statistics per channel, over the rows, read in order as whole rows. (Walking one channel strip
+ * down all the rows instead reads 64 bytes every C floats: with C a power of two the strip falls
+ * into a few cache sets and missed L2 on every pass, 7 GB/s.)
+ *
+ * Sums are taken about a pivot p_c = x[0, c] (d = x − p is exact in float for values near p), in
+ * double, over blocks of LK__BNCL_ROWS rows (fixed by the shape, each block's sums in registers),
+ * and the blocks' partials are added in block order, so the result does not depend on the thread
+ * count. One pass gives s1 = Σd, s2 = Σd² (mean = p + s1/n, var = s2/n − (s1/n)², which only
+ * cancels when |mean − p| ≫ std, which a value of the channel itself does not allow) and, for the
+ * gradients, Σg and Σg·d. The elementwise pass runs in float on (x − p) − (mean − p), so a large
+ * mean costs no precision; each output is within a few float roundings of its terms' scale
+ * (where the terms cancel, as for a channel of two values, that is all the result is). */
+#define LK__BNCL_ROWS 64
+
+/* Channels [c, c + NV·LK_VW) of block [r0, r1): s1, s2 (with G also Σg, Σg·d) in NV double
+ * vectors each, in registers through the block's rows, then stored to part[k·C + c]. NV and G are
+ * constants where this is inlined: NV = 1 with G (4 double vectors), 2 without. */
+__attribute__((always_inline)) static inline long lk__grad_cl_chunks(const int NV, const int G, long c, long r0, long r1,
+                                                                    long C, const float *x, const float *g,
+                                                                    double *part) {
+  for (; c + NV * LK_VW <= C; c += NV * LK_VW) {
+    const lk__grad_vd zero = {0};
+    lk__grad_vd s1[2], s2[2], sg[2], sgx[2];
+    lk_vf pv[2];
+    for (int v = 0; v < NV; ++v) {
+      s1[v] = s2[v] = sg[v] = sgx[v] = zero;
+      pv[v] = lk_vload(x + c + v * LK_VW);
+    }
+    for (long r = r0; r < r1; ++r)
+      for (int v = 0; v < NV; ++v) {
+        lk__grad_vd d = __builtin_convertvector(lk_vload(x + r * C + c + v * LK_VW) - pv[v], lk__grad_vd);
+        s1[v] += d;
+        s2[v] += d * d;
+        if (G) {
+          lk__grad_vd gv = lk__grad_vdload(g + r * C + c + v * LK_VW);
+          sg[v] += gv;
+          sgx[v] += gv * d;
+        }
+      }
+    for (int v = 0; v < NV; ++v) {
+      long at = c + v * LK_VW;
+      memcpy(part + at, &s1[v], sizeof s1[v]);
+      memcpy(part + C + at, &s2[v], sizeof s2[v]);
+      if (G) {
+        memcpy(part + 2 * C + at, &sg[v], sizeof sg[v]);
+        memcpy(part + 3 * C + at, &sgx[v], sizeof sgx[v]);
+      }
+    }
+  }
+  return c;
+}
+
+/* part[k·C + c] = the sums of block [r0, r1): s1, s2 (and Σg, Σg·d when g). */
+static void lk__grad_cl_block(long r0, long r1, long C, const float *x, const float *g, double *part) {
+  long c = g ? lk__grad_cl_chunks(1, 1, 0, r0, r1, C, x, g, part) : lk__grad_cl_chunks(2, 0, 0, r0, r1, C, x, g, part);
+  if (!g) c = lk__grad_cl_chunks(1, 0, c, r0, r1, C, x, g, part);
+  for (; c < C; ++c) {
+    double s1 = 0.0, s2 = 0.0, sg = 0.0, sgx = 0.0;
+    for (long r = r0; r < r1; ++r) {
+      double d = x[r * C + c] - x[c];
+      s1 += d;
+      s2 += d * d;
+      if (g) {
+        sg += g[r * C + c];
+        sgx += g[r * C + c] * d;
+      }
+    }
+    part[c] = s1;
+    part[C + c] = s2;
+    if (g) {
+      part[2 * C + c] = sg;
+      part[3 * C + c] = sgx;
+    }
+  }
+}
+
+/* Per-channel results of the sums (lk__grad_cl_stats), in one scratch allocation. */
+typedef struct {
+  double *part, *sums;          /* block partials [blocks][k][C]; their sums [k][C] */
+  float *dm, *rstd, *a, *rb;    /* mean − p; 1/sqrt(var + eps); with g: mean(g), rstd·mean(g ⊙ x̂) */
+  float *scale, *shift;         /* the factors of the elementwise pass */
+  double *sgx;                  /* with g: Σ g·(x − mean) */
+} lk__grad_cl_work;
+
+/* Allocates the work area for k = 2 or 4 sums; 0 when out of memory. */
+static int lk__grad_cl_alloc(long rows, long C, int k, lk__grad_cl_work *w) {
+  long blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *f = lk_scratch_alloc((size_t)(2 * (blocks * k + k + 1) * C + 6 * C));
+  if (!f) return 0;
+  w->part = (double *)(void *)f;
+  w->sums = w->part + blocks * k * C;
+  w->sgx = w->sums + k * C;
+  w->dm = (float *)(void *)(w->sgx + C);
+  w->rstd = w->dm + C;
+  w->a = w->rstd + C;
+  w->rb = w->a + C;
+  w->scale = w->rb + C;
+  w->shift = w->scale + C;
+  return 1;
+}
+
+/* The per-channel sums over all rows (with g when k = 4), then the statistics. */
+static void lk__grad_cl_stats(long rows, long C, const float *x, const float *g, float eps, lk__grad_cl_work *w) {
+  long blocks = lk_ceil_div(rows, LK__BNCL_ROWS), k = g ? 4 : 2;
+  double n = (double)rows;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long b = 0; b < blocks; ++b)
+    lk__grad_cl_block(b * LK__BNCL_ROWS, lk_min_l(rows, (b + 1) * LK__BNCL_ROWS), C, x, g, w->part + b * k * C);
+  /* Block by block, each adding a contiguous row of partials (the same order per channel as
+   * channel by channel, whose stride of k·C doubles made every load a cache-set conflict). */
+  for (long i = 0; i < k * C; ++i) w->sums[i] = 0.0;
+  for (long b = 0; b < blocks; ++b)
+    for (long i = 0; i < k * C; ++i) w->sums[i] += w->part[b * k * C + i];
+  for (long c = 0; c < C; ++c) {
+    double d = w->sums[c] / n, var = w->sums[C + c] / n - d * d, rstd = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    w->dm[c] = (float)d;
+    w->rstd[c] = (float)rstd;
+    if (g) {
+      double sg = w->sums[2 * C + c];
+      w->sgx[c] = w->sums[3 * C + c] - d * sg; /* Σ g·(x − p) − (mean − p)·Σ g */
+      w->a[c] = (float)(sg / n);
+      w->rb[c] = (float)(w->sgx[c] * rstd * rstd / n);
+    }
+  }
+}
+
+/* The elementwise pass: y = ((x − p) − dm)·scale + shift, or with g, y = (g − a − ((x − p) − dm)·rb)·scale. */
+static void lk__grad_cl_apply(long rows, long C, const float *x, const float *g, const lk__grad_cl_work *w, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = g ? g + r * C : NULL;
+    float *yr = y + r * C;
+    long c = 0;
+    for (; c + LK_VW <= C; c += LK_VW) {
+      lk_vf xh = lk_vload(xr + c) - lk_vload(x + c) - lk_vload(w->dm + c);
+      lk_vf v = gr ? lk_vload(gr + c) - lk_vload(w->a + c) - xh * lk_vload(w->rb + c) : xh;
+      lk_vstore(yr + c, v * lk_vload(w->scale + c) + (gr ? lk_vzero() : lk_vload(w->shift + c)));
+    }
+    for (; c < C; ++c) {
+      float xh = xr[c] - x[c] - w->dm[c];
+      yr[c] = gr ? (gr[c] - w->a[c] - xh * w->rb[c]) * w->scale[c] : xh * w->scale[c] + w->shift[c];
+    }
+  }
+}
+
+/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c over the rows. y may equal x. Out of memory:
+ * channel by channel through the strided group helpers. */
+void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      for (long r = 0; r < rows; ++r)
+        lk__grad_dnorm(x + r * C + c, 1, m, (w ? w[c] : 1.0) / sqrt(var + eps), b ? b[c] : 0.0, y + r * C + c);
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, NULL, eps, &k);
+  for (long c = 0; c < C; ++c) {
+    k.scale[c] = k.rstd[c] * (w ? w[c] : 1.0f);
+    k.shift[c] = b ? b[c] : 0.0f;
+  }
+  lk__grad_cl_apply(rows, C, x, NULL, &k, y);
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* dx = w_c·rstd_c·(dy − mean_c(dy) − x̂·mean_c(dy ⊙ x̂)) over the rows (as lk_batch_normalize_grad).
+ * dx may equal dy. */
+void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
+    for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c, dy + c, rows, C, 1, eps, w ? w[c] : 1.0, dx + c);
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, dy, eps, &k);
+  for (long c = 0; c < C; ++c) k.scale[c] = k.rstd[c] * (w ? w[c] : 1.0f);
+  lk__grad_cl_apply(rows, C, x, dy, &k, dx);
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy per channel over the rows (as lk_batch_normalize_param_grad). */
+void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var, sg = 0.0, sx = 0.0;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      for (long r = 0; r < rows; ++r) lk__grad_dgx(x + r * C + c, dy + r * C + c, 1, m, &sg, &sx);
+      out[c] = (float)(sx / sqrt(var + eps));
+      out[C + c] = (float)sg;
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, dy, eps, &k);
+  for (long c = 0; c < C; ++c) {
+    out[c] = (float)(k.sgx[c] * k.rstd[c]);
+    out[C + c] = (float)k.sums[2 * C + c];
+  }
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
+ * lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  double n = (double)rows;
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      out[c] = (float)m;
+      out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  for (long c = 0; c < C; ++c) {
+    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
+    out[c] = (float)(x[c] + d);
+    out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+  }
+  lk_scratch_free((float *)(void *)k.part);
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -850,20 +1099,39 @@ void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxh
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
 }
 
-void lk_batch_normalize_naive(int B, long C, long S, const float *x, float eps, float *y) {
+void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
-    for (int b = 0; b < B; ++b)
+    for (int k = 0; k < B; ++k)
       for (long i = 0; i < S; ++i) {
-        long at = ((long)b * C + c) * S + i;
-        y[at] = (float)((x[at] - m) / sqrt(v + eps));
+        long at = ((long)k * C + c) * S + i;
+        y[at] = (float)((x[at] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
       }
   }
 }
 
-void lk_batch_normalize_grad_naive(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
-  for (long c = 0; c < C; ++c) lk__grad_norm_grad_ref(x + c * S, dxhat + c * S, dx + c * S, B, C * S, S, eps);
+void lk_batch_normalize_grad_naive(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    lk__grad_norm_grad_ref(x + c * S, dy + c * S, dx + c * S, B, C * S, S, eps);
+    for (int k = 0; k < B && w; ++k) /* dx̂ = w·dy, and the gradient is linear in dx̂ */
+      for (long i = 0; i < S; ++i) dx[((long)k * C + c) * S + i] = (float)((double)dx[((long)k * C + c) * S + i] * w[c]);
+  }
+}
+
+void lk_batch_normalize_param_grad_naive(int B, long C, long S, const float *x, const float *dy, float eps, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double m, v, sw = 0.0, sb = 0.0;
+    lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
+    for (int k = 0; k < B; ++k)
+      for (long i = 0; i < S; ++i) {
+        long at = ((long)k * C + c) * S + i;
+        sw += dy[at] * (x[at] - m) / sqrt(v + eps);
+        sb += dy[at];
+      }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
 }
 
 void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {

@@ -1,6 +1,6 @@
 import LocusIR
 
-/// Emission of the training ops (DESIGN.md §7) from grad.c, loss.c and layout.c. Ops that sum or
+/// Emission of the training ops (DESIGN.md §7) from grad.c, loss.c, layout.c and token_dwconv.c. Ops that sum or
 /// normalise over the batch are `.strided` rows: they never run one sample at a time and their
 /// operands are never sample-strided views, so `B` always means the whole batch.
 extension KernelTable {
@@ -10,6 +10,7 @@ extension KernelTable {
       "normalize_grad": KernelEntry(batch: .together, emit: emitNormalize),
       "batch_normalize": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "batch_normalize_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
+      "batch_normalize_param_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "batch_moments": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "softmax_grad": KernelEntry(batch: .together, emit: emitSoftmaxGrad, workspace: softmaxGradWorkspace),
       "reduce_sum": KernelEntry(batch: .strided, emit: emitReduceSum),
@@ -17,6 +18,8 @@ extension KernelTable {
       "conv2d_grad_input": KernelEntry(batch: .shared([1]), emit: emitConvGrad),
       "conv2d_grad_weight": KernelEntry(batch: .strided, emit: emitConvGrad),
       "linear_grad_weight": KernelEntry(batch: .strided, emit: emitLinearGradWeight),
+      "token_dwconv_grad_input": KernelEntry(batch: .shared([1]), emit: emitTokenDWConvGrad),
+      "token_dwconv_grad_weight": KernelEntry(batch: .strided, emit: emitTokenDWConvGrad),
       "maxpool_grad": KernelEntry(batch: .together, emit: emitMaxpoolGrad),
       "circular_pad_grad": KernelEntry(batch: .together, emit: emitCircularPadGrad),
       "zero_pad": KernelEntry(batch: .together, emit: emitZeroPad),
@@ -46,20 +49,50 @@ extension KernelTable {
     }
   }
 
-  /// x as [B, C, S]: statistics per channel over the batch and the S positions.
+  /// x as [B, C, S]: statistics per channel over the batch and the S positions; channels last, x
+  /// as [rows, C] with rows = B·N (`_cl`). x (and dy) carry the batch, the weight and bias do not.
   static func emitBatchNormalize(_ k: inout KernelContext) throws(CodegenError) {
-    try requireBatched(k)
-    let x = k.operand(0).shape
-    let (b, c, s) = (k.operandBatch(), "\(x[0])", "\(x.dropFirst().reduce(1, *))")
+    let last: Bool, batchedOperands: Int
     switch k.node.op {
-    case .training(.batchNormalize(let eps)):
-      k.call("lk_batch_normalize", [b, c, s, try k.arg(0), cFloat(eps), try k.out()], from: "grad.c")
-    case .training(.batchNormalizeGrad(let eps)):
-      k.call("lk_batch_normalize_grad", [b, c, s, try k.arg(0), try k.arg(1), cFloat(eps), try k.out()], from: "grad.c")
-    case .training(.batchMoments):
-      k.call("lk_batch_moments", [b, c, s, try k.arg(0), try k.out()], from: "grad.c")
+    case .training(.batchNormalize(_, let l)), .training(.batchMoments(let l)): (last, batchedOperands) = (l, 1)
+    case .training(.batchNormalizeGrad(_, let l)), .training(.batchNormalizeParamGrad(_, let l)): (last, batchedOperands) = (l, 2)
     default: return
     }
+    guard (0..<batchedOperands).allSatisfy({ k.operand($0).batched }),
+          (batchedOperands..<k.node.operands.count).allSatisfy({ !k.operand($0).batched }) else {
+      throw k.unsupported("x (and dy) must carry the batch, the weight and bias must not")
+    }
+    let x = k.operand(0).shape, b = k.operandBatch()
+    let geometry = last
+      ? [([b] + x.dropLast().filter { $0 != 1 }.map(String.init)).joined(separator: " * "), "\(x.last ?? 1)"]
+      : [b, "\(x[0])", "\(x.dropFirst().reduce(1, *))"]
+    let suffix = last ? "_cl" : ""
+    switch k.node.op {
+    case .training(.batchNormalize(let eps, _)):
+      k.call("lk_batch_normalize" + suffix, geometry + [try k.arg(0), try k.arg(1), try k.arg(2), cFloat(eps), try k.out()], from: "grad.c")
+    case .training(.batchNormalizeGrad(let eps, _)):
+      k.call("lk_batch_normalize_grad" + suffix, geometry + [try k.arg(0), try k.arg(1), try k.arg(2), cFloat(eps), try k.out()],
+             from: "grad.c")
+    case .training(.batchNormalizeParamGrad(let eps, _)):
+      k.call("lk_batch_normalize_param_grad" + suffix, geometry + [try k.arg(0), try k.arg(1), cFloat(eps), try k.out()], from: "grad.c")
+    default:
+      k.call("lk_batch_moments" + suffix, geometry + [try k.arg(0), try k.out()], from: "grad.c")
+    }
+  }
+
+  /// token_dwconv.c's gradients: the forward's geometry, then (dy, w) or (dy, x).
+  static func emitTokenDWConvGrad(_ k: inout KernelContext) throws(CodegenError) {
+    let (a, name, batch): (TokenConvAttrs, String, String)
+    switch k.node.op {
+    case .training(.tokenDWConvGradInput(let attrs)): (a, name, batch) = (attrs, "lk_token_dwconv_grad_input", k.batch())
+    case .training(.tokenDWConvGradWeight(let attrs)):
+      try requireBatched(k)
+      (a, name, batch) = (attrs, "lk_token_dwconv_grad_weight", k.operandBatch())
+    default: return
+    }
+    let c = k.operand(0).shape[1]
+    let geometry = [a.height, a.width, c, a.kernel[0], a.kernel[1], a.stride[0], a.stride[1], a.padding[0], a.padding[1]]
+    k.call(name, [batch] + geometry.map(String.init) + [try k.arg(0), try k.arg(1), try k.out()], from: "token_dwconv.c")
   }
 
   static func emitUnaryGrad(_ k: inout KernelContext) throws(CodegenError) {

@@ -26,8 +26,9 @@ public struct TrainingArtifact: Sendable {
 
 extension Driver {
   /// The training library of a spec at `request.batch`. Differentiation starts from the unfused
-  /// graph (the fused ops have no gradient rules); `request.fusion` then chooses the fusions run
-  /// over the training graph (`Pipeline.training`).
+  /// graph in train mode, after the layout passes whose ops have gradient rules
+  /// (`Pipeline.beforeDifferentiation`); `request.fusion` chooses those and the fusions run over
+  /// the training graph (`Pipeline.training`).
   public static func compileTraining(_ request: CompileRequest) throws(DriverError) -> TrainingArtifact {
     let (training, inference) = try trainingGraph(request)
     let (emitted, library, manifest) = try build(training.graph, target: request.target, profile: request.profile)
@@ -48,7 +49,7 @@ extension Driver {
     let (inference, _) = try graph(plain)
     var training: TrainingGraph
     do {
-      training = try Autodiff.trainingGraph(inference)
+      training = try Autodiff.trainingGraph(inference, options: request.fusion)
       training.graph.name = inference.name + "_train"
       var notes: [FusionNote] = []
       training.graph = try Pipeline.run(training.graph, passes: Pipeline.training, options: request.fusion, notes: &notes)

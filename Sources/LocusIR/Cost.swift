@@ -36,6 +36,12 @@ extension Graph {
       let dy = nodes[node.operands[0].raw].type
       let rows = dy.count / dy.shape[0] * (dy.batched ? batch : 1)
       return 2 * rows * node.type.count
+    case .training(.tokenDWConvGradInput(let a)):
+      let dy = nodes[node.operands[0].raw].type
+      return 2 * dy.count * b * a.kernel[0] * a.kernel[1]
+    case .training(.tokenDWConvGradWeight(let a)):
+      let dy = nodes[node.operands[0].raw].type
+      return 2 * dy.count * (dy.batched ? batch : 1) * a.kernel[0] * a.kernel[1]
     case .training(.linearGradWeight):
       let dy = nodes[node.operands[0].raw].type
       let rows = dy.count / (dy.shape.last ?? 1) * (dy.batched ? batch : 1)

@@ -55,6 +55,10 @@ public struct TokenConvAttrs: Hashable, Sendable {
     self.hasBias = hasBias
     self.activation = activation
   }
+  /// The same convolution with or without a bias, and no activation (what its gradients see).
+  public init(_ a: TokenConvAttrs, bias: Bool) {
+    self.init(height: a.height, width: a.width, kernel: a.kernel, stride: a.stride, padding: a.padding, hasBias: bias)
+  }
   public var outHeight: Int { (height + 2 * padding[0] - kernel[0]) / stride[0] + 1 }
   public var outWidth: Int { (width + 2 * padding[1] - kernel[1]) / stride[1] + 1 }
 }

@@ -7,11 +7,27 @@ extension TrainingOp {
     case .normalize:
       _ = try lastAxis(x, mnemonic)
       return x
-    case .batchNormalize, .batchMoments:
-      guard x.rank >= 1, x.batched else { throw ShapeError("\(mnemonic) needs a batched channels-first tensor, got \(x)") }
-      if case .batchMoments = self { return TensorType([2, x.shape[0]], batched: false) }
-      return x
-    case .normalizeGrad, .batchNormalizeGrad, .unaryGrad, .maxpoolGrad:
+    case .batchNormalize(_, let last), .batchNormalizeGrad(_, let last), .batchNormalizeParamGrad(_, let last),
+         .batchMoments(let last):
+      guard x.rank >= 1, x.batched else {
+        throw ShapeError("\(mnemonic) needs a batched channels-\(last ? "last" : "first") tensor, got \(x)")
+      }
+      let c = last ? x.shape[x.rank - 1] : x.shape[0]
+      switch self {
+      case .batchMoments: return TensorType([2, c], batched: false)
+      case .batchNormalize:
+        try expectShape(ops[1], [c], "batch_normalize weight")
+        try expectShape(ops[2], [c], "batch_normalize bias")
+        return x
+      case .batchNormalizeGrad:
+        try expectSame(ops[1], x, "batch_normalize_grad gradient")
+        try expectShape(ops[2], [c], "batch_normalize_grad weight")
+        return x
+      default:
+        try expectSame(ops[1], x, "batch_normalize_param_grad gradient")
+        return TensorType([2, c], batched: false)
+      }
+    case .normalizeGrad, .unaryGrad, .maxpoolGrad:
       if case .maxpoolGrad(let k, let s, let p) = self {
         try expectSame(ops[1], try Op.maxpool(kernel: k, stride: s, padding: p).inferType([x]), "maxpool_grad dy")
       } else {
@@ -51,6 +67,17 @@ extension TrainingOp {
         throw ShapeError("linear_grad_weight needs dy [..., N] and x [..., K] with the same leading axes, got \(x) and \(input)")
       }
       return TensorType([x.shape[x.rank - 1], input.shape[input.rank - 1]], batched: false)
+    case .tokenDWConvGradInput(let a):
+      let weight = ops[1], c = weight.shape.first ?? 0
+      let tokens = TensorType([a.height * a.width, c], batched: x.batched)
+      try expectSame(x, try Op.tokenDWConv(TokenConvAttrs(a, bias: false)).inferType([tokens, weight]), "token_dwconv_grad_input dy")
+      return tokens
+    case .tokenDWConvGradWeight(let a):
+      let tokens = ops[1]
+      try expectRank(tokens, 2, mnemonic, "tokens [N, C]")
+      let weight = TensorType([tokens.shape[1], 1, a.kernel[0], a.kernel[1]], batched: false)
+      try expectSame(x, try Op.tokenDWConv(TokenConvAttrs(a, bias: false)).inferType([tokens, weight]), "token_dwconv_grad_weight dy")
+      return weight
     case .circularPadGrad(let l, let r, let t, let b):
       try expectRank(x, 3, mnemonic, "[C, H, W]")
       let h = x.shape[1] - t - b, w = x.shape[2] - l - r

@@ -7,12 +7,15 @@ public enum TrainingOp: Hashable, Sendable {
   /// LayerNorm without the affine part, over the last axis (biased variance).
   case normalize(eps: Float)                         // (x [..., C])
   case normalizeGrad(eps: Float)                     // (x, dxhat) -> dx
-  /// BatchNorm in train mode without the affine part: statistics over the batch and every axis
-  /// after the channels (biased variance).
-  case batchNormalize(eps: Float)                    // (x [C, ...])
-  case batchNormalizeGrad(eps: Float)                // (x, dxhat) -> dx
+  /// BatchNorm in train mode: x̂·w + b, x̂ with the statistics per channel over the batch and every
+  /// other axis (biased variance). The channels are the first axis of an image [C, ...], or the
+  /// last of tokens [..., C] when `channelsLast` (the `token-layout` form).
+  case batchNormalize(eps: Float, channelsLast: Bool)  // (x [C, ...] or [..., C], weight [C], bias [C])
+  case batchNormalizeGrad(eps: Float, channelsLast: Bool) // (x, dy, weight) -> dx
+  /// The gradients of BatchNorm's weight and bias: unbatched [2, C] = (Σ dy·x̂, Σ dy).
+  case batchNormalizeParamGrad(eps: Float, channelsLast: Bool) // (x, dy)
   /// Per-channel batch mean and unbiased variance, for the running statistics: unbatched [2, C].
-  case batchMoments                                  // (x [C, ...])
+  case batchMoments(channelsLast: Bool)              // (x [C, ...] or [..., C])
   case unaryGrad(UnaryOp)                            // (x, dy) -> dy·f'(x)
   case softmaxGrad(axis: Int)                        // (y, dy) -> y ⊙ (dy − Σ dy ⊙ y)
   /// Sums the listed per-sample axes away, and the batch axis when `batch` (the result is then
@@ -23,6 +26,9 @@ public enum TrainingOp: Hashable, Sendable {
   case conv2dGradInput(Conv2dAttrs, height: Int, width: Int) // (dy [Co, Ho, Wo], weight) -> [Ci, height, width]
   case conv2dGradWeight(Conv2dAttrs)                 // (dy [Co, Ho, Wo], x [Ci, Hh, Ww]) -> unbatched weight shape
   case linearGradWeight                              // (dy [..., N], x [..., K]) -> unbatched [N, K]
+  /// The gradients of `token_dwconv` (without activation) with respect to its input and weight.
+  case tokenDWConvGradInput(TokenConvAttrs)          // (dy [Ho·Wo, C], weight [C, 1, kh, kw]) -> [height·width, C]
+  case tokenDWConvGradWeight(TokenConvAttrs)         // (dy [Ho·Wo, C], x [height·width, C]) -> unbatched [C, 1, kh, kw]
   case maxpoolGrad(kernel: [Int], stride: [Int], padding: [Int]) // (x, dy) -> dx
   case circularPadGrad(left: Int, right: Int, top: Int, bottom: Int) // (dy) -> [C, H, W]
   /// The gradient of `slice`: x placed at `before` along `axis`, zeros around it.
@@ -37,6 +43,7 @@ public enum TrainingOp: Hashable, Sendable {
     case .normalizeGrad: "normalize_grad"
     case .batchNormalize: "batch_normalize"
     case .batchNormalizeGrad: "batch_normalize_grad"
+    case .batchNormalizeParamGrad: "batch_normalize_param_grad"
     case .batchMoments: "batch_moments"
     case .unaryGrad(let u): "\(u.rawValue)_grad"
     case .softmaxGrad: "softmax_grad"
@@ -45,6 +52,8 @@ public enum TrainingOp: Hashable, Sendable {
     case .conv2dGradInput: "conv2d_grad_input"
     case .conv2dGradWeight: "conv2d_grad_weight"
     case .linearGradWeight: "linear_grad_weight"
+    case .tokenDWConvGradInput: "token_dwconv_grad_input"
+    case .tokenDWConvGradWeight: "token_dwconv_grad_weight"
     case .maxpoolGrad: "maxpool_grad"
     case .circularPadGrad: "circular_pad_grad"
     case .zeroPad: "zero_pad"
@@ -56,8 +65,13 @@ public enum TrainingOp: Hashable, Sendable {
   public var attributeText: String {
     func list(_ xs: [Int]) -> String { "[" + xs.map(String.init).joined(separator: ", ") + "]" }
     switch self {
-    case .normalize(let eps), .normalizeGrad(let eps), .batchNormalize(let eps), .batchNormalizeGrad(let eps):
+    case .normalize(let eps), .normalizeGrad(let eps):
       return "eps \(eps)"
+    case .batchNormalize(let eps, let last), .batchNormalizeGrad(let eps, let last), .batchNormalizeParamGrad(let eps, let last):
+      return "eps \(eps)" + (last ? ", channels last" : "")
+    case .batchMoments(let last): return last ? "channels last" : ""
+    case .tokenDWConvGradInput(let a), .tokenDWConvGradWeight(let a):
+      return "image [\(a.height), \(a.width)], kernel \(list(a.kernel)), stride \(list(a.stride)), padding \(list(a.padding))"
     case .softmaxGrad(let axis): return "axis \(axis)"
     case .reduceSum(let axes, let batch): return "axes \(list(axes))" + (batch ? ", batch" : "")
     case .expand(let shape): return "shape \(list(shape))"
@@ -68,14 +82,14 @@ public enum TrainingOp: Hashable, Sendable {
     case .maxpoolGrad(let k, let s, let p): return "kernel \(list(k)), stride \(list(s)), padding \(list(p))"
     case .circularPadGrad(let l, let r, let t, let b): return "left \(l), right \(r), top \(t), bottom \(b)"
     case .zeroPad(let axis, let before, let after): return "axis \(axis), before \(before), after \(after)"
-    case .batchMoments, .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad: return ""
+    case .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad: return ""
     }
   }
 
   /// Ops whose unbatched result sums (or averages) over the batch of a batched operand.
   public var reducesBatch: Bool {
     switch self {
-    case .batchMoments, .conv2dGradWeight, .linearGradWeight, .crossEntropy: true
+    case .batchMoments, .batchNormalizeParamGrad, .conv2dGradWeight, .linearGradWeight, .tokenDWConvGradWeight, .crossEntropy: true
     case .reduceSum(_, let batch): batch
     default: false
     }
@@ -83,7 +97,8 @@ public enum TrainingOp: Hashable, Sendable {
 
   public var arity: ClosedRange<Int> {
     switch self {
-    case .normalize, .batchNormalize, .batchMoments, .reduceSum, .expand, .circularPadGrad, .zeroPad: 1...1
+    case .normalize, .batchMoments, .reduceSum, .expand, .circularPadGrad, .zeroPad: 1...1
+    case .batchNormalize, .batchNormalizeGrad: 3...3
     default: 2...2
     }
   }

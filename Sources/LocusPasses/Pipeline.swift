@@ -65,6 +65,12 @@ public enum Pipeline {
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]
 
+  /// The passes over a train-mode forward before it is differentiated (DESIGN.md §7): layout
+  /// changes whose ops all have gradient rules.
+  public static let beforeDifferentiation: [Pass] = [
+    Pass("token-layout", flag: "leff") { g, notes in try convertToTokenLayout(g, &notes, training: true) },
+  ]
+
   /// The passes over a training graph (DESIGN.md §7), after `Autodiff.trainingGraph`. Epilogues
   /// fuse only where the value they absorb has no other reader, so a pre-activation the backward
   /// pass needs is never fused away; bias and residual adds of the forward and backward

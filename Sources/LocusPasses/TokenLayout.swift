@@ -16,14 +16,23 @@ import LocusIR
 ///
 /// Any other reader of such an image (a general convolution, a pooling, an output) reads a
 /// `seq2img` of the tokens, made once, where first needed.
+///
+/// In a train-mode forward (`training`, before differentiation, DESIGN.md §7) the 1×1 convolution
+/// becomes a plain `linear` (the epilogues pass fuses it later, where the backward pass allows),
+/// and BatchNorm, already lowered to `batch_normalize` with its `batch_moments`, keeps those ops
+/// with the channels last.
 @Sendable func convertToTokenLayout(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph {
+  try convertToTokenLayout(g, &notes, training: false)
+}
+
+func convertToTokenLayout(_ g: Graph, _ notes: inout [FusionNote], training: Bool) throws -> Graph {
   guard g.nodes.contains(where: { if case .seq2img = $0.op { true } else { false } }) else { return g }
   var r = Rewriter(g)
   var tokens: [ValueID: TokenImage] = [:]  // old image value → the same image as new tokens
   func note(_ node: Node, _ what: String) { notes.append(FusionNote(pass: "token-layout", scope: node.scope, what: what)) }
 
   for node in g.nodes {
-    if let image = try tokenImage(of: node, g, &r, tokens) {
+    if let image = try tokenImage(of: node, g, &r, tokens, training: training) {
       tokens[node.id] = image
       if let what = image.note { note(node, what) }
       continue
@@ -33,6 +42,8 @@ import LocusIR
     case .gap where x != nil:
       try r.replace(node, by: r.add(.mean(axis: 0), [x!.value], like: node))
       note(node, "gap → mean over the tokens")
+    case .training(.batchMoments(channelsLast: false)) where x != nil:
+      try r.replace(node, by: r.add(.training(.batchMoments(channelsLast: true)), [x!.value], like: node))
     case .img2seq where x != nil:
       try r.replace(node, by: x!.value)
       note(node, "img2seq removed: the tokens are the image")
@@ -59,7 +70,7 @@ struct TokenImage {
 
 /// The token form of `node` when it is an image op the table converts and its image operands have
 /// token forms; nil otherwise.
-private func tokenImage(of node: Node, _ g: Graph, _ r: inout Rewriter, _ tokens: [ValueID: TokenImage]) throws -> TokenImage? {
+private func tokenImage(of node: Node, _ g: Graph, _ r: inout Rewriter, _ tokens: [ValueID: TokenImage], training: Bool) throws -> TokenImage? {
   if case .seq2img(let h) = node.op {
     return TokenImage(value: r.operand(node.operands[0]), height: h, width: node.type.shape[2])
   }
@@ -73,8 +84,9 @@ private func tokenImage(of node: Node, _ g: Graph, _ r: inout Rewriter, _ tokens
   case .conv2d(let a) where a.kernel == [1, 1] && a.stride == [1, 1] && a.padding == [0, 0] && a.groups == 1:
     let ci = g[node.operands[0]].type.shape[0]
     let w = try r.add(.reshape([a.outChannels, ci]), [weights[0]], like: node)  // a view of [Co, Ci, 1, 1]
-    let y = try r.add(.fusedLinear(FusedLinearAttrs(hasBias: a.hasBias)), [x.value, w] + weights.dropFirst(), like: node)
-    return same(y, "conv2d 1×1 → fused_linear on the tokens")
+    let op: Op = training ? .linear(hasBias: a.hasBias) : .fusedLinear(FusedLinearAttrs(hasBias: a.hasBias))
+    let y = try r.add(op, [x.value, w] + weights.dropFirst(), like: node)
+    return same(y, "conv2d 1×1 → \(op.mnemonic) on the tokens")
   case .conv2d(let a) where a.groups == g[node.operands[0]].type.shape[0] && a.outChannels == a.groups:
     let attrs = TokenConvAttrs(height: x.height, width: x.width, kernel: a.kernel, stride: a.stride, padding: a.padding, hasBias: a.hasBias)
     let y = try r.add(.tokenDWConv(attrs), [x.value] + weights, like: node)
@@ -83,6 +95,9 @@ private func tokenImage(of node: Node, _ g: Graph, _ r: inout Rewriter, _ tokens
     let (s, t) = try r.batchNormAffine(node)
     let y = try r.add(.binary(.add), [r.add(.binary(.mul), [x.value, s], like: node), t], like: node)
     return same(y, "batchnorm → per-channel affine on the last axis")
+  case .training(.batchNormalize(let eps, channelsLast: false)):
+    let y = try r.add(.training(.batchNormalize(eps: eps, channelsLast: true)), [x.value] + weights, like: node)
+    return same(y, "batch_normalize over the channels last")
   case .unary, .scalar:
     return same(try r.add(node.op, [x.value], like: node))
   default:

@@ -20,13 +20,34 @@ extension Interpreter {
           return normalizeGrad(Array(t[0].data[rows]), Array(t[1].data[rows]), eps: eps)
         })
       }
-    case .batchNormalize(let eps):
-      return channelPlanes(xs[0]) { planes in normalized(planes, eps: eps).y }
-    case .batchNormalizeGrad(let eps):
-      let dxhat = xs[1]
-      return channelPlanes(xs[0], with: dxhat) { x, d in normalizeGrad(x, d, eps: eps) }
-    case .batchMoments:
-      let x = xs[0], (b, c) = (x.shape[0], x.shape[1]), s = x.count / (b * c)
+    case .batchNormalize(let eps, let last):
+      // x̂·w + b, as the inference graph's batchnorm with the batch's statistics.
+      let (w, b) = (xs[1].data, xs[2].data)
+      return channelsFirst(last, [xs[0]]) { x in
+        channelPlanes(x[0]) { c, v, _ in
+          let (_, mean, inv) = normalized(v, eps: eps)
+          return v.map { Float((Double($0) - mean) * inv * Double(w[c]) + Double(b[c])) }
+        }
+      }
+    case .batchNormalizeGrad(let eps, let last):
+      // The input gradient of x̂·w + b: w times the gradient through x̂.
+      let w = xs[2].data
+      return channelsFirst(last, [xs[0], xs[1]]) { x in
+        channelPlanes(x[0], with: x[1]) { c, v, d in normalizeGrad(v, d.map { $0 * w[c] }, eps: eps) }
+      }
+    case .batchNormalizeParamGrad(let eps, let last):
+      let x = last ? movingLastAxis(xs[0], to: 1) : xs[0], dy = last ? movingLastAxis(xs[1], to: 1) : xs[1]
+      let (b, c) = (x.shape[0], x.shape[1]), s = x.count / (b * c)
+      var out = Tensor.zeros([2, c])
+      for ch in 0..<c {
+        let at = (0..<b).flatMap { n in (0..<s).map { (n * c + ch) * s + $0 } }
+        let xhat = normalized(at.map { x.data[$0] }, eps: eps).y
+        (out.data[ch], out.data[c + ch]) = (Float(zip(at, xhat).reduce(0.0) { $0 + Double(dy.data[$1.0]) * Double($1.1) }),
+                                            Float(at.reduce(0.0) { $0 + Double(dy.data[$1]) }))
+      }
+      return out
+    case .batchMoments(let last):
+      let x = last ? movingLastAxis(xs[0], to: 1) : xs[0], (b, c) = (x.shape[0], x.shape[1]), s = x.count / (b * c)
       var out = Tensor.zeros([2, c])
       for ch in 0..<c {
         let values = (0..<b).flatMap { n in (0..<s).map { Double(x.data[(n * c + ch) * s + $0]) } }
@@ -91,6 +112,19 @@ extension Interpreter {
         }
       }
       return Tensor(shape: [n, k], data: dw.map(Float.init))
+    case .tokenDWConvGradInput(let a):
+      let (c, ho) = (xs[1].shape[0], a.outHeight)
+      let conv = Conv2dAttrs(outChannels: c, kernel: a.kernel, stride: a.stride, padding: a.padding, groups: c, hasBias: false)
+      return each { t in img2seq(conv2dGradInput(seq2img(t[0], height: ho), weight: t[1], conv, height: a.height, width: a.width)) }
+    case .tokenDWConvGradWeight(let a):
+      let (dy, x) = (xs[0], xs[1]), c = result.shape[0]
+      let conv = Conv2dAttrs(outChannels: c, kernel: a.kernel, stride: a.stride, padding: a.padding, groups: c, hasBias: false)
+      var sum = [Double](repeating: 0, count: result.count)
+      for b in 0..<batch {
+        let image = seq2img(x.sample(b), height: a.height), dyImage = seq2img(dy.sample(b), height: a.outHeight)
+        for (i, v) in conv2dGradWeight(dyImage, image, conv).enumerated() { sum[i] += v }
+      }
+      return Tensor(shape: result.shape, data: sum.map(Float.init))
     case .maxpoolGrad(let k, let s, let p):
       return each { t in maxpoolGrad(t[0], dy: t[1], kernel: k, stride: s, padding: p) }
     case .circularPadGrad(let l, let r, let top, let bottom):
@@ -182,19 +216,32 @@ extension Interpreter {
 
   /// Gathers every value of channel c of a batched [B, C, ...] tensor (all samples, all positions),
   /// transforms them, and scatters the result back.
-  static func channelPlanes(_ x: Tensor, with other: Tensor? = nil, _ f: ([Float], [Float]) -> [Float]) -> Tensor {
+  /// f(channel, x's values, other's values) over each channel's values of [B, C, ...], written back
+  /// in place of x's.
+  static func channelPlanes(_ x: Tensor, with other: Tensor? = nil, channel f: (Int, [Float], [Float]) -> [Float]) -> Tensor {
     let (b, c) = (x.shape[0], x.shape[1]), s = x.count / (b * c)
     var y = Tensor.zeros(x.shape)
     for ch in 0..<c {
       let at = (0..<b).flatMap { n in (0..<s).map { (n * c + ch) * s + $0 } }
-      let out = f(at.map { x.data[$0] }, at.map { other?.data[$0] ?? 0 })
+      let out = f(ch, at.map { x.data[$0] }, at.map { other?.data[$0] ?? 0 })
       for (i, j) in at.enumerated() { y.data[j] = out[i] }
     }
     return y
   }
 
-  static func channelPlanes(_ x: Tensor, _ f: ([Float]) -> [Float]) -> Tensor {
-    channelPlanes(x, with: nil) { v, _ in f(v) }
+  /// f of batched tensors [B, C, ...]; when `last`, the operands are [B, ..., C] and are moved to
+  /// that layout and the result back (BatchNorm over tokens).
+  static func channelsFirst(_ last: Bool, _ xs: [Tensor], _ f: ([Tensor]) -> Tensor) -> Tensor {
+    guard last, let rank = xs.first?.rank, rank > 2 else { return f(xs) }
+    let y = f(xs.map { movingLastAxis($0, to: 1) })
+    return transpose(y, perm: [0] + Array(2..<rank) + [1])
+  }
+
+  /// x with its last axis moved to position `axis`.
+  static func movingLastAxis(_ x: Tensor, to axis: Int) -> Tensor {
+    var perm = Array(0..<(x.rank - 1))
+    perm.insert(x.rank - 1, at: axis)
+    return transpose(x, perm: perm)
   }
 
   static func conv2dGradInput(_ dy: Tensor, weight w: Tensor, _ a: Conv2dAttrs, height: Int, width: Int) -> Tensor {

@@ -96,6 +96,7 @@ final class WriterAndTemplateTests: XCTestCase {
       }
     }
     let attrs = Conv2dAttrs(outChannels: 1, kernel: [1, 1], stride: [1, 1], padding: [0, 0], groups: 1, hasBias: false)
+    let tokenConv = TokenConvAttrs(height: 1, width: 1, kernel: [1, 1], stride: [1, 1], padding: [0, 0], hasBias: true)
     let all: [Op] = [
       .conv2d(attrs), .linear(hasBias: true), .layernorm(eps: 1), .batchnorm(eps: 1), .unary(.gelu), .softmax(axis: 0),
       .matmul, .binary(.add), .scalar(.add, 1, scalarFirst: false), .gap, .maxpool(kernel: [1, 1], stride: [1, 1], padding: [0, 0]),
@@ -103,14 +104,15 @@ final class WriterAndTemplateTests: XCTestCase {
       .stack(axis: 0), .slice(axis: 0, start: 0, length: 1), .index(axis: 0, at: 0), .seq2img(height: 1), .img2seq,
       .reshape([1]), .transpose([0]), .sdpa(heads: 1, kvHeads: 1), .localAttention(heads: 1, kvHeads: 1),
       .fusedLinear(FusedLinearAttrs(hasBias: true)),
-      .tokenDWConv(TokenConvAttrs(height: 1, width: 1, kernel: [1, 1], stride: [1, 1], padding: [0, 0], hasBias: true)),
+      .tokenDWConv(tokenConv),
       .shiftedLocalAttention(ShiftedAttentionAttrs(shifts: [], kernel: [1, 1], stride: [1, 1], padding: [0, 0], heads: 1, kvHeads: 1, eps: 1)),
     ] + [
-      .normalize(eps: 1), .normalizeGrad(eps: 1), .batchNormalize(eps: 1), .batchNormalizeGrad(eps: 1), .batchMoments,
-      .softmaxGrad(axis: 0), .reduceSum(axes: [], batch: true), .expand([1]), .conv2dGradInput(attrs, height: 1, width: 1),
+      .normalize(eps: 1), .normalizeGrad(eps: 1), .batchNormalize(eps: 1, channelsLast: false),
+      .batchNormalizeGrad(eps: 1, channelsLast: false), .batchNormalizeParamGrad(eps: 1, channelsLast: false),
+      .batchMoments(channelsLast: false), .softmaxGrad(axis: 0), .reduceSum(axes: [], batch: true), .expand([1]), .conv2dGradInput(attrs, height: 1, width: 1),
       .conv2dGradWeight(attrs), .linearGradWeight, .maxpoolGrad(kernel: [1, 1], stride: [1, 1], padding: [0, 0]),
       .circularPadGrad(left: 0, right: 0, top: 0, bottom: 0), .zeroPad(axis: 0, before: 0, after: 0), .crossEntropy,
-      .crossEntropyGrad,
+      .crossEntropyGrad, .tokenDWConvGradInput(tokenConv), .tokenDWConvGradWeight(tokenConv),
     ].map { Op.training($0) } + UnaryOp.allCases.map { Op.training(.unaryGrad($0)) }
     for op in all.flatMap(example) {
       XCTAssertNotNil(KernelTable.entries[op.mnemonic], "no kernel-table row for '\(op.mnemonic)'")

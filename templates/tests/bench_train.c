@@ -10,6 +10,7 @@
 #include "../linear.c"
 #include "../conv.c"
 #include "../activation.c"
+#include "../token_dwconv.c"
 #include "../grad.c"
 #include "../loss.c"
 #include "../optim.c"
@@ -109,6 +110,22 @@ int main(void) {
     TIME("conv2d_grad_weight 1x1 64->256 7x7 b64", 5, gf, lk_conv2d_grad_weight(fb, ci, 7, 7, co, 1, 1, 1, 1, 0, 0, 1, fdy, fx, dw));
     TIME("  (gemm 256 x 3136 x 64)", 5, gf, lk_gemm(co, fb * hw, ci, fw, ci, 1, fx, fb * hw, 1, fdy, fb * hw, 0.0f));
   }
+  { /* localvit_fmnist's feed-forward in token layout (the training graph's form): tokens
+     * [64·49, 256], channels last, beside the channels-first kernels above */
+    const int fb = 64, fc = 256, fg = 7;
+    const long fr = (long)fb * fg * fg;
+    double gf = 2.0 * fc * 9 * fg * fg * fb * 1e-9;
+    TIME("token_dwconv 3x3 256 7x7 b64", 5, gf, lk_token_dwconv(fb, fg, fg, fc, 3, 3, 1, 1, 1, 1, fx, fw, NULL, LK_ACT_NONE, fdy));
+    TIME("token_dwconv_grad_input 3x3 256 7x7 b64", 5, gf,
+         lk_token_dwconv_grad_input(fb, fg, fg, fc, 3, 3, 1, 1, 1, 1, fdy, fw, fdx));
+    TIME("token_dwconv_grad_weight 3x3 256 7x7 b64", 5, gf,
+         lk_token_dwconv_grad_weight(fb, fg, fg, fc, 3, 3, 1, 1, 1, 1, fdy, fx, fw));
+    TIME("batch_normalize_cl [3136, 256]", 5, 0, lk_batch_normalize_cl(fr, fc, fx, fw, fw, 1e-5f, fdy));
+    TIME("batch_normalize_grad_cl [3136, 256]", 5, 0, lk_batch_normalize_grad_cl(fr, fc, fx, fdy, fw, 1e-5f, fdx));
+    TIME("batch_normalize_param_grad_cl [3136, 256]", 5, 0, lk_batch_normalize_param_grad_cl(fr, fc, fx, fdy, 1e-5f, fw));
+    TIME("batch_moments_cl [3136, 256]", 5, 0, lk_batch_moments_cl(fr, fc, fx, fw));
+    TIME("  (batch_normalize_grad [64, 256, 49])", 5, 0, lk_batch_normalize_grad(fb, fc, fg * fg, fx, fdy, fw, 1e-5f, fdx));
+  }
   { /* localvit_fmnist: per-channel scale of [64, 256, 7·7] (BatchNorm's weight, SE) */
     const long shape[3] = {64, 256, 49}, sa[3] = {256 * 49, 49, 1}, sc[3] = {0, 1, 0};
     TIME("mul [64, 256, 49] * [256, 1] (channel scale)", 5, 0, lk_mul(3, shape, fx, sa, fw, sc, fdy));
@@ -116,7 +133,7 @@ int main(void) {
   TIME("unary_grad gelu [3152, 768]", 5, 0, lk_unary_grad(LK_ACT_GELU, rows * Hd, x, dy, y));
   TIME("softmax_grad [16*3*197, 197]", 5, 0, lk_softmax_grad(3L * rows, N, x, dy, y));
   TIME("normalize_grad [3152, 192]", 5, 0, lk_normalize_grad(rows, C, x, dy, 1e-6f, y));
-  TIME("batch_normalize_grad [16, 768, 196]", 5, 0, lk_batch_normalize_grad(B, Hd, G * G, fx, fdy, 1e-5f, fdx));
+  TIME("batch_normalize_grad [16, 768, 196]", 5, 0, lk_batch_normalize_grad(B, Hd, G * G, fx, fdy, fw, 1e-5f, fdx));
   TIME("reduce_sum bias [3152, 768] -> [768]", 5, 0, lk_reduce_sum(2, sb, rb, dy, y));
   TIME("cross_entropy + grad [16, 1000]", 5, 0,
        (lk_cross_entropy(B, K, logits, tgt, dl), lk_cross_entropy_grad(B, K, logits, tgt, dl)));

@@ -7,6 +7,8 @@
  *    (the forwards are written out below in double, independent of the kernels), plus the
  *    adjoint identity <pad(x), dy> = <x, pad_grad(dy)> against layout.c's own lk_circular_pad;
  * 3. thread-count invariance (bit-exact, 1 thread against all) of every kernel that reduces.
+ * The channels-last kernels (BatchNorm over tokens, token_dwconv's gradients) are also checked
+ * against the channels-first references on transposed copies.
  * The optimisers are also checked against a scalar float mirror of PyTorch's operation order
  * (bit-exact) and a hand-computed first AdamW step.
  *
@@ -27,6 +29,7 @@
 #include "../softmax.c"
 #include "../pool.c"
 #include "../layout.c"
+#include "../token_dwconv.c"
 /* Columns of the general conv gradients in chunks of a few images even at these small shapes
  * (the default is 8 MiB): the chunked loops run, with remainders, beside single-chunk cases. */
 #define LK__GRAD_COL_FLOATS 4096L
@@ -286,7 +289,7 @@ static void test_normalize(void) {
   }
 }
 
-/* ---- BatchNorm (training mode, no affine) ------------------------------------------------------- */
+/* ---- BatchNorm (training mode) ----------------------------------------------------------------- */
 
 typedef struct { int B; long C, S; double eps; const float *g; } bn_ctx;
 static double bn_f(const double *x, const void *c) {
@@ -321,10 +324,11 @@ static void test_batchnorm(void) {
     float eps = 1e-5f;
     float *x = lkt_rand(n, 2), *g = lkt_rand(n, 1), *y = lkt_rand(n, 1), *r = lkt_rand(n, 1);
     float *mo = lkt_rand(2 * C, 1), *mr = lkt_rand(2 * C, 1);
+    float *wt = t % 3 ? lkt_rand(C, 1) : NULL, *bs = t % 3 ? lkt_rand(C, 1) : NULL; /* affine, or none */
     char what[128];
     if (shift) for (long i = 0; i < n; ++i) x[i] += 50.0f;
-    lk_batch_normalize(B, C, S, x, eps, y);
-    lk_batch_normalize_naive(B, C, S, x, eps, r);
+    lk_batch_normalize(B, C, S, x, wt, bs, eps, y);
+    lk_batch_normalize_naive(B, C, S, x, wt, bs, eps, r);
     snprintf(what, sizeof what, "batch_normalize %dx%ldx%ld shift%d vs naive", B, C, S, shift);
     lkt_check(what, y, r, n, 1e-5);
     lk_batch_moments(B, C, S, x, mo);
@@ -333,27 +337,34 @@ static void test_batchnorm(void) {
     lkt_check(what, mo, mr, C, 2e-6);
     snprintf(what, sizeof what, "batch_moments unbiased var %dx%ldx%ld vs naive", B, C, S);
     lkt_check(what, mo + C, mr + C, C, 1e-5);
-    lk_batch_normalize_grad(B, C, S, x, g, eps, y);
-    lk_batch_normalize_grad_naive(B, C, S, x, g, eps, r);
+    lk_batch_normalize_param_grad(B, C, S, x, g, eps, mo);
+    lk_batch_normalize_param_grad_naive(B, C, S, x, g, eps, mr);
+    snprintf(what, sizeof what, "batch_normalize_param_grad %dx%ldx%ld shift%d vs naive", B, C, S, shift);
+    lkt_check(what, mo, mr, 2 * C, 1e-5 * sqrt((double)B * S + 1.0));
+    lk_batch_normalize_grad(B, C, S, x, g, wt, eps, y);
+    lk_batch_normalize_grad_naive(B, C, S, x, g, wt, eps, r);
     snprintf(what, sizeof what, "batch_normalize_grad %dx%ldx%ld shift%d vs naive", B, C, S, shift);
     lkt_check(what, y, r, n, 1e-5);
     {
       float *gg = lkt_copy(g, n);
-      lk_batch_normalize_grad(B, C, S, x, gg, eps, gg);
+      lk_batch_normalize_grad(B, C, S, x, gg, wt, eps, gg);
       snprintf(what, sizeof what, "batch_normalize_grad %dx%ldx%ld in place", B, C, S);
       lkt_check_exact(what, gg, y, n);
       free(gg);
     }
-    if (n <= 1500) { /* FD of Σ dx̂ ⊙ batchnorm(x), h = 1e-3·channel std (norm_steps) */
-      bn_ctx c = {B, C, S, eps, g};
+    if (n <= 1500) { /* FD of Σ dy ⊙ (x̂·w + b) = Σ (dy·w) ⊙ x̂ + const, h = 1e-3·channel std (norm_steps) */
+      float *gw = lkt_copy(g, n);
+      bn_ctx c = {B, C, S, eps, gw};
       double *xd = to_double(x, n), *h = norm_steps(x, C, S, B, C * S, S, eps, n);
+      for (long i = 0; i < n && wt; ++i) gw[i] *= wt[(i / S) % C];
       fd_grad_h(bn_f, &c, xd, n, 0, h, r);
       free(h);
+      free(gw);
       snprintf(what, sizeof what, "batch_normalize_grad %dx%ldx%ld vs finite diff", B, C, S);
       lkt_check(what, y, r, n, FD_TOL_SMOOTH);
       free(xd);
     }
-    free(x); free(g); free(y); free(r); free(mo); free(mr);
+    free(x); free(g); free(y); free(r); free(mo); free(mr); free(wt); free(bs);
   }
   { /* n = 1 per channel: no unbiased variance */
     float x[3] = {1, 2, 3}, out[6];
@@ -564,6 +575,152 @@ static void test_conv_grad(void) {
                     lk_conv2d_grad_weight(B, Cin, H, W, Cin, 3, 3, 1, 1, 1, 1, Cin, dy, x, a),
                     lk_conv2d_grad_weight(B, Cin, H, W, Cin, 3, 3, 1, 1, 1, 1, Cin, dy, x, b));
     free(x); free(w); free(dy); free(a); free(b);
+  }
+}
+
+/* ---- Channels last: BatchNorm over tokens, token_dwconv's gradients -------------------------------
+ * Checked against their naive references and against the channels-first references (themselves
+ * checked by finite differences above) on transposed copies. */
+
+/* y[b, c, p] = x[b, p, c] (to channels first), or back when back != 0. */
+static float *transposed(const float *x, int B, long P, long C, int back) {
+  float *y = lkt_rand((long)B * P * C, 1);
+  for (int b = 0; b < B; ++b)
+    for (long p = 0; p < P; ++p)
+      for (long c = 0; c < C; ++c) {
+        long cl = ((long)b * P + p) * C + c, cf = ((long)b * C + c) * P + p;
+        if (back) y[cl] = x[cf];
+        else y[cf] = x[cl];
+      }
+  return y;
+}
+
+static void batchnorm_cl_case(int B, long S, long C, int shift, int affine) {
+  long n = (long)B * S * C, rows = (long)B * S;
+  float *w = affine ? lkt_rand(C, 1) : NULL, *b = affine ? lkt_rand(C, 1) : NULL;
+  float eps = 1e-5f, *x = lkt_rand(n, 2), *g = lkt_rand(n, 1), *y = lkt_rand(n, 1), *mo = lkt_rand(2 * C, 1), *mr = lkt_rand(2 * C, 1);
+  float *xf, *gf, *rf, *r;
+  char what[128];
+  if (shift) for (long i = 0; i < n; ++i) x[i] += 50.0f;
+  xf = transposed(x, B, S, C, 0);
+  gf = transposed(g, B, S, C, 0);
+  rf = lkt_rand(n, 1);
+  lk_batch_normalize_cl(rows, C, x, w, b, eps, y);
+  lk_batch_normalize_naive(B, C, S, xf, w, b, eps, rf);
+  r = transposed(rf, B, S, C, 1);
+  snprintf(what, sizeof what, "batch_normalize_cl %dx%ldx%ld shift%d vs channels-first naive", B, S, C, shift);
+  lkt_check(what, y, r, n, 1e-5);
+  free(r);
+  lk_batch_normalize_param_grad_cl(rows, C, x, g, eps, mo);
+  lk_batch_normalize_param_grad_naive(B, C, S, xf, gf, eps, mr);
+  snprintf(what, sizeof what, "batch_normalize_param_grad_cl %dx%ldx%ld shift%d vs channels-first naive", B, S, C, shift);
+  lkt_check(what, mo, mr, 2 * C, 1e-5 * sqrt((double)rows + 1.0));
+  lk_batch_normalize_grad_cl(rows, C, x, g, w, eps, y);
+  lk_batch_normalize_grad_naive(B, C, S, xf, gf, w, eps, rf);
+  r = transposed(rf, B, S, C, 1);
+  { /* The elementwise pass is float: dx = w·rstd·(dy − a − x̂·b) has error ~1e-7 of its terms, and
+     * where they cancel (a channel of two values) that is the whole result. So the error is
+     * measured against ref + the terms' scale, max|dy|·max_c |w_c|·rstd_c. */
+    double scale = 0.0, gmax = 0.0, worst = 0.0;
+    long at = 0;
+    lk_batch_moments_naive(B, C, S, xf, mr);
+    for (long c = 0; c < C; ++c) {
+      double biased = rows > 1 ? mr[C + c] * (rows - 1.0) / rows : 0.0;
+      scale = fmax(scale, fabs(w ? w[c] : 1.0) / sqrt(biased + eps));
+    }
+    for (long i = 0; i < n; ++i) gmax = fmax(gmax, fabs(g[i]));
+    scale *= gmax;
+    for (long i = 0; i < n; ++i) {
+      double e = fabs((double)y[i] - r[i]) / (fabs(r[i]) + 1e-2 * scale);
+      if (!(e <= worst)) { worst = e; at = i; }
+    }
+    snprintf(what, sizeof what, "batch_normalize_grad_cl %dx%ldx%ld shift%d vs channels-first naive", B, S, C, shift);
+    check_true(what, worst <= 1e-5, "worst error relative to |ref| + 1% of the terms' scale within 1e-5");
+    if (getenv("LKT_VERBOSE") || worst > 1e-5) printf("     worst %.3g at [%ld]: got %.9g want %.9g\n", worst, at, (double)y[at], (double)r[at]);
+  }
+  {
+    float *gg = lkt_copy(g, n);
+    lk_batch_normalize_grad_cl(rows, C, x, gg, w, eps, gg);
+    snprintf(what, sizeof what, "batch_normalize_grad_cl %dx%ldx%ld in place", B, S, C);
+    lkt_check_exact(what, gg, y, n);
+    free(gg);
+  }
+  lk_batch_moments_cl(rows, C, x, mo);
+  lk_batch_moments_naive(B, C, S, xf, mr);
+  snprintf(what, sizeof what, "batch_moments_cl mean %dx%ldx%ld shift%d vs channels-first naive", B, S, C, shift);
+  lkt_check(what, mo, mr, C, 2e-6);
+  snprintf(what, sizeof what, "batch_moments_cl unbiased var %dx%ldx%ld vs channels-first naive", B, S, C);
+  lkt_check(what, mo + C, mr + C, C, 1e-5);
+  free(x); free(g); free(y); free(mo); free(mr); free(xf); free(gf); free(rf); free(r); free(w); free(b);
+}
+
+static void token_dwconv_grad_case(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  long P = (long)Hh * Ww, Q = (long)Ho * Wo, nx = (long)B * P * C, ny = (long)B * Q * C, nw = (long)C * kh * kw;
+  float *x = lkt_rand(nx, 1), *w = lkt_rand(nw, 1), *dy = lkt_rand(ny, 1);
+  float *dx = lkt_rand(nx, 1), *rx = lkt_rand(nx, 1), *dw = lkt_rand(nw, 1), *rw = lkt_rand(nw, 1);
+  float *xf = transposed(x, B, P, C, 0), *dyf = transposed(dy, B, Q, C, 0), *rxf = lkt_rand(nx, 1), *back;
+  char geo[96], what[160];
+  snprintf(geo, sizeof geo, "b%d %dx%dx%d k%dx%d s%dx%d p%dx%d", B, Hh, Ww, C, kh, kw, sh, sw, ph, pw);
+  lk_token_dwconv_grad_input(B, Hh, Ww, C, kh, kw, sh, sw, ph, pw, dy, w, dx);
+  lk_token_dwconv_grad_input_naive(B, Hh, Ww, C, kh, kw, sh, sw, ph, pw, dy, w, rx);
+  snprintf(what, sizeof what, "token_dwconv_grad_input %s vs naive", geo);
+  lkt_check(what, dx, rx, nx, 1e-5 * sqrt(kh * kw + 1.0));
+  lk_conv2d_grad_input_naive(B, C, Hh, Ww, C, kh, kw, sh, sw, ph, pw, C, dyf, w, rxf);
+  back = transposed(rxf, B, P, C, 1);
+  snprintf(what, sizeof what, "token_dwconv_grad_input %s vs conv2d_grad_input", geo);
+  lkt_check(what, dx, back, nx, 1e-5 * sqrt(kh * kw + 1.0));
+  free(back);
+  lk_token_dwconv_grad_weight(B, Hh, Ww, C, kh, kw, sh, sw, ph, pw, dy, x, dw);
+  lk_token_dwconv_grad_weight_naive(B, Hh, Ww, C, kh, kw, sh, sw, ph, pw, dy, x, rw);
+  snprintf(what, sizeof what, "token_dwconv_grad_weight %s vs naive", geo);
+  lkt_check(what, dw, rw, nw, 1e-5 * sqrt((double)B * Q + 1.0));
+  lk_conv2d_grad_weight_naive(B, C, Hh, Ww, C, kh, kw, sh, sw, ph, pw, C, dyf, xf, rw);
+  snprintf(what, sizeof what, "token_dwconv_grad_weight %s vs conv2d_grad_weight", geo);
+  lkt_check(what, dw, rw, nw, 1e-5 * sqrt((double)B * Q + 1.0));
+  free(x); free(w); free(dy); free(dx); free(rx); free(dw); free(rw); free(xf); free(dyf); free(rxf);
+}
+
+static void test_channels_last(void) {
+  static const long Ss[] = {1, 2, 7, 49, 196};
+  for (int t = 0; t < 15; ++t) {
+    long S = Ss[t % 5], C = t < 5 ? lkt_int(1, 9) : t < 10 ? PICK() : 16 * lkt_int(1, 4) + lkt_int(0, 1) * lkt_int(1, 15);
+    batchnorm_cl_case(lkt_int(S == 1 ? 2 : 1, 4), S, C, t % 4 == 3, t % 3 != 0);
+  }
+  batchnorm_cl_case(8, 49, 256, 1, 1); /* localvit_fmnist's expanded feed-forward, 8 of 64 images */
+  token_dwconv_grad_case(3, 32, 7, 7, 3, 3, 1, 1, 1, 1); /* localvit_fmnist: the flipped forward */
+  token_dwconv_grad_case(2, 12, 8, 8, 5, 5, 1, 1, 2, 2);
+  token_dwconv_grad_case(2, 3 * LK_VW + 3, 5, 6, 3, 3, 1, 1, 1, 1); /* vector blocks + scalar tail */
+  token_dwconv_grad_case(1, 8, 10, 11, 3, 3, 2, 2, 1, 1); /* stride 2: scattered */
+  token_dwconv_grad_case(2, 5, 6, 9, 3, 5, 1, 1, 1, 2);   /* 3×5, ph ≠ pw */
+  token_dwconv_grad_case(2, 6, 9, 11, 3, 3, 1, 1, 0, 0);  /* no padding */
+  token_dwconv_grad_case(1, 4, 7, 10, 2, 2, 1, 1, 1, 1);  /* output larger than the input */
+  token_dwconv_grad_case(1, 4, 5, 5, 3, 3, 1, 1, 3, 3);   /* ph ≥ kh: scattered */
+  token_dwconv_grad_case(1, 2, 7, 8, 3, 3, 3, 3, 0, 0);   /* pixels no window reads */
+  for (int t = 0; t < 10; ++t) {
+    int k = lkt_int(1, 5), s = lkt_int(1, 3), p = lkt_int(0, k - 1);
+    token_dwconv_grad_case(lkt_int(1, 3), lkt_int(1, 40), lkt_int(k, 12), lkt_int(k, 12), k, k, s, s, p, p);
+  }
+  {
+    int B = 3, C = 40, H = 7, W = 9;
+    long nx = (long)B * H * W * C;
+    float *x = lkt_rand(nx, 2), *g = lkt_rand(nx, 1), *w = lkt_rand((long)C * 9, 1), *a = lkt_rand(nx, 1), *b = lkt_rand(nx, 1);
+    SAME_ON_1_AND_2("batch_normalize_cl thread-count invariance", a, b, nx,
+                    lk_batch_normalize_cl(nx / C, C, x, w, g, 1e-5f, a), lk_batch_normalize_cl(nx / C, C, x, w, g, 1e-5f, b));
+    SAME_ON_1_AND_2("batch_normalize_grad_cl thread-count invariance", a, b, nx,
+                    lk_batch_normalize_grad_cl(nx / C, C, x, g, w, 1e-5f, a), lk_batch_normalize_grad_cl(nx / C, C, x, g, w, 1e-5f, b));
+    SAME_ON_1_AND_2("batch_normalize_param_grad_cl thread-count invariance", a, b, 2 * C,
+                    lk_batch_normalize_param_grad_cl(nx / C, C, x, g, 1e-5f, a), lk_batch_normalize_param_grad_cl(nx / C, C, x, g, 1e-5f, b));
+    SAME_ON_1_AND_2("token_dwconv_grad_input thread-count invariance", a, b, nx,
+                    lk_token_dwconv_grad_input(B, H, W, C, 3, 3, 1, 1, 1, 1, g, w, a),
+                    lk_token_dwconv_grad_input(B, H, W, C, 3, 3, 1, 1, 1, 1, g, w, b));
+    SAME_ON_1_AND_2("token_dwconv_grad_input stride 2 thread-count invariance", a, b, nx,
+                    lk_token_dwconv_grad_input(B, H, W, C, 3, 3, 2, 2, 1, 1, g, w, a),
+                    lk_token_dwconv_grad_input(B, H, W, C, 3, 3, 2, 2, 1, 1, g, w, b));
+    SAME_ON_1_AND_2("token_dwconv_grad_weight thread-count invariance", a, b, (long)C * 9,
+                    lk_token_dwconv_grad_weight(B, H, W, C, 3, 3, 1, 1, 1, 1, g, x, a),
+                    lk_token_dwconv_grad_weight(B, H, W, C, 3, 3, 1, 1, 1, 1, g, x, b));
+    free(x); free(g); free(w); free(a); free(b);
   }
 }
 
@@ -1016,9 +1173,11 @@ static void test_thread_invariance(void) {
   long C = 96, S = 49, n = (long)B * C * S;
   float *x = lkt_rand(n, 2), *g = lkt_rand(n, 1), *a = lkt_rand(n, 1), *b = lkt_rand(n, 1);
   SAME_ON_1_AND_2("batch_normalize thread-count invariance", a, b, n,
-                  lk_batch_normalize(B, C, S, x, 1e-5f, a), lk_batch_normalize(B, C, S, x, 1e-5f, b));
+                  lk_batch_normalize(B, C, S, x, g, x, 1e-5f, a), lk_batch_normalize(B, C, S, x, g, x, 1e-5f, b));
   SAME_ON_1_AND_2("batch_normalize_grad thread-count invariance", a, b, n,
-                  lk_batch_normalize_grad(B, C, S, x, g, 1e-5f, a), lk_batch_normalize_grad(B, C, S, x, g, 1e-5f, b));
+                  lk_batch_normalize_grad(B, C, S, x, g, x, 1e-5f, a), lk_batch_normalize_grad(B, C, S, x, g, x, 1e-5f, b));
+  SAME_ON_1_AND_2("batch_normalize_param_grad thread-count invariance", a, b, 2 * C,
+                  lk_batch_normalize_param_grad(B, C, S, x, g, 1e-5f, a), lk_batch_normalize_param_grad(B, C, S, x, g, 1e-5f, b));
   SAME_ON_1_AND_2("batch_moments thread-count invariance", a, b, 2 * C,
                   lk_batch_moments(B, C, S, x, a), lk_batch_moments(B, C, S, x, b));
   SAME_ON_1_AND_2("normalize_grad thread-count invariance", a, b, n,
@@ -1039,6 +1198,7 @@ int main(void) {
   test_batchnorm();
   test_reduce_sum();
   test_conv_grad();
+  test_channels_last();
   test_linear_grad();
   test_maxpool_grad();
   test_layout_grads();

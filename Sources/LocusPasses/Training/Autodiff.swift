@@ -22,13 +22,15 @@ public struct TrainingGraph: Sendable {
 public enum Autodiff {
   /// Builds the training graph of an inference graph with one output, the logits [classes]: the
   /// loss is softmax cross-entropy against an input `targets` [classes] of soft labels (label
-  /// smoothing is applied by whoever makes the targets), averaged over the batch.
-  public static func trainingGraph(_ graph: Graph) throws -> TrainingGraph {
+  /// smoothing is applied by whoever makes the targets), averaged over the batch. The train-mode
+  /// forward goes through `Pipeline.beforeDifferentiation` as `options` allow.
+  public static func trainingGraph(_ graph: Graph, options: FusionOptions = FusionOptions()) throws -> TrainingGraph {
     guard graph.outputs.count == 1, let logits = graph.outputs.first, graph[logits.value].type.rank == 1 else {
       throw AutodiffError(message: "training needs a model with one output of logits [classes]; \(graph.name) has outputs \(graph.outputs.map { "\($0.name) \(graph[$0.value].type)" }.joined(separator: ", "))")
     }
     var statistics: [RunningStatistics] = []
     var g = try lowerForTraining(eliminateDeadCode(graph), statistics: &statistics)
+    g = try Pipeline.run(g, passes: Pipeline.beforeDifferentiation, options: options)
     let z = g.outputs[0].value
     let targets = g.append(.input(name: TrainingGraph.targetsInput), [], type: g[z].type, scope: "", origin: "loss")
     let loss = try g.add(.training(.crossEntropy), [z, targets], scope: "", origin: "loss")

@@ -106,8 +106,19 @@ struct GradientRule {
       grads[0] = try add(.transpose(inverse), [dy])
     case .training(.normalize(let eps)):
       grads[0] = try add(.training(.normalizeGrad(eps: eps)), [operand(0), dy])
-    case .training(.batchNormalize(let eps)):
-      grads[0] = try add(.training(.batchNormalizeGrad(eps: eps)), [operand(0), dy])
+    case .training(.batchNormalize(let eps, let last)):
+      if want(0) { grads[0] = try add(.training(.batchNormalizeGrad(eps: eps, channelsLast: last)), [operand(0), dy, operand(1)]) }
+      if want(1) || want(2) {
+        // One pass over x and dy gives both: [Σ dy·x̂, Σ dy].
+        let sums = try add(.training(.batchNormalizeParamGrad(eps: eps, channelsLast: last)), [operand(0), dy])
+        if want(1) { grads[1] = try reduce(try add(.index(axis: 0, at: 0), [sums]), to: type(operand(1))) }
+        if want(2) { grads[2] = try reduce(try add(.index(axis: 0, at: 1), [sums]), to: type(operand(2))) }
+      }
+    case .tokenDWConv(let a) where a.activation == nil:
+      let plain = TokenConvAttrs(a, bias: false)
+      if want(0) { grads[0] = try add(.training(.tokenDWConvGradInput(plain)), [dy, operand(1)]) }
+      if want(1) { grads[1] = try add(.training(.tokenDWConvGradWeight(plain)), [dy, operand(0)]) }
+      if a.hasBias, want(2) { grads[2] = try reduce(dy, to: type(operand(2))) }
     case .layernorm, .batchnorm, .sdpa, .localAttention:
       throw unsupported("lowered before differentiation")
     case .fusedLinear, .tokenDWConv, .shiftedLocalAttention, .training:

@@ -15,7 +15,7 @@ public struct RunningStatistics: Hashable, Sendable {
 }
 
 /// Rewrites an inference graph into its train-mode forward (DESIGN.md §7):
-/// - `batchnorm` uses the batch's statistics: batch_normalize(x)·w + b, and its batch moments
+/// - `batchnorm` uses the batch's statistics: batch_normalize(x, w, b), and its batch moments
 ///   become an output for the running-statistics update;
 /// - `layernorm` becomes normalize(x)·w + b, so the affine part needs no rule of its own;
 /// - `sdpa` and `local_attention` become matmul/softmax primitives that every rule covers.
@@ -26,13 +26,9 @@ func lowerForTraining(_ graph: Graph, statistics: inout [RunningStatistics]) thr
     let x = node.operands.first.map(r.operand)
     switch node.op {
     case .batchnorm(let eps):
-      let channels = node.type.shape[0], trailing = Array(repeating: 1, count: node.type.rank - 1)
-      let xhat = try r.add(.training(.batchNormalize(eps: eps)), [x!], like: node)
-      let w = try r.add(.reshape([channels] + trailing), [r.operand(node.operands[1])], like: node)
-      let b = try r.add(.reshape([channels] + trailing), [r.operand(node.operands[2])], like: node)
-      let scaled = try r.add(.binary(.mul), [xhat, w], like: node)
-      r.map[node.id] = try r.add(.binary(.add), [scaled, b], like: node)
-      let moments = try r.add(.training(.batchMoments), [x!], like: node)
+      let affine = [r.operand(node.operands[1]), r.operand(node.operands[2])]
+      r.map[node.id] = try r.add(.training(.batchNormalize(eps: eps, channelsLast: false)), [x!] + affine, like: node)
+      let moments = try r.add(.training(.batchMoments(channelsLast: false)), [x!], like: node)
       let (mean, variance) = (parameterName(graph, node.operands[3]), parameterName(graph, node.operands[4]))
       let output = "running_stats:\(mean)"
       r.extraOutputs.append((output, moments))
