@@ -89,6 +89,11 @@ final class AutodiffTests: XCTestCase {
         let y = try s.add(.softmax(axis: 1), try s.add(.reshape([3, 2, 2]), x))
         return try s.add(.softmax(axis: -1), try s.add(.transpose([2, 0, 1]), y))
       }),
+      ("slices tiling their operand (qkv split)", [3, 6], { s, x in
+        let parts = try [(0, 2), (2, 1), (3, 3)].map { try s.add(.slice(axis: 1, start: $0.0, length: $0.1), x) }
+        let qk = try s.add(.matmul, parts[0], try s.add(.transpose([1, 0]), try s.add(.unary(.sigmoid), parts[0])))  // [3, 3]
+        return try s.add(.concat(axis: 1), try s.add(.binary(.mul), qk, parts[2]), parts[1])                             // [3, 4]
+      }),
       ("sdpa grouped, fewer keys", [3, 8], { s, x in
         let kv = try s.add(.slice(axis: 0, start: 1, length: 2), x)                               // [2, 8]
         let k = try s.add(.linear(hasBias: false), kv, s.param("k.weight", [4, 8]))
@@ -114,6 +119,20 @@ final class AutodiffTests: XCTestCase {
       s.output("logits", logits)
       try checkGradients(s.graph, name, step: steps[name] ?? 1e-2)
     }
+  }
+
+  /// A value read only by slices that tile it gets the concat of their gradients: no zero_pad and
+  /// no sum. (Gradient values: the "slices tiling their operand" case above.)
+  func testSlicesTilingAValueConcatTheirGradients() throws {
+    var s = GraphSketch(batch: 2)
+    let x = try s.add(.linear(hasBias: false), s.input("x", [5, 4]), s.param("qkv.weight", [6, 4]))      // [5, 6]
+    let (q, k, v) = try (s.add(.slice(axis: 1, start: 0, length: 2), x), s.add(.slice(axis: 1, start: 2, length: 2), x),
+                         s.add(.slice(axis: 1, start: 4, length: 2), x))
+    let y = try s.add(.binary(.add), try s.add(.binary(.mul), q, k), v)
+    s.output("logits", try s.add(.linear(hasBias: false), try s.add(.reshape([10]), y), s.param("head.weight", [3, 10])))
+    let counts = try Autodiff.trainingGraph(s.graph).graph.opCounts
+    XCTAssertNil(counts["zero_pad"])
+    XCTAssertEqual(counts["concat"], 1)
   }
 
   func testFusedOpsAreRejectedByName() throws {

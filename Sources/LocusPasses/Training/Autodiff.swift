@@ -67,6 +67,12 @@ struct Differentiator {
   var adjoint: [ValueID: ValueID] = [:]
   /// Values whose gradient is wanted: trainable parameters and everything computed from them.
   var needed: Set<ValueID> = []
+  /// Values read only by `slice`s along one axis that tile them exactly (a fused qkv projection
+  /// split into q, k and v): their gradient is the concat of the slices' gradients, one copy,
+  /// instead of a sum of zero-padded ones. Slices in order of their start.
+  var tiled: [ValueID: (axis: Int, slices: [ValueID])] = [:]
+  /// The gradient of each slice of a tiled value, once its readers have given it.
+  var pieces: [ValueID: ValueID] = [:]
 
   init(graph: Graph) {
     self.graph = graph
@@ -80,6 +86,28 @@ struct Differentiator {
         if node.operands.contains(where: needed.contains) { needed.insert(node.id) }
       }
     }
+    tiled = Self.tiledBySlices(graph)
+  }
+
+  /// The values whose every reader is a `slice` along the same axis, the slices covering the axis
+  /// end to end without overlap.
+  static func tiledBySlices(_ graph: Graph) -> [ValueID: (axis: Int, slices: [ValueID])] {
+    var readers: [ValueID: [Node]] = [:]
+    for node in graph.nodes { for v in Set(node.operands) { readers[v, default: []].append(node) } }
+    var tiled: [ValueID: (axis: Int, slices: [ValueID])] = [:]
+    for (v, nodes) in readers where nodes.count > 1 {
+      let rank = graph[v].type.rank
+      let cuts = nodes.compactMap { n -> (axis: Int, start: Int, length: Int, id: ValueID)? in
+        guard case .slice(let axis, let start, let length) = n.op, let a = normalizeAxis(axis, rank: rank) else { return nil }
+        return (a, start, length, n.id)
+      }.sorted { $0.start < $1.start }
+      guard cuts.count == nodes.count, let axis = cuts.first?.axis, cuts.allSatisfy({ $0.axis == axis }) else { continue }
+      var end = 0
+      for cut in cuts where cut.start == end { end += cut.length }
+      guard end == graph[v].type.shape[axis], cuts.map(\.length).reduce(0, +) == end else { continue }
+      tiled[v] = (axis, cuts.map(\.id))
+    }
+    return tiled
   }
 
   /// The gradients of the (scalar) `loss` with respect to every needed value it depends on.
@@ -97,7 +125,18 @@ struct Differentiator {
         seeded = true
         continue
       }
+      if let (axis, slices) = tiled[node.id] {
+        if slices.allSatisfy({ pieces[$0] != nil }) {
+          try accumulate(node.id, try emit(.concat(axis: axis), slices.map { pieces[$0]! }, like: node))
+        } else {
+          for slice in slices { if let piece = pieces[slice] { try accumulate(node.id, try zeroPadded(piece, slice)) } }
+        }
+      }
       guard let dy = adjoint[node.id] else { continue }
+      if case .slice = node.op, let v = node.operands.first, tiled[v] != nil {
+        pieces[node.id] = dy  // assembled when the walk reaches v, after all its slices
+        continue
+      }
       var rule = GradientRule(graph: graph, node: node, dy: dy)
       let contributions = try rule.apply(wanted: node.operands.map(needed.contains))
       graph = rule.graph
@@ -107,6 +146,14 @@ struct Differentiator {
     }
     precondition(seeded, "the loss node depends on no trainable parameter")
     return adjoint
+  }
+
+  /// The gradient of `slice`'s operand from the slice's gradient alone (its rule).
+  private mutating func zeroPadded(_ dy: ValueID, _ slice: ValueID) throws -> ValueID {
+    var rule = GradientRule(graph: graph, node: graph[slice], dy: dy)
+    let grads = try rule.apply(wanted: [true])
+    graph = rule.graph
+    return grads[0]!
   }
 
   private mutating func emit(_ op: Op, _ operands: [ValueID], like node: Node) throws -> ValueID {
