@@ -489,6 +489,10 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
+void lk_token_dwconv_grad_input(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                const float *dy, const float *w, float *dx);
+void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                 const float *dy, const float *x, float *dw);
 
 /* ---- shifted_attention.c (Locally-SAG's fused shifted local attention) ---------------------------
  * Kept as a separate block: see shifted_attention.c and README.md for the full contract. */
@@ -508,9 +512,14 @@ void lk_unary_grad(int act, long n, const float *x, const float *dy, float *dx);
 void lk_softmax_grad(long rows, long L, const float *y, const float *dy, float *dx);
 void lk_normalize(long rows, long C, const float *x, float eps, float *y);
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx);
-void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y);
-void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx);
+void lk_batch_normalize(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad(int B, long C, long S, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments(int B, long C, long S, const float *x, float *out);
+void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -2453,6 +2462,173 @@ void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int s
     lk__tdw_rows(r0, r1, Hh, Ww, C, kh, kw, sh, sw, ph, pw, Ho, Wo, x, wt, act, y);
   }
   lk_scratch_free(wt);
+}
+
+/* ---- Gradients (training graphs, DESIGN.md §7) --------------------------------------------------
+ * Of a token_dwconv without activation, y = conv(x, w) (+ bias, whose gradient is a reduce_sum):
+ *   dx[b, ih, iw, c] = Σ_{oh, ow, ki, kj: oh·sh − ph + ki = ih, ow·sw − pw + kj = iw} w[c, ki, kj]·dy[b, oh, ow, c]
+ *   dw[c, 0, ki, kj] = Σ_b Σ_{oh, ow} dy[b, oh, ow, c]·x[b, oh·sh − ph + ki, ow·sw − pw + kj, c]  (inside the image) */
+
+/* References: the definitions, summed in double. */
+void lk_token_dwconv_grad_input_naive(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                      const float *dy, const float *w, float *dx) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  for (int b = 0; b < B; ++b)
+    for (int ih = 0; ih < Hh; ++ih)
+      for (int iw = 0; iw < Ww; ++iw)
+        for (int c = 0; c < C; ++c) {
+          double s = 0.0;
+          for (int ki = 0; ki < kh; ++ki)
+            for (int kj = 0; kj < kw; ++kj) {
+              int oy = ih + ph - ki, ox = iw + pw - kj;
+              if (oy < 0 || ox < 0 || oy % sh || ox % sw || oy / sh >= Ho || ox / sw >= Wo) continue;
+              s += (double)w[((long)c * kh + ki) * kw + kj] * dy[(((long)b * Ho + oy / sh) * Wo + ox / sw) * C + c];
+            }
+          dx[(((long)b * Hh + ih) * Ww + iw) * C + c] = (float)s;
+        }
+}
+
+void lk_token_dwconv_grad_weight_naive(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                       const float *dy, const float *x, float *dw) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
+  for (int c = 0; c < C; ++c)
+    for (int ki = 0; ki < kh; ++ki)
+      for (int kj = 0; kj < kw; ++kj) {
+        double s = 0.0;
+        for (int b = 0; b < B; ++b)
+          for (int oh = 0; oh < Ho; ++oh)
+            for (int ow = 0; ow < Wo; ++ow) {
+              int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
+              if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
+              s += (double)dy[(((long)b * Ho + oh) * Wo + ow) * C + c] * x[(((long)b * Hh + ih) * Ww + iw) * C + c];
+            }
+        dw[((long)c * kh + ki) * kw + kj] = (float)s;
+      }
+}
+
+/* Image b's dx, scattered output pixel by output pixel (taps ki-major), vectorised over the
+ * channels; wt[kh·kw, C] holds the taps tap-major. */
+static void lk__tdw_scatter(int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw, int Ho, int Wo,
+                            const float *restrict dy, const float *restrict wt, float *restrict dx) {
+  memset(dx, 0, (size_t)Hh * Ww * C * sizeof(float));
+  for (int oh = 0; oh < Ho; ++oh)
+    for (int ow = 0; ow < Wo; ++ow) {
+      const float *g = dy + ((long)oh * Wo + ow) * C;
+      for (int ki = 0; ki < kh; ++ki)
+        for (int kj = 0; kj < kw; ++kj) {
+          int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
+          const float *wk = wt + (long)(ki * kw + kj) * C;
+          float *d;
+          if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue; /* before d: no pointer outside dx */
+          d = dx + ((long)ih * Ww + iw) * C;
+          for (int c = 0; c < C; ++c) d[c] += wk[c] * g[c];
+        }
+    }
+}
+
+/* dx[B, Hh·Ww, C]. At stride 1 with ph < kh and pw < kw, dx is the convolution of dy with the taps
+ * flipped and padding (kh − 1 − ph, kw − 1 − pw), whose output is exactly Hh × Ww: the forward
+ * kernel computes it (its register blocks, its threading). Otherwise each image is scattered by
+ * one thread. Scratch: kh·kw·C floats (out of memory: the naive loop). dx must not overlap dy. */
+void lk_token_dwconv_grad_input(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                const float *dy, const float *w, float *dx) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1, kk = kh * kw;
+  int flip = sh == 1 && sw == 1 && ph < kh && pw < kw;
+  float *wt;
+  if (B <= 0 || C <= 0 || Hh <= 0 || Ww <= 0) return;
+  wt = lk_scratch_alloc((size_t)kk * C);
+  if (!wt) {
+    lk_token_dwconv_grad_input_naive(B, Hh, Ww, C, kh, kw, sh, sw, ph, pw, dy, w, dx);
+    return;
+  }
+  if (flip) {
+    for (int c = 0; c < C; ++c) /* [C, 1, kh, kw] with (ki, kj) → (kh − 1 − ki, kw − 1 − kj) */
+      for (int t = 0; t < kk; ++t) wt[(long)c * kk + t] = w[(long)c * kk + kk - 1 - t];
+    lk_token_dwconv(B, Ho, Wo, C, kh, kw, 1, 1, kh - 1 - ph, kw - 1 - pw, dy, wt, NULL, LK_ACT_NONE, dx);
+  } else {
+    for (int t = 0; t < kk; ++t)
+      for (int c = 0; c < C; ++c) wt[(long)t * C + c] = w[(long)c * kk + t];
+    LK_OMP(parallel for schedule(static) if((double)B * Ho * Wo * C * kk >= 8.0 * LK_PAR_MIN))
+    for (int b = 0; b < B; ++b)
+      lk__tdw_scatter(Hh, Ww, C, kh, kw, sh, sw, ph, pw, Ho, Wo, dy + (long)b * Ho * Wo * C, wt,
+                      dx + (long)b * Hh * Ww * C);
+  }
+  lk_scratch_free(wt);
+}
+
+/* part[kh·kw, C] = image b's terms of dw, tap by tap: for a block of NV channel vectors, NV
+ * accumulators over the tap's output pixels (rows, then columns, in order). */
+__attribute__((always_inline)) static inline int lk__tdw_dw_chunks(const int NV, int c, int C, int Hh, int Ww,
+                                                                   int sh, int sw, int ph, int pw, int Ho, int Wo,
+                                                                   int ki, int kj, const float *restrict dy,
+                                                                   const float *restrict x, float *restrict part) {
+  for (; c + NV * LK_VW <= C; c += NV * LK_VW) {
+    lk_vf acc[4];
+    for (int v = 0; v < NV; ++v) acc[v] = lk_vzero();
+    for (int oh = 0; oh < Ho; ++oh) {
+      int ih = oh * sh - ph + ki;
+      if (ih < 0 || ih >= Hh) continue;
+      for (int ow = 0; ow < Wo; ++ow) {
+        int iw = ow * sw - pw + kj;
+        const float *g, *xi;
+        if (iw < 0 || iw >= Ww) continue; /* before xi: no pointer outside x */
+        g = dy + ((long)oh * Wo + ow) * C + c;
+        xi = x + ((long)ih * Ww + iw) * C + c;
+        for (int v = 0; v < NV; ++v) acc[v] += lk_vload(g + v * LK_VW) * lk_vload(xi + v * LK_VW);
+      }
+    }
+    for (int v = 0; v < NV; ++v) lk_vstore(part + c + v * LK_VW, acc[v]);
+  }
+  return c;
+}
+
+static void lk__tdw_dw_image(int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw, int Ho, int Wo,
+                             const float *restrict dy, const float *restrict x, float *restrict part) {
+  for (int ki = 0; ki < kh; ++ki)
+    for (int kj = 0; kj < kw; ++kj) {
+      float *pt = part + (long)(ki * kw + kj) * C;
+      int c = lk__tdw_dw_chunks(4, 0, C, Hh, Ww, sh, sw, ph, pw, Ho, Wo, ki, kj, dy, x, pt);
+      c = lk__tdw_dw_chunks(1, c, C, Hh, Ww, sh, sw, ph, pw, Ho, Wo, ki, kj, dy, x, pt);
+      for (; c < C; ++c) {
+        float s = 0.0f;
+        for (int oh = 0; oh < Ho; ++oh) {
+          int ih = oh * sh - ph + ki;
+          if (ih < 0 || ih >= Hh) continue;
+          for (int ow = 0; ow < Wo; ++ow) {
+            int iw = ow * sw - pw + kj;
+            if (iw >= 0 && iw < Ww) s += dy[((long)oh * Wo + ow) * C + c] * x[((long)ih * Ww + iw) * C + c];
+          }
+        }
+        pt[c] = s;
+      }
+    }
+}
+
+/* dw[C, 1, kh, kw] summed over the batch: each image's terms in float (one thread per image, at
+ * most Ho·Wo terms per sum), then the images added in order in double, so the result does not
+ * depend on the thread count. Scratch: B·kh·kw·C floats (out of memory: the naive loop). */
+void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                 const float *dy, const float *x, float *dw) {
+  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1, kk = kh * kw;
+  long per = (long)kk * C;
+  float *part;
+  if (C <= 0 || kk <= 0) return;
+  part = B > 0 ? lk_scratch_alloc((size_t)B * per) : NULL;
+  if (!part) {
+    lk_token_dwconv_grad_weight_naive(B, Hh, Ww, C, kh, kw, sh, sw, ph, pw, dy, x, dw);
+    return;
+  }
+  LK_OMP(parallel for schedule(static) if((double)B * Ho * Wo * C * kk >= 8.0 * LK_PAR_MIN))
+  for (int b = 0; b < B; ++b)
+    lk__tdw_dw_image(Hh, Ww, C, kh, kw, sh, sw, ph, pw, Ho, Wo, dy + (long)b * Ho * Wo * C,
+                     x + (long)b * Hh * Ww * C, part + b * per);
+  LK_OMP(parallel for schedule(static) if((long)B * per >= LK_PAR_MIN))
+  for (long i = 0; i < per; ++i) { /* i = tap·C + c → dw[c·kk + tap] */
+    double s = 0.0;
+    for (int b = 0; b < B; ++b) s += part[b * per + i];
+    dw[(i % C) * kk + i / C] = (float)s;
+  }
+  lk_scratch_free(part);
 }
 
 #pragma GCC visibility pop

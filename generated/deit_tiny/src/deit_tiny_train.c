@@ -489,6 +489,10 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
+void lk_token_dwconv_grad_input(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                const float *dy, const float *w, float *dx);
+void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                 const float *dy, const float *x, float *dw);
 
 /* ---- shifted_attention.c (Locally-SAG's fused shifted local attention) ---------------------------
  * Kept as a separate block: see shifted_attention.c and README.md for the full contract. */
@@ -508,9 +512,14 @@ void lk_unary_grad(int act, long n, const float *x, const float *dy, float *dx);
 void lk_softmax_grad(long rows, long L, const float *y, const float *dy, float *dx);
 void lk_normalize(long rows, long C, const float *x, float eps, float *y);
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx);
-void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y);
-void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx);
+void lk_batch_normalize(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad(int B, long C, long S, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments(int B, long C, long S, const float *x, float *out);
+void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -1819,25 +1828,25 @@ static void lk__grad_dgx(const float *x, const float *g, long n, double mean, do
   *sgx += s2;
 }
 
-/* y = (x − mean)·rstd, rounded once. y may equal x. */
-static void lk__grad_dnorm(const float *x, long n, double mean, double rstd, float *y) {
+/* y = (x − mean)·scale + shift, rounded once (scale = rstd·w: x̂·w + b). y may equal x. */
+static void lk__grad_dnorm(const float *x, long n, double mean, double scale, double shift, float *y) {
   long i = 0;
   for (; i + LK_VW <= n; i += LK_VW)
-    lk_vstore(y + i, __builtin_convertvector((lk__grad_vdload(x + i) - mean) * rstd, lk_vf));
-  for (; i < n; ++i) y[i] = (float)((x[i] - mean) * rstd);
+    lk_vstore(y + i, __builtin_convertvector((lk__grad_vdload(x + i) - mean) * scale + shift, lk_vf));
+  for (; i < n; ++i) y[i] = (float)((x[i] - mean) * scale + shift);
 }
 
-/* dx = rstd·(g − a − (x − mean)·rstd·b), rounded once (a = mean(g), b = mean(g ⊙ x̂)). dx may
- * equal g. */
+/* dx = scale·(g − a − (x − mean)·rstd·b), rounded once (a = mean(g), b = mean(g ⊙ x̂); scale =
+ * rstd, or rstd·w for a BatchNorm's weight w, whose dx̂ = w·g). dx may equal g. */
 static void lk__grad_dnorm_grad(const float *x, const float *g, long n, double mean, double rstd, double a,
-                                double b, float *dx) {
+                                double b, double scale, float *dx) {
   double rb = rstd * b;
   long i = 0;
   for (; i + LK_VW <= n; i += LK_VW) {
     lk__grad_vd xh = lk__grad_vdload(x + i) - mean;
-    lk_vstore(dx + i, __builtin_convertvector((lk__grad_vdload(g + i) - a - xh * rb) * rstd, lk_vf));
+    lk_vstore(dx + i, __builtin_convertvector((lk__grad_vdload(g + i) - a - xh * rb) * scale, lk_vf));
   }
-  for (; i < n; ++i) dx[i] = (float)((g[i] - a - (x[i] - mean) * rb) * rstd);
+  for (; i < n; ++i) dx[i] = (float)((g[i] - a - (x[i] - mean) * rb) * scale);
 }
 
 /* ---- Activations -----------------------------------------------------------------------------------
@@ -1950,16 +1959,17 @@ static void lk__grad_group_stats(const float *x, long nb, long bs, long len, dou
   *var = q / n;
 }
 
-/* dx = rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) over one group (blocks as above), statistics
+/* dx = w·rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) over one group (blocks as above), statistics
  * recomputed from x (two passes over data that is in cache, cheaper than storing them). */
-static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, long bs, long len, float eps, float *dx) {
+static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, long bs, long len, float eps, double w,
+                                     float *dx) {
   double mean, var, rstd, n = (double)nb * (double)len, sg = 0.0, sgx = 0.0, a, b;
   lk__grad_group_stats(x, nb, bs, len, &mean, &var);
   rstd = 1.0 / sqrt(var + eps);
   for (long k = 0; k < nb; ++k) lk__grad_dgx(x + k * bs, g + k * bs, len, mean, &sg, &sgx);
   a = sg / n;
   b = sgx * rstd / n;
-  for (long k = 0; k < nb; ++k) lk__grad_dnorm_grad(x + k * bs, g + k * bs, len, mean, rstd, a, b, dx + k * bs);
+  for (long k = 0; k < nb; ++k) lk__grad_dnorm_grad(x + k * bs, g + k * bs, len, mean, rstd, a, b, w * rstd, dx + k * bs);
 }
 
 /* dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)) per row of [rows, C], in double (see the helpers):
@@ -1967,30 +1977,47 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
  * LayerNorm's input gradient is this applied to dx̂ = dy ⊙ w. dx may equal dxhat. */
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, dx + r * C);
+  for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
 }
 
-/* ---- Batch normalisation (training mode, no affine) ---------------------------------------------
+/* ---- Batch normalisation (training mode) ----------------------------------------------------------
  * x [B, C, S], statistics per channel over B and S (n = B·S elements), biased variance, in
- * double. One channel per task: its B planes of S contiguous floats, each plane summed in fixed
- * double lanes, the planes in order. (S = 1, BatchNorm1d on [B, C], reads a channel with stride
- * C: a thread's consecutive channels share those cache lines.) */
+ * double, then the affine part: y = x̂·w + b. One channel per task: its B planes of S contiguous
+ * floats, each plane summed in fixed double lanes, the planes in order. (S = 1, BatchNorm1d on
+ * [B, C], reads a channel with stride C: a thread's consecutive channels share those cache lines.)
+ * The gradients of w and b come from lk_batch_normalize_param_grad, the input's from
+ * lk_batch_normalize_grad: each recomputes the statistics, cheaper than storing x̂. w and b may be
+ * NULL (1 and 0). */
 
-/* y = (x − mean_c)/sqrt(var_c + eps), each y rounded once. y may equal x. */
-void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y) {
+/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c, each y rounded once. y may equal x. */
+void lk_batch_normalize(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
   for (long c = 0; c < C; ++c) {
-    double mean, var, rstd;
+    double mean, var, scale;
     lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
-    rstd = 1.0 / sqrt(var + eps);
-    for (int b = 0; b < B; ++b) lk__grad_dnorm(x + ((long)b * C + c) * S, S, mean, rstd, y + ((long)b * C + c) * S);
+    scale = (w ? w[c] : 1.0) / sqrt(var + eps);
+    for (int k = 0; k < B; ++k)
+      lk__grad_dnorm(x + ((long)k * C + c) * S, S, mean, scale, b ? b[c] : 0.0, y + ((long)k * C + c) * S);
   }
 }
 
-/* dx = rstd_c·(dx̂ − mean_c(dx̂) − x̂·mean_c(dx̂ ⊙ x̂)), the means over B and S. dx may equal dxhat. */
-void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
+/* dx = w_c·rstd_c·(dy − mean_c(dy) − x̂·mean_c(dy ⊙ x̂)), the means over B and S. dx may equal dy. */
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
-  for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c * S, dxhat + c * S, B, C * S, S, eps, dx + c * S);
+  for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c * S, dy + c * S, B, C * S, S, eps, w ? w[c] : 1.0, dx + c * S);
+}
+
+/* out[0:C) = Σ dy ⊙ x̂ (the weight's gradient), out[C:2C) = Σ dy (the bias's), per channel over
+ * B and S. */
+void lk_batch_normalize_param_grad(int B, long C, long S, const float *x, const float *dy, float eps, float *out) {
+  LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
+  for (long c = 0; c < C; ++c) {
+    double mean, var, sg = 0.0, sgx = 0.0;
+    lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
+    for (int k = 0; k < B; ++k) lk__grad_dgx(x + ((long)k * C + c) * S, dy + ((long)k * C + c) * S, S, mean, &sg, &sgx);
+    out[c] = (float)(sgx / sqrt(var + eps));
+    out[C + c] = (float)sg;
+  }
 }
 
 /* out[0:C) = mean per channel, out[C:2C) = unbiased variance Σ(x − mean)²/(n − 1), n = B·S: what
@@ -2005,6 +2032,237 @@ void lk_batch_moments(int B, long C, long S, const float *x, float *out) {
     out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
   }
+}
+
+/* ---- Batch normalisation over tokens (channels last) -------------------------------------------
+ * x [rows, C], rows = B·N tokens (the `token-layout` form of a feed-forward's BatchNorm): the same
+ * statistics per channel, over the rows, read in order as whole rows. (Walking one channel strip
+ * down all the rows instead reads 64 bytes every C floats: with C a power of two the strip falls
+ * into a few cache sets and missed L2 on every pass, 7 GB/s.)
+ *
+ * Sums are taken about a pivot p_c = x[0, c] (d = x − p is exact in float for values near p), in
+ * double, over blocks of LK__BNCL_ROWS rows (fixed by the shape, each block's sums in registers),
+ * and the blocks' partials are added in block order, so the result does not depend on the thread
+ * count. One pass gives s1 = Σd, s2 = Σd² (mean = p + s1/n, var = s2/n − (s1/n)², which only
+ * cancels when |mean − p| ≫ std, which a value of the channel itself does not allow) and, for the
+ * gradients, Σg and Σg·d. The elementwise pass runs in float on (x − p) − (mean − p), so a large
+ * mean costs no precision; each output is within a few float roundings of its terms' scale
+ * (where the terms cancel, as for a channel of two values, that is all the result is). */
+#define LK__BNCL_ROWS 64
+
+/* Channels [c, c + NV·LK_VW) of block [r0, r1): s1, s2 (with G also Σg, Σg·d) in NV double
+ * vectors each, in registers through the block's rows, then stored to part[k·C + c]. NV and G are
+ * constants where this is inlined: NV = 1 with G (4 double vectors), 2 without. */
+__attribute__((always_inline)) static inline long lk__grad_cl_chunks(const int NV, const int G, long c, long r0, long r1,
+                                                                    long C, const float *x, const float *g,
+                                                                    double *part) {
+  for (; c + NV * LK_VW <= C; c += NV * LK_VW) {
+    const lk__grad_vd zero = {0};
+    lk__grad_vd s1[2], s2[2], sg[2], sgx[2];
+    lk_vf pv[2];
+    for (int v = 0; v < NV; ++v) {
+      s1[v] = s2[v] = sg[v] = sgx[v] = zero;
+      pv[v] = lk_vload(x + c + v * LK_VW);
+    }
+    for (long r = r0; r < r1; ++r)
+      for (int v = 0; v < NV; ++v) {
+        lk__grad_vd d = __builtin_convertvector(lk_vload(x + r * C + c + v * LK_VW) - pv[v], lk__grad_vd);
+        s1[v] += d;
+        s2[v] += d * d;
+        if (G) {
+          lk__grad_vd gv = lk__grad_vdload(g + r * C + c + v * LK_VW);
+          sg[v] += gv;
+          sgx[v] += gv * d;
+        }
+      }
+    for (int v = 0; v < NV; ++v) {
+      long at = c + v * LK_VW;
+      memcpy(part + at, &s1[v], sizeof s1[v]);
+      memcpy(part + C + at, &s2[v], sizeof s2[v]);
+      if (G) {
+        memcpy(part + 2 * C + at, &sg[v], sizeof sg[v]);
+        memcpy(part + 3 * C + at, &sgx[v], sizeof sgx[v]);
+      }
+    }
+  }
+  return c;
+}
+
+/* part[k·C + c] = the sums of block [r0, r1): s1, s2 (and Σg, Σg·d when g). */
+static void lk__grad_cl_block(long r0, long r1, long C, const float *x, const float *g, double *part) {
+  long c = g ? lk__grad_cl_chunks(1, 1, 0, r0, r1, C, x, g, part) : lk__grad_cl_chunks(2, 0, 0, r0, r1, C, x, g, part);
+  if (!g) c = lk__grad_cl_chunks(1, 0, c, r0, r1, C, x, g, part);
+  for (; c < C; ++c) {
+    double s1 = 0.0, s2 = 0.0, sg = 0.0, sgx = 0.0;
+    for (long r = r0; r < r1; ++r) {
+      double d = x[r * C + c] - x[c];
+      s1 += d;
+      s2 += d * d;
+      if (g) {
+        sg += g[r * C + c];
+        sgx += g[r * C + c] * d;
+      }
+    }
+    part[c] = s1;
+    part[C + c] = s2;
+    if (g) {
+      part[2 * C + c] = sg;
+      part[3 * C + c] = sgx;
+    }
+  }
+}
+
+/* Per-channel results of the sums (lk__grad_cl_stats), in one scratch allocation. */
+typedef struct {
+  double *part, *sums;          /* block partials [blocks][k][C]; their sums [k][C] */
+  float *dm, *rstd, *a, *rb;    /* mean − p; 1/sqrt(var + eps); with g: mean(g), rstd·mean(g ⊙ x̂) */
+  float *scale, *shift;         /* the factors of the elementwise pass */
+  double *sgx;                  /* with g: Σ g·(x − mean) */
+} lk__grad_cl_work;
+
+/* Allocates the work area for k = 2 or 4 sums; 0 when out of memory. */
+static int lk__grad_cl_alloc(long rows, long C, int k, lk__grad_cl_work *w) {
+  long blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *f = lk_scratch_alloc((size_t)(2 * (blocks * k + k + 1) * C + 6 * C));
+  if (!f) return 0;
+  w->part = (double *)(void *)f;
+  w->sums = w->part + blocks * k * C;
+  w->sgx = w->sums + k * C;
+  w->dm = (float *)(void *)(w->sgx + C);
+  w->rstd = w->dm + C;
+  w->a = w->rstd + C;
+  w->rb = w->a + C;
+  w->scale = w->rb + C;
+  w->shift = w->scale + C;
+  return 1;
+}
+
+/* The per-channel sums over all rows (with g when k = 4), then the statistics. */
+static void lk__grad_cl_stats(long rows, long C, const float *x, const float *g, float eps, lk__grad_cl_work *w) {
+  long blocks = lk_ceil_div(rows, LK__BNCL_ROWS), k = g ? 4 : 2;
+  double n = (double)rows;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long b = 0; b < blocks; ++b)
+    lk__grad_cl_block(b * LK__BNCL_ROWS, lk_min_l(rows, (b + 1) * LK__BNCL_ROWS), C, x, g, w->part + b * k * C);
+  /* Block by block, each adding a contiguous row of partials (the same order per channel as
+   * channel by channel, whose stride of k·C doubles made every load a cache-set conflict). */
+  for (long i = 0; i < k * C; ++i) w->sums[i] = 0.0;
+  for (long b = 0; b < blocks; ++b)
+    for (long i = 0; i < k * C; ++i) w->sums[i] += w->part[b * k * C + i];
+  for (long c = 0; c < C; ++c) {
+    double d = w->sums[c] / n, var = w->sums[C + c] / n - d * d, rstd = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    w->dm[c] = (float)d;
+    w->rstd[c] = (float)rstd;
+    if (g) {
+      double sg = w->sums[2 * C + c];
+      w->sgx[c] = w->sums[3 * C + c] - d * sg; /* Σ g·(x − p) − (mean − p)·Σ g */
+      w->a[c] = (float)(sg / n);
+      w->rb[c] = (float)(w->sgx[c] * rstd * rstd / n);
+    }
+  }
+}
+
+/* The elementwise pass: y = ((x − p) − dm)·scale + shift, or with g, y = (g − a − ((x − p) − dm)·rb)·scale. */
+static void lk__grad_cl_apply(long rows, long C, const float *x, const float *g, const lk__grad_cl_work *w, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = g ? g + r * C : NULL;
+    float *yr = y + r * C;
+    long c = 0;
+    for (; c + LK_VW <= C; c += LK_VW) {
+      lk_vf xh = lk_vload(xr + c) - lk_vload(x + c) - lk_vload(w->dm + c);
+      lk_vf v = gr ? lk_vload(gr + c) - lk_vload(w->a + c) - xh * lk_vload(w->rb + c) : xh;
+      lk_vstore(yr + c, v * lk_vload(w->scale + c) + (gr ? lk_vzero() : lk_vload(w->shift + c)));
+    }
+    for (; c < C; ++c) {
+      float xh = xr[c] - x[c] - w->dm[c];
+      yr[c] = gr ? (gr[c] - w->a[c] - xh * w->rb[c]) * w->scale[c] : xh * w->scale[c] + w->shift[c];
+    }
+  }
+}
+
+/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c over the rows. y may equal x. Out of memory:
+ * channel by channel through the strided group helpers. */
+void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      for (long r = 0; r < rows; ++r)
+        lk__grad_dnorm(x + r * C + c, 1, m, (w ? w[c] : 1.0) / sqrt(var + eps), b ? b[c] : 0.0, y + r * C + c);
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, NULL, eps, &k);
+  for (long c = 0; c < C; ++c) {
+    k.scale[c] = k.rstd[c] * (w ? w[c] : 1.0f);
+    k.shift[c] = b ? b[c] : 0.0f;
+  }
+  lk__grad_cl_apply(rows, C, x, NULL, &k, y);
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* dx = w_c·rstd_c·(dy − mean_c(dy) − x̂·mean_c(dy ⊙ x̂)) over the rows (as lk_batch_normalize_grad).
+ * dx may equal dy. */
+void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
+    for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c, dy + c, rows, C, 1, eps, w ? w[c] : 1.0, dx + c);
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, dy, eps, &k);
+  for (long c = 0; c < C; ++c) k.scale[c] = k.rstd[c] * (w ? w[c] : 1.0f);
+  lk__grad_cl_apply(rows, C, x, dy, &k, dx);
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy per channel over the rows (as lk_batch_normalize_param_grad). */
+void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var, sg = 0.0, sx = 0.0;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      for (long r = 0; r < rows; ++r) lk__grad_dgx(x + r * C + c, dy + r * C + c, 1, m, &sg, &sx);
+      out[c] = (float)(sx / sqrt(var + eps));
+      out[C + c] = (float)sg;
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, dy, eps, &k);
+  for (long c = 0; c < C; ++c) {
+    out[c] = (float)(k.sgx[c] * k.rstd[c]);
+    out[C + c] = (float)k.sums[2 * C + c];
+  }
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
+ * lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  double n = (double)rows;
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      out[c] = (float)m;
+      out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  for (long c = 0; c < C; ++c) {
+    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
+    out[c] = (float)(x[c] + d);
+    out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+  }
+  lk_scratch_free((float *)(void *)k.part);
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -2593,20 +2851,39 @@ void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxh
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
 }
 
-void lk_batch_normalize_naive(int B, long C, long S, const float *x, float eps, float *y) {
+void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
-    for (int b = 0; b < B; ++b)
+    for (int k = 0; k < B; ++k)
       for (long i = 0; i < S; ++i) {
-        long at = ((long)b * C + c) * S + i;
-        y[at] = (float)((x[at] - m) / sqrt(v + eps));
+        long at = ((long)k * C + c) * S + i;
+        y[at] = (float)((x[at] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
       }
   }
 }
 
-void lk_batch_normalize_grad_naive(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
-  for (long c = 0; c < C; ++c) lk__grad_norm_grad_ref(x + c * S, dxhat + c * S, dx + c * S, B, C * S, S, eps);
+void lk_batch_normalize_grad_naive(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    lk__grad_norm_grad_ref(x + c * S, dy + c * S, dx + c * S, B, C * S, S, eps);
+    for (int k = 0; k < B && w; ++k) /* dx̂ = w·dy, and the gradient is linear in dx̂ */
+      for (long i = 0; i < S; ++i) dx[((long)k * C + c) * S + i] = (float)((double)dx[((long)k * C + c) * S + i] * w[c]);
+  }
+}
+
+void lk_batch_normalize_param_grad_naive(int B, long C, long S, const float *x, const float *dy, float eps, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double m, v, sw = 0.0, sb = 0.0;
+    lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
+    for (int k = 0; k < B; ++k)
+      for (long i = 0; i < S; ++i) {
+        long at = ((long)k * C + c) * S + i;
+        sw += dy[at] * (x[at] - m) / sqrt(v + eps);
+        sb += dy[at];
+      }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
 }
 
 void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
@@ -4962,2479 +5239,2335 @@ int deit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %591 = transpose(%584) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 111448416,
-      arena + 115079520);
+      arena + 112658784);
 
   /* %592 = reshape(%591) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %591: no code */
 
-  /* %593 = zero_pad(%588) {axis 1, before 384, after 0} blocks.11.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 110143488, arena + 106512384);
+  /* %593 = concat(%592, %590, %588) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 112658784, 192, arena + 106512384, 576);
+  lk_copy_rows(B * 197, 192, arena + 113869152, 192, arena + 106512576, 576);
+  lk_copy_rows(B * 197, 192, arena + 110143488, 192, arena + 106512768, 576);
 
-  /* %594 = zero_pad(%590) {axis 1, before 192, after 192} blocks.11.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 113869152, arena + 110143488);
-
-  /* %595 = add(%593, %594) blocks.11.attn.qkv : f32[B, 197, 576], written over %593 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 106512384, (const long[]){113472, 576, 1},
-      arena + 110143488, (const long[]){113472, 576, 1}, arena + 106512384);
-
-  /* %596 = zero_pad(%592) {axis 1, before 0, after 384} blocks.11.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 115079520, arena + 110143488);
-
-  /* %597 = add(%595, %596) blocks.11.attn.qkv : f32[B, 197, 576], written over %593 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 106512384, (const long[]){113472, 576, 1},
-      arena + 110143488, (const long[]){113472, 576, 1}, arena + 106512384);
-
-  /* %598 = transpose(%492) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %594 = transpose(%492) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[138], arena + 111353856);
 
-  /* %599 = fused_linear(%597, %598) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %595 = fused_linear(%593, %594) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 106512384, arena + 111353856, NULL, LK_ACT_NONE, NULL,
       arena + 110143488);
 
-  /* %600 = linear_grad_weight(%597, %491) blocks.11.attn.qkv : f32[576, 192] */
+  /* %596 = linear_grad_weight(%593, %491) blocks.11.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 106512384, arena + 301305984, arena + 112711680);
 
-  /* %601 = reduce_sum(%597) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %597 = reduce_sum(%593) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
       arena + 112822272);
 
-  /* %602 = reduce_sum(%599) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %598 = reduce_sum(%595) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
       arena + 112822848);
 
-  /* %603 = mul(%599, %487) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %599 = mul(%595, %487) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
       params[136], (const long[]){0, 0, 1}, arena + 106512384);
 
-  /* %604 = mul(%599, %489) blocks.11.norm1 : f32[B, 197, 192], written over %599 */
+  /* %600 = mul(%595, %489) blocks.11.norm1 : f32[B, 197, 192], written over %595 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
       arena + 300095616, (const long[]){37824, 192, 1}, arena + 110143488);
 
-  /* %605 = reduce_sum(%604) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %601 = reduce_sum(%600) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
       arena + 112823040);
 
-  /* %606 = normalize_grad(%486, %603) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %602 = normalize_grad(%486, %599) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 298885248, arena + 106512384, 1e-06f, arena + 107722752);
 
-  /* %607 = add(%569, %606) blocks.10 : f32[B, 197, 192], written over %553 */
+  /* %603 = add(%569, %602) blocks.10 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 107722752, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %608 = mul(%607, %484) blocks.10 : f32[B, 197, 192] */
+  /* %604 = mul(%603, %484) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 111353856);
 
-  /* %609 = transpose(%481) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
+  /* %605 = transpose(%481) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[134], arena + 112564224);
 
-  /* %610 = fused_linear(%608, %609) blocks.10.mlp.fc2 : f32[B, 197, 768] */
+  /* %606 = fused_linear(%604, %605) blocks.10.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 111353856, arena + 112564224, NULL, LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %611 = linear_grad_weight(%608, %480) blocks.10.mlp.fc2 : f32[192, 768] */
+  /* %607 = linear_grad_weight(%604, %480) blocks.10.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 111353856, arena + 101670912, arena + 112564224);
 
-  /* %612 = reduce_sum(%608) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
+  /* %608 = reduce_sum(%604) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
       arena + 112823232);
 
-  /* %613 = gelu_grad(%479, %610) blocks.10.mlp : f32[B, 197, 768] */
+  /* %609 = gelu_grad(%479, %606) blocks.10.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 96829440, arena + 106512384, arena + 101670912);
 
-  /* %614 = transpose(%477) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
+  /* %610 = transpose(%477) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[132], arena + 98039808);
 
-  /* %615 = fused_linear(%613, %614) blocks.10.mlp.fc1 : f32[B, 197, 192] */
+  /* %611 = fused_linear(%609, %610) blocks.10.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, arena + 98039808, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %616 = linear_grad_weight(%613, %476) blocks.10.mlp.fc1 : f32[768, 192] */
+  /* %612 = linear_grad_weight(%609, %476) blocks.10.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 297674880, arena + 106701504);
 
-  /* %617 = reduce_sum(%613) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
+  /* %613 = reduce_sum(%609) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
       arena + 106885824);
 
-  /* %618 = reduce_sum(%615) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %614 = reduce_sum(%611) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 106886592);
 
-  /* %619 = mul(%615, %472) blocks.10.norm2 : f32[B, 197, 192] */
+  /* %615 = mul(%611, %472) blocks.10.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 96829440, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, arena + 98039808);
 
-  /* %620 = mul(%615, %474) blocks.10.norm2 : f32[B, 197, 192], written over %615 */
+  /* %616 = mul(%611, %474) blocks.10.norm2 : f32[B, 197, 192], written over %611 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 96829440, (const long[]){37824, 192, 1},
       arena + 296464512, (const long[]){37824, 192, 1}, arena + 96829440);
 
-  /* %621 = reduce_sum(%620) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %617 = reduce_sum(%616) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 106886784);
 
-  /* %622 = normalize_grad(%471, %619) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %618 = normalize_grad(%471, %615) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 295254144, arena + 98039808, 1e-06f, arena + 96829440);
 
-  /* %623 = add(%607, %622) blocks.10 : f32[B, 197, 192], written over %553 */
+  /* %619 = add(%603, %618) blocks.10 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 96829440, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %624 = mul(%623, %469) blocks.10 : f32[B, 197, 192] */
+  /* %620 = mul(%619, %469) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 96829440);
 
-  /* %625 = transpose(%466) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %621 = transpose(%466) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[128], arena + 99250176);
 
-  /* %626 = fused_linear(%624, %625) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %622 = fused_linear(%620, %621) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 96829440, arena + 99250176, NULL, LK_ACT_NONE, NULL,
       arena + 98039808);
 
-  /* %627 = linear_grad_weight(%624, %465) blocks.10.attn.proj : f32[192, 192] */
+  /* %623 = linear_grad_weight(%620, %465) blocks.10.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 294043776, arena + 106848960);
 
-  /* %628 = reduce_sum(%624) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %624 = reduce_sum(%620) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 106886976);
 
-  /* %629 = reshape(%626) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %626: no code */
+  /* %625 = reshape(%622) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %622: no code */
 
-  /* %630 = transpose(%629) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
+  /* %626 = transpose(%625) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 98039808,
       arena + 104280768);
 
-  /* %631 = transpose(%459) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
+  /* %627 = transpose(%459) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 292833408,
       arena + 100555104);
 
-  /* %632 = matmul(%630, %631) blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %628 = matmul(%626, %627) blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 104280768, 12608, 64, 1, arena + 100555104, 12608,
       197, 1, arena + 96829440, 38809, 197, 0.0f);
 
-  /* %633 = transpose(%462) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %629 = transpose(%462) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 158293440, arena + 100555104);
 
-  /* %634 = matmul(%633, %630) blocks.10.attn : f32[B, 3, 1, 197, 64] */
+  /* %630 = matmul(%629, %626) blocks.10.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 100555104, 38809, 197, 1, arena + 104280768, 12608,
       64, 1, arena + 105491136, 12608, 64, 0.0f);
 
-  /* %635 = softmax_grad(%462, %632) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %631 = softmax_grad(%462, %628) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 158293440, arena + 96829440, arena + 100555104);
 
-  /* %636 = mul_scalar(%635) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %632 = mul_scalar(%631) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 100555104, 0.125f, arena + 96829440);
 
-  /* %637 = transpose(%457) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
+  /* %633 = transpose(%457) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 291623040,
       arena + 100555104);
 
-  /* %638 = matmul(%636, %637) blocks.10.attn : f32[B, 3, 1, 197, 64] */
+  /* %634 = matmul(%632, %633) blocks.10.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 96829440, 38809, 197, 1, arena + 100555104, 12608,
       64, 1, arena + 101765472, 12608, 64, 0.0f);
 
-  /* %639 = transpose(%455) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
+  /* %635 = transpose(%455) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 290412672,
       arena + 100555104);
 
-  /* %640 = matmul(%639, %636) blocks.10.attn : f32[B, 3, 1, 64, 197] */
+  /* %636 = matmul(%635, %632) blocks.10.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 100555104, 12608, 197, 1, arena + 96829440, 38809,
       197, 1, arena + 102975840, 12608, 197, 0.0f);
 
-  /* %641 = transpose(%634) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  /* %637 = transpose(%630) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 105491136,
       arena + 100460544);
 
-  /* %642 = reshape(%641) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %641: no code */
+  /* %638 = reshape(%637) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %637: no code */
 
-  /* %643 = transpose(%640) {perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  /* %639 = transpose(%636) {perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 102975840,
       arena + 104186208);
 
-  /* %644 = reshape(%643) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %643: no code */
+  /* %640 = reshape(%639) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %639: no code */
 
-  /* %645 = transpose(%638) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  /* %641 = transpose(%634) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 101765472,
-      arena + 105396576);
+      arena + 102975840);
 
-  /* %646 = reshape(%645) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %645: no code */
+  /* %642 = reshape(%641) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %641: no code */
 
-  /* %647 = zero_pad(%642) {axis 1, before 384, after 0} blocks.10.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 100460544, arena + 96829440);
+  /* %643 = concat(%642, %640, %638) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 102975840, 192, arena + 96829440, 576);
+  lk_copy_rows(B * 197, 192, arena + 104186208, 192, arena + 96829632, 576);
+  lk_copy_rows(B * 197, 192, arena + 100460544, 192, arena + 96829824, 576);
 
-  /* %648 = zero_pad(%644) {axis 1, before 192, after 192} blocks.10.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 104186208, arena + 100460544);
-
-  /* %649 = add(%647, %648) blocks.10.attn.qkv : f32[B, 197, 576], written over %647 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 96829440, (const long[]){113472, 576, 1},
-      arena + 100460544, (const long[]){113472, 576, 1}, arena + 96829440);
-
-  /* %650 = zero_pad(%646) {axis 1, before 0, after 384} blocks.10.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 105396576, arena + 100460544);
-
-  /* %651 = add(%649, %650) blocks.10.attn.qkv : f32[B, 197, 576], written over %647 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 96829440, (const long[]){113472, 576, 1},
-      arena + 100460544, (const long[]){113472, 576, 1}, arena + 96829440);
-
-  /* %652 = transpose(%448) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %644 = transpose(%448) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[126], arena + 101670912);
 
-  /* %653 = fused_linear(%651, %652) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %645 = fused_linear(%643, %644) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 96829440, arena + 101670912, NULL, LK_ACT_NONE, NULL,
       arena + 100460544);
 
-  /* %654 = linear_grad_weight(%651, %447) blocks.10.attn.qkv : f32[576, 192] */
+  /* %646 = linear_grad_weight(%643, %447) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 96829440, arena + 289202304, arena + 103028736);
 
-  /* %655 = reduce_sum(%651) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %647 = reduce_sum(%643) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 103139328);
 
-  /* %656 = reduce_sum(%653) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %648 = reduce_sum(%645) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
       arena + 103139904);
 
-  /* %657 = mul(%653, %443) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %649 = mul(%645, %443) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
       params[124], (const long[]){0, 0, 1}, arena + 96829440);
 
-  /* %658 = mul(%653, %445) blocks.10.norm1 : f32[B, 197, 192], written over %653 */
+  /* %650 = mul(%645, %445) blocks.10.norm1 : f32[B, 197, 192], written over %645 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
       arena + 287991936, (const long[]){37824, 192, 1}, arena + 100460544);
 
-  /* %659 = reduce_sum(%658) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %651 = reduce_sum(%650) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
       arena + 103140096);
 
-  /* %660 = normalize_grad(%442, %657) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %652 = normalize_grad(%442, %649) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 286781568, arena + 96829440, 1e-06f, arena + 98039808);
 
-  /* %661 = add(%623, %660) blocks.9 : f32[B, 197, 192], written over %553 */
+  /* %653 = add(%619, %652) blocks.9 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 98039808, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %662 = mul(%661, %440) blocks.9 : f32[B, 197, 192] */
+  /* %654 = mul(%653, %440) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 101670912);
 
-  /* %663 = transpose(%437) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
+  /* %655 = transpose(%437) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[122], arena + 102881280);
 
-  /* %664 = fused_linear(%662, %663) blocks.9.mlp.fc2 : f32[B, 197, 768] */
+  /* %656 = fused_linear(%654, %655) blocks.9.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 101670912, arena + 102881280, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %665 = linear_grad_weight(%662, %436) blocks.9.mlp.fc2 : f32[192, 768] */
+  /* %657 = linear_grad_weight(%654, %436) blocks.9.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 101670912, arena + 91987968, arena + 102881280);
 
-  /* %666 = reduce_sum(%662) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
+  /* %658 = reduce_sum(%654) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
       arena + 103140288);
 
-  /* %667 = gelu_grad(%435, %664) blocks.9.mlp : f32[B, 197, 768] */
+  /* %659 = gelu_grad(%435, %656) blocks.9.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 87146496, arena + 96829440, arena + 91987968);
 
-  /* %668 = transpose(%433) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
+  /* %660 = transpose(%433) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[120], arena + 88356864);
 
-  /* %669 = fused_linear(%667, %668) blocks.9.mlp.fc1 : f32[B, 197, 192] */
+  /* %661 = fused_linear(%659, %660) blocks.9.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, arena + 88356864, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %670 = linear_grad_weight(%667, %432) blocks.9.mlp.fc1 : f32[768, 192] */
+  /* %662 = linear_grad_weight(%659, %432) blocks.9.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 285571200, arena + 97018560);
 
-  /* %671 = reduce_sum(%667) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
+  /* %663 = reduce_sum(%659) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
       arena + 97202880);
 
-  /* %672 = reduce_sum(%669) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %664 = reduce_sum(%661) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 97203648);
 
-  /* %673 = mul(%669, %428) blocks.9.norm2 : f32[B, 197, 192] */
+  /* %665 = mul(%661, %428) blocks.9.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 87146496, (const long[]){37824, 192, 1},
       params[118], (const long[]){0, 0, 1}, arena + 88356864);
 
-  /* %674 = mul(%669, %430) blocks.9.norm2 : f32[B, 197, 192], written over %669 */
+  /* %666 = mul(%661, %430) blocks.9.norm2 : f32[B, 197, 192], written over %661 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 87146496, (const long[]){37824, 192, 1},
       arena + 284360832, (const long[]){37824, 192, 1}, arena + 87146496);
 
-  /* %675 = reduce_sum(%674) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %667 = reduce_sum(%666) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 97203840);
 
-  /* %676 = normalize_grad(%427, %673) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %668 = normalize_grad(%427, %665) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 283150464, arena + 88356864, 1e-06f, arena + 87146496);
 
-  /* %677 = add(%661, %676) blocks.9 : f32[B, 197, 192], written over %553 */
+  /* %669 = add(%653, %668) blocks.9 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 87146496, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %678 = mul(%677, %425) blocks.9 : f32[B, 197, 192] */
+  /* %670 = mul(%669, %425) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 87146496);
 
-  /* %679 = transpose(%422) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  /* %671 = transpose(%422) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[116], arena + 89567232);
 
-  /* %680 = fused_linear(%678, %679) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %672 = fused_linear(%670, %671) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 87146496, arena + 89567232, NULL, LK_ACT_NONE, NULL,
       arena + 88356864);
 
-  /* %681 = linear_grad_weight(%678, %421) blocks.9.attn.proj : f32[192, 192] */
+  /* %673 = linear_grad_weight(%670, %421) blocks.9.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 281940096, arena + 97166016);
 
-  /* %682 = reduce_sum(%678) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  /* %674 = reduce_sum(%670) {axes [0], batch} blocks.9.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 97204032);
 
-  /* %683 = reshape(%680) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %680: no code */
+  /* %675 = reshape(%672) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %672: no code */
 
-  /* %684 = transpose(%683) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
+  /* %676 = transpose(%675) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 88356864,
       arena + 94597824);
 
-  /* %685 = transpose(%415) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
+  /* %677 = transpose(%415) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 280729728,
       arena + 90872160);
 
-  /* %686 = matmul(%684, %685) blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %678 = matmul(%676, %677) blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 94597824, 12608, 64, 1, arena + 90872160, 12608, 197,
       1, arena + 87146496, 38809, 197, 0.0f);
 
-  /* %687 = transpose(%418) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %679 = transpose(%418) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 154567776, arena + 90872160);
 
-  /* %688 = matmul(%687, %684) blocks.9.attn : f32[B, 3, 1, 197, 64] */
+  /* %680 = matmul(%679, %676) blocks.9.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 90872160, 38809, 197, 1, arena + 94597824, 12608, 64,
       1, arena + 95808192, 12608, 64, 0.0f);
 
-  /* %689 = softmax_grad(%418, %686) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %681 = softmax_grad(%418, %678) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 154567776, arena + 87146496, arena + 90872160);
 
-  /* %690 = mul_scalar(%689) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %682 = mul_scalar(%681) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 90872160, 0.125f, arena + 87146496);
 
-  /* %691 = transpose(%413) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
+  /* %683 = transpose(%413) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 279519360,
       arena + 90872160);
 
-  /* %692 = matmul(%690, %691) blocks.9.attn : f32[B, 3, 1, 197, 64] */
+  /* %684 = matmul(%682, %683) blocks.9.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 87146496, 38809, 197, 1, arena + 90872160, 12608, 64,
       1, arena + 92082528, 12608, 64, 0.0f);
 
-  /* %693 = transpose(%411) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
+  /* %685 = transpose(%411) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 278308992,
       arena + 90872160);
 
-  /* %694 = matmul(%693, %690) blocks.9.attn : f32[B, 3, 1, 64, 197] */
+  /* %686 = matmul(%685, %682) blocks.9.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 90872160, 12608, 197, 1, arena + 87146496, 38809,
       197, 1, arena + 93292896, 12608, 197, 0.0f);
 
-  /* %695 = transpose(%688) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  /* %687 = transpose(%680) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 95808192,
       arena + 90777600);
 
-  /* %696 = reshape(%695) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %695: no code */
+  /* %688 = reshape(%687) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %687: no code */
 
-  /* %697 = transpose(%694) {perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  /* %689 = transpose(%686) {perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 93292896,
       arena + 94503264);
 
-  /* %698 = reshape(%697) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %697: no code */
+  /* %690 = reshape(%689) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %689: no code */
 
-  /* %699 = transpose(%692) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  /* %691 = transpose(%684) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 92082528,
-      arena + 95713632);
+      arena + 93292896);
 
-  /* %700 = reshape(%699) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %699: no code */
+  /* %692 = reshape(%691) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %691: no code */
 
-  /* %701 = zero_pad(%696) {axis 1, before 384, after 0} blocks.9.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 90777600, arena + 87146496);
+  /* %693 = concat(%692, %690, %688) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 93292896, 192, arena + 87146496, 576);
+  lk_copy_rows(B * 197, 192, arena + 94503264, 192, arena + 87146688, 576);
+  lk_copy_rows(B * 197, 192, arena + 90777600, 192, arena + 87146880, 576);
 
-  /* %702 = zero_pad(%698) {axis 1, before 192, after 192} blocks.9.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 94503264, arena + 90777600);
-
-  /* %703 = add(%701, %702) blocks.9.attn.qkv : f32[B, 197, 576], written over %701 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 87146496, (const long[]){113472, 576, 1},
-      arena + 90777600, (const long[]){113472, 576, 1}, arena + 87146496);
-
-  /* %704 = zero_pad(%700) {axis 1, before 0, after 384} blocks.9.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 95713632, arena + 90777600);
-
-  /* %705 = add(%703, %704) blocks.9.attn.qkv : f32[B, 197, 576], written over %701 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 87146496, (const long[]){113472, 576, 1},
-      arena + 90777600, (const long[]){113472, 576, 1}, arena + 87146496);
-
-  /* %706 = transpose(%404) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %694 = transpose(%404) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[114], arena + 91987968);
 
-  /* %707 = fused_linear(%705, %706) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %695 = fused_linear(%693, %694) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 87146496, arena + 91987968, NULL, LK_ACT_NONE, NULL,
       arena + 90777600);
 
-  /* %708 = linear_grad_weight(%705, %403) blocks.9.attn.qkv : f32[576, 192] */
+  /* %696 = linear_grad_weight(%693, %403) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 87146496, arena + 277098624, arena + 93345792);
 
-  /* %709 = reduce_sum(%705) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %697 = reduce_sum(%693) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 93456384);
 
-  /* %710 = reduce_sum(%707) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %698 = reduce_sum(%695) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
       arena + 93456960);
 
-  /* %711 = mul(%707, %399) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %699 = mul(%695, %399) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
       params[112], (const long[]){0, 0, 1}, arena + 87146496);
 
-  /* %712 = mul(%707, %401) blocks.9.norm1 : f32[B, 197, 192], written over %707 */
+  /* %700 = mul(%695, %401) blocks.9.norm1 : f32[B, 197, 192], written over %695 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
       arena + 275888256, (const long[]){37824, 192, 1}, arena + 90777600);
 
-  /* %713 = reduce_sum(%712) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %701 = reduce_sum(%700) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
       arena + 93457152);
 
-  /* %714 = normalize_grad(%398, %711) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %702 = normalize_grad(%398, %699) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 274677888, arena + 87146496, 1e-06f, arena + 88356864);
 
-  /* %715 = add(%677, %714) blocks.8 : f32[B, 197, 192], written over %553 */
+  /* %703 = add(%669, %702) blocks.8 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 88356864, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %716 = mul(%715, %396) blocks.8 : f32[B, 197, 192] */
+  /* %704 = mul(%703, %396) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 91987968);
 
-  /* %717 = transpose(%393) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
+  /* %705 = transpose(%393) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[110], arena + 93198336);
 
-  /* %718 = fused_linear(%716, %717) blocks.8.mlp.fc2 : f32[B, 197, 768] */
+  /* %706 = fused_linear(%704, %705) blocks.8.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 91987968, arena + 93198336, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %719 = linear_grad_weight(%716, %392) blocks.8.mlp.fc2 : f32[192, 768] */
+  /* %707 = linear_grad_weight(%704, %392) blocks.8.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 91987968, arena + 82305024, arena + 93198336);
 
-  /* %720 = reduce_sum(%716) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
+  /* %708 = reduce_sum(%704) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
       arena + 93457344);
 
-  /* %721 = gelu_grad(%391, %718) blocks.8.mlp : f32[B, 197, 768] */
+  /* %709 = gelu_grad(%391, %706) blocks.8.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 77463552, arena + 87146496, arena + 82305024);
 
-  /* %722 = transpose(%389) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
+  /* %710 = transpose(%389) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[108], arena + 78673920);
 
-  /* %723 = fused_linear(%721, %722) blocks.8.mlp.fc1 : f32[B, 197, 192] */
+  /* %711 = fused_linear(%709, %710) blocks.8.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, arena + 78673920, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %724 = linear_grad_weight(%721, %388) blocks.8.mlp.fc1 : f32[768, 192] */
+  /* %712 = linear_grad_weight(%709, %388) blocks.8.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 273467520, arena + 87335616);
 
-  /* %725 = reduce_sum(%721) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
+  /* %713 = reduce_sum(%709) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
       arena + 87519936);
 
-  /* %726 = reduce_sum(%723) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %714 = reduce_sum(%711) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 87520704);
 
-  /* %727 = mul(%723, %384) blocks.8.norm2 : f32[B, 197, 192] */
+  /* %715 = mul(%711, %384) blocks.8.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 77463552, (const long[]){37824, 192, 1},
       params[106], (const long[]){0, 0, 1}, arena + 78673920);
 
-  /* %728 = mul(%723, %386) blocks.8.norm2 : f32[B, 197, 192], written over %723 */
+  /* %716 = mul(%711, %386) blocks.8.norm2 : f32[B, 197, 192], written over %711 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 77463552, (const long[]){37824, 192, 1},
       arena + 272257152, (const long[]){37824, 192, 1}, arena + 77463552);
 
-  /* %729 = reduce_sum(%728) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %717 = reduce_sum(%716) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 87520896);
 
-  /* %730 = normalize_grad(%383, %727) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %718 = normalize_grad(%383, %715) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 271046784, arena + 78673920, 1e-06f, arena + 77463552);
 
-  /* %731 = add(%715, %730) blocks.8 : f32[B, 197, 192], written over %553 */
+  /* %719 = add(%703, %718) blocks.8 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 77463552, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %732 = mul(%731, %381) blocks.8 : f32[B, 197, 192] */
+  /* %720 = mul(%719, %381) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 77463552);
 
-  /* %733 = transpose(%378) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  /* %721 = transpose(%378) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 79884288);
 
-  /* %734 = fused_linear(%732, %733) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %722 = fused_linear(%720, %721) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 77463552, arena + 79884288, NULL, LK_ACT_NONE, NULL,
       arena + 78673920);
 
-  /* %735 = linear_grad_weight(%732, %377) blocks.8.attn.proj : f32[192, 192] */
+  /* %723 = linear_grad_weight(%720, %377) blocks.8.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 269836416, arena + 87483072);
 
-  /* %736 = reduce_sum(%732) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  /* %724 = reduce_sum(%720) {axes [0], batch} blocks.8.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 87521088);
 
-  /* %737 = reshape(%734) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %734: no code */
+  /* %725 = reshape(%722) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %722: no code */
 
-  /* %738 = transpose(%737) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
+  /* %726 = transpose(%725) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 78673920,
       arena + 84914880);
 
-  /* %739 = transpose(%371) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
+  /* %727 = transpose(%371) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 268626048,
       arena + 81189216);
 
-  /* %740 = matmul(%738, %739) blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %728 = matmul(%726, %727) blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 84914880, 12608, 64, 1, arena + 81189216, 12608, 197,
       1, arena + 77463552, 38809, 197, 0.0f);
 
-  /* %741 = transpose(%374) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %729 = transpose(%374) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 150842112, arena + 81189216);
 
-  /* %742 = matmul(%741, %738) blocks.8.attn : f32[B, 3, 1, 197, 64] */
+  /* %730 = matmul(%729, %726) blocks.8.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 81189216, 38809, 197, 1, arena + 84914880, 12608, 64,
       1, arena + 86125248, 12608, 64, 0.0f);
 
-  /* %743 = softmax_grad(%374, %740) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %731 = softmax_grad(%374, %728) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 150842112, arena + 77463552, arena + 81189216);
 
-  /* %744 = mul_scalar(%743) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %732 = mul_scalar(%731) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 81189216, 0.125f, arena + 77463552);
 
-  /* %745 = transpose(%369) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
+  /* %733 = transpose(%369) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 267415680,
       arena + 81189216);
 
-  /* %746 = matmul(%744, %745) blocks.8.attn : f32[B, 3, 1, 197, 64] */
+  /* %734 = matmul(%732, %733) blocks.8.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 77463552, 38809, 197, 1, arena + 81189216, 12608, 64,
       1, arena + 82399584, 12608, 64, 0.0f);
 
-  /* %747 = transpose(%367) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
+  /* %735 = transpose(%367) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 266205312,
       arena + 81189216);
 
-  /* %748 = matmul(%747, %744) blocks.8.attn : f32[B, 3, 1, 64, 197] */
+  /* %736 = matmul(%735, %732) blocks.8.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 81189216, 12608, 197, 1, arena + 77463552, 38809,
       197, 1, arena + 83609952, 12608, 197, 0.0f);
 
-  /* %749 = transpose(%742) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  /* %737 = transpose(%730) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 86125248,
       arena + 81094656);
 
-  /* %750 = reshape(%749) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %749: no code */
+  /* %738 = reshape(%737) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %737: no code */
 
-  /* %751 = transpose(%748) {perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  /* %739 = transpose(%736) {perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 83609952,
       arena + 84820320);
 
-  /* %752 = reshape(%751) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %751: no code */
+  /* %740 = reshape(%739) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %739: no code */
 
-  /* %753 = transpose(%746) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  /* %741 = transpose(%734) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 82399584,
-      arena + 86030688);
+      arena + 83609952);
 
-  /* %754 = reshape(%753) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %753: no code */
+  /* %742 = reshape(%741) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %741: no code */
 
-  /* %755 = zero_pad(%750) {axis 1, before 384, after 0} blocks.8.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 81094656, arena + 77463552);
+  /* %743 = concat(%742, %740, %738) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 83609952, 192, arena + 77463552, 576);
+  lk_copy_rows(B * 197, 192, arena + 84820320, 192, arena + 77463744, 576);
+  lk_copy_rows(B * 197, 192, arena + 81094656, 192, arena + 77463936, 576);
 
-  /* %756 = zero_pad(%752) {axis 1, before 192, after 192} blocks.8.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 84820320, arena + 81094656);
-
-  /* %757 = add(%755, %756) blocks.8.attn.qkv : f32[B, 197, 576], written over %755 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 77463552, (const long[]){113472, 576, 1},
-      arena + 81094656, (const long[]){113472, 576, 1}, arena + 77463552);
-
-  /* %758 = zero_pad(%754) {axis 1, before 0, after 384} blocks.8.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 86030688, arena + 81094656);
-
-  /* %759 = add(%757, %758) blocks.8.attn.qkv : f32[B, 197, 576], written over %755 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 77463552, (const long[]){113472, 576, 1},
-      arena + 81094656, (const long[]){113472, 576, 1}, arena + 77463552);
-
-  /* %760 = transpose(%360) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %744 = transpose(%360) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[102], arena + 82305024);
 
-  /* %761 = fused_linear(%759, %760) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %745 = fused_linear(%743, %744) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 77463552, arena + 82305024, NULL, LK_ACT_NONE, NULL,
       arena + 81094656);
 
-  /* %762 = linear_grad_weight(%759, %359) blocks.8.attn.qkv : f32[576, 192] */
+  /* %746 = linear_grad_weight(%743, %359) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 77463552, arena + 264994944, arena + 83662848);
 
-  /* %763 = reduce_sum(%759) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %747 = reduce_sum(%743) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 83773440);
 
-  /* %764 = reduce_sum(%761) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %748 = reduce_sum(%745) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
       arena + 83774016);
 
-  /* %765 = mul(%761, %355) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %749 = mul(%745, %355) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
       params[100], (const long[]){0, 0, 1}, arena + 77463552);
 
-  /* %766 = mul(%761, %357) blocks.8.norm1 : f32[B, 197, 192], written over %761 */
+  /* %750 = mul(%745, %357) blocks.8.norm1 : f32[B, 197, 192], written over %745 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
       arena + 263784576, (const long[]){37824, 192, 1}, arena + 81094656);
 
-  /* %767 = reduce_sum(%766) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %751 = reduce_sum(%750) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
       arena + 83774208);
 
-  /* %768 = normalize_grad(%354, %765) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %752 = normalize_grad(%354, %749) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 262574208, arena + 77463552, 1e-06f, arena + 78673920);
 
-  /* %769 = add(%731, %768) blocks.7 : f32[B, 197, 192], written over %553 */
+  /* %753 = add(%719, %752) blocks.7 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 78673920, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %770 = mul(%769, %352) blocks.7 : f32[B, 197, 192] */
+  /* %754 = mul(%753, %352) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 82305024);
 
-  /* %771 = transpose(%349) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
+  /* %755 = transpose(%349) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 83515392);
 
-  /* %772 = fused_linear(%770, %771) blocks.7.mlp.fc2 : f32[B, 197, 768] */
+  /* %756 = fused_linear(%754, %755) blocks.7.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 82305024, arena + 83515392, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %773 = linear_grad_weight(%770, %348) blocks.7.mlp.fc2 : f32[192, 768] */
+  /* %757 = linear_grad_weight(%754, %348) blocks.7.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 82305024, arena + 72622080, arena + 83515392);
 
-  /* %774 = reduce_sum(%770) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
+  /* %758 = reduce_sum(%754) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
       arena + 83774400);
 
-  /* %775 = gelu_grad(%347, %772) blocks.7.mlp : f32[B, 197, 768] */
+  /* %759 = gelu_grad(%347, %756) blocks.7.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 67780608, arena + 77463552, arena + 72622080);
 
-  /* %776 = transpose(%345) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
+  /* %760 = transpose(%345) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 68990976);
 
-  /* %777 = fused_linear(%775, %776) blocks.7.mlp.fc1 : f32[B, 197, 192] */
+  /* %761 = fused_linear(%759, %760) blocks.7.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, arena + 68990976, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %778 = linear_grad_weight(%775, %344) blocks.7.mlp.fc1 : f32[768, 192] */
+  /* %762 = linear_grad_weight(%759, %344) blocks.7.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 261363840, arena + 77652672);
 
-  /* %779 = reduce_sum(%775) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
+  /* %763 = reduce_sum(%759) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
       arena + 77836992);
 
-  /* %780 = reduce_sum(%777) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %764 = reduce_sum(%761) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 77837760);
 
-  /* %781 = mul(%777, %340) blocks.7.norm2 : f32[B, 197, 192] */
+  /* %765 = mul(%761, %340) blocks.7.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 67780608, (const long[]){37824, 192, 1},
       params[94], (const long[]){0, 0, 1}, arena + 68990976);
 
-  /* %782 = mul(%777, %342) blocks.7.norm2 : f32[B, 197, 192], written over %777 */
+  /* %766 = mul(%761, %342) blocks.7.norm2 : f32[B, 197, 192], written over %761 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 67780608, (const long[]){37824, 192, 1},
       arena + 260153472, (const long[]){37824, 192, 1}, arena + 67780608);
 
-  /* %783 = reduce_sum(%782) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %767 = reduce_sum(%766) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 77837952);
 
-  /* %784 = normalize_grad(%339, %781) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %768 = normalize_grad(%339, %765) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 258943104, arena + 68990976, 1e-06f, arena + 67780608);
 
-  /* %785 = add(%769, %784) blocks.7 : f32[B, 197, 192], written over %553 */
+  /* %769 = add(%753, %768) blocks.7 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 67780608, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %786 = mul(%785, %337) blocks.7 : f32[B, 197, 192] */
+  /* %770 = mul(%769, %337) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 67780608);
 
-  /* %787 = transpose(%334) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  /* %771 = transpose(%334) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 70201344);
 
-  /* %788 = fused_linear(%786, %787) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %772 = fused_linear(%770, %771) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 67780608, arena + 70201344, NULL, LK_ACT_NONE, NULL,
       arena + 68990976);
 
-  /* %789 = linear_grad_weight(%786, %333) blocks.7.attn.proj : f32[192, 192] */
+  /* %773 = linear_grad_weight(%770, %333) blocks.7.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 257732736, arena + 77800128);
 
-  /* %790 = reduce_sum(%786) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  /* %774 = reduce_sum(%770) {axes [0], batch} blocks.7.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 77838144);
 
-  /* %791 = reshape(%788) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %788: no code */
+  /* %775 = reshape(%772) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %772: no code */
 
-  /* %792 = transpose(%791) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
+  /* %776 = transpose(%775) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 68990976,
       arena + 75231936);
 
-  /* %793 = transpose(%327) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
+  /* %777 = transpose(%327) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 256522368,
       arena + 71506272);
 
-  /* %794 = matmul(%792, %793) blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %778 = matmul(%776, %777) blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 75231936, 12608, 64, 1, arena + 71506272, 12608, 197,
       1, arena + 67780608, 38809, 197, 0.0f);
 
-  /* %795 = transpose(%330) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %779 = transpose(%330) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 147116448, arena + 71506272);
 
-  /* %796 = matmul(%795, %792) blocks.7.attn : f32[B, 3, 1, 197, 64] */
+  /* %780 = matmul(%779, %776) blocks.7.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 71506272, 38809, 197, 1, arena + 75231936, 12608, 64,
       1, arena + 76442304, 12608, 64, 0.0f);
 
-  /* %797 = softmax_grad(%330, %794) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %781 = softmax_grad(%330, %778) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 147116448, arena + 67780608, arena + 71506272);
 
-  /* %798 = mul_scalar(%797) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %782 = mul_scalar(%781) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 71506272, 0.125f, arena + 67780608);
 
-  /* %799 = transpose(%325) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
+  /* %783 = transpose(%325) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 255312000,
       arena + 71506272);
 
-  /* %800 = matmul(%798, %799) blocks.7.attn : f32[B, 3, 1, 197, 64] */
+  /* %784 = matmul(%782, %783) blocks.7.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 67780608, 38809, 197, 1, arena + 71506272, 12608, 64,
       1, arena + 72716640, 12608, 64, 0.0f);
 
-  /* %801 = transpose(%323) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
+  /* %785 = transpose(%323) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 254101632,
       arena + 71506272);
 
-  /* %802 = matmul(%801, %798) blocks.7.attn : f32[B, 3, 1, 64, 197] */
+  /* %786 = matmul(%785, %782) blocks.7.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 71506272, 12608, 197, 1, arena + 67780608, 38809,
       197, 1, arena + 73927008, 12608, 197, 0.0f);
 
-  /* %803 = transpose(%796) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  /* %787 = transpose(%780) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 76442304,
       arena + 71411712);
 
-  /* %804 = reshape(%803) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %803: no code */
+  /* %788 = reshape(%787) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %787: no code */
 
-  /* %805 = transpose(%802) {perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  /* %789 = transpose(%786) {perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 73927008,
       arena + 75137376);
 
-  /* %806 = reshape(%805) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %805: no code */
+  /* %790 = reshape(%789) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %789: no code */
 
-  /* %807 = transpose(%800) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  /* %791 = transpose(%784) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 72716640,
-      arena + 76347744);
+      arena + 73927008);
 
-  /* %808 = reshape(%807) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %807: no code */
+  /* %792 = reshape(%791) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %791: no code */
 
-  /* %809 = zero_pad(%804) {axis 1, before 384, after 0} blocks.7.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 71411712, arena + 67780608);
+  /* %793 = concat(%792, %790, %788) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 73927008, 192, arena + 67780608, 576);
+  lk_copy_rows(B * 197, 192, arena + 75137376, 192, arena + 67780800, 576);
+  lk_copy_rows(B * 197, 192, arena + 71411712, 192, arena + 67780992, 576);
 
-  /* %810 = zero_pad(%806) {axis 1, before 192, after 192} blocks.7.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 75137376, arena + 71411712);
-
-  /* %811 = add(%809, %810) blocks.7.attn.qkv : f32[B, 197, 576], written over %809 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 67780608, (const long[]){113472, 576, 1},
-      arena + 71411712, (const long[]){113472, 576, 1}, arena + 67780608);
-
-  /* %812 = zero_pad(%808) {axis 1, before 0, after 384} blocks.7.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 76347744, arena + 71411712);
-
-  /* %813 = add(%811, %812) blocks.7.attn.qkv : f32[B, 197, 576], written over %809 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 67780608, (const long[]){113472, 576, 1},
-      arena + 71411712, (const long[]){113472, 576, 1}, arena + 67780608);
-
-  /* %814 = transpose(%316) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %794 = transpose(%316) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 72622080);
 
-  /* %815 = fused_linear(%813, %814) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %795 = fused_linear(%793, %794) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 67780608, arena + 72622080, NULL, LK_ACT_NONE, NULL,
       arena + 71411712);
 
-  /* %816 = linear_grad_weight(%813, %315) blocks.7.attn.qkv : f32[576, 192] */
+  /* %796 = linear_grad_weight(%793, %315) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 67780608, arena + 252891264, arena + 73979904);
 
-  /* %817 = reduce_sum(%813) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %797 = reduce_sum(%793) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 74090496);
 
-  /* %818 = reduce_sum(%815) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %798 = reduce_sum(%795) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
       arena + 74091072);
 
-  /* %819 = mul(%815, %311) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %799 = mul(%795, %311) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 67780608);
 
-  /* %820 = mul(%815, %313) blocks.7.norm1 : f32[B, 197, 192], written over %815 */
+  /* %800 = mul(%795, %313) blocks.7.norm1 : f32[B, 197, 192], written over %795 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
       arena + 251680896, (const long[]){37824, 192, 1}, arena + 71411712);
 
-  /* %821 = reduce_sum(%820) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %801 = reduce_sum(%800) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
       arena + 74091264);
 
-  /* %822 = normalize_grad(%310, %819) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %802 = normalize_grad(%310, %799) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 250470528, arena + 67780608, 1e-06f, arena + 68990976);
 
-  /* %823 = add(%785, %822) blocks.6 : f32[B, 197, 192], written over %553 */
+  /* %803 = add(%769, %802) blocks.6 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 68990976, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %824 = mul(%823, %308) blocks.6 : f32[B, 197, 192] */
+  /* %804 = mul(%803, %308) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 72622080);
 
-  /* %825 = transpose(%305) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
+  /* %805 = transpose(%305) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[86], arena + 73832448);
 
-  /* %826 = fused_linear(%824, %825) blocks.6.mlp.fc2 : f32[B, 197, 768] */
+  /* %806 = fused_linear(%804, %805) blocks.6.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 72622080, arena + 73832448, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %827 = linear_grad_weight(%824, %304) blocks.6.mlp.fc2 : f32[192, 768] */
+  /* %807 = linear_grad_weight(%804, %304) blocks.6.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 72622080, arena + 62939136, arena + 73832448);
 
-  /* %828 = reduce_sum(%824) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
+  /* %808 = reduce_sum(%804) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
       arena + 74091456);
 
-  /* %829 = gelu_grad(%303, %826) blocks.6.mlp : f32[B, 197, 768] */
+  /* %809 = gelu_grad(%303, %806) blocks.6.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 58097664, arena + 67780608, arena + 62939136);
 
-  /* %830 = transpose(%301) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
+  /* %810 = transpose(%301) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[84], arena + 59308032);
 
-  /* %831 = fused_linear(%829, %830) blocks.6.mlp.fc1 : f32[B, 197, 192] */
+  /* %811 = fused_linear(%809, %810) blocks.6.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, arena + 59308032, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %832 = linear_grad_weight(%829, %300) blocks.6.mlp.fc1 : f32[768, 192] */
+  /* %812 = linear_grad_weight(%809, %300) blocks.6.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 249260160, arena + 67969728);
 
-  /* %833 = reduce_sum(%829) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
+  /* %813 = reduce_sum(%809) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
       arena + 68154048);
 
-  /* %834 = reduce_sum(%831) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %814 = reduce_sum(%811) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 68154816);
 
-  /* %835 = mul(%831, %296) blocks.6.norm2 : f32[B, 197, 192] */
+  /* %815 = mul(%811, %296) blocks.6.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 58097664, (const long[]){37824, 192, 1},
       params[82], (const long[]){0, 0, 1}, arena + 59308032);
 
-  /* %836 = mul(%831, %298) blocks.6.norm2 : f32[B, 197, 192], written over %831 */
+  /* %816 = mul(%811, %298) blocks.6.norm2 : f32[B, 197, 192], written over %811 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 58097664, (const long[]){37824, 192, 1},
       arena + 248049792, (const long[]){37824, 192, 1}, arena + 58097664);
 
-  /* %837 = reduce_sum(%836) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %817 = reduce_sum(%816) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 68155008);
 
-  /* %838 = normalize_grad(%295, %835) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %818 = normalize_grad(%295, %815) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 246839424, arena + 59308032, 1e-06f, arena + 58097664);
 
-  /* %839 = add(%823, %838) blocks.6 : f32[B, 197, 192], written over %553 */
+  /* %819 = add(%803, %818) blocks.6 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 58097664, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %840 = mul(%839, %293) blocks.6 : f32[B, 197, 192] */
+  /* %820 = mul(%819, %293) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 58097664);
 
-  /* %841 = transpose(%290) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  /* %821 = transpose(%290) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 60518400);
 
-  /* %842 = fused_linear(%840, %841) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %822 = fused_linear(%820, %821) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 58097664, arena + 60518400, NULL, LK_ACT_NONE, NULL,
       arena + 59308032);
 
-  /* %843 = linear_grad_weight(%840, %289) blocks.6.attn.proj : f32[192, 192] */
+  /* %823 = linear_grad_weight(%820, %289) blocks.6.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 245629056, arena + 68117184);
 
-  /* %844 = reduce_sum(%840) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  /* %824 = reduce_sum(%820) {axes [0], batch} blocks.6.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 68155200);
 
-  /* %845 = reshape(%842) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %842: no code */
+  /* %825 = reshape(%822) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %822: no code */
 
-  /* %846 = transpose(%845) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
+  /* %826 = transpose(%825) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 59308032,
       arena + 65548992);
 
-  /* %847 = transpose(%283) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
+  /* %827 = transpose(%283) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 244418688,
       arena + 61823328);
 
-  /* %848 = matmul(%846, %847) blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %828 = matmul(%826, %827) blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 65548992, 12608, 64, 1, arena + 61823328, 12608, 197,
       1, arena + 58097664, 38809, 197, 0.0f);
 
-  /* %849 = transpose(%286) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %829 = transpose(%286) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 143390784, arena + 61823328);
 
-  /* %850 = matmul(%849, %846) blocks.6.attn : f32[B, 3, 1, 197, 64] */
+  /* %830 = matmul(%829, %826) blocks.6.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 61823328, 38809, 197, 1, arena + 65548992, 12608, 64,
       1, arena + 66759360, 12608, 64, 0.0f);
 
-  /* %851 = softmax_grad(%286, %848) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %831 = softmax_grad(%286, %828) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 143390784, arena + 58097664, arena + 61823328);
 
-  /* %852 = mul_scalar(%851) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %832 = mul_scalar(%831) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 61823328, 0.125f, arena + 58097664);
 
-  /* %853 = transpose(%281) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
+  /* %833 = transpose(%281) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 243208320,
       arena + 61823328);
 
-  /* %854 = matmul(%852, %853) blocks.6.attn : f32[B, 3, 1, 197, 64] */
+  /* %834 = matmul(%832, %833) blocks.6.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 58097664, 38809, 197, 1, arena + 61823328, 12608, 64,
       1, arena + 63033696, 12608, 64, 0.0f);
 
-  /* %855 = transpose(%279) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
+  /* %835 = transpose(%279) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 241997952,
       arena + 61823328);
 
-  /* %856 = matmul(%855, %852) blocks.6.attn : f32[B, 3, 1, 64, 197] */
+  /* %836 = matmul(%835, %832) blocks.6.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 61823328, 12608, 197, 1, arena + 58097664, 38809,
       197, 1, arena + 64244064, 12608, 197, 0.0f);
 
-  /* %857 = transpose(%850) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  /* %837 = transpose(%830) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 66759360,
       arena + 61728768);
 
-  /* %858 = reshape(%857) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %857: no code */
+  /* %838 = reshape(%837) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %837: no code */
 
-  /* %859 = transpose(%856) {perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  /* %839 = transpose(%836) {perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 64244064,
       arena + 65454432);
 
-  /* %860 = reshape(%859) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %859: no code */
+  /* %840 = reshape(%839) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %839: no code */
 
-  /* %861 = transpose(%854) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  /* %841 = transpose(%834) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 63033696,
-      arena + 66664800);
+      arena + 64244064);
 
-  /* %862 = reshape(%861) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %861: no code */
+  /* %842 = reshape(%841) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %841: no code */
 
-  /* %863 = zero_pad(%858) {axis 1, before 384, after 0} blocks.6.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 61728768, arena + 58097664);
+  /* %843 = concat(%842, %840, %838) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 64244064, 192, arena + 58097664, 576);
+  lk_copy_rows(B * 197, 192, arena + 65454432, 192, arena + 58097856, 576);
+  lk_copy_rows(B * 197, 192, arena + 61728768, 192, arena + 58098048, 576);
 
-  /* %864 = zero_pad(%860) {axis 1, before 192, after 192} blocks.6.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 65454432, arena + 61728768);
-
-  /* %865 = add(%863, %864) blocks.6.attn.qkv : f32[B, 197, 576], written over %863 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 58097664, (const long[]){113472, 576, 1},
-      arena + 61728768, (const long[]){113472, 576, 1}, arena + 58097664);
-
-  /* %866 = zero_pad(%862) {axis 1, before 0, after 384} blocks.6.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 66664800, arena + 61728768);
-
-  /* %867 = add(%865, %866) blocks.6.attn.qkv : f32[B, 197, 576], written over %863 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 58097664, (const long[]){113472, 576, 1},
-      arena + 61728768, (const long[]){113472, 576, 1}, arena + 58097664);
-
-  /* %868 = transpose(%272) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %844 = transpose(%272) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[78], arena + 62939136);
 
-  /* %869 = fused_linear(%867, %868) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %845 = fused_linear(%843, %844) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 58097664, arena + 62939136, NULL, LK_ACT_NONE, NULL,
       arena + 61728768);
 
-  /* %870 = linear_grad_weight(%867, %271) blocks.6.attn.qkv : f32[576, 192] */
+  /* %846 = linear_grad_weight(%843, %271) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 58097664, arena + 240787584, arena + 64296960);
 
-  /* %871 = reduce_sum(%867) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %847 = reduce_sum(%843) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 64407552);
 
-  /* %872 = reduce_sum(%869) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %848 = reduce_sum(%845) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
       arena + 64408128);
 
-  /* %873 = mul(%869, %267) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %849 = mul(%845, %267) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
       params[76], (const long[]){0, 0, 1}, arena + 58097664);
 
-  /* %874 = mul(%869, %269) blocks.6.norm1 : f32[B, 197, 192], written over %869 */
+  /* %850 = mul(%845, %269) blocks.6.norm1 : f32[B, 197, 192], written over %845 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
       arena + 239577216, (const long[]){37824, 192, 1}, arena + 61728768);
 
-  /* %875 = reduce_sum(%874) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %851 = reduce_sum(%850) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
       arena + 64408320);
 
-  /* %876 = normalize_grad(%266, %873) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %852 = normalize_grad(%266, %849) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 238366848, arena + 58097664, 1e-06f, arena + 59308032);
 
-  /* %877 = add(%839, %876) blocks.5 : f32[B, 197, 192], written over %553 */
+  /* %853 = add(%819, %852) blocks.5 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 59308032, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %878 = mul(%877, %264) blocks.5 : f32[B, 197, 192] */
+  /* %854 = mul(%853, %264) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 62939136);
 
-  /* %879 = transpose(%261) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
+  /* %855 = transpose(%261) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 64149504);
 
-  /* %880 = fused_linear(%878, %879) blocks.5.mlp.fc2 : f32[B, 197, 768] */
+  /* %856 = fused_linear(%854, %855) blocks.5.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 62939136, arena + 64149504, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %881 = linear_grad_weight(%878, %260) blocks.5.mlp.fc2 : f32[192, 768] */
+  /* %857 = linear_grad_weight(%854, %260) blocks.5.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 62939136, arena + 53256192, arena + 64149504);
 
-  /* %882 = reduce_sum(%878) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
+  /* %858 = reduce_sum(%854) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
       arena + 64408512);
 
-  /* %883 = gelu_grad(%259, %880) blocks.5.mlp : f32[B, 197, 768] */
+  /* %859 = gelu_grad(%259, %856) blocks.5.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 48414720, arena + 58097664, arena + 53256192);
 
-  /* %884 = transpose(%257) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
+  /* %860 = transpose(%257) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 49625088);
 
-  /* %885 = fused_linear(%883, %884) blocks.5.mlp.fc1 : f32[B, 197, 192] */
+  /* %861 = fused_linear(%859, %860) blocks.5.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, arena + 49625088, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %886 = linear_grad_weight(%883, %256) blocks.5.mlp.fc1 : f32[768, 192] */
+  /* %862 = linear_grad_weight(%859, %256) blocks.5.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 237156480, arena + 58286784);
 
-  /* %887 = reduce_sum(%883) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
+  /* %863 = reduce_sum(%859) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
       arena + 58471104);
 
-  /* %888 = reduce_sum(%885) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %864 = reduce_sum(%861) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 58471872);
 
-  /* %889 = mul(%885, %252) blocks.5.norm2 : f32[B, 197, 192] */
+  /* %865 = mul(%861, %252) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 48414720, (const long[]){37824, 192, 1},
       params[70], (const long[]){0, 0, 1}, arena + 49625088);
 
-  /* %890 = mul(%885, %254) blocks.5.norm2 : f32[B, 197, 192], written over %885 */
+  /* %866 = mul(%861, %254) blocks.5.norm2 : f32[B, 197, 192], written over %861 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 48414720, (const long[]){37824, 192, 1},
       arena + 235946112, (const long[]){37824, 192, 1}, arena + 48414720);
 
-  /* %891 = reduce_sum(%890) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %867 = reduce_sum(%866) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 58472064);
 
-  /* %892 = normalize_grad(%251, %889) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %868 = normalize_grad(%251, %865) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 234735744, arena + 49625088, 1e-06f, arena + 48414720);
 
-  /* %893 = add(%877, %892) blocks.5 : f32[B, 197, 192], written over %553 */
+  /* %869 = add(%853, %868) blocks.5 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 48414720, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %894 = mul(%893, %249) blocks.5 : f32[B, 197, 192] */
+  /* %870 = mul(%869, %249) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 48414720);
 
-  /* %895 = transpose(%246) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  /* %871 = transpose(%246) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 50835456);
 
-  /* %896 = fused_linear(%894, %895) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %872 = fused_linear(%870, %871) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 48414720, arena + 50835456, NULL, LK_ACT_NONE, NULL,
       arena + 49625088);
 
-  /* %897 = linear_grad_weight(%894, %245) blocks.5.attn.proj : f32[192, 192] */
+  /* %873 = linear_grad_weight(%870, %245) blocks.5.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 233525376, arena + 58434240);
 
-  /* %898 = reduce_sum(%894) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  /* %874 = reduce_sum(%870) {axes [0], batch} blocks.5.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 58472256);
 
-  /* %899 = reshape(%896) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %896: no code */
+  /* %875 = reshape(%872) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %872: no code */
 
-  /* %900 = transpose(%899) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
+  /* %876 = transpose(%875) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 49625088,
       arena + 55866048);
 
-  /* %901 = transpose(%239) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
+  /* %877 = transpose(%239) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 232315008,
       arena + 52140384);
 
-  /* %902 = matmul(%900, %901) blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %878 = matmul(%876, %877) blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 55866048, 12608, 64, 1, arena + 52140384, 12608, 197,
       1, arena + 48414720, 38809, 197, 0.0f);
 
-  /* %903 = transpose(%242) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %879 = transpose(%242) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 139665120, arena + 52140384);
 
-  /* %904 = matmul(%903, %900) blocks.5.attn : f32[B, 3, 1, 197, 64] */
+  /* %880 = matmul(%879, %876) blocks.5.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 52140384, 38809, 197, 1, arena + 55866048, 12608, 64,
       1, arena + 57076416, 12608, 64, 0.0f);
 
-  /* %905 = softmax_grad(%242, %902) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %881 = softmax_grad(%242, %878) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 139665120, arena + 48414720, arena + 52140384);
 
-  /* %906 = mul_scalar(%905) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %882 = mul_scalar(%881) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 52140384, 0.125f, arena + 48414720);
 
-  /* %907 = transpose(%237) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
+  /* %883 = transpose(%237) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 231104640,
       arena + 52140384);
 
-  /* %908 = matmul(%906, %907) blocks.5.attn : f32[B, 3, 1, 197, 64] */
+  /* %884 = matmul(%882, %883) blocks.5.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 48414720, 38809, 197, 1, arena + 52140384, 12608, 64,
       1, arena + 53350752, 12608, 64, 0.0f);
 
-  /* %909 = transpose(%235) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
+  /* %885 = transpose(%235) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 229894272,
       arena + 52140384);
 
-  /* %910 = matmul(%909, %906) blocks.5.attn : f32[B, 3, 1, 64, 197] */
+  /* %886 = matmul(%885, %882) blocks.5.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 52140384, 12608, 197, 1, arena + 48414720, 38809,
       197, 1, arena + 54561120, 12608, 197, 0.0f);
 
-  /* %911 = transpose(%904) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  /* %887 = transpose(%880) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 57076416,
       arena + 52045824);
 
-  /* %912 = reshape(%911) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %911: no code */
+  /* %888 = reshape(%887) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %887: no code */
 
-  /* %913 = transpose(%910) {perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  /* %889 = transpose(%886) {perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 54561120,
       arena + 55771488);
 
-  /* %914 = reshape(%913) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %913: no code */
+  /* %890 = reshape(%889) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %889: no code */
 
-  /* %915 = transpose(%908) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  /* %891 = transpose(%884) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 53350752,
-      arena + 56981856);
+      arena + 54561120);
 
-  /* %916 = reshape(%915) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %915: no code */
+  /* %892 = reshape(%891) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %891: no code */
 
-  /* %917 = zero_pad(%912) {axis 1, before 384, after 0} blocks.5.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 52045824, arena + 48414720);
+  /* %893 = concat(%892, %890, %888) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 54561120, 192, arena + 48414720, 576);
+  lk_copy_rows(B * 197, 192, arena + 55771488, 192, arena + 48414912, 576);
+  lk_copy_rows(B * 197, 192, arena + 52045824, 192, arena + 48415104, 576);
 
-  /* %918 = zero_pad(%914) {axis 1, before 192, after 192} blocks.5.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 55771488, arena + 52045824);
-
-  /* %919 = add(%917, %918) blocks.5.attn.qkv : f32[B, 197, 576], written over %917 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 48414720, (const long[]){113472, 576, 1},
-      arena + 52045824, (const long[]){113472, 576, 1}, arena + 48414720);
-
-  /* %920 = zero_pad(%916) {axis 1, before 0, after 384} blocks.5.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 56981856, arena + 52045824);
-
-  /* %921 = add(%919, %920) blocks.5.attn.qkv : f32[B, 197, 576], written over %917 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 48414720, (const long[]){113472, 576, 1},
-      arena + 52045824, (const long[]){113472, 576, 1}, arena + 48414720);
-
-  /* %922 = transpose(%228) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %894 = transpose(%228) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[66], arena + 53256192);
 
-  /* %923 = fused_linear(%921, %922) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %895 = fused_linear(%893, %894) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 48414720, arena + 53256192, NULL, LK_ACT_NONE, NULL,
       arena + 52045824);
 
-  /* %924 = linear_grad_weight(%921, %227) blocks.5.attn.qkv : f32[576, 192] */
+  /* %896 = linear_grad_weight(%893, %227) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 48414720, arena + 228683904, arena + 54614016);
 
-  /* %925 = reduce_sum(%921) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %897 = reduce_sum(%893) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 54724608);
 
-  /* %926 = reduce_sum(%923) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %898 = reduce_sum(%895) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
       arena + 54725184);
 
-  /* %927 = mul(%923, %223) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %899 = mul(%895, %223) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1},
       params[64], (const long[]){0, 0, 1}, arena + 48414720);
 
-  /* %928 = mul(%923, %225) blocks.5.norm1 : f32[B, 197, 192], written over %923 */
+  /* %900 = mul(%895, %225) blocks.5.norm1 : f32[B, 197, 192], written over %895 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1},
       arena + 227473536, (const long[]){37824, 192, 1}, arena + 52045824);
 
-  /* %929 = reduce_sum(%928) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %901 = reduce_sum(%900) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
       arena + 54725376);
 
-  /* %930 = normalize_grad(%222, %927) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %902 = normalize_grad(%222, %899) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 226263168, arena + 48414720, 1e-06f, arena + 49625088);
 
-  /* %931 = add(%893, %930) blocks.4 : f32[B, 197, 192], written over %553 */
+  /* %903 = add(%869, %902) blocks.4 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 49625088, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %932 = mul(%931, %220) blocks.4 : f32[B, 197, 192] */
+  /* %904 = mul(%903, %220) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 53256192);
 
-  /* %933 = transpose(%217) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
+  /* %905 = transpose(%217) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 54466560);
 
-  /* %934 = fused_linear(%932, %933) blocks.4.mlp.fc2 : f32[B, 197, 768] */
+  /* %906 = fused_linear(%904, %905) blocks.4.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 53256192, arena + 54466560, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %935 = linear_grad_weight(%932, %216) blocks.4.mlp.fc2 : f32[192, 768] */
+  /* %907 = linear_grad_weight(%904, %216) blocks.4.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 53256192, arena + 43573248, arena + 54466560);
 
-  /* %936 = reduce_sum(%932) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
+  /* %908 = reduce_sum(%904) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
       arena + 54725568);
 
-  /* %937 = gelu_grad(%215, %934) blocks.4.mlp : f32[B, 197, 768] */
+  /* %909 = gelu_grad(%215, %906) blocks.4.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 38731776, arena + 48414720, arena + 43573248);
 
-  /* %938 = transpose(%213) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
+  /* %910 = transpose(%213) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 39942144);
 
-  /* %939 = fused_linear(%937, %938) blocks.4.mlp.fc1 : f32[B, 197, 192] */
+  /* %911 = fused_linear(%909, %910) blocks.4.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, arena + 39942144, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %940 = linear_grad_weight(%937, %212) blocks.4.mlp.fc1 : f32[768, 192] */
+  /* %912 = linear_grad_weight(%909, %212) blocks.4.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 225052800, arena + 48603840);
 
-  /* %941 = reduce_sum(%937) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
+  /* %913 = reduce_sum(%909) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
       arena + 48788160);
 
-  /* %942 = reduce_sum(%939) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %914 = reduce_sum(%911) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 48788928);
 
-  /* %943 = mul(%939, %208) blocks.4.norm2 : f32[B, 197, 192] */
+  /* %915 = mul(%911, %208) blocks.4.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 38731776, (const long[]){37824, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 39942144);
 
-  /* %944 = mul(%939, %210) blocks.4.norm2 : f32[B, 197, 192], written over %939 */
+  /* %916 = mul(%911, %210) blocks.4.norm2 : f32[B, 197, 192], written over %911 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 38731776, (const long[]){37824, 192, 1},
       arena + 223842432, (const long[]){37824, 192, 1}, arena + 38731776);
 
-  /* %945 = reduce_sum(%944) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %917 = reduce_sum(%916) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 48789120);
 
-  /* %946 = normalize_grad(%207, %943) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %918 = normalize_grad(%207, %915) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 222632064, arena + 39942144, 1e-06f, arena + 38731776);
 
-  /* %947 = add(%931, %946) blocks.4 : f32[B, 197, 192], written over %553 */
+  /* %919 = add(%903, %918) blocks.4 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 38731776, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %948 = mul(%947, %205) blocks.4 : f32[B, 197, 192] */
+  /* %920 = mul(%919, %205) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 38731776);
 
-  /* %949 = transpose(%202) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  /* %921 = transpose(%202) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 41152512);
 
-  /* %950 = fused_linear(%948, %949) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %922 = fused_linear(%920, %921) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 38731776, arena + 41152512, NULL, LK_ACT_NONE, NULL,
       arena + 39942144);
 
-  /* %951 = linear_grad_weight(%948, %201) blocks.4.attn.proj : f32[192, 192] */
+  /* %923 = linear_grad_weight(%920, %201) blocks.4.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 221421696, arena + 48751296);
 
-  /* %952 = reduce_sum(%948) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  /* %924 = reduce_sum(%920) {axes [0], batch} blocks.4.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 48789312);
 
-  /* %953 = reshape(%950) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %950: no code */
+  /* %925 = reshape(%922) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %922: no code */
 
-  /* %954 = transpose(%953) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
+  /* %926 = transpose(%925) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 39942144,
       arena + 46183104);
 
-  /* %955 = transpose(%195) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
+  /* %927 = transpose(%195) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 220211328,
       arena + 42457440);
 
-  /* %956 = matmul(%954, %955) blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %928 = matmul(%926, %927) blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 46183104, 12608, 64, 1, arena + 42457440, 12608, 197,
       1, arena + 38731776, 38809, 197, 0.0f);
 
-  /* %957 = transpose(%198) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %929 = transpose(%198) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 135939456, arena + 42457440);
 
-  /* %958 = matmul(%957, %954) blocks.4.attn : f32[B, 3, 1, 197, 64] */
+  /* %930 = matmul(%929, %926) blocks.4.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 42457440, 38809, 197, 1, arena + 46183104, 12608, 64,
       1, arena + 47393472, 12608, 64, 0.0f);
 
-  /* %959 = softmax_grad(%198, %956) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %931 = softmax_grad(%198, %928) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 135939456, arena + 38731776, arena + 42457440);
 
-  /* %960 = mul_scalar(%959) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %932 = mul_scalar(%931) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 42457440, 0.125f, arena + 38731776);
 
-  /* %961 = transpose(%193) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
+  /* %933 = transpose(%193) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 219000960,
       arena + 42457440);
 
-  /* %962 = matmul(%960, %961) blocks.4.attn : f32[B, 3, 1, 197, 64] */
+  /* %934 = matmul(%932, %933) blocks.4.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 38731776, 38809, 197, 1, arena + 42457440, 12608, 64,
       1, arena + 43667808, 12608, 64, 0.0f);
 
-  /* %963 = transpose(%191) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
+  /* %935 = transpose(%191) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 217790592,
       arena + 42457440);
 
-  /* %964 = matmul(%963, %960) blocks.4.attn : f32[B, 3, 1, 64, 197] */
+  /* %936 = matmul(%935, %932) blocks.4.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 42457440, 12608, 197, 1, arena + 38731776, 38809,
       197, 1, arena + 44878176, 12608, 197, 0.0f);
 
-  /* %965 = transpose(%958) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  /* %937 = transpose(%930) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 47393472,
       arena + 42362880);
 
-  /* %966 = reshape(%965) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %965: no code */
+  /* %938 = reshape(%937) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %937: no code */
 
-  /* %967 = transpose(%964) {perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  /* %939 = transpose(%936) {perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 44878176,
       arena + 46088544);
 
-  /* %968 = reshape(%967) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %967: no code */
+  /* %940 = reshape(%939) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %939: no code */
 
-  /* %969 = transpose(%962) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  /* %941 = transpose(%934) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 43667808,
-      arena + 47298912);
+      arena + 44878176);
 
-  /* %970 = reshape(%969) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %969: no code */
+  /* %942 = reshape(%941) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %941: no code */
 
-  /* %971 = zero_pad(%966) {axis 1, before 384, after 0} blocks.4.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 42362880, arena + 38731776);
+  /* %943 = concat(%942, %940, %938) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 44878176, 192, arena + 38731776, 576);
+  lk_copy_rows(B * 197, 192, arena + 46088544, 192, arena + 38731968, 576);
+  lk_copy_rows(B * 197, 192, arena + 42362880, 192, arena + 38732160, 576);
 
-  /* %972 = zero_pad(%968) {axis 1, before 192, after 192} blocks.4.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 46088544, arena + 42362880);
-
-  /* %973 = add(%971, %972) blocks.4.attn.qkv : f32[B, 197, 576], written over %971 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 38731776, (const long[]){113472, 576, 1},
-      arena + 42362880, (const long[]){113472, 576, 1}, arena + 38731776);
-
-  /* %974 = zero_pad(%970) {axis 1, before 0, after 384} blocks.4.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 47298912, arena + 42362880);
-
-  /* %975 = add(%973, %974) blocks.4.attn.qkv : f32[B, 197, 576], written over %971 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 38731776, (const long[]){113472, 576, 1},
-      arena + 42362880, (const long[]){113472, 576, 1}, arena + 38731776);
-
-  /* %976 = transpose(%184) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %944 = transpose(%184) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[54], arena + 43573248);
 
-  /* %977 = fused_linear(%975, %976) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %945 = fused_linear(%943, %944) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 38731776, arena + 43573248, NULL, LK_ACT_NONE, NULL,
       arena + 42362880);
 
-  /* %978 = linear_grad_weight(%975, %183) blocks.4.attn.qkv : f32[576, 192] */
+  /* %946 = linear_grad_weight(%943, %183) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 38731776, arena + 216580224, arena + 44931072);
 
-  /* %979 = reduce_sum(%975) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %947 = reduce_sum(%943) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 45041664);
 
-  /* %980 = reduce_sum(%977) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %948 = reduce_sum(%945) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
       arena + 45042240);
 
-  /* %981 = mul(%977, %179) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %949 = mul(%945, %179) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1},
       params[52], (const long[]){0, 0, 1}, arena + 38731776);
 
-  /* %982 = mul(%977, %181) blocks.4.norm1 : f32[B, 197, 192], written over %977 */
+  /* %950 = mul(%945, %181) blocks.4.norm1 : f32[B, 197, 192], written over %945 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1},
       arena + 215369856, (const long[]){37824, 192, 1}, arena + 42362880);
 
-  /* %983 = reduce_sum(%982) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %951 = reduce_sum(%950) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
       arena + 45042432);
 
-  /* %984 = normalize_grad(%178, %981) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %952 = normalize_grad(%178, %949) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 214159488, arena + 38731776, 1e-06f, arena + 39942144);
 
-  /* %985 = add(%947, %984) blocks.3 : f32[B, 197, 192], written over %553 */
+  /* %953 = add(%919, %952) blocks.3 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 39942144, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %986 = mul(%985, %176) blocks.3 : f32[B, 197, 192] */
+  /* %954 = mul(%953, %176) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 43573248);
 
-  /* %987 = transpose(%173) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
+  /* %955 = transpose(%173) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[50], arena + 44783616);
 
-  /* %988 = fused_linear(%986, %987) blocks.3.mlp.fc2 : f32[B, 197, 768] */
+  /* %956 = fused_linear(%954, %955) blocks.3.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 43573248, arena + 44783616, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %989 = linear_grad_weight(%986, %172) blocks.3.mlp.fc2 : f32[192, 768] */
+  /* %957 = linear_grad_weight(%954, %172) blocks.3.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 43573248, arena + 33890304, arena + 44783616);
 
-  /* %990 = reduce_sum(%986) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
+  /* %958 = reduce_sum(%954) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
       arena + 45042624);
 
-  /* %991 = gelu_grad(%171, %988) blocks.3.mlp : f32[B, 197, 768] */
+  /* %959 = gelu_grad(%171, %956) blocks.3.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 29048832, arena + 38731776, arena + 33890304);
 
-  /* %992 = transpose(%169) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
+  /* %960 = transpose(%169) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[48], arena + 30259200);
 
-  /* %993 = fused_linear(%991, %992) blocks.3.mlp.fc1 : f32[B, 197, 192] */
+  /* %961 = fused_linear(%959, %960) blocks.3.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, arena + 30259200, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %994 = linear_grad_weight(%991, %168) blocks.3.mlp.fc1 : f32[768, 192] */
+  /* %962 = linear_grad_weight(%959, %168) blocks.3.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 212949120, arena + 38920896);
 
-  /* %995 = reduce_sum(%991) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
+  /* %963 = reduce_sum(%959) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
       arena + 39105216);
 
-  /* %996 = reduce_sum(%993) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %964 = reduce_sum(%961) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 39105984);
 
-  /* %997 = mul(%993, %164) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %965 = mul(%961, %164) blocks.3.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 29048832, (const long[]){37824, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 30259200);
 
-  /* %998 = mul(%993, %166) blocks.3.norm2 : f32[B, 197, 192], written over %993 */
+  /* %966 = mul(%961, %166) blocks.3.norm2 : f32[B, 197, 192], written over %961 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 29048832, (const long[]){37824, 192, 1},
       arena + 211738752, (const long[]){37824, 192, 1}, arena + 29048832);
 
-  /* %999 = reduce_sum(%998) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %967 = reduce_sum(%966) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 39106176);
 
-  /* %1000 = normalize_grad(%163, %997) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %968 = normalize_grad(%163, %965) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 210528384, arena + 30259200, 1e-06f, arena + 29048832);
 
-  /* %1001 = add(%985, %1000) blocks.3 : f32[B, 197, 192], written over %553 */
+  /* %969 = add(%953, %968) blocks.3 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 29048832, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1002 = mul(%1001, %161) blocks.3 : f32[B, 197, 192] */
+  /* %970 = mul(%969, %161) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 29048832);
 
-  /* %1003 = transpose(%158) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  /* %971 = transpose(%158) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[44], arena + 31469568);
 
-  /* %1004 = fused_linear(%1002, %1003) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %972 = fused_linear(%970, %971) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 29048832, arena + 31469568, NULL, LK_ACT_NONE, NULL,
       arena + 30259200);
 
-  /* %1005 = linear_grad_weight(%1002, %157) blocks.3.attn.proj : f32[192, 192] */
+  /* %973 = linear_grad_weight(%970, %157) blocks.3.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 209318016, arena + 39068352);
 
-  /* %1006 = reduce_sum(%1002) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  /* %974 = reduce_sum(%970) {axes [0], batch} blocks.3.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 39106368);
 
-  /* %1007 = reshape(%1004) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %1004: no code */
+  /* %975 = reshape(%972) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %972: no code */
 
-  /* %1008 = transpose(%1007) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
+  /* %976 = transpose(%975) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 30259200,
       arena + 36500160);
 
-  /* %1009 = transpose(%151) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
+  /* %977 = transpose(%151) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 208107648,
       arena + 32774496);
 
-  /* %1010 = matmul(%1008, %1009) blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %978 = matmul(%976, %977) blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 36500160, 12608, 64, 1, arena + 32774496, 12608, 197,
       1, arena + 29048832, 38809, 197, 0.0f);
 
-  /* %1011 = transpose(%154) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %979 = transpose(%154) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 132213792, arena + 32774496);
 
-  /* %1012 = matmul(%1011, %1008) blocks.3.attn : f32[B, 3, 1, 197, 64] */
+  /* %980 = matmul(%979, %976) blocks.3.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 32774496, 38809, 197, 1, arena + 36500160, 12608, 64,
       1, arena + 37710528, 12608, 64, 0.0f);
 
-  /* %1013 = softmax_grad(%154, %1010) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %981 = softmax_grad(%154, %978) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 132213792, arena + 29048832, arena + 32774496);
 
-  /* %1014 = mul_scalar(%1013) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %982 = mul_scalar(%981) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 32774496, 0.125f, arena + 29048832);
 
-  /* %1015 = transpose(%149) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
+  /* %983 = transpose(%149) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 206897280,
       arena + 32774496);
 
-  /* %1016 = matmul(%1014, %1015) blocks.3.attn : f32[B, 3, 1, 197, 64] */
+  /* %984 = matmul(%982, %983) blocks.3.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 29048832, 38809, 197, 1, arena + 32774496, 12608, 64,
       1, arena + 33984864, 12608, 64, 0.0f);
 
-  /* %1017 = transpose(%147) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
+  /* %985 = transpose(%147) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 205686912,
       arena + 32774496);
 
-  /* %1018 = matmul(%1017, %1014) blocks.3.attn : f32[B, 3, 1, 64, 197] */
+  /* %986 = matmul(%985, %982) blocks.3.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 32774496, 12608, 197, 1, arena + 29048832, 38809,
       197, 1, arena + 35195232, 12608, 197, 0.0f);
 
-  /* %1019 = transpose(%1012) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  /* %987 = transpose(%980) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 37710528,
       arena + 32679936);
 
-  /* %1020 = reshape(%1019) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1019: no code */
+  /* %988 = reshape(%987) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %987: no code */
 
-  /* %1021 = transpose(%1018) {perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  /* %989 = transpose(%986) {perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 35195232,
       arena + 36405600);
 
-  /* %1022 = reshape(%1021) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1021: no code */
+  /* %990 = reshape(%989) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %989: no code */
 
-  /* %1023 = transpose(%1016) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  /* %991 = transpose(%984) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 33984864,
-      arena + 37615968);
+      arena + 35195232);
 
-  /* %1024 = reshape(%1023) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1023: no code */
+  /* %992 = reshape(%991) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %991: no code */
 
-  /* %1025 = zero_pad(%1020) {axis 1, before 384, after 0} blocks.3.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 32679936, arena + 29048832);
+  /* %993 = concat(%992, %990, %988) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 35195232, 192, arena + 29048832, 576);
+  lk_copy_rows(B * 197, 192, arena + 36405600, 192, arena + 29049024, 576);
+  lk_copy_rows(B * 197, 192, arena + 32679936, 192, arena + 29049216, 576);
 
-  /* %1026 = zero_pad(%1022) {axis 1, before 192, after 192} blocks.3.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 36405600, arena + 32679936);
-
-  /* %1027 = add(%1025, %1026) blocks.3.attn.qkv : f32[B, 197, 576], written over %1025 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 29048832, (const long[]){113472, 576, 1},
-      arena + 32679936, (const long[]){113472, 576, 1}, arena + 29048832);
-
-  /* %1028 = zero_pad(%1024) {axis 1, before 0, after 384} blocks.3.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 37615968, arena + 32679936);
-
-  /* %1029 = add(%1027, %1028) blocks.3.attn.qkv : f32[B, 197, 576], written over %1025 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 29048832, (const long[]){113472, 576, 1},
-      arena + 32679936, (const long[]){113472, 576, 1}, arena + 29048832);
-
-  /* %1030 = transpose(%140) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %994 = transpose(%140) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[42], arena + 33890304);
 
-  /* %1031 = fused_linear(%1029, %1030) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %995 = fused_linear(%993, %994) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 29048832, arena + 33890304, NULL, LK_ACT_NONE, NULL,
       arena + 32679936);
 
-  /* %1032 = linear_grad_weight(%1029, %139) blocks.3.attn.qkv : f32[576, 192] */
+  /* %996 = linear_grad_weight(%993, %139) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 29048832, arena + 204476544, arena + 35248128);
 
-  /* %1033 = reduce_sum(%1029) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %997 = reduce_sum(%993) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 35358720);
 
-  /* %1034 = reduce_sum(%1031) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %998 = reduce_sum(%995) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
       arena + 35359296);
 
-  /* %1035 = mul(%1031, %135) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %999 = mul(%995, %135) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1},
       params[40], (const long[]){0, 0, 1}, arena + 29048832);
 
-  /* %1036 = mul(%1031, %137) blocks.3.norm1 : f32[B, 197, 192], written over %1031 */
+  /* %1000 = mul(%995, %137) blocks.3.norm1 : f32[B, 197, 192], written over %995 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1},
       arena + 203266176, (const long[]){37824, 192, 1}, arena + 32679936);
 
-  /* %1037 = reduce_sum(%1036) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1001 = reduce_sum(%1000) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
       arena + 35359488);
 
-  /* %1038 = normalize_grad(%134, %1035) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1002 = normalize_grad(%134, %999) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 202055808, arena + 29048832, 1e-06f, arena + 30259200);
 
-  /* %1039 = add(%1001, %1038) blocks.2 : f32[B, 197, 192], written over %553 */
+  /* %1003 = add(%969, %1002) blocks.2 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 30259200, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1040 = mul(%1039, %132) blocks.2 : f32[B, 197, 192] */
+  /* %1004 = mul(%1003, %132) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 33890304);
 
-  /* %1041 = transpose(%129) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
+  /* %1005 = transpose(%129) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[38], arena + 35100672);
 
-  /* %1042 = fused_linear(%1040, %1041) blocks.2.mlp.fc2 : f32[B, 197, 768] */
+  /* %1006 = fused_linear(%1004, %1005) blocks.2.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 33890304, arena + 35100672, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %1043 = linear_grad_weight(%1040, %128) blocks.2.mlp.fc2 : f32[192, 768] */
+  /* %1007 = linear_grad_weight(%1004, %128) blocks.2.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 33890304, arena + 24207360, arena + 35100672);
 
-  /* %1044 = reduce_sum(%1040) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
+  /* %1008 = reduce_sum(%1004) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
       arena + 35359680);
 
-  /* %1045 = gelu_grad(%127, %1042) blocks.2.mlp : f32[B, 197, 768] */
+  /* %1009 = gelu_grad(%127, %1006) blocks.2.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 19365888, arena + 29048832, arena + 24207360);
 
-  /* %1046 = transpose(%125) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
+  /* %1010 = transpose(%125) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[36], arena + 20576256);
 
-  /* %1047 = fused_linear(%1045, %1046) blocks.2.mlp.fc1 : f32[B, 197, 192] */
+  /* %1011 = fused_linear(%1009, %1010) blocks.2.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, arena + 20576256, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %1048 = linear_grad_weight(%1045, %124) blocks.2.mlp.fc1 : f32[768, 192] */
+  /* %1012 = linear_grad_weight(%1009, %124) blocks.2.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 200845440, arena + 29237952);
 
-  /* %1049 = reduce_sum(%1045) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
+  /* %1013 = reduce_sum(%1009) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
       arena + 29422272);
 
-  /* %1050 = reduce_sum(%1047) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1014 = reduce_sum(%1011) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 29423040);
 
-  /* %1051 = mul(%1047, %120) blocks.2.norm2 : f32[B, 197, 192] */
+  /* %1015 = mul(%1011, %120) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 19365888, (const long[]){37824, 192, 1},
       params[34], (const long[]){0, 0, 1}, arena + 20576256);
 
-  /* %1052 = mul(%1047, %122) blocks.2.norm2 : f32[B, 197, 192], written over %1047 */
+  /* %1016 = mul(%1011, %122) blocks.2.norm2 : f32[B, 197, 192], written over %1011 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 19365888, (const long[]){37824, 192, 1},
       arena + 199635072, (const long[]){37824, 192, 1}, arena + 19365888);
 
-  /* %1053 = reduce_sum(%1052) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1017 = reduce_sum(%1016) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 29423232);
 
-  /* %1054 = normalize_grad(%119, %1051) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %1018 = normalize_grad(%119, %1015) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 198424704, arena + 20576256, 1e-06f, arena + 19365888);
 
-  /* %1055 = add(%1039, %1054) blocks.2 : f32[B, 197, 192], written over %553 */
+  /* %1019 = add(%1003, %1018) blocks.2 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 19365888, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1056 = mul(%1055, %117) blocks.2 : f32[B, 197, 192] */
+  /* %1020 = mul(%1019, %117) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 19365888);
 
-  /* %1057 = transpose(%114) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  /* %1021 = transpose(%114) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[32], arena + 21786624);
 
-  /* %1058 = fused_linear(%1056, %1057) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %1022 = fused_linear(%1020, %1021) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 19365888, arena + 21786624, NULL, LK_ACT_NONE, NULL,
       arena + 20576256);
 
-  /* %1059 = linear_grad_weight(%1056, %113) blocks.2.attn.proj : f32[192, 192] */
+  /* %1023 = linear_grad_weight(%1020, %113) blocks.2.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 197214336, arena + 29385408);
 
-  /* %1060 = reduce_sum(%1056) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  /* %1024 = reduce_sum(%1020) {axes [0], batch} blocks.2.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 29423424);
 
-  /* %1061 = reshape(%1058) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %1058: no code */
+  /* %1025 = reshape(%1022) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %1022: no code */
 
-  /* %1062 = transpose(%1061) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
+  /* %1026 = transpose(%1025) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 20576256,
       arena + 26817216);
 
-  /* %1063 = transpose(%107) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
+  /* %1027 = transpose(%107) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 196003968,
       arena + 23091552);
 
-  /* %1064 = matmul(%1062, %1063) blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %1028 = matmul(%1026, %1027) blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 26817216, 12608, 64, 1, arena + 23091552, 12608, 197,
       1, arena + 19365888, 38809, 197, 0.0f);
 
-  /* %1065 = transpose(%110) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %1029 = transpose(%110) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 128488128, arena + 23091552);
 
-  /* %1066 = matmul(%1065, %1062) blocks.2.attn : f32[B, 3, 1, 197, 64] */
+  /* %1030 = matmul(%1029, %1026) blocks.2.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 23091552, 38809, 197, 1, arena + 26817216, 12608, 64,
       1, arena + 28027584, 12608, 64, 0.0f);
 
-  /* %1067 = softmax_grad(%110, %1064) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %1031 = softmax_grad(%110, %1028) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 128488128, arena + 19365888, arena + 23091552);
 
-  /* %1068 = mul_scalar(%1067) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %1032 = mul_scalar(%1031) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 23091552, 0.125f, arena + 19365888);
 
-  /* %1069 = transpose(%105) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
+  /* %1033 = transpose(%105) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 194793600,
       arena + 23091552);
 
-  /* %1070 = matmul(%1068, %1069) blocks.2.attn : f32[B, 3, 1, 197, 64] */
+  /* %1034 = matmul(%1032, %1033) blocks.2.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 19365888, 38809, 197, 1, arena + 23091552, 12608, 64,
       1, arena + 24301920, 12608, 64, 0.0f);
 
-  /* %1071 = transpose(%103) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
+  /* %1035 = transpose(%103) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 193583232,
       arena + 23091552);
 
-  /* %1072 = matmul(%1071, %1068) blocks.2.attn : f32[B, 3, 1, 64, 197] */
+  /* %1036 = matmul(%1035, %1032) blocks.2.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 23091552, 12608, 197, 1, arena + 19365888, 38809,
       197, 1, arena + 25512288, 12608, 197, 0.0f);
 
-  /* %1073 = transpose(%1066) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  /* %1037 = transpose(%1030) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 28027584,
       arena + 22996992);
 
-  /* %1074 = reshape(%1073) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1073: no code */
+  /* %1038 = reshape(%1037) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1037: no code */
 
-  /* %1075 = transpose(%1072) {perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  /* %1039 = transpose(%1036) {perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 25512288,
       arena + 26722656);
 
-  /* %1076 = reshape(%1075) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1075: no code */
+  /* %1040 = reshape(%1039) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1039: no code */
 
-  /* %1077 = transpose(%1070) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  /* %1041 = transpose(%1034) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 24301920,
-      arena + 27933024);
+      arena + 25512288);
 
-  /* %1078 = reshape(%1077) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1077: no code */
+  /* %1042 = reshape(%1041) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1041: no code */
 
-  /* %1079 = zero_pad(%1074) {axis 1, before 384, after 0} blocks.2.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 22996992, arena + 19365888);
+  /* %1043 = concat(%1042, %1040, %1038) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 25512288, 192, arena + 19365888, 576);
+  lk_copy_rows(B * 197, 192, arena + 26722656, 192, arena + 19366080, 576);
+  lk_copy_rows(B * 197, 192, arena + 22996992, 192, arena + 19366272, 576);
 
-  /* %1080 = zero_pad(%1076) {axis 1, before 192, after 192} blocks.2.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 26722656, arena + 22996992);
-
-  /* %1081 = add(%1079, %1080) blocks.2.attn.qkv : f32[B, 197, 576], written over %1079 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 19365888, (const long[]){113472, 576, 1},
-      arena + 22996992, (const long[]){113472, 576, 1}, arena + 19365888);
-
-  /* %1082 = zero_pad(%1078) {axis 1, before 0, after 384} blocks.2.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 27933024, arena + 22996992);
-
-  /* %1083 = add(%1081, %1082) blocks.2.attn.qkv : f32[B, 197, 576], written over %1079 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 19365888, (const long[]){113472, 576, 1},
-      arena + 22996992, (const long[]){113472, 576, 1}, arena + 19365888);
-
-  /* %1084 = transpose(%96) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1044 = transpose(%96) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[30], arena + 24207360);
 
-  /* %1085 = fused_linear(%1083, %1084) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1045 = fused_linear(%1043, %1044) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 19365888, arena + 24207360, NULL, LK_ACT_NONE, NULL,
       arena + 22996992);
 
-  /* %1086 = linear_grad_weight(%1083, %95) blocks.2.attn.qkv : f32[576, 192] */
+  /* %1046 = linear_grad_weight(%1043, %95) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 19365888, arena + 192372864, arena + 25565184);
 
-  /* %1087 = reduce_sum(%1083) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1047 = reduce_sum(%1043) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 25675776);
 
-  /* %1088 = reduce_sum(%1085) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1048 = reduce_sum(%1045) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
       arena + 25676352);
 
-  /* %1089 = mul(%1085, %91) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1049 = mul(%1045, %91) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1},
       params[28], (const long[]){0, 0, 1}, arena + 19365888);
 
-  /* %1090 = mul(%1085, %93) blocks.2.norm1 : f32[B, 197, 192], written over %1085 */
+  /* %1050 = mul(%1045, %93) blocks.2.norm1 : f32[B, 197, 192], written over %1045 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1},
       arena + 191162496, (const long[]){37824, 192, 1}, arena + 22996992);
 
-  /* %1091 = reduce_sum(%1090) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1051 = reduce_sum(%1050) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
       arena + 25676544);
 
-  /* %1092 = normalize_grad(%90, %1089) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1052 = normalize_grad(%90, %1049) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 189952128, arena + 19365888, 1e-06f, arena + 20576256);
 
-  /* %1093 = add(%1055, %1092) blocks.1 : f32[B, 197, 192], written over %553 */
+  /* %1053 = add(%1019, %1052) blocks.1 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 20576256, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1094 = mul(%1093, %88) blocks.1 : f32[B, 197, 192] */
+  /* %1054 = mul(%1053, %88) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 24207360);
 
-  /* %1095 = transpose(%85) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
+  /* %1055 = transpose(%85) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[26], arena + 25417728);
 
-  /* %1096 = fused_linear(%1094, %1095) blocks.1.mlp.fc2 : f32[B, 197, 768] */
+  /* %1056 = fused_linear(%1054, %1055) blocks.1.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 24207360, arena + 25417728, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %1097 = linear_grad_weight(%1094, %84) blocks.1.mlp.fc2 : f32[192, 768] */
+  /* %1057 = linear_grad_weight(%1054, %84) blocks.1.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 24207360, arena + 14524416, arena + 25417728);
 
-  /* %1098 = reduce_sum(%1094) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
+  /* %1058 = reduce_sum(%1054) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
       arena + 25676736);
 
-  /* %1099 = gelu_grad(%83, %1096) blocks.1.mlp : f32[B, 197, 768] */
+  /* %1059 = gelu_grad(%83, %1056) blocks.1.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 9682944, arena + 19365888, arena + 14524416);
 
-  /* %1100 = transpose(%81) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
+  /* %1060 = transpose(%81) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[24], arena + 10893312);
 
-  /* %1101 = fused_linear(%1099, %1100) blocks.1.mlp.fc1 : f32[B, 197, 192] */
+  /* %1061 = fused_linear(%1059, %1060) blocks.1.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, arena + 10893312, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %1102 = linear_grad_weight(%1099, %80) blocks.1.mlp.fc1 : f32[768, 192] */
+  /* %1062 = linear_grad_weight(%1059, %80) blocks.1.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 188741760, arena + 19555008);
 
-  /* %1103 = reduce_sum(%1099) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
+  /* %1063 = reduce_sum(%1059) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
       arena + 19739328);
 
-  /* %1104 = reduce_sum(%1101) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1064 = reduce_sum(%1061) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 19740096);
 
-  /* %1105 = mul(%1101, %76) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %1065 = mul(%1061, %76) blocks.1.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 9682944, (const long[]){37824, 192, 1}, params[22],
       (const long[]){0, 0, 1}, arena + 10893312);
 
-  /* %1106 = mul(%1101, %78) blocks.1.norm2 : f32[B, 197, 192], written over %1101 */
+  /* %1066 = mul(%1061, %78) blocks.1.norm2 : f32[B, 197, 192], written over %1061 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 9682944, (const long[]){37824, 192, 1},
       arena + 187531392, (const long[]){37824, 192, 1}, arena + 9682944);
 
-  /* %1107 = reduce_sum(%1106) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1067 = reduce_sum(%1066) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 19740288);
 
-  /* %1108 = normalize_grad(%75, %1105) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %1068 = normalize_grad(%75, %1065) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 186321024, arena + 10893312, 1e-06f, arena + 9682944);
 
-  /* %1109 = add(%1093, %1108) blocks.1 : f32[B, 197, 192], written over %553 */
+  /* %1069 = add(%1053, %1068) blocks.1 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 9682944, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1110 = mul(%1109, %73) blocks.1 : f32[B, 197, 192] */
+  /* %1070 = mul(%1069, %73) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 9682944);
 
-  /* %1111 = transpose(%70) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  /* %1071 = transpose(%70) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[20], arena + 12103680);
 
-  /* %1112 = fused_linear(%1110, %1111) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %1072 = fused_linear(%1070, %1071) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 9682944, arena + 12103680, NULL, LK_ACT_NONE, NULL,
       arena + 10893312);
 
-  /* %1113 = linear_grad_weight(%1110, %69) blocks.1.attn.proj : f32[192, 192] */
+  /* %1073 = linear_grad_weight(%1070, %69) blocks.1.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 185110656, arena + 19702464);
 
-  /* %1114 = reduce_sum(%1110) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  /* %1074 = reduce_sum(%1070) {axes [0], batch} blocks.1.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 19740480);
 
-  /* %1115 = reshape(%1112) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %1112: no code */
+  /* %1075 = reshape(%1072) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %1072: no code */
 
-  /* %1116 = transpose(%1115) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
+  /* %1076 = transpose(%1075) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 10893312,
       arena + 17134272);
 
-  /* %1117 = transpose(%63) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
+  /* %1077 = transpose(%63) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 183900288,
       arena + 13408608);
 
-  /* %1118 = matmul(%1116, %1117) blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %1078 = matmul(%1076, %1077) blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 17134272, 12608, 64, 1, arena + 13408608, 12608, 197,
       1, arena + 9682944, 38809, 197, 0.0f);
 
-  /* %1119 = transpose(%66) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %1079 = transpose(%66) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 124762464, arena + 13408608);
 
-  /* %1120 = matmul(%1119, %1116) blocks.1.attn : f32[B, 3, 1, 197, 64] */
+  /* %1080 = matmul(%1079, %1076) blocks.1.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 13408608, 38809, 197, 1, arena + 17134272, 12608, 64,
       1, arena + 18344640, 12608, 64, 0.0f);
 
-  /* %1121 = softmax_grad(%66, %1118) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %1081 = softmax_grad(%66, %1078) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 124762464, arena + 9682944, arena + 13408608);
 
-  /* %1122 = mul_scalar(%1121) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %1082 = mul_scalar(%1081) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 13408608, 0.125f, arena + 9682944);
 
-  /* %1123 = transpose(%61) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
+  /* %1083 = transpose(%61) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 182689920,
       arena + 13408608);
 
-  /* %1124 = matmul(%1122, %1123) blocks.1.attn : f32[B, 3, 1, 197, 64] */
+  /* %1084 = matmul(%1082, %1083) blocks.1.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 9682944, 38809, 197, 1, arena + 13408608, 12608, 64,
       1, arena + 14618976, 12608, 64, 0.0f);
 
-  /* %1125 = transpose(%59) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
+  /* %1085 = transpose(%59) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 181479552,
       arena + 13408608);
 
-  /* %1126 = matmul(%1125, %1122) blocks.1.attn : f32[B, 3, 1, 64, 197] */
+  /* %1086 = matmul(%1085, %1082) blocks.1.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 13408608, 12608, 197, 1, arena + 9682944, 38809, 197,
       1, arena + 15829344, 12608, 197, 0.0f);
 
-  /* %1127 = transpose(%1120) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  /* %1087 = transpose(%1080) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 18344640,
       arena + 13314048);
 
-  /* %1128 = reshape(%1127) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1127: no code */
+  /* %1088 = reshape(%1087) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1087: no code */
 
-  /* %1129 = transpose(%1126) {perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  /* %1089 = transpose(%1086) {perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 15829344,
       arena + 17039712);
 
-  /* %1130 = reshape(%1129) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1129: no code */
+  /* %1090 = reshape(%1089) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1089: no code */
 
-  /* %1131 = transpose(%1124) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  /* %1091 = transpose(%1084) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 14618976,
-      arena + 18250080);
+      arena + 15829344);
 
-  /* %1132 = reshape(%1131) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1131: no code */
+  /* %1092 = reshape(%1091) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1091: no code */
 
-  /* %1133 = zero_pad(%1128) {axis 1, before 384, after 0} blocks.1.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 13314048, arena + 9682944);
+  /* %1093 = concat(%1092, %1090, %1088) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 15829344, 192, arena + 9682944, 576);
+  lk_copy_rows(B * 197, 192, arena + 17039712, 192, arena + 9683136, 576);
+  lk_copy_rows(B * 197, 192, arena + 13314048, 192, arena + 9683328, 576);
 
-  /* %1134 = zero_pad(%1130) {axis 1, before 192, after 192} blocks.1.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 17039712, arena + 13314048);
-
-  /* %1135 = add(%1133, %1134) blocks.1.attn.qkv : f32[B, 197, 576], written over %1133 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 9682944, (const long[]){113472, 576, 1},
-      arena + 13314048, (const long[]){113472, 576, 1}, arena + 9682944);
-
-  /* %1136 = zero_pad(%1132) {axis 1, before 0, after 384} blocks.1.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 18250080, arena + 13314048);
-
-  /* %1137 = add(%1135, %1136) blocks.1.attn.qkv : f32[B, 197, 576], written over %1133 */
-  lk_add(3, (const long[]){B, 197, 576}, arena + 9682944, (const long[]){113472, 576, 1},
-      arena + 13314048, (const long[]){113472, 576, 1}, arena + 9682944);
-
-  /* %1138 = transpose(%52) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1094 = transpose(%52) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[18], arena + 14524416);
 
-  /* %1139 = fused_linear(%1137, %1138) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1095 = fused_linear(%1093, %1094) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 9682944, arena + 14524416, NULL, LK_ACT_NONE, NULL,
       arena + 13314048);
 
-  /* %1140 = linear_grad_weight(%1137, %51) blocks.1.attn.qkv : f32[576, 192] */
+  /* %1096 = linear_grad_weight(%1093, %51) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 9682944, arena + 180269184, arena + 14671872);
 
-  /* %1141 = reduce_sum(%1137) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1097 = reduce_sum(%1093) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 14782464);
 
-  /* %1142 = reduce_sum(%1139) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1098 = reduce_sum(%1095) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
       arena + 14783040);
 
-  /* %1143 = mul(%1139, %47) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1099 = mul(%1095, %47) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1},
       params[16], (const long[]){0, 0, 1}, arena + 9682944);
 
-  /* %1144 = mul(%1139, %49) blocks.1.norm1 : f32[B, 197, 192], written over %1139 */
+  /* %1100 = mul(%1095, %49) blocks.1.norm1 : f32[B, 197, 192], written over %1095 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1},
       arena + 179058816, (const long[]){37824, 192, 1}, arena + 13314048);
 
-  /* %1145 = reduce_sum(%1144) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1101 = reduce_sum(%1100) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
       arena + 14783232);
 
-  /* %1146 = normalize_grad(%46, %1143) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1102 = normalize_grad(%46, %1099) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 177848448, arena + 9682944, 1e-06f, arena + 10893312);
 
-  /* %1147 = add(%1109, %1146) blocks.0 : f32[B, 197, 192], written over %553 */
+  /* %1103 = add(%1069, %1102) blocks.0 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 10893312, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1148 = transpose(%44) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
+  /* %1104 = transpose(%44) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[14], arena + 14524416);
 
-  /* %1149 = fused_linear(%1147, %1148) blocks.0.mlp.fc2 : f32[B, 197, 768] */
+  /* %1105 = fused_linear(%1103, %1104) blocks.0.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 310988928, arena + 14524416, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %1150 = linear_grad_weight(%1147, %43) blocks.0.mlp.fc2 : f32[192, 768] */
+  /* %1106 = linear_grad_weight(%1103, %43) blocks.0.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 310988928, arena + 4841472, arena + 14524416);
 
-  /* %1151 = reduce_sum(%1147) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
+  /* %1107 = reduce_sum(%1103) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 310988928,
       arena + 14783424);
 
-  /* %1152 = gelu_grad(%42, %1149) blocks.0.mlp : f32[B, 197, 768] */
+  /* %1108 = gelu_grad(%42, %1105) blocks.0.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena, arena + 9682944, arena + 4841472);
 
-  /* %1153 = transpose(%40) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
+  /* %1109 = transpose(%40) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[12], arena + 1210368);
 
-  /* %1154 = fused_linear(%1152, %1153) blocks.0.mlp.fc1 : f32[B, 197, 192] */
+  /* %1110 = fused_linear(%1108, %1109) blocks.0.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, arena + 1210368, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1155 = linear_grad_weight(%1152, %39) blocks.0.mlp.fc1 : f32[768, 192] */
+  /* %1111 = linear_grad_weight(%1108, %39) blocks.0.mlp.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 176638080, arena + 9872064);
 
-  /* %1156 = reduce_sum(%1152) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
+  /* %1112 = reduce_sum(%1108) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 4841472,
       arena + 10056384);
 
-  /* %1157 = reduce_sum(%1154) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %1113 = reduce_sum(%1110) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 10057152);
 
-  /* %1158 = mul(%1154, %35) blocks.0.norm2 : f32[B, 197, 192] */
+  /* %1114 = mul(%1110, %35) blocks.0.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, params[10],
       (const long[]){0, 0, 1}, arena + 1210368);
 
-  /* %1159 = mul(%1154, %37) blocks.0.norm2 : f32[B, 197, 192], written over %1154 */
+  /* %1115 = mul(%1110, %37) blocks.0.norm2 : f32[B, 197, 192], written over %1110 */
   lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, arena + 175427712,
       (const long[]){37824, 192, 1}, arena);
 
-  /* %1160 = reduce_sum(%1159) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %1116 = reduce_sum(%1115) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 10057344);
 
-  /* %1161 = normalize_grad(%34, %1158) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %1117 = normalize_grad(%34, %1114) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 174217344, arena + 1210368, 1e-06f, arena);
 
-  /* %1162 = add(%1147, %1161) blocks.0 : f32[B, 197, 192], written over %553 */
+  /* %1118 = add(%1103, %1117) blocks.0 : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1}, arena,
       (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1163 = transpose(%32) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  /* %1119 = transpose(%32) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena + 1210368);
 
-  /* %1164 = fused_linear(%1162, %1163) blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %1120 = fused_linear(%1118, %1119) blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 310988928, arena + 1210368, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1165 = linear_grad_weight(%1162, %31) blocks.0.attn.proj : f32[192, 192] */
+  /* %1121 = linear_grad_weight(%1118, %31) blocks.0.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 310988928, arena + 173006976, arena + 10019520);
 
-  /* %1166 = reduce_sum(%1162) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %1122 = reduce_sum(%1118) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 310988928,
       arena + 10057536);
 
-  /* %1167 = reshape(%1164) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %1164: no code */
+  /* %1123 = reshape(%1120) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %1120: no code */
 
-  /* %1168 = transpose(%1167) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
+  /* %1124 = transpose(%1123) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena,
       arena + 7451328);
 
-  /* %1169 = transpose(%25) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
+  /* %1125 = transpose(%25) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 171796608,
       arena + 3725664);
 
-  /* %1170 = matmul(%1168, %1169) blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %1126 = matmul(%1124, %1125) blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_gemm_batched(B * 3, 197, 197, 64, arena + 7451328, 12608, 64, 1, arena + 3725664, 12608, 197,
       1, arena, 38809, 197, 0.0f);
 
-  /* %1171 = transpose(%28) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %1127 = transpose(%28) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
       arena + 121036800, arena + 3725664);
 
-  /* %1172 = matmul(%1171, %1168) blocks.0.attn : f32[B, 3, 1, 197, 64] */
+  /* %1128 = matmul(%1127, %1124) blocks.0.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena + 3725664, 38809, 197, 1, arena + 7451328, 12608, 64,
       1, arena + 8661696, 12608, 64, 0.0f);
 
-  /* %1173 = softmax_grad(%28, %1170) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %1129 = softmax_grad(%28, %1126) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 121036800, arena, arena + 3725664);
 
-  /* %1174 = mul_scalar(%1173) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %1130 = mul_scalar(%1129) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 3725664, 0.125f, arena);
 
-  /* %1175 = transpose(%23) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
+  /* %1131 = transpose(%23) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 170586240,
       arena + 3725664);
 
-  /* %1176 = matmul(%1174, %1175) blocks.0.attn : f32[B, 3, 1, 197, 64] */
+  /* %1132 = matmul(%1130, %1131) blocks.0.attn : f32[B, 3, 1, 197, 64] */
   lk_gemm_batched(B * 3, 197, 64, 197, arena, 38809, 197, 1, arena + 3725664, 12608, 64, 1,
       arena + 4936032, 12608, 64, 0.0f);
 
-  /* %1177 = transpose(%21) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
+  /* %1133 = transpose(%21) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 169375872,
       arena + 3725664);
 
-  /* %1178 = matmul(%1177, %1174) blocks.0.attn : f32[B, 3, 1, 64, 197] */
+  /* %1134 = matmul(%1133, %1130) blocks.0.attn : f32[B, 3, 1, 64, 197] */
   lk_gemm_batched(B * 3, 64, 197, 197, arena + 3725664, 12608, 197, 1, arena, 38809, 197, 1,
       arena + 6146400, 12608, 197, 0.0f);
 
-  /* %1179 = transpose(%1172) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  /* %1135 = transpose(%1128) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 8661696,
       arena + 3631104);
 
-  /* %1180 = reshape(%1179) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1179: no code */
+  /* %1136 = reshape(%1135) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1135: no code */
 
-  /* %1181 = transpose(%1178) {perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  /* %1137 = transpose(%1134) {perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 6146400,
       arena + 7356768);
 
-  /* %1182 = reshape(%1181) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1181: no code */
+  /* %1138 = reshape(%1137) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1137: no code */
 
-  /* %1183 = transpose(%1176) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  /* %1139 = transpose(%1132) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
   lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 4936032,
-      arena + 8567136);
+      arena + 6146400);
 
-  /* %1184 = reshape(%1183) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1183: no code */
+  /* %1140 = reshape(%1139) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1139: no code */
 
-  /* %1185 = zero_pad(%1180) {axis 1, before 384, after 0} blocks.0.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 384, 0, arena + 3631104, arena);
+  /* %1141 = concat(%1140, %1138, %1136) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 6146400, 192, arena, 576);
+  lk_copy_rows(B * 197, 192, arena + 7356768, 192, arena + 192, 576);
+  lk_copy_rows(B * 197, 192, arena + 3631104, 192, arena + 384, 576);
 
-  /* %1186 = zero_pad(%1182) {axis 1, before 192, after 192} blocks.0.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 192, 192, arena + 7356768, arena + 3631104);
-
-  /* %1187 = add(%1185, %1186) blocks.0.attn.qkv : f32[B, 197, 576], written over %1185 */
-  lk_add(3, (const long[]){B, 197, 576}, arena, (const long[]){113472, 576, 1}, arena + 3631104,
-      (const long[]){113472, 576, 1}, arena);
-
-  /* %1188 = zero_pad(%1184) {axis 1, before 0, after 384} blocks.0.attn : f32[B, 197, 576] */
-  lk_zero_pad(B * 197, 192, 1, 0, 384, arena + 8567136, arena + 3631104);
-
-  /* %1189 = add(%1187, %1188) blocks.0.attn.qkv : f32[B, 197, 576], written over %1185 */
-  lk_add(3, (const long[]){B, 197, 576}, arena, (const long[]){113472, 576, 1}, arena + 3631104,
-      (const long[]){113472, 576, 1}, arena);
-
-  /* %1190 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1142 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4841472);
 
-  /* %1191 = fused_linear(%1189, %1190) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1143 = fused_linear(%1141, %1142) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 4841472, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1192 = linear_grad_weight(%1189, %13) blocks.0.attn.qkv : f32[576, 192] */
+  /* %1144 = linear_grad_weight(%1141, %13) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 168165504, arena + 4841472);
 
-  /* %1193 = reduce_sum(%1189) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1145 = reduce_sum(%1141) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 4952064);
 
-  /* %1194 = reduce_sum(%1191) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1146 = reduce_sum(%1143) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1195 = mul(%1191, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1147 = mul(%1143, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1196 = mul(%1191, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1191 */
+  /* %1148 = mul(%1143, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1143 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
       arena + 166955136, (const long[]){37824, 192, 1}, arena + 3631104);
 
-  /* %1197 = reduce_sum(%1196) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1149 = reduce_sum(%1148) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420928);
 
-  /* %1198 = normalize_grad(%8, %1195) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1150 = normalize_grad(%8, %1147) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 165744768, arena, 1e-06f, arena + 1210368);
 
-  /* %1199 = add(%1162, %1198) : f32[B, 197, 192], written over %553 */
+  /* %1151 = add(%1118, %1150) : f32[B, 197, 192], written over %553 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 1210368, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1200 = reduce_sum(%1199) {axes [], batch} : f32[197, 192] */
+  /* %1152 = reduce_sum(%1151) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 310988928,
       arena + 1351680);
 
-  /* %1201 = reshape(%1200) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1200: no code */
+  /* %1153 = reshape(%1152) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1152: no code */
 
-  /* %1202 = slice(%1199) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %1154 = slice(%1151) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 310988928, 37824, arena, 192);
 
-  /* %1203 = reduce_sum(%1202) {axes [], batch} : f32[1, 192] */
+  /* %1155 = reduce_sum(%1154) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1204 = reshape(%1203) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1203: no code */
+  /* %1156 = reshape(%1155) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1155: no code */
 
-  /* %1205 = slice(%1199) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %553: no code */
+  /* %1157 = slice(%1151) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %553: no code */
 
-  /* %1206 = seq2img(%1205) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1158 = seq2img(%1157) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 192, arena + 310989120 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1207 = conv2d_grad_weight(%1206, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1159 = conv2d_grad_weight(%1158, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1208 = reduce_sum(%1206) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1160 = reduce_sum(%1158) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
   /* output 0 "loss" = %541 : f32[1] */
   memcpy(outputs[0], arena + 313750704, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1207 : f32[192, 3, 16, 16] */
+  /* output 1 "grad:patch_embed.proj.weight" = %1159 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1208 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1160 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1204 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1156 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1201 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1153 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1197 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1149 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1194 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1146 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1192 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1144 : f32[576, 192] */
   memcpy(outputs[7], arena + 4841472, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1193 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1145 : f32[576] */
   memcpy(outputs[8], arena + 4952064, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1165 : f32[192, 192] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1121 : f32[192, 192] */
   memcpy(outputs[9], arena + 10019520, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1166 : f32[192] */
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1122 : f32[192] */
   memcpy(outputs[10], arena + 10057536, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.norm2.weight" = %1160 : f32[192] */
+  /* output 11 "grad:blocks.0.norm2.weight" = %1116 : f32[192] */
   memcpy(outputs[11], arena + 10057344, sizeof(float) * 192);
-  /* output 12 "grad:blocks.0.norm2.bias" = %1157 : f32[192] */
+  /* output 12 "grad:blocks.0.norm2.bias" = %1113 : f32[192] */
   memcpy(outputs[12], arena + 10057152, sizeof(float) * 192);
-  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %1155 : f32[768, 192] */
+  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %1111 : f32[768, 192] */
   memcpy(outputs[13], arena + 9872064, sizeof(float) * 147456);
-  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %1156 : f32[768] */
+  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %1112 : f32[768] */
   memcpy(outputs[14], arena + 10056384, sizeof(float) * 768);
-  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %1150 : f32[192, 768] */
+  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %1106 : f32[192, 768] */
   memcpy(outputs[15], arena + 14524416, sizeof(float) * 147456);
-  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %1151 : f32[192] */
+  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %1107 : f32[192] */
   memcpy(outputs[16], arena + 14783424, sizeof(float) * 192);
-  /* output 17 "grad:blocks.1.norm1.weight" = %1145 : f32[192] */
+  /* output 17 "grad:blocks.1.norm1.weight" = %1101 : f32[192] */
   memcpy(outputs[17], arena + 14783232, sizeof(float) * 192);
-  /* output 18 "grad:blocks.1.norm1.bias" = %1142 : f32[192] */
+  /* output 18 "grad:blocks.1.norm1.bias" = %1098 : f32[192] */
   memcpy(outputs[18], arena + 14783040, sizeof(float) * 192);
-  /* output 19 "grad:blocks.1.attn.qkv.weight" = %1140 : f32[576, 192] */
+  /* output 19 "grad:blocks.1.attn.qkv.weight" = %1096 : f32[576, 192] */
   memcpy(outputs[19], arena + 14671872, sizeof(float) * 110592);
-  /* output 20 "grad:blocks.1.attn.qkv.bias" = %1141 : f32[576] */
+  /* output 20 "grad:blocks.1.attn.qkv.bias" = %1097 : f32[576] */
   memcpy(outputs[20], arena + 14782464, sizeof(float) * 576);
-  /* output 21 "grad:blocks.1.attn.proj.weight" = %1113 : f32[192, 192] */
+  /* output 21 "grad:blocks.1.attn.proj.weight" = %1073 : f32[192, 192] */
   memcpy(outputs[21], arena + 19702464, sizeof(float) * 36864);
-  /* output 22 "grad:blocks.1.attn.proj.bias" = %1114 : f32[192] */
+  /* output 22 "grad:blocks.1.attn.proj.bias" = %1074 : f32[192] */
   memcpy(outputs[22], arena + 19740480, sizeof(float) * 192);
-  /* output 23 "grad:blocks.1.norm2.weight" = %1107 : f32[192] */
+  /* output 23 "grad:blocks.1.norm2.weight" = %1067 : f32[192] */
   memcpy(outputs[23], arena + 19740288, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm2.bias" = %1104 : f32[192] */
+  /* output 24 "grad:blocks.1.norm2.bias" = %1064 : f32[192] */
   memcpy(outputs[24], arena + 19740096, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %1102 : f32[768, 192] */
+  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %1062 : f32[768, 192] */
   memcpy(outputs[25], arena + 19555008, sizeof(float) * 147456);
-  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %1103 : f32[768] */
+  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %1063 : f32[768] */
   memcpy(outputs[26], arena + 19739328, sizeof(float) * 768);
-  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %1097 : f32[192, 768] */
+  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %1057 : f32[192, 768] */
   memcpy(outputs[27], arena + 25417728, sizeof(float) * 147456);
-  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %1098 : f32[192] */
+  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %1058 : f32[192] */
   memcpy(outputs[28], arena + 25676736, sizeof(float) * 192);
-  /* output 29 "grad:blocks.2.norm1.weight" = %1091 : f32[192] */
+  /* output 29 "grad:blocks.2.norm1.weight" = %1051 : f32[192] */
   memcpy(outputs[29], arena + 25676544, sizeof(float) * 192);
-  /* output 30 "grad:blocks.2.norm1.bias" = %1088 : f32[192] */
+  /* output 30 "grad:blocks.2.norm1.bias" = %1048 : f32[192] */
   memcpy(outputs[30], arena + 25676352, sizeof(float) * 192);
-  /* output 31 "grad:blocks.2.attn.qkv.weight" = %1086 : f32[576, 192] */
+  /* output 31 "grad:blocks.2.attn.qkv.weight" = %1046 : f32[576, 192] */
   memcpy(outputs[31], arena + 25565184, sizeof(float) * 110592);
-  /* output 32 "grad:blocks.2.attn.qkv.bias" = %1087 : f32[576] */
+  /* output 32 "grad:blocks.2.attn.qkv.bias" = %1047 : f32[576] */
   memcpy(outputs[32], arena + 25675776, sizeof(float) * 576);
-  /* output 33 "grad:blocks.2.attn.proj.weight" = %1059 : f32[192, 192] */
+  /* output 33 "grad:blocks.2.attn.proj.weight" = %1023 : f32[192, 192] */
   memcpy(outputs[33], arena + 29385408, sizeof(float) * 36864);
-  /* output 34 "grad:blocks.2.attn.proj.bias" = %1060 : f32[192] */
+  /* output 34 "grad:blocks.2.attn.proj.bias" = %1024 : f32[192] */
   memcpy(outputs[34], arena + 29423424, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm2.weight" = %1053 : f32[192] */
+  /* output 35 "grad:blocks.2.norm2.weight" = %1017 : f32[192] */
   memcpy(outputs[35], arena + 29423232, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm2.bias" = %1050 : f32[192] */
+  /* output 36 "grad:blocks.2.norm2.bias" = %1014 : f32[192] */
   memcpy(outputs[36], arena + 29423040, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %1048 : f32[768, 192] */
+  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %1012 : f32[768, 192] */
   memcpy(outputs[37], arena + 29237952, sizeof(float) * 147456);
-  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %1049 : f32[768] */
+  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %1013 : f32[768] */
   memcpy(outputs[38], arena + 29422272, sizeof(float) * 768);
-  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %1043 : f32[192, 768] */
+  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %1007 : f32[192, 768] */
   memcpy(outputs[39], arena + 35100672, sizeof(float) * 147456);
-  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %1044 : f32[192] */
+  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %1008 : f32[192] */
   memcpy(outputs[40], arena + 35359680, sizeof(float) * 192);
-  /* output 41 "grad:blocks.3.norm1.weight" = %1037 : f32[192] */
+  /* output 41 "grad:blocks.3.norm1.weight" = %1001 : f32[192] */
   memcpy(outputs[41], arena + 35359488, sizeof(float) * 192);
-  /* output 42 "grad:blocks.3.norm1.bias" = %1034 : f32[192] */
+  /* output 42 "grad:blocks.3.norm1.bias" = %998 : f32[192] */
   memcpy(outputs[42], arena + 35359296, sizeof(float) * 192);
-  /* output 43 "grad:blocks.3.attn.qkv.weight" = %1032 : f32[576, 192] */
+  /* output 43 "grad:blocks.3.attn.qkv.weight" = %996 : f32[576, 192] */
   memcpy(outputs[43], arena + 35248128, sizeof(float) * 110592);
-  /* output 44 "grad:blocks.3.attn.qkv.bias" = %1033 : f32[576] */
+  /* output 44 "grad:blocks.3.attn.qkv.bias" = %997 : f32[576] */
   memcpy(outputs[44], arena + 35358720, sizeof(float) * 576);
-  /* output 45 "grad:blocks.3.attn.proj.weight" = %1005 : f32[192, 192] */
+  /* output 45 "grad:blocks.3.attn.proj.weight" = %973 : f32[192, 192] */
   memcpy(outputs[45], arena + 39068352, sizeof(float) * 36864);
-  /* output 46 "grad:blocks.3.attn.proj.bias" = %1006 : f32[192] */
+  /* output 46 "grad:blocks.3.attn.proj.bias" = %974 : f32[192] */
   memcpy(outputs[46], arena + 39106368, sizeof(float) * 192);
-  /* output 47 "grad:blocks.3.norm2.weight" = %999 : f32[192] */
+  /* output 47 "grad:blocks.3.norm2.weight" = %967 : f32[192] */
   memcpy(outputs[47], arena + 39106176, sizeof(float) * 192);
-  /* output 48 "grad:blocks.3.norm2.bias" = %996 : f32[192] */
+  /* output 48 "grad:blocks.3.norm2.bias" = %964 : f32[192] */
   memcpy(outputs[48], arena + 39105984, sizeof(float) * 192);
-  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %994 : f32[768, 192] */
+  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %962 : f32[768, 192] */
   memcpy(outputs[49], arena + 38920896, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %995 : f32[768] */
+  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %963 : f32[768] */
   memcpy(outputs[50], arena + 39105216, sizeof(float) * 768);
-  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %989 : f32[192, 768] */
+  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %957 : f32[192, 768] */
   memcpy(outputs[51], arena + 44783616, sizeof(float) * 147456);
-  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %990 : f32[192] */
+  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %958 : f32[192] */
   memcpy(outputs[52], arena + 45042624, sizeof(float) * 192);
-  /* output 53 "grad:blocks.4.norm1.weight" = %983 : f32[192] */
+  /* output 53 "grad:blocks.4.norm1.weight" = %951 : f32[192] */
   memcpy(outputs[53], arena + 45042432, sizeof(float) * 192);
-  /* output 54 "grad:blocks.4.norm1.bias" = %980 : f32[192] */
+  /* output 54 "grad:blocks.4.norm1.bias" = %948 : f32[192] */
   memcpy(outputs[54], arena + 45042240, sizeof(float) * 192);
-  /* output 55 "grad:blocks.4.attn.qkv.weight" = %978 : f32[576, 192] */
+  /* output 55 "grad:blocks.4.attn.qkv.weight" = %946 : f32[576, 192] */
   memcpy(outputs[55], arena + 44931072, sizeof(float) * 110592);
-  /* output 56 "grad:blocks.4.attn.qkv.bias" = %979 : f32[576] */
+  /* output 56 "grad:blocks.4.attn.qkv.bias" = %947 : f32[576] */
   memcpy(outputs[56], arena + 45041664, sizeof(float) * 576);
-  /* output 57 "grad:blocks.4.attn.proj.weight" = %951 : f32[192, 192] */
+  /* output 57 "grad:blocks.4.attn.proj.weight" = %923 : f32[192, 192] */
   memcpy(outputs[57], arena + 48751296, sizeof(float) * 36864);
-  /* output 58 "grad:blocks.4.attn.proj.bias" = %952 : f32[192] */
+  /* output 58 "grad:blocks.4.attn.proj.bias" = %924 : f32[192] */
   memcpy(outputs[58], arena + 48789312, sizeof(float) * 192);
-  /* output 59 "grad:blocks.4.norm2.weight" = %945 : f32[192] */
+  /* output 59 "grad:blocks.4.norm2.weight" = %917 : f32[192] */
   memcpy(outputs[59], arena + 48789120, sizeof(float) * 192);
-  /* output 60 "grad:blocks.4.norm2.bias" = %942 : f32[192] */
+  /* output 60 "grad:blocks.4.norm2.bias" = %914 : f32[192] */
   memcpy(outputs[60], arena + 48788928, sizeof(float) * 192);
-  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %940 : f32[768, 192] */
+  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %912 : f32[768, 192] */
   memcpy(outputs[61], arena + 48603840, sizeof(float) * 147456);
-  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %941 : f32[768] */
+  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %913 : f32[768] */
   memcpy(outputs[62], arena + 48788160, sizeof(float) * 768);
-  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %935 : f32[192, 768] */
+  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %907 : f32[192, 768] */
   memcpy(outputs[63], arena + 54466560, sizeof(float) * 147456);
-  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %936 : f32[192] */
+  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %908 : f32[192] */
   memcpy(outputs[64], arena + 54725568, sizeof(float) * 192);
-  /* output 65 "grad:blocks.5.norm1.weight" = %929 : f32[192] */
+  /* output 65 "grad:blocks.5.norm1.weight" = %901 : f32[192] */
   memcpy(outputs[65], arena + 54725376, sizeof(float) * 192);
-  /* output 66 "grad:blocks.5.norm1.bias" = %926 : f32[192] */
+  /* output 66 "grad:blocks.5.norm1.bias" = %898 : f32[192] */
   memcpy(outputs[66], arena + 54725184, sizeof(float) * 192);
-  /* output 67 "grad:blocks.5.attn.qkv.weight" = %924 : f32[576, 192] */
+  /* output 67 "grad:blocks.5.attn.qkv.weight" = %896 : f32[576, 192] */
   memcpy(outputs[67], arena + 54614016, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.5.attn.qkv.bias" = %925 : f32[576] */
+  /* output 68 "grad:blocks.5.attn.qkv.bias" = %897 : f32[576] */
   memcpy(outputs[68], arena + 54724608, sizeof(float) * 576);
-  /* output 69 "grad:blocks.5.attn.proj.weight" = %897 : f32[192, 192] */
+  /* output 69 "grad:blocks.5.attn.proj.weight" = %873 : f32[192, 192] */
   memcpy(outputs[69], arena + 58434240, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.5.attn.proj.bias" = %898 : f32[192] */
+  /* output 70 "grad:blocks.5.attn.proj.bias" = %874 : f32[192] */
   memcpy(outputs[70], arena + 58472256, sizeof(float) * 192);
-  /* output 71 "grad:blocks.5.norm2.weight" = %891 : f32[192] */
+  /* output 71 "grad:blocks.5.norm2.weight" = %867 : f32[192] */
   memcpy(outputs[71], arena + 58472064, sizeof(float) * 192);
-  /* output 72 "grad:blocks.5.norm2.bias" = %888 : f32[192] */
+  /* output 72 "grad:blocks.5.norm2.bias" = %864 : f32[192] */
   memcpy(outputs[72], arena + 58471872, sizeof(float) * 192);
-  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %886 : f32[768, 192] */
+  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %862 : f32[768, 192] */
   memcpy(outputs[73], arena + 58286784, sizeof(float) * 147456);
-  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %887 : f32[768] */
+  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %863 : f32[768] */
   memcpy(outputs[74], arena + 58471104, sizeof(float) * 768);
-  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %881 : f32[192, 768] */
+  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %857 : f32[192, 768] */
   memcpy(outputs[75], arena + 64149504, sizeof(float) * 147456);
-  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %882 : f32[192] */
+  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %858 : f32[192] */
   memcpy(outputs[76], arena + 64408512, sizeof(float) * 192);
-  /* output 77 "grad:blocks.6.norm1.weight" = %875 : f32[192] */
+  /* output 77 "grad:blocks.6.norm1.weight" = %851 : f32[192] */
   memcpy(outputs[77], arena + 64408320, sizeof(float) * 192);
-  /* output 78 "grad:blocks.6.norm1.bias" = %872 : f32[192] */
+  /* output 78 "grad:blocks.6.norm1.bias" = %848 : f32[192] */
   memcpy(outputs[78], arena + 64408128, sizeof(float) * 192);
-  /* output 79 "grad:blocks.6.attn.qkv.weight" = %870 : f32[576, 192] */
+  /* output 79 "grad:blocks.6.attn.qkv.weight" = %846 : f32[576, 192] */
   memcpy(outputs[79], arena + 64296960, sizeof(float) * 110592);
-  /* output 80 "grad:blocks.6.attn.qkv.bias" = %871 : f32[576] */
+  /* output 80 "grad:blocks.6.attn.qkv.bias" = %847 : f32[576] */
   memcpy(outputs[80], arena + 64407552, sizeof(float) * 576);
-  /* output 81 "grad:blocks.6.attn.proj.weight" = %843 : f32[192, 192] */
+  /* output 81 "grad:blocks.6.attn.proj.weight" = %823 : f32[192, 192] */
   memcpy(outputs[81], arena + 68117184, sizeof(float) * 36864);
-  /* output 82 "grad:blocks.6.attn.proj.bias" = %844 : f32[192] */
+  /* output 82 "grad:blocks.6.attn.proj.bias" = %824 : f32[192] */
   memcpy(outputs[82], arena + 68155200, sizeof(float) * 192);
-  /* output 83 "grad:blocks.6.norm2.weight" = %837 : f32[192] */
+  /* output 83 "grad:blocks.6.norm2.weight" = %817 : f32[192] */
   memcpy(outputs[83], arena + 68155008, sizeof(float) * 192);
-  /* output 84 "grad:blocks.6.norm2.bias" = %834 : f32[192] */
+  /* output 84 "grad:blocks.6.norm2.bias" = %814 : f32[192] */
   memcpy(outputs[84], arena + 68154816, sizeof(float) * 192);
-  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %832 : f32[768, 192] */
+  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %812 : f32[768, 192] */
   memcpy(outputs[85], arena + 67969728, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %833 : f32[768] */
+  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %813 : f32[768] */
   memcpy(outputs[86], arena + 68154048, sizeof(float) * 768);
-  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %827 : f32[192, 768] */
+  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %807 : f32[192, 768] */
   memcpy(outputs[87], arena + 73832448, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %828 : f32[192] */
+  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %808 : f32[192] */
   memcpy(outputs[88], arena + 74091456, sizeof(float) * 192);
-  /* output 89 "grad:blocks.7.norm1.weight" = %821 : f32[192] */
+  /* output 89 "grad:blocks.7.norm1.weight" = %801 : f32[192] */
   memcpy(outputs[89], arena + 74091264, sizeof(float) * 192);
-  /* output 90 "grad:blocks.7.norm1.bias" = %818 : f32[192] */
+  /* output 90 "grad:blocks.7.norm1.bias" = %798 : f32[192] */
   memcpy(outputs[90], arena + 74091072, sizeof(float) * 192);
-  /* output 91 "grad:blocks.7.attn.qkv.weight" = %816 : f32[576, 192] */
+  /* output 91 "grad:blocks.7.attn.qkv.weight" = %796 : f32[576, 192] */
   memcpy(outputs[91], arena + 73979904, sizeof(float) * 110592);
-  /* output 92 "grad:blocks.7.attn.qkv.bias" = %817 : f32[576] */
+  /* output 92 "grad:blocks.7.attn.qkv.bias" = %797 : f32[576] */
   memcpy(outputs[92], arena + 74090496, sizeof(float) * 576);
-  /* output 93 "grad:blocks.7.attn.proj.weight" = %789 : f32[192, 192] */
+  /* output 93 "grad:blocks.7.attn.proj.weight" = %773 : f32[192, 192] */
   memcpy(outputs[93], arena + 77800128, sizeof(float) * 36864);
-  /* output 94 "grad:blocks.7.attn.proj.bias" = %790 : f32[192] */
+  /* output 94 "grad:blocks.7.attn.proj.bias" = %774 : f32[192] */
   memcpy(outputs[94], arena + 77838144, sizeof(float) * 192);
-  /* output 95 "grad:blocks.7.norm2.weight" = %783 : f32[192] */
+  /* output 95 "grad:blocks.7.norm2.weight" = %767 : f32[192] */
   memcpy(outputs[95], arena + 77837952, sizeof(float) * 192);
-  /* output 96 "grad:blocks.7.norm2.bias" = %780 : f32[192] */
+  /* output 96 "grad:blocks.7.norm2.bias" = %764 : f32[192] */
   memcpy(outputs[96], arena + 77837760, sizeof(float) * 192);
-  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %778 : f32[768, 192] */
+  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %762 : f32[768, 192] */
   memcpy(outputs[97], arena + 77652672, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %779 : f32[768] */
+  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %763 : f32[768] */
   memcpy(outputs[98], arena + 77836992, sizeof(float) * 768);
-  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %773 : f32[192, 768] */
+  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %757 : f32[192, 768] */
   memcpy(outputs[99], arena + 83515392, sizeof(float) * 147456);
-  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %774 : f32[192] */
+  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %758 : f32[192] */
   memcpy(outputs[100], arena + 83774400, sizeof(float) * 192);
-  /* output 101 "grad:blocks.8.norm1.weight" = %767 : f32[192] */
+  /* output 101 "grad:blocks.8.norm1.weight" = %751 : f32[192] */
   memcpy(outputs[101], arena + 83774208, sizeof(float) * 192);
-  /* output 102 "grad:blocks.8.norm1.bias" = %764 : f32[192] */
+  /* output 102 "grad:blocks.8.norm1.bias" = %748 : f32[192] */
   memcpy(outputs[102], arena + 83774016, sizeof(float) * 192);
-  /* output 103 "grad:blocks.8.attn.qkv.weight" = %762 : f32[576, 192] */
+  /* output 103 "grad:blocks.8.attn.qkv.weight" = %746 : f32[576, 192] */
   memcpy(outputs[103], arena + 83662848, sizeof(float) * 110592);
-  /* output 104 "grad:blocks.8.attn.qkv.bias" = %763 : f32[576] */
+  /* output 104 "grad:blocks.8.attn.qkv.bias" = %747 : f32[576] */
   memcpy(outputs[104], arena + 83773440, sizeof(float) * 576);
-  /* output 105 "grad:blocks.8.attn.proj.weight" = %735 : f32[192, 192] */
+  /* output 105 "grad:blocks.8.attn.proj.weight" = %723 : f32[192, 192] */
   memcpy(outputs[105], arena + 87483072, sizeof(float) * 36864);
-  /* output 106 "grad:blocks.8.attn.proj.bias" = %736 : f32[192] */
+  /* output 106 "grad:blocks.8.attn.proj.bias" = %724 : f32[192] */
   memcpy(outputs[106], arena + 87521088, sizeof(float) * 192);
-  /* output 107 "grad:blocks.8.norm2.weight" = %729 : f32[192] */
+  /* output 107 "grad:blocks.8.norm2.weight" = %717 : f32[192] */
   memcpy(outputs[107], arena + 87520896, sizeof(float) * 192);
-  /* output 108 "grad:blocks.8.norm2.bias" = %726 : f32[192] */
+  /* output 108 "grad:blocks.8.norm2.bias" = %714 : f32[192] */
   memcpy(outputs[108], arena + 87520704, sizeof(float) * 192);
-  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %724 : f32[768, 192] */
+  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %712 : f32[768, 192] */
   memcpy(outputs[109], arena + 87335616, sizeof(float) * 147456);
-  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %725 : f32[768] */
+  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %713 : f32[768] */
   memcpy(outputs[110], arena + 87519936, sizeof(float) * 768);
-  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %719 : f32[192, 768] */
+  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %707 : f32[192, 768] */
   memcpy(outputs[111], arena + 93198336, sizeof(float) * 147456);
-  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %720 : f32[192] */
+  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %708 : f32[192] */
   memcpy(outputs[112], arena + 93457344, sizeof(float) * 192);
-  /* output 113 "grad:blocks.9.norm1.weight" = %713 : f32[192] */
+  /* output 113 "grad:blocks.9.norm1.weight" = %701 : f32[192] */
   memcpy(outputs[113], arena + 93457152, sizeof(float) * 192);
-  /* output 114 "grad:blocks.9.norm1.bias" = %710 : f32[192] */
+  /* output 114 "grad:blocks.9.norm1.bias" = %698 : f32[192] */
   memcpy(outputs[114], arena + 93456960, sizeof(float) * 192);
-  /* output 115 "grad:blocks.9.attn.qkv.weight" = %708 : f32[576, 192] */
+  /* output 115 "grad:blocks.9.attn.qkv.weight" = %696 : f32[576, 192] */
   memcpy(outputs[115], arena + 93345792, sizeof(float) * 110592);
-  /* output 116 "grad:blocks.9.attn.qkv.bias" = %709 : f32[576] */
+  /* output 116 "grad:blocks.9.attn.qkv.bias" = %697 : f32[576] */
   memcpy(outputs[116], arena + 93456384, sizeof(float) * 576);
-  /* output 117 "grad:blocks.9.attn.proj.weight" = %681 : f32[192, 192] */
+  /* output 117 "grad:blocks.9.attn.proj.weight" = %673 : f32[192, 192] */
   memcpy(outputs[117], arena + 97166016, sizeof(float) * 36864);
-  /* output 118 "grad:blocks.9.attn.proj.bias" = %682 : f32[192] */
+  /* output 118 "grad:blocks.9.attn.proj.bias" = %674 : f32[192] */
   memcpy(outputs[118], arena + 97204032, sizeof(float) * 192);
-  /* output 119 "grad:blocks.9.norm2.weight" = %675 : f32[192] */
+  /* output 119 "grad:blocks.9.norm2.weight" = %667 : f32[192] */
   memcpy(outputs[119], arena + 97203840, sizeof(float) * 192);
-  /* output 120 "grad:blocks.9.norm2.bias" = %672 : f32[192] */
+  /* output 120 "grad:blocks.9.norm2.bias" = %664 : f32[192] */
   memcpy(outputs[120], arena + 97203648, sizeof(float) * 192);
-  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %670 : f32[768, 192] */
+  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %662 : f32[768, 192] */
   memcpy(outputs[121], arena + 97018560, sizeof(float) * 147456);
-  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %671 : f32[768] */
+  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %663 : f32[768] */
   memcpy(outputs[122], arena + 97202880, sizeof(float) * 768);
-  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %665 : f32[192, 768] */
+  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %657 : f32[192, 768] */
   memcpy(outputs[123], arena + 102881280, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %666 : f32[192] */
+  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %658 : f32[192] */
   memcpy(outputs[124], arena + 103140288, sizeof(float) * 192);
-  /* output 125 "grad:blocks.10.norm1.weight" = %659 : f32[192] */
+  /* output 125 "grad:blocks.10.norm1.weight" = %651 : f32[192] */
   memcpy(outputs[125], arena + 103140096, sizeof(float) * 192);
-  /* output 126 "grad:blocks.10.norm1.bias" = %656 : f32[192] */
+  /* output 126 "grad:blocks.10.norm1.bias" = %648 : f32[192] */
   memcpy(outputs[126], arena + 103139904, sizeof(float) * 192);
-  /* output 127 "grad:blocks.10.attn.qkv.weight" = %654 : f32[576, 192] */
+  /* output 127 "grad:blocks.10.attn.qkv.weight" = %646 : f32[576, 192] */
   memcpy(outputs[127], arena + 103028736, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.10.attn.qkv.bias" = %655 : f32[576] */
+  /* output 128 "grad:blocks.10.attn.qkv.bias" = %647 : f32[576] */
   memcpy(outputs[128], arena + 103139328, sizeof(float) * 576);
-  /* output 129 "grad:blocks.10.attn.proj.weight" = %627 : f32[192, 192] */
+  /* output 129 "grad:blocks.10.attn.proj.weight" = %623 : f32[192, 192] */
   memcpy(outputs[129], arena + 106848960, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.10.attn.proj.bias" = %628 : f32[192] */
+  /* output 130 "grad:blocks.10.attn.proj.bias" = %624 : f32[192] */
   memcpy(outputs[130], arena + 106886976, sizeof(float) * 192);
-  /* output 131 "grad:blocks.10.norm2.weight" = %621 : f32[192] */
+  /* output 131 "grad:blocks.10.norm2.weight" = %617 : f32[192] */
   memcpy(outputs[131], arena + 106886784, sizeof(float) * 192);
-  /* output 132 "grad:blocks.10.norm2.bias" = %618 : f32[192] */
+  /* output 132 "grad:blocks.10.norm2.bias" = %614 : f32[192] */
   memcpy(outputs[132], arena + 106886592, sizeof(float) * 192);
-  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %616 : f32[768, 192] */
+  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %612 : f32[768, 192] */
   memcpy(outputs[133], arena + 106701504, sizeof(float) * 147456);
-  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %617 : f32[768] */
+  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %613 : f32[768] */
   memcpy(outputs[134], arena + 106885824, sizeof(float) * 768);
-  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %611 : f32[192, 768] */
+  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %607 : f32[192, 768] */
   memcpy(outputs[135], arena + 112564224, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %612 : f32[192] */
+  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %608 : f32[192] */
   memcpy(outputs[136], arena + 112823232, sizeof(float) * 192);
-  /* output 137 "grad:blocks.11.norm1.weight" = %605 : f32[192] */
+  /* output 137 "grad:blocks.11.norm1.weight" = %601 : f32[192] */
   memcpy(outputs[137], arena + 112823040, sizeof(float) * 192);
-  /* output 138 "grad:blocks.11.norm1.bias" = %602 : f32[192] */
+  /* output 138 "grad:blocks.11.norm1.bias" = %598 : f32[192] */
   memcpy(outputs[138], arena + 112822848, sizeof(float) * 192);
-  /* output 139 "grad:blocks.11.attn.qkv.weight" = %600 : f32[576, 192] */
+  /* output 139 "grad:blocks.11.attn.qkv.weight" = %596 : f32[576, 192] */
   memcpy(outputs[139], arena + 112711680, sizeof(float) * 110592);
-  /* output 140 "grad:blocks.11.attn.qkv.bias" = %601 : f32[576] */
+  /* output 140 "grad:blocks.11.attn.qkv.bias" = %597 : f32[576] */
   memcpy(outputs[140], arena + 112822272, sizeof(float) * 576);
   /* output 141 "grad:blocks.11.attn.proj.weight" = %573 : f32[192, 192] */
   memcpy(outputs[141], arena + 116531904, sizeof(float) * 36864);

@@ -489,6 +489,10 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
+void lk_token_dwconv_grad_input(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                const float *dy, const float *w, float *dx);
+void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                 const float *dy, const float *x, float *dw);
 
 /* ---- shifted_attention.c (Locally-SAG's fused shifted local attention) ---------------------------
  * Kept as a separate block: see shifted_attention.c and README.md for the full contract. */
@@ -508,9 +512,14 @@ void lk_unary_grad(int act, long n, const float *x, const float *dy, float *dx);
 void lk_softmax_grad(long rows, long L, const float *y, const float *dy, float *dx);
 void lk_normalize(long rows, long C, const float *x, float eps, float *y);
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx);
-void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y);
-void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx);
+void lk_batch_normalize(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad(int B, long C, long S, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments(int B, long C, long S, const float *x, float *out);
+void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -1900,25 +1909,25 @@ static void lk__grad_dgx(const float *x, const float *g, long n, double mean, do
   *sgx += s2;
 }
 
-/* y = (x − mean)·rstd, rounded once. y may equal x. */
-static void lk__grad_dnorm(const float *x, long n, double mean, double rstd, float *y) {
+/* y = (x − mean)·scale + shift, rounded once (scale = rstd·w: x̂·w + b). y may equal x. */
+static void lk__grad_dnorm(const float *x, long n, double mean, double scale, double shift, float *y) {
   long i = 0;
   for (; i + LK_VW <= n; i += LK_VW)
-    lk_vstore(y + i, __builtin_convertvector((lk__grad_vdload(x + i) - mean) * rstd, lk_vf));
-  for (; i < n; ++i) y[i] = (float)((x[i] - mean) * rstd);
+    lk_vstore(y + i, __builtin_convertvector((lk__grad_vdload(x + i) - mean) * scale + shift, lk_vf));
+  for (; i < n; ++i) y[i] = (float)((x[i] - mean) * scale + shift);
 }
 
-/* dx = rstd·(g − a − (x − mean)·rstd·b), rounded once (a = mean(g), b = mean(g ⊙ x̂)). dx may
- * equal g. */
+/* dx = scale·(g − a − (x − mean)·rstd·b), rounded once (a = mean(g), b = mean(g ⊙ x̂); scale =
+ * rstd, or rstd·w for a BatchNorm's weight w, whose dx̂ = w·g). dx may equal g. */
 static void lk__grad_dnorm_grad(const float *x, const float *g, long n, double mean, double rstd, double a,
-                                double b, float *dx) {
+                                double b, double scale, float *dx) {
   double rb = rstd * b;
   long i = 0;
   for (; i + LK_VW <= n; i += LK_VW) {
     lk__grad_vd xh = lk__grad_vdload(x + i) - mean;
-    lk_vstore(dx + i, __builtin_convertvector((lk__grad_vdload(g + i) - a - xh * rb) * rstd, lk_vf));
+    lk_vstore(dx + i, __builtin_convertvector((lk__grad_vdload(g + i) - a - xh * rb) * scale, lk_vf));
   }
-  for (; i < n; ++i) dx[i] = (float)((g[i] - a - (x[i] - mean) * rb) * rstd);
+  for (; i < n; ++i) dx[i] = (float)((g[i] - a - (x[i] - mean) * rb) * scale);
 }
 
 /* ---- Activations -----------------------------------------------------------------------------------
@@ -2031,16 +2040,17 @@ static void lk__grad_group_stats(const float *x, long nb, long bs, long len, dou
   *var = q / n;
 }
 
-/* dx = rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) over one group (blocks as above), statistics
+/* dx = w·rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) over one group (blocks as above), statistics
  * recomputed from x (two passes over data that is in cache, cheaper than storing them). */
-static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, long bs, long len, float eps, float *dx) {
+static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, long bs, long len, float eps, double w,
+                                     float *dx) {
   double mean, var, rstd, n = (double)nb * (double)len, sg = 0.0, sgx = 0.0, a, b;
   lk__grad_group_stats(x, nb, bs, len, &mean, &var);
   rstd = 1.0 / sqrt(var + eps);
   for (long k = 0; k < nb; ++k) lk__grad_dgx(x + k * bs, g + k * bs, len, mean, &sg, &sgx);
   a = sg / n;
   b = sgx * rstd / n;
-  for (long k = 0; k < nb; ++k) lk__grad_dnorm_grad(x + k * bs, g + k * bs, len, mean, rstd, a, b, dx + k * bs);
+  for (long k = 0; k < nb; ++k) lk__grad_dnorm_grad(x + k * bs, g + k * bs, len, mean, rstd, a, b, w * rstd, dx + k * bs);
 }
 
 /* dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)) per row of [rows, C], in double (see the helpers):
@@ -2048,30 +2058,47 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
  * LayerNorm's input gradient is this applied to dx̂ = dy ⊙ w. dx may equal dxhat. */
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, dx + r * C);
+  for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
 }
 
-/* ---- Batch normalisation (training mode, no affine) ---------------------------------------------
+/* ---- Batch normalisation (training mode) ----------------------------------------------------------
  * x [B, C, S], statistics per channel over B and S (n = B·S elements), biased variance, in
- * double. One channel per task: its B planes of S contiguous floats, each plane summed in fixed
- * double lanes, the planes in order. (S = 1, BatchNorm1d on [B, C], reads a channel with stride
- * C: a thread's consecutive channels share those cache lines.) */
+ * double, then the affine part: y = x̂·w + b. One channel per task: its B planes of S contiguous
+ * floats, each plane summed in fixed double lanes, the planes in order. (S = 1, BatchNorm1d on
+ * [B, C], reads a channel with stride C: a thread's consecutive channels share those cache lines.)
+ * The gradients of w and b come from lk_batch_normalize_param_grad, the input's from
+ * lk_batch_normalize_grad: each recomputes the statistics, cheaper than storing x̂. w and b may be
+ * NULL (1 and 0). */
 
-/* y = (x − mean_c)/sqrt(var_c + eps), each y rounded once. y may equal x. */
-void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y) {
+/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c, each y rounded once. y may equal x. */
+void lk_batch_normalize(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
   for (long c = 0; c < C; ++c) {
-    double mean, var, rstd;
+    double mean, var, scale;
     lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
-    rstd = 1.0 / sqrt(var + eps);
-    for (int b = 0; b < B; ++b) lk__grad_dnorm(x + ((long)b * C + c) * S, S, mean, rstd, y + ((long)b * C + c) * S);
+    scale = (w ? w[c] : 1.0) / sqrt(var + eps);
+    for (int k = 0; k < B; ++k)
+      lk__grad_dnorm(x + ((long)k * C + c) * S, S, mean, scale, b ? b[c] : 0.0, y + ((long)k * C + c) * S);
   }
 }
 
-/* dx = rstd_c·(dx̂ − mean_c(dx̂) − x̂·mean_c(dx̂ ⊙ x̂)), the means over B and S. dx may equal dxhat. */
-void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
+/* dx = w_c·rstd_c·(dy − mean_c(dy) − x̂·mean_c(dy ⊙ x̂)), the means over B and S. dx may equal dy. */
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
-  for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c * S, dxhat + c * S, B, C * S, S, eps, dx + c * S);
+  for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c * S, dy + c * S, B, C * S, S, eps, w ? w[c] : 1.0, dx + c * S);
+}
+
+/* out[0:C) = Σ dy ⊙ x̂ (the weight's gradient), out[C:2C) = Σ dy (the bias's), per channel over
+ * B and S. */
+void lk_batch_normalize_param_grad(int B, long C, long S, const float *x, const float *dy, float eps, float *out) {
+  LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
+  for (long c = 0; c < C; ++c) {
+    double mean, var, sg = 0.0, sgx = 0.0;
+    lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
+    for (int k = 0; k < B; ++k) lk__grad_dgx(x + ((long)k * C + c) * S, dy + ((long)k * C + c) * S, S, mean, &sg, &sgx);
+    out[c] = (float)(sgx / sqrt(var + eps));
+    out[C + c] = (float)sg;
+  }
 }
 
 /* out[0:C) = mean per channel, out[C:2C) = unbiased variance Σ(x − mean)²/(n − 1), n = B·S: what
@@ -2086,6 +2113,237 @@ void lk_batch_moments(int B, long C, long S, const float *x, float *out) {
     out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
   }
+}
+
+/* ---- Batch normalisation over tokens (channels last) -------------------------------------------
+ * x [rows, C], rows = B·N tokens (the `token-layout` form of a feed-forward's BatchNorm): the same
+ * statistics per channel, over the rows, read in order as whole rows. (Walking one channel strip
+ * down all the rows instead reads 64 bytes every C floats: with C a power of two the strip falls
+ * into a few cache sets and missed L2 on every pass, 7 GB/s.)
+ *
+ * Sums are taken about a pivot p_c = x[0, c] (d = x − p is exact in float for values near p), in
+ * double, over blocks of LK__BNCL_ROWS rows (fixed by the shape, each block's sums in registers),
+ * and the blocks' partials are added in block order, so the result does not depend on the thread
+ * count. One pass gives s1 = Σd, s2 = Σd² (mean = p + s1/n, var = s2/n − (s1/n)², which only
+ * cancels when |mean − p| ≫ std, which a value of the channel itself does not allow) and, for the
+ * gradients, Σg and Σg·d. The elementwise pass runs in float on (x − p) − (mean − p), so a large
+ * mean costs no precision; each output is within a few float roundings of its terms' scale
+ * (where the terms cancel, as for a channel of two values, that is all the result is). */
+#define LK__BNCL_ROWS 64
+
+/* Channels [c, c + NV·LK_VW) of block [r0, r1): s1, s2 (with G also Σg, Σg·d) in NV double
+ * vectors each, in registers through the block's rows, then stored to part[k·C + c]. NV and G are
+ * constants where this is inlined: NV = 1 with G (4 double vectors), 2 without. */
+__attribute__((always_inline)) static inline long lk__grad_cl_chunks(const int NV, const int G, long c, long r0, long r1,
+                                                                    long C, const float *x, const float *g,
+                                                                    double *part) {
+  for (; c + NV * LK_VW <= C; c += NV * LK_VW) {
+    const lk__grad_vd zero = {0};
+    lk__grad_vd s1[2], s2[2], sg[2], sgx[2];
+    lk_vf pv[2];
+    for (int v = 0; v < NV; ++v) {
+      s1[v] = s2[v] = sg[v] = sgx[v] = zero;
+      pv[v] = lk_vload(x + c + v * LK_VW);
+    }
+    for (long r = r0; r < r1; ++r)
+      for (int v = 0; v < NV; ++v) {
+        lk__grad_vd d = __builtin_convertvector(lk_vload(x + r * C + c + v * LK_VW) - pv[v], lk__grad_vd);
+        s1[v] += d;
+        s2[v] += d * d;
+        if (G) {
+          lk__grad_vd gv = lk__grad_vdload(g + r * C + c + v * LK_VW);
+          sg[v] += gv;
+          sgx[v] += gv * d;
+        }
+      }
+    for (int v = 0; v < NV; ++v) {
+      long at = c + v * LK_VW;
+      memcpy(part + at, &s1[v], sizeof s1[v]);
+      memcpy(part + C + at, &s2[v], sizeof s2[v]);
+      if (G) {
+        memcpy(part + 2 * C + at, &sg[v], sizeof sg[v]);
+        memcpy(part + 3 * C + at, &sgx[v], sizeof sgx[v]);
+      }
+    }
+  }
+  return c;
+}
+
+/* part[k·C + c] = the sums of block [r0, r1): s1, s2 (and Σg, Σg·d when g). */
+static void lk__grad_cl_block(long r0, long r1, long C, const float *x, const float *g, double *part) {
+  long c = g ? lk__grad_cl_chunks(1, 1, 0, r0, r1, C, x, g, part) : lk__grad_cl_chunks(2, 0, 0, r0, r1, C, x, g, part);
+  if (!g) c = lk__grad_cl_chunks(1, 0, c, r0, r1, C, x, g, part);
+  for (; c < C; ++c) {
+    double s1 = 0.0, s2 = 0.0, sg = 0.0, sgx = 0.0;
+    for (long r = r0; r < r1; ++r) {
+      double d = x[r * C + c] - x[c];
+      s1 += d;
+      s2 += d * d;
+      if (g) {
+        sg += g[r * C + c];
+        sgx += g[r * C + c] * d;
+      }
+    }
+    part[c] = s1;
+    part[C + c] = s2;
+    if (g) {
+      part[2 * C + c] = sg;
+      part[3 * C + c] = sgx;
+    }
+  }
+}
+
+/* Per-channel results of the sums (lk__grad_cl_stats), in one scratch allocation. */
+typedef struct {
+  double *part, *sums;          /* block partials [blocks][k][C]; their sums [k][C] */
+  float *dm, *rstd, *a, *rb;    /* mean − p; 1/sqrt(var + eps); with g: mean(g), rstd·mean(g ⊙ x̂) */
+  float *scale, *shift;         /* the factors of the elementwise pass */
+  double *sgx;                  /* with g: Σ g·(x − mean) */
+} lk__grad_cl_work;
+
+/* Allocates the work area for k = 2 or 4 sums; 0 when out of memory. */
+static int lk__grad_cl_alloc(long rows, long C, int k, lk__grad_cl_work *w) {
+  long blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *f = lk_scratch_alloc((size_t)(2 * (blocks * k + k + 1) * C + 6 * C));
+  if (!f) return 0;
+  w->part = (double *)(void *)f;
+  w->sums = w->part + blocks * k * C;
+  w->sgx = w->sums + k * C;
+  w->dm = (float *)(void *)(w->sgx + C);
+  w->rstd = w->dm + C;
+  w->a = w->rstd + C;
+  w->rb = w->a + C;
+  w->scale = w->rb + C;
+  w->shift = w->scale + C;
+  return 1;
+}
+
+/* The per-channel sums over all rows (with g when k = 4), then the statistics. */
+static void lk__grad_cl_stats(long rows, long C, const float *x, const float *g, float eps, lk__grad_cl_work *w) {
+  long blocks = lk_ceil_div(rows, LK__BNCL_ROWS), k = g ? 4 : 2;
+  double n = (double)rows;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long b = 0; b < blocks; ++b)
+    lk__grad_cl_block(b * LK__BNCL_ROWS, lk_min_l(rows, (b + 1) * LK__BNCL_ROWS), C, x, g, w->part + b * k * C);
+  /* Block by block, each adding a contiguous row of partials (the same order per channel as
+   * channel by channel, whose stride of k·C doubles made every load a cache-set conflict). */
+  for (long i = 0; i < k * C; ++i) w->sums[i] = 0.0;
+  for (long b = 0; b < blocks; ++b)
+    for (long i = 0; i < k * C; ++i) w->sums[i] += w->part[b * k * C + i];
+  for (long c = 0; c < C; ++c) {
+    double d = w->sums[c] / n, var = w->sums[C + c] / n - d * d, rstd = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    w->dm[c] = (float)d;
+    w->rstd[c] = (float)rstd;
+    if (g) {
+      double sg = w->sums[2 * C + c];
+      w->sgx[c] = w->sums[3 * C + c] - d * sg; /* Σ g·(x − p) − (mean − p)·Σ g */
+      w->a[c] = (float)(sg / n);
+      w->rb[c] = (float)(w->sgx[c] * rstd * rstd / n);
+    }
+  }
+}
+
+/* The elementwise pass: y = ((x − p) − dm)·scale + shift, or with g, y = (g − a − ((x − p) − dm)·rb)·scale. */
+static void lk__grad_cl_apply(long rows, long C, const float *x, const float *g, const lk__grad_cl_work *w, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = g ? g + r * C : NULL;
+    float *yr = y + r * C;
+    long c = 0;
+    for (; c + LK_VW <= C; c += LK_VW) {
+      lk_vf xh = lk_vload(xr + c) - lk_vload(x + c) - lk_vload(w->dm + c);
+      lk_vf v = gr ? lk_vload(gr + c) - lk_vload(w->a + c) - xh * lk_vload(w->rb + c) : xh;
+      lk_vstore(yr + c, v * lk_vload(w->scale + c) + (gr ? lk_vzero() : lk_vload(w->shift + c)));
+    }
+    for (; c < C; ++c) {
+      float xh = xr[c] - x[c] - w->dm[c];
+      yr[c] = gr ? (gr[c] - w->a[c] - xh * w->rb[c]) * w->scale[c] : xh * w->scale[c] + w->shift[c];
+    }
+  }
+}
+
+/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c over the rows. y may equal x. Out of memory:
+ * channel by channel through the strided group helpers. */
+void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      for (long r = 0; r < rows; ++r)
+        lk__grad_dnorm(x + r * C + c, 1, m, (w ? w[c] : 1.0) / sqrt(var + eps), b ? b[c] : 0.0, y + r * C + c);
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, NULL, eps, &k);
+  for (long c = 0; c < C; ++c) {
+    k.scale[c] = k.rstd[c] * (w ? w[c] : 1.0f);
+    k.shift[c] = b ? b[c] : 0.0f;
+  }
+  lk__grad_cl_apply(rows, C, x, NULL, &k, y);
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* dx = w_c·rstd_c·(dy − mean_c(dy) − x̂·mean_c(dy ⊙ x̂)) over the rows (as lk_batch_normalize_grad).
+ * dx may equal dy. */
+void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
+    for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c, dy + c, rows, C, 1, eps, w ? w[c] : 1.0, dx + c);
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, dy, eps, &k);
+  for (long c = 0; c < C; ++c) k.scale[c] = k.rstd[c] * (w ? w[c] : 1.0f);
+  lk__grad_cl_apply(rows, C, x, dy, &k, dx);
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy per channel over the rows (as lk_batch_normalize_param_grad). */
+void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var, sg = 0.0, sx = 0.0;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      for (long r = 0; r < rows; ++r) lk__grad_dgx(x + r * C + c, dy + r * C + c, 1, m, &sg, &sx);
+      out[c] = (float)(sx / sqrt(var + eps));
+      out[C + c] = (float)sg;
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, dy, eps, &k);
+  for (long c = 0; c < C; ++c) {
+    out[c] = (float)(k.sgx[c] * k.rstd[c]);
+    out[C + c] = (float)k.sums[2 * C + c];
+  }
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
+ * lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  double n = (double)rows;
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      out[c] = (float)m;
+      out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  for (long c = 0; c < C; ++c) {
+    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
+    out[c] = (float)(x[c] + d);
+    out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+  }
+  lk_scratch_free((float *)(void *)k.part);
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -2674,20 +2932,39 @@ void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxh
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
 }
 
-void lk_batch_normalize_naive(int B, long C, long S, const float *x, float eps, float *y) {
+void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
-    for (int b = 0; b < B; ++b)
+    for (int k = 0; k < B; ++k)
       for (long i = 0; i < S; ++i) {
-        long at = ((long)b * C + c) * S + i;
-        y[at] = (float)((x[at] - m) / sqrt(v + eps));
+        long at = ((long)k * C + c) * S + i;
+        y[at] = (float)((x[at] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
       }
   }
 }
 
-void lk_batch_normalize_grad_naive(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
-  for (long c = 0; c < C; ++c) lk__grad_norm_grad_ref(x + c * S, dxhat + c * S, dx + c * S, B, C * S, S, eps);
+void lk_batch_normalize_grad_naive(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    lk__grad_norm_grad_ref(x + c * S, dy + c * S, dx + c * S, B, C * S, S, eps);
+    for (int k = 0; k < B && w; ++k) /* dx̂ = w·dy, and the gradient is linear in dx̂ */
+      for (long i = 0; i < S; ++i) dx[((long)k * C + c) * S + i] = (float)((double)dx[((long)k * C + c) * S + i] * w[c]);
+  }
+}
+
+void lk_batch_normalize_param_grad_naive(int B, long C, long S, const float *x, const float *dy, float eps, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double m, v, sw = 0.0, sb = 0.0;
+    lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
+    for (int k = 0; k < B; ++k)
+      for (long i = 0; i < S; ++i) {
+        long at = ((long)k * C + c) * S + i;
+        sw += dy[at] * (x[at] - m) / sqrt(v + eps);
+        sb += dy[at];
+      }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
 }
 
 void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
@@ -4147,10 +4424,10 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_add(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
       arena + 134217728, (const long[]){196608, 192, 1}, arena + 134217728);
 
-  /* %183 = seq2img(%182) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %185 = seq2img(%182) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 134217728, arena + 266338304);
 
-  /* %186 = conv2d(%183, %184, %185) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %186 = conv2d(%185, %183, %184) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 266338304, params[61], params[62],
       arena + 272629760, arena + 134217728);
 
@@ -4621,10 +4898,10 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_add(3, (const long[]){B, 256, 192}, arena + 381157376, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %370 = seq2img(%369) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %372 = seq2img(%369) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 134217728, arena + 385875968);
 
-  /* %373 = conv2d(%370, %371, %372) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %373 = conv2d(%372, %370, %371) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 385875968, params[110], params[111],
       arena + 387448832, arena + 134217728);
 
@@ -5091,10 +5368,10 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_add(3, (const long[]){B, 64, 192}, arena + 932315136, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %557 = seq2img(%556) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %559 = seq2img(%556) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 134217728, arena + 933494784);
 
-  /* %560 = conv2d(%557, %558, %559) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %560 = conv2d(%559, %557, %558) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 933494784, params[159], params[160],
       arena + 933888000, arena + 134217728);
 
@@ -5781,3863 +6058,3778 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
 
   /* %810 = reshape(%809) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %809: no code */
 
-  /* %811 = zero_pad(%806) {axis 1, before 48, after 0} layers.3.0.layers.3.0 : f32[B, 16, 96] */
-  lk_zero_pad(B * 16, 48, 1, 48, 0, arena + 933986304, arena + 402489344);
+  /* %811 = concat(%808, %806) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 934010880, 48, arena + 402489344, 96);
+  lk_copy_rows(B * 16, 48, arena + 933986304, 48, arena + 402489392, 96);
 
-  /* %812 = zero_pad(%808) {axis 1, before 0, after 48} layers.3.0.layers.3.0 : f32[B, 16, 96] */
-  lk_zero_pad(B * 16, 48, 1, 0, 48, arena + 934010880, arena + 402391040);
-
-  /* %813 = add(%811, %812) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96], written over %811 */
-  lk_add(3, (const long[]){B, 16, 96}, arena + 402489344, (const long[]){1536, 96, 1},
-      arena + 402391040, (const long[]){1536, 96, 1}, arena + 402489344);
-
-  /* %814 = transpose(%708) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  /* %812 = transpose(%708) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 933986304);
 
-  /* %815 = fused_linear(%813, %814) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  /* %813 = fused_linear(%811, %812) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 402489344, arena + 933986304, NULL, LK_ACT_NONE, NULL,
       arena + 402391040);
 
-  /* %816 = linear_grad_weight(%813, %704) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  /* %814 = linear_grad_weight(%811, %704) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 16, 192, 96, arena + 402489344, arena + 938213376, arena + 955121664);
 
-  /* %817 = reduce_sum(%813) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
+  /* %815 = reduce_sum(%811) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 402489344,
       arena + 955382208);
 
-  /* %818 = transpose(%705) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %816 = transpose(%705) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 402489344);
 
-  /* %819 = linear_grad_weight(%810, %704) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %817 = linear_grad_weight(%810, %704) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 933888000, arena + 938213376, arena + 954236928);
 
-  /* %820 = reduce_sum(%810) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  /* %818 = reduce_sum(%810) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 933888000,
       arena + 955370880);
 
-  /* %821 = fused_linear(%810, %818, %815) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %815 */
+  /* %819 = fused_linear(%810, %816, %813) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %813 */
   lk_fused_linear(B * 16, 192, 192, arena + 933888000, arena + 402489344, NULL, LK_ACT_NONE,
       arena + 402391040, arena + 402391040);
 
-  /* %822 = reduce_sum(%821) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %820 = reduce_sum(%819) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 402391040,
       arena + 402637184);
 
-  /* %823 = mul(%821, %572) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %821 = mul(%819, %572) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 402391040, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, arena + 933888000);
 
-  /* %824 = mul(%821, %702) layers.3.0.norm1 : f32[B, 16, 192], written over %815 */
+  /* %822 = mul(%819, %702) layers.3.0.norm1 : f32[B, 16, 192], written over %813 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 402391040, (const long[]){3072, 192, 1},
       arena + 938115072, (const long[]){3072, 192, 1}, arena + 402391040);
 
-  /* %825 = reduce_sum(%824) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %823 = reduce_sum(%822) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 402391040,
       arena + 402637376);
 
-  /* %826 = normalize_grad(%701, %823) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %824 = normalize_grad(%701, %821) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 938016768, arena + 933888000, 1e-06f, arena + 402391040);
 
-  /* %827 = add(%783, %826) layers.3.0 : f32[B, 16, 192], written over %767 */
+  /* %825 = add(%783, %824) layers.3.0 : f32[B, 16, 192], written over %767 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
       arena + 402391040, (const long[]){3072, 192, 1}, arena + 938803200);
 
-  /* %828 = mul(%827, %699) layers.3.0 : f32[B, 16, 192] */
+  /* %826 = mul(%825, %699) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[26],
       (const long[]){1, 0, 0}, arena + 934281216);
 
-  /* %829 = transpose(%696) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %827 = transpose(%696) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 402391040);
 
-  /* %830 = fused_linear(%828, %829) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  /* %828 = fused_linear(%826, %827) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 934281216, arena + 402391040, NULL, LK_ACT_NONE, NULL,
       arena + 933888000);
 
-  /* %831 = linear_grad_weight(%828, %695) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %829 = linear_grad_weight(%826, %695) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 934281216, arena + 137363456, arena + 948940800);
 
-  /* %832 = reduce_sum(%828) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  /* %830 = reduce_sum(%826) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 934281216,
       arena + 955371072);
 
-  /* %833 = gelu_grad(%694, %830) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  /* %831 = gelu_grad(%694, %828) layers.3.0.layers.2.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136970240, arena + 933888000, arena + 137363456);
 
-  /* %834 = transpose(%692) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %832 = transpose(%692) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 136970240);
 
-  /* %835 = fused_linear(%833, %834) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  /* %833 = fused_linear(%831, %832) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 137363456, arena + 136970240, NULL, LK_ACT_NONE, NULL,
       arena + 137117696);
 
-  /* %836 = linear_grad_weight(%833, %691) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %834 = linear_grad_weight(%831, %691) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 137363456, arena + 937918464, arena + 949088256);
 
-  /* %837 = reduce_sum(%833) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  /* %835 = reduce_sum(%831) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 955360896);
 
-  /* %838 = reduce_sum(%835) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %836 = reduce_sum(%833) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
       arena + 136970240);
 
-  /* %839 = add(%778, %838) layers.3.0.norm2 : f32[192] */
+  /* %837 = add(%778, %836) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 402636800, (const long[]){1}, arena + 136970240,
       (const long[]){1}, arena + 137609216);
 
-  /* %840 = mul(%835, %603) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %838 = mul(%833, %603) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 136970240);
 
-  /* %841 = mul(%835, %689) layers.3.0.norm2 : f32[B, 16, 192], written over %835 */
+  /* %839 = mul(%833, %689) layers.3.0.norm2 : f32[B, 16, 192], written over %833 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
       arena + 937820160, (const long[]){3072, 192, 1}, arena + 137117696);
 
-  /* %842 = reduce_sum(%841) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %840 = reduce_sum(%839) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
       arena + 137068544);
 
-  /* %843 = add(%781, %842) layers.3.0.norm2 : f32[192] */
+  /* %841 = add(%781, %840) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 402636992, (const long[]){1}, arena + 137068544,
       (const long[]){1}, arena + 137609408);
 
-  /* %844 = normalize_grad(%688, %840) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %842 = normalize_grad(%688, %838) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 937721856, arena + 136970240, 1e-06f, arena + 137068544);
 
-  /* %845 = add(%827, %844) layers.3.0 : f32[B, 16, 192], written over %767 */
+  /* %843 = add(%825, %842) layers.3.0 : f32[B, 16, 192], written over %767 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
       arena + 137068544, (const long[]){3072, 192, 1}, arena + 938803200);
 
-  /* %846 = mul(%845, %686) layers.3.0 : f32[B, 16, 192] */
+  /* %844 = mul(%843, %686) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[25],
       (const long[]){1, 0, 0}, arena + 136970240);
 
-  /* %847 = transpose(%683) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %845 = transpose(%683) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 137166848);
 
-  /* %848 = fused_linear(%846, %847) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  /* %846 = fused_linear(%844, %845) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 136970240, arena + 137166848, NULL, LK_ACT_NONE, NULL,
       arena + 137068544);
 
-  /* %849 = linear_grad_weight(%846, %682) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %847 = linear_grad_weight(%844, %682) layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 136970240, arena + 937623552, arena + 954273792);
 
-  /* %850 = reduce_sum(%846) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  /* %848 = reduce_sum(%844) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
       arena + 955371264);
 
-  /* %851 = reshape(%848) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %848: no code */
+  /* %849 = reshape(%846) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %846: no code */
 
-  /* %852 = transpose(%851) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
+  /* %850 = transpose(%849) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
   lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137068544,
       arena + 136970240);
 
-  /* %853 = transpose(%676) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16] */
+  /* %851 = transpose(%676) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16] */
   lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 939220992,
       arena + 137068544);
 
-  /* %854 = matmul(%852, %853) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  /* %852 = matmul(%850, %851) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 16, 16, 48, arena + 136970240 + i0 * 3072, 768, 48, 1,
         arena + 137068544 + i0 * 768, 0, 16, 1, arena + 137166848 + i0 * 1024, 256, 16, 0.0f);
   } // for i0
 
-  /* %855 = transpose(%679) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  /* %853 = transpose(%679) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
   lk_transpose(5, (const long[]){B, 1, 4, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939032576,
       arena + 137199616);
 
-  /* %856 = matmul(%855, %852) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
+  /* %854 = matmul(%853, %850) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
   lk_gemm_batched(B * 4, 16, 48, 16, arena + 137199616, 256, 16, 1, arena + 136970240, 768, 48, 1,
       arena + 137068544, 768, 48, 0.0f);
 
-  /* %857 = reduce_sum(%856) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 16, 48] */
+  /* %855 = reduce_sum(%854) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 137068544, arena + 137297920);
 
-  /* %858 = reshape(%857) {shape [1, 1, 16, 48]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48], a view of %857: no code */
+  /* %856 = reshape(%855) {shape [1, 1, 16, 48]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48], a view of %855: no code */
 
-  /* %859 = softmax_grad(%679, %854) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  /* %857 = softmax_grad(%679, %852) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
   lk_softmax_grad(B * 64, 16, arena + 939032576, arena + 137166848, arena + 136970240);
 
-  /* %860 = mul_scalar(%859) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  /* %858 = mul_scalar(%857) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137265152);
 
-  /* %861 = transpose(%674) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48] */
+  /* %859 = transpose(%674) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939196416,
       arena + 137068544);
 
-  /* %862 = matmul(%860, %861) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
+  /* %860 = matmul(%858, %859) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 16, 48, 16, arena + 137265152 + i0 * 1024, 256, 16, 1,
         arena + 137068544 + i0 * 768, 0, 48, 1, arena + 136970240 + i0 * 3072, 768, 48, 0.0f);
   } // for i0
 
-  /* %863 = transpose(%672) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 4, 48, 16] */
+  /* %861 = transpose(%672) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 4, 48, 16] */
   lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 937525248,
       arena + 137068544);
 
-  /* %864 = matmul(%863, %860) layers.3.0.layers.2.0 : f32[B, 1, 4, 48, 16] */
+  /* %862 = matmul(%861, %858) layers.3.0.layers.2.0 : f32[B, 1, 4, 48, 16] */
   lk_gemm_batched(B * 4, 48, 16, 16, arena + 137068544, 768, 16, 1, arena + 137265152, 256, 16, 1,
       arena + 137166848, 768, 16, 0.0f);
 
-  /* %865 = reduce_sum(%864) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 48, 16] */
+  /* %863 = reduce_sum(%862) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 137166848, arena + 137068544);
 
-  /* %866 = reshape(%865) {shape [1, 1, 48, 16]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16], a view of %865: no code */
+  /* %864 = reshape(%863) {shape [1, 1, 48, 16]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16], a view of %863: no code */
 
-  /* %867 = transpose(%858) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
+  /* %865 = transpose(%856) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 137297920,
       arena + 137216000);
 
-  /* %868 = reshape(%867) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %867: no code */
+  /* %866 = reshape(%865) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %865: no code */
 
-  /* %869 = transpose(%866) {perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
+  /* %867 = transpose(%864) {perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 137068544,
       arena + 137240576);
 
-  /* %870 = reshape(%869) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %869: no code */
+  /* %868 = reshape(%867) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %867: no code */
 
-  /* %871 = transpose(%862) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
+  /* %869 = transpose(%860) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136970240,
       arena + 137068544);
 
-  /* %872 = reshape(%871) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %871: no code */
+  /* %870 = reshape(%869) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %869: no code */
 
-  /* %873 = zero_pad(%868) {axis 1, before 48, after 0} layers.3.0.layers.2.0 : f32[B, 16, 96] */
-  lk_zero_pad(B * 16, 48, 1, 48, 0, arena + 137216000, arena + 137166848);
+  /* %871 = concat(%868, %866) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 137240576, 48, arena + 137166848, 96);
+  lk_copy_rows(B * 16, 48, arena + 137216000, 48, arena + 137166896, 96);
 
-  /* %874 = zero_pad(%870) {axis 1, before 0, after 48} layers.3.0.layers.2.0 : f32[B, 16, 96] */
-  lk_zero_pad(B * 16, 48, 1, 0, 48, arena + 137240576, arena + 136970240);
-
-  /* %875 = add(%873, %874) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96], written over %873 */
-  lk_add(3, (const long[]){B, 16, 96}, arena + 137166848, (const long[]){1536, 96, 1},
-      arena + 136970240, (const long[]){1536, 96, 1}, arena + 137166848);
-
-  /* %876 = transpose(%666) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  /* %872 = transpose(%666) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 137216000);
 
-  /* %877 = fused_linear(%875, %876) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  /* %873 = fused_linear(%871, %872) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 137166848, arena + 137216000, NULL, LK_ACT_NONE, NULL,
       arena + 136970240);
 
-  /* %878 = linear_grad_weight(%875, %662) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  /* %874 = linear_grad_weight(%871, %662) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 16, 192, 96, arena + 137166848, arena + 937426944, arena + 955140096);
 
-  /* %879 = reduce_sum(%875) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
+  /* %875 = reduce_sum(%871) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
       arena + 955382304);
 
-  /* %880 = transpose(%663) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %876 = transpose(%663) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 137166848);
 
-  /* %881 = linear_grad_weight(%872, %662) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %877 = linear_grad_weight(%870, %662) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 137068544, arena + 937426944, arena + 954310656);
 
-  /* %882 = reduce_sum(%872) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  /* %878 = reduce_sum(%870) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137068544,
       arena + 955371456);
 
-  /* %883 = fused_linear(%872, %880, %877) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %877 */
+  /* %879 = fused_linear(%870, %876, %873) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %873 */
   lk_fused_linear(B * 16, 192, 192, arena + 137068544, arena + 137166848, NULL, LK_ACT_NONE,
       arena + 136970240, arena + 136970240);
 
-  /* %884 = reduce_sum(%883) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %880 = reduce_sum(%879) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
       arena + 137068544);
 
-  /* %885 = add(%822, %884) layers.3.0.norm1 : f32[192] */
+  /* %881 = add(%820, %880) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 402637184, (const long[]){1}, arena + 137068544,
       (const long[]){1}, arena + 137609600);
 
-  /* %886 = mul(%883, %572) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %882 = mul(%879, %572) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136970240, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, arena + 137068544);
 
-  /* %887 = mul(%883, %660) layers.3.0.norm1 : f32[B, 16, 192], written over %877 */
+  /* %883 = mul(%879, %660) layers.3.0.norm1 : f32[B, 16, 192], written over %873 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136970240, (const long[]){3072, 192, 1},
       arena + 937328640, (const long[]){3072, 192, 1}, arena + 136970240);
 
-  /* %888 = reduce_sum(%887) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %884 = reduce_sum(%883) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
       arena + 137166848);
 
-  /* %889 = add(%825, %888) layers.3.0.norm1 : f32[192] */
+  /* %885 = add(%823, %884) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 402637376, (const long[]){1}, arena + 137166848,
       (const long[]){1}, arena + 137609792);
 
-  /* %890 = normalize_grad(%659, %886) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %886 = normalize_grad(%659, %882) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 937230336, arena + 137068544, 1e-06f, arena + 136970240);
 
-  /* %891 = add(%845, %890) layers.3.0 : f32[B, 16, 192], written over %767 */
+  /* %887 = add(%843, %886) layers.3.0 : f32[B, 16, 192], written over %767 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
       arena + 136970240, (const long[]){3072, 192, 1}, arena + 938803200);
 
-  /* %892 = mul(%891, %657) layers.3.0 : f32[B, 16, 192] */
+  /* %888 = mul(%887, %657) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[24],
       (const long[]){1, 0, 0}, arena + 137510912);
 
-  /* %893 = transpose(%654) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %889 = transpose(%654) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 137363456);
 
-  /* %894 = fused_linear(%892, %893) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  /* %890 = fused_linear(%888, %889) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 137510912, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 136970240);
 
-  /* %895 = linear_grad_weight(%892, %653) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %891 = linear_grad_weight(%888, %653) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 137510912, arena + 136577024, arena + 949235712);
 
-  /* %896 = reduce_sum(%892) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  /* %892 = reduce_sum(%888) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137510912,
       arena + 955371648);
 
-  /* %897 = gelu_grad(%652, %894) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %893 = gelu_grad(%652, %890) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136183808, arena + 136970240, arena + 136577024);
 
-  /* %898 = transpose(%650) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %894 = transpose(%650) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 136183808);
 
-  /* %899 = fused_linear(%897, %898) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  /* %895 = fused_linear(%893, %894) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 136577024, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 136331264);
 
-  /* %900 = linear_grad_weight(%897, %649) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %896 = linear_grad_weight(%893, %649) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 136577024, arena + 937132032, arena + 949383168);
 
-  /* %901 = reduce_sum(%897) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  /* %897 = reduce_sum(%893) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 136577024,
       arena + 955361664);
 
-  /* %902 = reduce_sum(%899) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %898 = reduce_sum(%895) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
       arena + 136183808);
 
-  /* %903 = add(%839, %902) layers.3.0.norm2 : f32[192] */
+  /* %899 = add(%837, %898) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609216, (const long[]){1}, arena + 136183808,
       (const long[]){1}, arena + 136822784);
 
-  /* %904 = mul(%899, %603) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %900 = mul(%895, %603) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 136183808);
 
-  /* %905 = mul(%899, %647) layers.3.0.norm2 : f32[B, 16, 192], written over %899 */
+  /* %901 = mul(%895, %647) layers.3.0.norm2 : f32[B, 16, 192], written over %895 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
       arena + 937033728, (const long[]){3072, 192, 1}, arena + 136331264);
 
-  /* %906 = reduce_sum(%905) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %902 = reduce_sum(%901) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
       arena + 136282112);
 
-  /* %907 = add(%843, %906) layers.3.0.norm2 : f32[192] */
+  /* %903 = add(%841, %902) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609408, (const long[]){1}, arena + 136282112,
       (const long[]){1}, arena + 136822976);
 
-  /* %908 = normalize_grad(%646, %904) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %904 = normalize_grad(%646, %900) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 936935424, arena + 136183808, 1e-06f, arena + 136282112);
 
-  /* %909 = add(%891, %908) layers.3.0 : f32[B, 16, 192], written over %767 */
+  /* %905 = add(%887, %904) layers.3.0 : f32[B, 16, 192], written over %767 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
       arena + 136282112, (const long[]){3072, 192, 1}, arena + 938803200);
 
-  /* %910 = mul(%909, %644) layers.3.0 : f32[B, 16, 192] */
+  /* %906 = mul(%905, %644) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[23],
       (const long[]){1, 0, 0}, arena + 136183808);
 
-  /* %911 = transpose(%641) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  /* %907 = transpose(%641) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 136380416);
 
-  /* %912 = fused_linear(%910, %911) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  /* %908 = fused_linear(%906, %907) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 136183808, arena + 136380416, NULL, LK_ACT_NONE, NULL,
       arena + 136282112);
 
-  /* %913 = linear_grad_weight(%910, %640) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  /* %909 = linear_grad_weight(%906, %640) layers.3.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 936837120, arena + 954347520);
 
-  /* %914 = reduce_sum(%910) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  /* %910 = reduce_sum(%906) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
       arena + 955371840);
 
-  /* %915 = reshape(%912) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %912: no code */
+  /* %911 = reshape(%908) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %908: no code */
 
-  /* %916 = transpose(%915) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
+  /* %912 = transpose(%911) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
   lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136282112,
       arena + 136183808);
 
-  /* %917 = transpose(%634) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16] */
+  /* %913 = transpose(%634) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16] */
   lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 939171840,
       arena + 136282112);
 
-  /* %918 = matmul(%916, %917) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  /* %914 = matmul(%912, %913) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 16, 16, 48, arena + 136183808 + i0 * 3072, 768, 48, 1,
         arena + 136282112 + i0 * 768, 0, 16, 1, arena + 136380416 + i0 * 1024, 256, 16, 0.0f);
   } // for i0
 
-  /* %919 = transpose(%637) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  /* %915 = transpose(%637) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
   lk_transpose(5, (const long[]){B, 1, 4, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 938999808,
       arena + 136413184);
 
-  /* %920 = matmul(%919, %916) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
+  /* %916 = matmul(%915, %912) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
   lk_gemm_batched(B * 4, 16, 48, 16, arena + 136413184, 256, 16, 1, arena + 136183808, 768, 48, 1,
       arena + 136282112, 768, 48, 0.0f);
 
-  /* %921 = reduce_sum(%920) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 16, 48] */
+  /* %917 = reduce_sum(%916) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 136282112, arena + 136511488);
 
-  /* %922 = reshape(%921) {shape [1, 1, 16, 48]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48], a view of %921: no code */
+  /* %918 = reshape(%917) {shape [1, 1, 16, 48]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48], a view of %917: no code */
 
-  /* %923 = softmax_grad(%637, %918) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  /* %919 = softmax_grad(%637, %914) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
   lk_softmax_grad(B * 64, 16, arena + 938999808, arena + 136380416, arena + 136183808);
 
-  /* %924 = mul_scalar(%923) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  /* %920 = mul_scalar(%919) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136478720);
 
-  /* %925 = transpose(%632) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48] */
+  /* %921 = transpose(%632) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939147264,
       arena + 136282112);
 
-  /* %926 = matmul(%924, %925) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
+  /* %922 = matmul(%920, %921) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 16, 48, 16, arena + 136478720 + i0 * 1024, 256, 16, 1,
         arena + 136282112 + i0 * 768, 0, 48, 1, arena + 136183808 + i0 * 3072, 768, 48, 0.0f);
   } // for i0
 
-  /* %927 = transpose(%630) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 4, 48, 16] */
+  /* %923 = transpose(%630) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 4, 48, 16] */
   lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 936738816,
       arena + 136282112);
 
-  /* %928 = matmul(%927, %924) layers.3.0.layers.1.0 : f32[B, 1, 4, 48, 16] */
+  /* %924 = matmul(%923, %920) layers.3.0.layers.1.0 : f32[B, 1, 4, 48, 16] */
   lk_gemm_batched(B * 4, 48, 16, 16, arena + 136282112, 768, 16, 1, arena + 136478720, 256, 16, 1,
       arena + 136380416, 768, 16, 0.0f);
 
-  /* %929 = reduce_sum(%928) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 48, 16] */
+  /* %925 = reduce_sum(%924) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 136380416, arena + 136282112);
 
-  /* %930 = reshape(%929) {shape [1, 1, 48, 16]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16], a view of %929: no code */
+  /* %926 = reshape(%925) {shape [1, 1, 48, 16]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16], a view of %925: no code */
 
-  /* %931 = transpose(%922) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
+  /* %927 = transpose(%918) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136511488,
       arena + 136429568);
 
-  /* %932 = reshape(%931) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %931: no code */
+  /* %928 = reshape(%927) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %927: no code */
 
-  /* %933 = transpose(%930) {perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
+  /* %929 = transpose(%926) {perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 136282112,
       arena + 136454144);
 
-  /* %934 = reshape(%933) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %933: no code */
+  /* %930 = reshape(%929) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %929: no code */
 
-  /* %935 = transpose(%926) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
+  /* %931 = transpose(%922) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136183808,
       arena + 136282112);
 
-  /* %936 = reshape(%935) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %935: no code */
+  /* %932 = reshape(%931) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %931: no code */
 
-  /* %937 = zero_pad(%932) {axis 1, before 48, after 0} layers.3.0.layers.1.0 : f32[B, 16, 96] */
-  lk_zero_pad(B * 16, 48, 1, 48, 0, arena + 136429568, arena + 136380416);
+  /* %933 = concat(%930, %928) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 136454144, 48, arena + 136380416, 96);
+  lk_copy_rows(B * 16, 48, arena + 136429568, 48, arena + 136380464, 96);
 
-  /* %938 = zero_pad(%934) {axis 1, before 0, after 48} layers.3.0.layers.1.0 : f32[B, 16, 96] */
-  lk_zero_pad(B * 16, 48, 1, 0, 48, arena + 136454144, arena + 136183808);
-
-  /* %939 = add(%937, %938) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96], written over %937 */
-  lk_add(3, (const long[]){B, 16, 96}, arena + 136380416, (const long[]){1536, 96, 1},
-      arena + 136183808, (const long[]){1536, 96, 1}, arena + 136380416);
-
-  /* %940 = transpose(%624) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %934 = transpose(%624) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 136429568);
 
-  /* %941 = fused_linear(%939, %940) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  /* %935 = fused_linear(%933, %934) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 136380416, arena + 136429568, NULL, LK_ACT_NONE, NULL,
       arena + 136183808);
 
-  /* %942 = linear_grad_weight(%939, %620) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  /* %936 = linear_grad_weight(%933, %620) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 16, 192, 96, arena + 136380416, arena + 936640512, arena + 955158528);
 
-  /* %943 = reduce_sum(%939) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %937 = reduce_sum(%933) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
       arena + 955382400);
 
-  /* %944 = transpose(%621) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %938 = transpose(%621) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 136380416);
 
-  /* %945 = linear_grad_weight(%936, %620) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %939 = linear_grad_weight(%932, %620) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 136282112, arena + 936640512, arena + 954384384);
 
-  /* %946 = reduce_sum(%936) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  /* %940 = reduce_sum(%932) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136282112,
       arena + 955372032);
 
-  /* %947 = fused_linear(%936, %944, %941) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %941 */
+  /* %941 = fused_linear(%932, %938, %935) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %935 */
   lk_fused_linear(B * 16, 192, 192, arena + 136282112, arena + 136380416, NULL, LK_ACT_NONE,
       arena + 136183808, arena + 136183808);
 
-  /* %948 = reduce_sum(%947) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %942 = reduce_sum(%941) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
       arena + 136282112);
 
-  /* %949 = add(%885, %948) layers.3.0.norm1 : f32[192] */
+  /* %943 = add(%881, %942) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609600, (const long[]){1}, arena + 136282112,
       (const long[]){1}, arena + 136823168);
 
-  /* %950 = mul(%947, %572) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %944 = mul(%941, %572) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136183808, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, arena + 136282112);
 
-  /* %951 = mul(%947, %618) layers.3.0.norm1 : f32[B, 16, 192], written over %941 */
+  /* %945 = mul(%941, %618) layers.3.0.norm1 : f32[B, 16, 192], written over %935 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136183808, (const long[]){3072, 192, 1},
       arena + 936542208, (const long[]){3072, 192, 1}, arena + 136183808);
 
-  /* %952 = reduce_sum(%951) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %946 = reduce_sum(%945) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
       arena + 136380416);
 
-  /* %953 = add(%889, %952) layers.3.0.norm1 : f32[192] */
+  /* %947 = add(%885, %946) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609792, (const long[]){1}, arena + 136380416,
       (const long[]){1}, arena + 136823360);
 
-  /* %954 = normalize_grad(%617, %950) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %948 = normalize_grad(%617, %944) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 936443904, arena + 136282112, 1e-06f, arena + 136183808);
 
-  /* %955 = add(%909, %954) layers.3.0 : f32[B, 16, 192], written over %767 */
+  /* %949 = add(%905, %948) layers.3.0 : f32[B, 16, 192], written over %767 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
       arena + 136183808, (const long[]){3072, 192, 1}, arena + 938803200);
 
-  /* %956 = mul(%955, %615) layers.3.0 : f32[B, 16, 192] */
+  /* %950 = mul(%949, %615) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[22],
       (const long[]){1, 0, 0}, arena + 136724480);
 
-  /* %957 = transpose(%612) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %951 = transpose(%612) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 136577024);
 
-  /* %958 = fused_linear(%956, %957) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  /* %952 = fused_linear(%950, %951) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 136724480, arena + 136577024, NULL, LK_ACT_NONE, NULL,
       arena + 136183808);
 
-  /* %959 = linear_grad_weight(%956, %611) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %953 = linear_grad_weight(%950, %611) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 136724480, arena + 135790592, arena + 949530624);
 
-  /* %960 = reduce_sum(%956) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  /* %954 = reduce_sum(%950) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136724480,
       arena + 955372224);
 
-  /* %961 = gelu_grad(%610, %958) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %955 = gelu_grad(%610, %952) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 135004160, arena + 136183808, arena + 135790592);
 
-  /* %962 = transpose(%608) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %956 = transpose(%608) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 135004160);
 
-  /* %963 = fused_linear(%961, %962) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  /* %957 = fused_linear(%955, %956) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 135790592, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 135151616);
 
-  /* %964 = linear_grad_weight(%961, %607) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %958 = linear_grad_weight(%955, %607) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 135790592, arena + 936345600, arena + 949678080);
 
-  /* %965 = reduce_sum(%961) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  /* %959 = reduce_sum(%955) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955362432);
 
-  /* %966 = reduce_sum(%963) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %960 = reduce_sum(%957) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
       arena + 135004160);
 
-  /* %967 = add(%903, %966) layers.3.0.norm2 : f32[192] */
+  /* %961 = add(%899, %960) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136822784, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 955372416);
 
-  /* %968 = mul(%963, %603) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %962 = mul(%957, %603) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %969 = mul(%963, %605) layers.3.0.norm2 : f32[B, 16, 192], written over %963 */
+  /* %963 = mul(%957, %605) layers.3.0.norm2 : f32[B, 16, 192], written over %957 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
       arena + 936247296, (const long[]){3072, 192, 1}, arena + 135151616);
 
-  /* %970 = reduce_sum(%969) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %964 = reduce_sum(%963) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
       arena + 135102464);
 
-  /* %971 = add(%907, %970) layers.3.0.norm2 : f32[192] */
+  /* %965 = add(%903, %964) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136822976, (const long[]){1}, arena + 135102464,
       (const long[]){1}, arena + 955372608);
 
-  /* %972 = normalize_grad(%602, %968) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %966 = normalize_grad(%602, %962) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 936148992, arena + 135004160, 1e-06f, arena + 135102464);
 
-  /* %973 = add(%955, %972) layers.3.0 : f32[B, 16, 192], written over %767 */
+  /* %967 = add(%949, %966) layers.3.0 : f32[B, 16, 192], written over %767 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
       arena + 135102464, (const long[]){3072, 192, 1}, arena + 938803200);
 
-  /* %974 = mul(%973, %600) layers.3.0 : f32[B, 16, 192] */
+  /* %968 = mul(%967, %600) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[21],
       (const long[]){1, 0, 0}, arena + 135004160);
 
-  /* %975 = transpose(%597) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %969 = transpose(%597) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 135200768);
 
-  /* %976 = fused_linear(%974, %975) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %970 = fused_linear(%968, %969) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
       arena + 135102464);
 
-  /* %977 = linear_grad_weight(%974, %596) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %971 = linear_grad_weight(%968, %596) layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 135004160, arena + 936050688, arena + 954421248);
 
-  /* %978 = reduce_sum(%974) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  /* %972 = reduce_sum(%968) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 955372800);
 
-  /* %979 = reshape(%976) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %976: no code */
+  /* %973 = reshape(%970) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %970: no code */
 
-  /* %980 = transpose(%979) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
+  /* %974 = transpose(%973) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
   lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135102464,
       arena + 135004160);
 
-  /* %981 = transpose(%590) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16] */
+  /* %975 = transpose(%590) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16] */
   lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 939122688,
       arena + 135102464);
 
-  /* %982 = matmul(%980, %981) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  /* %976 = matmul(%974, %975) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 16, 16, 48, arena + 135004160 + i0 * 3072, 768, 48, 1,
         arena + 135102464 + i0 * 768, 0, 16, 1, arena + 135200768 + i0 * 1024, 256, 16, 0.0f);
   } // for i0
 
-  /* %983 = transpose(%593) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  /* %977 = transpose(%593) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
   lk_transpose(5, (const long[]){B, 1, 4, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 148340736,
       arena + 135233536);
 
-  /* %984 = matmul(%983, %980) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
+  /* %978 = matmul(%977, %974) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
   lk_gemm_batched(B * 4, 16, 48, 16, arena + 135233536, 256, 16, 1, arena + 135004160, 768, 48, 1,
       arena + 135102464, 768, 48, 0.0f);
 
-  /* %985 = reduce_sum(%984) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 16, 48] */
+  /* %979 = reduce_sum(%978) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135102464, arena + 135331840);
 
-  /* %986 = reshape(%985) {shape [1, 1, 16, 48]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48], a view of %985: no code */
+  /* %980 = reshape(%979) {shape [1, 1, 16, 48]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48], a view of %979: no code */
 
-  /* %987 = softmax_grad(%593, %982) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  /* %981 = softmax_grad(%593, %976) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
   lk_softmax_grad(B * 64, 16, arena + 148340736, arena + 135200768, arena + 135004160);
 
-  /* %988 = mul_scalar(%987) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  /* %982 = mul_scalar(%981) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135299072);
 
-  /* %989 = transpose(%588) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48] */
+  /* %983 = transpose(%588) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939098112,
       arena + 135102464);
 
-  /* %990 = matmul(%988, %989) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
+  /* %984 = matmul(%982, %983) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 16, 48, 16, arena + 135299072 + i0 * 1024, 256, 16, 1,
         arena + 135102464 + i0 * 768, 0, 48, 1, arena + 135004160 + i0 * 3072, 768, 48, 0.0f);
   } // for i0
 
-  /* %991 = transpose(%586) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 4, 48, 16] */
+  /* %985 = transpose(%586) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 4, 48, 16] */
   lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 935952384,
       arena + 135102464);
 
-  /* %992 = matmul(%991, %988) layers.3.0.layers.0.0 : f32[B, 1, 4, 48, 16] */
+  /* %986 = matmul(%985, %982) layers.3.0.layers.0.0 : f32[B, 1, 4, 48, 16] */
   lk_gemm_batched(B * 4, 48, 16, 16, arena + 135102464, 768, 16, 1, arena + 135299072, 256, 16, 1,
       arena + 135200768, 768, 16, 0.0f);
 
-  /* %993 = reduce_sum(%992) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 48, 16] */
+  /* %987 = reduce_sum(%986) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135200768, arena + 135102464);
 
-  /* %994 = reshape(%993) {shape [1, 1, 48, 16]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16], a view of %993: no code */
+  /* %988 = reshape(%987) {shape [1, 1, 48, 16]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16], a view of %987: no code */
 
-  /* %995 = transpose(%986) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
+  /* %989 = transpose(%980) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135331840,
       arena + 135249920);
 
-  /* %996 = reshape(%995) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %995: no code */
+  /* %990 = reshape(%989) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %989: no code */
 
-  /* %997 = transpose(%994) {perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
+  /* %991 = transpose(%988) {perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 135102464,
       arena + 135274496);
 
-  /* %998 = reshape(%997) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %997: no code */
+  /* %992 = reshape(%991) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %991: no code */
 
-  /* %999 = transpose(%990) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
+  /* %993 = transpose(%984) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135004160,
       arena + 135102464);
 
-  /* %1000 = reshape(%999) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %999: no code */
+  /* %994 = reshape(%993) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %993: no code */
 
-  /* %1001 = zero_pad(%996) {axis 1, before 48, after 0} layers.3.0.layers.0.0 : f32[B, 16, 96] */
-  lk_zero_pad(B * 16, 48, 1, 48, 0, arena + 135249920, arena + 135200768);
+  /* %995 = concat(%992, %990) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 135274496, 48, arena + 135200768, 96);
+  lk_copy_rows(B * 16, 48, arena + 135249920, 48, arena + 135200816, 96);
 
-  /* %1002 = zero_pad(%998) {axis 1, before 0, after 48} layers.3.0.layers.0.0 : f32[B, 16, 96] */
-  lk_zero_pad(B * 16, 48, 1, 0, 48, arena + 135274496, arena + 135004160);
-
-  /* %1003 = add(%1001, %1002) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96], written over %1001 */
-  lk_add(3, (const long[]){B, 16, 96}, arena + 135200768, (const long[]){1536, 96, 1},
-      arena + 135004160, (const long[]){1536, 96, 1}, arena + 135200768);
-
-  /* %1004 = transpose(%580) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  /* %996 = transpose(%580) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 135249920);
 
-  /* %1005 = fused_linear(%1003, %1004) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  /* %997 = fused_linear(%995, %996) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 135200768, arena + 135249920, NULL, LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %1006 = linear_grad_weight(%1003, %576) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  /* %998 = linear_grad_weight(%995, %576) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 16, 192, 96, arena + 135200768, arena + 935854080, arena + 955176960);
 
-  /* %1007 = reduce_sum(%1003) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %999 = reduce_sum(%995) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
       arena + 955382496);
 
-  /* %1008 = transpose(%577) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1000 = transpose(%577) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 135200768);
 
-  /* %1009 = linear_grad_weight(%1000, %576) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1001 = linear_grad_weight(%994, %576) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 135102464, arena + 935854080, arena + 954458112);
 
-  /* %1010 = reduce_sum(%1000) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  /* %1002 = reduce_sum(%994) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135102464,
       arena + 955372992);
 
-  /* %1011 = fused_linear(%1000, %1008, %1005) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %1005 */
+  /* %1003 = fused_linear(%994, %1000, %997) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %997 */
   lk_fused_linear(B * 16, 192, 192, arena + 135102464, arena + 135200768, NULL, LK_ACT_NONE,
       arena + 135004160, arena + 135004160);
 
-  /* %1012 = reduce_sum(%1011) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %1004 = reduce_sum(%1003) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 135102464);
 
-  /* %1013 = add(%949, %1012) layers.3.0.norm1 : f32[192] */
+  /* %1005 = add(%943, %1004) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136823168, (const long[]){1}, arena + 135102464,
       (const long[]){1}, arena + 955373184);
 
-  /* %1014 = mul(%1011, %572) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %1006 = mul(%1003, %572) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135004160, (const long[]){3072, 192, 1},
       params[164], (const long[]){0, 0, 1}, arena + 135102464);
 
-  /* %1015 = mul(%1011, %574) layers.3.0.norm1 : f32[B, 16, 192], written over %1005 */
+  /* %1007 = mul(%1003, %574) layers.3.0.norm1 : f32[B, 16, 192], written over %997 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135004160, (const long[]){3072, 192, 1},
       arena + 935755776, (const long[]){3072, 192, 1}, arena + 135004160);
 
-  /* %1016 = reduce_sum(%1015) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %1008 = reduce_sum(%1007) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 135200768);
 
-  /* %1017 = add(%953, %1016) layers.3.0.norm1 : f32[192] */
+  /* %1009 = add(%947, %1008) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136823360, (const long[]){1}, arena + 135200768,
       (const long[]){1}, arena + 955373376);
 
-  /* %1018 = normalize_grad(%571, %1014) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %1010 = normalize_grad(%571, %1006) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 935657472, arena + 135102464, 1e-06f, arena + 135004160);
 
-  /* %1019 = add(%973, %1018) layers.3.0 : f32[B, 16, 192], written over %767 */
+  /* %1011 = add(%967, %1010) layers.3.0 : f32[B, 16, 192], written over %767 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
       arena + 135004160, (const long[]){3072, 192, 1}, arena + 938803200);
 
-  /* %1020 = reduce_sum(%1019) {axes [], batch} layers.3.0 : f32[16, 192] */
+  /* %1012 = reduce_sum(%1011) {axes [], batch} layers.3.0 : f32[16, 192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 938803200,
       arena + 955355136);
 
-  /* %1021 = seq2img(%1019) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %1013 = seq2img(%1011) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
   lk_seq2img(B, 16, 192, arena + 938803200, arena + 135790592);
 
-  /* %1022 = maxpool_grad(%567, %1021) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %1014 = maxpool_grad(%567, %1013) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135790592,
       arena + 135004160);
 
-  /* %1023 = img2seq(%1022) layers.2.1 : f32[B, 64, 192] */
+  /* %1015 = img2seq(%1014) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 135004160, arena + 135397376);
 
-  /* %1024 = reduce_sum(%1023) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %1016 = reduce_sum(%1015) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
       arena + 955373568);
 
-  /* %1025 = mul(%1023, %562) layers.2.1.norm : f32[B, 64, 192] */
+  /* %1017 = mul(%1015, %562) layers.2.1.norm : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
       params[161], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %1026 = mul(%1023, %564) layers.2.1.norm : f32[B, 64, 192], written over %1023 */
+  /* %1018 = mul(%1015, %564) layers.2.1.norm : f32[B, 64, 192], written over %1015 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 135397376);
 
-  /* %1027 = reduce_sum(%1026) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %1019 = reduce_sum(%1018) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
       arena + 955373760);
 
-  /* %1028 = normalize_grad(%561, %1025) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %1020 = normalize_grad(%561, %1017) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 134217728, arena + 135004160, 1e-06f, arena + 134610944);
 
-  /* %1029 = seq2img(%1028) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %1021 = seq2img(%1020) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 134610944, arena + 134217728);
 
-  /* %1030 = conv2d_grad_input(%1029, %558) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %1022 = conv2d_grad_input(%1021, %557) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[159],
       arena + 134610944);
 
-  /* %1031 = conv2d_grad_weight(%1029, %557) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  /* %1023 = conv2d_grad_weight(%1021, %559) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
       arena + 933494784, arena + 947650560);
 
-  /* %1032 = reduce_sum(%1029) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %1024 = reduce_sum(%1021) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
       arena + 134217728, arena + 955373952);
 
-  /* %1033 = img2seq(%1030) layers.2.1 : f32[B, 64, 192] */
+  /* %1025 = img2seq(%1022) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 134610944, arena + 137363456);
 
-  /* %1034 = mul(%1033, %554) layers.2.0 : f32[B, 64, 192] */
+  /* %1026 = mul(%1025, %554) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1035 = transpose(%551) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %1027 = transpose(%551) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 136183808);
 
-  /* %1036 = fused_linear(%1034, %1035) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  /* %1028 = fused_linear(%1026, %1027) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1037 = linear_grad_weight(%1034, %550) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %1029 = linear_grad_weight(%1026, %550) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 393740288, arena + 949825536);
 
-  /* %1038 = reduce_sum(%1034) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  /* %1030 = reduce_sum(%1026) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955374144);
 
-  /* %1039 = gelu_grad(%549, %1036) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %1031 = gelu_grad(%549, %1028) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 392167424, arena + 134217728, arena + 135790592);
 
-  /* %1040 = transpose(%547) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %1032 = transpose(%547) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 134610944);
 
-  /* %1041 = fused_linear(%1039, %1040) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  /* %1033 = fused_linear(%1031, %1032) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1042 = linear_grad_weight(%1039, %546) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %1034 = linear_grad_weight(%1031, %546) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 933101568, arena + 949972992);
 
-  /* %1043 = reduce_sum(%1039) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  /* %1035 = reduce_sum(%1031) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955363200);
 
-  /* %1044 = reduce_sum(%1041) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1036 = reduce_sum(%1033) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 148340736);
 
-  /* %1045 = mul(%1041, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1037 = mul(%1033, %416) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1046 = mul(%1041, %544) layers.2.0.norm2 : f32[B, 64, 192], written over %1041 */
+  /* %1038 = mul(%1033, %544) layers.2.0.norm2 : f32[B, 64, 192], written over %1033 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 932708352, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1047 = reduce_sum(%1046) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1039 = reduce_sum(%1038) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 148340928);
 
-  /* %1048 = normalize_grad(%543, %1045) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1040 = normalize_grad(%543, %1037) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 932315136, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1049 = add(%1033, %1048) layers.2.0 : f32[B, 64, 192], written over %1033 */
+  /* %1041 = add(%1025, %1040) layers.2.0 : f32[B, 64, 192], written over %1025 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1050 = mul(%1049, %541) layers.2.0 : f32[B, 64, 192] */
+  /* %1042 = mul(%1041, %541) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1051 = transpose(%538) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %1043 = transpose(%538) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 135004160);
 
-  /* %1052 = fused_linear(%1050, %1051) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  /* %1044 = fused_linear(%1042, %1043) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1053 = linear_grad_weight(%1050, %537) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %1045 = linear_grad_weight(%1042, %537) layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 931921920, arena + 954494976);
 
-  /* %1054 = reduce_sum(%1050) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  /* %1046 = reduce_sum(%1042) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955374336);
 
-  /* %1055 = reshape(%1052) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %1052: no code */
+  /* %1047 = reshape(%1044) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %1044: no code */
 
-  /* %1056 = transpose(%1055) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
+  /* %1048 = transpose(%1047) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
   lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
       arena + 135266304);
 
-  /* %1057 = transpose(%531) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64] */
+  /* %1049 = transpose(%531) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 935559168,
       arena + 134742016);
 
-  /* %1058 = matmul(%1056, %1057) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  /* %1050 = matmul(%1048, %1049) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 64, 64, 48, arena + 135266304 + i0 * 12288, 3072, 48, 1,
         arena + 134742016 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
   } // for i0
 
-  /* %1059 = transpose(%534) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  /* %1051 = transpose(%534) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 150470656,
       arena + 134742016);
 
-  /* %1060 = matmul(%1059, %1056) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
+  /* %1052 = matmul(%1051, %1048) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
       arena + 135659520, 3072, 48, 0.0f);
 
-  /* %1061 = reduce_sum(%1060) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 64, 48] */
+  /* %1053 = reduce_sum(%1052) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135659520, arena + 136052736);
 
-  /* %1062 = reshape(%1061) {shape [1, 1, 64, 48]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48], a view of %1061: no code */
+  /* %1054 = reshape(%1053) {shape [1, 1, 64, 48]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48], a view of %1053: no code */
 
-  /* %1063 = softmax_grad(%534, %1058) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  /* %1055 = softmax_grad(%534, %1050) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 150470656, arena + 134217728, arena + 134742016);
 
-  /* %1064 = mul_scalar(%1063) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  /* %1056 = mul_scalar(%1055) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1065 = transpose(%529) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48] */
+  /* %1057 = transpose(%529) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 935460864,
       arena + 135135232);
 
-  /* %1066 = matmul(%1064, %1065) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
+  /* %1058 = matmul(%1056, %1057) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 64, 48, 64, arena + 134217728 + i0 * 16384, 4096, 64, 1,
         arena + 135135232 + i0 * 3072, 0, 48, 1, arena + 134742016 + i0 * 12288, 3072, 48, 0.0f);
   } // for i0
 
-  /* %1067 = transpose(%527) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 4, 48, 64] */
+  /* %1059 = transpose(%527) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 4, 48, 64] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 931528704,
       arena + 135135232);
 
-  /* %1068 = matmul(%1067, %1064) layers.2.0.layers.3.0 : f32[B, 1, 4, 48, 64] */
+  /* %1060 = matmul(%1059, %1056) layers.2.0.layers.3.0 : f32[B, 1, 4, 48, 64] */
   lk_gemm_batched(B * 4, 48, 64, 64, arena + 135135232, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
       arena + 135528448, 3072, 64, 0.0f);
 
-  /* %1069 = reduce_sum(%1068) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 48, 64] */
+  /* %1061 = reduce_sum(%1060) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135528448, arena + 134217728);
 
-  /* %1070 = reshape(%1069) {shape [1, 1, 48, 64]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64], a view of %1069: no code */
+  /* %1062 = reshape(%1061) {shape [1, 1, 48, 64]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64], a view of %1061: no code */
 
-  /* %1071 = transpose(%1062) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
+  /* %1063 = transpose(%1054) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136052736,
       arena + 134610944);
 
-  /* %1072 = reshape(%1071) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %1071: no code */
+  /* %1064 = reshape(%1063) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %1063: no code */
 
-  /* %1073 = transpose(%1070) {perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
+  /* %1065 = transpose(%1062) {perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
       arena + 135200768);
 
-  /* %1074 = reshape(%1073) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %1073: no code */
+  /* %1066 = reshape(%1065) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %1065: no code */
 
-  /* %1075 = transpose(%1066) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
+  /* %1067 = transpose(%1058) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134742016,
       arena + 134217728);
 
-  /* %1076 = reshape(%1075) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1075: no code */
+  /* %1068 = reshape(%1067) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1067: no code */
 
-  /* %1077 = zero_pad(%1072) {axis 1, before 48, after 0} layers.2.0.layers.3.0 : f32[B, 64, 96] */
-  lk_zero_pad(B * 64, 48, 1, 48, 0, arena + 134610944, arena + 135004160);
+  /* %1069 = concat(%1066, %1064) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 135200768, 48, arena + 135004160, 96);
+  lk_copy_rows(B * 64, 48, arena + 134610944, 48, arena + 135004208, 96);
 
-  /* %1078 = zero_pad(%1074) {axis 1, before 0, after 48} layers.2.0.layers.3.0 : f32[B, 64, 96] */
-  lk_zero_pad(B * 64, 48, 1, 0, 48, arena + 135200768, arena + 134610944);
-
-  /* %1079 = add(%1077, %1078) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96], written over %1077 */
-  lk_add(3, (const long[]){B, 64, 96}, arena + 135004160, (const long[]){6144, 96, 1},
-      arena + 134610944, (const long[]){6144, 96, 1}, arena + 135004160);
-
-  /* %1080 = transpose(%521) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  /* %1070 = transpose(%521) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 135200768);
 
-  /* %1081 = fused_linear(%1079, %1080) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1071 = fused_linear(%1069, %1070) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 96, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1082 = linear_grad_weight(%1079, %517) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  /* %1072 = linear_grad_weight(%1069, %517) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 64, 192, 96, arena + 135004160, arena + 931135488, arena + 955195392);
 
-  /* %1083 = reduce_sum(%1079) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
+  /* %1073 = reduce_sum(%1069) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 955382592);
 
-  /* %1084 = transpose(%518) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %1074 = transpose(%518) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 135004160);
 
-  /* %1085 = linear_grad_weight(%1076, %517) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %1075 = linear_grad_weight(%1068, %517) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 931135488, arena + 954531840);
 
-  /* %1086 = reduce_sum(%1076) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  /* %1076 = reduce_sum(%1068) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955374528);
 
-  /* %1087 = fused_linear(%1076, %1084, %1081) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %1081 */
+  /* %1077 = fused_linear(%1068, %1074, %1071) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %1071 */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE,
       arena + 134610944, arena + 134610944);
 
-  /* %1088 = reduce_sum(%1087) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1078 = reduce_sum(%1077) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 148341120);
 
-  /* %1089 = mul(%1087, %385) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1079 = mul(%1077, %385) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1090 = mul(%1087, %515) layers.2.0.norm1 : f32[B, 64, 192], written over %1081 */
+  /* %1080 = mul(%1077, %515) layers.2.0.norm1 : f32[B, 64, 192], written over %1071 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       arena + 930742272, (const long[]){12288, 192, 1}, arena + 134610944);
 
-  /* %1091 = reduce_sum(%1090) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1081 = reduce_sum(%1080) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 148341312);
 
-  /* %1092 = normalize_grad(%514, %1089) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1082 = normalize_grad(%514, %1079) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 930349056, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1093 = add(%1049, %1092) layers.2.0 : f32[B, 64, 192], written over %1033 */
+  /* %1083 = add(%1041, %1082) layers.2.0 : f32[B, 64, 192], written over %1025 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1094 = mul(%1093, %512) layers.2.0 : f32[B, 64, 192] */
+  /* %1084 = mul(%1083, %512) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1095 = transpose(%509) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %1085 = transpose(%509) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 136183808);
 
-  /* %1096 = fused_linear(%1094, %1095) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  /* %1086 = fused_linear(%1084, %1085) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1097 = linear_grad_weight(%1094, %508) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %1087 = linear_grad_weight(%1084, %508) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 390594560, arena + 950120448);
 
-  /* %1098 = reduce_sum(%1094) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  /* %1088 = reduce_sum(%1084) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955374720);
 
-  /* %1099 = gelu_grad(%507, %1096) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %1089 = gelu_grad(%507, %1086) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 389021696, arena + 134217728, arena + 135790592);
 
-  /* %1100 = transpose(%505) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %1090 = transpose(%505) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 134610944);
 
-  /* %1101 = fused_linear(%1099, %1100) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  /* %1091 = fused_linear(%1089, %1090) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1102 = linear_grad_weight(%1099, %504) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %1092 = linear_grad_weight(%1089, %504) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 929955840, arena + 950267904);
 
-  /* %1103 = reduce_sum(%1099) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  /* %1093 = reduce_sum(%1089) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955363968);
 
-  /* %1104 = reduce_sum(%1101) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1094 = reduce_sum(%1091) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1105 = add(%1044, %1104) layers.2.0.norm2 : f32[192] */
+  /* %1095 = add(%1036, %1094) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148340736, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 148341504);
 
-  /* %1106 = mul(%1101, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1096 = mul(%1091, %416) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1107 = mul(%1101, %502) layers.2.0.norm2 : f32[B, 64, 192], written over %1101 */
+  /* %1097 = mul(%1091, %502) layers.2.0.norm2 : f32[B, 64, 192], written over %1091 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 929562624, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1108 = reduce_sum(%1107) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1098 = reduce_sum(%1097) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1109 = add(%1047, %1108) layers.2.0.norm2 : f32[192] */
+  /* %1099 = add(%1039, %1098) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148340928, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 148340736);
 
-  /* %1110 = normalize_grad(%501, %1106) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1100 = normalize_grad(%501, %1096) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 929169408, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1111 = add(%1093, %1110) layers.2.0 : f32[B, 64, 192], written over %1033 */
+  /* %1101 = add(%1083, %1100) layers.2.0 : f32[B, 64, 192], written over %1025 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1112 = mul(%1111, %499) layers.2.0 : f32[B, 64, 192] */
+  /* %1102 = mul(%1101, %499) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1113 = transpose(%496) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %1103 = transpose(%496) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 135004160);
 
-  /* %1114 = fused_linear(%1112, %1113) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %1104 = fused_linear(%1102, %1103) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1115 = linear_grad_weight(%1112, %495) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %1105 = linear_grad_weight(%1102, %495) layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 928776192, arena + 954568704);
 
-  /* %1116 = reduce_sum(%1112) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  /* %1106 = reduce_sum(%1102) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955374912);
 
-  /* %1117 = reshape(%1114) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %1114: no code */
+  /* %1107 = reshape(%1104) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %1104: no code */
 
-  /* %1118 = transpose(%1117) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
+  /* %1108 = transpose(%1107) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
   lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
       arena + 135266304);
 
-  /* %1119 = transpose(%489) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64] */
+  /* %1109 = transpose(%489) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 935362560,
       arena + 134742016);
 
-  /* %1120 = matmul(%1118, %1119) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  /* %1110 = matmul(%1108, %1109) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 64, 64, 48, arena + 135266304 + i0 * 12288, 3072, 48, 1,
         arena + 134742016 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
   } // for i0
 
-  /* %1121 = transpose(%492) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  /* %1111 = transpose(%492) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 149946368,
       arena + 134742016);
 
-  /* %1122 = matmul(%1121, %1118) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
+  /* %1112 = matmul(%1111, %1108) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
       arena + 135659520, 3072, 48, 0.0f);
 
-  /* %1123 = reduce_sum(%1122) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 64, 48] */
+  /* %1113 = reduce_sum(%1112) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135659520, arena + 136052736);
 
-  /* %1124 = reshape(%1123) {shape [1, 1, 64, 48]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48], a view of %1123: no code */
+  /* %1114 = reshape(%1113) {shape [1, 1, 64, 48]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48], a view of %1113: no code */
 
-  /* %1125 = softmax_grad(%492, %1120) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  /* %1115 = softmax_grad(%492, %1110) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 149946368, arena + 134217728, arena + 134742016);
 
-  /* %1126 = mul_scalar(%1125) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  /* %1116 = mul_scalar(%1115) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1127 = transpose(%487) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48] */
+  /* %1117 = transpose(%487) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 935264256,
       arena + 135135232);
 
-  /* %1128 = matmul(%1126, %1127) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
+  /* %1118 = matmul(%1116, %1117) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 64, 48, 64, arena + 134217728 + i0 * 16384, 4096, 64, 1,
         arena + 135135232 + i0 * 3072, 0, 48, 1, arena + 134742016 + i0 * 12288, 3072, 48, 0.0f);
   } // for i0
 
-  /* %1129 = transpose(%485) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 4, 48, 64] */
+  /* %1119 = transpose(%485) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 4, 48, 64] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 928382976,
       arena + 135135232);
 
-  /* %1130 = matmul(%1129, %1126) layers.2.0.layers.2.0 : f32[B, 1, 4, 48, 64] */
+  /* %1120 = matmul(%1119, %1116) layers.2.0.layers.2.0 : f32[B, 1, 4, 48, 64] */
   lk_gemm_batched(B * 4, 48, 64, 64, arena + 135135232, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
       arena + 135528448, 3072, 64, 0.0f);
 
-  /* %1131 = reduce_sum(%1130) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 48, 64] */
+  /* %1121 = reduce_sum(%1120) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135528448, arena + 134217728);
 
-  /* %1132 = reshape(%1131) {shape [1, 1, 48, 64]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64], a view of %1131: no code */
+  /* %1122 = reshape(%1121) {shape [1, 1, 48, 64]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64], a view of %1121: no code */
 
-  /* %1133 = transpose(%1124) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
+  /* %1123 = transpose(%1114) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136052736,
       arena + 134610944);
 
-  /* %1134 = reshape(%1133) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1133: no code */
+  /* %1124 = reshape(%1123) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1123: no code */
 
-  /* %1135 = transpose(%1132) {perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
+  /* %1125 = transpose(%1122) {perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
       arena + 135200768);
 
-  /* %1136 = reshape(%1135) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1135: no code */
+  /* %1126 = reshape(%1125) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1125: no code */
 
-  /* %1137 = transpose(%1128) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
+  /* %1127 = transpose(%1118) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134742016,
       arena + 134217728);
 
-  /* %1138 = reshape(%1137) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1137: no code */
+  /* %1128 = reshape(%1127) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1127: no code */
 
-  /* %1139 = zero_pad(%1134) {axis 1, before 48, after 0} layers.2.0.layers.2.0 : f32[B, 64, 96] */
-  lk_zero_pad(B * 64, 48, 1, 48, 0, arena + 134610944, arena + 135004160);
+  /* %1129 = concat(%1126, %1124) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 135200768, 48, arena + 135004160, 96);
+  lk_copy_rows(B * 64, 48, arena + 134610944, 48, arena + 135004208, 96);
 
-  /* %1140 = zero_pad(%1136) {axis 1, before 0, after 48} layers.2.0.layers.2.0 : f32[B, 64, 96] */
-  lk_zero_pad(B * 64, 48, 1, 0, 48, arena + 135200768, arena + 134610944);
-
-  /* %1141 = add(%1139, %1140) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96], written over %1139 */
-  lk_add(3, (const long[]){B, 64, 96}, arena + 135004160, (const long[]){6144, 96, 1},
-      arena + 134610944, (const long[]){6144, 96, 1}, arena + 135004160);
-
-  /* %1142 = transpose(%479) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  /* %1130 = transpose(%479) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 135200768);
 
-  /* %1143 = fused_linear(%1141, %1142) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1131 = fused_linear(%1129, %1130) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 96, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1144 = linear_grad_weight(%1141, %475) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  /* %1132 = linear_grad_weight(%1129, %475) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 64, 192, 96, arena + 135004160, arena + 927989760, arena + 955213824);
 
-  /* %1145 = reduce_sum(%1141) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
+  /* %1133 = reduce_sum(%1129) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 955382688);
 
-  /* %1146 = transpose(%476) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %1134 = transpose(%476) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 135004160);
 
-  /* %1147 = linear_grad_weight(%1138, %475) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %1135 = linear_grad_weight(%1128, %475) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 927989760, arena + 954605568);
 
-  /* %1148 = reduce_sum(%1138) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  /* %1136 = reduce_sum(%1128) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955375104);
 
-  /* %1149 = fused_linear(%1138, %1146, %1143) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %1143 */
+  /* %1137 = fused_linear(%1128, %1134, %1131) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %1131 */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE,
       arena + 134610944, arena + 134610944);
 
-  /* %1150 = reduce_sum(%1149) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1138 = reduce_sum(%1137) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 134217728);
 
-  /* %1151 = add(%1088, %1150) layers.2.0.norm1 : f32[192] */
+  /* %1139 = add(%1078, %1138) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148341120, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 148340928);
 
-  /* %1152 = mul(%1149, %385) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1140 = mul(%1137, %385) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1153 = mul(%1149, %473) layers.2.0.norm1 : f32[B, 64, 192], written over %1143 */
+  /* %1141 = mul(%1137, %473) layers.2.0.norm1 : f32[B, 64, 192], written over %1131 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       arena + 927596544, (const long[]){12288, 192, 1}, arena + 134610944);
 
-  /* %1154 = reduce_sum(%1153) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1142 = reduce_sum(%1141) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 135004160);
 
-  /* %1155 = add(%1091, %1154) layers.2.0.norm1 : f32[192] */
+  /* %1143 = add(%1081, %1142) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148341312, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 148341120);
 
-  /* %1156 = normalize_grad(%472, %1152) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1144 = normalize_grad(%472, %1140) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 927203328, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1157 = add(%1111, %1156) layers.2.0 : f32[B, 64, 192], written over %1033 */
+  /* %1145 = add(%1101, %1144) layers.2.0 : f32[B, 64, 192], written over %1025 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1158 = mul(%1157, %470) layers.2.0 : f32[B, 64, 192] */
+  /* %1146 = mul(%1145, %470) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1159 = transpose(%467) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1147 = transpose(%467) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 136183808);
 
-  /* %1160 = fused_linear(%1158, %1159) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  /* %1148 = fused_linear(%1146, %1147) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1161 = linear_grad_weight(%1158, %466) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1149 = linear_grad_weight(%1146, %466) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 387448832, arena + 950415360);
 
-  /* %1162 = reduce_sum(%1158) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  /* %1150 = reduce_sum(%1146) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955375296);
 
-  /* %1163 = gelu_grad(%465, %1160) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %1151 = gelu_grad(%465, %1148) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 145620992, arena + 134217728, arena + 135790592);
 
-  /* %1164 = transpose(%463) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1152 = transpose(%463) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 134610944);
 
-  /* %1165 = fused_linear(%1163, %1164) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  /* %1153 = fused_linear(%1151, %1152) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1166 = linear_grad_weight(%1163, %462) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1154 = linear_grad_weight(%1151, %462) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 926810112, arena + 950562816);
 
-  /* %1167 = reduce_sum(%1163) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  /* %1155 = reduce_sum(%1151) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955364736);
 
-  /* %1168 = reduce_sum(%1165) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1156 = reduce_sum(%1153) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1169 = add(%1105, %1168) layers.2.0.norm2 : f32[192] */
+  /* %1157 = add(%1095, %1156) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148341504, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 145620992);
 
-  /* %1170 = mul(%1165, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1158 = mul(%1153, %416) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1171 = mul(%1165, %460) layers.2.0.norm2 : f32[B, 64, 192], written over %1165 */
+  /* %1159 = mul(%1153, %460) layers.2.0.norm2 : f32[B, 64, 192], written over %1153 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 926416896, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1172 = reduce_sum(%1171) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1160 = reduce_sum(%1159) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1173 = add(%1109, %1172) layers.2.0.norm2 : f32[192] */
+  /* %1161 = add(%1099, %1160) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148340736, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 145621184);
 
-  /* %1174 = normalize_grad(%459, %1170) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1162 = normalize_grad(%459, %1158) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 926023680, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1175 = add(%1157, %1174) layers.2.0 : f32[B, 64, 192], written over %1033 */
+  /* %1163 = add(%1145, %1162) layers.2.0 : f32[B, 64, 192], written over %1025 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1176 = mul(%1175, %457) layers.2.0 : f32[B, 64, 192] */
+  /* %1164 = mul(%1163, %457) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1177 = transpose(%454) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %1165 = transpose(%454) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 135004160);
 
-  /* %1178 = fused_linear(%1176, %1177) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  /* %1166 = fused_linear(%1164, %1165) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1179 = linear_grad_weight(%1176, %453) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %1167 = linear_grad_weight(%1164, %453) layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 925630464, arena + 954642432);
 
-  /* %1180 = reduce_sum(%1176) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  /* %1168 = reduce_sum(%1164) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955375488);
 
-  /* %1181 = reshape(%1178) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %1178: no code */
+  /* %1169 = reshape(%1166) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %1166: no code */
 
-  /* %1182 = transpose(%1181) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
+  /* %1170 = transpose(%1169) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
   lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
       arena + 135266304);
 
-  /* %1183 = transpose(%447) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64] */
+  /* %1171 = transpose(%447) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 935165952,
       arena + 134742016);
 
-  /* %1184 = matmul(%1182, %1183) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  /* %1172 = matmul(%1170, %1171) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 64, 64, 48, arena + 135266304 + i0 * 12288, 3072, 48, 1,
         arena + 134742016 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
   } // for i0
 
-  /* %1185 = transpose(%450) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  /* %1173 = transpose(%450) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 147718144,
       arena + 134742016);
 
-  /* %1186 = matmul(%1185, %1182) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
+  /* %1174 = matmul(%1173, %1170) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
       arena + 135659520, 3072, 48, 0.0f);
 
-  /* %1187 = reduce_sum(%1186) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 64, 48] */
+  /* %1175 = reduce_sum(%1174) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135659520, arena + 136052736);
 
-  /* %1188 = reshape(%1187) {shape [1, 1, 64, 48]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48], a view of %1187: no code */
+  /* %1176 = reshape(%1175) {shape [1, 1, 64, 48]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48], a view of %1175: no code */
 
-  /* %1189 = softmax_grad(%450, %1184) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  /* %1177 = softmax_grad(%450, %1172) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 147718144, arena + 134217728, arena + 134742016);
 
-  /* %1190 = mul_scalar(%1189) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  /* %1178 = mul_scalar(%1177) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1191 = transpose(%445) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48] */
+  /* %1179 = transpose(%445) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 935067648,
       arena + 135135232);
 
-  /* %1192 = matmul(%1190, %1191) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
+  /* %1180 = matmul(%1178, %1179) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 64, 48, 64, arena + 134217728 + i0 * 16384, 4096, 64, 1,
         arena + 135135232 + i0 * 3072, 0, 48, 1, arena + 134742016 + i0 * 12288, 3072, 48, 0.0f);
   } // for i0
 
-  /* %1193 = transpose(%443) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 4, 48, 64] */
+  /* %1181 = transpose(%443) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 4, 48, 64] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 925237248,
       arena + 135135232);
 
-  /* %1194 = matmul(%1193, %1190) layers.2.0.layers.1.0 : f32[B, 1, 4, 48, 64] */
+  /* %1182 = matmul(%1181, %1178) layers.2.0.layers.1.0 : f32[B, 1, 4, 48, 64] */
   lk_gemm_batched(B * 4, 48, 64, 64, arena + 135135232, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
       arena + 135528448, 3072, 64, 0.0f);
 
-  /* %1195 = reduce_sum(%1194) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 48, 64] */
+  /* %1183 = reduce_sum(%1182) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135528448, arena + 134217728);
 
-  /* %1196 = reshape(%1195) {shape [1, 1, 48, 64]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64], a view of %1195: no code */
+  /* %1184 = reshape(%1183) {shape [1, 1, 48, 64]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64], a view of %1183: no code */
 
-  /* %1197 = transpose(%1188) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
+  /* %1185 = transpose(%1176) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136052736,
       arena + 134610944);
 
-  /* %1198 = reshape(%1197) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1197: no code */
+  /* %1186 = reshape(%1185) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1185: no code */
 
-  /* %1199 = transpose(%1196) {perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
+  /* %1187 = transpose(%1184) {perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
       arena + 135200768);
 
-  /* %1200 = reshape(%1199) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1199: no code */
+  /* %1188 = reshape(%1187) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1187: no code */
 
-  /* %1201 = transpose(%1192) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
+  /* %1189 = transpose(%1180) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134742016,
       arena + 134217728);
 
-  /* %1202 = reshape(%1201) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1201: no code */
+  /* %1190 = reshape(%1189) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1189: no code */
 
-  /* %1203 = zero_pad(%1198) {axis 1, before 48, after 0} layers.2.0.layers.1.0 : f32[B, 64, 96] */
-  lk_zero_pad(B * 64, 48, 1, 48, 0, arena + 134610944, arena + 135004160);
+  /* %1191 = concat(%1188, %1186) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 135200768, 48, arena + 135004160, 96);
+  lk_copy_rows(B * 64, 48, arena + 134610944, 48, arena + 135004208, 96);
 
-  /* %1204 = zero_pad(%1200) {axis 1, before 0, after 48} layers.2.0.layers.1.0 : f32[B, 64, 96] */
-  lk_zero_pad(B * 64, 48, 1, 0, 48, arena + 135200768, arena + 134610944);
-
-  /* %1205 = add(%1203, %1204) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96], written over %1203 */
-  lk_add(3, (const long[]){B, 64, 96}, arena + 135004160, (const long[]){6144, 96, 1},
-      arena + 134610944, (const long[]){6144, 96, 1}, arena + 135004160);
-
-  /* %1206 = transpose(%437) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %1192 = transpose(%437) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 135200768);
 
-  /* %1207 = fused_linear(%1205, %1206) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1193 = fused_linear(%1191, %1192) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 96, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1208 = linear_grad_weight(%1205, %433) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  /* %1194 = linear_grad_weight(%1191, %433) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 64, 192, 96, arena + 135004160, arena + 924844032, arena + 955232256);
 
-  /* %1209 = reduce_sum(%1205) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %1195 = reduce_sum(%1191) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 955382784);
 
-  /* %1210 = transpose(%434) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1196 = transpose(%434) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 135004160);
 
-  /* %1211 = linear_grad_weight(%1202, %433) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1197 = linear_grad_weight(%1190, %433) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 924844032, arena + 954679296);
 
-  /* %1212 = reduce_sum(%1202) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1198 = reduce_sum(%1190) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955375680);
 
-  /* %1213 = fused_linear(%1202, %1210, %1207) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1207 */
+  /* %1199 = fused_linear(%1190, %1196, %1193) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1193 */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE,
       arena + 134610944, arena + 134610944);
 
-  /* %1214 = reduce_sum(%1213) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1200 = reduce_sum(%1199) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 134217728);
 
-  /* %1215 = add(%1151, %1214) layers.2.0.norm1 : f32[192] */
+  /* %1201 = add(%1139, %1200) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148340928, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 145621376);
 
-  /* %1216 = mul(%1213, %385) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1202 = mul(%1199, %385) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1217 = mul(%1213, %431) layers.2.0.norm1 : f32[B, 64, 192], written over %1207 */
+  /* %1203 = mul(%1199, %431) layers.2.0.norm1 : f32[B, 64, 192], written over %1193 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       arena + 401997824, (const long[]){12288, 192, 1}, arena + 134610944);
 
-  /* %1218 = reduce_sum(%1217) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1204 = reduce_sum(%1203) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 135004160);
 
-  /* %1219 = add(%1155, %1218) layers.2.0.norm1 : f32[192] */
+  /* %1205 = add(%1143, %1204) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148341120, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 145621568);
 
-  /* %1220 = normalize_grad(%430, %1216) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1206 = normalize_grad(%430, %1202) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 401604608, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1221 = add(%1175, %1220) layers.2.0 : f32[B, 64, 192], written over %1033 */
+  /* %1207 = add(%1163, %1206) layers.2.0 : f32[B, 64, 192], written over %1025 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1222 = mul(%1221, %428) layers.2.0 : f32[B, 64, 192] */
+  /* %1208 = mul(%1207, %428) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1223 = transpose(%425) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1209 = transpose(%425) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 136183808);
 
-  /* %1224 = fused_linear(%1222, %1223) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  /* %1210 = fused_linear(%1208, %1209) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1225 = linear_grad_weight(%1222, %424) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1211 = linear_grad_weight(%1208, %424) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 144048128, arena + 950710272);
 
-  /* %1226 = reduce_sum(%1222) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  /* %1212 = reduce_sum(%1208) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955375872);
 
-  /* %1227 = gelu_grad(%423, %1224) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %1213 = gelu_grad(%423, %1210) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 142475264, arena + 134217728, arena + 135790592);
 
-  /* %1228 = transpose(%421) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1214 = transpose(%421) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 134610944);
 
-  /* %1229 = fused_linear(%1227, %1228) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  /* %1215 = fused_linear(%1213, %1214) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1230 = linear_grad_weight(%1227, %420) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1216 = linear_grad_weight(%1213, %420) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 401211392, arena + 950857728);
 
-  /* %1231 = reduce_sum(%1227) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  /* %1217 = reduce_sum(%1213) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955365504);
 
-  /* %1232 = reduce_sum(%1229) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1218 = reduce_sum(%1215) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1233 = add(%1169, %1232) layers.2.0.norm2 : f32[192] */
+  /* %1219 = add(%1157, %1218) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145620992, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 955376064);
 
-  /* %1234 = mul(%1229, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1220 = mul(%1215, %416) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1235 = mul(%1229, %418) layers.2.0.norm2 : f32[B, 64, 192], written over %1229 */
+  /* %1221 = mul(%1215, %418) layers.2.0.norm2 : f32[B, 64, 192], written over %1215 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 400818176, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1236 = reduce_sum(%1235) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1222 = reduce_sum(%1221) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1237 = add(%1173, %1236) layers.2.0.norm2 : f32[192] */
+  /* %1223 = add(%1161, %1222) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621184, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 955376256);
 
-  /* %1238 = normalize_grad(%415, %1234) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1224 = normalize_grad(%415, %1220) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 400424960, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1239 = add(%1221, %1238) layers.2.0 : f32[B, 64, 192], written over %1033 */
+  /* %1225 = add(%1207, %1224) layers.2.0 : f32[B, 64, 192], written over %1025 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1240 = mul(%1239, %413) layers.2.0 : f32[B, 64, 192] */
+  /* %1226 = mul(%1225, %413) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1241 = transpose(%410) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %1227 = transpose(%410) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 135004160);
 
-  /* %1242 = fused_linear(%1240, %1241) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %1228 = fused_linear(%1226, %1227) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1243 = linear_grad_weight(%1240, %409) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %1229 = linear_grad_weight(%1226, %409) layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 400031744, arena + 954716160);
 
-  /* %1244 = reduce_sum(%1240) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  /* %1230 = reduce_sum(%1226) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955376448);
 
-  /* %1245 = reshape(%1242) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %1242: no code */
+  /* %1231 = reshape(%1228) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %1228: no code */
 
-  /* %1246 = transpose(%1245) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
+  /* %1232 = transpose(%1231) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
   lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
       arena + 135266304);
 
-  /* %1247 = transpose(%403) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64] */
+  /* %1233 = transpose(%403) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 402538496,
       arena + 134742016);
 
-  /* %1248 = matmul(%1246, %1247) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  /* %1234 = matmul(%1232, %1233) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 64, 64, 48, arena + 135266304 + i0 * 12288, 3072, 48, 1,
         arena + 134742016 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
   } // for i0
 
-  /* %1249 = transpose(%406) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  /* %1235 = transpose(%406) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 147193856,
       arena + 134742016);
 
-  /* %1250 = matmul(%1249, %1246) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
+  /* %1236 = matmul(%1235, %1232) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
       arena + 135659520, 3072, 48, 0.0f);
 
-  /* %1251 = reduce_sum(%1250) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 64, 48] */
+  /* %1237 = reduce_sum(%1236) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135659520, arena + 136052736);
 
-  /* %1252 = reshape(%1251) {shape [1, 1, 64, 48]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48], a view of %1251: no code */
+  /* %1238 = reshape(%1237) {shape [1, 1, 64, 48]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48], a view of %1237: no code */
 
-  /* %1253 = softmax_grad(%406, %1248) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  /* %1239 = softmax_grad(%406, %1234) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 147193856, arena + 134217728, arena + 134742016);
 
-  /* %1254 = mul_scalar(%1253) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  /* %1240 = mul_scalar(%1239) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1255 = transpose(%401) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48] */
+  /* %1241 = transpose(%401) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 148242432,
       arena + 135135232);
 
-  /* %1256 = matmul(%1254, %1255) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
+  /* %1242 = matmul(%1240, %1241) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 64, 48, 64, arena + 134217728 + i0 * 16384, 4096, 64, 1,
         arena + 135135232 + i0 * 3072, 0, 48, 1, arena + 134742016 + i0 * 12288, 3072, 48, 0.0f);
   } // for i0
 
-  /* %1257 = transpose(%399) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 4, 48, 64] */
+  /* %1243 = transpose(%399) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 4, 48, 64] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 399638528,
       arena + 135135232);
 
-  /* %1258 = matmul(%1257, %1254) layers.2.0.layers.0.0 : f32[B, 1, 4, 48, 64] */
+  /* %1244 = matmul(%1243, %1240) layers.2.0.layers.0.0 : f32[B, 1, 4, 48, 64] */
   lk_gemm_batched(B * 4, 48, 64, 64, arena + 135135232, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
       arena + 135528448, 3072, 64, 0.0f);
 
-  /* %1259 = reduce_sum(%1258) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 48, 64] */
+  /* %1245 = reduce_sum(%1244) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 135528448, arena + 134217728);
 
-  /* %1260 = reshape(%1259) {shape [1, 1, 48, 64]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64], a view of %1259: no code */
+  /* %1246 = reshape(%1245) {shape [1, 1, 48, 64]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64], a view of %1245: no code */
 
-  /* %1261 = transpose(%1252) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
+  /* %1247 = transpose(%1238) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136052736,
       arena + 134610944);
 
-  /* %1262 = reshape(%1261) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1261: no code */
+  /* %1248 = reshape(%1247) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1247: no code */
 
-  /* %1263 = transpose(%1260) {perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
+  /* %1249 = transpose(%1246) {perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
       arena + 135200768);
 
-  /* %1264 = reshape(%1263) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1263: no code */
+  /* %1250 = reshape(%1249) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1249: no code */
 
-  /* %1265 = transpose(%1256) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
+  /* %1251 = transpose(%1242) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134742016,
       arena + 134217728);
 
-  /* %1266 = reshape(%1265) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1265: no code */
+  /* %1252 = reshape(%1251) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1251: no code */
 
-  /* %1267 = zero_pad(%1262) {axis 1, before 48, after 0} layers.2.0.layers.0.0 : f32[B, 64, 96] */
-  lk_zero_pad(B * 64, 48, 1, 48, 0, arena + 134610944, arena + 135004160);
+  /* %1253 = concat(%1250, %1248) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 135200768, 48, arena + 135004160, 96);
+  lk_copy_rows(B * 64, 48, arena + 134610944, 48, arena + 135004208, 96);
 
-  /* %1268 = zero_pad(%1264) {axis 1, before 0, after 48} layers.2.0.layers.0.0 : f32[B, 64, 96] */
-  lk_zero_pad(B * 64, 48, 1, 0, 48, arena + 135200768, arena + 134610944);
-
-  /* %1269 = add(%1267, %1268) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96], written over %1267 */
-  lk_add(3, (const long[]){B, 64, 96}, arena + 135004160, (const long[]){6144, 96, 1},
-      arena + 134610944, (const long[]){6144, 96, 1}, arena + 135004160);
-
-  /* %1270 = transpose(%393) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  /* %1254 = transpose(%393) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 135200768);
 
-  /* %1271 = fused_linear(%1269, %1270) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1255 = fused_linear(%1253, %1254) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 96, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1272 = linear_grad_weight(%1269, %389) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  /* %1256 = linear_grad_weight(%1253, %389) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 64, 192, 96, arena + 135004160, arena + 399245312, arena + 955250688);
 
-  /* %1273 = reduce_sum(%1269) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %1257 = reduce_sum(%1253) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 955382880);
 
-  /* %1274 = transpose(%390) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1258 = transpose(%390) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 135004160);
 
-  /* %1275 = linear_grad_weight(%1266, %389) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1259 = linear_grad_weight(%1252, %389) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 399245312, arena + 954753024);
 
-  /* %1276 = reduce_sum(%1266) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  /* %1260 = reduce_sum(%1252) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955376640);
 
-  /* %1277 = fused_linear(%1266, %1274, %1271) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1271 */
+  /* %1261 = fused_linear(%1252, %1258, %1255) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1255 */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE,
       arena + 134610944, arena + 134610944);
 
-  /* %1278 = reduce_sum(%1277) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1262 = reduce_sum(%1261) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 134217728);
 
-  /* %1279 = add(%1215, %1278) layers.2.0.norm1 : f32[192] */
+  /* %1263 = add(%1201, %1262) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621376, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 955376832);
 
-  /* %1280 = mul(%1277, %385) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1264 = mul(%1261, %385) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1281 = mul(%1277, %387) layers.2.0.norm1 : f32[B, 64, 192], written over %1271 */
+  /* %1265 = mul(%1261, %387) layers.2.0.norm1 : f32[B, 64, 192], written over %1255 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       arena + 398852096, (const long[]){12288, 192, 1}, arena + 134610944);
 
-  /* %1282 = reduce_sum(%1281) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1266 = reduce_sum(%1265) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 135004160);
 
-  /* %1283 = add(%1219, %1282) layers.2.0.norm1 : f32[192] */
+  /* %1267 = add(%1205, %1266) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621568, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 955377024);
 
-  /* %1284 = normalize_grad(%384, %1280) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1268 = normalize_grad(%384, %1264) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 398458880, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1285 = add(%1239, %1284) layers.2.0 : f32[B, 64, 192], written over %1033 */
+  /* %1269 = add(%1225, %1268) layers.2.0 : f32[B, 64, 192], written over %1025 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1286 = reduce_sum(%1285) {axes [], batch} layers.2.0 : f32[64, 192] */
+  /* %1270 = reduce_sum(%1269) {axes [], batch} layers.2.0 : f32[64, 192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 137363456,
       arena + 955342848);
 
-  /* %1287 = seq2img(%1285) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %1271 = seq2img(%1269) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 137363456, arena + 135790592);
 
-  /* %1288 = maxpool_grad(%380, %1287) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %1272 = maxpool_grad(%380, %1271) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 135790592,
       arena + 134217728);
 
-  /* %1289 = img2seq(%1288) layers.1.1 : f32[B, 256, 192] */
+  /* %1273 = img2seq(%1272) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 134217728, arena + 135790592);
 
-  /* %1290 = reduce_sum(%1289) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %1274 = reduce_sum(%1273) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955377216);
 
-  /* %1291 = mul(%1289, %375) layers.1.1.norm : f32[B, 256, 192] */
+  /* %1275 = mul(%1273, %375) layers.1.1.norm : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       params[112], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1292 = mul(%1289, %377) layers.1.1.norm : f32[B, 256, 192], written over %1289 */
+  /* %1276 = mul(%1273, %377) layers.1.1.norm : f32[B, 256, 192], written over %1273 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       arena + 139329536, (const long[]){49152, 192, 1}, arena + 135790592);
 
-  /* %1293 = reduce_sum(%1292) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %1277 = reduce_sum(%1276) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 955377408);
 
-  /* %1294 = normalize_grad(%374, %1291) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %1278 = normalize_grad(%374, %1275) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 137756672, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1295 = seq2img(%1294) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %1279 = seq2img(%1278) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 135790592, arena + 134217728);
 
-  /* %1296 = conv2d_grad_input(%1295, %371) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %1280 = conv2d_grad_input(%1279, %370) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[110],
       arena + 135790592);
 
-  /* %1297 = conv2d_grad_weight(%1295, %370) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  /* %1281 = conv2d_grad_weight(%1279, %372) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
       arena + 385875968, arena + 947982336);
 
-  /* %1298 = reduce_sum(%1295) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %1282 = reduce_sum(%1279) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
       arena + 134217728, arena + 955377600);
 
-  /* %1299 = img2seq(%1296) layers.1.1 : f32[B, 256, 192] */
+  /* %1283 = img2seq(%1280) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 135790592, arena + 385875968);
 
-  /* %1300 = mul(%1299, %367) layers.1.0 : f32[B, 256, 192] */
+  /* %1284 = mul(%1283, %367) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1301 = transpose(%364) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %1285 = transpose(%364) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 142082048);
 
-  /* %1302 = fused_linear(%1300, %1301) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  /* %1286 = fused_linear(%1284, %1285) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1303 = linear_grad_weight(%1300, %363) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %1287 = linear_grad_weight(%1284, %363) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 329252864, arena + 951005184);
 
-  /* %1304 = reduce_sum(%1300) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  /* %1288 = reduce_sum(%1284) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 955377792);
 
-  /* %1305 = gelu_grad(%362, %1302) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %1289 = gelu_grad(%362, %1286) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 322961408, arena + 134217728,
       arena + 140509184);
 
-  /* %1306 = transpose(%360) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %1290 = transpose(%360) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 135790592);
 
-  /* %1307 = fused_linear(%1305, %1306) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  /* %1291 = fused_linear(%1289, %1290) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1308 = linear_grad_weight(%1305, %359) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %1292 = linear_grad_weight(%1289, %359) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 384303104, arena + 951152640);
 
-  /* %1309 = reduce_sum(%1305) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  /* %1293 = reduce_sum(%1289) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 955366272);
 
-  /* %1310 = reduce_sum(%1307) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1294 = reduce_sum(%1291) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 326107136);
 
-  /* %1311 = mul(%1307, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1295 = mul(%1291, %229) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1312 = mul(%1307, %357) layers.1.0.norm2 : f32[B, 256, 192], written over %1307 */
+  /* %1296 = mul(%1291, %357) layers.1.0.norm2 : f32[B, 256, 192], written over %1291 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 382730240, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1313 = reduce_sum(%1312) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1297 = reduce_sum(%1296) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 326107328);
 
-  /* %1314 = normalize_grad(%356, %1311) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1298 = normalize_grad(%356, %1295) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 381157376, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1315 = add(%1299, %1314) layers.1.0 : f32[B, 256, 192], written over %1299 */
+  /* %1299 = add(%1283, %1298) layers.1.0 : f32[B, 256, 192], written over %1283 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1316 = mul(%1315, %354) layers.1.0 : f32[B, 256, 192] */
+  /* %1300 = mul(%1299, %354) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1317 = transpose(%351) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %1301 = transpose(%351) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 137363456);
 
-  /* %1318 = fused_linear(%1316, %1317) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %1302 = fused_linear(%1300, %1301) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1319 = linear_grad_weight(%1316, %350) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %1303 = linear_grad_weight(%1300, %350) layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 148373504, arena + 954789888);
 
-  /* %1320 = reduce_sum(%1316) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  /* %1304 = reduce_sum(%1300) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955377984);
 
-  /* %1321 = reshape(%1318) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %1318: no code */
+  /* %1305 = reshape(%1302) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %1302: no code */
 
-  /* %1322 = transpose(%1321) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
+  /* %1306 = transpose(%1305) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
   lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
       arena + 322961408);
 
-  /* %1323 = transpose(%344) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256] */
+  /* %1307 = transpose(%344) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 398065664,
       arena + 142606336);
 
-  /* %1324 = matmul(%1322, %1323) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  /* %1308 = matmul(%1306, %1307) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 256, 256, 48, arena + 322961408 + i0 * 49152, 12288, 48, 1,
         arena + 142606336 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
         0.0f);
   } // for i0
 
-  /* %1325 = transpose(%347) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  /* %1309 = transpose(%347) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 256}, (const int[]){0, 1, 2, 4, 3},
       arena + 176160768, arena + 142606336);
 
-  /* %1326 = matmul(%1325, %1322) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
+  /* %1310 = matmul(%1309, %1306) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 322961408, 12288,
       48, 1, arena + 324534272, 12288, 48, 0.0f);
 
-  /* %1327 = reduce_sum(%1326) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 256, 48] */
+  /* %1311 = reduce_sum(%1310) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 324534272, arena + 322961408);
 
-  /* %1328 = reshape(%1327) {shape [1, 1, 256, 48]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48], a view of %1327: no code */
+  /* %1312 = reshape(%1311) {shape [1, 1, 256, 48]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48], a view of %1311: no code */
 
-  /* %1329 = softmax_grad(%347, %1324) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  /* %1313 = softmax_grad(%347, %1308) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 176160768, arena + 134217728, arena + 142606336);
 
-  /* %1330 = mul_scalar(%1329) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  /* %1314 = mul_scalar(%1313) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1331 = transpose(%342) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48] */
+  /* %1315 = transpose(%342) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 397672448,
       arena + 144179200);
 
-  /* %1332 = matmul(%1330, %1331) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
+  /* %1316 = matmul(%1314, %1315) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 256, 48, 256, arena + 134217728 + i0 * 262144, 65536, 256, 1,
         arena + 144179200 + i0 * 12288, 0, 48, 1, arena + 142606336 + i0 * 49152, 12288, 48, 0.0f);
   } // for i0
 
-  /* %1333 = transpose(%340) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 4, 48, 256] */
+  /* %1317 = transpose(%340) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 4, 48, 256] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 379584512,
       arena + 144179200);
 
-  /* %1334 = matmul(%1333, %1330) layers.1.0.layers.3.0 : f32[B, 1, 4, 48, 256] */
+  /* %1318 = matmul(%1317, %1314) layers.1.0.layers.3.0 : f32[B, 1, 4, 48, 256] */
   lk_gemm_batched(B * 4, 48, 256, 256, arena + 144179200, 12288, 256, 1, arena + 134217728, 65536,
       256, 1, arena + 145752064, 12288, 256, 0.0f);
 
-  /* %1335 = reduce_sum(%1334) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 48, 256] */
+  /* %1319 = reduce_sum(%1318) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 145752064, arena + 134217728);
 
-  /* %1336 = reshape(%1335) {shape [1, 1, 48, 256]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256], a view of %1335: no code */
+  /* %1320 = reshape(%1319) {shape [1, 1, 48, 256]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256], a view of %1319: no code */
 
-  /* %1337 = transpose(%1328) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
+  /* %1321 = transpose(%1312) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 322961408,
       arena + 135790592);
 
-  /* %1338 = reshape(%1337) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1337: no code */
+  /* %1322 = reshape(%1321) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1321: no code */
 
-  /* %1339 = transpose(%1336) {perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
+  /* %1323 = transpose(%1320) {perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 136577024);
+      arena + 136183808);
 
-  /* %1340 = reshape(%1339) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1339: no code */
+  /* %1324 = reshape(%1323) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1323: no code */
 
-  /* %1341 = transpose(%1332) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
+  /* %1325 = transpose(%1316) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 142606336,
       arena + 134217728);
 
-  /* %1342 = reshape(%1341) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1341: no code */
+  /* %1326 = reshape(%1325) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1325: no code */
 
-  /* %1343 = zero_pad(%1338) {axis 1, before 48, after 0} layers.1.0.layers.3.0 : f32[B, 256, 96] */
-  lk_zero_pad(B * 256, 48, 1, 48, 0, arena + 135790592, arena + 137363456);
+  /* %1327 = concat(%1324, %1322) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 136183808, 48, arena + 137363456, 96);
+  lk_copy_rows(B * 256, 48, arena + 135790592, 48, arena + 137363504, 96);
 
-  /* %1344 = zero_pad(%1340) {axis 1, before 0, after 48} layers.1.0.layers.3.0 : f32[B, 256, 96] */
-  lk_zero_pad(B * 256, 48, 1, 0, 48, arena + 136577024, arena + 135790592);
-
-  /* %1345 = add(%1343, %1344) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96], written over %1343 */
-  lk_add(3, (const long[]){B, 256, 96}, arena + 137363456, (const long[]){24576, 96, 1},
-      arena + 135790592, (const long[]){24576, 96, 1}, arena + 137363456);
-
-  /* %1346 = transpose(%334) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  /* %1328 = transpose(%334) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 138149888);
 
-  /* %1347 = fused_linear(%1345, %1346) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1329 = fused_linear(%1327, %1328) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 137363456, arena + 138149888, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1348 = linear_grad_weight(%1345, %330) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  /* %1330 = linear_grad_weight(%1327, %330) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 256, 192, 96, arena + 137363456, arena + 378011648, arena + 955269120);
 
-  /* %1349 = reduce_sum(%1345) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
+  /* %1331 = reduce_sum(%1327) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 955382976);
 
-  /* %1350 = transpose(%331) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %1332 = transpose(%331) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 137363456);
 
-  /* %1351 = linear_grad_weight(%1342, %330) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %1333 = linear_grad_weight(%1326, %330) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 378011648, arena + 954826752);
 
-  /* %1352 = reduce_sum(%1342) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  /* %1334 = reduce_sum(%1326) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955378176);
 
-  /* %1353 = fused_linear(%1342, %1350, %1347) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1347 */
+  /* %1335 = fused_linear(%1326, %1332, %1329) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1329 */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE,
       arena + 135790592, arena + 135790592);
 
-  /* %1354 = reduce_sum(%1353) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1336 = reduce_sum(%1335) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 179306496);
 
-  /* %1355 = mul(%1353, %198) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1337 = mul(%1335, %198) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1356 = mul(%1353, %328) layers.1.0.norm1 : f32[B, 256, 192], written over %1347 */
+  /* %1338 = mul(%1335, %328) layers.1.0.norm1 : f32[B, 256, 192], written over %1329 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       arena + 376438784, (const long[]){49152, 192, 1}, arena + 135790592);
 
-  /* %1357 = reduce_sum(%1356) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1339 = reduce_sum(%1338) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 179306688);
 
-  /* %1358 = normalize_grad(%327, %1355) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1340 = normalize_grad(%327, %1337) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 374865920, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1359 = add(%1315, %1358) layers.1.0 : f32[B, 256, 192], written over %1299 */
+  /* %1341 = add(%1299, %1340) layers.1.0 : f32[B, 256, 192], written over %1283 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1360 = mul(%1359, %325) layers.1.0 : f32[B, 256, 192] */
+  /* %1342 = mul(%1341, %325) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1361 = transpose(%322) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %1343 = transpose(%322) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 142082048);
 
-  /* %1362 = fused_linear(%1360, %1361) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  /* %1344 = fused_linear(%1342, %1343) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1363 = linear_grad_weight(%1360, %321) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %1345 = linear_grad_weight(%1342, %321) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 316669952, arena + 951300096);
 
-  /* %1364 = reduce_sum(%1360) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  /* %1346 = reduce_sum(%1342) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 955378368);
 
-  /* %1365 = gelu_grad(%320, %1362) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %1347 = gelu_grad(%320, %1344) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 310378496, arena + 134217728,
       arena + 140509184);
 
-  /* %1366 = transpose(%318) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %1348 = transpose(%318) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 135790592);
 
-  /* %1367 = fused_linear(%1365, %1366) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  /* %1349 = fused_linear(%1347, %1348) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1368 = linear_grad_weight(%1365, %317) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %1350 = linear_grad_weight(%1347, %317) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 373293056, arena + 951447552);
 
-  /* %1369 = reduce_sum(%1365) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  /* %1351 = reduce_sum(%1347) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 955367040);
 
-  /* %1370 = reduce_sum(%1367) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1352 = reduce_sum(%1349) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1371 = add(%1310, %1370) layers.1.0.norm2 : f32[192] */
+  /* %1353 = add(%1294, %1352) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 326107136, (const long[]){1}, arena + 135790592,
       (const long[]){1}, arena + 179306880);
 
-  /* %1372 = mul(%1367, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1354 = mul(%1349, %229) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1373 = mul(%1367, %315) layers.1.0.norm2 : f32[B, 256, 192], written over %1367 */
+  /* %1355 = mul(%1349, %315) layers.1.0.norm2 : f32[B, 256, 192], written over %1349 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 371720192, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1374 = reduce_sum(%1373) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1356 = reduce_sum(%1355) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1375 = add(%1313, %1374) layers.1.0.norm2 : f32[192] */
+  /* %1357 = add(%1297, %1356) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 326107328, (const long[]){1}, arena + 137363456,
       (const long[]){1}, arena + 179307072);
 
-  /* %1376 = normalize_grad(%314, %1372) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1358 = normalize_grad(%314, %1354) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 370147328, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1377 = add(%1359, %1376) layers.1.0 : f32[B, 256, 192], written over %1299 */
+  /* %1359 = add(%1341, %1358) layers.1.0 : f32[B, 256, 192], written over %1283 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1378 = mul(%1377, %312) layers.1.0 : f32[B, 256, 192] */
+  /* %1360 = mul(%1359, %312) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1379 = transpose(%309) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %1361 = transpose(%309) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 137363456);
 
-  /* %1380 = fused_linear(%1378, %1379) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %1362 = fused_linear(%1360, %1361) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1381 = linear_grad_weight(%1378, %308) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %1363 = linear_grad_weight(%1360, %308) layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 368574464, arena + 954863616);
 
-  /* %1382 = reduce_sum(%1378) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  /* %1364 = reduce_sum(%1360) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955378560);
 
-  /* %1383 = reshape(%1380) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %1380: no code */
+  /* %1365 = reshape(%1362) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %1362: no code */
 
-  /* %1384 = transpose(%1383) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
+  /* %1366 = transpose(%1365) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
   lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
       arena + 176160768);
 
-  /* %1385 = transpose(%302) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256] */
+  /* %1367 = transpose(%302) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 397279232,
       arena + 142606336);
 
-  /* %1386 = matmul(%1384, %1385) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  /* %1368 = matmul(%1366, %1367) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 256, 256, 48, arena + 176160768 + i0 * 49152, 12288, 48, 1,
         arena + 142606336 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
         0.0f);
   } // for i0
 
-  /* %1387 = transpose(%305) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  /* %1369 = transpose(%305) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 256}, (const int[]){0, 1, 2, 4, 3},
       arena + 167772160, arena + 142606336);
 
-  /* %1388 = matmul(%1387, %1384) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
+  /* %1370 = matmul(%1369, %1366) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 176160768, 12288,
       48, 1, arena + 177733632, 12288, 48, 0.0f);
 
-  /* %1389 = reduce_sum(%1388) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 256, 48] */
+  /* %1371 = reduce_sum(%1370) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 177733632, arena + 176160768);
 
-  /* %1390 = reshape(%1389) {shape [1, 1, 256, 48]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48], a view of %1389: no code */
+  /* %1372 = reshape(%1371) {shape [1, 1, 256, 48]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48], a view of %1371: no code */
 
-  /* %1391 = softmax_grad(%305, %1386) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  /* %1373 = softmax_grad(%305, %1368) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 167772160, arena + 134217728, arena + 142606336);
 
-  /* %1392 = mul_scalar(%1391) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  /* %1374 = mul_scalar(%1373) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1393 = transpose(%300) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48] */
+  /* %1375 = transpose(%300) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 396886016,
       arena + 144179200);
 
-  /* %1394 = matmul(%1392, %1393) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
+  /* %1376 = matmul(%1374, %1375) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 256, 48, 256, arena + 134217728 + i0 * 262144, 65536, 256, 1,
         arena + 144179200 + i0 * 12288, 0, 48, 1, arena + 142606336 + i0 * 49152, 12288, 48, 0.0f);
   } // for i0
 
-  /* %1395 = transpose(%298) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 4, 48, 256] */
+  /* %1377 = transpose(%298) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 4, 48, 256] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 367001600,
       arena + 144179200);
 
-  /* %1396 = matmul(%1395, %1392) layers.1.0.layers.2.0 : f32[B, 1, 4, 48, 256] */
+  /* %1378 = matmul(%1377, %1374) layers.1.0.layers.2.0 : f32[B, 1, 4, 48, 256] */
   lk_gemm_batched(B * 4, 48, 256, 256, arena + 144179200, 12288, 256, 1, arena + 134217728, 65536,
       256, 1, arena + 145752064, 12288, 256, 0.0f);
 
-  /* %1397 = reduce_sum(%1396) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 48, 256] */
+  /* %1379 = reduce_sum(%1378) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 145752064, arena + 134217728);
 
-  /* %1398 = reshape(%1397) {shape [1, 1, 48, 256]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256], a view of %1397: no code */
+  /* %1380 = reshape(%1379) {shape [1, 1, 48, 256]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256], a view of %1379: no code */
 
-  /* %1399 = transpose(%1390) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
+  /* %1381 = transpose(%1372) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 176160768,
       arena + 135790592);
 
-  /* %1400 = reshape(%1399) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1399: no code */
+  /* %1382 = reshape(%1381) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1381: no code */
 
-  /* %1401 = transpose(%1398) {perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
+  /* %1383 = transpose(%1380) {perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 136577024);
+      arena + 136183808);
 
-  /* %1402 = reshape(%1401) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1401: no code */
+  /* %1384 = reshape(%1383) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1383: no code */
 
-  /* %1403 = transpose(%1394) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
+  /* %1385 = transpose(%1376) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 142606336,
       arena + 134217728);
 
-  /* %1404 = reshape(%1403) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1403: no code */
+  /* %1386 = reshape(%1385) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1385: no code */
 
-  /* %1405 = zero_pad(%1400) {axis 1, before 48, after 0} layers.1.0.layers.2.0 : f32[B, 256, 96] */
-  lk_zero_pad(B * 256, 48, 1, 48, 0, arena + 135790592, arena + 137363456);
+  /* %1387 = concat(%1384, %1382) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 136183808, 48, arena + 137363456, 96);
+  lk_copy_rows(B * 256, 48, arena + 135790592, 48, arena + 137363504, 96);
 
-  /* %1406 = zero_pad(%1402) {axis 1, before 0, after 48} layers.1.0.layers.2.0 : f32[B, 256, 96] */
-  lk_zero_pad(B * 256, 48, 1, 0, 48, arena + 136577024, arena + 135790592);
-
-  /* %1407 = add(%1405, %1406) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96], written over %1405 */
-  lk_add(3, (const long[]){B, 256, 96}, arena + 137363456, (const long[]){24576, 96, 1},
-      arena + 135790592, (const long[]){24576, 96, 1}, arena + 137363456);
-
-  /* %1408 = transpose(%292) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  /* %1388 = transpose(%292) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 138149888);
 
-  /* %1409 = fused_linear(%1407, %1408) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1389 = fused_linear(%1387, %1388) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 137363456, arena + 138149888, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1410 = linear_grad_weight(%1407, %288) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  /* %1390 = linear_grad_weight(%1387, %288) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 256, 192, 96, arena + 137363456, arena + 365428736, arena + 955287552);
 
-  /* %1411 = reduce_sum(%1407) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
+  /* %1391 = reduce_sum(%1387) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 955383072);
 
-  /* %1412 = transpose(%289) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %1392 = transpose(%289) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 137363456);
 
-  /* %1413 = linear_grad_weight(%1404, %288) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %1393 = linear_grad_weight(%1386, %288) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 365428736, arena + 954900480);
 
-  /* %1414 = reduce_sum(%1404) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  /* %1394 = reduce_sum(%1386) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955378752);
 
-  /* %1415 = fused_linear(%1404, %1412, %1409) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1409 */
+  /* %1395 = fused_linear(%1386, %1392, %1389) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1389 */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE,
       arena + 135790592, arena + 135790592);
 
-  /* %1416 = reduce_sum(%1415) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1396 = reduce_sum(%1395) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 134217728);
 
-  /* %1417 = add(%1354, %1416) layers.1.0.norm1 : f32[192] */
+  /* %1397 = add(%1336, %1396) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 179306496, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 170917888);
 
-  /* %1418 = mul(%1415, %198) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1398 = mul(%1395, %198) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1419 = mul(%1415, %286) layers.1.0.norm1 : f32[B, 256, 192], written over %1409 */
+  /* %1399 = mul(%1395, %286) layers.1.0.norm1 : f32[B, 256, 192], written over %1389 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       arena + 363855872, (const long[]){49152, 192, 1}, arena + 135790592);
 
-  /* %1420 = reduce_sum(%1419) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1400 = reduce_sum(%1399) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 137363456);
 
-  /* %1421 = add(%1357, %1420) layers.1.0.norm1 : f32[192] */
+  /* %1401 = add(%1339, %1400) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 179306688, (const long[]){1}, arena + 137363456,
       (const long[]){1}, arena + 170918080);
 
-  /* %1422 = normalize_grad(%285, %1418) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1402 = normalize_grad(%285, %1398) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 362283008, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1423 = add(%1377, %1422) layers.1.0 : f32[B, 256, 192], written over %1299 */
+  /* %1403 = add(%1359, %1402) layers.1.0 : f32[B, 256, 192], written over %1283 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1424 = mul(%1423, %283) layers.1.0 : f32[B, 256, 192] */
+  /* %1404 = mul(%1403, %283) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1425 = transpose(%280) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1405 = transpose(%280) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 142082048);
 
-  /* %1426 = fused_linear(%1424, %1425) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  /* %1406 = fused_linear(%1404, %1405) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1427 = linear_grad_weight(%1424, %279) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1407 = linear_grad_weight(%1404, %279) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 304087040, arena + 951595008);
 
-  /* %1428 = reduce_sum(%1424) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  /* %1408 = reduce_sum(%1404) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 955378944);
 
-  /* %1429 = gelu_grad(%278, %1426) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %1409 = gelu_grad(%278, %1406) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 297795584, arena + 134217728,
       arena + 140509184);
 
-  /* %1430 = transpose(%276) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1410 = transpose(%276) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 135790592);
 
-  /* %1431 = fused_linear(%1429, %1430) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  /* %1411 = fused_linear(%1409, %1410) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1432 = linear_grad_weight(%1429, %275) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1412 = linear_grad_weight(%1409, %275) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 360710144, arena + 951742464);
 
-  /* %1433 = reduce_sum(%1429) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  /* %1413 = reduce_sum(%1409) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 955367808);
 
-  /* %1434 = reduce_sum(%1431) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1414 = reduce_sum(%1411) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1435 = add(%1371, %1434) layers.1.0.norm2 : f32[192] */
+  /* %1415 = add(%1353, %1414) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 179306880, (const long[]){1}, arena + 135790592,
       (const long[]){1}, arena + 170918272);
 
-  /* %1436 = mul(%1431, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1416 = mul(%1411, %229) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1437 = mul(%1431, %273) layers.1.0.norm2 : f32[B, 256, 192], written over %1431 */
+  /* %1417 = mul(%1411, %273) layers.1.0.norm2 : f32[B, 256, 192], written over %1411 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 359137280, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1438 = reduce_sum(%1437) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1418 = reduce_sum(%1417) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1439 = add(%1375, %1438) layers.1.0.norm2 : f32[192] */
+  /* %1419 = add(%1357, %1418) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 179307072, (const long[]){1}, arena + 137363456,
       (const long[]){1}, arena + 170918464);
 
-  /* %1440 = normalize_grad(%272, %1436) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1420 = normalize_grad(%272, %1416) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 357564416, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1441 = add(%1423, %1440) layers.1.0 : f32[B, 256, 192], written over %1299 */
+  /* %1421 = add(%1403, %1420) layers.1.0 : f32[B, 256, 192], written over %1283 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1442 = mul(%1441, %270) layers.1.0 : f32[B, 256, 192] */
+  /* %1422 = mul(%1421, %270) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1443 = transpose(%267) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %1423 = transpose(%267) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 137363456);
 
-  /* %1444 = fused_linear(%1442, %1443) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %1424 = fused_linear(%1422, %1423) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1445 = linear_grad_weight(%1442, %266) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %1425 = linear_grad_weight(%1422, %266) layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 355991552, arena + 954937344);
 
-  /* %1446 = reduce_sum(%1442) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  /* %1426 = reduce_sum(%1422) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955379136);
 
-  /* %1447 = reshape(%1444) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %1444: no code */
+  /* %1427 = reshape(%1424) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %1424: no code */
 
-  /* %1448 = transpose(%1447) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
+  /* %1428 = transpose(%1427) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
   lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
       arena + 167772160);
 
-  /* %1449 = transpose(%260) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256] */
+  /* %1429 = transpose(%260) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 396492800,
       arena + 142606336);
 
-  /* %1450 = matmul(%1448, %1449) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  /* %1430 = matmul(%1428, %1429) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 256, 256, 48, arena + 167772160 + i0 * 49152, 12288, 48, 1,
         arena + 142606336 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
         0.0f);
   } // for i0
 
-  /* %1451 = transpose(%263) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  /* %1431 = transpose(%263) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 256}, (const int[]){0, 1, 2, 4, 3},
       arena + 159383552, arena + 142606336);
 
-  /* %1452 = matmul(%1451, %1448) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
+  /* %1432 = matmul(%1431, %1428) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 167772160, 12288,
       48, 1, arena + 169345024, 12288, 48, 0.0f);
 
-  /* %1453 = reduce_sum(%1452) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 256, 48] */
+  /* %1433 = reduce_sum(%1432) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 169345024, arena + 167772160);
 
-  /* %1454 = reshape(%1453) {shape [1, 1, 256, 48]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48], a view of %1453: no code */
+  /* %1434 = reshape(%1433) {shape [1, 1, 256, 48]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48], a view of %1433: no code */
 
-  /* %1455 = softmax_grad(%263, %1450) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  /* %1435 = softmax_grad(%263, %1430) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 159383552, arena + 134217728, arena + 142606336);
 
-  /* %1456 = mul_scalar(%1455) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  /* %1436 = mul_scalar(%1435) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1457 = transpose(%258) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48] */
+  /* %1437 = transpose(%258) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 396099584,
       arena + 144179200);
 
-  /* %1458 = matmul(%1456, %1457) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
+  /* %1438 = matmul(%1436, %1437) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 256, 48, 256, arena + 134217728 + i0 * 262144, 65536, 256, 1,
         arena + 144179200 + i0 * 12288, 0, 48, 1, arena + 142606336 + i0 * 49152, 12288, 48, 0.0f);
   } // for i0
 
-  /* %1459 = transpose(%256) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 4, 48, 256] */
+  /* %1439 = transpose(%256) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 4, 48, 256] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 354418688,
       arena + 144179200);
 
-  /* %1460 = matmul(%1459, %1456) layers.1.0.layers.1.0 : f32[B, 1, 4, 48, 256] */
+  /* %1440 = matmul(%1439, %1436) layers.1.0.layers.1.0 : f32[B, 1, 4, 48, 256] */
   lk_gemm_batched(B * 4, 48, 256, 256, arena + 144179200, 12288, 256, 1, arena + 134217728, 65536,
       256, 1, arena + 145752064, 12288, 256, 0.0f);
 
-  /* %1461 = reduce_sum(%1460) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 48, 256] */
+  /* %1441 = reduce_sum(%1440) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 145752064, arena + 134217728);
 
-  /* %1462 = reshape(%1461) {shape [1, 1, 48, 256]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256], a view of %1461: no code */
+  /* %1442 = reshape(%1441) {shape [1, 1, 48, 256]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256], a view of %1441: no code */
 
-  /* %1463 = transpose(%1454) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
+  /* %1443 = transpose(%1434) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 167772160,
       arena + 135790592);
 
-  /* %1464 = reshape(%1463) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1463: no code */
+  /* %1444 = reshape(%1443) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1443: no code */
 
-  /* %1465 = transpose(%1462) {perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
+  /* %1445 = transpose(%1442) {perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 136577024);
+      arena + 136183808);
 
-  /* %1466 = reshape(%1465) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1465: no code */
+  /* %1446 = reshape(%1445) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1445: no code */
 
-  /* %1467 = transpose(%1458) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
+  /* %1447 = transpose(%1438) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 142606336,
       arena + 134217728);
 
-  /* %1468 = reshape(%1467) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1467: no code */
+  /* %1448 = reshape(%1447) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1447: no code */
 
-  /* %1469 = zero_pad(%1464) {axis 1, before 48, after 0} layers.1.0.layers.1.0 : f32[B, 256, 96] */
-  lk_zero_pad(B * 256, 48, 1, 48, 0, arena + 135790592, arena + 137363456);
+  /* %1449 = concat(%1446, %1444) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 136183808, 48, arena + 137363456, 96);
+  lk_copy_rows(B * 256, 48, arena + 135790592, 48, arena + 137363504, 96);
 
-  /* %1470 = zero_pad(%1466) {axis 1, before 0, after 48} layers.1.0.layers.1.0 : f32[B, 256, 96] */
-  lk_zero_pad(B * 256, 48, 1, 0, 48, arena + 136577024, arena + 135790592);
-
-  /* %1471 = add(%1469, %1470) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96], written over %1469 */
-  lk_add(3, (const long[]){B, 256, 96}, arena + 137363456, (const long[]){24576, 96, 1},
-      arena + 135790592, (const long[]){24576, 96, 1}, arena + 137363456);
-
-  /* %1472 = transpose(%250) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %1450 = transpose(%250) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 138149888);
 
-  /* %1473 = fused_linear(%1471, %1472) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1451 = fused_linear(%1449, %1450) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 137363456, arena + 138149888, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1474 = linear_grad_weight(%1471, %246) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  /* %1452 = linear_grad_weight(%1449, %246) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 256, 192, 96, arena + 137363456, arena + 352845824, arena + 955305984);
 
-  /* %1475 = reduce_sum(%1471) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %1453 = reduce_sum(%1449) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 955383168);
 
-  /* %1476 = transpose(%247) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1454 = transpose(%247) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 137363456);
 
-  /* %1477 = linear_grad_weight(%1468, %246) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1455 = linear_grad_weight(%1448, %246) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 352845824, arena + 954974208);
 
-  /* %1478 = reduce_sum(%1468) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1456 = reduce_sum(%1448) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955379328);
 
-  /* %1479 = fused_linear(%1468, %1476, %1473) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1473 */
+  /* %1457 = fused_linear(%1448, %1454, %1451) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1451 */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE,
       arena + 135790592, arena + 135790592);
 
-  /* %1480 = reduce_sum(%1479) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1458 = reduce_sum(%1457) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 134217728);
 
-  /* %1481 = add(%1417, %1480) layers.1.0.norm1 : f32[192] */
+  /* %1459 = add(%1397, %1458) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 170917888, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 162529280);
 
-  /* %1482 = mul(%1479, %198) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1460 = mul(%1457, %198) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1483 = mul(%1479, %244) layers.1.0.norm1 : f32[B, 256, 192], written over %1473 */
+  /* %1461 = mul(%1457, %244) layers.1.0.norm1 : f32[B, 256, 192], written over %1451 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       arena + 351272960, (const long[]){49152, 192, 1}, arena + 135790592);
 
-  /* %1484 = reduce_sum(%1483) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1462 = reduce_sum(%1461) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 137363456);
 
-  /* %1485 = add(%1421, %1484) layers.1.0.norm1 : f32[192] */
+  /* %1463 = add(%1401, %1462) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 170918080, (const long[]){1}, arena + 137363456,
       (const long[]){1}, arena + 162529472);
 
-  /* %1486 = normalize_grad(%243, %1482) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1464 = normalize_grad(%243, %1460) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 349700096, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1487 = add(%1441, %1486) layers.1.0 : f32[B, 256, 192], written over %1299 */
+  /* %1465 = add(%1421, %1464) layers.1.0 : f32[B, 256, 192], written over %1283 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1488 = mul(%1487, %241) layers.1.0 : f32[B, 256, 192] */
+  /* %1466 = mul(%1465, %241) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1489 = transpose(%238) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1467 = transpose(%238) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 142082048);
 
-  /* %1490 = fused_linear(%1488, %1489) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  /* %1468 = fused_linear(%1466, %1467) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1491 = linear_grad_weight(%1488, %237) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1469 = linear_grad_weight(%1466, %237) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 291504128, arena + 951889920);
 
-  /* %1492 = reduce_sum(%1488) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  /* %1470 = reduce_sum(%1466) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 955379520);
 
-  /* %1493 = gelu_grad(%236, %1490) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %1471 = gelu_grad(%236, %1468) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 285212672, arena + 134217728,
       arena + 140509184);
 
-  /* %1494 = transpose(%234) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1472 = transpose(%234) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 135790592);
 
-  /* %1495 = fused_linear(%1493, %1494) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  /* %1473 = fused_linear(%1471, %1472) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1496 = linear_grad_weight(%1493, %233) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1474 = linear_grad_weight(%1471, %233) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 348127232, arena + 952037376);
 
-  /* %1497 = reduce_sum(%1493) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  /* %1475 = reduce_sum(%1471) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 955368576);
 
-  /* %1498 = reduce_sum(%1495) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1476 = reduce_sum(%1473) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1499 = add(%1435, %1498) layers.1.0.norm2 : f32[192] */
+  /* %1477 = add(%1415, %1476) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 170918272, (const long[]){1}, arena + 135790592,
       (const long[]){1}, arena + 955379712);
 
-  /* %1500 = mul(%1495, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1478 = mul(%1473, %229) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1501 = mul(%1495, %231) layers.1.0.norm2 : f32[B, 256, 192], written over %1495 */
+  /* %1479 = mul(%1473, %231) layers.1.0.norm2 : f32[B, 256, 192], written over %1473 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 346554368, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1502 = reduce_sum(%1501) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1480 = reduce_sum(%1479) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1503 = add(%1439, %1502) layers.1.0.norm2 : f32[192] */
+  /* %1481 = add(%1419, %1480) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 170918464, (const long[]){1}, arena + 137363456,
       (const long[]){1}, arena + 955379904);
 
-  /* %1504 = normalize_grad(%228, %1500) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1482 = normalize_grad(%228, %1478) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 344981504, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1505 = add(%1487, %1504) layers.1.0 : f32[B, 256, 192], written over %1299 */
+  /* %1483 = add(%1465, %1482) layers.1.0 : f32[B, 256, 192], written over %1283 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1506 = mul(%1505, %226) layers.1.0 : f32[B, 256, 192] */
+  /* %1484 = mul(%1483, %226) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1507 = transpose(%223) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1485 = transpose(%223) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 137363456);
 
-  /* %1508 = fused_linear(%1506, %1507) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %1486 = fused_linear(%1484, %1485) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1509 = linear_grad_weight(%1506, %222) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1487 = linear_grad_weight(%1484, %222) layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 343408640, arena + 955011072);
 
-  /* %1510 = reduce_sum(%1506) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  /* %1488 = reduce_sum(%1484) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955380096);
 
-  /* %1511 = reshape(%1508) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %1508: no code */
+  /* %1489 = reshape(%1486) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %1486: no code */
 
-  /* %1512 = transpose(%1511) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
+  /* %1490 = transpose(%1489) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
   lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
       arena + 159383552);
 
-  /* %1513 = transpose(%216) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256] */
+  /* %1491 = transpose(%216) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 395706368,
       arena + 142606336);
 
-  /* %1514 = matmul(%1512, %1513) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  /* %1492 = matmul(%1490, %1491) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 256, 256, 48, arena + 159383552 + i0 * 49152, 12288, 48, 1,
         arena + 142606336 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
         0.0f);
   } // for i0
 
-  /* %1515 = transpose(%219) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  /* %1493 = transpose(%219) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 256}, (const int[]){0, 1, 2, 4, 3},
       arena + 150994944, arena + 142606336);
 
-  /* %1516 = matmul(%1515, %1512) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
+  /* %1494 = matmul(%1493, %1490) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 159383552, 12288,
       48, 1, arena + 160956416, 12288, 48, 0.0f);
 
-  /* %1517 = reduce_sum(%1516) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 256, 48] */
+  /* %1495 = reduce_sum(%1494) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 160956416, arena + 159383552);
 
-  /* %1518 = reshape(%1517) {shape [1, 1, 256, 48]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48], a view of %1517: no code */
+  /* %1496 = reshape(%1495) {shape [1, 1, 256, 48]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48], a view of %1495: no code */
 
-  /* %1519 = softmax_grad(%219, %1514) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  /* %1497 = softmax_grad(%219, %1492) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 150994944, arena + 134217728, arena + 142606336);
 
-  /* %1520 = mul_scalar(%1519) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  /* %1498 = mul_scalar(%1497) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1521 = transpose(%214) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48] */
+  /* %1499 = transpose(%214) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 395313152,
       arena + 144179200);
 
-  /* %1522 = matmul(%1520, %1521) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
+  /* %1500 = matmul(%1498, %1499) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 256, 48, 256, arena + 134217728 + i0 * 262144, 65536, 256, 1,
         arena + 144179200 + i0 * 12288, 0, 48, 1, arena + 142606336 + i0 * 49152, 12288, 48, 0.0f);
   } // for i0
 
-  /* %1523 = transpose(%212) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 4, 48, 256] */
+  /* %1501 = transpose(%212) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 4, 48, 256] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 341835776,
       arena + 144179200);
 
-  /* %1524 = matmul(%1523, %1520) layers.1.0.layers.0.0 : f32[B, 1, 4, 48, 256] */
+  /* %1502 = matmul(%1501, %1498) layers.1.0.layers.0.0 : f32[B, 1, 4, 48, 256] */
   lk_gemm_batched(B * 4, 48, 256, 256, arena + 144179200, 12288, 256, 1, arena + 134217728, 65536,
       256, 1, arena + 145752064, 12288, 256, 0.0f);
 
-  /* %1525 = reduce_sum(%1524) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 48, 256] */
+  /* %1503 = reduce_sum(%1502) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 145752064, arena + 134217728);
 
-  /* %1526 = reshape(%1525) {shape [1, 1, 48, 256]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256], a view of %1525: no code */
+  /* %1504 = reshape(%1503) {shape [1, 1, 48, 256]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256], a view of %1503: no code */
 
-  /* %1527 = transpose(%1518) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
+  /* %1505 = transpose(%1496) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 159383552,
       arena + 135790592);
 
-  /* %1528 = reshape(%1527) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1527: no code */
+  /* %1506 = reshape(%1505) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1505: no code */
 
-  /* %1529 = transpose(%1526) {perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
+  /* %1507 = transpose(%1504) {perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 136577024);
+      arena + 136183808);
 
-  /* %1530 = reshape(%1529) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1529: no code */
+  /* %1508 = reshape(%1507) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1507: no code */
 
-  /* %1531 = transpose(%1522) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
+  /* %1509 = transpose(%1500) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 142606336,
       arena + 134217728);
 
-  /* %1532 = reshape(%1531) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1531: no code */
+  /* %1510 = reshape(%1509) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1509: no code */
 
-  /* %1533 = zero_pad(%1528) {axis 1, before 48, after 0} layers.1.0.layers.0.0 : f32[B, 256, 96] */
-  lk_zero_pad(B * 256, 48, 1, 48, 0, arena + 135790592, arena + 137363456);
+  /* %1511 = concat(%1508, %1506) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 136183808, 48, arena + 137363456, 96);
+  lk_copy_rows(B * 256, 48, arena + 135790592, 48, arena + 137363504, 96);
 
-  /* %1534 = zero_pad(%1530) {axis 1, before 0, after 48} layers.1.0.layers.0.0 : f32[B, 256, 96] */
-  lk_zero_pad(B * 256, 48, 1, 0, 48, arena + 136577024, arena + 135790592);
-
-  /* %1535 = add(%1533, %1534) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96], written over %1533 */
-  lk_add(3, (const long[]){B, 256, 96}, arena + 137363456, (const long[]){24576, 96, 1},
-      arena + 135790592, (const long[]){24576, 96, 1}, arena + 137363456);
-
-  /* %1536 = transpose(%206) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  /* %1512 = transpose(%206) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 138149888);
 
-  /* %1537 = fused_linear(%1535, %1536) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1513 = fused_linear(%1511, %1512) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 96, 192, arena + 137363456, arena + 138149888, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1538 = linear_grad_weight(%1535, %202) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  /* %1514 = linear_grad_weight(%1511, %202) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 256, 192, 96, arena + 137363456, arena + 340262912, arena + 955324416);
 
-  /* %1539 = reduce_sum(%1535) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
+  /* %1515 = reduce_sum(%1511) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 955383264);
 
-  /* %1540 = transpose(%203) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1516 = transpose(%203) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 137363456);
 
-  /* %1541 = linear_grad_weight(%1532, %202) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1517 = linear_grad_weight(%1510, %202) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 340262912, arena + 955047936);
 
-  /* %1542 = reduce_sum(%1532) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  /* %1518 = reduce_sum(%1510) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 955380288);
 
-  /* %1543 = fused_linear(%1532, %1540, %1537) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1537 */
+  /* %1519 = fused_linear(%1510, %1516, %1513) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1513 */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE,
       arena + 135790592, arena + 135790592);
 
-  /* %1544 = reduce_sum(%1543) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1520 = reduce_sum(%1519) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 134217728);
 
-  /* %1545 = add(%1481, %1544) layers.1.0.norm1 : f32[192] */
+  /* %1521 = add(%1459, %1520) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 162529280, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 955380480);
 
-  /* %1546 = mul(%1543, %198) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1522 = mul(%1519, %198) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1547 = mul(%1543, %200) layers.1.0.norm1 : f32[B, 256, 192], written over %1537 */
+  /* %1523 = mul(%1519, %200) layers.1.0.norm1 : f32[B, 256, 192], written over %1513 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       arena + 338690048, (const long[]){49152, 192, 1}, arena + 135790592);
 
-  /* %1548 = reduce_sum(%1547) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1524 = reduce_sum(%1523) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 137363456);
 
-  /* %1549 = add(%1485, %1548) layers.1.0.norm1 : f32[192] */
+  /* %1525 = add(%1463, %1524) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 162529472, (const long[]){1}, arena + 137363456,
       (const long[]){1}, arena + 955380672);
 
-  /* %1550 = normalize_grad(%197, %1546) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1526 = normalize_grad(%197, %1522) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 337117184, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1551 = add(%1505, %1550) layers.1.0 : f32[B, 256, 192], written over %1299 */
+  /* %1527 = add(%1483, %1526) layers.1.0 : f32[B, 256, 192], written over %1283 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1552 = reduce_sum(%1551) {axes [], batch} layers.1.0 : f32[256, 192] */
+  /* %1528 = reduce_sum(%1527) {axes [], batch} layers.1.0 : f32[256, 192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 385875968,
       arena + 954150912);
 
-  /* %1553 = seq2img(%1551) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %1529 = seq2img(%1527) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 385875968, arena + 140509184);
 
-  /* %1554 = maxpool_grad(%193, %1553) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1530 = maxpool_grad(%193, %1529) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
   lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 278921216, arena + 140509184,
       arena + 134217728);
 
-  /* %1555 = img2seq(%1554) layers.0.1 : f32[B, 1024, 192] */
+  /* %1531 = img2seq(%1530) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 134217728, arena + 140509184);
 
-  /* %1556 = reduce_sum(%1555) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1532 = reduce_sum(%1531) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 140509184, arena + 955380864);
 
-  /* %1557 = mul(%1555, %188) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1533 = mul(%1531, %188) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
       params[63], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1558 = mul(%1555, %190) layers.0.1.norm : f32[B, 1024, 192], written over %1555 */
+  /* %1534 = mul(%1531, %190) layers.0.1.norm : f32[B, 1024, 192], written over %1531 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
       arena + 272629760, (const long[]){196608, 192, 1}, arena + 140509184);
 
-  /* %1559 = reduce_sum(%1558) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1535 = reduce_sum(%1534) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 140509184, arena + 955381056);
 
-  /* %1560 = normalize_grad(%187, %1557) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1536 = normalize_grad(%187, %1533) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 184549376, arena + 134217728, 1e-06f, arena + 140509184);
 
-  /* %1561 = seq2img(%1560) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1537 = seq2img(%1536) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 140509184, arena + 134217728);
 
-  /* %1562 = conv2d_grad_input(%1561, %184) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %1538 = conv2d_grad_input(%1537, %183) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[61],
       arena + 140509184);
 
-  /* %1563 = conv2d_grad_weight(%1561, %183) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  /* %1539 = conv2d_grad_weight(%1537, %185) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
       arena + 266338304, arena + 948314112);
 
-  /* %1564 = reduce_sum(%1561) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1540 = reduce_sum(%1537) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 134217728, arena + 955381248);
 
-  /* %1565 = img2seq(%1562) layers.0.1 : f32[B, 1024, 192] */
+  /* %1541 = img2seq(%1538) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 140509184, arena + 924844032);
 
-  /* %1566 = mul(%1565, %180) layers.0.0 : f32[B, 1024, 192] */
+  /* %1542 = mul(%1541, %180) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 159383552);
 
-  /* %1567 = transpose(%177) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1543 = transpose(%177) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 165675008);
 
-  /* %1568 = fused_linear(%1566, %1567) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  /* %1544 = fused_linear(%1542, %1543) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 159383552, arena + 165675008, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1569 = linear_grad_weight(%1566, %176) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1545 = linear_grad_weight(%1542, %176) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 159383552, arena + 216006656,
       arena + 952184832);
 
-  /* %1570 = reduce_sum(%1566) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1546 = reduce_sum(%1542) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 159383552, arena + 955381440);
 
-  /* %1571 = gelu_grad(%175, %1568) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1547 = gelu_grad(%175, %1544) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 190840832, arena + 134217728,
       arena + 159383552);
 
-  /* %1572 = transpose(%173) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1548 = transpose(%173) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 140509184);
 
-  /* %1573 = fused_linear(%1571, %1572) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  /* %1549 = fused_linear(%1547, %1548) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 159383552, arena + 140509184, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1574 = linear_grad_weight(%1571, %172) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1550 = linear_grad_weight(%1547, %172) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 260046848,
       arena + 952332288);
 
-  /* %1575 = reduce_sum(%1571) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1551 = reduce_sum(%1547) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
       arena + 159383552, arena + 955369344);
 
-  /* %1576 = reduce_sum(%1573) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1552 = reduce_sum(%1549) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 134217728, arena + 955381632);
 
-  /* %1577 = mul(%1573, %126) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1553 = mul(%1549, %126) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       params[45], (const long[]){0, 0, 1}, arena + 140509184);
 
-  /* %1578 = mul(%1573, %170) layers.0.0.norm2 : f32[B, 1024, 192], written over %1573 */
+  /* %1554 = mul(%1549, %170) layers.0.0.norm2 : f32[B, 1024, 192], written over %1549 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       arena + 253755392, (const long[]){196608, 192, 1}, arena + 134217728);
 
-  /* %1579 = reduce_sum(%1578) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1555 = reduce_sum(%1554) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 134217728, arena + 955381824);
 
-  /* %1580 = normalize_grad(%169, %1577) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1556 = normalize_grad(%169, %1553) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 247463936, arena + 140509184, 1e-06f, arena + 134217728);
 
-  /* %1581 = add(%1565, %1580) layers.0.0 : f32[B, 1024, 192], written over %1565 */
+  /* %1557 = add(%1541, %1556) layers.0.0 : f32[B, 1024, 192], written over %1541 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       arena + 134217728, (const long[]){196608, 192, 1}, arena + 924844032);
 
-  /* %1582 = mul(%1581, %167) layers.0.0 : f32[B, 1024, 192] */
+  /* %1558 = mul(%1557, %167) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1583 = transpose(%164) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1559 = transpose(%164) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 146800640);
 
-  /* %1584 = fused_linear(%1582, %1583) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %1560 = fused_linear(%1558, %1559) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 146800640, NULL, LK_ACT_NONE, NULL,
       arena + 140509184);
 
-  /* %1585 = linear_grad_weight(%1582, %163) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1561 = linear_grad_weight(%1558, %163) layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 241172480,
       arena + 955084800);
 
-  /* %1586 = reduce_sum(%1582) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1562 = reduce_sum(%1558) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 134217728, arena + 955382016);
 
-  /* %1587 = reshape(%1584) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %1584: no code */
+  /* %1563 = reshape(%1560) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %1560: no code */
 
-  /* %1588 = transpose(%1587) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
+  /* %1564 = transpose(%1563) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
   lk_transpose(5, (const long[]){B, 1024, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4},
       arena + 140509184, arena + 931135488);
 
-  /* %1589 = transpose(%157) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 1, 48, 1024] */
+  /* %1565 = transpose(%157) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 1, 48, 1024] */
   lk_transpose(5, (const long[]){B, 1, 1, 1024, 48}, (const int[]){0, 1, 2, 4, 3},
       arena + 335544320, arena + 268435456);
 
-  /* %1590 = matmul(%1588, %1589) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  /* %1566 = matmul(%1564, %1565) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 1024, 1024, 48, arena + 931135488 + i0 * 196608, 49152, 48, 1,
         arena + 268435456 + i0 * 49152, 0, 1024, 1, arena + 134217728 + i0 * 4194304, 1048576, 1024,
         0.0f);
   } // for i0
 
-  /* %1591 = transpose(%160) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  /* %1567 = transpose(%160) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
   lk_transpose(5, (const long[]){B, 1, 4, 1024, 1024}, (const int[]){0, 1, 2, 4, 3}, arena,
       arena + 268435456);
 
-  /* %1592 = matmul(%1591, %1588) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
+  /* %1568 = matmul(%1567, %1564) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
   lk_gemm_batched(B * 4, 1024, 48, 1024, arena + 268435456, 1048576, 1024, 1, arena + 931135488,
       49152, 48, 1, arena + 937426944, 49152, 48, 0.0f);
 
-  /* %1593 = reduce_sum(%1592) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 1024, 48] */
+  /* %1569 = reduce_sum(%1568) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 1024, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 1024, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 937426944, arena + 931135488);
 
-  /* %1594 = reshape(%1593) {shape [1, 1, 1024, 48]} layers.0.0.layers.1.0 : f32[B, 1, 1, 1024, 48], a view of %1593: no code */
+  /* %1570 = reshape(%1569) {shape [1, 1, 1024, 48]} layers.0.0.layers.1.0 : f32[B, 1, 1, 1024, 48], a view of %1569: no code */
 
-  /* %1595 = softmax_grad(%160, %1590) {axis -1} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  /* %1571 = softmax_grad(%160, %1566) {axis -1} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
   lk_softmax_grad(B * 4096, 1024, arena, arena + 134217728, arena + 268435456);
 
-  /* %1596 = mul_scalar(%1595) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  /* %1572 = mul_scalar(%1571) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
   lk_mul_scalar(B * 4 * 1024 * 1024, arena + 268435456, 0.14433756f, arena);
 
-  /* %1597 = transpose(%155) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 1, 1024, 48] */
+  /* %1573 = transpose(%155) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 1, 1024, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 1024}, (const int[]){0, 1, 2, 4, 3},
       arena + 946077696, arena + 140509184);
 
-  /* %1598 = matmul(%1596, %1597) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
+  /* %1574 = matmul(%1572, %1573) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
   for (long i0 = 0; i0 < B; i0++) {
     lk_gemm_batched(4, 1024, 48, 1024, arena + i0 * 4194304, 1048576, 1024, 1,
         arena + 140509184 + i0 * 49152, 0, 48, 1, arena + 134217728 + i0 * 196608, 49152, 48, 0.0f);
   } // for i0
 
-  /* %1599 = transpose(%153) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 4, 48, 1024] */
+  /* %1575 = transpose(%153) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 4, 48, 1024] */
   lk_transpose(5, (const long[]){B, 1, 4, 1024, 48}, (const int[]){0, 1, 2, 4, 3},
       arena + 918552576, arena + 140509184);
 
-  /* %1600 = matmul(%1599, %1596) layers.0.0.layers.1.0 : f32[B, 1, 4, 48, 1024] */
+  /* %1576 = matmul(%1575, %1572) layers.0.0.layers.1.0 : f32[B, 1, 4, 48, 1024] */
   lk_gemm_batched(B * 4, 48, 1024, 1024, arena + 140509184, 49152, 1024, 1, arena, 1048576, 1024, 1,
       arena + 146800640, 49152, 1024, 0.0f);
 
-  /* %1601 = reduce_sum(%1600) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 48, 1024] */
+  /* %1577 = reduce_sum(%1576) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 48, 1024] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 1024}, (const unsigned char[]){0, 0, 1, 0, 0},
       arena + 146800640, arena);
 
-  /* %1602 = reshape(%1601) {shape [1, 1, 48, 1024]} layers.0.0.layers.1.0 : f32[B, 1, 1, 48, 1024], a view of %1601: no code */
+  /* %1578 = reshape(%1577) {shape [1, 1, 48, 1024]} layers.0.0.layers.1.0 : f32[B, 1, 1, 48, 1024], a view of %1577: no code */
 
-  /* %1603 = transpose(%1594) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
+  /* %1579 = transpose(%1570) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
       arena + 931135488, arena + 6291456);
 
-  /* %1604 = reshape(%1603) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1603: no code */
+  /* %1580 = reshape(%1579) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1579: no code */
 
-  /* %1605 = transpose(%1602) {perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
+  /* %1581 = transpose(%1578) {perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 1024}, (const int[]){0, 4, 1, 2, 3}, arena,
-      arena + 9437184);
+      arena + 7864320);
 
-  /* %1606 = reshape(%1605) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1605: no code */
+  /* %1582 = reshape(%1581) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1581: no code */
 
-  /* %1607 = transpose(%1598) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48] */
+  /* %1583 = transpose(%1574) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48] */
   lk_transpose(5, (const long[]){B, 1, 4, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
       arena + 134217728, arena);
 
-  /* %1608 = reshape(%1607) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1607: no code */
+  /* %1584 = reshape(%1583) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1583: no code */
 
-  /* %1609 = zero_pad(%1604) {axis 1, before 48, after 0} layers.0.0.layers.1.0 : f32[B, 1024, 96] */
-  lk_zero_pad(B * 1024, 48, 1, 48, 0, arena + 6291456, arena + 12582912);
+  /* %1585 = concat(%1582, %1580) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  lk_copy_rows(B * 1024, 48, arena + 7864320, 48, arena + 12582912, 96);
+  lk_copy_rows(B * 1024, 48, arena + 6291456, 48, arena + 12582960, 96);
 
-  /* %1610 = zero_pad(%1606) {axis 1, before 0, after 48} layers.0.0.layers.1.0 : f32[B, 1024, 96] */
-  lk_zero_pad(B * 1024, 48, 1, 0, 48, arena + 9437184, arena + 6291456);
-
-  /* %1611 = add(%1609, %1610) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96], written over %1609 */
-  lk_add(3, (const long[]){B, 1024, 96}, arena + 12582912, (const long[]){98304, 96, 1},
-      arena + 6291456, (const long[]){98304, 96, 1}, arena + 12582912);
-
-  /* %1612 = transpose(%147) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %1586 = transpose(%147) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 15728640);
 
-  /* %1613 = fused_linear(%1611, %1612) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  /* %1587 = fused_linear(%1585, %1586) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 96, 192, arena + 12582912, arena + 15728640, NULL, LK_ACT_NONE, NULL,
       arena + 6291456);
 
-  /* %1614 = linear_grad_weight(%1611, %143) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  /* %1588 = linear_grad_weight(%1585, %143) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
   lk_linear_grad_weight(B * 1024, 192, 96, arena + 12582912, arena + 912261120, arena + 233189376);
 
-  /* %1615 = reduce_sum(%1611) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
+  /* %1589 = reduce_sum(%1585) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
       arena + 233228928);
 
-  /* %1616 = transpose(%144) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1590 = transpose(%144) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 12582912);
 
-  /* %1617 = linear_grad_weight(%1608, %143) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1591 = linear_grad_weight(%1584, %143) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 912261120, arena + 233078784);
 
-  /* %1618 = reduce_sum(%1608) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1592 = reduce_sum(%1584) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 233227008);
 
-  /* %1619 = fused_linear(%1608, %1616, %1613) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1613 */
+  /* %1593 = fused_linear(%1584, %1590, %1587) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1587 */
   lk_fused_linear(B * 1024, 192, 192, arena, arena + 12582912, NULL, LK_ACT_NONE, arena + 6291456,
       arena + 6291456);
 
-  /* %1620 = reduce_sum(%1619) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1594 = reduce_sum(%1593) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
       arena + 176179200);
 
-  /* %1621 = mul(%1619, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1595 = mul(%1593, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 6291456, (const long[]){196608, 192, 1},
       params[37], (const long[]){0, 0, 1}, arena);
 
-  /* %1622 = mul(%1619, %141) layers.0.0.norm1 : f32[B, 1024, 192], written over %1613 */
+  /* %1596 = mul(%1593, %141) layers.0.0.norm1 : f32[B, 1024, 192], written over %1587 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 6291456, (const long[]){196608, 192, 1},
       arena + 905969664, (const long[]){196608, 192, 1}, arena + 6291456);
 
-  /* %1623 = reduce_sum(%1622) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1597 = reduce_sum(%1596) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
       arena + 233227200);
 
-  /* %1624 = normalize_grad(%140, %1621) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1598 = normalize_grad(%140, %1595) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 899678208, arena, 1e-06f, arena + 6291456);
 
-  /* %1625 = add(%1581, %1624) layers.0.0 : f32[B, 1024, 192], written over %1565 */
+  /* %1599 = add(%1557, %1598) layers.0.0 : f32[B, 1024, 192], written over %1541 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       arena + 6291456, (const long[]){196608, 192, 1}, arena + 924844032);
 
-  /* %1626 = mul(%1625, %138) layers.0.0 : f32[B, 1024, 192] */
+  /* %1600 = mul(%1599, %138) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 25165824);
 
-  /* %1627 = transpose(%135) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1601 = transpose(%135) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 31457280);
 
-  /* %1628 = fused_linear(%1626, %1627) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  /* %1602 = fused_linear(%1600, %1601) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 25165824, arena + 31457280, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1629 = linear_grad_weight(%1626, %134) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1603 = linear_grad_weight(%1600, %134) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 25165824, arena + 824180736, arena + 232783872);
 
-  /* %1630 = reduce_sum(%1626) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1604 = reduce_sum(%1600) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
       arena + 233227392);
 
-  /* %1631 = gelu_grad(%133, %1628) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1605 = gelu_grad(%133, %1602) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 799014912, arena, arena + 25165824);
 
-  /* %1632 = transpose(%131) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1606 = transpose(%131) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 6291456);
 
-  /* %1633 = fused_linear(%1631, %1632) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  /* %1607 = fused_linear(%1605, %1606) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1634 = linear_grad_weight(%1631, %130) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1608 = linear_grad_weight(%1605, %130) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 893386752, arena + 232931328);
 
-  /* %1635 = reduce_sum(%1631) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1609 = reduce_sum(%1605) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
       arena + 233226240);
 
-  /* %1636 = reduce_sum(%1633) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1610 = reduce_sum(%1607) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 6291456);
 
-  /* %1637 = add(%1576, %1636) layers.0.0.norm2 : f32[192] */
+  /* %1611 = add(%1552, %1610) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 955381632, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 233227584);
 
-  /* %1638 = mul(%1633, %126) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1612 = mul(%1607, %126) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[45],
       (const long[]){0, 0, 1}, arena + 6291456);
 
-  /* %1639 = mul(%1633, %128) layers.0.0.norm2 : f32[B, 1024, 192], written over %1633 */
+  /* %1613 = mul(%1607, %128) layers.0.0.norm2 : f32[B, 1024, 192], written over %1607 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 887095296,
       (const long[]){196608, 192, 1}, arena);
 
-  /* %1640 = reduce_sum(%1639) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1614 = reduce_sum(%1613) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 12582912);
 
-  /* %1641 = add(%1579, %1640) layers.0.0.norm2 : f32[192] */
+  /* %1615 = add(%1555, %1614) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 955381824, (const long[]){1}, arena + 12582912,
       (const long[]){1}, arena + 233227776);
 
-  /* %1642 = normalize_grad(%125, %1638) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1616 = normalize_grad(%125, %1612) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 880803840, arena + 6291456, 1e-06f, arena);
 
-  /* %1643 = add(%1625, %1642) layers.0.0 : f32[B, 1024, 192], written over %1565 */
+  /* %1617 = add(%1599, %1616) layers.0.0 : f32[B, 1024, 192], written over %1541 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1}, arena,
       (const long[]){196608, 192, 1}, arena + 924844032);
 
-  /* %1644 = mul(%1643, %123) layers.0.0 : f32[B, 1024, 192] */
+  /* %1618 = mul(%1617, %123) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena);
 
-  /* %1645 = transpose(%120) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1619 = transpose(%120) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 6291456);
 
-  /* %1646 = fused_linear(%1644, %1645) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %1620 = fused_linear(%1618, %1619) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena + 28311552);
 
-  /* %1647 = linear_grad_weight(%1644, %119) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1621 = linear_grad_weight(%1618, %119) layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 874512384, arena + 233115648);
 
-  /* %1648 = reduce_sum(%1644) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1622 = reduce_sum(%1618) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 233227968);
 
-  /* %1649 = reshape(%1646) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1646: no code */
+  /* %1623 = reshape(%1620) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1620: no code */
 
-  /* %1650 = transpose(%114) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 18] */
+  /* %1624 = transpose(%114) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 18] */
   lk_transpose(5, (const long[]){B, 1024, 1, 18, 48}, (const int[]){0, 1, 2, 4, 3},
       arena + 770703360, arena);
 
-  /* %1651 = matmul(%1649, %1650) layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %1625 = matmul(%1623, %1624) layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_gemm_batched(B * 1024, 4, 18, 48, arena + 28311552, 192, 48, 1, arena, 864, 18, 1,
       arena + 34603008, 72, 18, 0.0f);
 
-  /* %1652 = transpose(%117) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 4] */
+  /* %1626 = transpose(%117) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 4] */
   lk_transpose(5, (const long[]){B, 1024, 1, 4, 18}, (const int[]){0, 1, 2, 4, 3},
       arena + 943718400, arena + 36962304);
 
-  /* %1653 = matmul(%1652, %1649) layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 48] */
+  /* %1627 = matmul(%1626, %1623) layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 48] */
   lk_gemm_batched(B * 1024, 18, 48, 4, arena + 36962304, 72, 4, 1, arena + 28311552, 192, 48, 1,
       arena, 864, 48, 0.0f);
 
-  /* %1654 = softmax_grad(%117, %1651) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %1628 = softmax_grad(%117, %1625) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_softmax_grad(B * 4096, 18, arena + 943718400, arena + 34603008, arena + 28311552);
 
-  /* %1655 = mul_scalar(%1654) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %1629 = mul_scalar(%1628) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_mul_scalar(B * 1024 * 4 * 18, arena + 28311552, 0.14433756f, arena + 62914560);
 
-  /* %1656 = transpose(%113) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 48] */
+  /* %1630 = transpose(%113) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 48] */
   lk_transpose(5, (const long[]){B, 1024, 1, 48, 18}, (const int[]){0, 1, 2, 4, 3},
       arena + 742391808, arena + 28311552);
 
-  /* %1657 = matmul(%1655, %1656) layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  /* %1631 = matmul(%1629, %1630) layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
   lk_gemm_batched(B * 1024, 4, 48, 18, arena + 62914560, 72, 18, 1, arena + 28311552, 864, 48, 1,
       arena + 169869312, 192, 48, 0.0f);
 
-  /* %1658 = transpose(%110) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 4] */
+  /* %1632 = transpose(%110) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 4] */
   lk_transpose(5, (const long[]){B, 1024, 1, 4, 48}, (const int[]){0, 1, 2, 4, 3},
       arena + 868220928, arena + 56623104);
 
-  /* %1659 = matmul(%1658, %1655) layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 18] */
+  /* %1633 = matmul(%1632, %1629) layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 18] */
   lk_gemm_batched(B * 1024, 48, 18, 4, arena + 56623104, 192, 4, 1, arena + 62914560, 72, 18, 1,
       arena + 28311552, 864, 18, 0.0f);
 
-  /* %1660 = transpose(%1653) {perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  /* %1634 = transpose(%1627) {perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
   lk_transpose(5, (const long[]){B, 1024, 1, 18, 48}, (const int[]){0, 3, 1, 2, 4}, arena,
       arena + 56623104);
 
-  /* %1661 = transpose(%1659) {perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  /* %1635 = transpose(%1633) {perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
   lk_transpose(5, (const long[]){B, 1024, 1, 48, 18}, (const int[]){0, 4, 1, 2, 3},
-      arena + 28311552, arena + 84934656);
+      arena + 28311552, arena);
 
-  /* %1662 = reshape(%1660) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1660: no code */
+  /* %1636 = reshape(%1634) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1634: no code */
 
-  /* %1663 = reshape(%1661) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1661: no code */
+  /* %1637 = reshape(%1635) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1635: no code */
 
-  /* %1664 = reshape(%1657) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1657: no code */
+  /* %1638 = reshape(%1631) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1631: no code */
 
-  /* %1665 = zero_pad(%1662) {axis 2, before 48, after 0} layers.0.0.layers.0.0 : f32[B, 18, 1024, 96] */
-  lk_zero_pad(B * 18432, 48, 1, 48, 0, arena + 56623104, arena + 113246208);
+  /* %1639 = concat(%1637, %1636) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
+  lk_copy_rows(B * 18432, 48, arena, 48, arena + 113246208, 96);
+  lk_copy_rows(B * 18432, 48, arena + 56623104, 48, arena + 113246256, 96);
 
-  /* %1666 = zero_pad(%1663) {axis 2, before 0, after 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 96] */
-  lk_zero_pad(B * 18432, 48, 1, 0, 48, arena + 84934656, arena);
-
-  /* %1667 = add(%1665, %1666) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96], written over %1665 */
-  lk_add(4, (const long[]){B, 18, 1024, 96}, arena + 113246208,
-      (const long[]){1769472, 98304, 96, 1}, arena, (const long[]){1769472, 98304, 96, 1},
-      arena + 113246208);
-
-  /* %1668 = transpose(%105) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
+  /* %1640 = transpose(%105) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 176160768);
 
-  /* %1669 = fused_linear(%1667, %1668) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
+  /* %1641 = fused_linear(%1639, %1640) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
   lk_fused_linear(B * 18 * 1024, 96, 192, arena + 113246208, arena + 176160768, NULL, LK_ACT_NONE,
       NULL, arena);
 
-  /* %1670 = linear_grad_weight(%1667, %101) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
+  /* %1642 = linear_grad_weight(%1639, %101) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
   lk_linear_grad_weight(B * 18 * 1024, 192, 96, arena + 113246208, arena + 629145600,
       arena + 233207808);
 
-  /* %1671 = reduce_sum(%1667) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
+  /* %1643 = reduce_sum(%1639) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 96}, (const unsigned char[]){1, 1, 1, 0},
       arena + 113246208, arena + 233229024);
 
-  /* %1672 = transpose(%102) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1644 = transpose(%102) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 113246208);
 
-  /* %1673 = fused_linear(%1664, %1672) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %1645 = fused_linear(%1638, %1644) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 169869312, arena + 113246208, NULL, LK_ACT_NONE, NULL,
       arena + 226492416);
 
-  /* %1674 = linear_grad_weight(%1664, %98) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1646 = linear_grad_weight(%1638, %98) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 169869312, arena + 861929472,
       arena + 233152512);
 
-  /* %1675 = reduce_sum(%1664) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1647 = reduce_sum(%1638) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 169869312, arena + 233228160);
 
-  /* %1676 = reduce_sum(%1669) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1648 = reduce_sum(%1641) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0}, arena,
       arena + 113246208);
 
-  /* %1677 = add(%1620, %1676) layers.0.0.norm1 : f32[192] */
+  /* %1649 = add(%1594, %1648) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 176179200, (const long[]){1}, arena + 113246208,
       (const long[]){1}, arena + 233228352);
 
-  /* %1678 = mul(%1669, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  /* %1650 = mul(%1641, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
   lk_mul(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
       params[37], (const long[]){0, 0, 0, 1}, arena + 113246208);
 
-  /* %1679 = mul(%1669, %99) layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1669 */
+  /* %1651 = mul(%1641, %99) layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1641 */
   lk_mul(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
       arena + 515899392, (const long[]){3538944, 196608, 192, 1}, arena);
 
-  /* %1680 = reduce_sum(%1679) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1652 = reduce_sum(%1651) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0}, arena,
       arena + 233228544);
 
-  /* %1681 = add(%1623, %1680) layers.0.0.norm1 : f32[192] */
+  /* %1653 = add(%1597, %1652) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 233227200, (const long[]){1}, arena + 233228544,
       (const long[]){1}, arena + 233228736);
 
-  /* %1682 = normalize_grad(%92, %1678) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  /* %1654 = normalize_grad(%92, %1650) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
   lk_normalize_grad(B * 18 * 1024, 192, arena + 402653184, arena + 113246208, 1e-06f, arena);
 
-  /* %1683 = reduce_sum(%1673) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1655 = reduce_sum(%1645) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 226492416, arena + 113246208);
 
-  /* %1684 = add(%1677, %1683) layers.0.0.norm1 : f32[192] */
+  /* %1656 = add(%1649, %1655) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 233228352, (const long[]){1}, arena + 113246208,
       (const long[]){1}, arena + 233227200);
 
-  /* %1685 = mul(%1673, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1657 = mul(%1645, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 226492416, (const long[]){196608, 192, 1},
       params[37], (const long[]){0, 0, 1}, arena + 113246208);
 
-  /* %1686 = mul(%1673, %96) layers.0.0.norm1 : f32[B, 1024, 192], written over %1673 */
+  /* %1658 = mul(%1645, %96) layers.0.0.norm1 : f32[B, 1024, 192], written over %1645 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 226492416, (const long[]){196608, 192, 1},
       arena + 855638016, (const long[]){196608, 192, 1}, arena + 226492416);
 
-  /* %1687 = reduce_sum(%1686) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1659 = reduce_sum(%1658) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 226492416, arena + 119537664);
 
-  /* %1688 = add(%1681, %1687) layers.0.0.norm1 : f32[192] */
+  /* %1660 = add(%1653, %1659) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 233228736, (const long[]){1}, arena + 119537664,
       (const long[]){1}, arena + 230031360);
 
-  /* %1689 = normalize_grad(%93, %1685) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1661 = normalize_grad(%93, %1657) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 849346560, arena + 113246208, 1e-06f, arena + 119537664);
 
-  /* %1690 = add(%1643, %1689) layers.0.0 : f32[B, 1024, 192], written over %1565 */
+  /* %1662 = add(%1617, %1661) layers.0.0 : f32[B, 1024, 192], written over %1541 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       arena + 119537664, (const long[]){196608, 192, 1}, arena + 924844032);
 
-  /* %1691 = reshape(%1690) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1565: no code */
+  /* %1663 = reshape(%1662) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1541: no code */
 
-  /* %1692 = zero_pad(%1691) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
+  /* %1664 = zero_pad(%1663) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
   lk_zero_pad(B, 1, 196608, 0, 17, arena + 924844032, arena + 113246208);
 
-  /* %1693 = add(%1682, %1692) layers.0.0 : f32[B, 18, 1024, 192], written over %1682 */
+  /* %1665 = add(%1654, %1664) layers.0.0 : f32[B, 18, 1024, 192], written over %1654 */
   lk_add(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
       arena + 113246208, (const long[]){3538944, 196608, 192, 1}, arena);
 
-  /* %1694 = reduce_sum(%1693) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
+  /* %1666 = reduce_sum(%1665) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 0, 0, 0}, arena,
       arena + 226492416);
 
-  /* %1695 = index(%1693) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1667 = index(%1665) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena, 3538944, arena + 113246208, 196608);
 
-  /* %1696 = index(%1693) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1668 = index(%1665) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 196608, 3538944, arena + 119537664, 196608);
 
-  /* %1697 = index(%1693) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1669 = index(%1665) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 393216, 3538944, arena + 125829120, 196608);
 
-  /* %1698 = index(%1693) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1670 = index(%1665) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 589824, 3538944, arena + 132120576, 196608);
 
-  /* %1699 = index(%1693) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1671 = index(%1665) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 786432, 3538944, arena + 138412032, 196608);
 
-  /* %1700 = index(%1693) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1672 = index(%1665) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 983040, 3538944, arena + 144703488, 196608);
 
-  /* %1701 = index(%1693) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1673 = index(%1665) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1179648, 3538944, arena + 150994944, 196608);
 
-  /* %1702 = index(%1693) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1674 = index(%1665) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1376256, 3538944, arena + 157286400, 196608);
 
-  /* %1703 = index(%1693) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1675 = index(%1665) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1572864, 3538944, arena + 163577856, 196608);
 
-  /* %1704 = index(%1693) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1676 = index(%1665) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1769472, 3538944, arena + 169869312, 196608);
 
-  /* %1705 = index(%1693) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1677 = index(%1665) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1966080, 3538944, arena + 176160768, 196608);
 
-  /* %1706 = index(%1693) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1678 = index(%1665) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2162688, 3538944, arena + 182452224, 196608);
 
-  /* %1707 = index(%1693) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1679 = index(%1665) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2359296, 3538944, arena + 188743680, 196608);
 
-  /* %1708 = index(%1693) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1680 = index(%1665) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2555904, 3538944, arena + 195035136, 196608);
 
-  /* %1709 = index(%1693) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1681 = index(%1665) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2752512, 3538944, arena + 201326592, 196608);
 
-  /* %1710 = index(%1693) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1682 = index(%1665) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2949120, 3538944, arena + 207618048, 196608);
 
-  /* %1711 = index(%1693) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1683 = index(%1665) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 3145728, 3538944, arena + 213909504, 196608);
 
-  /* %1712 = index(%1693) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1684 = index(%1665) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 3342336, 3538944, arena + 220200960, 196608);
 
-  /* %1713 = seq2img(%1712) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1685 = seq2img(%1684) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 220200960, arena);
 
-  /* %1714 = conv2d_grad_weight(%1713, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
+  /* %1686 = conv2d_grad_weight(%1685, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 954052608,
       arena + 6291456);
 
-  /* %1715 = reduce_sum(%1713) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
+  /* %1687 = reduce_sum(%1685) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6384768);
 
-  /* %1716 = seq2img(%1711) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1688 = seq2img(%1683) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 213909504, arena);
 
-  /* %1717 = conv2d_grad_weight(%1716, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
+  /* %1689 = conv2d_grad_weight(%1688, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953954304,
       arena + 6296640);
 
-  /* %1718 = reduce_sum(%1716) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
+  /* %1690 = reduce_sum(%1688) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6384960);
 
-  /* %1719 = seq2img(%1710) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1691 = seq2img(%1682) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 207618048, arena);
 
-  /* %1720 = conv2d_grad_weight(%1719, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
+  /* %1692 = conv2d_grad_weight(%1691, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953856000,
       arena + 6301824);
 
-  /* %1721 = reduce_sum(%1719) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
+  /* %1693 = reduce_sum(%1691) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385152);
 
-  /* %1722 = seq2img(%1709) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1694 = seq2img(%1681) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 201326592, arena);
 
-  /* %1723 = conv2d_grad_weight(%1722, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
+  /* %1695 = conv2d_grad_weight(%1694, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953757696,
       arena + 6307008);
 
-  /* %1724 = reduce_sum(%1722) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
+  /* %1696 = reduce_sum(%1694) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385344);
 
-  /* %1725 = seq2img(%1708) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1697 = seq2img(%1680) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 195035136, arena);
 
-  /* %1726 = conv2d_grad_weight(%1725, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
+  /* %1698 = conv2d_grad_weight(%1697, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953659392,
       arena + 6312192);
 
-  /* %1727 = reduce_sum(%1725) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
+  /* %1699 = reduce_sum(%1697) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385536);
 
-  /* %1728 = seq2img(%1707) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1700 = seq2img(%1679) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 188743680, arena);
 
-  /* %1729 = conv2d_grad_weight(%1728, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
+  /* %1701 = conv2d_grad_weight(%1700, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953561088,
       arena + 6317376);
 
-  /* %1730 = reduce_sum(%1728) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
+  /* %1702 = reduce_sum(%1700) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385728);
 
-  /* %1731 = seq2img(%1706) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1703 = seq2img(%1678) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 182452224, arena);
 
-  /* %1732 = conv2d_grad_weight(%1731, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
+  /* %1704 = conv2d_grad_weight(%1703, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953462784,
       arena + 6322560);
 
-  /* %1733 = reduce_sum(%1731) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
+  /* %1705 = reduce_sum(%1703) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385920);
 
-  /* %1734 = seq2img(%1705) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1706 = seq2img(%1677) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 176160768, arena);
 
-  /* %1735 = conv2d_grad_weight(%1734, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
+  /* %1707 = conv2d_grad_weight(%1706, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953364480,
       arena + 6327744);
 
-  /* %1736 = reduce_sum(%1734) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
+  /* %1708 = reduce_sum(%1706) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386112);
 
-  /* %1737 = seq2img(%1704) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1709 = seq2img(%1676) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 169869312, arena);
 
-  /* %1738 = conv2d_grad_weight(%1737, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
+  /* %1710 = conv2d_grad_weight(%1709, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953266176,
       arena + 6332928);
 
-  /* %1739 = reduce_sum(%1737) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
+  /* %1711 = reduce_sum(%1709) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386304);
 
-  /* %1740 = seq2img(%1703) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1712 = seq2img(%1675) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 163577856, arena);
 
-  /* %1741 = conv2d_grad_weight(%1740, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
+  /* %1713 = conv2d_grad_weight(%1712, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953167872,
       arena + 6338112);
 
-  /* %1742 = reduce_sum(%1740) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
+  /* %1714 = reduce_sum(%1712) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386496);
 
-  /* %1743 = seq2img(%1702) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1715 = seq2img(%1674) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 157286400, arena);
 
-  /* %1744 = conv2d_grad_weight(%1743, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
+  /* %1716 = conv2d_grad_weight(%1715, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953069568,
       arena + 6343296);
 
-  /* %1745 = reduce_sum(%1743) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
+  /* %1717 = reduce_sum(%1715) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386688);
 
-  /* %1746 = seq2img(%1701) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1718 = seq2img(%1673) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 150994944, arena);
 
-  /* %1747 = conv2d_grad_weight(%1746, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
+  /* %1719 = conv2d_grad_weight(%1718, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952971264,
       arena + 6348480);
 
-  /* %1748 = reduce_sum(%1746) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
+  /* %1720 = reduce_sum(%1718) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386880);
 
-  /* %1749 = seq2img(%1700) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1721 = seq2img(%1672) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 144703488, arena);
 
-  /* %1750 = conv2d_grad_weight(%1749, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
+  /* %1722 = conv2d_grad_weight(%1721, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952872960,
       arena + 6353664);
 
-  /* %1751 = reduce_sum(%1749) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
+  /* %1723 = reduce_sum(%1721) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387072);
 
-  /* %1752 = seq2img(%1699) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1724 = seq2img(%1671) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 138412032, arena);
 
-  /* %1753 = conv2d_grad_weight(%1752, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
+  /* %1725 = conv2d_grad_weight(%1724, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952774656,
       arena + 6358848);
 
-  /* %1754 = reduce_sum(%1752) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
+  /* %1726 = reduce_sum(%1724) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387264);
 
-  /* %1755 = seq2img(%1698) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1727 = seq2img(%1670) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 132120576, arena);
 
-  /* %1756 = conv2d_grad_weight(%1755, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
+  /* %1728 = conv2d_grad_weight(%1727, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952676352,
       arena + 6364032);
 
-  /* %1757 = reduce_sum(%1755) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
+  /* %1729 = reduce_sum(%1727) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387456);
 
-  /* %1758 = seq2img(%1697) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1730 = seq2img(%1669) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 125829120, arena);
 
-  /* %1759 = conv2d_grad_weight(%1758, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
+  /* %1731 = conv2d_grad_weight(%1730, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952578048,
       arena + 6369216);
 
-  /* %1760 = reduce_sum(%1758) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
+  /* %1732 = reduce_sum(%1730) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387648);
 
-  /* %1761 = seq2img(%1696) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1733 = seq2img(%1668) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 119537664, arena);
 
-  /* %1762 = conv2d_grad_weight(%1761, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
+  /* %1734 = conv2d_grad_weight(%1733, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952479744,
       arena + 6374400);
 
-  /* %1763 = reduce_sum(%1761) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
+  /* %1735 = reduce_sum(%1733) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387840);
 
-  /* %1764 = seq2img(%1695) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1736 = seq2img(%1667) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 113246208, arena);
 
-  /* %1765 = conv2d_grad_weight(%1764, %0) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 3, 3] */
+  /* %1737 = conv2d_grad_weight(%1736, %0) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, inputs[0], arena + 6379584);
 
-  /* %1766 = reduce_sum(%1764) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
+  /* %1738 = reduce_sum(%1736) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6388032);
 
   /* output 0 "loss" = %754 : f32[1] */
   memcpy(outputs[0], arena + 955383360, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1765 : f32[192, 3, 3, 3] */
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1737 : f32[192, 3, 3, 3] */
   memcpy(outputs[1], arena + 6379584, sizeof(float) * 5184);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1766 : f32[192] */
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1738 : f32[192] */
   memcpy(outputs[2], arena + 6388032, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1762 : f32[192, 3, 3, 3] */
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1734 : f32[192, 3, 3, 3] */
   memcpy(outputs[3], arena + 6374400, sizeof(float) * 5184);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1763 : f32[192] */
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1735 : f32[192] */
   memcpy(outputs[4], arena + 6387840, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1759 : f32[192, 3, 3, 3] */
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1731 : f32[192, 3, 3, 3] */
   memcpy(outputs[5], arena + 6369216, sizeof(float) * 5184);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1760 : f32[192] */
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1732 : f32[192] */
   memcpy(outputs[6], arena + 6387648, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1756 : f32[192, 3, 3, 3] */
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1728 : f32[192, 3, 3, 3] */
   memcpy(outputs[7], arena + 6364032, sizeof(float) * 5184);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1757 : f32[192] */
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1729 : f32[192] */
   memcpy(outputs[8], arena + 6387456, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1753 : f32[192, 3, 3, 3] */
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1725 : f32[192, 3, 3, 3] */
   memcpy(outputs[9], arena + 6358848, sizeof(float) * 5184);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1754 : f32[192] */
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1726 : f32[192] */
   memcpy(outputs[10], arena + 6387264, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1750 : f32[192, 3, 3, 3] */
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1722 : f32[192, 3, 3, 3] */
   memcpy(outputs[11], arena + 6353664, sizeof(float) * 5184);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1751 : f32[192] */
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1723 : f32[192] */
   memcpy(outputs[12], arena + 6387072, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1747 : f32[192, 3, 3, 3] */
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1719 : f32[192, 3, 3, 3] */
   memcpy(outputs[13], arena + 6348480, sizeof(float) * 5184);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1748 : f32[192] */
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1720 : f32[192] */
   memcpy(outputs[14], arena + 6386880, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1744 : f32[192, 3, 3, 3] */
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1716 : f32[192, 3, 3, 3] */
   memcpy(outputs[15], arena + 6343296, sizeof(float) * 5184);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1745 : f32[192] */
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1717 : f32[192] */
   memcpy(outputs[16], arena + 6386688, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1741 : f32[192, 3, 3, 3] */
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1713 : f32[192, 3, 3, 3] */
   memcpy(outputs[17], arena + 6338112, sizeof(float) * 5184);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1742 : f32[192] */
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1714 : f32[192] */
   memcpy(outputs[18], arena + 6386496, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1738 : f32[192, 3, 3, 3] */
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1710 : f32[192, 3, 3, 3] */
   memcpy(outputs[19], arena + 6332928, sizeof(float) * 5184);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1739 : f32[192] */
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1711 : f32[192] */
   memcpy(outputs[20], arena + 6386304, sizeof(float) * 192);
-  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1735 : f32[192, 3, 3, 3] */
+  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1707 : f32[192, 3, 3, 3] */
   memcpy(outputs[21], arena + 6327744, sizeof(float) * 5184);
-  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1736 : f32[192] */
+  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1708 : f32[192] */
   memcpy(outputs[22], arena + 6386112, sizeof(float) * 192);
-  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1732 : f32[192, 3, 3, 3] */
+  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1704 : f32[192, 3, 3, 3] */
   memcpy(outputs[23], arena + 6322560, sizeof(float) * 5184);
-  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1733 : f32[192] */
+  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1705 : f32[192] */
   memcpy(outputs[24], arena + 6385920, sizeof(float) * 192);
-  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1729 : f32[192, 3, 3, 3] */
+  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1701 : f32[192, 3, 3, 3] */
   memcpy(outputs[25], arena + 6317376, sizeof(float) * 5184);
-  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1730 : f32[192] */
+  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1702 : f32[192] */
   memcpy(outputs[26], arena + 6385728, sizeof(float) * 192);
-  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1726 : f32[192, 3, 3, 3] */
+  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1698 : f32[192, 3, 3, 3] */
   memcpy(outputs[27], arena + 6312192, sizeof(float) * 5184);
-  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1727 : f32[192] */
+  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1699 : f32[192] */
   memcpy(outputs[28], arena + 6385536, sizeof(float) * 192);
-  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1723 : f32[192, 3, 3, 3] */
+  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1695 : f32[192, 3, 3, 3] */
   memcpy(outputs[29], arena + 6307008, sizeof(float) * 5184);
-  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1724 : f32[192] */
+  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1696 : f32[192] */
   memcpy(outputs[30], arena + 6385344, sizeof(float) * 192);
-  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1720 : f32[192, 3, 3, 3] */
+  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1692 : f32[192, 3, 3, 3] */
   memcpy(outputs[31], arena + 6301824, sizeof(float) * 5184);
-  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1721 : f32[192] */
+  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1693 : f32[192] */
   memcpy(outputs[32], arena + 6385152, sizeof(float) * 192);
-  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1717 : f32[192, 3, 3, 3] */
+  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1689 : f32[192, 3, 3, 3] */
   memcpy(outputs[33], arena + 6296640, sizeof(float) * 5184);
-  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1718 : f32[192] */
+  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1690 : f32[192] */
   memcpy(outputs[34], arena + 6384960, sizeof(float) * 192);
-  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1714 : f32[192, 3, 3, 3] */
+  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1686 : f32[192, 3, 3, 3] */
   memcpy(outputs[35], arena + 6291456, sizeof(float) * 5184);
-  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1715 : f32[192] */
+  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1687 : f32[192] */
   memcpy(outputs[36], arena + 6384768, sizeof(float) * 192);
-  /* output 37 "grad:layers.0.0.pos_emb" = %1694 : f32[18, 1024, 192] */
+  /* output 37 "grad:layers.0.0.pos_emb" = %1666 : f32[18, 1024, 192] */
   memcpy(outputs[37], arena + 226492416, sizeof(float) * 3538944);
-  /* output 38 "grad:layers.0.0.norm1.weight" = %1688 : f32[192] */
+  /* output 38 "grad:layers.0.0.norm1.weight" = %1660 : f32[192] */
   memcpy(outputs[38], arena + 230031360, sizeof(float) * 192);
-  /* output 39 "grad:layers.0.0.norm1.bias" = %1684 : f32[192] */
+  /* output 39 "grad:layers.0.0.norm1.bias" = %1656 : f32[192] */
   memcpy(outputs[39], arena + 233227200, sizeof(float) * 192);
-  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1674 : f32[192, 192] */
+  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1646 : f32[192, 192] */
   memcpy(outputs[40], arena + 233152512, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1675 : f32[192] */
+  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1647 : f32[192] */
   memcpy(outputs[41], arena + 233228160, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1670 : f32[96, 192] */
+  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1642 : f32[96, 192] */
   memcpy(outputs[42], arena + 233207808, sizeof(float) * 18432);
-  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1671 : f32[96] */
+  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1643 : f32[96] */
   memcpy(outputs[43], arena + 233229024, sizeof(float) * 96);
-  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1647 : f32[192, 192] */
+  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1621 : f32[192, 192] */
   memcpy(outputs[44], arena + 233115648, sizeof(float) * 36864);
-  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1648 : f32[192] */
+  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1622 : f32[192] */
   memcpy(outputs[45], arena + 233227968, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.0.norm2.weight" = %1641 : f32[192] */
+  /* output 46 "grad:layers.0.0.norm2.weight" = %1615 : f32[192] */
   memcpy(outputs[46], arena + 233227776, sizeof(float) * 192);
-  /* output 47 "grad:layers.0.0.norm2.bias" = %1637 : f32[192] */
+  /* output 47 "grad:layers.0.0.norm2.bias" = %1611 : f32[192] */
   memcpy(outputs[47], arena + 233227584, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1634 : f32[768, 192] */
+  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1608 : f32[768, 192] */
   memcpy(outputs[48], arena + 232931328, sizeof(float) * 147456);
-  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1635 : f32[768] */
+  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1609 : f32[768] */
   memcpy(outputs[49], arena + 233226240, sizeof(float) * 768);
-  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1629 : f32[192, 768] */
+  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1603 : f32[192, 768] */
   memcpy(outputs[50], arena + 232783872, sizeof(float) * 147456);
-  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1630 : f32[192] */
+  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1604 : f32[192] */
   memcpy(outputs[51], arena + 233227392, sizeof(float) * 192);
-  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1617 : f32[192, 192] */
+  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1591 : f32[192, 192] */
   memcpy(outputs[52], arena + 233078784, sizeof(float) * 36864);
-  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1618 : f32[192] */
+  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1592 : f32[192] */
   memcpy(outputs[53], arena + 233227008, sizeof(float) * 192);
-  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1614 : f32[96, 192] */
+  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1588 : f32[96, 192] */
   memcpy(outputs[54], arena + 233189376, sizeof(float) * 18432);
-  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1615 : f32[96] */
+  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1589 : f32[96] */
   memcpy(outputs[55], arena + 233228928, sizeof(float) * 96);
-  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1585 : f32[192, 192] */
+  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1561 : f32[192, 192] */
   memcpy(outputs[56], arena + 955084800, sizeof(float) * 36864);
-  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1586 : f32[192] */
+  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1562 : f32[192] */
   memcpy(outputs[57], arena + 955382016, sizeof(float) * 192);
-  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1574 : f32[768, 192] */
+  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1550 : f32[768, 192] */
   memcpy(outputs[58], arena + 952332288, sizeof(float) * 147456);
-  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1575 : f32[768] */
+  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1551 : f32[768] */
   memcpy(outputs[59], arena + 955369344, sizeof(float) * 768);
-  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1569 : f32[192, 768] */
+  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1545 : f32[192, 768] */
   memcpy(outputs[60], arena + 952184832, sizeof(float) * 147456);
-  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1570 : f32[192] */
+  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1546 : f32[192] */
   memcpy(outputs[61], arena + 955381440, sizeof(float) * 192);
-  /* output 62 "grad:layers.0.1.conv.weight" = %1563 : f32[192, 192, 3, 3] */
+  /* output 62 "grad:layers.0.1.conv.weight" = %1539 : f32[192, 192, 3, 3] */
   memcpy(outputs[62], arena + 948314112, sizeof(float) * 331776);
-  /* output 63 "grad:layers.0.1.conv.bias" = %1564 : f32[192] */
+  /* output 63 "grad:layers.0.1.conv.bias" = %1540 : f32[192] */
   memcpy(outputs[63], arena + 955381248, sizeof(float) * 192);
-  /* output 64 "grad:layers.0.1.norm.weight" = %1559 : f32[192] */
+  /* output 64 "grad:layers.0.1.norm.weight" = %1535 : f32[192] */
   memcpy(outputs[64], arena + 955381056, sizeof(float) * 192);
-  /* output 65 "grad:layers.0.1.norm.bias" = %1556 : f32[192] */
+  /* output 65 "grad:layers.0.1.norm.bias" = %1532 : f32[192] */
   memcpy(outputs[65], arena + 955380864, sizeof(float) * 192);
-  /* output 66 "grad:layers.1.0.pos_emb" = %1552 : f32[256, 192] */
+  /* output 66 "grad:layers.1.0.pos_emb" = %1528 : f32[256, 192] */
   memcpy(outputs[66], arena + 954150912, sizeof(float) * 49152);
-  /* output 67 "grad:layers.1.0.norm1.weight" = %1549 : f32[192] */
+  /* output 67 "grad:layers.1.0.norm1.weight" = %1525 : f32[192] */
   memcpy(outputs[67], arena + 955380672, sizeof(float) * 192);
-  /* output 68 "grad:layers.1.0.norm1.bias" = %1545 : f32[192] */
+  /* output 68 "grad:layers.1.0.norm1.bias" = %1521 : f32[192] */
   memcpy(outputs[68], arena + 955380480, sizeof(float) * 192);
-  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1541 : f32[192, 192] */
+  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1517 : f32[192, 192] */
   memcpy(outputs[69], arena + 955047936, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1542 : f32[192] */
+  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1518 : f32[192] */
   memcpy(outputs[70], arena + 955380288, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1538 : f32[96, 192] */
+  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1514 : f32[96, 192] */
   memcpy(outputs[71], arena + 955324416, sizeof(float) * 18432);
-  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1539 : f32[96] */
+  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1515 : f32[96] */
   memcpy(outputs[72], arena + 955383264, sizeof(float) * 96);
-  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1509 : f32[192, 192] */
+  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1487 : f32[192, 192] */
   memcpy(outputs[73], arena + 955011072, sizeof(float) * 36864);
-  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1510 : f32[192] */
+  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1488 : f32[192] */
   memcpy(outputs[74], arena + 955380096, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.norm2.weight" = %1503 : f32[192] */
+  /* output 75 "grad:layers.1.0.norm2.weight" = %1481 : f32[192] */
   memcpy(outputs[75], arena + 955379904, sizeof(float) * 192);
-  /* output 76 "grad:layers.1.0.norm2.bias" = %1499 : f32[192] */
+  /* output 76 "grad:layers.1.0.norm2.bias" = %1477 : f32[192] */
   memcpy(outputs[76], arena + 955379712, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1496 : f32[768, 192] */
+  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1474 : f32[768, 192] */
   memcpy(outputs[77], arena + 952037376, sizeof(float) * 147456);
-  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1497 : f32[768] */
+  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1475 : f32[768] */
   memcpy(outputs[78], arena + 955368576, sizeof(float) * 768);
-  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1491 : f32[192, 768] */
+  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1469 : f32[192, 768] */
   memcpy(outputs[79], arena + 951889920, sizeof(float) * 147456);
-  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1492 : f32[192] */
+  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1470 : f32[192] */
   memcpy(outputs[80], arena + 955379520, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1477 : f32[192, 192] */
+  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1455 : f32[192, 192] */
   memcpy(outputs[81], arena + 954974208, sizeof(float) * 36864);
-  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1478 : f32[192] */
+  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1456 : f32[192] */
   memcpy(outputs[82], arena + 955379328, sizeof(float) * 192);
-  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1474 : f32[96, 192] */
+  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1452 : f32[96, 192] */
   memcpy(outputs[83], arena + 955305984, sizeof(float) * 18432);
-  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1475 : f32[96] */
+  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1453 : f32[96] */
   memcpy(outputs[84], arena + 955383168, sizeof(float) * 96);
-  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1445 : f32[192, 192] */
+  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1425 : f32[192, 192] */
   memcpy(outputs[85], arena + 954937344, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1446 : f32[192] */
+  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1426 : f32[192] */
   memcpy(outputs[86], arena + 955379136, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1432 : f32[768, 192] */
+  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1412 : f32[768, 192] */
   memcpy(outputs[87], arena + 951742464, sizeof(float) * 147456);
-  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1433 : f32[768] */
+  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1413 : f32[768] */
   memcpy(outputs[88], arena + 955367808, sizeof(float) * 768);
-  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %1427 : f32[192, 768] */
+  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %1407 : f32[192, 768] */
   memcpy(outputs[89], arena + 951595008, sizeof(float) * 147456);
-  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %1428 : f32[192] */
+  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %1408 : f32[192] */
   memcpy(outputs[90], arena + 955378944, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1413 : f32[192, 192] */
+  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1393 : f32[192, 192] */
   memcpy(outputs[91], arena + 954900480, sizeof(float) * 36864);
-  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1414 : f32[192] */
+  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1394 : f32[192] */
   memcpy(outputs[92], arena + 955378752, sizeof(float) * 192);
-  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1410 : f32[96, 192] */
+  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1390 : f32[96, 192] */
   memcpy(outputs[93], arena + 955287552, sizeof(float) * 18432);
-  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1411 : f32[96] */
+  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1391 : f32[96] */
   memcpy(outputs[94], arena + 955383072, sizeof(float) * 96);
-  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %1381 : f32[192, 192] */
+  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %1363 : f32[192, 192] */
   memcpy(outputs[95], arena + 954863616, sizeof(float) * 36864);
-  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %1382 : f32[192] */
+  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %1364 : f32[192] */
   memcpy(outputs[96], arena + 955378560, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %1368 : f32[768, 192] */
+  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %1350 : f32[768, 192] */
   memcpy(outputs[97], arena + 951447552, sizeof(float) * 147456);
-  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %1369 : f32[768] */
+  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %1351 : f32[768] */
   memcpy(outputs[98], arena + 955367040, sizeof(float) * 768);
-  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %1363 : f32[192, 768] */
+  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %1345 : f32[192, 768] */
   memcpy(outputs[99], arena + 951300096, sizeof(float) * 147456);
-  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %1364 : f32[192] */
+  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %1346 : f32[192] */
   memcpy(outputs[100], arena + 955378368, sizeof(float) * 192);
-  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1351 : f32[192, 192] */
+  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1333 : f32[192, 192] */
   memcpy(outputs[101], arena + 954826752, sizeof(float) * 36864);
-  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1352 : f32[192] */
+  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1334 : f32[192] */
   memcpy(outputs[102], arena + 955378176, sizeof(float) * 192);
-  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1348 : f32[96, 192] */
+  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1330 : f32[96, 192] */
   memcpy(outputs[103], arena + 955269120, sizeof(float) * 18432);
-  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1349 : f32[96] */
+  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1331 : f32[96] */
   memcpy(outputs[104], arena + 955382976, sizeof(float) * 96);
-  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %1319 : f32[192, 192] */
+  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %1303 : f32[192, 192] */
   memcpy(outputs[105], arena + 954789888, sizeof(float) * 36864);
-  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %1320 : f32[192] */
+  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %1304 : f32[192] */
   memcpy(outputs[106], arena + 955377984, sizeof(float) * 192);
-  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %1308 : f32[768, 192] */
+  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %1292 : f32[768, 192] */
   memcpy(outputs[107], arena + 951152640, sizeof(float) * 147456);
-  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %1309 : f32[768] */
+  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %1293 : f32[768] */
   memcpy(outputs[108], arena + 955366272, sizeof(float) * 768);
-  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %1303 : f32[192, 768] */
+  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %1287 : f32[192, 768] */
   memcpy(outputs[109], arena + 951005184, sizeof(float) * 147456);
-  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %1304 : f32[192] */
+  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %1288 : f32[192] */
   memcpy(outputs[110], arena + 955377792, sizeof(float) * 192);
-  /* output 111 "grad:layers.1.1.conv.weight" = %1297 : f32[192, 192, 3, 3] */
+  /* output 111 "grad:layers.1.1.conv.weight" = %1281 : f32[192, 192, 3, 3] */
   memcpy(outputs[111], arena + 947982336, sizeof(float) * 331776);
-  /* output 112 "grad:layers.1.1.conv.bias" = %1298 : f32[192] */
+  /* output 112 "grad:layers.1.1.conv.bias" = %1282 : f32[192] */
   memcpy(outputs[112], arena + 955377600, sizeof(float) * 192);
-  /* output 113 "grad:layers.1.1.norm.weight" = %1293 : f32[192] */
+  /* output 113 "grad:layers.1.1.norm.weight" = %1277 : f32[192] */
   memcpy(outputs[113], arena + 955377408, sizeof(float) * 192);
-  /* output 114 "grad:layers.1.1.norm.bias" = %1290 : f32[192] */
+  /* output 114 "grad:layers.1.1.norm.bias" = %1274 : f32[192] */
   memcpy(outputs[114], arena + 955377216, sizeof(float) * 192);
-  /* output 115 "grad:layers.2.0.pos_emb" = %1286 : f32[64, 192] */
+  /* output 115 "grad:layers.2.0.pos_emb" = %1270 : f32[64, 192] */
   memcpy(outputs[115], arena + 955342848, sizeof(float) * 12288);
-  /* output 116 "grad:layers.2.0.norm1.weight" = %1283 : f32[192] */
+  /* output 116 "grad:layers.2.0.norm1.weight" = %1267 : f32[192] */
   memcpy(outputs[116], arena + 955377024, sizeof(float) * 192);
-  /* output 117 "grad:layers.2.0.norm1.bias" = %1279 : f32[192] */
+  /* output 117 "grad:layers.2.0.norm1.bias" = %1263 : f32[192] */
   memcpy(outputs[117], arena + 955376832, sizeof(float) * 192);
-  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1275 : f32[192, 192] */
+  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1259 : f32[192, 192] */
   memcpy(outputs[118], arena + 954753024, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1276 : f32[192] */
+  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1260 : f32[192] */
   memcpy(outputs[119], arena + 955376640, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1272 : f32[96, 192] */
+  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1256 : f32[96, 192] */
   memcpy(outputs[120], arena + 955250688, sizeof(float) * 18432);
-  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1273 : f32[96] */
+  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1257 : f32[96] */
   memcpy(outputs[121], arena + 955382880, sizeof(float) * 96);
-  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %1243 : f32[192, 192] */
+  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %1229 : f32[192, 192] */
   memcpy(outputs[122], arena + 954716160, sizeof(float) * 36864);
-  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %1244 : f32[192] */
+  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %1230 : f32[192] */
   memcpy(outputs[123], arena + 955376448, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.norm2.weight" = %1237 : f32[192] */
+  /* output 124 "grad:layers.2.0.norm2.weight" = %1223 : f32[192] */
   memcpy(outputs[124], arena + 955376256, sizeof(float) * 192);
-  /* output 125 "grad:layers.2.0.norm2.bias" = %1233 : f32[192] */
+  /* output 125 "grad:layers.2.0.norm2.bias" = %1219 : f32[192] */
   memcpy(outputs[125], arena + 955376064, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %1230 : f32[768, 192] */
+  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %1216 : f32[768, 192] */
   memcpy(outputs[126], arena + 950857728, sizeof(float) * 147456);
-  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %1231 : f32[768] */
+  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %1217 : f32[768] */
   memcpy(outputs[127], arena + 955365504, sizeof(float) * 768);
-  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %1225 : f32[192, 768] */
+  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %1211 : f32[192, 768] */
   memcpy(outputs[128], arena + 950710272, sizeof(float) * 147456);
-  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %1226 : f32[192] */
+  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %1212 : f32[192] */
   memcpy(outputs[129], arena + 955375872, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1211 : f32[192, 192] */
+  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1197 : f32[192, 192] */
   memcpy(outputs[130], arena + 954679296, sizeof(float) * 36864);
-  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1212 : f32[192] */
+  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1198 : f32[192] */
   memcpy(outputs[131], arena + 955375680, sizeof(float) * 192);
-  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1208 : f32[96, 192] */
+  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1194 : f32[96, 192] */
   memcpy(outputs[132], arena + 955232256, sizeof(float) * 18432);
-  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1209 : f32[96] */
+  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1195 : f32[96] */
   memcpy(outputs[133], arena + 955382784, sizeof(float) * 96);
-  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %1179 : f32[192, 192] */
+  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %1167 : f32[192, 192] */
   memcpy(outputs[134], arena + 954642432, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %1180 : f32[192] */
+  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %1168 : f32[192] */
   memcpy(outputs[135], arena + 955375488, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %1166 : f32[768, 192] */
+  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %1154 : f32[768, 192] */
   memcpy(outputs[136], arena + 950562816, sizeof(float) * 147456);
-  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %1167 : f32[768] */
+  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %1155 : f32[768] */
   memcpy(outputs[137], arena + 955364736, sizeof(float) * 768);
-  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %1161 : f32[192, 768] */
+  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %1149 : f32[192, 768] */
   memcpy(outputs[138], arena + 950415360, sizeof(float) * 147456);
-  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %1162 : f32[192] */
+  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %1150 : f32[192] */
   memcpy(outputs[139], arena + 955375296, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %1147 : f32[192, 192] */
+  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %1135 : f32[192, 192] */
   memcpy(outputs[140], arena + 954605568, sizeof(float) * 36864);
-  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %1148 : f32[192] */
+  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %1136 : f32[192] */
   memcpy(outputs[141], arena + 955375104, sizeof(float) * 192);
-  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %1144 : f32[96, 192] */
+  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %1132 : f32[96, 192] */
   memcpy(outputs[142], arena + 955213824, sizeof(float) * 18432);
-  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %1145 : f32[96] */
+  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %1133 : f32[96] */
   memcpy(outputs[143], arena + 955382688, sizeof(float) * 96);
-  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %1115 : f32[192, 192] */
+  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %1105 : f32[192, 192] */
   memcpy(outputs[144], arena + 954568704, sizeof(float) * 36864);
-  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %1116 : f32[192] */
+  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %1106 : f32[192] */
   memcpy(outputs[145], arena + 955374912, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %1102 : f32[768, 192] */
+  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %1092 : f32[768, 192] */
   memcpy(outputs[146], arena + 950267904, sizeof(float) * 147456);
-  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %1103 : f32[768] */
+  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %1093 : f32[768] */
   memcpy(outputs[147], arena + 955363968, sizeof(float) * 768);
-  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %1097 : f32[192, 768] */
+  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %1087 : f32[192, 768] */
   memcpy(outputs[148], arena + 950120448, sizeof(float) * 147456);
-  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %1098 : f32[192] */
+  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %1088 : f32[192] */
   memcpy(outputs[149], arena + 955374720, sizeof(float) * 192);
-  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %1085 : f32[192, 192] */
+  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %1075 : f32[192, 192] */
   memcpy(outputs[150], arena + 954531840, sizeof(float) * 36864);
-  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %1086 : f32[192] */
+  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %1076 : f32[192] */
   memcpy(outputs[151], arena + 955374528, sizeof(float) * 192);
-  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %1082 : f32[96, 192] */
+  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %1072 : f32[96, 192] */
   memcpy(outputs[152], arena + 955195392, sizeof(float) * 18432);
-  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %1083 : f32[96] */
+  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %1073 : f32[96] */
   memcpy(outputs[153], arena + 955382592, sizeof(float) * 96);
-  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %1053 : f32[192, 192] */
+  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %1045 : f32[192, 192] */
   memcpy(outputs[154], arena + 954494976, sizeof(float) * 36864);
-  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %1054 : f32[192] */
+  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %1046 : f32[192] */
   memcpy(outputs[155], arena + 955374336, sizeof(float) * 192);
-  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %1042 : f32[768, 192] */
+  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %1034 : f32[768, 192] */
   memcpy(outputs[156], arena + 949972992, sizeof(float) * 147456);
-  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %1043 : f32[768] */
+  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %1035 : f32[768] */
   memcpy(outputs[157], arena + 955363200, sizeof(float) * 768);
-  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %1037 : f32[192, 768] */
+  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %1029 : f32[192, 768] */
   memcpy(outputs[158], arena + 949825536, sizeof(float) * 147456);
-  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %1038 : f32[192] */
+  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %1030 : f32[192] */
   memcpy(outputs[159], arena + 955374144, sizeof(float) * 192);
-  /* output 160 "grad:layers.2.1.conv.weight" = %1031 : f32[192, 192, 3, 3] */
+  /* output 160 "grad:layers.2.1.conv.weight" = %1023 : f32[192, 192, 3, 3] */
   memcpy(outputs[160], arena + 947650560, sizeof(float) * 331776);
-  /* output 161 "grad:layers.2.1.conv.bias" = %1032 : f32[192] */
+  /* output 161 "grad:layers.2.1.conv.bias" = %1024 : f32[192] */
   memcpy(outputs[161], arena + 955373952, sizeof(float) * 192);
-  /* output 162 "grad:layers.2.1.norm.weight" = %1027 : f32[192] */
+  /* output 162 "grad:layers.2.1.norm.weight" = %1019 : f32[192] */
   memcpy(outputs[162], arena + 955373760, sizeof(float) * 192);
-  /* output 163 "grad:layers.2.1.norm.bias" = %1024 : f32[192] */
+  /* output 163 "grad:layers.2.1.norm.bias" = %1016 : f32[192] */
   memcpy(outputs[163], arena + 955373568, sizeof(float) * 192);
-  /* output 164 "grad:layers.3.0.pos_emb" = %1020 : f32[16, 192] */
+  /* output 164 "grad:layers.3.0.pos_emb" = %1012 : f32[16, 192] */
   memcpy(outputs[164], arena + 955355136, sizeof(float) * 3072);
-  /* output 165 "grad:layers.3.0.norm1.weight" = %1017 : f32[192] */
+  /* output 165 "grad:layers.3.0.norm1.weight" = %1009 : f32[192] */
   memcpy(outputs[165], arena + 955373376, sizeof(float) * 192);
-  /* output 166 "grad:layers.3.0.norm1.bias" = %1013 : f32[192] */
+  /* output 166 "grad:layers.3.0.norm1.bias" = %1005 : f32[192] */
   memcpy(outputs[166], arena + 955373184, sizeof(float) * 192);
-  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %1009 : f32[192, 192] */
+  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %1001 : f32[192, 192] */
   memcpy(outputs[167], arena + 954458112, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %1010 : f32[192] */
+  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %1002 : f32[192] */
   memcpy(outputs[168], arena + 955372992, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %1006 : f32[96, 192] */
+  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %998 : f32[96, 192] */
   memcpy(outputs[169], arena + 955176960, sizeof(float) * 18432);
-  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %1007 : f32[96] */
+  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %999 : f32[96] */
   memcpy(outputs[170], arena + 955382496, sizeof(float) * 96);
-  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %977 : f32[192, 192] */
+  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %971 : f32[192, 192] */
   memcpy(outputs[171], arena + 954421248, sizeof(float) * 36864);
-  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %978 : f32[192] */
+  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %972 : f32[192] */
   memcpy(outputs[172], arena + 955372800, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.norm2.weight" = %971 : f32[192] */
+  /* output 173 "grad:layers.3.0.norm2.weight" = %965 : f32[192] */
   memcpy(outputs[173], arena + 955372608, sizeof(float) * 192);
-  /* output 174 "grad:layers.3.0.norm2.bias" = %967 : f32[192] */
+  /* output 174 "grad:layers.3.0.norm2.bias" = %961 : f32[192] */
   memcpy(outputs[174], arena + 955372416, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %964 : f32[768, 192] */
+  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %958 : f32[768, 192] */
   memcpy(outputs[175], arena + 949678080, sizeof(float) * 147456);
-  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %965 : f32[768] */
+  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %959 : f32[768] */
   memcpy(outputs[176], arena + 955362432, sizeof(float) * 768);
-  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %959 : f32[192, 768] */
+  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %953 : f32[192, 768] */
   memcpy(outputs[177], arena + 949530624, sizeof(float) * 147456);
-  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %960 : f32[192] */
+  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %954 : f32[192] */
   memcpy(outputs[178], arena + 955372224, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %945 : f32[192, 192] */
+  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %939 : f32[192, 192] */
   memcpy(outputs[179], arena + 954384384, sizeof(float) * 36864);
-  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %946 : f32[192] */
+  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %940 : f32[192] */
   memcpy(outputs[180], arena + 955372032, sizeof(float) * 192);
-  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %942 : f32[96, 192] */
+  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %936 : f32[96, 192] */
   memcpy(outputs[181], arena + 955158528, sizeof(float) * 18432);
-  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %943 : f32[96] */
+  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %937 : f32[96] */
   memcpy(outputs[182], arena + 955382400, sizeof(float) * 96);
-  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %913 : f32[192, 192] */
+  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %909 : f32[192, 192] */
   memcpy(outputs[183], arena + 954347520, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %914 : f32[192] */
+  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %910 : f32[192] */
   memcpy(outputs[184], arena + 955371840, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %900 : f32[768, 192] */
+  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %896 : f32[768, 192] */
   memcpy(outputs[185], arena + 949383168, sizeof(float) * 147456);
-  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %901 : f32[768] */
+  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %897 : f32[768] */
   memcpy(outputs[186], arena + 955361664, sizeof(float) * 768);
-  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %895 : f32[192, 768] */
+  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %891 : f32[192, 768] */
   memcpy(outputs[187], arena + 949235712, sizeof(float) * 147456);
-  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %896 : f32[192] */
+  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %892 : f32[192] */
   memcpy(outputs[188], arena + 955371648, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %881 : f32[192, 192] */
+  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %877 : f32[192, 192] */
   memcpy(outputs[189], arena + 954310656, sizeof(float) * 36864);
-  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %882 : f32[192] */
+  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %878 : f32[192] */
   memcpy(outputs[190], arena + 955371456, sizeof(float) * 192);
-  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %878 : f32[96, 192] */
+  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %874 : f32[96, 192] */
   memcpy(outputs[191], arena + 955140096, sizeof(float) * 18432);
-  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %879 : f32[96] */
+  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %875 : f32[96] */
   memcpy(outputs[192], arena + 955382304, sizeof(float) * 96);
-  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %849 : f32[192, 192] */
+  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %847 : f32[192, 192] */
   memcpy(outputs[193], arena + 954273792, sizeof(float) * 36864);
-  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %850 : f32[192] */
+  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %848 : f32[192] */
   memcpy(outputs[194], arena + 955371264, sizeof(float) * 192);
-  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %836 : f32[768, 192] */
+  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %834 : f32[768, 192] */
   memcpy(outputs[195], arena + 949088256, sizeof(float) * 147456);
-  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %837 : f32[768] */
+  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %835 : f32[768] */
   memcpy(outputs[196], arena + 955360896, sizeof(float) * 768);
-  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %831 : f32[192, 768] */
+  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %829 : f32[192, 768] */
   memcpy(outputs[197], arena + 948940800, sizeof(float) * 147456);
-  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %832 : f32[192] */
+  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %830 : f32[192] */
   memcpy(outputs[198], arena + 955371072, sizeof(float) * 192);
-  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %819 : f32[192, 192] */
+  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %817 : f32[192, 192] */
   memcpy(outputs[199], arena + 954236928, sizeof(float) * 36864);
-  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %820 : f32[192] */
+  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %818 : f32[192] */
   memcpy(outputs[200], arena + 955370880, sizeof(float) * 192);
-  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %816 : f32[96, 192] */
+  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %814 : f32[96, 192] */
   memcpy(outputs[201], arena + 955121664, sizeof(float) * 18432);
-  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %817 : f32[96] */
+  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %815 : f32[96] */
   memcpy(outputs[202], arena + 955382208, sizeof(float) * 96);
   /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %787 : f32[192, 192] */
   memcpy(outputs[203], arena + 954200064, sizeof(float) * 36864);

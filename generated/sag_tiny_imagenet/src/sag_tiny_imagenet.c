@@ -489,6 +489,10 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
+void lk_token_dwconv_grad_input(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                const float *dy, const float *w, float *dx);
+void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                 const float *dy, const float *x, float *dw);
 
 /* ---- shifted_attention.c (Locally-SAG's fused shifted local attention) ---------------------------
  * Kept as a separate block: see shifted_attention.c and README.md for the full contract. */
@@ -508,9 +512,14 @@ void lk_unary_grad(int act, long n, const float *x, const float *dy, float *dx);
 void lk_softmax_grad(long rows, long L, const float *y, const float *dy, float *dx);
 void lk_normalize(long rows, long C, const float *x, float eps, float *y);
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx);
-void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y);
-void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx);
+void lk_batch_normalize(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad(int B, long C, long S, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments(int B, long C, long S, const float *x, float *out);
+void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);

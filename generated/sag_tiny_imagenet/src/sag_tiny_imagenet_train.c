@@ -489,6 +489,10 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
+void lk_token_dwconv_grad_input(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                const float *dy, const float *w, float *dx);
+void lk_token_dwconv_grad_weight(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
+                                 const float *dy, const float *x, float *dw);
 
 /* ---- shifted_attention.c (Locally-SAG's fused shifted local attention) ---------------------------
  * Kept as a separate block: see shifted_attention.c and README.md for the full contract. */
@@ -508,9 +512,14 @@ void lk_unary_grad(int act, long n, const float *x, const float *dy, float *dx);
 void lk_softmax_grad(long rows, long L, const float *y, const float *dy, float *dx);
 void lk_normalize(long rows, long C, const float *x, float eps, float *y);
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx);
-void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y);
-void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx);
+void lk_batch_normalize(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad(int B, long C, long S, const float *x, const float *dy, float eps, float *out);
 void lk_batch_moments(int B, long C, long S, const float *x, float *out);
+void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y);
+void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx);
+void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out);
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out);
 void lk_reduce_sum(int rank, const long *shape, const unsigned char *reduce, const float *x, float *y);
 void lk_conv2d_grad_input(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                           int groups, const float *dy, const float *w, float *dx);
@@ -1900,25 +1909,25 @@ static void lk__grad_dgx(const float *x, const float *g, long n, double mean, do
   *sgx += s2;
 }
 
-/* y = (x − mean)·rstd, rounded once. y may equal x. */
-static void lk__grad_dnorm(const float *x, long n, double mean, double rstd, float *y) {
+/* y = (x − mean)·scale + shift, rounded once (scale = rstd·w: x̂·w + b). y may equal x. */
+static void lk__grad_dnorm(const float *x, long n, double mean, double scale, double shift, float *y) {
   long i = 0;
   for (; i + LK_VW <= n; i += LK_VW)
-    lk_vstore(y + i, __builtin_convertvector((lk__grad_vdload(x + i) - mean) * rstd, lk_vf));
-  for (; i < n; ++i) y[i] = (float)((x[i] - mean) * rstd);
+    lk_vstore(y + i, __builtin_convertvector((lk__grad_vdload(x + i) - mean) * scale + shift, lk_vf));
+  for (; i < n; ++i) y[i] = (float)((x[i] - mean) * scale + shift);
 }
 
-/* dx = rstd·(g − a − (x − mean)·rstd·b), rounded once (a = mean(g), b = mean(g ⊙ x̂)). dx may
- * equal g. */
+/* dx = scale·(g − a − (x − mean)·rstd·b), rounded once (a = mean(g), b = mean(g ⊙ x̂); scale =
+ * rstd, or rstd·w for a BatchNorm's weight w, whose dx̂ = w·g). dx may equal g. */
 static void lk__grad_dnorm_grad(const float *x, const float *g, long n, double mean, double rstd, double a,
-                                double b, float *dx) {
+                                double b, double scale, float *dx) {
   double rb = rstd * b;
   long i = 0;
   for (; i + LK_VW <= n; i += LK_VW) {
     lk__grad_vd xh = lk__grad_vdload(x + i) - mean;
-    lk_vstore(dx + i, __builtin_convertvector((lk__grad_vdload(g + i) - a - xh * rb) * rstd, lk_vf));
+    lk_vstore(dx + i, __builtin_convertvector((lk__grad_vdload(g + i) - a - xh * rb) * scale, lk_vf));
   }
-  for (; i < n; ++i) dx[i] = (float)((g[i] - a - (x[i] - mean) * rb) * rstd);
+  for (; i < n; ++i) dx[i] = (float)((g[i] - a - (x[i] - mean) * rb) * scale);
 }
 
 /* ---- Activations -----------------------------------------------------------------------------------
@@ -2031,16 +2040,17 @@ static void lk__grad_group_stats(const float *x, long nb, long bs, long len, dou
   *var = q / n;
 }
 
-/* dx = rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) over one group (blocks as above), statistics
+/* dx = w·rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)) over one group (blocks as above), statistics
  * recomputed from x (two passes over data that is in cache, cheaper than storing them). */
-static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, long bs, long len, float eps, float *dx) {
+static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, long bs, long len, float eps, double w,
+                                     float *dx) {
   double mean, var, rstd, n = (double)nb * (double)len, sg = 0.0, sgx = 0.0, a, b;
   lk__grad_group_stats(x, nb, bs, len, &mean, &var);
   rstd = 1.0 / sqrt(var + eps);
   for (long k = 0; k < nb; ++k) lk__grad_dgx(x + k * bs, g + k * bs, len, mean, &sg, &sgx);
   a = sg / n;
   b = sgx * rstd / n;
-  for (long k = 0; k < nb; ++k) lk__grad_dnorm_grad(x + k * bs, g + k * bs, len, mean, rstd, a, b, dx + k * bs);
+  for (long k = 0; k < nb; ++k) lk__grad_dnorm_grad(x + k * bs, g + k * bs, len, mean, rstd, a, b, w * rstd, dx + k * bs);
 }
 
 /* dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)) per row of [rows, C], in double (see the helpers):
@@ -2048,30 +2058,47 @@ static void lk__grad_group_norm_grad(const float *x, const float *g, long nb, lo
  * LayerNorm's input gradient is this applied to dx̂ = dy ⊙ w. dx may equal dxhat. */
 void lk_normalize_grad(long rows, long C, const float *x, const float *dxhat, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, dx + r * C);
+  for (long r = 0; r < rows; ++r) lk__grad_group_norm_grad(x + r * C, dxhat + r * C, 1, 0, C, eps, 1.0, dx + r * C);
 }
 
-/* ---- Batch normalisation (training mode, no affine) ---------------------------------------------
+/* ---- Batch normalisation (training mode) ----------------------------------------------------------
  * x [B, C, S], statistics per channel over B and S (n = B·S elements), biased variance, in
- * double. One channel per task: its B planes of S contiguous floats, each plane summed in fixed
- * double lanes, the planes in order. (S = 1, BatchNorm1d on [B, C], reads a channel with stride
- * C: a thread's consecutive channels share those cache lines.) */
+ * double, then the affine part: y = x̂·w + b. One channel per task: its B planes of S contiguous
+ * floats, each plane summed in fixed double lanes, the planes in order. (S = 1, BatchNorm1d on
+ * [B, C], reads a channel with stride C: a thread's consecutive channels share those cache lines.)
+ * The gradients of w and b come from lk_batch_normalize_param_grad, the input's from
+ * lk_batch_normalize_grad: each recomputes the statistics, cheaper than storing x̂. w and b may be
+ * NULL (1 and 0). */
 
-/* y = (x − mean_c)/sqrt(var_c + eps), each y rounded once. y may equal x. */
-void lk_batch_normalize(int B, long C, long S, const float *x, float eps, float *y) {
+/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c, each y rounded once. y may equal x. */
+void lk_batch_normalize(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
   for (long c = 0; c < C; ++c) {
-    double mean, var, rstd;
+    double mean, var, scale;
     lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
-    rstd = 1.0 / sqrt(var + eps);
-    for (int b = 0; b < B; ++b) lk__grad_dnorm(x + ((long)b * C + c) * S, S, mean, rstd, y + ((long)b * C + c) * S);
+    scale = (w ? w[c] : 1.0) / sqrt(var + eps);
+    for (int k = 0; k < B; ++k)
+      lk__grad_dnorm(x + ((long)k * C + c) * S, S, mean, scale, b ? b[c] : 0.0, y + ((long)k * C + c) * S);
   }
 }
 
-/* dx = rstd_c·(dx̂ − mean_c(dx̂) − x̂·mean_c(dx̂ ⊙ x̂)), the means over B and S. dx may equal dxhat. */
-void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
+/* dx = w_c·rstd_c·(dy − mean_c(dy) − x̂·mean_c(dy ⊙ x̂)), the means over B and S. dx may equal dy. */
+void lk_batch_normalize_grad(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx) {
   LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
-  for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c * S, dxhat + c * S, B, C * S, S, eps, dx + c * S);
+  for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c * S, dy + c * S, B, C * S, S, eps, w ? w[c] : 1.0, dx + c * S);
+}
+
+/* out[0:C) = Σ dy ⊙ x̂ (the weight's gradient), out[C:2C) = Σ dy (the bias's), per channel over
+ * B and S. */
+void lk_batch_normalize_param_grad(int B, long C, long S, const float *x, const float *dy, float eps, float *out) {
+  LK_OMP(parallel for schedule(static) if((long)B * C * S >= LK_PAR_MIN))
+  for (long c = 0; c < C; ++c) {
+    double mean, var, sg = 0.0, sgx = 0.0;
+    lk__grad_group_stats(x + c * S, B, C * S, S, &mean, &var);
+    for (int k = 0; k < B; ++k) lk__grad_dgx(x + ((long)k * C + c) * S, dy + ((long)k * C + c) * S, S, mean, &sg, &sgx);
+    out[c] = (float)(sgx / sqrt(var + eps));
+    out[C + c] = (float)sg;
+  }
 }
 
 /* out[0:C) = mean per channel, out[C:2C) = unbiased variance Σ(x − mean)²/(n − 1), n = B·S: what
@@ -2086,6 +2113,237 @@ void lk_batch_moments(int B, long C, long S, const float *x, float *out) {
     out[c] = (float)mean;
     out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
   }
+}
+
+/* ---- Batch normalisation over tokens (channels last) -------------------------------------------
+ * x [rows, C], rows = B·N tokens (the `token-layout` form of a feed-forward's BatchNorm): the same
+ * statistics per channel, over the rows, read in order as whole rows. (Walking one channel strip
+ * down all the rows instead reads 64 bytes every C floats: with C a power of two the strip falls
+ * into a few cache sets and missed L2 on every pass, 7 GB/s.)
+ *
+ * Sums are taken about a pivot p_c = x[0, c] (d = x − p is exact in float for values near p), in
+ * double, over blocks of LK__BNCL_ROWS rows (fixed by the shape, each block's sums in registers),
+ * and the blocks' partials are added in block order, so the result does not depend on the thread
+ * count. One pass gives s1 = Σd, s2 = Σd² (mean = p + s1/n, var = s2/n − (s1/n)², which only
+ * cancels when |mean − p| ≫ std, which a value of the channel itself does not allow) and, for the
+ * gradients, Σg and Σg·d. The elementwise pass runs in float on (x − p) − (mean − p), so a large
+ * mean costs no precision; each output is within a few float roundings of its terms' scale
+ * (where the terms cancel, as for a channel of two values, that is all the result is). */
+#define LK__BNCL_ROWS 64
+
+/* Channels [c, c + NV·LK_VW) of block [r0, r1): s1, s2 (with G also Σg, Σg·d) in NV double
+ * vectors each, in registers through the block's rows, then stored to part[k·C + c]. NV and G are
+ * constants where this is inlined: NV = 1 with G (4 double vectors), 2 without. */
+__attribute__((always_inline)) static inline long lk__grad_cl_chunks(const int NV, const int G, long c, long r0, long r1,
+                                                                    long C, const float *x, const float *g,
+                                                                    double *part) {
+  for (; c + NV * LK_VW <= C; c += NV * LK_VW) {
+    const lk__grad_vd zero = {0};
+    lk__grad_vd s1[2], s2[2], sg[2], sgx[2];
+    lk_vf pv[2];
+    for (int v = 0; v < NV; ++v) {
+      s1[v] = s2[v] = sg[v] = sgx[v] = zero;
+      pv[v] = lk_vload(x + c + v * LK_VW);
+    }
+    for (long r = r0; r < r1; ++r)
+      for (int v = 0; v < NV; ++v) {
+        lk__grad_vd d = __builtin_convertvector(lk_vload(x + r * C + c + v * LK_VW) - pv[v], lk__grad_vd);
+        s1[v] += d;
+        s2[v] += d * d;
+        if (G) {
+          lk__grad_vd gv = lk__grad_vdload(g + r * C + c + v * LK_VW);
+          sg[v] += gv;
+          sgx[v] += gv * d;
+        }
+      }
+    for (int v = 0; v < NV; ++v) {
+      long at = c + v * LK_VW;
+      memcpy(part + at, &s1[v], sizeof s1[v]);
+      memcpy(part + C + at, &s2[v], sizeof s2[v]);
+      if (G) {
+        memcpy(part + 2 * C + at, &sg[v], sizeof sg[v]);
+        memcpy(part + 3 * C + at, &sgx[v], sizeof sgx[v]);
+      }
+    }
+  }
+  return c;
+}
+
+/* part[k·C + c] = the sums of block [r0, r1): s1, s2 (and Σg, Σg·d when g). */
+static void lk__grad_cl_block(long r0, long r1, long C, const float *x, const float *g, double *part) {
+  long c = g ? lk__grad_cl_chunks(1, 1, 0, r0, r1, C, x, g, part) : lk__grad_cl_chunks(2, 0, 0, r0, r1, C, x, g, part);
+  if (!g) c = lk__grad_cl_chunks(1, 0, c, r0, r1, C, x, g, part);
+  for (; c < C; ++c) {
+    double s1 = 0.0, s2 = 0.0, sg = 0.0, sgx = 0.0;
+    for (long r = r0; r < r1; ++r) {
+      double d = x[r * C + c] - x[c];
+      s1 += d;
+      s2 += d * d;
+      if (g) {
+        sg += g[r * C + c];
+        sgx += g[r * C + c] * d;
+      }
+    }
+    part[c] = s1;
+    part[C + c] = s2;
+    if (g) {
+      part[2 * C + c] = sg;
+      part[3 * C + c] = sgx;
+    }
+  }
+}
+
+/* Per-channel results of the sums (lk__grad_cl_stats), in one scratch allocation. */
+typedef struct {
+  double *part, *sums;          /* block partials [blocks][k][C]; their sums [k][C] */
+  float *dm, *rstd, *a, *rb;    /* mean − p; 1/sqrt(var + eps); with g: mean(g), rstd·mean(g ⊙ x̂) */
+  float *scale, *shift;         /* the factors of the elementwise pass */
+  double *sgx;                  /* with g: Σ g·(x − mean) */
+} lk__grad_cl_work;
+
+/* Allocates the work area for k = 2 or 4 sums; 0 when out of memory. */
+static int lk__grad_cl_alloc(long rows, long C, int k, lk__grad_cl_work *w) {
+  long blocks = lk_ceil_div(rows, LK__BNCL_ROWS);
+  float *f = lk_scratch_alloc((size_t)(2 * (blocks * k + k + 1) * C + 6 * C));
+  if (!f) return 0;
+  w->part = (double *)(void *)f;
+  w->sums = w->part + blocks * k * C;
+  w->sgx = w->sums + k * C;
+  w->dm = (float *)(void *)(w->sgx + C);
+  w->rstd = w->dm + C;
+  w->a = w->rstd + C;
+  w->rb = w->a + C;
+  w->scale = w->rb + C;
+  w->shift = w->scale + C;
+  return 1;
+}
+
+/* The per-channel sums over all rows (with g when k = 4), then the statistics. */
+static void lk__grad_cl_stats(long rows, long C, const float *x, const float *g, float eps, lk__grad_cl_work *w) {
+  long blocks = lk_ceil_div(rows, LK__BNCL_ROWS), k = g ? 4 : 2;
+  double n = (double)rows;
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long b = 0; b < blocks; ++b)
+    lk__grad_cl_block(b * LK__BNCL_ROWS, lk_min_l(rows, (b + 1) * LK__BNCL_ROWS), C, x, g, w->part + b * k * C);
+  /* Block by block, each adding a contiguous row of partials (the same order per channel as
+   * channel by channel, whose stride of k·C doubles made every load a cache-set conflict). */
+  for (long i = 0; i < k * C; ++i) w->sums[i] = 0.0;
+  for (long b = 0; b < blocks; ++b)
+    for (long i = 0; i < k * C; ++i) w->sums[i] += w->part[b * k * C + i];
+  for (long c = 0; c < C; ++c) {
+    double d = w->sums[c] / n, var = w->sums[C + c] / n - d * d, rstd = 1.0 / sqrt((var > 0.0 ? var : 0.0) + eps);
+    w->dm[c] = (float)d;
+    w->rstd[c] = (float)rstd;
+    if (g) {
+      double sg = w->sums[2 * C + c];
+      w->sgx[c] = w->sums[3 * C + c] - d * sg; /* Σ g·(x − p) − (mean − p)·Σ g */
+      w->a[c] = (float)(sg / n);
+      w->rb[c] = (float)(w->sgx[c] * rstd * rstd / n);
+    }
+  }
+}
+
+/* The elementwise pass: y = ((x − p) − dm)·scale + shift, or with g, y = (g − a − ((x − p) − dm)·rb)·scale. */
+static void lk__grad_cl_apply(long rows, long C, const float *x, const float *g, const lk__grad_cl_work *w, float *y) {
+  LK_OMP(parallel for schedule(static) if(rows * C >= LK_PAR_MIN))
+  for (long r = 0; r < rows; ++r) {
+    const float *xr = x + r * C, *gr = g ? g + r * C : NULL;
+    float *yr = y + r * C;
+    long c = 0;
+    for (; c + LK_VW <= C; c += LK_VW) {
+      lk_vf xh = lk_vload(xr + c) - lk_vload(x + c) - lk_vload(w->dm + c);
+      lk_vf v = gr ? lk_vload(gr + c) - lk_vload(w->a + c) - xh * lk_vload(w->rb + c) : xh;
+      lk_vstore(yr + c, v * lk_vload(w->scale + c) + (gr ? lk_vzero() : lk_vload(w->shift + c)));
+    }
+    for (; c < C; ++c) {
+      float xh = xr[c] - x[c] - w->dm[c];
+      yr[c] = gr ? (gr[c] - w->a[c] - xh * w->rb[c]) * w->scale[c] : xh * w->scale[c] + w->shift[c];
+    }
+  }
+}
+
+/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c over the rows. y may equal x. Out of memory:
+ * channel by channel through the strided group helpers. */
+void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      for (long r = 0; r < rows; ++r)
+        lk__grad_dnorm(x + r * C + c, 1, m, (w ? w[c] : 1.0) / sqrt(var + eps), b ? b[c] : 0.0, y + r * C + c);
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, NULL, eps, &k);
+  for (long c = 0; c < C; ++c) {
+    k.scale[c] = k.rstd[c] * (w ? w[c] : 1.0f);
+    k.shift[c] = b ? b[c] : 0.0f;
+  }
+  lk__grad_cl_apply(rows, C, x, NULL, &k, y);
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* dx = w_c·rstd_c·(dy − mean_c(dy) − x̂·mean_c(dy ⊙ x̂)) over the rows (as lk_batch_normalize_grad).
+ * dx may equal dy. */
+void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *dy, const float *w, float eps, float *dx) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
+    for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c, dy + c, rows, C, 1, eps, w ? w[c] : 1.0, dx + c);
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, dy, eps, &k);
+  for (long c = 0; c < C; ++c) k.scale[c] = k.rstd[c] * (w ? w[c] : 1.0f);
+  lk__grad_cl_apply(rows, C, x, dy, &k, dx);
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out[0:C) = Σ dy ⊙ x̂, out[C:2C) = Σ dy per channel over the rows (as lk_batch_normalize_param_grad). */
+void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const float *dy, float eps, float *out) {
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var, sg = 0.0, sx = 0.0;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      for (long r = 0; r < rows; ++r) lk__grad_dgx(x + r * C + c, dy + r * C + c, 1, m, &sg, &sx);
+      out[c] = (float)(sx / sqrt(var + eps));
+      out[C + c] = (float)sg;
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, dy, eps, &k);
+  for (long c = 0; c < C; ++c) {
+    out[c] = (float)(k.sgx[c] * k.rstd[c]);
+    out[C + c] = (float)k.sums[2 * C + c];
+  }
+  lk_scratch_free((float *)(void *)k.part);
+}
+
+/* out[0:C) = mean per channel over the rows, out[C:2C) = unbiased variance (NaN for one row), as
+ * lk_batch_moments. */
+void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
+  double n = (double)rows;
+  lk__grad_cl_work k;
+  if (rows <= 0 || C <= 0) return;
+  if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
+    for (long c = 0; c < C; ++c) {
+      double m, var;
+      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
+      out[c] = (float)m;
+      out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
+    }
+    return;
+  }
+  lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);
+  for (long c = 0; c < C; ++c) {
+    double d = k.sums[c] / n, var = k.sums[C + c] / n - d * d;
+    out[c] = (float)(x[c] + d);
+    out[C + c] = n > 1.0 ? (float)((var > 0.0 ? var : 0.0) * n / (n - 1.0)) : NAN;
+  }
+  lk_scratch_free((float *)(void *)k.part);
 }
 
 /* ---- Sum over axes (gradients of broadcast operands) ---------------------------------------------
@@ -2674,20 +2932,39 @@ void lk_normalize_grad_naive(long rows, long C, const float *x, const float *dxh
   for (long r = 0; r < rows; ++r) lk__grad_norm_grad_ref(x + r * C, dxhat + r * C, dx + r * C, 1, 0, C, eps);
 }
 
-void lk_batch_normalize_naive(int B, long C, long S, const float *x, float eps, float *y) {
+void lk_batch_normalize_naive(int B, long C, long S, const float *x, const float *w, const float *b, float eps, float *y) {
   for (long c = 0; c < C; ++c) {
     double m, v;
     lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
-    for (int b = 0; b < B; ++b)
+    for (int k = 0; k < B; ++k)
       for (long i = 0; i < S; ++i) {
-        long at = ((long)b * C + c) * S + i;
-        y[at] = (float)((x[at] - m) / sqrt(v + eps));
+        long at = ((long)k * C + c) * S + i;
+        y[at] = (float)((x[at] - m) / sqrt(v + eps) * (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
       }
   }
 }
 
-void lk_batch_normalize_grad_naive(int B, long C, long S, const float *x, const float *dxhat, float eps, float *dx) {
-  for (long c = 0; c < C; ++c) lk__grad_norm_grad_ref(x + c * S, dxhat + c * S, dx + c * S, B, C * S, S, eps);
+void lk_batch_normalize_grad_naive(int B, long C, long S, const float *x, const float *dy, const float *w, float eps, float *dx) {
+  for (long c = 0; c < C; ++c) {
+    lk__grad_norm_grad_ref(x + c * S, dy + c * S, dx + c * S, B, C * S, S, eps);
+    for (int k = 0; k < B && w; ++k) /* dx̂ = w·dy, and the gradient is linear in dx̂ */
+      for (long i = 0; i < S; ++i) dx[((long)k * C + c) * S + i] = (float)((double)dx[((long)k * C + c) * S + i] * w[c]);
+  }
+}
+
+void lk_batch_normalize_param_grad_naive(int B, long C, long S, const float *x, const float *dy, float eps, float *out) {
+  for (long c = 0; c < C; ++c) {
+    double m, v, sw = 0.0, sb = 0.0;
+    lk__grad_moments_ref(x + c * S, B, C * S, S, &m, &v);
+    for (int k = 0; k < B; ++k)
+      for (long i = 0; i < S; ++i) {
+        long at = ((long)k * C + c) * S + i;
+        sw += dy[at] * (x[at] - m) / sqrt(v + eps);
+        sb += dy[at];
+      }
+    out[c] = (float)sw;
+    out[C + c] = (float)sb;
+  }
 }
 
 void lk_batch_moments_naive(int B, long C, long S, const float *x, float *out) {
@@ -4023,10 +4300,10 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   lk_add(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
       arena + 134217728, (const long[]){196608, 192, 1}, arena + 134217728);
 
-  /* %143 = seq2img(%142) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %145 = seq2img(%142) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 134217728, arena + 274726912);
 
-  /* %146 = conv2d(%143, %144, %145) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %146 = conv2d(%145, %143, %144) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 274726912, params[45], params[46],
       arena + 281018368, arena + 134217728);
 
@@ -4477,10 +4754,10 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   lk_add(3, (const long[]){B, 256, 192}, arena + 398983168, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %330 = seq2img(%329) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %332 = seq2img(%329) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 134217728, arena + 850919424);
 
-  /* %333 = conv2d(%330, %331, %332) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %333 = conv2d(%332, %330, %331) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 850919424, params[94], params[95],
       arena + 852492288, arena + 134217728);
 
@@ -4931,10 +5208,10 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   lk_add(3, (const long[]){B, 64, 192}, arena + 919299392, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %517 = seq2img(%516) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %519 = seq2img(%516) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 134217728, arena + 920479040);
 
-  /* %520 = conv2d(%517, %518, %519) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %520 = conv2d(%519, %517, %518) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 920479040, params[143], params[144],
       arena + 920872256, arena + 134217728);
 
@@ -5585,3527 +5862,3443 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %765 = transpose(%758) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 921068864,
-      arena + 921462080);
+      arena + 921167168);
 
   /* %766 = reshape(%765) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %765: no code */
 
-  /* %767 = zero_pad(%762) {axis 1, before 192, after 0} layers.3.0.layers.3.0 : f32[B, 16, 384] */
-  lk_zero_pad(B * 16, 192, 1, 192, 0, arena + 921265472, arena + 920872256);
+  /* %767 = concat(%764, %762) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 921363776, 192, arena + 920872256, 384);
+  lk_copy_rows(B * 16, 192, arena + 921265472, 192, arena + 920872448, 384);
 
-  /* %768 = zero_pad(%764) {axis 1, before 0, after 192} layers.3.0.layers.3.0 : f32[B, 16, 384] */
-  lk_zero_pad(B * 16, 192, 1, 0, 192, arena + 921363776, arena + 921068864);
+  /* %768 = transpose(%668) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 921265472);
 
-  /* %769 = add(%767, %768) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384], written over %767 */
-  lk_add(3, (const long[]){B, 16, 384}, arena + 920872256, (const long[]){6144, 384, 1},
-      arena + 921068864, (const long[]){6144, 384, 1}, arena + 920872256);
-
-  /* %770 = transpose(%668) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 921167168);
-
-  /* %771 = fused_linear(%769, %770) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 920872256, arena + 921167168, NULL, LK_ACT_NONE, NULL,
+  /* %769 = fused_linear(%767, %768) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 920872256, arena + 921265472, NULL, LK_ACT_NONE, NULL,
       arena + 921068864);
 
-  /* %772 = linear_grad_weight(%769, %664) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  /* %770 = linear_grad_weight(%767, %664) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 920872256, arena + 925291328, arena + 921560384);
 
-  /* %773 = reduce_sum(%769) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %771 = reduce_sum(%767) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 920872256,
       arena + 921634112);
 
-  /* %774 = transpose(%665) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %772 = transpose(%665) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 920872256);
 
-  /* %775 = linear_grad_weight(%766, %664) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 921462080, arena + 925291328, arena + 925389632);
+  /* %773 = linear_grad_weight(%766, %664) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 921167168, arena + 925291328, arena + 925389632);
 
-  /* %776 = reduce_sum(%766) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921462080,
+  /* %774 = reduce_sum(%766) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921167168,
       arena + 921635072);
 
-  /* %777 = fused_linear(%766, %774, %771) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %771 */
-  lk_fused_linear(B * 16, 192, 192, arena + 921462080, arena + 920872256, NULL, LK_ACT_NONE,
+  /* %775 = fused_linear(%766, %772, %769) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %769 */
+  lk_fused_linear(B * 16, 192, 192, arena + 921167168, arena + 920872256, NULL, LK_ACT_NONE,
       arena + 921068864, arena + 921068864);
 
-  /* %778 = reduce_sum(%777) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %776 = reduce_sum(%775) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921068864,
       arena + 921635264);
 
-  /* %779 = mul(%777, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %777 = mul(%775, %532) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 921068864, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 920872256);
 
-  /* %780 = mul(%777, %662) layers.3.0.norm1 : f32[B, 16, 192], written over %771 */
+  /* %778 = mul(%775, %662) layers.3.0.norm1 : f32[B, 16, 192], written over %769 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 921068864, (const long[]){3072, 192, 1},
       arena + 925193024, (const long[]){3072, 192, 1}, arena + 921068864);
 
-  /* %781 = reduce_sum(%780) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %779 = reduce_sum(%778) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921068864,
       arena + 921635456);
 
-  /* %782 = normalize_grad(%661, %779) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %780 = normalize_grad(%661, %777) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 925094720, arena + 920872256, 1e-06f, arena + 920970560);
 
-  /* %783 = add(%743, %782) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %781 = add(%743, %780) layers.3.0 : f32[B, 16, 192], written over %727 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 920970560, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %784 = mul(%783, %659) layers.3.0 : f32[B, 16, 192] */
+  /* %782 = mul(%781, %659) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[26],
       (const long[]){1, 0, 0}, arena + 921412928);
 
-  /* %785 = transpose(%656) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %783 = transpose(%656) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 921265472);
 
-  /* %786 = fused_linear(%784, %785) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  /* %784 = fused_linear(%782, %783) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 921412928, arena + 921265472, NULL, LK_ACT_NONE, NULL,
       arena + 920872256);
 
-  /* %787 = linear_grad_weight(%784, %655) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %785 = linear_grad_weight(%782, %655) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 921412928, arena + 137363456, arena + 921265472);
 
-  /* %788 = reduce_sum(%784) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  /* %786 = reduce_sum(%782) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921412928,
       arena + 921635648);
 
-  /* %789 = gelu_grad(%654, %786) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  /* %787 = gelu_grad(%654, %784) layers.3.0.layers.2.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136970240, arena + 920872256, arena + 137363456);
 
-  /* %790 = transpose(%652) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %788 = transpose(%652) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 136970240);
 
-  /* %791 = fused_linear(%789, %790) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  /* %789 = fused_linear(%787, %788) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 137363456, arena + 136970240, NULL, LK_ACT_NONE, NULL,
       arena + 137117696);
 
-  /* %792 = linear_grad_weight(%789, %651) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %790 = linear_grad_weight(%787, %651) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 137363456, arena + 924996416, arena + 921412928);
 
-  /* %793 = reduce_sum(%789) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  /* %791 = reduce_sum(%787) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 921243968);
 
-  /* %794 = reduce_sum(%791) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %792 = reduce_sum(%789) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
       arena + 136970240);
 
-  /* %795 = add(%738, %794) layers.3.0.norm2 : f32[192] */
+  /* %793 = add(%738, %792) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 921634496, (const long[]){1}, arena + 136970240,
-      (const long[]){1}, arena + 137658368);
+      (const long[]){1}, arena + 137609216);
 
-  /* %796 = mul(%791, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %794 = mul(%789, %563) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 136970240);
 
-  /* %797 = mul(%791, %649) layers.3.0.norm2 : f32[B, 16, 192], written over %791 */
+  /* %795 = mul(%789, %649) layers.3.0.norm2 : f32[B, 16, 192], written over %789 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
       arena + 924898112, (const long[]){3072, 192, 1}, arena + 137117696);
 
-  /* %798 = reduce_sum(%797) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %796 = reduce_sum(%795) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
       arena + 137068544);
 
-  /* %799 = add(%741, %798) layers.3.0.norm2 : f32[192] */
+  /* %797 = add(%741, %796) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 921634688, (const long[]){1}, arena + 137068544,
-      (const long[]){1}, arena + 137658560);
+      (const long[]){1}, arena + 137609408);
 
-  /* %800 = normalize_grad(%648, %796) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %798 = normalize_grad(%648, %794) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 924799808, arena + 136970240, 1e-06f, arena + 137068544);
 
-  /* %801 = add(%783, %800) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %799 = add(%781, %798) layers.3.0 : f32[B, 16, 192], written over %727 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 137068544, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %802 = mul(%801, %646) layers.3.0 : f32[B, 16, 192] */
+  /* %800 = mul(%799, %646) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[25],
       (const long[]){1, 0, 0}, arena + 136970240);
 
-  /* %803 = transpose(%643) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %801 = transpose(%643) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 137166848);
 
-  /* %804 = fused_linear(%802, %803) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  /* %802 = fused_linear(%800, %801) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 136970240, arena + 137166848, NULL, LK_ACT_NONE, NULL,
       arena + 137068544);
 
-  /* %805 = linear_grad_weight(%802, %642) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %803 = linear_grad_weight(%800, %642) layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 136970240, arena + 924701504, arena + 921204032);
 
-  /* %806 = reduce_sum(%802) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  /* %804 = reduce_sum(%800) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
       arena + 921247424);
 
-  /* %807 = reshape(%804) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %804: no code */
+  /* %805 = reshape(%802) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %802: no code */
 
-  /* %808 = transpose(%807) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
+  /* %806 = transpose(%805) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
   lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137068544,
       arena + 136970240);
 
-  /* %809 = transpose(%636) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
+  /* %807 = transpose(%636) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 924603200,
       arena + 137068544);
 
-  /* %810 = matmul(%808, %809) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  /* %808 = matmul(%806, %807) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
   lk_gemm_batched(B * 4, 16, 16, 48, arena + 136970240, 768, 48, 1, arena + 137068544, 768, 16, 1,
       arena + 137166848, 256, 16, 0.0f);
 
-  /* %811 = transpose(%639) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  /* %809 = transpose(%639) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 402620416,
       arena + 137199616);
 
-  /* %812 = matmul(%811, %808) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
+  /* %810 = matmul(%809, %806) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
   lk_gemm_batched(B * 4, 16, 48, 16, arena + 137199616, 256, 16, 1, arena + 136970240, 768, 48, 1,
       arena + 137068544, 768, 48, 0.0f);
 
-  /* %813 = softmax_grad(%639, %810) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  /* %811 = softmax_grad(%639, %808) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
   lk_softmax_grad(B * 64, 16, arena + 402620416, arena + 137166848, arena + 136970240);
 
-  /* %814 = mul_scalar(%813) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  /* %812 = mul_scalar(%811) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137363456);
 
-  /* %815 = transpose(%634) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
+  /* %813 = transpose(%634) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 924504896,
       arena + 136970240);
 
-  /* %816 = matmul(%814, %815) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
+  /* %814 = matmul(%812, %813) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
   lk_gemm_batched(B * 4, 16, 48, 16, arena + 137363456, 256, 16, 1, arena + 136970240, 768, 48, 1,
       arena + 137166848, 768, 48, 0.0f);
 
-  /* %817 = transpose(%632) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
+  /* %815 = transpose(%632) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 924406592,
       arena + 136970240);
 
-  /* %818 = matmul(%817, %814) layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
+  /* %816 = matmul(%815, %812) layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
   lk_gemm_batched(B * 4, 48, 16, 16, arena + 136970240, 768, 16, 1, arena + 137363456, 256, 16, 1,
       arena + 137265152, 768, 16, 0.0f);
 
-  /* %819 = transpose(%812) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
+  /* %817 = transpose(%810) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 137068544,
       arena + 137363456);
 
-  /* %820 = reshape(%819) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %819: no code */
+  /* %818 = reshape(%817) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %817: no code */
 
-  /* %821 = transpose(%818) {perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
+  /* %819 = transpose(%816) {perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 137265152,
       arena + 137461760);
 
+  /* %820 = reshape(%819) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %819: no code */
+
+  /* %821 = transpose(%814) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
+  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 137166848,
+      arena + 137265152);
+
   /* %822 = reshape(%821) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %821: no code */
 
-  /* %823 = transpose(%816) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 137166848,
-      arena + 137560064);
+  /* %823 = concat(%820, %818) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 137461760, 192, arena + 136970240, 384);
+  lk_copy_rows(B * 16, 192, arena + 137363456, 192, arena + 136970432, 384);
 
-  /* %824 = reshape(%823) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %823: no code */
+  /* %824 = transpose(%626) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 137363456);
 
-  /* %825 = zero_pad(%820) {axis 1, before 192, after 0} layers.3.0.layers.2.0 : f32[B, 16, 384] */
-  lk_zero_pad(B * 16, 192, 1, 192, 0, arena + 137363456, arena + 136970240);
-
-  /* %826 = zero_pad(%822) {axis 1, before 0, after 192} layers.3.0.layers.2.0 : f32[B, 16, 384] */
-  lk_zero_pad(B * 16, 192, 1, 0, 192, arena + 137461760, arena + 137166848);
-
-  /* %827 = add(%825, %826) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384], written over %825 */
-  lk_add(3, (const long[]){B, 16, 384}, arena + 136970240, (const long[]){6144, 384, 1},
-      arena + 137166848, (const long[]){6144, 384, 1}, arena + 136970240);
-
-  /* %828 = transpose(%626) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 137265152);
-
-  /* %829 = fused_linear(%827, %828) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 136970240, arena + 137265152, NULL, LK_ACT_NONE, NULL,
+  /* %825 = fused_linear(%823, %824) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 136970240, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 137166848);
 
-  /* %830 = linear_grad_weight(%827, %622) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  /* %826 = linear_grad_weight(%823, %622) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 136970240, arena + 924308288, arena + 921953600);
 
-  /* %831 = reduce_sum(%827) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %827 = reduce_sum(%823) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
       arena + 921246272);
 
-  /* %832 = transpose(%623) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %828 = transpose(%623) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 136970240);
 
-  /* %833 = linear_grad_weight(%824, %622) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 137560064, arena + 924308288, arena + 924406592);
+  /* %829 = linear_grad_weight(%822, %622) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 137265152, arena + 924308288, arena + 924406592);
 
-  /* %834 = reduce_sum(%824) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137560064,
+  /* %830 = reduce_sum(%822) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137265152,
       arena + 921247616);
 
-  /* %835 = fused_linear(%824, %832, %829) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %829 */
-  lk_fused_linear(B * 16, 192, 192, arena + 137560064, arena + 136970240, NULL, LK_ACT_NONE,
+  /* %831 = fused_linear(%822, %828, %825) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %825 */
+  lk_fused_linear(B * 16, 192, 192, arena + 137265152, arena + 136970240, NULL, LK_ACT_NONE,
       arena + 137166848, arena + 137166848);
 
-  /* %836 = reduce_sum(%835) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %832 = reduce_sum(%831) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
       arena + 136970240);
 
-  /* %837 = add(%778, %836) layers.3.0.norm1 : f32[192] */
+  /* %833 = add(%776, %832) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 921635264, (const long[]){1}, arena + 136970240,
-      (const long[]){1}, arena + 137609216);
+      (const long[]){1}, arena + 137609600);
 
-  /* %838 = mul(%835, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %834 = mul(%831, %532) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137166848, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 136970240);
 
-  /* %839 = mul(%835, %620) layers.3.0.norm1 : f32[B, 16, 192], written over %829 */
+  /* %835 = mul(%831, %620) layers.3.0.norm1 : f32[B, 16, 192], written over %825 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137166848, (const long[]){3072, 192, 1},
       arena + 924209984, (const long[]){3072, 192, 1}, arena + 137166848);
 
-  /* %840 = reduce_sum(%839) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %836 = reduce_sum(%835) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
       arena + 137068544);
 
-  /* %841 = add(%781, %840) layers.3.0.norm1 : f32[192] */
+  /* %837 = add(%779, %836) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 921635456, (const long[]){1}, arena + 137068544,
-      (const long[]){1}, arena + 137609408);
+      (const long[]){1}, arena + 137609792);
 
-  /* %842 = normalize_grad(%619, %838) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %838 = normalize_grad(%619, %834) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 922391360, arena + 136970240, 1e-06f, arena + 137068544);
 
-  /* %843 = add(%801, %842) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %839 = add(%799, %838) layers.3.0 : f32[B, 16, 192], written over %727 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 137068544, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %844 = mul(%843, %617) layers.3.0 : f32[B, 16, 192] */
+  /* %840 = mul(%839, %617) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[24],
       (const long[]){1, 0, 0}, arena + 137510912);
 
-  /* %845 = transpose(%614) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %841 = transpose(%614) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 137363456);
 
-  /* %846 = fused_linear(%844, %845) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  /* %842 = fused_linear(%840, %841) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 137510912, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 136970240);
 
-  /* %847 = linear_grad_weight(%844, %613) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %843 = linear_grad_weight(%840, %613) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 137510912, arena + 136577024, arena + 921806144);
 
-  /* %848 = reduce_sum(%844) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  /* %844 = reduce_sum(%840) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137510912,
       arena + 921247808);
 
-  /* %849 = gelu_grad(%612, %846) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %845 = gelu_grad(%612, %842) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136183808, arena + 136970240, arena + 136577024);
 
-  /* %850 = transpose(%610) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %846 = transpose(%610) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 136183808);
 
-  /* %851 = fused_linear(%849, %850) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  /* %847 = fused_linear(%845, %846) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 136577024, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 136331264);
 
-  /* %852 = linear_grad_weight(%849, %609) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %848 = linear_grad_weight(%845, %609) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 136577024, arena + 924111680, arena + 922391360);
 
-  /* %853 = reduce_sum(%849) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  /* %849 = reduce_sum(%845) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 136577024,
       arena + 921244736);
 
-  /* %854 = reduce_sum(%851) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %850 = reduce_sum(%847) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
       arena + 136183808);
 
-  /* %855 = add(%795, %854) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137658368, (const long[]){1}, arena + 136183808,
-      (const long[]){1}, arena + 136871936);
-
-  /* %856 = mul(%851, %563) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 136183808);
-
-  /* %857 = mul(%851, %607) layers.3.0.norm2 : f32[B, 16, 192], written over %851 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
-      arena + 924013376, (const long[]){3072, 192, 1}, arena + 136331264);
-
-  /* %858 = reduce_sum(%857) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
-      arena + 136282112);
-
-  /* %859 = add(%799, %858) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137658560, (const long[]){1}, arena + 136282112,
-      (const long[]){1}, arena + 136872128);
-
-  /* %860 = normalize_grad(%606, %856) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 923915072, arena + 136183808, 1e-06f, arena + 136282112);
-
-  /* %861 = add(%843, %860) layers.3.0 : f32[B, 16, 192], written over %727 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
-      arena + 136282112, (const long[]){3072, 192, 1}, arena + 926077760);
-
-  /* %862 = mul(%861, %604) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 136183808);
-
-  /* %863 = transpose(%601) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 136380416);
-
-  /* %864 = fused_linear(%862, %863) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 136183808, arena + 136380416, NULL, LK_ACT_NONE, NULL,
-      arena + 136282112);
-
-  /* %865 = linear_grad_weight(%862, %600) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 923816768, arena + 923915072);
-
-  /* %866 = reduce_sum(%862) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
-      arena + 921248000);
-
-  /* %867 = reshape(%864) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %864: no code */
-
-  /* %868 = transpose(%867) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136282112,
-      arena + 136183808);
-
-  /* %869 = transpose(%594) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 923718464,
-      arena + 136282112);
-
-  /* %870 = matmul(%868, %869) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched(B * 4, 16, 16, 48, arena + 136183808, 768, 48, 1, arena + 136282112, 768, 16, 1,
-      arena + 136380416, 256, 16, 0.0f);
-
-  /* %871 = transpose(%597) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 268402688,
-      arena + 136413184);
-
-  /* %872 = matmul(%871, %868) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 136413184, 256, 16, 1, arena + 136183808, 768, 48, 1,
-      arena + 136282112, 768, 48, 0.0f);
-
-  /* %873 = softmax_grad(%597, %870) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 268402688, arena + 136380416, arena + 136183808);
-
-  /* %874 = mul_scalar(%873) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136577024);
-
-  /* %875 = transpose(%592) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 923620160,
-      arena + 136183808);
-
-  /* %876 = matmul(%874, %875) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 136577024, 256, 16, 1, arena + 136183808, 768, 48, 1,
-      arena + 136380416, 768, 48, 0.0f);
-
-  /* %877 = transpose(%590) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 923521856,
-      arena + 136183808);
-
-  /* %878 = matmul(%877, %874) layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
-  lk_gemm_batched(B * 4, 48, 16, 16, arena + 136183808, 768, 16, 1, arena + 136577024, 256, 16, 1,
-      arena + 136478720, 768, 16, 0.0f);
-
-  /* %879 = transpose(%872) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136282112,
-      arena + 136577024);
-
-  /* %880 = reshape(%879) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %879: no code */
-
-  /* %881 = transpose(%878) {perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 136478720,
-      arena + 136675328);
-
-  /* %882 = reshape(%881) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %881: no code */
-
-  /* %883 = transpose(%876) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136380416,
-      arena + 136773632);
-
-  /* %884 = reshape(%883) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %883: no code */
-
-  /* %885 = zero_pad(%880) {axis 1, before 192, after 0} layers.3.0.layers.1.0 : f32[B, 16, 384] */
-  lk_zero_pad(B * 16, 192, 1, 192, 0, arena + 136577024, arena + 136183808);
-
-  /* %886 = zero_pad(%882) {axis 1, before 0, after 192} layers.3.0.layers.1.0 : f32[B, 16, 384] */
-  lk_zero_pad(B * 16, 192, 1, 0, 192, arena + 136675328, arena + 136380416);
-
-  /* %887 = add(%885, %886) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384], written over %885 */
-  lk_add(3, (const long[]){B, 16, 384}, arena + 136183808, (const long[]){6144, 384, 1},
-      arena + 136380416, (const long[]){6144, 384, 1}, arena + 136183808);
-
-  /* %888 = transpose(%584) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 136478720);
-
-  /* %889 = fused_linear(%887, %888) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 136183808, arena + 136478720, NULL, LK_ACT_NONE, NULL,
-      arena + 136380416);
-
-  /* %890 = linear_grad_weight(%887, %580) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 136183808, arena + 922735424, arena + 923521856);
-
-  /* %891 = reduce_sum(%887) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
-      arena + 921246656);
-
-  /* %892 = transpose(%581) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 136183808);
-
-  /* %893 = linear_grad_weight(%884, %580) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136773632, arena + 922735424, arena + 923595584);
-
-  /* %894 = reduce_sum(%884) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136773632,
-      arena + 921248192);
-
-  /* %895 = fused_linear(%884, %892, %889) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %889 */
-  lk_fused_linear(B * 16, 192, 192, arena + 136773632, arena + 136183808, NULL, LK_ACT_NONE,
-      arena + 136380416, arena + 136380416);
-
-  /* %896 = reduce_sum(%895) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
-      arena + 136183808);
-
-  /* %897 = add(%837, %896) layers.3.0.norm1 : f32[192] */
+  /* %851 = add(%793, %850) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609216, (const long[]){1}, arena + 136183808,
       (const long[]){1}, arena + 136822784);
 
-  /* %898 = mul(%895, %532) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136380416, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 136183808);
+  /* %852 = mul(%847, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 136183808);
 
-  /* %899 = mul(%895, %578) layers.3.0.norm1 : f32[B, 16, 192], written over %889 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136380416, (const long[]){3072, 192, 1},
-      arena + 922637120, (const long[]){3072, 192, 1}, arena + 136380416);
+  /* %853 = mul(%847, %607) layers.3.0.norm2 : f32[B, 16, 192], written over %847 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
+      arena + 924013376, (const long[]){3072, 192, 1}, arena + 136331264);
 
-  /* %900 = reduce_sum(%899) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
+  /* %854 = reduce_sum(%853) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
       arena + 136282112);
 
-  /* %901 = add(%841, %900) layers.3.0.norm1 : f32[192] */
+  /* %855 = add(%797, %854) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609408, (const long[]){1}, arena + 136282112,
       (const long[]){1}, arena + 136822976);
 
-  /* %902 = normalize_grad(%577, %898) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 922538816, arena + 136183808, 1e-06f, arena + 136282112);
+  /* %856 = normalize_grad(%606, %852) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 923915072, arena + 136183808, 1e-06f, arena + 136282112);
 
-  /* %903 = add(%861, %902) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %857 = add(%839, %856) layers.3.0 : f32[B, 16, 192], written over %727 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 136282112, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %904 = mul(%903, %575) layers.3.0 : f32[B, 16, 192] */
+  /* %858 = mul(%857, %604) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 136183808);
+
+  /* %859 = transpose(%601) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 136380416);
+
+  /* %860 = fused_linear(%858, %859) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 136183808, arena + 136380416, NULL, LK_ACT_NONE, NULL,
+      arena + 136282112);
+
+  /* %861 = linear_grad_weight(%858, %600) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 923816768, arena + 923915072);
+
+  /* %862 = reduce_sum(%858) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
+      arena + 921248000);
+
+  /* %863 = reshape(%860) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %860: no code */
+
+  /* %864 = transpose(%863) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
+  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136282112,
+      arena + 136183808);
+
+  /* %865 = transpose(%594) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
+  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 923718464,
+      arena + 136282112);
+
+  /* %866 = matmul(%864, %865) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  lk_gemm_batched(B * 4, 16, 16, 48, arena + 136183808, 768, 48, 1, arena + 136282112, 768, 16, 1,
+      arena + 136380416, 256, 16, 0.0f);
+
+  /* %867 = transpose(%597) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  lk_transpose(5, (const long[]){B, 4, 1, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 268402688,
+      arena + 136413184);
+
+  /* %868 = matmul(%867, %864) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
+  lk_gemm_batched(B * 4, 16, 48, 16, arena + 136413184, 256, 16, 1, arena + 136183808, 768, 48, 1,
+      arena + 136282112, 768, 48, 0.0f);
+
+  /* %869 = softmax_grad(%597, %866) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  lk_softmax_grad(B * 64, 16, arena + 268402688, arena + 136380416, arena + 136183808);
+
+  /* %870 = mul_scalar(%869) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136577024);
+
+  /* %871 = transpose(%592) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
+  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 923620160,
+      arena + 136183808);
+
+  /* %872 = matmul(%870, %871) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
+  lk_gemm_batched(B * 4, 16, 48, 16, arena + 136577024, 256, 16, 1, arena + 136183808, 768, 48, 1,
+      arena + 136380416, 768, 48, 0.0f);
+
+  /* %873 = transpose(%590) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
+  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 923521856,
+      arena + 136183808);
+
+  /* %874 = matmul(%873, %870) layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
+  lk_gemm_batched(B * 4, 48, 16, 16, arena + 136183808, 768, 16, 1, arena + 136577024, 256, 16, 1,
+      arena + 136478720, 768, 16, 0.0f);
+
+  /* %875 = transpose(%868) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
+  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136282112,
+      arena + 136577024);
+
+  /* %876 = reshape(%875) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %875: no code */
+
+  /* %877 = transpose(%874) {perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
+  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 136478720,
+      arena + 136675328);
+
+  /* %878 = reshape(%877) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %877: no code */
+
+  /* %879 = transpose(%872) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
+  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136380416,
+      arena + 136478720);
+
+  /* %880 = reshape(%879) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %879: no code */
+
+  /* %881 = concat(%878, %876) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 136675328, 192, arena + 136183808, 384);
+  lk_copy_rows(B * 16, 192, arena + 136577024, 192, arena + 136184000, 384);
+
+  /* %882 = transpose(%584) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 136577024);
+
+  /* %883 = fused_linear(%881, %882) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 136183808, arena + 136577024, NULL, LK_ACT_NONE, NULL,
+      arena + 136380416);
+
+  /* %884 = linear_grad_weight(%881, %580) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 136183808, arena + 922735424, arena + 923521856);
+
+  /* %885 = reduce_sum(%881) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
+      arena + 921246656);
+
+  /* %886 = transpose(%581) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 136183808);
+
+  /* %887 = linear_grad_weight(%880, %580) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 136478720, arena + 922735424, arena + 923595584);
+
+  /* %888 = reduce_sum(%880) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
+      arena + 921248192);
+
+  /* %889 = fused_linear(%880, %886, %883) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %883 */
+  lk_fused_linear(B * 16, 192, 192, arena + 136478720, arena + 136183808, NULL, LK_ACT_NONE,
+      arena + 136380416, arena + 136380416);
+
+  /* %890 = reduce_sum(%889) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
+      arena + 136183808);
+
+  /* %891 = add(%833, %890) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 137609600, (const long[]){1}, arena + 136183808,
+      (const long[]){1}, arena + 136823168);
+
+  /* %892 = mul(%889, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 136380416, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 136183808);
+
+  /* %893 = mul(%889, %578) layers.3.0.norm1 : f32[B, 16, 192], written over %883 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 136380416, (const long[]){3072, 192, 1},
+      arena + 922637120, (const long[]){3072, 192, 1}, arena + 136380416);
+
+  /* %894 = reduce_sum(%893) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
+      arena + 136282112);
+
+  /* %895 = add(%837, %894) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 137609792, (const long[]){1}, arena + 136282112,
+      (const long[]){1}, arena + 136823360);
+
+  /* %896 = normalize_grad(%577, %892) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 922538816, arena + 136183808, 1e-06f, arena + 136282112);
+
+  /* %897 = add(%857, %896) layers.3.0 : f32[B, 16, 192], written over %727 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
+      arena + 136282112, (const long[]){3072, 192, 1}, arena + 926077760);
+
+  /* %898 = mul(%897, %575) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[22],
       (const long[]){1, 0, 0}, arena + 136724480);
 
-  /* %905 = transpose(%572) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %899 = transpose(%572) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 136577024);
 
-  /* %906 = fused_linear(%904, %905) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  /* %900 = fused_linear(%898, %899) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 136724480, arena + 136577024, NULL, LK_ACT_NONE, NULL,
       arena + 136183808);
 
-  /* %907 = linear_grad_weight(%904, %571) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %901 = linear_grad_weight(%898, %571) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 136724480, arena + 135790592, arena + 922538816);
 
-  /* %908 = reduce_sum(%904) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  /* %902 = reduce_sum(%898) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136724480,
       arena + 921248384);
 
-  /* %909 = gelu_grad(%570, %906) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %903 = gelu_grad(%570, %900) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 135004160, arena + 136183808, arena + 135790592);
 
-  /* %910 = transpose(%568) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %904 = transpose(%568) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 135004160);
 
-  /* %911 = fused_linear(%909, %910) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  /* %905 = fused_linear(%903, %904) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 135790592, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 135151616);
 
-  /* %912 = linear_grad_weight(%909, %567) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %906 = linear_grad_weight(%903, %567) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 135790592, arena + 923423552, arena + 922686272);
 
-  /* %913 = reduce_sum(%909) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  /* %907 = reduce_sum(%903) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 921245504);
 
-  /* %914 = reduce_sum(%911) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %908 = reduce_sum(%905) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
       arena + 135004160);
 
-  /* %915 = add(%855, %914) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136871936, (const long[]){1}, arena + 135004160,
+  /* %909 = add(%851, %908) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 136822784, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 921248576);
 
-  /* %916 = mul(%911, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %910 = mul(%905, %563) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %917 = mul(%911, %565) layers.3.0.norm2 : f32[B, 16, 192], written over %911 */
+  /* %911 = mul(%905, %565) layers.3.0.norm2 : f32[B, 16, 192], written over %905 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
       arena + 923325248, (const long[]){3072, 192, 1}, arena + 135151616);
 
-  /* %918 = reduce_sum(%917) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %912 = reduce_sum(%911) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
       arena + 135102464);
 
-  /* %919 = add(%859, %918) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136872128, (const long[]){1}, arena + 135102464,
+  /* %913 = add(%855, %912) layers.3.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 136822976, (const long[]){1}, arena + 135102464,
       (const long[]){1}, arena + 921248768);
 
-  /* %920 = normalize_grad(%562, %916) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %914 = normalize_grad(%562, %910) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 923226944, arena + 135004160, 1e-06f, arena + 135102464);
 
-  /* %921 = add(%903, %920) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %915 = add(%897, %914) layers.3.0 : f32[B, 16, 192], written over %727 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 135102464, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %922 = mul(%921, %560) layers.3.0 : f32[B, 16, 192] */
+  /* %916 = mul(%915, %560) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[21],
       (const long[]){1, 0, 0}, arena + 135004160);
 
-  /* %923 = transpose(%557) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %917 = transpose(%557) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 135200768);
 
-  /* %924 = fused_linear(%922, %923) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %918 = fused_linear(%916, %917) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
       arena + 135102464);
 
-  /* %925 = linear_grad_weight(%922, %556) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %919 = linear_grad_weight(%916, %556) layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 135004160, arena + 923128640, arena + 923226944);
 
-  /* %926 = reduce_sum(%922) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  /* %920 = reduce_sum(%916) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 921248960);
 
-  /* %927 = reshape(%924) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %924: no code */
+  /* %921 = reshape(%918) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %918: no code */
 
-  /* %928 = transpose(%927) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
+  /* %922 = transpose(%921) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
   lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135102464,
       arena + 135004160);
 
-  /* %929 = transpose(%550) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
+  /* %923 = transpose(%550) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 923030336,
       arena + 135102464);
 
-  /* %930 = matmul(%928, %929) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  /* %924 = matmul(%922, %923) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
   lk_gemm_batched(B * 4, 16, 16, 48, arena + 135004160, 768, 48, 1, arena + 135102464, 768, 16, 1,
       arena + 135200768, 256, 16, 0.0f);
 
-  /* %931 = transpose(%553) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  /* %925 = transpose(%553) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 148340736,
       arena + 135233536);
 
-  /* %932 = matmul(%931, %928) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
+  /* %926 = matmul(%925, %922) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
   lk_gemm_batched(B * 4, 16, 48, 16, arena + 135233536, 256, 16, 1, arena + 135004160, 768, 48, 1,
       arena + 135102464, 768, 48, 0.0f);
 
-  /* %933 = softmax_grad(%553, %930) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  /* %927 = softmax_grad(%553, %924) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
   lk_softmax_grad(B * 64, 16, arena + 148340736, arena + 135200768, arena + 135004160);
 
-  /* %934 = mul_scalar(%933) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  /* %928 = mul_scalar(%927) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135790592);
 
-  /* %935 = transpose(%548) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
+  /* %929 = transpose(%548) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 922932032,
       arena + 135004160);
 
-  /* %936 = matmul(%934, %935) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
+  /* %930 = matmul(%928, %929) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
   lk_gemm_batched(B * 4, 16, 48, 16, arena + 135790592, 256, 16, 1, arena + 135004160, 768, 48, 1,
       arena + 135200768, 768, 48, 0.0f);
 
-  /* %937 = transpose(%546) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
+  /* %931 = transpose(%546) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 922833728,
       arena + 135004160);
 
-  /* %938 = matmul(%937, %934) layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
+  /* %932 = matmul(%931, %928) layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
   lk_gemm_batched(B * 4, 48, 16, 16, arena + 135004160, 768, 16, 1, arena + 135790592, 256, 16, 1,
       arena + 135299072, 768, 16, 0.0f);
 
-  /* %939 = transpose(%932) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
+  /* %933 = transpose(%926) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135102464,
       arena + 135790592);
 
-  /* %940 = reshape(%939) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %939: no code */
+  /* %934 = reshape(%933) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %933: no code */
 
-  /* %941 = transpose(%938) {perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
+  /* %935 = transpose(%932) {perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 135299072,
       arena + 135888896);
 
-  /* %942 = reshape(%941) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %941: no code */
+  /* %936 = reshape(%935) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %935: no code */
 
-  /* %943 = transpose(%936) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
+  /* %937 = transpose(%930) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135200768,
-      arena + 135987200);
+      arena + 135299072);
 
-  /* %944 = reshape(%943) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %943: no code */
+  /* %938 = reshape(%937) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %937: no code */
 
-  /* %945 = zero_pad(%940) {axis 1, before 192, after 0} layers.3.0.layers.0.0 : f32[B, 16, 384] */
-  lk_zero_pad(B * 16, 192, 1, 192, 0, arena + 135790592, arena + 135004160);
+  /* %939 = concat(%936, %934) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 135888896, 192, arena + 135004160, 384);
+  lk_copy_rows(B * 16, 192, arena + 135790592, 192, arena + 135004352, 384);
 
-  /* %946 = zero_pad(%942) {axis 1, before 0, after 192} layers.3.0.layers.0.0 : f32[B, 16, 384] */
-  lk_zero_pad(B * 16, 192, 1, 0, 192, arena + 135888896, arena + 135200768);
+  /* %940 = transpose(%540) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 135790592);
 
-  /* %947 = add(%945, %946) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384], written over %945 */
-  lk_add(3, (const long[]){B, 16, 384}, arena + 135004160, (const long[]){6144, 384, 1},
-      arena + 135200768, (const long[]){6144, 384, 1}, arena + 135004160);
-
-  /* %948 = transpose(%540) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 135299072);
-
-  /* %949 = fused_linear(%947, %948) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 135004160, arena + 135299072, NULL, LK_ACT_NONE, NULL,
+  /* %941 = fused_linear(%939, %940) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 384, 192, arena + 135004160, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 135200768);
 
-  /* %950 = linear_grad_weight(%947, %536) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  /* %942 = linear_grad_weight(%939, %536) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 135004160, arena + 402522112, arena + 922833728);
 
-  /* %951 = reduce_sum(%947) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %943 = reduce_sum(%939) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 921247040);
 
-  /* %952 = transpose(%537) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %944 = transpose(%537) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 135004160);
 
-  /* %953 = linear_grad_weight(%944, %536) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 135987200, arena + 402522112, arena + 922907456);
+  /* %945 = linear_grad_weight(%938, %536) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 135299072, arena + 402522112, arena + 922907456);
 
-  /* %954 = reduce_sum(%944) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135987200,
+  /* %946 = reduce_sum(%938) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135299072,
       arena + 921249152);
 
-  /* %955 = fused_linear(%944, %952, %949) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %949 */
-  lk_fused_linear(B * 16, 192, 192, arena + 135987200, arena + 135004160, NULL, LK_ACT_NONE,
+  /* %947 = fused_linear(%938, %944, %941) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %941 */
+  lk_fused_linear(B * 16, 192, 192, arena + 135299072, arena + 135004160, NULL, LK_ACT_NONE,
       arena + 135200768, arena + 135200768);
 
-  /* %956 = reduce_sum(%955) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %948 = reduce_sum(%947) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
       arena + 135004160);
 
-  /* %957 = add(%897, %956) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136822784, (const long[]){1}, arena + 135004160,
+  /* %949 = add(%891, %948) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 136823168, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 921249344);
 
-  /* %958 = mul(%955, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %950 = mul(%947, %532) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135200768, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %959 = mul(%955, %534) layers.3.0.norm1 : f32[B, 16, 192], written over %949 */
+  /* %951 = mul(%947, %534) layers.3.0.norm1 : f32[B, 16, 192], written over %941 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135200768, (const long[]){3072, 192, 1},
       arena + 268304384, (const long[]){3072, 192, 1}, arena + 135200768);
 
-  /* %960 = reduce_sum(%959) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %952 = reduce_sum(%951) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
       arena + 135102464);
 
-  /* %961 = add(%901, %960) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136822976, (const long[]){1}, arena + 135102464,
+  /* %953 = add(%895, %952) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 136823360, (const long[]){1}, arena + 135102464,
       (const long[]){1}, arena + 921249536);
 
-  /* %962 = normalize_grad(%531, %958) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %954 = normalize_grad(%531, %950) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 148242432, arena + 135004160, 1e-06f, arena + 135102464);
 
-  /* %963 = add(%921, %962) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %955 = add(%915, %954) layers.3.0 : f32[B, 16, 192], written over %727 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 135102464, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %964 = reduce_sum(%963) {axes [], batch} layers.3.0 : f32[16, 192] */
+  /* %956 = reduce_sum(%955) {axes [], batch} layers.3.0 : f32[16, 192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 926077760,
       arena + 921240896);
 
-  /* %965 = seq2img(%963) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %957 = seq2img(%955) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
   lk_seq2img(B, 16, 192, arena + 926077760, arena + 135790592);
 
-  /* %966 = maxpool_grad(%527, %965) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %958 = maxpool_grad(%527, %957) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135790592,
       arena + 135004160);
 
-  /* %967 = img2seq(%966) layers.2.1 : f32[B, 64, 192] */
+  /* %959 = img2seq(%958) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 135004160, arena + 135397376);
 
-  /* %968 = reduce_sum(%967) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %960 = reduce_sum(%959) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
       arena + 921249728);
 
-  /* %969 = mul(%967, %522) layers.2.1.norm : f32[B, 64, 192] */
+  /* %961 = mul(%959, %522) layers.2.1.norm : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
       params[145], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %970 = mul(%967, %524) layers.2.1.norm : f32[B, 64, 192], written over %967 */
+  /* %962 = mul(%959, %524) layers.2.1.norm : f32[B, 64, 192], written over %959 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 135397376);
 
-  /* %971 = reduce_sum(%970) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %963 = reduce_sum(%962) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
       arena + 921249920);
 
-  /* %972 = normalize_grad(%521, %969) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %964 = normalize_grad(%521, %961) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 134217728, arena + 135004160, 1e-06f, arena + 134610944);
 
-  /* %973 = seq2img(%972) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %965 = seq2img(%964) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 134610944, arena + 134217728);
 
-  /* %974 = conv2d_grad_input(%973, %518) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %966 = conv2d_grad_input(%965, %517) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[143],
       arena + 134610944);
 
-  /* %975 = conv2d_grad_weight(%973, %517) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  /* %967 = conv2d_grad_weight(%965, %519) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
       arena + 920479040, arena + 920872256);
 
-  /* %976 = reduce_sum(%973) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %968 = reduce_sum(%965) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
       arena + 134217728, arena + 920773952);
 
-  /* %977 = img2seq(%974) layers.2.1 : f32[B, 64, 192] */
+  /* %969 = img2seq(%966) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 134610944, arena + 137363456);
 
-  /* %978 = mul(%977, %514) layers.2.0 : f32[B, 64, 192] */
+  /* %970 = mul(%969, %514) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %979 = transpose(%511) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %971 = transpose(%511) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 136183808);
 
-  /* %980 = fused_linear(%978, %979) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  /* %972 = fused_linear(%970, %971) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %981 = linear_grad_weight(%978, %510) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %973 = linear_grad_weight(%970, %510) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 858783744, arena + 920479040);
 
-  /* %982 = reduce_sum(%978) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  /* %974 = reduce_sum(%970) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 920774144);
 
-  /* %983 = gelu_grad(%509, %980) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %975 = gelu_grad(%509, %972) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 857210880, arena + 134217728, arena + 135790592);
 
-  /* %984 = transpose(%507) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %976 = transpose(%507) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 134610944);
 
-  /* %985 = fused_linear(%983, %984) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  /* %977 = fused_linear(%975, %976) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %986 = linear_grad_weight(%983, %506) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %978 = linear_grad_weight(%975, %506) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 920085824, arena + 920626496);
 
-  /* %987 = reduce_sum(%983) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  /* %979 = reduce_sum(%975) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 920085824);
 
-  /* %988 = reduce_sum(%985) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %980 = reduce_sum(%977) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 148242432);
 
-  /* %989 = mul(%985, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %981 = mul(%977, %376) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %990 = mul(%985, %504) layers.2.0.norm2 : f32[B, 64, 192], written over %985 */
+  /* %982 = mul(%977, %504) layers.2.0.norm2 : f32[B, 64, 192], written over %977 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 919692608, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %991 = reduce_sum(%990) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %983 = reduce_sum(%982) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 148242624);
 
-  /* %992 = normalize_grad(%503, %989) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %984 = normalize_grad(%503, %981) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 919299392, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %993 = add(%977, %992) layers.2.0 : f32[B, 64, 192], written over %977 */
+  /* %985 = add(%969, %984) layers.2.0 : f32[B, 64, 192], written over %969 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %994 = mul(%993, %501) layers.2.0 : f32[B, 64, 192] */
+  /* %986 = mul(%985, %501) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %995 = transpose(%498) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %987 = transpose(%498) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 135004160);
 
-  /* %996 = fused_linear(%994, %995) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  /* %988 = fused_linear(%986, %987) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %997 = linear_grad_weight(%994, %497) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %989 = linear_grad_weight(%986, %497) layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 918906176, arena + 919299392);
 
-  /* %998 = reduce_sum(%994) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  /* %990 = reduce_sum(%986) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 918906176);
 
-  /* %999 = reshape(%996) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %996: no code */
+  /* %991 = reshape(%988) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %988: no code */
 
-  /* %1000 = transpose(%999) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
+  /* %992 = transpose(%991) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
       arena + 135266304);
 
-  /* %1001 = transpose(%491) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
+  /* %993 = transpose(%491) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 918512960,
       arena + 134742016);
 
-  /* %1002 = matmul(%1000, %1001) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  /* %994 = matmul(%992, %993) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
   lk_gemm_batched(B * 4, 64, 64, 48, arena + 135266304, 3072, 48, 1, arena + 134742016, 3072, 64, 1,
       arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1003 = transpose(%494) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  /* %995 = transpose(%494) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 150470656,
       arena + 134742016);
 
-  /* %1004 = matmul(%1003, %1000) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
+  /* %996 = matmul(%995, %992) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
       arena + 135659520, 3072, 48, 0.0f);
 
-  /* %1005 = softmax_grad(%494, %1002) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  /* %997 = softmax_grad(%494, %994) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 150470656, arena + 134217728, arena + 134742016);
 
-  /* %1006 = mul_scalar(%1005) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  /* %998 = mul_scalar(%997) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1007 = transpose(%489) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
+  /* %999 = transpose(%489) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 918119744,
       arena + 134742016);
 
-  /* %1008 = matmul(%1006, %1007) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
+  /* %1000 = matmul(%998, %999) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134217728, 4096, 64, 1, arena + 134742016, 3072, 48, 1,
       arena + 135135232, 3072, 48, 0.0f);
 
-  /* %1009 = transpose(%487) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
+  /* %1001 = transpose(%487) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 917726528,
       arena + 134742016);
 
-  /* %1010 = matmul(%1009, %1006) layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
+  /* %1002 = matmul(%1001, %998) layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
   lk_gemm_batched(B * 4, 48, 64, 64, arena + 134742016, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
       arena + 136052736, 3072, 64, 0.0f);
 
-  /* %1011 = transpose(%1004) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
+  /* %1003 = transpose(%996) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135659520,
       arena + 136445952);
 
-  /* %1012 = reshape(%1011) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1011: no code */
+  /* %1004 = reshape(%1003) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1003: no code */
 
-  /* %1013 = transpose(%1010) {perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
+  /* %1005 = transpose(%1002) {perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 136052736,
-      arena + 136839168);
+      arena + 135528448);
 
-  /* %1014 = reshape(%1013) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1013: no code */
+  /* %1006 = reshape(%1005) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1005: no code */
 
-  /* %1015 = transpose(%1008) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
+  /* %1007 = transpose(%1000) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135135232,
-      arena + 135790592);
+      arena + 135921664);
 
-  /* %1016 = reshape(%1015) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1015: no code */
+  /* %1008 = reshape(%1007) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1007: no code */
 
-  /* %1017 = zero_pad(%1012) {axis 1, before 192, after 0} layers.2.0.layers.3.0 : f32[B, 64, 384] */
-  lk_zero_pad(B * 64, 192, 1, 192, 0, arena + 136445952, arena + 134217728);
+  /* %1009 = concat(%1006, %1004) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 135528448, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 64, 192, arena + 136445952, 192, arena + 134217920, 384);
 
-  /* %1018 = zero_pad(%1014) {axis 1, before 0, after 192} layers.2.0.layers.3.0 : f32[B, 64, 384] */
-  lk_zero_pad(B * 64, 192, 1, 0, 192, arena + 136839168, arena + 135004160);
-
-  /* %1019 = add(%1017, %1018) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384], written over %1017 */
-  lk_add(3, (const long[]){B, 64, 384}, arena + 134217728, (const long[]){24576, 384, 1},
-      arena + 135004160, (const long[]){24576, 384, 1}, arena + 134217728);
-
-  /* %1020 = transpose(%481) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %1010 = transpose(%481) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 135397376);
 
-  /* %1021 = fused_linear(%1019, %1020) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1011 = fused_linear(%1009, %1010) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %1022 = linear_grad_weight(%1019, %477) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  /* %1012 = linear_grad_weight(%1009, %477) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 917333312, arena + 917726528);
 
-  /* %1023 = reduce_sum(%1019) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %1013 = reduce_sum(%1009) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917837120);
 
-  /* %1024 = transpose(%478) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %1014 = transpose(%478) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 134217728);
 
-  /* %1025 = linear_grad_weight(%1016, %477) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135790592, arena + 917333312, arena + 917800256);
+  /* %1015 = linear_grad_weight(%1008, %477) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 135921664, arena + 917333312, arena + 917800256);
 
-  /* %1026 = reduce_sum(%1016) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+  /* %1016 = reduce_sum(%1008) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135921664,
       arena + 917563328);
 
-  /* %1027 = fused_linear(%1016, %1024, %1021) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %1021 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135790592, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1017 = fused_linear(%1008, %1014, %1011) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %1011 */
+  lk_fused_linear(B * 64, 192, 192, arena + 135921664, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 135004160, arena + 135004160);
 
-  /* %1028 = reduce_sum(%1027) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1018 = reduce_sum(%1017) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 148242816);
 
-  /* %1029 = mul(%1027, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1019 = mul(%1017, %345) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1030 = mul(%1027, %475) layers.2.0.norm1 : f32[B, 64, 192], written over %1021 */
+  /* %1020 = mul(%1017, %475) layers.2.0.norm1 : f32[B, 64, 192], written over %1011 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       arena + 916940096, (const long[]){12288, 192, 1}, arena + 135004160);
 
-  /* %1031 = reduce_sum(%1030) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1021 = reduce_sum(%1020) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 148243008);
 
-  /* %1032 = normalize_grad(%474, %1029) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1022 = normalize_grad(%474, %1019) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 916546880, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1033 = add(%993, %1032) layers.2.0 : f32[B, 64, 192], written over %977 */
+  /* %1023 = add(%985, %1022) layers.2.0 : f32[B, 64, 192], written over %969 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1034 = mul(%1033, %472) layers.2.0 : f32[B, 64, 192] */
+  /* %1024 = mul(%1023, %472) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1035 = transpose(%469) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %1025 = transpose(%469) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 136183808);
 
-  /* %1036 = fused_linear(%1034, %1035) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  /* %1026 = fused_linear(%1024, %1025) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1037 = linear_grad_weight(%1034, %468) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %1027 = linear_grad_weight(%1024, %468) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 855638016, arena + 916546880);
 
-  /* %1038 = reduce_sum(%1034) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  /* %1028 = reduce_sum(%1024) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 917563520);
 
-  /* %1039 = gelu_grad(%467, %1036) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %1029 = gelu_grad(%467, %1026) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 854065152, arena + 134217728, arena + 135790592);
 
-  /* %1040 = transpose(%465) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %1030 = transpose(%465) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 134610944);
 
-  /* %1041 = fused_linear(%1039, %1040) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  /* %1031 = fused_linear(%1029, %1030) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1042 = linear_grad_weight(%1039, %464) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %1032 = linear_grad_weight(%1029, %464) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 916153664, arena + 916694336);
 
-  /* %1043 = reduce_sum(%1039) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  /* %1033 = reduce_sum(%1029) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 917554496);
 
-  /* %1044 = reduce_sum(%1041) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1034 = reduce_sum(%1031) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1045 = add(%988, %1044) layers.2.0.norm2 : f32[192] */
+  /* %1035 = add(%980, %1034) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242432, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 148243200);
 
-  /* %1046 = mul(%1041, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1036 = mul(%1031, %376) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1047 = mul(%1041, %462) layers.2.0.norm2 : f32[B, 64, 192], written over %1041 */
+  /* %1037 = mul(%1031, %462) layers.2.0.norm2 : f32[B, 64, 192], written over %1031 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 915760448, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1048 = reduce_sum(%1047) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1038 = reduce_sum(%1037) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1049 = add(%991, %1048) layers.2.0.norm2 : f32[192] */
+  /* %1039 = add(%983, %1038) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242624, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 148242432);
 
-  /* %1050 = normalize_grad(%461, %1046) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1040 = normalize_grad(%461, %1036) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 915367232, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1051 = add(%1033, %1050) layers.2.0 : f32[B, 64, 192], written over %977 */
+  /* %1041 = add(%1023, %1040) layers.2.0 : f32[B, 64, 192], written over %969 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1052 = mul(%1051, %459) layers.2.0 : f32[B, 64, 192] */
+  /* %1042 = mul(%1041, %459) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1053 = transpose(%456) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %1043 = transpose(%456) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 135004160);
 
-  /* %1054 = fused_linear(%1052, %1053) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %1044 = fused_linear(%1042, %1043) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1055 = linear_grad_weight(%1052, %455) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  /* %1045 = linear_grad_weight(%1042, %455) layers.2.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 914974016, arena + 916989248);
 
-  /* %1056 = reduce_sum(%1052) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  /* %1046 = reduce_sum(%1042) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917563712);
 
-  /* %1057 = reshape(%1054) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %1054: no code */
+  /* %1047 = reshape(%1044) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %1044: no code */
 
-  /* %1058 = transpose(%1057) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
+  /* %1048 = transpose(%1047) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
       arena + 135266304);
 
-  /* %1059 = transpose(%449) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
+  /* %1049 = transpose(%449) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 914580800,
       arena + 134742016);
 
-  /* %1060 = matmul(%1058, %1059) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  /* %1050 = matmul(%1048, %1049) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
   lk_gemm_batched(B * 4, 64, 64, 48, arena + 135266304, 3072, 48, 1, arena + 134742016, 3072, 64, 1,
       arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1061 = transpose(%452) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  /* %1051 = transpose(%452) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 149946368,
       arena + 134742016);
 
-  /* %1062 = matmul(%1061, %1058) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
+  /* %1052 = matmul(%1051, %1048) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
       arena + 135659520, 3072, 48, 0.0f);
 
-  /* %1063 = softmax_grad(%452, %1060) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  /* %1053 = softmax_grad(%452, %1050) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 149946368, arena + 134217728, arena + 134742016);
 
-  /* %1064 = mul_scalar(%1063) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  /* %1054 = mul_scalar(%1053) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1065 = transpose(%447) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
+  /* %1055 = transpose(%447) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 914187584,
       arena + 134742016);
 
-  /* %1066 = matmul(%1064, %1065) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
+  /* %1056 = matmul(%1054, %1055) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134217728, 4096, 64, 1, arena + 134742016, 3072, 48, 1,
       arena + 135135232, 3072, 48, 0.0f);
 
-  /* %1067 = transpose(%445) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
+  /* %1057 = transpose(%445) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 913794368,
       arena + 134742016);
 
-  /* %1068 = matmul(%1067, %1064) layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
+  /* %1058 = matmul(%1057, %1054) layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
   lk_gemm_batched(B * 4, 48, 64, 64, arena + 134742016, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
       arena + 136052736, 3072, 64, 0.0f);
 
-  /* %1069 = transpose(%1062) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
+  /* %1059 = transpose(%1052) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135659520,
       arena + 136445952);
 
-  /* %1070 = reshape(%1069) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1069: no code */
+  /* %1060 = reshape(%1059) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1059: no code */
 
-  /* %1071 = transpose(%1068) {perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
+  /* %1061 = transpose(%1058) {perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 136052736,
-      arena + 136839168);
+      arena + 135528448);
 
-  /* %1072 = reshape(%1071) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1071: no code */
+  /* %1062 = reshape(%1061) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1061: no code */
 
-  /* %1073 = transpose(%1066) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
+  /* %1063 = transpose(%1056) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135135232,
-      arena + 135790592);
+      arena + 135921664);
 
-  /* %1074 = reshape(%1073) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1073: no code */
+  /* %1064 = reshape(%1063) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1063: no code */
 
-  /* %1075 = zero_pad(%1070) {axis 1, before 192, after 0} layers.2.0.layers.2.0 : f32[B, 64, 384] */
-  lk_zero_pad(B * 64, 192, 1, 192, 0, arena + 136445952, arena + 134217728);
+  /* %1065 = concat(%1062, %1060) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 135528448, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 64, 192, arena + 136445952, 192, arena + 134217920, 384);
 
-  /* %1076 = zero_pad(%1072) {axis 1, before 0, after 192} layers.2.0.layers.2.0 : f32[B, 64, 384] */
-  lk_zero_pad(B * 64, 192, 1, 0, 192, arena + 136839168, arena + 135004160);
-
-  /* %1077 = add(%1075, %1076) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384], written over %1075 */
-  lk_add(3, (const long[]){B, 64, 384}, arena + 134217728, (const long[]){24576, 384, 1},
-      arena + 135004160, (const long[]){24576, 384, 1}, arena + 134217728);
-
-  /* %1078 = transpose(%439) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %1066 = transpose(%439) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 135397376);
 
-  /* %1079 = fused_linear(%1077, %1078) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1067 = fused_linear(%1065, %1066) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %1080 = linear_grad_weight(%1077, %435) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  /* %1068 = linear_grad_weight(%1065, %435) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 913401152, arena + 916129088);
 
-  /* %1081 = reduce_sum(%1077) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %1069 = reduce_sum(%1065) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917560640);
 
-  /* %1082 = transpose(%436) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %1070 = transpose(%436) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 134217728);
 
-  /* %1083 = linear_grad_weight(%1074, %435) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135790592, arena + 913401152, arena + 917026112);
+  /* %1071 = linear_grad_weight(%1064, %435) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 135921664, arena + 913401152, arena + 917026112);
 
-  /* %1084 = reduce_sum(%1074) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+  /* %1072 = reduce_sum(%1064) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135921664,
       arena + 917563904);
 
-  /* %1085 = fused_linear(%1074, %1082, %1079) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %1079 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135790592, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1073 = fused_linear(%1064, %1070, %1067) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %1067 */
+  lk_fused_linear(B * 64, 192, 192, arena + 135921664, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 135004160, arena + 135004160);
 
-  /* %1086 = reduce_sum(%1085) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1074 = reduce_sum(%1073) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134217728);
 
-  /* %1087 = add(%1028, %1086) layers.2.0.norm1 : f32[192] */
+  /* %1075 = add(%1018, %1074) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242816, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 148242624);
 
-  /* %1088 = mul(%1085, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1076 = mul(%1073, %345) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1089 = mul(%1085, %433) layers.2.0.norm1 : f32[B, 64, 192], written over %1079 */
+  /* %1077 = mul(%1073, %433) layers.2.0.norm1 : f32[B, 64, 192], written over %1067 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       arena + 867827712, (const long[]){12288, 192, 1}, arena + 135004160);
 
-  /* %1090 = reduce_sum(%1089) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1078 = reduce_sum(%1077) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134610944);
 
-  /* %1091 = add(%1031, %1090) layers.2.0.norm1 : f32[192] */
+  /* %1079 = add(%1021, %1078) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148243008, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 148242816);
 
-  /* %1092 = normalize_grad(%432, %1088) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1080 = normalize_grad(%432, %1076) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 867434496, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1093 = add(%1051, %1092) layers.2.0 : f32[B, 64, 192], written over %977 */
+  /* %1081 = add(%1041, %1080) layers.2.0 : f32[B, 64, 192], written over %969 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1094 = mul(%1093, %430) layers.2.0 : f32[B, 64, 192] */
+  /* %1082 = mul(%1081, %430) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1095 = transpose(%427) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1083 = transpose(%427) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 136183808);
 
-  /* %1096 = fused_linear(%1094, %1095) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  /* %1084 = fused_linear(%1082, %1083) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1097 = linear_grad_weight(%1094, %426) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1085 = linear_grad_weight(%1082, %426) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 852492288, arena + 914064704);
 
-  /* %1098 = reduce_sum(%1094) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  /* %1086 = reduce_sum(%1082) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 917564096);
 
-  /* %1099 = gelu_grad(%425, %1096) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %1087 = gelu_grad(%425, %1084) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 145620992, arena + 134217728, arena + 135790592);
 
-  /* %1100 = transpose(%423) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1088 = transpose(%423) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 134610944);
 
-  /* %1101 = fused_linear(%1099, %1100) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  /* %1089 = fused_linear(%1087, %1088) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1102 = linear_grad_weight(%1099, %422) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1090 = linear_grad_weight(%1087, %422) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 867041280, arena + 914212160);
 
-  /* %1103 = reduce_sum(%1099) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  /* %1091 = reduce_sum(%1087) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 917555264);
 
-  /* %1104 = reduce_sum(%1101) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1092 = reduce_sum(%1089) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1105 = add(%1045, %1104) layers.2.0.norm2 : f32[192] */
+  /* %1093 = add(%1035, %1092) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148243200, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 145620992);
 
-  /* %1106 = mul(%1101, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1094 = mul(%1089, %376) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1107 = mul(%1101, %420) layers.2.0.norm2 : f32[B, 64, 192], written over %1101 */
+  /* %1095 = mul(%1089, %420) layers.2.0.norm2 : f32[B, 64, 192], written over %1089 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 866648064, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1108 = reduce_sum(%1107) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1096 = reduce_sum(%1095) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1109 = add(%1049, %1108) layers.2.0.norm2 : f32[192] */
+  /* %1097 = add(%1039, %1096) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242432, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 145621184);
 
-  /* %1110 = normalize_grad(%419, %1106) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1098 = normalize_grad(%419, %1094) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 866254848, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1111 = add(%1093, %1110) layers.2.0 : f32[B, 64, 192], written over %977 */
+  /* %1099 = add(%1081, %1098) layers.2.0 : f32[B, 64, 192], written over %969 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1112 = mul(%1111, %417) layers.2.0 : f32[B, 64, 192] */
+  /* %1100 = mul(%1099, %417) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1113 = transpose(%414) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %1101 = transpose(%414) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 135004160);
 
-  /* %1114 = fused_linear(%1112, %1113) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  /* %1102 = fused_linear(%1100, %1101) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1115 = linear_grad_weight(%1112, %413) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  /* %1103 = linear_grad_weight(%1100, %413) layers.2.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 865861632, arena + 917062976);
 
-  /* %1116 = reduce_sum(%1112) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  /* %1104 = reduce_sum(%1100) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917564288);
 
-  /* %1117 = reshape(%1114) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %1114: no code */
+  /* %1105 = reshape(%1102) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %1102: no code */
 
-  /* %1118 = transpose(%1117) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
+  /* %1106 = transpose(%1105) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
       arena + 135266304);
 
-  /* %1119 = transpose(%407) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
+  /* %1107 = transpose(%407) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 865468416,
       arena + 134742016);
 
-  /* %1120 = matmul(%1118, %1119) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  /* %1108 = matmul(%1106, %1107) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
   lk_gemm_batched(B * 4, 64, 64, 48, arena + 135266304, 3072, 48, 1, arena + 134742016, 3072, 64, 1,
       arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1121 = transpose(%410) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  /* %1109 = transpose(%410) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 147718144,
       arena + 134742016);
 
-  /* %1122 = matmul(%1121, %1118) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
+  /* %1110 = matmul(%1109, %1106) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
       arena + 135659520, 3072, 48, 0.0f);
 
-  /* %1123 = softmax_grad(%410, %1120) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  /* %1111 = softmax_grad(%410, %1108) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 147718144, arena + 134217728, arena + 134742016);
 
-  /* %1124 = mul_scalar(%1123) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  /* %1112 = mul_scalar(%1111) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1125 = transpose(%405) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
+  /* %1113 = transpose(%405) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 865075200,
       arena + 134742016);
 
-  /* %1126 = matmul(%1124, %1125) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
+  /* %1114 = matmul(%1112, %1113) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134217728, 4096, 64, 1, arena + 134742016, 3072, 48, 1,
       arena + 135135232, 3072, 48, 0.0f);
 
-  /* %1127 = transpose(%403) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
+  /* %1115 = transpose(%403) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 864681984,
       arena + 134742016);
 
-  /* %1128 = matmul(%1127, %1124) layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
+  /* %1116 = matmul(%1115, %1112) layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
   lk_gemm_batched(B * 4, 48, 64, 64, arena + 134742016, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
       arena + 136052736, 3072, 64, 0.0f);
 
-  /* %1129 = transpose(%1122) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
+  /* %1117 = transpose(%1110) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135659520,
       arena + 136445952);
 
-  /* %1130 = reshape(%1129) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1129: no code */
+  /* %1118 = reshape(%1117) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1117: no code */
 
-  /* %1131 = transpose(%1128) {perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
+  /* %1119 = transpose(%1116) {perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 136052736,
-      arena + 136839168);
+      arena + 135528448);
 
-  /* %1132 = reshape(%1131) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1131: no code */
+  /* %1120 = reshape(%1119) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1119: no code */
 
-  /* %1133 = transpose(%1126) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
+  /* %1121 = transpose(%1114) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135135232,
-      arena + 135790592);
+      arena + 135921664);
 
-  /* %1134 = reshape(%1133) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1133: no code */
+  /* %1122 = reshape(%1121) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1121: no code */
 
-  /* %1135 = zero_pad(%1130) {axis 1, before 192, after 0} layers.2.0.layers.1.0 : f32[B, 64, 384] */
-  lk_zero_pad(B * 64, 192, 1, 192, 0, arena + 136445952, arena + 134217728);
+  /* %1123 = concat(%1120, %1118) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 135528448, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 64, 192, arena + 136445952, 192, arena + 134217920, 384);
 
-  /* %1136 = zero_pad(%1132) {axis 1, before 0, after 192} layers.2.0.layers.1.0 : f32[B, 64, 384] */
-  lk_zero_pad(B * 64, 192, 1, 0, 192, arena + 136839168, arena + 135004160);
-
-  /* %1137 = add(%1135, %1136) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384], written over %1135 */
-  lk_add(3, (const long[]){B, 64, 384}, arena + 134217728, (const long[]){24576, 384, 1},
-      arena + 135004160, (const long[]){24576, 384, 1}, arena + 134217728);
-
-  /* %1138 = transpose(%397) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %1124 = transpose(%397) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 135397376);
 
-  /* %1139 = fused_linear(%1137, %1138) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1125 = fused_linear(%1123, %1124) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %1140 = linear_grad_weight(%1137, %393) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %1126 = linear_grad_weight(%1123, %393) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 864288768, arena + 916202816);
 
-  /* %1141 = reduce_sum(%1137) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1127 = reduce_sum(%1123) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917561024);
 
-  /* %1142 = transpose(%394) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1128 = transpose(%394) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 134217728);
 
-  /* %1143 = linear_grad_weight(%1134, %393) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135790592, arena + 864288768, arena + 917099840);
+  /* %1129 = linear_grad_weight(%1122, %393) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 135921664, arena + 864288768, arena + 917099840);
 
-  /* %1144 = reduce_sum(%1134) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+  /* %1130 = reduce_sum(%1122) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135921664,
       arena + 917564480);
 
-  /* %1145 = fused_linear(%1134, %1142, %1139) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1139 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135790592, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1131 = fused_linear(%1122, %1128, %1125) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1125 */
+  lk_fused_linear(B * 64, 192, 192, arena + 135921664, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 135004160, arena + 135004160);
 
-  /* %1146 = reduce_sum(%1145) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1132 = reduce_sum(%1131) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134217728);
 
-  /* %1147 = add(%1087, %1146) layers.2.0.norm1 : f32[192] */
+  /* %1133 = add(%1075, %1132) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242624, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 145621376);
 
-  /* %1148 = mul(%1145, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1134 = mul(%1131, %345) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1149 = mul(%1145, %391) layers.2.0.norm1 : f32[B, 64, 192], written over %1139 */
+  /* %1135 = mul(%1131, %391) layers.2.0.norm1 : f32[B, 64, 192], written over %1125 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       arena + 863895552, (const long[]){12288, 192, 1}, arena + 135004160);
 
-  /* %1150 = reduce_sum(%1149) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1136 = reduce_sum(%1135) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134610944);
 
-  /* %1151 = add(%1091, %1150) layers.2.0.norm1 : f32[192] */
+  /* %1137 = add(%1079, %1136) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242816, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 145621568);
 
-  /* %1152 = normalize_grad(%390, %1148) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1138 = normalize_grad(%390, %1134) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 863502336, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1153 = add(%1111, %1152) layers.2.0 : f32[B, 64, 192], written over %977 */
+  /* %1139 = add(%1099, %1138) layers.2.0 : f32[B, 64, 192], written over %969 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1154 = mul(%1153, %388) layers.2.0 : f32[B, 64, 192] */
+  /* %1140 = mul(%1139, %388) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1155 = transpose(%385) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1141 = transpose(%385) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 136183808);
 
-  /* %1156 = fused_linear(%1154, %1155) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  /* %1142 = fused_linear(%1140, %1141) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1157 = linear_grad_weight(%1154, %384) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1143 = linear_grad_weight(%1140, %384) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 144048128, arena + 914359616);
 
-  /* %1158 = reduce_sum(%1154) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  /* %1144 = reduce_sum(%1140) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 917564672);
 
-  /* %1159 = gelu_grad(%383, %1156) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %1145 = gelu_grad(%383, %1142) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 142475264, arena + 134217728, arena + 135790592);
 
-  /* %1160 = transpose(%381) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1146 = transpose(%381) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 134610944);
 
-  /* %1161 = fused_linear(%1159, %1160) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  /* %1147 = fused_linear(%1145, %1146) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1162 = linear_grad_weight(%1159, %380) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1148 = linear_grad_weight(%1145, %380) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 863109120, arena + 914507072);
 
-  /* %1163 = reduce_sum(%1159) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  /* %1149 = reduce_sum(%1145) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 917556032);
 
-  /* %1164 = reduce_sum(%1161) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1150 = reduce_sum(%1147) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1165 = add(%1105, %1164) layers.2.0.norm2 : f32[192] */
+  /* %1151 = add(%1093, %1150) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145620992, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 917564864);
 
-  /* %1166 = mul(%1161, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1152 = mul(%1147, %376) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1167 = mul(%1161, %378) layers.2.0.norm2 : f32[B, 64, 192], written over %1161 */
+  /* %1153 = mul(%1147, %378) layers.2.0.norm2 : f32[B, 64, 192], written over %1147 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 862715904, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1168 = reduce_sum(%1167) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1154 = reduce_sum(%1153) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1169 = add(%1109, %1168) layers.2.0.norm2 : f32[192] */
+  /* %1155 = add(%1097, %1154) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621184, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 917565056);
 
-  /* %1170 = normalize_grad(%375, %1166) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1156 = normalize_grad(%375, %1152) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 862322688, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1171 = add(%1153, %1170) layers.2.0 : f32[B, 64, 192], written over %977 */
+  /* %1157 = add(%1139, %1156) layers.2.0 : f32[B, 64, 192], written over %969 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1172 = mul(%1171, %373) layers.2.0 : f32[B, 64, 192] */
+  /* %1158 = mul(%1157, %373) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1173 = transpose(%370) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %1159 = transpose(%370) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 135004160);
 
-  /* %1174 = fused_linear(%1172, %1173) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %1160 = fused_linear(%1158, %1159) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 134610944);
 
-  /* %1175 = linear_grad_weight(%1172, %369) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  /* %1161 = linear_grad_weight(%1158, %369) layers.2.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 861929472, arena + 917136704);
 
-  /* %1176 = reduce_sum(%1172) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  /* %1162 = reduce_sum(%1158) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917565248);
 
-  /* %1177 = reshape(%1174) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %1174: no code */
+  /* %1163 = reshape(%1160) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %1160: no code */
 
-  /* %1178 = transpose(%1177) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
+  /* %1164 = transpose(%1163) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
       arena + 135266304);
 
-  /* %1179 = transpose(%363) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
+  /* %1165 = transpose(%363) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 861536256,
       arena + 134742016);
 
-  /* %1180 = matmul(%1178, %1179) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  /* %1166 = matmul(%1164, %1165) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
   lk_gemm_batched(B * 4, 64, 64, 48, arena + 135266304, 3072, 48, 1, arena + 134742016, 3072, 64, 1,
       arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1181 = transpose(%366) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  /* %1167 = transpose(%366) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 147193856,
       arena + 134742016);
 
-  /* %1182 = matmul(%1181, %1178) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
+  /* %1168 = matmul(%1167, %1164) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
       arena + 135659520, 3072, 48, 0.0f);
 
-  /* %1183 = softmax_grad(%366, %1180) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  /* %1169 = softmax_grad(%366, %1166) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 147193856, arena + 134217728, arena + 134742016);
 
-  /* %1184 = mul_scalar(%1183) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  /* %1170 = mul_scalar(%1169) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1185 = transpose(%361) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
+  /* %1171 = transpose(%361) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 861143040,
       arena + 134742016);
 
-  /* %1186 = matmul(%1184, %1185) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
+  /* %1172 = matmul(%1170, %1171) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
   lk_gemm_batched(B * 4, 64, 48, 64, arena + 134217728, 4096, 64, 1, arena + 134742016, 3072, 48, 1,
       arena + 135135232, 3072, 48, 0.0f);
 
-  /* %1187 = transpose(%359) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
+  /* %1173 = transpose(%359) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 860749824,
       arena + 134742016);
 
-  /* %1188 = matmul(%1187, %1184) layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
+  /* %1174 = matmul(%1173, %1170) layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
   lk_gemm_batched(B * 4, 48, 64, 64, arena + 134742016, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
       arena + 136052736, 3072, 64, 0.0f);
 
-  /* %1189 = transpose(%1182) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
+  /* %1175 = transpose(%1168) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135659520,
       arena + 136445952);
 
-  /* %1190 = reshape(%1189) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1189: no code */
+  /* %1176 = reshape(%1175) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1175: no code */
 
-  /* %1191 = transpose(%1188) {perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
+  /* %1177 = transpose(%1174) {perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 136052736,
-      arena + 136839168);
+      arena + 135528448);
 
-  /* %1192 = reshape(%1191) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1191: no code */
+  /* %1178 = reshape(%1177) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1177: no code */
 
-  /* %1193 = transpose(%1186) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
+  /* %1179 = transpose(%1172) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135135232,
-      arena + 135790592);
+      arena + 135921664);
 
-  /* %1194 = reshape(%1193) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1193: no code */
+  /* %1180 = reshape(%1179) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1179: no code */
 
-  /* %1195 = zero_pad(%1190) {axis 1, before 192, after 0} layers.2.0.layers.0.0 : f32[B, 64, 384] */
-  lk_zero_pad(B * 64, 192, 1, 192, 0, arena + 136445952, arena + 134217728);
+  /* %1181 = concat(%1178, %1176) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 135528448, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 64, 192, arena + 136445952, 192, arena + 134217920, 384);
 
-  /* %1196 = zero_pad(%1192) {axis 1, before 0, after 192} layers.2.0.layers.0.0 : f32[B, 64, 384] */
-  lk_zero_pad(B * 64, 192, 1, 0, 192, arena + 136839168, arena + 135004160);
-
-  /* %1197 = add(%1195, %1196) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384], written over %1195 */
-  lk_add(3, (const long[]){B, 64, 384}, arena + 134217728, (const long[]){24576, 384, 1},
-      arena + 135004160, (const long[]){24576, 384, 1}, arena + 134217728);
-
-  /* %1198 = transpose(%353) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %1182 = transpose(%353) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 135397376);
 
-  /* %1199 = fused_linear(%1197, %1198) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1183 = fused_linear(%1181, %1182) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %1200 = linear_grad_weight(%1197, %349) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  /* %1184 = linear_grad_weight(%1181, %349) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 860356608, arena + 916276544);
 
-  /* %1201 = reduce_sum(%1197) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %1185 = reduce_sum(%1181) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917561408);
 
-  /* %1202 = transpose(%350) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1186 = transpose(%350) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 134217728);
 
-  /* %1203 = linear_grad_weight(%1194, %349) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135790592, arena + 860356608, arena + 917173568);
+  /* %1187 = linear_grad_weight(%1180, %349) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 135921664, arena + 860356608, arena + 917173568);
 
-  /* %1204 = reduce_sum(%1194) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+  /* %1188 = reduce_sum(%1180) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135921664,
       arena + 917565440);
 
-  /* %1205 = fused_linear(%1194, %1202, %1199) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1199 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135790592, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1189 = fused_linear(%1180, %1186, %1183) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1183 */
+  lk_fused_linear(B * 64, 192, 192, arena + 135921664, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 135004160, arena + 135004160);
 
-  /* %1206 = reduce_sum(%1205) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1190 = reduce_sum(%1189) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134217728);
 
-  /* %1207 = add(%1147, %1206) layers.2.0.norm1 : f32[192] */
+  /* %1191 = add(%1133, %1190) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621376, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 917565632);
 
-  /* %1208 = mul(%1205, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1192 = mul(%1189, %345) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1209 = mul(%1205, %347) layers.2.0.norm1 : f32[B, 64, 192], written over %1199 */
+  /* %1193 = mul(%1189, %347) layers.2.0.norm1 : f32[B, 64, 192], written over %1183 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       arena + 402128896, (const long[]){12288, 192, 1}, arena + 135004160);
 
-  /* %1210 = reduce_sum(%1209) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1194 = reduce_sum(%1193) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134610944);
 
-  /* %1211 = add(%1151, %1210) layers.2.0.norm1 : f32[192] */
+  /* %1195 = add(%1137, %1194) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621568, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 917565824);
 
-  /* %1212 = normalize_grad(%344, %1208) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1196 = normalize_grad(%344, %1192) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 267911168, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1213 = add(%1171, %1212) layers.2.0 : f32[B, 64, 192], written over %977 */
+  /* %1197 = add(%1157, %1196) layers.2.0 : f32[B, 64, 192], written over %969 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1214 = reduce_sum(%1213) {axes [], batch} layers.2.0 : f32[64, 192] */
+  /* %1198 = reduce_sum(%1197) {axes [], batch} layers.2.0 : f32[64, 192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 137363456,
       arena + 917542208);
 
-  /* %1215 = seq2img(%1213) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %1199 = seq2img(%1197) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 137363456, arena + 135790592);
 
-  /* %1216 = maxpool_grad(%340, %1215) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %1200 = maxpool_grad(%340, %1199) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 135790592,
       arena + 134217728);
 
-  /* %1217 = img2seq(%1216) layers.1.1 : f32[B, 256, 192] */
+  /* %1201 = img2seq(%1200) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 134217728, arena + 135790592);
 
-  /* %1218 = reduce_sum(%1217) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %1202 = reduce_sum(%1201) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 917566016);
 
-  /* %1219 = mul(%1217, %335) layers.1.1.norm : f32[B, 256, 192] */
+  /* %1203 = mul(%1201, %335) layers.1.1.norm : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       params[96], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1220 = mul(%1217, %337) layers.1.1.norm : f32[B, 256, 192], written over %1217 */
+  /* %1204 = mul(%1201, %337) layers.1.1.norm : f32[B, 256, 192], written over %1201 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       arena + 139329536, (const long[]){49152, 192, 1}, arena + 135790592);
 
-  /* %1221 = reduce_sum(%1220) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %1205 = reduce_sum(%1204) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 917566208);
 
-  /* %1222 = normalize_grad(%334, %1219) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %1206 = normalize_grad(%334, %1203) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 137756672, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1223 = seq2img(%1222) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %1207 = seq2img(%1206) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 135790592, arena + 134217728);
 
-  /* %1224 = conv2d_grad_input(%1223, %331) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %1208 = conv2d_grad_input(%1207, %330) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[94],
       arena + 135790592);
 
-  /* %1225 = conv2d_grad_weight(%1223, %330) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  /* %1209 = conv2d_grad_weight(%1207, %332) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
       arena + 850919424, arena + 913401152);
 
-  /* %1226 = reduce_sum(%1223) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %1210 = reduce_sum(%1207) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
       arena + 134217728, arena + 917566400);
 
-  /* %1227 = img2seq(%1224) layers.1.1 : f32[B, 256, 192] */
+  /* %1211 = img2seq(%1208) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 135790592, arena + 850919424);
 
-  /* %1228 = mul(%1227, %327) layers.1.0 : f32[B, 256, 192] */
+  /* %1212 = mul(%1211, %327) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1229 = transpose(%324) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %1213 = transpose(%324) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 142082048);
 
-  /* %1230 = fused_linear(%1228, %1229) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  /* %1214 = fused_linear(%1212, %1213) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1231 = linear_grad_weight(%1228, %323) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %1215 = linear_grad_weight(%1212, %323) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 337641472, arena + 914654528);
 
-  /* %1232 = reduce_sum(%1228) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  /* %1216 = reduce_sum(%1212) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917566592);
 
-  /* %1233 = gelu_grad(%322, %1230) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %1217 = gelu_grad(%322, %1214) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 331350016, arena + 134217728,
       arena + 140509184);
 
-  /* %1234 = transpose(%320) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %1218 = transpose(%320) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 135790592);
 
-  /* %1235 = fused_linear(%1233, %1234) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  /* %1219 = fused_linear(%1217, %1218) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1236 = linear_grad_weight(%1233, %319) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %1220 = linear_grad_weight(%1217, %319) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 849346560, arena + 914801984);
 
-  /* %1237 = reduce_sum(%1233) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  /* %1221 = reduce_sum(%1217) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917556800);
 
-  /* %1238 = reduce_sum(%1235) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1222 = reduce_sum(%1219) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 267911168);
 
-  /* %1239 = mul(%1235, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1223 = mul(%1219, %189) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1240 = mul(%1235, %317) layers.1.0.norm2 : f32[B, 256, 192], written over %1235 */
+  /* %1224 = mul(%1219, %317) layers.1.0.norm2 : f32[B, 256, 192], written over %1219 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 400556032, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1241 = reduce_sum(%1240) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1225 = reduce_sum(%1224) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 267911360);
 
-  /* %1242 = normalize_grad(%316, %1239) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1226 = normalize_grad(%316, %1223) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 398983168, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1243 = add(%1227, %1242) layers.1.0 : f32[B, 256, 192], written over %1227 */
+  /* %1227 = add(%1211, %1226) layers.1.0 : f32[B, 256, 192], written over %1211 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1244 = mul(%1243, %314) layers.1.0 : f32[B, 256, 192] */
+  /* %1228 = mul(%1227, %314) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1245 = transpose(%311) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %1229 = transpose(%311) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 137363456);
 
-  /* %1246 = fused_linear(%1244, %1245) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %1230 = fused_linear(%1228, %1229) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1247 = linear_grad_weight(%1244, %310) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  /* %1231 = linear_grad_weight(%1228, %310) layers.1.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 148373504, arena + 917210432);
 
-  /* %1248 = reduce_sum(%1244) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  /* %1232 = reduce_sum(%1228) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917566784);
 
-  /* %1249 = reshape(%1246) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %1246: no code */
+  /* %1233 = reshape(%1230) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %1230: no code */
 
-  /* %1250 = transpose(%1249) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
+  /* %1234 = transpose(%1233) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
       arena + 331350016);
 
-  /* %1251 = transpose(%304) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
+  /* %1235 = transpose(%304) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 397410304,
       arena + 142606336);
 
-  /* %1252 = matmul(%1250, %1251) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  /* %1236 = matmul(%1234, %1235) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
   lk_gemm_batched(B * 4, 256, 256, 48, arena + 331350016, 12288, 48, 1, arena + 142606336, 12288,
       256, 1, arena + 134217728, 65536, 256, 0.0f);
 
-  /* %1253 = transpose(%307) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  /* %1237 = transpose(%307) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 256}, (const int[]){0, 1, 2, 4, 3},
       arena + 176160768, arena + 142606336);
 
-  /* %1254 = matmul(%1253, %1250) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
+  /* %1238 = matmul(%1237, %1234) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 331350016, 12288,
       48, 1, arena + 332922880, 12288, 48, 0.0f);
 
-  /* %1255 = softmax_grad(%307, %1252) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  /* %1239 = softmax_grad(%307, %1236) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 176160768, arena + 134217728, arena + 142606336);
 
-  /* %1256 = mul_scalar(%1255) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  /* %1240 = mul_scalar(%1239) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1257 = transpose(%302) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
+  /* %1241 = transpose(%302) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 395837440,
       arena + 142606336);
 
-  /* %1258 = matmul(%1256, %1257) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
+  /* %1242 = matmul(%1240, %1241) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 134217728, 65536, 256, 1, arena + 142606336, 12288,
       48, 1, arena + 144179200, 12288, 48, 0.0f);
 
-  /* %1259 = transpose(%300) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
+  /* %1243 = transpose(%300) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 394264576,
       arena + 142606336);
 
-  /* %1260 = matmul(%1259, %1256) layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
+  /* %1244 = matmul(%1243, %1240) layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
   lk_gemm_batched(B * 4, 48, 256, 256, arena + 142606336, 12288, 256, 1, arena + 134217728, 65536,
       256, 1, arena + 145752064, 12288, 256, 0.0f);
 
-  /* %1261 = transpose(%1254) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
+  /* %1245 = transpose(%1238) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 332922880,
       arena + 137363456);
 
-  /* %1262 = reshape(%1261) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1261: no code */
+  /* %1246 = reshape(%1245) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1245: no code */
 
-  /* %1263 = transpose(%1260) {perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
+  /* %1247 = transpose(%1244) {perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 145752064,
+      arena + 138936320);
+
+  /* %1248 = reshape(%1247) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1247: no code */
+
+  /* %1249 = transpose(%1242) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
+  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
       arena + 140509184);
 
-  /* %1264 = reshape(%1263) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1263: no code */
+  /* %1250 = reshape(%1249) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1249: no code */
 
-  /* %1265 = transpose(%1258) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
-      arena + 142082048);
+  /* %1251 = concat(%1248, %1246) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 138936320, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 256, 192, arena + 137363456, 192, arena + 134217920, 384);
 
-  /* %1266 = reshape(%1265) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1265: no code */
-
-  /* %1267 = zero_pad(%1262) {axis 1, before 192, after 0} layers.1.0.layers.3.0 : f32[B, 256, 384] */
-  lk_zero_pad(B * 256, 192, 1, 192, 0, arena + 137363456, arena + 134217728);
-
-  /* %1268 = zero_pad(%1264) {axis 1, before 0, after 192} layers.1.0.layers.3.0 : f32[B, 256, 384] */
-  lk_zero_pad(B * 256, 192, 1, 0, 192, arena + 140509184, arena + 137363456);
-
-  /* %1269 = add(%1267, %1268) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384], written over %1267 */
-  lk_add(3, (const long[]){B, 256, 384}, arena + 134217728, (const long[]){98304, 384, 1},
-      arena + 137363456, (const long[]){98304, 384, 1}, arena + 134217728);
-
-  /* %1270 = transpose(%294) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %1252 = transpose(%294) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 138936320);
 
-  /* %1271 = fused_linear(%1269, %1270) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1253 = fused_linear(%1251, %1252) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
       arena + 137363456);
 
-  /* %1272 = linear_grad_weight(%1269, %290) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  /* %1254 = linear_grad_weight(%1251, %290) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 392691712, arena + 916350272);
 
-  /* %1273 = reduce_sum(%1269) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %1255 = reduce_sum(%1251) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917561792);
 
-  /* %1274 = transpose(%291) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %1256 = transpose(%291) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 134217728);
 
-  /* %1275 = linear_grad_weight(%1266, %290) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142082048, arena + 392691712, arena + 917247296);
+  /* %1257 = linear_grad_weight(%1250, %290) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 140509184, arena + 392691712, arena + 917247296);
 
-  /* %1276 = reduce_sum(%1266) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142082048,
+  /* %1258 = reduce_sum(%1250) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917566976);
 
-  /* %1277 = fused_linear(%1266, %1274, %1271) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1271 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142082048, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1259 = fused_linear(%1250, %1256, %1253) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1253 */
+  lk_fused_linear(B * 256, 192, 192, arena + 140509184, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 137363456, arena + 137363456);
 
-  /* %1278 = reduce_sum(%1277) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1260 = reduce_sum(%1259) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 179306496);
 
-  /* %1279 = mul(%1277, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1261 = mul(%1259, %158) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1280 = mul(%1277, %288) layers.1.0.norm1 : f32[B, 256, 192], written over %1271 */
+  /* %1262 = mul(%1259, %288) layers.1.0.norm1 : f32[B, 256, 192], written over %1253 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       arena + 391118848, (const long[]){49152, 192, 1}, arena + 137363456);
 
-  /* %1281 = reduce_sum(%1280) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1263 = reduce_sum(%1262) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 179306688);
 
-  /* %1282 = normalize_grad(%287, %1279) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1264 = normalize_grad(%287, %1261) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 389545984, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1283 = add(%1243, %1282) layers.1.0 : f32[B, 256, 192], written over %1227 */
+  /* %1265 = add(%1227, %1264) layers.1.0 : f32[B, 256, 192], written over %1211 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1284 = mul(%1283, %285) layers.1.0 : f32[B, 256, 192] */
+  /* %1266 = mul(%1265, %285) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1285 = transpose(%282) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %1267 = transpose(%282) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 142082048);
 
-  /* %1286 = fused_linear(%1284, %1285) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  /* %1268 = fused_linear(%1266, %1267) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1287 = linear_grad_weight(%1284, %281) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %1269 = linear_grad_weight(%1266, %281) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 325058560, arena + 914949440);
 
-  /* %1288 = reduce_sum(%1284) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  /* %1270 = reduce_sum(%1266) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917567168);
 
-  /* %1289 = gelu_grad(%280, %1286) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %1271 = gelu_grad(%280, %1268) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 318767104, arena + 134217728,
       arena + 140509184);
 
-  /* %1290 = transpose(%278) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %1272 = transpose(%278) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 135790592);
 
-  /* %1291 = fused_linear(%1289, %1290) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  /* %1273 = fused_linear(%1271, %1272) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1292 = linear_grad_weight(%1289, %277) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %1274 = linear_grad_weight(%1271, %277) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 387973120, arena + 915096896);
 
-  /* %1293 = reduce_sum(%1289) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  /* %1275 = reduce_sum(%1271) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917557568);
 
-  /* %1294 = reduce_sum(%1291) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1276 = reduce_sum(%1273) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1295 = add(%1238, %1294) layers.1.0.norm2 : f32[192] */
+  /* %1277 = add(%1222, %1276) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 267911168, (const long[]){1}, arena + 135790592,
       (const long[]){1}, arena + 179306880);
 
-  /* %1296 = mul(%1291, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1278 = mul(%1273, %189) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1297 = mul(%1291, %275) layers.1.0.norm2 : f32[B, 256, 192], written over %1291 */
+  /* %1279 = mul(%1273, %275) layers.1.0.norm2 : f32[B, 256, 192], written over %1273 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 386400256, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1298 = reduce_sum(%1297) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1280 = reduce_sum(%1279) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1299 = add(%1241, %1298) layers.1.0.norm2 : f32[192] */
+  /* %1281 = add(%1225, %1280) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 267911360, (const long[]){1}, arena + 137363456,
       (const long[]){1}, arena + 179307072);
 
-  /* %1300 = normalize_grad(%274, %1296) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1282 = normalize_grad(%274, %1278) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 384827392, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1301 = add(%1283, %1300) layers.1.0 : f32[B, 256, 192], written over %1227 */
+  /* %1283 = add(%1265, %1282) layers.1.0 : f32[B, 256, 192], written over %1211 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1302 = mul(%1301, %272) layers.1.0 : f32[B, 256, 192] */
+  /* %1284 = mul(%1283, %272) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1303 = transpose(%269) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %1285 = transpose(%269) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 137363456);
 
-  /* %1304 = fused_linear(%1302, %1303) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %1286 = fused_linear(%1284, %1285) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1305 = linear_grad_weight(%1302, %268) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  /* %1287 = linear_grad_weight(%1284, %268) layers.1.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 383254528, arena + 917284160);
 
-  /* %1306 = reduce_sum(%1302) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  /* %1288 = reduce_sum(%1284) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917567360);
 
-  /* %1307 = reshape(%1304) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %1304: no code */
+  /* %1289 = reshape(%1286) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %1286: no code */
 
-  /* %1308 = transpose(%1307) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
+  /* %1290 = transpose(%1289) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
       arena + 176160768);
 
-  /* %1309 = transpose(%262) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
+  /* %1291 = transpose(%262) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 381681664,
       arena + 142606336);
 
-  /* %1310 = matmul(%1308, %1309) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  /* %1292 = matmul(%1290, %1291) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
   lk_gemm_batched(B * 4, 256, 256, 48, arena + 176160768, 12288, 48, 1, arena + 142606336, 12288,
       256, 1, arena + 134217728, 65536, 256, 0.0f);
 
-  /* %1311 = transpose(%265) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  /* %1293 = transpose(%265) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 256}, (const int[]){0, 1, 2, 4, 3},
       arena + 167772160, arena + 142606336);
 
-  /* %1312 = matmul(%1311, %1308) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
+  /* %1294 = matmul(%1293, %1290) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 176160768, 12288,
       48, 1, arena + 177733632, 12288, 48, 0.0f);
 
-  /* %1313 = softmax_grad(%265, %1310) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  /* %1295 = softmax_grad(%265, %1292) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 167772160, arena + 134217728, arena + 142606336);
 
-  /* %1314 = mul_scalar(%1313) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  /* %1296 = mul_scalar(%1295) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1315 = transpose(%260) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
+  /* %1297 = transpose(%260) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 380108800,
       arena + 142606336);
 
-  /* %1316 = matmul(%1314, %1315) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
+  /* %1298 = matmul(%1296, %1297) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 134217728, 65536, 256, 1, arena + 142606336, 12288,
       48, 1, arena + 144179200, 12288, 48, 0.0f);
 
-  /* %1317 = transpose(%258) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
+  /* %1299 = transpose(%258) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 378535936,
       arena + 142606336);
 
-  /* %1318 = matmul(%1317, %1314) layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
+  /* %1300 = matmul(%1299, %1296) layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
   lk_gemm_batched(B * 4, 48, 256, 256, arena + 142606336, 12288, 256, 1, arena + 134217728, 65536,
       256, 1, arena + 145752064, 12288, 256, 0.0f);
 
-  /* %1319 = transpose(%1312) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
+  /* %1301 = transpose(%1294) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 177733632,
       arena + 137363456);
 
-  /* %1320 = reshape(%1319) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1319: no code */
+  /* %1302 = reshape(%1301) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1301: no code */
 
-  /* %1321 = transpose(%1318) {perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
+  /* %1303 = transpose(%1300) {perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 145752064,
+      arena + 138936320);
+
+  /* %1304 = reshape(%1303) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1303: no code */
+
+  /* %1305 = transpose(%1298) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
+  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
       arena + 140509184);
 
-  /* %1322 = reshape(%1321) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1321: no code */
+  /* %1306 = reshape(%1305) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1305: no code */
 
-  /* %1323 = transpose(%1316) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
-      arena + 142082048);
+  /* %1307 = concat(%1304, %1302) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 138936320, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 256, 192, arena + 137363456, 192, arena + 134217920, 384);
 
-  /* %1324 = reshape(%1323) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1323: no code */
-
-  /* %1325 = zero_pad(%1320) {axis 1, before 192, after 0} layers.1.0.layers.2.0 : f32[B, 256, 384] */
-  lk_zero_pad(B * 256, 192, 1, 192, 0, arena + 137363456, arena + 134217728);
-
-  /* %1326 = zero_pad(%1322) {axis 1, before 0, after 192} layers.1.0.layers.2.0 : f32[B, 256, 384] */
-  lk_zero_pad(B * 256, 192, 1, 0, 192, arena + 140509184, arena + 137363456);
-
-  /* %1327 = add(%1325, %1326) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384], written over %1325 */
-  lk_add(3, (const long[]){B, 256, 384}, arena + 134217728, (const long[]){98304, 384, 1},
-      arena + 137363456, (const long[]){98304, 384, 1}, arena + 134217728);
-
-  /* %1328 = transpose(%252) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %1308 = transpose(%252) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 138936320);
 
-  /* %1329 = fused_linear(%1327, %1328) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1309 = fused_linear(%1307, %1308) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
       arena + 137363456);
 
-  /* %1330 = linear_grad_weight(%1327, %248) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  /* %1310 = linear_grad_weight(%1307, %248) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 376963072, arena + 916424000);
 
-  /* %1331 = reduce_sum(%1327) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %1311 = reduce_sum(%1307) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917562176);
 
-  /* %1332 = transpose(%249) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %1312 = transpose(%249) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 134217728);
 
-  /* %1333 = linear_grad_weight(%1324, %248) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142082048, arena + 376963072, arena + 917321024);
+  /* %1313 = linear_grad_weight(%1306, %248) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 140509184, arena + 376963072, arena + 917321024);
 
-  /* %1334 = reduce_sum(%1324) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142082048,
+  /* %1314 = reduce_sum(%1306) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917567552);
 
-  /* %1335 = fused_linear(%1324, %1332, %1329) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1329 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142082048, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1315 = fused_linear(%1306, %1312, %1309) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1309 */
+  lk_fused_linear(B * 256, 192, 192, arena + 140509184, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 137363456, arena + 137363456);
 
-  /* %1336 = reduce_sum(%1335) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1316 = reduce_sum(%1315) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 134217728);
 
-  /* %1337 = add(%1278, %1336) layers.1.0.norm1 : f32[192] */
+  /* %1317 = add(%1260, %1316) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 179306496, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 170917888);
 
-  /* %1338 = mul(%1335, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1318 = mul(%1315, %158) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1339 = mul(%1335, %246) layers.1.0.norm1 : f32[B, 256, 192], written over %1329 */
+  /* %1319 = mul(%1315, %246) layers.1.0.norm1 : f32[B, 256, 192], written over %1309 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       arena + 375390208, (const long[]){49152, 192, 1}, arena + 137363456);
 
-  /* %1340 = reduce_sum(%1339) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1320 = reduce_sum(%1319) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 135790592);
 
-  /* %1341 = add(%1281, %1340) layers.1.0.norm1 : f32[192] */
+  /* %1321 = add(%1263, %1320) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 179306688, (const long[]){1}, arena + 135790592,
       (const long[]){1}, arena + 170918080);
 
-  /* %1342 = normalize_grad(%245, %1338) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1322 = normalize_grad(%245, %1318) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 373817344, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1343 = add(%1301, %1342) layers.1.0 : f32[B, 256, 192], written over %1227 */
+  /* %1323 = add(%1283, %1322) layers.1.0 : f32[B, 256, 192], written over %1211 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1344 = mul(%1343, %243) layers.1.0 : f32[B, 256, 192] */
+  /* %1324 = mul(%1323, %243) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1345 = transpose(%240) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1325 = transpose(%240) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 142082048);
 
-  /* %1346 = fused_linear(%1344, %1345) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  /* %1326 = fused_linear(%1324, %1325) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1347 = linear_grad_weight(%1344, %239) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1327 = linear_grad_weight(%1324, %239) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 312475648, arena + 915244352);
 
-  /* %1348 = reduce_sum(%1344) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  /* %1328 = reduce_sum(%1324) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917567744);
 
-  /* %1349 = gelu_grad(%238, %1346) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %1329 = gelu_grad(%238, %1326) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 306184192, arena + 134217728,
       arena + 140509184);
 
-  /* %1350 = transpose(%236) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1330 = transpose(%236) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 135790592);
 
-  /* %1351 = fused_linear(%1349, %1350) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  /* %1331 = fused_linear(%1329, %1330) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1352 = linear_grad_weight(%1349, %235) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1332 = linear_grad_weight(%1329, %235) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 372244480, arena + 915391808);
 
-  /* %1353 = reduce_sum(%1349) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  /* %1333 = reduce_sum(%1329) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917558336);
 
-  /* %1354 = reduce_sum(%1351) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1334 = reduce_sum(%1331) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1355 = add(%1295, %1354) layers.1.0.norm2 : f32[192] */
+  /* %1335 = add(%1277, %1334) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 179306880, (const long[]){1}, arena + 135790592,
       (const long[]){1}, arena + 170918272);
 
-  /* %1356 = mul(%1351, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1336 = mul(%1331, %189) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1357 = mul(%1351, %233) layers.1.0.norm2 : f32[B, 256, 192], written over %1351 */
+  /* %1337 = mul(%1331, %233) layers.1.0.norm2 : f32[B, 256, 192], written over %1331 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 370671616, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1358 = reduce_sum(%1357) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1338 = reduce_sum(%1337) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1359 = add(%1299, %1358) layers.1.0.norm2 : f32[192] */
+  /* %1339 = add(%1281, %1338) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 179307072, (const long[]){1}, arena + 137363456,
       (const long[]){1}, arena + 170918464);
 
-  /* %1360 = normalize_grad(%232, %1356) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1340 = normalize_grad(%232, %1336) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 369098752, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1361 = add(%1343, %1360) layers.1.0 : f32[B, 256, 192], written over %1227 */
+  /* %1341 = add(%1323, %1340) layers.1.0 : f32[B, 256, 192], written over %1211 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1362 = mul(%1361, %230) layers.1.0 : f32[B, 256, 192] */
+  /* %1342 = mul(%1341, %230) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1363 = transpose(%227) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %1343 = transpose(%227) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 137363456);
 
-  /* %1364 = fused_linear(%1362, %1363) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %1344 = fused_linear(%1342, %1343) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1365 = linear_grad_weight(%1362, %226) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  /* %1345 = linear_grad_weight(%1342, %226) layers.1.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 367525888, arena + 917357888);
 
-  /* %1366 = reduce_sum(%1362) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  /* %1346 = reduce_sum(%1342) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917567936);
 
-  /* %1367 = reshape(%1364) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %1364: no code */
+  /* %1347 = reshape(%1344) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %1344: no code */
 
-  /* %1368 = transpose(%1367) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
+  /* %1348 = transpose(%1347) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
       arena + 167772160);
 
-  /* %1369 = transpose(%220) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
+  /* %1349 = transpose(%220) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 365953024,
       arena + 142606336);
 
-  /* %1370 = matmul(%1368, %1369) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  /* %1350 = matmul(%1348, %1349) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
   lk_gemm_batched(B * 4, 256, 256, 48, arena + 167772160, 12288, 48, 1, arena + 142606336, 12288,
       256, 1, arena + 134217728, 65536, 256, 0.0f);
 
-  /* %1371 = transpose(%223) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  /* %1351 = transpose(%223) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 256}, (const int[]){0, 1, 2, 4, 3},
       arena + 159383552, arena + 142606336);
 
-  /* %1372 = matmul(%1371, %1368) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
+  /* %1352 = matmul(%1351, %1348) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 167772160, 12288,
       48, 1, arena + 169345024, 12288, 48, 0.0f);
 
-  /* %1373 = softmax_grad(%223, %1370) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  /* %1353 = softmax_grad(%223, %1350) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 159383552, arena + 134217728, arena + 142606336);
 
-  /* %1374 = mul_scalar(%1373) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  /* %1354 = mul_scalar(%1353) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1375 = transpose(%218) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
+  /* %1355 = transpose(%218) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 364380160,
       arena + 142606336);
 
-  /* %1376 = matmul(%1374, %1375) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
+  /* %1356 = matmul(%1354, %1355) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 134217728, 65536, 256, 1, arena + 142606336, 12288,
       48, 1, arena + 144179200, 12288, 48, 0.0f);
 
-  /* %1377 = transpose(%216) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
+  /* %1357 = transpose(%216) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 362807296,
       arena + 142606336);
 
-  /* %1378 = matmul(%1377, %1374) layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
+  /* %1358 = matmul(%1357, %1354) layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
   lk_gemm_batched(B * 4, 48, 256, 256, arena + 142606336, 12288, 256, 1, arena + 134217728, 65536,
       256, 1, arena + 145752064, 12288, 256, 0.0f);
 
-  /* %1379 = transpose(%1372) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
+  /* %1359 = transpose(%1352) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 169345024,
       arena + 137363456);
 
-  /* %1380 = reshape(%1379) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1379: no code */
+  /* %1360 = reshape(%1359) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1359: no code */
 
-  /* %1381 = transpose(%1378) {perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
+  /* %1361 = transpose(%1358) {perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 145752064,
+      arena + 138936320);
+
+  /* %1362 = reshape(%1361) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1361: no code */
+
+  /* %1363 = transpose(%1356) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
+  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
       arena + 140509184);
 
-  /* %1382 = reshape(%1381) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1381: no code */
+  /* %1364 = reshape(%1363) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1363: no code */
 
-  /* %1383 = transpose(%1376) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
-      arena + 142082048);
+  /* %1365 = concat(%1362, %1360) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 138936320, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 256, 192, arena + 137363456, 192, arena + 134217920, 384);
 
-  /* %1384 = reshape(%1383) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1383: no code */
-
-  /* %1385 = zero_pad(%1380) {axis 1, before 192, after 0} layers.1.0.layers.1.0 : f32[B, 256, 384] */
-  lk_zero_pad(B * 256, 192, 1, 192, 0, arena + 137363456, arena + 134217728);
-
-  /* %1386 = zero_pad(%1382) {axis 1, before 0, after 192} layers.1.0.layers.1.0 : f32[B, 256, 384] */
-  lk_zero_pad(B * 256, 192, 1, 0, 192, arena + 140509184, arena + 137363456);
-
-  /* %1387 = add(%1385, %1386) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384], written over %1385 */
-  lk_add(3, (const long[]){B, 256, 384}, arena + 134217728, (const long[]){98304, 384, 1},
-      arena + 137363456, (const long[]){98304, 384, 1}, arena + 134217728);
-
-  /* %1388 = transpose(%210) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %1366 = transpose(%210) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 138936320);
 
-  /* %1389 = fused_linear(%1387, %1388) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1367 = fused_linear(%1365, %1366) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
       arena + 137363456);
 
-  /* %1390 = linear_grad_weight(%1387, %206) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %1368 = linear_grad_weight(%1365, %206) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 361234432, arena + 916841792);
 
-  /* %1391 = reduce_sum(%1387) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1369 = reduce_sum(%1365) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917562560);
 
-  /* %1392 = transpose(%207) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1370 = transpose(%207) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 134217728);
 
-  /* %1393 = linear_grad_weight(%1384, %206) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142082048, arena + 361234432, arena + 917394752);
+  /* %1371 = linear_grad_weight(%1364, %206) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 140509184, arena + 361234432, arena + 917394752);
 
-  /* %1394 = reduce_sum(%1384) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142082048,
+  /* %1372 = reduce_sum(%1364) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917568128);
 
-  /* %1395 = fused_linear(%1384, %1392, %1389) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1389 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142082048, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1373 = fused_linear(%1364, %1370, %1367) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1367 */
+  lk_fused_linear(B * 256, 192, 192, arena + 140509184, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 137363456, arena + 137363456);
 
-  /* %1396 = reduce_sum(%1395) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1374 = reduce_sum(%1373) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 134217728);
 
-  /* %1397 = add(%1337, %1396) layers.1.0.norm1 : f32[192] */
+  /* %1375 = add(%1317, %1374) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 170917888, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 162529280);
 
-  /* %1398 = mul(%1395, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1376 = mul(%1373, %158) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1399 = mul(%1395, %204) layers.1.0.norm1 : f32[B, 256, 192], written over %1389 */
+  /* %1377 = mul(%1373, %204) layers.1.0.norm1 : f32[B, 256, 192], written over %1367 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       arena + 359661568, (const long[]){49152, 192, 1}, arena + 137363456);
 
-  /* %1400 = reduce_sum(%1399) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1378 = reduce_sum(%1377) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 135790592);
 
-  /* %1401 = add(%1341, %1400) layers.1.0.norm1 : f32[192] */
+  /* %1379 = add(%1321, %1378) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 170918080, (const long[]){1}, arena + 135790592,
       (const long[]){1}, arena + 162529472);
 
-  /* %1402 = normalize_grad(%203, %1398) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1380 = normalize_grad(%203, %1376) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 358088704, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1403 = add(%1361, %1402) layers.1.0 : f32[B, 256, 192], written over %1227 */
+  /* %1381 = add(%1341, %1380) layers.1.0 : f32[B, 256, 192], written over %1211 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1404 = mul(%1403, %201) layers.1.0 : f32[B, 256, 192] */
+  /* %1382 = mul(%1381, %201) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1405 = transpose(%198) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1383 = transpose(%198) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 142082048);
 
-  /* %1406 = fused_linear(%1404, %1405) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  /* %1384 = fused_linear(%1382, %1383) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1407 = linear_grad_weight(%1404, %197) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1385 = linear_grad_weight(%1382, %197) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 299892736, arena + 915539264);
 
-  /* %1408 = reduce_sum(%1404) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  /* %1386 = reduce_sum(%1382) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917568320);
 
-  /* %1409 = gelu_grad(%196, %1406) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %1387 = gelu_grad(%196, %1384) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 293601280, arena + 134217728,
       arena + 140509184);
 
-  /* %1410 = transpose(%194) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1388 = transpose(%194) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 135790592);
 
-  /* %1411 = fused_linear(%1409, %1410) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  /* %1389 = fused_linear(%1387, %1388) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1412 = linear_grad_weight(%1409, %193) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1390 = linear_grad_weight(%1387, %193) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 356515840, arena + 915686720);
 
-  /* %1413 = reduce_sum(%1409) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  /* %1391 = reduce_sum(%1387) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917559104);
 
-  /* %1414 = reduce_sum(%1411) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1392 = reduce_sum(%1389) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1415 = add(%1355, %1414) layers.1.0.norm2 : f32[192] */
+  /* %1393 = add(%1335, %1392) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 170918272, (const long[]){1}, arena + 135790592,
       (const long[]){1}, arena + 917568512);
 
-  /* %1416 = mul(%1411, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1394 = mul(%1389, %189) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1417 = mul(%1411, %191) layers.1.0.norm2 : f32[B, 256, 192], written over %1411 */
+  /* %1395 = mul(%1389, %191) layers.1.0.norm2 : f32[B, 256, 192], written over %1389 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 354942976, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1418 = reduce_sum(%1417) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1396 = reduce_sum(%1395) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1419 = add(%1359, %1418) layers.1.0.norm2 : f32[192] */
+  /* %1397 = add(%1339, %1396) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 170918464, (const long[]){1}, arena + 137363456,
       (const long[]){1}, arena + 917568704);
 
-  /* %1420 = normalize_grad(%188, %1416) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1398 = normalize_grad(%188, %1394) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 353370112, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1421 = add(%1403, %1420) layers.1.0 : f32[B, 256, 192], written over %1227 */
+  /* %1399 = add(%1381, %1398) layers.1.0 : f32[B, 256, 192], written over %1211 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1422 = mul(%1421, %186) layers.1.0 : f32[B, 256, 192] */
+  /* %1400 = mul(%1399, %186) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1423 = transpose(%183) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1401 = transpose(%183) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 137363456);
 
-  /* %1424 = fused_linear(%1422, %1423) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %1402 = fused_linear(%1400, %1401) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 135790592);
 
-  /* %1425 = linear_grad_weight(%1422, %182) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  /* %1403 = linear_grad_weight(%1400, %182) layers.1.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 351797248, arena + 917431616);
 
-  /* %1426 = reduce_sum(%1422) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  /* %1404 = reduce_sum(%1400) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917568896);
 
-  /* %1427 = reshape(%1424) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %1424: no code */
+  /* %1405 = reshape(%1402) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %1402: no code */
 
-  /* %1428 = transpose(%1427) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
+  /* %1406 = transpose(%1405) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
       arena + 159383552);
 
-  /* %1429 = transpose(%176) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
+  /* %1407 = transpose(%176) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 350224384,
       arena + 142606336);
 
-  /* %1430 = matmul(%1428, %1429) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  /* %1408 = matmul(%1406, %1407) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
   lk_gemm_batched(B * 4, 256, 256, 48, arena + 159383552, 12288, 48, 1, arena + 142606336, 12288,
       256, 1, arena + 134217728, 65536, 256, 0.0f);
 
-  /* %1431 = transpose(%179) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  /* %1409 = transpose(%179) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 256}, (const int[]){0, 1, 2, 4, 3},
       arena + 150994944, arena + 142606336);
 
-  /* %1432 = matmul(%1431, %1428) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
+  /* %1410 = matmul(%1409, %1406) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 159383552, 12288,
       48, 1, arena + 160956416, 12288, 48, 0.0f);
 
-  /* %1433 = softmax_grad(%179, %1430) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  /* %1411 = softmax_grad(%179, %1408) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 150994944, arena + 134217728, arena + 142606336);
 
-  /* %1434 = mul_scalar(%1433) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  /* %1412 = mul_scalar(%1411) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1435 = transpose(%174) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
+  /* %1413 = transpose(%174) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 348651520,
       arena + 142606336);
 
-  /* %1436 = matmul(%1434, %1435) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
+  /* %1414 = matmul(%1412, %1413) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
   lk_gemm_batched(B * 4, 256, 48, 256, arena + 134217728, 65536, 256, 1, arena + 142606336, 12288,
       48, 1, arena + 144179200, 12288, 48, 0.0f);
 
-  /* %1437 = transpose(%172) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
+  /* %1415 = transpose(%172) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 347078656,
       arena + 142606336);
 
-  /* %1438 = matmul(%1437, %1434) layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
+  /* %1416 = matmul(%1415, %1412) layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
   lk_gemm_batched(B * 4, 48, 256, 256, arena + 142606336, 12288, 256, 1, arena + 134217728, 65536,
       256, 1, arena + 145752064, 12288, 256, 0.0f);
 
-  /* %1439 = transpose(%1432) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
+  /* %1417 = transpose(%1410) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 160956416,
       arena + 137363456);
 
-  /* %1440 = reshape(%1439) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1439: no code */
+  /* %1418 = reshape(%1417) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1417: no code */
 
-  /* %1441 = transpose(%1438) {perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
+  /* %1419 = transpose(%1416) {perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 145752064,
+      arena + 138936320);
+
+  /* %1420 = reshape(%1419) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1419: no code */
+
+  /* %1421 = transpose(%1414) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
+  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
       arena + 140509184);
 
-  /* %1442 = reshape(%1441) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1441: no code */
+  /* %1422 = reshape(%1421) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1421: no code */
 
-  /* %1443 = transpose(%1436) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
-      arena + 142082048);
+  /* %1423 = concat(%1420, %1418) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 138936320, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 256, 192, arena + 137363456, 192, arena + 134217920, 384);
 
-  /* %1444 = reshape(%1443) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1443: no code */
-
-  /* %1445 = zero_pad(%1440) {axis 1, before 192, after 0} layers.1.0.layers.0.0 : f32[B, 256, 384] */
-  lk_zero_pad(B * 256, 192, 1, 192, 0, arena + 137363456, arena + 134217728);
-
-  /* %1446 = zero_pad(%1442) {axis 1, before 0, after 192} layers.1.0.layers.0.0 : f32[B, 256, 384] */
-  lk_zero_pad(B * 256, 192, 1, 0, 192, arena + 140509184, arena + 137363456);
-
-  /* %1447 = add(%1445, %1446) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384], written over %1445 */
-  lk_add(3, (const long[]){B, 256, 384}, arena + 134217728, (const long[]){98304, 384, 1},
-      arena + 137363456, (const long[]){98304, 384, 1}, arena + 134217728);
-
-  /* %1448 = transpose(%166) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %1424 = transpose(%166) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 138936320);
 
-  /* %1449 = fused_linear(%1447, %1448) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1425 = fused_linear(%1423, %1424) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
       arena + 137363456);
 
-  /* %1450 = linear_grad_weight(%1447, %162) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  /* %1426 = linear_grad_weight(%1423, %162) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 345505792, arena + 916915520);
 
-  /* %1451 = reduce_sum(%1447) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %1427 = reduce_sum(%1423) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917562944);
 
-  /* %1452 = transpose(%163) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1428 = transpose(%163) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 134217728);
 
-  /* %1453 = linear_grad_weight(%1444, %162) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142082048, arena + 345505792, arena + 917468480);
+  /* %1429 = linear_grad_weight(%1422, %162) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 140509184, arena + 345505792, arena + 917468480);
 
-  /* %1454 = reduce_sum(%1444) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142082048,
+  /* %1430 = reduce_sum(%1422) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
       arena + 917569088);
 
-  /* %1455 = fused_linear(%1444, %1452, %1449) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1449 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142082048, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1431 = fused_linear(%1422, %1428, %1425) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1425 */
+  lk_fused_linear(B * 256, 192, 192, arena + 140509184, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 137363456, arena + 137363456);
 
-  /* %1456 = reduce_sum(%1455) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1432 = reduce_sum(%1431) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 134217728);
 
-  /* %1457 = add(%1397, %1456) layers.1.0.norm1 : f32[192] */
+  /* %1433 = add(%1375, %1432) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 162529280, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 917569280);
 
-  /* %1458 = mul(%1455, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1434 = mul(%1431, %158) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1459 = mul(%1455, %160) layers.1.0.norm1 : f32[B, 256, 192], written over %1449 */
+  /* %1435 = mul(%1431, %160) layers.1.0.norm1 : f32[B, 256, 192], written over %1425 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       arena + 343932928, (const long[]){49152, 192, 1}, arena + 137363456);
 
-  /* %1460 = reduce_sum(%1459) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1436 = reduce_sum(%1435) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 135790592);
 
-  /* %1461 = add(%1401, %1460) layers.1.0.norm1 : f32[192] */
+  /* %1437 = add(%1379, %1436) layers.1.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 162529472, (const long[]){1}, arena + 135790592,
       (const long[]){1}, arena + 917569472);
 
-  /* %1462 = normalize_grad(%157, %1458) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1438 = normalize_grad(%157, %1434) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 266338304, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1463 = add(%1421, %1462) layers.1.0 : f32[B, 256, 192], written over %1227 */
+  /* %1439 = add(%1399, %1438) layers.1.0 : f32[B, 256, 192], written over %1211 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1464 = reduce_sum(%1463) {axes [], batch} layers.1.0 : f32[256, 192] */
+  /* %1440 = reduce_sum(%1439) {axes [], batch} layers.1.0 : f32[256, 192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 850919424,
       arena + 916497728);
 
-  /* %1465 = seq2img(%1463) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %1441 = seq2img(%1439) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 850919424, arena + 140509184);
 
-  /* %1466 = maxpool_grad(%153, %1465) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1442 = maxpool_grad(%153, %1441) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
   lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 287309824, arena + 140509184,
       arena + 134217728);
 
-  /* %1467 = img2seq(%1466) layers.0.1 : f32[B, 1024, 192] */
+  /* %1443 = img2seq(%1442) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 134217728, arena + 140509184);
 
-  /* %1468 = reduce_sum(%1467) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1444 = reduce_sum(%1443) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 140509184, arena + 917569664);
 
-  /* %1469 = mul(%1467, %148) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1445 = mul(%1443, %148) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
       params[47], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1470 = mul(%1467, %150) layers.0.1.norm : f32[B, 1024, 192], written over %1467 */
+  /* %1446 = mul(%1443, %150) layers.0.1.norm : f32[B, 1024, 192], written over %1443 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
       arena + 281018368, (const long[]){196608, 192, 1}, arena + 140509184);
 
-  /* %1471 = reduce_sum(%1470) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1447 = reduce_sum(%1446) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 140509184, arena + 917569856);
 
-  /* %1472 = normalize_grad(%147, %1469) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1448 = normalize_grad(%147, %1445) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 184549376, arena + 134217728, 1e-06f, arena + 140509184);
 
-  /* %1473 = seq2img(%1472) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1449 = seq2img(%1448) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 140509184, arena + 134217728);
 
-  /* %1474 = conv2d_grad_input(%1473, %144) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %1450 = conv2d_grad_input(%1449, %143) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[45],
       arena + 140509184);
 
-  /* %1475 = conv2d_grad_weight(%1473, %143) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  /* %1451 = conv2d_grad_weight(%1449, %145) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
       arena + 274726912, arena + 913732928);
 
-  /* %1476 = reduce_sum(%1473) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1452 = reduce_sum(%1449) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 134217728, arena + 917570048);
 
-  /* %1477 = img2seq(%1474) layers.0.1 : f32[B, 1024, 192] */
+  /* %1453 = img2seq(%1450) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 140509184, arena + 849346560);
 
-  /* %1478 = mul(%1477, %140) layers.0.0 : f32[B, 1024, 192] */
+  /* %1454 = mul(%1453, %140) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 159383552);
 
-  /* %1479 = transpose(%137) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1455 = transpose(%137) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 165675008);
 
-  /* %1480 = fused_linear(%1478, %1479) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  /* %1456 = fused_linear(%1454, %1455) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 159383552, arena + 165675008, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1481 = linear_grad_weight(%1478, %136) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1457 = linear_grad_weight(%1454, %136) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 159383552, arena + 216006656,
       arena + 915834176);
 
-  /* %1482 = reduce_sum(%1478) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1458 = reduce_sum(%1454) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 159383552, arena + 917570240);
 
-  /* %1483 = gelu_grad(%135, %1480) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1459 = gelu_grad(%135, %1456) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 190840832, arena + 134217728,
       arena + 159383552);
 
-  /* %1484 = transpose(%133) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1460 = transpose(%133) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[41], arena + 140509184);
 
-  /* %1485 = fused_linear(%1483, %1484) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  /* %1461 = fused_linear(%1459, %1460) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 159383552, arena + 140509184, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1486 = linear_grad_weight(%1483, %132) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1462 = linear_grad_weight(%1459, %132) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 260046848,
       arena + 915981632);
 
-  /* %1487 = reduce_sum(%1483) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1463 = reduce_sum(%1459) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
       arena + 159383552, arena + 917559872);
 
-  /* %1488 = reduce_sum(%1485) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1464 = reduce_sum(%1461) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 134217728, arena + 917570432);
 
-  /* %1489 = mul(%1485, %86) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1465 = mul(%1461, %86) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       params[29], (const long[]){0, 0, 1}, arena + 140509184);
 
-  /* %1490 = mul(%1485, %130) layers.0.0.norm2 : f32[B, 1024, 192], written over %1485 */
+  /* %1466 = mul(%1461, %130) layers.0.0.norm2 : f32[B, 1024, 192], written over %1461 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       arena + 253755392, (const long[]){196608, 192, 1}, arena + 134217728);
 
-  /* %1491 = reduce_sum(%1490) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1467 = reduce_sum(%1466) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 134217728, arena + 917570624);
 
-  /* %1492 = normalize_grad(%129, %1489) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1468 = normalize_grad(%129, %1465) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 247463936, arena + 140509184, 1e-06f, arena + 134217728);
 
-  /* %1493 = add(%1477, %1492) layers.0.0 : f32[B, 1024, 192], written over %1477 */
+  /* %1469 = add(%1453, %1468) layers.0.0 : f32[B, 1024, 192], written over %1453 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       arena + 134217728, (const long[]){196608, 192, 1}, arena + 849346560);
 
-  /* %1494 = mul(%1493, %127) layers.0.0 : f32[B, 1024, 192] */
+  /* %1470 = mul(%1469, %127) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1495 = transpose(%124) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1471 = transpose(%124) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 146800640);
 
-  /* %1496 = fused_linear(%1494, %1495) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %1472 = fused_linear(%1470, %1471) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 146800640, NULL, LK_ACT_NONE, NULL,
       arena + 140509184);
 
-  /* %1497 = linear_grad_weight(%1494, %123) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1473 = linear_grad_weight(%1470, %123) layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 241172480,
       arena + 917505344);
 
-  /* %1498 = reduce_sum(%1494) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1474 = reduce_sum(%1470) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 134217728, arena + 917570816);
 
-  /* %1499 = reshape(%1496) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %1496: no code */
+  /* %1475 = reshape(%1472) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %1472: no code */
 
-  /* %1500 = transpose(%1499) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
+  /* %1476 = transpose(%1475) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
   lk_transpose(5, (const long[]){B, 1024, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4},
       arena + 140509184, arena + 855638016);
 
-  /* %1501 = transpose(%117) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
+  /* %1477 = transpose(%117) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
   lk_transpose(5, (const long[]){B, 4, 1, 1024, 48}, (const int[]){0, 1, 2, 4, 3},
       arena + 268435456, arena + 274726912);
 
-  /* %1502 = matmul(%1500, %1501) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  /* %1478 = matmul(%1476, %1477) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
   lk_gemm_batched(B * 4, 1024, 1024, 48, arena + 855638016, 49152, 48, 1, arena + 274726912, 49152,
       1024, 1, arena + 134217728, 1048576, 1024, 0.0f);
 
-  /* %1503 = transpose(%120) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  /* %1479 = transpose(%120) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
   lk_transpose(5, (const long[]){B, 4, 1, 1024, 1024}, (const int[]){0, 1, 2, 4, 3}, arena,
       arena + 268435456);
 
-  /* %1504 = matmul(%1503, %1500) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
+  /* %1480 = matmul(%1479, %1476) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
   lk_gemm_batched(B * 4, 1024, 48, 1024, arena + 268435456, 1048576, 1024, 1, arena + 855638016,
       49152, 48, 1, arena + 861929472, 49152, 48, 0.0f);
 
-  /* %1505 = softmax_grad(%120, %1502) {axis -1} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  /* %1481 = softmax_grad(%120, %1478) {axis -1} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
   lk_softmax_grad(B * 4096, 1024, arena, arena + 134217728, arena + 268435456);
 
-  /* %1506 = mul_scalar(%1505) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  /* %1482 = mul_scalar(%1481) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
   lk_mul_scalar(B * 4 * 1024 * 1024, arena + 268435456, 0.14433756f, arena);
 
-  /* %1507 = transpose(%115) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
+  /* %1483 = transpose(%115) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 1024}, (const int[]){0, 1, 2, 4, 3},
       arena + 843055104, arena + 134217728);
 
-  /* %1508 = matmul(%1506, %1507) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
+  /* %1484 = matmul(%1482, %1483) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
   lk_gemm_batched(B * 4, 1024, 48, 1024, arena, 1048576, 1024, 1, arena + 134217728, 49152, 48, 1,
       arena + 140509184, 49152, 48, 0.0f);
 
-  /* %1509 = transpose(%113) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
+  /* %1485 = transpose(%113) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
   lk_transpose(5, (const long[]){B, 4, 1, 1024, 48}, (const int[]){0, 1, 2, 4, 3},
       arena + 836763648, arena + 134217728);
 
-  /* %1510 = matmul(%1509, %1506) layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
+  /* %1486 = matmul(%1485, %1482) layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
   lk_gemm_batched(B * 4, 48, 1024, 1024, arena + 134217728, 49152, 1024, 1, arena, 1048576, 1024, 1,
       arena + 146800640, 49152, 1024, 0.0f);
 
-  /* %1511 = transpose(%1504) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
+  /* %1487 = transpose(%1480) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
       arena + 861929472, arena + 12582912);
 
-  /* %1512 = reshape(%1511) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1511: no code */
+  /* %1488 = reshape(%1487) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1487: no code */
 
-  /* %1513 = transpose(%1510) {perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
+  /* %1489 = transpose(%1486) {perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 48, 1024}, (const int[]){0, 4, 1, 2, 3},
-      arena + 146800640, arena + 25165824);
+      arena + 146800640, arena + 18874368);
 
-  /* %1514 = reshape(%1513) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1513: no code */
+  /* %1490 = reshape(%1489) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1489: no code */
 
-  /* %1515 = transpose(%1508) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
+  /* %1491 = transpose(%1484) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
   lk_transpose(5, (const long[]){B, 4, 1, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
-      arena + 140509184, arena + 31457280);
+      arena + 140509184, arena + 25165824);
 
-  /* %1516 = reshape(%1515) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1515: no code */
+  /* %1492 = reshape(%1491) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1491: no code */
 
-  /* %1517 = zero_pad(%1512) {axis 1, before 192, after 0} layers.0.0.layers.1.0 : f32[B, 1024, 384] */
-  lk_zero_pad(B * 1024, 192, 1, 192, 0, arena + 12582912, arena);
+  /* %1493 = concat(%1490, %1488) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  lk_copy_rows(B * 1024, 192, arena + 18874368, 192, arena, 384);
+  lk_copy_rows(B * 1024, 192, arena + 12582912, 192, arena + 192, 384);
 
-  /* %1518 = zero_pad(%1514) {axis 1, before 0, after 192} layers.0.0.layers.1.0 : f32[B, 1024, 384] */
-  lk_zero_pad(B * 1024, 192, 1, 0, 192, arena + 25165824, arena + 12582912);
-
-  /* %1519 = add(%1517, %1518) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384], written over %1517 */
-  lk_add(3, (const long[]){B, 1024, 384}, arena, (const long[]){393216, 384, 1}, arena + 12582912,
-      (const long[]){393216, 384, 1}, arena);
-
-  /* %1520 = transpose(%107) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %1494 = transpose(%107) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[37], arena + 18874368);
 
-  /* %1521 = fused_linear(%1519, %1520) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  /* %1495 = fused_linear(%1493, %1494) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 384, 192, arena, arena + 18874368, NULL, LK_ACT_NONE, NULL,
       arena + 12582912);
 
-  /* %1522 = linear_grad_weight(%1519, %103) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 384, arena, arena + 830472192, arena + 321159168);
+  /* %1496 = linear_grad_weight(%1493, %103) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 384, arena, arena + 830472192, arena + 258244608);
 
-  /* %1523 = reduce_sum(%1519) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1497 = reduce_sum(%1493) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 1024, 384}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 321307392);
+      arena + 258392832);
 
-  /* %1524 = transpose(%104) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1498 = transpose(%104) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[35], arena);
 
-  /* %1525 = linear_grad_weight(%1516, %103) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 31457280, arena + 830472192, arena + 321232896);
+  /* %1499 = linear_grad_weight(%1492, %103) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 25165824, arena + 830472192, arena + 258318336);
 
-  /* %1526 = reduce_sum(%1516) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 31457280,
-      arena + 321307776);
+  /* %1500 = reduce_sum(%1492) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
+      arena + 258393216);
 
-  /* %1527 = fused_linear(%1516, %1524, %1521) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1521 */
-  lk_fused_linear(B * 1024, 192, 192, arena + 31457280, arena, NULL, LK_ACT_NONE, arena + 12582912,
+  /* %1501 = fused_linear(%1492, %1498, %1495) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1495 */
+  lk_fused_linear(B * 1024, 192, 192, arena + 25165824, arena, NULL, LK_ACT_NONE, arena + 12582912,
       arena + 12582912);
 
-  /* %1528 = reduce_sum(%1527) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1502 = reduce_sum(%1501) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
-      arena + 321307968);
+      arena + 258393408);
 
-  /* %1529 = mul(%1527, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1503 = mul(%1501, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 12582912, (const long[]){196608, 192, 1},
       params[21], (const long[]){0, 0, 1}, arena);
 
-  /* %1530 = mul(%1527, %101) layers.0.0.norm1 : f32[B, 1024, 192], written over %1521 */
+  /* %1504 = mul(%1501, %101) layers.0.0.norm1 : f32[B, 1024, 192], written over %1495 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 12582912, (const long[]){196608, 192, 1},
       arena + 824180736, (const long[]){196608, 192, 1}, arena + 12582912);
 
-  /* %1531 = reduce_sum(%1530) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1505 = reduce_sum(%1504) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
-      arena + 321308160);
+      arena + 258393600);
 
-  /* %1532 = normalize_grad(%100, %1529) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1506 = normalize_grad(%100, %1503) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 817889280, arena, 1e-06f, arena + 6291456);
 
-  /* %1533 = add(%1493, %1532) layers.0.0 : f32[B, 1024, 192], written over %1477 */
+  /* %1507 = add(%1469, %1506) layers.0.0 : f32[B, 1024, 192], written over %1453 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       arena + 6291456, (const long[]){196608, 192, 1}, arena + 849346560);
 
-  /* %1534 = mul(%1533, %98) layers.0.0 : f32[B, 1024, 192] */
+  /* %1508 = mul(%1507, %98) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 25165824);
 
-  /* %1535 = transpose(%95) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1509 = transpose(%95) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[33], arena + 31457280);
 
-  /* %1536 = fused_linear(%1534, %1535) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  /* %1510 = fused_linear(%1508, %1509) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 25165824, arena + 31457280, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1537 = linear_grad_weight(%1534, %94) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 25165824, arena + 742391808, arena + 320864256);
+  /* %1511 = linear_grad_weight(%1508, %94) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 25165824, arena + 742391808, arena + 257949696);
 
-  /* %1538 = reduce_sum(%1534) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1512 = reduce_sum(%1508) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 321308352);
+      arena + 258393792);
 
-  /* %1539 = gelu_grad(%93, %1536) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1513 = gelu_grad(%93, %1510) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 717225984, arena, arena + 25165824);
 
-  /* %1540 = transpose(%91) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1514 = transpose(%91) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[31], arena + 6291456);
 
-  /* %1541 = fused_linear(%1539, %1540) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  /* %1515 = fused_linear(%1513, %1514) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1542 = linear_grad_weight(%1539, %90) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 811597824, arena + 321011712);
+  /* %1516 = linear_grad_weight(%1513, %90) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 811597824, arena + 258097152);
 
-  /* %1543 = reduce_sum(%1539) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1517 = reduce_sum(%1513) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 321306624);
+      arena + 258392064);
 
-  /* %1544 = reduce_sum(%1541) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1518 = reduce_sum(%1515) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 6291456);
 
-  /* %1545 = add(%1488, %1544) layers.0.0.norm2 : f32[192] */
+  /* %1519 = add(%1464, %1518) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 917570432, (const long[]){1}, arena + 6291456,
-      (const long[]){1}, arena + 321308544);
+      (const long[]){1}, arena + 258393984);
 
-  /* %1546 = mul(%1541, %86) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1520 = mul(%1515, %86) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[29],
       (const long[]){0, 0, 1}, arena + 6291456);
 
-  /* %1547 = mul(%1541, %88) layers.0.0.norm2 : f32[B, 1024, 192], written over %1541 */
+  /* %1521 = mul(%1515, %88) layers.0.0.norm2 : f32[B, 1024, 192], written over %1515 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 805306368,
       (const long[]){196608, 192, 1}, arena);
 
-  /* %1548 = reduce_sum(%1547) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1522 = reduce_sum(%1521) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 12582912);
 
-  /* %1549 = add(%1491, %1548) layers.0.0.norm2 : f32[192] */
+  /* %1523 = add(%1467, %1522) layers.0.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 917570624, (const long[]){1}, arena + 12582912,
-      (const long[]){1}, arena + 321308736);
+      (const long[]){1}, arena + 258394176);
 
-  /* %1550 = normalize_grad(%85, %1546) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1524 = normalize_grad(%85, %1520) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 799014912, arena + 6291456, 1e-06f, arena);
 
-  /* %1551 = add(%1533, %1550) layers.0.0 : f32[B, 1024, 192], written over %1477 */
+  /* %1525 = add(%1507, %1524) layers.0.0 : f32[B, 1024, 192], written over %1453 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1}, arena,
       (const long[]){196608, 192, 1}, arena + 849346560);
 
-  /* %1552 = mul(%1551, %83) layers.0.0 : f32[B, 1024, 192] */
+  /* %1526 = mul(%1525, %83) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena);
 
-  /* %1553 = transpose(%80) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1527 = transpose(%80) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[27], arena + 6291456);
 
-  /* %1554 = fused_linear(%1552, %1553) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %1528 = fused_linear(%1526, %1527) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena + 62914560);
 
-  /* %1555 = linear_grad_weight(%1552, %79) layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 792723456, arena + 321269760);
+  /* %1529 = linear_grad_weight(%1526, %79) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 792723456, arena + 258355200);
 
-  /* %1556 = reduce_sum(%1552) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1530 = reduce_sum(%1526) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 321308928);
+      arena + 258394368);
 
-  /* %1557 = reshape(%1554) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1554: no code */
+  /* %1531 = reshape(%1528) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1528: no code */
 
-  /* %1558 = transpose(%74) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 10] */
+  /* %1532 = transpose(%74) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 10] */
   lk_transpose(5, (const long[]){B, 1024, 4, 10, 48}, (const int[]){0, 1, 2, 4, 3},
       arena + 654311424, arena);
 
-  /* %1559 = matmul(%1557, %1558) layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1533 = matmul(%1531, %1532) layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_gemm_batched(B * 4096, 1, 10, 48, arena + 62914560, 48, 48, 1, arena, 480, 10, 1,
       arena + 69206016, 10, 10, 0.0f);
 
-  /* %1560 = transpose(%77) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 1] */
+  /* %1534 = transpose(%77) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 1] */
   lk_transpose(5, (const long[]){B, 1024, 4, 1, 10}, (const int[]){0, 1, 2, 4, 3},
       arena + 912090432, arena + 70516736);
 
-  /* %1561 = matmul(%1560, %1557) layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 48] */
+  /* %1535 = matmul(%1534, %1531) layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 48] */
   lk_gemm_batched(B * 4096, 10, 48, 1, arena + 70516736, 10, 1, 1, arena + 62914560, 48, 48, 1,
       arena, 480, 48, 0.0f);
 
-  /* %1562 = softmax_grad(%77, %1559) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1536 = softmax_grad(%77, %1533) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_softmax_grad(B * 4096, 10, arena + 912090432, arena + 69206016, arena + 62914560);
 
-  /* %1563 = mul_scalar(%1562) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %1537 = mul_scalar(%1536) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena + 62914560, 0.14433756f, arena + 132120576);
 
-  /* %1564 = transpose(%73) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 48] */
+  /* %1538 = transpose(%73) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 48] */
   lk_transpose(5, (const long[]){B, 1024, 4, 48, 10}, (const int[]){0, 1, 2, 4, 3},
       arena + 591396864, arena + 62914560);
 
-  /* %1565 = matmul(%1563, %1564) layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  /* %1539 = matmul(%1537, %1538) layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
   lk_gemm_batched(B * 4096, 1, 48, 10, arena + 132120576, 10, 10, 1, arena + 62914560, 480, 48, 1,
-      arena + 314572800, 48, 48, 0.0f);
+      arena + 251658240, 48, 48, 0.0f);
 
-  /* %1566 = transpose(%70) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 1] */
+  /* %1540 = transpose(%70) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 1] */
   lk_transpose(5, (const long[]){B, 1024, 4, 1, 48}, (const int[]){0, 1, 2, 4, 3},
       arena + 786432000, arena + 125829120);
 
-  /* %1567 = matmul(%1566, %1563) layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 10] */
+  /* %1541 = matmul(%1540, %1537) layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 10] */
   lk_gemm_batched(B * 4096, 48, 10, 1, arena + 125829120, 48, 1, 1, arena + 132120576, 10, 10, 1,
       arena + 62914560, 480, 10, 0.0f);
 
-  /* %1568 = transpose(%1561) {perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  /* %1542 = transpose(%1535) {perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
   lk_transpose(5, (const long[]){B, 1024, 4, 10, 48}, (const int[]){0, 3, 1, 2, 4}, arena,
       arena + 125829120);
 
-  /* %1569 = transpose(%1567) {perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  /* %1543 = transpose(%1541) {perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
   lk_transpose(5, (const long[]){B, 1024, 4, 48, 10}, (const int[]){0, 4, 1, 2, 3},
-      arena + 62914560, arena + 251658240);
+      arena + 62914560, arena + 188743680);
 
-  /* %1570 = reshape(%1568) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1568: no code */
+  /* %1544 = reshape(%1542) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1542: no code */
 
-  /* %1571 = reshape(%1569) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1569: no code */
+  /* %1545 = reshape(%1543) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1543: no code */
 
-  /* %1572 = reshape(%1565) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1565: no code */
+  /* %1546 = reshape(%1539) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1539: no code */
 
-  /* %1573 = zero_pad(%1570) {axis 2, before 192, after 0} layers.0.0.layers.0.0 : f32[B, 10, 1024, 384] */
-  lk_zero_pad(B * 10240, 192, 1, 192, 0, arena + 125829120, arena);
+  /* %1547 = concat(%1545, %1544) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
+  lk_copy_rows(B * 10240, 192, arena + 188743680, 192, arena, 384);
+  lk_copy_rows(B * 10240, 192, arena + 125829120, 192, arena + 192, 384);
 
-  /* %1574 = zero_pad(%1571) {axis 2, before 0, after 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 384] */
-  lk_zero_pad(B * 10240, 192, 1, 0, 192, arena + 251658240, arena + 125829120);
-
-  /* %1575 = add(%1573, %1574) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384], written over %1573 */
-  lk_add(4, (const long[]){B, 10, 1024, 384}, arena, (const long[]){3932160, 393216, 384, 1},
-      arena + 125829120, (const long[]){3932160, 393216, 384, 1}, arena);
-
-  /* %1576 = transpose(%65) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
+  /* %1548 = transpose(%65) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[25], arena + 188743680);
 
-  /* %1577 = fused_linear(%1575, %1576) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
+  /* %1549 = fused_linear(%1547, %1548) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
   lk_fused_linear(B * 10 * 1024, 384, 192, arena, arena + 188743680, NULL, LK_ACT_NONE, NULL,
       arena + 125829120);
 
-  /* %1578 = linear_grad_weight(%1575, %61) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
+  /* %1550 = linear_grad_weight(%1547, %61) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
   lk_linear_grad_weight(B * 10 * 1024, 192, 384, arena, arena + 528482304, arena + 195035136);
 
-  /* %1579 = reduce_sum(%1575) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
+  /* %1551 = reduce_sum(%1547) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 384}, (const unsigned char[]){1, 1, 1, 0}, arena,
       arena + 195145728);
 
-  /* %1580 = transpose(%62) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1552 = transpose(%62) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena);
 
-  /* %1581 = fused_linear(%1572, %1580) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 314572800, arena, NULL, LK_ACT_NONE, NULL,
+  /* %1553 = fused_linear(%1546, %1552) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 251658240, arena, NULL, LK_ACT_NONE, NULL,
       arena + 188743680);
 
-  /* %1582 = linear_grad_weight(%1572, %58) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 314572800, arena + 780140544,
+  /* %1554 = linear_grad_weight(%1546, %58) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 251658240, arena + 780140544,
       arena + 195108864);
 
-  /* %1583 = reduce_sum(%1572) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1555 = reduce_sum(%1546) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 314572800, arena + 195146112);
+      arena + 251658240, arena + 195146112);
 
-  /* %1584 = reduce_sum(%1577) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1556 = reduce_sum(%1549) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
       arena + 125829120, arena);
 
-  /* %1585 = add(%1528, %1584) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 321307968, (const long[]){1}, arena, (const long[]){1},
+  /* %1557 = add(%1502, %1556) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 258393408, (const long[]){1}, arena, (const long[]){1},
       arena + 195146304);
 
-  /* %1586 = mul(%1577, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  /* %1558 = mul(%1549, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
   lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 125829120,
       (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1}, arena);
 
-  /* %1587 = mul(%1577, %59) layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1577 */
+  /* %1559 = mul(%1549, %59) layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1549 */
   lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 125829120,
       (const long[]){1966080, 196608, 192, 1}, arena + 465567744,
       (const long[]){1966080, 196608, 192, 1}, arena + 125829120);
 
-  /* %1588 = reduce_sum(%1587) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1560 = reduce_sum(%1559) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
       arena + 125829120, arena + 62914560);
 
-  /* %1589 = add(%1531, %1588) layers.0.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 321308160, (const long[]){1}, arena + 62914560,
+  /* %1561 = add(%1505, %1560) layers.0.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 258393600, (const long[]){1}, arena + 62914560,
       (const long[]){1}, arena + 125829120);
 
-  /* %1590 = normalize_grad(%52, %1586) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  /* %1562 = normalize_grad(%52, %1558) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
   lk_normalize_grad(B * 10 * 1024, 192, arena + 402653184, arena, 1e-06f, arena + 62914560);
 
-  /* %1591 = reduce_sum(%1581) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1563 = reduce_sum(%1553) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 188743680, arena);
 
-  /* %1592 = add(%1585, %1591) layers.0.0.norm1 : f32[192] */
+  /* %1564 = add(%1557, %1563) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 195146304, (const long[]){1}, arena, (const long[]){1},
       arena + 127795200);
 
-  /* %1593 = mul(%1581, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1565 = mul(%1553, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 188743680, (const long[]){196608, 192, 1},
       params[21], (const long[]){0, 0, 1}, arena);
 
-  /* %1594 = mul(%1581, %56) layers.0.0.norm1 : f32[B, 1024, 192], written over %1581 */
+  /* %1566 = mul(%1553, %56) layers.0.0.norm1 : f32[B, 1024, 192], written over %1553 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 188743680, (const long[]){196608, 192, 1},
       arena + 773849088, (const long[]){196608, 192, 1}, arena + 188743680);
 
-  /* %1595 = reduce_sum(%1594) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1567 = reduce_sum(%1566) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 188743680, arena + 6291456);
 
-  /* %1596 = add(%1589, %1595) layers.0.0.norm1 : f32[192] */
+  /* %1568 = add(%1561, %1567) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 125829120, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 127795392);
 
-  /* %1597 = normalize_grad(%53, %1593) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1569 = normalize_grad(%53, %1565) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 767557632, arena, 1e-06f, arena + 6291456);
 
-  /* %1598 = add(%1551, %1597) layers.0.0 : f32[B, 1024, 192], written over %1477 */
+  /* %1570 = add(%1525, %1569) layers.0.0 : f32[B, 1024, 192], written over %1453 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       arena + 6291456, (const long[]){196608, 192, 1}, arena + 849346560);
 
-  /* %1599 = reshape(%1598) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1477: no code */
+  /* %1571 = reshape(%1570) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1453: no code */
 
-  /* %1600 = zero_pad(%1599) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
+  /* %1572 = zero_pad(%1571) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
   lk_zero_pad(B, 1, 196608, 0, 9, arena + 849346560, arena);
 
-  /* %1601 = add(%1590, %1600) layers.0.0 : f32[B, 10, 1024, 192], written over %1590 */
+  /* %1573 = add(%1562, %1572) layers.0.0 : f32[B, 10, 1024, 192], written over %1562 */
   lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 62914560,
       (const long[]){1966080, 196608, 192, 1}, arena, (const long[]){1966080, 196608, 192, 1},
       arena + 62914560);
 
-  /* %1602 = reduce_sum(%1601) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
+  /* %1574 = reduce_sum(%1573) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
       arena + 62914560, arena + 125829120);
 
-  /* %1603 = index(%1601) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1575 = index(%1573) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 62914560, 1966080, arena, 196608);
 
-  /* %1604 = index(%1601) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1576 = index(%1573) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63111168, 1966080, arena + 6291456, 196608);
 
-  /* %1605 = index(%1601) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1577 = index(%1573) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63307776, 1966080, arena + 12582912, 196608);
 
-  /* %1606 = index(%1601) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1578 = index(%1573) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63504384, 1966080, arena + 18874368, 196608);
 
-  /* %1607 = index(%1601) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1579 = index(%1573) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63700992, 1966080, arena + 25165824, 196608);
 
-  /* %1608 = index(%1601) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1580 = index(%1573) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63897600, 1966080, arena + 31457280, 196608);
 
-  /* %1609 = index(%1601) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1581 = index(%1573) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64094208, 1966080, arena + 37748736, 196608);
 
-  /* %1610 = index(%1601) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1582 = index(%1573) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64290816, 1966080, arena + 44040192, 196608);
 
-  /* %1611 = index(%1601) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1583 = index(%1573) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64487424, 1966080, arena + 50331648, 196608);
 
-  /* %1612 = index(%1601) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1584 = index(%1573) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64684032, 1966080, arena + 56623104, 196608);
 
-  /* %1613 = seq2img(%1612) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1585 = seq2img(%1584) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 56623104, arena + 62914560);
 
-  /* %1614 = conv2d_grad_weight(%1613, %45) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 9, 9] */
+  /* %1586 = conv2d_grad_weight(%1585, %45) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 62914560,
       arena + 868220928, arena + 69206016);
 
-  /* %1615 = reduce_sum(%1613) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
+  /* %1587 = reduce_sum(%1585) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 62914560, arena + 69252672);
 
-  /* %1616 = seq2img(%1611) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1588 = seq2img(%1583) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 50331648, arena + 56623104);
 
-  /* %1617 = conv2d_grad_weight(%1616, %40) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 9, 9] */
+  /* %1589 = conv2d_grad_weight(%1588, %40) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 56623104,
       arena + 873167712, arena + 62914560);
 
-  /* %1618 = reduce_sum(%1616) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
+  /* %1590 = reduce_sum(%1588) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 56623104, arena + 62961216);
 
-  /* %1619 = seq2img(%1610) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1591 = seq2img(%1582) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 44040192, arena + 50331648);
 
-  /* %1620 = conv2d_grad_weight(%1619, %35) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 9, 9] */
+  /* %1592 = conv2d_grad_weight(%1591, %35) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 50331648,
       arena + 887833824, arena + 56623104);
 
-  /* %1621 = reduce_sum(%1619) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
+  /* %1593 = reduce_sum(%1591) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 50331648, arena + 56669760);
 
-  /* %1622 = seq2img(%1609) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1594 = seq2img(%1581) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 37748736, arena + 44040192);
 
-  /* %1623 = conv2d_grad_weight(%1622, %30) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 9, 9] */
+  /* %1595 = conv2d_grad_weight(%1594, %30) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 44040192,
       arena + 882952416, arena + 50331648);
 
-  /* %1624 = reduce_sum(%1622) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
+  /* %1596 = reduce_sum(%1594) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 44040192, arena + 50378304);
 
-  /* %1625 = seq2img(%1608) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1597 = seq2img(%1580) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 31457280, arena + 37748736);
 
-  /* %1626 = conv2d_grad_weight(%1625, %25) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 9, 9] */
+  /* %1598 = conv2d_grad_weight(%1597, %25) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 37748736,
       arena + 897553728, arena + 44040192);
 
-  /* %1627 = reduce_sum(%1625) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
+  /* %1599 = reduce_sum(%1597) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 37748736, arena + 44086848);
 
-  /* %1628 = seq2img(%1607) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1600 = seq2img(%1579) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 25165824, arena + 31457280);
 
-  /* %1629 = conv2d_grad_weight(%1628, %20) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 9, 9] */
+  /* %1601 = conv2d_grad_weight(%1600, %20) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 31457280,
       arena + 907252032, arena + 37748736);
 
-  /* %1630 = reduce_sum(%1628) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
+  /* %1602 = reduce_sum(%1600) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 31457280, arena + 37795392);
 
-  /* %1631 = seq2img(%1606) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1603 = seq2img(%1578) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 18874368, arena + 25165824);
 
-  /* %1632 = conv2d_grad_weight(%1631, %15) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 9, 9] */
+  /* %1604 = conv2d_grad_weight(%1603, %15) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 25165824,
       arena + 878071008, arena + 31457280);
 
-  /* %1633 = reduce_sum(%1631) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
+  /* %1605 = reduce_sum(%1603) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 25165824, arena + 31503936);
 
-  /* %1634 = seq2img(%1605) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1606 = seq2img(%1577) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 12582912, arena + 18874368);
 
-  /* %1635 = conv2d_grad_weight(%1634, %10) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 9, 9] */
+  /* %1607 = conv2d_grad_weight(%1606, %10) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 18874368,
       arena + 892693824, arena + 25165824);
 
-  /* %1636 = reduce_sum(%1634) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
+  /* %1608 = reduce_sum(%1606) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 18874368, arena + 25212480);
 
-  /* %1637 = seq2img(%1604) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1609 = seq2img(%1576) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 6291456, arena + 12582912);
 
-  /* %1638 = conv2d_grad_weight(%1637, %5) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 9, 9] */
+  /* %1610 = conv2d_grad_weight(%1609, %5) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 12582912,
       arena + 902413632, arena + 18874368);
 
-  /* %1639 = reduce_sum(%1637) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
+  /* %1611 = reduce_sum(%1609) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 12582912, arena + 18921024);
 
-  /* %1640 = seq2img(%1603) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1612 = seq2img(%1575) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena, arena + 6291456);
 
-  /* %1641 = conv2d_grad_weight(%1640, %0) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 9, 9] */
+  /* %1613 = conv2d_grad_weight(%1612, %0) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 6291456, inputs[0],
       arena);
 
-  /* %1642 = reduce_sum(%1640) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
+  /* %1614 = reduce_sum(%1612) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 6291456, arena + 46656);
 
   /* output 0 "loss" = %714 : f32[1] */
   memcpy(outputs[0], arena + 926275952, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1641 : f32[192, 3, 9, 9] */
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1613 : f32[192, 3, 9, 9] */
   memcpy(outputs[1], arena, sizeof(float) * 46656);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1642 : f32[192] */
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1614 : f32[192] */
   memcpy(outputs[2], arena + 46656, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1638 : f32[192, 3, 9, 9] */
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1610 : f32[192, 3, 9, 9] */
   memcpy(outputs[3], arena + 18874368, sizeof(float) * 46656);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1639 : f32[192] */
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1611 : f32[192] */
   memcpy(outputs[4], arena + 18921024, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1635 : f32[192, 3, 9, 9] */
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1607 : f32[192, 3, 9, 9] */
   memcpy(outputs[5], arena + 25165824, sizeof(float) * 46656);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1636 : f32[192] */
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1608 : f32[192] */
   memcpy(outputs[6], arena + 25212480, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1632 : f32[192, 3, 9, 9] */
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1604 : f32[192, 3, 9, 9] */
   memcpy(outputs[7], arena + 31457280, sizeof(float) * 46656);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1633 : f32[192] */
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1605 : f32[192] */
   memcpy(outputs[8], arena + 31503936, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1629 : f32[192, 3, 9, 9] */
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1601 : f32[192, 3, 9, 9] */
   memcpy(outputs[9], arena + 37748736, sizeof(float) * 46656);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1630 : f32[192] */
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1602 : f32[192] */
   memcpy(outputs[10], arena + 37795392, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1626 : f32[192, 3, 9, 9] */
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1598 : f32[192, 3, 9, 9] */
   memcpy(outputs[11], arena + 44040192, sizeof(float) * 46656);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1627 : f32[192] */
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1599 : f32[192] */
   memcpy(outputs[12], arena + 44086848, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1623 : f32[192, 3, 9, 9] */
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1595 : f32[192, 3, 9, 9] */
   memcpy(outputs[13], arena + 50331648, sizeof(float) * 46656);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1624 : f32[192] */
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1596 : f32[192] */
   memcpy(outputs[14], arena + 50378304, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1620 : f32[192, 3, 9, 9] */
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1592 : f32[192, 3, 9, 9] */
   memcpy(outputs[15], arena + 56623104, sizeof(float) * 46656);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1621 : f32[192] */
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1593 : f32[192] */
   memcpy(outputs[16], arena + 56669760, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1617 : f32[192, 3, 9, 9] */
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1589 : f32[192, 3, 9, 9] */
   memcpy(outputs[17], arena + 62914560, sizeof(float) * 46656);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1618 : f32[192] */
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1590 : f32[192] */
   memcpy(outputs[18], arena + 62961216, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1614 : f32[192, 3, 9, 9] */
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1586 : f32[192, 3, 9, 9] */
   memcpy(outputs[19], arena + 69206016, sizeof(float) * 46656);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1615 : f32[192] */
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1587 : f32[192] */
   memcpy(outputs[20], arena + 69252672, sizeof(float) * 192);
-  /* output 21 "grad:layers.0.0.pos_emb" = %1602 : f32[10, 1024, 192] */
+  /* output 21 "grad:layers.0.0.pos_emb" = %1574 : f32[10, 1024, 192] */
   memcpy(outputs[21], arena + 125829120, sizeof(float) * 1966080);
-  /* output 22 "grad:layers.0.0.norm1.weight" = %1596 : f32[192] */
+  /* output 22 "grad:layers.0.0.norm1.weight" = %1568 : f32[192] */
   memcpy(outputs[22], arena + 127795392, sizeof(float) * 192);
-  /* output 23 "grad:layers.0.0.norm1.bias" = %1592 : f32[192] */
+  /* output 23 "grad:layers.0.0.norm1.bias" = %1564 : f32[192] */
   memcpy(outputs[23], arena + 127795200, sizeof(float) * 192);
-  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1582 : f32[192, 192] */
+  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1554 : f32[192, 192] */
   memcpy(outputs[24], arena + 195108864, sizeof(float) * 36864);
-  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1583 : f32[192] */
+  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1555 : f32[192] */
   memcpy(outputs[25], arena + 195146112, sizeof(float) * 192);
-  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1578 : f32[384, 192] */
+  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1550 : f32[384, 192] */
   memcpy(outputs[26], arena + 195035136, sizeof(float) * 73728);
-  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1579 : f32[384] */
+  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1551 : f32[384] */
   memcpy(outputs[27], arena + 195145728, sizeof(float) * 384);
-  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1555 : f32[192, 192] */
-  memcpy(outputs[28], arena + 321269760, sizeof(float) * 36864);
-  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1556 : f32[192] */
-  memcpy(outputs[29], arena + 321308928, sizeof(float) * 192);
-  /* output 30 "grad:layers.0.0.norm2.weight" = %1549 : f32[192] */
-  memcpy(outputs[30], arena + 321308736, sizeof(float) * 192);
-  /* output 31 "grad:layers.0.0.norm2.bias" = %1545 : f32[192] */
-  memcpy(outputs[31], arena + 321308544, sizeof(float) * 192);
-  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1542 : f32[768, 192] */
-  memcpy(outputs[32], arena + 321011712, sizeof(float) * 147456);
-  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1543 : f32[768] */
-  memcpy(outputs[33], arena + 321306624, sizeof(float) * 768);
-  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1537 : f32[192, 768] */
-  memcpy(outputs[34], arena + 320864256, sizeof(float) * 147456);
-  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1538 : f32[192] */
-  memcpy(outputs[35], arena + 321308352, sizeof(float) * 192);
-  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1525 : f32[192, 192] */
-  memcpy(outputs[36], arena + 321232896, sizeof(float) * 36864);
-  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1526 : f32[192] */
-  memcpy(outputs[37], arena + 321307776, sizeof(float) * 192);
-  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1522 : f32[384, 192] */
-  memcpy(outputs[38], arena + 321159168, sizeof(float) * 73728);
-  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1523 : f32[384] */
-  memcpy(outputs[39], arena + 321307392, sizeof(float) * 384);
-  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1497 : f32[192, 192] */
+  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1529 : f32[192, 192] */
+  memcpy(outputs[28], arena + 258355200, sizeof(float) * 36864);
+  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1530 : f32[192] */
+  memcpy(outputs[29], arena + 258394368, sizeof(float) * 192);
+  /* output 30 "grad:layers.0.0.norm2.weight" = %1523 : f32[192] */
+  memcpy(outputs[30], arena + 258394176, sizeof(float) * 192);
+  /* output 31 "grad:layers.0.0.norm2.bias" = %1519 : f32[192] */
+  memcpy(outputs[31], arena + 258393984, sizeof(float) * 192);
+  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1516 : f32[768, 192] */
+  memcpy(outputs[32], arena + 258097152, sizeof(float) * 147456);
+  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1517 : f32[768] */
+  memcpy(outputs[33], arena + 258392064, sizeof(float) * 768);
+  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1511 : f32[192, 768] */
+  memcpy(outputs[34], arena + 257949696, sizeof(float) * 147456);
+  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1512 : f32[192] */
+  memcpy(outputs[35], arena + 258393792, sizeof(float) * 192);
+  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1499 : f32[192, 192] */
+  memcpy(outputs[36], arena + 258318336, sizeof(float) * 36864);
+  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1500 : f32[192] */
+  memcpy(outputs[37], arena + 258393216, sizeof(float) * 192);
+  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1496 : f32[384, 192] */
+  memcpy(outputs[38], arena + 258244608, sizeof(float) * 73728);
+  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1497 : f32[384] */
+  memcpy(outputs[39], arena + 258392832, sizeof(float) * 384);
+  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1473 : f32[192, 192] */
   memcpy(outputs[40], arena + 917505344, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1498 : f32[192] */
+  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1474 : f32[192] */
   memcpy(outputs[41], arena + 917570816, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1486 : f32[768, 192] */
+  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1462 : f32[768, 192] */
   memcpy(outputs[42], arena + 915981632, sizeof(float) * 147456);
-  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1487 : f32[768] */
+  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1463 : f32[768] */
   memcpy(outputs[43], arena + 917559872, sizeof(float) * 768);
-  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1481 : f32[192, 768] */
+  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1457 : f32[192, 768] */
   memcpy(outputs[44], arena + 915834176, sizeof(float) * 147456);
-  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1482 : f32[192] */
+  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1458 : f32[192] */
   memcpy(outputs[45], arena + 917570240, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.1.conv.weight" = %1475 : f32[192, 192, 3, 3] */
+  /* output 46 "grad:layers.0.1.conv.weight" = %1451 : f32[192, 192, 3, 3] */
   memcpy(outputs[46], arena + 913732928, sizeof(float) * 331776);
-  /* output 47 "grad:layers.0.1.conv.bias" = %1476 : f32[192] */
+  /* output 47 "grad:layers.0.1.conv.bias" = %1452 : f32[192] */
   memcpy(outputs[47], arena + 917570048, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.1.norm.weight" = %1471 : f32[192] */
+  /* output 48 "grad:layers.0.1.norm.weight" = %1447 : f32[192] */
   memcpy(outputs[48], arena + 917569856, sizeof(float) * 192);
-  /* output 49 "grad:layers.0.1.norm.bias" = %1468 : f32[192] */
+  /* output 49 "grad:layers.0.1.norm.bias" = %1444 : f32[192] */
   memcpy(outputs[49], arena + 917569664, sizeof(float) * 192);
-  /* output 50 "grad:layers.1.0.pos_emb" = %1464 : f32[256, 192] */
+  /* output 50 "grad:layers.1.0.pos_emb" = %1440 : f32[256, 192] */
   memcpy(outputs[50], arena + 916497728, sizeof(float) * 49152);
-  /* output 51 "grad:layers.1.0.norm1.weight" = %1461 : f32[192] */
+  /* output 51 "grad:layers.1.0.norm1.weight" = %1437 : f32[192] */
   memcpy(outputs[51], arena + 917569472, sizeof(float) * 192);
-  /* output 52 "grad:layers.1.0.norm1.bias" = %1457 : f32[192] */
+  /* output 52 "grad:layers.1.0.norm1.bias" = %1433 : f32[192] */
   memcpy(outputs[52], arena + 917569280, sizeof(float) * 192);
-  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1453 : f32[192, 192] */
+  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1429 : f32[192, 192] */
   memcpy(outputs[53], arena + 917468480, sizeof(float) * 36864);
-  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1454 : f32[192] */
+  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1430 : f32[192] */
   memcpy(outputs[54], arena + 917569088, sizeof(float) * 192);
-  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1450 : f32[384, 192] */
+  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1426 : f32[384, 192] */
   memcpy(outputs[55], arena + 916915520, sizeof(float) * 73728);
-  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1451 : f32[384] */
+  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1427 : f32[384] */
   memcpy(outputs[56], arena + 917562944, sizeof(float) * 384);
-  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1425 : f32[192, 192] */
+  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1403 : f32[192, 192] */
   memcpy(outputs[57], arena + 917431616, sizeof(float) * 36864);
-  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1426 : f32[192] */
+  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1404 : f32[192] */
   memcpy(outputs[58], arena + 917568896, sizeof(float) * 192);
-  /* output 59 "grad:layers.1.0.norm2.weight" = %1419 : f32[192] */
+  /* output 59 "grad:layers.1.0.norm2.weight" = %1397 : f32[192] */
   memcpy(outputs[59], arena + 917568704, sizeof(float) * 192);
-  /* output 60 "grad:layers.1.0.norm2.bias" = %1415 : f32[192] */
+  /* output 60 "grad:layers.1.0.norm2.bias" = %1393 : f32[192] */
   memcpy(outputs[60], arena + 917568512, sizeof(float) * 192);
-  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1412 : f32[768, 192] */
+  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1390 : f32[768, 192] */
   memcpy(outputs[61], arena + 915686720, sizeof(float) * 147456);
-  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1413 : f32[768] */
+  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1391 : f32[768] */
   memcpy(outputs[62], arena + 917559104, sizeof(float) * 768);
-  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1407 : f32[192, 768] */
+  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1385 : f32[192, 768] */
   memcpy(outputs[63], arena + 915539264, sizeof(float) * 147456);
-  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1408 : f32[192] */
+  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1386 : f32[192] */
   memcpy(outputs[64], arena + 917568320, sizeof(float) * 192);
-  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1393 : f32[192, 192] */
+  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1371 : f32[192, 192] */
   memcpy(outputs[65], arena + 917394752, sizeof(float) * 36864);
-  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1394 : f32[192] */
+  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1372 : f32[192] */
   memcpy(outputs[66], arena + 917568128, sizeof(float) * 192);
-  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1390 : f32[384, 192] */
+  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1368 : f32[384, 192] */
   memcpy(outputs[67], arena + 916841792, sizeof(float) * 73728);
-  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1391 : f32[384] */
+  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1369 : f32[384] */
   memcpy(outputs[68], arena + 917562560, sizeof(float) * 384);
-  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %1365 : f32[192, 192] */
+  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %1345 : f32[192, 192] */
   memcpy(outputs[69], arena + 917357888, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %1366 : f32[192] */
+  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %1346 : f32[192] */
   memcpy(outputs[70], arena + 917567936, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %1352 : f32[768, 192] */
+  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %1332 : f32[768, 192] */
   memcpy(outputs[71], arena + 915391808, sizeof(float) * 147456);
-  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %1353 : f32[768] */
+  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %1333 : f32[768] */
   memcpy(outputs[72], arena + 917558336, sizeof(float) * 768);
-  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %1347 : f32[192, 768] */
+  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %1327 : f32[192, 768] */
   memcpy(outputs[73], arena + 915244352, sizeof(float) * 147456);
-  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %1348 : f32[192] */
+  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %1328 : f32[192] */
   memcpy(outputs[74], arena + 917567744, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1333 : f32[192, 192] */
+  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1313 : f32[192, 192] */
   memcpy(outputs[75], arena + 917321024, sizeof(float) * 36864);
-  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1334 : f32[192] */
+  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1314 : f32[192] */
   memcpy(outputs[76], arena + 917567552, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1330 : f32[384, 192] */
+  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1310 : f32[384, 192] */
   memcpy(outputs[77], arena + 916424000, sizeof(float) * 73728);
-  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1331 : f32[384] */
+  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1311 : f32[384] */
   memcpy(outputs[78], arena + 917562176, sizeof(float) * 384);
-  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %1305 : f32[192, 192] */
+  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %1287 : f32[192, 192] */
   memcpy(outputs[79], arena + 917284160, sizeof(float) * 36864);
-  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %1306 : f32[192] */
+  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %1288 : f32[192] */
   memcpy(outputs[80], arena + 917567360, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %1292 : f32[768, 192] */
+  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %1274 : f32[768, 192] */
   memcpy(outputs[81], arena + 915096896, sizeof(float) * 147456);
-  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %1293 : f32[768] */
+  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %1275 : f32[768] */
   memcpy(outputs[82], arena + 917557568, sizeof(float) * 768);
-  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %1287 : f32[192, 768] */
+  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %1269 : f32[192, 768] */
   memcpy(outputs[83], arena + 914949440, sizeof(float) * 147456);
-  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %1288 : f32[192] */
+  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %1270 : f32[192] */
   memcpy(outputs[84], arena + 917567168, sizeof(float) * 192);
-  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1275 : f32[192, 192] */
+  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1257 : f32[192, 192] */
   memcpy(outputs[85], arena + 917247296, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1276 : f32[192] */
+  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1258 : f32[192] */
   memcpy(outputs[86], arena + 917566976, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1272 : f32[384, 192] */
+  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1254 : f32[384, 192] */
   memcpy(outputs[87], arena + 916350272, sizeof(float) * 73728);
-  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1273 : f32[384] */
+  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1255 : f32[384] */
   memcpy(outputs[88], arena + 917561792, sizeof(float) * 384);
-  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %1247 : f32[192, 192] */
+  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %1231 : f32[192, 192] */
   memcpy(outputs[89], arena + 917210432, sizeof(float) * 36864);
-  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %1248 : f32[192] */
+  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %1232 : f32[192] */
   memcpy(outputs[90], arena + 917566784, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %1236 : f32[768, 192] */
+  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %1220 : f32[768, 192] */
   memcpy(outputs[91], arena + 914801984, sizeof(float) * 147456);
-  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %1237 : f32[768] */
+  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %1221 : f32[768] */
   memcpy(outputs[92], arena + 917556800, sizeof(float) * 768);
-  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %1231 : f32[192, 768] */
+  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %1215 : f32[192, 768] */
   memcpy(outputs[93], arena + 914654528, sizeof(float) * 147456);
-  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %1232 : f32[192] */
+  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %1216 : f32[192] */
   memcpy(outputs[94], arena + 917566592, sizeof(float) * 192);
-  /* output 95 "grad:layers.1.1.conv.weight" = %1225 : f32[192, 192, 3, 3] */
+  /* output 95 "grad:layers.1.1.conv.weight" = %1209 : f32[192, 192, 3, 3] */
   memcpy(outputs[95], arena + 913401152, sizeof(float) * 331776);
-  /* output 96 "grad:layers.1.1.conv.bias" = %1226 : f32[192] */
+  /* output 96 "grad:layers.1.1.conv.bias" = %1210 : f32[192] */
   memcpy(outputs[96], arena + 917566400, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.1.norm.weight" = %1221 : f32[192] */
+  /* output 97 "grad:layers.1.1.norm.weight" = %1205 : f32[192] */
   memcpy(outputs[97], arena + 917566208, sizeof(float) * 192);
-  /* output 98 "grad:layers.1.1.norm.bias" = %1218 : f32[192] */
+  /* output 98 "grad:layers.1.1.norm.bias" = %1202 : f32[192] */
   memcpy(outputs[98], arena + 917566016, sizeof(float) * 192);
-  /* output 99 "grad:layers.2.0.pos_emb" = %1214 : f32[64, 192] */
+  /* output 99 "grad:layers.2.0.pos_emb" = %1198 : f32[64, 192] */
   memcpy(outputs[99], arena + 917542208, sizeof(float) * 12288);
-  /* output 100 "grad:layers.2.0.norm1.weight" = %1211 : f32[192] */
+  /* output 100 "grad:layers.2.0.norm1.weight" = %1195 : f32[192] */
   memcpy(outputs[100], arena + 917565824, sizeof(float) * 192);
-  /* output 101 "grad:layers.2.0.norm1.bias" = %1207 : f32[192] */
+  /* output 101 "grad:layers.2.0.norm1.bias" = %1191 : f32[192] */
   memcpy(outputs[101], arena + 917565632, sizeof(float) * 192);
-  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1203 : f32[192, 192] */
+  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1187 : f32[192, 192] */
   memcpy(outputs[102], arena + 917173568, sizeof(float) * 36864);
-  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1204 : f32[192] */
+  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1188 : f32[192] */
   memcpy(outputs[103], arena + 917565440, sizeof(float) * 192);
-  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1200 : f32[384, 192] */
+  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1184 : f32[384, 192] */
   memcpy(outputs[104], arena + 916276544, sizeof(float) * 73728);
-  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1201 : f32[384] */
+  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1185 : f32[384] */
   memcpy(outputs[105], arena + 917561408, sizeof(float) * 384);
-  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %1175 : f32[192, 192] */
+  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %1161 : f32[192, 192] */
   memcpy(outputs[106], arena + 917136704, sizeof(float) * 36864);
-  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %1176 : f32[192] */
+  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %1162 : f32[192] */
   memcpy(outputs[107], arena + 917565248, sizeof(float) * 192);
-  /* output 108 "grad:layers.2.0.norm2.weight" = %1169 : f32[192] */
+  /* output 108 "grad:layers.2.0.norm2.weight" = %1155 : f32[192] */
   memcpy(outputs[108], arena + 917565056, sizeof(float) * 192);
-  /* output 109 "grad:layers.2.0.norm2.bias" = %1165 : f32[192] */
+  /* output 109 "grad:layers.2.0.norm2.bias" = %1151 : f32[192] */
   memcpy(outputs[109], arena + 917564864, sizeof(float) * 192);
-  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %1162 : f32[768, 192] */
+  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %1148 : f32[768, 192] */
   memcpy(outputs[110], arena + 914507072, sizeof(float) * 147456);
-  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %1163 : f32[768] */
+  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %1149 : f32[768] */
   memcpy(outputs[111], arena + 917556032, sizeof(float) * 768);
-  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %1157 : f32[192, 768] */
+  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %1143 : f32[192, 768] */
   memcpy(outputs[112], arena + 914359616, sizeof(float) * 147456);
-  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %1158 : f32[192] */
+  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %1144 : f32[192] */
   memcpy(outputs[113], arena + 917564672, sizeof(float) * 192);
-  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1143 : f32[192, 192] */
+  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1129 : f32[192, 192] */
   memcpy(outputs[114], arena + 917099840, sizeof(float) * 36864);
-  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1144 : f32[192] */
+  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1130 : f32[192] */
   memcpy(outputs[115], arena + 917564480, sizeof(float) * 192);
-  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1140 : f32[384, 192] */
+  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1126 : f32[384, 192] */
   memcpy(outputs[116], arena + 916202816, sizeof(float) * 73728);
-  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1141 : f32[384] */
+  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1127 : f32[384] */
   memcpy(outputs[117], arena + 917561024, sizeof(float) * 384);
-  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %1115 : f32[192, 192] */
+  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %1103 : f32[192, 192] */
   memcpy(outputs[118], arena + 917062976, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %1116 : f32[192] */
+  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %1104 : f32[192] */
   memcpy(outputs[119], arena + 917564288, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %1102 : f32[768, 192] */
+  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %1090 : f32[768, 192] */
   memcpy(outputs[120], arena + 914212160, sizeof(float) * 147456);
-  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %1103 : f32[768] */
+  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %1091 : f32[768] */
   memcpy(outputs[121], arena + 917555264, sizeof(float) * 768);
-  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %1097 : f32[192, 768] */
+  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %1085 : f32[192, 768] */
   memcpy(outputs[122], arena + 914064704, sizeof(float) * 147456);
-  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %1098 : f32[192] */
+  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %1086 : f32[192] */
   memcpy(outputs[123], arena + 917564096, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %1083 : f32[192, 192] */
+  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %1071 : f32[192, 192] */
   memcpy(outputs[124], arena + 917026112, sizeof(float) * 36864);
-  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %1084 : f32[192] */
+  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %1072 : f32[192] */
   memcpy(outputs[125], arena + 917563904, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %1080 : f32[384, 192] */
+  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %1068 : f32[384, 192] */
   memcpy(outputs[126], arena + 916129088, sizeof(float) * 73728);
-  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %1081 : f32[384] */
+  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %1069 : f32[384] */
   memcpy(outputs[127], arena + 917560640, sizeof(float) * 384);
-  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %1055 : f32[192, 192] */
+  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %1045 : f32[192, 192] */
   memcpy(outputs[128], arena + 916989248, sizeof(float) * 36864);
-  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %1056 : f32[192] */
+  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %1046 : f32[192] */
   memcpy(outputs[129], arena + 917563712, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %1042 : f32[768, 192] */
+  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %1032 : f32[768, 192] */
   memcpy(outputs[130], arena + 916694336, sizeof(float) * 147456);
-  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %1043 : f32[768] */
+  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %1033 : f32[768] */
   memcpy(outputs[131], arena + 917554496, sizeof(float) * 768);
-  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %1037 : f32[192, 768] */
+  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %1027 : f32[192, 768] */
   memcpy(outputs[132], arena + 916546880, sizeof(float) * 147456);
-  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %1038 : f32[192] */
+  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %1028 : f32[192] */
   memcpy(outputs[133], arena + 917563520, sizeof(float) * 192);
-  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %1025 : f32[192, 192] */
+  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %1015 : f32[192, 192] */
   memcpy(outputs[134], arena + 917800256, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %1026 : f32[192] */
+  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %1016 : f32[192] */
   memcpy(outputs[135], arena + 917563328, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %1022 : f32[384, 192] */
+  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %1012 : f32[384, 192] */
   memcpy(outputs[136], arena + 917726528, sizeof(float) * 73728);
-  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %1023 : f32[384] */
+  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %1013 : f32[384] */
   memcpy(outputs[137], arena + 917837120, sizeof(float) * 384);
-  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %997 : f32[192, 192] */
+  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %989 : f32[192, 192] */
   memcpy(outputs[138], arena + 919299392, sizeof(float) * 36864);
-  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %998 : f32[192] */
+  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %990 : f32[192] */
   memcpy(outputs[139], arena + 918906176, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %986 : f32[768, 192] */
+  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %978 : f32[768, 192] */
   memcpy(outputs[140], arena + 920626496, sizeof(float) * 147456);
-  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %987 : f32[768] */
+  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %979 : f32[768] */
   memcpy(outputs[141], arena + 920085824, sizeof(float) * 768);
-  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %981 : f32[192, 768] */
+  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %973 : f32[192, 768] */
   memcpy(outputs[142], arena + 920479040, sizeof(float) * 147456);
-  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %982 : f32[192] */
+  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %974 : f32[192] */
   memcpy(outputs[143], arena + 920774144, sizeof(float) * 192);
-  /* output 144 "grad:layers.2.1.conv.weight" = %975 : f32[192, 192, 3, 3] */
+  /* output 144 "grad:layers.2.1.conv.weight" = %967 : f32[192, 192, 3, 3] */
   memcpy(outputs[144], arena + 920872256, sizeof(float) * 331776);
-  /* output 145 "grad:layers.2.1.conv.bias" = %976 : f32[192] */
+  /* output 145 "grad:layers.2.1.conv.bias" = %968 : f32[192] */
   memcpy(outputs[145], arena + 920773952, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.1.norm.weight" = %971 : f32[192] */
+  /* output 146 "grad:layers.2.1.norm.weight" = %963 : f32[192] */
   memcpy(outputs[146], arena + 921249920, sizeof(float) * 192);
-  /* output 147 "grad:layers.2.1.norm.bias" = %968 : f32[192] */
+  /* output 147 "grad:layers.2.1.norm.bias" = %960 : f32[192] */
   memcpy(outputs[147], arena + 921249728, sizeof(float) * 192);
-  /* output 148 "grad:layers.3.0.pos_emb" = %964 : f32[16, 192] */
+  /* output 148 "grad:layers.3.0.pos_emb" = %956 : f32[16, 192] */
   memcpy(outputs[148], arena + 921240896, sizeof(float) * 3072);
-  /* output 149 "grad:layers.3.0.norm1.weight" = %961 : f32[192] */
+  /* output 149 "grad:layers.3.0.norm1.weight" = %953 : f32[192] */
   memcpy(outputs[149], arena + 921249536, sizeof(float) * 192);
-  /* output 150 "grad:layers.3.0.norm1.bias" = %957 : f32[192] */
+  /* output 150 "grad:layers.3.0.norm1.bias" = %949 : f32[192] */
   memcpy(outputs[150], arena + 921249344, sizeof(float) * 192);
-  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %953 : f32[192, 192] */
+  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %945 : f32[192, 192] */
   memcpy(outputs[151], arena + 922907456, sizeof(float) * 36864);
-  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %954 : f32[192] */
+  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %946 : f32[192] */
   memcpy(outputs[152], arena + 921249152, sizeof(float) * 192);
-  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %950 : f32[384, 192] */
+  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %942 : f32[384, 192] */
   memcpy(outputs[153], arena + 922833728, sizeof(float) * 73728);
-  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %951 : f32[384] */
+  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %943 : f32[384] */
   memcpy(outputs[154], arena + 921247040, sizeof(float) * 384);
-  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %925 : f32[192, 192] */
+  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %919 : f32[192, 192] */
   memcpy(outputs[155], arena + 923226944, sizeof(float) * 36864);
-  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %926 : f32[192] */
+  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %920 : f32[192] */
   memcpy(outputs[156], arena + 921248960, sizeof(float) * 192);
-  /* output 157 "grad:layers.3.0.norm2.weight" = %919 : f32[192] */
+  /* output 157 "grad:layers.3.0.norm2.weight" = %913 : f32[192] */
   memcpy(outputs[157], arena + 921248768, sizeof(float) * 192);
-  /* output 158 "grad:layers.3.0.norm2.bias" = %915 : f32[192] */
+  /* output 158 "grad:layers.3.0.norm2.bias" = %909 : f32[192] */
   memcpy(outputs[158], arena + 921248576, sizeof(float) * 192);
-  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %912 : f32[768, 192] */
+  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %906 : f32[768, 192] */
   memcpy(outputs[159], arena + 922686272, sizeof(float) * 147456);
-  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %913 : f32[768] */
+  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %907 : f32[768] */
   memcpy(outputs[160], arena + 921245504, sizeof(float) * 768);
-  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %907 : f32[192, 768] */
+  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %901 : f32[192, 768] */
   memcpy(outputs[161], arena + 922538816, sizeof(float) * 147456);
-  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %908 : f32[192] */
+  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %902 : f32[192] */
   memcpy(outputs[162], arena + 921248384, sizeof(float) * 192);
-  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %893 : f32[192, 192] */
+  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %887 : f32[192, 192] */
   memcpy(outputs[163], arena + 923595584, sizeof(float) * 36864);
-  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %894 : f32[192] */
+  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %888 : f32[192] */
   memcpy(outputs[164], arena + 921248192, sizeof(float) * 192);
-  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %890 : f32[384, 192] */
+  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %884 : f32[384, 192] */
   memcpy(outputs[165], arena + 923521856, sizeof(float) * 73728);
-  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %891 : f32[384] */
+  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %885 : f32[384] */
   memcpy(outputs[166], arena + 921246656, sizeof(float) * 384);
-  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %865 : f32[192, 192] */
+  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %861 : f32[192, 192] */
   memcpy(outputs[167], arena + 923915072, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %866 : f32[192] */
+  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %862 : f32[192] */
   memcpy(outputs[168], arena + 921248000, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %852 : f32[768, 192] */
+  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %848 : f32[768, 192] */
   memcpy(outputs[169], arena + 922391360, sizeof(float) * 147456);
-  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %853 : f32[768] */
+  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %849 : f32[768] */
   memcpy(outputs[170], arena + 921244736, sizeof(float) * 768);
-  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %847 : f32[192, 768] */
+  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %843 : f32[192, 768] */
   memcpy(outputs[171], arena + 921806144, sizeof(float) * 147456);
-  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %848 : f32[192] */
+  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %844 : f32[192] */
   memcpy(outputs[172], arena + 921247808, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %833 : f32[192, 192] */
+  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %829 : f32[192, 192] */
   memcpy(outputs[173], arena + 924406592, sizeof(float) * 36864);
-  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %834 : f32[192] */
+  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %830 : f32[192] */
   memcpy(outputs[174], arena + 921247616, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %830 : f32[384, 192] */
+  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %826 : f32[384, 192] */
   memcpy(outputs[175], arena + 921953600, sizeof(float) * 73728);
-  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %831 : f32[384] */
+  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %827 : f32[384] */
   memcpy(outputs[176], arena + 921246272, sizeof(float) * 384);
-  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %805 : f32[192, 192] */
+  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %803 : f32[192, 192] */
   memcpy(outputs[177], arena + 921204032, sizeof(float) * 36864);
-  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %806 : f32[192] */
+  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %804 : f32[192] */
   memcpy(outputs[178], arena + 921247424, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %792 : f32[768, 192] */
+  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %790 : f32[768, 192] */
   memcpy(outputs[179], arena + 921412928, sizeof(float) * 147456);
-  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %793 : f32[768] */
+  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %791 : f32[768] */
   memcpy(outputs[180], arena + 921243968, sizeof(float) * 768);
-  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %787 : f32[192, 768] */
+  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %785 : f32[192, 768] */
   memcpy(outputs[181], arena + 921265472, sizeof(float) * 147456);
-  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %788 : f32[192] */
+  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %786 : f32[192] */
   memcpy(outputs[182], arena + 921635648, sizeof(float) * 192);
-  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %775 : f32[192, 192] */
+  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %773 : f32[192, 192] */
   memcpy(outputs[183], arena + 925389632, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %776 : f32[192] */
+  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %774 : f32[192] */
   memcpy(outputs[184], arena + 921635072, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %772 : f32[384, 192] */
+  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %770 : f32[384, 192] */
   memcpy(outputs[185], arena + 921560384, sizeof(float) * 73728);
-  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %773 : f32[384] */
+  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %771 : f32[384] */
   memcpy(outputs[186], arena + 921634112, sizeof(float) * 384);
   /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %747 : f32[192, 192] */
   memcpy(outputs[187], arena + 925782848, sizeof(float) * 36864);
