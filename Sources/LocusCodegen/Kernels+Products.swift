@@ -62,6 +62,63 @@ extension KernelTable {
     for i in axes.indices.reversed() { k.w.close("for i\(i)") }
   }
 
+  /// `matmul_permuted` (training graphs): lk_gemm_batched reading each operand and writing the
+  /// result through the strides of their permuted axes, so the transposes around attention's
+  /// products are never copied. The operands are dense per sample (the planner gives this op no
+  /// strided views). When the output permutation puts the product's row axis last, the GEMM
+  /// computes the transposed product Bᵀ·Aᵀ, whose rows are then contiguous.
+  static func emitMatmulPermuted(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .training(.matmulPermuted(let pa, let pb, let po)) = k.node.op else { return }
+    let c = k.result, r = c.rank
+    /// Dense row-major strides of `shape`, 0 on axes of extent 1 (never stepped).
+    func dense(_ shape: [Int]) -> [Int] { broadcastStrides(shape, to: shape) }
+    /// The operand as read: its permuted shape and the strides of those axes.
+    func permuted(_ t: TensorType, _ perm: [Int]) -> (shape: [Int], strides: [Int]) {
+      let d = dense(t.shape)
+      return (perm.map { t.shape[$0] }, perm.map { d[$0] })
+    }
+    var (a, b) = (permuted(k.operand(0), pa), permuted(k.operand(1), pb))
+    // The product's axis j lands on result axis inverse[j].
+    let cd = dense(c.shape)
+    var inverse = po
+    for (i, p) in po.enumerated() { inverse[p] = i }
+    var cs = (0..<r).map { cd[inverse[$0]] }
+    var shape = (0..<r).map { c.shape[inverse[$0]] }
+    var samples = [k.operand(0).count, k.operand(1).count]
+    var pointers = [try k.arg(0), try k.arg(1), try k.out()]
+    let transposed = inverse[r - 2] == r - 1
+    if transposed {  // the rows are contiguous: compute Cᵀ = Bᵀ·Aᵀ (operands swapped, last two axes swapped)
+      func swapLast(_ v: inout (shape: [Int], strides: [Int])) {
+        v.shape.swapAt(r - 2, r - 1)
+        v.strides.swapAt(r - 2, r - 1)
+      }
+      swap(&a, &b)
+      samples.swapAt(0, 1)
+      pointers.swapAt(0, 1)
+      swapLast(&a)
+      swapLast(&b)
+      cs.swapAt(r - 2, r - 1)
+      shape.swapAt(r - 2, r - 1)
+    }
+    let (m, kk, n) = (shape[r - 2], a.shape[r - 1], shape[r - 1])
+    var axes = (0..<(r - 2)).map { d in
+      Axis(extent: shape[d], batch: false, strides: [a.shape[d] == 1 ? 0 : a.strides[d], b.shape[d] == 1 ? 0 : b.strides[d], cs[d]])
+    }
+    axes.insert(Axis(extent: k.graph.batch, batch: true, strides: samples + [c.count]), at: 0)
+    axes = collapse(axes)
+    let inner = axes.popLast() ?? Axis(extent: 1, batch: false, strides: [0, 0, 0])
+    for (i, axis) in axes.enumerated() {
+      let v = "i\(i)"
+      k.w.open("for (long \(v) = 0; \(v) < \(k.extent(axis)); \(v)++)")
+      pointers = pointers.indices.map { p in axis.strides[p] == 0 ? pointers[p] : "\(pointers[p]) + \(v) * \(axis.strides[p])" }
+    }
+    let args = [k.extent(inner), "\(m)", "\(n)", "\(kk)", pointers[0], "\(inner.strides[0])", "\(a.strides[r - 2])",
+                "\(a.strides[r - 1])", pointers[1], "\(inner.strides[1])", "\(b.strides[r - 2])", "\(b.strides[r - 1])",
+                pointers[2], "\(inner.strides[2])", "\(cs[r - 2])", "0.0f"]
+    k.call("lk_gemm_batched", args, from: "gemm.c")
+    for i in axes.indices.reversed() { k.w.close("for i\(i)") }
+  }
+
   /// attention.c: q [Nq, H·D], k, v [Nk, Hk·D], each with its own row stride (q, k and v may be
   /// column views of one fused qkv buffer).
   static func emitSDPA(_ k: inout KernelContext) throws(CodegenError) {

@@ -18,6 +18,7 @@ extension KernelTable {
       "conv2d_grad_input": KernelEntry(batch: .shared([1]), emit: emitConvGrad),
       "conv2d_grad_weight": KernelEntry(batch: .strided, emit: emitConvGrad),
       "linear_grad_weight": KernelEntry(batch: .strided, emit: emitLinearGradWeight),
+      "matmul_permuted": KernelEntry(batch: .strided, emit: emitMatmulPermuted),
       "token_dwconv_grad_input": KernelEntry(batch: .shared([1]), emit: emitTokenDWConvGrad),
       "token_dwconv_grad_weight": KernelEntry(batch: .strided, emit: emitTokenDWConvGrad),
       "maxpool_grad": KernelEntry(batch: .together, emit: emitMaxpoolGrad),

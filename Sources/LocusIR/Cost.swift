@@ -42,6 +42,9 @@ extension Graph {
     case .training(.tokenDWConvGradWeight(let a)):
       let dy = nodes[node.operands[0].raw].type
       return 2 * dy.count * (dy.batched ? batch : 1) * a.kernel[0] * a.kernel[1]
+    case .training(.matmulPermuted(let pa, _, _)):
+      let a = nodes[node.operands[0].raw].type
+      return 2 * out * a.shape[pa[a.rank - 1]]
     case .training(.linearGradWeight):
       let dy = nodes[node.operands[0].raw].type
       let rows = dy.count / (dy.shape.last ?? 1) * (dy.batched ? batch : 1)

@@ -78,6 +78,13 @@ extension TrainingOp {
       let weight = TensorType([tokens.shape[1], 1, a.kernel[0], a.kernel[1]], batched: false)
       try expectSame(x, try Op.tokenDWConv(TokenConvAttrs(a, bias: false)).inferType([tokens, weight]), "token_dwconv_grad_weight dy")
       return weight
+    case .matmulPermuted(let pa, let pb, let po):
+      guard x.batched, ops[1].batched, pa.count == x.rank, pb.count == ops[1].rank, po.count == x.rank,
+            let last = po.last, last >= x.rank - 2 else {
+        throw ShapeError("matmul_permuted needs batched operands, a permutation of each one's axes and of the product's keeping one of its last two axes last, got \(x) \(pa), \(ops[1]) \(pb), \(po)")
+      }
+      let product = try Op.matmul.inferType([try Op.transpose(pa).inferType([x]), try Op.transpose(pb).inferType([ops[1]])])
+      return try Op.transpose(po).inferType([product])
     case .circularPadGrad(let l, let r, let t, let b):
       try expectRank(x, 3, mnemonic, "[C, H, W]")
       let h = x.shape[1] - t - b, w = x.shape[2] - l - r

@@ -26,6 +26,11 @@ public enum TrainingOp: Hashable, Sendable {
   case conv2dGradInput(Conv2dAttrs, height: Int, width: Int) // (dy [Co, Ho, Wo], weight) -> [Ci, height, width]
   case conv2dGradWeight(Conv2dAttrs)                 // (dy [Co, Ho, Wo], x [Ci, Hh, Ww]) -> unbatched weight shape
   case linearGradWeight                              // (dy [..., N], x [..., K]) -> unbatched [N, K]
+  /// transpose(matmul(transpose(a, permA), transpose(b, permB)), permOut) with no transpose
+  /// materialised: the GEMM reads each operand and writes its result through strides (attention's
+  /// head splits and merges, and the swapped operands of its gradients). permOut keeps one of the
+  /// product's last two axes last.
+  case matmulPermuted(a: [Int], b: [Int], out: [Int]) // (a, b), both batched, of the result's rank
   /// The gradients of `token_dwconv` (without activation) with respect to its input and weight.
   case tokenDWConvGradInput(TokenConvAttrs)          // (dy [Ho·Wo, C], weight [C, 1, kh, kw]) -> [height·width, C]
   case tokenDWConvGradWeight(TokenConvAttrs)         // (dy [Ho·Wo, C], x [height·width, C]) -> unbatched [C, 1, kh, kw]
@@ -52,6 +57,7 @@ public enum TrainingOp: Hashable, Sendable {
     case .conv2dGradInput: "conv2d_grad_input"
     case .conv2dGradWeight: "conv2d_grad_weight"
     case .linearGradWeight: "linear_grad_weight"
+    case .matmulPermuted: "matmul_permuted"
     case .tokenDWConvGradInput: "token_dwconv_grad_input"
     case .tokenDWConvGradWeight: "token_dwconv_grad_weight"
     case .maxpoolGrad: "maxpool_grad"
@@ -83,6 +89,7 @@ public enum TrainingOp: Hashable, Sendable {
     case .circularPadGrad(let l, let r, let t, let b): return "left \(l), right \(r), top \(t), bottom \(b)"
     case .zeroPad(let axis, let before, let after): return "axis \(axis), before \(before), after \(after)"
     case .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad: return ""
+    case .matmulPermuted(let a, let b, let out): return "a perm \(list(a)), b perm \(list(b)), out perm \(list(out))"
     }
   }
 

@@ -77,6 +77,7 @@ public enum Pipeline {
   /// projections run in the GEMM's store.
   public static let training: [Pass] = [
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
+    Pass("matmul-views", foldTransposesIntoMatmuls),
     Pass("epilogues", flag: "epilogue", fuseEpilogues),
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]

@@ -112,6 +112,8 @@ extension Interpreter {
         }
       }
       return Tensor(shape: [n, k], data: dw.map(Float.init))
+    case .matmulPermuted(let pa, let pb, let po):
+      return each { t in transpose(matmul(transpose(t[0], perm: pa), transpose(t[1], perm: pb)), perm: po) }
     case .tokenDWConvGradInput(let a):
       let (c, ho) = (xs[1].shape[0], a.outHeight)
       let conv = Conv2dAttrs(outChannels: c, kernel: a.kernel, stride: a.stride, padding: a.padding, groups: c, hasBias: false)

@@ -46,6 +46,24 @@ final class ProductOpTests: XCTestCase {
     }
   }
 
+  /// matmul_permuted (training graphs' attention products read and written through strides):
+  /// operand permutations of the head split and kᵀ, an output permutation keeping the columns
+  /// last (the head merge), and one putting the rows last (the transposed product Bᵀ·Aᵀ).
+  func testMatmulPermuted() throws {
+    try checkOp("matmul_permuted", seed: 27) { g, rng in
+      let (n, h, d, m) = (rng.int(3...9), 2, rng.int(2...7), rng.int(3...8))
+      let q = g.input("q", [n, h, 1, d]), k = g.input("k", [m, h, 1, d]), v = g.input("v", [m, h, 1, d])
+      func permuted(_ a: [Int], _ b: [Int], _ out: [Int], _ x: ValueID, _ y: ValueID) throws -> ValueID {
+        try g.add(.training(.matmulPermuted(a: a, b: b, out: out)), [x, y])
+      }
+      let scores = try permuted([1, 2, 0, 3], [1, 2, 3, 0], [0, 1, 2, 3], q, k)               // [h, 1, n, m]
+      g.output("scores", scores)
+      g.output("merged", try permuted([0, 1, 2, 3], [1, 2, 0, 3], [2, 0, 1, 3], scores, v))    // [n, h, 1, d]
+      // kᵀ·v [h, 1, d, d], written with its row axis last: the GEMM computes the transposed product.
+      g.output("transposed", try permuted([1, 2, 3, 0], [1, 2, 0, 3], [3, 0, 1, 2], k, v))         // [d, h, 1, d]
+    }
+  }
+
   func testLinear() throws {
     try checkOp("linear", seed: 21) { g, rng in
       let n = rng.int(3...9), k = rng.int(5...17), out = rng.int(3...13)

@@ -112,7 +112,7 @@ final class WriterAndTemplateTests: XCTestCase {
       .batchMoments(channelsLast: false), .softmaxGrad(axis: 0), .reduceSum(axes: [], batch: true), .expand([1]), .conv2dGradInput(attrs, height: 1, width: 1),
       .conv2dGradWeight(attrs), .linearGradWeight, .maxpoolGrad(kernel: [1, 1], stride: [1, 1], padding: [0, 0]),
       .circularPadGrad(left: 0, right: 0, top: 0, bottom: 0), .zeroPad(axis: 0, before: 0, after: 0), .crossEntropy,
-      .crossEntropyGrad, .tokenDWConvGradInput(tokenConv), .tokenDWConvGradWeight(tokenConv),
+      .crossEntropyGrad, .tokenDWConvGradInput(tokenConv), .tokenDWConvGradWeight(tokenConv), .matmulPermuted(a: [0, 1], b: [1, 0], out: [0, 1]),
     ].map { Op.training($0) } + UnaryOp.allCases.map { Op.training(.unaryGrad($0)) }
     for op in all.flatMap(example) {
       XCTAssertNotNil(KernelTable.entries[op.mnemonic], "no kernel-table row for '\(op.mnemonic)'")
