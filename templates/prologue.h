@@ -405,6 +405,9 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                 const float *bias_m, const float *bias_n);
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta);
 void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr);

@@ -106,7 +106,9 @@ extension KernelTable {
     }
     axes.insert(Axis(extent: k.graph.batch, batch: true, strides: samples + [c.count]), at: 0)
     axes = collapse(axes)
+    // The last two leading axes go to the kernel (one parallel region over both), any others to C loops.
     let inner = axes.popLast() ?? Axis(extent: 1, batch: false, strides: [0, 0, 0])
+    let outer = axes.popLast()
     for (i, axis) in axes.enumerated() {
       let v = "i\(i)"
       k.w.open("for (long \(v) = 0; \(v) < \(k.extent(axis)); \(v)++)")
@@ -115,7 +117,11 @@ extension KernelTable {
     let args = [k.extent(inner), "\(m)", "\(n)", "\(kk)", pointers[0], "\(inner.strides[0])", "\(a.strides[r - 2])",
                 "\(a.strides[r - 1])", pointers[1], "\(inner.strides[1])", "\(b.strides[r - 2])", "\(b.strides[r - 1])",
                 pointers[2], "\(inner.strides[2])", "\(cs[r - 2])", "0.0f"]
-    k.call("lk_gemm_batched", args, from: "gemm.c")
+    if let outer {
+      k.call("lk_gemm_batched2", [k.extent(outer)] + outer.strides.map(String.init) + args, from: "gemm.c")
+    } else {
+      k.call("lk_gemm_batched", args, from: "gemm.c")
+    }
     for i in axes.indices.reversed() { k.w.close("for i\(i)") }
   }
 

@@ -75,6 +75,34 @@ static void check_thread_invariance(int M, int N, int K) {
   free(A); free(B); free(C1); free(C2);
 }
 
+/* lk_gemm_batched2 over attention's layout read in place: samples (outer) × heads (batch) of
+ * q [N, H·D] · kᵀ with k [N, H·D], heads interleaved in each row, against one naive GEMM per
+ * product, and thread-count invariant. */
+static void check_batched2(int S, int H, int N, int D) {
+  long row = (long)H * D, per = (long)N * row;
+  float *q = lkt_rand(S * per, 1.0f), *k = lkt_rand(S * per, 1.0f);
+  float *C = lkt_rand((long)S * H * N * N, 1.0f), *R = lkt_rand((long)S * H * N * N, 1.0f), *C1 = lkt_copy(C, (long)S * H * N * N);
+  char what[96];
+  lk_gemm_batched2(S, per, per, (long)H * N * N, H, N, N, D, q, D, row, 1, k, D, 1, row, C, (long)N * N, N, 0.0f);
+  for (int s = 0; s < S; ++s)
+    for (int h = 0; h < H; ++h)
+      lk_gemm_naive(N, N, D, q + s * per + h * D, row, 1, k + s * per + h * D, 1, row, R + ((long)s * H + h) * N * N, N, 0.0f);
+  snprintf(what, sizeof what, "gemm_batched2 %dx%d heads %dx%dx%d", S, H, N, N, D);
+  lkt_check(what, C, R, (long)S * H * N * N, 2e-5 * sqrt((double)D + 1.0));
+#ifdef _OPENMP
+  {
+    extern void omp_set_num_threads(int);
+    int t = omp_get_max_threads();
+    omp_set_num_threads(1);
+    lk_gemm_batched2(S, per, per, (long)H * N * N, H, N, N, D, q, D, row, 1, k, D, 1, row, C1, (long)N * N, N, 0.0f);
+    omp_set_num_threads(t);
+    snprintf(what, sizeof what, "gemm_batched2 thread-count invariance %dx%d", S, H);
+    lkt_check_exact(what, C1, C, (long)S * H * N * N);
+  }
+#endif
+  free(q); free(k); free(C); free(R); free(C1);
+}
+
 int main(void) {
   static const int edge[] = {1, 2, 5, 6, 7, 15, 16, 17, 31, 33, 49, 64, 197, 255, 257, 300, 513};
   const int ne = (int)(sizeof edge / sizeof edge[0]);
@@ -96,6 +124,9 @@ int main(void) {
   check_serial(197, 197, 64);
   check_serial(50, 64, 197);
   check_serial(20, 33, 1024); /* packed A inside the serial workspace */
+  check_batched2(3, 2, 50, 32);
+  check_batched2(5, 3, 7, 5);
+  check_batched2(1, 1, 197, 64);
   check_thread_invariance(197, 576, 192);
   check_thread_invariance(301, 77, 600);
   return lkt_finish("test_gemm");
