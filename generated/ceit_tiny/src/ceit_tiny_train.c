@@ -423,6 +423,9 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                 const float *bias_m, const float *bias_n);
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta);
 void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr);
@@ -937,10 +940,14 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
  * partial sums (which may not overwrite R before the last slice). */
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  if (batch <= 0 || M <= 0 || N <= 0) return;
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
@@ -948,11 +955,12 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  double fmas = (double)batch * M * N * (K > 0 ? K : 1);
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
   int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd(batch, threads), tm = 1, tn = 1;
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
   lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = (long)batch * per;
+  long jobs = products * per;
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
   long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
   size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
@@ -964,9 +972,10 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
     for (long j = j0; j < j1; ++j) {
       lk__gemm_args g = g0;
-      int b = (int)(j / per), m0, m1, n0, n1;
-      g.A += b * bsa; g.B += b * bsb; g.C += b * bsc;
-      if (g.R) g.R += b * bsr;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -975,6 +984,13 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     }
     lk_scratch_free(ws);
   }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -990,6 +1006,16 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
              long csb, float *C, long rsc, float beta) {
   lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -4654,6082 +4680,5458 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
       arena + 32112640);
 
   /* %24 = slice(%23) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 32112640, 576, arena + 35743744, 192);
+  lk_copy_rows(B * 197, 192, arena + 32112640, 576, arena + 458164352, 192);
 
   /* %25 = slice(%23) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 32112832, 576, arena + 36954112, 192);
+  lk_copy_rows(B * 197, 192, arena + 32112832, 576, arena + 459374720, 192);
 
   /* %26 = slice(%23) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 32113024, 576, arena + 38164480, 192);
+  lk_copy_rows(B * 197, 192, arena + 32113024, 576, arena + 460585088, 192);
 
   /* %27 = reshape(%24) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %24: no code */
 
-  /* %28 = transpose(%27) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 35743744,
-      arena + 458164352);
+  /* %28 = reshape(%25) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %25: no code */
 
-  /* %29 = reshape(%25) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %25: no code */
+  /* %29 = reshape(%26) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %26: no code */
 
-  /* %30 = transpose(%29) {perm [1, 2, 3, 0]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 36954112,
-      arena + 459374720);
+  /* %30 = matmul_permuted(%27, %28) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 458164352, 64, 192, 1,
+      arena + 459374720, 64, 1, 192, arena + 32112640, 38809, 197, 0.0f);
 
-  /* %31 = reshape(%26) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %26: no code */
-
-  /* %32 = transpose(%31) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 38164480,
-      arena + 460585088);
-
-  /* %33 = matmul(%28, %30) blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 458164352, 12608, 64, 1, arena + 459374720, 12608,
-      197, 1, arena + 32112640, 38809, 197, 0.0f);
-
-  /* %34 = mul_scalar(%33) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %31 = mul_scalar(%30) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 32112640, 0.125f, arena + 35838304);
 
-  /* %35 = softmax(%34) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %32 = softmax(%31) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 35838304, arena + 412246016);
 
-  /* %36 = matmul(%35, %32) blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 412246016, 38809, 197, 1, arena + 460585088, 12608,
-      64, 1, arena + 32112640, 12608, 64, 0.0f);
+  /* %33 = matmul_permuted(%32, %29) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 412246016, 38809, 197, 1,
+      arena + 460585088, 64, 192, 1, arena + 461795456, 64, 192, 0.0f);
 
-  /* %37 = transpose(%36) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 32112640,
-      arena + 461795456);
+  /* %34 = reshape(%33) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %33: no code */
 
-  /* %38 = reshape(%37) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %37: no code */
-
-  /* %41 = fused_linear(%38, %39, %40, %15) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %37 = fused_linear(%34, %35, %36, %15) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 461795456, params[13], params[14], LK_ACT_NONE,
       arena + 56197120, arena + 463005824);
 
-  /* %44 = normalize(%41) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %40 = normalize(%37) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 463005824, 1e-06f, arena + 464216192);
 
-  /* %45 = mul(%44, %42) blocks.0.norm2 : f32[B, 197, 192] */
+  /* %41 = mul(%40, %38) blocks.0.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 464216192, (const long[]){37824, 192, 1},
       params[15], (const long[]){0, 0, 1}, arena + 32112640);
 
-  /* %46 = add(%45, %43) blocks.0.norm2 : f32[B, 197, 192], written over %45 */
+  /* %42 = add(%41, %39) blocks.0.norm2 : f32[B, 197, 192], written over %41 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 32112640, (const long[]){37824, 192, 1},
       params[16], (const long[]){0, 0, 1}, arena + 32112640);
 
-  /* %47 = slice(%46) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %74 from row 0 */
+  /* %43 = slice(%42) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %70 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 32112640 + (long)b * 37824, 37824,
         arena + 465426560 + (long)b * 37824, 192);
   } // for b
 
-  /* %48 = slice(%46) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  /* %44 = slice(%42) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 32112832, 37824, arena + 587673728, 37632);
 
-  /* %51 = reshape(%49) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %49: no code */
+  /* %47 = reshape(%45) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %45: no code */
 
-  /* %52 = fused_linear(%48, %51, %50) blocks.0.leff.conv1 : f32[B, 196, 768] */
+  /* %48 = fused_linear(%44, %47, %46) blocks.0.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 587673728, params[17], params[18], LK_ACT_NONE, NULL,
       arena + 32112640);
 
-  /* %55 = batch_normalize(%52, %53, %54) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
+  /* %51 = batch_normalize(%48, %49, %50) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 32112640, params[19], params[20], 1e-05f,
       arena + 36929536);
 
-  /* %56 = batch_moments(%52) {channels last} blocks.0.leff.bn1 : f32[2, 768] */
+  /* %52 = batch_moments(%48) {channels last} blocks.0.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 32112640, arena + 59004928);
 
-  /* %57 = gelu(%55) blocks.0.leff : f32[B, 196, 768] */
+  /* %53 = gelu(%51) blocks.0.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 36929536, arena + 41746432);
 
-  /* %60 = token_dwconv(%57, %58, %59) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %56 = token_dwconv(%53, %54, %55) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 41746432, params[23], params[24],
       LK_ACT_NONE, arena + 46563328);
 
-  /* %63 = batch_normalize(%60, %61, %62) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
+  /* %59 = batch_normalize(%56, %57, %58) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 46563328, params[25], params[26], 1e-05f,
       arena + 51380224);
 
-  /* %64 = batch_moments(%60) {channels last} blocks.0.leff.bn2 : f32[2, 768] */
+  /* %60 = batch_moments(%56) {channels last} blocks.0.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 46563328, arena + 617135744);
 
-  /* %65 = gelu(%63) blocks.0.leff : f32[B, 196, 768] */
+  /* %61 = gelu(%59) blocks.0.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 51380224, arena + 84697088);
 
-  /* %68 = reshape(%66) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %66: no code */
+  /* %64 = reshape(%62) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %62: no code */
 
-  /* %69 = fused_linear(%65, %68, %67) blocks.0.leff.conv3 : f32[B, 196, 192] */
+  /* %65 = fused_linear(%61, %64, %63) blocks.0.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 84697088, params[29], params[30], LK_ACT_NONE, NULL,
       arena + 588877952);
 
-  /* %72 = batch_normalize(%69, %70, %71) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
+  /* %68 = batch_normalize(%65, %66, %67) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 588877952, params[31], params[32], 1e-05f,
       arena + 89513984);
 
-  /* %73 = batch_moments(%69) {channels last} blocks.0.leff.bn3 : f32[2, 192] */
+  /* %69 = batch_moments(%65) {channels last} blocks.0.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 588877952, arena + 59006464);
 
-  /* %74 = concat(%47, %72) {axis 0} blocks.0.leff : f32[B, 197, 192] */
+  /* %70 = concat(%43, %68) {axis 0} blocks.0.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 89513984 + (long)b * 37632, 37632,
         arena + 465426560 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %75 = add(%41, %74) blocks.0 : f32[B, 197, 192], written over %74 */
+  /* %71 = add(%37, %70) blocks.0 : f32[B, 197, 192], written over %70 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 463005824, (const long[]){37824, 192, 1},
       arena + 465426560, (const long[]){37824, 192, 1}, arena + 465426560);
 
-  /* %76 = slice(%75) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 0 */
+  /* %72 = slice(%71) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 465426560 + (long)b * 37824, 37824,
         arena + 411047936 + (long)b * 2304, 192);
   } // for b
 
-  /* %79 = normalize(%75) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %75 = normalize(%71) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 465426560, 1e-06f, arena + 466636928);
 
-  /* %80 = mul(%79, %77) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %76 = mul(%75, %73) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 466636928, (const long[]){37824, 192, 1},
       params[35], (const long[]){0, 0, 1}, arena + 467847296);
 
-  /* %81 = add(%80, %78) blocks.1.norm1 : f32[B, 197, 192], written over %80 */
+  /* %77 = add(%76, %74) blocks.1.norm1 : f32[B, 197, 192], written over %76 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 467847296, (const long[]){37824, 192, 1},
       params[36], (const long[]){0, 0, 1}, arena + 467847296);
 
-  /* %84 = fused_linear(%81, %82, %83) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %80 = fused_linear(%77, %78, %79) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 467847296, params[37], params[38], LK_ACT_NONE, NULL,
       arena + 89513984);
 
-  /* %85 = slice(%84) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 89513984, 576, arena + 93145088, 192);
+  /* %81 = slice(%80) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 89513984, 576, arena + 469057664, 192);
 
-  /* %86 = slice(%84) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 89514176, 576, arena + 94355456, 192);
+  /* %82 = slice(%80) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 89514176, 576, arena + 470268032, 192);
 
-  /* %87 = slice(%84) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 89514368, 576, arena + 95565824, 192);
+  /* %83 = slice(%80) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 89514368, 576, arena + 471478400, 192);
 
-  /* %88 = reshape(%85) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %85: no code */
+  /* %84 = reshape(%81) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %81: no code */
 
-  /* %89 = transpose(%88) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 93145088,
-      arena + 469057664);
+  /* %85 = reshape(%82) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %82: no code */
 
-  /* %90 = reshape(%86) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %86: no code */
+  /* %86 = reshape(%83) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %83: no code */
 
-  /* %91 = transpose(%90) {perm [1, 2, 3, 0]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 94355456,
-      arena + 470268032);
+  /* %87 = matmul_permuted(%84, %85) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 469057664, 64, 192, 1,
+      arena + 470268032, 64, 1, 192, arena + 89513984, 38809, 197, 0.0f);
 
-  /* %92 = reshape(%87) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %87: no code */
-
-  /* %93 = transpose(%92) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 95565824,
-      arena + 471478400);
-
-  /* %94 = matmul(%89, %91) blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 469057664, 12608, 64, 1, arena + 470268032, 12608,
-      197, 1, arena + 89513984, 38809, 197, 0.0f);
-
-  /* %95 = mul_scalar(%94) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %88 = mul_scalar(%87) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 89513984, 0.125f, arena + 93239648);
 
-  /* %96 = softmax(%95) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %89 = softmax(%88) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 93239648, arena + 415971680);
 
-  /* %97 = matmul(%96, %93) blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 415971680, 38809, 197, 1, arena + 471478400, 12608,
-      64, 1, arena + 89513984, 12608, 64, 0.0f);
+  /* %90 = matmul_permuted(%89, %86) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 415971680, 38809, 197, 1,
+      arena + 471478400, 64, 192, 1, arena + 472688768, 64, 192, 0.0f);
 
-  /* %98 = transpose(%97) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 89513984,
-      arena + 472688768);
+  /* %91 = reshape(%90) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %90: no code */
 
-  /* %99 = reshape(%98) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %98: no code */
-
-  /* %102 = fused_linear(%99, %100, %101) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %94 = fused_linear(%91, %92, %93) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 472688768, params[39], params[40], LK_ACT_NONE, NULL,
       arena + 473899136);
 
-  /* %104 = mul(%102, %103) blocks.1 : f32[B, 197, 192], written over %102 */
+  /* %96 = mul(%94, %95) blocks.1 : f32[B, 197, 192], written over %94 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 473899136, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 473899136);
 
-  /* %105 = add(%75, %104) blocks.1 : f32[B, 197, 192], written over %102 */
+  /* %97 = add(%71, %96) blocks.1 : f32[B, 197, 192], written over %94 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 465426560, (const long[]){37824, 192, 1},
       arena + 473899136, (const long[]){37824, 192, 1}, arena + 473899136);
 
-  /* %108 = normalize(%105) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %100 = normalize(%97) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 473899136, 1e-06f, arena + 475109504);
 
-  /* %109 = mul(%108, %106) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %101 = mul(%100, %98) blocks.1.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 475109504, (const long[]){37824, 192, 1},
       params[41], (const long[]){0, 0, 1}, arena + 89513984);
 
-  /* %110 = add(%109, %107) blocks.1.norm2 : f32[B, 197, 192], written over %109 */
+  /* %102 = add(%101, %99) blocks.1.norm2 : f32[B, 197, 192], written over %101 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 89513984, (const long[]){37824, 192, 1},
       params[42], (const long[]){0, 0, 1}, arena + 89513984);
 
-  /* %111 = slice(%110) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %138 from row 0 */
+  /* %103 = slice(%102) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %130 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 89513984 + (long)b * 37824, 37824,
         arena + 476319872 + (long)b * 37824, 192);
   } // for b
 
-  /* %112 = slice(%110) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  /* %104 = slice(%102) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 89514176, 37824, arena + 590082176, 37632);
 
-  /* %115 = reshape(%113) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %113: no code */
+  /* %107 = reshape(%105) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %105: no code */
 
-  /* %116 = fused_linear(%112, %115, %114) blocks.1.leff.conv1 : f32[B, 196, 768] */
+  /* %108 = fused_linear(%104, %107, %106) blocks.1.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 590082176, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 89513984);
 
-  /* %119 = batch_normalize(%116, %117, %118) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
+  /* %111 = batch_normalize(%108, %109, %110) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 89513984, params[45], params[46], 1e-05f,
       arena + 94330880);
 
-  /* %120 = batch_moments(%116) {channels last} blocks.1.leff.bn1 : f32[2, 768] */
+  /* %112 = batch_moments(%108) {channels last} blocks.1.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 89513984, arena + 617137280);
 
-  /* %121 = gelu(%119) blocks.1.leff : f32[B, 196, 768] */
+  /* %113 = gelu(%111) blocks.1.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 94330880, arena + 99147776);
 
-  /* %124 = token_dwconv(%121, %122, %123) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %116 = token_dwconv(%113, %114, %115) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 99147776, params[49], params[50],
       LK_ACT_NONE, arena + 103964672);
 
-  /* %127 = batch_normalize(%124, %125, %126) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
+  /* %119 = batch_normalize(%116, %117, %118) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 103964672, params[51], params[52], 1e-05f,
       arena + 108781568);
 
-  /* %128 = batch_moments(%124) {channels last} blocks.1.leff.bn2 : f32[2, 768] */
+  /* %120 = batch_moments(%116) {channels last} blocks.1.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 103964672, arena + 617138816);
 
-  /* %129 = gelu(%127) blocks.1.leff : f32[B, 196, 768] */
+  /* %121 = gelu(%119) blocks.1.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 108781568, arena + 113598464);
 
-  /* %132 = reshape(%130) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %130: no code */
+  /* %124 = reshape(%122) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %122: no code */
 
-  /* %133 = fused_linear(%129, %132, %131) blocks.1.leff.conv3 : f32[B, 196, 192] */
+  /* %125 = fused_linear(%121, %124, %123) blocks.1.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 113598464, params[55], params[56], LK_ACT_NONE, NULL,
       arena + 591286400);
 
-  /* %136 = batch_normalize(%133, %134, %135) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
+  /* %128 = batch_normalize(%125, %126, %127) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 591286400, params[57], params[58], 1e-05f,
       arena + 118415360);
 
-  /* %137 = batch_moments(%133) {channels last} blocks.1.leff.bn3 : f32[2, 192] */
+  /* %129 = batch_moments(%125) {channels last} blocks.1.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 591286400, arena + 617173424);
 
-  /* %138 = concat(%111, %136) {axis 0} blocks.1.leff : f32[B, 197, 192] */
+  /* %130 = concat(%103, %128) {axis 0} blocks.1.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 118415360 + (long)b * 37632, 37632,
         arena + 476319872 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %140 = mul(%138, %139) blocks.1 : f32[B, 197, 192], written over %138 */
+  /* %132 = mul(%130, %131) blocks.1 : f32[B, 197, 192], written over %130 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 476319872, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 476319872);
 
-  /* %141 = add(%105, %140) blocks.1 : f32[B, 197, 192], written over %138 */
+  /* %133 = add(%97, %132) blocks.1 : f32[B, 197, 192], written over %130 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 473899136, (const long[]){37824, 192, 1},
       arena + 476319872, (const long[]){37824, 192, 1}, arena + 476319872);
 
-  /* %142 = slice(%141) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 1 */
+  /* %134 = slice(%133) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 476319872 + (long)b * 37824, 37824,
         arena + 411048128 + (long)b * 2304, 192);
   } // for b
 
-  /* %143 = concat(%76, %142) {axis 0} : f32[B, 2, 192], a view of %813: no code */
+  /* %135 = concat(%72, %134) {axis 0} : f32[B, 2, 192], a view of %765: no code */
 
-  /* %146 = normalize(%141) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %138 = normalize(%133) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 476319872, 1e-06f, arena + 477530240);
 
-  /* %147 = mul(%146, %144) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %139 = mul(%138, %136) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 477530240, (const long[]){37824, 192, 1},
       params[61], (const long[]){0, 0, 1}, arena + 478740608);
 
-  /* %148 = add(%147, %145) blocks.2.norm1 : f32[B, 197, 192], written over %147 */
+  /* %140 = add(%139, %137) blocks.2.norm1 : f32[B, 197, 192], written over %139 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 478740608, (const long[]){37824, 192, 1},
       params[62], (const long[]){0, 0, 1}, arena + 478740608);
 
-  /* %151 = fused_linear(%148, %149, %150) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %143 = fused_linear(%140, %141, %142) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 478740608, params[63], params[64], LK_ACT_NONE, NULL,
       arena + 118415360);
 
-  /* %152 = slice(%151) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 118415360, 576, arena + 122046464, 192);
+  /* %144 = slice(%143) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 118415360, 576, arena + 479950976, 192);
 
-  /* %153 = slice(%151) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 118415552, 576, arena + 123256832, 192);
+  /* %145 = slice(%143) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 118415552, 576, arena + 481161344, 192);
 
-  /* %154 = slice(%151) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 118415744, 576, arena + 124467200, 192);
+  /* %146 = slice(%143) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 118415744, 576, arena + 482371712, 192);
 
-  /* %155 = reshape(%152) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %152: no code */
+  /* %147 = reshape(%144) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %144: no code */
 
-  /* %156 = transpose(%155) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 122046464,
-      arena + 479950976);
+  /* %148 = reshape(%145) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %145: no code */
 
-  /* %157 = reshape(%153) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %153: no code */
+  /* %149 = reshape(%146) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %146: no code */
 
-  /* %158 = transpose(%157) {perm [1, 2, 3, 0]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 123256832,
-      arena + 481161344);
+  /* %150 = matmul_permuted(%147, %148) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 479950976, 64, 192, 1,
+      arena + 481161344, 64, 1, 192, arena + 118415360, 38809, 197, 0.0f);
 
-  /* %159 = reshape(%154) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %154: no code */
-
-  /* %160 = transpose(%159) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 124467200,
-      arena + 482371712);
-
-  /* %161 = matmul(%156, %158) blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 479950976, 12608, 64, 1, arena + 481161344, 12608,
-      197, 1, arena + 118415360, 38809, 197, 0.0f);
-
-  /* %162 = mul_scalar(%161) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %151 = mul_scalar(%150) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 118415360, 0.125f, arena + 122141024);
 
-  /* %163 = softmax(%162) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %152 = softmax(%151) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 122141024, arena + 419697344);
 
-  /* %164 = matmul(%163, %160) blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 419697344, 38809, 197, 1, arena + 482371712, 12608,
-      64, 1, arena + 118415360, 12608, 64, 0.0f);
+  /* %153 = matmul_permuted(%152, %149) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 419697344, 38809, 197, 1,
+      arena + 482371712, 64, 192, 1, arena + 483582080, 64, 192, 0.0f);
 
-  /* %165 = transpose(%164) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 118415360,
-      arena + 483582080);
+  /* %154 = reshape(%153) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %153: no code */
 
-  /* %166 = reshape(%165) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %165: no code */
-
-  /* %169 = fused_linear(%166, %167, %168) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %157 = fused_linear(%154, %155, %156) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 483582080, params[65], params[66], LK_ACT_NONE, NULL,
       arena + 484792448);
 
-  /* %171 = mul(%169, %170) blocks.2 : f32[B, 197, 192], written over %169 */
+  /* %159 = mul(%157, %158) blocks.2 : f32[B, 197, 192], written over %157 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 484792448, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 484792448);
 
-  /* %172 = add(%141, %171) blocks.2 : f32[B, 197, 192], written over %169 */
+  /* %160 = add(%133, %159) blocks.2 : f32[B, 197, 192], written over %157 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 476319872, (const long[]){37824, 192, 1},
       arena + 484792448, (const long[]){37824, 192, 1}, arena + 484792448);
 
-  /* %175 = normalize(%172) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %163 = normalize(%160) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 484792448, 1e-06f, arena + 486002816);
 
-  /* %176 = mul(%175, %173) blocks.2.norm2 : f32[B, 197, 192] */
+  /* %164 = mul(%163, %161) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 486002816, (const long[]){37824, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 118415360);
 
-  /* %177 = add(%176, %174) blocks.2.norm2 : f32[B, 197, 192], written over %176 */
+  /* %165 = add(%164, %162) blocks.2.norm2 : f32[B, 197, 192], written over %164 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 118415360, (const long[]){37824, 192, 1},
       params[68], (const long[]){0, 0, 1}, arena + 118415360);
 
-  /* %178 = slice(%177) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %205 from row 0 */
+  /* %166 = slice(%165) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %193 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 118415360 + (long)b * 37824, 37824,
         arena + 487213184 + (long)b * 37824, 192);
   } // for b
 
-  /* %179 = slice(%177) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  /* %167 = slice(%165) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 118415552, 37824, arena + 592490624, 37632);
 
-  /* %182 = reshape(%180) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %180: no code */
+  /* %170 = reshape(%168) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %168: no code */
 
-  /* %183 = fused_linear(%179, %182, %181) blocks.2.leff.conv1 : f32[B, 196, 768] */
+  /* %171 = fused_linear(%167, %170, %169) blocks.2.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 592490624, params[69], params[70], LK_ACT_NONE, NULL,
       arena + 118415360);
 
-  /* %186 = batch_normalize(%183, %184, %185) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
+  /* %174 = batch_normalize(%171, %172, %173) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 118415360, params[71], params[72], 1e-05f,
       arena + 123232256);
 
-  /* %187 = batch_moments(%183) {channels last} blocks.2.leff.bn1 : f32[2, 768] */
+  /* %175 = batch_moments(%171) {channels last} blocks.2.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 118415360, arena + 617140352);
 
-  /* %188 = gelu(%186) blocks.2.leff : f32[B, 196, 768] */
+  /* %176 = gelu(%174) blocks.2.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 123232256, arena + 128049152);
 
-  /* %191 = token_dwconv(%188, %189, %190) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %179 = token_dwconv(%176, %177, %178) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 128049152, params[75], params[76],
       LK_ACT_NONE, arena + 132866048);
 
-  /* %194 = batch_normalize(%191, %192, %193) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
+  /* %182 = batch_normalize(%179, %180, %181) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 132866048, params[77], params[78], 1e-05f,
       arena + 137682944);
 
-  /* %195 = batch_moments(%191) {channels last} blocks.2.leff.bn2 : f32[2, 768] */
+  /* %183 = batch_moments(%179) {channels last} blocks.2.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 132866048, arena + 617141888);
 
-  /* %196 = gelu(%194) blocks.2.leff : f32[B, 196, 768] */
+  /* %184 = gelu(%182) blocks.2.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 137682944, arena + 142499840);
 
-  /* %199 = reshape(%197) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %197: no code */
+  /* %187 = reshape(%185) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %185: no code */
 
-  /* %200 = fused_linear(%196, %199, %198) blocks.2.leff.conv3 : f32[B, 196, 192] */
+  /* %188 = fused_linear(%184, %187, %186) blocks.2.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 142499840, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 593694848);
 
-  /* %203 = batch_normalize(%200, %201, %202) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
+  /* %191 = batch_normalize(%188, %189, %190) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 593694848, params[83], params[84], 1e-05f,
       arena + 147316736);
 
-  /* %204 = batch_moments(%200) {channels last} blocks.2.leff.bn3 : f32[2, 192] */
+  /* %192 = batch_moments(%188) {channels last} blocks.2.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 593694848, arena + 617173808);
 
-  /* %205 = concat(%178, %203) {axis 0} blocks.2.leff : f32[B, 197, 192] */
+  /* %193 = concat(%166, %191) {axis 0} blocks.2.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 147316736 + (long)b * 37632, 37632,
         arena + 487213184 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %207 = mul(%205, %206) blocks.2 : f32[B, 197, 192], written over %205 */
+  /* %195 = mul(%193, %194) blocks.2 : f32[B, 197, 192], written over %193 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 487213184, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 487213184);
 
-  /* %208 = add(%172, %207) blocks.2 : f32[B, 197, 192], written over %205 */
+  /* %196 = add(%160, %195) blocks.2 : f32[B, 197, 192], written over %193 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 484792448, (const long[]){37824, 192, 1},
       arena + 487213184, (const long[]){37824, 192, 1}, arena + 487213184);
 
-  /* %209 = slice(%208) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 2 */
+  /* %197 = slice(%196) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 2 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 487213184 + (long)b * 37824, 37824,
         arena + 411048320 + (long)b * 2304, 192);
   } // for b
 
-  /* %210 = concat(%143, %209) {axis 0} : f32[B, 3, 192], a view of %813: no code */
+  /* %198 = concat(%135, %197) {axis 0} : f32[B, 3, 192], a view of %765: no code */
 
-  /* %213 = normalize(%208) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %201 = normalize(%196) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 487213184, 1e-06f, arena + 488423552);
 
-  /* %214 = mul(%213, %211) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %202 = mul(%201, %199) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 488423552, (const long[]){37824, 192, 1},
       params[87], (const long[]){0, 0, 1}, arena + 489633920);
 
-  /* %215 = add(%214, %212) blocks.3.norm1 : f32[B, 197, 192], written over %214 */
+  /* %203 = add(%202, %200) blocks.3.norm1 : f32[B, 197, 192], written over %202 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 489633920, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 489633920);
 
-  /* %218 = fused_linear(%215, %216, %217) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %206 = fused_linear(%203, %204, %205) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 489633920, params[89], params[90], LK_ACT_NONE, NULL,
       arena + 147316736);
 
-  /* %219 = slice(%218) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 147316736, 576, arena + 150947840, 192);
+  /* %207 = slice(%206) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 147316736, 576, arena + 490844288, 192);
 
-  /* %220 = slice(%218) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 147316928, 576, arena + 152158208, 192);
+  /* %208 = slice(%206) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 147316928, 576, arena + 492054656, 192);
 
-  /* %221 = slice(%218) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 147317120, 576, arena + 153368576, 192);
+  /* %209 = slice(%206) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 147317120, 576, arena + 493265024, 192);
 
-  /* %222 = reshape(%219) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %219: no code */
+  /* %210 = reshape(%207) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %207: no code */
 
-  /* %223 = transpose(%222) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 150947840,
-      arena + 490844288);
+  /* %211 = reshape(%208) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %208: no code */
 
-  /* %224 = reshape(%220) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %220: no code */
+  /* %212 = reshape(%209) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %209: no code */
 
-  /* %225 = transpose(%224) {perm [1, 2, 3, 0]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 152158208,
-      arena + 492054656);
+  /* %213 = matmul_permuted(%210, %211) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 490844288, 64, 192, 1,
+      arena + 492054656, 64, 1, 192, arena + 147316736, 38809, 197, 0.0f);
 
-  /* %226 = reshape(%221) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %221: no code */
-
-  /* %227 = transpose(%226) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 153368576,
-      arena + 493265024);
-
-  /* %228 = matmul(%223, %225) blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 490844288, 12608, 64, 1, arena + 492054656, 12608,
-      197, 1, arena + 147316736, 38809, 197, 0.0f);
-
-  /* %229 = mul_scalar(%228) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %214 = mul_scalar(%213) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 147316736, 0.125f, arena + 151042400);
 
-  /* %230 = softmax(%229) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %215 = softmax(%214) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 151042400, arena + 423423008);
 
-  /* %231 = matmul(%230, %227) blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 423423008, 38809, 197, 1, arena + 493265024, 12608,
-      64, 1, arena + 147316736, 12608, 64, 0.0f);
+  /* %216 = matmul_permuted(%215, %212) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 423423008, 38809, 197, 1,
+      arena + 493265024, 64, 192, 1, arena + 494475392, 64, 192, 0.0f);
 
-  /* %232 = transpose(%231) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 147316736,
-      arena + 494475392);
+  /* %217 = reshape(%216) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %216: no code */
 
-  /* %233 = reshape(%232) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %232: no code */
-
-  /* %236 = fused_linear(%233, %234, %235) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %220 = fused_linear(%217, %218, %219) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 494475392, params[91], params[92], LK_ACT_NONE, NULL,
       arena + 495685760);
 
-  /* %238 = mul(%236, %237) blocks.3 : f32[B, 197, 192], written over %236 */
+  /* %222 = mul(%220, %221) blocks.3 : f32[B, 197, 192], written over %220 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 495685760, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 495685760);
 
-  /* %239 = add(%208, %238) blocks.3 : f32[B, 197, 192], written over %236 */
+  /* %223 = add(%196, %222) blocks.3 : f32[B, 197, 192], written over %220 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 487213184, (const long[]){37824, 192, 1},
       arena + 495685760, (const long[]){37824, 192, 1}, arena + 495685760);
 
-  /* %242 = normalize(%239) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %226 = normalize(%223) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 495685760, 1e-06f, arena + 496896128);
 
-  /* %243 = mul(%242, %240) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %227 = mul(%226, %224) blocks.3.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 496896128, (const long[]){37824, 192, 1},
       params[93], (const long[]){0, 0, 1}, arena + 147316736);
 
-  /* %244 = add(%243, %241) blocks.3.norm2 : f32[B, 197, 192], written over %243 */
+  /* %228 = add(%227, %225) blocks.3.norm2 : f32[B, 197, 192], written over %227 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 147316736, (const long[]){37824, 192, 1},
       params[94], (const long[]){0, 0, 1}, arena + 147316736);
 
-  /* %245 = slice(%244) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %272 from row 0 */
+  /* %229 = slice(%228) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %256 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 147316736 + (long)b * 37824, 37824,
         arena + 498106496 + (long)b * 37824, 192);
   } // for b
 
-  /* %246 = slice(%244) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  /* %230 = slice(%228) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 147316928, 37824, arena + 594899072, 37632);
 
-  /* %249 = reshape(%247) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %247: no code */
+  /* %233 = reshape(%231) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %231: no code */
 
-  /* %250 = fused_linear(%246, %249, %248) blocks.3.leff.conv1 : f32[B, 196, 768] */
+  /* %234 = fused_linear(%230, %233, %232) blocks.3.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 594899072, params[95], params[96], LK_ACT_NONE, NULL,
       arena + 147316736);
 
-  /* %253 = batch_normalize(%250, %251, %252) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
+  /* %237 = batch_normalize(%234, %235, %236) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 147316736, params[97], params[98], 1e-05f,
       arena + 152133632);
 
-  /* %254 = batch_moments(%250) {channels last} blocks.3.leff.bn1 : f32[2, 768] */
+  /* %238 = batch_moments(%234) {channels last} blocks.3.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 147316736, arena + 617143424);
 
-  /* %255 = gelu(%253) blocks.3.leff : f32[B, 196, 768] */
+  /* %239 = gelu(%237) blocks.3.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 152133632, arena + 156950528);
 
-  /* %258 = token_dwconv(%255, %256, %257) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %242 = token_dwconv(%239, %240, %241) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 156950528, params[101], params[102],
       LK_ACT_NONE, arena + 161767424);
 
-  /* %261 = batch_normalize(%258, %259, %260) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
+  /* %245 = batch_normalize(%242, %243, %244) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 161767424, params[103], params[104], 1e-05f,
       arena + 166584320);
 
-  /* %262 = batch_moments(%258) {channels last} blocks.3.leff.bn2 : f32[2, 768] */
+  /* %246 = batch_moments(%242) {channels last} blocks.3.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 161767424, arena + 617144960);
 
-  /* %263 = gelu(%261) blocks.3.leff : f32[B, 196, 768] */
+  /* %247 = gelu(%245) blocks.3.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 166584320, arena + 171401216);
 
-  /* %266 = reshape(%264) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %264: no code */
+  /* %250 = reshape(%248) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %248: no code */
 
-  /* %267 = fused_linear(%263, %266, %265) blocks.3.leff.conv3 : f32[B, 196, 192] */
+  /* %251 = fused_linear(%247, %250, %249) blocks.3.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 171401216, params[107], params[108], LK_ACT_NONE, NULL,
       arena + 596103296);
 
-  /* %270 = batch_normalize(%267, %268, %269) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
+  /* %254 = batch_normalize(%251, %252, %253) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 596103296, params[109], params[110], 1e-05f,
       arena + 176218112);
 
-  /* %271 = batch_moments(%267) {channels last} blocks.3.leff.bn3 : f32[2, 192] */
+  /* %255 = batch_moments(%251) {channels last} blocks.3.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 596103296, arena + 617174192);
 
-  /* %272 = concat(%245, %270) {axis 0} blocks.3.leff : f32[B, 197, 192] */
+  /* %256 = concat(%229, %254) {axis 0} blocks.3.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 176218112 + (long)b * 37632, 37632,
         arena + 498106496 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %274 = mul(%272, %273) blocks.3 : f32[B, 197, 192], written over %272 */
+  /* %258 = mul(%256, %257) blocks.3 : f32[B, 197, 192], written over %256 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 498106496, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 498106496);
 
-  /* %275 = add(%239, %274) blocks.3 : f32[B, 197, 192], written over %272 */
+  /* %259 = add(%223, %258) blocks.3 : f32[B, 197, 192], written over %256 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 495685760, (const long[]){37824, 192, 1},
       arena + 498106496, (const long[]){37824, 192, 1}, arena + 498106496);
 
-  /* %276 = slice(%275) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 3 */
+  /* %260 = slice(%259) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 3 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 498106496 + (long)b * 37824, 37824,
         arena + 411048512 + (long)b * 2304, 192);
   } // for b
 
-  /* %277 = concat(%210, %276) {axis 0} : f32[B, 4, 192], a view of %813: no code */
+  /* %261 = concat(%198, %260) {axis 0} : f32[B, 4, 192], a view of %765: no code */
 
-  /* %280 = normalize(%275) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %264 = normalize(%259) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 498106496, 1e-06f, arena + 499316864);
 
-  /* %281 = mul(%280, %278) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %265 = mul(%264, %262) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 499316864, (const long[]){37824, 192, 1},
       params[113], (const long[]){0, 0, 1}, arena + 500527232);
 
-  /* %282 = add(%281, %279) blocks.4.norm1 : f32[B, 197, 192], written over %281 */
+  /* %266 = add(%265, %263) blocks.4.norm1 : f32[B, 197, 192], written over %265 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 500527232, (const long[]){37824, 192, 1},
       params[114], (const long[]){0, 0, 1}, arena + 500527232);
 
-  /* %285 = fused_linear(%282, %283, %284) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %269 = fused_linear(%266, %267, %268) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 500527232, params[115], params[116], LK_ACT_NONE, NULL,
       arena + 176218112);
 
-  /* %286 = slice(%285) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 176218112, 576, arena + 179849216, 192);
+  /* %270 = slice(%269) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 176218112, 576, arena + 501737600, 192);
 
-  /* %287 = slice(%285) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 176218304, 576, arena + 181059584, 192);
+  /* %271 = slice(%269) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 176218304, 576, arena + 502947968, 192);
 
-  /* %288 = slice(%285) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 176218496, 576, arena + 182269952, 192);
+  /* %272 = slice(%269) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 176218496, 576, arena + 504158336, 192);
 
-  /* %289 = reshape(%286) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %286: no code */
+  /* %273 = reshape(%270) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %270: no code */
 
-  /* %290 = transpose(%289) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 179849216,
-      arena + 501737600);
+  /* %274 = reshape(%271) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %271: no code */
 
-  /* %291 = reshape(%287) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %287: no code */
+  /* %275 = reshape(%272) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %272: no code */
 
-  /* %292 = transpose(%291) {perm [1, 2, 3, 0]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 181059584,
-      arena + 502947968);
+  /* %276 = matmul_permuted(%273, %274) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 501737600, 64, 192, 1,
+      arena + 502947968, 64, 1, 192, arena + 176218112, 38809, 197, 0.0f);
 
-  /* %293 = reshape(%288) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %288: no code */
-
-  /* %294 = transpose(%293) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 182269952,
-      arena + 504158336);
-
-  /* %295 = matmul(%290, %292) blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 501737600, 12608, 64, 1, arena + 502947968, 12608,
-      197, 1, arena + 176218112, 38809, 197, 0.0f);
-
-  /* %296 = mul_scalar(%295) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %277 = mul_scalar(%276) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 176218112, 0.125f, arena + 179943776);
 
-  /* %297 = softmax(%296) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %278 = softmax(%277) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 179943776, arena + 427148672);
 
-  /* %298 = matmul(%297, %294) blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 427148672, 38809, 197, 1, arena + 504158336, 12608,
-      64, 1, arena + 176218112, 12608, 64, 0.0f);
+  /* %279 = matmul_permuted(%278, %275) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 427148672, 38809, 197, 1,
+      arena + 504158336, 64, 192, 1, arena + 505368704, 64, 192, 0.0f);
 
-  /* %299 = transpose(%298) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 176218112,
-      arena + 505368704);
+  /* %280 = reshape(%279) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %279: no code */
 
-  /* %300 = reshape(%299) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %299: no code */
-
-  /* %303 = fused_linear(%300, %301, %302) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %283 = fused_linear(%280, %281, %282) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 505368704, params[117], params[118], LK_ACT_NONE, NULL,
       arena + 506579072);
 
-  /* %305 = mul(%303, %304) blocks.4 : f32[B, 197, 192], written over %303 */
+  /* %285 = mul(%283, %284) blocks.4 : f32[B, 197, 192], written over %283 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 506579072, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 506579072);
 
-  /* %306 = add(%275, %305) blocks.4 : f32[B, 197, 192], written over %303 */
+  /* %286 = add(%259, %285) blocks.4 : f32[B, 197, 192], written over %283 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 498106496, (const long[]){37824, 192, 1},
       arena + 506579072, (const long[]){37824, 192, 1}, arena + 506579072);
 
-  /* %309 = normalize(%306) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %289 = normalize(%286) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 506579072, 1e-06f, arena + 507789440);
 
-  /* %310 = mul(%309, %307) blocks.4.norm2 : f32[B, 197, 192] */
+  /* %290 = mul(%289, %287) blocks.4.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 507789440, (const long[]){37824, 192, 1},
       params[119], (const long[]){0, 0, 1}, arena + 176218112);
 
-  /* %311 = add(%310, %308) blocks.4.norm2 : f32[B, 197, 192], written over %310 */
+  /* %291 = add(%290, %288) blocks.4.norm2 : f32[B, 197, 192], written over %290 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 176218112, (const long[]){37824, 192, 1},
       params[120], (const long[]){0, 0, 1}, arena + 176218112);
 
-  /* %312 = slice(%311) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %339 from row 0 */
+  /* %292 = slice(%291) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %319 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 176218112 + (long)b * 37824, 37824,
         arena + 508999808 + (long)b * 37824, 192);
   } // for b
 
-  /* %313 = slice(%311) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  /* %293 = slice(%291) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 176218304, 37824, arena + 597307520, 37632);
 
-  /* %316 = reshape(%314) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %314: no code */
+  /* %296 = reshape(%294) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %294: no code */
 
-  /* %317 = fused_linear(%313, %316, %315) blocks.4.leff.conv1 : f32[B, 196, 768] */
+  /* %297 = fused_linear(%293, %296, %295) blocks.4.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 597307520, params[121], params[122], LK_ACT_NONE, NULL,
       arena + 176218112);
 
-  /* %320 = batch_normalize(%317, %318, %319) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
+  /* %300 = batch_normalize(%297, %298, %299) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 176218112, params[123], params[124], 1e-05f,
       arena + 181035008);
 
-  /* %321 = batch_moments(%317) {channels last} blocks.4.leff.bn1 : f32[2, 768] */
+  /* %301 = batch_moments(%297) {channels last} blocks.4.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 176218112, arena + 617146496);
 
-  /* %322 = gelu(%320) blocks.4.leff : f32[B, 196, 768] */
+  /* %302 = gelu(%300) blocks.4.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 181035008, arena + 185851904);
 
-  /* %325 = token_dwconv(%322, %323, %324) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %305 = token_dwconv(%302, %303, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 185851904, params[127], params[128],
       LK_ACT_NONE, arena + 190668800);
 
-  /* %328 = batch_normalize(%325, %326, %327) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
+  /* %308 = batch_normalize(%305, %306, %307) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 190668800, params[129], params[130], 1e-05f,
       arena + 195485696);
 
-  /* %329 = batch_moments(%325) {channels last} blocks.4.leff.bn2 : f32[2, 768] */
+  /* %309 = batch_moments(%305) {channels last} blocks.4.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 190668800, arena + 617148032);
 
-  /* %330 = gelu(%328) blocks.4.leff : f32[B, 196, 768] */
+  /* %310 = gelu(%308) blocks.4.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 195485696, arena + 200302592);
 
-  /* %333 = reshape(%331) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %331: no code */
+  /* %313 = reshape(%311) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %311: no code */
 
-  /* %334 = fused_linear(%330, %333, %332) blocks.4.leff.conv3 : f32[B, 196, 192] */
+  /* %314 = fused_linear(%310, %313, %312) blocks.4.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 200302592, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 598511744);
 
-  /* %337 = batch_normalize(%334, %335, %336) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
+  /* %317 = batch_normalize(%314, %315, %316) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 598511744, params[135], params[136], 1e-05f,
       arena + 205119488);
 
-  /* %338 = batch_moments(%334) {channels last} blocks.4.leff.bn3 : f32[2, 192] */
+  /* %318 = batch_moments(%314) {channels last} blocks.4.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 598511744, arena + 617174576);
 
-  /* %339 = concat(%312, %337) {axis 0} blocks.4.leff : f32[B, 197, 192] */
+  /* %319 = concat(%292, %317) {axis 0} blocks.4.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 205119488 + (long)b * 37632, 37632,
         arena + 508999808 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %341 = mul(%339, %340) blocks.4 : f32[B, 197, 192], written over %339 */
+  /* %321 = mul(%319, %320) blocks.4 : f32[B, 197, 192], written over %319 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 508999808, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 508999808);
 
-  /* %342 = add(%306, %341) blocks.4 : f32[B, 197, 192], written over %339 */
+  /* %322 = add(%286, %321) blocks.4 : f32[B, 197, 192], written over %319 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 506579072, (const long[]){37824, 192, 1},
       arena + 508999808, (const long[]){37824, 192, 1}, arena + 508999808);
 
-  /* %343 = slice(%342) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 4 */
+  /* %323 = slice(%322) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 4 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 508999808 + (long)b * 37824, 37824,
         arena + 411048704 + (long)b * 2304, 192);
   } // for b
 
-  /* %344 = concat(%277, %343) {axis 0} : f32[B, 5, 192], a view of %813: no code */
+  /* %324 = concat(%261, %323) {axis 0} : f32[B, 5, 192], a view of %765: no code */
 
-  /* %347 = normalize(%342) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %327 = normalize(%322) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 508999808, 1e-06f, arena + 510210176);
 
-  /* %348 = mul(%347, %345) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %328 = mul(%327, %325) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 510210176, (const long[]){37824, 192, 1},
       params[139], (const long[]){0, 0, 1}, arena + 511420544);
 
-  /* %349 = add(%348, %346) blocks.5.norm1 : f32[B, 197, 192], written over %348 */
+  /* %329 = add(%328, %326) blocks.5.norm1 : f32[B, 197, 192], written over %328 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 511420544, (const long[]){37824, 192, 1},
       params[140], (const long[]){0, 0, 1}, arena + 511420544);
 
-  /* %352 = fused_linear(%349, %350, %351) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %332 = fused_linear(%329, %330, %331) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 511420544, params[141], params[142], LK_ACT_NONE, NULL,
       arena + 205119488);
 
-  /* %353 = slice(%352) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 205119488, 576, arena + 208750592, 192);
+  /* %333 = slice(%332) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 205119488, 576, arena + 512630912, 192);
 
-  /* %354 = slice(%352) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 205119680, 576, arena + 209960960, 192);
+  /* %334 = slice(%332) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 205119680, 576, arena + 513841280, 192);
 
-  /* %355 = slice(%352) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 205119872, 576, arena + 211171328, 192);
+  /* %335 = slice(%332) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 205119872, 576, arena + 515051648, 192);
 
-  /* %356 = reshape(%353) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %353: no code */
+  /* %336 = reshape(%333) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %333: no code */
 
-  /* %357 = transpose(%356) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 208750592,
-      arena + 512630912);
+  /* %337 = reshape(%334) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %334: no code */
 
-  /* %358 = reshape(%354) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %354: no code */
+  /* %338 = reshape(%335) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %335: no code */
 
-  /* %359 = transpose(%358) {perm [1, 2, 3, 0]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 209960960,
-      arena + 513841280);
+  /* %339 = matmul_permuted(%336, %337) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 512630912, 64, 192, 1,
+      arena + 513841280, 64, 1, 192, arena + 205119488, 38809, 197, 0.0f);
 
-  /* %360 = reshape(%355) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %355: no code */
-
-  /* %361 = transpose(%360) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 211171328,
-      arena + 515051648);
-
-  /* %362 = matmul(%357, %359) blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 512630912, 12608, 64, 1, arena + 513841280, 12608,
-      197, 1, arena + 205119488, 38809, 197, 0.0f);
-
-  /* %363 = mul_scalar(%362) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %340 = mul_scalar(%339) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 205119488, 0.125f, arena + 208845152);
 
-  /* %364 = softmax(%363) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %341 = softmax(%340) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 208845152, arena + 430874336);
 
-  /* %365 = matmul(%364, %361) blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 430874336, 38809, 197, 1, arena + 515051648, 12608,
-      64, 1, arena + 205119488, 12608, 64, 0.0f);
+  /* %342 = matmul_permuted(%341, %338) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 430874336, 38809, 197, 1,
+      arena + 515051648, 64, 192, 1, arena + 516262016, 64, 192, 0.0f);
 
-  /* %366 = transpose(%365) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 205119488,
-      arena + 516262016);
+  /* %343 = reshape(%342) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %342: no code */
 
-  /* %367 = reshape(%366) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %366: no code */
-
-  /* %370 = fused_linear(%367, %368, %369) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %346 = fused_linear(%343, %344, %345) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 516262016, params[143], params[144], LK_ACT_NONE, NULL,
       arena + 517472384);
 
-  /* %372 = mul(%370, %371) blocks.5 : f32[B, 197, 192], written over %370 */
+  /* %348 = mul(%346, %347) blocks.5 : f32[B, 197, 192], written over %346 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 517472384, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 517472384);
 
-  /* %373 = add(%342, %372) blocks.5 : f32[B, 197, 192], written over %370 */
+  /* %349 = add(%322, %348) blocks.5 : f32[B, 197, 192], written over %346 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 508999808, (const long[]){37824, 192, 1},
       arena + 517472384, (const long[]){37824, 192, 1}, arena + 517472384);
 
-  /* %376 = normalize(%373) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %352 = normalize(%349) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 517472384, 1e-06f, arena + 518682752);
 
-  /* %377 = mul(%376, %374) blocks.5.norm2 : f32[B, 197, 192] */
+  /* %353 = mul(%352, %350) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 518682752, (const long[]){37824, 192, 1},
       params[145], (const long[]){0, 0, 1}, arena + 205119488);
 
-  /* %378 = add(%377, %375) blocks.5.norm2 : f32[B, 197, 192], written over %377 */
+  /* %354 = add(%353, %351) blocks.5.norm2 : f32[B, 197, 192], written over %353 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 205119488, (const long[]){37824, 192, 1},
       params[146], (const long[]){0, 0, 1}, arena + 205119488);
 
-  /* %379 = slice(%378) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %406 from row 0 */
+  /* %355 = slice(%354) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %382 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 205119488 + (long)b * 37824, 37824,
         arena + 519893120 + (long)b * 37824, 192);
   } // for b
 
-  /* %380 = slice(%378) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  /* %356 = slice(%354) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 205119680, 37824, arena + 599715968, 37632);
 
-  /* %383 = reshape(%381) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %381: no code */
+  /* %359 = reshape(%357) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %357: no code */
 
-  /* %384 = fused_linear(%380, %383, %382) blocks.5.leff.conv1 : f32[B, 196, 768] */
+  /* %360 = fused_linear(%356, %359, %358) blocks.5.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 599715968, params[147], params[148], LK_ACT_NONE, NULL,
       arena + 205119488);
 
-  /* %387 = batch_normalize(%384, %385, %386) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
+  /* %363 = batch_normalize(%360, %361, %362) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 205119488, params[149], params[150], 1e-05f,
       arena + 209936384);
 
-  /* %388 = batch_moments(%384) {channels last} blocks.5.leff.bn1 : f32[2, 768] */
+  /* %364 = batch_moments(%360) {channels last} blocks.5.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 205119488, arena + 617149568);
 
-  /* %389 = gelu(%387) blocks.5.leff : f32[B, 196, 768] */
+  /* %365 = gelu(%363) blocks.5.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 209936384, arena + 214753280);
 
-  /* %392 = token_dwconv(%389, %390, %391) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %368 = token_dwconv(%365, %366, %367) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 214753280, params[153], params[154],
       LK_ACT_NONE, arena + 219570176);
 
-  /* %395 = batch_normalize(%392, %393, %394) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
+  /* %371 = batch_normalize(%368, %369, %370) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 219570176, params[155], params[156], 1e-05f,
       arena + 224387072);
 
-  /* %396 = batch_moments(%392) {channels last} blocks.5.leff.bn2 : f32[2, 768] */
+  /* %372 = batch_moments(%368) {channels last} blocks.5.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 219570176, arena + 617151104);
 
-  /* %397 = gelu(%395) blocks.5.leff : f32[B, 196, 768] */
+  /* %373 = gelu(%371) blocks.5.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 224387072, arena + 229203968);
 
-  /* %400 = reshape(%398) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %398: no code */
+  /* %376 = reshape(%374) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %374: no code */
 
-  /* %401 = fused_linear(%397, %400, %399) blocks.5.leff.conv3 : f32[B, 196, 192] */
+  /* %377 = fused_linear(%373, %376, %375) blocks.5.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 229203968, params[159], params[160], LK_ACT_NONE, NULL,
       arena + 600920192);
 
-  /* %404 = batch_normalize(%401, %402, %403) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
+  /* %380 = batch_normalize(%377, %378, %379) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 600920192, params[161], params[162], 1e-05f,
       arena + 234020864);
 
-  /* %405 = batch_moments(%401) {channels last} blocks.5.leff.bn3 : f32[2, 192] */
+  /* %381 = batch_moments(%377) {channels last} blocks.5.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 600920192, arena + 617174960);
 
-  /* %406 = concat(%379, %404) {axis 0} blocks.5.leff : f32[B, 197, 192] */
+  /* %382 = concat(%355, %380) {axis 0} blocks.5.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 234020864 + (long)b * 37632, 37632,
         arena + 519893120 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %408 = mul(%406, %407) blocks.5 : f32[B, 197, 192], written over %406 */
+  /* %384 = mul(%382, %383) blocks.5 : f32[B, 197, 192], written over %382 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 519893120, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 519893120);
 
-  /* %409 = add(%373, %408) blocks.5 : f32[B, 197, 192], written over %406 */
+  /* %385 = add(%349, %384) blocks.5 : f32[B, 197, 192], written over %382 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 517472384, (const long[]){37824, 192, 1},
       arena + 519893120, (const long[]){37824, 192, 1}, arena + 519893120);
 
-  /* %410 = slice(%409) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 5 */
+  /* %386 = slice(%385) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 5 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 519893120 + (long)b * 37824, 37824,
         arena + 411048896 + (long)b * 2304, 192);
   } // for b
 
-  /* %411 = concat(%344, %410) {axis 0} : f32[B, 6, 192], a view of %813: no code */
+  /* %387 = concat(%324, %386) {axis 0} : f32[B, 6, 192], a view of %765: no code */
 
-  /* %414 = normalize(%409) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %390 = normalize(%385) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 519893120, 1e-06f, arena + 521103488);
 
-  /* %415 = mul(%414, %412) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %391 = mul(%390, %388) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 521103488, (const long[]){37824, 192, 1},
       params[165], (const long[]){0, 0, 1}, arena + 522313856);
 
-  /* %416 = add(%415, %413) blocks.6.norm1 : f32[B, 197, 192], written over %415 */
+  /* %392 = add(%391, %389) blocks.6.norm1 : f32[B, 197, 192], written over %391 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 522313856, (const long[]){37824, 192, 1},
       params[166], (const long[]){0, 0, 1}, arena + 522313856);
 
-  /* %419 = fused_linear(%416, %417, %418) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %395 = fused_linear(%392, %393, %394) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 522313856, params[167], params[168], LK_ACT_NONE, NULL,
       arena + 234020864);
 
-  /* %420 = slice(%419) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 234020864, 576, arena + 237651968, 192);
+  /* %396 = slice(%395) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 234020864, 576, arena + 523524224, 192);
 
-  /* %421 = slice(%419) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 234021056, 576, arena + 238862336, 192);
+  /* %397 = slice(%395) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 234021056, 576, arena + 524734592, 192);
 
-  /* %422 = slice(%419) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 234021248, 576, arena + 240072704, 192);
+  /* %398 = slice(%395) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 234021248, 576, arena + 525944960, 192);
 
-  /* %423 = reshape(%420) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %420: no code */
+  /* %399 = reshape(%396) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %396: no code */
 
-  /* %424 = transpose(%423) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 237651968,
-      arena + 523524224);
+  /* %400 = reshape(%397) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %397: no code */
 
-  /* %425 = reshape(%421) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %421: no code */
+  /* %401 = reshape(%398) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %398: no code */
 
-  /* %426 = transpose(%425) {perm [1, 2, 3, 0]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 238862336,
-      arena + 524734592);
+  /* %402 = matmul_permuted(%399, %400) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 523524224, 64, 192, 1,
+      arena + 524734592, 64, 1, 192, arena + 234020864, 38809, 197, 0.0f);
 
-  /* %427 = reshape(%422) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %422: no code */
-
-  /* %428 = transpose(%427) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 240072704,
-      arena + 525944960);
-
-  /* %429 = matmul(%424, %426) blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 523524224, 12608, 64, 1, arena + 524734592, 12608,
-      197, 1, arena + 234020864, 38809, 197, 0.0f);
-
-  /* %430 = mul_scalar(%429) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %403 = mul_scalar(%402) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 234020864, 0.125f, arena + 237746528);
 
-  /* %431 = softmax(%430) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %404 = softmax(%403) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 237746528, arena + 434600000);
 
-  /* %432 = matmul(%431, %428) blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 434600000, 38809, 197, 1, arena + 525944960, 12608,
-      64, 1, arena + 234020864, 12608, 64, 0.0f);
+  /* %405 = matmul_permuted(%404, %401) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 434600000, 38809, 197, 1,
+      arena + 525944960, 64, 192, 1, arena + 527155328, 64, 192, 0.0f);
 
-  /* %433 = transpose(%432) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 234020864,
-      arena + 527155328);
+  /* %406 = reshape(%405) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %405: no code */
 
-  /* %434 = reshape(%433) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %433: no code */
-
-  /* %437 = fused_linear(%434, %435, %436) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %409 = fused_linear(%406, %407, %408) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 527155328, params[169], params[170], LK_ACT_NONE, NULL,
       arena + 528365696);
 
-  /* %439 = mul(%437, %438) blocks.6 : f32[B, 197, 192], written over %437 */
+  /* %411 = mul(%409, %410) blocks.6 : f32[B, 197, 192], written over %409 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 528365696, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 528365696);
 
-  /* %440 = add(%409, %439) blocks.6 : f32[B, 197, 192], written over %437 */
+  /* %412 = add(%385, %411) blocks.6 : f32[B, 197, 192], written over %409 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 519893120, (const long[]){37824, 192, 1},
       arena + 528365696, (const long[]){37824, 192, 1}, arena + 528365696);
 
-  /* %443 = normalize(%440) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %415 = normalize(%412) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 528365696, 1e-06f, arena + 529576064);
 
-  /* %444 = mul(%443, %441) blocks.6.norm2 : f32[B, 197, 192] */
+  /* %416 = mul(%415, %413) blocks.6.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 529576064, (const long[]){37824, 192, 1},
       params[171], (const long[]){0, 0, 1}, arena + 234020864);
 
-  /* %445 = add(%444, %442) blocks.6.norm2 : f32[B, 197, 192], written over %444 */
+  /* %417 = add(%416, %414) blocks.6.norm2 : f32[B, 197, 192], written over %416 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 234020864, (const long[]){37824, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 234020864);
 
-  /* %446 = slice(%445) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %473 from row 0 */
+  /* %418 = slice(%417) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %445 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 234020864 + (long)b * 37824, 37824,
         arena + 530786432 + (long)b * 37824, 192);
   } // for b
 
-  /* %447 = slice(%445) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  /* %419 = slice(%417) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 234021056, 37824, arena + 602124416, 37632);
 
-  /* %450 = reshape(%448) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %448: no code */
+  /* %422 = reshape(%420) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %420: no code */
 
-  /* %451 = fused_linear(%447, %450, %449) blocks.6.leff.conv1 : f32[B, 196, 768] */
+  /* %423 = fused_linear(%419, %422, %421) blocks.6.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 602124416, params[173], params[174], LK_ACT_NONE, NULL,
       arena + 234020864);
 
-  /* %454 = batch_normalize(%451, %452, %453) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
+  /* %426 = batch_normalize(%423, %424, %425) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 234020864, params[175], params[176], 1e-05f,
       arena + 238837760);
 
-  /* %455 = batch_moments(%451) {channels last} blocks.6.leff.bn1 : f32[2, 768] */
+  /* %427 = batch_moments(%423) {channels last} blocks.6.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 234020864, arena + 617152640);
 
-  /* %456 = gelu(%454) blocks.6.leff : f32[B, 196, 768] */
+  /* %428 = gelu(%426) blocks.6.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 238837760, arena + 243654656);
 
-  /* %459 = token_dwconv(%456, %457, %458) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %431 = token_dwconv(%428, %429, %430) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 243654656, params[179], params[180],
       LK_ACT_NONE, arena + 248471552);
 
-  /* %462 = batch_normalize(%459, %460, %461) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
+  /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 248471552, params[181], params[182], 1e-05f,
       arena + 253288448);
 
-  /* %463 = batch_moments(%459) {channels last} blocks.6.leff.bn2 : f32[2, 768] */
+  /* %435 = batch_moments(%431) {channels last} blocks.6.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 248471552, arena + 617154176);
 
-  /* %464 = gelu(%462) blocks.6.leff : f32[B, 196, 768] */
+  /* %436 = gelu(%434) blocks.6.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 253288448, arena + 258105344);
 
-  /* %467 = reshape(%465) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %465: no code */
+  /* %439 = reshape(%437) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %437: no code */
 
-  /* %468 = fused_linear(%464, %467, %466) blocks.6.leff.conv3 : f32[B, 196, 192] */
+  /* %440 = fused_linear(%436, %439, %438) blocks.6.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 258105344, params[185], params[186], LK_ACT_NONE, NULL,
       arena + 603328640);
 
-  /* %471 = batch_normalize(%468, %469, %470) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
+  /* %443 = batch_normalize(%440, %441, %442) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 603328640, params[187], params[188], 1e-05f,
       arena + 262922240);
 
-  /* %472 = batch_moments(%468) {channels last} blocks.6.leff.bn3 : f32[2, 192] */
+  /* %444 = batch_moments(%440) {channels last} blocks.6.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 603328640, arena + 617175344);
 
-  /* %473 = concat(%446, %471) {axis 0} blocks.6.leff : f32[B, 197, 192] */
+  /* %445 = concat(%418, %443) {axis 0} blocks.6.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 262922240 + (long)b * 37632, 37632,
         arena + 530786432 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %475 = mul(%473, %474) blocks.6 : f32[B, 197, 192], written over %473 */
+  /* %447 = mul(%445, %446) blocks.6 : f32[B, 197, 192], written over %445 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 530786432, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 530786432);
 
-  /* %476 = add(%440, %475) blocks.6 : f32[B, 197, 192], written over %473 */
+  /* %448 = add(%412, %447) blocks.6 : f32[B, 197, 192], written over %445 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 528365696, (const long[]){37824, 192, 1},
       arena + 530786432, (const long[]){37824, 192, 1}, arena + 530786432);
 
-  /* %477 = slice(%476) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 6 */
+  /* %449 = slice(%448) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 6 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 530786432 + (long)b * 37824, 37824,
         arena + 411049088 + (long)b * 2304, 192);
   } // for b
 
-  /* %478 = concat(%411, %477) {axis 0} : f32[B, 7, 192], a view of %813: no code */
+  /* %450 = concat(%387, %449) {axis 0} : f32[B, 7, 192], a view of %765: no code */
 
-  /* %481 = normalize(%476) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %453 = normalize(%448) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 530786432, 1e-06f, arena + 531996800);
 
-  /* %482 = mul(%481, %479) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %454 = mul(%453, %451) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 531996800, (const long[]){37824, 192, 1},
       params[191], (const long[]){0, 0, 1}, arena + 533207168);
 
-  /* %483 = add(%482, %480) blocks.7.norm1 : f32[B, 197, 192], written over %482 */
+  /* %455 = add(%454, %452) blocks.7.norm1 : f32[B, 197, 192], written over %454 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 533207168, (const long[]){37824, 192, 1},
       params[192], (const long[]){0, 0, 1}, arena + 533207168);
 
-  /* %486 = fused_linear(%483, %484, %485) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %458 = fused_linear(%455, %456, %457) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 533207168, params[193], params[194], LK_ACT_NONE, NULL,
       arena + 262922240);
 
-  /* %487 = slice(%486) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 262922240, 576, arena + 266553344, 192);
+  /* %459 = slice(%458) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 262922240, 576, arena + 534417536, 192);
 
-  /* %488 = slice(%486) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 262922432, 576, arena + 267763712, 192);
+  /* %460 = slice(%458) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 262922432, 576, arena + 535627904, 192);
 
-  /* %489 = slice(%486) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 262922624, 576, arena + 268974080, 192);
+  /* %461 = slice(%458) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 262922624, 576, arena + 536838272, 192);
 
-  /* %490 = reshape(%487) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %487: no code */
+  /* %462 = reshape(%459) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %459: no code */
 
-  /* %491 = transpose(%490) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 266553344,
-      arena + 534417536);
+  /* %463 = reshape(%460) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %460: no code */
 
-  /* %492 = reshape(%488) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %488: no code */
+  /* %464 = reshape(%461) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %461: no code */
 
-  /* %493 = transpose(%492) {perm [1, 2, 3, 0]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 267763712,
-      arena + 535627904);
+  /* %465 = matmul_permuted(%462, %463) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 534417536, 64, 192, 1,
+      arena + 535627904, 64, 1, 192, arena + 262922240, 38809, 197, 0.0f);
 
-  /* %494 = reshape(%489) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %489: no code */
-
-  /* %495 = transpose(%494) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 268974080,
-      arena + 536838272);
-
-  /* %496 = matmul(%491, %493) blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 534417536, 12608, 64, 1, arena + 535627904, 12608,
-      197, 1, arena + 262922240, 38809, 197, 0.0f);
-
-  /* %497 = mul_scalar(%496) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %466 = mul_scalar(%465) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 262922240, 0.125f, arena + 266647904);
 
-  /* %498 = softmax(%497) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %467 = softmax(%466) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 266647904, arena + 438325664);
 
-  /* %499 = matmul(%498, %495) blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 438325664, 38809, 197, 1, arena + 536838272, 12608,
-      64, 1, arena + 262922240, 12608, 64, 0.0f);
+  /* %468 = matmul_permuted(%467, %464) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 438325664, 38809, 197, 1,
+      arena + 536838272, 64, 192, 1, arena + 538048640, 64, 192, 0.0f);
 
-  /* %500 = transpose(%499) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 262922240,
-      arena + 538048640);
+  /* %469 = reshape(%468) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %468: no code */
 
-  /* %501 = reshape(%500) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %500: no code */
-
-  /* %504 = fused_linear(%501, %502, %503) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %472 = fused_linear(%469, %470, %471) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 538048640, params[195], params[196], LK_ACT_NONE, NULL,
       arena + 539259008);
 
-  /* %506 = mul(%504, %505) blocks.7 : f32[B, 197, 192], written over %504 */
+  /* %474 = mul(%472, %473) blocks.7 : f32[B, 197, 192], written over %472 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 539259008, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 539259008);
 
-  /* %507 = add(%476, %506) blocks.7 : f32[B, 197, 192], written over %504 */
+  /* %475 = add(%448, %474) blocks.7 : f32[B, 197, 192], written over %472 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 530786432, (const long[]){37824, 192, 1},
       arena + 539259008, (const long[]){37824, 192, 1}, arena + 539259008);
 
-  /* %510 = normalize(%507) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %478 = normalize(%475) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 539259008, 1e-06f, arena + 540469376);
 
-  /* %511 = mul(%510, %508) blocks.7.norm2 : f32[B, 197, 192] */
+  /* %479 = mul(%478, %476) blocks.7.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 540469376, (const long[]){37824, 192, 1},
       params[197], (const long[]){0, 0, 1}, arena + 262922240);
 
-  /* %512 = add(%511, %509) blocks.7.norm2 : f32[B, 197, 192], written over %511 */
+  /* %480 = add(%479, %477) blocks.7.norm2 : f32[B, 197, 192], written over %479 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 262922240, (const long[]){37824, 192, 1},
       params[198], (const long[]){0, 0, 1}, arena + 262922240);
 
-  /* %513 = slice(%512) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %540 from row 0 */
+  /* %481 = slice(%480) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %508 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 262922240 + (long)b * 37824, 37824,
         arena + 541679744 + (long)b * 37824, 192);
   } // for b
 
-  /* %514 = slice(%512) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  /* %482 = slice(%480) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 262922432, 37824, arena + 604532864, 37632);
 
-  /* %517 = reshape(%515) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %515: no code */
+  /* %485 = reshape(%483) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %483: no code */
 
-  /* %518 = fused_linear(%514, %517, %516) blocks.7.leff.conv1 : f32[B, 196, 768] */
+  /* %486 = fused_linear(%482, %485, %484) blocks.7.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 604532864, params[199], params[200], LK_ACT_NONE, NULL,
       arena + 262922240);
 
-  /* %521 = batch_normalize(%518, %519, %520) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
+  /* %489 = batch_normalize(%486, %487, %488) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 262922240, params[201], params[202], 1e-05f,
       arena + 267739136);
 
-  /* %522 = batch_moments(%518) {channels last} blocks.7.leff.bn1 : f32[2, 768] */
+  /* %490 = batch_moments(%486) {channels last} blocks.7.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 262922240, arena + 617155712);
 
-  /* %523 = gelu(%521) blocks.7.leff : f32[B, 196, 768] */
+  /* %491 = gelu(%489) blocks.7.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 267739136, arena + 272556032);
 
-  /* %526 = token_dwconv(%523, %524, %525) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %494 = token_dwconv(%491, %492, %493) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 272556032, params[205], params[206],
       LK_ACT_NONE, arena + 277372928);
 
-  /* %529 = batch_normalize(%526, %527, %528) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
+  /* %497 = batch_normalize(%494, %495, %496) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 277372928, params[207], params[208], 1e-05f,
       arena + 282189824);
 
-  /* %530 = batch_moments(%526) {channels last} blocks.7.leff.bn2 : f32[2, 768] */
+  /* %498 = batch_moments(%494) {channels last} blocks.7.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 277372928, arena + 617157248);
 
-  /* %531 = gelu(%529) blocks.7.leff : f32[B, 196, 768] */
+  /* %499 = gelu(%497) blocks.7.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 282189824, arena + 287006720);
 
-  /* %534 = reshape(%532) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %532: no code */
+  /* %502 = reshape(%500) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %500: no code */
 
-  /* %535 = fused_linear(%531, %534, %533) blocks.7.leff.conv3 : f32[B, 196, 192] */
+  /* %503 = fused_linear(%499, %502, %501) blocks.7.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 287006720, params[211], params[212], LK_ACT_NONE, NULL,
       arena + 605737088);
 
-  /* %538 = batch_normalize(%535, %536, %537) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
+  /* %506 = batch_normalize(%503, %504, %505) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 605737088, params[213], params[214], 1e-05f,
       arena + 291823616);
 
-  /* %539 = batch_moments(%535) {channels last} blocks.7.leff.bn3 : f32[2, 192] */
+  /* %507 = batch_moments(%503) {channels last} blocks.7.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 605737088, arena + 617175728);
 
-  /* %540 = concat(%513, %538) {axis 0} blocks.7.leff : f32[B, 197, 192] */
+  /* %508 = concat(%481, %506) {axis 0} blocks.7.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 291823616 + (long)b * 37632, 37632,
         arena + 541679744 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %542 = mul(%540, %541) blocks.7 : f32[B, 197, 192], written over %540 */
+  /* %510 = mul(%508, %509) blocks.7 : f32[B, 197, 192], written over %508 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 541679744, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 541679744);
 
-  /* %543 = add(%507, %542) blocks.7 : f32[B, 197, 192], written over %540 */
+  /* %511 = add(%475, %510) blocks.7 : f32[B, 197, 192], written over %508 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 539259008, (const long[]){37824, 192, 1},
       arena + 541679744, (const long[]){37824, 192, 1}, arena + 541679744);
 
-  /* %544 = slice(%543) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 7 */
+  /* %512 = slice(%511) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 7 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 541679744 + (long)b * 37824, 37824,
         arena + 411049280 + (long)b * 2304, 192);
   } // for b
 
-  /* %545 = concat(%478, %544) {axis 0} : f32[B, 8, 192], a view of %813: no code */
+  /* %513 = concat(%450, %512) {axis 0} : f32[B, 8, 192], a view of %765: no code */
 
-  /* %548 = normalize(%543) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %516 = normalize(%511) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 541679744, 1e-06f, arena + 542890112);
 
-  /* %549 = mul(%548, %546) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %517 = mul(%516, %514) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 542890112, (const long[]){37824, 192, 1},
       params[217], (const long[]){0, 0, 1}, arena + 544100480);
 
-  /* %550 = add(%549, %547) blocks.8.norm1 : f32[B, 197, 192], written over %549 */
+  /* %518 = add(%517, %515) blocks.8.norm1 : f32[B, 197, 192], written over %517 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 544100480, (const long[]){37824, 192, 1},
       params[218], (const long[]){0, 0, 1}, arena + 544100480);
 
-  /* %553 = fused_linear(%550, %551, %552) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %521 = fused_linear(%518, %519, %520) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 544100480, params[219], params[220], LK_ACT_NONE, NULL,
       arena + 291823616);
 
-  /* %554 = slice(%553) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 291823616, 576, arena + 295454720, 192);
+  /* %522 = slice(%521) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 291823616, 576, arena + 545310848, 192);
 
-  /* %555 = slice(%553) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 291823808, 576, arena + 296665088, 192);
+  /* %523 = slice(%521) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 291823808, 576, arena + 546521216, 192);
 
-  /* %556 = slice(%553) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 291824000, 576, arena + 297875456, 192);
+  /* %524 = slice(%521) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 291824000, 576, arena + 547731584, 192);
 
-  /* %557 = reshape(%554) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %554: no code */
+  /* %525 = reshape(%522) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %522: no code */
 
-  /* %558 = transpose(%557) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 295454720,
-      arena + 545310848);
+  /* %526 = reshape(%523) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %523: no code */
 
-  /* %559 = reshape(%555) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %555: no code */
+  /* %527 = reshape(%524) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %524: no code */
 
-  /* %560 = transpose(%559) {perm [1, 2, 3, 0]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 296665088,
-      arena + 546521216);
+  /* %528 = matmul_permuted(%525, %526) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 545310848, 64, 192, 1,
+      arena + 546521216, 64, 1, 192, arena + 291823616, 38809, 197, 0.0f);
 
-  /* %561 = reshape(%556) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %556: no code */
-
-  /* %562 = transpose(%561) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 297875456,
-      arena + 547731584);
-
-  /* %563 = matmul(%558, %560) blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 545310848, 12608, 64, 1, arena + 546521216, 12608,
-      197, 1, arena + 291823616, 38809, 197, 0.0f);
-
-  /* %564 = mul_scalar(%563) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %529 = mul_scalar(%528) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 291823616, 0.125f, arena + 295549280);
 
-  /* %565 = softmax(%564) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %530 = softmax(%529) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 295549280, arena + 442051328);
 
-  /* %566 = matmul(%565, %562) blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 442051328, 38809, 197, 1, arena + 547731584, 12608,
-      64, 1, arena + 291823616, 12608, 64, 0.0f);
+  /* %531 = matmul_permuted(%530, %527) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 442051328, 38809, 197, 1,
+      arena + 547731584, 64, 192, 1, arena + 548941952, 64, 192, 0.0f);
 
-  /* %567 = transpose(%566) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 291823616,
-      arena + 548941952);
+  /* %532 = reshape(%531) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %531: no code */
 
-  /* %568 = reshape(%567) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %567: no code */
-
-  /* %571 = fused_linear(%568, %569, %570) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %535 = fused_linear(%532, %533, %534) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 548941952, params[221], params[222], LK_ACT_NONE, NULL,
       arena + 550152320);
 
-  /* %573 = mul(%571, %572) blocks.8 : f32[B, 197, 192], written over %571 */
+  /* %537 = mul(%535, %536) blocks.8 : f32[B, 197, 192], written over %535 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 550152320, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 550152320);
 
-  /* %574 = add(%543, %573) blocks.8 : f32[B, 197, 192], written over %571 */
+  /* %538 = add(%511, %537) blocks.8 : f32[B, 197, 192], written over %535 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 541679744, (const long[]){37824, 192, 1},
       arena + 550152320, (const long[]){37824, 192, 1}, arena + 550152320);
 
-  /* %577 = normalize(%574) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %541 = normalize(%538) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 550152320, 1e-06f, arena + 551362688);
 
-  /* %578 = mul(%577, %575) blocks.8.norm2 : f32[B, 197, 192] */
+  /* %542 = mul(%541, %539) blocks.8.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 551362688, (const long[]){37824, 192, 1},
       params[223], (const long[]){0, 0, 1}, arena + 291823616);
 
-  /* %579 = add(%578, %576) blocks.8.norm2 : f32[B, 197, 192], written over %578 */
+  /* %543 = add(%542, %540) blocks.8.norm2 : f32[B, 197, 192], written over %542 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 291823616, (const long[]){37824, 192, 1},
       params[224], (const long[]){0, 0, 1}, arena + 291823616);
 
-  /* %580 = slice(%579) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %607 from row 0 */
+  /* %544 = slice(%543) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %571 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 291823616 + (long)b * 37824, 37824,
         arena + 552573056 + (long)b * 37824, 192);
   } // for b
 
-  /* %581 = slice(%579) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  /* %545 = slice(%543) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 291823808, 37824, arena + 606941312, 37632);
 
-  /* %584 = reshape(%582) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %582: no code */
+  /* %548 = reshape(%546) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %546: no code */
 
-  /* %585 = fused_linear(%581, %584, %583) blocks.8.leff.conv1 : f32[B, 196, 768] */
+  /* %549 = fused_linear(%545, %548, %547) blocks.8.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 606941312, params[225], params[226], LK_ACT_NONE, NULL,
       arena + 291823616);
 
-  /* %588 = batch_normalize(%585, %586, %587) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
+  /* %552 = batch_normalize(%549, %550, %551) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 291823616, params[227], params[228], 1e-05f,
       arena + 296640512);
 
-  /* %589 = batch_moments(%585) {channels last} blocks.8.leff.bn1 : f32[2, 768] */
+  /* %553 = batch_moments(%549) {channels last} blocks.8.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 291823616, arena + 617158784);
 
-  /* %590 = gelu(%588) blocks.8.leff : f32[B, 196, 768] */
+  /* %554 = gelu(%552) blocks.8.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 296640512, arena + 301457408);
 
-  /* %593 = token_dwconv(%590, %591, %592) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %557 = token_dwconv(%554, %555, %556) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 301457408, params[231], params[232],
       LK_ACT_NONE, arena + 306274304);
 
-  /* %596 = batch_normalize(%593, %594, %595) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
+  /* %560 = batch_normalize(%557, %558, %559) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 306274304, params[233], params[234], 1e-05f,
       arena + 311091200);
 
-  /* %597 = batch_moments(%593) {channels last} blocks.8.leff.bn2 : f32[2, 768] */
+  /* %561 = batch_moments(%557) {channels last} blocks.8.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 306274304, arena + 617160320);
 
-  /* %598 = gelu(%596) blocks.8.leff : f32[B, 196, 768] */
+  /* %562 = gelu(%560) blocks.8.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 311091200, arena + 315908096);
 
-  /* %601 = reshape(%599) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %599: no code */
+  /* %565 = reshape(%563) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %563: no code */
 
-  /* %602 = fused_linear(%598, %601, %600) blocks.8.leff.conv3 : f32[B, 196, 192] */
+  /* %566 = fused_linear(%562, %565, %564) blocks.8.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 315908096, params[237], params[238], LK_ACT_NONE, NULL,
       arena + 608145536);
 
-  /* %605 = batch_normalize(%602, %603, %604) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
+  /* %569 = batch_normalize(%566, %567, %568) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 608145536, params[239], params[240], 1e-05f,
       arena + 320724992);
 
-  /* %606 = batch_moments(%602) {channels last} blocks.8.leff.bn3 : f32[2, 192] */
+  /* %570 = batch_moments(%566) {channels last} blocks.8.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 608145536, arena + 617176112);
 
-  /* %607 = concat(%580, %605) {axis 0} blocks.8.leff : f32[B, 197, 192] */
+  /* %571 = concat(%544, %569) {axis 0} blocks.8.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 320724992 + (long)b * 37632, 37632,
         arena + 552573056 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %609 = mul(%607, %608) blocks.8 : f32[B, 197, 192], written over %607 */
+  /* %573 = mul(%571, %572) blocks.8 : f32[B, 197, 192], written over %571 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 552573056, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 552573056);
 
-  /* %610 = add(%574, %609) blocks.8 : f32[B, 197, 192], written over %607 */
+  /* %574 = add(%538, %573) blocks.8 : f32[B, 197, 192], written over %571 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 550152320, (const long[]){37824, 192, 1},
       arena + 552573056, (const long[]){37824, 192, 1}, arena + 552573056);
 
-  /* %611 = slice(%610) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 8 */
+  /* %575 = slice(%574) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 8 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 552573056 + (long)b * 37824, 37824,
         arena + 411049472 + (long)b * 2304, 192);
   } // for b
 
-  /* %612 = concat(%545, %611) {axis 0} : f32[B, 9, 192], a view of %813: no code */
+  /* %576 = concat(%513, %575) {axis 0} : f32[B, 9, 192], a view of %765: no code */
 
-  /* %615 = normalize(%610) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %579 = normalize(%574) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 552573056, 1e-06f, arena + 553783424);
 
-  /* %616 = mul(%615, %613) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %580 = mul(%579, %577) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 553783424, (const long[]){37824, 192, 1},
       params[243], (const long[]){0, 0, 1}, arena + 554993792);
 
-  /* %617 = add(%616, %614) blocks.9.norm1 : f32[B, 197, 192], written over %616 */
+  /* %581 = add(%580, %578) blocks.9.norm1 : f32[B, 197, 192], written over %580 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 554993792, (const long[]){37824, 192, 1},
       params[244], (const long[]){0, 0, 1}, arena + 554993792);
 
-  /* %620 = fused_linear(%617, %618, %619) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %584 = fused_linear(%581, %582, %583) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 554993792, params[245], params[246], LK_ACT_NONE, NULL,
       arena + 320724992);
 
-  /* %621 = slice(%620) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 320724992, 576, arena + 324356096, 192);
+  /* %585 = slice(%584) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 320724992, 576, arena + 556204160, 192);
 
-  /* %622 = slice(%620) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 320725184, 576, arena + 325566464, 192);
+  /* %586 = slice(%584) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 320725184, 576, arena + 557414528, 192);
 
-  /* %623 = slice(%620) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 320725376, 576, arena + 326776832, 192);
+  /* %587 = slice(%584) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 320725376, 576, arena + 558624896, 192);
 
-  /* %624 = reshape(%621) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %621: no code */
+  /* %588 = reshape(%585) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %585: no code */
 
-  /* %625 = transpose(%624) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 324356096,
-      arena + 556204160);
+  /* %589 = reshape(%586) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %586: no code */
 
-  /* %626 = reshape(%622) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %622: no code */
+  /* %590 = reshape(%587) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %587: no code */
 
-  /* %627 = transpose(%626) {perm [1, 2, 3, 0]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 325566464,
-      arena + 557414528);
+  /* %591 = matmul_permuted(%588, %589) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 556204160, 64, 192, 1,
+      arena + 557414528, 64, 1, 192, arena + 320724992, 38809, 197, 0.0f);
 
-  /* %628 = reshape(%623) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %623: no code */
-
-  /* %629 = transpose(%628) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 326776832,
-      arena + 558624896);
-
-  /* %630 = matmul(%625, %627) blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 556204160, 12608, 64, 1, arena + 557414528, 12608,
-      197, 1, arena + 320724992, 38809, 197, 0.0f);
-
-  /* %631 = mul_scalar(%630) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %592 = mul_scalar(%591) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 320724992, 0.125f, arena + 324450656);
 
-  /* %632 = softmax(%631) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %593 = softmax(%592) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 324450656, arena + 445776992);
 
-  /* %633 = matmul(%632, %629) blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 445776992, 38809, 197, 1, arena + 558624896, 12608,
-      64, 1, arena + 320724992, 12608, 64, 0.0f);
+  /* %594 = matmul_permuted(%593, %590) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 445776992, 38809, 197, 1,
+      arena + 558624896, 64, 192, 1, arena + 559835264, 64, 192, 0.0f);
 
-  /* %634 = transpose(%633) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 320724992,
-      arena + 559835264);
+  /* %595 = reshape(%594) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %594: no code */
 
-  /* %635 = reshape(%634) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %634: no code */
-
-  /* %638 = fused_linear(%635, %636, %637) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %598 = fused_linear(%595, %596, %597) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 559835264, params[247], params[248], LK_ACT_NONE, NULL,
       arena + 561045632);
 
-  /* %640 = mul(%638, %639) blocks.9 : f32[B, 197, 192], written over %638 */
+  /* %600 = mul(%598, %599) blocks.9 : f32[B, 197, 192], written over %598 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 561045632, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 561045632);
 
-  /* %641 = add(%610, %640) blocks.9 : f32[B, 197, 192], written over %638 */
+  /* %601 = add(%574, %600) blocks.9 : f32[B, 197, 192], written over %598 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 552573056, (const long[]){37824, 192, 1},
       arena + 561045632, (const long[]){37824, 192, 1}, arena + 561045632);
 
-  /* %644 = normalize(%641) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %604 = normalize(%601) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 561045632, 1e-06f, arena + 562256000);
 
-  /* %645 = mul(%644, %642) blocks.9.norm2 : f32[B, 197, 192] */
+  /* %605 = mul(%604, %602) blocks.9.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 562256000, (const long[]){37824, 192, 1},
       params[249], (const long[]){0, 0, 1}, arena + 320724992);
 
-  /* %646 = add(%645, %643) blocks.9.norm2 : f32[B, 197, 192], written over %645 */
+  /* %606 = add(%605, %603) blocks.9.norm2 : f32[B, 197, 192], written over %605 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 320724992, (const long[]){37824, 192, 1},
       params[250], (const long[]){0, 0, 1}, arena + 320724992);
 
-  /* %647 = slice(%646) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %674 from row 0 */
+  /* %607 = slice(%606) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %634 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 320724992 + (long)b * 37824, 37824,
         arena + 563466368 + (long)b * 37824, 192);
   } // for b
 
-  /* %648 = slice(%646) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  /* %608 = slice(%606) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 320725184, 37824, arena + 609349760, 37632);
 
-  /* %651 = reshape(%649) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %649: no code */
+  /* %611 = reshape(%609) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %609: no code */
 
-  /* %652 = fused_linear(%648, %651, %650) blocks.9.leff.conv1 : f32[B, 196, 768] */
+  /* %612 = fused_linear(%608, %611, %610) blocks.9.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 609349760, params[251], params[252], LK_ACT_NONE, NULL,
       arena + 320724992);
 
-  /* %655 = batch_normalize(%652, %653, %654) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
+  /* %615 = batch_normalize(%612, %613, %614) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 320724992, params[253], params[254], 1e-05f,
       arena + 325541888);
 
-  /* %656 = batch_moments(%652) {channels last} blocks.9.leff.bn1 : f32[2, 768] */
+  /* %616 = batch_moments(%612) {channels last} blocks.9.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 320724992, arena + 617161856);
 
-  /* %657 = gelu(%655) blocks.9.leff : f32[B, 196, 768] */
+  /* %617 = gelu(%615) blocks.9.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 325541888, arena + 330358784);
 
-  /* %660 = token_dwconv(%657, %658, %659) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %620 = token_dwconv(%617, %618, %619) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 330358784, params[257], params[258],
       LK_ACT_NONE, arena + 335175680);
 
-  /* %663 = batch_normalize(%660, %661, %662) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
+  /* %623 = batch_normalize(%620, %621, %622) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 335175680, params[259], params[260], 1e-05f,
       arena + 339992576);
 
-  /* %664 = batch_moments(%660) {channels last} blocks.9.leff.bn2 : f32[2, 768] */
+  /* %624 = batch_moments(%620) {channels last} blocks.9.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 335175680, arena + 617163392);
 
-  /* %665 = gelu(%663) blocks.9.leff : f32[B, 196, 768] */
+  /* %625 = gelu(%623) blocks.9.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 339992576, arena + 344809472);
 
-  /* %668 = reshape(%666) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %666: no code */
+  /* %628 = reshape(%626) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %626: no code */
 
-  /* %669 = fused_linear(%665, %668, %667) blocks.9.leff.conv3 : f32[B, 196, 192] */
+  /* %629 = fused_linear(%625, %628, %627) blocks.9.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 344809472, params[263], params[264], LK_ACT_NONE, NULL,
       arena + 610553984);
 
-  /* %672 = batch_normalize(%669, %670, %671) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
+  /* %632 = batch_normalize(%629, %630, %631) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 610553984, params[265], params[266], 1e-05f,
       arena + 349626368);
 
-  /* %673 = batch_moments(%669) {channels last} blocks.9.leff.bn3 : f32[2, 192] */
+  /* %633 = batch_moments(%629) {channels last} blocks.9.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 610553984, arena + 617176496);
 
-  /* %674 = concat(%647, %672) {axis 0} blocks.9.leff : f32[B, 197, 192] */
+  /* %634 = concat(%607, %632) {axis 0} blocks.9.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 349626368 + (long)b * 37632, 37632,
         arena + 563466368 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %676 = mul(%674, %675) blocks.9 : f32[B, 197, 192], written over %674 */
+  /* %636 = mul(%634, %635) blocks.9 : f32[B, 197, 192], written over %634 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 563466368, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 563466368);
 
-  /* %677 = add(%641, %676) blocks.9 : f32[B, 197, 192], written over %674 */
+  /* %637 = add(%601, %636) blocks.9 : f32[B, 197, 192], written over %634 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 561045632, (const long[]){37824, 192, 1},
       arena + 563466368, (const long[]){37824, 192, 1}, arena + 563466368);
 
-  /* %678 = slice(%677) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 9 */
+  /* %638 = slice(%637) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 9 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 563466368 + (long)b * 37824, 37824,
         arena + 411049664 + (long)b * 2304, 192);
   } // for b
 
-  /* %679 = concat(%612, %678) {axis 0} : f32[B, 10, 192], a view of %813: no code */
+  /* %639 = concat(%576, %638) {axis 0} : f32[B, 10, 192], a view of %765: no code */
 
-  /* %682 = normalize(%677) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %642 = normalize(%637) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 563466368, 1e-06f, arena + 564676736);
 
-  /* %683 = mul(%682, %680) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %643 = mul(%642, %640) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 564676736, (const long[]){37824, 192, 1},
       params[269], (const long[]){0, 0, 1}, arena + 565887104);
 
-  /* %684 = add(%683, %681) blocks.10.norm1 : f32[B, 197, 192], written over %683 */
+  /* %644 = add(%643, %641) blocks.10.norm1 : f32[B, 197, 192], written over %643 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 565887104, (const long[]){37824, 192, 1},
       params[270], (const long[]){0, 0, 1}, arena + 565887104);
 
-  /* %687 = fused_linear(%684, %685, %686) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %647 = fused_linear(%644, %645, %646) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 565887104, params[271], params[272], LK_ACT_NONE, NULL,
       arena + 349626368);
 
-  /* %688 = slice(%687) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 349626368, 576, arena + 353257472, 192);
+  /* %648 = slice(%647) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 349626368, 576, arena + 567097472, 192);
 
-  /* %689 = slice(%687) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 349626560, 576, arena + 354467840, 192);
+  /* %649 = slice(%647) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 349626560, 576, arena + 568307840, 192);
 
-  /* %690 = slice(%687) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 349626752, 576, arena + 355678208, 192);
+  /* %650 = slice(%647) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 349626752, 576, arena + 569518208, 192);
 
-  /* %691 = reshape(%688) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %688: no code */
+  /* %651 = reshape(%648) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %648: no code */
 
-  /* %692 = transpose(%691) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 353257472,
-      arena + 567097472);
+  /* %652 = reshape(%649) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %649: no code */
 
-  /* %693 = reshape(%689) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %689: no code */
+  /* %653 = reshape(%650) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %650: no code */
 
-  /* %694 = transpose(%693) {perm [1, 2, 3, 0]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 354467840,
-      arena + 568307840);
+  /* %654 = matmul_permuted(%651, %652) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 567097472, 64, 192, 1,
+      arena + 568307840, 64, 1, 192, arena + 349626368, 38809, 197, 0.0f);
 
-  /* %695 = reshape(%690) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %690: no code */
-
-  /* %696 = transpose(%695) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 355678208,
-      arena + 569518208);
-
-  /* %697 = matmul(%692, %694) blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 567097472, 12608, 64, 1, arena + 568307840, 12608,
-      197, 1, arena + 349626368, 38809, 197, 0.0f);
-
-  /* %698 = mul_scalar(%697) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %655 = mul_scalar(%654) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 349626368, 0.125f, arena + 353352032);
 
-  /* %699 = softmax(%698) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %656 = softmax(%655) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 353352032, arena + 449502656);
 
-  /* %700 = matmul(%699, %696) blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 449502656, 38809, 197, 1, arena + 569518208, 12608,
-      64, 1, arena + 349626368, 12608, 64, 0.0f);
+  /* %657 = matmul_permuted(%656, %653) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 449502656, 38809, 197, 1,
+      arena + 569518208, 64, 192, 1, arena + 570728576, 64, 192, 0.0f);
 
-  /* %701 = transpose(%700) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 349626368,
-      arena + 570728576);
+  /* %658 = reshape(%657) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %657: no code */
 
-  /* %702 = reshape(%701) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %701: no code */
-
-  /* %705 = fused_linear(%702, %703, %704) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %661 = fused_linear(%658, %659, %660) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 570728576, params[273], params[274], LK_ACT_NONE, NULL,
       arena + 571938944);
 
-  /* %707 = mul(%705, %706) blocks.10 : f32[B, 197, 192], written over %705 */
+  /* %663 = mul(%661, %662) blocks.10 : f32[B, 197, 192], written over %661 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 571938944, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 571938944);
 
-  /* %708 = add(%677, %707) blocks.10 : f32[B, 197, 192], written over %705 */
+  /* %664 = add(%637, %663) blocks.10 : f32[B, 197, 192], written over %661 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 563466368, (const long[]){37824, 192, 1},
       arena + 571938944, (const long[]){37824, 192, 1}, arena + 571938944);
 
-  /* %711 = normalize(%708) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %667 = normalize(%664) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 571938944, 1e-06f, arena + 573149312);
 
-  /* %712 = mul(%711, %709) blocks.10.norm2 : f32[B, 197, 192] */
+  /* %668 = mul(%667, %665) blocks.10.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 573149312, (const long[]){37824, 192, 1},
       params[275], (const long[]){0, 0, 1}, arena + 349626368);
 
-  /* %713 = add(%712, %710) blocks.10.norm2 : f32[B, 197, 192], written over %712 */
+  /* %669 = add(%668, %666) blocks.10.norm2 : f32[B, 197, 192], written over %668 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 349626368, (const long[]){37824, 192, 1},
       params[276], (const long[]){0, 0, 1}, arena + 349626368);
 
-  /* %714 = slice(%713) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %741 from row 0 */
+  /* %670 = slice(%669) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %697 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 349626368 + (long)b * 37824, 37824,
         arena + 574359680 + (long)b * 37824, 192);
   } // for b
 
-  /* %715 = slice(%713) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  /* %671 = slice(%669) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 349626560, 37824, arena + 611758208, 37632);
 
-  /* %718 = reshape(%716) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %716: no code */
+  /* %674 = reshape(%672) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %672: no code */
 
-  /* %719 = fused_linear(%715, %718, %717) blocks.10.leff.conv1 : f32[B, 196, 768] */
+  /* %675 = fused_linear(%671, %674, %673) blocks.10.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 611758208, params[277], params[278], LK_ACT_NONE, NULL,
       arena + 349626368);
 
-  /* %722 = batch_normalize(%719, %720, %721) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
+  /* %678 = batch_normalize(%675, %676, %677) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 349626368, params[279], params[280], 1e-05f,
       arena + 354443264);
 
-  /* %723 = batch_moments(%719) {channels last} blocks.10.leff.bn1 : f32[2, 768] */
+  /* %679 = batch_moments(%675) {channels last} blocks.10.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 349626368, arena + 617164928);
 
-  /* %724 = gelu(%722) blocks.10.leff : f32[B, 196, 768] */
+  /* %680 = gelu(%678) blocks.10.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 354443264, arena + 359260160);
 
-  /* %727 = token_dwconv(%724, %725, %726) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %683 = token_dwconv(%680, %681, %682) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 359260160, params[283], params[284],
       LK_ACT_NONE, arena + 364077056);
 
-  /* %730 = batch_normalize(%727, %728, %729) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
+  /* %686 = batch_normalize(%683, %684, %685) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 364077056, params[285], params[286], 1e-05f,
       arena + 368893952);
 
-  /* %731 = batch_moments(%727) {channels last} blocks.10.leff.bn2 : f32[2, 768] */
+  /* %687 = batch_moments(%683) {channels last} blocks.10.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 364077056, arena + 617166464);
 
-  /* %732 = gelu(%730) blocks.10.leff : f32[B, 196, 768] */
+  /* %688 = gelu(%686) blocks.10.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 368893952, arena + 373710848);
 
-  /* %735 = reshape(%733) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %733: no code */
+  /* %691 = reshape(%689) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %689: no code */
 
-  /* %736 = fused_linear(%732, %735, %734) blocks.10.leff.conv3 : f32[B, 196, 192] */
+  /* %692 = fused_linear(%688, %691, %690) blocks.10.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 373710848, params[289], params[290], LK_ACT_NONE, NULL,
       arena + 612962432);
 
-  /* %739 = batch_normalize(%736, %737, %738) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
+  /* %695 = batch_normalize(%692, %693, %694) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 612962432, params[291], params[292], 1e-05f,
       arena + 378527744);
 
-  /* %740 = batch_moments(%736) {channels last} blocks.10.leff.bn3 : f32[2, 192] */
+  /* %696 = batch_moments(%692) {channels last} blocks.10.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 612962432, arena + 617176880);
 
-  /* %741 = concat(%714, %739) {axis 0} blocks.10.leff : f32[B, 197, 192] */
+  /* %697 = concat(%670, %695) {axis 0} blocks.10.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 378527744 + (long)b * 37632, 37632,
         arena + 574359680 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %743 = mul(%741, %742) blocks.10 : f32[B, 197, 192], written over %741 */
+  /* %699 = mul(%697, %698) blocks.10 : f32[B, 197, 192], written over %697 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 574359680, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 574359680);
 
-  /* %744 = add(%708, %743) blocks.10 : f32[B, 197, 192], written over %741 */
+  /* %700 = add(%664, %699) blocks.10 : f32[B, 197, 192], written over %697 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 571938944, (const long[]){37824, 192, 1},
       arena + 574359680, (const long[]){37824, 192, 1}, arena + 574359680);
 
-  /* %745 = slice(%744) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 10 */
+  /* %701 = slice(%700) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 10 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 574359680 + (long)b * 37824, 37824,
         arena + 411049856 + (long)b * 2304, 192);
   } // for b
 
-  /* %746 = concat(%679, %745) {axis 0} : f32[B, 11, 192], a view of %813: no code */
+  /* %702 = concat(%639, %701) {axis 0} : f32[B, 11, 192], a view of %765: no code */
 
-  /* %749 = normalize(%744) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %705 = normalize(%700) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 574359680, 1e-06f, arena + 575570048);
 
-  /* %750 = mul(%749, %747) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %706 = mul(%705, %703) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 575570048, (const long[]){37824, 192, 1},
       params[295], (const long[]){0, 0, 1}, arena + 576780416);
 
-  /* %751 = add(%750, %748) blocks.11.norm1 : f32[B, 197, 192], written over %750 */
+  /* %707 = add(%706, %704) blocks.11.norm1 : f32[B, 197, 192], written over %706 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 576780416, (const long[]){37824, 192, 1},
       params[296], (const long[]){0, 0, 1}, arena + 576780416);
 
-  /* %754 = fused_linear(%751, %752, %753) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %710 = fused_linear(%707, %708, %709) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 576780416, params[297], params[298], LK_ACT_NONE, NULL,
       arena + 378527744);
 
-  /* %755 = slice(%754) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 378527744, 576, arena + 382158848, 192);
+  /* %711 = slice(%710) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 378527744, 576, arena + 577990784, 192);
 
-  /* %756 = slice(%754) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 378527936, 576, arena + 383369216, 192);
+  /* %712 = slice(%710) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 378527936, 576, arena + 579201152, 192);
 
-  /* %757 = slice(%754) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 378528128, 576, arena + 384579584, 192);
+  /* %713 = slice(%710) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 378528128, 576, arena + 580411520, 192);
 
-  /* %758 = reshape(%755) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %755: no code */
+  /* %714 = reshape(%711) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %711: no code */
 
-  /* %759 = transpose(%758) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 382158848,
-      arena + 577990784);
+  /* %715 = reshape(%712) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %712: no code */
 
-  /* %760 = reshape(%756) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %756: no code */
+  /* %716 = reshape(%713) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %713: no code */
 
-  /* %761 = transpose(%760) {perm [1, 2, 3, 0]} blocks.11.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 383369216,
-      arena + 579201152);
+  /* %717 = matmul_permuted(%714, %715) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 577990784, 64, 192, 1,
+      arena + 579201152, 64, 1, 192, arena + 378527744, 38809, 197, 0.0f);
 
-  /* %762 = reshape(%757) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %757: no code */
-
-  /* %763 = transpose(%762) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 384579584,
-      arena + 580411520);
-
-  /* %764 = matmul(%759, %761) blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 577990784, 12608, 64, 1, arena + 579201152, 12608,
-      197, 1, arena + 378527744, 38809, 197, 0.0f);
-
-  /* %765 = mul_scalar(%764) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  /* %718 = mul_scalar(%717) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 378527744, 0.125f, arena + 382253408);
 
-  /* %766 = softmax(%765) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  /* %719 = softmax(%718) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 382253408, arena + 453228320);
 
-  /* %767 = matmul(%766, %763) blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 453228320, 38809, 197, 1, arena + 580411520, 12608,
-      64, 1, arena + 378527744, 12608, 64, 0.0f);
+  /* %720 = matmul_permuted(%719, %716) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 453228320, 38809, 197, 1,
+      arena + 580411520, 64, 192, 1, arena + 581621888, 64, 192, 0.0f);
 
-  /* %768 = transpose(%767) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 378527744,
-      arena + 581621888);
+  /* %721 = reshape(%720) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %720: no code */
 
-  /* %769 = reshape(%768) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %768: no code */
-
-  /* %772 = fused_linear(%769, %770, %771) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %724 = fused_linear(%721, %722, %723) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 581621888, params[299], params[300], LK_ACT_NONE, NULL,
       arena + 582832256);
 
-  /* %774 = mul(%772, %773) blocks.11 : f32[B, 197, 192], written over %772 */
+  /* %726 = mul(%724, %725) blocks.11 : f32[B, 197, 192], written over %724 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 582832256, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 582832256);
 
-  /* %775 = add(%744, %774) blocks.11 : f32[B, 197, 192], written over %772 */
+  /* %727 = add(%700, %726) blocks.11 : f32[B, 197, 192], written over %724 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 574359680, (const long[]){37824, 192, 1},
       arena + 582832256, (const long[]){37824, 192, 1}, arena + 582832256);
 
-  /* %778 = normalize(%775) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  /* %730 = normalize(%727) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 582832256, 1e-06f, arena + 584042624);
 
-  /* %779 = mul(%778, %776) blocks.11.norm2 : f32[B, 197, 192] */
+  /* %731 = mul(%730, %728) blocks.11.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 584042624, (const long[]){37824, 192, 1},
       params[301], (const long[]){0, 0, 1}, arena + 378527744);
 
-  /* %780 = add(%779, %777) blocks.11.norm2 : f32[B, 197, 192], written over %779 */
+  /* %732 = add(%731, %729) blocks.11.norm2 : f32[B, 197, 192], written over %731 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 378527744, (const long[]){37824, 192, 1},
       params[302], (const long[]){0, 0, 1}, arena + 378527744);
 
-  /* %781 = slice(%780) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %808 from row 0 */
+  /* %733 = slice(%732) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %760 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 378527744 + (long)b * 37824, 37824,
         arena + 407429120 + (long)b * 37824, 192);
   } // for b
 
-  /* %782 = slice(%780) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  /* %734 = slice(%732) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 378527936, 37824, arena + 614166656, 37632);
 
-  /* %785 = reshape(%783) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %783: no code */
+  /* %737 = reshape(%735) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %735: no code */
 
-  /* %786 = fused_linear(%782, %785, %784) blocks.11.leff.conv1 : f32[B, 196, 768] */
+  /* %738 = fused_linear(%734, %737, %736) blocks.11.leff.conv1 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 614166656, params[303], params[304], LK_ACT_NONE, NULL,
       arena + 378527744);
 
-  /* %789 = batch_normalize(%786, %787, %788) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
+  /* %741 = batch_normalize(%738, %739, %740) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 378527744, params[305], params[306], 1e-05f,
       arena + 383344640);
 
-  /* %790 = batch_moments(%786) {channels last} blocks.11.leff.bn1 : f32[2, 768] */
+  /* %742 = batch_moments(%738) {channels last} blocks.11.leff.bn1 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 378527744, arena + 617168000);
 
-  /* %791 = gelu(%789) blocks.11.leff : f32[B, 196, 768] */
+  /* %743 = gelu(%741) blocks.11.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 383344640, arena + 388161536);
 
-  /* %794 = token_dwconv(%791, %792, %793) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  /* %746 = token_dwconv(%743, %744, %745) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 388161536, params[309], params[310],
       LK_ACT_NONE, arena + 392978432);
 
-  /* %797 = batch_normalize(%794, %795, %796) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
+  /* %749 = batch_normalize(%746, %747, %748) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_cl(B * 196, 768, arena + 392978432, params[311], params[312], 1e-05f,
       arena + 397795328);
 
-  /* %798 = batch_moments(%794) {channels last} blocks.11.leff.bn2 : f32[2, 768] */
+  /* %750 = batch_moments(%746) {channels last} blocks.11.leff.bn2 : f32[2, 768] */
   lk_batch_moments_cl(B * 196, 768, arena + 392978432, arena + 617169536);
 
-  /* %799 = gelu(%797) blocks.11.leff : f32[B, 196, 768] */
+  /* %751 = gelu(%749) blocks.11.leff : f32[B, 196, 768] */
   lk_gelu(B * 196 * 768, arena + 397795328, arena + 402612224);
 
-  /* %802 = reshape(%800) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %800: no code */
+  /* %754 = reshape(%752) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %752: no code */
 
-  /* %803 = fused_linear(%799, %802, %801) blocks.11.leff.conv3 : f32[B, 196, 192] */
+  /* %755 = fused_linear(%751, %754, %753) blocks.11.leff.conv3 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 768, 192, arena + 402612224, params[315], params[316], LK_ACT_NONE, NULL,
       arena + 408639488);
 
-  /* %806 = batch_normalize(%803, %804, %805) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
+  /* %758 = batch_normalize(%755, %756, %757) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 408639488, params[317], params[318], 1e-05f,
       arena + 409843712);
 
-  /* %807 = batch_moments(%803) {channels last} blocks.11.leff.bn3 : f32[2, 192] */
+  /* %759 = batch_moments(%755) {channels last} blocks.11.leff.bn3 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 408639488, arena + 617177264);
 
-  /* %808 = concat(%781, %806) {axis 0} blocks.11.leff : f32[B, 197, 192] */
+  /* %760 = concat(%733, %758) {axis 0} blocks.11.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 37632, arena + 409843712 + (long)b * 37632, 37632,
         arena + 407429120 + (long)b * 37824 + 192, 37824);
   } // for b
 
-  /* %810 = mul(%808, %809) blocks.11 : f32[B, 197, 192], written over %808 */
+  /* %762 = mul(%760, %761) blocks.11 : f32[B, 197, 192], written over %760 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 407429120, (const long[]){37824, 192, 1},
       inputs[22], (const long[]){1, 0, 0}, arena + 407429120);
 
-  /* %811 = add(%775, %810) blocks.11 : f32[B, 197, 192], written over %808 */
+  /* %763 = add(%727, %762) blocks.11 : f32[B, 197, 192], written over %760 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 582832256, (const long[]){37824, 192, 1},
       arena + 407429120, (const long[]){37824, 192, 1}, arena + 407429120);
 
-  /* %812 = slice(%811) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %813 from row 11 */
+  /* %764 = slice(%763) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 11 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 407429120 + (long)b * 37824, 37824,
         arena + 411050048 + (long)b * 2304, 192);
   } // for b
 
-  /* %813 = concat(%746, %812) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
+  /* %765 = concat(%702, %764) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %815 = add(%813, %814) : f32[B, 12, 192], written over %813 */
+  /* %767 = add(%765, %766) : f32[B, 12, 192], written over %765 */
   lk_add(3, (const long[]){B, 12, 192}, arena + 411047936, (const long[]){2304, 192, 1},
       params[321], (const long[]){0, 192, 1}, arena + 411047936);
 
-  /* %818 = normalize(%815) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  /* %770 = normalize(%767) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
   lk_normalize(B * 12, 192, arena + 411047936, 1e-06f, arena + 407539712);
 
-  /* %819 = mul(%818, %816) lca.norm1 : f32[B, 12, 192] */
+  /* %771 = mul(%770, %768) lca.norm1 : f32[B, 12, 192] */
   lk_mul(3, (const long[]){B, 12, 192}, arena + 407539712, (const long[]){2304, 192, 1},
       params[322], (const long[]){0, 0, 1}, arena + 407613440);
 
-  /* %820 = add(%819, %817) lca.norm1 : f32[B, 12, 192], written over %819 */
+  /* %772 = add(%771, %769) lca.norm1 : f32[B, 12, 192], written over %771 */
   lk_add(3, (const long[]){B, 12, 192}, arena + 407613440, (const long[]){2304, 192, 1},
       params[323], (const long[]){0, 0, 1}, arena + 407613440);
 
-  /* %823 = fused_linear(%820, %821, %822) lca.attn.qkv : f32[B, 12, 576] */
+  /* %775 = fused_linear(%772, %773, %774) lca.attn.qkv : f32[B, 12, 576] */
   lk_fused_linear(B * 12, 192, 576, arena + 407613440, params[324], params[325], LK_ACT_NONE, NULL,
       arena + 58617856);
 
-  /* %824 = slice(%823) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
+  /* %776 = slice(%775) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
   lk_copy_rows(B * 12, 192, arena + 58617856, 576, arena + 58839040, 192);
 
-  /* %825 = slice(%823) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 58618048, 576, arena + 58912768, 192);
+  /* %777 = slice(%775) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
+  lk_copy_rows(B * 12, 192, arena + 58618048, 576, arena + 407429120, 192);
 
-  /* %826 = slice(%823) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 58618240, 576, arena + 407429120, 192);
+  /* %778 = slice(%775) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
+  lk_copy_rows(B * 12, 192, arena + 58618240, 576, arena + 407687168, 192);
 
-  /* %827 = slice(%824) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 58841152, 2304, arena + 58617856, 192);
+  /* %779 = slice(%776) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
+  lk_copy_rows(B, 192, arena + 58841152, 2304, arena + 58986496, 192);
 
-  /* %828 = reshape(%827) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %827: no code */
+  /* %780 = reshape(%779) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %779: no code */
 
-  /* %829 = transpose(%828) {perm [1, 2, 0, 3]} lca : f32[B, 3, 1, 1, 64] */
-  lk_transpose(5, (const long[]){B, 1, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 58617856,
-      arena + 58986496);
+  /* %781 = reshape(%777) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %777: no code */
 
-  /* %830 = reshape(%825) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %825: no code */
+  /* %782 = reshape(%778) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %778: no code */
 
-  /* %831 = transpose(%830) {perm [1, 2, 3, 0]} lca : f32[B, 3, 1, 64, 12] */
-  lk_transpose(5, (const long[]){B, 12, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 58912768,
-      arena + 407687168);
+  /* %783 = matmul_permuted(%780, %781) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 58986496, 64, 0, 1, arena + 407429120,
+      64, 1, 192, arena + 58617856, 12, 0, 0.0f);
 
-  /* %832 = reshape(%826) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %826: no code */
-
-  /* %833 = transpose(%832) {perm [1, 2, 0, 3]} lca : f32[B, 3, 1, 12, 64] */
-  lk_transpose(5, (const long[]){B, 12, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 407429120,
-      arena + 407760896);
-
-  /* %834 = matmul(%829, %831) lca : f32[B, 3, 1, 1, 12] */
-  lk_gemm_batched(B * 3, 1, 12, 64, arena + 58986496, 64, 64, 1, arena + 407687168, 768, 12, 1,
-      arena + 58617856, 12, 12, 0.0f);
-
-  /* %835 = mul_scalar(%834) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  /* %784 = mul_scalar(%783) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
   lk_mul_scalar(B * 3 * 12, arena + 58617856, 0.125f, arena + 58619008);
 
-  /* %836 = softmax(%835) {axis -1} lca : f32[B, 3, 1, 1, 12] */
-  lk_softmax(B * 3, 12, arena + 58619008, arena + 407490560);
+  /* %785 = softmax(%784) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  lk_softmax(B * 3, 12, arena + 58619008, arena + 407785472);
 
-  /* %837 = matmul(%836, %833) lca : f32[B, 3, 1, 1, 64] */
-  lk_gemm_batched(B * 3, 1, 64, 12, arena + 407490560, 12, 12, 1, arena + 407760896, 768, 64, 1,
-      arena + 58617856, 64, 64, 0.0f);
+  /* %786 = matmul_permuted(%785, %782) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 407785472, 12, 0, 1, arena + 407687168,
+      64, 192, 1, arena + 58992640, 64, 0, 0.0f);
 
-  /* %838 = transpose(%837) {perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 1, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 58617856,
-      arena + 58992640);
+  /* %787 = reshape(%786) {shape [1, 192]} lca : f32[B, 1, 192], a view of %786: no code */
 
-  /* %839 = reshape(%838) {shape [1, 192]} lca : f32[B, 1, 192], a view of %838: no code */
+  /* %790 = slice(%767) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %765: no code */
 
-  /* %842 = slice(%815) {axis 0, start 11, length 1} lca : f32[B, 1, 192], a view of %813: no code */
-
-  /* %843 = fused_linear(%839, %840, %841, %842) {residual} lca.attn.proj : f32[B, 1, 192] */
+  /* %791 = fused_linear(%787, %788, %789, %790) {residual} lca.attn.proj : f32[B, 1, 192] */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(1, 192, 192, arena + 58992640 + (long)b * 192, params[326], params[327],
         LK_ACT_NONE, arena + 411050048 + (long)b * 2304, arena + 58998784 + (long)b * 192);
   } // for b
 
-  /* %846 = normalize(%843) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
-  lk_normalize(B, 192, arena + 58998784, 1e-06f, arena + 407478272);
+  /* %794 = normalize(%791) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  lk_normalize(B, 192, arena + 58998784, 1e-06f, arena + 407527424);
 
-  /* %847 = mul(%846, %844) lca.norm2 : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 407478272, (const long[]){192, 0, 1}, params[328],
-      (const long[]){0, 0, 1}, arena + 407484416);
+  /* %795 = mul(%794, %792) lca.norm2 : f32[B, 1, 192] */
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 407527424, (const long[]){192, 0, 1}, params[328],
+      (const long[]){0, 0, 1}, arena + 407533568);
 
-  /* %848 = add(%847, %845) lca.norm2 : f32[B, 1, 192], written over %847 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 407484416, (const long[]){192, 0, 1}, params[329],
-      (const long[]){0, 0, 1}, arena + 407484416);
+  /* %796 = add(%795, %793) lca.norm2 : f32[B, 1, 192], written over %795 */
+  lk_add(3, (const long[]){B, 1, 192}, arena + 407533568, (const long[]){192, 0, 1}, params[329],
+      (const long[]){0, 0, 1}, arena + 407533568);
 
-  /* %851 = fused_linear(%848, %849, %850) lca.feedforward.fc1 : f32[B, 1, 768] */
-  lk_fused_linear(B, 192, 768, arena + 407484416, params[330], params[331], LK_ACT_NONE, NULL,
-      arena + 407429120);
+  /* %799 = fused_linear(%796, %797, %798) lca.feedforward.fc1 : f32[B, 1, 768] */
+  lk_fused_linear(B, 192, 768, arena + 407533568, params[330], params[331], LK_ACT_NONE, NULL,
+      arena + 407502848);
 
-  /* %852 = gelu(%851) lca.feedforward : f32[B, 1, 768] */
-  lk_gelu(B * 768, arena + 407429120, arena + 407453696);
+  /* %800 = gelu(%799) lca.feedforward : f32[B, 1, 768] */
+  lk_gelu(B * 768, arena + 407502848, arena + 407760896);
 
-  /* %855 = fused_linear(%852, %853, %854, %843) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
-  lk_fused_linear(B, 768, 192, arena + 407453696, params[332], params[333], LK_ACT_NONE,
+  /* %803 = fused_linear(%800, %801, %802, %791) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
+  lk_fused_linear(B, 768, 192, arena + 407760896, params[332], params[333], LK_ACT_NONE,
       arena + 58998784, arena + 58841856);
 
-  /* %858 = normalize(%855) {eps 1e-06} norm : f32[B, 1, 192] */
+  /* %806 = normalize(%803) {eps 1e-06} norm : f32[B, 1, 192] */
   lk_normalize(B, 192, arena + 58841856, 1e-06f, arena + 58848000);
 
-  /* %859 = mul(%858, %856) norm : f32[B, 1, 192] */
+  /* %807 = mul(%806, %804) norm : f32[B, 1, 192] */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 58848000, (const long[]){192, 0, 1}, params[334],
       (const long[]){0, 0, 1}, arena + 58854144);
 
-  /* %860 = add(%859, %857) norm : f32[B, 1, 192], written over %859 */
+  /* %808 = add(%807, %805) norm : f32[B, 1, 192], written over %807 */
   lk_add(3, (const long[]){B, 1, 192}, arena + 58854144, (const long[]){192, 0, 1}, params[335],
       (const long[]){0, 0, 1}, arena + 58854144);
 
-  /* %861 = index(%860) {axis 0, at 0} : f32[B, 192], a view of %859: no code */
+  /* %809 = index(%808) {axis 0, at 0} : f32[B, 192], a view of %807: no code */
 
-  /* %864 = fused_linear(%861, %862, %863) head : f32[B, 1000] */
+  /* %812 = fused_linear(%809, %810, %811) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 58854144, params[336], params[337], LK_ACT_NONE, NULL,
       arena + 58617856);
 
-  /* %866 = cross_entropy(%864, %865) : f32[1] */
+  /* %814 = cross_entropy(%812, %813) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 58617856, inputs[23], arena + 617179760);
 
-  /* %867 = cross_entropy_grad(%864, %865) : f32[B, 1000] */
+  /* %815 = cross_entropy_grad(%812, %813) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 58617856, inputs[23], arena + 58809856);
 
-  /* %868 = transpose(%862) {perm [1, 0]} head : f32[192, 1000] */
+  /* %816 = transpose(%810) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 58617856);
 
-  /* %869 = fused_linear(%867, %868) head : f32[B, 192] */
+  /* %817 = fused_linear(%815, %816) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 58809856, arena + 58617856, NULL, LK_ACT_NONE, NULL,
       arena + 58860288);
 
-  /* %870 = linear_grad_weight(%867, %861) head : f32[1000, 192] */
+  /* %818 = linear_grad_weight(%815, %809) head : f32[1000, 192] */
   lk_linear_grad_weight(B, 192, 1000, arena + 58809856, arena + 58854144, arena + 616575104);
 
-  /* %871 = reduce_sum(%867) {axes [], batch} head : f32[1000] */
+  /* %819 = reduce_sum(%815) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 58809856,
       arena + 617171072);
 
-  /* %872 = reshape(%869) {shape [1, 192]} : f32[B, 1, 192], a view of %869: no code */
+  /* %820 = reshape(%817) {shape [1, 192]} : f32[B, 1, 192], a view of %817: no code */
 
-  /* %873 = zero_pad(%872) {axis 0, before 0, after 0} : f32[B, 1, 192] */
+  /* %821 = zero_pad(%820) {axis 0, before 0, after 0} : f32[B, 1, 192] */
   lk_zero_pad(B, 1, 192, 0, 0, arena + 58860288, arena + 58617856);
 
-  /* %874 = reduce_sum(%873) {axes [], batch} norm : f32[1, 192] */
+  /* %822 = reduce_sum(%821) {axes [], batch} norm : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58617856,
       arena + 617177648);
 
-  /* %875 = reshape(%874) {shape [192]} norm : f32[192], a view of %874: no code */
+  /* %823 = reshape(%822) {shape [192]} norm : f32[192], a view of %822: no code */
 
-  /* %876 = mul(%873, %856) norm : f32[B, 1, 192] */
+  /* %824 = mul(%821, %804) norm : f32[B, 1, 192] */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 58617856, (const long[]){192, 0, 1}, params[334],
       (const long[]){0, 0, 1}, arena + 58624000);
 
-  /* %877 = mul(%873, %858) norm : f32[B, 1, 192], written over %873 */
+  /* %825 = mul(%821, %806) norm : f32[B, 1, 192], written over %821 */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 58617856, (const long[]){192, 0, 1},
       arena + 58848000, (const long[]){192, 0, 1}, arena + 58617856);
 
-  /* %878 = reduce_sum(%877) {axes [], batch} norm : f32[1, 192] */
+  /* %826 = reduce_sum(%825) {axes [], batch} norm : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58617856,
       arena + 617177840);
 
-  /* %879 = reshape(%878) {shape [192]} norm : f32[192], a view of %878: no code */
+  /* %827 = reshape(%826) {shape [192]} norm : f32[192], a view of %826: no code */
 
-  /* %880 = normalize_grad(%855, %876) {eps 1e-06} norm : f32[B, 1, 192] */
+  /* %828 = normalize_grad(%803, %824) {eps 1e-06} norm : f32[B, 1, 192] */
   lk_normalize_grad(B, 192, arena + 58841856, arena + 58624000, 1e-06f, arena + 58814464);
 
-  /* %881 = transpose(%853) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
+  /* %829 = transpose(%801) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 58617856);
 
-  /* %882 = fused_linear(%880, %881) lca.feedforward.fc2 : f32[B, 1, 768] */
+  /* %830 = fused_linear(%828, %829) lca.feedforward.fc2 : f32[B, 1, 768] */
   lk_fused_linear(B, 192, 768, arena + 58814464, arena + 58617856, NULL, LK_ACT_NONE, NULL,
       arena + 58765312);
 
-  /* %883 = linear_grad_weight(%880, %852) lca.feedforward.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 58814464, arena + 407453696, arena + 58839040);
+  /* %831 = linear_grad_weight(%828, %800) lca.feedforward.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B, 768, 192, arena + 58814464, arena + 407760896, arena + 58839040);
 
-  /* %884 = reduce_sum(%880) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
+  /* %832 = reduce_sum(%828) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58814464,
       arena + 617178032);
 
-  /* %885 = reshape(%884) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %884: no code */
+  /* %833 = reshape(%832) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %832: no code */
 
-  /* %886 = gelu_grad(%851, %882) lca.feedforward : f32[B, 1, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 768, arena + 407429120, arena + 58765312, arena + 58789888);
+  /* %834 = gelu_grad(%799, %830) lca.feedforward : f32[B, 1, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 768, arena + 407502848, arena + 58765312, arena + 58789888);
 
-  /* %887 = transpose(%849) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
+  /* %835 = transpose(%797) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 58617856);
 
-  /* %888 = fused_linear(%886, %887) lca.feedforward.fc1 : f32[B, 1, 192] */
+  /* %836 = fused_linear(%834, %835) lca.feedforward.fc1 : f32[B, 1, 192] */
   lk_fused_linear(B, 768, 192, arena + 58789888, arena + 58617856, NULL, LK_ACT_NONE, NULL,
       arena + 58765312);
 
-  /* %889 = linear_grad_weight(%886, %848) lca.feedforward.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 58789888, arena + 407484416, arena + 616767104);
+  /* %837 = linear_grad_weight(%834, %796) lca.feedforward.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B, 192, 768, arena + 58789888, arena + 407533568, arena + 616767104);
 
-  /* %890 = reduce_sum(%886) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
+  /* %838 = reduce_sum(%834) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
   lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 58789888,
       arena + 617172080);
 
-  /* %891 = reshape(%890) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %890: no code */
+  /* %839 = reshape(%838) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %838: no code */
 
-  /* %892 = reduce_sum(%888) {axes [], batch} lca.norm2 : f32[1, 192] */
+  /* %840 = reduce_sum(%836) {axes [], batch} lca.norm2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58765312,
       arena + 617178224);
 
-  /* %893 = reshape(%892) {shape [192]} lca.norm2 : f32[192], a view of %892: no code */
+  /* %841 = reshape(%840) {shape [192]} lca.norm2 : f32[192], a view of %840: no code */
 
-  /* %894 = mul(%888, %844) lca.norm2 : f32[B, 1, 192] */
+  /* %842 = mul(%836, %792) lca.norm2 : f32[B, 1, 192] */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 58765312, (const long[]){192, 0, 1}, params[328],
       (const long[]){0, 0, 1}, arena + 58617856);
 
-  /* %895 = mul(%888, %846) lca.norm2 : f32[B, 1, 192], written over %888 */
+  /* %843 = mul(%836, %794) lca.norm2 : f32[B, 1, 192], written over %836 */
   lk_mul(3, (const long[]){B, 1, 192}, arena + 58765312, (const long[]){192, 0, 1},
-      arena + 407478272, (const long[]){192, 0, 1}, arena + 58765312);
+      arena + 407527424, (const long[]){192, 0, 1}, arena + 58765312);
 
-  /* %896 = reduce_sum(%895) {axes [], batch} lca.norm2 : f32[1, 192] */
+  /* %844 = reduce_sum(%843) {axes [], batch} lca.norm2 : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58765312,
       arena + 617178416);
 
-  /* %897 = reshape(%896) {shape [192]} lca.norm2 : f32[192], a view of %896: no code */
+  /* %845 = reshape(%844) {shape [192]} lca.norm2 : f32[192], a view of %844: no code */
 
-  /* %898 = normalize_grad(%843, %894) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
+  /* %846 = normalize_grad(%791, %842) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
   lk_normalize_grad(B, 192, arena + 58998784, arena + 58617856, 1e-06f, arena + 58624000);
 
-  /* %899 = add(%880, %898) lca : f32[B, 1, 192], written over %880 */
+  /* %847 = add(%828, %846) lca : f32[B, 1, 192], written over %828 */
   lk_add(3, (const long[]){B, 1, 192}, arena + 58814464, (const long[]){192, 0, 1},
       arena + 58624000, (const long[]){192, 0, 1}, arena + 58814464);
 
-  /* %900 = zero_pad(%899) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  /* %848 = zero_pad(%847) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
   lk_zero_pad(B, 1, 192, 11, 0, arena + 58814464, arena + 617025152);
 
-  /* %901 = transpose(%840) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
+  /* %849 = transpose(%788) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 58617856);
 
-  /* %902 = fused_linear(%899, %901) lca.attn.proj : f32[B, 1, 192] */
+  /* %850 = fused_linear(%847, %849) lca.attn.proj : f32[B, 1, 192] */
   lk_fused_linear(B, 192, 192, arena + 58814464, arena + 58617856, NULL, LK_ACT_NONE, NULL,
       arena + 58654720);
 
-  /* %903 = linear_grad_weight(%899, %839) lca.attn.proj : f32[192, 192] */
+  /* %851 = linear_grad_weight(%847, %787) lca.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B, 192, 192, arena + 58814464, arena + 58992640, arena + 617098880);
 
-  /* %904 = reduce_sum(%899) {axes [], batch} lca.attn.proj : f32[1, 192] */
+  /* %852 = reduce_sum(%847) {axes [], batch} lca.attn.proj : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58814464,
       arena + 617178608);
 
-  /* %905 = reshape(%904) {shape [192]} lca.attn.proj : f32[192], a view of %904: no code */
+  /* %853 = reshape(%852) {shape [192]} lca.attn.proj : f32[192], a view of %852: no code */
 
-  /* %906 = reshape(%902) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %902: no code */
+  /* %854 = reshape(%850) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %850: no code */
 
-  /* %907 = transpose(%906) {perm [1, 2, 0, 3]} lca : f32[B, 3, 1, 1, 64] */
-  lk_transpose(5, (const long[]){B, 1, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 58654720,
-      arena + 58691584);
+  /* %855 = matmul_permuted(%854, %782) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
+  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 58654720, 64, 0, 1, arena + 407687168,
+      64, 1, 192, arena + 58617856, 12, 0, 0.0f);
 
-  /* %908 = transpose(%833) {perm [0, 1, 3, 2]} lca : f32[B, 3, 1, 64, 12] */
-  lk_transpose(5, (const long[]){B, 3, 1, 12, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 407760896,
-      arena + 58617856);
+  /* %856 = matmul_permuted(%785, %854) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 407785472, 12, 1, 0, arena + 58654720,
+      64, 0, 1, arena + 407687168, 64, 192, 0.0f);
 
-  /* %909 = matmul(%907, %908) lca : f32[B, 3, 1, 1, 12] */
-  lk_gemm_batched(B * 3, 1, 12, 64, arena + 58691584, 64, 64, 1, arena + 58617856, 768, 12, 1,
-      arena + 58697728, 12, 12, 0.0f);
+  /* %857 = softmax_grad(%785, %855) {axis -1} lca : f32[B, 3, 1, 1, 12] */
+  lk_softmax_grad(B * 3, 12, arena + 407785472, arena + 58617856, arena + 58619008);
 
-  /* %910 = transpose(%836) {perm [0, 1, 3, 2]} lca : f32[B, 3, 1, 12, 1] */
-  lk_transpose(5, (const long[]){B, 3, 1, 1, 12}, (const int[]){0, 1, 2, 4, 3}, arena + 407490560,
-      arena + 58698880);
+  /* %858 = mul_scalar(%857) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
+  lk_mul_scalar(B * 3 * 12, arena + 58619008, 0.125f, arena + 58624000);
 
-  /* %911 = matmul(%910, %907) lca : f32[B, 3, 1, 12, 64] */
-  lk_gemm_batched(B * 3, 12, 64, 1, arena + 58698880, 12, 1, 1, arena + 58691584, 64, 64, 1,
-      arena + 58617856, 768, 64, 0.0f);
+  /* %859 = matmul_permuted(%858, %781) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 58624000, 12, 0, 1, arena + 407429120,
+      64, 192, 1, arena + 58617856, 64, 0, 0.0f);
 
-  /* %912 = softmax_grad(%836, %909) {axis -1} lca : f32[B, 3, 1, 1, 12] */
-  lk_softmax_grad(B * 3, 12, arena + 407490560, arena + 58697728, arena + 58691584);
+  /* %860 = matmul_permuted(%780, %858) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
+  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 58624000, 12, 1, 0, arena + 58986496, 64,
+      0, 1, arena + 407429120, 64, 192, 0.0f);
 
-  /* %913 = mul_scalar(%912) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
-  lk_mul_scalar(B * 3 * 12, arena + 58691584, 0.125f, arena + 58777600);
+  /* %861 = reshape(%856) {shape [12, 192]} lca : f32[B, 12, 192], a view of %856: no code */
 
-  /* %914 = transpose(%831) {perm [0, 1, 3, 2]} lca : f32[B, 3, 1, 12, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 12}, (const int[]){0, 1, 2, 4, 3}, arena + 407687168,
-      arena + 58691584);
+  /* %862 = reshape(%860) {shape [12, 192]} lca : f32[B, 12, 192], a view of %860: no code */
 
-  /* %915 = matmul(%913, %914) lca : f32[B, 3, 1, 1, 64] */
-  lk_gemm_batched(B * 3, 1, 64, 12, arena + 58777600, 12, 12, 1, arena + 58691584, 768, 64, 1,
-      arena + 58765312, 64, 64, 0.0f);
+  /* %863 = reshape(%859) {shape [1, 192]} lca : f32[B, 1, 192], a view of %859: no code */
 
-  /* %916 = transpose(%829) {perm [0, 1, 3, 2]} lca : f32[B, 3, 1, 64, 1] */
-  lk_transpose(5, (const long[]){B, 3, 1, 1, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 58986496,
-      arena + 58771456);
-
-  /* %917 = matmul(%916, %913) lca : f32[B, 3, 1, 64, 12] */
-  lk_gemm_batched(B * 3, 64, 12, 1, arena + 58771456, 64, 1, 1, arena + 58777600, 12, 12, 1,
-      arena + 58691584, 768, 12, 0.0f);
-
-  /* %918 = transpose(%911) {perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 12, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 58617856,
-      arena + 407429120);
-
-  /* %919 = reshape(%918) {shape [12, 192]} lca : f32[B, 12, 192], a view of %918: no code */
-
-  /* %920 = transpose(%917) {perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 12}, (const int[]){0, 4, 1, 2, 3}, arena + 58691584,
-      arena + 407687168);
-
-  /* %921 = reshape(%920) {shape [12, 192]} lca : f32[B, 12, 192], a view of %920: no code */
-
-  /* %922 = transpose(%915) {perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 1, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 58765312,
-      arena + 58617856);
-
-  /* %923 = reshape(%922) {shape [1, 192]} lca : f32[B, 1, 192], a view of %922: no code */
-
-  /* %924 = zero_pad(%923) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
+  /* %864 = zero_pad(%863) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
   lk_zero_pad(B, 1, 192, 11, 0, arena + 58617856, arena + 407760896);
 
-  /* %925 = concat(%924, %921, %919) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
+  /* %865 = concat(%864, %862, %861) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
   lk_copy_rows(B * 12, 192, arena + 407760896, 192, arena + 58617856, 576);
-  lk_copy_rows(B * 12, 192, arena + 407687168, 192, arena + 58618048, 576);
-  lk_copy_rows(B * 12, 192, arena + 407429120, 192, arena + 58618240, 576);
+  lk_copy_rows(B * 12, 192, arena + 407429120, 192, arena + 58618048, 576);
+  lk_copy_rows(B * 12, 192, arena + 407687168, 192, arena + 58618240, 576);
 
-  /* %926 = transpose(%821) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
+  /* %866 = transpose(%773) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 407429120);
 
-  /* %927 = fused_linear(%925, %926) lca.attn.qkv : f32[B, 12, 192] */
+  /* %867 = fused_linear(%865, %866) lca.attn.qkv : f32[B, 12, 192] */
   lk_fused_linear(B * 12, 576, 192, arena + 58617856, arena + 407429120, NULL, LK_ACT_NONE, NULL,
       arena + 407687168);
 
-  /* %928 = linear_grad_weight(%925, %820) lca.attn.qkv : f32[576, 192] */
+  /* %868 = linear_grad_weight(%865, %772) lca.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 12, 192, 576, arena + 58617856, arena + 407613440, arena + 616914560);
 
-  /* %929 = reduce_sum(%925) {axes [0], batch} lca.attn.qkv : f32[576] */
+  /* %869 = reduce_sum(%865) {axes [0], batch} lca.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 58617856,
       arena + 617172848);
 
-  /* %930 = reduce_sum(%927) {axes [0], batch} lca.norm1 : f32[192] */
+  /* %870 = reduce_sum(%867) {axes [0], batch} lca.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 407687168,
       arena + 617178800);
 
-  /* %931 = mul(%927, %816) lca.norm1 : f32[B, 12, 192] */
+  /* %871 = mul(%867, %768) lca.norm1 : f32[B, 12, 192] */
   lk_mul(3, (const long[]){B, 12, 192}, arena + 407687168, (const long[]){2304, 192, 1},
       params[322], (const long[]){0, 0, 1}, arena + 58617856);
 
-  /* %932 = mul(%927, %818) lca.norm1 : f32[B, 12, 192], written over %927 */
+  /* %872 = mul(%867, %770) lca.norm1 : f32[B, 12, 192], written over %867 */
   lk_mul(3, (const long[]){B, 12, 192}, arena + 407687168, (const long[]){2304, 192, 1},
       arena + 407539712, (const long[]){2304, 192, 1}, arena + 407687168);
 
-  /* %933 = reduce_sum(%932) {axes [0], batch} lca.norm1 : f32[192] */
+  /* %873 = reduce_sum(%872) {axes [0], batch} lca.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 407687168,
       arena + 617178992);
 
-  /* %934 = normalize_grad(%815, %931) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  /* %874 = normalize_grad(%767, %871) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
   lk_normalize_grad(B * 12, 192, arena + 411047936, arena + 58617856, 1e-06f, arena + 58691584);
 
-  /* %935 = add(%900, %934) : f32[B, 12, 192], written over %900 */
+  /* %875 = add(%848, %874) : f32[B, 12, 192], written over %848 */
   lk_add(3, (const long[]){B, 12, 192}, arena + 617025152, (const long[]){2304, 192, 1},
       arena + 58691584, (const long[]){2304, 192, 1}, arena + 617025152);
 
-  /* %936 = reduce_sum(%935) {axes [], batch} : f32[12, 192] */
+  /* %876 = reduce_sum(%875) {axes [], batch} : f32[12, 192] */
   lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 617025152,
       arena + 59000320);
 
-  /* %937 = reshape(%936) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %936: no code */
+  /* %877 = reshape(%876) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %876: no code */
 
-  /* %938 = slice(%935) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %900: no code */
+  /* %878 = slice(%875) {axis 0, start 0, length 11} : f32[B, 11, 192], a view of %848: no code */
 
-  /* %939 = slice(%935) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %879 = slice(%875) {axis 0, start 11, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %940 = zero_pad(%939) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %880 = zero_pad(%879) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617027264 + (long)b * 2304,
         arena + 585252992 + (long)b * 37824);
   } // for b
 
-  /* %941 = mul(%940, %809) blocks.11 : f32[B, 197, 192] */
+  /* %881 = mul(%880, %761) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[22], (const long[]){1, 0, 0}, arena + 586463360);
 
-  /* %942 = slice(%941) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %941: no code */
+  /* %882 = slice(%881) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %881: no code */
 
-  /* %943 = slice(%941) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
+  /* %883 = slice(%881) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 586463552, 37824, arena + 407429120, 37632);
 
-  /* %944 = batch_normalize_grad(%803, %943, %804) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
+  /* %884 = batch_normalize_grad(%755, %883, %756) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 408639488, arena + 407429120, params[317],
       1e-05f, arena + 615370880);
 
-  /* %945 = batch_normalize_param_grad(%803, %943) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[2, 192] */
+  /* %885 = batch_normalize_param_grad(%755, %883) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 408639488, arena + 407429120, 1e-05f,
       arena + 58617856);
 
-  /* %946 = index(%945) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
+  /* %886 = index(%885) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 58617856, 384, arena + 617179184, 192);
 
-  /* %947 = index(%945) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
+  /* %887 = index(%885) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 58618048, 384, arena + 617179376, 192);
 
-  /* %948 = transpose(%802) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
+  /* %888 = transpose(%754) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 58617856);
 
-  /* %949 = fused_linear(%944, %948) blocks.11.leff.conv3 : f32[B, 196, 768] */
+  /* %889 = fused_linear(%884, %888) blocks.11.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 615370880, arena + 58617856, NULL, LK_ACT_NONE, NULL,
       arena + 407429120);
 
-  /* %950 = linear_grad_weight(%944, %799) blocks.11.leff.conv3 : f32[192, 768] */
+  /* %890 = linear_grad_weight(%884, %751) blocks.11.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 615370880, arena + 402612224, arena + 58617856);
 
-  /* %951 = reduce_sum(%944) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
+  /* %891 = reduce_sum(%884) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 615370880,
       arena + 617179568);
 
-  /* %952 = reshape(%950) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %950: no code */
+  /* %892 = reshape(%890) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %890: no code */
 
-  /* %953 = gelu_grad(%797, %949) blocks.11.leff : f32[B, 196, 768] */
+  /* %893 = gelu_grad(%749, %889) blocks.11.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 397795328, arena + 407429120,
       arena + 402612224);
 
-  /* %954 = batch_normalize_grad(%794, %953, %795) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
+  /* %894 = batch_normalize_grad(%746, %893, %747) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 392978432, arena + 402612224, params[311],
       1e-05f, arena + 397795328);
 
-  /* %955 = batch_normalize_param_grad(%794, %953) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[2, 768] */
+  /* %895 = batch_normalize_param_grad(%746, %893) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 392978432, arena + 402612224, 1e-05f,
       arena + 58765312);
 
-  /* %956 = index(%955) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
+  /* %896 = index(%895) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 58765312, 1536, arena + 59004160, 768);
 
-  /* %957 = index(%955) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
+  /* %897 = index(%895) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 58766080, 1536, arena + 402612224, 768);
 
-  /* %958 = token_dwconv_grad_input(%954, %792) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
+  /* %898 = token_dwconv_grad_input(%894, %744) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 397795328, params[309],
       arena + 392978432);
 
-  /* %959 = token_dwconv_grad_weight(%954, %791) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %899 = token_dwconv_grad_weight(%894, %743) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 397795328,
       arena + 388161536, arena + 58986496);
 
-  /* %960 = reduce_sum(%954) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
+  /* %900 = reduce_sum(%894) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 397795328,
       arena + 402612992);
 
-  /* %961 = gelu_grad(%789, %958) blocks.11.leff : f32[B, 196, 768] */
+  /* %901 = gelu_grad(%741, %898) blocks.11.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 383344640, arena + 392978432,
       arena + 388161536);
 
-  /* %962 = batch_normalize_grad(%786, %961, %787) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
+  /* %902 = batch_normalize_grad(%738, %901, %739) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 378527744, arena + 388161536, params[305],
       1e-05f, arena + 383344640);
 
-  /* %963 = batch_normalize_param_grad(%786, %961) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[2, 768] */
+  /* %903 = batch_normalize_param_grad(%738, %901) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 378527744, arena + 388161536, 1e-05f,
       arena + 58765312);
 
-  /* %964 = index(%963) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58765312, 1536, arena + 388547264, 768);
+  /* %904 = index(%903) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 58765312, 1536, arena + 388308992, 768);
 
-  /* %965 = index(%963) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58766080, 1536, arena + 388548032, 768);
+  /* %905 = index(%903) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 58766080, 1536, arena + 388309760, 768);
 
-  /* %966 = transpose(%785) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
+  /* %906 = transpose(%737) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 378527744);
 
-  /* %967 = fused_linear(%962, %966) blocks.11.leff.conv1 : f32[B, 196, 192], written into %941 from row 1 */
+  /* %907 = fused_linear(%902, %906) blocks.11.leff.conv1 : f32[B, 196, 192], written into %881 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 383344640 + (long)b * 150528, arena + 378527744, NULL,
         LK_ACT_NONE, NULL, arena + 586463552 + (long)b * 37824);
   } // for b
 
-  /* %968 = linear_grad_weight(%962, %782) blocks.11.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 383344640, arena + 614166656, arena + 388399808);
+  /* %908 = linear_grad_weight(%902, %734) blocks.11.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 383344640, arena + 614166656, arena + 388161536);
 
-  /* %969 = reduce_sum(%962) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
+  /* %909 = reduce_sum(%902) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 383344640,
-      arena + 388548800);
+      arena + 388310528);
 
-  /* %970 = reshape(%968) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %968: no code */
+  /* %910 = reshape(%908) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %908: no code */
 
-  /* %971 = concat(%942, %967) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %941: no code */
+  /* %911 = concat(%882, %907) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %881: no code */
 
-  /* %972 = reduce_sum(%971) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %912 = reduce_sum(%911) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 586463360,
-      arena + 388549568);
+      arena + 387189440);
 
-  /* %973 = mul(%971, %776) blocks.11.norm2 : f32[B, 197, 192] */
+  /* %913 = mul(%911, %728) blocks.11.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 586463360, (const long[]){37824, 192, 1},
       params[301], (const long[]){0, 0, 1}, arena + 378527744);
 
-  /* %974 = mul(%971, %778) blocks.11.norm2 : f32[B, 197, 192], written over %941 */
+  /* %914 = mul(%911, %730) blocks.11.norm2 : f32[B, 197, 192], written over %881 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 586463360, (const long[]){37824, 192, 1},
       arena + 584042624, (const long[]){37824, 192, 1}, arena + 586463360);
 
-  /* %975 = reduce_sum(%974) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %915 = reduce_sum(%914) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 586463360,
-      arena + 388549760);
+      arena + 387189632);
 
-  /* %976 = normalize_grad(%775, %973) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  /* %916 = normalize_grad(%727, %913) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 582832256, arena + 378527744, 1e-06f, arena + 379738112);
 
-  /* %977 = add(%940, %976) blocks.11 : f32[B, 197, 192], written over %940 */
+  /* %917 = add(%880, %916) blocks.11 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 379738112, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %978 = mul(%977, %773) blocks.11 : f32[B, 197, 192] */
+  /* %918 = mul(%917, %725) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 378527744);
 
-  /* %979 = transpose(%770) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  /* %919 = transpose(%722) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 58765312);
 
-  /* %980 = fused_linear(%978, %979) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %920 = fused_linear(%918, %919) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 378527744, arena + 58765312, NULL, LK_ACT_NONE, NULL,
-      arena + 379738112);
+      arena + 382253408);
 
-  /* %981 = linear_grad_weight(%978, %769) blocks.11.attn.proj : f32[192, 192] */
+  /* %921 = linear_grad_weight(%918, %721) blocks.11.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 378527744, arena + 581621888, arena + 58765312);
 
-  /* %982 = reduce_sum(%978) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  /* %922 = reduce_sum(%918) {axes [0], batch} blocks.11.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 378527744,
-      arena + 388549952);
+      arena + 387189824);
 
-  /* %983 = reshape(%980) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %980: no code */
+  /* %923 = reshape(%920) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %920: no code */
 
-  /* %984 = transpose(%983) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 379738112,
-      arena + 385979072);
+  /* %924 = matmul_permuted(%923, %716) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 382253408, 64, 192, 1,
+      arena + 580411520, 64, 1, 192, arena + 378527744, 38809, 197, 0.0f);
 
-  /* %985 = transpose(%763) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 580411520,
-      arena + 382253408);
+  /* %925 = matmul_permuted(%719, %923) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 453228320, 38809, 1, 197,
+      arena + 382253408, 64, 192, 1, arena + 385979072, 64, 192, 0.0f);
 
-  /* %986 = matmul(%984, %985) blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 385979072, 12608, 64, 1, arena + 382253408, 12608,
-      197, 1, arena + 378527744, 38809, 197, 0.0f);
-
-  /* %987 = transpose(%766) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 453228320, arena + 382253408);
-
-  /* %988 = matmul(%987, %984) blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 382253408, 38809, 197, 1, arena + 385979072, 12608,
-      64, 1, arena + 387189440, 12608, 64, 0.0f);
-
-  /* %989 = softmax_grad(%766, %986) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  /* %926 = softmax_grad(%719, %924) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 453228320, arena + 378527744, arena + 382253408);
 
-  /* %990 = mul_scalar(%989) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  /* %927 = mul_scalar(%926) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 382253408, 0.125f, arena + 378527744);
 
-  /* %991 = transpose(%761) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 579201152,
-      arena + 382253408);
+  /* %928 = matmul_permuted(%927, %715) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 378527744, 38809, 197, 1,
+      arena + 579201152, 64, 192, 1, arena + 382253408, 64, 192, 0.0f);
 
-  /* %992 = matmul(%990, %991) blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 378527744, 38809, 197, 1, arena + 382253408, 12608,
-      64, 1, arena + 383463776, 12608, 64, 0.0f);
+  /* %929 = matmul_permuted(%714, %927) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 378527744, 38809, 1, 197,
+      arena + 577990784, 64, 192, 1, arena + 383463776, 64, 192, 0.0f);
 
-  /* %993 = transpose(%759) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 577990784,
-      arena + 382253408);
+  /* %930 = reshape(%925) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %925: no code */
 
-  /* %994 = matmul(%993, %990) blocks.11.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 382253408, 12608, 197, 1, arena + 378527744, 38809,
-      197, 1, arena + 384674144, 12608, 197, 0.0f);
+  /* %931 = reshape(%929) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %929: no code */
 
-  /* %995 = transpose(%988) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 387189440,
-      arena + 382158848);
+  /* %932 = reshape(%928) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %928: no code */
 
-  /* %996 = reshape(%995) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %995: no code */
+  /* %933 = concat(%932, %931, %930) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 382253408, 192, arena + 378527744, 576);
+  lk_copy_rows(B * 197, 192, arena + 383463776, 192, arena + 378527936, 576);
+  lk_copy_rows(B * 197, 192, arena + 385979072, 192, arena + 378528128, 576);
 
-  /* %997 = transpose(%994) {perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 384674144,
-      arena + 385884512);
-
-  /* %998 = reshape(%997) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %997: no code */
-
-  /* %999 = transpose(%992) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 383463776,
-      arena + 384674144);
-
-  /* %1000 = reshape(%999) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %999: no code */
-
-  /* %1001 = concat(%1000, %998, %996) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 384674144, 192, arena + 378527744, 576);
-  lk_copy_rows(B * 197, 192, arena + 385884512, 192, arena + 378527936, 576);
-  lk_copy_rows(B * 197, 192, arena + 382158848, 192, arena + 378528128, 576);
-
-  /* %1002 = transpose(%752) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %934 = transpose(%708) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 383369216);
 
-  /* %1003 = fused_linear(%1001, %1002) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %935 = fused_linear(%933, %934) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 378527744, arena + 383369216, NULL, LK_ACT_NONE, NULL,
       arena + 382158848);
 
-  /* %1004 = linear_grad_weight(%1001, %751) blocks.11.attn.qkv : f32[576, 192] */
+  /* %936 = linear_grad_weight(%933, %707) blocks.11.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 378527744, arena + 576780416, arena + 385906688);
 
-  /* %1005 = reduce_sum(%1001) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %937 = reduce_sum(%933) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 378527744,
       arena + 386017280);
 
-  /* %1006 = reduce_sum(%1003) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %938 = reduce_sum(%935) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 382158848,
       arena + 386017856);
 
-  /* %1007 = mul(%1003, %747) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %939 = mul(%935, %703) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 382158848, (const long[]){37824, 192, 1},
       params[295], (const long[]){0, 0, 1}, arena + 378527744);
 
-  /* %1008 = mul(%1003, %749) blocks.11.norm1 : f32[B, 197, 192], written over %1003 */
+  /* %940 = mul(%935, %705) blocks.11.norm1 : f32[B, 197, 192], written over %935 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 382158848, (const long[]){37824, 192, 1},
       arena + 575570048, (const long[]){37824, 192, 1}, arena + 382158848);
 
-  /* %1009 = reduce_sum(%1008) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %941 = reduce_sum(%940) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 382158848,
       arena + 386018048);
 
-  /* %1010 = normalize_grad(%744, %1007) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %942 = normalize_grad(%700, %939) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 574359680, arena + 378527744, 1e-06f, arena + 379738112);
 
-  /* %1011 = add(%977, %1010) blocks.10 : f32[B, 197, 192], written over %940 */
+  /* %943 = add(%917, %942) blocks.10 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 379738112, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1012 = slice(%938) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %900: no code */
+  /* %944 = slice(%878) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %848: no code */
 
-  /* %1013 = slice(%938) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %945 = slice(%878) {axis 0, start 10, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1014 = zero_pad(%1013) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %946 = zero_pad(%945) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617027072 + (long)b * 2304,
         arena + 378527744 + (long)b * 37824);
   } // for b
 
-  /* %1015 = add(%1011, %1014) blocks.10 : f32[B, 197, 192], written over %940 */
+  /* %947 = add(%943, %946) blocks.10 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 378527744, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1016 = mul(%1015, %742) blocks.10 : f32[B, 197, 192] */
+  /* %948 = mul(%947, %698) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 383344640);
 
-  /* %1017 = slice(%1016) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %1016: no code */
+  /* %949 = slice(%948) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %948: no code */
 
-  /* %1018 = slice(%1016) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
+  /* %950 = slice(%948) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 383344832, 37824, arena + 378527744, 37632);
 
-  /* %1019 = batch_normalize_grad(%736, %1018, %737) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
+  /* %951 = batch_normalize_grad(%692, %950, %693) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 612962432, arena + 378527744, params[291],
       1e-05f, arena + 384555008);
 
-  /* %1020 = batch_normalize_param_grad(%736, %1018) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[2, 192] */
+  /* %952 = batch_normalize_param_grad(%692, %950) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 612962432, arena + 378527744, 1e-05f,
       arena + 58802176);
 
-  /* %1021 = index(%1020) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
+  /* %953 = index(%952) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 58802176, 384, arena + 386018240, 192);
 
-  /* %1022 = index(%1020) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
+  /* %954 = index(%952) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 58802368, 384, arena + 386018432, 192);
 
-  /* %1023 = transpose(%735) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
+  /* %955 = transpose(%691) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 385759232);
 
-  /* %1024 = fused_linear(%1019, %1023) blocks.10.leff.conv3 : f32[B, 196, 768] */
+  /* %956 = fused_linear(%951, %955) blocks.10.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 384555008, arena + 385759232, NULL, LK_ACT_NONE, NULL,
       arena + 378527744);
 
-  /* %1025 = linear_grad_weight(%1019, %732) blocks.10.leff.conv3 : f32[192, 768] */
+  /* %957 = linear_grad_weight(%951, %688) blocks.10.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 384555008, arena + 373710848, arena + 385759232);
 
-  /* %1026 = reduce_sum(%1019) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
+  /* %958 = reduce_sum(%951) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 384555008,
       arena + 386018624);
 
-  /* %1027 = reshape(%1025) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %1025: no code */
+  /* %959 = reshape(%957) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %957: no code */
 
-  /* %1028 = gelu_grad(%730, %1024) blocks.10.leff : f32[B, 196, 768] */
+  /* %960 = gelu_grad(%686, %956) blocks.10.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 368893952, arena + 378527744,
       arena + 373710848);
 
-  /* %1029 = batch_normalize_grad(%727, %1028, %728) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
+  /* %961 = batch_normalize_grad(%683, %960, %684) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 364077056, arena + 373710848, params[285],
       1e-05f, arena + 368893952);
 
-  /* %1030 = batch_normalize_param_grad(%727, %1028) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[2, 768] */
+  /* %962 = batch_normalize_param_grad(%683, %960) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 364077056, arena + 373710848, 1e-05f,
       arena + 58802176);
 
-  /* %1031 = index(%1030) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
+  /* %963 = index(%962) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 58802176, 1536, arena + 373710848, 768);
 
-  /* %1032 = index(%1030) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
+  /* %964 = index(%962) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 58802944, 1536, arena + 373711616, 768);
 
-  /* %1033 = token_dwconv_grad_input(%1029, %725) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %965 = token_dwconv_grad_input(%961, %681) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 368893952, params[283],
       arena + 364077056);
 
-  /* %1034 = token_dwconv_grad_weight(%1029, %724) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %966 = token_dwconv_grad_weight(%961, %680) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 368893952,
       arena + 359260160, arena + 58993408);
 
-  /* %1035 = reduce_sum(%1029) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
+  /* %967 = reduce_sum(%961) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 368893952,
       arena + 373712384);
 
-  /* %1036 = gelu_grad(%722, %1033) blocks.10.leff : f32[B, 196, 768] */
+  /* %968 = gelu_grad(%678, %965) blocks.10.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 354443264, arena + 364077056,
       arena + 359260160);
 
-  /* %1037 = batch_normalize_grad(%719, %1036, %720) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
+  /* %969 = batch_normalize_grad(%675, %968, %676) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 349626368, arena + 359260160, params[279],
       1e-05f, arena + 354443264);
 
-  /* %1038 = batch_normalize_param_grad(%719, %1036) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[2, 768] */
+  /* %970 = batch_normalize_param_grad(%675, %968) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 349626368, arena + 359260160, 1e-05f,
       arena + 58802176);
 
-  /* %1039 = index(%1038) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58802176, 1536, arena + 359645888, 768);
+  /* %971 = index(%970) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 58802176, 1536, arena + 359407616, 768);
 
-  /* %1040 = index(%1038) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58802944, 1536, arena + 359646656, 768);
+  /* %972 = index(%970) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 58802944, 1536, arena + 359408384, 768);
 
-  /* %1041 = transpose(%718) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
+  /* %973 = transpose(%674) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 349626368);
 
-  /* %1042 = fused_linear(%1037, %1041) blocks.10.leff.conv1 : f32[B, 196, 192], written into %1016 from row 1 */
+  /* %974 = fused_linear(%969, %973) blocks.10.leff.conv1 : f32[B, 196, 192], written into %948 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 354443264 + (long)b * 150528, arena + 349626368, NULL,
         LK_ACT_NONE, NULL, arena + 383344832 + (long)b * 37824);
   } // for b
 
-  /* %1043 = linear_grad_weight(%1037, %715) blocks.10.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 354443264, arena + 611758208, arena + 359498432);
+  /* %975 = linear_grad_weight(%969, %671) blocks.10.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 354443264, arena + 611758208, arena + 359260160);
 
-  /* %1044 = reduce_sum(%1037) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
+  /* %976 = reduce_sum(%969) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 354443264,
-      arena + 359647424);
+      arena + 359409152);
 
-  /* %1045 = reshape(%1043) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %1043: no code */
+  /* %977 = reshape(%975) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %975: no code */
 
-  /* %1046 = concat(%1017, %1042) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %1016: no code */
+  /* %978 = concat(%949, %974) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %948: no code */
 
-  /* %1047 = reduce_sum(%1046) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %979 = reduce_sum(%978) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 383344640,
-      arena + 359648192);
+      arena + 358288064);
 
-  /* %1048 = mul(%1046, %709) blocks.10.norm2 : f32[B, 197, 192] */
+  /* %980 = mul(%978, %665) blocks.10.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 383344640, (const long[]){37824, 192, 1},
       params[275], (const long[]){0, 0, 1}, arena + 349626368);
 
-  /* %1049 = mul(%1046, %711) blocks.10.norm2 : f32[B, 197, 192], written over %1016 */
+  /* %981 = mul(%978, %667) blocks.10.norm2 : f32[B, 197, 192], written over %948 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 383344640, (const long[]){37824, 192, 1},
       arena + 573149312, (const long[]){37824, 192, 1}, arena + 383344640);
 
-  /* %1050 = reduce_sum(%1049) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %982 = reduce_sum(%981) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 383344640,
-      arena + 359648384);
+      arena + 358288256);
 
-  /* %1051 = normalize_grad(%708, %1048) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %983 = normalize_grad(%664, %980) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 571938944, arena + 349626368, 1e-06f, arena + 350836736);
 
-  /* %1052 = add(%1015, %1051) blocks.10 : f32[B, 197, 192], written over %940 */
+  /* %984 = add(%947, %983) blocks.10 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 350836736, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1053 = mul(%1052, %706) blocks.10 : f32[B, 197, 192] */
+  /* %985 = mul(%984, %662) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 349626368);
 
-  /* %1054 = transpose(%703) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  /* %986 = transpose(%659) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 58802176);
 
-  /* %1055 = fused_linear(%1053, %1054) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %987 = fused_linear(%985, %986) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 349626368, arena + 58802176, NULL, LK_ACT_NONE, NULL,
-      arena + 350836736);
+      arena + 353352032);
 
-  /* %1056 = linear_grad_weight(%1053, %702) blocks.10.attn.proj : f32[192, 192] */
+  /* %988 = linear_grad_weight(%985, %658) blocks.10.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 349626368, arena + 570728576, arena + 58802176);
 
-  /* %1057 = reduce_sum(%1053) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  /* %989 = reduce_sum(%985) {axes [0], batch} blocks.10.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 349626368,
-      arena + 359648576);
+      arena + 358288448);
 
-  /* %1058 = reshape(%1055) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %1055: no code */
+  /* %990 = reshape(%987) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %987: no code */
 
-  /* %1059 = transpose(%1058) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 350836736,
-      arena + 357077696);
+  /* %991 = matmul_permuted(%990, %653) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 353352032, 64, 192, 1,
+      arena + 569518208, 64, 1, 192, arena + 349626368, 38809, 197, 0.0f);
 
-  /* %1060 = transpose(%696) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 569518208,
-      arena + 353352032);
+  /* %992 = matmul_permuted(%656, %990) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 449502656, 38809, 1, 197,
+      arena + 353352032, 64, 192, 1, arena + 357077696, 64, 192, 0.0f);
 
-  /* %1061 = matmul(%1059, %1060) blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 357077696, 12608, 64, 1, arena + 353352032, 12608,
-      197, 1, arena + 349626368, 38809, 197, 0.0f);
-
-  /* %1062 = transpose(%699) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 449502656, arena + 353352032);
-
-  /* %1063 = matmul(%1062, %1059) blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 353352032, 38809, 197, 1, arena + 357077696, 12608,
-      64, 1, arena + 358288064, 12608, 64, 0.0f);
-
-  /* %1064 = softmax_grad(%699, %1061) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %993 = softmax_grad(%656, %991) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 449502656, arena + 349626368, arena + 353352032);
 
-  /* %1065 = mul_scalar(%1064) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %994 = mul_scalar(%993) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 353352032, 0.125f, arena + 349626368);
 
-  /* %1066 = transpose(%694) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 568307840,
-      arena + 353352032);
+  /* %995 = matmul_permuted(%994, %652) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 349626368, 38809, 197, 1,
+      arena + 568307840, 64, 192, 1, arena + 353352032, 64, 192, 0.0f);
 
-  /* %1067 = matmul(%1065, %1066) blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 349626368, 38809, 197, 1, arena + 353352032, 12608,
-      64, 1, arena + 354562400, 12608, 64, 0.0f);
+  /* %996 = matmul_permuted(%651, %994) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 349626368, 38809, 1, 197,
+      arena + 567097472, 64, 192, 1, arena + 354562400, 64, 192, 0.0f);
 
-  /* %1068 = transpose(%692) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 567097472,
-      arena + 353352032);
+  /* %997 = reshape(%992) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %992: no code */
 
-  /* %1069 = matmul(%1068, %1065) blocks.10.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 353352032, 12608, 197, 1, arena + 349626368, 38809,
-      197, 1, arena + 355772768, 12608, 197, 0.0f);
+  /* %998 = reshape(%996) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %996: no code */
 
-  /* %1070 = transpose(%1063) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 358288064,
-      arena + 353257472);
+  /* %999 = reshape(%995) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %995: no code */
 
-  /* %1071 = reshape(%1070) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %1070: no code */
+  /* %1000 = concat(%999, %998, %997) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 353352032, 192, arena + 349626368, 576);
+  lk_copy_rows(B * 197, 192, arena + 354562400, 192, arena + 349626560, 576);
+  lk_copy_rows(B * 197, 192, arena + 357077696, 192, arena + 349626752, 576);
 
-  /* %1072 = transpose(%1069) {perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 355772768,
-      arena + 356983136);
-
-  /* %1073 = reshape(%1072) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %1072: no code */
-
-  /* %1074 = transpose(%1067) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 354562400,
-      arena + 355772768);
-
-  /* %1075 = reshape(%1074) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %1074: no code */
-
-  /* %1076 = concat(%1075, %1073, %1071) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 355772768, 192, arena + 349626368, 576);
-  lk_copy_rows(B * 197, 192, arena + 356983136, 192, arena + 349626560, 576);
-  lk_copy_rows(B * 197, 192, arena + 353257472, 192, arena + 349626752, 576);
-
-  /* %1077 = transpose(%685) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %1001 = transpose(%645) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 354467840);
 
-  /* %1078 = fused_linear(%1076, %1077) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %1002 = fused_linear(%1000, %1001) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 349626368, arena + 354467840, NULL, LK_ACT_NONE, NULL,
       arena + 353257472);
 
-  /* %1079 = linear_grad_weight(%1076, %684) blocks.10.attn.qkv : f32[576, 192] */
+  /* %1003 = linear_grad_weight(%1000, %644) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 349626368, arena + 565887104, arena + 357005312);
 
-  /* %1080 = reduce_sum(%1076) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %1004 = reduce_sum(%1000) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 349626368,
       arena + 357115904);
 
-  /* %1081 = reduce_sum(%1078) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %1005 = reduce_sum(%1002) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 353257472,
       arena + 357116480);
 
-  /* %1082 = mul(%1078, %680) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %1006 = mul(%1002, %640) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 353257472, (const long[]){37824, 192, 1},
       params[269], (const long[]){0, 0, 1}, arena + 349626368);
 
-  /* %1083 = mul(%1078, %682) blocks.10.norm1 : f32[B, 197, 192], written over %1078 */
+  /* %1007 = mul(%1002, %642) blocks.10.norm1 : f32[B, 197, 192], written over %1002 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 353257472, (const long[]){37824, 192, 1},
       arena + 564676736, (const long[]){37824, 192, 1}, arena + 353257472);
 
-  /* %1084 = reduce_sum(%1083) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %1008 = reduce_sum(%1007) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 353257472,
       arena + 357116672);
 
-  /* %1085 = normalize_grad(%677, %1082) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %1009 = normalize_grad(%637, %1006) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 563466368, arena + 349626368, 1e-06f, arena + 350836736);
 
-  /* %1086 = add(%1052, %1085) blocks.9 : f32[B, 197, 192], written over %940 */
+  /* %1010 = add(%984, %1009) blocks.9 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 350836736, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1087 = slice(%1012) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %900: no code */
+  /* %1011 = slice(%944) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %848: no code */
 
-  /* %1088 = slice(%1012) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1012 = slice(%944) {axis 0, start 9, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1089 = zero_pad(%1088) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1013 = zero_pad(%1012) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617026880 + (long)b * 2304,
         arena + 349626368 + (long)b * 37824);
   } // for b
 
-  /* %1090 = add(%1086, %1089) blocks.9 : f32[B, 197, 192], written over %940 */
+  /* %1014 = add(%1010, %1013) blocks.9 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 349626368, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1091 = mul(%1090, %675) blocks.9 : f32[B, 197, 192] */
+  /* %1015 = mul(%1014, %635) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 354443264);
 
-  /* %1092 = slice(%1091) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %1091: no code */
+  /* %1016 = slice(%1015) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %1015: no code */
 
-  /* %1093 = slice(%1091) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
+  /* %1017 = slice(%1015) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 354443456, 37824, arena + 349626368, 37632);
 
-  /* %1094 = batch_normalize_grad(%669, %1093, %670) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
+  /* %1018 = batch_normalize_grad(%629, %1017, %630) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 610553984, arena + 349626368, params[265],
       1e-05f, arena + 355653632);
 
-  /* %1095 = batch_normalize_param_grad(%669, %1093) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[2, 192] */
+  /* %1019 = batch_normalize_param_grad(%629, %1017) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 610553984, arena + 349626368, 1e-05f,
       arena + 59002624);
 
-  /* %1096 = index(%1095) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
+  /* %1020 = index(%1019) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 357116864, 192);
 
-  /* %1097 = index(%1095) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
+  /* %1021 = index(%1019) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 357117056, 192);
 
-  /* %1098 = transpose(%668) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
+  /* %1022 = transpose(%628) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 356857856);
 
-  /* %1099 = fused_linear(%1094, %1098) blocks.9.leff.conv3 : f32[B, 196, 768] */
+  /* %1023 = fused_linear(%1018, %1022) blocks.9.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 355653632, arena + 356857856, NULL, LK_ACT_NONE, NULL,
       arena + 349626368);
 
-  /* %1100 = linear_grad_weight(%1094, %665) blocks.9.leff.conv3 : f32[192, 768] */
+  /* %1024 = linear_grad_weight(%1018, %625) blocks.9.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 355653632, arena + 344809472, arena + 356857856);
 
-  /* %1101 = reduce_sum(%1094) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
+  /* %1025 = reduce_sum(%1018) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 355653632,
       arena + 357117248);
 
-  /* %1102 = reshape(%1100) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %1100: no code */
+  /* %1026 = reshape(%1024) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %1024: no code */
 
-  /* %1103 = gelu_grad(%663, %1099) blocks.9.leff : f32[B, 196, 768] */
+  /* %1027 = gelu_grad(%623, %1023) blocks.9.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 339992576, arena + 349626368,
       arena + 344809472);
 
-  /* %1104 = batch_normalize_grad(%660, %1103, %661) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
+  /* %1028 = batch_normalize_grad(%620, %1027, %621) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 335175680, arena + 344809472, params[259],
       1e-05f, arena + 339992576);
 
-  /* %1105 = batch_normalize_param_grad(%660, %1103) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[2, 768] */
+  /* %1029 = batch_normalize_param_grad(%620, %1027) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 335175680, arena + 344809472, 1e-05f,
       arena + 59002624);
 
-  /* %1106 = index(%1105) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
+  /* %1030 = index(%1029) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 344816384, 768);
 
-  /* %1107 = index(%1105) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
+  /* %1031 = index(%1029) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 344817152, 768);
 
-  /* %1108 = token_dwconv_grad_input(%1104, %658) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %1032 = token_dwconv_grad_input(%1028, %618) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 339992576, params[257],
       arena + 335175680);
 
-  /* %1109 = token_dwconv_grad_weight(%1104, %657) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1033 = token_dwconv_grad_weight(%1028, %617) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 339992576,
       arena + 330358784, arena + 344809472);
 
-  /* %1110 = reduce_sum(%1104) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
+  /* %1034 = reduce_sum(%1028) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 339992576,
       arena + 344817920);
 
-  /* %1111 = gelu_grad(%655, %1108) blocks.9.leff : f32[B, 196, 768] */
+  /* %1035 = gelu_grad(%615, %1032) blocks.9.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 325541888, arena + 335175680,
       arena + 330358784);
 
-  /* %1112 = batch_normalize_grad(%652, %1111, %653) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
+  /* %1036 = batch_normalize_grad(%612, %1035, %613) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 320724992, arena + 330358784, params[253],
       1e-05f, arena + 325541888);
 
-  /* %1113 = batch_normalize_param_grad(%652, %1111) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[2, 768] */
+  /* %1037 = batch_normalize_param_grad(%612, %1035) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 320724992, arena + 330358784, 1e-05f,
       arena + 59002624);
 
-  /* %1114 = index(%1113) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 330781376, 768);
+  /* %1038 = index(%1037) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 330506240, 768);
 
-  /* %1115 = index(%1113) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 330782144, 768);
+  /* %1039 = index(%1037) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 330507008, 768);
 
-  /* %1116 = transpose(%651) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
+  /* %1040 = transpose(%611) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 320724992);
 
-  /* %1117 = fused_linear(%1112, %1116) blocks.9.leff.conv1 : f32[B, 196, 192], written into %1091 from row 1 */
+  /* %1041 = fused_linear(%1036, %1040) blocks.9.leff.conv1 : f32[B, 196, 192], written into %1015 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 325541888 + (long)b * 150528, arena + 320724992, NULL,
         LK_ACT_NONE, NULL, arena + 354443456 + (long)b * 37824);
   } // for b
 
-  /* %1118 = linear_grad_weight(%1112, %648) blocks.9.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 325541888, arena + 609349760, arena + 330597056);
+  /* %1042 = linear_grad_weight(%1036, %608) blocks.9.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 325541888, arena + 609349760, arena + 330358784);
 
-  /* %1119 = reduce_sum(%1112) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
+  /* %1043 = reduce_sum(%1036) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 325541888,
-      arena + 330782912);
+      arena + 330507776);
 
-  /* %1120 = reshape(%1118) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %1118: no code */
+  /* %1044 = reshape(%1042) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %1042: no code */
 
-  /* %1121 = concat(%1092, %1117) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %1091: no code */
+  /* %1045 = concat(%1016, %1041) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %1015: no code */
 
-  /* %1122 = reduce_sum(%1121) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %1046 = reduce_sum(%1045) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 354443264,
-      arena + 330783680);
+      arena + 329423552);
 
-  /* %1123 = mul(%1121, %642) blocks.9.norm2 : f32[B, 197, 192] */
+  /* %1047 = mul(%1045, %602) blocks.9.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 354443264, (const long[]){37824, 192, 1},
       params[249], (const long[]){0, 0, 1}, arena + 320724992);
 
-  /* %1124 = mul(%1121, %644) blocks.9.norm2 : f32[B, 197, 192], written over %1091 */
+  /* %1048 = mul(%1045, %604) blocks.9.norm2 : f32[B, 197, 192], written over %1015 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 354443264, (const long[]){37824, 192, 1},
       arena + 562256000, (const long[]){37824, 192, 1}, arena + 354443264);
 
-  /* %1125 = reduce_sum(%1124) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %1049 = reduce_sum(%1048) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 354443264,
-      arena + 330783872);
+      arena + 329423744);
 
-  /* %1126 = normalize_grad(%641, %1123) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %1050 = normalize_grad(%601, %1047) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 561045632, arena + 320724992, 1e-06f, arena + 321935360);
 
-  /* %1127 = add(%1090, %1126) blocks.9 : f32[B, 197, 192], written over %940 */
+  /* %1051 = add(%1014, %1050) blocks.9 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 321935360, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1128 = mul(%1127, %639) blocks.9 : f32[B, 197, 192] */
+  /* %1052 = mul(%1051, %599) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 320724992);
 
-  /* %1129 = transpose(%636) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 323145728);
+  /* %1053 = transpose(%596) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 321935360);
 
-  /* %1130 = fused_linear(%1128, %1129) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 320724992, arena + 323145728, NULL, LK_ACT_NONE, NULL,
-      arena + 321935360);
-
-  /* %1131 = linear_grad_weight(%1128, %635) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 320724992, arena + 559835264, arena + 330744512);
-
-  /* %1132 = reduce_sum(%1128) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 320724992,
-      arena + 330784064);
-
-  /* %1133 = reshape(%1130) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %1130: no code */
-
-  /* %1134 = transpose(%1133) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 321935360,
-      arena + 328176320);
-
-  /* %1135 = transpose(%629) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 558624896,
+  /* %1054 = fused_linear(%1052, %1053) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 320724992, arena + 321935360, NULL, LK_ACT_NONE, NULL,
       arena + 324450656);
 
-  /* %1136 = matmul(%1134, %1135) blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 328176320, 12608, 64, 1, arena + 324450656, 12608,
-      197, 1, arena + 320724992, 38809, 197, 0.0f);
+  /* %1055 = linear_grad_weight(%1052, %595) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 320724992, arena + 559835264, arena + 329386688);
 
-  /* %1137 = transpose(%632) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 445776992, arena + 324450656);
+  /* %1056 = reduce_sum(%1052) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 320724992,
+      arena + 329423936);
 
-  /* %1138 = matmul(%1137, %1134) blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 324450656, 38809, 197, 1, arena + 328176320, 12608,
-      64, 1, arena + 329386688, 12608, 64, 0.0f);
+  /* %1057 = reshape(%1054) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %1054: no code */
 
-  /* %1139 = softmax_grad(%632, %1136) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %1058 = matmul_permuted(%1057, %590) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 324450656, 64, 192, 1,
+      arena + 558624896, 64, 1, 192, arena + 320724992, 38809, 197, 0.0f);
+
+  /* %1059 = matmul_permuted(%593, %1057) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 445776992, 38809, 1, 197,
+      arena + 324450656, 64, 192, 1, arena + 328176320, 64, 192, 0.0f);
+
+  /* %1060 = softmax_grad(%593, %1058) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 445776992, arena + 320724992, arena + 324450656);
 
-  /* %1140 = mul_scalar(%1139) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %1061 = mul_scalar(%1060) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 324450656, 0.125f, arena + 320724992);
 
-  /* %1141 = transpose(%627) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 557414528,
-      arena + 324450656);
+  /* %1062 = matmul_permuted(%1061, %589) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 320724992, 38809, 197, 1,
+      arena + 557414528, 64, 192, 1, arena + 324450656, 64, 192, 0.0f);
 
-  /* %1142 = matmul(%1140, %1141) blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 320724992, 38809, 197, 1, arena + 324450656, 12608,
-      64, 1, arena + 325661024, 12608, 64, 0.0f);
+  /* %1063 = matmul_permuted(%588, %1061) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 320724992, 38809, 1, 197,
+      arena + 556204160, 64, 192, 1, arena + 325661024, 64, 192, 0.0f);
 
-  /* %1143 = transpose(%625) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 556204160,
-      arena + 324450656);
+  /* %1064 = reshape(%1059) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1059: no code */
 
-  /* %1144 = matmul(%1143, %1140) blocks.9.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 324450656, 12608, 197, 1, arena + 320724992, 38809,
-      197, 1, arena + 326871392, 12608, 197, 0.0f);
+  /* %1065 = reshape(%1063) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1063: no code */
 
-  /* %1145 = transpose(%1138) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 329386688,
-      arena + 324356096);
+  /* %1066 = reshape(%1062) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1062: no code */
 
-  /* %1146 = reshape(%1145) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1145: no code */
+  /* %1067 = concat(%1066, %1065, %1064) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 324450656, 192, arena + 320724992, 576);
+  lk_copy_rows(B * 197, 192, arena + 325661024, 192, arena + 320725184, 576);
+  lk_copy_rows(B * 197, 192, arena + 328176320, 192, arena + 320725376, 576);
 
-  /* %1147 = transpose(%1144) {perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 326871392,
-      arena + 328081760);
-
-  /* %1148 = reshape(%1147) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1147: no code */
-
-  /* %1149 = transpose(%1142) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 325661024,
-      arena + 326871392);
-
-  /* %1150 = reshape(%1149) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1149: no code */
-
-  /* %1151 = concat(%1150, %1148, %1146) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 326871392, 192, arena + 320724992, 576);
-  lk_copy_rows(B * 197, 192, arena + 328081760, 192, arena + 320725184, 576);
-  lk_copy_rows(B * 197, 192, arena + 324356096, 192, arena + 320725376, 576);
-
-  /* %1152 = transpose(%618) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %1068 = transpose(%582) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 325566464);
 
-  /* %1153 = fused_linear(%1151, %1152) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %1069 = fused_linear(%1067, %1068) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 320724992, arena + 325566464, NULL, LK_ACT_NONE, NULL,
       arena + 324356096);
 
-  /* %1154 = linear_grad_weight(%1151, %617) blocks.9.attn.qkv : f32[576, 192] */
+  /* %1070 = linear_grad_weight(%1067, %581) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 320724992, arena + 554993792, arena + 328103936);
 
-  /* %1155 = reduce_sum(%1151) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %1071 = reduce_sum(%1067) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 320724992,
       arena + 328214528);
 
-  /* %1156 = reduce_sum(%1153) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %1072 = reduce_sum(%1069) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 324356096,
       arena + 328215104);
 
-  /* %1157 = mul(%1153, %613) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %1073 = mul(%1069, %577) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 324356096, (const long[]){37824, 192, 1},
       params[243], (const long[]){0, 0, 1}, arena + 320724992);
 
-  /* %1158 = mul(%1153, %615) blocks.9.norm1 : f32[B, 197, 192], written over %1153 */
+  /* %1074 = mul(%1069, %579) blocks.9.norm1 : f32[B, 197, 192], written over %1069 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 324356096, (const long[]){37824, 192, 1},
       arena + 553783424, (const long[]){37824, 192, 1}, arena + 324356096);
 
-  /* %1159 = reduce_sum(%1158) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %1075 = reduce_sum(%1074) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 324356096,
       arena + 328215296);
 
-  /* %1160 = normalize_grad(%610, %1157) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %1076 = normalize_grad(%574, %1073) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 552573056, arena + 320724992, 1e-06f, arena + 321935360);
 
-  /* %1161 = add(%1127, %1160) blocks.8 : f32[B, 197, 192], written over %940 */
+  /* %1077 = add(%1051, %1076) blocks.8 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 321935360, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1162 = slice(%1087) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %900: no code */
+  /* %1078 = slice(%1011) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %848: no code */
 
-  /* %1163 = slice(%1087) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1079 = slice(%1011) {axis 0, start 8, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1164 = zero_pad(%1163) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1080 = zero_pad(%1079) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617026688 + (long)b * 2304,
         arena + 320724992 + (long)b * 37824);
   } // for b
 
-  /* %1165 = add(%1161, %1164) blocks.8 : f32[B, 197, 192], written over %940 */
+  /* %1081 = add(%1077, %1080) blocks.8 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 320724992, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1166 = mul(%1165, %608) blocks.8 : f32[B, 197, 192] */
+  /* %1082 = mul(%1081, %572) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 325541888);
 
-  /* %1167 = slice(%1166) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %1166: no code */
+  /* %1083 = slice(%1082) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %1082: no code */
 
-  /* %1168 = slice(%1166) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
+  /* %1084 = slice(%1082) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 325542080, 37824, arena + 320724992, 37632);
 
-  /* %1169 = batch_normalize_grad(%602, %1168, %603) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
+  /* %1085 = batch_normalize_grad(%566, %1084, %567) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 608145536, arena + 320724992, params[239],
       1e-05f, arena + 326752256);
 
-  /* %1170 = batch_normalize_param_grad(%602, %1168) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[2, 192] */
+  /* %1086 = batch_normalize_param_grad(%566, %1084) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 608145536, arena + 320724992, 1e-05f,
       arena + 59002624);
 
-  /* %1171 = index(%1170) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
+  /* %1087 = index(%1086) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 328215488, 192);
 
-  /* %1172 = index(%1170) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
+  /* %1088 = index(%1086) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 328215680, 192);
 
-  /* %1173 = transpose(%601) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
+  /* %1089 = transpose(%565) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 327956480);
 
-  /* %1174 = fused_linear(%1169, %1173) blocks.8.leff.conv3 : f32[B, 196, 768] */
+  /* %1090 = fused_linear(%1085, %1089) blocks.8.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 326752256, arena + 327956480, NULL, LK_ACT_NONE, NULL,
       arena + 320724992);
 
-  /* %1175 = linear_grad_weight(%1169, %598) blocks.8.leff.conv3 : f32[192, 768] */
+  /* %1091 = linear_grad_weight(%1085, %562) blocks.8.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 326752256, arena + 315908096, arena + 327956480);
 
-  /* %1176 = reduce_sum(%1169) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
+  /* %1092 = reduce_sum(%1085) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 326752256,
       arena + 328215872);
 
-  /* %1177 = reshape(%1175) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %1175: no code */
+  /* %1093 = reshape(%1091) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %1091: no code */
 
-  /* %1178 = gelu_grad(%596, %1174) blocks.8.leff : f32[B, 196, 768] */
+  /* %1094 = gelu_grad(%560, %1090) blocks.8.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 311091200, arena + 320724992,
       arena + 315908096);
 
-  /* %1179 = batch_normalize_grad(%593, %1178, %594) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
+  /* %1095 = batch_normalize_grad(%557, %1094, %558) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 306274304, arena + 315908096, params[233],
       1e-05f, arena + 311091200);
 
-  /* %1180 = batch_normalize_param_grad(%593, %1178) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[2, 768] */
+  /* %1096 = batch_normalize_param_grad(%557, %1094) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 306274304, arena + 315908096, 1e-05f,
       arena + 59002624);
 
-  /* %1181 = index(%1180) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
+  /* %1097 = index(%1096) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 315915008, 768);
 
-  /* %1182 = index(%1180) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
+  /* %1098 = index(%1096) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 315915776, 768);
 
-  /* %1183 = token_dwconv_grad_input(%1179, %591) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %1099 = token_dwconv_grad_input(%1095, %555) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 311091200, params[231],
       arena + 306274304);
 
-  /* %1184 = token_dwconv_grad_weight(%1179, %590) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1100 = token_dwconv_grad_weight(%1095, %554) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 311091200,
       arena + 301457408, arena + 315908096);
 
-  /* %1185 = reduce_sum(%1179) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
+  /* %1101 = reduce_sum(%1095) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 311091200,
       arena + 315916544);
 
-  /* %1186 = gelu_grad(%588, %1183) blocks.8.leff : f32[B, 196, 768] */
+  /* %1102 = gelu_grad(%552, %1099) blocks.8.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 296640512, arena + 306274304,
       arena + 301457408);
 
-  /* %1187 = batch_normalize_grad(%585, %1186, %586) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
+  /* %1103 = batch_normalize_grad(%549, %1102, %550) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 291823616, arena + 301457408, params[227],
       1e-05f, arena + 296640512);
 
-  /* %1188 = batch_normalize_param_grad(%585, %1186) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[2, 768] */
+  /* %1104 = batch_normalize_param_grad(%549, %1102) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 291823616, arena + 301457408, 1e-05f,
       arena + 59002624);
 
-  /* %1189 = index(%1188) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 301880000, 768);
+  /* %1105 = index(%1104) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 301604864, 768);
 
-  /* %1190 = index(%1188) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 301880768, 768);
+  /* %1106 = index(%1104) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 301605632, 768);
 
-  /* %1191 = transpose(%584) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
+  /* %1107 = transpose(%548) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 291823616);
 
-  /* %1192 = fused_linear(%1187, %1191) blocks.8.leff.conv1 : f32[B, 196, 192], written into %1166 from row 1 */
+  /* %1108 = fused_linear(%1103, %1107) blocks.8.leff.conv1 : f32[B, 196, 192], written into %1082 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 296640512 + (long)b * 150528, arena + 291823616, NULL,
         LK_ACT_NONE, NULL, arena + 325542080 + (long)b * 37824);
   } // for b
 
-  /* %1193 = linear_grad_weight(%1187, %581) blocks.8.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 296640512, arena + 606941312, arena + 301695680);
+  /* %1109 = linear_grad_weight(%1103, %545) blocks.8.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 296640512, arena + 606941312, arena + 301457408);
 
-  /* %1194 = reduce_sum(%1187) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
+  /* %1110 = reduce_sum(%1103) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 296640512,
-      arena + 301881536);
+      arena + 301606400);
 
-  /* %1195 = reshape(%1193) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %1193: no code */
+  /* %1111 = reshape(%1109) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %1109: no code */
 
-  /* %1196 = concat(%1167, %1192) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %1166: no code */
+  /* %1112 = concat(%1083, %1108) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %1082: no code */
 
-  /* %1197 = reduce_sum(%1196) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %1113 = reduce_sum(%1112) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 325541888,
-      arena + 301882304);
+      arena + 300522176);
 
-  /* %1198 = mul(%1196, %575) blocks.8.norm2 : f32[B, 197, 192] */
+  /* %1114 = mul(%1112, %539) blocks.8.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 325541888, (const long[]){37824, 192, 1},
       params[223], (const long[]){0, 0, 1}, arena + 291823616);
 
-  /* %1199 = mul(%1196, %577) blocks.8.norm2 : f32[B, 197, 192], written over %1166 */
+  /* %1115 = mul(%1112, %541) blocks.8.norm2 : f32[B, 197, 192], written over %1082 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 325541888, (const long[]){37824, 192, 1},
       arena + 551362688, (const long[]){37824, 192, 1}, arena + 325541888);
 
-  /* %1200 = reduce_sum(%1199) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %1116 = reduce_sum(%1115) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 325541888,
-      arena + 301882496);
+      arena + 300522368);
 
-  /* %1201 = normalize_grad(%574, %1198) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %1117 = normalize_grad(%538, %1114) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 550152320, arena + 291823616, 1e-06f, arena + 293033984);
 
-  /* %1202 = add(%1165, %1201) blocks.8 : f32[B, 197, 192], written over %940 */
+  /* %1118 = add(%1081, %1117) blocks.8 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 293033984, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1203 = mul(%1202, %572) blocks.8 : f32[B, 197, 192] */
+  /* %1119 = mul(%1118, %536) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 291823616);
 
-  /* %1204 = transpose(%569) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 294244352);
+  /* %1120 = transpose(%533) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 293033984);
 
-  /* %1205 = fused_linear(%1203, %1204) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 291823616, arena + 294244352, NULL, LK_ACT_NONE, NULL,
-      arena + 293033984);
-
-  /* %1206 = linear_grad_weight(%1203, %568) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 291823616, arena + 548941952, arena + 301843136);
-
-  /* %1207 = reduce_sum(%1203) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 291823616,
-      arena + 301882688);
-
-  /* %1208 = reshape(%1205) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %1205: no code */
-
-  /* %1209 = transpose(%1208) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 293033984,
-      arena + 299274944);
-
-  /* %1210 = transpose(%562) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 547731584,
+  /* %1121 = fused_linear(%1119, %1120) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 291823616, arena + 293033984, NULL, LK_ACT_NONE, NULL,
       arena + 295549280);
 
-  /* %1211 = matmul(%1209, %1210) blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 299274944, 12608, 64, 1, arena + 295549280, 12608,
-      197, 1, arena + 291823616, 38809, 197, 0.0f);
+  /* %1122 = linear_grad_weight(%1119, %532) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 291823616, arena + 548941952, arena + 300485312);
 
-  /* %1212 = transpose(%565) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 442051328, arena + 295549280);
+  /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 291823616,
+      arena + 300522560);
 
-  /* %1213 = matmul(%1212, %1209) blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 295549280, 38809, 197, 1, arena + 299274944, 12608,
-      64, 1, arena + 300485312, 12608, 64, 0.0f);
+  /* %1124 = reshape(%1121) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %1121: no code */
 
-  /* %1214 = softmax_grad(%565, %1211) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %1125 = matmul_permuted(%1124, %527) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 295549280, 64, 192, 1,
+      arena + 547731584, 64, 1, 192, arena + 291823616, 38809, 197, 0.0f);
+
+  /* %1126 = matmul_permuted(%530, %1124) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 442051328, 38809, 1, 197,
+      arena + 295549280, 64, 192, 1, arena + 299274944, 64, 192, 0.0f);
+
+  /* %1127 = softmax_grad(%530, %1125) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 442051328, arena + 291823616, arena + 295549280);
 
-  /* %1215 = mul_scalar(%1214) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %1128 = mul_scalar(%1127) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 295549280, 0.125f, arena + 291823616);
 
-  /* %1216 = transpose(%560) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 546521216,
-      arena + 295549280);
+  /* %1129 = matmul_permuted(%1128, %526) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 291823616, 38809, 197, 1,
+      arena + 546521216, 64, 192, 1, arena + 295549280, 64, 192, 0.0f);
 
-  /* %1217 = matmul(%1215, %1216) blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 291823616, 38809, 197, 1, arena + 295549280, 12608,
-      64, 1, arena + 296759648, 12608, 64, 0.0f);
+  /* %1130 = matmul_permuted(%525, %1128) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 291823616, 38809, 1, 197,
+      arena + 545310848, 64, 192, 1, arena + 296759648, 64, 192, 0.0f);
 
-  /* %1218 = transpose(%558) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 545310848,
-      arena + 295549280);
+  /* %1131 = reshape(%1126) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1126: no code */
 
-  /* %1219 = matmul(%1218, %1215) blocks.8.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 295549280, 12608, 197, 1, arena + 291823616, 38809,
-      197, 1, arena + 297970016, 12608, 197, 0.0f);
+  /* %1132 = reshape(%1130) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1130: no code */
 
-  /* %1220 = transpose(%1213) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 300485312,
-      arena + 295454720);
+  /* %1133 = reshape(%1129) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1129: no code */
 
-  /* %1221 = reshape(%1220) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1220: no code */
+  /* %1134 = concat(%1133, %1132, %1131) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 295549280, 192, arena + 291823616, 576);
+  lk_copy_rows(B * 197, 192, arena + 296759648, 192, arena + 291823808, 576);
+  lk_copy_rows(B * 197, 192, arena + 299274944, 192, arena + 291824000, 576);
 
-  /* %1222 = transpose(%1219) {perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 297970016,
-      arena + 299180384);
-
-  /* %1223 = reshape(%1222) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1222: no code */
-
-  /* %1224 = transpose(%1217) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 296759648,
-      arena + 297970016);
-
-  /* %1225 = reshape(%1224) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1224: no code */
-
-  /* %1226 = concat(%1225, %1223, %1221) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 297970016, 192, arena + 291823616, 576);
-  lk_copy_rows(B * 197, 192, arena + 299180384, 192, arena + 291823808, 576);
-  lk_copy_rows(B * 197, 192, arena + 295454720, 192, arena + 291824000, 576);
-
-  /* %1227 = transpose(%551) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %1135 = transpose(%519) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 296665088);
 
-  /* %1228 = fused_linear(%1226, %1227) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %1136 = fused_linear(%1134, %1135) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 291823616, arena + 296665088, NULL, LK_ACT_NONE, NULL,
       arena + 295454720);
 
-  /* %1229 = linear_grad_weight(%1226, %550) blocks.8.attn.qkv : f32[576, 192] */
+  /* %1137 = linear_grad_weight(%1134, %518) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 291823616, arena + 544100480, arena + 299202560);
 
-  /* %1230 = reduce_sum(%1226) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %1138 = reduce_sum(%1134) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 291823616,
       arena + 299313152);
 
-  /* %1231 = reduce_sum(%1228) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %1139 = reduce_sum(%1136) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 295454720,
       arena + 299313728);
 
-  /* %1232 = mul(%1228, %546) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %1140 = mul(%1136, %514) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 295454720, (const long[]){37824, 192, 1},
       params[217], (const long[]){0, 0, 1}, arena + 291823616);
 
-  /* %1233 = mul(%1228, %548) blocks.8.norm1 : f32[B, 197, 192], written over %1228 */
+  /* %1141 = mul(%1136, %516) blocks.8.norm1 : f32[B, 197, 192], written over %1136 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 295454720, (const long[]){37824, 192, 1},
       arena + 542890112, (const long[]){37824, 192, 1}, arena + 295454720);
 
-  /* %1234 = reduce_sum(%1233) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %1142 = reduce_sum(%1141) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 295454720,
       arena + 299313920);
 
-  /* %1235 = normalize_grad(%543, %1232) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %1143 = normalize_grad(%511, %1140) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 541679744, arena + 291823616, 1e-06f, arena + 293033984);
 
-  /* %1236 = add(%1202, %1235) blocks.7 : f32[B, 197, 192], written over %940 */
+  /* %1144 = add(%1118, %1143) blocks.7 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 293033984, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1237 = slice(%1162) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %900: no code */
+  /* %1145 = slice(%1078) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %848: no code */
 
-  /* %1238 = slice(%1162) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1146 = slice(%1078) {axis 0, start 7, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1239 = zero_pad(%1238) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1147 = zero_pad(%1146) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617026496 + (long)b * 2304,
         arena + 291823616 + (long)b * 37824);
   } // for b
 
-  /* %1240 = add(%1236, %1239) blocks.7 : f32[B, 197, 192], written over %940 */
+  /* %1148 = add(%1144, %1147) blocks.7 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 291823616, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1241 = mul(%1240, %541) blocks.7 : f32[B, 197, 192] */
+  /* %1149 = mul(%1148, %509) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 296640512);
 
-  /* %1242 = slice(%1241) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %1241: no code */
+  /* %1150 = slice(%1149) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %1149: no code */
 
-  /* %1243 = slice(%1241) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
+  /* %1151 = slice(%1149) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 296640704, 37824, arena + 291823616, 37632);
 
-  /* %1244 = batch_normalize_grad(%535, %1243, %536) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
+  /* %1152 = batch_normalize_grad(%503, %1151, %504) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 605737088, arena + 291823616, params[213],
       1e-05f, arena + 297850880);
 
-  /* %1245 = batch_normalize_param_grad(%535, %1243) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[2, 192] */
+  /* %1153 = batch_normalize_param_grad(%503, %1151) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 605737088, arena + 291823616, 1e-05f,
       arena + 59002624);
 
-  /* %1246 = index(%1245) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
+  /* %1154 = index(%1153) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 299314112, 192);
 
-  /* %1247 = index(%1245) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
+  /* %1155 = index(%1153) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 299314304, 192);
 
-  /* %1248 = transpose(%534) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
+  /* %1156 = transpose(%502) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 299055104);
 
-  /* %1249 = fused_linear(%1244, %1248) blocks.7.leff.conv3 : f32[B, 196, 768] */
+  /* %1157 = fused_linear(%1152, %1156) blocks.7.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 297850880, arena + 299055104, NULL, LK_ACT_NONE, NULL,
       arena + 291823616);
 
-  /* %1250 = linear_grad_weight(%1244, %531) blocks.7.leff.conv3 : f32[192, 768] */
+  /* %1158 = linear_grad_weight(%1152, %499) blocks.7.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 297850880, arena + 287006720, arena + 299055104);
 
-  /* %1251 = reduce_sum(%1244) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
+  /* %1159 = reduce_sum(%1152) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 297850880,
       arena + 299314496);
 
-  /* %1252 = reshape(%1250) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %1250: no code */
+  /* %1160 = reshape(%1158) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %1158: no code */
 
-  /* %1253 = gelu_grad(%529, %1249) blocks.7.leff : f32[B, 196, 768] */
+  /* %1161 = gelu_grad(%497, %1157) blocks.7.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 282189824, arena + 291823616,
       arena + 287006720);
 
-  /* %1254 = batch_normalize_grad(%526, %1253, %527) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
+  /* %1162 = batch_normalize_grad(%494, %1161, %495) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 277372928, arena + 287006720, params[207],
       1e-05f, arena + 282189824);
 
-  /* %1255 = batch_normalize_param_grad(%526, %1253) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[2, 768] */
+  /* %1163 = batch_normalize_param_grad(%494, %1161) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 277372928, arena + 287006720, 1e-05f,
       arena + 59002624);
 
-  /* %1256 = index(%1255) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
+  /* %1164 = index(%1163) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 287013632, 768);
 
-  /* %1257 = index(%1255) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
+  /* %1165 = index(%1163) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 287014400, 768);
 
-  /* %1258 = token_dwconv_grad_input(%1254, %524) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %1166 = token_dwconv_grad_input(%1162, %492) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 282189824, params[205],
       arena + 277372928);
 
-  /* %1259 = token_dwconv_grad_weight(%1254, %523) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1167 = token_dwconv_grad_weight(%1162, %491) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 282189824,
       arena + 272556032, arena + 287006720);
 
-  /* %1260 = reduce_sum(%1254) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
+  /* %1168 = reduce_sum(%1162) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 282189824,
       arena + 287015168);
 
-  /* %1261 = gelu_grad(%521, %1258) blocks.7.leff : f32[B, 196, 768] */
+  /* %1169 = gelu_grad(%489, %1166) blocks.7.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 267739136, arena + 277372928,
       arena + 272556032);
 
-  /* %1262 = batch_normalize_grad(%518, %1261, %519) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
+  /* %1170 = batch_normalize_grad(%486, %1169, %487) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 262922240, arena + 272556032, params[201],
       1e-05f, arena + 267739136);
 
-  /* %1263 = batch_normalize_param_grad(%518, %1261) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[2, 768] */
+  /* %1171 = batch_normalize_param_grad(%486, %1169) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 262922240, arena + 272556032, 1e-05f,
       arena + 59002624);
 
-  /* %1264 = index(%1263) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 272978624, 768);
+  /* %1172 = index(%1171) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 272703488, 768);
 
-  /* %1265 = index(%1263) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 272979392, 768);
+  /* %1173 = index(%1171) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 272704256, 768);
 
-  /* %1266 = transpose(%517) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
+  /* %1174 = transpose(%485) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 262922240);
 
-  /* %1267 = fused_linear(%1262, %1266) blocks.7.leff.conv1 : f32[B, 196, 192], written into %1241 from row 1 */
+  /* %1175 = fused_linear(%1170, %1174) blocks.7.leff.conv1 : f32[B, 196, 192], written into %1149 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 267739136 + (long)b * 150528, arena + 262922240, NULL,
         LK_ACT_NONE, NULL, arena + 296640704 + (long)b * 37824);
   } // for b
 
-  /* %1268 = linear_grad_weight(%1262, %514) blocks.7.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 267739136, arena + 604532864, arena + 272794304);
+  /* %1176 = linear_grad_weight(%1170, %482) blocks.7.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 267739136, arena + 604532864, arena + 272556032);
 
-  /* %1269 = reduce_sum(%1262) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
+  /* %1177 = reduce_sum(%1170) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 267739136,
-      arena + 272980160);
+      arena + 272705024);
 
-  /* %1270 = reshape(%1268) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %1268: no code */
+  /* %1178 = reshape(%1176) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %1176: no code */
 
-  /* %1271 = concat(%1242, %1267) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %1241: no code */
+  /* %1179 = concat(%1150, %1175) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %1149: no code */
 
-  /* %1272 = reduce_sum(%1271) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %1180 = reduce_sum(%1179) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 296640512,
-      arena + 272980928);
+      arena + 271620800);
 
-  /* %1273 = mul(%1271, %508) blocks.7.norm2 : f32[B, 197, 192] */
+  /* %1181 = mul(%1179, %476) blocks.7.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 296640512, (const long[]){37824, 192, 1},
       params[197], (const long[]){0, 0, 1}, arena + 262922240);
 
-  /* %1274 = mul(%1271, %510) blocks.7.norm2 : f32[B, 197, 192], written over %1241 */
+  /* %1182 = mul(%1179, %478) blocks.7.norm2 : f32[B, 197, 192], written over %1149 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 296640512, (const long[]){37824, 192, 1},
       arena + 540469376, (const long[]){37824, 192, 1}, arena + 296640512);
 
-  /* %1275 = reduce_sum(%1274) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %1183 = reduce_sum(%1182) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 296640512,
-      arena + 272981120);
+      arena + 271620992);
 
-  /* %1276 = normalize_grad(%507, %1273) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %1184 = normalize_grad(%475, %1181) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 539259008, arena + 262922240, 1e-06f, arena + 264132608);
 
-  /* %1277 = add(%1240, %1276) blocks.7 : f32[B, 197, 192], written over %940 */
+  /* %1185 = add(%1148, %1184) blocks.7 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 264132608, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1278 = mul(%1277, %505) blocks.7 : f32[B, 197, 192] */
+  /* %1186 = mul(%1185, %473) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 262922240);
 
-  /* %1279 = transpose(%502) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 265342976);
+  /* %1187 = transpose(%470) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 264132608);
 
-  /* %1280 = fused_linear(%1278, %1279) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 262922240, arena + 265342976, NULL, LK_ACT_NONE, NULL,
-      arena + 264132608);
-
-  /* %1281 = linear_grad_weight(%1278, %501) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 262922240, arena + 538048640, arena + 272941760);
-
-  /* %1282 = reduce_sum(%1278) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 262922240,
-      arena + 272981312);
-
-  /* %1283 = reshape(%1280) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %1280: no code */
-
-  /* %1284 = transpose(%1283) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 264132608,
-      arena + 270373568);
-
-  /* %1285 = transpose(%495) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 536838272,
+  /* %1188 = fused_linear(%1186, %1187) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 262922240, arena + 264132608, NULL, LK_ACT_NONE, NULL,
       arena + 266647904);
 
-  /* %1286 = matmul(%1284, %1285) blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 270373568, 12608, 64, 1, arena + 266647904, 12608,
-      197, 1, arena + 262922240, 38809, 197, 0.0f);
+  /* %1189 = linear_grad_weight(%1186, %469) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 262922240, arena + 538048640, arena + 271583936);
 
-  /* %1287 = transpose(%498) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 438325664, arena + 266647904);
+  /* %1190 = reduce_sum(%1186) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 262922240,
+      arena + 271621184);
 
-  /* %1288 = matmul(%1287, %1284) blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 266647904, 38809, 197, 1, arena + 270373568, 12608,
-      64, 1, arena + 271583936, 12608, 64, 0.0f);
+  /* %1191 = reshape(%1188) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %1188: no code */
 
-  /* %1289 = softmax_grad(%498, %1286) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %1192 = matmul_permuted(%1191, %464) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 266647904, 64, 192, 1,
+      arena + 536838272, 64, 1, 192, arena + 262922240, 38809, 197, 0.0f);
+
+  /* %1193 = matmul_permuted(%467, %1191) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 438325664, 38809, 1, 197,
+      arena + 266647904, 64, 192, 1, arena + 270373568, 64, 192, 0.0f);
+
+  /* %1194 = softmax_grad(%467, %1192) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 438325664, arena + 262922240, arena + 266647904);
 
-  /* %1290 = mul_scalar(%1289) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %1195 = mul_scalar(%1194) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 266647904, 0.125f, arena + 262922240);
 
-  /* %1291 = transpose(%493) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 535627904,
-      arena + 266647904);
+  /* %1196 = matmul_permuted(%1195, %463) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 262922240, 38809, 197, 1,
+      arena + 535627904, 64, 192, 1, arena + 266647904, 64, 192, 0.0f);
 
-  /* %1292 = matmul(%1290, %1291) blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 262922240, 38809, 197, 1, arena + 266647904, 12608,
-      64, 1, arena + 267858272, 12608, 64, 0.0f);
+  /* %1197 = matmul_permuted(%462, %1195) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 262922240, 38809, 1, 197,
+      arena + 534417536, 64, 192, 1, arena + 267858272, 64, 192, 0.0f);
 
-  /* %1293 = transpose(%491) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 534417536,
-      arena + 266647904);
+  /* %1198 = reshape(%1193) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1193: no code */
 
-  /* %1294 = matmul(%1293, %1290) blocks.7.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 266647904, 12608, 197, 1, arena + 262922240, 38809,
-      197, 1, arena + 269068640, 12608, 197, 0.0f);
+  /* %1199 = reshape(%1197) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1197: no code */
 
-  /* %1295 = transpose(%1288) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 271583936,
-      arena + 266553344);
+  /* %1200 = reshape(%1196) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1196: no code */
 
-  /* %1296 = reshape(%1295) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1295: no code */
+  /* %1201 = concat(%1200, %1199, %1198) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 266647904, 192, arena + 262922240, 576);
+  lk_copy_rows(B * 197, 192, arena + 267858272, 192, arena + 262922432, 576);
+  lk_copy_rows(B * 197, 192, arena + 270373568, 192, arena + 262922624, 576);
 
-  /* %1297 = transpose(%1294) {perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 269068640,
-      arena + 270279008);
-
-  /* %1298 = reshape(%1297) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1297: no code */
-
-  /* %1299 = transpose(%1292) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 267858272,
-      arena + 269068640);
-
-  /* %1300 = reshape(%1299) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1299: no code */
-
-  /* %1301 = concat(%1300, %1298, %1296) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 269068640, 192, arena + 262922240, 576);
-  lk_copy_rows(B * 197, 192, arena + 270279008, 192, arena + 262922432, 576);
-  lk_copy_rows(B * 197, 192, arena + 266553344, 192, arena + 262922624, 576);
-
-  /* %1302 = transpose(%484) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %1202 = transpose(%456) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 267763712);
 
-  /* %1303 = fused_linear(%1301, %1302) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %1203 = fused_linear(%1201, %1202) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 262922240, arena + 267763712, NULL, LK_ACT_NONE, NULL,
       arena + 266553344);
 
-  /* %1304 = linear_grad_weight(%1301, %483) blocks.7.attn.qkv : f32[576, 192] */
+  /* %1204 = linear_grad_weight(%1201, %455) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 262922240, arena + 533207168, arena + 270301184);
 
-  /* %1305 = reduce_sum(%1301) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %1205 = reduce_sum(%1201) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 262922240,
       arena + 270411776);
 
-  /* %1306 = reduce_sum(%1303) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %1206 = reduce_sum(%1203) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266553344,
       arena + 270412352);
 
-  /* %1307 = mul(%1303, %479) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %1207 = mul(%1203, %451) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266553344, (const long[]){37824, 192, 1},
       params[191], (const long[]){0, 0, 1}, arena + 262922240);
 
-  /* %1308 = mul(%1303, %481) blocks.7.norm1 : f32[B, 197, 192], written over %1303 */
+  /* %1208 = mul(%1203, %453) blocks.7.norm1 : f32[B, 197, 192], written over %1203 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 266553344, (const long[]){37824, 192, 1},
       arena + 531996800, (const long[]){37824, 192, 1}, arena + 266553344);
 
-  /* %1309 = reduce_sum(%1308) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %1209 = reduce_sum(%1208) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266553344,
       arena + 270412544);
 
-  /* %1310 = normalize_grad(%476, %1307) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %1210 = normalize_grad(%448, %1207) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 530786432, arena + 262922240, 1e-06f, arena + 264132608);
 
-  /* %1311 = add(%1277, %1310) blocks.6 : f32[B, 197, 192], written over %940 */
+  /* %1211 = add(%1185, %1210) blocks.6 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 264132608, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1312 = slice(%1237) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %900: no code */
+  /* %1212 = slice(%1145) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %848: no code */
 
-  /* %1313 = slice(%1237) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1213 = slice(%1145) {axis 0, start 6, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1314 = zero_pad(%1313) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1214 = zero_pad(%1213) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617026304 + (long)b * 2304,
         arena + 262922240 + (long)b * 37824);
   } // for b
 
-  /* %1315 = add(%1311, %1314) blocks.6 : f32[B, 197, 192], written over %940 */
+  /* %1215 = add(%1211, %1214) blocks.6 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 262922240, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1316 = mul(%1315, %474) blocks.6 : f32[B, 197, 192] */
+  /* %1216 = mul(%1215, %446) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 267739136);
 
-  /* %1317 = slice(%1316) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1316: no code */
+  /* %1217 = slice(%1216) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1216: no code */
 
-  /* %1318 = slice(%1316) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
+  /* %1218 = slice(%1216) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 267739328, 37824, arena + 262922240, 37632);
 
-  /* %1319 = batch_normalize_grad(%468, %1318, %469) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
+  /* %1219 = batch_normalize_grad(%440, %1218, %441) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 603328640, arena + 262922240, params[187],
       1e-05f, arena + 268949504);
 
-  /* %1320 = batch_normalize_param_grad(%468, %1318) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[2, 192] */
+  /* %1220 = batch_normalize_param_grad(%440, %1218) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 603328640, arena + 262922240, 1e-05f,
       arena + 59002624);
 
-  /* %1321 = index(%1320) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
+  /* %1221 = index(%1220) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 270412736, 192);
 
-  /* %1322 = index(%1320) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
+  /* %1222 = index(%1220) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 270412928, 192);
 
-  /* %1323 = transpose(%467) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
+  /* %1223 = transpose(%439) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 270153728);
 
-  /* %1324 = fused_linear(%1319, %1323) blocks.6.leff.conv3 : f32[B, 196, 768] */
+  /* %1224 = fused_linear(%1219, %1223) blocks.6.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 268949504, arena + 270153728, NULL, LK_ACT_NONE, NULL,
       arena + 262922240);
 
-  /* %1325 = linear_grad_weight(%1319, %464) blocks.6.leff.conv3 : f32[192, 768] */
+  /* %1225 = linear_grad_weight(%1219, %436) blocks.6.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 268949504, arena + 258105344, arena + 270153728);
 
-  /* %1326 = reduce_sum(%1319) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
+  /* %1226 = reduce_sum(%1219) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 268949504,
       arena + 270413120);
 
-  /* %1327 = reshape(%1325) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1325: no code */
+  /* %1227 = reshape(%1225) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1225: no code */
 
-  /* %1328 = gelu_grad(%462, %1324) blocks.6.leff : f32[B, 196, 768] */
+  /* %1228 = gelu_grad(%434, %1224) blocks.6.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 253288448, arena + 262922240,
       arena + 258105344);
 
-  /* %1329 = batch_normalize_grad(%459, %1328, %460) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
+  /* %1229 = batch_normalize_grad(%431, %1228, %432) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 248471552, arena + 258105344, params[181],
       1e-05f, arena + 253288448);
 
-  /* %1330 = batch_normalize_param_grad(%459, %1328) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[2, 768] */
+  /* %1230 = batch_normalize_param_grad(%431, %1228) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 248471552, arena + 258105344, 1e-05f,
       arena + 59002624);
 
-  /* %1331 = index(%1330) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
+  /* %1231 = index(%1230) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 258112256, 768);
 
-  /* %1332 = index(%1330) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
+  /* %1232 = index(%1230) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 258113024, 768);
 
-  /* %1333 = token_dwconv_grad_input(%1329, %457) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %1233 = token_dwconv_grad_input(%1229, %429) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 253288448, params[179],
       arena + 248471552);
 
-  /* %1334 = token_dwconv_grad_weight(%1329, %456) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1234 = token_dwconv_grad_weight(%1229, %428) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 253288448,
       arena + 243654656, arena + 258105344);
 
-  /* %1335 = reduce_sum(%1329) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
+  /* %1235 = reduce_sum(%1229) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 253288448,
       arena + 258113792);
 
-  /* %1336 = gelu_grad(%454, %1333) blocks.6.leff : f32[B, 196, 768] */
+  /* %1236 = gelu_grad(%426, %1233) blocks.6.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 238837760, arena + 248471552,
       arena + 243654656);
 
-  /* %1337 = batch_normalize_grad(%451, %1336, %452) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
+  /* %1237 = batch_normalize_grad(%423, %1236, %424) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 234020864, arena + 243654656, params[175],
       1e-05f, arena + 238837760);
 
-  /* %1338 = batch_normalize_param_grad(%451, %1336) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[2, 768] */
+  /* %1238 = batch_normalize_param_grad(%423, %1236) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 234020864, arena + 243654656, 1e-05f,
       arena + 59002624);
 
-  /* %1339 = index(%1338) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 244077248, 768);
+  /* %1239 = index(%1238) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 243802112, 768);
 
-  /* %1340 = index(%1338) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 244078016, 768);
+  /* %1240 = index(%1238) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 243802880, 768);
 
-  /* %1341 = transpose(%450) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
+  /* %1241 = transpose(%422) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 234020864);
 
-  /* %1342 = fused_linear(%1337, %1341) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1316 from row 1 */
+  /* %1242 = fused_linear(%1237, %1241) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1216 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 238837760 + (long)b * 150528, arena + 234020864, NULL,
         LK_ACT_NONE, NULL, arena + 267739328 + (long)b * 37824);
   } // for b
 
-  /* %1343 = linear_grad_weight(%1337, %447) blocks.6.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 238837760, arena + 602124416, arena + 243892928);
+  /* %1243 = linear_grad_weight(%1237, %419) blocks.6.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 238837760, arena + 602124416, arena + 243654656);
 
-  /* %1344 = reduce_sum(%1337) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
+  /* %1244 = reduce_sum(%1237) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 238837760,
-      arena + 244078784);
+      arena + 243803648);
 
-  /* %1345 = reshape(%1343) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1343: no code */
+  /* %1245 = reshape(%1243) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1243: no code */
 
-  /* %1346 = concat(%1317, %1342) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1316: no code */
+  /* %1246 = concat(%1217, %1242) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1216: no code */
 
-  /* %1347 = reduce_sum(%1346) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %1247 = reduce_sum(%1246) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 267739136,
-      arena + 244079552);
+      arena + 242719424);
 
-  /* %1348 = mul(%1346, %441) blocks.6.norm2 : f32[B, 197, 192] */
+  /* %1248 = mul(%1246, %413) blocks.6.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 267739136, (const long[]){37824, 192, 1},
       params[171], (const long[]){0, 0, 1}, arena + 234020864);
 
-  /* %1349 = mul(%1346, %443) blocks.6.norm2 : f32[B, 197, 192], written over %1316 */
+  /* %1249 = mul(%1246, %415) blocks.6.norm2 : f32[B, 197, 192], written over %1216 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 267739136, (const long[]){37824, 192, 1},
       arena + 529576064, (const long[]){37824, 192, 1}, arena + 267739136);
 
-  /* %1350 = reduce_sum(%1349) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %1250 = reduce_sum(%1249) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 267739136,
-      arena + 244079744);
+      arena + 242719616);
 
-  /* %1351 = normalize_grad(%440, %1348) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %1251 = normalize_grad(%412, %1248) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 528365696, arena + 234020864, 1e-06f, arena + 235231232);
 
-  /* %1352 = add(%1315, %1351) blocks.6 : f32[B, 197, 192], written over %940 */
+  /* %1252 = add(%1215, %1251) blocks.6 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 235231232, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1353 = mul(%1352, %438) blocks.6 : f32[B, 197, 192] */
+  /* %1253 = mul(%1252, %410) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 234020864);
 
-  /* %1354 = transpose(%435) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 236441600);
+  /* %1254 = transpose(%407) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 235231232);
 
-  /* %1355 = fused_linear(%1353, %1354) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 234020864, arena + 236441600, NULL, LK_ACT_NONE, NULL,
-      arena + 235231232);
-
-  /* %1356 = linear_grad_weight(%1353, %434) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 234020864, arena + 527155328, arena + 244040384);
-
-  /* %1357 = reduce_sum(%1353) {axes [0], batch} blocks.6.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234020864,
-      arena + 244079936);
-
-  /* %1358 = reshape(%1355) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %1355: no code */
-
-  /* %1359 = transpose(%1358) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 235231232,
-      arena + 241472192);
-
-  /* %1360 = transpose(%428) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 525944960,
+  /* %1255 = fused_linear(%1253, %1254) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 234020864, arena + 235231232, NULL, LK_ACT_NONE, NULL,
       arena + 237746528);
 
-  /* %1361 = matmul(%1359, %1360) blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 241472192, 12608, 64, 1, arena + 237746528, 12608,
-      197, 1, arena + 234020864, 38809, 197, 0.0f);
+  /* %1256 = linear_grad_weight(%1253, %406) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 234020864, arena + 527155328, arena + 242682560);
 
-  /* %1362 = transpose(%431) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 434600000, arena + 237746528);
+  /* %1257 = reduce_sum(%1253) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234020864,
+      arena + 242719808);
 
-  /* %1363 = matmul(%1362, %1359) blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 237746528, 38809, 197, 1, arena + 241472192, 12608,
-      64, 1, arena + 242682560, 12608, 64, 0.0f);
+  /* %1258 = reshape(%1255) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %1255: no code */
 
-  /* %1364 = softmax_grad(%431, %1361) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %1259 = matmul_permuted(%1258, %401) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 237746528, 64, 192, 1,
+      arena + 525944960, 64, 1, 192, arena + 234020864, 38809, 197, 0.0f);
+
+  /* %1260 = matmul_permuted(%404, %1258) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 434600000, 38809, 1, 197,
+      arena + 237746528, 64, 192, 1, arena + 241472192, 64, 192, 0.0f);
+
+  /* %1261 = softmax_grad(%404, %1259) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 434600000, arena + 234020864, arena + 237746528);
 
-  /* %1365 = mul_scalar(%1364) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %1262 = mul_scalar(%1261) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 237746528, 0.125f, arena + 234020864);
 
-  /* %1366 = transpose(%426) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 524734592,
-      arena + 237746528);
+  /* %1263 = matmul_permuted(%1262, %400) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 234020864, 38809, 197, 1,
+      arena + 524734592, 64, 192, 1, arena + 237746528, 64, 192, 0.0f);
 
-  /* %1367 = matmul(%1365, %1366) blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 234020864, 38809, 197, 1, arena + 237746528, 12608,
-      64, 1, arena + 238956896, 12608, 64, 0.0f);
+  /* %1264 = matmul_permuted(%399, %1262) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 234020864, 38809, 1, 197,
+      arena + 523524224, 64, 192, 1, arena + 238956896, 64, 192, 0.0f);
 
-  /* %1368 = transpose(%424) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 523524224,
-      arena + 237746528);
+  /* %1265 = reshape(%1260) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1260: no code */
 
-  /* %1369 = matmul(%1368, %1365) blocks.6.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 237746528, 12608, 197, 1, arena + 234020864, 38809,
-      197, 1, arena + 240167264, 12608, 197, 0.0f);
+  /* %1266 = reshape(%1264) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1264: no code */
 
-  /* %1370 = transpose(%1363) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 242682560,
-      arena + 237651968);
+  /* %1267 = reshape(%1263) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1263: no code */
 
-  /* %1371 = reshape(%1370) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1370: no code */
+  /* %1268 = concat(%1267, %1266, %1265) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 237746528, 192, arena + 234020864, 576);
+  lk_copy_rows(B * 197, 192, arena + 238956896, 192, arena + 234021056, 576);
+  lk_copy_rows(B * 197, 192, arena + 241472192, 192, arena + 234021248, 576);
 
-  /* %1372 = transpose(%1369) {perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 240167264,
-      arena + 241377632);
-
-  /* %1373 = reshape(%1372) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1372: no code */
-
-  /* %1374 = transpose(%1367) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 238956896,
-      arena + 240167264);
-
-  /* %1375 = reshape(%1374) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1374: no code */
-
-  /* %1376 = concat(%1375, %1373, %1371) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 240167264, 192, arena + 234020864, 576);
-  lk_copy_rows(B * 197, 192, arena + 241377632, 192, arena + 234021056, 576);
-  lk_copy_rows(B * 197, 192, arena + 237651968, 192, arena + 234021248, 576);
-
-  /* %1377 = transpose(%417) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %1269 = transpose(%393) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 238862336);
 
-  /* %1378 = fused_linear(%1376, %1377) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %1270 = fused_linear(%1268, %1269) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 234020864, arena + 238862336, NULL, LK_ACT_NONE, NULL,
       arena + 237651968);
 
-  /* %1379 = linear_grad_weight(%1376, %416) blocks.6.attn.qkv : f32[576, 192] */
+  /* %1271 = linear_grad_weight(%1268, %392) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 234020864, arena + 522313856, arena + 241399808);
 
-  /* %1380 = reduce_sum(%1376) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %1272 = reduce_sum(%1268) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 234020864,
       arena + 241510400);
 
-  /* %1381 = reduce_sum(%1378) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1273 = reduce_sum(%1270) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 237651968,
       arena + 241510976);
 
-  /* %1382 = mul(%1378, %412) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %1274 = mul(%1270, %388) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 237651968, (const long[]){37824, 192, 1},
       params[165], (const long[]){0, 0, 1}, arena + 234020864);
 
-  /* %1383 = mul(%1378, %414) blocks.6.norm1 : f32[B, 197, 192], written over %1378 */
+  /* %1275 = mul(%1270, %390) blocks.6.norm1 : f32[B, 197, 192], written over %1270 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 237651968, (const long[]){37824, 192, 1},
       arena + 521103488, (const long[]){37824, 192, 1}, arena + 237651968);
 
-  /* %1384 = reduce_sum(%1383) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %1276 = reduce_sum(%1275) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 237651968,
       arena + 241511168);
 
-  /* %1385 = normalize_grad(%409, %1382) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %1277 = normalize_grad(%385, %1274) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 519893120, arena + 234020864, 1e-06f, arena + 235231232);
 
-  /* %1386 = add(%1352, %1385) blocks.5 : f32[B, 197, 192], written over %940 */
+  /* %1278 = add(%1252, %1277) blocks.5 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 235231232, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1387 = slice(%1312) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %900: no code */
+  /* %1279 = slice(%1212) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %848: no code */
 
-  /* %1388 = slice(%1312) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1280 = slice(%1212) {axis 0, start 5, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1389 = zero_pad(%1388) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1281 = zero_pad(%1280) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617026112 + (long)b * 2304,
         arena + 234020864 + (long)b * 37824);
   } // for b
 
-  /* %1390 = add(%1386, %1389) blocks.5 : f32[B, 197, 192], written over %940 */
+  /* %1282 = add(%1278, %1281) blocks.5 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 234020864, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1391 = mul(%1390, %407) blocks.5 : f32[B, 197, 192] */
+  /* %1283 = mul(%1282, %383) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 238837760);
 
-  /* %1392 = slice(%1391) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1391: no code */
+  /* %1284 = slice(%1283) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1283: no code */
 
-  /* %1393 = slice(%1391) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
+  /* %1285 = slice(%1283) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 238837952, 37824, arena + 234020864, 37632);
 
-  /* %1394 = batch_normalize_grad(%401, %1393, %402) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
+  /* %1286 = batch_normalize_grad(%377, %1285, %378) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 600920192, arena + 234020864, params[161],
       1e-05f, arena + 240048128);
 
-  /* %1395 = batch_normalize_param_grad(%401, %1393) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[2, 192] */
+  /* %1287 = batch_normalize_param_grad(%377, %1285) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 600920192, arena + 234020864, 1e-05f,
       arena + 59002624);
 
-  /* %1396 = index(%1395) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
+  /* %1288 = index(%1287) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 241511360, 192);
 
-  /* %1397 = index(%1395) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
+  /* %1289 = index(%1287) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 241511552, 192);
 
-  /* %1398 = transpose(%400) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
+  /* %1290 = transpose(%376) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 241252352);
 
-  /* %1399 = fused_linear(%1394, %1398) blocks.5.leff.conv3 : f32[B, 196, 768] */
+  /* %1291 = fused_linear(%1286, %1290) blocks.5.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 240048128, arena + 241252352, NULL, LK_ACT_NONE, NULL,
       arena + 234020864);
 
-  /* %1400 = linear_grad_weight(%1394, %397) blocks.5.leff.conv3 : f32[192, 768] */
+  /* %1292 = linear_grad_weight(%1286, %373) blocks.5.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 240048128, arena + 229203968, arena + 241252352);
 
-  /* %1401 = reduce_sum(%1394) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
+  /* %1293 = reduce_sum(%1286) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 240048128,
       arena + 241511744);
 
-  /* %1402 = reshape(%1400) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1400: no code */
+  /* %1294 = reshape(%1292) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1292: no code */
 
-  /* %1403 = gelu_grad(%395, %1399) blocks.5.leff : f32[B, 196, 768] */
+  /* %1295 = gelu_grad(%371, %1291) blocks.5.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 224387072, arena + 234020864,
       arena + 229203968);
 
-  /* %1404 = batch_normalize_grad(%392, %1403, %393) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
+  /* %1296 = batch_normalize_grad(%368, %1295, %369) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 219570176, arena + 229203968, params[155],
       1e-05f, arena + 224387072);
 
-  /* %1405 = batch_normalize_param_grad(%392, %1403) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[2, 768] */
+  /* %1297 = batch_normalize_param_grad(%368, %1295) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 219570176, arena + 229203968, 1e-05f,
       arena + 59002624);
 
-  /* %1406 = index(%1405) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
+  /* %1298 = index(%1297) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 229210880, 768);
 
-  /* %1407 = index(%1405) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
+  /* %1299 = index(%1297) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 229211648, 768);
 
-  /* %1408 = token_dwconv_grad_input(%1404, %390) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %1300 = token_dwconv_grad_input(%1296, %366) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 224387072, params[153],
       arena + 219570176);
 
-  /* %1409 = token_dwconv_grad_weight(%1404, %389) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1301 = token_dwconv_grad_weight(%1296, %365) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 224387072,
       arena + 214753280, arena + 229203968);
 
-  /* %1410 = reduce_sum(%1404) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
+  /* %1302 = reduce_sum(%1296) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 224387072,
       arena + 229212416);
 
-  /* %1411 = gelu_grad(%387, %1408) blocks.5.leff : f32[B, 196, 768] */
+  /* %1303 = gelu_grad(%363, %1300) blocks.5.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 209936384, arena + 219570176,
       arena + 214753280);
 
-  /* %1412 = batch_normalize_grad(%384, %1411, %385) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
+  /* %1304 = batch_normalize_grad(%360, %1303, %361) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 205119488, arena + 214753280, params[149],
       1e-05f, arena + 209936384);
 
-  /* %1413 = batch_normalize_param_grad(%384, %1411) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[2, 768] */
+  /* %1305 = batch_normalize_param_grad(%360, %1303) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 205119488, arena + 214753280, 1e-05f,
       arena + 59002624);
 
-  /* %1414 = index(%1413) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 215175872, 768);
+  /* %1306 = index(%1305) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 214900736, 768);
 
-  /* %1415 = index(%1413) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 215176640, 768);
+  /* %1307 = index(%1305) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 214901504, 768);
 
-  /* %1416 = transpose(%383) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
+  /* %1308 = transpose(%359) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 205119488);
 
-  /* %1417 = fused_linear(%1412, %1416) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1391 from row 1 */
+  /* %1309 = fused_linear(%1304, %1308) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1283 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 209936384 + (long)b * 150528, arena + 205119488, NULL,
         LK_ACT_NONE, NULL, arena + 238837952 + (long)b * 37824);
   } // for b
 
-  /* %1418 = linear_grad_weight(%1412, %380) blocks.5.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 209936384, arena + 599715968, arena + 214991552);
+  /* %1310 = linear_grad_weight(%1304, %356) blocks.5.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 209936384, arena + 599715968, arena + 214753280);
 
-  /* %1419 = reduce_sum(%1412) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
+  /* %1311 = reduce_sum(%1304) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 209936384,
-      arena + 215177408);
+      arena + 214902272);
 
-  /* %1420 = reshape(%1418) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1418: no code */
+  /* %1312 = reshape(%1310) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1310: no code */
 
-  /* %1421 = concat(%1392, %1417) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1391: no code */
+  /* %1313 = concat(%1284, %1309) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1283: no code */
 
-  /* %1422 = reduce_sum(%1421) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %1314 = reduce_sum(%1313) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 238837760,
-      arena + 215178176);
+      arena + 213818048);
 
-  /* %1423 = mul(%1421, %374) blocks.5.norm2 : f32[B, 197, 192] */
+  /* %1315 = mul(%1313, %350) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 238837760, (const long[]){37824, 192, 1},
       params[145], (const long[]){0, 0, 1}, arena + 205119488);
 
-  /* %1424 = mul(%1421, %376) blocks.5.norm2 : f32[B, 197, 192], written over %1391 */
+  /* %1316 = mul(%1313, %352) blocks.5.norm2 : f32[B, 197, 192], written over %1283 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 238837760, (const long[]){37824, 192, 1},
       arena + 518682752, (const long[]){37824, 192, 1}, arena + 238837760);
 
-  /* %1425 = reduce_sum(%1424) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %1317 = reduce_sum(%1316) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 238837760,
-      arena + 215178368);
+      arena + 213818240);
 
-  /* %1426 = normalize_grad(%373, %1423) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %1318 = normalize_grad(%349, %1315) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 517472384, arena + 205119488, 1e-06f, arena + 206329856);
 
-  /* %1427 = add(%1390, %1426) blocks.5 : f32[B, 197, 192], written over %940 */
+  /* %1319 = add(%1282, %1318) blocks.5 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 206329856, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1428 = mul(%1427, %371) blocks.5 : f32[B, 197, 192] */
+  /* %1320 = mul(%1319, %347) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 205119488);
 
-  /* %1429 = transpose(%368) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 207540224);
+  /* %1321 = transpose(%344) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 206329856);
 
-  /* %1430 = fused_linear(%1428, %1429) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 205119488, arena + 207540224, NULL, LK_ACT_NONE, NULL,
-      arena + 206329856);
-
-  /* %1431 = linear_grad_weight(%1428, %367) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 205119488, arena + 516262016, arena + 215139008);
-
-  /* %1432 = reduce_sum(%1428) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205119488,
-      arena + 215178560);
-
-  /* %1433 = reshape(%1430) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %1430: no code */
-
-  /* %1434 = transpose(%1433) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 206329856,
-      arena + 212570816);
-
-  /* %1435 = transpose(%361) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 515051648,
+  /* %1322 = fused_linear(%1320, %1321) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 205119488, arena + 206329856, NULL, LK_ACT_NONE, NULL,
       arena + 208845152);
 
-  /* %1436 = matmul(%1434, %1435) blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 212570816, 12608, 64, 1, arena + 208845152, 12608,
-      197, 1, arena + 205119488, 38809, 197, 0.0f);
+  /* %1323 = linear_grad_weight(%1320, %343) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 205119488, arena + 516262016, arena + 213781184);
 
-  /* %1437 = transpose(%364) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 430874336, arena + 208845152);
+  /* %1324 = reduce_sum(%1320) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205119488,
+      arena + 213818432);
 
-  /* %1438 = matmul(%1437, %1434) blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 208845152, 38809, 197, 1, arena + 212570816, 12608,
-      64, 1, arena + 213781184, 12608, 64, 0.0f);
+  /* %1325 = reshape(%1322) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %1322: no code */
 
-  /* %1439 = softmax_grad(%364, %1436) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %1326 = matmul_permuted(%1325, %338) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 208845152, 64, 192, 1,
+      arena + 515051648, 64, 1, 192, arena + 205119488, 38809, 197, 0.0f);
+
+  /* %1327 = matmul_permuted(%341, %1325) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 430874336, 38809, 1, 197,
+      arena + 208845152, 64, 192, 1, arena + 212570816, 64, 192, 0.0f);
+
+  /* %1328 = softmax_grad(%341, %1326) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 430874336, arena + 205119488, arena + 208845152);
 
-  /* %1440 = mul_scalar(%1439) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %1329 = mul_scalar(%1328) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 208845152, 0.125f, arena + 205119488);
 
-  /* %1441 = transpose(%359) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 513841280,
-      arena + 208845152);
+  /* %1330 = matmul_permuted(%1329, %337) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 205119488, 38809, 197, 1,
+      arena + 513841280, 64, 192, 1, arena + 208845152, 64, 192, 0.0f);
 
-  /* %1442 = matmul(%1440, %1441) blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 205119488, 38809, 197, 1, arena + 208845152, 12608,
-      64, 1, arena + 210055520, 12608, 64, 0.0f);
+  /* %1331 = matmul_permuted(%336, %1329) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 205119488, 38809, 1, 197,
+      arena + 512630912, 64, 192, 1, arena + 210055520, 64, 192, 0.0f);
 
-  /* %1443 = transpose(%357) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 512630912,
-      arena + 208845152);
+  /* %1332 = reshape(%1327) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1327: no code */
 
-  /* %1444 = matmul(%1443, %1440) blocks.5.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 208845152, 12608, 197, 1, arena + 205119488, 38809,
-      197, 1, arena + 211265888, 12608, 197, 0.0f);
+  /* %1333 = reshape(%1331) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1331: no code */
 
-  /* %1445 = transpose(%1438) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 213781184,
-      arena + 208750592);
+  /* %1334 = reshape(%1330) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1330: no code */
 
-  /* %1446 = reshape(%1445) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1445: no code */
+  /* %1335 = concat(%1334, %1333, %1332) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 208845152, 192, arena + 205119488, 576);
+  lk_copy_rows(B * 197, 192, arena + 210055520, 192, arena + 205119680, 576);
+  lk_copy_rows(B * 197, 192, arena + 212570816, 192, arena + 205119872, 576);
 
-  /* %1447 = transpose(%1444) {perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 211265888,
-      arena + 212476256);
-
-  /* %1448 = reshape(%1447) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1447: no code */
-
-  /* %1449 = transpose(%1442) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 210055520,
-      arena + 211265888);
-
-  /* %1450 = reshape(%1449) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1449: no code */
-
-  /* %1451 = concat(%1450, %1448, %1446) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 211265888, 192, arena + 205119488, 576);
-  lk_copy_rows(B * 197, 192, arena + 212476256, 192, arena + 205119680, 576);
-  lk_copy_rows(B * 197, 192, arena + 208750592, 192, arena + 205119872, 576);
-
-  /* %1452 = transpose(%350) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %1336 = transpose(%330) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 209960960);
 
-  /* %1453 = fused_linear(%1451, %1452) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %1337 = fused_linear(%1335, %1336) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 205119488, arena + 209960960, NULL, LK_ACT_NONE, NULL,
       arena + 208750592);
 
-  /* %1454 = linear_grad_weight(%1451, %349) blocks.5.attn.qkv : f32[576, 192] */
+  /* %1338 = linear_grad_weight(%1335, %329) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 205119488, arena + 511420544, arena + 212498432);
 
-  /* %1455 = reduce_sum(%1451) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %1339 = reduce_sum(%1335) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 205119488,
       arena + 212609024);
 
-  /* %1456 = reduce_sum(%1453) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1340 = reduce_sum(%1337) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 208750592,
       arena + 212609600);
 
-  /* %1457 = mul(%1453, %345) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1341 = mul(%1337, %325) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 208750592, (const long[]){37824, 192, 1},
       params[139], (const long[]){0, 0, 1}, arena + 205119488);
 
-  /* %1458 = mul(%1453, %347) blocks.5.norm1 : f32[B, 197, 192], written over %1453 */
+  /* %1342 = mul(%1337, %327) blocks.5.norm1 : f32[B, 197, 192], written over %1337 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 208750592, (const long[]){37824, 192, 1},
       arena + 510210176, (const long[]){37824, 192, 1}, arena + 208750592);
 
-  /* %1459 = reduce_sum(%1458) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1343 = reduce_sum(%1342) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 208750592,
       arena + 212609792);
 
-  /* %1460 = normalize_grad(%342, %1457) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1344 = normalize_grad(%322, %1341) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 508999808, arena + 205119488, 1e-06f, arena + 206329856);
 
-  /* %1461 = add(%1427, %1460) blocks.4 : f32[B, 197, 192], written over %940 */
+  /* %1345 = add(%1319, %1344) blocks.4 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 206329856, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1462 = slice(%1387) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %900: no code */
+  /* %1346 = slice(%1279) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %848: no code */
 
-  /* %1463 = slice(%1387) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1347 = slice(%1279) {axis 0, start 4, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1464 = zero_pad(%1463) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1348 = zero_pad(%1347) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617025920 + (long)b * 2304,
         arena + 205119488 + (long)b * 37824);
   } // for b
 
-  /* %1465 = add(%1461, %1464) blocks.4 : f32[B, 197, 192], written over %940 */
+  /* %1349 = add(%1345, %1348) blocks.4 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 205119488, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1466 = mul(%1465, %340) blocks.4 : f32[B, 197, 192] */
+  /* %1350 = mul(%1349, %320) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 209936384);
 
-  /* %1467 = slice(%1466) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1466: no code */
+  /* %1351 = slice(%1350) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1350: no code */
 
-  /* %1468 = slice(%1466) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
+  /* %1352 = slice(%1350) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 209936576, 37824, arena + 205119488, 37632);
 
-  /* %1469 = batch_normalize_grad(%334, %1468, %335) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
+  /* %1353 = batch_normalize_grad(%314, %1352, %315) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 598511744, arena + 205119488, params[135],
       1e-05f, arena + 211146752);
 
-  /* %1470 = batch_normalize_param_grad(%334, %1468) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[2, 192] */
+  /* %1354 = batch_normalize_param_grad(%314, %1352) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 598511744, arena + 205119488, 1e-05f,
       arena + 59002624);
 
-  /* %1471 = index(%1470) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
+  /* %1355 = index(%1354) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 212609984, 192);
 
-  /* %1472 = index(%1470) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
+  /* %1356 = index(%1354) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 212610176, 192);
 
-  /* %1473 = transpose(%333) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
+  /* %1357 = transpose(%313) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 212350976);
 
-  /* %1474 = fused_linear(%1469, %1473) blocks.4.leff.conv3 : f32[B, 196, 768] */
+  /* %1358 = fused_linear(%1353, %1357) blocks.4.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 211146752, arena + 212350976, NULL, LK_ACT_NONE, NULL,
       arena + 205119488);
 
-  /* %1475 = linear_grad_weight(%1469, %330) blocks.4.leff.conv3 : f32[192, 768] */
+  /* %1359 = linear_grad_weight(%1353, %310) blocks.4.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 211146752, arena + 200302592, arena + 212350976);
 
-  /* %1476 = reduce_sum(%1469) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
+  /* %1360 = reduce_sum(%1353) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 211146752,
       arena + 212610368);
 
-  /* %1477 = reshape(%1475) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1475: no code */
+  /* %1361 = reshape(%1359) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1359: no code */
 
-  /* %1478 = gelu_grad(%328, %1474) blocks.4.leff : f32[B, 196, 768] */
+  /* %1362 = gelu_grad(%308, %1358) blocks.4.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 195485696, arena + 205119488,
       arena + 200302592);
 
-  /* %1479 = batch_normalize_grad(%325, %1478, %326) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
+  /* %1363 = batch_normalize_grad(%305, %1362, %306) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 190668800, arena + 200302592, params[129],
       1e-05f, arena + 195485696);
 
-  /* %1480 = batch_normalize_param_grad(%325, %1478) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[2, 768] */
+  /* %1364 = batch_normalize_param_grad(%305, %1362) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 190668800, arena + 200302592, 1e-05f,
       arena + 59002624);
 
-  /* %1481 = index(%1480) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
+  /* %1365 = index(%1364) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 200309504, 768);
 
-  /* %1482 = index(%1480) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
+  /* %1366 = index(%1364) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 200310272, 768);
 
-  /* %1483 = token_dwconv_grad_input(%1479, %323) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %1367 = token_dwconv_grad_input(%1363, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 195485696, params[127],
       arena + 190668800);
 
-  /* %1484 = token_dwconv_grad_weight(%1479, %322) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1368 = token_dwconv_grad_weight(%1363, %302) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 195485696,
       arena + 185851904, arena + 200302592);
 
-  /* %1485 = reduce_sum(%1479) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
+  /* %1369 = reduce_sum(%1363) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 195485696,
       arena + 200311040);
 
-  /* %1486 = gelu_grad(%320, %1483) blocks.4.leff : f32[B, 196, 768] */
+  /* %1370 = gelu_grad(%300, %1367) blocks.4.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 181035008, arena + 190668800,
       arena + 185851904);
 
-  /* %1487 = batch_normalize_grad(%317, %1486, %318) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
+  /* %1371 = batch_normalize_grad(%297, %1370, %298) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 176218112, arena + 185851904, params[123],
       1e-05f, arena + 181035008);
 
-  /* %1488 = batch_normalize_param_grad(%317, %1486) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[2, 768] */
+  /* %1372 = batch_normalize_param_grad(%297, %1370) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 176218112, arena + 185851904, 1e-05f,
       arena + 59002624);
 
-  /* %1489 = index(%1488) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 186274496, 768);
+  /* %1373 = index(%1372) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 185999360, 768);
 
-  /* %1490 = index(%1488) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 186275264, 768);
+  /* %1374 = index(%1372) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 186000128, 768);
 
-  /* %1491 = transpose(%316) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
+  /* %1375 = transpose(%296) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 176218112);
 
-  /* %1492 = fused_linear(%1487, %1491) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1466 from row 1 */
+  /* %1376 = fused_linear(%1371, %1375) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1350 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 181035008 + (long)b * 150528, arena + 176218112, NULL,
         LK_ACT_NONE, NULL, arena + 209936576 + (long)b * 37824);
   } // for b
 
-  /* %1493 = linear_grad_weight(%1487, %313) blocks.4.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 181035008, arena + 597307520, arena + 186090176);
+  /* %1377 = linear_grad_weight(%1371, %293) blocks.4.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 181035008, arena + 597307520, arena + 185851904);
 
-  /* %1494 = reduce_sum(%1487) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
+  /* %1378 = reduce_sum(%1371) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 181035008,
-      arena + 186276032);
+      arena + 186000896);
 
-  /* %1495 = reshape(%1493) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1493: no code */
+  /* %1379 = reshape(%1377) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1377: no code */
 
-  /* %1496 = concat(%1467, %1492) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1466: no code */
+  /* %1380 = concat(%1351, %1376) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1350: no code */
 
-  /* %1497 = reduce_sum(%1496) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %1381 = reduce_sum(%1380) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 209936384,
-      arena + 186276800);
+      arena + 184916672);
 
-  /* %1498 = mul(%1496, %307) blocks.4.norm2 : f32[B, 197, 192] */
+  /* %1382 = mul(%1380, %287) blocks.4.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 209936384, (const long[]){37824, 192, 1},
       params[119], (const long[]){0, 0, 1}, arena + 176218112);
 
-  /* %1499 = mul(%1496, %309) blocks.4.norm2 : f32[B, 197, 192], written over %1466 */
+  /* %1383 = mul(%1380, %289) blocks.4.norm2 : f32[B, 197, 192], written over %1350 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 209936384, (const long[]){37824, 192, 1},
       arena + 507789440, (const long[]){37824, 192, 1}, arena + 209936384);
 
-  /* %1500 = reduce_sum(%1499) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %1384 = reduce_sum(%1383) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 209936384,
-      arena + 186276992);
+      arena + 184916864);
 
-  /* %1501 = normalize_grad(%306, %1498) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %1385 = normalize_grad(%286, %1382) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 506579072, arena + 176218112, 1e-06f, arena + 177428480);
 
-  /* %1502 = add(%1465, %1501) blocks.4 : f32[B, 197, 192], written over %940 */
+  /* %1386 = add(%1349, %1385) blocks.4 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 177428480, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1503 = mul(%1502, %304) blocks.4 : f32[B, 197, 192] */
+  /* %1387 = mul(%1386, %284) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 176218112);
 
-  /* %1504 = transpose(%301) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 178638848);
+  /* %1388 = transpose(%281) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 177428480);
 
-  /* %1505 = fused_linear(%1503, %1504) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 176218112, arena + 178638848, NULL, LK_ACT_NONE, NULL,
-      arena + 177428480);
-
-  /* %1506 = linear_grad_weight(%1503, %300) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 176218112, arena + 505368704, arena + 186237632);
-
-  /* %1507 = reduce_sum(%1503) {axes [0], batch} blocks.4.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 176218112,
-      arena + 186277184);
-
-  /* %1508 = reshape(%1505) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %1505: no code */
-
-  /* %1509 = transpose(%1508) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 177428480,
-      arena + 183669440);
-
-  /* %1510 = transpose(%294) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 504158336,
+  /* %1389 = fused_linear(%1387, %1388) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 176218112, arena + 177428480, NULL, LK_ACT_NONE, NULL,
       arena + 179943776);
 
-  /* %1511 = matmul(%1509, %1510) blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 183669440, 12608, 64, 1, arena + 179943776, 12608,
-      197, 1, arena + 176218112, 38809, 197, 0.0f);
+  /* %1390 = linear_grad_weight(%1387, %280) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 176218112, arena + 505368704, arena + 184879808);
 
-  /* %1512 = transpose(%297) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 427148672, arena + 179943776);
+  /* %1391 = reduce_sum(%1387) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 176218112,
+      arena + 184917056);
 
-  /* %1513 = matmul(%1512, %1509) blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 179943776, 38809, 197, 1, arena + 183669440, 12608,
-      64, 1, arena + 184879808, 12608, 64, 0.0f);
+  /* %1392 = reshape(%1389) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %1389: no code */
 
-  /* %1514 = softmax_grad(%297, %1511) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %1393 = matmul_permuted(%1392, %275) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 179943776, 64, 192, 1,
+      arena + 504158336, 64, 1, 192, arena + 176218112, 38809, 197, 0.0f);
+
+  /* %1394 = matmul_permuted(%278, %1392) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 427148672, 38809, 1, 197,
+      arena + 179943776, 64, 192, 1, arena + 183669440, 64, 192, 0.0f);
+
+  /* %1395 = softmax_grad(%278, %1393) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 427148672, arena + 176218112, arena + 179943776);
 
-  /* %1515 = mul_scalar(%1514) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %1396 = mul_scalar(%1395) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 179943776, 0.125f, arena + 176218112);
 
-  /* %1516 = transpose(%292) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 502947968,
-      arena + 179943776);
+  /* %1397 = matmul_permuted(%1396, %274) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 176218112, 38809, 197, 1,
+      arena + 502947968, 64, 192, 1, arena + 179943776, 64, 192, 0.0f);
 
-  /* %1517 = matmul(%1515, %1516) blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 176218112, 38809, 197, 1, arena + 179943776, 12608,
-      64, 1, arena + 181154144, 12608, 64, 0.0f);
+  /* %1398 = matmul_permuted(%273, %1396) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 176218112, 38809, 1, 197,
+      arena + 501737600, 64, 192, 1, arena + 181154144, 64, 192, 0.0f);
 
-  /* %1518 = transpose(%290) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 501737600,
-      arena + 179943776);
+  /* %1399 = reshape(%1394) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1394: no code */
 
-  /* %1519 = matmul(%1518, %1515) blocks.4.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 179943776, 12608, 197, 1, arena + 176218112, 38809,
-      197, 1, arena + 182364512, 12608, 197, 0.0f);
+  /* %1400 = reshape(%1398) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1398: no code */
 
-  /* %1520 = transpose(%1513) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 184879808,
-      arena + 179849216);
+  /* %1401 = reshape(%1397) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1397: no code */
 
-  /* %1521 = reshape(%1520) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1520: no code */
+  /* %1402 = concat(%1401, %1400, %1399) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 179943776, 192, arena + 176218112, 576);
+  lk_copy_rows(B * 197, 192, arena + 181154144, 192, arena + 176218304, 576);
+  lk_copy_rows(B * 197, 192, arena + 183669440, 192, arena + 176218496, 576);
 
-  /* %1522 = transpose(%1519) {perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 182364512,
-      arena + 183574880);
-
-  /* %1523 = reshape(%1522) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1522: no code */
-
-  /* %1524 = transpose(%1517) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 181154144,
-      arena + 182364512);
-
-  /* %1525 = reshape(%1524) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1524: no code */
-
-  /* %1526 = concat(%1525, %1523, %1521) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 182364512, 192, arena + 176218112, 576);
-  lk_copy_rows(B * 197, 192, arena + 183574880, 192, arena + 176218304, 576);
-  lk_copy_rows(B * 197, 192, arena + 179849216, 192, arena + 176218496, 576);
-
-  /* %1527 = transpose(%283) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %1403 = transpose(%267) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 181059584);
 
-  /* %1528 = fused_linear(%1526, %1527) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %1404 = fused_linear(%1402, %1403) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 176218112, arena + 181059584, NULL, LK_ACT_NONE, NULL,
       arena + 179849216);
 
-  /* %1529 = linear_grad_weight(%1526, %282) blocks.4.attn.qkv : f32[576, 192] */
+  /* %1405 = linear_grad_weight(%1402, %266) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 176218112, arena + 500527232, arena + 183597056);
 
-  /* %1530 = reduce_sum(%1526) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %1406 = reduce_sum(%1402) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 176218112,
       arena + 183707648);
 
-  /* %1531 = reduce_sum(%1528) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1407 = reduce_sum(%1404) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 179849216,
       arena + 183708224);
 
-  /* %1532 = mul(%1528, %278) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1408 = mul(%1404, %262) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 179849216, (const long[]){37824, 192, 1},
       params[113], (const long[]){0, 0, 1}, arena + 176218112);
 
-  /* %1533 = mul(%1528, %280) blocks.4.norm1 : f32[B, 197, 192], written over %1528 */
+  /* %1409 = mul(%1404, %264) blocks.4.norm1 : f32[B, 197, 192], written over %1404 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 179849216, (const long[]){37824, 192, 1},
       arena + 499316864, (const long[]){37824, 192, 1}, arena + 179849216);
 
-  /* %1534 = reduce_sum(%1533) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1410 = reduce_sum(%1409) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 179849216,
       arena + 183708416);
 
-  /* %1535 = normalize_grad(%275, %1532) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1411 = normalize_grad(%259, %1408) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 498106496, arena + 176218112, 1e-06f, arena + 177428480);
 
-  /* %1536 = add(%1502, %1535) blocks.3 : f32[B, 197, 192], written over %940 */
+  /* %1412 = add(%1386, %1411) blocks.3 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 177428480, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1537 = slice(%1462) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %900: no code */
+  /* %1413 = slice(%1346) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %848: no code */
 
-  /* %1538 = slice(%1462) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1414 = slice(%1346) {axis 0, start 3, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1539 = zero_pad(%1538) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1415 = zero_pad(%1414) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617025728 + (long)b * 2304,
         arena + 176218112 + (long)b * 37824);
   } // for b
 
-  /* %1540 = add(%1536, %1539) blocks.3 : f32[B, 197, 192], written over %940 */
+  /* %1416 = add(%1412, %1415) blocks.3 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 176218112, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1541 = mul(%1540, %273) blocks.3 : f32[B, 197, 192] */
+  /* %1417 = mul(%1416, %257) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 181035008);
 
-  /* %1542 = slice(%1541) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1541: no code */
+  /* %1418 = slice(%1417) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1417: no code */
 
-  /* %1543 = slice(%1541) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
+  /* %1419 = slice(%1417) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 181035200, 37824, arena + 176218112, 37632);
 
-  /* %1544 = batch_normalize_grad(%267, %1543, %268) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
+  /* %1420 = batch_normalize_grad(%251, %1419, %252) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 596103296, arena + 176218112, params[109],
       1e-05f, arena + 182245376);
 
-  /* %1545 = batch_normalize_param_grad(%267, %1543) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[2, 192] */
+  /* %1421 = batch_normalize_param_grad(%251, %1419) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 596103296, arena + 176218112, 1e-05f,
       arena + 59002624);
 
-  /* %1546 = index(%1545) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
+  /* %1422 = index(%1421) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 183708608, 192);
 
-  /* %1547 = index(%1545) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
+  /* %1423 = index(%1421) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 183708800, 192);
 
-  /* %1548 = transpose(%266) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
+  /* %1424 = transpose(%250) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 183449600);
 
-  /* %1549 = fused_linear(%1544, %1548) blocks.3.leff.conv3 : f32[B, 196, 768] */
+  /* %1425 = fused_linear(%1420, %1424) blocks.3.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 182245376, arena + 183449600, NULL, LK_ACT_NONE, NULL,
       arena + 176218112);
 
-  /* %1550 = linear_grad_weight(%1544, %263) blocks.3.leff.conv3 : f32[192, 768] */
+  /* %1426 = linear_grad_weight(%1420, %247) blocks.3.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 182245376, arena + 171401216, arena + 183449600);
 
-  /* %1551 = reduce_sum(%1544) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
+  /* %1427 = reduce_sum(%1420) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 182245376,
       arena + 183708992);
 
-  /* %1552 = reshape(%1550) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1550: no code */
+  /* %1428 = reshape(%1426) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1426: no code */
 
-  /* %1553 = gelu_grad(%261, %1549) blocks.3.leff : f32[B, 196, 768] */
+  /* %1429 = gelu_grad(%245, %1425) blocks.3.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 166584320, arena + 176218112,
       arena + 171401216);
 
-  /* %1554 = batch_normalize_grad(%258, %1553, %259) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
+  /* %1430 = batch_normalize_grad(%242, %1429, %243) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 161767424, arena + 171401216, params[103],
       1e-05f, arena + 166584320);
 
-  /* %1555 = batch_normalize_param_grad(%258, %1553) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[2, 768] */
+  /* %1431 = batch_normalize_param_grad(%242, %1429) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 161767424, arena + 171401216, 1e-05f,
       arena + 59002624);
 
-  /* %1556 = index(%1555) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
+  /* %1432 = index(%1431) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 171408128, 768);
 
-  /* %1557 = index(%1555) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
+  /* %1433 = index(%1431) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 171408896, 768);
 
-  /* %1558 = token_dwconv_grad_input(%1554, %256) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %1434 = token_dwconv_grad_input(%1430, %240) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 166584320, params[101],
       arena + 161767424);
 
-  /* %1559 = token_dwconv_grad_weight(%1554, %255) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1435 = token_dwconv_grad_weight(%1430, %239) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 166584320,
       arena + 156950528, arena + 171401216);
 
-  /* %1560 = reduce_sum(%1554) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
+  /* %1436 = reduce_sum(%1430) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 166584320,
       arena + 171409664);
 
-  /* %1561 = gelu_grad(%253, %1558) blocks.3.leff : f32[B, 196, 768] */
+  /* %1437 = gelu_grad(%237, %1434) blocks.3.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 152133632, arena + 161767424,
       arena + 156950528);
 
-  /* %1562 = batch_normalize_grad(%250, %1561, %251) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
+  /* %1438 = batch_normalize_grad(%234, %1437, %235) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 147316736, arena + 156950528, params[97], 1e-05f,
       arena + 152133632);
 
-  /* %1563 = batch_normalize_param_grad(%250, %1561) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[2, 768] */
+  /* %1439 = batch_normalize_param_grad(%234, %1437) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 147316736, arena + 156950528, 1e-05f,
       arena + 59002624);
 
-  /* %1564 = index(%1563) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 157373120, 768);
+  /* %1440 = index(%1439) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 157097984, 768);
 
-  /* %1565 = index(%1563) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 157373888, 768);
+  /* %1441 = index(%1439) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 157098752, 768);
 
-  /* %1566 = transpose(%249) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
+  /* %1442 = transpose(%233) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 147316736);
 
-  /* %1567 = fused_linear(%1562, %1566) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1541 from row 1 */
+  /* %1443 = fused_linear(%1438, %1442) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1417 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 152133632 + (long)b * 150528, arena + 147316736, NULL,
         LK_ACT_NONE, NULL, arena + 181035200 + (long)b * 37824);
   } // for b
 
-  /* %1568 = linear_grad_weight(%1562, %246) blocks.3.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 152133632, arena + 594899072, arena + 157188800);
+  /* %1444 = linear_grad_weight(%1438, %230) blocks.3.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 152133632, arena + 594899072, arena + 156950528);
 
-  /* %1569 = reduce_sum(%1562) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
+  /* %1445 = reduce_sum(%1438) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 152133632,
-      arena + 157374656);
+      arena + 157099520);
 
-  /* %1570 = reshape(%1568) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1568: no code */
+  /* %1446 = reshape(%1444) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1444: no code */
 
-  /* %1571 = concat(%1542, %1567) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1541: no code */
+  /* %1447 = concat(%1418, %1443) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1417: no code */
 
-  /* %1572 = reduce_sum(%1571) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1448 = reduce_sum(%1447) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 181035008,
-      arena + 157375424);
+      arena + 156015296);
 
-  /* %1573 = mul(%1571, %240) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %1449 = mul(%1447, %224) blocks.3.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 181035008, (const long[]){37824, 192, 1},
       params[93], (const long[]){0, 0, 1}, arena + 147316736);
 
-  /* %1574 = mul(%1571, %242) blocks.3.norm2 : f32[B, 197, 192], written over %1541 */
+  /* %1450 = mul(%1447, %226) blocks.3.norm2 : f32[B, 197, 192], written over %1417 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 181035008, (const long[]){37824, 192, 1},
       arena + 496896128, (const long[]){37824, 192, 1}, arena + 181035008);
 
-  /* %1575 = reduce_sum(%1574) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %1451 = reduce_sum(%1450) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 181035008,
-      arena + 157375616);
+      arena + 156015488);
 
-  /* %1576 = normalize_grad(%239, %1573) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %1452 = normalize_grad(%223, %1449) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 495685760, arena + 147316736, 1e-06f, arena + 148527104);
 
-  /* %1577 = add(%1540, %1576) blocks.3 : f32[B, 197, 192], written over %940 */
+  /* %1453 = add(%1416, %1452) blocks.3 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 148527104, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1578 = mul(%1577, %237) blocks.3 : f32[B, 197, 192] */
+  /* %1454 = mul(%1453, %221) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 147316736);
 
-  /* %1579 = transpose(%234) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 149737472);
+  /* %1455 = transpose(%218) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 148527104);
 
-  /* %1580 = fused_linear(%1578, %1579) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 147316736, arena + 149737472, NULL, LK_ACT_NONE, NULL,
-      arena + 148527104);
-
-  /* %1581 = linear_grad_weight(%1578, %233) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 147316736, arena + 494475392, arena + 157336256);
-
-  /* %1582 = reduce_sum(%1578) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 147316736,
-      arena + 157375808);
-
-  /* %1583 = reshape(%1580) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %1580: no code */
-
-  /* %1584 = transpose(%1583) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 148527104,
-      arena + 154768064);
-
-  /* %1585 = transpose(%227) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 493265024,
+  /* %1456 = fused_linear(%1454, %1455) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 147316736, arena + 148527104, NULL, LK_ACT_NONE, NULL,
       arena + 151042400);
 
-  /* %1586 = matmul(%1584, %1585) blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 154768064, 12608, 64, 1, arena + 151042400, 12608,
-      197, 1, arena + 147316736, 38809, 197, 0.0f);
+  /* %1457 = linear_grad_weight(%1454, %217) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 147316736, arena + 494475392, arena + 155978432);
 
-  /* %1587 = transpose(%230) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 423423008, arena + 151042400);
+  /* %1458 = reduce_sum(%1454) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 147316736,
+      arena + 156015680);
 
-  /* %1588 = matmul(%1587, %1584) blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 151042400, 38809, 197, 1, arena + 154768064, 12608,
-      64, 1, arena + 155978432, 12608, 64, 0.0f);
+  /* %1459 = reshape(%1456) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %1456: no code */
 
-  /* %1589 = softmax_grad(%230, %1586) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %1460 = matmul_permuted(%1459, %212) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 151042400, 64, 192, 1,
+      arena + 493265024, 64, 1, 192, arena + 147316736, 38809, 197, 0.0f);
+
+  /* %1461 = matmul_permuted(%215, %1459) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 423423008, 38809, 1, 197,
+      arena + 151042400, 64, 192, 1, arena + 154768064, 64, 192, 0.0f);
+
+  /* %1462 = softmax_grad(%215, %1460) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 423423008, arena + 147316736, arena + 151042400);
 
-  /* %1590 = mul_scalar(%1589) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %1463 = mul_scalar(%1462) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 151042400, 0.125f, arena + 147316736);
 
-  /* %1591 = transpose(%225) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 492054656,
-      arena + 151042400);
+  /* %1464 = matmul_permuted(%1463, %211) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 147316736, 38809, 197, 1,
+      arena + 492054656, 64, 192, 1, arena + 151042400, 64, 192, 0.0f);
 
-  /* %1592 = matmul(%1590, %1591) blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 147316736, 38809, 197, 1, arena + 151042400, 12608,
-      64, 1, arena + 152252768, 12608, 64, 0.0f);
+  /* %1465 = matmul_permuted(%210, %1463) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 147316736, 38809, 1, 197,
+      arena + 490844288, 64, 192, 1, arena + 152252768, 64, 192, 0.0f);
 
-  /* %1593 = transpose(%223) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 490844288,
-      arena + 151042400);
+  /* %1466 = reshape(%1461) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1461: no code */
 
-  /* %1594 = matmul(%1593, %1590) blocks.3.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 151042400, 12608, 197, 1, arena + 147316736, 38809,
-      197, 1, arena + 153463136, 12608, 197, 0.0f);
+  /* %1467 = reshape(%1465) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1465: no code */
 
-  /* %1595 = transpose(%1588) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 155978432,
-      arena + 150947840);
+  /* %1468 = reshape(%1464) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1464: no code */
 
-  /* %1596 = reshape(%1595) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1595: no code */
+  /* %1469 = concat(%1468, %1467, %1466) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 151042400, 192, arena + 147316736, 576);
+  lk_copy_rows(B * 197, 192, arena + 152252768, 192, arena + 147316928, 576);
+  lk_copy_rows(B * 197, 192, arena + 154768064, 192, arena + 147317120, 576);
 
-  /* %1597 = transpose(%1594) {perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 153463136,
-      arena + 154673504);
-
-  /* %1598 = reshape(%1597) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1597: no code */
-
-  /* %1599 = transpose(%1592) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 152252768,
-      arena + 153463136);
-
-  /* %1600 = reshape(%1599) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1599: no code */
-
-  /* %1601 = concat(%1600, %1598, %1596) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 153463136, 192, arena + 147316736, 576);
-  lk_copy_rows(B * 197, 192, arena + 154673504, 192, arena + 147316928, 576);
-  lk_copy_rows(B * 197, 192, arena + 150947840, 192, arena + 147317120, 576);
-
-  /* %1602 = transpose(%216) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %1470 = transpose(%204) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 152158208);
 
-  /* %1603 = fused_linear(%1601, %1602) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %1471 = fused_linear(%1469, %1470) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 147316736, arena + 152158208, NULL, LK_ACT_NONE, NULL,
       arena + 150947840);
 
-  /* %1604 = linear_grad_weight(%1601, %215) blocks.3.attn.qkv : f32[576, 192] */
+  /* %1472 = linear_grad_weight(%1469, %203) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 147316736, arena + 489633920, arena + 154695680);
 
-  /* %1605 = reduce_sum(%1601) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %1473 = reduce_sum(%1469) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 147316736,
       arena + 154806272);
 
-  /* %1606 = reduce_sum(%1603) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1474 = reduce_sum(%1471) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 150947840,
       arena + 154806848);
 
-  /* %1607 = mul(%1603, %211) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1475 = mul(%1471, %199) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 150947840, (const long[]){37824, 192, 1},
       params[87], (const long[]){0, 0, 1}, arena + 147316736);
 
-  /* %1608 = mul(%1603, %213) blocks.3.norm1 : f32[B, 197, 192], written over %1603 */
+  /* %1476 = mul(%1471, %201) blocks.3.norm1 : f32[B, 197, 192], written over %1471 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 150947840, (const long[]){37824, 192, 1},
       arena + 488423552, (const long[]){37824, 192, 1}, arena + 150947840);
 
-  /* %1609 = reduce_sum(%1608) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1477 = reduce_sum(%1476) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 150947840,
       arena + 154807040);
 
-  /* %1610 = normalize_grad(%208, %1607) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1478 = normalize_grad(%196, %1475) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 487213184, arena + 147316736, 1e-06f, arena + 148527104);
 
-  /* %1611 = add(%1577, %1610) blocks.2 : f32[B, 197, 192], written over %940 */
+  /* %1479 = add(%1453, %1478) blocks.2 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 148527104, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1612 = slice(%1537) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %900: no code */
+  /* %1480 = slice(%1413) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %848: no code */
 
-  /* %1613 = slice(%1537) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1481 = slice(%1413) {axis 0, start 2, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1614 = zero_pad(%1613) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1482 = zero_pad(%1481) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617025536 + (long)b * 2304,
         arena + 147316736 + (long)b * 37824);
   } // for b
 
-  /* %1615 = add(%1611, %1614) blocks.2 : f32[B, 197, 192], written over %940 */
+  /* %1483 = add(%1479, %1482) blocks.2 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 147316736, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1616 = mul(%1615, %206) blocks.2 : f32[B, 197, 192] */
+  /* %1484 = mul(%1483, %194) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 152133632);
 
-  /* %1617 = slice(%1616) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1616: no code */
+  /* %1485 = slice(%1484) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1484: no code */
 
-  /* %1618 = slice(%1616) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
+  /* %1486 = slice(%1484) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 152133824, 37824, arena + 147316736, 37632);
 
-  /* %1619 = batch_normalize_grad(%200, %1618, %201) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
+  /* %1487 = batch_normalize_grad(%188, %1486, %189) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 593694848, arena + 147316736, params[83], 1e-05f,
       arena + 153344000);
 
-  /* %1620 = batch_normalize_param_grad(%200, %1618) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[2, 192] */
+  /* %1488 = batch_normalize_param_grad(%188, %1486) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 593694848, arena + 147316736, 1e-05f,
       arena + 59002624);
 
-  /* %1621 = index(%1620) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
+  /* %1489 = index(%1488) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 154807232, 192);
 
-  /* %1622 = index(%1620) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
+  /* %1490 = index(%1488) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 154807424, 192);
 
-  /* %1623 = transpose(%199) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
+  /* %1491 = transpose(%187) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 154548224);
 
-  /* %1624 = fused_linear(%1619, %1623) blocks.2.leff.conv3 : f32[B, 196, 768] */
+  /* %1492 = fused_linear(%1487, %1491) blocks.2.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 153344000, arena + 154548224, NULL, LK_ACT_NONE, NULL,
       arena + 147316736);
 
-  /* %1625 = linear_grad_weight(%1619, %196) blocks.2.leff.conv3 : f32[192, 768] */
+  /* %1493 = linear_grad_weight(%1487, %184) blocks.2.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 153344000, arena + 142499840, arena + 154548224);
 
-  /* %1626 = reduce_sum(%1619) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
+  /* %1494 = reduce_sum(%1487) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 153344000,
       arena + 154807616);
 
-  /* %1627 = reshape(%1625) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1625: no code */
+  /* %1495 = reshape(%1493) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1493: no code */
 
-  /* %1628 = gelu_grad(%194, %1624) blocks.2.leff : f32[B, 196, 768] */
+  /* %1496 = gelu_grad(%182, %1492) blocks.2.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 137682944, arena + 147316736,
       arena + 142499840);
 
-  /* %1629 = batch_normalize_grad(%191, %1628, %192) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
+  /* %1497 = batch_normalize_grad(%179, %1496, %180) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 132866048, arena + 142499840, params[77], 1e-05f,
       arena + 137682944);
 
-  /* %1630 = batch_normalize_param_grad(%191, %1628) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[2, 768] */
+  /* %1498 = batch_normalize_param_grad(%179, %1496) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 132866048, arena + 142499840, 1e-05f,
       arena + 59002624);
 
-  /* %1631 = index(%1630) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
+  /* %1499 = index(%1498) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 142506752, 768);
 
-  /* %1632 = index(%1630) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
+  /* %1500 = index(%1498) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 142507520, 768);
 
-  /* %1633 = token_dwconv_grad_input(%1629, %189) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %1501 = token_dwconv_grad_input(%1497, %177) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 137682944, params[75],
       arena + 132866048);
 
-  /* %1634 = token_dwconv_grad_weight(%1629, %188) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1502 = token_dwconv_grad_weight(%1497, %176) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 137682944,
       arena + 128049152, arena + 142499840);
 
-  /* %1635 = reduce_sum(%1629) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
+  /* %1503 = reduce_sum(%1497) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 137682944,
       arena + 142508288);
 
-  /* %1636 = gelu_grad(%186, %1633) blocks.2.leff : f32[B, 196, 768] */
+  /* %1504 = gelu_grad(%174, %1501) blocks.2.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 123232256, arena + 132866048,
       arena + 128049152);
 
-  /* %1637 = batch_normalize_grad(%183, %1636, %184) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
+  /* %1505 = batch_normalize_grad(%171, %1504, %172) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 118415360, arena + 128049152, params[71], 1e-05f,
       arena + 123232256);
 
-  /* %1638 = batch_normalize_param_grad(%183, %1636) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[2, 768] */
+  /* %1506 = batch_normalize_param_grad(%171, %1504) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 118415360, arena + 128049152, 1e-05f,
       arena + 59002624);
 
-  /* %1639 = index(%1638) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 128471744, 768);
+  /* %1507 = index(%1506) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 128196608, 768);
 
-  /* %1640 = index(%1638) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 128472512, 768);
+  /* %1508 = index(%1506) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 128197376, 768);
 
-  /* %1641 = transpose(%182) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
+  /* %1509 = transpose(%170) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 118415360);
 
-  /* %1642 = fused_linear(%1637, %1641) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1616 from row 1 */
+  /* %1510 = fused_linear(%1505, %1509) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1484 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 123232256 + (long)b * 150528, arena + 118415360, NULL,
         LK_ACT_NONE, NULL, arena + 152133824 + (long)b * 37824);
   } // for b
 
-  /* %1643 = linear_grad_weight(%1637, %179) blocks.2.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 123232256, arena + 592490624, arena + 128287424);
+  /* %1511 = linear_grad_weight(%1505, %167) blocks.2.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 123232256, arena + 592490624, arena + 128049152);
 
-  /* %1644 = reduce_sum(%1637) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
+  /* %1512 = reduce_sum(%1505) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 123232256,
-      arena + 128473280);
+      arena + 128198144);
 
-  /* %1645 = reshape(%1643) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1643: no code */
+  /* %1513 = reshape(%1511) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1511: no code */
 
-  /* %1646 = concat(%1617, %1642) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1616: no code */
+  /* %1514 = concat(%1485, %1510) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1484: no code */
 
-  /* %1647 = reduce_sum(%1646) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1515 = reduce_sum(%1514) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 152133632,
-      arena + 128474048);
+      arena + 127113920);
 
-  /* %1648 = mul(%1646, %173) blocks.2.norm2 : f32[B, 197, 192] */
+  /* %1516 = mul(%1514, %161) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 152133632, (const long[]){37824, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 118415360);
 
-  /* %1649 = mul(%1646, %175) blocks.2.norm2 : f32[B, 197, 192], written over %1616 */
+  /* %1517 = mul(%1514, %163) blocks.2.norm2 : f32[B, 197, 192], written over %1484 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 152133632, (const long[]){37824, 192, 1},
       arena + 486002816, (const long[]){37824, 192, 1}, arena + 152133632);
 
-  /* %1650 = reduce_sum(%1649) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %1518 = reduce_sum(%1517) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 152133632,
-      arena + 128474240);
+      arena + 127114112);
 
-  /* %1651 = normalize_grad(%172, %1648) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %1519 = normalize_grad(%160, %1516) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 484792448, arena + 118415360, 1e-06f, arena + 119625728);
 
-  /* %1652 = add(%1615, %1651) blocks.2 : f32[B, 197, 192], written over %940 */
+  /* %1520 = add(%1483, %1519) blocks.2 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 119625728, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1653 = mul(%1652, %170) blocks.2 : f32[B, 197, 192] */
+  /* %1521 = mul(%1520, %158) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 118415360);
 
-  /* %1654 = transpose(%167) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 120836096);
+  /* %1522 = transpose(%155) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 119625728);
 
-  /* %1655 = fused_linear(%1653, %1654) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 118415360, arena + 120836096, NULL, LK_ACT_NONE, NULL,
-      arena + 119625728);
-
-  /* %1656 = linear_grad_weight(%1653, %166) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 118415360, arena + 483582080, arena + 128434880);
-
-  /* %1657 = reduce_sum(%1653) {axes [0], batch} blocks.2.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118415360,
-      arena + 128474432);
-
-  /* %1658 = reshape(%1655) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %1655: no code */
-
-  /* %1659 = transpose(%1658) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 119625728,
-      arena + 125866688);
-
-  /* %1660 = transpose(%160) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 482371712,
+  /* %1523 = fused_linear(%1521, %1522) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 118415360, arena + 119625728, NULL, LK_ACT_NONE, NULL,
       arena + 122141024);
 
-  /* %1661 = matmul(%1659, %1660) blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 125866688, 12608, 64, 1, arena + 122141024, 12608,
-      197, 1, arena + 118415360, 38809, 197, 0.0f);
+  /* %1524 = linear_grad_weight(%1521, %154) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 118415360, arena + 483582080, arena + 127077056);
 
-  /* %1662 = transpose(%163) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 419697344, arena + 122141024);
+  /* %1525 = reduce_sum(%1521) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118415360,
+      arena + 127114304);
 
-  /* %1663 = matmul(%1662, %1659) blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 122141024, 38809, 197, 1, arena + 125866688, 12608,
-      64, 1, arena + 127077056, 12608, 64, 0.0f);
+  /* %1526 = reshape(%1523) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %1523: no code */
 
-  /* %1664 = softmax_grad(%163, %1661) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %1527 = matmul_permuted(%1526, %149) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 122141024, 64, 192, 1,
+      arena + 482371712, 64, 1, 192, arena + 118415360, 38809, 197, 0.0f);
+
+  /* %1528 = matmul_permuted(%152, %1526) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 419697344, 38809, 1, 197,
+      arena + 122141024, 64, 192, 1, arena + 125866688, 64, 192, 0.0f);
+
+  /* %1529 = softmax_grad(%152, %1527) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 419697344, arena + 118415360, arena + 122141024);
 
-  /* %1665 = mul_scalar(%1664) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %1530 = mul_scalar(%1529) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 122141024, 0.125f, arena + 118415360);
 
-  /* %1666 = transpose(%158) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 481161344,
-      arena + 122141024);
+  /* %1531 = matmul_permuted(%1530, %148) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 118415360, 38809, 197, 1,
+      arena + 481161344, 64, 192, 1, arena + 122141024, 64, 192, 0.0f);
 
-  /* %1667 = matmul(%1665, %1666) blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 118415360, 38809, 197, 1, arena + 122141024, 12608,
-      64, 1, arena + 123351392, 12608, 64, 0.0f);
+  /* %1532 = matmul_permuted(%147, %1530) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 118415360, 38809, 1, 197,
+      arena + 479950976, 64, 192, 1, arena + 123351392, 64, 192, 0.0f);
 
-  /* %1668 = transpose(%156) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 479950976,
-      arena + 122141024);
+  /* %1533 = reshape(%1528) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1528: no code */
 
-  /* %1669 = matmul(%1668, %1665) blocks.2.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 122141024, 12608, 197, 1, arena + 118415360, 38809,
-      197, 1, arena + 124561760, 12608, 197, 0.0f);
+  /* %1534 = reshape(%1532) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1532: no code */
 
-  /* %1670 = transpose(%1663) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 127077056,
-      arena + 122046464);
+  /* %1535 = reshape(%1531) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1531: no code */
 
-  /* %1671 = reshape(%1670) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1670: no code */
+  /* %1536 = concat(%1535, %1534, %1533) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 122141024, 192, arena + 118415360, 576);
+  lk_copy_rows(B * 197, 192, arena + 123351392, 192, arena + 118415552, 576);
+  lk_copy_rows(B * 197, 192, arena + 125866688, 192, arena + 118415744, 576);
 
-  /* %1672 = transpose(%1669) {perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 124561760,
-      arena + 125772128);
-
-  /* %1673 = reshape(%1672) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1672: no code */
-
-  /* %1674 = transpose(%1667) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 123351392,
-      arena + 124561760);
-
-  /* %1675 = reshape(%1674) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1674: no code */
-
-  /* %1676 = concat(%1675, %1673, %1671) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 124561760, 192, arena + 118415360, 576);
-  lk_copy_rows(B * 197, 192, arena + 125772128, 192, arena + 118415552, 576);
-  lk_copy_rows(B * 197, 192, arena + 122046464, 192, arena + 118415744, 576);
-
-  /* %1677 = transpose(%149) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1537 = transpose(%141) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 123256832);
 
-  /* %1678 = fused_linear(%1676, %1677) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1538 = fused_linear(%1536, %1537) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 118415360, arena + 123256832, NULL, LK_ACT_NONE, NULL,
       arena + 122046464);
 
-  /* %1679 = linear_grad_weight(%1676, %148) blocks.2.attn.qkv : f32[576, 192] */
+  /* %1539 = linear_grad_weight(%1536, %140) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 118415360, arena + 478740608, arena + 125794304);
 
-  /* %1680 = reduce_sum(%1676) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1540 = reduce_sum(%1536) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 118415360,
       arena + 125904896);
 
-  /* %1681 = reduce_sum(%1678) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1541 = reduce_sum(%1538) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 122046464,
       arena + 125905472);
 
-  /* %1682 = mul(%1678, %144) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1542 = mul(%1538, %136) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 122046464, (const long[]){37824, 192, 1},
       params[61], (const long[]){0, 0, 1}, arena + 118415360);
 
-  /* %1683 = mul(%1678, %146) blocks.2.norm1 : f32[B, 197, 192], written over %1678 */
+  /* %1543 = mul(%1538, %138) blocks.2.norm1 : f32[B, 197, 192], written over %1538 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 122046464, (const long[]){37824, 192, 1},
       arena + 477530240, (const long[]){37824, 192, 1}, arena + 122046464);
 
-  /* %1684 = reduce_sum(%1683) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1544 = reduce_sum(%1543) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 122046464,
       arena + 125905664);
 
-  /* %1685 = normalize_grad(%141, %1682) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1545 = normalize_grad(%133, %1542) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 476319872, arena + 118415360, 1e-06f, arena + 119625728);
 
-  /* %1686 = add(%1652, %1685) blocks.1 : f32[B, 197, 192], written over %940 */
+  /* %1546 = add(%1520, %1545) blocks.1 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 119625728, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1687 = slice(%1612) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1547 = slice(%1480) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1688 = slice(%1612) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %900: no code */
+  /* %1548 = slice(%1480) {axis 0, start 1, length 1} : f32[B, 1, 192], a view of %848: no code */
 
-  /* %1689 = zero_pad(%1688) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1549 = zero_pad(%1548) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617025344 + (long)b * 2304,
         arena + 118415360 + (long)b * 37824);
   } // for b
 
-  /* %1690 = add(%1686, %1689) blocks.1 : f32[B, 197, 192], written over %940 */
+  /* %1550 = add(%1546, %1549) blocks.1 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 118415360, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1691 = mul(%1690, %139) blocks.1 : f32[B, 197, 192] */
+  /* %1551 = mul(%1550, %131) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 123232256);
 
-  /* %1692 = slice(%1691) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1691: no code */
+  /* %1552 = slice(%1551) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1551: no code */
 
-  /* %1693 = slice(%1691) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
+  /* %1553 = slice(%1551) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 123232448, 37824, arena + 118415360, 37632);
 
-  /* %1694 = batch_normalize_grad(%133, %1693, %134) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
+  /* %1554 = batch_normalize_grad(%125, %1553, %126) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 591286400, arena + 118415360, params[57], 1e-05f,
       arena + 124442624);
 
-  /* %1695 = batch_normalize_param_grad(%133, %1693) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[2, 192] */
+  /* %1555 = batch_normalize_param_grad(%125, %1553) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 591286400, arena + 118415360, 1e-05f,
       arena + 59002624);
 
-  /* %1696 = index(%1695) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
+  /* %1556 = index(%1555) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 125905856, 192);
 
-  /* %1697 = index(%1695) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
+  /* %1557 = index(%1555) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 125906048, 192);
 
-  /* %1698 = transpose(%132) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
+  /* %1558 = transpose(%124) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 125646848);
 
-  /* %1699 = fused_linear(%1694, %1698) blocks.1.leff.conv3 : f32[B, 196, 768] */
+  /* %1559 = fused_linear(%1554, %1558) blocks.1.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 124442624, arena + 125646848, NULL, LK_ACT_NONE, NULL,
       arena + 118415360);
 
-  /* %1700 = linear_grad_weight(%1694, %129) blocks.1.leff.conv3 : f32[192, 768] */
+  /* %1560 = linear_grad_weight(%1554, %121) blocks.1.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 124442624, arena + 113598464, arena + 125646848);
 
-  /* %1701 = reduce_sum(%1694) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
+  /* %1561 = reduce_sum(%1554) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 124442624,
       arena + 125906240);
 
-  /* %1702 = reshape(%1700) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1700: no code */
+  /* %1562 = reshape(%1560) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1560: no code */
 
-  /* %1703 = gelu_grad(%127, %1699) blocks.1.leff : f32[B, 196, 768] */
+  /* %1563 = gelu_grad(%119, %1559) blocks.1.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 108781568, arena + 118415360,
       arena + 113598464);
 
-  /* %1704 = batch_normalize_grad(%124, %1703, %125) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
+  /* %1564 = batch_normalize_grad(%116, %1563, %117) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 103964672, arena + 113598464, params[51], 1e-05f,
       arena + 108781568);
 
-  /* %1705 = batch_normalize_param_grad(%124, %1703) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[2, 768] */
+  /* %1565 = batch_normalize_param_grad(%116, %1563) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 103964672, arena + 113598464, 1e-05f,
       arena + 59002624);
 
-  /* %1706 = index(%1705) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
+  /* %1566 = index(%1565) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 113605376, 768);
 
-  /* %1707 = index(%1705) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
+  /* %1567 = index(%1565) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 113606144, 768);
 
-  /* %1708 = token_dwconv_grad_input(%1704, %122) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %1568 = token_dwconv_grad_input(%1564, %114) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 108781568, params[49],
       arena + 103964672);
 
-  /* %1709 = token_dwconv_grad_weight(%1704, %121) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1569 = token_dwconv_grad_weight(%1564, %113) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 108781568, arena + 99147776,
       arena + 113598464);
 
-  /* %1710 = reduce_sum(%1704) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
+  /* %1570 = reduce_sum(%1564) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 108781568,
       arena + 113606912);
 
-  /* %1711 = gelu_grad(%119, %1708) blocks.1.leff : f32[B, 196, 768] */
+  /* %1571 = gelu_grad(%111, %1568) blocks.1.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 94330880, arena + 103964672, arena + 99147776);
 
-  /* %1712 = batch_normalize_grad(%116, %1711, %117) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
+  /* %1572 = batch_normalize_grad(%108, %1571, %109) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 89513984, arena + 99147776, params[45], 1e-05f,
       arena + 94330880);
 
-  /* %1713 = batch_normalize_param_grad(%116, %1711) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[2, 768] */
+  /* %1573 = batch_normalize_param_grad(%108, %1571) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 89513984, arena + 99147776, 1e-05f,
       arena + 59002624);
 
-  /* %1714 = index(%1713) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 99570368, 768);
+  /* %1574 = index(%1573) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 99295232, 768);
 
-  /* %1715 = index(%1713) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 99571136, 768);
+  /* %1575 = index(%1573) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
+  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 99296000, 768);
 
-  /* %1716 = transpose(%115) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
+  /* %1576 = transpose(%107) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 89513984);
 
-  /* %1717 = fused_linear(%1712, %1716) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1691 from row 1 */
+  /* %1577 = fused_linear(%1572, %1576) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1551 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 94330880 + (long)b * 150528, arena + 89513984, NULL,
         LK_ACT_NONE, NULL, arena + 123232448 + (long)b * 37824);
   } // for b
 
-  /* %1718 = linear_grad_weight(%1712, %112) blocks.1.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 94330880, arena + 590082176, arena + 99386048);
+  /* %1578 = linear_grad_weight(%1572, %104) blocks.1.leff.conv1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 94330880, arena + 590082176, arena + 99147776);
 
-  /* %1719 = reduce_sum(%1712) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
+  /* %1579 = reduce_sum(%1572) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 94330880,
-      arena + 99571904);
+      arena + 99296768);
 
-  /* %1720 = reshape(%1718) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1718: no code */
+  /* %1580 = reshape(%1578) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1578: no code */
 
-  /* %1721 = concat(%1692, %1717) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1691: no code */
+  /* %1581 = concat(%1552, %1577) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1551: no code */
 
-  /* %1722 = reduce_sum(%1721) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1582 = reduce_sum(%1581) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 123232256,
-      arena + 99572672);
+      arena + 98212544);
 
-  /* %1723 = mul(%1721, %106) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %1583 = mul(%1581, %98) blocks.1.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 123232256, (const long[]){37824, 192, 1},
       params[41], (const long[]){0, 0, 1}, arena + 89513984);
 
-  /* %1724 = mul(%1721, %108) blocks.1.norm2 : f32[B, 197, 192], written over %1691 */
+  /* %1584 = mul(%1581, %100) blocks.1.norm2 : f32[B, 197, 192], written over %1551 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 123232256, (const long[]){37824, 192, 1},
       arena + 475109504, (const long[]){37824, 192, 1}, arena + 123232256);
 
-  /* %1725 = reduce_sum(%1724) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %1585 = reduce_sum(%1584) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 123232256,
-      arena + 99572864);
+      arena + 98212736);
 
-  /* %1726 = normalize_grad(%105, %1723) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %1586 = normalize_grad(%97, %1583) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 473899136, arena + 89513984, 1e-06f, arena + 90724352);
 
-  /* %1727 = add(%1690, %1726) blocks.1 : f32[B, 197, 192], written over %940 */
+  /* %1587 = add(%1550, %1586) blocks.1 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 90724352, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1728 = mul(%1727, %103) blocks.1 : f32[B, 197, 192] */
+  /* %1588 = mul(%1587, %95) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 89513984);
 
-  /* %1729 = transpose(%100) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 91934720);
+  /* %1589 = transpose(%92) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 90724352);
 
-  /* %1730 = fused_linear(%1728, %1729) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 89513984, arena + 91934720, NULL, LK_ACT_NONE, NULL,
-      arena + 90724352);
-
-  /* %1731 = linear_grad_weight(%1728, %99) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 89513984, arena + 472688768, arena + 99533504);
-
-  /* %1732 = reduce_sum(%1728) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 89513984,
-      arena + 99573056);
-
-  /* %1733 = reshape(%1730) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %1730: no code */
-
-  /* %1734 = transpose(%1733) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 90724352,
-      arena + 96965312);
-
-  /* %1735 = transpose(%93) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 471478400,
+  /* %1590 = fused_linear(%1588, %1589) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 89513984, arena + 90724352, NULL, LK_ACT_NONE, NULL,
       arena + 93239648);
 
-  /* %1736 = matmul(%1734, %1735) blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 96965312, 12608, 64, 1, arena + 93239648, 12608, 197,
-      1, arena + 89513984, 38809, 197, 0.0f);
+  /* %1591 = linear_grad_weight(%1588, %91) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 89513984, arena + 472688768, arena + 98175680);
 
-  /* %1737 = transpose(%96) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 415971680, arena + 93239648);
+  /* %1592 = reduce_sum(%1588) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 89513984,
+      arena + 98212928);
 
-  /* %1738 = matmul(%1737, %1734) blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 93239648, 38809, 197, 1, arena + 96965312, 12608, 64,
-      1, arena + 98175680, 12608, 64, 0.0f);
+  /* %1593 = reshape(%1590) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %1590: no code */
 
-  /* %1739 = softmax_grad(%96, %1736) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %1594 = matmul_permuted(%1593, %86) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 93239648, 64, 192, 1,
+      arena + 471478400, 64, 1, 192, arena + 89513984, 38809, 197, 0.0f);
+
+  /* %1595 = matmul_permuted(%89, %1593) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 415971680, 38809, 1, 197,
+      arena + 93239648, 64, 192, 1, arena + 96965312, 64, 192, 0.0f);
+
+  /* %1596 = softmax_grad(%89, %1594) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 415971680, arena + 89513984, arena + 93239648);
 
-  /* %1740 = mul_scalar(%1739) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %1597 = mul_scalar(%1596) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 93239648, 0.125f, arena + 89513984);
 
-  /* %1741 = transpose(%91) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 470268032,
-      arena + 93239648);
+  /* %1598 = matmul_permuted(%1597, %85) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 89513984, 38809, 197, 1,
+      arena + 470268032, 64, 192, 1, arena + 93239648, 64, 192, 0.0f);
 
-  /* %1742 = matmul(%1740, %1741) blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 89513984, 38809, 197, 1, arena + 93239648, 12608, 64,
-      1, arena + 94450016, 12608, 64, 0.0f);
+  /* %1599 = matmul_permuted(%84, %1597) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 89513984, 38809, 1, 197,
+      arena + 469057664, 64, 192, 1, arena + 94450016, 64, 192, 0.0f);
 
-  /* %1743 = transpose(%89) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 469057664,
-      arena + 93239648);
+  /* %1600 = reshape(%1595) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1595: no code */
 
-  /* %1744 = matmul(%1743, %1740) blocks.1.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 93239648, 12608, 197, 1, arena + 89513984, 38809,
-      197, 1, arena + 95660384, 12608, 197, 0.0f);
+  /* %1601 = reshape(%1599) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1599: no code */
 
-  /* %1745 = transpose(%1738) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 98175680,
-      arena + 93145088);
+  /* %1602 = reshape(%1598) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1598: no code */
 
-  /* %1746 = reshape(%1745) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1745: no code */
+  /* %1603 = concat(%1602, %1601, %1600) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 93239648, 192, arena + 89513984, 576);
+  lk_copy_rows(B * 197, 192, arena + 94450016, 192, arena + 89514176, 576);
+  lk_copy_rows(B * 197, 192, arena + 96965312, 192, arena + 89514368, 576);
 
-  /* %1747 = transpose(%1744) {perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 95660384,
-      arena + 96870752);
-
-  /* %1748 = reshape(%1747) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1747: no code */
-
-  /* %1749 = transpose(%1742) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 94450016,
-      arena + 95660384);
-
-  /* %1750 = reshape(%1749) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1749: no code */
-
-  /* %1751 = concat(%1750, %1748, %1746) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 95660384, 192, arena + 89513984, 576);
-  lk_copy_rows(B * 197, 192, arena + 96870752, 192, arena + 89514176, 576);
-  lk_copy_rows(B * 197, 192, arena + 93145088, 192, arena + 89514368, 576);
-
-  /* %1752 = transpose(%82) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1604 = transpose(%78) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 94355456);
 
-  /* %1753 = fused_linear(%1751, %1752) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1605 = fused_linear(%1603, %1604) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 89513984, arena + 94355456, NULL, LK_ACT_NONE, NULL,
       arena + 93145088);
 
-  /* %1754 = linear_grad_weight(%1751, %81) blocks.1.attn.qkv : f32[576, 192] */
+  /* %1606 = linear_grad_weight(%1603, %77) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 89513984, arena + 467847296, arena + 96892928);
 
-  /* %1755 = reduce_sum(%1751) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1607 = reduce_sum(%1603) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 89513984,
       arena + 97003520);
 
-  /* %1756 = reduce_sum(%1753) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1608 = reduce_sum(%1605) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 93145088,
       arena + 97004096);
 
-  /* %1757 = mul(%1753, %77) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1609 = mul(%1605, %73) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 93145088, (const long[]){37824, 192, 1},
       params[35], (const long[]){0, 0, 1}, arena + 89513984);
 
-  /* %1758 = mul(%1753, %79) blocks.1.norm1 : f32[B, 197, 192], written over %1753 */
+  /* %1610 = mul(%1605, %75) blocks.1.norm1 : f32[B, 197, 192], written over %1605 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 93145088, (const long[]){37824, 192, 1},
       arena + 466636928, (const long[]){37824, 192, 1}, arena + 93145088);
 
-  /* %1759 = reduce_sum(%1758) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1611 = reduce_sum(%1610) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 93145088,
       arena + 97004288);
 
-  /* %1760 = normalize_grad(%75, %1757) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1612 = normalize_grad(%71, %1609) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 465426560, arena + 89513984, 1e-06f, arena + 90724352);
 
-  /* %1761 = add(%1727, %1760) blocks.0 : f32[B, 197, 192], written over %940 */
+  /* %1613 = add(%1587, %1612) blocks.0 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 90724352, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1762 = zero_pad(%1687) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %1614 = zero_pad(%1547) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_zero_pad(1, 1, 192, 0, 196, arena + 617025152 + (long)b * 2304,
         arena + 89513984 + (long)b * 37824);
   } // for b
 
-  /* %1763 = add(%1761, %1762) blocks.0 : f32[B, 197, 192], written over %940 */
+  /* %1615 = add(%1613, %1614) blocks.0 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 89513984, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1764 = slice(%1763) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1793 from row 0 */
+  /* %1616 = slice(%1615) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1645 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 585252992 + (long)b * 37824, 37824,
         arena + 94330880 + (long)b * 37824, 192);
   } // for b
 
-  /* %1765 = slice(%1763) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
+  /* %1617 = slice(%1615) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 585253184, 37824, arena + 89513984, 37632);
 
-  /* %1766 = batch_normalize_grad(%69, %1765, %70) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
+  /* %1618 = batch_normalize_grad(%65, %1617, %66) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 588877952, arena + 89513984, params[31], 1e-05f,
       arena + 95541248);
 
-  /* %1767 = batch_normalize_param_grad(%69, %1765) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[2, 192] */
+  /* %1619 = batch_normalize_param_grad(%65, %1617) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 588877952, arena + 89513984, 1e-05f,
       arena + 59002624);
 
-  /* %1768 = index(%1767) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
+  /* %1620 = index(%1619) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002624, 384, arena + 97004480, 192);
 
-  /* %1769 = index(%1767) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
+  /* %1621 = index(%1619) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
   lk_copy_rows(1, 192, arena + 59002816, 384, arena + 97004672, 192);
 
-  /* %1770 = transpose(%68) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
+  /* %1622 = transpose(%64) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 96745472);
 
-  /* %1771 = fused_linear(%1766, %1770) blocks.0.leff.conv3 : f32[B, 196, 768] */
+  /* %1623 = fused_linear(%1618, %1622) blocks.0.leff.conv3 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 95541248, arena + 96745472, NULL, LK_ACT_NONE, NULL,
       arena + 89513984);
 
-  /* %1772 = linear_grad_weight(%1766, %65) blocks.0.leff.conv3 : f32[192, 768] */
+  /* %1624 = linear_grad_weight(%1618, %61) blocks.0.leff.conv3 : f32[192, 768] */
   lk_linear_grad_weight(B * 196, 768, 192, arena + 95541248, arena + 84697088, arena + 96745472);
 
-  /* %1773 = reduce_sum(%1766) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
+  /* %1625 = reduce_sum(%1618) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 95541248,
       arena + 97004864);
 
-  /* %1774 = reshape(%1772) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1772: no code */
+  /* %1626 = reshape(%1624) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1624: no code */
 
-  /* %1775 = gelu_grad(%63, %1771) blocks.0.leff : f32[B, 196, 768] */
+  /* %1627 = gelu_grad(%59, %1623) blocks.0.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 51380224, arena + 89513984, arena + 84697088);
 
-  /* %1776 = batch_normalize_grad(%60, %1775, %61) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
+  /* %1628 = batch_normalize_grad(%56, %1627, %57) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 46563328, arena + 84697088, params[25], 1e-05f,
       arena + 51380224);
 
-  /* %1777 = batch_normalize_param_grad(%60, %1775) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[2, 768] */
+  /* %1629 = batch_normalize_param_grad(%56, %1627) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 46563328, arena + 84697088, 1e-05f,
       arena + 59002624);
 
-  /* %1778 = index(%1777) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
+  /* %1630 = index(%1629) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 84998912, 768);
 
-  /* %1779 = index(%1777) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
+  /* %1631 = index(%1629) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
   lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 84999680, 768);
 
-  /* %1780 = token_dwconv_grad_input(%1776, %58) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %1632 = token_dwconv_grad_input(%1628, %54) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 51380224, params[23],
       arena + 46563328);
 
-  /* %1781 = token_dwconv_grad_weight(%1776, %57) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %1633 = token_dwconv_grad_weight(%1628, %53) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 51380224, arena + 41746432,
       arena + 84992000);
 
-  /* %1782 = reduce_sum(%1776) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
+  /* %1634 = reduce_sum(%1628) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 51380224,
       arena + 59002624);
 
-  /* %1783 = gelu_grad(%55, %1780) blocks.0.leff : f32[B, 196, 768] */
+  /* %1635 = gelu_grad(%51, %1632) blocks.0.leff : f32[B, 196, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 36929536, arena + 46563328, arena + 41746432);
 
-  /* %1784 = batch_normalize_grad(%52, %1783, %53) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
+  /* %1636 = batch_normalize_grad(%48, %1635, %49) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
   lk_batch_normalize_grad_cl(B * 196, 768, arena + 32112640, arena + 41746432, params[19], 1e-05f,
       arena + 36929536);
 
-  /* %1785 = batch_normalize_param_grad(%52, %1783) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[2, 768] */
+  /* %1637 = batch_normalize_param_grad(%48, %1635) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[2, 768] */
   lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 32112640, arena + 41746432, 1e-05f,
       arena + 46563328);
 
-  /* %1786 = index(%1785) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
+  /* %1638 = index(%1637) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 46563328, 1536, arena + 59003392, 768);
 
-  /* %1787 = index(%1785) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
+  /* %1639 = index(%1637) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
   lk_copy_rows(1, 768, arena + 46564096, 1536, arena + 85000448, 768);
 
-  /* %1788 = transpose(%51) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
+  /* %1640 = transpose(%47) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 32112640);
 
-  /* %1789 = fused_linear(%1784, %1788) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1793 from row 1 */
+  /* %1641 = fused_linear(%1636, %1640) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1645 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 768, 192, arena + 36929536 + (long)b * 150528, arena + 32112640, NULL,
         LK_ACT_NONE, NULL, arena + 94331072 + (long)b * 37824);
   } // for b
 
-  /* %1790 = linear_grad_weight(%1784, %48) blocks.0.leff.conv1 : f32[768, 192] */
+  /* %1642 = linear_grad_weight(%1636, %44) blocks.0.leff.conv1 : f32[768, 192] */
   lk_linear_grad_weight(B * 196, 192, 768, arena + 36929536, arena + 587673728, arena + 84697088);
 
-  /* %1791 = reduce_sum(%1784) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
+  /* %1643 = reduce_sum(%1636) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 36929536,
       arena + 85001216);
 
-  /* %1792 = reshape(%1790) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1790: no code */
+  /* %1644 = reshape(%1642) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1642: no code */
 
-  /* %1793 = concat(%1764, %1789) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
+  /* %1645 = concat(%1616, %1641) {axis 0} blocks.0.norm2 : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %1794 = reduce_sum(%1793) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %1646 = reduce_sum(%1645) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 94330880,
       arena + 85002560);
 
-  /* %1795 = mul(%1793, %42) blocks.0.norm2 : f32[B, 197, 192] */
+  /* %1647 = mul(%1645, %38) blocks.0.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 94330880, (const long[]){37824, 192, 1},
       params[15], (const long[]){0, 0, 1}, arena + 32112640);
 
-  /* %1796 = mul(%1793, %44) blocks.0.norm2 : f32[B, 197, 192], written over %1793 */
+  /* %1648 = mul(%1645, %40) blocks.0.norm2 : f32[B, 197, 192], written over %1645 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 94330880, (const long[]){37824, 192, 1},
       arena + 464216192, (const long[]){37824, 192, 1}, arena + 94330880);
 
-  /* %1797 = reduce_sum(%1796) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %1649 = reduce_sum(%1648) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 94330880,
       arena + 85002752);
 
-  /* %1798 = normalize_grad(%41, %1795) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %1650 = normalize_grad(%37, %1647) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 463005824, arena + 32112640, 1e-06f, arena + 33323008);
 
-  /* %1799 = add(%1763, %1798) blocks.0 : f32[B, 197, 192], written over %940 */
+  /* %1651 = add(%1615, %1650) blocks.0 : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 33323008, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1800 = transpose(%39) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 33323008);
+  /* %1652 = transpose(%35) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 32112640);
 
-  /* %1801 = fused_linear(%1799, %1800) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 585252992, arena + 33323008, NULL, LK_ACT_NONE, NULL,
-      arena + 32112640);
+  /* %1653 = fused_linear(%1651, %1652) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 585252992, arena + 32112640, NULL, LK_ACT_NONE, NULL,
+      arena + 35838304);
 
-  /* %1802 = linear_grad_weight(%1799, %38) blocks.0.attn.proj : f32[192, 192] */
+  /* %1654 = linear_grad_weight(%1651, %34) blocks.0.attn.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 197, 192, 192, arena + 585252992, arena + 461795456, arena + 84955136);
 
-  /* %1803 = reduce_sum(%1799) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  /* %1655 = reduce_sum(%1651) {axes [0], batch} blocks.0.attn.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 585252992,
       arena + 85002944);
 
-  /* %1804 = reshape(%1801) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %1801: no code */
+  /* %1656 = reshape(%1653) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %1653: no code */
 
-  /* %1805 = transpose(%1804) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 32112640,
-      arena + 39563968);
+  /* %1657 = matmul_permuted(%1656, %29) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 35838304, 64, 192, 1,
+      arena + 460585088, 64, 1, 192, arena + 32112640, 38809, 197, 0.0f);
 
-  /* %1806 = transpose(%32) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 460585088,
-      arena + 35838304);
+  /* %1658 = matmul_permuted(%32, %1656) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 412246016, 38809, 1, 197,
+      arena + 35838304, 64, 192, 1, arena + 39563968, 64, 192, 0.0f);
 
-  /* %1807 = matmul(%1805, %1806) blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 39563968, 12608, 64, 1, arena + 35838304, 12608, 197,
-      1, arena + 32112640, 38809, 197, 0.0f);
-
-  /* %1808 = transpose(%35) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 412246016, arena + 35838304);
-
-  /* %1809 = matmul(%1808, %1805) blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 35838304, 38809, 197, 1, arena + 39563968, 12608, 64,
-      1, arena + 40774336, 12608, 64, 0.0f);
-
-  /* %1810 = softmax_grad(%35, %1807) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %1659 = softmax_grad(%32, %1657) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 412246016, arena + 32112640, arena + 35838304);
 
-  /* %1811 = mul_scalar(%1810) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %1660 = mul_scalar(%1659) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 35838304, 0.125f, arena + 32112640);
 
-  /* %1812 = transpose(%30) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 459374720,
-      arena + 35838304);
+  /* %1661 = matmul_permuted(%1660, %28) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 32112640, 38809, 197, 1,
+      arena + 459374720, 64, 192, 1, arena + 35838304, 64, 192, 0.0f);
 
-  /* %1813 = matmul(%1811, %1812) blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 32112640, 38809, 197, 1, arena + 35838304, 12608, 64,
-      1, arena + 37048672, 12608, 64, 0.0f);
+  /* %1662 = matmul_permuted(%27, %1660) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 32112640, 38809, 1, 197,
+      arena + 458164352, 64, 192, 1, arena + 37048672, 64, 192, 0.0f);
 
-  /* %1814 = transpose(%28) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 458164352,
-      arena + 35838304);
+  /* %1663 = reshape(%1658) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1658: no code */
 
-  /* %1815 = matmul(%1814, %1811) blocks.0.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 35838304, 12608, 197, 1, arena + 32112640, 38809,
-      197, 1, arena + 38259040, 12608, 197, 0.0f);
+  /* %1664 = reshape(%1662) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1662: no code */
 
-  /* %1816 = transpose(%1809) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 40774336,
-      arena + 35743744);
+  /* %1665 = reshape(%1661) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1661: no code */
 
-  /* %1817 = reshape(%1816) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1816: no code */
+  /* %1666 = concat(%1665, %1664, %1663) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 35838304, 192, arena + 32112640, 576);
+  lk_copy_rows(B * 197, 192, arena + 37048672, 192, arena + 32112832, 576);
+  lk_copy_rows(B * 197, 192, arena + 39563968, 192, arena + 32113024, 576);
 
-  /* %1818 = transpose(%1815) {perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 38259040,
-      arena + 39469408);
-
-  /* %1819 = reshape(%1818) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1818: no code */
-
-  /* %1820 = transpose(%1813) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 37048672,
-      arena + 38259040);
-
-  /* %1821 = reshape(%1820) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1820: no code */
-
-  /* %1822 = concat(%1821, %1819, %1817) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 38259040, 192, arena + 32112640, 576);
-  lk_copy_rows(B * 197, 192, arena + 39469408, 192, arena + 32112832, 576);
-  lk_copy_rows(B * 197, 192, arena + 35743744, 192, arena + 32113024, 576);
-
-  /* %1823 = transpose(%21) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1667 = transpose(%21) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 36954112);
 
-  /* %1824 = fused_linear(%1822, %1823) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1668 = fused_linear(%1666, %1667) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 32112640, arena + 36954112, NULL, LK_ACT_NONE, NULL,
       arena + 35743744);
 
-  /* %1825 = linear_grad_weight(%1822, %20) blocks.0.attn.qkv : f32[576, 192] */
+  /* %1669 = linear_grad_weight(%1666, %20) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 32112640, arena + 456953984, arena + 84844544);
 
-  /* %1826 = reduce_sum(%1822) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1670 = reduce_sum(%1666) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 32112640,
       arena + 85001984);
 
-  /* %1827 = reduce_sum(%1824) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1671 = reduce_sum(%1668) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 35743744,
       arena + 85003136);
 
-  /* %1828 = mul(%1824, %16) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1672 = mul(%1668, %16) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 35743744, (const long[]){37824, 192, 1}, params[9],
       (const long[]){0, 0, 1}, arena + 32112640);
 
-  /* %1829 = mul(%1824, %18) blocks.0.norm1 : f32[B, 197, 192], written over %1824 */
+  /* %1673 = mul(%1668, %18) blocks.0.norm1 : f32[B, 197, 192], written over %1668 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 35743744, (const long[]){37824, 192, 1},
       arena + 57407488, (const long[]){37824, 192, 1}, arena + 35743744);
 
-  /* %1830 = reduce_sum(%1829) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1674 = reduce_sum(%1673) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 35743744,
       arena + 58037184);
 
-  /* %1831 = normalize_grad(%15, %1828) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1675 = normalize_grad(%15, %1672) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 56197120, arena + 32112640, 1e-06f, arena + 33323008);
 
-  /* %1832 = add(%1799, %1831) : f32[B, 197, 192], written over %940 */
+  /* %1676 = add(%1651, %1675) : f32[B, 197, 192], written over %880 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
       arena + 33323008, (const long[]){37824, 192, 1}, arena + 585252992);
 
-  /* %1833 = reduce_sum(%1832) {axes [], batch} : f32[197, 192] */
+  /* %1677 = reduce_sum(%1676) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 585252992,
       arena + 57999360);
 
-  /* %1834 = reshape(%1833) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1833: no code */
+  /* %1678 = reshape(%1677) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1677: no code */
 
-  /* %1835 = slice(%1832) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %1679 = slice(%1676) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 585252992, 37824, arena + 32112640, 192);
 
-  /* %1836 = reduce_sum(%1835) {axes [], batch} : f32[1, 192] */
+  /* %1680 = reduce_sum(%1679) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 32112640,
       arena + 58037376);
 
-  /* %1837 = reshape(%1836) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1836: no code */
+  /* %1681 = reshape(%1680) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1680: no code */
 
-  /* %1838 = slice(%1832) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %940: no code */
+  /* %1682 = slice(%1676) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %880: no code */
 
-  /* %1839 = seq2img(%1838) {height 14} i2t : f32[B, 192, 14, 14] */
+  /* %1683 = seq2img(%1682) {height 14} i2t : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 192, arena + 585253184 + (long)b * 37824,
         arena + 32112640 + (long)b * 37632);
   } // for b
 
-  /* %1840 = conv2d_grad_input(%1839, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
+  /* %1684 = conv2d_grad_input(%1683, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
   lk_conv2d_grad_input(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 32112640, params[5],
       arena + 51380224);
 
-  /* %1841 = conv2d_grad_weight(%1839, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
+  /* %1685 = conv2d_grad_weight(%1683, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
   lk_conv2d_grad_weight(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 32112640, arena + 25690112,
       arena + 57802752);
 
-  /* %1842 = reduce_sum(%1839) {axes [1, 2], batch} i2t.proj : f32[192] */
+  /* %1686 = reduce_sum(%1683) {axes [1, 2], batch} i2t.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1},
       arena + 32112640, arena + 58037568);
 
-  /* %1843 = maxpool_grad(%5, %1840) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
+  /* %1687 = maxpool_grad(%5, %1684) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
   lk_maxpool2d_grad(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena, arena + 51380224, arena + 25690112);
 
-  /* %1844 = batch_normalize_grad(%2, %1843, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
+  /* %1688 = batch_normalize_grad(%2, %1687, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
   lk_batch_normalize_grad(B, 64, 12544, arena + 59006976, arena + 25690112, params[1], 1e-05f,
       arena);
 
-  /* %1845 = batch_normalize_param_grad(%2, %1843) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
+  /* %1689 = batch_normalize_param_grad(%2, %1687) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
   lk_batch_normalize_param_grad(B, 64, 12544, arena + 59006976, arena + 25690112, 1e-05f,
       arena + 51380224);
 
-  /* %1846 = index(%1845) {axis 0, at 0} i2t.backbone.bn : f32[64] */
+  /* %1690 = index(%1689) {axis 0, at 0} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 51380224, 128, arena + 25699520, 64);
 
-  /* %1847 = index(%1845) {axis 0, at 1} i2t.backbone.bn : f32[64] */
+  /* %1691 = index(%1689) {axis 0, at 1} i2t.backbone.bn : f32[64] */
   lk_copy_rows(1, 64, arena + 51380288, 128, arena + 25699584, 64);
 
-  /* %1848 = conv2d_grad_weight(%1844, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
+  /* %1692 = conv2d_grad_weight(%1688, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, arena, inputs[0],
       arena + 25690112);
 
-  /* output 0 "loss" = %866 : f32[1] */
+  /* output 0 "loss" = %814 : f32[1] */
   memcpy(outputs[0], arena + 617179760, sizeof(float) * 1);
-  /* output 1 "grad:i2t.backbone.conv.weight" = %1848 : f32[64, 3, 7, 7] */
+  /* output 1 "grad:i2t.backbone.conv.weight" = %1692 : f32[64, 3, 7, 7] */
   memcpy(outputs[1], arena + 25690112, sizeof(float) * 9408);
-  /* output 2 "grad:i2t.backbone.bn.weight" = %1846 : f32[64] */
+  /* output 2 "grad:i2t.backbone.bn.weight" = %1690 : f32[64] */
   memcpy(outputs[2], arena + 25699520, sizeof(float) * 64);
-  /* output 3 "grad:i2t.backbone.bn.bias" = %1847 : f32[64] */
+  /* output 3 "grad:i2t.backbone.bn.bias" = %1691 : f32[64] */
   memcpy(outputs[3], arena + 25699584, sizeof(float) * 64);
-  /* output 4 "grad:i2t.proj.weight" = %1841 : f32[192, 64, 4, 4] */
+  /* output 4 "grad:i2t.proj.weight" = %1685 : f32[192, 64, 4, 4] */
   memcpy(outputs[4], arena + 57802752, sizeof(float) * 196608);
-  /* output 5 "grad:i2t.proj.bias" = %1842 : f32[192] */
+  /* output 5 "grad:i2t.proj.bias" = %1686 : f32[192] */
   memcpy(outputs[5], arena + 58037568, sizeof(float) * 192);
-  /* output 6 "grad:cls_token" = %1837 : f32[1, 1, 192] */
+  /* output 6 "grad:cls_token" = %1681 : f32[1, 1, 192] */
   memcpy(outputs[6], arena + 58037376, sizeof(float) * 192);
-  /* output 7 "grad:pos_embed" = %1834 : f32[1, 197, 192] */
+  /* output 7 "grad:pos_embed" = %1678 : f32[1, 197, 192] */
   memcpy(outputs[7], arena + 57999360, sizeof(float) * 37824);
-  /* output 8 "grad:blocks.0.norm1.weight" = %1830 : f32[192] */
+  /* output 8 "grad:blocks.0.norm1.weight" = %1674 : f32[192] */
   memcpy(outputs[8], arena + 58037184, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.norm1.bias" = %1827 : f32[192] */
+  /* output 9 "grad:blocks.0.norm1.bias" = %1671 : f32[192] */
   memcpy(outputs[9], arena + 85003136, sizeof(float) * 192);
-  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1825 : f32[576, 192] */
+  /* output 10 "grad:blocks.0.attn.qkv.weight" = %1669 : f32[576, 192] */
   memcpy(outputs[10], arena + 84844544, sizeof(float) * 110592);
-  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1826 : f32[576] */
+  /* output 11 "grad:blocks.0.attn.qkv.bias" = %1670 : f32[576] */
   memcpy(outputs[11], arena + 85001984, sizeof(float) * 576);
-  /* output 12 "grad:blocks.0.attn.proj.weight" = %1802 : f32[192, 192] */
+  /* output 12 "grad:blocks.0.attn.proj.weight" = %1654 : f32[192, 192] */
   memcpy(outputs[12], arena + 84955136, sizeof(float) * 36864);
-  /* output 13 "grad:blocks.0.attn.proj.bias" = %1803 : f32[192] */
+  /* output 13 "grad:blocks.0.attn.proj.bias" = %1655 : f32[192] */
   memcpy(outputs[13], arena + 85002944, sizeof(float) * 192);
-  /* output 14 "grad:blocks.0.norm2.weight" = %1797 : f32[192] */
+  /* output 14 "grad:blocks.0.norm2.weight" = %1649 : f32[192] */
   memcpy(outputs[14], arena + 85002752, sizeof(float) * 192);
-  /* output 15 "grad:blocks.0.norm2.bias" = %1794 : f32[192] */
+  /* output 15 "grad:blocks.0.norm2.bias" = %1646 : f32[192] */
   memcpy(outputs[15], arena + 85002560, sizeof(float) * 192);
-  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1792 : f32[768, 192, 1, 1] */
+  /* output 16 "grad:blocks.0.leff.conv1.weight" = %1644 : f32[768, 192, 1, 1] */
   memcpy(outputs[16], arena + 84697088, sizeof(float) * 147456);
-  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1791 : f32[768] */
+  /* output 17 "grad:blocks.0.leff.conv1.bias" = %1643 : f32[768] */
   memcpy(outputs[17], arena + 85001216, sizeof(float) * 768);
-  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1786 : f32[768] */
+  /* output 18 "grad:blocks.0.leff.bn1.weight" = %1638 : f32[768] */
   memcpy(outputs[18], arena + 59003392, sizeof(float) * 768);
-  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1787 : f32[768] */
+  /* output 19 "grad:blocks.0.leff.bn1.bias" = %1639 : f32[768] */
   memcpy(outputs[19], arena + 85000448, sizeof(float) * 768);
-  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1781 : f32[768, 1, 3, 3] */
+  /* output 20 "grad:blocks.0.leff.conv2.weight" = %1633 : f32[768, 1, 3, 3] */
   memcpy(outputs[20], arena + 84992000, sizeof(float) * 6912);
-  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1782 : f32[768] */
+  /* output 21 "grad:blocks.0.leff.conv2.bias" = %1634 : f32[768] */
   memcpy(outputs[21], arena + 59002624, sizeof(float) * 768);
-  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1778 : f32[768] */
+  /* output 22 "grad:blocks.0.leff.bn2.weight" = %1630 : f32[768] */
   memcpy(outputs[22], arena + 84998912, sizeof(float) * 768);
-  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1779 : f32[768] */
+  /* output 23 "grad:blocks.0.leff.bn2.bias" = %1631 : f32[768] */
   memcpy(outputs[23], arena + 84999680, sizeof(float) * 768);
-  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1774 : f32[192, 768, 1, 1] */
+  /* output 24 "grad:blocks.0.leff.conv3.weight" = %1626 : f32[192, 768, 1, 1] */
   memcpy(outputs[24], arena + 96745472, sizeof(float) * 147456);
-  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1773 : f32[192] */
+  /* output 25 "grad:blocks.0.leff.conv3.bias" = %1625 : f32[192] */
   memcpy(outputs[25], arena + 97004864, sizeof(float) * 192);
-  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1768 : f32[192] */
+  /* output 26 "grad:blocks.0.leff.bn3.weight" = %1620 : f32[192] */
   memcpy(outputs[26], arena + 97004480, sizeof(float) * 192);
-  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1769 : f32[192] */
+  /* output 27 "grad:blocks.0.leff.bn3.bias" = %1621 : f32[192] */
   memcpy(outputs[27], arena + 97004672, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.norm1.weight" = %1759 : f32[192] */
+  /* output 28 "grad:blocks.1.norm1.weight" = %1611 : f32[192] */
   memcpy(outputs[28], arena + 97004288, sizeof(float) * 192);
-  /* output 29 "grad:blocks.1.norm1.bias" = %1756 : f32[192] */
+  /* output 29 "grad:blocks.1.norm1.bias" = %1608 : f32[192] */
   memcpy(outputs[29], arena + 97004096, sizeof(float) * 192);
-  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1754 : f32[576, 192] */
+  /* output 30 "grad:blocks.1.attn.qkv.weight" = %1606 : f32[576, 192] */
   memcpy(outputs[30], arena + 96892928, sizeof(float) * 110592);
-  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1755 : f32[576] */
+  /* output 31 "grad:blocks.1.attn.qkv.bias" = %1607 : f32[576] */
   memcpy(outputs[31], arena + 97003520, sizeof(float) * 576);
-  /* output 32 "grad:blocks.1.attn.proj.weight" = %1731 : f32[192, 192] */
-  memcpy(outputs[32], arena + 99533504, sizeof(float) * 36864);
-  /* output 33 "grad:blocks.1.attn.proj.bias" = %1732 : f32[192] */
-  memcpy(outputs[33], arena + 99573056, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.norm2.weight" = %1725 : f32[192] */
-  memcpy(outputs[34], arena + 99572864, sizeof(float) * 192);
-  /* output 35 "grad:blocks.1.norm2.bias" = %1722 : f32[192] */
-  memcpy(outputs[35], arena + 99572672, sizeof(float) * 192);
-  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1720 : f32[768, 192, 1, 1] */
-  memcpy(outputs[36], arena + 99386048, sizeof(float) * 147456);
-  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1719 : f32[768] */
-  memcpy(outputs[37], arena + 99571904, sizeof(float) * 768);
-  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1714 : f32[768] */
-  memcpy(outputs[38], arena + 99570368, sizeof(float) * 768);
-  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1715 : f32[768] */
-  memcpy(outputs[39], arena + 99571136, sizeof(float) * 768);
-  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1709 : f32[768, 1, 3, 3] */
+  /* output 32 "grad:blocks.1.attn.proj.weight" = %1591 : f32[192, 192] */
+  memcpy(outputs[32], arena + 98175680, sizeof(float) * 36864);
+  /* output 33 "grad:blocks.1.attn.proj.bias" = %1592 : f32[192] */
+  memcpy(outputs[33], arena + 98212928, sizeof(float) * 192);
+  /* output 34 "grad:blocks.1.norm2.weight" = %1585 : f32[192] */
+  memcpy(outputs[34], arena + 98212736, sizeof(float) * 192);
+  /* output 35 "grad:blocks.1.norm2.bias" = %1582 : f32[192] */
+  memcpy(outputs[35], arena + 98212544, sizeof(float) * 192);
+  /* output 36 "grad:blocks.1.leff.conv1.weight" = %1580 : f32[768, 192, 1, 1] */
+  memcpy(outputs[36], arena + 99147776, sizeof(float) * 147456);
+  /* output 37 "grad:blocks.1.leff.conv1.bias" = %1579 : f32[768] */
+  memcpy(outputs[37], arena + 99296768, sizeof(float) * 768);
+  /* output 38 "grad:blocks.1.leff.bn1.weight" = %1574 : f32[768] */
+  memcpy(outputs[38], arena + 99295232, sizeof(float) * 768);
+  /* output 39 "grad:blocks.1.leff.bn1.bias" = %1575 : f32[768] */
+  memcpy(outputs[39], arena + 99296000, sizeof(float) * 768);
+  /* output 40 "grad:blocks.1.leff.conv2.weight" = %1569 : f32[768, 1, 3, 3] */
   memcpy(outputs[40], arena + 113598464, sizeof(float) * 6912);
-  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1710 : f32[768] */
+  /* output 41 "grad:blocks.1.leff.conv2.bias" = %1570 : f32[768] */
   memcpy(outputs[41], arena + 113606912, sizeof(float) * 768);
-  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1706 : f32[768] */
+  /* output 42 "grad:blocks.1.leff.bn2.weight" = %1566 : f32[768] */
   memcpy(outputs[42], arena + 113605376, sizeof(float) * 768);
-  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1707 : f32[768] */
+  /* output 43 "grad:blocks.1.leff.bn2.bias" = %1567 : f32[768] */
   memcpy(outputs[43], arena + 113606144, sizeof(float) * 768);
-  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1702 : f32[192, 768, 1, 1] */
+  /* output 44 "grad:blocks.1.leff.conv3.weight" = %1562 : f32[192, 768, 1, 1] */
   memcpy(outputs[44], arena + 125646848, sizeof(float) * 147456);
-  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1701 : f32[192] */
+  /* output 45 "grad:blocks.1.leff.conv3.bias" = %1561 : f32[192] */
   memcpy(outputs[45], arena + 125906240, sizeof(float) * 192);
-  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1696 : f32[192] */
+  /* output 46 "grad:blocks.1.leff.bn3.weight" = %1556 : f32[192] */
   memcpy(outputs[46], arena + 125905856, sizeof(float) * 192);
-  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1697 : f32[192] */
+  /* output 47 "grad:blocks.1.leff.bn3.bias" = %1557 : f32[192] */
   memcpy(outputs[47], arena + 125906048, sizeof(float) * 192);
-  /* output 48 "grad:blocks.2.norm1.weight" = %1684 : f32[192] */
+  /* output 48 "grad:blocks.2.norm1.weight" = %1544 : f32[192] */
   memcpy(outputs[48], arena + 125905664, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.norm1.bias" = %1681 : f32[192] */
+  /* output 49 "grad:blocks.2.norm1.bias" = %1541 : f32[192] */
   memcpy(outputs[49], arena + 125905472, sizeof(float) * 192);
-  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1679 : f32[576, 192] */
+  /* output 50 "grad:blocks.2.attn.qkv.weight" = %1539 : f32[576, 192] */
   memcpy(outputs[50], arena + 125794304, sizeof(float) * 110592);
-  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1680 : f32[576] */
+  /* output 51 "grad:blocks.2.attn.qkv.bias" = %1540 : f32[576] */
   memcpy(outputs[51], arena + 125904896, sizeof(float) * 576);
-  /* output 52 "grad:blocks.2.attn.proj.weight" = %1656 : f32[192, 192] */
-  memcpy(outputs[52], arena + 128434880, sizeof(float) * 36864);
-  /* output 53 "grad:blocks.2.attn.proj.bias" = %1657 : f32[192] */
-  memcpy(outputs[53], arena + 128474432, sizeof(float) * 192);
-  /* output 54 "grad:blocks.2.norm2.weight" = %1650 : f32[192] */
-  memcpy(outputs[54], arena + 128474240, sizeof(float) * 192);
-  /* output 55 "grad:blocks.2.norm2.bias" = %1647 : f32[192] */
-  memcpy(outputs[55], arena + 128474048, sizeof(float) * 192);
-  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1645 : f32[768, 192, 1, 1] */
-  memcpy(outputs[56], arena + 128287424, sizeof(float) * 147456);
-  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1644 : f32[768] */
-  memcpy(outputs[57], arena + 128473280, sizeof(float) * 768);
-  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1639 : f32[768] */
-  memcpy(outputs[58], arena + 128471744, sizeof(float) * 768);
-  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1640 : f32[768] */
-  memcpy(outputs[59], arena + 128472512, sizeof(float) * 768);
-  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1634 : f32[768, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.attn.proj.weight" = %1524 : f32[192, 192] */
+  memcpy(outputs[52], arena + 127077056, sizeof(float) * 36864);
+  /* output 53 "grad:blocks.2.attn.proj.bias" = %1525 : f32[192] */
+  memcpy(outputs[53], arena + 127114304, sizeof(float) * 192);
+  /* output 54 "grad:blocks.2.norm2.weight" = %1518 : f32[192] */
+  memcpy(outputs[54], arena + 127114112, sizeof(float) * 192);
+  /* output 55 "grad:blocks.2.norm2.bias" = %1515 : f32[192] */
+  memcpy(outputs[55], arena + 127113920, sizeof(float) * 192);
+  /* output 56 "grad:blocks.2.leff.conv1.weight" = %1513 : f32[768, 192, 1, 1] */
+  memcpy(outputs[56], arena + 128049152, sizeof(float) * 147456);
+  /* output 57 "grad:blocks.2.leff.conv1.bias" = %1512 : f32[768] */
+  memcpy(outputs[57], arena + 128198144, sizeof(float) * 768);
+  /* output 58 "grad:blocks.2.leff.bn1.weight" = %1507 : f32[768] */
+  memcpy(outputs[58], arena + 128196608, sizeof(float) * 768);
+  /* output 59 "grad:blocks.2.leff.bn1.bias" = %1508 : f32[768] */
+  memcpy(outputs[59], arena + 128197376, sizeof(float) * 768);
+  /* output 60 "grad:blocks.2.leff.conv2.weight" = %1502 : f32[768, 1, 3, 3] */
   memcpy(outputs[60], arena + 142499840, sizeof(float) * 6912);
-  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1635 : f32[768] */
+  /* output 61 "grad:blocks.2.leff.conv2.bias" = %1503 : f32[768] */
   memcpy(outputs[61], arena + 142508288, sizeof(float) * 768);
-  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1631 : f32[768] */
+  /* output 62 "grad:blocks.2.leff.bn2.weight" = %1499 : f32[768] */
   memcpy(outputs[62], arena + 142506752, sizeof(float) * 768);
-  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1632 : f32[768] */
+  /* output 63 "grad:blocks.2.leff.bn2.bias" = %1500 : f32[768] */
   memcpy(outputs[63], arena + 142507520, sizeof(float) * 768);
-  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1627 : f32[192, 768, 1, 1] */
+  /* output 64 "grad:blocks.2.leff.conv3.weight" = %1495 : f32[192, 768, 1, 1] */
   memcpy(outputs[64], arena + 154548224, sizeof(float) * 147456);
-  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1626 : f32[192] */
+  /* output 65 "grad:blocks.2.leff.conv3.bias" = %1494 : f32[192] */
   memcpy(outputs[65], arena + 154807616, sizeof(float) * 192);
-  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1621 : f32[192] */
+  /* output 66 "grad:blocks.2.leff.bn3.weight" = %1489 : f32[192] */
   memcpy(outputs[66], arena + 154807232, sizeof(float) * 192);
-  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1622 : f32[192] */
+  /* output 67 "grad:blocks.2.leff.bn3.bias" = %1490 : f32[192] */
   memcpy(outputs[67], arena + 154807424, sizeof(float) * 192);
-  /* output 68 "grad:blocks.3.norm1.weight" = %1609 : f32[192] */
+  /* output 68 "grad:blocks.3.norm1.weight" = %1477 : f32[192] */
   memcpy(outputs[68], arena + 154807040, sizeof(float) * 192);
-  /* output 69 "grad:blocks.3.norm1.bias" = %1606 : f32[192] */
+  /* output 69 "grad:blocks.3.norm1.bias" = %1474 : f32[192] */
   memcpy(outputs[69], arena + 154806848, sizeof(float) * 192);
-  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1604 : f32[576, 192] */
+  /* output 70 "grad:blocks.3.attn.qkv.weight" = %1472 : f32[576, 192] */
   memcpy(outputs[70], arena + 154695680, sizeof(float) * 110592);
-  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1605 : f32[576] */
+  /* output 71 "grad:blocks.3.attn.qkv.bias" = %1473 : f32[576] */
   memcpy(outputs[71], arena + 154806272, sizeof(float) * 576);
-  /* output 72 "grad:blocks.3.attn.proj.weight" = %1581 : f32[192, 192] */
-  memcpy(outputs[72], arena + 157336256, sizeof(float) * 36864);
-  /* output 73 "grad:blocks.3.attn.proj.bias" = %1582 : f32[192] */
-  memcpy(outputs[73], arena + 157375808, sizeof(float) * 192);
-  /* output 74 "grad:blocks.3.norm2.weight" = %1575 : f32[192] */
-  memcpy(outputs[74], arena + 157375616, sizeof(float) * 192);
-  /* output 75 "grad:blocks.3.norm2.bias" = %1572 : f32[192] */
-  memcpy(outputs[75], arena + 157375424, sizeof(float) * 192);
-  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1570 : f32[768, 192, 1, 1] */
-  memcpy(outputs[76], arena + 157188800, sizeof(float) * 147456);
-  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1569 : f32[768] */
-  memcpy(outputs[77], arena + 157374656, sizeof(float) * 768);
-  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1564 : f32[768] */
-  memcpy(outputs[78], arena + 157373120, sizeof(float) * 768);
-  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1565 : f32[768] */
-  memcpy(outputs[79], arena + 157373888, sizeof(float) * 768);
-  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1559 : f32[768, 1, 3, 3] */
+  /* output 72 "grad:blocks.3.attn.proj.weight" = %1457 : f32[192, 192] */
+  memcpy(outputs[72], arena + 155978432, sizeof(float) * 36864);
+  /* output 73 "grad:blocks.3.attn.proj.bias" = %1458 : f32[192] */
+  memcpy(outputs[73], arena + 156015680, sizeof(float) * 192);
+  /* output 74 "grad:blocks.3.norm2.weight" = %1451 : f32[192] */
+  memcpy(outputs[74], arena + 156015488, sizeof(float) * 192);
+  /* output 75 "grad:blocks.3.norm2.bias" = %1448 : f32[192] */
+  memcpy(outputs[75], arena + 156015296, sizeof(float) * 192);
+  /* output 76 "grad:blocks.3.leff.conv1.weight" = %1446 : f32[768, 192, 1, 1] */
+  memcpy(outputs[76], arena + 156950528, sizeof(float) * 147456);
+  /* output 77 "grad:blocks.3.leff.conv1.bias" = %1445 : f32[768] */
+  memcpy(outputs[77], arena + 157099520, sizeof(float) * 768);
+  /* output 78 "grad:blocks.3.leff.bn1.weight" = %1440 : f32[768] */
+  memcpy(outputs[78], arena + 157097984, sizeof(float) * 768);
+  /* output 79 "grad:blocks.3.leff.bn1.bias" = %1441 : f32[768] */
+  memcpy(outputs[79], arena + 157098752, sizeof(float) * 768);
+  /* output 80 "grad:blocks.3.leff.conv2.weight" = %1435 : f32[768, 1, 3, 3] */
   memcpy(outputs[80], arena + 171401216, sizeof(float) * 6912);
-  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1560 : f32[768] */
+  /* output 81 "grad:blocks.3.leff.conv2.bias" = %1436 : f32[768] */
   memcpy(outputs[81], arena + 171409664, sizeof(float) * 768);
-  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1556 : f32[768] */
+  /* output 82 "grad:blocks.3.leff.bn2.weight" = %1432 : f32[768] */
   memcpy(outputs[82], arena + 171408128, sizeof(float) * 768);
-  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1557 : f32[768] */
+  /* output 83 "grad:blocks.3.leff.bn2.bias" = %1433 : f32[768] */
   memcpy(outputs[83], arena + 171408896, sizeof(float) * 768);
-  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1552 : f32[192, 768, 1, 1] */
+  /* output 84 "grad:blocks.3.leff.conv3.weight" = %1428 : f32[192, 768, 1, 1] */
   memcpy(outputs[84], arena + 183449600, sizeof(float) * 147456);
-  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1551 : f32[192] */
+  /* output 85 "grad:blocks.3.leff.conv3.bias" = %1427 : f32[192] */
   memcpy(outputs[85], arena + 183708992, sizeof(float) * 192);
-  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1546 : f32[192] */
+  /* output 86 "grad:blocks.3.leff.bn3.weight" = %1422 : f32[192] */
   memcpy(outputs[86], arena + 183708608, sizeof(float) * 192);
-  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1547 : f32[192] */
+  /* output 87 "grad:blocks.3.leff.bn3.bias" = %1423 : f32[192] */
   memcpy(outputs[87], arena + 183708800, sizeof(float) * 192);
-  /* output 88 "grad:blocks.4.norm1.weight" = %1534 : f32[192] */
+  /* output 88 "grad:blocks.4.norm1.weight" = %1410 : f32[192] */
   memcpy(outputs[88], arena + 183708416, sizeof(float) * 192);
-  /* output 89 "grad:blocks.4.norm1.bias" = %1531 : f32[192] */
+  /* output 89 "grad:blocks.4.norm1.bias" = %1407 : f32[192] */
   memcpy(outputs[89], arena + 183708224, sizeof(float) * 192);
-  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1529 : f32[576, 192] */
+  /* output 90 "grad:blocks.4.attn.qkv.weight" = %1405 : f32[576, 192] */
   memcpy(outputs[90], arena + 183597056, sizeof(float) * 110592);
-  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1530 : f32[576] */
+  /* output 91 "grad:blocks.4.attn.qkv.bias" = %1406 : f32[576] */
   memcpy(outputs[91], arena + 183707648, sizeof(float) * 576);
-  /* output 92 "grad:blocks.4.attn.proj.weight" = %1506 : f32[192, 192] */
-  memcpy(outputs[92], arena + 186237632, sizeof(float) * 36864);
-  /* output 93 "grad:blocks.4.attn.proj.bias" = %1507 : f32[192] */
-  memcpy(outputs[93], arena + 186277184, sizeof(float) * 192);
-  /* output 94 "grad:blocks.4.norm2.weight" = %1500 : f32[192] */
-  memcpy(outputs[94], arena + 186276992, sizeof(float) * 192);
-  /* output 95 "grad:blocks.4.norm2.bias" = %1497 : f32[192] */
-  memcpy(outputs[95], arena + 186276800, sizeof(float) * 192);
-  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1495 : f32[768, 192, 1, 1] */
-  memcpy(outputs[96], arena + 186090176, sizeof(float) * 147456);
-  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1494 : f32[768] */
-  memcpy(outputs[97], arena + 186276032, sizeof(float) * 768);
-  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1489 : f32[768] */
-  memcpy(outputs[98], arena + 186274496, sizeof(float) * 768);
-  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1490 : f32[768] */
-  memcpy(outputs[99], arena + 186275264, sizeof(float) * 768);
-  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1484 : f32[768, 1, 3, 3] */
+  /* output 92 "grad:blocks.4.attn.proj.weight" = %1390 : f32[192, 192] */
+  memcpy(outputs[92], arena + 184879808, sizeof(float) * 36864);
+  /* output 93 "grad:blocks.4.attn.proj.bias" = %1391 : f32[192] */
+  memcpy(outputs[93], arena + 184917056, sizeof(float) * 192);
+  /* output 94 "grad:blocks.4.norm2.weight" = %1384 : f32[192] */
+  memcpy(outputs[94], arena + 184916864, sizeof(float) * 192);
+  /* output 95 "grad:blocks.4.norm2.bias" = %1381 : f32[192] */
+  memcpy(outputs[95], arena + 184916672, sizeof(float) * 192);
+  /* output 96 "grad:blocks.4.leff.conv1.weight" = %1379 : f32[768, 192, 1, 1] */
+  memcpy(outputs[96], arena + 185851904, sizeof(float) * 147456);
+  /* output 97 "grad:blocks.4.leff.conv1.bias" = %1378 : f32[768] */
+  memcpy(outputs[97], arena + 186000896, sizeof(float) * 768);
+  /* output 98 "grad:blocks.4.leff.bn1.weight" = %1373 : f32[768] */
+  memcpy(outputs[98], arena + 185999360, sizeof(float) * 768);
+  /* output 99 "grad:blocks.4.leff.bn1.bias" = %1374 : f32[768] */
+  memcpy(outputs[99], arena + 186000128, sizeof(float) * 768);
+  /* output 100 "grad:blocks.4.leff.conv2.weight" = %1368 : f32[768, 1, 3, 3] */
   memcpy(outputs[100], arena + 200302592, sizeof(float) * 6912);
-  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1485 : f32[768] */
+  /* output 101 "grad:blocks.4.leff.conv2.bias" = %1369 : f32[768] */
   memcpy(outputs[101], arena + 200311040, sizeof(float) * 768);
-  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1481 : f32[768] */
+  /* output 102 "grad:blocks.4.leff.bn2.weight" = %1365 : f32[768] */
   memcpy(outputs[102], arena + 200309504, sizeof(float) * 768);
-  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1482 : f32[768] */
+  /* output 103 "grad:blocks.4.leff.bn2.bias" = %1366 : f32[768] */
   memcpy(outputs[103], arena + 200310272, sizeof(float) * 768);
-  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1477 : f32[192, 768, 1, 1] */
+  /* output 104 "grad:blocks.4.leff.conv3.weight" = %1361 : f32[192, 768, 1, 1] */
   memcpy(outputs[104], arena + 212350976, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1476 : f32[192] */
+  /* output 105 "grad:blocks.4.leff.conv3.bias" = %1360 : f32[192] */
   memcpy(outputs[105], arena + 212610368, sizeof(float) * 192);
-  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1471 : f32[192] */
+  /* output 106 "grad:blocks.4.leff.bn3.weight" = %1355 : f32[192] */
   memcpy(outputs[106], arena + 212609984, sizeof(float) * 192);
-  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1472 : f32[192] */
+  /* output 107 "grad:blocks.4.leff.bn3.bias" = %1356 : f32[192] */
   memcpy(outputs[107], arena + 212610176, sizeof(float) * 192);
-  /* output 108 "grad:blocks.5.norm1.weight" = %1459 : f32[192] */
+  /* output 108 "grad:blocks.5.norm1.weight" = %1343 : f32[192] */
   memcpy(outputs[108], arena + 212609792, sizeof(float) * 192);
-  /* output 109 "grad:blocks.5.norm1.bias" = %1456 : f32[192] */
+  /* output 109 "grad:blocks.5.norm1.bias" = %1340 : f32[192] */
   memcpy(outputs[109], arena + 212609600, sizeof(float) * 192);
-  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1454 : f32[576, 192] */
+  /* output 110 "grad:blocks.5.attn.qkv.weight" = %1338 : f32[576, 192] */
   memcpy(outputs[110], arena + 212498432, sizeof(float) * 110592);
-  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1455 : f32[576] */
+  /* output 111 "grad:blocks.5.attn.qkv.bias" = %1339 : f32[576] */
   memcpy(outputs[111], arena + 212609024, sizeof(float) * 576);
-  /* output 112 "grad:blocks.5.attn.proj.weight" = %1431 : f32[192, 192] */
-  memcpy(outputs[112], arena + 215139008, sizeof(float) * 36864);
-  /* output 113 "grad:blocks.5.attn.proj.bias" = %1432 : f32[192] */
-  memcpy(outputs[113], arena + 215178560, sizeof(float) * 192);
-  /* output 114 "grad:blocks.5.norm2.weight" = %1425 : f32[192] */
-  memcpy(outputs[114], arena + 215178368, sizeof(float) * 192);
-  /* output 115 "grad:blocks.5.norm2.bias" = %1422 : f32[192] */
-  memcpy(outputs[115], arena + 215178176, sizeof(float) * 192);
-  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1420 : f32[768, 192, 1, 1] */
-  memcpy(outputs[116], arena + 214991552, sizeof(float) * 147456);
-  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1419 : f32[768] */
-  memcpy(outputs[117], arena + 215177408, sizeof(float) * 768);
-  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1414 : f32[768] */
-  memcpy(outputs[118], arena + 215175872, sizeof(float) * 768);
-  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1415 : f32[768] */
-  memcpy(outputs[119], arena + 215176640, sizeof(float) * 768);
-  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1409 : f32[768, 1, 3, 3] */
+  /* output 112 "grad:blocks.5.attn.proj.weight" = %1323 : f32[192, 192] */
+  memcpy(outputs[112], arena + 213781184, sizeof(float) * 36864);
+  /* output 113 "grad:blocks.5.attn.proj.bias" = %1324 : f32[192] */
+  memcpy(outputs[113], arena + 213818432, sizeof(float) * 192);
+  /* output 114 "grad:blocks.5.norm2.weight" = %1317 : f32[192] */
+  memcpy(outputs[114], arena + 213818240, sizeof(float) * 192);
+  /* output 115 "grad:blocks.5.norm2.bias" = %1314 : f32[192] */
+  memcpy(outputs[115], arena + 213818048, sizeof(float) * 192);
+  /* output 116 "grad:blocks.5.leff.conv1.weight" = %1312 : f32[768, 192, 1, 1] */
+  memcpy(outputs[116], arena + 214753280, sizeof(float) * 147456);
+  /* output 117 "grad:blocks.5.leff.conv1.bias" = %1311 : f32[768] */
+  memcpy(outputs[117], arena + 214902272, sizeof(float) * 768);
+  /* output 118 "grad:blocks.5.leff.bn1.weight" = %1306 : f32[768] */
+  memcpy(outputs[118], arena + 214900736, sizeof(float) * 768);
+  /* output 119 "grad:blocks.5.leff.bn1.bias" = %1307 : f32[768] */
+  memcpy(outputs[119], arena + 214901504, sizeof(float) * 768);
+  /* output 120 "grad:blocks.5.leff.conv2.weight" = %1301 : f32[768, 1, 3, 3] */
   memcpy(outputs[120], arena + 229203968, sizeof(float) * 6912);
-  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1410 : f32[768] */
+  /* output 121 "grad:blocks.5.leff.conv2.bias" = %1302 : f32[768] */
   memcpy(outputs[121], arena + 229212416, sizeof(float) * 768);
-  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1406 : f32[768] */
+  /* output 122 "grad:blocks.5.leff.bn2.weight" = %1298 : f32[768] */
   memcpy(outputs[122], arena + 229210880, sizeof(float) * 768);
-  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1407 : f32[768] */
+  /* output 123 "grad:blocks.5.leff.bn2.bias" = %1299 : f32[768] */
   memcpy(outputs[123], arena + 229211648, sizeof(float) * 768);
-  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1402 : f32[192, 768, 1, 1] */
+  /* output 124 "grad:blocks.5.leff.conv3.weight" = %1294 : f32[192, 768, 1, 1] */
   memcpy(outputs[124], arena + 241252352, sizeof(float) * 147456);
-  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1401 : f32[192] */
+  /* output 125 "grad:blocks.5.leff.conv3.bias" = %1293 : f32[192] */
   memcpy(outputs[125], arena + 241511744, sizeof(float) * 192);
-  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1396 : f32[192] */
+  /* output 126 "grad:blocks.5.leff.bn3.weight" = %1288 : f32[192] */
   memcpy(outputs[126], arena + 241511360, sizeof(float) * 192);
-  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1397 : f32[192] */
+  /* output 127 "grad:blocks.5.leff.bn3.bias" = %1289 : f32[192] */
   memcpy(outputs[127], arena + 241511552, sizeof(float) * 192);
-  /* output 128 "grad:blocks.6.norm1.weight" = %1384 : f32[192] */
+  /* output 128 "grad:blocks.6.norm1.weight" = %1276 : f32[192] */
   memcpy(outputs[128], arena + 241511168, sizeof(float) * 192);
-  /* output 129 "grad:blocks.6.norm1.bias" = %1381 : f32[192] */
+  /* output 129 "grad:blocks.6.norm1.bias" = %1273 : f32[192] */
   memcpy(outputs[129], arena + 241510976, sizeof(float) * 192);
-  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1379 : f32[576, 192] */
+  /* output 130 "grad:blocks.6.attn.qkv.weight" = %1271 : f32[576, 192] */
   memcpy(outputs[130], arena + 241399808, sizeof(float) * 110592);
-  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1380 : f32[576] */
+  /* output 131 "grad:blocks.6.attn.qkv.bias" = %1272 : f32[576] */
   memcpy(outputs[131], arena + 241510400, sizeof(float) * 576);
-  /* output 132 "grad:blocks.6.attn.proj.weight" = %1356 : f32[192, 192] */
-  memcpy(outputs[132], arena + 244040384, sizeof(float) * 36864);
-  /* output 133 "grad:blocks.6.attn.proj.bias" = %1357 : f32[192] */
-  memcpy(outputs[133], arena + 244079936, sizeof(float) * 192);
-  /* output 134 "grad:blocks.6.norm2.weight" = %1350 : f32[192] */
-  memcpy(outputs[134], arena + 244079744, sizeof(float) * 192);
-  /* output 135 "grad:blocks.6.norm2.bias" = %1347 : f32[192] */
-  memcpy(outputs[135], arena + 244079552, sizeof(float) * 192);
-  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1345 : f32[768, 192, 1, 1] */
-  memcpy(outputs[136], arena + 243892928, sizeof(float) * 147456);
-  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1344 : f32[768] */
-  memcpy(outputs[137], arena + 244078784, sizeof(float) * 768);
-  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1339 : f32[768] */
-  memcpy(outputs[138], arena + 244077248, sizeof(float) * 768);
-  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1340 : f32[768] */
-  memcpy(outputs[139], arena + 244078016, sizeof(float) * 768);
-  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1334 : f32[768, 1, 3, 3] */
+  /* output 132 "grad:blocks.6.attn.proj.weight" = %1256 : f32[192, 192] */
+  memcpy(outputs[132], arena + 242682560, sizeof(float) * 36864);
+  /* output 133 "grad:blocks.6.attn.proj.bias" = %1257 : f32[192] */
+  memcpy(outputs[133], arena + 242719808, sizeof(float) * 192);
+  /* output 134 "grad:blocks.6.norm2.weight" = %1250 : f32[192] */
+  memcpy(outputs[134], arena + 242719616, sizeof(float) * 192);
+  /* output 135 "grad:blocks.6.norm2.bias" = %1247 : f32[192] */
+  memcpy(outputs[135], arena + 242719424, sizeof(float) * 192);
+  /* output 136 "grad:blocks.6.leff.conv1.weight" = %1245 : f32[768, 192, 1, 1] */
+  memcpy(outputs[136], arena + 243654656, sizeof(float) * 147456);
+  /* output 137 "grad:blocks.6.leff.conv1.bias" = %1244 : f32[768] */
+  memcpy(outputs[137], arena + 243803648, sizeof(float) * 768);
+  /* output 138 "grad:blocks.6.leff.bn1.weight" = %1239 : f32[768] */
+  memcpy(outputs[138], arena + 243802112, sizeof(float) * 768);
+  /* output 139 "grad:blocks.6.leff.bn1.bias" = %1240 : f32[768] */
+  memcpy(outputs[139], arena + 243802880, sizeof(float) * 768);
+  /* output 140 "grad:blocks.6.leff.conv2.weight" = %1234 : f32[768, 1, 3, 3] */
   memcpy(outputs[140], arena + 258105344, sizeof(float) * 6912);
-  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1335 : f32[768] */
+  /* output 141 "grad:blocks.6.leff.conv2.bias" = %1235 : f32[768] */
   memcpy(outputs[141], arena + 258113792, sizeof(float) * 768);
-  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1331 : f32[768] */
+  /* output 142 "grad:blocks.6.leff.bn2.weight" = %1231 : f32[768] */
   memcpy(outputs[142], arena + 258112256, sizeof(float) * 768);
-  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1332 : f32[768] */
+  /* output 143 "grad:blocks.6.leff.bn2.bias" = %1232 : f32[768] */
   memcpy(outputs[143], arena + 258113024, sizeof(float) * 768);
-  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1327 : f32[192, 768, 1, 1] */
+  /* output 144 "grad:blocks.6.leff.conv3.weight" = %1227 : f32[192, 768, 1, 1] */
   memcpy(outputs[144], arena + 270153728, sizeof(float) * 147456);
-  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1326 : f32[192] */
+  /* output 145 "grad:blocks.6.leff.conv3.bias" = %1226 : f32[192] */
   memcpy(outputs[145], arena + 270413120, sizeof(float) * 192);
-  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1321 : f32[192] */
+  /* output 146 "grad:blocks.6.leff.bn3.weight" = %1221 : f32[192] */
   memcpy(outputs[146], arena + 270412736, sizeof(float) * 192);
-  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1322 : f32[192] */
+  /* output 147 "grad:blocks.6.leff.bn3.bias" = %1222 : f32[192] */
   memcpy(outputs[147], arena + 270412928, sizeof(float) * 192);
-  /* output 148 "grad:blocks.7.norm1.weight" = %1309 : f32[192] */
+  /* output 148 "grad:blocks.7.norm1.weight" = %1209 : f32[192] */
   memcpy(outputs[148], arena + 270412544, sizeof(float) * 192);
-  /* output 149 "grad:blocks.7.norm1.bias" = %1306 : f32[192] */
+  /* output 149 "grad:blocks.7.norm1.bias" = %1206 : f32[192] */
   memcpy(outputs[149], arena + 270412352, sizeof(float) * 192);
-  /* output 150 "grad:blocks.7.attn.qkv.weight" = %1304 : f32[576, 192] */
+  /* output 150 "grad:blocks.7.attn.qkv.weight" = %1204 : f32[576, 192] */
   memcpy(outputs[150], arena + 270301184, sizeof(float) * 110592);
-  /* output 151 "grad:blocks.7.attn.qkv.bias" = %1305 : f32[576] */
+  /* output 151 "grad:blocks.7.attn.qkv.bias" = %1205 : f32[576] */
   memcpy(outputs[151], arena + 270411776, sizeof(float) * 576);
-  /* output 152 "grad:blocks.7.attn.proj.weight" = %1281 : f32[192, 192] */
-  memcpy(outputs[152], arena + 272941760, sizeof(float) * 36864);
-  /* output 153 "grad:blocks.7.attn.proj.bias" = %1282 : f32[192] */
-  memcpy(outputs[153], arena + 272981312, sizeof(float) * 192);
-  /* output 154 "grad:blocks.7.norm2.weight" = %1275 : f32[192] */
-  memcpy(outputs[154], arena + 272981120, sizeof(float) * 192);
-  /* output 155 "grad:blocks.7.norm2.bias" = %1272 : f32[192] */
-  memcpy(outputs[155], arena + 272980928, sizeof(float) * 192);
-  /* output 156 "grad:blocks.7.leff.conv1.weight" = %1270 : f32[768, 192, 1, 1] */
-  memcpy(outputs[156], arena + 272794304, sizeof(float) * 147456);
-  /* output 157 "grad:blocks.7.leff.conv1.bias" = %1269 : f32[768] */
-  memcpy(outputs[157], arena + 272980160, sizeof(float) * 768);
-  /* output 158 "grad:blocks.7.leff.bn1.weight" = %1264 : f32[768] */
-  memcpy(outputs[158], arena + 272978624, sizeof(float) * 768);
-  /* output 159 "grad:blocks.7.leff.bn1.bias" = %1265 : f32[768] */
-  memcpy(outputs[159], arena + 272979392, sizeof(float) * 768);
-  /* output 160 "grad:blocks.7.leff.conv2.weight" = %1259 : f32[768, 1, 3, 3] */
+  /* output 152 "grad:blocks.7.attn.proj.weight" = %1189 : f32[192, 192] */
+  memcpy(outputs[152], arena + 271583936, sizeof(float) * 36864);
+  /* output 153 "grad:blocks.7.attn.proj.bias" = %1190 : f32[192] */
+  memcpy(outputs[153], arena + 271621184, sizeof(float) * 192);
+  /* output 154 "grad:blocks.7.norm2.weight" = %1183 : f32[192] */
+  memcpy(outputs[154], arena + 271620992, sizeof(float) * 192);
+  /* output 155 "grad:blocks.7.norm2.bias" = %1180 : f32[192] */
+  memcpy(outputs[155], arena + 271620800, sizeof(float) * 192);
+  /* output 156 "grad:blocks.7.leff.conv1.weight" = %1178 : f32[768, 192, 1, 1] */
+  memcpy(outputs[156], arena + 272556032, sizeof(float) * 147456);
+  /* output 157 "grad:blocks.7.leff.conv1.bias" = %1177 : f32[768] */
+  memcpy(outputs[157], arena + 272705024, sizeof(float) * 768);
+  /* output 158 "grad:blocks.7.leff.bn1.weight" = %1172 : f32[768] */
+  memcpy(outputs[158], arena + 272703488, sizeof(float) * 768);
+  /* output 159 "grad:blocks.7.leff.bn1.bias" = %1173 : f32[768] */
+  memcpy(outputs[159], arena + 272704256, sizeof(float) * 768);
+  /* output 160 "grad:blocks.7.leff.conv2.weight" = %1167 : f32[768, 1, 3, 3] */
   memcpy(outputs[160], arena + 287006720, sizeof(float) * 6912);
-  /* output 161 "grad:blocks.7.leff.conv2.bias" = %1260 : f32[768] */
+  /* output 161 "grad:blocks.7.leff.conv2.bias" = %1168 : f32[768] */
   memcpy(outputs[161], arena + 287015168, sizeof(float) * 768);
-  /* output 162 "grad:blocks.7.leff.bn2.weight" = %1256 : f32[768] */
+  /* output 162 "grad:blocks.7.leff.bn2.weight" = %1164 : f32[768] */
   memcpy(outputs[162], arena + 287013632, sizeof(float) * 768);
-  /* output 163 "grad:blocks.7.leff.bn2.bias" = %1257 : f32[768] */
+  /* output 163 "grad:blocks.7.leff.bn2.bias" = %1165 : f32[768] */
   memcpy(outputs[163], arena + 287014400, sizeof(float) * 768);
-  /* output 164 "grad:blocks.7.leff.conv3.weight" = %1252 : f32[192, 768, 1, 1] */
+  /* output 164 "grad:blocks.7.leff.conv3.weight" = %1160 : f32[192, 768, 1, 1] */
   memcpy(outputs[164], arena + 299055104, sizeof(float) * 147456);
-  /* output 165 "grad:blocks.7.leff.conv3.bias" = %1251 : f32[192] */
+  /* output 165 "grad:blocks.7.leff.conv3.bias" = %1159 : f32[192] */
   memcpy(outputs[165], arena + 299314496, sizeof(float) * 192);
-  /* output 166 "grad:blocks.7.leff.bn3.weight" = %1246 : f32[192] */
+  /* output 166 "grad:blocks.7.leff.bn3.weight" = %1154 : f32[192] */
   memcpy(outputs[166], arena + 299314112, sizeof(float) * 192);
-  /* output 167 "grad:blocks.7.leff.bn3.bias" = %1247 : f32[192] */
+  /* output 167 "grad:blocks.7.leff.bn3.bias" = %1155 : f32[192] */
   memcpy(outputs[167], arena + 299314304, sizeof(float) * 192);
-  /* output 168 "grad:blocks.8.norm1.weight" = %1234 : f32[192] */
+  /* output 168 "grad:blocks.8.norm1.weight" = %1142 : f32[192] */
   memcpy(outputs[168], arena + 299313920, sizeof(float) * 192);
-  /* output 169 "grad:blocks.8.norm1.bias" = %1231 : f32[192] */
+  /* output 169 "grad:blocks.8.norm1.bias" = %1139 : f32[192] */
   memcpy(outputs[169], arena + 299313728, sizeof(float) * 192);
-  /* output 170 "grad:blocks.8.attn.qkv.weight" = %1229 : f32[576, 192] */
+  /* output 170 "grad:blocks.8.attn.qkv.weight" = %1137 : f32[576, 192] */
   memcpy(outputs[170], arena + 299202560, sizeof(float) * 110592);
-  /* output 171 "grad:blocks.8.attn.qkv.bias" = %1230 : f32[576] */
+  /* output 171 "grad:blocks.8.attn.qkv.bias" = %1138 : f32[576] */
   memcpy(outputs[171], arena + 299313152, sizeof(float) * 576);
-  /* output 172 "grad:blocks.8.attn.proj.weight" = %1206 : f32[192, 192] */
-  memcpy(outputs[172], arena + 301843136, sizeof(float) * 36864);
-  /* output 173 "grad:blocks.8.attn.proj.bias" = %1207 : f32[192] */
-  memcpy(outputs[173], arena + 301882688, sizeof(float) * 192);
-  /* output 174 "grad:blocks.8.norm2.weight" = %1200 : f32[192] */
-  memcpy(outputs[174], arena + 301882496, sizeof(float) * 192);
-  /* output 175 "grad:blocks.8.norm2.bias" = %1197 : f32[192] */
-  memcpy(outputs[175], arena + 301882304, sizeof(float) * 192);
-  /* output 176 "grad:blocks.8.leff.conv1.weight" = %1195 : f32[768, 192, 1, 1] */
-  memcpy(outputs[176], arena + 301695680, sizeof(float) * 147456);
-  /* output 177 "grad:blocks.8.leff.conv1.bias" = %1194 : f32[768] */
-  memcpy(outputs[177], arena + 301881536, sizeof(float) * 768);
-  /* output 178 "grad:blocks.8.leff.bn1.weight" = %1189 : f32[768] */
-  memcpy(outputs[178], arena + 301880000, sizeof(float) * 768);
-  /* output 179 "grad:blocks.8.leff.bn1.bias" = %1190 : f32[768] */
-  memcpy(outputs[179], arena + 301880768, sizeof(float) * 768);
-  /* output 180 "grad:blocks.8.leff.conv2.weight" = %1184 : f32[768, 1, 3, 3] */
+  /* output 172 "grad:blocks.8.attn.proj.weight" = %1122 : f32[192, 192] */
+  memcpy(outputs[172], arena + 300485312, sizeof(float) * 36864);
+  /* output 173 "grad:blocks.8.attn.proj.bias" = %1123 : f32[192] */
+  memcpy(outputs[173], arena + 300522560, sizeof(float) * 192);
+  /* output 174 "grad:blocks.8.norm2.weight" = %1116 : f32[192] */
+  memcpy(outputs[174], arena + 300522368, sizeof(float) * 192);
+  /* output 175 "grad:blocks.8.norm2.bias" = %1113 : f32[192] */
+  memcpy(outputs[175], arena + 300522176, sizeof(float) * 192);
+  /* output 176 "grad:blocks.8.leff.conv1.weight" = %1111 : f32[768, 192, 1, 1] */
+  memcpy(outputs[176], arena + 301457408, sizeof(float) * 147456);
+  /* output 177 "grad:blocks.8.leff.conv1.bias" = %1110 : f32[768] */
+  memcpy(outputs[177], arena + 301606400, sizeof(float) * 768);
+  /* output 178 "grad:blocks.8.leff.bn1.weight" = %1105 : f32[768] */
+  memcpy(outputs[178], arena + 301604864, sizeof(float) * 768);
+  /* output 179 "grad:blocks.8.leff.bn1.bias" = %1106 : f32[768] */
+  memcpy(outputs[179], arena + 301605632, sizeof(float) * 768);
+  /* output 180 "grad:blocks.8.leff.conv2.weight" = %1100 : f32[768, 1, 3, 3] */
   memcpy(outputs[180], arena + 315908096, sizeof(float) * 6912);
-  /* output 181 "grad:blocks.8.leff.conv2.bias" = %1185 : f32[768] */
+  /* output 181 "grad:blocks.8.leff.conv2.bias" = %1101 : f32[768] */
   memcpy(outputs[181], arena + 315916544, sizeof(float) * 768);
-  /* output 182 "grad:blocks.8.leff.bn2.weight" = %1181 : f32[768] */
+  /* output 182 "grad:blocks.8.leff.bn2.weight" = %1097 : f32[768] */
   memcpy(outputs[182], arena + 315915008, sizeof(float) * 768);
-  /* output 183 "grad:blocks.8.leff.bn2.bias" = %1182 : f32[768] */
+  /* output 183 "grad:blocks.8.leff.bn2.bias" = %1098 : f32[768] */
   memcpy(outputs[183], arena + 315915776, sizeof(float) * 768);
-  /* output 184 "grad:blocks.8.leff.conv3.weight" = %1177 : f32[192, 768, 1, 1] */
+  /* output 184 "grad:blocks.8.leff.conv3.weight" = %1093 : f32[192, 768, 1, 1] */
   memcpy(outputs[184], arena + 327956480, sizeof(float) * 147456);
-  /* output 185 "grad:blocks.8.leff.conv3.bias" = %1176 : f32[192] */
+  /* output 185 "grad:blocks.8.leff.conv3.bias" = %1092 : f32[192] */
   memcpy(outputs[185], arena + 328215872, sizeof(float) * 192);
-  /* output 186 "grad:blocks.8.leff.bn3.weight" = %1171 : f32[192] */
+  /* output 186 "grad:blocks.8.leff.bn3.weight" = %1087 : f32[192] */
   memcpy(outputs[186], arena + 328215488, sizeof(float) * 192);
-  /* output 187 "grad:blocks.8.leff.bn3.bias" = %1172 : f32[192] */
+  /* output 187 "grad:blocks.8.leff.bn3.bias" = %1088 : f32[192] */
   memcpy(outputs[187], arena + 328215680, sizeof(float) * 192);
-  /* output 188 "grad:blocks.9.norm1.weight" = %1159 : f32[192] */
+  /* output 188 "grad:blocks.9.norm1.weight" = %1075 : f32[192] */
   memcpy(outputs[188], arena + 328215296, sizeof(float) * 192);
-  /* output 189 "grad:blocks.9.norm1.bias" = %1156 : f32[192] */
+  /* output 189 "grad:blocks.9.norm1.bias" = %1072 : f32[192] */
   memcpy(outputs[189], arena + 328215104, sizeof(float) * 192);
-  /* output 190 "grad:blocks.9.attn.qkv.weight" = %1154 : f32[576, 192] */
+  /* output 190 "grad:blocks.9.attn.qkv.weight" = %1070 : f32[576, 192] */
   memcpy(outputs[190], arena + 328103936, sizeof(float) * 110592);
-  /* output 191 "grad:blocks.9.attn.qkv.bias" = %1155 : f32[576] */
+  /* output 191 "grad:blocks.9.attn.qkv.bias" = %1071 : f32[576] */
   memcpy(outputs[191], arena + 328214528, sizeof(float) * 576);
-  /* output 192 "grad:blocks.9.attn.proj.weight" = %1131 : f32[192, 192] */
-  memcpy(outputs[192], arena + 330744512, sizeof(float) * 36864);
-  /* output 193 "grad:blocks.9.attn.proj.bias" = %1132 : f32[192] */
-  memcpy(outputs[193], arena + 330784064, sizeof(float) * 192);
-  /* output 194 "grad:blocks.9.norm2.weight" = %1125 : f32[192] */
-  memcpy(outputs[194], arena + 330783872, sizeof(float) * 192);
-  /* output 195 "grad:blocks.9.norm2.bias" = %1122 : f32[192] */
-  memcpy(outputs[195], arena + 330783680, sizeof(float) * 192);
-  /* output 196 "grad:blocks.9.leff.conv1.weight" = %1120 : f32[768, 192, 1, 1] */
-  memcpy(outputs[196], arena + 330597056, sizeof(float) * 147456);
-  /* output 197 "grad:blocks.9.leff.conv1.bias" = %1119 : f32[768] */
-  memcpy(outputs[197], arena + 330782912, sizeof(float) * 768);
-  /* output 198 "grad:blocks.9.leff.bn1.weight" = %1114 : f32[768] */
-  memcpy(outputs[198], arena + 330781376, sizeof(float) * 768);
-  /* output 199 "grad:blocks.9.leff.bn1.bias" = %1115 : f32[768] */
-  memcpy(outputs[199], arena + 330782144, sizeof(float) * 768);
-  /* output 200 "grad:blocks.9.leff.conv2.weight" = %1109 : f32[768, 1, 3, 3] */
+  /* output 192 "grad:blocks.9.attn.proj.weight" = %1055 : f32[192, 192] */
+  memcpy(outputs[192], arena + 329386688, sizeof(float) * 36864);
+  /* output 193 "grad:blocks.9.attn.proj.bias" = %1056 : f32[192] */
+  memcpy(outputs[193], arena + 329423936, sizeof(float) * 192);
+  /* output 194 "grad:blocks.9.norm2.weight" = %1049 : f32[192] */
+  memcpy(outputs[194], arena + 329423744, sizeof(float) * 192);
+  /* output 195 "grad:blocks.9.norm2.bias" = %1046 : f32[192] */
+  memcpy(outputs[195], arena + 329423552, sizeof(float) * 192);
+  /* output 196 "grad:blocks.9.leff.conv1.weight" = %1044 : f32[768, 192, 1, 1] */
+  memcpy(outputs[196], arena + 330358784, sizeof(float) * 147456);
+  /* output 197 "grad:blocks.9.leff.conv1.bias" = %1043 : f32[768] */
+  memcpy(outputs[197], arena + 330507776, sizeof(float) * 768);
+  /* output 198 "grad:blocks.9.leff.bn1.weight" = %1038 : f32[768] */
+  memcpy(outputs[198], arena + 330506240, sizeof(float) * 768);
+  /* output 199 "grad:blocks.9.leff.bn1.bias" = %1039 : f32[768] */
+  memcpy(outputs[199], arena + 330507008, sizeof(float) * 768);
+  /* output 200 "grad:blocks.9.leff.conv2.weight" = %1033 : f32[768, 1, 3, 3] */
   memcpy(outputs[200], arena + 344809472, sizeof(float) * 6912);
-  /* output 201 "grad:blocks.9.leff.conv2.bias" = %1110 : f32[768] */
+  /* output 201 "grad:blocks.9.leff.conv2.bias" = %1034 : f32[768] */
   memcpy(outputs[201], arena + 344817920, sizeof(float) * 768);
-  /* output 202 "grad:blocks.9.leff.bn2.weight" = %1106 : f32[768] */
+  /* output 202 "grad:blocks.9.leff.bn2.weight" = %1030 : f32[768] */
   memcpy(outputs[202], arena + 344816384, sizeof(float) * 768);
-  /* output 203 "grad:blocks.9.leff.bn2.bias" = %1107 : f32[768] */
+  /* output 203 "grad:blocks.9.leff.bn2.bias" = %1031 : f32[768] */
   memcpy(outputs[203], arena + 344817152, sizeof(float) * 768);
-  /* output 204 "grad:blocks.9.leff.conv3.weight" = %1102 : f32[192, 768, 1, 1] */
+  /* output 204 "grad:blocks.9.leff.conv3.weight" = %1026 : f32[192, 768, 1, 1] */
   memcpy(outputs[204], arena + 356857856, sizeof(float) * 147456);
-  /* output 205 "grad:blocks.9.leff.conv3.bias" = %1101 : f32[192] */
+  /* output 205 "grad:blocks.9.leff.conv3.bias" = %1025 : f32[192] */
   memcpy(outputs[205], arena + 357117248, sizeof(float) * 192);
-  /* output 206 "grad:blocks.9.leff.bn3.weight" = %1096 : f32[192] */
+  /* output 206 "grad:blocks.9.leff.bn3.weight" = %1020 : f32[192] */
   memcpy(outputs[206], arena + 357116864, sizeof(float) * 192);
-  /* output 207 "grad:blocks.9.leff.bn3.bias" = %1097 : f32[192] */
+  /* output 207 "grad:blocks.9.leff.bn3.bias" = %1021 : f32[192] */
   memcpy(outputs[207], arena + 357117056, sizeof(float) * 192);
-  /* output 208 "grad:blocks.10.norm1.weight" = %1084 : f32[192] */
+  /* output 208 "grad:blocks.10.norm1.weight" = %1008 : f32[192] */
   memcpy(outputs[208], arena + 357116672, sizeof(float) * 192);
-  /* output 209 "grad:blocks.10.norm1.bias" = %1081 : f32[192] */
+  /* output 209 "grad:blocks.10.norm1.bias" = %1005 : f32[192] */
   memcpy(outputs[209], arena + 357116480, sizeof(float) * 192);
-  /* output 210 "grad:blocks.10.attn.qkv.weight" = %1079 : f32[576, 192] */
+  /* output 210 "grad:blocks.10.attn.qkv.weight" = %1003 : f32[576, 192] */
   memcpy(outputs[210], arena + 357005312, sizeof(float) * 110592);
-  /* output 211 "grad:blocks.10.attn.qkv.bias" = %1080 : f32[576] */
+  /* output 211 "grad:blocks.10.attn.qkv.bias" = %1004 : f32[576] */
   memcpy(outputs[211], arena + 357115904, sizeof(float) * 576);
-  /* output 212 "grad:blocks.10.attn.proj.weight" = %1056 : f32[192, 192] */
+  /* output 212 "grad:blocks.10.attn.proj.weight" = %988 : f32[192, 192] */
   memcpy(outputs[212], arena + 58802176, sizeof(float) * 36864);
-  /* output 213 "grad:blocks.10.attn.proj.bias" = %1057 : f32[192] */
-  memcpy(outputs[213], arena + 359648576, sizeof(float) * 192);
-  /* output 214 "grad:blocks.10.norm2.weight" = %1050 : f32[192] */
-  memcpy(outputs[214], arena + 359648384, sizeof(float) * 192);
-  /* output 215 "grad:blocks.10.norm2.bias" = %1047 : f32[192] */
-  memcpy(outputs[215], arena + 359648192, sizeof(float) * 192);
-  /* output 216 "grad:blocks.10.leff.conv1.weight" = %1045 : f32[768, 192, 1, 1] */
-  memcpy(outputs[216], arena + 359498432, sizeof(float) * 147456);
-  /* output 217 "grad:blocks.10.leff.conv1.bias" = %1044 : f32[768] */
-  memcpy(outputs[217], arena + 359647424, sizeof(float) * 768);
-  /* output 218 "grad:blocks.10.leff.bn1.weight" = %1039 : f32[768] */
-  memcpy(outputs[218], arena + 359645888, sizeof(float) * 768);
-  /* output 219 "grad:blocks.10.leff.bn1.bias" = %1040 : f32[768] */
-  memcpy(outputs[219], arena + 359646656, sizeof(float) * 768);
-  /* output 220 "grad:blocks.10.leff.conv2.weight" = %1034 : f32[768, 1, 3, 3] */
+  /* output 213 "grad:blocks.10.attn.proj.bias" = %989 : f32[192] */
+  memcpy(outputs[213], arena + 358288448, sizeof(float) * 192);
+  /* output 214 "grad:blocks.10.norm2.weight" = %982 : f32[192] */
+  memcpy(outputs[214], arena + 358288256, sizeof(float) * 192);
+  /* output 215 "grad:blocks.10.norm2.bias" = %979 : f32[192] */
+  memcpy(outputs[215], arena + 358288064, sizeof(float) * 192);
+  /* output 216 "grad:blocks.10.leff.conv1.weight" = %977 : f32[768, 192, 1, 1] */
+  memcpy(outputs[216], arena + 359260160, sizeof(float) * 147456);
+  /* output 217 "grad:blocks.10.leff.conv1.bias" = %976 : f32[768] */
+  memcpy(outputs[217], arena + 359409152, sizeof(float) * 768);
+  /* output 218 "grad:blocks.10.leff.bn1.weight" = %971 : f32[768] */
+  memcpy(outputs[218], arena + 359407616, sizeof(float) * 768);
+  /* output 219 "grad:blocks.10.leff.bn1.bias" = %972 : f32[768] */
+  memcpy(outputs[219], arena + 359408384, sizeof(float) * 768);
+  /* output 220 "grad:blocks.10.leff.conv2.weight" = %966 : f32[768, 1, 3, 3] */
   memcpy(outputs[220], arena + 58993408, sizeof(float) * 6912);
-  /* output 221 "grad:blocks.10.leff.conv2.bias" = %1035 : f32[768] */
+  /* output 221 "grad:blocks.10.leff.conv2.bias" = %967 : f32[768] */
   memcpy(outputs[221], arena + 373712384, sizeof(float) * 768);
-  /* output 222 "grad:blocks.10.leff.bn2.weight" = %1031 : f32[768] */
+  /* output 222 "grad:blocks.10.leff.bn2.weight" = %963 : f32[768] */
   memcpy(outputs[222], arena + 373710848, sizeof(float) * 768);
-  /* output 223 "grad:blocks.10.leff.bn2.bias" = %1032 : f32[768] */
+  /* output 223 "grad:blocks.10.leff.bn2.bias" = %964 : f32[768] */
   memcpy(outputs[223], arena + 373711616, sizeof(float) * 768);
-  /* output 224 "grad:blocks.10.leff.conv3.weight" = %1027 : f32[192, 768, 1, 1] */
+  /* output 224 "grad:blocks.10.leff.conv3.weight" = %959 : f32[192, 768, 1, 1] */
   memcpy(outputs[224], arena + 385759232, sizeof(float) * 147456);
-  /* output 225 "grad:blocks.10.leff.conv3.bias" = %1026 : f32[192] */
+  /* output 225 "grad:blocks.10.leff.conv3.bias" = %958 : f32[192] */
   memcpy(outputs[225], arena + 386018624, sizeof(float) * 192);
-  /* output 226 "grad:blocks.10.leff.bn3.weight" = %1021 : f32[192] */
+  /* output 226 "grad:blocks.10.leff.bn3.weight" = %953 : f32[192] */
   memcpy(outputs[226], arena + 386018240, sizeof(float) * 192);
-  /* output 227 "grad:blocks.10.leff.bn3.bias" = %1022 : f32[192] */
+  /* output 227 "grad:blocks.10.leff.bn3.bias" = %954 : f32[192] */
   memcpy(outputs[227], arena + 386018432, sizeof(float) * 192);
-  /* output 228 "grad:blocks.11.norm1.weight" = %1009 : f32[192] */
+  /* output 228 "grad:blocks.11.norm1.weight" = %941 : f32[192] */
   memcpy(outputs[228], arena + 386018048, sizeof(float) * 192);
-  /* output 229 "grad:blocks.11.norm1.bias" = %1006 : f32[192] */
+  /* output 229 "grad:blocks.11.norm1.bias" = %938 : f32[192] */
   memcpy(outputs[229], arena + 386017856, sizeof(float) * 192);
-  /* output 230 "grad:blocks.11.attn.qkv.weight" = %1004 : f32[576, 192] */
+  /* output 230 "grad:blocks.11.attn.qkv.weight" = %936 : f32[576, 192] */
   memcpy(outputs[230], arena + 385906688, sizeof(float) * 110592);
-  /* output 231 "grad:blocks.11.attn.qkv.bias" = %1005 : f32[576] */
+  /* output 231 "grad:blocks.11.attn.qkv.bias" = %937 : f32[576] */
   memcpy(outputs[231], arena + 386017280, sizeof(float) * 576);
-  /* output 232 "grad:blocks.11.attn.proj.weight" = %981 : f32[192, 192] */
+  /* output 232 "grad:blocks.11.attn.proj.weight" = %921 : f32[192, 192] */
   memcpy(outputs[232], arena + 58765312, sizeof(float) * 36864);
-  /* output 233 "grad:blocks.11.attn.proj.bias" = %982 : f32[192] */
-  memcpy(outputs[233], arena + 388549952, sizeof(float) * 192);
-  /* output 234 "grad:blocks.11.norm2.weight" = %975 : f32[192] */
-  memcpy(outputs[234], arena + 388549760, sizeof(float) * 192);
-  /* output 235 "grad:blocks.11.norm2.bias" = %972 : f32[192] */
-  memcpy(outputs[235], arena + 388549568, sizeof(float) * 192);
-  /* output 236 "grad:blocks.11.leff.conv1.weight" = %970 : f32[768, 192, 1, 1] */
-  memcpy(outputs[236], arena + 388399808, sizeof(float) * 147456);
-  /* output 237 "grad:blocks.11.leff.conv1.bias" = %969 : f32[768] */
-  memcpy(outputs[237], arena + 388548800, sizeof(float) * 768);
-  /* output 238 "grad:blocks.11.leff.bn1.weight" = %964 : f32[768] */
-  memcpy(outputs[238], arena + 388547264, sizeof(float) * 768);
-  /* output 239 "grad:blocks.11.leff.bn1.bias" = %965 : f32[768] */
-  memcpy(outputs[239], arena + 388548032, sizeof(float) * 768);
-  /* output 240 "grad:blocks.11.leff.conv2.weight" = %959 : f32[768, 1, 3, 3] */
+  /* output 233 "grad:blocks.11.attn.proj.bias" = %922 : f32[192] */
+  memcpy(outputs[233], arena + 387189824, sizeof(float) * 192);
+  /* output 234 "grad:blocks.11.norm2.weight" = %915 : f32[192] */
+  memcpy(outputs[234], arena + 387189632, sizeof(float) * 192);
+  /* output 235 "grad:blocks.11.norm2.bias" = %912 : f32[192] */
+  memcpy(outputs[235], arena + 387189440, sizeof(float) * 192);
+  /* output 236 "grad:blocks.11.leff.conv1.weight" = %910 : f32[768, 192, 1, 1] */
+  memcpy(outputs[236], arena + 388161536, sizeof(float) * 147456);
+  /* output 237 "grad:blocks.11.leff.conv1.bias" = %909 : f32[768] */
+  memcpy(outputs[237], arena + 388310528, sizeof(float) * 768);
+  /* output 238 "grad:blocks.11.leff.bn1.weight" = %904 : f32[768] */
+  memcpy(outputs[238], arena + 388308992, sizeof(float) * 768);
+  /* output 239 "grad:blocks.11.leff.bn1.bias" = %905 : f32[768] */
+  memcpy(outputs[239], arena + 388309760, sizeof(float) * 768);
+  /* output 240 "grad:blocks.11.leff.conv2.weight" = %899 : f32[768, 1, 3, 3] */
   memcpy(outputs[240], arena + 58986496, sizeof(float) * 6912);
-  /* output 241 "grad:blocks.11.leff.conv2.bias" = %960 : f32[768] */
+  /* output 241 "grad:blocks.11.leff.conv2.bias" = %900 : f32[768] */
   memcpy(outputs[241], arena + 402612992, sizeof(float) * 768);
-  /* output 242 "grad:blocks.11.leff.bn2.weight" = %956 : f32[768] */
+  /* output 242 "grad:blocks.11.leff.bn2.weight" = %896 : f32[768] */
   memcpy(outputs[242], arena + 59004160, sizeof(float) * 768);
-  /* output 243 "grad:blocks.11.leff.bn2.bias" = %957 : f32[768] */
+  /* output 243 "grad:blocks.11.leff.bn2.bias" = %897 : f32[768] */
   memcpy(outputs[243], arena + 402612224, sizeof(float) * 768);
-  /* output 244 "grad:blocks.11.leff.conv3.weight" = %952 : f32[192, 768, 1, 1] */
+  /* output 244 "grad:blocks.11.leff.conv3.weight" = %892 : f32[192, 768, 1, 1] */
   memcpy(outputs[244], arena + 58617856, sizeof(float) * 147456);
-  /* output 245 "grad:blocks.11.leff.conv3.bias" = %951 : f32[192] */
+  /* output 245 "grad:blocks.11.leff.conv3.bias" = %891 : f32[192] */
   memcpy(outputs[245], arena + 617179568, sizeof(float) * 192);
-  /* output 246 "grad:blocks.11.leff.bn3.weight" = %946 : f32[192] */
+  /* output 246 "grad:blocks.11.leff.bn3.weight" = %886 : f32[192] */
   memcpy(outputs[246], arena + 617179184, sizeof(float) * 192);
-  /* output 247 "grad:blocks.11.leff.bn3.bias" = %947 : f32[192] */
+  /* output 247 "grad:blocks.11.leff.bn3.bias" = %887 : f32[192] */
   memcpy(outputs[247], arena + 617179376, sizeof(float) * 192);
-  /* output 248 "grad:pos_layer_embed" = %937 : f32[1, 12, 192] */
+  /* output 248 "grad:pos_layer_embed" = %877 : f32[1, 12, 192] */
   memcpy(outputs[248], arena + 59000320, sizeof(float) * 2304);
-  /* output 249 "grad:lca.norm1.weight" = %933 : f32[192] */
+  /* output 249 "grad:lca.norm1.weight" = %873 : f32[192] */
   memcpy(outputs[249], arena + 617178992, sizeof(float) * 192);
-  /* output 250 "grad:lca.norm1.bias" = %930 : f32[192] */
+  /* output 250 "grad:lca.norm1.bias" = %870 : f32[192] */
   memcpy(outputs[250], arena + 617178800, sizeof(float) * 192);
-  /* output 251 "grad:lca.attn.qkv.weight" = %928 : f32[576, 192] */
+  /* output 251 "grad:lca.attn.qkv.weight" = %868 : f32[576, 192] */
   memcpy(outputs[251], arena + 616914560, sizeof(float) * 110592);
-  /* output 252 "grad:lca.attn.qkv.bias" = %929 : f32[576] */
+  /* output 252 "grad:lca.attn.qkv.bias" = %869 : f32[576] */
   memcpy(outputs[252], arena + 617172848, sizeof(float) * 576);
-  /* output 253 "grad:lca.attn.proj.weight" = %903 : f32[192, 192] */
+  /* output 253 "grad:lca.attn.proj.weight" = %851 : f32[192, 192] */
   memcpy(outputs[253], arena + 617098880, sizeof(float) * 36864);
-  /* output 254 "grad:lca.attn.proj.bias" = %905 : f32[192] */
+  /* output 254 "grad:lca.attn.proj.bias" = %853 : f32[192] */
   memcpy(outputs[254], arena + 617178608, sizeof(float) * 192);
-  /* output 255 "grad:lca.norm2.weight" = %897 : f32[192] */
+  /* output 255 "grad:lca.norm2.weight" = %845 : f32[192] */
   memcpy(outputs[255], arena + 617178416, sizeof(float) * 192);
-  /* output 256 "grad:lca.norm2.bias" = %893 : f32[192] */
+  /* output 256 "grad:lca.norm2.bias" = %841 : f32[192] */
   memcpy(outputs[256], arena + 617178224, sizeof(float) * 192);
-  /* output 257 "grad:lca.feedforward.fc1.weight" = %889 : f32[768, 192] */
+  /* output 257 "grad:lca.feedforward.fc1.weight" = %837 : f32[768, 192] */
   memcpy(outputs[257], arena + 616767104, sizeof(float) * 147456);
-  /* output 258 "grad:lca.feedforward.fc1.bias" = %891 : f32[768] */
+  /* output 258 "grad:lca.feedforward.fc1.bias" = %839 : f32[768] */
   memcpy(outputs[258], arena + 617172080, sizeof(float) * 768);
-  /* output 259 "grad:lca.feedforward.fc2.weight" = %883 : f32[192, 768] */
+  /* output 259 "grad:lca.feedforward.fc2.weight" = %831 : f32[192, 768] */
   memcpy(outputs[259], arena + 58839040, sizeof(float) * 147456);
-  /* output 260 "grad:lca.feedforward.fc2.bias" = %885 : f32[192] */
+  /* output 260 "grad:lca.feedforward.fc2.bias" = %833 : f32[192] */
   memcpy(outputs[260], arena + 617178032, sizeof(float) * 192);
-  /* output 261 "grad:norm.weight" = %879 : f32[192] */
+  /* output 261 "grad:norm.weight" = %827 : f32[192] */
   memcpy(outputs[261], arena + 617177840, sizeof(float) * 192);
-  /* output 262 "grad:norm.bias" = %875 : f32[192] */
+  /* output 262 "grad:norm.bias" = %823 : f32[192] */
   memcpy(outputs[262], arena + 617177648, sizeof(float) * 192);
-  /* output 263 "grad:head.weight" = %870 : f32[1000, 192] */
+  /* output 263 "grad:head.weight" = %818 : f32[1000, 192] */
   memcpy(outputs[263], arena + 616575104, sizeof(float) * 192000);
-  /* output 264 "grad:head.bias" = %871 : f32[1000] */
+  /* output 264 "grad:head.bias" = %819 : f32[1000] */
   memcpy(outputs[264], arena + 617171072, sizeof(float) * 1000);
   /* output 265 "running_stats:i2t.backbone.bn.running_mean" = %6 : f32[2, 64] */
   memcpy(outputs[265], arena + 59006848, sizeof(float) * 128);
-  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %56 : f32[2, 768] */
+  /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %52 : f32[2, 768] */
   memcpy(outputs[266], arena + 59004928, sizeof(float) * 1536);
-  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %64 : f32[2, 768] */
+  /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %60 : f32[2, 768] */
   memcpy(outputs[267], arena + 617135744, sizeof(float) * 1536);
-  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %73 : f32[2, 192] */
+  /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %69 : f32[2, 192] */
   memcpy(outputs[268], arena + 59006464, sizeof(float) * 384);
-  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %120 : f32[2, 768] */
+  /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %112 : f32[2, 768] */
   memcpy(outputs[269], arena + 617137280, sizeof(float) * 1536);
-  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %128 : f32[2, 768] */
+  /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %120 : f32[2, 768] */
   memcpy(outputs[270], arena + 617138816, sizeof(float) * 1536);
-  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %137 : f32[2, 192] */
+  /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %129 : f32[2, 192] */
   memcpy(outputs[271], arena + 617173424, sizeof(float) * 384);
-  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %187 : f32[2, 768] */
+  /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %175 : f32[2, 768] */
   memcpy(outputs[272], arena + 617140352, sizeof(float) * 1536);
-  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %195 : f32[2, 768] */
+  /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %183 : f32[2, 768] */
   memcpy(outputs[273], arena + 617141888, sizeof(float) * 1536);
-  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %204 : f32[2, 192] */
+  /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %192 : f32[2, 192] */
   memcpy(outputs[274], arena + 617173808, sizeof(float) * 384);
-  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %254 : f32[2, 768] */
+  /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %238 : f32[2, 768] */
   memcpy(outputs[275], arena + 617143424, sizeof(float) * 1536);
-  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %262 : f32[2, 768] */
+  /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %246 : f32[2, 768] */
   memcpy(outputs[276], arena + 617144960, sizeof(float) * 1536);
-  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %271 : f32[2, 192] */
+  /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %255 : f32[2, 192] */
   memcpy(outputs[277], arena + 617174192, sizeof(float) * 384);
-  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %321 : f32[2, 768] */
+  /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %301 : f32[2, 768] */
   memcpy(outputs[278], arena + 617146496, sizeof(float) * 1536);
-  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %329 : f32[2, 768] */
+  /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %309 : f32[2, 768] */
   memcpy(outputs[279], arena + 617148032, sizeof(float) * 1536);
-  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %338 : f32[2, 192] */
+  /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %318 : f32[2, 192] */
   memcpy(outputs[280], arena + 617174576, sizeof(float) * 384);
-  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %388 : f32[2, 768] */
+  /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %364 : f32[2, 768] */
   memcpy(outputs[281], arena + 617149568, sizeof(float) * 1536);
-  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %396 : f32[2, 768] */
+  /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %372 : f32[2, 768] */
   memcpy(outputs[282], arena + 617151104, sizeof(float) * 1536);
-  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %405 : f32[2, 192] */
+  /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %381 : f32[2, 192] */
   memcpy(outputs[283], arena + 617174960, sizeof(float) * 384);
-  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %455 : f32[2, 768] */
+  /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %427 : f32[2, 768] */
   memcpy(outputs[284], arena + 617152640, sizeof(float) * 1536);
-  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %463 : f32[2, 768] */
+  /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %435 : f32[2, 768] */
   memcpy(outputs[285], arena + 617154176, sizeof(float) * 1536);
-  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %472 : f32[2, 192] */
+  /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %444 : f32[2, 192] */
   memcpy(outputs[286], arena + 617175344, sizeof(float) * 384);
-  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %522 : f32[2, 768] */
+  /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %490 : f32[2, 768] */
   memcpy(outputs[287], arena + 617155712, sizeof(float) * 1536);
-  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %530 : f32[2, 768] */
+  /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %498 : f32[2, 768] */
   memcpy(outputs[288], arena + 617157248, sizeof(float) * 1536);
-  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %539 : f32[2, 192] */
+  /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %507 : f32[2, 192] */
   memcpy(outputs[289], arena + 617175728, sizeof(float) * 384);
-  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %589 : f32[2, 768] */
+  /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %553 : f32[2, 768] */
   memcpy(outputs[290], arena + 617158784, sizeof(float) * 1536);
-  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %597 : f32[2, 768] */
+  /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %561 : f32[2, 768] */
   memcpy(outputs[291], arena + 617160320, sizeof(float) * 1536);
-  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %606 : f32[2, 192] */
+  /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %570 : f32[2, 192] */
   memcpy(outputs[292], arena + 617176112, sizeof(float) * 384);
-  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %656 : f32[2, 768] */
+  /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %616 : f32[2, 768] */
   memcpy(outputs[293], arena + 617161856, sizeof(float) * 1536);
-  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %664 : f32[2, 768] */
+  /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %624 : f32[2, 768] */
   memcpy(outputs[294], arena + 617163392, sizeof(float) * 1536);
-  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %673 : f32[2, 192] */
+  /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %633 : f32[2, 192] */
   memcpy(outputs[295], arena + 617176496, sizeof(float) * 384);
-  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %723 : f32[2, 768] */
+  /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %679 : f32[2, 768] */
   memcpy(outputs[296], arena + 617164928, sizeof(float) * 1536);
-  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %731 : f32[2, 768] */
+  /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %687 : f32[2, 768] */
   memcpy(outputs[297], arena + 617166464, sizeof(float) * 1536);
-  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %740 : f32[2, 192] */
+  /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %696 : f32[2, 192] */
   memcpy(outputs[298], arena + 617176880, sizeof(float) * 384);
-  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %790 : f32[2, 768] */
+  /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %742 : f32[2, 768] */
   memcpy(outputs[299], arena + 617168000, sizeof(float) * 1536);
-  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %798 : f32[2, 768] */
+  /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %750 : f32[2, 768] */
   memcpy(outputs[300], arena + 617169536, sizeof(float) * 1536);
-  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %807 : f32[2, 192] */
+  /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %759 : f32[2, 192] */
   memcpy(outputs[301], arena + 617177264, sizeof(float) * 384);
   return 0;
 } // ceit_tiny_train_forward

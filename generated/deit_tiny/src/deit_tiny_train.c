@@ -423,6 +423,9 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                 const float *bias_m, const float *bias_n);
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta);
 void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr);
@@ -937,10 +940,14 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
  * partial sums (which may not overwrite R before the last slice). */
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  if (batch <= 0 || M <= 0 || N <= 0) return;
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
@@ -948,11 +955,12 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  double fmas = (double)batch * M * N * (K > 0 ? K : 1);
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
   int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd(batch, threads), tm = 1, tn = 1;
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
   lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = (long)batch * per;
+  long jobs = products * per;
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
   long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
   size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
@@ -964,9 +972,10 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
     for (long j = j0; j < j1; ++j) {
       lk__gemm_args g = g0;
-      int b = (int)(j / per), m0, m1, n0, n1;
-      g.A += b * bsa; g.B += b * bsb; g.C += b * bsc;
-      if (g.R) g.R += b * bsr;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -975,6 +984,13 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     }
     lk_scratch_free(ws);
   }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -990,6 +1006,16 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
              long csb, float *C, long rsc, float beta) {
   lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -3826,3772 +3852,3196 @@ int deit_tiny_train_forward(const float *const *params, const float *const *inpu
       arena);
 
   /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena, 576, arena + 3631104, 192);
+  lk_copy_rows(B * 197, 192, arena, 576, arena + 169375872, 192);
 
   /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 192, 576, arena + 4841472, 192);
+  lk_copy_rows(B * 197, 192, arena + 192, 576, arena + 170586240, 192);
 
   /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 384, 576, arena + 6051840, 192);
+  lk_copy_rows(B * 197, 192, arena + 384, 576, arena + 171796608, 192);
 
   /* %20 = reshape(%17) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %17: no code */
 
-  /* %21 = transpose(%20) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 3631104,
-      arena + 169375872);
+  /* %21 = reshape(%18) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %18: no code */
 
-  /* %22 = reshape(%18) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %18: no code */
+  /* %22 = reshape(%19) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %19: no code */
 
-  /* %23 = transpose(%22) {perm [1, 2, 3, 0]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 4841472,
-      arena + 170586240);
+  /* %23 = matmul_permuted(%20, %21) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 169375872, 64, 192, 1,
+      arena + 170586240, 64, 1, 192, arena, 38809, 197, 0.0f);
 
-  /* %24 = reshape(%19) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %19: no code */
-
-  /* %25 = transpose(%24) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 6051840,
-      arena + 171796608);
-
-  /* %26 = matmul(%21, %23) blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 169375872, 12608, 64, 1, arena + 170586240, 12608,
-      197, 1, arena, 38809, 197, 0.0f);
-
-  /* %27 = mul_scalar(%26) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %24 = mul_scalar(%23) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena, 0.125f, arena + 3725664);
 
-  /* %28 = softmax(%27) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %25 = softmax(%24) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 3725664, arena + 121036800);
 
-  /* %29 = matmul(%28, %25) blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 121036800, 38809, 197, 1, arena + 171796608, 12608,
-      64, 1, arena, 12608, 64, 0.0f);
+  /* %26 = matmul_permuted(%25, %22) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 121036800, 38809, 197, 1,
+      arena + 171796608, 64, 192, 1, arena + 173006976, 64, 192, 0.0f);
 
-  /* %30 = transpose(%29) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena,
-      arena + 173006976);
+  /* %27 = reshape(%26) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %26: no code */
 
-  /* %31 = reshape(%30) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %30: no code */
-
-  /* %34 = fused_linear(%31, %32, %33, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %30 = fused_linear(%27, %28, %29, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 173006976, params[8], params[9], LK_ACT_NONE,
       arena + 165744768, arena + 174217344);
 
-  /* %37 = normalize(%34) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %33 = normalize(%30) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 174217344, 1e-06f, arena + 175427712);
 
-  /* %38 = mul(%37, %35) blocks.0.norm2 : f32[B, 197, 192] */
+  /* %34 = mul(%33, %31) blocks.0.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 175427712, (const long[]){37824, 192, 1},
       params[10], (const long[]){0, 0, 1}, arena + 176638080);
 
-  /* %39 = add(%38, %36) blocks.0.norm2 : f32[B, 197, 192], written over %38 */
+  /* %35 = add(%34, %32) blocks.0.norm2 : f32[B, 197, 192], written over %34 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 176638080, (const long[]){37824, 192, 1},
       params[11], (const long[]){0, 0, 1}, arena + 176638080);
 
-  /* %42 = fused_linear(%39, %40, %41) blocks.0.mlp.fc1 : f32[B, 197, 768] */
+  /* %38 = fused_linear(%35, %36, %37) blocks.0.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 176638080, params[12], params[13], LK_ACT_NONE, NULL,
       arena);
 
-  /* %43 = gelu(%42) blocks.0.mlp : f32[B, 197, 768] */
+  /* %39 = gelu(%38) blocks.0.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena, arena + 4841472);
 
-  /* %46 = fused_linear(%43, %44, %45, %34) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
+  /* %42 = fused_linear(%39, %40, %41, %30) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, params[14], params[15], LK_ACT_NONE,
       arena + 174217344, arena + 177848448);
 
-  /* %49 = normalize(%46) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %45 = normalize(%42) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 177848448, 1e-06f, arena + 179058816);
 
-  /* %50 = mul(%49, %47) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %46 = mul(%45, %43) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 179058816, (const long[]){37824, 192, 1},
       params[16], (const long[]){0, 0, 1}, arena + 180269184);
 
-  /* %51 = add(%50, %48) blocks.1.norm1 : f32[B, 197, 192], written over %50 */
+  /* %47 = add(%46, %44) blocks.1.norm1 : f32[B, 197, 192], written over %46 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 180269184, (const long[]){37824, 192, 1},
       params[17], (const long[]){0, 0, 1}, arena + 180269184);
 
-  /* %54 = fused_linear(%51, %52, %53) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %50 = fused_linear(%47, %48, %49) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 180269184, params[18], params[19], LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %55 = slice(%54) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 9682944, 576, arena + 13314048, 192);
+  /* %51 = slice(%50) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 9682944, 576, arena + 181479552, 192);
 
-  /* %56 = slice(%54) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 9683136, 576, arena + 14524416, 192);
+  /* %52 = slice(%50) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 9683136, 576, arena + 182689920, 192);
 
-  /* %57 = slice(%54) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 9683328, 576, arena + 15734784, 192);
+  /* %53 = slice(%50) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 9683328, 576, arena + 183900288, 192);
 
-  /* %58 = reshape(%55) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %55: no code */
+  /* %54 = reshape(%51) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %51: no code */
 
-  /* %59 = transpose(%58) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 13314048,
-      arena + 181479552);
+  /* %55 = reshape(%52) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %52: no code */
 
-  /* %60 = reshape(%56) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %56: no code */
+  /* %56 = reshape(%53) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %53: no code */
 
-  /* %61 = transpose(%60) {perm [1, 2, 3, 0]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 14524416,
-      arena + 182689920);
+  /* %57 = matmul_permuted(%54, %55) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 181479552, 64, 192, 1,
+      arena + 182689920, 64, 1, 192, arena + 9682944, 38809, 197, 0.0f);
 
-  /* %62 = reshape(%57) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %57: no code */
-
-  /* %63 = transpose(%62) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 15734784,
-      arena + 183900288);
-
-  /* %64 = matmul(%59, %61) blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 181479552, 12608, 64, 1, arena + 182689920, 12608,
-      197, 1, arena + 9682944, 38809, 197, 0.0f);
-
-  /* %65 = mul_scalar(%64) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %58 = mul_scalar(%57) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 9682944, 0.125f, arena + 13408608);
 
-  /* %66 = softmax(%65) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %59 = softmax(%58) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 13408608, arena + 124762464);
 
-  /* %67 = matmul(%66, %63) blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 124762464, 38809, 197, 1, arena + 183900288, 12608,
-      64, 1, arena + 9682944, 12608, 64, 0.0f);
+  /* %60 = matmul_permuted(%59, %56) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 124762464, 38809, 197, 1,
+      arena + 183900288, 64, 192, 1, arena + 185110656, 64, 192, 0.0f);
 
-  /* %68 = transpose(%67) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 9682944,
-      arena + 185110656);
+  /* %61 = reshape(%60) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %60: no code */
 
-  /* %69 = reshape(%68) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %68: no code */
-
-  /* %72 = fused_linear(%69, %70, %71) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %64 = fused_linear(%61, %62, %63) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 185110656, params[20], params[21], LK_ACT_NONE, NULL,
       arena + 186321024);
 
-  /* %74 = mul(%72, %73) blocks.1 : f32[B, 197, 192], written over %72 */
+  /* %66 = mul(%64, %65) blocks.1 : f32[B, 197, 192], written over %64 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 186321024, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 186321024);
 
-  /* %75 = add(%46, %74) blocks.1 : f32[B, 197, 192], written over %72 */
+  /* %67 = add(%42, %66) blocks.1 : f32[B, 197, 192], written over %64 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 177848448, (const long[]){37824, 192, 1},
       arena + 186321024, (const long[]){37824, 192, 1}, arena + 186321024);
 
-  /* %78 = normalize(%75) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %70 = normalize(%67) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 186321024, 1e-06f, arena + 187531392);
 
-  /* %79 = mul(%78, %76) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %71 = mul(%70, %68) blocks.1.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 187531392, (const long[]){37824, 192, 1},
       params[22], (const long[]){0, 0, 1}, arena + 188741760);
 
-  /* %80 = add(%79, %77) blocks.1.norm2 : f32[B, 197, 192], written over %79 */
+  /* %72 = add(%71, %69) blocks.1.norm2 : f32[B, 197, 192], written over %71 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 188741760, (const long[]){37824, 192, 1},
       params[23], (const long[]){0, 0, 1}, arena + 188741760);
 
-  /* %83 = fused_linear(%80, %81, %82) blocks.1.mlp.fc1 : f32[B, 197, 768] */
+  /* %75 = fused_linear(%72, %73, %74) blocks.1.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 188741760, params[24], params[25], LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %84 = gelu(%83) blocks.1.mlp : f32[B, 197, 768] */
+  /* %76 = gelu(%75) blocks.1.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 9682944, arena + 14524416);
 
-  /* %87 = fused_linear(%84, %85, %86) blocks.1.mlp.fc2 : f32[B, 197, 192] */
+  /* %79 = fused_linear(%76, %77, %78) blocks.1.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, params[26], params[27], LK_ACT_NONE, NULL,
       arena + 189952128);
 
-  /* %89 = mul(%87, %88) blocks.1 : f32[B, 197, 192], written over %87 */
+  /* %81 = mul(%79, %80) blocks.1 : f32[B, 197, 192], written over %79 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 189952128, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 189952128);
 
-  /* %90 = add(%75, %89) blocks.1 : f32[B, 197, 192], written over %87 */
+  /* %82 = add(%67, %81) blocks.1 : f32[B, 197, 192], written over %79 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 186321024, (const long[]){37824, 192, 1},
       arena + 189952128, (const long[]){37824, 192, 1}, arena + 189952128);
 
-  /* %93 = normalize(%90) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %85 = normalize(%82) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 189952128, 1e-06f, arena + 191162496);
 
-  /* %94 = mul(%93, %91) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %86 = mul(%85, %83) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 191162496, (const long[]){37824, 192, 1},
       params[28], (const long[]){0, 0, 1}, arena + 192372864);
 
-  /* %95 = add(%94, %92) blocks.2.norm1 : f32[B, 197, 192], written over %94 */
+  /* %87 = add(%86, %84) blocks.2.norm1 : f32[B, 197, 192], written over %86 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 192372864, (const long[]){37824, 192, 1},
       params[29], (const long[]){0, 0, 1}, arena + 192372864);
 
-  /* %98 = fused_linear(%95, %96, %97) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %90 = fused_linear(%87, %88, %89) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 192372864, params[30], params[31], LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %99 = slice(%98) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 19365888, 576, arena + 22996992, 192);
+  /* %91 = slice(%90) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 19365888, 576, arena + 193583232, 192);
 
-  /* %100 = slice(%98) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 19366080, 576, arena + 24207360, 192);
+  /* %92 = slice(%90) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 19366080, 576, arena + 194793600, 192);
 
-  /* %101 = slice(%98) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 19366272, 576, arena + 25417728, 192);
+  /* %93 = slice(%90) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 19366272, 576, arena + 196003968, 192);
 
-  /* %102 = reshape(%99) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %99: no code */
+  /* %94 = reshape(%91) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %91: no code */
 
-  /* %103 = transpose(%102) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 22996992,
-      arena + 193583232);
+  /* %95 = reshape(%92) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %92: no code */
 
-  /* %104 = reshape(%100) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %100: no code */
+  /* %96 = reshape(%93) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %93: no code */
 
-  /* %105 = transpose(%104) {perm [1, 2, 3, 0]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 24207360,
-      arena + 194793600);
+  /* %97 = matmul_permuted(%94, %95) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 193583232, 64, 192, 1,
+      arena + 194793600, 64, 1, 192, arena + 19365888, 38809, 197, 0.0f);
 
-  /* %106 = reshape(%101) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %101: no code */
-
-  /* %107 = transpose(%106) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 25417728,
-      arena + 196003968);
-
-  /* %108 = matmul(%103, %105) blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 193583232, 12608, 64, 1, arena + 194793600, 12608,
-      197, 1, arena + 19365888, 38809, 197, 0.0f);
-
-  /* %109 = mul_scalar(%108) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %98 = mul_scalar(%97) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 19365888, 0.125f, arena + 23091552);
 
-  /* %110 = softmax(%109) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %99 = softmax(%98) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 23091552, arena + 128488128);
 
-  /* %111 = matmul(%110, %107) blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 128488128, 38809, 197, 1, arena + 196003968, 12608,
-      64, 1, arena + 19365888, 12608, 64, 0.0f);
+  /* %100 = matmul_permuted(%99, %96) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 128488128, 38809, 197, 1,
+      arena + 196003968, 64, 192, 1, arena + 197214336, 64, 192, 0.0f);
 
-  /* %112 = transpose(%111) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 19365888,
-      arena + 197214336);
+  /* %101 = reshape(%100) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %100: no code */
 
-  /* %113 = reshape(%112) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %112: no code */
-
-  /* %116 = fused_linear(%113, %114, %115) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %104 = fused_linear(%101, %102, %103) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 197214336, params[32], params[33], LK_ACT_NONE, NULL,
       arena + 198424704);
 
-  /* %118 = mul(%116, %117) blocks.2 : f32[B, 197, 192], written over %116 */
+  /* %106 = mul(%104, %105) blocks.2 : f32[B, 197, 192], written over %104 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 198424704, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 198424704);
 
-  /* %119 = add(%90, %118) blocks.2 : f32[B, 197, 192], written over %116 */
+  /* %107 = add(%82, %106) blocks.2 : f32[B, 197, 192], written over %104 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 189952128, (const long[]){37824, 192, 1},
       arena + 198424704, (const long[]){37824, 192, 1}, arena + 198424704);
 
-  /* %122 = normalize(%119) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %110 = normalize(%107) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 198424704, 1e-06f, arena + 199635072);
 
-  /* %123 = mul(%122, %120) blocks.2.norm2 : f32[B, 197, 192] */
+  /* %111 = mul(%110, %108) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 199635072, (const long[]){37824, 192, 1},
       params[34], (const long[]){0, 0, 1}, arena + 200845440);
 
-  /* %124 = add(%123, %121) blocks.2.norm2 : f32[B, 197, 192], written over %123 */
+  /* %112 = add(%111, %109) blocks.2.norm2 : f32[B, 197, 192], written over %111 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 200845440, (const long[]){37824, 192, 1},
       params[35], (const long[]){0, 0, 1}, arena + 200845440);
 
-  /* %127 = fused_linear(%124, %125, %126) blocks.2.mlp.fc1 : f32[B, 197, 768] */
+  /* %115 = fused_linear(%112, %113, %114) blocks.2.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 200845440, params[36], params[37], LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %128 = gelu(%127) blocks.2.mlp : f32[B, 197, 768] */
+  /* %116 = gelu(%115) blocks.2.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 19365888, arena + 24207360);
 
-  /* %131 = fused_linear(%128, %129, %130) blocks.2.mlp.fc2 : f32[B, 197, 192] */
+  /* %119 = fused_linear(%116, %117, %118) blocks.2.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, params[38], params[39], LK_ACT_NONE, NULL,
       arena + 202055808);
 
-  /* %133 = mul(%131, %132) blocks.2 : f32[B, 197, 192], written over %131 */
+  /* %121 = mul(%119, %120) blocks.2 : f32[B, 197, 192], written over %119 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 202055808, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 202055808);
 
-  /* %134 = add(%119, %133) blocks.2 : f32[B, 197, 192], written over %131 */
+  /* %122 = add(%107, %121) blocks.2 : f32[B, 197, 192], written over %119 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 198424704, (const long[]){37824, 192, 1},
       arena + 202055808, (const long[]){37824, 192, 1}, arena + 202055808);
 
-  /* %137 = normalize(%134) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %125 = normalize(%122) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 202055808, 1e-06f, arena + 203266176);
 
-  /* %138 = mul(%137, %135) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %126 = mul(%125, %123) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 203266176, (const long[]){37824, 192, 1},
       params[40], (const long[]){0, 0, 1}, arena + 204476544);
 
-  /* %139 = add(%138, %136) blocks.3.norm1 : f32[B, 197, 192], written over %138 */
+  /* %127 = add(%126, %124) blocks.3.norm1 : f32[B, 197, 192], written over %126 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 204476544, (const long[]){37824, 192, 1},
       params[41], (const long[]){0, 0, 1}, arena + 204476544);
 
-  /* %142 = fused_linear(%139, %140, %141) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %130 = fused_linear(%127, %128, %129) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 204476544, params[42], params[43], LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %143 = slice(%142) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 29048832, 576, arena + 32679936, 192);
+  /* %131 = slice(%130) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 29048832, 576, arena + 205686912, 192);
 
-  /* %144 = slice(%142) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 29049024, 576, arena + 33890304, 192);
+  /* %132 = slice(%130) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 29049024, 576, arena + 206897280, 192);
 
-  /* %145 = slice(%142) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 29049216, 576, arena + 35100672, 192);
+  /* %133 = slice(%130) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 29049216, 576, arena + 208107648, 192);
 
-  /* %146 = reshape(%143) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %143: no code */
+  /* %134 = reshape(%131) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %131: no code */
 
-  /* %147 = transpose(%146) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 32679936,
-      arena + 205686912);
+  /* %135 = reshape(%132) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %132: no code */
 
-  /* %148 = reshape(%144) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %144: no code */
+  /* %136 = reshape(%133) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %133: no code */
 
-  /* %149 = transpose(%148) {perm [1, 2, 3, 0]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 33890304,
-      arena + 206897280);
+  /* %137 = matmul_permuted(%134, %135) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 205686912, 64, 192, 1,
+      arena + 206897280, 64, 1, 192, arena + 29048832, 38809, 197, 0.0f);
 
-  /* %150 = reshape(%145) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %145: no code */
-
-  /* %151 = transpose(%150) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 35100672,
-      arena + 208107648);
-
-  /* %152 = matmul(%147, %149) blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 205686912, 12608, 64, 1, arena + 206897280, 12608,
-      197, 1, arena + 29048832, 38809, 197, 0.0f);
-
-  /* %153 = mul_scalar(%152) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %138 = mul_scalar(%137) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 29048832, 0.125f, arena + 32774496);
 
-  /* %154 = softmax(%153) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %139 = softmax(%138) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 32774496, arena + 132213792);
 
-  /* %155 = matmul(%154, %151) blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 132213792, 38809, 197, 1, arena + 208107648, 12608,
-      64, 1, arena + 29048832, 12608, 64, 0.0f);
+  /* %140 = matmul_permuted(%139, %136) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 132213792, 38809, 197, 1,
+      arena + 208107648, 64, 192, 1, arena + 209318016, 64, 192, 0.0f);
 
-  /* %156 = transpose(%155) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 29048832,
-      arena + 209318016);
+  /* %141 = reshape(%140) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %140: no code */
 
-  /* %157 = reshape(%156) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %156: no code */
-
-  /* %160 = fused_linear(%157, %158, %159) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %144 = fused_linear(%141, %142, %143) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 209318016, params[44], params[45], LK_ACT_NONE, NULL,
       arena + 210528384);
 
-  /* %162 = mul(%160, %161) blocks.3 : f32[B, 197, 192], written over %160 */
+  /* %146 = mul(%144, %145) blocks.3 : f32[B, 197, 192], written over %144 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 210528384, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 210528384);
 
-  /* %163 = add(%134, %162) blocks.3 : f32[B, 197, 192], written over %160 */
+  /* %147 = add(%122, %146) blocks.3 : f32[B, 197, 192], written over %144 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 202055808, (const long[]){37824, 192, 1},
       arena + 210528384, (const long[]){37824, 192, 1}, arena + 210528384);
 
-  /* %166 = normalize(%163) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %150 = normalize(%147) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 210528384, 1e-06f, arena + 211738752);
 
-  /* %167 = mul(%166, %164) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %151 = mul(%150, %148) blocks.3.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 211738752, (const long[]){37824, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 212949120);
 
-  /* %168 = add(%167, %165) blocks.3.norm2 : f32[B, 197, 192], written over %167 */
+  /* %152 = add(%151, %149) blocks.3.norm2 : f32[B, 197, 192], written over %151 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 212949120, (const long[]){37824, 192, 1},
       params[47], (const long[]){0, 0, 1}, arena + 212949120);
 
-  /* %171 = fused_linear(%168, %169, %170) blocks.3.mlp.fc1 : f32[B, 197, 768] */
+  /* %155 = fused_linear(%152, %153, %154) blocks.3.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 212949120, params[48], params[49], LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %172 = gelu(%171) blocks.3.mlp : f32[B, 197, 768] */
+  /* %156 = gelu(%155) blocks.3.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 29048832, arena + 33890304);
 
-  /* %175 = fused_linear(%172, %173, %174) blocks.3.mlp.fc2 : f32[B, 197, 192] */
+  /* %159 = fused_linear(%156, %157, %158) blocks.3.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, params[50], params[51], LK_ACT_NONE, NULL,
       arena + 214159488);
 
-  /* %177 = mul(%175, %176) blocks.3 : f32[B, 197, 192], written over %175 */
+  /* %161 = mul(%159, %160) blocks.3 : f32[B, 197, 192], written over %159 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 214159488, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 214159488);
 
-  /* %178 = add(%163, %177) blocks.3 : f32[B, 197, 192], written over %175 */
+  /* %162 = add(%147, %161) blocks.3 : f32[B, 197, 192], written over %159 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 210528384, (const long[]){37824, 192, 1},
       arena + 214159488, (const long[]){37824, 192, 1}, arena + 214159488);
 
-  /* %181 = normalize(%178) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %165 = normalize(%162) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 214159488, 1e-06f, arena + 215369856);
 
-  /* %182 = mul(%181, %179) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %166 = mul(%165, %163) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 215369856, (const long[]){37824, 192, 1},
       params[52], (const long[]){0, 0, 1}, arena + 216580224);
 
-  /* %183 = add(%182, %180) blocks.4.norm1 : f32[B, 197, 192], written over %182 */
+  /* %167 = add(%166, %164) blocks.4.norm1 : f32[B, 197, 192], written over %166 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 216580224, (const long[]){37824, 192, 1},
       params[53], (const long[]){0, 0, 1}, arena + 216580224);
 
-  /* %186 = fused_linear(%183, %184, %185) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %170 = fused_linear(%167, %168, %169) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 216580224, params[54], params[55], LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %187 = slice(%186) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 38731776, 576, arena + 42362880, 192);
+  /* %171 = slice(%170) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 38731776, 576, arena + 217790592, 192);
 
-  /* %188 = slice(%186) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 38731968, 576, arena + 43573248, 192);
+  /* %172 = slice(%170) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 38731968, 576, arena + 219000960, 192);
 
-  /* %189 = slice(%186) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 38732160, 576, arena + 44783616, 192);
+  /* %173 = slice(%170) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 38732160, 576, arena + 220211328, 192);
 
-  /* %190 = reshape(%187) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %187: no code */
+  /* %174 = reshape(%171) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %171: no code */
 
-  /* %191 = transpose(%190) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 42362880,
-      arena + 217790592);
+  /* %175 = reshape(%172) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %172: no code */
 
-  /* %192 = reshape(%188) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %188: no code */
+  /* %176 = reshape(%173) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %173: no code */
 
-  /* %193 = transpose(%192) {perm [1, 2, 3, 0]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 43573248,
-      arena + 219000960);
+  /* %177 = matmul_permuted(%174, %175) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 217790592, 64, 192, 1,
+      arena + 219000960, 64, 1, 192, arena + 38731776, 38809, 197, 0.0f);
 
-  /* %194 = reshape(%189) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %189: no code */
-
-  /* %195 = transpose(%194) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 44783616,
-      arena + 220211328);
-
-  /* %196 = matmul(%191, %193) blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 217790592, 12608, 64, 1, arena + 219000960, 12608,
-      197, 1, arena + 38731776, 38809, 197, 0.0f);
-
-  /* %197 = mul_scalar(%196) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %178 = mul_scalar(%177) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 38731776, 0.125f, arena + 42457440);
 
-  /* %198 = softmax(%197) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %179 = softmax(%178) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 42457440, arena + 135939456);
 
-  /* %199 = matmul(%198, %195) blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 135939456, 38809, 197, 1, arena + 220211328, 12608,
-      64, 1, arena + 38731776, 12608, 64, 0.0f);
+  /* %180 = matmul_permuted(%179, %176) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 135939456, 38809, 197, 1,
+      arena + 220211328, 64, 192, 1, arena + 221421696, 64, 192, 0.0f);
 
-  /* %200 = transpose(%199) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 38731776,
-      arena + 221421696);
+  /* %181 = reshape(%180) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %180: no code */
 
-  /* %201 = reshape(%200) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %200: no code */
-
-  /* %204 = fused_linear(%201, %202, %203) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %184 = fused_linear(%181, %182, %183) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 221421696, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 222632064);
 
-  /* %206 = mul(%204, %205) blocks.4 : f32[B, 197, 192], written over %204 */
+  /* %186 = mul(%184, %185) blocks.4 : f32[B, 197, 192], written over %184 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 222632064, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 222632064);
 
-  /* %207 = add(%178, %206) blocks.4 : f32[B, 197, 192], written over %204 */
+  /* %187 = add(%162, %186) blocks.4 : f32[B, 197, 192], written over %184 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 214159488, (const long[]){37824, 192, 1},
       arena + 222632064, (const long[]){37824, 192, 1}, arena + 222632064);
 
-  /* %210 = normalize(%207) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %190 = normalize(%187) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 222632064, 1e-06f, arena + 223842432);
 
-  /* %211 = mul(%210, %208) blocks.4.norm2 : f32[B, 197, 192] */
+  /* %191 = mul(%190, %188) blocks.4.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 223842432, (const long[]){37824, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 225052800);
 
-  /* %212 = add(%211, %209) blocks.4.norm2 : f32[B, 197, 192], written over %211 */
+  /* %192 = add(%191, %189) blocks.4.norm2 : f32[B, 197, 192], written over %191 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 225052800, (const long[]){37824, 192, 1},
       params[59], (const long[]){0, 0, 1}, arena + 225052800);
 
-  /* %215 = fused_linear(%212, %213, %214) blocks.4.mlp.fc1 : f32[B, 197, 768] */
+  /* %195 = fused_linear(%192, %193, %194) blocks.4.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 225052800, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %216 = gelu(%215) blocks.4.mlp : f32[B, 197, 768] */
+  /* %196 = gelu(%195) blocks.4.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 38731776, arena + 43573248);
 
-  /* %219 = fused_linear(%216, %217, %218) blocks.4.mlp.fc2 : f32[B, 197, 192] */
+  /* %199 = fused_linear(%196, %197, %198) blocks.4.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, params[62], params[63], LK_ACT_NONE, NULL,
       arena + 226263168);
 
-  /* %221 = mul(%219, %220) blocks.4 : f32[B, 197, 192], written over %219 */
+  /* %201 = mul(%199, %200) blocks.4 : f32[B, 197, 192], written over %199 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 226263168, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 226263168);
 
-  /* %222 = add(%207, %221) blocks.4 : f32[B, 197, 192], written over %219 */
+  /* %202 = add(%187, %201) blocks.4 : f32[B, 197, 192], written over %199 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 222632064, (const long[]){37824, 192, 1},
       arena + 226263168, (const long[]){37824, 192, 1}, arena + 226263168);
 
-  /* %225 = normalize(%222) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %205 = normalize(%202) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 226263168, 1e-06f, arena + 227473536);
 
-  /* %226 = mul(%225, %223) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %206 = mul(%205, %203) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 227473536, (const long[]){37824, 192, 1},
       params[64], (const long[]){0, 0, 1}, arena + 228683904);
 
-  /* %227 = add(%226, %224) blocks.5.norm1 : f32[B, 197, 192], written over %226 */
+  /* %207 = add(%206, %204) blocks.5.norm1 : f32[B, 197, 192], written over %206 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 228683904, (const long[]){37824, 192, 1},
       params[65], (const long[]){0, 0, 1}, arena + 228683904);
 
-  /* %230 = fused_linear(%227, %228, %229) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %210 = fused_linear(%207, %208, %209) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 228683904, params[66], params[67], LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %231 = slice(%230) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 48414720, 576, arena + 52045824, 192);
+  /* %211 = slice(%210) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 48414720, 576, arena + 229894272, 192);
 
-  /* %232 = slice(%230) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 48414912, 576, arena + 53256192, 192);
+  /* %212 = slice(%210) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 48414912, 576, arena + 231104640, 192);
 
-  /* %233 = slice(%230) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 48415104, 576, arena + 54466560, 192);
+  /* %213 = slice(%210) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 48415104, 576, arena + 232315008, 192);
 
-  /* %234 = reshape(%231) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %231: no code */
+  /* %214 = reshape(%211) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %211: no code */
 
-  /* %235 = transpose(%234) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 52045824,
-      arena + 229894272);
+  /* %215 = reshape(%212) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %212: no code */
 
-  /* %236 = reshape(%232) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %232: no code */
+  /* %216 = reshape(%213) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %213: no code */
 
-  /* %237 = transpose(%236) {perm [1, 2, 3, 0]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 53256192,
-      arena + 231104640);
+  /* %217 = matmul_permuted(%214, %215) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 229894272, 64, 192, 1,
+      arena + 231104640, 64, 1, 192, arena + 48414720, 38809, 197, 0.0f);
 
-  /* %238 = reshape(%233) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %233: no code */
-
-  /* %239 = transpose(%238) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 54466560,
-      arena + 232315008);
-
-  /* %240 = matmul(%235, %237) blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 229894272, 12608, 64, 1, arena + 231104640, 12608,
-      197, 1, arena + 48414720, 38809, 197, 0.0f);
-
-  /* %241 = mul_scalar(%240) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %218 = mul_scalar(%217) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 48414720, 0.125f, arena + 52140384);
 
-  /* %242 = softmax(%241) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %219 = softmax(%218) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 52140384, arena + 139665120);
 
-  /* %243 = matmul(%242, %239) blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 139665120, 38809, 197, 1, arena + 232315008, 12608,
-      64, 1, arena + 48414720, 12608, 64, 0.0f);
+  /* %220 = matmul_permuted(%219, %216) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 139665120, 38809, 197, 1,
+      arena + 232315008, 64, 192, 1, arena + 233525376, 64, 192, 0.0f);
 
-  /* %244 = transpose(%243) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 48414720,
-      arena + 233525376);
+  /* %221 = reshape(%220) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %220: no code */
 
-  /* %245 = reshape(%244) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %244: no code */
-
-  /* %248 = fused_linear(%245, %246, %247) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %224 = fused_linear(%221, %222, %223) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 233525376, params[68], params[69], LK_ACT_NONE, NULL,
       arena + 234735744);
 
-  /* %250 = mul(%248, %249) blocks.5 : f32[B, 197, 192], written over %248 */
+  /* %226 = mul(%224, %225) blocks.5 : f32[B, 197, 192], written over %224 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 234735744, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 234735744);
 
-  /* %251 = add(%222, %250) blocks.5 : f32[B, 197, 192], written over %248 */
+  /* %227 = add(%202, %226) blocks.5 : f32[B, 197, 192], written over %224 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 226263168, (const long[]){37824, 192, 1},
       arena + 234735744, (const long[]){37824, 192, 1}, arena + 234735744);
 
-  /* %254 = normalize(%251) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %230 = normalize(%227) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 234735744, 1e-06f, arena + 235946112);
 
-  /* %255 = mul(%254, %252) blocks.5.norm2 : f32[B, 197, 192] */
+  /* %231 = mul(%230, %228) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 235946112, (const long[]){37824, 192, 1},
       params[70], (const long[]){0, 0, 1}, arena + 237156480);
 
-  /* %256 = add(%255, %253) blocks.5.norm2 : f32[B, 197, 192], written over %255 */
+  /* %232 = add(%231, %229) blocks.5.norm2 : f32[B, 197, 192], written over %231 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 237156480, (const long[]){37824, 192, 1},
       params[71], (const long[]){0, 0, 1}, arena + 237156480);
 
-  /* %259 = fused_linear(%256, %257, %258) blocks.5.mlp.fc1 : f32[B, 197, 768] */
+  /* %235 = fused_linear(%232, %233, %234) blocks.5.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 237156480, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %260 = gelu(%259) blocks.5.mlp : f32[B, 197, 768] */
+  /* %236 = gelu(%235) blocks.5.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 48414720, arena + 53256192);
 
-  /* %263 = fused_linear(%260, %261, %262) blocks.5.mlp.fc2 : f32[B, 197, 192] */
+  /* %239 = fused_linear(%236, %237, %238) blocks.5.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, params[74], params[75], LK_ACT_NONE, NULL,
       arena + 238366848);
 
-  /* %265 = mul(%263, %264) blocks.5 : f32[B, 197, 192], written over %263 */
+  /* %241 = mul(%239, %240) blocks.5 : f32[B, 197, 192], written over %239 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 238366848, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 238366848);
 
-  /* %266 = add(%251, %265) blocks.5 : f32[B, 197, 192], written over %263 */
+  /* %242 = add(%227, %241) blocks.5 : f32[B, 197, 192], written over %239 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 234735744, (const long[]){37824, 192, 1},
       arena + 238366848, (const long[]){37824, 192, 1}, arena + 238366848);
 
-  /* %269 = normalize(%266) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %245 = normalize(%242) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 238366848, 1e-06f, arena + 239577216);
 
-  /* %270 = mul(%269, %267) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %246 = mul(%245, %243) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 239577216, (const long[]){37824, 192, 1},
       params[76], (const long[]){0, 0, 1}, arena + 240787584);
 
-  /* %271 = add(%270, %268) blocks.6.norm1 : f32[B, 197, 192], written over %270 */
+  /* %247 = add(%246, %244) blocks.6.norm1 : f32[B, 197, 192], written over %246 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 240787584, (const long[]){37824, 192, 1},
       params[77], (const long[]){0, 0, 1}, arena + 240787584);
 
-  /* %274 = fused_linear(%271, %272, %273) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %250 = fused_linear(%247, %248, %249) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 240787584, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %275 = slice(%274) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 58097664, 576, arena + 61728768, 192);
+  /* %251 = slice(%250) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 58097664, 576, arena + 241997952, 192);
 
-  /* %276 = slice(%274) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 58097856, 576, arena + 62939136, 192);
+  /* %252 = slice(%250) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 58097856, 576, arena + 243208320, 192);
 
-  /* %277 = slice(%274) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 58098048, 576, arena + 64149504, 192);
+  /* %253 = slice(%250) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 58098048, 576, arena + 244418688, 192);
 
-  /* %278 = reshape(%275) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %275: no code */
+  /* %254 = reshape(%251) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %251: no code */
 
-  /* %279 = transpose(%278) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 61728768,
-      arena + 241997952);
+  /* %255 = reshape(%252) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %252: no code */
 
-  /* %280 = reshape(%276) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %276: no code */
+  /* %256 = reshape(%253) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %253: no code */
 
-  /* %281 = transpose(%280) {perm [1, 2, 3, 0]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 62939136,
-      arena + 243208320);
+  /* %257 = matmul_permuted(%254, %255) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 241997952, 64, 192, 1,
+      arena + 243208320, 64, 1, 192, arena + 58097664, 38809, 197, 0.0f);
 
-  /* %282 = reshape(%277) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %277: no code */
-
-  /* %283 = transpose(%282) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 64149504,
-      arena + 244418688);
-
-  /* %284 = matmul(%279, %281) blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 241997952, 12608, 64, 1, arena + 243208320, 12608,
-      197, 1, arena + 58097664, 38809, 197, 0.0f);
-
-  /* %285 = mul_scalar(%284) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %258 = mul_scalar(%257) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 58097664, 0.125f, arena + 61823328);
 
-  /* %286 = softmax(%285) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %259 = softmax(%258) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 61823328, arena + 143390784);
 
-  /* %287 = matmul(%286, %283) blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 143390784, 38809, 197, 1, arena + 244418688, 12608,
-      64, 1, arena + 58097664, 12608, 64, 0.0f);
+  /* %260 = matmul_permuted(%259, %256) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 143390784, 38809, 197, 1,
+      arena + 244418688, 64, 192, 1, arena + 245629056, 64, 192, 0.0f);
 
-  /* %288 = transpose(%287) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 58097664,
-      arena + 245629056);
+  /* %261 = reshape(%260) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %260: no code */
 
-  /* %289 = reshape(%288) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %288: no code */
-
-  /* %292 = fused_linear(%289, %290, %291) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %264 = fused_linear(%261, %262, %263) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 245629056, params[80], params[81], LK_ACT_NONE, NULL,
       arena + 246839424);
 
-  /* %294 = mul(%292, %293) blocks.6 : f32[B, 197, 192], written over %292 */
+  /* %266 = mul(%264, %265) blocks.6 : f32[B, 197, 192], written over %264 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 246839424, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 246839424);
 
-  /* %295 = add(%266, %294) blocks.6 : f32[B, 197, 192], written over %292 */
+  /* %267 = add(%242, %266) blocks.6 : f32[B, 197, 192], written over %264 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 238366848, (const long[]){37824, 192, 1},
       arena + 246839424, (const long[]){37824, 192, 1}, arena + 246839424);
 
-  /* %298 = normalize(%295) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %270 = normalize(%267) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 246839424, 1e-06f, arena + 248049792);
 
-  /* %299 = mul(%298, %296) blocks.6.norm2 : f32[B, 197, 192] */
+  /* %271 = mul(%270, %268) blocks.6.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 248049792, (const long[]){37824, 192, 1},
       params[82], (const long[]){0, 0, 1}, arena + 249260160);
 
-  /* %300 = add(%299, %297) blocks.6.norm2 : f32[B, 197, 192], written over %299 */
+  /* %272 = add(%271, %269) blocks.6.norm2 : f32[B, 197, 192], written over %271 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 249260160, (const long[]){37824, 192, 1},
       params[83], (const long[]){0, 0, 1}, arena + 249260160);
 
-  /* %303 = fused_linear(%300, %301, %302) blocks.6.mlp.fc1 : f32[B, 197, 768] */
+  /* %275 = fused_linear(%272, %273, %274) blocks.6.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 249260160, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %304 = gelu(%303) blocks.6.mlp : f32[B, 197, 768] */
+  /* %276 = gelu(%275) blocks.6.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 58097664, arena + 62939136);
 
-  /* %307 = fused_linear(%304, %305, %306) blocks.6.mlp.fc2 : f32[B, 197, 192] */
+  /* %279 = fused_linear(%276, %277, %278) blocks.6.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 250470528);
 
-  /* %309 = mul(%307, %308) blocks.6 : f32[B, 197, 192], written over %307 */
+  /* %281 = mul(%279, %280) blocks.6 : f32[B, 197, 192], written over %279 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 250470528, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 250470528);
 
-  /* %310 = add(%295, %309) blocks.6 : f32[B, 197, 192], written over %307 */
+  /* %282 = add(%267, %281) blocks.6 : f32[B, 197, 192], written over %279 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 246839424, (const long[]){37824, 192, 1},
       arena + 250470528, (const long[]){37824, 192, 1}, arena + 250470528);
 
-  /* %313 = normalize(%310) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %285 = normalize(%282) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 250470528, 1e-06f, arena + 251680896);
 
-  /* %314 = mul(%313, %311) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %286 = mul(%285, %283) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 251680896, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 252891264);
 
-  /* %315 = add(%314, %312) blocks.7.norm1 : f32[B, 197, 192], written over %314 */
+  /* %287 = add(%286, %284) blocks.7.norm1 : f32[B, 197, 192], written over %286 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 252891264, (const long[]){37824, 192, 1},
       params[89], (const long[]){0, 0, 1}, arena + 252891264);
 
-  /* %318 = fused_linear(%315, %316, %317) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %290 = fused_linear(%287, %288, %289) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 252891264, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %319 = slice(%318) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 67780608, 576, arena + 71411712, 192);
+  /* %291 = slice(%290) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 67780608, 576, arena + 254101632, 192);
 
-  /* %320 = slice(%318) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 67780800, 576, arena + 72622080, 192);
+  /* %292 = slice(%290) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 67780800, 576, arena + 255312000, 192);
 
-  /* %321 = slice(%318) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 67780992, 576, arena + 73832448, 192);
+  /* %293 = slice(%290) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 67780992, 576, arena + 256522368, 192);
 
-  /* %322 = reshape(%319) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %319: no code */
+  /* %294 = reshape(%291) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %291: no code */
 
-  /* %323 = transpose(%322) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 71411712,
-      arena + 254101632);
+  /* %295 = reshape(%292) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %292: no code */
 
-  /* %324 = reshape(%320) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %320: no code */
+  /* %296 = reshape(%293) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %293: no code */
 
-  /* %325 = transpose(%324) {perm [1, 2, 3, 0]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 72622080,
-      arena + 255312000);
+  /* %297 = matmul_permuted(%294, %295) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 254101632, 64, 192, 1,
+      arena + 255312000, 64, 1, 192, arena + 67780608, 38809, 197, 0.0f);
 
-  /* %326 = reshape(%321) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %321: no code */
-
-  /* %327 = transpose(%326) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 73832448,
-      arena + 256522368);
-
-  /* %328 = matmul(%323, %325) blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 254101632, 12608, 64, 1, arena + 255312000, 12608,
-      197, 1, arena + 67780608, 38809, 197, 0.0f);
-
-  /* %329 = mul_scalar(%328) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %298 = mul_scalar(%297) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 67780608, 0.125f, arena + 71506272);
 
-  /* %330 = softmax(%329) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %299 = softmax(%298) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 71506272, arena + 147116448);
 
-  /* %331 = matmul(%330, %327) blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 147116448, 38809, 197, 1, arena + 256522368, 12608,
-      64, 1, arena + 67780608, 12608, 64, 0.0f);
+  /* %300 = matmul_permuted(%299, %296) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 147116448, 38809, 197, 1,
+      arena + 256522368, 64, 192, 1, arena + 257732736, 64, 192, 0.0f);
 
-  /* %332 = transpose(%331) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 67780608,
-      arena + 257732736);
+  /* %301 = reshape(%300) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %300: no code */
 
-  /* %333 = reshape(%332) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %332: no code */
-
-  /* %336 = fused_linear(%333, %334, %335) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %304 = fused_linear(%301, %302, %303) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 257732736, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 258943104);
 
-  /* %338 = mul(%336, %337) blocks.7 : f32[B, 197, 192], written over %336 */
+  /* %306 = mul(%304, %305) blocks.7 : f32[B, 197, 192], written over %304 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 258943104, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 258943104);
 
-  /* %339 = add(%310, %338) blocks.7 : f32[B, 197, 192], written over %336 */
+  /* %307 = add(%282, %306) blocks.7 : f32[B, 197, 192], written over %304 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 250470528, (const long[]){37824, 192, 1},
       arena + 258943104, (const long[]){37824, 192, 1}, arena + 258943104);
 
-  /* %342 = normalize(%339) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %310 = normalize(%307) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 258943104, 1e-06f, arena + 260153472);
 
-  /* %343 = mul(%342, %340) blocks.7.norm2 : f32[B, 197, 192] */
+  /* %311 = mul(%310, %308) blocks.7.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 260153472, (const long[]){37824, 192, 1},
       params[94], (const long[]){0, 0, 1}, arena + 261363840);
 
-  /* %344 = add(%343, %341) blocks.7.norm2 : f32[B, 197, 192], written over %343 */
+  /* %312 = add(%311, %309) blocks.7.norm2 : f32[B, 197, 192], written over %311 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 261363840, (const long[]){37824, 192, 1},
       params[95], (const long[]){0, 0, 1}, arena + 261363840);
 
-  /* %347 = fused_linear(%344, %345, %346) blocks.7.mlp.fc1 : f32[B, 197, 768] */
+  /* %315 = fused_linear(%312, %313, %314) blocks.7.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 261363840, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %348 = gelu(%347) blocks.7.mlp : f32[B, 197, 768] */
+  /* %316 = gelu(%315) blocks.7.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 67780608, arena + 72622080);
 
-  /* %351 = fused_linear(%348, %349, %350) blocks.7.mlp.fc2 : f32[B, 197, 192] */
+  /* %319 = fused_linear(%316, %317, %318) blocks.7.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, params[98], params[99], LK_ACT_NONE, NULL,
       arena + 262574208);
 
-  /* %353 = mul(%351, %352) blocks.7 : f32[B, 197, 192], written over %351 */
+  /* %321 = mul(%319, %320) blocks.7 : f32[B, 197, 192], written over %319 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 262574208, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 262574208);
 
-  /* %354 = add(%339, %353) blocks.7 : f32[B, 197, 192], written over %351 */
+  /* %322 = add(%307, %321) blocks.7 : f32[B, 197, 192], written over %319 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 258943104, (const long[]){37824, 192, 1},
       arena + 262574208, (const long[]){37824, 192, 1}, arena + 262574208);
 
-  /* %357 = normalize(%354) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %325 = normalize(%322) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 262574208, 1e-06f, arena + 263784576);
 
-  /* %358 = mul(%357, %355) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %326 = mul(%325, %323) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263784576, (const long[]){37824, 192, 1},
       params[100], (const long[]){0, 0, 1}, arena + 264994944);
 
-  /* %359 = add(%358, %356) blocks.8.norm1 : f32[B, 197, 192], written over %358 */
+  /* %327 = add(%326, %324) blocks.8.norm1 : f32[B, 197, 192], written over %326 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 264994944, (const long[]){37824, 192, 1},
       params[101], (const long[]){0, 0, 1}, arena + 264994944);
 
-  /* %362 = fused_linear(%359, %360, %361) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %330 = fused_linear(%327, %328, %329) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 264994944, params[102], params[103], LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %363 = slice(%362) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 77463552, 576, arena + 81094656, 192);
+  /* %331 = slice(%330) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 77463552, 576, arena + 266205312, 192);
 
-  /* %364 = slice(%362) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 77463744, 576, arena + 82305024, 192);
+  /* %332 = slice(%330) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 77463744, 576, arena + 267415680, 192);
 
-  /* %365 = slice(%362) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 77463936, 576, arena + 83515392, 192);
+  /* %333 = slice(%330) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 77463936, 576, arena + 268626048, 192);
 
-  /* %366 = reshape(%363) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %363: no code */
+  /* %334 = reshape(%331) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %331: no code */
 
-  /* %367 = transpose(%366) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 81094656,
-      arena + 266205312);
+  /* %335 = reshape(%332) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %332: no code */
 
-  /* %368 = reshape(%364) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %364: no code */
+  /* %336 = reshape(%333) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %333: no code */
 
-  /* %369 = transpose(%368) {perm [1, 2, 3, 0]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 82305024,
-      arena + 267415680);
+  /* %337 = matmul_permuted(%334, %335) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 266205312, 64, 192, 1,
+      arena + 267415680, 64, 1, 192, arena + 77463552, 38809, 197, 0.0f);
 
-  /* %370 = reshape(%365) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %365: no code */
-
-  /* %371 = transpose(%370) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 83515392,
-      arena + 268626048);
-
-  /* %372 = matmul(%367, %369) blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 266205312, 12608, 64, 1, arena + 267415680, 12608,
-      197, 1, arena + 77463552, 38809, 197, 0.0f);
-
-  /* %373 = mul_scalar(%372) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %338 = mul_scalar(%337) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 77463552, 0.125f, arena + 81189216);
 
-  /* %374 = softmax(%373) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %339 = softmax(%338) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 81189216, arena + 150842112);
 
-  /* %375 = matmul(%374, %371) blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 150842112, 38809, 197, 1, arena + 268626048, 12608,
-      64, 1, arena + 77463552, 12608, 64, 0.0f);
+  /* %340 = matmul_permuted(%339, %336) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 150842112, 38809, 197, 1,
+      arena + 268626048, 64, 192, 1, arena + 269836416, 64, 192, 0.0f);
 
-  /* %376 = transpose(%375) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 77463552,
-      arena + 269836416);
+  /* %341 = reshape(%340) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %340: no code */
 
-  /* %377 = reshape(%376) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %376: no code */
-
-  /* %380 = fused_linear(%377, %378, %379) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %344 = fused_linear(%341, %342, %343) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 269836416, params[104], params[105], LK_ACT_NONE, NULL,
       arena + 271046784);
 
-  /* %382 = mul(%380, %381) blocks.8 : f32[B, 197, 192], written over %380 */
+  /* %346 = mul(%344, %345) blocks.8 : f32[B, 197, 192], written over %344 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 271046784, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 271046784);
 
-  /* %383 = add(%354, %382) blocks.8 : f32[B, 197, 192], written over %380 */
+  /* %347 = add(%322, %346) blocks.8 : f32[B, 197, 192], written over %344 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 262574208, (const long[]){37824, 192, 1},
       arena + 271046784, (const long[]){37824, 192, 1}, arena + 271046784);
 
-  /* %386 = normalize(%383) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %350 = normalize(%347) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 271046784, 1e-06f, arena + 272257152);
 
-  /* %387 = mul(%386, %384) blocks.8.norm2 : f32[B, 197, 192] */
+  /* %351 = mul(%350, %348) blocks.8.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 272257152, (const long[]){37824, 192, 1},
       params[106], (const long[]){0, 0, 1}, arena + 273467520);
 
-  /* %388 = add(%387, %385) blocks.8.norm2 : f32[B, 197, 192], written over %387 */
+  /* %352 = add(%351, %349) blocks.8.norm2 : f32[B, 197, 192], written over %351 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 273467520, (const long[]){37824, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 273467520);
 
-  /* %391 = fused_linear(%388, %389, %390) blocks.8.mlp.fc1 : f32[B, 197, 768] */
+  /* %355 = fused_linear(%352, %353, %354) blocks.8.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 273467520, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %392 = gelu(%391) blocks.8.mlp : f32[B, 197, 768] */
+  /* %356 = gelu(%355) blocks.8.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 77463552, arena + 82305024);
 
-  /* %395 = fused_linear(%392, %393, %394) blocks.8.mlp.fc2 : f32[B, 197, 192] */
+  /* %359 = fused_linear(%356, %357, %358) blocks.8.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, params[110], params[111], LK_ACT_NONE, NULL,
       arena + 274677888);
 
-  /* %397 = mul(%395, %396) blocks.8 : f32[B, 197, 192], written over %395 */
+  /* %361 = mul(%359, %360) blocks.8 : f32[B, 197, 192], written over %359 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 274677888, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 274677888);
 
-  /* %398 = add(%383, %397) blocks.8 : f32[B, 197, 192], written over %395 */
+  /* %362 = add(%347, %361) blocks.8 : f32[B, 197, 192], written over %359 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 271046784, (const long[]){37824, 192, 1},
       arena + 274677888, (const long[]){37824, 192, 1}, arena + 274677888);
 
-  /* %401 = normalize(%398) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %365 = normalize(%362) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 274677888, 1e-06f, arena + 275888256);
 
-  /* %402 = mul(%401, %399) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %366 = mul(%365, %363) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 275888256, (const long[]){37824, 192, 1},
       params[112], (const long[]){0, 0, 1}, arena + 277098624);
 
-  /* %403 = add(%402, %400) blocks.9.norm1 : f32[B, 197, 192], written over %402 */
+  /* %367 = add(%366, %364) blocks.9.norm1 : f32[B, 197, 192], written over %366 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 277098624, (const long[]){37824, 192, 1},
       params[113], (const long[]){0, 0, 1}, arena + 277098624);
 
-  /* %406 = fused_linear(%403, %404, %405) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %370 = fused_linear(%367, %368, %369) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 277098624, params[114], params[115], LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %407 = slice(%406) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 87146496, 576, arena + 90777600, 192);
+  /* %371 = slice(%370) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 87146496, 576, arena + 278308992, 192);
 
-  /* %408 = slice(%406) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 87146688, 576, arena + 91987968, 192);
+  /* %372 = slice(%370) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 87146688, 576, arena + 279519360, 192);
 
-  /* %409 = slice(%406) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 87146880, 576, arena + 93198336, 192);
+  /* %373 = slice(%370) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 87146880, 576, arena + 280729728, 192);
 
-  /* %410 = reshape(%407) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %407: no code */
+  /* %374 = reshape(%371) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %371: no code */
 
-  /* %411 = transpose(%410) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 90777600,
-      arena + 278308992);
+  /* %375 = reshape(%372) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %372: no code */
 
-  /* %412 = reshape(%408) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %408: no code */
+  /* %376 = reshape(%373) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %373: no code */
 
-  /* %413 = transpose(%412) {perm [1, 2, 3, 0]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 91987968,
-      arena + 279519360);
+  /* %377 = matmul_permuted(%374, %375) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 278308992, 64, 192, 1,
+      arena + 279519360, 64, 1, 192, arena + 87146496, 38809, 197, 0.0f);
 
-  /* %414 = reshape(%409) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %409: no code */
-
-  /* %415 = transpose(%414) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 93198336,
-      arena + 280729728);
-
-  /* %416 = matmul(%411, %413) blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 278308992, 12608, 64, 1, arena + 279519360, 12608,
-      197, 1, arena + 87146496, 38809, 197, 0.0f);
-
-  /* %417 = mul_scalar(%416) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %378 = mul_scalar(%377) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 87146496, 0.125f, arena + 90872160);
 
-  /* %418 = softmax(%417) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %379 = softmax(%378) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 90872160, arena + 154567776);
 
-  /* %419 = matmul(%418, %415) blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 154567776, 38809, 197, 1, arena + 280729728, 12608,
-      64, 1, arena + 87146496, 12608, 64, 0.0f);
+  /* %380 = matmul_permuted(%379, %376) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 154567776, 38809, 197, 1,
+      arena + 280729728, 64, 192, 1, arena + 281940096, 64, 192, 0.0f);
 
-  /* %420 = transpose(%419) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 87146496,
-      arena + 281940096);
+  /* %381 = reshape(%380) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %380: no code */
 
-  /* %421 = reshape(%420) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %420: no code */
-
-  /* %424 = fused_linear(%421, %422, %423) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %384 = fused_linear(%381, %382, %383) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 281940096, params[116], params[117], LK_ACT_NONE, NULL,
       arena + 283150464);
 
-  /* %426 = mul(%424, %425) blocks.9 : f32[B, 197, 192], written over %424 */
+  /* %386 = mul(%384, %385) blocks.9 : f32[B, 197, 192], written over %384 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 283150464, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 283150464);
 
-  /* %427 = add(%398, %426) blocks.9 : f32[B, 197, 192], written over %424 */
+  /* %387 = add(%362, %386) blocks.9 : f32[B, 197, 192], written over %384 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 274677888, (const long[]){37824, 192, 1},
       arena + 283150464, (const long[]){37824, 192, 1}, arena + 283150464);
 
-  /* %430 = normalize(%427) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %390 = normalize(%387) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 283150464, 1e-06f, arena + 284360832);
 
-  /* %431 = mul(%430, %428) blocks.9.norm2 : f32[B, 197, 192] */
+  /* %391 = mul(%390, %388) blocks.9.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 284360832, (const long[]){37824, 192, 1},
       params[118], (const long[]){0, 0, 1}, arena + 285571200);
 
-  /* %432 = add(%431, %429) blocks.9.norm2 : f32[B, 197, 192], written over %431 */
+  /* %392 = add(%391, %389) blocks.9.norm2 : f32[B, 197, 192], written over %391 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 285571200, (const long[]){37824, 192, 1},
       params[119], (const long[]){0, 0, 1}, arena + 285571200);
 
-  /* %435 = fused_linear(%432, %433, %434) blocks.9.mlp.fc1 : f32[B, 197, 768] */
+  /* %395 = fused_linear(%392, %393, %394) blocks.9.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 285571200, params[120], params[121], LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %436 = gelu(%435) blocks.9.mlp : f32[B, 197, 768] */
+  /* %396 = gelu(%395) blocks.9.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 87146496, arena + 91987968);
 
-  /* %439 = fused_linear(%436, %437, %438) blocks.9.mlp.fc2 : f32[B, 197, 192] */
+  /* %399 = fused_linear(%396, %397, %398) blocks.9.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, params[122], params[123], LK_ACT_NONE, NULL,
       arena + 286781568);
 
-  /* %441 = mul(%439, %440) blocks.9 : f32[B, 197, 192], written over %439 */
+  /* %401 = mul(%399, %400) blocks.9 : f32[B, 197, 192], written over %399 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 286781568, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 286781568);
 
-  /* %442 = add(%427, %441) blocks.9 : f32[B, 197, 192], written over %439 */
+  /* %402 = add(%387, %401) blocks.9 : f32[B, 197, 192], written over %399 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 283150464, (const long[]){37824, 192, 1},
       arena + 286781568, (const long[]){37824, 192, 1}, arena + 286781568);
 
-  /* %445 = normalize(%442) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %405 = normalize(%402) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 286781568, 1e-06f, arena + 287991936);
 
-  /* %446 = mul(%445, %443) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %406 = mul(%405, %403) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 287991936, (const long[]){37824, 192, 1},
       params[124], (const long[]){0, 0, 1}, arena + 289202304);
 
-  /* %447 = add(%446, %444) blocks.10.norm1 : f32[B, 197, 192], written over %446 */
+  /* %407 = add(%406, %404) blocks.10.norm1 : f32[B, 197, 192], written over %406 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 289202304, (const long[]){37824, 192, 1},
       params[125], (const long[]){0, 0, 1}, arena + 289202304);
 
-  /* %450 = fused_linear(%447, %448, %449) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %410 = fused_linear(%407, %408, %409) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 289202304, params[126], params[127], LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %451 = slice(%450) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 96829440, 576, arena + 100460544, 192);
+  /* %411 = slice(%410) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 96829440, 576, arena + 290412672, 192);
 
-  /* %452 = slice(%450) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 96829632, 576, arena + 101670912, 192);
+  /* %412 = slice(%410) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 96829632, 576, arena + 291623040, 192);
 
-  /* %453 = slice(%450) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 96829824, 576, arena + 102881280, 192);
+  /* %413 = slice(%410) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 96829824, 576, arena + 292833408, 192);
 
-  /* %454 = reshape(%451) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %451: no code */
+  /* %414 = reshape(%411) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %411: no code */
 
-  /* %455 = transpose(%454) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 100460544,
-      arena + 290412672);
+  /* %415 = reshape(%412) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %412: no code */
 
-  /* %456 = reshape(%452) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %452: no code */
+  /* %416 = reshape(%413) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %413: no code */
 
-  /* %457 = transpose(%456) {perm [1, 2, 3, 0]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 101670912,
-      arena + 291623040);
+  /* %417 = matmul_permuted(%414, %415) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 290412672, 64, 192, 1,
+      arena + 291623040, 64, 1, 192, arena + 96829440, 38809, 197, 0.0f);
 
-  /* %458 = reshape(%453) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %453: no code */
-
-  /* %459 = transpose(%458) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 102881280,
-      arena + 292833408);
-
-  /* %460 = matmul(%455, %457) blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 290412672, 12608, 64, 1, arena + 291623040, 12608,
-      197, 1, arena + 96829440, 38809, 197, 0.0f);
-
-  /* %461 = mul_scalar(%460) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %418 = mul_scalar(%417) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 96829440, 0.125f, arena + 100555104);
 
-  /* %462 = softmax(%461) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %419 = softmax(%418) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 100555104, arena + 158293440);
 
-  /* %463 = matmul(%462, %459) blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 158293440, 38809, 197, 1, arena + 292833408, 12608,
-      64, 1, arena + 96829440, 12608, 64, 0.0f);
+  /* %420 = matmul_permuted(%419, %416) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 158293440, 38809, 197, 1,
+      arena + 292833408, 64, 192, 1, arena + 294043776, 64, 192, 0.0f);
 
-  /* %464 = transpose(%463) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 96829440,
-      arena + 294043776);
+  /* %421 = reshape(%420) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %420: no code */
 
-  /* %465 = reshape(%464) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %464: no code */
-
-  /* %468 = fused_linear(%465, %466, %467) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %424 = fused_linear(%421, %422, %423) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 294043776, params[128], params[129], LK_ACT_NONE, NULL,
       arena + 295254144);
 
-  /* %470 = mul(%468, %469) blocks.10 : f32[B, 197, 192], written over %468 */
+  /* %426 = mul(%424, %425) blocks.10 : f32[B, 197, 192], written over %424 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 295254144, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 295254144);
 
-  /* %471 = add(%442, %470) blocks.10 : f32[B, 197, 192], written over %468 */
+  /* %427 = add(%402, %426) blocks.10 : f32[B, 197, 192], written over %424 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 286781568, (const long[]){37824, 192, 1},
       arena + 295254144, (const long[]){37824, 192, 1}, arena + 295254144);
 
-  /* %474 = normalize(%471) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %430 = normalize(%427) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 295254144, 1e-06f, arena + 296464512);
 
-  /* %475 = mul(%474, %472) blocks.10.norm2 : f32[B, 197, 192] */
+  /* %431 = mul(%430, %428) blocks.10.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 296464512, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, arena + 297674880);
 
-  /* %476 = add(%475, %473) blocks.10.norm2 : f32[B, 197, 192], written over %475 */
+  /* %432 = add(%431, %429) blocks.10.norm2 : f32[B, 197, 192], written over %431 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 297674880, (const long[]){37824, 192, 1},
       params[131], (const long[]){0, 0, 1}, arena + 297674880);
 
-  /* %479 = fused_linear(%476, %477, %478) blocks.10.mlp.fc1 : f32[B, 197, 768] */
+  /* %435 = fused_linear(%432, %433, %434) blocks.10.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 297674880, params[132], params[133], LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %480 = gelu(%479) blocks.10.mlp : f32[B, 197, 768] */
+  /* %436 = gelu(%435) blocks.10.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 96829440, arena + 101670912);
 
-  /* %483 = fused_linear(%480, %481, %482) blocks.10.mlp.fc2 : f32[B, 197, 192] */
+  /* %439 = fused_linear(%436, %437, %438) blocks.10.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, params[134], params[135], LK_ACT_NONE, NULL,
       arena + 298885248);
 
-  /* %485 = mul(%483, %484) blocks.10 : f32[B, 197, 192], written over %483 */
+  /* %441 = mul(%439, %440) blocks.10 : f32[B, 197, 192], written over %439 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 298885248, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 298885248);
 
-  /* %486 = add(%471, %485) blocks.10 : f32[B, 197, 192], written over %483 */
+  /* %442 = add(%427, %441) blocks.10 : f32[B, 197, 192], written over %439 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 295254144, (const long[]){37824, 192, 1},
       arena + 298885248, (const long[]){37824, 192, 1}, arena + 298885248);
 
-  /* %489 = normalize(%486) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %445 = normalize(%442) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 298885248, 1e-06f, arena + 300095616);
 
-  /* %490 = mul(%489, %487) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %446 = mul(%445, %443) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 300095616, (const long[]){37824, 192, 1},
       params[136], (const long[]){0, 0, 1}, arena + 301305984);
 
-  /* %491 = add(%490, %488) blocks.11.norm1 : f32[B, 197, 192], written over %490 */
+  /* %447 = add(%446, %444) blocks.11.norm1 : f32[B, 197, 192], written over %446 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 301305984, (const long[]){37824, 192, 1},
       params[137], (const long[]){0, 0, 1}, arena + 301305984);
 
-  /* %494 = fused_linear(%491, %492, %493) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %450 = fused_linear(%447, %448, %449) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 301305984, params[138], params[139], LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %495 = slice(%494) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 106512384, 576, arena + 110143488, 192);
+  /* %451 = slice(%450) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 106512384, 576, arena + 302516352, 192);
 
-  /* %496 = slice(%494) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 106512576, 576, arena + 111353856, 192);
+  /* %452 = slice(%450) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 106512576, 576, arena + 303726720, 192);
 
-  /* %497 = slice(%494) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 106512768, 576, arena + 112564224, 192);
+  /* %453 = slice(%450) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 106512768, 576, arena + 304937088, 192);
 
-  /* %498 = reshape(%495) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %495: no code */
+  /* %454 = reshape(%451) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %451: no code */
 
-  /* %499 = transpose(%498) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 110143488,
-      arena + 302516352);
+  /* %455 = reshape(%452) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %452: no code */
 
-  /* %500 = reshape(%496) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %496: no code */
+  /* %456 = reshape(%453) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %453: no code */
 
-  /* %501 = transpose(%500) {perm [1, 2, 3, 0]} blocks.11.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 4, 1}, arena + 111353856,
-      arena + 303726720);
+  /* %457 = matmul_permuted(%454, %455) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 302516352, 64, 192, 1,
+      arena + 303726720, 64, 1, 192, arena + 106512384, 38809, 197, 0.0f);
 
-  /* %502 = reshape(%497) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %497: no code */
-
-  /* %503 = transpose(%502) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 112564224,
-      arena + 304937088);
-
-  /* %504 = matmul(%499, %501) blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 302516352, 12608, 64, 1, arena + 303726720, 12608,
-      197, 1, arena + 106512384, 38809, 197, 0.0f);
-
-  /* %505 = mul_scalar(%504) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  /* %458 = mul_scalar(%457) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 106512384, 0.125f, arena + 110238048);
 
-  /* %506 = softmax(%505) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  /* %459 = softmax(%458) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax(B * 591, 197, arena + 110238048, arena + 162019104);
 
-  /* %507 = matmul(%506, %503) blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 162019104, 38809, 197, 1, arena + 304937088, 12608,
-      64, 1, arena + 106512384, 12608, 64, 0.0f);
+  /* %460 = matmul_permuted(%459, %456) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 162019104, 38809, 197, 1,
+      arena + 304937088, 64, 192, 1, arena + 306147456, 64, 192, 0.0f);
 
-  /* %508 = transpose(%507) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 106512384,
-      arena + 306147456);
+  /* %461 = reshape(%460) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %460: no code */
 
-  /* %509 = reshape(%508) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %508: no code */
-
-  /* %512 = fused_linear(%509, %510, %511) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %464 = fused_linear(%461, %462, %463) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 306147456, params[140], params[141], LK_ACT_NONE, NULL,
       arena + 307357824);
 
-  /* %514 = mul(%512, %513) blocks.11 : f32[B, 197, 192], written over %512 */
+  /* %466 = mul(%464, %465) blocks.11 : f32[B, 197, 192], written over %464 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 307357824, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 307357824);
 
-  /* %515 = add(%486, %514) blocks.11 : f32[B, 197, 192], written over %512 */
+  /* %467 = add(%442, %466) blocks.11 : f32[B, 197, 192], written over %464 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 298885248, (const long[]){37824, 192, 1},
       arena + 307357824, (const long[]){37824, 192, 1}, arena + 307357824);
 
-  /* %518 = normalize(%515) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  /* %470 = normalize(%467) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 307357824, 1e-06f, arena + 308568192);
 
-  /* %519 = mul(%518, %516) blocks.11.norm2 : f32[B, 197, 192] */
+  /* %471 = mul(%470, %468) blocks.11.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 308568192, (const long[]){37824, 192, 1},
       params[142], (const long[]){0, 0, 1}, arena + 309778560);
 
-  /* %520 = add(%519, %517) blocks.11.norm2 : f32[B, 197, 192], written over %519 */
+  /* %472 = add(%471, %469) blocks.11.norm2 : f32[B, 197, 192], written over %471 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 309778560, (const long[]){37824, 192, 1},
       params[143], (const long[]){0, 0, 1}, arena + 309778560);
 
-  /* %523 = fused_linear(%520, %521, %522) blocks.11.mlp.fc1 : f32[B, 197, 768] */
+  /* %475 = fused_linear(%472, %473, %474) blocks.11.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 309778560, params[144], params[145], LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %524 = gelu(%523) blocks.11.mlp : f32[B, 197, 768] */
+  /* %476 = gelu(%475) blocks.11.mlp : f32[B, 197, 768] */
   lk_gelu(B * 197 * 768, arena + 106512384, arena + 111353856);
 
-  /* %527 = fused_linear(%524, %525, %526) blocks.11.mlp.fc2 : f32[B, 197, 192] */
+  /* %479 = fused_linear(%476, %477, %478) blocks.11.mlp.fc2 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 111353856, params[146], params[147], LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %529 = mul(%527, %528) blocks.11 : f32[B, 197, 192], written over %527 */
+  /* %481 = mul(%479, %480) blocks.11 : f32[B, 197, 192], written over %479 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 116195328, (const long[]){37824, 192, 1},
       inputs[22], (const long[]){1, 0, 0}, arena + 116195328);
 
-  /* %530 = add(%515, %529) blocks.11 : f32[B, 197, 192], written over %527 */
+  /* %482 = add(%467, %481) blocks.11 : f32[B, 197, 192], written over %479 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 307357824, (const long[]){37824, 192, 1},
       arena + 116195328, (const long[]){37824, 192, 1}, arena + 116195328);
 
-  /* %533 = normalize(%530) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %485 = normalize(%482) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 116195328, 1e-06f, arena + 117405696);
 
-  /* %534 = mul(%533, %531) norm : f32[B, 197, 192] */
+  /* %486 = mul(%485, %483) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 117405696, (const long[]){37824, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 118616064);
 
-  /* %535 = add(%534, %532) norm : f32[B, 197, 192], written over %534 */
+  /* %487 = add(%486, %484) norm : f32[B, 197, 192], written over %486 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
       params[149], (const long[]){0, 0, 1}, arena + 118616064);
 
-  /* %536 = index(%535) {axis 0, at 0} : f32[B, 192] */
+  /* %488 = index(%487) {axis 0, at 0} : f32[B, 192] */
   lk_copy_rows(B, 192, arena + 118616064, 37824, arena + 119826432, 192);
 
-  /* %539 = fused_linear(%536, %537, %538) head : f32[B, 1000] */
+  /* %491 = fused_linear(%488, %489, %490) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 119826432, params[150], params[151], LK_ACT_NONE, NULL,
       arena + 118616064);
 
-  /* %541 = cross_entropy(%539, %540) : f32[1] */
+  /* %493 = cross_entropy(%491, %492) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 118616064, inputs[23], arena + 313750704);
 
-  /* %542 = cross_entropy_grad(%539, %540) : f32[B, 1000] */
+  /* %494 = cross_entropy_grad(%491, %492) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 118616064, inputs[23], arena + 118808064);
 
-  /* %543 = transpose(%537) {perm [1, 0]} head : f32[192, 1000] */
+  /* %495 = transpose(%489) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[150], arena + 118616064);
 
-  /* %544 = fused_linear(%542, %543) head : f32[B, 192] */
+  /* %496 = fused_linear(%494, %495) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 118808064, arena + 118616064, NULL, LK_ACT_NONE, NULL,
       arena + 119832576);
 
-  /* %545 = linear_grad_weight(%542, %536) head : f32[1000, 192] */
+  /* %497 = linear_grad_weight(%494, %488) head : f32[1000, 192] */
   lk_linear_grad_weight(B, 192, 1000, arena + 118808064, arena + 119826432, arena + 313409664);
 
-  /* %546 = reduce_sum(%542) {axes [], batch} head : f32[1000] */
+  /* %498 = reduce_sum(%494) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 118808064,
       arena + 313749120);
 
-  /* %547 = reshape(%544) {shape [1, 192]} : f32[B, 1, 192], a view of %544: no code */
+  /* %499 = reshape(%496) {shape [1, 192]} : f32[B, 1, 192], a view of %496: no code */
 
-  /* %548 = zero_pad(%547) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %500 = zero_pad(%499) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   lk_zero_pad(B, 1, 192, 0, 196, arena + 119832576, arena + 118616064);
 
-  /* %549 = reduce_sum(%548) {axes [0], batch} norm : f32[192] */
+  /* %501 = reduce_sum(%500) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118616064,
       arena + 313750128);
 
-  /* %550 = mul(%548, %531) norm : f32[B, 197, 192] */
+  /* %502 = mul(%500, %483) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 119826432);
 
-  /* %551 = mul(%548, %533) norm : f32[B, 197, 192], written over %548 */
+  /* %503 = mul(%500, %485) norm : f32[B, 197, 192], written over %500 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 118616064, (const long[]){37824, 192, 1},
       arena + 117405696, (const long[]){37824, 192, 1}, arena + 118616064);
 
-  /* %552 = reduce_sum(%551) {axes [0], batch} norm : f32[192] */
+  /* %504 = reduce_sum(%503) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118616064,
       arena + 313750320);
 
-  /* %553 = normalize_grad(%530, %550) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %505 = normalize_grad(%482, %502) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 116195328, arena + 119826432, 1e-06f, arena + 310988928);
 
-  /* %554 = mul(%553, %528) blocks.11 : f32[B, 197, 192] */
+  /* %506 = mul(%505, %480) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[22], (const long[]){1, 0, 0}, arena + 312199296);
 
-  /* %555 = transpose(%525) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
+  /* %507 = transpose(%477) {perm [1, 0]} blocks.11.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[146], arena + 313601664);
 
-  /* %556 = fused_linear(%554, %555) blocks.11.mlp.fc2 : f32[B, 197, 768] */
+  /* %508 = fused_linear(%506, %507) blocks.11.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 312199296, arena + 313601664, NULL, LK_ACT_NONE, NULL,
       arena + 116195328);
 
-  /* %557 = linear_grad_weight(%554, %524) blocks.11.mlp.fc2 : f32[192, 768] */
+  /* %509 = linear_grad_weight(%506, %476) blocks.11.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 312199296, arena + 111353856, arena + 313601664);
 
-  /* %558 = reduce_sum(%554) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
+  /* %510 = reduce_sum(%506) {axes [0], batch} blocks.11.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 312199296,
       arena + 313750512);
 
-  /* %559 = gelu_grad(%523, %556) blocks.11.mlp : f32[B, 197, 768] */
+  /* %511 = gelu_grad(%475, %508) blocks.11.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 106512384, arena + 116195328,
       arena + 111353856);
 
-  /* %560 = transpose(%521) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
+  /* %512 = transpose(%473) {perm [1, 0]} blocks.11.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[144], arena + 107722752);
 
-  /* %561 = fused_linear(%559, %560) blocks.11.mlp.fc1 : f32[B, 197, 192] */
+  /* %513 = fused_linear(%511, %512) blocks.11.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 111353856, arena + 107722752, NULL, LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %562 = linear_grad_weight(%559, %520) blocks.11.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 111353856, arena + 309778560, arena + 116384448);
+  /* %514 = linear_grad_weight(%511, %472) blocks.11.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 111353856, arena + 309778560, arena + 116195328);
 
-  /* %563 = reduce_sum(%559) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
+  /* %515 = reduce_sum(%511) {axes [0], batch} blocks.11.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
-      arena + 116568768);
+      arena + 116342784);
 
-  /* %564 = reduce_sum(%561) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %516 = reduce_sum(%513) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 116569536);
+      arena + 115210944);
 
-  /* %565 = mul(%561, %516) blocks.11.norm2 : f32[B, 197, 192] */
+  /* %517 = mul(%513, %468) blocks.11.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 106512384, (const long[]){37824, 192, 1},
       params[142], (const long[]){0, 0, 1}, arena + 107722752);
 
-  /* %566 = mul(%561, %518) blocks.11.norm2 : f32[B, 197, 192], written over %561 */
+  /* %518 = mul(%513, %470) blocks.11.norm2 : f32[B, 197, 192], written over %513 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 106512384, (const long[]){37824, 192, 1},
       arena + 308568192, (const long[]){37824, 192, 1}, arena + 106512384);
 
-  /* %567 = reduce_sum(%566) {axes [0], batch} blocks.11.norm2 : f32[192] */
+  /* %519 = reduce_sum(%518) {axes [0], batch} blocks.11.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 116569728);
+      arena + 115211136);
 
-  /* %568 = normalize_grad(%515, %565) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
+  /* %520 = normalize_grad(%467, %517) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 307357824, arena + 107722752, 1e-06f, arena + 106512384);
 
-  /* %569 = add(%553, %568) blocks.11 : f32[B, 197, 192], written over %553 */
+  /* %521 = add(%505, %520) blocks.11 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 106512384, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %570 = mul(%569, %513) blocks.11 : f32[B, 197, 192] */
+  /* %522 = mul(%521, %465) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[21], (const long[]){1, 0, 0}, arena + 106512384);
 
-  /* %571 = transpose(%510) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[140], arena + 108933120);
+  /* %523 = transpose(%462) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[140], arena + 107722752);
 
-  /* %572 = fused_linear(%570, %571) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 106512384, arena + 108933120, NULL, LK_ACT_NONE, NULL,
-      arena + 107722752);
-
-  /* %573 = linear_grad_weight(%570, %509) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 106512384, arena + 306147456, arena + 116531904);
-
-  /* %574 = reduce_sum(%570) {axes [0], batch} blocks.11.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
-      arena + 116569920);
-
-  /* %575 = reshape(%572) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %572: no code */
-
-  /* %576 = transpose(%575) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 107722752,
-      arena + 113963712);
-
-  /* %577 = transpose(%503) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 304937088,
+  /* %524 = fused_linear(%522, %523) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 106512384, arena + 107722752, NULL, LK_ACT_NONE, NULL,
       arena + 110238048);
 
-  /* %578 = matmul(%576, %577) blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 113963712, 12608, 64, 1, arena + 110238048, 12608,
-      197, 1, arena + 106512384, 38809, 197, 0.0f);
+  /* %525 = linear_grad_weight(%522, %461) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 106512384, arena + 306147456, arena + 115174080);
 
-  /* %579 = transpose(%506) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 162019104, arena + 110238048);
+  /* %526 = reduce_sum(%522) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
+      arena + 115211328);
 
-  /* %580 = matmul(%579, %576) blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 110238048, 38809, 197, 1, arena + 113963712, 12608,
-      64, 1, arena + 115174080, 12608, 64, 0.0f);
+  /* %527 = reshape(%524) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %524: no code */
 
-  /* %581 = softmax_grad(%506, %578) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  /* %528 = matmul_permuted(%527, %456) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 110238048, 64, 192, 1,
+      arena + 304937088, 64, 1, 192, arena + 106512384, 38809, 197, 0.0f);
+
+  /* %529 = matmul_permuted(%459, %527) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 162019104, 38809, 1, 197,
+      arena + 110238048, 64, 192, 1, arena + 113963712, 64, 192, 0.0f);
+
+  /* %530 = softmax_grad(%459, %528) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 162019104, arena + 106512384, arena + 110238048);
 
-  /* %582 = mul_scalar(%581) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
+  /* %531 = mul_scalar(%530) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 110238048, 0.125f, arena + 106512384);
 
-  /* %583 = transpose(%501) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 303726720,
-      arena + 110238048);
+  /* %532 = matmul_permuted(%531, %455) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 106512384, 38809, 197, 1,
+      arena + 303726720, 64, 192, 1, arena + 110238048, 64, 192, 0.0f);
 
-  /* %584 = matmul(%582, %583) blocks.11.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 106512384, 38809, 197, 1, arena + 110238048, 12608,
-      64, 1, arena + 111448416, 12608, 64, 0.0f);
+  /* %533 = matmul_permuted(%454, %531) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 106512384, 38809, 1, 197,
+      arena + 302516352, 64, 192, 1, arena + 111448416, 64, 192, 0.0f);
 
-  /* %585 = transpose(%499) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 302516352,
-      arena + 110238048);
+  /* %534 = reshape(%529) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %529: no code */
 
-  /* %586 = matmul(%585, %582) blocks.11.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 110238048, 12608, 197, 1, arena + 106512384, 38809,
-      197, 1, arena + 112658784, 12608, 197, 0.0f);
+  /* %535 = reshape(%533) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %533: no code */
 
-  /* %587 = transpose(%580) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 115174080,
-      arena + 110143488);
+  /* %536 = reshape(%532) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %532: no code */
 
-  /* %588 = reshape(%587) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %587: no code */
+  /* %537 = concat(%536, %535, %534) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 110238048, 192, arena + 106512384, 576);
+  lk_copy_rows(B * 197, 192, arena + 111448416, 192, arena + 106512576, 576);
+  lk_copy_rows(B * 197, 192, arena + 113963712, 192, arena + 106512768, 576);
 
-  /* %589 = transpose(%586) {perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 112658784,
-      arena + 113869152);
-
-  /* %590 = reshape(%589) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %589: no code */
-
-  /* %591 = transpose(%584) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 111448416,
-      arena + 112658784);
-
-  /* %592 = reshape(%591) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %591: no code */
-
-  /* %593 = concat(%592, %590, %588) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 112658784, 192, arena + 106512384, 576);
-  lk_copy_rows(B * 197, 192, arena + 113869152, 192, arena + 106512576, 576);
-  lk_copy_rows(B * 197, 192, arena + 110143488, 192, arena + 106512768, 576);
-
-  /* %594 = transpose(%492) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %538 = transpose(%448) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[138], arena + 111353856);
 
-  /* %595 = fused_linear(%593, %594) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %539 = fused_linear(%537, %538) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 106512384, arena + 111353856, NULL, LK_ACT_NONE, NULL,
       arena + 110143488);
 
-  /* %596 = linear_grad_weight(%593, %491) blocks.11.attn.qkv : f32[576, 192] */
+  /* %540 = linear_grad_weight(%537, %447) blocks.11.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 106512384, arena + 301305984, arena + 112711680);
 
-  /* %597 = reduce_sum(%593) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %541 = reduce_sum(%537) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 106512384,
       arena + 112822272);
 
-  /* %598 = reduce_sum(%595) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %542 = reduce_sum(%539) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
       arena + 112822848);
 
-  /* %599 = mul(%595, %487) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %543 = mul(%539, %443) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
       params[136], (const long[]){0, 0, 1}, arena + 106512384);
 
-  /* %600 = mul(%595, %489) blocks.11.norm1 : f32[B, 197, 192], written over %595 */
+  /* %544 = mul(%539, %445) blocks.11.norm1 : f32[B, 197, 192], written over %539 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 110143488, (const long[]){37824, 192, 1},
       arena + 300095616, (const long[]){37824, 192, 1}, arena + 110143488);
 
-  /* %601 = reduce_sum(%600) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %545 = reduce_sum(%544) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 110143488,
       arena + 112823040);
 
-  /* %602 = normalize_grad(%486, %599) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %546 = normalize_grad(%442, %543) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 298885248, arena + 106512384, 1e-06f, arena + 107722752);
 
-  /* %603 = add(%569, %602) blocks.10 : f32[B, 197, 192], written over %553 */
+  /* %547 = add(%521, %546) blocks.10 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 107722752, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %604 = mul(%603, %484) blocks.10 : f32[B, 197, 192] */
+  /* %548 = mul(%547, %440) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 111353856);
 
-  /* %605 = transpose(%481) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
+  /* %549 = transpose(%437) {perm [1, 0]} blocks.10.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[134], arena + 112564224);
 
-  /* %606 = fused_linear(%604, %605) blocks.10.mlp.fc2 : f32[B, 197, 768] */
+  /* %550 = fused_linear(%548, %549) blocks.10.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 111353856, arena + 112564224, NULL, LK_ACT_NONE, NULL,
       arena + 106512384);
 
-  /* %607 = linear_grad_weight(%604, %480) blocks.10.mlp.fc2 : f32[192, 768] */
+  /* %551 = linear_grad_weight(%548, %436) blocks.10.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 111353856, arena + 101670912, arena + 112564224);
 
-  /* %608 = reduce_sum(%604) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
+  /* %552 = reduce_sum(%548) {axes [0], batch} blocks.10.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 111353856,
       arena + 112823232);
 
-  /* %609 = gelu_grad(%479, %606) blocks.10.mlp : f32[B, 197, 768] */
+  /* %553 = gelu_grad(%435, %550) blocks.10.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 96829440, arena + 106512384, arena + 101670912);
 
-  /* %610 = transpose(%477) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
+  /* %554 = transpose(%433) {perm [1, 0]} blocks.10.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[132], arena + 98039808);
 
-  /* %611 = fused_linear(%609, %610) blocks.10.mlp.fc1 : f32[B, 197, 192] */
+  /* %555 = fused_linear(%553, %554) blocks.10.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 101670912, arena + 98039808, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %612 = linear_grad_weight(%609, %476) blocks.10.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 297674880, arena + 106701504);
+  /* %556 = linear_grad_weight(%553, %432) blocks.10.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 101670912, arena + 297674880, arena + 106512384);
 
-  /* %613 = reduce_sum(%609) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
+  /* %557 = reduce_sum(%553) {axes [0], batch} blocks.10.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
-      arena + 106885824);
+      arena + 106659840);
 
-  /* %614 = reduce_sum(%611) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %558 = reduce_sum(%555) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 106886592);
+      arena + 105528000);
 
-  /* %615 = mul(%611, %472) blocks.10.norm2 : f32[B, 197, 192] */
+  /* %559 = mul(%555, %428) blocks.10.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 96829440, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, arena + 98039808);
 
-  /* %616 = mul(%611, %474) blocks.10.norm2 : f32[B, 197, 192], written over %611 */
+  /* %560 = mul(%555, %430) blocks.10.norm2 : f32[B, 197, 192], written over %555 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 96829440, (const long[]){37824, 192, 1},
       arena + 296464512, (const long[]){37824, 192, 1}, arena + 96829440);
 
-  /* %617 = reduce_sum(%616) {axes [0], batch} blocks.10.norm2 : f32[192] */
+  /* %561 = reduce_sum(%560) {axes [0], batch} blocks.10.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 106886784);
+      arena + 105528192);
 
-  /* %618 = normalize_grad(%471, %615) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %562 = normalize_grad(%427, %559) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 295254144, arena + 98039808, 1e-06f, arena + 96829440);
 
-  /* %619 = add(%603, %618) blocks.10 : f32[B, 197, 192], written over %553 */
+  /* %563 = add(%547, %562) blocks.10 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 96829440, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %620 = mul(%619, %469) blocks.10 : f32[B, 197, 192] */
+  /* %564 = mul(%563, %425) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 96829440);
 
-  /* %621 = transpose(%466) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[128], arena + 99250176);
+  /* %565 = transpose(%422) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[128], arena + 98039808);
 
-  /* %622 = fused_linear(%620, %621) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 96829440, arena + 99250176, NULL, LK_ACT_NONE, NULL,
-      arena + 98039808);
-
-  /* %623 = linear_grad_weight(%620, %465) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 294043776, arena + 106848960);
-
-  /* %624 = reduce_sum(%620) {axes [0], batch} blocks.10.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
-      arena + 106886976);
-
-  /* %625 = reshape(%622) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %622: no code */
-
-  /* %626 = transpose(%625) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 98039808,
-      arena + 104280768);
-
-  /* %627 = transpose(%459) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 292833408,
+  /* %566 = fused_linear(%564, %565) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 96829440, arena + 98039808, NULL, LK_ACT_NONE, NULL,
       arena + 100555104);
 
-  /* %628 = matmul(%626, %627) blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 104280768, 12608, 64, 1, arena + 100555104, 12608,
-      197, 1, arena + 96829440, 38809, 197, 0.0f);
+  /* %567 = linear_grad_weight(%564, %421) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 96829440, arena + 294043776, arena + 105491136);
 
-  /* %629 = transpose(%462) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 158293440, arena + 100555104);
+  /* %568 = reduce_sum(%564) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
+      arena + 105528384);
 
-  /* %630 = matmul(%629, %626) blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 100555104, 38809, 197, 1, arena + 104280768, 12608,
-      64, 1, arena + 105491136, 12608, 64, 0.0f);
+  /* %569 = reshape(%566) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %566: no code */
 
-  /* %631 = softmax_grad(%462, %628) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %570 = matmul_permuted(%569, %416) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 100555104, 64, 192, 1,
+      arena + 292833408, 64, 1, 192, arena + 96829440, 38809, 197, 0.0f);
+
+  /* %571 = matmul_permuted(%419, %569) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 158293440, 38809, 1, 197,
+      arena + 100555104, 64, 192, 1, arena + 104280768, 64, 192, 0.0f);
+
+  /* %572 = softmax_grad(%419, %570) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 158293440, arena + 96829440, arena + 100555104);
 
-  /* %632 = mul_scalar(%631) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
+  /* %573 = mul_scalar(%572) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 100555104, 0.125f, arena + 96829440);
 
-  /* %633 = transpose(%457) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 291623040,
-      arena + 100555104);
+  /* %574 = matmul_permuted(%573, %415) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 96829440, 38809, 197, 1,
+      arena + 291623040, 64, 192, 1, arena + 100555104, 64, 192, 0.0f);
 
-  /* %634 = matmul(%632, %633) blocks.10.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 96829440, 38809, 197, 1, arena + 100555104, 12608,
-      64, 1, arena + 101765472, 12608, 64, 0.0f);
+  /* %575 = matmul_permuted(%414, %573) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 96829440, 38809, 1, 197,
+      arena + 290412672, 64, 192, 1, arena + 101765472, 64, 192, 0.0f);
 
-  /* %635 = transpose(%455) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 290412672,
-      arena + 100555104);
+  /* %576 = reshape(%571) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %571: no code */
 
-  /* %636 = matmul(%635, %632) blocks.10.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 100555104, 12608, 197, 1, arena + 96829440, 38809,
-      197, 1, arena + 102975840, 12608, 197, 0.0f);
+  /* %577 = reshape(%575) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %575: no code */
 
-  /* %637 = transpose(%630) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 105491136,
-      arena + 100460544);
+  /* %578 = reshape(%574) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %574: no code */
 
-  /* %638 = reshape(%637) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %637: no code */
+  /* %579 = concat(%578, %577, %576) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 100555104, 192, arena + 96829440, 576);
+  lk_copy_rows(B * 197, 192, arena + 101765472, 192, arena + 96829632, 576);
+  lk_copy_rows(B * 197, 192, arena + 104280768, 192, arena + 96829824, 576);
 
-  /* %639 = transpose(%636) {perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 102975840,
-      arena + 104186208);
-
-  /* %640 = reshape(%639) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %639: no code */
-
-  /* %641 = transpose(%634) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 101765472,
-      arena + 102975840);
-
-  /* %642 = reshape(%641) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %641: no code */
-
-  /* %643 = concat(%642, %640, %638) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 102975840, 192, arena + 96829440, 576);
-  lk_copy_rows(B * 197, 192, arena + 104186208, 192, arena + 96829632, 576);
-  lk_copy_rows(B * 197, 192, arena + 100460544, 192, arena + 96829824, 576);
-
-  /* %644 = transpose(%448) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %580 = transpose(%408) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[126], arena + 101670912);
 
-  /* %645 = fused_linear(%643, %644) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %581 = fused_linear(%579, %580) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 96829440, arena + 101670912, NULL, LK_ACT_NONE, NULL,
       arena + 100460544);
 
-  /* %646 = linear_grad_weight(%643, %447) blocks.10.attn.qkv : f32[576, 192] */
+  /* %582 = linear_grad_weight(%579, %407) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 96829440, arena + 289202304, arena + 103028736);
 
-  /* %647 = reduce_sum(%643) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %583 = reduce_sum(%579) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 96829440,
       arena + 103139328);
 
-  /* %648 = reduce_sum(%645) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %584 = reduce_sum(%581) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
       arena + 103139904);
 
-  /* %649 = mul(%645, %443) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %585 = mul(%581, %403) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
       params[124], (const long[]){0, 0, 1}, arena + 96829440);
 
-  /* %650 = mul(%645, %445) blocks.10.norm1 : f32[B, 197, 192], written over %645 */
+  /* %586 = mul(%581, %405) blocks.10.norm1 : f32[B, 197, 192], written over %581 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 100460544, (const long[]){37824, 192, 1},
       arena + 287991936, (const long[]){37824, 192, 1}, arena + 100460544);
 
-  /* %651 = reduce_sum(%650) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %587 = reduce_sum(%586) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 100460544,
       arena + 103140096);
 
-  /* %652 = normalize_grad(%442, %649) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %588 = normalize_grad(%402, %585) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 286781568, arena + 96829440, 1e-06f, arena + 98039808);
 
-  /* %653 = add(%619, %652) blocks.9 : f32[B, 197, 192], written over %553 */
+  /* %589 = add(%563, %588) blocks.9 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 98039808, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %654 = mul(%653, %440) blocks.9 : f32[B, 197, 192] */
+  /* %590 = mul(%589, %400) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 101670912);
 
-  /* %655 = transpose(%437) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
+  /* %591 = transpose(%397) {perm [1, 0]} blocks.9.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[122], arena + 102881280);
 
-  /* %656 = fused_linear(%654, %655) blocks.9.mlp.fc2 : f32[B, 197, 768] */
+  /* %592 = fused_linear(%590, %591) blocks.9.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 101670912, arena + 102881280, NULL, LK_ACT_NONE, NULL,
       arena + 96829440);
 
-  /* %657 = linear_grad_weight(%654, %436) blocks.9.mlp.fc2 : f32[192, 768] */
+  /* %593 = linear_grad_weight(%590, %396) blocks.9.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 101670912, arena + 91987968, arena + 102881280);
 
-  /* %658 = reduce_sum(%654) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
+  /* %594 = reduce_sum(%590) {axes [0], batch} blocks.9.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 101670912,
       arena + 103140288);
 
-  /* %659 = gelu_grad(%435, %656) blocks.9.mlp : f32[B, 197, 768] */
+  /* %595 = gelu_grad(%395, %592) blocks.9.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 87146496, arena + 96829440, arena + 91987968);
 
-  /* %660 = transpose(%433) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
+  /* %596 = transpose(%393) {perm [1, 0]} blocks.9.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[120], arena + 88356864);
 
-  /* %661 = fused_linear(%659, %660) blocks.9.mlp.fc1 : f32[B, 197, 192] */
+  /* %597 = fused_linear(%595, %596) blocks.9.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 91987968, arena + 88356864, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %662 = linear_grad_weight(%659, %432) blocks.9.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 285571200, arena + 97018560);
+  /* %598 = linear_grad_weight(%595, %392) blocks.9.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 91987968, arena + 285571200, arena + 96829440);
 
-  /* %663 = reduce_sum(%659) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
+  /* %599 = reduce_sum(%595) {axes [0], batch} blocks.9.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
-      arena + 97202880);
+      arena + 96976896);
 
-  /* %664 = reduce_sum(%661) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %600 = reduce_sum(%597) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 97203648);
+      arena + 95845056);
 
-  /* %665 = mul(%661, %428) blocks.9.norm2 : f32[B, 197, 192] */
+  /* %601 = mul(%597, %388) blocks.9.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 87146496, (const long[]){37824, 192, 1},
       params[118], (const long[]){0, 0, 1}, arena + 88356864);
 
-  /* %666 = mul(%661, %430) blocks.9.norm2 : f32[B, 197, 192], written over %661 */
+  /* %602 = mul(%597, %390) blocks.9.norm2 : f32[B, 197, 192], written over %597 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 87146496, (const long[]){37824, 192, 1},
       arena + 284360832, (const long[]){37824, 192, 1}, arena + 87146496);
 
-  /* %667 = reduce_sum(%666) {axes [0], batch} blocks.9.norm2 : f32[192] */
+  /* %603 = reduce_sum(%602) {axes [0], batch} blocks.9.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 97203840);
+      arena + 95845248);
 
-  /* %668 = normalize_grad(%427, %665) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %604 = normalize_grad(%387, %601) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 283150464, arena + 88356864, 1e-06f, arena + 87146496);
 
-  /* %669 = add(%653, %668) blocks.9 : f32[B, 197, 192], written over %553 */
+  /* %605 = add(%589, %604) blocks.9 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 87146496, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %670 = mul(%669, %425) blocks.9 : f32[B, 197, 192] */
+  /* %606 = mul(%605, %385) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 87146496);
 
-  /* %671 = transpose(%422) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[116], arena + 89567232);
+  /* %607 = transpose(%382) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[116], arena + 88356864);
 
-  /* %672 = fused_linear(%670, %671) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 87146496, arena + 89567232, NULL, LK_ACT_NONE, NULL,
-      arena + 88356864);
-
-  /* %673 = linear_grad_weight(%670, %421) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 281940096, arena + 97166016);
-
-  /* %674 = reduce_sum(%670) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
-      arena + 97204032);
-
-  /* %675 = reshape(%672) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %672: no code */
-
-  /* %676 = transpose(%675) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 88356864,
-      arena + 94597824);
-
-  /* %677 = transpose(%415) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 280729728,
+  /* %608 = fused_linear(%606, %607) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 87146496, arena + 88356864, NULL, LK_ACT_NONE, NULL,
       arena + 90872160);
 
-  /* %678 = matmul(%676, %677) blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 94597824, 12608, 64, 1, arena + 90872160, 12608, 197,
-      1, arena + 87146496, 38809, 197, 0.0f);
+  /* %609 = linear_grad_weight(%606, %381) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 87146496, arena + 281940096, arena + 95808192);
 
-  /* %679 = transpose(%418) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 154567776, arena + 90872160);
+  /* %610 = reduce_sum(%606) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
+      arena + 95845440);
 
-  /* %680 = matmul(%679, %676) blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 90872160, 38809, 197, 1, arena + 94597824, 12608, 64,
-      1, arena + 95808192, 12608, 64, 0.0f);
+  /* %611 = reshape(%608) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %608: no code */
 
-  /* %681 = softmax_grad(%418, %678) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %612 = matmul_permuted(%611, %376) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 90872160, 64, 192, 1,
+      arena + 280729728, 64, 1, 192, arena + 87146496, 38809, 197, 0.0f);
+
+  /* %613 = matmul_permuted(%379, %611) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 154567776, 38809, 1, 197,
+      arena + 90872160, 64, 192, 1, arena + 94597824, 64, 192, 0.0f);
+
+  /* %614 = softmax_grad(%379, %612) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 154567776, arena + 87146496, arena + 90872160);
 
-  /* %682 = mul_scalar(%681) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
+  /* %615 = mul_scalar(%614) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 90872160, 0.125f, arena + 87146496);
 
-  /* %683 = transpose(%413) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 279519360,
-      arena + 90872160);
+  /* %616 = matmul_permuted(%615, %375) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 87146496, 38809, 197, 1,
+      arena + 279519360, 64, 192, 1, arena + 90872160, 64, 192, 0.0f);
 
-  /* %684 = matmul(%682, %683) blocks.9.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 87146496, 38809, 197, 1, arena + 90872160, 12608, 64,
-      1, arena + 92082528, 12608, 64, 0.0f);
+  /* %617 = matmul_permuted(%374, %615) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 87146496, 38809, 1, 197,
+      arena + 278308992, 64, 192, 1, arena + 92082528, 64, 192, 0.0f);
 
-  /* %685 = transpose(%411) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 278308992,
-      arena + 90872160);
+  /* %618 = reshape(%613) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %613: no code */
 
-  /* %686 = matmul(%685, %682) blocks.9.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 90872160, 12608, 197, 1, arena + 87146496, 38809,
-      197, 1, arena + 93292896, 12608, 197, 0.0f);
+  /* %619 = reshape(%617) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %617: no code */
 
-  /* %687 = transpose(%680) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 95808192,
-      arena + 90777600);
+  /* %620 = reshape(%616) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %616: no code */
 
-  /* %688 = reshape(%687) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %687: no code */
+  /* %621 = concat(%620, %619, %618) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 90872160, 192, arena + 87146496, 576);
+  lk_copy_rows(B * 197, 192, arena + 92082528, 192, arena + 87146688, 576);
+  lk_copy_rows(B * 197, 192, arena + 94597824, 192, arena + 87146880, 576);
 
-  /* %689 = transpose(%686) {perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 93292896,
-      arena + 94503264);
-
-  /* %690 = reshape(%689) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %689: no code */
-
-  /* %691 = transpose(%684) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 92082528,
-      arena + 93292896);
-
-  /* %692 = reshape(%691) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %691: no code */
-
-  /* %693 = concat(%692, %690, %688) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 93292896, 192, arena + 87146496, 576);
-  lk_copy_rows(B * 197, 192, arena + 94503264, 192, arena + 87146688, 576);
-  lk_copy_rows(B * 197, 192, arena + 90777600, 192, arena + 87146880, 576);
-
-  /* %694 = transpose(%404) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %622 = transpose(%368) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[114], arena + 91987968);
 
-  /* %695 = fused_linear(%693, %694) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %623 = fused_linear(%621, %622) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 87146496, arena + 91987968, NULL, LK_ACT_NONE, NULL,
       arena + 90777600);
 
-  /* %696 = linear_grad_weight(%693, %403) blocks.9.attn.qkv : f32[576, 192] */
+  /* %624 = linear_grad_weight(%621, %367) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 87146496, arena + 277098624, arena + 93345792);
 
-  /* %697 = reduce_sum(%693) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %625 = reduce_sum(%621) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 87146496,
       arena + 93456384);
 
-  /* %698 = reduce_sum(%695) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %626 = reduce_sum(%623) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
       arena + 93456960);
 
-  /* %699 = mul(%695, %399) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %627 = mul(%623, %363) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
       params[112], (const long[]){0, 0, 1}, arena + 87146496);
 
-  /* %700 = mul(%695, %401) blocks.9.norm1 : f32[B, 197, 192], written over %695 */
+  /* %628 = mul(%623, %365) blocks.9.norm1 : f32[B, 197, 192], written over %623 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90777600, (const long[]){37824, 192, 1},
       arena + 275888256, (const long[]){37824, 192, 1}, arena + 90777600);
 
-  /* %701 = reduce_sum(%700) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %629 = reduce_sum(%628) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90777600,
       arena + 93457152);
 
-  /* %702 = normalize_grad(%398, %699) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %630 = normalize_grad(%362, %627) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 274677888, arena + 87146496, 1e-06f, arena + 88356864);
 
-  /* %703 = add(%669, %702) blocks.8 : f32[B, 197, 192], written over %553 */
+  /* %631 = add(%605, %630) blocks.8 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 88356864, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %704 = mul(%703, %396) blocks.8 : f32[B, 197, 192] */
+  /* %632 = mul(%631, %360) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 91987968);
 
-  /* %705 = transpose(%393) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
+  /* %633 = transpose(%357) {perm [1, 0]} blocks.8.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[110], arena + 93198336);
 
-  /* %706 = fused_linear(%704, %705) blocks.8.mlp.fc2 : f32[B, 197, 768] */
+  /* %634 = fused_linear(%632, %633) blocks.8.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 91987968, arena + 93198336, NULL, LK_ACT_NONE, NULL,
       arena + 87146496);
 
-  /* %707 = linear_grad_weight(%704, %392) blocks.8.mlp.fc2 : f32[192, 768] */
+  /* %635 = linear_grad_weight(%632, %356) blocks.8.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 91987968, arena + 82305024, arena + 93198336);
 
-  /* %708 = reduce_sum(%704) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
+  /* %636 = reduce_sum(%632) {axes [0], batch} blocks.8.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91987968,
       arena + 93457344);
 
-  /* %709 = gelu_grad(%391, %706) blocks.8.mlp : f32[B, 197, 768] */
+  /* %637 = gelu_grad(%355, %634) blocks.8.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 77463552, arena + 87146496, arena + 82305024);
 
-  /* %710 = transpose(%389) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
+  /* %638 = transpose(%353) {perm [1, 0]} blocks.8.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[108], arena + 78673920);
 
-  /* %711 = fused_linear(%709, %710) blocks.8.mlp.fc1 : f32[B, 197, 192] */
+  /* %639 = fused_linear(%637, %638) blocks.8.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 82305024, arena + 78673920, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %712 = linear_grad_weight(%709, %388) blocks.8.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 273467520, arena + 87335616);
+  /* %640 = linear_grad_weight(%637, %352) blocks.8.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 82305024, arena + 273467520, arena + 87146496);
 
-  /* %713 = reduce_sum(%709) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
+  /* %641 = reduce_sum(%637) {axes [0], batch} blocks.8.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
-      arena + 87519936);
+      arena + 87293952);
 
-  /* %714 = reduce_sum(%711) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %642 = reduce_sum(%639) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 87520704);
+      arena + 86162112);
 
-  /* %715 = mul(%711, %384) blocks.8.norm2 : f32[B, 197, 192] */
+  /* %643 = mul(%639, %348) blocks.8.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 77463552, (const long[]){37824, 192, 1},
       params[106], (const long[]){0, 0, 1}, arena + 78673920);
 
-  /* %716 = mul(%711, %386) blocks.8.norm2 : f32[B, 197, 192], written over %711 */
+  /* %644 = mul(%639, %350) blocks.8.norm2 : f32[B, 197, 192], written over %639 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 77463552, (const long[]){37824, 192, 1},
       arena + 272257152, (const long[]){37824, 192, 1}, arena + 77463552);
 
-  /* %717 = reduce_sum(%716) {axes [0], batch} blocks.8.norm2 : f32[192] */
+  /* %645 = reduce_sum(%644) {axes [0], batch} blocks.8.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 87520896);
+      arena + 86162304);
 
-  /* %718 = normalize_grad(%383, %715) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %646 = normalize_grad(%347, %643) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 271046784, arena + 78673920, 1e-06f, arena + 77463552);
 
-  /* %719 = add(%703, %718) blocks.8 : f32[B, 197, 192], written over %553 */
+  /* %647 = add(%631, %646) blocks.8 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 77463552, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %720 = mul(%719, %381) blocks.8 : f32[B, 197, 192] */
+  /* %648 = mul(%647, %345) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 77463552);
 
-  /* %721 = transpose(%378) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 79884288);
+  /* %649 = transpose(%342) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 78673920);
 
-  /* %722 = fused_linear(%720, %721) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 77463552, arena + 79884288, NULL, LK_ACT_NONE, NULL,
-      arena + 78673920);
-
-  /* %723 = linear_grad_weight(%720, %377) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 269836416, arena + 87483072);
-
-  /* %724 = reduce_sum(%720) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
-      arena + 87521088);
-
-  /* %725 = reshape(%722) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %722: no code */
-
-  /* %726 = transpose(%725) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 78673920,
-      arena + 84914880);
-
-  /* %727 = transpose(%371) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 268626048,
+  /* %650 = fused_linear(%648, %649) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 77463552, arena + 78673920, NULL, LK_ACT_NONE, NULL,
       arena + 81189216);
 
-  /* %728 = matmul(%726, %727) blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 84914880, 12608, 64, 1, arena + 81189216, 12608, 197,
-      1, arena + 77463552, 38809, 197, 0.0f);
+  /* %651 = linear_grad_weight(%648, %341) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 77463552, arena + 269836416, arena + 86125248);
 
-  /* %729 = transpose(%374) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 150842112, arena + 81189216);
+  /* %652 = reduce_sum(%648) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
+      arena + 86162496);
 
-  /* %730 = matmul(%729, %726) blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 81189216, 38809, 197, 1, arena + 84914880, 12608, 64,
-      1, arena + 86125248, 12608, 64, 0.0f);
+  /* %653 = reshape(%650) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %650: no code */
 
-  /* %731 = softmax_grad(%374, %728) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %654 = matmul_permuted(%653, %336) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 81189216, 64, 192, 1,
+      arena + 268626048, 64, 1, 192, arena + 77463552, 38809, 197, 0.0f);
+
+  /* %655 = matmul_permuted(%339, %653) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 150842112, 38809, 1, 197,
+      arena + 81189216, 64, 192, 1, arena + 84914880, 64, 192, 0.0f);
+
+  /* %656 = softmax_grad(%339, %654) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 150842112, arena + 77463552, arena + 81189216);
 
-  /* %732 = mul_scalar(%731) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
+  /* %657 = mul_scalar(%656) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 81189216, 0.125f, arena + 77463552);
 
-  /* %733 = transpose(%369) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 267415680,
-      arena + 81189216);
+  /* %658 = matmul_permuted(%657, %335) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 77463552, 38809, 197, 1,
+      arena + 267415680, 64, 192, 1, arena + 81189216, 64, 192, 0.0f);
 
-  /* %734 = matmul(%732, %733) blocks.8.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 77463552, 38809, 197, 1, arena + 81189216, 12608, 64,
-      1, arena + 82399584, 12608, 64, 0.0f);
+  /* %659 = matmul_permuted(%334, %657) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 77463552, 38809, 1, 197,
+      arena + 266205312, 64, 192, 1, arena + 82399584, 64, 192, 0.0f);
 
-  /* %735 = transpose(%367) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 266205312,
-      arena + 81189216);
+  /* %660 = reshape(%655) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %655: no code */
 
-  /* %736 = matmul(%735, %732) blocks.8.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 81189216, 12608, 197, 1, arena + 77463552, 38809,
-      197, 1, arena + 83609952, 12608, 197, 0.0f);
+  /* %661 = reshape(%659) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %659: no code */
 
-  /* %737 = transpose(%730) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 86125248,
-      arena + 81094656);
+  /* %662 = reshape(%658) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %658: no code */
 
-  /* %738 = reshape(%737) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %737: no code */
+  /* %663 = concat(%662, %661, %660) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 81189216, 192, arena + 77463552, 576);
+  lk_copy_rows(B * 197, 192, arena + 82399584, 192, arena + 77463744, 576);
+  lk_copy_rows(B * 197, 192, arena + 84914880, 192, arena + 77463936, 576);
 
-  /* %739 = transpose(%736) {perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 83609952,
-      arena + 84820320);
-
-  /* %740 = reshape(%739) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %739: no code */
-
-  /* %741 = transpose(%734) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 82399584,
-      arena + 83609952);
-
-  /* %742 = reshape(%741) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %741: no code */
-
-  /* %743 = concat(%742, %740, %738) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 83609952, 192, arena + 77463552, 576);
-  lk_copy_rows(B * 197, 192, arena + 84820320, 192, arena + 77463744, 576);
-  lk_copy_rows(B * 197, 192, arena + 81094656, 192, arena + 77463936, 576);
-
-  /* %744 = transpose(%360) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %664 = transpose(%328) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[102], arena + 82305024);
 
-  /* %745 = fused_linear(%743, %744) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %665 = fused_linear(%663, %664) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 77463552, arena + 82305024, NULL, LK_ACT_NONE, NULL,
       arena + 81094656);
 
-  /* %746 = linear_grad_weight(%743, %359) blocks.8.attn.qkv : f32[576, 192] */
+  /* %666 = linear_grad_weight(%663, %327) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 77463552, arena + 264994944, arena + 83662848);
 
-  /* %747 = reduce_sum(%743) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %667 = reduce_sum(%663) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 77463552,
       arena + 83773440);
 
-  /* %748 = reduce_sum(%745) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %668 = reduce_sum(%665) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
       arena + 83774016);
 
-  /* %749 = mul(%745, %355) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %669 = mul(%665, %323) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
       params[100], (const long[]){0, 0, 1}, arena + 77463552);
 
-  /* %750 = mul(%745, %357) blocks.8.norm1 : f32[B, 197, 192], written over %745 */
+  /* %670 = mul(%665, %325) blocks.8.norm1 : f32[B, 197, 192], written over %665 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 81094656, (const long[]){37824, 192, 1},
       arena + 263784576, (const long[]){37824, 192, 1}, arena + 81094656);
 
-  /* %751 = reduce_sum(%750) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %671 = reduce_sum(%670) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 81094656,
       arena + 83774208);
 
-  /* %752 = normalize_grad(%354, %749) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %672 = normalize_grad(%322, %669) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 262574208, arena + 77463552, 1e-06f, arena + 78673920);
 
-  /* %753 = add(%719, %752) blocks.7 : f32[B, 197, 192], written over %553 */
+  /* %673 = add(%647, %672) blocks.7 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 78673920, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %754 = mul(%753, %352) blocks.7 : f32[B, 197, 192] */
+  /* %674 = mul(%673, %320) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 82305024);
 
-  /* %755 = transpose(%349) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
+  /* %675 = transpose(%317) {perm [1, 0]} blocks.7.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 83515392);
 
-  /* %756 = fused_linear(%754, %755) blocks.7.mlp.fc2 : f32[B, 197, 768] */
+  /* %676 = fused_linear(%674, %675) blocks.7.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 82305024, arena + 83515392, NULL, LK_ACT_NONE, NULL,
       arena + 77463552);
 
-  /* %757 = linear_grad_weight(%754, %348) blocks.7.mlp.fc2 : f32[192, 768] */
+  /* %677 = linear_grad_weight(%674, %316) blocks.7.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 82305024, arena + 72622080, arena + 83515392);
 
-  /* %758 = reduce_sum(%754) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
+  /* %678 = reduce_sum(%674) {axes [0], batch} blocks.7.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 82305024,
       arena + 83774400);
 
-  /* %759 = gelu_grad(%347, %756) blocks.7.mlp : f32[B, 197, 768] */
+  /* %679 = gelu_grad(%315, %676) blocks.7.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 67780608, arena + 77463552, arena + 72622080);
 
-  /* %760 = transpose(%345) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
+  /* %680 = transpose(%313) {perm [1, 0]} blocks.7.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 68990976);
 
-  /* %761 = fused_linear(%759, %760) blocks.7.mlp.fc1 : f32[B, 197, 192] */
+  /* %681 = fused_linear(%679, %680) blocks.7.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 72622080, arena + 68990976, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %762 = linear_grad_weight(%759, %344) blocks.7.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 261363840, arena + 77652672);
+  /* %682 = linear_grad_weight(%679, %312) blocks.7.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 72622080, arena + 261363840, arena + 77463552);
 
-  /* %763 = reduce_sum(%759) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
+  /* %683 = reduce_sum(%679) {axes [0], batch} blocks.7.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
-      arena + 77836992);
+      arena + 77611008);
 
-  /* %764 = reduce_sum(%761) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %684 = reduce_sum(%681) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 77837760);
+      arena + 76479168);
 
-  /* %765 = mul(%761, %340) blocks.7.norm2 : f32[B, 197, 192] */
+  /* %685 = mul(%681, %308) blocks.7.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 67780608, (const long[]){37824, 192, 1},
       params[94], (const long[]){0, 0, 1}, arena + 68990976);
 
-  /* %766 = mul(%761, %342) blocks.7.norm2 : f32[B, 197, 192], written over %761 */
+  /* %686 = mul(%681, %310) blocks.7.norm2 : f32[B, 197, 192], written over %681 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 67780608, (const long[]){37824, 192, 1},
       arena + 260153472, (const long[]){37824, 192, 1}, arena + 67780608);
 
-  /* %767 = reduce_sum(%766) {axes [0], batch} blocks.7.norm2 : f32[192] */
+  /* %687 = reduce_sum(%686) {axes [0], batch} blocks.7.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 77837952);
+      arena + 76479360);
 
-  /* %768 = normalize_grad(%339, %765) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %688 = normalize_grad(%307, %685) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 258943104, arena + 68990976, 1e-06f, arena + 67780608);
 
-  /* %769 = add(%753, %768) blocks.7 : f32[B, 197, 192], written over %553 */
+  /* %689 = add(%673, %688) blocks.7 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 67780608, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %770 = mul(%769, %337) blocks.7 : f32[B, 197, 192] */
+  /* %690 = mul(%689, %305) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 67780608);
 
-  /* %771 = transpose(%334) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 70201344);
+  /* %691 = transpose(%302) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 68990976);
 
-  /* %772 = fused_linear(%770, %771) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 67780608, arena + 70201344, NULL, LK_ACT_NONE, NULL,
-      arena + 68990976);
-
-  /* %773 = linear_grad_weight(%770, %333) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 257732736, arena + 77800128);
-
-  /* %774 = reduce_sum(%770) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
-      arena + 77838144);
-
-  /* %775 = reshape(%772) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %772: no code */
-
-  /* %776 = transpose(%775) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 68990976,
-      arena + 75231936);
-
-  /* %777 = transpose(%327) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 256522368,
+  /* %692 = fused_linear(%690, %691) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 67780608, arena + 68990976, NULL, LK_ACT_NONE, NULL,
       arena + 71506272);
 
-  /* %778 = matmul(%776, %777) blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 75231936, 12608, 64, 1, arena + 71506272, 12608, 197,
-      1, arena + 67780608, 38809, 197, 0.0f);
+  /* %693 = linear_grad_weight(%690, %301) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 67780608, arena + 257732736, arena + 76442304);
 
-  /* %779 = transpose(%330) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 147116448, arena + 71506272);
+  /* %694 = reduce_sum(%690) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
+      arena + 76479552);
 
-  /* %780 = matmul(%779, %776) blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 71506272, 38809, 197, 1, arena + 75231936, 12608, 64,
-      1, arena + 76442304, 12608, 64, 0.0f);
+  /* %695 = reshape(%692) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %692: no code */
 
-  /* %781 = softmax_grad(%330, %778) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %696 = matmul_permuted(%695, %296) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 71506272, 64, 192, 1,
+      arena + 256522368, 64, 1, 192, arena + 67780608, 38809, 197, 0.0f);
+
+  /* %697 = matmul_permuted(%299, %695) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 147116448, 38809, 1, 197,
+      arena + 71506272, 64, 192, 1, arena + 75231936, 64, 192, 0.0f);
+
+  /* %698 = softmax_grad(%299, %696) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 147116448, arena + 67780608, arena + 71506272);
 
-  /* %782 = mul_scalar(%781) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
+  /* %699 = mul_scalar(%698) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 71506272, 0.125f, arena + 67780608);
 
-  /* %783 = transpose(%325) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 255312000,
-      arena + 71506272);
+  /* %700 = matmul_permuted(%699, %295) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 67780608, 38809, 197, 1,
+      arena + 255312000, 64, 192, 1, arena + 71506272, 64, 192, 0.0f);
 
-  /* %784 = matmul(%782, %783) blocks.7.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 67780608, 38809, 197, 1, arena + 71506272, 12608, 64,
-      1, arena + 72716640, 12608, 64, 0.0f);
+  /* %701 = matmul_permuted(%294, %699) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 67780608, 38809, 1, 197,
+      arena + 254101632, 64, 192, 1, arena + 72716640, 64, 192, 0.0f);
 
-  /* %785 = transpose(%323) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 254101632,
-      arena + 71506272);
+  /* %702 = reshape(%697) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %697: no code */
 
-  /* %786 = matmul(%785, %782) blocks.7.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 71506272, 12608, 197, 1, arena + 67780608, 38809,
-      197, 1, arena + 73927008, 12608, 197, 0.0f);
+  /* %703 = reshape(%701) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %701: no code */
 
-  /* %787 = transpose(%780) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 76442304,
-      arena + 71411712);
+  /* %704 = reshape(%700) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %700: no code */
 
-  /* %788 = reshape(%787) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %787: no code */
+  /* %705 = concat(%704, %703, %702) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 71506272, 192, arena + 67780608, 576);
+  lk_copy_rows(B * 197, 192, arena + 72716640, 192, arena + 67780800, 576);
+  lk_copy_rows(B * 197, 192, arena + 75231936, 192, arena + 67780992, 576);
 
-  /* %789 = transpose(%786) {perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 73927008,
-      arena + 75137376);
-
-  /* %790 = reshape(%789) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %789: no code */
-
-  /* %791 = transpose(%784) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 72716640,
-      arena + 73927008);
-
-  /* %792 = reshape(%791) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %791: no code */
-
-  /* %793 = concat(%792, %790, %788) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 73927008, 192, arena + 67780608, 576);
-  lk_copy_rows(B * 197, 192, arena + 75137376, 192, arena + 67780800, 576);
-  lk_copy_rows(B * 197, 192, arena + 71411712, 192, arena + 67780992, 576);
-
-  /* %794 = transpose(%316) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %706 = transpose(%288) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 72622080);
 
-  /* %795 = fused_linear(%793, %794) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %707 = fused_linear(%705, %706) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 67780608, arena + 72622080, NULL, LK_ACT_NONE, NULL,
       arena + 71411712);
 
-  /* %796 = linear_grad_weight(%793, %315) blocks.7.attn.qkv : f32[576, 192] */
+  /* %708 = linear_grad_weight(%705, %287) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 67780608, arena + 252891264, arena + 73979904);
 
-  /* %797 = reduce_sum(%793) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %709 = reduce_sum(%705) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 67780608,
       arena + 74090496);
 
-  /* %798 = reduce_sum(%795) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %710 = reduce_sum(%707) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
       arena + 74091072);
 
-  /* %799 = mul(%795, %311) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %711 = mul(%707, %283) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 67780608);
 
-  /* %800 = mul(%795, %313) blocks.7.norm1 : f32[B, 197, 192], written over %795 */
+  /* %712 = mul(%707, %285) blocks.7.norm1 : f32[B, 197, 192], written over %707 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 71411712, (const long[]){37824, 192, 1},
       arena + 251680896, (const long[]){37824, 192, 1}, arena + 71411712);
 
-  /* %801 = reduce_sum(%800) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %713 = reduce_sum(%712) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 71411712,
       arena + 74091264);
 
-  /* %802 = normalize_grad(%310, %799) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %714 = normalize_grad(%282, %711) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 250470528, arena + 67780608, 1e-06f, arena + 68990976);
 
-  /* %803 = add(%769, %802) blocks.6 : f32[B, 197, 192], written over %553 */
+  /* %715 = add(%689, %714) blocks.6 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 68990976, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %804 = mul(%803, %308) blocks.6 : f32[B, 197, 192] */
+  /* %716 = mul(%715, %280) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 72622080);
 
-  /* %805 = transpose(%305) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
+  /* %717 = transpose(%277) {perm [1, 0]} blocks.6.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[86], arena + 73832448);
 
-  /* %806 = fused_linear(%804, %805) blocks.6.mlp.fc2 : f32[B, 197, 768] */
+  /* %718 = fused_linear(%716, %717) blocks.6.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 72622080, arena + 73832448, NULL, LK_ACT_NONE, NULL,
       arena + 67780608);
 
-  /* %807 = linear_grad_weight(%804, %304) blocks.6.mlp.fc2 : f32[192, 768] */
+  /* %719 = linear_grad_weight(%716, %276) blocks.6.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 72622080, arena + 62939136, arena + 73832448);
 
-  /* %808 = reduce_sum(%804) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
+  /* %720 = reduce_sum(%716) {axes [0], batch} blocks.6.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 72622080,
       arena + 74091456);
 
-  /* %809 = gelu_grad(%303, %806) blocks.6.mlp : f32[B, 197, 768] */
+  /* %721 = gelu_grad(%275, %718) blocks.6.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 58097664, arena + 67780608, arena + 62939136);
 
-  /* %810 = transpose(%301) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
+  /* %722 = transpose(%273) {perm [1, 0]} blocks.6.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[84], arena + 59308032);
 
-  /* %811 = fused_linear(%809, %810) blocks.6.mlp.fc1 : f32[B, 197, 192] */
+  /* %723 = fused_linear(%721, %722) blocks.6.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 62939136, arena + 59308032, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %812 = linear_grad_weight(%809, %300) blocks.6.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 249260160, arena + 67969728);
+  /* %724 = linear_grad_weight(%721, %272) blocks.6.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 62939136, arena + 249260160, arena + 67780608);
 
-  /* %813 = reduce_sum(%809) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
+  /* %725 = reduce_sum(%721) {axes [0], batch} blocks.6.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
-      arena + 68154048);
+      arena + 67928064);
 
-  /* %814 = reduce_sum(%811) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %726 = reduce_sum(%723) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 68154816);
+      arena + 66796224);
 
-  /* %815 = mul(%811, %296) blocks.6.norm2 : f32[B, 197, 192] */
+  /* %727 = mul(%723, %268) blocks.6.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 58097664, (const long[]){37824, 192, 1},
       params[82], (const long[]){0, 0, 1}, arena + 59308032);
 
-  /* %816 = mul(%811, %298) blocks.6.norm2 : f32[B, 197, 192], written over %811 */
+  /* %728 = mul(%723, %270) blocks.6.norm2 : f32[B, 197, 192], written over %723 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 58097664, (const long[]){37824, 192, 1},
       arena + 248049792, (const long[]){37824, 192, 1}, arena + 58097664);
 
-  /* %817 = reduce_sum(%816) {axes [0], batch} blocks.6.norm2 : f32[192] */
+  /* %729 = reduce_sum(%728) {axes [0], batch} blocks.6.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 68155008);
+      arena + 66796416);
 
-  /* %818 = normalize_grad(%295, %815) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %730 = normalize_grad(%267, %727) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 246839424, arena + 59308032, 1e-06f, arena + 58097664);
 
-  /* %819 = add(%803, %818) blocks.6 : f32[B, 197, 192], written over %553 */
+  /* %731 = add(%715, %730) blocks.6 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 58097664, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %820 = mul(%819, %293) blocks.6 : f32[B, 197, 192] */
+  /* %732 = mul(%731, %265) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 58097664);
 
-  /* %821 = transpose(%290) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 60518400);
+  /* %733 = transpose(%262) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 59308032);
 
-  /* %822 = fused_linear(%820, %821) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 58097664, arena + 60518400, NULL, LK_ACT_NONE, NULL,
-      arena + 59308032);
-
-  /* %823 = linear_grad_weight(%820, %289) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 245629056, arena + 68117184);
-
-  /* %824 = reduce_sum(%820) {axes [0], batch} blocks.6.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
-      arena + 68155200);
-
-  /* %825 = reshape(%822) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %822: no code */
-
-  /* %826 = transpose(%825) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 59308032,
-      arena + 65548992);
-
-  /* %827 = transpose(%283) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 244418688,
+  /* %734 = fused_linear(%732, %733) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 58097664, arena + 59308032, NULL, LK_ACT_NONE, NULL,
       arena + 61823328);
 
-  /* %828 = matmul(%826, %827) blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 65548992, 12608, 64, 1, arena + 61823328, 12608, 197,
-      1, arena + 58097664, 38809, 197, 0.0f);
+  /* %735 = linear_grad_weight(%732, %261) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 58097664, arena + 245629056, arena + 66759360);
 
-  /* %829 = transpose(%286) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 143390784, arena + 61823328);
+  /* %736 = reduce_sum(%732) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
+      arena + 66796608);
 
-  /* %830 = matmul(%829, %826) blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 61823328, 38809, 197, 1, arena + 65548992, 12608, 64,
-      1, arena + 66759360, 12608, 64, 0.0f);
+  /* %737 = reshape(%734) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %734: no code */
 
-  /* %831 = softmax_grad(%286, %828) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %738 = matmul_permuted(%737, %256) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 61823328, 64, 192, 1,
+      arena + 244418688, 64, 1, 192, arena + 58097664, 38809, 197, 0.0f);
+
+  /* %739 = matmul_permuted(%259, %737) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 143390784, 38809, 1, 197,
+      arena + 61823328, 64, 192, 1, arena + 65548992, 64, 192, 0.0f);
+
+  /* %740 = softmax_grad(%259, %738) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 143390784, arena + 58097664, arena + 61823328);
 
-  /* %832 = mul_scalar(%831) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
+  /* %741 = mul_scalar(%740) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 61823328, 0.125f, arena + 58097664);
 
-  /* %833 = transpose(%281) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 243208320,
-      arena + 61823328);
+  /* %742 = matmul_permuted(%741, %255) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 58097664, 38809, 197, 1,
+      arena + 243208320, 64, 192, 1, arena + 61823328, 64, 192, 0.0f);
 
-  /* %834 = matmul(%832, %833) blocks.6.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 58097664, 38809, 197, 1, arena + 61823328, 12608, 64,
-      1, arena + 63033696, 12608, 64, 0.0f);
+  /* %743 = matmul_permuted(%254, %741) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 58097664, 38809, 1, 197,
+      arena + 241997952, 64, 192, 1, arena + 63033696, 64, 192, 0.0f);
 
-  /* %835 = transpose(%279) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 241997952,
-      arena + 61823328);
+  /* %744 = reshape(%739) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %739: no code */
 
-  /* %836 = matmul(%835, %832) blocks.6.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 61823328, 12608, 197, 1, arena + 58097664, 38809,
-      197, 1, arena + 64244064, 12608, 197, 0.0f);
+  /* %745 = reshape(%743) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %743: no code */
 
-  /* %837 = transpose(%830) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 66759360,
-      arena + 61728768);
+  /* %746 = reshape(%742) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %742: no code */
 
-  /* %838 = reshape(%837) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %837: no code */
+  /* %747 = concat(%746, %745, %744) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 61823328, 192, arena + 58097664, 576);
+  lk_copy_rows(B * 197, 192, arena + 63033696, 192, arena + 58097856, 576);
+  lk_copy_rows(B * 197, 192, arena + 65548992, 192, arena + 58098048, 576);
 
-  /* %839 = transpose(%836) {perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 64244064,
-      arena + 65454432);
-
-  /* %840 = reshape(%839) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %839: no code */
-
-  /* %841 = transpose(%834) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 63033696,
-      arena + 64244064);
-
-  /* %842 = reshape(%841) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %841: no code */
-
-  /* %843 = concat(%842, %840, %838) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 64244064, 192, arena + 58097664, 576);
-  lk_copy_rows(B * 197, 192, arena + 65454432, 192, arena + 58097856, 576);
-  lk_copy_rows(B * 197, 192, arena + 61728768, 192, arena + 58098048, 576);
-
-  /* %844 = transpose(%272) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %748 = transpose(%248) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[78], arena + 62939136);
 
-  /* %845 = fused_linear(%843, %844) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %749 = fused_linear(%747, %748) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 58097664, arena + 62939136, NULL, LK_ACT_NONE, NULL,
       arena + 61728768);
 
-  /* %846 = linear_grad_weight(%843, %271) blocks.6.attn.qkv : f32[576, 192] */
+  /* %750 = linear_grad_weight(%747, %247) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 58097664, arena + 240787584, arena + 64296960);
 
-  /* %847 = reduce_sum(%843) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %751 = reduce_sum(%747) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 58097664,
       arena + 64407552);
 
-  /* %848 = reduce_sum(%845) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %752 = reduce_sum(%749) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
       arena + 64408128);
 
-  /* %849 = mul(%845, %267) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %753 = mul(%749, %243) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
       params[76], (const long[]){0, 0, 1}, arena + 58097664);
 
-  /* %850 = mul(%845, %269) blocks.6.norm1 : f32[B, 197, 192], written over %845 */
+  /* %754 = mul(%749, %245) blocks.6.norm1 : f32[B, 197, 192], written over %749 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 61728768, (const long[]){37824, 192, 1},
       arena + 239577216, (const long[]){37824, 192, 1}, arena + 61728768);
 
-  /* %851 = reduce_sum(%850) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %755 = reduce_sum(%754) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61728768,
       arena + 64408320);
 
-  /* %852 = normalize_grad(%266, %849) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %756 = normalize_grad(%242, %753) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 238366848, arena + 58097664, 1e-06f, arena + 59308032);
 
-  /* %853 = add(%819, %852) blocks.5 : f32[B, 197, 192], written over %553 */
+  /* %757 = add(%731, %756) blocks.5 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 59308032, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %854 = mul(%853, %264) blocks.5 : f32[B, 197, 192] */
+  /* %758 = mul(%757, %240) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 62939136);
 
-  /* %855 = transpose(%261) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
+  /* %759 = transpose(%237) {perm [1, 0]} blocks.5.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[74], arena + 64149504);
 
-  /* %856 = fused_linear(%854, %855) blocks.5.mlp.fc2 : f32[B, 197, 768] */
+  /* %760 = fused_linear(%758, %759) blocks.5.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 62939136, arena + 64149504, NULL, LK_ACT_NONE, NULL,
       arena + 58097664);
 
-  /* %857 = linear_grad_weight(%854, %260) blocks.5.mlp.fc2 : f32[192, 768] */
+  /* %761 = linear_grad_weight(%758, %236) blocks.5.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 62939136, arena + 53256192, arena + 64149504);
 
-  /* %858 = reduce_sum(%854) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
+  /* %762 = reduce_sum(%758) {axes [0], batch} blocks.5.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 62939136,
       arena + 64408512);
 
-  /* %859 = gelu_grad(%259, %856) blocks.5.mlp : f32[B, 197, 768] */
+  /* %763 = gelu_grad(%235, %760) blocks.5.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 48414720, arena + 58097664, arena + 53256192);
 
-  /* %860 = transpose(%257) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
+  /* %764 = transpose(%233) {perm [1, 0]} blocks.5.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[72], arena + 49625088);
 
-  /* %861 = fused_linear(%859, %860) blocks.5.mlp.fc1 : f32[B, 197, 192] */
+  /* %765 = fused_linear(%763, %764) blocks.5.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 53256192, arena + 49625088, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %862 = linear_grad_weight(%859, %256) blocks.5.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 237156480, arena + 58286784);
+  /* %766 = linear_grad_weight(%763, %232) blocks.5.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 53256192, arena + 237156480, arena + 58097664);
 
-  /* %863 = reduce_sum(%859) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
+  /* %767 = reduce_sum(%763) {axes [0], batch} blocks.5.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
-      arena + 58471104);
+      arena + 58245120);
 
-  /* %864 = reduce_sum(%861) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %768 = reduce_sum(%765) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 58471872);
+      arena + 57113280);
 
-  /* %865 = mul(%861, %252) blocks.5.norm2 : f32[B, 197, 192] */
+  /* %769 = mul(%765, %228) blocks.5.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 48414720, (const long[]){37824, 192, 1},
       params[70], (const long[]){0, 0, 1}, arena + 49625088);
 
-  /* %866 = mul(%861, %254) blocks.5.norm2 : f32[B, 197, 192], written over %861 */
+  /* %770 = mul(%765, %230) blocks.5.norm2 : f32[B, 197, 192], written over %765 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 48414720, (const long[]){37824, 192, 1},
       arena + 235946112, (const long[]){37824, 192, 1}, arena + 48414720);
 
-  /* %867 = reduce_sum(%866) {axes [0], batch} blocks.5.norm2 : f32[192] */
+  /* %771 = reduce_sum(%770) {axes [0], batch} blocks.5.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 58472064);
+      arena + 57113472);
 
-  /* %868 = normalize_grad(%251, %865) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %772 = normalize_grad(%227, %769) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 234735744, arena + 49625088, 1e-06f, arena + 48414720);
 
-  /* %869 = add(%853, %868) blocks.5 : f32[B, 197, 192], written over %553 */
+  /* %773 = add(%757, %772) blocks.5 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 48414720, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %870 = mul(%869, %249) blocks.5 : f32[B, 197, 192] */
+  /* %774 = mul(%773, %225) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 48414720);
 
-  /* %871 = transpose(%246) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 50835456);
+  /* %775 = transpose(%222) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 49625088);
 
-  /* %872 = fused_linear(%870, %871) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 48414720, arena + 50835456, NULL, LK_ACT_NONE, NULL,
-      arena + 49625088);
-
-  /* %873 = linear_grad_weight(%870, %245) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 233525376, arena + 58434240);
-
-  /* %874 = reduce_sum(%870) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
-      arena + 58472256);
-
-  /* %875 = reshape(%872) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %872: no code */
-
-  /* %876 = transpose(%875) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 49625088,
-      arena + 55866048);
-
-  /* %877 = transpose(%239) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 232315008,
+  /* %776 = fused_linear(%774, %775) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 48414720, arena + 49625088, NULL, LK_ACT_NONE, NULL,
       arena + 52140384);
 
-  /* %878 = matmul(%876, %877) blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 55866048, 12608, 64, 1, arena + 52140384, 12608, 197,
-      1, arena + 48414720, 38809, 197, 0.0f);
+  /* %777 = linear_grad_weight(%774, %221) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 48414720, arena + 233525376, arena + 57076416);
 
-  /* %879 = transpose(%242) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 139665120, arena + 52140384);
+  /* %778 = reduce_sum(%774) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
+      arena + 57113664);
 
-  /* %880 = matmul(%879, %876) blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 52140384, 38809, 197, 1, arena + 55866048, 12608, 64,
-      1, arena + 57076416, 12608, 64, 0.0f);
+  /* %779 = reshape(%776) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %776: no code */
 
-  /* %881 = softmax_grad(%242, %878) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %780 = matmul_permuted(%779, %216) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 52140384, 64, 192, 1,
+      arena + 232315008, 64, 1, 192, arena + 48414720, 38809, 197, 0.0f);
+
+  /* %781 = matmul_permuted(%219, %779) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 139665120, 38809, 1, 197,
+      arena + 52140384, 64, 192, 1, arena + 55866048, 64, 192, 0.0f);
+
+  /* %782 = softmax_grad(%219, %780) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 139665120, arena + 48414720, arena + 52140384);
 
-  /* %882 = mul_scalar(%881) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
+  /* %783 = mul_scalar(%782) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 52140384, 0.125f, arena + 48414720);
 
-  /* %883 = transpose(%237) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 231104640,
-      arena + 52140384);
+  /* %784 = matmul_permuted(%783, %215) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 48414720, 38809, 197, 1,
+      arena + 231104640, 64, 192, 1, arena + 52140384, 64, 192, 0.0f);
 
-  /* %884 = matmul(%882, %883) blocks.5.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 48414720, 38809, 197, 1, arena + 52140384, 12608, 64,
-      1, arena + 53350752, 12608, 64, 0.0f);
+  /* %785 = matmul_permuted(%214, %783) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 48414720, 38809, 1, 197,
+      arena + 229894272, 64, 192, 1, arena + 53350752, 64, 192, 0.0f);
 
-  /* %885 = transpose(%235) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 229894272,
-      arena + 52140384);
+  /* %786 = reshape(%781) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %781: no code */
 
-  /* %886 = matmul(%885, %882) blocks.5.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 52140384, 12608, 197, 1, arena + 48414720, 38809,
-      197, 1, arena + 54561120, 12608, 197, 0.0f);
+  /* %787 = reshape(%785) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %785: no code */
 
-  /* %887 = transpose(%880) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 57076416,
-      arena + 52045824);
+  /* %788 = reshape(%784) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %784: no code */
 
-  /* %888 = reshape(%887) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %887: no code */
+  /* %789 = concat(%788, %787, %786) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 52140384, 192, arena + 48414720, 576);
+  lk_copy_rows(B * 197, 192, arena + 53350752, 192, arena + 48414912, 576);
+  lk_copy_rows(B * 197, 192, arena + 55866048, 192, arena + 48415104, 576);
 
-  /* %889 = transpose(%886) {perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 54561120,
-      arena + 55771488);
-
-  /* %890 = reshape(%889) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %889: no code */
-
-  /* %891 = transpose(%884) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 53350752,
-      arena + 54561120);
-
-  /* %892 = reshape(%891) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %891: no code */
-
-  /* %893 = concat(%892, %890, %888) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 54561120, 192, arena + 48414720, 576);
-  lk_copy_rows(B * 197, 192, arena + 55771488, 192, arena + 48414912, 576);
-  lk_copy_rows(B * 197, 192, arena + 52045824, 192, arena + 48415104, 576);
-
-  /* %894 = transpose(%228) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %790 = transpose(%208) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[66], arena + 53256192);
 
-  /* %895 = fused_linear(%893, %894) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %791 = fused_linear(%789, %790) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 48414720, arena + 53256192, NULL, LK_ACT_NONE, NULL,
       arena + 52045824);
 
-  /* %896 = linear_grad_weight(%893, %227) blocks.5.attn.qkv : f32[576, 192] */
+  /* %792 = linear_grad_weight(%789, %207) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 48414720, arena + 228683904, arena + 54614016);
 
-  /* %897 = reduce_sum(%893) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %793 = reduce_sum(%789) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 48414720,
       arena + 54724608);
 
-  /* %898 = reduce_sum(%895) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %794 = reduce_sum(%791) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
       arena + 54725184);
 
-  /* %899 = mul(%895, %223) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %795 = mul(%791, %203) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1},
       params[64], (const long[]){0, 0, 1}, arena + 48414720);
 
-  /* %900 = mul(%895, %225) blocks.5.norm1 : f32[B, 197, 192], written over %895 */
+  /* %796 = mul(%791, %205) blocks.5.norm1 : f32[B, 197, 192], written over %791 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 52045824, (const long[]){37824, 192, 1},
       arena + 227473536, (const long[]){37824, 192, 1}, arena + 52045824);
 
-  /* %901 = reduce_sum(%900) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %797 = reduce_sum(%796) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 52045824,
       arena + 54725376);
 
-  /* %902 = normalize_grad(%222, %899) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %798 = normalize_grad(%202, %795) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 226263168, arena + 48414720, 1e-06f, arena + 49625088);
 
-  /* %903 = add(%869, %902) blocks.4 : f32[B, 197, 192], written over %553 */
+  /* %799 = add(%773, %798) blocks.4 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 49625088, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %904 = mul(%903, %220) blocks.4 : f32[B, 197, 192] */
+  /* %800 = mul(%799, %200) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 53256192);
 
-  /* %905 = transpose(%217) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
+  /* %801 = transpose(%197) {perm [1, 0]} blocks.4.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 54466560);
 
-  /* %906 = fused_linear(%904, %905) blocks.4.mlp.fc2 : f32[B, 197, 768] */
+  /* %802 = fused_linear(%800, %801) blocks.4.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 53256192, arena + 54466560, NULL, LK_ACT_NONE, NULL,
       arena + 48414720);
 
-  /* %907 = linear_grad_weight(%904, %216) blocks.4.mlp.fc2 : f32[192, 768] */
+  /* %803 = linear_grad_weight(%800, %196) blocks.4.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 53256192, arena + 43573248, arena + 54466560);
 
-  /* %908 = reduce_sum(%904) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
+  /* %804 = reduce_sum(%800) {axes [0], batch} blocks.4.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 53256192,
       arena + 54725568);
 
-  /* %909 = gelu_grad(%215, %906) blocks.4.mlp : f32[B, 197, 768] */
+  /* %805 = gelu_grad(%195, %802) blocks.4.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 38731776, arena + 48414720, arena + 43573248);
 
-  /* %910 = transpose(%213) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
+  /* %806 = transpose(%193) {perm [1, 0]} blocks.4.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 39942144);
 
-  /* %911 = fused_linear(%909, %910) blocks.4.mlp.fc1 : f32[B, 197, 192] */
+  /* %807 = fused_linear(%805, %806) blocks.4.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 43573248, arena + 39942144, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %912 = linear_grad_weight(%909, %212) blocks.4.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 225052800, arena + 48603840);
+  /* %808 = linear_grad_weight(%805, %192) blocks.4.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 43573248, arena + 225052800, arena + 48414720);
 
-  /* %913 = reduce_sum(%909) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
+  /* %809 = reduce_sum(%805) {axes [0], batch} blocks.4.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
-      arena + 48788160);
+      arena + 48562176);
 
-  /* %914 = reduce_sum(%911) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %810 = reduce_sum(%807) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 48788928);
+      arena + 47430336);
 
-  /* %915 = mul(%911, %208) blocks.4.norm2 : f32[B, 197, 192] */
+  /* %811 = mul(%807, %188) blocks.4.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 38731776, (const long[]){37824, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 39942144);
 
-  /* %916 = mul(%911, %210) blocks.4.norm2 : f32[B, 197, 192], written over %911 */
+  /* %812 = mul(%807, %190) blocks.4.norm2 : f32[B, 197, 192], written over %807 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 38731776, (const long[]){37824, 192, 1},
       arena + 223842432, (const long[]){37824, 192, 1}, arena + 38731776);
 
-  /* %917 = reduce_sum(%916) {axes [0], batch} blocks.4.norm2 : f32[192] */
+  /* %813 = reduce_sum(%812) {axes [0], batch} blocks.4.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 48789120);
+      arena + 47430528);
 
-  /* %918 = normalize_grad(%207, %915) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %814 = normalize_grad(%187, %811) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 222632064, arena + 39942144, 1e-06f, arena + 38731776);
 
-  /* %919 = add(%903, %918) blocks.4 : f32[B, 197, 192], written over %553 */
+  /* %815 = add(%799, %814) blocks.4 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 38731776, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %920 = mul(%919, %205) blocks.4 : f32[B, 197, 192] */
+  /* %816 = mul(%815, %185) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 38731776);
 
-  /* %921 = transpose(%202) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 41152512);
+  /* %817 = transpose(%182) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 39942144);
 
-  /* %922 = fused_linear(%920, %921) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 38731776, arena + 41152512, NULL, LK_ACT_NONE, NULL,
-      arena + 39942144);
-
-  /* %923 = linear_grad_weight(%920, %201) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 221421696, arena + 48751296);
-
-  /* %924 = reduce_sum(%920) {axes [0], batch} blocks.4.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
-      arena + 48789312);
-
-  /* %925 = reshape(%922) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %922: no code */
-
-  /* %926 = transpose(%925) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 39942144,
-      arena + 46183104);
-
-  /* %927 = transpose(%195) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 220211328,
+  /* %818 = fused_linear(%816, %817) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 38731776, arena + 39942144, NULL, LK_ACT_NONE, NULL,
       arena + 42457440);
 
-  /* %928 = matmul(%926, %927) blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 46183104, 12608, 64, 1, arena + 42457440, 12608, 197,
-      1, arena + 38731776, 38809, 197, 0.0f);
+  /* %819 = linear_grad_weight(%816, %181) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 38731776, arena + 221421696, arena + 47393472);
 
-  /* %929 = transpose(%198) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 135939456, arena + 42457440);
+  /* %820 = reduce_sum(%816) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
+      arena + 47430720);
 
-  /* %930 = matmul(%929, %926) blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 42457440, 38809, 197, 1, arena + 46183104, 12608, 64,
-      1, arena + 47393472, 12608, 64, 0.0f);
+  /* %821 = reshape(%818) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %818: no code */
 
-  /* %931 = softmax_grad(%198, %928) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %822 = matmul_permuted(%821, %176) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 42457440, 64, 192, 1,
+      arena + 220211328, 64, 1, 192, arena + 38731776, 38809, 197, 0.0f);
+
+  /* %823 = matmul_permuted(%179, %821) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 135939456, 38809, 1, 197,
+      arena + 42457440, 64, 192, 1, arena + 46183104, 64, 192, 0.0f);
+
+  /* %824 = softmax_grad(%179, %822) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 135939456, arena + 38731776, arena + 42457440);
 
-  /* %932 = mul_scalar(%931) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
+  /* %825 = mul_scalar(%824) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 42457440, 0.125f, arena + 38731776);
 
-  /* %933 = transpose(%193) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 219000960,
-      arena + 42457440);
+  /* %826 = matmul_permuted(%825, %175) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 38731776, 38809, 197, 1,
+      arena + 219000960, 64, 192, 1, arena + 42457440, 64, 192, 0.0f);
 
-  /* %934 = matmul(%932, %933) blocks.4.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 38731776, 38809, 197, 1, arena + 42457440, 12608, 64,
-      1, arena + 43667808, 12608, 64, 0.0f);
+  /* %827 = matmul_permuted(%174, %825) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 38731776, 38809, 1, 197,
+      arena + 217790592, 64, 192, 1, arena + 43667808, 64, 192, 0.0f);
 
-  /* %935 = transpose(%191) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 217790592,
-      arena + 42457440);
+  /* %828 = reshape(%823) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %823: no code */
 
-  /* %936 = matmul(%935, %932) blocks.4.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 42457440, 12608, 197, 1, arena + 38731776, 38809,
-      197, 1, arena + 44878176, 12608, 197, 0.0f);
+  /* %829 = reshape(%827) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %827: no code */
 
-  /* %937 = transpose(%930) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 47393472,
-      arena + 42362880);
+  /* %830 = reshape(%826) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %826: no code */
 
-  /* %938 = reshape(%937) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %937: no code */
+  /* %831 = concat(%830, %829, %828) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 42457440, 192, arena + 38731776, 576);
+  lk_copy_rows(B * 197, 192, arena + 43667808, 192, arena + 38731968, 576);
+  lk_copy_rows(B * 197, 192, arena + 46183104, 192, arena + 38732160, 576);
 
-  /* %939 = transpose(%936) {perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 44878176,
-      arena + 46088544);
-
-  /* %940 = reshape(%939) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %939: no code */
-
-  /* %941 = transpose(%934) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 43667808,
-      arena + 44878176);
-
-  /* %942 = reshape(%941) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %941: no code */
-
-  /* %943 = concat(%942, %940, %938) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 44878176, 192, arena + 38731776, 576);
-  lk_copy_rows(B * 197, 192, arena + 46088544, 192, arena + 38731968, 576);
-  lk_copy_rows(B * 197, 192, arena + 42362880, 192, arena + 38732160, 576);
-
-  /* %944 = transpose(%184) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %832 = transpose(%168) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[54], arena + 43573248);
 
-  /* %945 = fused_linear(%943, %944) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %833 = fused_linear(%831, %832) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 38731776, arena + 43573248, NULL, LK_ACT_NONE, NULL,
       arena + 42362880);
 
-  /* %946 = linear_grad_weight(%943, %183) blocks.4.attn.qkv : f32[576, 192] */
+  /* %834 = linear_grad_weight(%831, %167) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 38731776, arena + 216580224, arena + 44931072);
 
-  /* %947 = reduce_sum(%943) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %835 = reduce_sum(%831) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 38731776,
       arena + 45041664);
 
-  /* %948 = reduce_sum(%945) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %836 = reduce_sum(%833) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
       arena + 45042240);
 
-  /* %949 = mul(%945, %179) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %837 = mul(%833, %163) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1},
       params[52], (const long[]){0, 0, 1}, arena + 38731776);
 
-  /* %950 = mul(%945, %181) blocks.4.norm1 : f32[B, 197, 192], written over %945 */
+  /* %838 = mul(%833, %165) blocks.4.norm1 : f32[B, 197, 192], written over %833 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 42362880, (const long[]){37824, 192, 1},
       arena + 215369856, (const long[]){37824, 192, 1}, arena + 42362880);
 
-  /* %951 = reduce_sum(%950) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %839 = reduce_sum(%838) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 42362880,
       arena + 45042432);
 
-  /* %952 = normalize_grad(%178, %949) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %840 = normalize_grad(%162, %837) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 214159488, arena + 38731776, 1e-06f, arena + 39942144);
 
-  /* %953 = add(%919, %952) blocks.3 : f32[B, 197, 192], written over %553 */
+  /* %841 = add(%815, %840) blocks.3 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 39942144, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %954 = mul(%953, %176) blocks.3 : f32[B, 197, 192] */
+  /* %842 = mul(%841, %160) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 43573248);
 
-  /* %955 = transpose(%173) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
+  /* %843 = transpose(%157) {perm [1, 0]} blocks.3.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[50], arena + 44783616);
 
-  /* %956 = fused_linear(%954, %955) blocks.3.mlp.fc2 : f32[B, 197, 768] */
+  /* %844 = fused_linear(%842, %843) blocks.3.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 43573248, arena + 44783616, NULL, LK_ACT_NONE, NULL,
       arena + 38731776);
 
-  /* %957 = linear_grad_weight(%954, %172) blocks.3.mlp.fc2 : f32[192, 768] */
+  /* %845 = linear_grad_weight(%842, %156) blocks.3.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 43573248, arena + 33890304, arena + 44783616);
 
-  /* %958 = reduce_sum(%954) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
+  /* %846 = reduce_sum(%842) {axes [0], batch} blocks.3.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43573248,
       arena + 45042624);
 
-  /* %959 = gelu_grad(%171, %956) blocks.3.mlp : f32[B, 197, 768] */
+  /* %847 = gelu_grad(%155, %844) blocks.3.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 29048832, arena + 38731776, arena + 33890304);
 
-  /* %960 = transpose(%169) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
+  /* %848 = transpose(%153) {perm [1, 0]} blocks.3.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[48], arena + 30259200);
 
-  /* %961 = fused_linear(%959, %960) blocks.3.mlp.fc1 : f32[B, 197, 192] */
+  /* %849 = fused_linear(%847, %848) blocks.3.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 33890304, arena + 30259200, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %962 = linear_grad_weight(%959, %168) blocks.3.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 212949120, arena + 38920896);
+  /* %850 = linear_grad_weight(%847, %152) blocks.3.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 33890304, arena + 212949120, arena + 38731776);
 
-  /* %963 = reduce_sum(%959) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
+  /* %851 = reduce_sum(%847) {axes [0], batch} blocks.3.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
-      arena + 39105216);
+      arena + 38879232);
 
-  /* %964 = reduce_sum(%961) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %852 = reduce_sum(%849) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 39105984);
+      arena + 37747392);
 
-  /* %965 = mul(%961, %164) blocks.3.norm2 : f32[B, 197, 192] */
+  /* %853 = mul(%849, %148) blocks.3.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 29048832, (const long[]){37824, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 30259200);
 
-  /* %966 = mul(%961, %166) blocks.3.norm2 : f32[B, 197, 192], written over %961 */
+  /* %854 = mul(%849, %150) blocks.3.norm2 : f32[B, 197, 192], written over %849 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 29048832, (const long[]){37824, 192, 1},
       arena + 211738752, (const long[]){37824, 192, 1}, arena + 29048832);
 
-  /* %967 = reduce_sum(%966) {axes [0], batch} blocks.3.norm2 : f32[192] */
+  /* %855 = reduce_sum(%854) {axes [0], batch} blocks.3.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 39106176);
+      arena + 37747584);
 
-  /* %968 = normalize_grad(%163, %965) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %856 = normalize_grad(%147, %853) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 210528384, arena + 30259200, 1e-06f, arena + 29048832);
 
-  /* %969 = add(%953, %968) blocks.3 : f32[B, 197, 192], written over %553 */
+  /* %857 = add(%841, %856) blocks.3 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 29048832, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %970 = mul(%969, %161) blocks.3 : f32[B, 197, 192] */
+  /* %858 = mul(%857, %145) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 29048832);
 
-  /* %971 = transpose(%158) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[44], arena + 31469568);
+  /* %859 = transpose(%142) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[44], arena + 30259200);
 
-  /* %972 = fused_linear(%970, %971) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 29048832, arena + 31469568, NULL, LK_ACT_NONE, NULL,
-      arena + 30259200);
-
-  /* %973 = linear_grad_weight(%970, %157) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 209318016, arena + 39068352);
-
-  /* %974 = reduce_sum(%970) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
-      arena + 39106368);
-
-  /* %975 = reshape(%972) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %972: no code */
-
-  /* %976 = transpose(%975) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 30259200,
-      arena + 36500160);
-
-  /* %977 = transpose(%151) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 208107648,
+  /* %860 = fused_linear(%858, %859) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 29048832, arena + 30259200, NULL, LK_ACT_NONE, NULL,
       arena + 32774496);
 
-  /* %978 = matmul(%976, %977) blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 36500160, 12608, 64, 1, arena + 32774496, 12608, 197,
-      1, arena + 29048832, 38809, 197, 0.0f);
+  /* %861 = linear_grad_weight(%858, %141) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 29048832, arena + 209318016, arena + 37710528);
 
-  /* %979 = transpose(%154) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 132213792, arena + 32774496);
+  /* %862 = reduce_sum(%858) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
+      arena + 37747776);
 
-  /* %980 = matmul(%979, %976) blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 32774496, 38809, 197, 1, arena + 36500160, 12608, 64,
-      1, arena + 37710528, 12608, 64, 0.0f);
+  /* %863 = reshape(%860) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %860: no code */
 
-  /* %981 = softmax_grad(%154, %978) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %864 = matmul_permuted(%863, %136) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 32774496, 64, 192, 1,
+      arena + 208107648, 64, 1, 192, arena + 29048832, 38809, 197, 0.0f);
+
+  /* %865 = matmul_permuted(%139, %863) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 132213792, 38809, 1, 197,
+      arena + 32774496, 64, 192, 1, arena + 36500160, 64, 192, 0.0f);
+
+  /* %866 = softmax_grad(%139, %864) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 132213792, arena + 29048832, arena + 32774496);
 
-  /* %982 = mul_scalar(%981) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
+  /* %867 = mul_scalar(%866) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 32774496, 0.125f, arena + 29048832);
 
-  /* %983 = transpose(%149) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 206897280,
-      arena + 32774496);
+  /* %868 = matmul_permuted(%867, %135) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 29048832, 38809, 197, 1,
+      arena + 206897280, 64, 192, 1, arena + 32774496, 64, 192, 0.0f);
 
-  /* %984 = matmul(%982, %983) blocks.3.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 29048832, 38809, 197, 1, arena + 32774496, 12608, 64,
-      1, arena + 33984864, 12608, 64, 0.0f);
+  /* %869 = matmul_permuted(%134, %867) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 29048832, 38809, 1, 197,
+      arena + 205686912, 64, 192, 1, arena + 33984864, 64, 192, 0.0f);
 
-  /* %985 = transpose(%147) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 205686912,
-      arena + 32774496);
+  /* %870 = reshape(%865) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %865: no code */
 
-  /* %986 = matmul(%985, %982) blocks.3.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 32774496, 12608, 197, 1, arena + 29048832, 38809,
-      197, 1, arena + 35195232, 12608, 197, 0.0f);
+  /* %871 = reshape(%869) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %869: no code */
 
-  /* %987 = transpose(%980) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 37710528,
-      arena + 32679936);
+  /* %872 = reshape(%868) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %868: no code */
 
-  /* %988 = reshape(%987) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %987: no code */
+  /* %873 = concat(%872, %871, %870) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 32774496, 192, arena + 29048832, 576);
+  lk_copy_rows(B * 197, 192, arena + 33984864, 192, arena + 29049024, 576);
+  lk_copy_rows(B * 197, 192, arena + 36500160, 192, arena + 29049216, 576);
 
-  /* %989 = transpose(%986) {perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 35195232,
-      arena + 36405600);
-
-  /* %990 = reshape(%989) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %989: no code */
-
-  /* %991 = transpose(%984) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 33984864,
-      arena + 35195232);
-
-  /* %992 = reshape(%991) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %991: no code */
-
-  /* %993 = concat(%992, %990, %988) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 35195232, 192, arena + 29048832, 576);
-  lk_copy_rows(B * 197, 192, arena + 36405600, 192, arena + 29049024, 576);
-  lk_copy_rows(B * 197, 192, arena + 32679936, 192, arena + 29049216, 576);
-
-  /* %994 = transpose(%140) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %874 = transpose(%128) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[42], arena + 33890304);
 
-  /* %995 = fused_linear(%993, %994) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %875 = fused_linear(%873, %874) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 29048832, arena + 33890304, NULL, LK_ACT_NONE, NULL,
       arena + 32679936);
 
-  /* %996 = linear_grad_weight(%993, %139) blocks.3.attn.qkv : f32[576, 192] */
+  /* %876 = linear_grad_weight(%873, %127) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 29048832, arena + 204476544, arena + 35248128);
 
-  /* %997 = reduce_sum(%993) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %877 = reduce_sum(%873) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 29048832,
       arena + 35358720);
 
-  /* %998 = reduce_sum(%995) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %878 = reduce_sum(%875) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
       arena + 35359296);
 
-  /* %999 = mul(%995, %135) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %879 = mul(%875, %123) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1},
       params[40], (const long[]){0, 0, 1}, arena + 29048832);
 
-  /* %1000 = mul(%995, %137) blocks.3.norm1 : f32[B, 197, 192], written over %995 */
+  /* %880 = mul(%875, %125) blocks.3.norm1 : f32[B, 197, 192], written over %875 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 32679936, (const long[]){37824, 192, 1},
       arena + 203266176, (const long[]){37824, 192, 1}, arena + 32679936);
 
-  /* %1001 = reduce_sum(%1000) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %881 = reduce_sum(%880) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 32679936,
       arena + 35359488);
 
-  /* %1002 = normalize_grad(%134, %999) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %882 = normalize_grad(%122, %879) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 202055808, arena + 29048832, 1e-06f, arena + 30259200);
 
-  /* %1003 = add(%969, %1002) blocks.2 : f32[B, 197, 192], written over %553 */
+  /* %883 = add(%857, %882) blocks.2 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 30259200, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1004 = mul(%1003, %132) blocks.2 : f32[B, 197, 192] */
+  /* %884 = mul(%883, %120) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 33890304);
 
-  /* %1005 = transpose(%129) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
+  /* %885 = transpose(%117) {perm [1, 0]} blocks.2.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[38], arena + 35100672);
 
-  /* %1006 = fused_linear(%1004, %1005) blocks.2.mlp.fc2 : f32[B, 197, 768] */
+  /* %886 = fused_linear(%884, %885) blocks.2.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 33890304, arena + 35100672, NULL, LK_ACT_NONE, NULL,
       arena + 29048832);
 
-  /* %1007 = linear_grad_weight(%1004, %128) blocks.2.mlp.fc2 : f32[192, 768] */
+  /* %887 = linear_grad_weight(%884, %116) blocks.2.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 33890304, arena + 24207360, arena + 35100672);
 
-  /* %1008 = reduce_sum(%1004) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
+  /* %888 = reduce_sum(%884) {axes [0], batch} blocks.2.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 33890304,
       arena + 35359680);
 
-  /* %1009 = gelu_grad(%127, %1006) blocks.2.mlp : f32[B, 197, 768] */
+  /* %889 = gelu_grad(%115, %886) blocks.2.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 19365888, arena + 29048832, arena + 24207360);
 
-  /* %1010 = transpose(%125) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
+  /* %890 = transpose(%113) {perm [1, 0]} blocks.2.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[36], arena + 20576256);
 
-  /* %1011 = fused_linear(%1009, %1010) blocks.2.mlp.fc1 : f32[B, 197, 192] */
+  /* %891 = fused_linear(%889, %890) blocks.2.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 24207360, arena + 20576256, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %1012 = linear_grad_weight(%1009, %124) blocks.2.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 200845440, arena + 29237952);
+  /* %892 = linear_grad_weight(%889, %112) blocks.2.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 24207360, arena + 200845440, arena + 29048832);
 
-  /* %1013 = reduce_sum(%1009) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
+  /* %893 = reduce_sum(%889) {axes [0], batch} blocks.2.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
-      arena + 29422272);
+      arena + 29196288);
 
-  /* %1014 = reduce_sum(%1011) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %894 = reduce_sum(%891) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 29423040);
+      arena + 28064448);
 
-  /* %1015 = mul(%1011, %120) blocks.2.norm2 : f32[B, 197, 192] */
+  /* %895 = mul(%891, %108) blocks.2.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 19365888, (const long[]){37824, 192, 1},
       params[34], (const long[]){0, 0, 1}, arena + 20576256);
 
-  /* %1016 = mul(%1011, %122) blocks.2.norm2 : f32[B, 197, 192], written over %1011 */
+  /* %896 = mul(%891, %110) blocks.2.norm2 : f32[B, 197, 192], written over %891 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 19365888, (const long[]){37824, 192, 1},
       arena + 199635072, (const long[]){37824, 192, 1}, arena + 19365888);
 
-  /* %1017 = reduce_sum(%1016) {axes [0], batch} blocks.2.norm2 : f32[192] */
+  /* %897 = reduce_sum(%896) {axes [0], batch} blocks.2.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 29423232);
+      arena + 28064640);
 
-  /* %1018 = normalize_grad(%119, %1015) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %898 = normalize_grad(%107, %895) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 198424704, arena + 20576256, 1e-06f, arena + 19365888);
 
-  /* %1019 = add(%1003, %1018) blocks.2 : f32[B, 197, 192], written over %553 */
+  /* %899 = add(%883, %898) blocks.2 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 19365888, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1020 = mul(%1019, %117) blocks.2 : f32[B, 197, 192] */
+  /* %900 = mul(%899, %105) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 19365888);
 
-  /* %1021 = transpose(%114) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[32], arena + 21786624);
+  /* %901 = transpose(%102) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[32], arena + 20576256);
 
-  /* %1022 = fused_linear(%1020, %1021) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 19365888, arena + 21786624, NULL, LK_ACT_NONE, NULL,
-      arena + 20576256);
-
-  /* %1023 = linear_grad_weight(%1020, %113) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 197214336, arena + 29385408);
-
-  /* %1024 = reduce_sum(%1020) {axes [0], batch} blocks.2.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
-      arena + 29423424);
-
-  /* %1025 = reshape(%1022) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %1022: no code */
-
-  /* %1026 = transpose(%1025) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 20576256,
-      arena + 26817216);
-
-  /* %1027 = transpose(%107) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 196003968,
+  /* %902 = fused_linear(%900, %901) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 19365888, arena + 20576256, NULL, LK_ACT_NONE, NULL,
       arena + 23091552);
 
-  /* %1028 = matmul(%1026, %1027) blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 26817216, 12608, 64, 1, arena + 23091552, 12608, 197,
-      1, arena + 19365888, 38809, 197, 0.0f);
+  /* %903 = linear_grad_weight(%900, %101) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 19365888, arena + 197214336, arena + 28027584);
 
-  /* %1029 = transpose(%110) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 128488128, arena + 23091552);
+  /* %904 = reduce_sum(%900) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
+      arena + 28064832);
 
-  /* %1030 = matmul(%1029, %1026) blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 23091552, 38809, 197, 1, arena + 26817216, 12608, 64,
-      1, arena + 28027584, 12608, 64, 0.0f);
+  /* %905 = reshape(%902) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %902: no code */
 
-  /* %1031 = softmax_grad(%110, %1028) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %906 = matmul_permuted(%905, %96) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 23091552, 64, 192, 1,
+      arena + 196003968, 64, 1, 192, arena + 19365888, 38809, 197, 0.0f);
+
+  /* %907 = matmul_permuted(%99, %905) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 128488128, 38809, 1, 197,
+      arena + 23091552, 64, 192, 1, arena + 26817216, 64, 192, 0.0f);
+
+  /* %908 = softmax_grad(%99, %906) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 128488128, arena + 19365888, arena + 23091552);
 
-  /* %1032 = mul_scalar(%1031) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
+  /* %909 = mul_scalar(%908) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 23091552, 0.125f, arena + 19365888);
 
-  /* %1033 = transpose(%105) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 194793600,
-      arena + 23091552);
+  /* %910 = matmul_permuted(%909, %95) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 19365888, 38809, 197, 1,
+      arena + 194793600, 64, 192, 1, arena + 23091552, 64, 192, 0.0f);
 
-  /* %1034 = matmul(%1032, %1033) blocks.2.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 19365888, 38809, 197, 1, arena + 23091552, 12608, 64,
-      1, arena + 24301920, 12608, 64, 0.0f);
+  /* %911 = matmul_permuted(%94, %909) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 19365888, 38809, 1, 197,
+      arena + 193583232, 64, 192, 1, arena + 24301920, 64, 192, 0.0f);
 
-  /* %1035 = transpose(%103) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 193583232,
-      arena + 23091552);
+  /* %912 = reshape(%907) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %907: no code */
 
-  /* %1036 = matmul(%1035, %1032) blocks.2.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 23091552, 12608, 197, 1, arena + 19365888, 38809,
-      197, 1, arena + 25512288, 12608, 197, 0.0f);
+  /* %913 = reshape(%911) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %911: no code */
 
-  /* %1037 = transpose(%1030) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 28027584,
-      arena + 22996992);
+  /* %914 = reshape(%910) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %910: no code */
 
-  /* %1038 = reshape(%1037) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1037: no code */
+  /* %915 = concat(%914, %913, %912) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 23091552, 192, arena + 19365888, 576);
+  lk_copy_rows(B * 197, 192, arena + 24301920, 192, arena + 19366080, 576);
+  lk_copy_rows(B * 197, 192, arena + 26817216, 192, arena + 19366272, 576);
 
-  /* %1039 = transpose(%1036) {perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 25512288,
-      arena + 26722656);
-
-  /* %1040 = reshape(%1039) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1039: no code */
-
-  /* %1041 = transpose(%1034) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 24301920,
-      arena + 25512288);
-
-  /* %1042 = reshape(%1041) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1041: no code */
-
-  /* %1043 = concat(%1042, %1040, %1038) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 25512288, 192, arena + 19365888, 576);
-  lk_copy_rows(B * 197, 192, arena + 26722656, 192, arena + 19366080, 576);
-  lk_copy_rows(B * 197, 192, arena + 22996992, 192, arena + 19366272, 576);
-
-  /* %1044 = transpose(%96) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %916 = transpose(%88) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[30], arena + 24207360);
 
-  /* %1045 = fused_linear(%1043, %1044) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %917 = fused_linear(%915, %916) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 19365888, arena + 24207360, NULL, LK_ACT_NONE, NULL,
       arena + 22996992);
 
-  /* %1046 = linear_grad_weight(%1043, %95) blocks.2.attn.qkv : f32[576, 192] */
+  /* %918 = linear_grad_weight(%915, %87) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 19365888, arena + 192372864, arena + 25565184);
 
-  /* %1047 = reduce_sum(%1043) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %919 = reduce_sum(%915) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 19365888,
       arena + 25675776);
 
-  /* %1048 = reduce_sum(%1045) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %920 = reduce_sum(%917) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
       arena + 25676352);
 
-  /* %1049 = mul(%1045, %91) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %921 = mul(%917, %83) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1},
       params[28], (const long[]){0, 0, 1}, arena + 19365888);
 
-  /* %1050 = mul(%1045, %93) blocks.2.norm1 : f32[B, 197, 192], written over %1045 */
+  /* %922 = mul(%917, %85) blocks.2.norm1 : f32[B, 197, 192], written over %917 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 22996992, (const long[]){37824, 192, 1},
       arena + 191162496, (const long[]){37824, 192, 1}, arena + 22996992);
 
-  /* %1051 = reduce_sum(%1050) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %923 = reduce_sum(%922) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 22996992,
       arena + 25676544);
 
-  /* %1052 = normalize_grad(%90, %1049) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %924 = normalize_grad(%82, %921) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 189952128, arena + 19365888, 1e-06f, arena + 20576256);
 
-  /* %1053 = add(%1019, %1052) blocks.1 : f32[B, 197, 192], written over %553 */
+  /* %925 = add(%899, %924) blocks.1 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 20576256, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1054 = mul(%1053, %88) blocks.1 : f32[B, 197, 192] */
+  /* %926 = mul(%925, %80) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 24207360);
 
-  /* %1055 = transpose(%85) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
+  /* %927 = transpose(%77) {perm [1, 0]} blocks.1.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[26], arena + 25417728);
 
-  /* %1056 = fused_linear(%1054, %1055) blocks.1.mlp.fc2 : f32[B, 197, 768] */
+  /* %928 = fused_linear(%926, %927) blocks.1.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 24207360, arena + 25417728, NULL, LK_ACT_NONE, NULL,
       arena + 19365888);
 
-  /* %1057 = linear_grad_weight(%1054, %84) blocks.1.mlp.fc2 : f32[192, 768] */
+  /* %929 = linear_grad_weight(%926, %76) blocks.1.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 24207360, arena + 14524416, arena + 25417728);
 
-  /* %1058 = reduce_sum(%1054) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
+  /* %930 = reduce_sum(%926) {axes [0], batch} blocks.1.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 24207360,
       arena + 25676736);
 
-  /* %1059 = gelu_grad(%83, %1056) blocks.1.mlp : f32[B, 197, 768] */
+  /* %931 = gelu_grad(%75, %928) blocks.1.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena + 9682944, arena + 19365888, arena + 14524416);
 
-  /* %1060 = transpose(%81) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
+  /* %932 = transpose(%73) {perm [1, 0]} blocks.1.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[24], arena + 10893312);
 
-  /* %1061 = fused_linear(%1059, %1060) blocks.1.mlp.fc1 : f32[B, 197, 192] */
+  /* %933 = fused_linear(%931, %932) blocks.1.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 14524416, arena + 10893312, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %1062 = linear_grad_weight(%1059, %80) blocks.1.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 188741760, arena + 19555008);
+  /* %934 = linear_grad_weight(%931, %72) blocks.1.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 14524416, arena + 188741760, arena + 19365888);
 
-  /* %1063 = reduce_sum(%1059) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
+  /* %935 = reduce_sum(%931) {axes [0], batch} blocks.1.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 14524416,
-      arena + 19739328);
+      arena + 19513344);
 
-  /* %1064 = reduce_sum(%1061) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %936 = reduce_sum(%933) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 19740096);
+      arena + 18381504);
 
-  /* %1065 = mul(%1061, %76) blocks.1.norm2 : f32[B, 197, 192] */
+  /* %937 = mul(%933, %68) blocks.1.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 9682944, (const long[]){37824, 192, 1}, params[22],
       (const long[]){0, 0, 1}, arena + 10893312);
 
-  /* %1066 = mul(%1061, %78) blocks.1.norm2 : f32[B, 197, 192], written over %1061 */
+  /* %938 = mul(%933, %70) blocks.1.norm2 : f32[B, 197, 192], written over %933 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 9682944, (const long[]){37824, 192, 1},
       arena + 187531392, (const long[]){37824, 192, 1}, arena + 9682944);
 
-  /* %1067 = reduce_sum(%1066) {axes [0], batch} blocks.1.norm2 : f32[192] */
+  /* %939 = reduce_sum(%938) {axes [0], batch} blocks.1.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 19740288);
+      arena + 18381696);
 
-  /* %1068 = normalize_grad(%75, %1065) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %940 = normalize_grad(%67, %937) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 186321024, arena + 10893312, 1e-06f, arena + 9682944);
 
-  /* %1069 = add(%1053, %1068) blocks.1 : f32[B, 197, 192], written over %553 */
+  /* %941 = add(%925, %940) blocks.1 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 9682944, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1070 = mul(%1069, %73) blocks.1 : f32[B, 197, 192] */
+  /* %942 = mul(%941, %65) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 9682944);
 
-  /* %1071 = transpose(%70) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[20], arena + 12103680);
+  /* %943 = transpose(%62) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[20], arena + 10893312);
 
-  /* %1072 = fused_linear(%1070, %1071) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 9682944, arena + 12103680, NULL, LK_ACT_NONE, NULL,
-      arena + 10893312);
-
-  /* %1073 = linear_grad_weight(%1070, %69) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 185110656, arena + 19702464);
-
-  /* %1074 = reduce_sum(%1070) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
-      arena + 19740480);
-
-  /* %1075 = reshape(%1072) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %1072: no code */
-
-  /* %1076 = transpose(%1075) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena + 10893312,
-      arena + 17134272);
-
-  /* %1077 = transpose(%63) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 183900288,
+  /* %944 = fused_linear(%942, %943) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 9682944, arena + 10893312, NULL, LK_ACT_NONE, NULL,
       arena + 13408608);
 
-  /* %1078 = matmul(%1076, %1077) blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 17134272, 12608, 64, 1, arena + 13408608, 12608, 197,
-      1, arena + 9682944, 38809, 197, 0.0f);
+  /* %945 = linear_grad_weight(%942, %61) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 9682944, arena + 185110656, arena + 18344640);
 
-  /* %1079 = transpose(%66) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 124762464, arena + 13408608);
+  /* %946 = reduce_sum(%942) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
+      arena + 18381888);
 
-  /* %1080 = matmul(%1079, %1076) blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 13408608, 38809, 197, 1, arena + 17134272, 12608, 64,
-      1, arena + 18344640, 12608, 64, 0.0f);
+  /* %947 = reshape(%944) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %944: no code */
 
-  /* %1081 = softmax_grad(%66, %1078) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %948 = matmul_permuted(%947, %56) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 13408608, 64, 192, 1,
+      arena + 183900288, 64, 1, 192, arena + 9682944, 38809, 197, 0.0f);
+
+  /* %949 = matmul_permuted(%59, %947) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 124762464, 38809, 1, 197,
+      arena + 13408608, 64, 192, 1, arena + 17134272, 64, 192, 0.0f);
+
+  /* %950 = softmax_grad(%59, %948) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 124762464, arena + 9682944, arena + 13408608);
 
-  /* %1082 = mul_scalar(%1081) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
+  /* %951 = mul_scalar(%950) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 13408608, 0.125f, arena + 9682944);
 
-  /* %1083 = transpose(%61) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 182689920,
-      arena + 13408608);
+  /* %952 = matmul_permuted(%951, %55) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 9682944, 38809, 197, 1,
+      arena + 182689920, 64, 192, 1, arena + 13408608, 64, 192, 0.0f);
 
-  /* %1084 = matmul(%1082, %1083) blocks.1.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 9682944, 38809, 197, 1, arena + 13408608, 12608, 64,
-      1, arena + 14618976, 12608, 64, 0.0f);
+  /* %953 = matmul_permuted(%54, %951) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 9682944, 38809, 1, 197,
+      arena + 181479552, 64, 192, 1, arena + 14618976, 64, 192, 0.0f);
 
-  /* %1085 = transpose(%59) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 181479552,
-      arena + 13408608);
+  /* %954 = reshape(%949) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %949: no code */
 
-  /* %1086 = matmul(%1085, %1082) blocks.1.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 13408608, 12608, 197, 1, arena + 9682944, 38809, 197,
-      1, arena + 15829344, 12608, 197, 0.0f);
+  /* %955 = reshape(%953) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %953: no code */
 
-  /* %1087 = transpose(%1080) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 18344640,
-      arena + 13314048);
+  /* %956 = reshape(%952) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %952: no code */
 
-  /* %1088 = reshape(%1087) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1087: no code */
+  /* %957 = concat(%956, %955, %954) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 13408608, 192, arena + 9682944, 576);
+  lk_copy_rows(B * 197, 192, arena + 14618976, 192, arena + 9683136, 576);
+  lk_copy_rows(B * 197, 192, arena + 17134272, 192, arena + 9683328, 576);
 
-  /* %1089 = transpose(%1086) {perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 15829344,
-      arena + 17039712);
-
-  /* %1090 = reshape(%1089) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1089: no code */
-
-  /* %1091 = transpose(%1084) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 14618976,
-      arena + 15829344);
-
-  /* %1092 = reshape(%1091) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1091: no code */
-
-  /* %1093 = concat(%1092, %1090, %1088) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 15829344, 192, arena + 9682944, 576);
-  lk_copy_rows(B * 197, 192, arena + 17039712, 192, arena + 9683136, 576);
-  lk_copy_rows(B * 197, 192, arena + 13314048, 192, arena + 9683328, 576);
-
-  /* %1094 = transpose(%52) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %958 = transpose(%48) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[18], arena + 14524416);
 
-  /* %1095 = fused_linear(%1093, %1094) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %959 = fused_linear(%957, %958) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 9682944, arena + 14524416, NULL, LK_ACT_NONE, NULL,
       arena + 13314048);
 
-  /* %1096 = linear_grad_weight(%1093, %51) blocks.1.attn.qkv : f32[576, 192] */
+  /* %960 = linear_grad_weight(%957, %47) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 9682944, arena + 180269184, arena + 14671872);
 
-  /* %1097 = reduce_sum(%1093) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %961 = reduce_sum(%957) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 9682944,
       arena + 14782464);
 
-  /* %1098 = reduce_sum(%1095) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %962 = reduce_sum(%959) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
       arena + 14783040);
 
-  /* %1099 = mul(%1095, %47) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %963 = mul(%959, %43) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1},
       params[16], (const long[]){0, 0, 1}, arena + 9682944);
 
-  /* %1100 = mul(%1095, %49) blocks.1.norm1 : f32[B, 197, 192], written over %1095 */
+  /* %964 = mul(%959, %45) blocks.1.norm1 : f32[B, 197, 192], written over %959 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 13314048, (const long[]){37824, 192, 1},
       arena + 179058816, (const long[]){37824, 192, 1}, arena + 13314048);
 
-  /* %1101 = reduce_sum(%1100) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %965 = reduce_sum(%964) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 13314048,
       arena + 14783232);
 
-  /* %1102 = normalize_grad(%46, %1099) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %966 = normalize_grad(%42, %963) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 177848448, arena + 9682944, 1e-06f, arena + 10893312);
 
-  /* %1103 = add(%1069, %1102) blocks.0 : f32[B, 197, 192], written over %553 */
+  /* %967 = add(%941, %966) blocks.0 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 10893312, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1104 = transpose(%44) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
+  /* %968 = transpose(%40) {perm [1, 0]} blocks.0.mlp.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[14], arena + 14524416);
 
-  /* %1105 = fused_linear(%1103, %1104) blocks.0.mlp.fc2 : f32[B, 197, 768] */
+  /* %969 = fused_linear(%967, %968) blocks.0.mlp.fc2 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 310988928, arena + 14524416, NULL, LK_ACT_NONE, NULL,
       arena + 9682944);
 
-  /* %1106 = linear_grad_weight(%1103, %43) blocks.0.mlp.fc2 : f32[192, 768] */
+  /* %970 = linear_grad_weight(%967, %39) blocks.0.mlp.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 197, 768, 192, arena + 310988928, arena + 4841472, arena + 14524416);
 
-  /* %1107 = reduce_sum(%1103) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
+  /* %971 = reduce_sum(%967) {axes [0], batch} blocks.0.mlp.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 310988928,
       arena + 14783424);
 
-  /* %1108 = gelu_grad(%42, %1105) blocks.0.mlp : f32[B, 197, 768] */
+  /* %972 = gelu_grad(%38, %969) blocks.0.mlp : f32[B, 197, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 197 * 768, arena, arena + 9682944, arena + 4841472);
 
-  /* %1109 = transpose(%40) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
+  /* %973 = transpose(%36) {perm [1, 0]} blocks.0.mlp.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[12], arena + 1210368);
 
-  /* %1110 = fused_linear(%1108, %1109) blocks.0.mlp.fc1 : f32[B, 197, 192] */
+  /* %974 = fused_linear(%972, %973) blocks.0.mlp.fc1 : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 768, 192, arena + 4841472, arena + 1210368, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1111 = linear_grad_weight(%1108, %39) blocks.0.mlp.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 176638080, arena + 9872064);
+  /* %975 = linear_grad_weight(%972, %35) blocks.0.mlp.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 197, 192, 768, arena + 4841472, arena + 176638080, arena + 9682944);
 
-  /* %1112 = reduce_sum(%1108) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
+  /* %976 = reduce_sum(%972) {axes [0], batch} blocks.0.mlp.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 197, 768}, (const unsigned char[]){1, 1, 0}, arena + 4841472,
-      arena + 10056384);
+      arena + 9830400);
 
-  /* %1113 = reduce_sum(%1110) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %977 = reduce_sum(%974) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 10057152);
+      arena + 8698560);
 
-  /* %1114 = mul(%1110, %35) blocks.0.norm2 : f32[B, 197, 192] */
+  /* %978 = mul(%974, %31) blocks.0.norm2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, params[10],
       (const long[]){0, 0, 1}, arena + 1210368);
 
-  /* %1115 = mul(%1110, %37) blocks.0.norm2 : f32[B, 197, 192], written over %1110 */
+  /* %979 = mul(%974, %33) blocks.0.norm2 : f32[B, 197, 192], written over %974 */
   lk_mul(3, (const long[]){B, 197, 192}, arena, (const long[]){37824, 192, 1}, arena + 175427712,
       (const long[]){37824, 192, 1}, arena);
 
-  /* %1116 = reduce_sum(%1115) {axes [0], batch} blocks.0.norm2 : f32[192] */
+  /* %980 = reduce_sum(%979) {axes [0], batch} blocks.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 10057344);
+      arena + 8698752);
 
-  /* %1117 = normalize_grad(%34, %1114) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %981 = normalize_grad(%30, %978) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 174217344, arena + 1210368, 1e-06f, arena);
 
-  /* %1118 = add(%1103, %1117) blocks.0 : f32[B, 197, 192], written over %553 */
+  /* %982 = add(%967, %981) blocks.0 : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1}, arena,
       (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1119 = transpose(%32) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena + 1210368);
+  /* %983 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1120 = fused_linear(%1118, %1119) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 310988928, arena + 1210368, NULL, LK_ACT_NONE, NULL,
-      arena);
-
-  /* %1121 = linear_grad_weight(%1118, %31) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 310988928, arena + 173006976, arena + 10019520);
-
-  /* %1122 = reduce_sum(%1118) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 310988928,
-      arena + 10057536);
-
-  /* %1123 = reshape(%1120) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %1120: no code */
-
-  /* %1124 = transpose(%1123) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 197, 3, 1, 64}, (const int[]){0, 2, 3, 1, 4}, arena,
-      arena + 7451328);
-
-  /* %1125 = transpose(%25) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 171796608,
+  /* %984 = fused_linear(%982, %983) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 310988928, arena, NULL, LK_ACT_NONE, NULL,
       arena + 3725664);
 
-  /* %1126 = matmul(%1124, %1125) blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched(B * 3, 197, 197, 64, arena + 7451328, 12608, 64, 1, arena + 3725664, 12608, 197,
-      1, arena, 38809, 197, 0.0f);
+  /* %985 = linear_grad_weight(%982, %27) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 310988928, arena + 173006976, arena + 8661696);
 
-  /* %1127 = transpose(%28) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 121036800, arena + 3725664);
+  /* %986 = reduce_sum(%982) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 310988928,
+      arena + 8698944);
 
-  /* %1128 = matmul(%1127, %1124) blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena + 3725664, 38809, 197, 1, arena + 7451328, 12608, 64,
-      1, arena + 8661696, 12608, 64, 0.0f);
+  /* %987 = reshape(%984) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %984: no code */
 
-  /* %1129 = softmax_grad(%28, %1126) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %988 = matmul_permuted(%987, %22) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 3725664, 64, 192, 1,
+      arena + 171796608, 64, 1, 192, arena, 38809, 197, 0.0f);
+
+  /* %989 = matmul_permuted(%25, %987) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 121036800, 38809, 1, 197,
+      arena + 3725664, 64, 192, 1, arena + 7451328, 64, 192, 0.0f);
+
+  /* %990 = softmax_grad(%25, %988) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_softmax_grad(B * 591, 197, arena + 121036800, arena, arena + 3725664);
 
-  /* %1130 = mul_scalar(%1129) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
+  /* %991 = mul_scalar(%990) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
   lk_mul_scalar(B * 3 * 197 * 197, arena + 3725664, 0.125f, arena);
 
-  /* %1131 = transpose(%23) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 170586240,
-      arena + 3725664);
+  /* %992 = matmul_permuted(%991, %21) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena, 38809, 197, 1,
+      arena + 170586240, 64, 192, 1, arena + 3725664, 64, 192, 0.0f);
 
-  /* %1132 = matmul(%1130, %1131) blocks.0.attn : f32[B, 3, 1, 197, 64] */
-  lk_gemm_batched(B * 3, 197, 64, 197, arena, 38809, 197, 1, arena + 3725664, 12608, 64, 1,
-      arena + 4936032, 12608, 64, 0.0f);
+  /* %993 = matmul_permuted(%20, %991) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena, 38809, 1, 197,
+      arena + 169375872, 64, 192, 1, arena + 4936032, 64, 192, 0.0f);
 
-  /* %1133 = transpose(%21) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 3, 1, 64, 197] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 169375872,
-      arena + 3725664);
+  /* %994 = reshape(%989) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %989: no code */
 
-  /* %1134 = matmul(%1133, %1130) blocks.0.attn : f32[B, 3, 1, 64, 197] */
-  lk_gemm_batched(B * 3, 64, 197, 197, arena + 3725664, 12608, 197, 1, arena, 38809, 197, 1,
-      arena + 6146400, 12608, 197, 0.0f);
+  /* %995 = reshape(%993) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %993: no code */
 
-  /* %1135 = transpose(%1128) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 8661696,
-      arena + 3631104);
+  /* %996 = reshape(%992) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %992: no code */
 
-  /* %1136 = reshape(%1135) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1135: no code */
+  /* %997 = concat(%996, %995, %994) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 3725664, 192, arena, 576);
+  lk_copy_rows(B * 197, 192, arena + 4936032, 192, arena + 192, 576);
+  lk_copy_rows(B * 197, 192, arena + 7451328, 192, arena + 384, 576);
 
-  /* %1137 = transpose(%1134) {perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 64, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 6146400,
-      arena + 7356768);
-
-  /* %1138 = reshape(%1137) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1137: no code */
-
-  /* %1139 = transpose(%1132) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_transpose(5, (const long[]){B, 3, 1, 197, 64}, (const int[]){0, 3, 1, 2, 4}, arena + 4936032,
-      arena + 6146400);
-
-  /* %1140 = reshape(%1139) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1139: no code */
-
-  /* %1141 = concat(%1140, %1138, %1136) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 6146400, 192, arena, 576);
-  lk_copy_rows(B * 197, 192, arena + 7356768, 192, arena + 192, 576);
-  lk_copy_rows(B * 197, 192, arena + 3631104, 192, arena + 384, 576);
-
-  /* %1142 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %998 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4841472);
 
-  /* %1143 = fused_linear(%1141, %1142) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %999 = fused_linear(%997, %998) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 4841472, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1144 = linear_grad_weight(%1141, %13) blocks.0.attn.qkv : f32[576, 192] */
+  /* %1000 = linear_grad_weight(%997, %13) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 168165504, arena + 4841472);
 
-  /* %1145 = reduce_sum(%1141) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1001 = reduce_sum(%997) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 4952064);
 
-  /* %1146 = reduce_sum(%1143) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1002 = reduce_sum(%999) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1147 = mul(%1143, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1003 = mul(%999, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1148 = mul(%1143, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1143 */
+  /* %1004 = mul(%999, %11) blocks.0.norm1 : f32[B, 197, 192], written over %999 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
       arena + 166955136, (const long[]){37824, 192, 1}, arena + 3631104);
 
-  /* %1149 = reduce_sum(%1148) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1005 = reduce_sum(%1004) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420928);
 
-  /* %1150 = normalize_grad(%8, %1147) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1006 = normalize_grad(%8, %1003) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 165744768, arena, 1e-06f, arena + 1210368);
 
-  /* %1151 = add(%1118, %1150) : f32[B, 197, 192], written over %553 */
+  /* %1007 = add(%982, %1006) : f32[B, 197, 192], written over %505 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 310988928, (const long[]){37824, 192, 1},
       arena + 1210368, (const long[]){37824, 192, 1}, arena + 310988928);
 
-  /* %1152 = reduce_sum(%1151) {axes [], batch} : f32[197, 192] */
+  /* %1008 = reduce_sum(%1007) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 310988928,
       arena + 1351680);
 
-  /* %1153 = reshape(%1152) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1152: no code */
+  /* %1009 = reshape(%1008) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1008: no code */
 
-  /* %1154 = slice(%1151) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %1010 = slice(%1007) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 310988928, 37824, arena, 192);
 
-  /* %1155 = reduce_sum(%1154) {axes [], batch} : f32[1, 192] */
+  /* %1011 = reduce_sum(%1010) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1156 = reshape(%1155) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1155: no code */
+  /* %1012 = reshape(%1011) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1011: no code */
 
-  /* %1157 = slice(%1151) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %553: no code */
+  /* %1013 = slice(%1007) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %505: no code */
 
-  /* %1158 = seq2img(%1157) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1014 = seq2img(%1013) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 192, arena + 310989120 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1159 = conv2d_grad_weight(%1158, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1015 = conv2d_grad_weight(%1014, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1160 = reduce_sum(%1158) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1016 = reduce_sum(%1014) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %541 : f32[1] */
+  /* output 0 "loss" = %493 : f32[1] */
   memcpy(outputs[0], arena + 313750704, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1159 : f32[192, 3, 16, 16] */
+  /* output 1 "grad:patch_embed.proj.weight" = %1015 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1160 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1016 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1156 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1012 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1153 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1009 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1149 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1005 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1146 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1002 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1144 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1000 : f32[576, 192] */
   memcpy(outputs[7], arena + 4841472, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1145 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1001 : f32[576] */
   memcpy(outputs[8], arena + 4952064, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1121 : f32[192, 192] */
-  memcpy(outputs[9], arena + 10019520, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1122 : f32[192] */
-  memcpy(outputs[10], arena + 10057536, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.norm2.weight" = %1116 : f32[192] */
-  memcpy(outputs[11], arena + 10057344, sizeof(float) * 192);
-  /* output 12 "grad:blocks.0.norm2.bias" = %1113 : f32[192] */
-  memcpy(outputs[12], arena + 10057152, sizeof(float) * 192);
-  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %1111 : f32[768, 192] */
-  memcpy(outputs[13], arena + 9872064, sizeof(float) * 147456);
-  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %1112 : f32[768] */
-  memcpy(outputs[14], arena + 10056384, sizeof(float) * 768);
-  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %1106 : f32[192, 768] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %985 : f32[192, 192] */
+  memcpy(outputs[9], arena + 8661696, sizeof(float) * 36864);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %986 : f32[192] */
+  memcpy(outputs[10], arena + 8698944, sizeof(float) * 192);
+  /* output 11 "grad:blocks.0.norm2.weight" = %980 : f32[192] */
+  memcpy(outputs[11], arena + 8698752, sizeof(float) * 192);
+  /* output 12 "grad:blocks.0.norm2.bias" = %977 : f32[192] */
+  memcpy(outputs[12], arena + 8698560, sizeof(float) * 192);
+  /* output 13 "grad:blocks.0.mlp.fc1.weight" = %975 : f32[768, 192] */
+  memcpy(outputs[13], arena + 9682944, sizeof(float) * 147456);
+  /* output 14 "grad:blocks.0.mlp.fc1.bias" = %976 : f32[768] */
+  memcpy(outputs[14], arena + 9830400, sizeof(float) * 768);
+  /* output 15 "grad:blocks.0.mlp.fc2.weight" = %970 : f32[192, 768] */
   memcpy(outputs[15], arena + 14524416, sizeof(float) * 147456);
-  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %1107 : f32[192] */
+  /* output 16 "grad:blocks.0.mlp.fc2.bias" = %971 : f32[192] */
   memcpy(outputs[16], arena + 14783424, sizeof(float) * 192);
-  /* output 17 "grad:blocks.1.norm1.weight" = %1101 : f32[192] */
+  /* output 17 "grad:blocks.1.norm1.weight" = %965 : f32[192] */
   memcpy(outputs[17], arena + 14783232, sizeof(float) * 192);
-  /* output 18 "grad:blocks.1.norm1.bias" = %1098 : f32[192] */
+  /* output 18 "grad:blocks.1.norm1.bias" = %962 : f32[192] */
   memcpy(outputs[18], arena + 14783040, sizeof(float) * 192);
-  /* output 19 "grad:blocks.1.attn.qkv.weight" = %1096 : f32[576, 192] */
+  /* output 19 "grad:blocks.1.attn.qkv.weight" = %960 : f32[576, 192] */
   memcpy(outputs[19], arena + 14671872, sizeof(float) * 110592);
-  /* output 20 "grad:blocks.1.attn.qkv.bias" = %1097 : f32[576] */
+  /* output 20 "grad:blocks.1.attn.qkv.bias" = %961 : f32[576] */
   memcpy(outputs[20], arena + 14782464, sizeof(float) * 576);
-  /* output 21 "grad:blocks.1.attn.proj.weight" = %1073 : f32[192, 192] */
-  memcpy(outputs[21], arena + 19702464, sizeof(float) * 36864);
-  /* output 22 "grad:blocks.1.attn.proj.bias" = %1074 : f32[192] */
-  memcpy(outputs[22], arena + 19740480, sizeof(float) * 192);
-  /* output 23 "grad:blocks.1.norm2.weight" = %1067 : f32[192] */
-  memcpy(outputs[23], arena + 19740288, sizeof(float) * 192);
-  /* output 24 "grad:blocks.1.norm2.bias" = %1064 : f32[192] */
-  memcpy(outputs[24], arena + 19740096, sizeof(float) * 192);
-  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %1062 : f32[768, 192] */
-  memcpy(outputs[25], arena + 19555008, sizeof(float) * 147456);
-  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %1063 : f32[768] */
-  memcpy(outputs[26], arena + 19739328, sizeof(float) * 768);
-  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %1057 : f32[192, 768] */
+  /* output 21 "grad:blocks.1.attn.proj.weight" = %945 : f32[192, 192] */
+  memcpy(outputs[21], arena + 18344640, sizeof(float) * 36864);
+  /* output 22 "grad:blocks.1.attn.proj.bias" = %946 : f32[192] */
+  memcpy(outputs[22], arena + 18381888, sizeof(float) * 192);
+  /* output 23 "grad:blocks.1.norm2.weight" = %939 : f32[192] */
+  memcpy(outputs[23], arena + 18381696, sizeof(float) * 192);
+  /* output 24 "grad:blocks.1.norm2.bias" = %936 : f32[192] */
+  memcpy(outputs[24], arena + 18381504, sizeof(float) * 192);
+  /* output 25 "grad:blocks.1.mlp.fc1.weight" = %934 : f32[768, 192] */
+  memcpy(outputs[25], arena + 19365888, sizeof(float) * 147456);
+  /* output 26 "grad:blocks.1.mlp.fc1.bias" = %935 : f32[768] */
+  memcpy(outputs[26], arena + 19513344, sizeof(float) * 768);
+  /* output 27 "grad:blocks.1.mlp.fc2.weight" = %929 : f32[192, 768] */
   memcpy(outputs[27], arena + 25417728, sizeof(float) * 147456);
-  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %1058 : f32[192] */
+  /* output 28 "grad:blocks.1.mlp.fc2.bias" = %930 : f32[192] */
   memcpy(outputs[28], arena + 25676736, sizeof(float) * 192);
-  /* output 29 "grad:blocks.2.norm1.weight" = %1051 : f32[192] */
+  /* output 29 "grad:blocks.2.norm1.weight" = %923 : f32[192] */
   memcpy(outputs[29], arena + 25676544, sizeof(float) * 192);
-  /* output 30 "grad:blocks.2.norm1.bias" = %1048 : f32[192] */
+  /* output 30 "grad:blocks.2.norm1.bias" = %920 : f32[192] */
   memcpy(outputs[30], arena + 25676352, sizeof(float) * 192);
-  /* output 31 "grad:blocks.2.attn.qkv.weight" = %1046 : f32[576, 192] */
+  /* output 31 "grad:blocks.2.attn.qkv.weight" = %918 : f32[576, 192] */
   memcpy(outputs[31], arena + 25565184, sizeof(float) * 110592);
-  /* output 32 "grad:blocks.2.attn.qkv.bias" = %1047 : f32[576] */
+  /* output 32 "grad:blocks.2.attn.qkv.bias" = %919 : f32[576] */
   memcpy(outputs[32], arena + 25675776, sizeof(float) * 576);
-  /* output 33 "grad:blocks.2.attn.proj.weight" = %1023 : f32[192, 192] */
-  memcpy(outputs[33], arena + 29385408, sizeof(float) * 36864);
-  /* output 34 "grad:blocks.2.attn.proj.bias" = %1024 : f32[192] */
-  memcpy(outputs[34], arena + 29423424, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm2.weight" = %1017 : f32[192] */
-  memcpy(outputs[35], arena + 29423232, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm2.bias" = %1014 : f32[192] */
-  memcpy(outputs[36], arena + 29423040, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %1012 : f32[768, 192] */
-  memcpy(outputs[37], arena + 29237952, sizeof(float) * 147456);
-  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %1013 : f32[768] */
-  memcpy(outputs[38], arena + 29422272, sizeof(float) * 768);
-  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %1007 : f32[192, 768] */
+  /* output 33 "grad:blocks.2.attn.proj.weight" = %903 : f32[192, 192] */
+  memcpy(outputs[33], arena + 28027584, sizeof(float) * 36864);
+  /* output 34 "grad:blocks.2.attn.proj.bias" = %904 : f32[192] */
+  memcpy(outputs[34], arena + 28064832, sizeof(float) * 192);
+  /* output 35 "grad:blocks.2.norm2.weight" = %897 : f32[192] */
+  memcpy(outputs[35], arena + 28064640, sizeof(float) * 192);
+  /* output 36 "grad:blocks.2.norm2.bias" = %894 : f32[192] */
+  memcpy(outputs[36], arena + 28064448, sizeof(float) * 192);
+  /* output 37 "grad:blocks.2.mlp.fc1.weight" = %892 : f32[768, 192] */
+  memcpy(outputs[37], arena + 29048832, sizeof(float) * 147456);
+  /* output 38 "grad:blocks.2.mlp.fc1.bias" = %893 : f32[768] */
+  memcpy(outputs[38], arena + 29196288, sizeof(float) * 768);
+  /* output 39 "grad:blocks.2.mlp.fc2.weight" = %887 : f32[192, 768] */
   memcpy(outputs[39], arena + 35100672, sizeof(float) * 147456);
-  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %1008 : f32[192] */
+  /* output 40 "grad:blocks.2.mlp.fc2.bias" = %888 : f32[192] */
   memcpy(outputs[40], arena + 35359680, sizeof(float) * 192);
-  /* output 41 "grad:blocks.3.norm1.weight" = %1001 : f32[192] */
+  /* output 41 "grad:blocks.3.norm1.weight" = %881 : f32[192] */
   memcpy(outputs[41], arena + 35359488, sizeof(float) * 192);
-  /* output 42 "grad:blocks.3.norm1.bias" = %998 : f32[192] */
+  /* output 42 "grad:blocks.3.norm1.bias" = %878 : f32[192] */
   memcpy(outputs[42], arena + 35359296, sizeof(float) * 192);
-  /* output 43 "grad:blocks.3.attn.qkv.weight" = %996 : f32[576, 192] */
+  /* output 43 "grad:blocks.3.attn.qkv.weight" = %876 : f32[576, 192] */
   memcpy(outputs[43], arena + 35248128, sizeof(float) * 110592);
-  /* output 44 "grad:blocks.3.attn.qkv.bias" = %997 : f32[576] */
+  /* output 44 "grad:blocks.3.attn.qkv.bias" = %877 : f32[576] */
   memcpy(outputs[44], arena + 35358720, sizeof(float) * 576);
-  /* output 45 "grad:blocks.3.attn.proj.weight" = %973 : f32[192, 192] */
-  memcpy(outputs[45], arena + 39068352, sizeof(float) * 36864);
-  /* output 46 "grad:blocks.3.attn.proj.bias" = %974 : f32[192] */
-  memcpy(outputs[46], arena + 39106368, sizeof(float) * 192);
-  /* output 47 "grad:blocks.3.norm2.weight" = %967 : f32[192] */
-  memcpy(outputs[47], arena + 39106176, sizeof(float) * 192);
-  /* output 48 "grad:blocks.3.norm2.bias" = %964 : f32[192] */
-  memcpy(outputs[48], arena + 39105984, sizeof(float) * 192);
-  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %962 : f32[768, 192] */
-  memcpy(outputs[49], arena + 38920896, sizeof(float) * 147456);
-  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %963 : f32[768] */
-  memcpy(outputs[50], arena + 39105216, sizeof(float) * 768);
-  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %957 : f32[192, 768] */
+  /* output 45 "grad:blocks.3.attn.proj.weight" = %861 : f32[192, 192] */
+  memcpy(outputs[45], arena + 37710528, sizeof(float) * 36864);
+  /* output 46 "grad:blocks.3.attn.proj.bias" = %862 : f32[192] */
+  memcpy(outputs[46], arena + 37747776, sizeof(float) * 192);
+  /* output 47 "grad:blocks.3.norm2.weight" = %855 : f32[192] */
+  memcpy(outputs[47], arena + 37747584, sizeof(float) * 192);
+  /* output 48 "grad:blocks.3.norm2.bias" = %852 : f32[192] */
+  memcpy(outputs[48], arena + 37747392, sizeof(float) * 192);
+  /* output 49 "grad:blocks.3.mlp.fc1.weight" = %850 : f32[768, 192] */
+  memcpy(outputs[49], arena + 38731776, sizeof(float) * 147456);
+  /* output 50 "grad:blocks.3.mlp.fc1.bias" = %851 : f32[768] */
+  memcpy(outputs[50], arena + 38879232, sizeof(float) * 768);
+  /* output 51 "grad:blocks.3.mlp.fc2.weight" = %845 : f32[192, 768] */
   memcpy(outputs[51], arena + 44783616, sizeof(float) * 147456);
-  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %958 : f32[192] */
+  /* output 52 "grad:blocks.3.mlp.fc2.bias" = %846 : f32[192] */
   memcpy(outputs[52], arena + 45042624, sizeof(float) * 192);
-  /* output 53 "grad:blocks.4.norm1.weight" = %951 : f32[192] */
+  /* output 53 "grad:blocks.4.norm1.weight" = %839 : f32[192] */
   memcpy(outputs[53], arena + 45042432, sizeof(float) * 192);
-  /* output 54 "grad:blocks.4.norm1.bias" = %948 : f32[192] */
+  /* output 54 "grad:blocks.4.norm1.bias" = %836 : f32[192] */
   memcpy(outputs[54], arena + 45042240, sizeof(float) * 192);
-  /* output 55 "grad:blocks.4.attn.qkv.weight" = %946 : f32[576, 192] */
+  /* output 55 "grad:blocks.4.attn.qkv.weight" = %834 : f32[576, 192] */
   memcpy(outputs[55], arena + 44931072, sizeof(float) * 110592);
-  /* output 56 "grad:blocks.4.attn.qkv.bias" = %947 : f32[576] */
+  /* output 56 "grad:blocks.4.attn.qkv.bias" = %835 : f32[576] */
   memcpy(outputs[56], arena + 45041664, sizeof(float) * 576);
-  /* output 57 "grad:blocks.4.attn.proj.weight" = %923 : f32[192, 192] */
-  memcpy(outputs[57], arena + 48751296, sizeof(float) * 36864);
-  /* output 58 "grad:blocks.4.attn.proj.bias" = %924 : f32[192] */
-  memcpy(outputs[58], arena + 48789312, sizeof(float) * 192);
-  /* output 59 "grad:blocks.4.norm2.weight" = %917 : f32[192] */
-  memcpy(outputs[59], arena + 48789120, sizeof(float) * 192);
-  /* output 60 "grad:blocks.4.norm2.bias" = %914 : f32[192] */
-  memcpy(outputs[60], arena + 48788928, sizeof(float) * 192);
-  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %912 : f32[768, 192] */
-  memcpy(outputs[61], arena + 48603840, sizeof(float) * 147456);
-  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %913 : f32[768] */
-  memcpy(outputs[62], arena + 48788160, sizeof(float) * 768);
-  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %907 : f32[192, 768] */
+  /* output 57 "grad:blocks.4.attn.proj.weight" = %819 : f32[192, 192] */
+  memcpy(outputs[57], arena + 47393472, sizeof(float) * 36864);
+  /* output 58 "grad:blocks.4.attn.proj.bias" = %820 : f32[192] */
+  memcpy(outputs[58], arena + 47430720, sizeof(float) * 192);
+  /* output 59 "grad:blocks.4.norm2.weight" = %813 : f32[192] */
+  memcpy(outputs[59], arena + 47430528, sizeof(float) * 192);
+  /* output 60 "grad:blocks.4.norm2.bias" = %810 : f32[192] */
+  memcpy(outputs[60], arena + 47430336, sizeof(float) * 192);
+  /* output 61 "grad:blocks.4.mlp.fc1.weight" = %808 : f32[768, 192] */
+  memcpy(outputs[61], arena + 48414720, sizeof(float) * 147456);
+  /* output 62 "grad:blocks.4.mlp.fc1.bias" = %809 : f32[768] */
+  memcpy(outputs[62], arena + 48562176, sizeof(float) * 768);
+  /* output 63 "grad:blocks.4.mlp.fc2.weight" = %803 : f32[192, 768] */
   memcpy(outputs[63], arena + 54466560, sizeof(float) * 147456);
-  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %908 : f32[192] */
+  /* output 64 "grad:blocks.4.mlp.fc2.bias" = %804 : f32[192] */
   memcpy(outputs[64], arena + 54725568, sizeof(float) * 192);
-  /* output 65 "grad:blocks.5.norm1.weight" = %901 : f32[192] */
+  /* output 65 "grad:blocks.5.norm1.weight" = %797 : f32[192] */
   memcpy(outputs[65], arena + 54725376, sizeof(float) * 192);
-  /* output 66 "grad:blocks.5.norm1.bias" = %898 : f32[192] */
+  /* output 66 "grad:blocks.5.norm1.bias" = %794 : f32[192] */
   memcpy(outputs[66], arena + 54725184, sizeof(float) * 192);
-  /* output 67 "grad:blocks.5.attn.qkv.weight" = %896 : f32[576, 192] */
+  /* output 67 "grad:blocks.5.attn.qkv.weight" = %792 : f32[576, 192] */
   memcpy(outputs[67], arena + 54614016, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.5.attn.qkv.bias" = %897 : f32[576] */
+  /* output 68 "grad:blocks.5.attn.qkv.bias" = %793 : f32[576] */
   memcpy(outputs[68], arena + 54724608, sizeof(float) * 576);
-  /* output 69 "grad:blocks.5.attn.proj.weight" = %873 : f32[192, 192] */
-  memcpy(outputs[69], arena + 58434240, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.5.attn.proj.bias" = %874 : f32[192] */
-  memcpy(outputs[70], arena + 58472256, sizeof(float) * 192);
-  /* output 71 "grad:blocks.5.norm2.weight" = %867 : f32[192] */
-  memcpy(outputs[71], arena + 58472064, sizeof(float) * 192);
-  /* output 72 "grad:blocks.5.norm2.bias" = %864 : f32[192] */
-  memcpy(outputs[72], arena + 58471872, sizeof(float) * 192);
-  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %862 : f32[768, 192] */
-  memcpy(outputs[73], arena + 58286784, sizeof(float) * 147456);
-  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %863 : f32[768] */
-  memcpy(outputs[74], arena + 58471104, sizeof(float) * 768);
-  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %857 : f32[192, 768] */
+  /* output 69 "grad:blocks.5.attn.proj.weight" = %777 : f32[192, 192] */
+  memcpy(outputs[69], arena + 57076416, sizeof(float) * 36864);
+  /* output 70 "grad:blocks.5.attn.proj.bias" = %778 : f32[192] */
+  memcpy(outputs[70], arena + 57113664, sizeof(float) * 192);
+  /* output 71 "grad:blocks.5.norm2.weight" = %771 : f32[192] */
+  memcpy(outputs[71], arena + 57113472, sizeof(float) * 192);
+  /* output 72 "grad:blocks.5.norm2.bias" = %768 : f32[192] */
+  memcpy(outputs[72], arena + 57113280, sizeof(float) * 192);
+  /* output 73 "grad:blocks.5.mlp.fc1.weight" = %766 : f32[768, 192] */
+  memcpy(outputs[73], arena + 58097664, sizeof(float) * 147456);
+  /* output 74 "grad:blocks.5.mlp.fc1.bias" = %767 : f32[768] */
+  memcpy(outputs[74], arena + 58245120, sizeof(float) * 768);
+  /* output 75 "grad:blocks.5.mlp.fc2.weight" = %761 : f32[192, 768] */
   memcpy(outputs[75], arena + 64149504, sizeof(float) * 147456);
-  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %858 : f32[192] */
+  /* output 76 "grad:blocks.5.mlp.fc2.bias" = %762 : f32[192] */
   memcpy(outputs[76], arena + 64408512, sizeof(float) * 192);
-  /* output 77 "grad:blocks.6.norm1.weight" = %851 : f32[192] */
+  /* output 77 "grad:blocks.6.norm1.weight" = %755 : f32[192] */
   memcpy(outputs[77], arena + 64408320, sizeof(float) * 192);
-  /* output 78 "grad:blocks.6.norm1.bias" = %848 : f32[192] */
+  /* output 78 "grad:blocks.6.norm1.bias" = %752 : f32[192] */
   memcpy(outputs[78], arena + 64408128, sizeof(float) * 192);
-  /* output 79 "grad:blocks.6.attn.qkv.weight" = %846 : f32[576, 192] */
+  /* output 79 "grad:blocks.6.attn.qkv.weight" = %750 : f32[576, 192] */
   memcpy(outputs[79], arena + 64296960, sizeof(float) * 110592);
-  /* output 80 "grad:blocks.6.attn.qkv.bias" = %847 : f32[576] */
+  /* output 80 "grad:blocks.6.attn.qkv.bias" = %751 : f32[576] */
   memcpy(outputs[80], arena + 64407552, sizeof(float) * 576);
-  /* output 81 "grad:blocks.6.attn.proj.weight" = %823 : f32[192, 192] */
-  memcpy(outputs[81], arena + 68117184, sizeof(float) * 36864);
-  /* output 82 "grad:blocks.6.attn.proj.bias" = %824 : f32[192] */
-  memcpy(outputs[82], arena + 68155200, sizeof(float) * 192);
-  /* output 83 "grad:blocks.6.norm2.weight" = %817 : f32[192] */
-  memcpy(outputs[83], arena + 68155008, sizeof(float) * 192);
-  /* output 84 "grad:blocks.6.norm2.bias" = %814 : f32[192] */
-  memcpy(outputs[84], arena + 68154816, sizeof(float) * 192);
-  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %812 : f32[768, 192] */
-  memcpy(outputs[85], arena + 67969728, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %813 : f32[768] */
-  memcpy(outputs[86], arena + 68154048, sizeof(float) * 768);
-  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %807 : f32[192, 768] */
+  /* output 81 "grad:blocks.6.attn.proj.weight" = %735 : f32[192, 192] */
+  memcpy(outputs[81], arena + 66759360, sizeof(float) * 36864);
+  /* output 82 "grad:blocks.6.attn.proj.bias" = %736 : f32[192] */
+  memcpy(outputs[82], arena + 66796608, sizeof(float) * 192);
+  /* output 83 "grad:blocks.6.norm2.weight" = %729 : f32[192] */
+  memcpy(outputs[83], arena + 66796416, sizeof(float) * 192);
+  /* output 84 "grad:blocks.6.norm2.bias" = %726 : f32[192] */
+  memcpy(outputs[84], arena + 66796224, sizeof(float) * 192);
+  /* output 85 "grad:blocks.6.mlp.fc1.weight" = %724 : f32[768, 192] */
+  memcpy(outputs[85], arena + 67780608, sizeof(float) * 147456);
+  /* output 86 "grad:blocks.6.mlp.fc1.bias" = %725 : f32[768] */
+  memcpy(outputs[86], arena + 67928064, sizeof(float) * 768);
+  /* output 87 "grad:blocks.6.mlp.fc2.weight" = %719 : f32[192, 768] */
   memcpy(outputs[87], arena + 73832448, sizeof(float) * 147456);
-  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %808 : f32[192] */
+  /* output 88 "grad:blocks.6.mlp.fc2.bias" = %720 : f32[192] */
   memcpy(outputs[88], arena + 74091456, sizeof(float) * 192);
-  /* output 89 "grad:blocks.7.norm1.weight" = %801 : f32[192] */
+  /* output 89 "grad:blocks.7.norm1.weight" = %713 : f32[192] */
   memcpy(outputs[89], arena + 74091264, sizeof(float) * 192);
-  /* output 90 "grad:blocks.7.norm1.bias" = %798 : f32[192] */
+  /* output 90 "grad:blocks.7.norm1.bias" = %710 : f32[192] */
   memcpy(outputs[90], arena + 74091072, sizeof(float) * 192);
-  /* output 91 "grad:blocks.7.attn.qkv.weight" = %796 : f32[576, 192] */
+  /* output 91 "grad:blocks.7.attn.qkv.weight" = %708 : f32[576, 192] */
   memcpy(outputs[91], arena + 73979904, sizeof(float) * 110592);
-  /* output 92 "grad:blocks.7.attn.qkv.bias" = %797 : f32[576] */
+  /* output 92 "grad:blocks.7.attn.qkv.bias" = %709 : f32[576] */
   memcpy(outputs[92], arena + 74090496, sizeof(float) * 576);
-  /* output 93 "grad:blocks.7.attn.proj.weight" = %773 : f32[192, 192] */
-  memcpy(outputs[93], arena + 77800128, sizeof(float) * 36864);
-  /* output 94 "grad:blocks.7.attn.proj.bias" = %774 : f32[192] */
-  memcpy(outputs[94], arena + 77838144, sizeof(float) * 192);
-  /* output 95 "grad:blocks.7.norm2.weight" = %767 : f32[192] */
-  memcpy(outputs[95], arena + 77837952, sizeof(float) * 192);
-  /* output 96 "grad:blocks.7.norm2.bias" = %764 : f32[192] */
-  memcpy(outputs[96], arena + 77837760, sizeof(float) * 192);
-  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %762 : f32[768, 192] */
-  memcpy(outputs[97], arena + 77652672, sizeof(float) * 147456);
-  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %763 : f32[768] */
-  memcpy(outputs[98], arena + 77836992, sizeof(float) * 768);
-  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %757 : f32[192, 768] */
+  /* output 93 "grad:blocks.7.attn.proj.weight" = %693 : f32[192, 192] */
+  memcpy(outputs[93], arena + 76442304, sizeof(float) * 36864);
+  /* output 94 "grad:blocks.7.attn.proj.bias" = %694 : f32[192] */
+  memcpy(outputs[94], arena + 76479552, sizeof(float) * 192);
+  /* output 95 "grad:blocks.7.norm2.weight" = %687 : f32[192] */
+  memcpy(outputs[95], arena + 76479360, sizeof(float) * 192);
+  /* output 96 "grad:blocks.7.norm2.bias" = %684 : f32[192] */
+  memcpy(outputs[96], arena + 76479168, sizeof(float) * 192);
+  /* output 97 "grad:blocks.7.mlp.fc1.weight" = %682 : f32[768, 192] */
+  memcpy(outputs[97], arena + 77463552, sizeof(float) * 147456);
+  /* output 98 "grad:blocks.7.mlp.fc1.bias" = %683 : f32[768] */
+  memcpy(outputs[98], arena + 77611008, sizeof(float) * 768);
+  /* output 99 "grad:blocks.7.mlp.fc2.weight" = %677 : f32[192, 768] */
   memcpy(outputs[99], arena + 83515392, sizeof(float) * 147456);
-  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %758 : f32[192] */
+  /* output 100 "grad:blocks.7.mlp.fc2.bias" = %678 : f32[192] */
   memcpy(outputs[100], arena + 83774400, sizeof(float) * 192);
-  /* output 101 "grad:blocks.8.norm1.weight" = %751 : f32[192] */
+  /* output 101 "grad:blocks.8.norm1.weight" = %671 : f32[192] */
   memcpy(outputs[101], arena + 83774208, sizeof(float) * 192);
-  /* output 102 "grad:blocks.8.norm1.bias" = %748 : f32[192] */
+  /* output 102 "grad:blocks.8.norm1.bias" = %668 : f32[192] */
   memcpy(outputs[102], arena + 83774016, sizeof(float) * 192);
-  /* output 103 "grad:blocks.8.attn.qkv.weight" = %746 : f32[576, 192] */
+  /* output 103 "grad:blocks.8.attn.qkv.weight" = %666 : f32[576, 192] */
   memcpy(outputs[103], arena + 83662848, sizeof(float) * 110592);
-  /* output 104 "grad:blocks.8.attn.qkv.bias" = %747 : f32[576] */
+  /* output 104 "grad:blocks.8.attn.qkv.bias" = %667 : f32[576] */
   memcpy(outputs[104], arena + 83773440, sizeof(float) * 576);
-  /* output 105 "grad:blocks.8.attn.proj.weight" = %723 : f32[192, 192] */
-  memcpy(outputs[105], arena + 87483072, sizeof(float) * 36864);
-  /* output 106 "grad:blocks.8.attn.proj.bias" = %724 : f32[192] */
-  memcpy(outputs[106], arena + 87521088, sizeof(float) * 192);
-  /* output 107 "grad:blocks.8.norm2.weight" = %717 : f32[192] */
-  memcpy(outputs[107], arena + 87520896, sizeof(float) * 192);
-  /* output 108 "grad:blocks.8.norm2.bias" = %714 : f32[192] */
-  memcpy(outputs[108], arena + 87520704, sizeof(float) * 192);
-  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %712 : f32[768, 192] */
-  memcpy(outputs[109], arena + 87335616, sizeof(float) * 147456);
-  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %713 : f32[768] */
-  memcpy(outputs[110], arena + 87519936, sizeof(float) * 768);
-  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %707 : f32[192, 768] */
+  /* output 105 "grad:blocks.8.attn.proj.weight" = %651 : f32[192, 192] */
+  memcpy(outputs[105], arena + 86125248, sizeof(float) * 36864);
+  /* output 106 "grad:blocks.8.attn.proj.bias" = %652 : f32[192] */
+  memcpy(outputs[106], arena + 86162496, sizeof(float) * 192);
+  /* output 107 "grad:blocks.8.norm2.weight" = %645 : f32[192] */
+  memcpy(outputs[107], arena + 86162304, sizeof(float) * 192);
+  /* output 108 "grad:blocks.8.norm2.bias" = %642 : f32[192] */
+  memcpy(outputs[108], arena + 86162112, sizeof(float) * 192);
+  /* output 109 "grad:blocks.8.mlp.fc1.weight" = %640 : f32[768, 192] */
+  memcpy(outputs[109], arena + 87146496, sizeof(float) * 147456);
+  /* output 110 "grad:blocks.8.mlp.fc1.bias" = %641 : f32[768] */
+  memcpy(outputs[110], arena + 87293952, sizeof(float) * 768);
+  /* output 111 "grad:blocks.8.mlp.fc2.weight" = %635 : f32[192, 768] */
   memcpy(outputs[111], arena + 93198336, sizeof(float) * 147456);
-  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %708 : f32[192] */
+  /* output 112 "grad:blocks.8.mlp.fc2.bias" = %636 : f32[192] */
   memcpy(outputs[112], arena + 93457344, sizeof(float) * 192);
-  /* output 113 "grad:blocks.9.norm1.weight" = %701 : f32[192] */
+  /* output 113 "grad:blocks.9.norm1.weight" = %629 : f32[192] */
   memcpy(outputs[113], arena + 93457152, sizeof(float) * 192);
-  /* output 114 "grad:blocks.9.norm1.bias" = %698 : f32[192] */
+  /* output 114 "grad:blocks.9.norm1.bias" = %626 : f32[192] */
   memcpy(outputs[114], arena + 93456960, sizeof(float) * 192);
-  /* output 115 "grad:blocks.9.attn.qkv.weight" = %696 : f32[576, 192] */
+  /* output 115 "grad:blocks.9.attn.qkv.weight" = %624 : f32[576, 192] */
   memcpy(outputs[115], arena + 93345792, sizeof(float) * 110592);
-  /* output 116 "grad:blocks.9.attn.qkv.bias" = %697 : f32[576] */
+  /* output 116 "grad:blocks.9.attn.qkv.bias" = %625 : f32[576] */
   memcpy(outputs[116], arena + 93456384, sizeof(float) * 576);
-  /* output 117 "grad:blocks.9.attn.proj.weight" = %673 : f32[192, 192] */
-  memcpy(outputs[117], arena + 97166016, sizeof(float) * 36864);
-  /* output 118 "grad:blocks.9.attn.proj.bias" = %674 : f32[192] */
-  memcpy(outputs[118], arena + 97204032, sizeof(float) * 192);
-  /* output 119 "grad:blocks.9.norm2.weight" = %667 : f32[192] */
-  memcpy(outputs[119], arena + 97203840, sizeof(float) * 192);
-  /* output 120 "grad:blocks.9.norm2.bias" = %664 : f32[192] */
-  memcpy(outputs[120], arena + 97203648, sizeof(float) * 192);
-  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %662 : f32[768, 192] */
-  memcpy(outputs[121], arena + 97018560, sizeof(float) * 147456);
-  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %663 : f32[768] */
-  memcpy(outputs[122], arena + 97202880, sizeof(float) * 768);
-  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %657 : f32[192, 768] */
+  /* output 117 "grad:blocks.9.attn.proj.weight" = %609 : f32[192, 192] */
+  memcpy(outputs[117], arena + 95808192, sizeof(float) * 36864);
+  /* output 118 "grad:blocks.9.attn.proj.bias" = %610 : f32[192] */
+  memcpy(outputs[118], arena + 95845440, sizeof(float) * 192);
+  /* output 119 "grad:blocks.9.norm2.weight" = %603 : f32[192] */
+  memcpy(outputs[119], arena + 95845248, sizeof(float) * 192);
+  /* output 120 "grad:blocks.9.norm2.bias" = %600 : f32[192] */
+  memcpy(outputs[120], arena + 95845056, sizeof(float) * 192);
+  /* output 121 "grad:blocks.9.mlp.fc1.weight" = %598 : f32[768, 192] */
+  memcpy(outputs[121], arena + 96829440, sizeof(float) * 147456);
+  /* output 122 "grad:blocks.9.mlp.fc1.bias" = %599 : f32[768] */
+  memcpy(outputs[122], arena + 96976896, sizeof(float) * 768);
+  /* output 123 "grad:blocks.9.mlp.fc2.weight" = %593 : f32[192, 768] */
   memcpy(outputs[123], arena + 102881280, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %658 : f32[192] */
+  /* output 124 "grad:blocks.9.mlp.fc2.bias" = %594 : f32[192] */
   memcpy(outputs[124], arena + 103140288, sizeof(float) * 192);
-  /* output 125 "grad:blocks.10.norm1.weight" = %651 : f32[192] */
+  /* output 125 "grad:blocks.10.norm1.weight" = %587 : f32[192] */
   memcpy(outputs[125], arena + 103140096, sizeof(float) * 192);
-  /* output 126 "grad:blocks.10.norm1.bias" = %648 : f32[192] */
+  /* output 126 "grad:blocks.10.norm1.bias" = %584 : f32[192] */
   memcpy(outputs[126], arena + 103139904, sizeof(float) * 192);
-  /* output 127 "grad:blocks.10.attn.qkv.weight" = %646 : f32[576, 192] */
+  /* output 127 "grad:blocks.10.attn.qkv.weight" = %582 : f32[576, 192] */
   memcpy(outputs[127], arena + 103028736, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.10.attn.qkv.bias" = %647 : f32[576] */
+  /* output 128 "grad:blocks.10.attn.qkv.bias" = %583 : f32[576] */
   memcpy(outputs[128], arena + 103139328, sizeof(float) * 576);
-  /* output 129 "grad:blocks.10.attn.proj.weight" = %623 : f32[192, 192] */
-  memcpy(outputs[129], arena + 106848960, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.10.attn.proj.bias" = %624 : f32[192] */
-  memcpy(outputs[130], arena + 106886976, sizeof(float) * 192);
-  /* output 131 "grad:blocks.10.norm2.weight" = %617 : f32[192] */
-  memcpy(outputs[131], arena + 106886784, sizeof(float) * 192);
-  /* output 132 "grad:blocks.10.norm2.bias" = %614 : f32[192] */
-  memcpy(outputs[132], arena + 106886592, sizeof(float) * 192);
-  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %612 : f32[768, 192] */
-  memcpy(outputs[133], arena + 106701504, sizeof(float) * 147456);
-  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %613 : f32[768] */
-  memcpy(outputs[134], arena + 106885824, sizeof(float) * 768);
-  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %607 : f32[192, 768] */
+  /* output 129 "grad:blocks.10.attn.proj.weight" = %567 : f32[192, 192] */
+  memcpy(outputs[129], arena + 105491136, sizeof(float) * 36864);
+  /* output 130 "grad:blocks.10.attn.proj.bias" = %568 : f32[192] */
+  memcpy(outputs[130], arena + 105528384, sizeof(float) * 192);
+  /* output 131 "grad:blocks.10.norm2.weight" = %561 : f32[192] */
+  memcpy(outputs[131], arena + 105528192, sizeof(float) * 192);
+  /* output 132 "grad:blocks.10.norm2.bias" = %558 : f32[192] */
+  memcpy(outputs[132], arena + 105528000, sizeof(float) * 192);
+  /* output 133 "grad:blocks.10.mlp.fc1.weight" = %556 : f32[768, 192] */
+  memcpy(outputs[133], arena + 106512384, sizeof(float) * 147456);
+  /* output 134 "grad:blocks.10.mlp.fc1.bias" = %557 : f32[768] */
+  memcpy(outputs[134], arena + 106659840, sizeof(float) * 768);
+  /* output 135 "grad:blocks.10.mlp.fc2.weight" = %551 : f32[192, 768] */
   memcpy(outputs[135], arena + 112564224, sizeof(float) * 147456);
-  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %608 : f32[192] */
+  /* output 136 "grad:blocks.10.mlp.fc2.bias" = %552 : f32[192] */
   memcpy(outputs[136], arena + 112823232, sizeof(float) * 192);
-  /* output 137 "grad:blocks.11.norm1.weight" = %601 : f32[192] */
+  /* output 137 "grad:blocks.11.norm1.weight" = %545 : f32[192] */
   memcpy(outputs[137], arena + 112823040, sizeof(float) * 192);
-  /* output 138 "grad:blocks.11.norm1.bias" = %598 : f32[192] */
+  /* output 138 "grad:blocks.11.norm1.bias" = %542 : f32[192] */
   memcpy(outputs[138], arena + 112822848, sizeof(float) * 192);
-  /* output 139 "grad:blocks.11.attn.qkv.weight" = %596 : f32[576, 192] */
+  /* output 139 "grad:blocks.11.attn.qkv.weight" = %540 : f32[576, 192] */
   memcpy(outputs[139], arena + 112711680, sizeof(float) * 110592);
-  /* output 140 "grad:blocks.11.attn.qkv.bias" = %597 : f32[576] */
+  /* output 140 "grad:blocks.11.attn.qkv.bias" = %541 : f32[576] */
   memcpy(outputs[140], arena + 112822272, sizeof(float) * 576);
-  /* output 141 "grad:blocks.11.attn.proj.weight" = %573 : f32[192, 192] */
-  memcpy(outputs[141], arena + 116531904, sizeof(float) * 36864);
-  /* output 142 "grad:blocks.11.attn.proj.bias" = %574 : f32[192] */
-  memcpy(outputs[142], arena + 116569920, sizeof(float) * 192);
-  /* output 143 "grad:blocks.11.norm2.weight" = %567 : f32[192] */
-  memcpy(outputs[143], arena + 116569728, sizeof(float) * 192);
-  /* output 144 "grad:blocks.11.norm2.bias" = %564 : f32[192] */
-  memcpy(outputs[144], arena + 116569536, sizeof(float) * 192);
-  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %562 : f32[768, 192] */
-  memcpy(outputs[145], arena + 116384448, sizeof(float) * 147456);
-  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %563 : f32[768] */
-  memcpy(outputs[146], arena + 116568768, sizeof(float) * 768);
-  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %557 : f32[192, 768] */
+  /* output 141 "grad:blocks.11.attn.proj.weight" = %525 : f32[192, 192] */
+  memcpy(outputs[141], arena + 115174080, sizeof(float) * 36864);
+  /* output 142 "grad:blocks.11.attn.proj.bias" = %526 : f32[192] */
+  memcpy(outputs[142], arena + 115211328, sizeof(float) * 192);
+  /* output 143 "grad:blocks.11.norm2.weight" = %519 : f32[192] */
+  memcpy(outputs[143], arena + 115211136, sizeof(float) * 192);
+  /* output 144 "grad:blocks.11.norm2.bias" = %516 : f32[192] */
+  memcpy(outputs[144], arena + 115210944, sizeof(float) * 192);
+  /* output 145 "grad:blocks.11.mlp.fc1.weight" = %514 : f32[768, 192] */
+  memcpy(outputs[145], arena + 116195328, sizeof(float) * 147456);
+  /* output 146 "grad:blocks.11.mlp.fc1.bias" = %515 : f32[768] */
+  memcpy(outputs[146], arena + 116342784, sizeof(float) * 768);
+  /* output 147 "grad:blocks.11.mlp.fc2.weight" = %509 : f32[192, 768] */
   memcpy(outputs[147], arena + 313601664, sizeof(float) * 147456);
-  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %558 : f32[192] */
+  /* output 148 "grad:blocks.11.mlp.fc2.bias" = %510 : f32[192] */
   memcpy(outputs[148], arena + 313750512, sizeof(float) * 192);
-  /* output 149 "grad:norm.weight" = %552 : f32[192] */
+  /* output 149 "grad:norm.weight" = %504 : f32[192] */
   memcpy(outputs[149], arena + 313750320, sizeof(float) * 192);
-  /* output 150 "grad:norm.bias" = %549 : f32[192] */
+  /* output 150 "grad:norm.bias" = %501 : f32[192] */
   memcpy(outputs[150], arena + 313750128, sizeof(float) * 192);
-  /* output 151 "grad:head.weight" = %545 : f32[1000, 192] */
+  /* output 151 "grad:head.weight" = %497 : f32[1000, 192] */
   memcpy(outputs[151], arena + 313409664, sizeof(float) * 192000);
-  /* output 152 "grad:head.bias" = %546 : f32[1000] */
+  /* output 152 "grad:head.bias" = %498 : f32[1000] */
   memcpy(outputs[152], arena + 313749120, sizeof(float) * 1000);
   return 0;
 } // deit_tiny_train_forward

@@ -423,6 +423,9 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                 const float *bias_m, const float *bias_n);
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta);
 void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr);
@@ -937,10 +940,14 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
  * partial sums (which may not overwrite R before the last slice). */
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  if (batch <= 0 || M <= 0 || N <= 0) return;
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
@@ -948,11 +955,12 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  double fmas = (double)batch * M * N * (K > 0 ? K : 1);
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
   int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd(batch, threads), tm = 1, tn = 1;
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
   lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = (long)batch * per;
+  long jobs = products * per;
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
   long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
   size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
@@ -964,9 +972,10 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
     for (long j = j0; j < j1; ++j) {
       lk__gemm_args g = g0;
-      int b = (int)(j / per), m0, m1, n0, n1;
-      g.A += b * bsa; g.B += b * bsb; g.C += b * bsc;
-      if (g.R) g.R += b * bsr;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -975,6 +984,13 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     }
     lk_scratch_free(ws);
   }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -990,6 +1006,16 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
              long csb, float *C, long rsc, float beta) {
   lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -4177,1929 +4203,1737 @@ int localvit_fmnist_train_forward(const float *const *params, const float *const
       arena);
 
   /* %17 = slice(%16) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena, 192, arena + 307200, 64);
+  lk_copy_rows(B * 50, 64, arena, 192, arena + 12588032, 64);
 
   /* %18 = slice(%16) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 64, 192, arena + 409600, 64);
+  lk_copy_rows(B * 50, 64, arena + 64, 192, arena + 12690432, 64);
 
   /* %19 = slice(%16) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 128, 192, arena + 512000, 64);
+  lk_copy_rows(B * 50, 64, arena + 128, 192, arena + 12792832, 64);
 
   /* %20 = reshape(%17) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %17: no code */
 
-  /* %21 = transpose(%20) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 307200,
-      arena + 12588032);
+  /* %21 = reshape(%18) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %18: no code */
 
-  /* %22 = reshape(%18) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %18: no code */
+  /* %22 = reshape(%19) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %19: no code */
 
-  /* %23 = transpose(%22) {perm [1, 2, 3, 0]} blocks.0.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 4, 1}, arena + 409600,
-      arena + 12690432);
+  /* %23 = matmul_permuted(%20, %21) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 2, 1, 50, 50] */
+  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 12588032, 32, 64, 1,
+      arena + 12690432, 32, 1, 64, arena, 2500, 50, 0.0f);
 
-  /* %24 = reshape(%19) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %19: no code */
-
-  /* %25 = transpose(%24) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 512000,
-      arena + 12792832);
-
-  /* %26 = matmul(%21, %23) blocks.0.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched(B * 2, 50, 50, 32, arena + 12588032, 1600, 32, 1, arena + 12690432, 1600, 50, 1,
-      arena, 2500, 50, 0.0f);
-
-  /* %27 = mul_scalar(%26) {x op 0.17677669} blocks.0.attn : f32[B, 2, 1, 50, 50] */
+  /* %24 = mul_scalar(%23) {x op 0.17677669} blocks.0.attn : f32[B, 2, 1, 50, 50] */
   lk_mul_scalar(B * 2 * 50 * 50, arena, 0.17677669f, arena + 160000);
 
-  /* %28 = softmax(%27) {axis -1} blocks.0.attn : f32[B, 2, 1, 50, 50] */
+  /* %25 = softmax(%24) {axis -1} blocks.0.attn : f32[B, 2, 1, 50, 50] */
   lk_softmax(B * 100, 50, arena + 160000, arena + 11640832);
 
-  /* %29 = matmul(%28, %25) blocks.0.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 11640832, 2500, 50, 1, arena + 12792832, 1600, 32, 1,
-      arena, 1600, 32, 0.0f);
+  /* %26 = matmul_permuted(%25, %22) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11640832, 2500, 50, 1,
+      arena + 12792832, 32, 64, 1, arena + 12895232, 32, 64, 0.0f);
 
-  /* %30 = transpose(%29) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena,
-      arena + 12895232);
+  /* %27 = reshape(%26) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %26: no code */
 
-  /* %31 = reshape(%30) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %30: no code */
-
-  /* %34 = fused_linear(%31, %32, %33, %8) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
+  /* %30 = fused_linear(%27, %28, %29, %8) {residual} blocks.0.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 12895232, params[8], params[9], LK_ACT_NONE,
       arena + 12280832, arena);
 
-  /* %35 = slice(%34) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %70 from row 0 */
+  /* %31 = slice(%30) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], written into %66 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + (long)b * 3200, 3200, arena + 12997632 + (long)b * 3200, 64);
   } // for b
 
-  /* %36 = slice(%34) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  /* %32 = slice(%30) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 64, 3200, arena + 15352832, 3136);
 
-  /* %38 = reshape(%37) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %37: no code */
+  /* %34 = reshape(%33) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %33: no code */
 
-  /* %39 = fused_linear(%36, %38) blocks.0.conv.conv.0 : f32[B, 49, 256] */
+  /* %35 = fused_linear(%32, %34) blocks.0.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 15352832, params[10], NULL, LK_ACT_NONE, NULL, arena);
 
-  /* %42 = batch_normalize(%39, %40, %41) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
+  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena, params[11], params[12], 1e-05f, arena + 401408);
 
-  /* %43 = batch_moments(%39) {channels last} blocks.0.conv.conv.1 : f32[2, 256] */
+  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.1 : f32[2, 256] */
   lk_batch_moments_cl(B * 49, 256, arena, arena + 16354944);
 
-  /* %44 = hswish(%42) blocks.0.conv : f32[B, 49, 256] */
+  /* %40 = hswish(%38) blocks.0.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 401408, arena + 802816);
 
-  /* %46 = token_dwconv(%44, %45) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %42 = token_dwconv(%40, %41) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 802816, params[15], NULL, LK_ACT_NONE,
       arena + 1204224);
 
-  /* %49 = batch_normalize(%46, %47, %48) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
+  /* %45 = batch_normalize(%42, %43, %44) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 1204224, params[16], params[17], 1e-05f,
       arena + 1605632);
 
-  /* %50 = batch_moments(%46) {channels last} blocks.0.conv.conv.4 : f32[2, 256] */
+  /* %46 = batch_moments(%42) {channels last} blocks.0.conv.conv.4 : f32[2, 256] */
   lk_batch_moments_cl(B * 49, 256, arena + 1204224, arena + 16355456);
 
-  /* %51 = hswish(%49) blocks.0.conv : f32[B, 49, 256] */
+  /* %47 = hswish(%45) blocks.0.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 1605632, arena + 2007040);
 
-  /* %52 = mean(%51) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %48 = mean(%47) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 2007040, arena + 16256000);
 
-  /* %55 = fused_linear(%52, %53, %54) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %51 = fused_linear(%48, %49, %50) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 16256000, params[20], params[21], LK_ACT_NONE, NULL,
       arena + 16359040);
 
-  /* %56 = relu(%55) blocks.0.conv.conv.6 : f32[B, 4] */
+  /* %52 = relu(%51) blocks.0.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 16359040, arena + 16359168);
 
-  /* %59 = fused_linear(%56, %57, %58) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %55 = fused_linear(%52, %53, %54) blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 16359168, params[22], params[23], LK_ACT_NONE, NULL,
       arena + 16264192);
 
-  /* %60 = hsigmoid(%59) blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %56 = hsigmoid(%55) blocks.0.conv.conv.6 : f32[B, 256] */
   lk_hsigmoid(B * 256, arena + 16264192, arena + 16272384);
 
-  /* %61 = mul(%51, %60) blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %57 = mul(%47, %56) blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 2007040, (const long[]){12544, 256, 1},
       arena + 16272384, (const long[]){256, 0, 1}, arena + 2408448);
 
-  /* %63 = reshape(%62) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %62: no code */
+  /* %59 = reshape(%58) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %58: no code */
 
-  /* %64 = fused_linear(%61, %63) blocks.0.conv.conv.7 : f32[B, 49, 64] */
+  /* %60 = fused_linear(%57, %59) blocks.0.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 2408448, params[24], NULL, LK_ACT_NONE, NULL,
       arena + 15453184);
 
-  /* %67 = batch_normalize(%64, %65, %66) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  /* %63 = batch_normalize(%60, %61, %62) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_normalize_cl(B * 49, 64, arena + 15453184, params[25], params[26], 1e-05f,
       arena + 2809856);
 
-  /* %68 = batch_moments(%64) {channels last} blocks.0.conv.conv.8 : f32[2, 64] */
+  /* %64 = batch_moments(%60) {channels last} blocks.0.conv.conv.8 : f32[2, 64] */
   lk_batch_moments_cl(B * 49, 64, arena + 15453184, arena + 16359296);
 
-  /* %69 = add(%36, %67) blocks.0.conv : f32[B, 49, 64], written into %70 from row 1 */
+  /* %65 = add(%32, %63) blocks.0.conv : f32[B, 49, 64], written into %66 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){49, 64}, arena + 15352832 + (long)b * 3136, (const long[]){64, 1},
         arena + 2809856 + (long)b * 3136, (const long[]){64, 1}, arena + 12997696 + (long)b * 3200);
   } // for b
 
-  /* %70 = concat(%35, %69) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %66 = concat(%31, %65) {axis 0} blocks.0.conv : f32[B, 50, 64], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %73 = normalize(%70) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  /* %69 = normalize(%66) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 12997632, 1e-06f, arena + 13100032);
 
-  /* %74 = mul(%73, %71) blocks.1.norm1 : f32[B, 50, 64] */
+  /* %70 = mul(%69, %67) blocks.1.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 13100032, (const long[]){3200, 64, 1}, params[29],
       (const long[]){0, 0, 1}, arena + 13202432);
 
-  /* %75 = add(%74, %72) blocks.1.norm1 : f32[B, 50, 64], written over %74 */
+  /* %71 = add(%70, %68) blocks.1.norm1 : f32[B, 50, 64], written over %70 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 13202432, (const long[]){3200, 64, 1}, params[30],
       (const long[]){0, 0, 1}, arena + 13202432);
 
-  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.qkv : f32[B, 50, 192] */
+  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 13202432, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 2809856);
 
-  /* %79 = slice(%78) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 2809856, 192, arena + 3117056, 64);
+  /* %75 = slice(%74) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64] */
+  lk_copy_rows(B * 50, 64, arena + 2809856, 192, arena + 13304832, 64);
 
-  /* %80 = slice(%78) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 2809920, 192, arena + 3219456, 64);
+  /* %76 = slice(%74) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64] */
+  lk_copy_rows(B * 50, 64, arena + 2809920, 192, arena + 13407232, 64);
 
-  /* %81 = slice(%78) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 2809984, 192, arena + 3321856, 64);
+  /* %77 = slice(%74) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64] */
+  lk_copy_rows(B * 50, 64, arena + 2809984, 192, arena + 13509632, 64);
 
-  /* %82 = reshape(%79) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %79: no code */
+  /* %78 = reshape(%75) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %75: no code */
 
-  /* %83 = transpose(%82) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 3117056,
-      arena + 13304832);
+  /* %79 = reshape(%76) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %76: no code */
 
-  /* %84 = reshape(%80) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %80: no code */
+  /* %80 = reshape(%77) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %77: no code */
 
-  /* %85 = transpose(%84) {perm [1, 2, 3, 0]} blocks.1.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 4, 1}, arena + 3219456,
-      arena + 13407232);
+  /* %81 = matmul_permuted(%78, %79) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 2, 1, 50, 50] */
+  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 13304832, 32, 64, 1,
+      arena + 13407232, 32, 1, 64, arena + 2809856, 2500, 50, 0.0f);
 
-  /* %86 = reshape(%81) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %81: no code */
-
-  /* %87 = transpose(%86) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 3321856,
-      arena + 13509632);
-
-  /* %88 = matmul(%83, %85) blocks.1.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched(B * 2, 50, 50, 32, arena + 13304832, 1600, 32, 1, arena + 13407232, 1600, 50, 1,
-      arena + 2809856, 2500, 50, 0.0f);
-
-  /* %89 = mul_scalar(%88) {x op 0.17677669} blocks.1.attn : f32[B, 2, 1, 50, 50] */
+  /* %82 = mul_scalar(%81) {x op 0.17677669} blocks.1.attn : f32[B, 2, 1, 50, 50] */
   lk_mul_scalar(B * 2 * 50 * 50, arena + 2809856, 0.17677669f, arena + 2969856);
 
-  /* %90 = softmax(%89) {axis -1} blocks.1.attn : f32[B, 2, 1, 50, 50] */
+  /* %83 = softmax(%82) {axis -1} blocks.1.attn : f32[B, 2, 1, 50, 50] */
   lk_softmax(B * 100, 50, arena + 2969856, arena + 11800832);
 
-  /* %91 = matmul(%90, %87) blocks.1.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 11800832, 2500, 50, 1, arena + 13509632, 1600, 32, 1,
-      arena + 2809856, 1600, 32, 0.0f);
+  /* %84 = matmul_permuted(%83, %80) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11800832, 2500, 50, 1,
+      arena + 13509632, 32, 64, 1, arena + 13612032, 32, 64, 0.0f);
 
-  /* %92 = transpose(%91) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 2809856,
-      arena + 13612032);
+  /* %85 = reshape(%84) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %84: no code */
 
-  /* %93 = reshape(%92) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %92: no code */
-
-  /* %96 = fused_linear(%93, %94, %95, %70) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
+  /* %88 = fused_linear(%85, %86, %87, %66) {residual} blocks.1.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 13612032, params[33], params[34], LK_ACT_NONE,
       arena + 12997632, arena + 2809856);
 
-  /* %97 = slice(%96) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %132 from row 0 */
+  /* %89 = slice(%88) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], written into %124 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 2809856 + (long)b * 3200, 3200, arena + 13714432 + (long)b * 3200,
         64);
   } // for b
 
-  /* %98 = slice(%96) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  /* %90 = slice(%88) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 2809920, 3200, arena + 15553536, 3136);
 
-  /* %100 = reshape(%99) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %99: no code */
+  /* %92 = reshape(%91) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %91: no code */
 
-  /* %101 = fused_linear(%98, %100) blocks.1.conv.conv.0 : f32[B, 49, 256] */
+  /* %93 = fused_linear(%90, %92) blocks.1.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 15553536, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 2809856);
 
-  /* %104 = batch_normalize(%101, %102, %103) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
+  /* %96 = batch_normalize(%93, %94, %95) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 2809856, params[36], params[37], 1e-05f,
       arena + 3211264);
 
-  /* %105 = batch_moments(%101) {channels last} blocks.1.conv.conv.1 : f32[2, 256] */
+  /* %97 = batch_moments(%93) {channels last} blocks.1.conv.conv.1 : f32[2, 256] */
   lk_batch_moments_cl(B * 49, 256, arena + 2809856, arena + 16355968);
 
-  /* %106 = hswish(%104) blocks.1.conv : f32[B, 49, 256] */
+  /* %98 = hswish(%96) blocks.1.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 3211264, arena + 3612672);
 
-  /* %108 = token_dwconv(%106, %107) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %100 = token_dwconv(%98, %99) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 3612672, params[40], NULL, LK_ACT_NONE,
       arena + 4014080);
 
-  /* %111 = batch_normalize(%108, %109, %110) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
+  /* %103 = batch_normalize(%100, %101, %102) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 4014080, params[41], params[42], 1e-05f,
       arena + 4415488);
 
-  /* %112 = batch_moments(%108) {channels last} blocks.1.conv.conv.4 : f32[2, 256] */
+  /* %104 = batch_moments(%100) {channels last} blocks.1.conv.conv.4 : f32[2, 256] */
   lk_batch_moments_cl(B * 49, 256, arena + 4014080, arena + 16356480);
 
-  /* %113 = hswish(%111) blocks.1.conv : f32[B, 49, 256] */
+  /* %105 = hswish(%103) blocks.1.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 4415488, arena + 4816896);
 
-  /* %114 = mean(%113) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %106 = mean(%105) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 4816896, arena + 16280576);
 
-  /* %117 = fused_linear(%114, %115, %116) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %109 = fused_linear(%106, %107, %108) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 16280576, params[45], params[46], LK_ACT_NONE, NULL,
       arena + 16359424);
 
-  /* %118 = relu(%117) blocks.1.conv.conv.6 : f32[B, 4] */
+  /* %110 = relu(%109) blocks.1.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 16359424, arena + 16359552);
 
-  /* %121 = fused_linear(%118, %119, %120) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %113 = fused_linear(%110, %111, %112) blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 16359552, params[47], params[48], LK_ACT_NONE, NULL,
       arena + 16288768);
 
-  /* %122 = hsigmoid(%121) blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %114 = hsigmoid(%113) blocks.1.conv.conv.6 : f32[B, 256] */
   lk_hsigmoid(B * 256, arena + 16288768, arena + 16296960);
 
-  /* %123 = mul(%113, %122) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %115 = mul(%105, %114) blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 4816896, (const long[]){12544, 256, 1},
       arena + 16296960, (const long[]){256, 0, 1}, arena + 5218304);
 
-  /* %125 = reshape(%124) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %124: no code */
+  /* %117 = reshape(%116) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %116: no code */
 
-  /* %126 = fused_linear(%123, %125) blocks.1.conv.conv.7 : f32[B, 49, 64] */
+  /* %118 = fused_linear(%115, %117) blocks.1.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 5218304, params[49], NULL, LK_ACT_NONE, NULL,
       arena + 15653888);
 
-  /* %129 = batch_normalize(%126, %127, %128) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  /* %121 = batch_normalize(%118, %119, %120) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_normalize_cl(B * 49, 64, arena + 15653888, params[50], params[51], 1e-05f,
       arena + 5619712);
 
-  /* %130 = batch_moments(%126) {channels last} blocks.1.conv.conv.8 : f32[2, 64] */
+  /* %122 = batch_moments(%118) {channels last} blocks.1.conv.conv.8 : f32[2, 64] */
   lk_batch_moments_cl(B * 49, 64, arena + 15653888, arena + 16359680);
 
-  /* %131 = add(%98, %129) blocks.1.conv : f32[B, 49, 64], written into %132 from row 1 */
+  /* %123 = add(%90, %121) blocks.1.conv : f32[B, 49, 64], written into %124 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){49, 64}, arena + 15553536 + (long)b * 3136, (const long[]){64, 1},
         arena + 5619712 + (long)b * 3136, (const long[]){64, 1}, arena + 13714496 + (long)b * 3200);
   } // for b
 
-  /* %132 = concat(%97, %131) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %124 = concat(%89, %123) {axis 0} blocks.1.conv : f32[B, 50, 64], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %135 = normalize(%132) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  /* %127 = normalize(%124) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 13714432, 1e-06f, arena + 13816832);
 
-  /* %136 = mul(%135, %133) blocks.2.norm1 : f32[B, 50, 64] */
+  /* %128 = mul(%127, %125) blocks.2.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 13816832, (const long[]){3200, 64, 1}, params[54],
       (const long[]){0, 0, 1}, arena + 13919232);
 
-  /* %137 = add(%136, %134) blocks.2.norm1 : f32[B, 50, 64], written over %136 */
+  /* %129 = add(%128, %126) blocks.2.norm1 : f32[B, 50, 64], written over %128 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 13919232, (const long[]){3200, 64, 1}, params[55],
       (const long[]){0, 0, 1}, arena + 13919232);
 
-  /* %140 = fused_linear(%137, %138, %139) blocks.2.attn.qkv : f32[B, 50, 192] */
+  /* %132 = fused_linear(%129, %130, %131) blocks.2.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 13919232, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 5619712);
 
-  /* %141 = slice(%140) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 5619712, 192, arena + 5926912, 64);
+  /* %133 = slice(%132) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64] */
+  lk_copy_rows(B * 50, 64, arena + 5619712, 192, arena + 14021632, 64);
 
-  /* %142 = slice(%140) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 5619776, 192, arena + 6029312, 64);
+  /* %134 = slice(%132) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64] */
+  lk_copy_rows(B * 50, 64, arena + 5619776, 192, arena + 14124032, 64);
 
-  /* %143 = slice(%140) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 5619840, 192, arena + 6131712, 64);
+  /* %135 = slice(%132) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64] */
+  lk_copy_rows(B * 50, 64, arena + 5619840, 192, arena + 14226432, 64);
 
-  /* %144 = reshape(%141) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %141: no code */
+  /* %136 = reshape(%133) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %133: no code */
 
-  /* %145 = transpose(%144) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 5926912,
-      arena + 14021632);
+  /* %137 = reshape(%134) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %134: no code */
 
-  /* %146 = reshape(%142) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %142: no code */
+  /* %138 = reshape(%135) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %135: no code */
 
-  /* %147 = transpose(%146) {perm [1, 2, 3, 0]} blocks.2.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 4, 1}, arena + 6029312,
-      arena + 14124032);
+  /* %139 = matmul_permuted(%136, %137) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 2, 1, 50, 50] */
+  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 14021632, 32, 64, 1,
+      arena + 14124032, 32, 1, 64, arena + 5619712, 2500, 50, 0.0f);
 
-  /* %148 = reshape(%143) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %143: no code */
-
-  /* %149 = transpose(%148) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 6131712,
-      arena + 14226432);
-
-  /* %150 = matmul(%145, %147) blocks.2.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched(B * 2, 50, 50, 32, arena + 14021632, 1600, 32, 1, arena + 14124032, 1600, 50, 1,
-      arena + 5619712, 2500, 50, 0.0f);
-
-  /* %151 = mul_scalar(%150) {x op 0.17677669} blocks.2.attn : f32[B, 2, 1, 50, 50] */
+  /* %140 = mul_scalar(%139) {x op 0.17677669} blocks.2.attn : f32[B, 2, 1, 50, 50] */
   lk_mul_scalar(B * 2 * 50 * 50, arena + 5619712, 0.17677669f, arena + 5779712);
 
-  /* %152 = softmax(%151) {axis -1} blocks.2.attn : f32[B, 2, 1, 50, 50] */
+  /* %141 = softmax(%140) {axis -1} blocks.2.attn : f32[B, 2, 1, 50, 50] */
   lk_softmax(B * 100, 50, arena + 5779712, arena + 11960832);
 
-  /* %153 = matmul(%152, %149) blocks.2.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 11960832, 2500, 50, 1, arena + 14226432, 1600, 32, 1,
-      arena + 5619712, 1600, 32, 0.0f);
+  /* %142 = matmul_permuted(%141, %138) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11960832, 2500, 50, 1,
+      arena + 14226432, 32, 64, 1, arena + 14328832, 32, 64, 0.0f);
 
-  /* %154 = transpose(%153) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 5619712,
-      arena + 14328832);
+  /* %143 = reshape(%142) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %142: no code */
 
-  /* %155 = reshape(%154) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %154: no code */
-
-  /* %158 = fused_linear(%155, %156, %157, %132) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
+  /* %146 = fused_linear(%143, %144, %145, %124) {residual} blocks.2.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 14328832, params[58], params[59], LK_ACT_NONE,
       arena + 13714432, arena + 5619712);
 
-  /* %159 = slice(%158) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %194 from row 0 */
+  /* %147 = slice(%146) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], written into %182 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 5619712 + (long)b * 3200, 3200, arena + 14431232 + (long)b * 3200,
         64);
   } // for b
 
-  /* %160 = slice(%158) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  /* %148 = slice(%146) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 5619776, 3200, arena + 15754240, 3136);
 
-  /* %162 = reshape(%161) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %161: no code */
+  /* %150 = reshape(%149) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %149: no code */
 
-  /* %163 = fused_linear(%160, %162) blocks.2.conv.conv.0 : f32[B, 49, 256] */
+  /* %151 = fused_linear(%148, %150) blocks.2.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 15754240, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 5619712);
 
-  /* %166 = batch_normalize(%163, %164, %165) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
+  /* %154 = batch_normalize(%151, %152, %153) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 5619712, params[61], params[62], 1e-05f,
       arena + 6021120);
 
-  /* %167 = batch_moments(%163) {channels last} blocks.2.conv.conv.1 : f32[2, 256] */
+  /* %155 = batch_moments(%151) {channels last} blocks.2.conv.conv.1 : f32[2, 256] */
   lk_batch_moments_cl(B * 49, 256, arena + 5619712, arena + 16356992);
 
-  /* %168 = hswish(%166) blocks.2.conv : f32[B, 49, 256] */
+  /* %156 = hswish(%154) blocks.2.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 6021120, arena + 6422528);
 
-  /* %170 = token_dwconv(%168, %169) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %158 = token_dwconv(%156, %157) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 6422528, params[65], NULL, LK_ACT_NONE,
       arena + 6823936);
 
-  /* %173 = batch_normalize(%170, %171, %172) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
+  /* %161 = batch_normalize(%158, %159, %160) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 6823936, params[66], params[67], 1e-05f,
       arena + 7225344);
 
-  /* %174 = batch_moments(%170) {channels last} blocks.2.conv.conv.4 : f32[2, 256] */
+  /* %162 = batch_moments(%158) {channels last} blocks.2.conv.conv.4 : f32[2, 256] */
   lk_batch_moments_cl(B * 49, 256, arena + 6823936, arena + 16357504);
 
-  /* %175 = hswish(%173) blocks.2.conv : f32[B, 49, 256] */
+  /* %163 = hswish(%161) blocks.2.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 7225344, arena + 7626752);
 
-  /* %176 = mean(%175) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %164 = mean(%163) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 7626752, arena + 16305152);
 
-  /* %179 = fused_linear(%176, %177, %178) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %167 = fused_linear(%164, %165, %166) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 16305152, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 16359808);
 
-  /* %180 = relu(%179) blocks.2.conv.conv.6 : f32[B, 4] */
+  /* %168 = relu(%167) blocks.2.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 16359808, arena + 16359936);
 
-  /* %183 = fused_linear(%180, %181, %182) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %171 = fused_linear(%168, %169, %170) blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 16359936, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 16313344);
 
-  /* %184 = hsigmoid(%183) blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %172 = hsigmoid(%171) blocks.2.conv.conv.6 : f32[B, 256] */
   lk_hsigmoid(B * 256, arena + 16313344, arena + 16321536);
 
-  /* %185 = mul(%175, %184) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %173 = mul(%163, %172) blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 7626752, (const long[]){12544, 256, 1},
       arena + 16321536, (const long[]){256, 0, 1}, arena + 8028160);
 
-  /* %187 = reshape(%186) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %186: no code */
+  /* %175 = reshape(%174) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %174: no code */
 
-  /* %188 = fused_linear(%185, %187) blocks.2.conv.conv.7 : f32[B, 49, 64] */
+  /* %176 = fused_linear(%173, %175) blocks.2.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 8028160, params[74], NULL, LK_ACT_NONE, NULL,
       arena + 15854592);
 
-  /* %191 = batch_normalize(%188, %189, %190) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  /* %179 = batch_normalize(%176, %177, %178) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_normalize_cl(B * 49, 64, arena + 15854592, params[75], params[76], 1e-05f,
       arena + 8429568);
 
-  /* %192 = batch_moments(%188) {channels last} blocks.2.conv.conv.8 : f32[2, 64] */
+  /* %180 = batch_moments(%176) {channels last} blocks.2.conv.conv.8 : f32[2, 64] */
   lk_batch_moments_cl(B * 49, 64, arena + 15854592, arena + 16360064);
 
-  /* %193 = add(%160, %191) blocks.2.conv : f32[B, 49, 64], written into %194 from row 1 */
+  /* %181 = add(%148, %179) blocks.2.conv : f32[B, 49, 64], written into %182 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){49, 64}, arena + 15754240 + (long)b * 3136, (const long[]){64, 1},
         arena + 8429568 + (long)b * 3136, (const long[]){64, 1}, arena + 14431296 + (long)b * 3200);
   } // for b
 
-  /* %194 = concat(%159, %193) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %182 = concat(%147, %181) {axis 0} blocks.2.conv : f32[B, 50, 64], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %197 = normalize(%194) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  /* %185 = normalize(%182) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 14431232, 1e-06f, arena + 14533632);
 
-  /* %198 = mul(%197, %195) blocks.3.norm1 : f32[B, 50, 64] */
+  /* %186 = mul(%185, %183) blocks.3.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 14533632, (const long[]){3200, 64, 1}, params[79],
       (const long[]){0, 0, 1}, arena + 14636032);
 
-  /* %199 = add(%198, %196) blocks.3.norm1 : f32[B, 50, 64], written over %198 */
+  /* %187 = add(%186, %184) blocks.3.norm1 : f32[B, 50, 64], written over %186 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 14636032, (const long[]){3200, 64, 1}, params[80],
       (const long[]){0, 0, 1}, arena + 14636032);
 
-  /* %202 = fused_linear(%199, %200, %201) blocks.3.attn.qkv : f32[B, 50, 192] */
+  /* %190 = fused_linear(%187, %188, %189) blocks.3.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 14636032, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %203 = slice(%202) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 8429568, 192, arena + 8736768, 64);
+  /* %191 = slice(%190) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 50, 64] */
+  lk_copy_rows(B * 50, 64, arena + 8429568, 192, arena + 14738432, 64);
 
-  /* %204 = slice(%202) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 8429632, 192, arena + 8839168, 64);
+  /* %192 = slice(%190) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64] */
+  lk_copy_rows(B * 50, 64, arena + 8429632, 192, arena + 14840832, 64);
 
-  /* %205 = slice(%202) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64] */
-  lk_copy_rows(B * 50, 64, arena + 8429696, 192, arena + 8941568, 64);
+  /* %193 = slice(%190) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64] */
+  lk_copy_rows(B * 50, 64, arena + 8429696, 192, arena + 14943232, 64);
 
-  /* %206 = reshape(%203) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %203: no code */
+  /* %194 = reshape(%191) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %191: no code */
 
-  /* %207 = transpose(%206) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 8736768,
-      arena + 14738432);
+  /* %195 = reshape(%192) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %192: no code */
 
-  /* %208 = reshape(%204) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %204: no code */
+  /* %196 = reshape(%193) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %193: no code */
 
-  /* %209 = transpose(%208) {perm [1, 2, 3, 0]} blocks.3.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 4, 1}, arena + 8839168,
-      arena + 14840832);
+  /* %197 = matmul_permuted(%194, %195) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 2, 1, 50, 50] */
+  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 14738432, 32, 64, 1,
+      arena + 14840832, 32, 1, 64, arena + 8429568, 2500, 50, 0.0f);
 
-  /* %210 = reshape(%205) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %205: no code */
-
-  /* %211 = transpose(%210) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 8941568,
-      arena + 14943232);
-
-  /* %212 = matmul(%207, %209) blocks.3.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched(B * 2, 50, 50, 32, arena + 14738432, 1600, 32, 1, arena + 14840832, 1600, 50, 1,
-      arena + 8429568, 2500, 50, 0.0f);
-
-  /* %213 = mul_scalar(%212) {x op 0.17677669} blocks.3.attn : f32[B, 2, 1, 50, 50] */
+  /* %198 = mul_scalar(%197) {x op 0.17677669} blocks.3.attn : f32[B, 2, 1, 50, 50] */
   lk_mul_scalar(B * 2 * 50 * 50, arena + 8429568, 0.17677669f, arena + 8589568);
 
-  /* %214 = softmax(%213) {axis -1} blocks.3.attn : f32[B, 2, 1, 50, 50] */
+  /* %199 = softmax(%198) {axis -1} blocks.3.attn : f32[B, 2, 1, 50, 50] */
   lk_softmax(B * 100, 50, arena + 8589568, arena + 12120832);
 
-  /* %215 = matmul(%214, %211) blocks.3.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 12120832, 2500, 50, 1, arena + 14943232, 1600, 32, 1,
-      arena + 8429568, 1600, 32, 0.0f);
+  /* %200 = matmul_permuted(%199, %196) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 12120832, 2500, 50, 1,
+      arena + 14943232, 32, 64, 1, arena + 15045632, 32, 64, 0.0f);
 
-  /* %216 = transpose(%215) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 8429568,
-      arena + 15045632);
+  /* %201 = reshape(%200) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %200: no code */
 
-  /* %217 = reshape(%216) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %216: no code */
-
-  /* %220 = fused_linear(%217, %218, %219, %194) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
+  /* %204 = fused_linear(%201, %202, %203, %182) {residual} blocks.3.attn.proj : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 64, 64, arena + 15045632, params[83], params[84], LK_ACT_NONE,
       arena + 14431232, arena + 8429568);
 
-  /* %221 = slice(%220) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %256 from row 0 */
+  /* %205 = slice(%204) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], written into %240 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 64, arena + 8429568 + (long)b * 3200, 3200, arena + 11239424 + (long)b * 3200,
         64);
   } // for b
 
-  /* %222 = slice(%220) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  /* %206 = slice(%204) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 8429632, 3200, arena + 15954944, 3136);
 
-  /* %224 = reshape(%223) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %223: no code */
+  /* %208 = reshape(%207) {shape [256, 64]} blocks.3.conv.conv.0 : f32[256, 64], a view of %207: no code */
 
-  /* %225 = fused_linear(%222, %224) blocks.3.conv.conv.0 : f32[B, 49, 256] */
+  /* %209 = fused_linear(%206, %208) blocks.3.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 15954944, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %228 = batch_normalize(%225, %226, %227) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
+  /* %212 = batch_normalize(%209, %210, %211) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 8429568, params[86], params[87], 1e-05f,
       arena + 8830976);
 
-  /* %229 = batch_moments(%225) {channels last} blocks.3.conv.conv.1 : f32[2, 256] */
+  /* %213 = batch_moments(%209) {channels last} blocks.3.conv.conv.1 : f32[2, 256] */
   lk_batch_moments_cl(B * 49, 256, arena + 8429568, arena + 16358016);
 
-  /* %230 = hswish(%228) blocks.3.conv : f32[B, 49, 256] */
+  /* %214 = hswish(%212) blocks.3.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 8830976, arena + 9232384);
 
-  /* %232 = token_dwconv(%230, %231) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %216 = token_dwconv(%214, %215) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 9232384, params[90], NULL, LK_ACT_NONE,
       arena + 9633792);
 
-  /* %235 = batch_normalize(%232, %233, %234) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
+  /* %219 = batch_normalize(%216, %217, %218) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_cl(B * 49, 256, arena + 9633792, params[91], params[92], 1e-05f,
       arena + 10035200);
 
-  /* %236 = batch_moments(%232) {channels last} blocks.3.conv.conv.4 : f32[2, 256] */
+  /* %220 = batch_moments(%216) {channels last} blocks.3.conv.conv.4 : f32[2, 256] */
   lk_batch_moments_cl(B * 49, 256, arena + 9633792, arena + 16358528);
 
-  /* %237 = hswish(%235) blocks.3.conv : f32[B, 49, 256] */
+  /* %221 = hswish(%219) blocks.3.conv : f32[B, 49, 256] */
   lk_hswish(B * 49 * 256, arena + 10035200, arena + 10436608);
 
-  /* %238 = mean(%237) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
+  /* %222 = mean(%221) {axis 0} blocks.3.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 10436608, arena + 16329728);
 
-  /* %241 = fused_linear(%238, %239, %240) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %225 = fused_linear(%222, %223, %224) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 16329728, params[95], params[96], LK_ACT_NONE, NULL,
       arena + 16360192);
 
-  /* %242 = relu(%241) blocks.3.conv.conv.6 : f32[B, 4] */
+  /* %226 = relu(%225) blocks.3.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 16360192, arena + 16360320);
 
-  /* %245 = fused_linear(%242, %243, %244) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %229 = fused_linear(%226, %227, %228) blocks.3.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 16360320, params[97], params[98], LK_ACT_NONE, NULL,
       arena + 16337920);
 
-  /* %246 = hsigmoid(%245) blocks.3.conv.conv.6 : f32[B, 256] */
+  /* %230 = hsigmoid(%229) blocks.3.conv.conv.6 : f32[B, 256] */
   lk_hsigmoid(B * 256, arena + 16337920, arena + 16346112);
 
-  /* %247 = mul(%237, %246) blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %231 = mul(%221, %230) blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 10436608, (const long[]){12544, 256, 1},
       arena + 16346112, (const long[]){256, 0, 1}, arena + 10838016);
 
-  /* %249 = reshape(%248) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %248: no code */
+  /* %233 = reshape(%232) {shape [64, 256]} blocks.3.conv.conv.7 : f32[64, 256], a view of %232: no code */
 
-  /* %250 = fused_linear(%247, %249) blocks.3.conv.conv.7 : f32[B, 49, 64] */
+  /* %234 = fused_linear(%231, %233) blocks.3.conv.conv.7 : f32[B, 49, 64] */
   lk_fused_linear(B * 49, 256, 64, arena + 10838016, params[99], NULL, LK_ACT_NONE, NULL,
       arena + 16055296);
 
-  /* %253 = batch_normalize(%250, %251, %252) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  /* %237 = batch_normalize(%234, %235, %236) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_normalize_cl(B * 49, 64, arena + 16055296, params[100], params[101], 1e-05f,
       arena + 11341824);
 
-  /* %254 = batch_moments(%250) {channels last} blocks.3.conv.conv.8 : f32[2, 64] */
+  /* %238 = batch_moments(%234) {channels last} blocks.3.conv.conv.8 : f32[2, 64] */
   lk_batch_moments_cl(B * 49, 64, arena + 16055296, arena + 16360448);
 
-  /* %255 = add(%222, %253) blocks.3.conv : f32[B, 49, 64], written into %256 from row 1 */
+  /* %239 = add(%206, %237) blocks.3.conv : f32[B, 49, 64], written into %240 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){49, 64}, arena + 15954944 + (long)b * 3136, (const long[]){64, 1},
         arena + 11341824 + (long)b * 3136, (const long[]){64, 1},
         arena + 11239488 + (long)b * 3200);
   } // for b
 
-  /* %256 = concat(%221, %255) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
+  /* %240 = concat(%205, %239) {axis 0} blocks.3.conv : f32[B, 50, 64], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %259 = normalize(%256) {eps 1e-06} norm : f32[B, 50, 64] */
+  /* %243 = normalize(%240) {eps 1e-06} norm : f32[B, 50, 64] */
   lk_normalize(B * 50, 64, arena + 11239424, 1e-06f, arena + 11341824);
 
-  /* %260 = mul(%259, %257) norm : f32[B, 50, 64] */
+  /* %244 = mul(%243, %241) norm : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 11341824, (const long[]){3200, 64, 1}, params[104],
       (const long[]){0, 0, 1}, arena + 11444224);
 
-  /* %261 = add(%260, %258) norm : f32[B, 50, 64], written over %260 */
+  /* %245 = add(%244, %242) norm : f32[B, 50, 64], written over %244 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 11444224, (const long[]){3200, 64, 1}, params[105],
       (const long[]){0, 0, 1}, arena + 11444224);
 
-  /* %262 = index(%261) {axis 0, at 0} : f32[B, 64] */
+  /* %246 = index(%245) {axis 0, at 0} : f32[B, 64] */
   lk_copy_rows(B, 64, arena + 11444224, 3200, arena + 11546624, 64);
 
-  /* %265 = fused_linear(%262, %263, %264) head : f32[B, 10] */
+  /* %249 = fused_linear(%246, %247, %248) head : f32[B, 10] */
   lk_fused_linear(B, 64, 10, arena + 11546624, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 11444224);
 
-  /* %267 = cross_entropy(%265, %266) : f32[1] */
+  /* %251 = cross_entropy(%249, %250) : f32[1] */
   lk_cross_entropy(B, 10, arena + 11444224, inputs[1], arena + 16360704);
 
-  /* %268 = cross_entropy_grad(%265, %266) : f32[B, 10] */
+  /* %252 = cross_entropy_grad(%249, %250) : f32[B, 10] */
   lk_cross_entropy_grad(B, 10, arena + 11444224, inputs[1], arena + 11444864);
 
-  /* %269 = transpose(%263) {perm [1, 0]} head : f32[64, 10] */
+  /* %253 = transpose(%247) {perm [1, 0]} head : f32[64, 10] */
   lk_transpose(2, (const long[]){10, 64}, (const int[]){1, 0}, params[106], arena + 11444224);
 
-  /* %270 = fused_linear(%268, %269) head : f32[B, 64] */
+  /* %254 = fused_linear(%252, %253) head : f32[B, 64] */
   lk_fused_linear(B, 10, 64, arena + 11444864, arena + 11444224, NULL, LK_ACT_NONE, NULL,
       arena + 11548672);
 
-  /* %271 = linear_grad_weight(%268, %262) head : f32[10, 64] */
+  /* %255 = linear_grad_weight(%252, %246) head : f32[10, 64] */
   lk_linear_grad_weight(B, 64, 10, arena + 11444864, arena + 11546624, arena + 16354304);
 
-  /* %272 = reduce_sum(%268) {axes [], batch} head : f32[10] */
+  /* %256 = reduce_sum(%252) {axes [], batch} head : f32[10] */
   lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 11444864,
       arena + 16360720);
 
-  /* %273 = reshape(%270) {shape [1, 64]} : f32[B, 1, 64], a view of %270: no code */
+  /* %257 = reshape(%254) {shape [1, 64]} : f32[B, 1, 64], a view of %254: no code */
 
-  /* %274 = zero_pad(%273) {axis 0, before 0, after 49} : f32[B, 50, 64] */
+  /* %258 = zero_pad(%257) {axis 0, before 0, after 49} : f32[B, 50, 64] */
   lk_zero_pad(B, 1, 64, 0, 49, arena + 11548672, arena + 11444224);
 
-  /* %275 = reduce_sum(%274) {axes [0], batch} norm : f32[64] */
+  /* %259 = reduce_sum(%258) {axes [0], batch} norm : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11444224,
       arena + 16360576);
 
-  /* %276 = mul(%274, %257) norm : f32[B, 50, 64] */
+  /* %260 = mul(%258, %241) norm : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 11444224, (const long[]){3200, 64, 1}, params[104],
       (const long[]){0, 0, 1}, arena + 15148032);
 
-  /* %277 = mul(%274, %259) norm : f32[B, 50, 64], written over %274 */
+  /* %261 = mul(%258, %243) norm : f32[B, 50, 64], written over %258 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 11444224, (const long[]){3200, 64, 1},
       arena + 11341824, (const long[]){3200, 64, 1}, arena + 11444224);
 
-  /* %278 = reduce_sum(%277) {axes [0], batch} norm : f32[64] */
+  /* %262 = reduce_sum(%261) {axes [0], batch} norm : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 11444224,
       arena + 16360640);
 
-  /* %279 = normalize_grad(%256, %276) {eps 1e-06} norm : f32[B, 50, 64] */
+  /* %263 = normalize_grad(%240, %260) {eps 1e-06} norm : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 11239424, arena + 15148032, 1e-06f, arena + 15250432);
 
-  /* %280 = slice(%279) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %279: no code */
+  /* %264 = slice(%263) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 64], a view of %263: no code */
 
-  /* %281 = slice(%279) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
+  /* %265 = slice(%263) {axis 0, start 1, length 49} blocks.3.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 15250496, 3200, arena + 15148032, 3136);
 
-  /* %282 = batch_normalize_grad(%250, %281, %251) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
+  /* %266 = batch_normalize_grad(%234, %265, %235) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_normalize_grad_cl(B * 49, 64, arena + 16055296, arena + 15148032, params[100], 1e-05f,
       arena + 16155648);
 
-  /* %283 = batch_normalize_param_grad(%250, %281) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 64] */
+  /* %267 = batch_normalize_param_grad(%234, %265) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 64] */
   lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 16055296, arena + 15148032, 1e-05f,
       arena + 11239424);
 
-  /* %284 = index(%283) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
+  /* %268 = index(%267) {axis 0, at 0} blocks.3.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 11239424, 128, arena + 16071936, 64);
 
-  /* %285 = index(%283) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
+  /* %269 = index(%267) {axis 0, at 1} blocks.3.conv.conv.8 : f32[64] */
   lk_copy_rows(1, 64, arena + 11239488, 128, arena + 16072000, 64);
 
-  /* %286 = transpose(%249) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
+  /* %270 = transpose(%233) {perm [1, 0]} blocks.3.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[99], arena + 16055296);
 
-  /* %287 = fused_linear(%282, %286) blocks.3.conv.conv.7 : f32[B, 49, 256] */
+  /* %271 = fused_linear(%266, %270) blocks.3.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 16155648, arena + 16055296, NULL, LK_ACT_NONE, NULL,
       arena + 11239424);
 
-  /* %288 = linear_grad_weight(%282, %247) blocks.3.conv.conv.7 : f32[64, 256] */
+  /* %272 = linear_grad_weight(%266, %231) blocks.3.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 16155648, arena + 10838016, arena + 16055296);
 
-  /* %289 = reshape(%288) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %288: no code */
+  /* %273 = reshape(%272) {shape [64, 256, 1, 1]} blocks.3.conv.conv.7 : f32[64, 256, 1, 1], a view of %272: no code */
 
-  /* %290 = mul(%287, %246) blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %274 = mul(%271, %230) blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 11239424, (const long[]){12544, 256, 1},
       arena + 16346112, (const long[]){256, 0, 1}, arena + 10838016);
 
-  /* %291 = mul(%287, %237) blocks.3.conv.conv.6 : f32[B, 49, 256], written over %287 */
+  /* %275 = mul(%271, %221) blocks.3.conv.conv.6 : f32[B, 49, 256], written over %271 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 11239424, (const long[]){12544, 256, 1},
       arena + 10436608, (const long[]){12544, 256, 1}, arena + 11239424);
 
-  /* %292 = reduce_sum(%291) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
+  /* %276 = reduce_sum(%275) {axes [0]} blocks.3.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 11239424,
       arena + 10436608);
 
-  /* %293 = hsigmoid_grad(%245, %292) blocks.3.conv.conv.6 : f32[B, 256] */
+  /* %277 = hsigmoid_grad(%229, %276) blocks.3.conv.conv.6 : f32[B, 256] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 16337920, arena + 10436608, arena + 10444800);
 
-  /* %294 = transpose(%243) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %278 = transpose(%227) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[97], arena + 10436608);
 
-  /* %295 = fused_linear(%293, %294) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %279 = fused_linear(%277, %278) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 10444800, arena + 10436608, NULL, LK_ACT_NONE, NULL,
       arena + 10437632);
 
-  /* %296 = linear_grad_weight(%293, %242) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
+  /* %280 = linear_grad_weight(%277, %226) blocks.3.conv.conv.6.fc.2 : f32[256, 4] */
   lk_linear_grad_weight(B, 4, 256, arena + 10444800, arena + 16360320, arena + 15248384);
 
-  /* %297 = reduce_sum(%293) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
+  /* %281 = reduce_sum(%277) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 10444800,
       arena + 16071680);
 
-  /* %298 = relu_grad(%241, %295) blocks.3.conv.conv.6 : f32[B, 4] */
+  /* %282 = relu_grad(%225, %279) blocks.3.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 16360192, arena + 10437632, arena + 10437760);
 
-  /* %299 = transpose(%239) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %283 = transpose(%223) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[95], arena + 10436608);
 
-  /* %300 = fused_linear(%298, %299) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %284 = fused_linear(%282, %283) blocks.3.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 10437760, arena + 10436608, NULL, LK_ACT_NONE, NULL,
       arena + 11239424);
 
-  /* %301 = linear_grad_weight(%298, %238) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
+  /* %285 = linear_grad_weight(%282, %222) blocks.3.conv.conv.6.fc.0 : f32[4, 256] */
   lk_linear_grad_weight(B, 256, 4, arena + 10437760, arena + 16329728, arena + 15249408);
 
-  /* %302 = reduce_sum(%298) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  /* %286 = reduce_sum(%282) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 10437760,
       arena + 16072064);
 
-  /* %303 = reshape(%300) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %300: no code */
+  /* %287 = reshape(%284) {shape [1, 256]} blocks.3.conv.conv.6 : f32[B, 1, 256], a view of %284: no code */
 
-  /* %304 = expand(%303) {shape [49, 256]} blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %288 = expand(%287) {shape [49, 256]} blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 11239424, (const long[]){256, 0, 1},
       arena + 10436608, (const long[]){12544, 256, 1});
 
-  /* %305 = mul_scalar(%304) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 49, 256] */
+  /* %289 = mul_scalar(%288) {x op 0.020408163} blocks.3.conv.conv.6 : f32[B, 49, 256] */
   lk_mul_scalar(B * 49 * 256, arena + 10436608, 0.020408163f, arena + 11239424);
 
-  /* %306 = add(%290, %305) blocks.3.conv : f32[B, 49, 256], written over %290 */
+  /* %290 = add(%274, %289) blocks.3.conv : f32[B, 49, 256], written over %274 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 10838016, (const long[]){12544, 256, 1},
       arena + 11239424, (const long[]){12544, 256, 1}, arena + 10838016);
 
-  /* %307 = hswish_grad(%235, %306) blocks.3.conv : f32[B, 49, 256] */
+  /* %291 = hswish_grad(%219, %290) blocks.3.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 10035200, arena + 10838016, arena + 10436608);
 
-  /* %308 = batch_normalize_grad(%232, %307, %233) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
+  /* %292 = batch_normalize_grad(%216, %291, %217) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 9633792, arena + 10436608, params[91], 1e-05f,
       arena + 10035200);
 
-  /* %309 = batch_normalize_param_grad(%232, %307) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 256] */
+  /* %293 = batch_normalize_param_grad(%216, %291) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 9633792, arena + 10436608, 1e-05f,
       arena + 10838016);
 
-  /* %310 = index(%309) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
+  /* %294 = index(%293) {axis 0, at 0} blocks.3.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 10838016, 512, arena + 10438912, 256);
 
-  /* %311 = index(%309) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
+  /* %295 = index(%293) {axis 0, at 1} blocks.3.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 10838272, 512, arena + 10439168, 256);
 
-  /* %312 = token_dwconv_grad_input(%308, %231) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
+  /* %296 = token_dwconv_grad_input(%292, %215) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 10035200, params[90],
       arena + 9633792);
 
-  /* %313 = token_dwconv_grad_weight(%308, %230) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %297 = token_dwconv_grad_weight(%292, %214) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 10035200, arena + 9232384,
       arena + 10436608);
 
-  /* %314 = hswish_grad(%228, %312) blocks.3.conv : f32[B, 49, 256] */
+  /* %298 = hswish_grad(%212, %296) blocks.3.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 8830976, arena + 9633792, arena + 9232384);
 
-  /* %315 = batch_normalize_grad(%225, %314, %226) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
+  /* %299 = batch_normalize_grad(%209, %298, %210) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 8429568, arena + 9232384, params[86], 1e-05f,
       arena + 8830976);
 
-  /* %316 = batch_normalize_param_grad(%225, %314) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 256] */
+  /* %300 = batch_normalize_param_grad(%209, %298) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 8429568, arena + 9232384, 1e-05f,
       arena + 9633792);
 
-  /* %317 = index(%316) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
+  /* %301 = index(%300) {axis 0, at 0} blocks.3.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 9633792, 512, arena + 9248768, 256);
 
-  /* %318 = index(%316) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
+  /* %302 = index(%300) {axis 0, at 1} blocks.3.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 9634048, 512, arena + 9249024, 256);
 
-  /* %319 = transpose(%224) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
+  /* %303 = transpose(%208) {perm [1, 0]} blocks.3.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[85], arena + 8429568);
 
-  /* %320 = linear_grad_weight(%315, %222) blocks.3.conv.conv.0 : f32[256, 64] */
+  /* %304 = linear_grad_weight(%299, %206) blocks.3.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 8830976, arena + 15954944, arena + 9232384);
 
-  /* %321 = fused_linear(%315, %319, %281) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %279 from row 1 */
+  /* %305 = fused_linear(%299, %303, %265) {residual} blocks.3.conv.conv.0 : f32[B, 49, 64], written into %263 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(49, 256, 64, arena + 8830976 + (long)b * 12544, arena + 8429568, NULL,
         LK_ACT_NONE, arena + 15148032 + (long)b * 3136, arena + 15250496 + (long)b * 3200);
   } // for b
 
-  /* %322 = reshape(%320) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %320: no code */
+  /* %306 = reshape(%304) {shape [256, 64, 1, 1]} blocks.3.conv.conv.0 : f32[256, 64, 1, 1], a view of %304: no code */
 
-  /* %323 = concat(%280, %321) {axis 0} blocks.3 : f32[B, 50, 64], a view of %279: no code */
+  /* %307 = concat(%264, %305) {axis 0} blocks.3 : f32[B, 50, 64], a view of %263: no code */
 
-  /* %324 = transpose(%218) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
-  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[83], arena + 8531968);
+  /* %308 = transpose(%202) {perm [1, 0]} blocks.3.attn.proj : f32[64, 64] */
+  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[83], arena + 8429568);
 
-  /* %325 = fused_linear(%323, %324) blocks.3.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 8531968, NULL, LK_ACT_NONE, NULL,
-      arena + 8429568);
+  /* %309 = fused_linear(%307, %308) blocks.3.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 8429568, NULL, LK_ACT_NONE, NULL,
+      arena + 8589568);
 
-  /* %326 = linear_grad_weight(%323, %217) blocks.3.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 15045632, arena + 9159168);
+  /* %310 = linear_grad_weight(%307, %201) blocks.3.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 15045632, arena + 9060352);
 
-  /* %327 = reduce_sum(%323) {axes [0], batch} blocks.3.attn.proj : f32[64] */
+  /* %311 = reduce_sum(%307) {axes [0], batch} blocks.3.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 15250432,
-      arena + 9163264);
+      arena + 9064640);
 
-  /* %328 = reshape(%325) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %325: no code */
+  /* %312 = reshape(%309) {shape [50, 2, 1, 32]} blocks.3.attn : f32[B, 50, 2, 1, 32], a view of %309: no code */
 
-  /* %329 = transpose(%328) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 8429568,
-      arena + 8749568);
+  /* %313 = matmul_permuted(%312, %196) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 2, 1, 50, 50] */
+  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 8589568, 32, 64, 1, arena + 14943232,
+      32, 1, 64, arena + 8429568, 2500, 50, 0.0f);
 
-  /* %330 = transpose(%211) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 1, 2, 4, 3}, arena + 14943232,
-      arena + 8589568);
+  /* %314 = matmul_permuted(%199, %312) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 12120832, 2500, 1, 50,
+      arena + 8589568, 32, 64, 1, arena + 8749568, 32, 64, 0.0f);
 
-  /* %331 = matmul(%329, %330) blocks.3.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched(B * 2, 50, 50, 32, arena + 8749568, 1600, 32, 1, arena + 8589568, 1600, 50, 1,
-      arena + 8429568, 2500, 50, 0.0f);
-
-  /* %332 = transpose(%214) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 2, 1, 50, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 50}, (const int[]){0, 1, 2, 4, 3}, arena + 12120832,
-      arena + 8589568);
-
-  /* %333 = matmul(%332, %329) blocks.3.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 8589568, 2500, 50, 1, arena + 8749568, 1600, 32, 1,
-      arena + 8851968, 1600, 32, 0.0f);
-
-  /* %334 = softmax_grad(%214, %331) {axis -1} blocks.3.attn : f32[B, 2, 1, 50, 50] */
+  /* %315 = softmax_grad(%199, %313) {axis -1} blocks.3.attn : f32[B, 2, 1, 50, 50] */
   lk_softmax_grad(B * 100, 50, arena + 12120832, arena + 8429568, arena + 8589568);
 
-  /* %335 = mul_scalar(%334) {x op 0.17677669} blocks.3.attn : f32[B, 2, 1, 50, 50] */
+  /* %316 = mul_scalar(%315) {x op 0.17677669} blocks.3.attn : f32[B, 2, 1, 50, 50] */
   lk_mul_scalar(B * 2 * 50 * 50, arena + 8589568, 0.17677669f, arena + 8429568);
 
-  /* %336 = transpose(%209) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 32, 50}, (const int[]){0, 1, 2, 4, 3}, arena + 14840832,
-      arena + 8589568);
+  /* %317 = matmul_permuted(%316, %195) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 8429568, 2500, 50, 1,
+      arena + 14840832, 32, 64, 1, arena + 8851968, 32, 64, 0.0f);
 
-  /* %337 = matmul(%335, %336) blocks.3.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 8429568, 2500, 50, 1, arena + 8589568, 1600, 32, 1,
-      arena + 8691968, 1600, 32, 0.0f);
+  /* %318 = matmul_permuted(%194, %316) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 8429568, 2500, 1, 50,
+      arena + 14738432, 32, 64, 1, arena + 8954368, 32, 64, 0.0f);
 
-  /* %338 = transpose(%207) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 1, 2, 4, 3}, arena + 14738432,
-      arena + 8589568);
+  /* %319 = reshape(%314) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %314: no code */
 
-  /* %339 = matmul(%338, %335) blocks.3.attn : f32[B, 2, 1, 32, 50] */
-  lk_gemm_batched(B * 2, 32, 50, 50, arena + 8589568, 1600, 50, 1, arena + 8429568, 2500, 50, 1,
-      arena + 8954368, 1600, 50, 0.0f);
+  /* %320 = reshape(%318) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %318: no code */
 
-  /* %340 = transpose(%333) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 8851968,
-      arena + 9056768);
+  /* %321 = reshape(%317) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %317: no code */
 
-  /* %341 = reshape(%340) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %340: no code */
+  /* %322 = concat(%321, %320, %319) {axis 1} blocks.3.attn.qkv : f32[B, 50, 192] */
+  lk_copy_rows(B * 50, 64, arena + 8851968, 64, arena + 8429568, 192);
+  lk_copy_rows(B * 50, 64, arena + 8954368, 64, arena + 8429632, 192);
+  lk_copy_rows(B * 50, 64, arena + 8749568, 64, arena + 8429696, 192);
 
-  /* %342 = transpose(%339) {perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 32, 50}, (const int[]){0, 4, 1, 2, 3}, arena + 8954368,
-      arena + 8794368);
-
-  /* %343 = reshape(%342) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %342: no code */
-
-  /* %344 = transpose(%337) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 8691968,
-      arena + 8896768);
-
-  /* %345 = reshape(%344) {shape [50, 64]} blocks.3.attn : f32[B, 50, 64], a view of %344: no code */
-
-  /* %346 = concat(%345, %343, %341) {axis 1} blocks.3.attn.qkv : f32[B, 50, 192] */
-  lk_copy_rows(B * 50, 64, arena + 8896768, 64, arena + 8429568, 192);
-  lk_copy_rows(B * 50, 64, arena + 8794368, 64, arena + 8429632, 192);
-  lk_copy_rows(B * 50, 64, arena + 9056768, 64, arena + 8429696, 192);
-
-  /* %347 = transpose(%200) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
+  /* %323 = transpose(%188) {perm [1, 0]} blocks.3.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[81], arena + 8839168);
 
-  /* %348 = fused_linear(%346, %347) blocks.3.attn.qkv : f32[B, 50, 64] */
+  /* %324 = fused_linear(%322, %323) blocks.3.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 8429568, arena + 8839168, NULL, LK_ACT_NONE, NULL,
       arena + 8736768);
 
-  /* %349 = linear_grad_weight(%346, %199) blocks.3.attn.qkv : f32[192, 64] */
+  /* %325 = linear_grad_weight(%322, %187) blocks.3.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena + 8429568, arena + 14636032, arena + 9048064);
 
-  /* %350 = reduce_sum(%346) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
+  /* %326 = reduce_sum(%322) {axes [0], batch} blocks.3.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 8429568,
-      arena + 9060352);
+      arena + 9064448);
 
-  /* %351 = reduce_sum(%348) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  /* %327 = reduce_sum(%324) {axes [0], batch} blocks.3.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8736768,
-      arena + 9060544);
+      arena + 9064704);
 
-  /* %352 = mul(%348, %195) blocks.3.norm1 : f32[B, 50, 64] */
+  /* %328 = mul(%324, %183) blocks.3.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 8736768, (const long[]){3200, 64, 1}, params[79],
       (const long[]){0, 0, 1}, arena + 8429568);
 
-  /* %353 = mul(%348, %197) blocks.3.norm1 : f32[B, 50, 64], written over %348 */
+  /* %329 = mul(%324, %185) blocks.3.norm1 : f32[B, 50, 64], written over %324 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 8736768, (const long[]){3200, 64, 1},
       arena + 14533632, (const long[]){3200, 64, 1}, arena + 8736768);
 
-  /* %354 = reduce_sum(%353) {axes [0], batch} blocks.3.norm1 : f32[64] */
+  /* %330 = reduce_sum(%329) {axes [0], batch} blocks.3.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 8736768,
-      arena + 9060608);
+      arena + 9064768);
 
-  /* %355 = normalize_grad(%194, %352) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  /* %331 = normalize_grad(%182, %328) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 14431232, arena + 8429568, 1e-06f, arena + 8531968);
 
-  /* %356 = add(%323, %355) blocks.2.conv : f32[B, 50, 64], written over %279 */
+  /* %332 = add(%307, %331) blocks.2.conv : f32[B, 50, 64], written over %263 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 15250432, (const long[]){3200, 64, 1},
       arena + 8531968, (const long[]){3200, 64, 1}, arena + 15250432);
 
-  /* %357 = slice(%356) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %279: no code */
+  /* %333 = slice(%332) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %263: no code */
 
-  /* %358 = slice(%356) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
+  /* %334 = slice(%332) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 15250496, 3200, arena + 8830976, 3136);
 
-  /* %359 = batch_normalize_grad(%188, %358, %189) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
+  /* %335 = batch_normalize_grad(%176, %334, %177) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_normalize_grad_cl(B * 49, 64, arena + 15854592, arena + 8830976, params[75], 1e-05f,
       arena + 8931328);
 
-  /* %360 = batch_normalize_param_grad(%188, %358) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 64] */
+  /* %336 = batch_normalize_param_grad(%176, %334) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 64] */
   lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15854592, arena + 8830976, 1e-05f,
       arena + 8429568);
 
-  /* %361 = index(%360) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8429568, 128, arena + 9060672, 64);
+  /* %337 = index(%336) {axis 0, at 0} blocks.2.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 8429568, 128, arena + 9064832, 64);
 
-  /* %362 = index(%360) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 8429632, 128, arena + 9060736, 64);
+  /* %338 = index(%336) {axis 0, at 1} blocks.2.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 8429632, 128, arena + 9064896, 64);
 
-  /* %363 = transpose(%187) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
+  /* %339 = transpose(%175) {perm [1, 0]} blocks.2.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[74], arena + 9031680);
 
-  /* %364 = fused_linear(%359, %363) blocks.2.conv.conv.7 : f32[B, 49, 256] */
+  /* %340 = fused_linear(%335, %339) blocks.2.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 8931328, arena + 9031680, NULL, LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %365 = linear_grad_weight(%359, %185) blocks.2.conv.conv.7 : f32[64, 256] */
+  /* %341 = linear_grad_weight(%335, %173) blocks.2.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 8931328, arena + 8028160, arena + 9031680);
 
-  /* %366 = reshape(%365) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %365: no code */
+  /* %342 = reshape(%341) {shape [64, 256, 1, 1]} blocks.2.conv.conv.7 : f32[64, 256, 1, 1], a view of %341: no code */
 
-  /* %367 = mul(%364, %184) blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %343 = mul(%340, %172) blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 8429568, (const long[]){12544, 256, 1},
       arena + 16321536, (const long[]){256, 0, 1}, arena + 8028160);
 
-  /* %368 = mul(%364, %175) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %364 */
+  /* %344 = mul(%340, %163) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %340 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 8429568, (const long[]){12544, 256, 1},
       arena + 7626752, (const long[]){12544, 256, 1}, arena + 8429568);
 
-  /* %369 = reduce_sum(%368) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %345 = reduce_sum(%344) {axes [0]} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 8429568,
       arena + 7626752);
 
-  /* %370 = hsigmoid_grad(%183, %369) blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %346 = hsigmoid_grad(%171, %345) blocks.2.conv.conv.6 : f32[B, 256] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 16313344, arena + 7626752, arena + 7634944);
 
-  /* %371 = transpose(%181) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %347 = transpose(%169) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[72], arena + 7626752);
 
-  /* %372 = fused_linear(%370, %371) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %348 = fused_linear(%346, %347) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 7634944, arena + 7626752, NULL, LK_ACT_NONE, NULL,
       arena + 7627776);
 
-  /* %373 = linear_grad_weight(%370, %180) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
+  /* %349 = linear_grad_weight(%346, %168) blocks.2.conv.conv.6.fc.2 : f32[256, 4] */
   lk_linear_grad_weight(B, 4, 256, arena + 7634944, arena + 16359936, arena + 8931328);
 
-  /* %374 = reduce_sum(%370) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
+  /* %350 = reduce_sum(%346) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 7634944,
       arena + 8933376);
 
-  /* %375 = relu_grad(%179, %372) blocks.2.conv.conv.6 : f32[B, 4] */
+  /* %351 = relu_grad(%167, %348) blocks.2.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 16359808, arena + 7627776, arena + 7627904);
 
-  /* %376 = transpose(%177) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %352 = transpose(%165) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[70], arena + 7626752);
 
-  /* %377 = fused_linear(%375, %376) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %353 = fused_linear(%351, %352) blocks.2.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 7627904, arena + 7626752, NULL, LK_ACT_NONE, NULL,
       arena + 8429568);
 
-  /* %378 = linear_grad_weight(%375, %176) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
+  /* %354 = linear_grad_weight(%351, %164) blocks.2.conv.conv.6.fc.0 : f32[4, 256] */
   lk_linear_grad_weight(B, 256, 4, arena + 7627904, arena + 16305152, arena + 8932352);
 
-  /* %379 = reduce_sum(%375) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  /* %355 = reduce_sum(%351) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 7627904,
       arena + 8933632);
 
-  /* %380 = reshape(%377) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %377: no code */
+  /* %356 = reshape(%353) {shape [1, 256]} blocks.2.conv.conv.6 : f32[B, 1, 256], a view of %353: no code */
 
-  /* %381 = expand(%380) {shape [49, 256]} blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %357 = expand(%356) {shape [49, 256]} blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 8429568, (const long[]){256, 0, 1},
       arena + 7626752, (const long[]){12544, 256, 1});
 
-  /* %382 = mul_scalar(%381) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 49, 256] */
+  /* %358 = mul_scalar(%357) {x op 0.020408163} blocks.2.conv.conv.6 : f32[B, 49, 256] */
   lk_mul_scalar(B * 49 * 256, arena + 7626752, 0.020408163f, arena + 8429568);
 
-  /* %383 = add(%367, %382) blocks.2.conv : f32[B, 49, 256], written over %367 */
+  /* %359 = add(%343, %358) blocks.2.conv : f32[B, 49, 256], written over %343 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 8028160, (const long[]){12544, 256, 1},
       arena + 8429568, (const long[]){12544, 256, 1}, arena + 8028160);
 
-  /* %384 = hswish_grad(%173, %383) blocks.2.conv : f32[B, 49, 256] */
+  /* %360 = hswish_grad(%161, %359) blocks.2.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 7225344, arena + 8028160, arena + 7626752);
 
-  /* %385 = batch_normalize_grad(%170, %384, %171) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
+  /* %361 = batch_normalize_grad(%158, %360, %159) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, params[66], 1e-05f,
       arena + 7225344);
 
-  /* %386 = batch_normalize_param_grad(%170, %384) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 256] */
+  /* %362 = batch_normalize_param_grad(%158, %360) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 6823936, arena + 7626752, 1e-05f,
       arena + 8028160);
 
-  /* %387 = index(%386) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
+  /* %363 = index(%362) {axis 0, at 0} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 8028160, 512, arena + 7629056, 256);
 
-  /* %388 = index(%386) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
+  /* %364 = index(%362) {axis 0, at 1} blocks.2.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 8028416, 512, arena + 7629312, 256);
 
-  /* %389 = token_dwconv_grad_input(%385, %169) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %365 = token_dwconv_grad_input(%361, %157) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7225344, params[65],
       arena + 6823936);
 
-  /* %390 = token_dwconv_grad_weight(%385, %168) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %366 = token_dwconv_grad_weight(%361, %156) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 7225344, arena + 6422528,
       arena + 7626752);
 
-  /* %391 = hswish_grad(%166, %389) blocks.2.conv : f32[B, 49, 256] */
+  /* %367 = hswish_grad(%154, %365) blocks.2.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 6021120, arena + 6823936, arena + 6422528);
 
-  /* %392 = batch_normalize_grad(%163, %391, %164) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
+  /* %368 = batch_normalize_grad(%151, %367, %152) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 5619712, arena + 6422528, params[61], 1e-05f,
       arena + 6021120);
 
-  /* %393 = batch_normalize_param_grad(%163, %391) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 256] */
+  /* %369 = batch_normalize_param_grad(%151, %367) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 5619712, arena + 6422528, 1e-05f,
       arena + 6823936);
 
-  /* %394 = index(%393) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
+  /* %370 = index(%369) {axis 0, at 0} blocks.2.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 6823936, 512, arena + 6438912, 256);
 
-  /* %395 = index(%393) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
+  /* %371 = index(%369) {axis 0, at 1} blocks.2.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 6824192, 512, arena + 6439168, 256);
 
-  /* %396 = transpose(%162) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
+  /* %372 = transpose(%150) {perm [1, 0]} blocks.2.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[60], arena + 5619712);
 
-  /* %397 = linear_grad_weight(%392, %160) blocks.2.conv.conv.0 : f32[256, 64] */
+  /* %373 = linear_grad_weight(%368, %148) blocks.2.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 6021120, arena + 15754240, arena + 6422528);
 
-  /* %398 = fused_linear(%392, %396, %358) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %279 from row 1 */
+  /* %374 = fused_linear(%368, %372, %334) {residual} blocks.2.conv.conv.0 : f32[B, 49, 64], written into %263 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(49, 256, 64, arena + 6021120 + (long)b * 12544, arena + 5619712, NULL,
         LK_ACT_NONE, arena + 8830976 + (long)b * 3136, arena + 15250496 + (long)b * 3200);
   } // for b
 
-  /* %399 = reshape(%397) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %397: no code */
+  /* %375 = reshape(%373) {shape [256, 64, 1, 1]} blocks.2.conv.conv.0 : f32[256, 64, 1, 1], a view of %373: no code */
 
-  /* %400 = concat(%357, %398) {axis 0} blocks.2 : f32[B, 50, 64], a view of %279: no code */
+  /* %376 = concat(%333, %374) {axis 0} blocks.2 : f32[B, 50, 64], a view of %263: no code */
 
-  /* %401 = transpose(%156) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
-  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[58], arena + 5722112);
+  /* %377 = transpose(%144) {perm [1, 0]} blocks.2.attn.proj : f32[64, 64] */
+  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[58], arena + 5619712);
 
-  /* %402 = fused_linear(%400, %401) blocks.2.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 5722112, NULL, LK_ACT_NONE, NULL,
-      arena + 5619712);
+  /* %378 = fused_linear(%376, %377) blocks.2.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 5619712, NULL, LK_ACT_NONE, NULL,
+      arena + 5779712);
 
-  /* %403 = linear_grad_weight(%400, %155) blocks.2.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 14328832, arena + 6349312);
+  /* %379 = linear_grad_weight(%376, %143) blocks.2.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 14328832, arena + 6250496);
 
-  /* %404 = reduce_sum(%400) {axes [0], batch} blocks.2.attn.proj : f32[64] */
+  /* %380 = reduce_sum(%376) {axes [0], batch} blocks.2.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 15250432,
-      arena + 6353408);
+      arena + 6254784);
 
-  /* %405 = reshape(%402) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %402: no code */
+  /* %381 = reshape(%378) {shape [50, 2, 1, 32]} blocks.2.attn : f32[B, 50, 2, 1, 32], a view of %378: no code */
 
-  /* %406 = transpose(%405) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 5619712,
-      arena + 5939712);
+  /* %382 = matmul_permuted(%381, %138) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 2, 1, 50, 50] */
+  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 5779712, 32, 64, 1, arena + 14226432,
+      32, 1, 64, arena + 5619712, 2500, 50, 0.0f);
 
-  /* %407 = transpose(%149) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 1, 2, 4, 3}, arena + 14226432,
-      arena + 5779712);
+  /* %383 = matmul_permuted(%141, %381) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11960832, 2500, 1, 50,
+      arena + 5779712, 32, 64, 1, arena + 5939712, 32, 64, 0.0f);
 
-  /* %408 = matmul(%406, %407) blocks.2.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched(B * 2, 50, 50, 32, arena + 5939712, 1600, 32, 1, arena + 5779712, 1600, 50, 1,
-      arena + 5619712, 2500, 50, 0.0f);
-
-  /* %409 = transpose(%152) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 2, 1, 50, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 50}, (const int[]){0, 1, 2, 4, 3}, arena + 11960832,
-      arena + 5779712);
-
-  /* %410 = matmul(%409, %406) blocks.2.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 5779712, 2500, 50, 1, arena + 5939712, 1600, 32, 1,
-      arena + 6042112, 1600, 32, 0.0f);
-
-  /* %411 = softmax_grad(%152, %408) {axis -1} blocks.2.attn : f32[B, 2, 1, 50, 50] */
+  /* %384 = softmax_grad(%141, %382) {axis -1} blocks.2.attn : f32[B, 2, 1, 50, 50] */
   lk_softmax_grad(B * 100, 50, arena + 11960832, arena + 5619712, arena + 5779712);
 
-  /* %412 = mul_scalar(%411) {x op 0.17677669} blocks.2.attn : f32[B, 2, 1, 50, 50] */
+  /* %385 = mul_scalar(%384) {x op 0.17677669} blocks.2.attn : f32[B, 2, 1, 50, 50] */
   lk_mul_scalar(B * 2 * 50 * 50, arena + 5779712, 0.17677669f, arena + 5619712);
 
-  /* %413 = transpose(%147) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 32, 50}, (const int[]){0, 1, 2, 4, 3}, arena + 14124032,
-      arena + 5779712);
+  /* %386 = matmul_permuted(%385, %137) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 5619712, 2500, 50, 1,
+      arena + 14124032, 32, 64, 1, arena + 6042112, 32, 64, 0.0f);
 
-  /* %414 = matmul(%412, %413) blocks.2.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 5619712, 2500, 50, 1, arena + 5779712, 1600, 32, 1,
-      arena + 5882112, 1600, 32, 0.0f);
+  /* %387 = matmul_permuted(%136, %385) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 5619712, 2500, 1, 50,
+      arena + 14021632, 32, 64, 1, arena + 6144512, 32, 64, 0.0f);
 
-  /* %415 = transpose(%145) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 1, 2, 4, 3}, arena + 14021632,
-      arena + 5779712);
+  /* %388 = reshape(%383) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %383: no code */
 
-  /* %416 = matmul(%415, %412) blocks.2.attn : f32[B, 2, 1, 32, 50] */
-  lk_gemm_batched(B * 2, 32, 50, 50, arena + 5779712, 1600, 50, 1, arena + 5619712, 2500, 50, 1,
-      arena + 6144512, 1600, 50, 0.0f);
+  /* %389 = reshape(%387) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %387: no code */
 
-  /* %417 = transpose(%410) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 6042112,
-      arena + 6246912);
+  /* %390 = reshape(%386) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %386: no code */
 
-  /* %418 = reshape(%417) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %417: no code */
+  /* %391 = concat(%390, %389, %388) {axis 1} blocks.2.attn.qkv : f32[B, 50, 192] */
+  lk_copy_rows(B * 50, 64, arena + 6042112, 64, arena + 5619712, 192);
+  lk_copy_rows(B * 50, 64, arena + 6144512, 64, arena + 5619776, 192);
+  lk_copy_rows(B * 50, 64, arena + 5939712, 64, arena + 5619840, 192);
 
-  /* %419 = transpose(%416) {perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 32, 50}, (const int[]){0, 4, 1, 2, 3}, arena + 6144512,
-      arena + 5984512);
-
-  /* %420 = reshape(%419) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %419: no code */
-
-  /* %421 = transpose(%414) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 5882112,
-      arena + 6086912);
-
-  /* %422 = reshape(%421) {shape [50, 64]} blocks.2.attn : f32[B, 50, 64], a view of %421: no code */
-
-  /* %423 = concat(%422, %420, %418) {axis 1} blocks.2.attn.qkv : f32[B, 50, 192] */
-  lk_copy_rows(B * 50, 64, arena + 6086912, 64, arena + 5619712, 192);
-  lk_copy_rows(B * 50, 64, arena + 5984512, 64, arena + 5619776, 192);
-  lk_copy_rows(B * 50, 64, arena + 6246912, 64, arena + 5619840, 192);
-
-  /* %424 = transpose(%138) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
+  /* %392 = transpose(%130) {perm [1, 0]} blocks.2.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[56], arena + 6029312);
 
-  /* %425 = fused_linear(%423, %424) blocks.2.attn.qkv : f32[B, 50, 64] */
+  /* %393 = fused_linear(%391, %392) blocks.2.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 5619712, arena + 6029312, NULL, LK_ACT_NONE, NULL,
       arena + 5926912);
 
-  /* %426 = linear_grad_weight(%423, %137) blocks.2.attn.qkv : f32[192, 64] */
+  /* %394 = linear_grad_weight(%391, %129) blocks.2.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena + 5619712, arena + 13919232, arena + 6238208);
 
-  /* %427 = reduce_sum(%423) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
+  /* %395 = reduce_sum(%391) {axes [0], batch} blocks.2.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 5619712,
-      arena + 6250496);
+      arena + 6254592);
 
-  /* %428 = reduce_sum(%425) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  /* %396 = reduce_sum(%393) {axes [0], batch} blocks.2.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 5926912,
-      arena + 6250688);
+      arena + 6254848);
 
-  /* %429 = mul(%425, %133) blocks.2.norm1 : f32[B, 50, 64] */
+  /* %397 = mul(%393, %125) blocks.2.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 5926912, (const long[]){3200, 64, 1}, params[54],
       (const long[]){0, 0, 1}, arena + 5619712);
 
-  /* %430 = mul(%425, %135) blocks.2.norm1 : f32[B, 50, 64], written over %425 */
+  /* %398 = mul(%393, %127) blocks.2.norm1 : f32[B, 50, 64], written over %393 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 5926912, (const long[]){3200, 64, 1},
       arena + 13816832, (const long[]){3200, 64, 1}, arena + 5926912);
 
-  /* %431 = reduce_sum(%430) {axes [0], batch} blocks.2.norm1 : f32[64] */
+  /* %399 = reduce_sum(%398) {axes [0], batch} blocks.2.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 5926912,
-      arena + 6250752);
+      arena + 6254912);
 
-  /* %432 = normalize_grad(%132, %429) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  /* %400 = normalize_grad(%124, %397) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 13714432, arena + 5619712, 1e-06f, arena + 5722112);
 
-  /* %433 = add(%400, %432) blocks.1.conv : f32[B, 50, 64], written over %279 */
+  /* %401 = add(%376, %400) blocks.1.conv : f32[B, 50, 64], written over %263 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 15250432, (const long[]){3200, 64, 1},
       arena + 5722112, (const long[]){3200, 64, 1}, arena + 15250432);
 
-  /* %434 = slice(%433) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %279: no code */
+  /* %402 = slice(%401) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %263: no code */
 
-  /* %435 = slice(%433) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
+  /* %403 = slice(%401) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 15250496, 3200, arena + 6021120, 3136);
 
-  /* %436 = batch_normalize_grad(%126, %435, %127) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
+  /* %404 = batch_normalize_grad(%118, %403, %119) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_normalize_grad_cl(B * 49, 64, arena + 15653888, arena + 6021120, params[50], 1e-05f,
       arena + 6121472);
 
-  /* %437 = batch_normalize_param_grad(%126, %435) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 64] */
+  /* %405 = batch_normalize_param_grad(%118, %403) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 64] */
   lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15653888, arena + 6021120, 1e-05f,
       arena + 5619712);
 
-  /* %438 = index(%437) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 5619712, 128, arena + 6250816, 64);
+  /* %406 = index(%405) {axis 0, at 0} blocks.1.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 5619712, 128, arena + 6254976, 64);
 
-  /* %439 = index(%437) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 5619776, 128, arena + 6250880, 64);
+  /* %407 = index(%405) {axis 0, at 1} blocks.1.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 5619776, 128, arena + 6255040, 64);
 
-  /* %440 = transpose(%125) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
+  /* %408 = transpose(%117) {perm [1, 0]} blocks.1.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[49], arena + 6221824);
 
-  /* %441 = fused_linear(%436, %440) blocks.1.conv.conv.7 : f32[B, 49, 256] */
+  /* %409 = fused_linear(%404, %408) blocks.1.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 6121472, arena + 6221824, NULL, LK_ACT_NONE, NULL,
       arena + 5619712);
 
-  /* %442 = linear_grad_weight(%436, %123) blocks.1.conv.conv.7 : f32[64, 256] */
+  /* %410 = linear_grad_weight(%404, %115) blocks.1.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 6121472, arena + 5218304, arena + 6221824);
 
-  /* %443 = reshape(%442) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %442: no code */
+  /* %411 = reshape(%410) {shape [64, 256, 1, 1]} blocks.1.conv.conv.7 : f32[64, 256, 1, 1], a view of %410: no code */
 
-  /* %444 = mul(%441, %122) blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %412 = mul(%409, %114) blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){12544, 256, 1},
       arena + 16296960, (const long[]){256, 0, 1}, arena + 5218304);
 
-  /* %445 = mul(%441, %113) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %441 */
+  /* %413 = mul(%409, %105) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %409 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){12544, 256, 1},
       arena + 4816896, (const long[]){12544, 256, 1}, arena + 5619712);
 
-  /* %446 = reduce_sum(%445) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %414 = reduce_sum(%413) {axes [0]} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 5619712,
       arena + 4816896);
 
-  /* %447 = hsigmoid_grad(%121, %446) blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %415 = hsigmoid_grad(%113, %414) blocks.1.conv.conv.6 : f32[B, 256] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 16288768, arena + 4816896, arena + 4825088);
 
-  /* %448 = transpose(%119) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %416 = transpose(%111) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[47], arena + 4816896);
 
-  /* %449 = fused_linear(%447, %448) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %417 = fused_linear(%415, %416) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 4825088, arena + 4816896, NULL, LK_ACT_NONE, NULL,
       arena + 4817920);
 
-  /* %450 = linear_grad_weight(%447, %118) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
+  /* %418 = linear_grad_weight(%415, %110) blocks.1.conv.conv.6.fc.2 : f32[256, 4] */
   lk_linear_grad_weight(B, 4, 256, arena + 4825088, arena + 16359552, arena + 6121472);
 
-  /* %451 = reduce_sum(%447) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
+  /* %419 = reduce_sum(%415) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 4825088,
       arena + 6123520);
 
-  /* %452 = relu_grad(%117, %449) blocks.1.conv.conv.6 : f32[B, 4] */
+  /* %420 = relu_grad(%109, %417) blocks.1.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 16359424, arena + 4817920, arena + 4818048);
 
-  /* %453 = transpose(%115) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %421 = transpose(%107) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[45], arena + 4816896);
 
-  /* %454 = fused_linear(%452, %453) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %422 = fused_linear(%420, %421) blocks.1.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 4818048, arena + 4816896, NULL, LK_ACT_NONE, NULL,
       arena + 5619712);
 
-  /* %455 = linear_grad_weight(%452, %114) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
+  /* %423 = linear_grad_weight(%420, %106) blocks.1.conv.conv.6.fc.0 : f32[4, 256] */
   lk_linear_grad_weight(B, 256, 4, arena + 4818048, arena + 16280576, arena + 6122496);
 
-  /* %456 = reduce_sum(%452) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  /* %424 = reduce_sum(%420) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 4818048,
       arena + 6123776);
 
-  /* %457 = reshape(%454) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %454: no code */
+  /* %425 = reshape(%422) {shape [1, 256]} blocks.1.conv.conv.6 : f32[B, 1, 256], a view of %422: no code */
 
-  /* %458 = expand(%457) {shape [49, 256]} blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %426 = expand(%425) {shape [49, 256]} blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 5619712, (const long[]){256, 0, 1},
       arena + 4816896, (const long[]){12544, 256, 1});
 
-  /* %459 = mul_scalar(%458) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 49, 256] */
+  /* %427 = mul_scalar(%426) {x op 0.020408163} blocks.1.conv.conv.6 : f32[B, 49, 256] */
   lk_mul_scalar(B * 49 * 256, arena + 4816896, 0.020408163f, arena + 5619712);
 
-  /* %460 = add(%444, %459) blocks.1.conv : f32[B, 49, 256], written over %444 */
+  /* %428 = add(%412, %427) blocks.1.conv : f32[B, 49, 256], written over %412 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 5218304, (const long[]){12544, 256, 1},
       arena + 5619712, (const long[]){12544, 256, 1}, arena + 5218304);
 
-  /* %461 = hswish_grad(%111, %460) blocks.1.conv : f32[B, 49, 256] */
+  /* %429 = hswish_grad(%103, %428) blocks.1.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 4415488, arena + 5218304, arena + 4816896);
 
-  /* %462 = batch_normalize_grad(%108, %461, %109) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
+  /* %430 = batch_normalize_grad(%100, %429, %101) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, params[41], 1e-05f,
       arena + 4415488);
 
-  /* %463 = batch_normalize_param_grad(%108, %461) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 256] */
+  /* %431 = batch_normalize_param_grad(%100, %429) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 4014080, arena + 4816896, 1e-05f,
       arena + 5218304);
 
-  /* %464 = index(%463) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
+  /* %432 = index(%431) {axis 0, at 0} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5218304, 512, arena + 4819200, 256);
 
-  /* %465 = index(%463) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
+  /* %433 = index(%431) {axis 0, at 1} blocks.1.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 5218560, 512, arena + 4819456, 256);
 
-  /* %466 = token_dwconv_grad_input(%462, %107) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %434 = token_dwconv_grad_input(%430, %99) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, params[40],
       arena + 4014080);
 
-  /* %467 = token_dwconv_grad_weight(%462, %106) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %435 = token_dwconv_grad_weight(%430, %98) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 4415488, arena + 3612672,
       arena + 4816896);
 
-  /* %468 = hswish_grad(%104, %466) blocks.1.conv : f32[B, 49, 256] */
+  /* %436 = hswish_grad(%96, %434) blocks.1.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 3211264, arena + 4014080, arena + 3612672);
 
-  /* %469 = batch_normalize_grad(%101, %468, %102) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
+  /* %437 = batch_normalize_grad(%93, %436, %94) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, params[36], 1e-05f,
       arena + 3211264);
 
-  /* %470 = batch_normalize_param_grad(%101, %468) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 256] */
+  /* %438 = batch_normalize_param_grad(%93, %436) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 2809856, arena + 3612672, 1e-05f,
       arena + 4014080);
 
-  /* %471 = index(%470) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
+  /* %439 = index(%438) {axis 0, at 0} blocks.1.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 4014080, 512, arena + 3629056, 256);
 
-  /* %472 = index(%470) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
+  /* %440 = index(%438) {axis 0, at 1} blocks.1.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 4014336, 512, arena + 3629312, 256);
 
-  /* %473 = transpose(%100) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
+  /* %441 = transpose(%92) {perm [1, 0]} blocks.1.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[35], arena + 2809856);
 
-  /* %474 = linear_grad_weight(%469, %98) blocks.1.conv.conv.0 : f32[256, 64] */
+  /* %442 = linear_grad_weight(%437, %90) blocks.1.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 3211264, arena + 15553536, arena + 3612672);
 
-  /* %475 = fused_linear(%469, %473, %435) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %279 from row 1 */
+  /* %443 = fused_linear(%437, %441, %403) {residual} blocks.1.conv.conv.0 : f32[B, 49, 64], written into %263 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(49, 256, 64, arena + 3211264 + (long)b * 12544, arena + 2809856, NULL,
         LK_ACT_NONE, arena + 6021120 + (long)b * 3136, arena + 15250496 + (long)b * 3200);
   } // for b
 
-  /* %476 = reshape(%474) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %474: no code */
+  /* %444 = reshape(%442) {shape [256, 64, 1, 1]} blocks.1.conv.conv.0 : f32[256, 64, 1, 1], a view of %442: no code */
 
-  /* %477 = concat(%434, %475) {axis 0} blocks.1 : f32[B, 50, 64], a view of %279: no code */
+  /* %445 = concat(%402, %443) {axis 0} blocks.1 : f32[B, 50, 64], a view of %263: no code */
 
-  /* %478 = transpose(%94) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
-  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[33], arena + 2912256);
+  /* %446 = transpose(%86) {perm [1, 0]} blocks.1.attn.proj : f32[64, 64] */
+  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[33], arena + 2809856);
 
-  /* %479 = fused_linear(%477, %478) blocks.1.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 2912256, NULL, LK_ACT_NONE, NULL,
-      arena + 2809856);
+  /* %447 = fused_linear(%445, %446) blocks.1.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 2809856, NULL, LK_ACT_NONE, NULL,
+      arena + 2969856);
 
-  /* %480 = linear_grad_weight(%477, %93) blocks.1.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 13612032, arena + 3539456);
+  /* %448 = linear_grad_weight(%445, %85) blocks.1.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 13612032, arena + 3440640);
 
-  /* %481 = reduce_sum(%477) {axes [0], batch} blocks.1.attn.proj : f32[64] */
+  /* %449 = reduce_sum(%445) {axes [0], batch} blocks.1.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 15250432,
-      arena + 3543552);
+      arena + 3444928);
 
-  /* %482 = reshape(%479) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %479: no code */
+  /* %450 = reshape(%447) {shape [50, 2, 1, 32]} blocks.1.attn : f32[B, 50, 2, 1, 32], a view of %447: no code */
 
-  /* %483 = transpose(%482) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena + 2809856,
-      arena + 3129856);
+  /* %451 = matmul_permuted(%450, %80) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 2, 1, 50, 50] */
+  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 2969856, 32, 64, 1, arena + 13509632,
+      32, 1, 64, arena + 2809856, 2500, 50, 0.0f);
 
-  /* %484 = transpose(%87) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 1, 2, 4, 3}, arena + 13509632,
-      arena + 2969856);
+  /* %452 = matmul_permuted(%83, %450) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11800832, 2500, 1, 50,
+      arena + 2969856, 32, 64, 1, arena + 3129856, 32, 64, 0.0f);
 
-  /* %485 = matmul(%483, %484) blocks.1.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched(B * 2, 50, 50, 32, arena + 3129856, 1600, 32, 1, arena + 2969856, 1600, 50, 1,
-      arena + 2809856, 2500, 50, 0.0f);
-
-  /* %486 = transpose(%90) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 2, 1, 50, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 50}, (const int[]){0, 1, 2, 4, 3}, arena + 11800832,
-      arena + 2969856);
-
-  /* %487 = matmul(%486, %483) blocks.1.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 2969856, 2500, 50, 1, arena + 3129856, 1600, 32, 1,
-      arena + 3232256, 1600, 32, 0.0f);
-
-  /* %488 = softmax_grad(%90, %485) {axis -1} blocks.1.attn : f32[B, 2, 1, 50, 50] */
+  /* %453 = softmax_grad(%83, %451) {axis -1} blocks.1.attn : f32[B, 2, 1, 50, 50] */
   lk_softmax_grad(B * 100, 50, arena + 11800832, arena + 2809856, arena + 2969856);
 
-  /* %489 = mul_scalar(%488) {x op 0.17677669} blocks.1.attn : f32[B, 2, 1, 50, 50] */
+  /* %454 = mul_scalar(%453) {x op 0.17677669} blocks.1.attn : f32[B, 2, 1, 50, 50] */
   lk_mul_scalar(B * 2 * 50 * 50, arena + 2969856, 0.17677669f, arena + 2809856);
 
-  /* %490 = transpose(%85) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 32, 50}, (const int[]){0, 1, 2, 4, 3}, arena + 13407232,
-      arena + 2969856);
+  /* %455 = matmul_permuted(%454, %79) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 2809856, 2500, 50, 1,
+      arena + 13407232, 32, 64, 1, arena + 3232256, 32, 64, 0.0f);
 
-  /* %491 = matmul(%489, %490) blocks.1.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 2809856, 2500, 50, 1, arena + 2969856, 1600, 32, 1,
-      arena + 3072256, 1600, 32, 0.0f);
+  /* %456 = matmul_permuted(%78, %454) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 2809856, 2500, 1, 50,
+      arena + 13304832, 32, 64, 1, arena + 3334656, 32, 64, 0.0f);
 
-  /* %492 = transpose(%83) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 1, 2, 4, 3}, arena + 13304832,
-      arena + 2969856);
+  /* %457 = reshape(%452) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %452: no code */
 
-  /* %493 = matmul(%492, %489) blocks.1.attn : f32[B, 2, 1, 32, 50] */
-  lk_gemm_batched(B * 2, 32, 50, 50, arena + 2969856, 1600, 50, 1, arena + 2809856, 2500, 50, 1,
-      arena + 3334656, 1600, 50, 0.0f);
+  /* %458 = reshape(%456) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %456: no code */
 
-  /* %494 = transpose(%487) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 3232256,
-      arena + 3437056);
+  /* %459 = reshape(%455) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %455: no code */
 
-  /* %495 = reshape(%494) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %494: no code */
+  /* %460 = concat(%459, %458, %457) {axis 1} blocks.1.attn.qkv : f32[B, 50, 192] */
+  lk_copy_rows(B * 50, 64, arena + 3232256, 64, arena + 2809856, 192);
+  lk_copy_rows(B * 50, 64, arena + 3334656, 64, arena + 2809920, 192);
+  lk_copy_rows(B * 50, 64, arena + 3129856, 64, arena + 2809984, 192);
 
-  /* %496 = transpose(%493) {perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 32, 50}, (const int[]){0, 4, 1, 2, 3}, arena + 3334656,
-      arena + 3174656);
-
-  /* %497 = reshape(%496) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %496: no code */
-
-  /* %498 = transpose(%491) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 3072256,
-      arena + 3277056);
-
-  /* %499 = reshape(%498) {shape [50, 64]} blocks.1.attn : f32[B, 50, 64], a view of %498: no code */
-
-  /* %500 = concat(%499, %497, %495) {axis 1} blocks.1.attn.qkv : f32[B, 50, 192] */
-  lk_copy_rows(B * 50, 64, arena + 3277056, 64, arena + 2809856, 192);
-  lk_copy_rows(B * 50, 64, arena + 3174656, 64, arena + 2809920, 192);
-  lk_copy_rows(B * 50, 64, arena + 3437056, 64, arena + 2809984, 192);
-
-  /* %501 = transpose(%76) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
+  /* %461 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[31], arena + 3219456);
 
-  /* %502 = fused_linear(%500, %501) blocks.1.attn.qkv : f32[B, 50, 64] */
+  /* %462 = fused_linear(%460, %461) blocks.1.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena + 2809856, arena + 3219456, NULL, LK_ACT_NONE, NULL,
       arena + 3117056);
 
-  /* %503 = linear_grad_weight(%500, %75) blocks.1.attn.qkv : f32[192, 64] */
+  /* %463 = linear_grad_weight(%460, %71) blocks.1.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena + 2809856, arena + 13202432, arena + 3428352);
 
-  /* %504 = reduce_sum(%500) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
+  /* %464 = reduce_sum(%460) {axes [0], batch} blocks.1.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena + 2809856,
-      arena + 3440640);
+      arena + 3444736);
 
-  /* %505 = reduce_sum(%502) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  /* %465 = reduce_sum(%462) {axes [0], batch} blocks.1.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 3117056,
-      arena + 3440832);
+      arena + 3444992);
 
-  /* %506 = mul(%502, %71) blocks.1.norm1 : f32[B, 50, 64] */
+  /* %466 = mul(%462, %67) blocks.1.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 3117056, (const long[]){3200, 64, 1}, params[29],
       (const long[]){0, 0, 1}, arena + 2809856);
 
-  /* %507 = mul(%502, %73) blocks.1.norm1 : f32[B, 50, 64], written over %502 */
+  /* %467 = mul(%462, %69) blocks.1.norm1 : f32[B, 50, 64], written over %462 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 3117056, (const long[]){3200, 64, 1},
       arena + 13100032, (const long[]){3200, 64, 1}, arena + 3117056);
 
-  /* %508 = reduce_sum(%507) {axes [0], batch} blocks.1.norm1 : f32[64] */
+  /* %468 = reduce_sum(%467) {axes [0], batch} blocks.1.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 3117056,
-      arena + 3440896);
+      arena + 3445056);
 
-  /* %509 = normalize_grad(%70, %506) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  /* %469 = normalize_grad(%66, %466) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 12997632, arena + 2809856, 1e-06f, arena + 2912256);
 
-  /* %510 = add(%477, %509) blocks.0.conv : f32[B, 50, 64], written over %279 */
+  /* %470 = add(%445, %469) blocks.0.conv : f32[B, 50, 64], written over %263 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 15250432, (const long[]){3200, 64, 1},
       arena + 2912256, (const long[]){3200, 64, 1}, arena + 15250432);
 
-  /* %511 = slice(%510) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %279: no code */
+  /* %471 = slice(%470) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %263: no code */
 
-  /* %512 = slice(%510) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
+  /* %472 = slice(%470) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64] */
   lk_copy_rows(B, 3136, arena + 15250496, 3200, arena + 3211264, 3136);
 
-  /* %513 = batch_normalize_grad(%64, %512, %65) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
+  /* %473 = batch_normalize_grad(%60, %472, %61) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 49, 64] */
   lk_batch_normalize_grad_cl(B * 49, 64, arena + 15453184, arena + 3211264, params[25], 1e-05f,
       arena + 3311616);
 
-  /* %514 = batch_normalize_param_grad(%64, %512) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 64] */
+  /* %474 = batch_normalize_param_grad(%60, %472) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 64] */
   lk_batch_normalize_param_grad_cl(B * 49, 64, arena + 15453184, arena + 3211264, 1e-05f,
       arena + 2809856);
 
-  /* %515 = index(%514) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 2809856, 128, arena + 3440960, 64);
+  /* %475 = index(%474) {axis 0, at 0} blocks.0.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2809856, 128, arena + 3445120, 64);
 
-  /* %516 = index(%514) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
-  lk_copy_rows(1, 64, arena + 2809920, 128, arena + 3441024, 64);
+  /* %476 = index(%474) {axis 0, at 1} blocks.0.conv.conv.8 : f32[64] */
+  lk_copy_rows(1, 64, arena + 2809920, 128, arena + 3445184, 64);
 
-  /* %517 = transpose(%63) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
+  /* %477 = transpose(%59) {perm [1, 0]} blocks.0.conv.conv.7 : f32[256, 64] */
   lk_transpose(2, (const long[]){64, 256}, (const int[]){1, 0}, params[24], arena + 3411968);
 
-  /* %518 = fused_linear(%513, %517) blocks.0.conv.conv.7 : f32[B, 49, 256] */
+  /* %478 = fused_linear(%473, %477) blocks.0.conv.conv.7 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 3311616, arena + 3411968, NULL, LK_ACT_NONE, NULL,
       arena + 2809856);
 
-  /* %519 = linear_grad_weight(%513, %61) blocks.0.conv.conv.7 : f32[64, 256] */
+  /* %479 = linear_grad_weight(%473, %57) blocks.0.conv.conv.7 : f32[64, 256] */
   lk_linear_grad_weight(B * 49, 256, 64, arena + 3311616, arena + 2408448, arena + 3411968);
 
-  /* %520 = reshape(%519) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %519: no code */
+  /* %480 = reshape(%479) {shape [64, 256, 1, 1]} blocks.0.conv.conv.7 : f32[64, 256, 1, 1], a view of %479: no code */
 
-  /* %521 = mul(%518, %60) blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %481 = mul(%478, %56) blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 2809856, (const long[]){12544, 256, 1},
       arena + 16272384, (const long[]){256, 0, 1}, arena + 2408448);
 
-  /* %522 = mul(%518, %51) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %518 */
+  /* %482 = mul(%478, %47) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %478 */
   lk_mul(3, (const long[]){B, 49, 256}, arena + 2809856, (const long[]){12544, 256, 1},
       arena + 2007040, (const long[]){12544, 256, 1}, arena + 2809856);
 
-  /* %523 = reduce_sum(%522) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %483 = reduce_sum(%482) {axes [0]} blocks.0.conv.conv.6 : f32[B, 256] */
   lk_reduce_sum(3, (const long[]){B, 49, 256}, (const unsigned char[]){0, 1, 0}, arena + 2809856,
       arena + 2007040);
 
-  /* %524 = hsigmoid_grad(%59, %523) blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %484 = hsigmoid_grad(%55, %483) blocks.0.conv.conv.6 : f32[B, 256] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 256, arena + 16264192, arena + 2007040, arena + 2015232);
 
-  /* %525 = transpose(%57) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
+  /* %485 = transpose(%53) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 256] */
   lk_transpose(2, (const long[]){256, 4}, (const int[]){1, 0}, params[22], arena + 2007040);
 
-  /* %526 = fused_linear(%524, %525) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %486 = fused_linear(%484, %485) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 2015232, arena + 2007040, NULL, LK_ACT_NONE, NULL,
       arena + 2008064);
 
-  /* %527 = linear_grad_weight(%524, %56) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
+  /* %487 = linear_grad_weight(%484, %52) blocks.0.conv.conv.6.fc.2 : f32[256, 4] */
   lk_linear_grad_weight(B, 4, 256, arena + 2015232, arena + 16359168, arena + 3311616);
 
-  /* %528 = reduce_sum(%524) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
+  /* %488 = reduce_sum(%484) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[256] */
   lk_reduce_sum(2, (const long[]){B, 256}, (const unsigned char[]){1, 0}, arena + 2015232,
       arena + 3313664);
 
-  /* %529 = relu_grad(%55, %526) blocks.0.conv.conv.6 : f32[B, 4] */
+  /* %489 = relu_grad(%51, %486) blocks.0.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 16359040, arena + 2008064, arena + 2008192);
 
-  /* %530 = transpose(%53) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
+  /* %490 = transpose(%49) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[256, 4] */
   lk_transpose(2, (const long[]){4, 256}, (const int[]){1, 0}, params[20], arena + 2007040);
 
-  /* %531 = fused_linear(%529, %530) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
+  /* %491 = fused_linear(%489, %490) blocks.0.conv.conv.6.fc.0 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 2008192, arena + 2007040, NULL, LK_ACT_NONE, NULL,
       arena + 2809856);
 
-  /* %532 = linear_grad_weight(%529, %52) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
+  /* %492 = linear_grad_weight(%489, %48) blocks.0.conv.conv.6.fc.0 : f32[4, 256] */
   lk_linear_grad_weight(B, 256, 4, arena + 2008192, arena + 16256000, arena + 3312640);
 
-  /* %533 = reduce_sum(%529) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  /* %493 = reduce_sum(%489) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 2008192,
       arena + 3313920);
 
-  /* %534 = reshape(%531) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %531: no code */
+  /* %494 = reshape(%491) {shape [1, 256]} blocks.0.conv.conv.6 : f32[B, 1, 256], a view of %491: no code */
 
-  /* %535 = expand(%534) {shape [49, 256]} blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %495 = expand(%494) {shape [49, 256]} blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_copy_strided(3, (const long[]){B, 49, 256}, arena + 2809856, (const long[]){256, 0, 1},
       arena + 2007040, (const long[]){12544, 256, 1});
 
-  /* %536 = mul_scalar(%535) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 49, 256] */
+  /* %496 = mul_scalar(%495) {x op 0.020408163} blocks.0.conv.conv.6 : f32[B, 49, 256] */
   lk_mul_scalar(B * 49 * 256, arena + 2007040, 0.020408163f, arena + 2809856);
 
-  /* %537 = add(%521, %536) blocks.0.conv : f32[B, 49, 256], written over %521 */
+  /* %497 = add(%481, %496) blocks.0.conv : f32[B, 49, 256], written over %481 */
   lk_add(3, (const long[]){B, 49, 256}, arena + 2408448, (const long[]){12544, 256, 1},
       arena + 2809856, (const long[]){12544, 256, 1}, arena + 2408448);
 
-  /* %538 = hswish_grad(%49, %537) blocks.0.conv : f32[B, 49, 256] */
+  /* %498 = hswish_grad(%45, %497) blocks.0.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 1605632, arena + 2408448, arena + 2007040);
 
-  /* %539 = batch_normalize_grad(%46, %538, %47) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
+  /* %499 = batch_normalize_grad(%42, %498, %43) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena + 1204224, arena + 2007040, params[16], 1e-05f,
       arena + 1605632);
 
-  /* %540 = batch_normalize_param_grad(%46, %538) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 256] */
+  /* %500 = batch_normalize_param_grad(%42, %498) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena + 1204224, arena + 2007040, 1e-05f,
       arena + 2408448);
 
-  /* %541 = index(%540) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
+  /* %501 = index(%500) {axis 0, at 0} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 2408448, 512, arena + 2009344, 256);
 
-  /* %542 = index(%540) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
+  /* %502 = index(%500) {axis 0, at 1} blocks.0.conv.conv.4 : f32[256] */
   lk_copy_rows(1, 256, arena + 2408704, 512, arena + 2009600, 256);
 
-  /* %543 = token_dwconv_grad_input(%539, %45) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %503 = token_dwconv_grad_input(%499, %41) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv_grad_input(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, params[15],
       arena + 1204224);
 
-  /* %544 = token_dwconv_grad_weight(%539, %44) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %504 = token_dwconv_grad_weight(%499, %40) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 1605632, arena + 802816,
       arena + 2007040);
 
-  /* %545 = hswish_grad(%42, %543) blocks.0.conv : f32[B, 49, 256] */
+  /* %505 = hswish_grad(%38, %503) blocks.0.conv : f32[B, 49, 256] */
   lk_unary_grad(LK_ACT_HSWISH, B * 49 * 256, arena + 401408, arena + 1204224, arena + 802816);
 
-  /* %546 = batch_normalize_grad(%39, %545, %40) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
+  /* %506 = batch_normalize_grad(%35, %505, %36) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 49, 256] */
   lk_batch_normalize_grad_cl(B * 49, 256, arena, arena + 802816, params[11], 1e-05f,
       arena + 401408);
 
-  /* %547 = batch_normalize_param_grad(%39, %545) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 256] */
+  /* %507 = batch_normalize_param_grad(%35, %505) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 256] */
   lk_batch_normalize_param_grad_cl(B * 49, 256, arena, arena + 802816, 1e-05f, arena + 1204224);
 
-  /* %548 = index(%547) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
+  /* %508 = index(%507) {axis 0, at 0} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 1204224, 512, arena + 819200, 256);
 
-  /* %549 = index(%547) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
+  /* %509 = index(%507) {axis 0, at 1} blocks.0.conv.conv.1 : f32[256] */
   lk_copy_rows(1, 256, arena + 1204480, 512, arena + 819456, 256);
 
-  /* %550 = transpose(%38) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
+  /* %510 = transpose(%34) {perm [1, 0]} blocks.0.conv.conv.0 : f32[64, 256] */
   lk_transpose(2, (const long[]){256, 64}, (const int[]){1, 0}, params[10], arena);
 
-  /* %551 = linear_grad_weight(%546, %36) blocks.0.conv.conv.0 : f32[256, 64] */
+  /* %511 = linear_grad_weight(%506, %32) blocks.0.conv.conv.0 : f32[256, 64] */
   lk_linear_grad_weight(B * 49, 64, 256, arena + 401408, arena + 15352832, arena + 802816);
 
-  /* %552 = fused_linear(%546, %550, %512) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %279 from row 1 */
+  /* %512 = fused_linear(%506, %510, %472) {residual} blocks.0.conv.conv.0 : f32[B, 49, 64], written into %263 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(49, 256, 64, arena + 401408 + (long)b * 12544, arena, NULL, LK_ACT_NONE,
         arena + 3211264 + (long)b * 3136, arena + 15250496 + (long)b * 3200);
   } // for b
 
-  /* %553 = reshape(%551) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %551: no code */
+  /* %513 = reshape(%511) {shape [256, 64, 1, 1]} blocks.0.conv.conv.0 : f32[256, 64, 1, 1], a view of %511: no code */
 
-  /* %554 = concat(%511, %552) {axis 0} blocks.0 : f32[B, 50, 64], a view of %279: no code */
+  /* %514 = concat(%471, %512) {axis 0} blocks.0 : f32[B, 50, 64], a view of %263: no code */
 
-  /* %555 = transpose(%32) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
-  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[8], arena + 102400);
+  /* %515 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[64, 64] */
+  lk_transpose(2, (const long[]){64, 64}, (const int[]){1, 0}, params[8], arena);
 
-  /* %556 = fused_linear(%554, %555) blocks.0.attn.proj : f32[B, 50, 64] */
-  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena + 102400, NULL, LK_ACT_NONE, NULL, arena);
+  /* %516 = fused_linear(%514, %515) blocks.0.attn.proj : f32[B, 50, 64] */
+  lk_fused_linear(B * 50, 64, 64, arena + 15250432, arena, NULL, LK_ACT_NONE, NULL, arena + 160000);
 
-  /* %557 = linear_grad_weight(%554, %31) blocks.0.attn.proj : f32[64, 64] */
-  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 12895232, arena + 729600);
+  /* %517 = linear_grad_weight(%514, %27) blocks.0.attn.proj : f32[64, 64] */
+  lk_linear_grad_weight(B * 50, 64, 64, arena + 15250432, arena + 12895232, arena + 627200);
 
-  /* %558 = reduce_sum(%554) {axes [0], batch} blocks.0.attn.proj : f32[64] */
+  /* %518 = reduce_sum(%514) {axes [0], batch} blocks.0.attn.proj : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 15250432,
-      arena + 733696);
+      arena + 631296);
 
-  /* %559 = reshape(%556) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %556: no code */
+  /* %519 = reshape(%516) {shape [50, 2, 1, 32]} blocks.0.attn : f32[B, 50, 2, 1, 32], a view of %516: no code */
 
-  /* %560 = transpose(%559) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 50, 2, 1, 32}, (const int[]){0, 2, 3, 1, 4}, arena,
-      arena + 320000);
+  /* %520 = matmul_permuted(%519, %22) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 2, 1, 50, 50] */
+  lk_gemm_batched2(B, 3200, 3200, 5000, 2, 50, 50, 32, arena + 160000, 32, 64, 1, arena + 12792832,
+      32, 1, 64, arena, 2500, 50, 0.0f);
 
-  /* %561 = transpose(%25) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 1, 2, 4, 3}, arena + 12792832,
-      arena + 160000);
+  /* %521 = matmul_permuted(%25, %519) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena + 11640832, 2500, 1, 50,
+      arena + 160000, 32, 64, 1, arena + 320000, 32, 64, 0.0f);
 
-  /* %562 = matmul(%560, %561) blocks.0.attn : f32[B, 2, 1, 50, 50] */
-  lk_gemm_batched(B * 2, 50, 50, 32, arena + 320000, 1600, 32, 1, arena + 160000, 1600, 50, 1,
-      arena, 2500, 50, 0.0f);
-
-  /* %563 = transpose(%28) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 2, 1, 50, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 50}, (const int[]){0, 1, 2, 4, 3}, arena + 11640832,
-      arena + 160000);
-
-  /* %564 = matmul(%563, %560) blocks.0.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena + 160000, 2500, 50, 1, arena + 320000, 1600, 32, 1,
-      arena + 422400, 1600, 32, 0.0f);
-
-  /* %565 = softmax_grad(%28, %562) {axis -1} blocks.0.attn : f32[B, 2, 1, 50, 50] */
+  /* %522 = softmax_grad(%25, %520) {axis -1} blocks.0.attn : f32[B, 2, 1, 50, 50] */
   lk_softmax_grad(B * 100, 50, arena + 11640832, arena, arena + 160000);
 
-  /* %566 = mul_scalar(%565) {x op 0.17677669} blocks.0.attn : f32[B, 2, 1, 50, 50] */
+  /* %523 = mul_scalar(%522) {x op 0.17677669} blocks.0.attn : f32[B, 2, 1, 50, 50] */
   lk_mul_scalar(B * 2 * 50 * 50, arena + 160000, 0.17677669f, arena);
 
-  /* %567 = transpose(%23) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 2, 1, 50, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 32, 50}, (const int[]){0, 1, 2, 4, 3}, arena + 12690432,
-      arena + 160000);
+  /* %524 = matmul_permuted(%523, %21) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena, 2500, 50, 1, arena + 12690432, 32, 64,
+      1, arena + 422400, 32, 64, 0.0f);
 
-  /* %568 = matmul(%566, %567) blocks.0.attn : f32[B, 2, 1, 50, 32] */
-  lk_gemm_batched(B * 2, 50, 32, 50, arena, 2500, 50, 1, arena + 160000, 1600, 32, 1,
-      arena + 262400, 1600, 32, 0.0f);
+  /* %525 = matmul_permuted(%20, %523) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
+  lk_gemm_batched2(B, 5000, 3200, 3200, 2, 50, 32, 50, arena, 2500, 1, 50, arena + 12588032, 32, 64,
+      1, arena + 524800, 32, 64, 0.0f);
 
-  /* %569 = transpose(%21) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 2, 1, 32, 50] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 1, 2, 4, 3}, arena + 12588032,
-      arena + 160000);
+  /* %526 = reshape(%521) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %521: no code */
 
-  /* %570 = matmul(%569, %566) blocks.0.attn : f32[B, 2, 1, 32, 50] */
-  lk_gemm_batched(B * 2, 32, 50, 50, arena + 160000, 1600, 50, 1, arena, 2500, 50, 1,
-      arena + 524800, 1600, 50, 0.0f);
+  /* %527 = reshape(%525) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %525: no code */
 
-  /* %571 = transpose(%564) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 422400,
-      arena + 627200);
+  /* %528 = reshape(%524) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %524: no code */
 
-  /* %572 = reshape(%571) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %571: no code */
+  /* %529 = concat(%528, %527, %526) {axis 1} blocks.0.attn.qkv : f32[B, 50, 192] */
+  lk_copy_rows(B * 50, 64, arena + 422400, 64, arena, 192);
+  lk_copy_rows(B * 50, 64, arena + 524800, 64, arena + 64, 192);
+  lk_copy_rows(B * 50, 64, arena + 320000, 64, arena + 128, 192);
 
-  /* %573 = transpose(%570) {perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 32, 50}, (const int[]){0, 4, 1, 2, 3}, arena + 524800,
-      arena + 364800);
-
-  /* %574 = reshape(%573) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %573: no code */
-
-  /* %575 = transpose(%568) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 50, 2, 1, 32] */
-  lk_transpose(5, (const long[]){B, 2, 1, 50, 32}, (const int[]){0, 3, 1, 2, 4}, arena + 262400,
-      arena + 467200);
-
-  /* %576 = reshape(%575) {shape [50, 64]} blocks.0.attn : f32[B, 50, 64], a view of %575: no code */
-
-  /* %577 = concat(%576, %574, %572) {axis 1} blocks.0.attn.qkv : f32[B, 50, 192] */
-  lk_copy_rows(B * 50, 64, arena + 467200, 64, arena, 192);
-  lk_copy_rows(B * 50, 64, arena + 364800, 64, arena + 64, 192);
-  lk_copy_rows(B * 50, 64, arena + 627200, 64, arena + 128, 192);
-
-  /* %578 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
+  /* %530 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[64, 192] */
   lk_transpose(2, (const long[]){192, 64}, (const int[]){1, 0}, params[6], arena + 409600);
 
-  /* %579 = fused_linear(%577, %578) blocks.0.attn.qkv : f32[B, 50, 64] */
+  /* %531 = fused_linear(%529, %530) blocks.0.attn.qkv : f32[B, 50, 64] */
   lk_fused_linear(B * 50, 192, 64, arena, arena + 409600, NULL, LK_ACT_NONE, NULL, arena + 307200);
 
-  /* %580 = linear_grad_weight(%577, %13) blocks.0.attn.qkv : f32[192, 64] */
+  /* %532 = linear_grad_weight(%529, %13) blocks.0.attn.qkv : f32[192, 64] */
   lk_linear_grad_weight(B * 50, 64, 192, arena, arena + 12485632, arena + 409600);
 
-  /* %581 = reduce_sum(%577) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
+  /* %533 = reduce_sum(%529) {axes [0], batch} blocks.0.attn.qkv : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 50, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 421888);
 
-  /* %582 = reduce_sum(%579) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %534 = reduce_sum(%531) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
       arena + 204800);
 
-  /* %583 = mul(%579, %9) blocks.0.norm1 : f32[B, 50, 64] */
+  /* %535 = mul(%531, %9) blocks.0.norm1 : f32[B, 50, 64] */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %584 = mul(%579, %11) blocks.0.norm1 : f32[B, 50, 64], written over %579 */
+  /* %536 = mul(%531, %11) blocks.0.norm1 : f32[B, 50, 64], written over %531 */
   lk_mul(3, (const long[]){B, 50, 64}, arena + 307200, (const long[]){3200, 64, 1},
       arena + 12383232, (const long[]){3200, 64, 1}, arena + 307200);
 
-  /* %585 = reduce_sum(%584) {axes [0], batch} blocks.0.norm1 : f32[64] */
+  /* %537 = reduce_sum(%536) {axes [0], batch} blocks.0.norm1 : f32[64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 1, 0}, arena + 307200,
       arena + 204864);
 
-  /* %586 = normalize_grad(%8, %583) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
+  /* %538 = normalize_grad(%8, %535) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
   lk_normalize_grad(B * 50, 64, arena + 12280832, arena, 1e-06f, arena + 102400);
 
-  /* %587 = add(%554, %586) : f32[B, 50, 64], written over %279 */
+  /* %539 = add(%514, %538) : f32[B, 50, 64], written over %263 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 15250432, (const long[]){3200, 64, 1},
       arena + 102400, (const long[]){3200, 64, 1}, arena + 15250432);
 
-  /* %588 = reduce_sum(%587) {axes [], batch} : f32[50, 64] */
+  /* %540 = reduce_sum(%539) {axes [], batch} : f32[50, 64] */
   lk_reduce_sum(3, (const long[]){B, 50, 64}, (const unsigned char[]){1, 0, 0}, arena + 15250432,
       arena + 100352);
 
-  /* %589 = reshape(%588) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %588: no code */
+  /* %541 = reshape(%540) {shape [1, 50, 64]} : f32[1, 50, 64], a view of %540: no code */
 
-  /* %590 = slice(%587) {axis 0, start 0, length 1} : f32[B, 1, 64] */
+  /* %542 = slice(%539) {axis 0, start 0, length 1} : f32[B, 1, 64] */
   lk_copy_rows(B, 64, arena + 15250432, 3200, arena, 64);
 
-  /* %591 = reduce_sum(%590) {axes [], batch} : f32[1, 64] */
+  /* %543 = reduce_sum(%542) {axes [], batch} : f32[1, 64] */
   lk_reduce_sum(3, (const long[]){B, 1, 64}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 104576);
 
-  /* %592 = reshape(%591) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %591: no code */
+  /* %544 = reshape(%543) {shape [1, 1, 64]} : f32[1, 1, 64], a view of %543: no code */
 
-  /* %593 = slice(%587) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %279: no code */
+  /* %545 = slice(%539) {axis 0, start 1, length 49} : f32[B, 49, 64], a view of %263: no code */
 
-  /* %594 = seq2img(%593) {height 7} patch_embed : f32[B, 64, 7, 7] */
+  /* %546 = seq2img(%545) {height 7} patch_embed : f32[B, 64, 7, 7] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 49, 64, arena + 15250496 + (long)b * 3200, arena + (long)b * 3136);
   } // for b
 
-  /* %595 = conv2d_grad_weight(%594, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
+  /* %547 = conv2d_grad_weight(%546, %0) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[64, 1, 4, 4] */
   lk_conv2d_grad_weight(B, 1, 28, 28, 64, 4, 4, 4, 4, 0, 0, 1, arena, inputs[0], arena + 103552);
 
-  /* %596 = reduce_sum(%594) {axes [1, 2], batch} patch_embed.proj : f32[64] */
+  /* %548 = reduce_sum(%546) {axes [1, 2], batch} patch_embed.proj : f32[64] */
   lk_reduce_sum(4, (const long[]){B, 64, 7, 7}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 104640);
 
-  /* output 0 "loss" = %267 : f32[1] */
+  /* output 0 "loss" = %251 : f32[1] */
   memcpy(outputs[0], arena + 16360704, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %595 : f32[64, 1, 4, 4] */
+  /* output 1 "grad:patch_embed.proj.weight" = %547 : f32[64, 1, 4, 4] */
   memcpy(outputs[1], arena + 103552, sizeof(float) * 1024);
-  /* output 2 "grad:patch_embed.proj.bias" = %596 : f32[64] */
+  /* output 2 "grad:patch_embed.proj.bias" = %548 : f32[64] */
   memcpy(outputs[2], arena + 104640, sizeof(float) * 64);
-  /* output 3 "grad:cls_token" = %592 : f32[1, 1, 64] */
+  /* output 3 "grad:cls_token" = %544 : f32[1, 1, 64] */
   memcpy(outputs[3], arena + 104576, sizeof(float) * 64);
-  /* output 4 "grad:pos_embed" = %589 : f32[1, 50, 64] */
+  /* output 4 "grad:pos_embed" = %541 : f32[1, 50, 64] */
   memcpy(outputs[4], arena + 100352, sizeof(float) * 3200);
-  /* output 5 "grad:blocks.0.norm1.weight" = %585 : f32[64] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %537 : f32[64] */
   memcpy(outputs[5], arena + 204864, sizeof(float) * 64);
-  /* output 6 "grad:blocks.0.norm1.bias" = %582 : f32[64] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %534 : f32[64] */
   memcpy(outputs[6], arena + 204800, sizeof(float) * 64);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %580 : f32[192, 64] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %532 : f32[192, 64] */
   memcpy(outputs[7], arena + 409600, sizeof(float) * 12288);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %581 : f32[192] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %533 : f32[192] */
   memcpy(outputs[8], arena + 421888, sizeof(float) * 192);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %557 : f32[64, 64] */
-  memcpy(outputs[9], arena + 729600, sizeof(float) * 4096);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %558 : f32[64] */
-  memcpy(outputs[10], arena + 733696, sizeof(float) * 64);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %553 : f32[256, 64, 1, 1] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %517 : f32[64, 64] */
+  memcpy(outputs[9], arena + 627200, sizeof(float) * 4096);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %518 : f32[64] */
+  memcpy(outputs[10], arena + 631296, sizeof(float) * 64);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %513 : f32[256, 64, 1, 1] */
   memcpy(outputs[11], arena + 802816, sizeof(float) * 16384);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %548 : f32[256] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %508 : f32[256] */
   memcpy(outputs[12], arena + 819200, sizeof(float) * 256);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %549 : f32[256] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %509 : f32[256] */
   memcpy(outputs[13], arena + 819456, sizeof(float) * 256);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %544 : f32[256, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %504 : f32[256, 1, 3, 3] */
   memcpy(outputs[14], arena + 2007040, sizeof(float) * 2304);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %541 : f32[256] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %501 : f32[256] */
   memcpy(outputs[15], arena + 2009344, sizeof(float) * 256);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %542 : f32[256] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %502 : f32[256] */
   memcpy(outputs[16], arena + 2009600, sizeof(float) * 256);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %532 : f32[4, 256] */
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %492 : f32[4, 256] */
   memcpy(outputs[17], arena + 3312640, sizeof(float) * 1024);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %533 : f32[4] */
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %493 : f32[4] */
   memcpy(outputs[18], arena + 3313920, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %527 : f32[256, 4] */
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %487 : f32[256, 4] */
   memcpy(outputs[19], arena + 3311616, sizeof(float) * 1024);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %528 : f32[256] */
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %488 : f32[256] */
   memcpy(outputs[20], arena + 3313664, sizeof(float) * 256);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %520 : f32[64, 256, 1, 1] */
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %480 : f32[64, 256, 1, 1] */
   memcpy(outputs[21], arena + 3411968, sizeof(float) * 16384);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %515 : f32[64] */
-  memcpy(outputs[22], arena + 3440960, sizeof(float) * 64);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %516 : f32[64] */
-  memcpy(outputs[23], arena + 3441024, sizeof(float) * 64);
-  /* output 24 "grad:blocks.1.norm1.weight" = %508 : f32[64] */
-  memcpy(outputs[24], arena + 3440896, sizeof(float) * 64);
-  /* output 25 "grad:blocks.1.norm1.bias" = %505 : f32[64] */
-  memcpy(outputs[25], arena + 3440832, sizeof(float) * 64);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %503 : f32[192, 64] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %475 : f32[64] */
+  memcpy(outputs[22], arena + 3445120, sizeof(float) * 64);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %476 : f32[64] */
+  memcpy(outputs[23], arena + 3445184, sizeof(float) * 64);
+  /* output 24 "grad:blocks.1.norm1.weight" = %468 : f32[64] */
+  memcpy(outputs[24], arena + 3445056, sizeof(float) * 64);
+  /* output 25 "grad:blocks.1.norm1.bias" = %465 : f32[64] */
+  memcpy(outputs[25], arena + 3444992, sizeof(float) * 64);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %463 : f32[192, 64] */
   memcpy(outputs[26], arena + 3428352, sizeof(float) * 12288);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %504 : f32[192] */
-  memcpy(outputs[27], arena + 3440640, sizeof(float) * 192);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %480 : f32[64, 64] */
-  memcpy(outputs[28], arena + 3539456, sizeof(float) * 4096);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %481 : f32[64] */
-  memcpy(outputs[29], arena + 3543552, sizeof(float) * 64);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %476 : f32[256, 64, 1, 1] */
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %464 : f32[192] */
+  memcpy(outputs[27], arena + 3444736, sizeof(float) * 192);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %448 : f32[64, 64] */
+  memcpy(outputs[28], arena + 3440640, sizeof(float) * 4096);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %449 : f32[64] */
+  memcpy(outputs[29], arena + 3444928, sizeof(float) * 64);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %444 : f32[256, 64, 1, 1] */
   memcpy(outputs[30], arena + 3612672, sizeof(float) * 16384);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %471 : f32[256] */
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %439 : f32[256] */
   memcpy(outputs[31], arena + 3629056, sizeof(float) * 256);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %472 : f32[256] */
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %440 : f32[256] */
   memcpy(outputs[32], arena + 3629312, sizeof(float) * 256);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %467 : f32[256, 1, 3, 3] */
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %435 : f32[256, 1, 3, 3] */
   memcpy(outputs[33], arena + 4816896, sizeof(float) * 2304);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %464 : f32[256] */
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %432 : f32[256] */
   memcpy(outputs[34], arena + 4819200, sizeof(float) * 256);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %465 : f32[256] */
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %433 : f32[256] */
   memcpy(outputs[35], arena + 4819456, sizeof(float) * 256);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %455 : f32[4, 256] */
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %423 : f32[4, 256] */
   memcpy(outputs[36], arena + 6122496, sizeof(float) * 1024);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %456 : f32[4] */
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %424 : f32[4] */
   memcpy(outputs[37], arena + 6123776, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %450 : f32[256, 4] */
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %418 : f32[256, 4] */
   memcpy(outputs[38], arena + 6121472, sizeof(float) * 1024);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %451 : f32[256] */
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %419 : f32[256] */
   memcpy(outputs[39], arena + 6123520, sizeof(float) * 256);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %443 : f32[64, 256, 1, 1] */
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %411 : f32[64, 256, 1, 1] */
   memcpy(outputs[40], arena + 6221824, sizeof(float) * 16384);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %438 : f32[64] */
-  memcpy(outputs[41], arena + 6250816, sizeof(float) * 64);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %439 : f32[64] */
-  memcpy(outputs[42], arena + 6250880, sizeof(float) * 64);
-  /* output 43 "grad:blocks.2.norm1.weight" = %431 : f32[64] */
-  memcpy(outputs[43], arena + 6250752, sizeof(float) * 64);
-  /* output 44 "grad:blocks.2.norm1.bias" = %428 : f32[64] */
-  memcpy(outputs[44], arena + 6250688, sizeof(float) * 64);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %426 : f32[192, 64] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %406 : f32[64] */
+  memcpy(outputs[41], arena + 6254976, sizeof(float) * 64);
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %407 : f32[64] */
+  memcpy(outputs[42], arena + 6255040, sizeof(float) * 64);
+  /* output 43 "grad:blocks.2.norm1.weight" = %399 : f32[64] */
+  memcpy(outputs[43], arena + 6254912, sizeof(float) * 64);
+  /* output 44 "grad:blocks.2.norm1.bias" = %396 : f32[64] */
+  memcpy(outputs[44], arena + 6254848, sizeof(float) * 64);
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %394 : f32[192, 64] */
   memcpy(outputs[45], arena + 6238208, sizeof(float) * 12288);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %427 : f32[192] */
-  memcpy(outputs[46], arena + 6250496, sizeof(float) * 192);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %403 : f32[64, 64] */
-  memcpy(outputs[47], arena + 6349312, sizeof(float) * 4096);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %404 : f32[64] */
-  memcpy(outputs[48], arena + 6353408, sizeof(float) * 64);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %399 : f32[256, 64, 1, 1] */
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %395 : f32[192] */
+  memcpy(outputs[46], arena + 6254592, sizeof(float) * 192);
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %379 : f32[64, 64] */
+  memcpy(outputs[47], arena + 6250496, sizeof(float) * 4096);
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %380 : f32[64] */
+  memcpy(outputs[48], arena + 6254784, sizeof(float) * 64);
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %375 : f32[256, 64, 1, 1] */
   memcpy(outputs[49], arena + 6422528, sizeof(float) * 16384);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %394 : f32[256] */
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %370 : f32[256] */
   memcpy(outputs[50], arena + 6438912, sizeof(float) * 256);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %395 : f32[256] */
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %371 : f32[256] */
   memcpy(outputs[51], arena + 6439168, sizeof(float) * 256);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %390 : f32[256, 1, 3, 3] */
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %366 : f32[256, 1, 3, 3] */
   memcpy(outputs[52], arena + 7626752, sizeof(float) * 2304);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %387 : f32[256] */
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %363 : f32[256] */
   memcpy(outputs[53], arena + 7629056, sizeof(float) * 256);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %388 : f32[256] */
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %364 : f32[256] */
   memcpy(outputs[54], arena + 7629312, sizeof(float) * 256);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %378 : f32[4, 256] */
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %354 : f32[4, 256] */
   memcpy(outputs[55], arena + 8932352, sizeof(float) * 1024);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %379 : f32[4] */
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %355 : f32[4] */
   memcpy(outputs[56], arena + 8933632, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %373 : f32[256, 4] */
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %349 : f32[256, 4] */
   memcpy(outputs[57], arena + 8931328, sizeof(float) * 1024);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %374 : f32[256] */
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %350 : f32[256] */
   memcpy(outputs[58], arena + 8933376, sizeof(float) * 256);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %366 : f32[64, 256, 1, 1] */
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %342 : f32[64, 256, 1, 1] */
   memcpy(outputs[59], arena + 9031680, sizeof(float) * 16384);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %361 : f32[64] */
-  memcpy(outputs[60], arena + 9060672, sizeof(float) * 64);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %362 : f32[64] */
-  memcpy(outputs[61], arena + 9060736, sizeof(float) * 64);
-  /* output 62 "grad:blocks.3.norm1.weight" = %354 : f32[64] */
-  memcpy(outputs[62], arena + 9060608, sizeof(float) * 64);
-  /* output 63 "grad:blocks.3.norm1.bias" = %351 : f32[64] */
-  memcpy(outputs[63], arena + 9060544, sizeof(float) * 64);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %349 : f32[192, 64] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %337 : f32[64] */
+  memcpy(outputs[60], arena + 9064832, sizeof(float) * 64);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %338 : f32[64] */
+  memcpy(outputs[61], arena + 9064896, sizeof(float) * 64);
+  /* output 62 "grad:blocks.3.norm1.weight" = %330 : f32[64] */
+  memcpy(outputs[62], arena + 9064768, sizeof(float) * 64);
+  /* output 63 "grad:blocks.3.norm1.bias" = %327 : f32[64] */
+  memcpy(outputs[63], arena + 9064704, sizeof(float) * 64);
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %325 : f32[192, 64] */
   memcpy(outputs[64], arena + 9048064, sizeof(float) * 12288);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %350 : f32[192] */
-  memcpy(outputs[65], arena + 9060352, sizeof(float) * 192);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %326 : f32[64, 64] */
-  memcpy(outputs[66], arena + 9159168, sizeof(float) * 4096);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %327 : f32[64] */
-  memcpy(outputs[67], arena + 9163264, sizeof(float) * 64);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %322 : f32[256, 64, 1, 1] */
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %326 : f32[192] */
+  memcpy(outputs[65], arena + 9064448, sizeof(float) * 192);
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %310 : f32[64, 64] */
+  memcpy(outputs[66], arena + 9060352, sizeof(float) * 4096);
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %311 : f32[64] */
+  memcpy(outputs[67], arena + 9064640, sizeof(float) * 64);
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %306 : f32[256, 64, 1, 1] */
   memcpy(outputs[68], arena + 9232384, sizeof(float) * 16384);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %317 : f32[256] */
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %301 : f32[256] */
   memcpy(outputs[69], arena + 9248768, sizeof(float) * 256);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %318 : f32[256] */
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %302 : f32[256] */
   memcpy(outputs[70], arena + 9249024, sizeof(float) * 256);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %313 : f32[256, 1, 3, 3] */
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %297 : f32[256, 1, 3, 3] */
   memcpy(outputs[71], arena + 10436608, sizeof(float) * 2304);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %310 : f32[256] */
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %294 : f32[256] */
   memcpy(outputs[72], arena + 10438912, sizeof(float) * 256);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %311 : f32[256] */
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %295 : f32[256] */
   memcpy(outputs[73], arena + 10439168, sizeof(float) * 256);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %301 : f32[4, 256] */
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %285 : f32[4, 256] */
   memcpy(outputs[74], arena + 15249408, sizeof(float) * 1024);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %302 : f32[4] */
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %286 : f32[4] */
   memcpy(outputs[75], arena + 16072064, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %296 : f32[256, 4] */
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %280 : f32[256, 4] */
   memcpy(outputs[76], arena + 15248384, sizeof(float) * 1024);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %297 : f32[256] */
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %281 : f32[256] */
   memcpy(outputs[77], arena + 16071680, sizeof(float) * 256);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %289 : f32[64, 256, 1, 1] */
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %273 : f32[64, 256, 1, 1] */
   memcpy(outputs[78], arena + 16055296, sizeof(float) * 16384);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %284 : f32[64] */
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %268 : f32[64] */
   memcpy(outputs[79], arena + 16071936, sizeof(float) * 64);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %285 : f32[64] */
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %269 : f32[64] */
   memcpy(outputs[80], arena + 16072000, sizeof(float) * 64);
-  /* output 81 "grad:norm.weight" = %278 : f32[64] */
+  /* output 81 "grad:norm.weight" = %262 : f32[64] */
   memcpy(outputs[81], arena + 16360640, sizeof(float) * 64);
-  /* output 82 "grad:norm.bias" = %275 : f32[64] */
+  /* output 82 "grad:norm.bias" = %259 : f32[64] */
   memcpy(outputs[82], arena + 16360576, sizeof(float) * 64);
-  /* output 83 "grad:head.weight" = %271 : f32[10, 64] */
+  /* output 83 "grad:head.weight" = %255 : f32[10, 64] */
   memcpy(outputs[83], arena + 16354304, sizeof(float) * 640);
-  /* output 84 "grad:head.bias" = %272 : f32[10] */
+  /* output 84 "grad:head.bias" = %256 : f32[10] */
   memcpy(outputs[84], arena + 16360720, sizeof(float) * 10);
-  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %43 : f32[2, 256] */
+  /* output 85 "running_stats:blocks.0.conv.conv.1.running_mean" = %39 : f32[2, 256] */
   memcpy(outputs[85], arena + 16354944, sizeof(float) * 512);
-  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %50 : f32[2, 256] */
+  /* output 86 "running_stats:blocks.0.conv.conv.4.running_mean" = %46 : f32[2, 256] */
   memcpy(outputs[86], arena + 16355456, sizeof(float) * 512);
-  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %68 : f32[2, 64] */
+  /* output 87 "running_stats:blocks.0.conv.conv.8.running_mean" = %64 : f32[2, 64] */
   memcpy(outputs[87], arena + 16359296, sizeof(float) * 128);
-  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %105 : f32[2, 256] */
+  /* output 88 "running_stats:blocks.1.conv.conv.1.running_mean" = %97 : f32[2, 256] */
   memcpy(outputs[88], arena + 16355968, sizeof(float) * 512);
-  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %112 : f32[2, 256] */
+  /* output 89 "running_stats:blocks.1.conv.conv.4.running_mean" = %104 : f32[2, 256] */
   memcpy(outputs[89], arena + 16356480, sizeof(float) * 512);
-  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %130 : f32[2, 64] */
+  /* output 90 "running_stats:blocks.1.conv.conv.8.running_mean" = %122 : f32[2, 64] */
   memcpy(outputs[90], arena + 16359680, sizeof(float) * 128);
-  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %167 : f32[2, 256] */
+  /* output 91 "running_stats:blocks.2.conv.conv.1.running_mean" = %155 : f32[2, 256] */
   memcpy(outputs[91], arena + 16356992, sizeof(float) * 512);
-  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %174 : f32[2, 256] */
+  /* output 92 "running_stats:blocks.2.conv.conv.4.running_mean" = %162 : f32[2, 256] */
   memcpy(outputs[92], arena + 16357504, sizeof(float) * 512);
-  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %192 : f32[2, 64] */
+  /* output 93 "running_stats:blocks.2.conv.conv.8.running_mean" = %180 : f32[2, 64] */
   memcpy(outputs[93], arena + 16360064, sizeof(float) * 128);
-  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %229 : f32[2, 256] */
+  /* output 94 "running_stats:blocks.3.conv.conv.1.running_mean" = %213 : f32[2, 256] */
   memcpy(outputs[94], arena + 16358016, sizeof(float) * 512);
-  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %236 : f32[2, 256] */
+  /* output 95 "running_stats:blocks.3.conv.conv.4.running_mean" = %220 : f32[2, 256] */
   memcpy(outputs[95], arena + 16358528, sizeof(float) * 512);
-  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %254 : f32[2, 64] */
+  /* output 96 "running_stats:blocks.3.conv.conv.8.running_mean" = %238 : f32[2, 64] */
   memcpy(outputs[96], arena + 16360448, sizeof(float) * 128);
   return 0;
 } // localvit_fmnist_train_forward

@@ -423,6 +423,9 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                 const float *bias_m, const float *bias_n);
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta);
 void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr);
@@ -937,10 +940,14 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
  * partial sums (which may not overwrite R before the last slice). */
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  if (batch <= 0 || M <= 0 || N <= 0) return;
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
@@ -948,11 +955,12 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  double fmas = (double)batch * M * N * (K > 0 ? K : 1);
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
   int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd(batch, threads), tm = 1, tn = 1;
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
   lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = (long)batch * per;
+  long jobs = products * per;
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
   long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
   size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
@@ -964,9 +972,10 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
     for (long j = j0; j < j1; ++j) {
       lk__gemm_args g = g0;
-      int b = (int)(j / per), m0, m1, n0, n1;
-      g.A += b * bsa; g.B += b * bsb; g.C += b * bsc;
-      if (g.R) g.R += b * bsr;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -975,6 +984,13 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     }
     lk_scratch_free(ws);
   }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -990,6 +1006,16 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
              long csb, float *C, long rsc, float beta) {
   lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -4570,5793 +4596,5217 @@ int localvit_small_train_forward(const float *const *params, const float *const 
       arena);
 
   /* %17 = slice(%16) {axis 1, start 0, length 384} blocks.0.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena, 1152, arena + 7262208, 384);
+  lk_copy_rows(B * 197, 384, arena, 1152, arena + 945958400, 384);
 
   /* %18 = slice(%16) {axis 1, start 384, length 384} blocks.0.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 384, 1152, arena + 9682944, 384);
+  lk_copy_rows(B * 197, 384, arena + 384, 1152, arena + 948379136, 384);
 
   /* %19 = slice(%16) {axis 1, start 768, length 384} blocks.0.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 768, 1152, arena + 12103680, 384);
+  lk_copy_rows(B * 197, 384, arena + 768, 1152, arena + 950799872, 384);
 
   /* %20 = reshape(%17) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %17: no code */
 
-  /* %21 = transpose(%20) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 7262208,
-      arena + 945958400);
+  /* %21 = reshape(%18) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %18: no code */
 
-  /* %22 = reshape(%18) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %18: no code */
+  /* %22 = reshape(%19) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %19: no code */
 
-  /* %23 = transpose(%22) {perm [1, 2, 3, 0]} blocks.0.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 9682944,
-      arena + 948379136);
+  /* %23 = matmul_permuted(%20, %21) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 945958400, 48, 384, 1,
+      arena + 948379136, 48, 1, 384, arena, 38809, 197, 0.0f);
 
-  /* %24 = reshape(%19) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %19: no code */
-
-  /* %25 = transpose(%24) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 12103680,
-      arena + 950799872);
-
-  /* %26 = matmul(%21, %23) blocks.0.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 945958400, 9456, 48, 1, arena + 948379136, 9456, 197,
-      1, arena, 38809, 197, 0.0f);
-
-  /* %27 = mul_scalar(%26) {x op 0.14433756} blocks.0.attn : f32[B, 8, 1, 197, 197] */
+  /* %24 = mul_scalar(%23) {x op 0.14433756} blocks.0.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena, 0.14433756f, arena + 9935104);
 
-  /* %28 = softmax(%27) {axis -1} blocks.0.attn : f32[B, 8, 1, 197, 197] */
+  /* %25 = softmax(%24) {axis -1} blocks.0.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 9935104, arena);
 
-  /* %29 = matmul(%28, %25) blocks.0.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena, 38809, 197, 1, arena + 950799872, 9456, 48, 1,
-      arena + 9935104, 9456, 48, 0.0f);
+  /* %26 = matmul_permuted(%25, %22) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena, 38809, 197, 1,
+      arena + 950799872, 48, 384, 1, arena + 953220608, 48, 384, 0.0f);
 
-  /* %30 = transpose(%29) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 9935104,
-      arena + 953220608);
+  /* %27 = reshape(%26) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %26: no code */
 
-  /* %31 = reshape(%30) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %30: no code */
-
-  /* %34 = fused_linear(%31, %32, %33, %8) {residual} blocks.0.attn.proj : f32[B, 197, 384] */
+  /* %30 = fused_linear(%27, %28, %29, %8) {residual} blocks.0.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 953220608, params[8], params[9], LK_ACT_NONE,
       arena + 938696192, arena + 9935104);
 
-  /* %35 = slice(%34) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %70 from row 0 */
+  /* %31 = slice(%30) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], written into %66 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 9935104 + (long)b * 75648, 75648,
         arena + 955641344 + (long)b * 75648, 384);
   } // for b
 
-  /* %36 = slice(%34) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  /* %32 = slice(%30) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 9935488, 75648, arena + 1146879488, 75264);
 
-  /* %38 = reshape(%37) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %37: no code */
+  /* %34 = reshape(%33) {shape [1536, 384]} blocks.0.conv.conv.0 : f32[1536, 384], a view of %33: no code */
 
-  /* %39 = fused_linear(%36, %38) blocks.0.conv.conv.0 : f32[B, 196, 1536] */
+  /* %35 = fused_linear(%32, %34) blocks.0.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1146879488, params[10], NULL, LK_ACT_NONE, NULL,
       arena + 139091456);
 
-  /* %42 = batch_normalize(%39, %40, %41) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
+  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 139091456, params[11], params[12], 1e-05f,
       arena + 148725248);
 
-  /* %43 = batch_moments(%39) {channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
+  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 139091456, arena + 1209244160);
 
-  /* %44 = hswish(%42) blocks.0.conv : f32[B, 196, 1536] */
+  /* %40 = hswish(%38) blocks.0.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 148725248, arena + 158359040);
 
-  /* %46 = token_dwconv(%44, %45) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  /* %42 = token_dwconv(%40, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 158359040, params[15], NULL,
       LK_ACT_NONE, arena + 167992832);
 
-  /* %49 = batch_normalize(%46, %47, %48) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
+  /* %45 = batch_normalize(%42, %43, %44) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 167992832, params[16], params[17], 1e-05f,
       arena + 177626624);
 
-  /* %50 = batch_moments(%46) {channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
+  /* %46 = batch_moments(%42) {channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 167992832, arena + 1209247232);
 
-  /* %51 = hswish(%49) blocks.0.conv : f32[B, 196, 1536] */
+  /* %47 = hswish(%45) blocks.0.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 177626624, arena + 187260416);
 
-  /* %52 = mean(%51) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
+  /* %48 = mean(%47) {axis 0} blocks.0.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 187260416, arena + 1207474688);
 
-  /* %55 = fused_linear(%52, %53, %54) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %51 = fused_linear(%48, %49, %50) blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1207474688, params[20], params[21], LK_ACT_NONE, NULL,
       arena + 1209328880);
 
-  /* %56 = relu(%55) blocks.0.conv.conv.6 : f32[B, 4] */
+  /* %52 = relu(%51) blocks.0.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209328880, arena + 1209329008);
 
-  /* %59 = fused_linear(%56, %57, %58) blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %55 = fused_linear(%52, %53, %54) blocks.0.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209329008, params[22], params[23], LK_ACT_NONE, NULL,
       arena + 1207523840);
 
-  /* %60 = hsigmoid(%59) blocks.0.conv.conv.6 : f32[B, 1536] */
+  /* %56 = hsigmoid(%55) blocks.0.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1207523840, arena + 1207572992);
 
-  /* %61 = mul(%51, %60) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  /* %57 = mul(%47, %56) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 187260416, (const long[]){301056, 1536, 1},
       arena + 1207572992, (const long[]){1536, 0, 1}, arena + 196894208);
 
-  /* %63 = reshape(%62) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %62: no code */
+  /* %59 = reshape(%58) {shape [384, 1536]} blocks.0.conv.conv.7 : f32[384, 1536], a view of %58: no code */
 
-  /* %64 = fused_linear(%61, %63) blocks.0.conv.conv.7 : f32[B, 196, 384] */
+  /* %60 = fused_linear(%57, %59) blocks.0.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 196894208, params[24], NULL, LK_ACT_NONE, NULL,
       arena + 1149287936);
 
-  /* %67 = batch_normalize(%64, %65, %66) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  /* %63 = batch_normalize(%60, %61, %62) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1149287936, params[25], params[26], 1e-05f,
       arena + 9935104);
 
-  /* %68 = batch_moments(%64) {channels last} blocks.0.conv.conv.8 : f32[2, 384] */
+  /* %64 = batch_moments(%60) {channels last} blocks.0.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1149287936, arena + 1209318896);
 
-  /* %69 = add(%36, %67) blocks.0.conv : f32[B, 196, 384], written into %70 from row 1 */
+  /* %65 = add(%32, %63) blocks.0.conv : f32[B, 196, 384], written into %66 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1146879488 + (long)b * 75264,
         (const long[]){384, 1}, arena + 9935104 + (long)b * 75264, (const long[]){384, 1},
         arena + 955641728 + (long)b * 75648);
   } // for b
 
-  /* %70 = concat(%35, %69) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %66 = concat(%31, %65) {axis 0} blocks.0.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %73 = normalize(%70) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  /* %69 = normalize(%66) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 955641344, 1e-06f, arena + 958062080);
 
-  /* %74 = mul(%73, %71) blocks.1.norm1 : f32[B, 197, 384] */
+  /* %70 = mul(%69, %67) blocks.1.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 958062080, (const long[]){75648, 384, 1},
       params[29], (const long[]){0, 0, 1}, arena + 960482816);
 
-  /* %75 = add(%74, %72) blocks.1.norm1 : f32[B, 197, 384], written over %74 */
+  /* %71 = add(%70, %68) blocks.1.norm1 : f32[B, 197, 384], written over %70 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 960482816, (const long[]){75648, 384, 1},
       params[30], (const long[]){0, 0, 1}, arena + 960482816);
 
-  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.qkv : f32[B, 197, 1152] */
+  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 960482816, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 9935104);
 
-  /* %79 = slice(%78) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 9935104, 1152, arena + 17197312, 384);
+  /* %75 = slice(%74) {axis 1, start 0, length 384} blocks.1.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 9935104, 1152, arena + 962903552, 384);
 
-  /* %80 = slice(%78) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 9935488, 1152, arena + 19618048, 384);
+  /* %76 = slice(%74) {axis 1, start 384, length 384} blocks.1.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 9935488, 1152, arena + 965324288, 384);
 
-  /* %81 = slice(%78) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 9935872, 1152, arena + 22038784, 384);
+  /* %77 = slice(%74) {axis 1, start 768, length 384} blocks.1.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 9935872, 1152, arena + 967745024, 384);
 
-  /* %82 = reshape(%79) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %79: no code */
+  /* %78 = reshape(%75) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %75: no code */
 
-  /* %83 = transpose(%82) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 17197312,
-      arena + 962903552);
+  /* %79 = reshape(%76) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %76: no code */
 
-  /* %84 = reshape(%80) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %80: no code */
+  /* %80 = reshape(%77) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %77: no code */
 
-  /* %85 = transpose(%84) {perm [1, 2, 3, 0]} blocks.1.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 19618048,
-      arena + 965324288);
+  /* %81 = matmul_permuted(%78, %79) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 962903552, 48, 384, 1,
+      arena + 965324288, 48, 1, 384, arena + 9935104, 38809, 197, 0.0f);
 
-  /* %86 = reshape(%81) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %81: no code */
-
-  /* %87 = transpose(%86) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 22038784,
-      arena + 967745024);
-
-  /* %88 = matmul(%83, %85) blocks.1.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 962903552, 9456, 48, 1, arena + 965324288, 9456, 197,
-      1, arena + 9935104, 38809, 197, 0.0f);
-
-  /* %89 = mul_scalar(%88) {x op 0.14433756} blocks.1.attn : f32[B, 8, 1, 197, 197] */
+  /* %82 = mul_scalar(%81) {x op 0.14433756} blocks.1.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 9935104, 0.14433756f, arena + 19870208);
 
-  /* %90 = softmax(%89) {axis -1} blocks.1.attn : f32[B, 8, 1, 197, 197] */
+  /* %83 = softmax(%82) {axis -1} blocks.1.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 19870208, arena + 9935104);
 
-  /* %91 = matmul(%90, %87) blocks.1.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 9935104, 38809, 197, 1, arena + 967745024, 9456, 48,
-      1, arena + 19870208, 9456, 48, 0.0f);
+  /* %84 = matmul_permuted(%83, %80) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 9935104, 38809, 197, 1,
+      arena + 967745024, 48, 384, 1, arena + 970165760, 48, 384, 0.0f);
 
-  /* %92 = transpose(%91) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 19870208,
-      arena + 970165760);
+  /* %85 = reshape(%84) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %84: no code */
 
-  /* %93 = reshape(%92) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %92: no code */
-
-  /* %96 = fused_linear(%93, %94, %95) blocks.1.attn.proj : f32[B, 197, 384] */
+  /* %88 = fused_linear(%85, %86, %87) blocks.1.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 970165760, params[33], params[34], LK_ACT_NONE, NULL,
       arena + 19870208);
 
-  /* %98 = mul(%96, %97) blocks.1 : f32[B, 197, 384], written over %96 */
+  /* %90 = mul(%88, %89) blocks.1 : f32[B, 197, 384], written over %88 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 19870208, (const long[]){75648, 384, 1}, inputs[1],
       (const long[]){1, 0, 0}, arena + 19870208);
 
-  /* %99 = add(%70, %98) blocks.1 : f32[B, 197, 384], written over %96 */
+  /* %91 = add(%66, %90) blocks.1 : f32[B, 197, 384], written over %88 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 955641344, (const long[]){75648, 384, 1},
       arena + 19870208, (const long[]){75648, 384, 1}, arena + 19870208);
 
-  /* %100 = slice(%99) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %135 from row 0 */
+  /* %92 = slice(%91) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], written into %127 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 19870208 + (long)b * 75648, 75648,
         arena + 972586496 + (long)b * 75648, 384);
   } // for b
 
-  /* %101 = slice(%99) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  /* %93 = slice(%91) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 19870592, 75648, arena + 1151696384, 75264);
 
-  /* %103 = reshape(%102) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %102: no code */
+  /* %95 = reshape(%94) {shape [1536, 384]} blocks.1.conv.conv.0 : f32[1536, 384], a view of %94: no code */
 
-  /* %104 = fused_linear(%101, %103) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
+  /* %96 = fused_linear(%93, %95) blocks.1.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1151696384, params[35], NULL, LK_ACT_NONE, NULL,
       arena + 206528000);
 
-  /* %107 = batch_normalize(%104, %105, %106) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
+  /* %99 = batch_normalize(%96, %97, %98) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 206528000, params[36], params[37], 1e-05f,
       arena + 216161792);
 
-  /* %108 = batch_moments(%104) {channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
+  /* %100 = batch_moments(%96) {channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 206528000, arena + 1209250304);
 
-  /* %109 = hswish(%107) blocks.1.conv : f32[B, 196, 1536] */
+  /* %101 = hswish(%99) blocks.1.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 216161792, arena + 225795584);
 
-  /* %111 = token_dwconv(%109, %110) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  /* %103 = token_dwconv(%101, %102) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 225795584, params[40], NULL,
       LK_ACT_NONE, arena + 235429376);
 
-  /* %114 = batch_normalize(%111, %112, %113) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
+  /* %106 = batch_normalize(%103, %104, %105) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 235429376, params[41], params[42], 1e-05f,
       arena + 245063168);
 
-  /* %115 = batch_moments(%111) {channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
+  /* %107 = batch_moments(%103) {channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 235429376, arena + 1209253376);
 
-  /* %116 = hswish(%114) blocks.1.conv : f32[B, 196, 1536] */
+  /* %108 = hswish(%106) blocks.1.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 245063168, arena + 254696960);
 
-  /* %117 = mean(%116) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %109 = mean(%108) {axis 0} blocks.1.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 254696960, arena + 1207622144);
 
-  /* %120 = fused_linear(%117, %118, %119) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %112 = fused_linear(%109, %110, %111) blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1207622144, params[45], params[46], LK_ACT_NONE, NULL,
       arena + 1209329136);
 
-  /* %121 = relu(%120) blocks.1.conv.conv.6 : f32[B, 4] */
+  /* %113 = relu(%112) blocks.1.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209329136, arena + 1209329264);
 
-  /* %124 = fused_linear(%121, %122, %123) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %116 = fused_linear(%113, %114, %115) blocks.1.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209329264, params[47], params[48], LK_ACT_NONE, NULL,
       arena + 1207671296);
 
-  /* %125 = hsigmoid(%124) blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %117 = hsigmoid(%116) blocks.1.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1207671296, arena + 1207720448);
 
-  /* %126 = mul(%116, %125) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  /* %118 = mul(%108, %117) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 254696960, (const long[]){301056, 1536, 1},
       arena + 1207720448, (const long[]){1536, 0, 1}, arena + 264330752);
 
-  /* %128 = reshape(%127) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %127: no code */
+  /* %120 = reshape(%119) {shape [384, 1536]} blocks.1.conv.conv.7 : f32[384, 1536], a view of %119: no code */
 
-  /* %129 = fused_linear(%126, %128) blocks.1.conv.conv.7 : f32[B, 196, 384] */
+  /* %121 = fused_linear(%118, %120) blocks.1.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 264330752, params[49], NULL, LK_ACT_NONE, NULL,
       arena + 1154104832);
 
-  /* %132 = batch_normalize(%129, %130, %131) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  /* %124 = batch_normalize(%121, %122, %123) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1154104832, params[50], params[51], 1e-05f,
       arena + 19870208);
 
-  /* %133 = batch_moments(%129) {channels last} blocks.1.conv.conv.8 : f32[2, 384] */
+  /* %125 = batch_moments(%121) {channels last} blocks.1.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1154104832, arena + 1209319664);
 
-  /* %134 = add(%101, %132) blocks.1.conv : f32[B, 196, 384], written into %135 from row 1 */
+  /* %126 = add(%93, %124) blocks.1.conv : f32[B, 196, 384], written into %127 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1151696384 + (long)b * 75264,
         (const long[]){384, 1}, arena + 19870208 + (long)b * 75264, (const long[]){384, 1},
         arena + 972586880 + (long)b * 75648);
   } // for b
 
-  /* %135 = concat(%100, %134) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %127 = concat(%92, %126) {axis 0} blocks.1.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %138 = normalize(%135) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  /* %130 = normalize(%127) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 972586496, 1e-06f, arena + 975007232);
 
-  /* %139 = mul(%138, %136) blocks.2.norm1 : f32[B, 197, 384] */
+  /* %131 = mul(%130, %128) blocks.2.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 975007232, (const long[]){75648, 384, 1},
       params[54], (const long[]){0, 0, 1}, arena + 977427968);
 
-  /* %140 = add(%139, %137) blocks.2.norm1 : f32[B, 197, 384], written over %139 */
+  /* %132 = add(%131, %129) blocks.2.norm1 : f32[B, 197, 384], written over %131 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 977427968, (const long[]){75648, 384, 1},
       params[55], (const long[]){0, 0, 1}, arena + 977427968);
 
-  /* %143 = fused_linear(%140, %141, %142) blocks.2.attn.qkv : f32[B, 197, 1152] */
+  /* %135 = fused_linear(%132, %133, %134) blocks.2.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 977427968, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 19870208);
 
-  /* %144 = slice(%143) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 19870208, 1152, arena + 27132416, 384);
+  /* %136 = slice(%135) {axis 1, start 0, length 384} blocks.2.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 19870208, 1152, arena + 979848704, 384);
 
-  /* %145 = slice(%143) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 19870592, 1152, arena + 29553152, 384);
+  /* %137 = slice(%135) {axis 1, start 384, length 384} blocks.2.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 19870592, 1152, arena + 982269440, 384);
 
-  /* %146 = slice(%143) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 19870976, 1152, arena + 31973888, 384);
+  /* %138 = slice(%135) {axis 1, start 768, length 384} blocks.2.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 19870976, 1152, arena + 984690176, 384);
 
-  /* %147 = reshape(%144) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %144: no code */
+  /* %139 = reshape(%136) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %136: no code */
 
-  /* %148 = transpose(%147) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 27132416,
-      arena + 979848704);
+  /* %140 = reshape(%137) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %137: no code */
 
-  /* %149 = reshape(%145) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %145: no code */
+  /* %141 = reshape(%138) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %138: no code */
 
-  /* %150 = transpose(%149) {perm [1, 2, 3, 0]} blocks.2.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 29553152,
-      arena + 982269440);
+  /* %142 = matmul_permuted(%139, %140) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 979848704, 48, 384, 1,
+      arena + 982269440, 48, 1, 384, arena + 19870208, 38809, 197, 0.0f);
 
-  /* %151 = reshape(%146) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %146: no code */
-
-  /* %152 = transpose(%151) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 31973888,
-      arena + 984690176);
-
-  /* %153 = matmul(%148, %150) blocks.2.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 979848704, 9456, 48, 1, arena + 982269440, 9456, 197,
-      1, arena + 19870208, 38809, 197, 0.0f);
-
-  /* %154 = mul_scalar(%153) {x op 0.14433756} blocks.2.attn : f32[B, 8, 1, 197, 197] */
+  /* %143 = mul_scalar(%142) {x op 0.14433756} blocks.2.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 19870208, 0.14433756f, arena + 29805312);
 
-  /* %155 = softmax(%154) {axis -1} blocks.2.attn : f32[B, 8, 1, 197, 197] */
+  /* %144 = softmax(%143) {axis -1} blocks.2.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 29805312, arena + 19870208);
 
-  /* %156 = matmul(%155, %152) blocks.2.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 19870208, 38809, 197, 1, arena + 984690176, 9456, 48,
-      1, arena + 29805312, 9456, 48, 0.0f);
+  /* %145 = matmul_permuted(%144, %141) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 19870208, 38809, 197, 1,
+      arena + 984690176, 48, 384, 1, arena + 987110912, 48, 384, 0.0f);
 
-  /* %157 = transpose(%156) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 29805312,
-      arena + 987110912);
+  /* %146 = reshape(%145) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %145: no code */
 
-  /* %158 = reshape(%157) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %157: no code */
-
-  /* %161 = fused_linear(%158, %159, %160) blocks.2.attn.proj : f32[B, 197, 384] */
+  /* %149 = fused_linear(%146, %147, %148) blocks.2.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 987110912, params[58], params[59], LK_ACT_NONE, NULL,
       arena + 29805312);
 
-  /* %163 = mul(%161, %162) blocks.2 : f32[B, 197, 384], written over %161 */
+  /* %151 = mul(%149, %150) blocks.2 : f32[B, 197, 384], written over %149 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 29805312, (const long[]){75648, 384, 1}, inputs[2],
       (const long[]){1, 0, 0}, arena + 29805312);
 
-  /* %164 = add(%135, %163) blocks.2 : f32[B, 197, 384], written over %161 */
+  /* %152 = add(%127, %151) blocks.2 : f32[B, 197, 384], written over %149 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 972586496, (const long[]){75648, 384, 1},
       arena + 29805312, (const long[]){75648, 384, 1}, arena + 29805312);
 
-  /* %165 = slice(%164) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %200 from row 0 */
+  /* %153 = slice(%152) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], written into %188 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 29805312 + (long)b * 75648, 75648,
         arena + 989531648 + (long)b * 75648, 384);
   } // for b
 
-  /* %166 = slice(%164) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  /* %154 = slice(%152) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 29805696, 75648, arena + 1156513280, 75264);
 
-  /* %168 = reshape(%167) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %167: no code */
+  /* %156 = reshape(%155) {shape [1536, 384]} blocks.2.conv.conv.0 : f32[1536, 384], a view of %155: no code */
 
-  /* %169 = fused_linear(%166, %168) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
+  /* %157 = fused_linear(%154, %156) blocks.2.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1156513280, params[60], NULL, LK_ACT_NONE, NULL,
       arena + 273964544);
 
-  /* %172 = batch_normalize(%169, %170, %171) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
+  /* %160 = batch_normalize(%157, %158, %159) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 273964544, params[61], params[62], 1e-05f,
       arena + 283598336);
 
-  /* %173 = batch_moments(%169) {channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
+  /* %161 = batch_moments(%157) {channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 273964544, arena + 1209256448);
 
-  /* %174 = hswish(%172) blocks.2.conv : f32[B, 196, 1536] */
+  /* %162 = hswish(%160) blocks.2.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 283598336, arena + 293232128);
 
-  /* %176 = token_dwconv(%174, %175) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  /* %164 = token_dwconv(%162, %163) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 293232128, params[65], NULL,
       LK_ACT_NONE, arena + 302865920);
 
-  /* %179 = batch_normalize(%176, %177, %178) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
+  /* %167 = batch_normalize(%164, %165, %166) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 302865920, params[66], params[67], 1e-05f,
       arena + 312499712);
 
-  /* %180 = batch_moments(%176) {channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
+  /* %168 = batch_moments(%164) {channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 302865920, arena + 1209259520);
 
-  /* %181 = hswish(%179) blocks.2.conv : f32[B, 196, 1536] */
+  /* %169 = hswish(%167) blocks.2.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 312499712, arena + 322133504);
 
-  /* %182 = mean(%181) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %170 = mean(%169) {axis 0} blocks.2.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 322133504, arena + 1207769600);
 
-  /* %185 = fused_linear(%182, %183, %184) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %173 = fused_linear(%170, %171, %172) blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1207769600, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 1209329392);
 
-  /* %186 = relu(%185) blocks.2.conv.conv.6 : f32[B, 4] */
+  /* %174 = relu(%173) blocks.2.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209329392, arena + 1209329520);
 
-  /* %189 = fused_linear(%186, %187, %188) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %177 = fused_linear(%174, %175, %176) blocks.2.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209329520, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 1207818752);
 
-  /* %190 = hsigmoid(%189) blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %178 = hsigmoid(%177) blocks.2.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1207818752, arena + 1207867904);
 
-  /* %191 = mul(%181, %190) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  /* %179 = mul(%169, %178) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 322133504, (const long[]){301056, 1536, 1},
       arena + 1207867904, (const long[]){1536, 0, 1}, arena + 331767296);
 
-  /* %193 = reshape(%192) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %192: no code */
+  /* %181 = reshape(%180) {shape [384, 1536]} blocks.2.conv.conv.7 : f32[384, 1536], a view of %180: no code */
 
-  /* %194 = fused_linear(%191, %193) blocks.2.conv.conv.7 : f32[B, 196, 384] */
+  /* %182 = fused_linear(%179, %181) blocks.2.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 331767296, params[74], NULL, LK_ACT_NONE, NULL,
       arena + 1158921728);
 
-  /* %197 = batch_normalize(%194, %195, %196) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  /* %185 = batch_normalize(%182, %183, %184) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1158921728, params[75], params[76], 1e-05f,
       arena + 29805312);
 
-  /* %198 = batch_moments(%194) {channels last} blocks.2.conv.conv.8 : f32[2, 384] */
+  /* %186 = batch_moments(%182) {channels last} blocks.2.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1158921728, arena + 1209320432);
 
-  /* %199 = add(%166, %197) blocks.2.conv : f32[B, 196, 384], written into %200 from row 1 */
+  /* %187 = add(%154, %185) blocks.2.conv : f32[B, 196, 384], written into %188 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1156513280 + (long)b * 75264,
         (const long[]){384, 1}, arena + 29805312 + (long)b * 75264, (const long[]){384, 1},
         arena + 989532032 + (long)b * 75648);
   } // for b
 
-  /* %200 = concat(%165, %199) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %188 = concat(%153, %187) {axis 0} blocks.2.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %203 = normalize(%200) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  /* %191 = normalize(%188) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 989531648, 1e-06f, arena + 991952384);
 
-  /* %204 = mul(%203, %201) blocks.3.norm1 : f32[B, 197, 384] */
+  /* %192 = mul(%191, %189) blocks.3.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 991952384, (const long[]){75648, 384, 1},
       params[79], (const long[]){0, 0, 1}, arena + 994373120);
 
-  /* %205 = add(%204, %202) blocks.3.norm1 : f32[B, 197, 384], written over %204 */
+  /* %193 = add(%192, %190) blocks.3.norm1 : f32[B, 197, 384], written over %192 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 994373120, (const long[]){75648, 384, 1},
       params[80], (const long[]){0, 0, 1}, arena + 994373120);
 
-  /* %208 = fused_linear(%205, %206, %207) blocks.3.attn.qkv : f32[B, 197, 1152] */
+  /* %196 = fused_linear(%193, %194, %195) blocks.3.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 994373120, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 29805312);
 
-  /* %209 = slice(%208) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 29805312, 1152, arena + 37067520, 384);
+  /* %197 = slice(%196) {axis 1, start 0, length 384} blocks.3.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 29805312, 1152, arena + 996793856, 384);
 
-  /* %210 = slice(%208) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 29805696, 1152, arena + 39488256, 384);
+  /* %198 = slice(%196) {axis 1, start 384, length 384} blocks.3.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 29805696, 1152, arena + 999214592, 384);
 
-  /* %211 = slice(%208) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 29806080, 1152, arena + 41908992, 384);
+  /* %199 = slice(%196) {axis 1, start 768, length 384} blocks.3.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 29806080, 1152, arena + 1001635328, 384);
 
-  /* %212 = reshape(%209) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %209: no code */
+  /* %200 = reshape(%197) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %197: no code */
 
-  /* %213 = transpose(%212) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 37067520,
-      arena + 996793856);
+  /* %201 = reshape(%198) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %198: no code */
 
-  /* %214 = reshape(%210) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %210: no code */
+  /* %202 = reshape(%199) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %199: no code */
 
-  /* %215 = transpose(%214) {perm [1, 2, 3, 0]} blocks.3.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 39488256,
-      arena + 999214592);
+  /* %203 = matmul_permuted(%200, %201) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 996793856, 48, 384, 1,
+      arena + 999214592, 48, 1, 384, arena + 29805312, 38809, 197, 0.0f);
 
-  /* %216 = reshape(%211) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %211: no code */
-
-  /* %217 = transpose(%216) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 41908992,
-      arena + 1001635328);
-
-  /* %218 = matmul(%213, %215) blocks.3.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 996793856, 9456, 48, 1, arena + 999214592, 9456, 197,
-      1, arena + 29805312, 38809, 197, 0.0f);
-
-  /* %219 = mul_scalar(%218) {x op 0.14433756} blocks.3.attn : f32[B, 8, 1, 197, 197] */
+  /* %204 = mul_scalar(%203) {x op 0.14433756} blocks.3.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 29805312, 0.14433756f, arena + 39740416);
 
-  /* %220 = softmax(%219) {axis -1} blocks.3.attn : f32[B, 8, 1, 197, 197] */
+  /* %205 = softmax(%204) {axis -1} blocks.3.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 39740416, arena + 29805312);
 
-  /* %221 = matmul(%220, %217) blocks.3.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 29805312, 38809, 197, 1, arena + 1001635328, 9456,
-      48, 1, arena + 39740416, 9456, 48, 0.0f);
+  /* %206 = matmul_permuted(%205, %202) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 29805312, 38809, 197, 1,
+      arena + 1001635328, 48, 384, 1, arena + 1004056064, 48, 384, 0.0f);
 
-  /* %222 = transpose(%221) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 39740416,
-      arena + 1004056064);
+  /* %207 = reshape(%206) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %206: no code */
 
-  /* %223 = reshape(%222) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %222: no code */
-
-  /* %226 = fused_linear(%223, %224, %225) blocks.3.attn.proj : f32[B, 197, 384] */
+  /* %210 = fused_linear(%207, %208, %209) blocks.3.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 1004056064, params[83], params[84], LK_ACT_NONE, NULL,
       arena + 39740416);
 
-  /* %228 = mul(%226, %227) blocks.3 : f32[B, 197, 384], written over %226 */
+  /* %212 = mul(%210, %211) blocks.3 : f32[B, 197, 384], written over %210 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 39740416, (const long[]){75648, 384, 1}, inputs[3],
       (const long[]){1, 0, 0}, arena + 39740416);
 
-  /* %229 = add(%200, %228) blocks.3 : f32[B, 197, 384], written over %226 */
+  /* %213 = add(%188, %212) blocks.3 : f32[B, 197, 384], written over %210 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 989531648, (const long[]){75648, 384, 1},
       arena + 39740416, (const long[]){75648, 384, 1}, arena + 39740416);
 
-  /* %230 = slice(%229) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %265 from row 0 */
+  /* %214 = slice(%213) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], written into %249 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 39740416 + (long)b * 75648, 75648,
         arena + 1006476800 + (long)b * 75648, 384);
   } // for b
 
-  /* %231 = slice(%229) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  /* %215 = slice(%213) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 39740800, 75648, arena + 1161330176, 75264);
 
-  /* %233 = reshape(%232) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %232: no code */
+  /* %217 = reshape(%216) {shape [1536, 384]} blocks.3.conv.conv.0 : f32[1536, 384], a view of %216: no code */
 
-  /* %234 = fused_linear(%231, %233) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
+  /* %218 = fused_linear(%215, %217) blocks.3.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1161330176, params[85], NULL, LK_ACT_NONE, NULL,
       arena + 341401088);
 
-  /* %237 = batch_normalize(%234, %235, %236) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
+  /* %221 = batch_normalize(%218, %219, %220) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 341401088, params[86], params[87], 1e-05f,
       arena + 351034880);
 
-  /* %238 = batch_moments(%234) {channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
+  /* %222 = batch_moments(%218) {channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 341401088, arena + 1209262592);
 
-  /* %239 = hswish(%237) blocks.3.conv : f32[B, 196, 1536] */
+  /* %223 = hswish(%221) blocks.3.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 351034880, arena + 360668672);
 
-  /* %241 = token_dwconv(%239, %240) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  /* %225 = token_dwconv(%223, %224) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 360668672, params[90], NULL,
       LK_ACT_NONE, arena + 370302464);
 
-  /* %244 = batch_normalize(%241, %242, %243) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
+  /* %228 = batch_normalize(%225, %226, %227) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 370302464, params[91], params[92], 1e-05f,
       arena + 379936256);
 
-  /* %245 = batch_moments(%241) {channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
+  /* %229 = batch_moments(%225) {channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 370302464, arena + 1209265664);
 
-  /* %246 = hswish(%244) blocks.3.conv : f32[B, 196, 1536] */
+  /* %230 = hswish(%228) blocks.3.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 379936256, arena + 389570048);
 
-  /* %247 = mean(%246) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
+  /* %231 = mean(%230) {axis 0} blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 389570048, arena + 1207917056);
 
-  /* %250 = fused_linear(%247, %248, %249) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %234 = fused_linear(%231, %232, %233) blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1207917056, params[95], params[96], LK_ACT_NONE, NULL,
       arena + 1209329648);
 
-  /* %251 = relu(%250) blocks.3.conv.conv.6 : f32[B, 4] */
+  /* %235 = relu(%234) blocks.3.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209329648, arena + 1209329776);
 
-  /* %254 = fused_linear(%251, %252, %253) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %238 = fused_linear(%235, %236, %237) blocks.3.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209329776, params[97], params[98], LK_ACT_NONE, NULL,
       arena + 1207966208);
 
-  /* %255 = hsigmoid(%254) blocks.3.conv.conv.6 : f32[B, 1536] */
+  /* %239 = hsigmoid(%238) blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1207966208, arena + 1208015360);
 
-  /* %256 = mul(%246, %255) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  /* %240 = mul(%230, %239) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 389570048, (const long[]){301056, 1536, 1},
       arena + 1208015360, (const long[]){1536, 0, 1}, arena + 399203840);
 
-  /* %258 = reshape(%257) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %257: no code */
+  /* %242 = reshape(%241) {shape [384, 1536]} blocks.3.conv.conv.7 : f32[384, 1536], a view of %241: no code */
 
-  /* %259 = fused_linear(%256, %258) blocks.3.conv.conv.7 : f32[B, 196, 384] */
+  /* %243 = fused_linear(%240, %242) blocks.3.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 399203840, params[99], NULL, LK_ACT_NONE, NULL,
       arena + 1163738624);
 
-  /* %262 = batch_normalize(%259, %260, %261) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  /* %246 = batch_normalize(%243, %244, %245) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1163738624, params[100], params[101], 1e-05f,
       arena + 39740416);
 
-  /* %263 = batch_moments(%259) {channels last} blocks.3.conv.conv.8 : f32[2, 384] */
+  /* %247 = batch_moments(%243) {channels last} blocks.3.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1163738624, arena + 1209321200);
 
-  /* %264 = add(%231, %262) blocks.3.conv : f32[B, 196, 384], written into %265 from row 1 */
+  /* %248 = add(%215, %246) blocks.3.conv : f32[B, 196, 384], written into %249 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1161330176 + (long)b * 75264,
         (const long[]){384, 1}, arena + 39740416 + (long)b * 75264, (const long[]){384, 1},
         arena + 1006477184 + (long)b * 75648);
   } // for b
 
-  /* %265 = concat(%230, %264) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %249 = concat(%214, %248) {axis 0} blocks.3.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %268 = normalize(%265) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  /* %252 = normalize(%249) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 1006476800, 1e-06f, arena + 1008897536);
 
-  /* %269 = mul(%268, %266) blocks.4.norm1 : f32[B, 197, 384] */
+  /* %253 = mul(%252, %250) blocks.4.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1008897536, (const long[]){75648, 384, 1},
       params[104], (const long[]){0, 0, 1}, arena + 1011318272);
 
-  /* %270 = add(%269, %267) blocks.4.norm1 : f32[B, 197, 384], written over %269 */
+  /* %254 = add(%253, %251) blocks.4.norm1 : f32[B, 197, 384], written over %253 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1011318272, (const long[]){75648, 384, 1},
       params[105], (const long[]){0, 0, 1}, arena + 1011318272);
 
-  /* %273 = fused_linear(%270, %271, %272) blocks.4.attn.qkv : f32[B, 197, 1152] */
+  /* %257 = fused_linear(%254, %255, %256) blocks.4.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 1011318272, params[106], params[107], LK_ACT_NONE,
       NULL, arena + 39740416);
 
-  /* %274 = slice(%273) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 39740416, 1152, arena + 47002624, 384);
+  /* %258 = slice(%257) {axis 1, start 0, length 384} blocks.4.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 39740416, 1152, arena + 1013739008, 384);
 
-  /* %275 = slice(%273) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 39740800, 1152, arena + 49423360, 384);
+  /* %259 = slice(%257) {axis 1, start 384, length 384} blocks.4.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 39740800, 1152, arena + 1016159744, 384);
 
-  /* %276 = slice(%273) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 39741184, 1152, arena + 51844096, 384);
+  /* %260 = slice(%257) {axis 1, start 768, length 384} blocks.4.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 39741184, 1152, arena + 1018580480, 384);
 
-  /* %277 = reshape(%274) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %274: no code */
+  /* %261 = reshape(%258) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %258: no code */
 
-  /* %278 = transpose(%277) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 47002624,
-      arena + 1013739008);
+  /* %262 = reshape(%259) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %259: no code */
 
-  /* %279 = reshape(%275) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %275: no code */
+  /* %263 = reshape(%260) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %260: no code */
 
-  /* %280 = transpose(%279) {perm [1, 2, 3, 0]} blocks.4.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 49423360,
-      arena + 1016159744);
+  /* %264 = matmul_permuted(%261, %262) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1013739008, 48, 384, 1,
+      arena + 1016159744, 48, 1, 384, arena + 39740416, 38809, 197, 0.0f);
 
-  /* %281 = reshape(%276) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %276: no code */
-
-  /* %282 = transpose(%281) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 51844096,
-      arena + 1018580480);
-
-  /* %283 = matmul(%278, %280) blocks.4.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 1013739008, 9456, 48, 1, arena + 1016159744, 9456,
-      197, 1, arena + 39740416, 38809, 197, 0.0f);
-
-  /* %284 = mul_scalar(%283) {x op 0.14433756} blocks.4.attn : f32[B, 8, 1, 197, 197] */
+  /* %265 = mul_scalar(%264) {x op 0.14433756} blocks.4.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 39740416, 0.14433756f, arena + 49675520);
 
-  /* %285 = softmax(%284) {axis -1} blocks.4.attn : f32[B, 8, 1, 197, 197] */
+  /* %266 = softmax(%265) {axis -1} blocks.4.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 49675520, arena + 39740416);
 
-  /* %286 = matmul(%285, %282) blocks.4.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 39740416, 38809, 197, 1, arena + 1018580480, 9456,
-      48, 1, arena + 49675520, 9456, 48, 0.0f);
+  /* %267 = matmul_permuted(%266, %263) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 39740416, 38809, 197, 1,
+      arena + 1018580480, 48, 384, 1, arena + 1021001216, 48, 384, 0.0f);
 
-  /* %287 = transpose(%286) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 49675520,
-      arena + 1021001216);
+  /* %268 = reshape(%267) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %267: no code */
 
-  /* %288 = reshape(%287) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %287: no code */
-
-  /* %291 = fused_linear(%288, %289, %290) blocks.4.attn.proj : f32[B, 197, 384] */
+  /* %271 = fused_linear(%268, %269, %270) blocks.4.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 1021001216, params[108], params[109], LK_ACT_NONE,
       NULL, arena + 49675520);
 
-  /* %293 = mul(%291, %292) blocks.4 : f32[B, 197, 384], written over %291 */
+  /* %273 = mul(%271, %272) blocks.4 : f32[B, 197, 384], written over %271 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 49675520, (const long[]){75648, 384, 1}, inputs[4],
       (const long[]){1, 0, 0}, arena + 49675520);
 
-  /* %294 = add(%265, %293) blocks.4 : f32[B, 197, 384], written over %291 */
+  /* %274 = add(%249, %273) blocks.4 : f32[B, 197, 384], written over %271 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1006476800, (const long[]){75648, 384, 1},
       arena + 49675520, (const long[]){75648, 384, 1}, arena + 49675520);
 
-  /* %295 = slice(%294) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %330 from row 0 */
+  /* %275 = slice(%274) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], written into %310 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 49675520 + (long)b * 75648, 75648,
         arena + 1023421952 + (long)b * 75648, 384);
   } // for b
 
-  /* %296 = slice(%294) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  /* %276 = slice(%274) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 49675904, 75648, arena + 1166147072, 75264);
 
-  /* %298 = reshape(%297) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %297: no code */
+  /* %278 = reshape(%277) {shape [1536, 384]} blocks.4.conv.conv.0 : f32[1536, 384], a view of %277: no code */
 
-  /* %299 = fused_linear(%296, %298) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
+  /* %279 = fused_linear(%276, %278) blocks.4.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1166147072, params[110], NULL, LK_ACT_NONE, NULL,
       arena + 408837632);
 
-  /* %302 = batch_normalize(%299, %300, %301) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
+  /* %282 = batch_normalize(%279, %280, %281) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 408837632, params[111], params[112], 1e-05f,
       arena + 418471424);
 
-  /* %303 = batch_moments(%299) {channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
+  /* %283 = batch_moments(%279) {channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 408837632, arena + 1209268736);
 
-  /* %304 = hswish(%302) blocks.4.conv : f32[B, 196, 1536] */
+  /* %284 = hswish(%282) blocks.4.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 418471424, arena + 428105216);
 
-  /* %306 = token_dwconv(%304, %305) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  /* %286 = token_dwconv(%284, %285) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 428105216, params[115], NULL,
       LK_ACT_NONE, arena + 437739008);
 
-  /* %309 = batch_normalize(%306, %307, %308) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
+  /* %289 = batch_normalize(%286, %287, %288) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 437739008, params[116], params[117], 1e-05f,
       arena + 447372800);
 
-  /* %310 = batch_moments(%306) {channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
+  /* %290 = batch_moments(%286) {channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 437739008, arena + 1209271808);
 
-  /* %311 = hswish(%309) blocks.4.conv : f32[B, 196, 1536] */
+  /* %291 = hswish(%289) blocks.4.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 447372800, arena + 457006592);
 
-  /* %312 = mean(%311) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
+  /* %292 = mean(%291) {axis 0} blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 457006592, arena + 1208064512);
 
-  /* %315 = fused_linear(%312, %313, %314) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %295 = fused_linear(%292, %293, %294) blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1208064512, params[120], params[121], LK_ACT_NONE, NULL,
       arena + 1209329904);
 
-  /* %316 = relu(%315) blocks.4.conv.conv.6 : f32[B, 4] */
+  /* %296 = relu(%295) blocks.4.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209329904, arena + 1209330032);
 
-  /* %319 = fused_linear(%316, %317, %318) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %299 = fused_linear(%296, %297, %298) blocks.4.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209330032, params[122], params[123], LK_ACT_NONE, NULL,
       arena + 1208113664);
 
-  /* %320 = hsigmoid(%319) blocks.4.conv.conv.6 : f32[B, 1536] */
+  /* %300 = hsigmoid(%299) blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1208113664, arena + 1208162816);
 
-  /* %321 = mul(%311, %320) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  /* %301 = mul(%291, %300) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 457006592, (const long[]){301056, 1536, 1},
       arena + 1208162816, (const long[]){1536, 0, 1}, arena + 466640384);
 
-  /* %323 = reshape(%322) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %322: no code */
+  /* %303 = reshape(%302) {shape [384, 1536]} blocks.4.conv.conv.7 : f32[384, 1536], a view of %302: no code */
 
-  /* %324 = fused_linear(%321, %323) blocks.4.conv.conv.7 : f32[B, 196, 384] */
+  /* %304 = fused_linear(%301, %303) blocks.4.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 466640384, params[124], NULL, LK_ACT_NONE, NULL,
       arena + 1168555520);
 
-  /* %327 = batch_normalize(%324, %325, %326) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  /* %307 = batch_normalize(%304, %305, %306) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1168555520, params[125], params[126], 1e-05f,
       arena + 49675520);
 
-  /* %328 = batch_moments(%324) {channels last} blocks.4.conv.conv.8 : f32[2, 384] */
+  /* %308 = batch_moments(%304) {channels last} blocks.4.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1168555520, arena + 1209321968);
 
-  /* %329 = add(%296, %327) blocks.4.conv : f32[B, 196, 384], written into %330 from row 1 */
+  /* %309 = add(%276, %307) blocks.4.conv : f32[B, 196, 384], written into %310 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1166147072 + (long)b * 75264,
         (const long[]){384, 1}, arena + 49675520 + (long)b * 75264, (const long[]){384, 1},
         arena + 1023422336 + (long)b * 75648);
   } // for b
 
-  /* %330 = concat(%295, %329) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %310 = concat(%275, %309) {axis 0} blocks.4.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %333 = normalize(%330) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  /* %313 = normalize(%310) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 1023421952, 1e-06f, arena + 1025842688);
 
-  /* %334 = mul(%333, %331) blocks.5.norm1 : f32[B, 197, 384] */
+  /* %314 = mul(%313, %311) blocks.5.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1025842688, (const long[]){75648, 384, 1},
       params[129], (const long[]){0, 0, 1}, arena + 1028263424);
 
-  /* %335 = add(%334, %332) blocks.5.norm1 : f32[B, 197, 384], written over %334 */
+  /* %315 = add(%314, %312) blocks.5.norm1 : f32[B, 197, 384], written over %314 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1028263424, (const long[]){75648, 384, 1},
       params[130], (const long[]){0, 0, 1}, arena + 1028263424);
 
-  /* %338 = fused_linear(%335, %336, %337) blocks.5.attn.qkv : f32[B, 197, 1152] */
+  /* %318 = fused_linear(%315, %316, %317) blocks.5.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 1028263424, params[131], params[132], LK_ACT_NONE,
       NULL, arena + 49675520);
 
-  /* %339 = slice(%338) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 49675520, 1152, arena + 56937728, 384);
+  /* %319 = slice(%318) {axis 1, start 0, length 384} blocks.5.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 49675520, 1152, arena + 1030684160, 384);
 
-  /* %340 = slice(%338) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 49675904, 1152, arena + 59358464, 384);
+  /* %320 = slice(%318) {axis 1, start 384, length 384} blocks.5.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 49675904, 1152, arena + 1033104896, 384);
 
-  /* %341 = slice(%338) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 49676288, 1152, arena + 61779200, 384);
+  /* %321 = slice(%318) {axis 1, start 768, length 384} blocks.5.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 49676288, 1152, arena + 1035525632, 384);
 
-  /* %342 = reshape(%339) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %339: no code */
+  /* %322 = reshape(%319) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %319: no code */
 
-  /* %343 = transpose(%342) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 56937728,
-      arena + 1030684160);
+  /* %323 = reshape(%320) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %320: no code */
 
-  /* %344 = reshape(%340) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %340: no code */
+  /* %324 = reshape(%321) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %321: no code */
 
-  /* %345 = transpose(%344) {perm [1, 2, 3, 0]} blocks.5.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 59358464,
-      arena + 1033104896);
+  /* %325 = matmul_permuted(%322, %323) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1030684160, 48, 384, 1,
+      arena + 1033104896, 48, 1, 384, arena + 49675520, 38809, 197, 0.0f);
 
-  /* %346 = reshape(%341) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %341: no code */
-
-  /* %347 = transpose(%346) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 61779200,
-      arena + 1035525632);
-
-  /* %348 = matmul(%343, %345) blocks.5.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 1030684160, 9456, 48, 1, arena + 1033104896, 9456,
-      197, 1, arena + 49675520, 38809, 197, 0.0f);
-
-  /* %349 = mul_scalar(%348) {x op 0.14433756} blocks.5.attn : f32[B, 8, 1, 197, 197] */
+  /* %326 = mul_scalar(%325) {x op 0.14433756} blocks.5.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 49675520, 0.14433756f, arena + 59610624);
 
-  /* %350 = softmax(%349) {axis -1} blocks.5.attn : f32[B, 8, 1, 197, 197] */
+  /* %327 = softmax(%326) {axis -1} blocks.5.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 59610624, arena + 49675520);
 
-  /* %351 = matmul(%350, %347) blocks.5.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 49675520, 38809, 197, 1, arena + 1035525632, 9456,
-      48, 1, arena + 59610624, 9456, 48, 0.0f);
+  /* %328 = matmul_permuted(%327, %324) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 49675520, 38809, 197, 1,
+      arena + 1035525632, 48, 384, 1, arena + 1037946368, 48, 384, 0.0f);
 
-  /* %352 = transpose(%351) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 59610624,
-      arena + 1037946368);
+  /* %329 = reshape(%328) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %328: no code */
 
-  /* %353 = reshape(%352) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %352: no code */
-
-  /* %356 = fused_linear(%353, %354, %355) blocks.5.attn.proj : f32[B, 197, 384] */
+  /* %332 = fused_linear(%329, %330, %331) blocks.5.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 1037946368, params[133], params[134], LK_ACT_NONE,
       NULL, arena + 59610624);
 
-  /* %358 = mul(%356, %357) blocks.5 : f32[B, 197, 384], written over %356 */
+  /* %334 = mul(%332, %333) blocks.5 : f32[B, 197, 384], written over %332 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 59610624, (const long[]){75648, 384, 1}, inputs[5],
       (const long[]){1, 0, 0}, arena + 59610624);
 
-  /* %359 = add(%330, %358) blocks.5 : f32[B, 197, 384], written over %356 */
+  /* %335 = add(%310, %334) blocks.5 : f32[B, 197, 384], written over %332 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1023421952, (const long[]){75648, 384, 1},
       arena + 59610624, (const long[]){75648, 384, 1}, arena + 59610624);
 
-  /* %360 = slice(%359) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %395 from row 0 */
+  /* %336 = slice(%335) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], written into %371 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 59610624 + (long)b * 75648, 75648,
         arena + 1040367104 + (long)b * 75648, 384);
   } // for b
 
-  /* %361 = slice(%359) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  /* %337 = slice(%335) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 59611008, 75648, arena + 1170963968, 75264);
 
-  /* %363 = reshape(%362) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %362: no code */
+  /* %339 = reshape(%338) {shape [1536, 384]} blocks.5.conv.conv.0 : f32[1536, 384], a view of %338: no code */
 
-  /* %364 = fused_linear(%361, %363) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
+  /* %340 = fused_linear(%337, %339) blocks.5.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1170963968, params[135], NULL, LK_ACT_NONE, NULL,
       arena + 476274176);
 
-  /* %367 = batch_normalize(%364, %365, %366) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
+  /* %343 = batch_normalize(%340, %341, %342) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 476274176, params[136], params[137], 1e-05f,
       arena + 485907968);
 
-  /* %368 = batch_moments(%364) {channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
+  /* %344 = batch_moments(%340) {channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 476274176, arena + 1209274880);
 
-  /* %369 = hswish(%367) blocks.5.conv : f32[B, 196, 1536] */
+  /* %345 = hswish(%343) blocks.5.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 485907968, arena + 495541760);
 
-  /* %371 = token_dwconv(%369, %370) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  /* %347 = token_dwconv(%345, %346) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 495541760, params[140], NULL,
       LK_ACT_NONE, arena + 505175552);
 
-  /* %374 = batch_normalize(%371, %372, %373) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
+  /* %350 = batch_normalize(%347, %348, %349) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 505175552, params[141], params[142], 1e-05f,
       arena + 514809344);
 
-  /* %375 = batch_moments(%371) {channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
+  /* %351 = batch_moments(%347) {channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 505175552, arena + 1209277952);
 
-  /* %376 = hswish(%374) blocks.5.conv : f32[B, 196, 1536] */
+  /* %352 = hswish(%350) blocks.5.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 514809344, arena + 524443136);
 
-  /* %377 = mean(%376) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
+  /* %353 = mean(%352) {axis 0} blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 524443136, arena + 1208211968);
 
-  /* %380 = fused_linear(%377, %378, %379) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %356 = fused_linear(%353, %354, %355) blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1208211968, params[145], params[146], LK_ACT_NONE, NULL,
       arena + 1209330160);
 
-  /* %381 = relu(%380) blocks.5.conv.conv.6 : f32[B, 4] */
+  /* %357 = relu(%356) blocks.5.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209330160, arena + 1209330288);
 
-  /* %384 = fused_linear(%381, %382, %383) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %360 = fused_linear(%357, %358, %359) blocks.5.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209330288, params[147], params[148], LK_ACT_NONE, NULL,
       arena + 1208261120);
 
-  /* %385 = hsigmoid(%384) blocks.5.conv.conv.6 : f32[B, 1536] */
+  /* %361 = hsigmoid(%360) blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1208261120, arena + 1208310272);
 
-  /* %386 = mul(%376, %385) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  /* %362 = mul(%352, %361) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 524443136, (const long[]){301056, 1536, 1},
       arena + 1208310272, (const long[]){1536, 0, 1}, arena + 534076928);
 
-  /* %388 = reshape(%387) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %387: no code */
+  /* %364 = reshape(%363) {shape [384, 1536]} blocks.5.conv.conv.7 : f32[384, 1536], a view of %363: no code */
 
-  /* %389 = fused_linear(%386, %388) blocks.5.conv.conv.7 : f32[B, 196, 384] */
+  /* %365 = fused_linear(%362, %364) blocks.5.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 534076928, params[149], NULL, LK_ACT_NONE, NULL,
       arena + 1173372416);
 
-  /* %392 = batch_normalize(%389, %390, %391) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  /* %368 = batch_normalize(%365, %366, %367) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1173372416, params[150], params[151], 1e-05f,
       arena + 59610624);
 
-  /* %393 = batch_moments(%389) {channels last} blocks.5.conv.conv.8 : f32[2, 384] */
+  /* %369 = batch_moments(%365) {channels last} blocks.5.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1173372416, arena + 1209322736);
 
-  /* %394 = add(%361, %392) blocks.5.conv : f32[B, 196, 384], written into %395 from row 1 */
+  /* %370 = add(%337, %368) blocks.5.conv : f32[B, 196, 384], written into %371 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1170963968 + (long)b * 75264,
         (const long[]){384, 1}, arena + 59610624 + (long)b * 75264, (const long[]){384, 1},
         arena + 1040367488 + (long)b * 75648);
   } // for b
 
-  /* %395 = concat(%360, %394) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %371 = concat(%336, %370) {axis 0} blocks.5.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %398 = normalize(%395) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  /* %374 = normalize(%371) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 1040367104, 1e-06f, arena + 1042787840);
 
-  /* %399 = mul(%398, %396) blocks.6.norm1 : f32[B, 197, 384] */
+  /* %375 = mul(%374, %372) blocks.6.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1042787840, (const long[]){75648, 384, 1},
       params[154], (const long[]){0, 0, 1}, arena + 1045208576);
 
-  /* %400 = add(%399, %397) blocks.6.norm1 : f32[B, 197, 384], written over %399 */
+  /* %376 = add(%375, %373) blocks.6.norm1 : f32[B, 197, 384], written over %375 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1045208576, (const long[]){75648, 384, 1},
       params[155], (const long[]){0, 0, 1}, arena + 1045208576);
 
-  /* %403 = fused_linear(%400, %401, %402) blocks.6.attn.qkv : f32[B, 197, 1152] */
+  /* %379 = fused_linear(%376, %377, %378) blocks.6.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 1045208576, params[156], params[157], LK_ACT_NONE,
       NULL, arena + 59610624);
 
-  /* %404 = slice(%403) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 59610624, 1152, arena + 66872832, 384);
+  /* %380 = slice(%379) {axis 1, start 0, length 384} blocks.6.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 59610624, 1152, arena + 1047629312, 384);
 
-  /* %405 = slice(%403) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 59611008, 1152, arena + 69293568, 384);
+  /* %381 = slice(%379) {axis 1, start 384, length 384} blocks.6.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 59611008, 1152, arena + 1050050048, 384);
 
-  /* %406 = slice(%403) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 59611392, 1152, arena + 71714304, 384);
+  /* %382 = slice(%379) {axis 1, start 768, length 384} blocks.6.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 59611392, 1152, arena + 1052470784, 384);
 
-  /* %407 = reshape(%404) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %404: no code */
+  /* %383 = reshape(%380) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %380: no code */
 
-  /* %408 = transpose(%407) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 66872832,
-      arena + 1047629312);
+  /* %384 = reshape(%381) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %381: no code */
 
-  /* %409 = reshape(%405) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %405: no code */
+  /* %385 = reshape(%382) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %382: no code */
 
-  /* %410 = transpose(%409) {perm [1, 2, 3, 0]} blocks.6.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 69293568,
-      arena + 1050050048);
+  /* %386 = matmul_permuted(%383, %384) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1047629312, 48, 384, 1,
+      arena + 1050050048, 48, 1, 384, arena + 59610624, 38809, 197, 0.0f);
 
-  /* %411 = reshape(%406) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %406: no code */
-
-  /* %412 = transpose(%411) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 71714304,
-      arena + 1052470784);
-
-  /* %413 = matmul(%408, %410) blocks.6.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 1047629312, 9456, 48, 1, arena + 1050050048, 9456,
-      197, 1, arena + 59610624, 38809, 197, 0.0f);
-
-  /* %414 = mul_scalar(%413) {x op 0.14433756} blocks.6.attn : f32[B, 8, 1, 197, 197] */
+  /* %387 = mul_scalar(%386) {x op 0.14433756} blocks.6.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 59610624, 0.14433756f, arena + 69545728);
 
-  /* %415 = softmax(%414) {axis -1} blocks.6.attn : f32[B, 8, 1, 197, 197] */
+  /* %388 = softmax(%387) {axis -1} blocks.6.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 69545728, arena + 59610624);
 
-  /* %416 = matmul(%415, %412) blocks.6.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 59610624, 38809, 197, 1, arena + 1052470784, 9456,
-      48, 1, arena + 69545728, 9456, 48, 0.0f);
+  /* %389 = matmul_permuted(%388, %385) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 59610624, 38809, 197, 1,
+      arena + 1052470784, 48, 384, 1, arena + 1054891520, 48, 384, 0.0f);
 
-  /* %417 = transpose(%416) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 69545728,
-      arena + 1054891520);
+  /* %390 = reshape(%389) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %389: no code */
 
-  /* %418 = reshape(%417) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %417: no code */
-
-  /* %421 = fused_linear(%418, %419, %420) blocks.6.attn.proj : f32[B, 197, 384] */
+  /* %393 = fused_linear(%390, %391, %392) blocks.6.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 1054891520, params[158], params[159], LK_ACT_NONE,
       NULL, arena + 69545728);
 
-  /* %423 = mul(%421, %422) blocks.6 : f32[B, 197, 384], written over %421 */
+  /* %395 = mul(%393, %394) blocks.6 : f32[B, 197, 384], written over %393 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 69545728, (const long[]){75648, 384, 1}, inputs[6],
       (const long[]){1, 0, 0}, arena + 69545728);
 
-  /* %424 = add(%395, %423) blocks.6 : f32[B, 197, 384], written over %421 */
+  /* %396 = add(%371, %395) blocks.6 : f32[B, 197, 384], written over %393 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1040367104, (const long[]){75648, 384, 1},
       arena + 69545728, (const long[]){75648, 384, 1}, arena + 69545728);
 
-  /* %425 = slice(%424) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %460 from row 0 */
+  /* %397 = slice(%396) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], written into %432 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 69545728 + (long)b * 75648, 75648,
         arena + 1057312256 + (long)b * 75648, 384);
   } // for b
 
-  /* %426 = slice(%424) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  /* %398 = slice(%396) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 69546112, 75648, arena + 1175780864, 75264);
 
-  /* %428 = reshape(%427) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %427: no code */
+  /* %400 = reshape(%399) {shape [1536, 384]} blocks.6.conv.conv.0 : f32[1536, 384], a view of %399: no code */
 
-  /* %429 = fused_linear(%426, %428) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
+  /* %401 = fused_linear(%398, %400) blocks.6.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1175780864, params[160], NULL, LK_ACT_NONE, NULL,
       arena + 543710720);
 
-  /* %432 = batch_normalize(%429, %430, %431) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
+  /* %404 = batch_normalize(%401, %402, %403) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 543710720, params[161], params[162], 1e-05f,
       arena + 553344512);
 
-  /* %433 = batch_moments(%429) {channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
+  /* %405 = batch_moments(%401) {channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 543710720, arena + 1209281024);
 
-  /* %434 = hswish(%432) blocks.6.conv : f32[B, 196, 1536] */
+  /* %406 = hswish(%404) blocks.6.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 553344512, arena + 562978304);
 
-  /* %436 = token_dwconv(%434, %435) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  /* %408 = token_dwconv(%406, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 562978304, params[165], NULL,
       LK_ACT_NONE, arena + 572612096);
 
-  /* %439 = batch_normalize(%436, %437, %438) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
+  /* %411 = batch_normalize(%408, %409, %410) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 572612096, params[166], params[167], 1e-05f,
       arena + 582245888);
 
-  /* %440 = batch_moments(%436) {channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
+  /* %412 = batch_moments(%408) {channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 572612096, arena + 1209284096);
 
-  /* %441 = hswish(%439) blocks.6.conv : f32[B, 196, 1536] */
+  /* %413 = hswish(%411) blocks.6.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 582245888, arena + 591879680);
 
-  /* %442 = mean(%441) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %414 = mean(%413) {axis 0} blocks.6.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 591879680, arena + 1208359424);
 
-  /* %445 = fused_linear(%442, %443, %444) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %417 = fused_linear(%414, %415, %416) blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1208359424, params[170], params[171], LK_ACT_NONE, NULL,
       arena + 1209330416);
 
-  /* %446 = relu(%445) blocks.6.conv.conv.6 : f32[B, 4] */
+  /* %418 = relu(%417) blocks.6.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209330416, arena + 1209330544);
 
-  /* %449 = fused_linear(%446, %447, %448) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %421 = fused_linear(%418, %419, %420) blocks.6.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209330544, params[172], params[173], LK_ACT_NONE, NULL,
       arena + 1208408576);
 
-  /* %450 = hsigmoid(%449) blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %422 = hsigmoid(%421) blocks.6.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1208408576, arena + 1208457728);
 
-  /* %451 = mul(%441, %450) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  /* %423 = mul(%413, %422) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 591879680, (const long[]){301056, 1536, 1},
       arena + 1208457728, (const long[]){1536, 0, 1}, arena + 601513472);
 
-  /* %453 = reshape(%452) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %452: no code */
+  /* %425 = reshape(%424) {shape [384, 1536]} blocks.6.conv.conv.7 : f32[384, 1536], a view of %424: no code */
 
-  /* %454 = fused_linear(%451, %453) blocks.6.conv.conv.7 : f32[B, 196, 384] */
+  /* %426 = fused_linear(%423, %425) blocks.6.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 601513472, params[174], NULL, LK_ACT_NONE, NULL,
       arena + 1178189312);
 
-  /* %457 = batch_normalize(%454, %455, %456) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  /* %429 = batch_normalize(%426, %427, %428) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1178189312, params[175], params[176], 1e-05f,
       arena + 69545728);
 
-  /* %458 = batch_moments(%454) {channels last} blocks.6.conv.conv.8 : f32[2, 384] */
+  /* %430 = batch_moments(%426) {channels last} blocks.6.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1178189312, arena + 1209323504);
 
-  /* %459 = add(%426, %457) blocks.6.conv : f32[B, 196, 384], written into %460 from row 1 */
+  /* %431 = add(%398, %429) blocks.6.conv : f32[B, 196, 384], written into %432 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1175780864 + (long)b * 75264,
         (const long[]){384, 1}, arena + 69545728 + (long)b * 75264, (const long[]){384, 1},
         arena + 1057312640 + (long)b * 75648);
   } // for b
 
-  /* %460 = concat(%425, %459) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %432 = concat(%397, %431) {axis 0} blocks.6.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %463 = normalize(%460) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  /* %435 = normalize(%432) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 1057312256, 1e-06f, arena + 1059732992);
 
-  /* %464 = mul(%463, %461) blocks.7.norm1 : f32[B, 197, 384] */
+  /* %436 = mul(%435, %433) blocks.7.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1059732992, (const long[]){75648, 384, 1},
       params[179], (const long[]){0, 0, 1}, arena + 1062153728);
 
-  /* %465 = add(%464, %462) blocks.7.norm1 : f32[B, 197, 384], written over %464 */
+  /* %437 = add(%436, %434) blocks.7.norm1 : f32[B, 197, 384], written over %436 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1062153728, (const long[]){75648, 384, 1},
       params[180], (const long[]){0, 0, 1}, arena + 1062153728);
 
-  /* %468 = fused_linear(%465, %466, %467) blocks.7.attn.qkv : f32[B, 197, 1152] */
+  /* %440 = fused_linear(%437, %438, %439) blocks.7.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 1062153728, params[181], params[182], LK_ACT_NONE,
       NULL, arena + 69545728);
 
-  /* %469 = slice(%468) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 69545728, 1152, arena + 76807936, 384);
+  /* %441 = slice(%440) {axis 1, start 0, length 384} blocks.7.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 69545728, 1152, arena + 1064574464, 384);
 
-  /* %470 = slice(%468) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 69546112, 1152, arena + 79228672, 384);
+  /* %442 = slice(%440) {axis 1, start 384, length 384} blocks.7.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 69546112, 1152, arena + 1066995200, 384);
 
-  /* %471 = slice(%468) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 69546496, 1152, arena + 81649408, 384);
+  /* %443 = slice(%440) {axis 1, start 768, length 384} blocks.7.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 69546496, 1152, arena + 1069415936, 384);
 
-  /* %472 = reshape(%469) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %469: no code */
+  /* %444 = reshape(%441) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %441: no code */
 
-  /* %473 = transpose(%472) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 76807936,
-      arena + 1064574464);
+  /* %445 = reshape(%442) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %442: no code */
 
-  /* %474 = reshape(%470) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %470: no code */
+  /* %446 = reshape(%443) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %443: no code */
 
-  /* %475 = transpose(%474) {perm [1, 2, 3, 0]} blocks.7.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 79228672,
-      arena + 1066995200);
+  /* %447 = matmul_permuted(%444, %445) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1064574464, 48, 384, 1,
+      arena + 1066995200, 48, 1, 384, arena + 69545728, 38809, 197, 0.0f);
 
-  /* %476 = reshape(%471) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %471: no code */
-
-  /* %477 = transpose(%476) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 81649408,
-      arena + 1069415936);
-
-  /* %478 = matmul(%473, %475) blocks.7.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 1064574464, 9456, 48, 1, arena + 1066995200, 9456,
-      197, 1, arena + 69545728, 38809, 197, 0.0f);
-
-  /* %479 = mul_scalar(%478) {x op 0.14433756} blocks.7.attn : f32[B, 8, 1, 197, 197] */
+  /* %448 = mul_scalar(%447) {x op 0.14433756} blocks.7.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 69545728, 0.14433756f, arena + 79480832);
 
-  /* %480 = softmax(%479) {axis -1} blocks.7.attn : f32[B, 8, 1, 197, 197] */
+  /* %449 = softmax(%448) {axis -1} blocks.7.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 79480832, arena + 69545728);
 
-  /* %481 = matmul(%480, %477) blocks.7.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 69545728, 38809, 197, 1, arena + 1069415936, 9456,
-      48, 1, arena + 79480832, 9456, 48, 0.0f);
+  /* %450 = matmul_permuted(%449, %446) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 69545728, 38809, 197, 1,
+      arena + 1069415936, 48, 384, 1, arena + 1071836672, 48, 384, 0.0f);
 
-  /* %482 = transpose(%481) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 79480832,
-      arena + 1071836672);
+  /* %451 = reshape(%450) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %450: no code */
 
-  /* %483 = reshape(%482) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %482: no code */
-
-  /* %486 = fused_linear(%483, %484, %485) blocks.7.attn.proj : f32[B, 197, 384] */
+  /* %454 = fused_linear(%451, %452, %453) blocks.7.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 1071836672, params[183], params[184], LK_ACT_NONE,
       NULL, arena + 79480832);
 
-  /* %488 = mul(%486, %487) blocks.7 : f32[B, 197, 384], written over %486 */
+  /* %456 = mul(%454, %455) blocks.7 : f32[B, 197, 384], written over %454 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 79480832, (const long[]){75648, 384, 1}, inputs[7],
       (const long[]){1, 0, 0}, arena + 79480832);
 
-  /* %489 = add(%460, %488) blocks.7 : f32[B, 197, 384], written over %486 */
+  /* %457 = add(%432, %456) blocks.7 : f32[B, 197, 384], written over %454 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1057312256, (const long[]){75648, 384, 1},
       arena + 79480832, (const long[]){75648, 384, 1}, arena + 79480832);
 
-  /* %490 = slice(%489) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %525 from row 0 */
+  /* %458 = slice(%457) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], written into %493 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 79480832 + (long)b * 75648, 75648,
         arena + 1074257408 + (long)b * 75648, 384);
   } // for b
 
-  /* %491 = slice(%489) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  /* %459 = slice(%457) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 79481216, 75648, arena + 1180597760, 75264);
 
-  /* %493 = reshape(%492) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %492: no code */
+  /* %461 = reshape(%460) {shape [1536, 384]} blocks.7.conv.conv.0 : f32[1536, 384], a view of %460: no code */
 
-  /* %494 = fused_linear(%491, %493) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
+  /* %462 = fused_linear(%459, %461) blocks.7.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1180597760, params[185], NULL, LK_ACT_NONE, NULL,
       arena + 611147264);
 
-  /* %497 = batch_normalize(%494, %495, %496) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
+  /* %465 = batch_normalize(%462, %463, %464) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 611147264, params[186], params[187], 1e-05f,
       arena + 620781056);
 
-  /* %498 = batch_moments(%494) {channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
+  /* %466 = batch_moments(%462) {channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 611147264, arena + 1209287168);
 
-  /* %499 = hswish(%497) blocks.7.conv : f32[B, 196, 1536] */
+  /* %467 = hswish(%465) blocks.7.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 620781056, arena + 630414848);
 
-  /* %501 = token_dwconv(%499, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  /* %469 = token_dwconv(%467, %468) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 630414848, params[190], NULL,
       LK_ACT_NONE, arena + 640048640);
 
-  /* %504 = batch_normalize(%501, %502, %503) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
+  /* %472 = batch_normalize(%469, %470, %471) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 640048640, params[191], params[192], 1e-05f,
       arena + 649682432);
 
-  /* %505 = batch_moments(%501) {channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
+  /* %473 = batch_moments(%469) {channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 640048640, arena + 1209290240);
 
-  /* %506 = hswish(%504) blocks.7.conv : f32[B, 196, 1536] */
+  /* %474 = hswish(%472) blocks.7.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 649682432, arena + 659316224);
 
-  /* %507 = mean(%506) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
+  /* %475 = mean(%474) {axis 0} blocks.7.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 659316224, arena + 1208506880);
 
-  /* %510 = fused_linear(%507, %508, %509) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %478 = fused_linear(%475, %476, %477) blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1208506880, params[195], params[196], LK_ACT_NONE, NULL,
       arena + 1209330672);
 
-  /* %511 = relu(%510) blocks.7.conv.conv.6 : f32[B, 4] */
+  /* %479 = relu(%478) blocks.7.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209330672, arena + 1209330800);
 
-  /* %514 = fused_linear(%511, %512, %513) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %482 = fused_linear(%479, %480, %481) blocks.7.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209330800, params[197], params[198], LK_ACT_NONE, NULL,
       arena + 1208556032);
 
-  /* %515 = hsigmoid(%514) blocks.7.conv.conv.6 : f32[B, 1536] */
+  /* %483 = hsigmoid(%482) blocks.7.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1208556032, arena + 1208605184);
 
-  /* %516 = mul(%506, %515) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  /* %484 = mul(%474, %483) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 659316224, (const long[]){301056, 1536, 1},
       arena + 1208605184, (const long[]){1536, 0, 1}, arena + 668950016);
 
-  /* %518 = reshape(%517) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %517: no code */
+  /* %486 = reshape(%485) {shape [384, 1536]} blocks.7.conv.conv.7 : f32[384, 1536], a view of %485: no code */
 
-  /* %519 = fused_linear(%516, %518) blocks.7.conv.conv.7 : f32[B, 196, 384] */
+  /* %487 = fused_linear(%484, %486) blocks.7.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 668950016, params[199], NULL, LK_ACT_NONE, NULL,
       arena + 1183006208);
 
-  /* %522 = batch_normalize(%519, %520, %521) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  /* %490 = batch_normalize(%487, %488, %489) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1183006208, params[200], params[201], 1e-05f,
       arena + 79480832);
 
-  /* %523 = batch_moments(%519) {channels last} blocks.7.conv.conv.8 : f32[2, 384] */
+  /* %491 = batch_moments(%487) {channels last} blocks.7.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1183006208, arena + 1209324272);
 
-  /* %524 = add(%491, %522) blocks.7.conv : f32[B, 196, 384], written into %525 from row 1 */
+  /* %492 = add(%459, %490) blocks.7.conv : f32[B, 196, 384], written into %493 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1180597760 + (long)b * 75264,
         (const long[]){384, 1}, arena + 79480832 + (long)b * 75264, (const long[]){384, 1},
         arena + 1074257792 + (long)b * 75648);
   } // for b
 
-  /* %525 = concat(%490, %524) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %493 = concat(%458, %492) {axis 0} blocks.7.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %528 = normalize(%525) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  /* %496 = normalize(%493) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 1074257408, 1e-06f, arena + 1076678144);
 
-  /* %529 = mul(%528, %526) blocks.8.norm1 : f32[B, 197, 384] */
+  /* %497 = mul(%496, %494) blocks.8.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1076678144, (const long[]){75648, 384, 1},
       params[204], (const long[]){0, 0, 1}, arena + 1079098880);
 
-  /* %530 = add(%529, %527) blocks.8.norm1 : f32[B, 197, 384], written over %529 */
+  /* %498 = add(%497, %495) blocks.8.norm1 : f32[B, 197, 384], written over %497 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1079098880, (const long[]){75648, 384, 1},
       params[205], (const long[]){0, 0, 1}, arena + 1079098880);
 
-  /* %533 = fused_linear(%530, %531, %532) blocks.8.attn.qkv : f32[B, 197, 1152] */
+  /* %501 = fused_linear(%498, %499, %500) blocks.8.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 1079098880, params[206], params[207], LK_ACT_NONE,
       NULL, arena + 79480832);
 
-  /* %534 = slice(%533) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 79480832, 1152, arena + 86743040, 384);
+  /* %502 = slice(%501) {axis 1, start 0, length 384} blocks.8.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 79480832, 1152, arena + 1081519616, 384);
 
-  /* %535 = slice(%533) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 79481216, 1152, arena + 89163776, 384);
+  /* %503 = slice(%501) {axis 1, start 384, length 384} blocks.8.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 79481216, 1152, arena + 1083940352, 384);
 
-  /* %536 = slice(%533) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 79481600, 1152, arena + 91584512, 384);
+  /* %504 = slice(%501) {axis 1, start 768, length 384} blocks.8.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 79481600, 1152, arena + 1086361088, 384);
 
-  /* %537 = reshape(%534) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %534: no code */
+  /* %505 = reshape(%502) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %502: no code */
 
-  /* %538 = transpose(%537) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 86743040,
-      arena + 1081519616);
+  /* %506 = reshape(%503) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %503: no code */
 
-  /* %539 = reshape(%535) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %535: no code */
+  /* %507 = reshape(%504) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %504: no code */
 
-  /* %540 = transpose(%539) {perm [1, 2, 3, 0]} blocks.8.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 89163776,
-      arena + 1083940352);
+  /* %508 = matmul_permuted(%505, %506) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1081519616, 48, 384, 1,
+      arena + 1083940352, 48, 1, 384, arena + 79480832, 38809, 197, 0.0f);
 
-  /* %541 = reshape(%536) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %536: no code */
-
-  /* %542 = transpose(%541) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 91584512,
-      arena + 1086361088);
-
-  /* %543 = matmul(%538, %540) blocks.8.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 1081519616, 9456, 48, 1, arena + 1083940352, 9456,
-      197, 1, arena + 79480832, 38809, 197, 0.0f);
-
-  /* %544 = mul_scalar(%543) {x op 0.14433756} blocks.8.attn : f32[B, 8, 1, 197, 197] */
+  /* %509 = mul_scalar(%508) {x op 0.14433756} blocks.8.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 79480832, 0.14433756f, arena + 89415936);
 
-  /* %545 = softmax(%544) {axis -1} blocks.8.attn : f32[B, 8, 1, 197, 197] */
+  /* %510 = softmax(%509) {axis -1} blocks.8.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 89415936, arena + 79480832);
 
-  /* %546 = matmul(%545, %542) blocks.8.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 79480832, 38809, 197, 1, arena + 1086361088, 9456,
-      48, 1, arena + 89415936, 9456, 48, 0.0f);
+  /* %511 = matmul_permuted(%510, %507) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 79480832, 38809, 197, 1,
+      arena + 1086361088, 48, 384, 1, arena + 1088781824, 48, 384, 0.0f);
 
-  /* %547 = transpose(%546) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 89415936,
-      arena + 1088781824);
+  /* %512 = reshape(%511) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %511: no code */
 
-  /* %548 = reshape(%547) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %547: no code */
-
-  /* %551 = fused_linear(%548, %549, %550) blocks.8.attn.proj : f32[B, 197, 384] */
+  /* %515 = fused_linear(%512, %513, %514) blocks.8.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 1088781824, params[208], params[209], LK_ACT_NONE,
       NULL, arena + 89415936);
 
-  /* %553 = mul(%551, %552) blocks.8 : f32[B, 197, 384], written over %551 */
+  /* %517 = mul(%515, %516) blocks.8 : f32[B, 197, 384], written over %515 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 89415936, (const long[]){75648, 384, 1}, inputs[8],
       (const long[]){1, 0, 0}, arena + 89415936);
 
-  /* %554 = add(%525, %553) blocks.8 : f32[B, 197, 384], written over %551 */
+  /* %518 = add(%493, %517) blocks.8 : f32[B, 197, 384], written over %515 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1074257408, (const long[]){75648, 384, 1},
       arena + 89415936, (const long[]){75648, 384, 1}, arena + 89415936);
 
-  /* %555 = slice(%554) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %590 from row 0 */
+  /* %519 = slice(%518) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], written into %554 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 89415936 + (long)b * 75648, 75648,
         arena + 1091202560 + (long)b * 75648, 384);
   } // for b
 
-  /* %556 = slice(%554) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  /* %520 = slice(%518) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 89416320, 75648, arena + 1185414656, 75264);
 
-  /* %558 = reshape(%557) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %557: no code */
+  /* %522 = reshape(%521) {shape [1536, 384]} blocks.8.conv.conv.0 : f32[1536, 384], a view of %521: no code */
 
-  /* %559 = fused_linear(%556, %558) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
+  /* %523 = fused_linear(%520, %522) blocks.8.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1185414656, params[210], NULL, LK_ACT_NONE, NULL,
       arena + 678583808);
 
-  /* %562 = batch_normalize(%559, %560, %561) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
+  /* %526 = batch_normalize(%523, %524, %525) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 678583808, params[211], params[212], 1e-05f,
       arena + 688217600);
 
-  /* %563 = batch_moments(%559) {channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
+  /* %527 = batch_moments(%523) {channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 678583808, arena + 1209293312);
 
-  /* %564 = hswish(%562) blocks.8.conv : f32[B, 196, 1536] */
+  /* %528 = hswish(%526) blocks.8.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 688217600, arena + 697851392);
 
-  /* %566 = token_dwconv(%564, %565) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  /* %530 = token_dwconv(%528, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 697851392, params[215], NULL,
       LK_ACT_NONE, arena + 707485184);
 
-  /* %569 = batch_normalize(%566, %567, %568) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
+  /* %533 = batch_normalize(%530, %531, %532) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 707485184, params[216], params[217], 1e-05f,
       arena + 717118976);
 
-  /* %570 = batch_moments(%566) {channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
+  /* %534 = batch_moments(%530) {channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 707485184, arena + 1209296384);
 
-  /* %571 = hswish(%569) blocks.8.conv : f32[B, 196, 1536] */
+  /* %535 = hswish(%533) blocks.8.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 717118976, arena + 726752768);
 
-  /* %572 = mean(%571) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
+  /* %536 = mean(%535) {axis 0} blocks.8.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 726752768, arena + 1208654336);
 
-  /* %575 = fused_linear(%572, %573, %574) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %539 = fused_linear(%536, %537, %538) blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1208654336, params[220], params[221], LK_ACT_NONE, NULL,
       arena + 1209330928);
 
-  /* %576 = relu(%575) blocks.8.conv.conv.6 : f32[B, 4] */
+  /* %540 = relu(%539) blocks.8.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209330928, arena + 1209331056);
 
-  /* %579 = fused_linear(%576, %577, %578) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %543 = fused_linear(%540, %541, %542) blocks.8.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209331056, params[222], params[223], LK_ACT_NONE, NULL,
       arena + 1208703488);
 
-  /* %580 = hsigmoid(%579) blocks.8.conv.conv.6 : f32[B, 1536] */
+  /* %544 = hsigmoid(%543) blocks.8.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1208703488, arena + 1208752640);
 
-  /* %581 = mul(%571, %580) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  /* %545 = mul(%535, %544) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 726752768, (const long[]){301056, 1536, 1},
       arena + 1208752640, (const long[]){1536, 0, 1}, arena + 736386560);
 
-  /* %583 = reshape(%582) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %582: no code */
+  /* %547 = reshape(%546) {shape [384, 1536]} blocks.8.conv.conv.7 : f32[384, 1536], a view of %546: no code */
 
-  /* %584 = fused_linear(%581, %583) blocks.8.conv.conv.7 : f32[B, 196, 384] */
+  /* %548 = fused_linear(%545, %547) blocks.8.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 736386560, params[224], NULL, LK_ACT_NONE, NULL,
       arena + 1187823104);
 
-  /* %587 = batch_normalize(%584, %585, %586) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  /* %551 = batch_normalize(%548, %549, %550) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1187823104, params[225], params[226], 1e-05f,
       arena + 89415936);
 
-  /* %588 = batch_moments(%584) {channels last} blocks.8.conv.conv.8 : f32[2, 384] */
+  /* %552 = batch_moments(%548) {channels last} blocks.8.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1187823104, arena + 1209325040);
 
-  /* %589 = add(%556, %587) blocks.8.conv : f32[B, 196, 384], written into %590 from row 1 */
+  /* %553 = add(%520, %551) blocks.8.conv : f32[B, 196, 384], written into %554 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1185414656 + (long)b * 75264,
         (const long[]){384, 1}, arena + 89415936 + (long)b * 75264, (const long[]){384, 1},
         arena + 1091202944 + (long)b * 75648);
   } // for b
 
-  /* %590 = concat(%555, %589) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %554 = concat(%519, %553) {axis 0} blocks.8.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %593 = normalize(%590) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  /* %557 = normalize(%554) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 1091202560, 1e-06f, arena + 1093623296);
 
-  /* %594 = mul(%593, %591) blocks.9.norm1 : f32[B, 197, 384] */
+  /* %558 = mul(%557, %555) blocks.9.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1093623296, (const long[]){75648, 384, 1},
       params[229], (const long[]){0, 0, 1}, arena + 1096044032);
 
-  /* %595 = add(%594, %592) blocks.9.norm1 : f32[B, 197, 384], written over %594 */
+  /* %559 = add(%558, %556) blocks.9.norm1 : f32[B, 197, 384], written over %558 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1096044032, (const long[]){75648, 384, 1},
       params[230], (const long[]){0, 0, 1}, arena + 1096044032);
 
-  /* %598 = fused_linear(%595, %596, %597) blocks.9.attn.qkv : f32[B, 197, 1152] */
+  /* %562 = fused_linear(%559, %560, %561) blocks.9.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 1096044032, params[231], params[232], LK_ACT_NONE,
       NULL, arena + 89415936);
 
-  /* %599 = slice(%598) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 89415936, 1152, arena + 96678144, 384);
+  /* %563 = slice(%562) {axis 1, start 0, length 384} blocks.9.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 89415936, 1152, arena + 1098464768, 384);
 
-  /* %600 = slice(%598) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 89416320, 1152, arena + 99098880, 384);
+  /* %564 = slice(%562) {axis 1, start 384, length 384} blocks.9.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 89416320, 1152, arena + 1100885504, 384);
 
-  /* %601 = slice(%598) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 89416704, 1152, arena + 101519616, 384);
+  /* %565 = slice(%562) {axis 1, start 768, length 384} blocks.9.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 89416704, 1152, arena + 1103306240, 384);
 
-  /* %602 = reshape(%599) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %599: no code */
+  /* %566 = reshape(%563) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %563: no code */
 
-  /* %603 = transpose(%602) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 96678144,
-      arena + 1098464768);
+  /* %567 = reshape(%564) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %564: no code */
 
-  /* %604 = reshape(%600) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %600: no code */
+  /* %568 = reshape(%565) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %565: no code */
 
-  /* %605 = transpose(%604) {perm [1, 2, 3, 0]} blocks.9.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 99098880,
-      arena + 1100885504);
+  /* %569 = matmul_permuted(%566, %567) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1098464768, 48, 384, 1,
+      arena + 1100885504, 48, 1, 384, arena + 89415936, 38809, 197, 0.0f);
 
-  /* %606 = reshape(%601) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %601: no code */
-
-  /* %607 = transpose(%606) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 101519616,
-      arena + 1103306240);
-
-  /* %608 = matmul(%603, %605) blocks.9.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 1098464768, 9456, 48, 1, arena + 1100885504, 9456,
-      197, 1, arena + 89415936, 38809, 197, 0.0f);
-
-  /* %609 = mul_scalar(%608) {x op 0.14433756} blocks.9.attn : f32[B, 8, 1, 197, 197] */
+  /* %570 = mul_scalar(%569) {x op 0.14433756} blocks.9.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 89415936, 0.14433756f, arena + 99351040);
 
-  /* %610 = softmax(%609) {axis -1} blocks.9.attn : f32[B, 8, 1, 197, 197] */
+  /* %571 = softmax(%570) {axis -1} blocks.9.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 99351040, arena + 89415936);
 
-  /* %611 = matmul(%610, %607) blocks.9.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 89415936, 38809, 197, 1, arena + 1103306240, 9456,
-      48, 1, arena + 99351040, 9456, 48, 0.0f);
+  /* %572 = matmul_permuted(%571, %568) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 89415936, 38809, 197, 1,
+      arena + 1103306240, 48, 384, 1, arena + 1105726976, 48, 384, 0.0f);
 
-  /* %612 = transpose(%611) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 99351040,
-      arena + 1105726976);
+  /* %573 = reshape(%572) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %572: no code */
 
-  /* %613 = reshape(%612) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %612: no code */
-
-  /* %616 = fused_linear(%613, %614, %615) blocks.9.attn.proj : f32[B, 197, 384] */
+  /* %576 = fused_linear(%573, %574, %575) blocks.9.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 1105726976, params[233], params[234], LK_ACT_NONE,
       NULL, arena + 99351040);
 
-  /* %618 = mul(%616, %617) blocks.9 : f32[B, 197, 384], written over %616 */
+  /* %578 = mul(%576, %577) blocks.9 : f32[B, 197, 384], written over %576 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 99351040, (const long[]){75648, 384, 1}, inputs[9],
       (const long[]){1, 0, 0}, arena + 99351040);
 
-  /* %619 = add(%590, %618) blocks.9 : f32[B, 197, 384], written over %616 */
+  /* %579 = add(%554, %578) blocks.9 : f32[B, 197, 384], written over %576 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1091202560, (const long[]){75648, 384, 1},
       arena + 99351040, (const long[]){75648, 384, 1}, arena + 99351040);
 
-  /* %620 = slice(%619) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %655 from row 0 */
+  /* %580 = slice(%579) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], written into %615 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 99351040 + (long)b * 75648, 75648,
         arena + 1108147712 + (long)b * 75648, 384);
   } // for b
 
-  /* %621 = slice(%619) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  /* %581 = slice(%579) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 99351424, 75648, arena + 1190231552, 75264);
 
-  /* %623 = reshape(%622) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %622: no code */
+  /* %583 = reshape(%582) {shape [1536, 384]} blocks.9.conv.conv.0 : f32[1536, 384], a view of %582: no code */
 
-  /* %624 = fused_linear(%621, %623) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
+  /* %584 = fused_linear(%581, %583) blocks.9.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1190231552, params[235], NULL, LK_ACT_NONE, NULL,
       arena + 746020352);
 
-  /* %627 = batch_normalize(%624, %625, %626) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
+  /* %587 = batch_normalize(%584, %585, %586) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 746020352, params[236], params[237], 1e-05f,
       arena + 755654144);
 
-  /* %628 = batch_moments(%624) {channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
+  /* %588 = batch_moments(%584) {channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 746020352, arena + 1209299456);
 
-  /* %629 = hswish(%627) blocks.9.conv : f32[B, 196, 1536] */
+  /* %589 = hswish(%587) blocks.9.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 755654144, arena + 765287936);
 
-  /* %631 = token_dwconv(%629, %630) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  /* %591 = token_dwconv(%589, %590) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 765287936, params[240], NULL,
       LK_ACT_NONE, arena + 774921728);
 
-  /* %634 = batch_normalize(%631, %632, %633) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
+  /* %594 = batch_normalize(%591, %592, %593) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 774921728, params[241], params[242], 1e-05f,
       arena + 784555520);
 
-  /* %635 = batch_moments(%631) {channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
+  /* %595 = batch_moments(%591) {channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 774921728, arena + 1209302528);
 
-  /* %636 = hswish(%634) blocks.9.conv : f32[B, 196, 1536] */
+  /* %596 = hswish(%594) blocks.9.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 784555520, arena + 794189312);
 
-  /* %637 = mean(%636) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
+  /* %597 = mean(%596) {axis 0} blocks.9.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 794189312, arena + 1208801792);
 
-  /* %640 = fused_linear(%637, %638, %639) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %600 = fused_linear(%597, %598, %599) blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1208801792, params[245], params[246], LK_ACT_NONE, NULL,
       arena + 1209331184);
 
-  /* %641 = relu(%640) blocks.9.conv.conv.6 : f32[B, 4] */
+  /* %601 = relu(%600) blocks.9.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209331184, arena + 1209331312);
 
-  /* %644 = fused_linear(%641, %642, %643) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %604 = fused_linear(%601, %602, %603) blocks.9.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209331312, params[247], params[248], LK_ACT_NONE, NULL,
       arena + 1208850944);
 
-  /* %645 = hsigmoid(%644) blocks.9.conv.conv.6 : f32[B, 1536] */
+  /* %605 = hsigmoid(%604) blocks.9.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1208850944, arena + 1208900096);
 
-  /* %646 = mul(%636, %645) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  /* %606 = mul(%596, %605) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 794189312, (const long[]){301056, 1536, 1},
       arena + 1208900096, (const long[]){1536, 0, 1}, arena + 803823104);
 
-  /* %648 = reshape(%647) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %647: no code */
+  /* %608 = reshape(%607) {shape [384, 1536]} blocks.9.conv.conv.7 : f32[384, 1536], a view of %607: no code */
 
-  /* %649 = fused_linear(%646, %648) blocks.9.conv.conv.7 : f32[B, 196, 384] */
+  /* %609 = fused_linear(%606, %608) blocks.9.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 803823104, params[249], NULL, LK_ACT_NONE, NULL,
       arena + 1192640000);
 
-  /* %652 = batch_normalize(%649, %650, %651) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  /* %612 = batch_normalize(%609, %610, %611) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1192640000, params[250], params[251], 1e-05f,
       arena + 99351040);
 
-  /* %653 = batch_moments(%649) {channels last} blocks.9.conv.conv.8 : f32[2, 384] */
+  /* %613 = batch_moments(%609) {channels last} blocks.9.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1192640000, arena + 1209325808);
 
-  /* %654 = add(%621, %652) blocks.9.conv : f32[B, 196, 384], written into %655 from row 1 */
+  /* %614 = add(%581, %612) blocks.9.conv : f32[B, 196, 384], written into %615 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1190231552 + (long)b * 75264,
         (const long[]){384, 1}, arena + 99351040 + (long)b * 75264, (const long[]){384, 1},
         arena + 1108148096 + (long)b * 75648);
   } // for b
 
-  /* %655 = concat(%620, %654) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %615 = concat(%580, %614) {axis 0} blocks.9.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %658 = normalize(%655) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  /* %618 = normalize(%615) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 1108147712, 1e-06f, arena + 1110568448);
 
-  /* %659 = mul(%658, %656) blocks.10.norm1 : f32[B, 197, 384] */
+  /* %619 = mul(%618, %616) blocks.10.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1110568448, (const long[]){75648, 384, 1},
       params[254], (const long[]){0, 0, 1}, arena + 1112989184);
 
-  /* %660 = add(%659, %657) blocks.10.norm1 : f32[B, 197, 384], written over %659 */
+  /* %620 = add(%619, %617) blocks.10.norm1 : f32[B, 197, 384], written over %619 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1112989184, (const long[]){75648, 384, 1},
       params[255], (const long[]){0, 0, 1}, arena + 1112989184);
 
-  /* %663 = fused_linear(%660, %661, %662) blocks.10.attn.qkv : f32[B, 197, 1152] */
+  /* %623 = fused_linear(%620, %621, %622) blocks.10.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 1112989184, params[256], params[257], LK_ACT_NONE,
       NULL, arena + 99351040);
 
-  /* %664 = slice(%663) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 99351040, 1152, arena + 106613248, 384);
+  /* %624 = slice(%623) {axis 1, start 0, length 384} blocks.10.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 99351040, 1152, arena + 1115409920, 384);
 
-  /* %665 = slice(%663) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 99351424, 1152, arena + 109033984, 384);
+  /* %625 = slice(%623) {axis 1, start 384, length 384} blocks.10.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 99351424, 1152, arena + 1117830656, 384);
 
-  /* %666 = slice(%663) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 99351808, 1152, arena + 111454720, 384);
+  /* %626 = slice(%623) {axis 1, start 768, length 384} blocks.10.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 99351808, 1152, arena + 1120251392, 384);
 
-  /* %667 = reshape(%664) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %664: no code */
+  /* %627 = reshape(%624) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %624: no code */
 
-  /* %668 = transpose(%667) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 106613248,
-      arena + 1115409920);
+  /* %628 = reshape(%625) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %625: no code */
 
-  /* %669 = reshape(%665) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %665: no code */
+  /* %629 = reshape(%626) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %626: no code */
 
-  /* %670 = transpose(%669) {perm [1, 2, 3, 0]} blocks.10.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 109033984,
-      arena + 1117830656);
+  /* %630 = matmul_permuted(%627, %628) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1115409920, 48, 384, 1,
+      arena + 1117830656, 48, 1, 384, arena + 99351040, 38809, 197, 0.0f);
 
-  /* %671 = reshape(%666) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %666: no code */
-
-  /* %672 = transpose(%671) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 111454720,
-      arena + 1120251392);
-
-  /* %673 = matmul(%668, %670) blocks.10.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 1115409920, 9456, 48, 1, arena + 1117830656, 9456,
-      197, 1, arena + 99351040, 38809, 197, 0.0f);
-
-  /* %674 = mul_scalar(%673) {x op 0.14433756} blocks.10.attn : f32[B, 8, 1, 197, 197] */
+  /* %631 = mul_scalar(%630) {x op 0.14433756} blocks.10.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 99351040, 0.14433756f, arena + 109286144);
 
-  /* %675 = softmax(%674) {axis -1} blocks.10.attn : f32[B, 8, 1, 197, 197] */
+  /* %632 = softmax(%631) {axis -1} blocks.10.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 109286144, arena + 99351040);
 
-  /* %676 = matmul(%675, %672) blocks.10.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 99351040, 38809, 197, 1, arena + 1120251392, 9456,
-      48, 1, arena + 109286144, 9456, 48, 0.0f);
+  /* %633 = matmul_permuted(%632, %629) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 99351040, 38809, 197, 1,
+      arena + 1120251392, 48, 384, 1, arena + 1122672128, 48, 384, 0.0f);
 
-  /* %677 = transpose(%676) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 109286144,
-      arena + 1122672128);
+  /* %634 = reshape(%633) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %633: no code */
 
-  /* %678 = reshape(%677) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %677: no code */
-
-  /* %681 = fused_linear(%678, %679, %680) blocks.10.attn.proj : f32[B, 197, 384] */
+  /* %637 = fused_linear(%634, %635, %636) blocks.10.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 1122672128, params[258], params[259], LK_ACT_NONE,
       NULL, arena + 109286144);
 
-  /* %683 = mul(%681, %682) blocks.10 : f32[B, 197, 384], written over %681 */
+  /* %639 = mul(%637, %638) blocks.10 : f32[B, 197, 384], written over %637 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 109286144, (const long[]){75648, 384, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 109286144);
 
-  /* %684 = add(%655, %683) blocks.10 : f32[B, 197, 384], written over %681 */
+  /* %640 = add(%615, %639) blocks.10 : f32[B, 197, 384], written over %637 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1108147712, (const long[]){75648, 384, 1},
       arena + 109286144, (const long[]){75648, 384, 1}, arena + 109286144);
 
-  /* %685 = slice(%684) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %720 from row 0 */
+  /* %641 = slice(%640) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], written into %676 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 109286144 + (long)b * 75648, 75648,
         arena + 1125092864 + (long)b * 75648, 384);
   } // for b
 
-  /* %686 = slice(%684) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  /* %642 = slice(%640) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 109286528, 75648, arena + 1195048448, 75264);
 
-  /* %688 = reshape(%687) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %687: no code */
+  /* %644 = reshape(%643) {shape [1536, 384]} blocks.10.conv.conv.0 : f32[1536, 384], a view of %643: no code */
 
-  /* %689 = fused_linear(%686, %688) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
+  /* %645 = fused_linear(%642, %644) blocks.10.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1195048448, params[260], NULL, LK_ACT_NONE, NULL,
       arena + 813456896);
 
-  /* %692 = batch_normalize(%689, %690, %691) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
+  /* %648 = batch_normalize(%645, %646, %647) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 813456896, params[261], params[262], 1e-05f,
       arena + 823090688);
 
-  /* %693 = batch_moments(%689) {channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
+  /* %649 = batch_moments(%645) {channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 813456896, arena + 1209305600);
 
-  /* %694 = hswish(%692) blocks.10.conv : f32[B, 196, 1536] */
+  /* %650 = hswish(%648) blocks.10.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 823090688, arena + 832724480);
 
-  /* %696 = token_dwconv(%694, %695) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  /* %652 = token_dwconv(%650, %651) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 832724480, params[265], NULL,
       LK_ACT_NONE, arena + 842358272);
 
-  /* %699 = batch_normalize(%696, %697, %698) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
+  /* %655 = batch_normalize(%652, %653, %654) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 842358272, params[266], params[267], 1e-05f,
       arena + 851992064);
 
-  /* %700 = batch_moments(%696) {channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
+  /* %656 = batch_moments(%652) {channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 842358272, arena + 1209308672);
 
-  /* %701 = hswish(%699) blocks.10.conv : f32[B, 196, 1536] */
+  /* %657 = hswish(%655) blocks.10.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 851992064, arena + 861625856);
 
-  /* %702 = mean(%701) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %658 = mean(%657) {axis 0} blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 861625856, arena + 1208949248);
 
-  /* %705 = fused_linear(%702, %703, %704) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %661 = fused_linear(%658, %659, %660) blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1208949248, params[270], params[271], LK_ACT_NONE, NULL,
       arena + 1209331440);
 
-  /* %706 = relu(%705) blocks.10.conv.conv.6 : f32[B, 4] */
+  /* %662 = relu(%661) blocks.10.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 1209331440, arena + 1209331568);
 
-  /* %709 = fused_linear(%706, %707, %708) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %665 = fused_linear(%662, %663, %664) blocks.10.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 1209331568, params[272], params[273], LK_ACT_NONE, NULL,
       arena + 1208998400);
 
-  /* %710 = hsigmoid(%709) blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %666 = hsigmoid(%665) blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1208998400, arena + 1209047552);
 
-  /* %711 = mul(%701, %710) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  /* %667 = mul(%657, %666) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 861625856, (const long[]){301056, 1536, 1},
       arena + 1209047552, (const long[]){1536, 0, 1}, arena + 871259648);
 
-  /* %713 = reshape(%712) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %712: no code */
+  /* %669 = reshape(%668) {shape [384, 1536]} blocks.10.conv.conv.7 : f32[384, 1536], a view of %668: no code */
 
-  /* %714 = fused_linear(%711, %713) blocks.10.conv.conv.7 : f32[B, 196, 384] */
+  /* %670 = fused_linear(%667, %669) blocks.10.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 871259648, params[274], NULL, LK_ACT_NONE, NULL,
       arena + 1197456896);
 
-  /* %717 = batch_normalize(%714, %715, %716) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  /* %673 = batch_normalize(%670, %671, %672) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1197456896, params[275], params[276], 1e-05f,
       arena + 109286144);
 
-  /* %718 = batch_moments(%714) {channels last} blocks.10.conv.conv.8 : f32[2, 384] */
+  /* %674 = batch_moments(%670) {channels last} blocks.10.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1197456896, arena + 1209326576);
 
-  /* %719 = add(%686, %717) blocks.10.conv : f32[B, 196, 384], written into %720 from row 1 */
+  /* %675 = add(%642, %673) blocks.10.conv : f32[B, 196, 384], written into %676 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1195048448 + (long)b * 75264,
         (const long[]){384, 1}, arena + 109286144 + (long)b * 75264, (const long[]){384, 1},
         arena + 1125093248 + (long)b * 75648);
   } // for b
 
-  /* %720 = concat(%685, %719) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %676 = concat(%641, %675) {axis 0} blocks.10.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %723 = normalize(%720) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  /* %679 = normalize(%676) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 1125092864, 1e-06f, arena + 1127513600);
 
-  /* %724 = mul(%723, %721) blocks.11.norm1 : f32[B, 197, 384] */
+  /* %680 = mul(%679, %677) blocks.11.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1127513600, (const long[]){75648, 384, 1},
       params[279], (const long[]){0, 0, 1}, arena + 1129934336);
 
-  /* %725 = add(%724, %722) blocks.11.norm1 : f32[B, 197, 384], written over %724 */
+  /* %681 = add(%680, %678) blocks.11.norm1 : f32[B, 197, 384], written over %680 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1129934336, (const long[]){75648, 384, 1},
       params[280], (const long[]){0, 0, 1}, arena + 1129934336);
 
-  /* %728 = fused_linear(%725, %726, %727) blocks.11.attn.qkv : f32[B, 197, 1152] */
+  /* %684 = fused_linear(%681, %682, %683) blocks.11.attn.qkv : f32[B, 197, 1152] */
   lk_fused_linear(B * 197, 384, 1152, arena + 1129934336, params[281], params[282], LK_ACT_NONE,
       NULL, arena + 109286144);
 
-  /* %729 = slice(%728) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 109286144, 1152, arena + 116548352, 384);
+  /* %685 = slice(%684) {axis 1, start 0, length 384} blocks.11.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 109286144, 1152, arena + 1132355072, 384);
 
-  /* %730 = slice(%728) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 109286528, 1152, arena + 118969088, 384);
+  /* %686 = slice(%684) {axis 1, start 384, length 384} blocks.11.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 109286528, 1152, arena + 1134775808, 384);
 
-  /* %731 = slice(%728) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384] */
-  lk_copy_rows(B * 197, 384, arena + 109286912, 1152, arena + 121389824, 384);
+  /* %687 = slice(%684) {axis 1, start 768, length 384} blocks.11.attn : f32[B, 197, 384] */
+  lk_copy_rows(B * 197, 384, arena + 109286912, 1152, arena + 1137196544, 384);
 
-  /* %732 = reshape(%729) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %729: no code */
+  /* %688 = reshape(%685) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %685: no code */
 
-  /* %733 = transpose(%732) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 116548352,
-      arena + 1132355072);
+  /* %689 = reshape(%686) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %686: no code */
 
-  /* %734 = reshape(%730) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %730: no code */
+  /* %690 = reshape(%687) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %687: no code */
 
-  /* %735 = transpose(%734) {perm [1, 2, 3, 0]} blocks.11.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 118969088,
-      arena + 1134775808);
+  /* %691 = matmul_permuted(%688, %689) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 1132355072, 48, 384, 1,
+      arena + 1134775808, 48, 1, 384, arena + 109286144, 38809, 197, 0.0f);
 
-  /* %736 = reshape(%731) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %731: no code */
-
-  /* %737 = transpose(%736) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 121389824,
-      arena + 1137196544);
-
-  /* %738 = matmul(%733, %735) blocks.11.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 1132355072, 9456, 48, 1, arena + 1134775808, 9456,
-      197, 1, arena + 109286144, 38809, 197, 0.0f);
-
-  /* %739 = mul_scalar(%738) {x op 0.14433756} blocks.11.attn : f32[B, 8, 1, 197, 197] */
+  /* %692 = mul_scalar(%691) {x op 0.14433756} blocks.11.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 109286144, 0.14433756f, arena + 119221248);
 
-  /* %740 = softmax(%739) {axis -1} blocks.11.attn : f32[B, 8, 1, 197, 197] */
+  /* %693 = softmax(%692) {axis -1} blocks.11.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax(B * 1576, 197, arena + 119221248, arena + 109286144);
 
-  /* %741 = matmul(%740, %737) blocks.11.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 109286144, 38809, 197, 1, arena + 1137196544, 9456,
-      48, 1, arena + 119221248, 9456, 48, 0.0f);
+  /* %694 = matmul_permuted(%693, %690) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 109286144, 38809, 197, 1,
+      arena + 1137196544, 48, 384, 1, arena + 1139617280, 48, 384, 0.0f);
 
-  /* %742 = transpose(%741) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 119221248,
-      arena + 1139617280);
+  /* %695 = reshape(%694) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %694: no code */
 
-  /* %743 = reshape(%742) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %742: no code */
-
-  /* %746 = fused_linear(%743, %744, %745) blocks.11.attn.proj : f32[B, 197, 384] */
+  /* %698 = fused_linear(%695, %696, %697) blocks.11.attn.proj : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 384, 384, arena + 1139617280, params[283], params[284], LK_ACT_NONE,
       NULL, arena + 119221248);
 
-  /* %748 = mul(%746, %747) blocks.11 : f32[B, 197, 384], written over %746 */
+  /* %700 = mul(%698, %699) blocks.11 : f32[B, 197, 384], written over %698 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 119221248, (const long[]){75648, 384, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 119221248);
 
-  /* %749 = add(%720, %748) blocks.11 : f32[B, 197, 384], written over %746 */
+  /* %701 = add(%676, %700) blocks.11 : f32[B, 197, 384], written over %698 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1125092864, (const long[]){75648, 384, 1},
       arena + 119221248, (const long[]){75648, 384, 1}, arena + 119221248);
 
-  /* %750 = slice(%749) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %785 from row 0 */
+  /* %702 = slice(%701) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], written into %737 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 384, arena + 119221248 + (long)b * 75648, 75648,
         arena + 929062400 + (long)b * 75648, 384);
   } // for b
 
-  /* %751 = slice(%749) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
+  /* %703 = slice(%701) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 119221632, 75648, arena + 1199865344, 75264);
 
-  /* %753 = reshape(%752) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %752: no code */
+  /* %705 = reshape(%704) {shape [1536, 384]} blocks.11.conv.conv.0 : f32[1536, 384], a view of %704: no code */
 
-  /* %754 = fused_linear(%751, %753) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
+  /* %706 = fused_linear(%703, %705) blocks.11.conv.conv.0 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1199865344, params[285], NULL, LK_ACT_NONE, NULL,
       arena + 119221248);
 
-  /* %757 = batch_normalize(%754, %755, %756) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
+  /* %709 = batch_normalize(%706, %707, %708) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 119221248, params[286], params[287], 1e-05f,
       arena + 128855040);
 
-  /* %758 = batch_moments(%754) {channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
+  /* %710 = batch_moments(%706) {channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 119221248, arena + 1209311744);
 
-  /* %759 = hswish(%757) blocks.11.conv : f32[B, 196, 1536] */
+  /* %711 = hswish(%709) blocks.11.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 128855040, arena + 880893440);
 
-  /* %761 = token_dwconv(%759, %760) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  /* %713 = token_dwconv(%711, %712) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 880893440, params[290], NULL,
       LK_ACT_NONE, arena + 890527232);
 
-  /* %764 = batch_normalize(%761, %762, %763) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
+  /* %716 = batch_normalize(%713, %714, %715) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_cl(B * 196, 1536, arena + 890527232, params[291], params[292], 1e-05f,
       arena + 900161024);
 
-  /* %765 = batch_moments(%761) {channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
+  /* %717 = batch_moments(%713) {channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
   lk_batch_moments_cl(B * 196, 1536, arena + 890527232, arena + 1209314816);
 
-  /* %766 = hswish(%764) blocks.11.conv : f32[B, 196, 1536] */
+  /* %718 = hswish(%716) blocks.11.conv : f32[B, 196, 1536] */
   lk_hswish(B * 196 * 1536, arena + 900161024, arena + 909794816);
 
-  /* %767 = mean(%766) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
+  /* %719 = mean(%718) {axis 0} blocks.11.conv.conv.6 : f32[B, 1536] */
   lk_mean_axis(B, 196, 1536, arena + 909794816, arena + 1209096704);
 
-  /* %770 = fused_linear(%767, %768, %769) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %722 = fused_linear(%719, %720, %721) blocks.11.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 1209096704, params[295], params[296], LK_ACT_NONE, NULL,
       arena + 139078656);
 
-  /* %771 = relu(%770) blocks.11.conv.conv.6 : f32[B, 4] */
+  /* %723 = relu(%722) blocks.11.conv.conv.6 : f32[B, 4] */
   lk_relu(B * 4, arena + 139078656, arena + 139078784);
 
-  /* %774 = fused_linear(%771, %772, %773) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
+  /* %726 = fused_linear(%723, %724, %725) blocks.11.conv.conv.6.fc.2 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 139078784, params[297], params[298], LK_ACT_NONE, NULL,
       arena + 1209145856);
 
-  /* %775 = hsigmoid(%774) blocks.11.conv.conv.6 : f32[B, 1536] */
+  /* %727 = hsigmoid(%726) blocks.11.conv.conv.6 : f32[B, 1536] */
   lk_hsigmoid(B * 1536, arena + 1209145856, arena + 1209195008);
 
-  /* %776 = mul(%766, %775) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  /* %728 = mul(%718, %727) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 909794816, (const long[]){301056, 1536, 1},
       arena + 1209195008, (const long[]){1536, 0, 1}, arena + 919428608);
 
-  /* %778 = reshape(%777) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %777: no code */
+  /* %730 = reshape(%729) {shape [384, 1536]} blocks.11.conv.conv.7 : f32[384, 1536], a view of %729: no code */
 
-  /* %779 = fused_linear(%776, %778) blocks.11.conv.conv.7 : f32[B, 196, 384] */
+  /* %731 = fused_linear(%728, %730) blocks.11.conv.conv.7 : f32[B, 196, 384] */
   lk_fused_linear(B * 196, 1536, 384, arena + 919428608, params[299], NULL, LK_ACT_NONE, NULL,
       arena + 1202273792);
 
-  /* %782 = batch_normalize(%779, %780, %781) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  /* %734 = batch_normalize(%731, %732, %733) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_cl(B * 196, 384, arena + 1202273792, params[300], params[301], 1e-05f,
       arena + 931483136);
 
-  /* %783 = batch_moments(%779) {channels last} blocks.11.conv.conv.8 : f32[2, 384] */
+  /* %735 = batch_moments(%731) {channels last} blocks.11.conv.conv.8 : f32[2, 384] */
   lk_batch_moments_cl(B * 196, 384, arena + 1202273792, arena + 1209327344);
 
-  /* %784 = add(%751, %782) blocks.11.conv : f32[B, 196, 384], written into %785 from row 1 */
+  /* %736 = add(%703, %734) blocks.11.conv : f32[B, 196, 384], written into %737 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 384}, arena + 1199865344 + (long)b * 75264,
         (const long[]){384, 1}, arena + 931483136 + (long)b * 75264, (const long[]){384, 1},
         arena + 929062784 + (long)b * 75648);
   } // for b
 
-  /* %785 = concat(%750, %784) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
+  /* %737 = concat(%702, %736) {axis 0} blocks.11.conv : f32[B, 197, 384], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %788 = normalize(%785) {eps 1e-06} norm : f32[B, 197, 384] */
+  /* %740 = normalize(%737) {eps 1e-06} norm : f32[B, 197, 384] */
   lk_normalize(B * 197, 384, arena + 929062400, 1e-06f, arena + 931483136);
 
-  /* %789 = mul(%788, %786) norm : f32[B, 197, 384] */
+  /* %741 = mul(%740, %738) norm : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 931483136, (const long[]){75648, 384, 1},
       params[304], (const long[]){0, 0, 1}, arena + 933903872);
 
-  /* %790 = add(%789, %787) norm : f32[B, 197, 384], written over %789 */
+  /* %742 = add(%741, %739) norm : f32[B, 197, 384], written over %741 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 933903872, (const long[]){75648, 384, 1},
       params[305], (const long[]){0, 0, 1}, arena + 933903872);
 
-  /* %791 = index(%790) {axis 0, at 0} : f32[B, 384] */
+  /* %743 = index(%742) {axis 0, at 0} : f32[B, 384] */
   lk_copy_rows(B, 384, arena + 933903872, 75648, arena + 138904832, 384);
 
-  /* %794 = fused_linear(%791, %792, %793) head : f32[B, 1000] */
+  /* %746 = fused_linear(%743, %744, %745) head : f32[B, 1000] */
   lk_fused_linear(B, 384, 1000, arena + 138904832, params[306], params[307], LK_ACT_NONE, NULL,
       arena + 138488832);
 
-  /* %796 = cross_entropy(%794, %795) : f32[1] */
+  /* %748 = cross_entropy(%746, %747) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 138488832, inputs[12], arena + 1209331696);
 
-  /* %797 = cross_entropy_grad(%794, %795) : f32[B, 1000] */
+  /* %749 = cross_entropy_grad(%746, %747) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 138488832, inputs[12], arena + 138872832);
 
-  /* %798 = transpose(%792) {perm [1, 0]} head : f32[384, 1000] */
+  /* %750 = transpose(%744) {perm [1, 0]} head : f32[384, 1000] */
   lk_transpose(2, (const long[]){1000, 384}, (const int[]){1, 0}, params[306], arena + 138488832);
 
-  /* %799 = fused_linear(%797, %798) head : f32[B, 384] */
+  /* %751 = fused_linear(%749, %750) head : f32[B, 384] */
   lk_fused_linear(B, 1000, 384, arena + 138872832, arena + 138488832, NULL, LK_ACT_NONE, NULL,
       arena + 138917120);
 
-  /* %800 = linear_grad_weight(%797, %791) head : f32[1000, 384] */
+  /* %752 = linear_grad_weight(%749, %743) head : f32[1000, 384] */
   lk_linear_grad_weight(B, 384, 1000, arena + 138872832, arena + 138904832, arena + 1207090688);
 
-  /* %801 = reduce_sum(%797) {axes [], batch} head : f32[1000] */
+  /* %753 = reduce_sum(%749) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 138872832,
       arena + 1209317888);
 
-  /* %802 = reshape(%799) {shape [1, 384]} : f32[B, 1, 384], a view of %799: no code */
+  /* %754 = reshape(%751) {shape [1, 384]} : f32[B, 1, 384], a view of %751: no code */
 
-  /* %803 = zero_pad(%802) {axis 0, before 0, after 196} : f32[B, 197, 384] */
+  /* %755 = zero_pad(%754) {axis 0, before 0, after 196} : f32[B, 197, 384] */
   lk_zero_pad(B, 1, 384, 0, 196, arena + 138917120, arena + 933903872);
 
-  /* %804 = reduce_sum(%803) {axes [0], batch} norm : f32[384] */
+  /* %756 = reduce_sum(%755) {axes [0], batch} norm : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 933903872,
       arena + 1209328112);
 
-  /* %805 = mul(%803, %786) norm : f32[B, 197, 384] */
+  /* %757 = mul(%755, %738) norm : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 933903872, (const long[]){75648, 384, 1},
       params[304], (const long[]){0, 0, 1}, arena + 1142038016);
 
-  /* %806 = mul(%803, %788) norm : f32[B, 197, 384], written over %803 */
+  /* %758 = mul(%755, %740) norm : f32[B, 197, 384], written over %755 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 933903872, (const long[]){75648, 384, 1},
       arena + 931483136, (const long[]){75648, 384, 1}, arena + 933903872);
 
-  /* %807 = reduce_sum(%806) {axes [0], batch} norm : f32[384] */
+  /* %759 = reduce_sum(%758) {axes [0], batch} norm : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 933903872,
       arena + 1209328496);
 
-  /* %808 = normalize_grad(%785, %805) {eps 1e-06} norm : f32[B, 197, 384] */
+  /* %760 = normalize_grad(%737, %757) {eps 1e-06} norm : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 929062400, arena + 1142038016, 1e-06f,
       arena + 1144458752);
 
-  /* %809 = slice(%808) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %761 = slice(%760) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %810 = slice(%808) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
+  /* %762 = slice(%760) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 1142038016, 75264);
 
-  /* %811 = batch_normalize_grad(%779, %810, %780) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
+  /* %763 = batch_normalize_grad(%731, %762, %732) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1202273792, arena + 1142038016, params[300],
       1e-05f, arena + 1204682240);
 
-  /* %812 = batch_normalize_param_grad(%779, %810) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[2, 384] */
+  /* %764 = batch_normalize_param_grad(%731, %762) {eps 1e-05, channels last} blocks.11.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1202273792, arena + 1142038016, 1e-05f,
       arena + 138488832);
 
-  /* %813 = index(%812) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
+  /* %765 = index(%764) {axis 0, at 0} blocks.11.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 138488832, 768, arena + 1202865152, 384);
 
-  /* %814 = index(%812) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
+  /* %766 = index(%764) {axis 0, at 1} blocks.11.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 138489216, 768, arena + 1202865536, 384);
 
-  /* %815 = transpose(%778) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
+  /* %767 = transpose(%730) {perm [1, 0]} blocks.11.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[299], arena + 138488832);
 
-  /* %816 = fused_linear(%811, %815) blocks.11.conv.conv.7 : f32[B, 196, 1536] */
+  /* %768 = fused_linear(%763, %767) blocks.11.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 1204682240, arena + 138488832, NULL, LK_ACT_NONE,
       NULL, arena + 929062400);
 
-  /* %817 = linear_grad_weight(%811, %776) blocks.11.conv.conv.7 : f32[384, 1536] */
+  /* %769 = linear_grad_weight(%763, %728) blocks.11.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 1204682240, arena + 919428608,
       arena + 1202273792);
 
-  /* %818 = reshape(%817) {shape [384, 1536, 1, 1]} blocks.11.conv.conv.7 : f32[384, 1536, 1, 1], a view of %817: no code */
+  /* %770 = reshape(%769) {shape [384, 1536, 1, 1]} blocks.11.conv.conv.7 : f32[384, 1536, 1, 1], a view of %769: no code */
 
-  /* %819 = mul(%816, %775) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  /* %771 = mul(%768, %727) blocks.11.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 929062400, (const long[]){301056, 1536, 1},
       arena + 1209195008, (const long[]){1536, 0, 1}, arena + 919428608);
 
-  /* %820 = mul(%816, %766) blocks.11.conv.conv.6 : f32[B, 196, 1536], written over %816 */
+  /* %772 = mul(%768, %718) blocks.11.conv.conv.6 : f32[B, 196, 1536], written over %768 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 929062400, (const long[]){301056, 1536, 1},
       arena + 909794816, (const long[]){301056, 1536, 1}, arena + 929062400);
 
-  /* %821 = reduce_sum(%820) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
+  /* %773 = reduce_sum(%772) {axes [0]} blocks.11.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 929062400, arena + 138488832);
 
-  /* %822 = hsigmoid_grad(%774, %821) blocks.11.conv.conv.6 : f32[B, 1536] */
+  /* %774 = hsigmoid_grad(%726, %773) blocks.11.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1209145856, arena + 138488832,
       arena + 138537984);
 
-  /* %823 = transpose(%772) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %775 = transpose(%724) {perm [1, 0]} blocks.11.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[297], arena + 138488832);
 
-  /* %824 = fused_linear(%822, %823) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %776 = fused_linear(%774, %775) blocks.11.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 138537984, arena + 138488832, NULL, LK_ACT_NONE, NULL,
       arena + 138494976);
 
-  /* %825 = linear_grad_weight(%822, %771) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
+  /* %777 = linear_grad_weight(%774, %723) blocks.11.conv.conv.6.fc.2 : f32[1536, 4] */
   lk_linear_grad_weight(B, 4, 1536, arena + 138537984, arena + 139078784, arena + 1144446464);
 
-  /* %826 = reduce_sum(%822) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
+  /* %778 = reduce_sum(%774) {axes [], batch} blocks.11.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 138537984,
       arena + 1202863616);
 
-  /* %827 = relu_grad(%770, %824) blocks.11.conv.conv.6 : f32[B, 4] */
+  /* %779 = relu_grad(%722, %776) blocks.11.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 139078656, arena + 138494976, arena + 138544128);
 
-  /* %828 = transpose(%768) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %780 = transpose(%720) {perm [1, 0]} blocks.11.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[295], arena + 138537984);
 
-  /* %829 = fused_linear(%827, %828) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %781 = fused_linear(%779, %780) blocks.11.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 138544128, arena + 138537984, NULL, LK_ACT_NONE, NULL,
       arena + 138488832);
 
-  /* %830 = linear_grad_weight(%827, %767) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
+  /* %782 = linear_grad_weight(%779, %719) blocks.11.conv.conv.6.fc.0 : f32[4, 1536] */
   lk_linear_grad_weight(B, 1536, 4, arena + 138544128, arena + 1209096704, arena + 1144452608);
 
-  /* %831 = reduce_sum(%827) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
+  /* %783 = reduce_sum(%779) {axes [], batch} blocks.11.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 138544128,
       arena + 1202865920);
 
-  /* %832 = reshape(%829) {shape [1, 1536]} blocks.11.conv.conv.6 : f32[B, 1, 1536], a view of %829: no code */
+  /* %784 = reshape(%781) {shape [1, 1536]} blocks.11.conv.conv.6 : f32[B, 1, 1536], a view of %781: no code */
 
-  /* %833 = expand(%832) {shape [196, 1536]} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  /* %785 = expand(%784) {shape [196, 1536]} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 138488832, (const long[]){1536, 0, 1},
       arena + 909794816, (const long[]){301056, 1536, 1});
 
-  /* %834 = mul_scalar(%833) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
+  /* %786 = mul_scalar(%785) {x op 0.0051020407} blocks.11.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 909794816, 0.0051020407f, arena + 929062400);
 
-  /* %835 = add(%819, %834) blocks.11.conv : f32[B, 196, 1536], written over %819 */
+  /* %787 = add(%771, %786) blocks.11.conv : f32[B, 196, 1536], written over %771 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 919428608, (const long[]){301056, 1536, 1},
       arena + 929062400, (const long[]){301056, 1536, 1}, arena + 919428608);
 
-  /* %836 = hswish_grad(%764, %835) blocks.11.conv : f32[B, 196, 1536] */
+  /* %788 = hswish_grad(%716, %787) blocks.11.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 900161024, arena + 919428608,
       arena + 909794816);
 
-  /* %837 = batch_normalize_grad(%761, %836, %762) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
+  /* %789 = batch_normalize_grad(%713, %788, %714) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 890527232, arena + 909794816, params[291],
       1e-05f, arena + 900161024);
 
-  /* %838 = batch_normalize_param_grad(%761, %836) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
+  /* %790 = batch_normalize_param_grad(%713, %788) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 890527232, arena + 909794816, 1e-05f,
       arena + 138488832);
 
-  /* %839 = index(%838) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
+  /* %791 = index(%790) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 138488832, 3072, arena + 909808640, 1536);
 
-  /* %840 = index(%838) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
+  /* %792 = index(%790) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1536] */
   lk_copy_rows(1, 1536, arena + 138490368, 3072, arena + 909810176, 1536);
 
-  /* %841 = token_dwconv_grad_input(%837, %760) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
+  /* %793 = token_dwconv_grad_input(%789, %712) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 900161024, params[290],
       arena + 890527232);
 
-  /* %842 = token_dwconv_grad_weight(%837, %759) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %794 = token_dwconv_grad_weight(%789, %711) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 900161024,
       arena + 880893440, arena + 909794816);
 
-  /* %843 = hswish_grad(%757, %841) blocks.11.conv : f32[B, 196, 1536] */
+  /* %795 = hswish_grad(%709, %793) blocks.11.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 128855040, arena + 890527232,
       arena + 880893440);
 
-  /* %844 = batch_normalize_grad(%754, %843, %755) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
+  /* %796 = batch_normalize_grad(%706, %795, %707) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 119221248, arena + 880893440, params[286],
       1e-05f, arena + 128855040);
 
-  /* %845 = batch_normalize_param_grad(%754, %843) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
+  /* %797 = batch_normalize_param_grad(%706, %795) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 119221248, arena + 880893440, 1e-05f,
       arena + 138488832);
 
-  /* %846 = index(%845) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 138488832, 3072, arena + 886472192, 1536);
+  /* %798 = index(%797) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 138488832, 3072, arena + 884493824, 1536);
 
-  /* %847 = index(%845) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 138490368, 3072, arena + 886473728, 1536);
+  /* %799 = index(%797) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 138490368, 3072, arena + 884495360, 1536);
 
-  /* %848 = transpose(%753) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
+  /* %800 = transpose(%705) {perm [1, 0]} blocks.11.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[285], arena + 119221248);
 
-  /* %849 = linear_grad_weight(%844, %751) blocks.11.conv.conv.0 : f32[1536, 384] */
+  /* %801 = linear_grad_weight(%796, %703) blocks.11.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 128855040, arena + 1199865344,
-      arena + 885734912);
+      arena + 883314176);
 
-  /* %850 = fused_linear(%844, %848, %810) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %802 = fused_linear(%796, %800, %762) {residual} blocks.11.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 128855040 + (long)b * 301056, arena + 119221248, NULL,
         LK_ACT_NONE, arena + 1142038016 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %851 = reshape(%849) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %849: no code */
+  /* %803 = reshape(%801) {shape [1536, 384, 1, 1]} blocks.11.conv.conv.0 : f32[1536, 384, 1, 1], a view of %801: no code */
 
-  /* %852 = concat(%809, %850) {axis 0} blocks.11 : f32[B, 197, 384], a view of %808: no code */
+  /* %804 = concat(%761, %802) {axis 0} blocks.11 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %853 = mul(%852, %747) blocks.11 : f32[B, 197, 384] */
+  /* %805 = mul(%804, %699) blocks.11 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 119221248);
 
-  /* %854 = transpose(%744) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[283], arena + 124062720);
+  /* %806 = transpose(%696) {perm [1, 0]} blocks.11.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[283], arena + 121641984);
 
-  /* %855 = fused_linear(%853, %854) blocks.11.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 119221248, arena + 124062720, NULL, LK_ACT_NONE, NULL,
-      arena + 121641984);
+  /* %807 = fused_linear(%805, %806) blocks.11.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 119221248, arena + 121641984, NULL, LK_ACT_NONE, NULL,
+      arena + 129156352);
 
-  /* %856 = linear_grad_weight(%853, %743) blocks.11.attn.proj : f32[384, 384] */
+  /* %808 = linear_grad_weight(%805, %695) blocks.11.attn.proj : f32[384, 384] */
   lk_linear_grad_weight(B * 197, 384, 384, arena + 119221248, arena + 1139617280,
-      arena + 886324736);
+      arena + 884346368);
 
-  /* %857 = reduce_sum(%853) {axes [0], batch} blocks.11.attn.proj : f32[384] */
+  /* %809 = reduce_sum(%805) {axes [0], batch} blocks.11.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 119221248,
-      arena + 886475264);
+      arena + 884496896);
 
-  /* %858 = reshape(%855) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %855: no code */
+  /* %810 = reshape(%807) {shape [197, 8, 1, 48]} blocks.11.attn : f32[B, 197, 8, 1, 48], a view of %807: no code */
 
-  /* %859 = transpose(%858) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 121641984,
-      arena + 880893440);
+  /* %811 = matmul_permuted(%810, %690) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 129156352, 48, 384, 1,
+      arena + 1137196544, 48, 1, 384, arena + 119221248, 38809, 197, 0.0f);
 
-  /* %860 = transpose(%737) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1137196544, arena + 129156352);
+  /* %812 = matmul_permuted(%693, %810) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 109286144, 38809, 1, 197,
+      arena + 129156352, 48, 384, 1, arena + 880893440, 48, 384, 0.0f);
 
-  /* %861 = matmul(%859, %860) blocks.11.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 880893440, 9456, 48, 1, arena + 129156352, 9456, 197,
-      1, arena + 119221248, 38809, 197, 0.0f);
-
-  /* %862 = transpose(%740) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 109286144, arena + 129156352);
-
-  /* %863 = matmul(%862, %859) blocks.11.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 129156352, 38809, 197, 1, arena + 880893440, 9456,
-      48, 1, arena + 883314176, 9456, 48, 0.0f);
-
-  /* %864 = softmax_grad(%740, %861) {axis -1} blocks.11.attn : f32[B, 8, 1, 197, 197] */
+  /* %813 = softmax_grad(%693, %811) {axis -1} blocks.11.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 109286144, arena + 119221248, arena + 129156352);
 
-  /* %865 = mul_scalar(%864) {x op 0.14433756} blocks.11.attn : f32[B, 8, 1, 197, 197] */
+  /* %814 = mul_scalar(%813) {x op 0.14433756} blocks.11.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 129156352, 0.14433756f, arena + 109286144);
 
-  /* %866 = transpose(%735) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1134775808, arena + 119221248);
+  /* %815 = matmul_permuted(%814, %689) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 109286144, 38809, 197, 1,
+      arena + 1134775808, 48, 384, 1, arena + 119221248, 48, 384, 0.0f);
 
-  /* %867 = matmul(%865, %866) blocks.11.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 109286144, 38809, 197, 1, arena + 119221248, 9456,
-      48, 1, arena + 121641984, 9456, 48, 0.0f);
+  /* %816 = matmul_permuted(%688, %814) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 109286144, 38809, 1, 197,
+      arena + 1132355072, 48, 384, 1, arena + 121641984, 48, 384, 0.0f);
 
-  /* %868 = transpose(%733) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1132355072, arena + 119221248);
+  /* %817 = reshape(%812) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %812: no code */
 
-  /* %869 = matmul(%868, %865) blocks.11.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 119221248, 9456, 197, 1, arena + 109286144, 38809,
-      197, 1, arena + 124062720, 9456, 197, 0.0f);
+  /* %818 = reshape(%816) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %816: no code */
 
-  /* %870 = transpose(%863) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 883314176,
-      arena + 116548352);
+  /* %819 = reshape(%815) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %815: no code */
 
-  /* %871 = reshape(%870) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %870: no code */
+  /* %820 = concat(%819, %818, %817) {axis 1} blocks.11.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 119221248, 384, arena + 109286144, 1152);
+  lk_copy_rows(B * 197, 384, arena + 121641984, 384, arena + 109286528, 1152);
+  lk_copy_rows(B * 197, 384, arena + 880893440, 384, arena + 109286912, 1152);
 
-  /* %872 = transpose(%869) {perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 124062720,
-      arena + 118969088);
-
-  /* %873 = reshape(%872) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %872: no code */
-
-  /* %874 = transpose(%867) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 121641984,
-      arena + 124062720);
-
-  /* %875 = reshape(%874) {shape [197, 384]} blocks.11.attn : f32[B, 197, 384], a view of %874: no code */
-
-  /* %876 = concat(%875, %873, %871) {axis 1} blocks.11.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 124062720, 384, arena + 109286144, 1152);
-  lk_copy_rows(B * 197, 384, arena + 118969088, 384, arena + 109286528, 1152);
-  lk_copy_rows(B * 197, 384, arena + 116548352, 384, arena + 109286912, 1152);
-
-  /* %877 = transpose(%726) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
+  /* %821 = transpose(%682) {perm [1, 0]} blocks.11.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[281], arena + 118969088);
 
-  /* %878 = fused_linear(%876, %877) blocks.11.attn.qkv : f32[B, 197, 384] */
+  /* %822 = fused_linear(%820, %821) blocks.11.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 109286144, arena + 118969088, NULL, LK_ACT_NONE, NULL,
       arena + 116548352);
 
-  /* %879 = linear_grad_weight(%876, %725) blocks.11.attn.qkv : f32[1152, 384] */
+  /* %823 = linear_grad_weight(%820, %681) blocks.11.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 109286144, arena + 1129934336,
-      arena + 883301888);
+      arena + 883904000);
 
-  /* %880 = reduce_sum(%876) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
+  /* %824 = reduce_sum(%820) {axes [0], batch} blocks.11.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0},
       arena + 109286144, arena + 138791168);
 
-  /* %881 = reduce_sum(%878) {axes [0], batch} blocks.11.norm1 : f32[384] */
+  /* %825 = reduce_sum(%822) {axes [0], batch} blocks.11.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 116548352,
       arena + 138792320);
 
-  /* %882 = mul(%878, %721) blocks.11.norm1 : f32[B, 197, 384] */
+  /* %826 = mul(%822, %677) blocks.11.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 116548352, (const long[]){75648, 384, 1},
       params[279], (const long[]){0, 0, 1}, arena + 109286144);
 
-  /* %883 = mul(%878, %723) blocks.11.norm1 : f32[B, 197, 384], written over %878 */
+  /* %827 = mul(%822, %679) blocks.11.norm1 : f32[B, 197, 384], written over %822 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 116548352, (const long[]){75648, 384, 1},
       arena + 1127513600, (const long[]){75648, 384, 1}, arena + 116548352);
 
-  /* %884 = reduce_sum(%883) {axes [0], batch} blocks.11.norm1 : f32[384] */
+  /* %828 = reduce_sum(%827) {axes [0], batch} blocks.11.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 116548352,
       arena + 138792704);
 
-  /* %885 = normalize_grad(%720, %882) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
+  /* %829 = normalize_grad(%676, %826) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 1125092864, arena + 109286144, 1e-06f, arena + 111706880);
 
-  /* %886 = add(%852, %885) blocks.10.conv : f32[B, 197, 384], written over %808 */
+  /* %830 = add(%804, %829) blocks.10.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 111706880, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %887 = slice(%886) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %831 = slice(%830) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %888 = slice(%886) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
+  /* %832 = slice(%830) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 880893440, 75264);
 
-  /* %889 = batch_normalize_grad(%714, %888, %715) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
+  /* %833 = batch_normalize_grad(%670, %832, %671) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1197456896, arena + 880893440, params[275],
       1e-05f, arena + 118919936);
 
-  /* %890 = batch_normalize_param_grad(%714, %888) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[2, 384] */
+  /* %834 = batch_normalize_param_grad(%670, %832) {eps 1e-05, channels last} blocks.10.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1197456896, arena + 880893440, 1e-05f,
       arena + 109286144);
 
-  /* %891 = index(%890) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
+  /* %835 = index(%834) {axis 0, at 0} blocks.10.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 109286144, 768, arena + 138793088, 384);
 
-  /* %892 = index(%890) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
+  /* %836 = index(%834) {axis 0, at 1} blocks.10.conv.conv.8 : f32[384] */
   lk_copy_rows(1, 384, arena + 109286528, 768, arena + 138793472, 384);
 
-  /* %893 = transpose(%713) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
+  /* %837 = transpose(%669) {perm [1, 0]} blocks.10.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[274], arena + 121328384);
 
-  /* %894 = fused_linear(%889, %893) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
+  /* %838 = fused_linear(%833, %837) blocks.10.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 118919936, arena + 121328384, NULL, LK_ACT_NONE, NULL,
       arena + 109286144);
 
-  /* %895 = linear_grad_weight(%889, %711) blocks.10.conv.conv.7 : f32[384, 1536] */
+  /* %839 = linear_grad_weight(%833, %667) blocks.10.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 118919936, arena + 871259648,
       arena + 138187520);
 
-  /* %896 = reshape(%895) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %895: no code */
+  /* %840 = reshape(%839) {shape [384, 1536, 1, 1]} blocks.10.conv.conv.7 : f32[384, 1536, 1, 1], a view of %839: no code */
 
-  /* %897 = mul(%894, %710) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  /* %841 = mul(%838, %666) blocks.10.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 109286144, (const long[]){301056, 1536, 1},
       arena + 1209047552, (const long[]){1536, 0, 1}, arena + 118919936);
 
-  /* %898 = mul(%894, %701) blocks.10.conv.conv.6 : f32[B, 196, 1536], written over %894 */
+  /* %842 = mul(%838, %657) blocks.10.conv.conv.6 : f32[B, 196, 1536], written over %838 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 109286144, (const long[]){301056, 1536, 1},
       arena + 861625856, (const long[]){301056, 1536, 1}, arena + 109286144);
 
-  /* %899 = reduce_sum(%898) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %843 = reduce_sum(%842) {axes [0]} blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0},
       arena + 109286144, arena + 128553728);
 
-  /* %900 = hsigmoid_grad(%709, %899) blocks.10.conv.conv.6 : f32[B, 1536] */
+  /* %844 = hsigmoid_grad(%665, %843) blocks.10.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208998400, arena + 128553728,
       arena + 109286144);
 
-  /* %901 = transpose(%707) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %845 = transpose(%663) {perm [1, 0]} blocks.10.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[272], arena + 109335296);
 
-  /* %902 = fused_linear(%900, %901) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %846 = fused_linear(%844, %845) blocks.10.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 109286144, arena + 109335296, NULL, LK_ACT_NONE, NULL,
       arena + 109341440);
 
-  /* %903 = linear_grad_weight(%900, %706) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
+  /* %847 = linear_grad_weight(%844, %662) blocks.10.conv.conv.6.fc.2 : f32[1536, 4] */
   lk_linear_grad_weight(B, 4, 1536, arena + 109286144, arena + 1209331568, arena + 138777344);
 
-  /* %904 = reduce_sum(%900) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
+  /* %848 = reduce_sum(%844) {axes [], batch} blocks.10.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 109286144,
       arena + 138789632);
 
-  /* %905 = relu_grad(%705, %902) blocks.10.conv.conv.6 : f32[B, 4] */
+  /* %849 = relu_grad(%661, %846) blocks.10.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209331440, arena + 109341440, arena + 109292288);
 
-  /* %906 = transpose(%703) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %850 = transpose(%659) {perm [1, 0]} blocks.10.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[270], arena + 109286144);
 
-  /* %907 = fused_linear(%905, %906) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %851 = fused_linear(%849, %850) blocks.10.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 109292288, arena + 109286144, NULL, LK_ACT_NONE, NULL,
       arena + 128553728);
 
-  /* %908 = linear_grad_weight(%905, %702) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
+  /* %852 = linear_grad_weight(%849, %658) blocks.10.conv.conv.6.fc.0 : f32[4, 1536] */
   lk_linear_grad_weight(B, 1536, 4, arena + 109292288, arena + 1208949248, arena + 138783488);
 
-  /* %909 = reduce_sum(%905) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
+  /* %853 = reduce_sum(%849) {axes [], batch} blocks.10.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 109292288,
       arena + 138793856);
 
-  /* %910 = reshape(%907) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %907: no code */
+  /* %854 = reshape(%851) {shape [1, 1536]} blocks.10.conv.conv.6 : f32[B, 1, 1536], a view of %851: no code */
 
-  /* %911 = expand(%910) {shape [196, 1536]} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  /* %855 = expand(%854) {shape [196, 1536]} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 128553728, (const long[]){1536, 0, 1},
       arena + 109286144, (const long[]){301056, 1536, 1});
 
-  /* %912 = mul_scalar(%911) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
+  /* %856 = mul_scalar(%855) {x op 0.0051020407} blocks.10.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 109286144, 0.0051020407f, arena + 128553728);
 
-  /* %913 = add(%897, %912) blocks.10.conv : f32[B, 196, 1536], written over %897 */
+  /* %857 = add(%841, %856) blocks.10.conv : f32[B, 196, 1536], written over %841 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 118919936, (const long[]){301056, 1536, 1},
       arena + 128553728, (const long[]){301056, 1536, 1}, arena + 118919936);
 
-  /* %914 = hswish_grad(%699, %913) blocks.10.conv : f32[B, 196, 1536] */
+  /* %858 = hswish_grad(%655, %857) blocks.10.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 851992064, arena + 118919936,
       arena + 109286144);
 
-  /* %915 = batch_normalize_grad(%696, %914, %697) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
+  /* %859 = batch_normalize_grad(%652, %858, %653) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 842358272, arena + 109286144, params[266],
       1e-05f, arena + 118919936);
 
-  /* %916 = batch_normalize_param_grad(%696, %914) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
+  /* %860 = batch_normalize_param_grad(%652, %858) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 842358272, arena + 109286144, 1e-05f,
       arena + 128553728);
 
-  /* %917 = index(%916) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 128553728, 3072, arena + 134748928, 1536);
+  /* %861 = index(%860) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 128553728, 3072, arena + 132770560, 1536);
 
-  /* %918 = index(%916) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 128555264, 3072, arena + 134750464, 1536);
+  /* %862 = index(%860) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 128555264, 3072, arena + 132772096, 1536);
 
-  /* %919 = token_dwconv_grad_input(%915, %695) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
+  /* %863 = token_dwconv_grad_input(%859, %651) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 118919936, params[265],
       arena + 109286144);
 
-  /* %920 = token_dwconv_grad_weight(%915, %694) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %864 = token_dwconv_grad_weight(%859, %650) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 118919936,
-      arena + 832724480, arena + 134735104);
+      arena + 832724480, arena + 132756736);
 
-  /* %921 = hswish_grad(%692, %919) blocks.10.conv : f32[B, 196, 1536] */
+  /* %865 = hswish_grad(%648, %863) blocks.10.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 823090688, arena + 109286144,
       arena + 118919936);
 
-  /* %922 = batch_normalize_grad(%689, %921, %690) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
+  /* %866 = batch_normalize_grad(%645, %865, %646) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 813456896, arena + 118919936, params[261],
       1e-05f, arena + 109286144);
 
-  /* %923 = batch_normalize_param_grad(%689, %921) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
+  /* %867 = batch_normalize_param_grad(%645, %865) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 813456896, arena + 118919936, 1e-05f,
       arena + 128553728);
 
-  /* %924 = index(%923) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 128553728, 3072, arena + 134752000, 1536);
+  /* %868 = index(%867) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 128553728, 3072, arena + 132773632, 1536);
 
-  /* %925 = index(%923) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 128555264, 3072, arena + 134753536, 1536);
+  /* %869 = index(%867) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 128555264, 3072, arena + 132775168, 1536);
 
-  /* %926 = transpose(%688) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
+  /* %870 = transpose(%644) {perm [1, 0]} blocks.10.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[260], arena + 118919936);
 
-  /* %927 = linear_grad_weight(%922, %686) blocks.10.conv.conv.0 : f32[1536, 384] */
+  /* %871 = linear_grad_weight(%866, %642) blocks.10.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 109286144, arena + 1195048448,
-      arena + 133997824);
+      arena + 131577088);
 
-  /* %928 = fused_linear(%922, %926, %888) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %872 = fused_linear(%866, %870, %832) {residual} blocks.10.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 109286144 + (long)b * 301056, arena + 118919936, NULL,
         LK_ACT_NONE, arena + 880893440 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %929 = reshape(%927) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %927: no code */
+  /* %873 = reshape(%871) {shape [1536, 384, 1, 1]} blocks.10.conv.conv.0 : f32[1536, 384, 1, 1], a view of %871: no code */
 
-  /* %930 = concat(%887, %928) {axis 0} blocks.10 : f32[B, 197, 384], a view of %808: no code */
+  /* %874 = concat(%831, %872) {axis 0} blocks.10 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %931 = mul(%930, %682) blocks.10 : f32[B, 197, 384] */
+  /* %875 = mul(%874, %638) blocks.10 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 109286144);
 
-  /* %932 = transpose(%679) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[258], arena + 114127616);
+  /* %876 = transpose(%635) {perm [1, 0]} blocks.10.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[258], arena + 111706880);
 
-  /* %933 = fused_linear(%931, %932) blocks.10.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 109286144, arena + 114127616, NULL, LK_ACT_NONE, NULL,
-      arena + 111706880);
-
-  /* %934 = linear_grad_weight(%931, %678) blocks.10.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 109286144, arena + 1122672128,
-      arena + 134587648);
-
-  /* %935 = reduce_sum(%931) {axes [0], batch} blocks.10.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 109286144,
-      arena + 134755072);
-
-  /* %936 = reshape(%933) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %933: no code */
-
-  /* %937 = transpose(%936) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 111706880,
-      arena + 129156352);
-
-  /* %938 = transpose(%672) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1120251392, arena + 119221248);
-
-  /* %939 = matmul(%937, %938) blocks.10.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 129156352, 9456, 48, 1, arena + 119221248, 9456, 197,
-      1, arena + 109286144, 38809, 197, 0.0f);
-
-  /* %940 = transpose(%675) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 99351040,
+  /* %877 = fused_linear(%875, %876) blocks.10.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 109286144, arena + 111706880, NULL, LK_ACT_NONE, NULL,
       arena + 119221248);
 
-  /* %941 = matmul(%940, %937) blocks.10.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 119221248, 38809, 197, 1, arena + 129156352, 9456,
-      48, 1, arena + 131577088, 9456, 48, 0.0f);
+  /* %878 = linear_grad_weight(%875, %634) blocks.10.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 109286144, arena + 1122672128,
+      arena + 132609280);
 
-  /* %942 = softmax_grad(%675, %939) {axis -1} blocks.10.attn : f32[B, 8, 1, 197, 197] */
+  /* %879 = reduce_sum(%875) {axes [0], batch} blocks.10.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 109286144,
+      arena + 132776704);
+
+  /* %880 = reshape(%877) {shape [197, 8, 1, 48]} blocks.10.attn : f32[B, 197, 8, 1, 48], a view of %877: no code */
+
+  /* %881 = matmul_permuted(%880, %629) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 119221248, 48, 384, 1,
+      arena + 1120251392, 48, 1, 384, arena + 109286144, 38809, 197, 0.0f);
+
+  /* %882 = matmul_permuted(%632, %880) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 99351040, 38809, 1, 197,
+      arena + 119221248, 48, 384, 1, arena + 129156352, 48, 384, 0.0f);
+
+  /* %883 = softmax_grad(%632, %881) {axis -1} blocks.10.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 99351040, arena + 109286144, arena + 119221248);
 
-  /* %943 = mul_scalar(%942) {x op 0.14433756} blocks.10.attn : f32[B, 8, 1, 197, 197] */
+  /* %884 = mul_scalar(%883) {x op 0.14433756} blocks.10.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 119221248, 0.14433756f, arena + 99351040);
 
-  /* %944 = transpose(%670) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1117830656, arena + 109286144);
+  /* %885 = matmul_permuted(%884, %628) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 99351040, 38809, 197, 1,
+      arena + 1117830656, 48, 384, 1, arena + 109286144, 48, 384, 0.0f);
 
-  /* %945 = matmul(%943, %944) blocks.10.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 99351040, 38809, 197, 1, arena + 109286144, 9456, 48,
-      1, arena + 111706880, 9456, 48, 0.0f);
+  /* %886 = matmul_permuted(%627, %884) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 99351040, 38809, 1, 197,
+      arena + 1115409920, 48, 384, 1, arena + 111706880, 48, 384, 0.0f);
 
-  /* %946 = transpose(%668) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1115409920, arena + 109286144);
+  /* %887 = reshape(%882) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %882: no code */
 
-  /* %947 = matmul(%946, %943) blocks.10.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 109286144, 9456, 197, 1, arena + 99351040, 38809,
-      197, 1, arena + 114127616, 9456, 197, 0.0f);
+  /* %888 = reshape(%886) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %886: no code */
 
-  /* %948 = transpose(%941) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 131577088,
-      arena + 106613248);
+  /* %889 = reshape(%885) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %885: no code */
 
-  /* %949 = reshape(%948) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %948: no code */
+  /* %890 = concat(%889, %888, %887) {axis 1} blocks.10.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 109286144, 384, arena + 99351040, 1152);
+  lk_copy_rows(B * 197, 384, arena + 111706880, 384, arena + 99351424, 1152);
+  lk_copy_rows(B * 197, 384, arena + 129156352, 384, arena + 99351808, 1152);
 
-  /* %950 = transpose(%947) {perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 114127616,
-      arena + 109033984);
-
-  /* %951 = reshape(%950) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %950: no code */
-
-  /* %952 = transpose(%945) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 111706880,
-      arena + 114127616);
-
-  /* %953 = reshape(%952) {shape [197, 384]} blocks.10.attn : f32[B, 197, 384], a view of %952: no code */
-
-  /* %954 = concat(%953, %951, %949) {axis 1} blocks.10.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 114127616, 384, arena + 99351040, 1152);
-  lk_copy_rows(B * 197, 384, arena + 109033984, 384, arena + 99351424, 1152);
-  lk_copy_rows(B * 197, 384, arena + 106613248, 384, arena + 99351808, 1152);
-
-  /* %955 = transpose(%661) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
+  /* %891 = transpose(%621) {perm [1, 0]} blocks.10.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[256], arena + 109033984);
 
-  /* %956 = fused_linear(%954, %955) blocks.10.attn.qkv : f32[B, 197, 384] */
+  /* %892 = fused_linear(%890, %891) blocks.10.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 99351040, arena + 109033984, NULL, LK_ACT_NONE, NULL,
       arena + 106613248);
 
-  /* %957 = linear_grad_weight(%954, %660) blocks.10.attn.qkv : f32[1152, 384] */
+  /* %893 = linear_grad_weight(%890, %620) blocks.10.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 99351040, arena + 1112989184,
-      arena + 131250688);
+      arena + 132166912);
 
-  /* %958 = reduce_sum(%954) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
+  /* %894 = reduce_sum(%890) {axes [0], batch} blocks.10.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 99351040,
-      arena + 131706880);
+      arena + 131264512);
 
-  /* %959 = reduce_sum(%956) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  /* %895 = reduce_sum(%892) {axes [0], batch} blocks.10.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 106613248,
-      arena + 131708032);
+      arena + 131265664);
 
-  /* %960 = mul(%956, %656) blocks.10.norm1 : f32[B, 197, 384] */
+  /* %896 = mul(%892, %616) blocks.10.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 106613248, (const long[]){75648, 384, 1},
       params[254], (const long[]){0, 0, 1}, arena + 99351040);
 
-  /* %961 = mul(%956, %658) blocks.10.norm1 : f32[B, 197, 384], written over %956 */
+  /* %897 = mul(%892, %618) blocks.10.norm1 : f32[B, 197, 384], written over %892 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 106613248, (const long[]){75648, 384, 1},
       arena + 1110568448, (const long[]){75648, 384, 1}, arena + 106613248);
 
-  /* %962 = reduce_sum(%961) {axes [0], batch} blocks.10.norm1 : f32[384] */
+  /* %898 = reduce_sum(%897) {axes [0], batch} blocks.10.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 106613248,
-      arena + 131708416);
+      arena + 131266048);
 
-  /* %963 = normalize_grad(%655, %960) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
+  /* %899 = normalize_grad(%615, %896) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 1108147712, arena + 99351040, 1e-06f, arena + 101771776);
 
-  /* %964 = add(%930, %963) blocks.9.conv : f32[B, 197, 384], written over %808 */
+  /* %900 = add(%874, %899) blocks.9.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 101771776, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %965 = slice(%964) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %901 = slice(%900) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %966 = slice(%964) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
+  /* %902 = slice(%900) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 128252416, 75264);
 
-  /* %967 = batch_normalize_grad(%649, %966, %650) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
+  /* %903 = batch_normalize_grad(%609, %902, %610) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1192640000, arena + 128252416, params[250],
       1e-05f, arena + 108984832);
 
-  /* %968 = batch_normalize_param_grad(%649, %966) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[2, 384] */
+  /* %904 = batch_normalize_param_grad(%609, %902) {eps 1e-05, channels last} blocks.9.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1192640000, arena + 128252416, 1e-05f,
       arena + 99351040);
 
-  /* %969 = index(%968) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 99351040, 768, arena + 131708800, 384);
+  /* %905 = index(%904) {axis 0, at 0} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 99351040, 768, arena + 131266432, 384);
 
-  /* %970 = index(%968) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 99351424, 768, arena + 131709184, 384);
+  /* %906 = index(%904) {axis 0, at 1} blocks.9.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 99351424, 768, arena + 131266816, 384);
 
-  /* %971 = transpose(%648) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
+  /* %907 = transpose(%608) {perm [1, 0]} blocks.9.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[249], arena + 111393280);
 
-  /* %972 = fused_linear(%967, %971) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
+  /* %908 = fused_linear(%903, %907) blocks.9.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 108984832, arena + 111393280, NULL, LK_ACT_NONE, NULL,
       arena + 99351040);
 
-  /* %973 = linear_grad_weight(%967, %646) blocks.9.conv.conv.7 : f32[384, 1536] */
+  /* %909 = linear_grad_weight(%903, %606) blocks.9.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 108984832, arena + 803823104,
       arena + 130660864);
 
-  /* %974 = reshape(%973) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %973: no code */
+  /* %910 = reshape(%909) {shape [384, 1536, 1, 1]} blocks.9.conv.conv.7 : f32[384, 1536, 1, 1], a view of %909: no code */
 
-  /* %975 = mul(%972, %645) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  /* %911 = mul(%908, %605) blocks.9.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 99351040, (const long[]){301056, 1536, 1},
       arena + 1208900096, (const long[]){1536, 0, 1}, arena + 108984832);
 
-  /* %976 = mul(%972, %636) blocks.9.conv.conv.6 : f32[B, 196, 1536], written over %972 */
+  /* %912 = mul(%908, %596) blocks.9.conv.conv.6 : f32[B, 196, 1536], written over %908 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 99351040, (const long[]){301056, 1536, 1},
       arena + 794189312, (const long[]){301056, 1536, 1}, arena + 99351040);
 
-  /* %977 = reduce_sum(%976) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
+  /* %913 = reduce_sum(%912) {axes [0]} blocks.9.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 99351040,
       arena + 118618624);
 
-  /* %978 = hsigmoid_grad(%644, %977) blocks.9.conv.conv.6 : f32[B, 1536] */
+  /* %914 = hsigmoid_grad(%604, %913) blocks.9.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208850944, arena + 118618624, arena + 99351040);
 
-  /* %979 = transpose(%642) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %915 = transpose(%602) {perm [1, 0]} blocks.9.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[247], arena + 99400192);
 
-  /* %980 = fused_linear(%978, %979) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %916 = fused_linear(%914, %915) blocks.9.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 99351040, arena + 99400192, NULL, LK_ACT_NONE, NULL,
       arena + 99406336);
 
-  /* %981 = linear_grad_weight(%978, %641) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 99351040, arena + 1209331312, arena + 131693056);
+  /* %917 = linear_grad_weight(%914, %601) blocks.9.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 99351040, arena + 1209331312, arena + 131250688);
 
-  /* %982 = reduce_sum(%978) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
+  /* %918 = reduce_sum(%914) {axes [], batch} blocks.9.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 99351040,
-      arena + 131705344);
+      arena + 131262976);
 
-  /* %983 = relu_grad(%640, %980) blocks.9.conv.conv.6 : f32[B, 4] */
+  /* %919 = relu_grad(%600, %916) blocks.9.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209331184, arena + 99406336, arena + 99357184);
 
-  /* %984 = transpose(%638) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %920 = transpose(%598) {perm [1, 0]} blocks.9.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[245], arena + 99351040);
 
-  /* %985 = fused_linear(%983, %984) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %921 = fused_linear(%919, %920) blocks.9.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 99357184, arena + 99351040, NULL, LK_ACT_NONE, NULL,
       arena + 118618624);
 
-  /* %986 = linear_grad_weight(%983, %637) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 99357184, arena + 1208801792, arena + 131699200);
+  /* %922 = linear_grad_weight(%919, %597) blocks.9.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 99357184, arena + 1208801792, arena + 131256832);
 
-  /* %987 = reduce_sum(%983) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
+  /* %923 = reduce_sum(%919) {axes [], batch} blocks.9.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 99357184,
-      arena + 131709568);
+      arena + 131267200);
 
-  /* %988 = reshape(%985) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %985: no code */
+  /* %924 = reshape(%921) {shape [1, 1536]} blocks.9.conv.conv.6 : f32[B, 1, 1536], a view of %921: no code */
 
-  /* %989 = expand(%988) {shape [196, 1536]} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  /* %925 = expand(%924) {shape [196, 1536]} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 118618624, (const long[]){1536, 0, 1},
       arena + 99351040, (const long[]){301056, 1536, 1});
 
-  /* %990 = mul_scalar(%989) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
+  /* %926 = mul_scalar(%925) {x op 0.0051020407} blocks.9.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 99351040, 0.0051020407f, arena + 118618624);
 
-  /* %991 = add(%975, %990) blocks.9.conv : f32[B, 196, 1536], written over %975 */
+  /* %927 = add(%911, %926) blocks.9.conv : f32[B, 196, 1536], written over %911 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 108984832, (const long[]){301056, 1536, 1},
       arena + 118618624, (const long[]){301056, 1536, 1}, arena + 108984832);
 
-  /* %992 = hswish_grad(%634, %991) blocks.9.conv : f32[B, 196, 1536] */
+  /* %928 = hswish_grad(%594, %927) blocks.9.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 784555520, arena + 108984832,
       arena + 99351040);
 
-  /* %993 = batch_normalize_grad(%631, %992, %632) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
+  /* %929 = batch_normalize_grad(%591, %928, %592) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 774921728, arena + 99351040, params[241],
       1e-05f, arena + 108984832);
 
-  /* %994 = batch_normalize_param_grad(%631, %992) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
+  /* %930 = batch_normalize_param_grad(%591, %928) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 774921728, arena + 99351040, 1e-05f,
       arena + 118618624);
 
-  /* %995 = index(%994) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 118618624, 3072, arena + 124813824, 1536);
+  /* %931 = index(%930) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 118618624, 3072, arena + 122835456, 1536);
 
-  /* %996 = index(%994) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 118620160, 3072, arena + 124815360, 1536);
+  /* %932 = index(%930) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 118620160, 3072, arena + 122836992, 1536);
 
-  /* %997 = token_dwconv_grad_input(%993, %630) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
+  /* %933 = token_dwconv_grad_input(%929, %590) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 108984832, params[240],
       arena + 99351040);
 
-  /* %998 = token_dwconv_grad_weight(%993, %629) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %934 = token_dwconv_grad_weight(%929, %589) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 108984832,
-      arena + 765287936, arena + 124800000);
+      arena + 765287936, arena + 122821632);
 
-  /* %999 = hswish_grad(%627, %997) blocks.9.conv : f32[B, 196, 1536] */
+  /* %935 = hswish_grad(%587, %933) blocks.9.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 755654144, arena + 99351040,
       arena + 108984832);
 
-  /* %1000 = batch_normalize_grad(%624, %999, %625) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
+  /* %936 = batch_normalize_grad(%584, %935, %585) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 746020352, arena + 108984832, params[236],
       1e-05f, arena + 99351040);
 
-  /* %1001 = batch_normalize_param_grad(%624, %999) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
+  /* %937 = batch_normalize_param_grad(%584, %935) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 746020352, arena + 108984832, 1e-05f,
       arena + 118618624);
 
-  /* %1002 = index(%1001) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 118618624, 3072, arena + 124816896, 1536);
+  /* %938 = index(%937) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 118618624, 3072, arena + 122838528, 1536);
 
-  /* %1003 = index(%1001) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 118620160, 3072, arena + 124818432, 1536);
+  /* %939 = index(%937) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 118620160, 3072, arena + 122840064, 1536);
 
-  /* %1004 = transpose(%623) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
+  /* %940 = transpose(%583) {perm [1, 0]} blocks.9.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[235], arena + 108984832);
 
-  /* %1005 = linear_grad_weight(%1000, %621) blocks.9.conv.conv.0 : f32[1536, 384] */
+  /* %941 = linear_grad_weight(%936, %581) blocks.9.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 99351040, arena + 1190231552,
-      arena + 124062720);
+      arena + 121641984);
 
-  /* %1006 = fused_linear(%1000, %1004, %966) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %942 = fused_linear(%936, %940, %902) {residual} blocks.9.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 99351040 + (long)b * 301056, arena + 108984832, NULL,
         LK_ACT_NONE, arena + 128252416 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1007 = reshape(%1005) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1005: no code */
+  /* %943 = reshape(%941) {shape [1536, 384, 1, 1]} blocks.9.conv.conv.0 : f32[1536, 384, 1, 1], a view of %941: no code */
 
-  /* %1008 = concat(%965, %1006) {axis 0} blocks.9 : f32[B, 197, 384], a view of %808: no code */
+  /* %944 = concat(%901, %942) {axis 0} blocks.9 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1009 = mul(%1008, %617) blocks.9 : f32[B, 197, 384] */
+  /* %945 = mul(%944, %577) blocks.9 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 99351040);
 
-  /* %1010 = transpose(%614) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[233], arena + 104192512);
+  /* %946 = transpose(%574) {perm [1, 0]} blocks.9.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[233], arena + 101771776);
 
-  /* %1011 = fused_linear(%1009, %1010) blocks.9.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 99351040, arena + 104192512, NULL, LK_ACT_NONE, NULL,
-      arena + 101771776);
-
-  /* %1012 = linear_grad_weight(%1009, %613) blocks.9.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 99351040, arena + 1105726976, arena + 124652544);
-
-  /* %1013 = reduce_sum(%1009) {axes [0], batch} blocks.9.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 99351040,
-      arena + 124819968);
-
-  /* %1014 = reshape(%1011) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %1011: no code */
-
-  /* %1015 = transpose(%1014) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 101771776,
-      arena + 119221248);
-
-  /* %1016 = transpose(%607) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1103306240, arena + 109286144);
-
-  /* %1017 = matmul(%1015, %1016) blocks.9.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 119221248, 9456, 48, 1, arena + 109286144, 9456, 197,
-      1, arena + 99351040, 38809, 197, 0.0f);
-
-  /* %1018 = transpose(%610) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 89415936,
+  /* %947 = fused_linear(%945, %946) blocks.9.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 99351040, arena + 101771776, NULL, LK_ACT_NONE, NULL,
       arena + 109286144);
 
-  /* %1019 = matmul(%1018, %1015) blocks.9.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 109286144, 38809, 197, 1, arena + 119221248, 9456,
-      48, 1, arena + 121641984, 9456, 48, 0.0f);
+  /* %948 = linear_grad_weight(%945, %573) blocks.9.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 99351040, arena + 1105726976, arena + 122674176);
 
-  /* %1020 = softmax_grad(%610, %1017) {axis -1} blocks.9.attn : f32[B, 8, 1, 197, 197] */
+  /* %949 = reduce_sum(%945) {axes [0], batch} blocks.9.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 99351040,
+      arena + 122841600);
+
+  /* %950 = reshape(%947) {shape [197, 8, 1, 48]} blocks.9.attn : f32[B, 197, 8, 1, 48], a view of %947: no code */
+
+  /* %951 = matmul_permuted(%950, %568) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 109286144, 48, 384, 1,
+      arena + 1103306240, 48, 1, 384, arena + 99351040, 38809, 197, 0.0f);
+
+  /* %952 = matmul_permuted(%571, %950) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 89415936, 38809, 1, 197,
+      arena + 109286144, 48, 384, 1, arena + 119221248, 48, 384, 0.0f);
+
+  /* %953 = softmax_grad(%571, %951) {axis -1} blocks.9.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 89415936, arena + 99351040, arena + 109286144);
 
-  /* %1021 = mul_scalar(%1020) {x op 0.14433756} blocks.9.attn : f32[B, 8, 1, 197, 197] */
+  /* %954 = mul_scalar(%953) {x op 0.14433756} blocks.9.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 109286144, 0.14433756f, arena + 89415936);
 
-  /* %1022 = transpose(%605) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1100885504, arena + 99351040);
+  /* %955 = matmul_permuted(%954, %567) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 89415936, 38809, 197, 1,
+      arena + 1100885504, 48, 384, 1, arena + 99351040, 48, 384, 0.0f);
 
-  /* %1023 = matmul(%1021, %1022) blocks.9.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 89415936, 38809, 197, 1, arena + 99351040, 9456, 48,
-      1, arena + 101771776, 9456, 48, 0.0f);
+  /* %956 = matmul_permuted(%566, %954) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 89415936, 38809, 1, 197,
+      arena + 1098464768, 48, 384, 1, arena + 101771776, 48, 384, 0.0f);
 
-  /* %1024 = transpose(%603) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1098464768, arena + 99351040);
+  /* %957 = reshape(%952) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %952: no code */
 
-  /* %1025 = matmul(%1024, %1021) blocks.9.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 99351040, 9456, 197, 1, arena + 89415936, 38809, 197,
-      1, arena + 104192512, 9456, 197, 0.0f);
+  /* %958 = reshape(%956) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %956: no code */
 
-  /* %1026 = transpose(%1019) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 121641984,
-      arena + 96678144);
+  /* %959 = reshape(%955) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %955: no code */
 
-  /* %1027 = reshape(%1026) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %1026: no code */
+  /* %960 = concat(%959, %958, %957) {axis 1} blocks.9.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 99351040, 384, arena + 89415936, 1152);
+  lk_copy_rows(B * 197, 384, arena + 101771776, 384, arena + 89416320, 1152);
+  lk_copy_rows(B * 197, 384, arena + 119221248, 384, arena + 89416704, 1152);
 
-  /* %1028 = transpose(%1025) {perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 104192512,
-      arena + 99098880);
-
-  /* %1029 = reshape(%1028) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %1028: no code */
-
-  /* %1030 = transpose(%1023) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 101771776,
-      arena + 104192512);
-
-  /* %1031 = reshape(%1030) {shape [197, 384]} blocks.9.attn : f32[B, 197, 384], a view of %1030: no code */
-
-  /* %1032 = concat(%1031, %1029, %1027) {axis 1} blocks.9.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 104192512, 384, arena + 89415936, 1152);
-  lk_copy_rows(B * 197, 384, arena + 99098880, 384, arena + 89416320, 1152);
-  lk_copy_rows(B * 197, 384, arena + 96678144, 384, arena + 89416704, 1152);
-
-  /* %1033 = transpose(%596) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
+  /* %961 = transpose(%560) {perm [1, 0]} blocks.9.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[231], arena + 99098880);
 
-  /* %1034 = fused_linear(%1032, %1033) blocks.9.attn.qkv : f32[B, 197, 384] */
+  /* %962 = fused_linear(%960, %961) blocks.9.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 89415936, arena + 99098880, NULL, LK_ACT_NONE, NULL,
       arena + 96678144);
 
-  /* %1035 = linear_grad_weight(%1032, %595) blocks.9.attn.qkv : f32[1152, 384] */
+  /* %963 = linear_grad_weight(%960, %559) blocks.9.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 89415936, arena + 1096044032,
-      arena + 121315584);
+      arena + 122231808);
 
-  /* %1036 = reduce_sum(%1032) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
+  /* %964 = reduce_sum(%960) {axes [0], batch} blocks.9.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 89415936,
-      arena + 121771776);
+      arena + 121329408);
 
-  /* %1037 = reduce_sum(%1034) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  /* %965 = reduce_sum(%962) {axes [0], batch} blocks.9.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 96678144,
-      arena + 121772928);
+      arena + 121330560);
 
-  /* %1038 = mul(%1034, %591) blocks.9.norm1 : f32[B, 197, 384] */
+  /* %966 = mul(%962, %555) blocks.9.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 96678144, (const long[]){75648, 384, 1},
       params[229], (const long[]){0, 0, 1}, arena + 89415936);
 
-  /* %1039 = mul(%1034, %593) blocks.9.norm1 : f32[B, 197, 384], written over %1034 */
+  /* %967 = mul(%962, %557) blocks.9.norm1 : f32[B, 197, 384], written over %962 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 96678144, (const long[]){75648, 384, 1},
       arena + 1093623296, (const long[]){75648, 384, 1}, arena + 96678144);
 
-  /* %1040 = reduce_sum(%1039) {axes [0], batch} blocks.9.norm1 : f32[384] */
+  /* %968 = reduce_sum(%967) {axes [0], batch} blocks.9.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 96678144,
-      arena + 121773312);
+      arena + 121330944);
 
-  /* %1041 = normalize_grad(%590, %1038) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
+  /* %969 = normalize_grad(%554, %966) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 1091202560, arena + 89415936, 1e-06f, arena + 91836672);
 
-  /* %1042 = add(%1008, %1041) blocks.8.conv : f32[B, 197, 384], written over %808 */
+  /* %970 = add(%944, %969) blocks.8.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 91836672, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1043 = slice(%1042) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %971 = slice(%970) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %1044 = slice(%1042) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
+  /* %972 = slice(%970) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 118317312, 75264);
 
-  /* %1045 = batch_normalize_grad(%584, %1044, %585) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
+  /* %973 = batch_normalize_grad(%548, %972, %549) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1187823104, arena + 118317312, params[225],
       1e-05f, arena + 99049728);
 
-  /* %1046 = batch_normalize_param_grad(%584, %1044) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[2, 384] */
+  /* %974 = batch_normalize_param_grad(%548, %972) {eps 1e-05, channels last} blocks.8.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1187823104, arena + 118317312, 1e-05f,
       arena + 89415936);
 
-  /* %1047 = index(%1046) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 89415936, 768, arena + 121773696, 384);
+  /* %975 = index(%974) {axis 0, at 0} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 89415936, 768, arena + 121331328, 384);
 
-  /* %1048 = index(%1046) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 89416320, 768, arena + 121774080, 384);
+  /* %976 = index(%974) {axis 0, at 1} blocks.8.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 89416320, 768, arena + 121331712, 384);
 
-  /* %1049 = transpose(%583) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
+  /* %977 = transpose(%547) {perm [1, 0]} blocks.8.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[224], arena + 101458176);
 
-  /* %1050 = fused_linear(%1045, %1049) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
+  /* %978 = fused_linear(%973, %977) blocks.8.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 99049728, arena + 101458176, NULL, LK_ACT_NONE, NULL,
       arena + 89415936);
 
-  /* %1051 = linear_grad_weight(%1045, %581) blocks.8.conv.conv.7 : f32[384, 1536] */
+  /* %979 = linear_grad_weight(%973, %545) blocks.8.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 99049728, arena + 736386560, arena + 120725760);
 
-  /* %1052 = reshape(%1051) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1051: no code */
+  /* %980 = reshape(%979) {shape [384, 1536, 1, 1]} blocks.8.conv.conv.7 : f32[384, 1536, 1, 1], a view of %979: no code */
 
-  /* %1053 = mul(%1050, %580) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  /* %981 = mul(%978, %544) blocks.8.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 89415936, (const long[]){301056, 1536, 1},
       arena + 1208752640, (const long[]){1536, 0, 1}, arena + 99049728);
 
-  /* %1054 = mul(%1050, %571) blocks.8.conv.conv.6 : f32[B, 196, 1536], written over %1050 */
+  /* %982 = mul(%978, %535) blocks.8.conv.conv.6 : f32[B, 196, 1536], written over %978 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 89415936, (const long[]){301056, 1536, 1},
       arena + 726752768, (const long[]){301056, 1536, 1}, arena + 89415936);
 
-  /* %1055 = reduce_sum(%1054) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
+  /* %983 = reduce_sum(%982) {axes [0]} blocks.8.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 89415936,
       arena + 108683520);
 
-  /* %1056 = hsigmoid_grad(%579, %1055) blocks.8.conv.conv.6 : f32[B, 1536] */
+  /* %984 = hsigmoid_grad(%543, %983) blocks.8.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208703488, arena + 108683520, arena + 89415936);
 
-  /* %1057 = transpose(%577) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %985 = transpose(%541) {perm [1, 0]} blocks.8.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[222], arena + 89465088);
 
-  /* %1058 = fused_linear(%1056, %1057) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %986 = fused_linear(%984, %985) blocks.8.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 89415936, arena + 89465088, NULL, LK_ACT_NONE, NULL,
       arena + 89471232);
 
-  /* %1059 = linear_grad_weight(%1056, %576) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 89415936, arena + 1209331056, arena + 121757952);
+  /* %987 = linear_grad_weight(%984, %540) blocks.8.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 89415936, arena + 1209331056, arena + 121315584);
 
-  /* %1060 = reduce_sum(%1056) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
+  /* %988 = reduce_sum(%984) {axes [], batch} blocks.8.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 89415936,
-      arena + 121770240);
+      arena + 121327872);
 
-  /* %1061 = relu_grad(%575, %1058) blocks.8.conv.conv.6 : f32[B, 4] */
+  /* %989 = relu_grad(%539, %986) blocks.8.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209330928, arena + 89471232, arena + 89422080);
 
-  /* %1062 = transpose(%573) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %990 = transpose(%537) {perm [1, 0]} blocks.8.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[220], arena + 89415936);
 
-  /* %1063 = fused_linear(%1061, %1062) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %991 = fused_linear(%989, %990) blocks.8.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 89422080, arena + 89415936, NULL, LK_ACT_NONE, NULL,
       arena + 108683520);
 
-  /* %1064 = linear_grad_weight(%1061, %572) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 89422080, arena + 1208654336, arena + 121764096);
+  /* %992 = linear_grad_weight(%989, %536) blocks.8.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 89422080, arena + 1208654336, arena + 121321728);
 
-  /* %1065 = reduce_sum(%1061) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
+  /* %993 = reduce_sum(%989) {axes [], batch} blocks.8.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 89422080,
-      arena + 121774464);
+      arena + 121332096);
 
-  /* %1066 = reshape(%1063) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %1063: no code */
+  /* %994 = reshape(%991) {shape [1, 1536]} blocks.8.conv.conv.6 : f32[B, 1, 1536], a view of %991: no code */
 
-  /* %1067 = expand(%1066) {shape [196, 1536]} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  /* %995 = expand(%994) {shape [196, 1536]} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 108683520, (const long[]){1536, 0, 1},
       arena + 89415936, (const long[]){301056, 1536, 1});
 
-  /* %1068 = mul_scalar(%1067) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
+  /* %996 = mul_scalar(%995) {x op 0.0051020407} blocks.8.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 89415936, 0.0051020407f, arena + 108683520);
 
-  /* %1069 = add(%1053, %1068) blocks.8.conv : f32[B, 196, 1536], written over %1053 */
+  /* %997 = add(%981, %996) blocks.8.conv : f32[B, 196, 1536], written over %981 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 99049728, (const long[]){301056, 1536, 1},
       arena + 108683520, (const long[]){301056, 1536, 1}, arena + 99049728);
 
-  /* %1070 = hswish_grad(%569, %1069) blocks.8.conv : f32[B, 196, 1536] */
+  /* %998 = hswish_grad(%533, %997) blocks.8.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 717118976, arena + 99049728,
       arena + 89415936);
 
-  /* %1071 = batch_normalize_grad(%566, %1070, %567) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
+  /* %999 = batch_normalize_grad(%530, %998, %531) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 707485184, arena + 89415936, params[216],
       1e-05f, arena + 99049728);
 
-  /* %1072 = batch_normalize_param_grad(%566, %1070) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
+  /* %1000 = batch_normalize_param_grad(%530, %998) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 707485184, arena + 89415936, 1e-05f,
       arena + 108683520);
 
-  /* %1073 = index(%1072) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 108683520, 3072, arena + 114878720, 1536);
+  /* %1001 = index(%1000) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 108683520, 3072, arena + 112900352, 1536);
 
-  /* %1074 = index(%1072) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 108685056, 3072, arena + 114880256, 1536);
+  /* %1002 = index(%1000) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 108685056, 3072, arena + 112901888, 1536);
 
-  /* %1075 = token_dwconv_grad_input(%1071, %565) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1003 = token_dwconv_grad_input(%999, %529) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 99049728, params[215],
       arena + 89415936);
 
-  /* %1076 = token_dwconv_grad_weight(%1071, %564) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1004 = token_dwconv_grad_weight(%999, %528) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 99049728,
-      arena + 697851392, arena + 114864896);
+      arena + 697851392, arena + 112886528);
 
-  /* %1077 = hswish_grad(%562, %1075) blocks.8.conv : f32[B, 196, 1536] */
+  /* %1005 = hswish_grad(%526, %1003) blocks.8.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 688217600, arena + 89415936,
       arena + 99049728);
 
-  /* %1078 = batch_normalize_grad(%559, %1077, %560) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
+  /* %1006 = batch_normalize_grad(%523, %1005, %524) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 678583808, arena + 99049728, params[211],
       1e-05f, arena + 89415936);
 
-  /* %1079 = batch_normalize_param_grad(%559, %1077) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
+  /* %1007 = batch_normalize_param_grad(%523, %1005) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 678583808, arena + 99049728, 1e-05f,
       arena + 108683520);
 
-  /* %1080 = index(%1079) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 108683520, 3072, arena + 114881792, 1536);
+  /* %1008 = index(%1007) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 108683520, 3072, arena + 112903424, 1536);
 
-  /* %1081 = index(%1079) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 108685056, 3072, arena + 114883328, 1536);
+  /* %1009 = index(%1007) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 108685056, 3072, arena + 112904960, 1536);
 
-  /* %1082 = transpose(%558) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
+  /* %1010 = transpose(%522) {perm [1, 0]} blocks.8.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[210], arena + 99049728);
 
-  /* %1083 = linear_grad_weight(%1078, %556) blocks.8.conv.conv.0 : f32[1536, 384] */
+  /* %1011 = linear_grad_weight(%1006, %520) blocks.8.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 89415936, arena + 1185414656,
-      arena + 114127616);
+      arena + 111706880);
 
-  /* %1084 = fused_linear(%1078, %1082, %1044) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %1012 = fused_linear(%1006, %1010, %972) {residual} blocks.8.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 89415936 + (long)b * 301056, arena + 99049728, NULL,
         LK_ACT_NONE, arena + 118317312 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1085 = reshape(%1083) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1083: no code */
+  /* %1013 = reshape(%1011) {shape [1536, 384, 1, 1]} blocks.8.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1011: no code */
 
-  /* %1086 = concat(%1043, %1084) {axis 0} blocks.8 : f32[B, 197, 384], a view of %808: no code */
+  /* %1014 = concat(%971, %1012) {axis 0} blocks.8 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1087 = mul(%1086, %552) blocks.8 : f32[B, 197, 384] */
+  /* %1015 = mul(%1014, %516) blocks.8 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 89415936);
 
-  /* %1088 = transpose(%549) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[208], arena + 94257408);
+  /* %1016 = transpose(%513) {perm [1, 0]} blocks.8.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[208], arena + 91836672);
 
-  /* %1089 = fused_linear(%1087, %1088) blocks.8.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 89415936, arena + 94257408, NULL, LK_ACT_NONE, NULL,
-      arena + 91836672);
-
-  /* %1090 = linear_grad_weight(%1087, %548) blocks.8.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 89415936, arena + 1088781824, arena + 114717440);
-
-  /* %1091 = reduce_sum(%1087) {axes [0], batch} blocks.8.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 89415936,
-      arena + 114884864);
-
-  /* %1092 = reshape(%1089) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %1089: no code */
-
-  /* %1093 = transpose(%1092) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 91836672,
-      arena + 109286144);
-
-  /* %1094 = transpose(%542) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1086361088, arena + 99351040);
-
-  /* %1095 = matmul(%1093, %1094) blocks.8.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 109286144, 9456, 48, 1, arena + 99351040, 9456, 197,
-      1, arena + 89415936, 38809, 197, 0.0f);
-
-  /* %1096 = transpose(%545) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 79480832,
+  /* %1017 = fused_linear(%1015, %1016) blocks.8.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 89415936, arena + 91836672, NULL, LK_ACT_NONE, NULL,
       arena + 99351040);
 
-  /* %1097 = matmul(%1096, %1093) blocks.8.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 99351040, 38809, 197, 1, arena + 109286144, 9456, 48,
-      1, arena + 111706880, 9456, 48, 0.0f);
+  /* %1018 = linear_grad_weight(%1015, %512) blocks.8.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 89415936, arena + 1088781824, arena + 112739072);
 
-  /* %1098 = softmax_grad(%545, %1095) {axis -1} blocks.8.attn : f32[B, 8, 1, 197, 197] */
+  /* %1019 = reduce_sum(%1015) {axes [0], batch} blocks.8.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 89415936,
+      arena + 112906496);
+
+  /* %1020 = reshape(%1017) {shape [197, 8, 1, 48]} blocks.8.attn : f32[B, 197, 8, 1, 48], a view of %1017: no code */
+
+  /* %1021 = matmul_permuted(%1020, %507) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 99351040, 48, 384, 1,
+      arena + 1086361088, 48, 1, 384, arena + 89415936, 38809, 197, 0.0f);
+
+  /* %1022 = matmul_permuted(%510, %1020) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 79480832, 38809, 1, 197,
+      arena + 99351040, 48, 384, 1, arena + 109286144, 48, 384, 0.0f);
+
+  /* %1023 = softmax_grad(%510, %1021) {axis -1} blocks.8.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 79480832, arena + 89415936, arena + 99351040);
 
-  /* %1099 = mul_scalar(%1098) {x op 0.14433756} blocks.8.attn : f32[B, 8, 1, 197, 197] */
+  /* %1024 = mul_scalar(%1023) {x op 0.14433756} blocks.8.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 99351040, 0.14433756f, arena + 79480832);
 
-  /* %1100 = transpose(%540) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1083940352, arena + 89415936);
+  /* %1025 = matmul_permuted(%1024, %506) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 79480832, 38809, 197, 1,
+      arena + 1083940352, 48, 384, 1, arena + 89415936, 48, 384, 0.0f);
 
-  /* %1101 = matmul(%1099, %1100) blocks.8.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 79480832, 38809, 197, 1, arena + 89415936, 9456, 48,
-      1, arena + 91836672, 9456, 48, 0.0f);
+  /* %1026 = matmul_permuted(%505, %1024) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 79480832, 38809, 1, 197,
+      arena + 1081519616, 48, 384, 1, arena + 91836672, 48, 384, 0.0f);
 
-  /* %1102 = transpose(%538) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1081519616, arena + 89415936);
+  /* %1027 = reshape(%1022) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %1022: no code */
 
-  /* %1103 = matmul(%1102, %1099) blocks.8.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 89415936, 9456, 197, 1, arena + 79480832, 38809, 197,
-      1, arena + 94257408, 9456, 197, 0.0f);
+  /* %1028 = reshape(%1026) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %1026: no code */
 
-  /* %1104 = transpose(%1097) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 111706880,
-      arena + 86743040);
+  /* %1029 = reshape(%1025) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %1025: no code */
 
-  /* %1105 = reshape(%1104) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %1104: no code */
+  /* %1030 = concat(%1029, %1028, %1027) {axis 1} blocks.8.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 89415936, 384, arena + 79480832, 1152);
+  lk_copy_rows(B * 197, 384, arena + 91836672, 384, arena + 79481216, 1152);
+  lk_copy_rows(B * 197, 384, arena + 109286144, 384, arena + 79481600, 1152);
 
-  /* %1106 = transpose(%1103) {perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 94257408,
-      arena + 89163776);
-
-  /* %1107 = reshape(%1106) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %1106: no code */
-
-  /* %1108 = transpose(%1101) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 91836672,
-      arena + 94257408);
-
-  /* %1109 = reshape(%1108) {shape [197, 384]} blocks.8.attn : f32[B, 197, 384], a view of %1108: no code */
-
-  /* %1110 = concat(%1109, %1107, %1105) {axis 1} blocks.8.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 94257408, 384, arena + 79480832, 1152);
-  lk_copy_rows(B * 197, 384, arena + 89163776, 384, arena + 79481216, 1152);
-  lk_copy_rows(B * 197, 384, arena + 86743040, 384, arena + 79481600, 1152);
-
-  /* %1111 = transpose(%531) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
+  /* %1031 = transpose(%499) {perm [1, 0]} blocks.8.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[206], arena + 89163776);
 
-  /* %1112 = fused_linear(%1110, %1111) blocks.8.attn.qkv : f32[B, 197, 384] */
+  /* %1032 = fused_linear(%1030, %1031) blocks.8.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 79480832, arena + 89163776, NULL, LK_ACT_NONE, NULL,
       arena + 86743040);
 
-  /* %1113 = linear_grad_weight(%1110, %530) blocks.8.attn.qkv : f32[1152, 384] */
+  /* %1033 = linear_grad_weight(%1030, %498) blocks.8.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 79480832, arena + 1079098880,
-      arena + 111380480);
+      arena + 112296704);
 
-  /* %1114 = reduce_sum(%1110) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
+  /* %1034 = reduce_sum(%1030) {axes [0], batch} blocks.8.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 79480832,
-      arena + 111836672);
+      arena + 111394304);
 
-  /* %1115 = reduce_sum(%1112) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  /* %1035 = reduce_sum(%1032) {axes [0], batch} blocks.8.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 86743040,
-      arena + 111837824);
+      arena + 111395456);
 
-  /* %1116 = mul(%1112, %526) blocks.8.norm1 : f32[B, 197, 384] */
+  /* %1036 = mul(%1032, %494) blocks.8.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 86743040, (const long[]){75648, 384, 1},
       params[204], (const long[]){0, 0, 1}, arena + 79480832);
 
-  /* %1117 = mul(%1112, %528) blocks.8.norm1 : f32[B, 197, 384], written over %1112 */
+  /* %1037 = mul(%1032, %496) blocks.8.norm1 : f32[B, 197, 384], written over %1032 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 86743040, (const long[]){75648, 384, 1},
       arena + 1076678144, (const long[]){75648, 384, 1}, arena + 86743040);
 
-  /* %1118 = reduce_sum(%1117) {axes [0], batch} blocks.8.norm1 : f32[384] */
+  /* %1038 = reduce_sum(%1037) {axes [0], batch} blocks.8.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 86743040,
-      arena + 111838208);
+      arena + 111395840);
 
-  /* %1119 = normalize_grad(%525, %1116) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
+  /* %1039 = normalize_grad(%493, %1036) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 1074257408, arena + 79480832, 1e-06f, arena + 81901568);
 
-  /* %1120 = add(%1086, %1119) blocks.7.conv : f32[B, 197, 384], written over %808 */
+  /* %1040 = add(%1014, %1039) blocks.7.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 81901568, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1121 = slice(%1120) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %1041 = slice(%1040) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %1122 = slice(%1120) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
+  /* %1042 = slice(%1040) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 108382208, 75264);
 
-  /* %1123 = batch_normalize_grad(%519, %1122, %520) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
+  /* %1043 = batch_normalize_grad(%487, %1042, %488) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1183006208, arena + 108382208, params[200],
       1e-05f, arena + 89114624);
 
-  /* %1124 = batch_normalize_param_grad(%519, %1122) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[2, 384] */
+  /* %1044 = batch_normalize_param_grad(%487, %1042) {eps 1e-05, channels last} blocks.7.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1183006208, arena + 108382208, 1e-05f,
       arena + 79480832);
 
-  /* %1125 = index(%1124) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 79480832, 768, arena + 111838592, 384);
+  /* %1045 = index(%1044) {axis 0, at 0} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 79480832, 768, arena + 111396224, 384);
 
-  /* %1126 = index(%1124) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 79481216, 768, arena + 111838976, 384);
+  /* %1046 = index(%1044) {axis 0, at 1} blocks.7.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 79481216, 768, arena + 111396608, 384);
 
-  /* %1127 = transpose(%518) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
+  /* %1047 = transpose(%486) {perm [1, 0]} blocks.7.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[199], arena + 91523072);
 
-  /* %1128 = fused_linear(%1123, %1127) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1048 = fused_linear(%1043, %1047) blocks.7.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 89114624, arena + 91523072, NULL, LK_ACT_NONE, NULL,
       arena + 79480832);
 
-  /* %1129 = linear_grad_weight(%1123, %516) blocks.7.conv.conv.7 : f32[384, 1536] */
+  /* %1049 = linear_grad_weight(%1043, %484) blocks.7.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 89114624, arena + 668950016, arena + 110790656);
 
-  /* %1130 = reshape(%1129) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1129: no code */
+  /* %1050 = reshape(%1049) {shape [384, 1536, 1, 1]} blocks.7.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1049: no code */
 
-  /* %1131 = mul(%1128, %515) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1051 = mul(%1048, %483) blocks.7.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 79480832, (const long[]){301056, 1536, 1},
       arena + 1208605184, (const long[]){1536, 0, 1}, arena + 89114624);
 
-  /* %1132 = mul(%1128, %506) blocks.7.conv.conv.6 : f32[B, 196, 1536], written over %1128 */
+  /* %1052 = mul(%1048, %474) blocks.7.conv.conv.6 : f32[B, 196, 1536], written over %1048 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 79480832, (const long[]){301056, 1536, 1},
       arena + 659316224, (const long[]){301056, 1536, 1}, arena + 79480832);
 
-  /* %1133 = reduce_sum(%1132) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
+  /* %1053 = reduce_sum(%1052) {axes [0]} blocks.7.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 79480832,
       arena + 98748416);
 
-  /* %1134 = hsigmoid_grad(%514, %1133) blocks.7.conv.conv.6 : f32[B, 1536] */
+  /* %1054 = hsigmoid_grad(%482, %1053) blocks.7.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208556032, arena + 98748416, arena + 79480832);
 
-  /* %1135 = transpose(%512) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1055 = transpose(%480) {perm [1, 0]} blocks.7.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[197], arena + 79529984);
 
-  /* %1136 = fused_linear(%1134, %1135) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1056 = fused_linear(%1054, %1055) blocks.7.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 79480832, arena + 79529984, NULL, LK_ACT_NONE, NULL,
       arena + 79536128);
 
-  /* %1137 = linear_grad_weight(%1134, %511) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 79480832, arena + 1209330800, arena + 111822848);
+  /* %1057 = linear_grad_weight(%1054, %479) blocks.7.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 79480832, arena + 1209330800, arena + 111380480);
 
-  /* %1138 = reduce_sum(%1134) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
+  /* %1058 = reduce_sum(%1054) {axes [], batch} blocks.7.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 79480832,
-      arena + 111835136);
+      arena + 111392768);
 
-  /* %1139 = relu_grad(%510, %1136) blocks.7.conv.conv.6 : f32[B, 4] */
+  /* %1059 = relu_grad(%478, %1056) blocks.7.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209330672, arena + 79536128, arena + 79486976);
 
-  /* %1140 = transpose(%508) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1060 = transpose(%476) {perm [1, 0]} blocks.7.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[195], arena + 79480832);
 
-  /* %1141 = fused_linear(%1139, %1140) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1061 = fused_linear(%1059, %1060) blocks.7.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 79486976, arena + 79480832, NULL, LK_ACT_NONE, NULL,
       arena + 98748416);
 
-  /* %1142 = linear_grad_weight(%1139, %507) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 79486976, arena + 1208506880, arena + 111828992);
+  /* %1062 = linear_grad_weight(%1059, %475) blocks.7.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 79486976, arena + 1208506880, arena + 111386624);
 
-  /* %1143 = reduce_sum(%1139) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
+  /* %1063 = reduce_sum(%1059) {axes [], batch} blocks.7.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 79486976,
-      arena + 111839360);
+      arena + 111396992);
 
-  /* %1144 = reshape(%1141) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %1141: no code */
+  /* %1064 = reshape(%1061) {shape [1, 1536]} blocks.7.conv.conv.6 : f32[B, 1, 1536], a view of %1061: no code */
 
-  /* %1145 = expand(%1144) {shape [196, 1536]} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1065 = expand(%1064) {shape [196, 1536]} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 98748416, (const long[]){1536, 0, 1},
       arena + 79480832, (const long[]){301056, 1536, 1});
 
-  /* %1146 = mul_scalar(%1145) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1066 = mul_scalar(%1065) {x op 0.0051020407} blocks.7.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 79480832, 0.0051020407f, arena + 98748416);
 
-  /* %1147 = add(%1131, %1146) blocks.7.conv : f32[B, 196, 1536], written over %1131 */
+  /* %1067 = add(%1051, %1066) blocks.7.conv : f32[B, 196, 1536], written over %1051 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 89114624, (const long[]){301056, 1536, 1},
       arena + 98748416, (const long[]){301056, 1536, 1}, arena + 89114624);
 
-  /* %1148 = hswish_grad(%504, %1147) blocks.7.conv : f32[B, 196, 1536] */
+  /* %1068 = hswish_grad(%472, %1067) blocks.7.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 649682432, arena + 89114624,
       arena + 79480832);
 
-  /* %1149 = batch_normalize_grad(%501, %1148, %502) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
+  /* %1069 = batch_normalize_grad(%469, %1068, %470) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 640048640, arena + 79480832, params[191],
       1e-05f, arena + 89114624);
 
-  /* %1150 = batch_normalize_param_grad(%501, %1148) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
+  /* %1070 = batch_normalize_param_grad(%469, %1068) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 640048640, arena + 79480832, 1e-05f,
       arena + 98748416);
 
-  /* %1151 = index(%1150) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 98748416, 3072, arena + 104943616, 1536);
+  /* %1071 = index(%1070) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 98748416, 3072, arena + 102965248, 1536);
 
-  /* %1152 = index(%1150) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 98749952, 3072, arena + 104945152, 1536);
+  /* %1072 = index(%1070) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 98749952, 3072, arena + 102966784, 1536);
 
-  /* %1153 = token_dwconv_grad_input(%1149, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1073 = token_dwconv_grad_input(%1069, %468) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 89114624, params[190],
       arena + 79480832);
 
-  /* %1154 = token_dwconv_grad_weight(%1149, %499) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1074 = token_dwconv_grad_weight(%1069, %467) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 89114624,
-      arena + 630414848, arena + 104929792);
+      arena + 630414848, arena + 102951424);
 
-  /* %1155 = hswish_grad(%497, %1153) blocks.7.conv : f32[B, 196, 1536] */
+  /* %1075 = hswish_grad(%465, %1073) blocks.7.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 620781056, arena + 79480832,
       arena + 89114624);
 
-  /* %1156 = batch_normalize_grad(%494, %1155, %495) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
+  /* %1076 = batch_normalize_grad(%462, %1075, %463) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 611147264, arena + 89114624, params[186],
       1e-05f, arena + 79480832);
 
-  /* %1157 = batch_normalize_param_grad(%494, %1155) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
+  /* %1077 = batch_normalize_param_grad(%462, %1075) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 611147264, arena + 89114624, 1e-05f,
       arena + 98748416);
 
-  /* %1158 = index(%1157) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 98748416, 3072, arena + 104946688, 1536);
+  /* %1078 = index(%1077) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 98748416, 3072, arena + 102968320, 1536);
 
-  /* %1159 = index(%1157) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 98749952, 3072, arena + 104948224, 1536);
+  /* %1079 = index(%1077) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 98749952, 3072, arena + 102969856, 1536);
 
-  /* %1160 = transpose(%493) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
+  /* %1080 = transpose(%461) {perm [1, 0]} blocks.7.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[185], arena + 89114624);
 
-  /* %1161 = linear_grad_weight(%1156, %491) blocks.7.conv.conv.0 : f32[1536, 384] */
+  /* %1081 = linear_grad_weight(%1076, %459) blocks.7.conv.conv.0 : f32[1536, 384] */
   lk_linear_grad_weight(B * 196, 384, 1536, arena + 79480832, arena + 1180597760,
-      arena + 104192512);
+      arena + 101771776);
 
-  /* %1162 = fused_linear(%1156, %1160, %1122) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %1082 = fused_linear(%1076, %1080, %1042) {residual} blocks.7.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 79480832 + (long)b * 301056, arena + 89114624, NULL,
         LK_ACT_NONE, arena + 108382208 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1163 = reshape(%1161) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1161: no code */
+  /* %1083 = reshape(%1081) {shape [1536, 384, 1, 1]} blocks.7.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1081: no code */
 
-  /* %1164 = concat(%1121, %1162) {axis 0} blocks.7 : f32[B, 197, 384], a view of %808: no code */
+  /* %1084 = concat(%1041, %1082) {axis 0} blocks.7 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1165 = mul(%1164, %487) blocks.7 : f32[B, 197, 384] */
+  /* %1085 = mul(%1084, %455) blocks.7 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 79480832);
 
-  /* %1166 = transpose(%484) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[183], arena + 84322304);
+  /* %1086 = transpose(%452) {perm [1, 0]} blocks.7.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[183], arena + 81901568);
 
-  /* %1167 = fused_linear(%1165, %1166) blocks.7.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 79480832, arena + 84322304, NULL, LK_ACT_NONE, NULL,
-      arena + 81901568);
-
-  /* %1168 = linear_grad_weight(%1165, %483) blocks.7.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 79480832, arena + 1071836672, arena + 104782336);
-
-  /* %1169 = reduce_sum(%1165) {axes [0], batch} blocks.7.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 79480832,
-      arena + 104949760);
-
-  /* %1170 = reshape(%1167) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %1167: no code */
-
-  /* %1171 = transpose(%1170) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 81901568,
-      arena + 99351040);
-
-  /* %1172 = transpose(%477) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1069415936, arena + 89415936);
-
-  /* %1173 = matmul(%1171, %1172) blocks.7.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 99351040, 9456, 48, 1, arena + 89415936, 9456, 197,
-      1, arena + 79480832, 38809, 197, 0.0f);
-
-  /* %1174 = transpose(%480) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 69545728,
+  /* %1087 = fused_linear(%1085, %1086) blocks.7.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 79480832, arena + 81901568, NULL, LK_ACT_NONE, NULL,
       arena + 89415936);
 
-  /* %1175 = matmul(%1174, %1171) blocks.7.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 89415936, 38809, 197, 1, arena + 99351040, 9456, 48,
-      1, arena + 101771776, 9456, 48, 0.0f);
+  /* %1088 = linear_grad_weight(%1085, %451) blocks.7.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 79480832, arena + 1071836672, arena + 102803968);
 
-  /* %1176 = softmax_grad(%480, %1173) {axis -1} blocks.7.attn : f32[B, 8, 1, 197, 197] */
+  /* %1089 = reduce_sum(%1085) {axes [0], batch} blocks.7.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 79480832,
+      arena + 102971392);
+
+  /* %1090 = reshape(%1087) {shape [197, 8, 1, 48]} blocks.7.attn : f32[B, 197, 8, 1, 48], a view of %1087: no code */
+
+  /* %1091 = matmul_permuted(%1090, %446) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 89415936, 48, 384, 1,
+      arena + 1069415936, 48, 1, 384, arena + 79480832, 38809, 197, 0.0f);
+
+  /* %1092 = matmul_permuted(%449, %1090) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 69545728, 38809, 1, 197,
+      arena + 89415936, 48, 384, 1, arena + 99351040, 48, 384, 0.0f);
+
+  /* %1093 = softmax_grad(%449, %1091) {axis -1} blocks.7.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 69545728, arena + 79480832, arena + 89415936);
 
-  /* %1177 = mul_scalar(%1176) {x op 0.14433756} blocks.7.attn : f32[B, 8, 1, 197, 197] */
+  /* %1094 = mul_scalar(%1093) {x op 0.14433756} blocks.7.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 89415936, 0.14433756f, arena + 69545728);
 
-  /* %1178 = transpose(%475) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1066995200, arena + 79480832);
+  /* %1095 = matmul_permuted(%1094, %445) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 69545728, 38809, 197, 1,
+      arena + 1066995200, 48, 384, 1, arena + 79480832, 48, 384, 0.0f);
 
-  /* %1179 = matmul(%1177, %1178) blocks.7.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 69545728, 38809, 197, 1, arena + 79480832, 9456, 48,
-      1, arena + 81901568, 9456, 48, 0.0f);
+  /* %1096 = matmul_permuted(%444, %1094) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 69545728, 38809, 1, 197,
+      arena + 1064574464, 48, 384, 1, arena + 81901568, 48, 384, 0.0f);
 
-  /* %1180 = transpose(%473) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1064574464, arena + 79480832);
+  /* %1097 = reshape(%1092) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %1092: no code */
 
-  /* %1181 = matmul(%1180, %1177) blocks.7.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 79480832, 9456, 197, 1, arena + 69545728, 38809, 197,
-      1, arena + 84322304, 9456, 197, 0.0f);
+  /* %1098 = reshape(%1096) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %1096: no code */
 
-  /* %1182 = transpose(%1175) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 101771776,
-      arena + 76807936);
+  /* %1099 = reshape(%1095) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %1095: no code */
 
-  /* %1183 = reshape(%1182) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %1182: no code */
+  /* %1100 = concat(%1099, %1098, %1097) {axis 1} blocks.7.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 79480832, 384, arena + 69545728, 1152);
+  lk_copy_rows(B * 197, 384, arena + 81901568, 384, arena + 69546112, 1152);
+  lk_copy_rows(B * 197, 384, arena + 99351040, 384, arena + 69546496, 1152);
 
-  /* %1184 = transpose(%1181) {perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 84322304,
-      arena + 79228672);
-
-  /* %1185 = reshape(%1184) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %1184: no code */
-
-  /* %1186 = transpose(%1179) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 81901568,
-      arena + 84322304);
-
-  /* %1187 = reshape(%1186) {shape [197, 384]} blocks.7.attn : f32[B, 197, 384], a view of %1186: no code */
-
-  /* %1188 = concat(%1187, %1185, %1183) {axis 1} blocks.7.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 84322304, 384, arena + 69545728, 1152);
-  lk_copy_rows(B * 197, 384, arena + 79228672, 384, arena + 69546112, 1152);
-  lk_copy_rows(B * 197, 384, arena + 76807936, 384, arena + 69546496, 1152);
-
-  /* %1189 = transpose(%466) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
+  /* %1101 = transpose(%438) {perm [1, 0]} blocks.7.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[181], arena + 79228672);
 
-  /* %1190 = fused_linear(%1188, %1189) blocks.7.attn.qkv : f32[B, 197, 384] */
+  /* %1102 = fused_linear(%1100, %1101) blocks.7.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 69545728, arena + 79228672, NULL, LK_ACT_NONE, NULL,
       arena + 76807936);
 
-  /* %1191 = linear_grad_weight(%1188, %465) blocks.7.attn.qkv : f32[1152, 384] */
+  /* %1103 = linear_grad_weight(%1100, %437) blocks.7.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena + 69545728, arena + 1062153728,
-      arena + 101445376);
+      arena + 102361600);
 
-  /* %1192 = reduce_sum(%1188) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
+  /* %1104 = reduce_sum(%1100) {axes [0], batch} blocks.7.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 69545728,
-      arena + 101901568);
+      arena + 101459200);
 
-  /* %1193 = reduce_sum(%1190) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  /* %1105 = reduce_sum(%1102) {axes [0], batch} blocks.7.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 76807936,
-      arena + 101902720);
+      arena + 101460352);
 
-  /* %1194 = mul(%1190, %461) blocks.7.norm1 : f32[B, 197, 384] */
+  /* %1106 = mul(%1102, %433) blocks.7.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 76807936, (const long[]){75648, 384, 1},
       params[179], (const long[]){0, 0, 1}, arena + 69545728);
 
-  /* %1195 = mul(%1190, %463) blocks.7.norm1 : f32[B, 197, 384], written over %1190 */
+  /* %1107 = mul(%1102, %435) blocks.7.norm1 : f32[B, 197, 384], written over %1102 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 76807936, (const long[]){75648, 384, 1},
       arena + 1059732992, (const long[]){75648, 384, 1}, arena + 76807936);
 
-  /* %1196 = reduce_sum(%1195) {axes [0], batch} blocks.7.norm1 : f32[384] */
+  /* %1108 = reduce_sum(%1107) {axes [0], batch} blocks.7.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 76807936,
-      arena + 101903104);
+      arena + 101460736);
 
-  /* %1197 = normalize_grad(%460, %1194) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
+  /* %1109 = normalize_grad(%432, %1106) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 1057312256, arena + 69545728, 1e-06f, arena + 71966464);
 
-  /* %1198 = add(%1164, %1197) blocks.6.conv : f32[B, 197, 384], written over %808 */
+  /* %1110 = add(%1084, %1109) blocks.6.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 71966464, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1199 = slice(%1198) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %1111 = slice(%1110) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %1200 = slice(%1198) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
+  /* %1112 = slice(%1110) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 98447104, 75264);
 
-  /* %1201 = batch_normalize_grad(%454, %1200, %455) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
+  /* %1113 = batch_normalize_grad(%426, %1112, %427) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1178189312, arena + 98447104, params[175],
       1e-05f, arena + 79179520);
 
-  /* %1202 = batch_normalize_param_grad(%454, %1200) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[2, 384] */
+  /* %1114 = batch_normalize_param_grad(%426, %1112) {eps 1e-05, channels last} blocks.6.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1178189312, arena + 98447104, 1e-05f,
       arena + 69545728);
 
-  /* %1203 = index(%1202) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 69545728, 768, arena + 101903488, 384);
+  /* %1115 = index(%1114) {axis 0, at 0} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 69545728, 768, arena + 101461120, 384);
 
-  /* %1204 = index(%1202) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 69546112, 768, arena + 101903872, 384);
+  /* %1116 = index(%1114) {axis 0, at 1} blocks.6.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 69546112, 768, arena + 101461504, 384);
 
-  /* %1205 = transpose(%453) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
+  /* %1117 = transpose(%425) {perm [1, 0]} blocks.6.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[174], arena + 81587968);
 
-  /* %1206 = fused_linear(%1201, %1205) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1118 = fused_linear(%1113, %1117) blocks.6.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 79179520, arena + 81587968, NULL, LK_ACT_NONE, NULL,
       arena + 69545728);
 
-  /* %1207 = linear_grad_weight(%1201, %451) blocks.6.conv.conv.7 : f32[384, 1536] */
+  /* %1119 = linear_grad_weight(%1113, %423) blocks.6.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 79179520, arena + 601513472, arena + 100855552);
 
-  /* %1208 = reshape(%1207) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1207: no code */
+  /* %1120 = reshape(%1119) {shape [384, 1536, 1, 1]} blocks.6.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1119: no code */
 
-  /* %1209 = mul(%1206, %450) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1121 = mul(%1118, %422) blocks.6.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 69545728, (const long[]){301056, 1536, 1},
       arena + 1208457728, (const long[]){1536, 0, 1}, arena + 79179520);
 
-  /* %1210 = mul(%1206, %441) blocks.6.conv.conv.6 : f32[B, 196, 1536], written over %1206 */
+  /* %1122 = mul(%1118, %413) blocks.6.conv.conv.6 : f32[B, 196, 1536], written over %1118 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 69545728, (const long[]){301056, 1536, 1},
       arena + 591879680, (const long[]){301056, 1536, 1}, arena + 69545728);
 
-  /* %1211 = reduce_sum(%1210) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %1123 = reduce_sum(%1122) {axes [0]} blocks.6.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 69545728,
       arena + 88813312);
 
-  /* %1212 = hsigmoid_grad(%449, %1211) blocks.6.conv.conv.6 : f32[B, 1536] */
+  /* %1124 = hsigmoid_grad(%421, %1123) blocks.6.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208408576, arena + 88813312, arena + 69545728);
 
-  /* %1213 = transpose(%447) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1125 = transpose(%419) {perm [1, 0]} blocks.6.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[172], arena + 69594880);
 
-  /* %1214 = fused_linear(%1212, %1213) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1126 = fused_linear(%1124, %1125) blocks.6.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 69545728, arena + 69594880, NULL, LK_ACT_NONE, NULL,
       arena + 69601024);
 
-  /* %1215 = linear_grad_weight(%1212, %446) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 69545728, arena + 1209330544, arena + 101887744);
+  /* %1127 = linear_grad_weight(%1124, %418) blocks.6.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 69545728, arena + 1209330544, arena + 101445376);
 
-  /* %1216 = reduce_sum(%1212) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
+  /* %1128 = reduce_sum(%1124) {axes [], batch} blocks.6.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 69545728,
-      arena + 101900032);
+      arena + 101457664);
 
-  /* %1217 = relu_grad(%445, %1214) blocks.6.conv.conv.6 : f32[B, 4] */
+  /* %1129 = relu_grad(%417, %1126) blocks.6.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209330416, arena + 69601024, arena + 69551872);
 
-  /* %1218 = transpose(%443) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1130 = transpose(%415) {perm [1, 0]} blocks.6.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[170], arena + 69545728);
 
-  /* %1219 = fused_linear(%1217, %1218) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1131 = fused_linear(%1129, %1130) blocks.6.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 69551872, arena + 69545728, NULL, LK_ACT_NONE, NULL,
       arena + 88813312);
 
-  /* %1220 = linear_grad_weight(%1217, %442) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 69551872, arena + 1208359424, arena + 101893888);
+  /* %1132 = linear_grad_weight(%1129, %414) blocks.6.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 69551872, arena + 1208359424, arena + 101451520);
 
-  /* %1221 = reduce_sum(%1217) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
+  /* %1133 = reduce_sum(%1129) {axes [], batch} blocks.6.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 69551872,
-      arena + 101904256);
+      arena + 101461888);
 
-  /* %1222 = reshape(%1219) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %1219: no code */
+  /* %1134 = reshape(%1131) {shape [1, 1536]} blocks.6.conv.conv.6 : f32[B, 1, 1536], a view of %1131: no code */
 
-  /* %1223 = expand(%1222) {shape [196, 1536]} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1135 = expand(%1134) {shape [196, 1536]} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 88813312, (const long[]){1536, 0, 1},
       arena + 69545728, (const long[]){301056, 1536, 1});
 
-  /* %1224 = mul_scalar(%1223) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1136 = mul_scalar(%1135) {x op 0.0051020407} blocks.6.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 69545728, 0.0051020407f, arena + 88813312);
 
-  /* %1225 = add(%1209, %1224) blocks.6.conv : f32[B, 196, 1536], written over %1209 */
+  /* %1137 = add(%1121, %1136) blocks.6.conv : f32[B, 196, 1536], written over %1121 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 79179520, (const long[]){301056, 1536, 1},
       arena + 88813312, (const long[]){301056, 1536, 1}, arena + 79179520);
 
-  /* %1226 = hswish_grad(%439, %1225) blocks.6.conv : f32[B, 196, 1536] */
+  /* %1138 = hswish_grad(%411, %1137) blocks.6.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 582245888, arena + 79179520,
       arena + 69545728);
 
-  /* %1227 = batch_normalize_grad(%436, %1226, %437) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
+  /* %1139 = batch_normalize_grad(%408, %1138, %409) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 572612096, arena + 69545728, params[166],
       1e-05f, arena + 79179520);
 
-  /* %1228 = batch_normalize_param_grad(%436, %1226) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
+  /* %1140 = batch_normalize_param_grad(%408, %1138) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 572612096, arena + 69545728, 1e-05f,
       arena + 88813312);
 
-  /* %1229 = index(%1228) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 88813312, 3072, arena + 95008512, 1536);
+  /* %1141 = index(%1140) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 88813312, 3072, arena + 93030144, 1536);
 
-  /* %1230 = index(%1228) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 88814848, 3072, arena + 95010048, 1536);
+  /* %1142 = index(%1140) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 88814848, 3072, arena + 93031680, 1536);
 
-  /* %1231 = token_dwconv_grad_input(%1227, %435) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1143 = token_dwconv_grad_input(%1139, %407) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 79179520, params[165],
       arena + 69545728);
 
-  /* %1232 = token_dwconv_grad_weight(%1227, %434) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1144 = token_dwconv_grad_weight(%1139, %406) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 79179520,
-      arena + 562978304, arena + 94994688);
+      arena + 562978304, arena + 93016320);
 
-  /* %1233 = hswish_grad(%432, %1231) blocks.6.conv : f32[B, 196, 1536] */
+  /* %1145 = hswish_grad(%404, %1143) blocks.6.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 553344512, arena + 69545728,
       arena + 79179520);
 
-  /* %1234 = batch_normalize_grad(%429, %1233, %430) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
+  /* %1146 = batch_normalize_grad(%401, %1145, %402) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 543710720, arena + 79179520, params[161],
       1e-05f, arena + 69545728);
 
-  /* %1235 = batch_normalize_param_grad(%429, %1233) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
+  /* %1147 = batch_normalize_param_grad(%401, %1145) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 543710720, arena + 79179520, 1e-05f,
       arena + 88813312);
 
-  /* %1236 = index(%1235) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 88813312, 3072, arena + 95011584, 1536);
+  /* %1148 = index(%1147) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 88813312, 3072, arena + 93033216, 1536);
 
-  /* %1237 = index(%1235) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 88814848, 3072, arena + 95013120, 1536);
+  /* %1149 = index(%1147) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 88814848, 3072, arena + 93034752, 1536);
 
-  /* %1238 = transpose(%428) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
+  /* %1150 = transpose(%400) {perm [1, 0]} blocks.6.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[160], arena + 79179520);
 
-  /* %1239 = linear_grad_weight(%1234, %426) blocks.6.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 69545728, arena + 1175780864, arena + 94257408);
+  /* %1151 = linear_grad_weight(%1146, %398) blocks.6.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 69545728, arena + 1175780864, arena + 91836672);
 
-  /* %1240 = fused_linear(%1234, %1238, %1200) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %1152 = fused_linear(%1146, %1150, %1112) {residual} blocks.6.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 69545728 + (long)b * 301056, arena + 79179520, NULL,
         LK_ACT_NONE, arena + 98447104 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1241 = reshape(%1239) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1239: no code */
+  /* %1153 = reshape(%1151) {shape [1536, 384, 1, 1]} blocks.6.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1151: no code */
 
-  /* %1242 = concat(%1199, %1240) {axis 0} blocks.6 : f32[B, 197, 384], a view of %808: no code */
+  /* %1154 = concat(%1111, %1152) {axis 0} blocks.6 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1243 = mul(%1242, %422) blocks.6 : f32[B, 197, 384] */
+  /* %1155 = mul(%1154, %394) blocks.6 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 69545728);
 
-  /* %1244 = transpose(%419) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[158], arena + 74387200);
+  /* %1156 = transpose(%391) {perm [1, 0]} blocks.6.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[158], arena + 71966464);
 
-  /* %1245 = fused_linear(%1243, %1244) blocks.6.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 69545728, arena + 74387200, NULL, LK_ACT_NONE, NULL,
-      arena + 71966464);
-
-  /* %1246 = linear_grad_weight(%1243, %418) blocks.6.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 69545728, arena + 1054891520, arena + 94847232);
-
-  /* %1247 = reduce_sum(%1243) {axes [0], batch} blocks.6.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 69545728,
-      arena + 95014656);
-
-  /* %1248 = reshape(%1245) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %1245: no code */
-
-  /* %1249 = transpose(%1248) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 71966464,
-      arena + 89415936);
-
-  /* %1250 = transpose(%412) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1052470784, arena + 79480832);
-
-  /* %1251 = matmul(%1249, %1250) blocks.6.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 89415936, 9456, 48, 1, arena + 79480832, 9456, 197,
-      1, arena + 69545728, 38809, 197, 0.0f);
-
-  /* %1252 = transpose(%415) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 59610624,
+  /* %1157 = fused_linear(%1155, %1156) blocks.6.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 69545728, arena + 71966464, NULL, LK_ACT_NONE, NULL,
       arena + 79480832);
 
-  /* %1253 = matmul(%1252, %1249) blocks.6.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 79480832, 38809, 197, 1, arena + 89415936, 9456, 48,
-      1, arena + 91836672, 9456, 48, 0.0f);
+  /* %1158 = linear_grad_weight(%1155, %390) blocks.6.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 69545728, arena + 1054891520, arena + 92868864);
 
-  /* %1254 = softmax_grad(%415, %1251) {axis -1} blocks.6.attn : f32[B, 8, 1, 197, 197] */
+  /* %1159 = reduce_sum(%1155) {axes [0], batch} blocks.6.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 69545728,
+      arena + 93036288);
+
+  /* %1160 = reshape(%1157) {shape [197, 8, 1, 48]} blocks.6.attn : f32[B, 197, 8, 1, 48], a view of %1157: no code */
+
+  /* %1161 = matmul_permuted(%1160, %385) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 79480832, 48, 384, 1,
+      arena + 1052470784, 48, 1, 384, arena + 69545728, 38809, 197, 0.0f);
+
+  /* %1162 = matmul_permuted(%388, %1160) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 59610624, 38809, 1, 197,
+      arena + 79480832, 48, 384, 1, arena + 89415936, 48, 384, 0.0f);
+
+  /* %1163 = softmax_grad(%388, %1161) {axis -1} blocks.6.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 59610624, arena + 69545728, arena + 79480832);
 
-  /* %1255 = mul_scalar(%1254) {x op 0.14433756} blocks.6.attn : f32[B, 8, 1, 197, 197] */
+  /* %1164 = mul_scalar(%1163) {x op 0.14433756} blocks.6.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 79480832, 0.14433756f, arena + 59610624);
 
-  /* %1256 = transpose(%410) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1050050048, arena + 69545728);
+  /* %1165 = matmul_permuted(%1164, %384) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 59610624, 38809, 197, 1,
+      arena + 1050050048, 48, 384, 1, arena + 69545728, 48, 384, 0.0f);
 
-  /* %1257 = matmul(%1255, %1256) blocks.6.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 59610624, 38809, 197, 1, arena + 69545728, 9456, 48,
-      1, arena + 71966464, 9456, 48, 0.0f);
+  /* %1166 = matmul_permuted(%383, %1164) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 59610624, 38809, 1, 197,
+      arena + 1047629312, 48, 384, 1, arena + 71966464, 48, 384, 0.0f);
 
-  /* %1258 = transpose(%408) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1047629312, arena + 69545728);
+  /* %1167 = reshape(%1162) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %1162: no code */
 
-  /* %1259 = matmul(%1258, %1255) blocks.6.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 69545728, 9456, 197, 1, arena + 59610624, 38809, 197,
-      1, arena + 74387200, 9456, 197, 0.0f);
+  /* %1168 = reshape(%1166) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %1166: no code */
 
-  /* %1260 = transpose(%1253) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 91836672,
-      arena + 66872832);
+  /* %1169 = reshape(%1165) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %1165: no code */
 
-  /* %1261 = reshape(%1260) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %1260: no code */
+  /* %1170 = concat(%1169, %1168, %1167) {axis 1} blocks.6.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 69545728, 384, arena + 59610624, 1152);
+  lk_copy_rows(B * 197, 384, arena + 71966464, 384, arena + 59611008, 1152);
+  lk_copy_rows(B * 197, 384, arena + 89415936, 384, arena + 59611392, 1152);
 
-  /* %1262 = transpose(%1259) {perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 74387200,
-      arena + 69293568);
-
-  /* %1263 = reshape(%1262) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %1262: no code */
-
-  /* %1264 = transpose(%1257) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 71966464,
-      arena + 74387200);
-
-  /* %1265 = reshape(%1264) {shape [197, 384]} blocks.6.attn : f32[B, 197, 384], a view of %1264: no code */
-
-  /* %1266 = concat(%1265, %1263, %1261) {axis 1} blocks.6.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 74387200, 384, arena + 59610624, 1152);
-  lk_copy_rows(B * 197, 384, arena + 69293568, 384, arena + 59611008, 1152);
-  lk_copy_rows(B * 197, 384, arena + 66872832, 384, arena + 59611392, 1152);
-
-  /* %1267 = transpose(%401) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
+  /* %1171 = transpose(%377) {perm [1, 0]} blocks.6.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[156], arena + 69293568);
 
-  /* %1268 = fused_linear(%1266, %1267) blocks.6.attn.qkv : f32[B, 197, 384] */
+  /* %1172 = fused_linear(%1170, %1171) blocks.6.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 59610624, arena + 69293568, NULL, LK_ACT_NONE, NULL,
       arena + 66872832);
 
-  /* %1269 = linear_grad_weight(%1266, %400) blocks.6.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 59610624, arena + 1045208576, arena + 91510272);
+  /* %1173 = linear_grad_weight(%1170, %376) blocks.6.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 59610624, arena + 1045208576, arena + 92426496);
 
-  /* %1270 = reduce_sum(%1266) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
+  /* %1174 = reduce_sum(%1170) {axes [0], batch} blocks.6.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 59610624,
-      arena + 91966464);
+      arena + 91524096);
 
-  /* %1271 = reduce_sum(%1268) {axes [0], batch} blocks.6.norm1 : f32[384] */
+  /* %1175 = reduce_sum(%1172) {axes [0], batch} blocks.6.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 66872832,
-      arena + 91967616);
+      arena + 91525248);
 
-  /* %1272 = mul(%1268, %396) blocks.6.norm1 : f32[B, 197, 384] */
+  /* %1176 = mul(%1172, %372) blocks.6.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 66872832, (const long[]){75648, 384, 1},
       params[154], (const long[]){0, 0, 1}, arena + 59610624);
 
-  /* %1273 = mul(%1268, %398) blocks.6.norm1 : f32[B, 197, 384], written over %1268 */
+  /* %1177 = mul(%1172, %374) blocks.6.norm1 : f32[B, 197, 384], written over %1172 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 66872832, (const long[]){75648, 384, 1},
       arena + 1042787840, (const long[]){75648, 384, 1}, arena + 66872832);
 
-  /* %1274 = reduce_sum(%1273) {axes [0], batch} blocks.6.norm1 : f32[384] */
+  /* %1178 = reduce_sum(%1177) {axes [0], batch} blocks.6.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 66872832,
-      arena + 91968000);
+      arena + 91525632);
 
-  /* %1275 = normalize_grad(%395, %1272) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
+  /* %1179 = normalize_grad(%371, %1176) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 1040367104, arena + 59610624, 1e-06f, arena + 62031360);
 
-  /* %1276 = add(%1242, %1275) blocks.5.conv : f32[B, 197, 384], written over %808 */
+  /* %1180 = add(%1154, %1179) blocks.5.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 62031360, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1277 = slice(%1276) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %1181 = slice(%1180) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %1278 = slice(%1276) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
+  /* %1182 = slice(%1180) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 88512000, 75264);
 
-  /* %1279 = batch_normalize_grad(%389, %1278, %390) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
+  /* %1183 = batch_normalize_grad(%365, %1182, %366) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1173372416, arena + 88512000, params[150],
       1e-05f, arena + 69244416);
 
-  /* %1280 = batch_normalize_param_grad(%389, %1278) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[2, 384] */
+  /* %1184 = batch_normalize_param_grad(%365, %1182) {eps 1e-05, channels last} blocks.5.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1173372416, arena + 88512000, 1e-05f,
       arena + 59610624);
 
-  /* %1281 = index(%1280) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 59610624, 768, arena + 91968384, 384);
+  /* %1185 = index(%1184) {axis 0, at 0} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 59610624, 768, arena + 91526016, 384);
 
-  /* %1282 = index(%1280) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 59611008, 768, arena + 91968768, 384);
+  /* %1186 = index(%1184) {axis 0, at 1} blocks.5.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 59611008, 768, arena + 91526400, 384);
 
-  /* %1283 = transpose(%388) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
+  /* %1187 = transpose(%364) {perm [1, 0]} blocks.5.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[149], arena + 71652864);
 
-  /* %1284 = fused_linear(%1279, %1283) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1188 = fused_linear(%1183, %1187) blocks.5.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 69244416, arena + 71652864, NULL, LK_ACT_NONE, NULL,
       arena + 59610624);
 
-  /* %1285 = linear_grad_weight(%1279, %386) blocks.5.conv.conv.7 : f32[384, 1536] */
+  /* %1189 = linear_grad_weight(%1183, %362) blocks.5.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 69244416, arena + 534076928, arena + 90920448);
 
-  /* %1286 = reshape(%1285) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1285: no code */
+  /* %1190 = reshape(%1189) {shape [384, 1536, 1, 1]} blocks.5.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1189: no code */
 
-  /* %1287 = mul(%1284, %385) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1191 = mul(%1188, %361) blocks.5.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 59610624, (const long[]){301056, 1536, 1},
       arena + 1208310272, (const long[]){1536, 0, 1}, arena + 69244416);
 
-  /* %1288 = mul(%1284, %376) blocks.5.conv.conv.6 : f32[B, 196, 1536], written over %1284 */
+  /* %1192 = mul(%1188, %352) blocks.5.conv.conv.6 : f32[B, 196, 1536], written over %1188 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 59610624, (const long[]){301056, 1536, 1},
       arena + 524443136, (const long[]){301056, 1536, 1}, arena + 59610624);
 
-  /* %1289 = reduce_sum(%1288) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
+  /* %1193 = reduce_sum(%1192) {axes [0]} blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 59610624,
       arena + 78878208);
 
-  /* %1290 = hsigmoid_grad(%384, %1289) blocks.5.conv.conv.6 : f32[B, 1536] */
+  /* %1194 = hsigmoid_grad(%360, %1193) blocks.5.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208261120, arena + 78878208, arena + 59610624);
 
-  /* %1291 = transpose(%382) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1195 = transpose(%358) {perm [1, 0]} blocks.5.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[147], arena + 59659776);
 
-  /* %1292 = fused_linear(%1290, %1291) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1196 = fused_linear(%1194, %1195) blocks.5.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 59610624, arena + 59659776, NULL, LK_ACT_NONE, NULL,
       arena + 59665920);
 
-  /* %1293 = linear_grad_weight(%1290, %381) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 59610624, arena + 1209330288, arena + 91952640);
+  /* %1197 = linear_grad_weight(%1194, %357) blocks.5.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 59610624, arena + 1209330288, arena + 91510272);
 
-  /* %1294 = reduce_sum(%1290) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
+  /* %1198 = reduce_sum(%1194) {axes [], batch} blocks.5.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 59610624,
-      arena + 91964928);
+      arena + 91522560);
 
-  /* %1295 = relu_grad(%380, %1292) blocks.5.conv.conv.6 : f32[B, 4] */
+  /* %1199 = relu_grad(%356, %1196) blocks.5.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209330160, arena + 59665920, arena + 59616768);
 
-  /* %1296 = transpose(%378) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1200 = transpose(%354) {perm [1, 0]} blocks.5.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[145], arena + 59610624);
 
-  /* %1297 = fused_linear(%1295, %1296) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1201 = fused_linear(%1199, %1200) blocks.5.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 59616768, arena + 59610624, NULL, LK_ACT_NONE, NULL,
       arena + 78878208);
 
-  /* %1298 = linear_grad_weight(%1295, %377) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 59616768, arena + 1208211968, arena + 91958784);
+  /* %1202 = linear_grad_weight(%1199, %353) blocks.5.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 59616768, arena + 1208211968, arena + 91516416);
 
-  /* %1299 = reduce_sum(%1295) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
+  /* %1203 = reduce_sum(%1199) {axes [], batch} blocks.5.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 59616768,
-      arena + 91969152);
+      arena + 91526784);
 
-  /* %1300 = reshape(%1297) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %1297: no code */
+  /* %1204 = reshape(%1201) {shape [1, 1536]} blocks.5.conv.conv.6 : f32[B, 1, 1536], a view of %1201: no code */
 
-  /* %1301 = expand(%1300) {shape [196, 1536]} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1205 = expand(%1204) {shape [196, 1536]} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 78878208, (const long[]){1536, 0, 1},
       arena + 59610624, (const long[]){301056, 1536, 1});
 
-  /* %1302 = mul_scalar(%1301) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1206 = mul_scalar(%1205) {x op 0.0051020407} blocks.5.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 59610624, 0.0051020407f, arena + 78878208);
 
-  /* %1303 = add(%1287, %1302) blocks.5.conv : f32[B, 196, 1536], written over %1287 */
+  /* %1207 = add(%1191, %1206) blocks.5.conv : f32[B, 196, 1536], written over %1191 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 69244416, (const long[]){301056, 1536, 1},
       arena + 78878208, (const long[]){301056, 1536, 1}, arena + 69244416);
 
-  /* %1304 = hswish_grad(%374, %1303) blocks.5.conv : f32[B, 196, 1536] */
+  /* %1208 = hswish_grad(%350, %1207) blocks.5.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 514809344, arena + 69244416,
       arena + 59610624);
 
-  /* %1305 = batch_normalize_grad(%371, %1304, %372) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
+  /* %1209 = batch_normalize_grad(%347, %1208, %348) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 505175552, arena + 59610624, params[141],
       1e-05f, arena + 69244416);
 
-  /* %1306 = batch_normalize_param_grad(%371, %1304) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
+  /* %1210 = batch_normalize_param_grad(%347, %1208) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 505175552, arena + 59610624, 1e-05f,
       arena + 78878208);
 
-  /* %1307 = index(%1306) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 78878208, 3072, arena + 85073408, 1536);
+  /* %1211 = index(%1210) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 78878208, 3072, arena + 83095040, 1536);
 
-  /* %1308 = index(%1306) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 78879744, 3072, arena + 85074944, 1536);
+  /* %1212 = index(%1210) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 78879744, 3072, arena + 83096576, 1536);
 
-  /* %1309 = token_dwconv_grad_input(%1305, %370) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1213 = token_dwconv_grad_input(%1209, %346) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 69244416, params[140],
       arena + 59610624);
 
-  /* %1310 = token_dwconv_grad_weight(%1305, %369) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1214 = token_dwconv_grad_weight(%1209, %345) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 69244416,
-      arena + 495541760, arena + 85059584);
+      arena + 495541760, arena + 83081216);
 
-  /* %1311 = hswish_grad(%367, %1309) blocks.5.conv : f32[B, 196, 1536] */
+  /* %1215 = hswish_grad(%343, %1213) blocks.5.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 485907968, arena + 59610624,
       arena + 69244416);
 
-  /* %1312 = batch_normalize_grad(%364, %1311, %365) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
+  /* %1216 = batch_normalize_grad(%340, %1215, %341) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 476274176, arena + 69244416, params[136],
       1e-05f, arena + 59610624);
 
-  /* %1313 = batch_normalize_param_grad(%364, %1311) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
+  /* %1217 = batch_normalize_param_grad(%340, %1215) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 476274176, arena + 69244416, 1e-05f,
       arena + 78878208);
 
-  /* %1314 = index(%1313) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 78878208, 3072, arena + 85076480, 1536);
+  /* %1218 = index(%1217) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 78878208, 3072, arena + 83098112, 1536);
 
-  /* %1315 = index(%1313) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 78879744, 3072, arena + 85078016, 1536);
+  /* %1219 = index(%1217) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 78879744, 3072, arena + 83099648, 1536);
 
-  /* %1316 = transpose(%363) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
+  /* %1220 = transpose(%339) {perm [1, 0]} blocks.5.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[135], arena + 69244416);
 
-  /* %1317 = linear_grad_weight(%1312, %361) blocks.5.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 59610624, arena + 1170963968, arena + 84322304);
+  /* %1221 = linear_grad_weight(%1216, %337) blocks.5.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 59610624, arena + 1170963968, arena + 81901568);
 
-  /* %1318 = fused_linear(%1312, %1316, %1278) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %1222 = fused_linear(%1216, %1220, %1182) {residual} blocks.5.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 59610624 + (long)b * 301056, arena + 69244416, NULL,
         LK_ACT_NONE, arena + 88512000 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1319 = reshape(%1317) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1317: no code */
+  /* %1223 = reshape(%1221) {shape [1536, 384, 1, 1]} blocks.5.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1221: no code */
 
-  /* %1320 = concat(%1277, %1318) {axis 0} blocks.5 : f32[B, 197, 384], a view of %808: no code */
+  /* %1224 = concat(%1181, %1222) {axis 0} blocks.5 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1321 = mul(%1320, %357) blocks.5 : f32[B, 197, 384] */
+  /* %1225 = mul(%1224, %333) blocks.5 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 59610624);
 
-  /* %1322 = transpose(%354) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[133], arena + 64452096);
+  /* %1226 = transpose(%330) {perm [1, 0]} blocks.5.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[133], arena + 62031360);
 
-  /* %1323 = fused_linear(%1321, %1322) blocks.5.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 59610624, arena + 64452096, NULL, LK_ACT_NONE, NULL,
-      arena + 62031360);
-
-  /* %1324 = linear_grad_weight(%1321, %353) blocks.5.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 59610624, arena + 1037946368, arena + 84912128);
-
-  /* %1325 = reduce_sum(%1321) {axes [0], batch} blocks.5.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 59610624,
-      arena + 85079552);
-
-  /* %1326 = reshape(%1323) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %1323: no code */
-
-  /* %1327 = transpose(%1326) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 62031360,
-      arena + 79480832);
-
-  /* %1328 = transpose(%347) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1035525632, arena + 69545728);
-
-  /* %1329 = matmul(%1327, %1328) blocks.5.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 79480832, 9456, 48, 1, arena + 69545728, 9456, 197,
-      1, arena + 59610624, 38809, 197, 0.0f);
-
-  /* %1330 = transpose(%350) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 49675520,
+  /* %1227 = fused_linear(%1225, %1226) blocks.5.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 59610624, arena + 62031360, NULL, LK_ACT_NONE, NULL,
       arena + 69545728);
 
-  /* %1331 = matmul(%1330, %1327) blocks.5.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 69545728, 38809, 197, 1, arena + 79480832, 9456, 48,
-      1, arena + 81901568, 9456, 48, 0.0f);
+  /* %1228 = linear_grad_weight(%1225, %329) blocks.5.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 59610624, arena + 1037946368, arena + 82933760);
 
-  /* %1332 = softmax_grad(%350, %1329) {axis -1} blocks.5.attn : f32[B, 8, 1, 197, 197] */
+  /* %1229 = reduce_sum(%1225) {axes [0], batch} blocks.5.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 59610624,
+      arena + 83101184);
+
+  /* %1230 = reshape(%1227) {shape [197, 8, 1, 48]} blocks.5.attn : f32[B, 197, 8, 1, 48], a view of %1227: no code */
+
+  /* %1231 = matmul_permuted(%1230, %324) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 69545728, 48, 384, 1,
+      arena + 1035525632, 48, 1, 384, arena + 59610624, 38809, 197, 0.0f);
+
+  /* %1232 = matmul_permuted(%327, %1230) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 49675520, 38809, 1, 197,
+      arena + 69545728, 48, 384, 1, arena + 79480832, 48, 384, 0.0f);
+
+  /* %1233 = softmax_grad(%327, %1231) {axis -1} blocks.5.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 49675520, arena + 59610624, arena + 69545728);
 
-  /* %1333 = mul_scalar(%1332) {x op 0.14433756} blocks.5.attn : f32[B, 8, 1, 197, 197] */
+  /* %1234 = mul_scalar(%1233) {x op 0.14433756} blocks.5.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 69545728, 0.14433756f, arena + 49675520);
 
-  /* %1334 = transpose(%345) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1033104896, arena + 59610624);
+  /* %1235 = matmul_permuted(%1234, %323) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 49675520, 38809, 197, 1,
+      arena + 1033104896, 48, 384, 1, arena + 59610624, 48, 384, 0.0f);
 
-  /* %1335 = matmul(%1333, %1334) blocks.5.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 49675520, 38809, 197, 1, arena + 59610624, 9456, 48,
-      1, arena + 62031360, 9456, 48, 0.0f);
+  /* %1236 = matmul_permuted(%322, %1234) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 49675520, 38809, 1, 197,
+      arena + 1030684160, 48, 384, 1, arena + 62031360, 48, 384, 0.0f);
 
-  /* %1336 = transpose(%343) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1030684160, arena + 59610624);
+  /* %1237 = reshape(%1232) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %1232: no code */
 
-  /* %1337 = matmul(%1336, %1333) blocks.5.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 59610624, 9456, 197, 1, arena + 49675520, 38809, 197,
-      1, arena + 64452096, 9456, 197, 0.0f);
+  /* %1238 = reshape(%1236) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %1236: no code */
 
-  /* %1338 = transpose(%1331) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 81901568,
-      arena + 56937728);
+  /* %1239 = reshape(%1235) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %1235: no code */
 
-  /* %1339 = reshape(%1338) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %1338: no code */
+  /* %1240 = concat(%1239, %1238, %1237) {axis 1} blocks.5.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 59610624, 384, arena + 49675520, 1152);
+  lk_copy_rows(B * 197, 384, arena + 62031360, 384, arena + 49675904, 1152);
+  lk_copy_rows(B * 197, 384, arena + 79480832, 384, arena + 49676288, 1152);
 
-  /* %1340 = transpose(%1337) {perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 64452096,
-      arena + 59358464);
-
-  /* %1341 = reshape(%1340) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %1340: no code */
-
-  /* %1342 = transpose(%1335) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 62031360,
-      arena + 64452096);
-
-  /* %1343 = reshape(%1342) {shape [197, 384]} blocks.5.attn : f32[B, 197, 384], a view of %1342: no code */
-
-  /* %1344 = concat(%1343, %1341, %1339) {axis 1} blocks.5.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 64452096, 384, arena + 49675520, 1152);
-  lk_copy_rows(B * 197, 384, arena + 59358464, 384, arena + 49675904, 1152);
-  lk_copy_rows(B * 197, 384, arena + 56937728, 384, arena + 49676288, 1152);
-
-  /* %1345 = transpose(%336) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
+  /* %1241 = transpose(%316) {perm [1, 0]} blocks.5.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[131], arena + 59358464);
 
-  /* %1346 = fused_linear(%1344, %1345) blocks.5.attn.qkv : f32[B, 197, 384] */
+  /* %1242 = fused_linear(%1240, %1241) blocks.5.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 49675520, arena + 59358464, NULL, LK_ACT_NONE, NULL,
       arena + 56937728);
 
-  /* %1347 = linear_grad_weight(%1344, %335) blocks.5.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 49675520, arena + 1028263424, arena + 81575168);
+  /* %1243 = linear_grad_weight(%1240, %315) blocks.5.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 49675520, arena + 1028263424, arena + 82491392);
 
-  /* %1348 = reduce_sum(%1344) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
+  /* %1244 = reduce_sum(%1240) {axes [0], batch} blocks.5.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 49675520,
-      arena + 82031360);
+      arena + 81588992);
 
-  /* %1349 = reduce_sum(%1346) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  /* %1245 = reduce_sum(%1242) {axes [0], batch} blocks.5.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 56937728,
-      arena + 82032512);
+      arena + 81590144);
 
-  /* %1350 = mul(%1346, %331) blocks.5.norm1 : f32[B, 197, 384] */
+  /* %1246 = mul(%1242, %311) blocks.5.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 56937728, (const long[]){75648, 384, 1},
       params[129], (const long[]){0, 0, 1}, arena + 49675520);
 
-  /* %1351 = mul(%1346, %333) blocks.5.norm1 : f32[B, 197, 384], written over %1346 */
+  /* %1247 = mul(%1242, %313) blocks.5.norm1 : f32[B, 197, 384], written over %1242 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 56937728, (const long[]){75648, 384, 1},
       arena + 1025842688, (const long[]){75648, 384, 1}, arena + 56937728);
 
-  /* %1352 = reduce_sum(%1351) {axes [0], batch} blocks.5.norm1 : f32[384] */
+  /* %1248 = reduce_sum(%1247) {axes [0], batch} blocks.5.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 56937728,
-      arena + 82032896);
+      arena + 81590528);
 
-  /* %1353 = normalize_grad(%330, %1350) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
+  /* %1249 = normalize_grad(%310, %1246) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 1023421952, arena + 49675520, 1e-06f, arena + 52096256);
 
-  /* %1354 = add(%1320, %1353) blocks.4.conv : f32[B, 197, 384], written over %808 */
+  /* %1250 = add(%1224, %1249) blocks.4.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 52096256, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1355 = slice(%1354) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %1251 = slice(%1250) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %1356 = slice(%1354) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
+  /* %1252 = slice(%1250) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 78576896, 75264);
 
-  /* %1357 = batch_normalize_grad(%324, %1356, %325) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
+  /* %1253 = batch_normalize_grad(%304, %1252, %305) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1168555520, arena + 78576896, params[125],
       1e-05f, arena + 59309312);
 
-  /* %1358 = batch_normalize_param_grad(%324, %1356) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[2, 384] */
+  /* %1254 = batch_normalize_param_grad(%304, %1252) {eps 1e-05, channels last} blocks.4.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1168555520, arena + 78576896, 1e-05f,
       arena + 49675520);
 
-  /* %1359 = index(%1358) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 49675520, 768, arena + 82033280, 384);
+  /* %1255 = index(%1254) {axis 0, at 0} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 49675520, 768, arena + 81590912, 384);
 
-  /* %1360 = index(%1358) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 49675904, 768, arena + 82033664, 384);
+  /* %1256 = index(%1254) {axis 0, at 1} blocks.4.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 49675904, 768, arena + 81591296, 384);
 
-  /* %1361 = transpose(%323) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
+  /* %1257 = transpose(%303) {perm [1, 0]} blocks.4.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[124], arena + 61717760);
 
-  /* %1362 = fused_linear(%1357, %1361) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1258 = fused_linear(%1253, %1257) blocks.4.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 59309312, arena + 61717760, NULL, LK_ACT_NONE, NULL,
       arena + 49675520);
 
-  /* %1363 = linear_grad_weight(%1357, %321) blocks.4.conv.conv.7 : f32[384, 1536] */
+  /* %1259 = linear_grad_weight(%1253, %301) blocks.4.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 59309312, arena + 466640384, arena + 80985344);
 
-  /* %1364 = reshape(%1363) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1363: no code */
+  /* %1260 = reshape(%1259) {shape [384, 1536, 1, 1]} blocks.4.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1259: no code */
 
-  /* %1365 = mul(%1362, %320) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1261 = mul(%1258, %300) blocks.4.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 49675520, (const long[]){301056, 1536, 1},
       arena + 1208162816, (const long[]){1536, 0, 1}, arena + 59309312);
 
-  /* %1366 = mul(%1362, %311) blocks.4.conv.conv.6 : f32[B, 196, 1536], written over %1362 */
+  /* %1262 = mul(%1258, %291) blocks.4.conv.conv.6 : f32[B, 196, 1536], written over %1258 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 49675520, (const long[]){301056, 1536, 1},
       arena + 457006592, (const long[]){301056, 1536, 1}, arena + 49675520);
 
-  /* %1367 = reduce_sum(%1366) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
+  /* %1263 = reduce_sum(%1262) {axes [0]} blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 49675520,
       arena + 68943104);
 
-  /* %1368 = hsigmoid_grad(%319, %1367) blocks.4.conv.conv.6 : f32[B, 1536] */
+  /* %1264 = hsigmoid_grad(%299, %1263) blocks.4.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1208113664, arena + 68943104, arena + 49675520);
 
-  /* %1369 = transpose(%317) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1265 = transpose(%297) {perm [1, 0]} blocks.4.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[122], arena + 49724672);
 
-  /* %1370 = fused_linear(%1368, %1369) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1266 = fused_linear(%1264, %1265) blocks.4.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 49675520, arena + 49724672, NULL, LK_ACT_NONE, NULL,
       arena + 49730816);
 
-  /* %1371 = linear_grad_weight(%1368, %316) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 49675520, arena + 1209330032, arena + 82017536);
+  /* %1267 = linear_grad_weight(%1264, %296) blocks.4.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 49675520, arena + 1209330032, arena + 81575168);
 
-  /* %1372 = reduce_sum(%1368) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
+  /* %1268 = reduce_sum(%1264) {axes [], batch} blocks.4.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 49675520,
-      arena + 82029824);
+      arena + 81587456);
 
-  /* %1373 = relu_grad(%315, %1370) blocks.4.conv.conv.6 : f32[B, 4] */
+  /* %1269 = relu_grad(%295, %1266) blocks.4.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209329904, arena + 49730816, arena + 49681664);
 
-  /* %1374 = transpose(%313) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1270 = transpose(%293) {perm [1, 0]} blocks.4.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[120], arena + 49675520);
 
-  /* %1375 = fused_linear(%1373, %1374) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1271 = fused_linear(%1269, %1270) blocks.4.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 49681664, arena + 49675520, NULL, LK_ACT_NONE, NULL,
       arena + 68943104);
 
-  /* %1376 = linear_grad_weight(%1373, %312) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 49681664, arena + 1208064512, arena + 82023680);
+  /* %1272 = linear_grad_weight(%1269, %292) blocks.4.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 49681664, arena + 1208064512, arena + 81581312);
 
-  /* %1377 = reduce_sum(%1373) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
+  /* %1273 = reduce_sum(%1269) {axes [], batch} blocks.4.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 49681664,
-      arena + 82034048);
+      arena + 81591680);
 
-  /* %1378 = reshape(%1375) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1375: no code */
+  /* %1274 = reshape(%1271) {shape [1, 1536]} blocks.4.conv.conv.6 : f32[B, 1, 1536], a view of %1271: no code */
 
-  /* %1379 = expand(%1378) {shape [196, 1536]} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1275 = expand(%1274) {shape [196, 1536]} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 68943104, (const long[]){1536, 0, 1},
       arena + 49675520, (const long[]){301056, 1536, 1});
 
-  /* %1380 = mul_scalar(%1379) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1276 = mul_scalar(%1275) {x op 0.0051020407} blocks.4.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 49675520, 0.0051020407f, arena + 68943104);
 
-  /* %1381 = add(%1365, %1380) blocks.4.conv : f32[B, 196, 1536], written over %1365 */
+  /* %1277 = add(%1261, %1276) blocks.4.conv : f32[B, 196, 1536], written over %1261 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 59309312, (const long[]){301056, 1536, 1},
       arena + 68943104, (const long[]){301056, 1536, 1}, arena + 59309312);
 
-  /* %1382 = hswish_grad(%309, %1381) blocks.4.conv : f32[B, 196, 1536] */
+  /* %1278 = hswish_grad(%289, %1277) blocks.4.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 447372800, arena + 59309312,
       arena + 49675520);
 
-  /* %1383 = batch_normalize_grad(%306, %1382, %307) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
+  /* %1279 = batch_normalize_grad(%286, %1278, %287) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 437739008, arena + 49675520, params[116],
       1e-05f, arena + 59309312);
 
-  /* %1384 = batch_normalize_param_grad(%306, %1382) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
+  /* %1280 = batch_normalize_param_grad(%286, %1278) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 437739008, arena + 49675520, 1e-05f,
       arena + 68943104);
 
-  /* %1385 = index(%1384) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 68943104, 3072, arena + 75138304, 1536);
+  /* %1281 = index(%1280) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 68943104, 3072, arena + 73159936, 1536);
 
-  /* %1386 = index(%1384) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 68944640, 3072, arena + 75139840, 1536);
+  /* %1282 = index(%1280) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 68944640, 3072, arena + 73161472, 1536);
 
-  /* %1387 = token_dwconv_grad_input(%1383, %305) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1283 = token_dwconv_grad_input(%1279, %285) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 59309312, params[115],
       arena + 49675520);
 
-  /* %1388 = token_dwconv_grad_weight(%1383, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1284 = token_dwconv_grad_weight(%1279, %284) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 59309312,
-      arena + 428105216, arena + 75124480);
+      arena + 428105216, arena + 73146112);
 
-  /* %1389 = hswish_grad(%302, %1387) blocks.4.conv : f32[B, 196, 1536] */
+  /* %1285 = hswish_grad(%282, %1283) blocks.4.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 418471424, arena + 49675520,
       arena + 59309312);
 
-  /* %1390 = batch_normalize_grad(%299, %1389, %300) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
+  /* %1286 = batch_normalize_grad(%279, %1285, %280) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 408837632, arena + 59309312, params[111],
       1e-05f, arena + 49675520);
 
-  /* %1391 = batch_normalize_param_grad(%299, %1389) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
+  /* %1287 = batch_normalize_param_grad(%279, %1285) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 408837632, arena + 59309312, 1e-05f,
       arena + 68943104);
 
-  /* %1392 = index(%1391) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 68943104, 3072, arena + 75141376, 1536);
+  /* %1288 = index(%1287) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 68943104, 3072, arena + 73163008, 1536);
 
-  /* %1393 = index(%1391) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 68944640, 3072, arena + 75142912, 1536);
+  /* %1289 = index(%1287) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 68944640, 3072, arena + 73164544, 1536);
 
-  /* %1394 = transpose(%298) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
+  /* %1290 = transpose(%278) {perm [1, 0]} blocks.4.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[110], arena + 59309312);
 
-  /* %1395 = linear_grad_weight(%1390, %296) blocks.4.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 49675520, arena + 1166147072, arena + 74387200);
+  /* %1291 = linear_grad_weight(%1286, %276) blocks.4.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 49675520, arena + 1166147072, arena + 71966464);
 
-  /* %1396 = fused_linear(%1390, %1394, %1356) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %1292 = fused_linear(%1286, %1290, %1252) {residual} blocks.4.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 49675520 + (long)b * 301056, arena + 59309312, NULL,
         LK_ACT_NONE, arena + 78576896 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1397 = reshape(%1395) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1395: no code */
+  /* %1293 = reshape(%1291) {shape [1536, 384, 1, 1]} blocks.4.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1291: no code */
 
-  /* %1398 = concat(%1355, %1396) {axis 0} blocks.4 : f32[B, 197, 384], a view of %808: no code */
+  /* %1294 = concat(%1251, %1292) {axis 0} blocks.4 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1399 = mul(%1398, %292) blocks.4 : f32[B, 197, 384] */
+  /* %1295 = mul(%1294, %272) blocks.4 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 49675520);
 
-  /* %1400 = transpose(%289) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[108], arena + 54516992);
+  /* %1296 = transpose(%269) {perm [1, 0]} blocks.4.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[108], arena + 52096256);
 
-  /* %1401 = fused_linear(%1399, %1400) blocks.4.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 49675520, arena + 54516992, NULL, LK_ACT_NONE, NULL,
-      arena + 52096256);
-
-  /* %1402 = linear_grad_weight(%1399, %288) blocks.4.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 49675520, arena + 1021001216, arena + 74977024);
-
-  /* %1403 = reduce_sum(%1399) {axes [0], batch} blocks.4.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 49675520,
-      arena + 75144448);
-
-  /* %1404 = reshape(%1401) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %1401: no code */
-
-  /* %1405 = transpose(%1404) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 52096256,
-      arena + 69545728);
-
-  /* %1406 = transpose(%282) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1018580480, arena + 59610624);
-
-  /* %1407 = matmul(%1405, %1406) blocks.4.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 69545728, 9456, 48, 1, arena + 59610624, 9456, 197,
-      1, arena + 49675520, 38809, 197, 0.0f);
-
-  /* %1408 = transpose(%285) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 39740416,
+  /* %1297 = fused_linear(%1295, %1296) blocks.4.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 49675520, arena + 52096256, NULL, LK_ACT_NONE, NULL,
       arena + 59610624);
 
-  /* %1409 = matmul(%1408, %1405) blocks.4.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 59610624, 38809, 197, 1, arena + 69545728, 9456, 48,
-      1, arena + 71966464, 9456, 48, 0.0f);
+  /* %1298 = linear_grad_weight(%1295, %268) blocks.4.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 49675520, arena + 1021001216, arena + 72998656);
 
-  /* %1410 = softmax_grad(%285, %1407) {axis -1} blocks.4.attn : f32[B, 8, 1, 197, 197] */
+  /* %1299 = reduce_sum(%1295) {axes [0], batch} blocks.4.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 49675520,
+      arena + 73166080);
+
+  /* %1300 = reshape(%1297) {shape [197, 8, 1, 48]} blocks.4.attn : f32[B, 197, 8, 1, 48], a view of %1297: no code */
+
+  /* %1301 = matmul_permuted(%1300, %263) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 59610624, 48, 384, 1,
+      arena + 1018580480, 48, 1, 384, arena + 49675520, 38809, 197, 0.0f);
+
+  /* %1302 = matmul_permuted(%266, %1300) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 39740416, 38809, 1, 197,
+      arena + 59610624, 48, 384, 1, arena + 69545728, 48, 384, 0.0f);
+
+  /* %1303 = softmax_grad(%266, %1301) {axis -1} blocks.4.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 39740416, arena + 49675520, arena + 59610624);
 
-  /* %1411 = mul_scalar(%1410) {x op 0.14433756} blocks.4.attn : f32[B, 8, 1, 197, 197] */
+  /* %1304 = mul_scalar(%1303) {x op 0.14433756} blocks.4.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 59610624, 0.14433756f, arena + 39740416);
 
-  /* %1412 = transpose(%280) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1016159744, arena + 49675520);
+  /* %1305 = matmul_permuted(%1304, %262) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 39740416, 38809, 197, 1,
+      arena + 1016159744, 48, 384, 1, arena + 49675520, 48, 384, 0.0f);
 
-  /* %1413 = matmul(%1411, %1412) blocks.4.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 39740416, 38809, 197, 1, arena + 49675520, 9456, 48,
-      1, arena + 52096256, 9456, 48, 0.0f);
+  /* %1306 = matmul_permuted(%261, %1304) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 39740416, 38809, 1, 197,
+      arena + 1013739008, 48, 384, 1, arena + 52096256, 48, 384, 0.0f);
 
-  /* %1414 = transpose(%278) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1013739008, arena + 49675520);
+  /* %1307 = reshape(%1302) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %1302: no code */
 
-  /* %1415 = matmul(%1414, %1411) blocks.4.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 49675520, 9456, 197, 1, arena + 39740416, 38809, 197,
-      1, arena + 54516992, 9456, 197, 0.0f);
+  /* %1308 = reshape(%1306) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %1306: no code */
 
-  /* %1416 = transpose(%1409) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 71966464,
-      arena + 47002624);
+  /* %1309 = reshape(%1305) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %1305: no code */
 
-  /* %1417 = reshape(%1416) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %1416: no code */
+  /* %1310 = concat(%1309, %1308, %1307) {axis 1} blocks.4.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 49675520, 384, arena + 39740416, 1152);
+  lk_copy_rows(B * 197, 384, arena + 52096256, 384, arena + 39740800, 1152);
+  lk_copy_rows(B * 197, 384, arena + 69545728, 384, arena + 39741184, 1152);
 
-  /* %1418 = transpose(%1415) {perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 54516992,
-      arena + 49423360);
-
-  /* %1419 = reshape(%1418) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %1418: no code */
-
-  /* %1420 = transpose(%1413) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 52096256,
-      arena + 54516992);
-
-  /* %1421 = reshape(%1420) {shape [197, 384]} blocks.4.attn : f32[B, 197, 384], a view of %1420: no code */
-
-  /* %1422 = concat(%1421, %1419, %1417) {axis 1} blocks.4.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 54516992, 384, arena + 39740416, 1152);
-  lk_copy_rows(B * 197, 384, arena + 49423360, 384, arena + 39740800, 1152);
-  lk_copy_rows(B * 197, 384, arena + 47002624, 384, arena + 39741184, 1152);
-
-  /* %1423 = transpose(%271) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
+  /* %1311 = transpose(%255) {perm [1, 0]} blocks.4.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[106], arena + 49423360);
 
-  /* %1424 = fused_linear(%1422, %1423) blocks.4.attn.qkv : f32[B, 197, 384] */
+  /* %1312 = fused_linear(%1310, %1311) blocks.4.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 39740416, arena + 49423360, NULL, LK_ACT_NONE, NULL,
       arena + 47002624);
 
-  /* %1425 = linear_grad_weight(%1422, %270) blocks.4.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 39740416, arena + 1011318272, arena + 71640064);
+  /* %1313 = linear_grad_weight(%1310, %254) blocks.4.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 39740416, arena + 1011318272, arena + 72556288);
 
-  /* %1426 = reduce_sum(%1422) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
+  /* %1314 = reduce_sum(%1310) {axes [0], batch} blocks.4.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 39740416,
-      arena + 72096256);
+      arena + 71653888);
 
-  /* %1427 = reduce_sum(%1424) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  /* %1315 = reduce_sum(%1312) {axes [0], batch} blocks.4.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 47002624,
-      arena + 72097408);
+      arena + 71655040);
 
-  /* %1428 = mul(%1424, %266) blocks.4.norm1 : f32[B, 197, 384] */
+  /* %1316 = mul(%1312, %250) blocks.4.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 47002624, (const long[]){75648, 384, 1},
       params[104], (const long[]){0, 0, 1}, arena + 39740416);
 
-  /* %1429 = mul(%1424, %268) blocks.4.norm1 : f32[B, 197, 384], written over %1424 */
+  /* %1317 = mul(%1312, %252) blocks.4.norm1 : f32[B, 197, 384], written over %1312 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 47002624, (const long[]){75648, 384, 1},
       arena + 1008897536, (const long[]){75648, 384, 1}, arena + 47002624);
 
-  /* %1430 = reduce_sum(%1429) {axes [0], batch} blocks.4.norm1 : f32[384] */
+  /* %1318 = reduce_sum(%1317) {axes [0], batch} blocks.4.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 47002624,
-      arena + 72097792);
+      arena + 71655424);
 
-  /* %1431 = normalize_grad(%265, %1428) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
+  /* %1319 = normalize_grad(%249, %1316) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 1006476800, arena + 39740416, 1e-06f, arena + 42161152);
 
-  /* %1432 = add(%1398, %1431) blocks.3.conv : f32[B, 197, 384], written over %808 */
+  /* %1320 = add(%1294, %1319) blocks.3.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 42161152, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1433 = slice(%1432) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %1321 = slice(%1320) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %1434 = slice(%1432) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
+  /* %1322 = slice(%1320) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 68641792, 75264);
 
-  /* %1435 = batch_normalize_grad(%259, %1434, %260) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
+  /* %1323 = batch_normalize_grad(%243, %1322, %244) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1163738624, arena + 68641792, params[100],
       1e-05f, arena + 49374208);
 
-  /* %1436 = batch_normalize_param_grad(%259, %1434) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 384] */
+  /* %1324 = batch_normalize_param_grad(%243, %1322) {eps 1e-05, channels last} blocks.3.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1163738624, arena + 68641792, 1e-05f,
       arena + 39740416);
 
-  /* %1437 = index(%1436) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 39740416, 768, arena + 72098176, 384);
+  /* %1325 = index(%1324) {axis 0, at 0} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 39740416, 768, arena + 71655808, 384);
 
-  /* %1438 = index(%1436) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 39740800, 768, arena + 72098560, 384);
+  /* %1326 = index(%1324) {axis 0, at 1} blocks.3.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 39740800, 768, arena + 71656192, 384);
 
-  /* %1439 = transpose(%258) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
+  /* %1327 = transpose(%242) {perm [1, 0]} blocks.3.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[99], arena + 51782656);
 
-  /* %1440 = fused_linear(%1435, %1439) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1328 = fused_linear(%1323, %1327) blocks.3.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 49374208, arena + 51782656, NULL, LK_ACT_NONE, NULL,
       arena + 39740416);
 
-  /* %1441 = linear_grad_weight(%1435, %256) blocks.3.conv.conv.7 : f32[384, 1536] */
+  /* %1329 = linear_grad_weight(%1323, %240) blocks.3.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 49374208, arena + 399203840, arena + 71050240);
 
-  /* %1442 = reshape(%1441) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1441: no code */
+  /* %1330 = reshape(%1329) {shape [384, 1536, 1, 1]} blocks.3.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1329: no code */
 
-  /* %1443 = mul(%1440, %255) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1331 = mul(%1328, %239) blocks.3.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 39740416, (const long[]){301056, 1536, 1},
       arena + 1208015360, (const long[]){1536, 0, 1}, arena + 49374208);
 
-  /* %1444 = mul(%1440, %246) blocks.3.conv.conv.6 : f32[B, 196, 1536], written over %1440 */
+  /* %1332 = mul(%1328, %230) blocks.3.conv.conv.6 : f32[B, 196, 1536], written over %1328 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 39740416, (const long[]){301056, 1536, 1},
       arena + 389570048, (const long[]){301056, 1536, 1}, arena + 39740416);
 
-  /* %1445 = reduce_sum(%1444) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
+  /* %1333 = reduce_sum(%1332) {axes [0]} blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 39740416,
       arena + 59008000);
 
-  /* %1446 = hsigmoid_grad(%254, %1445) blocks.3.conv.conv.6 : f32[B, 1536] */
+  /* %1334 = hsigmoid_grad(%238, %1333) blocks.3.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1207966208, arena + 59008000, arena + 39740416);
 
-  /* %1447 = transpose(%252) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1335 = transpose(%236) {perm [1, 0]} blocks.3.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[97], arena + 39789568);
 
-  /* %1448 = fused_linear(%1446, %1447) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1336 = fused_linear(%1334, %1335) blocks.3.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 39740416, arena + 39789568, NULL, LK_ACT_NONE, NULL,
       arena + 39795712);
 
-  /* %1449 = linear_grad_weight(%1446, %251) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 39740416, arena + 1209329776, arena + 72082432);
+  /* %1337 = linear_grad_weight(%1334, %235) blocks.3.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 39740416, arena + 1209329776, arena + 71640064);
 
-  /* %1450 = reduce_sum(%1446) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
+  /* %1338 = reduce_sum(%1334) {axes [], batch} blocks.3.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 39740416,
-      arena + 72094720);
+      arena + 71652352);
 
-  /* %1451 = relu_grad(%250, %1448) blocks.3.conv.conv.6 : f32[B, 4] */
+  /* %1339 = relu_grad(%234, %1336) blocks.3.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209329648, arena + 39795712, arena + 39746560);
 
-  /* %1452 = transpose(%248) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1340 = transpose(%232) {perm [1, 0]} blocks.3.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[95], arena + 39740416);
 
-  /* %1453 = fused_linear(%1451, %1452) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1341 = fused_linear(%1339, %1340) blocks.3.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 39746560, arena + 39740416, NULL, LK_ACT_NONE, NULL,
       arena + 59008000);
 
-  /* %1454 = linear_grad_weight(%1451, %247) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 39746560, arena + 1207917056, arena + 72088576);
+  /* %1342 = linear_grad_weight(%1339, %231) blocks.3.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 39746560, arena + 1207917056, arena + 71646208);
 
-  /* %1455 = reduce_sum(%1451) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
+  /* %1343 = reduce_sum(%1339) {axes [], batch} blocks.3.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 39746560,
-      arena + 72098944);
+      arena + 71656576);
 
-  /* %1456 = reshape(%1453) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1453: no code */
+  /* %1344 = reshape(%1341) {shape [1, 1536]} blocks.3.conv.conv.6 : f32[B, 1, 1536], a view of %1341: no code */
 
-  /* %1457 = expand(%1456) {shape [196, 1536]} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1345 = expand(%1344) {shape [196, 1536]} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 59008000, (const long[]){1536, 0, 1},
       arena + 39740416, (const long[]){301056, 1536, 1});
 
-  /* %1458 = mul_scalar(%1457) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1346 = mul_scalar(%1345) {x op 0.0051020407} blocks.3.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 39740416, 0.0051020407f, arena + 59008000);
 
-  /* %1459 = add(%1443, %1458) blocks.3.conv : f32[B, 196, 1536], written over %1443 */
+  /* %1347 = add(%1331, %1346) blocks.3.conv : f32[B, 196, 1536], written over %1331 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 49374208, (const long[]){301056, 1536, 1},
       arena + 59008000, (const long[]){301056, 1536, 1}, arena + 49374208);
 
-  /* %1460 = hswish_grad(%244, %1459) blocks.3.conv : f32[B, 196, 1536] */
+  /* %1348 = hswish_grad(%228, %1347) blocks.3.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 379936256, arena + 49374208,
       arena + 39740416);
 
-  /* %1461 = batch_normalize_grad(%241, %1460, %242) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
+  /* %1349 = batch_normalize_grad(%225, %1348, %226) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 370302464, arena + 39740416, params[91], 1e-05f,
       arena + 49374208);
 
-  /* %1462 = batch_normalize_param_grad(%241, %1460) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
+  /* %1350 = batch_normalize_param_grad(%225, %1348) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 370302464, arena + 39740416, 1e-05f,
       arena + 59008000);
 
-  /* %1463 = index(%1462) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 59008000, 3072, arena + 65203200, 1536);
+  /* %1351 = index(%1350) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 59008000, 3072, arena + 63224832, 1536);
 
-  /* %1464 = index(%1462) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 59009536, 3072, arena + 65204736, 1536);
+  /* %1352 = index(%1350) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 59009536, 3072, arena + 63226368, 1536);
 
-  /* %1465 = token_dwconv_grad_input(%1461, %240) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1353 = token_dwconv_grad_input(%1349, %224) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 49374208, params[90],
       arena + 39740416);
 
-  /* %1466 = token_dwconv_grad_weight(%1461, %239) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1354 = token_dwconv_grad_weight(%1349, %223) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 49374208,
-      arena + 360668672, arena + 65189376);
+      arena + 360668672, arena + 63211008);
 
-  /* %1467 = hswish_grad(%237, %1465) blocks.3.conv : f32[B, 196, 1536] */
+  /* %1355 = hswish_grad(%221, %1353) blocks.3.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 351034880, arena + 39740416,
       arena + 49374208);
 
-  /* %1468 = batch_normalize_grad(%234, %1467, %235) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
+  /* %1356 = batch_normalize_grad(%218, %1355, %219) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 341401088, arena + 49374208, params[86], 1e-05f,
       arena + 39740416);
 
-  /* %1469 = batch_normalize_param_grad(%234, %1467) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
+  /* %1357 = batch_normalize_param_grad(%218, %1355) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 341401088, arena + 49374208, 1e-05f,
       arena + 59008000);
 
-  /* %1470 = index(%1469) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 59008000, 3072, arena + 65206272, 1536);
+  /* %1358 = index(%1357) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 59008000, 3072, arena + 63227904, 1536);
 
-  /* %1471 = index(%1469) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 59009536, 3072, arena + 65207808, 1536);
+  /* %1359 = index(%1357) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 59009536, 3072, arena + 63229440, 1536);
 
-  /* %1472 = transpose(%233) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
+  /* %1360 = transpose(%217) {perm [1, 0]} blocks.3.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[85], arena + 49374208);
 
-  /* %1473 = linear_grad_weight(%1468, %231) blocks.3.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 39740416, arena + 1161330176, arena + 64452096);
+  /* %1361 = linear_grad_weight(%1356, %215) blocks.3.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 39740416, arena + 1161330176, arena + 62031360);
 
-  /* %1474 = fused_linear(%1468, %1472, %1434) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %1362 = fused_linear(%1356, %1360, %1322) {residual} blocks.3.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 39740416 + (long)b * 301056, arena + 49374208, NULL,
         LK_ACT_NONE, arena + 68641792 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1475 = reshape(%1473) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1473: no code */
+  /* %1363 = reshape(%1361) {shape [1536, 384, 1, 1]} blocks.3.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1361: no code */
 
-  /* %1476 = concat(%1433, %1474) {axis 0} blocks.3 : f32[B, 197, 384], a view of %808: no code */
+  /* %1364 = concat(%1321, %1362) {axis 0} blocks.3 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1477 = mul(%1476, %227) blocks.3 : f32[B, 197, 384] */
+  /* %1365 = mul(%1364, %211) blocks.3 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 39740416);
 
-  /* %1478 = transpose(%224) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[83], arena + 44581888);
+  /* %1366 = transpose(%208) {perm [1, 0]} blocks.3.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[83], arena + 42161152);
 
-  /* %1479 = fused_linear(%1477, %1478) blocks.3.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 39740416, arena + 44581888, NULL, LK_ACT_NONE, NULL,
-      arena + 42161152);
-
-  /* %1480 = linear_grad_weight(%1477, %223) blocks.3.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 39740416, arena + 1004056064, arena + 65041920);
-
-  /* %1481 = reduce_sum(%1477) {axes [0], batch} blocks.3.attn.proj : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 39740416,
-      arena + 65209344);
-
-  /* %1482 = reshape(%1479) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %1479: no code */
-
-  /* %1483 = transpose(%1482) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 42161152,
-      arena + 59610624);
-
-  /* %1484 = transpose(%217) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 1001635328, arena + 49675520);
-
-  /* %1485 = matmul(%1483, %1484) blocks.3.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 59610624, 9456, 48, 1, arena + 49675520, 9456, 197,
-      1, arena + 39740416, 38809, 197, 0.0f);
-
-  /* %1486 = transpose(%220) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 29805312,
+  /* %1367 = fused_linear(%1365, %1366) blocks.3.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 39740416, arena + 42161152, NULL, LK_ACT_NONE, NULL,
       arena + 49675520);
 
-  /* %1487 = matmul(%1486, %1483) blocks.3.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 49675520, 38809, 197, 1, arena + 59610624, 9456, 48,
-      1, arena + 62031360, 9456, 48, 0.0f);
+  /* %1368 = linear_grad_weight(%1365, %207) blocks.3.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 39740416, arena + 1004056064, arena + 63063552);
 
-  /* %1488 = softmax_grad(%220, %1485) {axis -1} blocks.3.attn : f32[B, 8, 1, 197, 197] */
+  /* %1369 = reduce_sum(%1365) {axes [0], batch} blocks.3.attn.proj : f32[384] */
+  lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 39740416,
+      arena + 63230976);
+
+  /* %1370 = reshape(%1367) {shape [197, 8, 1, 48]} blocks.3.attn : f32[B, 197, 8, 1, 48], a view of %1367: no code */
+
+  /* %1371 = matmul_permuted(%1370, %202) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 49675520, 48, 384, 1,
+      arena + 1001635328, 48, 1, 384, arena + 39740416, 38809, 197, 0.0f);
+
+  /* %1372 = matmul_permuted(%205, %1370) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 29805312, 38809, 1, 197,
+      arena + 49675520, 48, 384, 1, arena + 59610624, 48, 384, 0.0f);
+
+  /* %1373 = softmax_grad(%205, %1371) {axis -1} blocks.3.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 29805312, arena + 39740416, arena + 49675520);
 
-  /* %1489 = mul_scalar(%1488) {x op 0.14433756} blocks.3.attn : f32[B, 8, 1, 197, 197] */
+  /* %1374 = mul_scalar(%1373) {x op 0.14433756} blocks.3.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 49675520, 0.14433756f, arena + 29805312);
 
-  /* %1490 = transpose(%215) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 999214592,
-      arena + 39740416);
+  /* %1375 = matmul_permuted(%1374, %201) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 29805312, 38809, 197, 1,
+      arena + 999214592, 48, 384, 1, arena + 39740416, 48, 384, 0.0f);
 
-  /* %1491 = matmul(%1489, %1490) blocks.3.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 29805312, 38809, 197, 1, arena + 39740416, 9456, 48,
-      1, arena + 42161152, 9456, 48, 0.0f);
+  /* %1376 = matmul_permuted(%200, %1374) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 29805312, 38809, 1, 197,
+      arena + 996793856, 48, 384, 1, arena + 42161152, 48, 384, 0.0f);
 
-  /* %1492 = transpose(%213) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 996793856,
-      arena + 39740416);
+  /* %1377 = reshape(%1372) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %1372: no code */
 
-  /* %1493 = matmul(%1492, %1489) blocks.3.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 39740416, 9456, 197, 1, arena + 29805312, 38809, 197,
-      1, arena + 44581888, 9456, 197, 0.0f);
+  /* %1378 = reshape(%1376) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %1376: no code */
 
-  /* %1494 = transpose(%1487) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 62031360,
-      arena + 37067520);
+  /* %1379 = reshape(%1375) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %1375: no code */
 
-  /* %1495 = reshape(%1494) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %1494: no code */
+  /* %1380 = concat(%1379, %1378, %1377) {axis 1} blocks.3.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 39740416, 384, arena + 29805312, 1152);
+  lk_copy_rows(B * 197, 384, arena + 42161152, 384, arena + 29805696, 1152);
+  lk_copy_rows(B * 197, 384, arena + 59610624, 384, arena + 29806080, 1152);
 
-  /* %1496 = transpose(%1493) {perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 44581888,
-      arena + 39488256);
-
-  /* %1497 = reshape(%1496) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %1496: no code */
-
-  /* %1498 = transpose(%1491) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 42161152,
-      arena + 44581888);
-
-  /* %1499 = reshape(%1498) {shape [197, 384]} blocks.3.attn : f32[B, 197, 384], a view of %1498: no code */
-
-  /* %1500 = concat(%1499, %1497, %1495) {axis 1} blocks.3.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 44581888, 384, arena + 29805312, 1152);
-  lk_copy_rows(B * 197, 384, arena + 39488256, 384, arena + 29805696, 1152);
-  lk_copy_rows(B * 197, 384, arena + 37067520, 384, arena + 29806080, 1152);
-
-  /* %1501 = transpose(%206) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
+  /* %1381 = transpose(%194) {perm [1, 0]} blocks.3.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[81], arena + 39488256);
 
-  /* %1502 = fused_linear(%1500, %1501) blocks.3.attn.qkv : f32[B, 197, 384] */
+  /* %1382 = fused_linear(%1380, %1381) blocks.3.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 29805312, arena + 39488256, NULL, LK_ACT_NONE, NULL,
       arena + 37067520);
 
-  /* %1503 = linear_grad_weight(%1500, %205) blocks.3.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 29805312, arena + 994373120, arena + 61704960);
+  /* %1383 = linear_grad_weight(%1380, %193) blocks.3.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 29805312, arena + 994373120, arena + 62621184);
 
-  /* %1504 = reduce_sum(%1500) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
+  /* %1384 = reduce_sum(%1380) {axes [0], batch} blocks.3.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 29805312,
-      arena + 62161152);
+      arena + 61718784);
 
-  /* %1505 = reduce_sum(%1502) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  /* %1385 = reduce_sum(%1382) {axes [0], batch} blocks.3.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 37067520,
-      arena + 62162304);
+      arena + 61719936);
 
-  /* %1506 = mul(%1502, %201) blocks.3.norm1 : f32[B, 197, 384] */
+  /* %1386 = mul(%1382, %189) blocks.3.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 37067520, (const long[]){75648, 384, 1},
       params[79], (const long[]){0, 0, 1}, arena + 29805312);
 
-  /* %1507 = mul(%1502, %203) blocks.3.norm1 : f32[B, 197, 384], written over %1502 */
+  /* %1387 = mul(%1382, %191) blocks.3.norm1 : f32[B, 197, 384], written over %1382 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 37067520, (const long[]){75648, 384, 1},
       arena + 991952384, (const long[]){75648, 384, 1}, arena + 37067520);
 
-  /* %1508 = reduce_sum(%1507) {axes [0], batch} blocks.3.norm1 : f32[384] */
+  /* %1388 = reduce_sum(%1387) {axes [0], batch} blocks.3.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 37067520,
-      arena + 62162688);
+      arena + 61720320);
 
-  /* %1509 = normalize_grad(%200, %1506) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
+  /* %1389 = normalize_grad(%188, %1386) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 989531648, arena + 29805312, 1e-06f, arena + 32226048);
 
-  /* %1510 = add(%1476, %1509) blocks.2.conv : f32[B, 197, 384], written over %808 */
+  /* %1390 = add(%1364, %1389) blocks.2.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 32226048, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1511 = slice(%1510) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %1391 = slice(%1390) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %1512 = slice(%1510) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
+  /* %1392 = slice(%1390) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 58706688, 75264);
 
-  /* %1513 = batch_normalize_grad(%194, %1512, %195) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
+  /* %1393 = batch_normalize_grad(%182, %1392, %183) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1158921728, arena + 58706688, params[75], 1e-05f,
       arena + 39439104);
 
-  /* %1514 = batch_normalize_param_grad(%194, %1512) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 384] */
+  /* %1394 = batch_normalize_param_grad(%182, %1392) {eps 1e-05, channels last} blocks.2.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1158921728, arena + 58706688, 1e-05f,
       arena + 29805312);
 
-  /* %1515 = index(%1514) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 29805312, 768, arena + 62163072, 384);
+  /* %1395 = index(%1394) {axis 0, at 0} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 29805312, 768, arena + 61720704, 384);
 
-  /* %1516 = index(%1514) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 29805696, 768, arena + 62163456, 384);
+  /* %1396 = index(%1394) {axis 0, at 1} blocks.2.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 29805696, 768, arena + 61721088, 384);
 
-  /* %1517 = transpose(%193) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
+  /* %1397 = transpose(%181) {perm [1, 0]} blocks.2.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[74], arena + 41847552);
 
-  /* %1518 = fused_linear(%1513, %1517) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1398 = fused_linear(%1393, %1397) blocks.2.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 39439104, arena + 41847552, NULL, LK_ACT_NONE, NULL,
       arena + 29805312);
 
-  /* %1519 = linear_grad_weight(%1513, %191) blocks.2.conv.conv.7 : f32[384, 1536] */
+  /* %1399 = linear_grad_weight(%1393, %179) blocks.2.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 39439104, arena + 331767296, arena + 61115136);
 
-  /* %1520 = reshape(%1519) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1519: no code */
+  /* %1400 = reshape(%1399) {shape [384, 1536, 1, 1]} blocks.2.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1399: no code */
 
-  /* %1521 = mul(%1518, %190) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1401 = mul(%1398, %178) blocks.2.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 29805312, (const long[]){301056, 1536, 1},
       arena + 1207867904, (const long[]){1536, 0, 1}, arena + 39439104);
 
-  /* %1522 = mul(%1518, %181) blocks.2.conv.conv.6 : f32[B, 196, 1536], written over %1518 */
+  /* %1402 = mul(%1398, %169) blocks.2.conv.conv.6 : f32[B, 196, 1536], written over %1398 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 29805312, (const long[]){301056, 1536, 1},
       arena + 322133504, (const long[]){301056, 1536, 1}, arena + 29805312);
 
-  /* %1523 = reduce_sum(%1522) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %1403 = reduce_sum(%1402) {axes [0]} blocks.2.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 29805312,
       arena + 49072896);
 
-  /* %1524 = hsigmoid_grad(%189, %1523) blocks.2.conv.conv.6 : f32[B, 1536] */
+  /* %1404 = hsigmoid_grad(%177, %1403) blocks.2.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1207818752, arena + 49072896, arena + 29805312);
 
-  /* %1525 = transpose(%187) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1405 = transpose(%175) {perm [1, 0]} blocks.2.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[72], arena + 29854464);
 
-  /* %1526 = fused_linear(%1524, %1525) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1406 = fused_linear(%1404, %1405) blocks.2.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 29805312, arena + 29854464, NULL, LK_ACT_NONE, NULL,
       arena + 29860608);
 
-  /* %1527 = linear_grad_weight(%1524, %186) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 29805312, arena + 1209329520, arena + 62147328);
+  /* %1407 = linear_grad_weight(%1404, %174) blocks.2.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 29805312, arena + 1209329520, arena + 61704960);
 
-  /* %1528 = reduce_sum(%1524) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
+  /* %1408 = reduce_sum(%1404) {axes [], batch} blocks.2.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 29805312,
-      arena + 62159616);
+      arena + 61717248);
 
-  /* %1529 = relu_grad(%185, %1526) blocks.2.conv.conv.6 : f32[B, 4] */
+  /* %1409 = relu_grad(%173, %1406) blocks.2.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209329392, arena + 29860608, arena + 29811456);
 
-  /* %1530 = transpose(%183) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1410 = transpose(%171) {perm [1, 0]} blocks.2.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[70], arena + 29805312);
 
-  /* %1531 = fused_linear(%1529, %1530) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1411 = fused_linear(%1409, %1410) blocks.2.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 29811456, arena + 29805312, NULL, LK_ACT_NONE, NULL,
       arena + 49072896);
 
-  /* %1532 = linear_grad_weight(%1529, %182) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 29811456, arena + 1207769600, arena + 62153472);
+  /* %1412 = linear_grad_weight(%1409, %170) blocks.2.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 29811456, arena + 1207769600, arena + 61711104);
 
-  /* %1533 = reduce_sum(%1529) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
+  /* %1413 = reduce_sum(%1409) {axes [], batch} blocks.2.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 29811456,
-      arena + 62163840);
+      arena + 61721472);
 
-  /* %1534 = reshape(%1531) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1531: no code */
+  /* %1414 = reshape(%1411) {shape [1, 1536]} blocks.2.conv.conv.6 : f32[B, 1, 1536], a view of %1411: no code */
 
-  /* %1535 = expand(%1534) {shape [196, 1536]} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1415 = expand(%1414) {shape [196, 1536]} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 49072896, (const long[]){1536, 0, 1},
       arena + 29805312, (const long[]){301056, 1536, 1});
 
-  /* %1536 = mul_scalar(%1535) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1416 = mul_scalar(%1415) {x op 0.0051020407} blocks.2.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 29805312, 0.0051020407f, arena + 49072896);
 
-  /* %1537 = add(%1521, %1536) blocks.2.conv : f32[B, 196, 1536], written over %1521 */
+  /* %1417 = add(%1401, %1416) blocks.2.conv : f32[B, 196, 1536], written over %1401 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 39439104, (const long[]){301056, 1536, 1},
       arena + 49072896, (const long[]){301056, 1536, 1}, arena + 39439104);
 
-  /* %1538 = hswish_grad(%179, %1537) blocks.2.conv : f32[B, 196, 1536] */
+  /* %1418 = hswish_grad(%167, %1417) blocks.2.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 312499712, arena + 39439104,
       arena + 29805312);
 
-  /* %1539 = batch_normalize_grad(%176, %1538, %177) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
+  /* %1419 = batch_normalize_grad(%164, %1418, %165) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 302865920, arena + 29805312, params[66], 1e-05f,
       arena + 39439104);
 
-  /* %1540 = batch_normalize_param_grad(%176, %1538) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
+  /* %1420 = batch_normalize_param_grad(%164, %1418) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 302865920, arena + 29805312, 1e-05f,
       arena + 49072896);
 
-  /* %1541 = index(%1540) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 49072896, 3072, arena + 55268096, 1536);
+  /* %1421 = index(%1420) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 49072896, 3072, arena + 53289728, 1536);
 
-  /* %1542 = index(%1540) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 49074432, 3072, arena + 55269632, 1536);
+  /* %1422 = index(%1420) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 49074432, 3072, arena + 53291264, 1536);
 
-  /* %1543 = token_dwconv_grad_input(%1539, %175) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1423 = token_dwconv_grad_input(%1419, %163) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 39439104, params[65],
       arena + 29805312);
 
-  /* %1544 = token_dwconv_grad_weight(%1539, %174) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1424 = token_dwconv_grad_weight(%1419, %162) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 39439104,
-      arena + 293232128, arena + 55254272);
+      arena + 293232128, arena + 53275904);
 
-  /* %1545 = hswish_grad(%172, %1543) blocks.2.conv : f32[B, 196, 1536] */
+  /* %1425 = hswish_grad(%160, %1423) blocks.2.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 283598336, arena + 29805312,
       arena + 39439104);
 
-  /* %1546 = batch_normalize_grad(%169, %1545, %170) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
+  /* %1426 = batch_normalize_grad(%157, %1425, %158) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 273964544, arena + 39439104, params[61], 1e-05f,
       arena + 29805312);
 
-  /* %1547 = batch_normalize_param_grad(%169, %1545) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
+  /* %1427 = batch_normalize_param_grad(%157, %1425) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 273964544, arena + 39439104, 1e-05f,
       arena + 49072896);
 
-  /* %1548 = index(%1547) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 49072896, 3072, arena + 55271168, 1536);
+  /* %1428 = index(%1427) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 49072896, 3072, arena + 53292800, 1536);
 
-  /* %1549 = index(%1547) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 49074432, 3072, arena + 55272704, 1536);
+  /* %1429 = index(%1427) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 49074432, 3072, arena + 53294336, 1536);
 
-  /* %1550 = transpose(%168) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
+  /* %1430 = transpose(%156) {perm [1, 0]} blocks.2.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[60], arena + 39439104);
 
-  /* %1551 = linear_grad_weight(%1546, %166) blocks.2.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 29805312, arena + 1156513280, arena + 54516992);
+  /* %1431 = linear_grad_weight(%1426, %154) blocks.2.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 29805312, arena + 1156513280, arena + 52096256);
 
-  /* %1552 = fused_linear(%1546, %1550, %1512) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %1432 = fused_linear(%1426, %1430, %1392) {residual} blocks.2.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 29805312 + (long)b * 301056, arena + 39439104, NULL,
         LK_ACT_NONE, arena + 58706688 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1553 = reshape(%1551) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1551: no code */
+  /* %1433 = reshape(%1431) {shape [1536, 384, 1, 1]} blocks.2.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1431: no code */
 
-  /* %1554 = concat(%1511, %1552) {axis 0} blocks.2 : f32[B, 197, 384], a view of %808: no code */
+  /* %1434 = concat(%1391, %1432) {axis 0} blocks.2 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1555 = mul(%1554, %162) blocks.2 : f32[B, 197, 384] */
+  /* %1435 = mul(%1434, %150) blocks.2 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 29805312);
 
-  /* %1556 = transpose(%159) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[58], arena + 34646784);
+  /* %1436 = transpose(%147) {perm [1, 0]} blocks.2.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[58], arena + 32226048);
 
-  /* %1557 = fused_linear(%1555, %1556) blocks.2.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 29805312, arena + 34646784, NULL, LK_ACT_NONE, NULL,
-      arena + 32226048);
+  /* %1437 = fused_linear(%1435, %1436) blocks.2.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 29805312, arena + 32226048, NULL, LK_ACT_NONE, NULL,
+      arena + 39740416);
 
-  /* %1558 = linear_grad_weight(%1555, %158) blocks.2.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 29805312, arena + 987110912, arena + 55106816);
+  /* %1438 = linear_grad_weight(%1435, %146) blocks.2.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 29805312, arena + 987110912, arena + 53128448);
 
-  /* %1559 = reduce_sum(%1555) {axes [0], batch} blocks.2.attn.proj : f32[384] */
+  /* %1439 = reduce_sum(%1435) {axes [0], batch} blocks.2.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 29805312,
-      arena + 55274240);
+      arena + 53295872);
 
-  /* %1560 = reshape(%1557) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %1557: no code */
+  /* %1440 = reshape(%1437) {shape [197, 8, 1, 48]} blocks.2.attn : f32[B, 197, 8, 1, 48], a view of %1437: no code */
 
-  /* %1561 = transpose(%1560) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 32226048,
-      arena + 49675520);
+  /* %1441 = matmul_permuted(%1440, %141) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 39740416, 48, 384, 1,
+      arena + 984690176, 48, 1, 384, arena + 29805312, 38809, 197, 0.0f);
 
-  /* %1562 = transpose(%152) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 984690176,
-      arena + 39740416);
+  /* %1442 = matmul_permuted(%144, %1440) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 19870208, 38809, 1, 197,
+      arena + 39740416, 48, 384, 1, arena + 49675520, 48, 384, 0.0f);
 
-  /* %1563 = matmul(%1561, %1562) blocks.2.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 49675520, 9456, 48, 1, arena + 39740416, 9456, 197,
-      1, arena + 29805312, 38809, 197, 0.0f);
-
-  /* %1564 = transpose(%155) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 19870208,
-      arena + 39740416);
-
-  /* %1565 = matmul(%1564, %1561) blocks.2.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 39740416, 38809, 197, 1, arena + 49675520, 9456, 48,
-      1, arena + 52096256, 9456, 48, 0.0f);
-
-  /* %1566 = softmax_grad(%155, %1563) {axis -1} blocks.2.attn : f32[B, 8, 1, 197, 197] */
+  /* %1443 = softmax_grad(%144, %1441) {axis -1} blocks.2.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 19870208, arena + 29805312, arena + 39740416);
 
-  /* %1567 = mul_scalar(%1566) {x op 0.14433756} blocks.2.attn : f32[B, 8, 1, 197, 197] */
+  /* %1444 = mul_scalar(%1443) {x op 0.14433756} blocks.2.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 39740416, 0.14433756f, arena + 19870208);
 
-  /* %1568 = transpose(%150) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 982269440,
-      arena + 29805312);
+  /* %1445 = matmul_permuted(%1444, %140) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 19870208, 38809, 197, 1,
+      arena + 982269440, 48, 384, 1, arena + 29805312, 48, 384, 0.0f);
 
-  /* %1569 = matmul(%1567, %1568) blocks.2.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 19870208, 38809, 197, 1, arena + 29805312, 9456, 48,
-      1, arena + 32226048, 9456, 48, 0.0f);
+  /* %1446 = matmul_permuted(%139, %1444) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 19870208, 38809, 1, 197,
+      arena + 979848704, 48, 384, 1, arena + 32226048, 48, 384, 0.0f);
 
-  /* %1570 = transpose(%148) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 979848704,
-      arena + 29805312);
+  /* %1447 = reshape(%1442) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %1442: no code */
 
-  /* %1571 = matmul(%1570, %1567) blocks.2.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 29805312, 9456, 197, 1, arena + 19870208, 38809, 197,
-      1, arena + 34646784, 9456, 197, 0.0f);
+  /* %1448 = reshape(%1446) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %1446: no code */
 
-  /* %1572 = transpose(%1565) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 52096256,
-      arena + 27132416);
+  /* %1449 = reshape(%1445) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %1445: no code */
 
-  /* %1573 = reshape(%1572) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %1572: no code */
+  /* %1450 = concat(%1449, %1448, %1447) {axis 1} blocks.2.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 29805312, 384, arena + 19870208, 1152);
+  lk_copy_rows(B * 197, 384, arena + 32226048, 384, arena + 19870592, 1152);
+  lk_copy_rows(B * 197, 384, arena + 49675520, 384, arena + 19870976, 1152);
 
-  /* %1574 = transpose(%1571) {perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 34646784,
-      arena + 29553152);
-
-  /* %1575 = reshape(%1574) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %1574: no code */
-
-  /* %1576 = transpose(%1569) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 32226048,
-      arena + 34646784);
-
-  /* %1577 = reshape(%1576) {shape [197, 384]} blocks.2.attn : f32[B, 197, 384], a view of %1576: no code */
-
-  /* %1578 = concat(%1577, %1575, %1573) {axis 1} blocks.2.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 34646784, 384, arena + 19870208, 1152);
-  lk_copy_rows(B * 197, 384, arena + 29553152, 384, arena + 19870592, 1152);
-  lk_copy_rows(B * 197, 384, arena + 27132416, 384, arena + 19870976, 1152);
-
-  /* %1579 = transpose(%141) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
+  /* %1451 = transpose(%133) {perm [1, 0]} blocks.2.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[56], arena + 29553152);
 
-  /* %1580 = fused_linear(%1578, %1579) blocks.2.attn.qkv : f32[B, 197, 384] */
+  /* %1452 = fused_linear(%1450, %1451) blocks.2.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 19870208, arena + 29553152, NULL, LK_ACT_NONE, NULL,
       arena + 27132416);
 
-  /* %1581 = linear_grad_weight(%1578, %140) blocks.2.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 19870208, arena + 977427968, arena + 51769856);
+  /* %1453 = linear_grad_weight(%1450, %132) blocks.2.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 19870208, arena + 977427968, arena + 52686080);
 
-  /* %1582 = reduce_sum(%1578) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
+  /* %1454 = reduce_sum(%1450) {axes [0], batch} blocks.2.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 19870208,
-      arena + 52226048);
+      arena + 51783680);
 
-  /* %1583 = reduce_sum(%1580) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  /* %1455 = reduce_sum(%1452) {axes [0], batch} blocks.2.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 27132416,
-      arena + 52227200);
+      arena + 51784832);
 
-  /* %1584 = mul(%1580, %136) blocks.2.norm1 : f32[B, 197, 384] */
+  /* %1456 = mul(%1452, %128) blocks.2.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 27132416, (const long[]){75648, 384, 1},
       params[54], (const long[]){0, 0, 1}, arena + 19870208);
 
-  /* %1585 = mul(%1580, %138) blocks.2.norm1 : f32[B, 197, 384], written over %1580 */
+  /* %1457 = mul(%1452, %130) blocks.2.norm1 : f32[B, 197, 384], written over %1452 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 27132416, (const long[]){75648, 384, 1},
       arena + 975007232, (const long[]){75648, 384, 1}, arena + 27132416);
 
-  /* %1586 = reduce_sum(%1585) {axes [0], batch} blocks.2.norm1 : f32[384] */
+  /* %1458 = reduce_sum(%1457) {axes [0], batch} blocks.2.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 27132416,
-      arena + 52227584);
+      arena + 51785216);
 
-  /* %1587 = normalize_grad(%135, %1584) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
+  /* %1459 = normalize_grad(%127, %1456) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 972586496, arena + 19870208, 1e-06f, arena + 22290944);
 
-  /* %1588 = add(%1554, %1587) blocks.1.conv : f32[B, 197, 384], written over %808 */
+  /* %1460 = add(%1434, %1459) blocks.1.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 22290944, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1589 = slice(%1588) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %1461 = slice(%1460) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %1590 = slice(%1588) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
+  /* %1462 = slice(%1460) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 48771584, 75264);
 
-  /* %1591 = batch_normalize_grad(%129, %1590, %130) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
+  /* %1463 = batch_normalize_grad(%121, %1462, %122) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1154104832, arena + 48771584, params[50], 1e-05f,
       arena + 29504000);
 
-  /* %1592 = batch_normalize_param_grad(%129, %1590) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 384] */
+  /* %1464 = batch_normalize_param_grad(%121, %1462) {eps 1e-05, channels last} blocks.1.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1154104832, arena + 48771584, 1e-05f,
       arena + 19870208);
 
-  /* %1593 = index(%1592) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 19870208, 768, arena + 52227968, 384);
+  /* %1465 = index(%1464) {axis 0, at 0} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 19870208, 768, arena + 51785600, 384);
 
-  /* %1594 = index(%1592) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 19870592, 768, arena + 52228352, 384);
+  /* %1466 = index(%1464) {axis 0, at 1} blocks.1.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 19870592, 768, arena + 51785984, 384);
 
-  /* %1595 = transpose(%128) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
+  /* %1467 = transpose(%120) {perm [1, 0]} blocks.1.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[49], arena + 31912448);
 
-  /* %1596 = fused_linear(%1591, %1595) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1468 = fused_linear(%1463, %1467) blocks.1.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 29504000, arena + 31912448, NULL, LK_ACT_NONE, NULL,
       arena + 19870208);
 
-  /* %1597 = linear_grad_weight(%1591, %126) blocks.1.conv.conv.7 : f32[384, 1536] */
+  /* %1469 = linear_grad_weight(%1463, %118) blocks.1.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 29504000, arena + 264330752, arena + 51180032);
 
-  /* %1598 = reshape(%1597) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1597: no code */
+  /* %1470 = reshape(%1469) {shape [384, 1536, 1, 1]} blocks.1.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1469: no code */
 
-  /* %1599 = mul(%1596, %125) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1471 = mul(%1468, %117) blocks.1.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 19870208, (const long[]){301056, 1536, 1},
       arena + 1207720448, (const long[]){1536, 0, 1}, arena + 29504000);
 
-  /* %1600 = mul(%1596, %116) blocks.1.conv.conv.6 : f32[B, 196, 1536], written over %1596 */
+  /* %1472 = mul(%1468, %108) blocks.1.conv.conv.6 : f32[B, 196, 1536], written over %1468 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 19870208, (const long[]){301056, 1536, 1},
       arena + 254696960, (const long[]){301056, 1536, 1}, arena + 19870208);
 
-  /* %1601 = reduce_sum(%1600) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %1473 = reduce_sum(%1472) {axes [0]} blocks.1.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 19870208,
       arena + 39137792);
 
-  /* %1602 = hsigmoid_grad(%124, %1601) blocks.1.conv.conv.6 : f32[B, 1536] */
+  /* %1474 = hsigmoid_grad(%116, %1473) blocks.1.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1207671296, arena + 39137792, arena + 19870208);
 
-  /* %1603 = transpose(%122) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1475 = transpose(%114) {perm [1, 0]} blocks.1.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[47], arena + 19919360);
 
-  /* %1604 = fused_linear(%1602, %1603) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1476 = fused_linear(%1474, %1475) blocks.1.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 19870208, arena + 19919360, NULL, LK_ACT_NONE, NULL,
       arena + 19925504);
 
-  /* %1605 = linear_grad_weight(%1602, %121) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 19870208, arena + 1209329264, arena + 52212224);
+  /* %1477 = linear_grad_weight(%1474, %113) blocks.1.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 19870208, arena + 1209329264, arena + 51769856);
 
-  /* %1606 = reduce_sum(%1602) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
+  /* %1478 = reduce_sum(%1474) {axes [], batch} blocks.1.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 19870208,
-      arena + 52224512);
+      arena + 51782144);
 
-  /* %1607 = relu_grad(%120, %1604) blocks.1.conv.conv.6 : f32[B, 4] */
+  /* %1479 = relu_grad(%112, %1476) blocks.1.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209329136, arena + 19925504, arena + 19876352);
 
-  /* %1608 = transpose(%118) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1480 = transpose(%110) {perm [1, 0]} blocks.1.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[45], arena + 19870208);
 
-  /* %1609 = fused_linear(%1607, %1608) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1481 = fused_linear(%1479, %1480) blocks.1.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 19876352, arena + 19870208, NULL, LK_ACT_NONE, NULL,
       arena + 39137792);
 
-  /* %1610 = linear_grad_weight(%1607, %117) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 19876352, arena + 1207622144, arena + 52218368);
+  /* %1482 = linear_grad_weight(%1479, %109) blocks.1.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 19876352, arena + 1207622144, arena + 51776000);
 
-  /* %1611 = reduce_sum(%1607) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
+  /* %1483 = reduce_sum(%1479) {axes [], batch} blocks.1.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 19876352,
-      arena + 52228736);
+      arena + 51786368);
 
-  /* %1612 = reshape(%1609) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1609: no code */
+  /* %1484 = reshape(%1481) {shape [1, 1536]} blocks.1.conv.conv.6 : f32[B, 1, 1536], a view of %1481: no code */
 
-  /* %1613 = expand(%1612) {shape [196, 1536]} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1485 = expand(%1484) {shape [196, 1536]} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 39137792, (const long[]){1536, 0, 1},
       arena + 19870208, (const long[]){301056, 1536, 1});
 
-  /* %1614 = mul_scalar(%1613) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1486 = mul_scalar(%1485) {x op 0.0051020407} blocks.1.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 19870208, 0.0051020407f, arena + 39137792);
 
-  /* %1615 = add(%1599, %1614) blocks.1.conv : f32[B, 196, 1536], written over %1599 */
+  /* %1487 = add(%1471, %1486) blocks.1.conv : f32[B, 196, 1536], written over %1471 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 29504000, (const long[]){301056, 1536, 1},
       arena + 39137792, (const long[]){301056, 1536, 1}, arena + 29504000);
 
-  /* %1616 = hswish_grad(%114, %1615) blocks.1.conv : f32[B, 196, 1536] */
+  /* %1488 = hswish_grad(%106, %1487) blocks.1.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 245063168, arena + 29504000,
       arena + 19870208);
 
-  /* %1617 = batch_normalize_grad(%111, %1616, %112) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
+  /* %1489 = batch_normalize_grad(%103, %1488, %104) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 235429376, arena + 19870208, params[41], 1e-05f,
       arena + 29504000);
 
-  /* %1618 = batch_normalize_param_grad(%111, %1616) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
+  /* %1490 = batch_normalize_param_grad(%103, %1488) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 235429376, arena + 19870208, 1e-05f,
       arena + 39137792);
 
-  /* %1619 = index(%1618) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 39137792, 3072, arena + 45332992, 1536);
+  /* %1491 = index(%1490) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 39137792, 3072, arena + 43354624, 1536);
 
-  /* %1620 = index(%1618) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 39139328, 3072, arena + 45334528, 1536);
+  /* %1492 = index(%1490) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 39139328, 3072, arena + 43356160, 1536);
 
-  /* %1621 = token_dwconv_grad_input(%1617, %110) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1493 = token_dwconv_grad_input(%1489, %102) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 29504000, params[40],
       arena + 19870208);
 
-  /* %1622 = token_dwconv_grad_weight(%1617, %109) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1494 = token_dwconv_grad_weight(%1489, %101) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 29504000,
-      arena + 225795584, arena + 45319168);
+      arena + 225795584, arena + 43340800);
 
-  /* %1623 = hswish_grad(%107, %1621) blocks.1.conv : f32[B, 196, 1536] */
+  /* %1495 = hswish_grad(%99, %1493) blocks.1.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 216161792, arena + 19870208,
       arena + 29504000);
 
-  /* %1624 = batch_normalize_grad(%104, %1623, %105) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
+  /* %1496 = batch_normalize_grad(%96, %1495, %97) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 206528000, arena + 29504000, params[36], 1e-05f,
       arena + 19870208);
 
-  /* %1625 = batch_normalize_param_grad(%104, %1623) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
+  /* %1497 = batch_normalize_param_grad(%96, %1495) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 206528000, arena + 29504000, 1e-05f,
       arena + 39137792);
 
-  /* %1626 = index(%1625) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 39137792, 3072, arena + 45336064, 1536);
+  /* %1498 = index(%1497) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 39137792, 3072, arena + 43357696, 1536);
 
-  /* %1627 = index(%1625) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 39139328, 3072, arena + 45337600, 1536);
+  /* %1499 = index(%1497) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 39139328, 3072, arena + 43359232, 1536);
 
-  /* %1628 = transpose(%103) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
+  /* %1500 = transpose(%95) {perm [1, 0]} blocks.1.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[35], arena + 29504000);
 
-  /* %1629 = linear_grad_weight(%1624, %101) blocks.1.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 19870208, arena + 1151696384, arena + 44581888);
+  /* %1501 = linear_grad_weight(%1496, %93) blocks.1.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 19870208, arena + 1151696384, arena + 42161152);
 
-  /* %1630 = fused_linear(%1624, %1628, %1590) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %1502 = fused_linear(%1496, %1500, %1462) {residual} blocks.1.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 19870208 + (long)b * 301056, arena + 29504000, NULL,
         LK_ACT_NONE, arena + 48771584 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1631 = reshape(%1629) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1629: no code */
+  /* %1503 = reshape(%1501) {shape [1536, 384, 1, 1]} blocks.1.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1501: no code */
 
-  /* %1632 = concat(%1589, %1630) {axis 0} blocks.1 : f32[B, 197, 384], a view of %808: no code */
+  /* %1504 = concat(%1461, %1502) {axis 0} blocks.1 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1633 = mul(%1632, %97) blocks.1 : f32[B, 197, 384] */
+  /* %1505 = mul(%1504, %89) blocks.1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 19870208);
 
-  /* %1634 = transpose(%94) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[33], arena + 24711680);
+  /* %1506 = transpose(%86) {perm [1, 0]} blocks.1.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[33], arena + 22290944);
 
-  /* %1635 = fused_linear(%1633, %1634) blocks.1.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 19870208, arena + 24711680, NULL, LK_ACT_NONE, NULL,
-      arena + 22290944);
+  /* %1507 = fused_linear(%1505, %1506) blocks.1.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 19870208, arena + 22290944, NULL, LK_ACT_NONE, NULL,
+      arena + 29805312);
 
-  /* %1636 = linear_grad_weight(%1633, %93) blocks.1.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 19870208, arena + 970165760, arena + 45171712);
+  /* %1508 = linear_grad_weight(%1505, %85) blocks.1.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 19870208, arena + 970165760, arena + 43193344);
 
-  /* %1637 = reduce_sum(%1633) {axes [0], batch} blocks.1.attn.proj : f32[384] */
+  /* %1509 = reduce_sum(%1505) {axes [0], batch} blocks.1.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 19870208,
-      arena + 45339136);
+      arena + 43360768);
 
-  /* %1638 = reshape(%1635) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %1635: no code */
+  /* %1510 = reshape(%1507) {shape [197, 8, 1, 48]} blocks.1.attn : f32[B, 197, 8, 1, 48], a view of %1507: no code */
 
-  /* %1639 = transpose(%1638) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 22290944,
-      arena + 39740416);
+  /* %1511 = matmul_permuted(%1510, %80) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 29805312, 48, 384, 1,
+      arena + 967745024, 48, 1, 384, arena + 19870208, 38809, 197, 0.0f);
 
-  /* %1640 = transpose(%87) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 967745024,
-      arena + 29805312);
+  /* %1512 = matmul_permuted(%83, %1510) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 9935104, 38809, 1, 197,
+      arena + 29805312, 48, 384, 1, arena + 39740416, 48, 384, 0.0f);
 
-  /* %1641 = matmul(%1639, %1640) blocks.1.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 39740416, 9456, 48, 1, arena + 29805312, 9456, 197,
-      1, arena + 19870208, 38809, 197, 0.0f);
-
-  /* %1642 = transpose(%90) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 9935104,
-      arena + 29805312);
-
-  /* %1643 = matmul(%1642, %1639) blocks.1.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 29805312, 38809, 197, 1, arena + 39740416, 9456, 48,
-      1, arena + 42161152, 9456, 48, 0.0f);
-
-  /* %1644 = softmax_grad(%90, %1641) {axis -1} blocks.1.attn : f32[B, 8, 1, 197, 197] */
+  /* %1513 = softmax_grad(%83, %1511) {axis -1} blocks.1.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena + 9935104, arena + 19870208, arena + 29805312);
 
-  /* %1645 = mul_scalar(%1644) {x op 0.14433756} blocks.1.attn : f32[B, 8, 1, 197, 197] */
+  /* %1514 = mul_scalar(%1513) {x op 0.14433756} blocks.1.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 29805312, 0.14433756f, arena + 9935104);
 
-  /* %1646 = transpose(%85) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 965324288,
-      arena + 19870208);
+  /* %1515 = matmul_permuted(%1514, %79) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 9935104, 38809, 197, 1,
+      arena + 965324288, 48, 384, 1, arena + 19870208, 48, 384, 0.0f);
 
-  /* %1647 = matmul(%1645, %1646) blocks.1.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 9935104, 38809, 197, 1, arena + 19870208, 9456, 48,
-      1, arena + 22290944, 9456, 48, 0.0f);
+  /* %1516 = matmul_permuted(%78, %1514) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena + 9935104, 38809, 1, 197,
+      arena + 962903552, 48, 384, 1, arena + 22290944, 48, 384, 0.0f);
 
-  /* %1648 = transpose(%83) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 962903552,
-      arena + 19870208);
+  /* %1517 = reshape(%1512) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %1512: no code */
 
-  /* %1649 = matmul(%1648, %1645) blocks.1.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 19870208, 9456, 197, 1, arena + 9935104, 38809, 197,
-      1, arena + 24711680, 9456, 197, 0.0f);
+  /* %1518 = reshape(%1516) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %1516: no code */
 
-  /* %1650 = transpose(%1643) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 42161152,
-      arena + 17197312);
+  /* %1519 = reshape(%1515) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %1515: no code */
 
-  /* %1651 = reshape(%1650) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %1650: no code */
+  /* %1520 = concat(%1519, %1518, %1517) {axis 1} blocks.1.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 19870208, 384, arena + 9935104, 1152);
+  lk_copy_rows(B * 197, 384, arena + 22290944, 384, arena + 9935488, 1152);
+  lk_copy_rows(B * 197, 384, arena + 39740416, 384, arena + 9935872, 1152);
 
-  /* %1652 = transpose(%1649) {perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 24711680,
-      arena + 19618048);
-
-  /* %1653 = reshape(%1652) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %1652: no code */
-
-  /* %1654 = transpose(%1647) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 22290944,
-      arena + 24711680);
-
-  /* %1655 = reshape(%1654) {shape [197, 384]} blocks.1.attn : f32[B, 197, 384], a view of %1654: no code */
-
-  /* %1656 = concat(%1655, %1653, %1651) {axis 1} blocks.1.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 24711680, 384, arena + 9935104, 1152);
-  lk_copy_rows(B * 197, 384, arena + 19618048, 384, arena + 9935488, 1152);
-  lk_copy_rows(B * 197, 384, arena + 17197312, 384, arena + 9935872, 1152);
-
-  /* %1657 = transpose(%76) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
+  /* %1521 = transpose(%72) {perm [1, 0]} blocks.1.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[31], arena + 19618048);
 
-  /* %1658 = fused_linear(%1656, %1657) blocks.1.attn.qkv : f32[B, 197, 384] */
+  /* %1522 = fused_linear(%1520, %1521) blocks.1.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena + 9935104, arena + 19618048, NULL, LK_ACT_NONE, NULL,
       arena + 17197312);
 
-  /* %1659 = linear_grad_weight(%1656, %75) blocks.1.attn.qkv : f32[1152, 384] */
-  lk_linear_grad_weight(B * 197, 384, 1152, arena + 9935104, arena + 960482816, arena + 41834752);
+  /* %1523 = linear_grad_weight(%1520, %71) blocks.1.attn.qkv : f32[1152, 384] */
+  lk_linear_grad_weight(B * 197, 384, 1152, arena + 9935104, arena + 960482816, arena + 42750976);
 
-  /* %1660 = reduce_sum(%1656) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
+  /* %1524 = reduce_sum(%1520) {axes [0], batch} blocks.1.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena + 9935104,
-      arena + 42290944);
+      arena + 41848576);
 
-  /* %1661 = reduce_sum(%1658) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  /* %1525 = reduce_sum(%1522) {axes [0], batch} blocks.1.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 17197312,
-      arena + 42292096);
+      arena + 41849728);
 
-  /* %1662 = mul(%1658, %71) blocks.1.norm1 : f32[B, 197, 384] */
+  /* %1526 = mul(%1522, %67) blocks.1.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 17197312, (const long[]){75648, 384, 1},
       params[29], (const long[]){0, 0, 1}, arena + 9935104);
 
-  /* %1663 = mul(%1658, %73) blocks.1.norm1 : f32[B, 197, 384], written over %1658 */
+  /* %1527 = mul(%1522, %69) blocks.1.norm1 : f32[B, 197, 384], written over %1522 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 17197312, (const long[]){75648, 384, 1},
       arena + 958062080, (const long[]){75648, 384, 1}, arena + 17197312);
 
-  /* %1664 = reduce_sum(%1663) {axes [0], batch} blocks.1.norm1 : f32[384] */
+  /* %1528 = reduce_sum(%1527) {axes [0], batch} blocks.1.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 17197312,
-      arena + 42292480);
+      arena + 41850112);
 
-  /* %1665 = normalize_grad(%70, %1662) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
+  /* %1529 = normalize_grad(%66, %1526) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 955641344, arena + 9935104, 1e-06f, arena + 12355840);
 
-  /* %1666 = add(%1632, %1665) blocks.0.conv : f32[B, 197, 384], written over %808 */
+  /* %1530 = add(%1504, %1529) blocks.0.conv : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 12355840, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1667 = slice(%1666) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %808: no code */
+  /* %1531 = slice(%1530) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 384], a view of %760: no code */
 
-  /* %1668 = slice(%1666) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
+  /* %1532 = slice(%1530) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 384] */
   lk_copy_rows(B, 75264, arena + 1144459136, 75648, arena + 38836480, 75264);
 
-  /* %1669 = batch_normalize_grad(%64, %1668, %65) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
+  /* %1533 = batch_normalize_grad(%60, %1532, %61) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[B, 196, 384] */
   lk_batch_normalize_grad_cl(B * 196, 384, arena + 1149287936, arena + 38836480, params[25], 1e-05f,
       arena + 19568896);
 
-  /* %1670 = batch_normalize_param_grad(%64, %1668) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 384] */
+  /* %1534 = batch_normalize_param_grad(%60, %1532) {eps 1e-05, channels last} blocks.0.conv.conv.8 : f32[2, 384] */
   lk_batch_normalize_param_grad_cl(B * 196, 384, arena + 1149287936, arena + 38836480, 1e-05f,
       arena + 9935104);
 
-  /* %1671 = index(%1670) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 9935104, 768, arena + 42292864, 384);
+  /* %1535 = index(%1534) {axis 0, at 0} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 9935104, 768, arena + 41850496, 384);
 
-  /* %1672 = index(%1670) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
-  lk_copy_rows(1, 384, arena + 9935488, 768, arena + 42293248, 384);
+  /* %1536 = index(%1534) {axis 0, at 1} blocks.0.conv.conv.8 : f32[384] */
+  lk_copy_rows(1, 384, arena + 9935488, 768, arena + 41850880, 384);
 
-  /* %1673 = transpose(%63) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
+  /* %1537 = transpose(%59) {perm [1, 0]} blocks.0.conv.conv.7 : f32[1536, 384] */
   lk_transpose(2, (const long[]){384, 1536}, (const int[]){1, 0}, params[24], arena + 21977344);
 
-  /* %1674 = fused_linear(%1669, %1673) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
+  /* %1538 = fused_linear(%1533, %1537) blocks.0.conv.conv.7 : f32[B, 196, 1536] */
   lk_fused_linear(B * 196, 384, 1536, arena + 19568896, arena + 21977344, NULL, LK_ACT_NONE, NULL,
       arena + 9935104);
 
-  /* %1675 = linear_grad_weight(%1669, %61) blocks.0.conv.conv.7 : f32[384, 1536] */
+  /* %1539 = linear_grad_weight(%1533, %57) blocks.0.conv.conv.7 : f32[384, 1536] */
   lk_linear_grad_weight(B * 196, 1536, 384, arena + 19568896, arena + 196894208, arena + 41244928);
 
-  /* %1676 = reshape(%1675) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1675: no code */
+  /* %1540 = reshape(%1539) {shape [384, 1536, 1, 1]} blocks.0.conv.conv.7 : f32[384, 1536, 1, 1], a view of %1539: no code */
 
-  /* %1677 = mul(%1674, %60) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1541 = mul(%1538, %56) blocks.0.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 9935104, (const long[]){301056, 1536, 1},
       arena + 1207572992, (const long[]){1536, 0, 1}, arena + 19568896);
 
-  /* %1678 = mul(%1674, %51) blocks.0.conv.conv.6 : f32[B, 196, 1536], written over %1674 */
+  /* %1542 = mul(%1538, %47) blocks.0.conv.conv.6 : f32[B, 196, 1536], written over %1538 */
   lk_mul(3, (const long[]){B, 196, 1536}, arena + 9935104, (const long[]){301056, 1536, 1},
       arena + 187260416, (const long[]){301056, 1536, 1}, arena + 9935104);
 
-  /* %1679 = reduce_sum(%1678) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
+  /* %1543 = reduce_sum(%1542) {axes [0]} blocks.0.conv.conv.6 : f32[B, 1536] */
   lk_reduce_sum(3, (const long[]){B, 196, 1536}, (const unsigned char[]){0, 1, 0}, arena + 9935104,
       arena + 29202688);
 
-  /* %1680 = hsigmoid_grad(%59, %1679) blocks.0.conv.conv.6 : f32[B, 1536] */
+  /* %1544 = hsigmoid_grad(%55, %1543) blocks.0.conv.conv.6 : f32[B, 1536] */
   lk_unary_grad(LK_ACT_HSIGMOID, B * 1536, arena + 1207523840, arena + 29202688, arena + 9935104);
 
-  /* %1681 = transpose(%57) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
+  /* %1545 = transpose(%53) {perm [1, 0]} blocks.0.conv.conv.6.fc.2 : f32[4, 1536] */
   lk_transpose(2, (const long[]){1536, 4}, (const int[]){1, 0}, params[22], arena + 9984256);
 
-  /* %1682 = fused_linear(%1680, %1681) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
+  /* %1546 = fused_linear(%1544, %1545) blocks.0.conv.conv.6.fc.2 : f32[B, 4] */
   lk_fused_linear(B, 1536, 4, arena + 9935104, arena + 9984256, NULL, LK_ACT_NONE, NULL,
       arena + 9990400);
 
-  /* %1683 = linear_grad_weight(%1680, %56) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
-  lk_linear_grad_weight(B, 4, 1536, arena + 9935104, arena + 1209329008, arena + 42277120);
+  /* %1547 = linear_grad_weight(%1544, %52) blocks.0.conv.conv.6.fc.2 : f32[1536, 4] */
+  lk_linear_grad_weight(B, 4, 1536, arena + 9935104, arena + 1209329008, arena + 41834752);
 
-  /* %1684 = reduce_sum(%1680) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
+  /* %1548 = reduce_sum(%1544) {axes [], batch} blocks.0.conv.conv.6.fc.2 : f32[1536] */
   lk_reduce_sum(2, (const long[]){B, 1536}, (const unsigned char[]){1, 0}, arena + 9935104,
-      arena + 42289408);
+      arena + 41847040);
 
-  /* %1685 = relu_grad(%55, %1682) blocks.0.conv.conv.6 : f32[B, 4] */
+  /* %1549 = relu_grad(%51, %1546) blocks.0.conv.conv.6 : f32[B, 4] */
   lk_unary_grad(LK_ACT_RELU, B * 4, arena + 1209328880, arena + 9990400, arena + 9941248);
 
-  /* %1686 = transpose(%53) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
+  /* %1550 = transpose(%49) {perm [1, 0]} blocks.0.conv.conv.6.fc.0 : f32[1536, 4] */
   lk_transpose(2, (const long[]){4, 1536}, (const int[]){1, 0}, params[20], arena + 9935104);
 
-  /* %1687 = fused_linear(%1685, %1686) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
+  /* %1551 = fused_linear(%1549, %1550) blocks.0.conv.conv.6.fc.0 : f32[B, 1536] */
   lk_fused_linear(B, 4, 1536, arena + 9941248, arena + 9935104, NULL, LK_ACT_NONE, NULL,
       arena + 29202688);
 
-  /* %1688 = linear_grad_weight(%1685, %52) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
-  lk_linear_grad_weight(B, 1536, 4, arena + 9941248, arena + 1207474688, arena + 42283264);
+  /* %1552 = linear_grad_weight(%1549, %48) blocks.0.conv.conv.6.fc.0 : f32[4, 1536] */
+  lk_linear_grad_weight(B, 1536, 4, arena + 9941248, arena + 1207474688, arena + 41840896);
 
-  /* %1689 = reduce_sum(%1685) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
+  /* %1553 = reduce_sum(%1549) {axes [], batch} blocks.0.conv.conv.6.fc.0 : f32[4] */
   lk_reduce_sum(2, (const long[]){B, 4}, (const unsigned char[]){1, 0}, arena + 9941248,
-      arena + 42293632);
+      arena + 41851264);
 
-  /* %1690 = reshape(%1687) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1687: no code */
+  /* %1554 = reshape(%1551) {shape [1, 1536]} blocks.0.conv.conv.6 : f32[B, 1, 1536], a view of %1551: no code */
 
-  /* %1691 = expand(%1690) {shape [196, 1536]} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1555 = expand(%1554) {shape [196, 1536]} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
   lk_copy_strided(3, (const long[]){B, 196, 1536}, arena + 29202688, (const long[]){1536, 0, 1},
       arena + 9935104, (const long[]){301056, 1536, 1});
 
-  /* %1692 = mul_scalar(%1691) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
+  /* %1556 = mul_scalar(%1555) {x op 0.0051020407} blocks.0.conv.conv.6 : f32[B, 196, 1536] */
   lk_mul_scalar(B * 196 * 1536, arena + 9935104, 0.0051020407f, arena + 29202688);
 
-  /* %1693 = add(%1677, %1692) blocks.0.conv : f32[B, 196, 1536], written over %1677 */
+  /* %1557 = add(%1541, %1556) blocks.0.conv : f32[B, 196, 1536], written over %1541 */
   lk_add(3, (const long[]){B, 196, 1536}, arena + 19568896, (const long[]){301056, 1536, 1},
       arena + 29202688, (const long[]){301056, 1536, 1}, arena + 19568896);
 
-  /* %1694 = hswish_grad(%49, %1693) blocks.0.conv : f32[B, 196, 1536] */
+  /* %1558 = hswish_grad(%45, %1557) blocks.0.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 177626624, arena + 19568896,
       arena + 9935104);
 
-  /* %1695 = batch_normalize_grad(%46, %1694, %47) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
+  /* %1559 = batch_normalize_grad(%42, %1558, %43) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 167992832, arena + 9935104, params[16], 1e-05f,
       arena + 19568896);
 
-  /* %1696 = batch_normalize_param_grad(%46, %1694) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
+  /* %1560 = batch_normalize_param_grad(%42, %1558) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 167992832, arena + 9935104, 1e-05f,
       arena + 29202688);
 
-  /* %1697 = index(%1696) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 29202688, 3072, arena + 35397888, 1536);
+  /* %1561 = index(%1560) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 29202688, 3072, arena + 32977152, 1536);
 
-  /* %1698 = index(%1696) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 29204224, 3072, arena + 35399424, 1536);
+  /* %1562 = index(%1560) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 29204224, 3072, arena + 32978688, 1536);
 
-  /* %1699 = token_dwconv_grad_input(%1695, %45) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
+  /* %1563 = token_dwconv_grad_input(%1559, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1536] */
   lk_token_dwconv_grad_input(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 19568896, params[15],
       arena + 9935104);
 
-  /* %1700 = token_dwconv_grad_weight(%1695, %44) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
+  /* %1564 = token_dwconv_grad_weight(%1559, %40) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1536, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1536, 3, 3, 1, 1, 1, 1, arena + 19568896,
-      arena + 158359040, arena + 35384064);
+      arena + 158359040, arena + 32963328);
 
-  /* %1701 = hswish_grad(%42, %1699) blocks.0.conv : f32[B, 196, 1536] */
+  /* %1565 = hswish_grad(%38, %1563) blocks.0.conv : f32[B, 196, 1536] */
   lk_unary_grad(LK_ACT_HSWISH, B * 196 * 1536, arena + 148725248, arena + 9935104,
       arena + 19568896);
 
-  /* %1702 = batch_normalize_grad(%39, %1701, %40) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
+  /* %1566 = batch_normalize_grad(%35, %1565, %36) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1536] */
   lk_batch_normalize_grad_cl(B * 196, 1536, arena + 139091456, arena + 19568896, params[11], 1e-05f,
       arena + 9935104);
 
-  /* %1703 = batch_normalize_param_grad(%39, %1701) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
+  /* %1567 = batch_normalize_param_grad(%35, %1565) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1536] */
   lk_batch_normalize_param_grad_cl(B * 196, 1536, arena + 139091456, arena + 19568896, 1e-05f,
       arena + 29202688);
 
-  /* %1704 = index(%1703) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 29202688, 3072, arena + 35400960, 1536);
+  /* %1568 = index(%1567) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 29202688, 3072, arena + 32980224, 1536);
 
-  /* %1705 = index(%1703) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
-  lk_copy_rows(1, 1536, arena + 29204224, 3072, arena + 35402496, 1536);
+  /* %1569 = index(%1567) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1536] */
+  lk_copy_rows(1, 1536, arena + 29204224, 3072, arena + 32981760, 1536);
 
-  /* %1706 = transpose(%38) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
+  /* %1570 = transpose(%34) {perm [1, 0]} blocks.0.conv.conv.0 : f32[384, 1536] */
   lk_transpose(2, (const long[]){1536, 384}, (const int[]){1, 0}, params[10], arena + 19568896);
 
-  /* %1707 = linear_grad_weight(%1702, %36) blocks.0.conv.conv.0 : f32[1536, 384] */
-  lk_linear_grad_weight(B * 196, 384, 1536, arena + 9935104, arena + 1146879488, arena + 34646784);
+  /* %1571 = linear_grad_weight(%1566, %32) blocks.0.conv.conv.0 : f32[1536, 384] */
+  lk_linear_grad_weight(B * 196, 384, 1536, arena + 9935104, arena + 1146879488, arena + 32226048);
 
-  /* %1708 = fused_linear(%1702, %1706, %1668) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %808 from row 1 */
+  /* %1572 = fused_linear(%1566, %1570, %1532) {residual} blocks.0.conv.conv.0 : f32[B, 196, 384], written into %760 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1536, 384, arena + 9935104 + (long)b * 301056, arena + 19568896, NULL,
         LK_ACT_NONE, arena + 38836480 + (long)b * 75264, arena + 1144459136 + (long)b * 75648);
   } // for b
 
-  /* %1709 = reshape(%1707) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1707: no code */
+  /* %1573 = reshape(%1571) {shape [1536, 384, 1, 1]} blocks.0.conv.conv.0 : f32[1536, 384, 1, 1], a view of %1571: no code */
 
-  /* %1710 = concat(%1667, %1708) {axis 0} blocks.0 : f32[B, 197, 384], a view of %808: no code */
+  /* %1574 = concat(%1531, %1572) {axis 0} blocks.0 : f32[B, 197, 384], a view of %760: no code */
 
-  /* %1711 = transpose(%32) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
-  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[8], arena + 12355840);
+  /* %1575 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[384, 384] */
+  lk_transpose(2, (const long[]){384, 384}, (const int[]){1, 0}, params[8], arena + 9935104);
 
-  /* %1712 = fused_linear(%1710, %1711) blocks.0.attn.proj : f32[B, 197, 384] */
-  lk_fused_linear(B * 197, 384, 384, arena + 1144458752, arena + 12355840, NULL, LK_ACT_NONE, NULL,
-      arena + 9935104);
+  /* %1576 = fused_linear(%1574, %1575) blocks.0.attn.proj : f32[B, 197, 384] */
+  lk_fused_linear(B * 197, 384, 384, arena + 1144458752, arena + 9935104, NULL, LK_ACT_NONE, NULL,
+      arena + 19870208);
 
-  /* %1713 = linear_grad_weight(%1710, %31) blocks.0.attn.proj : f32[384, 384] */
-  lk_linear_grad_weight(B * 197, 384, 384, arena + 1144458752, arena + 953220608, arena + 35236608);
+  /* %1577 = linear_grad_weight(%1574, %27) blocks.0.attn.proj : f32[384, 384] */
+  lk_linear_grad_weight(B * 197, 384, 384, arena + 1144458752, arena + 953220608, arena + 32815872);
 
-  /* %1714 = reduce_sum(%1710) {axes [0], batch} blocks.0.attn.proj : f32[384] */
+  /* %1578 = reduce_sum(%1574) {axes [0], batch} blocks.0.attn.proj : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0},
-      arena + 1144458752, arena + 35404032);
+      arena + 1144458752, arena + 32983296);
 
-  /* %1715 = reshape(%1712) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %1712: no code */
+  /* %1579 = reshape(%1576) {shape [197, 8, 1, 48]} blocks.0.attn : f32[B, 197, 8, 1, 48], a view of %1576: no code */
 
-  /* %1716 = transpose(%1715) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 8, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 9935104,
-      arena + 29805312);
+  /* %1580 = matmul_permuted(%1579, %22) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 8, 1, 197, 197] */
+  lk_gemm_batched2(B, 75648, 75648, 310472, 8, 197, 197, 48, arena + 19870208, 48, 384, 1,
+      arena + 950799872, 48, 1, 384, arena + 9935104, 38809, 197, 0.0f);
 
-  /* %1717 = transpose(%25) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 950799872,
-      arena + 19870208);
+  /* %1581 = matmul_permuted(%25, %1579) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena, 38809, 1, 197, arena + 19870208,
+      48, 384, 1, arena + 29805312, 48, 384, 0.0f);
 
-  /* %1718 = matmul(%1716, %1717) blocks.0.attn : f32[B, 8, 1, 197, 197] */
-  lk_gemm_batched(B * 8, 197, 197, 48, arena + 29805312, 9456, 48, 1, arena + 19870208, 9456, 197,
-      1, arena + 9935104, 38809, 197, 0.0f);
-
-  /* %1719 = transpose(%28) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 8, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3}, arena,
-      arena + 19870208);
-
-  /* %1720 = matmul(%1719, %1716) blocks.0.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena + 19870208, 38809, 197, 1, arena + 29805312, 9456, 48,
-      1, arena + 32226048, 9456, 48, 0.0f);
-
-  /* %1721 = softmax_grad(%28, %1718) {axis -1} blocks.0.attn : f32[B, 8, 1, 197, 197] */
+  /* %1582 = softmax_grad(%25, %1580) {axis -1} blocks.0.attn : f32[B, 8, 1, 197, 197] */
   lk_softmax_grad(B * 1576, 197, arena, arena + 9935104, arena + 19870208);
 
-  /* %1722 = mul_scalar(%1721) {x op 0.14433756} blocks.0.attn : f32[B, 8, 1, 197, 197] */
+  /* %1583 = mul_scalar(%1582) {x op 0.14433756} blocks.0.attn : f32[B, 8, 1, 197, 197] */
   lk_mul_scalar(B * 8 * 197 * 197, arena + 19870208, 0.14433756f, arena);
 
-  /* %1723 = transpose(%23) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 8, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 948379136,
-      arena + 9935104);
+  /* %1584 = matmul_permuted(%1583, %21) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena, 38809, 197, 1,
+      arena + 948379136, 48, 384, 1, arena + 9935104, 48, 384, 0.0f);
 
-  /* %1724 = matmul(%1722, %1723) blocks.0.attn : f32[B, 8, 1, 197, 48] */
-  lk_gemm_batched(B * 8, 197, 48, 197, arena, 38809, 197, 1, arena + 9935104, 9456, 48, 1,
-      arena + 12355840, 9456, 48, 0.0f);
+  /* %1585 = matmul_permuted(%20, %1583) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
+  lk_gemm_batched2(B, 310472, 75648, 75648, 8, 197, 48, 197, arena, 38809, 1, 197,
+      arena + 945958400, 48, 384, 1, arena + 12355840, 48, 384, 0.0f);
 
-  /* %1725 = transpose(%21) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 8, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 945958400,
-      arena + 9935104);
+  /* %1586 = reshape(%1581) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %1581: no code */
 
-  /* %1726 = matmul(%1725, %1722) blocks.0.attn : f32[B, 8, 1, 48, 197] */
-  lk_gemm_batched(B * 8, 48, 197, 197, arena + 9935104, 9456, 197, 1, arena, 38809, 197, 1,
-      arena + 14776576, 9456, 197, 0.0f);
+  /* %1587 = reshape(%1585) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %1585: no code */
 
-  /* %1727 = transpose(%1720) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 32226048,
-      arena + 7262208);
+  /* %1588 = reshape(%1584) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %1584: no code */
 
-  /* %1728 = reshape(%1727) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %1727: no code */
+  /* %1589 = concat(%1588, %1587, %1586) {axis 1} blocks.0.attn.qkv : f32[B, 197, 1152] */
+  lk_copy_rows(B * 197, 384, arena + 9935104, 384, arena, 1152);
+  lk_copy_rows(B * 197, 384, arena + 12355840, 384, arena + 384, 1152);
+  lk_copy_rows(B * 197, 384, arena + 29805312, 384, arena + 768, 1152);
 
-  /* %1729 = transpose(%1726) {perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 14776576,
-      arena + 9682944);
-
-  /* %1730 = reshape(%1729) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %1729: no code */
-
-  /* %1731 = transpose(%1724) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 8, 1, 48] */
-  lk_transpose(5, (const long[]){B, 8, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 12355840,
-      arena + 14776576);
-
-  /* %1732 = reshape(%1731) {shape [197, 384]} blocks.0.attn : f32[B, 197, 384], a view of %1731: no code */
-
-  /* %1733 = concat(%1732, %1730, %1728) {axis 1} blocks.0.attn.qkv : f32[B, 197, 1152] */
-  lk_copy_rows(B * 197, 384, arena + 14776576, 384, arena, 1152);
-  lk_copy_rows(B * 197, 384, arena + 9682944, 384, arena + 384, 1152);
-  lk_copy_rows(B * 197, 384, arena + 7262208, 384, arena + 768, 1152);
-
-  /* %1734 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
+  /* %1590 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[384, 1152] */
   lk_transpose(2, (const long[]){1152, 384}, (const int[]){1, 0}, params[6], arena + 9682944);
 
-  /* %1735 = fused_linear(%1733, %1734) blocks.0.attn.qkv : f32[B, 197, 384] */
+  /* %1591 = fused_linear(%1589, %1590) blocks.0.attn.qkv : f32[B, 197, 384] */
   lk_fused_linear(B * 197, 1152, 384, arena, arena + 9682944, NULL, LK_ACT_NONE, NULL,
       arena + 7262208);
 
-  /* %1736 = linear_grad_weight(%1733, %13) blocks.0.attn.qkv : f32[1152, 384] */
+  /* %1592 = linear_grad_weight(%1589, %13) blocks.0.attn.qkv : f32[1152, 384] */
   lk_linear_grad_weight(B * 197, 384, 1152, arena, arena + 943537664, arena + 9682944);
 
-  /* %1737 = reduce_sum(%1733) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
+  /* %1593 = reduce_sum(%1589) {axes [0], batch} blocks.0.attn.qkv : f32[1152] */
   lk_reduce_sum(3, (const long[]){B, 197, 1152}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 10125312);
 
-  /* %1738 = reduce_sum(%1735) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  /* %1594 = reduce_sum(%1591) {axes [0], batch} blocks.0.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
       arena + 4841472);
 
-  /* %1739 = mul(%1735, %9) blocks.0.norm1 : f32[B, 197, 384] */
+  /* %1595 = mul(%1591, %9) blocks.0.norm1 : f32[B, 197, 384] */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 7262208, (const long[]){75648, 384, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1740 = mul(%1735, %11) blocks.0.norm1 : f32[B, 197, 384], written over %1735 */
+  /* %1596 = mul(%1591, %11) blocks.0.norm1 : f32[B, 197, 384], written over %1591 */
   lk_mul(3, (const long[]){B, 197, 384}, arena + 7262208, (const long[]){75648, 384, 1},
       arena + 941116928, (const long[]){75648, 384, 1}, arena + 7262208);
 
-  /* %1741 = reduce_sum(%1740) {axes [0], batch} blocks.0.norm1 : f32[384] */
+  /* %1597 = reduce_sum(%1596) {axes [0], batch} blocks.0.norm1 : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 1, 0}, arena + 7262208,
       arena + 4841856);
 
-  /* %1742 = normalize_grad(%8, %1739) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
+  /* %1598 = normalize_grad(%8, %1595) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 384] */
   lk_normalize_grad(B * 197, 384, arena + 938696192, arena, 1e-06f, arena + 2420736);
 
-  /* %1743 = add(%1710, %1742) : f32[B, 197, 384], written over %808 */
+  /* %1599 = add(%1574, %1598) : f32[B, 197, 384], written over %760 */
   lk_add(3, (const long[]){B, 197, 384}, arena + 1144458752, (const long[]){75648, 384, 1},
       arena + 2420736, (const long[]){75648, 384, 1}, arena + 1144458752);
 
-  /* %1744 = reduce_sum(%1743) {axes [], batch} : f32[197, 384] */
+  /* %1600 = reduce_sum(%1599) {axes [], batch} : f32[197, 384] */
   lk_reduce_sum(3, (const long[]){B, 197, 384}, (const unsigned char[]){1, 0, 0},
       arena + 1144458752, arena + 2703360);
 
-  /* %1745 = reshape(%1744) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1744: no code */
+  /* %1601 = reshape(%1600) {shape [1, 197, 384]} : f32[1, 197, 384], a view of %1600: no code */
 
-  /* %1746 = slice(%1743) {axis 0, start 0, length 1} : f32[B, 1, 384] */
+  /* %1602 = slice(%1599) {axis 0, start 0, length 1} : f32[B, 1, 384] */
   lk_copy_rows(B, 384, arena + 1144458752, 75648, arena, 384);
 
-  /* %1747 = reduce_sum(%1746) {axes [], batch} : f32[1, 384] */
+  /* %1603 = reduce_sum(%1602) {axes [], batch} : f32[1, 384] */
   lk_reduce_sum(3, (const long[]){B, 1, 384}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 2779008);
 
-  /* %1748 = reshape(%1747) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1747: no code */
+  /* %1604 = reshape(%1603) {shape [1, 1, 384]} : f32[1, 1, 384], a view of %1603: no code */
 
-  /* %1749 = slice(%1743) {axis 0, start 1, length 196} : f32[B, 196, 384], a view of %808: no code */
+  /* %1605 = slice(%1599) {axis 0, start 1, length 196} : f32[B, 196, 384], a view of %760: no code */
 
-  /* %1750 = seq2img(%1749) {height 14} patch_embed : f32[B, 384, 14, 14] */
+  /* %1606 = seq2img(%1605) {height 14} patch_embed : f32[B, 384, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 384, arena + 1144459136 + (long)b * 75648, arena + (long)b * 75264);
   } // for b
 
-  /* %1751 = conv2d_grad_weight(%1750, %0) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[384, 3, 16, 16] */
+  /* %1607 = conv2d_grad_weight(%1606, %0) {out 384, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[384, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 384, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 2408448);
 
-  /* %1752 = reduce_sum(%1750) {axes [1, 2], batch} patch_embed.proj : f32[384] */
+  /* %1608 = reduce_sum(%1606) {axes [1, 2], batch} patch_embed.proj : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 384, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 2779392);
 
-  /* output 0 "loss" = %796 : f32[1] */
+  /* output 0 "loss" = %748 : f32[1] */
   memcpy(outputs[0], arena + 1209331696, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1751 : f32[384, 3, 16, 16] */
+  /* output 1 "grad:patch_embed.proj.weight" = %1607 : f32[384, 3, 16, 16] */
   memcpy(outputs[1], arena + 2408448, sizeof(float) * 294912);
-  /* output 2 "grad:patch_embed.proj.bias" = %1752 : f32[384] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1608 : f32[384] */
   memcpy(outputs[2], arena + 2779392, sizeof(float) * 384);
-  /* output 3 "grad:cls_token" = %1748 : f32[1, 1, 384] */
+  /* output 3 "grad:cls_token" = %1604 : f32[1, 1, 384] */
   memcpy(outputs[3], arena + 2779008, sizeof(float) * 384);
-  /* output 4 "grad:pos_embed" = %1745 : f32[1, 197, 384] */
+  /* output 4 "grad:pos_embed" = %1601 : f32[1, 197, 384] */
   memcpy(outputs[4], arena + 2703360, sizeof(float) * 75648);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1741 : f32[384] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1597 : f32[384] */
   memcpy(outputs[5], arena + 4841856, sizeof(float) * 384);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1738 : f32[384] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1594 : f32[384] */
   memcpy(outputs[6], arena + 4841472, sizeof(float) * 384);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1736 : f32[1152, 384] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1592 : f32[1152, 384] */
   memcpy(outputs[7], arena + 9682944, sizeof(float) * 442368);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1737 : f32[1152] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1593 : f32[1152] */
   memcpy(outputs[8], arena + 10125312, sizeof(float) * 1152);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1713 : f32[384, 384] */
-  memcpy(outputs[9], arena + 35236608, sizeof(float) * 147456);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1714 : f32[384] */
-  memcpy(outputs[10], arena + 35404032, sizeof(float) * 384);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1709 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[11], arena + 34646784, sizeof(float) * 589824);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1704 : f32[1536] */
-  memcpy(outputs[12], arena + 35400960, sizeof(float) * 1536);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1705 : f32[1536] */
-  memcpy(outputs[13], arena + 35402496, sizeof(float) * 1536);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1700 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[14], arena + 35384064, sizeof(float) * 13824);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1697 : f32[1536] */
-  memcpy(outputs[15], arena + 35397888, sizeof(float) * 1536);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1698 : f32[1536] */
-  memcpy(outputs[16], arena + 35399424, sizeof(float) * 1536);
-  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1688 : f32[4, 1536] */
-  memcpy(outputs[17], arena + 42283264, sizeof(float) * 6144);
-  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1689 : f32[4] */
-  memcpy(outputs[18], arena + 42293632, sizeof(float) * 4);
-  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1683 : f32[1536, 4] */
-  memcpy(outputs[19], arena + 42277120, sizeof(float) * 6144);
-  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1684 : f32[1536] */
-  memcpy(outputs[20], arena + 42289408, sizeof(float) * 1536);
-  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1676 : f32[384, 1536, 1, 1] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1577 : f32[384, 384] */
+  memcpy(outputs[9], arena + 32815872, sizeof(float) * 147456);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1578 : f32[384] */
+  memcpy(outputs[10], arena + 32983296, sizeof(float) * 384);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1573 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[11], arena + 32226048, sizeof(float) * 589824);
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1568 : f32[1536] */
+  memcpy(outputs[12], arena + 32980224, sizeof(float) * 1536);
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1569 : f32[1536] */
+  memcpy(outputs[13], arena + 32981760, sizeof(float) * 1536);
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1564 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[14], arena + 32963328, sizeof(float) * 13824);
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1561 : f32[1536] */
+  memcpy(outputs[15], arena + 32977152, sizeof(float) * 1536);
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1562 : f32[1536] */
+  memcpy(outputs[16], arena + 32978688, sizeof(float) * 1536);
+  /* output 17 "grad:blocks.0.conv.conv.6.fc.0.weight" = %1552 : f32[4, 1536] */
+  memcpy(outputs[17], arena + 41840896, sizeof(float) * 6144);
+  /* output 18 "grad:blocks.0.conv.conv.6.fc.0.bias" = %1553 : f32[4] */
+  memcpy(outputs[18], arena + 41851264, sizeof(float) * 4);
+  /* output 19 "grad:blocks.0.conv.conv.6.fc.2.weight" = %1547 : f32[1536, 4] */
+  memcpy(outputs[19], arena + 41834752, sizeof(float) * 6144);
+  /* output 20 "grad:blocks.0.conv.conv.6.fc.2.bias" = %1548 : f32[1536] */
+  memcpy(outputs[20], arena + 41847040, sizeof(float) * 1536);
+  /* output 21 "grad:blocks.0.conv.conv.7.weight" = %1540 : f32[384, 1536, 1, 1] */
   memcpy(outputs[21], arena + 41244928, sizeof(float) * 589824);
-  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1671 : f32[384] */
-  memcpy(outputs[22], arena + 42292864, sizeof(float) * 384);
-  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1672 : f32[384] */
-  memcpy(outputs[23], arena + 42293248, sizeof(float) * 384);
-  /* output 24 "grad:blocks.1.norm1.weight" = %1664 : f32[384] */
-  memcpy(outputs[24], arena + 42292480, sizeof(float) * 384);
-  /* output 25 "grad:blocks.1.norm1.bias" = %1661 : f32[384] */
-  memcpy(outputs[25], arena + 42292096, sizeof(float) * 384);
-  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1659 : f32[1152, 384] */
-  memcpy(outputs[26], arena + 41834752, sizeof(float) * 442368);
-  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1660 : f32[1152] */
-  memcpy(outputs[27], arena + 42290944, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.attn.proj.weight" = %1636 : f32[384, 384] */
-  memcpy(outputs[28], arena + 45171712, sizeof(float) * 147456);
-  /* output 29 "grad:blocks.1.attn.proj.bias" = %1637 : f32[384] */
-  memcpy(outputs[29], arena + 45339136, sizeof(float) * 384);
-  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1631 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[30], arena + 44581888, sizeof(float) * 589824);
-  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1626 : f32[1536] */
-  memcpy(outputs[31], arena + 45336064, sizeof(float) * 1536);
-  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1627 : f32[1536] */
-  memcpy(outputs[32], arena + 45337600, sizeof(float) * 1536);
-  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1622 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[33], arena + 45319168, sizeof(float) * 13824);
-  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1619 : f32[1536] */
-  memcpy(outputs[34], arena + 45332992, sizeof(float) * 1536);
-  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1620 : f32[1536] */
-  memcpy(outputs[35], arena + 45334528, sizeof(float) * 1536);
-  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1610 : f32[4, 1536] */
-  memcpy(outputs[36], arena + 52218368, sizeof(float) * 6144);
-  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1611 : f32[4] */
-  memcpy(outputs[37], arena + 52228736, sizeof(float) * 4);
-  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1605 : f32[1536, 4] */
-  memcpy(outputs[38], arena + 52212224, sizeof(float) * 6144);
-  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1606 : f32[1536] */
-  memcpy(outputs[39], arena + 52224512, sizeof(float) * 1536);
-  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1598 : f32[384, 1536, 1, 1] */
+  /* output 22 "grad:blocks.0.conv.conv.8.weight" = %1535 : f32[384] */
+  memcpy(outputs[22], arena + 41850496, sizeof(float) * 384);
+  /* output 23 "grad:blocks.0.conv.conv.8.bias" = %1536 : f32[384] */
+  memcpy(outputs[23], arena + 41850880, sizeof(float) * 384);
+  /* output 24 "grad:blocks.1.norm1.weight" = %1528 : f32[384] */
+  memcpy(outputs[24], arena + 41850112, sizeof(float) * 384);
+  /* output 25 "grad:blocks.1.norm1.bias" = %1525 : f32[384] */
+  memcpy(outputs[25], arena + 41849728, sizeof(float) * 384);
+  /* output 26 "grad:blocks.1.attn.qkv.weight" = %1523 : f32[1152, 384] */
+  memcpy(outputs[26], arena + 42750976, sizeof(float) * 442368);
+  /* output 27 "grad:blocks.1.attn.qkv.bias" = %1524 : f32[1152] */
+  memcpy(outputs[27], arena + 41848576, sizeof(float) * 1152);
+  /* output 28 "grad:blocks.1.attn.proj.weight" = %1508 : f32[384, 384] */
+  memcpy(outputs[28], arena + 43193344, sizeof(float) * 147456);
+  /* output 29 "grad:blocks.1.attn.proj.bias" = %1509 : f32[384] */
+  memcpy(outputs[29], arena + 43360768, sizeof(float) * 384);
+  /* output 30 "grad:blocks.1.conv.conv.0.weight" = %1503 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[30], arena + 42161152, sizeof(float) * 589824);
+  /* output 31 "grad:blocks.1.conv.conv.1.weight" = %1498 : f32[1536] */
+  memcpy(outputs[31], arena + 43357696, sizeof(float) * 1536);
+  /* output 32 "grad:blocks.1.conv.conv.1.bias" = %1499 : f32[1536] */
+  memcpy(outputs[32], arena + 43359232, sizeof(float) * 1536);
+  /* output 33 "grad:blocks.1.conv.conv.3.weight" = %1494 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[33], arena + 43340800, sizeof(float) * 13824);
+  /* output 34 "grad:blocks.1.conv.conv.4.weight" = %1491 : f32[1536] */
+  memcpy(outputs[34], arena + 43354624, sizeof(float) * 1536);
+  /* output 35 "grad:blocks.1.conv.conv.4.bias" = %1492 : f32[1536] */
+  memcpy(outputs[35], arena + 43356160, sizeof(float) * 1536);
+  /* output 36 "grad:blocks.1.conv.conv.6.fc.0.weight" = %1482 : f32[4, 1536] */
+  memcpy(outputs[36], arena + 51776000, sizeof(float) * 6144);
+  /* output 37 "grad:blocks.1.conv.conv.6.fc.0.bias" = %1483 : f32[4] */
+  memcpy(outputs[37], arena + 51786368, sizeof(float) * 4);
+  /* output 38 "grad:blocks.1.conv.conv.6.fc.2.weight" = %1477 : f32[1536, 4] */
+  memcpy(outputs[38], arena + 51769856, sizeof(float) * 6144);
+  /* output 39 "grad:blocks.1.conv.conv.6.fc.2.bias" = %1478 : f32[1536] */
+  memcpy(outputs[39], arena + 51782144, sizeof(float) * 1536);
+  /* output 40 "grad:blocks.1.conv.conv.7.weight" = %1470 : f32[384, 1536, 1, 1] */
   memcpy(outputs[40], arena + 51180032, sizeof(float) * 589824);
-  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1593 : f32[384] */
-  memcpy(outputs[41], arena + 52227968, sizeof(float) * 384);
-  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1594 : f32[384] */
-  memcpy(outputs[42], arena + 52228352, sizeof(float) * 384);
-  /* output 43 "grad:blocks.2.norm1.weight" = %1586 : f32[384] */
-  memcpy(outputs[43], arena + 52227584, sizeof(float) * 384);
-  /* output 44 "grad:blocks.2.norm1.bias" = %1583 : f32[384] */
-  memcpy(outputs[44], arena + 52227200, sizeof(float) * 384);
-  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1581 : f32[1152, 384] */
-  memcpy(outputs[45], arena + 51769856, sizeof(float) * 442368);
-  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1582 : f32[1152] */
-  memcpy(outputs[46], arena + 52226048, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.attn.proj.weight" = %1558 : f32[384, 384] */
-  memcpy(outputs[47], arena + 55106816, sizeof(float) * 147456);
-  /* output 48 "grad:blocks.2.attn.proj.bias" = %1559 : f32[384] */
-  memcpy(outputs[48], arena + 55274240, sizeof(float) * 384);
-  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1553 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[49], arena + 54516992, sizeof(float) * 589824);
-  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1548 : f32[1536] */
-  memcpy(outputs[50], arena + 55271168, sizeof(float) * 1536);
-  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1549 : f32[1536] */
-  memcpy(outputs[51], arena + 55272704, sizeof(float) * 1536);
-  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1544 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[52], arena + 55254272, sizeof(float) * 13824);
-  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1541 : f32[1536] */
-  memcpy(outputs[53], arena + 55268096, sizeof(float) * 1536);
-  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1542 : f32[1536] */
-  memcpy(outputs[54], arena + 55269632, sizeof(float) * 1536);
-  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1532 : f32[4, 1536] */
-  memcpy(outputs[55], arena + 62153472, sizeof(float) * 6144);
-  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1533 : f32[4] */
-  memcpy(outputs[56], arena + 62163840, sizeof(float) * 4);
-  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1527 : f32[1536, 4] */
-  memcpy(outputs[57], arena + 62147328, sizeof(float) * 6144);
-  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1528 : f32[1536] */
-  memcpy(outputs[58], arena + 62159616, sizeof(float) * 1536);
-  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1520 : f32[384, 1536, 1, 1] */
+  /* output 41 "grad:blocks.1.conv.conv.8.weight" = %1465 : f32[384] */
+  memcpy(outputs[41], arena + 51785600, sizeof(float) * 384);
+  /* output 42 "grad:blocks.1.conv.conv.8.bias" = %1466 : f32[384] */
+  memcpy(outputs[42], arena + 51785984, sizeof(float) * 384);
+  /* output 43 "grad:blocks.2.norm1.weight" = %1458 : f32[384] */
+  memcpy(outputs[43], arena + 51785216, sizeof(float) * 384);
+  /* output 44 "grad:blocks.2.norm1.bias" = %1455 : f32[384] */
+  memcpy(outputs[44], arena + 51784832, sizeof(float) * 384);
+  /* output 45 "grad:blocks.2.attn.qkv.weight" = %1453 : f32[1152, 384] */
+  memcpy(outputs[45], arena + 52686080, sizeof(float) * 442368);
+  /* output 46 "grad:blocks.2.attn.qkv.bias" = %1454 : f32[1152] */
+  memcpy(outputs[46], arena + 51783680, sizeof(float) * 1152);
+  /* output 47 "grad:blocks.2.attn.proj.weight" = %1438 : f32[384, 384] */
+  memcpy(outputs[47], arena + 53128448, sizeof(float) * 147456);
+  /* output 48 "grad:blocks.2.attn.proj.bias" = %1439 : f32[384] */
+  memcpy(outputs[48], arena + 53295872, sizeof(float) * 384);
+  /* output 49 "grad:blocks.2.conv.conv.0.weight" = %1433 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[49], arena + 52096256, sizeof(float) * 589824);
+  /* output 50 "grad:blocks.2.conv.conv.1.weight" = %1428 : f32[1536] */
+  memcpy(outputs[50], arena + 53292800, sizeof(float) * 1536);
+  /* output 51 "grad:blocks.2.conv.conv.1.bias" = %1429 : f32[1536] */
+  memcpy(outputs[51], arena + 53294336, sizeof(float) * 1536);
+  /* output 52 "grad:blocks.2.conv.conv.3.weight" = %1424 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[52], arena + 53275904, sizeof(float) * 13824);
+  /* output 53 "grad:blocks.2.conv.conv.4.weight" = %1421 : f32[1536] */
+  memcpy(outputs[53], arena + 53289728, sizeof(float) * 1536);
+  /* output 54 "grad:blocks.2.conv.conv.4.bias" = %1422 : f32[1536] */
+  memcpy(outputs[54], arena + 53291264, sizeof(float) * 1536);
+  /* output 55 "grad:blocks.2.conv.conv.6.fc.0.weight" = %1412 : f32[4, 1536] */
+  memcpy(outputs[55], arena + 61711104, sizeof(float) * 6144);
+  /* output 56 "grad:blocks.2.conv.conv.6.fc.0.bias" = %1413 : f32[4] */
+  memcpy(outputs[56], arena + 61721472, sizeof(float) * 4);
+  /* output 57 "grad:blocks.2.conv.conv.6.fc.2.weight" = %1407 : f32[1536, 4] */
+  memcpy(outputs[57], arena + 61704960, sizeof(float) * 6144);
+  /* output 58 "grad:blocks.2.conv.conv.6.fc.2.bias" = %1408 : f32[1536] */
+  memcpy(outputs[58], arena + 61717248, sizeof(float) * 1536);
+  /* output 59 "grad:blocks.2.conv.conv.7.weight" = %1400 : f32[384, 1536, 1, 1] */
   memcpy(outputs[59], arena + 61115136, sizeof(float) * 589824);
-  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1515 : f32[384] */
-  memcpy(outputs[60], arena + 62163072, sizeof(float) * 384);
-  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1516 : f32[384] */
-  memcpy(outputs[61], arena + 62163456, sizeof(float) * 384);
-  /* output 62 "grad:blocks.3.norm1.weight" = %1508 : f32[384] */
-  memcpy(outputs[62], arena + 62162688, sizeof(float) * 384);
-  /* output 63 "grad:blocks.3.norm1.bias" = %1505 : f32[384] */
-  memcpy(outputs[63], arena + 62162304, sizeof(float) * 384);
-  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1503 : f32[1152, 384] */
-  memcpy(outputs[64], arena + 61704960, sizeof(float) * 442368);
-  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1504 : f32[1152] */
-  memcpy(outputs[65], arena + 62161152, sizeof(float) * 1152);
-  /* output 66 "grad:blocks.3.attn.proj.weight" = %1480 : f32[384, 384] */
-  memcpy(outputs[66], arena + 65041920, sizeof(float) * 147456);
-  /* output 67 "grad:blocks.3.attn.proj.bias" = %1481 : f32[384] */
-  memcpy(outputs[67], arena + 65209344, sizeof(float) * 384);
-  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1475 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[68], arena + 64452096, sizeof(float) * 589824);
-  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1470 : f32[1536] */
-  memcpy(outputs[69], arena + 65206272, sizeof(float) * 1536);
-  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1471 : f32[1536] */
-  memcpy(outputs[70], arena + 65207808, sizeof(float) * 1536);
-  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1466 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[71], arena + 65189376, sizeof(float) * 13824);
-  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1463 : f32[1536] */
-  memcpy(outputs[72], arena + 65203200, sizeof(float) * 1536);
-  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1464 : f32[1536] */
-  memcpy(outputs[73], arena + 65204736, sizeof(float) * 1536);
-  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1454 : f32[4, 1536] */
-  memcpy(outputs[74], arena + 72088576, sizeof(float) * 6144);
-  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1455 : f32[4] */
-  memcpy(outputs[75], arena + 72098944, sizeof(float) * 4);
-  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1449 : f32[1536, 4] */
-  memcpy(outputs[76], arena + 72082432, sizeof(float) * 6144);
-  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1450 : f32[1536] */
-  memcpy(outputs[77], arena + 72094720, sizeof(float) * 1536);
-  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1442 : f32[384, 1536, 1, 1] */
+  /* output 60 "grad:blocks.2.conv.conv.8.weight" = %1395 : f32[384] */
+  memcpy(outputs[60], arena + 61720704, sizeof(float) * 384);
+  /* output 61 "grad:blocks.2.conv.conv.8.bias" = %1396 : f32[384] */
+  memcpy(outputs[61], arena + 61721088, sizeof(float) * 384);
+  /* output 62 "grad:blocks.3.norm1.weight" = %1388 : f32[384] */
+  memcpy(outputs[62], arena + 61720320, sizeof(float) * 384);
+  /* output 63 "grad:blocks.3.norm1.bias" = %1385 : f32[384] */
+  memcpy(outputs[63], arena + 61719936, sizeof(float) * 384);
+  /* output 64 "grad:blocks.3.attn.qkv.weight" = %1383 : f32[1152, 384] */
+  memcpy(outputs[64], arena + 62621184, sizeof(float) * 442368);
+  /* output 65 "grad:blocks.3.attn.qkv.bias" = %1384 : f32[1152] */
+  memcpy(outputs[65], arena + 61718784, sizeof(float) * 1152);
+  /* output 66 "grad:blocks.3.attn.proj.weight" = %1368 : f32[384, 384] */
+  memcpy(outputs[66], arena + 63063552, sizeof(float) * 147456);
+  /* output 67 "grad:blocks.3.attn.proj.bias" = %1369 : f32[384] */
+  memcpy(outputs[67], arena + 63230976, sizeof(float) * 384);
+  /* output 68 "grad:blocks.3.conv.conv.0.weight" = %1363 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[68], arena + 62031360, sizeof(float) * 589824);
+  /* output 69 "grad:blocks.3.conv.conv.1.weight" = %1358 : f32[1536] */
+  memcpy(outputs[69], arena + 63227904, sizeof(float) * 1536);
+  /* output 70 "grad:blocks.3.conv.conv.1.bias" = %1359 : f32[1536] */
+  memcpy(outputs[70], arena + 63229440, sizeof(float) * 1536);
+  /* output 71 "grad:blocks.3.conv.conv.3.weight" = %1354 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[71], arena + 63211008, sizeof(float) * 13824);
+  /* output 72 "grad:blocks.3.conv.conv.4.weight" = %1351 : f32[1536] */
+  memcpy(outputs[72], arena + 63224832, sizeof(float) * 1536);
+  /* output 73 "grad:blocks.3.conv.conv.4.bias" = %1352 : f32[1536] */
+  memcpy(outputs[73], arena + 63226368, sizeof(float) * 1536);
+  /* output 74 "grad:blocks.3.conv.conv.6.fc.0.weight" = %1342 : f32[4, 1536] */
+  memcpy(outputs[74], arena + 71646208, sizeof(float) * 6144);
+  /* output 75 "grad:blocks.3.conv.conv.6.fc.0.bias" = %1343 : f32[4] */
+  memcpy(outputs[75], arena + 71656576, sizeof(float) * 4);
+  /* output 76 "grad:blocks.3.conv.conv.6.fc.2.weight" = %1337 : f32[1536, 4] */
+  memcpy(outputs[76], arena + 71640064, sizeof(float) * 6144);
+  /* output 77 "grad:blocks.3.conv.conv.6.fc.2.bias" = %1338 : f32[1536] */
+  memcpy(outputs[77], arena + 71652352, sizeof(float) * 1536);
+  /* output 78 "grad:blocks.3.conv.conv.7.weight" = %1330 : f32[384, 1536, 1, 1] */
   memcpy(outputs[78], arena + 71050240, sizeof(float) * 589824);
-  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1437 : f32[384] */
-  memcpy(outputs[79], arena + 72098176, sizeof(float) * 384);
-  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1438 : f32[384] */
-  memcpy(outputs[80], arena + 72098560, sizeof(float) * 384);
-  /* output 81 "grad:blocks.4.norm1.weight" = %1430 : f32[384] */
-  memcpy(outputs[81], arena + 72097792, sizeof(float) * 384);
-  /* output 82 "grad:blocks.4.norm1.bias" = %1427 : f32[384] */
-  memcpy(outputs[82], arena + 72097408, sizeof(float) * 384);
-  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1425 : f32[1152, 384] */
-  memcpy(outputs[83], arena + 71640064, sizeof(float) * 442368);
-  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1426 : f32[1152] */
-  memcpy(outputs[84], arena + 72096256, sizeof(float) * 1152);
-  /* output 85 "grad:blocks.4.attn.proj.weight" = %1402 : f32[384, 384] */
-  memcpy(outputs[85], arena + 74977024, sizeof(float) * 147456);
-  /* output 86 "grad:blocks.4.attn.proj.bias" = %1403 : f32[384] */
-  memcpy(outputs[86], arena + 75144448, sizeof(float) * 384);
-  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1397 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[87], arena + 74387200, sizeof(float) * 589824);
-  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1392 : f32[1536] */
-  memcpy(outputs[88], arena + 75141376, sizeof(float) * 1536);
-  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1393 : f32[1536] */
-  memcpy(outputs[89], arena + 75142912, sizeof(float) * 1536);
-  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1388 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[90], arena + 75124480, sizeof(float) * 13824);
-  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1385 : f32[1536] */
-  memcpy(outputs[91], arena + 75138304, sizeof(float) * 1536);
-  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1386 : f32[1536] */
-  memcpy(outputs[92], arena + 75139840, sizeof(float) * 1536);
-  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1376 : f32[4, 1536] */
-  memcpy(outputs[93], arena + 82023680, sizeof(float) * 6144);
-  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1377 : f32[4] */
-  memcpy(outputs[94], arena + 82034048, sizeof(float) * 4);
-  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1371 : f32[1536, 4] */
-  memcpy(outputs[95], arena + 82017536, sizeof(float) * 6144);
-  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1372 : f32[1536] */
-  memcpy(outputs[96], arena + 82029824, sizeof(float) * 1536);
-  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1364 : f32[384, 1536, 1, 1] */
+  /* output 79 "grad:blocks.3.conv.conv.8.weight" = %1325 : f32[384] */
+  memcpy(outputs[79], arena + 71655808, sizeof(float) * 384);
+  /* output 80 "grad:blocks.3.conv.conv.8.bias" = %1326 : f32[384] */
+  memcpy(outputs[80], arena + 71656192, sizeof(float) * 384);
+  /* output 81 "grad:blocks.4.norm1.weight" = %1318 : f32[384] */
+  memcpy(outputs[81], arena + 71655424, sizeof(float) * 384);
+  /* output 82 "grad:blocks.4.norm1.bias" = %1315 : f32[384] */
+  memcpy(outputs[82], arena + 71655040, sizeof(float) * 384);
+  /* output 83 "grad:blocks.4.attn.qkv.weight" = %1313 : f32[1152, 384] */
+  memcpy(outputs[83], arena + 72556288, sizeof(float) * 442368);
+  /* output 84 "grad:blocks.4.attn.qkv.bias" = %1314 : f32[1152] */
+  memcpy(outputs[84], arena + 71653888, sizeof(float) * 1152);
+  /* output 85 "grad:blocks.4.attn.proj.weight" = %1298 : f32[384, 384] */
+  memcpy(outputs[85], arena + 72998656, sizeof(float) * 147456);
+  /* output 86 "grad:blocks.4.attn.proj.bias" = %1299 : f32[384] */
+  memcpy(outputs[86], arena + 73166080, sizeof(float) * 384);
+  /* output 87 "grad:blocks.4.conv.conv.0.weight" = %1293 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[87], arena + 71966464, sizeof(float) * 589824);
+  /* output 88 "grad:blocks.4.conv.conv.1.weight" = %1288 : f32[1536] */
+  memcpy(outputs[88], arena + 73163008, sizeof(float) * 1536);
+  /* output 89 "grad:blocks.4.conv.conv.1.bias" = %1289 : f32[1536] */
+  memcpy(outputs[89], arena + 73164544, sizeof(float) * 1536);
+  /* output 90 "grad:blocks.4.conv.conv.3.weight" = %1284 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[90], arena + 73146112, sizeof(float) * 13824);
+  /* output 91 "grad:blocks.4.conv.conv.4.weight" = %1281 : f32[1536] */
+  memcpy(outputs[91], arena + 73159936, sizeof(float) * 1536);
+  /* output 92 "grad:blocks.4.conv.conv.4.bias" = %1282 : f32[1536] */
+  memcpy(outputs[92], arena + 73161472, sizeof(float) * 1536);
+  /* output 93 "grad:blocks.4.conv.conv.6.fc.0.weight" = %1272 : f32[4, 1536] */
+  memcpy(outputs[93], arena + 81581312, sizeof(float) * 6144);
+  /* output 94 "grad:blocks.4.conv.conv.6.fc.0.bias" = %1273 : f32[4] */
+  memcpy(outputs[94], arena + 81591680, sizeof(float) * 4);
+  /* output 95 "grad:blocks.4.conv.conv.6.fc.2.weight" = %1267 : f32[1536, 4] */
+  memcpy(outputs[95], arena + 81575168, sizeof(float) * 6144);
+  /* output 96 "grad:blocks.4.conv.conv.6.fc.2.bias" = %1268 : f32[1536] */
+  memcpy(outputs[96], arena + 81587456, sizeof(float) * 1536);
+  /* output 97 "grad:blocks.4.conv.conv.7.weight" = %1260 : f32[384, 1536, 1, 1] */
   memcpy(outputs[97], arena + 80985344, sizeof(float) * 589824);
-  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1359 : f32[384] */
-  memcpy(outputs[98], arena + 82033280, sizeof(float) * 384);
-  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1360 : f32[384] */
-  memcpy(outputs[99], arena + 82033664, sizeof(float) * 384);
-  /* output 100 "grad:blocks.5.norm1.weight" = %1352 : f32[384] */
-  memcpy(outputs[100], arena + 82032896, sizeof(float) * 384);
-  /* output 101 "grad:blocks.5.norm1.bias" = %1349 : f32[384] */
-  memcpy(outputs[101], arena + 82032512, sizeof(float) * 384);
-  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1347 : f32[1152, 384] */
-  memcpy(outputs[102], arena + 81575168, sizeof(float) * 442368);
-  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1348 : f32[1152] */
-  memcpy(outputs[103], arena + 82031360, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.5.attn.proj.weight" = %1324 : f32[384, 384] */
-  memcpy(outputs[104], arena + 84912128, sizeof(float) * 147456);
-  /* output 105 "grad:blocks.5.attn.proj.bias" = %1325 : f32[384] */
-  memcpy(outputs[105], arena + 85079552, sizeof(float) * 384);
-  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1319 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[106], arena + 84322304, sizeof(float) * 589824);
-  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1314 : f32[1536] */
-  memcpy(outputs[107], arena + 85076480, sizeof(float) * 1536);
-  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1315 : f32[1536] */
-  memcpy(outputs[108], arena + 85078016, sizeof(float) * 1536);
-  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1310 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[109], arena + 85059584, sizeof(float) * 13824);
-  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1307 : f32[1536] */
-  memcpy(outputs[110], arena + 85073408, sizeof(float) * 1536);
-  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1308 : f32[1536] */
-  memcpy(outputs[111], arena + 85074944, sizeof(float) * 1536);
-  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1298 : f32[4, 1536] */
-  memcpy(outputs[112], arena + 91958784, sizeof(float) * 6144);
-  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1299 : f32[4] */
-  memcpy(outputs[113], arena + 91969152, sizeof(float) * 4);
-  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1293 : f32[1536, 4] */
-  memcpy(outputs[114], arena + 91952640, sizeof(float) * 6144);
-  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1294 : f32[1536] */
-  memcpy(outputs[115], arena + 91964928, sizeof(float) * 1536);
-  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1286 : f32[384, 1536, 1, 1] */
+  /* output 98 "grad:blocks.4.conv.conv.8.weight" = %1255 : f32[384] */
+  memcpy(outputs[98], arena + 81590912, sizeof(float) * 384);
+  /* output 99 "grad:blocks.4.conv.conv.8.bias" = %1256 : f32[384] */
+  memcpy(outputs[99], arena + 81591296, sizeof(float) * 384);
+  /* output 100 "grad:blocks.5.norm1.weight" = %1248 : f32[384] */
+  memcpy(outputs[100], arena + 81590528, sizeof(float) * 384);
+  /* output 101 "grad:blocks.5.norm1.bias" = %1245 : f32[384] */
+  memcpy(outputs[101], arena + 81590144, sizeof(float) * 384);
+  /* output 102 "grad:blocks.5.attn.qkv.weight" = %1243 : f32[1152, 384] */
+  memcpy(outputs[102], arena + 82491392, sizeof(float) * 442368);
+  /* output 103 "grad:blocks.5.attn.qkv.bias" = %1244 : f32[1152] */
+  memcpy(outputs[103], arena + 81588992, sizeof(float) * 1152);
+  /* output 104 "grad:blocks.5.attn.proj.weight" = %1228 : f32[384, 384] */
+  memcpy(outputs[104], arena + 82933760, sizeof(float) * 147456);
+  /* output 105 "grad:blocks.5.attn.proj.bias" = %1229 : f32[384] */
+  memcpy(outputs[105], arena + 83101184, sizeof(float) * 384);
+  /* output 106 "grad:blocks.5.conv.conv.0.weight" = %1223 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[106], arena + 81901568, sizeof(float) * 589824);
+  /* output 107 "grad:blocks.5.conv.conv.1.weight" = %1218 : f32[1536] */
+  memcpy(outputs[107], arena + 83098112, sizeof(float) * 1536);
+  /* output 108 "grad:blocks.5.conv.conv.1.bias" = %1219 : f32[1536] */
+  memcpy(outputs[108], arena + 83099648, sizeof(float) * 1536);
+  /* output 109 "grad:blocks.5.conv.conv.3.weight" = %1214 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[109], arena + 83081216, sizeof(float) * 13824);
+  /* output 110 "grad:blocks.5.conv.conv.4.weight" = %1211 : f32[1536] */
+  memcpy(outputs[110], arena + 83095040, sizeof(float) * 1536);
+  /* output 111 "grad:blocks.5.conv.conv.4.bias" = %1212 : f32[1536] */
+  memcpy(outputs[111], arena + 83096576, sizeof(float) * 1536);
+  /* output 112 "grad:blocks.5.conv.conv.6.fc.0.weight" = %1202 : f32[4, 1536] */
+  memcpy(outputs[112], arena + 91516416, sizeof(float) * 6144);
+  /* output 113 "grad:blocks.5.conv.conv.6.fc.0.bias" = %1203 : f32[4] */
+  memcpy(outputs[113], arena + 91526784, sizeof(float) * 4);
+  /* output 114 "grad:blocks.5.conv.conv.6.fc.2.weight" = %1197 : f32[1536, 4] */
+  memcpy(outputs[114], arena + 91510272, sizeof(float) * 6144);
+  /* output 115 "grad:blocks.5.conv.conv.6.fc.2.bias" = %1198 : f32[1536] */
+  memcpy(outputs[115], arena + 91522560, sizeof(float) * 1536);
+  /* output 116 "grad:blocks.5.conv.conv.7.weight" = %1190 : f32[384, 1536, 1, 1] */
   memcpy(outputs[116], arena + 90920448, sizeof(float) * 589824);
-  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1281 : f32[384] */
-  memcpy(outputs[117], arena + 91968384, sizeof(float) * 384);
-  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1282 : f32[384] */
-  memcpy(outputs[118], arena + 91968768, sizeof(float) * 384);
-  /* output 119 "grad:blocks.6.norm1.weight" = %1274 : f32[384] */
-  memcpy(outputs[119], arena + 91968000, sizeof(float) * 384);
-  /* output 120 "grad:blocks.6.norm1.bias" = %1271 : f32[384] */
-  memcpy(outputs[120], arena + 91967616, sizeof(float) * 384);
-  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1269 : f32[1152, 384] */
-  memcpy(outputs[121], arena + 91510272, sizeof(float) * 442368);
-  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1270 : f32[1152] */
-  memcpy(outputs[122], arena + 91966464, sizeof(float) * 1152);
-  /* output 123 "grad:blocks.6.attn.proj.weight" = %1246 : f32[384, 384] */
-  memcpy(outputs[123], arena + 94847232, sizeof(float) * 147456);
-  /* output 124 "grad:blocks.6.attn.proj.bias" = %1247 : f32[384] */
-  memcpy(outputs[124], arena + 95014656, sizeof(float) * 384);
-  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1241 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[125], arena + 94257408, sizeof(float) * 589824);
-  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1236 : f32[1536] */
-  memcpy(outputs[126], arena + 95011584, sizeof(float) * 1536);
-  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1237 : f32[1536] */
-  memcpy(outputs[127], arena + 95013120, sizeof(float) * 1536);
-  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1232 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[128], arena + 94994688, sizeof(float) * 13824);
-  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1229 : f32[1536] */
-  memcpy(outputs[129], arena + 95008512, sizeof(float) * 1536);
-  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1230 : f32[1536] */
-  memcpy(outputs[130], arena + 95010048, sizeof(float) * 1536);
-  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %1220 : f32[4, 1536] */
-  memcpy(outputs[131], arena + 101893888, sizeof(float) * 6144);
-  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %1221 : f32[4] */
-  memcpy(outputs[132], arena + 101904256, sizeof(float) * 4);
-  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %1215 : f32[1536, 4] */
-  memcpy(outputs[133], arena + 101887744, sizeof(float) * 6144);
-  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %1216 : f32[1536] */
-  memcpy(outputs[134], arena + 101900032, sizeof(float) * 1536);
-  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %1208 : f32[384, 1536, 1, 1] */
+  /* output 117 "grad:blocks.5.conv.conv.8.weight" = %1185 : f32[384] */
+  memcpy(outputs[117], arena + 91526016, sizeof(float) * 384);
+  /* output 118 "grad:blocks.5.conv.conv.8.bias" = %1186 : f32[384] */
+  memcpy(outputs[118], arena + 91526400, sizeof(float) * 384);
+  /* output 119 "grad:blocks.6.norm1.weight" = %1178 : f32[384] */
+  memcpy(outputs[119], arena + 91525632, sizeof(float) * 384);
+  /* output 120 "grad:blocks.6.norm1.bias" = %1175 : f32[384] */
+  memcpy(outputs[120], arena + 91525248, sizeof(float) * 384);
+  /* output 121 "grad:blocks.6.attn.qkv.weight" = %1173 : f32[1152, 384] */
+  memcpy(outputs[121], arena + 92426496, sizeof(float) * 442368);
+  /* output 122 "grad:blocks.6.attn.qkv.bias" = %1174 : f32[1152] */
+  memcpy(outputs[122], arena + 91524096, sizeof(float) * 1152);
+  /* output 123 "grad:blocks.6.attn.proj.weight" = %1158 : f32[384, 384] */
+  memcpy(outputs[123], arena + 92868864, sizeof(float) * 147456);
+  /* output 124 "grad:blocks.6.attn.proj.bias" = %1159 : f32[384] */
+  memcpy(outputs[124], arena + 93036288, sizeof(float) * 384);
+  /* output 125 "grad:blocks.6.conv.conv.0.weight" = %1153 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[125], arena + 91836672, sizeof(float) * 589824);
+  /* output 126 "grad:blocks.6.conv.conv.1.weight" = %1148 : f32[1536] */
+  memcpy(outputs[126], arena + 93033216, sizeof(float) * 1536);
+  /* output 127 "grad:blocks.6.conv.conv.1.bias" = %1149 : f32[1536] */
+  memcpy(outputs[127], arena + 93034752, sizeof(float) * 1536);
+  /* output 128 "grad:blocks.6.conv.conv.3.weight" = %1144 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[128], arena + 93016320, sizeof(float) * 13824);
+  /* output 129 "grad:blocks.6.conv.conv.4.weight" = %1141 : f32[1536] */
+  memcpy(outputs[129], arena + 93030144, sizeof(float) * 1536);
+  /* output 130 "grad:blocks.6.conv.conv.4.bias" = %1142 : f32[1536] */
+  memcpy(outputs[130], arena + 93031680, sizeof(float) * 1536);
+  /* output 131 "grad:blocks.6.conv.conv.6.fc.0.weight" = %1132 : f32[4, 1536] */
+  memcpy(outputs[131], arena + 101451520, sizeof(float) * 6144);
+  /* output 132 "grad:blocks.6.conv.conv.6.fc.0.bias" = %1133 : f32[4] */
+  memcpy(outputs[132], arena + 101461888, sizeof(float) * 4);
+  /* output 133 "grad:blocks.6.conv.conv.6.fc.2.weight" = %1127 : f32[1536, 4] */
+  memcpy(outputs[133], arena + 101445376, sizeof(float) * 6144);
+  /* output 134 "grad:blocks.6.conv.conv.6.fc.2.bias" = %1128 : f32[1536] */
+  memcpy(outputs[134], arena + 101457664, sizeof(float) * 1536);
+  /* output 135 "grad:blocks.6.conv.conv.7.weight" = %1120 : f32[384, 1536, 1, 1] */
   memcpy(outputs[135], arena + 100855552, sizeof(float) * 589824);
-  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %1203 : f32[384] */
-  memcpy(outputs[136], arena + 101903488, sizeof(float) * 384);
-  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %1204 : f32[384] */
-  memcpy(outputs[137], arena + 101903872, sizeof(float) * 384);
-  /* output 138 "grad:blocks.7.norm1.weight" = %1196 : f32[384] */
-  memcpy(outputs[138], arena + 101903104, sizeof(float) * 384);
-  /* output 139 "grad:blocks.7.norm1.bias" = %1193 : f32[384] */
-  memcpy(outputs[139], arena + 101902720, sizeof(float) * 384);
-  /* output 140 "grad:blocks.7.attn.qkv.weight" = %1191 : f32[1152, 384] */
-  memcpy(outputs[140], arena + 101445376, sizeof(float) * 442368);
-  /* output 141 "grad:blocks.7.attn.qkv.bias" = %1192 : f32[1152] */
-  memcpy(outputs[141], arena + 101901568, sizeof(float) * 1152);
-  /* output 142 "grad:blocks.7.attn.proj.weight" = %1168 : f32[384, 384] */
-  memcpy(outputs[142], arena + 104782336, sizeof(float) * 147456);
-  /* output 143 "grad:blocks.7.attn.proj.bias" = %1169 : f32[384] */
-  memcpy(outputs[143], arena + 104949760, sizeof(float) * 384);
-  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %1163 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[144], arena + 104192512, sizeof(float) * 589824);
-  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %1158 : f32[1536] */
-  memcpy(outputs[145], arena + 104946688, sizeof(float) * 1536);
-  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %1159 : f32[1536] */
-  memcpy(outputs[146], arena + 104948224, sizeof(float) * 1536);
-  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %1154 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[147], arena + 104929792, sizeof(float) * 13824);
-  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %1151 : f32[1536] */
-  memcpy(outputs[148], arena + 104943616, sizeof(float) * 1536);
-  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %1152 : f32[1536] */
-  memcpy(outputs[149], arena + 104945152, sizeof(float) * 1536);
-  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %1142 : f32[4, 1536] */
-  memcpy(outputs[150], arena + 111828992, sizeof(float) * 6144);
-  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %1143 : f32[4] */
-  memcpy(outputs[151], arena + 111839360, sizeof(float) * 4);
-  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %1137 : f32[1536, 4] */
-  memcpy(outputs[152], arena + 111822848, sizeof(float) * 6144);
-  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %1138 : f32[1536] */
-  memcpy(outputs[153], arena + 111835136, sizeof(float) * 1536);
-  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %1130 : f32[384, 1536, 1, 1] */
+  /* output 136 "grad:blocks.6.conv.conv.8.weight" = %1115 : f32[384] */
+  memcpy(outputs[136], arena + 101461120, sizeof(float) * 384);
+  /* output 137 "grad:blocks.6.conv.conv.8.bias" = %1116 : f32[384] */
+  memcpy(outputs[137], arena + 101461504, sizeof(float) * 384);
+  /* output 138 "grad:blocks.7.norm1.weight" = %1108 : f32[384] */
+  memcpy(outputs[138], arena + 101460736, sizeof(float) * 384);
+  /* output 139 "grad:blocks.7.norm1.bias" = %1105 : f32[384] */
+  memcpy(outputs[139], arena + 101460352, sizeof(float) * 384);
+  /* output 140 "grad:blocks.7.attn.qkv.weight" = %1103 : f32[1152, 384] */
+  memcpy(outputs[140], arena + 102361600, sizeof(float) * 442368);
+  /* output 141 "grad:blocks.7.attn.qkv.bias" = %1104 : f32[1152] */
+  memcpy(outputs[141], arena + 101459200, sizeof(float) * 1152);
+  /* output 142 "grad:blocks.7.attn.proj.weight" = %1088 : f32[384, 384] */
+  memcpy(outputs[142], arena + 102803968, sizeof(float) * 147456);
+  /* output 143 "grad:blocks.7.attn.proj.bias" = %1089 : f32[384] */
+  memcpy(outputs[143], arena + 102971392, sizeof(float) * 384);
+  /* output 144 "grad:blocks.7.conv.conv.0.weight" = %1083 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[144], arena + 101771776, sizeof(float) * 589824);
+  /* output 145 "grad:blocks.7.conv.conv.1.weight" = %1078 : f32[1536] */
+  memcpy(outputs[145], arena + 102968320, sizeof(float) * 1536);
+  /* output 146 "grad:blocks.7.conv.conv.1.bias" = %1079 : f32[1536] */
+  memcpy(outputs[146], arena + 102969856, sizeof(float) * 1536);
+  /* output 147 "grad:blocks.7.conv.conv.3.weight" = %1074 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[147], arena + 102951424, sizeof(float) * 13824);
+  /* output 148 "grad:blocks.7.conv.conv.4.weight" = %1071 : f32[1536] */
+  memcpy(outputs[148], arena + 102965248, sizeof(float) * 1536);
+  /* output 149 "grad:blocks.7.conv.conv.4.bias" = %1072 : f32[1536] */
+  memcpy(outputs[149], arena + 102966784, sizeof(float) * 1536);
+  /* output 150 "grad:blocks.7.conv.conv.6.fc.0.weight" = %1062 : f32[4, 1536] */
+  memcpy(outputs[150], arena + 111386624, sizeof(float) * 6144);
+  /* output 151 "grad:blocks.7.conv.conv.6.fc.0.bias" = %1063 : f32[4] */
+  memcpy(outputs[151], arena + 111396992, sizeof(float) * 4);
+  /* output 152 "grad:blocks.7.conv.conv.6.fc.2.weight" = %1057 : f32[1536, 4] */
+  memcpy(outputs[152], arena + 111380480, sizeof(float) * 6144);
+  /* output 153 "grad:blocks.7.conv.conv.6.fc.2.bias" = %1058 : f32[1536] */
+  memcpy(outputs[153], arena + 111392768, sizeof(float) * 1536);
+  /* output 154 "grad:blocks.7.conv.conv.7.weight" = %1050 : f32[384, 1536, 1, 1] */
   memcpy(outputs[154], arena + 110790656, sizeof(float) * 589824);
-  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %1125 : f32[384] */
-  memcpy(outputs[155], arena + 111838592, sizeof(float) * 384);
-  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %1126 : f32[384] */
-  memcpy(outputs[156], arena + 111838976, sizeof(float) * 384);
-  /* output 157 "grad:blocks.8.norm1.weight" = %1118 : f32[384] */
-  memcpy(outputs[157], arena + 111838208, sizeof(float) * 384);
-  /* output 158 "grad:blocks.8.norm1.bias" = %1115 : f32[384] */
-  memcpy(outputs[158], arena + 111837824, sizeof(float) * 384);
-  /* output 159 "grad:blocks.8.attn.qkv.weight" = %1113 : f32[1152, 384] */
-  memcpy(outputs[159], arena + 111380480, sizeof(float) * 442368);
-  /* output 160 "grad:blocks.8.attn.qkv.bias" = %1114 : f32[1152] */
-  memcpy(outputs[160], arena + 111836672, sizeof(float) * 1152);
-  /* output 161 "grad:blocks.8.attn.proj.weight" = %1090 : f32[384, 384] */
-  memcpy(outputs[161], arena + 114717440, sizeof(float) * 147456);
-  /* output 162 "grad:blocks.8.attn.proj.bias" = %1091 : f32[384] */
-  memcpy(outputs[162], arena + 114884864, sizeof(float) * 384);
-  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %1085 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[163], arena + 114127616, sizeof(float) * 589824);
-  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %1080 : f32[1536] */
-  memcpy(outputs[164], arena + 114881792, sizeof(float) * 1536);
-  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %1081 : f32[1536] */
-  memcpy(outputs[165], arena + 114883328, sizeof(float) * 1536);
-  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %1076 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[166], arena + 114864896, sizeof(float) * 13824);
-  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %1073 : f32[1536] */
-  memcpy(outputs[167], arena + 114878720, sizeof(float) * 1536);
-  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %1074 : f32[1536] */
-  memcpy(outputs[168], arena + 114880256, sizeof(float) * 1536);
-  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %1064 : f32[4, 1536] */
-  memcpy(outputs[169], arena + 121764096, sizeof(float) * 6144);
-  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %1065 : f32[4] */
-  memcpy(outputs[170], arena + 121774464, sizeof(float) * 4);
-  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %1059 : f32[1536, 4] */
-  memcpy(outputs[171], arena + 121757952, sizeof(float) * 6144);
-  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %1060 : f32[1536] */
-  memcpy(outputs[172], arena + 121770240, sizeof(float) * 1536);
-  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %1052 : f32[384, 1536, 1, 1] */
+  /* output 155 "grad:blocks.7.conv.conv.8.weight" = %1045 : f32[384] */
+  memcpy(outputs[155], arena + 111396224, sizeof(float) * 384);
+  /* output 156 "grad:blocks.7.conv.conv.8.bias" = %1046 : f32[384] */
+  memcpy(outputs[156], arena + 111396608, sizeof(float) * 384);
+  /* output 157 "grad:blocks.8.norm1.weight" = %1038 : f32[384] */
+  memcpy(outputs[157], arena + 111395840, sizeof(float) * 384);
+  /* output 158 "grad:blocks.8.norm1.bias" = %1035 : f32[384] */
+  memcpy(outputs[158], arena + 111395456, sizeof(float) * 384);
+  /* output 159 "grad:blocks.8.attn.qkv.weight" = %1033 : f32[1152, 384] */
+  memcpy(outputs[159], arena + 112296704, sizeof(float) * 442368);
+  /* output 160 "grad:blocks.8.attn.qkv.bias" = %1034 : f32[1152] */
+  memcpy(outputs[160], arena + 111394304, sizeof(float) * 1152);
+  /* output 161 "grad:blocks.8.attn.proj.weight" = %1018 : f32[384, 384] */
+  memcpy(outputs[161], arena + 112739072, sizeof(float) * 147456);
+  /* output 162 "grad:blocks.8.attn.proj.bias" = %1019 : f32[384] */
+  memcpy(outputs[162], arena + 112906496, sizeof(float) * 384);
+  /* output 163 "grad:blocks.8.conv.conv.0.weight" = %1013 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[163], arena + 111706880, sizeof(float) * 589824);
+  /* output 164 "grad:blocks.8.conv.conv.1.weight" = %1008 : f32[1536] */
+  memcpy(outputs[164], arena + 112903424, sizeof(float) * 1536);
+  /* output 165 "grad:blocks.8.conv.conv.1.bias" = %1009 : f32[1536] */
+  memcpy(outputs[165], arena + 112904960, sizeof(float) * 1536);
+  /* output 166 "grad:blocks.8.conv.conv.3.weight" = %1004 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[166], arena + 112886528, sizeof(float) * 13824);
+  /* output 167 "grad:blocks.8.conv.conv.4.weight" = %1001 : f32[1536] */
+  memcpy(outputs[167], arena + 112900352, sizeof(float) * 1536);
+  /* output 168 "grad:blocks.8.conv.conv.4.bias" = %1002 : f32[1536] */
+  memcpy(outputs[168], arena + 112901888, sizeof(float) * 1536);
+  /* output 169 "grad:blocks.8.conv.conv.6.fc.0.weight" = %992 : f32[4, 1536] */
+  memcpy(outputs[169], arena + 121321728, sizeof(float) * 6144);
+  /* output 170 "grad:blocks.8.conv.conv.6.fc.0.bias" = %993 : f32[4] */
+  memcpy(outputs[170], arena + 121332096, sizeof(float) * 4);
+  /* output 171 "grad:blocks.8.conv.conv.6.fc.2.weight" = %987 : f32[1536, 4] */
+  memcpy(outputs[171], arena + 121315584, sizeof(float) * 6144);
+  /* output 172 "grad:blocks.8.conv.conv.6.fc.2.bias" = %988 : f32[1536] */
+  memcpy(outputs[172], arena + 121327872, sizeof(float) * 1536);
+  /* output 173 "grad:blocks.8.conv.conv.7.weight" = %980 : f32[384, 1536, 1, 1] */
   memcpy(outputs[173], arena + 120725760, sizeof(float) * 589824);
-  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %1047 : f32[384] */
-  memcpy(outputs[174], arena + 121773696, sizeof(float) * 384);
-  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %1048 : f32[384] */
-  memcpy(outputs[175], arena + 121774080, sizeof(float) * 384);
-  /* output 176 "grad:blocks.9.norm1.weight" = %1040 : f32[384] */
-  memcpy(outputs[176], arena + 121773312, sizeof(float) * 384);
-  /* output 177 "grad:blocks.9.norm1.bias" = %1037 : f32[384] */
-  memcpy(outputs[177], arena + 121772928, sizeof(float) * 384);
-  /* output 178 "grad:blocks.9.attn.qkv.weight" = %1035 : f32[1152, 384] */
-  memcpy(outputs[178], arena + 121315584, sizeof(float) * 442368);
-  /* output 179 "grad:blocks.9.attn.qkv.bias" = %1036 : f32[1152] */
-  memcpy(outputs[179], arena + 121771776, sizeof(float) * 1152);
-  /* output 180 "grad:blocks.9.attn.proj.weight" = %1012 : f32[384, 384] */
-  memcpy(outputs[180], arena + 124652544, sizeof(float) * 147456);
-  /* output 181 "grad:blocks.9.attn.proj.bias" = %1013 : f32[384] */
-  memcpy(outputs[181], arena + 124819968, sizeof(float) * 384);
-  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %1007 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[182], arena + 124062720, sizeof(float) * 589824);
-  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %1002 : f32[1536] */
-  memcpy(outputs[183], arena + 124816896, sizeof(float) * 1536);
-  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %1003 : f32[1536] */
-  memcpy(outputs[184], arena + 124818432, sizeof(float) * 1536);
-  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %998 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[185], arena + 124800000, sizeof(float) * 13824);
-  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %995 : f32[1536] */
-  memcpy(outputs[186], arena + 124813824, sizeof(float) * 1536);
-  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %996 : f32[1536] */
-  memcpy(outputs[187], arena + 124815360, sizeof(float) * 1536);
-  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %986 : f32[4, 1536] */
-  memcpy(outputs[188], arena + 131699200, sizeof(float) * 6144);
-  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %987 : f32[4] */
-  memcpy(outputs[189], arena + 131709568, sizeof(float) * 4);
-  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %981 : f32[1536, 4] */
-  memcpy(outputs[190], arena + 131693056, sizeof(float) * 6144);
-  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %982 : f32[1536] */
-  memcpy(outputs[191], arena + 131705344, sizeof(float) * 1536);
-  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %974 : f32[384, 1536, 1, 1] */
+  /* output 174 "grad:blocks.8.conv.conv.8.weight" = %975 : f32[384] */
+  memcpy(outputs[174], arena + 121331328, sizeof(float) * 384);
+  /* output 175 "grad:blocks.8.conv.conv.8.bias" = %976 : f32[384] */
+  memcpy(outputs[175], arena + 121331712, sizeof(float) * 384);
+  /* output 176 "grad:blocks.9.norm1.weight" = %968 : f32[384] */
+  memcpy(outputs[176], arena + 121330944, sizeof(float) * 384);
+  /* output 177 "grad:blocks.9.norm1.bias" = %965 : f32[384] */
+  memcpy(outputs[177], arena + 121330560, sizeof(float) * 384);
+  /* output 178 "grad:blocks.9.attn.qkv.weight" = %963 : f32[1152, 384] */
+  memcpy(outputs[178], arena + 122231808, sizeof(float) * 442368);
+  /* output 179 "grad:blocks.9.attn.qkv.bias" = %964 : f32[1152] */
+  memcpy(outputs[179], arena + 121329408, sizeof(float) * 1152);
+  /* output 180 "grad:blocks.9.attn.proj.weight" = %948 : f32[384, 384] */
+  memcpy(outputs[180], arena + 122674176, sizeof(float) * 147456);
+  /* output 181 "grad:blocks.9.attn.proj.bias" = %949 : f32[384] */
+  memcpy(outputs[181], arena + 122841600, sizeof(float) * 384);
+  /* output 182 "grad:blocks.9.conv.conv.0.weight" = %943 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[182], arena + 121641984, sizeof(float) * 589824);
+  /* output 183 "grad:blocks.9.conv.conv.1.weight" = %938 : f32[1536] */
+  memcpy(outputs[183], arena + 122838528, sizeof(float) * 1536);
+  /* output 184 "grad:blocks.9.conv.conv.1.bias" = %939 : f32[1536] */
+  memcpy(outputs[184], arena + 122840064, sizeof(float) * 1536);
+  /* output 185 "grad:blocks.9.conv.conv.3.weight" = %934 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[185], arena + 122821632, sizeof(float) * 13824);
+  /* output 186 "grad:blocks.9.conv.conv.4.weight" = %931 : f32[1536] */
+  memcpy(outputs[186], arena + 122835456, sizeof(float) * 1536);
+  /* output 187 "grad:blocks.9.conv.conv.4.bias" = %932 : f32[1536] */
+  memcpy(outputs[187], arena + 122836992, sizeof(float) * 1536);
+  /* output 188 "grad:blocks.9.conv.conv.6.fc.0.weight" = %922 : f32[4, 1536] */
+  memcpy(outputs[188], arena + 131256832, sizeof(float) * 6144);
+  /* output 189 "grad:blocks.9.conv.conv.6.fc.0.bias" = %923 : f32[4] */
+  memcpy(outputs[189], arena + 131267200, sizeof(float) * 4);
+  /* output 190 "grad:blocks.9.conv.conv.6.fc.2.weight" = %917 : f32[1536, 4] */
+  memcpy(outputs[190], arena + 131250688, sizeof(float) * 6144);
+  /* output 191 "grad:blocks.9.conv.conv.6.fc.2.bias" = %918 : f32[1536] */
+  memcpy(outputs[191], arena + 131262976, sizeof(float) * 1536);
+  /* output 192 "grad:blocks.9.conv.conv.7.weight" = %910 : f32[384, 1536, 1, 1] */
   memcpy(outputs[192], arena + 130660864, sizeof(float) * 589824);
-  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %969 : f32[384] */
-  memcpy(outputs[193], arena + 131708800, sizeof(float) * 384);
-  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %970 : f32[384] */
-  memcpy(outputs[194], arena + 131709184, sizeof(float) * 384);
-  /* output 195 "grad:blocks.10.norm1.weight" = %962 : f32[384] */
-  memcpy(outputs[195], arena + 131708416, sizeof(float) * 384);
-  /* output 196 "grad:blocks.10.norm1.bias" = %959 : f32[384] */
-  memcpy(outputs[196], arena + 131708032, sizeof(float) * 384);
-  /* output 197 "grad:blocks.10.attn.qkv.weight" = %957 : f32[1152, 384] */
-  memcpy(outputs[197], arena + 131250688, sizeof(float) * 442368);
-  /* output 198 "grad:blocks.10.attn.qkv.bias" = %958 : f32[1152] */
-  memcpy(outputs[198], arena + 131706880, sizeof(float) * 1152);
-  /* output 199 "grad:blocks.10.attn.proj.weight" = %934 : f32[384, 384] */
-  memcpy(outputs[199], arena + 134587648, sizeof(float) * 147456);
-  /* output 200 "grad:blocks.10.attn.proj.bias" = %935 : f32[384] */
-  memcpy(outputs[200], arena + 134755072, sizeof(float) * 384);
-  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %929 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[201], arena + 133997824, sizeof(float) * 589824);
-  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %924 : f32[1536] */
-  memcpy(outputs[202], arena + 134752000, sizeof(float) * 1536);
-  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %925 : f32[1536] */
-  memcpy(outputs[203], arena + 134753536, sizeof(float) * 1536);
-  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %920 : f32[1536, 1, 3, 3] */
-  memcpy(outputs[204], arena + 134735104, sizeof(float) * 13824);
-  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %917 : f32[1536] */
-  memcpy(outputs[205], arena + 134748928, sizeof(float) * 1536);
-  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %918 : f32[1536] */
-  memcpy(outputs[206], arena + 134750464, sizeof(float) * 1536);
-  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %908 : f32[4, 1536] */
+  /* output 193 "grad:blocks.9.conv.conv.8.weight" = %905 : f32[384] */
+  memcpy(outputs[193], arena + 131266432, sizeof(float) * 384);
+  /* output 194 "grad:blocks.9.conv.conv.8.bias" = %906 : f32[384] */
+  memcpy(outputs[194], arena + 131266816, sizeof(float) * 384);
+  /* output 195 "grad:blocks.10.norm1.weight" = %898 : f32[384] */
+  memcpy(outputs[195], arena + 131266048, sizeof(float) * 384);
+  /* output 196 "grad:blocks.10.norm1.bias" = %895 : f32[384] */
+  memcpy(outputs[196], arena + 131265664, sizeof(float) * 384);
+  /* output 197 "grad:blocks.10.attn.qkv.weight" = %893 : f32[1152, 384] */
+  memcpy(outputs[197], arena + 132166912, sizeof(float) * 442368);
+  /* output 198 "grad:blocks.10.attn.qkv.bias" = %894 : f32[1152] */
+  memcpy(outputs[198], arena + 131264512, sizeof(float) * 1152);
+  /* output 199 "grad:blocks.10.attn.proj.weight" = %878 : f32[384, 384] */
+  memcpy(outputs[199], arena + 132609280, sizeof(float) * 147456);
+  /* output 200 "grad:blocks.10.attn.proj.bias" = %879 : f32[384] */
+  memcpy(outputs[200], arena + 132776704, sizeof(float) * 384);
+  /* output 201 "grad:blocks.10.conv.conv.0.weight" = %873 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[201], arena + 131577088, sizeof(float) * 589824);
+  /* output 202 "grad:blocks.10.conv.conv.1.weight" = %868 : f32[1536] */
+  memcpy(outputs[202], arena + 132773632, sizeof(float) * 1536);
+  /* output 203 "grad:blocks.10.conv.conv.1.bias" = %869 : f32[1536] */
+  memcpy(outputs[203], arena + 132775168, sizeof(float) * 1536);
+  /* output 204 "grad:blocks.10.conv.conv.3.weight" = %864 : f32[1536, 1, 3, 3] */
+  memcpy(outputs[204], arena + 132756736, sizeof(float) * 13824);
+  /* output 205 "grad:blocks.10.conv.conv.4.weight" = %861 : f32[1536] */
+  memcpy(outputs[205], arena + 132770560, sizeof(float) * 1536);
+  /* output 206 "grad:blocks.10.conv.conv.4.bias" = %862 : f32[1536] */
+  memcpy(outputs[206], arena + 132772096, sizeof(float) * 1536);
+  /* output 207 "grad:blocks.10.conv.conv.6.fc.0.weight" = %852 : f32[4, 1536] */
   memcpy(outputs[207], arena + 138783488, sizeof(float) * 6144);
-  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %909 : f32[4] */
+  /* output 208 "grad:blocks.10.conv.conv.6.fc.0.bias" = %853 : f32[4] */
   memcpy(outputs[208], arena + 138793856, sizeof(float) * 4);
-  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %903 : f32[1536, 4] */
+  /* output 209 "grad:blocks.10.conv.conv.6.fc.2.weight" = %847 : f32[1536, 4] */
   memcpy(outputs[209], arena + 138777344, sizeof(float) * 6144);
-  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %904 : f32[1536] */
+  /* output 210 "grad:blocks.10.conv.conv.6.fc.2.bias" = %848 : f32[1536] */
   memcpy(outputs[210], arena + 138789632, sizeof(float) * 1536);
-  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %896 : f32[384, 1536, 1, 1] */
+  /* output 211 "grad:blocks.10.conv.conv.7.weight" = %840 : f32[384, 1536, 1, 1] */
   memcpy(outputs[211], arena + 138187520, sizeof(float) * 589824);
-  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %891 : f32[384] */
+  /* output 212 "grad:blocks.10.conv.conv.8.weight" = %835 : f32[384] */
   memcpy(outputs[212], arena + 138793088, sizeof(float) * 384);
-  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %892 : f32[384] */
+  /* output 213 "grad:blocks.10.conv.conv.8.bias" = %836 : f32[384] */
   memcpy(outputs[213], arena + 138793472, sizeof(float) * 384);
-  /* output 214 "grad:blocks.11.norm1.weight" = %884 : f32[384] */
+  /* output 214 "grad:blocks.11.norm1.weight" = %828 : f32[384] */
   memcpy(outputs[214], arena + 138792704, sizeof(float) * 384);
-  /* output 215 "grad:blocks.11.norm1.bias" = %881 : f32[384] */
+  /* output 215 "grad:blocks.11.norm1.bias" = %825 : f32[384] */
   memcpy(outputs[215], arena + 138792320, sizeof(float) * 384);
-  /* output 216 "grad:blocks.11.attn.qkv.weight" = %879 : f32[1152, 384] */
-  memcpy(outputs[216], arena + 883301888, sizeof(float) * 442368);
-  /* output 217 "grad:blocks.11.attn.qkv.bias" = %880 : f32[1152] */
+  /* output 216 "grad:blocks.11.attn.qkv.weight" = %823 : f32[1152, 384] */
+  memcpy(outputs[216], arena + 883904000, sizeof(float) * 442368);
+  /* output 217 "grad:blocks.11.attn.qkv.bias" = %824 : f32[1152] */
   memcpy(outputs[217], arena + 138791168, sizeof(float) * 1152);
-  /* output 218 "grad:blocks.11.attn.proj.weight" = %856 : f32[384, 384] */
-  memcpy(outputs[218], arena + 886324736, sizeof(float) * 147456);
-  /* output 219 "grad:blocks.11.attn.proj.bias" = %857 : f32[384] */
-  memcpy(outputs[219], arena + 886475264, sizeof(float) * 384);
-  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %851 : f32[1536, 384, 1, 1] */
-  memcpy(outputs[220], arena + 885734912, sizeof(float) * 589824);
-  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %846 : f32[1536] */
-  memcpy(outputs[221], arena + 886472192, sizeof(float) * 1536);
-  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %847 : f32[1536] */
-  memcpy(outputs[222], arena + 886473728, sizeof(float) * 1536);
-  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %842 : f32[1536, 1, 3, 3] */
+  /* output 218 "grad:blocks.11.attn.proj.weight" = %808 : f32[384, 384] */
+  memcpy(outputs[218], arena + 884346368, sizeof(float) * 147456);
+  /* output 219 "grad:blocks.11.attn.proj.bias" = %809 : f32[384] */
+  memcpy(outputs[219], arena + 884496896, sizeof(float) * 384);
+  /* output 220 "grad:blocks.11.conv.conv.0.weight" = %803 : f32[1536, 384, 1, 1] */
+  memcpy(outputs[220], arena + 883314176, sizeof(float) * 589824);
+  /* output 221 "grad:blocks.11.conv.conv.1.weight" = %798 : f32[1536] */
+  memcpy(outputs[221], arena + 884493824, sizeof(float) * 1536);
+  /* output 222 "grad:blocks.11.conv.conv.1.bias" = %799 : f32[1536] */
+  memcpy(outputs[222], arena + 884495360, sizeof(float) * 1536);
+  /* output 223 "grad:blocks.11.conv.conv.3.weight" = %794 : f32[1536, 1, 3, 3] */
   memcpy(outputs[223], arena + 909794816, sizeof(float) * 13824);
-  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %839 : f32[1536] */
+  /* output 224 "grad:blocks.11.conv.conv.4.weight" = %791 : f32[1536] */
   memcpy(outputs[224], arena + 909808640, sizeof(float) * 1536);
-  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %840 : f32[1536] */
+  /* output 225 "grad:blocks.11.conv.conv.4.bias" = %792 : f32[1536] */
   memcpy(outputs[225], arena + 909810176, sizeof(float) * 1536);
-  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %830 : f32[4, 1536] */
+  /* output 226 "grad:blocks.11.conv.conv.6.fc.0.weight" = %782 : f32[4, 1536] */
   memcpy(outputs[226], arena + 1144452608, sizeof(float) * 6144);
-  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %831 : f32[4] */
+  /* output 227 "grad:blocks.11.conv.conv.6.fc.0.bias" = %783 : f32[4] */
   memcpy(outputs[227], arena + 1202865920, sizeof(float) * 4);
-  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %825 : f32[1536, 4] */
+  /* output 228 "grad:blocks.11.conv.conv.6.fc.2.weight" = %777 : f32[1536, 4] */
   memcpy(outputs[228], arena + 1144446464, sizeof(float) * 6144);
-  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %826 : f32[1536] */
+  /* output 229 "grad:blocks.11.conv.conv.6.fc.2.bias" = %778 : f32[1536] */
   memcpy(outputs[229], arena + 1202863616, sizeof(float) * 1536);
-  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %818 : f32[384, 1536, 1, 1] */
+  /* output 230 "grad:blocks.11.conv.conv.7.weight" = %770 : f32[384, 1536, 1, 1] */
   memcpy(outputs[230], arena + 1202273792, sizeof(float) * 589824);
-  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %813 : f32[384] */
+  /* output 231 "grad:blocks.11.conv.conv.8.weight" = %765 : f32[384] */
   memcpy(outputs[231], arena + 1202865152, sizeof(float) * 384);
-  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %814 : f32[384] */
+  /* output 232 "grad:blocks.11.conv.conv.8.bias" = %766 : f32[384] */
   memcpy(outputs[232], arena + 1202865536, sizeof(float) * 384);
-  /* output 233 "grad:norm.weight" = %807 : f32[384] */
+  /* output 233 "grad:norm.weight" = %759 : f32[384] */
   memcpy(outputs[233], arena + 1209328496, sizeof(float) * 384);
-  /* output 234 "grad:norm.bias" = %804 : f32[384] */
+  /* output 234 "grad:norm.bias" = %756 : f32[384] */
   memcpy(outputs[234], arena + 1209328112, sizeof(float) * 384);
-  /* output 235 "grad:head.weight" = %800 : f32[1000, 384] */
+  /* output 235 "grad:head.weight" = %752 : f32[1000, 384] */
   memcpy(outputs[235], arena + 1207090688, sizeof(float) * 384000);
-  /* output 236 "grad:head.bias" = %801 : f32[1000] */
+  /* output 236 "grad:head.bias" = %753 : f32[1000] */
   memcpy(outputs[236], arena + 1209317888, sizeof(float) * 1000);
-  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %43 : f32[2, 1536] */
+  /* output 237 "running_stats:blocks.0.conv.conv.1.running_mean" = %39 : f32[2, 1536] */
   memcpy(outputs[237], arena + 1209244160, sizeof(float) * 3072);
-  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %50 : f32[2, 1536] */
+  /* output 238 "running_stats:blocks.0.conv.conv.4.running_mean" = %46 : f32[2, 1536] */
   memcpy(outputs[238], arena + 1209247232, sizeof(float) * 3072);
-  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %68 : f32[2, 384] */
+  /* output 239 "running_stats:blocks.0.conv.conv.8.running_mean" = %64 : f32[2, 384] */
   memcpy(outputs[239], arena + 1209318896, sizeof(float) * 768);
-  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %108 : f32[2, 1536] */
+  /* output 240 "running_stats:blocks.1.conv.conv.1.running_mean" = %100 : f32[2, 1536] */
   memcpy(outputs[240], arena + 1209250304, sizeof(float) * 3072);
-  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %115 : f32[2, 1536] */
+  /* output 241 "running_stats:blocks.1.conv.conv.4.running_mean" = %107 : f32[2, 1536] */
   memcpy(outputs[241], arena + 1209253376, sizeof(float) * 3072);
-  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %133 : f32[2, 384] */
+  /* output 242 "running_stats:blocks.1.conv.conv.8.running_mean" = %125 : f32[2, 384] */
   memcpy(outputs[242], arena + 1209319664, sizeof(float) * 768);
-  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %173 : f32[2, 1536] */
+  /* output 243 "running_stats:blocks.2.conv.conv.1.running_mean" = %161 : f32[2, 1536] */
   memcpy(outputs[243], arena + 1209256448, sizeof(float) * 3072);
-  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %180 : f32[2, 1536] */
+  /* output 244 "running_stats:blocks.2.conv.conv.4.running_mean" = %168 : f32[2, 1536] */
   memcpy(outputs[244], arena + 1209259520, sizeof(float) * 3072);
-  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %198 : f32[2, 384] */
+  /* output 245 "running_stats:blocks.2.conv.conv.8.running_mean" = %186 : f32[2, 384] */
   memcpy(outputs[245], arena + 1209320432, sizeof(float) * 768);
-  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %238 : f32[2, 1536] */
+  /* output 246 "running_stats:blocks.3.conv.conv.1.running_mean" = %222 : f32[2, 1536] */
   memcpy(outputs[246], arena + 1209262592, sizeof(float) * 3072);
-  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %245 : f32[2, 1536] */
+  /* output 247 "running_stats:blocks.3.conv.conv.4.running_mean" = %229 : f32[2, 1536] */
   memcpy(outputs[247], arena + 1209265664, sizeof(float) * 3072);
-  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %263 : f32[2, 384] */
+  /* output 248 "running_stats:blocks.3.conv.conv.8.running_mean" = %247 : f32[2, 384] */
   memcpy(outputs[248], arena + 1209321200, sizeof(float) * 768);
-  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %303 : f32[2, 1536] */
+  /* output 249 "running_stats:blocks.4.conv.conv.1.running_mean" = %283 : f32[2, 1536] */
   memcpy(outputs[249], arena + 1209268736, sizeof(float) * 3072);
-  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %310 : f32[2, 1536] */
+  /* output 250 "running_stats:blocks.4.conv.conv.4.running_mean" = %290 : f32[2, 1536] */
   memcpy(outputs[250], arena + 1209271808, sizeof(float) * 3072);
-  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %328 : f32[2, 384] */
+  /* output 251 "running_stats:blocks.4.conv.conv.8.running_mean" = %308 : f32[2, 384] */
   memcpy(outputs[251], arena + 1209321968, sizeof(float) * 768);
-  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %368 : f32[2, 1536] */
+  /* output 252 "running_stats:blocks.5.conv.conv.1.running_mean" = %344 : f32[2, 1536] */
   memcpy(outputs[252], arena + 1209274880, sizeof(float) * 3072);
-  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %375 : f32[2, 1536] */
+  /* output 253 "running_stats:blocks.5.conv.conv.4.running_mean" = %351 : f32[2, 1536] */
   memcpy(outputs[253], arena + 1209277952, sizeof(float) * 3072);
-  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %393 : f32[2, 384] */
+  /* output 254 "running_stats:blocks.5.conv.conv.8.running_mean" = %369 : f32[2, 384] */
   memcpy(outputs[254], arena + 1209322736, sizeof(float) * 768);
-  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %433 : f32[2, 1536] */
+  /* output 255 "running_stats:blocks.6.conv.conv.1.running_mean" = %405 : f32[2, 1536] */
   memcpy(outputs[255], arena + 1209281024, sizeof(float) * 3072);
-  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %440 : f32[2, 1536] */
+  /* output 256 "running_stats:blocks.6.conv.conv.4.running_mean" = %412 : f32[2, 1536] */
   memcpy(outputs[256], arena + 1209284096, sizeof(float) * 3072);
-  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %458 : f32[2, 384] */
+  /* output 257 "running_stats:blocks.6.conv.conv.8.running_mean" = %430 : f32[2, 384] */
   memcpy(outputs[257], arena + 1209323504, sizeof(float) * 768);
-  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %498 : f32[2, 1536] */
+  /* output 258 "running_stats:blocks.7.conv.conv.1.running_mean" = %466 : f32[2, 1536] */
   memcpy(outputs[258], arena + 1209287168, sizeof(float) * 3072);
-  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %505 : f32[2, 1536] */
+  /* output 259 "running_stats:blocks.7.conv.conv.4.running_mean" = %473 : f32[2, 1536] */
   memcpy(outputs[259], arena + 1209290240, sizeof(float) * 3072);
-  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %523 : f32[2, 384] */
+  /* output 260 "running_stats:blocks.7.conv.conv.8.running_mean" = %491 : f32[2, 384] */
   memcpy(outputs[260], arena + 1209324272, sizeof(float) * 768);
-  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %563 : f32[2, 1536] */
+  /* output 261 "running_stats:blocks.8.conv.conv.1.running_mean" = %527 : f32[2, 1536] */
   memcpy(outputs[261], arena + 1209293312, sizeof(float) * 3072);
-  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %570 : f32[2, 1536] */
+  /* output 262 "running_stats:blocks.8.conv.conv.4.running_mean" = %534 : f32[2, 1536] */
   memcpy(outputs[262], arena + 1209296384, sizeof(float) * 3072);
-  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %588 : f32[2, 384] */
+  /* output 263 "running_stats:blocks.8.conv.conv.8.running_mean" = %552 : f32[2, 384] */
   memcpy(outputs[263], arena + 1209325040, sizeof(float) * 768);
-  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %628 : f32[2, 1536] */
+  /* output 264 "running_stats:blocks.9.conv.conv.1.running_mean" = %588 : f32[2, 1536] */
   memcpy(outputs[264], arena + 1209299456, sizeof(float) * 3072);
-  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %635 : f32[2, 1536] */
+  /* output 265 "running_stats:blocks.9.conv.conv.4.running_mean" = %595 : f32[2, 1536] */
   memcpy(outputs[265], arena + 1209302528, sizeof(float) * 3072);
-  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %653 : f32[2, 384] */
+  /* output 266 "running_stats:blocks.9.conv.conv.8.running_mean" = %613 : f32[2, 384] */
   memcpy(outputs[266], arena + 1209325808, sizeof(float) * 768);
-  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %693 : f32[2, 1536] */
+  /* output 267 "running_stats:blocks.10.conv.conv.1.running_mean" = %649 : f32[2, 1536] */
   memcpy(outputs[267], arena + 1209305600, sizeof(float) * 3072);
-  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %700 : f32[2, 1536] */
+  /* output 268 "running_stats:blocks.10.conv.conv.4.running_mean" = %656 : f32[2, 1536] */
   memcpy(outputs[268], arena + 1209308672, sizeof(float) * 3072);
-  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %718 : f32[2, 384] */
+  /* output 269 "running_stats:blocks.10.conv.conv.8.running_mean" = %674 : f32[2, 384] */
   memcpy(outputs[269], arena + 1209326576, sizeof(float) * 768);
-  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %758 : f32[2, 1536] */
+  /* output 270 "running_stats:blocks.11.conv.conv.1.running_mean" = %710 : f32[2, 1536] */
   memcpy(outputs[270], arena + 1209311744, sizeof(float) * 3072);
-  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %765 : f32[2, 1536] */
+  /* output 271 "running_stats:blocks.11.conv.conv.4.running_mean" = %717 : f32[2, 1536] */
   memcpy(outputs[271], arena + 1209314816, sizeof(float) * 3072);
-  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %783 : f32[2, 384] */
+  /* output 272 "running_stats:blocks.11.conv.conv.8.running_mean" = %735 : f32[2, 384] */
   memcpy(outputs[272], arena + 1209327344, sizeof(float) * 768);
   return 0;
 } // localvit_small_train_forward

@@ -423,6 +423,9 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                 const float *bias_m, const float *bias_n);
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta);
 void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr);
@@ -937,10 +940,14 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
  * partial sums (which may not overwrite R before the last slice). */
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  if (batch <= 0 || M <= 0 || N <= 0) return;
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
@@ -948,11 +955,12 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  double fmas = (double)batch * M * N * (K > 0 ? K : 1);
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
   int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd(batch, threads), tm = 1, tn = 1;
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
   lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = (long)batch * per;
+  long jobs = products * per;
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
   long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
   size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
@@ -964,9 +972,10 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
     for (long j = j0; j < j1; ++j) {
       lk__gemm_args g = g0;
-      int b = (int)(j / per), m0, m1, n0, n1;
-      g.A += b * bsa; g.B += b * bsb; g.C += b * bsc;
-      if (g.R) g.R += b * bsr;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -975,6 +984,13 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     }
     lk_scratch_free(ws);
   }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -990,6 +1006,16 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
              long csb, float *C, long rsc, float beta) {
   lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -4392,4732 +4418,4156 @@ int localvit_tiny_relu6_train_forward(const float *const *params, const float *c
       arena);
 
   /* %17 = slice(%16) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena, 576, arena + 3631104, 192);
+  lk_copy_rows(B * 197, 192, arena, 576, arena + 590691840, 192);
 
   /* %18 = slice(%16) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 192, 576, arena + 4841472, 192);
+  lk_copy_rows(B * 197, 192, arena + 192, 576, arena + 591902208, 192);
 
   /* %19 = slice(%16) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 384, 576, arena + 6051840, 192);
+  lk_copy_rows(B * 197, 192, arena + 384, 576, arena + 593112576, 192);
 
   /* %20 = reshape(%17) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %17: no code */
 
-  /* %21 = transpose(%20) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 3631104,
-      arena + 590691840);
+  /* %21 = reshape(%18) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %18: no code */
 
-  /* %22 = reshape(%18) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %18: no code */
+  /* %22 = reshape(%19) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %19: no code */
 
-  /* %23 = transpose(%22) {perm [1, 2, 3, 0]} blocks.0.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 4841472,
-      arena + 591902208);
+  /* %23 = matmul_permuted(%20, %21) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 590691840, 48, 192, 1,
+      arena + 591902208, 48, 1, 192, arena, 38809, 197, 0.0f);
 
-  /* %24 = reshape(%19) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %19: no code */
-
-  /* %25 = transpose(%24) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 6051840,
-      arena + 593112576);
-
-  /* %26 = matmul(%21, %23) blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 590691840, 9456, 48, 1, arena + 591902208, 9456, 197,
-      1, arena, 38809, 197, 0.0f);
-
-  /* %27 = mul_scalar(%26) {x op 0.14433756} blocks.0.attn : f32[B, 4, 1, 197, 197] */
+  /* %24 = mul_scalar(%23) {x op 0.14433756} blocks.0.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena, 0.14433756f, arena + 4967552);
 
-  /* %28 = softmax(%27) {axis -1} blocks.0.attn : f32[B, 4, 1, 197, 197] */
+  /* %25 = softmax(%24) {axis -1} blocks.0.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 4967552, arena + 527450112);
 
-  /* %29 = matmul(%28, %25) blocks.0.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 527450112, 38809, 197, 1, arena + 593112576, 9456,
-      48, 1, arena, 9456, 48, 0.0f);
+  /* %26 = matmul_permuted(%25, %22) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 527450112, 38809, 197, 1,
+      arena + 593112576, 48, 192, 1, arena + 594322944, 48, 192, 0.0f);
 
-  /* %30 = transpose(%29) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena,
-      arena + 594322944);
+  /* %27 = reshape(%26) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %26: no code */
 
-  /* %31 = reshape(%30) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %30: no code */
-
-  /* %34 = fused_linear(%31, %32, %33, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
+  /* %30 = fused_linear(%27, %28, %29, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 594322944, params[8], params[9], LK_ACT_NONE,
       arena + 587060736, arena);
 
-  /* %35 = slice(%34) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %60 from row 0 */
+  /* %31 = slice(%30) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], written into %56 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + (long)b * 37824, 37824, arena + 595533312 + (long)b * 37824, 192);
   } // for b
 
-  /* %36 = slice(%34) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  /* %32 = slice(%30) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 192, 37824, arena + 689942016, 37632);
 
-  /* %38 = reshape(%37) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %37: no code */
+  /* %34 = reshape(%33) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %33: no code */
 
-  /* %39 = fused_linear(%36, %38) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
+  /* %35 = fused_linear(%32, %34) blocks.0.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 689942016, params[10], NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %42 = batch_normalize(%39, %40, %41) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
+  /* %38 = batch_normalize(%35, %36, %37) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena, params[11], params[12], 1e-05f, arena + 7225344);
 
-  /* %43 = batch_moments(%39) {channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
+  /* %39 = batch_moments(%35) {channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena, arena + 720460800);
 
-  /* %44 = relu6(%42) blocks.0.conv : f32[B, 196, 1152] */
+  /* %40 = relu6(%38) blocks.0.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 7225344, arena + 14450688);
 
-  /* %46 = token_dwconv(%44, %45) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %42 = token_dwconv(%40, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 14450688, params[15], NULL,
       LK_ACT_NONE, arena + 21676032);
 
-  /* %49 = batch_normalize(%46, %47, %48) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
+  /* %45 = batch_normalize(%42, %43, %44) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 21676032, params[16], params[17], 1e-05f,
       arena + 28901376);
 
-  /* %50 = batch_moments(%46) {channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
+  /* %46 = batch_moments(%42) {channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 21676032, arena + 720463104);
 
-  /* %51 = relu6(%49) blocks.0.conv : f32[B, 196, 1152] */
+  /* %47 = relu6(%45) blocks.0.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 28901376, arena + 36126720);
 
-  /* %53 = reshape(%52) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %52: no code */
+  /* %49 = reshape(%48) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %48: no code */
 
-  /* %54 = fused_linear(%51, %53) blocks.0.conv.conv.6 : f32[B, 196, 192] */
+  /* %50 = fused_linear(%47, %49) blocks.0.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 36126720, params[20], NULL, LK_ACT_NONE, NULL,
       arena + 691146240);
 
-  /* %57 = batch_normalize(%54, %55, %56) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  /* %53 = batch_normalize(%50, %51, %52) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 691146240, params[21], params[22], 1e-05f,
       arena + 43352064);
 
-  /* %58 = batch_moments(%54) {channels last} blocks.0.conv.conv.7 : f32[2, 192] */
+  /* %54 = batch_moments(%50) {channels last} blocks.0.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 691146240, arena + 720517104);
 
-  /* %59 = add(%36, %57) blocks.0.conv : f32[B, 196, 192], written into %60 from row 1 */
+  /* %55 = add(%32, %53) blocks.0.conv : f32[B, 196, 192], written into %56 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 689942016 + (long)b * 37632, (const long[]){192, 1},
         arena + 43352064 + (long)b * 37632, (const long[]){192, 1},
         arena + 595533504 + (long)b * 37824);
   } // for b
 
-  /* %60 = concat(%35, %59) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %56 = concat(%31, %55) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %63 = normalize(%60) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %59 = normalize(%56) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 595533312, 1e-06f, arena + 596743680);
 
-  /* %64 = mul(%63, %61) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %60 = mul(%59, %57) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 596743680, (const long[]){37824, 192, 1},
       params[25], (const long[]){0, 0, 1}, arena + 597954048);
 
-  /* %65 = add(%64, %62) blocks.1.norm1 : f32[B, 197, 192], written over %64 */
+  /* %61 = add(%60, %58) blocks.1.norm1 : f32[B, 197, 192], written over %60 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 597954048, (const long[]){37824, 192, 1},
       params[26], (const long[]){0, 0, 1}, arena + 597954048);
 
-  /* %68 = fused_linear(%65, %66, %67) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %64 = fused_linear(%61, %62, %63) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 597954048, params[27], params[28], LK_ACT_NONE, NULL,
       arena + 43352064);
 
-  /* %69 = slice(%68) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 43352064, 576, arena + 46983168, 192);
+  /* %65 = slice(%64) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 43352064, 576, arena + 599164416, 192);
 
-  /* %70 = slice(%68) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 43352256, 576, arena + 48193536, 192);
+  /* %66 = slice(%64) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 43352256, 576, arena + 600374784, 192);
 
-  /* %71 = slice(%68) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 43352448, 576, arena + 49403904, 192);
+  /* %67 = slice(%64) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 43352448, 576, arena + 601585152, 192);
 
-  /* %72 = reshape(%69) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %69: no code */
+  /* %68 = reshape(%65) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %65: no code */
 
-  /* %73 = transpose(%72) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 46983168,
-      arena + 599164416);
+  /* %69 = reshape(%66) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %66: no code */
 
-  /* %74 = reshape(%70) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %70: no code */
+  /* %70 = reshape(%67) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %67: no code */
 
-  /* %75 = transpose(%74) {perm [1, 2, 3, 0]} blocks.1.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 48193536,
-      arena + 600374784);
+  /* %71 = matmul_permuted(%68, %69) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 599164416, 48, 192, 1,
+      arena + 600374784, 48, 1, 192, arena + 43352064, 38809, 197, 0.0f);
 
-  /* %76 = reshape(%71) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %71: no code */
-
-  /* %77 = transpose(%76) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 49403904,
-      arena + 601585152);
-
-  /* %78 = matmul(%73, %75) blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 599164416, 9456, 48, 1, arena + 600374784, 9456, 197,
-      1, arena + 43352064, 38809, 197, 0.0f);
-
-  /* %79 = mul_scalar(%78) {x op 0.14433756} blocks.1.attn : f32[B, 4, 1, 197, 197] */
+  /* %72 = mul_scalar(%71) {x op 0.14433756} blocks.1.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 43352064, 0.14433756f, arena + 48319616);
 
-  /* %80 = softmax(%79) {axis -1} blocks.1.attn : f32[B, 4, 1, 197, 197] */
+  /* %73 = softmax(%72) {axis -1} blocks.1.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 48319616, arena + 532417664);
 
-  /* %81 = matmul(%80, %77) blocks.1.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 532417664, 38809, 197, 1, arena + 601585152, 9456,
-      48, 1, arena + 43352064, 9456, 48, 0.0f);
+  /* %74 = matmul_permuted(%73, %70) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 532417664, 38809, 197, 1,
+      arena + 601585152, 48, 192, 1, arena + 602795520, 48, 192, 0.0f);
 
-  /* %82 = transpose(%81) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 43352064,
-      arena + 602795520);
+  /* %75 = reshape(%74) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %83 = reshape(%82) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %82: no code */
-
-  /* %86 = fused_linear(%83, %84, %85) blocks.1.attn.proj : f32[B, 197, 192] */
+  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 602795520, params[29], params[30], LK_ACT_NONE, NULL,
       arena + 43352064);
 
-  /* %88 = mul(%86, %87) blocks.1 : f32[B, 197, 192], written over %86 */
+  /* %80 = mul(%78, %79) blocks.1 : f32[B, 197, 192], written over %78 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 43352064, (const long[]){37824, 192, 1}, inputs[1],
       (const long[]){1, 0, 0}, arena + 43352064);
 
-  /* %89 = add(%60, %88) blocks.1 : f32[B, 197, 192], written over %86 */
+  /* %81 = add(%56, %80) blocks.1 : f32[B, 197, 192], written over %78 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 595533312, (const long[]){37824, 192, 1},
       arena + 43352064, (const long[]){37824, 192, 1}, arena + 43352064);
 
-  /* %90 = slice(%89) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %115 from row 0 */
+  /* %82 = slice(%81) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], written into %107 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 43352064 + (long)b * 37824, 37824,
         arena + 604005888 + (long)b * 37824, 192);
   } // for b
 
-  /* %91 = slice(%89) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  /* %83 = slice(%81) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 43352256, 37824, arena + 692350464, 37632);
 
-  /* %93 = reshape(%92) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %92: no code */
+  /* %85 = reshape(%84) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %84: no code */
 
-  /* %94 = fused_linear(%91, %93) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
+  /* %86 = fused_linear(%83, %85) blocks.1.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 692350464, params[31], NULL, LK_ACT_NONE, NULL,
       arena + 43352064);
 
-  /* %97 = batch_normalize(%94, %95, %96) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
+  /* %89 = batch_normalize(%86, %87, %88) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 43352064, params[32], params[33], 1e-05f,
       arena + 50577408);
 
-  /* %98 = batch_moments(%94) {channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
+  /* %90 = batch_moments(%86) {channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 43352064, arena + 720465408);
 
-  /* %99 = relu6(%97) blocks.1.conv : f32[B, 196, 1152] */
+  /* %91 = relu6(%89) blocks.1.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 50577408, arena + 57802752);
 
-  /* %101 = token_dwconv(%99, %100) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %93 = token_dwconv(%91, %92) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 57802752, params[36], NULL,
       LK_ACT_NONE, arena + 65028096);
 
-  /* %104 = batch_normalize(%101, %102, %103) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
+  /* %96 = batch_normalize(%93, %94, %95) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 65028096, params[37], params[38], 1e-05f,
       arena + 72253440);
 
-  /* %105 = batch_moments(%101) {channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
+  /* %97 = batch_moments(%93) {channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 65028096, arena + 720467712);
 
-  /* %106 = relu6(%104) blocks.1.conv : f32[B, 196, 1152] */
+  /* %98 = relu6(%96) blocks.1.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 72253440, arena + 79478784);
 
-  /* %108 = reshape(%107) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %107: no code */
+  /* %100 = reshape(%99) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %99: no code */
 
-  /* %109 = fused_linear(%106, %108) blocks.1.conv.conv.6 : f32[B, 196, 192] */
+  /* %101 = fused_linear(%98, %100) blocks.1.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 79478784, params[41], NULL, LK_ACT_NONE, NULL,
       arena + 693554688);
 
-  /* %112 = batch_normalize(%109, %110, %111) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  /* %104 = batch_normalize(%101, %102, %103) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 693554688, params[42], params[43], 1e-05f,
       arena + 86704128);
 
-  /* %113 = batch_moments(%109) {channels last} blocks.1.conv.conv.7 : f32[2, 192] */
+  /* %105 = batch_moments(%101) {channels last} blocks.1.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 693554688, arena + 720517488);
 
-  /* %114 = add(%91, %112) blocks.1.conv : f32[B, 196, 192], written into %115 from row 1 */
+  /* %106 = add(%83, %104) blocks.1.conv : f32[B, 196, 192], written into %107 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 692350464 + (long)b * 37632, (const long[]){192, 1},
         arena + 86704128 + (long)b * 37632, (const long[]){192, 1},
         arena + 604006080 + (long)b * 37824);
   } // for b
 
-  /* %115 = concat(%90, %114) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %107 = concat(%82, %106) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %118 = normalize(%115) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %110 = normalize(%107) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 604005888, 1e-06f, arena + 605216256);
 
-  /* %119 = mul(%118, %116) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %111 = mul(%110, %108) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 605216256, (const long[]){37824, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 606426624);
 
-  /* %120 = add(%119, %117) blocks.2.norm1 : f32[B, 197, 192], written over %119 */
+  /* %112 = add(%111, %109) blocks.2.norm1 : f32[B, 197, 192], written over %111 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 606426624, (const long[]){37824, 192, 1},
       params[47], (const long[]){0, 0, 1}, arena + 606426624);
 
-  /* %123 = fused_linear(%120, %121, %122) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %115 = fused_linear(%112, %113, %114) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 606426624, params[48], params[49], LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %124 = slice(%123) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 86704128, 576, arena + 90335232, 192);
+  /* %116 = slice(%115) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 86704128, 576, arena + 607636992, 192);
 
-  /* %125 = slice(%123) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 86704320, 576, arena + 91545600, 192);
+  /* %117 = slice(%115) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 86704320, 576, arena + 608847360, 192);
 
-  /* %126 = slice(%123) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 86704512, 576, arena + 92755968, 192);
+  /* %118 = slice(%115) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 86704512, 576, arena + 610057728, 192);
 
-  /* %127 = reshape(%124) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %124: no code */
+  /* %119 = reshape(%116) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %116: no code */
 
-  /* %128 = transpose(%127) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 90335232,
-      arena + 607636992);
+  /* %120 = reshape(%117) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %117: no code */
 
-  /* %129 = reshape(%125) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %125: no code */
+  /* %121 = reshape(%118) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %118: no code */
 
-  /* %130 = transpose(%129) {perm [1, 2, 3, 0]} blocks.2.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 91545600,
-      arena + 608847360);
+  /* %122 = matmul_permuted(%119, %120) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 607636992, 48, 192, 1,
+      arena + 608847360, 48, 1, 192, arena + 86704128, 38809, 197, 0.0f);
 
-  /* %131 = reshape(%126) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %126: no code */
-
-  /* %132 = transpose(%131) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 92755968,
-      arena + 610057728);
-
-  /* %133 = matmul(%128, %130) blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 607636992, 9456, 48, 1, arena + 608847360, 9456, 197,
-      1, arena + 86704128, 38809, 197, 0.0f);
-
-  /* %134 = mul_scalar(%133) {x op 0.14433756} blocks.2.attn : f32[B, 4, 1, 197, 197] */
+  /* %123 = mul_scalar(%122) {x op 0.14433756} blocks.2.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 86704128, 0.14433756f, arena + 91671680);
 
-  /* %135 = softmax(%134) {axis -1} blocks.2.attn : f32[B, 4, 1, 197, 197] */
+  /* %124 = softmax(%123) {axis -1} blocks.2.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 91671680, arena + 537385216);
 
-  /* %136 = matmul(%135, %132) blocks.2.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 537385216, 38809, 197, 1, arena + 610057728, 9456,
-      48, 1, arena + 86704128, 9456, 48, 0.0f);
+  /* %125 = matmul_permuted(%124, %121) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 537385216, 38809, 197, 1,
+      arena + 610057728, 48, 192, 1, arena + 611268096, 48, 192, 0.0f);
 
-  /* %137 = transpose(%136) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 86704128,
-      arena + 611268096);
+  /* %126 = reshape(%125) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %125: no code */
 
-  /* %138 = reshape(%137) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %137: no code */
-
-  /* %141 = fused_linear(%138, %139, %140) blocks.2.attn.proj : f32[B, 197, 192] */
+  /* %129 = fused_linear(%126, %127, %128) blocks.2.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 611268096, params[50], params[51], LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %143 = mul(%141, %142) blocks.2 : f32[B, 197, 192], written over %141 */
+  /* %131 = mul(%129, %130) blocks.2 : f32[B, 197, 192], written over %129 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1}, inputs[2],
       (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %144 = add(%115, %143) blocks.2 : f32[B, 197, 192], written over %141 */
+  /* %132 = add(%107, %131) blocks.2 : f32[B, 197, 192], written over %129 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 604005888, (const long[]){37824, 192, 1},
       arena + 86704128, (const long[]){37824, 192, 1}, arena + 86704128);
 
-  /* %145 = slice(%144) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %170 from row 0 */
+  /* %133 = slice(%132) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], written into %158 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 86704128 + (long)b * 37824, 37824,
         arena + 612478464 + (long)b * 37824, 192);
   } // for b
 
-  /* %146 = slice(%144) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  /* %134 = slice(%132) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 694758912, 37632);
 
-  /* %148 = reshape(%147) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %147: no code */
+  /* %136 = reshape(%135) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %135: no code */
 
-  /* %149 = fused_linear(%146, %148) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
+  /* %137 = fused_linear(%134, %136) blocks.2.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 694758912, params[52], NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %152 = batch_normalize(%149, %150, %151) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
+  /* %140 = batch_normalize(%137, %138, %139) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 86704128, params[53], params[54], 1e-05f,
       arena + 93929472);
 
-  /* %153 = batch_moments(%149) {channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
+  /* %141 = batch_moments(%137) {channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 86704128, arena + 720470016);
 
-  /* %154 = relu6(%152) blocks.2.conv : f32[B, 196, 1152] */
+  /* %142 = relu6(%140) blocks.2.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 93929472, arena + 101154816);
 
-  /* %156 = token_dwconv(%154, %155) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %144 = token_dwconv(%142, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 101154816, params[57], NULL,
       LK_ACT_NONE, arena + 108380160);
 
-  /* %159 = batch_normalize(%156, %157, %158) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
+  /* %147 = batch_normalize(%144, %145, %146) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 108380160, params[58], params[59], 1e-05f,
       arena + 115605504);
 
-  /* %160 = batch_moments(%156) {channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
+  /* %148 = batch_moments(%144) {channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 108380160, arena + 720472320);
 
-  /* %161 = relu6(%159) blocks.2.conv : f32[B, 196, 1152] */
+  /* %149 = relu6(%147) blocks.2.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 115605504, arena + 122830848);
 
-  /* %163 = reshape(%162) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %162: no code */
+  /* %151 = reshape(%150) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %150: no code */
 
-  /* %164 = fused_linear(%161, %163) blocks.2.conv.conv.6 : f32[B, 196, 192] */
+  /* %152 = fused_linear(%149, %151) blocks.2.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 122830848, params[62], NULL, LK_ACT_NONE, NULL,
       arena + 695963136);
 
-  /* %167 = batch_normalize(%164, %165, %166) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  /* %155 = batch_normalize(%152, %153, %154) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 695963136, params[63], params[64], 1e-05f,
       arena + 130056192);
 
-  /* %168 = batch_moments(%164) {channels last} blocks.2.conv.conv.7 : f32[2, 192] */
+  /* %156 = batch_moments(%152) {channels last} blocks.2.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 695963136, arena + 720517872);
 
-  /* %169 = add(%146, %167) blocks.2.conv : f32[B, 196, 192], written into %170 from row 1 */
+  /* %157 = add(%134, %155) blocks.2.conv : f32[B, 196, 192], written into %158 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 694758912 + (long)b * 37632, (const long[]){192, 1},
         arena + 130056192 + (long)b * 37632, (const long[]){192, 1},
         arena + 612478656 + (long)b * 37824);
   } // for b
 
-  /* %170 = concat(%145, %169) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %158 = concat(%133, %157) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %173 = normalize(%170) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %161 = normalize(%158) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 612478464, 1e-06f, arena + 613688832);
 
-  /* %174 = mul(%173, %171) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %162 = mul(%161, %159) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 613688832, (const long[]){37824, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 614899200);
 
-  /* %175 = add(%174, %172) blocks.3.norm1 : f32[B, 197, 192], written over %174 */
+  /* %163 = add(%162, %160) blocks.3.norm1 : f32[B, 197, 192], written over %162 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 614899200, (const long[]){37824, 192, 1},
       params[68], (const long[]){0, 0, 1}, arena + 614899200);
 
-  /* %178 = fused_linear(%175, %176, %177) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %166 = fused_linear(%163, %164, %165) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 614899200, params[69], params[70], LK_ACT_NONE, NULL,
       arena + 130056192);
 
-  /* %179 = slice(%178) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 130056192, 576, arena + 133687296, 192);
+  /* %167 = slice(%166) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 130056192, 576, arena + 616109568, 192);
 
-  /* %180 = slice(%178) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 130056384, 576, arena + 134897664, 192);
+  /* %168 = slice(%166) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 130056384, 576, arena + 617319936, 192);
 
-  /* %181 = slice(%178) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 130056576, 576, arena + 136108032, 192);
+  /* %169 = slice(%166) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 130056576, 576, arena + 618530304, 192);
 
-  /* %182 = reshape(%179) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %179: no code */
+  /* %170 = reshape(%167) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %167: no code */
 
-  /* %183 = transpose(%182) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 133687296,
-      arena + 616109568);
+  /* %171 = reshape(%168) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %168: no code */
 
-  /* %184 = reshape(%180) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %180: no code */
+  /* %172 = reshape(%169) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %169: no code */
 
-  /* %185 = transpose(%184) {perm [1, 2, 3, 0]} blocks.3.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 134897664,
-      arena + 617319936);
+  /* %173 = matmul_permuted(%170, %171) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 616109568, 48, 192, 1,
+      arena + 617319936, 48, 1, 192, arena + 130056192, 38809, 197, 0.0f);
 
-  /* %186 = reshape(%181) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %181: no code */
-
-  /* %187 = transpose(%186) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136108032,
-      arena + 618530304);
-
-  /* %188 = matmul(%183, %185) blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 616109568, 9456, 48, 1, arena + 617319936, 9456, 197,
-      1, arena + 130056192, 38809, 197, 0.0f);
-
-  /* %189 = mul_scalar(%188) {x op 0.14433756} blocks.3.attn : f32[B, 4, 1, 197, 197] */
+  /* %174 = mul_scalar(%173) {x op 0.14433756} blocks.3.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 130056192, 0.14433756f, arena + 135023744);
 
-  /* %190 = softmax(%189) {axis -1} blocks.3.attn : f32[B, 4, 1, 197, 197] */
+  /* %175 = softmax(%174) {axis -1} blocks.3.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 135023744, arena + 542352768);
 
-  /* %191 = matmul(%190, %187) blocks.3.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 542352768, 38809, 197, 1, arena + 618530304, 9456,
-      48, 1, arena + 130056192, 9456, 48, 0.0f);
+  /* %176 = matmul_permuted(%175, %172) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 542352768, 38809, 197, 1,
+      arena + 618530304, 48, 192, 1, arena + 619740672, 48, 192, 0.0f);
 
-  /* %192 = transpose(%191) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 130056192,
-      arena + 619740672);
+  /* %177 = reshape(%176) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %176: no code */
 
-  /* %193 = reshape(%192) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %192: no code */
-
-  /* %196 = fused_linear(%193, %194, %195) blocks.3.attn.proj : f32[B, 197, 192] */
+  /* %180 = fused_linear(%177, %178, %179) blocks.3.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 619740672, params[71], params[72], LK_ACT_NONE, NULL,
       arena + 130056192);
 
-  /* %198 = mul(%196, %197) blocks.3 : f32[B, 197, 192], written over %196 */
+  /* %182 = mul(%180, %181) blocks.3 : f32[B, 197, 192], written over %180 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 130056192, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 130056192);
 
-  /* %199 = add(%170, %198) blocks.3 : f32[B, 197, 192], written over %196 */
+  /* %183 = add(%158, %182) blocks.3 : f32[B, 197, 192], written over %180 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 612478464, (const long[]){37824, 192, 1},
       arena + 130056192, (const long[]){37824, 192, 1}, arena + 130056192);
 
-  /* %200 = slice(%199) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %225 from row 0 */
+  /* %184 = slice(%183) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], written into %209 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 130056192 + (long)b * 37824, 37824,
         arena + 620951040 + (long)b * 37824, 192);
   } // for b
 
-  /* %201 = slice(%199) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  /* %185 = slice(%183) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 130056384, 37824, arena + 697167360, 37632);
 
-  /* %203 = reshape(%202) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %202: no code */
+  /* %187 = reshape(%186) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %186: no code */
 
-  /* %204 = fused_linear(%201, %203) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
+  /* %188 = fused_linear(%185, %187) blocks.3.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 697167360, params[73], NULL, LK_ACT_NONE, NULL,
       arena + 130056192);
 
-  /* %207 = batch_normalize(%204, %205, %206) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
+  /* %191 = batch_normalize(%188, %189, %190) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 130056192, params[74], params[75], 1e-05f,
       arena + 137281536);
 
-  /* %208 = batch_moments(%204) {channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
+  /* %192 = batch_moments(%188) {channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 130056192, arena + 720474624);
 
-  /* %209 = relu6(%207) blocks.3.conv : f32[B, 196, 1152] */
+  /* %193 = relu6(%191) blocks.3.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 137281536, arena + 144506880);
 
-  /* %211 = token_dwconv(%209, %210) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %195 = token_dwconv(%193, %194) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 144506880, params[78], NULL,
       LK_ACT_NONE, arena + 151732224);
 
-  /* %214 = batch_normalize(%211, %212, %213) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
+  /* %198 = batch_normalize(%195, %196, %197) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 151732224, params[79], params[80], 1e-05f,
       arena + 158957568);
 
-  /* %215 = batch_moments(%211) {channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
+  /* %199 = batch_moments(%195) {channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 151732224, arena + 720476928);
 
-  /* %216 = relu6(%214) blocks.3.conv : f32[B, 196, 1152] */
+  /* %200 = relu6(%198) blocks.3.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 158957568, arena + 166182912);
 
-  /* %218 = reshape(%217) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %217: no code */
+  /* %202 = reshape(%201) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %201: no code */
 
-  /* %219 = fused_linear(%216, %218) blocks.3.conv.conv.6 : f32[B, 196, 192] */
+  /* %203 = fused_linear(%200, %202) blocks.3.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 166182912, params[83], NULL, LK_ACT_NONE, NULL,
       arena + 698371584);
 
-  /* %222 = batch_normalize(%219, %220, %221) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  /* %206 = batch_normalize(%203, %204, %205) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 698371584, params[84], params[85], 1e-05f,
       arena + 173408256);
 
-  /* %223 = batch_moments(%219) {channels last} blocks.3.conv.conv.7 : f32[2, 192] */
+  /* %207 = batch_moments(%203) {channels last} blocks.3.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 698371584, arena + 720518256);
 
-  /* %224 = add(%201, %222) blocks.3.conv : f32[B, 196, 192], written into %225 from row 1 */
+  /* %208 = add(%185, %206) blocks.3.conv : f32[B, 196, 192], written into %209 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 697167360 + (long)b * 37632, (const long[]){192, 1},
         arena + 173408256 + (long)b * 37632, (const long[]){192, 1},
         arena + 620951232 + (long)b * 37824);
   } // for b
 
-  /* %225 = concat(%200, %224) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %209 = concat(%184, %208) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %228 = normalize(%225) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %212 = normalize(%209) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 620951040, 1e-06f, arena + 622161408);
 
-  /* %229 = mul(%228, %226) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %213 = mul(%212, %210) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 622161408, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 623371776);
 
-  /* %230 = add(%229, %227) blocks.4.norm1 : f32[B, 197, 192], written over %229 */
+  /* %214 = add(%213, %211) blocks.4.norm1 : f32[B, 197, 192], written over %213 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 623371776, (const long[]){37824, 192, 1},
       params[89], (const long[]){0, 0, 1}, arena + 623371776);
 
-  /* %233 = fused_linear(%230, %231, %232) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %217 = fused_linear(%214, %215, %216) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 623371776, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %234 = slice(%233) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 173408256, 576, arena + 177039360, 192);
+  /* %218 = slice(%217) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 173408256, 576, arena + 624582144, 192);
 
-  /* %235 = slice(%233) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 173408448, 576, arena + 178249728, 192);
+  /* %219 = slice(%217) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 173408448, 576, arena + 625792512, 192);
 
-  /* %236 = slice(%233) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 173408640, 576, arena + 179460096, 192);
+  /* %220 = slice(%217) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 173408640, 576, arena + 627002880, 192);
 
-  /* %237 = reshape(%234) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %234: no code */
+  /* %221 = reshape(%218) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %218: no code */
 
-  /* %238 = transpose(%237) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 177039360,
-      arena + 624582144);
+  /* %222 = reshape(%219) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %219: no code */
 
-  /* %239 = reshape(%235) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %235: no code */
+  /* %223 = reshape(%220) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %220: no code */
 
-  /* %240 = transpose(%239) {perm [1, 2, 3, 0]} blocks.4.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 178249728,
-      arena + 625792512);
+  /* %224 = matmul_permuted(%221, %222) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 624582144, 48, 192, 1,
+      arena + 625792512, 48, 1, 192, arena + 173408256, 38809, 197, 0.0f);
 
-  /* %241 = reshape(%236) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %236: no code */
-
-  /* %242 = transpose(%241) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 179460096,
-      arena + 627002880);
-
-  /* %243 = matmul(%238, %240) blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 624582144, 9456, 48, 1, arena + 625792512, 9456, 197,
-      1, arena + 173408256, 38809, 197, 0.0f);
-
-  /* %244 = mul_scalar(%243) {x op 0.14433756} blocks.4.attn : f32[B, 4, 1, 197, 197] */
+  /* %225 = mul_scalar(%224) {x op 0.14433756} blocks.4.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 173408256, 0.14433756f, arena + 178375808);
 
-  /* %245 = softmax(%244) {axis -1} blocks.4.attn : f32[B, 4, 1, 197, 197] */
+  /* %226 = softmax(%225) {axis -1} blocks.4.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 178375808, arena + 547320320);
 
-  /* %246 = matmul(%245, %242) blocks.4.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 547320320, 38809, 197, 1, arena + 627002880, 9456,
-      48, 1, arena + 173408256, 9456, 48, 0.0f);
+  /* %227 = matmul_permuted(%226, %223) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 547320320, 38809, 197, 1,
+      arena + 627002880, 48, 192, 1, arena + 628213248, 48, 192, 0.0f);
 
-  /* %247 = transpose(%246) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 173408256,
-      arena + 628213248);
+  /* %228 = reshape(%227) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %227: no code */
 
-  /* %248 = reshape(%247) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %247: no code */
-
-  /* %251 = fused_linear(%248, %249, %250) blocks.4.attn.proj : f32[B, 197, 192] */
+  /* %231 = fused_linear(%228, %229, %230) blocks.4.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 628213248, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %253 = mul(%251, %252) blocks.4 : f32[B, 197, 192], written over %251 */
+  /* %233 = mul(%231, %232) blocks.4 : f32[B, 197, 192], written over %231 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %254 = add(%225, %253) blocks.4 : f32[B, 197, 192], written over %251 */
+  /* %234 = add(%209, %233) blocks.4 : f32[B, 197, 192], written over %231 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 620951040, (const long[]){37824, 192, 1},
       arena + 173408256, (const long[]){37824, 192, 1}, arena + 173408256);
 
-  /* %255 = slice(%254) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %280 from row 0 */
+  /* %235 = slice(%234) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], written into %260 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
         arena + 629423616 + (long)b * 37824, 192);
   } // for b
 
-  /* %256 = slice(%254) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  /* %236 = slice(%234) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 699575808, 37632);
 
-  /* %258 = reshape(%257) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %257: no code */
+  /* %238 = reshape(%237) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %237: no code */
 
-  /* %259 = fused_linear(%256, %258) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
+  /* %239 = fused_linear(%236, %238) blocks.4.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 699575808, params[94], NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %262 = batch_normalize(%259, %260, %261) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
+  /* %242 = batch_normalize(%239, %240, %241) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 173408256, params[95], params[96], 1e-05f,
       arena + 180633600);
 
-  /* %263 = batch_moments(%259) {channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
+  /* %243 = batch_moments(%239) {channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 173408256, arena + 720479232);
 
-  /* %264 = relu6(%262) blocks.4.conv : f32[B, 196, 1152] */
+  /* %244 = relu6(%242) blocks.4.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 180633600, arena + 187858944);
 
-  /* %266 = token_dwconv(%264, %265) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %246 = token_dwconv(%244, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 187858944, params[99], NULL,
       LK_ACT_NONE, arena + 195084288);
 
-  /* %269 = batch_normalize(%266, %267, %268) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
+  /* %249 = batch_normalize(%246, %247, %248) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 195084288, params[100], params[101], 1e-05f,
       arena + 202309632);
 
-  /* %270 = batch_moments(%266) {channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
+  /* %250 = batch_moments(%246) {channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 195084288, arena + 720481536);
 
-  /* %271 = relu6(%269) blocks.4.conv : f32[B, 196, 1152] */
+  /* %251 = relu6(%249) blocks.4.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 202309632, arena + 209534976);
 
-  /* %273 = reshape(%272) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %272: no code */
+  /* %253 = reshape(%252) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %252: no code */
 
-  /* %274 = fused_linear(%271, %273) blocks.4.conv.conv.6 : f32[B, 196, 192] */
+  /* %254 = fused_linear(%251, %253) blocks.4.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 209534976, params[104], NULL, LK_ACT_NONE, NULL,
       arena + 700780032);
 
-  /* %277 = batch_normalize(%274, %275, %276) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  /* %257 = batch_normalize(%254, %255, %256) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 700780032, params[105], params[106], 1e-05f,
       arena + 216760320);
 
-  /* %278 = batch_moments(%274) {channels last} blocks.4.conv.conv.7 : f32[2, 192] */
+  /* %258 = batch_moments(%254) {channels last} blocks.4.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 700780032, arena + 720518640);
 
-  /* %279 = add(%256, %277) blocks.4.conv : f32[B, 196, 192], written into %280 from row 1 */
+  /* %259 = add(%236, %257) blocks.4.conv : f32[B, 196, 192], written into %260 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 699575808 + (long)b * 37632, (const long[]){192, 1},
         arena + 216760320 + (long)b * 37632, (const long[]){192, 1},
         arena + 629423808 + (long)b * 37824);
   } // for b
 
-  /* %280 = concat(%255, %279) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %260 = concat(%235, %259) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %283 = normalize(%280) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %263 = normalize(%260) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 629423616, 1e-06f, arena + 630633984);
 
-  /* %284 = mul(%283, %281) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %264 = mul(%263, %261) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 630633984, (const long[]){37824, 192, 1},
       params[109], (const long[]){0, 0, 1}, arena + 631844352);
 
-  /* %285 = add(%284, %282) blocks.5.norm1 : f32[B, 197, 192], written over %284 */
+  /* %265 = add(%264, %262) blocks.5.norm1 : f32[B, 197, 192], written over %264 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 631844352, (const long[]){37824, 192, 1},
       params[110], (const long[]){0, 0, 1}, arena + 631844352);
 
-  /* %288 = fused_linear(%285, %286, %287) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %268 = fused_linear(%265, %266, %267) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 631844352, params[111], params[112], LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %289 = slice(%288) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 216760320, 576, arena + 220391424, 192);
+  /* %269 = slice(%268) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 216760320, 576, arena + 633054720, 192);
 
-  /* %290 = slice(%288) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 216760512, 576, arena + 221601792, 192);
+  /* %270 = slice(%268) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 216760512, 576, arena + 634265088, 192);
 
-  /* %291 = slice(%288) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 216760704, 576, arena + 222812160, 192);
+  /* %271 = slice(%268) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 216760704, 576, arena + 635475456, 192);
 
-  /* %292 = reshape(%289) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %289: no code */
+  /* %272 = reshape(%269) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %269: no code */
 
-  /* %293 = transpose(%292) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 220391424,
-      arena + 633054720);
+  /* %273 = reshape(%270) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %270: no code */
 
-  /* %294 = reshape(%290) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %290: no code */
+  /* %274 = reshape(%271) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %271: no code */
 
-  /* %295 = transpose(%294) {perm [1, 2, 3, 0]} blocks.5.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 221601792,
-      arena + 634265088);
+  /* %275 = matmul_permuted(%272, %273) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 633054720, 48, 192, 1,
+      arena + 634265088, 48, 1, 192, arena + 216760320, 38809, 197, 0.0f);
 
-  /* %296 = reshape(%291) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %291: no code */
-
-  /* %297 = transpose(%296) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 222812160,
-      arena + 635475456);
-
-  /* %298 = matmul(%293, %295) blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 633054720, 9456, 48, 1, arena + 634265088, 9456, 197,
-      1, arena + 216760320, 38809, 197, 0.0f);
-
-  /* %299 = mul_scalar(%298) {x op 0.14433756} blocks.5.attn : f32[B, 4, 1, 197, 197] */
+  /* %276 = mul_scalar(%275) {x op 0.14433756} blocks.5.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 216760320, 0.14433756f, arena + 221727872);
 
-  /* %300 = softmax(%299) {axis -1} blocks.5.attn : f32[B, 4, 1, 197, 197] */
+  /* %277 = softmax(%276) {axis -1} blocks.5.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 221727872, arena + 552287872);
 
-  /* %301 = matmul(%300, %297) blocks.5.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 552287872, 38809, 197, 1, arena + 635475456, 9456,
-      48, 1, arena + 216760320, 9456, 48, 0.0f);
+  /* %278 = matmul_permuted(%277, %274) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 552287872, 38809, 197, 1,
+      arena + 635475456, 48, 192, 1, arena + 636685824, 48, 192, 0.0f);
 
-  /* %302 = transpose(%301) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 216760320,
-      arena + 636685824);
+  /* %279 = reshape(%278) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %278: no code */
 
-  /* %303 = reshape(%302) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
-
-  /* %306 = fused_linear(%303, %304, %305) blocks.5.attn.proj : f32[B, 197, 192] */
+  /* %282 = fused_linear(%279, %280, %281) blocks.5.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 636685824, params[113], params[114], LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %308 = mul(%306, %307) blocks.5 : f32[B, 197, 192], written over %306 */
+  /* %284 = mul(%282, %283) blocks.5 : f32[B, 197, 192], written over %282 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 216760320, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 216760320);
 
-  /* %309 = add(%280, %308) blocks.5 : f32[B, 197, 192], written over %306 */
+  /* %285 = add(%260, %284) blocks.5 : f32[B, 197, 192], written over %282 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 629423616, (const long[]){37824, 192, 1},
       arena + 216760320, (const long[]){37824, 192, 1}, arena + 216760320);
 
-  /* %310 = slice(%309) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %335 from row 0 */
+  /* %286 = slice(%285) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], written into %311 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 216760320 + (long)b * 37824, 37824,
         arena + 637896192 + (long)b * 37824, 192);
   } // for b
 
-  /* %311 = slice(%309) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  /* %287 = slice(%285) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 216760512, 37824, arena + 701984256, 37632);
 
-  /* %313 = reshape(%312) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %312: no code */
+  /* %289 = reshape(%288) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %288: no code */
 
-  /* %314 = fused_linear(%311, %313) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
+  /* %290 = fused_linear(%287, %289) blocks.5.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 701984256, params[115], NULL, LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %317 = batch_normalize(%314, %315, %316) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
+  /* %293 = batch_normalize(%290, %291, %292) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 216760320, params[116], params[117], 1e-05f,
       arena + 223985664);
 
-  /* %318 = batch_moments(%314) {channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
+  /* %294 = batch_moments(%290) {channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 216760320, arena + 720483840);
 
-  /* %319 = relu6(%317) blocks.5.conv : f32[B, 196, 1152] */
+  /* %295 = relu6(%293) blocks.5.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 223985664, arena + 231211008);
 
-  /* %321 = token_dwconv(%319, %320) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %297 = token_dwconv(%295, %296) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 231211008, params[120], NULL,
       LK_ACT_NONE, arena + 238436352);
 
-  /* %324 = batch_normalize(%321, %322, %323) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
+  /* %300 = batch_normalize(%297, %298, %299) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 238436352, params[121], params[122], 1e-05f,
       arena + 245661696);
 
-  /* %325 = batch_moments(%321) {channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
+  /* %301 = batch_moments(%297) {channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 238436352, arena + 720486144);
 
-  /* %326 = relu6(%324) blocks.5.conv : f32[B, 196, 1152] */
+  /* %302 = relu6(%300) blocks.5.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 245661696, arena + 252887040);
 
-  /* %328 = reshape(%327) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %327: no code */
+  /* %304 = reshape(%303) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %303: no code */
 
-  /* %329 = fused_linear(%326, %328) blocks.5.conv.conv.6 : f32[B, 196, 192] */
+  /* %305 = fused_linear(%302, %304) blocks.5.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 252887040, params[125], NULL, LK_ACT_NONE, NULL,
       arena + 703188480);
 
-  /* %332 = batch_normalize(%329, %330, %331) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  /* %308 = batch_normalize(%305, %306, %307) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 703188480, params[126], params[127], 1e-05f,
       arena + 260112384);
 
-  /* %333 = batch_moments(%329) {channels last} blocks.5.conv.conv.7 : f32[2, 192] */
+  /* %309 = batch_moments(%305) {channels last} blocks.5.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 703188480, arena + 720519024);
 
-  /* %334 = add(%311, %332) blocks.5.conv : f32[B, 196, 192], written into %335 from row 1 */
+  /* %310 = add(%287, %308) blocks.5.conv : f32[B, 196, 192], written into %311 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 701984256 + (long)b * 37632, (const long[]){192, 1},
         arena + 260112384 + (long)b * 37632, (const long[]){192, 1},
         arena + 637896384 + (long)b * 37824);
   } // for b
 
-  /* %335 = concat(%310, %334) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %311 = concat(%286, %310) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %338 = normalize(%335) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %314 = normalize(%311) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 637896192, 1e-06f, arena + 639106560);
 
-  /* %339 = mul(%338, %336) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %315 = mul(%314, %312) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 639106560, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, arena + 640316928);
 
-  /* %340 = add(%339, %337) blocks.6.norm1 : f32[B, 197, 192], written over %339 */
+  /* %316 = add(%315, %313) blocks.6.norm1 : f32[B, 197, 192], written over %315 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 640316928, (const long[]){37824, 192, 1},
       params[131], (const long[]){0, 0, 1}, arena + 640316928);
 
-  /* %343 = fused_linear(%340, %341, %342) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %319 = fused_linear(%316, %317, %318) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 640316928, params[132], params[133], LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %344 = slice(%343) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 260112384, 576, arena + 263743488, 192);
+  /* %320 = slice(%319) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 260112384, 576, arena + 641527296, 192);
 
-  /* %345 = slice(%343) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 260112576, 576, arena + 264953856, 192);
+  /* %321 = slice(%319) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 260112576, 576, arena + 642737664, 192);
 
-  /* %346 = slice(%343) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 260112768, 576, arena + 266164224, 192);
+  /* %322 = slice(%319) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 260112768, 576, arena + 643948032, 192);
 
-  /* %347 = reshape(%344) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %344: no code */
+  /* %323 = reshape(%320) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %320: no code */
 
-  /* %348 = transpose(%347) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 263743488,
-      arena + 641527296);
+  /* %324 = reshape(%321) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %321: no code */
 
-  /* %349 = reshape(%345) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %345: no code */
+  /* %325 = reshape(%322) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %322: no code */
 
-  /* %350 = transpose(%349) {perm [1, 2, 3, 0]} blocks.6.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 264953856,
-      arena + 642737664);
+  /* %326 = matmul_permuted(%323, %324) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 641527296, 48, 192, 1,
+      arena + 642737664, 48, 1, 192, arena + 260112384, 38809, 197, 0.0f);
 
-  /* %351 = reshape(%346) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %346: no code */
-
-  /* %352 = transpose(%351) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 266164224,
-      arena + 643948032);
-
-  /* %353 = matmul(%348, %350) blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 641527296, 9456, 48, 1, arena + 642737664, 9456, 197,
-      1, arena + 260112384, 38809, 197, 0.0f);
-
-  /* %354 = mul_scalar(%353) {x op 0.14433756} blocks.6.attn : f32[B, 4, 1, 197, 197] */
+  /* %327 = mul_scalar(%326) {x op 0.14433756} blocks.6.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 260112384, 0.14433756f, arena + 265079936);
 
-  /* %355 = softmax(%354) {axis -1} blocks.6.attn : f32[B, 4, 1, 197, 197] */
+  /* %328 = softmax(%327) {axis -1} blocks.6.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 265079936, arena + 557255424);
 
-  /* %356 = matmul(%355, %352) blocks.6.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 557255424, 38809, 197, 1, arena + 643948032, 9456,
-      48, 1, arena + 260112384, 9456, 48, 0.0f);
+  /* %329 = matmul_permuted(%328, %325) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 557255424, 38809, 197, 1,
+      arena + 643948032, 48, 192, 1, arena + 645158400, 48, 192, 0.0f);
 
-  /* %357 = transpose(%356) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 260112384,
-      arena + 645158400);
+  /* %330 = reshape(%329) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %329: no code */
 
-  /* %358 = reshape(%357) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %357: no code */
-
-  /* %361 = fused_linear(%358, %359, %360) blocks.6.attn.proj : f32[B, 197, 192] */
+  /* %333 = fused_linear(%330, %331, %332) blocks.6.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 645158400, params[134], params[135], LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %363 = mul(%361, %362) blocks.6 : f32[B, 197, 192], written over %361 */
+  /* %335 = mul(%333, %334) blocks.6 : f32[B, 197, 192], written over %333 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %364 = add(%335, %363) blocks.6 : f32[B, 197, 192], written over %361 */
+  /* %336 = add(%311, %335) blocks.6 : f32[B, 197, 192], written over %333 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 637896192, (const long[]){37824, 192, 1},
       arena + 260112384, (const long[]){37824, 192, 1}, arena + 260112384);
 
-  /* %365 = slice(%364) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %390 from row 0 */
+  /* %337 = slice(%336) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], written into %362 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 260112384 + (long)b * 37824, 37824,
         arena + 646368768 + (long)b * 37824, 192);
   } // for b
 
-  /* %366 = slice(%364) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  /* %338 = slice(%336) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 704392704, 37632);
 
-  /* %368 = reshape(%367) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %367: no code */
+  /* %340 = reshape(%339) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %339: no code */
 
-  /* %369 = fused_linear(%366, %368) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
+  /* %341 = fused_linear(%338, %340) blocks.6.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 704392704, params[136], NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %372 = batch_normalize(%369, %370, %371) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
+  /* %344 = batch_normalize(%341, %342, %343) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 260112384, params[137], params[138], 1e-05f,
       arena + 267337728);
 
-  /* %373 = batch_moments(%369) {channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
+  /* %345 = batch_moments(%341) {channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 260112384, arena + 720488448);
 
-  /* %374 = relu6(%372) blocks.6.conv : f32[B, 196, 1152] */
+  /* %346 = relu6(%344) blocks.6.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 267337728, arena + 274563072);
 
-  /* %376 = token_dwconv(%374, %375) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %348 = token_dwconv(%346, %347) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 274563072, params[141], NULL,
       LK_ACT_NONE, arena + 281788416);
 
-  /* %379 = batch_normalize(%376, %377, %378) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
+  /* %351 = batch_normalize(%348, %349, %350) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 281788416, params[142], params[143], 1e-05f,
       arena + 289013760);
 
-  /* %380 = batch_moments(%376) {channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
+  /* %352 = batch_moments(%348) {channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 281788416, arena + 720490752);
 
-  /* %381 = relu6(%379) blocks.6.conv : f32[B, 196, 1152] */
+  /* %353 = relu6(%351) blocks.6.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 289013760, arena + 296239104);
 
-  /* %383 = reshape(%382) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %382: no code */
+  /* %355 = reshape(%354) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %354: no code */
 
-  /* %384 = fused_linear(%381, %383) blocks.6.conv.conv.6 : f32[B, 196, 192] */
+  /* %356 = fused_linear(%353, %355) blocks.6.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 296239104, params[146], NULL, LK_ACT_NONE, NULL,
       arena + 705596928);
 
-  /* %387 = batch_normalize(%384, %385, %386) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  /* %359 = batch_normalize(%356, %357, %358) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 705596928, params[147], params[148], 1e-05f,
       arena + 303464448);
 
-  /* %388 = batch_moments(%384) {channels last} blocks.6.conv.conv.7 : f32[2, 192] */
+  /* %360 = batch_moments(%356) {channels last} blocks.6.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 705596928, arena + 720519408);
 
-  /* %389 = add(%366, %387) blocks.6.conv : f32[B, 196, 192], written into %390 from row 1 */
+  /* %361 = add(%338, %359) blocks.6.conv : f32[B, 196, 192], written into %362 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 704392704 + (long)b * 37632, (const long[]){192, 1},
         arena + 303464448 + (long)b * 37632, (const long[]){192, 1},
         arena + 646368960 + (long)b * 37824);
   } // for b
 
-  /* %390 = concat(%365, %389) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %362 = concat(%337, %361) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %393 = normalize(%390) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %365 = normalize(%362) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 646368768, 1e-06f, arena + 647579136);
 
-  /* %394 = mul(%393, %391) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %366 = mul(%365, %363) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 647579136, (const long[]){37824, 192, 1},
       params[151], (const long[]){0, 0, 1}, arena + 648789504);
 
-  /* %395 = add(%394, %392) blocks.7.norm1 : f32[B, 197, 192], written over %394 */
+  /* %367 = add(%366, %364) blocks.7.norm1 : f32[B, 197, 192], written over %366 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 648789504, (const long[]){37824, 192, 1},
       params[152], (const long[]){0, 0, 1}, arena + 648789504);
 
-  /* %398 = fused_linear(%395, %396, %397) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %370 = fused_linear(%367, %368, %369) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 648789504, params[153], params[154], LK_ACT_NONE, NULL,
       arena + 303464448);
 
-  /* %399 = slice(%398) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 303464448, 576, arena + 307095552, 192);
+  /* %371 = slice(%370) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 303464448, 576, arena + 649999872, 192);
 
-  /* %400 = slice(%398) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 303464640, 576, arena + 308305920, 192);
+  /* %372 = slice(%370) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 303464640, 576, arena + 651210240, 192);
 
-  /* %401 = slice(%398) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 303464832, 576, arena + 309516288, 192);
+  /* %373 = slice(%370) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 303464832, 576, arena + 652420608, 192);
 
-  /* %402 = reshape(%399) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %399: no code */
+  /* %374 = reshape(%371) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %371: no code */
 
-  /* %403 = transpose(%402) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 307095552,
-      arena + 649999872);
+  /* %375 = reshape(%372) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %372: no code */
 
-  /* %404 = reshape(%400) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %400: no code */
+  /* %376 = reshape(%373) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %373: no code */
 
-  /* %405 = transpose(%404) {perm [1, 2, 3, 0]} blocks.7.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 308305920,
-      arena + 651210240);
+  /* %377 = matmul_permuted(%374, %375) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 649999872, 48, 192, 1,
+      arena + 651210240, 48, 1, 192, arena + 303464448, 38809, 197, 0.0f);
 
-  /* %406 = reshape(%401) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %401: no code */
-
-  /* %407 = transpose(%406) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 309516288,
-      arena + 652420608);
-
-  /* %408 = matmul(%403, %405) blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 649999872, 9456, 48, 1, arena + 651210240, 9456, 197,
-      1, arena + 303464448, 38809, 197, 0.0f);
-
-  /* %409 = mul_scalar(%408) {x op 0.14433756} blocks.7.attn : f32[B, 4, 1, 197, 197] */
+  /* %378 = mul_scalar(%377) {x op 0.14433756} blocks.7.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 303464448, 0.14433756f, arena + 308432000);
 
-  /* %410 = softmax(%409) {axis -1} blocks.7.attn : f32[B, 4, 1, 197, 197] */
+  /* %379 = softmax(%378) {axis -1} blocks.7.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 308432000, arena + 562222976);
 
-  /* %411 = matmul(%410, %407) blocks.7.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 562222976, 38809, 197, 1, arena + 652420608, 9456,
-      48, 1, arena + 303464448, 9456, 48, 0.0f);
+  /* %380 = matmul_permuted(%379, %376) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 562222976, 38809, 197, 1,
+      arena + 652420608, 48, 192, 1, arena + 653630976, 48, 192, 0.0f);
 
-  /* %412 = transpose(%411) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 303464448,
-      arena + 653630976);
+  /* %381 = reshape(%380) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %380: no code */
 
-  /* %413 = reshape(%412) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %412: no code */
-
-  /* %416 = fused_linear(%413, %414, %415) blocks.7.attn.proj : f32[B, 197, 192] */
+  /* %384 = fused_linear(%381, %382, %383) blocks.7.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 653630976, params[155], params[156], LK_ACT_NONE, NULL,
       arena + 303464448);
 
-  /* %418 = mul(%416, %417) blocks.7 : f32[B, 197, 192], written over %416 */
+  /* %386 = mul(%384, %385) blocks.7 : f32[B, 197, 192], written over %384 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 303464448, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 303464448);
 
-  /* %419 = add(%390, %418) blocks.7 : f32[B, 197, 192], written over %416 */
+  /* %387 = add(%362, %386) blocks.7 : f32[B, 197, 192], written over %384 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 646368768, (const long[]){37824, 192, 1},
       arena + 303464448, (const long[]){37824, 192, 1}, arena + 303464448);
 
-  /* %420 = slice(%419) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %445 from row 0 */
+  /* %388 = slice(%387) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], written into %413 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 303464448 + (long)b * 37824, 37824,
         arena + 654841344 + (long)b * 37824, 192);
   } // for b
 
-  /* %421 = slice(%419) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  /* %389 = slice(%387) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 303464640, 37824, arena + 706801152, 37632);
 
-  /* %423 = reshape(%422) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %422: no code */
+  /* %391 = reshape(%390) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %390: no code */
 
-  /* %424 = fused_linear(%421, %423) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
+  /* %392 = fused_linear(%389, %391) blocks.7.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 706801152, params[157], NULL, LK_ACT_NONE, NULL,
       arena + 303464448);
 
-  /* %427 = batch_normalize(%424, %425, %426) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
+  /* %395 = batch_normalize(%392, %393, %394) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 303464448, params[158], params[159], 1e-05f,
       arena + 310689792);
 
-  /* %428 = batch_moments(%424) {channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
+  /* %396 = batch_moments(%392) {channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 303464448, arena + 720493056);
 
-  /* %429 = relu6(%427) blocks.7.conv : f32[B, 196, 1152] */
+  /* %397 = relu6(%395) blocks.7.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 310689792, arena + 317915136);
 
-  /* %431 = token_dwconv(%429, %430) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %399 = token_dwconv(%397, %398) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 317915136, params[162], NULL,
       LK_ACT_NONE, arena + 325140480);
 
-  /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
+  /* %402 = batch_normalize(%399, %400, %401) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 325140480, params[163], params[164], 1e-05f,
       arena + 332365824);
 
-  /* %435 = batch_moments(%431) {channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
+  /* %403 = batch_moments(%399) {channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 325140480, arena + 720495360);
 
-  /* %436 = relu6(%434) blocks.7.conv : f32[B, 196, 1152] */
+  /* %404 = relu6(%402) blocks.7.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 332365824, arena + 339591168);
 
-  /* %438 = reshape(%437) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %437: no code */
+  /* %406 = reshape(%405) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %405: no code */
 
-  /* %439 = fused_linear(%436, %438) blocks.7.conv.conv.6 : f32[B, 196, 192] */
+  /* %407 = fused_linear(%404, %406) blocks.7.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 339591168, params[167], NULL, LK_ACT_NONE, NULL,
       arena + 708005376);
 
-  /* %442 = batch_normalize(%439, %440, %441) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  /* %410 = batch_normalize(%407, %408, %409) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 708005376, params[168], params[169], 1e-05f,
       arena + 346816512);
 
-  /* %443 = batch_moments(%439) {channels last} blocks.7.conv.conv.7 : f32[2, 192] */
+  /* %411 = batch_moments(%407) {channels last} blocks.7.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 708005376, arena + 720519792);
 
-  /* %444 = add(%421, %442) blocks.7.conv : f32[B, 196, 192], written into %445 from row 1 */
+  /* %412 = add(%389, %410) blocks.7.conv : f32[B, 196, 192], written into %413 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 706801152 + (long)b * 37632, (const long[]){192, 1},
         arena + 346816512 + (long)b * 37632, (const long[]){192, 1},
         arena + 654841536 + (long)b * 37824);
   } // for b
 
-  /* %445 = concat(%420, %444) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %413 = concat(%388, %412) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %448 = normalize(%445) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %416 = normalize(%413) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 654841344, 1e-06f, arena + 656051712);
 
-  /* %449 = mul(%448, %446) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %417 = mul(%416, %414) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 656051712, (const long[]){37824, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 657262080);
 
-  /* %450 = add(%449, %447) blocks.8.norm1 : f32[B, 197, 192], written over %449 */
+  /* %418 = add(%417, %415) blocks.8.norm1 : f32[B, 197, 192], written over %417 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 657262080, (const long[]){37824, 192, 1},
       params[173], (const long[]){0, 0, 1}, arena + 657262080);
 
-  /* %453 = fused_linear(%450, %451, %452) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %421 = fused_linear(%418, %419, %420) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 657262080, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %454 = slice(%453) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 346816512, 576, arena + 350447616, 192);
+  /* %422 = slice(%421) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 346816512, 576, arena + 658472448, 192);
 
-  /* %455 = slice(%453) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 346816704, 576, arena + 351657984, 192);
+  /* %423 = slice(%421) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 346816704, 576, arena + 659682816, 192);
 
-  /* %456 = slice(%453) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 346816896, 576, arena + 352868352, 192);
+  /* %424 = slice(%421) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 346816896, 576, arena + 660893184, 192);
 
-  /* %457 = reshape(%454) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %454: no code */
+  /* %425 = reshape(%422) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %422: no code */
 
-  /* %458 = transpose(%457) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 350447616,
-      arena + 658472448);
+  /* %426 = reshape(%423) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %423: no code */
 
-  /* %459 = reshape(%455) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %455: no code */
+  /* %427 = reshape(%424) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %424: no code */
 
-  /* %460 = transpose(%459) {perm [1, 2, 3, 0]} blocks.8.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 351657984,
-      arena + 659682816);
+  /* %428 = matmul_permuted(%425, %426) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 658472448, 48, 192, 1,
+      arena + 659682816, 48, 1, 192, arena + 346816512, 38809, 197, 0.0f);
 
-  /* %461 = reshape(%456) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %456: no code */
-
-  /* %462 = transpose(%461) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 352868352,
-      arena + 660893184);
-
-  /* %463 = matmul(%458, %460) blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 658472448, 9456, 48, 1, arena + 659682816, 9456, 197,
-      1, arena + 346816512, 38809, 197, 0.0f);
-
-  /* %464 = mul_scalar(%463) {x op 0.14433756} blocks.8.attn : f32[B, 4, 1, 197, 197] */
+  /* %429 = mul_scalar(%428) {x op 0.14433756} blocks.8.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 346816512, 0.14433756f, arena + 351784064);
 
-  /* %465 = softmax(%464) {axis -1} blocks.8.attn : f32[B, 4, 1, 197, 197] */
+  /* %430 = softmax(%429) {axis -1} blocks.8.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 351784064, arena + 567190528);
 
-  /* %466 = matmul(%465, %462) blocks.8.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 567190528, 38809, 197, 1, arena + 660893184, 9456,
-      48, 1, arena + 346816512, 9456, 48, 0.0f);
+  /* %431 = matmul_permuted(%430, %427) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 567190528, 38809, 197, 1,
+      arena + 660893184, 48, 192, 1, arena + 662103552, 48, 192, 0.0f);
 
-  /* %467 = transpose(%466) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 346816512,
-      arena + 662103552);
+  /* %432 = reshape(%431) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %431: no code */
 
-  /* %468 = reshape(%467) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %467: no code */
-
-  /* %471 = fused_linear(%468, %469, %470) blocks.8.attn.proj : f32[B, 197, 192] */
+  /* %435 = fused_linear(%432, %433, %434) blocks.8.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 662103552, params[176], params[177], LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %473 = mul(%471, %472) blocks.8 : f32[B, 197, 192], written over %471 */
+  /* %437 = mul(%435, %436) blocks.8 : f32[B, 197, 192], written over %435 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 346816512, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 346816512);
 
-  /* %474 = add(%445, %473) blocks.8 : f32[B, 197, 192], written over %471 */
+  /* %438 = add(%413, %437) blocks.8 : f32[B, 197, 192], written over %435 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 654841344, (const long[]){37824, 192, 1},
       arena + 346816512, (const long[]){37824, 192, 1}, arena + 346816512);
 
-  /* %475 = slice(%474) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %500 from row 0 */
+  /* %439 = slice(%438) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], written into %464 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 346816512 + (long)b * 37824, 37824,
         arena + 663313920 + (long)b * 37824, 192);
   } // for b
 
-  /* %476 = slice(%474) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  /* %440 = slice(%438) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 346816704, 37824, arena + 709209600, 37632);
 
-  /* %478 = reshape(%477) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %477: no code */
+  /* %442 = reshape(%441) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %441: no code */
 
-  /* %479 = fused_linear(%476, %478) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
+  /* %443 = fused_linear(%440, %442) blocks.8.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 709209600, params[178], NULL, LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %482 = batch_normalize(%479, %480, %481) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
+  /* %446 = batch_normalize(%443, %444, %445) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 346816512, params[179], params[180], 1e-05f,
       arena + 354041856);
 
-  /* %483 = batch_moments(%479) {channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
+  /* %447 = batch_moments(%443) {channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 346816512, arena + 720497664);
 
-  /* %484 = relu6(%482) blocks.8.conv : f32[B, 196, 1152] */
+  /* %448 = relu6(%446) blocks.8.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 354041856, arena + 361267200);
 
-  /* %486 = token_dwconv(%484, %485) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %450 = token_dwconv(%448, %449) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 361267200, params[183], NULL,
       LK_ACT_NONE, arena + 368492544);
 
-  /* %489 = batch_normalize(%486, %487, %488) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
+  /* %453 = batch_normalize(%450, %451, %452) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 368492544, params[184], params[185], 1e-05f,
       arena + 375717888);
 
-  /* %490 = batch_moments(%486) {channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
+  /* %454 = batch_moments(%450) {channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 368492544, arena + 720499968);
 
-  /* %491 = relu6(%489) blocks.8.conv : f32[B, 196, 1152] */
+  /* %455 = relu6(%453) blocks.8.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 375717888, arena + 382943232);
 
-  /* %493 = reshape(%492) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %492: no code */
+  /* %457 = reshape(%456) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %456: no code */
 
-  /* %494 = fused_linear(%491, %493) blocks.8.conv.conv.6 : f32[B, 196, 192] */
+  /* %458 = fused_linear(%455, %457) blocks.8.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 382943232, params[188], NULL, LK_ACT_NONE, NULL,
       arena + 710413824);
 
-  /* %497 = batch_normalize(%494, %495, %496) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  /* %461 = batch_normalize(%458, %459, %460) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 710413824, params[189], params[190], 1e-05f,
       arena + 390168576);
 
-  /* %498 = batch_moments(%494) {channels last} blocks.8.conv.conv.7 : f32[2, 192] */
+  /* %462 = batch_moments(%458) {channels last} blocks.8.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 710413824, arena + 720520176);
 
-  /* %499 = add(%476, %497) blocks.8.conv : f32[B, 196, 192], written into %500 from row 1 */
+  /* %463 = add(%440, %461) blocks.8.conv : f32[B, 196, 192], written into %464 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 709209600 + (long)b * 37632, (const long[]){192, 1},
         arena + 390168576 + (long)b * 37632, (const long[]){192, 1},
         arena + 663314112 + (long)b * 37824);
   } // for b
 
-  /* %500 = concat(%475, %499) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %464 = concat(%439, %463) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %503 = normalize(%500) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %467 = normalize(%464) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 663313920, 1e-06f, arena + 664524288);
 
-  /* %504 = mul(%503, %501) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %468 = mul(%467, %465) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 664524288, (const long[]){37824, 192, 1},
       params[193], (const long[]){0, 0, 1}, arena + 665734656);
 
-  /* %505 = add(%504, %502) blocks.9.norm1 : f32[B, 197, 192], written over %504 */
+  /* %469 = add(%468, %466) blocks.9.norm1 : f32[B, 197, 192], written over %468 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 665734656, (const long[]){37824, 192, 1},
       params[194], (const long[]){0, 0, 1}, arena + 665734656);
 
-  /* %508 = fused_linear(%505, %506, %507) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %472 = fused_linear(%469, %470, %471) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 665734656, params[195], params[196], LK_ACT_NONE, NULL,
       arena + 390168576);
 
-  /* %509 = slice(%508) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 390168576, 576, arena + 393799680, 192);
+  /* %473 = slice(%472) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 390168576, 576, arena + 666945024, 192);
 
-  /* %510 = slice(%508) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 390168768, 576, arena + 395010048, 192);
+  /* %474 = slice(%472) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 390168768, 576, arena + 668155392, 192);
 
-  /* %511 = slice(%508) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 390168960, 576, arena + 396220416, 192);
+  /* %475 = slice(%472) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 390168960, 576, arena + 669365760, 192);
 
-  /* %512 = reshape(%509) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %509: no code */
+  /* %476 = reshape(%473) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %473: no code */
 
-  /* %513 = transpose(%512) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 393799680,
-      arena + 666945024);
+  /* %477 = reshape(%474) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %474: no code */
 
-  /* %514 = reshape(%510) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %510: no code */
+  /* %478 = reshape(%475) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %475: no code */
 
-  /* %515 = transpose(%514) {perm [1, 2, 3, 0]} blocks.9.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 395010048,
-      arena + 668155392);
+  /* %479 = matmul_permuted(%476, %477) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 666945024, 48, 192, 1,
+      arena + 668155392, 48, 1, 192, arena + 390168576, 38809, 197, 0.0f);
 
-  /* %516 = reshape(%511) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %511: no code */
-
-  /* %517 = transpose(%516) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 396220416,
-      arena + 669365760);
-
-  /* %518 = matmul(%513, %515) blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 666945024, 9456, 48, 1, arena + 668155392, 9456, 197,
-      1, arena + 390168576, 38809, 197, 0.0f);
-
-  /* %519 = mul_scalar(%518) {x op 0.14433756} blocks.9.attn : f32[B, 4, 1, 197, 197] */
+  /* %480 = mul_scalar(%479) {x op 0.14433756} blocks.9.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 390168576, 0.14433756f, arena + 395136128);
 
-  /* %520 = softmax(%519) {axis -1} blocks.9.attn : f32[B, 4, 1, 197, 197] */
+  /* %481 = softmax(%480) {axis -1} blocks.9.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 395136128, arena + 572158080);
 
-  /* %521 = matmul(%520, %517) blocks.9.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 572158080, 38809, 197, 1, arena + 669365760, 9456,
-      48, 1, arena + 390168576, 9456, 48, 0.0f);
+  /* %482 = matmul_permuted(%481, %478) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 572158080, 38809, 197, 1,
+      arena + 669365760, 48, 192, 1, arena + 670576128, 48, 192, 0.0f);
 
-  /* %522 = transpose(%521) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 390168576,
-      arena + 670576128);
+  /* %483 = reshape(%482) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %482: no code */
 
-  /* %523 = reshape(%522) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %522: no code */
-
-  /* %526 = fused_linear(%523, %524, %525) blocks.9.attn.proj : f32[B, 197, 192] */
+  /* %486 = fused_linear(%483, %484, %485) blocks.9.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 670576128, params[197], params[198], LK_ACT_NONE, NULL,
       arena + 390168576);
 
-  /* %528 = mul(%526, %527) blocks.9 : f32[B, 197, 192], written over %526 */
+  /* %488 = mul(%486, %487) blocks.9 : f32[B, 197, 192], written over %486 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 390168576, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 390168576);
 
-  /* %529 = add(%500, %528) blocks.9 : f32[B, 197, 192], written over %526 */
+  /* %489 = add(%464, %488) blocks.9 : f32[B, 197, 192], written over %486 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 663313920, (const long[]){37824, 192, 1},
       arena + 390168576, (const long[]){37824, 192, 1}, arena + 390168576);
 
-  /* %530 = slice(%529) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %555 from row 0 */
+  /* %490 = slice(%489) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], written into %515 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 390168576 + (long)b * 37824, 37824,
         arena + 671786496 + (long)b * 37824, 192);
   } // for b
 
-  /* %531 = slice(%529) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  /* %491 = slice(%489) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 390168768, 37824, arena + 711618048, 37632);
 
-  /* %533 = reshape(%532) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %532: no code */
+  /* %493 = reshape(%492) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %492: no code */
 
-  /* %534 = fused_linear(%531, %533) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
+  /* %494 = fused_linear(%491, %493) blocks.9.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 711618048, params[199], NULL, LK_ACT_NONE, NULL,
       arena + 390168576);
 
-  /* %537 = batch_normalize(%534, %535, %536) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
+  /* %497 = batch_normalize(%494, %495, %496) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 390168576, params[200], params[201], 1e-05f,
       arena + 397393920);
 
-  /* %538 = batch_moments(%534) {channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
+  /* %498 = batch_moments(%494) {channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 390168576, arena + 720502272);
 
-  /* %539 = relu6(%537) blocks.9.conv : f32[B, 196, 1152] */
+  /* %499 = relu6(%497) blocks.9.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 397393920, arena + 404619264);
 
-  /* %541 = token_dwconv(%539, %540) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %501 = token_dwconv(%499, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 404619264, params[204], NULL,
       LK_ACT_NONE, arena + 411844608);
 
-  /* %544 = batch_normalize(%541, %542, %543) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
+  /* %504 = batch_normalize(%501, %502, %503) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 411844608, params[205], params[206], 1e-05f,
       arena + 419069952);
 
-  /* %545 = batch_moments(%541) {channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
+  /* %505 = batch_moments(%501) {channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 411844608, arena + 720504576);
 
-  /* %546 = relu6(%544) blocks.9.conv : f32[B, 196, 1152] */
+  /* %506 = relu6(%504) blocks.9.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 419069952, arena + 426295296);
 
-  /* %548 = reshape(%547) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %547: no code */
+  /* %508 = reshape(%507) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %507: no code */
 
-  /* %549 = fused_linear(%546, %548) blocks.9.conv.conv.6 : f32[B, 196, 192] */
+  /* %509 = fused_linear(%506, %508) blocks.9.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 426295296, params[209], NULL, LK_ACT_NONE, NULL,
       arena + 712822272);
 
-  /* %552 = batch_normalize(%549, %550, %551) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  /* %512 = batch_normalize(%509, %510, %511) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 712822272, params[210], params[211], 1e-05f,
       arena + 433520640);
 
-  /* %553 = batch_moments(%549) {channels last} blocks.9.conv.conv.7 : f32[2, 192] */
+  /* %513 = batch_moments(%509) {channels last} blocks.9.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 712822272, arena + 720520560);
 
-  /* %554 = add(%531, %552) blocks.9.conv : f32[B, 196, 192], written into %555 from row 1 */
+  /* %514 = add(%491, %512) blocks.9.conv : f32[B, 196, 192], written into %515 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 711618048 + (long)b * 37632, (const long[]){192, 1},
         arena + 433520640 + (long)b * 37632, (const long[]){192, 1},
         arena + 671786688 + (long)b * 37824);
   } // for b
 
-  /* %555 = concat(%530, %554) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %515 = concat(%490, %514) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %558 = normalize(%555) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %518 = normalize(%515) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 671786496, 1e-06f, arena + 672996864);
 
-  /* %559 = mul(%558, %556) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %519 = mul(%518, %516) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 672996864, (const long[]){37824, 192, 1},
       params[214], (const long[]){0, 0, 1}, arena + 674207232);
 
-  /* %560 = add(%559, %557) blocks.10.norm1 : f32[B, 197, 192], written over %559 */
+  /* %520 = add(%519, %517) blocks.10.norm1 : f32[B, 197, 192], written over %519 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 674207232, (const long[]){37824, 192, 1},
       params[215], (const long[]){0, 0, 1}, arena + 674207232);
 
-  /* %563 = fused_linear(%560, %561, %562) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %523 = fused_linear(%520, %521, %522) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 674207232, params[216], params[217], LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %564 = slice(%563) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 433520640, 576, arena + 437151744, 192);
+  /* %524 = slice(%523) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 433520640, 576, arena + 675417600, 192);
 
-  /* %565 = slice(%563) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 433520832, 576, arena + 438362112, 192);
+  /* %525 = slice(%523) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 433520832, 576, arena + 676627968, 192);
 
-  /* %566 = slice(%563) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 433521024, 576, arena + 439572480, 192);
+  /* %526 = slice(%523) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 433521024, 576, arena + 677838336, 192);
 
-  /* %567 = reshape(%564) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %564: no code */
+  /* %527 = reshape(%524) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %524: no code */
 
-  /* %568 = transpose(%567) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 437151744,
-      arena + 675417600);
+  /* %528 = reshape(%525) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %525: no code */
 
-  /* %569 = reshape(%565) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %565: no code */
+  /* %529 = reshape(%526) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %526: no code */
 
-  /* %570 = transpose(%569) {perm [1, 2, 3, 0]} blocks.10.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 438362112,
-      arena + 676627968);
+  /* %530 = matmul_permuted(%527, %528) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 675417600, 48, 192, 1,
+      arena + 676627968, 48, 1, 192, arena + 433520640, 38809, 197, 0.0f);
 
-  /* %571 = reshape(%566) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %566: no code */
-
-  /* %572 = transpose(%571) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 439572480,
-      arena + 677838336);
-
-  /* %573 = matmul(%568, %570) blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 675417600, 9456, 48, 1, arena + 676627968, 9456, 197,
-      1, arena + 433520640, 38809, 197, 0.0f);
-
-  /* %574 = mul_scalar(%573) {x op 0.14433756} blocks.10.attn : f32[B, 4, 1, 197, 197] */
+  /* %531 = mul_scalar(%530) {x op 0.14433756} blocks.10.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 433520640, 0.14433756f, arena + 438488192);
 
-  /* %575 = softmax(%574) {axis -1} blocks.10.attn : f32[B, 4, 1, 197, 197] */
+  /* %532 = softmax(%531) {axis -1} blocks.10.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 438488192, arena + 577125632);
 
-  /* %576 = matmul(%575, %572) blocks.10.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 577125632, 38809, 197, 1, arena + 677838336, 9456,
-      48, 1, arena + 433520640, 9456, 48, 0.0f);
+  /* %533 = matmul_permuted(%532, %529) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 577125632, 38809, 197, 1,
+      arena + 677838336, 48, 192, 1, arena + 679048704, 48, 192, 0.0f);
 
-  /* %577 = transpose(%576) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 433520640,
-      arena + 679048704);
+  /* %534 = reshape(%533) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %533: no code */
 
-  /* %578 = reshape(%577) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %577: no code */
-
-  /* %581 = fused_linear(%578, %579, %580) blocks.10.attn.proj : f32[B, 197, 192] */
+  /* %537 = fused_linear(%534, %535, %536) blocks.10.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 679048704, params[218], params[219], LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %583 = mul(%581, %582) blocks.10 : f32[B, 197, 192], written over %581 */
+  /* %539 = mul(%537, %538) blocks.10 : f32[B, 197, 192], written over %537 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 433520640, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 433520640);
 
-  /* %584 = add(%555, %583) blocks.10 : f32[B, 197, 192], written over %581 */
+  /* %540 = add(%515, %539) blocks.10 : f32[B, 197, 192], written over %537 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 671786496, (const long[]){37824, 192, 1},
       arena + 433520640, (const long[]){37824, 192, 1}, arena + 433520640);
 
-  /* %585 = slice(%584) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %610 from row 0 */
+  /* %541 = slice(%540) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], written into %566 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 433520640 + (long)b * 37824, 37824,
         arena + 680259072 + (long)b * 37824, 192);
   } // for b
 
-  /* %586 = slice(%584) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  /* %542 = slice(%540) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 433520832, 37824, arena + 714026496, 37632);
 
-  /* %588 = reshape(%587) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %587: no code */
+  /* %544 = reshape(%543) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %543: no code */
 
-  /* %589 = fused_linear(%586, %588) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
+  /* %545 = fused_linear(%542, %544) blocks.10.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 714026496, params[220], NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %592 = batch_normalize(%589, %590, %591) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
+  /* %548 = batch_normalize(%545, %546, %547) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 433520640, params[221], params[222], 1e-05f,
       arena + 440745984);
 
-  /* %593 = batch_moments(%589) {channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
+  /* %549 = batch_moments(%545) {channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 433520640, arena + 720506880);
 
-  /* %594 = relu6(%592) blocks.10.conv : f32[B, 196, 1152] */
+  /* %550 = relu6(%548) blocks.10.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 440745984, arena + 447971328);
 
-  /* %596 = token_dwconv(%594, %595) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %552 = token_dwconv(%550, %551) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 447971328, params[225], NULL,
       LK_ACT_NONE, arena + 455196672);
 
-  /* %599 = batch_normalize(%596, %597, %598) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
+  /* %555 = batch_normalize(%552, %553, %554) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 455196672, params[226], params[227], 1e-05f,
       arena + 462422016);
 
-  /* %600 = batch_moments(%596) {channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
+  /* %556 = batch_moments(%552) {channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 455196672, arena + 720509184);
 
-  /* %601 = relu6(%599) blocks.10.conv : f32[B, 196, 1152] */
+  /* %557 = relu6(%555) blocks.10.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 462422016, arena + 469647360);
 
-  /* %603 = reshape(%602) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %602: no code */
+  /* %559 = reshape(%558) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %558: no code */
 
-  /* %604 = fused_linear(%601, %603) blocks.10.conv.conv.6 : f32[B, 196, 192] */
+  /* %560 = fused_linear(%557, %559) blocks.10.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 469647360, params[230], NULL, LK_ACT_NONE, NULL,
       arena + 715230720);
 
-  /* %607 = batch_normalize(%604, %605, %606) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  /* %563 = batch_normalize(%560, %561, %562) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 715230720, params[231], params[232], 1e-05f,
       arena + 476872704);
 
-  /* %608 = batch_moments(%604) {channels last} blocks.10.conv.conv.7 : f32[2, 192] */
+  /* %564 = batch_moments(%560) {channels last} blocks.10.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 715230720, arena + 720520944);
 
-  /* %609 = add(%586, %607) blocks.10.conv : f32[B, 196, 192], written into %610 from row 1 */
+  /* %565 = add(%542, %563) blocks.10.conv : f32[B, 196, 192], written into %566 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 714026496 + (long)b * 37632, (const long[]){192, 1},
         arena + 476872704 + (long)b * 37632, (const long[]){192, 1},
         arena + 680259264 + (long)b * 37824);
   } // for b
 
-  /* %610 = concat(%585, %609) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %566 = concat(%541, %565) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %613 = normalize(%610) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %569 = normalize(%566) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 680259072, 1e-06f, arena + 681469440);
 
-  /* %614 = mul(%613, %611) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %570 = mul(%569, %567) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 681469440, (const long[]){37824, 192, 1},
       params[235], (const long[]){0, 0, 1}, arena + 682679808);
 
-  /* %615 = add(%614, %612) blocks.11.norm1 : f32[B, 197, 192], written over %614 */
+  /* %571 = add(%570, %568) blocks.11.norm1 : f32[B, 197, 192], written over %570 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 682679808, (const long[]){37824, 192, 1},
       params[236], (const long[]){0, 0, 1}, arena + 682679808);
 
-  /* %618 = fused_linear(%615, %616, %617) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %574 = fused_linear(%571, %572, %573) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 682679808, params[237], params[238], LK_ACT_NONE, NULL,
       arena + 476872704);
 
-  /* %619 = slice(%618) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 476872704, 576, arena + 480503808, 192);
+  /* %575 = slice(%574) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 476872704, 576, arena + 683890176, 192);
 
-  /* %620 = slice(%618) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 476872896, 576, arena + 481714176, 192);
+  /* %576 = slice(%574) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 476872896, 576, arena + 685100544, 192);
 
-  /* %621 = slice(%618) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 476873088, 576, arena + 482924544, 192);
+  /* %577 = slice(%574) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
+  lk_copy_rows(B * 197, 192, arena + 476873088, 576, arena + 686310912, 192);
 
-  /* %622 = reshape(%619) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %619: no code */
+  /* %578 = reshape(%575) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %575: no code */
 
-  /* %623 = transpose(%622) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 480503808,
-      arena + 683890176);
+  /* %579 = reshape(%576) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %576: no code */
 
-  /* %624 = reshape(%620) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %620: no code */
+  /* %580 = reshape(%577) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %577: no code */
 
-  /* %625 = transpose(%624) {perm [1, 2, 3, 0]} blocks.11.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 481714176,
-      arena + 685100544);
+  /* %581 = matmul_permuted(%578, %579) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 683890176, 48, 192, 1,
+      arena + 685100544, 48, 1, 192, arena + 476872704, 38809, 197, 0.0f);
 
-  /* %626 = reshape(%621) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %621: no code */
-
-  /* %627 = transpose(%626) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 482924544,
-      arena + 686310912);
-
-  /* %628 = matmul(%623, %625) blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 683890176, 9456, 48, 1, arena + 685100544, 9456, 197,
-      1, arena + 476872704, 38809, 197, 0.0f);
-
-  /* %629 = mul_scalar(%628) {x op 0.14433756} blocks.11.attn : f32[B, 4, 1, 197, 197] */
+  /* %582 = mul_scalar(%581) {x op 0.14433756} blocks.11.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 476872704, 0.14433756f, arena + 481840256);
 
-  /* %630 = softmax(%629) {axis -1} blocks.11.attn : f32[B, 4, 1, 197, 197] */
+  /* %583 = softmax(%582) {axis -1} blocks.11.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax(B * 788, 197, arena + 481840256, arena + 582093184);
 
-  /* %631 = matmul(%630, %627) blocks.11.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 582093184, 38809, 197, 1, arena + 686310912, 9456,
-      48, 1, arena + 476872704, 9456, 48, 0.0f);
+  /* %584 = matmul_permuted(%583, %580) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 582093184, 38809, 197, 1,
+      arena + 686310912, 48, 192, 1, arena + 687521280, 48, 192, 0.0f);
 
-  /* %632 = transpose(%631) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 476872704,
-      arena + 687521280);
+  /* %585 = reshape(%584) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %584: no code */
 
-  /* %633 = reshape(%632) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %632: no code */
-
-  /* %636 = fused_linear(%633, %634, %635) blocks.11.attn.proj : f32[B, 197, 192] */
+  /* %588 = fused_linear(%585, %586, %587) blocks.11.attn.proj : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 192, 192, arena + 687521280, params[239], params[240], LK_ACT_NONE, NULL,
       arena + 476872704);
 
-  /* %638 = mul(%636, %637) blocks.11 : f32[B, 197, 192], written over %636 */
+  /* %590 = mul(%588, %589) blocks.11 : f32[B, 197, 192], written over %588 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 476872704, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 476872704);
 
-  /* %639 = add(%610, %638) blocks.11 : f32[B, 197, 192], written over %636 */
+  /* %591 = add(%566, %590) blocks.11 : f32[B, 197, 192], written over %588 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 680259072, (const long[]){37824, 192, 1},
       arena + 476872704, (const long[]){37824, 192, 1}, arena + 476872704);
 
-  /* %640 = slice(%639) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %665 from row 0 */
+  /* %592 = slice(%591) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], written into %617 from row 0 */
   for (int b = 0; b < B; b++) {
     lk_copy_rows(1, 192, arena + 476872704 + (long)b * 37824, 37824,
         arena + 520224768 + (long)b * 37824, 192);
   } // for b
 
-  /* %641 = slice(%639) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  /* %593 = slice(%591) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 476872896, 37824, arena + 716434944, 37632);
 
-  /* %643 = reshape(%642) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %642: no code */
+  /* %595 = reshape(%594) {shape [1152, 192]} blocks.11.conv.conv.0 : f32[1152, 192], a view of %594: no code */
 
-  /* %644 = fused_linear(%641, %643) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
+  /* %596 = fused_linear(%593, %595) blocks.11.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 716434944, params[241], NULL, LK_ACT_NONE, NULL,
       arena + 476872704);
 
-  /* %647 = batch_normalize(%644, %645, %646) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
+  /* %599 = batch_normalize(%596, %597, %598) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 476872704, params[242], params[243], 1e-05f,
       arena + 484098048);
 
-  /* %648 = batch_moments(%644) {channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
+  /* %600 = batch_moments(%596) {channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 476872704, arena + 720511488);
 
-  /* %649 = relu6(%647) blocks.11.conv : f32[B, 196, 1152] */
+  /* %601 = relu6(%599) blocks.11.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 484098048, arena + 491323392);
 
-  /* %651 = token_dwconv(%649, %650) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %603 = token_dwconv(%601, %602) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 491323392, params[246], NULL,
       LK_ACT_NONE, arena + 498548736);
 
-  /* %654 = batch_normalize(%651, %652, %653) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
+  /* %606 = batch_normalize(%603, %604, %605) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_cl(B * 196, 1152, arena + 498548736, params[247], params[248], 1e-05f,
       arena + 505774080);
 
-  /* %655 = batch_moments(%651) {channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
+  /* %607 = batch_moments(%603) {channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
   lk_batch_moments_cl(B * 196, 1152, arena + 498548736, arena + 720513792);
 
-  /* %656 = relu6(%654) blocks.11.conv : f32[B, 196, 1152] */
+  /* %608 = relu6(%606) blocks.11.conv : f32[B, 196, 1152] */
   lk_relu6(B * 196 * 1152, arena + 505774080, arena + 512999424);
 
-  /* %658 = reshape(%657) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %657: no code */
+  /* %610 = reshape(%609) {shape [192, 1152]} blocks.11.conv.conv.6 : f32[192, 1152], a view of %609: no code */
 
-  /* %659 = fused_linear(%656, %658) blocks.11.conv.conv.6 : f32[B, 196, 192] */
+  /* %611 = fused_linear(%608, %610) blocks.11.conv.conv.6 : f32[B, 196, 192] */
   lk_fused_linear(B * 196, 1152, 192, arena + 512999424, params[251], NULL, LK_ACT_NONE, NULL,
       arena + 525066240);
 
-  /* %662 = batch_normalize(%659, %660, %661) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  /* %614 = batch_normalize(%611, %612, %613) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_cl(B * 196, 192, arena + 525066240, params[252], params[253], 1e-05f,
       arena + 521435136);
 
-  /* %663 = batch_moments(%659) {channels last} blocks.11.conv.conv.7 : f32[2, 192] */
+  /* %615 = batch_moments(%611) {channels last} blocks.11.conv.conv.7 : f32[2, 192] */
   lk_batch_moments_cl(B * 196, 192, arena + 525066240, arena + 720521328);
 
-  /* %664 = add(%641, %662) blocks.11.conv : f32[B, 196, 192], written into %665 from row 1 */
+  /* %616 = add(%593, %614) blocks.11.conv : f32[B, 196, 192], written into %617 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_add(2, (const long[]){196, 192}, arena + 716434944 + (long)b * 37632, (const long[]){192, 1},
         arena + 521435136 + (long)b * 37632, (const long[]){192, 1},
         arena + 520224960 + (long)b * 37824);
   } // for b
 
-  /* %665 = concat(%640, %664) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
+  /* %617 = concat(%592, %616) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
   for (int b = 0; b < B; b++) {
   } // for b
 
-  /* %668 = normalize(%665) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %620 = normalize(%617) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 520224768, 1e-06f, arena + 521435136);
 
-  /* %669 = mul(%668, %666) norm : f32[B, 197, 192] */
+  /* %621 = mul(%620, %618) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 521435136, (const long[]){37824, 192, 1},
       params[256], (const long[]){0, 0, 1}, arena + 522645504);
 
-  /* %670 = add(%669, %667) norm : f32[B, 197, 192], written over %669 */
+  /* %622 = add(%621, %619) norm : f32[B, 197, 192], written over %621 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 522645504, (const long[]){37824, 192, 1},
       params[257], (const long[]){0, 0, 1}, arena + 522645504);
 
-  /* %671 = index(%670) {axis 0, at 0} : f32[B, 192] */
+  /* %623 = index(%622) {axis 0, at 0} : f32[B, 192] */
   lk_copy_rows(B, 192, arena + 522645504, 37824, arena + 523855872, 192);
 
-  /* %674 = fused_linear(%671, %672, %673) head : f32[B, 1000] */
+  /* %626 = fused_linear(%623, %624, %625) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 523855872, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 522645504);
 
-  /* %676 = cross_entropy(%674, %675) : f32[1] */
+  /* %628 = cross_entropy(%626, %627) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 522645504, inputs[12], arena + 720522480);
 
-  /* %677 = cross_entropy_grad(%674, %675) : f32[B, 1000] */
+  /* %629 = cross_entropy_grad(%626, %627) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 522645504, inputs[12], arena + 522837504);
 
-  /* %678 = transpose(%672) {perm [1, 0]} head : f32[192, 1000] */
+  /* %630 = transpose(%624) {perm [1, 0]} head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[258], arena + 522645504);
 
-  /* %679 = fused_linear(%677, %678) head : f32[B, 192] */
+  /* %631 = fused_linear(%629, %630) head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 522837504, arena + 522645504, NULL, LK_ACT_NONE, NULL,
       arena + 523862016);
 
-  /* %680 = linear_grad_weight(%677, %671) head : f32[1000, 192] */
+  /* %632 = linear_grad_weight(%629, %623) head : f32[1000, 192] */
   lk_linear_grad_weight(B, 192, 1000, arena + 522837504, arena + 523855872, arena + 720268800);
 
-  /* %681 = reduce_sum(%677) {axes [], batch} head : f32[1000] */
+  /* %633 = reduce_sum(%629) {axes [], batch} head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 522837504,
       arena + 720516096);
 
-  /* %682 = reshape(%679) {shape [1, 192]} : f32[B, 1, 192], a view of %679: no code */
+  /* %634 = reshape(%631) {shape [1, 192]} : f32[B, 1, 192], a view of %631: no code */
 
-  /* %683 = zero_pad(%682) {axis 0, before 0, after 196} : f32[B, 197, 192] */
+  /* %635 = zero_pad(%634) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   lk_zero_pad(B, 1, 192, 0, 196, arena + 523862016, arena + 522645504);
 
-  /* %684 = reduce_sum(%683) {axes [0], batch} norm : f32[192] */
+  /* %636 = reduce_sum(%635) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 522645504,
       arena + 720521712);
 
-  /* %685 = mul(%683, %666) norm : f32[B, 197, 192] */
+  /* %637 = mul(%635, %618) norm : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 522645504, (const long[]){37824, 192, 1},
       params[256], (const long[]){0, 0, 1}, arena + 523855872);
 
-  /* %686 = mul(%683, %668) norm : f32[B, 197, 192], written over %683 */
+  /* %638 = mul(%635, %620) norm : f32[B, 197, 192], written over %635 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 522645504, (const long[]){37824, 192, 1},
       arena + 521435136, (const long[]){37824, 192, 1}, arena + 522645504);
 
-  /* %687 = reduce_sum(%686) {axes [0], batch} norm : f32[192] */
+  /* %639 = reduce_sum(%638) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 522645504,
       arena + 720521904);
 
-  /* %688 = normalize_grad(%665, %685) {eps 1e-06} norm : f32[B, 197, 192] */
+  /* %640 = normalize_grad(%617, %637) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 520224768, arena + 523855872, 1e-06f, arena + 688731648);
 
-  /* %689 = slice(%688) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %641 = slice(%640) {axis 0, start 0, length 1} blocks.11.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %690 = slice(%688) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
+  /* %642 = slice(%640) {axis 0, start 1, length 196} blocks.11.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 717639168, 37632);
 
-  /* %691 = batch_normalize_grad(%659, %690, %660) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
+  /* %643 = batch_normalize_grad(%611, %642, %612) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 525066240, arena + 717639168, params[252],
       1e-05f, arena + 718843392);
 
-  /* %692 = batch_normalize_param_grad(%659, %690) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[2, 192] */
+  /* %644 = batch_normalize_param_grad(%611, %642) {eps 1e-05, channels last} blocks.11.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 525066240, arena + 717639168, 1e-05f,
       arena + 520224768);
 
-  /* %693 = index(%692) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
+  /* %645 = index(%644) {axis 0, at 0} blocks.11.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 520224768, 384, arena + 720522096, 192);
 
-  /* %694 = index(%692) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
+  /* %646 = index(%644) {axis 0, at 1} blocks.11.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 520224960, 384, arena + 720522288, 192);
 
-  /* %695 = transpose(%658) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
+  /* %647 = transpose(%610) {perm [1, 0]} blocks.11.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[251], arena + 720047616);
 
-  /* %696 = fused_linear(%691, %695) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
+  /* %648 = fused_linear(%643, %647) blocks.11.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 718843392, arena + 720047616, NULL, LK_ACT_NONE, NULL,
       arena + 520224768);
 
-  /* %697 = linear_grad_weight(%691, %656) blocks.11.conv.conv.6 : f32[192, 1152] */
+  /* %649 = linear_grad_weight(%643, %608) blocks.11.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 718843392, arena + 512999424,
       arena + 720047616);
 
-  /* %698 = reshape(%697) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %697: no code */
+  /* %650 = reshape(%649) {shape [192, 1152, 1, 1]} blocks.11.conv.conv.6 : f32[192, 1152, 1, 1], a view of %649: no code */
 
-  /* %699 = relu6_grad(%654, %696) blocks.11.conv : f32[B, 196, 1152] */
+  /* %651 = relu6_grad(%606, %648) blocks.11.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 505774080, arena + 520224768,
       arena + 512999424);
 
-  /* %700 = batch_normalize_grad(%651, %699, %652) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
+  /* %652 = batch_normalize_grad(%603, %651, %604) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 498548736, arena + 512999424, params[247],
       1e-05f, arena + 505774080);
 
-  /* %701 = batch_normalize_param_grad(%651, %699) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
+  /* %653 = batch_normalize_param_grad(%603, %651) {eps 1e-05, channels last} blocks.11.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 498548736, arena + 512999424, 1e-05f,
       arena + 520224768);
 
-  /* %702 = index(%701) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
+  /* %654 = index(%653) {axis 0, at 0} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 520224768, 2304, arena + 513009792, 1152);
 
-  /* %703 = index(%701) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
+  /* %655 = index(%653) {axis 0, at 1} blocks.11.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 520225920, 2304, arena + 513010944, 1152);
 
-  /* %704 = token_dwconv_grad_input(%700, %650) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
+  /* %656 = token_dwconv_grad_input(%652, %602) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 505774080, params[246],
       arena + 498548736);
 
-  /* %705 = token_dwconv_grad_weight(%700, %649) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %657 = token_dwconv_grad_weight(%652, %601) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 505774080,
       arena + 491323392, arena + 512999424);
 
-  /* %706 = relu6_grad(%647, %704) blocks.11.conv : f32[B, 196, 1152] */
+  /* %658 = relu6_grad(%599, %656) blocks.11.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 484098048, arena + 498548736,
       arena + 491323392);
 
-  /* %707 = batch_normalize_grad(%644, %706, %645) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
+  /* %659 = batch_normalize_grad(%596, %658, %597) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 476872704, arena + 491323392, params[242],
       1e-05f, arena + 484098048);
 
-  /* %708 = batch_normalize_param_grad(%644, %706) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
+  /* %660 = batch_normalize_param_grad(%596, %658) {eps 1e-05, channels last} blocks.11.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 476872704, arena + 491323392, 1e-05f,
       arena + 498548736);
 
-  /* %709 = index(%708) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
+  /* %661 = index(%660) {axis 0, at 0} blocks.11.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 498548736, 2304, arena + 491544576, 1152);
 
-  /* %710 = index(%708) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
+  /* %662 = index(%660) {axis 0, at 1} blocks.11.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 498549888, 2304, arena + 491545728, 1152);
 
-  /* %711 = transpose(%643) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
+  /* %663 = transpose(%595) {perm [1, 0]} blocks.11.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[241], arena + 476872704);
 
-  /* %712 = linear_grad_weight(%707, %641) blocks.11.conv.conv.0 : f32[1152, 192] */
+  /* %664 = linear_grad_weight(%659, %593) blocks.11.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 484098048, arena + 716434944,
       arena + 491323392);
 
-  /* %713 = fused_linear(%707, %711, %690) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %665 = fused_linear(%659, %663, %642) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 484098048 + (long)b * 225792, arena + 476872704, NULL,
         LK_ACT_NONE, arena + 717639168 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %714 = reshape(%712) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %712: no code */
+  /* %666 = reshape(%664) {shape [1152, 192, 1, 1]} blocks.11.conv.conv.0 : f32[1152, 192, 1, 1], a view of %664: no code */
 
-  /* %715 = concat(%689, %713) {axis 0} blocks.11 : f32[B, 197, 192], a view of %688: no code */
+  /* %667 = concat(%641, %665) {axis 0} blocks.11 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %716 = mul(%715, %637) blocks.11 : f32[B, 197, 192] */
+  /* %668 = mul(%667, %589) blocks.11 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 476872704);
 
-  /* %717 = transpose(%634) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[239], arena + 479293440);
+  /* %669 = transpose(%586) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[239], arena + 478083072);
 
-  /* %718 = fused_linear(%716, %717) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 476872704, arena + 479293440, NULL, LK_ACT_NONE, NULL,
-      arena + 478083072);
-
-  /* %719 = linear_grad_weight(%716, %633) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 476872704, arena + 687521280, arena + 489228544);
-
-  /* %720 = reduce_sum(%716) {axes [0], batch} blocks.11.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 476872704,
-      arena + 489265408);
-
-  /* %721 = reshape(%718) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %718: no code */
-
-  /* %722 = transpose(%721) {perm [1, 2, 0, 3]} blocks.11.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 478083072,
-      arena + 486807808);
-
-  /* %723 = transpose(%627) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 686310912,
+  /* %670 = fused_linear(%668, %669) blocks.11.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 476872704, arena + 478083072, NULL, LK_ACT_NONE, NULL,
       arena + 481840256);
 
-  /* %724 = matmul(%722, %723) blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 486807808, 9456, 48, 1, arena + 481840256, 9456, 197,
-      1, arena + 476872704, 38809, 197, 0.0f);
+  /* %671 = linear_grad_weight(%668, %585) blocks.11.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 476872704, arena + 687521280, arena + 488018176);
 
-  /* %725 = transpose(%630) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 582093184, arena + 481840256);
+  /* %672 = reduce_sum(%668) {axes [0], batch} blocks.11.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 476872704,
+      arena + 488055040);
 
-  /* %726 = matmul(%725, %722) blocks.11.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 481840256, 38809, 197, 1, arena + 486807808, 9456,
-      48, 1, arena + 488018176, 9456, 48, 0.0f);
+  /* %673 = reshape(%670) {shape [197, 4, 1, 48]} blocks.11.attn : f32[B, 197, 4, 1, 48], a view of %670: no code */
 
-  /* %727 = softmax_grad(%630, %724) {axis -1} blocks.11.attn : f32[B, 4, 1, 197, 197] */
+  /* %674 = matmul_permuted(%673, %580) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 481840256, 48, 192, 1,
+      arena + 686310912, 48, 1, 192, arena + 476872704, 38809, 197, 0.0f);
+
+  /* %675 = matmul_permuted(%583, %673) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 582093184, 38809, 1, 197,
+      arena + 481840256, 48, 192, 1, arena + 486807808, 48, 192, 0.0f);
+
+  /* %676 = softmax_grad(%583, %674) {axis -1} blocks.11.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 582093184, arena + 476872704, arena + 481840256);
 
-  /* %728 = mul_scalar(%727) {x op 0.14433756} blocks.11.attn : f32[B, 4, 1, 197, 197] */
+  /* %677 = mul_scalar(%676) {x op 0.14433756} blocks.11.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 481840256, 0.14433756f, arena + 476872704);
 
-  /* %729 = transpose(%625) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 685100544,
-      arena + 481840256);
+  /* %678 = matmul_permuted(%677, %579) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 476872704, 38809, 197, 1,
+      arena + 685100544, 48, 192, 1, arena + 481840256, 48, 192, 0.0f);
 
-  /* %730 = matmul(%728, %729) blocks.11.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 476872704, 38809, 197, 1, arena + 481840256, 9456,
-      48, 1, arena + 483050624, 9456, 48, 0.0f);
+  /* %679 = matmul_permuted(%578, %677) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 476872704, 38809, 1, 197,
+      arena + 683890176, 48, 192, 1, arena + 483050624, 48, 192, 0.0f);
 
-  /* %731 = transpose(%623) {perm [0, 1, 3, 2]} blocks.11.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 683890176,
-      arena + 481840256);
+  /* %680 = reshape(%675) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %675: no code */
 
-  /* %732 = matmul(%731, %728) blocks.11.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 481840256, 9456, 197, 1, arena + 476872704, 38809,
-      197, 1, arena + 484260992, 9456, 197, 0.0f);
+  /* %681 = reshape(%679) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %679: no code */
 
-  /* %733 = transpose(%726) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 488018176,
-      arena + 480503808);
+  /* %682 = reshape(%678) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %678: no code */
 
-  /* %734 = reshape(%733) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %733: no code */
+  /* %683 = concat(%682, %681, %680) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 481840256, 192, arena + 476872704, 576);
+  lk_copy_rows(B * 197, 192, arena + 483050624, 192, arena + 476872896, 576);
+  lk_copy_rows(B * 197, 192, arena + 486807808, 192, arena + 476873088, 576);
 
-  /* %735 = transpose(%732) {perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 484260992,
-      arena + 481714176);
-
-  /* %736 = reshape(%735) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %735: no code */
-
-  /* %737 = transpose(%730) {perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 483050624,
-      arena + 484260992);
-
-  /* %738 = reshape(%737) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %737: no code */
-
-  /* %739 = concat(%738, %736, %734) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 484260992, 192, arena + 476872704, 576);
-  lk_copy_rows(B * 197, 192, arena + 481714176, 192, arena + 476872896, 576);
-  lk_copy_rows(B * 197, 192, arena + 480503808, 192, arena + 476873088, 576);
-
-  /* %740 = transpose(%616) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
+  /* %684 = transpose(%572) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[237], arena + 481714176);
 
-  /* %741 = fused_linear(%739, %740) blocks.11.attn.qkv : f32[B, 197, 192] */
+  /* %685 = fused_linear(%683, %684) blocks.11.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 476872704, arena + 481714176, NULL, LK_ACT_NONE, NULL,
       arena + 480503808);
 
-  /* %742 = linear_grad_weight(%739, %615) blocks.11.attn.qkv : f32[576, 192] */
+  /* %686 = linear_grad_weight(%683, %571) blocks.11.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 476872704, arena + 682679808, arena + 486727680);
 
-  /* %743 = reduce_sum(%739) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
+  /* %687 = reduce_sum(%683) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 476872704,
       arena + 486838272);
 
-  /* %744 = reduce_sum(%741) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %688 = reduce_sum(%685) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 480503808,
       arena + 486838848);
 
-  /* %745 = mul(%741, %611) blocks.11.norm1 : f32[B, 197, 192] */
+  /* %689 = mul(%685, %567) blocks.11.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 480503808, (const long[]){37824, 192, 1},
       params[235], (const long[]){0, 0, 1}, arena + 476872704);
 
-  /* %746 = mul(%741, %613) blocks.11.norm1 : f32[B, 197, 192], written over %741 */
+  /* %690 = mul(%685, %569) blocks.11.norm1 : f32[B, 197, 192], written over %685 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 480503808, (const long[]){37824, 192, 1},
       arena + 681469440, (const long[]){37824, 192, 1}, arena + 480503808);
 
-  /* %747 = reduce_sum(%746) {axes [0], batch} blocks.11.norm1 : f32[192] */
+  /* %691 = reduce_sum(%690) {axes [0], batch} blocks.11.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 480503808,
       arena + 486839040);
 
-  /* %748 = normalize_grad(%610, %745) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %692 = normalize_grad(%566, %689) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 680259072, arena + 476872704, 1e-06f, arena + 478083072);
 
-  /* %749 = add(%715, %748) blocks.10.conv : f32[B, 197, 192], written over %688 */
+  /* %693 = add(%667, %692) blocks.10.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 478083072, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %750 = slice(%749) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %694 = slice(%693) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %751 = slice(%749) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
+  /* %695 = slice(%693) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 484098048, 37632);
 
-  /* %752 = batch_normalize_grad(%604, %751, %605) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
+  /* %696 = batch_normalize_grad(%560, %695, %561) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 715230720, arena + 484098048, params[231],
       1e-05f, arena + 485302272);
 
-  /* %753 = batch_normalize_param_grad(%604, %751) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[2, 192] */
+  /* %697 = batch_normalize_param_grad(%560, %695) {eps 1e-05, channels last} blocks.10.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 715230720, arena + 484098048, 1e-05f,
       arena + 476872704);
 
-  /* %754 = index(%753) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
+  /* %698 = index(%697) {axis 0, at 0} blocks.10.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 476872704, 384, arena + 486839232, 192);
 
-  /* %755 = index(%753) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
+  /* %699 = index(%697) {axis 0, at 1} blocks.10.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 476872896, 384, arena + 486839424, 192);
 
-  /* %756 = transpose(%603) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
+  /* %700 = transpose(%559) {perm [1, 0]} blocks.10.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[230], arena + 486506496);
 
-  /* %757 = fused_linear(%752, %756) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
+  /* %701 = fused_linear(%696, %700) blocks.10.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 485302272, arena + 486506496, NULL, LK_ACT_NONE, NULL,
       arena + 476872704);
 
-  /* %758 = linear_grad_weight(%752, %601) blocks.10.conv.conv.6 : f32[192, 1152] */
+  /* %702 = linear_grad_weight(%696, %557) blocks.10.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 485302272, arena + 469647360,
       arena + 486506496);
 
-  /* %759 = reshape(%758) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %758: no code */
+  /* %703 = reshape(%702) {shape [192, 1152, 1, 1]} blocks.10.conv.conv.6 : f32[192, 1152, 1, 1], a view of %702: no code */
 
-  /* %760 = relu6_grad(%599, %757) blocks.10.conv : f32[B, 196, 1152] */
+  /* %704 = relu6_grad(%555, %701) blocks.10.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 462422016, arena + 476872704,
       arena + 469647360);
 
-  /* %761 = batch_normalize_grad(%596, %760, %597) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
+  /* %705 = batch_normalize_grad(%552, %704, %553) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 455196672, arena + 469647360, params[226],
       1e-05f, arena + 462422016);
 
-  /* %762 = batch_normalize_param_grad(%596, %760) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
+  /* %706 = batch_normalize_param_grad(%552, %704) {eps 1e-05, channels last} blocks.10.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 455196672, arena + 469647360, 1e-05f,
       arena + 476872704);
 
-  /* %763 = index(%762) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
+  /* %707 = index(%706) {axis 0, at 0} blocks.10.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 476872704, 2304, arena + 469657728, 1152);
 
-  /* %764 = index(%762) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
+  /* %708 = index(%706) {axis 0, at 1} blocks.10.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 476873856, 2304, arena + 469658880, 1152);
 
-  /* %765 = token_dwconv_grad_input(%761, %595) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %709 = token_dwconv_grad_input(%705, %551) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 462422016, params[225],
       arena + 455196672);
 
-  /* %766 = token_dwconv_grad_weight(%761, %594) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %710 = token_dwconv_grad_weight(%705, %550) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 462422016,
       arena + 447971328, arena + 469647360);
 
-  /* %767 = relu6_grad(%592, %765) blocks.10.conv : f32[B, 196, 1152] */
+  /* %711 = relu6_grad(%548, %709) blocks.10.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 440745984, arena + 455196672,
       arena + 447971328);
 
-  /* %768 = batch_normalize_grad(%589, %767, %590) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
+  /* %712 = batch_normalize_grad(%545, %711, %546) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 433520640, arena + 447971328, params[221],
       1e-05f, arena + 440745984);
 
-  /* %769 = batch_normalize_param_grad(%589, %767) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
+  /* %713 = batch_normalize_param_grad(%545, %711) {eps 1e-05, channels last} blocks.10.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 433520640, arena + 447971328, 1e-05f,
       arena + 455196672);
 
-  /* %770 = index(%769) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
+  /* %714 = index(%713) {axis 0, at 0} blocks.10.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 455196672, 2304, arena + 448192512, 1152);
 
-  /* %771 = index(%769) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
+  /* %715 = index(%713) {axis 0, at 1} blocks.10.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 455197824, 2304, arena + 448193664, 1152);
 
-  /* %772 = transpose(%588) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
+  /* %716 = transpose(%544) {perm [1, 0]} blocks.10.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[220], arena + 433520640);
 
-  /* %773 = linear_grad_weight(%768, %586) blocks.10.conv.conv.0 : f32[1152, 192] */
+  /* %717 = linear_grad_weight(%712, %542) blocks.10.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 440745984, arena + 714026496,
       arena + 447971328);
 
-  /* %774 = fused_linear(%768, %772, %751) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %718 = fused_linear(%712, %716, %695) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 440745984 + (long)b * 225792, arena + 433520640, NULL,
         LK_ACT_NONE, arena + 484098048 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %775 = reshape(%773) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %773: no code */
+  /* %719 = reshape(%717) {shape [1152, 192, 1, 1]} blocks.10.conv.conv.0 : f32[1152, 192, 1, 1], a view of %717: no code */
 
-  /* %776 = concat(%750, %774) {axis 0} blocks.10 : f32[B, 197, 192], a view of %688: no code */
+  /* %720 = concat(%694, %718) {axis 0} blocks.10 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %777 = mul(%776, %582) blocks.10 : f32[B, 197, 192] */
+  /* %721 = mul(%720, %538) blocks.10 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 433520640);
 
-  /* %778 = transpose(%579) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[218], arena + 435941376);
+  /* %722 = transpose(%535) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[218], arena + 434731008);
 
-  /* %779 = fused_linear(%777, %778) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 433520640, arena + 435941376, NULL, LK_ACT_NONE, NULL,
-      arena + 434731008);
-
-  /* %780 = linear_grad_weight(%777, %578) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 433520640, arena + 679048704, arena + 445876480);
-
-  /* %781 = reduce_sum(%777) {axes [0], batch} blocks.10.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
-      arena + 445913344);
-
-  /* %782 = reshape(%779) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %779: no code */
-
-  /* %783 = transpose(%782) {perm [1, 2, 0, 3]} blocks.10.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 434731008,
-      arena + 443455744);
-
-  /* %784 = transpose(%572) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 677838336,
+  /* %723 = fused_linear(%721, %722) blocks.10.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 433520640, arena + 434731008, NULL, LK_ACT_NONE, NULL,
       arena + 438488192);
 
-  /* %785 = matmul(%783, %784) blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 443455744, 9456, 48, 1, arena + 438488192, 9456, 197,
-      1, arena + 433520640, 38809, 197, 0.0f);
+  /* %724 = linear_grad_weight(%721, %534) blocks.10.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 433520640, arena + 679048704, arena + 444666112);
 
-  /* %786 = transpose(%575) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 577125632, arena + 438488192);
+  /* %725 = reduce_sum(%721) {axes [0], batch} blocks.10.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
+      arena + 444702976);
 
-  /* %787 = matmul(%786, %783) blocks.10.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 438488192, 38809, 197, 1, arena + 443455744, 9456,
-      48, 1, arena + 444666112, 9456, 48, 0.0f);
+  /* %726 = reshape(%723) {shape [197, 4, 1, 48]} blocks.10.attn : f32[B, 197, 4, 1, 48], a view of %723: no code */
 
-  /* %788 = softmax_grad(%575, %785) {axis -1} blocks.10.attn : f32[B, 4, 1, 197, 197] */
+  /* %727 = matmul_permuted(%726, %529) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 438488192, 48, 192, 1,
+      arena + 677838336, 48, 1, 192, arena + 433520640, 38809, 197, 0.0f);
+
+  /* %728 = matmul_permuted(%532, %726) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 577125632, 38809, 1, 197,
+      arena + 438488192, 48, 192, 1, arena + 443455744, 48, 192, 0.0f);
+
+  /* %729 = softmax_grad(%532, %727) {axis -1} blocks.10.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 577125632, arena + 433520640, arena + 438488192);
 
-  /* %789 = mul_scalar(%788) {x op 0.14433756} blocks.10.attn : f32[B, 4, 1, 197, 197] */
+  /* %730 = mul_scalar(%729) {x op 0.14433756} blocks.10.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 438488192, 0.14433756f, arena + 433520640);
 
-  /* %790 = transpose(%570) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 676627968,
-      arena + 438488192);
+  /* %731 = matmul_permuted(%730, %528) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 433520640, 38809, 197, 1,
+      arena + 676627968, 48, 192, 1, arena + 438488192, 48, 192, 0.0f);
 
-  /* %791 = matmul(%789, %790) blocks.10.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 433520640, 38809, 197, 1, arena + 438488192, 9456,
-      48, 1, arena + 439698560, 9456, 48, 0.0f);
+  /* %732 = matmul_permuted(%527, %730) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 433520640, 38809, 1, 197,
+      arena + 675417600, 48, 192, 1, arena + 439698560, 48, 192, 0.0f);
 
-  /* %792 = transpose(%568) {perm [0, 1, 3, 2]} blocks.10.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 675417600,
-      arena + 438488192);
+  /* %733 = reshape(%728) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %728: no code */
 
-  /* %793 = matmul(%792, %789) blocks.10.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 438488192, 9456, 197, 1, arena + 433520640, 38809,
-      197, 1, arena + 440908928, 9456, 197, 0.0f);
+  /* %734 = reshape(%732) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %732: no code */
 
-  /* %794 = transpose(%787) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 444666112,
-      arena + 437151744);
+  /* %735 = reshape(%731) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %731: no code */
 
-  /* %795 = reshape(%794) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %794: no code */
+  /* %736 = concat(%735, %734, %733) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 438488192, 192, arena + 433520640, 576);
+  lk_copy_rows(B * 197, 192, arena + 439698560, 192, arena + 433520832, 576);
+  lk_copy_rows(B * 197, 192, arena + 443455744, 192, arena + 433521024, 576);
 
-  /* %796 = transpose(%793) {perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 440908928,
-      arena + 438362112);
-
-  /* %797 = reshape(%796) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %796: no code */
-
-  /* %798 = transpose(%791) {perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 439698560,
-      arena + 440908928);
-
-  /* %799 = reshape(%798) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %798: no code */
-
-  /* %800 = concat(%799, %797, %795) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 440908928, 192, arena + 433520640, 576);
-  lk_copy_rows(B * 197, 192, arena + 438362112, 192, arena + 433520832, 576);
-  lk_copy_rows(B * 197, 192, arena + 437151744, 192, arena + 433521024, 576);
-
-  /* %801 = transpose(%561) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
+  /* %737 = transpose(%521) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[216], arena + 438362112);
 
-  /* %802 = fused_linear(%800, %801) blocks.10.attn.qkv : f32[B, 197, 192] */
+  /* %738 = fused_linear(%736, %737) blocks.10.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 433520640, arena + 438362112, NULL, LK_ACT_NONE, NULL,
       arena + 437151744);
 
-  /* %803 = linear_grad_weight(%800, %560) blocks.10.attn.qkv : f32[576, 192] */
+  /* %739 = linear_grad_weight(%736, %520) blocks.10.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 433520640, arena + 674207232, arena + 443375616);
 
-  /* %804 = reduce_sum(%800) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
+  /* %740 = reduce_sum(%736) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 433520640,
       arena + 443486208);
 
-  /* %805 = reduce_sum(%802) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %741 = reduce_sum(%738) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 437151744,
       arena + 443486784);
 
-  /* %806 = mul(%802, %556) blocks.10.norm1 : f32[B, 197, 192] */
+  /* %742 = mul(%738, %516) blocks.10.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 437151744, (const long[]){37824, 192, 1},
       params[214], (const long[]){0, 0, 1}, arena + 433520640);
 
-  /* %807 = mul(%802, %558) blocks.10.norm1 : f32[B, 197, 192], written over %802 */
+  /* %743 = mul(%738, %518) blocks.10.norm1 : f32[B, 197, 192], written over %738 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 437151744, (const long[]){37824, 192, 1},
       arena + 672996864, (const long[]){37824, 192, 1}, arena + 437151744);
 
-  /* %808 = reduce_sum(%807) {axes [0], batch} blocks.10.norm1 : f32[192] */
+  /* %744 = reduce_sum(%743) {axes [0], batch} blocks.10.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 437151744,
       arena + 443486976);
 
-  /* %809 = normalize_grad(%555, %806) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %745 = normalize_grad(%515, %742) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 671786496, arena + 433520640, 1e-06f, arena + 434731008);
 
-  /* %810 = add(%776, %809) blocks.9.conv : f32[B, 197, 192], written over %688 */
+  /* %746 = add(%720, %745) blocks.9.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 434731008, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %811 = slice(%810) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %747 = slice(%746) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %812 = slice(%810) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
+  /* %748 = slice(%746) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 440745984, 37632);
 
-  /* %813 = batch_normalize_grad(%549, %812, %550) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
+  /* %749 = batch_normalize_grad(%509, %748, %510) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 712822272, arena + 440745984, params[210],
       1e-05f, arena + 441950208);
 
-  /* %814 = batch_normalize_param_grad(%549, %812) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[2, 192] */
+  /* %750 = batch_normalize_param_grad(%509, %748) {eps 1e-05, channels last} blocks.9.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 712822272, arena + 440745984, 1e-05f,
       arena + 433520640);
 
-  /* %815 = index(%814) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
+  /* %751 = index(%750) {axis 0, at 0} blocks.9.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 433520640, 384, arena + 443487168, 192);
 
-  /* %816 = index(%814) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
+  /* %752 = index(%750) {axis 0, at 1} blocks.9.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 433520832, 384, arena + 443487360, 192);
 
-  /* %817 = transpose(%548) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
+  /* %753 = transpose(%508) {perm [1, 0]} blocks.9.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[209], arena + 443154432);
 
-  /* %818 = fused_linear(%813, %817) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
+  /* %754 = fused_linear(%749, %753) blocks.9.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 441950208, arena + 443154432, NULL, LK_ACT_NONE, NULL,
       arena + 433520640);
 
-  /* %819 = linear_grad_weight(%813, %546) blocks.9.conv.conv.6 : f32[192, 1152] */
+  /* %755 = linear_grad_weight(%749, %506) blocks.9.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 441950208, arena + 426295296,
       arena + 443154432);
 
-  /* %820 = reshape(%819) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %819: no code */
+  /* %756 = reshape(%755) {shape [192, 1152, 1, 1]} blocks.9.conv.conv.6 : f32[192, 1152, 1, 1], a view of %755: no code */
 
-  /* %821 = relu6_grad(%544, %818) blocks.9.conv : f32[B, 196, 1152] */
+  /* %757 = relu6_grad(%504, %754) blocks.9.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 419069952, arena + 433520640,
       arena + 426295296);
 
-  /* %822 = batch_normalize_grad(%541, %821, %542) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
+  /* %758 = batch_normalize_grad(%501, %757, %502) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 411844608, arena + 426295296, params[205],
       1e-05f, arena + 419069952);
 
-  /* %823 = batch_normalize_param_grad(%541, %821) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
+  /* %759 = batch_normalize_param_grad(%501, %757) {eps 1e-05, channels last} blocks.9.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 411844608, arena + 426295296, 1e-05f,
       arena + 433520640);
 
-  /* %824 = index(%823) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
+  /* %760 = index(%759) {axis 0, at 0} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 433520640, 2304, arena + 426305664, 1152);
 
-  /* %825 = index(%823) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
+  /* %761 = index(%759) {axis 0, at 1} blocks.9.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 433521792, 2304, arena + 426306816, 1152);
 
-  /* %826 = token_dwconv_grad_input(%822, %540) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %762 = token_dwconv_grad_input(%758, %500) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 419069952, params[204],
       arena + 411844608);
 
-  /* %827 = token_dwconv_grad_weight(%822, %539) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %763 = token_dwconv_grad_weight(%758, %499) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 419069952,
       arena + 404619264, arena + 426295296);
 
-  /* %828 = relu6_grad(%537, %826) blocks.9.conv : f32[B, 196, 1152] */
+  /* %764 = relu6_grad(%497, %762) blocks.9.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 397393920, arena + 411844608,
       arena + 404619264);
 
-  /* %829 = batch_normalize_grad(%534, %828, %535) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
+  /* %765 = batch_normalize_grad(%494, %764, %495) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 390168576, arena + 404619264, params[200],
       1e-05f, arena + 397393920);
 
-  /* %830 = batch_normalize_param_grad(%534, %828) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
+  /* %766 = batch_normalize_param_grad(%494, %764) {eps 1e-05, channels last} blocks.9.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 390168576, arena + 404619264, 1e-05f,
       arena + 411844608);
 
-  /* %831 = index(%830) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
+  /* %767 = index(%766) {axis 0, at 0} blocks.9.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 411844608, 2304, arena + 404840448, 1152);
 
-  /* %832 = index(%830) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
+  /* %768 = index(%766) {axis 0, at 1} blocks.9.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 411845760, 2304, arena + 404841600, 1152);
 
-  /* %833 = transpose(%533) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
+  /* %769 = transpose(%493) {perm [1, 0]} blocks.9.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[199], arena + 390168576);
 
-  /* %834 = linear_grad_weight(%829, %531) blocks.9.conv.conv.0 : f32[1152, 192] */
+  /* %770 = linear_grad_weight(%765, %491) blocks.9.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 397393920, arena + 711618048,
       arena + 404619264);
 
-  /* %835 = fused_linear(%829, %833, %812) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %771 = fused_linear(%765, %769, %748) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 397393920 + (long)b * 225792, arena + 390168576, NULL,
         LK_ACT_NONE, arena + 440745984 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %836 = reshape(%834) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %834: no code */
+  /* %772 = reshape(%770) {shape [1152, 192, 1, 1]} blocks.9.conv.conv.0 : f32[1152, 192, 1, 1], a view of %770: no code */
 
-  /* %837 = concat(%811, %835) {axis 0} blocks.9 : f32[B, 197, 192], a view of %688: no code */
+  /* %773 = concat(%747, %771) {axis 0} blocks.9 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %838 = mul(%837, %527) blocks.9 : f32[B, 197, 192] */
+  /* %774 = mul(%773, %487) blocks.9 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 390168576);
 
-  /* %839 = transpose(%524) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[197], arena + 392589312);
+  /* %775 = transpose(%484) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[197], arena + 391378944);
 
-  /* %840 = fused_linear(%838, %839) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 390168576, arena + 392589312, NULL, LK_ACT_NONE, NULL,
-      arena + 391378944);
-
-  /* %841 = linear_grad_weight(%838, %523) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 390168576, arena + 670576128, arena + 402524416);
-
-  /* %842 = reduce_sum(%838) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 390168576,
-      arena + 402561280);
-
-  /* %843 = reshape(%840) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %840: no code */
-
-  /* %844 = transpose(%843) {perm [1, 2, 0, 3]} blocks.9.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 391378944,
-      arena + 400103680);
-
-  /* %845 = transpose(%517) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 669365760,
+  /* %776 = fused_linear(%774, %775) blocks.9.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 390168576, arena + 391378944, NULL, LK_ACT_NONE, NULL,
       arena + 395136128);
 
-  /* %846 = matmul(%844, %845) blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 400103680, 9456, 48, 1, arena + 395136128, 9456, 197,
-      1, arena + 390168576, 38809, 197, 0.0f);
+  /* %777 = linear_grad_weight(%774, %483) blocks.9.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 390168576, arena + 670576128, arena + 401314048);
 
-  /* %847 = transpose(%520) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 572158080, arena + 395136128);
+  /* %778 = reduce_sum(%774) {axes [0], batch} blocks.9.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 390168576,
+      arena + 401350912);
 
-  /* %848 = matmul(%847, %844) blocks.9.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 395136128, 38809, 197, 1, arena + 400103680, 9456,
-      48, 1, arena + 401314048, 9456, 48, 0.0f);
+  /* %779 = reshape(%776) {shape [197, 4, 1, 48]} blocks.9.attn : f32[B, 197, 4, 1, 48], a view of %776: no code */
 
-  /* %849 = softmax_grad(%520, %846) {axis -1} blocks.9.attn : f32[B, 4, 1, 197, 197] */
+  /* %780 = matmul_permuted(%779, %478) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 395136128, 48, 192, 1,
+      arena + 669365760, 48, 1, 192, arena + 390168576, 38809, 197, 0.0f);
+
+  /* %781 = matmul_permuted(%481, %779) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 572158080, 38809, 1, 197,
+      arena + 395136128, 48, 192, 1, arena + 400103680, 48, 192, 0.0f);
+
+  /* %782 = softmax_grad(%481, %780) {axis -1} blocks.9.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 572158080, arena + 390168576, arena + 395136128);
 
-  /* %850 = mul_scalar(%849) {x op 0.14433756} blocks.9.attn : f32[B, 4, 1, 197, 197] */
+  /* %783 = mul_scalar(%782) {x op 0.14433756} blocks.9.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 395136128, 0.14433756f, arena + 390168576);
 
-  /* %851 = transpose(%515) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 668155392,
-      arena + 395136128);
+  /* %784 = matmul_permuted(%783, %477) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 390168576, 38809, 197, 1,
+      arena + 668155392, 48, 192, 1, arena + 395136128, 48, 192, 0.0f);
 
-  /* %852 = matmul(%850, %851) blocks.9.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 390168576, 38809, 197, 1, arena + 395136128, 9456,
-      48, 1, arena + 396346496, 9456, 48, 0.0f);
+  /* %785 = matmul_permuted(%476, %783) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 390168576, 38809, 1, 197,
+      arena + 666945024, 48, 192, 1, arena + 396346496, 48, 192, 0.0f);
 
-  /* %853 = transpose(%513) {perm [0, 1, 3, 2]} blocks.9.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 666945024,
-      arena + 395136128);
+  /* %786 = reshape(%781) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %781: no code */
 
-  /* %854 = matmul(%853, %850) blocks.9.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 395136128, 9456, 197, 1, arena + 390168576, 38809,
-      197, 1, arena + 397556864, 9456, 197, 0.0f);
+  /* %787 = reshape(%785) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %785: no code */
 
-  /* %855 = transpose(%848) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 401314048,
-      arena + 393799680);
+  /* %788 = reshape(%784) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %784: no code */
 
-  /* %856 = reshape(%855) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %855: no code */
+  /* %789 = concat(%788, %787, %786) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 395136128, 192, arena + 390168576, 576);
+  lk_copy_rows(B * 197, 192, arena + 396346496, 192, arena + 390168768, 576);
+  lk_copy_rows(B * 197, 192, arena + 400103680, 192, arena + 390168960, 576);
 
-  /* %857 = transpose(%854) {perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 397556864,
-      arena + 395010048);
-
-  /* %858 = reshape(%857) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %857: no code */
-
-  /* %859 = transpose(%852) {perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 396346496,
-      arena + 397556864);
-
-  /* %860 = reshape(%859) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %859: no code */
-
-  /* %861 = concat(%860, %858, %856) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 397556864, 192, arena + 390168576, 576);
-  lk_copy_rows(B * 197, 192, arena + 395010048, 192, arena + 390168768, 576);
-  lk_copy_rows(B * 197, 192, arena + 393799680, 192, arena + 390168960, 576);
-
-  /* %862 = transpose(%506) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
+  /* %790 = transpose(%470) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[195], arena + 395010048);
 
-  /* %863 = fused_linear(%861, %862) blocks.9.attn.qkv : f32[B, 197, 192] */
+  /* %791 = fused_linear(%789, %790) blocks.9.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 390168576, arena + 395010048, NULL, LK_ACT_NONE, NULL,
       arena + 393799680);
 
-  /* %864 = linear_grad_weight(%861, %505) blocks.9.attn.qkv : f32[576, 192] */
+  /* %792 = linear_grad_weight(%789, %469) blocks.9.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 390168576, arena + 665734656, arena + 400023552);
 
-  /* %865 = reduce_sum(%861) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
+  /* %793 = reduce_sum(%789) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 390168576,
       arena + 400134144);
 
-  /* %866 = reduce_sum(%863) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %794 = reduce_sum(%791) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 393799680,
       arena + 400134720);
 
-  /* %867 = mul(%863, %501) blocks.9.norm1 : f32[B, 197, 192] */
+  /* %795 = mul(%791, %465) blocks.9.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 393799680, (const long[]){37824, 192, 1},
       params[193], (const long[]){0, 0, 1}, arena + 390168576);
 
-  /* %868 = mul(%863, %503) blocks.9.norm1 : f32[B, 197, 192], written over %863 */
+  /* %796 = mul(%791, %467) blocks.9.norm1 : f32[B, 197, 192], written over %791 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 393799680, (const long[]){37824, 192, 1},
       arena + 664524288, (const long[]){37824, 192, 1}, arena + 393799680);
 
-  /* %869 = reduce_sum(%868) {axes [0], batch} blocks.9.norm1 : f32[192] */
+  /* %797 = reduce_sum(%796) {axes [0], batch} blocks.9.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 393799680,
       arena + 400134912);
 
-  /* %870 = normalize_grad(%500, %867) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %798 = normalize_grad(%464, %795) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 663313920, arena + 390168576, 1e-06f, arena + 391378944);
 
-  /* %871 = add(%837, %870) blocks.8.conv : f32[B, 197, 192], written over %688 */
+  /* %799 = add(%773, %798) blocks.8.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 391378944, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %872 = slice(%871) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %800 = slice(%799) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %873 = slice(%871) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
+  /* %801 = slice(%799) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 397393920, 37632);
 
-  /* %874 = batch_normalize_grad(%494, %873, %495) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
+  /* %802 = batch_normalize_grad(%458, %801, %459) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 710413824, arena + 397393920, params[189],
       1e-05f, arena + 398598144);
 
-  /* %875 = batch_normalize_param_grad(%494, %873) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[2, 192] */
+  /* %803 = batch_normalize_param_grad(%458, %801) {eps 1e-05, channels last} blocks.8.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 710413824, arena + 397393920, 1e-05f,
       arena + 390168576);
 
-  /* %876 = index(%875) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
+  /* %804 = index(%803) {axis 0, at 0} blocks.8.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 390168576, 384, arena + 400135104, 192);
 
-  /* %877 = index(%875) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
+  /* %805 = index(%803) {axis 0, at 1} blocks.8.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 390168768, 384, arena + 400135296, 192);
 
-  /* %878 = transpose(%493) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
+  /* %806 = transpose(%457) {perm [1, 0]} blocks.8.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[188], arena + 399802368);
 
-  /* %879 = fused_linear(%874, %878) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
+  /* %807 = fused_linear(%802, %806) blocks.8.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 398598144, arena + 399802368, NULL, LK_ACT_NONE, NULL,
       arena + 390168576);
 
-  /* %880 = linear_grad_weight(%874, %491) blocks.8.conv.conv.6 : f32[192, 1152] */
+  /* %808 = linear_grad_weight(%802, %455) blocks.8.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 398598144, arena + 382943232,
       arena + 399802368);
 
-  /* %881 = reshape(%880) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %880: no code */
+  /* %809 = reshape(%808) {shape [192, 1152, 1, 1]} blocks.8.conv.conv.6 : f32[192, 1152, 1, 1], a view of %808: no code */
 
-  /* %882 = relu6_grad(%489, %879) blocks.8.conv : f32[B, 196, 1152] */
+  /* %810 = relu6_grad(%453, %807) blocks.8.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 375717888, arena + 390168576,
       arena + 382943232);
 
-  /* %883 = batch_normalize_grad(%486, %882, %487) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
+  /* %811 = batch_normalize_grad(%450, %810, %451) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 368492544, arena + 382943232, params[184],
       1e-05f, arena + 375717888);
 
-  /* %884 = batch_normalize_param_grad(%486, %882) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
+  /* %812 = batch_normalize_param_grad(%450, %810) {eps 1e-05, channels last} blocks.8.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 368492544, arena + 382943232, 1e-05f,
       arena + 390168576);
 
-  /* %885 = index(%884) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
+  /* %813 = index(%812) {axis 0, at 0} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 390168576, 2304, arena + 382953600, 1152);
 
-  /* %886 = index(%884) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
+  /* %814 = index(%812) {axis 0, at 1} blocks.8.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 390169728, 2304, arena + 382954752, 1152);
 
-  /* %887 = token_dwconv_grad_input(%883, %485) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %815 = token_dwconv_grad_input(%811, %449) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 375717888, params[183],
       arena + 368492544);
 
-  /* %888 = token_dwconv_grad_weight(%883, %484) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %816 = token_dwconv_grad_weight(%811, %448) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 375717888,
       arena + 361267200, arena + 382943232);
 
-  /* %889 = relu6_grad(%482, %887) blocks.8.conv : f32[B, 196, 1152] */
+  /* %817 = relu6_grad(%446, %815) blocks.8.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 354041856, arena + 368492544,
       arena + 361267200);
 
-  /* %890 = batch_normalize_grad(%479, %889, %480) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
+  /* %818 = batch_normalize_grad(%443, %817, %444) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 346816512, arena + 361267200, params[179],
       1e-05f, arena + 354041856);
 
-  /* %891 = batch_normalize_param_grad(%479, %889) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
+  /* %819 = batch_normalize_param_grad(%443, %817) {eps 1e-05, channels last} blocks.8.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 346816512, arena + 361267200, 1e-05f,
       arena + 368492544);
 
-  /* %892 = index(%891) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
+  /* %820 = index(%819) {axis 0, at 0} blocks.8.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 368492544, 2304, arena + 361488384, 1152);
 
-  /* %893 = index(%891) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
+  /* %821 = index(%819) {axis 0, at 1} blocks.8.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 368493696, 2304, arena + 361489536, 1152);
 
-  /* %894 = transpose(%478) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
+  /* %822 = transpose(%442) {perm [1, 0]} blocks.8.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[178], arena + 346816512);
 
-  /* %895 = linear_grad_weight(%890, %476) blocks.8.conv.conv.0 : f32[1152, 192] */
+  /* %823 = linear_grad_weight(%818, %440) blocks.8.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 354041856, arena + 709209600,
       arena + 361267200);
 
-  /* %896 = fused_linear(%890, %894, %873) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %824 = fused_linear(%818, %822, %801) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 354041856 + (long)b * 225792, arena + 346816512, NULL,
         LK_ACT_NONE, arena + 397393920 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %897 = reshape(%895) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %895: no code */
+  /* %825 = reshape(%823) {shape [1152, 192, 1, 1]} blocks.8.conv.conv.0 : f32[1152, 192, 1, 1], a view of %823: no code */
 
-  /* %898 = concat(%872, %896) {axis 0} blocks.8 : f32[B, 197, 192], a view of %688: no code */
+  /* %826 = concat(%800, %824) {axis 0} blocks.8 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %899 = mul(%898, %472) blocks.8 : f32[B, 197, 192] */
+  /* %827 = mul(%826, %436) blocks.8 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 346816512);
 
-  /* %900 = transpose(%469) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 349237248);
+  /* %828 = transpose(%433) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 348026880);
 
-  /* %901 = fused_linear(%899, %900) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 346816512, arena + 349237248, NULL, LK_ACT_NONE, NULL,
-      arena + 348026880);
-
-  /* %902 = linear_grad_weight(%899, %468) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 346816512, arena + 662103552, arena + 359172352);
-
-  /* %903 = reduce_sum(%899) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
-      arena + 359209216);
-
-  /* %904 = reshape(%901) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %901: no code */
-
-  /* %905 = transpose(%904) {perm [1, 2, 0, 3]} blocks.8.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 348026880,
-      arena + 356751616);
-
-  /* %906 = transpose(%462) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 660893184,
+  /* %829 = fused_linear(%827, %828) blocks.8.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 346816512, arena + 348026880, NULL, LK_ACT_NONE, NULL,
       arena + 351784064);
 
-  /* %907 = matmul(%905, %906) blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 356751616, 9456, 48, 1, arena + 351784064, 9456, 197,
-      1, arena + 346816512, 38809, 197, 0.0f);
+  /* %830 = linear_grad_weight(%827, %432) blocks.8.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 346816512, arena + 662103552, arena + 357961984);
 
-  /* %908 = transpose(%465) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 567190528, arena + 351784064);
+  /* %831 = reduce_sum(%827) {axes [0], batch} blocks.8.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
+      arena + 357998848);
 
-  /* %909 = matmul(%908, %905) blocks.8.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 351784064, 38809, 197, 1, arena + 356751616, 9456,
-      48, 1, arena + 357961984, 9456, 48, 0.0f);
+  /* %832 = reshape(%829) {shape [197, 4, 1, 48]} blocks.8.attn : f32[B, 197, 4, 1, 48], a view of %829: no code */
 
-  /* %910 = softmax_grad(%465, %907) {axis -1} blocks.8.attn : f32[B, 4, 1, 197, 197] */
+  /* %833 = matmul_permuted(%832, %427) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 351784064, 48, 192, 1,
+      arena + 660893184, 48, 1, 192, arena + 346816512, 38809, 197, 0.0f);
+
+  /* %834 = matmul_permuted(%430, %832) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 567190528, 38809, 1, 197,
+      arena + 351784064, 48, 192, 1, arena + 356751616, 48, 192, 0.0f);
+
+  /* %835 = softmax_grad(%430, %833) {axis -1} blocks.8.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 567190528, arena + 346816512, arena + 351784064);
 
-  /* %911 = mul_scalar(%910) {x op 0.14433756} blocks.8.attn : f32[B, 4, 1, 197, 197] */
+  /* %836 = mul_scalar(%835) {x op 0.14433756} blocks.8.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 351784064, 0.14433756f, arena + 346816512);
 
-  /* %912 = transpose(%460) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 659682816,
-      arena + 351784064);
+  /* %837 = matmul_permuted(%836, %426) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 346816512, 38809, 197, 1,
+      arena + 659682816, 48, 192, 1, arena + 351784064, 48, 192, 0.0f);
 
-  /* %913 = matmul(%911, %912) blocks.8.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 346816512, 38809, 197, 1, arena + 351784064, 9456,
-      48, 1, arena + 352994432, 9456, 48, 0.0f);
+  /* %838 = matmul_permuted(%425, %836) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 346816512, 38809, 1, 197,
+      arena + 658472448, 48, 192, 1, arena + 352994432, 48, 192, 0.0f);
 
-  /* %914 = transpose(%458) {perm [0, 1, 3, 2]} blocks.8.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 658472448,
-      arena + 351784064);
+  /* %839 = reshape(%834) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %834: no code */
 
-  /* %915 = matmul(%914, %911) blocks.8.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 351784064, 9456, 197, 1, arena + 346816512, 38809,
-      197, 1, arena + 354204800, 9456, 197, 0.0f);
+  /* %840 = reshape(%838) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %838: no code */
 
-  /* %916 = transpose(%909) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 357961984,
-      arena + 350447616);
+  /* %841 = reshape(%837) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %837: no code */
 
-  /* %917 = reshape(%916) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %916: no code */
+  /* %842 = concat(%841, %840, %839) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 351784064, 192, arena + 346816512, 576);
+  lk_copy_rows(B * 197, 192, arena + 352994432, 192, arena + 346816704, 576);
+  lk_copy_rows(B * 197, 192, arena + 356751616, 192, arena + 346816896, 576);
 
-  /* %918 = transpose(%915) {perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 354204800,
-      arena + 351657984);
-
-  /* %919 = reshape(%918) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %918: no code */
-
-  /* %920 = transpose(%913) {perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 352994432,
-      arena + 354204800);
-
-  /* %921 = reshape(%920) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %920: no code */
-
-  /* %922 = concat(%921, %919, %917) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 354204800, 192, arena + 346816512, 576);
-  lk_copy_rows(B * 197, 192, arena + 351657984, 192, arena + 346816704, 576);
-  lk_copy_rows(B * 197, 192, arena + 350447616, 192, arena + 346816896, 576);
-
-  /* %923 = transpose(%451) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
+  /* %843 = transpose(%419) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[174], arena + 351657984);
 
-  /* %924 = fused_linear(%922, %923) blocks.8.attn.qkv : f32[B, 197, 192] */
+  /* %844 = fused_linear(%842, %843) blocks.8.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 346816512, arena + 351657984, NULL, LK_ACT_NONE, NULL,
       arena + 350447616);
 
-  /* %925 = linear_grad_weight(%922, %450) blocks.8.attn.qkv : f32[576, 192] */
+  /* %845 = linear_grad_weight(%842, %418) blocks.8.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 346816512, arena + 657262080, arena + 356671488);
 
-  /* %926 = reduce_sum(%922) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
+  /* %846 = reduce_sum(%842) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
       arena + 356782080);
 
-  /* %927 = reduce_sum(%924) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %847 = reduce_sum(%844) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
       arena + 356782656);
 
-  /* %928 = mul(%924, %446) blocks.8.norm1 : f32[B, 197, 192] */
+  /* %848 = mul(%844, %414) blocks.8.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 346816512);
 
-  /* %929 = mul(%924, %448) blocks.8.norm1 : f32[B, 197, 192], written over %924 */
+  /* %849 = mul(%844, %416) blocks.8.norm1 : f32[B, 197, 192], written over %844 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
       arena + 656051712, (const long[]){37824, 192, 1}, arena + 350447616);
 
-  /* %930 = reduce_sum(%929) {axes [0], batch} blocks.8.norm1 : f32[192] */
+  /* %850 = reduce_sum(%849) {axes [0], batch} blocks.8.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
       arena + 356782848);
 
-  /* %931 = normalize_grad(%445, %928) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %851 = normalize_grad(%413, %848) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 654841344, arena + 346816512, 1e-06f, arena + 348026880);
 
-  /* %932 = add(%898, %931) blocks.7.conv : f32[B, 197, 192], written over %688 */
+  /* %852 = add(%826, %851) blocks.7.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 348026880, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %933 = slice(%932) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %853 = slice(%852) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %934 = slice(%932) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
+  /* %854 = slice(%852) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 354041856, 37632);
 
-  /* %935 = batch_normalize_grad(%439, %934, %440) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
+  /* %855 = batch_normalize_grad(%407, %854, %408) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 708005376, arena + 354041856, params[168],
       1e-05f, arena + 355246080);
 
-  /* %936 = batch_normalize_param_grad(%439, %934) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[2, 192] */
+  /* %856 = batch_normalize_param_grad(%407, %854) {eps 1e-05, channels last} blocks.7.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 708005376, arena + 354041856, 1e-05f,
       arena + 346816512);
 
-  /* %937 = index(%936) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
+  /* %857 = index(%856) {axis 0, at 0} blocks.7.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 346816512, 384, arena + 356783040, 192);
 
-  /* %938 = index(%936) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
+  /* %858 = index(%856) {axis 0, at 1} blocks.7.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 346816704, 384, arena + 356783232, 192);
 
-  /* %939 = transpose(%438) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
+  /* %859 = transpose(%406) {perm [1, 0]} blocks.7.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[167], arena + 356450304);
 
-  /* %940 = fused_linear(%935, %939) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
+  /* %860 = fused_linear(%855, %859) blocks.7.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 355246080, arena + 356450304, NULL, LK_ACT_NONE, NULL,
       arena + 346816512);
 
-  /* %941 = linear_grad_weight(%935, %436) blocks.7.conv.conv.6 : f32[192, 1152] */
+  /* %861 = linear_grad_weight(%855, %404) blocks.7.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 355246080, arena + 339591168,
       arena + 356450304);
 
-  /* %942 = reshape(%941) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %941: no code */
+  /* %862 = reshape(%861) {shape [192, 1152, 1, 1]} blocks.7.conv.conv.6 : f32[192, 1152, 1, 1], a view of %861: no code */
 
-  /* %943 = relu6_grad(%434, %940) blocks.7.conv : f32[B, 196, 1152] */
+  /* %863 = relu6_grad(%402, %860) blocks.7.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 332365824, arena + 346816512,
       arena + 339591168);
 
-  /* %944 = batch_normalize_grad(%431, %943, %432) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
+  /* %864 = batch_normalize_grad(%399, %863, %400) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 325140480, arena + 339591168, params[163],
       1e-05f, arena + 332365824);
 
-  /* %945 = batch_normalize_param_grad(%431, %943) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
+  /* %865 = batch_normalize_param_grad(%399, %863) {eps 1e-05, channels last} blocks.7.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 325140480, arena + 339591168, 1e-05f,
       arena + 346816512);
 
-  /* %946 = index(%945) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
+  /* %866 = index(%865) {axis 0, at 0} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 346816512, 2304, arena + 339601536, 1152);
 
-  /* %947 = index(%945) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
+  /* %867 = index(%865) {axis 0, at 1} blocks.7.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 346817664, 2304, arena + 339602688, 1152);
 
-  /* %948 = token_dwconv_grad_input(%944, %430) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %868 = token_dwconv_grad_input(%864, %398) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 332365824, params[162],
       arena + 325140480);
 
-  /* %949 = token_dwconv_grad_weight(%944, %429) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %869 = token_dwconv_grad_weight(%864, %397) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 332365824,
       arena + 317915136, arena + 339591168);
 
-  /* %950 = relu6_grad(%427, %948) blocks.7.conv : f32[B, 196, 1152] */
+  /* %870 = relu6_grad(%395, %868) blocks.7.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 310689792, arena + 325140480,
       arena + 317915136);
 
-  /* %951 = batch_normalize_grad(%424, %950, %425) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
+  /* %871 = batch_normalize_grad(%392, %870, %393) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, params[158],
       1e-05f, arena + 310689792);
 
-  /* %952 = batch_normalize_param_grad(%424, %950) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
+  /* %872 = batch_normalize_param_grad(%392, %870) {eps 1e-05, channels last} blocks.7.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 303464448, arena + 317915136, 1e-05f,
       arena + 325140480);
 
-  /* %953 = index(%952) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
+  /* %873 = index(%872) {axis 0, at 0} blocks.7.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 325140480, 2304, arena + 318136320, 1152);
 
-  /* %954 = index(%952) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
+  /* %874 = index(%872) {axis 0, at 1} blocks.7.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 325141632, 2304, arena + 318137472, 1152);
 
-  /* %955 = transpose(%423) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
+  /* %875 = transpose(%391) {perm [1, 0]} blocks.7.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[157], arena + 303464448);
 
-  /* %956 = linear_grad_weight(%951, %421) blocks.7.conv.conv.0 : f32[1152, 192] */
+  /* %876 = linear_grad_weight(%871, %389) blocks.7.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 310689792, arena + 706801152,
       arena + 317915136);
 
-  /* %957 = fused_linear(%951, %955, %934) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %877 = fused_linear(%871, %875, %854) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 310689792 + (long)b * 225792, arena + 303464448, NULL,
         LK_ACT_NONE, arena + 354041856 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %958 = reshape(%956) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %956: no code */
+  /* %878 = reshape(%876) {shape [1152, 192, 1, 1]} blocks.7.conv.conv.0 : f32[1152, 192, 1, 1], a view of %876: no code */
 
-  /* %959 = concat(%933, %957) {axis 0} blocks.7 : f32[B, 197, 192], a view of %688: no code */
+  /* %879 = concat(%853, %877) {axis 0} blocks.7 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %960 = mul(%959, %417) blocks.7 : f32[B, 197, 192] */
+  /* %880 = mul(%879, %385) blocks.7 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 303464448);
 
-  /* %961 = transpose(%414) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[155], arena + 305885184);
+  /* %881 = transpose(%382) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[155], arena + 304674816);
 
-  /* %962 = fused_linear(%960, %961) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 303464448, arena + 305885184, NULL, LK_ACT_NONE, NULL,
-      arena + 304674816);
-
-  /* %963 = linear_grad_weight(%960, %413) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 303464448, arena + 653630976, arena + 315820288);
-
-  /* %964 = reduce_sum(%960) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
-      arena + 315857152);
-
-  /* %965 = reshape(%962) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %962: no code */
-
-  /* %966 = transpose(%965) {perm [1, 2, 0, 3]} blocks.7.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 304674816,
-      arena + 313399552);
-
-  /* %967 = transpose(%407) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 652420608,
+  /* %882 = fused_linear(%880, %881) blocks.7.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 303464448, arena + 304674816, NULL, LK_ACT_NONE, NULL,
       arena + 308432000);
 
-  /* %968 = matmul(%966, %967) blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 313399552, 9456, 48, 1, arena + 308432000, 9456, 197,
-      1, arena + 303464448, 38809, 197, 0.0f);
+  /* %883 = linear_grad_weight(%880, %381) blocks.7.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 303464448, arena + 653630976, arena + 314609920);
 
-  /* %969 = transpose(%410) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 562222976, arena + 308432000);
+  /* %884 = reduce_sum(%880) {axes [0], batch} blocks.7.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
+      arena + 314646784);
 
-  /* %970 = matmul(%969, %966) blocks.7.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 308432000, 38809, 197, 1, arena + 313399552, 9456,
-      48, 1, arena + 314609920, 9456, 48, 0.0f);
+  /* %885 = reshape(%882) {shape [197, 4, 1, 48]} blocks.7.attn : f32[B, 197, 4, 1, 48], a view of %882: no code */
 
-  /* %971 = softmax_grad(%410, %968) {axis -1} blocks.7.attn : f32[B, 4, 1, 197, 197] */
+  /* %886 = matmul_permuted(%885, %376) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 308432000, 48, 192, 1,
+      arena + 652420608, 48, 1, 192, arena + 303464448, 38809, 197, 0.0f);
+
+  /* %887 = matmul_permuted(%379, %885) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 562222976, 38809, 1, 197,
+      arena + 308432000, 48, 192, 1, arena + 313399552, 48, 192, 0.0f);
+
+  /* %888 = softmax_grad(%379, %886) {axis -1} blocks.7.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 562222976, arena + 303464448, arena + 308432000);
 
-  /* %972 = mul_scalar(%971) {x op 0.14433756} blocks.7.attn : f32[B, 4, 1, 197, 197] */
+  /* %889 = mul_scalar(%888) {x op 0.14433756} blocks.7.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 308432000, 0.14433756f, arena + 303464448);
 
-  /* %973 = transpose(%405) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 651210240,
-      arena + 308432000);
+  /* %890 = matmul_permuted(%889, %375) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 303464448, 38809, 197, 1,
+      arena + 651210240, 48, 192, 1, arena + 308432000, 48, 192, 0.0f);
 
-  /* %974 = matmul(%972, %973) blocks.7.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 303464448, 38809, 197, 1, arena + 308432000, 9456,
-      48, 1, arena + 309642368, 9456, 48, 0.0f);
+  /* %891 = matmul_permuted(%374, %889) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 303464448, 38809, 1, 197,
+      arena + 649999872, 48, 192, 1, arena + 309642368, 48, 192, 0.0f);
 
-  /* %975 = transpose(%403) {perm [0, 1, 3, 2]} blocks.7.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 649999872,
-      arena + 308432000);
+  /* %892 = reshape(%887) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %887: no code */
 
-  /* %976 = matmul(%975, %972) blocks.7.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 308432000, 9456, 197, 1, arena + 303464448, 38809,
-      197, 1, arena + 310852736, 9456, 197, 0.0f);
+  /* %893 = reshape(%891) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %891: no code */
 
-  /* %977 = transpose(%970) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 314609920,
-      arena + 307095552);
+  /* %894 = reshape(%890) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %890: no code */
 
-  /* %978 = reshape(%977) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %977: no code */
+  /* %895 = concat(%894, %893, %892) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 308432000, 192, arena + 303464448, 576);
+  lk_copy_rows(B * 197, 192, arena + 309642368, 192, arena + 303464640, 576);
+  lk_copy_rows(B * 197, 192, arena + 313399552, 192, arena + 303464832, 576);
 
-  /* %979 = transpose(%976) {perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 310852736,
-      arena + 308305920);
-
-  /* %980 = reshape(%979) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %979: no code */
-
-  /* %981 = transpose(%974) {perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 309642368,
-      arena + 310852736);
-
-  /* %982 = reshape(%981) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %981: no code */
-
-  /* %983 = concat(%982, %980, %978) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 310852736, 192, arena + 303464448, 576);
-  lk_copy_rows(B * 197, 192, arena + 308305920, 192, arena + 303464640, 576);
-  lk_copy_rows(B * 197, 192, arena + 307095552, 192, arena + 303464832, 576);
-
-  /* %984 = transpose(%396) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
+  /* %896 = transpose(%368) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[153], arena + 308305920);
 
-  /* %985 = fused_linear(%983, %984) blocks.7.attn.qkv : f32[B, 197, 192] */
+  /* %897 = fused_linear(%895, %896) blocks.7.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 303464448, arena + 308305920, NULL, LK_ACT_NONE, NULL,
       arena + 307095552);
 
-  /* %986 = linear_grad_weight(%983, %395) blocks.7.attn.qkv : f32[576, 192] */
+  /* %898 = linear_grad_weight(%895, %367) blocks.7.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 303464448, arena + 648789504, arena + 313319424);
 
-  /* %987 = reduce_sum(%983) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
+  /* %899 = reduce_sum(%895) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 303464448,
       arena + 313430016);
 
-  /* %988 = reduce_sum(%985) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %900 = reduce_sum(%897) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
       arena + 313430592);
 
-  /* %989 = mul(%985, %391) blocks.7.norm1 : f32[B, 197, 192] */
+  /* %901 = mul(%897, %363) blocks.7.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
       params[151], (const long[]){0, 0, 1}, arena + 303464448);
 
-  /* %990 = mul(%985, %393) blocks.7.norm1 : f32[B, 197, 192], written over %985 */
+  /* %902 = mul(%897, %365) blocks.7.norm1 : f32[B, 197, 192], written over %897 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 307095552, (const long[]){37824, 192, 1},
       arena + 647579136, (const long[]){37824, 192, 1}, arena + 307095552);
 
-  /* %991 = reduce_sum(%990) {axes [0], batch} blocks.7.norm1 : f32[192] */
+  /* %903 = reduce_sum(%902) {axes [0], batch} blocks.7.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 307095552,
       arena + 313430784);
 
-  /* %992 = normalize_grad(%390, %989) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %904 = normalize_grad(%362, %901) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 646368768, arena + 303464448, 1e-06f, arena + 304674816);
 
-  /* %993 = add(%959, %992) blocks.6.conv : f32[B, 197, 192], written over %688 */
+  /* %905 = add(%879, %904) blocks.6.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 304674816, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %994 = slice(%993) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %906 = slice(%905) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %995 = slice(%993) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
+  /* %907 = slice(%905) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 310689792, 37632);
 
-  /* %996 = batch_normalize_grad(%384, %995, %385) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
+  /* %908 = batch_normalize_grad(%356, %907, %357) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 705596928, arena + 310689792, params[147],
       1e-05f, arena + 311894016);
 
-  /* %997 = batch_normalize_param_grad(%384, %995) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[2, 192] */
+  /* %909 = batch_normalize_param_grad(%356, %907) {eps 1e-05, channels last} blocks.6.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 705596928, arena + 310689792, 1e-05f,
       arena + 303464448);
 
-  /* %998 = index(%997) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
+  /* %910 = index(%909) {axis 0, at 0} blocks.6.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 303464448, 384, arena + 313430976, 192);
 
-  /* %999 = index(%997) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
+  /* %911 = index(%909) {axis 0, at 1} blocks.6.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 303464640, 384, arena + 313431168, 192);
 
-  /* %1000 = transpose(%383) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
+  /* %912 = transpose(%355) {perm [1, 0]} blocks.6.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[146], arena + 313098240);
 
-  /* %1001 = fused_linear(%996, %1000) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
+  /* %913 = fused_linear(%908, %912) blocks.6.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 311894016, arena + 313098240, NULL, LK_ACT_NONE, NULL,
       arena + 303464448);
 
-  /* %1002 = linear_grad_weight(%996, %381) blocks.6.conv.conv.6 : f32[192, 1152] */
+  /* %914 = linear_grad_weight(%908, %353) blocks.6.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 311894016, arena + 296239104,
       arena + 313098240);
 
-  /* %1003 = reshape(%1002) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1002: no code */
+  /* %915 = reshape(%914) {shape [192, 1152, 1, 1]} blocks.6.conv.conv.6 : f32[192, 1152, 1, 1], a view of %914: no code */
 
-  /* %1004 = relu6_grad(%379, %1001) blocks.6.conv : f32[B, 196, 1152] */
+  /* %916 = relu6_grad(%351, %913) blocks.6.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 289013760, arena + 303464448,
       arena + 296239104);
 
-  /* %1005 = batch_normalize_grad(%376, %1004, %377) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
+  /* %917 = batch_normalize_grad(%348, %916, %349) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 281788416, arena + 296239104, params[142],
       1e-05f, arena + 289013760);
 
-  /* %1006 = batch_normalize_param_grad(%376, %1004) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
+  /* %918 = batch_normalize_param_grad(%348, %916) {eps 1e-05, channels last} blocks.6.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 281788416, arena + 296239104, 1e-05f,
       arena + 303464448);
 
-  /* %1007 = index(%1006) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
+  /* %919 = index(%918) {axis 0, at 0} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 303464448, 2304, arena + 296249472, 1152);
 
-  /* %1008 = index(%1006) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
+  /* %920 = index(%918) {axis 0, at 1} blocks.6.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 303465600, 2304, arena + 296250624, 1152);
 
-  /* %1009 = token_dwconv_grad_input(%1005, %375) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %921 = token_dwconv_grad_input(%917, %347) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760, params[141],
       arena + 281788416);
 
-  /* %1010 = token_dwconv_grad_weight(%1005, %374) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %922 = token_dwconv_grad_weight(%917, %346) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 289013760,
       arena + 274563072, arena + 296239104);
 
-  /* %1011 = relu6_grad(%372, %1009) blocks.6.conv : f32[B, 196, 1152] */
+  /* %923 = relu6_grad(%344, %921) blocks.6.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 267337728, arena + 281788416,
       arena + 274563072);
 
-  /* %1012 = batch_normalize_grad(%369, %1011, %370) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
+  /* %924 = batch_normalize_grad(%341, %923, %342) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, params[137],
       1e-05f, arena + 267337728);
 
-  /* %1013 = batch_normalize_param_grad(%369, %1011) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
+  /* %925 = batch_normalize_param_grad(%341, %923) {eps 1e-05, channels last} blocks.6.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 260112384, arena + 274563072, 1e-05f,
       arena + 281788416);
 
-  /* %1014 = index(%1013) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
+  /* %926 = index(%925) {axis 0, at 0} blocks.6.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 281788416, 2304, arena + 274784256, 1152);
 
-  /* %1015 = index(%1013) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
+  /* %927 = index(%925) {axis 0, at 1} blocks.6.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 281789568, 2304, arena + 274785408, 1152);
 
-  /* %1016 = transpose(%368) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
+  /* %928 = transpose(%340) {perm [1, 0]} blocks.6.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[136], arena + 260112384);
 
-  /* %1017 = linear_grad_weight(%1012, %366) blocks.6.conv.conv.0 : f32[1152, 192] */
+  /* %929 = linear_grad_weight(%924, %338) blocks.6.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 267337728, arena + 704392704,
       arena + 274563072);
 
-  /* %1018 = fused_linear(%1012, %1016, %995) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %930 = fused_linear(%924, %928, %907) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 267337728 + (long)b * 225792, arena + 260112384, NULL,
         LK_ACT_NONE, arena + 310689792 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %1019 = reshape(%1017) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1017: no code */
+  /* %931 = reshape(%929) {shape [1152, 192, 1, 1]} blocks.6.conv.conv.0 : f32[1152, 192, 1, 1], a view of %929: no code */
 
-  /* %1020 = concat(%994, %1018) {axis 0} blocks.6 : f32[B, 197, 192], a view of %688: no code */
+  /* %932 = concat(%906, %930) {axis 0} blocks.6 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %1021 = mul(%1020, %362) blocks.6 : f32[B, 197, 192] */
+  /* %933 = mul(%932, %334) blocks.6 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 260112384);
 
-  /* %1022 = transpose(%359) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[134], arena + 262533120);
+  /* %934 = transpose(%331) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[134], arena + 261322752);
 
-  /* %1023 = fused_linear(%1021, %1022) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 262533120, NULL, LK_ACT_NONE, NULL,
-      arena + 261322752);
-
-  /* %1024 = linear_grad_weight(%1021, %358) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 645158400, arena + 272468224);
-
-  /* %1025 = reduce_sum(%1021) {axes [0], batch} blocks.6.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
-      arena + 272505088);
-
-  /* %1026 = reshape(%1023) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %1023: no code */
-
-  /* %1027 = transpose(%1026) {perm [1, 2, 0, 3]} blocks.6.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 261322752,
-      arena + 270047488);
-
-  /* %1028 = transpose(%352) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 643948032,
+  /* %935 = fused_linear(%933, %934) blocks.6.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 261322752, NULL, LK_ACT_NONE, NULL,
       arena + 265079936);
 
-  /* %1029 = matmul(%1027, %1028) blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 270047488, 9456, 48, 1, arena + 265079936, 9456, 197,
-      1, arena + 260112384, 38809, 197, 0.0f);
+  /* %936 = linear_grad_weight(%933, %330) blocks.6.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 645158400, arena + 271257856);
 
-  /* %1030 = transpose(%355) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 557255424, arena + 265079936);
+  /* %937 = reduce_sum(%933) {axes [0], batch} blocks.6.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
+      arena + 271294720);
 
-  /* %1031 = matmul(%1030, %1027) blocks.6.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 265079936, 38809, 197, 1, arena + 270047488, 9456,
-      48, 1, arena + 271257856, 9456, 48, 0.0f);
+  /* %938 = reshape(%935) {shape [197, 4, 1, 48]} blocks.6.attn : f32[B, 197, 4, 1, 48], a view of %935: no code */
 
-  /* %1032 = softmax_grad(%355, %1029) {axis -1} blocks.6.attn : f32[B, 4, 1, 197, 197] */
+  /* %939 = matmul_permuted(%938, %325) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 265079936, 48, 192, 1,
+      arena + 643948032, 48, 1, 192, arena + 260112384, 38809, 197, 0.0f);
+
+  /* %940 = matmul_permuted(%328, %938) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 557255424, 38809, 1, 197,
+      arena + 265079936, 48, 192, 1, arena + 270047488, 48, 192, 0.0f);
+
+  /* %941 = softmax_grad(%328, %939) {axis -1} blocks.6.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 557255424, arena + 260112384, arena + 265079936);
 
-  /* %1033 = mul_scalar(%1032) {x op 0.14433756} blocks.6.attn : f32[B, 4, 1, 197, 197] */
+  /* %942 = mul_scalar(%941) {x op 0.14433756} blocks.6.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 265079936, 0.14433756f, arena + 260112384);
 
-  /* %1034 = transpose(%350) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 642737664,
-      arena + 265079936);
+  /* %943 = matmul_permuted(%942, %324) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 260112384, 38809, 197, 1,
+      arena + 642737664, 48, 192, 1, arena + 265079936, 48, 192, 0.0f);
 
-  /* %1035 = matmul(%1033, %1034) blocks.6.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 260112384, 38809, 197, 1, arena + 265079936, 9456,
-      48, 1, arena + 266290304, 9456, 48, 0.0f);
+  /* %944 = matmul_permuted(%323, %942) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 260112384, 38809, 1, 197,
+      arena + 641527296, 48, 192, 1, arena + 266290304, 48, 192, 0.0f);
 
-  /* %1036 = transpose(%348) {perm [0, 1, 3, 2]} blocks.6.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 641527296,
-      arena + 265079936);
+  /* %945 = reshape(%940) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %940: no code */
 
-  /* %1037 = matmul(%1036, %1033) blocks.6.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 265079936, 9456, 197, 1, arena + 260112384, 38809,
-      197, 1, arena + 267500672, 9456, 197, 0.0f);
+  /* %946 = reshape(%944) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %944: no code */
 
-  /* %1038 = transpose(%1031) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 271257856,
-      arena + 263743488);
+  /* %947 = reshape(%943) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %943: no code */
 
-  /* %1039 = reshape(%1038) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1038: no code */
+  /* %948 = concat(%947, %946, %945) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 265079936, 192, arena + 260112384, 576);
+  lk_copy_rows(B * 197, 192, arena + 266290304, 192, arena + 260112576, 576);
+  lk_copy_rows(B * 197, 192, arena + 270047488, 192, arena + 260112768, 576);
 
-  /* %1040 = transpose(%1037) {perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 267500672,
-      arena + 264953856);
-
-  /* %1041 = reshape(%1040) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1040: no code */
-
-  /* %1042 = transpose(%1035) {perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 266290304,
-      arena + 267500672);
-
-  /* %1043 = reshape(%1042) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1042: no code */
-
-  /* %1044 = concat(%1043, %1041, %1039) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 267500672, 192, arena + 260112384, 576);
-  lk_copy_rows(B * 197, 192, arena + 264953856, 192, arena + 260112576, 576);
-  lk_copy_rows(B * 197, 192, arena + 263743488, 192, arena + 260112768, 576);
-
-  /* %1045 = transpose(%341) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
+  /* %949 = transpose(%317) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[132], arena + 264953856);
 
-  /* %1046 = fused_linear(%1044, %1045) blocks.6.attn.qkv : f32[B, 197, 192] */
+  /* %950 = fused_linear(%948, %949) blocks.6.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 264953856, NULL, LK_ACT_NONE, NULL,
       arena + 263743488);
 
-  /* %1047 = linear_grad_weight(%1044, %340) blocks.6.attn.qkv : f32[576, 192] */
+  /* %951 = linear_grad_weight(%948, %316) blocks.6.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 640316928, arena + 269967360);
 
-  /* %1048 = reduce_sum(%1044) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
+  /* %952 = reduce_sum(%948) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
       arena + 270077952);
 
-  /* %1049 = reduce_sum(%1046) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %953 = reduce_sum(%950) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
       arena + 270078528);
 
-  /* %1050 = mul(%1046, %336) blocks.6.norm1 : f32[B, 197, 192] */
+  /* %954 = mul(%950, %312) blocks.6.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
       params[130], (const long[]){0, 0, 1}, arena + 260112384);
 
-  /* %1051 = mul(%1046, %338) blocks.6.norm1 : f32[B, 197, 192], written over %1046 */
+  /* %955 = mul(%950, %314) blocks.6.norm1 : f32[B, 197, 192], written over %950 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
       arena + 639106560, (const long[]){37824, 192, 1}, arena + 263743488);
 
-  /* %1052 = reduce_sum(%1051) {axes [0], batch} blocks.6.norm1 : f32[192] */
+  /* %956 = reduce_sum(%955) {axes [0], batch} blocks.6.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
       arena + 270078720);
 
-  /* %1053 = normalize_grad(%335, %1050) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %957 = normalize_grad(%311, %954) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 637896192, arena + 260112384, 1e-06f, arena + 261322752);
 
-  /* %1054 = add(%1020, %1053) blocks.5.conv : f32[B, 197, 192], written over %688 */
+  /* %958 = add(%932, %957) blocks.5.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 261322752, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %1055 = slice(%1054) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %959 = slice(%958) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %1056 = slice(%1054) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
+  /* %960 = slice(%958) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 267337728, 37632);
 
-  /* %1057 = batch_normalize_grad(%329, %1056, %330) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
+  /* %961 = batch_normalize_grad(%305, %960, %306) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 703188480, arena + 267337728, params[126],
       1e-05f, arena + 268541952);
 
-  /* %1058 = batch_normalize_param_grad(%329, %1056) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[2, 192] */
+  /* %962 = batch_normalize_param_grad(%305, %960) {eps 1e-05, channels last} blocks.5.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 703188480, arena + 267337728, 1e-05f,
       arena + 260112384);
 
-  /* %1059 = index(%1058) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
+  /* %963 = index(%962) {axis 0, at 0} blocks.5.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 260112384, 384, arena + 270078912, 192);
 
-  /* %1060 = index(%1058) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
+  /* %964 = index(%962) {axis 0, at 1} blocks.5.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 260112576, 384, arena + 270079104, 192);
 
-  /* %1061 = transpose(%328) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
+  /* %965 = transpose(%304) {perm [1, 0]} blocks.5.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[125], arena + 269746176);
 
-  /* %1062 = fused_linear(%1057, %1061) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
+  /* %966 = fused_linear(%961, %965) blocks.5.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 268541952, arena + 269746176, NULL, LK_ACT_NONE, NULL,
       arena + 260112384);
 
-  /* %1063 = linear_grad_weight(%1057, %326) blocks.5.conv.conv.6 : f32[192, 1152] */
+  /* %967 = linear_grad_weight(%961, %302) blocks.5.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 268541952, arena + 252887040,
       arena + 269746176);
 
-  /* %1064 = reshape(%1063) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1063: no code */
+  /* %968 = reshape(%967) {shape [192, 1152, 1, 1]} blocks.5.conv.conv.6 : f32[192, 1152, 1, 1], a view of %967: no code */
 
-  /* %1065 = relu6_grad(%324, %1062) blocks.5.conv : f32[B, 196, 1152] */
+  /* %969 = relu6_grad(%300, %966) blocks.5.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 245661696, arena + 260112384,
       arena + 252887040);
 
-  /* %1066 = batch_normalize_grad(%321, %1065, %322) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
+  /* %970 = batch_normalize_grad(%297, %969, %298) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 238436352, arena + 252887040, params[121],
       1e-05f, arena + 245661696);
 
-  /* %1067 = batch_normalize_param_grad(%321, %1065) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
+  /* %971 = batch_normalize_param_grad(%297, %969) {eps 1e-05, channels last} blocks.5.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 238436352, arena + 252887040, 1e-05f,
       arena + 260112384);
 
-  /* %1068 = index(%1067) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
+  /* %972 = index(%971) {axis 0, at 0} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 260112384, 2304, arena + 252897408, 1152);
 
-  /* %1069 = index(%1067) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
+  /* %973 = index(%971) {axis 0, at 1} blocks.5.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 260113536, 2304, arena + 252898560, 1152);
 
-  /* %1070 = token_dwconv_grad_input(%1066, %320) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %974 = token_dwconv_grad_input(%970, %296) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 245661696, params[120],
       arena + 238436352);
 
-  /* %1071 = token_dwconv_grad_weight(%1066, %319) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %975 = token_dwconv_grad_weight(%970, %295) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 245661696,
       arena + 231211008, arena + 252887040);
 
-  /* %1072 = relu6_grad(%317, %1070) blocks.5.conv : f32[B, 196, 1152] */
+  /* %976 = relu6_grad(%293, %974) blocks.5.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 223985664, arena + 238436352,
       arena + 231211008);
 
-  /* %1073 = batch_normalize_grad(%314, %1072, %315) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
+  /* %977 = batch_normalize_grad(%290, %976, %291) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, params[116],
       1e-05f, arena + 223985664);
 
-  /* %1074 = batch_normalize_param_grad(%314, %1072) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
+  /* %978 = batch_normalize_param_grad(%290, %976) {eps 1e-05, channels last} blocks.5.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 216760320, arena + 231211008, 1e-05f,
       arena + 238436352);
 
-  /* %1075 = index(%1074) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
+  /* %979 = index(%978) {axis 0, at 0} blocks.5.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 238436352, 2304, arena + 231432192, 1152);
 
-  /* %1076 = index(%1074) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
+  /* %980 = index(%978) {axis 0, at 1} blocks.5.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 238437504, 2304, arena + 231433344, 1152);
 
-  /* %1077 = transpose(%313) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
+  /* %981 = transpose(%289) {perm [1, 0]} blocks.5.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[115], arena + 216760320);
 
-  /* %1078 = linear_grad_weight(%1073, %311) blocks.5.conv.conv.0 : f32[1152, 192] */
+  /* %982 = linear_grad_weight(%977, %287) blocks.5.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 223985664, arena + 701984256,
       arena + 231211008);
 
-  /* %1079 = fused_linear(%1073, %1077, %1056) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %983 = fused_linear(%977, %981, %960) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 223985664 + (long)b * 225792, arena + 216760320, NULL,
         LK_ACT_NONE, arena + 267337728 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %1080 = reshape(%1078) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1078: no code */
+  /* %984 = reshape(%982) {shape [1152, 192, 1, 1]} blocks.5.conv.conv.0 : f32[1152, 192, 1, 1], a view of %982: no code */
 
-  /* %1081 = concat(%1055, %1079) {axis 0} blocks.5 : f32[B, 197, 192], a view of %688: no code */
+  /* %985 = concat(%959, %983) {axis 0} blocks.5 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %1082 = mul(%1081, %307) blocks.5 : f32[B, 197, 192] */
+  /* %986 = mul(%985, %283) blocks.5 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 216760320);
 
-  /* %1083 = transpose(%304) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 219181056);
+  /* %987 = transpose(%280) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 217970688);
 
-  /* %1084 = fused_linear(%1082, %1083) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 216760320, arena + 219181056, NULL, LK_ACT_NONE, NULL,
-      arena + 217970688);
-
-  /* %1085 = linear_grad_weight(%1082, %303) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 216760320, arena + 636685824, arena + 229116160);
-
-  /* %1086 = reduce_sum(%1082) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
-      arena + 229153024);
-
-  /* %1087 = reshape(%1084) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %1084: no code */
-
-  /* %1088 = transpose(%1087) {perm [1, 2, 0, 3]} blocks.5.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 217970688,
-      arena + 226695424);
-
-  /* %1089 = transpose(%297) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 635475456,
+  /* %988 = fused_linear(%986, %987) blocks.5.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 216760320, arena + 217970688, NULL, LK_ACT_NONE, NULL,
       arena + 221727872);
 
-  /* %1090 = matmul(%1088, %1089) blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 226695424, 9456, 48, 1, arena + 221727872, 9456, 197,
-      1, arena + 216760320, 38809, 197, 0.0f);
+  /* %989 = linear_grad_weight(%986, %279) blocks.5.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 216760320, arena + 636685824, arena + 227905792);
 
-  /* %1091 = transpose(%300) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 552287872, arena + 221727872);
+  /* %990 = reduce_sum(%986) {axes [0], batch} blocks.5.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
+      arena + 227942656);
 
-  /* %1092 = matmul(%1091, %1088) blocks.5.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 221727872, 38809, 197, 1, arena + 226695424, 9456,
-      48, 1, arena + 227905792, 9456, 48, 0.0f);
+  /* %991 = reshape(%988) {shape [197, 4, 1, 48]} blocks.5.attn : f32[B, 197, 4, 1, 48], a view of %988: no code */
 
-  /* %1093 = softmax_grad(%300, %1090) {axis -1} blocks.5.attn : f32[B, 4, 1, 197, 197] */
+  /* %992 = matmul_permuted(%991, %274) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 221727872, 48, 192, 1,
+      arena + 635475456, 48, 1, 192, arena + 216760320, 38809, 197, 0.0f);
+
+  /* %993 = matmul_permuted(%277, %991) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 552287872, 38809, 1, 197,
+      arena + 221727872, 48, 192, 1, arena + 226695424, 48, 192, 0.0f);
+
+  /* %994 = softmax_grad(%277, %992) {axis -1} blocks.5.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 552287872, arena + 216760320, arena + 221727872);
 
-  /* %1094 = mul_scalar(%1093) {x op 0.14433756} blocks.5.attn : f32[B, 4, 1, 197, 197] */
+  /* %995 = mul_scalar(%994) {x op 0.14433756} blocks.5.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 221727872, 0.14433756f, arena + 216760320);
 
-  /* %1095 = transpose(%295) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 634265088,
-      arena + 221727872);
+  /* %996 = matmul_permuted(%995, %273) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 216760320, 38809, 197, 1,
+      arena + 634265088, 48, 192, 1, arena + 221727872, 48, 192, 0.0f);
 
-  /* %1096 = matmul(%1094, %1095) blocks.5.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 216760320, 38809, 197, 1, arena + 221727872, 9456,
-      48, 1, arena + 222938240, 9456, 48, 0.0f);
+  /* %997 = matmul_permuted(%272, %995) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 216760320, 38809, 1, 197,
+      arena + 633054720, 48, 192, 1, arena + 222938240, 48, 192, 0.0f);
 
-  /* %1097 = transpose(%293) {perm [0, 1, 3, 2]} blocks.5.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 633054720,
-      arena + 221727872);
+  /* %998 = reshape(%993) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %993: no code */
 
-  /* %1098 = matmul(%1097, %1094) blocks.5.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 221727872, 9456, 197, 1, arena + 216760320, 38809,
-      197, 1, arena + 224148608, 9456, 197, 0.0f);
+  /* %999 = reshape(%997) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %997: no code */
 
-  /* %1099 = transpose(%1092) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 227905792,
-      arena + 220391424);
+  /* %1000 = reshape(%996) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %996: no code */
 
-  /* %1100 = reshape(%1099) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1099: no code */
+  /* %1001 = concat(%1000, %999, %998) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 221727872, 192, arena + 216760320, 576);
+  lk_copy_rows(B * 197, 192, arena + 222938240, 192, arena + 216760512, 576);
+  lk_copy_rows(B * 197, 192, arena + 226695424, 192, arena + 216760704, 576);
 
-  /* %1101 = transpose(%1098) {perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 224148608,
-      arena + 221601792);
-
-  /* %1102 = reshape(%1101) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1101: no code */
-
-  /* %1103 = transpose(%1096) {perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 222938240,
-      arena + 224148608);
-
-  /* %1104 = reshape(%1103) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1103: no code */
-
-  /* %1105 = concat(%1104, %1102, %1100) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 224148608, 192, arena + 216760320, 576);
-  lk_copy_rows(B * 197, 192, arena + 221601792, 192, arena + 216760512, 576);
-  lk_copy_rows(B * 197, 192, arena + 220391424, 192, arena + 216760704, 576);
-
-  /* %1106 = transpose(%286) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
+  /* %1002 = transpose(%266) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[111], arena + 221601792);
 
-  /* %1107 = fused_linear(%1105, %1106) blocks.5.attn.qkv : f32[B, 197, 192] */
+  /* %1003 = fused_linear(%1001, %1002) blocks.5.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 216760320, arena + 221601792, NULL, LK_ACT_NONE, NULL,
       arena + 220391424);
 
-  /* %1108 = linear_grad_weight(%1105, %285) blocks.5.attn.qkv : f32[576, 192] */
+  /* %1004 = linear_grad_weight(%1001, %265) blocks.5.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 216760320, arena + 631844352, arena + 226615296);
 
-  /* %1109 = reduce_sum(%1105) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
+  /* %1005 = reduce_sum(%1001) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 216760320,
       arena + 226725888);
 
-  /* %1110 = reduce_sum(%1107) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1006 = reduce_sum(%1003) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
       arena + 226726464);
 
-  /* %1111 = mul(%1107, %281) blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1007 = mul(%1003, %261) blocks.5.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
       params[109], (const long[]){0, 0, 1}, arena + 216760320);
 
-  /* %1112 = mul(%1107, %283) blocks.5.norm1 : f32[B, 197, 192], written over %1107 */
+  /* %1008 = mul(%1003, %263) blocks.5.norm1 : f32[B, 197, 192], written over %1003 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 220391424, (const long[]){37824, 192, 1},
       arena + 630633984, (const long[]){37824, 192, 1}, arena + 220391424);
 
-  /* %1113 = reduce_sum(%1112) {axes [0], batch} blocks.5.norm1 : f32[192] */
+  /* %1009 = reduce_sum(%1008) {axes [0], batch} blocks.5.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 220391424,
       arena + 226726656);
 
-  /* %1114 = normalize_grad(%280, %1111) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %1010 = normalize_grad(%260, %1007) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 629423616, arena + 216760320, 1e-06f, arena + 217970688);
 
-  /* %1115 = add(%1081, %1114) blocks.4.conv : f32[B, 197, 192], written over %688 */
+  /* %1011 = add(%985, %1010) blocks.4.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 217970688, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %1116 = slice(%1115) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1012 = slice(%1011) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %1117 = slice(%1115) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
+  /* %1013 = slice(%1011) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 223985664, 37632);
 
-  /* %1118 = batch_normalize_grad(%274, %1117, %275) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
+  /* %1014 = batch_normalize_grad(%254, %1013, %255) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 700780032, arena + 223985664, params[105],
       1e-05f, arena + 225189888);
 
-  /* %1119 = batch_normalize_param_grad(%274, %1117) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[2, 192] */
+  /* %1015 = batch_normalize_param_grad(%254, %1013) {eps 1e-05, channels last} blocks.4.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 700780032, arena + 223985664, 1e-05f,
       arena + 216760320);
 
-  /* %1120 = index(%1119) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
+  /* %1016 = index(%1015) {axis 0, at 0} blocks.4.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 216760320, 384, arena + 226726848, 192);
 
-  /* %1121 = index(%1119) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
+  /* %1017 = index(%1015) {axis 0, at 1} blocks.4.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 216760512, 384, arena + 226727040, 192);
 
-  /* %1122 = transpose(%273) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
+  /* %1018 = transpose(%253) {perm [1, 0]} blocks.4.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[104], arena + 226394112);
 
-  /* %1123 = fused_linear(%1118, %1122) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
+  /* %1019 = fused_linear(%1014, %1018) blocks.4.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 225189888, arena + 226394112, NULL, LK_ACT_NONE, NULL,
       arena + 216760320);
 
-  /* %1124 = linear_grad_weight(%1118, %271) blocks.4.conv.conv.6 : f32[192, 1152] */
+  /* %1020 = linear_grad_weight(%1014, %251) blocks.4.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 225189888, arena + 209534976,
       arena + 226394112);
 
-  /* %1125 = reshape(%1124) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1124: no code */
+  /* %1021 = reshape(%1020) {shape [192, 1152, 1, 1]} blocks.4.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1020: no code */
 
-  /* %1126 = relu6_grad(%269, %1123) blocks.4.conv : f32[B, 196, 1152] */
+  /* %1022 = relu6_grad(%249, %1019) blocks.4.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 202309632, arena + 216760320,
       arena + 209534976);
 
-  /* %1127 = batch_normalize_grad(%266, %1126, %267) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
+  /* %1023 = batch_normalize_grad(%246, %1022, %247) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 195084288, arena + 209534976, params[100],
       1e-05f, arena + 202309632);
 
-  /* %1128 = batch_normalize_param_grad(%266, %1126) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
+  /* %1024 = batch_normalize_param_grad(%246, %1022) {eps 1e-05, channels last} blocks.4.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 195084288, arena + 209534976, 1e-05f,
       arena + 216760320);
 
-  /* %1129 = index(%1128) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
+  /* %1025 = index(%1024) {axis 0, at 0} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 216760320, 2304, arena + 209545344, 1152);
 
-  /* %1130 = index(%1128) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
+  /* %1026 = index(%1024) {axis 0, at 1} blocks.4.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 216761472, 2304, arena + 209546496, 1152);
 
-  /* %1131 = token_dwconv_grad_input(%1127, %265) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %1027 = token_dwconv_grad_input(%1023, %245) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632, params[99],
       arena + 195084288);
 
-  /* %1132 = token_dwconv_grad_weight(%1127, %264) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %1028 = token_dwconv_grad_weight(%1023, %244) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 202309632,
       arena + 187858944, arena + 209534976);
 
-  /* %1133 = relu6_grad(%262, %1131) blocks.4.conv : f32[B, 196, 1152] */
+  /* %1029 = relu6_grad(%242, %1027) blocks.4.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 180633600, arena + 195084288,
       arena + 187858944);
 
-  /* %1134 = batch_normalize_grad(%259, %1133, %260) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
+  /* %1030 = batch_normalize_grad(%239, %1029, %240) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, params[95],
       1e-05f, arena + 180633600);
 
-  /* %1135 = batch_normalize_param_grad(%259, %1133) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
+  /* %1031 = batch_normalize_param_grad(%239, %1029) {eps 1e-05, channels last} blocks.4.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 173408256, arena + 187858944, 1e-05f,
       arena + 195084288);
 
-  /* %1136 = index(%1135) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
+  /* %1032 = index(%1031) {axis 0, at 0} blocks.4.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195084288, 2304, arena + 188080128, 1152);
 
-  /* %1137 = index(%1135) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
+  /* %1033 = index(%1031) {axis 0, at 1} blocks.4.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 195085440, 2304, arena + 188081280, 1152);
 
-  /* %1138 = transpose(%258) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
+  /* %1034 = transpose(%238) {perm [1, 0]} blocks.4.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[94], arena + 173408256);
 
-  /* %1139 = linear_grad_weight(%1134, %256) blocks.4.conv.conv.0 : f32[1152, 192] */
+  /* %1035 = linear_grad_weight(%1030, %236) blocks.4.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 180633600, arena + 699575808,
       arena + 187858944);
 
-  /* %1140 = fused_linear(%1134, %1138, %1117) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1036 = fused_linear(%1030, %1034, %1013) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 180633600 + (long)b * 225792, arena + 173408256, NULL,
         LK_ACT_NONE, arena + 223985664 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %1141 = reshape(%1139) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1139: no code */
+  /* %1037 = reshape(%1035) {shape [1152, 192, 1, 1]} blocks.4.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1035: no code */
 
-  /* %1142 = concat(%1116, %1140) {axis 0} blocks.4 : f32[B, 197, 192], a view of %688: no code */
+  /* %1038 = concat(%1012, %1036) {axis 0} blocks.4 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %1143 = mul(%1142, %252) blocks.4 : f32[B, 197, 192] */
+  /* %1039 = mul(%1038, %232) blocks.4 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 173408256);
 
-  /* %1144 = transpose(%249) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 175828992);
+  /* %1040 = transpose(%229) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[92], arena + 174618624);
 
-  /* %1145 = fused_linear(%1143, %1144) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 175828992, NULL, LK_ACT_NONE, NULL,
-      arena + 174618624);
-
-  /* %1146 = linear_grad_weight(%1143, %248) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 628213248, arena + 185764096);
-
-  /* %1147 = reduce_sum(%1143) {axes [0], batch} blocks.4.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
-      arena + 185800960);
-
-  /* %1148 = reshape(%1145) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %1145: no code */
-
-  /* %1149 = transpose(%1148) {perm [1, 2, 0, 3]} blocks.4.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 174618624,
-      arena + 183343360);
-
-  /* %1150 = transpose(%242) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 627002880,
+  /* %1041 = fused_linear(%1039, %1040) blocks.4.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
       arena + 178375808);
 
-  /* %1151 = matmul(%1149, %1150) blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 183343360, 9456, 48, 1, arena + 178375808, 9456, 197,
-      1, arena + 173408256, 38809, 197, 0.0f);
+  /* %1042 = linear_grad_weight(%1039, %228) blocks.4.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 628213248, arena + 184553728);
 
-  /* %1152 = transpose(%245) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 547320320, arena + 178375808);
+  /* %1043 = reduce_sum(%1039) {axes [0], batch} blocks.4.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
+      arena + 184590592);
 
-  /* %1153 = matmul(%1152, %1149) blocks.4.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 178375808, 38809, 197, 1, arena + 183343360, 9456,
-      48, 1, arena + 184553728, 9456, 48, 0.0f);
+  /* %1044 = reshape(%1041) {shape [197, 4, 1, 48]} blocks.4.attn : f32[B, 197, 4, 1, 48], a view of %1041: no code */
 
-  /* %1154 = softmax_grad(%245, %1151) {axis -1} blocks.4.attn : f32[B, 4, 1, 197, 197] */
+  /* %1045 = matmul_permuted(%1044, %223) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 178375808, 48, 192, 1,
+      arena + 627002880, 48, 1, 192, arena + 173408256, 38809, 197, 0.0f);
+
+  /* %1046 = matmul_permuted(%226, %1044) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 547320320, 38809, 1, 197,
+      arena + 178375808, 48, 192, 1, arena + 183343360, 48, 192, 0.0f);
+
+  /* %1047 = softmax_grad(%226, %1045) {axis -1} blocks.4.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 547320320, arena + 173408256, arena + 178375808);
 
-  /* %1155 = mul_scalar(%1154) {x op 0.14433756} blocks.4.attn : f32[B, 4, 1, 197, 197] */
+  /* %1048 = mul_scalar(%1047) {x op 0.14433756} blocks.4.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 178375808, 0.14433756f, arena + 173408256);
 
-  /* %1156 = transpose(%240) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 625792512,
-      arena + 178375808);
+  /* %1049 = matmul_permuted(%1048, %222) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 173408256, 38809, 197, 1,
+      arena + 625792512, 48, 192, 1, arena + 178375808, 48, 192, 0.0f);
 
-  /* %1157 = matmul(%1155, %1156) blocks.4.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 173408256, 38809, 197, 1, arena + 178375808, 9456,
-      48, 1, arena + 179586176, 9456, 48, 0.0f);
+  /* %1050 = matmul_permuted(%221, %1048) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 173408256, 38809, 1, 197,
+      arena + 624582144, 48, 192, 1, arena + 179586176, 48, 192, 0.0f);
 
-  /* %1158 = transpose(%238) {perm [0, 1, 3, 2]} blocks.4.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 624582144,
-      arena + 178375808);
+  /* %1051 = reshape(%1046) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1046: no code */
 
-  /* %1159 = matmul(%1158, %1155) blocks.4.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 178375808, 9456, 197, 1, arena + 173408256, 38809,
-      197, 1, arena + 180796544, 9456, 197, 0.0f);
+  /* %1052 = reshape(%1050) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1050: no code */
 
-  /* %1160 = transpose(%1153) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 184553728,
-      arena + 177039360);
+  /* %1053 = reshape(%1049) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1049: no code */
 
-  /* %1161 = reshape(%1160) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1160: no code */
+  /* %1054 = concat(%1053, %1052, %1051) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 178375808, 192, arena + 173408256, 576);
+  lk_copy_rows(B * 197, 192, arena + 179586176, 192, arena + 173408448, 576);
+  lk_copy_rows(B * 197, 192, arena + 183343360, 192, arena + 173408640, 576);
 
-  /* %1162 = transpose(%1159) {perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 180796544,
-      arena + 178249728);
-
-  /* %1163 = reshape(%1162) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1162: no code */
-
-  /* %1164 = transpose(%1157) {perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 179586176,
-      arena + 180796544);
-
-  /* %1165 = reshape(%1164) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1164: no code */
-
-  /* %1166 = concat(%1165, %1163, %1161) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 180796544, 192, arena + 173408256, 576);
-  lk_copy_rows(B * 197, 192, arena + 178249728, 192, arena + 173408448, 576);
-  lk_copy_rows(B * 197, 192, arena + 177039360, 192, arena + 173408640, 576);
-
-  /* %1167 = transpose(%231) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
+  /* %1055 = transpose(%215) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[90], arena + 178249728);
 
-  /* %1168 = fused_linear(%1166, %1167) blocks.4.attn.qkv : f32[B, 197, 192] */
+  /* %1056 = fused_linear(%1054, %1055) blocks.4.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
       arena + 177039360);
 
-  /* %1169 = linear_grad_weight(%1166, %230) blocks.4.attn.qkv : f32[576, 192] */
+  /* %1057 = linear_grad_weight(%1054, %214) blocks.4.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 623371776, arena + 183263232);
 
-  /* %1170 = reduce_sum(%1166) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
+  /* %1058 = reduce_sum(%1054) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
       arena + 183373824);
 
-  /* %1171 = reduce_sum(%1168) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1059 = reduce_sum(%1056) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
       arena + 183374400);
 
-  /* %1172 = mul(%1168, %226) blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1060 = mul(%1056, %210) blocks.4.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
       params[88], (const long[]){0, 0, 1}, arena + 173408256);
 
-  /* %1173 = mul(%1168, %228) blocks.4.norm1 : f32[B, 197, 192], written over %1168 */
+  /* %1061 = mul(%1056, %212) blocks.4.norm1 : f32[B, 197, 192], written over %1056 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
       arena + 622161408, (const long[]){37824, 192, 1}, arena + 177039360);
 
-  /* %1174 = reduce_sum(%1173) {axes [0], batch} blocks.4.norm1 : f32[192] */
+  /* %1062 = reduce_sum(%1061) {axes [0], batch} blocks.4.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
       arena + 183374592);
 
-  /* %1175 = normalize_grad(%225, %1172) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %1063 = normalize_grad(%209, %1060) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 620951040, arena + 173408256, 1e-06f, arena + 174618624);
 
-  /* %1176 = add(%1142, %1175) blocks.3.conv : f32[B, 197, 192], written over %688 */
+  /* %1064 = add(%1038, %1063) blocks.3.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 174618624, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %1177 = slice(%1176) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1065 = slice(%1064) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %1178 = slice(%1176) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
+  /* %1066 = slice(%1064) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 180633600, 37632);
 
-  /* %1179 = batch_normalize_grad(%219, %1178, %220) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
+  /* %1067 = batch_normalize_grad(%203, %1066, %204) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 698371584, arena + 180633600, params[84], 1e-05f,
       arena + 181837824);
 
-  /* %1180 = batch_normalize_param_grad(%219, %1178) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[2, 192] */
+  /* %1068 = batch_normalize_param_grad(%203, %1066) {eps 1e-05, channels last} blocks.3.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 698371584, arena + 180633600, 1e-05f,
       arena + 173408256);
 
-  /* %1181 = index(%1180) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
+  /* %1069 = index(%1068) {axis 0, at 0} blocks.3.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 173408256, 384, arena + 183374784, 192);
 
-  /* %1182 = index(%1180) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
+  /* %1070 = index(%1068) {axis 0, at 1} blocks.3.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 173408448, 384, arena + 183374976, 192);
 
-  /* %1183 = transpose(%218) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
+  /* %1071 = transpose(%202) {perm [1, 0]} blocks.3.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[83], arena + 183042048);
 
-  /* %1184 = fused_linear(%1179, %1183) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
+  /* %1072 = fused_linear(%1067, %1071) blocks.3.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 181837824, arena + 183042048, NULL, LK_ACT_NONE, NULL,
       arena + 173408256);
 
-  /* %1185 = linear_grad_weight(%1179, %216) blocks.3.conv.conv.6 : f32[192, 1152] */
+  /* %1073 = linear_grad_weight(%1067, %200) blocks.3.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 181837824, arena + 166182912,
       arena + 183042048);
 
-  /* %1186 = reshape(%1185) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1185: no code */
+  /* %1074 = reshape(%1073) {shape [192, 1152, 1, 1]} blocks.3.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1073: no code */
 
-  /* %1187 = relu6_grad(%214, %1184) blocks.3.conv : f32[B, 196, 1152] */
+  /* %1075 = relu6_grad(%198, %1072) blocks.3.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 158957568, arena + 173408256,
       arena + 166182912);
 
-  /* %1188 = batch_normalize_grad(%211, %1187, %212) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
+  /* %1076 = batch_normalize_grad(%195, %1075, %196) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 151732224, arena + 166182912, params[79],
       1e-05f, arena + 158957568);
 
-  /* %1189 = batch_normalize_param_grad(%211, %1187) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
+  /* %1077 = batch_normalize_param_grad(%195, %1075) {eps 1e-05, channels last} blocks.3.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 151732224, arena + 166182912, 1e-05f,
       arena + 173408256);
 
-  /* %1190 = index(%1189) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
+  /* %1078 = index(%1077) {axis 0, at 0} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 173408256, 2304, arena + 166193280, 1152);
 
-  /* %1191 = index(%1189) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
+  /* %1079 = index(%1077) {axis 0, at 1} blocks.3.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 173409408, 2304, arena + 166194432, 1152);
 
-  /* %1192 = token_dwconv_grad_input(%1188, %210) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %1080 = token_dwconv_grad_input(%1076, %194) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 158957568, params[78],
       arena + 151732224);
 
-  /* %1193 = token_dwconv_grad_weight(%1188, %209) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %1081 = token_dwconv_grad_weight(%1076, %193) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 158957568,
       arena + 144506880, arena + 166182912);
 
-  /* %1194 = relu6_grad(%207, %1192) blocks.3.conv : f32[B, 196, 1152] */
+  /* %1082 = relu6_grad(%191, %1080) blocks.3.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 137281536, arena + 151732224,
       arena + 144506880);
 
-  /* %1195 = batch_normalize_grad(%204, %1194, %205) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
+  /* %1083 = batch_normalize_grad(%188, %1082, %189) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, params[74],
       1e-05f, arena + 137281536);
 
-  /* %1196 = batch_normalize_param_grad(%204, %1194) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
+  /* %1084 = batch_normalize_param_grad(%188, %1082) {eps 1e-05, channels last} blocks.3.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 130056192, arena + 144506880, 1e-05f,
       arena + 151732224);
 
-  /* %1197 = index(%1196) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
+  /* %1085 = index(%1084) {axis 0, at 0} blocks.3.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 151732224, 2304, arena + 144728064, 1152);
 
-  /* %1198 = index(%1196) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
+  /* %1086 = index(%1084) {axis 0, at 1} blocks.3.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 151733376, 2304, arena + 144729216, 1152);
 
-  /* %1199 = transpose(%203) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
+  /* %1087 = transpose(%187) {perm [1, 0]} blocks.3.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[73], arena + 130056192);
 
-  /* %1200 = linear_grad_weight(%1195, %201) blocks.3.conv.conv.0 : f32[1152, 192] */
+  /* %1088 = linear_grad_weight(%1083, %185) blocks.3.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 137281536, arena + 697167360,
       arena + 144506880);
 
-  /* %1201 = fused_linear(%1195, %1199, %1178) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1089 = fused_linear(%1083, %1087, %1066) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 137281536 + (long)b * 225792, arena + 130056192, NULL,
         LK_ACT_NONE, arena + 180633600 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %1202 = reshape(%1200) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1200: no code */
+  /* %1090 = reshape(%1088) {shape [1152, 192, 1, 1]} blocks.3.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1088: no code */
 
-  /* %1203 = concat(%1177, %1201) {axis 0} blocks.3 : f32[B, 197, 192], a view of %688: no code */
+  /* %1091 = concat(%1065, %1089) {axis 0} blocks.3 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %1204 = mul(%1203, %197) blocks.3 : f32[B, 197, 192] */
+  /* %1092 = mul(%1091, %181) blocks.3 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 130056192);
 
-  /* %1205 = transpose(%194) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[71], arena + 132476928);
+  /* %1093 = transpose(%178) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[71], arena + 131266560);
 
-  /* %1206 = fused_linear(%1204, %1205) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 130056192, arena + 132476928, NULL, LK_ACT_NONE, NULL,
-      arena + 131266560);
-
-  /* %1207 = linear_grad_weight(%1204, %193) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 130056192, arena + 619740672, arena + 142412032);
-
-  /* %1208 = reduce_sum(%1204) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 130056192,
-      arena + 142448896);
-
-  /* %1209 = reshape(%1206) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %1206: no code */
-
-  /* %1210 = transpose(%1209) {perm [1, 2, 0, 3]} blocks.3.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 131266560,
-      arena + 139991296);
-
-  /* %1211 = transpose(%187) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 618530304,
+  /* %1094 = fused_linear(%1092, %1093) blocks.3.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 130056192, arena + 131266560, NULL, LK_ACT_NONE, NULL,
       arena + 135023744);
 
-  /* %1212 = matmul(%1210, %1211) blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 139991296, 9456, 48, 1, arena + 135023744, 9456, 197,
-      1, arena + 130056192, 38809, 197, 0.0f);
+  /* %1095 = linear_grad_weight(%1092, %177) blocks.3.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 130056192, arena + 619740672, arena + 141201664);
 
-  /* %1213 = transpose(%190) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 542352768, arena + 135023744);
+  /* %1096 = reduce_sum(%1092) {axes [0], batch} blocks.3.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 130056192,
+      arena + 141238528);
 
-  /* %1214 = matmul(%1213, %1210) blocks.3.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 135023744, 38809, 197, 1, arena + 139991296, 9456,
-      48, 1, arena + 141201664, 9456, 48, 0.0f);
+  /* %1097 = reshape(%1094) {shape [197, 4, 1, 48]} blocks.3.attn : f32[B, 197, 4, 1, 48], a view of %1094: no code */
 
-  /* %1215 = softmax_grad(%190, %1212) {axis -1} blocks.3.attn : f32[B, 4, 1, 197, 197] */
+  /* %1098 = matmul_permuted(%1097, %172) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 135023744, 48, 192, 1,
+      arena + 618530304, 48, 1, 192, arena + 130056192, 38809, 197, 0.0f);
+
+  /* %1099 = matmul_permuted(%175, %1097) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 542352768, 38809, 1, 197,
+      arena + 135023744, 48, 192, 1, arena + 139991296, 48, 192, 0.0f);
+
+  /* %1100 = softmax_grad(%175, %1098) {axis -1} blocks.3.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 542352768, arena + 130056192, arena + 135023744);
 
-  /* %1216 = mul_scalar(%1215) {x op 0.14433756} blocks.3.attn : f32[B, 4, 1, 197, 197] */
+  /* %1101 = mul_scalar(%1100) {x op 0.14433756} blocks.3.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 135023744, 0.14433756f, arena + 130056192);
 
-  /* %1217 = transpose(%185) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 617319936,
-      arena + 135023744);
+  /* %1102 = matmul_permuted(%1101, %171) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 130056192, 38809, 197, 1,
+      arena + 617319936, 48, 192, 1, arena + 135023744, 48, 192, 0.0f);
 
-  /* %1218 = matmul(%1216, %1217) blocks.3.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 130056192, 38809, 197, 1, arena + 135023744, 9456,
-      48, 1, arena + 136234112, 9456, 48, 0.0f);
+  /* %1103 = matmul_permuted(%170, %1101) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 130056192, 38809, 1, 197,
+      arena + 616109568, 48, 192, 1, arena + 136234112, 48, 192, 0.0f);
 
-  /* %1219 = transpose(%183) {perm [0, 1, 3, 2]} blocks.3.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 616109568,
-      arena + 135023744);
+  /* %1104 = reshape(%1099) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1099: no code */
 
-  /* %1220 = matmul(%1219, %1216) blocks.3.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 135023744, 9456, 197, 1, arena + 130056192, 38809,
-      197, 1, arena + 137444480, 9456, 197, 0.0f);
+  /* %1105 = reshape(%1103) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1103: no code */
 
-  /* %1221 = transpose(%1214) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 141201664,
-      arena + 133687296);
+  /* %1106 = reshape(%1102) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1102: no code */
 
-  /* %1222 = reshape(%1221) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1221: no code */
+  /* %1107 = concat(%1106, %1105, %1104) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 135023744, 192, arena + 130056192, 576);
+  lk_copy_rows(B * 197, 192, arena + 136234112, 192, arena + 130056384, 576);
+  lk_copy_rows(B * 197, 192, arena + 139991296, 192, arena + 130056576, 576);
 
-  /* %1223 = transpose(%1220) {perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 137444480,
-      arena + 134897664);
-
-  /* %1224 = reshape(%1223) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1223: no code */
-
-  /* %1225 = transpose(%1218) {perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136234112,
-      arena + 137444480);
-
-  /* %1226 = reshape(%1225) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1225: no code */
-
-  /* %1227 = concat(%1226, %1224, %1222) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 137444480, 192, arena + 130056192, 576);
-  lk_copy_rows(B * 197, 192, arena + 134897664, 192, arena + 130056384, 576);
-  lk_copy_rows(B * 197, 192, arena + 133687296, 192, arena + 130056576, 576);
-
-  /* %1228 = transpose(%176) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
+  /* %1108 = transpose(%164) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[69], arena + 134897664);
 
-  /* %1229 = fused_linear(%1227, %1228) blocks.3.attn.qkv : f32[B, 197, 192] */
+  /* %1109 = fused_linear(%1107, %1108) blocks.3.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 130056192, arena + 134897664, NULL, LK_ACT_NONE, NULL,
       arena + 133687296);
 
-  /* %1230 = linear_grad_weight(%1227, %175) blocks.3.attn.qkv : f32[576, 192] */
+  /* %1110 = linear_grad_weight(%1107, %163) blocks.3.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 130056192, arena + 614899200, arena + 139911168);
 
-  /* %1231 = reduce_sum(%1227) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
+  /* %1111 = reduce_sum(%1107) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 130056192,
       arena + 140021760);
 
-  /* %1232 = reduce_sum(%1229) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1112 = reduce_sum(%1109) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 133687296,
       arena + 140022336);
 
-  /* %1233 = mul(%1229, %171) blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1113 = mul(%1109, %159) blocks.3.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 133687296, (const long[]){37824, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 130056192);
 
-  /* %1234 = mul(%1229, %173) blocks.3.norm1 : f32[B, 197, 192], written over %1229 */
+  /* %1114 = mul(%1109, %161) blocks.3.norm1 : f32[B, 197, 192], written over %1109 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 133687296, (const long[]){37824, 192, 1},
       arena + 613688832, (const long[]){37824, 192, 1}, arena + 133687296);
 
-  /* %1235 = reduce_sum(%1234) {axes [0], batch} blocks.3.norm1 : f32[192] */
+  /* %1115 = reduce_sum(%1114) {axes [0], batch} blocks.3.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 133687296,
       arena + 140022528);
 
-  /* %1236 = normalize_grad(%170, %1233) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %1116 = normalize_grad(%158, %1113) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 612478464, arena + 130056192, 1e-06f, arena + 131266560);
 
-  /* %1237 = add(%1203, %1236) blocks.2.conv : f32[B, 197, 192], written over %688 */
+  /* %1117 = add(%1091, %1116) blocks.2.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 131266560, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %1238 = slice(%1237) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1118 = slice(%1117) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %1239 = slice(%1237) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
+  /* %1119 = slice(%1117) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 137281536, 37632);
 
-  /* %1240 = batch_normalize_grad(%164, %1239, %165) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
+  /* %1120 = batch_normalize_grad(%152, %1119, %153) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 695963136, arena + 137281536, params[63], 1e-05f,
       arena + 138485760);
 
-  /* %1241 = batch_normalize_param_grad(%164, %1239) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[2, 192] */
+  /* %1121 = batch_normalize_param_grad(%152, %1119) {eps 1e-05, channels last} blocks.2.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 695963136, arena + 137281536, 1e-05f,
       arena + 130056192);
 
-  /* %1242 = index(%1241) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
+  /* %1122 = index(%1121) {axis 0, at 0} blocks.2.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 130056192, 384, arena + 140022720, 192);
 
-  /* %1243 = index(%1241) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
+  /* %1123 = index(%1121) {axis 0, at 1} blocks.2.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 130056384, 384, arena + 140022912, 192);
 
-  /* %1244 = transpose(%163) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
+  /* %1124 = transpose(%151) {perm [1, 0]} blocks.2.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[62], arena + 139689984);
 
-  /* %1245 = fused_linear(%1240, %1244) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
+  /* %1125 = fused_linear(%1120, %1124) blocks.2.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 138485760, arena + 139689984, NULL, LK_ACT_NONE, NULL,
       arena + 130056192);
 
-  /* %1246 = linear_grad_weight(%1240, %161) blocks.2.conv.conv.6 : f32[192, 1152] */
+  /* %1126 = linear_grad_weight(%1120, %149) blocks.2.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 138485760, arena + 122830848,
       arena + 139689984);
 
-  /* %1247 = reshape(%1246) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1246: no code */
+  /* %1127 = reshape(%1126) {shape [192, 1152, 1, 1]} blocks.2.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1126: no code */
 
-  /* %1248 = relu6_grad(%159, %1245) blocks.2.conv : f32[B, 196, 1152] */
+  /* %1128 = relu6_grad(%147, %1125) blocks.2.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 115605504, arena + 130056192,
       arena + 122830848);
 
-  /* %1249 = batch_normalize_grad(%156, %1248, %157) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
+  /* %1129 = batch_normalize_grad(%144, %1128, %145) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 108380160, arena + 122830848, params[58],
       1e-05f, arena + 115605504);
 
-  /* %1250 = batch_normalize_param_grad(%156, %1248) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
+  /* %1130 = batch_normalize_param_grad(%144, %1128) {eps 1e-05, channels last} blocks.2.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 108380160, arena + 122830848, 1e-05f,
       arena + 130056192);
 
-  /* %1251 = index(%1250) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
+  /* %1131 = index(%1130) {axis 0, at 0} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 130056192, 2304, arena + 122841216, 1152);
 
-  /* %1252 = index(%1250) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
+  /* %1132 = index(%1130) {axis 0, at 1} blocks.2.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 130057344, 2304, arena + 122842368, 1152);
 
-  /* %1253 = token_dwconv_grad_input(%1249, %155) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %1133 = token_dwconv_grad_input(%1129, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504, params[57],
       arena + 108380160);
 
-  /* %1254 = token_dwconv_grad_weight(%1249, %154) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %1134 = token_dwconv_grad_weight(%1129, %142) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 115605504,
       arena + 101154816, arena + 122830848);
 
-  /* %1255 = relu6_grad(%152, %1253) blocks.2.conv : f32[B, 196, 1152] */
+  /* %1135 = relu6_grad(%140, %1133) blocks.2.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 93929472, arena + 108380160,
       arena + 101154816);
 
-  /* %1256 = batch_normalize_grad(%149, %1255, %150) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
+  /* %1136 = batch_normalize_grad(%137, %1135, %138) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, params[53], 1e-05f,
       arena + 93929472);
 
-  /* %1257 = batch_normalize_param_grad(%149, %1255) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
+  /* %1137 = batch_normalize_param_grad(%137, %1135) {eps 1e-05, channels last} blocks.2.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 86704128, arena + 101154816, 1e-05f,
       arena + 108380160);
 
-  /* %1258 = index(%1257) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
+  /* %1138 = index(%1137) {axis 0, at 0} blocks.2.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108380160, 2304, arena + 101376000, 1152);
 
-  /* %1259 = index(%1257) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
+  /* %1139 = index(%1137) {axis 0, at 1} blocks.2.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 108381312, 2304, arena + 101377152, 1152);
 
-  /* %1260 = transpose(%148) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
+  /* %1140 = transpose(%136) {perm [1, 0]} blocks.2.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[52], arena + 86704128);
 
-  /* %1261 = linear_grad_weight(%1256, %146) blocks.2.conv.conv.0 : f32[1152, 192] */
+  /* %1141 = linear_grad_weight(%1136, %134) blocks.2.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 93929472, arena + 694758912, arena + 101154816);
 
-  /* %1262 = fused_linear(%1256, %1260, %1239) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1142 = fused_linear(%1136, %1140, %1119) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 93929472 + (long)b * 225792, arena + 86704128, NULL,
         LK_ACT_NONE, arena + 137281536 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %1263 = reshape(%1261) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1261: no code */
+  /* %1143 = reshape(%1141) {shape [1152, 192, 1, 1]} blocks.2.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1141: no code */
 
-  /* %1264 = concat(%1238, %1262) {axis 0} blocks.2 : f32[B, 197, 192], a view of %688: no code */
+  /* %1144 = concat(%1118, %1142) {axis 0} blocks.2 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %1265 = mul(%1264, %142) blocks.2 : f32[B, 197, 192] */
+  /* %1145 = mul(%1144, %130) blocks.2 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 86704128);
 
-  /* %1266 = transpose(%139) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[50], arena + 89124864);
+  /* %1146 = transpose(%127) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[50], arena + 87914496);
 
-  /* %1267 = fused_linear(%1265, %1266) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 89124864, NULL, LK_ACT_NONE, NULL,
-      arena + 87914496);
-
-  /* %1268 = linear_grad_weight(%1265, %138) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 611268096, arena + 99059968);
-
-  /* %1269 = reduce_sum(%1265) {axes [0], batch} blocks.2.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
-      arena + 99096832);
-
-  /* %1270 = reshape(%1267) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %1267: no code */
-
-  /* %1271 = transpose(%1270) {perm [1, 2, 0, 3]} blocks.2.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 87914496,
-      arena + 96639232);
-
-  /* %1272 = transpose(%132) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 610057728,
+  /* %1147 = fused_linear(%1145, %1146) blocks.2.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 87914496, NULL, LK_ACT_NONE, NULL,
       arena + 91671680);
 
-  /* %1273 = matmul(%1271, %1272) blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 96639232, 9456, 48, 1, arena + 91671680, 9456, 197,
-      1, arena + 86704128, 38809, 197, 0.0f);
+  /* %1148 = linear_grad_weight(%1145, %126) blocks.2.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 611268096, arena + 97849600);
 
-  /* %1274 = transpose(%135) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 537385216, arena + 91671680);
+  /* %1149 = reduce_sum(%1145) {axes [0], batch} blocks.2.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
+      arena + 97886464);
 
-  /* %1275 = matmul(%1274, %1271) blocks.2.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 91671680, 38809, 197, 1, arena + 96639232, 9456, 48,
-      1, arena + 97849600, 9456, 48, 0.0f);
+  /* %1150 = reshape(%1147) {shape [197, 4, 1, 48]} blocks.2.attn : f32[B, 197, 4, 1, 48], a view of %1147: no code */
 
-  /* %1276 = softmax_grad(%135, %1273) {axis -1} blocks.2.attn : f32[B, 4, 1, 197, 197] */
+  /* %1151 = matmul_permuted(%1150, %121) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 91671680, 48, 192, 1,
+      arena + 610057728, 48, 1, 192, arena + 86704128, 38809, 197, 0.0f);
+
+  /* %1152 = matmul_permuted(%124, %1150) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 537385216, 38809, 1, 197,
+      arena + 91671680, 48, 192, 1, arena + 96639232, 48, 192, 0.0f);
+
+  /* %1153 = softmax_grad(%124, %1151) {axis -1} blocks.2.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 537385216, arena + 86704128, arena + 91671680);
 
-  /* %1277 = mul_scalar(%1276) {x op 0.14433756} blocks.2.attn : f32[B, 4, 1, 197, 197] */
+  /* %1154 = mul_scalar(%1153) {x op 0.14433756} blocks.2.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 91671680, 0.14433756f, arena + 86704128);
 
-  /* %1278 = transpose(%130) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 608847360,
-      arena + 91671680);
+  /* %1155 = matmul_permuted(%1154, %120) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 86704128, 38809, 197, 1,
+      arena + 608847360, 48, 192, 1, arena + 91671680, 48, 192, 0.0f);
 
-  /* %1279 = matmul(%1277, %1278) blocks.2.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 86704128, 38809, 197, 1, arena + 91671680, 9456, 48,
-      1, arena + 92882048, 9456, 48, 0.0f);
+  /* %1156 = matmul_permuted(%119, %1154) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 86704128, 38809, 1, 197,
+      arena + 607636992, 48, 192, 1, arena + 92882048, 48, 192, 0.0f);
 
-  /* %1280 = transpose(%128) {perm [0, 1, 3, 2]} blocks.2.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 607636992,
-      arena + 91671680);
+  /* %1157 = reshape(%1152) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1152: no code */
 
-  /* %1281 = matmul(%1280, %1277) blocks.2.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 91671680, 9456, 197, 1, arena + 86704128, 38809, 197,
-      1, arena + 94092416, 9456, 197, 0.0f);
+  /* %1158 = reshape(%1156) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1156: no code */
 
-  /* %1282 = transpose(%1275) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 97849600,
-      arena + 90335232);
+  /* %1159 = reshape(%1155) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1155: no code */
 
-  /* %1283 = reshape(%1282) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1282: no code */
+  /* %1160 = concat(%1159, %1158, %1157) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 91671680, 192, arena + 86704128, 576);
+  lk_copy_rows(B * 197, 192, arena + 92882048, 192, arena + 86704320, 576);
+  lk_copy_rows(B * 197, 192, arena + 96639232, 192, arena + 86704512, 576);
 
-  /* %1284 = transpose(%1281) {perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 94092416,
-      arena + 91545600);
-
-  /* %1285 = reshape(%1284) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1284: no code */
-
-  /* %1286 = transpose(%1279) {perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 92882048,
-      arena + 94092416);
-
-  /* %1287 = reshape(%1286) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1286: no code */
-
-  /* %1288 = concat(%1287, %1285, %1283) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 94092416, 192, arena + 86704128, 576);
-  lk_copy_rows(B * 197, 192, arena + 91545600, 192, arena + 86704320, 576);
-  lk_copy_rows(B * 197, 192, arena + 90335232, 192, arena + 86704512, 576);
-
-  /* %1289 = transpose(%121) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
+  /* %1161 = transpose(%113) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[48], arena + 91545600);
 
-  /* %1290 = fused_linear(%1288, %1289) blocks.2.attn.qkv : f32[B, 197, 192] */
+  /* %1162 = fused_linear(%1160, %1161) blocks.2.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 91545600, NULL, LK_ACT_NONE, NULL,
       arena + 90335232);
 
-  /* %1291 = linear_grad_weight(%1288, %120) blocks.2.attn.qkv : f32[576, 192] */
+  /* %1163 = linear_grad_weight(%1160, %112) blocks.2.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 606426624, arena + 96559104);
 
-  /* %1292 = reduce_sum(%1288) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
+  /* %1164 = reduce_sum(%1160) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
       arena + 96669696);
 
-  /* %1293 = reduce_sum(%1290) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1165 = reduce_sum(%1162) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
       arena + 96670272);
 
-  /* %1294 = mul(%1290, %116) blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1166 = mul(%1162, %108) blocks.2.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 86704128);
 
-  /* %1295 = mul(%1290, %118) blocks.2.norm1 : f32[B, 197, 192], written over %1290 */
+  /* %1167 = mul(%1162, %110) blocks.2.norm1 : f32[B, 197, 192], written over %1162 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
       arena + 605216256, (const long[]){37824, 192, 1}, arena + 90335232);
 
-  /* %1296 = reduce_sum(%1295) {axes [0], batch} blocks.2.norm1 : f32[192] */
+  /* %1168 = reduce_sum(%1167) {axes [0], batch} blocks.2.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
       arena + 96670464);
 
-  /* %1297 = normalize_grad(%115, %1294) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %1169 = normalize_grad(%107, %1166) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 604005888, arena + 86704128, 1e-06f, arena + 87914496);
 
-  /* %1298 = add(%1264, %1297) blocks.1.conv : f32[B, 197, 192], written over %688 */
+  /* %1170 = add(%1144, %1169) blocks.1.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 87914496, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %1299 = slice(%1298) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1171 = slice(%1170) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %1300 = slice(%1298) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
+  /* %1172 = slice(%1170) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 93929472, 37632);
 
-  /* %1301 = batch_normalize_grad(%109, %1300, %110) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
+  /* %1173 = batch_normalize_grad(%101, %1172, %102) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 693554688, arena + 93929472, params[42], 1e-05f,
       arena + 95133696);
 
-  /* %1302 = batch_normalize_param_grad(%109, %1300) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[2, 192] */
+  /* %1174 = batch_normalize_param_grad(%101, %1172) {eps 1e-05, channels last} blocks.1.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 693554688, arena + 93929472, 1e-05f,
       arena + 86704128);
 
-  /* %1303 = index(%1302) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
+  /* %1175 = index(%1174) {axis 0, at 0} blocks.1.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 86704128, 384, arena + 96670656, 192);
 
-  /* %1304 = index(%1302) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
+  /* %1176 = index(%1174) {axis 0, at 1} blocks.1.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 86704320, 384, arena + 96670848, 192);
 
-  /* %1305 = transpose(%108) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
+  /* %1177 = transpose(%100) {perm [1, 0]} blocks.1.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[41], arena + 96337920);
 
-  /* %1306 = fused_linear(%1301, %1305) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
+  /* %1178 = fused_linear(%1173, %1177) blocks.1.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 95133696, arena + 96337920, NULL, LK_ACT_NONE, NULL,
       arena + 86704128);
 
-  /* %1307 = linear_grad_weight(%1301, %106) blocks.1.conv.conv.6 : f32[192, 1152] */
+  /* %1179 = linear_grad_weight(%1173, %98) blocks.1.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 95133696, arena + 79478784, arena + 96337920);
 
-  /* %1308 = reshape(%1307) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1307: no code */
+  /* %1180 = reshape(%1179) {shape [192, 1152, 1, 1]} blocks.1.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1179: no code */
 
-  /* %1309 = relu6_grad(%104, %1306) blocks.1.conv : f32[B, 196, 1152] */
+  /* %1181 = relu6_grad(%96, %1178) blocks.1.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 72253440, arena + 86704128, arena + 79478784);
 
-  /* %1310 = batch_normalize_grad(%101, %1309, %102) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
+  /* %1182 = batch_normalize_grad(%93, %1181, %94) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 65028096, arena + 79478784, params[37], 1e-05f,
       arena + 72253440);
 
-  /* %1311 = batch_normalize_param_grad(%101, %1309) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
+  /* %1183 = batch_normalize_param_grad(%93, %1181) {eps 1e-05, channels last} blocks.1.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 65028096, arena + 79478784, 1e-05f,
       arena + 86704128);
 
-  /* %1312 = index(%1311) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
+  /* %1184 = index(%1183) {axis 0, at 0} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 86704128, 2304, arena + 79489152, 1152);
 
-  /* %1313 = index(%1311) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
+  /* %1185 = index(%1183) {axis 0, at 1} blocks.1.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 86705280, 2304, arena + 79490304, 1152);
 
-  /* %1314 = token_dwconv_grad_input(%1310, %100) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %1186 = token_dwconv_grad_input(%1182, %92) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 72253440, params[36],
       arena + 65028096);
 
-  /* %1315 = token_dwconv_grad_weight(%1310, %99) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %1187 = token_dwconv_grad_weight(%1182, %91) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 72253440, arena + 57802752,
       arena + 79478784);
 
-  /* %1316 = relu6_grad(%97, %1314) blocks.1.conv : f32[B, 196, 1152] */
+  /* %1188 = relu6_grad(%89, %1186) blocks.1.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 50577408, arena + 65028096, arena + 57802752);
 
-  /* %1317 = batch_normalize_grad(%94, %1316, %95) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
+  /* %1189 = batch_normalize_grad(%86, %1188, %87) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, params[32], 1e-05f,
       arena + 50577408);
 
-  /* %1318 = batch_normalize_param_grad(%94, %1316) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
+  /* %1190 = batch_normalize_param_grad(%86, %1188) {eps 1e-05, channels last} blocks.1.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 43352064, arena + 57802752, 1e-05f,
       arena + 65028096);
 
-  /* %1319 = index(%1318) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
+  /* %1191 = index(%1190) {axis 0, at 0} blocks.1.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 65028096, 2304, arena + 58023936, 1152);
 
-  /* %1320 = index(%1318) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
+  /* %1192 = index(%1190) {axis 0, at 1} blocks.1.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 65029248, 2304, arena + 58025088, 1152);
 
-  /* %1321 = transpose(%93) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
+  /* %1193 = transpose(%85) {perm [1, 0]} blocks.1.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[31], arena + 43352064);
 
-  /* %1322 = linear_grad_weight(%1317, %91) blocks.1.conv.conv.0 : f32[1152, 192] */
+  /* %1194 = linear_grad_weight(%1189, %83) blocks.1.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 50577408, arena + 692350464, arena + 57802752);
 
-  /* %1323 = fused_linear(%1317, %1321, %1300) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1195 = fused_linear(%1189, %1193, %1172) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 50577408 + (long)b * 225792, arena + 43352064, NULL,
         LK_ACT_NONE, arena + 93929472 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %1324 = reshape(%1322) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1322: no code */
+  /* %1196 = reshape(%1194) {shape [1152, 192, 1, 1]} blocks.1.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1194: no code */
 
-  /* %1325 = concat(%1299, %1323) {axis 0} blocks.1 : f32[B, 197, 192], a view of %688: no code */
+  /* %1197 = concat(%1171, %1195) {axis 0} blocks.1 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %1326 = mul(%1325, %87) blocks.1 : f32[B, 197, 192] */
+  /* %1198 = mul(%1197, %79) blocks.1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 43352064);
 
-  /* %1327 = transpose(%84) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[29], arena + 45772800);
+  /* %1199 = transpose(%76) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[29], arena + 44562432);
 
-  /* %1328 = fused_linear(%1326, %1327) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 43352064, arena + 45772800, NULL, LK_ACT_NONE, NULL,
-      arena + 44562432);
-
-  /* %1329 = linear_grad_weight(%1326, %83) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 43352064, arena + 602795520, arena + 55707904);
-
-  /* %1330 = reduce_sum(%1326) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43352064,
-      arena + 55744768);
-
-  /* %1331 = reshape(%1328) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %1328: no code */
-
-  /* %1332 = transpose(%1331) {perm [1, 2, 0, 3]} blocks.1.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 44562432,
-      arena + 53287168);
-
-  /* %1333 = transpose(%77) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 601585152,
+  /* %1200 = fused_linear(%1198, %1199) blocks.1.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 43352064, arena + 44562432, NULL, LK_ACT_NONE, NULL,
       arena + 48319616);
 
-  /* %1334 = matmul(%1332, %1333) blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 53287168, 9456, 48, 1, arena + 48319616, 9456, 197,
-      1, arena + 43352064, 38809, 197, 0.0f);
+  /* %1201 = linear_grad_weight(%1198, %75) blocks.1.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 43352064, arena + 602795520, arena + 54497536);
 
-  /* %1335 = transpose(%80) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 532417664, arena + 48319616);
+  /* %1202 = reduce_sum(%1198) {axes [0], batch} blocks.1.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 43352064,
+      arena + 54534400);
 
-  /* %1336 = matmul(%1335, %1332) blocks.1.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 48319616, 38809, 197, 1, arena + 53287168, 9456, 48,
-      1, arena + 54497536, 9456, 48, 0.0f);
+  /* %1203 = reshape(%1200) {shape [197, 4, 1, 48]} blocks.1.attn : f32[B, 197, 4, 1, 48], a view of %1200: no code */
 
-  /* %1337 = softmax_grad(%80, %1334) {axis -1} blocks.1.attn : f32[B, 4, 1, 197, 197] */
+  /* %1204 = matmul_permuted(%1203, %70) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 48319616, 48, 192, 1,
+      arena + 601585152, 48, 1, 192, arena + 43352064, 38809, 197, 0.0f);
+
+  /* %1205 = matmul_permuted(%73, %1203) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 532417664, 38809, 1, 197,
+      arena + 48319616, 48, 192, 1, arena + 53287168, 48, 192, 0.0f);
+
+  /* %1206 = softmax_grad(%73, %1204) {axis -1} blocks.1.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 532417664, arena + 43352064, arena + 48319616);
 
-  /* %1338 = mul_scalar(%1337) {x op 0.14433756} blocks.1.attn : f32[B, 4, 1, 197, 197] */
+  /* %1207 = mul_scalar(%1206) {x op 0.14433756} blocks.1.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 48319616, 0.14433756f, arena + 43352064);
 
-  /* %1339 = transpose(%75) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 600374784,
-      arena + 48319616);
+  /* %1208 = matmul_permuted(%1207, %69) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 43352064, 38809, 197, 1,
+      arena + 600374784, 48, 192, 1, arena + 48319616, 48, 192, 0.0f);
 
-  /* %1340 = matmul(%1338, %1339) blocks.1.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 43352064, 38809, 197, 1, arena + 48319616, 9456, 48,
-      1, arena + 49529984, 9456, 48, 0.0f);
+  /* %1209 = matmul_permuted(%68, %1207) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 43352064, 38809, 1, 197,
+      arena + 599164416, 48, 192, 1, arena + 49529984, 48, 192, 0.0f);
 
-  /* %1341 = transpose(%73) {perm [0, 1, 3, 2]} blocks.1.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 599164416,
-      arena + 48319616);
+  /* %1210 = reshape(%1205) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1205: no code */
 
-  /* %1342 = matmul(%1341, %1338) blocks.1.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 48319616, 9456, 197, 1, arena + 43352064, 38809, 197,
-      1, arena + 50740352, 9456, 197, 0.0f);
+  /* %1211 = reshape(%1209) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1209: no code */
 
-  /* %1343 = transpose(%1336) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 54497536,
-      arena + 46983168);
+  /* %1212 = reshape(%1208) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1208: no code */
 
-  /* %1344 = reshape(%1343) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1343: no code */
+  /* %1213 = concat(%1212, %1211, %1210) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 48319616, 192, arena + 43352064, 576);
+  lk_copy_rows(B * 197, 192, arena + 49529984, 192, arena + 43352256, 576);
+  lk_copy_rows(B * 197, 192, arena + 53287168, 192, arena + 43352448, 576);
 
-  /* %1345 = transpose(%1342) {perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 50740352,
-      arena + 48193536);
-
-  /* %1346 = reshape(%1345) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1345: no code */
-
-  /* %1347 = transpose(%1340) {perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 49529984,
-      arena + 50740352);
-
-  /* %1348 = reshape(%1347) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1347: no code */
-
-  /* %1349 = concat(%1348, %1346, %1344) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 50740352, 192, arena + 43352064, 576);
-  lk_copy_rows(B * 197, 192, arena + 48193536, 192, arena + 43352256, 576);
-  lk_copy_rows(B * 197, 192, arena + 46983168, 192, arena + 43352448, 576);
-
-  /* %1350 = transpose(%66) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
+  /* %1214 = transpose(%62) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[27], arena + 48193536);
 
-  /* %1351 = fused_linear(%1349, %1350) blocks.1.attn.qkv : f32[B, 197, 192] */
+  /* %1215 = fused_linear(%1213, %1214) blocks.1.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena + 43352064, arena + 48193536, NULL, LK_ACT_NONE, NULL,
       arena + 46983168);
 
-  /* %1352 = linear_grad_weight(%1349, %65) blocks.1.attn.qkv : f32[576, 192] */
+  /* %1216 = linear_grad_weight(%1213, %61) blocks.1.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena + 43352064, arena + 597954048, arena + 53207040);
 
-  /* %1353 = reduce_sum(%1349) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
+  /* %1217 = reduce_sum(%1213) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 43352064,
       arena + 53317632);
 
-  /* %1354 = reduce_sum(%1351) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1218 = reduce_sum(%1215) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 46983168,
       arena + 53318208);
 
-  /* %1355 = mul(%1351, %61) blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1219 = mul(%1215, %57) blocks.1.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 46983168, (const long[]){37824, 192, 1},
       params[25], (const long[]){0, 0, 1}, arena + 43352064);
 
-  /* %1356 = mul(%1351, %63) blocks.1.norm1 : f32[B, 197, 192], written over %1351 */
+  /* %1220 = mul(%1215, %59) blocks.1.norm1 : f32[B, 197, 192], written over %1215 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 46983168, (const long[]){37824, 192, 1},
       arena + 596743680, (const long[]){37824, 192, 1}, arena + 46983168);
 
-  /* %1357 = reduce_sum(%1356) {axes [0], batch} blocks.1.norm1 : f32[192] */
+  /* %1221 = reduce_sum(%1220) {axes [0], batch} blocks.1.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 46983168,
       arena + 53318400);
 
-  /* %1358 = normalize_grad(%60, %1355) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %1222 = normalize_grad(%56, %1219) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 595533312, arena + 43352064, 1e-06f, arena + 44562432);
 
-  /* %1359 = add(%1325, %1358) blocks.0.conv : f32[B, 197, 192], written over %688 */
+  /* %1223 = add(%1197, %1222) blocks.0.conv : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 44562432, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %1360 = slice(%1359) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %688: no code */
+  /* %1224 = slice(%1223) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %640: no code */
 
-  /* %1361 = slice(%1359) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
+  /* %1225 = slice(%1223) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192] */
   lk_copy_rows(B, 37632, arena + 688731840, 37824, arena + 50577408, 37632);
 
-  /* %1362 = batch_normalize_grad(%54, %1361, %55) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
+  /* %1226 = batch_normalize_grad(%50, %1225, %51) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[B, 196, 192] */
   lk_batch_normalize_grad_cl(B * 196, 192, arena + 691146240, arena + 50577408, params[21], 1e-05f,
       arena + 51781632);
 
-  /* %1363 = batch_normalize_param_grad(%54, %1361) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[2, 192] */
+  /* %1227 = batch_normalize_param_grad(%50, %1225) {eps 1e-05, channels last} blocks.0.conv.conv.7 : f32[2, 192] */
   lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 691146240, arena + 50577408, 1e-05f,
       arena + 43352064);
 
-  /* %1364 = index(%1363) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
+  /* %1228 = index(%1227) {axis 0, at 0} blocks.0.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 43352064, 384, arena + 53318592, 192);
 
-  /* %1365 = index(%1363) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
+  /* %1229 = index(%1227) {axis 0, at 1} blocks.0.conv.conv.7 : f32[192] */
   lk_copy_rows(1, 192, arena + 43352256, 384, arena + 53318784, 192);
 
-  /* %1366 = transpose(%53) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
+  /* %1230 = transpose(%49) {perm [1, 0]} blocks.0.conv.conv.6 : f32[1152, 192] */
   lk_transpose(2, (const long[]){192, 1152}, (const int[]){1, 0}, params[20], arena + 52985856);
 
-  /* %1367 = fused_linear(%1362, %1366) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
+  /* %1231 = fused_linear(%1226, %1230) blocks.0.conv.conv.6 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 51781632, arena + 52985856, NULL, LK_ACT_NONE, NULL,
       arena + 43352064);
 
-  /* %1368 = linear_grad_weight(%1362, %51) blocks.0.conv.conv.6 : f32[192, 1152] */
+  /* %1232 = linear_grad_weight(%1226, %47) blocks.0.conv.conv.6 : f32[192, 1152] */
   lk_linear_grad_weight(B * 196, 1152, 192, arena + 51781632, arena + 36126720, arena + 52985856);
 
-  /* %1369 = reshape(%1368) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1368: no code */
+  /* %1233 = reshape(%1232) {shape [192, 1152, 1, 1]} blocks.0.conv.conv.6 : f32[192, 1152, 1, 1], a view of %1232: no code */
 
-  /* %1370 = relu6_grad(%49, %1367) blocks.0.conv : f32[B, 196, 1152] */
+  /* %1234 = relu6_grad(%45, %1231) blocks.0.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 28901376, arena + 43352064, arena + 36126720);
 
-  /* %1371 = batch_normalize_grad(%46, %1370, %47) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
+  /* %1235 = batch_normalize_grad(%42, %1234, %43) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena + 21676032, arena + 36126720, params[16], 1e-05f,
       arena + 28901376);
 
-  /* %1372 = batch_normalize_param_grad(%46, %1370) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
+  /* %1236 = batch_normalize_param_grad(%42, %1234) {eps 1e-05, channels last} blocks.0.conv.conv.4 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena + 21676032, arena + 36126720, 1e-05f,
       arena + 43352064);
 
-  /* %1373 = index(%1372) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
+  /* %1237 = index(%1236) {axis 0, at 0} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 43352064, 2304, arena + 36137088, 1152);
 
-  /* %1374 = index(%1372) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
+  /* %1238 = index(%1236) {axis 0, at 1} blocks.0.conv.conv.4 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 43353216, 2304, arena + 36138240, 1152);
 
-  /* %1375 = token_dwconv_grad_input(%1371, %45) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %1239 = token_dwconv_grad_input(%1235, %41) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv_grad_input(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, params[15],
       arena + 21676032);
 
-  /* %1376 = token_dwconv_grad_weight(%1371, %44) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %1240 = token_dwconv_grad_weight(%1235, %40) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_token_dwconv_grad_weight(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 28901376, arena + 14450688,
       arena + 36126720);
 
-  /* %1377 = relu6_grad(%42, %1375) blocks.0.conv : f32[B, 196, 1152] */
+  /* %1241 = relu6_grad(%38, %1239) blocks.0.conv : f32[B, 196, 1152] */
   lk_unary_grad(LK_ACT_RELU6, B * 196 * 1152, arena + 7225344, arena + 21676032, arena + 14450688);
 
-  /* %1378 = batch_normalize_grad(%39, %1377, %40) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
+  /* %1242 = batch_normalize_grad(%35, %1241, %36) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[B, 196, 1152] */
   lk_batch_normalize_grad_cl(B * 196, 1152, arena, arena + 14450688, params[11], 1e-05f,
       arena + 7225344);
 
-  /* %1379 = batch_normalize_param_grad(%39, %1377) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
+  /* %1243 = batch_normalize_param_grad(%35, %1241) {eps 1e-05, channels last} blocks.0.conv.conv.1 : f32[2, 1152] */
   lk_batch_normalize_param_grad_cl(B * 196, 1152, arena, arena + 14450688, 1e-05f,
       arena + 21676032);
 
-  /* %1380 = index(%1379) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
+  /* %1244 = index(%1243) {axis 0, at 0} blocks.0.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 21676032, 2304, arena + 14671872, 1152);
 
-  /* %1381 = index(%1379) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
+  /* %1245 = index(%1243) {axis 0, at 1} blocks.0.conv.conv.1 : f32[1152] */
   lk_copy_rows(1, 1152, arena + 21677184, 2304, arena + 14673024, 1152);
 
-  /* %1382 = transpose(%38) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
+  /* %1246 = transpose(%34) {perm [1, 0]} blocks.0.conv.conv.0 : f32[192, 1152] */
   lk_transpose(2, (const long[]){1152, 192}, (const int[]){1, 0}, params[10], arena);
 
-  /* %1383 = linear_grad_weight(%1378, %36) blocks.0.conv.conv.0 : f32[1152, 192] */
+  /* %1247 = linear_grad_weight(%1242, %32) blocks.0.conv.conv.0 : f32[1152, 192] */
   lk_linear_grad_weight(B * 196, 192, 1152, arena + 7225344, arena + 689942016, arena + 14450688);
 
-  /* %1384 = fused_linear(%1378, %1382, %1361) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %688 from row 1 */
+  /* %1248 = fused_linear(%1242, %1246, %1225) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %640 from row 1 */
   for (int b = 0; b < B; b++) {
     lk_fused_linear(196, 1152, 192, arena + 7225344 + (long)b * 225792, arena, NULL, LK_ACT_NONE,
         arena + 50577408 + (long)b * 37632, arena + 688731840 + (long)b * 37824);
   } // for b
 
-  /* %1385 = reshape(%1383) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1383: no code */
+  /* %1249 = reshape(%1247) {shape [1152, 192, 1, 1]} blocks.0.conv.conv.0 : f32[1152, 192, 1, 1], a view of %1247: no code */
 
-  /* %1386 = concat(%1360, %1384) {axis 0} blocks.0 : f32[B, 197, 192], a view of %688: no code */
+  /* %1250 = concat(%1224, %1248) {axis 0} blocks.0 : f32[B, 197, 192], a view of %640: no code */
 
-  /* %1387 = transpose(%32) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena + 1210368);
+  /* %1251 = transpose(%28) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[8], arena);
 
-  /* %1388 = fused_linear(%1386, %1387) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 688731648, arena + 1210368, NULL, LK_ACT_NONE, NULL,
-      arena);
-
-  /* %1389 = linear_grad_weight(%1386, %31) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 688731648, arena + 594322944, arena + 12355840);
-
-  /* %1390 = reduce_sum(%1386) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 688731648,
-      arena + 12392704);
-
-  /* %1391 = reshape(%1388) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %1388: no code */
-
-  /* %1392 = transpose(%1391) {perm [1, 2, 0, 3]} blocks.0.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 197, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena,
-      arena + 9935104);
-
-  /* %1393 = transpose(%25) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 593112576,
+  /* %1252 = fused_linear(%1250, %1251) blocks.0.attn.proj : f32[B, 197, 192] */
+  lk_fused_linear(B * 197, 192, 192, arena + 688731648, arena, NULL, LK_ACT_NONE, NULL,
       arena + 4967552);
 
-  /* %1394 = matmul(%1392, %1393) blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_gemm_batched(B * 4, 197, 197, 48, arena + 9935104, 9456, 48, 1, arena + 4967552, 9456, 197, 1,
-      arena, 38809, 197, 0.0f);
+  /* %1253 = linear_grad_weight(%1250, %27) blocks.0.attn.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 688731648, arena + 594322944, arena + 11145472);
 
-  /* %1395 = transpose(%28) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 4, 1, 197, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 197}, (const int[]){0, 1, 2, 4, 3},
-      arena + 527450112, arena + 4967552);
+  /* %1254 = reduce_sum(%1250) {axes [0], batch} blocks.0.attn.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 688731648,
+      arena + 11182336);
 
-  /* %1396 = matmul(%1395, %1392) blocks.0.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena + 4967552, 38809, 197, 1, arena + 9935104, 9456, 48, 1,
-      arena + 11145472, 9456, 48, 0.0f);
+  /* %1255 = reshape(%1252) {shape [197, 4, 1, 48]} blocks.0.attn : f32[B, 197, 4, 1, 48], a view of %1252: no code */
 
-  /* %1397 = softmax_grad(%28, %1394) {axis -1} blocks.0.attn : f32[B, 4, 1, 197, 197] */
+  /* %1256 = matmul_permuted(%1255, %22) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 4, 1, 197, 197] */
+  lk_gemm_batched2(B, 37824, 37824, 155236, 4, 197, 197, 48, arena + 4967552, 48, 192, 1,
+      arena + 593112576, 48, 1, 192, arena, 38809, 197, 0.0f);
+
+  /* %1257 = matmul_permuted(%25, %1255) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena + 527450112, 38809, 1, 197,
+      arena + 4967552, 48, 192, 1, arena + 9935104, 48, 192, 0.0f);
+
+  /* %1258 = softmax_grad(%25, %1256) {axis -1} blocks.0.attn : f32[B, 4, 1, 197, 197] */
   lk_softmax_grad(B * 788, 197, arena + 527450112, arena, arena + 4967552);
 
-  /* %1398 = mul_scalar(%1397) {x op 0.14433756} blocks.0.attn : f32[B, 4, 1, 197, 197] */
+  /* %1259 = mul_scalar(%1258) {x op 0.14433756} blocks.0.attn : f32[B, 4, 1, 197, 197] */
   lk_mul_scalar(B * 4 * 197 * 197, arena + 4967552, 0.14433756f, arena);
 
-  /* %1399 = transpose(%23) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 4, 1, 197, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 1, 2, 4, 3}, arena + 591902208,
-      arena + 4967552);
+  /* %1260 = matmul_permuted(%1259, %21) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena, 38809, 197, 1,
+      arena + 591902208, 48, 192, 1, arena + 4967552, 48, 192, 0.0f);
 
-  /* %1400 = matmul(%1398, %1399) blocks.0.attn : f32[B, 4, 1, 197, 48] */
-  lk_gemm_batched(B * 4, 197, 48, 197, arena, 38809, 197, 1, arena + 4967552, 9456, 48, 1,
-      arena + 6177920, 9456, 48, 0.0f);
+  /* %1261 = matmul_permuted(%20, %1259) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
+  lk_gemm_batched2(B, 155236, 37824, 37824, 4, 197, 48, 197, arena, 38809, 1, 197,
+      arena + 590691840, 48, 192, 1, arena + 6177920, 48, 192, 0.0f);
 
-  /* %1401 = transpose(%21) {perm [0, 1, 3, 2]} blocks.0.attn : f32[B, 4, 1, 48, 197] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 590691840,
-      arena + 4967552);
+  /* %1262 = reshape(%1257) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1257: no code */
 
-  /* %1402 = matmul(%1401, %1398) blocks.0.attn : f32[B, 4, 1, 48, 197] */
-  lk_gemm_batched(B * 4, 48, 197, 197, arena + 4967552, 9456, 197, 1, arena, 38809, 197, 1,
-      arena + 7388288, 9456, 197, 0.0f);
+  /* %1263 = reshape(%1261) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1261: no code */
 
-  /* %1403 = transpose(%1396) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 11145472,
-      arena + 3631104);
+  /* %1264 = reshape(%1260) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1260: no code */
 
-  /* %1404 = reshape(%1403) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1403: no code */
+  /* %1265 = concat(%1264, %1263, %1262) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
+  lk_copy_rows(B * 197, 192, arena + 4967552, 192, arena, 576);
+  lk_copy_rows(B * 197, 192, arena + 6177920, 192, arena + 192, 576);
+  lk_copy_rows(B * 197, 192, arena + 9935104, 192, arena + 384, 576);
 
-  /* %1405 = transpose(%1402) {perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 197}, (const int[]){0, 4, 1, 2, 3}, arena + 7388288,
-      arena + 4841472);
-
-  /* %1406 = reshape(%1405) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1405: no code */
-
-  /* %1407 = transpose(%1400) {perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 197, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 6177920,
-      arena + 7388288);
-
-  /* %1408 = reshape(%1407) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1407: no code */
-
-  /* %1409 = concat(%1408, %1406, %1404) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 7388288, 192, arena, 576);
-  lk_copy_rows(B * 197, 192, arena + 4841472, 192, arena + 192, 576);
-  lk_copy_rows(B * 197, 192, arena + 3631104, 192, arena + 384, 576);
-
-  /* %1410 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
+  /* %1266 = transpose(%14) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
   lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[6], arena + 4841472);
 
-  /* %1411 = fused_linear(%1409, %1410) blocks.0.attn.qkv : f32[B, 197, 192] */
+  /* %1267 = fused_linear(%1265, %1266) blocks.0.attn.qkv : f32[B, 197, 192] */
   lk_fused_linear(B * 197, 576, 192, arena, arena + 4841472, NULL, LK_ACT_NONE, NULL,
       arena + 3631104);
 
-  /* %1412 = linear_grad_weight(%1409, %13) blocks.0.attn.qkv : f32[576, 192] */
+  /* %1268 = linear_grad_weight(%1265, %13) blocks.0.attn.qkv : f32[576, 192] */
   lk_linear_grad_weight(B * 197, 192, 576, arena, arena + 589481472, arena + 4841472);
 
-  /* %1413 = reduce_sum(%1409) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
+  /* %1269 = reduce_sum(%1265) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
   lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 4952064);
 
-  /* %1414 = reduce_sum(%1411) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1270 = reduce_sum(%1267) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420736);
 
-  /* %1415 = mul(%1411, %9) blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1271 = mul(%1267, %9) blocks.0.norm1 : f32[B, 197, 192] */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1}, params[4],
       (const long[]){0, 0, 1}, arena);
 
-  /* %1416 = mul(%1411, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1411 */
+  /* %1272 = mul(%1267, %11) blocks.0.norm1 : f32[B, 197, 192], written over %1267 */
   lk_mul(3, (const long[]){B, 197, 192}, arena + 3631104, (const long[]){37824, 192, 1},
       arena + 588271104, (const long[]){37824, 192, 1}, arena + 3631104);
 
-  /* %1417 = reduce_sum(%1416) {axes [0], batch} blocks.0.norm1 : f32[192] */
+  /* %1273 = reduce_sum(%1272) {axes [0], batch} blocks.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 3631104,
       arena + 2420928);
 
-  /* %1418 = normalize_grad(%8, %1415) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %1274 = normalize_grad(%8, %1271) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_normalize_grad(B * 197, 192, arena + 587060736, arena, 1e-06f, arena + 1210368);
 
-  /* %1419 = add(%1386, %1418) : f32[B, 197, 192], written over %688 */
+  /* %1275 = add(%1250, %1274) : f32[B, 197, 192], written over %640 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 688731648, (const long[]){37824, 192, 1},
       arena + 1210368, (const long[]){37824, 192, 1}, arena + 688731648);
 
-  /* %1420 = reduce_sum(%1419) {axes [], batch} : f32[197, 192] */
+  /* %1276 = reduce_sum(%1275) {axes [], batch} : f32[197, 192] */
   lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 688731648,
       arena + 1351680);
 
-  /* %1421 = reshape(%1420) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1420: no code */
+  /* %1277 = reshape(%1276) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1276: no code */
 
-  /* %1422 = slice(%1419) {axis 0, start 0, length 1} : f32[B, 1, 192] */
+  /* %1278 = slice(%1275) {axis 0, start 0, length 1} : f32[B, 1, 192] */
   lk_copy_rows(B, 192, arena + 688731648, 37824, arena, 192);
 
-  /* %1423 = reduce_sum(%1422) {axes [], batch} : f32[1, 192] */
+  /* %1279 = reduce_sum(%1278) {axes [], batch} : f32[1, 192] */
   lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena,
       arena + 1389504);
 
-  /* %1424 = reshape(%1423) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1423: no code */
+  /* %1280 = reshape(%1279) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1279: no code */
 
-  /* %1425 = slice(%1419) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %688: no code */
+  /* %1281 = slice(%1275) {axis 0, start 1, length 196} : f32[B, 196, 192], a view of %640: no code */
 
-  /* %1426 = seq2img(%1425) {height 14} patch_embed : f32[B, 192, 14, 14] */
+  /* %1282 = seq2img(%1281) {height 14} patch_embed : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
     lk_seq2img(1, 196, 192, arena + 688731840 + (long)b * 37824, arena + (long)b * 37632);
   } // for b
 
-  /* %1427 = conv2d_grad_weight(%1426, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
+  /* %1283 = conv2d_grad_weight(%1282, %0) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[192, 3, 16, 16] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, arena, inputs[0],
       arena + 1204224);
 
-  /* %1428 = reduce_sum(%1426) {axes [1, 2], batch} patch_embed.proj : f32[192] */
+  /* %1284 = reduce_sum(%1282) {axes [1, 2], batch} patch_embed.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 1389696);
 
-  /* output 0 "loss" = %676 : f32[1] */
+  /* output 0 "loss" = %628 : f32[1] */
   memcpy(outputs[0], arena + 720522480, sizeof(float) * 1);
-  /* output 1 "grad:patch_embed.proj.weight" = %1427 : f32[192, 3, 16, 16] */
+  /* output 1 "grad:patch_embed.proj.weight" = %1283 : f32[192, 3, 16, 16] */
   memcpy(outputs[1], arena + 1204224, sizeof(float) * 147456);
-  /* output 2 "grad:patch_embed.proj.bias" = %1428 : f32[192] */
+  /* output 2 "grad:patch_embed.proj.bias" = %1284 : f32[192] */
   memcpy(outputs[2], arena + 1389696, sizeof(float) * 192);
-  /* output 3 "grad:cls_token" = %1424 : f32[1, 1, 192] */
+  /* output 3 "grad:cls_token" = %1280 : f32[1, 1, 192] */
   memcpy(outputs[3], arena + 1389504, sizeof(float) * 192);
-  /* output 4 "grad:pos_embed" = %1421 : f32[1, 197, 192] */
+  /* output 4 "grad:pos_embed" = %1277 : f32[1, 197, 192] */
   memcpy(outputs[4], arena + 1351680, sizeof(float) * 37824);
-  /* output 5 "grad:blocks.0.norm1.weight" = %1417 : f32[192] */
+  /* output 5 "grad:blocks.0.norm1.weight" = %1273 : f32[192] */
   memcpy(outputs[5], arena + 2420928, sizeof(float) * 192);
-  /* output 6 "grad:blocks.0.norm1.bias" = %1414 : f32[192] */
+  /* output 6 "grad:blocks.0.norm1.bias" = %1270 : f32[192] */
   memcpy(outputs[6], arena + 2420736, sizeof(float) * 192);
-  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1412 : f32[576, 192] */
+  /* output 7 "grad:blocks.0.attn.qkv.weight" = %1268 : f32[576, 192] */
   memcpy(outputs[7], arena + 4841472, sizeof(float) * 110592);
-  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1413 : f32[576] */
+  /* output 8 "grad:blocks.0.attn.qkv.bias" = %1269 : f32[576] */
   memcpy(outputs[8], arena + 4952064, sizeof(float) * 576);
-  /* output 9 "grad:blocks.0.attn.proj.weight" = %1389 : f32[192, 192] */
-  memcpy(outputs[9], arena + 12355840, sizeof(float) * 36864);
-  /* output 10 "grad:blocks.0.attn.proj.bias" = %1390 : f32[192] */
-  memcpy(outputs[10], arena + 12392704, sizeof(float) * 192);
-  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1385 : f32[1152, 192, 1, 1] */
+  /* output 9 "grad:blocks.0.attn.proj.weight" = %1253 : f32[192, 192] */
+  memcpy(outputs[9], arena + 11145472, sizeof(float) * 36864);
+  /* output 10 "grad:blocks.0.attn.proj.bias" = %1254 : f32[192] */
+  memcpy(outputs[10], arena + 11182336, sizeof(float) * 192);
+  /* output 11 "grad:blocks.0.conv.conv.0.weight" = %1249 : f32[1152, 192, 1, 1] */
   memcpy(outputs[11], arena + 14450688, sizeof(float) * 221184);
-  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1380 : f32[1152] */
+  /* output 12 "grad:blocks.0.conv.conv.1.weight" = %1244 : f32[1152] */
   memcpy(outputs[12], arena + 14671872, sizeof(float) * 1152);
-  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1381 : f32[1152] */
+  /* output 13 "grad:blocks.0.conv.conv.1.bias" = %1245 : f32[1152] */
   memcpy(outputs[13], arena + 14673024, sizeof(float) * 1152);
-  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1376 : f32[1152, 1, 3, 3] */
+  /* output 14 "grad:blocks.0.conv.conv.3.weight" = %1240 : f32[1152, 1, 3, 3] */
   memcpy(outputs[14], arena + 36126720, sizeof(float) * 10368);
-  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1373 : f32[1152] */
+  /* output 15 "grad:blocks.0.conv.conv.4.weight" = %1237 : f32[1152] */
   memcpy(outputs[15], arena + 36137088, sizeof(float) * 1152);
-  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1374 : f32[1152] */
+  /* output 16 "grad:blocks.0.conv.conv.4.bias" = %1238 : f32[1152] */
   memcpy(outputs[16], arena + 36138240, sizeof(float) * 1152);
-  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %1369 : f32[192, 1152, 1, 1] */
+  /* output 17 "grad:blocks.0.conv.conv.6.weight" = %1233 : f32[192, 1152, 1, 1] */
   memcpy(outputs[17], arena + 52985856, sizeof(float) * 221184);
-  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %1364 : f32[192] */
+  /* output 18 "grad:blocks.0.conv.conv.7.weight" = %1228 : f32[192] */
   memcpy(outputs[18], arena + 53318592, sizeof(float) * 192);
-  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %1365 : f32[192] */
+  /* output 19 "grad:blocks.0.conv.conv.7.bias" = %1229 : f32[192] */
   memcpy(outputs[19], arena + 53318784, sizeof(float) * 192);
-  /* output 20 "grad:blocks.1.norm1.weight" = %1357 : f32[192] */
+  /* output 20 "grad:blocks.1.norm1.weight" = %1221 : f32[192] */
   memcpy(outputs[20], arena + 53318400, sizeof(float) * 192);
-  /* output 21 "grad:blocks.1.norm1.bias" = %1354 : f32[192] */
+  /* output 21 "grad:blocks.1.norm1.bias" = %1218 : f32[192] */
   memcpy(outputs[21], arena + 53318208, sizeof(float) * 192);
-  /* output 22 "grad:blocks.1.attn.qkv.weight" = %1352 : f32[576, 192] */
+  /* output 22 "grad:blocks.1.attn.qkv.weight" = %1216 : f32[576, 192] */
   memcpy(outputs[22], arena + 53207040, sizeof(float) * 110592);
-  /* output 23 "grad:blocks.1.attn.qkv.bias" = %1353 : f32[576] */
+  /* output 23 "grad:blocks.1.attn.qkv.bias" = %1217 : f32[576] */
   memcpy(outputs[23], arena + 53317632, sizeof(float) * 576);
-  /* output 24 "grad:blocks.1.attn.proj.weight" = %1329 : f32[192, 192] */
-  memcpy(outputs[24], arena + 55707904, sizeof(float) * 36864);
-  /* output 25 "grad:blocks.1.attn.proj.bias" = %1330 : f32[192] */
-  memcpy(outputs[25], arena + 55744768, sizeof(float) * 192);
-  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %1324 : f32[1152, 192, 1, 1] */
+  /* output 24 "grad:blocks.1.attn.proj.weight" = %1201 : f32[192, 192] */
+  memcpy(outputs[24], arena + 54497536, sizeof(float) * 36864);
+  /* output 25 "grad:blocks.1.attn.proj.bias" = %1202 : f32[192] */
+  memcpy(outputs[25], arena + 54534400, sizeof(float) * 192);
+  /* output 26 "grad:blocks.1.conv.conv.0.weight" = %1196 : f32[1152, 192, 1, 1] */
   memcpy(outputs[26], arena + 57802752, sizeof(float) * 221184);
-  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %1319 : f32[1152] */
+  /* output 27 "grad:blocks.1.conv.conv.1.weight" = %1191 : f32[1152] */
   memcpy(outputs[27], arena + 58023936, sizeof(float) * 1152);
-  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %1320 : f32[1152] */
+  /* output 28 "grad:blocks.1.conv.conv.1.bias" = %1192 : f32[1152] */
   memcpy(outputs[28], arena + 58025088, sizeof(float) * 1152);
-  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %1315 : f32[1152, 1, 3, 3] */
+  /* output 29 "grad:blocks.1.conv.conv.3.weight" = %1187 : f32[1152, 1, 3, 3] */
   memcpy(outputs[29], arena + 79478784, sizeof(float) * 10368);
-  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %1312 : f32[1152] */
+  /* output 30 "grad:blocks.1.conv.conv.4.weight" = %1184 : f32[1152] */
   memcpy(outputs[30], arena + 79489152, sizeof(float) * 1152);
-  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %1313 : f32[1152] */
+  /* output 31 "grad:blocks.1.conv.conv.4.bias" = %1185 : f32[1152] */
   memcpy(outputs[31], arena + 79490304, sizeof(float) * 1152);
-  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %1308 : f32[192, 1152, 1, 1] */
+  /* output 32 "grad:blocks.1.conv.conv.6.weight" = %1180 : f32[192, 1152, 1, 1] */
   memcpy(outputs[32], arena + 96337920, sizeof(float) * 221184);
-  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %1303 : f32[192] */
+  /* output 33 "grad:blocks.1.conv.conv.7.weight" = %1175 : f32[192] */
   memcpy(outputs[33], arena + 96670656, sizeof(float) * 192);
-  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %1304 : f32[192] */
+  /* output 34 "grad:blocks.1.conv.conv.7.bias" = %1176 : f32[192] */
   memcpy(outputs[34], arena + 96670848, sizeof(float) * 192);
-  /* output 35 "grad:blocks.2.norm1.weight" = %1296 : f32[192] */
+  /* output 35 "grad:blocks.2.norm1.weight" = %1168 : f32[192] */
   memcpy(outputs[35], arena + 96670464, sizeof(float) * 192);
-  /* output 36 "grad:blocks.2.norm1.bias" = %1293 : f32[192] */
+  /* output 36 "grad:blocks.2.norm1.bias" = %1165 : f32[192] */
   memcpy(outputs[36], arena + 96670272, sizeof(float) * 192);
-  /* output 37 "grad:blocks.2.attn.qkv.weight" = %1291 : f32[576, 192] */
+  /* output 37 "grad:blocks.2.attn.qkv.weight" = %1163 : f32[576, 192] */
   memcpy(outputs[37], arena + 96559104, sizeof(float) * 110592);
-  /* output 38 "grad:blocks.2.attn.qkv.bias" = %1292 : f32[576] */
+  /* output 38 "grad:blocks.2.attn.qkv.bias" = %1164 : f32[576] */
   memcpy(outputs[38], arena + 96669696, sizeof(float) * 576);
-  /* output 39 "grad:blocks.2.attn.proj.weight" = %1268 : f32[192, 192] */
-  memcpy(outputs[39], arena + 99059968, sizeof(float) * 36864);
-  /* output 40 "grad:blocks.2.attn.proj.bias" = %1269 : f32[192] */
-  memcpy(outputs[40], arena + 99096832, sizeof(float) * 192);
-  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %1263 : f32[1152, 192, 1, 1] */
+  /* output 39 "grad:blocks.2.attn.proj.weight" = %1148 : f32[192, 192] */
+  memcpy(outputs[39], arena + 97849600, sizeof(float) * 36864);
+  /* output 40 "grad:blocks.2.attn.proj.bias" = %1149 : f32[192] */
+  memcpy(outputs[40], arena + 97886464, sizeof(float) * 192);
+  /* output 41 "grad:blocks.2.conv.conv.0.weight" = %1143 : f32[1152, 192, 1, 1] */
   memcpy(outputs[41], arena + 101154816, sizeof(float) * 221184);
-  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %1258 : f32[1152] */
+  /* output 42 "grad:blocks.2.conv.conv.1.weight" = %1138 : f32[1152] */
   memcpy(outputs[42], arena + 101376000, sizeof(float) * 1152);
-  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %1259 : f32[1152] */
+  /* output 43 "grad:blocks.2.conv.conv.1.bias" = %1139 : f32[1152] */
   memcpy(outputs[43], arena + 101377152, sizeof(float) * 1152);
-  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %1254 : f32[1152, 1, 3, 3] */
+  /* output 44 "grad:blocks.2.conv.conv.3.weight" = %1134 : f32[1152, 1, 3, 3] */
   memcpy(outputs[44], arena + 122830848, sizeof(float) * 10368);
-  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %1251 : f32[1152] */
+  /* output 45 "grad:blocks.2.conv.conv.4.weight" = %1131 : f32[1152] */
   memcpy(outputs[45], arena + 122841216, sizeof(float) * 1152);
-  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %1252 : f32[1152] */
+  /* output 46 "grad:blocks.2.conv.conv.4.bias" = %1132 : f32[1152] */
   memcpy(outputs[46], arena + 122842368, sizeof(float) * 1152);
-  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %1247 : f32[192, 1152, 1, 1] */
+  /* output 47 "grad:blocks.2.conv.conv.6.weight" = %1127 : f32[192, 1152, 1, 1] */
   memcpy(outputs[47], arena + 139689984, sizeof(float) * 221184);
-  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %1242 : f32[192] */
+  /* output 48 "grad:blocks.2.conv.conv.7.weight" = %1122 : f32[192] */
   memcpy(outputs[48], arena + 140022720, sizeof(float) * 192);
-  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %1243 : f32[192] */
+  /* output 49 "grad:blocks.2.conv.conv.7.bias" = %1123 : f32[192] */
   memcpy(outputs[49], arena + 140022912, sizeof(float) * 192);
-  /* output 50 "grad:blocks.3.norm1.weight" = %1235 : f32[192] */
+  /* output 50 "grad:blocks.3.norm1.weight" = %1115 : f32[192] */
   memcpy(outputs[50], arena + 140022528, sizeof(float) * 192);
-  /* output 51 "grad:blocks.3.norm1.bias" = %1232 : f32[192] */
+  /* output 51 "grad:blocks.3.norm1.bias" = %1112 : f32[192] */
   memcpy(outputs[51], arena + 140022336, sizeof(float) * 192);
-  /* output 52 "grad:blocks.3.attn.qkv.weight" = %1230 : f32[576, 192] */
+  /* output 52 "grad:blocks.3.attn.qkv.weight" = %1110 : f32[576, 192] */
   memcpy(outputs[52], arena + 139911168, sizeof(float) * 110592);
-  /* output 53 "grad:blocks.3.attn.qkv.bias" = %1231 : f32[576] */
+  /* output 53 "grad:blocks.3.attn.qkv.bias" = %1111 : f32[576] */
   memcpy(outputs[53], arena + 140021760, sizeof(float) * 576);
-  /* output 54 "grad:blocks.3.attn.proj.weight" = %1207 : f32[192, 192] */
-  memcpy(outputs[54], arena + 142412032, sizeof(float) * 36864);
-  /* output 55 "grad:blocks.3.attn.proj.bias" = %1208 : f32[192] */
-  memcpy(outputs[55], arena + 142448896, sizeof(float) * 192);
-  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %1202 : f32[1152, 192, 1, 1] */
+  /* output 54 "grad:blocks.3.attn.proj.weight" = %1095 : f32[192, 192] */
+  memcpy(outputs[54], arena + 141201664, sizeof(float) * 36864);
+  /* output 55 "grad:blocks.3.attn.proj.bias" = %1096 : f32[192] */
+  memcpy(outputs[55], arena + 141238528, sizeof(float) * 192);
+  /* output 56 "grad:blocks.3.conv.conv.0.weight" = %1090 : f32[1152, 192, 1, 1] */
   memcpy(outputs[56], arena + 144506880, sizeof(float) * 221184);
-  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %1197 : f32[1152] */
+  /* output 57 "grad:blocks.3.conv.conv.1.weight" = %1085 : f32[1152] */
   memcpy(outputs[57], arena + 144728064, sizeof(float) * 1152);
-  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %1198 : f32[1152] */
+  /* output 58 "grad:blocks.3.conv.conv.1.bias" = %1086 : f32[1152] */
   memcpy(outputs[58], arena + 144729216, sizeof(float) * 1152);
-  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %1193 : f32[1152, 1, 3, 3] */
+  /* output 59 "grad:blocks.3.conv.conv.3.weight" = %1081 : f32[1152, 1, 3, 3] */
   memcpy(outputs[59], arena + 166182912, sizeof(float) * 10368);
-  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %1190 : f32[1152] */
+  /* output 60 "grad:blocks.3.conv.conv.4.weight" = %1078 : f32[1152] */
   memcpy(outputs[60], arena + 166193280, sizeof(float) * 1152);
-  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %1191 : f32[1152] */
+  /* output 61 "grad:blocks.3.conv.conv.4.bias" = %1079 : f32[1152] */
   memcpy(outputs[61], arena + 166194432, sizeof(float) * 1152);
-  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %1186 : f32[192, 1152, 1, 1] */
+  /* output 62 "grad:blocks.3.conv.conv.6.weight" = %1074 : f32[192, 1152, 1, 1] */
   memcpy(outputs[62], arena + 183042048, sizeof(float) * 221184);
-  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %1181 : f32[192] */
+  /* output 63 "grad:blocks.3.conv.conv.7.weight" = %1069 : f32[192] */
   memcpy(outputs[63], arena + 183374784, sizeof(float) * 192);
-  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %1182 : f32[192] */
+  /* output 64 "grad:blocks.3.conv.conv.7.bias" = %1070 : f32[192] */
   memcpy(outputs[64], arena + 183374976, sizeof(float) * 192);
-  /* output 65 "grad:blocks.4.norm1.weight" = %1174 : f32[192] */
+  /* output 65 "grad:blocks.4.norm1.weight" = %1062 : f32[192] */
   memcpy(outputs[65], arena + 183374592, sizeof(float) * 192);
-  /* output 66 "grad:blocks.4.norm1.bias" = %1171 : f32[192] */
+  /* output 66 "grad:blocks.4.norm1.bias" = %1059 : f32[192] */
   memcpy(outputs[66], arena + 183374400, sizeof(float) * 192);
-  /* output 67 "grad:blocks.4.attn.qkv.weight" = %1169 : f32[576, 192] */
+  /* output 67 "grad:blocks.4.attn.qkv.weight" = %1057 : f32[576, 192] */
   memcpy(outputs[67], arena + 183263232, sizeof(float) * 110592);
-  /* output 68 "grad:blocks.4.attn.qkv.bias" = %1170 : f32[576] */
+  /* output 68 "grad:blocks.4.attn.qkv.bias" = %1058 : f32[576] */
   memcpy(outputs[68], arena + 183373824, sizeof(float) * 576);
-  /* output 69 "grad:blocks.4.attn.proj.weight" = %1146 : f32[192, 192] */
-  memcpy(outputs[69], arena + 185764096, sizeof(float) * 36864);
-  /* output 70 "grad:blocks.4.attn.proj.bias" = %1147 : f32[192] */
-  memcpy(outputs[70], arena + 185800960, sizeof(float) * 192);
-  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %1141 : f32[1152, 192, 1, 1] */
+  /* output 69 "grad:blocks.4.attn.proj.weight" = %1042 : f32[192, 192] */
+  memcpy(outputs[69], arena + 184553728, sizeof(float) * 36864);
+  /* output 70 "grad:blocks.4.attn.proj.bias" = %1043 : f32[192] */
+  memcpy(outputs[70], arena + 184590592, sizeof(float) * 192);
+  /* output 71 "grad:blocks.4.conv.conv.0.weight" = %1037 : f32[1152, 192, 1, 1] */
   memcpy(outputs[71], arena + 187858944, sizeof(float) * 221184);
-  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %1136 : f32[1152] */
+  /* output 72 "grad:blocks.4.conv.conv.1.weight" = %1032 : f32[1152] */
   memcpy(outputs[72], arena + 188080128, sizeof(float) * 1152);
-  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %1137 : f32[1152] */
+  /* output 73 "grad:blocks.4.conv.conv.1.bias" = %1033 : f32[1152] */
   memcpy(outputs[73], arena + 188081280, sizeof(float) * 1152);
-  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %1132 : f32[1152, 1, 3, 3] */
+  /* output 74 "grad:blocks.4.conv.conv.3.weight" = %1028 : f32[1152, 1, 3, 3] */
   memcpy(outputs[74], arena + 209534976, sizeof(float) * 10368);
-  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %1129 : f32[1152] */
+  /* output 75 "grad:blocks.4.conv.conv.4.weight" = %1025 : f32[1152] */
   memcpy(outputs[75], arena + 209545344, sizeof(float) * 1152);
-  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %1130 : f32[1152] */
+  /* output 76 "grad:blocks.4.conv.conv.4.bias" = %1026 : f32[1152] */
   memcpy(outputs[76], arena + 209546496, sizeof(float) * 1152);
-  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %1125 : f32[192, 1152, 1, 1] */
+  /* output 77 "grad:blocks.4.conv.conv.6.weight" = %1021 : f32[192, 1152, 1, 1] */
   memcpy(outputs[77], arena + 226394112, sizeof(float) * 221184);
-  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %1120 : f32[192] */
+  /* output 78 "grad:blocks.4.conv.conv.7.weight" = %1016 : f32[192] */
   memcpy(outputs[78], arena + 226726848, sizeof(float) * 192);
-  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %1121 : f32[192] */
+  /* output 79 "grad:blocks.4.conv.conv.7.bias" = %1017 : f32[192] */
   memcpy(outputs[79], arena + 226727040, sizeof(float) * 192);
-  /* output 80 "grad:blocks.5.norm1.weight" = %1113 : f32[192] */
+  /* output 80 "grad:blocks.5.norm1.weight" = %1009 : f32[192] */
   memcpy(outputs[80], arena + 226726656, sizeof(float) * 192);
-  /* output 81 "grad:blocks.5.norm1.bias" = %1110 : f32[192] */
+  /* output 81 "grad:blocks.5.norm1.bias" = %1006 : f32[192] */
   memcpy(outputs[81], arena + 226726464, sizeof(float) * 192);
-  /* output 82 "grad:blocks.5.attn.qkv.weight" = %1108 : f32[576, 192] */
+  /* output 82 "grad:blocks.5.attn.qkv.weight" = %1004 : f32[576, 192] */
   memcpy(outputs[82], arena + 226615296, sizeof(float) * 110592);
-  /* output 83 "grad:blocks.5.attn.qkv.bias" = %1109 : f32[576] */
+  /* output 83 "grad:blocks.5.attn.qkv.bias" = %1005 : f32[576] */
   memcpy(outputs[83], arena + 226725888, sizeof(float) * 576);
-  /* output 84 "grad:blocks.5.attn.proj.weight" = %1085 : f32[192, 192] */
-  memcpy(outputs[84], arena + 229116160, sizeof(float) * 36864);
-  /* output 85 "grad:blocks.5.attn.proj.bias" = %1086 : f32[192] */
-  memcpy(outputs[85], arena + 229153024, sizeof(float) * 192);
-  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %1080 : f32[1152, 192, 1, 1] */
+  /* output 84 "grad:blocks.5.attn.proj.weight" = %989 : f32[192, 192] */
+  memcpy(outputs[84], arena + 227905792, sizeof(float) * 36864);
+  /* output 85 "grad:blocks.5.attn.proj.bias" = %990 : f32[192] */
+  memcpy(outputs[85], arena + 227942656, sizeof(float) * 192);
+  /* output 86 "grad:blocks.5.conv.conv.0.weight" = %984 : f32[1152, 192, 1, 1] */
   memcpy(outputs[86], arena + 231211008, sizeof(float) * 221184);
-  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %1075 : f32[1152] */
+  /* output 87 "grad:blocks.5.conv.conv.1.weight" = %979 : f32[1152] */
   memcpy(outputs[87], arena + 231432192, sizeof(float) * 1152);
-  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %1076 : f32[1152] */
+  /* output 88 "grad:blocks.5.conv.conv.1.bias" = %980 : f32[1152] */
   memcpy(outputs[88], arena + 231433344, sizeof(float) * 1152);
-  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %1071 : f32[1152, 1, 3, 3] */
+  /* output 89 "grad:blocks.5.conv.conv.3.weight" = %975 : f32[1152, 1, 3, 3] */
   memcpy(outputs[89], arena + 252887040, sizeof(float) * 10368);
-  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %1068 : f32[1152] */
+  /* output 90 "grad:blocks.5.conv.conv.4.weight" = %972 : f32[1152] */
   memcpy(outputs[90], arena + 252897408, sizeof(float) * 1152);
-  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %1069 : f32[1152] */
+  /* output 91 "grad:blocks.5.conv.conv.4.bias" = %973 : f32[1152] */
   memcpy(outputs[91], arena + 252898560, sizeof(float) * 1152);
-  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %1064 : f32[192, 1152, 1, 1] */
+  /* output 92 "grad:blocks.5.conv.conv.6.weight" = %968 : f32[192, 1152, 1, 1] */
   memcpy(outputs[92], arena + 269746176, sizeof(float) * 221184);
-  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %1059 : f32[192] */
+  /* output 93 "grad:blocks.5.conv.conv.7.weight" = %963 : f32[192] */
   memcpy(outputs[93], arena + 270078912, sizeof(float) * 192);
-  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %1060 : f32[192] */
+  /* output 94 "grad:blocks.5.conv.conv.7.bias" = %964 : f32[192] */
   memcpy(outputs[94], arena + 270079104, sizeof(float) * 192);
-  /* output 95 "grad:blocks.6.norm1.weight" = %1052 : f32[192] */
+  /* output 95 "grad:blocks.6.norm1.weight" = %956 : f32[192] */
   memcpy(outputs[95], arena + 270078720, sizeof(float) * 192);
-  /* output 96 "grad:blocks.6.norm1.bias" = %1049 : f32[192] */
+  /* output 96 "grad:blocks.6.norm1.bias" = %953 : f32[192] */
   memcpy(outputs[96], arena + 270078528, sizeof(float) * 192);
-  /* output 97 "grad:blocks.6.attn.qkv.weight" = %1047 : f32[576, 192] */
+  /* output 97 "grad:blocks.6.attn.qkv.weight" = %951 : f32[576, 192] */
   memcpy(outputs[97], arena + 269967360, sizeof(float) * 110592);
-  /* output 98 "grad:blocks.6.attn.qkv.bias" = %1048 : f32[576] */
+  /* output 98 "grad:blocks.6.attn.qkv.bias" = %952 : f32[576] */
   memcpy(outputs[98], arena + 270077952, sizeof(float) * 576);
-  /* output 99 "grad:blocks.6.attn.proj.weight" = %1024 : f32[192, 192] */
-  memcpy(outputs[99], arena + 272468224, sizeof(float) * 36864);
-  /* output 100 "grad:blocks.6.attn.proj.bias" = %1025 : f32[192] */
-  memcpy(outputs[100], arena + 272505088, sizeof(float) * 192);
-  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %1019 : f32[1152, 192, 1, 1] */
+  /* output 99 "grad:blocks.6.attn.proj.weight" = %936 : f32[192, 192] */
+  memcpy(outputs[99], arena + 271257856, sizeof(float) * 36864);
+  /* output 100 "grad:blocks.6.attn.proj.bias" = %937 : f32[192] */
+  memcpy(outputs[100], arena + 271294720, sizeof(float) * 192);
+  /* output 101 "grad:blocks.6.conv.conv.0.weight" = %931 : f32[1152, 192, 1, 1] */
   memcpy(outputs[101], arena + 274563072, sizeof(float) * 221184);
-  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %1014 : f32[1152] */
+  /* output 102 "grad:blocks.6.conv.conv.1.weight" = %926 : f32[1152] */
   memcpy(outputs[102], arena + 274784256, sizeof(float) * 1152);
-  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %1015 : f32[1152] */
+  /* output 103 "grad:blocks.6.conv.conv.1.bias" = %927 : f32[1152] */
   memcpy(outputs[103], arena + 274785408, sizeof(float) * 1152);
-  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %1010 : f32[1152, 1, 3, 3] */
+  /* output 104 "grad:blocks.6.conv.conv.3.weight" = %922 : f32[1152, 1, 3, 3] */
   memcpy(outputs[104], arena + 296239104, sizeof(float) * 10368);
-  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %1007 : f32[1152] */
+  /* output 105 "grad:blocks.6.conv.conv.4.weight" = %919 : f32[1152] */
   memcpy(outputs[105], arena + 296249472, sizeof(float) * 1152);
-  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %1008 : f32[1152] */
+  /* output 106 "grad:blocks.6.conv.conv.4.bias" = %920 : f32[1152] */
   memcpy(outputs[106], arena + 296250624, sizeof(float) * 1152);
-  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %1003 : f32[192, 1152, 1, 1] */
+  /* output 107 "grad:blocks.6.conv.conv.6.weight" = %915 : f32[192, 1152, 1, 1] */
   memcpy(outputs[107], arena + 313098240, sizeof(float) * 221184);
-  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %998 : f32[192] */
+  /* output 108 "grad:blocks.6.conv.conv.7.weight" = %910 : f32[192] */
   memcpy(outputs[108], arena + 313430976, sizeof(float) * 192);
-  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %999 : f32[192] */
+  /* output 109 "grad:blocks.6.conv.conv.7.bias" = %911 : f32[192] */
   memcpy(outputs[109], arena + 313431168, sizeof(float) * 192);
-  /* output 110 "grad:blocks.7.norm1.weight" = %991 : f32[192] */
+  /* output 110 "grad:blocks.7.norm1.weight" = %903 : f32[192] */
   memcpy(outputs[110], arena + 313430784, sizeof(float) * 192);
-  /* output 111 "grad:blocks.7.norm1.bias" = %988 : f32[192] */
+  /* output 111 "grad:blocks.7.norm1.bias" = %900 : f32[192] */
   memcpy(outputs[111], arena + 313430592, sizeof(float) * 192);
-  /* output 112 "grad:blocks.7.attn.qkv.weight" = %986 : f32[576, 192] */
+  /* output 112 "grad:blocks.7.attn.qkv.weight" = %898 : f32[576, 192] */
   memcpy(outputs[112], arena + 313319424, sizeof(float) * 110592);
-  /* output 113 "grad:blocks.7.attn.qkv.bias" = %987 : f32[576] */
+  /* output 113 "grad:blocks.7.attn.qkv.bias" = %899 : f32[576] */
   memcpy(outputs[113], arena + 313430016, sizeof(float) * 576);
-  /* output 114 "grad:blocks.7.attn.proj.weight" = %963 : f32[192, 192] */
-  memcpy(outputs[114], arena + 315820288, sizeof(float) * 36864);
-  /* output 115 "grad:blocks.7.attn.proj.bias" = %964 : f32[192] */
-  memcpy(outputs[115], arena + 315857152, sizeof(float) * 192);
-  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %958 : f32[1152, 192, 1, 1] */
+  /* output 114 "grad:blocks.7.attn.proj.weight" = %883 : f32[192, 192] */
+  memcpy(outputs[114], arena + 314609920, sizeof(float) * 36864);
+  /* output 115 "grad:blocks.7.attn.proj.bias" = %884 : f32[192] */
+  memcpy(outputs[115], arena + 314646784, sizeof(float) * 192);
+  /* output 116 "grad:blocks.7.conv.conv.0.weight" = %878 : f32[1152, 192, 1, 1] */
   memcpy(outputs[116], arena + 317915136, sizeof(float) * 221184);
-  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %953 : f32[1152] */
+  /* output 117 "grad:blocks.7.conv.conv.1.weight" = %873 : f32[1152] */
   memcpy(outputs[117], arena + 318136320, sizeof(float) * 1152);
-  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %954 : f32[1152] */
+  /* output 118 "grad:blocks.7.conv.conv.1.bias" = %874 : f32[1152] */
   memcpy(outputs[118], arena + 318137472, sizeof(float) * 1152);
-  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %949 : f32[1152, 1, 3, 3] */
+  /* output 119 "grad:blocks.7.conv.conv.3.weight" = %869 : f32[1152, 1, 3, 3] */
   memcpy(outputs[119], arena + 339591168, sizeof(float) * 10368);
-  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %946 : f32[1152] */
+  /* output 120 "grad:blocks.7.conv.conv.4.weight" = %866 : f32[1152] */
   memcpy(outputs[120], arena + 339601536, sizeof(float) * 1152);
-  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %947 : f32[1152] */
+  /* output 121 "grad:blocks.7.conv.conv.4.bias" = %867 : f32[1152] */
   memcpy(outputs[121], arena + 339602688, sizeof(float) * 1152);
-  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %942 : f32[192, 1152, 1, 1] */
+  /* output 122 "grad:blocks.7.conv.conv.6.weight" = %862 : f32[192, 1152, 1, 1] */
   memcpy(outputs[122], arena + 356450304, sizeof(float) * 221184);
-  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %937 : f32[192] */
+  /* output 123 "grad:blocks.7.conv.conv.7.weight" = %857 : f32[192] */
   memcpy(outputs[123], arena + 356783040, sizeof(float) * 192);
-  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %938 : f32[192] */
+  /* output 124 "grad:blocks.7.conv.conv.7.bias" = %858 : f32[192] */
   memcpy(outputs[124], arena + 356783232, sizeof(float) * 192);
-  /* output 125 "grad:blocks.8.norm1.weight" = %930 : f32[192] */
+  /* output 125 "grad:blocks.8.norm1.weight" = %850 : f32[192] */
   memcpy(outputs[125], arena + 356782848, sizeof(float) * 192);
-  /* output 126 "grad:blocks.8.norm1.bias" = %927 : f32[192] */
+  /* output 126 "grad:blocks.8.norm1.bias" = %847 : f32[192] */
   memcpy(outputs[126], arena + 356782656, sizeof(float) * 192);
-  /* output 127 "grad:blocks.8.attn.qkv.weight" = %925 : f32[576, 192] */
+  /* output 127 "grad:blocks.8.attn.qkv.weight" = %845 : f32[576, 192] */
   memcpy(outputs[127], arena + 356671488, sizeof(float) * 110592);
-  /* output 128 "grad:blocks.8.attn.qkv.bias" = %926 : f32[576] */
+  /* output 128 "grad:blocks.8.attn.qkv.bias" = %846 : f32[576] */
   memcpy(outputs[128], arena + 356782080, sizeof(float) * 576);
-  /* output 129 "grad:blocks.8.attn.proj.weight" = %902 : f32[192, 192] */
-  memcpy(outputs[129], arena + 359172352, sizeof(float) * 36864);
-  /* output 130 "grad:blocks.8.attn.proj.bias" = %903 : f32[192] */
-  memcpy(outputs[130], arena + 359209216, sizeof(float) * 192);
-  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %897 : f32[1152, 192, 1, 1] */
+  /* output 129 "grad:blocks.8.attn.proj.weight" = %830 : f32[192, 192] */
+  memcpy(outputs[129], arena + 357961984, sizeof(float) * 36864);
+  /* output 130 "grad:blocks.8.attn.proj.bias" = %831 : f32[192] */
+  memcpy(outputs[130], arena + 357998848, sizeof(float) * 192);
+  /* output 131 "grad:blocks.8.conv.conv.0.weight" = %825 : f32[1152, 192, 1, 1] */
   memcpy(outputs[131], arena + 361267200, sizeof(float) * 221184);
-  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %892 : f32[1152] */
+  /* output 132 "grad:blocks.8.conv.conv.1.weight" = %820 : f32[1152] */
   memcpy(outputs[132], arena + 361488384, sizeof(float) * 1152);
-  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %893 : f32[1152] */
+  /* output 133 "grad:blocks.8.conv.conv.1.bias" = %821 : f32[1152] */
   memcpy(outputs[133], arena + 361489536, sizeof(float) * 1152);
-  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %888 : f32[1152, 1, 3, 3] */
+  /* output 134 "grad:blocks.8.conv.conv.3.weight" = %816 : f32[1152, 1, 3, 3] */
   memcpy(outputs[134], arena + 382943232, sizeof(float) * 10368);
-  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %885 : f32[1152] */
+  /* output 135 "grad:blocks.8.conv.conv.4.weight" = %813 : f32[1152] */
   memcpy(outputs[135], arena + 382953600, sizeof(float) * 1152);
-  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %886 : f32[1152] */
+  /* output 136 "grad:blocks.8.conv.conv.4.bias" = %814 : f32[1152] */
   memcpy(outputs[136], arena + 382954752, sizeof(float) * 1152);
-  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %881 : f32[192, 1152, 1, 1] */
+  /* output 137 "grad:blocks.8.conv.conv.6.weight" = %809 : f32[192, 1152, 1, 1] */
   memcpy(outputs[137], arena + 399802368, sizeof(float) * 221184);
-  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %876 : f32[192] */
+  /* output 138 "grad:blocks.8.conv.conv.7.weight" = %804 : f32[192] */
   memcpy(outputs[138], arena + 400135104, sizeof(float) * 192);
-  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %877 : f32[192] */
+  /* output 139 "grad:blocks.8.conv.conv.7.bias" = %805 : f32[192] */
   memcpy(outputs[139], arena + 400135296, sizeof(float) * 192);
-  /* output 140 "grad:blocks.9.norm1.weight" = %869 : f32[192] */
+  /* output 140 "grad:blocks.9.norm1.weight" = %797 : f32[192] */
   memcpy(outputs[140], arena + 400134912, sizeof(float) * 192);
-  /* output 141 "grad:blocks.9.norm1.bias" = %866 : f32[192] */
+  /* output 141 "grad:blocks.9.norm1.bias" = %794 : f32[192] */
   memcpy(outputs[141], arena + 400134720, sizeof(float) * 192);
-  /* output 142 "grad:blocks.9.attn.qkv.weight" = %864 : f32[576, 192] */
+  /* output 142 "grad:blocks.9.attn.qkv.weight" = %792 : f32[576, 192] */
   memcpy(outputs[142], arena + 400023552, sizeof(float) * 110592);
-  /* output 143 "grad:blocks.9.attn.qkv.bias" = %865 : f32[576] */
+  /* output 143 "grad:blocks.9.attn.qkv.bias" = %793 : f32[576] */
   memcpy(outputs[143], arena + 400134144, sizeof(float) * 576);
-  /* output 144 "grad:blocks.9.attn.proj.weight" = %841 : f32[192, 192] */
-  memcpy(outputs[144], arena + 402524416, sizeof(float) * 36864);
-  /* output 145 "grad:blocks.9.attn.proj.bias" = %842 : f32[192] */
-  memcpy(outputs[145], arena + 402561280, sizeof(float) * 192);
-  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %836 : f32[1152, 192, 1, 1] */
+  /* output 144 "grad:blocks.9.attn.proj.weight" = %777 : f32[192, 192] */
+  memcpy(outputs[144], arena + 401314048, sizeof(float) * 36864);
+  /* output 145 "grad:blocks.9.attn.proj.bias" = %778 : f32[192] */
+  memcpy(outputs[145], arena + 401350912, sizeof(float) * 192);
+  /* output 146 "grad:blocks.9.conv.conv.0.weight" = %772 : f32[1152, 192, 1, 1] */
   memcpy(outputs[146], arena + 404619264, sizeof(float) * 221184);
-  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %831 : f32[1152] */
+  /* output 147 "grad:blocks.9.conv.conv.1.weight" = %767 : f32[1152] */
   memcpy(outputs[147], arena + 404840448, sizeof(float) * 1152);
-  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %832 : f32[1152] */
+  /* output 148 "grad:blocks.9.conv.conv.1.bias" = %768 : f32[1152] */
   memcpy(outputs[148], arena + 404841600, sizeof(float) * 1152);
-  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %827 : f32[1152, 1, 3, 3] */
+  /* output 149 "grad:blocks.9.conv.conv.3.weight" = %763 : f32[1152, 1, 3, 3] */
   memcpy(outputs[149], arena + 426295296, sizeof(float) * 10368);
-  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %824 : f32[1152] */
+  /* output 150 "grad:blocks.9.conv.conv.4.weight" = %760 : f32[1152] */
   memcpy(outputs[150], arena + 426305664, sizeof(float) * 1152);
-  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %825 : f32[1152] */
+  /* output 151 "grad:blocks.9.conv.conv.4.bias" = %761 : f32[1152] */
   memcpy(outputs[151], arena + 426306816, sizeof(float) * 1152);
-  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %820 : f32[192, 1152, 1, 1] */
+  /* output 152 "grad:blocks.9.conv.conv.6.weight" = %756 : f32[192, 1152, 1, 1] */
   memcpy(outputs[152], arena + 443154432, sizeof(float) * 221184);
-  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %815 : f32[192] */
+  /* output 153 "grad:blocks.9.conv.conv.7.weight" = %751 : f32[192] */
   memcpy(outputs[153], arena + 443487168, sizeof(float) * 192);
-  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %816 : f32[192] */
+  /* output 154 "grad:blocks.9.conv.conv.7.bias" = %752 : f32[192] */
   memcpy(outputs[154], arena + 443487360, sizeof(float) * 192);
-  /* output 155 "grad:blocks.10.norm1.weight" = %808 : f32[192] */
+  /* output 155 "grad:blocks.10.norm1.weight" = %744 : f32[192] */
   memcpy(outputs[155], arena + 443486976, sizeof(float) * 192);
-  /* output 156 "grad:blocks.10.norm1.bias" = %805 : f32[192] */
+  /* output 156 "grad:blocks.10.norm1.bias" = %741 : f32[192] */
   memcpy(outputs[156], arena + 443486784, sizeof(float) * 192);
-  /* output 157 "grad:blocks.10.attn.qkv.weight" = %803 : f32[576, 192] */
+  /* output 157 "grad:blocks.10.attn.qkv.weight" = %739 : f32[576, 192] */
   memcpy(outputs[157], arena + 443375616, sizeof(float) * 110592);
-  /* output 158 "grad:blocks.10.attn.qkv.bias" = %804 : f32[576] */
+  /* output 158 "grad:blocks.10.attn.qkv.bias" = %740 : f32[576] */
   memcpy(outputs[158], arena + 443486208, sizeof(float) * 576);
-  /* output 159 "grad:blocks.10.attn.proj.weight" = %780 : f32[192, 192] */
-  memcpy(outputs[159], arena + 445876480, sizeof(float) * 36864);
-  /* output 160 "grad:blocks.10.attn.proj.bias" = %781 : f32[192] */
-  memcpy(outputs[160], arena + 445913344, sizeof(float) * 192);
-  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %775 : f32[1152, 192, 1, 1] */
+  /* output 159 "grad:blocks.10.attn.proj.weight" = %724 : f32[192, 192] */
+  memcpy(outputs[159], arena + 444666112, sizeof(float) * 36864);
+  /* output 160 "grad:blocks.10.attn.proj.bias" = %725 : f32[192] */
+  memcpy(outputs[160], arena + 444702976, sizeof(float) * 192);
+  /* output 161 "grad:blocks.10.conv.conv.0.weight" = %719 : f32[1152, 192, 1, 1] */
   memcpy(outputs[161], arena + 447971328, sizeof(float) * 221184);
-  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %770 : f32[1152] */
+  /* output 162 "grad:blocks.10.conv.conv.1.weight" = %714 : f32[1152] */
   memcpy(outputs[162], arena + 448192512, sizeof(float) * 1152);
-  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %771 : f32[1152] */
+  /* output 163 "grad:blocks.10.conv.conv.1.bias" = %715 : f32[1152] */
   memcpy(outputs[163], arena + 448193664, sizeof(float) * 1152);
-  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %766 : f32[1152, 1, 3, 3] */
+  /* output 164 "grad:blocks.10.conv.conv.3.weight" = %710 : f32[1152, 1, 3, 3] */
   memcpy(outputs[164], arena + 469647360, sizeof(float) * 10368);
-  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %763 : f32[1152] */
+  /* output 165 "grad:blocks.10.conv.conv.4.weight" = %707 : f32[1152] */
   memcpy(outputs[165], arena + 469657728, sizeof(float) * 1152);
-  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %764 : f32[1152] */
+  /* output 166 "grad:blocks.10.conv.conv.4.bias" = %708 : f32[1152] */
   memcpy(outputs[166], arena + 469658880, sizeof(float) * 1152);
-  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %759 : f32[192, 1152, 1, 1] */
+  /* output 167 "grad:blocks.10.conv.conv.6.weight" = %703 : f32[192, 1152, 1, 1] */
   memcpy(outputs[167], arena + 486506496, sizeof(float) * 221184);
-  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %754 : f32[192] */
+  /* output 168 "grad:blocks.10.conv.conv.7.weight" = %698 : f32[192] */
   memcpy(outputs[168], arena + 486839232, sizeof(float) * 192);
-  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %755 : f32[192] */
+  /* output 169 "grad:blocks.10.conv.conv.7.bias" = %699 : f32[192] */
   memcpy(outputs[169], arena + 486839424, sizeof(float) * 192);
-  /* output 170 "grad:blocks.11.norm1.weight" = %747 : f32[192] */
+  /* output 170 "grad:blocks.11.norm1.weight" = %691 : f32[192] */
   memcpy(outputs[170], arena + 486839040, sizeof(float) * 192);
-  /* output 171 "grad:blocks.11.norm1.bias" = %744 : f32[192] */
+  /* output 171 "grad:blocks.11.norm1.bias" = %688 : f32[192] */
   memcpy(outputs[171], arena + 486838848, sizeof(float) * 192);
-  /* output 172 "grad:blocks.11.attn.qkv.weight" = %742 : f32[576, 192] */
+  /* output 172 "grad:blocks.11.attn.qkv.weight" = %686 : f32[576, 192] */
   memcpy(outputs[172], arena + 486727680, sizeof(float) * 110592);
-  /* output 173 "grad:blocks.11.attn.qkv.bias" = %743 : f32[576] */
+  /* output 173 "grad:blocks.11.attn.qkv.bias" = %687 : f32[576] */
   memcpy(outputs[173], arena + 486838272, sizeof(float) * 576);
-  /* output 174 "grad:blocks.11.attn.proj.weight" = %719 : f32[192, 192] */
-  memcpy(outputs[174], arena + 489228544, sizeof(float) * 36864);
-  /* output 175 "grad:blocks.11.attn.proj.bias" = %720 : f32[192] */
-  memcpy(outputs[175], arena + 489265408, sizeof(float) * 192);
-  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %714 : f32[1152, 192, 1, 1] */
+  /* output 174 "grad:blocks.11.attn.proj.weight" = %671 : f32[192, 192] */
+  memcpy(outputs[174], arena + 488018176, sizeof(float) * 36864);
+  /* output 175 "grad:blocks.11.attn.proj.bias" = %672 : f32[192] */
+  memcpy(outputs[175], arena + 488055040, sizeof(float) * 192);
+  /* output 176 "grad:blocks.11.conv.conv.0.weight" = %666 : f32[1152, 192, 1, 1] */
   memcpy(outputs[176], arena + 491323392, sizeof(float) * 221184);
-  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %709 : f32[1152] */
+  /* output 177 "grad:blocks.11.conv.conv.1.weight" = %661 : f32[1152] */
   memcpy(outputs[177], arena + 491544576, sizeof(float) * 1152);
-  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %710 : f32[1152] */
+  /* output 178 "grad:blocks.11.conv.conv.1.bias" = %662 : f32[1152] */
   memcpy(outputs[178], arena + 491545728, sizeof(float) * 1152);
-  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %705 : f32[1152, 1, 3, 3] */
+  /* output 179 "grad:blocks.11.conv.conv.3.weight" = %657 : f32[1152, 1, 3, 3] */
   memcpy(outputs[179], arena + 512999424, sizeof(float) * 10368);
-  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %702 : f32[1152] */
+  /* output 180 "grad:blocks.11.conv.conv.4.weight" = %654 : f32[1152] */
   memcpy(outputs[180], arena + 513009792, sizeof(float) * 1152);
-  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %703 : f32[1152] */
+  /* output 181 "grad:blocks.11.conv.conv.4.bias" = %655 : f32[1152] */
   memcpy(outputs[181], arena + 513010944, sizeof(float) * 1152);
-  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %698 : f32[192, 1152, 1, 1] */
+  /* output 182 "grad:blocks.11.conv.conv.6.weight" = %650 : f32[192, 1152, 1, 1] */
   memcpy(outputs[182], arena + 720047616, sizeof(float) * 221184);
-  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %693 : f32[192] */
+  /* output 183 "grad:blocks.11.conv.conv.7.weight" = %645 : f32[192] */
   memcpy(outputs[183], arena + 720522096, sizeof(float) * 192);
-  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %694 : f32[192] */
+  /* output 184 "grad:blocks.11.conv.conv.7.bias" = %646 : f32[192] */
   memcpy(outputs[184], arena + 720522288, sizeof(float) * 192);
-  /* output 185 "grad:norm.weight" = %687 : f32[192] */
+  /* output 185 "grad:norm.weight" = %639 : f32[192] */
   memcpy(outputs[185], arena + 720521904, sizeof(float) * 192);
-  /* output 186 "grad:norm.bias" = %684 : f32[192] */
+  /* output 186 "grad:norm.bias" = %636 : f32[192] */
   memcpy(outputs[186], arena + 720521712, sizeof(float) * 192);
-  /* output 187 "grad:head.weight" = %680 : f32[1000, 192] */
+  /* output 187 "grad:head.weight" = %632 : f32[1000, 192] */
   memcpy(outputs[187], arena + 720268800, sizeof(float) * 192000);
-  /* output 188 "grad:head.bias" = %681 : f32[1000] */
+  /* output 188 "grad:head.bias" = %633 : f32[1000] */
   memcpy(outputs[188], arena + 720516096, sizeof(float) * 1000);
-  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %43 : f32[2, 1152] */
+  /* output 189 "running_stats:blocks.0.conv.conv.1.running_mean" = %39 : f32[2, 1152] */
   memcpy(outputs[189], arena + 720460800, sizeof(float) * 2304);
-  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %50 : f32[2, 1152] */
+  /* output 190 "running_stats:blocks.0.conv.conv.4.running_mean" = %46 : f32[2, 1152] */
   memcpy(outputs[190], arena + 720463104, sizeof(float) * 2304);
-  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %58 : f32[2, 192] */
+  /* output 191 "running_stats:blocks.0.conv.conv.7.running_mean" = %54 : f32[2, 192] */
   memcpy(outputs[191], arena + 720517104, sizeof(float) * 384);
-  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %98 : f32[2, 1152] */
+  /* output 192 "running_stats:blocks.1.conv.conv.1.running_mean" = %90 : f32[2, 1152] */
   memcpy(outputs[192], arena + 720465408, sizeof(float) * 2304);
-  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %105 : f32[2, 1152] */
+  /* output 193 "running_stats:blocks.1.conv.conv.4.running_mean" = %97 : f32[2, 1152] */
   memcpy(outputs[193], arena + 720467712, sizeof(float) * 2304);
-  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %113 : f32[2, 192] */
+  /* output 194 "running_stats:blocks.1.conv.conv.7.running_mean" = %105 : f32[2, 192] */
   memcpy(outputs[194], arena + 720517488, sizeof(float) * 384);
-  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %153 : f32[2, 1152] */
+  /* output 195 "running_stats:blocks.2.conv.conv.1.running_mean" = %141 : f32[2, 1152] */
   memcpy(outputs[195], arena + 720470016, sizeof(float) * 2304);
-  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %160 : f32[2, 1152] */
+  /* output 196 "running_stats:blocks.2.conv.conv.4.running_mean" = %148 : f32[2, 1152] */
   memcpy(outputs[196], arena + 720472320, sizeof(float) * 2304);
-  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %168 : f32[2, 192] */
+  /* output 197 "running_stats:blocks.2.conv.conv.7.running_mean" = %156 : f32[2, 192] */
   memcpy(outputs[197], arena + 720517872, sizeof(float) * 384);
-  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %208 : f32[2, 1152] */
+  /* output 198 "running_stats:blocks.3.conv.conv.1.running_mean" = %192 : f32[2, 1152] */
   memcpy(outputs[198], arena + 720474624, sizeof(float) * 2304);
-  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %215 : f32[2, 1152] */
+  /* output 199 "running_stats:blocks.3.conv.conv.4.running_mean" = %199 : f32[2, 1152] */
   memcpy(outputs[199], arena + 720476928, sizeof(float) * 2304);
-  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %223 : f32[2, 192] */
+  /* output 200 "running_stats:blocks.3.conv.conv.7.running_mean" = %207 : f32[2, 192] */
   memcpy(outputs[200], arena + 720518256, sizeof(float) * 384);
-  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %263 : f32[2, 1152] */
+  /* output 201 "running_stats:blocks.4.conv.conv.1.running_mean" = %243 : f32[2, 1152] */
   memcpy(outputs[201], arena + 720479232, sizeof(float) * 2304);
-  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %270 : f32[2, 1152] */
+  /* output 202 "running_stats:blocks.4.conv.conv.4.running_mean" = %250 : f32[2, 1152] */
   memcpy(outputs[202], arena + 720481536, sizeof(float) * 2304);
-  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %278 : f32[2, 192] */
+  /* output 203 "running_stats:blocks.4.conv.conv.7.running_mean" = %258 : f32[2, 192] */
   memcpy(outputs[203], arena + 720518640, sizeof(float) * 384);
-  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %318 : f32[2, 1152] */
+  /* output 204 "running_stats:blocks.5.conv.conv.1.running_mean" = %294 : f32[2, 1152] */
   memcpy(outputs[204], arena + 720483840, sizeof(float) * 2304);
-  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %325 : f32[2, 1152] */
+  /* output 205 "running_stats:blocks.5.conv.conv.4.running_mean" = %301 : f32[2, 1152] */
   memcpy(outputs[205], arena + 720486144, sizeof(float) * 2304);
-  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %333 : f32[2, 192] */
+  /* output 206 "running_stats:blocks.5.conv.conv.7.running_mean" = %309 : f32[2, 192] */
   memcpy(outputs[206], arena + 720519024, sizeof(float) * 384);
-  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %373 : f32[2, 1152] */
+  /* output 207 "running_stats:blocks.6.conv.conv.1.running_mean" = %345 : f32[2, 1152] */
   memcpy(outputs[207], arena + 720488448, sizeof(float) * 2304);
-  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %380 : f32[2, 1152] */
+  /* output 208 "running_stats:blocks.6.conv.conv.4.running_mean" = %352 : f32[2, 1152] */
   memcpy(outputs[208], arena + 720490752, sizeof(float) * 2304);
-  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %388 : f32[2, 192] */
+  /* output 209 "running_stats:blocks.6.conv.conv.7.running_mean" = %360 : f32[2, 192] */
   memcpy(outputs[209], arena + 720519408, sizeof(float) * 384);
-  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %428 : f32[2, 1152] */
+  /* output 210 "running_stats:blocks.7.conv.conv.1.running_mean" = %396 : f32[2, 1152] */
   memcpy(outputs[210], arena + 720493056, sizeof(float) * 2304);
-  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %435 : f32[2, 1152] */
+  /* output 211 "running_stats:blocks.7.conv.conv.4.running_mean" = %403 : f32[2, 1152] */
   memcpy(outputs[211], arena + 720495360, sizeof(float) * 2304);
-  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %443 : f32[2, 192] */
+  /* output 212 "running_stats:blocks.7.conv.conv.7.running_mean" = %411 : f32[2, 192] */
   memcpy(outputs[212], arena + 720519792, sizeof(float) * 384);
-  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %483 : f32[2, 1152] */
+  /* output 213 "running_stats:blocks.8.conv.conv.1.running_mean" = %447 : f32[2, 1152] */
   memcpy(outputs[213], arena + 720497664, sizeof(float) * 2304);
-  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %490 : f32[2, 1152] */
+  /* output 214 "running_stats:blocks.8.conv.conv.4.running_mean" = %454 : f32[2, 1152] */
   memcpy(outputs[214], arena + 720499968, sizeof(float) * 2304);
-  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %498 : f32[2, 192] */
+  /* output 215 "running_stats:blocks.8.conv.conv.7.running_mean" = %462 : f32[2, 192] */
   memcpy(outputs[215], arena + 720520176, sizeof(float) * 384);
-  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %538 : f32[2, 1152] */
+  /* output 216 "running_stats:blocks.9.conv.conv.1.running_mean" = %498 : f32[2, 1152] */
   memcpy(outputs[216], arena + 720502272, sizeof(float) * 2304);
-  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %545 : f32[2, 1152] */
+  /* output 217 "running_stats:blocks.9.conv.conv.4.running_mean" = %505 : f32[2, 1152] */
   memcpy(outputs[217], arena + 720504576, sizeof(float) * 2304);
-  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %553 : f32[2, 192] */
+  /* output 218 "running_stats:blocks.9.conv.conv.7.running_mean" = %513 : f32[2, 192] */
   memcpy(outputs[218], arena + 720520560, sizeof(float) * 384);
-  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %593 : f32[2, 1152] */
+  /* output 219 "running_stats:blocks.10.conv.conv.1.running_mean" = %549 : f32[2, 1152] */
   memcpy(outputs[219], arena + 720506880, sizeof(float) * 2304);
-  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %600 : f32[2, 1152] */
+  /* output 220 "running_stats:blocks.10.conv.conv.4.running_mean" = %556 : f32[2, 1152] */
   memcpy(outputs[220], arena + 720509184, sizeof(float) * 2304);
-  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %608 : f32[2, 192] */
+  /* output 221 "running_stats:blocks.10.conv.conv.7.running_mean" = %564 : f32[2, 192] */
   memcpy(outputs[221], arena + 720520944, sizeof(float) * 384);
-  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %648 : f32[2, 1152] */
+  /* output 222 "running_stats:blocks.11.conv.conv.1.running_mean" = %600 : f32[2, 1152] */
   memcpy(outputs[222], arena + 720511488, sizeof(float) * 2304);
-  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %655 : f32[2, 1152] */
+  /* output 223 "running_stats:blocks.11.conv.conv.4.running_mean" = %607 : f32[2, 1152] */
   memcpy(outputs[223], arena + 720513792, sizeof(float) * 2304);
-  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %663 : f32[2, 192] */
+  /* output 224 "running_stats:blocks.11.conv.conv.7.running_mean" = %615 : f32[2, 192] */
   memcpy(outputs[224], arena + 720521328, sizeof(float) * 384);
   return 0;
 } // localvit_tiny_relu6_train_forward

@@ -423,6 +423,9 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                 const float *bias_m, const float *bias_n);
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta);
 void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr);
@@ -937,10 +940,14 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
  * partial sums (which may not overwrite R before the last slice). */
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  if (batch <= 0 || M <= 0 || N <= 0) return;
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
@@ -948,11 +955,12 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  double fmas = (double)batch * M * N * (K > 0 ? K : 1);
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
   int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd(batch, threads), tm = 1, tn = 1;
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
   lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = (long)batch * per;
+  long jobs = products * per;
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
   long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
   size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
@@ -964,9 +972,10 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
     for (long j = j0; j < j1; ++j) {
       lk__gemm_args g = g0;
-      int b = (int)(j / per), m0, m1, n0, n1;
-      g.A += b * bsa; g.B += b * bsb; g.C += b * bsc;
-      if (g.R) g.R += b * bsr;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -975,6 +984,13 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     }
     lk_scratch_free(ws);
   }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -990,6 +1006,16 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
              long csb, float *C, long rsc, float beta) {
   lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -3975,7 +4001,7 @@ static const unsigned char sag_tiny_cifar_train_param_read_[212] = {
 };
 int sag_tiny_cifar_train_param_read_by_forward(int i) { return i >= 0 && i < 212 ? sag_tiny_cifar_train_param_read_[i] : 0; }
 
-size_t sag_tiny_cifar_train_arena_bytes(void) { return 3821533568; }
+size_t sag_tiny_cifar_train_arena_bytes(void) { return 3780257664; }
 
 void sag_tiny_cifar_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4008,170 +4034,170 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_img2seq(B, 192, 1024, arena, arena + 6291456);
 
   /* %5 = roll(%0) {dy 1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 952479744);
+  lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 941948928);
 
   /* %8 = conv2d(%5, %6, %7) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 952479744, params[2], params[3], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941948928, params[2], params[3], arena,
       arena + 12582912);
 
   /* %9 = img2seq(%8) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 12582912);
 
   /* %10 = roll(%0) {dy 0, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 952578048);
+  lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 942047232);
 
   /* %13 = conv2d(%10, %11, %12) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 952578048, params[4], params[5], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942047232, params[4], params[5], arena,
       arena + 18874368);
 
   /* %14 = img2seq(%13) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 18874368);
 
   /* %15 = roll(%0) {dy -1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 952676352);
+  lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 942145536);
 
   /* %18 = conv2d(%15, %16, %17) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 952676352, params[6], params[7], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942145536, params[6], params[7], arena,
       arena + 25165824);
 
   /* %19 = img2seq(%18) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 25165824);
 
   /* %20 = roll(%0) {dy 0, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 952774656);
+  lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 942243840);
 
   /* %23 = conv2d(%20, %21, %22) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 952774656, params[8], params[9], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942243840, params[8], params[9], arena,
       arena + 31457280);
 
   /* %24 = img2seq(%23) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 31457280);
 
   /* %25 = roll(%0) {dy 2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 952872960);
+  lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 942342144);
 
   /* %28 = conv2d(%25, %26, %27) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 952872960, params[10], params[11],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942342144, params[10], params[11],
       arena, arena + 37748736);
 
   /* %29 = img2seq(%28) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 37748736);
 
   /* %30 = roll(%0) {dy 0, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 952971264);
+  lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 942440448);
 
   /* %33 = conv2d(%30, %31, %32) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 952971264, params[12], params[13],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942440448, params[12], params[13],
       arena, arena + 44040192);
 
   /* %34 = img2seq(%33) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 44040192);
 
   /* %35 = roll(%0) {dy -2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 953069568);
+  lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 942538752);
 
   /* %38 = conv2d(%35, %36, %37) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953069568, params[14], params[15],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942538752, params[14], params[15],
       arena, arena + 50331648);
 
   /* %39 = img2seq(%38) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 50331648);
 
   /* %40 = roll(%0) {dy 0, dx -2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 953167872);
+  lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 942637056);
 
   /* %43 = conv2d(%40, %41, %42) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953167872, params[16], params[17],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942637056, params[16], params[17],
       arena, arena + 56623104);
 
   /* %44 = img2seq(%43) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 56623104);
 
   /* %45 = roll(%0) {dy 1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 953266176);
+  lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 942735360);
 
   /* %48 = conv2d(%45, %46, %47) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953266176, params[18], params[19],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942735360, params[18], params[19],
       arena, arena + 62914560);
 
   /* %49 = img2seq(%48) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 62914560);
 
   /* %50 = roll(%0) {dy 1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 953364480);
+  lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 942833664);
 
   /* %53 = conv2d(%50, %51, %52) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953364480, params[20], params[21],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942833664, params[20], params[21],
       arena, arena + 69206016);
 
   /* %54 = img2seq(%53) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 69206016);
 
   /* %55 = roll(%0) {dy 1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 953462784);
+  lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 942931968);
 
   /* %58 = conv2d(%55, %56, %57) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953462784, params[22], params[23],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942931968, params[22], params[23],
       arena, arena + 75497472);
 
   /* %59 = img2seq(%58) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 75497472);
 
   /* %60 = roll(%0) {dy -1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 953561088);
+  lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 943030272);
 
   /* %63 = conv2d(%60, %61, %62) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953561088, params[24], params[25],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943030272, params[24], params[25],
       arena, arena + 81788928);
 
   /* %64 = img2seq(%63) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 81788928);
 
   /* %65 = roll(%0) {dy -1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 953659392);
+  lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 943128576);
 
   /* %68 = conv2d(%65, %66, %67) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953659392, params[26], params[27],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943128576, params[26], params[27],
       arena, arena + 88080384);
 
   /* %69 = img2seq(%68) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 88080384);
 
   /* %70 = roll(%0) {dy -1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 953757696);
+  lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 943226880);
 
   /* %73 = conv2d(%70, %71, %72) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953757696, params[28], params[29],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943226880, params[28], params[29],
       arena, arena + 94371840);
 
   /* %74 = img2seq(%73) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 94371840);
 
   /* %75 = roll(%0) {dy 2, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 953856000);
+  lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 943325184);
 
   /* %78 = conv2d(%75, %76, %77) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953856000, params[30], params[31],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943325184, params[30], params[31],
       arena, arena + 100663296);
 
   /* %79 = img2seq(%78) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 100663296);
 
   /* %80 = roll(%0) {dy 2, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 953954304);
+  lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 943423488);
 
   /* %83 = conv2d(%80, %81, %82) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 953954304, params[32], params[33],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943423488, params[32], params[33],
       arena, arena + 106954752);
 
   /* %84 = img2seq(%83) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 106954752);
 
   /* %85 = roll(%0) {dy 2, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 954052608);
+  lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 943521792);
 
   /* %88 = conv2d(%85, %86, %87) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 954052608, params[34], params[35],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943521792, params[34], params[35],
       arena, arena + 113246208);
 
   /* %89 = img2seq(%88) to_patch_embedding : f32[B, 1024, 192] */
@@ -4238,10 +4264,10 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
       NULL, arena);
 
   /* %108 = slice(%107) {axis 2, start 0, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
-  lk_copy_rows(B * 18432, 48, arena, 96, arena + 56623104, 48);
+  lk_copy_rows(B * 18432, 48, arena, 96, arena + 742391808, 48);
 
   /* %109 = slice(%107) {axis 2, start 48, length 48} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48] */
-  lk_copy_rows(B * 18432, 48, arena + 48, 96, arena + 84934656, 48);
+  lk_copy_rows(B * 18432, 48, arena + 48, 96, arena + 770703360, 48);
 
   /* %110 = reshape(%104) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %104: no code */
 
@@ -4249,5608 +4275,4944 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
 
   /* %112 = reshape(%109) {shape [18, 1024, 1, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48], a view of %109: no code */
 
-  /* %113 = transpose(%111) {perm [1, 2, 3, 0]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 18] */
-  lk_transpose(5, (const long[]){B, 18, 1024, 1, 48}, (const int[]){0, 2, 3, 4, 1},
-      arena + 56623104, arena + 742391808);
+  /* %113 = matmul_permuted(%110, %111) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 868220928, 192, 48, 1,
+      arena + 742391808, 48, 1, 49152, arena, 72, 18, 0.0f);
 
-  /* %114 = transpose(%112) {perm [1, 2, 0, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 48] */
-  lk_transpose(5, (const long[]){B, 18, 1024, 1, 48}, (const int[]){0, 2, 3, 1, 4},
-      arena + 84934656, arena + 770703360);
-
-  /* %115 = matmul(%110, %113) layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_gemm_batched(B * 1024, 4, 18, 48, arena + 868220928, 192, 48, 1, arena + 742391808, 864, 18, 1,
-      arena, 72, 18, 0.0f);
-
-  /* %116 = mul_scalar(%115) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  /* %114 = mul_scalar(%113) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
   lk_mul_scalar(B * 1024 * 4 * 18, arena, 0.14433756f, arena + 2359296);
 
-  /* %117 = softmax(%116) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_softmax(B * 4096, 18, arena + 2359296, arena + 943718400);
+  /* %115 = softmax(%114) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_softmax(B * 4096, 18, arena + 2359296, arena + 931135488);
 
-  /* %118 = matmul(%117, %114) layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched(B * 1024, 4, 48, 18, arena + 943718400, 72, 18, 1, arena + 770703360, 864, 48, 1,
-      arena + 874512384, 192, 48, 0.0f);
+  /* %116 = matmul_permuted(%115, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 931135488, 72, 18, 1,
+      arena + 770703360, 48, 49152, 1, arena + 874512384, 192, 48, 0.0f);
 
-  /* %119 = reshape(%118) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %118: no code */
+  /* %117 = reshape(%116) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %116: no code */
 
-  /* %122 = fused_linear(%119, %120, %121) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %120 = fused_linear(%117, %118, %119) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 874512384, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 880803840);
 
-  /* %124 = mul(%122, %123) layers.0.0 : f32[B, 1024, 192], written over %122 */
+  /* %122 = mul(%120, %121) layers.0.0 : f32[B, 1024, 192], written over %120 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 880803840, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 880803840);
 
-  /* %125 = add(%93, %124) layers.0.0 : f32[B, 1024, 192], written over %122 */
+  /* %123 = add(%93, %122) layers.0.0 : f32[B, 1024, 192], written over %120 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       arena + 880803840, (const long[]){196608, 192, 1}, arena + 880803840);
 
-  /* %128 = normalize(%125) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %126 = normalize(%123) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 880803840, 1e-06f, arena + 887095296);
 
-  /* %129 = mul(%128, %126) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %127 = mul(%126, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 887095296, (const long[]){196608, 192, 1},
       params[45], (const long[]){0, 0, 1}, arena + 893386752);
 
-  /* %130 = add(%129, %127) layers.0.0.norm2 : f32[B, 1024, 192], written over %129 */
+  /* %128 = add(%127, %125) layers.0.0.norm2 : f32[B, 1024, 192], written over %127 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 893386752, (const long[]){196608, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 893386752);
 
-  /* %133 = fused_linear(%130, %131, %132) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  /* %131 = fused_linear(%128, %129, %130) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 893386752, params[47], params[48], LK_ACT_NONE, NULL,
       arena + 799014912);
 
-  /* %134 = gelu(%133) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %132 = gelu(%131) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 799014912, arena + 824180736);
 
-  /* %137 = fused_linear(%134, %135, %136) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  /* %135 = fused_linear(%132, %133, %134) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 824180736, params[49], params[50], LK_ACT_NONE, NULL,
       arena + 899678208);
 
-  /* %139 = mul(%137, %138) layers.0.0 : f32[B, 1024, 192], written over %137 */
+  /* %137 = mul(%135, %136) layers.0.0 : f32[B, 1024, 192], written over %135 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 899678208, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 899678208);
 
-  /* %140 = add(%125, %139) layers.0.0 : f32[B, 1024, 192], written over %137 */
+  /* %138 = add(%123, %137) layers.0.0 : f32[B, 1024, 192], written over %135 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 880803840, (const long[]){196608, 192, 1},
       arena + 899678208, (const long[]){196608, 192, 1}, arena + 899678208);
 
-  /* %141 = normalize(%140) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %139 = normalize(%138) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 899678208, 1e-06f, arena + 905969664);
 
-  /* %142 = mul(%141, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %140 = mul(%139, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 905969664, (const long[]){196608, 192, 1},
       params[37], (const long[]){0, 0, 1}, arena + 912261120);
 
-  /* %143 = add(%142, %95) layers.0.0.norm1 : f32[B, 1024, 192], written over %142 */
+  /* %141 = add(%140, %95) layers.0.0.norm1 : f32[B, 1024, 192], written over %140 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 912261120, (const long[]){196608, 192, 1},
       params[38], (const long[]){0, 0, 1}, arena + 912261120);
 
-  /* %146 = fused_linear(%143, %144, %145) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  /* %144 = fused_linear(%141, %142, %143) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 912261120, params[51], params[52], LK_ACT_NONE, NULL,
-      arena);
-
-  /* %149 = fused_linear(%143, %147, %148) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
-  lk_fused_linear(B * 1024, 192, 96, arena + 912261120, params[53], params[54], LK_ACT_NONE, NULL,
-      arena + 6291456);
-
-  /* %150 = slice(%149) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
-  lk_copy_rows(B * 1024, 48, arena + 6291456, 96, arena + 9437184, 48);
-
-  /* %151 = slice(%149) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
-  lk_copy_rows(B * 1024, 48, arena + 6291504, 96, arena + 11010048, 48);
-
-  /* %152 = reshape(%146) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %146: no code */
-
-  /* %153 = transpose(%152) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena,
       arena + 918552576);
 
-  /* %154 = reshape(%150) {shape [1024, 1, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48], a view of %150: no code */
+  /* %147 = fused_linear(%141, %145, %146) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  lk_fused_linear(B * 1024, 192, 96, arena + 912261120, params[53], params[54], LK_ACT_NONE, NULL,
+      arena);
 
-  /* %155 = transpose(%154) {perm [1, 2, 3, 0]} layers.0.0.layers.1.0 : f32[B, 1, 1, 48, 1024] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 9437184,
-      arena + 946077696);
+  /* %148 = slice(%147) {axis 1, start 0, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  lk_copy_rows(B * 1024, 48, arena, 96, arena + 933494784, 48);
 
-  /* %156 = reshape(%151) {shape [1024, 1, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48], a view of %151: no code */
+  /* %149 = slice(%147) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
+  lk_copy_rows(B * 1024, 48, arena + 48, 96, arena + 335544320, 48);
 
-  /* %157 = transpose(%156) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 1, 1, 1024, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 11010048,
-      arena + 335544320);
+  /* %150 = reshape(%144) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %144: no code */
 
-  /* %158 = matmul(%153, %155) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 1024, 1024, 48, arena + 918552576 + i0 * 196608, 49152, 48, 1,
-        arena + 946077696 + i0 * 49152, 0, 1024, 1, arena + i0 * 4194304, 1048576, 1024, 0.0f);
-  } // for i0
+  /* %151 = reshape(%148) {shape [1024, 1, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48], a view of %148: no code */
 
-  /* %159 = mul_scalar(%158) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  /* %152 = reshape(%149) {shape [1024, 1, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48], a view of %149: no code */
+
+  /* %153 = matmul_permuted(%150, %151) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  lk_gemm_batched2(B, 196608, 49152, 4194304, 4, 1024, 1024, 48, arena + 918552576, 48, 192, 1,
+      arena + 933494784, 0, 1, 48, arena, 1048576, 1024, 0.0f);
+
+  /* %154 = mul_scalar(%153) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
   lk_mul_scalar(B * 4 * 1024 * 1024, arena, 0.14433756f, arena + 134217728);
 
-  /* %160 = softmax(%159) {axis -1} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  /* %155 = softmax(%154) {axis -1} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
   lk_softmax(B * 4096, 1024, arena + 134217728, arena);
 
-  /* %161 = matmul(%160, %157) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 1024, 48, 1024, arena + i0 * 4194304, 1048576, 1024, 1,
-        arena + 335544320 + i0 * 49152, 0, 48, 1, arena + 134217728 + i0 * 196608, 49152, 48, 0.0f);
-  } // for i0
+  /* %156 = matmul_permuted(%155, %152) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48] */
+  lk_gemm_batched2(B, 4194304, 49152, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
+      arena + 335544320, 0, 48, 1, arena + 241172480, 48, 192, 0.0f);
 
-  /* %162 = transpose(%161) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
-      arena + 134217728, arena + 241172480);
+  /* %157 = reshape(%156) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %156: no code */
 
-  /* %163 = reshape(%162) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %162: no code */
-
-  /* %166 = fused_linear(%163, %164, %165) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %160 = fused_linear(%157, %158, %159) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 241172480, params[55], params[56], LK_ACT_NONE, NULL,
       arena + 247463936);
 
-  /* %168 = mul(%166, %167) layers.0.0 : f32[B, 1024, 192], written over %166 */
+  /* %162 = mul(%160, %161) layers.0.0 : f32[B, 1024, 192], written over %160 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 247463936);
 
-  /* %169 = add(%140, %168) layers.0.0 : f32[B, 1024, 192], written over %166 */
+  /* %163 = add(%138, %162) layers.0.0 : f32[B, 1024, 192], written over %160 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 899678208, (const long[]){196608, 192, 1},
       arena + 247463936, (const long[]){196608, 192, 1}, arena + 247463936);
 
-  /* %170 = normalize(%169) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %164 = normalize(%163) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 247463936, 1e-06f, arena + 253755392);
 
-  /* %171 = mul(%170, %126) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %165 = mul(%164, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 253755392, (const long[]){196608, 192, 1},
       params[45], (const long[]){0, 0, 1}, arena + 260046848);
 
-  /* %172 = add(%171, %127) layers.0.0.norm2 : f32[B, 1024, 192], written over %171 */
+  /* %166 = add(%165, %125) layers.0.0.norm2 : f32[B, 1024, 192], written over %165 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 260046848, (const long[]){196608, 192, 1},
       params[46], (const long[]){0, 0, 1}, arena + 260046848);
 
-  /* %175 = fused_linear(%172, %173, %174) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  /* %169 = fused_linear(%166, %167, %168) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 260046848, params[57], params[58], LK_ACT_NONE, NULL,
       arena + 190840832);
 
-  /* %176 = gelu(%175) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %170 = gelu(%169) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 190840832, arena + 216006656);
 
-  /* %179 = fused_linear(%176, %177, %178) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  /* %173 = fused_linear(%170, %171, %172) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 216006656, params[59], params[60], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %181 = mul(%179, %180) layers.0.0 : f32[B, 1024, 192], written over %179 */
+  /* %175 = mul(%173, %174) layers.0.0 : f32[B, 1024, 192], written over %173 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %182 = add(%169, %181) layers.0.0 : f32[B, 1024, 192], written over %179 */
+  /* %176 = add(%163, %175) layers.0.0 : f32[B, 1024, 192], written over %173 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
       arena + 134217728, (const long[]){196608, 192, 1}, arena + 134217728);
 
-  /* %185 = seq2img(%182) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %179 = seq2img(%176) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 134217728, arena + 266338304);
 
-  /* %186 = conv2d(%185, %183, %184) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %180 = conv2d(%179, %177, %178) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 266338304, params[61], params[62],
       arena + 272629760, arena + 134217728);
 
-  /* %187 = img2seq(%186) layers.0.1 : f32[B, 1024, 192] */
+  /* %181 = img2seq(%180) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 272629760, arena + 184549376);
 
-  /* %190 = normalize(%187) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %184 = normalize(%181) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 184549376, 1e-06f, arena + 272629760);
 
-  /* %191 = mul(%190, %188) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %185 = mul(%184, %182) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 272629760, (const long[]){196608, 192, 1},
       params[63], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %192 = add(%191, %189) layers.0.1.norm : f32[B, 1024, 192], written over %191 */
+  /* %186 = add(%185, %183) layers.0.1.norm : f32[B, 1024, 192], written over %185 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       params[64], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %193 = seq2img(%192) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %187 = seq2img(%186) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 134217728, arena + 278921216);
 
-  /* %194 = maxpool(%193) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %188 = maxpool(%187) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 278921216, arena + 134217728);
 
-  /* %195 = img2seq(%194) layers.0.1 : f32[B, 256, 192] */
+  /* %189 = img2seq(%188) layers.0.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 134217728, arena + 337117184);
 
-  /* %197 = add(%195, %196) layers.1.0 : f32[B, 256, 192], written over %195 */
+  /* %191 = add(%189, %190) layers.1.0 : f32[B, 256, 192], written over %189 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 337117184, (const long[]){49152, 192, 1},
       params[65], (const long[]){0, 192, 1}, arena + 337117184);
 
-  /* %200 = normalize(%197) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %194 = normalize(%191) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 337117184, 1e-06f, arena + 338690048);
 
-  /* %201 = mul(%200, %198) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %195 = mul(%194, %192) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 338690048, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 340262912);
 
-  /* %202 = add(%201, %199) layers.1.0.norm1 : f32[B, 256, 192], written over %201 */
+  /* %196 = add(%195, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %195 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 340262912, (const long[]){49152, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 340262912);
 
-  /* %205 = fused_linear(%202, %203, %204) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 340262912, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %208 = fused_linear(%202, %206, %207) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 340262912, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %209 = slice(%208) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 135790592, 96, arena + 136577024, 48);
-
-  /* %210 = slice(%208) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 135790640, 96, arena + 136970240, 48);
-
-  /* %211 = reshape(%205) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %205: no code */
-
-  /* %212 = transpose(%211) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134217728,
       arena + 341835776);
 
-  /* %213 = reshape(%209) {shape [256, 1, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48], a view of %209: no code */
+  /* %202 = fused_linear(%196, %200, %201) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 340262912, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 134217728);
 
-  /* %214 = transpose(%213) {perm [1, 2, 3, 0]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 256, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 136577024,
-      arena + 395313152);
+  /* %203 = slice(%202) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 134217728, 96, arena + 395313152, 48);
 
-  /* %215 = reshape(%210) {shape [256, 1, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48], a view of %210: no code */
+  /* %204 = slice(%202) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 134217776, 96, arena + 395706368, 48);
 
-  /* %216 = transpose(%215) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136970240,
-      arena + 395706368);
+  /* %205 = reshape(%199) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %199: no code */
 
-  /* %217 = matmul(%212, %214) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 256, 48, arena + 341835776 + i0 * 49152, 12288, 48, 1,
-        arena + 395313152 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
-        0.0f);
-  } // for i0
+  /* %206 = reshape(%203) {shape [256, 1, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48], a view of %203: no code */
 
-  /* %218 = mul_scalar(%217) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  /* %207 = reshape(%204) {shape [256, 1, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48], a view of %204: no code */
+
+  /* %208 = matmul_permuted(%205, %206) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 341835776, 48, 192, 1,
+      arena + 395313152, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %209 = mul_scalar(%208) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
 
-  /* %219 = softmax(%218) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  /* %210 = softmax(%209) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax(B * 1024, 256, arena + 142606336, arena + 150994944);
 
-  /* %220 = matmul(%219, %216) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 48, 256, arena + 150994944 + i0 * 262144, 65536, 256, 1,
-        arena + 395706368 + i0 * 12288, 0, 48, 1, arena + 134217728 + i0 * 49152, 12288, 48, 0.0f);
-  } // for i0
+  /* %211 = matmul_permuted(%210, %207) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 150994944, 65536, 256, 1,
+      arena + 395706368, 0, 48, 1, arena + 343408640, 48, 192, 0.0f);
 
-  /* %221 = transpose(%220) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 343408640);
+  /* %212 = reshape(%211) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %211: no code */
 
-  /* %222 = reshape(%221) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %221: no code */
-
-  /* %225 = fused_linear(%222, %223, %224) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %215 = fused_linear(%212, %213, %214) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 343408640, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 344981504);
 
-  /* %227 = mul(%225, %226) layers.1.0 : f32[B, 256, 192], written over %225 */
+  /* %217 = mul(%215, %216) layers.1.0 : f32[B, 256, 192], written over %215 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 344981504, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 344981504);
 
-  /* %228 = add(%197, %227) layers.1.0 : f32[B, 256, 192], written over %225 */
+  /* %218 = add(%191, %217) layers.1.0 : f32[B, 256, 192], written over %215 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 337117184, (const long[]){49152, 192, 1},
       arena + 344981504, (const long[]){49152, 192, 1}, arena + 344981504);
 
-  /* %231 = normalize(%228) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %221 = normalize(%218) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 344981504, 1e-06f, arena + 346554368);
 
-  /* %232 = mul(%231, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %222 = mul(%221, %219) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 346554368, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 348127232);
 
-  /* %233 = add(%232, %230) layers.1.0.norm2 : f32[B, 256, 192], written over %232 */
+  /* %223 = add(%222, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %222 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 348127232, (const long[]){49152, 192, 1},
       params[75], (const long[]){0, 0, 1}, arena + 348127232);
 
-  /* %236 = fused_linear(%233, %234, %235) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  /* %226 = fused_linear(%223, %224, %225) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 348127232, params[76], params[77], LK_ACT_NONE, NULL,
       arena + 285212672);
 
-  /* %237 = gelu(%236) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %227 = gelu(%226) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 285212672, arena + 291504128);
 
-  /* %240 = fused_linear(%237, %238, %239) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  /* %230 = fused_linear(%227, %228, %229) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 291504128, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 349700096);
 
-  /* %242 = mul(%240, %241) layers.1.0 : f32[B, 256, 192], written over %240 */
+  /* %232 = mul(%230, %231) layers.1.0 : f32[B, 256, 192], written over %230 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 349700096, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 349700096);
 
-  /* %243 = add(%228, %242) layers.1.0 : f32[B, 256, 192], written over %240 */
+  /* %233 = add(%218, %232) layers.1.0 : f32[B, 256, 192], written over %230 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 344981504, (const long[]){49152, 192, 1},
       arena + 349700096, (const long[]){49152, 192, 1}, arena + 349700096);
 
-  /* %244 = normalize(%243) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %234 = normalize(%233) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 349700096, 1e-06f, arena + 351272960);
 
-  /* %245 = mul(%244, %198) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %235 = mul(%234, %192) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 351272960, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 352845824);
 
-  /* %246 = add(%245, %199) layers.1.0.norm1 : f32[B, 256, 192], written over %245 */
+  /* %236 = add(%235, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %235 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 352845824, (const long[]){49152, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 352845824);
 
-  /* %249 = fused_linear(%246, %247, %248) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  /* %239 = fused_linear(%236, %237, %238) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 352845824, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %252 = fused_linear(%246, %250, %251) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 352845824, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %253 = slice(%252) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 135790592, 96, arena + 136577024, 48);
-
-  /* %254 = slice(%252) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 135790640, 96, arena + 136970240, 48);
-
-  /* %255 = reshape(%249) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %249: no code */
-
-  /* %256 = transpose(%255) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134217728,
       arena + 354418688);
 
-  /* %257 = reshape(%253) {shape [256, 1, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48], a view of %253: no code */
+  /* %242 = fused_linear(%236, %240, %241) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 352845824, params[82], params[83], LK_ACT_NONE, NULL,
+      arena + 134217728);
 
-  /* %258 = transpose(%257) {perm [1, 2, 3, 0]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 256, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 136577024,
-      arena + 396099584);
+  /* %243 = slice(%242) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 134217728, 96, arena + 396099584, 48);
 
-  /* %259 = reshape(%254) {shape [256, 1, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48], a view of %254: no code */
+  /* %244 = slice(%242) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 134217776, 96, arena + 396492800, 48);
 
-  /* %260 = transpose(%259) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136970240,
-      arena + 396492800);
+  /* %245 = reshape(%239) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %239: no code */
 
-  /* %261 = matmul(%256, %258) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 256, 48, arena + 354418688 + i0 * 49152, 12288, 48, 1,
-        arena + 396099584 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
-        0.0f);
-  } // for i0
+  /* %246 = reshape(%243) {shape [256, 1, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48], a view of %243: no code */
 
-  /* %262 = mul_scalar(%261) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  /* %247 = reshape(%244) {shape [256, 1, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48], a view of %244: no code */
+
+  /* %248 = matmul_permuted(%245, %246) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 354418688, 48, 192, 1,
+      arena + 396099584, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %249 = mul_scalar(%248) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
 
-  /* %263 = softmax(%262) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  /* %250 = softmax(%249) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax(B * 1024, 256, arena + 142606336, arena + 159383552);
 
-  /* %264 = matmul(%263, %260) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 48, 256, arena + 159383552 + i0 * 262144, 65536, 256, 1,
-        arena + 396492800 + i0 * 12288, 0, 48, 1, arena + 134217728 + i0 * 49152, 12288, 48, 0.0f);
-  } // for i0
+  /* %251 = matmul_permuted(%250, %247) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 159383552, 65536, 256, 1,
+      arena + 396492800, 0, 48, 1, arena + 355991552, 48, 192, 0.0f);
 
-  /* %265 = transpose(%264) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 355991552);
+  /* %252 = reshape(%251) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %251: no code */
 
-  /* %266 = reshape(%265) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %265: no code */
-
-  /* %269 = fused_linear(%266, %267, %268) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %255 = fused_linear(%252, %253, %254) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 355991552, params[84], params[85], LK_ACT_NONE, NULL,
       arena + 357564416);
 
-  /* %271 = mul(%269, %270) layers.1.0 : f32[B, 256, 192], written over %269 */
+  /* %257 = mul(%255, %256) layers.1.0 : f32[B, 256, 192], written over %255 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 357564416, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 357564416);
 
-  /* %272 = add(%243, %271) layers.1.0 : f32[B, 256, 192], written over %269 */
+  /* %258 = add(%233, %257) layers.1.0 : f32[B, 256, 192], written over %255 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 349700096, (const long[]){49152, 192, 1},
       arena + 357564416, (const long[]){49152, 192, 1}, arena + 357564416);
 
-  /* %273 = normalize(%272) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %259 = normalize(%258) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 357564416, 1e-06f, arena + 359137280);
 
-  /* %274 = mul(%273, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %260 = mul(%259, %219) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 359137280, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 360710144);
 
-  /* %275 = add(%274, %230) layers.1.0.norm2 : f32[B, 256, 192], written over %274 */
+  /* %261 = add(%260, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %260 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 360710144, (const long[]){49152, 192, 1},
       params[75], (const long[]){0, 0, 1}, arena + 360710144);
 
-  /* %278 = fused_linear(%275, %276, %277) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  /* %264 = fused_linear(%261, %262, %263) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 360710144, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 297795584);
 
-  /* %279 = gelu(%278) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %265 = gelu(%264) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 297795584, arena + 304087040);
 
-  /* %282 = fused_linear(%279, %280, %281) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  /* %268 = fused_linear(%265, %266, %267) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 304087040, params[88], params[89], LK_ACT_NONE, NULL,
       arena + 362283008);
 
-  /* %284 = mul(%282, %283) layers.1.0 : f32[B, 256, 192], written over %282 */
+  /* %270 = mul(%268, %269) layers.1.0 : f32[B, 256, 192], written over %268 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 362283008, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 362283008);
 
-  /* %285 = add(%272, %284) layers.1.0 : f32[B, 256, 192], written over %282 */
+  /* %271 = add(%258, %270) layers.1.0 : f32[B, 256, 192], written over %268 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 357564416, (const long[]){49152, 192, 1},
       arena + 362283008, (const long[]){49152, 192, 1}, arena + 362283008);
 
-  /* %286 = normalize(%285) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %272 = normalize(%271) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 362283008, 1e-06f, arena + 363855872);
 
-  /* %287 = mul(%286, %198) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %273 = mul(%272, %192) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 363855872, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 365428736);
 
-  /* %288 = add(%287, %199) layers.1.0.norm1 : f32[B, 256, 192], written over %287 */
+  /* %274 = add(%273, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %273 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 365428736, (const long[]){49152, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 365428736);
 
-  /* %291 = fused_linear(%288, %289, %290) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  /* %277 = fused_linear(%274, %275, %276) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 365428736, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %294 = fused_linear(%288, %292, %293) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 365428736, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %295 = slice(%294) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 135790592, 96, arena + 136577024, 48);
-
-  /* %296 = slice(%294) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 135790640, 96, arena + 136970240, 48);
-
-  /* %297 = reshape(%291) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %291: no code */
-
-  /* %298 = transpose(%297) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134217728,
       arena + 367001600);
 
-  /* %299 = reshape(%295) {shape [256, 1, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48], a view of %295: no code */
+  /* %280 = fused_linear(%274, %278, %279) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 365428736, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 134217728);
 
-  /* %300 = transpose(%299) {perm [1, 2, 3, 0]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 256, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 136577024,
-      arena + 396886016);
+  /* %281 = slice(%280) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 134217728, 96, arena + 396886016, 48);
 
-  /* %301 = reshape(%296) {shape [256, 1, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48], a view of %296: no code */
+  /* %282 = slice(%280) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 134217776, 96, arena + 397279232, 48);
 
-  /* %302 = transpose(%301) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136970240,
-      arena + 397279232);
+  /* %283 = reshape(%277) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %277: no code */
 
-  /* %303 = matmul(%298, %300) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 256, 48, arena + 367001600 + i0 * 49152, 12288, 48, 1,
-        arena + 396886016 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
-        0.0f);
-  } // for i0
+  /* %284 = reshape(%281) {shape [256, 1, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48], a view of %281: no code */
 
-  /* %304 = mul_scalar(%303) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  /* %285 = reshape(%282) {shape [256, 1, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48], a view of %282: no code */
+
+  /* %286 = matmul_permuted(%283, %284) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 367001600, 48, 192, 1,
+      arena + 396886016, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %287 = mul_scalar(%286) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
 
-  /* %305 = softmax(%304) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  /* %288 = softmax(%287) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax(B * 1024, 256, arena + 142606336, arena + 167772160);
 
-  /* %306 = matmul(%305, %302) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 48, 256, arena + 167772160 + i0 * 262144, 65536, 256, 1,
-        arena + 397279232 + i0 * 12288, 0, 48, 1, arena + 134217728 + i0 * 49152, 12288, 48, 0.0f);
-  } // for i0
+  /* %289 = matmul_permuted(%288, %285) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 167772160, 65536, 256, 1,
+      arena + 397279232, 0, 48, 1, arena + 368574464, 48, 192, 0.0f);
 
-  /* %307 = transpose(%306) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 368574464);
+  /* %290 = reshape(%289) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %289: no code */
 
-  /* %308 = reshape(%307) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %307: no code */
-
-  /* %311 = fused_linear(%308, %309, %310) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %293 = fused_linear(%290, %291, %292) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 368574464, params[94], params[95], LK_ACT_NONE, NULL,
       arena + 370147328);
 
-  /* %313 = mul(%311, %312) layers.1.0 : f32[B, 256, 192], written over %311 */
+  /* %295 = mul(%293, %294) layers.1.0 : f32[B, 256, 192], written over %293 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 370147328, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 370147328);
 
-  /* %314 = add(%285, %313) layers.1.0 : f32[B, 256, 192], written over %311 */
+  /* %296 = add(%271, %295) layers.1.0 : f32[B, 256, 192], written over %293 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 362283008, (const long[]){49152, 192, 1},
       arena + 370147328, (const long[]){49152, 192, 1}, arena + 370147328);
 
-  /* %315 = normalize(%314) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %297 = normalize(%296) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 370147328, 1e-06f, arena + 371720192);
 
-  /* %316 = mul(%315, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %298 = mul(%297, %219) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 371720192, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 373293056);
 
-  /* %317 = add(%316, %230) layers.1.0.norm2 : f32[B, 256, 192], written over %316 */
+  /* %299 = add(%298, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %298 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 373293056, (const long[]){49152, 192, 1},
       params[75], (const long[]){0, 0, 1}, arena + 373293056);
 
-  /* %320 = fused_linear(%317, %318, %319) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  /* %302 = fused_linear(%299, %300, %301) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 373293056, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 310378496);
 
-  /* %321 = gelu(%320) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %303 = gelu(%302) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 310378496, arena + 316669952);
 
-  /* %324 = fused_linear(%321, %322, %323) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  /* %306 = fused_linear(%303, %304, %305) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 316669952, params[98], params[99], LK_ACT_NONE, NULL,
       arena + 374865920);
 
-  /* %326 = mul(%324, %325) layers.1.0 : f32[B, 256, 192], written over %324 */
+  /* %308 = mul(%306, %307) layers.1.0 : f32[B, 256, 192], written over %306 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 374865920, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 374865920);
 
-  /* %327 = add(%314, %326) layers.1.0 : f32[B, 256, 192], written over %324 */
+  /* %309 = add(%296, %308) layers.1.0 : f32[B, 256, 192], written over %306 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 370147328, (const long[]){49152, 192, 1},
       arena + 374865920, (const long[]){49152, 192, 1}, arena + 374865920);
 
-  /* %328 = normalize(%327) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %310 = normalize(%309) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 374865920, 1e-06f, arena + 376438784);
 
-  /* %329 = mul(%328, %198) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %311 = mul(%310, %192) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 376438784, (const long[]){49152, 192, 1},
       params[66], (const long[]){0, 0, 1}, arena + 378011648);
 
-  /* %330 = add(%329, %199) layers.1.0.norm1 : f32[B, 256, 192], written over %329 */
+  /* %312 = add(%311, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %311 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
       params[67], (const long[]){0, 0, 1}, arena + 378011648);
 
-  /* %333 = fused_linear(%330, %331, %332) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  /* %315 = fused_linear(%312, %313, %314) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 378011648, params[100], params[101], LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %336 = fused_linear(%330, %334, %335) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 378011648, params[102], params[103], LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %337 = slice(%336) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 135790592, 96, arena + 136577024, 48);
-
-  /* %338 = slice(%336) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 135790640, 96, arena + 136970240, 48);
-
-  /* %339 = reshape(%333) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %333: no code */
-
-  /* %340 = transpose(%339) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134217728,
       arena + 379584512);
 
-  /* %341 = reshape(%337) {shape [256, 1, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48], a view of %337: no code */
+  /* %318 = fused_linear(%312, %316, %317) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  lk_fused_linear(B * 256, 192, 96, arena + 378011648, params[102], params[103], LK_ACT_NONE, NULL,
+      arena + 134217728);
 
-  /* %342 = transpose(%341) {perm [1, 2, 3, 0]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 256, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 136577024,
-      arena + 397672448);
+  /* %319 = slice(%318) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 134217728, 96, arena + 397672448, 48);
 
-  /* %343 = reshape(%338) {shape [256, 1, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48], a view of %338: no code */
+  /* %320 = slice(%318) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
+  lk_copy_rows(B * 256, 48, arena + 134217776, 96, arena + 398065664, 48);
 
-  /* %344 = transpose(%343) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136970240,
-      arena + 398065664);
+  /* %321 = reshape(%315) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %315: no code */
 
-  /* %345 = matmul(%340, %342) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 256, 48, arena + 379584512 + i0 * 49152, 12288, 48, 1,
-        arena + 397672448 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
-        0.0f);
-  } // for i0
+  /* %322 = reshape(%319) {shape [256, 1, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48], a view of %319: no code */
 
-  /* %346 = mul_scalar(%345) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  /* %323 = reshape(%320) {shape [256, 1, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48], a view of %320: no code */
+
+  /* %324 = matmul_permuted(%321, %322) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 379584512, 48, 192, 1,
+      arena + 397672448, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %325 = mul_scalar(%324) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
 
-  /* %347 = softmax(%346) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  /* %326 = softmax(%325) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax(B * 1024, 256, arena + 142606336, arena + 176160768);
 
-  /* %348 = matmul(%347, %344) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 48, 256, arena + 176160768 + i0 * 262144, 65536, 256, 1,
-        arena + 398065664 + i0 * 12288, 0, 48, 1, arena + 134217728 + i0 * 49152, 12288, 48, 0.0f);
-  } // for i0
+  /* %327 = matmul_permuted(%326, %323) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 176160768, 65536, 256, 1,
+      arena + 398065664, 0, 48, 1, arena + 148373504, 48, 192, 0.0f);
 
-  /* %349 = transpose(%348) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 148373504);
+  /* %328 = reshape(%327) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %327: no code */
 
-  /* %350 = reshape(%349) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %349: no code */
-
-  /* %353 = fused_linear(%350, %351, %352) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %331 = fused_linear(%328, %329, %330) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 148373504, params[104], params[105], LK_ACT_NONE, NULL,
       arena + 381157376);
 
-  /* %355 = mul(%353, %354) layers.1.0 : f32[B, 256, 192], written over %353 */
+  /* %333 = mul(%331, %332) layers.1.0 : f32[B, 256, 192], written over %331 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 381157376, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 381157376);
 
-  /* %356 = add(%327, %355) layers.1.0 : f32[B, 256, 192], written over %353 */
+  /* %334 = add(%309, %333) layers.1.0 : f32[B, 256, 192], written over %331 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 374865920, (const long[]){49152, 192, 1},
       arena + 381157376, (const long[]){49152, 192, 1}, arena + 381157376);
 
-  /* %357 = normalize(%356) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %335 = normalize(%334) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 381157376, 1e-06f, arena + 382730240);
 
-  /* %358 = mul(%357, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %336 = mul(%335, %219) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 382730240, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 384303104);
 
-  /* %359 = add(%358, %230) layers.1.0.norm2 : f32[B, 256, 192], written over %358 */
+  /* %337 = add(%336, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %336 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 384303104, (const long[]){49152, 192, 1},
       params[75], (const long[]){0, 0, 1}, arena + 384303104);
 
-  /* %362 = fused_linear(%359, %360, %361) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  /* %340 = fused_linear(%337, %338, %339) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 384303104, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 322961408);
 
-  /* %363 = gelu(%362) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %341 = gelu(%340) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 322961408, arena + 329252864);
 
-  /* %366 = fused_linear(%363, %364, %365) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  /* %344 = fused_linear(%341, %342, %343) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 329252864, params[108], params[109], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %368 = mul(%366, %367) layers.1.0 : f32[B, 256, 192], written over %366 */
+  /* %346 = mul(%344, %345) layers.1.0 : f32[B, 256, 192], written over %344 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %369 = add(%356, %368) layers.1.0 : f32[B, 256, 192], written over %366 */
+  /* %347 = add(%334, %346) layers.1.0 : f32[B, 256, 192], written over %344 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 381157376, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %372 = seq2img(%369) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %350 = seq2img(%347) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 134217728, arena + 385875968);
 
-  /* %373 = conv2d(%372, %370, %371) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %351 = conv2d(%350, %348, %349) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 385875968, params[110], params[111],
       arena + 387448832, arena + 134217728);
 
-  /* %374 = img2seq(%373) layers.1.1 : f32[B, 256, 192] */
+  /* %352 = img2seq(%351) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 387448832, arena + 137756672);
 
-  /* %377 = normalize(%374) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %355 = normalize(%352) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 137756672, 1e-06f, arena + 139329536);
 
-  /* %378 = mul(%377, %375) layers.1.1.norm : f32[B, 256, 192] */
+  /* %356 = mul(%355, %353) layers.1.1.norm : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 139329536, (const long[]){49152, 192, 1},
       params[112], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %379 = add(%378, %376) layers.1.1.norm : f32[B, 256, 192], written over %378 */
+  /* %357 = add(%356, %354) layers.1.1.norm : f32[B, 256, 192], written over %356 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[113], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %380 = seq2img(%379) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %358 = seq2img(%357) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 134217728, arena + 140902400);
 
-  /* %381 = maxpool(%380) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %359 = maxpool(%358) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 134217728);
 
-  /* %382 = img2seq(%381) layers.1.1 : f32[B, 64, 192] */
+  /* %360 = img2seq(%359) layers.1.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 134217728, arena + 398458880);
 
-  /* %384 = add(%382, %383) layers.2.0 : f32[B, 64, 192], written over %382 */
+  /* %362 = add(%360, %361) layers.2.0 : f32[B, 64, 192], written over %360 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 398458880, (const long[]){12288, 192, 1},
       params[114], (const long[]){0, 192, 1}, arena + 398458880);
 
-  /* %387 = normalize(%384) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %365 = normalize(%362) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 398458880, 1e-06f, arena + 398852096);
 
-  /* %388 = mul(%387, %385) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %366 = mul(%365, %363) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 398852096, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 399245312);
 
-  /* %389 = add(%388, %386) layers.2.0.norm1 : f32[B, 64, 192], written over %388 */
+  /* %367 = add(%366, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %366 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 399245312, (const long[]){12288, 192, 1},
       params[116], (const long[]){0, 0, 1}, arena + 399245312);
 
-  /* %392 = fused_linear(%389, %390, %391) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 399245312, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %395 = fused_linear(%389, %393, %394) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 399245312, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 134610944);
-
-  /* %396 = slice(%395) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134610944, 96, arena + 134807552, 48);
-
-  /* %397 = slice(%395) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134610992, 96, arena + 134905856, 48);
-
-  /* %398 = reshape(%392) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %392: no code */
-
-  /* %399 = transpose(%398) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134217728,
       arena + 399638528);
 
-  /* %400 = reshape(%396) {shape [64, 1, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48], a view of %396: no code */
+  /* %373 = fused_linear(%367, %371, %372) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 399245312, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 134217728);
 
-  /* %401 = transpose(%400) {perm [1, 2, 3, 0]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 64, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 134807552,
-      arena + 148242432);
+  /* %374 = slice(%373) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 134217728, 96, arena + 148242432, 48);
 
-  /* %402 = reshape(%397) {shape [64, 1, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48], a view of %397: no code */
+  /* %375 = slice(%373) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 134217776, 96, arena + 402538496, 48);
 
-  /* %403 = transpose(%402) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134905856,
-      arena + 402538496);
+  /* %376 = reshape(%370) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %370: no code */
 
-  /* %404 = matmul(%399, %401) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 64, 48, arena + 399638528 + i0 * 12288, 3072, 48, 1,
-        arena + 148242432 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
-  } // for i0
+  /* %377 = reshape(%374) {shape [64, 1, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48], a view of %374: no code */
 
-  /* %405 = mul_scalar(%404) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  /* %378 = reshape(%375) {shape [64, 1, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48], a view of %375: no code */
+
+  /* %379 = matmul_permuted(%376, %377) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 399638528, 48, 192, 1,
+      arena + 148242432, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+
+  /* %380 = mul_scalar(%379) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
 
-  /* %406 = softmax(%405) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  /* %381 = softmax(%380) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax(B * 256, 64, arena + 134742016, arena + 147193856);
 
-  /* %407 = matmul(%406, %403) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 48, 64, arena + 147193856 + i0 * 16384, 4096, 64, 1,
-        arena + 402538496 + i0 * 3072, 0, 48, 1, arena + 134217728 + i0 * 12288, 3072, 48, 0.0f);
-  } // for i0
+  /* %382 = matmul_permuted(%381, %378) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 147193856, 4096, 64, 1,
+      arena + 402538496, 0, 48, 1, arena + 400031744, 48, 192, 0.0f);
 
-  /* %408 = transpose(%407) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 400031744);
+  /* %383 = reshape(%382) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %382: no code */
 
-  /* %409 = reshape(%408) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %408: no code */
-
-  /* %412 = fused_linear(%409, %410, %411) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 400031744, params[121], params[122], LK_ACT_NONE, NULL,
       arena + 400424960);
 
-  /* %414 = mul(%412, %413) layers.2.0 : f32[B, 64, 192], written over %412 */
+  /* %388 = mul(%386, %387) layers.2.0 : f32[B, 64, 192], written over %386 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 400424960, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 400424960);
 
-  /* %415 = add(%384, %414) layers.2.0 : f32[B, 64, 192], written over %412 */
+  /* %389 = add(%362, %388) layers.2.0 : f32[B, 64, 192], written over %386 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 398458880, (const long[]){12288, 192, 1},
       arena + 400424960, (const long[]){12288, 192, 1}, arena + 400424960);
 
-  /* %418 = normalize(%415) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %392 = normalize(%389) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 400424960, 1e-06f, arena + 400818176);
 
-  /* %419 = mul(%418, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %393 = mul(%392, %390) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 400818176, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 401211392);
 
-  /* %420 = add(%419, %417) layers.2.0.norm2 : f32[B, 64, 192], written over %419 */
+  /* %394 = add(%393, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %393 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 401211392, (const long[]){12288, 192, 1},
       params[124], (const long[]){0, 0, 1}, arena + 401211392);
 
-  /* %423 = fused_linear(%420, %421, %422) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  /* %397 = fused_linear(%394, %395, %396) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 401211392, params[125], params[126], LK_ACT_NONE, NULL,
       arena + 142475264);
 
-  /* %424 = gelu(%423) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %398 = gelu(%397) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 142475264, arena + 144048128);
 
-  /* %427 = fused_linear(%424, %425, %426) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  /* %401 = fused_linear(%398, %399, %400) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 144048128, params[127], params[128], LK_ACT_NONE, NULL,
       arena + 401604608);
 
-  /* %429 = mul(%427, %428) layers.2.0 : f32[B, 64, 192], written over %427 */
+  /* %403 = mul(%401, %402) layers.2.0 : f32[B, 64, 192], written over %401 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 401604608, (const long[]){12288, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 401604608);
 
-  /* %430 = add(%415, %429) layers.2.0 : f32[B, 64, 192], written over %427 */
+  /* %404 = add(%389, %403) layers.2.0 : f32[B, 64, 192], written over %401 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 400424960, (const long[]){12288, 192, 1},
       arena + 401604608, (const long[]){12288, 192, 1}, arena + 401604608);
 
-  /* %431 = normalize(%430) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %405 = normalize(%404) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 401604608, 1e-06f, arena + 401997824);
 
-  /* %432 = mul(%431, %385) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %406 = mul(%405, %363) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 401997824, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 924844032);
 
-  /* %433 = add(%432, %386) layers.2.0.norm1 : f32[B, 64, 192], written over %432 */
+  /* %407 = add(%406, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %406 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 924844032, (const long[]){12288, 192, 1},
       params[116], (const long[]){0, 0, 1}, arena + 924844032);
 
-  /* %436 = fused_linear(%433, %434, %435) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  /* %410 = fused_linear(%407, %408, %409) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 924844032, params[129], params[130], LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %439 = fused_linear(%433, %437, %438) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 924844032, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 134610944);
-
-  /* %440 = slice(%439) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134610944, 96, arena + 134807552, 48);
-
-  /* %441 = slice(%439) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134610992, 96, arena + 134905856, 48);
-
-  /* %442 = reshape(%436) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %436: no code */
-
-  /* %443 = transpose(%442) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134217728,
       arena + 925237248);
 
-  /* %444 = reshape(%440) {shape [64, 1, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48], a view of %440: no code */
+  /* %413 = fused_linear(%407, %411, %412) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 924844032, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 134217728);
 
-  /* %445 = transpose(%444) {perm [1, 2, 3, 0]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 64, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 134807552,
-      arena + 935067648);
+  /* %414 = slice(%413) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 134217728, 96, arena + 940179456, 48);
 
-  /* %446 = reshape(%441) {shape [64, 1, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48], a view of %441: no code */
+  /* %415 = slice(%413) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 134217776, 96, arena + 940277760, 48);
 
-  /* %447 = transpose(%446) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134905856,
-      arena + 935165952);
+  /* %416 = reshape(%410) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %410: no code */
 
-  /* %448 = matmul(%443, %445) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 64, 48, arena + 925237248 + i0 * 12288, 3072, 48, 1,
-        arena + 935067648 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
-  } // for i0
+  /* %417 = reshape(%414) {shape [64, 1, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48], a view of %414: no code */
 
-  /* %449 = mul_scalar(%448) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  /* %418 = reshape(%415) {shape [64, 1, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48], a view of %415: no code */
+
+  /* %419 = matmul_permuted(%416, %417) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 925237248, 48, 192, 1,
+      arena + 940179456, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+
+  /* %420 = mul_scalar(%419) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
 
-  /* %450 = softmax(%449) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  /* %421 = softmax(%420) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax(B * 256, 64, arena + 134742016, arena + 147718144);
 
-  /* %451 = matmul(%450, %447) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 48, 64, arena + 147718144 + i0 * 16384, 4096, 64, 1,
-        arena + 935165952 + i0 * 3072, 0, 48, 1, arena + 134217728 + i0 * 12288, 3072, 48, 0.0f);
-  } // for i0
+  /* %422 = matmul_permuted(%421, %418) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 147718144, 4096, 64, 1,
+      arena + 940277760, 0, 48, 1, arena + 925630464, 48, 192, 0.0f);
 
-  /* %452 = transpose(%451) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 925630464);
+  /* %423 = reshape(%422) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %422: no code */
 
-  /* %453 = reshape(%452) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %452: no code */
-
-  /* %456 = fused_linear(%453, %454, %455) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  /* %426 = fused_linear(%423, %424, %425) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 925630464, params[133], params[134], LK_ACT_NONE, NULL,
       arena + 926023680);
 
-  /* %458 = mul(%456, %457) layers.2.0 : f32[B, 64, 192], written over %456 */
+  /* %428 = mul(%426, %427) layers.2.0 : f32[B, 64, 192], written over %426 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 926023680, (const long[]){12288, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 926023680);
 
-  /* %459 = add(%430, %458) layers.2.0 : f32[B, 64, 192], written over %456 */
+  /* %429 = add(%404, %428) layers.2.0 : f32[B, 64, 192], written over %426 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 401604608, (const long[]){12288, 192, 1},
       arena + 926023680, (const long[]){12288, 192, 1}, arena + 926023680);
 
-  /* %460 = normalize(%459) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %430 = normalize(%429) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 926023680, 1e-06f, arena + 926416896);
 
-  /* %461 = mul(%460, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %431 = mul(%430, %390) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 926416896, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 926810112);
 
-  /* %462 = add(%461, %417) layers.2.0.norm2 : f32[B, 64, 192], written over %461 */
+  /* %432 = add(%431, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %431 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 926810112, (const long[]){12288, 192, 1},
       params[124], (const long[]){0, 0, 1}, arena + 926810112);
 
-  /* %465 = fused_linear(%462, %463, %464) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  /* %435 = fused_linear(%432, %433, %434) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 926810112, params[135], params[136], LK_ACT_NONE, NULL,
       arena + 145620992);
 
-  /* %466 = gelu(%465) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %436 = gelu(%435) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 145620992, arena + 387448832);
 
-  /* %469 = fused_linear(%466, %467, %468) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  /* %439 = fused_linear(%436, %437, %438) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 387448832, params[137], params[138], LK_ACT_NONE, NULL,
       arena + 927203328);
 
-  /* %471 = mul(%469, %470) layers.2.0 : f32[B, 64, 192], written over %469 */
+  /* %441 = mul(%439, %440) layers.2.0 : f32[B, 64, 192], written over %439 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 927203328, (const long[]){12288, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 927203328);
 
-  /* %472 = add(%459, %471) layers.2.0 : f32[B, 64, 192], written over %469 */
+  /* %442 = add(%429, %441) layers.2.0 : f32[B, 64, 192], written over %439 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 926023680, (const long[]){12288, 192, 1},
       arena + 927203328, (const long[]){12288, 192, 1}, arena + 927203328);
 
-  /* %473 = normalize(%472) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %443 = normalize(%442) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 927203328, 1e-06f, arena + 927596544);
 
-  /* %474 = mul(%473, %385) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %444 = mul(%443, %363) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 927596544, (const long[]){12288, 192, 1},
       params[115], (const long[]){0, 0, 1}, arena + 927989760);
 
-  /* %475 = add(%474, %386) layers.2.0.norm1 : f32[B, 64, 192], written over %474 */
+  /* %445 = add(%444, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %444 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 927989760, (const long[]){12288, 192, 1},
       params[116], (const long[]){0, 0, 1}, arena + 927989760);
 
-  /* %478 = fused_linear(%475, %476, %477) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  /* %448 = fused_linear(%445, %446, %447) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 927989760, params[139], params[140], LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %481 = fused_linear(%475, %479, %480) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 927989760, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 134610944);
-
-  /* %482 = slice(%481) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134610944, 96, arena + 134807552, 48);
-
-  /* %483 = slice(%481) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134610992, 96, arena + 134905856, 48);
-
-  /* %484 = reshape(%478) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %478: no code */
-
-  /* %485 = transpose(%484) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134217728,
       arena + 928382976);
 
-  /* %486 = reshape(%482) {shape [64, 1, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48], a view of %482: no code */
+  /* %451 = fused_linear(%445, %449, %450) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 927989760, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 134217728);
 
-  /* %487 = transpose(%486) {perm [1, 2, 3, 0]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 64, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 134807552,
-      arena + 935264256);
+  /* %452 = slice(%451) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 134217728, 96, arena + 939884544, 48);
 
-  /* %488 = reshape(%483) {shape [64, 1, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48], a view of %483: no code */
+  /* %453 = slice(%451) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 134217776, 96, arena + 939982848, 48);
 
-  /* %489 = transpose(%488) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134905856,
-      arena + 935362560);
+  /* %454 = reshape(%448) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %448: no code */
 
-  /* %490 = matmul(%485, %487) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 64, 48, arena + 928382976 + i0 * 12288, 3072, 48, 1,
-        arena + 935264256 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
-  } // for i0
+  /* %455 = reshape(%452) {shape [64, 1, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48], a view of %452: no code */
 
-  /* %491 = mul_scalar(%490) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  /* %456 = reshape(%453) {shape [64, 1, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48], a view of %453: no code */
+
+  /* %457 = matmul_permuted(%454, %455) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 928382976, 48, 192, 1,
+      arena + 939884544, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+
+  /* %458 = mul_scalar(%457) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
 
-  /* %492 = softmax(%491) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  /* %459 = softmax(%458) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax(B * 256, 64, arena + 134742016, arena + 149946368);
 
-  /* %493 = matmul(%492, %489) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 48, 64, arena + 149946368 + i0 * 16384, 4096, 64, 1,
-        arena + 935362560 + i0 * 3072, 0, 48, 1, arena + 134217728 + i0 * 12288, 3072, 48, 0.0f);
-  } // for i0
+  /* %460 = matmul_permuted(%459, %456) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 149946368, 4096, 64, 1,
+      arena + 939982848, 0, 48, 1, arena + 928776192, 48, 192, 0.0f);
 
-  /* %494 = transpose(%493) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 928776192);
+  /* %461 = reshape(%460) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %460: no code */
 
-  /* %495 = reshape(%494) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %494: no code */
-
-  /* %498 = fused_linear(%495, %496, %497) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %464 = fused_linear(%461, %462, %463) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 928776192, params[143], params[144], LK_ACT_NONE, NULL,
       arena + 929169408);
 
-  /* %500 = mul(%498, %499) layers.2.0 : f32[B, 64, 192], written over %498 */
+  /* %466 = mul(%464, %465) layers.2.0 : f32[B, 64, 192], written over %464 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 929169408, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 929169408);
 
-  /* %501 = add(%472, %500) layers.2.0 : f32[B, 64, 192], written over %498 */
+  /* %467 = add(%442, %466) layers.2.0 : f32[B, 64, 192], written over %464 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 927203328, (const long[]){12288, 192, 1},
       arena + 929169408, (const long[]){12288, 192, 1}, arena + 929169408);
 
-  /* %502 = normalize(%501) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %468 = normalize(%467) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 929169408, 1e-06f, arena + 929562624);
 
-  /* %503 = mul(%502, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %469 = mul(%468, %390) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 929562624, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 929955840);
 
-  /* %504 = add(%503, %417) layers.2.0.norm2 : f32[B, 64, 192], written over %503 */
+  /* %470 = add(%469, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %469 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 929955840, (const long[]){12288, 192, 1},
       params[124], (const long[]){0, 0, 1}, arena + 929955840);
 
-  /* %507 = fused_linear(%504, %505, %506) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  /* %473 = fused_linear(%470, %471, %472) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 929955840, params[145], params[146], LK_ACT_NONE, NULL,
       arena + 389021696);
 
-  /* %508 = gelu(%507) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %474 = gelu(%473) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 389021696, arena + 390594560);
 
-  /* %511 = fused_linear(%508, %509, %510) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  /* %477 = fused_linear(%474, %475, %476) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 390594560, params[147], params[148], LK_ACT_NONE, NULL,
       arena + 930349056);
 
-  /* %513 = mul(%511, %512) layers.2.0 : f32[B, 64, 192], written over %511 */
+  /* %479 = mul(%477, %478) layers.2.0 : f32[B, 64, 192], written over %477 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 930349056, (const long[]){12288, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 930349056);
 
-  /* %514 = add(%501, %513) layers.2.0 : f32[B, 64, 192], written over %511 */
+  /* %480 = add(%467, %479) layers.2.0 : f32[B, 64, 192], written over %477 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 929169408, (const long[]){12288, 192, 1},
       arena + 930349056, (const long[]){12288, 192, 1}, arena + 930349056);
 
-  /* %515 = normalize(%514) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %481 = normalize(%480) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 930349056, 1e-06f, arena + 930742272);
 
-  /* %516 = mul(%515, %385) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %482 = mul(%481, %363) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 930742272, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 931135488);
+      params[115], (const long[]){0, 0, 1}, arena + 935067648);
 
-  /* %517 = add(%516, %386) layers.2.0.norm1 : f32[B, 64, 192], written over %516 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 931135488, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 931135488);
+  /* %483 = add(%482, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %482 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      params[116], (const long[]){0, 0, 1}, arena + 935067648);
 
-  /* %520 = fused_linear(%517, %518, %519) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 931135488, params[149], params[150], LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %523 = fused_linear(%517, %521, %522) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 931135488, params[151], params[152], LK_ACT_NONE, NULL,
-      arena + 134610944);
-
-  /* %524 = slice(%523) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134610944, 96, arena + 134807552, 48);
-
-  /* %525 = slice(%523) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134610992, 96, arena + 134905856, 48);
-
-  /* %526 = reshape(%520) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %520: no code */
-
-  /* %527 = transpose(%526) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134217728,
-      arena + 931528704);
-
-  /* %528 = reshape(%524) {shape [64, 1, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48], a view of %524: no code */
-
-  /* %529 = transpose(%528) {perm [1, 2, 3, 0]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 64, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 134807552,
+  /* %486 = fused_linear(%483, %484, %485) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 935067648, params[149], params[150], LK_ACT_NONE, NULL,
       arena + 935460864);
 
-  /* %530 = reshape(%525) {shape [64, 1, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48], a view of %525: no code */
+  /* %489 = fused_linear(%483, %487, %488) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_fused_linear(B * 64, 192, 96, arena + 935067648, params[151], params[152], LK_ACT_NONE, NULL,
+      arena + 134217728);
 
-  /* %531 = transpose(%530) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134905856,
-      arena + 935559168);
+  /* %490 = slice(%489) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 134217728, 96, arena + 939589632, 48);
 
-  /* %532 = matmul(%527, %529) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 64, 48, arena + 931528704 + i0 * 12288, 3072, 48, 1,
-        arena + 935460864 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
-  } // for i0
+  /* %491 = slice(%489) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
+  lk_copy_rows(B * 64, 48, arena + 134217776, 96, arena + 939687936, 48);
 
-  /* %533 = mul_scalar(%532) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  /* %492 = reshape(%486) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %486: no code */
+
+  /* %493 = reshape(%490) {shape [64, 1, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48], a view of %490: no code */
+
+  /* %494 = reshape(%491) {shape [64, 1, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48], a view of %491: no code */
+
+  /* %495 = matmul_permuted(%492, %493) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 935460864, 48, 192, 1,
+      arena + 939589632, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+
+  /* %496 = mul_scalar(%495) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
 
-  /* %534 = softmax(%533) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  /* %497 = softmax(%496) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax(B * 256, 64, arena + 134742016, arena + 150470656);
 
-  /* %535 = matmul(%534, %531) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 48, 64, arena + 150470656 + i0 * 16384, 4096, 64, 1,
-        arena + 935559168 + i0 * 3072, 0, 48, 1, arena + 134217728 + i0 * 12288, 3072, 48, 0.0f);
-  } // for i0
+  /* %498 = matmul_permuted(%497, %494) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 150470656, 4096, 64, 1,
+      arena + 939687936, 0, 48, 1, arena + 935854080, 48, 192, 0.0f);
 
-  /* %536 = transpose(%535) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 931921920);
+  /* %499 = reshape(%498) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %498: no code */
 
-  /* %537 = reshape(%536) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %536: no code */
+  /* %502 = fused_linear(%499, %500, %501) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 935854080, params[153], params[154], LK_ACT_NONE, NULL,
+      arena + 936247296);
 
-  /* %540 = fused_linear(%537, %538, %539) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 931921920, params[153], params[154], LK_ACT_NONE, NULL,
-      arena + 932315136);
+  /* %504 = mul(%502, %503) layers.2.0 : f32[B, 64, 192], written over %502 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 936247296, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 936247296);
 
-  /* %542 = mul(%540, %541) layers.2.0 : f32[B, 64, 192], written over %540 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 932315136, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 932315136);
-
-  /* %543 = add(%514, %542) layers.2.0 : f32[B, 64, 192], written over %540 */
+  /* %505 = add(%480, %504) layers.2.0 : f32[B, 64, 192], written over %502 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 930349056, (const long[]){12288, 192, 1},
-      arena + 932315136, (const long[]){12288, 192, 1}, arena + 932315136);
+      arena + 936247296, (const long[]){12288, 192, 1}, arena + 936247296);
 
-  /* %544 = normalize(%543) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 932315136, 1e-06f, arena + 932708352);
+  /* %506 = normalize(%505) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 936247296, 1e-06f, arena + 936640512);
 
-  /* %545 = mul(%544, %416) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 932708352, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 933101568);
+  /* %507 = mul(%506, %390) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 936640512, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 937033728);
 
-  /* %546 = add(%545, %417) layers.2.0.norm2 : f32[B, 64, 192], written over %545 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 933101568, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 933101568);
+  /* %508 = add(%507, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %507 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 937033728, (const long[]){12288, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 937033728);
 
-  /* %549 = fused_linear(%546, %547, %548) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 933101568, params[155], params[156], LK_ACT_NONE, NULL,
+  /* %511 = fused_linear(%508, %509, %510) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 937033728, params[155], params[156], LK_ACT_NONE, NULL,
       arena + 392167424);
 
-  /* %550 = gelu(%549) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %512 = gelu(%511) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 392167424, arena + 393740288);
 
-  /* %553 = fused_linear(%550, %551, %552) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  /* %515 = fused_linear(%512, %513, %514) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 393740288, params[157], params[158], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %555 = mul(%553, %554) layers.2.0 : f32[B, 64, 192], written over %553 */
+  /* %517 = mul(%515, %516) layers.2.0 : f32[B, 64, 192], written over %515 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %556 = add(%543, %555) layers.2.0 : f32[B, 64, 192], written over %553 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 932315136, (const long[]){12288, 192, 1},
+  /* %518 = add(%505, %517) layers.2.0 : f32[B, 64, 192], written over %515 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 936247296, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %559 = seq2img(%556) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 134217728, arena + 933494784);
+  /* %521 = seq2img(%518) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  lk_seq2img(B, 64, 192, arena + 134217728, arena + 937426944);
 
-  /* %560 = conv2d(%559, %557, %558) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 933494784, params[159], params[160],
-      arena + 933888000, arena + 134217728);
+  /* %522 = conv2d(%521, %519, %520) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 937426944, params[159], params[160],
+      arena + 937820160, arena + 134217728);
 
-  /* %561 = img2seq(%560) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 933888000, arena + 134217728);
+  /* %523 = img2seq(%522) layers.2.1 : f32[B, 64, 192] */
+  lk_img2seq(B, 192, 64, arena + 937820160, arena + 134217728);
 
-  /* %564 = normalize(%561) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %526 = normalize(%523) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %565 = mul(%564, %562) layers.2.1.norm : f32[B, 64, 192] */
+  /* %527 = mul(%526, %524) layers.2.1.norm : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       params[161], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %566 = add(%565, %563) layers.2.1.norm : f32[B, 64, 192], written over %565 */
+  /* %528 = add(%527, %525) layers.2.1.norm : f32[B, 64, 192], written over %527 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[162], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %567 = seq2img(%566) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %529 = seq2img(%528) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 135004160, arena + 135397376);
 
-  /* %568 = maxpool(%567) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %530 = maxpool(%529) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
   lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135004160);
 
-  /* %569 = img2seq(%568) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 135004160, arena + 935657472);
+  /* %531 = img2seq(%530) layers.2.1 : f32[B, 16, 192] */
+  lk_img2seq(B, 192, 16, arena + 135004160, arena + 939786240);
 
-  /* %571 = add(%569, %570) layers.3.0 : f32[B, 16, 192], written over %569 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 935657472, (const long[]){3072, 192, 1},
-      params[163], (const long[]){0, 192, 1}, arena + 935657472);
+  /* %533 = add(%531, %532) layers.3.0 : f32[B, 16, 192], written over %531 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 939786240, (const long[]){3072, 192, 1},
+      params[163], (const long[]){0, 192, 1}, arena + 939786240);
 
-  /* %574 = normalize(%571) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 935657472, 1e-06f, arena + 935755776);
+  /* %536 = normalize(%533) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 939786240, 1e-06f, arena + 940081152);
 
-  /* %575 = mul(%574, %572) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 935755776, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 935854080);
+  /* %537 = mul(%536, %534) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 940081152, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 940376064);
 
-  /* %576 = add(%575, %573) layers.3.0.norm1 : f32[B, 16, 192], written over %575 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 935854080, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 935854080);
+  /* %538 = add(%537, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %537 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 940376064, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 940376064);
 
-  /* %579 = fused_linear(%576, %577, %578) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 935854080, params[166], params[167], LK_ACT_NONE, NULL,
+  /* %541 = fused_linear(%538, %539, %540) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 940376064, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 940474368);
+
+  /* %544 = fused_linear(%538, %542, %543) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 940376064, params[168], params[169], LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %582 = fused_linear(%576, %580, %581) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 935854080, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 135102464);
+  /* %545 = slice(%544) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 135004160, 96, arena + 944865280, 48);
 
-  /* %583 = slice(%582) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 135102464, 96, arena + 135151616, 48);
+  /* %546 = slice(%544) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 135004208, 96, arena + 944889856, 48);
 
-  /* %584 = slice(%582) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 135102512, 96, arena + 135176192, 48);
+  /* %547 = reshape(%541) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %541: no code */
 
-  /* %585 = reshape(%579) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %579: no code */
+  /* %548 = reshape(%545) {shape [16, 1, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48], a view of %545: no code */
 
-  /* %586 = transpose(%585) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135004160,
-      arena + 935952384);
+  /* %549 = reshape(%546) {shape [16, 1, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48], a view of %546: no code */
 
-  /* %587 = reshape(%583) {shape [16, 1, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48], a view of %583: no code */
+  /* %550 = matmul_permuted(%547, %548) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 940474368, 48, 192, 1,
+      arena + 944865280, 0, 1, 48, arena + 135004160, 256, 16, 0.0f);
 
-  /* %588 = transpose(%587) {perm [1, 2, 3, 0]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 16, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 135151616,
-      arena + 939098112);
-
-  /* %589 = reshape(%584) {shape [16, 1, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48], a view of %584: no code */
-
-  /* %590 = transpose(%589) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135176192,
-      arena + 939122688);
-
-  /* %591 = matmul(%586, %588) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 16, 48, arena + 935952384 + i0 * 3072, 768, 48, 1,
-        arena + 939098112 + i0 * 768, 0, 16, 1, arena + 135004160 + i0 * 1024, 256, 16, 0.0f);
-  } // for i0
-
-  /* %592 = mul_scalar(%591) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  /* %551 = mul_scalar(%550) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135036928);
 
-  /* %593 = softmax(%592) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  /* %552 = softmax(%551) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
   lk_softmax(B * 64, 16, arena + 135036928, arena + 148340736);
 
-  /* %594 = matmul(%593, %590) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 48, 16, arena + 148340736 + i0 * 1024, 256, 16, 1,
-        arena + 939122688 + i0 * 768, 0, 48, 1, arena + 135004160 + i0 * 3072, 768, 48, 0.0f);
-  } // for i0
+  /* %553 = matmul_permuted(%552, %549) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 148340736, 256, 16, 1,
+      arena + 944889856, 0, 48, 1, arena + 940572672, 48, 192, 0.0f);
 
-  /* %595 = transpose(%594) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135004160,
-      arena + 936050688);
+  /* %554 = reshape(%553) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %553: no code */
 
-  /* %596 = reshape(%595) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %595: no code */
+  /* %557 = fused_linear(%554, %555, %556) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 940572672, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 940670976);
 
-  /* %599 = fused_linear(%596, %597, %598) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 936050688, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 936148992);
+  /* %559 = mul(%557, %558) layers.3.0 : f32[B, 16, 192], written over %557 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 940670976, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 940670976);
 
-  /* %601 = mul(%599, %600) layers.3.0 : f32[B, 16, 192], written over %599 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936148992, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 936148992);
+  /* %560 = add(%533, %559) layers.3.0 : f32[B, 16, 192], written over %557 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 939786240, (const long[]){3072, 192, 1},
+      arena + 940670976, (const long[]){3072, 192, 1}, arena + 940670976);
 
-  /* %602 = add(%571, %601) layers.3.0 : f32[B, 16, 192], written over %599 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 935657472, (const long[]){3072, 192, 1},
-      arena + 936148992, (const long[]){3072, 192, 1}, arena + 936148992);
+  /* %563 = normalize(%560) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 940670976, 1e-06f, arena + 940769280);
 
-  /* %605 = normalize(%602) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 936148992, 1e-06f, arena + 936247296);
+  /* %564 = mul(%563, %561) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 940769280, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 940867584);
 
-  /* %606 = mul(%605, %603) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936247296, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 936345600);
+  /* %565 = add(%564, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %564 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 940867584, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 940867584);
 
-  /* %607 = add(%606, %604) layers.3.0.norm2 : f32[B, 16, 192], written over %606 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 936345600, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 936345600);
-
-  /* %610 = fused_linear(%607, %608, %609) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 936345600, params[174], params[175], LK_ACT_NONE, NULL,
+  /* %568 = fused_linear(%565, %566, %567) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 940867584, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %611 = gelu(%610) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %569 = gelu(%568) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 135004160, arena + 135790592);
 
-  /* %614 = fused_linear(%611, %612, %613) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  /* %572 = fused_linear(%569, %570, %571) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 135790592, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 936443904);
+      arena + 939294720);
 
-  /* %616 = mul(%614, %615) layers.3.0 : f32[B, 16, 192], written over %614 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936443904, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 936443904);
+  /* %574 = mul(%572, %573) layers.3.0 : f32[B, 16, 192], written over %572 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 939294720, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 939294720);
 
-  /* %617 = add(%602, %616) layers.3.0 : f32[B, 16, 192], written over %614 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 936148992, (const long[]){3072, 192, 1},
-      arena + 936443904, (const long[]){3072, 192, 1}, arena + 936443904);
+  /* %575 = add(%560, %574) layers.3.0 : f32[B, 16, 192], written over %572 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 940670976, (const long[]){3072, 192, 1},
+      arena + 939294720, (const long[]){3072, 192, 1}, arena + 939294720);
 
-  /* %618 = normalize(%617) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 936443904, 1e-06f, arena + 936542208);
+  /* %576 = normalize(%575) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 939294720, 1e-06f, arena + 939393024);
 
-  /* %619 = mul(%618, %572) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936542208, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 936640512);
+  /* %577 = mul(%576, %534) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 939393024, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 939491328);
 
-  /* %620 = add(%619, %573) layers.3.0.norm1 : f32[B, 16, 192], written over %619 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 936640512, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 936640512);
+  /* %578 = add(%577, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %577 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 939491328, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 939491328);
 
-  /* %623 = fused_linear(%620, %621, %622) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 936640512, params[178], params[179], LK_ACT_NONE, NULL,
+  /* %581 = fused_linear(%578, %579, %580) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 939491328, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 940965888);
+
+  /* %584 = fused_linear(%578, %582, %583) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 939491328, params[180], params[181], LK_ACT_NONE, NULL,
       arena + 136183808);
 
-  /* %626 = fused_linear(%620, %624, %625) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 936640512, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 136282112);
+  /* %585 = slice(%584) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 136183808, 96, arena + 944914432, 48);
 
-  /* %627 = slice(%626) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 136282112, 96, arena + 136331264, 48);
+  /* %586 = slice(%584) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 136183856, 96, arena + 944939008, 48);
 
-  /* %628 = slice(%626) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 136282160, 96, arena + 136355840, 48);
+  /* %587 = reshape(%581) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %581: no code */
 
-  /* %629 = reshape(%623) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %623: no code */
+  /* %588 = reshape(%585) {shape [16, 1, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48], a view of %585: no code */
 
-  /* %630 = transpose(%629) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136183808,
-      arena + 936738816);
+  /* %589 = reshape(%586) {shape [16, 1, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48], a view of %586: no code */
 
-  /* %631 = reshape(%627) {shape [16, 1, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48], a view of %627: no code */
+  /* %590 = matmul_permuted(%587, %588) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 940965888, 48, 192, 1,
+      arena + 944914432, 0, 1, 48, arena + 136183808, 256, 16, 0.0f);
 
-  /* %632 = transpose(%631) {perm [1, 2, 3, 0]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 16, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 136331264,
-      arena + 939147264);
-
-  /* %633 = reshape(%628) {shape [16, 1, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48], a view of %628: no code */
-
-  /* %634 = transpose(%633) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136355840,
-      arena + 939171840);
-
-  /* %635 = matmul(%630, %632) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 16, 48, arena + 936738816 + i0 * 3072, 768, 48, 1,
-        arena + 939147264 + i0 * 768, 0, 16, 1, arena + 136183808 + i0 * 1024, 256, 16, 0.0f);
-  } // for i0
-
-  /* %636 = mul_scalar(%635) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  /* %591 = mul_scalar(%590) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136216576);
 
-  /* %637 = softmax(%636) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 136216576, arena + 938999808);
+  /* %592 = softmax(%591) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  lk_softmax(B * 64, 16, arena + 136216576, arena + 944799744);
 
-  /* %638 = matmul(%637, %634) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 48, 16, arena + 938999808 + i0 * 1024, 256, 16, 1,
-        arena + 939171840 + i0 * 768, 0, 48, 1, arena + 136183808 + i0 * 3072, 768, 48, 0.0f);
-  } // for i0
+  /* %593 = matmul_permuted(%592, %589) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944799744, 256, 16, 1,
+      arena + 944939008, 0, 48, 1, arena + 941064192, 48, 192, 0.0f);
 
-  /* %639 = transpose(%638) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136183808,
-      arena + 936837120);
+  /* %594 = reshape(%593) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %593: no code */
 
-  /* %640 = reshape(%639) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %639: no code */
+  /* %597 = fused_linear(%594, %595, %596) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 941064192, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 941162496);
 
-  /* %643 = fused_linear(%640, %641, %642) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 936837120, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 936935424);
+  /* %599 = mul(%597, %598) layers.3.0 : f32[B, 16, 192], written over %597 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 941162496, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 941162496);
 
-  /* %645 = mul(%643, %644) layers.3.0 : f32[B, 16, 192], written over %643 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 936935424, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 936935424);
+  /* %600 = add(%575, %599) layers.3.0 : f32[B, 16, 192], written over %597 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 939294720, (const long[]){3072, 192, 1},
+      arena + 941162496, (const long[]){3072, 192, 1}, arena + 941162496);
 
-  /* %646 = add(%617, %645) layers.3.0 : f32[B, 16, 192], written over %643 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 936443904, (const long[]){3072, 192, 1},
-      arena + 936935424, (const long[]){3072, 192, 1}, arena + 936935424);
+  /* %601 = normalize(%600) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 941162496, 1e-06f, arena + 941260800);
 
-  /* %647 = normalize(%646) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 936935424, 1e-06f, arena + 937033728);
+  /* %602 = mul(%601, %561) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 941260800, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 941359104);
 
-  /* %648 = mul(%647, %603) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937033728, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 937132032);
+  /* %603 = add(%602, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %602 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 941359104, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 941359104);
 
-  /* %649 = add(%648, %604) layers.3.0.norm2 : f32[B, 16, 192], written over %648 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 937132032, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 937132032);
-
-  /* %652 = fused_linear(%649, %650, %651) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 937132032, params[184], params[185], LK_ACT_NONE, NULL,
+  /* %606 = fused_linear(%603, %604, %605) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 941359104, params[184], params[185], LK_ACT_NONE, NULL,
       arena + 136183808);
 
-  /* %653 = gelu(%652) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %607 = gelu(%606) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 136183808, arena + 136577024);
 
-  /* %656 = fused_linear(%653, %654, %655) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  /* %610 = fused_linear(%607, %608, %609) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 136577024, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 937230336);
+      arena + 939147264);
 
-  /* %658 = mul(%656, %657) layers.3.0 : f32[B, 16, 192], written over %656 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937230336, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 937230336);
+  /* %612 = mul(%610, %611) layers.3.0 : f32[B, 16, 192], written over %610 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 939147264, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 939147264);
 
-  /* %659 = add(%646, %658) layers.3.0 : f32[B, 16, 192], written over %656 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 936935424, (const long[]){3072, 192, 1},
-      arena + 937230336, (const long[]){3072, 192, 1}, arena + 937230336);
+  /* %613 = add(%600, %612) layers.3.0 : f32[B, 16, 192], written over %610 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 941162496, (const long[]){3072, 192, 1},
+      arena + 939147264, (const long[]){3072, 192, 1}, arena + 939147264);
 
-  /* %660 = normalize(%659) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 937230336, 1e-06f, arena + 937328640);
+  /* %614 = normalize(%613) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 939147264, 1e-06f, arena + 941457408);
 
-  /* %661 = mul(%660, %572) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937328640, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 937426944);
+  /* %615 = mul(%614, %534) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 941457408, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 941555712);
 
-  /* %662 = add(%661, %573) layers.3.0.norm1 : f32[B, 16, 192], written over %661 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 937426944, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 937426944);
+  /* %616 = add(%615, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %615 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 941555712, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 941555712);
 
-  /* %665 = fused_linear(%662, %663, %664) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 937426944, params[188], params[189], LK_ACT_NONE, NULL,
+  /* %619 = fused_linear(%616, %617, %618) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 941555712, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 941654016);
+
+  /* %622 = fused_linear(%616, %620, %621) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 941555712, params[190], params[191], LK_ACT_NONE, NULL,
       arena + 136970240);
 
-  /* %668 = fused_linear(%662, %666, %667) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 937426944, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 137068544);
+  /* %623 = slice(%622) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 136970240, 96, arena + 944963584, 48);
 
-  /* %669 = slice(%668) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 137068544, 96, arena + 137117696, 48);
+  /* %624 = slice(%622) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 136970288, 96, arena + 944988160, 48);
 
-  /* %670 = slice(%668) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 137068592, 96, arena + 137142272, 48);
+  /* %625 = reshape(%619) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %619: no code */
 
-  /* %671 = reshape(%665) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %665: no code */
+  /* %626 = reshape(%623) {shape [16, 1, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48], a view of %623: no code */
 
-  /* %672 = transpose(%671) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136970240,
-      arena + 937525248);
+  /* %627 = reshape(%624) {shape [16, 1, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48], a view of %624: no code */
 
-  /* %673 = reshape(%669) {shape [16, 1, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48], a view of %669: no code */
+  /* %628 = matmul_permuted(%625, %626) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 941654016, 48, 192, 1,
+      arena + 944963584, 0, 1, 48, arena + 136970240, 256, 16, 0.0f);
 
-  /* %674 = transpose(%673) {perm [1, 2, 3, 0]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 16, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 137117696,
-      arena + 939196416);
-
-  /* %675 = reshape(%670) {shape [16, 1, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48], a view of %670: no code */
-
-  /* %676 = transpose(%675) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137142272,
-      arena + 939220992);
-
-  /* %677 = matmul(%672, %674) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 16, 48, arena + 937525248 + i0 * 3072, 768, 48, 1,
-        arena + 939196416 + i0 * 768, 0, 16, 1, arena + 136970240 + i0 * 1024, 256, 16, 0.0f);
-  } // for i0
-
-  /* %678 = mul_scalar(%677) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  /* %629 = mul_scalar(%628) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137003008);
 
-  /* %679 = softmax(%678) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 137003008, arena + 939032576);
+  /* %630 = softmax(%629) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  lk_softmax(B * 64, 16, arena + 137003008, arena + 939245568);
 
-  /* %680 = matmul(%679, %676) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 48, 16, arena + 939032576 + i0 * 1024, 256, 16, 1,
-        arena + 939220992 + i0 * 768, 0, 48, 1, arena + 136970240 + i0 * 3072, 768, 48, 0.0f);
-  } // for i0
+  /* %631 = matmul_permuted(%630, %627) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 939245568, 256, 16, 1,
+      arena + 944988160, 0, 48, 1, arena + 941752320, 48, 192, 0.0f);
 
-  /* %681 = transpose(%680) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136970240,
-      arena + 937623552);
+  /* %632 = reshape(%631) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %631: no code */
 
-  /* %682 = reshape(%681) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %681: no code */
+  /* %635 = fused_linear(%632, %633, %634) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 941752320, params[192], params[193], LK_ACT_NONE, NULL,
+      arena + 941850624);
 
-  /* %685 = fused_linear(%682, %683, %684) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 937623552, params[192], params[193], LK_ACT_NONE, NULL,
-      arena + 937721856);
+  /* %637 = mul(%635, %636) layers.3.0 : f32[B, 16, 192], written over %635 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 941850624, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 941850624);
 
-  /* %687 = mul(%685, %686) layers.3.0 : f32[B, 16, 192], written over %685 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937721856, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 937721856);
+  /* %638 = add(%613, %637) layers.3.0 : f32[B, 16, 192], written over %635 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 939147264, (const long[]){3072, 192, 1},
+      arena + 941850624, (const long[]){3072, 192, 1}, arena + 941850624);
 
-  /* %688 = add(%659, %687) layers.3.0 : f32[B, 16, 192], written over %685 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 937230336, (const long[]){3072, 192, 1},
-      arena + 937721856, (const long[]){3072, 192, 1}, arena + 937721856);
+  /* %639 = normalize(%638) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 941850624, 1e-06f, arena + 943620096);
 
-  /* %689 = normalize(%688) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 937721856, 1e-06f, arena + 937820160);
+  /* %640 = mul(%639, %561) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 943620096, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 943718400);
 
-  /* %690 = mul(%689, %603) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937820160, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 937918464);
+  /* %641 = add(%640, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %640 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 943718400, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 943718400);
 
-  /* %691 = add(%690, %604) layers.3.0.norm2 : f32[B, 16, 192], written over %690 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 937918464, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 937918464);
-
-  /* %694 = fused_linear(%691, %692, %693) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 937918464, params[194], params[195], LK_ACT_NONE, NULL,
+  /* %644 = fused_linear(%641, %642, %643) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 943718400, params[194], params[195], LK_ACT_NONE, NULL,
       arena + 136970240);
 
-  /* %695 = gelu(%694) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  /* %645 = gelu(%644) layers.3.0.layers.2.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 136970240, arena + 137363456);
 
-  /* %698 = fused_linear(%695, %696, %697) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  /* %648 = fused_linear(%645, %646, %647) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 137363456, params[196], params[197], LK_ACT_NONE, NULL,
-      arena + 938016768);
+      arena + 943816704);
 
-  /* %700 = mul(%698, %699) layers.3.0 : f32[B, 16, 192], written over %698 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938016768, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 938016768);
+  /* %650 = mul(%648, %649) layers.3.0 : f32[B, 16, 192], written over %648 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 943816704, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 943816704);
 
-  /* %701 = add(%688, %700) layers.3.0 : f32[B, 16, 192], written over %698 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 937721856, (const long[]){3072, 192, 1},
-      arena + 938016768, (const long[]){3072, 192, 1}, arena + 938016768);
+  /* %651 = add(%638, %650) layers.3.0 : f32[B, 16, 192], written over %648 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 941850624, (const long[]){3072, 192, 1},
+      arena + 943816704, (const long[]){3072, 192, 1}, arena + 943816704);
 
-  /* %702 = normalize(%701) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 938016768, 1e-06f, arena + 938115072);
+  /* %652 = normalize(%651) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 943816704, 1e-06f, arena + 943915008);
 
-  /* %703 = mul(%702, %572) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938115072, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 938213376);
+  /* %653 = mul(%652, %534) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 943915008, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 944013312);
 
-  /* %704 = add(%703, %573) layers.3.0.norm1 : f32[B, 16, 192], written over %703 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938213376, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 938213376);
+  /* %654 = add(%653, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %653 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944013312, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 944013312);
 
-  /* %707 = fused_linear(%704, %705, %706) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 938213376, params[198], params[199], LK_ACT_NONE, NULL,
+  /* %657 = fused_linear(%654, %655, %656) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 944013312, params[198], params[199], LK_ACT_NONE, NULL,
+      arena + 944111616);
+
+  /* %660 = fused_linear(%654, %658, %659) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_fused_linear(B * 16, 192, 96, arena + 944013312, params[200], params[201], LK_ACT_NONE, NULL,
       arena + 402391040);
 
-  /* %710 = fused_linear(%704, %708, %709) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 938213376, params[200], params[201], LK_ACT_NONE, NULL,
-      arena + 402489344);
+  /* %661 = slice(%660) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 402391040, 96, arena + 945012736, 48);
 
-  /* %711 = slice(%710) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 402489344, 96, arena + 933888000, 48);
+  /* %662 = slice(%660) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
+  lk_copy_rows(B * 16, 48, arena + 402391088, 96, arena + 945037312, 48);
 
-  /* %712 = slice(%710) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 402489392, 96, arena + 933912576, 48);
+  /* %663 = reshape(%657) {shape [16, 1, 4, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48], a view of %657: no code */
 
-  /* %713 = reshape(%707) {shape [16, 1, 4, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48], a view of %707: no code */
+  /* %664 = reshape(%661) {shape [16, 1, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48], a view of %661: no code */
 
-  /* %714 = transpose(%713) {perm [1, 2, 0, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 402391040,
-      arena + 938311680);
+  /* %665 = reshape(%662) {shape [16, 1, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48], a view of %662: no code */
 
-  /* %715 = reshape(%711) {shape [16, 1, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48], a view of %711: no code */
+  /* %666 = matmul_permuted(%663, %664) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 944111616, 48, 192, 1,
+      arena + 945012736, 0, 1, 48, arena + 402391040, 256, 16, 0.0f);
 
-  /* %716 = transpose(%715) {perm [1, 2, 3, 0]} layers.3.0.layers.3.0 : f32[B, 1, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 16, 1, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 933888000,
-      arena + 939245568);
-
-  /* %717 = reshape(%712) {shape [16, 1, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48], a view of %712: no code */
-
-  /* %718 = transpose(%717) {perm [1, 2, 0, 3]} layers.3.0.layers.3.0 : f32[B, 1, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 933912576,
-      arena + 939270144);
-
-  /* %719 = matmul(%714, %716) layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 16, 48, arena + 938311680 + i0 * 3072, 768, 48, 1,
-        arena + 939245568 + i0 * 768, 0, 16, 1, arena + 402391040 + i0 * 1024, 256, 16, 0.0f);
-  } // for i0
-
-  /* %720 = mul_scalar(%719) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
+  /* %667 = mul_scalar(%666) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 402391040, 0.14433756f, arena + 402423808);
 
-  /* %721 = softmax(%720) {axis -1} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 402423808, arena + 939065344);
+  /* %668 = softmax(%667) {axis -1} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
+  lk_softmax(B * 64, 16, arena + 402423808, arena + 944832512);
 
-  /* %722 = matmul(%721, %718) layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 48, 16, arena + 939065344 + i0 * 1024, 256, 16, 1,
-        arena + 939270144 + i0 * 768, 0, 48, 1, arena + 402391040 + i0 * 3072, 768, 48, 0.0f);
-  } // for i0
+  /* %669 = matmul_permuted(%668, %665) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48] */
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944832512, 256, 16, 1,
+      arena + 945037312, 0, 48, 1, arena + 944209920, 48, 192, 0.0f);
 
-  /* %723 = transpose(%722) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 402391040,
-      arena + 938409984);
+  /* %670 = reshape(%669) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %669: no code */
 
-  /* %724 = reshape(%723) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %723: no code */
+  /* %673 = fused_linear(%670, %671, %672) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 192, 192, arena + 944209920, params[202], params[203], LK_ACT_NONE, NULL,
+      arena + 944308224);
 
-  /* %727 = fused_linear(%724, %725, %726) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 938409984, params[202], params[203], LK_ACT_NONE, NULL,
-      arena + 938508288);
+  /* %675 = mul(%673, %674) layers.3.0 : f32[B, 16, 192], written over %673 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944308224, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 944308224);
 
-  /* %729 = mul(%727, %728) layers.3.0 : f32[B, 16, 192], written over %727 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938508288, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 938508288);
+  /* %676 = add(%651, %675) layers.3.0 : f32[B, 16, 192], written over %673 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 943816704, (const long[]){3072, 192, 1},
+      arena + 944308224, (const long[]){3072, 192, 1}, arena + 944308224);
 
-  /* %730 = add(%701, %729) layers.3.0 : f32[B, 16, 192], written over %727 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938016768, (const long[]){3072, 192, 1},
-      arena + 938508288, (const long[]){3072, 192, 1}, arena + 938508288);
+  /* %677 = normalize(%676) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 944308224, 1e-06f, arena + 944406528);
 
-  /* %731 = normalize(%730) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 938508288, 1e-06f, arena + 938606592);
+  /* %678 = mul(%677, %561) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944406528, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 944504832);
 
-  /* %732 = mul(%731, %603) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938606592, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 938704896);
+  /* %679 = add(%678, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %678 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944504832, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 944504832);
 
-  /* %733 = add(%732, %604) layers.3.0.norm2 : f32[B, 16, 192], written over %732 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938704896, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 938704896);
+  /* %682 = fused_linear(%679, %680, %681) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 944504832, params[204], params[205], LK_ACT_NONE, NULL,
+      arena + 937820160);
 
-  /* %736 = fused_linear(%733, %734, %735) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 938704896, params[204], params[205], LK_ACT_NONE, NULL,
-      arena + 933888000);
+  /* %683 = gelu(%682) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_gelu(B * 16 * 768, arena + 937820160, arena + 938213376);
 
-  /* %737 = gelu(%736) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 933888000, arena + 934281216);
-
-  /* %740 = fused_linear(%737, %738, %739) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 934281216, params[206], params[207], LK_ACT_NONE, NULL,
+  /* %686 = fused_linear(%683, %684, %685) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 938213376, params[206], params[207], LK_ACT_NONE, NULL,
       arena + 402391040);
 
-  /* %742 = mul(%740, %741) layers.3.0 : f32[B, 16, 192], written over %740 */
+  /* %688 = mul(%686, %687) layers.3.0 : f32[B, 16, 192], written over %686 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 402391040, (const long[]){3072, 192, 1}, inputs[28],
       (const long[]){1, 0, 0}, arena + 402391040);
 
-  /* %743 = add(%730, %742) layers.3.0 : f32[B, 16, 192], written over %740 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938508288, (const long[]){3072, 192, 1},
+  /* %689 = add(%676, %688) layers.3.0 : f32[B, 16, 192], written over %686 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944308224, (const long[]){3072, 192, 1},
       arena + 402391040, (const long[]){3072, 192, 1}, arena + 402391040);
 
-  /* %746 = normalize(%743) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 402391040, 1e-06f, arena + 934674432);
+  /* %692 = normalize(%689) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 402391040, 1e-06f, arena + 938606592);
 
-  /* %747 = mul(%746, %744) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 934674432, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, arena + 934772736);
+  /* %693 = mul(%692, %690) norm : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 938606592, (const long[]){3072, 192, 1},
+      params[208], (const long[]){0, 0, 1}, arena + 938704896);
 
-  /* %748 = add(%747, %745) norm : f32[B, 16, 192], written over %747 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 934772736, (const long[]){3072, 192, 1},
-      params[209], (const long[]){0, 0, 1}, arena + 934772736);
+  /* %694 = add(%693, %691) norm : f32[B, 16, 192], written over %693 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 938704896, (const long[]){3072, 192, 1},
+      params[209], (const long[]){0, 0, 1}, arena + 938704896);
 
-  /* %749 = mean(%748) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 934772736, arena + 402489344);
+  /* %695 = mean(%694) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 938704896, arena + 402489344);
 
-  /* %752 = fused_linear(%749, %750, %751) mlp_head : f32[B, 10] */
+  /* %698 = fused_linear(%695, %696, %697) mlp_head : f32[B, 10] */
   lk_fused_linear(B, 192, 10, arena + 402489344, params[210], params[211], LK_ACT_NONE, NULL,
       arena + 402495488);
 
-  /* %754 = cross_entropy(%752, %753) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 402495488, inputs[29], arena + 955383360);
+  /* %700 = cross_entropy(%698, %699) : f32[1] */
+  lk_cross_entropy(B, 10, arena + 402495488, inputs[29], arena + 945064384);
 
-  /* %755 = cross_entropy_grad(%752, %753) : f32[B, 10] */
+  /* %701 = cross_entropy_grad(%698, %699) : f32[B, 10] */
   lk_cross_entropy_grad(B, 10, arena + 402495488, inputs[29], arena + 402503552);
 
-  /* %756 = transpose(%750) {perm [1, 0]} mlp_head : f32[192, 10] */
+  /* %702 = transpose(%696) {perm [1, 0]} mlp_head : f32[192, 10] */
   lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 402501632);
 
-  /* %757 = fused_linear(%755, %756) mlp_head : f32[B, 192] */
+  /* %703 = fused_linear(%701, %702) mlp_head : f32[B, 192] */
   lk_fused_linear(B, 10, 192, arena + 402503552, arena + 402501632, NULL, LK_ACT_NONE, NULL,
       arena + 402495488);
 
-  /* %758 = linear_grad_weight(%755, %749) mlp_head : f32[10, 192] */
-  lk_linear_grad_weight(B, 192, 10, arena + 402503552, arena + 402489344, arena + 955358208);
+  /* %704 = linear_grad_weight(%701, %695) mlp_head : f32[10, 192] */
+  lk_linear_grad_weight(B, 192, 10, arena + 402503552, arena + 402489344, arena + 945061888);
 
-  /* %759 = reduce_sum(%755) {axes [], batch} mlp_head : f32[10] */
+  /* %705 = reduce_sum(%701) {axes [], batch} mlp_head : f32[10] */
   lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 402503552,
-      arena + 955383376);
+      arena + 945064400);
 
-  /* %760 = reshape(%757) {shape [1, 192]} : f32[B, 1, 192], a view of %757: no code */
+  /* %706 = reshape(%703) {shape [1, 192]} : f32[B, 1, 192], a view of %703: no code */
 
-  /* %761 = expand(%760) {shape [16, 192]} : f32[B, 16, 192] */
+  /* %707 = expand(%706) {shape [16, 192]} : f32[B, 16, 192] */
   lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 402495488, (const long[]){192, 0, 1},
-      arena + 934772736, (const long[]){3072, 192, 1});
+      arena + 938704896, (const long[]){3072, 192, 1});
 
-  /* %762 = mul_scalar(%761) {x op 0.0625} : f32[B, 16, 192] */
-  lk_mul_scalar(B * 16 * 192, arena + 934772736, 0.0625f, arena + 934871040);
+  /* %708 = mul_scalar(%707) {x op 0.0625} : f32[B, 16, 192] */
+  lk_mul_scalar(B * 16 * 192, arena + 938704896, 0.0625f, arena + 938803200);
 
-  /* %763 = reduce_sum(%762) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 934871040,
-      arena + 955370112);
+  /* %709 = reduce_sum(%708) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938803200,
+      arena + 945063808);
 
-  /* %764 = mul(%762, %744) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 934871040, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, arena + 934772736);
+  /* %710 = mul(%708, %690) norm : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
+      params[208], (const long[]){0, 0, 1}, arena + 938704896);
 
-  /* %765 = mul(%762, %746) norm : f32[B, 16, 192], written over %762 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 934871040, (const long[]){3072, 192, 1},
-      arena + 934674432, (const long[]){3072, 192, 1}, arena + 934871040);
+  /* %711 = mul(%708, %692) norm : f32[B, 16, 192], written over %708 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
+      arena + 938606592, (const long[]){3072, 192, 1}, arena + 938803200);
 
-  /* %766 = reduce_sum(%765) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 934871040,
-      arena + 955370304);
+  /* %712 = reduce_sum(%711) {axes [0], batch} norm : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938803200,
+      arena + 945064000);
 
-  /* %767 = normalize_grad(%743, %764) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 402391040, arena + 934772736, 1e-06f, arena + 938803200);
+  /* %713 = normalize_grad(%689, %710) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 402391040, arena + 938704896, 1e-06f, arena + 944603136);
 
-  /* %768 = mul(%767, %741) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 938901504);
+  /* %714 = mul(%713, %687) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 944701440);
 
-  /* %769 = transpose(%738) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %715 = transpose(%684) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 402391040);
 
-  /* %770 = fused_linear(%768, %769) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 938901504, arena + 402391040, NULL, LK_ACT_NONE, NULL,
-      arena + 934674432);
+  /* %716 = fused_linear(%714, %715) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 944701440, arena + 402391040, NULL, LK_ACT_NONE, NULL,
+      arena + 938606592);
 
-  /* %771 = linear_grad_weight(%768, %737) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 938901504, arena + 934281216, arena + 948645888);
+  /* %717 = linear_grad_weight(%714, %683) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 944701440, arena + 938213376, arena + 938999808);
 
-  /* %772 = reduce_sum(%768) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938901504,
-      arena + 955370496);
+  /* %718 = reduce_sum(%714) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 944701440,
+      arena + 945064192);
 
-  /* %773 = gelu_grad(%736, %770) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 933888000, arena + 934674432, arena + 934281216);
+  /* %719 = gelu_grad(%682, %716) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 937820160, arena + 938606592, arena + 938213376);
 
-  /* %774 = transpose(%734) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %720 = transpose(%680) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 402391040);
 
-  /* %775 = fused_linear(%773, %774) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 934281216, arena + 402391040, NULL, LK_ACT_NONE, NULL,
-      arena + 933888000);
+  /* %721 = fused_linear(%719, %720) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 768, 192, arena + 938213376, arena + 402391040, NULL, LK_ACT_NONE, NULL,
+      arena + 937820160);
 
-  /* %776 = linear_grad_weight(%773, %733) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 934281216, arena + 938704896, arena + 948793344);
+  /* %722 = linear_grad_weight(%719, %679) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 938213376, arena + 944504832, arena + 938606592);
 
-  /* %777 = reduce_sum(%773) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 934281216,
-      arena + 955360128);
+  /* %723 = reduce_sum(%719) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 938213376,
+      arena + 938993664);
 
-  /* %778 = reduce_sum(%775) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 933888000,
+  /* %724 = reduce_sum(%721) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
       arena + 402636800);
 
-  /* %779 = mul(%775, %603) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 933888000, (const long[]){3072, 192, 1},
+  /* %725 = mul(%721, %561) layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 937820160, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 402391040);
 
-  /* %780 = mul(%775, %731) layers.3.0.norm2 : f32[B, 16, 192], written over %775 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 933888000, (const long[]){3072, 192, 1},
-      arena + 938606592, (const long[]){3072, 192, 1}, arena + 933888000);
+  /* %726 = mul(%721, %677) layers.3.0.norm2 : f32[B, 16, 192], written over %721 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 937820160, (const long[]){3072, 192, 1},
+      arena + 944406528, (const long[]){3072, 192, 1}, arena + 937820160);
 
-  /* %781 = reduce_sum(%780) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 933888000,
+  /* %727 = reduce_sum(%726) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
       arena + 402636992);
 
-  /* %782 = normalize_grad(%730, %779) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 938508288, arena + 402391040, 1e-06f, arena + 933888000);
+  /* %728 = normalize_grad(%676, %725) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 944308224, arena + 402391040, 1e-06f, arena + 937820160);
 
-  /* %783 = add(%767, %782) layers.3.0 : f32[B, 16, 192], written over %767 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      arena + 933888000, (const long[]){3072, 192, 1}, arena + 938803200);
+  /* %729 = add(%713, %728) layers.3.0 : f32[B, 16, 192], written over %713 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
+      arena + 937820160, (const long[]){3072, 192, 1}, arena + 944603136);
 
-  /* %784 = mul(%783, %728) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[27],
+  /* %730 = mul(%729, %674) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[27],
       (const long[]){1, 0, 0}, arena + 402391040);
 
-  /* %785 = transpose(%725) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  /* %731 = transpose(%671) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 402489344);
 
-  /* %786 = fused_linear(%784, %785) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  /* %732 = fused_linear(%730, %731) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 402391040, arena + 402489344, NULL, LK_ACT_NONE, NULL,
-      arena + 933888000);
+      arena + 937820160);
 
-  /* %787 = linear_grad_weight(%784, %724) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 402391040, arena + 938409984, arena + 954200064);
+  /* %733 = linear_grad_weight(%730, %670) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 402391040, arena + 944209920, arena + 938508288);
 
-  /* %788 = reduce_sum(%784) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  /* %734 = reduce_sum(%730) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 402391040,
-      arena + 955370688);
+      arena + 938600448);
 
-  /* %789 = reshape(%786) {shape [16, 1, 4, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48], a view of %786: no code */
+  /* %735 = reshape(%732) {shape [16, 1, 4, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48], a view of %732: no code */
 
-  /* %790 = transpose(%789) {perm [1, 2, 0, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 933888000,
-      arena + 402391040);
+  /* %736 = matmul_permuted(%735, %665) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 937820160, 48, 192, 1,
+      arena + 945037312, 0, 1, 48, arena + 402489344, 256, 16, 0.0f);
 
-  /* %791 = transpose(%718) {perm [0, 1, 3, 2]} layers.3.0.layers.3.0 : f32[B, 1, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 939270144,
-      arena + 933888000);
+  /* %737 = matmul_permuted(%668, %735) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944832512, 256, 1, 16,
+      arena + 937820160, 48, 192, 1, arena + 402391040, 768, 48, 0.0f);
 
-  /* %792 = matmul(%790, %791) layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 16, 48, arena + 402391040 + i0 * 3072, 768, 48, 1,
-        arena + 933888000 + i0 * 768, 0, 16, 1, arena + 402489344 + i0 * 1024, 256, 16, 0.0f);
-  } // for i0
-
-  /* %793 = transpose(%721) {perm [0, 1, 3, 2]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939065344,
-      arena + 933986304);
-
-  /* %794 = matmul(%793, %790) layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 933986304, 256, 16, 1, arena + 402391040, 768, 48, 1,
-      arena + 933888000, 768, 48, 0.0f);
-
-  /* %795 = reduce_sum(%794) {axes [1]} layers.3.0.layers.3.0 : f32[B, 1, 16, 48] */
+  /* %738 = reduce_sum(%737) {axes [1]} layers.3.0.layers.3.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 933888000, arena + 934084608);
+      arena + 402391040, arena + 937918464);
 
-  /* %796 = reshape(%795) {shape [1, 1, 16, 48]} layers.3.0.layers.3.0 : f32[B, 1, 1, 16, 48], a view of %795: no code */
+  /* %739 = reshape(%738) {shape [1, 1, 16, 48]} layers.3.0.layers.3.0 : f32[B, 1, 1, 16, 48], a view of %738: no code */
 
-  /* %797 = softmax_grad(%721, %792) {axis -1} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 939065344, arena + 402489344, arena + 402391040);
+  /* %740 = softmax_grad(%668, %736) {axis -1} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
+  lk_softmax_grad(B * 64, 16, arena + 944832512, arena + 402489344, arena + 402391040);
 
-  /* %798 = mul_scalar(%797) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
+  /* %741 = mul_scalar(%740) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 402391040, 0.14433756f, arena + 402489344);
 
-  /* %799 = transpose(%716) {perm [0, 1, 3, 2]} layers.3.0.layers.3.0 : f32[B, 1, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939245568,
-      arena + 933888000);
+  /* %742 = matmul_permuted(%741, %664) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48] */
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 402489344, 256, 16, 1,
+      arena + 945012736, 0, 48, 1, arena + 402391040, 48, 192, 0.0f);
 
-  /* %800 = matmul(%798, %799) layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 48, 16, arena + 402489344 + i0 * 1024, 256, 16, 1,
-        arena + 933888000 + i0 * 768, 0, 48, 1, arena + 402391040 + i0 * 3072, 768, 48, 0.0f);
-  } // for i0
+  /* %743 = matmul_permuted(%663, %741) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 48, 16] */
+  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 944111616, 48, 1, 192,
+      arena + 402489344, 256, 16, 1, arena + 937820160, 768, 16, 0.0f);
 
-  /* %801 = transpose(%714) {perm [0, 1, 3, 2]} layers.3.0.layers.3.0 : f32[B, 1, 4, 48, 16] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 938311680,
-      arena + 933888000);
-
-  /* %802 = matmul(%801, %798) layers.3.0.layers.3.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched(B * 4, 48, 16, 16, arena + 933888000, 768, 16, 1, arena + 402489344, 256, 16, 1,
-      arena + 933986304, 768, 16, 0.0f);
-
-  /* %803 = reduce_sum(%802) {axes [1]} layers.3.0.layers.3.0 : f32[B, 1, 48, 16] */
+  /* %744 = reduce_sum(%743) {axes [1]} layers.3.0.layers.3.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 933986304, arena + 402489344);
+      arena + 937820160, arena + 402489344);
 
-  /* %804 = reshape(%803) {shape [1, 1, 48, 16]} layers.3.0.layers.3.0 : f32[B, 1, 1, 48, 16], a view of %803: no code */
+  /* %745 = reshape(%744) {shape [1, 1, 48, 16]} layers.3.0.layers.3.0 : f32[B, 1, 1, 48, 16], a view of %744: no code */
 
-  /* %805 = transpose(%796) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 934084608,
-      arena + 933986304);
+  /* %746 = transpose(%739) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 937918464,
+      arena + 937820160);
 
-  /* %806 = reshape(%805) {shape [16, 48]} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %805: no code */
+  /* %747 = reshape(%746) {shape [16, 48]} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %746: no code */
 
-  /* %807 = transpose(%804) {perm [3, 0, 1, 2]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48] */
+  /* %748 = transpose(%745) {perm [3, 0, 1, 2]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 402489344,
-      arena + 934010880);
+      arena + 937844736);
 
-  /* %808 = reshape(%807) {shape [16, 48]} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %807: no code */
+  /* %749 = reshape(%748) {shape [16, 48]} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %748: no code */
 
-  /* %809 = transpose(%800) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 402391040,
-      arena + 933888000);
+  /* %750 = reshape(%742) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %742: no code */
 
-  /* %810 = reshape(%809) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %809: no code */
+  /* %751 = concat(%749, %747) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 937844736, 48, arena + 402489344, 96);
+  lk_copy_rows(B * 16, 48, arena + 937820160, 48, arena + 402489392, 96);
 
-  /* %811 = concat(%808, %806) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 934010880, 48, arena + 402489344, 96);
-  lk_copy_rows(B * 16, 48, arena + 933986304, 48, arena + 402489392, 96);
+  /* %752 = transpose(%658) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 937918464);
 
-  /* %812 = transpose(%708) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 933986304);
+  /* %753 = fused_linear(%751, %752) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  lk_fused_linear(B * 16, 96, 192, arena + 402489344, arena + 937918464, NULL, LK_ACT_NONE, NULL,
+      arena + 937820160);
 
-  /* %813 = fused_linear(%811, %812) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 402489344, arena + 933986304, NULL, LK_ACT_NONE, NULL,
-      arena + 402391040);
+  /* %754 = linear_grad_weight(%751, %654) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 402489344, arena + 944013312, arena + 938582016);
 
-  /* %814 = linear_grad_weight(%811, %704) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 402489344, arena + 938213376, arena + 955121664);
-
-  /* %815 = reduce_sum(%811) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
+  /* %755 = reduce_sum(%751) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
   lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 402489344,
-      arena + 955382208);
+      arena + 944369664);
 
-  /* %816 = transpose(%705) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %756 = transpose(%655) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 402489344);
 
-  /* %817 = linear_grad_weight(%810, %704) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 933888000, arena + 938213376, arena + 954236928);
+  /* %757 = linear_grad_weight(%750, %654) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 402391040, arena + 944013312, arena + 938545152);
 
-  /* %818 = reduce_sum(%810) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 933888000,
-      arena + 955370880);
-
-  /* %819 = fused_linear(%810, %816, %813) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %813 */
-  lk_fused_linear(B * 16, 192, 192, arena + 933888000, arena + 402489344, NULL, LK_ACT_NONE,
-      arena + 402391040, arena + 402391040);
-
-  /* %820 = reduce_sum(%819) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %758 = reduce_sum(%750) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 402391040,
+      arena + 938600640);
+
+  /* %759 = fused_linear(%750, %756, %753) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %753 */
+  lk_fused_linear(B * 16, 192, 192, arena + 402391040, arena + 402489344, NULL, LK_ACT_NONE,
+      arena + 937820160, arena + 937820160);
+
+  /* %760 = reduce_sum(%759) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
       arena + 402637184);
 
-  /* %821 = mul(%819, %572) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 402391040, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 933888000);
+  /* %761 = mul(%759, %534) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 937820160, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 402391040);
 
-  /* %822 = mul(%819, %702) layers.3.0.norm1 : f32[B, 16, 192], written over %813 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 402391040, (const long[]){3072, 192, 1},
-      arena + 938115072, (const long[]){3072, 192, 1}, arena + 402391040);
+  /* %762 = mul(%759, %652) layers.3.0.norm1 : f32[B, 16, 192], written over %753 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 937820160, (const long[]){3072, 192, 1},
+      arena + 943915008, (const long[]){3072, 192, 1}, arena + 937820160);
 
-  /* %823 = reduce_sum(%822) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 402391040,
+  /* %763 = reduce_sum(%762) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
       arena + 402637376);
 
-  /* %824 = normalize_grad(%701, %821) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 938016768, arena + 933888000, 1e-06f, arena + 402391040);
+  /* %764 = normalize_grad(%651, %761) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 943816704, arena + 402391040, 1e-06f, arena + 937820160);
 
-  /* %825 = add(%783, %824) layers.3.0 : f32[B, 16, 192], written over %767 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      arena + 402391040, (const long[]){3072, 192, 1}, arena + 938803200);
+  /* %765 = add(%729, %764) layers.3.0 : f32[B, 16, 192], written over %713 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
+      arena + 937820160, (const long[]){3072, 192, 1}, arena + 944603136);
 
-  /* %826 = mul(%825, %699) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 934281216);
+  /* %766 = mul(%765, %649) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 938360832);
 
-  /* %827 = transpose(%696) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %767 = transpose(%646) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 402391040);
 
-  /* %828 = fused_linear(%826, %827) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 934281216, arena + 402391040, NULL, LK_ACT_NONE, NULL,
-      arena + 933888000);
+  /* %768 = fused_linear(%766, %767) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  lk_fused_linear(B * 16, 192, 768, arena + 938360832, arena + 402391040, NULL, LK_ACT_NONE, NULL,
+      arena + 937820160);
 
-  /* %829 = linear_grad_weight(%826, %695) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 934281216, arena + 137363456, arena + 948940800);
+  /* %769 = linear_grad_weight(%766, %645) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 938360832, arena + 137363456, arena + 938213376);
 
-  /* %830 = reduce_sum(%826) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 934281216,
-      arena + 955371072);
+  /* %770 = reduce_sum(%766) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938360832,
+      arena + 938600832);
 
-  /* %831 = gelu_grad(%694, %828) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136970240, arena + 933888000, arena + 137363456);
+  /* %771 = gelu_grad(%644, %768) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136970240, arena + 937820160, arena + 137363456);
 
-  /* %832 = transpose(%692) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %772 = transpose(%642) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 136970240);
 
-  /* %833 = fused_linear(%831, %832) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  /* %773 = fused_linear(%771, %772) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 137363456, arena + 136970240, NULL, LK_ACT_NONE, NULL,
       arena + 137117696);
 
-  /* %834 = linear_grad_weight(%831, %691) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 137363456, arena + 937918464, arena + 949088256);
+  /* %774 = linear_grad_weight(%771, %641) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 137363456, arena + 943718400, arena + 938360832);
 
-  /* %835 = reduce_sum(%831) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  /* %775 = reduce_sum(%771) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 955360896);
+      arena + 938210304);
 
-  /* %836 = reduce_sum(%833) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %776 = reduce_sum(%773) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
       arena + 136970240);
 
-  /* %837 = add(%778, %836) layers.3.0.norm2 : f32[192] */
+  /* %777 = add(%724, %776) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 402636800, (const long[]){1}, arena + 136970240,
       (const long[]){1}, arena + 137609216);
 
-  /* %838 = mul(%833, %603) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %778 = mul(%773, %561) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 136970240);
 
-  /* %839 = mul(%833, %689) layers.3.0.norm2 : f32[B, 16, 192], written over %833 */
+  /* %779 = mul(%773, %639) layers.3.0.norm2 : f32[B, 16, 192], written over %773 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
-      arena + 937820160, (const long[]){3072, 192, 1}, arena + 137117696);
+      arena + 943620096, (const long[]){3072, 192, 1}, arena + 137117696);
 
-  /* %840 = reduce_sum(%839) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %780 = reduce_sum(%779) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
       arena + 137068544);
 
-  /* %841 = add(%781, %840) layers.3.0.norm2 : f32[192] */
+  /* %781 = add(%727, %780) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 402636992, (const long[]){1}, arena + 137068544,
       (const long[]){1}, arena + 137609408);
 
-  /* %842 = normalize_grad(%688, %838) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 937721856, arena + 136970240, 1e-06f, arena + 137068544);
+  /* %782 = normalize_grad(%638, %778) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 941850624, arena + 136970240, 1e-06f, arena + 137068544);
 
-  /* %843 = add(%825, %842) layers.3.0 : f32[B, 16, 192], written over %767 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      arena + 137068544, (const long[]){3072, 192, 1}, arena + 938803200);
+  /* %783 = add(%765, %782) layers.3.0 : f32[B, 16, 192], written over %713 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
+      arena + 137068544, (const long[]){3072, 192, 1}, arena + 944603136);
 
-  /* %844 = mul(%843, %686) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[25],
+  /* %784 = mul(%783, %636) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[25],
       (const long[]){1, 0, 0}, arena + 136970240);
 
-  /* %845 = transpose(%683) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %785 = transpose(%633) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 137166848);
 
-  /* %846 = fused_linear(%844, %845) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  /* %786 = fused_linear(%784, %785) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 136970240, arena + 137166848, NULL, LK_ACT_NONE, NULL,
       arena + 137068544);
 
-  /* %847 = linear_grad_weight(%844, %682) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136970240, arena + 937623552, arena + 954273792);
+  /* %787 = linear_grad_weight(%784, %632) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 136970240, arena + 941752320, arena + 938151936);
 
-  /* %848 = reduce_sum(%844) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  /* %788 = reduce_sum(%784) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
-      arena + 955371264);
+      arena + 938601024);
 
-  /* %849 = reshape(%846) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %846: no code */
+  /* %789 = reshape(%786) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %786: no code */
 
-  /* %850 = transpose(%849) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137068544,
-      arena + 136970240);
+  /* %790 = matmul_permuted(%789, %627) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 137068544, 48, 192, 1,
+      arena + 944988160, 0, 1, 48, arena + 137166848, 256, 16, 0.0f);
 
-  /* %851 = transpose(%676) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 939220992,
-      arena + 137068544);
+  /* %791 = matmul_permuted(%630, %789) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 939245568, 256, 1, 16,
+      arena + 137068544, 48, 192, 1, arena + 136970240, 768, 48, 0.0f);
 
-  /* %852 = matmul(%850, %851) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 16, 48, arena + 136970240 + i0 * 3072, 768, 48, 1,
-        arena + 137068544 + i0 * 768, 0, 16, 1, arena + 137166848 + i0 * 1024, 256, 16, 0.0f);
-  } // for i0
-
-  /* %853 = transpose(%679) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939032576,
-      arena + 137199616);
-
-  /* %854 = matmul(%853, %850) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 137199616, 256, 16, 1, arena + 136970240, 768, 48, 1,
-      arena + 137068544, 768, 48, 0.0f);
-
-  /* %855 = reduce_sum(%854) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 16, 48] */
+  /* %792 = reduce_sum(%791) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 137068544, arena + 137297920);
+      arena + 136970240, arena + 137199616);
 
-  /* %856 = reshape(%855) {shape [1, 1, 16, 48]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48], a view of %855: no code */
+  /* %793 = reshape(%792) {shape [1, 1, 16, 48]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48], a view of %792: no code */
 
-  /* %857 = softmax_grad(%679, %852) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 939032576, arena + 137166848, arena + 136970240);
+  /* %794 = softmax_grad(%630, %790) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  lk_softmax_grad(B * 64, 16, arena + 939245568, arena + 137166848, arena + 136970240);
 
-  /* %858 = mul_scalar(%857) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137265152);
+  /* %795 = mul_scalar(%794) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137166848);
 
-  /* %859 = transpose(%674) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939196416,
-      arena + 137068544);
+  /* %796 = matmul_permuted(%795, %626) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 137166848, 256, 16, 1,
+      arena + 944963584, 0, 48, 1, arena + 136970240, 48, 192, 0.0f);
 
-  /* %860 = matmul(%858, %859) layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 48, 16, arena + 137265152 + i0 * 1024, 256, 16, 1,
-        arena + 137068544 + i0 * 768, 0, 48, 1, arena + 136970240 + i0 * 3072, 768, 48, 0.0f);
-  } // for i0
+  /* %797 = matmul_permuted(%625, %795) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 48, 16] */
+  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 941654016, 48, 1, 192,
+      arena + 137166848, 256, 16, 1, arena + 137068544, 768, 16, 0.0f);
 
-  /* %861 = transpose(%672) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 1, 4, 48, 16] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 937525248,
-      arena + 137068544);
-
-  /* %862 = matmul(%861, %858) layers.3.0.layers.2.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched(B * 4, 48, 16, 16, arena + 137068544, 768, 16, 1, arena + 137265152, 256, 16, 1,
-      arena + 137166848, 768, 16, 0.0f);
-
-  /* %863 = reduce_sum(%862) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 48, 16] */
+  /* %798 = reduce_sum(%797) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 137166848, arena + 137068544);
+      arena + 137068544, arena + 137166848);
 
-  /* %864 = reshape(%863) {shape [1, 1, 48, 16]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16], a view of %863: no code */
+  /* %799 = reshape(%798) {shape [1, 1, 48, 16]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16], a view of %798: no code */
 
-  /* %865 = transpose(%856) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 137297920,
-      arena + 137216000);
-
-  /* %866 = reshape(%865) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %865: no code */
-
-  /* %867 = transpose(%864) {perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 137068544,
-      arena + 137240576);
-
-  /* %868 = reshape(%867) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %867: no code */
-
-  /* %869 = transpose(%860) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136970240,
+  /* %800 = transpose(%793) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 137199616,
       arena + 137068544);
 
-  /* %870 = reshape(%869) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %869: no code */
+  /* %801 = reshape(%800) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %800: no code */
 
-  /* %871 = concat(%868, %866) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 137240576, 48, arena + 137166848, 96);
-  lk_copy_rows(B * 16, 48, arena + 137216000, 48, arena + 137166896, 96);
+  /* %802 = transpose(%799) {perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 137166848,
+      arena + 137093120);
 
-  /* %872 = transpose(%666) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  /* %803 = reshape(%802) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %802: no code */
+
+  /* %804 = reshape(%796) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %796: no code */
+
+  /* %805 = concat(%803, %801) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 137093120, 48, arena + 137166848, 96);
+  lk_copy_rows(B * 16, 48, arena + 137068544, 48, arena + 137166896, 96);
+
+  /* %806 = transpose(%620) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 137216000);
 
-  /* %873 = fused_linear(%871, %872) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  /* %807 = fused_linear(%805, %806) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 137166848, arena + 137216000, NULL, LK_ACT_NONE, NULL,
-      arena + 136970240);
-
-  /* %874 = linear_grad_weight(%871, %662) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 137166848, arena + 937426944, arena + 955140096);
-
-  /* %875 = reduce_sum(%871) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
-      arena + 955382304);
-
-  /* %876 = transpose(%663) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 137166848);
-
-  /* %877 = linear_grad_weight(%870, %662) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 137068544, arena + 937426944, arena + 954310656);
-
-  /* %878 = reduce_sum(%870) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137068544,
-      arena + 955371456);
-
-  /* %879 = fused_linear(%870, %876, %873) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %873 */
-  lk_fused_linear(B * 16, 192, 192, arena + 137068544, arena + 137166848, NULL, LK_ACT_NONE,
-      arena + 136970240, arena + 136970240);
-
-  /* %880 = reduce_sum(%879) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
       arena + 137068544);
 
-  /* %881 = add(%820, %880) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 402637184, (const long[]){1}, arena + 137068544,
+  /* %808 = linear_grad_weight(%805, %616) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 137166848, arena + 941555712, arena + 938188800);
+
+  /* %809 = reduce_sum(%805) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
+      arena + 944369760);
+
+  /* %810 = transpose(%617) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 137166848);
+
+  /* %811 = linear_grad_weight(%804, %616) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 136970240, arena + 941555712, arena + 938901504);
+
+  /* %812 = reduce_sum(%804) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
+      arena + 938601216);
+
+  /* %813 = fused_linear(%804, %810, %807) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %807 */
+  lk_fused_linear(B * 16, 192, 192, arena + 136970240, arena + 137166848, NULL, LK_ACT_NONE,
+      arena + 137068544, arena + 137068544);
+
+  /* %814 = reduce_sum(%813) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137068544,
+      arena + 136970240);
+
+  /* %815 = add(%760, %814) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 402637184, (const long[]){1}, arena + 136970240,
       (const long[]){1}, arena + 137609600);
 
-  /* %882 = mul(%879, %572) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136970240, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 137068544);
+  /* %816 = mul(%813, %534) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 137068544, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 136970240);
 
-  /* %883 = mul(%879, %660) layers.3.0.norm1 : f32[B, 16, 192], written over %873 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136970240, (const long[]){3072, 192, 1},
-      arena + 937328640, (const long[]){3072, 192, 1}, arena + 136970240);
+  /* %817 = mul(%813, %614) layers.3.0.norm1 : f32[B, 16, 192], written over %807 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 137068544, (const long[]){3072, 192, 1},
+      arena + 941457408, (const long[]){3072, 192, 1}, arena + 137068544);
 
-  /* %884 = reduce_sum(%883) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
+  /* %818 = reduce_sum(%817) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137068544,
       arena + 137166848);
 
-  /* %885 = add(%823, %884) layers.3.0.norm1 : f32[192] */
+  /* %819 = add(%763, %818) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 402637376, (const long[]){1}, arena + 137166848,
       (const long[]){1}, arena + 137609792);
 
-  /* %886 = normalize_grad(%659, %882) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 937230336, arena + 137068544, 1e-06f, arena + 136970240);
+  /* %820 = normalize_grad(%613, %816) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 939147264, arena + 136970240, 1e-06f, arena + 137068544);
 
-  /* %887 = add(%843, %886) layers.3.0 : f32[B, 16, 192], written over %767 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      arena + 136970240, (const long[]){3072, 192, 1}, arena + 938803200);
+  /* %821 = add(%783, %820) layers.3.0 : f32[B, 16, 192], written over %713 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
+      arena + 137068544, (const long[]){3072, 192, 1}, arena + 944603136);
 
-  /* %888 = mul(%887, %657) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[24],
+  /* %822 = mul(%821, %611) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[24],
       (const long[]){1, 0, 0}, arena + 137510912);
 
-  /* %889 = transpose(%654) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %823 = transpose(%608) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 137363456);
 
-  /* %890 = fused_linear(%888, %889) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  /* %824 = fused_linear(%822, %823) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 137510912, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 136970240);
 
-  /* %891 = linear_grad_weight(%888, %653) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 137510912, arena + 136577024, arena + 949235712);
+  /* %825 = linear_grad_weight(%822, %607) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 137510912, arena + 136577024, arena + 938754048);
 
-  /* %892 = reduce_sum(%888) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  /* %826 = reduce_sum(%822) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137510912,
-      arena + 955371648);
+      arena + 938601408);
 
-  /* %893 = gelu_grad(%652, %890) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %827 = gelu_grad(%606, %824) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136183808, arena + 136970240, arena + 136577024);
 
-  /* %894 = transpose(%650) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %828 = transpose(%604) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 136183808);
 
-  /* %895 = fused_linear(%893, %894) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  /* %829 = fused_linear(%827, %828) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 136577024, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 136331264);
 
-  /* %896 = linear_grad_weight(%893, %649) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 136577024, arena + 937132032, arena + 949383168);
+  /* %830 = linear_grad_weight(%827, %603) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 136577024, arena + 941359104, arena + 939147264);
 
-  /* %897 = reduce_sum(%893) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  /* %831 = reduce_sum(%827) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 136577024,
-      arena + 955361664);
+      arena + 938211072);
 
-  /* %898 = reduce_sum(%895) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %832 = reduce_sum(%829) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
       arena + 136183808);
 
-  /* %899 = add(%837, %898) layers.3.0.norm2 : f32[192] */
+  /* %833 = add(%777, %832) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609216, (const long[]){1}, arena + 136183808,
       (const long[]){1}, arena + 136822784);
 
-  /* %900 = mul(%895, %603) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %834 = mul(%829, %561) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 136183808);
 
-  /* %901 = mul(%895, %647) layers.3.0.norm2 : f32[B, 16, 192], written over %895 */
+  /* %835 = mul(%829, %601) layers.3.0.norm2 : f32[B, 16, 192], written over %829 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
-      arena + 937033728, (const long[]){3072, 192, 1}, arena + 136331264);
+      arena + 941260800, (const long[]){3072, 192, 1}, arena + 136331264);
 
-  /* %902 = reduce_sum(%901) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %836 = reduce_sum(%835) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
       arena + 136282112);
 
-  /* %903 = add(%841, %902) layers.3.0.norm2 : f32[192] */
+  /* %837 = add(%781, %836) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609408, (const long[]){1}, arena + 136282112,
       (const long[]){1}, arena + 136822976);
 
-  /* %904 = normalize_grad(%646, %900) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 936935424, arena + 136183808, 1e-06f, arena + 136282112);
+  /* %838 = normalize_grad(%600, %834) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 941162496, arena + 136183808, 1e-06f, arena + 136282112);
 
-  /* %905 = add(%887, %904) layers.3.0 : f32[B, 16, 192], written over %767 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      arena + 136282112, (const long[]){3072, 192, 1}, arena + 938803200);
+  /* %839 = add(%821, %838) layers.3.0 : f32[B, 16, 192], written over %713 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
+      arena + 136282112, (const long[]){3072, 192, 1}, arena + 944603136);
 
-  /* %906 = mul(%905, %644) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[23],
+  /* %840 = mul(%839, %598) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[23],
       (const long[]){1, 0, 0}, arena + 136183808);
 
-  /* %907 = transpose(%641) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  /* %841 = transpose(%595) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 136380416);
 
-  /* %908 = fused_linear(%906, %907) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  /* %842 = fused_linear(%840, %841) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 136183808, arena + 136380416, NULL, LK_ACT_NONE, NULL,
       arena + 136282112);
 
-  /* %909 = linear_grad_weight(%906, %640) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 936837120, arena + 954347520);
+  /* %843 = linear_grad_weight(%840, %594) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 941064192, arena + 938938368);
 
-  /* %910 = reduce_sum(%906) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  /* %844 = reduce_sum(%840) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
-      arena + 955371840);
+      arena + 938601600);
 
-  /* %911 = reshape(%908) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %908: no code */
+  /* %845 = reshape(%842) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %842: no code */
 
-  /* %912 = transpose(%911) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136282112,
-      arena + 136183808);
+  /* %846 = matmul_permuted(%845, %589) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 136282112, 48, 192, 1,
+      arena + 944939008, 0, 1, 48, arena + 136380416, 256, 16, 0.0f);
 
-  /* %913 = transpose(%634) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 939171840,
-      arena + 136282112);
+  /* %847 = matmul_permuted(%592, %845) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944799744, 256, 1, 16,
+      arena + 136282112, 48, 192, 1, arena + 136183808, 768, 48, 0.0f);
 
-  /* %914 = matmul(%912, %913) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 16, 48, arena + 136183808 + i0 * 3072, 768, 48, 1,
-        arena + 136282112 + i0 * 768, 0, 16, 1, arena + 136380416 + i0 * 1024, 256, 16, 0.0f);
-  } // for i0
-
-  /* %915 = transpose(%637) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 938999808,
-      arena + 136413184);
-
-  /* %916 = matmul(%915, %912) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 136413184, 256, 16, 1, arena + 136183808, 768, 48, 1,
-      arena + 136282112, 768, 48, 0.0f);
-
-  /* %917 = reduce_sum(%916) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 16, 48] */
+  /* %848 = reduce_sum(%847) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 136282112, arena + 136511488);
+      arena + 136183808, arena + 136413184);
 
-  /* %918 = reshape(%917) {shape [1, 1, 16, 48]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48], a view of %917: no code */
+  /* %849 = reshape(%848) {shape [1, 1, 16, 48]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48], a view of %848: no code */
 
-  /* %919 = softmax_grad(%637, %914) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 938999808, arena + 136380416, arena + 136183808);
+  /* %850 = softmax_grad(%592, %846) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  lk_softmax_grad(B * 64, 16, arena + 944799744, arena + 136380416, arena + 136183808);
 
-  /* %920 = mul_scalar(%919) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136478720);
+  /* %851 = mul_scalar(%850) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136380416);
 
-  /* %921 = transpose(%632) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939147264,
-      arena + 136282112);
+  /* %852 = matmul_permuted(%851, %588) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 136380416, 256, 16, 1,
+      arena + 944914432, 0, 48, 1, arena + 136183808, 48, 192, 0.0f);
 
-  /* %922 = matmul(%920, %921) layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 48, 16, arena + 136478720 + i0 * 1024, 256, 16, 1,
-        arena + 136282112 + i0 * 768, 0, 48, 1, arena + 136183808 + i0 * 3072, 768, 48, 0.0f);
-  } // for i0
+  /* %853 = matmul_permuted(%587, %851) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 48, 16] */
+  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 940965888, 48, 1, 192,
+      arena + 136380416, 256, 16, 1, arena + 136282112, 768, 16, 0.0f);
 
-  /* %923 = transpose(%630) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 1, 4, 48, 16] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 936738816,
-      arena + 136282112);
-
-  /* %924 = matmul(%923, %920) layers.3.0.layers.1.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched(B * 4, 48, 16, 16, arena + 136282112, 768, 16, 1, arena + 136478720, 256, 16, 1,
-      arena + 136380416, 768, 16, 0.0f);
-
-  /* %925 = reduce_sum(%924) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 48, 16] */
+  /* %854 = reduce_sum(%853) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 136380416, arena + 136282112);
+      arena + 136282112, arena + 136380416);
 
-  /* %926 = reshape(%925) {shape [1, 1, 48, 16]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16], a view of %925: no code */
+  /* %855 = reshape(%854) {shape [1, 1, 48, 16]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16], a view of %854: no code */
 
-  /* %927 = transpose(%918) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136511488,
-      arena + 136429568);
-
-  /* %928 = reshape(%927) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %927: no code */
-
-  /* %929 = transpose(%926) {perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 136282112,
-      arena + 136454144);
-
-  /* %930 = reshape(%929) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %929: no code */
-
-  /* %931 = transpose(%922) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136183808,
+  /* %856 = transpose(%849) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136413184,
       arena + 136282112);
 
-  /* %932 = reshape(%931) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %931: no code */
+  /* %857 = reshape(%856) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %856: no code */
 
-  /* %933 = concat(%930, %928) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 136454144, 48, arena + 136380416, 96);
-  lk_copy_rows(B * 16, 48, arena + 136429568, 48, arena + 136380464, 96);
+  /* %858 = transpose(%855) {perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 136380416,
+      arena + 136306688);
 
-  /* %934 = transpose(%624) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  /* %859 = reshape(%858) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %858: no code */
+
+  /* %860 = reshape(%852) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %852: no code */
+
+  /* %861 = concat(%859, %857) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 136306688, 48, arena + 136380416, 96);
+  lk_copy_rows(B * 16, 48, arena + 136282112, 48, arena + 136380464, 96);
+
+  /* %862 = transpose(%582) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 136429568);
 
-  /* %935 = fused_linear(%933, %934) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  /* %863 = fused_linear(%861, %862) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 136380416, arena + 136429568, NULL, LK_ACT_NONE, NULL,
-      arena + 136183808);
-
-  /* %936 = linear_grad_weight(%933, %620) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 136380416, arena + 936640512, arena + 955158528);
-
-  /* %937 = reduce_sum(%933) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
-      arena + 955382400);
-
-  /* %938 = transpose(%621) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 136380416);
-
-  /* %939 = linear_grad_weight(%932, %620) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136282112, arena + 936640512, arena + 954384384);
-
-  /* %940 = reduce_sum(%932) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136282112,
-      arena + 955372032);
-
-  /* %941 = fused_linear(%932, %938, %935) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %935 */
-  lk_fused_linear(B * 16, 192, 192, arena + 136282112, arena + 136380416, NULL, LK_ACT_NONE,
-      arena + 136183808, arena + 136183808);
-
-  /* %942 = reduce_sum(%941) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
       arena + 136282112);
 
-  /* %943 = add(%881, %942) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137609600, (const long[]){1}, arena + 136282112,
+  /* %864 = linear_grad_weight(%861, %578) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 136380416, arena + 939491328, arena + 938975232);
+
+  /* %865 = reduce_sum(%861) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
+      arena + 944369856);
+
+  /* %866 = transpose(%579) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 136380416);
+
+  /* %867 = linear_grad_weight(%860, %578) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 939491328, arena + 943620096);
+
+  /* %868 = reduce_sum(%860) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
+      arena + 938601792);
+
+  /* %869 = fused_linear(%860, %866, %863) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %863 */
+  lk_fused_linear(B * 16, 192, 192, arena + 136183808, arena + 136380416, NULL, LK_ACT_NONE,
+      arena + 136282112, arena + 136282112);
+
+  /* %870 = reduce_sum(%869) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136282112,
+      arena + 136183808);
+
+  /* %871 = add(%815, %870) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 137609600, (const long[]){1}, arena + 136183808,
       (const long[]){1}, arena + 136823168);
 
-  /* %944 = mul(%941, %572) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136183808, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 136282112);
+  /* %872 = mul(%869, %534) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 136282112, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 136183808);
 
-  /* %945 = mul(%941, %618) layers.3.0.norm1 : f32[B, 16, 192], written over %935 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136183808, (const long[]){3072, 192, 1},
-      arena + 936542208, (const long[]){3072, 192, 1}, arena + 136183808);
+  /* %873 = mul(%869, %576) layers.3.0.norm1 : f32[B, 16, 192], written over %863 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 136282112, (const long[]){3072, 192, 1},
+      arena + 939393024, (const long[]){3072, 192, 1}, arena + 136282112);
 
-  /* %946 = reduce_sum(%945) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
+  /* %874 = reduce_sum(%873) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136282112,
       arena + 136380416);
 
-  /* %947 = add(%885, %946) layers.3.0.norm1 : f32[192] */
+  /* %875 = add(%819, %874) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609792, (const long[]){1}, arena + 136380416,
       (const long[]){1}, arena + 136823360);
 
-  /* %948 = normalize_grad(%617, %944) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 936443904, arena + 136282112, 1e-06f, arena + 136183808);
+  /* %876 = normalize_grad(%575, %872) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 939294720, arena + 136183808, 1e-06f, arena + 136282112);
 
-  /* %949 = add(%905, %948) layers.3.0 : f32[B, 16, 192], written over %767 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      arena + 136183808, (const long[]){3072, 192, 1}, arena + 938803200);
+  /* %877 = add(%839, %876) layers.3.0 : f32[B, 16, 192], written over %713 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
+      arena + 136282112, (const long[]){3072, 192, 1}, arena + 944603136);
 
-  /* %950 = mul(%949, %615) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[22],
+  /* %878 = mul(%877, %573) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[22],
       (const long[]){1, 0, 0}, arena + 136724480);
 
-  /* %951 = transpose(%612) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %879 = transpose(%570) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 136577024);
 
-  /* %952 = fused_linear(%950, %951) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  /* %880 = fused_linear(%878, %879) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 136724480, arena + 136577024, NULL, LK_ACT_NONE, NULL,
       arena + 136183808);
 
-  /* %953 = linear_grad_weight(%950, %611) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 136724480, arena + 135790592, arena + 949530624);
+  /* %881 = linear_grad_weight(%878, %569) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 136724480, arena + 135790592, arena + 939294720);
 
-  /* %954 = reduce_sum(%950) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  /* %882 = reduce_sum(%878) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136724480,
-      arena + 955372224);
+      arena + 938601984);
 
-  /* %955 = gelu_grad(%610, %952) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %883 = gelu_grad(%568, %880) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 135004160, arena + 136183808, arena + 135790592);
 
-  /* %956 = transpose(%608) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %884 = transpose(%566) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 135004160);
 
-  /* %957 = fused_linear(%955, %956) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  /* %885 = fused_linear(%883, %884) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 135790592, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 135151616);
 
-  /* %958 = linear_grad_weight(%955, %607) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 135790592, arena + 936345600, arena + 949678080);
+  /* %886 = linear_grad_weight(%883, %565) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 135790592, arena + 940867584, arena + 939442176);
 
-  /* %959 = reduce_sum(%955) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  /* %887 = reduce_sum(%883) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955362432);
+      arena + 938211840);
 
-  /* %960 = reduce_sum(%957) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %888 = reduce_sum(%885) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
       arena + 135004160);
 
-  /* %961 = add(%899, %960) layers.3.0.norm2 : f32[192] */
+  /* %889 = add(%833, %888) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136822784, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 955372416);
+      (const long[]){1}, arena + 938602176);
 
-  /* %962 = mul(%957, %603) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %890 = mul(%885, %561) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
       params[172], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %963 = mul(%957, %605) layers.3.0.norm2 : f32[B, 16, 192], written over %957 */
+  /* %891 = mul(%885, %563) layers.3.0.norm2 : f32[B, 16, 192], written over %885 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
-      arena + 936247296, (const long[]){3072, 192, 1}, arena + 135151616);
+      arena + 940769280, (const long[]){3072, 192, 1}, arena + 135151616);
 
-  /* %964 = reduce_sum(%963) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %892 = reduce_sum(%891) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
       arena + 135102464);
 
-  /* %965 = add(%903, %964) layers.3.0.norm2 : f32[192] */
+  /* %893 = add(%837, %892) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136822976, (const long[]){1}, arena + 135102464,
-      (const long[]){1}, arena + 955372608);
+      (const long[]){1}, arena + 938602368);
 
-  /* %966 = normalize_grad(%602, %962) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 936148992, arena + 135004160, 1e-06f, arena + 135102464);
+  /* %894 = normalize_grad(%560, %890) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 940670976, arena + 135004160, 1e-06f, arena + 135102464);
 
-  /* %967 = add(%949, %966) layers.3.0 : f32[B, 16, 192], written over %767 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      arena + 135102464, (const long[]){3072, 192, 1}, arena + 938803200);
+  /* %895 = add(%877, %894) layers.3.0 : f32[B, 16, 192], written over %713 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
+      arena + 135102464, (const long[]){3072, 192, 1}, arena + 944603136);
 
-  /* %968 = mul(%967, %600) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1}, inputs[21],
+  /* %896 = mul(%895, %558) layers.3.0 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[21],
       (const long[]){1, 0, 0}, arena + 135004160);
 
-  /* %969 = transpose(%597) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %897 = transpose(%555) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 135200768);
 
-  /* %970 = fused_linear(%968, %969) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %898 = fused_linear(%896, %897) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
       arena + 135102464);
 
-  /* %971 = linear_grad_weight(%968, %596) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 135004160, arena + 936050688, arena + 954421248);
+  /* %899 = linear_grad_weight(%896, %554) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 135004160, arena + 940572672, arena + 943656960);
 
-  /* %972 = reduce_sum(%968) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  /* %900 = reduce_sum(%896) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 955372800);
+      arena + 938602560);
 
-  /* %973 = reshape(%970) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %970: no code */
+  /* %901 = reshape(%898) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %898: no code */
 
-  /* %974 = transpose(%973) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135102464,
-      arena + 135004160);
+  /* %902 = matmul_permuted(%901, %549) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 135102464, 48, 192, 1,
+      arena + 944889856, 0, 1, 48, arena + 135200768, 256, 16, 0.0f);
 
-  /* %975 = transpose(%590) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 939122688,
-      arena + 135102464);
+  /* %903 = matmul_permuted(%552, %901) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 148340736, 256, 1, 16,
+      arena + 135102464, 48, 192, 1, arena + 135004160, 768, 48, 0.0f);
 
-  /* %976 = matmul(%974, %975) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 16, 48, arena + 135004160 + i0 * 3072, 768, 48, 1,
-        arena + 135102464 + i0 * 768, 0, 16, 1, arena + 135200768 + i0 * 1024, 256, 16, 0.0f);
-  } // for i0
-
-  /* %977 = transpose(%593) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 148340736,
-      arena + 135233536);
-
-  /* %978 = matmul(%977, %974) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 135233536, 256, 16, 1, arena + 135004160, 768, 48, 1,
-      arena + 135102464, 768, 48, 0.0f);
-
-  /* %979 = reduce_sum(%978) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 16, 48] */
+  /* %904 = reduce_sum(%903) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135102464, arena + 135331840);
+      arena + 135004160, arena + 135233536);
 
-  /* %980 = reshape(%979) {shape [1, 1, 16, 48]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48], a view of %979: no code */
+  /* %905 = reshape(%904) {shape [1, 1, 16, 48]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48], a view of %904: no code */
 
-  /* %981 = softmax_grad(%593, %976) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  /* %906 = softmax_grad(%552, %902) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
   lk_softmax_grad(B * 64, 16, arena + 148340736, arena + 135200768, arena + 135004160);
 
-  /* %982 = mul_scalar(%981) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135299072);
+  /* %907 = mul_scalar(%906) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135200768);
 
-  /* %983 = transpose(%588) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 939098112,
-      arena + 135102464);
+  /* %908 = matmul_permuted(%907, %548) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 135200768, 256, 16, 1,
+      arena + 944865280, 0, 48, 1, arena + 135004160, 48, 192, 0.0f);
 
-  /* %984 = matmul(%982, %983) layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 16, 48, 16, arena + 135299072 + i0 * 1024, 256, 16, 1,
-        arena + 135102464 + i0 * 768, 0, 48, 1, arena + 135004160 + i0 * 3072, 768, 48, 0.0f);
-  } // for i0
+  /* %909 = matmul_permuted(%547, %907) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 48, 16] */
+  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 940474368, 48, 1, 192,
+      arena + 135200768, 256, 16, 1, arena + 135102464, 768, 16, 0.0f);
 
-  /* %985 = transpose(%586) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 1, 4, 48, 16] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 935952384,
-      arena + 135102464);
-
-  /* %986 = matmul(%985, %982) layers.3.0.layers.0.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched(B * 4, 48, 16, 16, arena + 135102464, 768, 16, 1, arena + 135299072, 256, 16, 1,
-      arena + 135200768, 768, 16, 0.0f);
-
-  /* %987 = reduce_sum(%986) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 48, 16] */
+  /* %910 = reduce_sum(%909) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135200768, arena + 135102464);
+      arena + 135102464, arena + 135200768);
 
-  /* %988 = reshape(%987) {shape [1, 1, 48, 16]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16], a view of %987: no code */
+  /* %911 = reshape(%910) {shape [1, 1, 48, 16]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16], a view of %910: no code */
 
-  /* %989 = transpose(%980) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135331840,
-      arena + 135249920);
-
-  /* %990 = reshape(%989) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %989: no code */
-
-  /* %991 = transpose(%988) {perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 135102464,
-      arena + 135274496);
-
-  /* %992 = reshape(%991) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %991: no code */
-
-  /* %993 = transpose(%984) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135004160,
+  /* %912 = transpose(%905) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135233536,
       arena + 135102464);
 
-  /* %994 = reshape(%993) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %993: no code */
+  /* %913 = reshape(%912) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %912: no code */
 
-  /* %995 = concat(%992, %990) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 135274496, 48, arena + 135200768, 96);
-  lk_copy_rows(B * 16, 48, arena + 135249920, 48, arena + 135200816, 96);
+  /* %914 = transpose(%911) {perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 135200768,
+      arena + 135127040);
 
-  /* %996 = transpose(%580) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  /* %915 = reshape(%914) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %914: no code */
+
+  /* %916 = reshape(%908) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %908: no code */
+
+  /* %917 = concat(%915, %913) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
+  lk_copy_rows(B * 16, 48, arena + 135127040, 48, arena + 135200768, 96);
+  lk_copy_rows(B * 16, 48, arena + 135102464, 48, arena + 135200816, 96);
+
+  /* %918 = transpose(%542) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 135249920);
 
-  /* %997 = fused_linear(%995, %996) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  /* %919 = fused_linear(%917, %918) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 96, 192, arena + 135200768, arena + 135249920, NULL, LK_ACT_NONE, NULL,
-      arena + 135004160);
-
-  /* %998 = linear_grad_weight(%995, %576) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 135200768, arena + 935854080, arena + 955176960);
-
-  /* %999 = reduce_sum(%995) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
-      arena + 955382496);
-
-  /* %1000 = transpose(%577) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 135200768);
-
-  /* %1001 = linear_grad_weight(%994, %576) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 135102464, arena + 935854080, arena + 954458112);
-
-  /* %1002 = reduce_sum(%994) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135102464,
-      arena + 955372992);
-
-  /* %1003 = fused_linear(%994, %1000, %997) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %997 */
-  lk_fused_linear(B * 16, 192, 192, arena + 135102464, arena + 135200768, NULL, LK_ACT_NONE,
-      arena + 135004160, arena + 135004160);
-
-  /* %1004 = reduce_sum(%1003) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 135102464);
 
-  /* %1005 = add(%943, %1004) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136823168, (const long[]){1}, arena + 135102464,
-      (const long[]){1}, arena + 955373184);
+  /* %920 = linear_grad_weight(%917, %538) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 135200768, arena + 940376064, arena + 944209920);
 
-  /* %1006 = mul(%1003, %572) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135004160, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 135102464);
+  /* %921 = reduce_sum(%917) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
+      arena + 944369952);
 
-  /* %1007 = mul(%1003, %574) layers.3.0.norm1 : f32[B, 16, 192], written over %997 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135004160, (const long[]){3072, 192, 1},
-      arena + 935755776, (const long[]){3072, 192, 1}, arena + 135004160);
+  /* %922 = transpose(%539) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 135200768);
 
-  /* %1008 = reduce_sum(%1007) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %923 = linear_grad_weight(%916, %538) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 135004160, arena + 940376064, arena + 943693824);
+
+  /* %924 = reduce_sum(%916) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
+      arena + 938602752);
+
+  /* %925 = fused_linear(%916, %922, %919) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %919 */
+  lk_fused_linear(B * 16, 192, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE,
+      arena + 135102464, arena + 135102464);
+
+  /* %926 = reduce_sum(%925) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135102464,
+      arena + 135004160);
+
+  /* %927 = add(%871, %926) layers.3.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 136823168, (const long[]){1}, arena + 135004160,
+      (const long[]){1}, arena + 938602944);
+
+  /* %928 = mul(%925, %534) layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 135102464, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 135004160);
+
+  /* %929 = mul(%925, %536) layers.3.0.norm1 : f32[B, 16, 192], written over %919 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 135102464, (const long[]){3072, 192, 1},
+      arena + 940081152, (const long[]){3072, 192, 1}, arena + 135102464);
+
+  /* %930 = reduce_sum(%929) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135102464,
       arena + 135200768);
 
-  /* %1009 = add(%947, %1008) layers.3.0.norm1 : f32[192] */
+  /* %931 = add(%875, %930) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136823360, (const long[]){1}, arena + 135200768,
-      (const long[]){1}, arena + 955373376);
+      (const long[]){1}, arena + 938603136);
 
-  /* %1010 = normalize_grad(%571, %1006) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 935657472, arena + 135102464, 1e-06f, arena + 135004160);
+  /* %932 = normalize_grad(%533, %928) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  lk_normalize_grad(B * 16, 192, arena + 939786240, arena + 135004160, 1e-06f, arena + 135102464);
 
-  /* %1011 = add(%967, %1010) layers.3.0 : f32[B, 16, 192], written over %767 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      arena + 135004160, (const long[]){3072, 192, 1}, arena + 938803200);
+  /* %933 = add(%895, %932) layers.3.0 : f32[B, 16, 192], written over %713 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
+      arena + 135102464, (const long[]){3072, 192, 1}, arena + 944603136);
 
-  /* %1012 = reduce_sum(%1011) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 938803200,
-      arena + 955355136);
+  /* %934 = reduce_sum(%933) {axes [], batch} layers.3.0 : f32[16, 192] */
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 944603136,
+      arena + 938207232);
 
-  /* %1013 = seq2img(%1011) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 938803200, arena + 135790592);
+  /* %935 = seq2img(%933) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  lk_seq2img(B, 16, 192, arena + 944603136, arena + 135790592);
 
-  /* %1014 = maxpool_grad(%567, %1013) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %936 = maxpool_grad(%529, %935) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135790592,
       arena + 135004160);
 
-  /* %1015 = img2seq(%1014) layers.2.1 : f32[B, 64, 192] */
+  /* %937 = img2seq(%936) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 135004160, arena + 135397376);
 
-  /* %1016 = reduce_sum(%1015) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %938 = reduce_sum(%937) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
-      arena + 955373568);
+      arena + 938603328);
 
-  /* %1017 = mul(%1015, %562) layers.2.1.norm : f32[B, 64, 192] */
+  /* %939 = mul(%937, %524) layers.2.1.norm : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
       params[161], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %1018 = mul(%1015, %564) layers.2.1.norm : f32[B, 64, 192], written over %1015 */
+  /* %940 = mul(%937, %526) layers.2.1.norm : f32[B, 64, 192], written over %937 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 135397376);
 
-  /* %1019 = reduce_sum(%1018) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %941 = reduce_sum(%940) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
-      arena + 955373760);
+      arena + 938603520);
 
-  /* %1020 = normalize_grad(%561, %1017) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %942 = normalize_grad(%523, %939) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 134217728, arena + 135004160, 1e-06f, arena + 134610944);
 
-  /* %1021 = seq2img(%1020) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %943 = seq2img(%942) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 134610944, arena + 134217728);
 
-  /* %1022 = conv2d_grad_input(%1021, %557) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %944 = conv2d_grad_input(%943, %519) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[159],
       arena + 134610944);
 
-  /* %1023 = conv2d_grad_weight(%1021, %559) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  /* %945 = conv2d_grad_weight(%943, %521) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 933494784, arena + 947650560);
+      arena + 937426944, arena + 937820160);
 
-  /* %1024 = reduce_sum(%1021) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %946 = reduce_sum(%943) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 955373952);
+      arena + 134217728, arena + 938603712);
 
-  /* %1025 = img2seq(%1022) layers.2.1 : f32[B, 64, 192] */
+  /* %947 = img2seq(%944) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 134610944, arena + 137363456);
 
-  /* %1026 = mul(%1025, %554) layers.2.0 : f32[B, 64, 192] */
+  /* %948 = mul(%947, %516) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1027 = transpose(%551) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %949 = transpose(%513) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 136183808);
 
-  /* %1028 = fused_linear(%1026, %1027) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  /* %950 = fused_linear(%948, %949) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1029 = linear_grad_weight(%1026, %550) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 393740288, arena + 949825536);
+  /* %951 = linear_grad_weight(%948, %512) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 393740288, arena + 937426944);
 
-  /* %1030 = reduce_sum(%1026) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  /* %952 = reduce_sum(%948) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955374144);
+      arena + 938603904);
 
-  /* %1031 = gelu_grad(%549, %1028) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %953 = gelu_grad(%511, %950) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 392167424, arena + 134217728, arena + 135790592);
 
-  /* %1032 = transpose(%547) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %954 = transpose(%509) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 134610944);
 
-  /* %1033 = fused_linear(%1031, %1032) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  /* %955 = fused_linear(%953, %954) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1034 = linear_grad_weight(%1031, %546) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 933101568, arena + 949972992);
+  /* %956 = linear_grad_weight(%953, %508) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 937033728, arena + 937574400);
 
-  /* %1035 = reduce_sum(%1031) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  /* %957 = reduce_sum(%953) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955363200);
+      arena + 937814016);
 
-  /* %1036 = reduce_sum(%1033) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %958 = reduce_sum(%955) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 148340736);
 
-  /* %1037 = mul(%1033, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %959 = mul(%955, %390) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1038 = mul(%1033, %544) layers.2.0.norm2 : f32[B, 64, 192], written over %1033 */
+  /* %960 = mul(%955, %506) layers.2.0.norm2 : f32[B, 64, 192], written over %955 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 932708352, (const long[]){12288, 192, 1}, arena + 134217728);
+      arena + 936640512, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1039 = reduce_sum(%1038) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %961 = reduce_sum(%960) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 148340928);
 
-  /* %1040 = normalize_grad(%543, %1037) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 932315136, arena + 134610944, 1e-06f, arena + 134217728);
+  /* %962 = normalize_grad(%505, %959) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 936247296, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1041 = add(%1025, %1040) layers.2.0 : f32[B, 64, 192], written over %1025 */
+  /* %963 = add(%947, %962) layers.2.0 : f32[B, 64, 192], written over %947 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1042 = mul(%1041, %541) layers.2.0 : f32[B, 64, 192] */
+  /* %964 = mul(%963, %503) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1043 = transpose(%538) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 135004160);
+  /* %965 = transpose(%500) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 134610944);
 
-  /* %1044 = fused_linear(%1042, %1043) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 134610944);
+  /* %966 = fused_linear(%964, %965) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
+      arena + 134742016);
 
-  /* %1045 = linear_grad_weight(%1042, %537) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 931921920, arena + 954494976);
+  /* %967 = linear_grad_weight(%964, %499) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 935854080, arena + 937353216);
 
-  /* %1046 = reduce_sum(%1042) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  /* %968 = reduce_sum(%964) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955374336);
+      arena + 938604096);
 
-  /* %1047 = reshape(%1044) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %1044: no code */
+  /* %969 = reshape(%966) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %966: no code */
 
-  /* %1048 = transpose(%1047) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
-      arena + 135266304);
+  /* %970 = matmul_permuted(%969, %494) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
+      arena + 939687936, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1049 = transpose(%531) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 935559168,
-      arena + 134742016);
+  /* %971 = matmul_permuted(%497, %969) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 150470656, 4096, 1, 64,
+      arena + 134742016, 48, 192, 1, arena + 135135232, 3072, 48, 0.0f);
 
-  /* %1050 = matmul(%1048, %1049) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 64, 48, arena + 135266304 + i0 * 12288, 3072, 48, 1,
-        arena + 134742016 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
-  } // for i0
-
-  /* %1051 = transpose(%534) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 150470656,
-      arena + 134742016);
-
-  /* %1052 = matmul(%1051, %1048) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
-      arena + 135659520, 3072, 48, 0.0f);
-
-  /* %1053 = reduce_sum(%1052) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 64, 48] */
+  /* %972 = reduce_sum(%971) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135659520, arena + 136052736);
+      arena + 135135232, arena + 135528448);
 
-  /* %1054 = reshape(%1053) {shape [1, 1, 64, 48]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48], a view of %1053: no code */
+  /* %973 = reshape(%972) {shape [1, 1, 64, 48]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48], a view of %972: no code */
 
-  /* %1055 = softmax_grad(%534, %1050) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  /* %974 = softmax_grad(%497, %970) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 150470656, arena + 134217728, arena + 134742016);
 
-  /* %1056 = mul_scalar(%1055) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
+  /* %975 = mul_scalar(%974) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1057 = transpose(%529) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 935460864,
-      arena + 135135232);
+  /* %976 = matmul_permuted(%975, %493) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
+      arena + 939589632, 0, 48, 1, arena + 134742016, 48, 192, 0.0f);
 
-  /* %1058 = matmul(%1056, %1057) layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 48, 64, arena + 134217728 + i0 * 16384, 4096, 64, 1,
-        arena + 135135232 + i0 * 3072, 0, 48, 1, arena + 134742016 + i0 * 12288, 3072, 48, 0.0f);
-  } // for i0
+  /* %977 = matmul_permuted(%492, %975) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 48, 64] */
+  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 935460864, 48, 1, 192,
+      arena + 134217728, 4096, 64, 1, arena + 135135232, 3072, 64, 0.0f);
 
-  /* %1059 = transpose(%527) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 1, 4, 48, 64] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 931528704,
-      arena + 135135232);
-
-  /* %1060 = matmul(%1059, %1056) layers.2.0.layers.3.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched(B * 4, 48, 64, 64, arena + 135135232, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
-      arena + 135528448, 3072, 64, 0.0f);
-
-  /* %1061 = reduce_sum(%1060) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 48, 64] */
+  /* %978 = reduce_sum(%977) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135528448, arena + 134217728);
+      arena + 135135232, arena + 134217728);
 
-  /* %1062 = reshape(%1061) {shape [1, 1, 48, 64]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64], a view of %1061: no code */
+  /* %979 = reshape(%978) {shape [1, 1, 48, 64]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64], a view of %978: no code */
 
-  /* %1063 = transpose(%1054) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136052736,
-      arena + 134610944);
+  /* %980 = transpose(%973) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135528448,
+      arena + 134316032);
 
-  /* %1064 = reshape(%1063) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %1063: no code */
+  /* %981 = reshape(%980) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %980: no code */
 
-  /* %1065 = transpose(%1062) {perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
+  /* %982 = transpose(%979) {perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 135200768);
+      arena + 134414336);
 
-  /* %1066 = reshape(%1065) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %1065: no code */
+  /* %983 = reshape(%982) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %982: no code */
 
-  /* %1067 = transpose(%1058) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134742016,
+  /* %984 = reshape(%976) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %976: no code */
+
+  /* %985 = concat(%983, %981) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 134414336, 48, arena + 135135232, 96);
+  lk_copy_rows(B * 64, 48, arena + 134316032, 48, arena + 135135280, 96);
+
+  /* %986 = transpose(%487) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 134610944);
+
+  /* %987 = fused_linear(%985, %986) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 135135232, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1068 = reshape(%1067) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1067: no code */
+  /* %988 = linear_grad_weight(%985, %483) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 135135232, arena + 935067648, arena + 937795584);
 
-  /* %1069 = concat(%1066, %1064) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 135200768, 48, arena + 135004160, 96);
-  lk_copy_rows(B * 64, 48, arena + 134610944, 48, arena + 135004208, 96);
+  /* %989 = reduce_sum(%985) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135135232,
+      arena + 944370048);
 
-  /* %1070 = transpose(%521) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 135200768);
+  /* %990 = transpose(%484) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 134610944);
 
-  /* %1071 = fused_linear(%1069, %1070) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
-      arena + 134610944);
+  /* %991 = linear_grad_weight(%984, %483) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134742016, arena + 935067648, arena + 937390080);
 
-  /* %1072 = linear_grad_weight(%1069, %517) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 135004160, arena + 931135488, arena + 955195392);
+  /* %992 = reduce_sum(%984) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134742016,
+      arena + 938604288);
 
-  /* %1073 = reduce_sum(%1069) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 955382592);
+  /* %993 = fused_linear(%984, %990, %987) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %987 */
+  lk_fused_linear(B * 64, 192, 192, arena + 134742016, arena + 134610944, NULL, LK_ACT_NONE,
+      arena + 134217728, arena + 134217728);
 
-  /* %1074 = transpose(%518) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 135004160);
-
-  /* %1075 = linear_grad_weight(%1068, %517) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 931135488, arena + 954531840);
-
-  /* %1076 = reduce_sum(%1068) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  /* %994 = reduce_sum(%993) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955374528);
-
-  /* %1077 = fused_linear(%1068, %1074, %1071) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %1071 */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE,
-      arena + 134610944, arena + 134610944);
-
-  /* %1078 = reduce_sum(%1077) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 148341120);
 
-  /* %1079 = mul(%1077, %385) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 134217728);
+  /* %995 = mul(%993, %363) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1080 = mul(%1077, %515) layers.2.0.norm1 : f32[B, 64, 192], written over %1071 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      arena + 930742272, (const long[]){12288, 192, 1}, arena + 134610944);
+  /* %996 = mul(%993, %481) layers.2.0.norm1 : f32[B, 64, 192], written over %987 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      arena + 930742272, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1081 = reduce_sum(%1080) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
+  /* %997 = reduce_sum(%996) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 148341312);
 
-  /* %1082 = normalize_grad(%514, %1079) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 930349056, arena + 134217728, 1e-06f, arena + 134610944);
+  /* %998 = normalize_grad(%480, %995) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 930349056, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1083 = add(%1041, %1082) layers.2.0 : f32[B, 64, 192], written over %1025 */
+  /* %999 = add(%963, %998) layers.2.0 : f32[B, 64, 192], written over %947 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
+      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1084 = mul(%1083, %512) layers.2.0 : f32[B, 64, 192] */
+  /* %1000 = mul(%999, %478) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1085 = transpose(%509) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %1001 = transpose(%475) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 136183808);
 
-  /* %1086 = fused_linear(%1084, %1085) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  /* %1002 = fused_linear(%1000, %1001) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1087 = linear_grad_weight(%1084, %508) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 390594560, arena + 950120448);
+  /* %1003 = linear_grad_weight(%1000, %474) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 390594560, arena + 939589632);
 
-  /* %1088 = reduce_sum(%1084) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955374720);
+      arena + 938604480);
 
-  /* %1089 = gelu_grad(%507, %1086) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %1005 = gelu_grad(%473, %1002) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 389021696, arena + 134217728, arena + 135790592);
 
-  /* %1090 = transpose(%505) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %1006 = transpose(%471) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 134610944);
 
-  /* %1091 = fused_linear(%1089, %1090) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  /* %1007 = fused_linear(%1005, %1006) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1092 = linear_grad_weight(%1089, %504) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 929955840, arena + 950267904);
+  /* %1008 = linear_grad_weight(%1005, %470) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 929955840, arena + 939737088);
 
-  /* %1093 = reduce_sum(%1089) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  /* %1009 = reduce_sum(%1005) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955363968);
+      arena + 937814784);
 
-  /* %1094 = reduce_sum(%1091) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1010 = reduce_sum(%1007) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1095 = add(%1036, %1094) layers.2.0.norm2 : f32[192] */
+  /* %1011 = add(%958, %1010) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148340736, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 148341504);
 
-  /* %1096 = mul(%1091, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1012 = mul(%1007, %390) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1097 = mul(%1091, %502) layers.2.0.norm2 : f32[B, 64, 192], written over %1091 */
+  /* %1013 = mul(%1007, %468) layers.2.0.norm2 : f32[B, 64, 192], written over %1007 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 929562624, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1098 = reduce_sum(%1097) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1014 = reduce_sum(%1013) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1099 = add(%1039, %1098) layers.2.0.norm2 : f32[192] */
+  /* %1015 = add(%961, %1014) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148340928, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 148340736);
 
-  /* %1100 = normalize_grad(%501, %1096) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1016 = normalize_grad(%467, %1012) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 929169408, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1101 = add(%1083, %1100) layers.2.0 : f32[B, 64, 192], written over %1025 */
+  /* %1017 = add(%999, %1016) layers.2.0 : f32[B, 64, 192], written over %947 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1102 = mul(%1101, %499) layers.2.0 : f32[B, 64, 192] */
+  /* %1018 = mul(%1017, %465) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1103 = transpose(%496) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 135004160);
+  /* %1019 = transpose(%462) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 134610944);
 
-  /* %1104 = fused_linear(%1102, %1103) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 134610944);
+  /* %1020 = fused_linear(%1018, %1019) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
+      arena + 134742016);
 
-  /* %1105 = linear_grad_weight(%1102, %495) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 928776192, arena + 954568704);
+  /* %1021 = linear_grad_weight(%1018, %461) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 928776192, arena + 937721856);
 
-  /* %1106 = reduce_sum(%1102) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  /* %1022 = reduce_sum(%1018) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955374912);
+      arena + 938604672);
 
-  /* %1107 = reshape(%1104) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %1104: no code */
+  /* %1023 = reshape(%1020) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %1020: no code */
 
-  /* %1108 = transpose(%1107) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
-      arena + 135266304);
+  /* %1024 = matmul_permuted(%1023, %456) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
+      arena + 939982848, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1109 = transpose(%489) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 935362560,
-      arena + 134742016);
+  /* %1025 = matmul_permuted(%459, %1023) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 149946368, 4096, 1, 64,
+      arena + 134742016, 48, 192, 1, arena + 135135232, 3072, 48, 0.0f);
 
-  /* %1110 = matmul(%1108, %1109) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 64, 48, arena + 135266304 + i0 * 12288, 3072, 48, 1,
-        arena + 134742016 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
-  } // for i0
-
-  /* %1111 = transpose(%492) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 149946368,
-      arena + 134742016);
-
-  /* %1112 = matmul(%1111, %1108) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
-      arena + 135659520, 3072, 48, 0.0f);
-
-  /* %1113 = reduce_sum(%1112) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 64, 48] */
+  /* %1026 = reduce_sum(%1025) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135659520, arena + 136052736);
+      arena + 135135232, arena + 135528448);
 
-  /* %1114 = reshape(%1113) {shape [1, 1, 64, 48]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48], a view of %1113: no code */
+  /* %1027 = reshape(%1026) {shape [1, 1, 64, 48]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48], a view of %1026: no code */
 
-  /* %1115 = softmax_grad(%492, %1110) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  /* %1028 = softmax_grad(%459, %1024) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 149946368, arena + 134217728, arena + 134742016);
 
-  /* %1116 = mul_scalar(%1115) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
+  /* %1029 = mul_scalar(%1028) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1117 = transpose(%487) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 935264256,
-      arena + 135135232);
+  /* %1030 = matmul_permuted(%1029, %455) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
+      arena + 939884544, 0, 48, 1, arena + 134742016, 48, 192, 0.0f);
 
-  /* %1118 = matmul(%1116, %1117) layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 48, 64, arena + 134217728 + i0 * 16384, 4096, 64, 1,
-        arena + 135135232 + i0 * 3072, 0, 48, 1, arena + 134742016 + i0 * 12288, 3072, 48, 0.0f);
-  } // for i0
+  /* %1031 = matmul_permuted(%454, %1029) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 48, 64] */
+  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 928382976, 48, 1, 192,
+      arena + 134217728, 4096, 64, 1, arena + 135135232, 3072, 64, 0.0f);
 
-  /* %1119 = transpose(%485) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 1, 4, 48, 64] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 928382976,
-      arena + 135135232);
-
-  /* %1120 = matmul(%1119, %1116) layers.2.0.layers.2.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched(B * 4, 48, 64, 64, arena + 135135232, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
-      arena + 135528448, 3072, 64, 0.0f);
-
-  /* %1121 = reduce_sum(%1120) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 48, 64] */
+  /* %1032 = reduce_sum(%1031) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135528448, arena + 134217728);
+      arena + 135135232, arena + 134217728);
 
-  /* %1122 = reshape(%1121) {shape [1, 1, 48, 64]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64], a view of %1121: no code */
+  /* %1033 = reshape(%1032) {shape [1, 1, 48, 64]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64], a view of %1032: no code */
 
-  /* %1123 = transpose(%1114) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136052736,
-      arena + 134610944);
+  /* %1034 = transpose(%1027) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135528448,
+      arena + 134316032);
 
-  /* %1124 = reshape(%1123) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1123: no code */
+  /* %1035 = reshape(%1034) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1034: no code */
 
-  /* %1125 = transpose(%1122) {perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
+  /* %1036 = transpose(%1033) {perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 135200768);
+      arena + 134414336);
 
-  /* %1126 = reshape(%1125) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1125: no code */
+  /* %1037 = reshape(%1036) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1036: no code */
 
-  /* %1127 = transpose(%1118) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134742016,
+  /* %1038 = reshape(%1030) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1030: no code */
+
+  /* %1039 = concat(%1037, %1035) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 134414336, 48, arena + 135135232, 96);
+  lk_copy_rows(B * 64, 48, arena + 134316032, 48, arena + 135135280, 96);
+
+  /* %1040 = transpose(%449) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 134610944);
+
+  /* %1041 = fused_linear(%1039, %1040) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 135135232, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1128 = reshape(%1127) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1127: no code */
+  /* %1042 = linear_grad_weight(%1039, %445) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 135135232, arena + 927989760, arena + 944228352);
 
-  /* %1129 = concat(%1126, %1124) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 135200768, 48, arena + 135004160, 96);
-  lk_copy_rows(B * 64, 48, arena + 134610944, 48, arena + 135004208, 96);
+  /* %1043 = reduce_sum(%1039) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135135232,
+      arena + 944370144);
 
-  /* %1130 = transpose(%479) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 135200768);
+  /* %1044 = transpose(%446) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 134610944);
 
-  /* %1131 = fused_linear(%1129, %1130) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
+  /* %1045 = linear_grad_weight(%1038, %445) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134742016, arena + 927989760, arena + 937758720);
+
+  /* %1046 = reduce_sum(%1038) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134742016,
+      arena + 938604864);
+
+  /* %1047 = fused_linear(%1038, %1044, %1041) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %1041 */
+  lk_fused_linear(B * 64, 192, 192, arena + 134742016, arena + 134610944, NULL, LK_ACT_NONE,
+      arena + 134217728, arena + 134217728);
+
+  /* %1048 = reduce_sum(%1047) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1132 = linear_grad_weight(%1129, %475) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 135004160, arena + 927989760, arena + 955213824);
-
-  /* %1133 = reduce_sum(%1129) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 955382688);
-
-  /* %1134 = transpose(%476) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 135004160);
-
-  /* %1135 = linear_grad_weight(%1128, %475) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 927989760, arena + 954605568);
-
-  /* %1136 = reduce_sum(%1128) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955375104);
-
-  /* %1137 = fused_linear(%1128, %1134, %1131) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %1131 */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE,
-      arena + 134610944, arena + 134610944);
-
-  /* %1138 = reduce_sum(%1137) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
-      arena + 134217728);
-
-  /* %1139 = add(%1078, %1138) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148341120, (const long[]){1}, arena + 134217728,
+  /* %1049 = add(%994, %1048) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 148341120, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 148340928);
 
-  /* %1140 = mul(%1137, %385) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 134217728);
+  /* %1050 = mul(%1047, %363) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1141 = mul(%1137, %473) layers.2.0.norm1 : f32[B, 64, 192], written over %1131 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      arena + 927596544, (const long[]){12288, 192, 1}, arena + 134610944);
+  /* %1051 = mul(%1047, %443) layers.2.0.norm1 : f32[B, 64, 192], written over %1041 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      arena + 927596544, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1142 = reduce_sum(%1141) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
+  /* %1052 = reduce_sum(%1051) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1143 = add(%1081, %1142) layers.2.0.norm1 : f32[192] */
+  /* %1053 = add(%997, %1052) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148341312, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 148341120);
 
-  /* %1144 = normalize_grad(%472, %1140) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 927203328, arena + 134217728, 1e-06f, arena + 134610944);
+  /* %1054 = normalize_grad(%442, %1050) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 927203328, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1145 = add(%1101, %1144) layers.2.0 : f32[B, 64, 192], written over %1025 */
+  /* %1055 = add(%1017, %1054) layers.2.0 : f32[B, 64, 192], written over %947 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
+      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1146 = mul(%1145, %470) layers.2.0 : f32[B, 64, 192] */
+  /* %1056 = mul(%1055, %440) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1147 = transpose(%467) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1057 = transpose(%437) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 136183808);
 
-  /* %1148 = fused_linear(%1146, %1147) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  /* %1058 = fused_linear(%1056, %1057) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1149 = linear_grad_weight(%1146, %466) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 387448832, arena + 950415360);
+  /* %1059 = linear_grad_weight(%1056, %436) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 387448832, arena + 939884544);
 
-  /* %1150 = reduce_sum(%1146) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  /* %1060 = reduce_sum(%1056) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955375296);
+      arena + 938605056);
 
-  /* %1151 = gelu_grad(%465, %1148) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %1061 = gelu_grad(%435, %1058) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 145620992, arena + 134217728, arena + 135790592);
 
-  /* %1152 = transpose(%463) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1062 = transpose(%433) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 134610944);
 
-  /* %1153 = fused_linear(%1151, %1152) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  /* %1063 = fused_linear(%1061, %1062) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1154 = linear_grad_weight(%1151, %462) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 926810112, arena + 950562816);
+  /* %1064 = linear_grad_weight(%1061, %432) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 926810112, arena + 940032000);
 
-  /* %1155 = reduce_sum(%1151) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  /* %1065 = reduce_sum(%1061) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955364736);
+      arena + 937815552);
 
-  /* %1156 = reduce_sum(%1153) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1066 = reduce_sum(%1063) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1157 = add(%1095, %1156) layers.2.0.norm2 : f32[192] */
+  /* %1067 = add(%1011, %1066) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148341504, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 145620992);
 
-  /* %1158 = mul(%1153, %416) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1068 = mul(%1063, %390) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[123], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1159 = mul(%1153, %460) layers.2.0.norm2 : f32[B, 64, 192], written over %1153 */
+  /* %1069 = mul(%1063, %430) layers.2.0.norm2 : f32[B, 64, 192], written over %1063 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 926416896, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1160 = reduce_sum(%1159) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1070 = reduce_sum(%1069) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1161 = add(%1099, %1160) layers.2.0.norm2 : f32[192] */
+  /* %1071 = add(%1015, %1070) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148340736, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 145621184);
 
-  /* %1162 = normalize_grad(%459, %1158) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1072 = normalize_grad(%429, %1068) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 926023680, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1163 = add(%1145, %1162) layers.2.0 : f32[B, 64, 192], written over %1025 */
+  /* %1073 = add(%1055, %1072) layers.2.0 : f32[B, 64, 192], written over %947 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1164 = mul(%1163, %457) layers.2.0 : f32[B, 64, 192] */
+  /* %1074 = mul(%1073, %427) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1165 = transpose(%454) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 135004160);
+  /* %1075 = transpose(%424) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 134610944);
 
-  /* %1166 = fused_linear(%1164, %1165) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 134610944);
+  /* %1076 = fused_linear(%1074, %1075) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
+      arena + 134742016);
 
-  /* %1167 = linear_grad_weight(%1164, %453) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 925630464, arena + 954642432);
+  /* %1077 = linear_grad_weight(%1074, %423) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 925630464, arena + 943730688);
 
-  /* %1168 = reduce_sum(%1164) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  /* %1078 = reduce_sum(%1074) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955375488);
+      arena + 938605248);
 
-  /* %1169 = reshape(%1166) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %1166: no code */
+  /* %1079 = reshape(%1076) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %1076: no code */
 
-  /* %1170 = transpose(%1169) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
-      arena + 135266304);
+  /* %1080 = matmul_permuted(%1079, %418) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
+      arena + 940277760, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1171 = transpose(%447) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 935165952,
-      arena + 134742016);
+  /* %1081 = matmul_permuted(%421, %1079) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147718144, 4096, 1, 64,
+      arena + 134742016, 48, 192, 1, arena + 135135232, 3072, 48, 0.0f);
 
-  /* %1172 = matmul(%1170, %1171) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 64, 48, arena + 135266304 + i0 * 12288, 3072, 48, 1,
-        arena + 134742016 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
-  } // for i0
-
-  /* %1173 = transpose(%450) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 147718144,
-      arena + 134742016);
-
-  /* %1174 = matmul(%1173, %1170) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
-      arena + 135659520, 3072, 48, 0.0f);
-
-  /* %1175 = reduce_sum(%1174) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 64, 48] */
+  /* %1082 = reduce_sum(%1081) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135659520, arena + 136052736);
+      arena + 135135232, arena + 135528448);
 
-  /* %1176 = reshape(%1175) {shape [1, 1, 64, 48]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48], a view of %1175: no code */
+  /* %1083 = reshape(%1082) {shape [1, 1, 64, 48]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48], a view of %1082: no code */
 
-  /* %1177 = softmax_grad(%450, %1172) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  /* %1084 = softmax_grad(%421, %1080) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 147718144, arena + 134217728, arena + 134742016);
 
-  /* %1178 = mul_scalar(%1177) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
+  /* %1085 = mul_scalar(%1084) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1179 = transpose(%445) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 935067648,
-      arena + 135135232);
+  /* %1086 = matmul_permuted(%1085, %417) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
+      arena + 940179456, 0, 48, 1, arena + 134742016, 48, 192, 0.0f);
 
-  /* %1180 = matmul(%1178, %1179) layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 48, 64, arena + 134217728 + i0 * 16384, 4096, 64, 1,
-        arena + 135135232 + i0 * 3072, 0, 48, 1, arena + 134742016 + i0 * 12288, 3072, 48, 0.0f);
-  } // for i0
+  /* %1087 = matmul_permuted(%416, %1085) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 48, 64] */
+  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 925237248, 48, 1, 192,
+      arena + 134217728, 4096, 64, 1, arena + 135135232, 3072, 64, 0.0f);
 
-  /* %1181 = transpose(%443) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 1, 4, 48, 64] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 925237248,
-      arena + 135135232);
-
-  /* %1182 = matmul(%1181, %1178) layers.2.0.layers.1.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched(B * 4, 48, 64, 64, arena + 135135232, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
-      arena + 135528448, 3072, 64, 0.0f);
-
-  /* %1183 = reduce_sum(%1182) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 48, 64] */
+  /* %1088 = reduce_sum(%1087) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135528448, arena + 134217728);
+      arena + 135135232, arena + 134217728);
 
-  /* %1184 = reshape(%1183) {shape [1, 1, 48, 64]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64], a view of %1183: no code */
+  /* %1089 = reshape(%1088) {shape [1, 1, 48, 64]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64], a view of %1088: no code */
 
-  /* %1185 = transpose(%1176) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136052736,
-      arena + 134610944);
+  /* %1090 = transpose(%1083) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135528448,
+      arena + 134316032);
 
-  /* %1186 = reshape(%1185) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1185: no code */
+  /* %1091 = reshape(%1090) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1090: no code */
 
-  /* %1187 = transpose(%1184) {perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
+  /* %1092 = transpose(%1089) {perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 135200768);
+      arena + 134414336);
 
-  /* %1188 = reshape(%1187) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1187: no code */
+  /* %1093 = reshape(%1092) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1092: no code */
 
-  /* %1189 = transpose(%1180) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134742016,
+  /* %1094 = reshape(%1086) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1086: no code */
+
+  /* %1095 = concat(%1093, %1091) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 134414336, 48, arena + 135135232, 96);
+  lk_copy_rows(B * 64, 48, arena + 134316032, 48, arena + 135135280, 96);
+
+  /* %1096 = transpose(%411) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 134610944);
+
+  /* %1097 = fused_linear(%1095, %1096) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 135135232, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1190 = reshape(%1189) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1189: no code */
+  /* %1098 = linear_grad_weight(%1095, %407) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 135135232, arena + 924844032, arena + 944246784);
 
-  /* %1191 = concat(%1188, %1186) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 135200768, 48, arena + 135004160, 96);
-  lk_copy_rows(B * 64, 48, arena + 134610944, 48, arena + 135004208, 96);
+  /* %1099 = reduce_sum(%1095) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135135232,
+      arena + 944370240);
 
-  /* %1192 = transpose(%437) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 135200768);
+  /* %1100 = transpose(%408) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 134610944);
 
-  /* %1193 = fused_linear(%1191, %1192) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
+  /* %1101 = linear_grad_weight(%1094, %407) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134742016, arena + 924844032, arena + 943767552);
+
+  /* %1102 = reduce_sum(%1094) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134742016,
+      arena + 938605440);
+
+  /* %1103 = fused_linear(%1094, %1100, %1097) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1097 */
+  lk_fused_linear(B * 64, 192, 192, arena + 134742016, arena + 134610944, NULL, LK_ACT_NONE,
+      arena + 134217728, arena + 134217728);
+
+  /* %1104 = reduce_sum(%1103) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1194 = linear_grad_weight(%1191, %433) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 135004160, arena + 924844032, arena + 955232256);
-
-  /* %1195 = reduce_sum(%1191) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 955382784);
-
-  /* %1196 = transpose(%434) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 135004160);
-
-  /* %1197 = linear_grad_weight(%1190, %433) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 924844032, arena + 954679296);
-
-  /* %1198 = reduce_sum(%1190) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955375680);
-
-  /* %1199 = fused_linear(%1190, %1196, %1193) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1193 */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE,
-      arena + 134610944, arena + 134610944);
-
-  /* %1200 = reduce_sum(%1199) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
-      arena + 134217728);
-
-  /* %1201 = add(%1139, %1200) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148340928, (const long[]){1}, arena + 134217728,
+  /* %1105 = add(%1049, %1104) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 148340928, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 145621376);
 
-  /* %1202 = mul(%1199, %385) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 134217728);
+  /* %1106 = mul(%1103, %363) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1203 = mul(%1199, %431) layers.2.0.norm1 : f32[B, 64, 192], written over %1193 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      arena + 401997824, (const long[]){12288, 192, 1}, arena + 134610944);
+  /* %1107 = mul(%1103, %405) layers.2.0.norm1 : f32[B, 64, 192], written over %1097 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      arena + 401997824, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1204 = reduce_sum(%1203) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
+  /* %1108 = reduce_sum(%1107) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1205 = add(%1143, %1204) layers.2.0.norm1 : f32[192] */
+  /* %1109 = add(%1053, %1108) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148341120, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 145621568);
 
-  /* %1206 = normalize_grad(%430, %1202) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 401604608, arena + 134217728, 1e-06f, arena + 134610944);
+  /* %1110 = normalize_grad(%404, %1106) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 401604608, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1207 = add(%1163, %1206) layers.2.0 : f32[B, 64, 192], written over %1025 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
-
-  /* %1208 = mul(%1207, %428) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 135790592);
-
-  /* %1209 = transpose(%425) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 136183808);
-
-  /* %1210 = fused_linear(%1208, %1209) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %1211 = linear_grad_weight(%1208, %424) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 144048128, arena + 950710272);
-
-  /* %1212 = reduce_sum(%1208) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955375872);
-
-  /* %1213 = gelu_grad(%423, %1210) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 142475264, arena + 134217728, arena + 135790592);
-
-  /* %1214 = transpose(%421) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 134610944);
-
-  /* %1215 = fused_linear(%1213, %1214) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %1216 = linear_grad_weight(%1213, %420) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 401211392, arena + 950857728);
-
-  /* %1217 = reduce_sum(%1213) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955365504);
-
-  /* %1218 = reduce_sum(%1215) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
-
-  /* %1219 = add(%1157, %1218) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145620992, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 955376064);
-
-  /* %1220 = mul(%1215, %416) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 134610944);
-
-  /* %1221 = mul(%1215, %418) layers.2.0.norm2 : f32[B, 64, 192], written over %1215 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 400818176, (const long[]){12288, 192, 1}, arena + 134217728);
-
-  /* %1222 = reduce_sum(%1221) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
-
-  /* %1223 = add(%1161, %1222) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145621184, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 955376256);
-
-  /* %1224 = normalize_grad(%415, %1220) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 400424960, arena + 134610944, 1e-06f, arena + 134217728);
-
-  /* %1225 = add(%1207, %1224) layers.2.0 : f32[B, 64, 192], written over %1025 */
+  /* %1111 = add(%1073, %1110) layers.2.0 : f32[B, 64, 192], written over %947 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1226 = mul(%1225, %413) layers.2.0 : f32[B, 64, 192] */
+  /* %1112 = mul(%1111, %402) layers.2.0 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 135790592);
+
+  /* %1113 = transpose(%399) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 136183808);
+
+  /* %1114 = fused_linear(%1112, %1113) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
+      arena + 134217728);
+
+  /* %1115 = linear_grad_weight(%1112, %398) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 144048128, arena + 940179456);
+
+  /* %1116 = reduce_sum(%1112) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+      arena + 938605632);
+
+  /* %1117 = gelu_grad(%397, %1114) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 142475264, arena + 134217728, arena + 135790592);
+
+  /* %1118 = transpose(%395) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 134610944);
+
+  /* %1119 = fused_linear(%1117, %1118) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
+      arena + 134217728);
+
+  /* %1120 = linear_grad_weight(%1117, %394) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 401211392, arena + 940326912);
+
+  /* %1121 = reduce_sum(%1117) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+      arena + 937816320);
+
+  /* %1122 = reduce_sum(%1119) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 134610944);
+
+  /* %1123 = add(%1067, %1122) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 145620992, (const long[]){1}, arena + 134610944,
+      (const long[]){1}, arena + 938605824);
+
+  /* %1124 = mul(%1119, %390) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 134610944);
+
+  /* %1125 = mul(%1119, %392) layers.2.0.norm2 : f32[B, 64, 192], written over %1119 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      arena + 400818176, (const long[]){12288, 192, 1}, arena + 134217728);
+
+  /* %1126 = reduce_sum(%1125) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 135004160);
+
+  /* %1127 = add(%1071, %1126) layers.2.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 145621184, (const long[]){1}, arena + 135004160,
+      (const long[]){1}, arena + 938606016);
+
+  /* %1128 = normalize_grad(%389, %1124) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 400424960, arena + 134610944, 1e-06f, arena + 134217728);
+
+  /* %1129 = add(%1111, %1128) layers.2.0 : f32[B, 64, 192], written over %947 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
+      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+
+  /* %1130 = mul(%1129, %387) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1227 = transpose(%410) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 135004160);
+  /* %1131 = transpose(%384) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 134610944);
 
-  /* %1228 = fused_linear(%1226, %1227) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 134610944);
+  /* %1132 = fused_linear(%1130, %1131) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
+      arena + 134742016);
 
-  /* %1229 = linear_grad_weight(%1226, %409) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 400031744, arena + 954716160);
+  /* %1133 = linear_grad_weight(%1130, %383) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 400031744, arena + 943804416);
 
-  /* %1230 = reduce_sum(%1226) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  /* %1134 = reduce_sum(%1130) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955376448);
+      arena + 938606208);
 
-  /* %1231 = reshape(%1228) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %1228: no code */
+  /* %1135 = reshape(%1132) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %1132: no code */
 
-  /* %1232 = transpose(%1231) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
-      arena + 135266304);
+  /* %1136 = matmul_permuted(%1135, %378) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
+      arena + 402538496, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1233 = transpose(%403) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 402538496,
-      arena + 134742016);
+  /* %1137 = matmul_permuted(%381, %1135) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147193856, 4096, 1, 64,
+      arena + 134742016, 48, 192, 1, arena + 135135232, 3072, 48, 0.0f);
 
-  /* %1234 = matmul(%1232, %1233) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 64, 48, arena + 135266304 + i0 * 12288, 3072, 48, 1,
-        arena + 134742016 + i0 * 3072, 0, 64, 1, arena + 134217728 + i0 * 16384, 4096, 64, 0.0f);
-  } // for i0
-
-  /* %1235 = transpose(%406) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 147193856,
-      arena + 134742016);
-
-  /* %1236 = matmul(%1235, %1232) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
-      arena + 135659520, 3072, 48, 0.0f);
-
-  /* %1237 = reduce_sum(%1236) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 64, 48] */
+  /* %1138 = reduce_sum(%1137) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135659520, arena + 136052736);
+      arena + 135135232, arena + 135528448);
 
-  /* %1238 = reshape(%1237) {shape [1, 1, 64, 48]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48], a view of %1237: no code */
+  /* %1139 = reshape(%1138) {shape [1, 1, 64, 48]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48], a view of %1138: no code */
 
-  /* %1239 = softmax_grad(%406, %1234) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  /* %1140 = softmax_grad(%381, %1136) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 147193856, arena + 134217728, arena + 134742016);
 
-  /* %1240 = mul_scalar(%1239) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
+  /* %1141 = mul_scalar(%1140) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1241 = transpose(%401) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 148242432,
-      arena + 135135232);
+  /* %1142 = matmul_permuted(%1141, %377) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
+      arena + 148242432, 0, 48, 1, arena + 134742016, 48, 192, 0.0f);
 
-  /* %1242 = matmul(%1240, %1241) layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 64, 48, 64, arena + 134217728 + i0 * 16384, 4096, 64, 1,
-        arena + 135135232 + i0 * 3072, 0, 48, 1, arena + 134742016 + i0 * 12288, 3072, 48, 0.0f);
-  } // for i0
+  /* %1143 = matmul_permuted(%376, %1141) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 48, 64] */
+  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 399638528, 48, 1, 192,
+      arena + 134217728, 4096, 64, 1, arena + 135135232, 3072, 64, 0.0f);
 
-  /* %1243 = transpose(%399) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 1, 4, 48, 64] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 399638528,
-      arena + 135135232);
-
-  /* %1244 = matmul(%1243, %1240) layers.2.0.layers.0.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched(B * 4, 48, 64, 64, arena + 135135232, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
-      arena + 135528448, 3072, 64, 0.0f);
-
-  /* %1245 = reduce_sum(%1244) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 48, 64] */
+  /* %1144 = reduce_sum(%1143) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135528448, arena + 134217728);
+      arena + 135135232, arena + 134217728);
 
-  /* %1246 = reshape(%1245) {shape [1, 1, 48, 64]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64], a view of %1245: no code */
+  /* %1145 = reshape(%1144) {shape [1, 1, 48, 64]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64], a view of %1144: no code */
 
-  /* %1247 = transpose(%1238) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136052736,
-      arena + 134610944);
+  /* %1146 = transpose(%1139) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
+  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135528448,
+      arena + 134316032);
 
-  /* %1248 = reshape(%1247) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1247: no code */
+  /* %1147 = reshape(%1146) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1146: no code */
 
-  /* %1249 = transpose(%1246) {perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
+  /* %1148 = transpose(%1145) {perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 135200768);
+      arena + 134414336);
 
-  /* %1250 = reshape(%1249) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1249: no code */
+  /* %1149 = reshape(%1148) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1148: no code */
 
-  /* %1251 = transpose(%1242) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134742016,
+  /* %1150 = reshape(%1142) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1142: no code */
+
+  /* %1151 = concat(%1149, %1147) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
+  lk_copy_rows(B * 64, 48, arena + 134414336, 48, arena + 135135232, 96);
+  lk_copy_rows(B * 64, 48, arena + 134316032, 48, arena + 135135280, 96);
+
+  /* %1152 = transpose(%371) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 134610944);
+
+  /* %1153 = fused_linear(%1151, %1152) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 96, 192, arena + 135135232, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1252 = reshape(%1251) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1251: no code */
+  /* %1154 = linear_grad_weight(%1151, %367) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 135135232, arena + 399245312, arena + 944265216);
 
-  /* %1253 = concat(%1250, %1248) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 135200768, 48, arena + 135004160, 96);
-  lk_copy_rows(B * 64, 48, arena + 134610944, 48, arena + 135004208, 96);
+  /* %1155 = reduce_sum(%1151) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135135232,
+      arena + 944370336);
 
-  /* %1254 = transpose(%393) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 135200768);
+  /* %1156 = transpose(%368) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 134610944);
 
-  /* %1255 = fused_linear(%1253, %1254) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
+  /* %1157 = linear_grad_weight(%1150, %367) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134742016, arena + 399245312, arena + 943841280);
+
+  /* %1158 = reduce_sum(%1150) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134742016,
+      arena + 938606400);
+
+  /* %1159 = fused_linear(%1150, %1156, %1153) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1153 */
+  lk_fused_linear(B * 64, 192, 192, arena + 134742016, arena + 134610944, NULL, LK_ACT_NONE,
+      arena + 134217728, arena + 134217728);
+
+  /* %1160 = reduce_sum(%1159) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1256 = linear_grad_weight(%1253, %389) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 135004160, arena + 399245312, arena + 955250688);
+  /* %1161 = add(%1105, %1160) layers.2.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 145621376, (const long[]){1}, arena + 134610944,
+      (const long[]){1}, arena + 938994432);
 
-  /* %1257 = reduce_sum(%1253) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 955382880);
+  /* %1162 = mul(%1159, %363) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1258 = transpose(%390) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 135004160);
+  /* %1163 = mul(%1159, %365) layers.2.0.norm1 : f32[B, 64, 192], written over %1153 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
+      arena + 398852096, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1259 = linear_grad_weight(%1252, %389) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 399245312, arena + 954753024);
-
-  /* %1260 = reduce_sum(%1252) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  /* %1164 = reduce_sum(%1163) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955376640);
-
-  /* %1261 = fused_linear(%1252, %1258, %1255) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1255 */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE,
-      arena + 134610944, arena + 134610944);
-
-  /* %1262 = reduce_sum(%1261) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
-      arena + 134217728);
-
-  /* %1263 = add(%1201, %1262) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145621376, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 955376832);
-
-  /* %1264 = mul(%1261, %385) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 134217728);
-
-  /* %1265 = mul(%1261, %387) layers.2.0.norm1 : f32[B, 64, 192], written over %1255 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      arena + 398852096, (const long[]){12288, 192, 1}, arena + 134610944);
-
-  /* %1266 = reduce_sum(%1265) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134610944,
       arena + 135004160);
 
-  /* %1267 = add(%1205, %1266) layers.2.0.norm1 : f32[192] */
+  /* %1165 = add(%1109, %1164) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621568, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 955377024);
+      (const long[]){1}, arena + 938994624);
 
-  /* %1268 = normalize_grad(%384, %1264) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 398458880, arena + 134217728, 1e-06f, arena + 134610944);
+  /* %1166 = normalize_grad(%362, %1162) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 398458880, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1269 = add(%1225, %1268) layers.2.0 : f32[B, 64, 192], written over %1025 */
+  /* %1167 = add(%1129, %1166) layers.2.0 : f32[B, 64, 192], written over %947 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
+      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1270 = reduce_sum(%1269) {axes [], batch} layers.2.0 : f32[64, 192] */
+  /* %1168 = reduce_sum(%1167) {axes [], batch} layers.2.0 : f32[64, 192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 137363456,
-      arena + 955342848);
+      arena + 944357376);
 
-  /* %1271 = seq2img(%1269) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %1169 = seq2img(%1167) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 137363456, arena + 135790592);
 
-  /* %1272 = maxpool_grad(%380, %1271) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %1170 = maxpool_grad(%358, %1169) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 135790592,
       arena + 134217728);
 
-  /* %1273 = img2seq(%1272) layers.1.1 : f32[B, 256, 192] */
+  /* %1171 = img2seq(%1170) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 134217728, arena + 135790592);
 
-  /* %1274 = reduce_sum(%1273) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %1172 = reduce_sum(%1171) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955377216);
+      arena + 938994816);
 
-  /* %1275 = mul(%1273, %375) layers.1.1.norm : f32[B, 256, 192] */
+  /* %1173 = mul(%1171, %353) layers.1.1.norm : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       params[112], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1276 = mul(%1273, %377) layers.1.1.norm : f32[B, 256, 192], written over %1273 */
+  /* %1174 = mul(%1171, %355) layers.1.1.norm : f32[B, 256, 192], written over %1171 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       arena + 139329536, (const long[]){49152, 192, 1}, arena + 135790592);
 
-  /* %1277 = reduce_sum(%1276) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %1175 = reduce_sum(%1174) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 955377408);
+      arena + 938995008);
 
-  /* %1278 = normalize_grad(%374, %1275) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %1176 = normalize_grad(%352, %1173) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 137756672, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1279 = seq2img(%1278) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %1177 = seq2img(%1176) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 135790592, arena + 134217728);
 
-  /* %1280 = conv2d_grad_input(%1279, %370) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %1178 = conv2d_grad_input(%1177, %348) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[110],
       arena + 135790592);
 
-  /* %1281 = conv2d_grad_weight(%1279, %372) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  /* %1179 = conv2d_grad_weight(%1177, %350) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 385875968, arena + 947982336);
+      arena + 385875968, arena + 936640512);
 
-  /* %1282 = reduce_sum(%1279) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %1180 = reduce_sum(%1177) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 955377600);
+      arena + 134217728, arena + 938995200);
 
-  /* %1283 = img2seq(%1280) layers.1.1 : f32[B, 256, 192] */
+  /* %1181 = img2seq(%1178) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 135790592, arena + 385875968);
 
-  /* %1284 = mul(%1283, %367) layers.1.0 : f32[B, 256, 192] */
+  /* %1182 = mul(%1181, %345) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1285 = transpose(%364) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %1183 = transpose(%342) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 142082048);
 
-  /* %1286 = fused_linear(%1284, %1285) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  /* %1184 = fused_linear(%1182, %1183) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1287 = linear_grad_weight(%1284, %363) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 329252864, arena + 951005184);
+  /* %1185 = linear_grad_weight(%1182, %341) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 329252864, arena + 940474368);
 
-  /* %1288 = reduce_sum(%1284) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  /* %1186 = reduce_sum(%1182) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 955377792);
+      arena + 938995392);
 
-  /* %1289 = gelu_grad(%362, %1286) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %1187 = gelu_grad(%340, %1184) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 322961408, arena + 134217728,
       arena + 140509184);
 
-  /* %1290 = transpose(%360) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %1188 = transpose(%338) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 135790592);
 
-  /* %1291 = fused_linear(%1289, %1290) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  /* %1189 = fused_linear(%1187, %1188) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1292 = linear_grad_weight(%1289, %359) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 384303104, arena + 951152640);
+  /* %1190 = linear_grad_weight(%1187, %337) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 384303104, arena + 940621824);
 
-  /* %1293 = reduce_sum(%1289) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  /* %1191 = reduce_sum(%1187) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 955366272);
+      arena + 937817088);
 
-  /* %1294 = reduce_sum(%1291) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1192 = reduce_sum(%1189) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 326107136);
+      arena + 323354624);
 
-  /* %1295 = mul(%1291, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1193 = mul(%1189, %219) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1296 = mul(%1291, %357) layers.1.0.norm2 : f32[B, 256, 192], written over %1291 */
+  /* %1194 = mul(%1189, %335) layers.1.0.norm2 : f32[B, 256, 192], written over %1189 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 382730240, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1297 = reduce_sum(%1296) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1195 = reduce_sum(%1194) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 326107328);
+      arena + 323354816);
 
-  /* %1298 = normalize_grad(%356, %1295) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1196 = normalize_grad(%334, %1193) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 381157376, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1299 = add(%1283, %1298) layers.1.0 : f32[B, 256, 192], written over %1283 */
+  /* %1197 = add(%1181, %1196) layers.1.0 : f32[B, 256, 192], written over %1181 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1300 = mul(%1299, %354) layers.1.0 : f32[B, 256, 192] */
+  /* %1198 = mul(%1197, %332) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1301 = transpose(%351) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 137363456);
+  /* %1199 = transpose(%329) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 135790592);
 
-  /* %1302 = fused_linear(%1300, %1301) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %1303 = linear_grad_weight(%1300, %350) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 148373504, arena + 954789888);
-
-  /* %1304 = reduce_sum(%1300) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955377984);
-
-  /* %1305 = reshape(%1302) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %1302: no code */
-
-  /* %1306 = transpose(%1305) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 322961408);
-
-  /* %1307 = transpose(%344) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 398065664,
+  /* %1200 = fused_linear(%1198, %1199) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 142606336);
 
-  /* %1308 = matmul(%1306, %1307) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 256, 48, arena + 322961408 + i0 * 49152, 12288, 48, 1,
-        arena + 142606336 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
-        0.0f);
-  } // for i0
+  /* %1201 = linear_grad_weight(%1198, %328) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 148373504, arena + 943878144);
 
-  /* %1309 = transpose(%347) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 256}, (const int[]){0, 1, 2, 4, 3},
-      arena + 176160768, arena + 142606336);
+  /* %1202 = reduce_sum(%1198) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 938995584);
 
-  /* %1310 = matmul(%1309, %1306) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 322961408, 12288,
-      48, 1, arena + 324534272, 12288, 48, 0.0f);
+  /* %1203 = reshape(%1200) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %1200: no code */
 
-  /* %1311 = reduce_sum(%1310) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 256, 48] */
+  /* %1204 = matmul_permuted(%1203, %323) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
+      arena + 398065664, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %1205 = matmul_permuted(%326, %1203) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 176160768, 65536, 1, 256,
+      arena + 142606336, 48, 192, 1, arena + 144179200, 12288, 48, 0.0f);
+
+  /* %1206 = reduce_sum(%1205) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 324534272, arena + 322961408);
+      arena + 144179200, arena + 322961408);
 
-  /* %1312 = reshape(%1311) {shape [1, 1, 256, 48]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48], a view of %1311: no code */
+  /* %1207 = reshape(%1206) {shape [1, 1, 256, 48]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48], a view of %1206: no code */
 
-  /* %1313 = softmax_grad(%347, %1308) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  /* %1208 = softmax_grad(%326, %1204) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 176160768, arena + 134217728, arena + 142606336);
 
-  /* %1314 = mul_scalar(%1313) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
+  /* %1209 = mul_scalar(%1208) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1315 = transpose(%342) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 397672448,
-      arena + 144179200);
+  /* %1210 = matmul_permuted(%1209, %322) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
+      arena + 397672448, 0, 48, 1, arena + 142606336, 48, 192, 0.0f);
 
-  /* %1316 = matmul(%1314, %1315) layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 48, 256, arena + 134217728 + i0 * 262144, 65536, 256, 1,
-        arena + 144179200 + i0 * 12288, 0, 48, 1, arena + 142606336 + i0 * 49152, 12288, 48, 0.0f);
-  } // for i0
+  /* %1211 = matmul_permuted(%321, %1209) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 48, 256] */
+  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 379584512, 48, 1, 192,
+      arena + 134217728, 65536, 256, 1, arena + 144179200, 12288, 256, 0.0f);
 
-  /* %1317 = transpose(%340) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 1, 4, 48, 256] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 379584512,
-      arena + 144179200);
-
-  /* %1318 = matmul(%1317, %1314) layers.1.0.layers.3.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched(B * 4, 48, 256, 256, arena + 144179200, 12288, 256, 1, arena + 134217728, 65536,
-      256, 1, arena + 145752064, 12288, 256, 0.0f);
-
-  /* %1319 = reduce_sum(%1318) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 48, 256] */
+  /* %1212 = reduce_sum(%1211) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 145752064, arena + 134217728);
+      arena + 144179200, arena + 134217728);
 
-  /* %1320 = reshape(%1319) {shape [1, 1, 48, 256]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256], a view of %1319: no code */
+  /* %1213 = reshape(%1212) {shape [1, 1, 48, 256]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256], a view of %1212: no code */
 
-  /* %1321 = transpose(%1312) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
+  /* %1214 = transpose(%1207) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 322961408,
-      arena + 135790592);
+      arena + 134610944);
 
-  /* %1322 = reshape(%1321) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1321: no code */
+  /* %1215 = reshape(%1214) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1214: no code */
 
-  /* %1323 = transpose(%1320) {perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
+  /* %1216 = transpose(%1213) {perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 136183808);
+      arena + 135004160);
 
-  /* %1324 = reshape(%1323) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1323: no code */
+  /* %1217 = reshape(%1216) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1216: no code */
 
-  /* %1325 = transpose(%1316) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 142606336,
+  /* %1218 = reshape(%1210) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1210: no code */
+
+  /* %1219 = concat(%1217, %1215) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 135004160, 48, arena + 135790592, 96);
+  lk_copy_rows(B * 256, 48, arena + 134610944, 48, arena + 135790640, 96);
+
+  /* %1220 = transpose(%316) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 136577024);
+
+  /* %1221 = fused_linear(%1219, %1220) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 135790592, arena + 136577024, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1326 = reshape(%1325) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1325: no code */
+  /* %1222 = linear_grad_weight(%1219, %312) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 135790592, arena + 378011648, arena + 944283648);
 
-  /* %1327 = concat(%1324, %1322) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 136183808, 48, arena + 137363456, 96);
-  lk_copy_rows(B * 256, 48, arena + 135790592, 48, arena + 137363504, 96);
+  /* %1223 = reduce_sum(%1219) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+      arena + 944370432);
 
-  /* %1328 = transpose(%334) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 138149888);
+  /* %1224 = transpose(%313) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 135790592);
 
-  /* %1329 = fused_linear(%1327, %1328) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 137363456, arena + 138149888, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
+  /* %1225 = linear_grad_weight(%1218, %312) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 378011648, arena + 943915008);
 
-  /* %1330 = linear_grad_weight(%1327, %330) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 137363456, arena + 378011648, arena + 955269120);
+  /* %1226 = reduce_sum(%1218) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
+      arena + 938995776);
 
-  /* %1331 = reduce_sum(%1327) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 955382976);
+  /* %1227 = fused_linear(%1218, %1224, %1221) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1221 */
+  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 135790592, NULL, LK_ACT_NONE,
+      arena + 134217728, arena + 134217728);
 
-  /* %1332 = transpose(%331) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 137363456);
-
-  /* %1333 = linear_grad_weight(%1326, %330) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 378011648, arena + 954826752);
-
-  /* %1334 = reduce_sum(%1326) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  /* %1228 = reduce_sum(%1227) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955378176);
+      arena + 176553984);
 
-  /* %1335 = fused_linear(%1326, %1332, %1329) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1329 */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE,
-      arena + 135790592, arena + 135790592);
+  /* %1229 = mul(%1227, %192) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1336 = reduce_sum(%1335) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 179306496);
+  /* %1230 = mul(%1227, %310) layers.1.0.norm1 : f32[B, 256, 192], written over %1221 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
+      arena + 376438784, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1337 = mul(%1335, %198) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 134217728);
+  /* %1231 = reduce_sum(%1230) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 176554176);
 
-  /* %1338 = mul(%1335, %328) layers.1.0.norm1 : f32[B, 256, 192], written over %1329 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      arena + 376438784, (const long[]){49152, 192, 1}, arena + 135790592);
+  /* %1232 = normalize_grad(%309, %1229) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 374865920, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1339 = reduce_sum(%1338) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 179306688);
-
-  /* %1340 = normalize_grad(%327, %1337) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 374865920, arena + 134217728, 1e-06f, arena + 135790592);
-
-  /* %1341 = add(%1299, %1340) layers.1.0 : f32[B, 256, 192], written over %1283 */
+  /* %1233 = add(%1197, %1232) layers.1.0 : f32[B, 256, 192], written over %1181 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 135790592, (const long[]){49152, 192, 1}, arena + 385875968);
+      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1342 = mul(%1341, %325) layers.1.0 : f32[B, 256, 192] */
+  /* %1234 = mul(%1233, %307) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1343 = transpose(%322) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %1235 = transpose(%304) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 142082048);
 
-  /* %1344 = fused_linear(%1342, %1343) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  /* %1236 = fused_linear(%1234, %1235) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1345 = linear_grad_weight(%1342, %321) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 316669952, arena + 951300096);
+  /* %1237 = linear_grad_weight(%1234, %303) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 316669952, arena + 940769280);
 
-  /* %1346 = reduce_sum(%1342) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  /* %1238 = reduce_sum(%1234) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 955378368);
+      arena + 938995968);
 
-  /* %1347 = gelu_grad(%320, %1344) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %1239 = gelu_grad(%302, %1236) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 310378496, arena + 134217728,
       arena + 140509184);
 
-  /* %1348 = transpose(%318) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %1240 = transpose(%300) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 135790592);
 
-  /* %1349 = fused_linear(%1347, %1348) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  /* %1241 = fused_linear(%1239, %1240) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1350 = linear_grad_weight(%1347, %317) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 373293056, arena + 951447552);
+  /* %1242 = linear_grad_weight(%1239, %299) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 373293056, arena + 940916736);
 
-  /* %1351 = reduce_sum(%1347) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  /* %1243 = reduce_sum(%1239) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 955367040);
+      arena + 937817856);
 
-  /* %1352 = reduce_sum(%1349) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1244 = reduce_sum(%1241) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1353 = add(%1294, %1352) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 326107136, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 179306880);
+  /* %1245 = add(%1192, %1244) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 323354624, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 176554368);
 
-  /* %1354 = mul(%1349, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1246 = mul(%1241, %219) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1355 = mul(%1349, %315) layers.1.0.norm2 : f32[B, 256, 192], written over %1349 */
+  /* %1247 = mul(%1241, %297) layers.1.0.norm2 : f32[B, 256, 192], written over %1241 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 371720192, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1356 = reduce_sum(%1355) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1248 = reduce_sum(%1247) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1357 = add(%1297, %1356) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 326107328, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 179307072);
+  /* %1249 = add(%1195, %1248) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 323354816, (const long[]){1}, arena + 137363456,
+      (const long[]){1}, arena + 176554560);
 
-  /* %1358 = normalize_grad(%314, %1354) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1250 = normalize_grad(%296, %1246) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 370147328, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1359 = add(%1341, %1358) layers.1.0 : f32[B, 256, 192], written over %1283 */
+  /* %1251 = add(%1233, %1250) layers.1.0 : f32[B, 256, 192], written over %1181 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1360 = mul(%1359, %312) layers.1.0 : f32[B, 256, 192] */
+  /* %1252 = mul(%1251, %294) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1361 = transpose(%309) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 137363456);
+  /* %1253 = transpose(%291) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 135790592);
 
-  /* %1362 = fused_linear(%1360, %1361) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %1363 = linear_grad_weight(%1360, %308) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 368574464, arena + 954863616);
-
-  /* %1364 = reduce_sum(%1360) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955378560);
-
-  /* %1365 = reshape(%1362) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %1362: no code */
-
-  /* %1366 = transpose(%1365) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 176160768);
-
-  /* %1367 = transpose(%302) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 397279232,
+  /* %1254 = fused_linear(%1252, %1253) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 142606336);
 
-  /* %1368 = matmul(%1366, %1367) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 256, 48, arena + 176160768 + i0 * 49152, 12288, 48, 1,
-        arena + 142606336 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
-        0.0f);
-  } // for i0
+  /* %1255 = linear_grad_weight(%1252, %290) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 368574464, arena + 943951872);
 
-  /* %1369 = transpose(%305) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 256}, (const int[]){0, 1, 2, 4, 3},
-      arena + 167772160, arena + 142606336);
+  /* %1256 = reduce_sum(%1252) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 938996160);
 
-  /* %1370 = matmul(%1369, %1366) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 176160768, 12288,
-      48, 1, arena + 177733632, 12288, 48, 0.0f);
+  /* %1257 = reshape(%1254) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %1254: no code */
 
-  /* %1371 = reduce_sum(%1370) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 256, 48] */
+  /* %1258 = matmul_permuted(%1257, %285) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
+      arena + 397279232, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %1259 = matmul_permuted(%288, %1257) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 167772160, 65536, 1, 256,
+      arena + 142606336, 48, 192, 1, arena + 144179200, 12288, 48, 0.0f);
+
+  /* %1260 = reduce_sum(%1259) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 177733632, arena + 176160768);
+      arena + 144179200, arena + 176160768);
 
-  /* %1372 = reshape(%1371) {shape [1, 1, 256, 48]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48], a view of %1371: no code */
+  /* %1261 = reshape(%1260) {shape [1, 1, 256, 48]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48], a view of %1260: no code */
 
-  /* %1373 = softmax_grad(%305, %1368) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  /* %1262 = softmax_grad(%288, %1258) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 167772160, arena + 134217728, arena + 142606336);
 
-  /* %1374 = mul_scalar(%1373) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
+  /* %1263 = mul_scalar(%1262) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1375 = transpose(%300) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 396886016,
-      arena + 144179200);
+  /* %1264 = matmul_permuted(%1263, %284) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
+      arena + 396886016, 0, 48, 1, arena + 142606336, 48, 192, 0.0f);
 
-  /* %1376 = matmul(%1374, %1375) layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 48, 256, arena + 134217728 + i0 * 262144, 65536, 256, 1,
-        arena + 144179200 + i0 * 12288, 0, 48, 1, arena + 142606336 + i0 * 49152, 12288, 48, 0.0f);
-  } // for i0
+  /* %1265 = matmul_permuted(%283, %1263) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 48, 256] */
+  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 367001600, 48, 1, 192,
+      arena + 134217728, 65536, 256, 1, arena + 144179200, 12288, 256, 0.0f);
 
-  /* %1377 = transpose(%298) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 1, 4, 48, 256] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 367001600,
-      arena + 144179200);
-
-  /* %1378 = matmul(%1377, %1374) layers.1.0.layers.2.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched(B * 4, 48, 256, 256, arena + 144179200, 12288, 256, 1, arena + 134217728, 65536,
-      256, 1, arena + 145752064, 12288, 256, 0.0f);
-
-  /* %1379 = reduce_sum(%1378) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 48, 256] */
+  /* %1266 = reduce_sum(%1265) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 145752064, arena + 134217728);
+      arena + 144179200, arena + 134217728);
 
-  /* %1380 = reshape(%1379) {shape [1, 1, 48, 256]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256], a view of %1379: no code */
+  /* %1267 = reshape(%1266) {shape [1, 1, 48, 256]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256], a view of %1266: no code */
 
-  /* %1381 = transpose(%1372) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
+  /* %1268 = transpose(%1261) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 176160768,
-      arena + 135790592);
+      arena + 134610944);
 
-  /* %1382 = reshape(%1381) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1381: no code */
+  /* %1269 = reshape(%1268) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1268: no code */
 
-  /* %1383 = transpose(%1380) {perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
+  /* %1270 = transpose(%1267) {perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 136183808);
+      arena + 135004160);
 
-  /* %1384 = reshape(%1383) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1383: no code */
+  /* %1271 = reshape(%1270) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1270: no code */
 
-  /* %1385 = transpose(%1376) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 142606336,
+  /* %1272 = reshape(%1264) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1264: no code */
+
+  /* %1273 = concat(%1271, %1269) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 135004160, 48, arena + 135790592, 96);
+  lk_copy_rows(B * 256, 48, arena + 134610944, 48, arena + 135790640, 96);
+
+  /* %1274 = transpose(%278) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 136577024);
+
+  /* %1275 = fused_linear(%1273, %1274) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 135790592, arena + 136577024, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1386 = reshape(%1385) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1385: no code */
+  /* %1276 = linear_grad_weight(%1273, %274) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 135790592, arena + 365428736, arena + 944302080);
 
-  /* %1387 = concat(%1384, %1382) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 136183808, 48, arena + 137363456, 96);
-  lk_copy_rows(B * 256, 48, arena + 135790592, 48, arena + 137363504, 96);
+  /* %1277 = reduce_sum(%1273) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+      arena + 944370528);
 
-  /* %1388 = transpose(%292) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 138149888);
+  /* %1278 = transpose(%275) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 135790592);
 
-  /* %1389 = fused_linear(%1387, %1388) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 137363456, arena + 138149888, NULL, LK_ACT_NONE, NULL,
+  /* %1279 = linear_grad_weight(%1272, %274) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 365428736, arena + 943988736);
+
+  /* %1280 = reduce_sum(%1272) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
+      arena + 938996352);
+
+  /* %1281 = fused_linear(%1272, %1278, %1275) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1275 */
+  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 135790592, NULL, LK_ACT_NONE,
+      arena + 134217728, arena + 134217728);
+
+  /* %1282 = reduce_sum(%1281) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1390 = linear_grad_weight(%1387, %288) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 137363456, arena + 365428736, arena + 955287552);
+  /* %1283 = add(%1228, %1282) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 176553984, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 168165376);
 
-  /* %1391 = reduce_sum(%1387) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 955383072);
+  /* %1284 = mul(%1281, %192) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1392 = transpose(%289) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 137363456);
+  /* %1285 = mul(%1281, %272) layers.1.0.norm1 : f32[B, 256, 192], written over %1275 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
+      arena + 363855872, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1393 = linear_grad_weight(%1386, %288) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 365428736, arena + 954900480);
-
-  /* %1394 = reduce_sum(%1386) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  /* %1286 = reduce_sum(%1285) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955378752);
-
-  /* %1395 = fused_linear(%1386, %1392, %1389) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1389 */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE,
-      arena + 135790592, arena + 135790592);
-
-  /* %1396 = reduce_sum(%1395) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 134217728);
-
-  /* %1397 = add(%1336, %1396) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 179306496, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 170917888);
-
-  /* %1398 = mul(%1395, %198) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 134217728);
-
-  /* %1399 = mul(%1395, %286) layers.1.0.norm1 : f32[B, 256, 192], written over %1389 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      arena + 363855872, (const long[]){49152, 192, 1}, arena + 135790592);
-
-  /* %1400 = reduce_sum(%1399) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 137363456);
 
-  /* %1401 = add(%1339, %1400) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 179306688, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 170918080);
+  /* %1287 = add(%1231, %1286) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 176554176, (const long[]){1}, arena + 137363456,
+      (const long[]){1}, arena + 168165568);
 
-  /* %1402 = normalize_grad(%285, %1398) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 362283008, arena + 134217728, 1e-06f, arena + 135790592);
+  /* %1288 = normalize_grad(%271, %1284) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 362283008, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1403 = add(%1359, %1402) layers.1.0 : f32[B, 256, 192], written over %1283 */
+  /* %1289 = add(%1251, %1288) layers.1.0 : f32[B, 256, 192], written over %1181 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 135790592, (const long[]){49152, 192, 1}, arena + 385875968);
+      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1404 = mul(%1403, %283) layers.1.0 : f32[B, 256, 192] */
+  /* %1290 = mul(%1289, %269) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1405 = transpose(%280) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1291 = transpose(%266) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 142082048);
 
-  /* %1406 = fused_linear(%1404, %1405) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  /* %1292 = fused_linear(%1290, %1291) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1407 = linear_grad_weight(%1404, %279) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 304087040, arena + 951595008);
+  /* %1293 = linear_grad_weight(%1290, %265) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 304087040, arena + 941064192);
 
-  /* %1408 = reduce_sum(%1404) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  /* %1294 = reduce_sum(%1290) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 955378944);
+      arena + 938996544);
 
-  /* %1409 = gelu_grad(%278, %1406) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %1295 = gelu_grad(%264, %1292) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 297795584, arena + 134217728,
       arena + 140509184);
 
-  /* %1410 = transpose(%276) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1296 = transpose(%262) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 135790592);
 
-  /* %1411 = fused_linear(%1409, %1410) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  /* %1297 = fused_linear(%1295, %1296) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1412 = linear_grad_weight(%1409, %275) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 360710144, arena + 951742464);
+  /* %1298 = linear_grad_weight(%1295, %261) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 360710144, arena + 941211648);
 
-  /* %1413 = reduce_sum(%1409) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  /* %1299 = reduce_sum(%1295) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 955367808);
+      arena + 937818624);
 
-  /* %1414 = reduce_sum(%1411) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1300 = reduce_sum(%1297) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1415 = add(%1353, %1414) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 179306880, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 170918272);
+  /* %1301 = add(%1245, %1300) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 176554368, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 168165760);
 
-  /* %1416 = mul(%1411, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1302 = mul(%1297, %219) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[74], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1417 = mul(%1411, %273) layers.1.0.norm2 : f32[B, 256, 192], written over %1411 */
+  /* %1303 = mul(%1297, %259) layers.1.0.norm2 : f32[B, 256, 192], written over %1297 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 359137280, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1418 = reduce_sum(%1417) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1304 = reduce_sum(%1303) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1419 = add(%1357, %1418) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 179307072, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 170918464);
+  /* %1305 = add(%1249, %1304) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 176554560, (const long[]){1}, arena + 137363456,
+      (const long[]){1}, arena + 168165952);
 
-  /* %1420 = normalize_grad(%272, %1416) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1306 = normalize_grad(%258, %1302) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 357564416, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1421 = add(%1403, %1420) layers.1.0 : f32[B, 256, 192], written over %1283 */
+  /* %1307 = add(%1289, %1306) layers.1.0 : f32[B, 256, 192], written over %1181 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1422 = mul(%1421, %270) layers.1.0 : f32[B, 256, 192] */
+  /* %1308 = mul(%1307, %256) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1423 = transpose(%267) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 137363456);
+  /* %1309 = transpose(%253) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 135790592);
 
-  /* %1424 = fused_linear(%1422, %1423) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %1425 = linear_grad_weight(%1422, %266) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 355991552, arena + 954937344);
-
-  /* %1426 = reduce_sum(%1422) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955379136);
-
-  /* %1427 = reshape(%1424) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %1424: no code */
-
-  /* %1428 = transpose(%1427) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 167772160);
-
-  /* %1429 = transpose(%260) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 396492800,
+  /* %1310 = fused_linear(%1308, %1309) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 142606336);
 
-  /* %1430 = matmul(%1428, %1429) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 256, 48, arena + 167772160 + i0 * 49152, 12288, 48, 1,
-        arena + 142606336 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
-        0.0f);
-  } // for i0
+  /* %1311 = linear_grad_weight(%1308, %252) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 355991552, arena + 944025600);
 
-  /* %1431 = transpose(%263) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 256}, (const int[]){0, 1, 2, 4, 3},
-      arena + 159383552, arena + 142606336);
+  /* %1312 = reduce_sum(%1308) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 938996736);
 
-  /* %1432 = matmul(%1431, %1428) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 167772160, 12288,
-      48, 1, arena + 169345024, 12288, 48, 0.0f);
+  /* %1313 = reshape(%1310) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %1310: no code */
 
-  /* %1433 = reduce_sum(%1432) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 256, 48] */
+  /* %1314 = matmul_permuted(%1313, %247) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
+      arena + 396492800, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %1315 = matmul_permuted(%250, %1313) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 159383552, 65536, 1, 256,
+      arena + 142606336, 48, 192, 1, arena + 144179200, 12288, 48, 0.0f);
+
+  /* %1316 = reduce_sum(%1315) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 169345024, arena + 167772160);
+      arena + 144179200, arena + 167772160);
 
-  /* %1434 = reshape(%1433) {shape [1, 1, 256, 48]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48], a view of %1433: no code */
+  /* %1317 = reshape(%1316) {shape [1, 1, 256, 48]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48], a view of %1316: no code */
 
-  /* %1435 = softmax_grad(%263, %1430) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  /* %1318 = softmax_grad(%250, %1314) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 159383552, arena + 134217728, arena + 142606336);
 
-  /* %1436 = mul_scalar(%1435) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
+  /* %1319 = mul_scalar(%1318) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1437 = transpose(%258) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 396099584,
-      arena + 144179200);
+  /* %1320 = matmul_permuted(%1319, %246) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
+      arena + 396099584, 0, 48, 1, arena + 142606336, 48, 192, 0.0f);
 
-  /* %1438 = matmul(%1436, %1437) layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 48, 256, arena + 134217728 + i0 * 262144, 65536, 256, 1,
-        arena + 144179200 + i0 * 12288, 0, 48, 1, arena + 142606336 + i0 * 49152, 12288, 48, 0.0f);
-  } // for i0
+  /* %1321 = matmul_permuted(%245, %1319) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 48, 256] */
+  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 354418688, 48, 1, 192,
+      arena + 134217728, 65536, 256, 1, arena + 144179200, 12288, 256, 0.0f);
 
-  /* %1439 = transpose(%256) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 1, 4, 48, 256] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 354418688,
-      arena + 144179200);
-
-  /* %1440 = matmul(%1439, %1436) layers.1.0.layers.1.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched(B * 4, 48, 256, 256, arena + 144179200, 12288, 256, 1, arena + 134217728, 65536,
-      256, 1, arena + 145752064, 12288, 256, 0.0f);
-
-  /* %1441 = reduce_sum(%1440) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 48, 256] */
+  /* %1322 = reduce_sum(%1321) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 145752064, arena + 134217728);
+      arena + 144179200, arena + 134217728);
 
-  /* %1442 = reshape(%1441) {shape [1, 1, 48, 256]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256], a view of %1441: no code */
+  /* %1323 = reshape(%1322) {shape [1, 1, 48, 256]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256], a view of %1322: no code */
 
-  /* %1443 = transpose(%1434) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
+  /* %1324 = transpose(%1317) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 167772160,
-      arena + 135790592);
+      arena + 134610944);
 
-  /* %1444 = reshape(%1443) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1443: no code */
+  /* %1325 = reshape(%1324) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1324: no code */
 
-  /* %1445 = transpose(%1442) {perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
+  /* %1326 = transpose(%1323) {perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 136183808);
+      arena + 135004160);
 
-  /* %1446 = reshape(%1445) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1445: no code */
+  /* %1327 = reshape(%1326) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1326: no code */
 
-  /* %1447 = transpose(%1438) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 142606336,
+  /* %1328 = reshape(%1320) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1320: no code */
+
+  /* %1329 = concat(%1327, %1325) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 135004160, 48, arena + 135790592, 96);
+  lk_copy_rows(B * 256, 48, arena + 134610944, 48, arena + 135790640, 96);
+
+  /* %1330 = transpose(%240) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 136577024);
+
+  /* %1331 = fused_linear(%1329, %1330) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 135790592, arena + 136577024, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1448 = reshape(%1447) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1447: no code */
+  /* %1332 = linear_grad_weight(%1329, %236) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 135790592, arena + 352845824, arena + 944320512);
 
-  /* %1449 = concat(%1446, %1444) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 136183808, 48, arena + 137363456, 96);
-  lk_copy_rows(B * 256, 48, arena + 135790592, 48, arena + 137363504, 96);
+  /* %1333 = reduce_sum(%1329) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+      arena + 944370624);
 
-  /* %1450 = transpose(%250) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 138149888);
+  /* %1334 = transpose(%237) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 135790592);
 
-  /* %1451 = fused_linear(%1449, %1450) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 137363456, arena + 138149888, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
+  /* %1335 = linear_grad_weight(%1328, %236) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 352845824, arena + 944062464);
 
-  /* %1452 = linear_grad_weight(%1449, %246) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 137363456, arena + 352845824, arena + 955305984);
+  /* %1336 = reduce_sum(%1328) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
+      arena + 938996928);
 
-  /* %1453 = reduce_sum(%1449) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 955383168);
+  /* %1337 = fused_linear(%1328, %1334, %1331) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1331 */
+  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 135790592, NULL, LK_ACT_NONE,
+      arena + 134217728, arena + 134217728);
 
-  /* %1454 = transpose(%247) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 137363456);
-
-  /* %1455 = linear_grad_weight(%1448, %246) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 352845824, arena + 954974208);
-
-  /* %1456 = reduce_sum(%1448) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955379328);
-
-  /* %1457 = fused_linear(%1448, %1454, %1451) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1451 */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE,
-      arena + 135790592, arena + 135790592);
-
-  /* %1458 = reduce_sum(%1457) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 134217728);
-
-  /* %1459 = add(%1397, %1458) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 170917888, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 162529280);
-
-  /* %1460 = mul(%1457, %198) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 134217728);
-
-  /* %1461 = mul(%1457, %244) layers.1.0.norm1 : f32[B, 256, 192], written over %1451 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      arena + 351272960, (const long[]){49152, 192, 1}, arena + 135790592);
-
-  /* %1462 = reduce_sum(%1461) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 137363456);
-
-  /* %1463 = add(%1401, %1462) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 170918080, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 162529472);
-
-  /* %1464 = normalize_grad(%243, %1460) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 349700096, arena + 134217728, 1e-06f, arena + 135790592);
-
-  /* %1465 = add(%1421, %1464) layers.1.0 : f32[B, 256, 192], written over %1283 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 135790592, (const long[]){49152, 192, 1}, arena + 385875968);
-
-  /* %1466 = mul(%1465, %241) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 140509184);
-
-  /* %1467 = transpose(%238) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 142082048);
-
-  /* %1468 = fused_linear(%1466, %1467) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %1469 = linear_grad_weight(%1466, %237) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 291504128, arena + 951889920);
-
-  /* %1470 = reduce_sum(%1466) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 955379520);
-
-  /* %1471 = gelu_grad(%236, %1468) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 285212672, arena + 134217728,
-      arena + 140509184);
-
-  /* %1472 = transpose(%234) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 135790592);
-
-  /* %1473 = fused_linear(%1471, %1472) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
-
-  /* %1474 = linear_grad_weight(%1471, %233) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 348127232, arena + 952037376);
-
-  /* %1475 = reduce_sum(%1471) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 955368576);
-
-  /* %1476 = reduce_sum(%1473) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1338 = reduce_sum(%1337) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1477 = add(%1415, %1476) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 170918272, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 955379712);
+  /* %1339 = add(%1283, %1338) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 168165376, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 159776768);
 
-  /* %1478 = mul(%1473, %229) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1340 = mul(%1337, %192) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 135790592);
+      params[66], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1479 = mul(%1473, %231) layers.1.0.norm2 : f32[B, 256, 192], written over %1473 */
+  /* %1341 = mul(%1337, %234) layers.1.0.norm1 : f32[B, 256, 192], written over %1331 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 346554368, (const long[]){49152, 192, 1}, arena + 134217728);
+      arena + 351272960, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1480 = reduce_sum(%1479) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1342 = reduce_sum(%1341) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1481 = add(%1419, %1480) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 170918464, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 955379904);
+  /* %1343 = add(%1287, %1342) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 168165568, (const long[]){1}, arena + 137363456,
+      (const long[]){1}, arena + 159776960);
 
-  /* %1482 = normalize_grad(%228, %1478) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 344981504, arena + 135790592, 1e-06f, arena + 134217728);
+  /* %1344 = normalize_grad(%233, %1340) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 349700096, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1483 = add(%1465, %1482) layers.1.0 : f32[B, 256, 192], written over %1283 */
+  /* %1345 = add(%1307, %1344) layers.1.0 : f32[B, 256, 192], written over %1181 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1484 = mul(%1483, %226) layers.1.0 : f32[B, 256, 192] */
+  /* %1346 = mul(%1345, %231) layers.1.0 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 140509184);
+
+  /* %1347 = transpose(%228) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 142082048);
+
+  /* %1348 = fused_linear(%1346, %1347) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
+      arena + 134217728);
+
+  /* %1349 = linear_grad_weight(%1346, %227) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 291504128, arena + 941359104);
+
+  /* %1350 = reduce_sum(%1346) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
+      arena + 938997120);
+
+  /* %1351 = gelu_grad(%226, %1348) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 285212672, arena + 134217728,
+      arena + 140509184);
+
+  /* %1352 = transpose(%224) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 135790592);
+
+  /* %1353 = fused_linear(%1351, %1352) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
+      arena + 134217728);
+
+  /* %1354 = linear_grad_weight(%1351, %223) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 348127232, arena + 941506560);
+
+  /* %1355 = reduce_sum(%1351) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
+      arena + 937819392);
+
+  /* %1356 = reduce_sum(%1353) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 135790592);
+
+  /* %1357 = add(%1301, %1356) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 168165760, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 938997312);
+
+  /* %1358 = mul(%1353, %219) layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 135790592);
+
+  /* %1359 = mul(%1353, %221) layers.1.0.norm2 : f32[B, 256, 192], written over %1353 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
+      arena + 346554368, (const long[]){49152, 192, 1}, arena + 134217728);
+
+  /* %1360 = reduce_sum(%1359) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 137363456);
+
+  /* %1361 = add(%1305, %1360) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 168165952, (const long[]){1}, arena + 137363456,
+      (const long[]){1}, arena + 938997504);
+
+  /* %1362 = normalize_grad(%218, %1358) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 344981504, arena + 135790592, 1e-06f, arena + 134217728);
+
+  /* %1363 = add(%1345, %1362) layers.1.0 : f32[B, 256, 192], written over %1181 */
+  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
+      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
+
+  /* %1364 = mul(%1363, %216) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1485 = transpose(%223) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 137363456);
+  /* %1365 = transpose(%213) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 135790592);
 
-  /* %1486 = fused_linear(%1484, %1485) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %1487 = linear_grad_weight(%1484, %222) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 343408640, arena + 955011072);
-
-  /* %1488 = reduce_sum(%1484) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955380096);
-
-  /* %1489 = reshape(%1486) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %1486: no code */
-
-  /* %1490 = transpose(%1489) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 159383552);
-
-  /* %1491 = transpose(%216) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 395706368,
+  /* %1366 = fused_linear(%1364, %1365) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 142606336);
 
-  /* %1492 = matmul(%1490, %1491) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 256, 48, arena + 159383552 + i0 * 49152, 12288, 48, 1,
-        arena + 142606336 + i0 * 12288, 0, 256, 1, arena + 134217728 + i0 * 262144, 65536, 256,
-        0.0f);
-  } // for i0
+  /* %1367 = linear_grad_weight(%1364, %212) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 343408640, arena + 944099328);
 
-  /* %1493 = transpose(%219) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 256}, (const int[]){0, 1, 2, 4, 3},
-      arena + 150994944, arena + 142606336);
+  /* %1368 = reduce_sum(%1364) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 938997696);
 
-  /* %1494 = matmul(%1493, %1490) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 159383552, 12288,
-      48, 1, arena + 160956416, 12288, 48, 0.0f);
+  /* %1369 = reshape(%1366) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %1366: no code */
 
-  /* %1495 = reduce_sum(%1494) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 256, 48] */
+  /* %1370 = matmul_permuted(%1369, %207) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
+      arena + 395706368, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %1371 = matmul_permuted(%210, %1369) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 150994944, 65536, 1, 256,
+      arena + 142606336, 48, 192, 1, arena + 144179200, 12288, 48, 0.0f);
+
+  /* %1372 = reduce_sum(%1371) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 160956416, arena + 159383552);
+      arena + 144179200, arena + 159383552);
 
-  /* %1496 = reshape(%1495) {shape [1, 1, 256, 48]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48], a view of %1495: no code */
+  /* %1373 = reshape(%1372) {shape [1, 1, 256, 48]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48], a view of %1372: no code */
 
-  /* %1497 = softmax_grad(%219, %1492) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  /* %1374 = softmax_grad(%210, %1370) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 150994944, arena + 134217728, arena + 142606336);
 
-  /* %1498 = mul_scalar(%1497) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
+  /* %1375 = mul_scalar(%1374) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1499 = transpose(%214) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 395313152,
-      arena + 144179200);
+  /* %1376 = matmul_permuted(%1375, %206) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
+      arena + 395313152, 0, 48, 1, arena + 142606336, 48, 192, 0.0f);
 
-  /* %1500 = matmul(%1498, %1499) layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 256, 48, 256, arena + 134217728 + i0 * 262144, 65536, 256, 1,
-        arena + 144179200 + i0 * 12288, 0, 48, 1, arena + 142606336 + i0 * 49152, 12288, 48, 0.0f);
-  } // for i0
+  /* %1377 = matmul_permuted(%205, %1375) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 48, 256] */
+  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 341835776, 48, 1, 192,
+      arena + 134217728, 65536, 256, 1, arena + 144179200, 12288, 256, 0.0f);
 
-  /* %1501 = transpose(%212) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 1, 4, 48, 256] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 341835776,
-      arena + 144179200);
-
-  /* %1502 = matmul(%1501, %1498) layers.1.0.layers.0.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched(B * 4, 48, 256, 256, arena + 144179200, 12288, 256, 1, arena + 134217728, 65536,
-      256, 1, arena + 145752064, 12288, 256, 0.0f);
-
-  /* %1503 = reduce_sum(%1502) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 48, 256] */
+  /* %1378 = reduce_sum(%1377) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 145752064, arena + 134217728);
+      arena + 144179200, arena + 134217728);
 
-  /* %1504 = reshape(%1503) {shape [1, 1, 48, 256]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256], a view of %1503: no code */
+  /* %1379 = reshape(%1378) {shape [1, 1, 48, 256]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256], a view of %1378: no code */
 
-  /* %1505 = transpose(%1496) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
+  /* %1380 = transpose(%1373) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 159383552,
-      arena + 135790592);
+      arena + 134610944);
 
-  /* %1506 = reshape(%1505) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1505: no code */
+  /* %1381 = reshape(%1380) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1380: no code */
 
-  /* %1507 = transpose(%1504) {perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
+  /* %1382 = transpose(%1379) {perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 136183808);
+      arena + 135004160);
 
-  /* %1508 = reshape(%1507) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1507: no code */
+  /* %1383 = reshape(%1382) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1382: no code */
 
-  /* %1509 = transpose(%1500) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 142606336,
+  /* %1384 = reshape(%1376) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1376: no code */
+
+  /* %1385 = concat(%1383, %1381) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
+  lk_copy_rows(B * 256, 48, arena + 135004160, 48, arena + 135790592, 96);
+  lk_copy_rows(B * 256, 48, arena + 134610944, 48, arena + 135790640, 96);
+
+  /* %1386 = transpose(%200) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 136577024);
+
+  /* %1387 = fused_linear(%1385, %1386) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 96, 192, arena + 135790592, arena + 136577024, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1510 = reshape(%1509) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1509: no code */
+  /* %1388 = linear_grad_weight(%1385, %196) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 135790592, arena + 340262912, arena + 944338944);
 
-  /* %1511 = concat(%1508, %1506) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 136183808, 48, arena + 137363456, 96);
-  lk_copy_rows(B * 256, 48, arena + 135790592, 48, arena + 137363504, 96);
+  /* %1389 = reduce_sum(%1385) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
+      arena + 944370720);
 
-  /* %1512 = transpose(%206) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 138149888);
+  /* %1390 = transpose(%197) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 135790592);
 
-  /* %1513 = fused_linear(%1511, %1512) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 137363456, arena + 138149888, NULL, LK_ACT_NONE, NULL,
+  /* %1391 = linear_grad_weight(%1384, %196) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 340262912, arena + 944136192);
+
+  /* %1392 = reduce_sum(%1384) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
+      arena + 938997888);
+
+  /* %1393 = fused_linear(%1384, %1390, %1387) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1387 */
+  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 135790592, NULL, LK_ACT_NONE,
+      arena + 134217728, arena + 134217728);
+
+  /* %1394 = reduce_sum(%1393) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1514 = linear_grad_weight(%1511, %202) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 137363456, arena + 340262912, arena + 955324416);
+  /* %1395 = add(%1339, %1394) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 159776768, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 938998080);
 
-  /* %1515 = reduce_sum(%1511) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 955383264);
+  /* %1396 = mul(%1393, %192) layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1516 = transpose(%203) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 137363456);
+  /* %1397 = mul(%1393, %194) layers.1.0.norm1 : f32[B, 256, 192], written over %1387 */
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
+      arena + 338690048, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1517 = linear_grad_weight(%1510, %202) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 340262912, arena + 955047936);
-
-  /* %1518 = reduce_sum(%1510) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  /* %1398 = reduce_sum(%1397) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 955380288);
-
-  /* %1519 = fused_linear(%1510, %1516, %1513) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1513 */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE,
-      arena + 135790592, arena + 135790592);
-
-  /* %1520 = reduce_sum(%1519) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 134217728);
-
-  /* %1521 = add(%1459, %1520) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 162529280, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 955380480);
-
-  /* %1522 = mul(%1519, %198) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 134217728);
-
-  /* %1523 = mul(%1519, %200) layers.1.0.norm1 : f32[B, 256, 192], written over %1513 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      arena + 338690048, (const long[]){49152, 192, 1}, arena + 135790592);
-
-  /* %1524 = reduce_sum(%1523) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 137363456);
 
-  /* %1525 = add(%1463, %1524) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 162529472, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 955380672);
+  /* %1399 = add(%1343, %1398) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 159776960, (const long[]){1}, arena + 137363456,
+      (const long[]){1}, arena + 938998272);
 
-  /* %1526 = normalize_grad(%197, %1522) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 337117184, arena + 134217728, 1e-06f, arena + 135790592);
+  /* %1400 = normalize_grad(%191, %1396) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  lk_normalize_grad(B * 256, 192, arena + 337117184, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1527 = add(%1483, %1526) layers.1.0 : f32[B, 256, 192], written over %1283 */
+  /* %1401 = add(%1363, %1400) layers.1.0 : f32[B, 256, 192], written over %1181 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 135790592, (const long[]){49152, 192, 1}, arena + 385875968);
+      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
 
-  /* %1528 = reduce_sum(%1527) {axes [], batch} layers.1.0 : f32[256, 192] */
+  /* %1402 = reduce_sum(%1401) {axes [], batch} layers.1.0 : f32[256, 192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 385875968,
-      arena + 954150912);
+      arena + 937304064);
 
-  /* %1529 = seq2img(%1527) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %1403 = seq2img(%1401) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 385875968, arena + 140509184);
 
-  /* %1530 = maxpool_grad(%193, %1529) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1404 = maxpool_grad(%187, %1403) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
   lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 278921216, arena + 140509184,
       arena + 134217728);
 
-  /* %1531 = img2seq(%1530) layers.0.1 : f32[B, 1024, 192] */
+  /* %1405 = img2seq(%1404) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 134217728, arena + 140509184);
 
-  /* %1532 = reduce_sum(%1531) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1406 = reduce_sum(%1405) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 140509184, arena + 955380864);
+      arena + 140509184, arena + 938998464);
 
-  /* %1533 = mul(%1531, %188) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1407 = mul(%1405, %182) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
       params[63], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1534 = mul(%1531, %190) layers.0.1.norm : f32[B, 1024, 192], written over %1531 */
+  /* %1408 = mul(%1405, %184) layers.0.1.norm : f32[B, 1024, 192], written over %1405 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
       arena + 272629760, (const long[]){196608, 192, 1}, arena + 140509184);
 
-  /* %1535 = reduce_sum(%1534) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1409 = reduce_sum(%1408) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 140509184, arena + 955381056);
+      arena + 140509184, arena + 938998656);
 
-  /* %1536 = normalize_grad(%187, %1533) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1410 = normalize_grad(%181, %1407) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 184549376, arena + 134217728, 1e-06f, arena + 140509184);
 
-  /* %1537 = seq2img(%1536) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1411 = seq2img(%1410) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 140509184, arena + 134217728);
 
-  /* %1538 = conv2d_grad_input(%1537, %183) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %1412 = conv2d_grad_input(%1411, %177) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[61],
       arena + 140509184);
 
-  /* %1539 = conv2d_grad_weight(%1537, %185) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  /* %1413 = conv2d_grad_weight(%1411, %179) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 266338304, arena + 948314112);
+      arena + 266338304, arena + 936972288);
 
-  /* %1540 = reduce_sum(%1537) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1414 = reduce_sum(%1411) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 955381248);
+      arena + 134217728, arena + 938998848);
 
-  /* %1541 = img2seq(%1538) layers.0.1 : f32[B, 1024, 192] */
+  /* %1415 = img2seq(%1412) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 140509184, arena + 924844032);
 
-  /* %1542 = mul(%1541, %180) layers.0.0 : f32[B, 1024, 192] */
+  /* %1416 = mul(%1415, %174) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 159383552);
 
-  /* %1543 = transpose(%177) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1417 = transpose(%171) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 165675008);
 
-  /* %1544 = fused_linear(%1542, %1543) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  /* %1418 = fused_linear(%1416, %1417) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 159383552, arena + 165675008, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1545 = linear_grad_weight(%1542, %176) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1419 = linear_grad_weight(%1416, %170) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 159383552, arena + 216006656,
-      arena + 952184832);
+      arena + 941654016);
 
-  /* %1546 = reduce_sum(%1542) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1420 = reduce_sum(%1416) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 955381440);
+      arena + 159383552, arena + 938999040);
 
-  /* %1547 = gelu_grad(%175, %1544) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1421 = gelu_grad(%169, %1418) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 190840832, arena + 134217728,
       arena + 159383552);
 
-  /* %1548 = transpose(%173) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1422 = transpose(%167) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[57], arena + 140509184);
 
-  /* %1549 = fused_linear(%1547, %1548) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  /* %1423 = fused_linear(%1421, %1422) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 159383552, arena + 140509184, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1550 = linear_grad_weight(%1547, %172) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1424 = linear_grad_weight(%1421, %166) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 260046848,
-      arena + 952332288);
+      arena + 941801472);
 
-  /* %1551 = reduce_sum(%1547) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1425 = reduce_sum(%1421) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 955369344);
+      arena + 159383552, arena + 938212608);
 
-  /* %1552 = reduce_sum(%1549) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1426 = reduce_sum(%1423) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 955381632);
+      arena + 134217728, arena + 938999232);
 
-  /* %1553 = mul(%1549, %126) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1427 = mul(%1423, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       params[45], (const long[]){0, 0, 1}, arena + 140509184);
 
-  /* %1554 = mul(%1549, %170) layers.0.0.norm2 : f32[B, 1024, 192], written over %1549 */
+  /* %1428 = mul(%1423, %164) layers.0.0.norm2 : f32[B, 1024, 192], written over %1423 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       arena + 253755392, (const long[]){196608, 192, 1}, arena + 134217728);
 
-  /* %1555 = reduce_sum(%1554) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1429 = reduce_sum(%1428) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 955381824);
+      arena + 134217728, arena + 938999424);
 
-  /* %1556 = normalize_grad(%169, %1553) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1430 = normalize_grad(%163, %1427) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 247463936, arena + 140509184, 1e-06f, arena + 134217728);
 
-  /* %1557 = add(%1541, %1556) layers.0.0 : f32[B, 1024, 192], written over %1541 */
+  /* %1431 = add(%1415, %1430) layers.0.0 : f32[B, 1024, 192], written over %1415 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       arena + 134217728, (const long[]){196608, 192, 1}, arena + 924844032);
 
-  /* %1558 = mul(%1557, %167) layers.0.0 : f32[B, 1024, 192] */
+  /* %1432 = mul(%1431, %161) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1559 = transpose(%164) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 146800640);
+  /* %1433 = transpose(%158) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[55], arena + 140509184);
 
-  /* %1560 = fused_linear(%1558, %1559) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 146800640, NULL, LK_ACT_NONE, NULL,
-      arena + 140509184);
-
-  /* %1561 = linear_grad_weight(%1558, %163) layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 241172480,
-      arena + 955084800);
-
-  /* %1562 = reduce_sum(%1558) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 955382016);
-
-  /* %1563 = reshape(%1560) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %1560: no code */
-
-  /* %1564 = transpose(%1563) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 4, 48}, (const int[]){0, 2, 3, 1, 4},
-      arena + 140509184, arena + 931135488);
-
-  /* %1565 = transpose(%157) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 1, 48, 1024] */
-  lk_transpose(5, (const long[]){B, 1, 1, 1024, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 335544320, arena + 268435456);
-
-  /* %1566 = matmul(%1564, %1565) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 1024, 1024, 48, arena + 931135488 + i0 * 196608, 49152, 48, 1,
-        arena + 268435456 + i0 * 49152, 0, 1024, 1, arena + 134217728 + i0 * 4194304, 1048576, 1024,
-        0.0f);
-  } // for i0
-
-  /* %1567 = transpose(%160) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
-  lk_transpose(5, (const long[]){B, 1, 4, 1024, 1024}, (const int[]){0, 1, 2, 4, 3}, arena,
+  /* %1434 = fused_linear(%1432, %1433) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 140509184, NULL, LK_ACT_NONE, NULL,
       arena + 268435456);
 
-  /* %1568 = matmul(%1567, %1564) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
-  lk_gemm_batched(B * 4, 1024, 48, 1024, arena + 268435456, 1048576, 1024, 1, arena + 931135488,
-      49152, 48, 1, arena + 937426944, 49152, 48, 0.0f);
+  /* %1435 = linear_grad_weight(%1432, %157) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 241172480,
+      arena + 944173056);
 
-  /* %1569 = reduce_sum(%1568) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 1024, 48] */
+  /* %1436 = reduce_sum(%1432) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 134217728, arena + 938999616);
+
+  /* %1437 = reshape(%1434) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %1434: no code */
+
+  /* %1438 = matmul_permuted(%1437, %152) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  lk_gemm_batched2(B, 196608, 49152, 4194304, 4, 1024, 1024, 48, arena + 268435456, 48, 192, 1,
+      arena + 335544320, 0, 1, 48, arena + 134217728, 1048576, 1024, 0.0f);
+
+  /* %1439 = matmul_permuted(%155, %1437) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
+  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1, 1024,
+      arena + 268435456, 48, 192, 1, arena + 274726912, 49152, 48, 0.0f);
+
+  /* %1440 = reduce_sum(%1439) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 1024, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 1024, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 937426944, arena + 931135488);
+      arena + 274726912, arena + 935067648);
 
-  /* %1570 = reshape(%1569) {shape [1, 1, 1024, 48]} layers.0.0.layers.1.0 : f32[B, 1, 1, 1024, 48], a view of %1569: no code */
+  /* %1441 = reshape(%1440) {shape [1, 1, 1024, 48]} layers.0.0.layers.1.0 : f32[B, 1, 1, 1024, 48], a view of %1440: no code */
 
-  /* %1571 = softmax_grad(%160, %1566) {axis -1} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  /* %1442 = softmax_grad(%155, %1438) {axis -1} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
   lk_softmax_grad(B * 4096, 1024, arena, arena + 134217728, arena + 268435456);
 
-  /* %1572 = mul_scalar(%1571) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
+  /* %1443 = mul_scalar(%1442) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
   lk_mul_scalar(B * 4 * 1024 * 1024, arena + 268435456, 0.14433756f, arena);
 
-  /* %1573 = transpose(%155) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 1, 1024, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 1024}, (const int[]){0, 1, 2, 4, 3},
-      arena + 946077696, arena + 140509184);
+  /* %1444 = matmul_permuted(%1443, %151) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48] */
+  lk_gemm_batched2(B, 4194304, 49152, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
+      arena + 933494784, 0, 48, 1, arena + 134217728, 48, 192, 0.0f);
 
-  /* %1574 = matmul(%1572, %1573) layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
-  for (long i0 = 0; i0 < B; i0++) {
-    lk_gemm_batched(4, 1024, 48, 1024, arena + i0 * 4194304, 1048576, 1024, 1,
-        arena + 140509184 + i0 * 49152, 0, 48, 1, arena + 134217728 + i0 * 196608, 49152, 48, 0.0f);
-  } // for i0
+  /* %1445 = matmul_permuted(%150, %1443) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 48, 1024] */
+  lk_gemm_batched2(B, 196608, 4194304, 196608, 4, 48, 1024, 1024, arena + 918552576, 48, 1, 192,
+      arena, 1048576, 1024, 1, arena + 140509184, 49152, 1024, 0.0f);
 
-  /* %1575 = transpose(%153) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 1, 4, 48, 1024] */
-  lk_transpose(5, (const long[]){B, 1, 4, 1024, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 918552576, arena + 140509184);
-
-  /* %1576 = matmul(%1575, %1572) layers.0.0.layers.1.0 : f32[B, 1, 4, 48, 1024] */
-  lk_gemm_batched(B * 4, 48, 1024, 1024, arena + 140509184, 49152, 1024, 1, arena, 1048576, 1024, 1,
-      arena + 146800640, 49152, 1024, 0.0f);
-
-  /* %1577 = reduce_sum(%1576) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 48, 1024] */
+  /* %1446 = reduce_sum(%1445) {axes [1]} layers.0.0.layers.1.0 : f32[B, 1, 48, 1024] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 1024}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 146800640, arena);
+      arena + 140509184, arena);
 
-  /* %1578 = reshape(%1577) {shape [1, 1, 48, 1024]} layers.0.0.layers.1.0 : f32[B, 1, 1, 48, 1024], a view of %1577: no code */
+  /* %1447 = reshape(%1446) {shape [1, 1, 48, 1024]} layers.0.0.layers.1.0 : f32[B, 1, 1, 48, 1024], a view of %1446: no code */
 
-  /* %1579 = transpose(%1570) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
+  /* %1448 = transpose(%1441) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
-      arena + 931135488, arena + 6291456);
+      arena + 935067648, arena + 1572864);
 
-  /* %1580 = reshape(%1579) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1579: no code */
+  /* %1449 = reshape(%1448) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1448: no code */
 
-  /* %1581 = transpose(%1578) {perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
+  /* %1450 = transpose(%1447) {perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 48, 1024}, (const int[]){0, 4, 1, 2, 3}, arena,
-      arena + 7864320);
+      arena + 3145728);
 
-  /* %1582 = reshape(%1581) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1581: no code */
+  /* %1451 = reshape(%1450) {shape [1024, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 48], a view of %1450: no code */
 
-  /* %1583 = transpose(%1574) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1, 4, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
-      arena + 134217728, arena);
+  /* %1452 = reshape(%1444) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1444: no code */
 
-  /* %1584 = reshape(%1583) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1583: no code */
+  /* %1453 = concat(%1451, %1449) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
+  lk_copy_rows(B * 1024, 48, arena + 3145728, 48, arena + 6291456, 96);
+  lk_copy_rows(B * 1024, 48, arena + 1572864, 48, arena + 6291504, 96);
 
-  /* %1585 = concat(%1582, %1580) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 96] */
-  lk_copy_rows(B * 1024, 48, arena + 7864320, 48, arena + 12582912, 96);
-  lk_copy_rows(B * 1024, 48, arena + 6291456, 48, arena + 12582960, 96);
+  /* %1454 = transpose(%145) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 9437184);
 
-  /* %1586 = transpose(%147) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[53], arena + 15728640);
+  /* %1455 = fused_linear(%1453, %1454) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 96, 192, arena + 6291456, arena + 9437184, NULL, LK_ACT_NONE, NULL,
+      arena);
 
-  /* %1587 = fused_linear(%1585, %1586) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 96, 192, arena + 12582912, arena + 15728640, NULL, LK_ACT_NONE, NULL,
-      arena + 6291456);
+  /* %1456 = linear_grad_weight(%1453, %141) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 96, arena + 6291456, arena + 912261120, arena + 233189376);
 
-  /* %1588 = linear_grad_weight(%1585, %143) layers.0.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 96, arena + 12582912, arena + 912261120, arena + 233189376);
-
-  /* %1589 = reduce_sum(%1585) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
+  /* %1457 = reduce_sum(%1453) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[96] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 96}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
       arena + 233228928);
 
-  /* %1590 = transpose(%144) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 12582912);
+  /* %1458 = transpose(%142) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[51], arena + 6291456);
 
-  /* %1591 = linear_grad_weight(%1584, %143) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 912261120, arena + 233078784);
+  /* %1459 = linear_grad_weight(%1452, %141) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 912261120,
+      arena + 233078784);
 
-  /* %1592 = reduce_sum(%1584) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  /* %1460 = reduce_sum(%1452) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 134217728, arena + 233227008);
+
+  /* %1461 = fused_linear(%1452, %1458, %1455) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1455 */
+  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 6291456, NULL, LK_ACT_NONE, arena,
+      arena);
+
+  /* %1462 = reduce_sum(%1461) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 233227008);
-
-  /* %1593 = fused_linear(%1584, %1590, %1587) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1587 */
-  lk_fused_linear(B * 1024, 192, 192, arena, arena + 12582912, NULL, LK_ACT_NONE, arena + 6291456,
-      arena + 6291456);
-
-  /* %1594 = reduce_sum(%1593) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
       arena + 176179200);
 
-  /* %1595 = mul(%1593, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 6291456, (const long[]){196608, 192, 1},
-      params[37], (const long[]){0, 0, 1}, arena);
-
-  /* %1596 = mul(%1593, %141) layers.0.0.norm1 : f32[B, 1024, 192], written over %1587 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 6291456, (const long[]){196608, 192, 1},
-      arena + 905969664, (const long[]){196608, 192, 1}, arena + 6291456);
-
-  /* %1597 = reduce_sum(%1596) {axes [0], batch} layers.0.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 6291456,
-      arena + 233227200);
-
-  /* %1598 = normalize_grad(%140, %1595) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 899678208, arena, 1e-06f, arena + 6291456);
-
-  /* %1599 = add(%1557, %1598) layers.0.0 : f32[B, 1024, 192], written over %1541 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
-      arena + 6291456, (const long[]){196608, 192, 1}, arena + 924844032);
-
-  /* %1600 = mul(%1599, %138) layers.0.0 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 25165824);
-
-  /* %1601 = transpose(%135) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 31457280);
-
-  /* %1602 = fused_linear(%1600, %1601) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 25165824, arena + 31457280, NULL, LK_ACT_NONE, NULL,
-      arena);
-
-  /* %1603 = linear_grad_weight(%1600, %134) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 25165824, arena + 824180736, arena + 232783872);
-
-  /* %1604 = reduce_sum(%1600) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 233227392);
-
-  /* %1605 = gelu_grad(%133, %1602) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 799014912, arena, arena + 25165824);
-
-  /* %1606 = transpose(%131) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 6291456);
-
-  /* %1607 = fused_linear(%1605, %1606) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena + 6291456, NULL, LK_ACT_NONE, NULL,
-      arena);
-
-  /* %1608 = linear_grad_weight(%1605, %130) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 893386752, arena + 232931328);
-
-  /* %1609 = reduce_sum(%1605) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 233226240);
-
-  /* %1610 = reduce_sum(%1607) {axes [0], batch} layers.0.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 6291456);
-
-  /* %1611 = add(%1552, %1610) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 955381632, (const long[]){1}, arena + 6291456,
-      (const long[]){1}, arena + 233227584);
-
-  /* %1612 = mul(%1607, %126) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[45],
+  /* %1463 = mul(%1461, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[37],
       (const long[]){0, 0, 1}, arena + 6291456);
 
-  /* %1613 = mul(%1607, %128) layers.0.0.norm2 : f32[B, 1024, 192], written over %1607 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 887095296,
+  /* %1464 = mul(%1461, %139) layers.0.0.norm1 : f32[B, 1024, 192], written over %1455 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 905969664,
       (const long[]){196608, 192, 1}, arena);
 
-  /* %1614 = reduce_sum(%1613) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1465 = reduce_sum(%1464) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
-      arena + 12582912);
+      arena + 233227200);
 
-  /* %1615 = add(%1555, %1614) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 955381824, (const long[]){1}, arena + 12582912,
-      (const long[]){1}, arena + 233227776);
+  /* %1466 = normalize_grad(%138, %1463) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 899678208, arena + 6291456, 1e-06f, arena);
 
-  /* %1616 = normalize_grad(%125, %1612) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 880803840, arena + 6291456, 1e-06f, arena);
-
-  /* %1617 = add(%1599, %1616) layers.0.0 : f32[B, 1024, 192], written over %1541 */
+  /* %1467 = add(%1431, %1466) layers.0.0 : f32[B, 1024, 192], written over %1415 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1}, arena,
       (const long[]){196608, 192, 1}, arena + 924844032);
 
-  /* %1618 = mul(%1617, %123) layers.0.0 : f32[B, 1024, 192] */
+  /* %1468 = mul(%1467, %136) layers.0.0 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 25165824);
+
+  /* %1469 = transpose(%133) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[49], arena + 31457280);
+
+  /* %1470 = fused_linear(%1468, %1469) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  lk_fused_linear(B * 1024, 192, 768, arena + 25165824, arena + 31457280, NULL, LK_ACT_NONE, NULL,
+      arena);
+
+  /* %1471 = linear_grad_weight(%1468, %132) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 25165824, arena + 824180736, arena + 232783872);
+
+  /* %1472 = reduce_sum(%1468) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
+      arena + 233227392);
+
+  /* %1473 = gelu_grad(%131, %1470) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 799014912, arena, arena + 25165824);
+
+  /* %1474 = transpose(%129) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[47], arena + 6291456);
+
+  /* %1475 = fused_linear(%1473, %1474) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena + 6291456, NULL, LK_ACT_NONE, NULL,
+      arena);
+
+  /* %1476 = linear_grad_weight(%1473, %128) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 893386752, arena + 232931328);
+
+  /* %1477 = reduce_sum(%1473) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
+      arena + 233226240);
+
+  /* %1478 = reduce_sum(%1475) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 6291456);
+
+  /* %1479 = add(%1426, %1478) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 938999232, (const long[]){1}, arena + 6291456,
+      (const long[]){1}, arena + 233227584);
+
+  /* %1480 = mul(%1475, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[45],
+      (const long[]){0, 0, 1}, arena + 6291456);
+
+  /* %1481 = mul(%1475, %126) layers.0.0.norm2 : f32[B, 1024, 192], written over %1475 */
+  lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 887095296,
+      (const long[]){196608, 192, 1}, arena);
+
+  /* %1482 = reduce_sum(%1481) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
+      arena + 12582912);
+
+  /* %1483 = add(%1429, %1482) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 938999424, (const long[]){1}, arena + 12582912,
+      (const long[]){1}, arena + 233227776);
+
+  /* %1484 = normalize_grad(%123, %1480) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  lk_normalize_grad(B * 1024, 192, arena + 880803840, arena + 6291456, 1e-06f, arena);
+
+  /* %1485 = add(%1467, %1484) layers.0.0 : f32[B, 1024, 192], written over %1415 */
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1}, arena,
+      (const long[]){196608, 192, 1}, arena + 924844032);
+
+  /* %1486 = mul(%1485, %121) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena);
 
-  /* %1619 = transpose(%120) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1487 = transpose(%118) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[43], arena + 6291456);
 
-  /* %1620 = fused_linear(%1618, %1619) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %1488 = fused_linear(%1486, %1487) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena + 28311552);
 
-  /* %1621 = linear_grad_weight(%1618, %119) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1489 = linear_grad_weight(%1486, %117) layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 874512384, arena + 233115648);
 
-  /* %1622 = reduce_sum(%1618) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1490 = reduce_sum(%1486) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 233227968);
 
-  /* %1623 = reshape(%1620) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1620: no code */
+  /* %1491 = reshape(%1488) {shape [1024, 1, 4, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48], a view of %1488: no code */
 
-  /* %1624 = transpose(%114) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 18] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 18, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 770703360, arena);
+  /* %1492 = matmul_permuted(%1491, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_gemm_batched2(B, 196608, 884736, 73728, 1024, 4, 18, 48, arena + 28311552, 192, 48, 1,
+      arena + 770703360, 48, 1, 49152, arena + 34603008, 72, 18, 0.0f);
 
-  /* %1625 = matmul(%1623, %1624) layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_gemm_batched(B * 1024, 4, 18, 48, arena + 28311552, 192, 48, 1, arena, 864, 18, 1,
-      arena + 34603008, 72, 18, 0.0f);
+  /* %1493 = matmul_permuted(%115, %1491) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 931135488, 72, 1, 18,
+      arena + 28311552, 192, 48, 1, arena, 48, 49152, 0.0f);
 
-  /* %1626 = transpose(%117) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 4] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 4, 18}, (const int[]){0, 1, 2, 4, 3},
-      arena + 943718400, arena + 36962304);
+  /* %1494 = softmax_grad(%115, %1492) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_softmax_grad(B * 4096, 18, arena + 931135488, arena + 34603008, arena + 28311552);
 
-  /* %1627 = matmul(%1626, %1623) layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 48] */
-  lk_gemm_batched(B * 1024, 18, 48, 4, arena + 36962304, 72, 4, 1, arena + 28311552, 192, 48, 1,
-      arena, 864, 48, 0.0f);
+  /* %1495 = mul_scalar(%1494) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
+  lk_mul_scalar(B * 1024 * 4 * 18, arena + 28311552, 0.14433756f, arena + 56623104);
 
-  /* %1628 = softmax_grad(%117, %1625) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_softmax_grad(B * 4096, 18, arena + 943718400, arena + 34603008, arena + 28311552);
+  /* %1496 = matmul_permuted(%1495, %111) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
+  lk_gemm_batched2(B, 73728, 884736, 196608, 1024, 4, 48, 18, arena + 56623104, 72, 18, 1,
+      arena + 742391808, 48, 49152, 1, arena + 169869312, 192, 48, 0.0f);
 
-  /* %1629 = mul_scalar(%1628) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 18] */
-  lk_mul_scalar(B * 1024 * 4 * 18, arena + 28311552, 0.14433756f, arena + 62914560);
+  /* %1497 = matmul_permuted(%110, %1495) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
+  lk_gemm_batched2(B, 73728, 196608, 884736, 1024, 18, 48, 4, arena + 56623104, 72, 1, 18,
+      arena + 868220928, 192, 48, 1, arena + 28311552, 48, 49152, 0.0f);
 
-  /* %1630 = transpose(%113) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 18, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 48, 18}, (const int[]){0, 1, 2, 4, 3},
-      arena + 742391808, arena + 28311552);
+  /* %1498 = reshape(%1493) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1493: no code */
 
-  /* %1631 = matmul(%1629, %1630) layers.0.0.layers.0.0 : f32[B, 1024, 1, 4, 48] */
-  lk_gemm_batched(B * 1024, 4, 48, 18, arena + 62914560, 72, 18, 1, arena + 28311552, 864, 48, 1,
-      arena + 169869312, 192, 48, 0.0f);
+  /* %1499 = reshape(%1497) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1497: no code */
 
-  /* %1632 = transpose(%110) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 4] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 4, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 868220928, arena + 56623104);
+  /* %1500 = reshape(%1496) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1496: no code */
 
-  /* %1633 = matmul(%1632, %1629) layers.0.0.layers.0.0 : f32[B, 1024, 1, 48, 18] */
-  lk_gemm_batched(B * 1024, 48, 18, 4, arena + 56623104, 192, 4, 1, arena + 62914560, 72, 18, 1,
-      arena + 28311552, 864, 18, 0.0f);
+  /* %1501 = concat(%1499, %1498) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
+  lk_copy_rows(B * 18432, 48, arena + 28311552, 48, arena + 113246208, 96);
+  lk_copy_rows(B * 18432, 48, arena, 48, arena + 113246256, 96);
 
-  /* %1634 = transpose(%1627) {perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 18, 48}, (const int[]){0, 3, 1, 2, 4}, arena,
-      arena + 56623104);
-
-  /* %1635 = transpose(%1633) {perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 1, 48, 18}, (const int[]){0, 4, 1, 2, 3},
-      arena + 28311552, arena);
-
-  /* %1636 = reshape(%1634) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1634: no code */
-
-  /* %1637 = reshape(%1635) {shape [18, 1024, 48]} layers.0.0.layers.0.0 : f32[B, 18, 1024, 48], a view of %1635: no code */
-
-  /* %1638 = reshape(%1631) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1631: no code */
-
-  /* %1639 = concat(%1637, %1636) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 96] */
-  lk_copy_rows(B * 18432, 48, arena, 48, arena + 113246208, 96);
-  lk_copy_rows(B * 18432, 48, arena + 56623104, 48, arena + 113246256, 96);
-
-  /* %1640 = transpose(%105) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
+  /* %1502 = transpose(%105) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 96] */
   lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[41], arena + 176160768);
 
-  /* %1641 = fused_linear(%1639, %1640) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
+  /* %1503 = fused_linear(%1501, %1502) layers.0.0.layers.0.0.Wkv_even : f32[B, 18, 1024, 192] */
   lk_fused_linear(B * 18 * 1024, 96, 192, arena + 113246208, arena + 176160768, NULL, LK_ACT_NONE,
       NULL, arena);
 
-  /* %1642 = linear_grad_weight(%1639, %101) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
+  /* %1504 = linear_grad_weight(%1501, %101) layers.0.0.layers.0.0.Wkv_even : f32[96, 192] */
   lk_linear_grad_weight(B * 18 * 1024, 192, 96, arena + 113246208, arena + 629145600,
       arena + 233207808);
 
-  /* %1643 = reduce_sum(%1639) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
+  /* %1505 = reduce_sum(%1501) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[96] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 96}, (const unsigned char[]){1, 1, 1, 0},
       arena + 113246208, arena + 233229024);
 
-  /* %1644 = transpose(%102) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1506 = transpose(%102) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 113246208);
 
-  /* %1645 = fused_linear(%1638, %1644) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %1507 = fused_linear(%1500, %1506) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 169869312, arena + 113246208, NULL, LK_ACT_NONE, NULL,
       arena + 226492416);
 
-  /* %1646 = linear_grad_weight(%1638, %98) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1508 = linear_grad_weight(%1500, %98) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 169869312, arena + 861929472,
       arena + 233152512);
 
-  /* %1647 = reduce_sum(%1638) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1509 = reduce_sum(%1500) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 169869312, arena + 233228160);
 
-  /* %1648 = reduce_sum(%1641) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1510 = reduce_sum(%1503) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0}, arena,
       arena + 113246208);
 
-  /* %1649 = add(%1594, %1648) layers.0.0.norm1 : f32[192] */
+  /* %1511 = add(%1462, %1510) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 176179200, (const long[]){1}, arena + 113246208,
       (const long[]){1}, arena + 233228352);
 
-  /* %1650 = mul(%1641, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  /* %1512 = mul(%1503, %94) layers.0.0.norm1 : f32[B, 18, 1024, 192] */
   lk_mul(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
       params[37], (const long[]){0, 0, 0, 1}, arena + 113246208);
 
-  /* %1651 = mul(%1641, %99) layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1641 */
+  /* %1513 = mul(%1503, %99) layers.0.0.norm1 : f32[B, 18, 1024, 192], written over %1503 */
   lk_mul(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
       arena + 515899392, (const long[]){3538944, 196608, 192, 1}, arena);
 
-  /* %1652 = reduce_sum(%1651) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1514 = reduce_sum(%1513) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 1, 1, 0}, arena,
       arena + 233228544);
 
-  /* %1653 = add(%1597, %1652) layers.0.0.norm1 : f32[192] */
+  /* %1515 = add(%1465, %1514) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 233227200, (const long[]){1}, arena + 233228544,
       (const long[]){1}, arena + 233228736);
 
-  /* %1654 = normalize_grad(%92, %1650) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
+  /* %1516 = normalize_grad(%92, %1512) {eps 1e-06} layers.0.0.norm1 : f32[B, 18, 1024, 192] */
   lk_normalize_grad(B * 18 * 1024, 192, arena + 402653184, arena + 113246208, 1e-06f, arena);
 
-  /* %1655 = reduce_sum(%1645) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1517 = reduce_sum(%1507) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 226492416, arena + 113246208);
 
-  /* %1656 = add(%1649, %1655) layers.0.0.norm1 : f32[192] */
+  /* %1518 = add(%1511, %1517) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 233228352, (const long[]){1}, arena + 113246208,
       (const long[]){1}, arena + 233227200);
 
-  /* %1657 = mul(%1645, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1519 = mul(%1507, %94) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 226492416, (const long[]){196608, 192, 1},
       params[37], (const long[]){0, 0, 1}, arena + 113246208);
 
-  /* %1658 = mul(%1645, %96) layers.0.0.norm1 : f32[B, 1024, 192], written over %1645 */
+  /* %1520 = mul(%1507, %96) layers.0.0.norm1 : f32[B, 1024, 192], written over %1507 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 226492416, (const long[]){196608, 192, 1},
       arena + 855638016, (const long[]){196608, 192, 1}, arena + 226492416);
 
-  /* %1659 = reduce_sum(%1658) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1521 = reduce_sum(%1520) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 226492416, arena + 119537664);
 
-  /* %1660 = add(%1653, %1659) layers.0.0.norm1 : f32[192] */
+  /* %1522 = add(%1515, %1521) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 233228736, (const long[]){1}, arena + 119537664,
       (const long[]){1}, arena + 230031360);
 
-  /* %1661 = normalize_grad(%93, %1657) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1523 = normalize_grad(%93, %1519) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 849346560, arena + 113246208, 1e-06f, arena + 119537664);
 
-  /* %1662 = add(%1617, %1661) layers.0.0 : f32[B, 1024, 192], written over %1541 */
+  /* %1524 = add(%1485, %1523) layers.0.0 : f32[B, 1024, 192], written over %1415 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
       arena + 119537664, (const long[]){196608, 192, 1}, arena + 924844032);
 
-  /* %1663 = reshape(%1662) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1541: no code */
+  /* %1525 = reshape(%1524) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1415: no code */
 
-  /* %1664 = zero_pad(%1663) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
+  /* %1526 = zero_pad(%1525) {axis 0, before 0, after 17} layers.0.0 : f32[B, 18, 1024, 192] */
   lk_zero_pad(B, 1, 196608, 0, 17, arena + 924844032, arena + 113246208);
 
-  /* %1665 = add(%1654, %1664) layers.0.0 : f32[B, 18, 1024, 192], written over %1654 */
+  /* %1527 = add(%1516, %1526) layers.0.0 : f32[B, 18, 1024, 192], written over %1516 */
   lk_add(4, (const long[]){B, 18, 1024, 192}, arena, (const long[]){3538944, 196608, 192, 1},
       arena + 113246208, (const long[]){3538944, 196608, 192, 1}, arena);
 
-  /* %1666 = reduce_sum(%1665) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
+  /* %1528 = reduce_sum(%1527) {axes [], batch} layers.0.0 : f32[18, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 18, 1024, 192}, (const unsigned char[]){1, 0, 0, 0}, arena,
       arena + 226492416);
 
-  /* %1667 = index(%1665) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1529 = index(%1527) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena, 3538944, arena + 113246208, 196608);
 
-  /* %1668 = index(%1665) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1530 = index(%1527) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 196608, 3538944, arena + 119537664, 196608);
 
-  /* %1669 = index(%1665) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1531 = index(%1527) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 393216, 3538944, arena + 125829120, 196608);
 
-  /* %1670 = index(%1665) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1532 = index(%1527) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 589824, 3538944, arena + 132120576, 196608);
 
-  /* %1671 = index(%1665) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1533 = index(%1527) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 786432, 3538944, arena + 138412032, 196608);
 
-  /* %1672 = index(%1665) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1534 = index(%1527) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 983040, 3538944, arena + 144703488, 196608);
 
-  /* %1673 = index(%1665) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1535 = index(%1527) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1179648, 3538944, arena + 150994944, 196608);
 
-  /* %1674 = index(%1665) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1536 = index(%1527) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1376256, 3538944, arena + 157286400, 196608);
 
-  /* %1675 = index(%1665) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1537 = index(%1527) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1572864, 3538944, arena + 163577856, 196608);
 
-  /* %1676 = index(%1665) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1538 = index(%1527) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1769472, 3538944, arena + 169869312, 196608);
 
-  /* %1677 = index(%1665) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1539 = index(%1527) {axis 0, at 10} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 1966080, 3538944, arena + 176160768, 196608);
 
-  /* %1678 = index(%1665) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1540 = index(%1527) {axis 0, at 11} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2162688, 3538944, arena + 182452224, 196608);
 
-  /* %1679 = index(%1665) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1541 = index(%1527) {axis 0, at 12} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2359296, 3538944, arena + 188743680, 196608);
 
-  /* %1680 = index(%1665) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1542 = index(%1527) {axis 0, at 13} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2555904, 3538944, arena + 195035136, 196608);
 
-  /* %1681 = index(%1665) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1543 = index(%1527) {axis 0, at 14} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2752512, 3538944, arena + 201326592, 196608);
 
-  /* %1682 = index(%1665) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1544 = index(%1527) {axis 0, at 15} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 2949120, 3538944, arena + 207618048, 196608);
 
-  /* %1683 = index(%1665) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1545 = index(%1527) {axis 0, at 16} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 3145728, 3538944, arena + 213909504, 196608);
 
-  /* %1684 = index(%1665) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1546 = index(%1527) {axis 0, at 17} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 3342336, 3538944, arena + 220200960, 196608);
 
-  /* %1685 = seq2img(%1684) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1547 = seq2img(%1546) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 220200960, arena);
 
-  /* %1686 = conv2d_grad_weight(%1685, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 954052608,
+  /* %1548 = conv2d_grad_weight(%1547, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943521792,
       arena + 6291456);
 
-  /* %1687 = reduce_sum(%1685) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
+  /* %1549 = reduce_sum(%1547) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6384768);
 
-  /* %1688 = seq2img(%1683) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1550 = seq2img(%1545) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 213909504, arena);
 
-  /* %1689 = conv2d_grad_weight(%1688, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953954304,
+  /* %1551 = conv2d_grad_weight(%1550, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943423488,
       arena + 6296640);
 
-  /* %1690 = reduce_sum(%1688) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
+  /* %1552 = reduce_sum(%1550) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6384960);
 
-  /* %1691 = seq2img(%1682) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1553 = seq2img(%1544) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 207618048, arena);
 
-  /* %1692 = conv2d_grad_weight(%1691, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953856000,
+  /* %1554 = conv2d_grad_weight(%1553, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943325184,
       arena + 6301824);
 
-  /* %1693 = reduce_sum(%1691) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
+  /* %1555 = reduce_sum(%1553) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385152);
 
-  /* %1694 = seq2img(%1681) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1556 = seq2img(%1543) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 201326592, arena);
 
-  /* %1695 = conv2d_grad_weight(%1694, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953757696,
+  /* %1557 = conv2d_grad_weight(%1556, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943226880,
       arena + 6307008);
 
-  /* %1696 = reduce_sum(%1694) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
+  /* %1558 = reduce_sum(%1556) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385344);
 
-  /* %1697 = seq2img(%1680) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1559 = seq2img(%1542) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 195035136, arena);
 
-  /* %1698 = conv2d_grad_weight(%1697, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953659392,
+  /* %1560 = conv2d_grad_weight(%1559, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943128576,
       arena + 6312192);
 
-  /* %1699 = reduce_sum(%1697) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
+  /* %1561 = reduce_sum(%1559) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385536);
 
-  /* %1700 = seq2img(%1679) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1562 = seq2img(%1541) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 188743680, arena);
 
-  /* %1701 = conv2d_grad_weight(%1700, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953561088,
+  /* %1563 = conv2d_grad_weight(%1562, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943030272,
       arena + 6317376);
 
-  /* %1702 = reduce_sum(%1700) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
+  /* %1564 = reduce_sum(%1562) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385728);
 
-  /* %1703 = seq2img(%1678) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1565 = seq2img(%1540) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 182452224, arena);
 
-  /* %1704 = conv2d_grad_weight(%1703, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953462784,
+  /* %1566 = conv2d_grad_weight(%1565, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942931968,
       arena + 6322560);
 
-  /* %1705 = reduce_sum(%1703) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
+  /* %1567 = reduce_sum(%1565) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6385920);
 
-  /* %1706 = seq2img(%1677) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1568 = seq2img(%1539) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 176160768, arena);
 
-  /* %1707 = conv2d_grad_weight(%1706, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953364480,
+  /* %1569 = conv2d_grad_weight(%1568, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942833664,
       arena + 6327744);
 
-  /* %1708 = reduce_sum(%1706) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
+  /* %1570 = reduce_sum(%1568) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386112);
 
-  /* %1709 = seq2img(%1676) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1571 = seq2img(%1538) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 169869312, arena);
 
-  /* %1710 = conv2d_grad_weight(%1709, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953266176,
+  /* %1572 = conv2d_grad_weight(%1571, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942735360,
       arena + 6332928);
 
-  /* %1711 = reduce_sum(%1709) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
+  /* %1573 = reduce_sum(%1571) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386304);
 
-  /* %1712 = seq2img(%1675) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1574 = seq2img(%1537) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 163577856, arena);
 
-  /* %1713 = conv2d_grad_weight(%1712, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953167872,
+  /* %1575 = conv2d_grad_weight(%1574, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942637056,
       arena + 6338112);
 
-  /* %1714 = reduce_sum(%1712) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
+  /* %1576 = reduce_sum(%1574) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386496);
 
-  /* %1715 = seq2img(%1674) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1577 = seq2img(%1536) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 157286400, arena);
 
-  /* %1716 = conv2d_grad_weight(%1715, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 953069568,
+  /* %1578 = conv2d_grad_weight(%1577, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942538752,
       arena + 6343296);
 
-  /* %1717 = reduce_sum(%1715) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
+  /* %1579 = reduce_sum(%1577) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386688);
 
-  /* %1718 = seq2img(%1673) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1580 = seq2img(%1535) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 150994944, arena);
 
-  /* %1719 = conv2d_grad_weight(%1718, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952971264,
+  /* %1581 = conv2d_grad_weight(%1580, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942440448,
       arena + 6348480);
 
-  /* %1720 = reduce_sum(%1718) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
+  /* %1582 = reduce_sum(%1580) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6386880);
 
-  /* %1721 = seq2img(%1672) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1583 = seq2img(%1534) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 144703488, arena);
 
-  /* %1722 = conv2d_grad_weight(%1721, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952872960,
+  /* %1584 = conv2d_grad_weight(%1583, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942342144,
       arena + 6353664);
 
-  /* %1723 = reduce_sum(%1721) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
+  /* %1585 = reduce_sum(%1583) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387072);
 
-  /* %1724 = seq2img(%1671) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1586 = seq2img(%1533) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 138412032, arena);
 
-  /* %1725 = conv2d_grad_weight(%1724, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952774656,
+  /* %1587 = conv2d_grad_weight(%1586, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942243840,
       arena + 6358848);
 
-  /* %1726 = reduce_sum(%1724) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
+  /* %1588 = reduce_sum(%1586) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387264);
 
-  /* %1727 = seq2img(%1670) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1589 = seq2img(%1532) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 132120576, arena);
 
-  /* %1728 = conv2d_grad_weight(%1727, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952676352,
+  /* %1590 = conv2d_grad_weight(%1589, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942145536,
       arena + 6364032);
 
-  /* %1729 = reduce_sum(%1727) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
+  /* %1591 = reduce_sum(%1589) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387456);
 
-  /* %1730 = seq2img(%1669) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1592 = seq2img(%1531) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 125829120, arena);
 
-  /* %1731 = conv2d_grad_weight(%1730, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952578048,
+  /* %1593 = conv2d_grad_weight(%1592, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942047232,
       arena + 6369216);
 
-  /* %1732 = reduce_sum(%1730) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
+  /* %1594 = reduce_sum(%1592) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387648);
 
-  /* %1733 = seq2img(%1668) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1595 = seq2img(%1530) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 119537664, arena);
 
-  /* %1734 = conv2d_grad_weight(%1733, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 952479744,
+  /* %1596 = conv2d_grad_weight(%1595, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941948928,
       arena + 6374400);
 
-  /* %1735 = reduce_sum(%1733) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
+  /* %1597 = reduce_sum(%1595) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6387840);
 
-  /* %1736 = seq2img(%1667) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1598 = seq2img(%1529) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 113246208, arena);
 
-  /* %1737 = conv2d_grad_weight(%1736, %0) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 3, 3] */
+  /* %1599 = conv2d_grad_weight(%1598, %0) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 3, 3] */
   lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, inputs[0], arena + 6379584);
 
-  /* %1738 = reduce_sum(%1736) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
+  /* %1600 = reduce_sum(%1598) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1}, arena,
       arena + 6388032);
 
-  /* output 0 "loss" = %754 : f32[1] */
-  memcpy(outputs[0], arena + 955383360, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1737 : f32[192, 3, 3, 3] */
+  /* output 0 "loss" = %700 : f32[1] */
+  memcpy(outputs[0], arena + 945064384, sizeof(float) * 1);
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1599 : f32[192, 3, 3, 3] */
   memcpy(outputs[1], arena + 6379584, sizeof(float) * 5184);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1738 : f32[192] */
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1600 : f32[192] */
   memcpy(outputs[2], arena + 6388032, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1734 : f32[192, 3, 3, 3] */
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1596 : f32[192, 3, 3, 3] */
   memcpy(outputs[3], arena + 6374400, sizeof(float) * 5184);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1735 : f32[192] */
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1597 : f32[192] */
   memcpy(outputs[4], arena + 6387840, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1731 : f32[192, 3, 3, 3] */
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1593 : f32[192, 3, 3, 3] */
   memcpy(outputs[5], arena + 6369216, sizeof(float) * 5184);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1732 : f32[192] */
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1594 : f32[192] */
   memcpy(outputs[6], arena + 6387648, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1728 : f32[192, 3, 3, 3] */
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1590 : f32[192, 3, 3, 3] */
   memcpy(outputs[7], arena + 6364032, sizeof(float) * 5184);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1729 : f32[192] */
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1591 : f32[192] */
   memcpy(outputs[8], arena + 6387456, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1725 : f32[192, 3, 3, 3] */
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1587 : f32[192, 3, 3, 3] */
   memcpy(outputs[9], arena + 6358848, sizeof(float) * 5184);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1726 : f32[192] */
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1588 : f32[192] */
   memcpy(outputs[10], arena + 6387264, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1722 : f32[192, 3, 3, 3] */
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1584 : f32[192, 3, 3, 3] */
   memcpy(outputs[11], arena + 6353664, sizeof(float) * 5184);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1723 : f32[192] */
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1585 : f32[192] */
   memcpy(outputs[12], arena + 6387072, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1719 : f32[192, 3, 3, 3] */
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1581 : f32[192, 3, 3, 3] */
   memcpy(outputs[13], arena + 6348480, sizeof(float) * 5184);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1720 : f32[192] */
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1582 : f32[192] */
   memcpy(outputs[14], arena + 6386880, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1716 : f32[192, 3, 3, 3] */
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1578 : f32[192, 3, 3, 3] */
   memcpy(outputs[15], arena + 6343296, sizeof(float) * 5184);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1717 : f32[192] */
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1579 : f32[192] */
   memcpy(outputs[16], arena + 6386688, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1713 : f32[192, 3, 3, 3] */
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1575 : f32[192, 3, 3, 3] */
   memcpy(outputs[17], arena + 6338112, sizeof(float) * 5184);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1714 : f32[192] */
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1576 : f32[192] */
   memcpy(outputs[18], arena + 6386496, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1710 : f32[192, 3, 3, 3] */
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1572 : f32[192, 3, 3, 3] */
   memcpy(outputs[19], arena + 6332928, sizeof(float) * 5184);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1711 : f32[192] */
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1573 : f32[192] */
   memcpy(outputs[20], arena + 6386304, sizeof(float) * 192);
-  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1707 : f32[192, 3, 3, 3] */
+  /* output 21 "grad:to_patch_embedding.projections.10.weight" = %1569 : f32[192, 3, 3, 3] */
   memcpy(outputs[21], arena + 6327744, sizeof(float) * 5184);
-  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1708 : f32[192] */
+  /* output 22 "grad:to_patch_embedding.projections.10.bias" = %1570 : f32[192] */
   memcpy(outputs[22], arena + 6386112, sizeof(float) * 192);
-  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1704 : f32[192, 3, 3, 3] */
+  /* output 23 "grad:to_patch_embedding.projections.11.weight" = %1566 : f32[192, 3, 3, 3] */
   memcpy(outputs[23], arena + 6322560, sizeof(float) * 5184);
-  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1705 : f32[192] */
+  /* output 24 "grad:to_patch_embedding.projections.11.bias" = %1567 : f32[192] */
   memcpy(outputs[24], arena + 6385920, sizeof(float) * 192);
-  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1701 : f32[192, 3, 3, 3] */
+  /* output 25 "grad:to_patch_embedding.projections.12.weight" = %1563 : f32[192, 3, 3, 3] */
   memcpy(outputs[25], arena + 6317376, sizeof(float) * 5184);
-  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1702 : f32[192] */
+  /* output 26 "grad:to_patch_embedding.projections.12.bias" = %1564 : f32[192] */
   memcpy(outputs[26], arena + 6385728, sizeof(float) * 192);
-  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1698 : f32[192, 3, 3, 3] */
+  /* output 27 "grad:to_patch_embedding.projections.13.weight" = %1560 : f32[192, 3, 3, 3] */
   memcpy(outputs[27], arena + 6312192, sizeof(float) * 5184);
-  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1699 : f32[192] */
+  /* output 28 "grad:to_patch_embedding.projections.13.bias" = %1561 : f32[192] */
   memcpy(outputs[28], arena + 6385536, sizeof(float) * 192);
-  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1695 : f32[192, 3, 3, 3] */
+  /* output 29 "grad:to_patch_embedding.projections.14.weight" = %1557 : f32[192, 3, 3, 3] */
   memcpy(outputs[29], arena + 6307008, sizeof(float) * 5184);
-  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1696 : f32[192] */
+  /* output 30 "grad:to_patch_embedding.projections.14.bias" = %1558 : f32[192] */
   memcpy(outputs[30], arena + 6385344, sizeof(float) * 192);
-  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1692 : f32[192, 3, 3, 3] */
+  /* output 31 "grad:to_patch_embedding.projections.15.weight" = %1554 : f32[192, 3, 3, 3] */
   memcpy(outputs[31], arena + 6301824, sizeof(float) * 5184);
-  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1693 : f32[192] */
+  /* output 32 "grad:to_patch_embedding.projections.15.bias" = %1555 : f32[192] */
   memcpy(outputs[32], arena + 6385152, sizeof(float) * 192);
-  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1689 : f32[192, 3, 3, 3] */
+  /* output 33 "grad:to_patch_embedding.projections.16.weight" = %1551 : f32[192, 3, 3, 3] */
   memcpy(outputs[33], arena + 6296640, sizeof(float) * 5184);
-  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1690 : f32[192] */
+  /* output 34 "grad:to_patch_embedding.projections.16.bias" = %1552 : f32[192] */
   memcpy(outputs[34], arena + 6384960, sizeof(float) * 192);
-  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1686 : f32[192, 3, 3, 3] */
+  /* output 35 "grad:to_patch_embedding.projections.17.weight" = %1548 : f32[192, 3, 3, 3] */
   memcpy(outputs[35], arena + 6291456, sizeof(float) * 5184);
-  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1687 : f32[192] */
+  /* output 36 "grad:to_patch_embedding.projections.17.bias" = %1549 : f32[192] */
   memcpy(outputs[36], arena + 6384768, sizeof(float) * 192);
-  /* output 37 "grad:layers.0.0.pos_emb" = %1666 : f32[18, 1024, 192] */
+  /* output 37 "grad:layers.0.0.pos_emb" = %1528 : f32[18, 1024, 192] */
   memcpy(outputs[37], arena + 226492416, sizeof(float) * 3538944);
-  /* output 38 "grad:layers.0.0.norm1.weight" = %1660 : f32[192] */
+  /* output 38 "grad:layers.0.0.norm1.weight" = %1522 : f32[192] */
   memcpy(outputs[38], arena + 230031360, sizeof(float) * 192);
-  /* output 39 "grad:layers.0.0.norm1.bias" = %1656 : f32[192] */
+  /* output 39 "grad:layers.0.0.norm1.bias" = %1518 : f32[192] */
   memcpy(outputs[39], arena + 233227200, sizeof(float) * 192);
-  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1646 : f32[192, 192] */
+  /* output 40 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1508 : f32[192, 192] */
   memcpy(outputs[40], arena + 233152512, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1647 : f32[192] */
+  /* output 41 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1509 : f32[192] */
   memcpy(outputs[41], arena + 233228160, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1642 : f32[96, 192] */
+  /* output 42 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1504 : f32[96, 192] */
   memcpy(outputs[42], arena + 233207808, sizeof(float) * 18432);
-  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1643 : f32[96] */
+  /* output 43 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1505 : f32[96] */
   memcpy(outputs[43], arena + 233229024, sizeof(float) * 96);
-  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1621 : f32[192, 192] */
+  /* output 44 "grad:layers.0.0.layers.0.0.proj.weight" = %1489 : f32[192, 192] */
   memcpy(outputs[44], arena + 233115648, sizeof(float) * 36864);
-  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1622 : f32[192] */
+  /* output 45 "grad:layers.0.0.layers.0.0.proj.bias" = %1490 : f32[192] */
   memcpy(outputs[45], arena + 233227968, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.0.norm2.weight" = %1615 : f32[192] */
+  /* output 46 "grad:layers.0.0.norm2.weight" = %1483 : f32[192] */
   memcpy(outputs[46], arena + 233227776, sizeof(float) * 192);
-  /* output 47 "grad:layers.0.0.norm2.bias" = %1611 : f32[192] */
+  /* output 47 "grad:layers.0.0.norm2.bias" = %1479 : f32[192] */
   memcpy(outputs[47], arena + 233227584, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1608 : f32[768, 192] */
+  /* output 48 "grad:layers.0.0.layers.0.1.fc1.weight" = %1476 : f32[768, 192] */
   memcpy(outputs[48], arena + 232931328, sizeof(float) * 147456);
-  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1609 : f32[768] */
+  /* output 49 "grad:layers.0.0.layers.0.1.fc1.bias" = %1477 : f32[768] */
   memcpy(outputs[49], arena + 233226240, sizeof(float) * 768);
-  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1603 : f32[192, 768] */
+  /* output 50 "grad:layers.0.0.layers.0.1.fc2.weight" = %1471 : f32[192, 768] */
   memcpy(outputs[50], arena + 232783872, sizeof(float) * 147456);
-  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1604 : f32[192] */
+  /* output 51 "grad:layers.0.0.layers.0.1.fc2.bias" = %1472 : f32[192] */
   memcpy(outputs[51], arena + 233227392, sizeof(float) * 192);
-  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1591 : f32[192, 192] */
+  /* output 52 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1459 : f32[192, 192] */
   memcpy(outputs[52], arena + 233078784, sizeof(float) * 36864);
-  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1592 : f32[192] */
+  /* output 53 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1460 : f32[192] */
   memcpy(outputs[53], arena + 233227008, sizeof(float) * 192);
-  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1588 : f32[96, 192] */
+  /* output 54 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1456 : f32[96, 192] */
   memcpy(outputs[54], arena + 233189376, sizeof(float) * 18432);
-  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1589 : f32[96] */
+  /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1457 : f32[96] */
   memcpy(outputs[55], arena + 233228928, sizeof(float) * 96);
-  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1561 : f32[192, 192] */
-  memcpy(outputs[56], arena + 955084800, sizeof(float) * 36864);
-  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1562 : f32[192] */
-  memcpy(outputs[57], arena + 955382016, sizeof(float) * 192);
-  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1550 : f32[768, 192] */
-  memcpy(outputs[58], arena + 952332288, sizeof(float) * 147456);
-  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1551 : f32[768] */
-  memcpy(outputs[59], arena + 955369344, sizeof(float) * 768);
-  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1545 : f32[192, 768] */
-  memcpy(outputs[60], arena + 952184832, sizeof(float) * 147456);
-  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1546 : f32[192] */
-  memcpy(outputs[61], arena + 955381440, sizeof(float) * 192);
-  /* output 62 "grad:layers.0.1.conv.weight" = %1539 : f32[192, 192, 3, 3] */
-  memcpy(outputs[62], arena + 948314112, sizeof(float) * 331776);
-  /* output 63 "grad:layers.0.1.conv.bias" = %1540 : f32[192] */
-  memcpy(outputs[63], arena + 955381248, sizeof(float) * 192);
-  /* output 64 "grad:layers.0.1.norm.weight" = %1535 : f32[192] */
-  memcpy(outputs[64], arena + 955381056, sizeof(float) * 192);
-  /* output 65 "grad:layers.0.1.norm.bias" = %1532 : f32[192] */
-  memcpy(outputs[65], arena + 955380864, sizeof(float) * 192);
-  /* output 66 "grad:layers.1.0.pos_emb" = %1528 : f32[256, 192] */
-  memcpy(outputs[66], arena + 954150912, sizeof(float) * 49152);
-  /* output 67 "grad:layers.1.0.norm1.weight" = %1525 : f32[192] */
-  memcpy(outputs[67], arena + 955380672, sizeof(float) * 192);
-  /* output 68 "grad:layers.1.0.norm1.bias" = %1521 : f32[192] */
-  memcpy(outputs[68], arena + 955380480, sizeof(float) * 192);
-  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1517 : f32[192, 192] */
-  memcpy(outputs[69], arena + 955047936, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1518 : f32[192] */
-  memcpy(outputs[70], arena + 955380288, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1514 : f32[96, 192] */
-  memcpy(outputs[71], arena + 955324416, sizeof(float) * 18432);
-  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1515 : f32[96] */
-  memcpy(outputs[72], arena + 955383264, sizeof(float) * 96);
-  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1487 : f32[192, 192] */
-  memcpy(outputs[73], arena + 955011072, sizeof(float) * 36864);
-  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1488 : f32[192] */
-  memcpy(outputs[74], arena + 955380096, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.norm2.weight" = %1481 : f32[192] */
-  memcpy(outputs[75], arena + 955379904, sizeof(float) * 192);
-  /* output 76 "grad:layers.1.0.norm2.bias" = %1477 : f32[192] */
-  memcpy(outputs[76], arena + 955379712, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1474 : f32[768, 192] */
-  memcpy(outputs[77], arena + 952037376, sizeof(float) * 147456);
-  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1475 : f32[768] */
-  memcpy(outputs[78], arena + 955368576, sizeof(float) * 768);
-  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1469 : f32[192, 768] */
-  memcpy(outputs[79], arena + 951889920, sizeof(float) * 147456);
-  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1470 : f32[192] */
-  memcpy(outputs[80], arena + 955379520, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1455 : f32[192, 192] */
-  memcpy(outputs[81], arena + 954974208, sizeof(float) * 36864);
-  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1456 : f32[192] */
-  memcpy(outputs[82], arena + 955379328, sizeof(float) * 192);
-  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1452 : f32[96, 192] */
-  memcpy(outputs[83], arena + 955305984, sizeof(float) * 18432);
-  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1453 : f32[96] */
-  memcpy(outputs[84], arena + 955383168, sizeof(float) * 96);
-  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1425 : f32[192, 192] */
-  memcpy(outputs[85], arena + 954937344, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1426 : f32[192] */
-  memcpy(outputs[86], arena + 955379136, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1412 : f32[768, 192] */
-  memcpy(outputs[87], arena + 951742464, sizeof(float) * 147456);
-  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1413 : f32[768] */
-  memcpy(outputs[88], arena + 955367808, sizeof(float) * 768);
-  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %1407 : f32[192, 768] */
-  memcpy(outputs[89], arena + 951595008, sizeof(float) * 147456);
-  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %1408 : f32[192] */
-  memcpy(outputs[90], arena + 955378944, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1393 : f32[192, 192] */
-  memcpy(outputs[91], arena + 954900480, sizeof(float) * 36864);
-  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1394 : f32[192] */
-  memcpy(outputs[92], arena + 955378752, sizeof(float) * 192);
-  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1390 : f32[96, 192] */
-  memcpy(outputs[93], arena + 955287552, sizeof(float) * 18432);
-  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1391 : f32[96] */
-  memcpy(outputs[94], arena + 955383072, sizeof(float) * 96);
-  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %1363 : f32[192, 192] */
-  memcpy(outputs[95], arena + 954863616, sizeof(float) * 36864);
-  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %1364 : f32[192] */
-  memcpy(outputs[96], arena + 955378560, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %1350 : f32[768, 192] */
-  memcpy(outputs[97], arena + 951447552, sizeof(float) * 147456);
-  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %1351 : f32[768] */
-  memcpy(outputs[98], arena + 955367040, sizeof(float) * 768);
-  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %1345 : f32[192, 768] */
-  memcpy(outputs[99], arena + 951300096, sizeof(float) * 147456);
-  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %1346 : f32[192] */
-  memcpy(outputs[100], arena + 955378368, sizeof(float) * 192);
-  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1333 : f32[192, 192] */
-  memcpy(outputs[101], arena + 954826752, sizeof(float) * 36864);
-  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1334 : f32[192] */
-  memcpy(outputs[102], arena + 955378176, sizeof(float) * 192);
-  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1330 : f32[96, 192] */
-  memcpy(outputs[103], arena + 955269120, sizeof(float) * 18432);
-  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1331 : f32[96] */
-  memcpy(outputs[104], arena + 955382976, sizeof(float) * 96);
-  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %1303 : f32[192, 192] */
-  memcpy(outputs[105], arena + 954789888, sizeof(float) * 36864);
-  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %1304 : f32[192] */
-  memcpy(outputs[106], arena + 955377984, sizeof(float) * 192);
-  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %1292 : f32[768, 192] */
-  memcpy(outputs[107], arena + 951152640, sizeof(float) * 147456);
-  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %1293 : f32[768] */
-  memcpy(outputs[108], arena + 955366272, sizeof(float) * 768);
-  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %1287 : f32[192, 768] */
-  memcpy(outputs[109], arena + 951005184, sizeof(float) * 147456);
-  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %1288 : f32[192] */
-  memcpy(outputs[110], arena + 955377792, sizeof(float) * 192);
-  /* output 111 "grad:layers.1.1.conv.weight" = %1281 : f32[192, 192, 3, 3] */
-  memcpy(outputs[111], arena + 947982336, sizeof(float) * 331776);
-  /* output 112 "grad:layers.1.1.conv.bias" = %1282 : f32[192] */
-  memcpy(outputs[112], arena + 955377600, sizeof(float) * 192);
-  /* output 113 "grad:layers.1.1.norm.weight" = %1277 : f32[192] */
-  memcpy(outputs[113], arena + 955377408, sizeof(float) * 192);
-  /* output 114 "grad:layers.1.1.norm.bias" = %1274 : f32[192] */
-  memcpy(outputs[114], arena + 955377216, sizeof(float) * 192);
-  /* output 115 "grad:layers.2.0.pos_emb" = %1270 : f32[64, 192] */
-  memcpy(outputs[115], arena + 955342848, sizeof(float) * 12288);
-  /* output 116 "grad:layers.2.0.norm1.weight" = %1267 : f32[192] */
-  memcpy(outputs[116], arena + 955377024, sizeof(float) * 192);
-  /* output 117 "grad:layers.2.0.norm1.bias" = %1263 : f32[192] */
-  memcpy(outputs[117], arena + 955376832, sizeof(float) * 192);
-  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1259 : f32[192, 192] */
-  memcpy(outputs[118], arena + 954753024, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1260 : f32[192] */
-  memcpy(outputs[119], arena + 955376640, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1256 : f32[96, 192] */
-  memcpy(outputs[120], arena + 955250688, sizeof(float) * 18432);
-  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1257 : f32[96] */
-  memcpy(outputs[121], arena + 955382880, sizeof(float) * 96);
-  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %1229 : f32[192, 192] */
-  memcpy(outputs[122], arena + 954716160, sizeof(float) * 36864);
-  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %1230 : f32[192] */
-  memcpy(outputs[123], arena + 955376448, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.norm2.weight" = %1223 : f32[192] */
-  memcpy(outputs[124], arena + 955376256, sizeof(float) * 192);
-  /* output 125 "grad:layers.2.0.norm2.bias" = %1219 : f32[192] */
-  memcpy(outputs[125], arena + 955376064, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %1216 : f32[768, 192] */
-  memcpy(outputs[126], arena + 950857728, sizeof(float) * 147456);
-  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %1217 : f32[768] */
-  memcpy(outputs[127], arena + 955365504, sizeof(float) * 768);
-  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %1211 : f32[192, 768] */
-  memcpy(outputs[128], arena + 950710272, sizeof(float) * 147456);
-  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %1212 : f32[192] */
-  memcpy(outputs[129], arena + 955375872, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1197 : f32[192, 192] */
-  memcpy(outputs[130], arena + 954679296, sizeof(float) * 36864);
-  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1198 : f32[192] */
-  memcpy(outputs[131], arena + 955375680, sizeof(float) * 192);
-  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1194 : f32[96, 192] */
-  memcpy(outputs[132], arena + 955232256, sizeof(float) * 18432);
-  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1195 : f32[96] */
-  memcpy(outputs[133], arena + 955382784, sizeof(float) * 96);
-  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %1167 : f32[192, 192] */
-  memcpy(outputs[134], arena + 954642432, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %1168 : f32[192] */
-  memcpy(outputs[135], arena + 955375488, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %1154 : f32[768, 192] */
-  memcpy(outputs[136], arena + 950562816, sizeof(float) * 147456);
-  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %1155 : f32[768] */
-  memcpy(outputs[137], arena + 955364736, sizeof(float) * 768);
-  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %1149 : f32[192, 768] */
-  memcpy(outputs[138], arena + 950415360, sizeof(float) * 147456);
-  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %1150 : f32[192] */
-  memcpy(outputs[139], arena + 955375296, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %1135 : f32[192, 192] */
-  memcpy(outputs[140], arena + 954605568, sizeof(float) * 36864);
-  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %1136 : f32[192] */
-  memcpy(outputs[141], arena + 955375104, sizeof(float) * 192);
-  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %1132 : f32[96, 192] */
-  memcpy(outputs[142], arena + 955213824, sizeof(float) * 18432);
-  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %1133 : f32[96] */
-  memcpy(outputs[143], arena + 955382688, sizeof(float) * 96);
-  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %1105 : f32[192, 192] */
-  memcpy(outputs[144], arena + 954568704, sizeof(float) * 36864);
-  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %1106 : f32[192] */
-  memcpy(outputs[145], arena + 955374912, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %1092 : f32[768, 192] */
-  memcpy(outputs[146], arena + 950267904, sizeof(float) * 147456);
-  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %1093 : f32[768] */
-  memcpy(outputs[147], arena + 955363968, sizeof(float) * 768);
-  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %1087 : f32[192, 768] */
-  memcpy(outputs[148], arena + 950120448, sizeof(float) * 147456);
-  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %1088 : f32[192] */
-  memcpy(outputs[149], arena + 955374720, sizeof(float) * 192);
-  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %1075 : f32[192, 192] */
-  memcpy(outputs[150], arena + 954531840, sizeof(float) * 36864);
-  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %1076 : f32[192] */
-  memcpy(outputs[151], arena + 955374528, sizeof(float) * 192);
-  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %1072 : f32[96, 192] */
-  memcpy(outputs[152], arena + 955195392, sizeof(float) * 18432);
-  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %1073 : f32[96] */
-  memcpy(outputs[153], arena + 955382592, sizeof(float) * 96);
-  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %1045 : f32[192, 192] */
-  memcpy(outputs[154], arena + 954494976, sizeof(float) * 36864);
-  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %1046 : f32[192] */
-  memcpy(outputs[155], arena + 955374336, sizeof(float) * 192);
-  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %1034 : f32[768, 192] */
-  memcpy(outputs[156], arena + 949972992, sizeof(float) * 147456);
-  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %1035 : f32[768] */
-  memcpy(outputs[157], arena + 955363200, sizeof(float) * 768);
-  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %1029 : f32[192, 768] */
-  memcpy(outputs[158], arena + 949825536, sizeof(float) * 147456);
-  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %1030 : f32[192] */
-  memcpy(outputs[159], arena + 955374144, sizeof(float) * 192);
-  /* output 160 "grad:layers.2.1.conv.weight" = %1023 : f32[192, 192, 3, 3] */
-  memcpy(outputs[160], arena + 947650560, sizeof(float) * 331776);
-  /* output 161 "grad:layers.2.1.conv.bias" = %1024 : f32[192] */
-  memcpy(outputs[161], arena + 955373952, sizeof(float) * 192);
-  /* output 162 "grad:layers.2.1.norm.weight" = %1019 : f32[192] */
-  memcpy(outputs[162], arena + 955373760, sizeof(float) * 192);
-  /* output 163 "grad:layers.2.1.norm.bias" = %1016 : f32[192] */
-  memcpy(outputs[163], arena + 955373568, sizeof(float) * 192);
-  /* output 164 "grad:layers.3.0.pos_emb" = %1012 : f32[16, 192] */
-  memcpy(outputs[164], arena + 955355136, sizeof(float) * 3072);
-  /* output 165 "grad:layers.3.0.norm1.weight" = %1009 : f32[192] */
-  memcpy(outputs[165], arena + 955373376, sizeof(float) * 192);
-  /* output 166 "grad:layers.3.0.norm1.bias" = %1005 : f32[192] */
-  memcpy(outputs[166], arena + 955373184, sizeof(float) * 192);
-  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %1001 : f32[192, 192] */
-  memcpy(outputs[167], arena + 954458112, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %1002 : f32[192] */
-  memcpy(outputs[168], arena + 955372992, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %998 : f32[96, 192] */
-  memcpy(outputs[169], arena + 955176960, sizeof(float) * 18432);
-  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %999 : f32[96] */
-  memcpy(outputs[170], arena + 955382496, sizeof(float) * 96);
-  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %971 : f32[192, 192] */
-  memcpy(outputs[171], arena + 954421248, sizeof(float) * 36864);
-  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %972 : f32[192] */
-  memcpy(outputs[172], arena + 955372800, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.norm2.weight" = %965 : f32[192] */
-  memcpy(outputs[173], arena + 955372608, sizeof(float) * 192);
-  /* output 174 "grad:layers.3.0.norm2.bias" = %961 : f32[192] */
-  memcpy(outputs[174], arena + 955372416, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %958 : f32[768, 192] */
-  memcpy(outputs[175], arena + 949678080, sizeof(float) * 147456);
-  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %959 : f32[768] */
-  memcpy(outputs[176], arena + 955362432, sizeof(float) * 768);
-  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %953 : f32[192, 768] */
-  memcpy(outputs[177], arena + 949530624, sizeof(float) * 147456);
-  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %954 : f32[192] */
-  memcpy(outputs[178], arena + 955372224, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %939 : f32[192, 192] */
-  memcpy(outputs[179], arena + 954384384, sizeof(float) * 36864);
-  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %940 : f32[192] */
-  memcpy(outputs[180], arena + 955372032, sizeof(float) * 192);
-  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %936 : f32[96, 192] */
-  memcpy(outputs[181], arena + 955158528, sizeof(float) * 18432);
-  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %937 : f32[96] */
-  memcpy(outputs[182], arena + 955382400, sizeof(float) * 96);
-  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %909 : f32[192, 192] */
-  memcpy(outputs[183], arena + 954347520, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %910 : f32[192] */
-  memcpy(outputs[184], arena + 955371840, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %896 : f32[768, 192] */
-  memcpy(outputs[185], arena + 949383168, sizeof(float) * 147456);
-  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %897 : f32[768] */
-  memcpy(outputs[186], arena + 955361664, sizeof(float) * 768);
-  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %891 : f32[192, 768] */
-  memcpy(outputs[187], arena + 949235712, sizeof(float) * 147456);
-  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %892 : f32[192] */
-  memcpy(outputs[188], arena + 955371648, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %877 : f32[192, 192] */
-  memcpy(outputs[189], arena + 954310656, sizeof(float) * 36864);
-  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %878 : f32[192] */
-  memcpy(outputs[190], arena + 955371456, sizeof(float) * 192);
-  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %874 : f32[96, 192] */
-  memcpy(outputs[191], arena + 955140096, sizeof(float) * 18432);
-  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %875 : f32[96] */
-  memcpy(outputs[192], arena + 955382304, sizeof(float) * 96);
-  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %847 : f32[192, 192] */
-  memcpy(outputs[193], arena + 954273792, sizeof(float) * 36864);
-  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %848 : f32[192] */
-  memcpy(outputs[194], arena + 955371264, sizeof(float) * 192);
-  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %834 : f32[768, 192] */
-  memcpy(outputs[195], arena + 949088256, sizeof(float) * 147456);
-  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %835 : f32[768] */
-  memcpy(outputs[196], arena + 955360896, sizeof(float) * 768);
-  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %829 : f32[192, 768] */
-  memcpy(outputs[197], arena + 948940800, sizeof(float) * 147456);
-  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %830 : f32[192] */
-  memcpy(outputs[198], arena + 955371072, sizeof(float) * 192);
-  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %817 : f32[192, 192] */
-  memcpy(outputs[199], arena + 954236928, sizeof(float) * 36864);
-  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %818 : f32[192] */
-  memcpy(outputs[200], arena + 955370880, sizeof(float) * 192);
-  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %814 : f32[96, 192] */
-  memcpy(outputs[201], arena + 955121664, sizeof(float) * 18432);
-  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %815 : f32[96] */
-  memcpy(outputs[202], arena + 955382208, sizeof(float) * 96);
-  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %787 : f32[192, 192] */
-  memcpy(outputs[203], arena + 954200064, sizeof(float) * 36864);
-  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %788 : f32[192] */
-  memcpy(outputs[204], arena + 955370688, sizeof(float) * 192);
-  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %776 : f32[768, 192] */
-  memcpy(outputs[205], arena + 948793344, sizeof(float) * 147456);
-  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %777 : f32[768] */
-  memcpy(outputs[206], arena + 955360128, sizeof(float) * 768);
-  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %771 : f32[192, 768] */
-  memcpy(outputs[207], arena + 948645888, sizeof(float) * 147456);
-  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %772 : f32[192] */
-  memcpy(outputs[208], arena + 955370496, sizeof(float) * 192);
-  /* output 209 "grad:norm.weight" = %766 : f32[192] */
-  memcpy(outputs[209], arena + 955370304, sizeof(float) * 192);
-  /* output 210 "grad:norm.bias" = %763 : f32[192] */
-  memcpy(outputs[210], arena + 955370112, sizeof(float) * 192);
-  /* output 211 "grad:mlp_head.weight" = %758 : f32[10, 192] */
-  memcpy(outputs[211], arena + 955358208, sizeof(float) * 1920);
-  /* output 212 "grad:mlp_head.bias" = %759 : f32[10] */
-  memcpy(outputs[212], arena + 955383376, sizeof(float) * 10);
+  /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1435 : f32[192, 192] */
+  memcpy(outputs[56], arena + 944173056, sizeof(float) * 36864);
+  /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1436 : f32[192] */
+  memcpy(outputs[57], arena + 938999616, sizeof(float) * 192);
+  /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1424 : f32[768, 192] */
+  memcpy(outputs[58], arena + 941801472, sizeof(float) * 147456);
+  /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1425 : f32[768] */
+  memcpy(outputs[59], arena + 938212608, sizeof(float) * 768);
+  /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1419 : f32[192, 768] */
+  memcpy(outputs[60], arena + 941654016, sizeof(float) * 147456);
+  /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1420 : f32[192] */
+  memcpy(outputs[61], arena + 938999040, sizeof(float) * 192);
+  /* output 62 "grad:layers.0.1.conv.weight" = %1413 : f32[192, 192, 3, 3] */
+  memcpy(outputs[62], arena + 936972288, sizeof(float) * 331776);
+  /* output 63 "grad:layers.0.1.conv.bias" = %1414 : f32[192] */
+  memcpy(outputs[63], arena + 938998848, sizeof(float) * 192);
+  /* output 64 "grad:layers.0.1.norm.weight" = %1409 : f32[192] */
+  memcpy(outputs[64], arena + 938998656, sizeof(float) * 192);
+  /* output 65 "grad:layers.0.1.norm.bias" = %1406 : f32[192] */
+  memcpy(outputs[65], arena + 938998464, sizeof(float) * 192);
+  /* output 66 "grad:layers.1.0.pos_emb" = %1402 : f32[256, 192] */
+  memcpy(outputs[66], arena + 937304064, sizeof(float) * 49152);
+  /* output 67 "grad:layers.1.0.norm1.weight" = %1399 : f32[192] */
+  memcpy(outputs[67], arena + 938998272, sizeof(float) * 192);
+  /* output 68 "grad:layers.1.0.norm1.bias" = %1395 : f32[192] */
+  memcpy(outputs[68], arena + 938998080, sizeof(float) * 192);
+  /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1391 : f32[192, 192] */
+  memcpy(outputs[69], arena + 944136192, sizeof(float) * 36864);
+  /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1392 : f32[192] */
+  memcpy(outputs[70], arena + 938997888, sizeof(float) * 192);
+  /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1388 : f32[96, 192] */
+  memcpy(outputs[71], arena + 944338944, sizeof(float) * 18432);
+  /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1389 : f32[96] */
+  memcpy(outputs[72], arena + 944370720, sizeof(float) * 96);
+  /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1367 : f32[192, 192] */
+  memcpy(outputs[73], arena + 944099328, sizeof(float) * 36864);
+  /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1368 : f32[192] */
+  memcpy(outputs[74], arena + 938997696, sizeof(float) * 192);
+  /* output 75 "grad:layers.1.0.norm2.weight" = %1361 : f32[192] */
+  memcpy(outputs[75], arena + 938997504, sizeof(float) * 192);
+  /* output 76 "grad:layers.1.0.norm2.bias" = %1357 : f32[192] */
+  memcpy(outputs[76], arena + 938997312, sizeof(float) * 192);
+  /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1354 : f32[768, 192] */
+  memcpy(outputs[77], arena + 941506560, sizeof(float) * 147456);
+  /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1355 : f32[768] */
+  memcpy(outputs[78], arena + 937819392, sizeof(float) * 768);
+  /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1349 : f32[192, 768] */
+  memcpy(outputs[79], arena + 941359104, sizeof(float) * 147456);
+  /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1350 : f32[192] */
+  memcpy(outputs[80], arena + 938997120, sizeof(float) * 192);
+  /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1335 : f32[192, 192] */
+  memcpy(outputs[81], arena + 944062464, sizeof(float) * 36864);
+  /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1336 : f32[192] */
+  memcpy(outputs[82], arena + 938996928, sizeof(float) * 192);
+  /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1332 : f32[96, 192] */
+  memcpy(outputs[83], arena + 944320512, sizeof(float) * 18432);
+  /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1333 : f32[96] */
+  memcpy(outputs[84], arena + 944370624, sizeof(float) * 96);
+  /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1311 : f32[192, 192] */
+  memcpy(outputs[85], arena + 944025600, sizeof(float) * 36864);
+  /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1312 : f32[192] */
+  memcpy(outputs[86], arena + 938996736, sizeof(float) * 192);
+  /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1298 : f32[768, 192] */
+  memcpy(outputs[87], arena + 941211648, sizeof(float) * 147456);
+  /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1299 : f32[768] */
+  memcpy(outputs[88], arena + 937818624, sizeof(float) * 768);
+  /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %1293 : f32[192, 768] */
+  memcpy(outputs[89], arena + 941064192, sizeof(float) * 147456);
+  /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %1294 : f32[192] */
+  memcpy(outputs[90], arena + 938996544, sizeof(float) * 192);
+  /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1279 : f32[192, 192] */
+  memcpy(outputs[91], arena + 943988736, sizeof(float) * 36864);
+  /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1280 : f32[192] */
+  memcpy(outputs[92], arena + 938996352, sizeof(float) * 192);
+  /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1276 : f32[96, 192] */
+  memcpy(outputs[93], arena + 944302080, sizeof(float) * 18432);
+  /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1277 : f32[96] */
+  memcpy(outputs[94], arena + 944370528, sizeof(float) * 96);
+  /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %1255 : f32[192, 192] */
+  memcpy(outputs[95], arena + 943951872, sizeof(float) * 36864);
+  /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %1256 : f32[192] */
+  memcpy(outputs[96], arena + 938996160, sizeof(float) * 192);
+  /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %1242 : f32[768, 192] */
+  memcpy(outputs[97], arena + 940916736, sizeof(float) * 147456);
+  /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %1243 : f32[768] */
+  memcpy(outputs[98], arena + 937817856, sizeof(float) * 768);
+  /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %1237 : f32[192, 768] */
+  memcpy(outputs[99], arena + 940769280, sizeof(float) * 147456);
+  /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %1238 : f32[192] */
+  memcpy(outputs[100], arena + 938995968, sizeof(float) * 192);
+  /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1225 : f32[192, 192] */
+  memcpy(outputs[101], arena + 943915008, sizeof(float) * 36864);
+  /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1226 : f32[192] */
+  memcpy(outputs[102], arena + 938995776, sizeof(float) * 192);
+  /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1222 : f32[96, 192] */
+  memcpy(outputs[103], arena + 944283648, sizeof(float) * 18432);
+  /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1223 : f32[96] */
+  memcpy(outputs[104], arena + 944370432, sizeof(float) * 96);
+  /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %1201 : f32[192, 192] */
+  memcpy(outputs[105], arena + 943878144, sizeof(float) * 36864);
+  /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %1202 : f32[192] */
+  memcpy(outputs[106], arena + 938995584, sizeof(float) * 192);
+  /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %1190 : f32[768, 192] */
+  memcpy(outputs[107], arena + 940621824, sizeof(float) * 147456);
+  /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %1191 : f32[768] */
+  memcpy(outputs[108], arena + 937817088, sizeof(float) * 768);
+  /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %1185 : f32[192, 768] */
+  memcpy(outputs[109], arena + 940474368, sizeof(float) * 147456);
+  /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %1186 : f32[192] */
+  memcpy(outputs[110], arena + 938995392, sizeof(float) * 192);
+  /* output 111 "grad:layers.1.1.conv.weight" = %1179 : f32[192, 192, 3, 3] */
+  memcpy(outputs[111], arena + 936640512, sizeof(float) * 331776);
+  /* output 112 "grad:layers.1.1.conv.bias" = %1180 : f32[192] */
+  memcpy(outputs[112], arena + 938995200, sizeof(float) * 192);
+  /* output 113 "grad:layers.1.1.norm.weight" = %1175 : f32[192] */
+  memcpy(outputs[113], arena + 938995008, sizeof(float) * 192);
+  /* output 114 "grad:layers.1.1.norm.bias" = %1172 : f32[192] */
+  memcpy(outputs[114], arena + 938994816, sizeof(float) * 192);
+  /* output 115 "grad:layers.2.0.pos_emb" = %1168 : f32[64, 192] */
+  memcpy(outputs[115], arena + 944357376, sizeof(float) * 12288);
+  /* output 116 "grad:layers.2.0.norm1.weight" = %1165 : f32[192] */
+  memcpy(outputs[116], arena + 938994624, sizeof(float) * 192);
+  /* output 117 "grad:layers.2.0.norm1.bias" = %1161 : f32[192] */
+  memcpy(outputs[117], arena + 938994432, sizeof(float) * 192);
+  /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1157 : f32[192, 192] */
+  memcpy(outputs[118], arena + 943841280, sizeof(float) * 36864);
+  /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1158 : f32[192] */
+  memcpy(outputs[119], arena + 938606400, sizeof(float) * 192);
+  /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1154 : f32[96, 192] */
+  memcpy(outputs[120], arena + 944265216, sizeof(float) * 18432);
+  /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1155 : f32[96] */
+  memcpy(outputs[121], arena + 944370336, sizeof(float) * 96);
+  /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %1133 : f32[192, 192] */
+  memcpy(outputs[122], arena + 943804416, sizeof(float) * 36864);
+  /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %1134 : f32[192] */
+  memcpy(outputs[123], arena + 938606208, sizeof(float) * 192);
+  /* output 124 "grad:layers.2.0.norm2.weight" = %1127 : f32[192] */
+  memcpy(outputs[124], arena + 938606016, sizeof(float) * 192);
+  /* output 125 "grad:layers.2.0.norm2.bias" = %1123 : f32[192] */
+  memcpy(outputs[125], arena + 938605824, sizeof(float) * 192);
+  /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %1120 : f32[768, 192] */
+  memcpy(outputs[126], arena + 940326912, sizeof(float) * 147456);
+  /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %1121 : f32[768] */
+  memcpy(outputs[127], arena + 937816320, sizeof(float) * 768);
+  /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %1115 : f32[192, 768] */
+  memcpy(outputs[128], arena + 940179456, sizeof(float) * 147456);
+  /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %1116 : f32[192] */
+  memcpy(outputs[129], arena + 938605632, sizeof(float) * 192);
+  /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1101 : f32[192, 192] */
+  memcpy(outputs[130], arena + 943767552, sizeof(float) * 36864);
+  /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1102 : f32[192] */
+  memcpy(outputs[131], arena + 938605440, sizeof(float) * 192);
+  /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1098 : f32[96, 192] */
+  memcpy(outputs[132], arena + 944246784, sizeof(float) * 18432);
+  /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1099 : f32[96] */
+  memcpy(outputs[133], arena + 944370240, sizeof(float) * 96);
+  /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %1077 : f32[192, 192] */
+  memcpy(outputs[134], arena + 943730688, sizeof(float) * 36864);
+  /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %1078 : f32[192] */
+  memcpy(outputs[135], arena + 938605248, sizeof(float) * 192);
+  /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %1064 : f32[768, 192] */
+  memcpy(outputs[136], arena + 940032000, sizeof(float) * 147456);
+  /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %1065 : f32[768] */
+  memcpy(outputs[137], arena + 937815552, sizeof(float) * 768);
+  /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %1059 : f32[192, 768] */
+  memcpy(outputs[138], arena + 939884544, sizeof(float) * 147456);
+  /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %1060 : f32[192] */
+  memcpy(outputs[139], arena + 938605056, sizeof(float) * 192);
+  /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %1045 : f32[192, 192] */
+  memcpy(outputs[140], arena + 937758720, sizeof(float) * 36864);
+  /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %1046 : f32[192] */
+  memcpy(outputs[141], arena + 938604864, sizeof(float) * 192);
+  /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %1042 : f32[96, 192] */
+  memcpy(outputs[142], arena + 944228352, sizeof(float) * 18432);
+  /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %1043 : f32[96] */
+  memcpy(outputs[143], arena + 944370144, sizeof(float) * 96);
+  /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %1021 : f32[192, 192] */
+  memcpy(outputs[144], arena + 937721856, sizeof(float) * 36864);
+  /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %1022 : f32[192] */
+  memcpy(outputs[145], arena + 938604672, sizeof(float) * 192);
+  /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %1008 : f32[768, 192] */
+  memcpy(outputs[146], arena + 939737088, sizeof(float) * 147456);
+  /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %1009 : f32[768] */
+  memcpy(outputs[147], arena + 937814784, sizeof(float) * 768);
+  /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %1003 : f32[192, 768] */
+  memcpy(outputs[148], arena + 939589632, sizeof(float) * 147456);
+  /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %1004 : f32[192] */
+  memcpy(outputs[149], arena + 938604480, sizeof(float) * 192);
+  /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %991 : f32[192, 192] */
+  memcpy(outputs[150], arena + 937390080, sizeof(float) * 36864);
+  /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %992 : f32[192] */
+  memcpy(outputs[151], arena + 938604288, sizeof(float) * 192);
+  /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %988 : f32[96, 192] */
+  memcpy(outputs[152], arena + 937795584, sizeof(float) * 18432);
+  /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %989 : f32[96] */
+  memcpy(outputs[153], arena + 944370048, sizeof(float) * 96);
+  /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %967 : f32[192, 192] */
+  memcpy(outputs[154], arena + 937353216, sizeof(float) * 36864);
+  /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %968 : f32[192] */
+  memcpy(outputs[155], arena + 938604096, sizeof(float) * 192);
+  /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %956 : f32[768, 192] */
+  memcpy(outputs[156], arena + 937574400, sizeof(float) * 147456);
+  /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %957 : f32[768] */
+  memcpy(outputs[157], arena + 937814016, sizeof(float) * 768);
+  /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %951 : f32[192, 768] */
+  memcpy(outputs[158], arena + 937426944, sizeof(float) * 147456);
+  /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %952 : f32[192] */
+  memcpy(outputs[159], arena + 938603904, sizeof(float) * 192);
+  /* output 160 "grad:layers.2.1.conv.weight" = %945 : f32[192, 192, 3, 3] */
+  memcpy(outputs[160], arena + 937820160, sizeof(float) * 331776);
+  /* output 161 "grad:layers.2.1.conv.bias" = %946 : f32[192] */
+  memcpy(outputs[161], arena + 938603712, sizeof(float) * 192);
+  /* output 162 "grad:layers.2.1.norm.weight" = %941 : f32[192] */
+  memcpy(outputs[162], arena + 938603520, sizeof(float) * 192);
+  /* output 163 "grad:layers.2.1.norm.bias" = %938 : f32[192] */
+  memcpy(outputs[163], arena + 938603328, sizeof(float) * 192);
+  /* output 164 "grad:layers.3.0.pos_emb" = %934 : f32[16, 192] */
+  memcpy(outputs[164], arena + 938207232, sizeof(float) * 3072);
+  /* output 165 "grad:layers.3.0.norm1.weight" = %931 : f32[192] */
+  memcpy(outputs[165], arena + 938603136, sizeof(float) * 192);
+  /* output 166 "grad:layers.3.0.norm1.bias" = %927 : f32[192] */
+  memcpy(outputs[166], arena + 938602944, sizeof(float) * 192);
+  /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %923 : f32[192, 192] */
+  memcpy(outputs[167], arena + 943693824, sizeof(float) * 36864);
+  /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %924 : f32[192] */
+  memcpy(outputs[168], arena + 938602752, sizeof(float) * 192);
+  /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %920 : f32[96, 192] */
+  memcpy(outputs[169], arena + 944209920, sizeof(float) * 18432);
+  /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %921 : f32[96] */
+  memcpy(outputs[170], arena + 944369952, sizeof(float) * 96);
+  /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %899 : f32[192, 192] */
+  memcpy(outputs[171], arena + 943656960, sizeof(float) * 36864);
+  /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %900 : f32[192] */
+  memcpy(outputs[172], arena + 938602560, sizeof(float) * 192);
+  /* output 173 "grad:layers.3.0.norm2.weight" = %893 : f32[192] */
+  memcpy(outputs[173], arena + 938602368, sizeof(float) * 192);
+  /* output 174 "grad:layers.3.0.norm2.bias" = %889 : f32[192] */
+  memcpy(outputs[174], arena + 938602176, sizeof(float) * 192);
+  /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %886 : f32[768, 192] */
+  memcpy(outputs[175], arena + 939442176, sizeof(float) * 147456);
+  /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %887 : f32[768] */
+  memcpy(outputs[176], arena + 938211840, sizeof(float) * 768);
+  /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %881 : f32[192, 768] */
+  memcpy(outputs[177], arena + 939294720, sizeof(float) * 147456);
+  /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %882 : f32[192] */
+  memcpy(outputs[178], arena + 938601984, sizeof(float) * 192);
+  /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %867 : f32[192, 192] */
+  memcpy(outputs[179], arena + 943620096, sizeof(float) * 36864);
+  /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %868 : f32[192] */
+  memcpy(outputs[180], arena + 938601792, sizeof(float) * 192);
+  /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %864 : f32[96, 192] */
+  memcpy(outputs[181], arena + 938975232, sizeof(float) * 18432);
+  /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %865 : f32[96] */
+  memcpy(outputs[182], arena + 944369856, sizeof(float) * 96);
+  /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %843 : f32[192, 192] */
+  memcpy(outputs[183], arena + 938938368, sizeof(float) * 36864);
+  /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %844 : f32[192] */
+  memcpy(outputs[184], arena + 938601600, sizeof(float) * 192);
+  /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %830 : f32[768, 192] */
+  memcpy(outputs[185], arena + 939147264, sizeof(float) * 147456);
+  /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %831 : f32[768] */
+  memcpy(outputs[186], arena + 938211072, sizeof(float) * 768);
+  /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %825 : f32[192, 768] */
+  memcpy(outputs[187], arena + 938754048, sizeof(float) * 147456);
+  /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %826 : f32[192] */
+  memcpy(outputs[188], arena + 938601408, sizeof(float) * 192);
+  /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %811 : f32[192, 192] */
+  memcpy(outputs[189], arena + 938901504, sizeof(float) * 36864);
+  /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %812 : f32[192] */
+  memcpy(outputs[190], arena + 938601216, sizeof(float) * 192);
+  /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %808 : f32[96, 192] */
+  memcpy(outputs[191], arena + 938188800, sizeof(float) * 18432);
+  /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %809 : f32[96] */
+  memcpy(outputs[192], arena + 944369760, sizeof(float) * 96);
+  /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %787 : f32[192, 192] */
+  memcpy(outputs[193], arena + 938151936, sizeof(float) * 36864);
+  /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %788 : f32[192] */
+  memcpy(outputs[194], arena + 938601024, sizeof(float) * 192);
+  /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %774 : f32[768, 192] */
+  memcpy(outputs[195], arena + 938360832, sizeof(float) * 147456);
+  /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %775 : f32[768] */
+  memcpy(outputs[196], arena + 938210304, sizeof(float) * 768);
+  /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %769 : f32[192, 768] */
+  memcpy(outputs[197], arena + 938213376, sizeof(float) * 147456);
+  /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %770 : f32[192] */
+  memcpy(outputs[198], arena + 938600832, sizeof(float) * 192);
+  /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %757 : f32[192, 192] */
+  memcpy(outputs[199], arena + 938545152, sizeof(float) * 36864);
+  /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %758 : f32[192] */
+  memcpy(outputs[200], arena + 938600640, sizeof(float) * 192);
+  /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %754 : f32[96, 192] */
+  memcpy(outputs[201], arena + 938582016, sizeof(float) * 18432);
+  /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %755 : f32[96] */
+  memcpy(outputs[202], arena + 944369664, sizeof(float) * 96);
+  /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %733 : f32[192, 192] */
+  memcpy(outputs[203], arena + 938508288, sizeof(float) * 36864);
+  /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %734 : f32[192] */
+  memcpy(outputs[204], arena + 938600448, sizeof(float) * 192);
+  /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %722 : f32[768, 192] */
+  memcpy(outputs[205], arena + 938606592, sizeof(float) * 147456);
+  /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %723 : f32[768] */
+  memcpy(outputs[206], arena + 938993664, sizeof(float) * 768);
+  /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %717 : f32[192, 768] */
+  memcpy(outputs[207], arena + 938999808, sizeof(float) * 147456);
+  /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %718 : f32[192] */
+  memcpy(outputs[208], arena + 945064192, sizeof(float) * 192);
+  /* output 209 "grad:norm.weight" = %712 : f32[192] */
+  memcpy(outputs[209], arena + 945064000, sizeof(float) * 192);
+  /* output 210 "grad:norm.bias" = %709 : f32[192] */
+  memcpy(outputs[210], arena + 945063808, sizeof(float) * 192);
+  /* output 211 "grad:mlp_head.weight" = %704 : f32[10, 192] */
+  memcpy(outputs[211], arena + 945061888, sizeof(float) * 1920);
+  /* output 212 "grad:mlp_head.bias" = %705 : f32[10] */
+  memcpy(outputs[212], arena + 945064400, sizeof(float) * 10);
   return 0;
 } // sag_tiny_cifar_train_forward
 

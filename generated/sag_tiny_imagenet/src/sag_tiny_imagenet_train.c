@@ -423,6 +423,9 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                 const float *bias_m, const float *bias_n);
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta);
 void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr);
@@ -937,10 +940,14 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
  * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
  * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
  * partial sums (which may not overwrite R before the last slice). */
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  if (batch <= 0 || M <= 0 || N <= 0) return;
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
@@ -948,11 +955,12 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  double fmas = (double)batch * M * N * (K > 0 ? K : 1);
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
   int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd(batch, threads), tm = 1, tn = 1;
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
   lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = (long)batch * per;
+  long jobs = products * per;
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
   long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
   size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
@@ -964,9 +972,10 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
     for (long j = j0; j < j1; ++j) {
       lk__gemm_args g = g0;
-      int b = (int)(j / per), m0, m1, n0, n1;
-      g.A += b * bsa; g.B += b * bsb; g.C += b * bsc;
-      if (g.R) g.R += b * bsr;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -975,6 +984,13 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
     }
     lk_scratch_free(ws);
   }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -990,6 +1006,16 @@ void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long r
 void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
              long csb, float *C, long rsc, float beta) {
   lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -3976,90 +4002,90 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   lk_img2seq(B, 192, 1024, arena + 7962624, arena + 14254080);
 
   /* %5 = circular_pad(%0) {left 1, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 225] */
-  lk_circular_pad(B * 3, 224, 224, 0, 0, 1, 0, inputs[0], arena + 902413632);
+  lk_circular_pad(B * 3, 224, 224, 0, 0, 1, 0, inputs[0], arena + 896122176);
 
   /* %8 = conv2d(%5, %6, %7) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 902413632, params[2], params[3],
+  lk_conv2d(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 896122176, params[2], params[3],
       arena + 7962624, arena);
 
   /* %9 = img2seq(%8) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 7962624, arena + 20545536);
 
   /* %10 = circular_pad(%0) {left 2, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 226] */
-  lk_circular_pad(B * 3, 224, 224, 0, 0, 2, 0, inputs[0], arena + 892693824);
+  lk_circular_pad(B * 3, 224, 224, 0, 0, 2, 0, inputs[0], arena + 886402368);
 
   /* %13 = conv2d(%10, %11, %12) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 892693824, params[4], params[5],
+  lk_conv2d(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 886402368, params[4], params[5],
       arena + 7962624, arena);
 
   /* %14 = img2seq(%13) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 7962624, arena + 26836992);
 
   /* %15 = circular_pad(%0) {left 3, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 227] */
-  lk_circular_pad(B * 3, 224, 224, 0, 0, 3, 0, inputs[0], arena + 878071008);
+  lk_circular_pad(B * 3, 224, 224, 0, 0, 3, 0, inputs[0], arena + 871779552);
 
   /* %18 = conv2d(%15, %16, %17) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 878071008, params[6], params[7],
+  lk_conv2d(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 871779552, params[6], params[7],
       arena + 7962624, arena);
 
   /* %19 = img2seq(%18) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 7962624, arena + 33128448);
 
   /* %20 = circular_pad(%0) {left 0, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 224] */
-  lk_circular_pad(B * 3, 224, 224, 1, 0, 0, 0, inputs[0], arena + 907252032);
+  lk_circular_pad(B * 3, 224, 224, 1, 0, 0, 0, inputs[0], arena + 900960576);
 
   /* %23 = conv2d(%20, %21, %22) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 907252032, params[8], params[9],
+  lk_conv2d(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 900960576, params[8], params[9],
       arena + 7962624, arena);
 
   /* %24 = img2seq(%23) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 7962624, arena + 39419904);
 
   /* %25 = circular_pad(%0) {left 0, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 224] */
-  lk_circular_pad(B * 3, 224, 224, 2, 0, 0, 0, inputs[0], arena + 897553728);
+  lk_circular_pad(B * 3, 224, 224, 2, 0, 0, 0, inputs[0], arena + 891262272);
 
   /* %28 = conv2d(%25, %26, %27) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 897553728, params[10], params[11],
+  lk_conv2d(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 891262272, params[10], params[11],
       arena + 7962624, arena);
 
   /* %29 = img2seq(%28) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 7962624, arena + 45711360);
 
   /* %30 = circular_pad(%0) {left 0, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 224] */
-  lk_circular_pad(B * 3, 224, 224, 3, 0, 0, 0, inputs[0], arena + 882952416);
+  lk_circular_pad(B * 3, 224, 224, 3, 0, 0, 0, inputs[0], arena + 876660960);
 
   /* %33 = conv2d(%30, %31, %32) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 882952416, params[12], params[13],
+  lk_conv2d(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 876660960, params[12], params[13],
       arena + 7962624, arena);
 
   /* %34 = img2seq(%33) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 7962624, arena + 52002816);
 
   /* %35 = circular_pad(%0) {left 1, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 225] */
-  lk_circular_pad(B * 3, 224, 224, 1, 0, 1, 0, inputs[0], arena + 887833824);
+  lk_circular_pad(B * 3, 224, 224, 1, 0, 1, 0, inputs[0], arena + 881542368);
 
   /* %38 = conv2d(%35, %36, %37) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 887833824, params[14], params[15],
+  lk_conv2d(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 881542368, params[14], params[15],
       arena + 7962624, arena);
 
   /* %39 = img2seq(%38) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 7962624, arena + 58294272);
 
   /* %40 = circular_pad(%0) {left 2, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 226] */
-  lk_circular_pad(B * 3, 224, 224, 2, 0, 2, 0, inputs[0], arena + 873167712);
+  lk_circular_pad(B * 3, 224, 224, 2, 0, 2, 0, inputs[0], arena + 866876256);
 
   /* %43 = conv2d(%40, %41, %42) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 873167712, params[16], params[17],
+  lk_conv2d(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 866876256, params[16], params[17],
       arena + 7962624, arena);
 
   /* %44 = img2seq(%43) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 7962624, arena + 64585728);
 
   /* %45 = circular_pad(%0) {left 3, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 227] */
-  lk_circular_pad(B * 3, 224, 224, 3, 0, 3, 0, inputs[0], arena + 868220928);
+  lk_circular_pad(B * 3, 224, 224, 3, 0, 3, 0, inputs[0], arena + 861929472);
 
   /* %48 = conv2d(%45, %46, %47) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 868220928, params[18], params[19],
+  lk_conv2d(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 861929472, params[18], params[19],
       arena + 7962624, arena);
 
   /* %49 = img2seq(%48) to_patch_embedding : f32[B, 1024, 192] */
@@ -4118,10 +4144,10 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
       NULL, arena);
 
   /* %68 = slice(%67) {axis 2, start 0, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
-  lk_copy_rows(B * 10240, 192, arena, 384, arena + 125829120, 192);
+  lk_copy_rows(B * 10240, 192, arena, 384, arena + 591396864, 192);
 
   /* %69 = slice(%67) {axis 2, start 192, length 192} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192] */
-  lk_copy_rows(B * 10240, 192, arena + 192, 384, arena + 188743680, 192);
+  lk_copy_rows(B * 10240, 192, arena + 192, 384, arena + 654311424, 192);
 
   /* %70 = reshape(%64) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %64: no code */
 
@@ -4129,5196 +4155,4541 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %72 = reshape(%69) {shape [10, 1024, 4, 48]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48], a view of %69: no code */
 
-  /* %73 = transpose(%71) {perm [1, 2, 3, 0]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 10] */
-  lk_transpose(5, (const long[]){B, 10, 1024, 4, 48}, (const int[]){0, 2, 3, 4, 1},
-      arena + 125829120, arena + 591396864);
+  /* %73 = matmul_permuted(%70, %71) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 786432000, 48, 0, 1,
+      arena + 591396864, 48, 1, 196608, arena, 10, 0, 0.0f);
 
-  /* %74 = transpose(%72) {perm [1, 2, 0, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 48] */
-  lk_transpose(5, (const long[]){B, 10, 1024, 4, 48}, (const int[]){0, 2, 3, 1, 4},
-      arena + 188743680, arena + 654311424);
-
-  /* %75 = matmul(%70, %73) layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_gemm_batched(B * 4096, 1, 10, 48, arena + 786432000, 48, 48, 1, arena + 591396864, 480, 10, 1,
-      arena, 10, 10, 0.0f);
-
-  /* %76 = mul_scalar(%75) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  /* %74 = mul_scalar(%73) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
   lk_mul_scalar(B * 1024 * 4 * 10, arena, 0.14433756f, arena + 1310720);
 
-  /* %77 = softmax(%76) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax(B * 4096, 10, arena + 1310720, arena + 912090432);
+  /* %75 = softmax(%74) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_softmax(B * 4096, 10, arena + 1310720, arena + 905798976);
 
-  /* %78 = matmul(%77, %74) layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched(B * 4096, 1, 48, 10, arena + 912090432, 10, 10, 1, arena + 654311424, 480, 48, 1,
-      arena + 792723456, 48, 48, 0.0f);
+  /* %76 = matmul_permuted(%75, %72) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena + 905798976, 10, 0, 1,
+      arena + 654311424, 48, 196608, 1, arena + 792723456, 48, 0, 0.0f);
 
-  /* %79 = reshape(%78) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %78: no code */
+  /* %77 = reshape(%76) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %76: no code */
 
-  /* %82 = fused_linear(%79, %80, %81) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  /* %80 = fused_linear(%77, %78, %79) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 792723456, params[27], params[28], LK_ACT_NONE, NULL,
       arena + 799014912);
 
-  /* %84 = mul(%82, %83) layers.0.0 : f32[B, 1024, 192], written over %82 */
+  /* %82 = mul(%80, %81) layers.0.0 : f32[B, 1024, 192], written over %80 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 799014912, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena + 799014912);
 
-  /* %85 = add(%53, %84) layers.0.0 : f32[B, 1024, 192], written over %82 */
+  /* %83 = add(%53, %82) layers.0.0 : f32[B, 1024, 192], written over %80 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 767557632, (const long[]){196608, 192, 1},
       arena + 799014912, (const long[]){196608, 192, 1}, arena + 799014912);
 
-  /* %88 = normalize(%85) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %86 = normalize(%83) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 799014912, 1e-06f, arena + 805306368);
 
-  /* %89 = mul(%88, %86) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %87 = mul(%86, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 805306368, (const long[]){196608, 192, 1},
       params[29], (const long[]){0, 0, 1}, arena + 811597824);
 
-  /* %90 = add(%89, %87) layers.0.0.norm2 : f32[B, 1024, 192], written over %89 */
+  /* %88 = add(%87, %85) layers.0.0.norm2 : f32[B, 1024, 192], written over %87 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 811597824, (const long[]){196608, 192, 1},
       params[30], (const long[]){0, 0, 1}, arena + 811597824);
 
-  /* %93 = fused_linear(%90, %91, %92) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
+  /* %91 = fused_linear(%88, %89, %90) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 811597824, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 717225984);
 
-  /* %94 = gelu(%93) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %92 = gelu(%91) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 717225984, arena + 742391808);
 
-  /* %97 = fused_linear(%94, %95, %96) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
+  /* %95 = fused_linear(%92, %93, %94) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 742391808, params[33], params[34], LK_ACT_NONE, NULL,
       arena + 817889280);
 
-  /* %99 = mul(%97, %98) layers.0.0 : f32[B, 1024, 192], written over %97 */
+  /* %97 = mul(%95, %96) layers.0.0 : f32[B, 1024, 192], written over %95 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 817889280, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 817889280);
 
-  /* %100 = add(%85, %99) layers.0.0 : f32[B, 1024, 192], written over %97 */
+  /* %98 = add(%83, %97) layers.0.0 : f32[B, 1024, 192], written over %95 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 799014912, (const long[]){196608, 192, 1},
       arena + 817889280, (const long[]){196608, 192, 1}, arena + 817889280);
 
-  /* %101 = normalize(%100) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %99 = normalize(%98) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 817889280, 1e-06f, arena + 824180736);
 
-  /* %102 = mul(%101, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %100 = mul(%99, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 824180736, (const long[]){196608, 192, 1},
       params[21], (const long[]){0, 0, 1}, arena + 830472192);
 
-  /* %103 = add(%102, %55) layers.0.0.norm1 : f32[B, 1024, 192], written over %102 */
+  /* %101 = add(%100, %55) layers.0.0.norm1 : f32[B, 1024, 192], written over %100 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 830472192, (const long[]){196608, 192, 1},
       params[22], (const long[]){0, 0, 1}, arena + 830472192);
 
-  /* %106 = fused_linear(%103, %104, %105) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
+  /* %104 = fused_linear(%101, %102, %103) layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 830472192, params[35], params[36], LK_ACT_NONE, NULL,
-      arena + 12582912);
+      arena + 836763648);
 
-  /* %109 = fused_linear(%103, %107, %108) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  /* %107 = fused_linear(%101, %105, %106) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
   lk_fused_linear(B * 1024, 192, 384, arena + 830472192, params[37], params[38], LK_ACT_NONE, NULL,
       arena);
 
-  /* %110 = slice(%109) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B * 1024, 192, arena, 384, arena + 18874368, 192);
+  /* %108 = slice(%107) {axis 1, start 0, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena, 384, arena + 843055104, 192);
 
-  /* %111 = slice(%109) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
-  lk_copy_rows(B * 1024, 192, arena + 192, 384, arena + 25165824, 192);
+  /* %109 = slice(%107) {axis 1, start 192, length 192} layers.0.0.layers.1.0 : f32[B, 1024, 192] */
+  lk_copy_rows(B * 1024, 192, arena + 192, 384, arena + 268435456, 192);
 
-  /* %112 = reshape(%106) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %106: no code */
+  /* %110 = reshape(%104) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %104: no code */
 
-  /* %113 = transpose(%112) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 12582912,
-      arena + 836763648);
+  /* %111 = reshape(%108) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %108: no code */
 
-  /* %114 = reshape(%110) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %110: no code */
+  /* %112 = reshape(%109) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %109: no code */
 
-  /* %115 = transpose(%114) {perm [1, 2, 3, 0]} layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 18874368,
-      arena + 843055104);
+  /* %113 = matmul_permuted(%110, %111) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  lk_gemm_batched2(B, 196608, 196608, 4194304, 4, 1024, 1024, 48, arena + 836763648, 48, 192, 1,
+      arena + 843055104, 48, 1, 192, arena, 1048576, 1024, 0.0f);
 
-  /* %116 = reshape(%111) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %111: no code */
-
-  /* %117 = transpose(%116) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 25165824,
-      arena + 268435456);
-
-  /* %118 = matmul(%113, %115) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
-  lk_gemm_batched(B * 4, 1024, 1024, 48, arena + 836763648, 49152, 48, 1, arena + 843055104, 49152,
-      1024, 1, arena, 1048576, 1024, 0.0f);
-
-  /* %119 = mul_scalar(%118) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  /* %114 = mul_scalar(%113) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
   lk_mul_scalar(B * 4 * 1024 * 1024, arena, 0.14433756f, arena + 134217728);
 
-  /* %120 = softmax(%119) {axis -1} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  /* %115 = softmax(%114) {axis -1} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
   lk_softmax(B * 4096, 1024, arena + 134217728, arena);
 
-  /* %121 = matmul(%120, %117) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
-  lk_gemm_batched(B * 4, 1024, 48, 1024, arena, 1048576, 1024, 1, arena + 268435456, 49152, 48, 1,
-      arena + 134217728, 49152, 48, 0.0f);
+  /* %116 = matmul_permuted(%115, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
+      arena + 268435456, 48, 192, 1, arena + 241172480, 48, 192, 0.0f);
 
-  /* %122 = transpose(%121) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
-      arena + 134217728, arena + 241172480);
+  /* %117 = reshape(%116) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %116: no code */
 
-  /* %123 = reshape(%122) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %122: no code */
-
-  /* %126 = fused_linear(%123, %124, %125) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  /* %120 = fused_linear(%117, %118, %119) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 241172480, params[39], params[40], LK_ACT_NONE, NULL,
       arena + 247463936);
 
-  /* %128 = mul(%126, %127) layers.0.0 : f32[B, 1024, 192], written over %126 */
+  /* %122 = mul(%120, %121) layers.0.0 : f32[B, 1024, 192], written over %120 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 247463936);
 
-  /* %129 = add(%100, %128) layers.0.0 : f32[B, 1024, 192], written over %126 */
+  /* %123 = add(%98, %122) layers.0.0 : f32[B, 1024, 192], written over %120 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 817889280, (const long[]){196608, 192, 1},
       arena + 247463936, (const long[]){196608, 192, 1}, arena + 247463936);
 
-  /* %130 = normalize(%129) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %124 = normalize(%123) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 247463936, 1e-06f, arena + 253755392);
 
-  /* %131 = mul(%130, %86) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %125 = mul(%124, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 253755392, (const long[]){196608, 192, 1},
       params[29], (const long[]){0, 0, 1}, arena + 260046848);
 
-  /* %132 = add(%131, %87) layers.0.0.norm2 : f32[B, 1024, 192], written over %131 */
+  /* %126 = add(%125, %85) layers.0.0.norm2 : f32[B, 1024, 192], written over %125 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 260046848, (const long[]){196608, 192, 1},
       params[30], (const long[]){0, 0, 1}, arena + 260046848);
 
-  /* %135 = fused_linear(%132, %133, %134) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
+  /* %129 = fused_linear(%126, %127, %128) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 260046848, params[41], params[42], LK_ACT_NONE, NULL,
       arena + 190840832);
 
-  /* %136 = gelu(%135) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %130 = gelu(%129) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_gelu(B * 1024 * 768, arena + 190840832, arena + 216006656);
 
-  /* %139 = fused_linear(%136, %137, %138) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  /* %133 = fused_linear(%130, %131, %132) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 216006656, params[43], params[44], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %141 = mul(%139, %140) layers.0.0 : f32[B, 1024, 192], written over %139 */
+  /* %135 = mul(%133, %134) layers.0.0 : f32[B, 1024, 192], written over %133 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %142 = add(%129, %141) layers.0.0 : f32[B, 1024, 192], written over %139 */
+  /* %136 = add(%123, %135) layers.0.0 : f32[B, 1024, 192], written over %133 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
       arena + 134217728, (const long[]){196608, 192, 1}, arena + 134217728);
 
-  /* %145 = seq2img(%142) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %139 = seq2img(%136) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 134217728, arena + 274726912);
 
-  /* %146 = conv2d(%145, %143, %144) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %140 = conv2d(%139, %137, %138) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 274726912, params[45], params[46],
       arena + 281018368, arena + 134217728);
 
-  /* %147 = img2seq(%146) layers.0.1 : f32[B, 1024, 192] */
+  /* %141 = img2seq(%140) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 281018368, arena + 184549376);
 
-  /* %150 = normalize(%147) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %144 = normalize(%141) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize(B * 1024, 192, arena + 184549376, 1e-06f, arena + 281018368);
 
-  /* %151 = mul(%150, %148) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %145 = mul(%144, %142) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 281018368, (const long[]){196608, 192, 1},
       params[47], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %152 = add(%151, %149) layers.0.1.norm : f32[B, 1024, 192], written over %151 */
+  /* %146 = add(%145, %143) layers.0.1.norm : f32[B, 1024, 192], written over %145 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       params[48], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %153 = seq2img(%152) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %147 = seq2img(%146) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 134217728, arena + 287309824);
 
-  /* %154 = maxpool(%153) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %148 = maxpool(%147) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 287309824, arena + 134217728);
 
-  /* %155 = img2seq(%154) layers.0.1 : f32[B, 256, 192] */
+  /* %149 = img2seq(%148) layers.0.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 134217728, arena + 266338304);
 
-  /* %157 = add(%155, %156) layers.1.0 : f32[B, 256, 192], written over %155 */
+  /* %151 = add(%149, %150) layers.1.0 : f32[B, 256, 192], written over %149 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 266338304, (const long[]){49152, 192, 1},
       params[49], (const long[]){0, 192, 1}, arena + 266338304);
 
-  /* %160 = normalize(%157) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %154 = normalize(%151) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 266338304, 1e-06f, arena + 343932928);
 
-  /* %161 = mul(%160, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %155 = mul(%154, %152) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 343932928, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 345505792);
 
-  /* %162 = add(%161, %159) layers.1.0.norm1 : f32[B, 256, 192], written over %161 */
+  /* %156 = add(%155, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %155 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 345505792, (const long[]){49152, 192, 1},
       params[51], (const long[]){0, 0, 1}, arena + 345505792);
 
-  /* %165 = fused_linear(%162, %163, %164) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
+  /* %159 = fused_linear(%156, %157, %158) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 345505792, params[52], params[53], LK_ACT_NONE, NULL,
-      arena + 137363456);
+      arena + 347078656);
 
-  /* %168 = fused_linear(%162, %166, %167) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  /* %162 = fused_linear(%156, %160, %161) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 345505792, params[54], params[55], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %169 = slice(%168) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 138936320, 192);
+  /* %163 = slice(%162) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 348651520, 192);
 
-  /* %170 = slice(%168) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 140509184, 192);
+  /* %164 = slice(%162) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 350224384, 192);
 
-  /* %171 = reshape(%165) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %165: no code */
+  /* %165 = reshape(%159) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %159: no code */
 
-  /* %172 = transpose(%171) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137363456,
-      arena + 347078656);
+  /* %166 = reshape(%163) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %163: no code */
 
-  /* %173 = reshape(%169) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %169: no code */
+  /* %167 = reshape(%164) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %164: no code */
 
-  /* %174 = transpose(%173) {perm [1, 2, 3, 0]} layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 138936320,
-      arena + 348651520);
+  /* %168 = matmul_permuted(%165, %166) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 347078656, 48, 192, 1,
+      arena + 348651520, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
 
-  /* %175 = reshape(%170) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %170: no code */
-
-  /* %176 = transpose(%175) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 140509184,
-      arena + 350224384);
-
-  /* %177 = matmul(%172, %174) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched(B * 4, 256, 256, 48, arena + 347078656, 12288, 48, 1, arena + 348651520, 12288,
-      256, 1, arena + 134217728, 65536, 256, 0.0f);
-
-  /* %178 = mul_scalar(%177) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  /* %169 = mul_scalar(%168) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
 
-  /* %179 = softmax(%178) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  /* %170 = softmax(%169) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax(B * 1024, 256, arena + 142606336, arena + 150994944);
 
-  /* %180 = matmul(%179, %176) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 150994944, 65536, 256, 1, arena + 350224384, 12288,
-      48, 1, arena + 134217728, 12288, 48, 0.0f);
+  /* %171 = matmul_permuted(%170, %167) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 150994944, 65536, 256, 1,
+      arena + 350224384, 48, 192, 1, arena + 351797248, 48, 192, 0.0f);
 
-  /* %181 = transpose(%180) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 351797248);
+  /* %172 = reshape(%171) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %171: no code */
 
-  /* %182 = reshape(%181) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %181: no code */
-
-  /* %185 = fused_linear(%182, %183, %184) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  /* %175 = fused_linear(%172, %173, %174) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 351797248, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 353370112);
 
-  /* %187 = mul(%185, %186) layers.1.0 : f32[B, 256, 192], written over %185 */
+  /* %177 = mul(%175, %176) layers.1.0 : f32[B, 256, 192], written over %175 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 353370112, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 353370112);
 
-  /* %188 = add(%157, %187) layers.1.0 : f32[B, 256, 192], written over %185 */
+  /* %178 = add(%151, %177) layers.1.0 : f32[B, 256, 192], written over %175 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 266338304, (const long[]){49152, 192, 1},
       arena + 353370112, (const long[]){49152, 192, 1}, arena + 353370112);
 
-  /* %191 = normalize(%188) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %181 = normalize(%178) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 353370112, 1e-06f, arena + 354942976);
 
-  /* %192 = mul(%191, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %182 = mul(%181, %179) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 354942976, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 356515840);
 
-  /* %193 = add(%192, %190) layers.1.0.norm2 : f32[B, 256, 192], written over %192 */
+  /* %183 = add(%182, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %182 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 356515840, (const long[]){49152, 192, 1},
       params[59], (const long[]){0, 0, 1}, arena + 356515840);
 
-  /* %196 = fused_linear(%193, %194, %195) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
+  /* %186 = fused_linear(%183, %184, %185) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 356515840, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 293601280);
 
-  /* %197 = gelu(%196) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %187 = gelu(%186) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 293601280, arena + 299892736);
 
-  /* %200 = fused_linear(%197, %198, %199) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
+  /* %190 = fused_linear(%187, %188, %189) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 299892736, params[62], params[63], LK_ACT_NONE, NULL,
       arena + 358088704);
 
-  /* %202 = mul(%200, %201) layers.1.0 : f32[B, 256, 192], written over %200 */
+  /* %192 = mul(%190, %191) layers.1.0 : f32[B, 256, 192], written over %190 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 358088704, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 358088704);
 
-  /* %203 = add(%188, %202) layers.1.0 : f32[B, 256, 192], written over %200 */
+  /* %193 = add(%178, %192) layers.1.0 : f32[B, 256, 192], written over %190 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 353370112, (const long[]){49152, 192, 1},
       arena + 358088704, (const long[]){49152, 192, 1}, arena + 358088704);
 
-  /* %204 = normalize(%203) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %194 = normalize(%193) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 358088704, 1e-06f, arena + 359661568);
 
-  /* %205 = mul(%204, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %195 = mul(%194, %152) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 359661568, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 361234432);
 
-  /* %206 = add(%205, %159) layers.1.0.norm1 : f32[B, 256, 192], written over %205 */
+  /* %196 = add(%195, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %195 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 361234432, (const long[]){49152, 192, 1},
       params[51], (const long[]){0, 0, 1}, arena + 361234432);
 
-  /* %209 = fused_linear(%206, %207, %208) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
+  /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 361234432, params[64], params[65], LK_ACT_NONE, NULL,
-      arena + 137363456);
+      arena + 362807296);
 
-  /* %212 = fused_linear(%206, %210, %211) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  /* %202 = fused_linear(%196, %200, %201) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 361234432, params[66], params[67], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %213 = slice(%212) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 138936320, 192);
+  /* %203 = slice(%202) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 364380160, 192);
 
-  /* %214 = slice(%212) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 140509184, 192);
+  /* %204 = slice(%202) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 365953024, 192);
 
-  /* %215 = reshape(%209) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %209: no code */
+  /* %205 = reshape(%199) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %199: no code */
 
-  /* %216 = transpose(%215) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137363456,
-      arena + 362807296);
+  /* %206 = reshape(%203) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %203: no code */
 
-  /* %217 = reshape(%213) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %213: no code */
+  /* %207 = reshape(%204) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %204: no code */
 
-  /* %218 = transpose(%217) {perm [1, 2, 3, 0]} layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 138936320,
-      arena + 364380160);
+  /* %208 = matmul_permuted(%205, %206) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 362807296, 48, 192, 1,
+      arena + 364380160, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
 
-  /* %219 = reshape(%214) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %214: no code */
-
-  /* %220 = transpose(%219) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 140509184,
-      arena + 365953024);
-
-  /* %221 = matmul(%216, %218) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched(B * 4, 256, 256, 48, arena + 362807296, 12288, 48, 1, arena + 364380160, 12288,
-      256, 1, arena + 134217728, 65536, 256, 0.0f);
-
-  /* %222 = mul_scalar(%221) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  /* %209 = mul_scalar(%208) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
 
-  /* %223 = softmax(%222) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  /* %210 = softmax(%209) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax(B * 1024, 256, arena + 142606336, arena + 159383552);
 
-  /* %224 = matmul(%223, %220) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 159383552, 65536, 256, 1, arena + 365953024, 12288,
-      48, 1, arena + 134217728, 12288, 48, 0.0f);
+  /* %211 = matmul_permuted(%210, %207) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 159383552, 65536, 256, 1,
+      arena + 365953024, 48, 192, 1, arena + 367525888, 48, 192, 0.0f);
 
-  /* %225 = transpose(%224) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 367525888);
+  /* %212 = reshape(%211) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %211: no code */
 
-  /* %226 = reshape(%225) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %225: no code */
-
-  /* %229 = fused_linear(%226, %227, %228) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  /* %215 = fused_linear(%212, %213, %214) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 367525888, params[68], params[69], LK_ACT_NONE, NULL,
       arena + 369098752);
 
-  /* %231 = mul(%229, %230) layers.1.0 : f32[B, 256, 192], written over %229 */
+  /* %217 = mul(%215, %216) layers.1.0 : f32[B, 256, 192], written over %215 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 369098752, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 369098752);
 
-  /* %232 = add(%203, %231) layers.1.0 : f32[B, 256, 192], written over %229 */
+  /* %218 = add(%193, %217) layers.1.0 : f32[B, 256, 192], written over %215 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 358088704, (const long[]){49152, 192, 1},
       arena + 369098752, (const long[]){49152, 192, 1}, arena + 369098752);
 
-  /* %233 = normalize(%232) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %219 = normalize(%218) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 369098752, 1e-06f, arena + 370671616);
 
-  /* %234 = mul(%233, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %220 = mul(%219, %179) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 370671616, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 372244480);
 
-  /* %235 = add(%234, %190) layers.1.0.norm2 : f32[B, 256, 192], written over %234 */
+  /* %221 = add(%220, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %220 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 372244480, (const long[]){49152, 192, 1},
       params[59], (const long[]){0, 0, 1}, arena + 372244480);
 
-  /* %238 = fused_linear(%235, %236, %237) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
+  /* %224 = fused_linear(%221, %222, %223) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 372244480, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 306184192);
 
-  /* %239 = gelu(%238) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %225 = gelu(%224) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 306184192, arena + 312475648);
 
-  /* %242 = fused_linear(%239, %240, %241) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
+  /* %228 = fused_linear(%225, %226, %227) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 312475648, params[72], params[73], LK_ACT_NONE, NULL,
       arena + 373817344);
 
-  /* %244 = mul(%242, %243) layers.1.0 : f32[B, 256, 192], written over %242 */
+  /* %230 = mul(%228, %229) layers.1.0 : f32[B, 256, 192], written over %228 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 373817344, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 373817344);
 
-  /* %245 = add(%232, %244) layers.1.0 : f32[B, 256, 192], written over %242 */
+  /* %231 = add(%218, %230) layers.1.0 : f32[B, 256, 192], written over %228 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 369098752, (const long[]){49152, 192, 1},
       arena + 373817344, (const long[]){49152, 192, 1}, arena + 373817344);
 
-  /* %246 = normalize(%245) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %232 = normalize(%231) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 373817344, 1e-06f, arena + 375390208);
 
-  /* %247 = mul(%246, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %233 = mul(%232, %152) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 375390208, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 376963072);
 
-  /* %248 = add(%247, %159) layers.1.0.norm1 : f32[B, 256, 192], written over %247 */
+  /* %234 = add(%233, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %233 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 376963072, (const long[]){49152, 192, 1},
       params[51], (const long[]){0, 0, 1}, arena + 376963072);
 
-  /* %251 = fused_linear(%248, %249, %250) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
+  /* %237 = fused_linear(%234, %235, %236) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 376963072, params[74], params[75], LK_ACT_NONE, NULL,
-      arena + 137363456);
+      arena + 378535936);
 
-  /* %254 = fused_linear(%248, %252, %253) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  /* %240 = fused_linear(%234, %238, %239) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 376963072, params[76], params[77], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %255 = slice(%254) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 138936320, 192);
+  /* %241 = slice(%240) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 380108800, 192);
 
-  /* %256 = slice(%254) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 140509184, 192);
+  /* %242 = slice(%240) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 381681664, 192);
 
-  /* %257 = reshape(%251) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %251: no code */
+  /* %243 = reshape(%237) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %237: no code */
 
-  /* %258 = transpose(%257) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137363456,
-      arena + 378535936);
+  /* %244 = reshape(%241) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %241: no code */
 
-  /* %259 = reshape(%255) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %255: no code */
+  /* %245 = reshape(%242) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %242: no code */
 
-  /* %260 = transpose(%259) {perm [1, 2, 3, 0]} layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 138936320,
-      arena + 380108800);
+  /* %246 = matmul_permuted(%243, %244) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 378535936, 48, 192, 1,
+      arena + 380108800, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
 
-  /* %261 = reshape(%256) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %256: no code */
-
-  /* %262 = transpose(%261) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 140509184,
-      arena + 381681664);
-
-  /* %263 = matmul(%258, %260) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched(B * 4, 256, 256, 48, arena + 378535936, 12288, 48, 1, arena + 380108800, 12288,
-      256, 1, arena + 134217728, 65536, 256, 0.0f);
-
-  /* %264 = mul_scalar(%263) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  /* %247 = mul_scalar(%246) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
 
-  /* %265 = softmax(%264) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  /* %248 = softmax(%247) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax(B * 1024, 256, arena + 142606336, arena + 167772160);
 
-  /* %266 = matmul(%265, %262) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 167772160, 65536, 256, 1, arena + 381681664, 12288,
-      48, 1, arena + 134217728, 12288, 48, 0.0f);
+  /* %249 = matmul_permuted(%248, %245) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 167772160, 65536, 256, 1,
+      arena + 381681664, 48, 192, 1, arena + 383254528, 48, 192, 0.0f);
 
-  /* %267 = transpose(%266) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 383254528);
+  /* %250 = reshape(%249) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %249: no code */
 
-  /* %268 = reshape(%267) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %267: no code */
-
-  /* %271 = fused_linear(%268, %269, %270) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  /* %253 = fused_linear(%250, %251, %252) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 383254528, params[78], params[79], LK_ACT_NONE, NULL,
       arena + 384827392);
 
-  /* %273 = mul(%271, %272) layers.1.0 : f32[B, 256, 192], written over %271 */
+  /* %255 = mul(%253, %254) layers.1.0 : f32[B, 256, 192], written over %253 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 384827392, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 384827392);
 
-  /* %274 = add(%245, %273) layers.1.0 : f32[B, 256, 192], written over %271 */
+  /* %256 = add(%231, %255) layers.1.0 : f32[B, 256, 192], written over %253 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 373817344, (const long[]){49152, 192, 1},
       arena + 384827392, (const long[]){49152, 192, 1}, arena + 384827392);
 
-  /* %275 = normalize(%274) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %257 = normalize(%256) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 384827392, 1e-06f, arena + 386400256);
 
-  /* %276 = mul(%275, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %258 = mul(%257, %179) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 386400256, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 387973120);
 
-  /* %277 = add(%276, %190) layers.1.0.norm2 : f32[B, 256, 192], written over %276 */
+  /* %259 = add(%258, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %258 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 387973120, (const long[]){49152, 192, 1},
       params[59], (const long[]){0, 0, 1}, arena + 387973120);
 
-  /* %280 = fused_linear(%277, %278, %279) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
+  /* %262 = fused_linear(%259, %260, %261) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 387973120, params[80], params[81], LK_ACT_NONE, NULL,
       arena + 318767104);
 
-  /* %281 = gelu(%280) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %263 = gelu(%262) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 318767104, arena + 325058560);
 
-  /* %284 = fused_linear(%281, %282, %283) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
+  /* %266 = fused_linear(%263, %264, %265) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 325058560, params[82], params[83], LK_ACT_NONE, NULL,
       arena + 389545984);
 
-  /* %286 = mul(%284, %285) layers.1.0 : f32[B, 256, 192], written over %284 */
+  /* %268 = mul(%266, %267) layers.1.0 : f32[B, 256, 192], written over %266 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 389545984, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 389545984);
 
-  /* %287 = add(%274, %286) layers.1.0 : f32[B, 256, 192], written over %284 */
+  /* %269 = add(%256, %268) layers.1.0 : f32[B, 256, 192], written over %266 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 384827392, (const long[]){49152, 192, 1},
       arena + 389545984, (const long[]){49152, 192, 1}, arena + 389545984);
 
-  /* %288 = normalize(%287) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %270 = normalize(%269) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 389545984, 1e-06f, arena + 391118848);
 
-  /* %289 = mul(%288, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %271 = mul(%270, %152) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 391118848, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 392691712);
 
-  /* %290 = add(%289, %159) layers.1.0.norm1 : f32[B, 256, 192], written over %289 */
+  /* %272 = add(%271, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %271 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 392691712, (const long[]){49152, 192, 1},
       params[51], (const long[]){0, 0, 1}, arena + 392691712);
 
-  /* %293 = fused_linear(%290, %291, %292) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
+  /* %275 = fused_linear(%272, %273, %274) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 392691712, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 137363456);
+      arena + 394264576);
 
-  /* %296 = fused_linear(%290, %294, %295) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  /* %278 = fused_linear(%272, %276, %277) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
   lk_fused_linear(B * 256, 192, 384, arena + 392691712, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %297 = slice(%296) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 138936320, 192);
+  /* %279 = slice(%278) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 395837440, 192);
 
-  /* %298 = slice(%296) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 140509184, 192);
+  /* %280 = slice(%278) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
+  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 397410304, 192);
 
-  /* %299 = reshape(%293) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %293: no code */
+  /* %281 = reshape(%275) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %275: no code */
 
-  /* %300 = transpose(%299) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137363456,
-      arena + 394264576);
+  /* %282 = reshape(%279) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %279: no code */
 
-  /* %301 = reshape(%297) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %297: no code */
+  /* %283 = reshape(%280) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %280: no code */
 
-  /* %302 = transpose(%301) {perm [1, 2, 3, 0]} layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 138936320,
-      arena + 395837440);
+  /* %284 = matmul_permuted(%281, %282) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 394264576, 48, 192, 1,
+      arena + 395837440, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
 
-  /* %303 = reshape(%298) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %298: no code */
-
-  /* %304 = transpose(%303) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 140509184,
-      arena + 397410304);
-
-  /* %305 = matmul(%300, %302) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched(B * 4, 256, 256, 48, arena + 394264576, 12288, 48, 1, arena + 395837440, 12288,
-      256, 1, arena + 134217728, 65536, 256, 0.0f);
-
-  /* %306 = mul_scalar(%305) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  /* %285 = mul_scalar(%284) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
 
-  /* %307 = softmax(%306) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  /* %286 = softmax(%285) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax(B * 1024, 256, arena + 142606336, arena + 176160768);
 
-  /* %308 = matmul(%307, %304) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 176160768, 65536, 256, 1, arena + 397410304, 12288,
-      48, 1, arena + 134217728, 12288, 48, 0.0f);
+  /* %287 = matmul_permuted(%286, %283) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 176160768, 65536, 256, 1,
+      arena + 397410304, 48, 192, 1, arena + 148373504, 48, 192, 0.0f);
 
-  /* %309 = transpose(%308) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 148373504);
+  /* %288 = reshape(%287) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %287: no code */
 
-  /* %310 = reshape(%309) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %309: no code */
-
-  /* %313 = fused_linear(%310, %311, %312) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  /* %291 = fused_linear(%288, %289, %290) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 192, 192, arena + 148373504, params[88], params[89], LK_ACT_NONE, NULL,
       arena + 398983168);
 
-  /* %315 = mul(%313, %314) layers.1.0 : f32[B, 256, 192], written over %313 */
+  /* %293 = mul(%291, %292) layers.1.0 : f32[B, 256, 192], written over %291 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 398983168, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 398983168);
 
-  /* %316 = add(%287, %315) layers.1.0 : f32[B, 256, 192], written over %313 */
+  /* %294 = add(%269, %293) layers.1.0 : f32[B, 256, 192], written over %291 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 389545984, (const long[]){49152, 192, 1},
       arena + 398983168, (const long[]){49152, 192, 1}, arena + 398983168);
 
-  /* %317 = normalize(%316) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %295 = normalize(%294) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 398983168, 1e-06f, arena + 400556032);
 
-  /* %318 = mul(%317, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %296 = mul(%295, %179) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 400556032, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 849346560);
 
-  /* %319 = add(%318, %190) layers.1.0.norm2 : f32[B, 256, 192], written over %318 */
+  /* %297 = add(%296, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %296 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 849346560, (const long[]){49152, 192, 1},
       params[59], (const long[]){0, 0, 1}, arena + 849346560);
 
-  /* %322 = fused_linear(%319, %320, %321) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
+  /* %300 = fused_linear(%297, %298, %299) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 849346560, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 331350016);
 
-  /* %323 = gelu(%322) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %301 = gelu(%300) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_gelu(B * 256 * 768, arena + 331350016, arena + 337641472);
 
-  /* %326 = fused_linear(%323, %324, %325) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
+  /* %304 = fused_linear(%301, %302, %303) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 337641472, params[92], params[93], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %328 = mul(%326, %327) layers.1.0 : f32[B, 256, 192], written over %326 */
+  /* %306 = mul(%304, %305) layers.1.0 : f32[B, 256, 192], written over %304 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %329 = add(%316, %328) layers.1.0 : f32[B, 256, 192], written over %326 */
+  /* %307 = add(%294, %306) layers.1.0 : f32[B, 256, 192], written over %304 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 398983168, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %332 = seq2img(%329) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %310 = seq2img(%307) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 134217728, arena + 850919424);
 
-  /* %333 = conv2d(%332, %330, %331) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %311 = conv2d(%310, %308, %309) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 850919424, params[94], params[95],
       arena + 852492288, arena + 134217728);
 
-  /* %334 = img2seq(%333) layers.1.1 : f32[B, 256, 192] */
+  /* %312 = img2seq(%311) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 852492288, arena + 137756672);
 
-  /* %337 = normalize(%334) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %315 = normalize(%312) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize(B * 256, 192, arena + 137756672, 1e-06f, arena + 139329536);
 
-  /* %338 = mul(%337, %335) layers.1.1.norm : f32[B, 256, 192] */
+  /* %316 = mul(%315, %313) layers.1.1.norm : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 139329536, (const long[]){49152, 192, 1},
       params[96], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %339 = add(%338, %336) layers.1.1.norm : f32[B, 256, 192], written over %338 */
+  /* %317 = add(%316, %314) layers.1.1.norm : f32[B, 256, 192], written over %316 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[97], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %340 = seq2img(%339) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %318 = seq2img(%317) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 134217728, arena + 140902400);
 
-  /* %341 = maxpool(%340) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %319 = maxpool(%318) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 134217728);
 
-  /* %342 = img2seq(%341) layers.1.1 : f32[B, 64, 192] */
+  /* %320 = img2seq(%319) layers.1.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 134217728, arena + 267911168);
 
-  /* %344 = add(%342, %343) layers.2.0 : f32[B, 64, 192], written over %342 */
+  /* %322 = add(%320, %321) layers.2.0 : f32[B, 64, 192], written over %320 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 267911168, (const long[]){12288, 192, 1},
       params[98], (const long[]){0, 192, 1}, arena + 267911168);
 
-  /* %347 = normalize(%344) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %325 = normalize(%322) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 267911168, 1e-06f, arena + 402128896);
 
-  /* %348 = mul(%347, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %326 = mul(%325, %323) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 402128896, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 860356608);
 
-  /* %349 = add(%348, %346) layers.2.0.norm1 : f32[B, 64, 192], written over %348 */
+  /* %327 = add(%326, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %326 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 860356608, (const long[]){12288, 192, 1},
       params[100], (const long[]){0, 0, 1}, arena + 860356608);
 
-  /* %352 = fused_linear(%349, %350, %351) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
+  /* %330 = fused_linear(%327, %328, %329) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 860356608, params[101], params[102], LK_ACT_NONE, NULL,
-      arena + 135004160);
+      arena + 860749824);
 
-  /* %355 = fused_linear(%349, %353, %354) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  /* %333 = fused_linear(%327, %331, %332) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 860356608, params[103], params[104], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %356 = slice(%355) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 135397376, 192);
+  /* %334 = slice(%333) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 861143040, 192);
 
-  /* %357 = slice(%355) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 135790592, 192);
+  /* %335 = slice(%333) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 861536256, 192);
 
-  /* %358 = reshape(%352) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %352: no code */
+  /* %336 = reshape(%330) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %330: no code */
 
-  /* %359 = transpose(%358) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135004160,
-      arena + 860749824);
+  /* %337 = reshape(%334) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %334: no code */
 
-  /* %360 = reshape(%356) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %356: no code */
+  /* %338 = reshape(%335) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %335: no code */
 
-  /* %361 = transpose(%360) {perm [1, 2, 3, 0]} layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 135397376,
-      arena + 861143040);
+  /* %339 = matmul_permuted(%336, %337) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 860749824, 48, 192, 1,
+      arena + 861143040, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %362 = reshape(%357) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %357: no code */
-
-  /* %363 = transpose(%362) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 861536256);
-
-  /* %364 = matmul(%359, %361) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched(B * 4, 64, 64, 48, arena + 860749824, 3072, 48, 1, arena + 861143040, 3072, 64, 1,
-      arena + 134217728, 4096, 64, 0.0f);
-
-  /* %365 = mul_scalar(%364) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  /* %340 = mul_scalar(%339) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
 
-  /* %366 = softmax(%365) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  /* %341 = softmax(%340) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax(B * 256, 64, arena + 134742016, arena + 147193856);
 
-  /* %367 = matmul(%366, %363) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 147193856, 4096, 64, 1, arena + 861536256, 3072, 48, 1,
-      arena + 134217728, 3072, 48, 0.0f);
+  /* %342 = matmul_permuted(%341, %338) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147193856, 4096, 64, 1,
+      arena + 861536256, 48, 192, 1, arena + 907109696, 48, 192, 0.0f);
 
-  /* %368 = transpose(%367) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 861929472);
+  /* %343 = reshape(%342) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %342: no code */
 
-  /* %369 = reshape(%368) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %368: no code */
+  /* %346 = fused_linear(%343, %344, %345) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 907109696, params[105], params[106], LK_ACT_NONE, NULL,
+      arena + 907502912);
 
-  /* %372 = fused_linear(%369, %370, %371) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 861929472, params[105], params[106], LK_ACT_NONE, NULL,
-      arena + 862322688);
+  /* %348 = mul(%346, %347) layers.2.0 : f32[B, 64, 192], written over %346 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 907502912, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 907502912);
 
-  /* %374 = mul(%372, %373) layers.2.0 : f32[B, 64, 192], written over %372 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 862322688, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 862322688);
-
-  /* %375 = add(%344, %374) layers.2.0 : f32[B, 64, 192], written over %372 */
+  /* %349 = add(%322, %348) layers.2.0 : f32[B, 64, 192], written over %346 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 267911168, (const long[]){12288, 192, 1},
-      arena + 862322688, (const long[]){12288, 192, 1}, arena + 862322688);
+      arena + 907502912, (const long[]){12288, 192, 1}, arena + 907502912);
 
-  /* %378 = normalize(%375) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 862322688, 1e-06f, arena + 862715904);
+  /* %352 = normalize(%349) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 907502912, 1e-06f, arena + 907896128);
 
-  /* %379 = mul(%378, %376) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 862715904, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 863109120);
+  /* %353 = mul(%352, %350) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 907896128, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 908289344);
 
-  /* %380 = add(%379, %377) layers.2.0.norm2 : f32[B, 64, 192], written over %379 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 863109120, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 863109120);
+  /* %354 = add(%353, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %353 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 908289344, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 908289344);
 
-  /* %383 = fused_linear(%380, %381, %382) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 863109120, params[109], params[110], LK_ACT_NONE, NULL,
+  /* %357 = fused_linear(%354, %355, %356) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 908289344, params[109], params[110], LK_ACT_NONE, NULL,
       arena + 142475264);
 
-  /* %384 = gelu(%383) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %358 = gelu(%357) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 142475264, arena + 144048128);
 
-  /* %387 = fused_linear(%384, %385, %386) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
+  /* %361 = fused_linear(%358, %359, %360) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 144048128, params[111], params[112], LK_ACT_NONE, NULL,
-      arena + 863502336);
+      arena + 908682560);
 
-  /* %389 = mul(%387, %388) layers.2.0 : f32[B, 64, 192], written over %387 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 863502336, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 863502336);
+  /* %363 = mul(%361, %362) layers.2.0 : f32[B, 64, 192], written over %361 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 908682560, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 908682560);
 
-  /* %390 = add(%375, %389) layers.2.0 : f32[B, 64, 192], written over %387 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 862322688, (const long[]){12288, 192, 1},
-      arena + 863502336, (const long[]){12288, 192, 1}, arena + 863502336);
+  /* %364 = add(%349, %363) layers.2.0 : f32[B, 64, 192], written over %361 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 907502912, (const long[]){12288, 192, 1},
+      arena + 908682560, (const long[]){12288, 192, 1}, arena + 908682560);
 
-  /* %391 = normalize(%390) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 863502336, 1e-06f, arena + 863895552);
+  /* %365 = normalize(%364) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 908682560, 1e-06f, arena + 909075776);
 
-  /* %392 = mul(%391, %345) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 863895552, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 864288768);
+  /* %366 = mul(%365, %323) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 909075776, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 909468992);
 
-  /* %393 = add(%392, %346) layers.2.0.norm1 : f32[B, 64, 192], written over %392 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 864288768, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 864288768);
+  /* %367 = add(%366, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %366 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 909468992, (const long[]){12288, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 909468992);
 
-  /* %396 = fused_linear(%393, %394, %395) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 864288768, params[113], params[114], LK_ACT_NONE, NULL,
-      arena + 135004160);
+  /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 909468992, params[113], params[114], LK_ACT_NONE, NULL,
+      arena + 909862208);
 
-  /* %399 = fused_linear(%393, %397, %398) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 864288768, params[115], params[116], LK_ACT_NONE, NULL,
+  /* %373 = fused_linear(%367, %371, %372) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_fused_linear(B * 64, 192, 384, arena + 909468992, params[115], params[116], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %400 = slice(%399) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 135397376, 192);
+  /* %374 = slice(%373) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 910255424, 192);
 
-  /* %401 = slice(%399) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 135790592, 192);
+  /* %375 = slice(%373) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 910648640, 192);
 
-  /* %402 = reshape(%396) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %396: no code */
+  /* %376 = reshape(%370) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %370: no code */
 
-  /* %403 = transpose(%402) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135004160,
-      arena + 864681984);
+  /* %377 = reshape(%374) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %374: no code */
 
-  /* %404 = reshape(%400) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %400: no code */
+  /* %378 = reshape(%375) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %375: no code */
 
-  /* %405 = transpose(%404) {perm [1, 2, 3, 0]} layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 135397376,
-      arena + 865075200);
+  /* %379 = matmul_permuted(%376, %377) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 909862208, 48, 192, 1,
+      arena + 910255424, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %406 = reshape(%401) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %401: no code */
-
-  /* %407 = transpose(%406) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 865468416);
-
-  /* %408 = matmul(%403, %405) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched(B * 4, 64, 64, 48, arena + 864681984, 3072, 48, 1, arena + 865075200, 3072, 64, 1,
-      arena + 134217728, 4096, 64, 0.0f);
-
-  /* %409 = mul_scalar(%408) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  /* %380 = mul_scalar(%379) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
 
-  /* %410 = softmax(%409) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  /* %381 = softmax(%380) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax(B * 256, 64, arena + 134742016, arena + 147718144);
 
-  /* %411 = matmul(%410, %407) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 147718144, 4096, 64, 1, arena + 865468416, 3072, 48, 1,
-      arena + 134217728, 3072, 48, 0.0f);
+  /* %382 = matmul_permuted(%381, %378) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147718144, 4096, 64, 1,
+      arena + 910648640, 48, 192, 1, arena + 911041856, 48, 192, 0.0f);
 
-  /* %412 = transpose(%411) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 865861632);
+  /* %383 = reshape(%382) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %382: no code */
 
-  /* %413 = reshape(%412) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %412: no code */
+  /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 911041856, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 911435072);
 
-  /* %416 = fused_linear(%413, %414, %415) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 865861632, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 866254848);
+  /* %388 = mul(%386, %387) layers.2.0 : f32[B, 64, 192], written over %386 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 911435072, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 911435072);
 
-  /* %418 = mul(%416, %417) layers.2.0 : f32[B, 64, 192], written over %416 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 866254848, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 866254848);
+  /* %389 = add(%364, %388) layers.2.0 : f32[B, 64, 192], written over %386 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 908682560, (const long[]){12288, 192, 1},
+      arena + 911435072, (const long[]){12288, 192, 1}, arena + 911435072);
 
-  /* %419 = add(%390, %418) layers.2.0 : f32[B, 64, 192], written over %416 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 863502336, (const long[]){12288, 192, 1},
-      arena + 866254848, (const long[]){12288, 192, 1}, arena + 866254848);
+  /* %390 = normalize(%389) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 911435072, 1e-06f, arena + 911828288);
 
-  /* %420 = normalize(%419) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 866254848, 1e-06f, arena + 866648064);
+  /* %391 = mul(%390, %350) layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 911828288, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 912221504);
 
-  /* %421 = mul(%420, %376) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 866648064, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 867041280);
+  /* %392 = add(%391, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %391 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 912221504, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 912221504);
 
-  /* %422 = add(%421, %377) layers.2.0.norm2 : f32[B, 64, 192], written over %421 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 867041280, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 867041280);
-
-  /* %425 = fused_linear(%422, %423, %424) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 867041280, params[119], params[120], LK_ACT_NONE, NULL,
+  /* %395 = fused_linear(%392, %393, %394) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
+  lk_fused_linear(B * 64, 192, 768, arena + 912221504, params[119], params[120], LK_ACT_NONE, NULL,
       arena + 145620992);
 
-  /* %426 = gelu(%425) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %396 = gelu(%395) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 145620992, arena + 852492288);
 
-  /* %429 = fused_linear(%426, %427, %428) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
+  /* %399 = fused_linear(%396, %397, %398) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 852492288, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 867434496);
+      arena + 912614720);
 
-  /* %431 = mul(%429, %430) layers.2.0 : f32[B, 64, 192], written over %429 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 867434496, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 867434496);
+  /* %401 = mul(%399, %400) layers.2.0 : f32[B, 64, 192], written over %399 */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 912614720, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 912614720);
 
-  /* %432 = add(%419, %431) layers.2.0 : f32[B, 64, 192], written over %429 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 866254848, (const long[]){12288, 192, 1},
-      arena + 867434496, (const long[]){12288, 192, 1}, arena + 867434496);
+  /* %402 = add(%389, %401) layers.2.0 : f32[B, 64, 192], written over %399 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 911435072, (const long[]){12288, 192, 1},
+      arena + 912614720, (const long[]){12288, 192, 1}, arena + 912614720);
 
-  /* %433 = normalize(%432) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 867434496, 1e-06f, arena + 867827712);
+  /* %403 = normalize(%402) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize(B * 64, 192, arena + 912614720, 1e-06f, arena + 913007936);
 
-  /* %434 = mul(%433, %345) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 867827712, (const long[]){12288, 192, 1},
+  /* %404 = mul(%403, %323) layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 913007936, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 913401152);
 
-  /* %435 = add(%434, %346) layers.2.0.norm1 : f32[B, 64, 192], written over %434 */
+  /* %405 = add(%404, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %404 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 913401152, (const long[]){12288, 192, 1},
       params[100], (const long[]){0, 0, 1}, arena + 913401152);
 
-  /* %438 = fused_linear(%435, %436, %437) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
+  /* %408 = fused_linear(%405, %406, %407) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 913401152, params[123], params[124], LK_ACT_NONE, NULL,
-      arena + 135004160);
+      arena + 913794368);
 
-  /* %441 = fused_linear(%435, %439, %440) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  /* %411 = fused_linear(%405, %409, %410) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 913401152, params[125], params[126], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %442 = slice(%441) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 135397376, 192);
+  /* %412 = slice(%411) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 914187584, 192);
 
-  /* %443 = slice(%441) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 135790592, 192);
+  /* %413 = slice(%411) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 914580800, 192);
 
-  /* %444 = reshape(%438) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %438: no code */
+  /* %414 = reshape(%408) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %408: no code */
 
-  /* %445 = transpose(%444) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135004160,
-      arena + 913794368);
+  /* %415 = reshape(%412) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %412: no code */
 
-  /* %446 = reshape(%442) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %442: no code */
+  /* %416 = reshape(%413) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %413: no code */
 
-  /* %447 = transpose(%446) {perm [1, 2, 3, 0]} layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 135397376,
-      arena + 914187584);
+  /* %417 = matmul_permuted(%414, %415) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 913794368, 48, 192, 1,
+      arena + 914187584, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %448 = reshape(%443) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %443: no code */
-
-  /* %449 = transpose(%448) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 914580800);
-
-  /* %450 = matmul(%445, %447) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched(B * 4, 64, 64, 48, arena + 913794368, 3072, 48, 1, arena + 914187584, 3072, 64, 1,
-      arena + 134217728, 4096, 64, 0.0f);
-
-  /* %451 = mul_scalar(%450) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  /* %418 = mul_scalar(%417) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
 
-  /* %452 = softmax(%451) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  /* %419 = softmax(%418) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax(B * 256, 64, arena + 134742016, arena + 149946368);
 
-  /* %453 = matmul(%452, %449) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 149946368, 4096, 64, 1, arena + 914580800, 3072, 48, 1,
-      arena + 134217728, 3072, 48, 0.0f);
+  /* %420 = matmul_permuted(%419, %416) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 149946368, 4096, 64, 1,
+      arena + 914580800, 48, 192, 1, arena + 914974016, 48, 192, 0.0f);
 
-  /* %454 = transpose(%453) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 914974016);
+  /* %421 = reshape(%420) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %420: no code */
 
-  /* %455 = reshape(%454) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %454: no code */
-
-  /* %458 = fused_linear(%455, %456, %457) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  /* %424 = fused_linear(%421, %422, %423) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 914974016, params[127], params[128], LK_ACT_NONE, NULL,
       arena + 915367232);
 
-  /* %460 = mul(%458, %459) layers.2.0 : f32[B, 64, 192], written over %458 */
+  /* %426 = mul(%424, %425) layers.2.0 : f32[B, 64, 192], written over %424 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 915367232, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 915367232);
 
-  /* %461 = add(%432, %460) layers.2.0 : f32[B, 64, 192], written over %458 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 867434496, (const long[]){12288, 192, 1},
+  /* %427 = add(%402, %426) layers.2.0 : f32[B, 64, 192], written over %424 */
+  lk_add(3, (const long[]){B, 64, 192}, arena + 912614720, (const long[]){12288, 192, 1},
       arena + 915367232, (const long[]){12288, 192, 1}, arena + 915367232);
 
-  /* %462 = normalize(%461) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %428 = normalize(%427) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 915367232, 1e-06f, arena + 915760448);
 
-  /* %463 = mul(%462, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %429 = mul(%428, %350) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 915760448, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 916153664);
 
-  /* %464 = add(%463, %377) layers.2.0.norm2 : f32[B, 64, 192], written over %463 */
+  /* %430 = add(%429, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %429 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 916153664, (const long[]){12288, 192, 1},
       params[108], (const long[]){0, 0, 1}, arena + 916153664);
 
-  /* %467 = fused_linear(%464, %465, %466) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
+  /* %433 = fused_linear(%430, %431, %432) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 916153664, params[129], params[130], LK_ACT_NONE, NULL,
       arena + 854065152);
 
-  /* %468 = gelu(%467) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %434 = gelu(%433) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 854065152, arena + 855638016);
 
-  /* %471 = fused_linear(%468, %469, %470) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
+  /* %437 = fused_linear(%434, %435, %436) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 855638016, params[131], params[132], LK_ACT_NONE, NULL,
       arena + 916546880);
 
-  /* %473 = mul(%471, %472) layers.2.0 : f32[B, 64, 192], written over %471 */
+  /* %439 = mul(%437, %438) layers.2.0 : f32[B, 64, 192], written over %437 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 916546880, (const long[]){12288, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 916546880);
 
-  /* %474 = add(%461, %473) layers.2.0 : f32[B, 64, 192], written over %471 */
+  /* %440 = add(%427, %439) layers.2.0 : f32[B, 64, 192], written over %437 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 915367232, (const long[]){12288, 192, 1},
       arena + 916546880, (const long[]){12288, 192, 1}, arena + 916546880);
 
-  /* %475 = normalize(%474) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %441 = normalize(%440) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 916546880, 1e-06f, arena + 916940096);
 
-  /* %476 = mul(%475, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %442 = mul(%441, %323) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 916940096, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 917333312);
 
-  /* %477 = add(%476, %346) layers.2.0.norm1 : f32[B, 64, 192], written over %476 */
+  /* %443 = add(%442, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %442 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 917333312, (const long[]){12288, 192, 1},
       params[100], (const long[]){0, 0, 1}, arena + 917333312);
 
-  /* %480 = fused_linear(%477, %478, %479) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
+  /* %446 = fused_linear(%443, %444, %445) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 917333312, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 135004160);
+      arena + 917726528);
 
-  /* %483 = fused_linear(%477, %481, %482) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  /* %449 = fused_linear(%443, %447, %448) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
   lk_fused_linear(B * 64, 192, 384, arena + 917333312, params[135], params[136], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %484 = slice(%483) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 135397376, 192);
+  /* %450 = slice(%449) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 918119744, 192);
 
-  /* %485 = slice(%483) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 135790592, 192);
+  /* %451 = slice(%449) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
+  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 918512960, 192);
 
-  /* %486 = reshape(%480) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %480: no code */
+  /* %452 = reshape(%446) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %446: no code */
 
-  /* %487 = transpose(%486) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135004160,
-      arena + 917726528);
+  /* %453 = reshape(%450) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %450: no code */
 
-  /* %488 = reshape(%484) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %484: no code */
+  /* %454 = reshape(%451) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %451: no code */
 
-  /* %489 = transpose(%488) {perm [1, 2, 3, 0]} layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 135397376,
-      arena + 918119744);
+  /* %455 = matmul_permuted(%452, %453) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 917726528, 48, 192, 1,
+      arena + 918119744, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %490 = reshape(%485) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %485: no code */
-
-  /* %491 = transpose(%490) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 918512960);
-
-  /* %492 = matmul(%487, %489) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched(B * 4, 64, 64, 48, arena + 917726528, 3072, 48, 1, arena + 918119744, 3072, 64, 1,
-      arena + 134217728, 4096, 64, 0.0f);
-
-  /* %493 = mul_scalar(%492) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  /* %456 = mul_scalar(%455) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
 
-  /* %494 = softmax(%493) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  /* %457 = softmax(%456) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax(B * 256, 64, arena + 134742016, arena + 150470656);
 
-  /* %495 = matmul(%494, %491) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 150470656, 4096, 64, 1, arena + 918512960, 3072, 48, 1,
-      arena + 134217728, 3072, 48, 0.0f);
+  /* %458 = matmul_permuted(%457, %454) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 150470656, 4096, 64, 1,
+      arena + 918512960, 48, 192, 1, arena + 918906176, 48, 192, 0.0f);
 
-  /* %496 = transpose(%495) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 134217728,
-      arena + 918906176);
+  /* %459 = reshape(%458) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %458: no code */
 
-  /* %497 = reshape(%496) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %496: no code */
-
-  /* %500 = fused_linear(%497, %498, %499) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  /* %462 = fused_linear(%459, %460, %461) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 192, 192, arena + 918906176, params[137], params[138], LK_ACT_NONE, NULL,
       arena + 919299392);
 
-  /* %502 = mul(%500, %501) layers.2.0 : f32[B, 64, 192], written over %500 */
+  /* %464 = mul(%462, %463) layers.2.0 : f32[B, 64, 192], written over %462 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 919299392, (const long[]){12288, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 919299392);
 
-  /* %503 = add(%474, %502) layers.2.0 : f32[B, 64, 192], written over %500 */
+  /* %465 = add(%440, %464) layers.2.0 : f32[B, 64, 192], written over %462 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 916546880, (const long[]){12288, 192, 1},
       arena + 919299392, (const long[]){12288, 192, 1}, arena + 919299392);
 
-  /* %504 = normalize(%503) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %466 = normalize(%465) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 919299392, 1e-06f, arena + 919692608);
 
-  /* %505 = mul(%504, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %467 = mul(%466, %350) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 919692608, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 920085824);
 
-  /* %506 = add(%505, %377) layers.2.0.norm2 : f32[B, 64, 192], written over %505 */
+  /* %468 = add(%467, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %467 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 920085824, (const long[]){12288, 192, 1},
       params[108], (const long[]){0, 0, 1}, arena + 920085824);
 
-  /* %509 = fused_linear(%506, %507, %508) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
+  /* %471 = fused_linear(%468, %469, %470) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 920085824, params[139], params[140], LK_ACT_NONE, NULL,
       arena + 857210880);
 
-  /* %510 = gelu(%509) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %472 = gelu(%471) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_gelu(B * 64 * 768, arena + 857210880, arena + 858783744);
 
-  /* %513 = fused_linear(%510, %511, %512) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
+  /* %475 = fused_linear(%472, %473, %474) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 858783744, params[141], params[142], LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %515 = mul(%513, %514) layers.2.0 : f32[B, 64, 192], written over %513 */
+  /* %477 = mul(%475, %476) layers.2.0 : f32[B, 64, 192], written over %475 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %516 = add(%503, %515) layers.2.0 : f32[B, 64, 192], written over %513 */
+  /* %478 = add(%465, %477) layers.2.0 : f32[B, 64, 192], written over %475 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 919299392, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %519 = seq2img(%516) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %481 = seq2img(%478) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 134217728, arena + 920479040);
 
-  /* %520 = conv2d(%519, %517, %518) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %482 = conv2d(%481, %479, %480) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 920479040, params[143], params[144],
       arena + 920872256, arena + 134217728);
 
-  /* %521 = img2seq(%520) layers.2.1 : f32[B, 64, 192] */
+  /* %483 = img2seq(%482) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 920872256, arena + 134217728);
 
-  /* %524 = normalize(%521) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %486 = normalize(%483) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize(B * 64, 192, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %525 = mul(%524, %522) layers.2.1.norm : f32[B, 64, 192] */
+  /* %487 = mul(%486, %484) layers.2.1.norm : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
       params[145], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %526 = add(%525, %523) layers.2.1.norm : f32[B, 64, 192], written over %525 */
+  /* %488 = add(%487, %485) layers.2.1.norm : f32[B, 64, 192], written over %487 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[146], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %527 = seq2img(%526) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %489 = seq2img(%488) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 135004160, arena + 135397376);
 
-  /* %528 = maxpool(%527) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %490 = maxpool(%489) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
   lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135004160);
 
-  /* %529 = img2seq(%528) layers.2.1 : f32[B, 16, 192] */
+  /* %491 = img2seq(%490) layers.2.1 : f32[B, 16, 192] */
   lk_img2seq(B, 192, 16, arena + 135004160, arena + 148242432);
 
-  /* %531 = add(%529, %530) layers.3.0 : f32[B, 16, 192], written over %529 */
+  /* %493 = add(%491, %492) layers.3.0 : f32[B, 16, 192], written over %491 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 148242432, (const long[]){3072, 192, 1},
       params[147], (const long[]){0, 192, 1}, arena + 148242432);
 
-  /* %534 = normalize(%531) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %496 = normalize(%493) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 148242432, 1e-06f, arena + 268304384);
 
-  /* %535 = mul(%534, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %497 = mul(%496, %494) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 268304384, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 402522112);
 
-  /* %536 = add(%535, %533) layers.3.0.norm1 : f32[B, 16, 192], written over %535 */
+  /* %498 = add(%497, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %497 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 402522112, (const long[]){3072, 192, 1},
       params[149], (const long[]){0, 0, 1}, arena + 402522112);
 
-  /* %539 = fused_linear(%536, %537, %538) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
+  /* %501 = fused_linear(%498, %499, %500) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 402522112, params[150], params[151], LK_ACT_NONE, NULL,
-      arena + 135200768);
+      arena + 922833728);
 
-  /* %542 = fused_linear(%536, %540, %541) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  /* %504 = fused_linear(%498, %502, %503) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 402522112, params[152], params[153], LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %543 = slice(%542) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 135004160, 384, arena + 135299072, 192);
+  /* %505 = slice(%504) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 135004160, 384, arena + 922932032, 192);
 
-  /* %544 = slice(%542) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 135004352, 384, arena + 135790592, 192);
+  /* %506 = slice(%504) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 135004352, 384, arena + 923030336, 192);
 
-  /* %545 = reshape(%539) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %539: no code */
+  /* %507 = reshape(%501) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %501: no code */
 
-  /* %546 = transpose(%545) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135200768,
-      arena + 922833728);
+  /* %508 = reshape(%505) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %505: no code */
 
-  /* %547 = reshape(%543) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %543: no code */
+  /* %509 = reshape(%506) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %506: no code */
 
-  /* %548 = transpose(%547) {perm [1, 2, 3, 0]} layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 135299072,
-      arena + 922932032);
+  /* %510 = matmul_permuted(%507, %508) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 922833728, 48, 192, 1,
+      arena + 922932032, 48, 1, 192, arena + 135004160, 256, 16, 0.0f);
 
-  /* %549 = reshape(%544) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %544: no code */
-
-  /* %550 = transpose(%549) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 923030336);
-
-  /* %551 = matmul(%546, %548) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched(B * 4, 16, 16, 48, arena + 922833728, 768, 48, 1, arena + 922932032, 768, 16, 1,
-      arena + 135004160, 256, 16, 0.0f);
-
-  /* %552 = mul_scalar(%551) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  /* %511 = mul_scalar(%510) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135036928);
 
-  /* %553 = softmax(%552) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  /* %512 = softmax(%511) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
   lk_softmax(B * 64, 16, arena + 135036928, arena + 148340736);
 
-  /* %554 = matmul(%553, %550) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 148340736, 256, 16, 1, arena + 923030336, 768, 48, 1,
-      arena + 135004160, 768, 48, 0.0f);
+  /* %513 = matmul_permuted(%512, %509) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 148340736, 256, 16, 1,
+      arena + 923030336, 48, 192, 1, arena + 923128640, 48, 192, 0.0f);
 
-  /* %555 = transpose(%554) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135004160,
-      arena + 923128640);
+  /* %514 = reshape(%513) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %513: no code */
 
-  /* %556 = reshape(%555) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %555: no code */
-
-  /* %559 = fused_linear(%556, %557, %558) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %517 = fused_linear(%514, %515, %516) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 923128640, params[154], params[155], LK_ACT_NONE, NULL,
       arena + 923226944);
 
-  /* %561 = mul(%559, %560) layers.3.0 : f32[B, 16, 192], written over %559 */
+  /* %519 = mul(%517, %518) layers.3.0 : f32[B, 16, 192], written over %517 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 923226944, (const long[]){3072, 192, 1}, inputs[21],
       (const long[]){1, 0, 0}, arena + 923226944);
 
-  /* %562 = add(%531, %561) layers.3.0 : f32[B, 16, 192], written over %559 */
+  /* %520 = add(%493, %519) layers.3.0 : f32[B, 16, 192], written over %517 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 148242432, (const long[]){3072, 192, 1},
       arena + 923226944, (const long[]){3072, 192, 1}, arena + 923226944);
 
-  /* %565 = normalize(%562) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %523 = normalize(%520) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 923226944, 1e-06f, arena + 923325248);
 
-  /* %566 = mul(%565, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %524 = mul(%523, %521) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 923325248, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 923423552);
 
-  /* %567 = add(%566, %564) layers.3.0.norm2 : f32[B, 16, 192], written over %566 */
+  /* %525 = add(%524, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %524 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 923423552, (const long[]){3072, 192, 1},
       params[157], (const long[]){0, 0, 1}, arena + 923423552);
 
-  /* %570 = fused_linear(%567, %568, %569) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
+  /* %528 = fused_linear(%525, %526, %527) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 923423552, params[158], params[159], LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %571 = gelu(%570) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %529 = gelu(%528) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 135004160, arena + 135790592);
 
-  /* %574 = fused_linear(%571, %572, %573) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
+  /* %532 = fused_linear(%529, %530, %531) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 135790592, params[160], params[161], LK_ACT_NONE, NULL,
       arena + 922538816);
 
-  /* %576 = mul(%574, %575) layers.3.0 : f32[B, 16, 192], written over %574 */
+  /* %534 = mul(%532, %533) layers.3.0 : f32[B, 16, 192], written over %532 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 922538816, (const long[]){3072, 192, 1}, inputs[22],
       (const long[]){1, 0, 0}, arena + 922538816);
 
-  /* %577 = add(%562, %576) layers.3.0 : f32[B, 16, 192], written over %574 */
+  /* %535 = add(%520, %534) layers.3.0 : f32[B, 16, 192], written over %532 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 923226944, (const long[]){3072, 192, 1},
       arena + 922538816, (const long[]){3072, 192, 1}, arena + 922538816);
 
-  /* %578 = normalize(%577) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %536 = normalize(%535) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 922538816, 1e-06f, arena + 922637120);
 
-  /* %579 = mul(%578, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %537 = mul(%536, %494) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 922637120, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 922735424);
 
-  /* %580 = add(%579, %533) layers.3.0.norm1 : f32[B, 16, 192], written over %579 */
+  /* %538 = add(%537, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %537 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 922735424, (const long[]){3072, 192, 1},
       params[149], (const long[]){0, 0, 1}, arena + 922735424);
 
-  /* %583 = fused_linear(%580, %581, %582) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
+  /* %541 = fused_linear(%538, %539, %540) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 922735424, params[162], params[163], LK_ACT_NONE, NULL,
-      arena + 136380416);
+      arena + 923521856);
 
-  /* %586 = fused_linear(%580, %584, %585) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  /* %544 = fused_linear(%538, %542, %543) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 922735424, params[164], params[165], LK_ACT_NONE, NULL,
       arena + 136183808);
 
-  /* %587 = slice(%586) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 136183808, 384, arena + 136478720, 192);
+  /* %545 = slice(%544) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 136183808, 384, arena + 923620160, 192);
 
-  /* %588 = slice(%586) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 136184000, 384, arena + 136577024, 192);
+  /* %546 = slice(%544) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 136184000, 384, arena + 923718464, 192);
 
-  /* %589 = reshape(%583) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %583: no code */
+  /* %547 = reshape(%541) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %541: no code */
 
-  /* %590 = transpose(%589) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136380416,
-      arena + 923521856);
+  /* %548 = reshape(%545) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %545: no code */
 
-  /* %591 = reshape(%587) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %587: no code */
+  /* %549 = reshape(%546) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %546: no code */
 
-  /* %592 = transpose(%591) {perm [1, 2, 3, 0]} layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 136478720,
-      arena + 923620160);
+  /* %550 = matmul_permuted(%547, %548) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 923521856, 48, 192, 1,
+      arena + 923620160, 48, 1, 192, arena + 136183808, 256, 16, 0.0f);
 
-  /* %593 = reshape(%588) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %588: no code */
-
-  /* %594 = transpose(%593) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136577024,
-      arena + 923718464);
-
-  /* %595 = matmul(%590, %592) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched(B * 4, 16, 16, 48, arena + 923521856, 768, 48, 1, arena + 923620160, 768, 16, 1,
-      arena + 136183808, 256, 16, 0.0f);
-
-  /* %596 = mul_scalar(%595) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  /* %551 = mul_scalar(%550) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136216576);
 
-  /* %597 = softmax(%596) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  /* %552 = softmax(%551) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
   lk_softmax(B * 64, 16, arena + 136216576, arena + 268402688);
 
-  /* %598 = matmul(%597, %594) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 268402688, 256, 16, 1, arena + 923718464, 768, 48, 1,
-      arena + 136183808, 768, 48, 0.0f);
+  /* %553 = matmul_permuted(%552, %549) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 268402688, 256, 16, 1,
+      arena + 923718464, 48, 192, 1, arena + 923816768, 48, 192, 0.0f);
 
-  /* %599 = transpose(%598) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136183808,
-      arena + 923816768);
+  /* %554 = reshape(%553) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %553: no code */
 
-  /* %600 = reshape(%599) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %599: no code */
-
-  /* %603 = fused_linear(%600, %601, %602) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  /* %557 = fused_linear(%554, %555, %556) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 923816768, params[166], params[167], LK_ACT_NONE, NULL,
       arena + 923915072);
 
-  /* %605 = mul(%603, %604) layers.3.0 : f32[B, 16, 192], written over %603 */
+  /* %559 = mul(%557, %558) layers.3.0 : f32[B, 16, 192], written over %557 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 923915072, (const long[]){3072, 192, 1}, inputs[23],
       (const long[]){1, 0, 0}, arena + 923915072);
 
-  /* %606 = add(%577, %605) layers.3.0 : f32[B, 16, 192], written over %603 */
+  /* %560 = add(%535, %559) layers.3.0 : f32[B, 16, 192], written over %557 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 922538816, (const long[]){3072, 192, 1},
       arena + 923915072, (const long[]){3072, 192, 1}, arena + 923915072);
 
-  /* %607 = normalize(%606) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %561 = normalize(%560) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 923915072, 1e-06f, arena + 924013376);
 
-  /* %608 = mul(%607, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %562 = mul(%561, %521) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 924013376, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 924111680);
 
-  /* %609 = add(%608, %564) layers.3.0.norm2 : f32[B, 16, 192], written over %608 */
+  /* %563 = add(%562, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %562 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 924111680, (const long[]){3072, 192, 1},
       params[157], (const long[]){0, 0, 1}, arena + 924111680);
 
-  /* %612 = fused_linear(%609, %610, %611) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
+  /* %566 = fused_linear(%563, %564, %565) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 924111680, params[168], params[169], LK_ACT_NONE, NULL,
       arena + 136183808);
 
-  /* %613 = gelu(%612) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %567 = gelu(%566) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 136183808, arena + 136577024);
 
-  /* %616 = fused_linear(%613, %614, %615) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
+  /* %570 = fused_linear(%567, %568, %569) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 136577024, params[170], params[171], LK_ACT_NONE, NULL,
       arena + 922391360);
 
-  /* %618 = mul(%616, %617) layers.3.0 : f32[B, 16, 192], written over %616 */
+  /* %572 = mul(%570, %571) layers.3.0 : f32[B, 16, 192], written over %570 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 922391360, (const long[]){3072, 192, 1}, inputs[24],
       (const long[]){1, 0, 0}, arena + 922391360);
 
-  /* %619 = add(%606, %618) layers.3.0 : f32[B, 16, 192], written over %616 */
+  /* %573 = add(%560, %572) layers.3.0 : f32[B, 16, 192], written over %570 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 923915072, (const long[]){3072, 192, 1},
       arena + 922391360, (const long[]){3072, 192, 1}, arena + 922391360);
 
-  /* %620 = normalize(%619) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %574 = normalize(%573) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 922391360, 1e-06f, arena + 924209984);
 
-  /* %621 = mul(%620, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %575 = mul(%574, %494) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 924209984, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 924308288);
 
-  /* %622 = add(%621, %533) layers.3.0.norm1 : f32[B, 16, 192], written over %621 */
+  /* %576 = add(%575, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %575 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 924308288, (const long[]){3072, 192, 1},
       params[149], (const long[]){0, 0, 1}, arena + 924308288);
 
-  /* %625 = fused_linear(%622, %623, %624) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
+  /* %579 = fused_linear(%576, %577, %578) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 924308288, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 137166848);
+      arena + 924406592);
 
-  /* %628 = fused_linear(%622, %626, %627) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  /* %582 = fused_linear(%576, %580, %581) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 924308288, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 136970240);
 
-  /* %629 = slice(%628) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 136970240, 384, arena + 137265152, 192);
+  /* %583 = slice(%582) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 136970240, 384, arena + 924504896, 192);
 
-  /* %630 = slice(%628) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 136970432, 384, arena + 137363456, 192);
+  /* %584 = slice(%582) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 136970432, 384, arena + 924603200, 192);
 
-  /* %631 = reshape(%625) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %625: no code */
+  /* %585 = reshape(%579) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %579: no code */
 
-  /* %632 = transpose(%631) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137166848,
-      arena + 924406592);
+  /* %586 = reshape(%583) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %583: no code */
 
-  /* %633 = reshape(%629) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %629: no code */
+  /* %587 = reshape(%584) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %584: no code */
 
-  /* %634 = transpose(%633) {perm [1, 2, 3, 0]} layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 137265152,
-      arena + 924504896);
+  /* %588 = matmul_permuted(%585, %586) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 924406592, 48, 192, 1,
+      arena + 924504896, 48, 1, 192, arena + 136970240, 256, 16, 0.0f);
 
-  /* %635 = reshape(%630) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %630: no code */
-
-  /* %636 = transpose(%635) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137363456,
-      arena + 924603200);
-
-  /* %637 = matmul(%632, %634) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched(B * 4, 16, 16, 48, arena + 924406592, 768, 48, 1, arena + 924504896, 768, 16, 1,
-      arena + 136970240, 256, 16, 0.0f);
-
-  /* %638 = mul_scalar(%637) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  /* %589 = mul_scalar(%588) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137003008);
 
-  /* %639 = softmax(%638) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  /* %590 = softmax(%589) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
   lk_softmax(B * 64, 16, arena + 137003008, arena + 402620416);
 
-  /* %640 = matmul(%639, %636) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 402620416, 256, 16, 1, arena + 924603200, 768, 48, 1,
-      arena + 136970240, 768, 48, 0.0f);
+  /* %591 = matmul_permuted(%590, %587) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 402620416, 256, 16, 1,
+      arena + 924603200, 48, 192, 1, arena + 924701504, 48, 192, 0.0f);
 
-  /* %641 = transpose(%640) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136970240,
-      arena + 924701504);
+  /* %592 = reshape(%591) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %591: no code */
 
-  /* %642 = reshape(%641) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %641: no code */
-
-  /* %645 = fused_linear(%642, %643, %644) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  /* %595 = fused_linear(%592, %593, %594) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 924701504, params[176], params[177], LK_ACT_NONE, NULL,
       arena + 924799808);
 
-  /* %647 = mul(%645, %646) layers.3.0 : f32[B, 16, 192], written over %645 */
+  /* %597 = mul(%595, %596) layers.3.0 : f32[B, 16, 192], written over %595 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 924799808, (const long[]){3072, 192, 1}, inputs[25],
       (const long[]){1, 0, 0}, arena + 924799808);
 
-  /* %648 = add(%619, %647) layers.3.0 : f32[B, 16, 192], written over %645 */
+  /* %598 = add(%573, %597) layers.3.0 : f32[B, 16, 192], written over %595 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 922391360, (const long[]){3072, 192, 1},
       arena + 924799808, (const long[]){3072, 192, 1}, arena + 924799808);
 
-  /* %649 = normalize(%648) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %599 = normalize(%598) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 924799808, 1e-06f, arena + 924898112);
 
-  /* %650 = mul(%649, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %600 = mul(%599, %521) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 924898112, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 924996416);
 
-  /* %651 = add(%650, %564) layers.3.0.norm2 : f32[B, 16, 192], written over %650 */
+  /* %601 = add(%600, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %600 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 924996416, (const long[]){3072, 192, 1},
       params[157], (const long[]){0, 0, 1}, arena + 924996416);
 
-  /* %654 = fused_linear(%651, %652, %653) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
+  /* %604 = fused_linear(%601, %602, %603) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 924996416, params[178], params[179], LK_ACT_NONE, NULL,
       arena + 136970240);
 
-  /* %655 = gelu(%654) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  /* %605 = gelu(%604) layers.3.0.layers.2.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 136970240, arena + 137363456);
 
-  /* %658 = fused_linear(%655, %656, %657) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
+  /* %608 = fused_linear(%605, %606, %607) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 137363456, params[180], params[181], LK_ACT_NONE, NULL,
       arena + 925094720);
 
-  /* %660 = mul(%658, %659) layers.3.0 : f32[B, 16, 192], written over %658 */
+  /* %610 = mul(%608, %609) layers.3.0 : f32[B, 16, 192], written over %608 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 925094720, (const long[]){3072, 192, 1}, inputs[26],
       (const long[]){1, 0, 0}, arena + 925094720);
 
-  /* %661 = add(%648, %660) layers.3.0 : f32[B, 16, 192], written over %658 */
+  /* %611 = add(%598, %610) layers.3.0 : f32[B, 16, 192], written over %608 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 924799808, (const long[]){3072, 192, 1},
       arena + 925094720, (const long[]){3072, 192, 1}, arena + 925094720);
 
-  /* %662 = normalize(%661) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %612 = normalize(%611) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 925094720, 1e-06f, arena + 925193024);
 
-  /* %663 = mul(%662, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %613 = mul(%612, %494) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 925193024, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 925291328);
 
-  /* %664 = add(%663, %533) layers.3.0.norm1 : f32[B, 16, 192], written over %663 */
+  /* %614 = add(%613, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %613 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 925291328, (const long[]){3072, 192, 1},
       params[149], (const long[]){0, 0, 1}, arena + 925291328);
 
-  /* %667 = fused_linear(%664, %665, %666) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
+  /* %617 = fused_linear(%614, %615, %616) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 925291328, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 921068864);
+      arena + 925389632);
 
-  /* %670 = fused_linear(%664, %668, %669) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  /* %620 = fused_linear(%614, %618, %619) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
   lk_fused_linear(B * 16, 192, 384, arena + 925291328, params[184], params[185], LK_ACT_NONE, NULL,
       arena + 920872256);
 
-  /* %671 = slice(%670) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 920872256, 384, arena + 921167168, 192);
+  /* %621 = slice(%620) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 920872256, 384, arena + 925487936, 192);
 
-  /* %672 = slice(%670) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 920872448, 384, arena + 921265472, 192);
+  /* %622 = slice(%620) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
+  lk_copy_rows(B * 16, 192, arena + 920872448, 384, arena + 925586240, 192);
 
-  /* %673 = reshape(%667) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %667: no code */
+  /* %623 = reshape(%617) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %617: no code */
 
-  /* %674 = transpose(%673) {perm [1, 2, 0, 3]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 921068864,
-      arena + 925389632);
+  /* %624 = reshape(%621) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %621: no code */
 
-  /* %675 = reshape(%671) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %671: no code */
+  /* %625 = reshape(%622) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %622: no code */
 
-  /* %676 = transpose(%675) {perm [1, 2, 3, 0]} layers.3.0.layers.3.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 4, 1}, arena + 921167168,
-      arena + 925487936);
+  /* %626 = matmul_permuted(%623, %624) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 925389632, 48, 192, 1,
+      arena + 925487936, 48, 1, 192, arena + 920872256, 256, 16, 0.0f);
 
-  /* %677 = reshape(%672) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %672: no code */
-
-  /* %678 = transpose(%677) {perm [1, 2, 0, 3]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 921265472,
-      arena + 925586240);
-
-  /* %679 = matmul(%674, %676) layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched(B * 4, 16, 16, 48, arena + 925389632, 768, 48, 1, arena + 925487936, 768, 16, 1,
-      arena + 920872256, 256, 16, 0.0f);
-
-  /* %680 = mul_scalar(%679) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
+  /* %627 = mul_scalar(%626) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
   lk_mul_scalar(B * 4 * 16 * 16, arena + 920872256, 0.14433756f, arena + 920905024);
 
-  /* %681 = softmax(%680) {axis -1} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
+  /* %628 = softmax(%627) {axis -1} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
   lk_softmax(B * 64, 16, arena + 920905024, arena + 922489664);
 
-  /* %682 = matmul(%681, %678) layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 922489664, 256, 16, 1, arena + 925586240, 768, 48, 1,
-      arena + 920872256, 768, 48, 0.0f);
+  /* %629 = matmul_permuted(%628, %625) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 922489664, 256, 16, 1,
+      arena + 925586240, 48, 192, 1, arena + 925684544, 48, 192, 0.0f);
 
-  /* %683 = transpose(%682) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 920872256,
-      arena + 925684544);
+  /* %630 = reshape(%629) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %629: no code */
 
-  /* %684 = reshape(%683) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %683: no code */
-
-  /* %687 = fused_linear(%684, %685, %686) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  /* %633 = fused_linear(%630, %631, %632) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 925684544, params[186], params[187], LK_ACT_NONE, NULL,
       arena + 925782848);
 
-  /* %689 = mul(%687, %688) layers.3.0 : f32[B, 16, 192], written over %687 */
+  /* %635 = mul(%633, %634) layers.3.0 : f32[B, 16, 192], written over %633 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 925782848, (const long[]){3072, 192, 1}, inputs[27],
       (const long[]){1, 0, 0}, arena + 925782848);
 
-  /* %690 = add(%661, %689) layers.3.0 : f32[B, 16, 192], written over %687 */
+  /* %636 = add(%611, %635) layers.3.0 : f32[B, 16, 192], written over %633 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 925094720, (const long[]){3072, 192, 1},
       arena + 925782848, (const long[]){3072, 192, 1}, arena + 925782848);
 
-  /* %691 = normalize(%690) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %637 = normalize(%636) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 925782848, 1e-06f, arena + 925881152);
 
-  /* %692 = mul(%691, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %638 = mul(%637, %521) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 925881152, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 925979456);
 
-  /* %693 = add(%692, %564) layers.3.0.norm2 : f32[B, 16, 192], written over %692 */
+  /* %639 = add(%638, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %638 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 925979456, (const long[]){3072, 192, 1},
       params[157], (const long[]){0, 0, 1}, arena + 925979456);
 
-  /* %696 = fused_linear(%693, %694, %695) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
+  /* %642 = fused_linear(%639, %640, %641) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 925979456, params[188], params[189], LK_ACT_NONE, NULL,
       arena + 920872256);
 
-  /* %697 = gelu(%696) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  /* %643 = gelu(%642) layers.3.0.layers.3.1 : f32[B, 16, 768] */
   lk_gelu(B * 16 * 768, arena + 920872256, arena + 921265472);
 
-  /* %700 = fused_linear(%697, %698, %699) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
+  /* %646 = fused_linear(%643, %644, %645) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 921265472, params[190], params[191], LK_ACT_NONE, NULL,
       arena + 921850688);
 
-  /* %702 = mul(%700, %701) layers.3.0 : f32[B, 16, 192], written over %700 */
+  /* %648 = mul(%646, %647) layers.3.0 : f32[B, 16, 192], written over %646 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 921850688, (const long[]){3072, 192, 1}, inputs[28],
       (const long[]){1, 0, 0}, arena + 921850688);
 
-  /* %703 = add(%690, %702) layers.3.0 : f32[B, 16, 192], written over %700 */
+  /* %649 = add(%636, %648) layers.3.0 : f32[B, 16, 192], written over %646 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 925782848, (const long[]){3072, 192, 1},
       arena + 921850688, (const long[]){3072, 192, 1}, arena + 921850688);
 
-  /* %706 = normalize(%703) {eps 1e-06} norm : f32[B, 16, 192] */
+  /* %652 = normalize(%649) {eps 1e-06} norm : f32[B, 16, 192] */
   lk_normalize(B * 16, 192, arena + 921850688, 1e-06f, arena + 921948992);
 
-  /* %707 = mul(%706, %704) norm : f32[B, 16, 192] */
+  /* %653 = mul(%652, %650) norm : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 921948992, (const long[]){3072, 192, 1},
       params[192], (const long[]){0, 0, 1}, arena + 921658688);
 
-  /* %708 = add(%707, %705) norm : f32[B, 16, 192], written over %707 */
+  /* %654 = add(%653, %651) norm : f32[B, 16, 192], written over %653 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 921658688, (const long[]){3072, 192, 1},
       params[193], (const long[]){0, 0, 1}, arena + 921658688);
 
-  /* %709 = mean(%708) {axis 0} : f32[B, 192] */
+  /* %655 = mean(%654) {axis 0} : f32[B, 192] */
   lk_mean_axis(B, 16, 192, arena + 921658688, arena + 922275904);
 
-  /* %712 = fused_linear(%709, %710, %711) mlp_head : f32[B, 1000] */
+  /* %658 = fused_linear(%655, %656, %657) mlp_head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 922275904, params[194], params[195], LK_ACT_NONE, NULL,
       arena + 921658688);
 
-  /* %714 = cross_entropy(%712, %713) : f32[1] */
+  /* %660 = cross_entropy(%658, %659) : f32[1] */
   lk_cross_entropy(B, 1000, arena + 921658688, inputs[29], arena + 926275952);
 
-  /* %715 = cross_entropy_grad(%712, %713) : f32[B, 1000] */
+  /* %661 = cross_entropy_grad(%658, %659) : f32[B, 1000] */
   lk_cross_entropy_grad(B, 1000, arena + 921658688, inputs[29], arena + 922243904);
 
-  /* %716 = transpose(%710) {perm [1, 0]} mlp_head : f32[192, 1000] */
+  /* %662 = transpose(%656) {perm [1, 0]} mlp_head : f32[192, 1000] */
   lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 921658688);
 
-  /* %717 = fused_linear(%715, %716) mlp_head : f32[B, 192] */
+  /* %663 = fused_linear(%661, %662) mlp_head : f32[B, 192] */
   lk_fused_linear(B, 1000, 192, arena + 922243904, arena + 921658688, NULL, LK_ACT_NONE, NULL,
       arena + 922282048);
 
-  /* %718 = linear_grad_weight(%715, %709) mlp_head : f32[1000, 192] */
+  /* %664 = linear_grad_weight(%661, %655) mlp_head : f32[1000, 192] */
   lk_linear_grad_weight(B, 192, 1000, arena + 922243904, arena + 922275904, arena + 922051904);
 
-  /* %719 = reduce_sum(%715) {axes [], batch} mlp_head : f32[1000] */
+  /* %665 = reduce_sum(%661) {axes [], batch} mlp_head : f32[1000] */
   lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 922243904,
       arena + 926274368);
 
-  /* %720 = reshape(%717) {shape [1, 192]} : f32[B, 1, 192], a view of %717: no code */
+  /* %666 = reshape(%663) {shape [1, 192]} : f32[B, 1, 192], a view of %663: no code */
 
-  /* %721 = expand(%720) {shape [16, 192]} : f32[B, 16, 192] */
+  /* %667 = expand(%666) {shape [16, 192]} : f32[B, 16, 192] */
   lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 922282048, (const long[]){192, 0, 1},
       arena + 921658688, (const long[]){3072, 192, 1});
 
-  /* %722 = mul_scalar(%721) {x op 0.0625} : f32[B, 16, 192] */
+  /* %668 = mul_scalar(%667) {x op 0.0625} : f32[B, 16, 192] */
   lk_mul_scalar(B * 16 * 192, arena + 921658688, 0.0625f, arena + 922243904);
 
-  /* %723 = reduce_sum(%722) {axes [0], batch} norm : f32[192] */
+  /* %669 = reduce_sum(%668) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 922243904,
       arena + 926275376);
 
-  /* %724 = mul(%722, %704) norm : f32[B, 16, 192] */
+  /* %670 = mul(%668, %650) norm : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 922243904, (const long[]){3072, 192, 1},
       params[192], (const long[]){0, 0, 1}, arena + 921658688);
 
-  /* %725 = mul(%722, %706) norm : f32[B, 16, 192], written over %722 */
+  /* %671 = mul(%668, %652) norm : f32[B, 16, 192], written over %668 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 922243904, (const long[]){3072, 192, 1},
       arena + 921948992, (const long[]){3072, 192, 1}, arena + 922243904);
 
-  /* %726 = reduce_sum(%725) {axes [0], batch} norm : f32[192] */
+  /* %672 = reduce_sum(%671) {axes [0], batch} norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 922243904,
       arena + 926275568);
 
-  /* %727 = normalize_grad(%703, %724) {eps 1e-06} norm : f32[B, 16, 192] */
+  /* %673 = normalize_grad(%649, %670) {eps 1e-06} norm : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 921850688, arena + 921658688, 1e-06f, arena + 926077760);
 
-  /* %728 = mul(%727, %701) layers.3.0 : f32[B, 16, 192] */
+  /* %674 = mul(%673, %647) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[28],
       (const long[]){1, 0, 0}, arena + 926176064);
 
-  /* %729 = transpose(%698) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %675 = transpose(%644) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 922243904);
 
-  /* %730 = fused_linear(%728, %729) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
+  /* %676 = fused_linear(%674, %675) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 926176064, arena + 922243904, NULL, LK_ACT_NONE, NULL,
       arena + 921658688);
 
-  /* %731 = linear_grad_weight(%728, %697) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %677 = linear_grad_weight(%674, %643) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 926176064, arena + 921265472, arena + 922243904);
 
-  /* %732 = reduce_sum(%728) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
+  /* %678 = reduce_sum(%674) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 926176064,
       arena + 926275760);
 
-  /* %733 = gelu_grad(%696, %730) layers.3.0.layers.3.1 : f32[B, 16, 768] */
+  /* %679 = gelu_grad(%642, %676) layers.3.0.layers.3.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 920872256, arena + 921658688, arena + 921265472);
 
-  /* %734 = transpose(%694) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %680 = transpose(%640) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 920872256);
 
-  /* %735 = fused_linear(%733, %734) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
+  /* %681 = fused_linear(%679, %680) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 921265472, arena + 920872256, NULL, LK_ACT_NONE, NULL,
       arena + 921019712);
 
-  /* %736 = linear_grad_weight(%733, %693) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %682 = linear_grad_weight(%679, %639) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 921265472, arena + 925979456, arena + 921658688);
 
-  /* %737 = reduce_sum(%733) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
+  /* %683 = reduce_sum(%679) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 921265472,
       arena + 922027328);
 
-  /* %738 = reduce_sum(%735) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %684 = reduce_sum(%681) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921019712,
       arena + 921634496);
 
-  /* %739 = mul(%735, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %685 = mul(%681, %521) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 921019712, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 920872256);
 
-  /* %740 = mul(%735, %691) layers.3.0.norm2 : f32[B, 16, 192], written over %735 */
+  /* %686 = mul(%681, %637) layers.3.0.norm2 : f32[B, 16, 192], written over %681 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 921019712, (const long[]){3072, 192, 1},
       arena + 925881152, (const long[]){3072, 192, 1}, arena + 921019712);
 
-  /* %741 = reduce_sum(%740) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %687 = reduce_sum(%686) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921019712,
       arena + 921634688);
 
-  /* %742 = normalize_grad(%690, %739) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %688 = normalize_grad(%636, %685) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 925782848, arena + 920872256, 1e-06f, arena + 920970560);
 
-  /* %743 = add(%727, %742) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %689 = add(%673, %688) layers.3.0 : f32[B, 16, 192], written over %673 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 920970560, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %744 = mul(%743, %688) layers.3.0 : f32[B, 16, 192] */
+  /* %690 = mul(%689, %634) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[27],
       (const long[]){1, 0, 0}, arena + 920872256);
 
-  /* %745 = transpose(%685) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
+  /* %691 = transpose(%631) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 921068864);
 
-  /* %746 = fused_linear(%744, %745) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
+  /* %692 = fused_linear(%690, %691) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 920872256, arena + 921068864, NULL, LK_ACT_NONE, NULL,
       arena + 920970560);
 
-  /* %747 = linear_grad_weight(%744, %684) layers.3.0.layers.3.0.proj : f32[192, 192] */
+  /* %693 = linear_grad_weight(%690, %630) layers.3.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 920872256, arena + 925684544, arena + 925782848);
 
-  /* %748 = reduce_sum(%744) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
+  /* %694 = reduce_sum(%690) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920872256,
       arena + 921634880);
 
-  /* %749 = reshape(%746) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %746: no code */
+  /* %695 = reshape(%692) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %692: no code */
 
-  /* %750 = transpose(%749) {perm [1, 2, 0, 3]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 920970560,
-      arena + 920872256);
+  /* %696 = matmul_permuted(%695, %625) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 920970560, 48, 192, 1,
+      arena + 925586240, 48, 1, 192, arena + 920872256, 256, 16, 0.0f);
 
-  /* %751 = transpose(%678) {perm [0, 1, 3, 2]} layers.3.0.layers.3.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 925586240,
-      arena + 920970560);
+  /* %697 = matmul_permuted(%628, %695) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 922489664, 256, 1, 16,
+      arena + 920970560, 48, 192, 1, arena + 921068864, 48, 192, 0.0f);
 
-  /* %752 = matmul(%750, %751) layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched(B * 4, 16, 16, 48, arena + 920872256, 768, 48, 1, arena + 920970560, 768, 16, 1,
-      arena + 921068864, 256, 16, 0.0f);
+  /* %698 = softmax_grad(%628, %696) {axis -1} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
+  lk_softmax_grad(B * 64, 16, arena + 922489664, arena + 920872256, arena + 920905024);
 
-  /* %753 = transpose(%681) {perm [0, 1, 3, 2]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 922489664,
-      arena + 921101632);
+  /* %699 = mul_scalar(%698) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 920905024, 0.14433756f, arena + 920872256);
 
-  /* %754 = matmul(%753, %750) layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 921101632, 256, 16, 1, arena + 920872256, 768, 48, 1,
-      arena + 920970560, 768, 48, 0.0f);
+  /* %700 = matmul_permuted(%699, %624) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 920872256, 256, 16, 1,
+      arena + 925487936, 48, 192, 1, arena + 921167168, 48, 192, 0.0f);
 
-  /* %755 = softmax_grad(%681, %752) {axis -1} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 922489664, arena + 921068864, arena + 920872256);
+  /* %701 = matmul_permuted(%623, %699) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 920872256, 256, 1, 16,
+      arena + 925389632, 48, 192, 1, arena + 921265472, 48, 192, 0.0f);
 
-  /* %756 = mul_scalar(%755) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 920872256, 0.14433756f, arena + 921265472);
+  /* %702 = reshape(%697) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %697: no code */
 
-  /* %757 = transpose(%676) {perm [0, 1, 3, 2]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 925487936,
-      arena + 920872256);
+  /* %703 = reshape(%701) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %701: no code */
 
-  /* %758 = matmul(%756, %757) layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 921265472, 256, 16, 1, arena + 920872256, 768, 48, 1,
-      arena + 921068864, 768, 48, 0.0f);
+  /* %704 = reshape(%700) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %700: no code */
 
-  /* %759 = transpose(%674) {perm [0, 1, 3, 2]} layers.3.0.layers.3.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 925389632,
-      arena + 920872256);
+  /* %705 = concat(%703, %702) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 921265472, 192, arena + 920872256, 384);
+  lk_copy_rows(B * 16, 192, arena + 921068864, 192, arena + 920872448, 384);
 
-  /* %760 = matmul(%759, %756) layers.3.0.layers.3.0 : f32[B, 4, 1, 48, 16] */
-  lk_gemm_batched(B * 4, 48, 16, 16, arena + 920872256, 768, 16, 1, arena + 921265472, 256, 16, 1,
-      arena + 921167168, 768, 16, 0.0f);
-
-  /* %761 = transpose(%754) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 920970560,
-      arena + 921265472);
-
-  /* %762 = reshape(%761) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %761: no code */
-
-  /* %763 = transpose(%760) {perm [3, 0, 1, 2]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 921167168,
-      arena + 921363776);
-
-  /* %764 = reshape(%763) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %763: no code */
-
-  /* %765 = transpose(%758) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 921068864,
-      arena + 921167168);
-
-  /* %766 = reshape(%765) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %765: no code */
-
-  /* %767 = concat(%764, %762) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 921363776, 192, arena + 920872256, 384);
-  lk_copy_rows(B * 16, 192, arena + 921265472, 192, arena + 920872448, 384);
-
-  /* %768 = transpose(%668) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %706 = transpose(%618) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 921265472);
 
-  /* %769 = fused_linear(%767, %768) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
+  /* %707 = fused_linear(%705, %706) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 384, 192, arena + 920872256, arena + 921265472, NULL, LK_ACT_NONE, NULL,
       arena + 921068864);
 
-  /* %770 = linear_grad_weight(%767, %664) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  /* %708 = linear_grad_weight(%705, %614) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 920872256, arena + 925291328, arena + 921560384);
 
-  /* %771 = reduce_sum(%767) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %709 = reduce_sum(%705) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 920872256,
       arena + 921634112);
 
-  /* %772 = transpose(%665) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %710 = transpose(%615) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 920872256);
 
-  /* %773 = linear_grad_weight(%766, %664) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %711 = linear_grad_weight(%704, %614) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 921167168, arena + 925291328, arena + 925389632);
 
-  /* %774 = reduce_sum(%766) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
+  /* %712 = reduce_sum(%704) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921167168,
       arena + 921635072);
 
-  /* %775 = fused_linear(%766, %772, %769) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %769 */
+  /* %713 = fused_linear(%704, %710, %707) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %707 */
   lk_fused_linear(B * 16, 192, 192, arena + 921167168, arena + 920872256, NULL, LK_ACT_NONE,
       arena + 921068864, arena + 921068864);
 
-  /* %776 = reduce_sum(%775) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %714 = reduce_sum(%713) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921068864,
       arena + 921635264);
 
-  /* %777 = mul(%775, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %715 = mul(%713, %494) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 921068864, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 920872256);
 
-  /* %778 = mul(%775, %662) layers.3.0.norm1 : f32[B, 16, 192], written over %769 */
+  /* %716 = mul(%713, %612) layers.3.0.norm1 : f32[B, 16, 192], written over %707 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 921068864, (const long[]){3072, 192, 1},
       arena + 925193024, (const long[]){3072, 192, 1}, arena + 921068864);
 
-  /* %779 = reduce_sum(%778) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %717 = reduce_sum(%716) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921068864,
       arena + 921635456);
 
-  /* %780 = normalize_grad(%661, %777) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %718 = normalize_grad(%611, %715) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 925094720, arena + 920872256, 1e-06f, arena + 920970560);
 
-  /* %781 = add(%743, %780) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %719 = add(%689, %718) layers.3.0 : f32[B, 16, 192], written over %673 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 920970560, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %782 = mul(%781, %659) layers.3.0 : f32[B, 16, 192] */
+  /* %720 = mul(%719, %609) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[26],
       (const long[]){1, 0, 0}, arena + 921412928);
 
-  /* %783 = transpose(%656) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %721 = transpose(%606) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 921265472);
 
-  /* %784 = fused_linear(%782, %783) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
+  /* %722 = fused_linear(%720, %721) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 921412928, arena + 921265472, NULL, LK_ACT_NONE, NULL,
       arena + 920872256);
 
-  /* %785 = linear_grad_weight(%782, %655) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %723 = linear_grad_weight(%720, %605) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 921412928, arena + 137363456, arena + 921265472);
 
-  /* %786 = reduce_sum(%782) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
+  /* %724 = reduce_sum(%720) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921412928,
       arena + 921635648);
 
-  /* %787 = gelu_grad(%654, %784) layers.3.0.layers.2.1 : f32[B, 16, 768] */
+  /* %725 = gelu_grad(%604, %722) layers.3.0.layers.2.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136970240, arena + 920872256, arena + 137363456);
 
-  /* %788 = transpose(%652) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %726 = transpose(%602) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 136970240);
 
-  /* %789 = fused_linear(%787, %788) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
+  /* %727 = fused_linear(%725, %726) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 137363456, arena + 136970240, NULL, LK_ACT_NONE, NULL,
       arena + 137117696);
 
-  /* %790 = linear_grad_weight(%787, %651) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %728 = linear_grad_weight(%725, %601) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 137363456, arena + 924996416, arena + 921412928);
 
-  /* %791 = reduce_sum(%787) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
+  /* %729 = reduce_sum(%725) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 921243968);
 
-  /* %792 = reduce_sum(%789) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %730 = reduce_sum(%727) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
       arena + 136970240);
 
-  /* %793 = add(%738, %792) layers.3.0.norm2 : f32[192] */
+  /* %731 = add(%684, %730) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 921634496, (const long[]){1}, arena + 136970240,
       (const long[]){1}, arena + 137609216);
 
-  /* %794 = mul(%789, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %732 = mul(%727, %521) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 136970240);
 
-  /* %795 = mul(%789, %649) layers.3.0.norm2 : f32[B, 16, 192], written over %789 */
+  /* %733 = mul(%727, %599) layers.3.0.norm2 : f32[B, 16, 192], written over %727 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
       arena + 924898112, (const long[]){3072, 192, 1}, arena + 137117696);
 
-  /* %796 = reduce_sum(%795) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %734 = reduce_sum(%733) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
       arena + 137068544);
 
-  /* %797 = add(%741, %796) layers.3.0.norm2 : f32[192] */
+  /* %735 = add(%687, %734) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 921634688, (const long[]){1}, arena + 137068544,
       (const long[]){1}, arena + 137609408);
 
-  /* %798 = normalize_grad(%648, %794) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %736 = normalize_grad(%598, %732) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 924799808, arena + 136970240, 1e-06f, arena + 137068544);
 
-  /* %799 = add(%781, %798) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %737 = add(%719, %736) layers.3.0 : f32[B, 16, 192], written over %673 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 137068544, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %800 = mul(%799, %646) layers.3.0 : f32[B, 16, 192] */
+  /* %738 = mul(%737, %596) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[25],
       (const long[]){1, 0, 0}, arena + 136970240);
 
-  /* %801 = transpose(%643) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %739 = transpose(%593) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 137166848);
 
-  /* %802 = fused_linear(%800, %801) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
+  /* %740 = fused_linear(%738, %739) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 136970240, arena + 137166848, NULL, LK_ACT_NONE, NULL,
       arena + 137068544);
 
-  /* %803 = linear_grad_weight(%800, %642) layers.3.0.layers.2.0.proj : f32[192, 192] */
+  /* %741 = linear_grad_weight(%738, %592) layers.3.0.layers.2.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 136970240, arena + 924701504, arena + 921204032);
 
-  /* %804 = reduce_sum(%800) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
+  /* %742 = reduce_sum(%738) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
       arena + 921247424);
 
-  /* %805 = reshape(%802) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %802: no code */
+  /* %743 = reshape(%740) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %740: no code */
 
-  /* %806 = transpose(%805) {perm [1, 2, 0, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 137068544,
-      arena + 136970240);
+  /* %744 = matmul_permuted(%743, %587) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 137068544, 48, 192, 1,
+      arena + 924603200, 48, 1, 192, arena + 136970240, 256, 16, 0.0f);
 
-  /* %807 = transpose(%636) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 924603200,
-      arena + 137068544);
+  /* %745 = matmul_permuted(%590, %743) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 402620416, 256, 1, 16,
+      arena + 137068544, 48, 192, 1, arena + 137166848, 48, 192, 0.0f);
 
-  /* %808 = matmul(%806, %807) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched(B * 4, 16, 16, 48, arena + 136970240, 768, 48, 1, arena + 137068544, 768, 16, 1,
-      arena + 137166848, 256, 16, 0.0f);
+  /* %746 = softmax_grad(%590, %744) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  lk_softmax_grad(B * 64, 16, arena + 402620416, arena + 136970240, arena + 137003008);
 
-  /* %809 = transpose(%639) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 402620416,
-      arena + 137199616);
+  /* %747 = mul_scalar(%746) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 137003008, 0.14433756f, arena + 136970240);
 
-  /* %810 = matmul(%809, %806) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 137199616, 256, 16, 1, arena + 136970240, 768, 48, 1,
-      arena + 137068544, 768, 48, 0.0f);
+  /* %748 = matmul_permuted(%747, %586) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 136970240, 256, 16, 1,
+      arena + 924504896, 48, 192, 1, arena + 137265152, 48, 192, 0.0f);
 
-  /* %811 = softmax_grad(%639, %808) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 402620416, arena + 137166848, arena + 136970240);
+  /* %749 = matmul_permuted(%585, %747) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 136970240, 256, 1, 16,
+      arena + 924406592, 48, 192, 1, arena + 137363456, 48, 192, 0.0f);
 
-  /* %812 = mul_scalar(%811) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137363456);
+  /* %750 = reshape(%745) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %745: no code */
 
-  /* %813 = transpose(%634) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 924504896,
-      arena + 136970240);
+  /* %751 = reshape(%749) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %749: no code */
 
-  /* %814 = matmul(%812, %813) layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 137363456, 256, 16, 1, arena + 136970240, 768, 48, 1,
-      arena + 137166848, 768, 48, 0.0f);
+  /* %752 = reshape(%748) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %748: no code */
 
-  /* %815 = transpose(%632) {perm [0, 1, 3, 2]} layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 924406592,
-      arena + 136970240);
+  /* %753 = concat(%751, %750) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 137363456, 192, arena + 136970240, 384);
+  lk_copy_rows(B * 16, 192, arena + 137166848, 192, arena + 136970432, 384);
 
-  /* %816 = matmul(%815, %812) layers.3.0.layers.2.0 : f32[B, 4, 1, 48, 16] */
-  lk_gemm_batched(B * 4, 48, 16, 16, arena + 136970240, 768, 16, 1, arena + 137363456, 256, 16, 1,
-      arena + 137265152, 768, 16, 0.0f);
-
-  /* %817 = transpose(%810) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 137068544,
-      arena + 137363456);
-
-  /* %818 = reshape(%817) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %817: no code */
-
-  /* %819 = transpose(%816) {perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 137265152,
-      arena + 137461760);
-
-  /* %820 = reshape(%819) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %819: no code */
-
-  /* %821 = transpose(%814) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 137166848,
-      arena + 137265152);
-
-  /* %822 = reshape(%821) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %821: no code */
-
-  /* %823 = concat(%820, %818) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 137461760, 192, arena + 136970240, 384);
-  lk_copy_rows(B * 16, 192, arena + 137363456, 192, arena + 136970432, 384);
-
-  /* %824 = transpose(%626) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %754 = transpose(%580) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 137363456);
 
-  /* %825 = fused_linear(%823, %824) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
+  /* %755 = fused_linear(%753, %754) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 384, 192, arena + 136970240, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 137166848);
 
-  /* %826 = linear_grad_weight(%823, %622) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  /* %756 = linear_grad_weight(%753, %576) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 136970240, arena + 924308288, arena + 921953600);
 
-  /* %827 = reduce_sum(%823) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %757 = reduce_sum(%753) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
       arena + 921246272);
 
-  /* %828 = transpose(%623) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %758 = transpose(%577) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 136970240);
 
-  /* %829 = linear_grad_weight(%822, %622) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %759 = linear_grad_weight(%752, %576) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 137265152, arena + 924308288, arena + 924406592);
 
-  /* %830 = reduce_sum(%822) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
+  /* %760 = reduce_sum(%752) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137265152,
       arena + 921247616);
 
-  /* %831 = fused_linear(%822, %828, %825) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %825 */
+  /* %761 = fused_linear(%752, %758, %755) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %755 */
   lk_fused_linear(B * 16, 192, 192, arena + 137265152, arena + 136970240, NULL, LK_ACT_NONE,
       arena + 137166848, arena + 137166848);
 
-  /* %832 = reduce_sum(%831) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %762 = reduce_sum(%761) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
       arena + 136970240);
 
-  /* %833 = add(%776, %832) layers.3.0.norm1 : f32[192] */
+  /* %763 = add(%714, %762) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 921635264, (const long[]){1}, arena + 136970240,
       (const long[]){1}, arena + 137609600);
 
-  /* %834 = mul(%831, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %764 = mul(%761, %494) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137166848, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 136970240);
 
-  /* %835 = mul(%831, %620) layers.3.0.norm1 : f32[B, 16, 192], written over %825 */
+  /* %765 = mul(%761, %574) layers.3.0.norm1 : f32[B, 16, 192], written over %755 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 137166848, (const long[]){3072, 192, 1},
       arena + 924209984, (const long[]){3072, 192, 1}, arena + 137166848);
 
-  /* %836 = reduce_sum(%835) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %766 = reduce_sum(%765) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
       arena + 137068544);
 
-  /* %837 = add(%779, %836) layers.3.0.norm1 : f32[192] */
+  /* %767 = add(%717, %766) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 921635456, (const long[]){1}, arena + 137068544,
       (const long[]){1}, arena + 137609792);
 
-  /* %838 = normalize_grad(%619, %834) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %768 = normalize_grad(%573, %764) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 922391360, arena + 136970240, 1e-06f, arena + 137068544);
 
-  /* %839 = add(%799, %838) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %769 = add(%737, %768) layers.3.0 : f32[B, 16, 192], written over %673 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 137068544, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %840 = mul(%839, %617) layers.3.0 : f32[B, 16, 192] */
+  /* %770 = mul(%769, %571) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[24],
       (const long[]){1, 0, 0}, arena + 137510912);
 
-  /* %841 = transpose(%614) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %771 = transpose(%568) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 137363456);
 
-  /* %842 = fused_linear(%840, %841) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
+  /* %772 = fused_linear(%770, %771) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 137510912, arena + 137363456, NULL, LK_ACT_NONE, NULL,
       arena + 136970240);
 
-  /* %843 = linear_grad_weight(%840, %613) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %773 = linear_grad_weight(%770, %567) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 137510912, arena + 136577024, arena + 921806144);
 
-  /* %844 = reduce_sum(%840) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
+  /* %774 = reduce_sum(%770) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137510912,
       arena + 921247808);
 
-  /* %845 = gelu_grad(%612, %842) layers.3.0.layers.1.1 : f32[B, 16, 768] */
+  /* %775 = gelu_grad(%566, %772) layers.3.0.layers.1.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136183808, arena + 136970240, arena + 136577024);
 
-  /* %846 = transpose(%610) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %776 = transpose(%564) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 136183808);
 
-  /* %847 = fused_linear(%845, %846) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
+  /* %777 = fused_linear(%775, %776) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 136577024, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 136331264);
 
-  /* %848 = linear_grad_weight(%845, %609) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %778 = linear_grad_weight(%775, %563) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 136577024, arena + 924111680, arena + 922391360);
 
-  /* %849 = reduce_sum(%845) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
+  /* %779 = reduce_sum(%775) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 136577024,
       arena + 921244736);
 
-  /* %850 = reduce_sum(%847) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %780 = reduce_sum(%777) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
       arena + 136183808);
 
-  /* %851 = add(%793, %850) layers.3.0.norm2 : f32[192] */
+  /* %781 = add(%731, %780) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609216, (const long[]){1}, arena + 136183808,
       (const long[]){1}, arena + 136822784);
 
-  /* %852 = mul(%847, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %782 = mul(%777, %521) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 136183808);
 
-  /* %853 = mul(%847, %607) layers.3.0.norm2 : f32[B, 16, 192], written over %847 */
+  /* %783 = mul(%777, %561) layers.3.0.norm2 : f32[B, 16, 192], written over %777 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
       arena + 924013376, (const long[]){3072, 192, 1}, arena + 136331264);
 
-  /* %854 = reduce_sum(%853) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %784 = reduce_sum(%783) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
       arena + 136282112);
 
-  /* %855 = add(%797, %854) layers.3.0.norm2 : f32[192] */
+  /* %785 = add(%735, %784) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609408, (const long[]){1}, arena + 136282112,
       (const long[]){1}, arena + 136822976);
 
-  /* %856 = normalize_grad(%606, %852) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %786 = normalize_grad(%560, %782) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 923915072, arena + 136183808, 1e-06f, arena + 136282112);
 
-  /* %857 = add(%839, %856) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %787 = add(%769, %786) layers.3.0 : f32[B, 16, 192], written over %673 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 136282112, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %858 = mul(%857, %604) layers.3.0 : f32[B, 16, 192] */
+  /* %788 = mul(%787, %558) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[23],
       (const long[]){1, 0, 0}, arena + 136183808);
 
-  /* %859 = transpose(%601) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
+  /* %789 = transpose(%555) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 136380416);
 
-  /* %860 = fused_linear(%858, %859) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
+  /* %790 = fused_linear(%788, %789) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 136183808, arena + 136380416, NULL, LK_ACT_NONE, NULL,
       arena + 136282112);
 
-  /* %861 = linear_grad_weight(%858, %600) layers.3.0.layers.1.0.proj : f32[192, 192] */
+  /* %791 = linear_grad_weight(%788, %554) layers.3.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 923816768, arena + 923915072);
 
-  /* %862 = reduce_sum(%858) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
+  /* %792 = reduce_sum(%788) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
       arena + 921248000);
 
-  /* %863 = reshape(%860) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %860: no code */
+  /* %793 = reshape(%790) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %790: no code */
 
-  /* %864 = transpose(%863) {perm [1, 2, 0, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 136282112,
-      arena + 136183808);
+  /* %794 = matmul_permuted(%793, %549) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 136282112, 48, 192, 1,
+      arena + 923718464, 48, 1, 192, arena + 136183808, 256, 16, 0.0f);
 
-  /* %865 = transpose(%594) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 923718464,
-      arena + 136282112);
+  /* %795 = matmul_permuted(%552, %793) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 268402688, 256, 1, 16,
+      arena + 136282112, 48, 192, 1, arena + 136380416, 48, 192, 0.0f);
 
-  /* %866 = matmul(%864, %865) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched(B * 4, 16, 16, 48, arena + 136183808, 768, 48, 1, arena + 136282112, 768, 16, 1,
-      arena + 136380416, 256, 16, 0.0f);
+  /* %796 = softmax_grad(%552, %794) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  lk_softmax_grad(B * 64, 16, arena + 268402688, arena + 136183808, arena + 136216576);
 
-  /* %867 = transpose(%597) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 268402688,
-      arena + 136413184);
+  /* %797 = mul_scalar(%796) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 136216576, 0.14433756f, arena + 136183808);
 
-  /* %868 = matmul(%867, %864) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 136413184, 256, 16, 1, arena + 136183808, 768, 48, 1,
-      arena + 136282112, 768, 48, 0.0f);
+  /* %798 = matmul_permuted(%797, %548) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 136183808, 256, 16, 1,
+      arena + 923620160, 48, 192, 1, arena + 136478720, 48, 192, 0.0f);
 
-  /* %869 = softmax_grad(%597, %866) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 268402688, arena + 136380416, arena + 136183808);
+  /* %799 = matmul_permuted(%547, %797) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 136183808, 256, 1, 16,
+      arena + 923521856, 48, 192, 1, arena + 136577024, 48, 192, 0.0f);
 
-  /* %870 = mul_scalar(%869) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136577024);
+  /* %800 = reshape(%795) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %795: no code */
 
-  /* %871 = transpose(%592) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 923620160,
-      arena + 136183808);
+  /* %801 = reshape(%799) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %799: no code */
 
-  /* %872 = matmul(%870, %871) layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 136577024, 256, 16, 1, arena + 136183808, 768, 48, 1,
-      arena + 136380416, 768, 48, 0.0f);
+  /* %802 = reshape(%798) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %798: no code */
 
-  /* %873 = transpose(%590) {perm [0, 1, 3, 2]} layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 923521856,
-      arena + 136183808);
+  /* %803 = concat(%801, %800) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 136577024, 192, arena + 136183808, 384);
+  lk_copy_rows(B * 16, 192, arena + 136380416, 192, arena + 136184000, 384);
 
-  /* %874 = matmul(%873, %870) layers.3.0.layers.1.0 : f32[B, 4, 1, 48, 16] */
-  lk_gemm_batched(B * 4, 48, 16, 16, arena + 136183808, 768, 16, 1, arena + 136577024, 256, 16, 1,
-      arena + 136478720, 768, 16, 0.0f);
-
-  /* %875 = transpose(%868) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136282112,
-      arena + 136577024);
-
-  /* %876 = reshape(%875) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %875: no code */
-
-  /* %877 = transpose(%874) {perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 136478720,
-      arena + 136675328);
-
-  /* %878 = reshape(%877) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %877: no code */
-
-  /* %879 = transpose(%872) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136380416,
-      arena + 136478720);
-
-  /* %880 = reshape(%879) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %879: no code */
-
-  /* %881 = concat(%878, %876) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 136675328, 192, arena + 136183808, 384);
-  lk_copy_rows(B * 16, 192, arena + 136577024, 192, arena + 136184000, 384);
-
-  /* %882 = transpose(%584) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %804 = transpose(%542) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 136577024);
 
-  /* %883 = fused_linear(%881, %882) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
+  /* %805 = fused_linear(%803, %804) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 384, 192, arena + 136183808, arena + 136577024, NULL, LK_ACT_NONE, NULL,
       arena + 136380416);
 
-  /* %884 = linear_grad_weight(%881, %580) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %806 = linear_grad_weight(%803, %538) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 136183808, arena + 922735424, arena + 923521856);
 
-  /* %885 = reduce_sum(%881) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %807 = reduce_sum(%803) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
       arena + 921246656);
 
-  /* %886 = transpose(%581) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %808 = transpose(%539) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 136183808);
 
-  /* %887 = linear_grad_weight(%880, %580) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %809 = linear_grad_weight(%802, %538) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 136478720, arena + 922735424, arena + 923595584);
 
-  /* %888 = reduce_sum(%880) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
+  /* %810 = reduce_sum(%802) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
       arena + 921248192);
 
-  /* %889 = fused_linear(%880, %886, %883) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %883 */
+  /* %811 = fused_linear(%802, %808, %805) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %805 */
   lk_fused_linear(B * 16, 192, 192, arena + 136478720, arena + 136183808, NULL, LK_ACT_NONE,
       arena + 136380416, arena + 136380416);
 
-  /* %890 = reduce_sum(%889) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %812 = reduce_sum(%811) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
       arena + 136183808);
 
-  /* %891 = add(%833, %890) layers.3.0.norm1 : f32[192] */
+  /* %813 = add(%763, %812) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609600, (const long[]){1}, arena + 136183808,
       (const long[]){1}, arena + 136823168);
 
-  /* %892 = mul(%889, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %814 = mul(%811, %494) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136380416, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 136183808);
 
-  /* %893 = mul(%889, %578) layers.3.0.norm1 : f32[B, 16, 192], written over %883 */
+  /* %815 = mul(%811, %536) layers.3.0.norm1 : f32[B, 16, 192], written over %805 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 136380416, (const long[]){3072, 192, 1},
       arena + 922637120, (const long[]){3072, 192, 1}, arena + 136380416);
 
-  /* %894 = reduce_sum(%893) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %816 = reduce_sum(%815) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
       arena + 136282112);
 
-  /* %895 = add(%837, %894) layers.3.0.norm1 : f32[192] */
+  /* %817 = add(%767, %816) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 137609792, (const long[]){1}, arena + 136282112,
       (const long[]){1}, arena + 136823360);
 
-  /* %896 = normalize_grad(%577, %892) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %818 = normalize_grad(%535, %814) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 922538816, arena + 136183808, 1e-06f, arena + 136282112);
 
-  /* %897 = add(%857, %896) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %819 = add(%787, %818) layers.3.0 : f32[B, 16, 192], written over %673 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 136282112, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %898 = mul(%897, %575) layers.3.0 : f32[B, 16, 192] */
+  /* %820 = mul(%819, %533) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[22],
       (const long[]){1, 0, 0}, arena + 136724480);
 
-  /* %899 = transpose(%572) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %821 = transpose(%530) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 136577024);
 
-  /* %900 = fused_linear(%898, %899) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
+  /* %822 = fused_linear(%820, %821) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
   lk_fused_linear(B * 16, 192, 768, arena + 136724480, arena + 136577024, NULL, LK_ACT_NONE, NULL,
       arena + 136183808);
 
-  /* %901 = linear_grad_weight(%898, %571) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %823 = linear_grad_weight(%820, %529) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 16, 768, 192, arena + 136724480, arena + 135790592, arena + 922538816);
 
-  /* %902 = reduce_sum(%898) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
+  /* %824 = reduce_sum(%820) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136724480,
       arena + 921248384);
 
-  /* %903 = gelu_grad(%570, %900) layers.3.0.layers.0.1 : f32[B, 16, 768] */
+  /* %825 = gelu_grad(%528, %822) layers.3.0.layers.0.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 135004160, arena + 136183808, arena + 135790592);
 
-  /* %904 = transpose(%568) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %826 = transpose(%526) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 135004160);
 
-  /* %905 = fused_linear(%903, %904) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
+  /* %827 = fused_linear(%825, %826) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 135790592, arena + 135004160, NULL, LK_ACT_NONE, NULL,
       arena + 135151616);
 
-  /* %906 = linear_grad_weight(%903, %567) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %828 = linear_grad_weight(%825, %525) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 16, 192, 768, arena + 135790592, arena + 923423552, arena + 922686272);
 
-  /* %907 = reduce_sum(%903) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
+  /* %829 = reduce_sum(%825) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 921245504);
 
-  /* %908 = reduce_sum(%905) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %830 = reduce_sum(%827) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
       arena + 135004160);
 
-  /* %909 = add(%851, %908) layers.3.0.norm2 : f32[192] */
+  /* %831 = add(%781, %830) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136822784, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 921248576);
 
-  /* %910 = mul(%905, %563) layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %832 = mul(%827, %521) layers.3.0.norm2 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
       params[156], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %911 = mul(%905, %565) layers.3.0.norm2 : f32[B, 16, 192], written over %905 */
+  /* %833 = mul(%827, %523) layers.3.0.norm2 : f32[B, 16, 192], written over %827 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
       arena + 923325248, (const long[]){3072, 192, 1}, arena + 135151616);
 
-  /* %912 = reduce_sum(%911) {axes [0], batch} layers.3.0.norm2 : f32[192] */
+  /* %834 = reduce_sum(%833) {axes [0], batch} layers.3.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
       arena + 135102464);
 
-  /* %913 = add(%855, %912) layers.3.0.norm2 : f32[192] */
+  /* %835 = add(%785, %834) layers.3.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136822976, (const long[]){1}, arena + 135102464,
       (const long[]){1}, arena + 921248768);
 
-  /* %914 = normalize_grad(%562, %910) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
+  /* %836 = normalize_grad(%520, %832) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 923226944, arena + 135004160, 1e-06f, arena + 135102464);
 
-  /* %915 = add(%897, %914) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %837 = add(%819, %836) layers.3.0 : f32[B, 16, 192], written over %673 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 135102464, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %916 = mul(%915, %560) layers.3.0 : f32[B, 16, 192] */
+  /* %838 = mul(%837, %518) layers.3.0 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[21],
       (const long[]){1, 0, 0}, arena + 135004160);
 
-  /* %917 = transpose(%557) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %839 = transpose(%515) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 135200768);
 
-  /* %918 = fused_linear(%916, %917) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
+  /* %840 = fused_linear(%838, %839) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 192, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
       arena + 135102464);
 
-  /* %919 = linear_grad_weight(%916, %556) layers.3.0.layers.0.0.proj : f32[192, 192] */
+  /* %841 = linear_grad_weight(%838, %514) layers.3.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 135004160, arena + 923128640, arena + 923226944);
 
-  /* %920 = reduce_sum(%916) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
+  /* %842 = reduce_sum(%838) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 921248960);
 
-  /* %921 = reshape(%918) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %918: no code */
+  /* %843 = reshape(%840) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %840: no code */
 
-  /* %922 = transpose(%921) {perm [1, 2, 0, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 16, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135102464,
-      arena + 135004160);
+  /* %844 = matmul_permuted(%843, %509) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 135102464, 48, 192, 1,
+      arena + 923030336, 48, 1, 192, arena + 135004160, 256, 16, 0.0f);
 
-  /* %923 = transpose(%550) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 923030336,
-      arena + 135102464);
+  /* %845 = matmul_permuted(%512, %843) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 148340736, 256, 1, 16,
+      arena + 135102464, 48, 192, 1, arena + 135200768, 48, 192, 0.0f);
 
-  /* %924 = matmul(%922, %923) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched(B * 4, 16, 16, 48, arena + 135004160, 768, 48, 1, arena + 135102464, 768, 16, 1,
-      arena + 135200768, 256, 16, 0.0f);
+  /* %846 = softmax_grad(%512, %844) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  lk_softmax_grad(B * 64, 16, arena + 148340736, arena + 135004160, arena + 135036928);
 
-  /* %925 = transpose(%553) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 148340736,
-      arena + 135233536);
+  /* %847 = mul_scalar(%846) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 135036928, 0.14433756f, arena + 135004160);
 
-  /* %926 = matmul(%925, %922) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 135233536, 256, 16, 1, arena + 135004160, 768, 48, 1,
-      arena + 135102464, 768, 48, 0.0f);
+  /* %848 = matmul_permuted(%847, %508) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 135004160, 256, 16, 1,
+      arena + 922932032, 48, 192, 1, arena + 135299072, 48, 192, 0.0f);
 
-  /* %927 = softmax_grad(%553, %924) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 148340736, arena + 135200768, arena + 135004160);
+  /* %849 = matmul_permuted(%507, %847) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 135004160, 256, 1, 16,
+      arena + 922833728, 48, 192, 1, arena + 135790592, 48, 192, 0.0f);
 
-  /* %928 = mul_scalar(%927) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135790592);
+  /* %850 = reshape(%845) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %845: no code */
 
-  /* %929 = transpose(%548) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 1, 2, 4, 3}, arena + 922932032,
-      arena + 135004160);
+  /* %851 = reshape(%849) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %849: no code */
 
-  /* %930 = matmul(%928, %929) layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 48] */
-  lk_gemm_batched(B * 4, 16, 48, 16, arena + 135790592, 256, 16, 1, arena + 135004160, 768, 48, 1,
-      arena + 135200768, 768, 48, 0.0f);
+  /* %852 = reshape(%848) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %848: no code */
 
-  /* %931 = transpose(%546) {perm [0, 1, 3, 2]} layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 922833728,
-      arena + 135004160);
+  /* %853 = concat(%851, %850) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
+  lk_copy_rows(B * 16, 192, arena + 135790592, 192, arena + 135004160, 384);
+  lk_copy_rows(B * 16, 192, arena + 135200768, 192, arena + 135004352, 384);
 
-  /* %932 = matmul(%931, %928) layers.3.0.layers.0.0 : f32[B, 4, 1, 48, 16] */
-  lk_gemm_batched(B * 4, 48, 16, 16, arena + 135004160, 768, 16, 1, arena + 135790592, 256, 16, 1,
-      arena + 135299072, 768, 16, 0.0f);
-
-  /* %933 = transpose(%926) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135102464,
-      arena + 135790592);
-
-  /* %934 = reshape(%933) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %933: no code */
-
-  /* %935 = transpose(%932) {perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 135299072,
-      arena + 135888896);
-
-  /* %936 = reshape(%935) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %935: no code */
-
-  /* %937 = transpose(%930) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135200768,
-      arena + 135299072);
-
-  /* %938 = reshape(%937) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %937: no code */
-
-  /* %939 = concat(%936, %934) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 135888896, 192, arena + 135004160, 384);
-  lk_copy_rows(B * 16, 192, arena + 135790592, 192, arena + 135004352, 384);
-
-  /* %940 = transpose(%540) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %854 = transpose(%502) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 135790592);
 
-  /* %941 = fused_linear(%939, %940) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
+  /* %855 = fused_linear(%853, %854) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 384, 192, arena + 135004160, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 135200768);
 
-  /* %942 = linear_grad_weight(%939, %536) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  /* %856 = linear_grad_weight(%853, %498) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 16, 192, 384, arena + 135004160, arena + 402522112, arena + 922833728);
 
-  /* %943 = reduce_sum(%939) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %857 = reduce_sum(%853) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 921247040);
 
-  /* %944 = transpose(%537) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %858 = transpose(%499) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 135004160);
 
-  /* %945 = linear_grad_weight(%938, %536) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %859 = linear_grad_weight(%852, %498) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_linear_grad_weight(B * 16, 192, 192, arena + 135299072, arena + 402522112, arena + 922907456);
 
-  /* %946 = reduce_sum(%938) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
+  /* %860 = reduce_sum(%852) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135299072,
       arena + 921249152);
 
-  /* %947 = fused_linear(%938, %944, %941) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %941 */
+  /* %861 = fused_linear(%852, %858, %855) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %855 */
   lk_fused_linear(B * 16, 192, 192, arena + 135299072, arena + 135004160, NULL, LK_ACT_NONE,
       arena + 135200768, arena + 135200768);
 
-  /* %948 = reduce_sum(%947) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %862 = reduce_sum(%861) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
       arena + 135004160);
 
-  /* %949 = add(%891, %948) layers.3.0.norm1 : f32[192] */
+  /* %863 = add(%813, %862) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136823168, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 921249344);
 
-  /* %950 = mul(%947, %532) layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %864 = mul(%861, %494) layers.3.0.norm1 : f32[B, 16, 192] */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135200768, (const long[]){3072, 192, 1},
       params[148], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %951 = mul(%947, %534) layers.3.0.norm1 : f32[B, 16, 192], written over %941 */
+  /* %865 = mul(%861, %496) layers.3.0.norm1 : f32[B, 16, 192], written over %855 */
   lk_mul(3, (const long[]){B, 16, 192}, arena + 135200768, (const long[]){3072, 192, 1},
       arena + 268304384, (const long[]){3072, 192, 1}, arena + 135200768);
 
-  /* %952 = reduce_sum(%951) {axes [0], batch} layers.3.0.norm1 : f32[192] */
+  /* %866 = reduce_sum(%865) {axes [0], batch} layers.3.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
       arena + 135102464);
 
-  /* %953 = add(%895, %952) layers.3.0.norm1 : f32[192] */
+  /* %867 = add(%817, %866) layers.3.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 136823360, (const long[]){1}, arena + 135102464,
       (const long[]){1}, arena + 921249536);
 
-  /* %954 = normalize_grad(%531, %950) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
+  /* %868 = normalize_grad(%493, %864) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
   lk_normalize_grad(B * 16, 192, arena + 148242432, arena + 135004160, 1e-06f, arena + 135102464);
 
-  /* %955 = add(%915, %954) layers.3.0 : f32[B, 16, 192], written over %727 */
+  /* %869 = add(%837, %868) layers.3.0 : f32[B, 16, 192], written over %673 */
   lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
       arena + 135102464, (const long[]){3072, 192, 1}, arena + 926077760);
 
-  /* %956 = reduce_sum(%955) {axes [], batch} layers.3.0 : f32[16, 192] */
+  /* %870 = reduce_sum(%869) {axes [], batch} layers.3.0 : f32[16, 192] */
   lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 926077760,
       arena + 921240896);
 
-  /* %957 = seq2img(%955) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
+  /* %871 = seq2img(%869) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
   lk_seq2img(B, 16, 192, arena + 926077760, arena + 135790592);
 
-  /* %958 = maxpool_grad(%527, %957) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %872 = maxpool_grad(%489, %871) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
   lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135790592,
       arena + 135004160);
 
-  /* %959 = img2seq(%958) layers.2.1 : f32[B, 64, 192] */
+  /* %873 = img2seq(%872) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 135004160, arena + 135397376);
 
-  /* %960 = reduce_sum(%959) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %874 = reduce_sum(%873) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
       arena + 921249728);
 
-  /* %961 = mul(%959, %522) layers.2.1.norm : f32[B, 64, 192] */
+  /* %875 = mul(%873, %484) layers.2.1.norm : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
       params[145], (const long[]){0, 0, 1}, arena + 135004160);
 
-  /* %962 = mul(%959, %524) layers.2.1.norm : f32[B, 64, 192], written over %959 */
+  /* %876 = mul(%873, %486) layers.2.1.norm : f32[B, 64, 192], written over %873 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 135397376);
 
-  /* %963 = reduce_sum(%962) {axes [0], batch} layers.2.1.norm : f32[192] */
+  /* %877 = reduce_sum(%876) {axes [0], batch} layers.2.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
       arena + 921249920);
 
-  /* %964 = normalize_grad(%521, %961) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
+  /* %878 = normalize_grad(%483, %875) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 134217728, arena + 135004160, 1e-06f, arena + 134610944);
 
-  /* %965 = seq2img(%964) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
+  /* %879 = seq2img(%878) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 134610944, arena + 134217728);
 
-  /* %966 = conv2d_grad_input(%965, %517) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
+  /* %880 = conv2d_grad_input(%879, %479) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
   lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[143],
       arena + 134610944);
 
-  /* %967 = conv2d_grad_weight(%965, %519) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
+  /* %881 = conv2d_grad_weight(%879, %481) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
       arena + 920479040, arena + 920872256);
 
-  /* %968 = reduce_sum(%965) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
+  /* %882 = reduce_sum(%879) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
       arena + 134217728, arena + 920773952);
 
-  /* %969 = img2seq(%966) layers.2.1 : f32[B, 64, 192] */
+  /* %883 = img2seq(%880) layers.2.1 : f32[B, 64, 192] */
   lk_img2seq(B, 192, 64, arena + 134610944, arena + 137363456);
 
-  /* %970 = mul(%969, %514) layers.2.0 : f32[B, 64, 192] */
+  /* %884 = mul(%883, %476) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[20], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %971 = transpose(%511) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %885 = transpose(%473) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 136183808);
 
-  /* %972 = fused_linear(%970, %971) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
+  /* %886 = fused_linear(%884, %885) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %973 = linear_grad_weight(%970, %510) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
+  /* %887 = linear_grad_weight(%884, %472) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 858783744, arena + 920479040);
 
-  /* %974 = reduce_sum(%970) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
+  /* %888 = reduce_sum(%884) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 920774144);
 
-  /* %975 = gelu_grad(%509, %972) layers.2.0.layers.3.1 : f32[B, 64, 768] */
+  /* %889 = gelu_grad(%471, %886) layers.2.0.layers.3.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 857210880, arena + 134217728, arena + 135790592);
 
-  /* %976 = transpose(%507) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %890 = transpose(%469) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 134610944);
 
-  /* %977 = fused_linear(%975, %976) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
+  /* %891 = fused_linear(%889, %890) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %978 = linear_grad_weight(%975, %506) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
+  /* %892 = linear_grad_weight(%889, %468) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 920085824, arena + 920626496);
 
-  /* %979 = reduce_sum(%975) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
+  /* %893 = reduce_sum(%889) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
       arena + 920085824);
 
-  /* %980 = reduce_sum(%977) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %894 = reduce_sum(%891) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 148242432);
 
-  /* %981 = mul(%977, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %895 = mul(%891, %350) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %982 = mul(%977, %504) layers.2.0.norm2 : f32[B, 64, 192], written over %977 */
+  /* %896 = mul(%891, %466) layers.2.0.norm2 : f32[B, 64, 192], written over %891 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 919692608, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %983 = reduce_sum(%982) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %897 = reduce_sum(%896) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 148242624);
 
-  /* %984 = normalize_grad(%503, %981) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %898 = normalize_grad(%465, %895) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 919299392, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %985 = add(%969, %984) layers.2.0 : f32[B, 64, 192], written over %969 */
+  /* %899 = add(%883, %898) layers.2.0 : f32[B, 64, 192], written over %883 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %986 = mul(%985, %501) layers.2.0 : f32[B, 64, 192] */
+  /* %900 = mul(%899, %463) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[19], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %987 = transpose(%498) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 135004160);
+  /* %901 = transpose(%460) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 134610944);
 
-  /* %988 = fused_linear(%986, %987) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 134610944);
+  /* %902 = fused_linear(%900, %901) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
+      arena + 134742016);
 
-  /* %989 = linear_grad_weight(%986, %497) layers.2.0.layers.3.0.proj : f32[192, 192] */
+  /* %903 = linear_grad_weight(%900, %459) layers.2.0.layers.3.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 918906176, arena + 919299392);
 
-  /* %990 = reduce_sum(%986) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
+  /* %904 = reduce_sum(%900) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 918906176);
 
-  /* %991 = reshape(%988) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %988: no code */
+  /* %905 = reshape(%902) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %902: no code */
 
-  /* %992 = transpose(%991) {perm [1, 2, 0, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
-      arena + 135266304);
+  /* %906 = matmul_permuted(%905, %454) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
+      arena + 918512960, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %993 = transpose(%491) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 918512960,
-      arena + 134742016);
+  /* %907 = matmul_permuted(%457, %905) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 150470656, 4096, 1, 64,
+      arena + 134742016, 48, 192, 1, arena + 135266304, 48, 192, 0.0f);
 
-  /* %994 = matmul(%992, %993) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched(B * 4, 64, 64, 48, arena + 135266304, 3072, 48, 1, arena + 134742016, 3072, 64, 1,
-      arena + 134217728, 4096, 64, 0.0f);
-
-  /* %995 = transpose(%494) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 150470656,
-      arena + 134742016);
-
-  /* %996 = matmul(%995, %992) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
-      arena + 135659520, 3072, 48, 0.0f);
-
-  /* %997 = softmax_grad(%494, %994) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  /* %908 = softmax_grad(%457, %906) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 150470656, arena + 134217728, arena + 134742016);
 
-  /* %998 = mul_scalar(%997) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
+  /* %909 = mul_scalar(%908) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %999 = transpose(%489) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 918119744,
-      arena + 134742016);
+  /* %910 = matmul_permuted(%909, %453) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
+      arena + 918119744, 48, 192, 1, arena + 135659520, 48, 192, 0.0f);
 
-  /* %1000 = matmul(%998, %999) layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134217728, 4096, 64, 1, arena + 134742016, 3072, 48, 1,
-      arena + 135135232, 3072, 48, 0.0f);
+  /* %911 = matmul_permuted(%452, %909) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 1, 64,
+      arena + 917726528, 48, 192, 1, arena + 136052736, 48, 192, 0.0f);
 
-  /* %1001 = transpose(%487) {perm [0, 1, 3, 2]} layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 917726528,
-      arena + 134742016);
+  /* %912 = reshape(%907) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %907: no code */
 
-  /* %1002 = matmul(%1001, %998) layers.2.0.layers.3.0 : f32[B, 4, 1, 48, 64] */
-  lk_gemm_batched(B * 4, 48, 64, 64, arena + 134742016, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
-      arena + 136052736, 3072, 64, 0.0f);
+  /* %913 = reshape(%911) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %911: no code */
 
-  /* %1003 = transpose(%996) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135659520,
-      arena + 136445952);
+  /* %914 = reshape(%910) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %910: no code */
 
-  /* %1004 = reshape(%1003) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1003: no code */
+  /* %915 = concat(%913, %912) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 136052736, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 64, 192, arena + 135266304, 192, arena + 134217920, 384);
 
-  /* %1005 = transpose(%1002) {perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 136052736,
-      arena + 135528448);
-
-  /* %1006 = reshape(%1005) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1005: no code */
-
-  /* %1007 = transpose(%1000) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135135232,
-      arena + 135921664);
-
-  /* %1008 = reshape(%1007) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %1007: no code */
-
-  /* %1009 = concat(%1006, %1004) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 135528448, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 64, 192, arena + 136445952, 192, arena + 134217920, 384);
-
-  /* %1010 = transpose(%481) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %916 = transpose(%447) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 135397376);
 
-  /* %1011 = fused_linear(%1009, %1010) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
+  /* %917 = fused_linear(%915, %916) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %1012 = linear_grad_weight(%1009, %477) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  /* %918 = linear_grad_weight(%915, %443) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 917333312, arena + 917726528);
 
-  /* %1013 = reduce_sum(%1009) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %919 = reduce_sum(%915) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 917837120);
 
-  /* %1014 = transpose(%478) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %920 = transpose(%444) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 134217728);
 
-  /* %1015 = linear_grad_weight(%1008, %477) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135921664, arena + 917333312, arena + 917800256);
+  /* %921 = linear_grad_weight(%914, %443) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 135659520, arena + 917333312, arena + 917800256);
 
-  /* %1016 = reduce_sum(%1008) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135921664,
-      arena + 917563328);
+  /* %922 = reduce_sum(%914) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135659520,
+      arena + 917333312);
 
-  /* %1017 = fused_linear(%1008, %1014, %1011) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %1011 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135921664, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %923 = fused_linear(%914, %920, %917) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %917 */
+  lk_fused_linear(B * 64, 192, 192, arena + 135659520, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 135004160, arena + 135004160);
 
-  /* %1018 = reduce_sum(%1017) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %924 = reduce_sum(%923) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 148242816);
 
-  /* %1019 = mul(%1017, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %925 = mul(%923, %323) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1020 = mul(%1017, %475) layers.2.0.norm1 : f32[B, 64, 192], written over %1011 */
+  /* %926 = mul(%923, %441) layers.2.0.norm1 : f32[B, 64, 192], written over %917 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       arena + 916940096, (const long[]){12288, 192, 1}, arena + 135004160);
 
-  /* %1021 = reduce_sum(%1020) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %927 = reduce_sum(%926) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 148243008);
 
-  /* %1022 = normalize_grad(%474, %1019) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %928 = normalize_grad(%440, %925) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 916546880, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1023 = add(%985, %1022) layers.2.0 : f32[B, 64, 192], written over %969 */
+  /* %929 = add(%899, %928) layers.2.0 : f32[B, 64, 192], written over %883 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1024 = mul(%1023, %472) layers.2.0 : f32[B, 64, 192] */
+  /* %930 = mul(%929, %438) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[18], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1025 = transpose(%469) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %931 = transpose(%435) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 136183808);
 
-  /* %1026 = fused_linear(%1024, %1025) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
+  /* %932 = fused_linear(%930, %931) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1027 = linear_grad_weight(%1024, %468) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
+  /* %933 = linear_grad_weight(%930, %434) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 855638016, arena + 916546880);
 
-  /* %1028 = reduce_sum(%1024) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
+  /* %934 = reduce_sum(%930) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 917563520);
+      arena + 916841792);
 
-  /* %1029 = gelu_grad(%467, %1026) layers.2.0.layers.2.1 : f32[B, 64, 768] */
+  /* %935 = gelu_grad(%433, %932) layers.2.0.layers.2.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 854065152, arena + 134217728, arena + 135790592);
 
-  /* %1030 = transpose(%465) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %936 = transpose(%431) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 134610944);
 
-  /* %1031 = fused_linear(%1029, %1030) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
+  /* %937 = fused_linear(%935, %936) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1032 = linear_grad_weight(%1029, %464) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
+  /* %938 = linear_grad_weight(%935, %430) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 916153664, arena + 916694336);
 
-  /* %1033 = reduce_sum(%1029) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
+  /* %939 = reduce_sum(%935) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 917554496);
+      arena + 916153664);
 
-  /* %1034 = reduce_sum(%1031) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %940 = reduce_sum(%937) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1035 = add(%980, %1034) layers.2.0.norm2 : f32[192] */
+  /* %941 = add(%894, %940) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242432, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 148243200);
 
-  /* %1036 = mul(%1031, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %942 = mul(%937, %350) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1037 = mul(%1031, %462) layers.2.0.norm2 : f32[B, 64, 192], written over %1031 */
+  /* %943 = mul(%937, %428) layers.2.0.norm2 : f32[B, 64, 192], written over %937 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       arena + 915760448, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1038 = reduce_sum(%1037) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %944 = reduce_sum(%943) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1039 = add(%983, %1038) layers.2.0.norm2 : f32[192] */
+  /* %945 = add(%897, %944) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242624, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 148242432);
 
-  /* %1040 = normalize_grad(%461, %1036) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %946 = normalize_grad(%427, %942) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 915367232, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1041 = add(%1023, %1040) layers.2.0 : f32[B, 64, 192], written over %969 */
+  /* %947 = add(%929, %946) layers.2.0 : f32[B, 64, 192], written over %883 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1042 = mul(%1041, %459) layers.2.0 : f32[B, 64, 192] */
+  /* %948 = mul(%947, %425) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[17], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1043 = transpose(%456) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 135004160);
+  /* %949 = transpose(%422) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 134610944);
 
-  /* %1044 = fused_linear(%1042, %1043) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 134610944);
+  /* %950 = fused_linear(%948, %949) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
+      arena + 134742016);
 
-  /* %1045 = linear_grad_weight(%1042, %455) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 914974016, arena + 916989248);
+  /* %951 = linear_grad_weight(%948, %421) layers.2.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 914974016, arena + 915367232);
 
-  /* %1046 = reduce_sum(%1042) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
+  /* %952 = reduce_sum(%948) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917563712);
+      arena + 914974016);
 
-  /* %1047 = reshape(%1044) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %1044: no code */
+  /* %953 = reshape(%950) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %950: no code */
 
-  /* %1048 = transpose(%1047) {perm [1, 2, 0, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
-      arena + 135266304);
+  /* %954 = matmul_permuted(%953, %416) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
+      arena + 914580800, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1049 = transpose(%449) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 914580800,
-      arena + 134742016);
+  /* %955 = matmul_permuted(%419, %953) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 149946368, 4096, 1, 64,
+      arena + 134742016, 48, 192, 1, arena + 135266304, 48, 192, 0.0f);
 
-  /* %1050 = matmul(%1048, %1049) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched(B * 4, 64, 64, 48, arena + 135266304, 3072, 48, 1, arena + 134742016, 3072, 64, 1,
-      arena + 134217728, 4096, 64, 0.0f);
-
-  /* %1051 = transpose(%452) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 149946368,
-      arena + 134742016);
-
-  /* %1052 = matmul(%1051, %1048) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
-      arena + 135659520, 3072, 48, 0.0f);
-
-  /* %1053 = softmax_grad(%452, %1050) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  /* %956 = softmax_grad(%419, %954) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 149946368, arena + 134217728, arena + 134742016);
 
-  /* %1054 = mul_scalar(%1053) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
+  /* %957 = mul_scalar(%956) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1055 = transpose(%447) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 914187584,
-      arena + 134742016);
+  /* %958 = matmul_permuted(%957, %415) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
+      arena + 914187584, 48, 192, 1, arena + 135659520, 48, 192, 0.0f);
 
-  /* %1056 = matmul(%1054, %1055) layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134217728, 4096, 64, 1, arena + 134742016, 3072, 48, 1,
-      arena + 135135232, 3072, 48, 0.0f);
+  /* %959 = matmul_permuted(%414, %957) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 1, 64,
+      arena + 913794368, 48, 192, 1, arena + 136052736, 48, 192, 0.0f);
 
-  /* %1057 = transpose(%445) {perm [0, 1, 3, 2]} layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 913794368,
-      arena + 134742016);
+  /* %960 = reshape(%955) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %955: no code */
 
-  /* %1058 = matmul(%1057, %1054) layers.2.0.layers.2.0 : f32[B, 4, 1, 48, 64] */
-  lk_gemm_batched(B * 4, 48, 64, 64, arena + 134742016, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
-      arena + 136052736, 3072, 64, 0.0f);
+  /* %961 = reshape(%959) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %959: no code */
 
-  /* %1059 = transpose(%1052) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135659520,
-      arena + 136445952);
+  /* %962 = reshape(%958) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %958: no code */
 
-  /* %1060 = reshape(%1059) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1059: no code */
+  /* %963 = concat(%961, %960) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 136052736, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 64, 192, arena + 135266304, 192, arena + 134217920, 384);
 
-  /* %1061 = transpose(%1058) {perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 136052736,
-      arena + 135528448);
-
-  /* %1062 = reshape(%1061) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1061: no code */
-
-  /* %1063 = transpose(%1056) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135135232,
-      arena + 135921664);
-
-  /* %1064 = reshape(%1063) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1063: no code */
-
-  /* %1065 = concat(%1062, %1060) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 135528448, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 64, 192, arena + 136445952, 192, arena + 134217920, 384);
-
-  /* %1066 = transpose(%439) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %964 = transpose(%409) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 135397376);
 
-  /* %1067 = fused_linear(%1065, %1066) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
+  /* %965 = fused_linear(%963, %964) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %1068 = linear_grad_weight(%1065, %435) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 913401152, arena + 916129088);
+  /* %966 = linear_grad_weight(%963, %405) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 913401152, arena + 913794368);
 
-  /* %1069 = reduce_sum(%1065) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %967 = reduce_sum(%963) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917560640);
+      arena + 913904960);
 
-  /* %1070 = transpose(%436) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %968 = transpose(%406) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 134217728);
 
-  /* %1071 = linear_grad_weight(%1064, %435) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135921664, arena + 913401152, arena + 917026112);
+  /* %969 = linear_grad_weight(%962, %405) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 135659520, arena + 913401152, arena + 913868096);
 
-  /* %1072 = reduce_sum(%1064) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135921664,
-      arena + 917563904);
+  /* %970 = reduce_sum(%962) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135659520,
+      arena + 913401152);
 
-  /* %1073 = fused_linear(%1064, %1070, %1067) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %1067 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135921664, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %971 = fused_linear(%962, %968, %965) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %965 */
+  lk_fused_linear(B * 64, 192, 192, arena + 135659520, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 135004160, arena + 135004160);
 
-  /* %1074 = reduce_sum(%1073) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %972 = reduce_sum(%971) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134217728);
 
-  /* %1075 = add(%1018, %1074) layers.2.0.norm1 : f32[192] */
+  /* %973 = add(%924, %972) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242816, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 148242624);
 
-  /* %1076 = mul(%1073, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %974 = mul(%971, %323) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1077 = mul(%1073, %433) layers.2.0.norm1 : f32[B, 64, 192], written over %1067 */
+  /* %975 = mul(%971, %403) layers.2.0.norm1 : f32[B, 64, 192], written over %965 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      arena + 867827712, (const long[]){12288, 192, 1}, arena + 135004160);
+      arena + 913007936, (const long[]){12288, 192, 1}, arena + 135004160);
 
-  /* %1078 = reduce_sum(%1077) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %976 = reduce_sum(%975) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134610944);
 
-  /* %1079 = add(%1021, %1078) layers.2.0.norm1 : f32[192] */
+  /* %977 = add(%927, %976) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148243008, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 148242816);
 
-  /* %1080 = normalize_grad(%432, %1076) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 867434496, arena + 134217728, 1e-06f, arena + 134610944);
+  /* %978 = normalize_grad(%402, %974) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 912614720, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1081 = add(%1041, %1080) layers.2.0 : f32[B, 64, 192], written over %969 */
+  /* %979 = add(%947, %978) layers.2.0 : f32[B, 64, 192], written over %883 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1082 = mul(%1081, %430) layers.2.0 : f32[B, 64, 192] */
+  /* %980 = mul(%979, %400) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[16], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1083 = transpose(%427) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %981 = transpose(%397) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 136183808);
 
-  /* %1084 = fused_linear(%1082, %1083) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
+  /* %982 = fused_linear(%980, %981) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1085 = linear_grad_weight(%1082, %426) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 852492288, arena + 914064704);
+  /* %983 = linear_grad_weight(%980, %396) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 852492288, arena + 912614720);
 
-  /* %1086 = reduce_sum(%1082) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
+  /* %984 = reduce_sum(%980) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 917564096);
+      arena + 912909632);
 
-  /* %1087 = gelu_grad(%425, %1084) layers.2.0.layers.1.1 : f32[B, 64, 768] */
+  /* %985 = gelu_grad(%395, %982) layers.2.0.layers.1.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 145620992, arena + 134217728, arena + 135790592);
 
-  /* %1088 = transpose(%423) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %986 = transpose(%393) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 134610944);
 
-  /* %1089 = fused_linear(%1087, %1088) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
+  /* %987 = fused_linear(%985, %986) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1090 = linear_grad_weight(%1087, %422) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 867041280, arena + 914212160);
+  /* %988 = linear_grad_weight(%985, %392) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 912221504, arena + 912762176);
 
-  /* %1091 = reduce_sum(%1087) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
+  /* %989 = reduce_sum(%985) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 917555264);
+      arena + 912221504);
 
-  /* %1092 = reduce_sum(%1089) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %990 = reduce_sum(%987) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1093 = add(%1035, %1092) layers.2.0.norm2 : f32[192] */
+  /* %991 = add(%941, %990) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148243200, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 145620992);
 
-  /* %1094 = mul(%1089, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %992 = mul(%987, %350) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1095 = mul(%1089, %420) layers.2.0.norm2 : f32[B, 64, 192], written over %1089 */
+  /* %993 = mul(%987, %390) layers.2.0.norm2 : f32[B, 64, 192], written over %987 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 866648064, (const long[]){12288, 192, 1}, arena + 134217728);
+      arena + 911828288, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1096 = reduce_sum(%1095) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %994 = reduce_sum(%993) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1097 = add(%1039, %1096) layers.2.0.norm2 : f32[192] */
+  /* %995 = add(%945, %994) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242432, (const long[]){1}, arena + 135004160,
       (const long[]){1}, arena + 145621184);
 
-  /* %1098 = normalize_grad(%419, %1094) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 866254848, arena + 134610944, 1e-06f, arena + 134217728);
+  /* %996 = normalize_grad(%389, %992) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 911435072, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1099 = add(%1081, %1098) layers.2.0 : f32[B, 64, 192], written over %969 */
+  /* %997 = add(%979, %996) layers.2.0 : f32[B, 64, 192], written over %883 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1100 = mul(%1099, %417) layers.2.0 : f32[B, 64, 192] */
+  /* %998 = mul(%997, %387) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[15], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1101 = transpose(%414) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 135004160);
+  /* %999 = transpose(%384) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 134610944);
 
-  /* %1102 = fused_linear(%1100, %1101) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 134610944);
+  /* %1000 = fused_linear(%998, %999) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
+      arena + 134742016);
 
-  /* %1103 = linear_grad_weight(%1100, %413) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 865861632, arena + 917062976);
+  /* %1001 = linear_grad_weight(%998, %383) layers.2.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 911041856, arena + 911435072);
 
-  /* %1104 = reduce_sum(%1100) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
+  /* %1002 = reduce_sum(%998) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917564288);
+      arena + 911041856);
 
-  /* %1105 = reshape(%1102) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %1102: no code */
+  /* %1003 = reshape(%1000) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %1000: no code */
 
-  /* %1106 = transpose(%1105) {perm [1, 2, 0, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
-      arena + 135266304);
+  /* %1004 = matmul_permuted(%1003, %378) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
+      arena + 910648640, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1107 = transpose(%407) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 865468416,
-      arena + 134742016);
+  /* %1005 = matmul_permuted(%381, %1003) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147718144, 4096, 1, 64,
+      arena + 134742016, 48, 192, 1, arena + 135266304, 48, 192, 0.0f);
 
-  /* %1108 = matmul(%1106, %1107) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched(B * 4, 64, 64, 48, arena + 135266304, 3072, 48, 1, arena + 134742016, 3072, 64, 1,
-      arena + 134217728, 4096, 64, 0.0f);
-
-  /* %1109 = transpose(%410) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 147718144,
-      arena + 134742016);
-
-  /* %1110 = matmul(%1109, %1106) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
-      arena + 135659520, 3072, 48, 0.0f);
-
-  /* %1111 = softmax_grad(%410, %1108) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  /* %1006 = softmax_grad(%381, %1004) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 147718144, arena + 134217728, arena + 134742016);
 
-  /* %1112 = mul_scalar(%1111) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
+  /* %1007 = mul_scalar(%1006) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1113 = transpose(%405) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 865075200,
-      arena + 134742016);
+  /* %1008 = matmul_permuted(%1007, %377) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
+      arena + 910255424, 48, 192, 1, arena + 135659520, 48, 192, 0.0f);
 
-  /* %1114 = matmul(%1112, %1113) layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134217728, 4096, 64, 1, arena + 134742016, 3072, 48, 1,
-      arena + 135135232, 3072, 48, 0.0f);
+  /* %1009 = matmul_permuted(%376, %1007) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 1, 64,
+      arena + 909862208, 48, 192, 1, arena + 136052736, 48, 192, 0.0f);
 
-  /* %1115 = transpose(%403) {perm [0, 1, 3, 2]} layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 864681984,
-      arena + 134742016);
+  /* %1010 = reshape(%1005) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1005: no code */
 
-  /* %1116 = matmul(%1115, %1112) layers.2.0.layers.1.0 : f32[B, 4, 1, 48, 64] */
-  lk_gemm_batched(B * 4, 48, 64, 64, arena + 134742016, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
-      arena + 136052736, 3072, 64, 0.0f);
+  /* %1011 = reshape(%1009) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1009: no code */
 
-  /* %1117 = transpose(%1110) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135659520,
-      arena + 136445952);
+  /* %1012 = reshape(%1008) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1008: no code */
 
-  /* %1118 = reshape(%1117) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1117: no code */
+  /* %1013 = concat(%1011, %1010) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 136052736, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 64, 192, arena + 135266304, 192, arena + 134217920, 384);
 
-  /* %1119 = transpose(%1116) {perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 136052736,
-      arena + 135528448);
-
-  /* %1120 = reshape(%1119) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1119: no code */
-
-  /* %1121 = transpose(%1114) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135135232,
-      arena + 135921664);
-
-  /* %1122 = reshape(%1121) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1121: no code */
-
-  /* %1123 = concat(%1120, %1118) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 135528448, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 64, 192, arena + 136445952, 192, arena + 134217920, 384);
-
-  /* %1124 = transpose(%397) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %1014 = transpose(%371) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 135397376);
 
-  /* %1125 = fused_linear(%1123, %1124) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1015 = fused_linear(%1013, %1014) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %1126 = linear_grad_weight(%1123, %393) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 864288768, arena + 916202816);
+  /* %1016 = linear_grad_weight(%1013, %367) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 909468992, arena + 909862208);
 
-  /* %1127 = reduce_sum(%1123) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1017 = reduce_sum(%1013) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917561024);
+      arena + 910501184);
 
-  /* %1128 = transpose(%394) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1018 = transpose(%368) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 134217728);
 
-  /* %1129 = linear_grad_weight(%1122, %393) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135921664, arena + 864288768, arena + 917099840);
+  /* %1019 = linear_grad_weight(%1012, %367) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 135659520, arena + 909468992, arena + 910058816);
 
-  /* %1130 = reduce_sum(%1122) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135921664,
-      arena + 917564480);
+  /* %1020 = reduce_sum(%1012) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135659520,
+      arena + 910501568);
 
-  /* %1131 = fused_linear(%1122, %1128, %1125) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1125 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135921664, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1021 = fused_linear(%1012, %1018, %1015) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1015 */
+  lk_fused_linear(B * 64, 192, 192, arena + 135659520, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 135004160, arena + 135004160);
 
-  /* %1132 = reduce_sum(%1131) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1022 = reduce_sum(%1021) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134217728);
 
-  /* %1133 = add(%1075, %1132) layers.2.0.norm1 : f32[192] */
+  /* %1023 = add(%973, %1022) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242624, (const long[]){1}, arena + 134217728,
       (const long[]){1}, arena + 145621376);
 
-  /* %1134 = mul(%1131, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1024 = mul(%1021, %323) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1135 = mul(%1131, %391) layers.2.0.norm1 : f32[B, 64, 192], written over %1125 */
+  /* %1025 = mul(%1021, %365) layers.2.0.norm1 : f32[B, 64, 192], written over %1015 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      arena + 863895552, (const long[]){12288, 192, 1}, arena + 135004160);
+      arena + 909075776, (const long[]){12288, 192, 1}, arena + 135004160);
 
-  /* %1136 = reduce_sum(%1135) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1026 = reduce_sum(%1025) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134610944);
 
-  /* %1137 = add(%1079, %1136) layers.2.0.norm1 : f32[192] */
+  /* %1027 = add(%977, %1026) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 148242816, (const long[]){1}, arena + 134610944,
       (const long[]){1}, arena + 145621568);
 
-  /* %1138 = normalize_grad(%390, %1134) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 863502336, arena + 134217728, 1e-06f, arena + 134610944);
+  /* %1028 = normalize_grad(%364, %1024) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 908682560, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1139 = add(%1099, %1138) layers.2.0 : f32[B, 64, 192], written over %969 */
+  /* %1029 = add(%997, %1028) layers.2.0 : f32[B, 64, 192], written over %883 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1140 = mul(%1139, %388) layers.2.0 : f32[B, 64, 192] */
+  /* %1030 = mul(%1029, %362) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[14], (const long[]){1, 0, 0}, arena + 135790592);
 
-  /* %1141 = transpose(%385) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1031 = transpose(%359) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 136183808);
 
-  /* %1142 = fused_linear(%1140, %1141) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
+  /* %1032 = fused_linear(%1030, %1031) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
   lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1143 = linear_grad_weight(%1140, %384) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 144048128, arena + 914359616);
+  /* %1033 = linear_grad_weight(%1030, %358) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 144048128, arena + 908682560);
 
-  /* %1144 = reduce_sum(%1140) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
+  /* %1034 = reduce_sum(%1030) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 917564672);
+      arena + 910501760);
 
-  /* %1145 = gelu_grad(%383, %1142) layers.2.0.layers.0.1 : f32[B, 64, 768] */
+  /* %1035 = gelu_grad(%357, %1032) layers.2.0.layers.0.1 : f32[B, 64, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 142475264, arena + 134217728, arena + 135790592);
 
-  /* %1146 = transpose(%381) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1036 = transpose(%355) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 134610944);
 
-  /* %1147 = fused_linear(%1145, %1146) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
+  /* %1037 = fused_linear(%1035, %1036) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1148 = linear_grad_weight(%1145, %380) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 863109120, arena + 914507072);
+  /* %1038 = linear_grad_weight(%1035, %354) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 908289344, arena + 908830016);
 
-  /* %1149 = reduce_sum(%1145) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
+  /* %1039 = reduce_sum(%1035) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 917556032);
+      arena + 908670272);
 
-  /* %1150 = reduce_sum(%1147) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1040 = reduce_sum(%1037) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 134610944);
 
-  /* %1151 = add(%1093, %1150) layers.2.0.norm2 : f32[192] */
+  /* %1041 = add(%991, %1040) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145620992, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 917564864);
+      (const long[]){1}, arena + 908676800);
 
-  /* %1152 = mul(%1147, %376) layers.2.0.norm2 : f32[B, 64, 192] */
+  /* %1042 = mul(%1037, %350) layers.2.0.norm2 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
       params[107], (const long[]){0, 0, 1}, arena + 134610944);
 
-  /* %1153 = mul(%1147, %378) layers.2.0.norm2 : f32[B, 64, 192], written over %1147 */
+  /* %1043 = mul(%1037, %352) layers.2.0.norm2 : f32[B, 64, 192], written over %1037 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 862715904, (const long[]){12288, 192, 1}, arena + 134217728);
+      arena + 907896128, (const long[]){12288, 192, 1}, arena + 134217728);
 
-  /* %1154 = reduce_sum(%1153) {axes [0], batch} layers.2.0.norm2 : f32[192] */
+  /* %1044 = reduce_sum(%1043) {axes [0], batch} layers.2.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135004160);
 
-  /* %1155 = add(%1097, %1154) layers.2.0.norm2 : f32[192] */
+  /* %1045 = add(%995, %1044) layers.2.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621184, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 917565056);
+      (const long[]){1}, arena + 908676992);
 
-  /* %1156 = normalize_grad(%375, %1152) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 862322688, arena + 134610944, 1e-06f, arena + 134217728);
+  /* %1046 = normalize_grad(%349, %1042) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
+  lk_normalize_grad(B * 64, 192, arena + 907502912, arena + 134610944, 1e-06f, arena + 134217728);
 
-  /* %1157 = add(%1139, %1156) layers.2.0 : f32[B, 64, 192], written over %969 */
+  /* %1047 = add(%1029, %1046) layers.2.0 : f32[B, 64, 192], written over %883 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1158 = mul(%1157, %373) layers.2.0 : f32[B, 64, 192] */
+  /* %1048 = mul(%1047, %347) layers.2.0 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       inputs[13], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1159 = transpose(%370) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 135004160);
+  /* %1049 = transpose(%344) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 134610944);
 
-  /* %1160 = fused_linear(%1158, %1159) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 134610944);
+  /* %1050 = fused_linear(%1048, %1049) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
+  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
+      arena + 134742016);
 
-  /* %1161 = linear_grad_weight(%1158, %369) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 861929472, arena + 917136704);
+  /* %1051 = linear_grad_weight(%1048, %343) layers.2.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 907109696, arena + 910095680);
 
-  /* %1162 = reduce_sum(%1158) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
+  /* %1052 = reduce_sum(%1048) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917565248);
+      arena + 908677184);
 
-  /* %1163 = reshape(%1160) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %1160: no code */
+  /* %1053 = reshape(%1050) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %1050: no code */
 
-  /* %1164 = transpose(%1163) {perm [1, 2, 0, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 64, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 134610944,
-      arena + 135266304);
+  /* %1054 = matmul_permuted(%1053, %338) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
+      arena + 861536256, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
 
-  /* %1165 = transpose(%363) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 861536256,
-      arena + 134742016);
+  /* %1055 = matmul_permuted(%341, %1053) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147193856, 4096, 1, 64,
+      arena + 134742016, 48, 192, 1, arena + 135266304, 48, 192, 0.0f);
 
-  /* %1166 = matmul(%1164, %1165) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched(B * 4, 64, 64, 48, arena + 135266304, 3072, 48, 1, arena + 134742016, 3072, 64, 1,
-      arena + 134217728, 4096, 64, 0.0f);
-
-  /* %1167 = transpose(%366) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 147193856,
-      arena + 134742016);
-
-  /* %1168 = matmul(%1167, %1164) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134742016, 4096, 64, 1, arena + 135266304, 3072, 48, 1,
-      arena + 135659520, 3072, 48, 0.0f);
-
-  /* %1169 = softmax_grad(%366, %1166) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  /* %1056 = softmax_grad(%341, %1054) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
   lk_softmax_grad(B * 256, 64, arena + 147193856, arena + 134217728, arena + 134742016);
 
-  /* %1170 = mul_scalar(%1169) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
+  /* %1057 = mul_scalar(%1056) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
   lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
 
-  /* %1171 = transpose(%361) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 1, 2, 4, 3}, arena + 861143040,
-      arena + 134742016);
+  /* %1058 = matmul_permuted(%1057, %337) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
+      arena + 861143040, 48, 192, 1, arena + 135659520, 48, 192, 0.0f);
 
-  /* %1172 = matmul(%1170, %1171) layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 48] */
-  lk_gemm_batched(B * 4, 64, 48, 64, arena + 134217728, 4096, 64, 1, arena + 134742016, 3072, 48, 1,
-      arena + 135135232, 3072, 48, 0.0f);
+  /* %1059 = matmul_permuted(%336, %1057) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 1, 64,
+      arena + 860749824, 48, 192, 1, arena + 136052736, 48, 192, 0.0f);
 
-  /* %1173 = transpose(%359) {perm [0, 1, 3, 2]} layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 860749824,
-      arena + 134742016);
+  /* %1060 = reshape(%1055) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1055: no code */
 
-  /* %1174 = matmul(%1173, %1170) layers.2.0.layers.0.0 : f32[B, 4, 1, 48, 64] */
-  lk_gemm_batched(B * 4, 48, 64, 64, arena + 134742016, 3072, 64, 1, arena + 134217728, 4096, 64, 1,
-      arena + 136052736, 3072, 64, 0.0f);
+  /* %1061 = reshape(%1059) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1059: no code */
 
-  /* %1175 = transpose(%1168) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135659520,
-      arena + 136445952);
+  /* %1062 = reshape(%1058) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1058: no code */
 
-  /* %1176 = reshape(%1175) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1175: no code */
+  /* %1063 = concat(%1061, %1060) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
+  lk_copy_rows(B * 64, 192, arena + 136052736, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 64, 192, arena + 135266304, 192, arena + 134217920, 384);
 
-  /* %1177 = transpose(%1174) {perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 136052736,
-      arena + 135528448);
-
-  /* %1178 = reshape(%1177) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1177: no code */
-
-  /* %1179 = transpose(%1172) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135135232,
-      arena + 135921664);
-
-  /* %1180 = reshape(%1179) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1179: no code */
-
-  /* %1181 = concat(%1178, %1176) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 135528448, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 64, 192, arena + 136445952, 192, arena + 134217920, 384);
-
-  /* %1182 = transpose(%353) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %1064 = transpose(%331) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 135397376);
 
-  /* %1183 = fused_linear(%1181, %1182) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
+  /* %1065 = fused_linear(%1063, %1064) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
   lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
       arena + 135004160);
 
-  /* %1184 = linear_grad_weight(%1181, %349) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 860356608, arena + 916276544);
+  /* %1066 = linear_grad_weight(%1063, %327) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 860356608, arena + 909567296);
 
-  /* %1185 = reduce_sum(%1181) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %1067 = reduce_sum(%1063) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917561408);
+      arena + 908674880);
 
-  /* %1186 = transpose(%350) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1068 = transpose(%328) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 134217728);
 
-  /* %1187 = linear_grad_weight(%1180, %349) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135921664, arena + 860356608, arena + 917173568);
+  /* %1069 = linear_grad_weight(%1062, %327) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 135659520, arena + 860356608, arena + 910132544);
 
-  /* %1188 = reduce_sum(%1180) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135921664,
-      arena + 917565440);
+  /* %1070 = reduce_sum(%1062) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135659520,
+      arena + 908677376);
 
-  /* %1189 = fused_linear(%1180, %1186, %1183) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1183 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135921664, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1071 = fused_linear(%1062, %1068, %1065) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1065 */
+  lk_fused_linear(B * 64, 192, 192, arena + 135659520, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 135004160, arena + 135004160);
 
-  /* %1190 = reduce_sum(%1189) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1072 = reduce_sum(%1071) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134217728);
 
-  /* %1191 = add(%1133, %1190) layers.2.0.norm1 : f32[192] */
+  /* %1073 = add(%1023, %1072) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621376, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 917565632);
+      (const long[]){1}, arena + 908677568);
 
-  /* %1192 = mul(%1189, %345) layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1074 = mul(%1071, %323) layers.2.0.norm1 : f32[B, 64, 192] */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       params[99], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1193 = mul(%1189, %347) layers.2.0.norm1 : f32[B, 64, 192], written over %1183 */
+  /* %1075 = mul(%1071, %325) layers.2.0.norm1 : f32[B, 64, 192], written over %1065 */
   lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
       arena + 402128896, (const long[]){12288, 192, 1}, arena + 135004160);
 
-  /* %1194 = reduce_sum(%1193) {axes [0], batch} layers.2.0.norm1 : f32[192] */
+  /* %1076 = reduce_sum(%1075) {axes [0], batch} layers.2.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
       arena + 134610944);
 
-  /* %1195 = add(%1137, %1194) layers.2.0.norm1 : f32[192] */
+  /* %1077 = add(%1027, %1076) layers.2.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 145621568, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 917565824);
+      (const long[]){1}, arena + 908677760);
 
-  /* %1196 = normalize_grad(%344, %1192) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
+  /* %1078 = normalize_grad(%322, %1074) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
   lk_normalize_grad(B * 64, 192, arena + 267911168, arena + 134217728, 1e-06f, arena + 134610944);
 
-  /* %1197 = add(%1157, %1196) layers.2.0 : f32[B, 64, 192], written over %969 */
+  /* %1079 = add(%1047, %1078) layers.2.0 : f32[B, 64, 192], written over %883 */
   lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
       arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
 
-  /* %1198 = reduce_sum(%1197) {axes [], batch} layers.2.0 : f32[64, 192] */
+  /* %1080 = reduce_sum(%1079) {axes [], batch} layers.2.0 : f32[64, 192] */
   lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 137363456,
-      arena + 917542208);
+      arena + 908657984);
 
-  /* %1199 = seq2img(%1197) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
+  /* %1081 = seq2img(%1079) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
   lk_seq2img(B, 64, 192, arena + 137363456, arena + 135790592);
 
-  /* %1200 = maxpool_grad(%340, %1199) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %1082 = maxpool_grad(%318, %1081) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
   lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 135790592,
       arena + 134217728);
 
-  /* %1201 = img2seq(%1200) layers.1.1 : f32[B, 256, 192] */
+  /* %1083 = img2seq(%1082) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 134217728, arena + 135790592);
 
-  /* %1202 = reduce_sum(%1201) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %1084 = reduce_sum(%1083) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 917566016);
+      arena + 908677952);
 
-  /* %1203 = mul(%1201, %335) layers.1.1.norm : f32[B, 256, 192] */
+  /* %1085 = mul(%1083, %313) layers.1.1.norm : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       params[96], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1204 = mul(%1201, %337) layers.1.1.norm : f32[B, 256, 192], written over %1201 */
+  /* %1086 = mul(%1083, %315) layers.1.1.norm : f32[B, 256, 192], written over %1083 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
       arena + 139329536, (const long[]){49152, 192, 1}, arena + 135790592);
 
-  /* %1205 = reduce_sum(%1204) {axes [0], batch} layers.1.1.norm : f32[192] */
+  /* %1087 = reduce_sum(%1086) {axes [0], batch} layers.1.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 917566208);
+      arena + 908678144);
 
-  /* %1206 = normalize_grad(%334, %1203) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
+  /* %1088 = normalize_grad(%312, %1085) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 137756672, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1207 = seq2img(%1206) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
+  /* %1089 = seq2img(%1088) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 135790592, arena + 134217728);
 
-  /* %1208 = conv2d_grad_input(%1207, %330) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
+  /* %1090 = conv2d_grad_input(%1089, %308) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
   lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[94],
       arena + 135790592);
 
-  /* %1209 = conv2d_grad_weight(%1207, %332) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
+  /* %1091 = conv2d_grad_weight(%1089, %310) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 850919424, arena + 913401152);
+      arena + 850919424, arena + 907109696);
 
-  /* %1210 = reduce_sum(%1207) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
+  /* %1092 = reduce_sum(%1089) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 917566400);
+      arena + 134217728, arena + 908678336);
 
-  /* %1211 = img2seq(%1208) layers.1.1 : f32[B, 256, 192] */
+  /* %1093 = img2seq(%1090) layers.1.1 : f32[B, 256, 192] */
   lk_img2seq(B, 192, 256, arena + 135790592, arena + 850919424);
 
-  /* %1212 = mul(%1211, %327) layers.1.0 : f32[B, 256, 192] */
+  /* %1094 = mul(%1093, %305) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[12], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1213 = transpose(%324) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
+  /* %1095 = transpose(%302) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 142082048);
 
-  /* %1214 = fused_linear(%1212, %1213) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
+  /* %1096 = fused_linear(%1094, %1095) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1215 = linear_grad_weight(%1212, %323) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 337641472, arena + 914654528);
+  /* %1097 = linear_grad_weight(%1094, %301) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 337641472, arena + 907773248);
 
-  /* %1216 = reduce_sum(%1212) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
+  /* %1098 = reduce_sum(%1094) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917566592);
+      arena + 908678528);
 
-  /* %1217 = gelu_grad(%322, %1214) layers.1.0.layers.3.1 : f32[B, 256, 768] */
+  /* %1099 = gelu_grad(%300, %1096) layers.1.0.layers.3.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 331350016, arena + 134217728,
       arena + 140509184);
 
-  /* %1218 = transpose(%320) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
+  /* %1100 = transpose(%298) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 135790592);
 
-  /* %1219 = fused_linear(%1217, %1218) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
+  /* %1101 = fused_linear(%1099, %1100) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1220 = linear_grad_weight(%1217, %319) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 849346560, arena + 914801984);
+  /* %1102 = linear_grad_weight(%1099, %297) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 849346560, arena + 907920704);
 
-  /* %1221 = reduce_sum(%1217) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
+  /* %1103 = reduce_sum(%1099) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917556800);
+      arena + 908671040);
 
-  /* %1222 = reduce_sum(%1219) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1104 = reduce_sum(%1101) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 267911168);
 
-  /* %1223 = mul(%1219, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1105 = mul(%1101, %179) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1224 = mul(%1219, %317) layers.1.0.norm2 : f32[B, 256, 192], written over %1219 */
+  /* %1106 = mul(%1101, %295) layers.1.0.norm2 : f32[B, 256, 192], written over %1101 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 400556032, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1225 = reduce_sum(%1224) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1107 = reduce_sum(%1106) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 267911360);
 
-  /* %1226 = normalize_grad(%316, %1223) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1108 = normalize_grad(%294, %1105) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 398983168, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1227 = add(%1211, %1226) layers.1.0 : f32[B, 256, 192], written over %1211 */
+  /* %1109 = add(%1093, %1108) layers.1.0 : f32[B, 256, 192], written over %1093 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1228 = mul(%1227, %314) layers.1.0 : f32[B, 256, 192] */
+  /* %1110 = mul(%1109, %292) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[11], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1229 = transpose(%311) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 137363456);
+  /* %1111 = transpose(%289) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 135790592);
 
-  /* %1230 = fused_linear(%1228, %1229) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %1231 = linear_grad_weight(%1228, %310) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 148373504, arena + 917210432);
-
-  /* %1232 = reduce_sum(%1228) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917566784);
-
-  /* %1233 = reshape(%1230) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %1230: no code */
-
-  /* %1234 = transpose(%1233) {perm [1, 2, 0, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 331350016);
-
-  /* %1235 = transpose(%304) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 397410304,
+  /* %1112 = fused_linear(%1110, %1111) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 142606336);
 
-  /* %1236 = matmul(%1234, %1235) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched(B * 4, 256, 256, 48, arena + 331350016, 12288, 48, 1, arena + 142606336, 12288,
-      256, 1, arena + 134217728, 65536, 256, 0.0f);
+  /* %1113 = linear_grad_weight(%1110, %288) layers.1.0.layers.3.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 148373504, arena + 910169408);
 
-  /* %1237 = transpose(%307) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 256}, (const int[]){0, 1, 2, 4, 3},
-      arena + 176160768, arena + 142606336);
+  /* %1114 = reduce_sum(%1110) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 908678720);
 
-  /* %1238 = matmul(%1237, %1234) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 331350016, 12288,
-      48, 1, arena + 332922880, 12288, 48, 0.0f);
+  /* %1115 = reshape(%1112) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %1112: no code */
 
-  /* %1239 = softmax_grad(%307, %1236) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  /* %1116 = matmul_permuted(%1115, %283) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
+      arena + 397410304, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %1117 = matmul_permuted(%286, %1115) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 176160768, 65536, 1, 256,
+      arena + 142606336, 48, 192, 1, arena + 331350016, 48, 192, 0.0f);
+
+  /* %1118 = softmax_grad(%286, %1116) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 176160768, arena + 134217728, arena + 142606336);
 
-  /* %1240 = mul_scalar(%1239) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
+  /* %1119 = mul_scalar(%1118) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1241 = transpose(%302) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 395837440,
-      arena + 142606336);
+  /* %1120 = matmul_permuted(%1119, %282) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
+      arena + 395837440, 48, 192, 1, arena + 142606336, 48, 192, 0.0f);
 
-  /* %1242 = matmul(%1240, %1241) layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 134217728, 65536, 256, 1, arena + 142606336, 12288,
-      48, 1, arena + 144179200, 12288, 48, 0.0f);
+  /* %1121 = matmul_permuted(%281, %1119) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 1, 256,
+      arena + 394264576, 48, 192, 1, arena + 144179200, 48, 192, 0.0f);
 
-  /* %1243 = transpose(%300) {perm [0, 1, 3, 2]} layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 394264576,
-      arena + 142606336);
+  /* %1122 = reshape(%1117) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1117: no code */
 
-  /* %1244 = matmul(%1243, %1240) layers.1.0.layers.3.0 : f32[B, 4, 1, 48, 256] */
-  lk_gemm_batched(B * 4, 48, 256, 256, arena + 142606336, 12288, 256, 1, arena + 134217728, 65536,
-      256, 1, arena + 145752064, 12288, 256, 0.0f);
+  /* %1123 = reshape(%1121) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1121: no code */
 
-  /* %1245 = transpose(%1238) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 332922880,
-      arena + 137363456);
+  /* %1124 = reshape(%1120) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1120: no code */
 
-  /* %1246 = reshape(%1245) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1245: no code */
+  /* %1125 = concat(%1123, %1122) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 144179200, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 256, 192, arena + 331350016, 192, arena + 134217920, 384);
 
-  /* %1247 = transpose(%1244) {perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 145752064,
-      arena + 138936320);
-
-  /* %1248 = reshape(%1247) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1247: no code */
-
-  /* %1249 = transpose(%1242) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
-      arena + 140509184);
-
-  /* %1250 = reshape(%1249) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1249: no code */
-
-  /* %1251 = concat(%1248, %1246) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 138936320, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 256, 192, arena + 137363456, 192, arena + 134217920, 384);
-
-  /* %1252 = transpose(%294) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
+  /* %1126 = transpose(%276) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 138936320);
 
-  /* %1253 = fused_linear(%1251, %1252) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1127 = fused_linear(%1125, %1126) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
       arena + 137363456);
 
-  /* %1254 = linear_grad_weight(%1251, %290) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 392691712, arena + 916350272);
+  /* %1128 = linear_grad_weight(%1125, %272) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 392691712, arena + 909641024);
 
-  /* %1255 = reduce_sum(%1251) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
+  /* %1129 = reduce_sum(%1125) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917561792);
+      arena + 908675264);
 
-  /* %1256 = transpose(%291) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  /* %1130 = transpose(%273) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 134217728);
 
-  /* %1257 = linear_grad_weight(%1250, %290) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 140509184, arena + 392691712, arena + 917247296);
+  /* %1131 = linear_grad_weight(%1124, %272) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 392691712, arena + 910206272);
 
-  /* %1258 = reduce_sum(%1250) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917566976);
+  /* %1132 = reduce_sum(%1124) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
+      arena + 908678912);
 
-  /* %1259 = fused_linear(%1250, %1256, %1253) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1253 */
-  lk_fused_linear(B * 256, 192, 192, arena + 140509184, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1133 = fused_linear(%1124, %1130, %1127) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1127 */
+  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 137363456, arena + 137363456);
 
-  /* %1260 = reduce_sum(%1259) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1134 = reduce_sum(%1133) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 179306496);
+      arena + 177733632);
 
-  /* %1261 = mul(%1259, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1135 = mul(%1133, %152) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1262 = mul(%1259, %288) layers.1.0.norm1 : f32[B, 256, 192], written over %1253 */
+  /* %1136 = mul(%1133, %270) layers.1.0.norm1 : f32[B, 256, 192], written over %1127 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       arena + 391118848, (const long[]){49152, 192, 1}, arena + 137363456);
 
-  /* %1263 = reduce_sum(%1262) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1137 = reduce_sum(%1136) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 179306688);
+      arena + 177733824);
 
-  /* %1264 = normalize_grad(%287, %1261) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1138 = normalize_grad(%269, %1135) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 389545984, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1265 = add(%1227, %1264) layers.1.0 : f32[B, 256, 192], written over %1211 */
+  /* %1139 = add(%1109, %1138) layers.1.0 : f32[B, 256, 192], written over %1093 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1266 = mul(%1265, %285) layers.1.0 : f32[B, 256, 192] */
+  /* %1140 = mul(%1139, %267) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[10], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1267 = transpose(%282) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
+  /* %1141 = transpose(%264) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 142082048);
 
-  /* %1268 = fused_linear(%1266, %1267) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
+  /* %1142 = fused_linear(%1140, %1141) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1269 = linear_grad_weight(%1266, %281) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 325058560, arena + 914949440);
+  /* %1143 = linear_grad_weight(%1140, %263) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 325058560, arena + 908068160);
 
-  /* %1270 = reduce_sum(%1266) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
+  /* %1144 = reduce_sum(%1140) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917567168);
+      arena + 908679104);
 
-  /* %1271 = gelu_grad(%280, %1268) layers.1.0.layers.2.1 : f32[B, 256, 768] */
+  /* %1145 = gelu_grad(%262, %1142) layers.1.0.layers.2.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 318767104, arena + 134217728,
       arena + 140509184);
 
-  /* %1272 = transpose(%278) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
+  /* %1146 = transpose(%260) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 135790592);
 
-  /* %1273 = fused_linear(%1271, %1272) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
+  /* %1147 = fused_linear(%1145, %1146) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1274 = linear_grad_weight(%1271, %277) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 387973120, arena + 915096896);
+  /* %1148 = linear_grad_weight(%1145, %259) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 387973120, arena + 908215616);
 
-  /* %1275 = reduce_sum(%1271) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
+  /* %1149 = reduce_sum(%1145) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917557568);
+      arena + 908671808);
 
-  /* %1276 = reduce_sum(%1273) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1150 = reduce_sum(%1147) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1277 = add(%1222, %1276) layers.1.0.norm2 : f32[192] */
+  /* %1151 = add(%1104, %1150) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 267911168, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 179306880);
+      (const long[]){1}, arena + 177734016);
 
-  /* %1278 = mul(%1273, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1152 = mul(%1147, %179) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1279 = mul(%1273, %275) layers.1.0.norm2 : f32[B, 256, 192], written over %1273 */
+  /* %1153 = mul(%1147, %257) layers.1.0.norm2 : f32[B, 256, 192], written over %1147 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 386400256, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1280 = reduce_sum(%1279) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1154 = reduce_sum(%1153) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1281 = add(%1225, %1280) layers.1.0.norm2 : f32[192] */
+  /* %1155 = add(%1107, %1154) layers.1.0.norm2 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 267911360, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 179307072);
+      (const long[]){1}, arena + 177734208);
 
-  /* %1282 = normalize_grad(%274, %1278) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1156 = normalize_grad(%256, %1152) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 384827392, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1283 = add(%1265, %1282) layers.1.0 : f32[B, 256, 192], written over %1211 */
+  /* %1157 = add(%1139, %1156) layers.1.0 : f32[B, 256, 192], written over %1093 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1284 = mul(%1283, %272) layers.1.0 : f32[B, 256, 192] */
+  /* %1158 = mul(%1157, %254) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[9], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1285 = transpose(%269) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 137363456);
+  /* %1159 = transpose(%251) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 135790592);
 
-  /* %1286 = fused_linear(%1284, %1285) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %1287 = linear_grad_weight(%1284, %268) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 383254528, arena + 917284160);
-
-  /* %1288 = reduce_sum(%1284) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917567360);
-
-  /* %1289 = reshape(%1286) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %1286: no code */
-
-  /* %1290 = transpose(%1289) {perm [1, 2, 0, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 176160768);
-
-  /* %1291 = transpose(%262) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 381681664,
+  /* %1160 = fused_linear(%1158, %1159) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 142606336);
 
-  /* %1292 = matmul(%1290, %1291) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched(B * 4, 256, 256, 48, arena + 176160768, 12288, 48, 1, arena + 142606336, 12288,
-      256, 1, arena + 134217728, 65536, 256, 0.0f);
+  /* %1161 = linear_grad_weight(%1158, %250) layers.1.0.layers.2.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 383254528, arena + 910243136);
 
-  /* %1293 = transpose(%265) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 256}, (const int[]){0, 1, 2, 4, 3},
-      arena + 167772160, arena + 142606336);
+  /* %1162 = reduce_sum(%1158) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 908679296);
 
-  /* %1294 = matmul(%1293, %1290) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 176160768, 12288,
-      48, 1, arena + 177733632, 12288, 48, 0.0f);
+  /* %1163 = reshape(%1160) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %1160: no code */
 
-  /* %1295 = softmax_grad(%265, %1292) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  /* %1164 = matmul_permuted(%1163, %245) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
+      arena + 381681664, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %1165 = matmul_permuted(%248, %1163) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 167772160, 65536, 1, 256,
+      arena + 142606336, 48, 192, 1, arena + 176160768, 48, 192, 0.0f);
+
+  /* %1166 = softmax_grad(%248, %1164) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 167772160, arena + 134217728, arena + 142606336);
 
-  /* %1296 = mul_scalar(%1295) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
+  /* %1167 = mul_scalar(%1166) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1297 = transpose(%260) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 380108800,
-      arena + 142606336);
+  /* %1168 = matmul_permuted(%1167, %244) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
+      arena + 380108800, 48, 192, 1, arena + 142606336, 48, 192, 0.0f);
 
-  /* %1298 = matmul(%1296, %1297) layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 134217728, 65536, 256, 1, arena + 142606336, 12288,
-      48, 1, arena + 144179200, 12288, 48, 0.0f);
+  /* %1169 = matmul_permuted(%243, %1167) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 1, 256,
+      arena + 378535936, 48, 192, 1, arena + 144179200, 48, 192, 0.0f);
 
-  /* %1299 = transpose(%258) {perm [0, 1, 3, 2]} layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 378535936,
-      arena + 142606336);
+  /* %1170 = reshape(%1165) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1165: no code */
 
-  /* %1300 = matmul(%1299, %1296) layers.1.0.layers.2.0 : f32[B, 4, 1, 48, 256] */
-  lk_gemm_batched(B * 4, 48, 256, 256, arena + 142606336, 12288, 256, 1, arena + 134217728, 65536,
-      256, 1, arena + 145752064, 12288, 256, 0.0f);
+  /* %1171 = reshape(%1169) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1169: no code */
 
-  /* %1301 = transpose(%1294) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 177733632,
-      arena + 137363456);
+  /* %1172 = reshape(%1168) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1168: no code */
 
-  /* %1302 = reshape(%1301) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1301: no code */
+  /* %1173 = concat(%1171, %1170) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 144179200, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 256, 192, arena + 176160768, 192, arena + 134217920, 384);
 
-  /* %1303 = transpose(%1300) {perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 145752064,
-      arena + 138936320);
-
-  /* %1304 = reshape(%1303) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1303: no code */
-
-  /* %1305 = transpose(%1298) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
-      arena + 140509184);
-
-  /* %1306 = reshape(%1305) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1305: no code */
-
-  /* %1307 = concat(%1304, %1302) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 138936320, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 256, 192, arena + 137363456, 192, arena + 134217920, 384);
-
-  /* %1308 = transpose(%252) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
+  /* %1174 = transpose(%238) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 138936320);
 
-  /* %1309 = fused_linear(%1307, %1308) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1175 = fused_linear(%1173, %1174) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
       arena + 137363456);
 
-  /* %1310 = linear_grad_weight(%1307, %248) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 376963072, arena + 916424000);
+  /* %1176 = linear_grad_weight(%1173, %234) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 376963072, arena + 909714752);
 
-  /* %1311 = reduce_sum(%1307) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
+  /* %1177 = reduce_sum(%1173) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917562176);
+      arena + 908675648);
 
-  /* %1312 = transpose(%249) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  /* %1178 = transpose(%235) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 134217728);
 
-  /* %1313 = linear_grad_weight(%1306, %248) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 140509184, arena + 376963072, arena + 917321024);
+  /* %1179 = linear_grad_weight(%1172, %234) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 376963072, arena + 910280000);
 
-  /* %1314 = reduce_sum(%1306) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917567552);
+  /* %1180 = reduce_sum(%1172) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
+      arena + 908679488);
 
-  /* %1315 = fused_linear(%1306, %1312, %1309) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1309 */
-  lk_fused_linear(B * 256, 192, 192, arena + 140509184, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1181 = fused_linear(%1172, %1178, %1175) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1175 */
+  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 137363456, arena + 137363456);
 
-  /* %1316 = reduce_sum(%1315) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1182 = reduce_sum(%1181) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 134217728);
 
-  /* %1317 = add(%1260, %1316) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 179306496, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 170917888);
+  /* %1183 = add(%1134, %1182) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 177733632, (const long[]){1}, arena + 134217728,
+      (const long[]){1}, arena + 169345024);
 
-  /* %1318 = mul(%1315, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1184 = mul(%1181, %152) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1319 = mul(%1315, %246) layers.1.0.norm1 : f32[B, 256, 192], written over %1309 */
+  /* %1185 = mul(%1181, %232) layers.1.0.norm1 : f32[B, 256, 192], written over %1175 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       arena + 375390208, (const long[]){49152, 192, 1}, arena + 137363456);
 
-  /* %1320 = reduce_sum(%1319) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1186 = reduce_sum(%1185) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 135790592);
 
-  /* %1321 = add(%1263, %1320) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 179306688, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 170918080);
+  /* %1187 = add(%1137, %1186) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 177733824, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 169345216);
 
-  /* %1322 = normalize_grad(%245, %1318) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1188 = normalize_grad(%231, %1184) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 373817344, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1323 = add(%1283, %1322) layers.1.0 : f32[B, 256, 192], written over %1211 */
+  /* %1189 = add(%1157, %1188) layers.1.0 : f32[B, 256, 192], written over %1093 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1324 = mul(%1323, %243) layers.1.0 : f32[B, 256, 192] */
+  /* %1190 = mul(%1189, %229) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[8], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1325 = transpose(%240) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1191 = transpose(%226) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 142082048);
 
-  /* %1326 = fused_linear(%1324, %1325) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
+  /* %1192 = fused_linear(%1190, %1191) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1327 = linear_grad_weight(%1324, %239) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 312475648, arena + 915244352);
+  /* %1193 = linear_grad_weight(%1190, %225) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 312475648, arena + 908363072);
 
-  /* %1328 = reduce_sum(%1324) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
+  /* %1194 = reduce_sum(%1190) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917567744);
+      arena + 908679680);
 
-  /* %1329 = gelu_grad(%238, %1326) layers.1.0.layers.1.1 : f32[B, 256, 768] */
+  /* %1195 = gelu_grad(%224, %1192) layers.1.0.layers.1.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 306184192, arena + 134217728,
       arena + 140509184);
 
-  /* %1330 = transpose(%236) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1196 = transpose(%222) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 135790592);
 
-  /* %1331 = fused_linear(%1329, %1330) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
+  /* %1197 = fused_linear(%1195, %1196) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1332 = linear_grad_weight(%1329, %235) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 372244480, arena + 915391808);
+  /* %1198 = linear_grad_weight(%1195, %221) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 372244480, arena + 908510528);
 
-  /* %1333 = reduce_sum(%1329) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
+  /* %1199 = reduce_sum(%1195) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917558336);
+      arena + 908672576);
 
-  /* %1334 = reduce_sum(%1331) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1200 = reduce_sum(%1197) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1335 = add(%1277, %1334) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 179306880, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 170918272);
+  /* %1201 = add(%1151, %1200) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 177734016, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 169345408);
 
-  /* %1336 = mul(%1331, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1202 = mul(%1197, %179) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1337 = mul(%1331, %233) layers.1.0.norm2 : f32[B, 256, 192], written over %1331 */
+  /* %1203 = mul(%1197, %219) layers.1.0.norm2 : f32[B, 256, 192], written over %1197 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 370671616, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1338 = reduce_sum(%1337) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1204 = reduce_sum(%1203) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1339 = add(%1281, %1338) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 179307072, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 170918464);
+  /* %1205 = add(%1155, %1204) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 177734208, (const long[]){1}, arena + 137363456,
+      (const long[]){1}, arena + 169345600);
 
-  /* %1340 = normalize_grad(%232, %1336) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1206 = normalize_grad(%218, %1202) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 369098752, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1341 = add(%1323, %1340) layers.1.0 : f32[B, 256, 192], written over %1211 */
+  /* %1207 = add(%1189, %1206) layers.1.0 : f32[B, 256, 192], written over %1093 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1342 = mul(%1341, %230) layers.1.0 : f32[B, 256, 192] */
+  /* %1208 = mul(%1207, %216) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[7], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1343 = transpose(%227) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 137363456);
+  /* %1209 = transpose(%213) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 135790592);
 
-  /* %1344 = fused_linear(%1342, %1343) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %1345 = linear_grad_weight(%1342, %226) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 367525888, arena + 917357888);
-
-  /* %1346 = reduce_sum(%1342) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917567936);
-
-  /* %1347 = reshape(%1344) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %1344: no code */
-
-  /* %1348 = transpose(%1347) {perm [1, 2, 0, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 167772160);
-
-  /* %1349 = transpose(%220) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 365953024,
+  /* %1210 = fused_linear(%1208, %1209) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 142606336);
 
-  /* %1350 = matmul(%1348, %1349) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched(B * 4, 256, 256, 48, arena + 167772160, 12288, 48, 1, arena + 142606336, 12288,
-      256, 1, arena + 134217728, 65536, 256, 0.0f);
+  /* %1211 = linear_grad_weight(%1208, %212) layers.1.0.layers.1.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 367525888, arena + 910316864);
 
-  /* %1351 = transpose(%223) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 256}, (const int[]){0, 1, 2, 4, 3},
-      arena + 159383552, arena + 142606336);
+  /* %1212 = reduce_sum(%1208) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 908679872);
 
-  /* %1352 = matmul(%1351, %1348) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 167772160, 12288,
-      48, 1, arena + 169345024, 12288, 48, 0.0f);
+  /* %1213 = reshape(%1210) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %1210: no code */
 
-  /* %1353 = softmax_grad(%223, %1350) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  /* %1214 = matmul_permuted(%1213, %207) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
+      arena + 365953024, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %1215 = matmul_permuted(%210, %1213) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 159383552, 65536, 1, 256,
+      arena + 142606336, 48, 192, 1, arena + 167772160, 48, 192, 0.0f);
+
+  /* %1216 = softmax_grad(%210, %1214) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 159383552, arena + 134217728, arena + 142606336);
 
-  /* %1354 = mul_scalar(%1353) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
+  /* %1217 = mul_scalar(%1216) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1355 = transpose(%218) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 364380160,
-      arena + 142606336);
+  /* %1218 = matmul_permuted(%1217, %206) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
+      arena + 364380160, 48, 192, 1, arena + 142606336, 48, 192, 0.0f);
 
-  /* %1356 = matmul(%1354, %1355) layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 134217728, 65536, 256, 1, arena + 142606336, 12288,
-      48, 1, arena + 144179200, 12288, 48, 0.0f);
+  /* %1219 = matmul_permuted(%205, %1217) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 1, 256,
+      arena + 362807296, 48, 192, 1, arena + 144179200, 48, 192, 0.0f);
 
-  /* %1357 = transpose(%216) {perm [0, 1, 3, 2]} layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 362807296,
-      arena + 142606336);
+  /* %1220 = reshape(%1215) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1215: no code */
 
-  /* %1358 = matmul(%1357, %1354) layers.1.0.layers.1.0 : f32[B, 4, 1, 48, 256] */
-  lk_gemm_batched(B * 4, 48, 256, 256, arena + 142606336, 12288, 256, 1, arena + 134217728, 65536,
-      256, 1, arena + 145752064, 12288, 256, 0.0f);
+  /* %1221 = reshape(%1219) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1219: no code */
 
-  /* %1359 = transpose(%1352) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 169345024,
-      arena + 137363456);
+  /* %1222 = reshape(%1218) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1218: no code */
 
-  /* %1360 = reshape(%1359) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1359: no code */
+  /* %1223 = concat(%1221, %1220) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 144179200, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 256, 192, arena + 167772160, 192, arena + 134217920, 384);
 
-  /* %1361 = transpose(%1358) {perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 145752064,
-      arena + 138936320);
-
-  /* %1362 = reshape(%1361) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1361: no code */
-
-  /* %1363 = transpose(%1356) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
-      arena + 140509184);
-
-  /* %1364 = reshape(%1363) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1363: no code */
-
-  /* %1365 = concat(%1362, %1360) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 138936320, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 256, 192, arena + 137363456, 192, arena + 134217920, 384);
-
-  /* %1366 = transpose(%210) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %1224 = transpose(%200) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 138936320);
 
-  /* %1367 = fused_linear(%1365, %1366) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1225 = fused_linear(%1223, %1224) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
       arena + 137363456);
 
-  /* %1368 = linear_grad_weight(%1365, %206) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 361234432, arena + 916841792);
+  /* %1226 = linear_grad_weight(%1223, %196) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 361234432, arena + 909788480);
 
-  /* %1369 = reduce_sum(%1365) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1227 = reduce_sum(%1223) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917562560);
+      arena + 908676032);
 
-  /* %1370 = transpose(%207) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1228 = transpose(%197) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 134217728);
 
-  /* %1371 = linear_grad_weight(%1364, %206) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 140509184, arena + 361234432, arena + 917394752);
+  /* %1229 = linear_grad_weight(%1222, %196) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 361234432, arena + 910353728);
 
-  /* %1372 = reduce_sum(%1364) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917568128);
+  /* %1230 = reduce_sum(%1222) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
+      arena + 908680064);
 
-  /* %1373 = fused_linear(%1364, %1370, %1367) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1367 */
-  lk_fused_linear(B * 256, 192, 192, arena + 140509184, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1231 = fused_linear(%1222, %1228, %1225) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1225 */
+  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 137363456, arena + 137363456);
 
-  /* %1374 = reduce_sum(%1373) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1232 = reduce_sum(%1231) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 134217728);
 
-  /* %1375 = add(%1317, %1374) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 170917888, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 162529280);
+  /* %1233 = add(%1183, %1232) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 169345024, (const long[]){1}, arena + 134217728,
+      (const long[]){1}, arena + 160956416);
 
-  /* %1376 = mul(%1373, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1234 = mul(%1231, %152) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1377 = mul(%1373, %204) layers.1.0.norm1 : f32[B, 256, 192], written over %1367 */
+  /* %1235 = mul(%1231, %194) layers.1.0.norm1 : f32[B, 256, 192], written over %1225 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       arena + 359661568, (const long[]){49152, 192, 1}, arena + 137363456);
 
-  /* %1378 = reduce_sum(%1377) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1236 = reduce_sum(%1235) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 135790592);
 
-  /* %1379 = add(%1321, %1378) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 170918080, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 162529472);
+  /* %1237 = add(%1187, %1236) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 169345216, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 160956608);
 
-  /* %1380 = normalize_grad(%203, %1376) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1238 = normalize_grad(%193, %1234) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 358088704, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1381 = add(%1341, %1380) layers.1.0 : f32[B, 256, 192], written over %1211 */
+  /* %1239 = add(%1207, %1238) layers.1.0 : f32[B, 256, 192], written over %1093 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1382 = mul(%1381, %201) layers.1.0 : f32[B, 256, 192] */
+  /* %1240 = mul(%1239, %191) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[6], (const long[]){1, 0, 0}, arena + 140509184);
 
-  /* %1383 = transpose(%198) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1241 = transpose(%188) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 142082048);
 
-  /* %1384 = fused_linear(%1382, %1383) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
+  /* %1242 = fused_linear(%1240, %1241) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
   lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1385 = linear_grad_weight(%1382, %197) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 299892736, arena + 915539264);
+  /* %1243 = linear_grad_weight(%1240, %187) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 299892736, arena + 908977472);
 
-  /* %1386 = reduce_sum(%1382) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
+  /* %1244 = reduce_sum(%1240) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917568320);
+      arena + 908680256);
 
-  /* %1387 = gelu_grad(%196, %1384) layers.1.0.layers.0.1 : f32[B, 256, 768] */
+  /* %1245 = gelu_grad(%186, %1242) layers.1.0.layers.0.1 : f32[B, 256, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 293601280, arena + 134217728,
       arena + 140509184);
 
-  /* %1388 = transpose(%194) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1246 = transpose(%184) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 135790592);
 
-  /* %1389 = fused_linear(%1387, %1388) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
+  /* %1247 = fused_linear(%1245, %1246) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1390 = linear_grad_weight(%1387, %193) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 356515840, arena + 915686720);
+  /* %1248 = linear_grad_weight(%1245, %183) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 356515840, arena + 909124928);
 
-  /* %1391 = reduce_sum(%1387) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
+  /* %1249 = reduce_sum(%1245) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917559104);
+      arena + 908673344);
 
-  /* %1392 = reduce_sum(%1389) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1250 = reduce_sum(%1247) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 135790592);
 
-  /* %1393 = add(%1335, %1392) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 170918272, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 917568512);
+  /* %1251 = add(%1201, %1250) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 169345408, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 908680448);
 
-  /* %1394 = mul(%1389, %189) layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1252 = mul(%1247, %179) layers.1.0.norm2 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       params[58], (const long[]){0, 0, 1}, arena + 135790592);
 
-  /* %1395 = mul(%1389, %191) layers.1.0.norm2 : f32[B, 256, 192], written over %1389 */
+  /* %1253 = mul(%1247, %181) layers.1.0.norm2 : f32[B, 256, 192], written over %1247 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
       arena + 354942976, (const long[]){49152, 192, 1}, arena + 134217728);
 
-  /* %1396 = reduce_sum(%1395) {axes [0], batch} layers.1.0.norm2 : f32[192] */
+  /* %1254 = reduce_sum(%1253) {axes [0], batch} layers.1.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
       arena + 137363456);
 
-  /* %1397 = add(%1339, %1396) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 170918464, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 917568704);
+  /* %1255 = add(%1205, %1254) layers.1.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 169345600, (const long[]){1}, arena + 137363456,
+      (const long[]){1}, arena + 908680640);
 
-  /* %1398 = normalize_grad(%188, %1394) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
+  /* %1256 = normalize_grad(%178, %1252) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 353370112, arena + 135790592, 1e-06f, arena + 134217728);
 
-  /* %1399 = add(%1381, %1398) layers.1.0 : f32[B, 256, 192], written over %1211 */
+  /* %1257 = add(%1239, %1256) layers.1.0 : f32[B, 256, 192], written over %1093 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1400 = mul(%1399, %186) layers.1.0 : f32[B, 256, 192] */
+  /* %1258 = mul(%1257, %176) layers.1.0 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       inputs[5], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1401 = transpose(%183) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 137363456);
+  /* %1259 = transpose(%173) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 135790592);
 
-  /* %1402 = fused_linear(%1400, %1401) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 135790592);
-
-  /* %1403 = linear_grad_weight(%1400, %182) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 351797248, arena + 917431616);
-
-  /* %1404 = reduce_sum(%1400) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917568896);
-
-  /* %1405 = reshape(%1402) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %1402: no code */
-
-  /* %1406 = transpose(%1405) {perm [1, 2, 0, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 256, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4}, arena + 135790592,
-      arena + 159383552);
-
-  /* %1407 = transpose(%176) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 350224384,
+  /* %1260 = fused_linear(%1258, %1259) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
+  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
       arena + 142606336);
 
-  /* %1408 = matmul(%1406, %1407) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched(B * 4, 256, 256, 48, arena + 159383552, 12288, 48, 1, arena + 142606336, 12288,
-      256, 1, arena + 134217728, 65536, 256, 0.0f);
+  /* %1261 = linear_grad_weight(%1258, %172) layers.1.0.layers.0.0.proj : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 351797248, arena + 910390592);
 
-  /* %1409 = transpose(%179) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 256}, (const int[]){0, 1, 2, 4, 3},
-      arena + 150994944, arena + 142606336);
+  /* %1262 = reduce_sum(%1258) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+      arena + 908680832);
 
-  /* %1410 = matmul(%1409, %1406) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 142606336, 65536, 256, 1, arena + 159383552, 12288,
-      48, 1, arena + 160956416, 12288, 48, 0.0f);
+  /* %1263 = reshape(%1260) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %1260: no code */
 
-  /* %1411 = softmax_grad(%179, %1408) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  /* %1264 = matmul_permuted(%1263, %167) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
+      arena + 350224384, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+
+  /* %1265 = matmul_permuted(%170, %1263) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 150994944, 65536, 1, 256,
+      arena + 142606336, 48, 192, 1, arena + 159383552, 48, 192, 0.0f);
+
+  /* %1266 = softmax_grad(%170, %1264) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
   lk_softmax_grad(B * 1024, 256, arena + 150994944, arena + 134217728, arena + 142606336);
 
-  /* %1412 = mul_scalar(%1411) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
+  /* %1267 = mul_scalar(%1266) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
   lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
 
-  /* %1413 = transpose(%174) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 1, 2, 4, 3}, arena + 348651520,
-      arena + 142606336);
+  /* %1268 = matmul_permuted(%1267, %166) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
+      arena + 348651520, 48, 192, 1, arena + 142606336, 48, 192, 0.0f);
 
-  /* %1414 = matmul(%1412, %1413) layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 48] */
-  lk_gemm_batched(B * 4, 256, 48, 256, arena + 134217728, 65536, 256, 1, arena + 142606336, 12288,
-      48, 1, arena + 144179200, 12288, 48, 0.0f);
+  /* %1269 = matmul_permuted(%165, %1267) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 1, 256,
+      arena + 347078656, 48, 192, 1, arena + 144179200, 48, 192, 0.0f);
 
-  /* %1415 = transpose(%172) {perm [0, 1, 3, 2]} layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 1, 2, 4, 3}, arena + 347078656,
-      arena + 142606336);
+  /* %1270 = reshape(%1265) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1265: no code */
 
-  /* %1416 = matmul(%1415, %1412) layers.1.0.layers.0.0 : f32[B, 4, 1, 48, 256] */
-  lk_gemm_batched(B * 4, 48, 256, 256, arena + 142606336, 12288, 256, 1, arena + 134217728, 65536,
-      256, 1, arena + 145752064, 12288, 256, 0.0f);
+  /* %1271 = reshape(%1269) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1269: no code */
 
-  /* %1417 = transpose(%1410) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 160956416,
-      arena + 137363456);
+  /* %1272 = reshape(%1268) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1268: no code */
 
-  /* %1418 = reshape(%1417) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1417: no code */
+  /* %1273 = concat(%1271, %1270) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
+  lk_copy_rows(B * 256, 192, arena + 144179200, 192, arena + 134217728, 384);
+  lk_copy_rows(B * 256, 192, arena + 159383552, 192, arena + 134217920, 384);
 
-  /* %1419 = transpose(%1416) {perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 145752064,
-      arena + 138936320);
-
-  /* %1420 = reshape(%1419) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1419: no code */
-
-  /* %1421 = transpose(%1414) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 144179200,
-      arena + 140509184);
-
-  /* %1422 = reshape(%1421) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1421: no code */
-
-  /* %1423 = concat(%1420, %1418) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 138936320, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 256, 192, arena + 137363456, 192, arena + 134217920, 384);
-
-  /* %1424 = transpose(%166) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
+  /* %1274 = transpose(%160) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 138936320);
 
-  /* %1425 = fused_linear(%1423, %1424) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
+  /* %1275 = fused_linear(%1273, %1274) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
       arena + 137363456);
 
-  /* %1426 = linear_grad_weight(%1423, %162) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 345505792, arena + 916915520);
+  /* %1276 = linear_grad_weight(%1273, %156) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 345505792, arena + 909935936);
 
-  /* %1427 = reduce_sum(%1423) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
+  /* %1277 = reduce_sum(%1273) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917562944);
+      arena + 908676416);
 
-  /* %1428 = transpose(%163) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  /* %1278 = transpose(%157) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 134217728);
 
-  /* %1429 = linear_grad_weight(%1422, %162) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 140509184, arena + 345505792, arena + 917468480);
+  /* %1279 = linear_grad_weight(%1272, %156) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 345505792, arena + 910427456);
 
-  /* %1430 = reduce_sum(%1422) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 917569088);
+  /* %1280 = reduce_sum(%1272) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
+      arena + 908681024);
 
-  /* %1431 = fused_linear(%1422, %1428, %1425) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1425 */
-  lk_fused_linear(B * 256, 192, 192, arena + 140509184, arena + 134217728, NULL, LK_ACT_NONE,
+  /* %1281 = fused_linear(%1272, %1278, %1275) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1275 */
+  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 134217728, NULL, LK_ACT_NONE,
       arena + 137363456, arena + 137363456);
 
-  /* %1432 = reduce_sum(%1431) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1282 = reduce_sum(%1281) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 134217728);
 
-  /* %1433 = add(%1375, %1432) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 162529280, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 917569280);
+  /* %1283 = add(%1233, %1282) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 160956416, (const long[]){1}, arena + 134217728,
+      (const long[]){1}, arena + 908681216);
 
-  /* %1434 = mul(%1431, %158) layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1284 = mul(%1281, %152) layers.1.0.norm1 : f32[B, 256, 192] */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       params[50], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1435 = mul(%1431, %160) layers.1.0.norm1 : f32[B, 256, 192], written over %1425 */
+  /* %1285 = mul(%1281, %154) layers.1.0.norm1 : f32[B, 256, 192], written over %1275 */
   lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
       arena + 343932928, (const long[]){49152, 192, 1}, arena + 137363456);
 
-  /* %1436 = reduce_sum(%1435) {axes [0], batch} layers.1.0.norm1 : f32[192] */
+  /* %1286 = reduce_sum(%1285) {axes [0], batch} layers.1.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
       arena + 135790592);
 
-  /* %1437 = add(%1379, %1436) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 162529472, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 917569472);
+  /* %1287 = add(%1237, %1286) layers.1.0.norm1 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 160956608, (const long[]){1}, arena + 135790592,
+      (const long[]){1}, arena + 908681408);
 
-  /* %1438 = normalize_grad(%157, %1434) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
+  /* %1288 = normalize_grad(%151, %1284) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
   lk_normalize_grad(B * 256, 192, arena + 266338304, arena + 134217728, 1e-06f, arena + 135790592);
 
-  /* %1439 = add(%1399, %1438) layers.1.0 : f32[B, 256, 192], written over %1211 */
+  /* %1289 = add(%1257, %1288) layers.1.0 : f32[B, 256, 192], written over %1093 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
       arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
 
-  /* %1440 = reduce_sum(%1439) {axes [], batch} layers.1.0 : f32[256, 192] */
+  /* %1290 = reduce_sum(%1289) {axes [], batch} layers.1.0 : f32[256, 192] */
   lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 850919424,
-      arena + 916497728);
+      arena + 910009664);
 
-  /* %1441 = seq2img(%1439) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
+  /* %1291 = seq2img(%1289) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
   lk_seq2img(B, 256, 192, arena + 850919424, arena + 140509184);
 
-  /* %1442 = maxpool_grad(%153, %1441) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1292 = maxpool_grad(%147, %1291) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
   lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 287309824, arena + 140509184,
       arena + 134217728);
 
-  /* %1443 = img2seq(%1442) layers.0.1 : f32[B, 1024, 192] */
+  /* %1293 = img2seq(%1292) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 134217728, arena + 140509184);
 
-  /* %1444 = reduce_sum(%1443) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1294 = reduce_sum(%1293) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 140509184, arena + 917569664);
+      arena + 140509184, arena + 908681600);
 
-  /* %1445 = mul(%1443, %148) layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1295 = mul(%1293, %142) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
       params[47], (const long[]){0, 0, 1}, arena + 134217728);
 
-  /* %1446 = mul(%1443, %150) layers.0.1.norm : f32[B, 1024, 192], written over %1443 */
+  /* %1296 = mul(%1293, %144) layers.0.1.norm : f32[B, 1024, 192], written over %1293 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
       arena + 281018368, (const long[]){196608, 192, 1}, arena + 140509184);
 
-  /* %1447 = reduce_sum(%1446) {axes [0], batch} layers.0.1.norm : f32[192] */
+  /* %1297 = reduce_sum(%1296) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 140509184, arena + 917569856);
+      arena + 140509184, arena + 908681792);
 
-  /* %1448 = normalize_grad(%147, %1445) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
+  /* %1298 = normalize_grad(%141, %1295) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 184549376, arena + 134217728, 1e-06f, arena + 140509184);
 
-  /* %1449 = seq2img(%1448) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
+  /* %1299 = seq2img(%1298) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 140509184, arena + 134217728);
 
-  /* %1450 = conv2d_grad_input(%1449, %143) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
+  /* %1300 = conv2d_grad_input(%1299, %137) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
   lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[45],
       arena + 140509184);
 
-  /* %1451 = conv2d_grad_weight(%1449, %145) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
+  /* %1301 = conv2d_grad_weight(%1299, %139) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
   lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 274726912, arena + 913732928);
+      arena + 274726912, arena + 907441472);
 
-  /* %1452 = reduce_sum(%1449) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
+  /* %1302 = reduce_sum(%1299) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 917570048);
+      arena + 134217728, arena + 908681984);
 
-  /* %1453 = img2seq(%1450) layers.0.1 : f32[B, 1024, 192] */
+  /* %1303 = img2seq(%1300) layers.0.1 : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena + 140509184, arena + 849346560);
 
-  /* %1454 = mul(%1453, %140) layers.0.0 : f32[B, 1024, 192] */
+  /* %1304 = mul(%1303, %134) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       inputs[4], (const long[]){1, 0, 0}, arena + 159383552);
 
-  /* %1455 = transpose(%137) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
+  /* %1305 = transpose(%131) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 165675008);
 
-  /* %1456 = fused_linear(%1454, %1455) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
+  /* %1306 = fused_linear(%1304, %1305) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 159383552, arena + 165675008, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1457 = linear_grad_weight(%1454, %136) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
+  /* %1307 = linear_grad_weight(%1304, %130) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 159383552, arena + 216006656,
-      arena + 915834176);
+      arena + 909272384);
 
-  /* %1458 = reduce_sum(%1454) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
+  /* %1308 = reduce_sum(%1304) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 917570240);
+      arena + 159383552, arena + 908682176);
 
-  /* %1459 = gelu_grad(%135, %1456) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  /* %1309 = gelu_grad(%129, %1306) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 190840832, arena + 134217728,
       arena + 159383552);
 
-  /* %1460 = transpose(%133) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
+  /* %1310 = transpose(%127) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[41], arena + 140509184);
 
-  /* %1461 = fused_linear(%1459, %1460) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
+  /* %1311 = fused_linear(%1309, %1310) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 159383552, arena + 140509184, NULL, LK_ACT_NONE, NULL,
       arena + 134217728);
 
-  /* %1462 = linear_grad_weight(%1459, %132) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
+  /* %1312 = linear_grad_weight(%1309, %126) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 260046848,
-      arena + 915981632);
+      arena + 909419840);
 
-  /* %1463 = reduce_sum(%1459) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
+  /* %1313 = reduce_sum(%1309) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 917559872);
+      arena + 159383552, arena + 908674112);
 
-  /* %1464 = reduce_sum(%1461) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1314 = reduce_sum(%1311) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 917570432);
+      arena + 134217728, arena + 908682368);
 
-  /* %1465 = mul(%1461, %86) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1315 = mul(%1311, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       params[29], (const long[]){0, 0, 1}, arena + 140509184);
 
-  /* %1466 = mul(%1461, %130) layers.0.0.norm2 : f32[B, 1024, 192], written over %1461 */
+  /* %1316 = mul(%1311, %124) layers.0.0.norm2 : f32[B, 1024, 192], written over %1311 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
       arena + 253755392, (const long[]){196608, 192, 1}, arena + 134217728);
 
-  /* %1467 = reduce_sum(%1466) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1317 = reduce_sum(%1316) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 917570624);
+      arena + 134217728, arena + 910501952);
 
-  /* %1468 = normalize_grad(%129, %1465) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1318 = normalize_grad(%123, %1315) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 247463936, arena + 140509184, 1e-06f, arena + 134217728);
 
-  /* %1469 = add(%1453, %1468) layers.0.0 : f32[B, 1024, 192], written over %1453 */
+  /* %1319 = add(%1303, %1318) layers.0.0 : f32[B, 1024, 192], written over %1303 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       arena + 134217728, (const long[]){196608, 192, 1}, arena + 849346560);
 
-  /* %1470 = mul(%1469, %127) layers.0.0 : f32[B, 1024, 192] */
+  /* %1320 = mul(%1319, %121) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       inputs[3], (const long[]){1, 0, 0}, arena + 134217728);
 
-  /* %1471 = transpose(%124) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 146800640);
+  /* %1321 = transpose(%118) {perm [1, 0]} layers.0.0.layers.1.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 140509184);
 
-  /* %1472 = fused_linear(%1470, %1471) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 146800640, NULL, LK_ACT_NONE, NULL,
-      arena + 140509184);
+  /* %1322 = fused_linear(%1320, %1321) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena + 140509184, NULL, LK_ACT_NONE, NULL,
+      arena + 274726912);
 
-  /* %1473 = linear_grad_weight(%1470, %123) layers.0.0.layers.1.0.proj : f32[192, 192] */
+  /* %1323 = linear_grad_weight(%1320, %117) layers.0.0.layers.1.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 241172480,
-      arena + 917505344);
+      arena + 910464320);
 
-  /* %1474 = reduce_sum(%1470) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
+  /* %1324 = reduce_sum(%1320) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 917570816);
+      arena + 134217728, arena + 910502144);
 
-  /* %1475 = reshape(%1472) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %1472: no code */
+  /* %1325 = reshape(%1322) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %1322: no code */
 
-  /* %1476 = transpose(%1475) {perm [1, 2, 0, 3]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 1, 48}, (const int[]){0, 2, 3, 1, 4},
-      arena + 140509184, arena + 855638016);
+  /* %1326 = matmul_permuted(%1325, %112) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  lk_gemm_batched2(B, 196608, 196608, 4194304, 4, 1024, 1024, 48, arena + 274726912, 48, 192, 1,
+      arena + 268435456, 48, 1, 192, arena + 134217728, 1048576, 1024, 0.0f);
 
-  /* %1477 = transpose(%117) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
-  lk_transpose(5, (const long[]){B, 4, 1, 1024, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 268435456, arena + 274726912);
+  /* %1327 = matmul_permuted(%115, %1325) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1, 1024,
+      arena + 274726912, 48, 192, 1, arena + 855638016, 48, 192, 0.0f);
 
-  /* %1478 = matmul(%1476, %1477) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
-  lk_gemm_batched(B * 4, 1024, 1024, 48, arena + 855638016, 49152, 48, 1, arena + 274726912, 49152,
-      1024, 1, arena + 134217728, 1048576, 1024, 0.0f);
-
-  /* %1479 = transpose(%120) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
-  lk_transpose(5, (const long[]){B, 4, 1, 1024, 1024}, (const int[]){0, 1, 2, 4, 3}, arena,
-      arena + 268435456);
-
-  /* %1480 = matmul(%1479, %1476) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
-  lk_gemm_batched(B * 4, 1024, 48, 1024, arena + 268435456, 1048576, 1024, 1, arena + 855638016,
-      49152, 48, 1, arena + 861929472, 49152, 48, 0.0f);
-
-  /* %1481 = softmax_grad(%120, %1478) {axis -1} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  /* %1328 = softmax_grad(%115, %1326) {axis -1} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
   lk_softmax_grad(B * 4096, 1024, arena, arena + 134217728, arena + 268435456);
 
-  /* %1482 = mul_scalar(%1481) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
+  /* %1329 = mul_scalar(%1328) {x op 0.14433756} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 1024] */
   lk_mul_scalar(B * 4 * 1024 * 1024, arena + 268435456, 0.14433756f, arena);
 
-  /* %1483 = transpose(%115) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 1024}, (const int[]){0, 1, 2, 4, 3},
-      arena + 843055104, arena + 134217728);
+  /* %1330 = matmul_permuted(%1329, %111) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
+      arena + 843055104, 48, 192, 1, arena + 134217728, 48, 192, 0.0f);
 
-  /* %1484 = matmul(%1482, %1483) layers.0.0.layers.1.0 : f32[B, 4, 1, 1024, 48] */
-  lk_gemm_batched(B * 4, 1024, 48, 1024, arena, 1048576, 1024, 1, arena + 134217728, 49152, 48, 1,
-      arena + 140509184, 49152, 48, 0.0f);
+  /* %1331 = matmul_permuted(%110, %1329) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1, 1024,
+      arena + 836763648, 48, 192, 1, arena + 140509184, 48, 192, 0.0f);
 
-  /* %1485 = transpose(%113) {perm [0, 1, 3, 2]} layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
-  lk_transpose(5, (const long[]){B, 4, 1, 1024, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 836763648, arena + 134217728);
+  /* %1332 = reshape(%1327) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1327: no code */
 
-  /* %1486 = matmul(%1485, %1482) layers.0.0.layers.1.0 : f32[B, 4, 1, 48, 1024] */
-  lk_gemm_batched(B * 4, 48, 1024, 1024, arena + 134217728, 49152, 1024, 1, arena, 1048576, 1024, 1,
-      arena + 146800640, 49152, 1024, 0.0f);
+  /* %1333 = reshape(%1331) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1331: no code */
 
-  /* %1487 = transpose(%1480) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
-      arena + 861929472, arena + 12582912);
+  /* %1334 = reshape(%1330) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1330: no code */
 
-  /* %1488 = reshape(%1487) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1487: no code */
+  /* %1335 = concat(%1333, %1332) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
+  lk_copy_rows(B * 1024, 192, arena + 140509184, 192, arena, 384);
+  lk_copy_rows(B * 1024, 192, arena + 855638016, 192, arena + 192, 384);
 
-  /* %1489 = transpose(%1486) {perm [3, 0, 1, 2]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 48, 1024}, (const int[]){0, 4, 1, 2, 3},
-      arena + 146800640, arena + 18874368);
-
-  /* %1490 = reshape(%1489) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1489: no code */
-
-  /* %1491 = transpose(%1484) {perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
-  lk_transpose(5, (const long[]){B, 4, 1, 1024, 48}, (const int[]){0, 3, 1, 2, 4},
-      arena + 140509184, arena + 25165824);
-
-  /* %1492 = reshape(%1491) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %1491: no code */
-
-  /* %1493 = concat(%1490, %1488) {axis 1} layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 384] */
-  lk_copy_rows(B * 1024, 192, arena + 18874368, 192, arena, 384);
-  lk_copy_rows(B * 1024, 192, arena + 12582912, 192, arena + 192, 384);
-
-  /* %1494 = transpose(%107) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
+  /* %1336 = transpose(%105) {perm [1, 0]} layers.0.0.layers.1.0.Wkv_odd : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[37], arena + 18874368);
 
-  /* %1495 = fused_linear(%1493, %1494) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
+  /* %1337 = fused_linear(%1335, %1336) layers.0.0.layers.1.0.Wkv_odd : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 384, 192, arena, arena + 18874368, NULL, LK_ACT_NONE, NULL,
       arena + 12582912);
 
-  /* %1496 = linear_grad_weight(%1493, %103) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
+  /* %1338 = linear_grad_weight(%1335, %101) layers.0.0.layers.1.0.Wkv_odd : f32[384, 192] */
   lk_linear_grad_weight(B * 1024, 192, 384, arena, arena + 830472192, arena + 258244608);
 
-  /* %1497 = reduce_sum(%1493) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
+  /* %1339 = reduce_sum(%1335) {axes [0], batch} layers.0.0.layers.1.0.Wkv_odd : f32[384] */
   lk_reduce_sum(3, (const long[]){B, 1024, 384}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 258392832);
 
-  /* %1498 = transpose(%104) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  /* %1340 = transpose(%102) {perm [1, 0]} layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[35], arena);
 
-  /* %1499 = linear_grad_weight(%1492, %103) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 25165824, arena + 830472192, arena + 258318336);
+  /* %1341 = linear_grad_weight(%1334, %101) layers.0.0.layers.1.0.Wq_odd : f32[192, 192] */
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 830472192,
+      arena + 258318336);
 
-  /* %1500 = reduce_sum(%1492) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
-      arena + 258393216);
+  /* %1342 = reduce_sum(%1334) {axes [0], batch} layers.0.0.layers.1.0.Wq_odd : f32[192] */
+  lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
+      arena + 134217728, arena + 258393216);
 
-  /* %1501 = fused_linear(%1492, %1498, %1495) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1495 */
-  lk_fused_linear(B * 1024, 192, 192, arena + 25165824, arena, NULL, LK_ACT_NONE, arena + 12582912,
+  /* %1343 = fused_linear(%1334, %1340, %1337) {residual} layers.0.0.layers.1.0.Wq_odd : f32[B, 1024, 192], written over %1337 */
+  lk_fused_linear(B * 1024, 192, 192, arena + 134217728, arena, NULL, LK_ACT_NONE, arena + 12582912,
       arena + 12582912);
 
-  /* %1502 = reduce_sum(%1501) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1344 = reduce_sum(%1343) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
       arena + 258393408);
 
-  /* %1503 = mul(%1501, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1345 = mul(%1343, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 12582912, (const long[]){196608, 192, 1},
       params[21], (const long[]){0, 0, 1}, arena);
 
-  /* %1504 = mul(%1501, %101) layers.0.0.norm1 : f32[B, 1024, 192], written over %1495 */
+  /* %1346 = mul(%1343, %99) layers.0.0.norm1 : f32[B, 1024, 192], written over %1337 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 12582912, (const long[]){196608, 192, 1},
       arena + 824180736, (const long[]){196608, 192, 1}, arena + 12582912);
 
-  /* %1505 = reduce_sum(%1504) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1347 = reduce_sum(%1346) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 12582912,
       arena + 258393600);
 
-  /* %1506 = normalize_grad(%100, %1503) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1348 = normalize_grad(%98, %1345) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 817889280, arena, 1e-06f, arena + 6291456);
 
-  /* %1507 = add(%1469, %1506) layers.0.0 : f32[B, 1024, 192], written over %1453 */
+  /* %1349 = add(%1319, %1348) layers.0.0 : f32[B, 1024, 192], written over %1303 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       arena + 6291456, (const long[]){196608, 192, 1}, arena + 849346560);
 
-  /* %1508 = mul(%1507, %98) layers.0.0 : f32[B, 1024, 192] */
+  /* %1350 = mul(%1349, %96) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       inputs[2], (const long[]){1, 0, 0}, arena + 25165824);
 
-  /* %1509 = transpose(%95) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
+  /* %1351 = transpose(%93) {perm [1, 0]} layers.0.0.layers.0.1.fc2 : f32[768, 192] */
   lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[33], arena + 31457280);
 
-  /* %1510 = fused_linear(%1508, %1509) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
+  /* %1352 = fused_linear(%1350, %1351) layers.0.0.layers.0.1.fc2 : f32[B, 1024, 768] */
   lk_fused_linear(B * 1024, 192, 768, arena + 25165824, arena + 31457280, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1511 = linear_grad_weight(%1508, %94) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
+  /* %1353 = linear_grad_weight(%1350, %92) layers.0.0.layers.0.1.fc2 : f32[192, 768] */
   lk_linear_grad_weight(B * 1024, 768, 192, arena + 25165824, arena + 742391808, arena + 257949696);
 
-  /* %1512 = reduce_sum(%1508) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
+  /* %1354 = reduce_sum(%1350) {axes [0], batch} layers.0.0.layers.0.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
       arena + 258393792);
 
-  /* %1513 = gelu_grad(%93, %1510) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
+  /* %1355 = gelu_grad(%91, %1352) layers.0.0.layers.0.1 : f32[B, 1024, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 717225984, arena, arena + 25165824);
 
-  /* %1514 = transpose(%91) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
+  /* %1356 = transpose(%89) {perm [1, 0]} layers.0.0.layers.0.1.fc1 : f32[192, 768] */
   lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[31], arena + 6291456);
 
-  /* %1515 = fused_linear(%1513, %1514) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
+  /* %1357 = fused_linear(%1355, %1356) layers.0.0.layers.0.1.fc1 : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 768, 192, arena + 25165824, arena + 6291456, NULL, LK_ACT_NONE, NULL,
       arena);
 
-  /* %1516 = linear_grad_weight(%1513, %90) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
+  /* %1358 = linear_grad_weight(%1355, %88) layers.0.0.layers.0.1.fc1 : f32[768, 192] */
   lk_linear_grad_weight(B * 1024, 192, 768, arena + 25165824, arena + 811597824, arena + 258097152);
 
-  /* %1517 = reduce_sum(%1513) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
+  /* %1359 = reduce_sum(%1355) {axes [0], batch} layers.0.0.layers.0.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0}, arena + 25165824,
       arena + 258392064);
 
-  /* %1518 = reduce_sum(%1515) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1360 = reduce_sum(%1357) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 6291456);
 
-  /* %1519 = add(%1464, %1518) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 917570432, (const long[]){1}, arena + 6291456,
+  /* %1361 = add(%1314, %1360) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 908682368, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 258393984);
 
-  /* %1520 = mul(%1515, %86) layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1362 = mul(%1357, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, params[29],
       (const long[]){0, 0, 1}, arena + 6291456);
 
-  /* %1521 = mul(%1515, %88) layers.0.0.norm2 : f32[B, 1024, 192], written over %1515 */
+  /* %1363 = mul(%1357, %86) layers.0.0.norm2 : f32[B, 1024, 192], written over %1357 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena, (const long[]){196608, 192, 1}, arena + 805306368,
       (const long[]){196608, 192, 1}, arena);
 
-  /* %1522 = reduce_sum(%1521) {axes [0], batch} layers.0.0.norm2 : f32[192] */
+  /* %1364 = reduce_sum(%1363) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 12582912);
 
-  /* %1523 = add(%1467, %1522) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 917570624, (const long[]){1}, arena + 12582912,
+  /* %1365 = add(%1317, %1364) layers.0.0.norm2 : f32[192] */
+  lk_add(1, (const long[]){192}, arena + 910501952, (const long[]){1}, arena + 12582912,
       (const long[]){1}, arena + 258394176);
 
-  /* %1524 = normalize_grad(%85, %1520) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
+  /* %1366 = normalize_grad(%83, %1362) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 799014912, arena + 6291456, 1e-06f, arena);
 
-  /* %1525 = add(%1507, %1524) layers.0.0 : f32[B, 1024, 192], written over %1453 */
+  /* %1367 = add(%1349, %1366) layers.0.0 : f32[B, 1024, 192], written over %1303 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1}, arena,
       (const long[]){196608, 192, 1}, arena + 849346560);
 
-  /* %1526 = mul(%1525, %83) layers.0.0 : f32[B, 1024, 192] */
+  /* %1368 = mul(%1367, %81) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       inputs[1], (const long[]){1, 0, 0}, arena);
 
-  /* %1527 = transpose(%80) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[27], arena + 6291456);
+  /* %1369 = transpose(%78) {perm [1, 0]} layers.0.0.layers.0.0.proj : f32[192, 192] */
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[27], arena + 12582912);
 
-  /* %1528 = fused_linear(%1526, %1527) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena, arena + 6291456, NULL, LK_ACT_NONE, NULL,
-      arena + 62914560);
+  /* %1370 = fused_linear(%1368, %1369) layers.0.0.layers.0.0.proj : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 192, 192, arena, arena + 12582912, NULL, LK_ACT_NONE, NULL,
+      arena + 6291456);
 
-  /* %1529 = linear_grad_weight(%1526, %79) layers.0.0.layers.0.0.proj : f32[192, 192] */
+  /* %1371 = linear_grad_weight(%1368, %77) layers.0.0.layers.0.0.proj : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena, arena + 792723456, arena + 258355200);
 
-  /* %1530 = reduce_sum(%1526) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
+  /* %1372 = reduce_sum(%1368) {axes [0], batch} layers.0.0.layers.0.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0}, arena,
       arena + 258394368);
 
-  /* %1531 = reshape(%1528) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1528: no code */
+  /* %1373 = reshape(%1370) {shape [1024, 4, 1, 48]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48], a view of %1370: no code */
 
-  /* %1532 = transpose(%74) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 10] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 10, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 654311424, arena);
+  /* %1374 = matmul_permuted(%1373, %72) {a perm [0, 1, 2, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_gemm_batched2(B, 196608, 1966080, 40960, 4096, 1, 10, 48, arena + 6291456, 48, 0, 1,
+      arena + 654311424, 48, 1, 196608, arena, 10, 0, 0.0f);
 
-  /* %1533 = matmul(%1531, %1532) layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_gemm_batched(B * 4096, 1, 10, 48, arena + 62914560, 48, 48, 1, arena, 480, 10, 1,
-      arena + 69206016, 10, 10, 0.0f);
+  /* %1375 = matmul_permuted(%75, %1373) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena + 905798976, 10, 1, 0,
+      arena + 6291456, 48, 0, 1, arena + 125829120, 48, 196608, 0.0f);
 
-  /* %1534 = transpose(%77) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 1] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 1, 10}, (const int[]){0, 1, 2, 4, 3},
-      arena + 912090432, arena + 70516736);
+  /* %1376 = softmax_grad(%75, %1374) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_softmax_grad(B * 4096, 10, arena + 905798976, arena, arena + 1310720);
 
-  /* %1535 = matmul(%1534, %1531) layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 48] */
-  lk_gemm_batched(B * 4096, 10, 48, 1, arena + 70516736, 10, 1, 1, arena + 62914560, 48, 48, 1,
-      arena, 480, 48, 0.0f);
+  /* %1377 = mul_scalar(%1376) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
+  lk_mul_scalar(B * 1024 * 4 * 10, arena + 1310720, 0.14433756f, arena);
 
-  /* %1536 = softmax_grad(%77, %1533) {axis -1} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_softmax_grad(B * 4096, 10, arena + 912090432, arena + 69206016, arena + 62914560);
+  /* %1378 = matmul_permuted(%1377, %71) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
+  lk_gemm_batched2(B, 40960, 1966080, 196608, 4096, 1, 48, 10, arena, 10, 0, 1, arena + 591396864,
+      48, 196608, 1, arena + 251658240, 48, 0, 0.0f);
 
-  /* %1537 = mul_scalar(%1536) {x op 0.14433756} layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 10] */
-  lk_mul_scalar(B * 1024 * 4 * 10, arena + 62914560, 0.14433756f, arena + 132120576);
+  /* %1379 = matmul_permuted(%70, %1377) {a perm [0, 1, 3, 2], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
+  lk_gemm_batched2(B, 40960, 196608, 1966080, 4096, 10, 48, 1, arena, 10, 1, 0, arena + 786432000,
+      48, 0, 1, arena + 188743680, 48, 196608, 0.0f);
 
-  /* %1538 = transpose(%73) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 10, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 48, 10}, (const int[]){0, 1, 2, 4, 3},
-      arena + 591396864, arena + 62914560);
+  /* %1380 = reshape(%1375) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1375: no code */
 
-  /* %1539 = matmul(%1537, %1538) layers.0.0.layers.0.0 : f32[B, 1024, 4, 1, 48] */
-  lk_gemm_batched(B * 4096, 1, 48, 10, arena + 132120576, 10, 10, 1, arena + 62914560, 480, 48, 1,
-      arena + 251658240, 48, 48, 0.0f);
+  /* %1381 = reshape(%1379) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1379: no code */
 
-  /* %1540 = transpose(%70) {perm [0, 1, 3, 2]} layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 1] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 1, 48}, (const int[]){0, 1, 2, 4, 3},
-      arena + 786432000, arena + 125829120);
+  /* %1382 = reshape(%1378) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1378: no code */
 
-  /* %1541 = matmul(%1540, %1537) layers.0.0.layers.0.0 : f32[B, 1024, 4, 48, 10] */
-  lk_gemm_batched(B * 4096, 48, 10, 1, arena + 125829120, 48, 1, 1, arena + 132120576, 10, 10, 1,
-      arena + 62914560, 480, 10, 0.0f);
-
-  /* %1542 = transpose(%1535) {perm [2, 0, 1, 3]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 10, 48}, (const int[]){0, 3, 1, 2, 4}, arena,
-      arena + 125829120);
-
-  /* %1543 = transpose(%1541) {perm [3, 0, 1, 2]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 4, 48] */
-  lk_transpose(5, (const long[]){B, 1024, 4, 48, 10}, (const int[]){0, 4, 1, 2, 3},
-      arena + 62914560, arena + 188743680);
-
-  /* %1544 = reshape(%1542) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1542: no code */
-
-  /* %1545 = reshape(%1543) {shape [10, 1024, 192]} layers.0.0.layers.0.0 : f32[B, 10, 1024, 192], a view of %1543: no code */
-
-  /* %1546 = reshape(%1539) {shape [1024, 192]} layers.0.0.layers.0.0 : f32[B, 1024, 192], a view of %1539: no code */
-
-  /* %1547 = concat(%1545, %1544) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
+  /* %1383 = concat(%1381, %1380) {axis 2} layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 384] */
   lk_copy_rows(B * 10240, 192, arena + 188743680, 192, arena, 384);
   lk_copy_rows(B * 10240, 192, arena + 125829120, 192, arena + 192, 384);
 
-  /* %1548 = transpose(%65) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
+  /* %1384 = transpose(%65) {perm [1, 0]} layers.0.0.layers.0.0.Wkv_even : f32[192, 384] */
   lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[25], arena + 188743680);
 
-  /* %1549 = fused_linear(%1547, %1548) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
+  /* %1385 = fused_linear(%1383, %1384) layers.0.0.layers.0.0.Wkv_even : f32[B, 10, 1024, 192] */
   lk_fused_linear(B * 10 * 1024, 384, 192, arena, arena + 188743680, NULL, LK_ACT_NONE, NULL,
       arena + 125829120);
 
-  /* %1550 = linear_grad_weight(%1547, %61) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
+  /* %1386 = linear_grad_weight(%1383, %61) layers.0.0.layers.0.0.Wkv_even : f32[384, 192] */
   lk_linear_grad_weight(B * 10 * 1024, 192, 384, arena, arena + 528482304, arena + 195035136);
 
-  /* %1551 = reduce_sum(%1547) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
+  /* %1387 = reduce_sum(%1383) {axes [0, 1], batch} layers.0.0.layers.0.0.Wkv_even : f32[384] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 384}, (const unsigned char[]){1, 1, 1, 0}, arena,
       arena + 195145728);
 
-  /* %1552 = transpose(%62) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1388 = transpose(%62) {perm [1, 0]} layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[23], arena);
 
-  /* %1553 = fused_linear(%1546, %1552) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
+  /* %1389 = fused_linear(%1382, %1388) layers.0.0.layers.0.0.Wq_even : f32[B, 1024, 192] */
   lk_fused_linear(B * 1024, 192, 192, arena + 251658240, arena, NULL, LK_ACT_NONE, NULL,
       arena + 188743680);
 
-  /* %1554 = linear_grad_weight(%1546, %58) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
+  /* %1390 = linear_grad_weight(%1382, %58) layers.0.0.layers.0.0.Wq_even : f32[192, 192] */
   lk_linear_grad_weight(B * 1024, 192, 192, arena + 251658240, arena + 780140544,
       arena + 195108864);
 
-  /* %1555 = reduce_sum(%1546) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
+  /* %1391 = reduce_sum(%1382) {axes [0], batch} layers.0.0.layers.0.0.Wq_even : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 251658240, arena + 195146112);
 
-  /* %1556 = reduce_sum(%1549) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1392 = reduce_sum(%1385) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
       arena + 125829120, arena);
 
-  /* %1557 = add(%1502, %1556) layers.0.0.norm1 : f32[192] */
+  /* %1393 = add(%1344, %1392) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 258393408, (const long[]){1}, arena, (const long[]){1},
       arena + 195146304);
 
-  /* %1558 = mul(%1549, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  /* %1394 = mul(%1385, %54) layers.0.0.norm1 : f32[B, 10, 1024, 192] */
   lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 125829120,
       (const long[]){1966080, 196608, 192, 1}, params[21], (const long[]){0, 0, 0, 1}, arena);
 
-  /* %1559 = mul(%1549, %59) layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1549 */
+  /* %1395 = mul(%1385, %59) layers.0.0.norm1 : f32[B, 10, 1024, 192], written over %1385 */
   lk_mul(4, (const long[]){B, 10, 1024, 192}, arena + 125829120,
       (const long[]){1966080, 196608, 192, 1}, arena + 465567744,
       (const long[]){1966080, 196608, 192, 1}, arena + 125829120);
 
-  /* %1560 = reduce_sum(%1559) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
+  /* %1396 = reduce_sum(%1395) {axes [0, 1], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 1, 1, 0},
       arena + 125829120, arena + 62914560);
 
-  /* %1561 = add(%1505, %1560) layers.0.0.norm1 : f32[192] */
+  /* %1397 = add(%1347, %1396) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 258393600, (const long[]){1}, arena + 62914560,
       (const long[]){1}, arena + 125829120);
 
-  /* %1562 = normalize_grad(%52, %1558) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
+  /* %1398 = normalize_grad(%52, %1394) {eps 1e-06} layers.0.0.norm1 : f32[B, 10, 1024, 192] */
   lk_normalize_grad(B * 10 * 1024, 192, arena + 402653184, arena, 1e-06f, arena + 62914560);
 
-  /* %1563 = reduce_sum(%1553) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1399 = reduce_sum(%1389) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 188743680, arena);
 
-  /* %1564 = add(%1557, %1563) layers.0.0.norm1 : f32[192] */
+  /* %1400 = add(%1393, %1399) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 195146304, (const long[]){1}, arena, (const long[]){1},
       arena + 127795200);
 
-  /* %1565 = mul(%1553, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1401 = mul(%1389, %54) layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 188743680, (const long[]){196608, 192, 1},
       params[21], (const long[]){0, 0, 1}, arena);
 
-  /* %1566 = mul(%1553, %56) layers.0.0.norm1 : f32[B, 1024, 192], written over %1553 */
+  /* %1402 = mul(%1389, %56) layers.0.0.norm1 : f32[B, 1024, 192], written over %1389 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 188743680, (const long[]){196608, 192, 1},
       arena + 773849088, (const long[]){196608, 192, 1}, arena + 188743680);
 
-  /* %1567 = reduce_sum(%1566) {axes [0], batch} layers.0.0.norm1 : f32[192] */
+  /* %1403 = reduce_sum(%1402) {axes [0], batch} layers.0.0.norm1 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
       arena + 188743680, arena + 6291456);
 
-  /* %1568 = add(%1561, %1567) layers.0.0.norm1 : f32[192] */
+  /* %1404 = add(%1397, %1403) layers.0.0.norm1 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 125829120, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 127795392);
 
-  /* %1569 = normalize_grad(%53, %1565) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
+  /* %1405 = normalize_grad(%53, %1401) {eps 1e-06} layers.0.0.norm1 : f32[B, 1024, 192] */
   lk_normalize_grad(B * 1024, 192, arena + 767557632, arena, 1e-06f, arena + 6291456);
 
-  /* %1570 = add(%1525, %1569) layers.0.0 : f32[B, 1024, 192], written over %1453 */
+  /* %1406 = add(%1367, %1405) layers.0.0 : f32[B, 1024, 192], written over %1303 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
       arena + 6291456, (const long[]){196608, 192, 1}, arena + 849346560);
 
-  /* %1571 = reshape(%1570) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1453: no code */
+  /* %1407 = reshape(%1406) {shape [1, 1024, 192]} layers.0.0 : f32[B, 1, 1024, 192], a view of %1303: no code */
 
-  /* %1572 = zero_pad(%1571) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
+  /* %1408 = zero_pad(%1407) {axis 0, before 0, after 9} layers.0.0 : f32[B, 10, 1024, 192] */
   lk_zero_pad(B, 1, 196608, 0, 9, arena + 849346560, arena);
 
-  /* %1573 = add(%1562, %1572) layers.0.0 : f32[B, 10, 1024, 192], written over %1562 */
+  /* %1409 = add(%1398, %1408) layers.0.0 : f32[B, 10, 1024, 192], written over %1398 */
   lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 62914560,
       (const long[]){1966080, 196608, 192, 1}, arena, (const long[]){1966080, 196608, 192, 1},
       arena + 62914560);
 
-  /* %1574 = reduce_sum(%1573) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
+  /* %1410 = reduce_sum(%1409) {axes [], batch} layers.0.0 : f32[10, 1024, 192] */
   lk_reduce_sum(4, (const long[]){B, 10, 1024, 192}, (const unsigned char[]){1, 0, 0, 0},
       arena + 62914560, arena + 125829120);
 
-  /* %1575 = index(%1573) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1411 = index(%1409) {axis 0, at 0} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 62914560, 1966080, arena, 196608);
 
-  /* %1576 = index(%1573) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1412 = index(%1409) {axis 0, at 1} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63111168, 1966080, arena + 6291456, 196608);
 
-  /* %1577 = index(%1573) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1413 = index(%1409) {axis 0, at 2} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63307776, 1966080, arena + 12582912, 196608);
 
-  /* %1578 = index(%1573) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1414 = index(%1409) {axis 0, at 3} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63504384, 1966080, arena + 18874368, 196608);
 
-  /* %1579 = index(%1573) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1415 = index(%1409) {axis 0, at 4} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63700992, 1966080, arena + 25165824, 196608);
 
-  /* %1580 = index(%1573) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1416 = index(%1409) {axis 0, at 5} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 63897600, 1966080, arena + 31457280, 196608);
 
-  /* %1581 = index(%1573) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1417 = index(%1409) {axis 0, at 6} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64094208, 1966080, arena + 37748736, 196608);
 
-  /* %1582 = index(%1573) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1418 = index(%1409) {axis 0, at 7} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64290816, 1966080, arena + 44040192, 196608);
 
-  /* %1583 = index(%1573) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1419 = index(%1409) {axis 0, at 8} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64487424, 1966080, arena + 50331648, 196608);
 
-  /* %1584 = index(%1573) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
+  /* %1420 = index(%1409) {axis 0, at 9} to_patch_embedding : f32[B, 1024, 192] */
   lk_copy_rows(B, 196608, arena + 64684032, 1966080, arena + 56623104, 196608);
 
-  /* %1585 = seq2img(%1584) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1421 = seq2img(%1420) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 56623104, arena + 62914560);
 
-  /* %1586 = conv2d_grad_weight(%1585, %45) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 9, 9] */
+  /* %1422 = conv2d_grad_weight(%1421, %45) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 62914560,
-      arena + 868220928, arena + 69206016);
+      arena + 861929472, arena + 69206016);
 
-  /* %1587 = reduce_sum(%1585) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
+  /* %1423 = reduce_sum(%1421) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 62914560, arena + 69252672);
 
-  /* %1588 = seq2img(%1583) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1424 = seq2img(%1419) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 50331648, arena + 56623104);
 
-  /* %1589 = conv2d_grad_weight(%1588, %40) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 9, 9] */
+  /* %1425 = conv2d_grad_weight(%1424, %40) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 56623104,
-      arena + 873167712, arena + 62914560);
+      arena + 866876256, arena + 62914560);
 
-  /* %1590 = reduce_sum(%1588) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
+  /* %1426 = reduce_sum(%1424) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 56623104, arena + 62961216);
 
-  /* %1591 = seq2img(%1582) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1427 = seq2img(%1418) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 44040192, arena + 50331648);
 
-  /* %1592 = conv2d_grad_weight(%1591, %35) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 9, 9] */
+  /* %1428 = conv2d_grad_weight(%1427, %35) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 50331648,
-      arena + 887833824, arena + 56623104);
+      arena + 881542368, arena + 56623104);
 
-  /* %1593 = reduce_sum(%1591) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
+  /* %1429 = reduce_sum(%1427) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 50331648, arena + 56669760);
 
-  /* %1594 = seq2img(%1581) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1430 = seq2img(%1417) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 37748736, arena + 44040192);
 
-  /* %1595 = conv2d_grad_weight(%1594, %30) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 9, 9] */
+  /* %1431 = conv2d_grad_weight(%1430, %30) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 44040192,
-      arena + 882952416, arena + 50331648);
+      arena + 876660960, arena + 50331648);
 
-  /* %1596 = reduce_sum(%1594) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
+  /* %1432 = reduce_sum(%1430) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 44040192, arena + 50378304);
 
-  /* %1597 = seq2img(%1580) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1433 = seq2img(%1416) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 31457280, arena + 37748736);
 
-  /* %1598 = conv2d_grad_weight(%1597, %25) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 9, 9] */
+  /* %1434 = conv2d_grad_weight(%1433, %25) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 37748736,
-      arena + 897553728, arena + 44040192);
+      arena + 891262272, arena + 44040192);
 
-  /* %1599 = reduce_sum(%1597) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
+  /* %1435 = reduce_sum(%1433) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 37748736, arena + 44086848);
 
-  /* %1600 = seq2img(%1579) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1436 = seq2img(%1415) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 25165824, arena + 31457280);
 
-  /* %1601 = conv2d_grad_weight(%1600, %20) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 9, 9] */
+  /* %1437 = conv2d_grad_weight(%1436, %20) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 31457280,
-      arena + 907252032, arena + 37748736);
+      arena + 900960576, arena + 37748736);
 
-  /* %1602 = reduce_sum(%1600) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
+  /* %1438 = reduce_sum(%1436) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 31457280, arena + 37795392);
 
-  /* %1603 = seq2img(%1578) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1439 = seq2img(%1414) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 18874368, arena + 25165824);
 
-  /* %1604 = conv2d_grad_weight(%1603, %15) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 9, 9] */
+  /* %1440 = conv2d_grad_weight(%1439, %15) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 25165824,
-      arena + 878071008, arena + 31457280);
+      arena + 871779552, arena + 31457280);
 
-  /* %1605 = reduce_sum(%1603) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
+  /* %1441 = reduce_sum(%1439) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 25165824, arena + 31503936);
 
-  /* %1606 = seq2img(%1577) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1442 = seq2img(%1413) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 12582912, arena + 18874368);
 
-  /* %1607 = conv2d_grad_weight(%1606, %10) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 9, 9] */
+  /* %1443 = conv2d_grad_weight(%1442, %10) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 18874368,
-      arena + 892693824, arena + 25165824);
+      arena + 886402368, arena + 25165824);
 
-  /* %1608 = reduce_sum(%1606) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
+  /* %1444 = reduce_sum(%1442) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 18874368, arena + 25212480);
 
-  /* %1609 = seq2img(%1576) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1445 = seq2img(%1412) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena + 6291456, arena + 12582912);
 
-  /* %1610 = conv2d_grad_weight(%1609, %5) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 9, 9] */
+  /* %1446 = conv2d_grad_weight(%1445, %5) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 12582912,
-      arena + 902413632, arena + 18874368);
+      arena + 896122176, arena + 18874368);
 
-  /* %1611 = reduce_sum(%1609) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
+  /* %1447 = reduce_sum(%1445) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 12582912, arena + 18921024);
 
-  /* %1612 = seq2img(%1575) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
+  /* %1448 = seq2img(%1411) {height 32} to_patch_embedding : f32[B, 192, 32, 32] */
   lk_seq2img(B, 1024, 192, arena, arena + 6291456);
 
-  /* %1613 = conv2d_grad_weight(%1612, %0) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 9, 9] */
+  /* %1449 = conv2d_grad_weight(%1448, %0) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[192, 3, 9, 9] */
   lk_conv2d_grad_weight(B, 3, 224, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 6291456, inputs[0],
       arena);
 
-  /* %1614 = reduce_sum(%1612) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
+  /* %1450 = reduce_sum(%1448) {axes [1, 2], batch} to_patch_embedding.projections.0 : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
       arena + 6291456, arena + 46656);
 
-  /* output 0 "loss" = %714 : f32[1] */
+  /* output 0 "loss" = %660 : f32[1] */
   memcpy(outputs[0], arena + 926275952, sizeof(float) * 1);
-  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1613 : f32[192, 3, 9, 9] */
+  /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1449 : f32[192, 3, 9, 9] */
   memcpy(outputs[1], arena, sizeof(float) * 46656);
-  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1614 : f32[192] */
+  /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1450 : f32[192] */
   memcpy(outputs[2], arena + 46656, sizeof(float) * 192);
-  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1610 : f32[192, 3, 9, 9] */
+  /* output 3 "grad:to_patch_embedding.projections.1.weight" = %1446 : f32[192, 3, 9, 9] */
   memcpy(outputs[3], arena + 18874368, sizeof(float) * 46656);
-  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1611 : f32[192] */
+  /* output 4 "grad:to_patch_embedding.projections.1.bias" = %1447 : f32[192] */
   memcpy(outputs[4], arena + 18921024, sizeof(float) * 192);
-  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1607 : f32[192, 3, 9, 9] */
+  /* output 5 "grad:to_patch_embedding.projections.2.weight" = %1443 : f32[192, 3, 9, 9] */
   memcpy(outputs[5], arena + 25165824, sizeof(float) * 46656);
-  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1608 : f32[192] */
+  /* output 6 "grad:to_patch_embedding.projections.2.bias" = %1444 : f32[192] */
   memcpy(outputs[6], arena + 25212480, sizeof(float) * 192);
-  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1604 : f32[192, 3, 9, 9] */
+  /* output 7 "grad:to_patch_embedding.projections.3.weight" = %1440 : f32[192, 3, 9, 9] */
   memcpy(outputs[7], arena + 31457280, sizeof(float) * 46656);
-  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1605 : f32[192] */
+  /* output 8 "grad:to_patch_embedding.projections.3.bias" = %1441 : f32[192] */
   memcpy(outputs[8], arena + 31503936, sizeof(float) * 192);
-  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1601 : f32[192, 3, 9, 9] */
+  /* output 9 "grad:to_patch_embedding.projections.4.weight" = %1437 : f32[192, 3, 9, 9] */
   memcpy(outputs[9], arena + 37748736, sizeof(float) * 46656);
-  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1602 : f32[192] */
+  /* output 10 "grad:to_patch_embedding.projections.4.bias" = %1438 : f32[192] */
   memcpy(outputs[10], arena + 37795392, sizeof(float) * 192);
-  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1598 : f32[192, 3, 9, 9] */
+  /* output 11 "grad:to_patch_embedding.projections.5.weight" = %1434 : f32[192, 3, 9, 9] */
   memcpy(outputs[11], arena + 44040192, sizeof(float) * 46656);
-  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1599 : f32[192] */
+  /* output 12 "grad:to_patch_embedding.projections.5.bias" = %1435 : f32[192] */
   memcpy(outputs[12], arena + 44086848, sizeof(float) * 192);
-  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1595 : f32[192, 3, 9, 9] */
+  /* output 13 "grad:to_patch_embedding.projections.6.weight" = %1431 : f32[192, 3, 9, 9] */
   memcpy(outputs[13], arena + 50331648, sizeof(float) * 46656);
-  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1596 : f32[192] */
+  /* output 14 "grad:to_patch_embedding.projections.6.bias" = %1432 : f32[192] */
   memcpy(outputs[14], arena + 50378304, sizeof(float) * 192);
-  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1592 : f32[192, 3, 9, 9] */
+  /* output 15 "grad:to_patch_embedding.projections.7.weight" = %1428 : f32[192, 3, 9, 9] */
   memcpy(outputs[15], arena + 56623104, sizeof(float) * 46656);
-  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1593 : f32[192] */
+  /* output 16 "grad:to_patch_embedding.projections.7.bias" = %1429 : f32[192] */
   memcpy(outputs[16], arena + 56669760, sizeof(float) * 192);
-  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1589 : f32[192, 3, 9, 9] */
+  /* output 17 "grad:to_patch_embedding.projections.8.weight" = %1425 : f32[192, 3, 9, 9] */
   memcpy(outputs[17], arena + 62914560, sizeof(float) * 46656);
-  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1590 : f32[192] */
+  /* output 18 "grad:to_patch_embedding.projections.8.bias" = %1426 : f32[192] */
   memcpy(outputs[18], arena + 62961216, sizeof(float) * 192);
-  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1586 : f32[192, 3, 9, 9] */
+  /* output 19 "grad:to_patch_embedding.projections.9.weight" = %1422 : f32[192, 3, 9, 9] */
   memcpy(outputs[19], arena + 69206016, sizeof(float) * 46656);
-  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1587 : f32[192] */
+  /* output 20 "grad:to_patch_embedding.projections.9.bias" = %1423 : f32[192] */
   memcpy(outputs[20], arena + 69252672, sizeof(float) * 192);
-  /* output 21 "grad:layers.0.0.pos_emb" = %1574 : f32[10, 1024, 192] */
+  /* output 21 "grad:layers.0.0.pos_emb" = %1410 : f32[10, 1024, 192] */
   memcpy(outputs[21], arena + 125829120, sizeof(float) * 1966080);
-  /* output 22 "grad:layers.0.0.norm1.weight" = %1568 : f32[192] */
+  /* output 22 "grad:layers.0.0.norm1.weight" = %1404 : f32[192] */
   memcpy(outputs[22], arena + 127795392, sizeof(float) * 192);
-  /* output 23 "grad:layers.0.0.norm1.bias" = %1564 : f32[192] */
+  /* output 23 "grad:layers.0.0.norm1.bias" = %1400 : f32[192] */
   memcpy(outputs[23], arena + 127795200, sizeof(float) * 192);
-  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1554 : f32[192, 192] */
+  /* output 24 "grad:layers.0.0.layers.0.0.Wq_even.weight" = %1390 : f32[192, 192] */
   memcpy(outputs[24], arena + 195108864, sizeof(float) * 36864);
-  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1555 : f32[192] */
+  /* output 25 "grad:layers.0.0.layers.0.0.Wq_even.bias" = %1391 : f32[192] */
   memcpy(outputs[25], arena + 195146112, sizeof(float) * 192);
-  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1550 : f32[384, 192] */
+  /* output 26 "grad:layers.0.0.layers.0.0.Wkv_even.weight" = %1386 : f32[384, 192] */
   memcpy(outputs[26], arena + 195035136, sizeof(float) * 73728);
-  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1551 : f32[384] */
+  /* output 27 "grad:layers.0.0.layers.0.0.Wkv_even.bias" = %1387 : f32[384] */
   memcpy(outputs[27], arena + 195145728, sizeof(float) * 384);
-  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1529 : f32[192, 192] */
+  /* output 28 "grad:layers.0.0.layers.0.0.proj.weight" = %1371 : f32[192, 192] */
   memcpy(outputs[28], arena + 258355200, sizeof(float) * 36864);
-  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1530 : f32[192] */
+  /* output 29 "grad:layers.0.0.layers.0.0.proj.bias" = %1372 : f32[192] */
   memcpy(outputs[29], arena + 258394368, sizeof(float) * 192);
-  /* output 30 "grad:layers.0.0.norm2.weight" = %1523 : f32[192] */
+  /* output 30 "grad:layers.0.0.norm2.weight" = %1365 : f32[192] */
   memcpy(outputs[30], arena + 258394176, sizeof(float) * 192);
-  /* output 31 "grad:layers.0.0.norm2.bias" = %1519 : f32[192] */
+  /* output 31 "grad:layers.0.0.norm2.bias" = %1361 : f32[192] */
   memcpy(outputs[31], arena + 258393984, sizeof(float) * 192);
-  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1516 : f32[768, 192] */
+  /* output 32 "grad:layers.0.0.layers.0.1.fc1.weight" = %1358 : f32[768, 192] */
   memcpy(outputs[32], arena + 258097152, sizeof(float) * 147456);
-  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1517 : f32[768] */
+  /* output 33 "grad:layers.0.0.layers.0.1.fc1.bias" = %1359 : f32[768] */
   memcpy(outputs[33], arena + 258392064, sizeof(float) * 768);
-  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1511 : f32[192, 768] */
+  /* output 34 "grad:layers.0.0.layers.0.1.fc2.weight" = %1353 : f32[192, 768] */
   memcpy(outputs[34], arena + 257949696, sizeof(float) * 147456);
-  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1512 : f32[192] */
+  /* output 35 "grad:layers.0.0.layers.0.1.fc2.bias" = %1354 : f32[192] */
   memcpy(outputs[35], arena + 258393792, sizeof(float) * 192);
-  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1499 : f32[192, 192] */
+  /* output 36 "grad:layers.0.0.layers.1.0.Wq_odd.weight" = %1341 : f32[192, 192] */
   memcpy(outputs[36], arena + 258318336, sizeof(float) * 36864);
-  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1500 : f32[192] */
+  /* output 37 "grad:layers.0.0.layers.1.0.Wq_odd.bias" = %1342 : f32[192] */
   memcpy(outputs[37], arena + 258393216, sizeof(float) * 192);
-  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1496 : f32[384, 192] */
+  /* output 38 "grad:layers.0.0.layers.1.0.Wkv_odd.weight" = %1338 : f32[384, 192] */
   memcpy(outputs[38], arena + 258244608, sizeof(float) * 73728);
-  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1497 : f32[384] */
+  /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1339 : f32[384] */
   memcpy(outputs[39], arena + 258392832, sizeof(float) * 384);
-  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1473 : f32[192, 192] */
-  memcpy(outputs[40], arena + 917505344, sizeof(float) * 36864);
-  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1474 : f32[192] */
-  memcpy(outputs[41], arena + 917570816, sizeof(float) * 192);
-  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1462 : f32[768, 192] */
-  memcpy(outputs[42], arena + 915981632, sizeof(float) * 147456);
-  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1463 : f32[768] */
-  memcpy(outputs[43], arena + 917559872, sizeof(float) * 768);
-  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1457 : f32[192, 768] */
-  memcpy(outputs[44], arena + 915834176, sizeof(float) * 147456);
-  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1458 : f32[192] */
-  memcpy(outputs[45], arena + 917570240, sizeof(float) * 192);
-  /* output 46 "grad:layers.0.1.conv.weight" = %1451 : f32[192, 192, 3, 3] */
-  memcpy(outputs[46], arena + 913732928, sizeof(float) * 331776);
-  /* output 47 "grad:layers.0.1.conv.bias" = %1452 : f32[192] */
-  memcpy(outputs[47], arena + 917570048, sizeof(float) * 192);
-  /* output 48 "grad:layers.0.1.norm.weight" = %1447 : f32[192] */
-  memcpy(outputs[48], arena + 917569856, sizeof(float) * 192);
-  /* output 49 "grad:layers.0.1.norm.bias" = %1444 : f32[192] */
-  memcpy(outputs[49], arena + 917569664, sizeof(float) * 192);
-  /* output 50 "grad:layers.1.0.pos_emb" = %1440 : f32[256, 192] */
-  memcpy(outputs[50], arena + 916497728, sizeof(float) * 49152);
-  /* output 51 "grad:layers.1.0.norm1.weight" = %1437 : f32[192] */
-  memcpy(outputs[51], arena + 917569472, sizeof(float) * 192);
-  /* output 52 "grad:layers.1.0.norm1.bias" = %1433 : f32[192] */
-  memcpy(outputs[52], arena + 917569280, sizeof(float) * 192);
-  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1429 : f32[192, 192] */
-  memcpy(outputs[53], arena + 917468480, sizeof(float) * 36864);
-  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1430 : f32[192] */
-  memcpy(outputs[54], arena + 917569088, sizeof(float) * 192);
-  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1426 : f32[384, 192] */
-  memcpy(outputs[55], arena + 916915520, sizeof(float) * 73728);
-  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1427 : f32[384] */
-  memcpy(outputs[56], arena + 917562944, sizeof(float) * 384);
-  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1403 : f32[192, 192] */
-  memcpy(outputs[57], arena + 917431616, sizeof(float) * 36864);
-  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1404 : f32[192] */
-  memcpy(outputs[58], arena + 917568896, sizeof(float) * 192);
-  /* output 59 "grad:layers.1.0.norm2.weight" = %1397 : f32[192] */
-  memcpy(outputs[59], arena + 917568704, sizeof(float) * 192);
-  /* output 60 "grad:layers.1.0.norm2.bias" = %1393 : f32[192] */
-  memcpy(outputs[60], arena + 917568512, sizeof(float) * 192);
-  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1390 : f32[768, 192] */
-  memcpy(outputs[61], arena + 915686720, sizeof(float) * 147456);
-  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1391 : f32[768] */
-  memcpy(outputs[62], arena + 917559104, sizeof(float) * 768);
-  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1385 : f32[192, 768] */
-  memcpy(outputs[63], arena + 915539264, sizeof(float) * 147456);
-  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1386 : f32[192] */
-  memcpy(outputs[64], arena + 917568320, sizeof(float) * 192);
-  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1371 : f32[192, 192] */
-  memcpy(outputs[65], arena + 917394752, sizeof(float) * 36864);
-  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1372 : f32[192] */
-  memcpy(outputs[66], arena + 917568128, sizeof(float) * 192);
-  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1368 : f32[384, 192] */
-  memcpy(outputs[67], arena + 916841792, sizeof(float) * 73728);
-  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1369 : f32[384] */
-  memcpy(outputs[68], arena + 917562560, sizeof(float) * 384);
-  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %1345 : f32[192, 192] */
-  memcpy(outputs[69], arena + 917357888, sizeof(float) * 36864);
-  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %1346 : f32[192] */
-  memcpy(outputs[70], arena + 917567936, sizeof(float) * 192);
-  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %1332 : f32[768, 192] */
-  memcpy(outputs[71], arena + 915391808, sizeof(float) * 147456);
-  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %1333 : f32[768] */
-  memcpy(outputs[72], arena + 917558336, sizeof(float) * 768);
-  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %1327 : f32[192, 768] */
-  memcpy(outputs[73], arena + 915244352, sizeof(float) * 147456);
-  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %1328 : f32[192] */
-  memcpy(outputs[74], arena + 917567744, sizeof(float) * 192);
-  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1313 : f32[192, 192] */
-  memcpy(outputs[75], arena + 917321024, sizeof(float) * 36864);
-  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1314 : f32[192] */
-  memcpy(outputs[76], arena + 917567552, sizeof(float) * 192);
-  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1310 : f32[384, 192] */
-  memcpy(outputs[77], arena + 916424000, sizeof(float) * 73728);
-  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1311 : f32[384] */
-  memcpy(outputs[78], arena + 917562176, sizeof(float) * 384);
-  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %1287 : f32[192, 192] */
-  memcpy(outputs[79], arena + 917284160, sizeof(float) * 36864);
-  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %1288 : f32[192] */
-  memcpy(outputs[80], arena + 917567360, sizeof(float) * 192);
-  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %1274 : f32[768, 192] */
-  memcpy(outputs[81], arena + 915096896, sizeof(float) * 147456);
-  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %1275 : f32[768] */
-  memcpy(outputs[82], arena + 917557568, sizeof(float) * 768);
-  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %1269 : f32[192, 768] */
-  memcpy(outputs[83], arena + 914949440, sizeof(float) * 147456);
-  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %1270 : f32[192] */
-  memcpy(outputs[84], arena + 917567168, sizeof(float) * 192);
-  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1257 : f32[192, 192] */
-  memcpy(outputs[85], arena + 917247296, sizeof(float) * 36864);
-  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1258 : f32[192] */
-  memcpy(outputs[86], arena + 917566976, sizeof(float) * 192);
-  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1254 : f32[384, 192] */
-  memcpy(outputs[87], arena + 916350272, sizeof(float) * 73728);
-  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1255 : f32[384] */
-  memcpy(outputs[88], arena + 917561792, sizeof(float) * 384);
-  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %1231 : f32[192, 192] */
-  memcpy(outputs[89], arena + 917210432, sizeof(float) * 36864);
-  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %1232 : f32[192] */
-  memcpy(outputs[90], arena + 917566784, sizeof(float) * 192);
-  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %1220 : f32[768, 192] */
-  memcpy(outputs[91], arena + 914801984, sizeof(float) * 147456);
-  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %1221 : f32[768] */
-  memcpy(outputs[92], arena + 917556800, sizeof(float) * 768);
-  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %1215 : f32[192, 768] */
-  memcpy(outputs[93], arena + 914654528, sizeof(float) * 147456);
-  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %1216 : f32[192] */
-  memcpy(outputs[94], arena + 917566592, sizeof(float) * 192);
-  /* output 95 "grad:layers.1.1.conv.weight" = %1209 : f32[192, 192, 3, 3] */
-  memcpy(outputs[95], arena + 913401152, sizeof(float) * 331776);
-  /* output 96 "grad:layers.1.1.conv.bias" = %1210 : f32[192] */
-  memcpy(outputs[96], arena + 917566400, sizeof(float) * 192);
-  /* output 97 "grad:layers.1.1.norm.weight" = %1205 : f32[192] */
-  memcpy(outputs[97], arena + 917566208, sizeof(float) * 192);
-  /* output 98 "grad:layers.1.1.norm.bias" = %1202 : f32[192] */
-  memcpy(outputs[98], arena + 917566016, sizeof(float) * 192);
-  /* output 99 "grad:layers.2.0.pos_emb" = %1198 : f32[64, 192] */
-  memcpy(outputs[99], arena + 917542208, sizeof(float) * 12288);
-  /* output 100 "grad:layers.2.0.norm1.weight" = %1195 : f32[192] */
-  memcpy(outputs[100], arena + 917565824, sizeof(float) * 192);
-  /* output 101 "grad:layers.2.0.norm1.bias" = %1191 : f32[192] */
-  memcpy(outputs[101], arena + 917565632, sizeof(float) * 192);
-  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1187 : f32[192, 192] */
-  memcpy(outputs[102], arena + 917173568, sizeof(float) * 36864);
-  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1188 : f32[192] */
-  memcpy(outputs[103], arena + 917565440, sizeof(float) * 192);
-  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1184 : f32[384, 192] */
-  memcpy(outputs[104], arena + 916276544, sizeof(float) * 73728);
-  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1185 : f32[384] */
-  memcpy(outputs[105], arena + 917561408, sizeof(float) * 384);
-  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %1161 : f32[192, 192] */
-  memcpy(outputs[106], arena + 917136704, sizeof(float) * 36864);
-  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %1162 : f32[192] */
-  memcpy(outputs[107], arena + 917565248, sizeof(float) * 192);
-  /* output 108 "grad:layers.2.0.norm2.weight" = %1155 : f32[192] */
-  memcpy(outputs[108], arena + 917565056, sizeof(float) * 192);
-  /* output 109 "grad:layers.2.0.norm2.bias" = %1151 : f32[192] */
-  memcpy(outputs[109], arena + 917564864, sizeof(float) * 192);
-  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %1148 : f32[768, 192] */
-  memcpy(outputs[110], arena + 914507072, sizeof(float) * 147456);
-  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %1149 : f32[768] */
-  memcpy(outputs[111], arena + 917556032, sizeof(float) * 768);
-  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %1143 : f32[192, 768] */
-  memcpy(outputs[112], arena + 914359616, sizeof(float) * 147456);
-  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %1144 : f32[192] */
-  memcpy(outputs[113], arena + 917564672, sizeof(float) * 192);
-  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1129 : f32[192, 192] */
-  memcpy(outputs[114], arena + 917099840, sizeof(float) * 36864);
-  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1130 : f32[192] */
-  memcpy(outputs[115], arena + 917564480, sizeof(float) * 192);
-  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1126 : f32[384, 192] */
-  memcpy(outputs[116], arena + 916202816, sizeof(float) * 73728);
-  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1127 : f32[384] */
-  memcpy(outputs[117], arena + 917561024, sizeof(float) * 384);
-  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %1103 : f32[192, 192] */
-  memcpy(outputs[118], arena + 917062976, sizeof(float) * 36864);
-  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %1104 : f32[192] */
-  memcpy(outputs[119], arena + 917564288, sizeof(float) * 192);
-  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %1090 : f32[768, 192] */
-  memcpy(outputs[120], arena + 914212160, sizeof(float) * 147456);
-  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %1091 : f32[768] */
-  memcpy(outputs[121], arena + 917555264, sizeof(float) * 768);
-  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %1085 : f32[192, 768] */
-  memcpy(outputs[122], arena + 914064704, sizeof(float) * 147456);
-  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %1086 : f32[192] */
-  memcpy(outputs[123], arena + 917564096, sizeof(float) * 192);
-  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %1071 : f32[192, 192] */
-  memcpy(outputs[124], arena + 917026112, sizeof(float) * 36864);
-  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %1072 : f32[192] */
-  memcpy(outputs[125], arena + 917563904, sizeof(float) * 192);
-  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %1068 : f32[384, 192] */
-  memcpy(outputs[126], arena + 916129088, sizeof(float) * 73728);
-  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %1069 : f32[384] */
-  memcpy(outputs[127], arena + 917560640, sizeof(float) * 384);
-  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %1045 : f32[192, 192] */
-  memcpy(outputs[128], arena + 916989248, sizeof(float) * 36864);
-  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %1046 : f32[192] */
-  memcpy(outputs[129], arena + 917563712, sizeof(float) * 192);
-  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %1032 : f32[768, 192] */
+  /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1323 : f32[192, 192] */
+  memcpy(outputs[40], arena + 910464320, sizeof(float) * 36864);
+  /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1324 : f32[192] */
+  memcpy(outputs[41], arena + 910502144, sizeof(float) * 192);
+  /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1312 : f32[768, 192] */
+  memcpy(outputs[42], arena + 909419840, sizeof(float) * 147456);
+  /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1313 : f32[768] */
+  memcpy(outputs[43], arena + 908674112, sizeof(float) * 768);
+  /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1307 : f32[192, 768] */
+  memcpy(outputs[44], arena + 909272384, sizeof(float) * 147456);
+  /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1308 : f32[192] */
+  memcpy(outputs[45], arena + 908682176, sizeof(float) * 192);
+  /* output 46 "grad:layers.0.1.conv.weight" = %1301 : f32[192, 192, 3, 3] */
+  memcpy(outputs[46], arena + 907441472, sizeof(float) * 331776);
+  /* output 47 "grad:layers.0.1.conv.bias" = %1302 : f32[192] */
+  memcpy(outputs[47], arena + 908681984, sizeof(float) * 192);
+  /* output 48 "grad:layers.0.1.norm.weight" = %1297 : f32[192] */
+  memcpy(outputs[48], arena + 908681792, sizeof(float) * 192);
+  /* output 49 "grad:layers.0.1.norm.bias" = %1294 : f32[192] */
+  memcpy(outputs[49], arena + 908681600, sizeof(float) * 192);
+  /* output 50 "grad:layers.1.0.pos_emb" = %1290 : f32[256, 192] */
+  memcpy(outputs[50], arena + 910009664, sizeof(float) * 49152);
+  /* output 51 "grad:layers.1.0.norm1.weight" = %1287 : f32[192] */
+  memcpy(outputs[51], arena + 908681408, sizeof(float) * 192);
+  /* output 52 "grad:layers.1.0.norm1.bias" = %1283 : f32[192] */
+  memcpy(outputs[52], arena + 908681216, sizeof(float) * 192);
+  /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1279 : f32[192, 192] */
+  memcpy(outputs[53], arena + 910427456, sizeof(float) * 36864);
+  /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1280 : f32[192] */
+  memcpy(outputs[54], arena + 908681024, sizeof(float) * 192);
+  /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1276 : f32[384, 192] */
+  memcpy(outputs[55], arena + 909935936, sizeof(float) * 73728);
+  /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1277 : f32[384] */
+  memcpy(outputs[56], arena + 908676416, sizeof(float) * 384);
+  /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1261 : f32[192, 192] */
+  memcpy(outputs[57], arena + 910390592, sizeof(float) * 36864);
+  /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1262 : f32[192] */
+  memcpy(outputs[58], arena + 908680832, sizeof(float) * 192);
+  /* output 59 "grad:layers.1.0.norm2.weight" = %1255 : f32[192] */
+  memcpy(outputs[59], arena + 908680640, sizeof(float) * 192);
+  /* output 60 "grad:layers.1.0.norm2.bias" = %1251 : f32[192] */
+  memcpy(outputs[60], arena + 908680448, sizeof(float) * 192);
+  /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1248 : f32[768, 192] */
+  memcpy(outputs[61], arena + 909124928, sizeof(float) * 147456);
+  /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1249 : f32[768] */
+  memcpy(outputs[62], arena + 908673344, sizeof(float) * 768);
+  /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1243 : f32[192, 768] */
+  memcpy(outputs[63], arena + 908977472, sizeof(float) * 147456);
+  /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1244 : f32[192] */
+  memcpy(outputs[64], arena + 908680256, sizeof(float) * 192);
+  /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1229 : f32[192, 192] */
+  memcpy(outputs[65], arena + 910353728, sizeof(float) * 36864);
+  /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1230 : f32[192] */
+  memcpy(outputs[66], arena + 908680064, sizeof(float) * 192);
+  /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1226 : f32[384, 192] */
+  memcpy(outputs[67], arena + 909788480, sizeof(float) * 73728);
+  /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1227 : f32[384] */
+  memcpy(outputs[68], arena + 908676032, sizeof(float) * 384);
+  /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %1211 : f32[192, 192] */
+  memcpy(outputs[69], arena + 910316864, sizeof(float) * 36864);
+  /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %1212 : f32[192] */
+  memcpy(outputs[70], arena + 908679872, sizeof(float) * 192);
+  /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %1198 : f32[768, 192] */
+  memcpy(outputs[71], arena + 908510528, sizeof(float) * 147456);
+  /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %1199 : f32[768] */
+  memcpy(outputs[72], arena + 908672576, sizeof(float) * 768);
+  /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %1193 : f32[192, 768] */
+  memcpy(outputs[73], arena + 908363072, sizeof(float) * 147456);
+  /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %1194 : f32[192] */
+  memcpy(outputs[74], arena + 908679680, sizeof(float) * 192);
+  /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1179 : f32[192, 192] */
+  memcpy(outputs[75], arena + 910280000, sizeof(float) * 36864);
+  /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1180 : f32[192] */
+  memcpy(outputs[76], arena + 908679488, sizeof(float) * 192);
+  /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1176 : f32[384, 192] */
+  memcpy(outputs[77], arena + 909714752, sizeof(float) * 73728);
+  /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1177 : f32[384] */
+  memcpy(outputs[78], arena + 908675648, sizeof(float) * 384);
+  /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %1161 : f32[192, 192] */
+  memcpy(outputs[79], arena + 910243136, sizeof(float) * 36864);
+  /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %1162 : f32[192] */
+  memcpy(outputs[80], arena + 908679296, sizeof(float) * 192);
+  /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %1148 : f32[768, 192] */
+  memcpy(outputs[81], arena + 908215616, sizeof(float) * 147456);
+  /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %1149 : f32[768] */
+  memcpy(outputs[82], arena + 908671808, sizeof(float) * 768);
+  /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %1143 : f32[192, 768] */
+  memcpy(outputs[83], arena + 908068160, sizeof(float) * 147456);
+  /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %1144 : f32[192] */
+  memcpy(outputs[84], arena + 908679104, sizeof(float) * 192);
+  /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1131 : f32[192, 192] */
+  memcpy(outputs[85], arena + 910206272, sizeof(float) * 36864);
+  /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1132 : f32[192] */
+  memcpy(outputs[86], arena + 908678912, sizeof(float) * 192);
+  /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1128 : f32[384, 192] */
+  memcpy(outputs[87], arena + 909641024, sizeof(float) * 73728);
+  /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1129 : f32[384] */
+  memcpy(outputs[88], arena + 908675264, sizeof(float) * 384);
+  /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %1113 : f32[192, 192] */
+  memcpy(outputs[89], arena + 910169408, sizeof(float) * 36864);
+  /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %1114 : f32[192] */
+  memcpy(outputs[90], arena + 908678720, sizeof(float) * 192);
+  /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %1102 : f32[768, 192] */
+  memcpy(outputs[91], arena + 907920704, sizeof(float) * 147456);
+  /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %1103 : f32[768] */
+  memcpy(outputs[92], arena + 908671040, sizeof(float) * 768);
+  /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %1097 : f32[192, 768] */
+  memcpy(outputs[93], arena + 907773248, sizeof(float) * 147456);
+  /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %1098 : f32[192] */
+  memcpy(outputs[94], arena + 908678528, sizeof(float) * 192);
+  /* output 95 "grad:layers.1.1.conv.weight" = %1091 : f32[192, 192, 3, 3] */
+  memcpy(outputs[95], arena + 907109696, sizeof(float) * 331776);
+  /* output 96 "grad:layers.1.1.conv.bias" = %1092 : f32[192] */
+  memcpy(outputs[96], arena + 908678336, sizeof(float) * 192);
+  /* output 97 "grad:layers.1.1.norm.weight" = %1087 : f32[192] */
+  memcpy(outputs[97], arena + 908678144, sizeof(float) * 192);
+  /* output 98 "grad:layers.1.1.norm.bias" = %1084 : f32[192] */
+  memcpy(outputs[98], arena + 908677952, sizeof(float) * 192);
+  /* output 99 "grad:layers.2.0.pos_emb" = %1080 : f32[64, 192] */
+  memcpy(outputs[99], arena + 908657984, sizeof(float) * 12288);
+  /* output 100 "grad:layers.2.0.norm1.weight" = %1077 : f32[192] */
+  memcpy(outputs[100], arena + 908677760, sizeof(float) * 192);
+  /* output 101 "grad:layers.2.0.norm1.bias" = %1073 : f32[192] */
+  memcpy(outputs[101], arena + 908677568, sizeof(float) * 192);
+  /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1069 : f32[192, 192] */
+  memcpy(outputs[102], arena + 910132544, sizeof(float) * 36864);
+  /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1070 : f32[192] */
+  memcpy(outputs[103], arena + 908677376, sizeof(float) * 192);
+  /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1066 : f32[384, 192] */
+  memcpy(outputs[104], arena + 909567296, sizeof(float) * 73728);
+  /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1067 : f32[384] */
+  memcpy(outputs[105], arena + 908674880, sizeof(float) * 384);
+  /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %1051 : f32[192, 192] */
+  memcpy(outputs[106], arena + 910095680, sizeof(float) * 36864);
+  /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %1052 : f32[192] */
+  memcpy(outputs[107], arena + 908677184, sizeof(float) * 192);
+  /* output 108 "grad:layers.2.0.norm2.weight" = %1045 : f32[192] */
+  memcpy(outputs[108], arena + 908676992, sizeof(float) * 192);
+  /* output 109 "grad:layers.2.0.norm2.bias" = %1041 : f32[192] */
+  memcpy(outputs[109], arena + 908676800, sizeof(float) * 192);
+  /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %1038 : f32[768, 192] */
+  memcpy(outputs[110], arena + 908830016, sizeof(float) * 147456);
+  /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %1039 : f32[768] */
+  memcpy(outputs[111], arena + 908670272, sizeof(float) * 768);
+  /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %1033 : f32[192, 768] */
+  memcpy(outputs[112], arena + 908682560, sizeof(float) * 147456);
+  /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %1034 : f32[192] */
+  memcpy(outputs[113], arena + 910501760, sizeof(float) * 192);
+  /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1019 : f32[192, 192] */
+  memcpy(outputs[114], arena + 910058816, sizeof(float) * 36864);
+  /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1020 : f32[192] */
+  memcpy(outputs[115], arena + 910501568, sizeof(float) * 192);
+  /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1016 : f32[384, 192] */
+  memcpy(outputs[116], arena + 909862208, sizeof(float) * 73728);
+  /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1017 : f32[384] */
+  memcpy(outputs[117], arena + 910501184, sizeof(float) * 384);
+  /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %1001 : f32[192, 192] */
+  memcpy(outputs[118], arena + 911435072, sizeof(float) * 36864);
+  /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %1002 : f32[192] */
+  memcpy(outputs[119], arena + 911041856, sizeof(float) * 192);
+  /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %988 : f32[768, 192] */
+  memcpy(outputs[120], arena + 912762176, sizeof(float) * 147456);
+  /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %989 : f32[768] */
+  memcpy(outputs[121], arena + 912221504, sizeof(float) * 768);
+  /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %983 : f32[192, 768] */
+  memcpy(outputs[122], arena + 912614720, sizeof(float) * 147456);
+  /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %984 : f32[192] */
+  memcpy(outputs[123], arena + 912909632, sizeof(float) * 192);
+  /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %969 : f32[192, 192] */
+  memcpy(outputs[124], arena + 913868096, sizeof(float) * 36864);
+  /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %970 : f32[192] */
+  memcpy(outputs[125], arena + 913401152, sizeof(float) * 192);
+  /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %966 : f32[384, 192] */
+  memcpy(outputs[126], arena + 913794368, sizeof(float) * 73728);
+  /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %967 : f32[384] */
+  memcpy(outputs[127], arena + 913904960, sizeof(float) * 384);
+  /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %951 : f32[192, 192] */
+  memcpy(outputs[128], arena + 915367232, sizeof(float) * 36864);
+  /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %952 : f32[192] */
+  memcpy(outputs[129], arena + 914974016, sizeof(float) * 192);
+  /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %938 : f32[768, 192] */
   memcpy(outputs[130], arena + 916694336, sizeof(float) * 147456);
-  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %1033 : f32[768] */
-  memcpy(outputs[131], arena + 917554496, sizeof(float) * 768);
-  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %1027 : f32[192, 768] */
+  /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %939 : f32[768] */
+  memcpy(outputs[131], arena + 916153664, sizeof(float) * 768);
+  /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %933 : f32[192, 768] */
   memcpy(outputs[132], arena + 916546880, sizeof(float) * 147456);
-  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %1028 : f32[192] */
-  memcpy(outputs[133], arena + 917563520, sizeof(float) * 192);
-  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %1015 : f32[192, 192] */
+  /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %934 : f32[192] */
+  memcpy(outputs[133], arena + 916841792, sizeof(float) * 192);
+  /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %921 : f32[192, 192] */
   memcpy(outputs[134], arena + 917800256, sizeof(float) * 36864);
-  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %1016 : f32[192] */
-  memcpy(outputs[135], arena + 917563328, sizeof(float) * 192);
-  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %1012 : f32[384, 192] */
+  /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %922 : f32[192] */
+  memcpy(outputs[135], arena + 917333312, sizeof(float) * 192);
+  /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %918 : f32[384, 192] */
   memcpy(outputs[136], arena + 917726528, sizeof(float) * 73728);
-  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %1013 : f32[384] */
+  /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %919 : f32[384] */
   memcpy(outputs[137], arena + 917837120, sizeof(float) * 384);
-  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %989 : f32[192, 192] */
+  /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %903 : f32[192, 192] */
   memcpy(outputs[138], arena + 919299392, sizeof(float) * 36864);
-  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %990 : f32[192] */
+  /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %904 : f32[192] */
   memcpy(outputs[139], arena + 918906176, sizeof(float) * 192);
-  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %978 : f32[768, 192] */
+  /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %892 : f32[768, 192] */
   memcpy(outputs[140], arena + 920626496, sizeof(float) * 147456);
-  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %979 : f32[768] */
+  /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %893 : f32[768] */
   memcpy(outputs[141], arena + 920085824, sizeof(float) * 768);
-  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %973 : f32[192, 768] */
+  /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %887 : f32[192, 768] */
   memcpy(outputs[142], arena + 920479040, sizeof(float) * 147456);
-  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %974 : f32[192] */
+  /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %888 : f32[192] */
   memcpy(outputs[143], arena + 920774144, sizeof(float) * 192);
-  /* output 144 "grad:layers.2.1.conv.weight" = %967 : f32[192, 192, 3, 3] */
+  /* output 144 "grad:layers.2.1.conv.weight" = %881 : f32[192, 192, 3, 3] */
   memcpy(outputs[144], arena + 920872256, sizeof(float) * 331776);
-  /* output 145 "grad:layers.2.1.conv.bias" = %968 : f32[192] */
+  /* output 145 "grad:layers.2.1.conv.bias" = %882 : f32[192] */
   memcpy(outputs[145], arena + 920773952, sizeof(float) * 192);
-  /* output 146 "grad:layers.2.1.norm.weight" = %963 : f32[192] */
+  /* output 146 "grad:layers.2.1.norm.weight" = %877 : f32[192] */
   memcpy(outputs[146], arena + 921249920, sizeof(float) * 192);
-  /* output 147 "grad:layers.2.1.norm.bias" = %960 : f32[192] */
+  /* output 147 "grad:layers.2.1.norm.bias" = %874 : f32[192] */
   memcpy(outputs[147], arena + 921249728, sizeof(float) * 192);
-  /* output 148 "grad:layers.3.0.pos_emb" = %956 : f32[16, 192] */
+  /* output 148 "grad:layers.3.0.pos_emb" = %870 : f32[16, 192] */
   memcpy(outputs[148], arena + 921240896, sizeof(float) * 3072);
-  /* output 149 "grad:layers.3.0.norm1.weight" = %953 : f32[192] */
+  /* output 149 "grad:layers.3.0.norm1.weight" = %867 : f32[192] */
   memcpy(outputs[149], arena + 921249536, sizeof(float) * 192);
-  /* output 150 "grad:layers.3.0.norm1.bias" = %949 : f32[192] */
+  /* output 150 "grad:layers.3.0.norm1.bias" = %863 : f32[192] */
   memcpy(outputs[150], arena + 921249344, sizeof(float) * 192);
-  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %945 : f32[192, 192] */
+  /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %859 : f32[192, 192] */
   memcpy(outputs[151], arena + 922907456, sizeof(float) * 36864);
-  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %946 : f32[192] */
+  /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %860 : f32[192] */
   memcpy(outputs[152], arena + 921249152, sizeof(float) * 192);
-  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %942 : f32[384, 192] */
+  /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %856 : f32[384, 192] */
   memcpy(outputs[153], arena + 922833728, sizeof(float) * 73728);
-  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %943 : f32[384] */
+  /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %857 : f32[384] */
   memcpy(outputs[154], arena + 921247040, sizeof(float) * 384);
-  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %919 : f32[192, 192] */
+  /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %841 : f32[192, 192] */
   memcpy(outputs[155], arena + 923226944, sizeof(float) * 36864);
-  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %920 : f32[192] */
+  /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %842 : f32[192] */
   memcpy(outputs[156], arena + 921248960, sizeof(float) * 192);
-  /* output 157 "grad:layers.3.0.norm2.weight" = %913 : f32[192] */
+  /* output 157 "grad:layers.3.0.norm2.weight" = %835 : f32[192] */
   memcpy(outputs[157], arena + 921248768, sizeof(float) * 192);
-  /* output 158 "grad:layers.3.0.norm2.bias" = %909 : f32[192] */
+  /* output 158 "grad:layers.3.0.norm2.bias" = %831 : f32[192] */
   memcpy(outputs[158], arena + 921248576, sizeof(float) * 192);
-  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %906 : f32[768, 192] */
+  /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %828 : f32[768, 192] */
   memcpy(outputs[159], arena + 922686272, sizeof(float) * 147456);
-  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %907 : f32[768] */
+  /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %829 : f32[768] */
   memcpy(outputs[160], arena + 921245504, sizeof(float) * 768);
-  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %901 : f32[192, 768] */
+  /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %823 : f32[192, 768] */
   memcpy(outputs[161], arena + 922538816, sizeof(float) * 147456);
-  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %902 : f32[192] */
+  /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %824 : f32[192] */
   memcpy(outputs[162], arena + 921248384, sizeof(float) * 192);
-  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %887 : f32[192, 192] */
+  /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %809 : f32[192, 192] */
   memcpy(outputs[163], arena + 923595584, sizeof(float) * 36864);
-  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %888 : f32[192] */
+  /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %810 : f32[192] */
   memcpy(outputs[164], arena + 921248192, sizeof(float) * 192);
-  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %884 : f32[384, 192] */
+  /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %806 : f32[384, 192] */
   memcpy(outputs[165], arena + 923521856, sizeof(float) * 73728);
-  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %885 : f32[384] */
+  /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %807 : f32[384] */
   memcpy(outputs[166], arena + 921246656, sizeof(float) * 384);
-  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %861 : f32[192, 192] */
+  /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %791 : f32[192, 192] */
   memcpy(outputs[167], arena + 923915072, sizeof(float) * 36864);
-  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %862 : f32[192] */
+  /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %792 : f32[192] */
   memcpy(outputs[168], arena + 921248000, sizeof(float) * 192);
-  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %848 : f32[768, 192] */
+  /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %778 : f32[768, 192] */
   memcpy(outputs[169], arena + 922391360, sizeof(float) * 147456);
-  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %849 : f32[768] */
+  /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %779 : f32[768] */
   memcpy(outputs[170], arena + 921244736, sizeof(float) * 768);
-  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %843 : f32[192, 768] */
+  /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %773 : f32[192, 768] */
   memcpy(outputs[171], arena + 921806144, sizeof(float) * 147456);
-  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %844 : f32[192] */
+  /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %774 : f32[192] */
   memcpy(outputs[172], arena + 921247808, sizeof(float) * 192);
-  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %829 : f32[192, 192] */
+  /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %759 : f32[192, 192] */
   memcpy(outputs[173], arena + 924406592, sizeof(float) * 36864);
-  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %830 : f32[192] */
+  /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %760 : f32[192] */
   memcpy(outputs[174], arena + 921247616, sizeof(float) * 192);
-  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %826 : f32[384, 192] */
+  /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %756 : f32[384, 192] */
   memcpy(outputs[175], arena + 921953600, sizeof(float) * 73728);
-  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %827 : f32[384] */
+  /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %757 : f32[384] */
   memcpy(outputs[176], arena + 921246272, sizeof(float) * 384);
-  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %803 : f32[192, 192] */
+  /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %741 : f32[192, 192] */
   memcpy(outputs[177], arena + 921204032, sizeof(float) * 36864);
-  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %804 : f32[192] */
+  /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %742 : f32[192] */
   memcpy(outputs[178], arena + 921247424, sizeof(float) * 192);
-  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %790 : f32[768, 192] */
+  /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %728 : f32[768, 192] */
   memcpy(outputs[179], arena + 921412928, sizeof(float) * 147456);
-  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %791 : f32[768] */
+  /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %729 : f32[768] */
   memcpy(outputs[180], arena + 921243968, sizeof(float) * 768);
-  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %785 : f32[192, 768] */
+  /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %723 : f32[192, 768] */
   memcpy(outputs[181], arena + 921265472, sizeof(float) * 147456);
-  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %786 : f32[192] */
+  /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %724 : f32[192] */
   memcpy(outputs[182], arena + 921635648, sizeof(float) * 192);
-  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %773 : f32[192, 192] */
+  /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %711 : f32[192, 192] */
   memcpy(outputs[183], arena + 925389632, sizeof(float) * 36864);
-  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %774 : f32[192] */
+  /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %712 : f32[192] */
   memcpy(outputs[184], arena + 921635072, sizeof(float) * 192);
-  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %770 : f32[384, 192] */
+  /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %708 : f32[384, 192] */
   memcpy(outputs[185], arena + 921560384, sizeof(float) * 73728);
-  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %771 : f32[384] */
+  /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %709 : f32[384] */
   memcpy(outputs[186], arena + 921634112, sizeof(float) * 384);
-  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %747 : f32[192, 192] */
+  /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %693 : f32[192, 192] */
   memcpy(outputs[187], arena + 925782848, sizeof(float) * 36864);
-  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %748 : f32[192] */
+  /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %694 : f32[192] */
   memcpy(outputs[188], arena + 921634880, sizeof(float) * 192);
-  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %736 : f32[768, 192] */
+  /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %682 : f32[768, 192] */
   memcpy(outputs[189], arena + 921658688, sizeof(float) * 147456);
-  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %737 : f32[768] */
+  /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %683 : f32[768] */
   memcpy(outputs[190], arena + 922027328, sizeof(float) * 768);
-  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %731 : f32[192, 768] */
+  /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %677 : f32[192, 768] */
   memcpy(outputs[191], arena + 922243904, sizeof(float) * 147456);
-  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %732 : f32[192] */
+  /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %678 : f32[192] */
   memcpy(outputs[192], arena + 926275760, sizeof(float) * 192);
-  /* output 193 "grad:norm.weight" = %726 : f32[192] */
+  /* output 193 "grad:norm.weight" = %672 : f32[192] */
   memcpy(outputs[193], arena + 926275568, sizeof(float) * 192);
-  /* output 194 "grad:norm.bias" = %723 : f32[192] */
+  /* output 194 "grad:norm.bias" = %669 : f32[192] */
   memcpy(outputs[194], arena + 926275376, sizeof(float) * 192);
-  /* output 195 "grad:mlp_head.weight" = %718 : f32[1000, 192] */
+  /* output 195 "grad:mlp_head.weight" = %664 : f32[1000, 192] */
   memcpy(outputs[195], arena + 922051904, sizeof(float) * 192000);
-  /* output 196 "grad:mlp_head.bias" = %719 : f32[1000] */
+  /* output 196 "grad:mlp_head.bias" = %665 : f32[1000] */
   memcpy(outputs[196], arena + 926274368, sizeof(float) * 1000);
   return 0;
 } // sag_tiny_imagenet_train_forward
