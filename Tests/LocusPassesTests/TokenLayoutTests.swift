@@ -12,17 +12,7 @@ final class TokenLayoutTests: XCTestCase {
   func testLocalityFeedForwardBecomesTokenOps() throws {
     for batch in [1, 3] {
       var s = GraphSketch(batch: batch)
-      let m = try s.add(.seq2img(height: 4), s.input("x", [12, 4]))                             // [C, 4, 3]
-      var h = try s.add(.conv2d(conv(8, kernel: 1, groups: 1, bias: false)), m, s.param("conv.0.weight", [8, 4, 1, 1]))
-      h = try s.add(.unary(.hswish), s.batchnorm(h, "conv.1"))
-      h = try s.add(.conv2d(conv(8, kernel: 3, groups: 8, bias: false)), h, s.param("conv.3.weight", [8, 1, 3, 3]))
-      h = try s.add(.unary(.hswish), s.batchnorm(h, "conv.4"))
-      var gate = try s.add(.linear(hasBias: true), s.add(.gap, h), s.param("se.fc.0.weight", [2, 8]), s.param("se.fc.0.bias", [2], .bias))
-      gate = try s.add(.linear(hasBias: true), s.add(.unary(.relu), gate), s.param("se.fc.2.weight", [8, 2]), s.param("se.fc.2.bias", [8], .bias))
-      h = try s.add(.binary(.mul), h, s.add(.reshape([8, 1, 1]), s.add(.unary(.hsigmoid), gate)))
-      let y = try s.batchnorm(s.add(.conv2d(conv(4, kernel: 1, groups: 1, bias: false)), h, s.param("conv.7.weight", [4, 8, 1, 1])), "conv.8")
-      s.output("y", try s.add(.img2seq, s.add(.binary(.add), m, y)))                              // [12, C]
-
+      s.output("y", try localityFeedForward(&s))                                                 // [12, C]
       let (fused, notes) = try runPass(convertToTokenLayout, s.graph)
       let counts = fused.opCounts
       for gone in ["seq2img", "img2seq", "conv2d", "batchnorm", "gap", "transpose"] {
@@ -34,6 +24,50 @@ final class TokenLayoutTests: XCTestCase {
       XCTAssertFalse(notes.isEmpty)
       try assertFusionPreservesOutputs(fused: fused, unfused: s.graph, "locality feed-forward")
     }
+  }
+
+  /// The feed-forward of `testLocalityFeedForwardBecomesTokenOps`: x [12, 4] → [12, 4].
+  private func localityFeedForward(_ s: inout GraphSketch) throws -> ValueID {
+    let m = try s.add(.seq2img(height: 4), s.input("x", [12, 4]))                             // [C, 4, 3]
+    var h = try s.add(.conv2d(conv(8, kernel: 1, groups: 1, bias: false)), m, s.param("conv.0.weight", [8, 4, 1, 1]))
+    h = try s.add(.unary(.hswish), s.batchnorm(h, "conv.1"))
+    h = try s.add(.conv2d(conv(8, kernel: 3, groups: 8, bias: false)), h, s.param("conv.3.weight", [8, 1, 3, 3]))
+    h = try s.add(.unary(.hswish), s.batchnorm(h, "conv.4"))
+    var gate = try s.add(.linear(hasBias: true), s.add(.gap, h), s.param("se.fc.0.weight", [2, 8]), s.param("se.fc.0.bias", [2], .bias))
+    gate = try s.add(.linear(hasBias: true), s.add(.unary(.relu), gate), s.param("se.fc.2.weight", [8, 2]), s.param("se.fc.2.bias", [8], .bias))
+    h = try s.add(.binary(.mul), h, s.add(.reshape([8, 1, 1]), s.add(.unary(.hsigmoid), gate)))
+    let y = try s.batchnorm(s.add(.conv2d(conv(4, kernel: 1, groups: 1, bias: false)), h, s.param("conv.7.weight", [4, 8, 1, 1])), "conv.8")
+    return try s.add(.img2seq, s.add(.binary(.add), m, y))
+  }
+
+  /// The same feed-forward in a training graph (`Autodiff.trainingGraph` runs `token-layout` on the
+  /// train-mode forward): no image op or transpose is left, forward or backward, BatchNorm and its
+  /// gradients run channels-last, and the depth-wise convolution's gradients are the token kernels.
+  /// (Gradient values: AutodiffTests and the PyTorch fixtures.)
+  func testTrainingGraphRunsTheFeedForwardOnTokens() throws {
+    var s = GraphSketch(batch: 2)
+    s.output("logits", try s.add(.mean(axis: 0), try localityFeedForward(&s)))                    // [C]
+    let training = try Autodiff.trainingGraph(s.graph).graph
+    let counts = training.opCounts
+    for gone in ["seq2img", "img2seq", "conv2d", "conv2d_grad_input", "conv2d_grad_weight", "gap"] {
+      XCTAssertNil(counts[gone], "\(gone) remains:\n\(training.dump())")
+    }
+    // Only the weights' Wᵀ of the linear input gradients are transposed, never an activation.
+    XCTAssertFalse(training.nodes.contains { if case .transpose = $0.op { $0.type.batched } else { false } }, training.dump())
+    for op in ["token_dwconv", "token_dwconv_grad_input", "token_dwconv_grad_weight", "batch_normalize_param_grad"] {
+      XCTAssertNotNil(counts[op], "no \(op):\n\(training.dump())")
+    }
+    let batchNorms = training.nodes.compactMap { node -> Bool? in
+      switch node.op {
+      case .training(.batchNormalize(_, let last)), .training(.batchNormalizeGrad(_, let last)),
+           .training(.batchNormalizeParamGrad(_, let last)), .training(.batchMoments(let last)): last
+      default: nil
+      }
+    }
+    XCTAssertEqual(batchNorms.count, 3 * 4)  // 3 BatchNorms: forward, moments, input and parameter gradients
+    XCTAssertTrue(batchNorms.allSatisfy { $0 }, "a BatchNorm op is channels-first")
+    let plain = try Autodiff.trainingGraph(s.graph, options: FusionOptions(disabled: ["leff"])).graph.opCounts
+    XCTAssertNotNil(plain["seq2img"], "--disable-fusion=leff keeps the image layout")
   }
 
   /// CeiT's LeFF with biases, a stride-2 depth-wise convolution (the image shrinks from 4×6 to
