@@ -429,18 +429,14 @@ static void lk__grad_cl_apply(long rows, long C, const float *x, const float *g,
   }
 }
 
-/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c over the rows. y may equal x. Out of memory:
- * channel by channel through the strided group helpers. */
+/* y = (x − mean_c)/sqrt(var_c + eps)·w_c + b_c over the rows. y may equal x. Out of memory (here
+ * and below): the channels-first kernel with B = rows and S = 1, which reads [rows, C] alike,
+ * one channel strip at a time. */
 void lk_batch_normalize_cl(long rows, long C, const float *x, const float *w, const float *b, float eps, float *y) {
   lk__grad_cl_work k;
   if (rows <= 0 || C <= 0) return;
   if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
-    for (long c = 0; c < C; ++c) {
-      double m, var;
-      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
-      for (long r = 0; r < rows; ++r)
-        lk__grad_dnorm(x + r * C + c, 1, m, (w ? w[c] : 1.0) / sqrt(var + eps), b ? b[c] : 0.0, y + r * C + c);
-    }
+    lk_batch_normalize((int)rows, C, 1, x, w, b, eps, y);
     return;
   }
   lk__grad_cl_stats(rows, C, x, NULL, eps, &k);
@@ -458,7 +454,7 @@ void lk_batch_normalize_grad_cl(long rows, long C, const float *x, const float *
   lk__grad_cl_work k;
   if (rows <= 0 || C <= 0) return;
   if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
-    for (long c = 0; c < C; ++c) lk__grad_group_norm_grad(x + c, dy + c, rows, C, 1, eps, w ? w[c] : 1.0, dx + c);
+    lk_batch_normalize_grad((int)rows, C, 1, x, dy, w, eps, dx);
     return;
   }
   lk__grad_cl_stats(rows, C, x, dy, eps, &k);
@@ -472,13 +468,7 @@ void lk_batch_normalize_param_grad_cl(long rows, long C, const float *x, const f
   lk__grad_cl_work k;
   if (rows <= 0 || C <= 0) return;
   if (!lk__grad_cl_alloc(rows, C, 4, &k)) {
-    for (long c = 0; c < C; ++c) {
-      double m, var, sg = 0.0, sx = 0.0;
-      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
-      for (long r = 0; r < rows; ++r) lk__grad_dgx(x + r * C + c, dy + r * C + c, 1, m, &sg, &sx);
-      out[c] = (float)(sx / sqrt(var + eps));
-      out[C + c] = (float)sg;
-    }
+    lk_batch_normalize_param_grad((int)rows, C, 1, x, dy, eps, out);
     return;
   }
   lk__grad_cl_stats(rows, C, x, dy, eps, &k);
@@ -496,12 +486,7 @@ void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
   lk__grad_cl_work k;
   if (rows <= 0 || C <= 0) return;
   if (!lk__grad_cl_alloc(rows, C, 2, &k)) {
-    for (long c = 0; c < C; ++c) {
-      double m, var;
-      lk__grad_group_stats(x + c, rows, C, 1, &m, &var);
-      out[c] = (float)m;
-      out[C + c] = n > 1.0 ? (float)(var * n / (n - 1.0)) : NAN;
-    }
+    lk_batch_moments((int)rows, C, 1, x, out);
     return;
   }
   lk__grad_cl_stats(rows, C, x, NULL, 0.0f, &k);

@@ -48,17 +48,33 @@ extension KernelTable {
     if c.batched {
       axes.insert(Axis(extent: k.graph.batch, batch: true, strides: [a.batched ? a.count : 0, b.batched ? b.count : 0, c.count]), at: 0)
     }
-    axes = collapse(axes)
+    try emitProducts(&k, axes, [try k.arg(0), try k.arg(1), try k.out()], m: m, n: n, k: kk, a: (kk, 1), b: (n, 1), rowStrideC: n)
+  }
+
+  /// Independent products C = A·B over `axes` (strides for A, B, C each), A(i, k) at
+  /// i·a.rows + k·a.columns, B likewise, C rows `rowStrideC` apart: the axes contiguous in all three
+  /// are merged, the last two go to the kernel (`lk_gemm_batched2`: one parallel region over both)
+  /// or the last one (`lk_gemm_batched`), and any others become C loops.
+  private static func emitProducts(
+    _ k: inout KernelContext, _ axes: [Axis], _ pointers: [String], m: Int, n: Int, k kk: Int,
+    a: (rows: Int, columns: Int), b: (rows: Int, columns: Int), rowStrideC: Int
+  ) throws(CodegenError) {
+    var axes = collapse(axes), pointers = pointers
     let inner = axes.popLast() ?? Axis(extent: 1, batch: false, strides: [0, 0, 0])
-    var pointers = [try k.arg(0), try k.arg(1), try k.out()]
+    let outer = axes.popLast()
     for (i, axis) in axes.enumerated() {
       let v = "i\(i)"
       k.w.open("for (long \(v) = 0; \(v) < \(k.extent(axis)); \(v)++)")
       pointers = pointers.indices.map { p in axis.strides[p] == 0 ? pointers[p] : "\(pointers[p]) + \(v) * \(axis.strides[p])" }
     }
-    let args = [k.extent(inner), "\(m)", "\(n)", "\(kk)", pointers[0], "\(inner.strides[0])", "\(kk)", "1",
-                pointers[1], "\(inner.strides[1])", "\(n)", "1", pointers[2], "\(inner.strides[2])", "\(n)", "0.0f"]
-    k.call("lk_gemm_batched", args, from: "gemm.c")
+    let args = [k.extent(inner), "\(m)", "\(n)", "\(kk)", pointers[0], "\(inner.strides[0])", "\(a.rows)", "\(a.columns)",
+                pointers[1], "\(inner.strides[1])", "\(b.rows)", "\(b.columns)", pointers[2], "\(inner.strides[2])",
+                "\(rowStrideC)", "0.0f"]
+    if let outer {
+      k.call("lk_gemm_batched2", [k.extent(outer)] + outer.strides.map(String.init) + args, from: "gemm.c")
+    } else {
+      k.call("lk_gemm_batched", args, from: "gemm.c")
+    }
     for i in axes.indices.reversed() { k.w.close("for i\(i)") }
   }
 
@@ -105,24 +121,8 @@ extension KernelTable {
       Axis(extent: shape[d], batch: false, strides: [a.shape[d] == 1 ? 0 : a.strides[d], b.shape[d] == 1 ? 0 : b.strides[d], cs[d]])
     }
     axes.insert(Axis(extent: k.graph.batch, batch: true, strides: samples + [c.count]), at: 0)
-    axes = collapse(axes)
-    // The last two leading axes go to the kernel (one parallel region over both), any others to C loops.
-    let inner = axes.popLast() ?? Axis(extent: 1, batch: false, strides: [0, 0, 0])
-    let outer = axes.popLast()
-    for (i, axis) in axes.enumerated() {
-      let v = "i\(i)"
-      k.w.open("for (long \(v) = 0; \(v) < \(k.extent(axis)); \(v)++)")
-      pointers = pointers.indices.map { p in axis.strides[p] == 0 ? pointers[p] : "\(pointers[p]) + \(v) * \(axis.strides[p])" }
-    }
-    let args = [k.extent(inner), "\(m)", "\(n)", "\(kk)", pointers[0], "\(inner.strides[0])", "\(a.strides[r - 2])",
-                "\(a.strides[r - 1])", pointers[1], "\(inner.strides[1])", "\(b.strides[r - 2])", "\(b.strides[r - 1])",
-                pointers[2], "\(inner.strides[2])", "\(cs[r - 2])", "0.0f"]
-    if let outer {
-      k.call("lk_gemm_batched2", [k.extent(outer)] + outer.strides.map(String.init) + args, from: "gemm.c")
-    } else {
-      k.call("lk_gemm_batched", args, from: "gemm.c")
-    }
-    for i in axes.indices.reversed() { k.w.close("for i\(i)") }
+    try emitProducts(&k, axes, pointers, m: m, n: n, k: kk, a: (a.strides[r - 2], a.strides[r - 1]),
+                     b: (b.strides[r - 2], b.strides[r - 1]), rowStrideC: cs[r - 2])
   }
 
   /// attention.c: q [Nq, H·D], k, v [Nk, Hk·D], each with its own row stride (q, k and v may be

@@ -2413,6 +2413,14 @@ __attribute__((always_inline)) static inline void lk__tdw_pixels(const int P, in
     }
 }
 
+/* wt[kk, C] = w[C, kk] (tap-major: a tap's weights for consecutive channels are one vector load).
+ * Written row by row (reads strided by kk, from L1): 2× faster than channel by channel, 1.4 µs for
+ * 768 channels × 3×3. */
+static void lk__tdw_taps_major(const float *w, int C, int kk, float *wt) {
+  for (int t = 0; t < kk; ++t)
+    for (int c = 0; c < C; ++c) wt[(long)t * C + c] = w[(long)c * kk + t];
+}
+
 /* Output rows [r0, r1) of the B·Ho rows. */
 static void lk__tdw_rows(long r0, long r1, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph,
                          int pw, int Ho, int Wo, const float *restrict x, const float *restrict wt, int act,
@@ -2476,10 +2484,7 @@ void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int s
     lk_token_dwconv_naive(B, Hh, Ww, C, kh, kw, sh, sw, ph, pw, x, w, bias, act, y);
     return;
   }
-  /* Written row by row (reads strided by kh·kw, from L1): 2× faster than channel by channel,
-   * 1.4 µs for 768 channels × 3×3. */
-  for (int t = 0; t < kk; ++t)
-    for (int c = 0; c < C; ++c) wt[(long)t * C + c] = w[(long)c * kk + t];
+  lk__tdw_taps_major(w, C, kk, wt);
   for (int c = 0; c < C; ++c) wt[(long)kk * C + c] = bias ? bias[c] : 0.0f;
   LK_OMP(parallel if((double)rows * Wo * C * kk >= 8.0 * LK_PAR_MIN))
   {
@@ -2572,8 +2577,7 @@ void lk_token_dwconv_grad_input(int B, int Hh, int Ww, int C, int kh, int kw, in
       for (int t = 0; t < kk; ++t) wt[(long)c * kk + t] = w[(long)c * kk + kk - 1 - t];
     lk_token_dwconv(B, Ho, Wo, C, kh, kw, 1, 1, kh - 1 - ph, kw - 1 - pw, dy, wt, NULL, LK_ACT_NONE, dx);
   } else {
-    for (int t = 0; t < kk; ++t)
-      for (int c = 0; c < C; ++c) wt[(long)t * C + c] = w[(long)c * kk + t];
+    lk__tdw_taps_major(w, C, kk, wt);
     LK_OMP(parallel for schedule(static) if((double)B * Ho * Wo * C * kk >= 8.0 * LK_PAR_MIN))
     for (int b = 0; b < B; ++b)
       lk__tdw_scatter(Hh, Ww, C, kh, kw, sh, sw, ph, pw, Ho, Wo, dy + (long)b * Ho * Wo * C, wt,
