@@ -16,6 +16,21 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
   lk_gemm_ex2(1, rows, N, K, x, 0, K, 1, W, 0, 1, K, y, 0, N, 0.0f, NULL, bias, act, residual, 0, N);
 }
 
+/* With a per-input-channel scale (a squeeze-excite gate, or any x ⊙ s read only by this
+ * projection; the `channel-scale` pass): for b < batch,
+ *   y_b[rows, N] = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b,   s_b = scale + b·scale_bs ([K]),
+ * x_b, residual_b and y_b at b·rows·K, b·rows·N. The scale is folded into W while the GEMM packs it
+ * (one multiply per weight per sample, in a pass the GEMM makes anyway), so the scaled
+ * activations are never written: the separate x ⊙ s pass read and wrote x once more. With
+ * scale_bs = 0 (one scale for the whole batch) it is one GEMM over batch·rows rows; otherwise one
+ * product per sample, in one parallel region. Rounds as x·(s·w) instead of (x·s)·w. */
+void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                            const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  if (scale_bs == 0) { rows *= batch; batch = 1; }
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, (long)rows * K, K, 1, W, 0, 1, K, y, (long)rows * N, N, 0.0f, NULL,
+                  bias, act, residual, (long)rows * N, N, scale, scale_bs);
+}
+
 /* Reference: dot products in double, the activation in double (libm), the residual added in
  * double, one rounding. Each element reads its residual before writing y, so y == residual works. */
 void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
@@ -29,4 +44,19 @@ void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *
       y[(long)r * N + n] = (float)s;
     }
   }
+}
+
+void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  for (int b = 0; b < batch; ++b)
+    for (int r = 0; r < rows; ++r)
+      for (int n = 0; n < N; ++n) {
+        const float *xr = x + ((long)b * rows + r) * K, *s = scale + b * scale_bs;
+        long o = ((long)b * rows + r) * N + n;
+        double acc = bias ? bias[n] : 0.0;
+        for (int k = 0; k < K; ++k) acc += (double)(xr[k] * s[k]) * W[(long)n * K + k];
+        acc = lk_apply_act_ref(act, acc);
+        if (residual) acc += residual[o];
+        y[o] = (float)acc;
+      }
 }

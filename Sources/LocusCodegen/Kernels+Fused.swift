@@ -12,7 +12,17 @@ extension KernelTable {
     let rows = k.count(Array(x.shape.dropLast()), batched: x.batched)
     let bias = a.hasBias ? try k.arg(2) : "NULL"
     let residual = a.hasResidual ? try k.arg(k.node.operands.count - 1) : "NULL"
-    let args = [rows, "\(kk)", "\(n)", try k.arg(0), try k.arg(1), bias, try activationCode(a.activation, &k), residual, try k.out()]
+    let act = try activationCode(a.activation, &k)
+    if let s = a.scaleOperand {
+      // Per sample: x_b [rows, K] scaled by s_b [K] (or one s for every sample).
+      guard x.batched else { throw k.unsupported("an input scale on a projection of a value shared by every sample") }
+      let perSample = k.count(Array(x.shape.dropLast()), batched: false)
+      let scaleStride = k.operand(s).batched ? "\(kk)" : "0"
+      let args = [k.batch(), perSample, "\(kk)", "\(n)", try k.arg(0), try k.arg(1), bias, try k.arg(s), scaleStride, act, residual, try k.out()]
+      k.call("lk_fused_linear_scaled", args, from: "fused_linear.c")
+      return
+    }
+    let args = [rows, "\(kk)", "\(n)", try k.arg(0), try k.arg(1), bias, act, residual, try k.out()]
     k.call("lk_fused_linear", args, from: "fused_linear.c")
   }
 

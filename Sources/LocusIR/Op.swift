@@ -28,16 +28,23 @@ public struct Conv2dAttrs: Hashable, Sendable {
   }
 }
 
-/// `fused_linear`: y = act(x·Wᵀ + b) + residual, the projection with its epilogue.
+/// `fused_linear`: y = act((x ⊙ s)·Wᵀ + b) + residual, the projection with its epilogue, and an
+/// optional per-input-channel scale s (a squeeze-excite gate, `channel-scale`). Operands, in this
+/// order: x, weight, bias?, scale?, residual?.
 public struct FusedLinearAttrs: Hashable, Sendable {
   public var hasBias: Bool
   public var activation: UnaryOp?
   public var hasResidual: Bool
-  public init(hasBias: Bool, activation: UnaryOp? = nil, hasResidual: Bool = false) {
+  public var hasInputScale: Bool
+  public init(hasBias: Bool, activation: UnaryOp? = nil, hasResidual: Bool = false, hasInputScale: Bool = false) {
     self.hasBias = hasBias
     self.activation = activation
     self.hasResidual = hasResidual
+    self.hasInputScale = hasInputScale
   }
+  /// The scale's operand index, when there is one.
+  public var scaleOperand: Int? { hasInputScale ? (hasBias ? 3 : 2) : nil }
+  public var operandCount: Int { 2 + (hasBias ? 1 : 0) + (hasInputScale ? 1 : 0) + (hasResidual ? 1 : 0) }
 }
 
 /// `token_dwconv`: a depth-wise convolution of tokens read as a channels-last image.
@@ -191,7 +198,8 @@ extension Op {
     case .transpose(let p): return "perm \(list(p))"
     case .sdpa(let h, let hk), .localAttention(let h, let hk): return "heads \(h), kv_heads \(hk)"
     case .fusedLinear(let a):
-      return [a.activation.map { "act \($0.rawValue)" }, a.hasResidual ? "residual" : nil].compactMap { $0 }.joined(separator: ", ")
+      return [a.hasInputScale ? "input_scale" : nil, a.activation.map { "act \($0.rawValue)" }, a.hasResidual ? "residual" : nil]
+        .compactMap { $0 }.joined(separator: ", ")
     case .tokenDWConv(let a):
       return "image [\(a.height), \(a.width)], kernel \(list(a.kernel)), stride \(list(a.stride)), padding \(list(a.padding))"
         + (a.activation.map { ", act \($0.rawValue)" } ?? "")

@@ -100,7 +100,7 @@ extension Op {
     case .batchnorm: 5...5
     case .matmul, .binary: 2...2
     case .sdpa, .localAttention: 3...3
-    case .fusedLinear(let a): (2 + (a.hasBias ? 1 : 0) + (a.hasResidual ? 1 : 0))...(2 + (a.hasBias ? 1 : 0) + (a.hasResidual ? 1 : 0))
+    case .fusedLinear(let a): a.operandCount...a.operandCount
     case .tokenDWConv(let a): a.hasBias ? 3...3 : 2...2
     case .shiftedLocalAttention(let a): (2 + 2 * a.variants + 5)...(2 + 2 * a.variants + 5)
     case .concat, .stack: nil

@@ -1,7 +1,14 @@
 /// Shape rules of the fused ops the passes create (DESIGN.md §6).
 extension Op {
   func fusedLinearType(_ a: FusedLinearAttrs, _ ops: [TensorType]) throws(ShapeError) -> TensorType {
-    let y = try linearType(a.hasBias, Array(ops.prefix(a.hasBias ? 3 : 2)))
+    var y = try linearType(a.hasBias, Array(ops.prefix(a.hasBias ? 3 : 2)))
+    if let i = a.scaleOperand {
+      let k = ops[0].shape.last ?? 1
+      guard ops[i].shape == [k] else {
+        throw ShapeError("fused_linear input scale \(ops[i]) must be one value per input channel, [\(k)]")
+      }
+      y.batched = y.batched || ops[i].batched
+    }
     guard a.hasResidual else { return y }
     let r = ops[ops.count - 1]
     guard r.shape == y.shape else {

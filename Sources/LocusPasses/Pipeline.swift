@@ -62,6 +62,7 @@ public enum Pipeline {
     Pass("token-layout", flag: "leff", convertToTokenLayout),
     Pass("fold-batchnorm", flag: "bn-fold", foldBatchNorm),
     Pass("epilogues", flag: "epilogue", fuseEpilogues),
+    Pass("channel-scale", flag: "se", fuseChannelScales),
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },
   ]
 

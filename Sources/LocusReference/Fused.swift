@@ -3,9 +3,10 @@ import LocusIR
 /// The fused ops, each written as the composition of the plain ops it replaces: the reference
 /// states what a fusion must compute, in the unfused terms a reader already trusts.
 extension Interpreter {
-  /// act(x·Wᵀ + b) + residual. Operands: x, weight, bias?, residual?.
+  /// act((x ⊙ s)·Wᵀ + b) + residual. Operands: x, weight, bias?, scale?, residual?.
   static func fusedLinear(_ xs: [Tensor], _ a: FusedLinearAttrs) -> Tensor {
-    var y = linear(xs[0], weight: xs[1], bias: a.hasBias ? xs[2] : nil)
+    let x = a.scaleOperand.map { binary(.mul, xs[0], xs[$0]) } ?? xs[0]
+    var y = linear(x, weight: xs[1], bias: a.hasBias ? xs[2] : nil)
     if let act = a.activation { y = unary(act, y) }
     if a.hasResidual { y = binary(.add, y, xs[xs.count - 1]) }
     return y

@@ -30,6 +30,23 @@ final class FusedOpTests: XCTestCase {
     }
   }
 
+  /// An input scale (`channel-scale`): act((x ⊙ s)·Wᵀ + b) + r with s per sample (one GEMM per
+  /// sample, the scale folded into the packed weights) and shared by the samples (one GEMM).
+  func testFusedLinearWithInputScale() throws {
+    try checkOp("fused_linear", seed: 94) { g, rng in
+      let n = rng.int(3...9), k = rng.int(5...300), out = rng.int(3...21)  // K across the 256-long slices
+      let x = g.input("x", [n, k]), gate = g.input("gate", [k])
+      let full = FusedLinearAttrs(hasBias: true, activation: .gelu, hasResidual: true, hasInputScale: true)
+      g.output("per_sample", try g.add(.fusedLinear(full), [x, g.param("a.weight", [out, k]), g.param("a.bias", [out], role: .bias),
+                                                           gate, g.input("r", [n, out])]))
+      let bare = FusedLinearAttrs(hasBias: false, hasInputScale: true)
+      g.output("shared_scale", try g.add(.fusedLinear(bare), [x, g.param("b.weight", [out, k]), g.param("b.scale", [k], role: .norm)]))
+      let x3 = g.input("x3", [2, n, k])
+      g.output("rank3", try g.add(.fusedLinear(FusedLinearAttrs(hasBias: true, activation: .relu, hasInputScale: true)),
+                                  [x3, g.param("c.weight", [out, k]), g.param("c.bias", [out], role: .bias), gate]))
+    }
+  }
+
   func testTokenDWConv() throws {
     try checkOp("token_dwconv", seed: 92) { g, rng in
       let h = rng.int(4...9), w = rng.int(4...11), c = rng.int(17...37)  // vector bodies and a tail

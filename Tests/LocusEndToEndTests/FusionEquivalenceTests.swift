@@ -20,12 +20,14 @@ final class FusionEquivalenceTests: XCTestCase {
       "leff": ["localvit_tiny", "localvit_tiny_relu6", "ceit_tiny"],
       "bn-fold": ["localvit_tiny", "ceit_tiny"],
       "epilogue": ["deit_tiny", "localvit_fmnist"],
+      "se": ["localvit_tiny", "localvit_tiny_se4"],
     ]
     XCTAssertEqual(Set(patterns.keys), Set(Pipeline.fusionFlags), "every fusion flag is tested on its own")
     let fixtures = Dictionary(uniqueKeysWithValues: try Fixture.all().map { ($0.spec, $0) })
     for (flag, specs) in patterns.sorted(by: { $0.key < $1.key }) {
-      // `leff` alone leaves BatchNorm as an affine; `bn-fold` needs `leff` to see its pattern.
-      let needed: Set<String> = flag == "bn-fold" ? [flag, "leff"] : [flag]
+      // `leff` alone leaves BatchNorm as an affine; `bn-fold` and `se` need `leff` to see their
+      // pattern (before it, the gate scales an image that a 1×1 convolution reads).
+      let needed: Set<String> = ["bn-fold", "se"].contains(flag) ? [flag, "leff"] : [flag]
       let options = FusionOptions(disabled: Set(Pipeline.fusionFlags).subtracting(needed))
       for spec in specs { try compare(try XCTUnwrap(fixtures[spec]), options, flag) }
     }

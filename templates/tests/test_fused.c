@@ -54,6 +54,24 @@ static void test_act_codes(void) {
     }
   }
   {
+    /* h-swish and h-sigmoid divide by 6 without a divide (lk_vdiv6): bit-equal to the division,
+     * as PyTorch computes them, over a sweep of x in ±12 and of the products near 0 and large. */
+    long m = 0, bad = 0;
+    for (long i = -120000; i <= 120000; ++i) {
+      float xs[3] = {(float)i * 1e-4f, (float)i * 1.7e-30f, (float)i * 3.3e25f};
+      for (int j = 0; j < 3; ++j, ++m) {
+        volatile float six = 6.0f; /* a true division, not folded into a multiply */
+        float t = fminf(fmaxf(xs[j] + 3.0f, 0.0f), 6.0f);
+        float p = xs[j] * t;
+        if (fabsf(p / six) < 0x1p-126f) continue; /* subnormal quotients may differ */
+        bad += lk_apply_act(LK_ACT_HSWISH, xs[j]) != p / six;
+        bad += lk_apply_act(LK_ACT_HSIGMOID, xs[j]) != t / six;
+      }
+    }
+    if (bad) { printf("FAIL hswish/hsigmoid as a division by 6: %ld of %ld values differ\n", bad, 2 * m); ++lkt_failed; }
+    else ++lkt_passed;
+  }
+  {
     float v = lk_apply_act(LK_ACT_NONE, 1.25f), u = lk_apply_act(99, 1.25f);
     lkt_check_exact("act none and unknown codes are the identity", &u, &v, 1);
   }
@@ -129,6 +147,39 @@ static void test_fused_linear(void) {
   fused_linear_case(3 * 197, 768, 192, LK_ACT_GELU, 0, 2);
   fused_linear_case(0, 16, 16, LK_ACT_GELU, 1, 1); /* nothing to do */
   fused_linear_case(5, 0, 7, LK_ACT_SIGMOID, 1, 2); /* K = 0: act(bias) + residual */
+}
+
+/* lk_fused_linear_scaled: per-sample (scale_bs = K) or shared (0) input-channel scales, the
+ * residual separate or in place (res 2), against the naive reference that scales x first. The
+ * scales are the h-sigmoid gates of a squeeze-excite block, in [0, 1], some exactly 0. */
+static void fused_linear_scaled_case(int batch, int rows, int K, int N, int act, int bias, int res, int shared) {
+  long ny = (long)batch * rows * N;
+  float *x = lkt_rand((long)batch * rows * K, 1), *W = lkt_rand((long)N * K, (float)(3.0 / sqrt(K + 1.0)));
+  float *b = lkt_rand(N, 1), *s = lkt_rand((long)batch * K, 1), *R = lkt_rand(ny, 2), *y = lkt_rand(ny, 1);
+  float *ref = lkt_rand(ny, 1);
+  long sbs = shared ? 0 : K;
+  char what[160];
+  for (long i = 0; i < (long)batch * K; ++i) s[i] = s[i] < -0.8f ? 0.0f : 0.5f + 0.5f * s[i];
+  if (res == 2) memcpy(y, R, (size_t)ny * sizeof(float));
+  lk_fused_linear_scaled_naive(batch, rows, K, N, x, W, bias ? b : NULL, s, sbs, act, res ? R : NULL, ref);
+  lk_fused_linear_scaled(batch, rows, K, N, x, W, bias ? b : NULL, s, sbs, act, res == 1 ? R : res == 2 ? y : NULL, y);
+  snprintf(what, sizeof what, "fused_linear_scaled b%d %dx%d->%d %s bias%d res%d %s", batch, rows, K, N, act_names[act], bias,
+           res, shared ? "shared scale" : "per-sample scale");
+  lkt_check(what, y, ref, ny, 1e-5 * sqrt(K + 1.0) + act_tol(act));
+  free(x); free(W); free(b); free(s); free(R); free(y); free(ref);
+}
+
+static void test_fused_linear_scaled(void) {
+  /* LocalViT's 1×1 convolution after the squeeze-excite gate (196 tokens, 768 → 192), K across the
+   * 256-long slices, edge tiles, and one row. */
+  fused_linear_scaled_case(1, 196, 768, 192, LK_ACT_NONE, 1, 2, 0);
+  fused_linear_scaled_case(3, 196, 768, 192, LK_ACT_NONE, 1, 2, 0);
+  fused_linear_scaled_case(3, 49, 256, 64, LK_ACT_HSWISH, 0, 1, 0);
+  fused_linear_scaled_case(2, 17, 300, 33, LK_ACT_GELU, 1, 0, 0);
+  fused_linear_scaled_case(4, 7, 13, 13, LK_ACT_RELU, 1, 1, 1);
+  fused_linear_scaled_case(5, 1, 40, 9, LK_ACT_SIGMOID, 0, 2, 0);
+  fused_linear_scaled_case(2, 5, 600, 20, LK_ACT_NONE, 1, 2, 1);
+  fused_linear_scaled_case(0, 5, 6, 7, LK_ACT_NONE, 1, 0, 0); /* nothing to do */
 }
 
 /* The general entry point: batches (with a shared operand), bias_m, beta, transposed A. */
@@ -235,15 +286,20 @@ static void test_thread_invariance(void) {
   float *x = lkt_rand((long)rows * K, 1), *W = lkt_rand((long)N * K, 0.1f), *b = lkt_rand(N, 1);
   float *R = lkt_rand((long)rows * N, 1), *y1 = lkt_copy(R, (long)rows * N), *y2 = lkt_copy(R, (long)rows * N);
   float *t = lkt_rand(3L * 14 * 14 * 192, 1), *w = lkt_rand(192L * 9, 1), *z1 = lkt_rand(3L * 14 * 14 * 192, 1);
-  float *z2 = lkt_rand(3L * 14 * 14 * 192, 1);
+  float *z2 = lkt_rand(3L * 14 * 14 * 192, 1), *gate = lkt_rand(2L * K, 1);
+  float *u1 = lkt_rand(2L * 98 * N, 1), *u2 = lkt_rand(2L * 98 * N, 1);
   lk_fused_linear(rows, K, N, x, W, b, LK_ACT_GELU, y2, y2);
+  lk_fused_linear_scaled(2, 98, K, N, x, W, b, gate, K, LK_ACT_NONE, NULL, u2);
   lk_token_dwconv(3, 14, 14, 192, 3, 3, 1, 1, 1, 1, t, w, b, LK_ACT_GELU, z2);
   LKT_SET_THREADS(1);
   lk_fused_linear(rows, K, N, x, W, b, LK_ACT_GELU, y1, y1);
+  lk_fused_linear_scaled(2, 98, K, N, x, W, b, gate, K, LK_ACT_NONE, NULL, u1);
   lk_token_dwconv(3, 14, 14, 192, 3, 3, 1, 1, 1, 1, t, w, b, LK_ACT_GELU, z1);
   LKT_SET_THREADS(2);
   lkt_check_exact("fused_linear thread-count invariance", y1, y2, (long)rows * N);
   lkt_check_exact("token_dwconv thread-count invariance", z1, z2, 3L * 14 * 14 * 192);
+  lkt_check_exact("fused_linear_scaled thread-count invariance", u1, u2, 2L * 98 * N);
+  free(gate); free(u1); free(u2);
   free(x); free(W); free(b); free(R); free(y1); free(y2); free(t); free(w); free(z1); free(z2);
 }
 
@@ -252,6 +308,7 @@ int main(void) {
   test_rsqrt();
   test_gemm_ex2();
   test_fused_linear();
+  test_fused_linear_scaled();
   test_token_dwconv();
   test_token_dwconv_vs_conv2d();
   test_thread_invariance();

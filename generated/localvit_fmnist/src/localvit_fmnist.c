@@ -234,9 +234,26 @@ static inline lk_vf lk_vgelu(lk_vf x) {
 /* NaN propagates through relu, relu6, hswish and hsigmoid (lk_vmax/lk_vmin return NaN operands). */
 static inline lk_vf lk_vrelu(lk_vf x) { return lk_vmax(x, lk_vzero()); }
 static inline lk_vf lk_vrelu6(lk_vf x) { return lk_vmin(lk_vmax(x, lk_vzero()), lk_vset1(6.0f)); }
-/* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch. */
-static inline lk_vf lk_vhsigmoid(lk_vf x) { return lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
-static inline lk_vf lk_vhswish(lk_vf x) { return x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
+/* p / 6 as the division rounds it, for every p whose quotient is a normal float (checked for all
+ * 2^31 non-negative floats; subnormal quotients may differ by an ulp), without a divide: q = p·(1/6)
+ * is within an ulp, e = p − 6q is exact in one fused multiply-add, and q + e·(1/6) rounds to the
+ * quotient (Markstein's correction). A vector divide issues once per ~5 cycles on Zen 3, which
+ * made h-swish cost a third of LocalViT's depth-wise convolution; this is three pipelined ops.
+ * The multiply-adds must be fused (clang contracts them: -ffp-contract=on, its default), so targets
+ * without FMA instructions divide. */
+static inline lk_vf lk_vdiv6(lk_vf p) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+  const lk_vf r = lk_vset1(1.0f / 6.0f), six = lk_vset1(6.0f);
+  lk_vf q = p * r;
+  lk_vf e = p - q * six;
+  return q + e * r;
+#else
+  return p / 6.0f;
+#endif
+}
+/* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch rounds them. */
+static inline lk_vf lk_vhsigmoid(lk_vf x) { return lk_vdiv6(lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f))); }
+static inline lk_vf lk_vhswish(lk_vf x) { return lk_vdiv6(x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f))); }
 static inline lk_vf lk_vsigmoid(lk_vf x) { return 1.0f / (1.0f + lk_vexp(-x)); }
 
 /* Activation codes of the fused kernels' `act` argument (the order is ABI: the emitter writes the
@@ -489,6 +506,8 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
 /* fused_linear.c */
 void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
                      const float *residual, float *y);
+void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                            const float *scale, long scale_bs, int act, const float *residual, float *y);
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
@@ -612,6 +631,7 @@ typedef struct {
   int act;             /* LK_ACT_*, applied after beta and the biases */
   const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
   long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
 } lk__gemm_args;
 
 /* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
@@ -754,9 +774,11 @@ static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long l
   for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
 }
 
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc. */
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
 static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            float *restrict bp) {
+                            const float *restrict sk, float *restrict bp) {
   for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
     int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
     const float *b = B + j0 * csb;
@@ -780,6 +802,12 @@ static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, l
         for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
       }
     }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
   }
 }
 
@@ -833,7 +861,7 @@ static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1
     int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
     for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
       int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
-      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, bp);
+      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
       for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
         int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
         int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
@@ -877,7 +905,8 @@ static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, 
   for (int i = m0; i < m1; ++i) {
     for (int j = n0; j < n1; ++j) {
       double s = 0.0;
-      for (int k = 0; k < g->K; ++k) s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb];
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
       if (g->bias_m) s += g->bias_m[i];
       if (g->bias_n) s += g->bias_n[j];
       float *c = g->C + (long)i * g->rsc + j;
@@ -946,12 +975,13 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
 static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
                             const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
                             long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
   if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr;
+  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
@@ -976,6 +1006,7 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
       int m0, m1, n0, n1;
       g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
       if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -990,7 +1021,7 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
   lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr);
+                  act, R, bsr, rsr, NULL, 0);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -1015,7 +1046,7 @@ void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M,
                       long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
                       long rsc, float beta) {
   lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0);
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -1042,7 +1073,7 @@ void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, con
   if (M <= 0 || N <= 0) return;
   g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
   g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
   if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
   else lk__gemm_rect(&g, 0, M, 0, N, ws);
 }
@@ -1057,7 +1088,7 @@ void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa,
     lk__gemm_args g;
     g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
     g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
-    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr;
+    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
     lk__gemm_rect_naive(&g, 0, M, 0, N);
   }
 }
@@ -2249,6 +2280,21 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
   lk_gemm_ex2(1, rows, N, K, x, 0, K, 1, W, 0, 1, K, y, 0, N, 0.0f, NULL, bias, act, residual, 0, N);
 }
 
+/* With a per-input-channel scale (a squeeze-excite gate, or any x ⊙ s read only by this
+ * projection; the `channel-scale` pass): for b < batch,
+ *   y_b[rows, N] = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b,   s_b = scale + b·scale_bs ([K]),
+ * x_b, residual_b and y_b at b·rows·K, b·rows·N. The scale is folded into W while the GEMM packs it
+ * (one multiply per weight per sample, in a pass the GEMM makes anyway), so the scaled
+ * activations are never written: the separate x ⊙ s pass read and wrote x once more. With
+ * scale_bs = 0 (one scale for the whole batch) it is one GEMM over batch·rows rows; otherwise one
+ * product per sample, in one parallel region. Rounds as x·(s·w) instead of (x·s)·w. */
+void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                            const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  if (scale_bs == 0) { rows *= batch; batch = 1; }
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, (long)rows * K, K, 1, W, 0, 1, K, y, (long)rows * N, N, 0.0f, NULL,
+                  bias, act, residual, (long)rows * N, N, scale, scale_bs);
+}
+
 /* Reference: dot products in double, the activation in double (libm), the residual added in
  * double, one rounding. Each element reads its residual before writing y, so y == residual works. */
 void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
@@ -2262,6 +2308,21 @@ void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *
       y[(long)r * N + n] = (float)s;
     }
   }
+}
+
+void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  for (int b = 0; b < batch; ++b)
+    for (int r = 0; r < rows; ++r)
+      for (int n = 0; n < N; ++n) {
+        const float *xr = x + ((long)b * rows + r) * K, *s = scale + b * scale_bs;
+        long o = ((long)b * rows + r) * N + n;
+        double acc = bias ? bias[n] : 0.0;
+        for (int k = 0; k < K; ++k) acc += (double)(xr[k] * s[k]) * W[(long)n * K + k];
+        acc = lk_apply_act_ref(act, acc);
+        if (residual) acc += residual[o];
+        y[o] = (float)acc;
+      }
 }
 
 /* ---- templates/token_dwconv.c -------------------------------------------------------------- */
@@ -2888,171 +2949,171 @@ int localvit_fmnist_prepare(const float *const *params, float *arena) {
   lk_mul(4, (const long[]){256, 1, 3, 3}, params[15], (const long[]){9, 0, 3, 1}, arena + 18176,
       (const long[]){1, 0, 0, 0}, arena + 18944);
 
-  /* %65 = add_scalar(%64) {x op 1e-05} blocks.0.conv.conv.8 : f32[64] */
+  /* %64 = add_scalar(%63) {x op 1e-05} blocks.0.conv.conv.8 : f32[64] */
   lk_add_scalar(64, params[28], 1e-05f, arena + 21248);
 
-  /* %66 = rsqrt(%65) blocks.0.conv.conv.8 : f32[64] */
+  /* %65 = rsqrt(%64) blocks.0.conv.conv.8 : f32[64] */
   lk_rsqrt(64, arena + 21248, arena + 21312);
 
-  /* %67 = mul(%61, %66) blocks.0.conv.conv.8 : f32[64] */
+  /* %66 = mul(%60, %65) blocks.0.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[25], (const long[]){1}, arena + 21312, (const long[]){1},
       arena + 21376);
 
-  /* %68 = mul(%63, %67) blocks.0.conv.conv.8 : f32[64] */
+  /* %67 = mul(%62, %66) blocks.0.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[27], (const long[]){1}, arena + 21376, (const long[]){1},
       arena + 21440);
 
-  /* %69 = sub(%62, %68) blocks.0.conv.conv.8 : f32[64] */
+  /* %68 = sub(%61, %67) blocks.0.conv.conv.8 : f32[64] */
   lk_sub(1, (const long[]){64}, params[26], (const long[]){1}, arena + 21440, (const long[]){1},
       arena + 21504);
 
-  /* %70 = reshape(%67) {shape [64, 1]} blocks.0.conv.conv.7 : f32[64, 1], a view of %67: no code */
+  /* %69 = reshape(%66) {shape [64, 1]} blocks.0.conv.conv.7 : f32[64, 1], a view of %66: no code */
 
-  /* %71 = mul(%60, %70) blocks.0.conv.conv.7 : f32[64, 256] */
+  /* %70 = mul(%59, %69) blocks.0.conv.conv.7 : f32[64, 256] */
   lk_mul(2, (const long[]){64, 256}, params[24], (const long[]){256, 1}, arena + 21376,
       (const long[]){1, 0}, arena + 21568);
 
-  /* %95 = add_scalar(%94) {x op 1e-05} blocks.1.conv.conv.1 : f32[256] */
+  /* %94 = add_scalar(%93) {x op 1e-05} blocks.1.conv.conv.1 : f32[256] */
   lk_add_scalar(256, params[39], 1e-05f, arena + 37952);
 
-  /* %96 = rsqrt(%95) blocks.1.conv.conv.1 : f32[256] */
+  /* %95 = rsqrt(%94) blocks.1.conv.conv.1 : f32[256] */
   lk_rsqrt(256, arena + 37952, arena + 38208);
 
-  /* %97 = mul(%91, %96) blocks.1.conv.conv.1 : f32[256] */
+  /* %96 = mul(%90, %95) blocks.1.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[36], (const long[]){1}, arena + 38208, (const long[]){1},
       arena + 38464);
 
-  /* %98 = mul(%93, %97) blocks.1.conv.conv.1 : f32[256] */
+  /* %97 = mul(%92, %96) blocks.1.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[38], (const long[]){1}, arena + 38464, (const long[]){1},
       arena + 38720);
 
-  /* %99 = sub(%92, %98) blocks.1.conv.conv.1 : f32[256] */
+  /* %98 = sub(%91, %97) blocks.1.conv.conv.1 : f32[256] */
   lk_sub(1, (const long[]){256}, params[37], (const long[]){1}, arena + 38720, (const long[]){1},
       arena + 38976);
 
-  /* %100 = reshape(%97) {shape [256, 1]} blocks.1.conv.conv.0 : f32[256, 1], a view of %97: no code */
+  /* %99 = reshape(%96) {shape [256, 1]} blocks.1.conv.conv.0 : f32[256, 1], a view of %96: no code */
 
-  /* %101 = mul(%90, %100) blocks.1.conv.conv.0 : f32[256, 64] */
+  /* %100 = mul(%89, %99) blocks.1.conv.conv.0 : f32[256, 64] */
   lk_mul(2, (const long[]){256, 64}, params[35], (const long[]){64, 1}, arena + 38464,
       (const long[]){1, 0}, arena + 39232);
 
-  /* %108 = add_scalar(%107) {x op 1e-05} blocks.1.conv.conv.4 : f32[256] */
+  /* %107 = add_scalar(%106) {x op 1e-05} blocks.1.conv.conv.4 : f32[256] */
   lk_add_scalar(256, params[44], 1e-05f, arena + 55616);
 
-  /* %109 = rsqrt(%108) blocks.1.conv.conv.4 : f32[256] */
+  /* %108 = rsqrt(%107) blocks.1.conv.conv.4 : f32[256] */
   lk_rsqrt(256, arena + 55616, arena + 55872);
 
-  /* %110 = mul(%104, %109) blocks.1.conv.conv.4 : f32[256] */
+  /* %109 = mul(%103, %108) blocks.1.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[41], (const long[]){1}, arena + 55872, (const long[]){1},
       arena + 56128);
 
-  /* %111 = mul(%106, %110) blocks.1.conv.conv.4 : f32[256] */
+  /* %110 = mul(%105, %109) blocks.1.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[43], (const long[]){1}, arena + 56128, (const long[]){1},
       arena + 56384);
 
-  /* %112 = sub(%105, %111) blocks.1.conv.conv.4 : f32[256] */
+  /* %111 = sub(%104, %110) blocks.1.conv.conv.4 : f32[256] */
   lk_sub(1, (const long[]){256}, params[42], (const long[]){1}, arena + 56384, (const long[]){1},
       arena + 56640);
 
-  /* %113 = reshape(%110) {shape [256, 1, 1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 1, 1], a view of %110: no code */
+  /* %112 = reshape(%109) {shape [256, 1, 1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 1, 1], a view of %109: no code */
 
-  /* %114 = mul(%103, %113) blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %113 = mul(%102, %112) blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_mul(4, (const long[]){256, 1, 3, 3}, params[40], (const long[]){9, 0, 3, 1}, arena + 56128,
       (const long[]){1, 0, 0, 0}, arena + 56896);
 
-  /* %130 = add_scalar(%129) {x op 1e-05} blocks.1.conv.conv.8 : f32[64] */
+  /* %128 = add_scalar(%127) {x op 1e-05} blocks.1.conv.conv.8 : f32[64] */
   lk_add_scalar(64, params[53], 1e-05f, arena + 59200);
 
-  /* %131 = rsqrt(%130) blocks.1.conv.conv.8 : f32[64] */
+  /* %129 = rsqrt(%128) blocks.1.conv.conv.8 : f32[64] */
   lk_rsqrt(64, arena + 59200, arena + 59264);
 
-  /* %132 = mul(%126, %131) blocks.1.conv.conv.8 : f32[64] */
+  /* %130 = mul(%124, %129) blocks.1.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[50], (const long[]){1}, arena + 59264, (const long[]){1},
       arena + 59328);
 
-  /* %133 = mul(%128, %132) blocks.1.conv.conv.8 : f32[64] */
+  /* %131 = mul(%126, %130) blocks.1.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[52], (const long[]){1}, arena + 59328, (const long[]){1},
       arena + 59392);
 
-  /* %134 = sub(%127, %133) blocks.1.conv.conv.8 : f32[64] */
+  /* %132 = sub(%125, %131) blocks.1.conv.conv.8 : f32[64] */
   lk_sub(1, (const long[]){64}, params[51], (const long[]){1}, arena + 59392, (const long[]){1},
       arena + 59456);
 
-  /* %135 = reshape(%132) {shape [64, 1]} blocks.1.conv.conv.7 : f32[64, 1], a view of %132: no code */
+  /* %133 = reshape(%130) {shape [64, 1]} blocks.1.conv.conv.7 : f32[64, 1], a view of %130: no code */
 
-  /* %136 = mul(%125, %135) blocks.1.conv.conv.7 : f32[64, 256] */
+  /* %134 = mul(%123, %133) blocks.1.conv.conv.7 : f32[64, 256] */
   lk_mul(2, (const long[]){64, 256}, params[49], (const long[]){256, 1}, arena + 59328,
       (const long[]){1, 0}, arena + 59520);
 
-  /* %160 = add_scalar(%159) {x op 1e-05} blocks.2.conv.conv.1 : f32[256] */
+  /* %158 = add_scalar(%157) {x op 1e-05} blocks.2.conv.conv.1 : f32[256] */
   lk_add_scalar(256, params[64], 1e-05f, arena + 75904);
 
-  /* %161 = rsqrt(%160) blocks.2.conv.conv.1 : f32[256] */
+  /* %159 = rsqrt(%158) blocks.2.conv.conv.1 : f32[256] */
   lk_rsqrt(256, arena + 75904, arena + 76160);
 
-  /* %162 = mul(%156, %161) blocks.2.conv.conv.1 : f32[256] */
+  /* %160 = mul(%154, %159) blocks.2.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[61], (const long[]){1}, arena + 76160, (const long[]){1},
       arena + 76416);
 
-  /* %163 = mul(%158, %162) blocks.2.conv.conv.1 : f32[256] */
+  /* %161 = mul(%156, %160) blocks.2.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[63], (const long[]){1}, arena + 76416, (const long[]){1},
       arena + 76672);
 
-  /* %164 = sub(%157, %163) blocks.2.conv.conv.1 : f32[256] */
+  /* %162 = sub(%155, %161) blocks.2.conv.conv.1 : f32[256] */
   lk_sub(1, (const long[]){256}, params[62], (const long[]){1}, arena + 76672, (const long[]){1},
       arena + 76928);
 
-  /* %165 = reshape(%162) {shape [256, 1]} blocks.2.conv.conv.0 : f32[256, 1], a view of %162: no code */
+  /* %163 = reshape(%160) {shape [256, 1]} blocks.2.conv.conv.0 : f32[256, 1], a view of %160: no code */
 
-  /* %166 = mul(%155, %165) blocks.2.conv.conv.0 : f32[256, 64] */
+  /* %164 = mul(%153, %163) blocks.2.conv.conv.0 : f32[256, 64] */
   lk_mul(2, (const long[]){256, 64}, params[60], (const long[]){64, 1}, arena + 76416,
       (const long[]){1, 0}, arena + 77184);
 
-  /* %173 = add_scalar(%172) {x op 1e-05} blocks.2.conv.conv.4 : f32[256] */
+  /* %171 = add_scalar(%170) {x op 1e-05} blocks.2.conv.conv.4 : f32[256] */
   lk_add_scalar(256, params[69], 1e-05f, arena + 93568);
 
-  /* %174 = rsqrt(%173) blocks.2.conv.conv.4 : f32[256] */
+  /* %172 = rsqrt(%171) blocks.2.conv.conv.4 : f32[256] */
   lk_rsqrt(256, arena + 93568, arena + 93824);
 
-  /* %175 = mul(%169, %174) blocks.2.conv.conv.4 : f32[256] */
+  /* %173 = mul(%167, %172) blocks.2.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[66], (const long[]){1}, arena + 93824, (const long[]){1},
       arena + 94080);
 
-  /* %176 = mul(%171, %175) blocks.2.conv.conv.4 : f32[256] */
+  /* %174 = mul(%169, %173) blocks.2.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[68], (const long[]){1}, arena + 94080, (const long[]){1},
       arena + 94336);
 
-  /* %177 = sub(%170, %176) blocks.2.conv.conv.4 : f32[256] */
+  /* %175 = sub(%168, %174) blocks.2.conv.conv.4 : f32[256] */
   lk_sub(1, (const long[]){256}, params[67], (const long[]){1}, arena + 94336, (const long[]){1},
       arena + 94592);
 
-  /* %178 = reshape(%175) {shape [256, 1, 1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 1, 1], a view of %175: no code */
+  /* %176 = reshape(%173) {shape [256, 1, 1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 1, 1], a view of %173: no code */
 
-  /* %179 = mul(%168, %178) blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %177 = mul(%166, %176) blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_mul(4, (const long[]){256, 1, 3, 3}, params[65], (const long[]){9, 0, 3, 1}, arena + 94080,
       (const long[]){1, 0, 0, 0}, arena + 94848);
 
-  /* %195 = add_scalar(%194) {x op 1e-05} blocks.2.conv.conv.8 : f32[64] */
+  /* %192 = add_scalar(%191) {x op 1e-05} blocks.2.conv.conv.8 : f32[64] */
   lk_add_scalar(64, params[78], 1e-05f, arena + 97152);
 
-  /* %196 = rsqrt(%195) blocks.2.conv.conv.8 : f32[64] */
+  /* %193 = rsqrt(%192) blocks.2.conv.conv.8 : f32[64] */
   lk_rsqrt(64, arena + 97152, arena + 97216);
 
-  /* %197 = mul(%191, %196) blocks.2.conv.conv.8 : f32[64] */
+  /* %194 = mul(%188, %193) blocks.2.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[75], (const long[]){1}, arena + 97216, (const long[]){1},
       arena + 97280);
 
-  /* %198 = mul(%193, %197) blocks.2.conv.conv.8 : f32[64] */
+  /* %195 = mul(%190, %194) blocks.2.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[77], (const long[]){1}, arena + 97280, (const long[]){1},
       arena + 97344);
 
-  /* %199 = sub(%192, %198) blocks.2.conv.conv.8 : f32[64] */
+  /* %196 = sub(%189, %195) blocks.2.conv.conv.8 : f32[64] */
   lk_sub(1, (const long[]){64}, params[76], (const long[]){1}, arena + 97344, (const long[]){1},
       arena + 97408);
 
-  /* %200 = reshape(%197) {shape [64, 1]} blocks.2.conv.conv.7 : f32[64, 1], a view of %197: no code */
+  /* %197 = reshape(%194) {shape [64, 1]} blocks.2.conv.conv.7 : f32[64, 1], a view of %194: no code */
 
-  /* %201 = mul(%190, %200) blocks.2.conv.conv.7 : f32[64, 256] */
+  /* %198 = mul(%187, %197) blocks.2.conv.conv.7 : f32[64, 256] */
   lk_mul(2, (const long[]){64, 256}, params[74], (const long[]){256, 1}, arena + 97280,
       (const long[]){1, 0}, arena + 97472);
   return 0;
@@ -3127,169 +3188,157 @@ int localvit_fmnist_forward(const float *const *params, const float *const *inpu
   lk_fused_linear(B, 4, 256, arena + 114112, params[22], params[23], LK_ACT_HSIGMOID, NULL,
       arena + 113856);
 
-  /* %58 = mul(%50, %57) blocks.0.conv.conv.6 : f32[B, 49, 256], written over %50 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 126400, (const long[]){12544, 256, 1},
-      arena + 113856, (const long[]){256, 0, 1}, arena + 126400);
+  /* %59 = reshape(%58) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %58: no code */
 
-  /* %60 = reshape(%59) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %59: no code */
+  /* %71 = fused_linear(%50, %70, %68, %57, %23) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 49, 64], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 49, 256, 64, arena + 126400, arena + 21568, arena + 21504,
+      arena + 113856, 256, LK_ACT_NONE, arena + 139008, arena + 139008);
 
-  /* %72 = fused_linear(%58, %71, %69, %23) {residual} blocks.0.conv.conv.7 : f32[B, 49, 64], written into %7 from row 1 */
-  lk_fused_linear(B * 49, 256, 64, arena + 126400, arena + 21568, arena + 21504, LK_ACT_NONE,
-      arena + 139008, arena + 139008);
+  /* %72 = concat(%22, %71) {axis 0} blocks.0.conv : f32[B, 50, 64], a view of %7: no code */
 
-  /* %73 = concat(%22, %72) {axis 0} blocks.0.conv : f32[B, 50, 64], a view of %7: no code */
-
-  /* %76 = layernorm(%73, %74, %75) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  /* %75 = layernorm(%72, %73, %74) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[29], params[30], 1e-06f, arena + 123456);
 
-  /* %79 = fused_linear(%76, %77, %78) blocks.1.attn.qkv : f32[B, 50, 192] */
+  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %80 = slice(%79) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %79: no code */
+  /* %79 = slice(%78) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %78: no code */
 
-  /* %81 = slice(%79) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %79: no code */
+  /* %80 = slice(%78) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %78: no code */
 
-  /* %82 = slice(%79) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %79: no code */
+  /* %81 = slice(%78) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %78: no code */
 
-  /* %83 = sdpa(%80, %81, %82) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
+  /* %82 = sdpa(%79, %80, %81) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %86 = fused_linear(%83, %84, %85, %73) {residual} blocks.1.attn.proj : f32[B, 50, 64], written over %7 */
+  /* %85 = fused_linear(%82, %83, %84, %72) {residual} blocks.1.attn.proj : f32[B, 50, 64], written over %7 */
   lk_fused_linear(B * 50, 64, 64, arena + 123456, params[33], params[34], LK_ACT_NONE,
       arena + 138944, arena + 138944);
 
-  /* %87 = slice(%86) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %7: no code */
+  /* %86 = slice(%85) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %7: no code */
 
-  /* %88 = slice(%86) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64], a view of %7: no code */
+  /* %87 = slice(%85) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64], a view of %7: no code */
 
-  /* %90 = reshape(%89) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %89: no code */
+  /* %89 = reshape(%88) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %88: no code */
 
-  /* %102 = fused_linear(%88, %101, %99) {act hswish} blocks.1.conv.conv.0 : f32[B, 49, 256] */
+  /* %101 = fused_linear(%87, %100, %98) {act hswish} blocks.1.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 139008, arena + 39232, arena + 38976, LK_ACT_HSWISH,
       NULL, arena + 113856);
 
-  /* %115 = token_dwconv(%102, %114, %112) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %114 = token_dwconv(%101, %113, %111) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 113856, arena + 56896, arena + 56640,
       LK_ACT_HSWISH, arena + 126400);
 
-  /* %116 = mean(%115) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %115 = mean(%114) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 126400, arena + 113856);
 
-  /* %119 = fused_linear(%116, %117, %118) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %118 = fused_linear(%115, %116, %117) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 113856, params[45], params[46], LK_ACT_RELU, NULL,
       arena + 114112);
 
-  /* %122 = fused_linear(%119, %120, %121) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %121 = fused_linear(%118, %119, %120) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 114112, params[47], params[48], LK_ACT_HSIGMOID, NULL,
       arena + 113856);
 
-  /* %123 = mul(%115, %122) blocks.1.conv.conv.6 : f32[B, 49, 256], written over %115 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 126400, (const long[]){12544, 256, 1},
-      arena + 113856, (const long[]){256, 0, 1}, arena + 126400);
+  /* %123 = reshape(%122) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %122: no code */
 
-  /* %125 = reshape(%124) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %124: no code */
+  /* %135 = fused_linear(%114, %134, %132, %121, %87) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 49, 64], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 49, 256, 64, arena + 126400, arena + 59520, arena + 59456,
+      arena + 113856, 256, LK_ACT_NONE, arena + 139008, arena + 139008);
 
-  /* %137 = fused_linear(%123, %136, %134, %88) {residual} blocks.1.conv.conv.7 : f32[B, 49, 64], written into %7 from row 1 */
-  lk_fused_linear(B * 49, 256, 64, arena + 126400, arena + 59520, arena + 59456, LK_ACT_NONE,
-      arena + 139008, arena + 139008);
+  /* %136 = concat(%86, %135) {axis 0} blocks.1.conv : f32[B, 50, 64], a view of %7: no code */
 
-  /* %138 = concat(%87, %137) {axis 0} blocks.1.conv : f32[B, 50, 64], a view of %7: no code */
-
-  /* %141 = layernorm(%138, %139, %140) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  /* %139 = layernorm(%136, %137, %138) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[54], params[55], 1e-06f, arena + 123456);
 
-  /* %144 = fused_linear(%141, %142, %143) blocks.2.attn.qkv : f32[B, 50, 192] */
+  /* %142 = fused_linear(%139, %140, %141) blocks.2.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %145 = slice(%144) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %144: no code */
+  /* %143 = slice(%142) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %142: no code */
 
-  /* %146 = slice(%144) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %144: no code */
+  /* %144 = slice(%142) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %142: no code */
 
-  /* %147 = slice(%144) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %144: no code */
+  /* %145 = slice(%142) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %142: no code */
 
-  /* %148 = sdpa(%145, %146, %147) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
+  /* %146 = sdpa(%143, %144, %145) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %151 = fused_linear(%148, %149, %150, %138) {residual} blocks.2.attn.proj : f32[B, 50, 64], written over %7 */
+  /* %149 = fused_linear(%146, %147, %148, %136) {residual} blocks.2.attn.proj : f32[B, 50, 64], written over %7 */
   lk_fused_linear(B * 50, 64, 64, arena + 123456, params[58], params[59], LK_ACT_NONE,
       arena + 138944, arena + 138944);
 
-  /* %152 = slice(%151) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %7: no code */
+  /* %150 = slice(%149) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %7: no code */
 
-  /* %153 = slice(%151) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64], a view of %7: no code */
+  /* %151 = slice(%149) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64], a view of %7: no code */
 
-  /* %155 = reshape(%154) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %154: no code */
+  /* %153 = reshape(%152) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %152: no code */
 
-  /* %167 = fused_linear(%153, %166, %164) {act hswish} blocks.2.conv.conv.0 : f32[B, 49, 256] */
+  /* %165 = fused_linear(%151, %164, %162) {act hswish} blocks.2.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 139008, arena + 77184, arena + 76928, LK_ACT_HSWISH,
       NULL, arena + 113856);
 
-  /* %180 = token_dwconv(%167, %179, %177) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %178 = token_dwconv(%165, %177, %175) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 113856, arena + 94848, arena + 94592,
       LK_ACT_HSWISH, arena + 126400);
 
-  /* %181 = mean(%180) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %179 = mean(%178) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 126400, arena + 113856);
 
-  /* %184 = fused_linear(%181, %182, %183) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %182 = fused_linear(%179, %180, %181) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 113856, params[70], params[71], LK_ACT_RELU, NULL,
       arena + 114112);
 
-  /* %187 = fused_linear(%184, %185, %186) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %185 = fused_linear(%182, %183, %184) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 114112, params[72], params[73], LK_ACT_HSIGMOID, NULL,
       arena + 113856);
 
-  /* %188 = mul(%180, %187) blocks.2.conv.conv.6 : f32[B, 49, 256], written over %180 */
-  lk_mul(3, (const long[]){B, 49, 256}, arena + 126400, (const long[]){12544, 256, 1},
-      arena + 113856, (const long[]){256, 0, 1}, arena + 126400);
+  /* %187 = reshape(%186) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %186: no code */
 
-  /* %190 = reshape(%189) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %189: no code */
+  /* %199 = fused_linear(%178, %198, %196, %185, %151) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 49, 64], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 49, 256, 64, arena + 126400, arena + 97472, arena + 97408,
+      arena + 113856, 256, LK_ACT_NONE, arena + 139008, arena + 139008);
 
-  /* %202 = fused_linear(%188, %201, %199, %153) {residual} blocks.2.conv.conv.7 : f32[B, 49, 64], written into %7 from row 1 */
-  lk_fused_linear(B * 49, 256, 64, arena + 126400, arena + 97472, arena + 97408, LK_ACT_NONE,
-      arena + 139008, arena + 139008);
+  /* %200 = concat(%150, %199) {axis 0} blocks.2.conv : f32[B, 50, 64], a view of %7: no code */
 
-  /* %203 = concat(%152, %202) {axis 0} blocks.2.conv : f32[B, 50, 64], a view of %7: no code */
-
-  /* %206 = layernorm(%203, %204, %205) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  /* %203 = layernorm(%200, %201, %202) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[79], params[80], 1e-06f, arena + 123456);
 
-  /* %209 = fused_linear(%206, %207, %208) blocks.3.attn.qkv : f32[B, 50, 192] */
+  /* %206 = fused_linear(%203, %204, %205) blocks.3.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %210 = slice(%209) {axis 0, start 0, length 1} blocks.3.attn : f32[B, 1, 192], a view of %209: no code */
+  /* %207 = slice(%206) {axis 0, start 0, length 1} blocks.3.attn : f32[B, 1, 192], a view of %206: no code */
 
-  /* %211 = slice(%210) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 1, 64], a view of %209: no code */
+  /* %208 = slice(%207) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 1, 64], a view of %206: no code */
 
-  /* %212 = slice(%209) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %209: no code */
+  /* %209 = slice(%206) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %206: no code */
 
-  /* %213 = slice(%209) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %209: no code */
+  /* %210 = slice(%206) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %206: no code */
 
-  /* %214 = sdpa(%211, %212, %213) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 1, 64] */
+  /* %211 = sdpa(%208, %209, %210) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 1, 64] */
   lk_sdpa(B, 1, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %215 = reshape(%214) {shape [64]} blocks.3.attn : f32[B, 64], a view of %214: no code */
+  /* %212 = reshape(%211) {shape [64]} blocks.3.attn : f32[B, 64], a view of %211: no code */
 
-  /* %218 = index(%203) {axis 0, at 0} blocks.3 : f32[B, 64], a view of %7: no code */
+  /* %215 = index(%200) {axis 0, at 0} blocks.3 : f32[B, 64], a view of %7: no code */
 
-  /* %219 = fused_linear(%215, %216, %217, %218) {residual} blocks.3.attn.proj : f32[B, 64] */
+  /* %216 = fused_linear(%212, %213, %214, %215) {residual} blocks.3.attn.proj : f32[B, 64] */
   lk_fused_linear(B, 64, 64, arena + 123456, params[83], params[84], LK_ACT_NONE, arena + 138944,
       arena + 113856);
 
-  /* %222 = layernorm(%219, %220, %221) {eps 1e-06} norm : f32[B, 64] */
+  /* %219 = layernorm(%216, %217, %218) {eps 1e-06} norm : f32[B, 64] */
   lk_layernorm(B, 64, arena + 113856, params[104], params[105], 1e-06f, arena + 113920);
 
-  /* %225 = fused_linear(%222, %223, %224) head : f32[B, 10] */
+  /* %222 = fused_linear(%219, %220, %221) head : f32[B, 10] */
   lk_fused_linear(B, 64, 10, arena + 113920, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* output 0 "logits" = %225 : f32[B, 10] */
+  /* output 0 "logits" = %222 : f32[B, 10] */
   memcpy(outputs[0], arena + 113856, sizeof(float) * B * 10);
   return 0;
 } // localvit_fmnist_forward

@@ -234,9 +234,26 @@ static inline lk_vf lk_vgelu(lk_vf x) {
 /* NaN propagates through relu, relu6, hswish and hsigmoid (lk_vmax/lk_vmin return NaN operands). */
 static inline lk_vf lk_vrelu(lk_vf x) { return lk_vmax(x, lk_vzero()); }
 static inline lk_vf lk_vrelu6(lk_vf x) { return lk_vmin(lk_vmax(x, lk_vzero()), lk_vset1(6.0f)); }
-/* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch. */
-static inline lk_vf lk_vhsigmoid(lk_vf x) { return lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
-static inline lk_vf lk_vhswish(lk_vf x) { return x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
+/* p / 6 as the division rounds it, for every p whose quotient is a normal float (checked for all
+ * 2^31 non-negative floats; subnormal quotients may differ by an ulp), without a divide: q = p·(1/6)
+ * is within an ulp, e = p − 6q is exact in one fused multiply-add, and q + e·(1/6) rounds to the
+ * quotient (Markstein's correction). A vector divide issues once per ~5 cycles on Zen 3, which
+ * made h-swish cost a third of LocalViT's depth-wise convolution; this is three pipelined ops.
+ * The multiply-adds must be fused (clang contracts them: -ffp-contract=on, its default), so targets
+ * without FMA instructions divide. */
+static inline lk_vf lk_vdiv6(lk_vf p) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+  const lk_vf r = lk_vset1(1.0f / 6.0f), six = lk_vset1(6.0f);
+  lk_vf q = p * r;
+  lk_vf e = p - q * six;
+  return q + e * r;
+#else
+  return p / 6.0f;
+#endif
+}
+/* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch rounds them. */
+static inline lk_vf lk_vhsigmoid(lk_vf x) { return lk_vdiv6(lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f))); }
+static inline lk_vf lk_vhswish(lk_vf x) { return lk_vdiv6(x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f))); }
 static inline lk_vf lk_vsigmoid(lk_vf x) { return 1.0f / (1.0f + lk_vexp(-x)); }
 
 /* Activation codes of the fused kernels' `act` argument (the order is ABI: the emitter writes the
@@ -489,6 +506,8 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
 /* fused_linear.c */
 void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
                      const float *residual, float *y);
+void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                            const float *scale, long scale_bs, int act, const float *residual, float *y);
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
@@ -612,6 +631,7 @@ typedef struct {
   int act;             /* LK_ACT_*, applied after beta and the biases */
   const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
   long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
 } lk__gemm_args;
 
 /* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
@@ -754,9 +774,11 @@ static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long l
   for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
 }
 
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc. */
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
 static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            float *restrict bp) {
+                            const float *restrict sk, float *restrict bp) {
   for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
     int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
     const float *b = B + j0 * csb;
@@ -780,6 +802,12 @@ static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, l
         for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
       }
     }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
   }
 }
 
@@ -833,7 +861,7 @@ static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1
     int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
     for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
       int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
-      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, bp);
+      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
       for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
         int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
         int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
@@ -877,7 +905,8 @@ static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, 
   for (int i = m0; i < m1; ++i) {
     for (int j = n0; j < n1; ++j) {
       double s = 0.0;
-      for (int k = 0; k < g->K; ++k) s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb];
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
       if (g->bias_m) s += g->bias_m[i];
       if (g->bias_n) s += g->bias_n[j];
       float *c = g->C + (long)i * g->rsc + j;
@@ -946,12 +975,13 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
 static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
                             const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
                             long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
   if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr;
+  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
@@ -976,6 +1006,7 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
       int m0, m1, n0, n1;
       g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
       if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -990,7 +1021,7 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
   lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr);
+                  act, R, bsr, rsr, NULL, 0);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -1015,7 +1046,7 @@ void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M,
                       long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
                       long rsc, float beta) {
   lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0);
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -1042,7 +1073,7 @@ void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, con
   if (M <= 0 || N <= 0) return;
   g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
   g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
   if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
   else lk__gemm_rect(&g, 0, M, 0, N, ws);
 }
@@ -1057,7 +1088,7 @@ void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa,
     lk__gemm_args g;
     g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
     g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
-    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr;
+    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
     lk__gemm_rect_naive(&g, 0, M, 0, N);
   }
 }
@@ -2249,6 +2280,21 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
   lk_gemm_ex2(1, rows, N, K, x, 0, K, 1, W, 0, 1, K, y, 0, N, 0.0f, NULL, bias, act, residual, 0, N);
 }
 
+/* With a per-input-channel scale (a squeeze-excite gate, or any x ⊙ s read only by this
+ * projection; the `channel-scale` pass): for b < batch,
+ *   y_b[rows, N] = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b,   s_b = scale + b·scale_bs ([K]),
+ * x_b, residual_b and y_b at b·rows·K, b·rows·N. The scale is folded into W while the GEMM packs it
+ * (one multiply per weight per sample, in a pass the GEMM makes anyway), so the scaled
+ * activations are never written: the separate x ⊙ s pass read and wrote x once more. With
+ * scale_bs = 0 (one scale for the whole batch) it is one GEMM over batch·rows rows; otherwise one
+ * product per sample, in one parallel region. Rounds as x·(s·w) instead of (x·s)·w. */
+void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                            const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  if (scale_bs == 0) { rows *= batch; batch = 1; }
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, (long)rows * K, K, 1, W, 0, 1, K, y, (long)rows * N, N, 0.0f, NULL,
+                  bias, act, residual, (long)rows * N, N, scale, scale_bs);
+}
+
 /* Reference: dot products in double, the activation in double (libm), the residual added in
  * double, one rounding. Each element reads its residual before writing y, so y == residual works. */
 void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
@@ -2262,6 +2308,21 @@ void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *
       y[(long)r * N + n] = (float)s;
     }
   }
+}
+
+void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  for (int b = 0; b < batch; ++b)
+    for (int r = 0; r < rows; ++r)
+      for (int n = 0; n < N; ++n) {
+        const float *xr = x + ((long)b * rows + r) * K, *s = scale + b * scale_bs;
+        long o = ((long)b * rows + r) * N + n;
+        double acc = bias ? bias[n] : 0.0;
+        for (int k = 0; k < K; ++k) acc += (double)(xr[k] * s[k]) * W[(long)n * K + k];
+        acc = lk_apply_act_ref(act, acc);
+        if (residual) acc += residual[o];
+        y[o] = (float)acc;
+      }
 }
 
 /* ---- templates/token_dwconv.c -------------------------------------------------------------- */
@@ -3094,747 +3155,747 @@ int localvit_tiny_prepare(const float *const *params, float *arena) {
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[15], (const long[]){9, 0, 3, 1}, arena + 152832,
       (const long[]){1, 0, 0, 0}, arena + 155136);
 
-  /* %65 = add_scalar(%64) {x op 1e-05} blocks.0.conv.conv.8 : f32[192] */
+  /* %64 = add_scalar(%63) {x op 1e-05} blocks.0.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[28], 1e-05f, arena + 162048);
 
-  /* %66 = rsqrt(%65) blocks.0.conv.conv.8 : f32[192] */
+  /* %65 = rsqrt(%64) blocks.0.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 162048, arena + 162240);
 
-  /* %67 = mul(%61, %66) blocks.0.conv.conv.8 : f32[192] */
+  /* %66 = mul(%60, %65) blocks.0.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[25], (const long[]){1}, arena + 162240, (const long[]){1},
       arena + 162432);
 
-  /* %68 = mul(%63, %67) blocks.0.conv.conv.8 : f32[192] */
+  /* %67 = mul(%62, %66) blocks.0.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[27], (const long[]){1}, arena + 162432, (const long[]){1},
       arena + 162624);
 
-  /* %69 = sub(%62, %68) blocks.0.conv.conv.8 : f32[192] */
+  /* %68 = sub(%61, %67) blocks.0.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[26], (const long[]){1}, arena + 162624, (const long[]){1},
       arena + 162816);
 
-  /* %70 = reshape(%67) {shape [192, 1]} blocks.0.conv.conv.7 : f32[192, 1], a view of %67: no code */
+  /* %69 = reshape(%66) {shape [192, 1]} blocks.0.conv.conv.7 : f32[192, 1], a view of %66: no code */
 
-  /* %71 = mul(%60, %70) blocks.0.conv.conv.7 : f32[192, 768] */
+  /* %70 = mul(%59, %69) blocks.0.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[24], (const long[]){768, 1}, arena + 162432,
       (const long[]){1, 0}, arena + 163008);
 
-  /* %95 = add_scalar(%94) {x op 1e-05} blocks.1.conv.conv.1 : f32[768] */
+  /* %94 = add_scalar(%93) {x op 1e-05} blocks.1.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[39], 1e-05f, arena + 310464);
 
-  /* %96 = rsqrt(%95) blocks.1.conv.conv.1 : f32[768] */
+  /* %95 = rsqrt(%94) blocks.1.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 310464, arena + 311232);
 
-  /* %97 = mul(%91, %96) blocks.1.conv.conv.1 : f32[768] */
+  /* %96 = mul(%90, %95) blocks.1.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[36], (const long[]){1}, arena + 311232, (const long[]){1},
       arena + 312000);
 
-  /* %98 = mul(%93, %97) blocks.1.conv.conv.1 : f32[768] */
+  /* %97 = mul(%92, %96) blocks.1.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[38], (const long[]){1}, arena + 312000, (const long[]){1},
       arena + 312768);
 
-  /* %99 = sub(%92, %98) blocks.1.conv.conv.1 : f32[768] */
+  /* %98 = sub(%91, %97) blocks.1.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[37], (const long[]){1}, arena + 312768, (const long[]){1},
       arena + 313536);
 
-  /* %100 = reshape(%97) {shape [768, 1]} blocks.1.conv.conv.0 : f32[768, 1], a view of %97: no code */
+  /* %99 = reshape(%96) {shape [768, 1]} blocks.1.conv.conv.0 : f32[768, 1], a view of %96: no code */
 
-  /* %101 = mul(%90, %100) blocks.1.conv.conv.0 : f32[768, 192] */
+  /* %100 = mul(%89, %99) blocks.1.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[35], (const long[]){192, 1}, arena + 312000,
       (const long[]){1, 0}, arena + 314304);
 
-  /* %108 = add_scalar(%107) {x op 1e-05} blocks.1.conv.conv.4 : f32[768] */
+  /* %107 = add_scalar(%106) {x op 1e-05} blocks.1.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[44], 1e-05f, arena + 461760);
 
-  /* %109 = rsqrt(%108) blocks.1.conv.conv.4 : f32[768] */
+  /* %108 = rsqrt(%107) blocks.1.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 461760, arena + 462528);
 
-  /* %110 = mul(%104, %109) blocks.1.conv.conv.4 : f32[768] */
+  /* %109 = mul(%103, %108) blocks.1.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[41], (const long[]){1}, arena + 462528, (const long[]){1},
       arena + 463296);
 
-  /* %111 = mul(%106, %110) blocks.1.conv.conv.4 : f32[768] */
+  /* %110 = mul(%105, %109) blocks.1.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[43], (const long[]){1}, arena + 463296, (const long[]){1},
       arena + 464064);
 
-  /* %112 = sub(%105, %111) blocks.1.conv.conv.4 : f32[768] */
+  /* %111 = sub(%104, %110) blocks.1.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[42], (const long[]){1}, arena + 464064, (const long[]){1},
       arena + 464832);
 
-  /* %113 = reshape(%110) {shape [768, 1, 1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 1, 1], a view of %110: no code */
+  /* %112 = reshape(%109) {shape [768, 1, 1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 1, 1], a view of %109: no code */
 
-  /* %114 = mul(%103, %113) blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %113 = mul(%102, %112) blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[40], (const long[]){9, 0, 3, 1}, arena + 463296,
       (const long[]){1, 0, 0, 0}, arena + 465600);
 
-  /* %130 = add_scalar(%129) {x op 1e-05} blocks.1.conv.conv.8 : f32[192] */
+  /* %128 = add_scalar(%127) {x op 1e-05} blocks.1.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[53], 1e-05f, arena + 472512);
 
-  /* %131 = rsqrt(%130) blocks.1.conv.conv.8 : f32[192] */
+  /* %129 = rsqrt(%128) blocks.1.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 472512, arena + 472704);
 
-  /* %132 = mul(%126, %131) blocks.1.conv.conv.8 : f32[192] */
+  /* %130 = mul(%124, %129) blocks.1.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[50], (const long[]){1}, arena + 472704, (const long[]){1},
       arena + 472896);
 
-  /* %133 = mul(%128, %132) blocks.1.conv.conv.8 : f32[192] */
+  /* %131 = mul(%126, %130) blocks.1.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[52], (const long[]){1}, arena + 472896, (const long[]){1},
       arena + 473088);
 
-  /* %134 = sub(%127, %133) blocks.1.conv.conv.8 : f32[192] */
+  /* %132 = sub(%125, %131) blocks.1.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[51], (const long[]){1}, arena + 473088, (const long[]){1},
       arena + 473280);
 
-  /* %135 = reshape(%132) {shape [192, 1]} blocks.1.conv.conv.7 : f32[192, 1], a view of %132: no code */
+  /* %133 = reshape(%130) {shape [192, 1]} blocks.1.conv.conv.7 : f32[192, 1], a view of %130: no code */
 
-  /* %136 = mul(%125, %135) blocks.1.conv.conv.7 : f32[192, 768] */
+  /* %134 = mul(%123, %133) blocks.1.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[49], (const long[]){768, 1}, arena + 472896,
       (const long[]){1, 0}, arena + 473472);
 
-  /* %160 = add_scalar(%159) {x op 1e-05} blocks.2.conv.conv.1 : f32[768] */
+  /* %158 = add_scalar(%157) {x op 1e-05} blocks.2.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[64], 1e-05f, arena + 620928);
 
-  /* %161 = rsqrt(%160) blocks.2.conv.conv.1 : f32[768] */
+  /* %159 = rsqrt(%158) blocks.2.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 620928, arena + 621696);
 
-  /* %162 = mul(%156, %161) blocks.2.conv.conv.1 : f32[768] */
+  /* %160 = mul(%154, %159) blocks.2.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[61], (const long[]){1}, arena + 621696, (const long[]){1},
       arena + 622464);
 
-  /* %163 = mul(%158, %162) blocks.2.conv.conv.1 : f32[768] */
+  /* %161 = mul(%156, %160) blocks.2.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[63], (const long[]){1}, arena + 622464, (const long[]){1},
       arena + 623232);
 
-  /* %164 = sub(%157, %163) blocks.2.conv.conv.1 : f32[768] */
+  /* %162 = sub(%155, %161) blocks.2.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[62], (const long[]){1}, arena + 623232, (const long[]){1},
       arena + 624000);
 
-  /* %165 = reshape(%162) {shape [768, 1]} blocks.2.conv.conv.0 : f32[768, 1], a view of %162: no code */
+  /* %163 = reshape(%160) {shape [768, 1]} blocks.2.conv.conv.0 : f32[768, 1], a view of %160: no code */
 
-  /* %166 = mul(%155, %165) blocks.2.conv.conv.0 : f32[768, 192] */
+  /* %164 = mul(%153, %163) blocks.2.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[60], (const long[]){192, 1}, arena + 622464,
       (const long[]){1, 0}, arena + 624768);
 
-  /* %173 = add_scalar(%172) {x op 1e-05} blocks.2.conv.conv.4 : f32[768] */
+  /* %171 = add_scalar(%170) {x op 1e-05} blocks.2.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[69], 1e-05f, arena + 772224);
 
-  /* %174 = rsqrt(%173) blocks.2.conv.conv.4 : f32[768] */
+  /* %172 = rsqrt(%171) blocks.2.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 772224, arena + 772992);
 
-  /* %175 = mul(%169, %174) blocks.2.conv.conv.4 : f32[768] */
+  /* %173 = mul(%167, %172) blocks.2.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[66], (const long[]){1}, arena + 772992, (const long[]){1},
       arena + 773760);
 
-  /* %176 = mul(%171, %175) blocks.2.conv.conv.4 : f32[768] */
+  /* %174 = mul(%169, %173) blocks.2.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[68], (const long[]){1}, arena + 773760, (const long[]){1},
       arena + 774528);
 
-  /* %177 = sub(%170, %176) blocks.2.conv.conv.4 : f32[768] */
+  /* %175 = sub(%168, %174) blocks.2.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[67], (const long[]){1}, arena + 774528, (const long[]){1},
       arena + 775296);
 
-  /* %178 = reshape(%175) {shape [768, 1, 1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 1, 1], a view of %175: no code */
+  /* %176 = reshape(%173) {shape [768, 1, 1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 1, 1], a view of %173: no code */
 
-  /* %179 = mul(%168, %178) blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %177 = mul(%166, %176) blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[65], (const long[]){9, 0, 3, 1}, arena + 773760,
       (const long[]){1, 0, 0, 0}, arena + 776064);
 
-  /* %195 = add_scalar(%194) {x op 1e-05} blocks.2.conv.conv.8 : f32[192] */
+  /* %192 = add_scalar(%191) {x op 1e-05} blocks.2.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[78], 1e-05f, arena + 782976);
 
-  /* %196 = rsqrt(%195) blocks.2.conv.conv.8 : f32[192] */
+  /* %193 = rsqrt(%192) blocks.2.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 782976, arena + 783168);
 
-  /* %197 = mul(%191, %196) blocks.2.conv.conv.8 : f32[192] */
+  /* %194 = mul(%188, %193) blocks.2.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[75], (const long[]){1}, arena + 783168, (const long[]){1},
       arena + 783360);
 
-  /* %198 = mul(%193, %197) blocks.2.conv.conv.8 : f32[192] */
+  /* %195 = mul(%190, %194) blocks.2.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[77], (const long[]){1}, arena + 783360, (const long[]){1},
       arena + 783552);
 
-  /* %199 = sub(%192, %198) blocks.2.conv.conv.8 : f32[192] */
+  /* %196 = sub(%189, %195) blocks.2.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[76], (const long[]){1}, arena + 783552, (const long[]){1},
       arena + 783744);
 
-  /* %200 = reshape(%197) {shape [192, 1]} blocks.2.conv.conv.7 : f32[192, 1], a view of %197: no code */
+  /* %197 = reshape(%194) {shape [192, 1]} blocks.2.conv.conv.7 : f32[192, 1], a view of %194: no code */
 
-  /* %201 = mul(%190, %200) blocks.2.conv.conv.7 : f32[192, 768] */
+  /* %198 = mul(%187, %197) blocks.2.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[74], (const long[]){768, 1}, arena + 783360,
       (const long[]){1, 0}, arena + 783936);
 
-  /* %225 = add_scalar(%224) {x op 1e-05} blocks.3.conv.conv.1 : f32[768] */
+  /* %222 = add_scalar(%221) {x op 1e-05} blocks.3.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[89], 1e-05f, arena + 931392);
 
-  /* %226 = rsqrt(%225) blocks.3.conv.conv.1 : f32[768] */
+  /* %223 = rsqrt(%222) blocks.3.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 931392, arena + 932160);
 
-  /* %227 = mul(%221, %226) blocks.3.conv.conv.1 : f32[768] */
+  /* %224 = mul(%218, %223) blocks.3.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[86], (const long[]){1}, arena + 932160, (const long[]){1},
       arena + 932928);
 
-  /* %228 = mul(%223, %227) blocks.3.conv.conv.1 : f32[768] */
+  /* %225 = mul(%220, %224) blocks.3.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[88], (const long[]){1}, arena + 932928, (const long[]){1},
       arena + 933696);
 
-  /* %229 = sub(%222, %228) blocks.3.conv.conv.1 : f32[768] */
+  /* %226 = sub(%219, %225) blocks.3.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[87], (const long[]){1}, arena + 933696, (const long[]){1},
       arena + 934464);
 
-  /* %230 = reshape(%227) {shape [768, 1]} blocks.3.conv.conv.0 : f32[768, 1], a view of %227: no code */
+  /* %227 = reshape(%224) {shape [768, 1]} blocks.3.conv.conv.0 : f32[768, 1], a view of %224: no code */
 
-  /* %231 = mul(%220, %230) blocks.3.conv.conv.0 : f32[768, 192] */
+  /* %228 = mul(%217, %227) blocks.3.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[85], (const long[]){192, 1}, arena + 932928,
       (const long[]){1, 0}, arena + 935232);
 
-  /* %238 = add_scalar(%237) {x op 1e-05} blocks.3.conv.conv.4 : f32[768] */
+  /* %235 = add_scalar(%234) {x op 1e-05} blocks.3.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[94], 1e-05f, arena + 1082688);
 
-  /* %239 = rsqrt(%238) blocks.3.conv.conv.4 : f32[768] */
+  /* %236 = rsqrt(%235) blocks.3.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 1082688, arena + 1083456);
 
-  /* %240 = mul(%234, %239) blocks.3.conv.conv.4 : f32[768] */
+  /* %237 = mul(%231, %236) blocks.3.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[91], (const long[]){1}, arena + 1083456, (const long[]){1},
       arena + 1084224);
 
-  /* %241 = mul(%236, %240) blocks.3.conv.conv.4 : f32[768] */
+  /* %238 = mul(%233, %237) blocks.3.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[93], (const long[]){1}, arena + 1084224, (const long[]){1},
       arena + 1084992);
 
-  /* %242 = sub(%235, %241) blocks.3.conv.conv.4 : f32[768] */
+  /* %239 = sub(%232, %238) blocks.3.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[92], (const long[]){1}, arena + 1084992, (const long[]){1},
       arena + 1085760);
 
-  /* %243 = reshape(%240) {shape [768, 1, 1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 1, 1], a view of %240: no code */
+  /* %240 = reshape(%237) {shape [768, 1, 1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 1, 1], a view of %237: no code */
 
-  /* %244 = mul(%233, %243) blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %241 = mul(%230, %240) blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[90], (const long[]){9, 0, 3, 1}, arena + 1084224,
       (const long[]){1, 0, 0, 0}, arena + 1086528);
 
-  /* %260 = add_scalar(%259) {x op 1e-05} blocks.3.conv.conv.8 : f32[192] */
+  /* %256 = add_scalar(%255) {x op 1e-05} blocks.3.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[103], 1e-05f, arena + 1093440);
 
-  /* %261 = rsqrt(%260) blocks.3.conv.conv.8 : f32[192] */
+  /* %257 = rsqrt(%256) blocks.3.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 1093440, arena + 1093632);
 
-  /* %262 = mul(%256, %261) blocks.3.conv.conv.8 : f32[192] */
+  /* %258 = mul(%252, %257) blocks.3.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[100], (const long[]){1}, arena + 1093632, (const long[]){1},
       arena + 1093824);
 
-  /* %263 = mul(%258, %262) blocks.3.conv.conv.8 : f32[192] */
+  /* %259 = mul(%254, %258) blocks.3.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[102], (const long[]){1}, arena + 1093824, (const long[]){1},
       arena + 1094016);
 
-  /* %264 = sub(%257, %263) blocks.3.conv.conv.8 : f32[192] */
+  /* %260 = sub(%253, %259) blocks.3.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[101], (const long[]){1}, arena + 1094016, (const long[]){1},
       arena + 1094208);
 
-  /* %265 = reshape(%262) {shape [192, 1]} blocks.3.conv.conv.7 : f32[192, 1], a view of %262: no code */
+  /* %261 = reshape(%258) {shape [192, 1]} blocks.3.conv.conv.7 : f32[192, 1], a view of %258: no code */
 
-  /* %266 = mul(%255, %265) blocks.3.conv.conv.7 : f32[192, 768] */
+  /* %262 = mul(%251, %261) blocks.3.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[99], (const long[]){768, 1}, arena + 1093824,
       (const long[]){1, 0}, arena + 1094400);
 
-  /* %290 = add_scalar(%289) {x op 1e-05} blocks.4.conv.conv.1 : f32[768] */
+  /* %286 = add_scalar(%285) {x op 1e-05} blocks.4.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[114], 1e-05f, arena + 1241856);
 
-  /* %291 = rsqrt(%290) blocks.4.conv.conv.1 : f32[768] */
+  /* %287 = rsqrt(%286) blocks.4.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 1241856, arena + 1242624);
 
-  /* %292 = mul(%286, %291) blocks.4.conv.conv.1 : f32[768] */
+  /* %288 = mul(%282, %287) blocks.4.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[111], (const long[]){1}, arena + 1242624, (const long[]){1},
       arena + 1243392);
 
-  /* %293 = mul(%288, %292) blocks.4.conv.conv.1 : f32[768] */
+  /* %289 = mul(%284, %288) blocks.4.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[113], (const long[]){1}, arena + 1243392, (const long[]){1},
       arena + 1244160);
 
-  /* %294 = sub(%287, %293) blocks.4.conv.conv.1 : f32[768] */
+  /* %290 = sub(%283, %289) blocks.4.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[112], (const long[]){1}, arena + 1244160, (const long[]){1},
       arena + 1244928);
 
-  /* %295 = reshape(%292) {shape [768, 1]} blocks.4.conv.conv.0 : f32[768, 1], a view of %292: no code */
+  /* %291 = reshape(%288) {shape [768, 1]} blocks.4.conv.conv.0 : f32[768, 1], a view of %288: no code */
 
-  /* %296 = mul(%285, %295) blocks.4.conv.conv.0 : f32[768, 192] */
+  /* %292 = mul(%281, %291) blocks.4.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[110], (const long[]){192, 1}, arena + 1243392,
       (const long[]){1, 0}, arena + 1245696);
 
-  /* %303 = add_scalar(%302) {x op 1e-05} blocks.4.conv.conv.4 : f32[768] */
+  /* %299 = add_scalar(%298) {x op 1e-05} blocks.4.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[119], 1e-05f, arena + 1393152);
 
-  /* %304 = rsqrt(%303) blocks.4.conv.conv.4 : f32[768] */
+  /* %300 = rsqrt(%299) blocks.4.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 1393152, arena + 1393920);
 
-  /* %305 = mul(%299, %304) blocks.4.conv.conv.4 : f32[768] */
+  /* %301 = mul(%295, %300) blocks.4.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[116], (const long[]){1}, arena + 1393920, (const long[]){1},
       arena + 1394688);
 
-  /* %306 = mul(%301, %305) blocks.4.conv.conv.4 : f32[768] */
+  /* %302 = mul(%297, %301) blocks.4.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[118], (const long[]){1}, arena + 1394688, (const long[]){1},
       arena + 1395456);
 
-  /* %307 = sub(%300, %306) blocks.4.conv.conv.4 : f32[768] */
+  /* %303 = sub(%296, %302) blocks.4.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[117], (const long[]){1}, arena + 1395456, (const long[]){1},
       arena + 1396224);
 
-  /* %308 = reshape(%305) {shape [768, 1, 1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 1, 1], a view of %305: no code */
+  /* %304 = reshape(%301) {shape [768, 1, 1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 1, 1], a view of %301: no code */
 
-  /* %309 = mul(%298, %308) blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %305 = mul(%294, %304) blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[115], (const long[]){9, 0, 3, 1}, arena + 1394688,
       (const long[]){1, 0, 0, 0}, arena + 1396992);
 
-  /* %325 = add_scalar(%324) {x op 1e-05} blocks.4.conv.conv.8 : f32[192] */
+  /* %320 = add_scalar(%319) {x op 1e-05} blocks.4.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[128], 1e-05f, arena + 1403904);
 
-  /* %326 = rsqrt(%325) blocks.4.conv.conv.8 : f32[192] */
+  /* %321 = rsqrt(%320) blocks.4.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 1403904, arena + 1404096);
 
-  /* %327 = mul(%321, %326) blocks.4.conv.conv.8 : f32[192] */
+  /* %322 = mul(%316, %321) blocks.4.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[125], (const long[]){1}, arena + 1404096, (const long[]){1},
       arena + 1404288);
 
-  /* %328 = mul(%323, %327) blocks.4.conv.conv.8 : f32[192] */
+  /* %323 = mul(%318, %322) blocks.4.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[127], (const long[]){1}, arena + 1404288, (const long[]){1},
       arena + 1404480);
 
-  /* %329 = sub(%322, %328) blocks.4.conv.conv.8 : f32[192] */
+  /* %324 = sub(%317, %323) blocks.4.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[126], (const long[]){1}, arena + 1404480, (const long[]){1},
       arena + 1404672);
 
-  /* %330 = reshape(%327) {shape [192, 1]} blocks.4.conv.conv.7 : f32[192, 1], a view of %327: no code */
+  /* %325 = reshape(%322) {shape [192, 1]} blocks.4.conv.conv.7 : f32[192, 1], a view of %322: no code */
 
-  /* %331 = mul(%320, %330) blocks.4.conv.conv.7 : f32[192, 768] */
+  /* %326 = mul(%315, %325) blocks.4.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[124], (const long[]){768, 1}, arena + 1404288,
       (const long[]){1, 0}, arena + 1404864);
 
-  /* %355 = add_scalar(%354) {x op 1e-05} blocks.5.conv.conv.1 : f32[768] */
+  /* %350 = add_scalar(%349) {x op 1e-05} blocks.5.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[139], 1e-05f, arena + 1552320);
 
-  /* %356 = rsqrt(%355) blocks.5.conv.conv.1 : f32[768] */
+  /* %351 = rsqrt(%350) blocks.5.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 1552320, arena + 1553088);
 
-  /* %357 = mul(%351, %356) blocks.5.conv.conv.1 : f32[768] */
+  /* %352 = mul(%346, %351) blocks.5.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[136], (const long[]){1}, arena + 1553088, (const long[]){1},
       arena + 1553856);
 
-  /* %358 = mul(%353, %357) blocks.5.conv.conv.1 : f32[768] */
+  /* %353 = mul(%348, %352) blocks.5.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[138], (const long[]){1}, arena + 1553856, (const long[]){1},
       arena + 1554624);
 
-  /* %359 = sub(%352, %358) blocks.5.conv.conv.1 : f32[768] */
+  /* %354 = sub(%347, %353) blocks.5.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[137], (const long[]){1}, arena + 1554624, (const long[]){1},
       arena + 1555392);
 
-  /* %360 = reshape(%357) {shape [768, 1]} blocks.5.conv.conv.0 : f32[768, 1], a view of %357: no code */
+  /* %355 = reshape(%352) {shape [768, 1]} blocks.5.conv.conv.0 : f32[768, 1], a view of %352: no code */
 
-  /* %361 = mul(%350, %360) blocks.5.conv.conv.0 : f32[768, 192] */
+  /* %356 = mul(%345, %355) blocks.5.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[135], (const long[]){192, 1}, arena + 1553856,
       (const long[]){1, 0}, arena + 1556160);
 
-  /* %368 = add_scalar(%367) {x op 1e-05} blocks.5.conv.conv.4 : f32[768] */
+  /* %363 = add_scalar(%362) {x op 1e-05} blocks.5.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[144], 1e-05f, arena + 1703616);
 
-  /* %369 = rsqrt(%368) blocks.5.conv.conv.4 : f32[768] */
+  /* %364 = rsqrt(%363) blocks.5.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 1703616, arena + 1704384);
 
-  /* %370 = mul(%364, %369) blocks.5.conv.conv.4 : f32[768] */
+  /* %365 = mul(%359, %364) blocks.5.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[141], (const long[]){1}, arena + 1704384, (const long[]){1},
       arena + 1705152);
 
-  /* %371 = mul(%366, %370) blocks.5.conv.conv.4 : f32[768] */
+  /* %366 = mul(%361, %365) blocks.5.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[143], (const long[]){1}, arena + 1705152, (const long[]){1},
       arena + 1705920);
 
-  /* %372 = sub(%365, %371) blocks.5.conv.conv.4 : f32[768] */
+  /* %367 = sub(%360, %366) blocks.5.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[142], (const long[]){1}, arena + 1705920, (const long[]){1},
       arena + 1706688);
 
-  /* %373 = reshape(%370) {shape [768, 1, 1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 1, 1], a view of %370: no code */
+  /* %368 = reshape(%365) {shape [768, 1, 1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 1, 1], a view of %365: no code */
 
-  /* %374 = mul(%363, %373) blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %369 = mul(%358, %368) blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[140], (const long[]){9, 0, 3, 1}, arena + 1705152,
       (const long[]){1, 0, 0, 0}, arena + 1707456);
 
-  /* %390 = add_scalar(%389) {x op 1e-05} blocks.5.conv.conv.8 : f32[192] */
+  /* %384 = add_scalar(%383) {x op 1e-05} blocks.5.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[153], 1e-05f, arena + 1714368);
 
-  /* %391 = rsqrt(%390) blocks.5.conv.conv.8 : f32[192] */
+  /* %385 = rsqrt(%384) blocks.5.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 1714368, arena + 1714560);
 
-  /* %392 = mul(%386, %391) blocks.5.conv.conv.8 : f32[192] */
+  /* %386 = mul(%380, %385) blocks.5.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[150], (const long[]){1}, arena + 1714560, (const long[]){1},
       arena + 1714752);
 
-  /* %393 = mul(%388, %392) blocks.5.conv.conv.8 : f32[192] */
+  /* %387 = mul(%382, %386) blocks.5.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[152], (const long[]){1}, arena + 1714752, (const long[]){1},
       arena + 1714944);
 
-  /* %394 = sub(%387, %393) blocks.5.conv.conv.8 : f32[192] */
+  /* %388 = sub(%381, %387) blocks.5.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[151], (const long[]){1}, arena + 1714944, (const long[]){1},
       arena + 1715136);
 
-  /* %395 = reshape(%392) {shape [192, 1]} blocks.5.conv.conv.7 : f32[192, 1], a view of %392: no code */
+  /* %389 = reshape(%386) {shape [192, 1]} blocks.5.conv.conv.7 : f32[192, 1], a view of %386: no code */
 
-  /* %396 = mul(%385, %395) blocks.5.conv.conv.7 : f32[192, 768] */
+  /* %390 = mul(%379, %389) blocks.5.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[149], (const long[]){768, 1}, arena + 1714752,
       (const long[]){1, 0}, arena + 1715328);
 
-  /* %420 = add_scalar(%419) {x op 1e-05} blocks.6.conv.conv.1 : f32[768] */
+  /* %414 = add_scalar(%413) {x op 1e-05} blocks.6.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[164], 1e-05f, arena + 1862784);
 
-  /* %421 = rsqrt(%420) blocks.6.conv.conv.1 : f32[768] */
+  /* %415 = rsqrt(%414) blocks.6.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 1862784, arena + 1863552);
 
-  /* %422 = mul(%416, %421) blocks.6.conv.conv.1 : f32[768] */
+  /* %416 = mul(%410, %415) blocks.6.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[161], (const long[]){1}, arena + 1863552, (const long[]){1},
       arena + 1864320);
 
-  /* %423 = mul(%418, %422) blocks.6.conv.conv.1 : f32[768] */
+  /* %417 = mul(%412, %416) blocks.6.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[163], (const long[]){1}, arena + 1864320, (const long[]){1},
       arena + 1865088);
 
-  /* %424 = sub(%417, %423) blocks.6.conv.conv.1 : f32[768] */
+  /* %418 = sub(%411, %417) blocks.6.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[162], (const long[]){1}, arena + 1865088, (const long[]){1},
       arena + 1865856);
 
-  /* %425 = reshape(%422) {shape [768, 1]} blocks.6.conv.conv.0 : f32[768, 1], a view of %422: no code */
+  /* %419 = reshape(%416) {shape [768, 1]} blocks.6.conv.conv.0 : f32[768, 1], a view of %416: no code */
 
-  /* %426 = mul(%415, %425) blocks.6.conv.conv.0 : f32[768, 192] */
+  /* %420 = mul(%409, %419) blocks.6.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[160], (const long[]){192, 1}, arena + 1864320,
       (const long[]){1, 0}, arena + 1866624);
 
-  /* %433 = add_scalar(%432) {x op 1e-05} blocks.6.conv.conv.4 : f32[768] */
+  /* %427 = add_scalar(%426) {x op 1e-05} blocks.6.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[169], 1e-05f, arena + 2014080);
 
-  /* %434 = rsqrt(%433) blocks.6.conv.conv.4 : f32[768] */
+  /* %428 = rsqrt(%427) blocks.6.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 2014080, arena + 2014848);
 
-  /* %435 = mul(%429, %434) blocks.6.conv.conv.4 : f32[768] */
+  /* %429 = mul(%423, %428) blocks.6.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[166], (const long[]){1}, arena + 2014848, (const long[]){1},
       arena + 2015616);
 
-  /* %436 = mul(%431, %435) blocks.6.conv.conv.4 : f32[768] */
+  /* %430 = mul(%425, %429) blocks.6.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[168], (const long[]){1}, arena + 2015616, (const long[]){1},
       arena + 2016384);
 
-  /* %437 = sub(%430, %436) blocks.6.conv.conv.4 : f32[768] */
+  /* %431 = sub(%424, %430) blocks.6.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[167], (const long[]){1}, arena + 2016384, (const long[]){1},
       arena + 2017152);
 
-  /* %438 = reshape(%435) {shape [768, 1, 1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 1, 1], a view of %435: no code */
+  /* %432 = reshape(%429) {shape [768, 1, 1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 1, 1], a view of %429: no code */
 
-  /* %439 = mul(%428, %438) blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %433 = mul(%422, %432) blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[165], (const long[]){9, 0, 3, 1}, arena + 2015616,
       (const long[]){1, 0, 0, 0}, arena + 2017920);
 
-  /* %455 = add_scalar(%454) {x op 1e-05} blocks.6.conv.conv.8 : f32[192] */
+  /* %448 = add_scalar(%447) {x op 1e-05} blocks.6.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[178], 1e-05f, arena + 2024832);
 
-  /* %456 = rsqrt(%455) blocks.6.conv.conv.8 : f32[192] */
+  /* %449 = rsqrt(%448) blocks.6.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 2024832, arena + 2025024);
 
-  /* %457 = mul(%451, %456) blocks.6.conv.conv.8 : f32[192] */
+  /* %450 = mul(%444, %449) blocks.6.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[175], (const long[]){1}, arena + 2025024, (const long[]){1},
       arena + 2025216);
 
-  /* %458 = mul(%453, %457) blocks.6.conv.conv.8 : f32[192] */
+  /* %451 = mul(%446, %450) blocks.6.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[177], (const long[]){1}, arena + 2025216, (const long[]){1},
       arena + 2025408);
 
-  /* %459 = sub(%452, %458) blocks.6.conv.conv.8 : f32[192] */
+  /* %452 = sub(%445, %451) blocks.6.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[176], (const long[]){1}, arena + 2025408, (const long[]){1},
       arena + 2025600);
 
-  /* %460 = reshape(%457) {shape [192, 1]} blocks.6.conv.conv.7 : f32[192, 1], a view of %457: no code */
+  /* %453 = reshape(%450) {shape [192, 1]} blocks.6.conv.conv.7 : f32[192, 1], a view of %450: no code */
 
-  /* %461 = mul(%450, %460) blocks.6.conv.conv.7 : f32[192, 768] */
+  /* %454 = mul(%443, %453) blocks.6.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[174], (const long[]){768, 1}, arena + 2025216,
       (const long[]){1, 0}, arena + 2025792);
 
-  /* %485 = add_scalar(%484) {x op 1e-05} blocks.7.conv.conv.1 : f32[768] */
+  /* %478 = add_scalar(%477) {x op 1e-05} blocks.7.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[189], 1e-05f, arena + 2173248);
 
-  /* %486 = rsqrt(%485) blocks.7.conv.conv.1 : f32[768] */
+  /* %479 = rsqrt(%478) blocks.7.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 2173248, arena + 2174016);
 
-  /* %487 = mul(%481, %486) blocks.7.conv.conv.1 : f32[768] */
+  /* %480 = mul(%474, %479) blocks.7.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[186], (const long[]){1}, arena + 2174016, (const long[]){1},
       arena + 2174784);
 
-  /* %488 = mul(%483, %487) blocks.7.conv.conv.1 : f32[768] */
+  /* %481 = mul(%476, %480) blocks.7.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[188], (const long[]){1}, arena + 2174784, (const long[]){1},
       arena + 2175552);
 
-  /* %489 = sub(%482, %488) blocks.7.conv.conv.1 : f32[768] */
+  /* %482 = sub(%475, %481) blocks.7.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[187], (const long[]){1}, arena + 2175552, (const long[]){1},
       arena + 2176320);
 
-  /* %490 = reshape(%487) {shape [768, 1]} blocks.7.conv.conv.0 : f32[768, 1], a view of %487: no code */
+  /* %483 = reshape(%480) {shape [768, 1]} blocks.7.conv.conv.0 : f32[768, 1], a view of %480: no code */
 
-  /* %491 = mul(%480, %490) blocks.7.conv.conv.0 : f32[768, 192] */
+  /* %484 = mul(%473, %483) blocks.7.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[185], (const long[]){192, 1}, arena + 2174784,
       (const long[]){1, 0}, arena + 2177088);
 
-  /* %498 = add_scalar(%497) {x op 1e-05} blocks.7.conv.conv.4 : f32[768] */
+  /* %491 = add_scalar(%490) {x op 1e-05} blocks.7.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[194], 1e-05f, arena + 2324544);
 
-  /* %499 = rsqrt(%498) blocks.7.conv.conv.4 : f32[768] */
+  /* %492 = rsqrt(%491) blocks.7.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 2324544, arena + 2325312);
 
-  /* %500 = mul(%494, %499) blocks.7.conv.conv.4 : f32[768] */
+  /* %493 = mul(%487, %492) blocks.7.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[191], (const long[]){1}, arena + 2325312, (const long[]){1},
       arena + 2326080);
 
-  /* %501 = mul(%496, %500) blocks.7.conv.conv.4 : f32[768] */
+  /* %494 = mul(%489, %493) blocks.7.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[193], (const long[]){1}, arena + 2326080, (const long[]){1},
       arena + 2326848);
 
-  /* %502 = sub(%495, %501) blocks.7.conv.conv.4 : f32[768] */
+  /* %495 = sub(%488, %494) blocks.7.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[192], (const long[]){1}, arena + 2326848, (const long[]){1},
       arena + 2327616);
 
-  /* %503 = reshape(%500) {shape [768, 1, 1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 1, 1], a view of %500: no code */
+  /* %496 = reshape(%493) {shape [768, 1, 1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 1, 1], a view of %493: no code */
 
-  /* %504 = mul(%493, %503) blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %497 = mul(%486, %496) blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[190], (const long[]){9, 0, 3, 1}, arena + 2326080,
       (const long[]){1, 0, 0, 0}, arena + 2328384);
 
-  /* %520 = add_scalar(%519) {x op 1e-05} blocks.7.conv.conv.8 : f32[192] */
+  /* %512 = add_scalar(%511) {x op 1e-05} blocks.7.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[203], 1e-05f, arena + 2335296);
 
-  /* %521 = rsqrt(%520) blocks.7.conv.conv.8 : f32[192] */
+  /* %513 = rsqrt(%512) blocks.7.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 2335296, arena + 2335488);
 
-  /* %522 = mul(%516, %521) blocks.7.conv.conv.8 : f32[192] */
+  /* %514 = mul(%508, %513) blocks.7.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[200], (const long[]){1}, arena + 2335488, (const long[]){1},
       arena + 2335680);
 
-  /* %523 = mul(%518, %522) blocks.7.conv.conv.8 : f32[192] */
+  /* %515 = mul(%510, %514) blocks.7.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[202], (const long[]){1}, arena + 2335680, (const long[]){1},
       arena + 2335872);
 
-  /* %524 = sub(%517, %523) blocks.7.conv.conv.8 : f32[192] */
+  /* %516 = sub(%509, %515) blocks.7.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[201], (const long[]){1}, arena + 2335872, (const long[]){1},
       arena + 2336064);
 
-  /* %525 = reshape(%522) {shape [192, 1]} blocks.7.conv.conv.7 : f32[192, 1], a view of %522: no code */
+  /* %517 = reshape(%514) {shape [192, 1]} blocks.7.conv.conv.7 : f32[192, 1], a view of %514: no code */
 
-  /* %526 = mul(%515, %525) blocks.7.conv.conv.7 : f32[192, 768] */
+  /* %518 = mul(%507, %517) blocks.7.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[199], (const long[]){768, 1}, arena + 2335680,
       (const long[]){1, 0}, arena + 2336256);
 
-  /* %550 = add_scalar(%549) {x op 1e-05} blocks.8.conv.conv.1 : f32[768] */
+  /* %542 = add_scalar(%541) {x op 1e-05} blocks.8.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[214], 1e-05f, arena + 2483712);
 
-  /* %551 = rsqrt(%550) blocks.8.conv.conv.1 : f32[768] */
+  /* %543 = rsqrt(%542) blocks.8.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 2483712, arena + 2484480);
 
-  /* %552 = mul(%546, %551) blocks.8.conv.conv.1 : f32[768] */
+  /* %544 = mul(%538, %543) blocks.8.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[211], (const long[]){1}, arena + 2484480, (const long[]){1},
       arena + 2485248);
 
-  /* %553 = mul(%548, %552) blocks.8.conv.conv.1 : f32[768] */
+  /* %545 = mul(%540, %544) blocks.8.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[213], (const long[]){1}, arena + 2485248, (const long[]){1},
       arena + 2486016);
 
-  /* %554 = sub(%547, %553) blocks.8.conv.conv.1 : f32[768] */
+  /* %546 = sub(%539, %545) blocks.8.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[212], (const long[]){1}, arena + 2486016, (const long[]){1},
       arena + 2486784);
 
-  /* %555 = reshape(%552) {shape [768, 1]} blocks.8.conv.conv.0 : f32[768, 1], a view of %552: no code */
+  /* %547 = reshape(%544) {shape [768, 1]} blocks.8.conv.conv.0 : f32[768, 1], a view of %544: no code */
 
-  /* %556 = mul(%545, %555) blocks.8.conv.conv.0 : f32[768, 192] */
+  /* %548 = mul(%537, %547) blocks.8.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[210], (const long[]){192, 1}, arena + 2485248,
       (const long[]){1, 0}, arena + 2487552);
 
-  /* %563 = add_scalar(%562) {x op 1e-05} blocks.8.conv.conv.4 : f32[768] */
+  /* %555 = add_scalar(%554) {x op 1e-05} blocks.8.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[219], 1e-05f, arena + 2635008);
 
-  /* %564 = rsqrt(%563) blocks.8.conv.conv.4 : f32[768] */
+  /* %556 = rsqrt(%555) blocks.8.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 2635008, arena + 2635776);
 
-  /* %565 = mul(%559, %564) blocks.8.conv.conv.4 : f32[768] */
+  /* %557 = mul(%551, %556) blocks.8.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[216], (const long[]){1}, arena + 2635776, (const long[]){1},
       arena + 2636544);
 
-  /* %566 = mul(%561, %565) blocks.8.conv.conv.4 : f32[768] */
+  /* %558 = mul(%553, %557) blocks.8.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[218], (const long[]){1}, arena + 2636544, (const long[]){1},
       arena + 2637312);
 
-  /* %567 = sub(%560, %566) blocks.8.conv.conv.4 : f32[768] */
+  /* %559 = sub(%552, %558) blocks.8.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[217], (const long[]){1}, arena + 2637312, (const long[]){1},
       arena + 2638080);
 
-  /* %568 = reshape(%565) {shape [768, 1, 1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 1, 1], a view of %565: no code */
+  /* %560 = reshape(%557) {shape [768, 1, 1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 1, 1], a view of %557: no code */
 
-  /* %569 = mul(%558, %568) blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %561 = mul(%550, %560) blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[215], (const long[]){9, 0, 3, 1}, arena + 2636544,
       (const long[]){1, 0, 0, 0}, arena + 2638848);
 
-  /* %585 = add_scalar(%584) {x op 1e-05} blocks.8.conv.conv.8 : f32[192] */
+  /* %576 = add_scalar(%575) {x op 1e-05} blocks.8.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[228], 1e-05f, arena + 2645760);
 
-  /* %586 = rsqrt(%585) blocks.8.conv.conv.8 : f32[192] */
+  /* %577 = rsqrt(%576) blocks.8.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 2645760, arena + 2645952);
 
-  /* %587 = mul(%581, %586) blocks.8.conv.conv.8 : f32[192] */
+  /* %578 = mul(%572, %577) blocks.8.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[225], (const long[]){1}, arena + 2645952, (const long[]){1},
       arena + 2646144);
 
-  /* %588 = mul(%583, %587) blocks.8.conv.conv.8 : f32[192] */
+  /* %579 = mul(%574, %578) blocks.8.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[227], (const long[]){1}, arena + 2646144, (const long[]){1},
       arena + 2646336);
 
-  /* %589 = sub(%582, %588) blocks.8.conv.conv.8 : f32[192] */
+  /* %580 = sub(%573, %579) blocks.8.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[226], (const long[]){1}, arena + 2646336, (const long[]){1},
       arena + 2646528);
 
-  /* %590 = reshape(%587) {shape [192, 1]} blocks.8.conv.conv.7 : f32[192, 1], a view of %587: no code */
+  /* %581 = reshape(%578) {shape [192, 1]} blocks.8.conv.conv.7 : f32[192, 1], a view of %578: no code */
 
-  /* %591 = mul(%580, %590) blocks.8.conv.conv.7 : f32[192, 768] */
+  /* %582 = mul(%571, %581) blocks.8.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[224], (const long[]){768, 1}, arena + 2646144,
       (const long[]){1, 0}, arena + 2646720);
 
-  /* %615 = add_scalar(%614) {x op 1e-05} blocks.9.conv.conv.1 : f32[768] */
+  /* %606 = add_scalar(%605) {x op 1e-05} blocks.9.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[239], 1e-05f, arena + 2794176);
 
-  /* %616 = rsqrt(%615) blocks.9.conv.conv.1 : f32[768] */
+  /* %607 = rsqrt(%606) blocks.9.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 2794176, arena + 2794944);
 
-  /* %617 = mul(%611, %616) blocks.9.conv.conv.1 : f32[768] */
+  /* %608 = mul(%602, %607) blocks.9.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[236], (const long[]){1}, arena + 2794944, (const long[]){1},
       arena + 2795712);
 
-  /* %618 = mul(%613, %617) blocks.9.conv.conv.1 : f32[768] */
+  /* %609 = mul(%604, %608) blocks.9.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[238], (const long[]){1}, arena + 2795712, (const long[]){1},
       arena + 2796480);
 
-  /* %619 = sub(%612, %618) blocks.9.conv.conv.1 : f32[768] */
+  /* %610 = sub(%603, %609) blocks.9.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[237], (const long[]){1}, arena + 2796480, (const long[]){1},
       arena + 2797248);
 
-  /* %620 = reshape(%617) {shape [768, 1]} blocks.9.conv.conv.0 : f32[768, 1], a view of %617: no code */
+  /* %611 = reshape(%608) {shape [768, 1]} blocks.9.conv.conv.0 : f32[768, 1], a view of %608: no code */
 
-  /* %621 = mul(%610, %620) blocks.9.conv.conv.0 : f32[768, 192] */
+  /* %612 = mul(%601, %611) blocks.9.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[235], (const long[]){192, 1}, arena + 2795712,
       (const long[]){1, 0}, arena + 2798016);
 
-  /* %628 = add_scalar(%627) {x op 1e-05} blocks.9.conv.conv.4 : f32[768] */
+  /* %619 = add_scalar(%618) {x op 1e-05} blocks.9.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[244], 1e-05f, arena + 2945472);
 
-  /* %629 = rsqrt(%628) blocks.9.conv.conv.4 : f32[768] */
+  /* %620 = rsqrt(%619) blocks.9.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 2945472, arena + 2946240);
 
-  /* %630 = mul(%624, %629) blocks.9.conv.conv.4 : f32[768] */
+  /* %621 = mul(%615, %620) blocks.9.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[241], (const long[]){1}, arena + 2946240, (const long[]){1},
       arena + 2947008);
 
-  /* %631 = mul(%626, %630) blocks.9.conv.conv.4 : f32[768] */
+  /* %622 = mul(%617, %621) blocks.9.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[243], (const long[]){1}, arena + 2947008, (const long[]){1},
       arena + 2947776);
 
-  /* %632 = sub(%625, %631) blocks.9.conv.conv.4 : f32[768] */
+  /* %623 = sub(%616, %622) blocks.9.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[242], (const long[]){1}, arena + 2947776, (const long[]){1},
       arena + 2948544);
 
-  /* %633 = reshape(%630) {shape [768, 1, 1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 1, 1], a view of %630: no code */
+  /* %624 = reshape(%621) {shape [768, 1, 1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 1, 1], a view of %621: no code */
 
-  /* %634 = mul(%623, %633) blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %625 = mul(%614, %624) blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[240], (const long[]){9, 0, 3, 1}, arena + 2947008,
       (const long[]){1, 0, 0, 0}, arena + 2949312);
 
-  /* %650 = add_scalar(%649) {x op 1e-05} blocks.9.conv.conv.8 : f32[192] */
+  /* %640 = add_scalar(%639) {x op 1e-05} blocks.9.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[253], 1e-05f, arena + 2956224);
 
-  /* %651 = rsqrt(%650) blocks.9.conv.conv.8 : f32[192] */
+  /* %641 = rsqrt(%640) blocks.9.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 2956224, arena + 2956416);
 
-  /* %652 = mul(%646, %651) blocks.9.conv.conv.8 : f32[192] */
+  /* %642 = mul(%636, %641) blocks.9.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[250], (const long[]){1}, arena + 2956416, (const long[]){1},
       arena + 2956608);
 
-  /* %653 = mul(%648, %652) blocks.9.conv.conv.8 : f32[192] */
+  /* %643 = mul(%638, %642) blocks.9.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[252], (const long[]){1}, arena + 2956608, (const long[]){1},
       arena + 2956800);
 
-  /* %654 = sub(%647, %653) blocks.9.conv.conv.8 : f32[192] */
+  /* %644 = sub(%637, %643) blocks.9.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[251], (const long[]){1}, arena + 2956800, (const long[]){1},
       arena + 2956992);
 
-  /* %655 = reshape(%652) {shape [192, 1]} blocks.9.conv.conv.7 : f32[192, 1], a view of %652: no code */
+  /* %645 = reshape(%642) {shape [192, 1]} blocks.9.conv.conv.7 : f32[192, 1], a view of %642: no code */
 
-  /* %656 = mul(%645, %655) blocks.9.conv.conv.7 : f32[192, 768] */
+  /* %646 = mul(%635, %645) blocks.9.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[249], (const long[]){768, 1}, arena + 2956608,
       (const long[]){1, 0}, arena + 2957184);
 
-  /* %680 = add_scalar(%679) {x op 1e-05} blocks.10.conv.conv.1 : f32[768] */
+  /* %670 = add_scalar(%669) {x op 1e-05} blocks.10.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[264], 1e-05f, arena + 3104640);
 
-  /* %681 = rsqrt(%680) blocks.10.conv.conv.1 : f32[768] */
+  /* %671 = rsqrt(%670) blocks.10.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 3104640, arena + 3105408);
 
-  /* %682 = mul(%676, %681) blocks.10.conv.conv.1 : f32[768] */
+  /* %672 = mul(%666, %671) blocks.10.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[261], (const long[]){1}, arena + 3105408, (const long[]){1},
       arena + 3106176);
 
-  /* %683 = mul(%678, %682) blocks.10.conv.conv.1 : f32[768] */
+  /* %673 = mul(%668, %672) blocks.10.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[263], (const long[]){1}, arena + 3106176, (const long[]){1},
       arena + 3106944);
 
-  /* %684 = sub(%677, %683) blocks.10.conv.conv.1 : f32[768] */
+  /* %674 = sub(%667, %673) blocks.10.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[262], (const long[]){1}, arena + 3106944, (const long[]){1},
       arena + 3107712);
 
-  /* %685 = reshape(%682) {shape [768, 1]} blocks.10.conv.conv.0 : f32[768, 1], a view of %682: no code */
+  /* %675 = reshape(%672) {shape [768, 1]} blocks.10.conv.conv.0 : f32[768, 1], a view of %672: no code */
 
-  /* %686 = mul(%675, %685) blocks.10.conv.conv.0 : f32[768, 192] */
+  /* %676 = mul(%665, %675) blocks.10.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[260], (const long[]){192, 1}, arena + 3106176,
       (const long[]){1, 0}, arena + 3108480);
 
-  /* %693 = add_scalar(%692) {x op 1e-05} blocks.10.conv.conv.4 : f32[768] */
+  /* %683 = add_scalar(%682) {x op 1e-05} blocks.10.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[269], 1e-05f, arena + 3255936);
 
-  /* %694 = rsqrt(%693) blocks.10.conv.conv.4 : f32[768] */
+  /* %684 = rsqrt(%683) blocks.10.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 3255936, arena + 3256704);
 
-  /* %695 = mul(%689, %694) blocks.10.conv.conv.4 : f32[768] */
+  /* %685 = mul(%679, %684) blocks.10.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[266], (const long[]){1}, arena + 3256704, (const long[]){1},
       arena + 3257472);
 
-  /* %696 = mul(%691, %695) blocks.10.conv.conv.4 : f32[768] */
+  /* %686 = mul(%681, %685) blocks.10.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[268], (const long[]){1}, arena + 3257472, (const long[]){1},
       arena + 3258240);
 
-  /* %697 = sub(%690, %696) blocks.10.conv.conv.4 : f32[768] */
+  /* %687 = sub(%680, %686) blocks.10.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[267], (const long[]){1}, arena + 3258240, (const long[]){1},
       arena + 3259008);
 
-  /* %698 = reshape(%695) {shape [768, 1, 1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 1, 1], a view of %695: no code */
+  /* %688 = reshape(%685) {shape [768, 1, 1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 1, 1], a view of %685: no code */
 
-  /* %699 = mul(%688, %698) blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %689 = mul(%678, %688) blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[265], (const long[]){9, 0, 3, 1}, arena + 3257472,
       (const long[]){1, 0, 0, 0}, arena + 3259776);
 
-  /* %715 = add_scalar(%714) {x op 1e-05} blocks.10.conv.conv.8 : f32[192] */
+  /* %704 = add_scalar(%703) {x op 1e-05} blocks.10.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[278], 1e-05f, arena + 3266688);
 
-  /* %716 = rsqrt(%715) blocks.10.conv.conv.8 : f32[192] */
+  /* %705 = rsqrt(%704) blocks.10.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 3266688, arena + 3266880);
 
-  /* %717 = mul(%711, %716) blocks.10.conv.conv.8 : f32[192] */
+  /* %706 = mul(%700, %705) blocks.10.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[275], (const long[]){1}, arena + 3266880, (const long[]){1},
       arena + 3267072);
 
-  /* %718 = mul(%713, %717) blocks.10.conv.conv.8 : f32[192] */
+  /* %707 = mul(%702, %706) blocks.10.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[277], (const long[]){1}, arena + 3267072, (const long[]){1},
       arena + 3267264);
 
-  /* %719 = sub(%712, %718) blocks.10.conv.conv.8 : f32[192] */
+  /* %708 = sub(%701, %707) blocks.10.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[276], (const long[]){1}, arena + 3267264, (const long[]){1},
       arena + 3267456);
 
-  /* %720 = reshape(%717) {shape [192, 1]} blocks.10.conv.conv.7 : f32[192, 1], a view of %717: no code */
+  /* %709 = reshape(%706) {shape [192, 1]} blocks.10.conv.conv.7 : f32[192, 1], a view of %706: no code */
 
-  /* %721 = mul(%710, %720) blocks.10.conv.conv.7 : f32[192, 768] */
+  /* %710 = mul(%699, %709) blocks.10.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[274], (const long[]){768, 1}, arena + 3267072,
       (const long[]){1, 0}, arena + 3267648);
   return 0;
@@ -3909,633 +3970,589 @@ int localvit_tiny_forward(const float *const *params, const float *const *inputs
   lk_fused_linear(B, 4, 768, arena + 3415872, params[22], params[23], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %58 = mul(%50, %57) blocks.0.conv.conv.6 : f32[B, 196, 768], written over %50 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %59 = reshape(%58) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %58: no code */
 
-  /* %60 = reshape(%59) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %59: no code */
+  /* %71 = fused_linear(%50, %70, %68, %57, %23) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 163008, arena + 162816,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %72 = fused_linear(%58, %71, %69, %23) {residual} blocks.0.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 163008, arena + 162816, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %72 = concat(%22, %71) {axis 0} blocks.0.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %73 = concat(%22, %72) {axis 0} blocks.0.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %76 = layernorm(%73, %74, %75) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %75 = layernorm(%72, %73, %74) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[29], params[30], 1e-06f, arena + 3528576);
 
-  /* %79 = fused_linear(%76, %77, %78) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %80 = slice(%79) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %79: no code */
+  /* %79 = slice(%78) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %78: no code */
 
-  /* %81 = slice(%79) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %79: no code */
+  /* %80 = slice(%78) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %78: no code */
 
-  /* %82 = slice(%79) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %79: no code */
+  /* %81 = slice(%78) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %78: no code */
 
-  /* %83 = sdpa(%80, %81, %82) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  /* %82 = sdpa(%79, %80, %81) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %86 = fused_linear(%83, %84, %85, %73) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %85 = fused_linear(%82, %83, %84, %72) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[33], params[34], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %87 = slice(%86) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %86 = slice(%85) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %88 = slice(%86) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %87 = slice(%85) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %90 = reshape(%89) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %89: no code */
+  /* %89 = reshape(%88) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %88: no code */
 
-  /* %102 = fused_linear(%88, %101, %99) {act hswish} blocks.1.conv.conv.0 : f32[B, 196, 768] */
+  /* %101 = fused_linear(%87, %100, %98) {act hswish} blocks.1.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 314304, arena + 313536, LK_ACT_HSWISH,
       NULL, arena + 3415104);
 
-  /* %115 = token_dwconv(%102, %114, %112) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  /* %114 = token_dwconv(%101, %113, %111) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 465600, arena + 464832,
       LK_ACT_HSWISH, arena + 3565632);
 
-  /* %116 = mean(%115) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
+  /* %115 = mean(%114) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %119 = fused_linear(%116, %117, %118) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %118 = fused_linear(%115, %116, %117) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[45], params[46], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %122 = fused_linear(%119, %120, %121) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %121 = fused_linear(%118, %119, %120) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[47], params[48], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %123 = mul(%115, %122) blocks.1.conv.conv.6 : f32[B, 196, 768], written over %115 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %123 = reshape(%122) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %122: no code */
 
-  /* %125 = reshape(%124) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %124: no code */
+  /* %135 = fused_linear(%114, %134, %132, %121, %87) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 473472, arena + 473280,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %137 = fused_linear(%123, %136, %134, %88) {residual} blocks.1.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 473472, arena + 473280, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %136 = concat(%86, %135) {axis 0} blocks.1.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %138 = concat(%87, %137) {axis 0} blocks.1.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %141 = layernorm(%138, %139, %140) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %139 = layernorm(%136, %137, %138) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[54], params[55], 1e-06f, arena + 3528576);
 
-  /* %144 = fused_linear(%141, %142, %143) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %142 = fused_linear(%139, %140, %141) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %145 = slice(%144) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %144: no code */
+  /* %143 = slice(%142) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %142: no code */
 
-  /* %146 = slice(%144) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %144: no code */
+  /* %144 = slice(%142) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %142: no code */
 
-  /* %147 = slice(%144) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %144: no code */
+  /* %145 = slice(%142) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %142: no code */
 
-  /* %148 = sdpa(%145, %146, %147) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  /* %146 = sdpa(%143, %144, %145) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %151 = fused_linear(%148, %149, %150, %138) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %149 = fused_linear(%146, %147, %148, %136) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[58], params[59], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %152 = slice(%151) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %150 = slice(%149) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %153 = slice(%151) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %151 = slice(%149) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %155 = reshape(%154) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %154: no code */
+  /* %153 = reshape(%152) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %152: no code */
 
-  /* %167 = fused_linear(%153, %166, %164) {act hswish} blocks.2.conv.conv.0 : f32[B, 196, 768] */
+  /* %165 = fused_linear(%151, %164, %162) {act hswish} blocks.2.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 624768, arena + 624000, LK_ACT_HSWISH,
       NULL, arena + 3415104);
 
-  /* %180 = token_dwconv(%167, %179, %177) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  /* %178 = token_dwconv(%165, %177, %175) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 776064, arena + 775296,
       LK_ACT_HSWISH, arena + 3565632);
 
-  /* %181 = mean(%180) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
+  /* %179 = mean(%178) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %184 = fused_linear(%181, %182, %183) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %182 = fused_linear(%179, %180, %181) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[70], params[71], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %187 = fused_linear(%184, %185, %186) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %185 = fused_linear(%182, %183, %184) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[72], params[73], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %188 = mul(%180, %187) blocks.2.conv.conv.6 : f32[B, 196, 768], written over %180 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %187 = reshape(%186) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %186: no code */
 
-  /* %190 = reshape(%189) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %189: no code */
+  /* %199 = fused_linear(%178, %198, %196, %185, %151) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 783936, arena + 783744,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %202 = fused_linear(%188, %201, %199, %153) {residual} blocks.2.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 783936, arena + 783744, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %200 = concat(%150, %199) {axis 0} blocks.2.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %203 = concat(%152, %202) {axis 0} blocks.2.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %206 = layernorm(%203, %204, %205) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %203 = layernorm(%200, %201, %202) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[79], params[80], 1e-06f, arena + 3528576);
 
-  /* %209 = fused_linear(%206, %207, %208) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %206 = fused_linear(%203, %204, %205) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %210 = slice(%209) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %209: no code */
+  /* %207 = slice(%206) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %206: no code */
 
-  /* %211 = slice(%209) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %209: no code */
+  /* %208 = slice(%206) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %206: no code */
 
-  /* %212 = slice(%209) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %209: no code */
+  /* %209 = slice(%206) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %206: no code */
 
-  /* %213 = sdpa(%210, %211, %212) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  /* %210 = sdpa(%207, %208, %209) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %216 = fused_linear(%213, %214, %215, %203) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %213 = fused_linear(%210, %211, %212, %200) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[83], params[84], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %217 = slice(%216) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %214 = slice(%213) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %218 = slice(%216) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %215 = slice(%213) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %220 = reshape(%219) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %219: no code */
+  /* %217 = reshape(%216) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %216: no code */
 
-  /* %232 = fused_linear(%218, %231, %229) {act hswish} blocks.3.conv.conv.0 : f32[B, 196, 768] */
+  /* %229 = fused_linear(%215, %228, %226) {act hswish} blocks.3.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 935232, arena + 934464, LK_ACT_HSWISH,
       NULL, arena + 3415104);
 
-  /* %245 = token_dwconv(%232, %244, %242) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  /* %242 = token_dwconv(%229, %241, %239) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.3.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 1086528,
       arena + 1085760, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %246 = mean(%245) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
+  /* %243 = mean(%242) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %249 = fused_linear(%246, %247, %248) {act relu} blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %246 = fused_linear(%243, %244, %245) {act relu} blocks.3.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[95], params[96], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %252 = fused_linear(%249, %250, %251) {act hsigmoid} blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %249 = fused_linear(%246, %247, %248) {act hsigmoid} blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[97], params[98], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %253 = mul(%245, %252) blocks.3.conv.conv.6 : f32[B, 196, 768], written over %245 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %251 = reshape(%250) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %250: no code */
 
-  /* %255 = reshape(%254) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %254: no code */
+  /* %263 = fused_linear(%242, %262, %260, %249, %215) {input_scale, residual} blocks.3.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 1094400, arena + 1094208,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %267 = fused_linear(%253, %266, %264, %218) {residual} blocks.3.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 1094400, arena + 1094208, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %264 = concat(%214, %263) {axis 0} blocks.3.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %268 = concat(%217, %267) {axis 0} blocks.3.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %271 = layernorm(%268, %269, %270) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %267 = layernorm(%264, %265, %266) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[104], params[105], 1e-06f, arena + 3528576);
 
-  /* %274 = fused_linear(%271, %272, %273) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %270 = fused_linear(%267, %268, %269) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %275 = slice(%274) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %274: no code */
+  /* %271 = slice(%270) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %270: no code */
 
-  /* %276 = slice(%274) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %274: no code */
+  /* %272 = slice(%270) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %270: no code */
 
-  /* %277 = slice(%274) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %274: no code */
+  /* %273 = slice(%270) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %270: no code */
 
-  /* %278 = sdpa(%275, %276, %277) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  /* %274 = sdpa(%271, %272, %273) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %281 = fused_linear(%278, %279, %280, %268) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %277 = fused_linear(%274, %275, %276, %264) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[108], params[109], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %282 = slice(%281) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %278 = slice(%277) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %283 = slice(%281) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %279 = slice(%277) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %285 = reshape(%284) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %284: no code */
+  /* %281 = reshape(%280) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %280: no code */
 
-  /* %297 = fused_linear(%283, %296, %294) {act hswish} blocks.4.conv.conv.0 : f32[B, 196, 768] */
+  /* %293 = fused_linear(%279, %292, %290) {act hswish} blocks.4.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 1245696, arena + 1244928,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %310 = token_dwconv(%297, %309, %307) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  /* %306 = token_dwconv(%293, %305, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.4.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 1396992,
       arena + 1396224, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %311 = mean(%310) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
+  /* %307 = mean(%306) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %314 = fused_linear(%311, %312, %313) {act relu} blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %310 = fused_linear(%307, %308, %309) {act relu} blocks.4.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[120], params[121], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %317 = fused_linear(%314, %315, %316) {act hsigmoid} blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %313 = fused_linear(%310, %311, %312) {act hsigmoid} blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[122], params[123], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %318 = mul(%310, %317) blocks.4.conv.conv.6 : f32[B, 196, 768], written over %310 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %315 = reshape(%314) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %314: no code */
 
-  /* %320 = reshape(%319) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %319: no code */
+  /* %327 = fused_linear(%306, %326, %324, %313, %279) {input_scale, residual} blocks.4.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 1404864, arena + 1404672,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %332 = fused_linear(%318, %331, %329, %283) {residual} blocks.4.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 1404864, arena + 1404672, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %328 = concat(%278, %327) {axis 0} blocks.4.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %333 = concat(%282, %332) {axis 0} blocks.4.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %336 = layernorm(%333, %334, %335) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %331 = layernorm(%328, %329, %330) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[129], params[130], 1e-06f, arena + 3528576);
 
-  /* %339 = fused_linear(%336, %337, %338) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %334 = fused_linear(%331, %332, %333) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[131], params[132], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %340 = slice(%339) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %339: no code */
+  /* %335 = slice(%334) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %334: no code */
 
-  /* %341 = slice(%339) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %339: no code */
+  /* %336 = slice(%334) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %334: no code */
 
-  /* %342 = slice(%339) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %339: no code */
+  /* %337 = slice(%334) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %334: no code */
 
-  /* %343 = sdpa(%340, %341, %342) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  /* %338 = sdpa(%335, %336, %337) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %346 = fused_linear(%343, %344, %345, %333) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %341 = fused_linear(%338, %339, %340, %328) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[133], params[134], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %347 = slice(%346) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %342 = slice(%341) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %348 = slice(%346) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %343 = slice(%341) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %350 = reshape(%349) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %349: no code */
+  /* %345 = reshape(%344) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %344: no code */
 
-  /* %362 = fused_linear(%348, %361, %359) {act hswish} blocks.5.conv.conv.0 : f32[B, 196, 768] */
+  /* %357 = fused_linear(%343, %356, %354) {act hswish} blocks.5.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 1556160, arena + 1555392,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %375 = token_dwconv(%362, %374, %372) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  /* %370 = token_dwconv(%357, %369, %367) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.5.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 1707456,
       arena + 1706688, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %376 = mean(%375) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
+  /* %371 = mean(%370) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %379 = fused_linear(%376, %377, %378) {act relu} blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %374 = fused_linear(%371, %372, %373) {act relu} blocks.5.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[145], params[146], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %382 = fused_linear(%379, %380, %381) {act hsigmoid} blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %377 = fused_linear(%374, %375, %376) {act hsigmoid} blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[147], params[148], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %383 = mul(%375, %382) blocks.5.conv.conv.6 : f32[B, 196, 768], written over %375 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %379 = reshape(%378) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %378: no code */
 
-  /* %385 = reshape(%384) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %384: no code */
+  /* %391 = fused_linear(%370, %390, %388, %377, %343) {input_scale, residual} blocks.5.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 1715328, arena + 1715136,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %397 = fused_linear(%383, %396, %394, %348) {residual} blocks.5.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 1715328, arena + 1715136, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %392 = concat(%342, %391) {axis 0} blocks.5.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %398 = concat(%347, %397) {axis 0} blocks.5.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %401 = layernorm(%398, %399, %400) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %395 = layernorm(%392, %393, %394) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[154], params[155], 1e-06f, arena + 3528576);
 
-  /* %404 = fused_linear(%401, %402, %403) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %398 = fused_linear(%395, %396, %397) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[156], params[157], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %405 = slice(%404) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %404: no code */
+  /* %399 = slice(%398) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %398: no code */
 
-  /* %406 = slice(%404) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %404: no code */
+  /* %400 = slice(%398) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %398: no code */
 
-  /* %407 = slice(%404) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %404: no code */
+  /* %401 = slice(%398) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %398: no code */
 
-  /* %408 = sdpa(%405, %406, %407) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  /* %402 = sdpa(%399, %400, %401) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %411 = fused_linear(%408, %409, %410, %398) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %405 = fused_linear(%402, %403, %404, %392) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[158], params[159], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %412 = slice(%411) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %406 = slice(%405) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %413 = slice(%411) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %407 = slice(%405) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %415 = reshape(%414) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %414: no code */
+  /* %409 = reshape(%408) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %408: no code */
 
-  /* %427 = fused_linear(%413, %426, %424) {act hswish} blocks.6.conv.conv.0 : f32[B, 196, 768] */
+  /* %421 = fused_linear(%407, %420, %418) {act hswish} blocks.6.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 1866624, arena + 1865856,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %440 = token_dwconv(%427, %439, %437) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  /* %434 = token_dwconv(%421, %433, %431) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.6.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 2017920,
       arena + 2017152, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %441 = mean(%440) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
+  /* %435 = mean(%434) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %444 = fused_linear(%441, %442, %443) {act relu} blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %438 = fused_linear(%435, %436, %437) {act relu} blocks.6.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[170], params[171], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %447 = fused_linear(%444, %445, %446) {act hsigmoid} blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %441 = fused_linear(%438, %439, %440) {act hsigmoid} blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[172], params[173], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %448 = mul(%440, %447) blocks.6.conv.conv.6 : f32[B, 196, 768], written over %440 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %443 = reshape(%442) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %442: no code */
 
-  /* %450 = reshape(%449) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %449: no code */
+  /* %455 = fused_linear(%434, %454, %452, %441, %407) {input_scale, residual} blocks.6.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2025792, arena + 2025600,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %462 = fused_linear(%448, %461, %459, %413) {residual} blocks.6.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 2025792, arena + 2025600, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %456 = concat(%406, %455) {axis 0} blocks.6.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %463 = concat(%412, %462) {axis 0} blocks.6.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %466 = layernorm(%463, %464, %465) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %459 = layernorm(%456, %457, %458) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[179], params[180], 1e-06f, arena + 3528576);
 
-  /* %469 = fused_linear(%466, %467, %468) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %462 = fused_linear(%459, %460, %461) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[181], params[182], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %470 = slice(%469) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %469: no code */
+  /* %463 = slice(%462) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %462: no code */
 
-  /* %471 = slice(%469) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %469: no code */
+  /* %464 = slice(%462) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %462: no code */
 
-  /* %472 = slice(%469) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %469: no code */
+  /* %465 = slice(%462) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %462: no code */
 
-  /* %473 = sdpa(%470, %471, %472) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  /* %466 = sdpa(%463, %464, %465) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %476 = fused_linear(%473, %474, %475, %463) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %469 = fused_linear(%466, %467, %468, %456) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[183], params[184], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %477 = slice(%476) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %470 = slice(%469) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %478 = slice(%476) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %471 = slice(%469) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %480 = reshape(%479) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %479: no code */
+  /* %473 = reshape(%472) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %472: no code */
 
-  /* %492 = fused_linear(%478, %491, %489) {act hswish} blocks.7.conv.conv.0 : f32[B, 196, 768] */
+  /* %485 = fused_linear(%471, %484, %482) {act hswish} blocks.7.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 2177088, arena + 2176320,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %505 = token_dwconv(%492, %504, %502) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  /* %498 = token_dwconv(%485, %497, %495) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.7.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 2328384,
       arena + 2327616, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %506 = mean(%505) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
+  /* %499 = mean(%498) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %509 = fused_linear(%506, %507, %508) {act relu} blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %502 = fused_linear(%499, %500, %501) {act relu} blocks.7.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[195], params[196], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %512 = fused_linear(%509, %510, %511) {act hsigmoid} blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %505 = fused_linear(%502, %503, %504) {act hsigmoid} blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[197], params[198], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %513 = mul(%505, %512) blocks.7.conv.conv.6 : f32[B, 196, 768], written over %505 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %507 = reshape(%506) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %506: no code */
 
-  /* %515 = reshape(%514) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %514: no code */
+  /* %519 = fused_linear(%498, %518, %516, %505, %471) {input_scale, residual} blocks.7.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2336256, arena + 2336064,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %527 = fused_linear(%513, %526, %524, %478) {residual} blocks.7.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 2336256, arena + 2336064, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %520 = concat(%470, %519) {axis 0} blocks.7.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %528 = concat(%477, %527) {axis 0} blocks.7.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %531 = layernorm(%528, %529, %530) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %523 = layernorm(%520, %521, %522) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[204], params[205], 1e-06f, arena + 3528576);
 
-  /* %534 = fused_linear(%531, %532, %533) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %526 = fused_linear(%523, %524, %525) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[206], params[207], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %535 = slice(%534) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %534: no code */
+  /* %527 = slice(%526) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %526: no code */
 
-  /* %536 = slice(%534) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %534: no code */
+  /* %528 = slice(%526) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %526: no code */
 
-  /* %537 = slice(%534) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %534: no code */
+  /* %529 = slice(%526) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %526: no code */
 
-  /* %538 = sdpa(%535, %536, %537) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  /* %530 = sdpa(%527, %528, %529) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %541 = fused_linear(%538, %539, %540, %528) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %533 = fused_linear(%530, %531, %532, %520) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[208], params[209], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %542 = slice(%541) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %534 = slice(%533) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %543 = slice(%541) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %535 = slice(%533) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %545 = reshape(%544) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %544: no code */
+  /* %537 = reshape(%536) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %536: no code */
 
-  /* %557 = fused_linear(%543, %556, %554) {act hswish} blocks.8.conv.conv.0 : f32[B, 196, 768] */
+  /* %549 = fused_linear(%535, %548, %546) {act hswish} blocks.8.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 2487552, arena + 2486784,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %570 = token_dwconv(%557, %569, %567) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  /* %562 = token_dwconv(%549, %561, %559) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.8.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 2638848,
       arena + 2638080, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %571 = mean(%570) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
+  /* %563 = mean(%562) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %574 = fused_linear(%571, %572, %573) {act relu} blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %566 = fused_linear(%563, %564, %565) {act relu} blocks.8.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[220], params[221], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %577 = fused_linear(%574, %575, %576) {act hsigmoid} blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %569 = fused_linear(%566, %567, %568) {act hsigmoid} blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[222], params[223], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %578 = mul(%570, %577) blocks.8.conv.conv.6 : f32[B, 196, 768], written over %570 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %571 = reshape(%570) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %570: no code */
 
-  /* %580 = reshape(%579) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %579: no code */
+  /* %583 = fused_linear(%562, %582, %580, %569, %535) {input_scale, residual} blocks.8.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2646720, arena + 2646528,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %592 = fused_linear(%578, %591, %589, %543) {residual} blocks.8.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 2646720, arena + 2646528, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %584 = concat(%534, %583) {axis 0} blocks.8.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %593 = concat(%542, %592) {axis 0} blocks.8.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %596 = layernorm(%593, %594, %595) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %587 = layernorm(%584, %585, %586) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[229], params[230], 1e-06f, arena + 3528576);
 
-  /* %599 = fused_linear(%596, %597, %598) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %590 = fused_linear(%587, %588, %589) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[231], params[232], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %600 = slice(%599) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %599: no code */
+  /* %591 = slice(%590) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %590: no code */
 
-  /* %601 = slice(%599) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %599: no code */
+  /* %592 = slice(%590) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %590: no code */
 
-  /* %602 = slice(%599) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %599: no code */
+  /* %593 = slice(%590) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %590: no code */
 
-  /* %603 = sdpa(%600, %601, %602) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  /* %594 = sdpa(%591, %592, %593) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %606 = fused_linear(%603, %604, %605, %593) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %597 = fused_linear(%594, %595, %596, %584) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[233], params[234], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %607 = slice(%606) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %598 = slice(%597) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %608 = slice(%606) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %599 = slice(%597) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %610 = reshape(%609) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %609: no code */
+  /* %601 = reshape(%600) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %600: no code */
 
-  /* %622 = fused_linear(%608, %621, %619) {act hswish} blocks.9.conv.conv.0 : f32[B, 196, 768] */
+  /* %613 = fused_linear(%599, %612, %610) {act hswish} blocks.9.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 2798016, arena + 2797248,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %635 = token_dwconv(%622, %634, %632) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  /* %626 = token_dwconv(%613, %625, %623) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.9.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 2949312,
       arena + 2948544, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %636 = mean(%635) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
+  /* %627 = mean(%626) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %639 = fused_linear(%636, %637, %638) {act relu} blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %630 = fused_linear(%627, %628, %629) {act relu} blocks.9.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[245], params[246], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %642 = fused_linear(%639, %640, %641) {act hsigmoid} blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %633 = fused_linear(%630, %631, %632) {act hsigmoid} blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[247], params[248], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %643 = mul(%635, %642) blocks.9.conv.conv.6 : f32[B, 196, 768], written over %635 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %635 = reshape(%634) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %634: no code */
 
-  /* %645 = reshape(%644) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %644: no code */
+  /* %647 = fused_linear(%626, %646, %644, %633, %599) {input_scale, residual} blocks.9.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2957184, arena + 2956992,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %657 = fused_linear(%643, %656, %654, %608) {residual} blocks.9.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 2957184, arena + 2956992, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %648 = concat(%598, %647) {axis 0} blocks.9.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %658 = concat(%607, %657) {axis 0} blocks.9.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %661 = layernorm(%658, %659, %660) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %651 = layernorm(%648, %649, %650) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[254], params[255], 1e-06f, arena + 3528576);
 
-  /* %664 = fused_linear(%661, %662, %663) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %654 = fused_linear(%651, %652, %653) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[256], params[257], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %665 = slice(%664) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %664: no code */
+  /* %655 = slice(%654) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %654: no code */
 
-  /* %666 = slice(%664) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %664: no code */
+  /* %656 = slice(%654) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %654: no code */
 
-  /* %667 = slice(%664) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %664: no code */
+  /* %657 = slice(%654) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %654: no code */
 
-  /* %668 = sdpa(%665, %666, %667) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  /* %658 = sdpa(%655, %656, %657) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %671 = fused_linear(%668, %669, %670, %658) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %661 = fused_linear(%658, %659, %660, %648) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %7 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[258], params[259], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %672 = slice(%671) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %662 = slice(%661) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %7: no code */
 
-  /* %673 = slice(%671) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %663 = slice(%661) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192], a view of %7: no code */
 
-  /* %675 = reshape(%674) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %674: no code */
+  /* %665 = reshape(%664) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %664: no code */
 
-  /* %687 = fused_linear(%673, %686, %684) {act hswish} blocks.10.conv.conv.0 : f32[B, 196, 768] */
+  /* %677 = fused_linear(%663, %676, %674) {act hswish} blocks.10.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 3108480, arena + 3107712,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %700 = token_dwconv(%687, %699, %697) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  /* %690 = token_dwconv(%677, %689, %687) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.10.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 3259776,
       arena + 3259008, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %701 = mean(%700) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
+  /* %691 = mean(%690) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %704 = fused_linear(%701, %702, %703) {act relu} blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %694 = fused_linear(%691, %692, %693) {act relu} blocks.10.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 768, 4, arena + 3415104, params[270], params[271], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %707 = fused_linear(%704, %705, %706) {act hsigmoid} blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %697 = fused_linear(%694, %695, %696) {act hsigmoid} blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 4, 768, arena + 3415872, params[272], params[273], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %708 = mul(%700, %707) blocks.10.conv.conv.6 : f32[B, 196, 768], written over %700 */
-  lk_mul(3, (const long[]){B, 196, 768}, arena + 3565632, (const long[]){150528, 768, 1},
-      arena + 3415104, (const long[]){768, 0, 1}, arena + 3565632);
+  /* %699 = reshape(%698) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %698: no code */
 
-  /* %710 = reshape(%709) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %709: no code */
+  /* %711 = fused_linear(%690, %710, %708, %697, %663) {input_scale, residual} blocks.10.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 3267648, arena + 3267456,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %722 = fused_linear(%708, %721, %719, %673) {residual} blocks.10.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
-  lk_fused_linear(B * 196, 768, 192, arena + 3565632, arena + 3267648, arena + 3267456, LK_ACT_NONE,
-      arena + 3716352, arena + 3716352);
+  /* %712 = concat(%662, %711) {axis 0} blocks.10.conv : f32[B, 197, 192], a view of %7: no code */
 
-  /* %723 = concat(%672, %722) {axis 0} blocks.10.conv : f32[B, 197, 192], a view of %7: no code */
-
-  /* %726 = layernorm(%723, %724, %725) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %715 = layernorm(%712, %713, %714) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[279], params[280], 1e-06f, arena + 3528576);
 
-  /* %729 = fused_linear(%726, %727, %728) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %718 = fused_linear(%715, %716, %717) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[281], params[282], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %730 = slice(%729) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %729: no code */
+  /* %719 = slice(%718) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %718: no code */
 
-  /* %731 = slice(%730) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %729: no code */
+  /* %720 = slice(%719) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %718: no code */
 
-  /* %732 = slice(%729) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %729: no code */
+  /* %721 = slice(%718) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %718: no code */
 
-  /* %733 = slice(%729) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %729: no code */
+  /* %722 = slice(%718) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %718: no code */
 
-  /* %734 = sdpa(%731, %732, %733) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 1, 192] */
+  /* %723 = sdpa(%720, %721, %722) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 1, 192] */
   lk_sdpa(B, 1, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %735 = reshape(%734) {shape [192]} blocks.11.attn : f32[B, 192], a view of %734: no code */
+  /* %724 = reshape(%723) {shape [192]} blocks.11.attn : f32[B, 192], a view of %723: no code */
 
-  /* %738 = index(%723) {axis 0, at 0} blocks.11 : f32[B, 192], a view of %7: no code */
+  /* %727 = index(%712) {axis 0, at 0} blocks.11 : f32[B, 192], a view of %7: no code */
 
-  /* %739 = fused_linear(%735, %736, %737, %738) {residual} blocks.11.attn.proj : f32[B, 192] */
+  /* %728 = fused_linear(%724, %725, %726, %727) {residual} blocks.11.attn.proj : f32[B, 192] */
   lk_fused_linear(B, 192, 192, arena + 3528576, params[283], params[284], LK_ACT_NONE,
       arena + 3716160, arena + 3415104);
 
-  /* %742 = layernorm(%739, %740, %741) {eps 1e-06} norm : f32[B, 192] */
+  /* %731 = layernorm(%728, %729, %730) {eps 1e-06} norm : f32[B, 192] */
   lk_layernorm(B, 192, arena + 3415104, params[304], params[305], 1e-06f, arena + 3416112);
 
-  /* %745 = fused_linear(%742, %743, %744) head : f32[B, 1000] */
+  /* %734 = fused_linear(%731, %732, %733) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 3416112, params[306], params[307], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* output 0 "logits" = %745 : f32[B, 1000] */
+  /* output 0 "logits" = %734 : f32[B, 1000] */
   memcpy(outputs[0], arena + 3415104, sizeof(float) * B * 1000);
   return 0;
 } // localvit_tiny_forward

@@ -234,9 +234,26 @@ static inline lk_vf lk_vgelu(lk_vf x) {
 /* NaN propagates through relu, relu6, hswish and hsigmoid (lk_vmax/lk_vmin return NaN operands). */
 static inline lk_vf lk_vrelu(lk_vf x) { return lk_vmax(x, lk_vzero()); }
 static inline lk_vf lk_vrelu6(lk_vf x) { return lk_vmin(lk_vmax(x, lk_vzero()), lk_vset1(6.0f)); }
-/* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch. */
-static inline lk_vf lk_vhsigmoid(lk_vf x) { return lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
-static inline lk_vf lk_vhswish(lk_vf x) { return x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f)) / 6.0f; }
+/* p / 6 as the division rounds it, for every p whose quotient is a normal float (checked for all
+ * 2^31 non-negative floats; subnormal quotients may differ by an ulp), without a divide: q = p·(1/6)
+ * is within an ulp, e = p − 6q is exact in one fused multiply-add, and q + e·(1/6) rounds to the
+ * quotient (Markstein's correction). A vector divide issues once per ~5 cycles on Zen 3, which
+ * made h-swish cost a third of LocalViT's depth-wise convolution; this is three pipelined ops.
+ * The multiply-adds must be fused (clang contracts them: -ffp-contract=on, its default), so targets
+ * without FMA instructions divide. */
+static inline lk_vf lk_vdiv6(lk_vf p) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+  const lk_vf r = lk_vset1(1.0f / 6.0f), six = lk_vset1(6.0f);
+  lk_vf q = p * r;
+  lk_vf e = p - q * six;
+  return q + e * r;
+#else
+  return p / 6.0f;
+#endif
+}
+/* hardswish(x) = x · relu6(x + 3) / 6 and hardsigmoid(x) = relu6(x + 3) / 6, as PyTorch rounds them. */
+static inline lk_vf lk_vhsigmoid(lk_vf x) { return lk_vdiv6(lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f))); }
+static inline lk_vf lk_vhswish(lk_vf x) { return lk_vdiv6(x * lk_vmin(lk_vmax(x + 3.0f, lk_vzero()), lk_vset1(6.0f))); }
 static inline lk_vf lk_vsigmoid(lk_vf x) { return 1.0f / (1.0f + lk_vexp(-x)); }
 
 /* Activation codes of the fused kernels' `act` argument (the order is ABI: the emitter writes the
@@ -489,6 +506,8 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
 /* fused_linear.c */
 void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
                      const float *residual, float *y);
+void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                            const float *scale, long scale_bs, int act, const float *residual, float *y);
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
@@ -612,6 +631,7 @@ typedef struct {
   int act;             /* LK_ACT_*, applied after beta and the biases */
   const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
   long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
 } lk__gemm_args;
 
 /* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
@@ -754,9 +774,11 @@ static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long l
   for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
 }
 
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc. */
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
 static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            float *restrict bp) {
+                            const float *restrict sk, float *restrict bp) {
   for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
     int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
     const float *b = B + j0 * csb;
@@ -780,6 +802,12 @@ static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, l
         for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
       }
     }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
   }
 }
 
@@ -833,7 +861,7 @@ static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1
     int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
     for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
       int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
-      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, bp);
+      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
       for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
         int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
         int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
@@ -877,7 +905,8 @@ static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, 
   for (int i = m0; i < m1; ++i) {
     for (int j = n0; j < n1; ++j) {
       double s = 0.0;
-      for (int k = 0; k < g->K; ++k) s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb];
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
       if (g->bias_m) s += g->bias_m[i];
       if (g->bias_n) s += g->bias_n[j];
       float *c = g->C + (long)i * g->rsc + j;
@@ -946,12 +975,13 @@ static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, i
 static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
                             const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
                             long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr) {
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
   if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr;
+  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
@@ -976,6 +1006,7 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
       int m0, m1, n0, n1;
       g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
       if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
       if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
@@ -990,7 +1021,7 @@ void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long 
                  const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
                  const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
   lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr);
+                  act, R, bsr, rsr, NULL, 0);
 }
 
 /* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
@@ -1015,7 +1046,7 @@ void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M,
                       long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
                       long rsc, float beta) {
   lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0);
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
 }
 
 /* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
@@ -1042,7 +1073,7 @@ void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, con
   if (M <= 0 || N <= 0) return;
   g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
   g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
   if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
   else lk__gemm_rect(&g, 0, M, 0, N, ws);
 }
@@ -1057,7 +1088,7 @@ void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa,
     lk__gemm_args g;
     g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
     g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
-    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr;
+    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
     lk__gemm_rect_naive(&g, 0, M, 0, N);
   }
 }
@@ -1841,6 +1872,21 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
   lk_gemm_ex2(1, rows, N, K, x, 0, K, 1, W, 0, 1, K, y, 0, N, 0.0f, NULL, bias, act, residual, 0, N);
 }
 
+/* With a per-input-channel scale (a squeeze-excite gate, or any x ⊙ s read only by this
+ * projection; the `channel-scale` pass): for b < batch,
+ *   y_b[rows, N] = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b,   s_b = scale + b·scale_bs ([K]),
+ * x_b, residual_b and y_b at b·rows·K, b·rows·N. The scale is folded into W while the GEMM packs it
+ * (one multiply per weight per sample, in a pass the GEMM makes anyway), so the scaled
+ * activations are never written: the separate x ⊙ s pass read and wrote x once more. With
+ * scale_bs = 0 (one scale for the whole batch) it is one GEMM over batch·rows rows; otherwise one
+ * product per sample, in one parallel region. Rounds as x·(s·w) instead of (x·s)·w. */
+void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                            const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  if (scale_bs == 0) { rows *= batch; batch = 1; }
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, (long)rows * K, K, 1, W, 0, 1, K, y, (long)rows * N, N, 0.0f, NULL,
+                  bias, act, residual, (long)rows * N, N, scale, scale_bs);
+}
+
 /* Reference: dot products in double, the activation in double (libm), the residual added in
  * double, one rounding. Each element reads its residual before writing y, so y == residual works. */
 void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
@@ -1854,6 +1900,21 @@ void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *
       y[(long)r * N + n] = (float)s;
     }
   }
+}
+
+void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  for (int b = 0; b < batch; ++b)
+    for (int r = 0; r < rows; ++r)
+      for (int n = 0; n < N; ++n) {
+        const float *xr = x + ((long)b * rows + r) * K, *s = scale + b * scale_bs;
+        long o = ((long)b * rows + r) * N + n;
+        double acc = bias ? bias[n] : 0.0;
+        for (int k = 0; k < K; ++k) acc += (double)(xr[k] * s[k]) * W[(long)n * K + k];
+        acc = lk_apply_act_ref(act, acc);
+        if (residual) acc += residual[o];
+        y[o] = (float)acc;
+      }
 }
 
 /* ---- templates/token_dwconv.c -------------------------------------------------------------- */
