@@ -61,6 +61,7 @@ public enum Pipeline {
     Pass("shifted-attention", flag: "sag", fuseShiftedAttention),
     Pass("token-layout", flag: "leff", convertToTokenLayout),
     Pass("fold-batchnorm", flag: "bn-fold", foldBatchNorm),
+    Pass("patch-embedding", flag: "patch", embedPatchesAsLinear),
     Pass("epilogues", flag: "epilogue", fuseEpilogues),
     Pass("channel-scale", flag: "se", fuseChannelScales),
     Pass("dead-code-elimination") { g, _ in eliminateDeadCode(g) },

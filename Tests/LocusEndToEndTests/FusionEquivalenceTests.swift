@@ -21,6 +21,7 @@ final class FusionEquivalenceTests: XCTestCase {
       "bn-fold": ["localvit_tiny", "ceit_tiny"],
       "epilogue": ["deit_tiny", "localvit_fmnist"],
       "se": ["localvit_tiny", "localvit_tiny_se4"],
+      "patch": ["deit_tiny", "ceit_tiny", "localvit_fmnist"],
     ]
     XCTAssertEqual(Set(patterns.keys), Set(Pipeline.fusionFlags), "every fusion flag is tested on its own")
     let fixtures = Dictionary(uniqueKeysWithValues: try Fixture.all().map { ($0.spec, $0) })

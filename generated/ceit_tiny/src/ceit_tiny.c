@@ -3162,1059 +3162,1059 @@ int ceit_tiny_prepare(const float *const *params, float *arena) {
   lk_mul(4, (const long[]){64, 3, 7, 7}, params[0], (const long[]){147, 49, 7, 1}, arena + 128,
       (const long[]){1, 0, 0, 0}, arena + 320);
 
-  /* %48 = add_scalar(%47) {x op 1e-05} blocks.0.leff.bn1 : f32[768] */
+  /* %51 = add_scalar(%50) {x op 1e-05} blocks.0.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[22], 1e-05f, arena + 9728);
 
-  /* %49 = rsqrt(%48) blocks.0.leff.bn1 : f32[768] */
+  /* %52 = rsqrt(%51) blocks.0.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 9728, arena + 10496);
 
-  /* %50 = mul(%44, %49) blocks.0.leff.bn1 : f32[768] */
+  /* %53 = mul(%47, %52) blocks.0.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[19], (const long[]){1}, arena + 10496, (const long[]){1},
       arena + 11264);
 
-  /* %51 = mul(%46, %50) blocks.0.leff.bn1 : f32[768] */
+  /* %54 = mul(%49, %53) blocks.0.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[21], (const long[]){1}, arena + 11264, (const long[]){1},
       arena + 12032);
 
-  /* %52 = sub(%45, %51) blocks.0.leff.bn1 : f32[768] */
+  /* %55 = sub(%48, %54) blocks.0.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[20], (const long[]){1}, arena + 12032, (const long[]){1},
       arena + 12800);
 
-  /* %53 = reshape(%50) {shape [768, 1]} blocks.0.leff.conv1 : f32[768, 1], a view of %50: no code */
+  /* %56 = reshape(%53) {shape [768, 1]} blocks.0.leff.conv1 : f32[768, 1], a view of %53: no code */
 
-  /* %54 = mul(%43, %53) blocks.0.leff.conv1 : f32[768, 192] */
+  /* %57 = mul(%46, %56) blocks.0.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[17], (const long[]){192, 1}, arena + 11264,
       (const long[]){1, 0}, arena + 13568);
 
-  /* %55 = mul(%42, %50) blocks.0.leff.conv1 : f32[768] */
+  /* %58 = mul(%45, %53) blocks.0.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[18], (const long[]){1}, arena + 11264, (const long[]){1},
       arena + 161024);
 
-  /* %56 = add(%55, %52) blocks.0.leff.conv1 : f32[768] */
+  /* %59 = add(%58, %55) blocks.0.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 161024, (const long[]){1}, arena + 12800,
       (const long[]){1}, arena + 161792);
 
-  /* %64 = add_scalar(%63) {x op 1e-05} blocks.0.leff.bn2 : f32[768] */
+  /* %67 = add_scalar(%66) {x op 1e-05} blocks.0.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[28], 1e-05f, arena + 162560);
 
-  /* %65 = rsqrt(%64) blocks.0.leff.bn2 : f32[768] */
+  /* %68 = rsqrt(%67) blocks.0.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 162560, arena + 163328);
 
-  /* %66 = mul(%60, %65) blocks.0.leff.bn2 : f32[768] */
+  /* %69 = mul(%63, %68) blocks.0.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[25], (const long[]){1}, arena + 163328, (const long[]){1},
       arena + 164096);
 
-  /* %67 = mul(%62, %66) blocks.0.leff.bn2 : f32[768] */
+  /* %70 = mul(%65, %69) blocks.0.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[27], (const long[]){1}, arena + 164096, (const long[]){1},
       arena + 164864);
 
-  /* %68 = sub(%61, %67) blocks.0.leff.bn2 : f32[768] */
+  /* %71 = sub(%64, %70) blocks.0.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[26], (const long[]){1}, arena + 164864, (const long[]){1},
       arena + 165632);
 
-  /* %69 = reshape(%66) {shape [768, 1, 1, 1]} blocks.0.leff.conv2 : f32[768, 1, 1, 1], a view of %66: no code */
+  /* %72 = reshape(%69) {shape [768, 1, 1, 1]} blocks.0.leff.conv2 : f32[768, 1, 1, 1], a view of %69: no code */
 
-  /* %70 = mul(%58, %69) blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %73 = mul(%61, %72) blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[23], (const long[]){9, 0, 3, 1}, arena + 164096,
       (const long[]){1, 0, 0, 0}, arena + 166400);
 
-  /* %71 = mul(%59, %66) blocks.0.leff.conv2 : f32[768] */
+  /* %74 = mul(%62, %69) blocks.0.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[24], (const long[]){1}, arena + 164096, (const long[]){1},
       arena + 173312);
 
-  /* %72 = add(%71, %68) blocks.0.leff.conv2 : f32[768] */
+  /* %75 = add(%74, %71) blocks.0.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 173312, (const long[]){1}, arena + 165632,
       (const long[]){1}, arena + 174080);
 
-  /* %81 = add_scalar(%80) {x op 1e-05} blocks.0.leff.bn3 : f32[192] */
+  /* %84 = add_scalar(%83) {x op 1e-05} blocks.0.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[34], 1e-05f, arena + 174848);
 
-  /* %82 = rsqrt(%81) blocks.0.leff.bn3 : f32[192] */
+  /* %85 = rsqrt(%84) blocks.0.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 174848, arena + 175040);
 
-  /* %83 = mul(%77, %82) blocks.0.leff.bn3 : f32[192] */
+  /* %86 = mul(%80, %85) blocks.0.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[31], (const long[]){1}, arena + 175040, (const long[]){1},
       arena + 175232);
 
-  /* %84 = mul(%79, %83) blocks.0.leff.bn3 : f32[192] */
+  /* %87 = mul(%82, %86) blocks.0.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[33], (const long[]){1}, arena + 175232, (const long[]){1},
       arena + 175424);
 
-  /* %85 = sub(%78, %84) blocks.0.leff.bn3 : f32[192] */
+  /* %88 = sub(%81, %87) blocks.0.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[32], (const long[]){1}, arena + 175424, (const long[]){1},
       arena + 175616);
 
-  /* %86 = reshape(%83) {shape [192, 1]} blocks.0.leff.conv3 : f32[192, 1], a view of %83: no code */
+  /* %89 = reshape(%86) {shape [192, 1]} blocks.0.leff.conv3 : f32[192, 1], a view of %86: no code */
 
-  /* %87 = mul(%76, %86) blocks.0.leff.conv3 : f32[192, 768] */
+  /* %90 = mul(%79, %89) blocks.0.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[29], (const long[]){768, 1}, arena + 175232,
       (const long[]){1, 0}, arena + 175808);
 
-  /* %88 = mul(%75, %83) blocks.0.leff.conv3 : f32[192] */
+  /* %91 = mul(%78, %86) blocks.0.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[30], (const long[]){1}, arena + 175232, (const long[]){1},
       arena + 323264);
 
-  /* %89 = add(%88, %85) blocks.0.leff.conv3 : f32[192] */
+  /* %92 = add(%91, %88) blocks.0.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 323264, (const long[]){1}, arena + 175616,
       (const long[]){1}, arena + 323456);
 
-  /* %119 = add_scalar(%118) {x op 1e-05} blocks.1.leff.bn1 : f32[768] */
+  /* %122 = add_scalar(%121) {x op 1e-05} blocks.1.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[48], 1e-05f, arena + 323648);
 
-  /* %120 = rsqrt(%119) blocks.1.leff.bn1 : f32[768] */
+  /* %123 = rsqrt(%122) blocks.1.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 323648, arena + 324416);
 
-  /* %121 = mul(%115, %120) blocks.1.leff.bn1 : f32[768] */
+  /* %124 = mul(%118, %123) blocks.1.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[45], (const long[]){1}, arena + 324416, (const long[]){1},
       arena + 325184);
 
-  /* %122 = mul(%117, %121) blocks.1.leff.bn1 : f32[768] */
+  /* %125 = mul(%120, %124) blocks.1.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[47], (const long[]){1}, arena + 325184, (const long[]){1},
       arena + 325952);
 
-  /* %123 = sub(%116, %122) blocks.1.leff.bn1 : f32[768] */
+  /* %126 = sub(%119, %125) blocks.1.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[46], (const long[]){1}, arena + 325952, (const long[]){1},
       arena + 326720);
 
-  /* %124 = reshape(%121) {shape [768, 1]} blocks.1.leff.conv1 : f32[768, 1], a view of %121: no code */
+  /* %127 = reshape(%124) {shape [768, 1]} blocks.1.leff.conv1 : f32[768, 1], a view of %124: no code */
 
-  /* %125 = mul(%114, %124) blocks.1.leff.conv1 : f32[768, 192] */
+  /* %128 = mul(%117, %127) blocks.1.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[43], (const long[]){192, 1}, arena + 325184,
       (const long[]){1, 0}, arena + 327488);
 
-  /* %126 = mul(%113, %121) blocks.1.leff.conv1 : f32[768] */
+  /* %129 = mul(%116, %124) blocks.1.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[44], (const long[]){1}, arena + 325184, (const long[]){1},
       arena + 474944);
 
-  /* %127 = add(%126, %123) blocks.1.leff.conv1 : f32[768] */
+  /* %130 = add(%129, %126) blocks.1.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 474944, (const long[]){1}, arena + 326720,
       (const long[]){1}, arena + 475712);
 
-  /* %135 = add_scalar(%134) {x op 1e-05} blocks.1.leff.bn2 : f32[768] */
+  /* %138 = add_scalar(%137) {x op 1e-05} blocks.1.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[54], 1e-05f, arena + 476480);
 
-  /* %136 = rsqrt(%135) blocks.1.leff.bn2 : f32[768] */
+  /* %139 = rsqrt(%138) blocks.1.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 476480, arena + 477248);
 
-  /* %137 = mul(%131, %136) blocks.1.leff.bn2 : f32[768] */
+  /* %140 = mul(%134, %139) blocks.1.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[51], (const long[]){1}, arena + 477248, (const long[]){1},
       arena + 478016);
 
-  /* %138 = mul(%133, %137) blocks.1.leff.bn2 : f32[768] */
+  /* %141 = mul(%136, %140) blocks.1.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[53], (const long[]){1}, arena + 478016, (const long[]){1},
       arena + 478784);
 
-  /* %139 = sub(%132, %138) blocks.1.leff.bn2 : f32[768] */
+  /* %142 = sub(%135, %141) blocks.1.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[52], (const long[]){1}, arena + 478784, (const long[]){1},
       arena + 479552);
 
-  /* %140 = reshape(%137) {shape [768, 1, 1, 1]} blocks.1.leff.conv2 : f32[768, 1, 1, 1], a view of %137: no code */
+  /* %143 = reshape(%140) {shape [768, 1, 1, 1]} blocks.1.leff.conv2 : f32[768, 1, 1, 1], a view of %140: no code */
 
-  /* %141 = mul(%129, %140) blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %144 = mul(%132, %143) blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[49], (const long[]){9, 0, 3, 1}, arena + 478016,
       (const long[]){1, 0, 0, 0}, arena + 480320);
 
-  /* %142 = mul(%130, %137) blocks.1.leff.conv2 : f32[768] */
+  /* %145 = mul(%133, %140) blocks.1.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[50], (const long[]){1}, arena + 478016, (const long[]){1},
       arena + 487232);
 
-  /* %143 = add(%142, %139) blocks.1.leff.conv2 : f32[768] */
+  /* %146 = add(%145, %142) blocks.1.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 487232, (const long[]){1}, arena + 479552,
       (const long[]){1}, arena + 488000);
 
-  /* %152 = add_scalar(%151) {x op 1e-05} blocks.1.leff.bn3 : f32[192] */
+  /* %155 = add_scalar(%154) {x op 1e-05} blocks.1.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[60], 1e-05f, arena + 488768);
 
-  /* %153 = rsqrt(%152) blocks.1.leff.bn3 : f32[192] */
+  /* %156 = rsqrt(%155) blocks.1.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 488768, arena + 488960);
 
-  /* %154 = mul(%148, %153) blocks.1.leff.bn3 : f32[192] */
+  /* %157 = mul(%151, %156) blocks.1.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[57], (const long[]){1}, arena + 488960, (const long[]){1},
       arena + 489152);
 
-  /* %155 = mul(%150, %154) blocks.1.leff.bn3 : f32[192] */
+  /* %158 = mul(%153, %157) blocks.1.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[59], (const long[]){1}, arena + 489152, (const long[]){1},
       arena + 489344);
 
-  /* %156 = sub(%149, %155) blocks.1.leff.bn3 : f32[192] */
+  /* %159 = sub(%152, %158) blocks.1.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[58], (const long[]){1}, arena + 489344, (const long[]){1},
       arena + 489536);
 
-  /* %157 = reshape(%154) {shape [192, 1]} blocks.1.leff.conv3 : f32[192, 1], a view of %154: no code */
+  /* %160 = reshape(%157) {shape [192, 1]} blocks.1.leff.conv3 : f32[192, 1], a view of %157: no code */
 
-  /* %158 = mul(%147, %157) blocks.1.leff.conv3 : f32[192, 768] */
+  /* %161 = mul(%150, %160) blocks.1.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[55], (const long[]){768, 1}, arena + 489152,
       (const long[]){1, 0}, arena + 489728);
 
-  /* %159 = mul(%146, %154) blocks.1.leff.conv3 : f32[192] */
+  /* %162 = mul(%149, %157) blocks.1.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[56], (const long[]){1}, arena + 489152, (const long[]){1},
       arena + 637184);
 
-  /* %160 = add(%159, %156) blocks.1.leff.conv3 : f32[192] */
+  /* %163 = add(%162, %159) blocks.1.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 637184, (const long[]){1}, arena + 489536,
       (const long[]){1}, arena + 637376);
 
-  /* %191 = add_scalar(%190) {x op 1e-05} blocks.2.leff.bn1 : f32[768] */
+  /* %194 = add_scalar(%193) {x op 1e-05} blocks.2.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[74], 1e-05f, arena + 637568);
 
-  /* %192 = rsqrt(%191) blocks.2.leff.bn1 : f32[768] */
+  /* %195 = rsqrt(%194) blocks.2.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 637568, arena + 638336);
 
-  /* %193 = mul(%187, %192) blocks.2.leff.bn1 : f32[768] */
+  /* %196 = mul(%190, %195) blocks.2.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[71], (const long[]){1}, arena + 638336, (const long[]){1},
       arena + 639104);
 
-  /* %194 = mul(%189, %193) blocks.2.leff.bn1 : f32[768] */
+  /* %197 = mul(%192, %196) blocks.2.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[73], (const long[]){1}, arena + 639104, (const long[]){1},
       arena + 639872);
 
-  /* %195 = sub(%188, %194) blocks.2.leff.bn1 : f32[768] */
+  /* %198 = sub(%191, %197) blocks.2.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[72], (const long[]){1}, arena + 639872, (const long[]){1},
       arena + 640640);
 
-  /* %196 = reshape(%193) {shape [768, 1]} blocks.2.leff.conv1 : f32[768, 1], a view of %193: no code */
+  /* %199 = reshape(%196) {shape [768, 1]} blocks.2.leff.conv1 : f32[768, 1], a view of %196: no code */
 
-  /* %197 = mul(%186, %196) blocks.2.leff.conv1 : f32[768, 192] */
+  /* %200 = mul(%189, %199) blocks.2.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[69], (const long[]){192, 1}, arena + 639104,
       (const long[]){1, 0}, arena + 641408);
 
-  /* %198 = mul(%185, %193) blocks.2.leff.conv1 : f32[768] */
+  /* %201 = mul(%188, %196) blocks.2.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[70], (const long[]){1}, arena + 639104, (const long[]){1},
       arena + 788864);
 
-  /* %199 = add(%198, %195) blocks.2.leff.conv1 : f32[768] */
+  /* %202 = add(%201, %198) blocks.2.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 788864, (const long[]){1}, arena + 640640,
       (const long[]){1}, arena + 789632);
 
-  /* %207 = add_scalar(%206) {x op 1e-05} blocks.2.leff.bn2 : f32[768] */
+  /* %210 = add_scalar(%209) {x op 1e-05} blocks.2.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[80], 1e-05f, arena + 790400);
 
-  /* %208 = rsqrt(%207) blocks.2.leff.bn2 : f32[768] */
+  /* %211 = rsqrt(%210) blocks.2.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 790400, arena + 791168);
 
-  /* %209 = mul(%203, %208) blocks.2.leff.bn2 : f32[768] */
+  /* %212 = mul(%206, %211) blocks.2.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[77], (const long[]){1}, arena + 791168, (const long[]){1},
       arena + 791936);
 
-  /* %210 = mul(%205, %209) blocks.2.leff.bn2 : f32[768] */
+  /* %213 = mul(%208, %212) blocks.2.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[79], (const long[]){1}, arena + 791936, (const long[]){1},
       arena + 792704);
 
-  /* %211 = sub(%204, %210) blocks.2.leff.bn2 : f32[768] */
+  /* %214 = sub(%207, %213) blocks.2.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[78], (const long[]){1}, arena + 792704, (const long[]){1},
       arena + 793472);
 
-  /* %212 = reshape(%209) {shape [768, 1, 1, 1]} blocks.2.leff.conv2 : f32[768, 1, 1, 1], a view of %209: no code */
+  /* %215 = reshape(%212) {shape [768, 1, 1, 1]} blocks.2.leff.conv2 : f32[768, 1, 1, 1], a view of %212: no code */
 
-  /* %213 = mul(%201, %212) blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %216 = mul(%204, %215) blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[75], (const long[]){9, 0, 3, 1}, arena + 791936,
       (const long[]){1, 0, 0, 0}, arena + 794240);
 
-  /* %214 = mul(%202, %209) blocks.2.leff.conv2 : f32[768] */
+  /* %217 = mul(%205, %212) blocks.2.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[76], (const long[]){1}, arena + 791936, (const long[]){1},
       arena + 801152);
 
-  /* %215 = add(%214, %211) blocks.2.leff.conv2 : f32[768] */
+  /* %218 = add(%217, %214) blocks.2.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 801152, (const long[]){1}, arena + 793472,
       (const long[]){1}, arena + 801920);
 
-  /* %224 = add_scalar(%223) {x op 1e-05} blocks.2.leff.bn3 : f32[192] */
+  /* %227 = add_scalar(%226) {x op 1e-05} blocks.2.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[86], 1e-05f, arena + 802688);
 
-  /* %225 = rsqrt(%224) blocks.2.leff.bn3 : f32[192] */
+  /* %228 = rsqrt(%227) blocks.2.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 802688, arena + 802880);
 
-  /* %226 = mul(%220, %225) blocks.2.leff.bn3 : f32[192] */
+  /* %229 = mul(%223, %228) blocks.2.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[83], (const long[]){1}, arena + 802880, (const long[]){1},
       arena + 803072);
 
-  /* %227 = mul(%222, %226) blocks.2.leff.bn3 : f32[192] */
+  /* %230 = mul(%225, %229) blocks.2.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[85], (const long[]){1}, arena + 803072, (const long[]){1},
       arena + 803264);
 
-  /* %228 = sub(%221, %227) blocks.2.leff.bn3 : f32[192] */
+  /* %231 = sub(%224, %230) blocks.2.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[84], (const long[]){1}, arena + 803264, (const long[]){1},
       arena + 803456);
 
-  /* %229 = reshape(%226) {shape [192, 1]} blocks.2.leff.conv3 : f32[192, 1], a view of %226: no code */
+  /* %232 = reshape(%229) {shape [192, 1]} blocks.2.leff.conv3 : f32[192, 1], a view of %229: no code */
 
-  /* %230 = mul(%219, %229) blocks.2.leff.conv3 : f32[192, 768] */
+  /* %233 = mul(%222, %232) blocks.2.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[81], (const long[]){768, 1}, arena + 803072,
       (const long[]){1, 0}, arena + 803648);
 
-  /* %231 = mul(%218, %226) blocks.2.leff.conv3 : f32[192] */
+  /* %234 = mul(%221, %229) blocks.2.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[82], (const long[]){1}, arena + 803072, (const long[]){1},
       arena + 951104);
 
-  /* %232 = add(%231, %228) blocks.2.leff.conv3 : f32[192] */
+  /* %235 = add(%234, %231) blocks.2.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 951104, (const long[]){1}, arena + 803456,
       (const long[]){1}, arena + 951296);
 
-  /* %263 = add_scalar(%262) {x op 1e-05} blocks.3.leff.bn1 : f32[768] */
+  /* %266 = add_scalar(%265) {x op 1e-05} blocks.3.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[100], 1e-05f, arena + 951488);
 
-  /* %264 = rsqrt(%263) blocks.3.leff.bn1 : f32[768] */
+  /* %267 = rsqrt(%266) blocks.3.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 951488, arena + 952256);
 
-  /* %265 = mul(%259, %264) blocks.3.leff.bn1 : f32[768] */
+  /* %268 = mul(%262, %267) blocks.3.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[97], (const long[]){1}, arena + 952256, (const long[]){1},
       arena + 953024);
 
-  /* %266 = mul(%261, %265) blocks.3.leff.bn1 : f32[768] */
+  /* %269 = mul(%264, %268) blocks.3.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[99], (const long[]){1}, arena + 953024, (const long[]){1},
       arena + 953792);
 
-  /* %267 = sub(%260, %266) blocks.3.leff.bn1 : f32[768] */
+  /* %270 = sub(%263, %269) blocks.3.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[98], (const long[]){1}, arena + 953792, (const long[]){1},
       arena + 954560);
 
-  /* %268 = reshape(%265) {shape [768, 1]} blocks.3.leff.conv1 : f32[768, 1], a view of %265: no code */
+  /* %271 = reshape(%268) {shape [768, 1]} blocks.3.leff.conv1 : f32[768, 1], a view of %268: no code */
 
-  /* %269 = mul(%258, %268) blocks.3.leff.conv1 : f32[768, 192] */
+  /* %272 = mul(%261, %271) blocks.3.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[95], (const long[]){192, 1}, arena + 953024,
       (const long[]){1, 0}, arena + 955328);
 
-  /* %270 = mul(%257, %265) blocks.3.leff.conv1 : f32[768] */
+  /* %273 = mul(%260, %268) blocks.3.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[96], (const long[]){1}, arena + 953024, (const long[]){1},
       arena + 1102784);
 
-  /* %271 = add(%270, %267) blocks.3.leff.conv1 : f32[768] */
+  /* %274 = add(%273, %270) blocks.3.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 1102784, (const long[]){1}, arena + 954560,
       (const long[]){1}, arena + 1103552);
 
-  /* %279 = add_scalar(%278) {x op 1e-05} blocks.3.leff.bn2 : f32[768] */
+  /* %282 = add_scalar(%281) {x op 1e-05} blocks.3.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[106], 1e-05f, arena + 1104320);
 
-  /* %280 = rsqrt(%279) blocks.3.leff.bn2 : f32[768] */
+  /* %283 = rsqrt(%282) blocks.3.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 1104320, arena + 1105088);
 
-  /* %281 = mul(%275, %280) blocks.3.leff.bn2 : f32[768] */
+  /* %284 = mul(%278, %283) blocks.3.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[103], (const long[]){1}, arena + 1105088, (const long[]){1},
       arena + 1105856);
 
-  /* %282 = mul(%277, %281) blocks.3.leff.bn2 : f32[768] */
+  /* %285 = mul(%280, %284) blocks.3.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[105], (const long[]){1}, arena + 1105856, (const long[]){1},
       arena + 1106624);
 
-  /* %283 = sub(%276, %282) blocks.3.leff.bn2 : f32[768] */
+  /* %286 = sub(%279, %285) blocks.3.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[104], (const long[]){1}, arena + 1106624, (const long[]){1},
       arena + 1107392);
 
-  /* %284 = reshape(%281) {shape [768, 1, 1, 1]} blocks.3.leff.conv2 : f32[768, 1, 1, 1], a view of %281: no code */
+  /* %287 = reshape(%284) {shape [768, 1, 1, 1]} blocks.3.leff.conv2 : f32[768, 1, 1, 1], a view of %284: no code */
 
-  /* %285 = mul(%273, %284) blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %288 = mul(%276, %287) blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[101], (const long[]){9, 0, 3, 1}, arena + 1105856,
       (const long[]){1, 0, 0, 0}, arena + 1108160);
 
-  /* %286 = mul(%274, %281) blocks.3.leff.conv2 : f32[768] */
+  /* %289 = mul(%277, %284) blocks.3.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[102], (const long[]){1}, arena + 1105856, (const long[]){1},
       arena + 1115072);
 
-  /* %287 = add(%286, %283) blocks.3.leff.conv2 : f32[768] */
+  /* %290 = add(%289, %286) blocks.3.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 1115072, (const long[]){1}, arena + 1107392,
       (const long[]){1}, arena + 1115840);
 
-  /* %296 = add_scalar(%295) {x op 1e-05} blocks.3.leff.bn3 : f32[192] */
+  /* %299 = add_scalar(%298) {x op 1e-05} blocks.3.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[112], 1e-05f, arena + 1116608);
 
-  /* %297 = rsqrt(%296) blocks.3.leff.bn3 : f32[192] */
+  /* %300 = rsqrt(%299) blocks.3.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 1116608, arena + 1116800);
 
-  /* %298 = mul(%292, %297) blocks.3.leff.bn3 : f32[192] */
+  /* %301 = mul(%295, %300) blocks.3.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[109], (const long[]){1}, arena + 1116800, (const long[]){1},
       arena + 1116992);
 
-  /* %299 = mul(%294, %298) blocks.3.leff.bn3 : f32[192] */
+  /* %302 = mul(%297, %301) blocks.3.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[111], (const long[]){1}, arena + 1116992, (const long[]){1},
       arena + 1117184);
 
-  /* %300 = sub(%293, %299) blocks.3.leff.bn3 : f32[192] */
+  /* %303 = sub(%296, %302) blocks.3.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[110], (const long[]){1}, arena + 1117184, (const long[]){1},
       arena + 1117376);
 
-  /* %301 = reshape(%298) {shape [192, 1]} blocks.3.leff.conv3 : f32[192, 1], a view of %298: no code */
+  /* %304 = reshape(%301) {shape [192, 1]} blocks.3.leff.conv3 : f32[192, 1], a view of %301: no code */
 
-  /* %302 = mul(%291, %301) blocks.3.leff.conv3 : f32[192, 768] */
+  /* %305 = mul(%294, %304) blocks.3.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[107], (const long[]){768, 1}, arena + 1116992,
       (const long[]){1, 0}, arena + 1117568);
 
-  /* %303 = mul(%290, %298) blocks.3.leff.conv3 : f32[192] */
+  /* %306 = mul(%293, %301) blocks.3.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[108], (const long[]){1}, arena + 1116992, (const long[]){1},
       arena + 1265024);
 
-  /* %304 = add(%303, %300) blocks.3.leff.conv3 : f32[192] */
+  /* %307 = add(%306, %303) blocks.3.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 1265024, (const long[]){1}, arena + 1117376,
       (const long[]){1}, arena + 1265216);
 
-  /* %335 = add_scalar(%334) {x op 1e-05} blocks.4.leff.bn1 : f32[768] */
+  /* %338 = add_scalar(%337) {x op 1e-05} blocks.4.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[126], 1e-05f, arena + 1265408);
 
-  /* %336 = rsqrt(%335) blocks.4.leff.bn1 : f32[768] */
+  /* %339 = rsqrt(%338) blocks.4.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 1265408, arena + 1266176);
 
-  /* %337 = mul(%331, %336) blocks.4.leff.bn1 : f32[768] */
+  /* %340 = mul(%334, %339) blocks.4.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[123], (const long[]){1}, arena + 1266176, (const long[]){1},
       arena + 1266944);
 
-  /* %338 = mul(%333, %337) blocks.4.leff.bn1 : f32[768] */
+  /* %341 = mul(%336, %340) blocks.4.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[125], (const long[]){1}, arena + 1266944, (const long[]){1},
       arena + 1267712);
 
-  /* %339 = sub(%332, %338) blocks.4.leff.bn1 : f32[768] */
+  /* %342 = sub(%335, %341) blocks.4.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[124], (const long[]){1}, arena + 1267712, (const long[]){1},
       arena + 1268480);
 
-  /* %340 = reshape(%337) {shape [768, 1]} blocks.4.leff.conv1 : f32[768, 1], a view of %337: no code */
+  /* %343 = reshape(%340) {shape [768, 1]} blocks.4.leff.conv1 : f32[768, 1], a view of %340: no code */
 
-  /* %341 = mul(%330, %340) blocks.4.leff.conv1 : f32[768, 192] */
+  /* %344 = mul(%333, %343) blocks.4.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[121], (const long[]){192, 1}, arena + 1266944,
       (const long[]){1, 0}, arena + 1269248);
 
-  /* %342 = mul(%329, %337) blocks.4.leff.conv1 : f32[768] */
+  /* %345 = mul(%332, %340) blocks.4.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[122], (const long[]){1}, arena + 1266944, (const long[]){1},
       arena + 1416704);
 
-  /* %343 = add(%342, %339) blocks.4.leff.conv1 : f32[768] */
+  /* %346 = add(%345, %342) blocks.4.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 1416704, (const long[]){1}, arena + 1268480,
       (const long[]){1}, arena + 1417472);
 
-  /* %351 = add_scalar(%350) {x op 1e-05} blocks.4.leff.bn2 : f32[768] */
+  /* %354 = add_scalar(%353) {x op 1e-05} blocks.4.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[132], 1e-05f, arena + 1418240);
 
-  /* %352 = rsqrt(%351) blocks.4.leff.bn2 : f32[768] */
+  /* %355 = rsqrt(%354) blocks.4.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 1418240, arena + 1419008);
 
-  /* %353 = mul(%347, %352) blocks.4.leff.bn2 : f32[768] */
+  /* %356 = mul(%350, %355) blocks.4.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[129], (const long[]){1}, arena + 1419008, (const long[]){1},
       arena + 1419776);
 
-  /* %354 = mul(%349, %353) blocks.4.leff.bn2 : f32[768] */
+  /* %357 = mul(%352, %356) blocks.4.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[131], (const long[]){1}, arena + 1419776, (const long[]){1},
       arena + 1420544);
 
-  /* %355 = sub(%348, %354) blocks.4.leff.bn2 : f32[768] */
+  /* %358 = sub(%351, %357) blocks.4.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[130], (const long[]){1}, arena + 1420544, (const long[]){1},
       arena + 1421312);
 
-  /* %356 = reshape(%353) {shape [768, 1, 1, 1]} blocks.4.leff.conv2 : f32[768, 1, 1, 1], a view of %353: no code */
+  /* %359 = reshape(%356) {shape [768, 1, 1, 1]} blocks.4.leff.conv2 : f32[768, 1, 1, 1], a view of %356: no code */
 
-  /* %357 = mul(%345, %356) blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %360 = mul(%348, %359) blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[127], (const long[]){9, 0, 3, 1}, arena + 1419776,
       (const long[]){1, 0, 0, 0}, arena + 1422080);
 
-  /* %358 = mul(%346, %353) blocks.4.leff.conv2 : f32[768] */
+  /* %361 = mul(%349, %356) blocks.4.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[128], (const long[]){1}, arena + 1419776, (const long[]){1},
       arena + 1428992);
 
-  /* %359 = add(%358, %355) blocks.4.leff.conv2 : f32[768] */
+  /* %362 = add(%361, %358) blocks.4.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 1428992, (const long[]){1}, arena + 1421312,
       (const long[]){1}, arena + 1429760);
 
-  /* %368 = add_scalar(%367) {x op 1e-05} blocks.4.leff.bn3 : f32[192] */
+  /* %371 = add_scalar(%370) {x op 1e-05} blocks.4.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[138], 1e-05f, arena + 1430528);
 
-  /* %369 = rsqrt(%368) blocks.4.leff.bn3 : f32[192] */
+  /* %372 = rsqrt(%371) blocks.4.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 1430528, arena + 1430720);
 
-  /* %370 = mul(%364, %369) blocks.4.leff.bn3 : f32[192] */
+  /* %373 = mul(%367, %372) blocks.4.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[135], (const long[]){1}, arena + 1430720, (const long[]){1},
       arena + 1430912);
 
-  /* %371 = mul(%366, %370) blocks.4.leff.bn3 : f32[192] */
+  /* %374 = mul(%369, %373) blocks.4.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[137], (const long[]){1}, arena + 1430912, (const long[]){1},
       arena + 1431104);
 
-  /* %372 = sub(%365, %371) blocks.4.leff.bn3 : f32[192] */
+  /* %375 = sub(%368, %374) blocks.4.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[136], (const long[]){1}, arena + 1431104, (const long[]){1},
       arena + 1431296);
 
-  /* %373 = reshape(%370) {shape [192, 1]} blocks.4.leff.conv3 : f32[192, 1], a view of %370: no code */
+  /* %376 = reshape(%373) {shape [192, 1]} blocks.4.leff.conv3 : f32[192, 1], a view of %373: no code */
 
-  /* %374 = mul(%363, %373) blocks.4.leff.conv3 : f32[192, 768] */
+  /* %377 = mul(%366, %376) blocks.4.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[133], (const long[]){768, 1}, arena + 1430912,
       (const long[]){1, 0}, arena + 1431488);
 
-  /* %375 = mul(%362, %370) blocks.4.leff.conv3 : f32[192] */
+  /* %378 = mul(%365, %373) blocks.4.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[134], (const long[]){1}, arena + 1430912, (const long[]){1},
       arena + 1578944);
 
-  /* %376 = add(%375, %372) blocks.4.leff.conv3 : f32[192] */
+  /* %379 = add(%378, %375) blocks.4.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 1578944, (const long[]){1}, arena + 1431296,
       (const long[]){1}, arena + 1579136);
 
-  /* %407 = add_scalar(%406) {x op 1e-05} blocks.5.leff.bn1 : f32[768] */
+  /* %410 = add_scalar(%409) {x op 1e-05} blocks.5.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[152], 1e-05f, arena + 1579328);
 
-  /* %408 = rsqrt(%407) blocks.5.leff.bn1 : f32[768] */
+  /* %411 = rsqrt(%410) blocks.5.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 1579328, arena + 1580096);
 
-  /* %409 = mul(%403, %408) blocks.5.leff.bn1 : f32[768] */
+  /* %412 = mul(%406, %411) blocks.5.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[149], (const long[]){1}, arena + 1580096, (const long[]){1},
       arena + 1580864);
 
-  /* %410 = mul(%405, %409) blocks.5.leff.bn1 : f32[768] */
+  /* %413 = mul(%408, %412) blocks.5.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[151], (const long[]){1}, arena + 1580864, (const long[]){1},
       arena + 1581632);
 
-  /* %411 = sub(%404, %410) blocks.5.leff.bn1 : f32[768] */
+  /* %414 = sub(%407, %413) blocks.5.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[150], (const long[]){1}, arena + 1581632, (const long[]){1},
       arena + 1582400);
 
-  /* %412 = reshape(%409) {shape [768, 1]} blocks.5.leff.conv1 : f32[768, 1], a view of %409: no code */
+  /* %415 = reshape(%412) {shape [768, 1]} blocks.5.leff.conv1 : f32[768, 1], a view of %412: no code */
 
-  /* %413 = mul(%402, %412) blocks.5.leff.conv1 : f32[768, 192] */
+  /* %416 = mul(%405, %415) blocks.5.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[147], (const long[]){192, 1}, arena + 1580864,
       (const long[]){1, 0}, arena + 1583168);
 
-  /* %414 = mul(%401, %409) blocks.5.leff.conv1 : f32[768] */
+  /* %417 = mul(%404, %412) blocks.5.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[148], (const long[]){1}, arena + 1580864, (const long[]){1},
       arena + 1730624);
 
-  /* %415 = add(%414, %411) blocks.5.leff.conv1 : f32[768] */
+  /* %418 = add(%417, %414) blocks.5.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 1730624, (const long[]){1}, arena + 1582400,
       (const long[]){1}, arena + 1731392);
 
-  /* %423 = add_scalar(%422) {x op 1e-05} blocks.5.leff.bn2 : f32[768] */
+  /* %426 = add_scalar(%425) {x op 1e-05} blocks.5.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[158], 1e-05f, arena + 1732160);
 
-  /* %424 = rsqrt(%423) blocks.5.leff.bn2 : f32[768] */
+  /* %427 = rsqrt(%426) blocks.5.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 1732160, arena + 1732928);
 
-  /* %425 = mul(%419, %424) blocks.5.leff.bn2 : f32[768] */
+  /* %428 = mul(%422, %427) blocks.5.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[155], (const long[]){1}, arena + 1732928, (const long[]){1},
       arena + 1733696);
 
-  /* %426 = mul(%421, %425) blocks.5.leff.bn2 : f32[768] */
+  /* %429 = mul(%424, %428) blocks.5.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[157], (const long[]){1}, arena + 1733696, (const long[]){1},
       arena + 1734464);
 
-  /* %427 = sub(%420, %426) blocks.5.leff.bn2 : f32[768] */
+  /* %430 = sub(%423, %429) blocks.5.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[156], (const long[]){1}, arena + 1734464, (const long[]){1},
       arena + 1735232);
 
-  /* %428 = reshape(%425) {shape [768, 1, 1, 1]} blocks.5.leff.conv2 : f32[768, 1, 1, 1], a view of %425: no code */
+  /* %431 = reshape(%428) {shape [768, 1, 1, 1]} blocks.5.leff.conv2 : f32[768, 1, 1, 1], a view of %428: no code */
 
-  /* %429 = mul(%417, %428) blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %432 = mul(%420, %431) blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[153], (const long[]){9, 0, 3, 1}, arena + 1733696,
       (const long[]){1, 0, 0, 0}, arena + 1736000);
 
-  /* %430 = mul(%418, %425) blocks.5.leff.conv2 : f32[768] */
+  /* %433 = mul(%421, %428) blocks.5.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[154], (const long[]){1}, arena + 1733696, (const long[]){1},
       arena + 1742912);
 
-  /* %431 = add(%430, %427) blocks.5.leff.conv2 : f32[768] */
+  /* %434 = add(%433, %430) blocks.5.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 1742912, (const long[]){1}, arena + 1735232,
       (const long[]){1}, arena + 1743680);
 
-  /* %440 = add_scalar(%439) {x op 1e-05} blocks.5.leff.bn3 : f32[192] */
+  /* %443 = add_scalar(%442) {x op 1e-05} blocks.5.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[164], 1e-05f, arena + 1744448);
 
-  /* %441 = rsqrt(%440) blocks.5.leff.bn3 : f32[192] */
+  /* %444 = rsqrt(%443) blocks.5.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 1744448, arena + 1744640);
 
-  /* %442 = mul(%436, %441) blocks.5.leff.bn3 : f32[192] */
+  /* %445 = mul(%439, %444) blocks.5.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[161], (const long[]){1}, arena + 1744640, (const long[]){1},
       arena + 1744832);
 
-  /* %443 = mul(%438, %442) blocks.5.leff.bn3 : f32[192] */
+  /* %446 = mul(%441, %445) blocks.5.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[163], (const long[]){1}, arena + 1744832, (const long[]){1},
       arena + 1745024);
 
-  /* %444 = sub(%437, %443) blocks.5.leff.bn3 : f32[192] */
+  /* %447 = sub(%440, %446) blocks.5.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[162], (const long[]){1}, arena + 1745024, (const long[]){1},
       arena + 1745216);
 
-  /* %445 = reshape(%442) {shape [192, 1]} blocks.5.leff.conv3 : f32[192, 1], a view of %442: no code */
+  /* %448 = reshape(%445) {shape [192, 1]} blocks.5.leff.conv3 : f32[192, 1], a view of %445: no code */
 
-  /* %446 = mul(%435, %445) blocks.5.leff.conv3 : f32[192, 768] */
+  /* %449 = mul(%438, %448) blocks.5.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[159], (const long[]){768, 1}, arena + 1744832,
       (const long[]){1, 0}, arena + 1745408);
 
-  /* %447 = mul(%434, %442) blocks.5.leff.conv3 : f32[192] */
+  /* %450 = mul(%437, %445) blocks.5.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[160], (const long[]){1}, arena + 1744832, (const long[]){1},
       arena + 1892864);
 
-  /* %448 = add(%447, %444) blocks.5.leff.conv3 : f32[192] */
+  /* %451 = add(%450, %447) blocks.5.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 1892864, (const long[]){1}, arena + 1745216,
       (const long[]){1}, arena + 1893056);
 
-  /* %479 = add_scalar(%478) {x op 1e-05} blocks.6.leff.bn1 : f32[768] */
+  /* %482 = add_scalar(%481) {x op 1e-05} blocks.6.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[178], 1e-05f, arena + 1893248);
 
-  /* %480 = rsqrt(%479) blocks.6.leff.bn1 : f32[768] */
+  /* %483 = rsqrt(%482) blocks.6.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 1893248, arena + 1894016);
 
-  /* %481 = mul(%475, %480) blocks.6.leff.bn1 : f32[768] */
+  /* %484 = mul(%478, %483) blocks.6.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[175], (const long[]){1}, arena + 1894016, (const long[]){1},
       arena + 1894784);
 
-  /* %482 = mul(%477, %481) blocks.6.leff.bn1 : f32[768] */
+  /* %485 = mul(%480, %484) blocks.6.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[177], (const long[]){1}, arena + 1894784, (const long[]){1},
       arena + 1895552);
 
-  /* %483 = sub(%476, %482) blocks.6.leff.bn1 : f32[768] */
+  /* %486 = sub(%479, %485) blocks.6.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[176], (const long[]){1}, arena + 1895552, (const long[]){1},
       arena + 1896320);
 
-  /* %484 = reshape(%481) {shape [768, 1]} blocks.6.leff.conv1 : f32[768, 1], a view of %481: no code */
+  /* %487 = reshape(%484) {shape [768, 1]} blocks.6.leff.conv1 : f32[768, 1], a view of %484: no code */
 
-  /* %485 = mul(%474, %484) blocks.6.leff.conv1 : f32[768, 192] */
+  /* %488 = mul(%477, %487) blocks.6.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[173], (const long[]){192, 1}, arena + 1894784,
       (const long[]){1, 0}, arena + 1897088);
 
-  /* %486 = mul(%473, %481) blocks.6.leff.conv1 : f32[768] */
+  /* %489 = mul(%476, %484) blocks.6.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[174], (const long[]){1}, arena + 1894784, (const long[]){1},
       arena + 2044544);
 
-  /* %487 = add(%486, %483) blocks.6.leff.conv1 : f32[768] */
+  /* %490 = add(%489, %486) blocks.6.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 2044544, (const long[]){1}, arena + 1896320,
       (const long[]){1}, arena + 2045312);
 
-  /* %495 = add_scalar(%494) {x op 1e-05} blocks.6.leff.bn2 : f32[768] */
+  /* %498 = add_scalar(%497) {x op 1e-05} blocks.6.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[184], 1e-05f, arena + 2046080);
 
-  /* %496 = rsqrt(%495) blocks.6.leff.bn2 : f32[768] */
+  /* %499 = rsqrt(%498) blocks.6.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 2046080, arena + 2046848);
 
-  /* %497 = mul(%491, %496) blocks.6.leff.bn2 : f32[768] */
+  /* %500 = mul(%494, %499) blocks.6.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[181], (const long[]){1}, arena + 2046848, (const long[]){1},
       arena + 2047616);
 
-  /* %498 = mul(%493, %497) blocks.6.leff.bn2 : f32[768] */
+  /* %501 = mul(%496, %500) blocks.6.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[183], (const long[]){1}, arena + 2047616, (const long[]){1},
       arena + 2048384);
 
-  /* %499 = sub(%492, %498) blocks.6.leff.bn2 : f32[768] */
+  /* %502 = sub(%495, %501) blocks.6.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[182], (const long[]){1}, arena + 2048384, (const long[]){1},
       arena + 2049152);
 
-  /* %500 = reshape(%497) {shape [768, 1, 1, 1]} blocks.6.leff.conv2 : f32[768, 1, 1, 1], a view of %497: no code */
+  /* %503 = reshape(%500) {shape [768, 1, 1, 1]} blocks.6.leff.conv2 : f32[768, 1, 1, 1], a view of %500: no code */
 
-  /* %501 = mul(%489, %500) blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %504 = mul(%492, %503) blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[179], (const long[]){9, 0, 3, 1}, arena + 2047616,
       (const long[]){1, 0, 0, 0}, arena + 2049920);
 
-  /* %502 = mul(%490, %497) blocks.6.leff.conv2 : f32[768] */
+  /* %505 = mul(%493, %500) blocks.6.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[180], (const long[]){1}, arena + 2047616, (const long[]){1},
       arena + 2056832);
 
-  /* %503 = add(%502, %499) blocks.6.leff.conv2 : f32[768] */
+  /* %506 = add(%505, %502) blocks.6.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 2056832, (const long[]){1}, arena + 2049152,
       (const long[]){1}, arena + 2057600);
 
-  /* %512 = add_scalar(%511) {x op 1e-05} blocks.6.leff.bn3 : f32[192] */
+  /* %515 = add_scalar(%514) {x op 1e-05} blocks.6.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[190], 1e-05f, arena + 2058368);
 
-  /* %513 = rsqrt(%512) blocks.6.leff.bn3 : f32[192] */
+  /* %516 = rsqrt(%515) blocks.6.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 2058368, arena + 2058560);
 
-  /* %514 = mul(%508, %513) blocks.6.leff.bn3 : f32[192] */
+  /* %517 = mul(%511, %516) blocks.6.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[187], (const long[]){1}, arena + 2058560, (const long[]){1},
       arena + 2058752);
 
-  /* %515 = mul(%510, %514) blocks.6.leff.bn3 : f32[192] */
+  /* %518 = mul(%513, %517) blocks.6.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[189], (const long[]){1}, arena + 2058752, (const long[]){1},
       arena + 2058944);
 
-  /* %516 = sub(%509, %515) blocks.6.leff.bn3 : f32[192] */
+  /* %519 = sub(%512, %518) blocks.6.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[188], (const long[]){1}, arena + 2058944, (const long[]){1},
       arena + 2059136);
 
-  /* %517 = reshape(%514) {shape [192, 1]} blocks.6.leff.conv3 : f32[192, 1], a view of %514: no code */
+  /* %520 = reshape(%517) {shape [192, 1]} blocks.6.leff.conv3 : f32[192, 1], a view of %517: no code */
 
-  /* %518 = mul(%507, %517) blocks.6.leff.conv3 : f32[192, 768] */
+  /* %521 = mul(%510, %520) blocks.6.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[185], (const long[]){768, 1}, arena + 2058752,
       (const long[]){1, 0}, arena + 2059328);
 
-  /* %519 = mul(%506, %514) blocks.6.leff.conv3 : f32[192] */
+  /* %522 = mul(%509, %517) blocks.6.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[186], (const long[]){1}, arena + 2058752, (const long[]){1},
       arena + 2206784);
 
-  /* %520 = add(%519, %516) blocks.6.leff.conv3 : f32[192] */
+  /* %523 = add(%522, %519) blocks.6.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 2206784, (const long[]){1}, arena + 2059136,
       (const long[]){1}, arena + 2206976);
 
-  /* %551 = add_scalar(%550) {x op 1e-05} blocks.7.leff.bn1 : f32[768] */
+  /* %554 = add_scalar(%553) {x op 1e-05} blocks.7.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[204], 1e-05f, arena + 2207168);
 
-  /* %552 = rsqrt(%551) blocks.7.leff.bn1 : f32[768] */
+  /* %555 = rsqrt(%554) blocks.7.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 2207168, arena + 2207936);
 
-  /* %553 = mul(%547, %552) blocks.7.leff.bn1 : f32[768] */
+  /* %556 = mul(%550, %555) blocks.7.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[201], (const long[]){1}, arena + 2207936, (const long[]){1},
       arena + 2208704);
 
-  /* %554 = mul(%549, %553) blocks.7.leff.bn1 : f32[768] */
+  /* %557 = mul(%552, %556) blocks.7.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[203], (const long[]){1}, arena + 2208704, (const long[]){1},
       arena + 2209472);
 
-  /* %555 = sub(%548, %554) blocks.7.leff.bn1 : f32[768] */
+  /* %558 = sub(%551, %557) blocks.7.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[202], (const long[]){1}, arena + 2209472, (const long[]){1},
       arena + 2210240);
 
-  /* %556 = reshape(%553) {shape [768, 1]} blocks.7.leff.conv1 : f32[768, 1], a view of %553: no code */
+  /* %559 = reshape(%556) {shape [768, 1]} blocks.7.leff.conv1 : f32[768, 1], a view of %556: no code */
 
-  /* %557 = mul(%546, %556) blocks.7.leff.conv1 : f32[768, 192] */
+  /* %560 = mul(%549, %559) blocks.7.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[199], (const long[]){192, 1}, arena + 2208704,
       (const long[]){1, 0}, arena + 2211008);
 
-  /* %558 = mul(%545, %553) blocks.7.leff.conv1 : f32[768] */
+  /* %561 = mul(%548, %556) blocks.7.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[200], (const long[]){1}, arena + 2208704, (const long[]){1},
       arena + 2358464);
 
-  /* %559 = add(%558, %555) blocks.7.leff.conv1 : f32[768] */
+  /* %562 = add(%561, %558) blocks.7.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 2358464, (const long[]){1}, arena + 2210240,
       (const long[]){1}, arena + 2359232);
 
-  /* %567 = add_scalar(%566) {x op 1e-05} blocks.7.leff.bn2 : f32[768] */
+  /* %570 = add_scalar(%569) {x op 1e-05} blocks.7.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[210], 1e-05f, arena + 2360000);
 
-  /* %568 = rsqrt(%567) blocks.7.leff.bn2 : f32[768] */
+  /* %571 = rsqrt(%570) blocks.7.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 2360000, arena + 2360768);
 
-  /* %569 = mul(%563, %568) blocks.7.leff.bn2 : f32[768] */
+  /* %572 = mul(%566, %571) blocks.7.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[207], (const long[]){1}, arena + 2360768, (const long[]){1},
       arena + 2361536);
 
-  /* %570 = mul(%565, %569) blocks.7.leff.bn2 : f32[768] */
+  /* %573 = mul(%568, %572) blocks.7.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[209], (const long[]){1}, arena + 2361536, (const long[]){1},
       arena + 2362304);
 
-  /* %571 = sub(%564, %570) blocks.7.leff.bn2 : f32[768] */
+  /* %574 = sub(%567, %573) blocks.7.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[208], (const long[]){1}, arena + 2362304, (const long[]){1},
       arena + 2363072);
 
-  /* %572 = reshape(%569) {shape [768, 1, 1, 1]} blocks.7.leff.conv2 : f32[768, 1, 1, 1], a view of %569: no code */
+  /* %575 = reshape(%572) {shape [768, 1, 1, 1]} blocks.7.leff.conv2 : f32[768, 1, 1, 1], a view of %572: no code */
 
-  /* %573 = mul(%561, %572) blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %576 = mul(%564, %575) blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[205], (const long[]){9, 0, 3, 1}, arena + 2361536,
       (const long[]){1, 0, 0, 0}, arena + 2363840);
 
-  /* %574 = mul(%562, %569) blocks.7.leff.conv2 : f32[768] */
+  /* %577 = mul(%565, %572) blocks.7.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[206], (const long[]){1}, arena + 2361536, (const long[]){1},
       arena + 2370752);
 
-  /* %575 = add(%574, %571) blocks.7.leff.conv2 : f32[768] */
+  /* %578 = add(%577, %574) blocks.7.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 2370752, (const long[]){1}, arena + 2363072,
       (const long[]){1}, arena + 2371520);
 
-  /* %584 = add_scalar(%583) {x op 1e-05} blocks.7.leff.bn3 : f32[192] */
+  /* %587 = add_scalar(%586) {x op 1e-05} blocks.7.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[216], 1e-05f, arena + 2372288);
 
-  /* %585 = rsqrt(%584) blocks.7.leff.bn3 : f32[192] */
+  /* %588 = rsqrt(%587) blocks.7.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 2372288, arena + 2372480);
 
-  /* %586 = mul(%580, %585) blocks.7.leff.bn3 : f32[192] */
+  /* %589 = mul(%583, %588) blocks.7.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[213], (const long[]){1}, arena + 2372480, (const long[]){1},
       arena + 2372672);
 
-  /* %587 = mul(%582, %586) blocks.7.leff.bn3 : f32[192] */
+  /* %590 = mul(%585, %589) blocks.7.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[215], (const long[]){1}, arena + 2372672, (const long[]){1},
       arena + 2372864);
 
-  /* %588 = sub(%581, %587) blocks.7.leff.bn3 : f32[192] */
+  /* %591 = sub(%584, %590) blocks.7.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[214], (const long[]){1}, arena + 2372864, (const long[]){1},
       arena + 2373056);
 
-  /* %589 = reshape(%586) {shape [192, 1]} blocks.7.leff.conv3 : f32[192, 1], a view of %586: no code */
+  /* %592 = reshape(%589) {shape [192, 1]} blocks.7.leff.conv3 : f32[192, 1], a view of %589: no code */
 
-  /* %590 = mul(%579, %589) blocks.7.leff.conv3 : f32[192, 768] */
+  /* %593 = mul(%582, %592) blocks.7.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[211], (const long[]){768, 1}, arena + 2372672,
       (const long[]){1, 0}, arena + 2373248);
 
-  /* %591 = mul(%578, %586) blocks.7.leff.conv3 : f32[192] */
+  /* %594 = mul(%581, %589) blocks.7.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[212], (const long[]){1}, arena + 2372672, (const long[]){1},
       arena + 2520704);
 
-  /* %592 = add(%591, %588) blocks.7.leff.conv3 : f32[192] */
+  /* %595 = add(%594, %591) blocks.7.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 2520704, (const long[]){1}, arena + 2373056,
       (const long[]){1}, arena + 2520896);
 
-  /* %623 = add_scalar(%622) {x op 1e-05} blocks.8.leff.bn1 : f32[768] */
+  /* %626 = add_scalar(%625) {x op 1e-05} blocks.8.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[230], 1e-05f, arena + 2521088);
 
-  /* %624 = rsqrt(%623) blocks.8.leff.bn1 : f32[768] */
+  /* %627 = rsqrt(%626) blocks.8.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 2521088, arena + 2521856);
 
-  /* %625 = mul(%619, %624) blocks.8.leff.bn1 : f32[768] */
+  /* %628 = mul(%622, %627) blocks.8.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[227], (const long[]){1}, arena + 2521856, (const long[]){1},
       arena + 2522624);
 
-  /* %626 = mul(%621, %625) blocks.8.leff.bn1 : f32[768] */
+  /* %629 = mul(%624, %628) blocks.8.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[229], (const long[]){1}, arena + 2522624, (const long[]){1},
       arena + 2523392);
 
-  /* %627 = sub(%620, %626) blocks.8.leff.bn1 : f32[768] */
+  /* %630 = sub(%623, %629) blocks.8.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[228], (const long[]){1}, arena + 2523392, (const long[]){1},
       arena + 2524160);
 
-  /* %628 = reshape(%625) {shape [768, 1]} blocks.8.leff.conv1 : f32[768, 1], a view of %625: no code */
+  /* %631 = reshape(%628) {shape [768, 1]} blocks.8.leff.conv1 : f32[768, 1], a view of %628: no code */
 
-  /* %629 = mul(%618, %628) blocks.8.leff.conv1 : f32[768, 192] */
+  /* %632 = mul(%621, %631) blocks.8.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[225], (const long[]){192, 1}, arena + 2522624,
       (const long[]){1, 0}, arena + 2524928);
 
-  /* %630 = mul(%617, %625) blocks.8.leff.conv1 : f32[768] */
+  /* %633 = mul(%620, %628) blocks.8.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[226], (const long[]){1}, arena + 2522624, (const long[]){1},
       arena + 2672384);
 
-  /* %631 = add(%630, %627) blocks.8.leff.conv1 : f32[768] */
+  /* %634 = add(%633, %630) blocks.8.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 2672384, (const long[]){1}, arena + 2524160,
       (const long[]){1}, arena + 2673152);
 
-  /* %639 = add_scalar(%638) {x op 1e-05} blocks.8.leff.bn2 : f32[768] */
+  /* %642 = add_scalar(%641) {x op 1e-05} blocks.8.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[236], 1e-05f, arena + 2673920);
 
-  /* %640 = rsqrt(%639) blocks.8.leff.bn2 : f32[768] */
+  /* %643 = rsqrt(%642) blocks.8.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 2673920, arena + 2674688);
 
-  /* %641 = mul(%635, %640) blocks.8.leff.bn2 : f32[768] */
+  /* %644 = mul(%638, %643) blocks.8.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[233], (const long[]){1}, arena + 2674688, (const long[]){1},
       arena + 2675456);
 
-  /* %642 = mul(%637, %641) blocks.8.leff.bn2 : f32[768] */
+  /* %645 = mul(%640, %644) blocks.8.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[235], (const long[]){1}, arena + 2675456, (const long[]){1},
       arena + 2676224);
 
-  /* %643 = sub(%636, %642) blocks.8.leff.bn2 : f32[768] */
+  /* %646 = sub(%639, %645) blocks.8.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[234], (const long[]){1}, arena + 2676224, (const long[]){1},
       arena + 2676992);
 
-  /* %644 = reshape(%641) {shape [768, 1, 1, 1]} blocks.8.leff.conv2 : f32[768, 1, 1, 1], a view of %641: no code */
+  /* %647 = reshape(%644) {shape [768, 1, 1, 1]} blocks.8.leff.conv2 : f32[768, 1, 1, 1], a view of %644: no code */
 
-  /* %645 = mul(%633, %644) blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %648 = mul(%636, %647) blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[231], (const long[]){9, 0, 3, 1}, arena + 2675456,
       (const long[]){1, 0, 0, 0}, arena + 2677760);
 
-  /* %646 = mul(%634, %641) blocks.8.leff.conv2 : f32[768] */
+  /* %649 = mul(%637, %644) blocks.8.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[232], (const long[]){1}, arena + 2675456, (const long[]){1},
       arena + 2684672);
 
-  /* %647 = add(%646, %643) blocks.8.leff.conv2 : f32[768] */
+  /* %650 = add(%649, %646) blocks.8.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 2684672, (const long[]){1}, arena + 2676992,
       (const long[]){1}, arena + 2685440);
 
-  /* %656 = add_scalar(%655) {x op 1e-05} blocks.8.leff.bn3 : f32[192] */
+  /* %659 = add_scalar(%658) {x op 1e-05} blocks.8.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[242], 1e-05f, arena + 2686208);
 
-  /* %657 = rsqrt(%656) blocks.8.leff.bn3 : f32[192] */
+  /* %660 = rsqrt(%659) blocks.8.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 2686208, arena + 2686400);
 
-  /* %658 = mul(%652, %657) blocks.8.leff.bn3 : f32[192] */
+  /* %661 = mul(%655, %660) blocks.8.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[239], (const long[]){1}, arena + 2686400, (const long[]){1},
       arena + 2686592);
 
-  /* %659 = mul(%654, %658) blocks.8.leff.bn3 : f32[192] */
+  /* %662 = mul(%657, %661) blocks.8.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[241], (const long[]){1}, arena + 2686592, (const long[]){1},
       arena + 2686784);
 
-  /* %660 = sub(%653, %659) blocks.8.leff.bn3 : f32[192] */
+  /* %663 = sub(%656, %662) blocks.8.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[240], (const long[]){1}, arena + 2686784, (const long[]){1},
       arena + 2686976);
 
-  /* %661 = reshape(%658) {shape [192, 1]} blocks.8.leff.conv3 : f32[192, 1], a view of %658: no code */
+  /* %664 = reshape(%661) {shape [192, 1]} blocks.8.leff.conv3 : f32[192, 1], a view of %661: no code */
 
-  /* %662 = mul(%651, %661) blocks.8.leff.conv3 : f32[192, 768] */
+  /* %665 = mul(%654, %664) blocks.8.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[237], (const long[]){768, 1}, arena + 2686592,
       (const long[]){1, 0}, arena + 2687168);
 
-  /* %663 = mul(%650, %658) blocks.8.leff.conv3 : f32[192] */
+  /* %666 = mul(%653, %661) blocks.8.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[238], (const long[]){1}, arena + 2686592, (const long[]){1},
       arena + 2834624);
 
-  /* %664 = add(%663, %660) blocks.8.leff.conv3 : f32[192] */
+  /* %667 = add(%666, %663) blocks.8.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 2834624, (const long[]){1}, arena + 2686976,
       (const long[]){1}, arena + 2834816);
 
-  /* %695 = add_scalar(%694) {x op 1e-05} blocks.9.leff.bn1 : f32[768] */
+  /* %698 = add_scalar(%697) {x op 1e-05} blocks.9.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[256], 1e-05f, arena + 2835008);
 
-  /* %696 = rsqrt(%695) blocks.9.leff.bn1 : f32[768] */
+  /* %699 = rsqrt(%698) blocks.9.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 2835008, arena + 2835776);
 
-  /* %697 = mul(%691, %696) blocks.9.leff.bn1 : f32[768] */
+  /* %700 = mul(%694, %699) blocks.9.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[253], (const long[]){1}, arena + 2835776, (const long[]){1},
       arena + 2836544);
 
-  /* %698 = mul(%693, %697) blocks.9.leff.bn1 : f32[768] */
+  /* %701 = mul(%696, %700) blocks.9.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[255], (const long[]){1}, arena + 2836544, (const long[]){1},
       arena + 2837312);
 
-  /* %699 = sub(%692, %698) blocks.9.leff.bn1 : f32[768] */
+  /* %702 = sub(%695, %701) blocks.9.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[254], (const long[]){1}, arena + 2837312, (const long[]){1},
       arena + 2838080);
 
-  /* %700 = reshape(%697) {shape [768, 1]} blocks.9.leff.conv1 : f32[768, 1], a view of %697: no code */
+  /* %703 = reshape(%700) {shape [768, 1]} blocks.9.leff.conv1 : f32[768, 1], a view of %700: no code */
 
-  /* %701 = mul(%690, %700) blocks.9.leff.conv1 : f32[768, 192] */
+  /* %704 = mul(%693, %703) blocks.9.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[251], (const long[]){192, 1}, arena + 2836544,
       (const long[]){1, 0}, arena + 2838848);
 
-  /* %702 = mul(%689, %697) blocks.9.leff.conv1 : f32[768] */
+  /* %705 = mul(%692, %700) blocks.9.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[252], (const long[]){1}, arena + 2836544, (const long[]){1},
       arena + 2986304);
 
-  /* %703 = add(%702, %699) blocks.9.leff.conv1 : f32[768] */
+  /* %706 = add(%705, %702) blocks.9.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 2986304, (const long[]){1}, arena + 2838080,
       (const long[]){1}, arena + 2987072);
 
-  /* %711 = add_scalar(%710) {x op 1e-05} blocks.9.leff.bn2 : f32[768] */
+  /* %714 = add_scalar(%713) {x op 1e-05} blocks.9.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[262], 1e-05f, arena + 2987840);
 
-  /* %712 = rsqrt(%711) blocks.9.leff.bn2 : f32[768] */
+  /* %715 = rsqrt(%714) blocks.9.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 2987840, arena + 2988608);
 
-  /* %713 = mul(%707, %712) blocks.9.leff.bn2 : f32[768] */
+  /* %716 = mul(%710, %715) blocks.9.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[259], (const long[]){1}, arena + 2988608, (const long[]){1},
       arena + 2989376);
 
-  /* %714 = mul(%709, %713) blocks.9.leff.bn2 : f32[768] */
+  /* %717 = mul(%712, %716) blocks.9.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[261], (const long[]){1}, arena + 2989376, (const long[]){1},
       arena + 2990144);
 
-  /* %715 = sub(%708, %714) blocks.9.leff.bn2 : f32[768] */
+  /* %718 = sub(%711, %717) blocks.9.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[260], (const long[]){1}, arena + 2990144, (const long[]){1},
       arena + 2990912);
 
-  /* %716 = reshape(%713) {shape [768, 1, 1, 1]} blocks.9.leff.conv2 : f32[768, 1, 1, 1], a view of %713: no code */
+  /* %719 = reshape(%716) {shape [768, 1, 1, 1]} blocks.9.leff.conv2 : f32[768, 1, 1, 1], a view of %716: no code */
 
-  /* %717 = mul(%705, %716) blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %720 = mul(%708, %719) blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[257], (const long[]){9, 0, 3, 1}, arena + 2989376,
       (const long[]){1, 0, 0, 0}, arena + 2991680);
 
-  /* %718 = mul(%706, %713) blocks.9.leff.conv2 : f32[768] */
+  /* %721 = mul(%709, %716) blocks.9.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[258], (const long[]){1}, arena + 2989376, (const long[]){1},
       arena + 2998592);
 
-  /* %719 = add(%718, %715) blocks.9.leff.conv2 : f32[768] */
+  /* %722 = add(%721, %718) blocks.9.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 2998592, (const long[]){1}, arena + 2990912,
       (const long[]){1}, arena + 2999360);
 
-  /* %728 = add_scalar(%727) {x op 1e-05} blocks.9.leff.bn3 : f32[192] */
+  /* %731 = add_scalar(%730) {x op 1e-05} blocks.9.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[268], 1e-05f, arena + 3000128);
 
-  /* %729 = rsqrt(%728) blocks.9.leff.bn3 : f32[192] */
+  /* %732 = rsqrt(%731) blocks.9.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 3000128, arena + 3000320);
 
-  /* %730 = mul(%724, %729) blocks.9.leff.bn3 : f32[192] */
+  /* %733 = mul(%727, %732) blocks.9.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[265], (const long[]){1}, arena + 3000320, (const long[]){1},
       arena + 3000512);
 
-  /* %731 = mul(%726, %730) blocks.9.leff.bn3 : f32[192] */
+  /* %734 = mul(%729, %733) blocks.9.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[267], (const long[]){1}, arena + 3000512, (const long[]){1},
       arena + 3000704);
 
-  /* %732 = sub(%725, %731) blocks.9.leff.bn3 : f32[192] */
+  /* %735 = sub(%728, %734) blocks.9.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[266], (const long[]){1}, arena + 3000704, (const long[]){1},
       arena + 3000896);
 
-  /* %733 = reshape(%730) {shape [192, 1]} blocks.9.leff.conv3 : f32[192, 1], a view of %730: no code */
+  /* %736 = reshape(%733) {shape [192, 1]} blocks.9.leff.conv3 : f32[192, 1], a view of %733: no code */
 
-  /* %734 = mul(%723, %733) blocks.9.leff.conv3 : f32[192, 768] */
+  /* %737 = mul(%726, %736) blocks.9.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[263], (const long[]){768, 1}, arena + 3000512,
       (const long[]){1, 0}, arena + 3001088);
 
-  /* %735 = mul(%722, %730) blocks.9.leff.conv3 : f32[192] */
+  /* %738 = mul(%725, %733) blocks.9.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[264], (const long[]){1}, arena + 3000512, (const long[]){1},
       arena + 3148544);
 
-  /* %736 = add(%735, %732) blocks.9.leff.conv3 : f32[192] */
+  /* %739 = add(%738, %735) blocks.9.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 3148544, (const long[]){1}, arena + 3000896,
       (const long[]){1}, arena + 3148736);
 
-  /* %767 = add_scalar(%766) {x op 1e-05} blocks.10.leff.bn1 : f32[768] */
+  /* %770 = add_scalar(%769) {x op 1e-05} blocks.10.leff.bn1 : f32[768] */
   lk_add_scalar(768, params[282], 1e-05f, arena + 3148928);
 
-  /* %768 = rsqrt(%767) blocks.10.leff.bn1 : f32[768] */
+  /* %771 = rsqrt(%770) blocks.10.leff.bn1 : f32[768] */
   lk_rsqrt(768, arena + 3148928, arena + 3149696);
 
-  /* %769 = mul(%763, %768) blocks.10.leff.bn1 : f32[768] */
+  /* %772 = mul(%766, %771) blocks.10.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[279], (const long[]){1}, arena + 3149696, (const long[]){1},
       arena + 3150464);
 
-  /* %770 = mul(%765, %769) blocks.10.leff.bn1 : f32[768] */
+  /* %773 = mul(%768, %772) blocks.10.leff.bn1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[281], (const long[]){1}, arena + 3150464, (const long[]){1},
       arena + 3151232);
 
-  /* %771 = sub(%764, %770) blocks.10.leff.bn1 : f32[768] */
+  /* %774 = sub(%767, %773) blocks.10.leff.bn1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[280], (const long[]){1}, arena + 3151232, (const long[]){1},
       arena + 3152000);
 
-  /* %772 = reshape(%769) {shape [768, 1]} blocks.10.leff.conv1 : f32[768, 1], a view of %769: no code */
+  /* %775 = reshape(%772) {shape [768, 1]} blocks.10.leff.conv1 : f32[768, 1], a view of %772: no code */
 
-  /* %773 = mul(%762, %772) blocks.10.leff.conv1 : f32[768, 192] */
+  /* %776 = mul(%765, %775) blocks.10.leff.conv1 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[277], (const long[]){192, 1}, arena + 3150464,
       (const long[]){1, 0}, arena + 3152768);
 
-  /* %774 = mul(%761, %769) blocks.10.leff.conv1 : f32[768] */
+  /* %777 = mul(%764, %772) blocks.10.leff.conv1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[278], (const long[]){1}, arena + 3150464, (const long[]){1},
       arena + 3300224);
 
-  /* %775 = add(%774, %771) blocks.10.leff.conv1 : f32[768] */
+  /* %778 = add(%777, %774) blocks.10.leff.conv1 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 3300224, (const long[]){1}, arena + 3152000,
       (const long[]){1}, arena + 3300992);
 
-  /* %783 = add_scalar(%782) {x op 1e-05} blocks.10.leff.bn2 : f32[768] */
+  /* %786 = add_scalar(%785) {x op 1e-05} blocks.10.leff.bn2 : f32[768] */
   lk_add_scalar(768, params[288], 1e-05f, arena + 3301760);
 
-  /* %784 = rsqrt(%783) blocks.10.leff.bn2 : f32[768] */
+  /* %787 = rsqrt(%786) blocks.10.leff.bn2 : f32[768] */
   lk_rsqrt(768, arena + 3301760, arena + 3302528);
 
-  /* %785 = mul(%779, %784) blocks.10.leff.bn2 : f32[768] */
+  /* %788 = mul(%782, %787) blocks.10.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[285], (const long[]){1}, arena + 3302528, (const long[]){1},
       arena + 3303296);
 
-  /* %786 = mul(%781, %785) blocks.10.leff.bn2 : f32[768] */
+  /* %789 = mul(%784, %788) blocks.10.leff.bn2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[287], (const long[]){1}, arena + 3303296, (const long[]){1},
       arena + 3304064);
 
-  /* %787 = sub(%780, %786) blocks.10.leff.bn2 : f32[768] */
+  /* %790 = sub(%783, %789) blocks.10.leff.bn2 : f32[768] */
   lk_sub(1, (const long[]){768}, params[286], (const long[]){1}, arena + 3304064, (const long[]){1},
       arena + 3304832);
 
-  /* %788 = reshape(%785) {shape [768, 1, 1, 1]} blocks.10.leff.conv2 : f32[768, 1, 1, 1], a view of %785: no code */
+  /* %791 = reshape(%788) {shape [768, 1, 1, 1]} blocks.10.leff.conv2 : f32[768, 1, 1, 1], a view of %788: no code */
 
-  /* %789 = mul(%777, %788) blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
+  /* %792 = mul(%780, %791) blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[283], (const long[]){9, 0, 3, 1}, arena + 3303296,
       (const long[]){1, 0, 0, 0}, arena + 3305600);
 
-  /* %790 = mul(%778, %785) blocks.10.leff.conv2 : f32[768] */
+  /* %793 = mul(%781, %788) blocks.10.leff.conv2 : f32[768] */
   lk_mul(1, (const long[]){768}, params[284], (const long[]){1}, arena + 3303296, (const long[]){1},
       arena + 3312512);
 
-  /* %791 = add(%790, %787) blocks.10.leff.conv2 : f32[768] */
+  /* %794 = add(%793, %790) blocks.10.leff.conv2 : f32[768] */
   lk_add(1, (const long[]){768}, arena + 3312512, (const long[]){1}, arena + 3304832,
       (const long[]){1}, arena + 3313280);
 
-  /* %800 = add_scalar(%799) {x op 1e-05} blocks.10.leff.bn3 : f32[192] */
+  /* %803 = add_scalar(%802) {x op 1e-05} blocks.10.leff.bn3 : f32[192] */
   lk_add_scalar(192, params[294], 1e-05f, arena + 3314048);
 
-  /* %801 = rsqrt(%800) blocks.10.leff.bn3 : f32[192] */
+  /* %804 = rsqrt(%803) blocks.10.leff.bn3 : f32[192] */
   lk_rsqrt(192, arena + 3314048, arena + 3314240);
 
-  /* %802 = mul(%796, %801) blocks.10.leff.bn3 : f32[192] */
+  /* %805 = mul(%799, %804) blocks.10.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[291], (const long[]){1}, arena + 3314240, (const long[]){1},
       arena + 3314432);
 
-  /* %803 = mul(%798, %802) blocks.10.leff.bn3 : f32[192] */
+  /* %806 = mul(%801, %805) blocks.10.leff.bn3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[293], (const long[]){1}, arena + 3314432, (const long[]){1},
       arena + 3314624);
 
-  /* %804 = sub(%797, %803) blocks.10.leff.bn3 : f32[192] */
+  /* %807 = sub(%800, %806) blocks.10.leff.bn3 : f32[192] */
   lk_sub(1, (const long[]){192}, params[292], (const long[]){1}, arena + 3314624, (const long[]){1},
       arena + 3314816);
 
-  /* %805 = reshape(%802) {shape [192, 1]} blocks.10.leff.conv3 : f32[192, 1], a view of %802: no code */
+  /* %808 = reshape(%805) {shape [192, 1]} blocks.10.leff.conv3 : f32[192, 1], a view of %805: no code */
 
-  /* %806 = mul(%795, %805) blocks.10.leff.conv3 : f32[192, 768] */
+  /* %809 = mul(%798, %808) blocks.10.leff.conv3 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[289], (const long[]){768, 1}, arena + 3314432,
       (const long[]){1, 0}, arena + 3315008);
 
-  /* %807 = mul(%794, %802) blocks.10.leff.conv3 : f32[192] */
+  /* %810 = mul(%797, %805) blocks.10.leff.conv3 : f32[192] */
   lk_mul(1, (const long[]){192}, params[290], (const long[]){1}, arena + 3314432, (const long[]){1},
       arena + 3462464);
 
-  /* %808 = add(%807, %804) blocks.10.leff.conv3 : f32[192] */
+  /* %811 = add(%810, %807) blocks.10.leff.conv3 : f32[192] */
   lk_add(1, (const long[]){192}, arena + 3462464, (const long[]){1}, arena + 3314816,
       (const long[]){1}, arena + 3462656);
   return 0;
@@ -4235,706 +4235,713 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %14 = maxpool(%13) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 56, 56] */
   lk_maxpool2d(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 5306816, arena + 3462848);
 
-  /* %17 = conv2d(%14, %15, %16) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[B, 192, 14, 14] */
-  lk_conv2d(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 3462848, params[5], params[6],
-      arena + 3864256, arena + 3663552);
+  /* %17 = reshape(%14) {shape [64, 14, 4, 14, 4]} i2t.proj : f32[B, 64, 14, 4, 14, 4], a view of %14: no code */
 
-  /* %18 = img2seq(%17) i2t : f32[B, 196, 192], written into %21 from row 1 */
-  lk_img2seq(B, 192, 196, arena + 3864256, arena + 3764096);
+  /* %18 = transpose(%17) {perm [1, 3, 0, 2, 4]} i2t.proj : f32[B, 14, 14, 64, 4, 4] */
+  lk_transpose(6, (const long[]){B, 64, 14, 4, 14, 4}, (const int[]){0, 2, 4, 1, 3, 5},
+      arena + 3462848, arena + 3663552);
 
-  /* %21 = concat(%19, %18) {axis 0} : f32[B, 197, 192] */
+  /* %19 = reshape(%18) {shape [196, 1024]} i2t.proj : f32[B, 196, 1024], a view of %18: no code */
+
+  /* %20 = reshape(%15) {shape [192, 1024]} i2t.proj : f32[192, 1024], a view of %15: no code */
+
+  /* %21 = fused_linear(%19, %20, %16) i2t.proj : f32[B, 196, 192], written into %24 from row 1 */
+  lk_fused_linear(B * 196, 1024, 192, arena + 3663552, params[5], params[6], LK_ACT_NONE, NULL,
+      arena + 3864448);
+
+  /* %24 = concat(%22, %21) {axis 0} : f32[B, 197, 192] */
   lk_copy_strided(3, (const long[]){B, 1, 192}, params[7], (const long[]){0, 192, 1},
-      arena + 3763904, (const long[]){37824, 37824, 1});
+      arena + 3864256, (const long[]){37824, 37824, 1});
 
-  /* %22 = add(%21, %20) : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1}, params[8],
-      (const long[]){0, 192, 1}, arena + 3763904);
+  /* %25 = add(%24, %23) : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1}, params[8],
+      (const long[]){0, 192, 1}, arena + 3864256);
 
-  /* %25 = layernorm(%22, %23, %24) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[9], params[10], 1e-06f, arena + 3576320);
+  /* %28 = layernorm(%25, %26, %27) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[9], params[10], 1e-06f, arena + 3576320);
 
-  /* %28 = fused_linear(%25, %26, %27) blocks.0.attn.qkv : f32[B, 197, 576] */
+  /* %31 = fused_linear(%28, %29, %30) blocks.0.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[11], params[12], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %29 = slice(%28) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %28: no code */
+  /* %32 = slice(%31) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %31: no code */
 
-  /* %30 = slice(%28) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %28: no code */
+  /* %33 = slice(%31) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %31: no code */
 
-  /* %31 = slice(%28) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %28: no code */
+  /* %34 = slice(%31) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %31: no code */
 
-  /* %32 = sdpa(%29, %30, %31) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  /* %35 = sdpa(%32, %33, %34) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %35 = fused_linear(%32, %33, %34, %22) {residual} blocks.0.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %38 = fused_linear(%35, %36, %37, %25) {residual} blocks.0.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[13], params[14], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %38 = layernorm(%35, %36, %37) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[15], params[16], 1e-06f, arena + 3801728);
+  /* %41 = layernorm(%38, %39, %40) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[15], params[16], 1e-06f, arena + 3763904);
 
-  /* %39 = slice(%38) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], a view of %38: no code */
+  /* %42 = slice(%41) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], a view of %41: no code */
 
-  /* %40 = slice(%38) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192], a view of %38: no code */
+  /* %43 = slice(%41) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192], a view of %41: no code */
 
-  /* %43 = reshape(%41) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %41: no code */
+  /* %46 = reshape(%44) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %44: no code */
 
-  /* %57 = fused_linear(%40, %54, %56) {act gelu} blocks.0.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 13568, arena + 161792, LK_ACT_GELU,
+  /* %60 = fused_linear(%43, %57, %59) {act gelu} blocks.0.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 13568, arena + 161792, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %73 = token_dwconv(%57, %70, %72) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.0.leff.conv2 : f32[B, 196, 768] */
+  /* %76 = token_dwconv(%60, %73, %75) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.0.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 166400, arena + 174080,
       LK_ACT_GELU, arena + 3613376);
 
-  /* %76 = reshape(%74) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %74: no code */
+  /* %79 = reshape(%77) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %77: no code */
 
-  /* %90 = fused_linear(%73, %87, %89) blocks.0.leff.conv3 : f32[B, 196, 192], written into %38 from row 1 */
+  /* %93 = fused_linear(%76, %90, %92) blocks.0.leff.conv3 : f32[B, 196, 192], written into %41 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 175808, arena + 323456, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %91 = concat(%39, %90) {axis 0} blocks.0.leff : f32[B, 197, 192], a view of %38: no code */
+  /* %94 = concat(%42, %93) {axis 0} blocks.0.leff : f32[B, 197, 192], a view of %41: no code */
 
-  /* %92 = add(%35, %91) blocks.0 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %95 = add(%38, %94) blocks.0 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %93 = slice(%92) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 0 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3839552, 192);
+  /* %96 = slice(%95) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 0 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3801728, 192);
 
-  /* %96 = layernorm(%92, %94, %95) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[35], params[36], 1e-06f, arena + 3576320);
+  /* %99 = layernorm(%95, %97, %98) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[35], params[36], 1e-06f, arena + 3576320);
 
-  /* %99 = fused_linear(%96, %97, %98) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %102 = fused_linear(%99, %100, %101) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[37], params[38], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %100 = slice(%99) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %99: no code */
+  /* %103 = slice(%102) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %102: no code */
 
-  /* %101 = slice(%99) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %99: no code */
+  /* %104 = slice(%102) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %102: no code */
 
-  /* %102 = slice(%99) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %99: no code */
+  /* %105 = slice(%102) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %102: no code */
 
-  /* %103 = sdpa(%100, %101, %102) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  /* %106 = sdpa(%103, %104, %105) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %106 = fused_linear(%103, %104, %105, %92) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %109 = fused_linear(%106, %107, %108, %95) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[39], params[40], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %109 = layernorm(%106, %107, %108) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[41], params[42], 1e-06f, arena + 3801728);
+  /* %112 = layernorm(%109, %110, %111) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[41], params[42], 1e-06f, arena + 3763904);
 
-  /* %110 = slice(%109) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %109: no code */
+  /* %113 = slice(%112) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %112: no code */
 
-  /* %111 = slice(%109) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192], a view of %109: no code */
+  /* %114 = slice(%112) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192], a view of %112: no code */
 
-  /* %114 = reshape(%112) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %112: no code */
+  /* %117 = reshape(%115) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %115: no code */
 
-  /* %128 = fused_linear(%111, %125, %127) {act gelu} blocks.1.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 327488, arena + 475712, LK_ACT_GELU,
+  /* %131 = fused_linear(%114, %128, %130) {act gelu} blocks.1.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 327488, arena + 475712, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %144 = token_dwconv(%128, %141, %143) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.1.leff.conv2 : f32[B, 196, 768] */
+  /* %147 = token_dwconv(%131, %144, %146) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.1.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 480320, arena + 488000,
       LK_ACT_GELU, arena + 3613376);
 
-  /* %147 = reshape(%145) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %145: no code */
+  /* %150 = reshape(%148) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %148: no code */
 
-  /* %161 = fused_linear(%144, %158, %160) blocks.1.leff.conv3 : f32[B, 196, 192], written into %109 from row 1 */
+  /* %164 = fused_linear(%147, %161, %163) blocks.1.leff.conv3 : f32[B, 196, 192], written into %112 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 489728, arena + 637376, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %162 = concat(%110, %161) {axis 0} blocks.1.leff : f32[B, 197, 192], a view of %109: no code */
+  /* %165 = concat(%113, %164) {axis 0} blocks.1.leff : f32[B, 197, 192], a view of %112: no code */
 
-  /* %163 = add(%106, %162) blocks.1 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %166 = add(%109, %165) blocks.1 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %164 = slice(%163) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 1 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3839744, 192);
+  /* %167 = slice(%166) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 1 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3801920, 192);
 
-  /* %165 = concat(%93, %164) {axis 0} : f32[B, 2, 192], a view of %832: no code */
+  /* %168 = concat(%96, %167) {axis 0} : f32[B, 2, 192], a view of %835: no code */
 
-  /* %168 = layernorm(%163, %166, %167) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[61], params[62], 1e-06f, arena + 3576320);
+  /* %171 = layernorm(%166, %169, %170) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[61], params[62], 1e-06f, arena + 3576320);
 
-  /* %171 = fused_linear(%168, %169, %170) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %174 = fused_linear(%171, %172, %173) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[63], params[64], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %172 = slice(%171) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %171: no code */
+  /* %175 = slice(%174) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %174: no code */
 
-  /* %173 = slice(%171) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %171: no code */
+  /* %176 = slice(%174) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %174: no code */
 
-  /* %174 = slice(%171) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %171: no code */
+  /* %177 = slice(%174) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %174: no code */
 
-  /* %175 = sdpa(%172, %173, %174) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  /* %178 = sdpa(%175, %176, %177) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %178 = fused_linear(%175, %176, %177, %163) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %181 = fused_linear(%178, %179, %180, %166) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[65], params[66], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %181 = layernorm(%178, %179, %180) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[67], params[68], 1e-06f, arena + 3801728);
+  /* %184 = layernorm(%181, %182, %183) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[67], params[68], 1e-06f, arena + 3763904);
 
-  /* %182 = slice(%181) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %181: no code */
+  /* %185 = slice(%184) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %184: no code */
 
-  /* %183 = slice(%181) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192], a view of %181: no code */
+  /* %186 = slice(%184) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192], a view of %184: no code */
 
-  /* %186 = reshape(%184) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %184: no code */
+  /* %189 = reshape(%187) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %187: no code */
 
-  /* %200 = fused_linear(%183, %197, %199) {act gelu} blocks.2.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 641408, arena + 789632, LK_ACT_GELU,
+  /* %203 = fused_linear(%186, %200, %202) {act gelu} blocks.2.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 641408, arena + 789632, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %216 = token_dwconv(%200, %213, %215) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.2.leff.conv2 : f32[B, 196, 768] */
+  /* %219 = token_dwconv(%203, %216, %218) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.2.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 794240, arena + 801920,
       LK_ACT_GELU, arena + 3613376);
 
-  /* %219 = reshape(%217) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %217: no code */
+  /* %222 = reshape(%220) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %220: no code */
 
-  /* %233 = fused_linear(%216, %230, %232) blocks.2.leff.conv3 : f32[B, 196, 192], written into %181 from row 1 */
+  /* %236 = fused_linear(%219, %233, %235) blocks.2.leff.conv3 : f32[B, 196, 192], written into %184 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 803648, arena + 951296, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %234 = concat(%182, %233) {axis 0} blocks.2.leff : f32[B, 197, 192], a view of %181: no code */
+  /* %237 = concat(%185, %236) {axis 0} blocks.2.leff : f32[B, 197, 192], a view of %184: no code */
 
-  /* %235 = add(%178, %234) blocks.2 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %238 = add(%181, %237) blocks.2 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %236 = slice(%235) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 2 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3839936, 192);
+  /* %239 = slice(%238) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 2 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802112, 192);
 
-  /* %237 = concat(%165, %236) {axis 0} : f32[B, 3, 192], a view of %832: no code */
+  /* %240 = concat(%168, %239) {axis 0} : f32[B, 3, 192], a view of %835: no code */
 
-  /* %240 = layernorm(%235, %238, %239) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[87], params[88], 1e-06f, arena + 3576320);
+  /* %243 = layernorm(%238, %241, %242) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[87], params[88], 1e-06f, arena + 3576320);
 
-  /* %243 = fused_linear(%240, %241, %242) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %246 = fused_linear(%243, %244, %245) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[89], params[90], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %244 = slice(%243) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %243: no code */
+  /* %247 = slice(%246) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %246: no code */
 
-  /* %245 = slice(%243) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %243: no code */
+  /* %248 = slice(%246) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %246: no code */
 
-  /* %246 = slice(%243) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %243: no code */
+  /* %249 = slice(%246) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %246: no code */
 
-  /* %247 = sdpa(%244, %245, %246) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  /* %250 = sdpa(%247, %248, %249) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %250 = fused_linear(%247, %248, %249, %235) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %253 = fused_linear(%250, %251, %252, %238) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[91], params[92], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %253 = layernorm(%250, %251, %252) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[93], params[94], 1e-06f, arena + 3801728);
+  /* %256 = layernorm(%253, %254, %255) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[93], params[94], 1e-06f, arena + 3763904);
 
-  /* %254 = slice(%253) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %253: no code */
+  /* %257 = slice(%256) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %256: no code */
 
-  /* %255 = slice(%253) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192], a view of %253: no code */
+  /* %258 = slice(%256) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192], a view of %256: no code */
 
-  /* %258 = reshape(%256) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %256: no code */
+  /* %261 = reshape(%259) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %259: no code */
 
-  /* %272 = fused_linear(%255, %269, %271) {act gelu} blocks.3.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 955328, arena + 1103552, LK_ACT_GELU,
+  /* %275 = fused_linear(%258, %272, %274) {act gelu} blocks.3.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 955328, arena + 1103552, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %288 = token_dwconv(%272, %285, %287) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.3.leff.conv2 : f32[B, 196, 768] */
+  /* %291 = token_dwconv(%275, %288, %290) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.3.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 1108160,
       arena + 1115840, LK_ACT_GELU, arena + 3613376);
 
-  /* %291 = reshape(%289) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %289: no code */
+  /* %294 = reshape(%292) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %292: no code */
 
-  /* %305 = fused_linear(%288, %302, %304) blocks.3.leff.conv3 : f32[B, 196, 192], written into %253 from row 1 */
+  /* %308 = fused_linear(%291, %305, %307) blocks.3.leff.conv3 : f32[B, 196, 192], written into %256 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 1117568, arena + 1265216, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %306 = concat(%254, %305) {axis 0} blocks.3.leff : f32[B, 197, 192], a view of %253: no code */
+  /* %309 = concat(%257, %308) {axis 0} blocks.3.leff : f32[B, 197, 192], a view of %256: no code */
 
-  /* %307 = add(%250, %306) blocks.3 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %310 = add(%253, %309) blocks.3 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %308 = slice(%307) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 3 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840128, 192);
+  /* %311 = slice(%310) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 3 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802304, 192);
 
-  /* %309 = concat(%237, %308) {axis 0} : f32[B, 4, 192], a view of %832: no code */
+  /* %312 = concat(%240, %311) {axis 0} : f32[B, 4, 192], a view of %835: no code */
 
-  /* %312 = layernorm(%307, %310, %311) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[113], params[114], 1e-06f, arena + 3576320);
+  /* %315 = layernorm(%310, %313, %314) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[113], params[114], 1e-06f, arena + 3576320);
 
-  /* %315 = fused_linear(%312, %313, %314) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %318 = fused_linear(%315, %316, %317) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[115], params[116], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %316 = slice(%315) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %315: no code */
+  /* %319 = slice(%318) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %318: no code */
 
-  /* %317 = slice(%315) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %315: no code */
+  /* %320 = slice(%318) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %318: no code */
 
-  /* %318 = slice(%315) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %315: no code */
+  /* %321 = slice(%318) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %318: no code */
 
-  /* %319 = sdpa(%316, %317, %318) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  /* %322 = sdpa(%319, %320, %321) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %322 = fused_linear(%319, %320, %321, %307) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %325 = fused_linear(%322, %323, %324, %310) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[117], params[118], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %325 = layernorm(%322, %323, %324) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[119], params[120], 1e-06f, arena + 3801728);
+  /* %328 = layernorm(%325, %326, %327) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[119], params[120], 1e-06f, arena + 3763904);
 
-  /* %326 = slice(%325) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %325: no code */
+  /* %329 = slice(%328) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %328: no code */
 
-  /* %327 = slice(%325) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192], a view of %325: no code */
+  /* %330 = slice(%328) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192], a view of %328: no code */
 
-  /* %330 = reshape(%328) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %328: no code */
+  /* %333 = reshape(%331) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %331: no code */
 
-  /* %344 = fused_linear(%327, %341, %343) {act gelu} blocks.4.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 1269248, arena + 1417472, LK_ACT_GELU,
+  /* %347 = fused_linear(%330, %344, %346) {act gelu} blocks.4.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 1269248, arena + 1417472, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %360 = token_dwconv(%344, %357, %359) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.4.leff.conv2 : f32[B, 196, 768] */
+  /* %363 = token_dwconv(%347, %360, %362) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.4.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 1422080,
       arena + 1429760, LK_ACT_GELU, arena + 3613376);
 
-  /* %363 = reshape(%361) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %361: no code */
+  /* %366 = reshape(%364) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %364: no code */
 
-  /* %377 = fused_linear(%360, %374, %376) blocks.4.leff.conv3 : f32[B, 196, 192], written into %325 from row 1 */
+  /* %380 = fused_linear(%363, %377, %379) blocks.4.leff.conv3 : f32[B, 196, 192], written into %328 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 1431488, arena + 1579136, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %378 = concat(%326, %377) {axis 0} blocks.4.leff : f32[B, 197, 192], a view of %325: no code */
+  /* %381 = concat(%329, %380) {axis 0} blocks.4.leff : f32[B, 197, 192], a view of %328: no code */
 
-  /* %379 = add(%322, %378) blocks.4 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %382 = add(%325, %381) blocks.4 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %380 = slice(%379) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 4 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840320, 192);
+  /* %383 = slice(%382) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 4 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802496, 192);
 
-  /* %381 = concat(%309, %380) {axis 0} : f32[B, 5, 192], a view of %832: no code */
+  /* %384 = concat(%312, %383) {axis 0} : f32[B, 5, 192], a view of %835: no code */
 
-  /* %384 = layernorm(%379, %382, %383) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[139], params[140], 1e-06f, arena + 3576320);
+  /* %387 = layernorm(%382, %385, %386) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[139], params[140], 1e-06f, arena + 3576320);
 
-  /* %387 = fused_linear(%384, %385, %386) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %390 = fused_linear(%387, %388, %389) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[141], params[142], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %388 = slice(%387) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %387: no code */
+  /* %391 = slice(%390) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %390: no code */
 
-  /* %389 = slice(%387) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %387: no code */
+  /* %392 = slice(%390) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %390: no code */
 
-  /* %390 = slice(%387) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %387: no code */
+  /* %393 = slice(%390) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %390: no code */
 
-  /* %391 = sdpa(%388, %389, %390) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  /* %394 = sdpa(%391, %392, %393) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %394 = fused_linear(%391, %392, %393, %379) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %397 = fused_linear(%394, %395, %396, %382) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[143], params[144], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %397 = layernorm(%394, %395, %396) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[145], params[146], 1e-06f, arena + 3801728);
+  /* %400 = layernorm(%397, %398, %399) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[145], params[146], 1e-06f, arena + 3763904);
 
-  /* %398 = slice(%397) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %397: no code */
+  /* %401 = slice(%400) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %400: no code */
 
-  /* %399 = slice(%397) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192], a view of %397: no code */
+  /* %402 = slice(%400) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192], a view of %400: no code */
 
-  /* %402 = reshape(%400) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %400: no code */
+  /* %405 = reshape(%403) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %403: no code */
 
-  /* %416 = fused_linear(%399, %413, %415) {act gelu} blocks.5.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 1583168, arena + 1731392, LK_ACT_GELU,
+  /* %419 = fused_linear(%402, %416, %418) {act gelu} blocks.5.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 1583168, arena + 1731392, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %432 = token_dwconv(%416, %429, %431) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.5.leff.conv2 : f32[B, 196, 768] */
+  /* %435 = token_dwconv(%419, %432, %434) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.5.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 1736000,
       arena + 1743680, LK_ACT_GELU, arena + 3613376);
 
-  /* %435 = reshape(%433) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %433: no code */
+  /* %438 = reshape(%436) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %436: no code */
 
-  /* %449 = fused_linear(%432, %446, %448) blocks.5.leff.conv3 : f32[B, 196, 192], written into %397 from row 1 */
+  /* %452 = fused_linear(%435, %449, %451) blocks.5.leff.conv3 : f32[B, 196, 192], written into %400 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 1745408, arena + 1893056, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %450 = concat(%398, %449) {axis 0} blocks.5.leff : f32[B, 197, 192], a view of %397: no code */
+  /* %453 = concat(%401, %452) {axis 0} blocks.5.leff : f32[B, 197, 192], a view of %400: no code */
 
-  /* %451 = add(%394, %450) blocks.5 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %454 = add(%397, %453) blocks.5 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %452 = slice(%451) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 5 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840512, 192);
+  /* %455 = slice(%454) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 5 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802688, 192);
 
-  /* %453 = concat(%381, %452) {axis 0} : f32[B, 6, 192], a view of %832: no code */
+  /* %456 = concat(%384, %455) {axis 0} : f32[B, 6, 192], a view of %835: no code */
 
-  /* %456 = layernorm(%451, %454, %455) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[165], params[166], 1e-06f, arena + 3576320);
+  /* %459 = layernorm(%454, %457, %458) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[165], params[166], 1e-06f, arena + 3576320);
 
-  /* %459 = fused_linear(%456, %457, %458) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %462 = fused_linear(%459, %460, %461) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[167], params[168], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %460 = slice(%459) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %459: no code */
+  /* %463 = slice(%462) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %462: no code */
 
-  /* %461 = slice(%459) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %459: no code */
+  /* %464 = slice(%462) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %462: no code */
 
-  /* %462 = slice(%459) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %459: no code */
+  /* %465 = slice(%462) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %462: no code */
 
-  /* %463 = sdpa(%460, %461, %462) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  /* %466 = sdpa(%463, %464, %465) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %466 = fused_linear(%463, %464, %465, %451) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %469 = fused_linear(%466, %467, %468, %454) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[169], params[170], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %469 = layernorm(%466, %467, %468) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[171], params[172], 1e-06f, arena + 3801728);
+  /* %472 = layernorm(%469, %470, %471) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[171], params[172], 1e-06f, arena + 3763904);
 
-  /* %470 = slice(%469) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %469: no code */
+  /* %473 = slice(%472) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %472: no code */
 
-  /* %471 = slice(%469) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192], a view of %469: no code */
+  /* %474 = slice(%472) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192], a view of %472: no code */
 
-  /* %474 = reshape(%472) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %472: no code */
+  /* %477 = reshape(%475) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %475: no code */
 
-  /* %488 = fused_linear(%471, %485, %487) {act gelu} blocks.6.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 1897088, arena + 2045312, LK_ACT_GELU,
+  /* %491 = fused_linear(%474, %488, %490) {act gelu} blocks.6.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 1897088, arena + 2045312, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %504 = token_dwconv(%488, %501, %503) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.6.leff.conv2 : f32[B, 196, 768] */
+  /* %507 = token_dwconv(%491, %504, %506) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.6.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 2049920,
       arena + 2057600, LK_ACT_GELU, arena + 3613376);
 
-  /* %507 = reshape(%505) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %505: no code */
+  /* %510 = reshape(%508) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %508: no code */
 
-  /* %521 = fused_linear(%504, %518, %520) blocks.6.leff.conv3 : f32[B, 196, 192], written into %469 from row 1 */
+  /* %524 = fused_linear(%507, %521, %523) blocks.6.leff.conv3 : f32[B, 196, 192], written into %472 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 2059328, arena + 2206976, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %522 = concat(%470, %521) {axis 0} blocks.6.leff : f32[B, 197, 192], a view of %469: no code */
+  /* %525 = concat(%473, %524) {axis 0} blocks.6.leff : f32[B, 197, 192], a view of %472: no code */
 
-  /* %523 = add(%466, %522) blocks.6 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %526 = add(%469, %525) blocks.6 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %524 = slice(%523) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 6 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840704, 192);
+  /* %527 = slice(%526) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 6 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802880, 192);
 
-  /* %525 = concat(%453, %524) {axis 0} : f32[B, 7, 192], a view of %832: no code */
+  /* %528 = concat(%456, %527) {axis 0} : f32[B, 7, 192], a view of %835: no code */
 
-  /* %528 = layernorm(%523, %526, %527) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[191], params[192], 1e-06f, arena + 3576320);
+  /* %531 = layernorm(%526, %529, %530) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[191], params[192], 1e-06f, arena + 3576320);
 
-  /* %531 = fused_linear(%528, %529, %530) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %534 = fused_linear(%531, %532, %533) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[193], params[194], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %532 = slice(%531) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %531: no code */
+  /* %535 = slice(%534) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %534: no code */
 
-  /* %533 = slice(%531) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %531: no code */
+  /* %536 = slice(%534) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %534: no code */
 
-  /* %534 = slice(%531) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %531: no code */
+  /* %537 = slice(%534) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %534: no code */
 
-  /* %535 = sdpa(%532, %533, %534) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  /* %538 = sdpa(%535, %536, %537) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %538 = fused_linear(%535, %536, %537, %523) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %541 = fused_linear(%538, %539, %540, %526) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[195], params[196], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %541 = layernorm(%538, %539, %540) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[197], params[198], 1e-06f, arena + 3801728);
+  /* %544 = layernorm(%541, %542, %543) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[197], params[198], 1e-06f, arena + 3763904);
 
-  /* %542 = slice(%541) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %541: no code */
+  /* %545 = slice(%544) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %544: no code */
 
-  /* %543 = slice(%541) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192], a view of %541: no code */
+  /* %546 = slice(%544) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192], a view of %544: no code */
 
-  /* %546 = reshape(%544) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %544: no code */
+  /* %549 = reshape(%547) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %547: no code */
 
-  /* %560 = fused_linear(%543, %557, %559) {act gelu} blocks.7.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 2211008, arena + 2359232, LK_ACT_GELU,
+  /* %563 = fused_linear(%546, %560, %562) {act gelu} blocks.7.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 2211008, arena + 2359232, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %576 = token_dwconv(%560, %573, %575) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.7.leff.conv2 : f32[B, 196, 768] */
+  /* %579 = token_dwconv(%563, %576, %578) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.7.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 2363840,
       arena + 2371520, LK_ACT_GELU, arena + 3613376);
 
-  /* %579 = reshape(%577) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %577: no code */
+  /* %582 = reshape(%580) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %580: no code */
 
-  /* %593 = fused_linear(%576, %590, %592) blocks.7.leff.conv3 : f32[B, 196, 192], written into %541 from row 1 */
+  /* %596 = fused_linear(%579, %593, %595) blocks.7.leff.conv3 : f32[B, 196, 192], written into %544 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 2373248, arena + 2520896, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %594 = concat(%542, %593) {axis 0} blocks.7.leff : f32[B, 197, 192], a view of %541: no code */
+  /* %597 = concat(%545, %596) {axis 0} blocks.7.leff : f32[B, 197, 192], a view of %544: no code */
 
-  /* %595 = add(%538, %594) blocks.7 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %598 = add(%541, %597) blocks.7 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %596 = slice(%595) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 7 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840896, 192);
+  /* %599 = slice(%598) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 7 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3803072, 192);
 
-  /* %597 = concat(%525, %596) {axis 0} : f32[B, 8, 192], a view of %832: no code */
+  /* %600 = concat(%528, %599) {axis 0} : f32[B, 8, 192], a view of %835: no code */
 
-  /* %600 = layernorm(%595, %598, %599) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[217], params[218], 1e-06f, arena + 3576320);
+  /* %603 = layernorm(%598, %601, %602) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[217], params[218], 1e-06f, arena + 3576320);
 
-  /* %603 = fused_linear(%600, %601, %602) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %606 = fused_linear(%603, %604, %605) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[219], params[220], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %604 = slice(%603) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %603: no code */
+  /* %607 = slice(%606) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %606: no code */
 
-  /* %605 = slice(%603) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %603: no code */
+  /* %608 = slice(%606) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %606: no code */
 
-  /* %606 = slice(%603) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %603: no code */
+  /* %609 = slice(%606) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %606: no code */
 
-  /* %607 = sdpa(%604, %605, %606) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  /* %610 = sdpa(%607, %608, %609) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %610 = fused_linear(%607, %608, %609, %595) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %613 = fused_linear(%610, %611, %612, %598) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[221], params[222], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %613 = layernorm(%610, %611, %612) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[223], params[224], 1e-06f, arena + 3801728);
+  /* %616 = layernorm(%613, %614, %615) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[223], params[224], 1e-06f, arena + 3763904);
 
-  /* %614 = slice(%613) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %613: no code */
+  /* %617 = slice(%616) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %616: no code */
 
-  /* %615 = slice(%613) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192], a view of %613: no code */
+  /* %618 = slice(%616) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192], a view of %616: no code */
 
-  /* %618 = reshape(%616) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %616: no code */
+  /* %621 = reshape(%619) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %619: no code */
 
-  /* %632 = fused_linear(%615, %629, %631) {act gelu} blocks.8.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 2524928, arena + 2673152, LK_ACT_GELU,
+  /* %635 = fused_linear(%618, %632, %634) {act gelu} blocks.8.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 2524928, arena + 2673152, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %648 = token_dwconv(%632, %645, %647) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.8.leff.conv2 : f32[B, 196, 768] */
+  /* %651 = token_dwconv(%635, %648, %650) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.8.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 2677760,
       arena + 2685440, LK_ACT_GELU, arena + 3613376);
 
-  /* %651 = reshape(%649) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %649: no code */
+  /* %654 = reshape(%652) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %652: no code */
 
-  /* %665 = fused_linear(%648, %662, %664) blocks.8.leff.conv3 : f32[B, 196, 192], written into %613 from row 1 */
+  /* %668 = fused_linear(%651, %665, %667) blocks.8.leff.conv3 : f32[B, 196, 192], written into %616 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 2687168, arena + 2834816, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %666 = concat(%614, %665) {axis 0} blocks.8.leff : f32[B, 197, 192], a view of %613: no code */
+  /* %669 = concat(%617, %668) {axis 0} blocks.8.leff : f32[B, 197, 192], a view of %616: no code */
 
-  /* %667 = add(%610, %666) blocks.8 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %670 = add(%613, %669) blocks.8 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %668 = slice(%667) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 8 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3841088, 192);
+  /* %671 = slice(%670) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 8 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3803264, 192);
 
-  /* %669 = concat(%597, %668) {axis 0} : f32[B, 9, 192], a view of %832: no code */
+  /* %672 = concat(%600, %671) {axis 0} : f32[B, 9, 192], a view of %835: no code */
 
-  /* %672 = layernorm(%667, %670, %671) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[243], params[244], 1e-06f, arena + 3576320);
+  /* %675 = layernorm(%670, %673, %674) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[243], params[244], 1e-06f, arena + 3576320);
 
-  /* %675 = fused_linear(%672, %673, %674) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %678 = fused_linear(%675, %676, %677) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[245], params[246], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %676 = slice(%675) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %675: no code */
+  /* %679 = slice(%678) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %678: no code */
 
-  /* %677 = slice(%675) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %675: no code */
+  /* %680 = slice(%678) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %678: no code */
 
-  /* %678 = slice(%675) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %675: no code */
+  /* %681 = slice(%678) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %678: no code */
 
-  /* %679 = sdpa(%676, %677, %678) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  /* %682 = sdpa(%679, %680, %681) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %682 = fused_linear(%679, %680, %681, %667) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %685 = fused_linear(%682, %683, %684, %670) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[247], params[248], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %685 = layernorm(%682, %683, %684) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[249], params[250], 1e-06f, arena + 3801728);
+  /* %688 = layernorm(%685, %686, %687) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[249], params[250], 1e-06f, arena + 3763904);
 
-  /* %686 = slice(%685) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %685: no code */
+  /* %689 = slice(%688) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %688: no code */
 
-  /* %687 = slice(%685) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192], a view of %685: no code */
+  /* %690 = slice(%688) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192], a view of %688: no code */
 
-  /* %690 = reshape(%688) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %688: no code */
+  /* %693 = reshape(%691) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %691: no code */
 
-  /* %704 = fused_linear(%687, %701, %703) {act gelu} blocks.9.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 2838848, arena + 2987072, LK_ACT_GELU,
+  /* %707 = fused_linear(%690, %704, %706) {act gelu} blocks.9.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 2838848, arena + 2987072, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %720 = token_dwconv(%704, %717, %719) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.9.leff.conv2 : f32[B, 196, 768] */
+  /* %723 = token_dwconv(%707, %720, %722) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.9.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 2991680,
       arena + 2999360, LK_ACT_GELU, arena + 3613376);
 
-  /* %723 = reshape(%721) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %721: no code */
+  /* %726 = reshape(%724) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %724: no code */
 
-  /* %737 = fused_linear(%720, %734, %736) blocks.9.leff.conv3 : f32[B, 196, 192], written into %685 from row 1 */
+  /* %740 = fused_linear(%723, %737, %739) blocks.9.leff.conv3 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 3001088, arena + 3148736, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %738 = concat(%686, %737) {axis 0} blocks.9.leff : f32[B, 197, 192], a view of %685: no code */
+  /* %741 = concat(%689, %740) {axis 0} blocks.9.leff : f32[B, 197, 192], a view of %688: no code */
 
-  /* %739 = add(%682, %738) blocks.9 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %742 = add(%685, %741) blocks.9 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %740 = slice(%739) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 9 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3841280, 192);
+  /* %743 = slice(%742) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 9 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3803456, 192);
 
-  /* %741 = concat(%669, %740) {axis 0} : f32[B, 10, 192], a view of %832: no code */
+  /* %744 = concat(%672, %743) {axis 0} : f32[B, 10, 192], a view of %835: no code */
 
-  /* %744 = layernorm(%739, %742, %743) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[269], params[270], 1e-06f, arena + 3576320);
+  /* %747 = layernorm(%742, %745, %746) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[269], params[270], 1e-06f, arena + 3576320);
 
-  /* %747 = fused_linear(%744, %745, %746) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %750 = fused_linear(%747, %748, %749) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[271], params[272], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %748 = slice(%747) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %747: no code */
+  /* %751 = slice(%750) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %750: no code */
 
-  /* %749 = slice(%747) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %747: no code */
+  /* %752 = slice(%750) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %750: no code */
 
-  /* %750 = slice(%747) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %747: no code */
+  /* %753 = slice(%750) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %750: no code */
 
-  /* %751 = sdpa(%748, %749, %750) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  /* %754 = sdpa(%751, %752, %753) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %754 = fused_linear(%751, %752, %753, %739) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %21 */
+  /* %757 = fused_linear(%754, %755, %756, %742) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[273], params[274], LK_ACT_NONE,
-      arena + 3763904, arena + 3763904);
+      arena + 3864256, arena + 3864256);
 
-  /* %757 = layernorm(%754, %755, %756) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[275], params[276], 1e-06f, arena + 3801728);
+  /* %760 = layernorm(%757, %758, %759) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[275], params[276], 1e-06f, arena + 3763904);
 
-  /* %758 = slice(%757) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %757: no code */
+  /* %761 = slice(%760) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %760: no code */
 
-  /* %759 = slice(%757) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192], a view of %757: no code */
+  /* %762 = slice(%760) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192], a view of %760: no code */
 
-  /* %762 = reshape(%760) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %760: no code */
+  /* %765 = reshape(%763) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %763: no code */
 
-  /* %776 = fused_linear(%759, %773, %775) {act gelu} blocks.10.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 3152768, arena + 3300992, LK_ACT_GELU,
+  /* %779 = fused_linear(%762, %776, %778) {act gelu} blocks.10.leff.conv1 : f32[B, 196, 768] */
+  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 3152768, arena + 3300992, LK_ACT_GELU,
       NULL, arena + 3462848);
 
-  /* %792 = token_dwconv(%776, %789, %791) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.10.leff.conv2 : f32[B, 196, 768] */
+  /* %795 = token_dwconv(%779, %792, %794) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.10.leff.conv2 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3462848, arena + 3305600,
       arena + 3313280, LK_ACT_GELU, arena + 3613376);
 
-  /* %795 = reshape(%793) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %793: no code */
+  /* %798 = reshape(%796) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %796: no code */
 
-  /* %809 = fused_linear(%792, %806, %808) blocks.10.leff.conv3 : f32[B, 196, 192], written into %757 from row 1 */
+  /* %812 = fused_linear(%795, %809, %811) blocks.10.leff.conv3 : f32[B, 196, 192], written into %760 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 3315008, arena + 3462656, LK_ACT_NONE,
-      NULL, arena + 3801920);
+      NULL, arena + 3764096);
 
-  /* %810 = concat(%758, %809) {axis 0} blocks.10.leff : f32[B, 197, 192], a view of %757: no code */
+  /* %813 = concat(%761, %812) {axis 0} blocks.10.leff : f32[B, 197, 192], a view of %760: no code */
 
-  /* %811 = add(%754, %810) blocks.10 : f32[B, 197, 192], written over %21 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
-      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
+  /* %814 = add(%757, %813) blocks.10 : f32[B, 197, 192], written over %24 */
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
+      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
 
-  /* %812 = slice(%811) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %832 from row 10 */
-  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3841472, 192);
+  /* %815 = slice(%814) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 10 */
+  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3803648, 192);
 
-  /* %813 = concat(%741, %812) {axis 0} : f32[B, 11, 192], a view of %832: no code */
+  /* %816 = concat(%744, %815) {axis 0} : f32[B, 11, 192], a view of %835: no code */
 
-  /* %816 = layernorm(%811, %814, %815) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3763904, params[295], params[296], 1e-06f, arena + 3576320);
+  /* %819 = layernorm(%814, %817, %818) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  lk_layernorm(B * 197, 192, arena + 3864256, params[295], params[296], 1e-06f, arena + 3576320);
 
-  /* %819 = fused_linear(%816, %817, %818) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %822 = fused_linear(%819, %820, %821) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[297], params[298], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %820 = slice(%819) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %819: no code */
+  /* %823 = slice(%822) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %822: no code */
 
-  /* %821 = slice(%820) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %819: no code */
+  /* %824 = slice(%823) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %822: no code */
 
-  /* %822 = slice(%819) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %819: no code */
+  /* %825 = slice(%822) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %822: no code */
 
-  /* %823 = slice(%819) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %819: no code */
+  /* %826 = slice(%822) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %822: no code */
 
-  /* %824 = sdpa(%821, %822, %823) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 1, 192] */
+  /* %827 = sdpa(%824, %825, %826) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 1, 192] */
   lk_sdpa(B, 1, 197, 3, 3, 64, arena + 3462848, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3576320, 0.125f);
 
-  /* %827 = fused_linear(%824, %825, %826, %812) {residual} blocks.11.attn.proj : f32[B, 1, 192] */
+  /* %830 = fused_linear(%827, %828, %829, %815) {residual} blocks.11.attn.proj : f32[B, 1, 192] */
   lk_fused_linear(B, 192, 192, arena + 3576320, params[299], params[300], LK_ACT_NONE,
-      arena + 3841472, arena + 3462848);
+      arena + 3803648, arena + 3462848);
 
-  /* %830 = layernorm(%827, %828, %829) {eps 1e-06} blocks.11.norm2 : f32[B, 1, 192] */
+  /* %833 = layernorm(%830, %831, %832) {eps 1e-06} blocks.11.norm2 : f32[B, 1, 192] */
   lk_layernorm(B, 192, arena + 3462848, params[301], params[302], 1e-06f, arena + 3463040);
 
-  /* %831 = add(%827, %830) blocks.11 : f32[B, 1, 192], written into %832 from row 11 */
+  /* %834 = add(%830, %833) blocks.11 : f32[B, 1, 192], written into %835 from row 11 */
   lk_add(3, (const long[]){B, 1, 192}, arena + 3462848, (const long[]){192, 0, 1}, arena + 3463040,
-      (const long[]){192, 0, 1}, arena + 3841664);
+      (const long[]){192, 0, 1}, arena + 3803840);
 
-  /* %832 = concat(%813, %831) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
+  /* %835 = concat(%816, %834) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
 
-  /* %834 = add(%832, %833) : f32[B, 12, 192], written over %832 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 3839552, (const long[]){2304, 192, 1}, params[321],
-      (const long[]){0, 192, 1}, arena + 3839552);
+  /* %837 = add(%835, %836) : f32[B, 12, 192], written over %835 */
+  lk_add(3, (const long[]){B, 12, 192}, arena + 3801728, (const long[]){2304, 192, 1}, params[321],
+      (const long[]){0, 192, 1}, arena + 3801728);
 
-  /* %837 = layernorm(%834, %835, %836) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
-  lk_layernorm(B * 12, 192, arena + 3839552, params[322], params[323], 1e-06f, arena + 3469760);
+  /* %840 = layernorm(%837, %838, %839) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
+  lk_layernorm(B * 12, 192, arena + 3801728, params[322], params[323], 1e-06f, arena + 3469760);
 
-  /* %840 = fused_linear(%837, %838, %839) lca.attn.qkv : f32[B, 12, 576] */
+  /* %843 = fused_linear(%840, %841, %842) lca.attn.qkv : f32[B, 12, 576] */
   lk_fused_linear(B * 12, 192, 576, arena + 3469760, params[324], params[325], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* %841 = slice(%840) {axis 0, start 11, length 1} lca : f32[B, 1, 576], a view of %840: no code */
+  /* %844 = slice(%843) {axis 0, start 11, length 1} lca : f32[B, 1, 576], a view of %843: no code */
 
-  /* %842 = slice(%841) {axis 1, start 0, length 192} lca : f32[B, 1, 192], a view of %840: no code */
+  /* %845 = slice(%844) {axis 1, start 0, length 192} lca : f32[B, 1, 192], a view of %843: no code */
 
-  /* %843 = slice(%840) {axis 1, start 192, length 192} lca : f32[B, 12, 192], a view of %840: no code */
+  /* %846 = slice(%843) {axis 1, start 192, length 192} lca : f32[B, 12, 192], a view of %843: no code */
 
-  /* %844 = slice(%840) {axis 1, start 384, length 192} lca : f32[B, 12, 192], a view of %840: no code */
+  /* %847 = slice(%843) {axis 1, start 384, length 192} lca : f32[B, 12, 192], a view of %843: no code */
 
-  /* %845 = sdpa(%842, %843, %844) {heads 3, kv_heads 3} lca : f32[B, 1, 192] */
+  /* %848 = sdpa(%845, %846, %847) {heads 3, kv_heads 3} lca : f32[B, 1, 192] */
   lk_sdpa(B, 1, 12, 3, 3, 64, arena + 3469184, 576, arena + 3463040, 576, arena + 3463232, 576,
       arena + 3469760, 0.125f);
 
-  /* %846 = reshape(%845) {shape [192]} lca : f32[B, 192], a view of %845: no code */
+  /* %849 = reshape(%848) {shape [192]} lca : f32[B, 192], a view of %848: no code */
 
-  /* %849 = index(%834) {axis 0, at 11} lca : f32[B, 192], a view of %832: no code */
+  /* %852 = index(%837) {axis 0, at 11} lca : f32[B, 192], a view of %835: no code */
 
-  /* %850 = fused_linear(%846, %847, %848, %849) {residual} lca.attn.proj : f32[B, 192] */
+  /* %853 = fused_linear(%849, %850, %851, %852) {residual} lca.attn.proj : f32[B, 192] */
   lk_fused_linear(B, 192, 192, arena + 3469760, params[326], params[327], LK_ACT_NONE,
-      arena + 3841664, arena + 3463616);
+      arena + 3803840, arena + 3463616);
 
-  /* %853 = layernorm(%850, %851, %852) {eps 1e-06} lca.norm2 : f32[B, 192] */
+  /* %856 = layernorm(%853, %854, %855) {eps 1e-06} lca.norm2 : f32[B, 192] */
   lk_layernorm(B, 192, arena + 3463616, params[328], params[329], 1e-06f, arena + 3463808);
 
-  /* %856 = fused_linear(%853, %854, %855) {act gelu} lca.feedforward.fc1 : f32[B, 768] */
+  /* %859 = fused_linear(%856, %857, %858) {act gelu} lca.feedforward.fc1 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3463808, params[330], params[331], LK_ACT_GELU, NULL,
       arena + 3462848);
 
-  /* %859 = fused_linear(%856, %857, %858, %850) {residual} lca.feedforward.fc2 : f32[B, 192], written over %850 */
+  /* %862 = fused_linear(%859, %860, %861, %853) {residual} lca.feedforward.fc2 : f32[B, 192], written over %853 */
   lk_fused_linear(B, 768, 192, arena + 3462848, params[332], params[333], LK_ACT_NONE,
       arena + 3463616, arena + 3463616);
 
-  /* %862 = layernorm(%859, %860, %861) {eps 1e-06} norm : f32[B, 192] */
+  /* %865 = layernorm(%862, %863, %864) {eps 1e-06} norm : f32[B, 192] */
   lk_layernorm(B, 192, arena + 3463616, params[334], params[335], 1e-06f, arena + 3463856);
 
-  /* %865 = fused_linear(%862, %863, %864) head : f32[B, 1000] */
+  /* %868 = fused_linear(%865, %866, %867) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 3463856, params[336], params[337], LK_ACT_NONE, NULL,
       arena + 3462848);
 
-  /* output 0 "logits" = %865 : f32[B, 1000] */
+  /* output 0 "logits" = %868 : f32[B, 1000] */
   memcpy(outputs[0], arena + 3462848, sizeof(float) * B * 1000);
   return 0;
 } // ceit_tiny_forward

@@ -566,795 +566,6 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
-/* ---- templates/gemm.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
- * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
- *
- * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
- * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
- *
- * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
- * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
- * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
- * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
- *
- * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
- * latency = 8-10 independent chains):
- *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
- *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
- *                    not measured here: the development machine has no AVX-512).
- *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
- * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
- * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
- *
- * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
- * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
- * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
- * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
- * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
- */
-
-#if defined(LOCUS_TARGET_AVX512)
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 8
-#  endif
-#else
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 6
-#  endif
-#endif
-#ifndef LK_GEMM_NV
-#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
-#endif
-#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
-#ifndef LK_GEMM_KC
-#  define LK_GEMM_KC 256
-#endif
-#ifndef LK_GEMM_MC
-#  define LK_GEMM_MC (32 * LK_GEMM_MR)
-#endif
-#ifndef LK_GEMM_NC
-#  define LK_GEMM_NC 1024
-#endif
-
-/* One matrix product; the batched entry points make one per batch element. */
-typedef struct {
-  int M, N, K;
-  const float *A; long rsa, csa;
-  const float *B; long rsb, csb;
-  float *C; long rsc;
-  float beta;
-  const float *bias_m; /* [M] added to every row i, or NULL */
-  const float *bias_n; /* [N] added to every column j, or NULL */
-  int act;             /* LK_ACT_*, applied after beta and the biases */
-  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
-  long rsr;
-  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
-} lk__gemm_args;
-
-/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
- *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
- *   later slices: r = P + r
- *   last slice:   r = act(r), r = r + R
- * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
- * sum, which is C itself, except when the residual is C (in-place residual add) and K has
- * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
- * last slice reads it (see lk__gemm_rect). */
-typedef struct {
-  int first, last;
-  float beta;
-  const float *bias_m; /* already offset to the tile's first row, or NULL */
-  const float *bias_n; /* already offset to the tile's first column, or NULL */
-  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
-  int act;                     /* last slice */
-  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
-} lk__gemm_epi;
-
-/* The last slice's activation and residual on a tile, out of line so the plain store below stays
- * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
- * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
- * independent chains the core overlaps. res may alias the destination: read before the store. */
-__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
-  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
-  if (e->res)
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
-}
-
-/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
- * e->part or e->res: every element is read before it is written, and only at its own position. */
-__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  if (e->first) {
-    if (e->bias_n)
-      for (int v = 0; v < LK_GEMM_NV; ++v) {
-        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
-        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
-      }
-    if (e->bias_m)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
-    if (e->beta != 0.0f)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  } else {
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  }
-  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
-    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
-    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
-    memcpy(t, acc, sizeof t);
-    lk__gemm_finish(t, e);
-    memcpy(acc, t, sizeof t);
-  }
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
-}
-
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
- * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
- * c is not restrict: it may be the epilogue's partial sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
-                          const float *restrict bp, float *c, long rsc, int mr, int nr,
-                          const lk__gemm_epi *e) {
-  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
-  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
-  for (int i = 0; i < mr; ++i) {
-    __builtin_prefetch(c + i * rsc, 1);
-    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
-  }
-  if (e->last && e->res && e->res != c)
-    for (int i = 0; i < mr; ++i) {
-      __builtin_prefetch(e->res + i * e->rsr, 0);
-      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
-    }
-
-  if (a_packed) {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      a += LK_GEMM_MR;
-      bp += LK_GEMM_NR;
-    }
-  } else {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i * rsa + k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      bp += LK_GEMM_NR;
-    }
-  }
-
-  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
-    lk__gemm_store(acc, c, rsc, e);
-  } else {
-    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
-     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
-    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
-    lk__gemm_epi pe = *e;
-    if (!e->first || e->beta != 0.0f) {
-      memset(tp, 0, sizeof tp);
-      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
-      pe.part = tp; pe.rsp = LK_GEMM_NR;
-    }
-    if (e->last && e->res) {
-      memset(tr, 0, sizeof tr);
-      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
-      pe.res = tr; pe.rsr = LK_GEMM_NR;
-    }
-    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
-    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
-    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
-  }
-}
-
-/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
- * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
- * SSE and AVX-512). NR is a multiple of 8 on every target. */
-static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
-  lk_v8 r[8], o[8];
-  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
-  lk_transpose8(r, o);
-  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
-}
-
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
- * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
- * fused_linear's squeeze-excite input, fused_linear.c). */
-static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            const float *restrict sk, float *restrict bp) {
-  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
-    const float *b = B + j0 * csb;
-    float *d = bp + (long)j0 * kc;
-    if (nr == LK_GEMM_NR && csb == 1) {
-      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
-      for (int k = 0; k < kc; ++k)
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
-    } else if (nr == LK_GEMM_NR && rsb == 1) {
-      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (2.5× faster than element copies, which made packing
-       * ~9% of a 197-row linear). */
-      int k0 = 0;
-      for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk__gemm_transpose8(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
-      for (; k0 < kc; ++k0)
-        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
-    } else {
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
-    if (sk)
-      for (int k = 0; k < kc; ++k) {
-        lk_vf s = lk_vset1(sk[k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
-      }
-  }
-}
-
-/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
-static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
-                            float *restrict ap) {
-  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
-    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
-    const float *a = A + i0 * rsa;
-    float *d = ap + (long)i0 * kc;
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
-      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
-    }
-  }
-}
-
-/* A is read in place when its rows are contiguous, unless the rows are a multiple of 4 KiB apart:
- * then all MR rows fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8%
- * slower in place than packed). */
-static int lk__gemm_packs_a(const lk__gemm_args *g) {
-  return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
-}
-
-/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
- * the residual, which must survive until the last slice adds it. */
-static int lk__gemm_stashes(const lk__gemm_args *g) {
-  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
-}
-
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
-  long kc = lk_min_l(LK_GEMM_KC, g->K);
-  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
-  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
-  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
-  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
-}
-
-/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
-static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
-  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
-  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
-  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
-    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
-    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
-      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-        const float *a = g->A + ic * g->rsa + pc * g->csa;
-        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
-        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-            lk__gemm_epi e;
-            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-            long rsd = g->rsc;
-            const float *bpan = bp + (long)jr * kc;
-            e.first = pc == 0;
-            e.last = last;
-            e.beta = g->beta;
-            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-            e.part = c; e.rsp = g->rsc;
-            e.act = g->act;
-            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-            if (stashes) {
-              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-              if (pc > 0) { e.part = s; e.rsp = nc0; }
-              if (!last) { dst = s; rsd = nc0; }
-            }
-            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
-            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
-            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
-          } /* for ir */
-        } /* for jr */
-      } /* for ic */
-    } /* for pc */
-  } /* for jc */
-}
-
-/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
- * cannot be allocated. */
-static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i) {
-    for (int j = n0; j < n1; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < g->K; ++k)
-        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
-      if (g->bias_m) s += g->bias_m[i];
-      if (g->bias_n) s += g->bias_n[j];
-      float *c = g->C + (long)i * g->rsc + j;
-      if (g->beta != 0.0f) s += g->beta * (double)*c;
-      s = lk_apply_act_ref(g->act, s);
-      if (g->R) s += g->R[(long)i * g->rsr + j];
-      *c = (float)s;
-    }
-  }
-}
-
-/* Degenerate K: C = beta·C + biases. */
-static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
-}
-
-/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element. */
-static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
-  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
-  for (int a = 1; a <= parts; ++a) {
-    if (parts % a) continue;
-    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
-    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
-  }
-}
-
-static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
-
-/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
-static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
-  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  lk_split(mt, tm, r / tn, &lo, &hi);
-  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
-  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
-  lk_split(nt, tn, r % tn, &lo, &hi);
-  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
-  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
-}
-
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
-/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
- * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
- * outer level would open one region per iteration, each too small to split). */
-static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
-                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
-                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
-                            long bss) {
-  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  lk__gemm_args g0;
-  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
-  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
-
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
-   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  long products = (long)outer * batch;
-  double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1;
-    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
-      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
-      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
-    }
-    lk_scratch_free(ws);
-  }
-}
-
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr, NULL, 0);
-}
-
-/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-              LK_ACT_NONE, NULL, 0, 0);
-}
-
-/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
- * C(i,j) = C[i*rsc + j]. */
-void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
-             long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
- * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
-void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
-                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
-                      long rsc, float beta) {
-  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
-}
-
-/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
- * axes flattened; attention-style batched products). */
-void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                     float beta) {
-  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
-}
-
-/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
- * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
-size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g;
-  memset(&g, 0, sizeof g);
-  g.K = K;
-  g.csa = 0; /* size for a packed A, whatever the strides turn out to be */
-  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
-}
-
-void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g;
-  if (M <= 0 || N <= 0) return;
-  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
-  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
-  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 0, M, 0, N, ws);
-}
-
-/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
-
-void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
-                       long bsr, long rsr) {
-  for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g;
-    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
-    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
-    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
-    lk__gemm_rect_naive(&g, 0, M, 0, N);
-  }
-}
-
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                    LK_ACT_NONE, NULL, 0, 0);
-}
-
-void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                   long rsb, long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* ---- templates/conv.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
-/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
- * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
- * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
- *
- * Three paths:
- * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
- *   batched GEMM straight on the activations (no copy).
- * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: im2col into the workspace, col_{b,g}[Cin/G·kh·kw, Ho·Wo], then per group one
- *   batched GEMM w_g[Cout/G, Cin/G·kh·kw] · col_{b,g} with the bias added in the GEMM's store.
- *   Patch embeddings (kernel = stride) land here; their im2col is a pure re-layout.
- * im2col and the GEMMs are separate parallel regions (one per group). */
-
-static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
-}
-
-/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
-static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
-  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
-  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
-  *lo = (int)lk_min_l(l, Wo);
-  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
-}
-
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths). */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  return (size_t)B * Cin * kh * kw * Ho * Wo;
-}
-
-/* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
- * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
-                       int Ho, int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)B * Cin * kh * kw;
-  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) {
-    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane (b, c) */
-    float *d = col + r * Ho * Wo;
-    int lo, hi;
-    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
-      int ih = oh * sh - ph + ki;
-      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
-      const float *xr = xc + (long)ih * Ww;
-      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
-      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
-      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
-      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
-    }
-  }
-}
-
-/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
- * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
- * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
- * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
- * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
- * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
- * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
- * below would leave those outputs finite. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
-#define LK__DW_MAX_TAPS 64
-
-/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
- * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
- * the widest tap offset. */
-static long lk__dw_row(int Ww, int kw, int pw) {
-  long Wo = (long)Ww + 2L * pw - kw + 1;
-  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
-}
-
-static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
-  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
-         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
-}
-
-/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
- * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
- * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
- * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
- * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
- * padding or in data written after it. */
-static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
-  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
-  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
-  for (int i = 0; i < Hh; ++i) {
-    float *d = pad + (ph + i) * row + pw;
-    const float *r = x + (long)i * Ww;
-    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
-    for (int j = 0; j < Ww; j += LK_VW) {
-      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
-      } else {
-        for (int k = j; k < Ww; ++k) d[k] = r[k];
-      }
-    }
-  }
-}
-
-/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
- * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
- * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
- * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
- * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
- * in registers. */
-__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
-                                                                 const float *restrict pad, const float *restrict w,
-                                                                 float b0, float *restrict y) {
-  lk_vf wv[LK__DW_MAX_TAPS];
-  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
-  for (int oh = 0; oh < Ho; oh += 2) {
-    for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
-      for (int ki = 0; ki < kh; ++ki) {
-        const float *pr = pad + (oh + ki) * row + o;
-        for (int kj = 0; kj < kw; ++kj) {
-          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
-          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
-        }
-      }
-      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
-        float *yr = y + (long)(oh + r) * Wo;
-        /* A tail may spill past its row when everything it lands on is written after it: the
-         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
-        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
-          lk_vstore(yr + o, acc[r]);
-        } else {
-          float tail[LK_VW];
-          lk_vstore(tail, acc[r]);
-          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
-        }
-      }
-    }
-  }
-}
-
-static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
-                         float b0, float *restrict y) {
-  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
-  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
-}
-
-/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
- * takes the padded path above. */
-static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
-                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
-                               const float *bias, float *restrict y) {
-  long planes = (long)B * C;
-  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    int c = (int)(p % C);
-    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
-    float *yp = y + p * Ho * Wo;
-    float b0 = bias ? bias[c] : 0.0f;
-    if (padded) {
-      float pad[LK__DW_PAD_FLOATS + LK_VW];
-      long row = lk__dw_row(Ww, kw, pw);
-      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
-      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
-      continue;
-    }
-    for (int oh = 0; oh < Ho; ++oh) {
-      float *yr = yp + (long)oh * Wo;
-      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
-      for (int ki = 0; ki < kh; ++ki) {
-        int ih = oh * sh - ph + ki;
-        if (ih < 0 || ih >= Hh) continue;
-        for (int kj = 0; kj < kw; ++kj) {
-          const float *xr = xp + (long)ih * Ww;
-          float wv = wc[ki * kw + kj];
-          int lo, hi;
-          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-          if (sw == 1) {
-            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
-            float *ys = yr + lo;
-            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
-          }
-        }
-      }
-    }
-  }
-}
-
-/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
- * bias may be NULL. y must not overlap x. */
-void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
-  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
-    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
-    return;
-  }
-  if (groups == Cin && groups == Cout && groups > 1) {
-    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
-    return;
-  }
-  {
-    int G = groups, cog = Cout / G;
-    long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-    float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
-    if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-      for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-      return;
-    }
-    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
-                 y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);
-    if (!ws) lk_scratch_free(col);
-  }
-}
-
-/* Reference: the definition, one output at a time, accumulated in double. */
-void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
-                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  int cig = Cin / groups, cog = Cout / groups;
-  for (int b = 0; b < B; ++b)
-    for (int co = 0; co < Cout; ++co)
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          double s = bias ? bias[co] : 0.0;
-          int g = co / cog;
-          for (int ci = 0; ci < cig; ++ci)
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
-                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
-                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
-              }
-          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
-        }
-}
-
 /* ---- templates/norm.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
@@ -2180,6 +1391,545 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
       }
 }
 
+/* ---- templates/gemm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
+typedef struct {
+  int first, last;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
+} lk__gemm_epi;
+
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
+}
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
+ * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
+ * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
+ * c is not restrict: it may be the epilogue's partial sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rsc, 1);
+    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
+  }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
+
+  if (a_packed) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += LK_GEMM_MR;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
+ * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
+ * SSE and AVX-512). NR is a multiple of 8 on every target. */
+static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
+  lk_v8 r[8], o[8];
+  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
+  lk_transpose8(r, o);
+  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            const float *restrict sk, float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
+       * around 8×8 at a time in registers (2.5× faster than element copies, which made packing
+       * ~9% of a 197-row linear). */
+      int k0 = 0;
+      for (; k0 + 8 <= kc; k0 += 8)
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk__gemm_transpose8(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+      for (; k0 < kc; ++k0)
+        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* A is read in place when its rows are contiguous, unless the rows are a multiple of 4 KiB apart:
+ * then all MR rows fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8%
+ * slower in place than packed). */
+static int lk__gemm_packs_a(const lk__gemm_args *g) {
+  return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
+}
+
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+}
+
+/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
+static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
+  float *bp = ws;
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
+      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+        const float *a = g->A + ic * g->rsa + pc * g->csa;
+        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
+        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+            lk__gemm_epi e;
+            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+            long rsd = g->rsc;
+            const float *bpan = bp + (long)jr * kc;
+            e.first = pc == 0;
+            e.last = last;
+            e.beta = g->beta;
+            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+            e.part = c; e.rsp = g->rsc;
+            e.act = g->act;
+            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+            if (stashes) {
+              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+              if (pc > 0) { e.part = s; e.rsp = nc0; }
+              if (!last) { dst = s; rsd = nc0; }
+            }
+            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
+            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
+            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
+          } /* for ir */
+        } /* for jr */
+      } /* for ic */
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
+  lk__gemm_args g0;
+  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
+  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
+  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
+  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
+  long jobs = products * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      lk__gemm_args g = g0;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
+      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
+      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr, NULL, 0);
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
+  lk__gemm_args g;
+  memset(&g, 0, sizeof g);
+  g.K = K;
+  g.csa = 0; /* size for a packed A, whatever the strides turn out to be */
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g;
+  if (M <= 0 || N <= 0) return;
+  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
+  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g;
+    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
+    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
+    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
 /* locus-requires: prologue.h gemm.c */
 /* fused_linear: y[rows, N] = act(x[rows, K] · W[N, K]ᵀ + bias[N]) + residual[rows, N]
@@ -2477,417 +2227,424 @@ int deit_tiny_forward(const float *const *params, const float *const *inputs, fl
     float *arena) {
   const int B = 1; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[B, 192, 14, 14] */
-  lk_conv2d(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, inputs[0], params[0], params[1],
-      arena + 189120, arena);
+  /* %3 = reshape(%0) {shape [3, 14, 16, 14, 16]} patch_embed.proj : f32[B, 3, 14, 16, 14, 16], a view of %0: no code */
 
-  /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
-  lk_img2seq(B, 192, 196, arena + 189120, arena + 151488);
+  /* %4 = transpose(%3) {perm [1, 3, 0, 2, 4]} patch_embed.proj : f32[B, 14, 14, 3, 16, 16] */
+  lk_transpose(6, (const long[]){B, 3, 14, 16, 14, 16}, (const int[]){0, 2, 4, 1, 3, 5}, inputs[0],
+      arena);
 
-  /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
+  /* %5 = reshape(%4) {shape [196, 768]} patch_embed.proj : f32[B, 196, 768], a view of %4: no code */
+
+  /* %6 = reshape(%1) {shape [192, 768]} patch_embed.proj : f32[192, 768], a view of %1: no code */
+
+  /* %7 = fused_linear(%5, %6, %2) patch_embed.proj : f32[B, 196, 192], written into %10 from row 1 */
+  lk_fused_linear(B * 196, 768, 192, arena, params[0], params[1], LK_ACT_NONE, NULL,
+      arena + 151488);
+
+  /* %10 = concat(%8, %7) {axis 0} : f32[B, 197, 192] */
   lk_copy_strided(3, (const long[]){B, 1, 192}, params[2], (const long[]){0, 192, 1},
       arena + 151296, (const long[]){37824, 37824, 1});
 
-  /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
+  /* %11 = add(%10, %9) : f32[B, 197, 192], written over %10 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 151296, (const long[]){37824, 192, 1}, params[3],
       (const long[]){0, 192, 1}, arena + 151296);
 
-  /* %11 = layernorm(%8, %9, %10) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %14 = layernorm(%11, %12, %13) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[4], params[5], 1e-06f, arena + 113472);
 
-  /* %14 = fused_linear(%11, %12, %13) blocks.0.attn.qkv : f32[B, 197, 576] */
+  /* %17 = fused_linear(%14, %15, %16) blocks.0.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[6], params[7], LK_ACT_NONE, NULL,
       arena);
 
-  /* %15 = slice(%14) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %14: no code */
+  /* %18 = slice(%17) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %16 = slice(%14) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %14: no code */
+  /* %19 = slice(%17) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %17 = slice(%14) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %14: no code */
+  /* %20 = slice(%17) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %18 = sdpa(%15, %16, %17) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
+  /* %21 = sdpa(%18, %19, %20) {heads 3, kv_heads 3} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %21 = fused_linear(%18, %19, %20, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %24 = fused_linear(%21, %22, %23, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[8], params[9], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %24 = layernorm(%21, %22, %23) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
+  /* %27 = layernorm(%24, %25, %26) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[10], params[11], 1e-06f, arena + 189120);
 
-  /* %27 = fused_linear(%24, %25, %26) {act gelu} blocks.0.mlp.fc1 : f32[B, 197, 768] */
+  /* %30 = fused_linear(%27, %28, %29) {act gelu} blocks.0.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[12], params[13], LK_ACT_GELU, NULL,
       arena);
 
-  /* %30 = fused_linear(%27, %28, %29, %21) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %33 = fused_linear(%30, %31, %32, %24) {residual} blocks.0.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[14], params[15], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %33 = layernorm(%30, %31, %32) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %36 = layernorm(%33, %34, %35) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[16], params[17], 1e-06f, arena + 113472);
 
-  /* %36 = fused_linear(%33, %34, %35) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %39 = fused_linear(%36, %37, %38) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[18], params[19], LK_ACT_NONE, NULL,
       arena);
 
-  /* %37 = slice(%36) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %36: no code */
+  /* %40 = slice(%39) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %39: no code */
 
-  /* %38 = slice(%36) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %36: no code */
+  /* %41 = slice(%39) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %39: no code */
 
-  /* %39 = slice(%36) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %36: no code */
+  /* %42 = slice(%39) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %39: no code */
 
-  /* %40 = sdpa(%37, %38, %39) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
+  /* %43 = sdpa(%40, %41, %42) {heads 3, kv_heads 3} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %43 = fused_linear(%40, %41, %42, %30) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %46 = fused_linear(%43, %44, %45, %33) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[20], params[21], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %46 = layernorm(%43, %44, %45) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
+  /* %49 = layernorm(%46, %47, %48) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[22], params[23], 1e-06f, arena + 189120);
 
-  /* %49 = fused_linear(%46, %47, %48) {act gelu} blocks.1.mlp.fc1 : f32[B, 197, 768] */
+  /* %52 = fused_linear(%49, %50, %51) {act gelu} blocks.1.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[24], params[25], LK_ACT_GELU, NULL,
       arena);
 
-  /* %52 = fused_linear(%49, %50, %51, %43) {residual} blocks.1.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %55 = fused_linear(%52, %53, %54, %46) {residual} blocks.1.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[26], params[27], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %55 = layernorm(%52, %53, %54) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %58 = layernorm(%55, %56, %57) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[28], params[29], 1e-06f, arena + 113472);
 
-  /* %58 = fused_linear(%55, %56, %57) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %61 = fused_linear(%58, %59, %60) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[30], params[31], LK_ACT_NONE, NULL,
       arena);
 
-  /* %59 = slice(%58) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %58: no code */
+  /* %62 = slice(%61) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %61: no code */
 
-  /* %60 = slice(%58) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %58: no code */
+  /* %63 = slice(%61) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %61: no code */
 
-  /* %61 = slice(%58) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %58: no code */
+  /* %64 = slice(%61) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %61: no code */
 
-  /* %62 = sdpa(%59, %60, %61) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
+  /* %65 = sdpa(%62, %63, %64) {heads 3, kv_heads 3} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %65 = fused_linear(%62, %63, %64, %52) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %68 = fused_linear(%65, %66, %67, %55) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[32], params[33], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %68 = layernorm(%65, %66, %67) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
+  /* %71 = layernorm(%68, %69, %70) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[34], params[35], 1e-06f, arena + 189120);
 
-  /* %71 = fused_linear(%68, %69, %70) {act gelu} blocks.2.mlp.fc1 : f32[B, 197, 768] */
+  /* %74 = fused_linear(%71, %72, %73) {act gelu} blocks.2.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[36], params[37], LK_ACT_GELU, NULL,
       arena);
 
-  /* %74 = fused_linear(%71, %72, %73, %65) {residual} blocks.2.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %77 = fused_linear(%74, %75, %76, %68) {residual} blocks.2.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[38], params[39], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %77 = layernorm(%74, %75, %76) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %80 = layernorm(%77, %78, %79) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[40], params[41], 1e-06f, arena + 113472);
 
-  /* %80 = fused_linear(%77, %78, %79) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %83 = fused_linear(%80, %81, %82) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[42], params[43], LK_ACT_NONE, NULL,
       arena);
 
-  /* %81 = slice(%80) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %80: no code */
+  /* %84 = slice(%83) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %83: no code */
 
-  /* %82 = slice(%80) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %80: no code */
+  /* %85 = slice(%83) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %83: no code */
 
-  /* %83 = slice(%80) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %80: no code */
+  /* %86 = slice(%83) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %83: no code */
 
-  /* %84 = sdpa(%81, %82, %83) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
+  /* %87 = sdpa(%84, %85, %86) {heads 3, kv_heads 3} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %87 = fused_linear(%84, %85, %86, %74) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %90 = fused_linear(%87, %88, %89, %77) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[44], params[45], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %90 = layernorm(%87, %88, %89) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
+  /* %93 = layernorm(%90, %91, %92) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[46], params[47], 1e-06f, arena + 189120);
 
-  /* %93 = fused_linear(%90, %91, %92) {act gelu} blocks.3.mlp.fc1 : f32[B, 197, 768] */
+  /* %96 = fused_linear(%93, %94, %95) {act gelu} blocks.3.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[48], params[49], LK_ACT_GELU, NULL,
       arena);
 
-  /* %96 = fused_linear(%93, %94, %95, %87) {residual} blocks.3.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %99 = fused_linear(%96, %97, %98, %90) {residual} blocks.3.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[50], params[51], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %99 = layernorm(%96, %97, %98) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %102 = layernorm(%99, %100, %101) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[52], params[53], 1e-06f, arena + 113472);
 
-  /* %102 = fused_linear(%99, %100, %101) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %105 = fused_linear(%102, %103, %104) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[54], params[55], LK_ACT_NONE, NULL,
       arena);
 
-  /* %103 = slice(%102) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %102: no code */
+  /* %106 = slice(%105) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %105: no code */
 
-  /* %104 = slice(%102) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %102: no code */
+  /* %107 = slice(%105) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %105: no code */
 
-  /* %105 = slice(%102) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %102: no code */
+  /* %108 = slice(%105) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %105: no code */
 
-  /* %106 = sdpa(%103, %104, %105) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
+  /* %109 = sdpa(%106, %107, %108) {heads 3, kv_heads 3} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %109 = fused_linear(%106, %107, %108, %96) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %112 = fused_linear(%109, %110, %111, %99) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[56], params[57], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %112 = layernorm(%109, %110, %111) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
+  /* %115 = layernorm(%112, %113, %114) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[58], params[59], 1e-06f, arena + 189120);
 
-  /* %115 = fused_linear(%112, %113, %114) {act gelu} blocks.4.mlp.fc1 : f32[B, 197, 768] */
+  /* %118 = fused_linear(%115, %116, %117) {act gelu} blocks.4.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[60], params[61], LK_ACT_GELU, NULL,
       arena);
 
-  /* %118 = fused_linear(%115, %116, %117, %109) {residual} blocks.4.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %121 = fused_linear(%118, %119, %120, %112) {residual} blocks.4.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[62], params[63], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %121 = layernorm(%118, %119, %120) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %124 = layernorm(%121, %122, %123) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[64], params[65], 1e-06f, arena + 113472);
 
-  /* %124 = fused_linear(%121, %122, %123) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %127 = fused_linear(%124, %125, %126) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[66], params[67], LK_ACT_NONE, NULL,
       arena);
 
-  /* %125 = slice(%124) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %124: no code */
+  /* %128 = slice(%127) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %127: no code */
 
-  /* %126 = slice(%124) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %124: no code */
+  /* %129 = slice(%127) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %127: no code */
 
-  /* %127 = slice(%124) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %124: no code */
+  /* %130 = slice(%127) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %127: no code */
 
-  /* %128 = sdpa(%125, %126, %127) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
+  /* %131 = sdpa(%128, %129, %130) {heads 3, kv_heads 3} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %131 = fused_linear(%128, %129, %130, %118) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %134 = fused_linear(%131, %132, %133, %121) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[68], params[69], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %134 = layernorm(%131, %132, %133) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
+  /* %137 = layernorm(%134, %135, %136) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[70], params[71], 1e-06f, arena + 189120);
 
-  /* %137 = fused_linear(%134, %135, %136) {act gelu} blocks.5.mlp.fc1 : f32[B, 197, 768] */
+  /* %140 = fused_linear(%137, %138, %139) {act gelu} blocks.5.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[72], params[73], LK_ACT_GELU, NULL,
       arena);
 
-  /* %140 = fused_linear(%137, %138, %139, %131) {residual} blocks.5.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %143 = fused_linear(%140, %141, %142, %134) {residual} blocks.5.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[74], params[75], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %143 = layernorm(%140, %141, %142) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %146 = layernorm(%143, %144, %145) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[76], params[77], 1e-06f, arena + 113472);
 
-  /* %146 = fused_linear(%143, %144, %145) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %149 = fused_linear(%146, %147, %148) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[78], params[79], LK_ACT_NONE, NULL,
       arena);
 
-  /* %147 = slice(%146) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %146: no code */
+  /* %150 = slice(%149) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %149: no code */
 
-  /* %148 = slice(%146) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %146: no code */
+  /* %151 = slice(%149) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %149: no code */
 
-  /* %149 = slice(%146) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %146: no code */
+  /* %152 = slice(%149) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %149: no code */
 
-  /* %150 = sdpa(%147, %148, %149) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
+  /* %153 = sdpa(%150, %151, %152) {heads 3, kv_heads 3} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %153 = fused_linear(%150, %151, %152, %140) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %156 = fused_linear(%153, %154, %155, %143) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[80], params[81], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %156 = layernorm(%153, %154, %155) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
+  /* %159 = layernorm(%156, %157, %158) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[82], params[83], 1e-06f, arena + 189120);
 
-  /* %159 = fused_linear(%156, %157, %158) {act gelu} blocks.6.mlp.fc1 : f32[B, 197, 768] */
+  /* %162 = fused_linear(%159, %160, %161) {act gelu} blocks.6.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[84], params[85], LK_ACT_GELU, NULL,
       arena);
 
-  /* %162 = fused_linear(%159, %160, %161, %153) {residual} blocks.6.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %165 = fused_linear(%162, %163, %164, %156) {residual} blocks.6.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[86], params[87], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %165 = layernorm(%162, %163, %164) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %168 = layernorm(%165, %166, %167) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[88], params[89], 1e-06f, arena + 113472);
 
-  /* %168 = fused_linear(%165, %166, %167) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %171 = fused_linear(%168, %169, %170) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[90], params[91], LK_ACT_NONE, NULL,
       arena);
 
-  /* %169 = slice(%168) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %168: no code */
+  /* %172 = slice(%171) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %171: no code */
 
-  /* %170 = slice(%168) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %168: no code */
+  /* %173 = slice(%171) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %171: no code */
 
-  /* %171 = slice(%168) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %168: no code */
+  /* %174 = slice(%171) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %171: no code */
 
-  /* %172 = sdpa(%169, %170, %171) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
+  /* %175 = sdpa(%172, %173, %174) {heads 3, kv_heads 3} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %175 = fused_linear(%172, %173, %174, %162) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %178 = fused_linear(%175, %176, %177, %165) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[92], params[93], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %178 = layernorm(%175, %176, %177) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
+  /* %181 = layernorm(%178, %179, %180) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[94], params[95], 1e-06f, arena + 189120);
 
-  /* %181 = fused_linear(%178, %179, %180) {act gelu} blocks.7.mlp.fc1 : f32[B, 197, 768] */
+  /* %184 = fused_linear(%181, %182, %183) {act gelu} blocks.7.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[96], params[97], LK_ACT_GELU, NULL,
       arena);
 
-  /* %184 = fused_linear(%181, %182, %183, %175) {residual} blocks.7.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %187 = fused_linear(%184, %185, %186, %178) {residual} blocks.7.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[98], params[99], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %187 = layernorm(%184, %185, %186) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %190 = layernorm(%187, %188, %189) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[100], params[101], 1e-06f, arena + 113472);
 
-  /* %190 = fused_linear(%187, %188, %189) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %193 = fused_linear(%190, %191, %192) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[102], params[103], LK_ACT_NONE, NULL,
       arena);
 
-  /* %191 = slice(%190) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %190: no code */
+  /* %194 = slice(%193) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %193: no code */
 
-  /* %192 = slice(%190) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %190: no code */
+  /* %195 = slice(%193) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %193: no code */
 
-  /* %193 = slice(%190) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %190: no code */
+  /* %196 = slice(%193) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %193: no code */
 
-  /* %194 = sdpa(%191, %192, %193) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
+  /* %197 = sdpa(%194, %195, %196) {heads 3, kv_heads 3} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %197 = fused_linear(%194, %195, %196, %184) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %200 = fused_linear(%197, %198, %199, %187) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[104], params[105], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %200 = layernorm(%197, %198, %199) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
+  /* %203 = layernorm(%200, %201, %202) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[106], params[107], 1e-06f, arena + 189120);
 
-  /* %203 = fused_linear(%200, %201, %202) {act gelu} blocks.8.mlp.fc1 : f32[B, 197, 768] */
+  /* %206 = fused_linear(%203, %204, %205) {act gelu} blocks.8.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[108], params[109], LK_ACT_GELU, NULL,
       arena);
 
-  /* %206 = fused_linear(%203, %204, %205, %197) {residual} blocks.8.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %209 = fused_linear(%206, %207, %208, %200) {residual} blocks.8.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[110], params[111], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %209 = layernorm(%206, %207, %208) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %212 = layernorm(%209, %210, %211) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[112], params[113], 1e-06f, arena + 113472);
 
-  /* %212 = fused_linear(%209, %210, %211) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %215 = fused_linear(%212, %213, %214) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[114], params[115], LK_ACT_NONE, NULL,
       arena);
 
-  /* %213 = slice(%212) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %212: no code */
+  /* %216 = slice(%215) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %215: no code */
 
-  /* %214 = slice(%212) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %212: no code */
+  /* %217 = slice(%215) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %215: no code */
 
-  /* %215 = slice(%212) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %212: no code */
+  /* %218 = slice(%215) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %215: no code */
 
-  /* %216 = sdpa(%213, %214, %215) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
+  /* %219 = sdpa(%216, %217, %218) {heads 3, kv_heads 3} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %219 = fused_linear(%216, %217, %218, %206) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %222 = fused_linear(%219, %220, %221, %209) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[116], params[117], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %222 = layernorm(%219, %220, %221) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
+  /* %225 = layernorm(%222, %223, %224) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[118], params[119], 1e-06f, arena + 189120);
 
-  /* %225 = fused_linear(%222, %223, %224) {act gelu} blocks.9.mlp.fc1 : f32[B, 197, 768] */
+  /* %228 = fused_linear(%225, %226, %227) {act gelu} blocks.9.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[120], params[121], LK_ACT_GELU, NULL,
       arena);
 
-  /* %228 = fused_linear(%225, %226, %227, %219) {residual} blocks.9.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %231 = fused_linear(%228, %229, %230, %222) {residual} blocks.9.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[122], params[123], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %231 = layernorm(%228, %229, %230) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %234 = layernorm(%231, %232, %233) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[124], params[125], 1e-06f, arena + 113472);
 
-  /* %234 = fused_linear(%231, %232, %233) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %237 = fused_linear(%234, %235, %236) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[126], params[127], LK_ACT_NONE, NULL,
       arena);
 
-  /* %235 = slice(%234) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %234: no code */
+  /* %238 = slice(%237) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %237: no code */
 
-  /* %236 = slice(%234) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %234: no code */
+  /* %239 = slice(%237) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %237: no code */
 
-  /* %237 = slice(%234) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %234: no code */
+  /* %240 = slice(%237) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %237: no code */
 
-  /* %238 = sdpa(%235, %236, %237) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
+  /* %241 = sdpa(%238, %239, %240) {heads 3, kv_heads 3} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %241 = fused_linear(%238, %239, %240, %228) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %244 = fused_linear(%241, %242, %243, %231) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 113472, params[128], params[129], LK_ACT_NONE,
       arena + 151296, arena + 151296);
 
-  /* %244 = layernorm(%241, %242, %243) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
+  /* %247 = layernorm(%244, %245, %246) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[130], params[131], 1e-06f, arena + 189120);
 
-  /* %247 = fused_linear(%244, %245, %246) {act gelu} blocks.10.mlp.fc1 : f32[B, 197, 768] */
+  /* %250 = fused_linear(%247, %248, %249) {act gelu} blocks.10.mlp.fc1 : f32[B, 197, 768] */
   lk_fused_linear(B * 197, 192, 768, arena + 189120, params[132], params[133], LK_ACT_GELU, NULL,
       arena);
 
-  /* %250 = fused_linear(%247, %248, %249, %241) {residual} blocks.10.mlp.fc2 : f32[B, 197, 192], written over %7 */
+  /* %253 = fused_linear(%250, %251, %252, %244) {residual} blocks.10.mlp.fc2 : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 768, 192, arena, params[134], params[135], LK_ACT_NONE, arena + 151296,
       arena + 151296);
 
-  /* %253 = layernorm(%250, %251, %252) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %256 = layernorm(%253, %254, %255) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 151296, params[136], params[137], 1e-06f, arena + 113472);
 
-  /* %256 = fused_linear(%253, %254, %255) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %259 = fused_linear(%256, %257, %258) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 113472, params[138], params[139], LK_ACT_NONE, NULL,
       arena);
 
-  /* %257 = slice(%256) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %256: no code */
+  /* %260 = slice(%259) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %259: no code */
 
-  /* %258 = slice(%257) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %256: no code */
+  /* %261 = slice(%260) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %259: no code */
 
-  /* %259 = slice(%256) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %256: no code */
+  /* %262 = slice(%259) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %259: no code */
 
-  /* %260 = slice(%256) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %256: no code */
+  /* %263 = slice(%259) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %259: no code */
 
-  /* %261 = sdpa(%258, %259, %260) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 1, 192] */
+  /* %264 = sdpa(%261, %262, %263) {heads 3, kv_heads 3} blocks.11.attn : f32[B, 1, 192] */
   lk_sdpa(B, 1, 197, 3, 3, 64, arena, 576, arena + 192, 576, arena + 384, 576, arena + 113472,
       0.125f);
 
-  /* %262 = reshape(%261) {shape [192]} blocks.11.attn : f32[B, 192], a view of %261: no code */
+  /* %265 = reshape(%264) {shape [192]} blocks.11.attn : f32[B, 192], a view of %264: no code */
 
-  /* %265 = index(%250) {axis 0, at 0} blocks.11 : f32[B, 192], a view of %7: no code */
+  /* %268 = index(%253) {axis 0, at 0} blocks.11 : f32[B, 192], a view of %10: no code */
 
-  /* %266 = fused_linear(%262, %263, %264, %265) {residual} blocks.11.attn.proj : f32[B, 192] */
+  /* %269 = fused_linear(%265, %266, %267, %268) {residual} blocks.11.attn.proj : f32[B, 192] */
   lk_fused_linear(B, 192, 192, arena + 113472, params[140], params[141], LK_ACT_NONE,
       arena + 151296, arena + 768);
 
-  /* %269 = layernorm(%266, %267, %268) {eps 1e-06} blocks.11.norm2 : f32[B, 192] */
+  /* %272 = layernorm(%269, %270, %271) {eps 1e-06} blocks.11.norm2 : f32[B, 192] */
   lk_layernorm(B, 192, arena + 768, params[142], params[143], 1e-06f, arena + 960);
 
-  /* %272 = fused_linear(%269, %270, %271) {act gelu} blocks.11.mlp.fc1 : f32[B, 768] */
+  /* %275 = fused_linear(%272, %273, %274) {act gelu} blocks.11.mlp.fc1 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 960, params[144], params[145], LK_ACT_GELU, NULL, arena);
 
-  /* %275 = fused_linear(%272, %273, %274, %266) {residual} blocks.11.mlp.fc2 : f32[B, 192], written over %266 */
+  /* %278 = fused_linear(%275, %276, %277, %269) {residual} blocks.11.mlp.fc2 : f32[B, 192], written over %269 */
   lk_fused_linear(B, 768, 192, arena, params[146], params[147], LK_ACT_NONE, arena + 768,
       arena + 768);
 
-  /* %278 = layernorm(%275, %276, %277) {eps 1e-06} norm : f32[B, 192] */
+  /* %281 = layernorm(%278, %279, %280) {eps 1e-06} norm : f32[B, 192] */
   lk_layernorm(B, 192, arena + 768, params[148], params[149], 1e-06f, arena + 1008);
 
-  /* %281 = fused_linear(%278, %279, %280) head : f32[B, 1000] */
+  /* %284 = fused_linear(%281, %282, %283) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 1008, params[150], params[151], LK_ACT_NONE, NULL, arena);
 
-  /* output 0 "logits" = %281 : f32[B, 1000] */
+  /* output 0 "logits" = %284 : f32[B, 1000] */
   memcpy(outputs[0], arena, sizeof(float) * B * 1000);
   return 0;
 } // deit_tiny_forward

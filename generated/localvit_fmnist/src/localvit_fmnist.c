@@ -566,795 +566,6 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
-/* ---- templates/gemm.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
- * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
- *
- * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
- * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
- *
- * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
- * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
- * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
- * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
- *
- * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
- * latency = 8-10 independent chains):
- *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
- *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
- *                    not measured here: the development machine has no AVX-512).
- *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
- * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
- * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
- *
- * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
- * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
- * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
- * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
- * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
- */
-
-#if defined(LOCUS_TARGET_AVX512)
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 8
-#  endif
-#else
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 6
-#  endif
-#endif
-#ifndef LK_GEMM_NV
-#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
-#endif
-#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
-#ifndef LK_GEMM_KC
-#  define LK_GEMM_KC 256
-#endif
-#ifndef LK_GEMM_MC
-#  define LK_GEMM_MC (32 * LK_GEMM_MR)
-#endif
-#ifndef LK_GEMM_NC
-#  define LK_GEMM_NC 1024
-#endif
-
-/* One matrix product; the batched entry points make one per batch element. */
-typedef struct {
-  int M, N, K;
-  const float *A; long rsa, csa;
-  const float *B; long rsb, csb;
-  float *C; long rsc;
-  float beta;
-  const float *bias_m; /* [M] added to every row i, or NULL */
-  const float *bias_n; /* [N] added to every column j, or NULL */
-  int act;             /* LK_ACT_*, applied after beta and the biases */
-  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
-  long rsr;
-  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
-} lk__gemm_args;
-
-/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
- *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
- *   later slices: r = P + r
- *   last slice:   r = act(r), r = r + R
- * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
- * sum, which is C itself, except when the residual is C (in-place residual add) and K has
- * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
- * last slice reads it (see lk__gemm_rect). */
-typedef struct {
-  int first, last;
-  float beta;
-  const float *bias_m; /* already offset to the tile's first row, or NULL */
-  const float *bias_n; /* already offset to the tile's first column, or NULL */
-  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
-  int act;                     /* last slice */
-  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
-} lk__gemm_epi;
-
-/* The last slice's activation and residual on a tile, out of line so the plain store below stays
- * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
- * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
- * independent chains the core overlaps. res may alias the destination: read before the store. */
-__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
-  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
-  if (e->res)
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
-}
-
-/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
- * e->part or e->res: every element is read before it is written, and only at its own position. */
-__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  if (e->first) {
-    if (e->bias_n)
-      for (int v = 0; v < LK_GEMM_NV; ++v) {
-        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
-        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
-      }
-    if (e->bias_m)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
-    if (e->beta != 0.0f)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  } else {
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  }
-  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
-    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
-    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
-    memcpy(t, acc, sizeof t);
-    lk__gemm_finish(t, e);
-    memcpy(acc, t, sizeof t);
-  }
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
-}
-
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
- * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
- * c is not restrict: it may be the epilogue's partial sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
-                          const float *restrict bp, float *c, long rsc, int mr, int nr,
-                          const lk__gemm_epi *e) {
-  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
-  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
-  for (int i = 0; i < mr; ++i) {
-    __builtin_prefetch(c + i * rsc, 1);
-    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
-  }
-  if (e->last && e->res && e->res != c)
-    for (int i = 0; i < mr; ++i) {
-      __builtin_prefetch(e->res + i * e->rsr, 0);
-      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
-    }
-
-  if (a_packed) {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      a += LK_GEMM_MR;
-      bp += LK_GEMM_NR;
-    }
-  } else {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i * rsa + k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      bp += LK_GEMM_NR;
-    }
-  }
-
-  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
-    lk__gemm_store(acc, c, rsc, e);
-  } else {
-    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
-     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
-    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
-    lk__gemm_epi pe = *e;
-    if (!e->first || e->beta != 0.0f) {
-      memset(tp, 0, sizeof tp);
-      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
-      pe.part = tp; pe.rsp = LK_GEMM_NR;
-    }
-    if (e->last && e->res) {
-      memset(tr, 0, sizeof tr);
-      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
-      pe.res = tr; pe.rsr = LK_GEMM_NR;
-    }
-    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
-    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
-    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
-  }
-}
-
-/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
- * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
- * SSE and AVX-512). NR is a multiple of 8 on every target. */
-static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
-  lk_v8 r[8], o[8];
-  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
-  lk_transpose8(r, o);
-  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
-}
-
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
- * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
- * fused_linear's squeeze-excite input, fused_linear.c). */
-static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            const float *restrict sk, float *restrict bp) {
-  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
-    const float *b = B + j0 * csb;
-    float *d = bp + (long)j0 * kc;
-    if (nr == LK_GEMM_NR && csb == 1) {
-      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
-      for (int k = 0; k < kc; ++k)
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
-    } else if (nr == LK_GEMM_NR && rsb == 1) {
-      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (2.5× faster than element copies, which made packing
-       * ~9% of a 197-row linear). */
-      int k0 = 0;
-      for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk__gemm_transpose8(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
-      for (; k0 < kc; ++k0)
-        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
-    } else {
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
-    if (sk)
-      for (int k = 0; k < kc; ++k) {
-        lk_vf s = lk_vset1(sk[k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
-      }
-  }
-}
-
-/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
-static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
-                            float *restrict ap) {
-  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
-    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
-    const float *a = A + i0 * rsa;
-    float *d = ap + (long)i0 * kc;
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
-      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
-    }
-  }
-}
-
-/* A is read in place when its rows are contiguous, unless the rows are a multiple of 4 KiB apart:
- * then all MR rows fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8%
- * slower in place than packed). */
-static int lk__gemm_packs_a(const lk__gemm_args *g) {
-  return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
-}
-
-/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
- * the residual, which must survive until the last slice adds it. */
-static int lk__gemm_stashes(const lk__gemm_args *g) {
-  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
-}
-
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
-  long kc = lk_min_l(LK_GEMM_KC, g->K);
-  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
-  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
-  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
-  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
-}
-
-/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
-static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
-  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
-  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
-  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
-    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
-    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
-      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-        const float *a = g->A + ic * g->rsa + pc * g->csa;
-        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
-        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-            lk__gemm_epi e;
-            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-            long rsd = g->rsc;
-            const float *bpan = bp + (long)jr * kc;
-            e.first = pc == 0;
-            e.last = last;
-            e.beta = g->beta;
-            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-            e.part = c; e.rsp = g->rsc;
-            e.act = g->act;
-            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-            if (stashes) {
-              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-              if (pc > 0) { e.part = s; e.rsp = nc0; }
-              if (!last) { dst = s; rsd = nc0; }
-            }
-            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
-            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
-            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
-          } /* for ir */
-        } /* for jr */
-      } /* for ic */
-    } /* for pc */
-  } /* for jc */
-}
-
-/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
- * cannot be allocated. */
-static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i) {
-    for (int j = n0; j < n1; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < g->K; ++k)
-        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
-      if (g->bias_m) s += g->bias_m[i];
-      if (g->bias_n) s += g->bias_n[j];
-      float *c = g->C + (long)i * g->rsc + j;
-      if (g->beta != 0.0f) s += g->beta * (double)*c;
-      s = lk_apply_act_ref(g->act, s);
-      if (g->R) s += g->R[(long)i * g->rsr + j];
-      *c = (float)s;
-    }
-  }
-}
-
-/* Degenerate K: C = beta·C + biases. */
-static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
-}
-
-/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element. */
-static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
-  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
-  for (int a = 1; a <= parts; ++a) {
-    if (parts % a) continue;
-    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
-    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
-  }
-}
-
-static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
-
-/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
-static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
-  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  lk_split(mt, tm, r / tn, &lo, &hi);
-  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
-  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
-  lk_split(nt, tn, r % tn, &lo, &hi);
-  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
-  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
-}
-
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
-/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
- * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
- * outer level would open one region per iteration, each too small to split). */
-static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
-                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
-                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
-                            long bss) {
-  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  lk__gemm_args g0;
-  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
-  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
-
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
-   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  long products = (long)outer * batch;
-  double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1;
-    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
-      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
-      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
-    }
-    lk_scratch_free(ws);
-  }
-}
-
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr, NULL, 0);
-}
-
-/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-              LK_ACT_NONE, NULL, 0, 0);
-}
-
-/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
- * C(i,j) = C[i*rsc + j]. */
-void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
-             long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
- * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
-void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
-                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
-                      long rsc, float beta) {
-  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
-}
-
-/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
- * axes flattened; attention-style batched products). */
-void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                     float beta) {
-  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
-}
-
-/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
- * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
-size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g;
-  memset(&g, 0, sizeof g);
-  g.K = K;
-  g.csa = 0; /* size for a packed A, whatever the strides turn out to be */
-  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
-}
-
-void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g;
-  if (M <= 0 || N <= 0) return;
-  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
-  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
-  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 0, M, 0, N, ws);
-}
-
-/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
-
-void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
-                       long bsr, long rsr) {
-  for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g;
-    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
-    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
-    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
-    lk__gemm_rect_naive(&g, 0, M, 0, N);
-  }
-}
-
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                    LK_ACT_NONE, NULL, 0, 0);
-}
-
-void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                   long rsb, long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* ---- templates/conv.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
-/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
- * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
- * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
- *
- * Three paths:
- * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
- *   batched GEMM straight on the activations (no copy).
- * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: im2col into the workspace, col_{b,g}[Cin/G·kh·kw, Ho·Wo], then per group one
- *   batched GEMM w_g[Cout/G, Cin/G·kh·kw] · col_{b,g} with the bias added in the GEMM's store.
- *   Patch embeddings (kernel = stride) land here; their im2col is a pure re-layout.
- * im2col and the GEMMs are separate parallel regions (one per group). */
-
-static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
-}
-
-/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
-static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
-  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
-  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
-  *lo = (int)lk_min_l(l, Wo);
-  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
-}
-
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths). */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  return (size_t)B * Cin * kh * kw * Ho * Wo;
-}
-
-/* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
- * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
-                       int Ho, int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)B * Cin * kh * kw;
-  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) {
-    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane (b, c) */
-    float *d = col + r * Ho * Wo;
-    int lo, hi;
-    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
-      int ih = oh * sh - ph + ki;
-      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
-      const float *xr = xc + (long)ih * Ww;
-      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
-      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
-      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
-      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
-    }
-  }
-}
-
-/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
- * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
- * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
- * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
- * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
- * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
- * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
- * below would leave those outputs finite. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
-#define LK__DW_MAX_TAPS 64
-
-/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
- * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
- * the widest tap offset. */
-static long lk__dw_row(int Ww, int kw, int pw) {
-  long Wo = (long)Ww + 2L * pw - kw + 1;
-  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
-}
-
-static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
-  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
-         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
-}
-
-/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
- * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
- * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
- * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
- * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
- * padding or in data written after it. */
-static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
-  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
-  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
-  for (int i = 0; i < Hh; ++i) {
-    float *d = pad + (ph + i) * row + pw;
-    const float *r = x + (long)i * Ww;
-    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
-    for (int j = 0; j < Ww; j += LK_VW) {
-      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
-      } else {
-        for (int k = j; k < Ww; ++k) d[k] = r[k];
-      }
-    }
-  }
-}
-
-/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
- * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
- * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
- * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
- * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
- * in registers. */
-__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
-                                                                 const float *restrict pad, const float *restrict w,
-                                                                 float b0, float *restrict y) {
-  lk_vf wv[LK__DW_MAX_TAPS];
-  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
-  for (int oh = 0; oh < Ho; oh += 2) {
-    for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
-      for (int ki = 0; ki < kh; ++ki) {
-        const float *pr = pad + (oh + ki) * row + o;
-        for (int kj = 0; kj < kw; ++kj) {
-          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
-          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
-        }
-      }
-      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
-        float *yr = y + (long)(oh + r) * Wo;
-        /* A tail may spill past its row when everything it lands on is written after it: the
-         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
-        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
-          lk_vstore(yr + o, acc[r]);
-        } else {
-          float tail[LK_VW];
-          lk_vstore(tail, acc[r]);
-          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
-        }
-      }
-    }
-  }
-}
-
-static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
-                         float b0, float *restrict y) {
-  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
-  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
-}
-
-/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
- * takes the padded path above. */
-static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
-                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
-                               const float *bias, float *restrict y) {
-  long planes = (long)B * C;
-  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    int c = (int)(p % C);
-    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
-    float *yp = y + p * Ho * Wo;
-    float b0 = bias ? bias[c] : 0.0f;
-    if (padded) {
-      float pad[LK__DW_PAD_FLOATS + LK_VW];
-      long row = lk__dw_row(Ww, kw, pw);
-      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
-      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
-      continue;
-    }
-    for (int oh = 0; oh < Ho; ++oh) {
-      float *yr = yp + (long)oh * Wo;
-      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
-      for (int ki = 0; ki < kh; ++ki) {
-        int ih = oh * sh - ph + ki;
-        if (ih < 0 || ih >= Hh) continue;
-        for (int kj = 0; kj < kw; ++kj) {
-          const float *xr = xp + (long)ih * Ww;
-          float wv = wc[ki * kw + kj];
-          int lo, hi;
-          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-          if (sw == 1) {
-            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
-            float *ys = yr + lo;
-            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
-          }
-        }
-      }
-    }
-  }
-}
-
-/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
- * bias may be NULL. y must not overlap x. */
-void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
-  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
-    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
-    return;
-  }
-  if (groups == Cin && groups == Cout && groups > 1) {
-    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
-    return;
-  }
-  {
-    int G = groups, cog = Cout / G;
-    long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-    float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
-    if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-      for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-      return;
-    }
-    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
-                 y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);
-    if (!ws) lk_scratch_free(col);
-  }
-}
-
-/* Reference: the definition, one output at a time, accumulated in double. */
-void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
-                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  int cig = Cin / groups, cog = Cout / groups;
-  for (int b = 0; b < B; ++b)
-    for (int co = 0; co < Cout; ++co)
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          double s = bias ? bias[co] : 0.0;
-          int g = co / cog;
-          for (int ci = 0; ci < cig; ++ci)
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
-                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
-                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
-              }
-          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
-        }
-}
-
 /* ---- templates/norm.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
@@ -2261,6 +1472,545 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
       }
 }
 
+/* ---- templates/gemm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
+typedef struct {
+  int first, last;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
+} lk__gemm_epi;
+
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
+}
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
+ * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
+ * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
+ * c is not restrict: it may be the epilogue's partial sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rsc, 1);
+    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
+  }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
+
+  if (a_packed) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += LK_GEMM_MR;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
+ * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
+ * SSE and AVX-512). NR is a multiple of 8 on every target. */
+static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
+  lk_v8 r[8], o[8];
+  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
+  lk_transpose8(r, o);
+  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            const float *restrict sk, float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
+       * around 8×8 at a time in registers (2.5× faster than element copies, which made packing
+       * ~9% of a 197-row linear). */
+      int k0 = 0;
+      for (; k0 + 8 <= kc; k0 += 8)
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk__gemm_transpose8(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+      for (; k0 < kc; ++k0)
+        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* A is read in place when its rows are contiguous, unless the rows are a multiple of 4 KiB apart:
+ * then all MR rows fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8%
+ * slower in place than packed). */
+static int lk__gemm_packs_a(const lk__gemm_args *g) {
+  return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
+}
+
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+}
+
+/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
+static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
+  float *bp = ws;
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
+      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+        const float *a = g->A + ic * g->rsa + pc * g->csa;
+        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
+        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+            lk__gemm_epi e;
+            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+            long rsd = g->rsc;
+            const float *bpan = bp + (long)jr * kc;
+            e.first = pc == 0;
+            e.last = last;
+            e.beta = g->beta;
+            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+            e.part = c; e.rsp = g->rsc;
+            e.act = g->act;
+            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+            if (stashes) {
+              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+              if (pc > 0) { e.part = s; e.rsp = nc0; }
+              if (!last) { dst = s; rsd = nc0; }
+            }
+            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
+            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
+            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
+          } /* for ir */
+        } /* for jr */
+      } /* for ic */
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
+  lk__gemm_args g0;
+  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
+  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
+  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
+  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
+  long jobs = products * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      lk__gemm_args g = g0;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
+      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
+      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr, NULL, 0);
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
+  lk__gemm_args g;
+  memset(&g, 0, sizeof g);
+  g.K = K;
+  g.csa = 0; /* size for a packed A, whatever the strides turn out to be */
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g;
+  if (M <= 0 || N <= 0) return;
+  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
+  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g;
+    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
+    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
+    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
 /* locus-requires: prologue.h gemm.c */
 /* fused_linear: y[rows, N] = act(x[rows, K] · W[N, K]ᵀ + bias[N]) + residual[rows, N]
@@ -2901,219 +2651,219 @@ void localvit_fmnist_set_num_threads(int n) {
  * Returns 0, or -1 when a kernel reports a failure.
  */
 int localvit_fmnist_prepare(const float *const *params, float *arena) {
-  /* %30 = add_scalar(%29) {x op 1e-05} blocks.0.conv.conv.1 : f32[256] */
+  /* %33 = add_scalar(%32) {x op 1e-05} blocks.0.conv.conv.1 : f32[256] */
   lk_add_scalar(256, params[14], 1e-05f, arena);
 
-  /* %31 = rsqrt(%30) blocks.0.conv.conv.1 : f32[256] */
+  /* %34 = rsqrt(%33) blocks.0.conv.conv.1 : f32[256] */
   lk_rsqrt(256, arena, arena + 256);
 
-  /* %32 = mul(%26, %31) blocks.0.conv.conv.1 : f32[256] */
+  /* %35 = mul(%29, %34) blocks.0.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[11], (const long[]){1}, arena + 256, (const long[]){1},
       arena + 512);
 
-  /* %33 = mul(%28, %32) blocks.0.conv.conv.1 : f32[256] */
+  /* %36 = mul(%31, %35) blocks.0.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[13], (const long[]){1}, arena + 512, (const long[]){1},
       arena + 768);
 
-  /* %34 = sub(%27, %33) blocks.0.conv.conv.1 : f32[256] */
+  /* %37 = sub(%30, %36) blocks.0.conv.conv.1 : f32[256] */
   lk_sub(1, (const long[]){256}, params[12], (const long[]){1}, arena + 768, (const long[]){1},
       arena + 1024);
 
-  /* %35 = reshape(%32) {shape [256, 1]} blocks.0.conv.conv.0 : f32[256, 1], a view of %32: no code */
+  /* %38 = reshape(%35) {shape [256, 1]} blocks.0.conv.conv.0 : f32[256, 1], a view of %35: no code */
 
-  /* %36 = mul(%25, %35) blocks.0.conv.conv.0 : f32[256, 64] */
+  /* %39 = mul(%28, %38) blocks.0.conv.conv.0 : f32[256, 64] */
   lk_mul(2, (const long[]){256, 64}, params[10], (const long[]){64, 1}, arena + 512,
       (const long[]){1, 0}, arena + 1280);
 
-  /* %43 = add_scalar(%42) {x op 1e-05} blocks.0.conv.conv.4 : f32[256] */
+  /* %46 = add_scalar(%45) {x op 1e-05} blocks.0.conv.conv.4 : f32[256] */
   lk_add_scalar(256, params[19], 1e-05f, arena + 17664);
 
-  /* %44 = rsqrt(%43) blocks.0.conv.conv.4 : f32[256] */
+  /* %47 = rsqrt(%46) blocks.0.conv.conv.4 : f32[256] */
   lk_rsqrt(256, arena + 17664, arena + 17920);
 
-  /* %45 = mul(%39, %44) blocks.0.conv.conv.4 : f32[256] */
+  /* %48 = mul(%42, %47) blocks.0.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[16], (const long[]){1}, arena + 17920, (const long[]){1},
       arena + 18176);
 
-  /* %46 = mul(%41, %45) blocks.0.conv.conv.4 : f32[256] */
+  /* %49 = mul(%44, %48) blocks.0.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[18], (const long[]){1}, arena + 18176, (const long[]){1},
       arena + 18432);
 
-  /* %47 = sub(%40, %46) blocks.0.conv.conv.4 : f32[256] */
+  /* %50 = sub(%43, %49) blocks.0.conv.conv.4 : f32[256] */
   lk_sub(1, (const long[]){256}, params[17], (const long[]){1}, arena + 18432, (const long[]){1},
       arena + 18688);
 
-  /* %48 = reshape(%45) {shape [256, 1, 1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 1, 1], a view of %45: no code */
+  /* %51 = reshape(%48) {shape [256, 1, 1, 1]} blocks.0.conv.conv.3 : f32[256, 1, 1, 1], a view of %48: no code */
 
-  /* %49 = mul(%38, %48) blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %52 = mul(%41, %51) blocks.0.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_mul(4, (const long[]){256, 1, 3, 3}, params[15], (const long[]){9, 0, 3, 1}, arena + 18176,
       (const long[]){1, 0, 0, 0}, arena + 18944);
 
-  /* %64 = add_scalar(%63) {x op 1e-05} blocks.0.conv.conv.8 : f32[64] */
+  /* %67 = add_scalar(%66) {x op 1e-05} blocks.0.conv.conv.8 : f32[64] */
   lk_add_scalar(64, params[28], 1e-05f, arena + 21248);
 
-  /* %65 = rsqrt(%64) blocks.0.conv.conv.8 : f32[64] */
+  /* %68 = rsqrt(%67) blocks.0.conv.conv.8 : f32[64] */
   lk_rsqrt(64, arena + 21248, arena + 21312);
 
-  /* %66 = mul(%60, %65) blocks.0.conv.conv.8 : f32[64] */
+  /* %69 = mul(%63, %68) blocks.0.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[25], (const long[]){1}, arena + 21312, (const long[]){1},
       arena + 21376);
 
-  /* %67 = mul(%62, %66) blocks.0.conv.conv.8 : f32[64] */
+  /* %70 = mul(%65, %69) blocks.0.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[27], (const long[]){1}, arena + 21376, (const long[]){1},
       arena + 21440);
 
-  /* %68 = sub(%61, %67) blocks.0.conv.conv.8 : f32[64] */
+  /* %71 = sub(%64, %70) blocks.0.conv.conv.8 : f32[64] */
   lk_sub(1, (const long[]){64}, params[26], (const long[]){1}, arena + 21440, (const long[]){1},
       arena + 21504);
 
-  /* %69 = reshape(%66) {shape [64, 1]} blocks.0.conv.conv.7 : f32[64, 1], a view of %66: no code */
+  /* %72 = reshape(%69) {shape [64, 1]} blocks.0.conv.conv.7 : f32[64, 1], a view of %69: no code */
 
-  /* %70 = mul(%59, %69) blocks.0.conv.conv.7 : f32[64, 256] */
+  /* %73 = mul(%62, %72) blocks.0.conv.conv.7 : f32[64, 256] */
   lk_mul(2, (const long[]){64, 256}, params[24], (const long[]){256, 1}, arena + 21376,
       (const long[]){1, 0}, arena + 21568);
 
-  /* %94 = add_scalar(%93) {x op 1e-05} blocks.1.conv.conv.1 : f32[256] */
+  /* %97 = add_scalar(%96) {x op 1e-05} blocks.1.conv.conv.1 : f32[256] */
   lk_add_scalar(256, params[39], 1e-05f, arena + 37952);
 
-  /* %95 = rsqrt(%94) blocks.1.conv.conv.1 : f32[256] */
+  /* %98 = rsqrt(%97) blocks.1.conv.conv.1 : f32[256] */
   lk_rsqrt(256, arena + 37952, arena + 38208);
 
-  /* %96 = mul(%90, %95) blocks.1.conv.conv.1 : f32[256] */
+  /* %99 = mul(%93, %98) blocks.1.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[36], (const long[]){1}, arena + 38208, (const long[]){1},
       arena + 38464);
 
-  /* %97 = mul(%92, %96) blocks.1.conv.conv.1 : f32[256] */
+  /* %100 = mul(%95, %99) blocks.1.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[38], (const long[]){1}, arena + 38464, (const long[]){1},
       arena + 38720);
 
-  /* %98 = sub(%91, %97) blocks.1.conv.conv.1 : f32[256] */
+  /* %101 = sub(%94, %100) blocks.1.conv.conv.1 : f32[256] */
   lk_sub(1, (const long[]){256}, params[37], (const long[]){1}, arena + 38720, (const long[]){1},
       arena + 38976);
 
-  /* %99 = reshape(%96) {shape [256, 1]} blocks.1.conv.conv.0 : f32[256, 1], a view of %96: no code */
+  /* %102 = reshape(%99) {shape [256, 1]} blocks.1.conv.conv.0 : f32[256, 1], a view of %99: no code */
 
-  /* %100 = mul(%89, %99) blocks.1.conv.conv.0 : f32[256, 64] */
+  /* %103 = mul(%92, %102) blocks.1.conv.conv.0 : f32[256, 64] */
   lk_mul(2, (const long[]){256, 64}, params[35], (const long[]){64, 1}, arena + 38464,
       (const long[]){1, 0}, arena + 39232);
 
-  /* %107 = add_scalar(%106) {x op 1e-05} blocks.1.conv.conv.4 : f32[256] */
+  /* %110 = add_scalar(%109) {x op 1e-05} blocks.1.conv.conv.4 : f32[256] */
   lk_add_scalar(256, params[44], 1e-05f, arena + 55616);
 
-  /* %108 = rsqrt(%107) blocks.1.conv.conv.4 : f32[256] */
+  /* %111 = rsqrt(%110) blocks.1.conv.conv.4 : f32[256] */
   lk_rsqrt(256, arena + 55616, arena + 55872);
 
-  /* %109 = mul(%103, %108) blocks.1.conv.conv.4 : f32[256] */
+  /* %112 = mul(%106, %111) blocks.1.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[41], (const long[]){1}, arena + 55872, (const long[]){1},
       arena + 56128);
 
-  /* %110 = mul(%105, %109) blocks.1.conv.conv.4 : f32[256] */
+  /* %113 = mul(%108, %112) blocks.1.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[43], (const long[]){1}, arena + 56128, (const long[]){1},
       arena + 56384);
 
-  /* %111 = sub(%104, %110) blocks.1.conv.conv.4 : f32[256] */
+  /* %114 = sub(%107, %113) blocks.1.conv.conv.4 : f32[256] */
   lk_sub(1, (const long[]){256}, params[42], (const long[]){1}, arena + 56384, (const long[]){1},
       arena + 56640);
 
-  /* %112 = reshape(%109) {shape [256, 1, 1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 1, 1], a view of %109: no code */
+  /* %115 = reshape(%112) {shape [256, 1, 1, 1]} blocks.1.conv.conv.3 : f32[256, 1, 1, 1], a view of %112: no code */
 
-  /* %113 = mul(%102, %112) blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %116 = mul(%105, %115) blocks.1.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_mul(4, (const long[]){256, 1, 3, 3}, params[40], (const long[]){9, 0, 3, 1}, arena + 56128,
       (const long[]){1, 0, 0, 0}, arena + 56896);
 
-  /* %128 = add_scalar(%127) {x op 1e-05} blocks.1.conv.conv.8 : f32[64] */
+  /* %131 = add_scalar(%130) {x op 1e-05} blocks.1.conv.conv.8 : f32[64] */
   lk_add_scalar(64, params[53], 1e-05f, arena + 59200);
 
-  /* %129 = rsqrt(%128) blocks.1.conv.conv.8 : f32[64] */
+  /* %132 = rsqrt(%131) blocks.1.conv.conv.8 : f32[64] */
   lk_rsqrt(64, arena + 59200, arena + 59264);
 
-  /* %130 = mul(%124, %129) blocks.1.conv.conv.8 : f32[64] */
+  /* %133 = mul(%127, %132) blocks.1.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[50], (const long[]){1}, arena + 59264, (const long[]){1},
       arena + 59328);
 
-  /* %131 = mul(%126, %130) blocks.1.conv.conv.8 : f32[64] */
+  /* %134 = mul(%129, %133) blocks.1.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[52], (const long[]){1}, arena + 59328, (const long[]){1},
       arena + 59392);
 
-  /* %132 = sub(%125, %131) blocks.1.conv.conv.8 : f32[64] */
+  /* %135 = sub(%128, %134) blocks.1.conv.conv.8 : f32[64] */
   lk_sub(1, (const long[]){64}, params[51], (const long[]){1}, arena + 59392, (const long[]){1},
       arena + 59456);
 
-  /* %133 = reshape(%130) {shape [64, 1]} blocks.1.conv.conv.7 : f32[64, 1], a view of %130: no code */
+  /* %136 = reshape(%133) {shape [64, 1]} blocks.1.conv.conv.7 : f32[64, 1], a view of %133: no code */
 
-  /* %134 = mul(%123, %133) blocks.1.conv.conv.7 : f32[64, 256] */
+  /* %137 = mul(%126, %136) blocks.1.conv.conv.7 : f32[64, 256] */
   lk_mul(2, (const long[]){64, 256}, params[49], (const long[]){256, 1}, arena + 59328,
       (const long[]){1, 0}, arena + 59520);
 
-  /* %158 = add_scalar(%157) {x op 1e-05} blocks.2.conv.conv.1 : f32[256] */
+  /* %161 = add_scalar(%160) {x op 1e-05} blocks.2.conv.conv.1 : f32[256] */
   lk_add_scalar(256, params[64], 1e-05f, arena + 75904);
 
-  /* %159 = rsqrt(%158) blocks.2.conv.conv.1 : f32[256] */
+  /* %162 = rsqrt(%161) blocks.2.conv.conv.1 : f32[256] */
   lk_rsqrt(256, arena + 75904, arena + 76160);
 
-  /* %160 = mul(%154, %159) blocks.2.conv.conv.1 : f32[256] */
+  /* %163 = mul(%157, %162) blocks.2.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[61], (const long[]){1}, arena + 76160, (const long[]){1},
       arena + 76416);
 
-  /* %161 = mul(%156, %160) blocks.2.conv.conv.1 : f32[256] */
+  /* %164 = mul(%159, %163) blocks.2.conv.conv.1 : f32[256] */
   lk_mul(1, (const long[]){256}, params[63], (const long[]){1}, arena + 76416, (const long[]){1},
       arena + 76672);
 
-  /* %162 = sub(%155, %161) blocks.2.conv.conv.1 : f32[256] */
+  /* %165 = sub(%158, %164) blocks.2.conv.conv.1 : f32[256] */
   lk_sub(1, (const long[]){256}, params[62], (const long[]){1}, arena + 76672, (const long[]){1},
       arena + 76928);
 
-  /* %163 = reshape(%160) {shape [256, 1]} blocks.2.conv.conv.0 : f32[256, 1], a view of %160: no code */
+  /* %166 = reshape(%163) {shape [256, 1]} blocks.2.conv.conv.0 : f32[256, 1], a view of %163: no code */
 
-  /* %164 = mul(%153, %163) blocks.2.conv.conv.0 : f32[256, 64] */
+  /* %167 = mul(%156, %166) blocks.2.conv.conv.0 : f32[256, 64] */
   lk_mul(2, (const long[]){256, 64}, params[60], (const long[]){64, 1}, arena + 76416,
       (const long[]){1, 0}, arena + 77184);
 
-  /* %171 = add_scalar(%170) {x op 1e-05} blocks.2.conv.conv.4 : f32[256] */
+  /* %174 = add_scalar(%173) {x op 1e-05} blocks.2.conv.conv.4 : f32[256] */
   lk_add_scalar(256, params[69], 1e-05f, arena + 93568);
 
-  /* %172 = rsqrt(%171) blocks.2.conv.conv.4 : f32[256] */
+  /* %175 = rsqrt(%174) blocks.2.conv.conv.4 : f32[256] */
   lk_rsqrt(256, arena + 93568, arena + 93824);
 
-  /* %173 = mul(%167, %172) blocks.2.conv.conv.4 : f32[256] */
+  /* %176 = mul(%170, %175) blocks.2.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[66], (const long[]){1}, arena + 93824, (const long[]){1},
       arena + 94080);
 
-  /* %174 = mul(%169, %173) blocks.2.conv.conv.4 : f32[256] */
+  /* %177 = mul(%172, %176) blocks.2.conv.conv.4 : f32[256] */
   lk_mul(1, (const long[]){256}, params[68], (const long[]){1}, arena + 94080, (const long[]){1},
       arena + 94336);
 
-  /* %175 = sub(%168, %174) blocks.2.conv.conv.4 : f32[256] */
+  /* %178 = sub(%171, %177) blocks.2.conv.conv.4 : f32[256] */
   lk_sub(1, (const long[]){256}, params[67], (const long[]){1}, arena + 94336, (const long[]){1},
       arena + 94592);
 
-  /* %176 = reshape(%173) {shape [256, 1, 1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 1, 1], a view of %173: no code */
+  /* %179 = reshape(%176) {shape [256, 1, 1, 1]} blocks.2.conv.conv.3 : f32[256, 1, 1, 1], a view of %176: no code */
 
-  /* %177 = mul(%166, %176) blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
+  /* %180 = mul(%169, %179) blocks.2.conv.conv.3 : f32[256, 1, 3, 3] */
   lk_mul(4, (const long[]){256, 1, 3, 3}, params[65], (const long[]){9, 0, 3, 1}, arena + 94080,
       (const long[]){1, 0, 0, 0}, arena + 94848);
 
-  /* %192 = add_scalar(%191) {x op 1e-05} blocks.2.conv.conv.8 : f32[64] */
+  /* %195 = add_scalar(%194) {x op 1e-05} blocks.2.conv.conv.8 : f32[64] */
   lk_add_scalar(64, params[78], 1e-05f, arena + 97152);
 
-  /* %193 = rsqrt(%192) blocks.2.conv.conv.8 : f32[64] */
+  /* %196 = rsqrt(%195) blocks.2.conv.conv.8 : f32[64] */
   lk_rsqrt(64, arena + 97152, arena + 97216);
 
-  /* %194 = mul(%188, %193) blocks.2.conv.conv.8 : f32[64] */
+  /* %197 = mul(%191, %196) blocks.2.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[75], (const long[]){1}, arena + 97216, (const long[]){1},
       arena + 97280);
 
-  /* %195 = mul(%190, %194) blocks.2.conv.conv.8 : f32[64] */
+  /* %198 = mul(%193, %197) blocks.2.conv.conv.8 : f32[64] */
   lk_mul(1, (const long[]){64}, params[77], (const long[]){1}, arena + 97280, (const long[]){1},
       arena + 97344);
 
-  /* %196 = sub(%189, %195) blocks.2.conv.conv.8 : f32[64] */
+  /* %199 = sub(%192, %198) blocks.2.conv.conv.8 : f32[64] */
   lk_sub(1, (const long[]){64}, params[76], (const long[]){1}, arena + 97344, (const long[]){1},
       arena + 97408);
 
-  /* %197 = reshape(%194) {shape [64, 1]} blocks.2.conv.conv.7 : f32[64, 1], a view of %194: no code */
+  /* %200 = reshape(%197) {shape [64, 1]} blocks.2.conv.conv.7 : f32[64, 1], a view of %197: no code */
 
-  /* %198 = mul(%187, %197) blocks.2.conv.conv.7 : f32[64, 256] */
+  /* %201 = mul(%190, %200) blocks.2.conv.conv.7 : f32[64, 256] */
   lk_mul(2, (const long[]){64, 256}, params[74], (const long[]){256, 1}, arena + 97280,
       (const long[]){1, 0}, arena + 97472);
   return 0;
@@ -3127,218 +2877,225 @@ int localvit_fmnist_forward(const float *const *params, const float *const *inpu
     float *arena) {
   const int B = 1; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 64, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[B, 64, 7, 7] */
-  lk_conv2d(B, 1, 28, 28, 64, 4, 4, 4, 4, 0, 0, 1, inputs[0], params[0], params[1], arena + 113856,
-      arena + 116992);
+  /* %3 = reshape(%0) {shape [1, 7, 4, 7, 4]} patch_embed.proj : f32[B, 1, 7, 4, 7, 4], a view of %0: no code */
 
-  /* %4 = img2seq(%3) patch_embed : f32[B, 49, 64], written into %7 from row 1 */
-  lk_img2seq(B, 64, 49, arena + 113856, arena + 139008);
+  /* %4 = transpose(%3) {perm [1, 3, 0, 2, 4]} patch_embed.proj : f32[B, 7, 7, 1, 4, 4] */
+  lk_transpose(6, (const long[]){B, 1, 7, 4, 7, 4}, (const int[]){0, 2, 4, 1, 3, 5}, inputs[0],
+      arena + 113856);
 
-  /* %7 = concat(%5, %4) {axis 0} : f32[B, 50, 64] */
+  /* %5 = reshape(%4) {shape [49, 16]} patch_embed.proj : f32[B, 49, 16], a view of %4: no code */
+
+  /* %6 = reshape(%1) {shape [64, 16]} patch_embed.proj : f32[64, 16], a view of %1: no code */
+
+  /* %7 = fused_linear(%5, %6, %2) patch_embed.proj : f32[B, 49, 64], written into %10 from row 1 */
+  lk_fused_linear(B * 49, 16, 64, arena + 113856, params[0], params[1], LK_ACT_NONE, NULL,
+      arena + 139008);
+
+  /* %10 = concat(%8, %7) {axis 0} : f32[B, 50, 64] */
   lk_copy_strided(3, (const long[]){B, 1, 64}, params[2], (const long[]){0, 64, 1}, arena + 138944,
       (const long[]){3200, 3200, 1});
 
-  /* %8 = add(%7, %6) : f32[B, 50, 64], written over %7 */
+  /* %11 = add(%10, %9) : f32[B, 50, 64], written over %10 */
   lk_add(3, (const long[]){B, 50, 64}, arena + 138944, (const long[]){3200, 64, 1}, params[3],
       (const long[]){0, 64, 1}, arena + 138944);
 
-  /* %11 = layernorm(%8, %9, %10) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
+  /* %14 = layernorm(%11, %12, %13) {eps 1e-06} blocks.0.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[4], params[5], 1e-06f, arena + 123456);
 
-  /* %14 = fused_linear(%11, %12, %13) blocks.0.attn.qkv : f32[B, 50, 192] */
+  /* %17 = fused_linear(%14, %15, %16) blocks.0.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %15 = slice(%14) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %14: no code */
+  /* %18 = slice(%17) {axis 1, start 0, length 64} blocks.0.attn : f32[B, 50, 64], a view of %17: no code */
 
-  /* %16 = slice(%14) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %14: no code */
+  /* %19 = slice(%17) {axis 1, start 64, length 64} blocks.0.attn : f32[B, 50, 64], a view of %17: no code */
 
-  /* %17 = slice(%14) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %14: no code */
+  /* %20 = slice(%17) {axis 1, start 128, length 64} blocks.0.attn : f32[B, 50, 64], a view of %17: no code */
 
-  /* %18 = sdpa(%15, %16, %17) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
+  /* %21 = sdpa(%18, %19, %20) {heads 2, kv_heads 2} blocks.0.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %21 = fused_linear(%18, %19, %20, %8) {residual} blocks.0.attn.proj : f32[B, 50, 64], written over %7 */
+  /* %24 = fused_linear(%21, %22, %23, %11) {residual} blocks.0.attn.proj : f32[B, 50, 64], written over %10 */
   lk_fused_linear(B * 50, 64, 64, arena + 123456, params[8], params[9], LK_ACT_NONE, arena + 138944,
       arena + 138944);
 
-  /* %22 = slice(%21) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %7: no code */
+  /* %25 = slice(%24) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 64], a view of %10: no code */
 
-  /* %23 = slice(%21) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64], a view of %7: no code */
+  /* %26 = slice(%24) {axis 0, start 1, length 49} blocks.0.conv : f32[B, 49, 64], a view of %10: no code */
 
-  /* %25 = reshape(%24) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %24: no code */
+  /* %28 = reshape(%27) {shape [256, 64]} blocks.0.conv.conv.0 : f32[256, 64], a view of %27: no code */
 
-  /* %37 = fused_linear(%23, %36, %34) {act hswish} blocks.0.conv.conv.0 : f32[B, 49, 256] */
+  /* %40 = fused_linear(%26, %39, %37) {act hswish} blocks.0.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 139008, arena + 1280, arena + 1024, LK_ACT_HSWISH, NULL,
       arena + 113856);
 
-  /* %50 = token_dwconv(%37, %49, %47) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.0.conv.conv.3 : f32[B, 49, 256] */
+  /* %53 = token_dwconv(%40, %52, %50) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.0.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 113856, arena + 18944, arena + 18688,
       LK_ACT_HSWISH, arena + 126400);
 
-  /* %51 = mean(%50) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
+  /* %54 = mean(%53) {axis 0} blocks.0.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 126400, arena + 113856);
 
-  /* %54 = fused_linear(%51, %52, %53) {act relu} blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %57 = fused_linear(%54, %55, %56) {act relu} blocks.0.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 113856, params[20], params[21], LK_ACT_RELU, NULL,
       arena + 114112);
 
-  /* %57 = fused_linear(%54, %55, %56) {act hsigmoid} blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %60 = fused_linear(%57, %58, %59) {act hsigmoid} blocks.0.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 114112, params[22], params[23], LK_ACT_HSIGMOID, NULL,
       arena + 113856);
 
-  /* %59 = reshape(%58) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %58: no code */
+  /* %62 = reshape(%61) {shape [64, 256]} blocks.0.conv.conv.7 : f32[64, 256], a view of %61: no code */
 
-  /* %71 = fused_linear(%50, %70, %68, %57, %23) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 49, 64], written into %7 from row 1 */
+  /* %74 = fused_linear(%53, %73, %71, %60, %26) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 49, 64], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 49, 256, 64, arena + 126400, arena + 21568, arena + 21504,
       arena + 113856, 256, LK_ACT_NONE, arena + 139008, arena + 139008);
 
-  /* %72 = concat(%22, %71) {axis 0} blocks.0.conv : f32[B, 50, 64], a view of %7: no code */
+  /* %75 = concat(%25, %74) {axis 0} blocks.0.conv : f32[B, 50, 64], a view of %10: no code */
 
-  /* %75 = layernorm(%72, %73, %74) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
+  /* %78 = layernorm(%75, %76, %77) {eps 1e-06} blocks.1.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[29], params[30], 1e-06f, arena + 123456);
 
-  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.qkv : f32[B, 50, 192] */
+  /* %81 = fused_linear(%78, %79, %80) blocks.1.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %79 = slice(%78) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %78: no code */
+  /* %82 = slice(%81) {axis 1, start 0, length 64} blocks.1.attn : f32[B, 50, 64], a view of %81: no code */
 
-  /* %80 = slice(%78) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %78: no code */
+  /* %83 = slice(%81) {axis 1, start 64, length 64} blocks.1.attn : f32[B, 50, 64], a view of %81: no code */
 
-  /* %81 = slice(%78) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %78: no code */
+  /* %84 = slice(%81) {axis 1, start 128, length 64} blocks.1.attn : f32[B, 50, 64], a view of %81: no code */
 
-  /* %82 = sdpa(%79, %80, %81) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
+  /* %85 = sdpa(%82, %83, %84) {heads 2, kv_heads 2} blocks.1.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %85 = fused_linear(%82, %83, %84, %72) {residual} blocks.1.attn.proj : f32[B, 50, 64], written over %7 */
+  /* %88 = fused_linear(%85, %86, %87, %75) {residual} blocks.1.attn.proj : f32[B, 50, 64], written over %10 */
   lk_fused_linear(B * 50, 64, 64, arena + 123456, params[33], params[34], LK_ACT_NONE,
       arena + 138944, arena + 138944);
 
-  /* %86 = slice(%85) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %7: no code */
+  /* %89 = slice(%88) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 64], a view of %10: no code */
 
-  /* %87 = slice(%85) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64], a view of %7: no code */
+  /* %90 = slice(%88) {axis 0, start 1, length 49} blocks.1.conv : f32[B, 49, 64], a view of %10: no code */
 
-  /* %89 = reshape(%88) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %88: no code */
+  /* %92 = reshape(%91) {shape [256, 64]} blocks.1.conv.conv.0 : f32[256, 64], a view of %91: no code */
 
-  /* %101 = fused_linear(%87, %100, %98) {act hswish} blocks.1.conv.conv.0 : f32[B, 49, 256] */
+  /* %104 = fused_linear(%90, %103, %101) {act hswish} blocks.1.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 139008, arena + 39232, arena + 38976, LK_ACT_HSWISH,
       NULL, arena + 113856);
 
-  /* %114 = token_dwconv(%101, %113, %111) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 49, 256] */
+  /* %117 = token_dwconv(%104, %116, %114) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 113856, arena + 56896, arena + 56640,
       LK_ACT_HSWISH, arena + 126400);
 
-  /* %115 = mean(%114) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
+  /* %118 = mean(%117) {axis 0} blocks.1.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 126400, arena + 113856);
 
-  /* %118 = fused_linear(%115, %116, %117) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %121 = fused_linear(%118, %119, %120) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 113856, params[45], params[46], LK_ACT_RELU, NULL,
       arena + 114112);
 
-  /* %121 = fused_linear(%118, %119, %120) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %124 = fused_linear(%121, %122, %123) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 114112, params[47], params[48], LK_ACT_HSIGMOID, NULL,
       arena + 113856);
 
-  /* %123 = reshape(%122) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %122: no code */
+  /* %126 = reshape(%125) {shape [64, 256]} blocks.1.conv.conv.7 : f32[64, 256], a view of %125: no code */
 
-  /* %135 = fused_linear(%114, %134, %132, %121, %87) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 49, 64], written into %7 from row 1 */
+  /* %138 = fused_linear(%117, %137, %135, %124, %90) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 49, 64], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 49, 256, 64, arena + 126400, arena + 59520, arena + 59456,
       arena + 113856, 256, LK_ACT_NONE, arena + 139008, arena + 139008);
 
-  /* %136 = concat(%86, %135) {axis 0} blocks.1.conv : f32[B, 50, 64], a view of %7: no code */
+  /* %139 = concat(%89, %138) {axis 0} blocks.1.conv : f32[B, 50, 64], a view of %10: no code */
 
-  /* %139 = layernorm(%136, %137, %138) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
+  /* %142 = layernorm(%139, %140, %141) {eps 1e-06} blocks.2.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[54], params[55], 1e-06f, arena + 123456);
 
-  /* %142 = fused_linear(%139, %140, %141) blocks.2.attn.qkv : f32[B, 50, 192] */
+  /* %145 = fused_linear(%142, %143, %144) blocks.2.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %143 = slice(%142) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %142: no code */
+  /* %146 = slice(%145) {axis 1, start 0, length 64} blocks.2.attn : f32[B, 50, 64], a view of %145: no code */
 
-  /* %144 = slice(%142) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %142: no code */
+  /* %147 = slice(%145) {axis 1, start 64, length 64} blocks.2.attn : f32[B, 50, 64], a view of %145: no code */
 
-  /* %145 = slice(%142) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %142: no code */
+  /* %148 = slice(%145) {axis 1, start 128, length 64} blocks.2.attn : f32[B, 50, 64], a view of %145: no code */
 
-  /* %146 = sdpa(%143, %144, %145) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
+  /* %149 = sdpa(%146, %147, %148) {heads 2, kv_heads 2} blocks.2.attn : f32[B, 50, 64] */
   lk_sdpa(B, 50, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %149 = fused_linear(%146, %147, %148, %136) {residual} blocks.2.attn.proj : f32[B, 50, 64], written over %7 */
+  /* %152 = fused_linear(%149, %150, %151, %139) {residual} blocks.2.attn.proj : f32[B, 50, 64], written over %10 */
   lk_fused_linear(B * 50, 64, 64, arena + 123456, params[58], params[59], LK_ACT_NONE,
       arena + 138944, arena + 138944);
 
-  /* %150 = slice(%149) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %7: no code */
+  /* %153 = slice(%152) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 64], a view of %10: no code */
 
-  /* %151 = slice(%149) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64], a view of %7: no code */
+  /* %154 = slice(%152) {axis 0, start 1, length 49} blocks.2.conv : f32[B, 49, 64], a view of %10: no code */
 
-  /* %153 = reshape(%152) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %152: no code */
+  /* %156 = reshape(%155) {shape [256, 64]} blocks.2.conv.conv.0 : f32[256, 64], a view of %155: no code */
 
-  /* %165 = fused_linear(%151, %164, %162) {act hswish} blocks.2.conv.conv.0 : f32[B, 49, 256] */
+  /* %168 = fused_linear(%154, %167, %165) {act hswish} blocks.2.conv.conv.0 : f32[B, 49, 256] */
   lk_fused_linear(B * 49, 64, 256, arena + 139008, arena + 77184, arena + 76928, LK_ACT_HSWISH,
       NULL, arena + 113856);
 
-  /* %178 = token_dwconv(%165, %177, %175) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 49, 256] */
+  /* %181 = token_dwconv(%168, %180, %178) {image [7, 7], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 49, 256] */
   lk_token_dwconv(B, 7, 7, 256, 3, 3, 1, 1, 1, 1, arena + 113856, arena + 94848, arena + 94592,
       LK_ACT_HSWISH, arena + 126400);
 
-  /* %179 = mean(%178) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
+  /* %182 = mean(%181) {axis 0} blocks.2.conv.conv.6 : f32[B, 256] */
   lk_mean_axis(B, 49, 256, arena + 126400, arena + 113856);
 
-  /* %182 = fused_linear(%179, %180, %181) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
+  /* %185 = fused_linear(%182, %183, %184) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 4] */
   lk_fused_linear(B, 256, 4, arena + 113856, params[70], params[71], LK_ACT_RELU, NULL,
       arena + 114112);
 
-  /* %185 = fused_linear(%182, %183, %184) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
+  /* %188 = fused_linear(%185, %186, %187) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 256] */
   lk_fused_linear(B, 4, 256, arena + 114112, params[72], params[73], LK_ACT_HSIGMOID, NULL,
       arena + 113856);
 
-  /* %187 = reshape(%186) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %186: no code */
+  /* %190 = reshape(%189) {shape [64, 256]} blocks.2.conv.conv.7 : f32[64, 256], a view of %189: no code */
 
-  /* %199 = fused_linear(%178, %198, %196, %185, %151) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 49, 64], written into %7 from row 1 */
+  /* %202 = fused_linear(%181, %201, %199, %188, %154) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 49, 64], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 49, 256, 64, arena + 126400, arena + 97472, arena + 97408,
       arena + 113856, 256, LK_ACT_NONE, arena + 139008, arena + 139008);
 
-  /* %200 = concat(%150, %199) {axis 0} blocks.2.conv : f32[B, 50, 64], a view of %7: no code */
+  /* %203 = concat(%153, %202) {axis 0} blocks.2.conv : f32[B, 50, 64], a view of %10: no code */
 
-  /* %203 = layernorm(%200, %201, %202) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
+  /* %206 = layernorm(%203, %204, %205) {eps 1e-06} blocks.3.norm1 : f32[B, 50, 64] */
   lk_layernorm(B * 50, 64, arena + 138944, params[79], params[80], 1e-06f, arena + 123456);
 
-  /* %206 = fused_linear(%203, %204, %205) blocks.3.attn.qkv : f32[B, 50, 192] */
+  /* %209 = fused_linear(%206, %207, %208) blocks.3.attn.qkv : f32[B, 50, 192] */
   lk_fused_linear(B * 50, 64, 192, arena + 123456, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* %207 = slice(%206) {axis 0, start 0, length 1} blocks.3.attn : f32[B, 1, 192], a view of %206: no code */
+  /* %210 = slice(%209) {axis 0, start 0, length 1} blocks.3.attn : f32[B, 1, 192], a view of %209: no code */
 
-  /* %208 = slice(%207) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 1, 64], a view of %206: no code */
+  /* %211 = slice(%210) {axis 1, start 0, length 64} blocks.3.attn : f32[B, 1, 64], a view of %209: no code */
 
-  /* %209 = slice(%206) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %206: no code */
+  /* %212 = slice(%209) {axis 1, start 64, length 64} blocks.3.attn : f32[B, 50, 64], a view of %209: no code */
 
-  /* %210 = slice(%206) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %206: no code */
+  /* %213 = slice(%209) {axis 1, start 128, length 64} blocks.3.attn : f32[B, 50, 64], a view of %209: no code */
 
-  /* %211 = sdpa(%208, %209, %210) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 1, 64] */
+  /* %214 = sdpa(%211, %212, %213) {heads 2, kv_heads 2} blocks.3.attn : f32[B, 1, 64] */
   lk_sdpa(B, 1, 50, 2, 2, 32, arena + 113856, 192, arena + 113920, 192, arena + 113984, 192,
       arena + 123456, 0.17677669f);
 
-  /* %212 = reshape(%211) {shape [64]} blocks.3.attn : f32[B, 64], a view of %211: no code */
+  /* %215 = reshape(%214) {shape [64]} blocks.3.attn : f32[B, 64], a view of %214: no code */
 
-  /* %215 = index(%200) {axis 0, at 0} blocks.3 : f32[B, 64], a view of %7: no code */
+  /* %218 = index(%203) {axis 0, at 0} blocks.3 : f32[B, 64], a view of %10: no code */
 
-  /* %216 = fused_linear(%212, %213, %214, %215) {residual} blocks.3.attn.proj : f32[B, 64] */
+  /* %219 = fused_linear(%215, %216, %217, %218) {residual} blocks.3.attn.proj : f32[B, 64] */
   lk_fused_linear(B, 64, 64, arena + 123456, params[83], params[84], LK_ACT_NONE, arena + 138944,
       arena + 113856);
 
-  /* %219 = layernorm(%216, %217, %218) {eps 1e-06} norm : f32[B, 64] */
+  /* %222 = layernorm(%219, %220, %221) {eps 1e-06} norm : f32[B, 64] */
   lk_layernorm(B, 64, arena + 113856, params[104], params[105], 1e-06f, arena + 113920);
 
-  /* %222 = fused_linear(%219, %220, %221) head : f32[B, 10] */
+  /* %225 = fused_linear(%222, %223, %224) head : f32[B, 10] */
   lk_fused_linear(B, 64, 10, arena + 113920, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 113856);
 
-  /* output 0 "logits" = %222 : f32[B, 10] */
+  /* output 0 "logits" = %225 : f32[B, 10] */
   memcpy(outputs[0], arena + 113856, sizeof(float) * B * 10);
   return 0;
 } // localvit_fmnist_forward

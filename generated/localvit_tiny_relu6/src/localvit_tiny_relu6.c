@@ -566,795 +566,6 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
-/* ---- templates/gemm.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
- * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
- *
- * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
- * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
- *
- * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
- * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
- * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
- * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
- *
- * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
- * latency = 8-10 independent chains):
- *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
- *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
- *                    not measured here: the development machine has no AVX-512).
- *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
- * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
- * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
- *
- * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
- * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
- * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
- * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
- * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
- */
-
-#if defined(LOCUS_TARGET_AVX512)
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 8
-#  endif
-#else
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 6
-#  endif
-#endif
-#ifndef LK_GEMM_NV
-#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
-#endif
-#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
-#ifndef LK_GEMM_KC
-#  define LK_GEMM_KC 256
-#endif
-#ifndef LK_GEMM_MC
-#  define LK_GEMM_MC (32 * LK_GEMM_MR)
-#endif
-#ifndef LK_GEMM_NC
-#  define LK_GEMM_NC 1024
-#endif
-
-/* One matrix product; the batched entry points make one per batch element. */
-typedef struct {
-  int M, N, K;
-  const float *A; long rsa, csa;
-  const float *B; long rsb, csb;
-  float *C; long rsc;
-  float beta;
-  const float *bias_m; /* [M] added to every row i, or NULL */
-  const float *bias_n; /* [N] added to every column j, or NULL */
-  int act;             /* LK_ACT_*, applied after beta and the biases */
-  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
-  long rsr;
-  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
-} lk__gemm_args;
-
-/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
- *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
- *   later slices: r = P + r
- *   last slice:   r = act(r), r = r + R
- * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
- * sum, which is C itself, except when the residual is C (in-place residual add) and K has
- * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
- * last slice reads it (see lk__gemm_rect). */
-typedef struct {
-  int first, last;
-  float beta;
-  const float *bias_m; /* already offset to the tile's first row, or NULL */
-  const float *bias_n; /* already offset to the tile's first column, or NULL */
-  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
-  int act;                     /* last slice */
-  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
-} lk__gemm_epi;
-
-/* The last slice's activation and residual on a tile, out of line so the plain store below stays
- * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
- * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
- * independent chains the core overlaps. res may alias the destination: read before the store. */
-__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
-  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
-  if (e->res)
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
-}
-
-/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
- * e->part or e->res: every element is read before it is written, and only at its own position. */
-__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  if (e->first) {
-    if (e->bias_n)
-      for (int v = 0; v < LK_GEMM_NV; ++v) {
-        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
-        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
-      }
-    if (e->bias_m)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
-    if (e->beta != 0.0f)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  } else {
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  }
-  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
-    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
-    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
-    memcpy(t, acc, sizeof t);
-    lk__gemm_finish(t, e);
-    memcpy(acc, t, sizeof t);
-  }
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
-}
-
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
- * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
- * c is not restrict: it may be the epilogue's partial sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
-                          const float *restrict bp, float *c, long rsc, int mr, int nr,
-                          const lk__gemm_epi *e) {
-  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
-  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
-  for (int i = 0; i < mr; ++i) {
-    __builtin_prefetch(c + i * rsc, 1);
-    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
-  }
-  if (e->last && e->res && e->res != c)
-    for (int i = 0; i < mr; ++i) {
-      __builtin_prefetch(e->res + i * e->rsr, 0);
-      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
-    }
-
-  if (a_packed) {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      a += LK_GEMM_MR;
-      bp += LK_GEMM_NR;
-    }
-  } else {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i * rsa + k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      bp += LK_GEMM_NR;
-    }
-  }
-
-  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
-    lk__gemm_store(acc, c, rsc, e);
-  } else {
-    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
-     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
-    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
-    lk__gemm_epi pe = *e;
-    if (!e->first || e->beta != 0.0f) {
-      memset(tp, 0, sizeof tp);
-      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
-      pe.part = tp; pe.rsp = LK_GEMM_NR;
-    }
-    if (e->last && e->res) {
-      memset(tr, 0, sizeof tr);
-      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
-      pe.res = tr; pe.rsr = LK_GEMM_NR;
-    }
-    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
-    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
-    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
-  }
-}
-
-/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
- * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
- * SSE and AVX-512). NR is a multiple of 8 on every target. */
-static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
-  lk_v8 r[8], o[8];
-  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
-  lk_transpose8(r, o);
-  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
-}
-
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
- * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
- * fused_linear's squeeze-excite input, fused_linear.c). */
-static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            const float *restrict sk, float *restrict bp) {
-  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
-    const float *b = B + j0 * csb;
-    float *d = bp + (long)j0 * kc;
-    if (nr == LK_GEMM_NR && csb == 1) {
-      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
-      for (int k = 0; k < kc; ++k)
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
-    } else if (nr == LK_GEMM_NR && rsb == 1) {
-      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (2.5× faster than element copies, which made packing
-       * ~9% of a 197-row linear). */
-      int k0 = 0;
-      for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk__gemm_transpose8(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
-      for (; k0 < kc; ++k0)
-        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
-    } else {
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
-    if (sk)
-      for (int k = 0; k < kc; ++k) {
-        lk_vf s = lk_vset1(sk[k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
-      }
-  }
-}
-
-/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
-static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
-                            float *restrict ap) {
-  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
-    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
-    const float *a = A + i0 * rsa;
-    float *d = ap + (long)i0 * kc;
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
-      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
-    }
-  }
-}
-
-/* A is read in place when its rows are contiguous, unless the rows are a multiple of 4 KiB apart:
- * then all MR rows fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8%
- * slower in place than packed). */
-static int lk__gemm_packs_a(const lk__gemm_args *g) {
-  return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
-}
-
-/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
- * the residual, which must survive until the last slice adds it. */
-static int lk__gemm_stashes(const lk__gemm_args *g) {
-  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
-}
-
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
-  long kc = lk_min_l(LK_GEMM_KC, g->K);
-  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
-  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
-  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
-  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
-}
-
-/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
-static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
-  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
-  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
-  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
-    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
-    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
-      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-        const float *a = g->A + ic * g->rsa + pc * g->csa;
-        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
-        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-            lk__gemm_epi e;
-            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-            long rsd = g->rsc;
-            const float *bpan = bp + (long)jr * kc;
-            e.first = pc == 0;
-            e.last = last;
-            e.beta = g->beta;
-            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-            e.part = c; e.rsp = g->rsc;
-            e.act = g->act;
-            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-            if (stashes) {
-              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-              if (pc > 0) { e.part = s; e.rsp = nc0; }
-              if (!last) { dst = s; rsd = nc0; }
-            }
-            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
-            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
-            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
-          } /* for ir */
-        } /* for jr */
-      } /* for ic */
-    } /* for pc */
-  } /* for jc */
-}
-
-/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
- * cannot be allocated. */
-static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i) {
-    for (int j = n0; j < n1; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < g->K; ++k)
-        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
-      if (g->bias_m) s += g->bias_m[i];
-      if (g->bias_n) s += g->bias_n[j];
-      float *c = g->C + (long)i * g->rsc + j;
-      if (g->beta != 0.0f) s += g->beta * (double)*c;
-      s = lk_apply_act_ref(g->act, s);
-      if (g->R) s += g->R[(long)i * g->rsr + j];
-      *c = (float)s;
-    }
-  }
-}
-
-/* Degenerate K: C = beta·C + biases. */
-static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
-}
-
-/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element. */
-static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
-  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
-  for (int a = 1; a <= parts; ++a) {
-    if (parts % a) continue;
-    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
-    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
-  }
-}
-
-static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
-
-/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
-static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
-  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  lk_split(mt, tm, r / tn, &lo, &hi);
-  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
-  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
-  lk_split(nt, tn, r % tn, &lo, &hi);
-  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
-  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
-}
-
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
-/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
- * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
- * outer level would open one region per iteration, each too small to split). */
-static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
-                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
-                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
-                            long bss) {
-  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  lk__gemm_args g0;
-  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
-  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
-
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
-   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  long products = (long)outer * batch;
-  double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1;
-    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
-      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
-      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
-    }
-    lk_scratch_free(ws);
-  }
-}
-
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr, NULL, 0);
-}
-
-/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-              LK_ACT_NONE, NULL, 0, 0);
-}
-
-/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
- * C(i,j) = C[i*rsc + j]. */
-void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
-             long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
- * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
-void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
-                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
-                      long rsc, float beta) {
-  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
-}
-
-/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
- * axes flattened; attention-style batched products). */
-void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                     float beta) {
-  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
-}
-
-/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
- * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
-size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g;
-  memset(&g, 0, sizeof g);
-  g.K = K;
-  g.csa = 0; /* size for a packed A, whatever the strides turn out to be */
-  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
-}
-
-void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g;
-  if (M <= 0 || N <= 0) return;
-  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
-  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
-  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 0, M, 0, N, ws);
-}
-
-/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
-
-void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
-                       long bsr, long rsr) {
-  for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g;
-    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
-    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
-    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
-    lk__gemm_rect_naive(&g, 0, M, 0, N);
-  }
-}
-
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                    LK_ACT_NONE, NULL, 0, 0);
-}
-
-void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                   long rsb, long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* ---- templates/conv.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
-/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
- * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
- * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
- *
- * Three paths:
- * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
- *   batched GEMM straight on the activations (no copy).
- * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: im2col into the workspace, col_{b,g}[Cin/G·kh·kw, Ho·Wo], then per group one
- *   batched GEMM w_g[Cout/G, Cin/G·kh·kw] · col_{b,g} with the bias added in the GEMM's store.
- *   Patch embeddings (kernel = stride) land here; their im2col is a pure re-layout.
- * im2col and the GEMMs are separate parallel regions (one per group). */
-
-static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
-}
-
-/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
-static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
-  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
-  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
-  *lo = (int)lk_min_l(l, Wo);
-  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
-}
-
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths). */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  return (size_t)B * Cin * kh * kw * Ho * Wo;
-}
-
-/* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
- * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
-                       int Ho, int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)B * Cin * kh * kw;
-  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) {
-    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane (b, c) */
-    float *d = col + r * Ho * Wo;
-    int lo, hi;
-    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
-      int ih = oh * sh - ph + ki;
-      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
-      const float *xr = xc + (long)ih * Ww;
-      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
-      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
-      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
-      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
-    }
-  }
-}
-
-/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
- * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
- * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
- * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
- * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
- * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
- * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
- * below would leave those outputs finite. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
-#define LK__DW_MAX_TAPS 64
-
-/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
- * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
- * the widest tap offset. */
-static long lk__dw_row(int Ww, int kw, int pw) {
-  long Wo = (long)Ww + 2L * pw - kw + 1;
-  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
-}
-
-static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
-  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
-         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
-}
-
-/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
- * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
- * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
- * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
- * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
- * padding or in data written after it. */
-static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
-  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
-  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
-  for (int i = 0; i < Hh; ++i) {
-    float *d = pad + (ph + i) * row + pw;
-    const float *r = x + (long)i * Ww;
-    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
-    for (int j = 0; j < Ww; j += LK_VW) {
-      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
-      } else {
-        for (int k = j; k < Ww; ++k) d[k] = r[k];
-      }
-    }
-  }
-}
-
-/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
- * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
- * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
- * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
- * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
- * in registers. */
-__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
-                                                                 const float *restrict pad, const float *restrict w,
-                                                                 float b0, float *restrict y) {
-  lk_vf wv[LK__DW_MAX_TAPS];
-  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
-  for (int oh = 0; oh < Ho; oh += 2) {
-    for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
-      for (int ki = 0; ki < kh; ++ki) {
-        const float *pr = pad + (oh + ki) * row + o;
-        for (int kj = 0; kj < kw; ++kj) {
-          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
-          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
-        }
-      }
-      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
-        float *yr = y + (long)(oh + r) * Wo;
-        /* A tail may spill past its row when everything it lands on is written after it: the
-         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
-        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
-          lk_vstore(yr + o, acc[r]);
-        } else {
-          float tail[LK_VW];
-          lk_vstore(tail, acc[r]);
-          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
-        }
-      }
-    }
-  }
-}
-
-static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
-                         float b0, float *restrict y) {
-  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
-  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
-}
-
-/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
- * takes the padded path above. */
-static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
-                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
-                               const float *bias, float *restrict y) {
-  long planes = (long)B * C;
-  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    int c = (int)(p % C);
-    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
-    float *yp = y + p * Ho * Wo;
-    float b0 = bias ? bias[c] : 0.0f;
-    if (padded) {
-      float pad[LK__DW_PAD_FLOATS + LK_VW];
-      long row = lk__dw_row(Ww, kw, pw);
-      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
-      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
-      continue;
-    }
-    for (int oh = 0; oh < Ho; ++oh) {
-      float *yr = yp + (long)oh * Wo;
-      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
-      for (int ki = 0; ki < kh; ++ki) {
-        int ih = oh * sh - ph + ki;
-        if (ih < 0 || ih >= Hh) continue;
-        for (int kj = 0; kj < kw; ++kj) {
-          const float *xr = xp + (long)ih * Ww;
-          float wv = wc[ki * kw + kj];
-          int lo, hi;
-          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-          if (sw == 1) {
-            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
-            float *ys = yr + lo;
-            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
-          }
-        }
-      }
-    }
-  }
-}
-
-/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
- * bias may be NULL. y must not overlap x. */
-void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
-  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
-    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
-    return;
-  }
-  if (groups == Cin && groups == Cout && groups > 1) {
-    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
-    return;
-  }
-  {
-    int G = groups, cog = Cout / G;
-    long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-    float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
-    if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-      for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-      return;
-    }
-    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
-                 y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);
-    if (!ws) lk_scratch_free(col);
-  }
-}
-
-/* Reference: the definition, one output at a time, accumulated in double. */
-void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
-                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  int cig = Cin / groups, cog = Cout / groups;
-  for (int b = 0; b < B; ++b)
-    for (int co = 0; co < Cout; ++co)
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          double s = bias ? bias[co] : 0.0;
-          int g = co / cog;
-          for (int ci = 0; ci < cig; ++ci)
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
-                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
-                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
-              }
-          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
-        }
-}
-
 /* ---- templates/norm.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
@@ -2180,6 +1391,545 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
       }
 }
 
+/* ---- templates/gemm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
+typedef struct {
+  int first, last;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
+} lk__gemm_epi;
+
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
+}
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
+ * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
+ * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
+ * c is not restrict: it may be the epilogue's partial sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rsc, 1);
+    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
+  }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
+
+  if (a_packed) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += LK_GEMM_MR;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
+ * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
+ * SSE and AVX-512). NR is a multiple of 8 on every target. */
+static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
+  lk_v8 r[8], o[8];
+  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
+  lk_transpose8(r, o);
+  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            const float *restrict sk, float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
+       * around 8×8 at a time in registers (2.5× faster than element copies, which made packing
+       * ~9% of a 197-row linear). */
+      int k0 = 0;
+      for (; k0 + 8 <= kc; k0 += 8)
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk__gemm_transpose8(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+      for (; k0 < kc; ++k0)
+        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* A is read in place when its rows are contiguous, unless the rows are a multiple of 4 KiB apart:
+ * then all MR rows fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8%
+ * slower in place than packed). */
+static int lk__gemm_packs_a(const lk__gemm_args *g) {
+  return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
+}
+
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+}
+
+/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
+static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
+  float *bp = ws;
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
+      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+        const float *a = g->A + ic * g->rsa + pc * g->csa;
+        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
+        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+            lk__gemm_epi e;
+            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+            long rsd = g->rsc;
+            const float *bpan = bp + (long)jr * kc;
+            e.first = pc == 0;
+            e.last = last;
+            e.beta = g->beta;
+            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+            e.part = c; e.rsp = g->rsc;
+            e.act = g->act;
+            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+            if (stashes) {
+              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+              if (pc > 0) { e.part = s; e.rsp = nc0; }
+              if (!last) { dst = s; rsd = nc0; }
+            }
+            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
+            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
+            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
+          } /* for ir */
+        } /* for jr */
+      } /* for ic */
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
+  lk__gemm_args g0;
+  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
+  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
+  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
+  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
+  long jobs = products * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      lk__gemm_args g = g0;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
+      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
+      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr, NULL, 0);
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
+  lk__gemm_args g;
+  memset(&g, 0, sizeof g);
+  g.K = K;
+  g.csa = 0; /* size for a packed A, whatever the strides turn out to be */
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g;
+  if (M <= 0 || N <= 0) return;
+  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
+  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g;
+    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
+    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
+    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
 /* locus-requires: prologue.h gemm.c */
 /* fused_linear: y[rows, N] = act(x[rows, K] · W[N, K]ᵀ + bias[N]) + residual[rows, N]
@@ -2977,795 +2727,795 @@ void localvit_tiny_relu6_set_num_threads(int n) {
  * Returns 0, or -1 when a kernel reports a failure.
  */
 int localvit_tiny_relu6_prepare(const float *const *params, float *arena) {
-  /* %30 = add_scalar(%29) {x op 1e-05} blocks.0.conv.conv.1 : f32[1152] */
+  /* %33 = add_scalar(%32) {x op 1e-05} blocks.0.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[14], 1e-05f, arena);
 
-  /* %31 = rsqrt(%30) blocks.0.conv.conv.1 : f32[1152] */
+  /* %34 = rsqrt(%33) blocks.0.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena, arena + 1152);
 
-  /* %32 = mul(%26, %31) blocks.0.conv.conv.1 : f32[1152] */
+  /* %35 = mul(%29, %34) blocks.0.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[11], (const long[]){1}, arena + 1152, (const long[]){1},
       arena + 2304);
 
-  /* %33 = mul(%28, %32) blocks.0.conv.conv.1 : f32[1152] */
+  /* %36 = mul(%31, %35) blocks.0.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[13], (const long[]){1}, arena + 2304, (const long[]){1},
       arena + 3456);
 
-  /* %34 = sub(%27, %33) blocks.0.conv.conv.1 : f32[1152] */
+  /* %37 = sub(%30, %36) blocks.0.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[12], (const long[]){1}, arena + 3456, (const long[]){1},
       arena + 4608);
 
-  /* %35 = reshape(%32) {shape [1152, 1]} blocks.0.conv.conv.0 : f32[1152, 1], a view of %32: no code */
+  /* %38 = reshape(%35) {shape [1152, 1]} blocks.0.conv.conv.0 : f32[1152, 1], a view of %35: no code */
 
-  /* %36 = mul(%25, %35) blocks.0.conv.conv.0 : f32[1152, 192] */
+  /* %39 = mul(%28, %38) blocks.0.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[10], (const long[]){192, 1}, arena + 2304,
       (const long[]){1, 0}, arena + 5760);
 
-  /* %43 = add_scalar(%42) {x op 1e-05} blocks.0.conv.conv.4 : f32[1152] */
+  /* %46 = add_scalar(%45) {x op 1e-05} blocks.0.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[19], 1e-05f, arena + 226944);
 
-  /* %44 = rsqrt(%43) blocks.0.conv.conv.4 : f32[1152] */
+  /* %47 = rsqrt(%46) blocks.0.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 226944, arena + 228096);
 
-  /* %45 = mul(%39, %44) blocks.0.conv.conv.4 : f32[1152] */
+  /* %48 = mul(%42, %47) blocks.0.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[16], (const long[]){1}, arena + 228096, (const long[]){1},
       arena + 229248);
 
-  /* %46 = mul(%41, %45) blocks.0.conv.conv.4 : f32[1152] */
+  /* %49 = mul(%44, %48) blocks.0.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[18], (const long[]){1}, arena + 229248, (const long[]){1},
       arena + 230400);
 
-  /* %47 = sub(%40, %46) blocks.0.conv.conv.4 : f32[1152] */
+  /* %50 = sub(%43, %49) blocks.0.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[17], (const long[]){1}, arena + 230400, (const long[]){1},
       arena + 231552);
 
-  /* %48 = reshape(%45) {shape [1152, 1, 1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 1, 1], a view of %45: no code */
+  /* %51 = reshape(%48) {shape [1152, 1, 1, 1]} blocks.0.conv.conv.3 : f32[1152, 1, 1, 1], a view of %48: no code */
 
-  /* %49 = mul(%38, %48) blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %52 = mul(%41, %51) blocks.0.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[15], (const long[]){9, 0, 3, 1}, arena + 229248,
       (const long[]){1, 0, 0, 0}, arena + 232704);
 
-  /* %57 = add_scalar(%56) {x op 1e-05} blocks.0.conv.conv.7 : f32[192] */
+  /* %60 = add_scalar(%59) {x op 1e-05} blocks.0.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[24], 1e-05f, arena + 243072);
 
-  /* %58 = rsqrt(%57) blocks.0.conv.conv.7 : f32[192] */
+  /* %61 = rsqrt(%60) blocks.0.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 243072, arena + 243264);
 
-  /* %59 = mul(%53, %58) blocks.0.conv.conv.7 : f32[192] */
+  /* %62 = mul(%56, %61) blocks.0.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[21], (const long[]){1}, arena + 243264, (const long[]){1},
       arena + 243456);
 
-  /* %60 = mul(%55, %59) blocks.0.conv.conv.7 : f32[192] */
+  /* %63 = mul(%58, %62) blocks.0.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[23], (const long[]){1}, arena + 243456, (const long[]){1},
       arena + 243648);
 
-  /* %61 = sub(%54, %60) blocks.0.conv.conv.7 : f32[192] */
+  /* %64 = sub(%57, %63) blocks.0.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[22], (const long[]){1}, arena + 243648, (const long[]){1},
       arena + 243840);
 
-  /* %62 = reshape(%59) {shape [192, 1]} blocks.0.conv.conv.6 : f32[192, 1], a view of %59: no code */
+  /* %65 = reshape(%62) {shape [192, 1]} blocks.0.conv.conv.6 : f32[192, 1], a view of %62: no code */
 
-  /* %63 = mul(%52, %62) blocks.0.conv.conv.6 : f32[192, 1152] */
+  /* %66 = mul(%55, %65) blocks.0.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[20], (const long[]){1152, 1}, arena + 243456,
       (const long[]){1, 0}, arena + 244032);
 
-  /* %87 = add_scalar(%86) {x op 1e-05} blocks.1.conv.conv.1 : f32[1152] */
+  /* %90 = add_scalar(%89) {x op 1e-05} blocks.1.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[35], 1e-05f, arena + 465216);
 
-  /* %88 = rsqrt(%87) blocks.1.conv.conv.1 : f32[1152] */
+  /* %91 = rsqrt(%90) blocks.1.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 465216, arena + 466368);
 
-  /* %89 = mul(%83, %88) blocks.1.conv.conv.1 : f32[1152] */
+  /* %92 = mul(%86, %91) blocks.1.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[32], (const long[]){1}, arena + 466368, (const long[]){1},
       arena + 467520);
 
-  /* %90 = mul(%85, %89) blocks.1.conv.conv.1 : f32[1152] */
+  /* %93 = mul(%88, %92) blocks.1.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[34], (const long[]){1}, arena + 467520, (const long[]){1},
       arena + 468672);
 
-  /* %91 = sub(%84, %90) blocks.1.conv.conv.1 : f32[1152] */
+  /* %94 = sub(%87, %93) blocks.1.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[33], (const long[]){1}, arena + 468672, (const long[]){1},
       arena + 469824);
 
-  /* %92 = reshape(%89) {shape [1152, 1]} blocks.1.conv.conv.0 : f32[1152, 1], a view of %89: no code */
+  /* %95 = reshape(%92) {shape [1152, 1]} blocks.1.conv.conv.0 : f32[1152, 1], a view of %92: no code */
 
-  /* %93 = mul(%82, %92) blocks.1.conv.conv.0 : f32[1152, 192] */
+  /* %96 = mul(%85, %95) blocks.1.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[31], (const long[]){192, 1}, arena + 467520,
       (const long[]){1, 0}, arena + 470976);
 
-  /* %100 = add_scalar(%99) {x op 1e-05} blocks.1.conv.conv.4 : f32[1152] */
+  /* %103 = add_scalar(%102) {x op 1e-05} blocks.1.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[40], 1e-05f, arena + 692160);
 
-  /* %101 = rsqrt(%100) blocks.1.conv.conv.4 : f32[1152] */
+  /* %104 = rsqrt(%103) blocks.1.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 692160, arena + 693312);
 
-  /* %102 = mul(%96, %101) blocks.1.conv.conv.4 : f32[1152] */
+  /* %105 = mul(%99, %104) blocks.1.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[37], (const long[]){1}, arena + 693312, (const long[]){1},
       arena + 694464);
 
-  /* %103 = mul(%98, %102) blocks.1.conv.conv.4 : f32[1152] */
+  /* %106 = mul(%101, %105) blocks.1.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[39], (const long[]){1}, arena + 694464, (const long[]){1},
       arena + 695616);
 
-  /* %104 = sub(%97, %103) blocks.1.conv.conv.4 : f32[1152] */
+  /* %107 = sub(%100, %106) blocks.1.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[38], (const long[]){1}, arena + 695616, (const long[]){1},
       arena + 696768);
 
-  /* %105 = reshape(%102) {shape [1152, 1, 1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 1, 1], a view of %102: no code */
+  /* %108 = reshape(%105) {shape [1152, 1, 1, 1]} blocks.1.conv.conv.3 : f32[1152, 1, 1, 1], a view of %105: no code */
 
-  /* %106 = mul(%95, %105) blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %109 = mul(%98, %108) blocks.1.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[36], (const long[]){9, 0, 3, 1}, arena + 694464,
       (const long[]){1, 0, 0, 0}, arena + 697920);
 
-  /* %114 = add_scalar(%113) {x op 1e-05} blocks.1.conv.conv.7 : f32[192] */
+  /* %117 = add_scalar(%116) {x op 1e-05} blocks.1.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[45], 1e-05f, arena + 708288);
 
-  /* %115 = rsqrt(%114) blocks.1.conv.conv.7 : f32[192] */
+  /* %118 = rsqrt(%117) blocks.1.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 708288, arena + 708480);
 
-  /* %116 = mul(%110, %115) blocks.1.conv.conv.7 : f32[192] */
+  /* %119 = mul(%113, %118) blocks.1.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[42], (const long[]){1}, arena + 708480, (const long[]){1},
       arena + 708672);
 
-  /* %117 = mul(%112, %116) blocks.1.conv.conv.7 : f32[192] */
+  /* %120 = mul(%115, %119) blocks.1.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[44], (const long[]){1}, arena + 708672, (const long[]){1},
       arena + 708864);
 
-  /* %118 = sub(%111, %117) blocks.1.conv.conv.7 : f32[192] */
+  /* %121 = sub(%114, %120) blocks.1.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[43], (const long[]){1}, arena + 708864, (const long[]){1},
       arena + 709056);
 
-  /* %119 = reshape(%116) {shape [192, 1]} blocks.1.conv.conv.6 : f32[192, 1], a view of %116: no code */
+  /* %122 = reshape(%119) {shape [192, 1]} blocks.1.conv.conv.6 : f32[192, 1], a view of %119: no code */
 
-  /* %120 = mul(%109, %119) blocks.1.conv.conv.6 : f32[192, 1152] */
+  /* %123 = mul(%112, %122) blocks.1.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[41], (const long[]){1152, 1}, arena + 708672,
       (const long[]){1, 0}, arena + 709248);
 
-  /* %144 = add_scalar(%143) {x op 1e-05} blocks.2.conv.conv.1 : f32[1152] */
+  /* %147 = add_scalar(%146) {x op 1e-05} blocks.2.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[56], 1e-05f, arena + 930432);
 
-  /* %145 = rsqrt(%144) blocks.2.conv.conv.1 : f32[1152] */
+  /* %148 = rsqrt(%147) blocks.2.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 930432, arena + 931584);
 
-  /* %146 = mul(%140, %145) blocks.2.conv.conv.1 : f32[1152] */
+  /* %149 = mul(%143, %148) blocks.2.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[53], (const long[]){1}, arena + 931584, (const long[]){1},
       arena + 932736);
 
-  /* %147 = mul(%142, %146) blocks.2.conv.conv.1 : f32[1152] */
+  /* %150 = mul(%145, %149) blocks.2.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[55], (const long[]){1}, arena + 932736, (const long[]){1},
       arena + 933888);
 
-  /* %148 = sub(%141, %147) blocks.2.conv.conv.1 : f32[1152] */
+  /* %151 = sub(%144, %150) blocks.2.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[54], (const long[]){1}, arena + 933888, (const long[]){1},
       arena + 935040);
 
-  /* %149 = reshape(%146) {shape [1152, 1]} blocks.2.conv.conv.0 : f32[1152, 1], a view of %146: no code */
+  /* %152 = reshape(%149) {shape [1152, 1]} blocks.2.conv.conv.0 : f32[1152, 1], a view of %149: no code */
 
-  /* %150 = mul(%139, %149) blocks.2.conv.conv.0 : f32[1152, 192] */
+  /* %153 = mul(%142, %152) blocks.2.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[52], (const long[]){192, 1}, arena + 932736,
       (const long[]){1, 0}, arena + 936192);
 
-  /* %157 = add_scalar(%156) {x op 1e-05} blocks.2.conv.conv.4 : f32[1152] */
+  /* %160 = add_scalar(%159) {x op 1e-05} blocks.2.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[61], 1e-05f, arena + 1157376);
 
-  /* %158 = rsqrt(%157) blocks.2.conv.conv.4 : f32[1152] */
+  /* %161 = rsqrt(%160) blocks.2.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 1157376, arena + 1158528);
 
-  /* %159 = mul(%153, %158) blocks.2.conv.conv.4 : f32[1152] */
+  /* %162 = mul(%156, %161) blocks.2.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[58], (const long[]){1}, arena + 1158528, (const long[]){1},
       arena + 1159680);
 
-  /* %160 = mul(%155, %159) blocks.2.conv.conv.4 : f32[1152] */
+  /* %163 = mul(%158, %162) blocks.2.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[60], (const long[]){1}, arena + 1159680, (const long[]){1},
       arena + 1160832);
 
-  /* %161 = sub(%154, %160) blocks.2.conv.conv.4 : f32[1152] */
+  /* %164 = sub(%157, %163) blocks.2.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[59], (const long[]){1}, arena + 1160832, (const long[]){1},
       arena + 1161984);
 
-  /* %162 = reshape(%159) {shape [1152, 1, 1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 1, 1], a view of %159: no code */
+  /* %165 = reshape(%162) {shape [1152, 1, 1, 1]} blocks.2.conv.conv.3 : f32[1152, 1, 1, 1], a view of %162: no code */
 
-  /* %163 = mul(%152, %162) blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %166 = mul(%155, %165) blocks.2.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[57], (const long[]){9, 0, 3, 1}, arena + 1159680,
       (const long[]){1, 0, 0, 0}, arena + 1163136);
 
-  /* %171 = add_scalar(%170) {x op 1e-05} blocks.2.conv.conv.7 : f32[192] */
+  /* %174 = add_scalar(%173) {x op 1e-05} blocks.2.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[66], 1e-05f, arena + 1173504);
 
-  /* %172 = rsqrt(%171) blocks.2.conv.conv.7 : f32[192] */
+  /* %175 = rsqrt(%174) blocks.2.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 1173504, arena + 1173696);
 
-  /* %173 = mul(%167, %172) blocks.2.conv.conv.7 : f32[192] */
+  /* %176 = mul(%170, %175) blocks.2.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[63], (const long[]){1}, arena + 1173696, (const long[]){1},
       arena + 1173888);
 
-  /* %174 = mul(%169, %173) blocks.2.conv.conv.7 : f32[192] */
+  /* %177 = mul(%172, %176) blocks.2.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[65], (const long[]){1}, arena + 1173888, (const long[]){1},
       arena + 1174080);
 
-  /* %175 = sub(%168, %174) blocks.2.conv.conv.7 : f32[192] */
+  /* %178 = sub(%171, %177) blocks.2.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[64], (const long[]){1}, arena + 1174080, (const long[]){1},
       arena + 1174272);
 
-  /* %176 = reshape(%173) {shape [192, 1]} blocks.2.conv.conv.6 : f32[192, 1], a view of %173: no code */
+  /* %179 = reshape(%176) {shape [192, 1]} blocks.2.conv.conv.6 : f32[192, 1], a view of %176: no code */
 
-  /* %177 = mul(%166, %176) blocks.2.conv.conv.6 : f32[192, 1152] */
+  /* %180 = mul(%169, %179) blocks.2.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[62], (const long[]){1152, 1}, arena + 1173888,
       (const long[]){1, 0}, arena + 1174464);
 
-  /* %201 = add_scalar(%200) {x op 1e-05} blocks.3.conv.conv.1 : f32[1152] */
+  /* %204 = add_scalar(%203) {x op 1e-05} blocks.3.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[77], 1e-05f, arena + 1395648);
 
-  /* %202 = rsqrt(%201) blocks.3.conv.conv.1 : f32[1152] */
+  /* %205 = rsqrt(%204) blocks.3.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 1395648, arena + 1396800);
 
-  /* %203 = mul(%197, %202) blocks.3.conv.conv.1 : f32[1152] */
+  /* %206 = mul(%200, %205) blocks.3.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[74], (const long[]){1}, arena + 1396800, (const long[]){1},
       arena + 1397952);
 
-  /* %204 = mul(%199, %203) blocks.3.conv.conv.1 : f32[1152] */
+  /* %207 = mul(%202, %206) blocks.3.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[76], (const long[]){1}, arena + 1397952, (const long[]){1},
       arena + 1399104);
 
-  /* %205 = sub(%198, %204) blocks.3.conv.conv.1 : f32[1152] */
+  /* %208 = sub(%201, %207) blocks.3.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[75], (const long[]){1}, arena + 1399104, (const long[]){1},
       arena + 1400256);
 
-  /* %206 = reshape(%203) {shape [1152, 1]} blocks.3.conv.conv.0 : f32[1152, 1], a view of %203: no code */
+  /* %209 = reshape(%206) {shape [1152, 1]} blocks.3.conv.conv.0 : f32[1152, 1], a view of %206: no code */
 
-  /* %207 = mul(%196, %206) blocks.3.conv.conv.0 : f32[1152, 192] */
+  /* %210 = mul(%199, %209) blocks.3.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[73], (const long[]){192, 1}, arena + 1397952,
       (const long[]){1, 0}, arena + 1401408);
 
-  /* %214 = add_scalar(%213) {x op 1e-05} blocks.3.conv.conv.4 : f32[1152] */
+  /* %217 = add_scalar(%216) {x op 1e-05} blocks.3.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[82], 1e-05f, arena + 1622592);
 
-  /* %215 = rsqrt(%214) blocks.3.conv.conv.4 : f32[1152] */
+  /* %218 = rsqrt(%217) blocks.3.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 1622592, arena + 1623744);
 
-  /* %216 = mul(%210, %215) blocks.3.conv.conv.4 : f32[1152] */
+  /* %219 = mul(%213, %218) blocks.3.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[79], (const long[]){1}, arena + 1623744, (const long[]){1},
       arena + 1624896);
 
-  /* %217 = mul(%212, %216) blocks.3.conv.conv.4 : f32[1152] */
+  /* %220 = mul(%215, %219) blocks.3.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[81], (const long[]){1}, arena + 1624896, (const long[]){1},
       arena + 1626048);
 
-  /* %218 = sub(%211, %217) blocks.3.conv.conv.4 : f32[1152] */
+  /* %221 = sub(%214, %220) blocks.3.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[80], (const long[]){1}, arena + 1626048, (const long[]){1},
       arena + 1627200);
 
-  /* %219 = reshape(%216) {shape [1152, 1, 1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 1, 1], a view of %216: no code */
+  /* %222 = reshape(%219) {shape [1152, 1, 1, 1]} blocks.3.conv.conv.3 : f32[1152, 1, 1, 1], a view of %219: no code */
 
-  /* %220 = mul(%209, %219) blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %223 = mul(%212, %222) blocks.3.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[78], (const long[]){9, 0, 3, 1}, arena + 1624896,
       (const long[]){1, 0, 0, 0}, arena + 1628352);
 
-  /* %228 = add_scalar(%227) {x op 1e-05} blocks.3.conv.conv.7 : f32[192] */
+  /* %231 = add_scalar(%230) {x op 1e-05} blocks.3.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[87], 1e-05f, arena + 1638720);
 
-  /* %229 = rsqrt(%228) blocks.3.conv.conv.7 : f32[192] */
+  /* %232 = rsqrt(%231) blocks.3.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 1638720, arena + 1638912);
 
-  /* %230 = mul(%224, %229) blocks.3.conv.conv.7 : f32[192] */
+  /* %233 = mul(%227, %232) blocks.3.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[84], (const long[]){1}, arena + 1638912, (const long[]){1},
       arena + 1639104);
 
-  /* %231 = mul(%226, %230) blocks.3.conv.conv.7 : f32[192] */
+  /* %234 = mul(%229, %233) blocks.3.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[86], (const long[]){1}, arena + 1639104, (const long[]){1},
       arena + 1639296);
 
-  /* %232 = sub(%225, %231) blocks.3.conv.conv.7 : f32[192] */
+  /* %235 = sub(%228, %234) blocks.3.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[85], (const long[]){1}, arena + 1639296, (const long[]){1},
       arena + 1639488);
 
-  /* %233 = reshape(%230) {shape [192, 1]} blocks.3.conv.conv.6 : f32[192, 1], a view of %230: no code */
+  /* %236 = reshape(%233) {shape [192, 1]} blocks.3.conv.conv.6 : f32[192, 1], a view of %233: no code */
 
-  /* %234 = mul(%223, %233) blocks.3.conv.conv.6 : f32[192, 1152] */
+  /* %237 = mul(%226, %236) blocks.3.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[83], (const long[]){1152, 1}, arena + 1639104,
       (const long[]){1, 0}, arena + 1639680);
 
-  /* %258 = add_scalar(%257) {x op 1e-05} blocks.4.conv.conv.1 : f32[1152] */
+  /* %261 = add_scalar(%260) {x op 1e-05} blocks.4.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[98], 1e-05f, arena + 1860864);
 
-  /* %259 = rsqrt(%258) blocks.4.conv.conv.1 : f32[1152] */
+  /* %262 = rsqrt(%261) blocks.4.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 1860864, arena + 1862016);
 
-  /* %260 = mul(%254, %259) blocks.4.conv.conv.1 : f32[1152] */
+  /* %263 = mul(%257, %262) blocks.4.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[95], (const long[]){1}, arena + 1862016, (const long[]){1},
       arena + 1863168);
 
-  /* %261 = mul(%256, %260) blocks.4.conv.conv.1 : f32[1152] */
+  /* %264 = mul(%259, %263) blocks.4.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[97], (const long[]){1}, arena + 1863168, (const long[]){1},
       arena + 1864320);
 
-  /* %262 = sub(%255, %261) blocks.4.conv.conv.1 : f32[1152] */
+  /* %265 = sub(%258, %264) blocks.4.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[96], (const long[]){1}, arena + 1864320, (const long[]){1},
       arena + 1865472);
 
-  /* %263 = reshape(%260) {shape [1152, 1]} blocks.4.conv.conv.0 : f32[1152, 1], a view of %260: no code */
+  /* %266 = reshape(%263) {shape [1152, 1]} blocks.4.conv.conv.0 : f32[1152, 1], a view of %263: no code */
 
-  /* %264 = mul(%253, %263) blocks.4.conv.conv.0 : f32[1152, 192] */
+  /* %267 = mul(%256, %266) blocks.4.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[94], (const long[]){192, 1}, arena + 1863168,
       (const long[]){1, 0}, arena + 1866624);
 
-  /* %271 = add_scalar(%270) {x op 1e-05} blocks.4.conv.conv.4 : f32[1152] */
+  /* %274 = add_scalar(%273) {x op 1e-05} blocks.4.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[103], 1e-05f, arena + 2087808);
 
-  /* %272 = rsqrt(%271) blocks.4.conv.conv.4 : f32[1152] */
+  /* %275 = rsqrt(%274) blocks.4.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 2087808, arena + 2088960);
 
-  /* %273 = mul(%267, %272) blocks.4.conv.conv.4 : f32[1152] */
+  /* %276 = mul(%270, %275) blocks.4.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[100], (const long[]){1}, arena + 2088960,
       (const long[]){1}, arena + 2090112);
 
-  /* %274 = mul(%269, %273) blocks.4.conv.conv.4 : f32[1152] */
+  /* %277 = mul(%272, %276) blocks.4.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[102], (const long[]){1}, arena + 2090112,
       (const long[]){1}, arena + 2091264);
 
-  /* %275 = sub(%268, %274) blocks.4.conv.conv.4 : f32[1152] */
+  /* %278 = sub(%271, %277) blocks.4.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[101], (const long[]){1}, arena + 2091264,
       (const long[]){1}, arena + 2092416);
 
-  /* %276 = reshape(%273) {shape [1152, 1, 1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 1, 1], a view of %273: no code */
+  /* %279 = reshape(%276) {shape [1152, 1, 1, 1]} blocks.4.conv.conv.3 : f32[1152, 1, 1, 1], a view of %276: no code */
 
-  /* %277 = mul(%266, %276) blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %280 = mul(%269, %279) blocks.4.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[99], (const long[]){9, 0, 3, 1}, arena + 2090112,
       (const long[]){1, 0, 0, 0}, arena + 2093568);
 
-  /* %285 = add_scalar(%284) {x op 1e-05} blocks.4.conv.conv.7 : f32[192] */
+  /* %288 = add_scalar(%287) {x op 1e-05} blocks.4.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[108], 1e-05f, arena + 2103936);
 
-  /* %286 = rsqrt(%285) blocks.4.conv.conv.7 : f32[192] */
+  /* %289 = rsqrt(%288) blocks.4.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 2103936, arena + 2104128);
 
-  /* %287 = mul(%281, %286) blocks.4.conv.conv.7 : f32[192] */
+  /* %290 = mul(%284, %289) blocks.4.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[105], (const long[]){1}, arena + 2104128, (const long[]){1},
       arena + 2104320);
 
-  /* %288 = mul(%283, %287) blocks.4.conv.conv.7 : f32[192] */
+  /* %291 = mul(%286, %290) blocks.4.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[107], (const long[]){1}, arena + 2104320, (const long[]){1},
       arena + 2104512);
 
-  /* %289 = sub(%282, %288) blocks.4.conv.conv.7 : f32[192] */
+  /* %292 = sub(%285, %291) blocks.4.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[106], (const long[]){1}, arena + 2104512, (const long[]){1},
       arena + 2104704);
 
-  /* %290 = reshape(%287) {shape [192, 1]} blocks.4.conv.conv.6 : f32[192, 1], a view of %287: no code */
+  /* %293 = reshape(%290) {shape [192, 1]} blocks.4.conv.conv.6 : f32[192, 1], a view of %290: no code */
 
-  /* %291 = mul(%280, %290) blocks.4.conv.conv.6 : f32[192, 1152] */
+  /* %294 = mul(%283, %293) blocks.4.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[104], (const long[]){1152, 1}, arena + 2104320,
       (const long[]){1, 0}, arena + 2104896);
 
-  /* %315 = add_scalar(%314) {x op 1e-05} blocks.5.conv.conv.1 : f32[1152] */
+  /* %318 = add_scalar(%317) {x op 1e-05} blocks.5.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[119], 1e-05f, arena + 2326080);
 
-  /* %316 = rsqrt(%315) blocks.5.conv.conv.1 : f32[1152] */
+  /* %319 = rsqrt(%318) blocks.5.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 2326080, arena + 2327232);
 
-  /* %317 = mul(%311, %316) blocks.5.conv.conv.1 : f32[1152] */
+  /* %320 = mul(%314, %319) blocks.5.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[116], (const long[]){1}, arena + 2327232,
       (const long[]){1}, arena + 2328384);
 
-  /* %318 = mul(%313, %317) blocks.5.conv.conv.1 : f32[1152] */
+  /* %321 = mul(%316, %320) blocks.5.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[118], (const long[]){1}, arena + 2328384,
       (const long[]){1}, arena + 2329536);
 
-  /* %319 = sub(%312, %318) blocks.5.conv.conv.1 : f32[1152] */
+  /* %322 = sub(%315, %321) blocks.5.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[117], (const long[]){1}, arena + 2329536,
       (const long[]){1}, arena + 2330688);
 
-  /* %320 = reshape(%317) {shape [1152, 1]} blocks.5.conv.conv.0 : f32[1152, 1], a view of %317: no code */
+  /* %323 = reshape(%320) {shape [1152, 1]} blocks.5.conv.conv.0 : f32[1152, 1], a view of %320: no code */
 
-  /* %321 = mul(%310, %320) blocks.5.conv.conv.0 : f32[1152, 192] */
+  /* %324 = mul(%313, %323) blocks.5.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[115], (const long[]){192, 1}, arena + 2328384,
       (const long[]){1, 0}, arena + 2331840);
 
-  /* %328 = add_scalar(%327) {x op 1e-05} blocks.5.conv.conv.4 : f32[1152] */
+  /* %331 = add_scalar(%330) {x op 1e-05} blocks.5.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[124], 1e-05f, arena + 2553024);
 
-  /* %329 = rsqrt(%328) blocks.5.conv.conv.4 : f32[1152] */
+  /* %332 = rsqrt(%331) blocks.5.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 2553024, arena + 2554176);
 
-  /* %330 = mul(%324, %329) blocks.5.conv.conv.4 : f32[1152] */
+  /* %333 = mul(%327, %332) blocks.5.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[121], (const long[]){1}, arena + 2554176,
       (const long[]){1}, arena + 2555328);
 
-  /* %331 = mul(%326, %330) blocks.5.conv.conv.4 : f32[1152] */
+  /* %334 = mul(%329, %333) blocks.5.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[123], (const long[]){1}, arena + 2555328,
       (const long[]){1}, arena + 2556480);
 
-  /* %332 = sub(%325, %331) blocks.5.conv.conv.4 : f32[1152] */
+  /* %335 = sub(%328, %334) blocks.5.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[122], (const long[]){1}, arena + 2556480,
       (const long[]){1}, arena + 2557632);
 
-  /* %333 = reshape(%330) {shape [1152, 1, 1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 1, 1], a view of %330: no code */
+  /* %336 = reshape(%333) {shape [1152, 1, 1, 1]} blocks.5.conv.conv.3 : f32[1152, 1, 1, 1], a view of %333: no code */
 
-  /* %334 = mul(%323, %333) blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %337 = mul(%326, %336) blocks.5.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[120], (const long[]){9, 0, 3, 1}, arena + 2555328,
       (const long[]){1, 0, 0, 0}, arena + 2558784);
 
-  /* %342 = add_scalar(%341) {x op 1e-05} blocks.5.conv.conv.7 : f32[192] */
+  /* %345 = add_scalar(%344) {x op 1e-05} blocks.5.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[129], 1e-05f, arena + 2569152);
 
-  /* %343 = rsqrt(%342) blocks.5.conv.conv.7 : f32[192] */
+  /* %346 = rsqrt(%345) blocks.5.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 2569152, arena + 2569344);
 
-  /* %344 = mul(%338, %343) blocks.5.conv.conv.7 : f32[192] */
+  /* %347 = mul(%341, %346) blocks.5.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[126], (const long[]){1}, arena + 2569344, (const long[]){1},
       arena + 2569536);
 
-  /* %345 = mul(%340, %344) blocks.5.conv.conv.7 : f32[192] */
+  /* %348 = mul(%343, %347) blocks.5.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[128], (const long[]){1}, arena + 2569536, (const long[]){1},
       arena + 2569728);
 
-  /* %346 = sub(%339, %345) blocks.5.conv.conv.7 : f32[192] */
+  /* %349 = sub(%342, %348) blocks.5.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[127], (const long[]){1}, arena + 2569728, (const long[]){1},
       arena + 2569920);
 
-  /* %347 = reshape(%344) {shape [192, 1]} blocks.5.conv.conv.6 : f32[192, 1], a view of %344: no code */
+  /* %350 = reshape(%347) {shape [192, 1]} blocks.5.conv.conv.6 : f32[192, 1], a view of %347: no code */
 
-  /* %348 = mul(%337, %347) blocks.5.conv.conv.6 : f32[192, 1152] */
+  /* %351 = mul(%340, %350) blocks.5.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[125], (const long[]){1152, 1}, arena + 2569536,
       (const long[]){1, 0}, arena + 2570112);
 
-  /* %372 = add_scalar(%371) {x op 1e-05} blocks.6.conv.conv.1 : f32[1152] */
+  /* %375 = add_scalar(%374) {x op 1e-05} blocks.6.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[140], 1e-05f, arena + 2791296);
 
-  /* %373 = rsqrt(%372) blocks.6.conv.conv.1 : f32[1152] */
+  /* %376 = rsqrt(%375) blocks.6.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 2791296, arena + 2792448);
 
-  /* %374 = mul(%368, %373) blocks.6.conv.conv.1 : f32[1152] */
+  /* %377 = mul(%371, %376) blocks.6.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[137], (const long[]){1}, arena + 2792448,
       (const long[]){1}, arena + 2793600);
 
-  /* %375 = mul(%370, %374) blocks.6.conv.conv.1 : f32[1152] */
+  /* %378 = mul(%373, %377) blocks.6.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[139], (const long[]){1}, arena + 2793600,
       (const long[]){1}, arena + 2794752);
 
-  /* %376 = sub(%369, %375) blocks.6.conv.conv.1 : f32[1152] */
+  /* %379 = sub(%372, %378) blocks.6.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[138], (const long[]){1}, arena + 2794752,
       (const long[]){1}, arena + 2795904);
 
-  /* %377 = reshape(%374) {shape [1152, 1]} blocks.6.conv.conv.0 : f32[1152, 1], a view of %374: no code */
+  /* %380 = reshape(%377) {shape [1152, 1]} blocks.6.conv.conv.0 : f32[1152, 1], a view of %377: no code */
 
-  /* %378 = mul(%367, %377) blocks.6.conv.conv.0 : f32[1152, 192] */
+  /* %381 = mul(%370, %380) blocks.6.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[136], (const long[]){192, 1}, arena + 2793600,
       (const long[]){1, 0}, arena + 2797056);
 
-  /* %385 = add_scalar(%384) {x op 1e-05} blocks.6.conv.conv.4 : f32[1152] */
+  /* %388 = add_scalar(%387) {x op 1e-05} blocks.6.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[145], 1e-05f, arena + 3018240);
 
-  /* %386 = rsqrt(%385) blocks.6.conv.conv.4 : f32[1152] */
+  /* %389 = rsqrt(%388) blocks.6.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 3018240, arena + 3019392);
 
-  /* %387 = mul(%381, %386) blocks.6.conv.conv.4 : f32[1152] */
+  /* %390 = mul(%384, %389) blocks.6.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[142], (const long[]){1}, arena + 3019392,
       (const long[]){1}, arena + 3020544);
 
-  /* %388 = mul(%383, %387) blocks.6.conv.conv.4 : f32[1152] */
+  /* %391 = mul(%386, %390) blocks.6.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[144], (const long[]){1}, arena + 3020544,
       (const long[]){1}, arena + 3021696);
 
-  /* %389 = sub(%382, %388) blocks.6.conv.conv.4 : f32[1152] */
+  /* %392 = sub(%385, %391) blocks.6.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[143], (const long[]){1}, arena + 3021696,
       (const long[]){1}, arena + 3022848);
 
-  /* %390 = reshape(%387) {shape [1152, 1, 1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 1, 1], a view of %387: no code */
+  /* %393 = reshape(%390) {shape [1152, 1, 1, 1]} blocks.6.conv.conv.3 : f32[1152, 1, 1, 1], a view of %390: no code */
 
-  /* %391 = mul(%380, %390) blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %394 = mul(%383, %393) blocks.6.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[141], (const long[]){9, 0, 3, 1}, arena + 3020544,
       (const long[]){1, 0, 0, 0}, arena + 3024000);
 
-  /* %399 = add_scalar(%398) {x op 1e-05} blocks.6.conv.conv.7 : f32[192] */
+  /* %402 = add_scalar(%401) {x op 1e-05} blocks.6.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[150], 1e-05f, arena + 3034368);
 
-  /* %400 = rsqrt(%399) blocks.6.conv.conv.7 : f32[192] */
+  /* %403 = rsqrt(%402) blocks.6.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 3034368, arena + 3034560);
 
-  /* %401 = mul(%395, %400) blocks.6.conv.conv.7 : f32[192] */
+  /* %404 = mul(%398, %403) blocks.6.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[147], (const long[]){1}, arena + 3034560, (const long[]){1},
       arena + 3034752);
 
-  /* %402 = mul(%397, %401) blocks.6.conv.conv.7 : f32[192] */
+  /* %405 = mul(%400, %404) blocks.6.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[149], (const long[]){1}, arena + 3034752, (const long[]){1},
       arena + 3034944);
 
-  /* %403 = sub(%396, %402) blocks.6.conv.conv.7 : f32[192] */
+  /* %406 = sub(%399, %405) blocks.6.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[148], (const long[]){1}, arena + 3034944, (const long[]){1},
       arena + 3035136);
 
-  /* %404 = reshape(%401) {shape [192, 1]} blocks.6.conv.conv.6 : f32[192, 1], a view of %401: no code */
+  /* %407 = reshape(%404) {shape [192, 1]} blocks.6.conv.conv.6 : f32[192, 1], a view of %404: no code */
 
-  /* %405 = mul(%394, %404) blocks.6.conv.conv.6 : f32[192, 1152] */
+  /* %408 = mul(%397, %407) blocks.6.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[146], (const long[]){1152, 1}, arena + 3034752,
       (const long[]){1, 0}, arena + 3035328);
 
-  /* %429 = add_scalar(%428) {x op 1e-05} blocks.7.conv.conv.1 : f32[1152] */
+  /* %432 = add_scalar(%431) {x op 1e-05} blocks.7.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[161], 1e-05f, arena + 3256512);
 
-  /* %430 = rsqrt(%429) blocks.7.conv.conv.1 : f32[1152] */
+  /* %433 = rsqrt(%432) blocks.7.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 3256512, arena + 3257664);
 
-  /* %431 = mul(%425, %430) blocks.7.conv.conv.1 : f32[1152] */
+  /* %434 = mul(%428, %433) blocks.7.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[158], (const long[]){1}, arena + 3257664,
       (const long[]){1}, arena + 3258816);
 
-  /* %432 = mul(%427, %431) blocks.7.conv.conv.1 : f32[1152] */
+  /* %435 = mul(%430, %434) blocks.7.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[160], (const long[]){1}, arena + 3258816,
       (const long[]){1}, arena + 3259968);
 
-  /* %433 = sub(%426, %432) blocks.7.conv.conv.1 : f32[1152] */
+  /* %436 = sub(%429, %435) blocks.7.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[159], (const long[]){1}, arena + 3259968,
       (const long[]){1}, arena + 3261120);
 
-  /* %434 = reshape(%431) {shape [1152, 1]} blocks.7.conv.conv.0 : f32[1152, 1], a view of %431: no code */
+  /* %437 = reshape(%434) {shape [1152, 1]} blocks.7.conv.conv.0 : f32[1152, 1], a view of %434: no code */
 
-  /* %435 = mul(%424, %434) blocks.7.conv.conv.0 : f32[1152, 192] */
+  /* %438 = mul(%427, %437) blocks.7.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[157], (const long[]){192, 1}, arena + 3258816,
       (const long[]){1, 0}, arena + 3262272);
 
-  /* %442 = add_scalar(%441) {x op 1e-05} blocks.7.conv.conv.4 : f32[1152] */
+  /* %445 = add_scalar(%444) {x op 1e-05} blocks.7.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[166], 1e-05f, arena + 3483456);
 
-  /* %443 = rsqrt(%442) blocks.7.conv.conv.4 : f32[1152] */
+  /* %446 = rsqrt(%445) blocks.7.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 3483456, arena + 3484608);
 
-  /* %444 = mul(%438, %443) blocks.7.conv.conv.4 : f32[1152] */
+  /* %447 = mul(%441, %446) blocks.7.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[163], (const long[]){1}, arena + 3484608,
       (const long[]){1}, arena + 3485760);
 
-  /* %445 = mul(%440, %444) blocks.7.conv.conv.4 : f32[1152] */
+  /* %448 = mul(%443, %447) blocks.7.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[165], (const long[]){1}, arena + 3485760,
       (const long[]){1}, arena + 3486912);
 
-  /* %446 = sub(%439, %445) blocks.7.conv.conv.4 : f32[1152] */
+  /* %449 = sub(%442, %448) blocks.7.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[164], (const long[]){1}, arena + 3486912,
       (const long[]){1}, arena + 3488064);
 
-  /* %447 = reshape(%444) {shape [1152, 1, 1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 1, 1], a view of %444: no code */
+  /* %450 = reshape(%447) {shape [1152, 1, 1, 1]} blocks.7.conv.conv.3 : f32[1152, 1, 1, 1], a view of %447: no code */
 
-  /* %448 = mul(%437, %447) blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %451 = mul(%440, %450) blocks.7.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[162], (const long[]){9, 0, 3, 1}, arena + 3485760,
       (const long[]){1, 0, 0, 0}, arena + 3489216);
 
-  /* %456 = add_scalar(%455) {x op 1e-05} blocks.7.conv.conv.7 : f32[192] */
+  /* %459 = add_scalar(%458) {x op 1e-05} blocks.7.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[171], 1e-05f, arena + 3499584);
 
-  /* %457 = rsqrt(%456) blocks.7.conv.conv.7 : f32[192] */
+  /* %460 = rsqrt(%459) blocks.7.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 3499584, arena + 3499776);
 
-  /* %458 = mul(%452, %457) blocks.7.conv.conv.7 : f32[192] */
+  /* %461 = mul(%455, %460) blocks.7.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[168], (const long[]){1}, arena + 3499776, (const long[]){1},
       arena + 3499968);
 
-  /* %459 = mul(%454, %458) blocks.7.conv.conv.7 : f32[192] */
+  /* %462 = mul(%457, %461) blocks.7.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[170], (const long[]){1}, arena + 3499968, (const long[]){1},
       arena + 3500160);
 
-  /* %460 = sub(%453, %459) blocks.7.conv.conv.7 : f32[192] */
+  /* %463 = sub(%456, %462) blocks.7.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[169], (const long[]){1}, arena + 3500160, (const long[]){1},
       arena + 3500352);
 
-  /* %461 = reshape(%458) {shape [192, 1]} blocks.7.conv.conv.6 : f32[192, 1], a view of %458: no code */
+  /* %464 = reshape(%461) {shape [192, 1]} blocks.7.conv.conv.6 : f32[192, 1], a view of %461: no code */
 
-  /* %462 = mul(%451, %461) blocks.7.conv.conv.6 : f32[192, 1152] */
+  /* %465 = mul(%454, %464) blocks.7.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[167], (const long[]){1152, 1}, arena + 3499968,
       (const long[]){1, 0}, arena + 3500544);
 
-  /* %486 = add_scalar(%485) {x op 1e-05} blocks.8.conv.conv.1 : f32[1152] */
+  /* %489 = add_scalar(%488) {x op 1e-05} blocks.8.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[182], 1e-05f, arena + 3721728);
 
-  /* %487 = rsqrt(%486) blocks.8.conv.conv.1 : f32[1152] */
+  /* %490 = rsqrt(%489) blocks.8.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 3721728, arena + 3722880);
 
-  /* %488 = mul(%482, %487) blocks.8.conv.conv.1 : f32[1152] */
+  /* %491 = mul(%485, %490) blocks.8.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[179], (const long[]){1}, arena + 3722880,
       (const long[]){1}, arena + 3724032);
 
-  /* %489 = mul(%484, %488) blocks.8.conv.conv.1 : f32[1152] */
+  /* %492 = mul(%487, %491) blocks.8.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[181], (const long[]){1}, arena + 3724032,
       (const long[]){1}, arena + 3725184);
 
-  /* %490 = sub(%483, %489) blocks.8.conv.conv.1 : f32[1152] */
+  /* %493 = sub(%486, %492) blocks.8.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[180], (const long[]){1}, arena + 3725184,
       (const long[]){1}, arena + 3726336);
 
-  /* %491 = reshape(%488) {shape [1152, 1]} blocks.8.conv.conv.0 : f32[1152, 1], a view of %488: no code */
+  /* %494 = reshape(%491) {shape [1152, 1]} blocks.8.conv.conv.0 : f32[1152, 1], a view of %491: no code */
 
-  /* %492 = mul(%481, %491) blocks.8.conv.conv.0 : f32[1152, 192] */
+  /* %495 = mul(%484, %494) blocks.8.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[178], (const long[]){192, 1}, arena + 3724032,
       (const long[]){1, 0}, arena + 3727488);
 
-  /* %499 = add_scalar(%498) {x op 1e-05} blocks.8.conv.conv.4 : f32[1152] */
+  /* %502 = add_scalar(%501) {x op 1e-05} blocks.8.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[187], 1e-05f, arena + 3948672);
 
-  /* %500 = rsqrt(%499) blocks.8.conv.conv.4 : f32[1152] */
+  /* %503 = rsqrt(%502) blocks.8.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 3948672, arena + 3949824);
 
-  /* %501 = mul(%495, %500) blocks.8.conv.conv.4 : f32[1152] */
+  /* %504 = mul(%498, %503) blocks.8.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[184], (const long[]){1}, arena + 3949824,
       (const long[]){1}, arena + 3950976);
 
-  /* %502 = mul(%497, %501) blocks.8.conv.conv.4 : f32[1152] */
+  /* %505 = mul(%500, %504) blocks.8.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[186], (const long[]){1}, arena + 3950976,
       (const long[]){1}, arena + 3952128);
 
-  /* %503 = sub(%496, %502) blocks.8.conv.conv.4 : f32[1152] */
+  /* %506 = sub(%499, %505) blocks.8.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[185], (const long[]){1}, arena + 3952128,
       (const long[]){1}, arena + 3953280);
 
-  /* %504 = reshape(%501) {shape [1152, 1, 1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 1, 1], a view of %501: no code */
+  /* %507 = reshape(%504) {shape [1152, 1, 1, 1]} blocks.8.conv.conv.3 : f32[1152, 1, 1, 1], a view of %504: no code */
 
-  /* %505 = mul(%494, %504) blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %508 = mul(%497, %507) blocks.8.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[183], (const long[]){9, 0, 3, 1}, arena + 3950976,
       (const long[]){1, 0, 0, 0}, arena + 3954432);
 
-  /* %513 = add_scalar(%512) {x op 1e-05} blocks.8.conv.conv.7 : f32[192] */
+  /* %516 = add_scalar(%515) {x op 1e-05} blocks.8.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[192], 1e-05f, arena + 3964800);
 
-  /* %514 = rsqrt(%513) blocks.8.conv.conv.7 : f32[192] */
+  /* %517 = rsqrt(%516) blocks.8.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 3964800, arena + 3964992);
 
-  /* %515 = mul(%509, %514) blocks.8.conv.conv.7 : f32[192] */
+  /* %518 = mul(%512, %517) blocks.8.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[189], (const long[]){1}, arena + 3964992, (const long[]){1},
       arena + 3965184);
 
-  /* %516 = mul(%511, %515) blocks.8.conv.conv.7 : f32[192] */
+  /* %519 = mul(%514, %518) blocks.8.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[191], (const long[]){1}, arena + 3965184, (const long[]){1},
       arena + 3965376);
 
-  /* %517 = sub(%510, %516) blocks.8.conv.conv.7 : f32[192] */
+  /* %520 = sub(%513, %519) blocks.8.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[190], (const long[]){1}, arena + 3965376, (const long[]){1},
       arena + 3965568);
 
-  /* %518 = reshape(%515) {shape [192, 1]} blocks.8.conv.conv.6 : f32[192, 1], a view of %515: no code */
+  /* %521 = reshape(%518) {shape [192, 1]} blocks.8.conv.conv.6 : f32[192, 1], a view of %518: no code */
 
-  /* %519 = mul(%508, %518) blocks.8.conv.conv.6 : f32[192, 1152] */
+  /* %522 = mul(%511, %521) blocks.8.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[188], (const long[]){1152, 1}, arena + 3965184,
       (const long[]){1, 0}, arena + 3965760);
 
-  /* %543 = add_scalar(%542) {x op 1e-05} blocks.9.conv.conv.1 : f32[1152] */
+  /* %546 = add_scalar(%545) {x op 1e-05} blocks.9.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[203], 1e-05f, arena + 4186944);
 
-  /* %544 = rsqrt(%543) blocks.9.conv.conv.1 : f32[1152] */
+  /* %547 = rsqrt(%546) blocks.9.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 4186944, arena + 4188096);
 
-  /* %545 = mul(%539, %544) blocks.9.conv.conv.1 : f32[1152] */
+  /* %548 = mul(%542, %547) blocks.9.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[200], (const long[]){1}, arena + 4188096,
       (const long[]){1}, arena + 4189248);
 
-  /* %546 = mul(%541, %545) blocks.9.conv.conv.1 : f32[1152] */
+  /* %549 = mul(%544, %548) blocks.9.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[202], (const long[]){1}, arena + 4189248,
       (const long[]){1}, arena + 4190400);
 
-  /* %547 = sub(%540, %546) blocks.9.conv.conv.1 : f32[1152] */
+  /* %550 = sub(%543, %549) blocks.9.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[201], (const long[]){1}, arena + 4190400,
       (const long[]){1}, arena + 4191552);
 
-  /* %548 = reshape(%545) {shape [1152, 1]} blocks.9.conv.conv.0 : f32[1152, 1], a view of %545: no code */
+  /* %551 = reshape(%548) {shape [1152, 1]} blocks.9.conv.conv.0 : f32[1152, 1], a view of %548: no code */
 
-  /* %549 = mul(%538, %548) blocks.9.conv.conv.0 : f32[1152, 192] */
+  /* %552 = mul(%541, %551) blocks.9.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[199], (const long[]){192, 1}, arena + 4189248,
       (const long[]){1, 0}, arena + 4192704);
 
-  /* %556 = add_scalar(%555) {x op 1e-05} blocks.9.conv.conv.4 : f32[1152] */
+  /* %559 = add_scalar(%558) {x op 1e-05} blocks.9.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[208], 1e-05f, arena + 4413888);
 
-  /* %557 = rsqrt(%556) blocks.9.conv.conv.4 : f32[1152] */
+  /* %560 = rsqrt(%559) blocks.9.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 4413888, arena + 4415040);
 
-  /* %558 = mul(%552, %557) blocks.9.conv.conv.4 : f32[1152] */
+  /* %561 = mul(%555, %560) blocks.9.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[205], (const long[]){1}, arena + 4415040,
       (const long[]){1}, arena + 4416192);
 
-  /* %559 = mul(%554, %558) blocks.9.conv.conv.4 : f32[1152] */
+  /* %562 = mul(%557, %561) blocks.9.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[207], (const long[]){1}, arena + 4416192,
       (const long[]){1}, arena + 4417344);
 
-  /* %560 = sub(%553, %559) blocks.9.conv.conv.4 : f32[1152] */
+  /* %563 = sub(%556, %562) blocks.9.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[206], (const long[]){1}, arena + 4417344,
       (const long[]){1}, arena + 4418496);
 
-  /* %561 = reshape(%558) {shape [1152, 1, 1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 1, 1], a view of %558: no code */
+  /* %564 = reshape(%561) {shape [1152, 1, 1, 1]} blocks.9.conv.conv.3 : f32[1152, 1, 1, 1], a view of %561: no code */
 
-  /* %562 = mul(%551, %561) blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %565 = mul(%554, %564) blocks.9.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[204], (const long[]){9, 0, 3, 1}, arena + 4416192,
       (const long[]){1, 0, 0, 0}, arena + 4419648);
 
-  /* %570 = add_scalar(%569) {x op 1e-05} blocks.9.conv.conv.7 : f32[192] */
+  /* %573 = add_scalar(%572) {x op 1e-05} blocks.9.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[213], 1e-05f, arena + 4430016);
 
-  /* %571 = rsqrt(%570) blocks.9.conv.conv.7 : f32[192] */
+  /* %574 = rsqrt(%573) blocks.9.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 4430016, arena + 4430208);
 
-  /* %572 = mul(%566, %571) blocks.9.conv.conv.7 : f32[192] */
+  /* %575 = mul(%569, %574) blocks.9.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[210], (const long[]){1}, arena + 4430208, (const long[]){1},
       arena + 4430400);
 
-  /* %573 = mul(%568, %572) blocks.9.conv.conv.7 : f32[192] */
+  /* %576 = mul(%571, %575) blocks.9.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[212], (const long[]){1}, arena + 4430400, (const long[]){1},
       arena + 4430592);
 
-  /* %574 = sub(%567, %573) blocks.9.conv.conv.7 : f32[192] */
+  /* %577 = sub(%570, %576) blocks.9.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[211], (const long[]){1}, arena + 4430592, (const long[]){1},
       arena + 4430784);
 
-  /* %575 = reshape(%572) {shape [192, 1]} blocks.9.conv.conv.6 : f32[192, 1], a view of %572: no code */
+  /* %578 = reshape(%575) {shape [192, 1]} blocks.9.conv.conv.6 : f32[192, 1], a view of %575: no code */
 
-  /* %576 = mul(%565, %575) blocks.9.conv.conv.6 : f32[192, 1152] */
+  /* %579 = mul(%568, %578) blocks.9.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[209], (const long[]){1152, 1}, arena + 4430400,
       (const long[]){1, 0}, arena + 4430976);
 
-  /* %600 = add_scalar(%599) {x op 1e-05} blocks.10.conv.conv.1 : f32[1152] */
+  /* %603 = add_scalar(%602) {x op 1e-05} blocks.10.conv.conv.1 : f32[1152] */
   lk_add_scalar(1152, params[224], 1e-05f, arena + 4652160);
 
-  /* %601 = rsqrt(%600) blocks.10.conv.conv.1 : f32[1152] */
+  /* %604 = rsqrt(%603) blocks.10.conv.conv.1 : f32[1152] */
   lk_rsqrt(1152, arena + 4652160, arena + 4653312);
 
-  /* %602 = mul(%596, %601) blocks.10.conv.conv.1 : f32[1152] */
+  /* %605 = mul(%599, %604) blocks.10.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[221], (const long[]){1}, arena + 4653312,
       (const long[]){1}, arena + 4654464);
 
-  /* %603 = mul(%598, %602) blocks.10.conv.conv.1 : f32[1152] */
+  /* %606 = mul(%601, %605) blocks.10.conv.conv.1 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[223], (const long[]){1}, arena + 4654464,
       (const long[]){1}, arena + 4655616);
 
-  /* %604 = sub(%597, %603) blocks.10.conv.conv.1 : f32[1152] */
+  /* %607 = sub(%600, %606) blocks.10.conv.conv.1 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[222], (const long[]){1}, arena + 4655616,
       (const long[]){1}, arena + 4656768);
 
-  /* %605 = reshape(%602) {shape [1152, 1]} blocks.10.conv.conv.0 : f32[1152, 1], a view of %602: no code */
+  /* %608 = reshape(%605) {shape [1152, 1]} blocks.10.conv.conv.0 : f32[1152, 1], a view of %605: no code */
 
-  /* %606 = mul(%595, %605) blocks.10.conv.conv.0 : f32[1152, 192] */
+  /* %609 = mul(%598, %608) blocks.10.conv.conv.0 : f32[1152, 192] */
   lk_mul(2, (const long[]){1152, 192}, params[220], (const long[]){192, 1}, arena + 4654464,
       (const long[]){1, 0}, arena + 4657920);
 
-  /* %613 = add_scalar(%612) {x op 1e-05} blocks.10.conv.conv.4 : f32[1152] */
+  /* %616 = add_scalar(%615) {x op 1e-05} blocks.10.conv.conv.4 : f32[1152] */
   lk_add_scalar(1152, params[229], 1e-05f, arena + 4879104);
 
-  /* %614 = rsqrt(%613) blocks.10.conv.conv.4 : f32[1152] */
+  /* %617 = rsqrt(%616) blocks.10.conv.conv.4 : f32[1152] */
   lk_rsqrt(1152, arena + 4879104, arena + 4880256);
 
-  /* %615 = mul(%609, %614) blocks.10.conv.conv.4 : f32[1152] */
+  /* %618 = mul(%612, %617) blocks.10.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[226], (const long[]){1}, arena + 4880256,
       (const long[]){1}, arena + 4881408);
 
-  /* %616 = mul(%611, %615) blocks.10.conv.conv.4 : f32[1152] */
+  /* %619 = mul(%614, %618) blocks.10.conv.conv.4 : f32[1152] */
   lk_mul(1, (const long[]){1152}, params[228], (const long[]){1}, arena + 4881408,
       (const long[]){1}, arena + 4882560);
 
-  /* %617 = sub(%610, %616) blocks.10.conv.conv.4 : f32[1152] */
+  /* %620 = sub(%613, %619) blocks.10.conv.conv.4 : f32[1152] */
   lk_sub(1, (const long[]){1152}, params[227], (const long[]){1}, arena + 4882560,
       (const long[]){1}, arena + 4883712);
 
-  /* %618 = reshape(%615) {shape [1152, 1, 1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 1, 1], a view of %615: no code */
+  /* %621 = reshape(%618) {shape [1152, 1, 1, 1]} blocks.10.conv.conv.3 : f32[1152, 1, 1, 1], a view of %618: no code */
 
-  /* %619 = mul(%608, %618) blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
+  /* %622 = mul(%611, %621) blocks.10.conv.conv.3 : f32[1152, 1, 3, 3] */
   lk_mul(4, (const long[]){1152, 1, 3, 3}, params[225], (const long[]){9, 0, 3, 1}, arena + 4881408,
       (const long[]){1, 0, 0, 0}, arena + 4884864);
 
-  /* %627 = add_scalar(%626) {x op 1e-05} blocks.10.conv.conv.7 : f32[192] */
+  /* %630 = add_scalar(%629) {x op 1e-05} blocks.10.conv.conv.7 : f32[192] */
   lk_add_scalar(192, params[234], 1e-05f, arena + 4895232);
 
-  /* %628 = rsqrt(%627) blocks.10.conv.conv.7 : f32[192] */
+  /* %631 = rsqrt(%630) blocks.10.conv.conv.7 : f32[192] */
   lk_rsqrt(192, arena + 4895232, arena + 4895424);
 
-  /* %629 = mul(%623, %628) blocks.10.conv.conv.7 : f32[192] */
+  /* %632 = mul(%626, %631) blocks.10.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[231], (const long[]){1}, arena + 4895424, (const long[]){1},
       arena + 4895616);
 
-  /* %630 = mul(%625, %629) blocks.10.conv.conv.7 : f32[192] */
+  /* %633 = mul(%628, %632) blocks.10.conv.conv.7 : f32[192] */
   lk_mul(1, (const long[]){192}, params[233], (const long[]){1}, arena + 4895616, (const long[]){1},
       arena + 4895808);
 
-  /* %631 = sub(%624, %630) blocks.10.conv.conv.7 : f32[192] */
+  /* %634 = sub(%627, %633) blocks.10.conv.conv.7 : f32[192] */
   lk_sub(1, (const long[]){192}, params[232], (const long[]){1}, arena + 4895808, (const long[]){1},
       arena + 4896000);
 
-  /* %632 = reshape(%629) {shape [192, 1]} blocks.10.conv.conv.6 : f32[192, 1], a view of %629: no code */
+  /* %635 = reshape(%632) {shape [192, 1]} blocks.10.conv.conv.6 : f32[192, 1], a view of %632: no code */
 
-  /* %633 = mul(%622, %632) blocks.10.conv.conv.6 : f32[192, 1152] */
+  /* %636 = mul(%625, %635) blocks.10.conv.conv.6 : f32[192, 1152] */
   lk_mul(2, (const long[]){192, 1152}, params[230], (const long[]){1152, 1}, arena + 4895616,
       (const long[]){1, 0}, arena + 4896192);
   return 0;
@@ -3779,529 +3529,536 @@ int localvit_tiny_relu6_forward(const float *const *params, const float *const *
     float *arena) {
   const int B = 1; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[B, 192, 14, 14] */
-  lk_conv2d(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, inputs[0], params[0], params[1],
-      arena + 5267904, arena + 5117376);
+  /* %3 = reshape(%0) {shape [3, 14, 16, 14, 16]} patch_embed.proj : f32[B, 3, 14, 16, 14, 16], a view of %0: no code */
 
-  /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
-  lk_img2seq(B, 192, 196, arena + 5267904, arena + 5569152);
+  /* %4 = transpose(%3) {perm [1, 3, 0, 2, 4]} patch_embed.proj : f32[B, 14, 14, 3, 16, 16] */
+  lk_transpose(6, (const long[]){B, 3, 14, 16, 14, 16}, (const int[]){0, 2, 4, 1, 3, 5}, inputs[0],
+      arena + 5117376);
 
-  /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
+  /* %5 = reshape(%4) {shape [196, 768]} patch_embed.proj : f32[B, 196, 768], a view of %4: no code */
+
+  /* %6 = reshape(%1) {shape [192, 768]} patch_embed.proj : f32[192, 768], a view of %1: no code */
+
+  /* %7 = fused_linear(%5, %6, %2) patch_embed.proj : f32[B, 196, 192], written into %10 from row 1 */
+  lk_fused_linear(B * 196, 768, 192, arena + 5117376, params[0], params[1], LK_ACT_NONE, NULL,
+      arena + 5569152);
+
+  /* %10 = concat(%8, %7) {axis 0} : f32[B, 197, 192] */
   lk_copy_strided(3, (const long[]){B, 1, 192}, params[2], (const long[]){0, 192, 1},
       arena + 5568960, (const long[]){37824, 37824, 1});
 
-  /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
+  /* %11 = add(%10, %9) : f32[B, 197, 192], written over %10 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 5568960, (const long[]){37824, 192, 1}, params[3],
       (const long[]){0, 192, 1}, arena + 5568960);
 
-  /* %11 = layernorm(%8, %9, %10) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %14 = layernorm(%11, %12, %13) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[4], params[5], 1e-06f, arena + 5230848);
 
-  /* %14 = fused_linear(%11, %12, %13) blocks.0.attn.qkv : f32[B, 197, 576] */
+  /* %17 = fused_linear(%14, %15, %16) blocks.0.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %15 = slice(%14) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %14: no code */
+  /* %18 = slice(%17) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %16 = slice(%14) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %14: no code */
+  /* %19 = slice(%17) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %17 = slice(%14) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %14: no code */
+  /* %20 = slice(%17) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %18 = sdpa(%15, %16, %17) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  /* %21 = sdpa(%18, %19, %20) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %21 = fused_linear(%18, %19, %20, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %24 = fused_linear(%21, %22, %23, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[8], params[9], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %22 = slice(%21) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %25 = slice(%24) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %23 = slice(%21) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %26 = slice(%24) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %25 = reshape(%24) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %24: no code */
+  /* %28 = reshape(%27) {shape [1152, 192]} blocks.0.conv.conv.0 : f32[1152, 192], a view of %27: no code */
 
-  /* %37 = fused_linear(%23, %36, %34) {act relu6} blocks.0.conv.conv.0 : f32[B, 196, 1152] */
+  /* %40 = fused_linear(%26, %39, %37) {act relu6} blocks.0.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 5760, arena + 4608, LK_ACT_RELU6,
       NULL, arena + 5117376);
 
-  /* %50 = token_dwconv(%37, %49, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
+  /* %53 = token_dwconv(%40, %52, %50) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.0.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 232704,
       arena + 231552, LK_ACT_RELU6, arena + 5343168);
 
-  /* %52 = reshape(%51) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %51: no code */
+  /* %55 = reshape(%54) {shape [192, 1152]} blocks.0.conv.conv.6 : f32[192, 1152], a view of %54: no code */
 
-  /* %64 = fused_linear(%50, %63, %61, %23) {residual} blocks.0.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %67 = fused_linear(%53, %66, %64, %26) {residual} blocks.0.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 244032, arena + 243840, LK_ACT_NONE,
       arena + 5569152, arena + 5569152);
 
-  /* %65 = concat(%22, %64) {axis 0} blocks.0.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %68 = concat(%25, %67) {axis 0} blocks.0.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %68 = layernorm(%65, %66, %67) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %71 = layernorm(%68, %69, %70) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[25], params[26], 1e-06f, arena + 5230848);
 
-  /* %71 = fused_linear(%68, %69, %70) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %74 = fused_linear(%71, %72, %73) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[27], params[28], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %72 = slice(%71) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
+  /* %75 = slice(%74) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %73 = slice(%71) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
+  /* %76 = slice(%74) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %74 = slice(%71) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %71: no code */
+  /* %77 = slice(%74) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %74: no code */
 
-  /* %75 = sdpa(%72, %73, %74) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  /* %78 = sdpa(%75, %76, %77) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %78 = fused_linear(%75, %76, %77, %65) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %81 = fused_linear(%78, %79, %80, %68) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[29], params[30], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %79 = slice(%78) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %82 = slice(%81) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %80 = slice(%78) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %83 = slice(%81) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %82 = reshape(%81) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %81: no code */
+  /* %85 = reshape(%84) {shape [1152, 192]} blocks.1.conv.conv.0 : f32[1152, 192], a view of %84: no code */
 
-  /* %94 = fused_linear(%80, %93, %91) {act relu6} blocks.1.conv.conv.0 : f32[B, 196, 1152] */
+  /* %97 = fused_linear(%83, %96, %94) {act relu6} blocks.1.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 470976, arena + 469824, LK_ACT_RELU6,
       NULL, arena + 5117376);
 
-  /* %107 = token_dwconv(%94, %106, %104) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
+  /* %110 = token_dwconv(%97, %109, %107) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.1.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 697920,
       arena + 696768, LK_ACT_RELU6, arena + 5343168);
 
-  /* %109 = reshape(%108) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %108: no code */
+  /* %112 = reshape(%111) {shape [192, 1152]} blocks.1.conv.conv.6 : f32[192, 1152], a view of %111: no code */
 
-  /* %121 = fused_linear(%107, %120, %118, %80) {residual} blocks.1.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %124 = fused_linear(%110, %123, %121, %83) {residual} blocks.1.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 709248, arena + 709056, LK_ACT_NONE,
       arena + 5569152, arena + 5569152);
 
-  /* %122 = concat(%79, %121) {axis 0} blocks.1.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %125 = concat(%82, %124) {axis 0} blocks.1.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %125 = layernorm(%122, %123, %124) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %128 = layernorm(%125, %126, %127) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[46], params[47], 1e-06f, arena + 5230848);
 
-  /* %128 = fused_linear(%125, %126, %127) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %131 = fused_linear(%128, %129, %130) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[48], params[49], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %129 = slice(%128) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %128: no code */
+  /* %132 = slice(%131) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %131: no code */
 
-  /* %130 = slice(%128) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %128: no code */
+  /* %133 = slice(%131) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %131: no code */
 
-  /* %131 = slice(%128) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %128: no code */
+  /* %134 = slice(%131) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %131: no code */
 
-  /* %132 = sdpa(%129, %130, %131) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  /* %135 = sdpa(%132, %133, %134) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %135 = fused_linear(%132, %133, %134, %122) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %138 = fused_linear(%135, %136, %137, %125) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[50], params[51], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %136 = slice(%135) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %139 = slice(%138) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %137 = slice(%135) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %140 = slice(%138) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %139 = reshape(%138) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %138: no code */
+  /* %142 = reshape(%141) {shape [1152, 192]} blocks.2.conv.conv.0 : f32[1152, 192], a view of %141: no code */
 
-  /* %151 = fused_linear(%137, %150, %148) {act relu6} blocks.2.conv.conv.0 : f32[B, 196, 1152] */
+  /* %154 = fused_linear(%140, %153, %151) {act relu6} blocks.2.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 936192, arena + 935040, LK_ACT_RELU6,
       NULL, arena + 5117376);
 
-  /* %164 = token_dwconv(%151, %163, %161) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
+  /* %167 = token_dwconv(%154, %166, %164) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.2.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 1163136,
       arena + 1161984, LK_ACT_RELU6, arena + 5343168);
 
-  /* %166 = reshape(%165) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %165: no code */
+  /* %169 = reshape(%168) {shape [192, 1152]} blocks.2.conv.conv.6 : f32[192, 1152], a view of %168: no code */
 
-  /* %178 = fused_linear(%164, %177, %175, %137) {residual} blocks.2.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %181 = fused_linear(%167, %180, %178, %140) {residual} blocks.2.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 1174464, arena + 1174272,
       LK_ACT_NONE, arena + 5569152, arena + 5569152);
 
-  /* %179 = concat(%136, %178) {axis 0} blocks.2.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %182 = concat(%139, %181) {axis 0} blocks.2.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %182 = layernorm(%179, %180, %181) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %185 = layernorm(%182, %183, %184) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[67], params[68], 1e-06f, arena + 5230848);
 
-  /* %185 = fused_linear(%182, %183, %184) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %188 = fused_linear(%185, %186, %187) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[69], params[70], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %186 = slice(%185) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %189 = slice(%188) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %187 = slice(%185) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %190 = slice(%188) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %188 = slice(%185) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %185: no code */
+  /* %191 = slice(%188) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %188: no code */
 
-  /* %189 = sdpa(%186, %187, %188) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  /* %192 = sdpa(%189, %190, %191) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %192 = fused_linear(%189, %190, %191, %179) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %195 = fused_linear(%192, %193, %194, %182) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[71], params[72], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %193 = slice(%192) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %196 = slice(%195) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %194 = slice(%192) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %197 = slice(%195) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %196 = reshape(%195) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %195: no code */
+  /* %199 = reshape(%198) {shape [1152, 192]} blocks.3.conv.conv.0 : f32[1152, 192], a view of %198: no code */
 
-  /* %208 = fused_linear(%194, %207, %205) {act relu6} blocks.3.conv.conv.0 : f32[B, 196, 1152] */
+  /* %211 = fused_linear(%197, %210, %208) {act relu6} blocks.3.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 1401408, arena + 1400256,
       LK_ACT_RELU6, NULL, arena + 5117376);
 
-  /* %221 = token_dwconv(%208, %220, %218) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
+  /* %224 = token_dwconv(%211, %223, %221) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.3.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 1628352,
       arena + 1627200, LK_ACT_RELU6, arena + 5343168);
 
-  /* %223 = reshape(%222) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %222: no code */
+  /* %226 = reshape(%225) {shape [192, 1152]} blocks.3.conv.conv.6 : f32[192, 1152], a view of %225: no code */
 
-  /* %235 = fused_linear(%221, %234, %232, %194) {residual} blocks.3.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %238 = fused_linear(%224, %237, %235, %197) {residual} blocks.3.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 1639680, arena + 1639488,
       LK_ACT_NONE, arena + 5569152, arena + 5569152);
 
-  /* %236 = concat(%193, %235) {axis 0} blocks.3.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %239 = concat(%196, %238) {axis 0} blocks.3.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %239 = layernorm(%236, %237, %238) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %242 = layernorm(%239, %240, %241) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[88], params[89], 1e-06f, arena + 5230848);
 
-  /* %242 = fused_linear(%239, %240, %241) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %245 = fused_linear(%242, %243, %244) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[90], params[91], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %243 = slice(%242) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %242: no code */
+  /* %246 = slice(%245) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %245: no code */
 
-  /* %244 = slice(%242) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %242: no code */
+  /* %247 = slice(%245) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %245: no code */
 
-  /* %245 = slice(%242) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %242: no code */
+  /* %248 = slice(%245) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %245: no code */
 
-  /* %246 = sdpa(%243, %244, %245) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  /* %249 = sdpa(%246, %247, %248) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %249 = fused_linear(%246, %247, %248, %236) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %252 = fused_linear(%249, %250, %251, %239) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[92], params[93], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %250 = slice(%249) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %253 = slice(%252) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %251 = slice(%249) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %254 = slice(%252) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %253 = reshape(%252) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %252: no code */
+  /* %256 = reshape(%255) {shape [1152, 192]} blocks.4.conv.conv.0 : f32[1152, 192], a view of %255: no code */
 
-  /* %265 = fused_linear(%251, %264, %262) {act relu6} blocks.4.conv.conv.0 : f32[B, 196, 1152] */
+  /* %268 = fused_linear(%254, %267, %265) {act relu6} blocks.4.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 1866624, arena + 1865472,
       LK_ACT_RELU6, NULL, arena + 5117376);
 
-  /* %278 = token_dwconv(%265, %277, %275) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
+  /* %281 = token_dwconv(%268, %280, %278) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.4.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 2093568,
       arena + 2092416, LK_ACT_RELU6, arena + 5343168);
 
-  /* %280 = reshape(%279) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %279: no code */
+  /* %283 = reshape(%282) {shape [192, 1152]} blocks.4.conv.conv.6 : f32[192, 1152], a view of %282: no code */
 
-  /* %292 = fused_linear(%278, %291, %289, %251) {residual} blocks.4.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %295 = fused_linear(%281, %294, %292, %254) {residual} blocks.4.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 2104896, arena + 2104704,
       LK_ACT_NONE, arena + 5569152, arena + 5569152);
 
-  /* %293 = concat(%250, %292) {axis 0} blocks.4.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %296 = concat(%253, %295) {axis 0} blocks.4.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %296 = layernorm(%293, %294, %295) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %299 = layernorm(%296, %297, %298) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[109], params[110], 1e-06f, arena + 5230848);
 
-  /* %299 = fused_linear(%296, %297, %298) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %302 = fused_linear(%299, %300, %301) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[111], params[112], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %300 = slice(%299) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %299: no code */
+  /* %303 = slice(%302) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
 
-  /* %301 = slice(%299) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %299: no code */
+  /* %304 = slice(%302) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
 
-  /* %302 = slice(%299) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %299: no code */
+  /* %305 = slice(%302) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %302: no code */
 
-  /* %303 = sdpa(%300, %301, %302) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  /* %306 = sdpa(%303, %304, %305) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %306 = fused_linear(%303, %304, %305, %293) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %309 = fused_linear(%306, %307, %308, %296) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[113], params[114], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %307 = slice(%306) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %310 = slice(%309) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %308 = slice(%306) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %311 = slice(%309) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %310 = reshape(%309) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %309: no code */
+  /* %313 = reshape(%312) {shape [1152, 192]} blocks.5.conv.conv.0 : f32[1152, 192], a view of %312: no code */
 
-  /* %322 = fused_linear(%308, %321, %319) {act relu6} blocks.5.conv.conv.0 : f32[B, 196, 1152] */
+  /* %325 = fused_linear(%311, %324, %322) {act relu6} blocks.5.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 2331840, arena + 2330688,
       LK_ACT_RELU6, NULL, arena + 5117376);
 
-  /* %335 = token_dwconv(%322, %334, %332) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
+  /* %338 = token_dwconv(%325, %337, %335) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.5.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 2558784,
       arena + 2557632, LK_ACT_RELU6, arena + 5343168);
 
-  /* %337 = reshape(%336) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %336: no code */
+  /* %340 = reshape(%339) {shape [192, 1152]} blocks.5.conv.conv.6 : f32[192, 1152], a view of %339: no code */
 
-  /* %349 = fused_linear(%335, %348, %346, %308) {residual} blocks.5.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %352 = fused_linear(%338, %351, %349, %311) {residual} blocks.5.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 2570112, arena + 2569920,
       LK_ACT_NONE, arena + 5569152, arena + 5569152);
 
-  /* %350 = concat(%307, %349) {axis 0} blocks.5.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %353 = concat(%310, %352) {axis 0} blocks.5.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %353 = layernorm(%350, %351, %352) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %356 = layernorm(%353, %354, %355) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[130], params[131], 1e-06f, arena + 5230848);
 
-  /* %356 = fused_linear(%353, %354, %355) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %359 = fused_linear(%356, %357, %358) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[132], params[133], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %357 = slice(%356) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %356: no code */
+  /* %360 = slice(%359) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %359: no code */
 
-  /* %358 = slice(%356) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %356: no code */
+  /* %361 = slice(%359) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %359: no code */
 
-  /* %359 = slice(%356) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %356: no code */
+  /* %362 = slice(%359) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %359: no code */
 
-  /* %360 = sdpa(%357, %358, %359) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  /* %363 = sdpa(%360, %361, %362) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %363 = fused_linear(%360, %361, %362, %350) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %366 = fused_linear(%363, %364, %365, %353) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[134], params[135], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %364 = slice(%363) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %367 = slice(%366) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %365 = slice(%363) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %368 = slice(%366) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %367 = reshape(%366) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %366: no code */
+  /* %370 = reshape(%369) {shape [1152, 192]} blocks.6.conv.conv.0 : f32[1152, 192], a view of %369: no code */
 
-  /* %379 = fused_linear(%365, %378, %376) {act relu6} blocks.6.conv.conv.0 : f32[B, 196, 1152] */
+  /* %382 = fused_linear(%368, %381, %379) {act relu6} blocks.6.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 2797056, arena + 2795904,
       LK_ACT_RELU6, NULL, arena + 5117376);
 
-  /* %392 = token_dwconv(%379, %391, %389) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
+  /* %395 = token_dwconv(%382, %394, %392) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.6.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 3024000,
       arena + 3022848, LK_ACT_RELU6, arena + 5343168);
 
-  /* %394 = reshape(%393) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %393: no code */
+  /* %397 = reshape(%396) {shape [192, 1152]} blocks.6.conv.conv.6 : f32[192, 1152], a view of %396: no code */
 
-  /* %406 = fused_linear(%392, %405, %403, %365) {residual} blocks.6.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %409 = fused_linear(%395, %408, %406, %368) {residual} blocks.6.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 3035328, arena + 3035136,
       LK_ACT_NONE, arena + 5569152, arena + 5569152);
 
-  /* %407 = concat(%364, %406) {axis 0} blocks.6.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %410 = concat(%367, %409) {axis 0} blocks.6.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %410 = layernorm(%407, %408, %409) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %413 = layernorm(%410, %411, %412) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[151], params[152], 1e-06f, arena + 5230848);
 
-  /* %413 = fused_linear(%410, %411, %412) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %416 = fused_linear(%413, %414, %415) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[153], params[154], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %414 = slice(%413) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %413: no code */
+  /* %417 = slice(%416) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %416: no code */
 
-  /* %415 = slice(%413) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %413: no code */
+  /* %418 = slice(%416) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %416: no code */
 
-  /* %416 = slice(%413) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %413: no code */
+  /* %419 = slice(%416) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %416: no code */
 
-  /* %417 = sdpa(%414, %415, %416) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  /* %420 = sdpa(%417, %418, %419) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %420 = fused_linear(%417, %418, %419, %407) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %423 = fused_linear(%420, %421, %422, %410) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[155], params[156], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %421 = slice(%420) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %424 = slice(%423) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %422 = slice(%420) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %425 = slice(%423) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %424 = reshape(%423) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %423: no code */
+  /* %427 = reshape(%426) {shape [1152, 192]} blocks.7.conv.conv.0 : f32[1152, 192], a view of %426: no code */
 
-  /* %436 = fused_linear(%422, %435, %433) {act relu6} blocks.7.conv.conv.0 : f32[B, 196, 1152] */
+  /* %439 = fused_linear(%425, %438, %436) {act relu6} blocks.7.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 3262272, arena + 3261120,
       LK_ACT_RELU6, NULL, arena + 5117376);
 
-  /* %449 = token_dwconv(%436, %448, %446) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
+  /* %452 = token_dwconv(%439, %451, %449) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.7.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 3489216,
       arena + 3488064, LK_ACT_RELU6, arena + 5343168);
 
-  /* %451 = reshape(%450) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %450: no code */
+  /* %454 = reshape(%453) {shape [192, 1152]} blocks.7.conv.conv.6 : f32[192, 1152], a view of %453: no code */
 
-  /* %463 = fused_linear(%449, %462, %460, %422) {residual} blocks.7.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %466 = fused_linear(%452, %465, %463, %425) {residual} blocks.7.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 3500544, arena + 3500352,
       LK_ACT_NONE, arena + 5569152, arena + 5569152);
 
-  /* %464 = concat(%421, %463) {axis 0} blocks.7.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %467 = concat(%424, %466) {axis 0} blocks.7.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %467 = layernorm(%464, %465, %466) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %470 = layernorm(%467, %468, %469) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[172], params[173], 1e-06f, arena + 5230848);
 
-  /* %470 = fused_linear(%467, %468, %469) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %473 = fused_linear(%470, %471, %472) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[174], params[175], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %471 = slice(%470) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %470: no code */
+  /* %474 = slice(%473) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %473: no code */
 
-  /* %472 = slice(%470) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %470: no code */
+  /* %475 = slice(%473) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %473: no code */
 
-  /* %473 = slice(%470) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %470: no code */
+  /* %476 = slice(%473) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %473: no code */
 
-  /* %474 = sdpa(%471, %472, %473) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  /* %477 = sdpa(%474, %475, %476) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %477 = fused_linear(%474, %475, %476, %464) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %480 = fused_linear(%477, %478, %479, %467) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[176], params[177], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %478 = slice(%477) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %481 = slice(%480) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %479 = slice(%477) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %482 = slice(%480) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %481 = reshape(%480) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %480: no code */
+  /* %484 = reshape(%483) {shape [1152, 192]} blocks.8.conv.conv.0 : f32[1152, 192], a view of %483: no code */
 
-  /* %493 = fused_linear(%479, %492, %490) {act relu6} blocks.8.conv.conv.0 : f32[B, 196, 1152] */
+  /* %496 = fused_linear(%482, %495, %493) {act relu6} blocks.8.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 3727488, arena + 3726336,
       LK_ACT_RELU6, NULL, arena + 5117376);
 
-  /* %506 = token_dwconv(%493, %505, %503) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
+  /* %509 = token_dwconv(%496, %508, %506) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.8.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 3954432,
       arena + 3953280, LK_ACT_RELU6, arena + 5343168);
 
-  /* %508 = reshape(%507) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %507: no code */
+  /* %511 = reshape(%510) {shape [192, 1152]} blocks.8.conv.conv.6 : f32[192, 1152], a view of %510: no code */
 
-  /* %520 = fused_linear(%506, %519, %517, %479) {residual} blocks.8.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %523 = fused_linear(%509, %522, %520, %482) {residual} blocks.8.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 3965760, arena + 3965568,
       LK_ACT_NONE, arena + 5569152, arena + 5569152);
 
-  /* %521 = concat(%478, %520) {axis 0} blocks.8.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %524 = concat(%481, %523) {axis 0} blocks.8.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %524 = layernorm(%521, %522, %523) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %527 = layernorm(%524, %525, %526) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[193], params[194], 1e-06f, arena + 5230848);
 
-  /* %527 = fused_linear(%524, %525, %526) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %530 = fused_linear(%527, %528, %529) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[195], params[196], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %528 = slice(%527) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %527: no code */
+  /* %531 = slice(%530) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %530: no code */
 
-  /* %529 = slice(%527) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %527: no code */
+  /* %532 = slice(%530) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %530: no code */
 
-  /* %530 = slice(%527) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %527: no code */
+  /* %533 = slice(%530) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %530: no code */
 
-  /* %531 = sdpa(%528, %529, %530) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  /* %534 = sdpa(%531, %532, %533) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %534 = fused_linear(%531, %532, %533, %521) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %537 = fused_linear(%534, %535, %536, %524) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[197], params[198], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %535 = slice(%534) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %538 = slice(%537) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %536 = slice(%534) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %539 = slice(%537) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %538 = reshape(%537) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %537: no code */
+  /* %541 = reshape(%540) {shape [1152, 192]} blocks.9.conv.conv.0 : f32[1152, 192], a view of %540: no code */
 
-  /* %550 = fused_linear(%536, %549, %547) {act relu6} blocks.9.conv.conv.0 : f32[B, 196, 1152] */
+  /* %553 = fused_linear(%539, %552, %550) {act relu6} blocks.9.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 4192704, arena + 4191552,
       LK_ACT_RELU6, NULL, arena + 5117376);
 
-  /* %563 = token_dwconv(%550, %562, %560) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
+  /* %566 = token_dwconv(%553, %565, %563) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.9.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 4419648,
       arena + 4418496, LK_ACT_RELU6, arena + 5343168);
 
-  /* %565 = reshape(%564) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %564: no code */
+  /* %568 = reshape(%567) {shape [192, 1152]} blocks.9.conv.conv.6 : f32[192, 1152], a view of %567: no code */
 
-  /* %577 = fused_linear(%563, %576, %574, %536) {residual} blocks.9.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %580 = fused_linear(%566, %579, %577, %539) {residual} blocks.9.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 4430976, arena + 4430784,
       LK_ACT_NONE, arena + 5569152, arena + 5569152);
 
-  /* %578 = concat(%535, %577) {axis 0} blocks.9.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %581 = concat(%538, %580) {axis 0} blocks.9.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %581 = layernorm(%578, %579, %580) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %584 = layernorm(%581, %582, %583) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[214], params[215], 1e-06f, arena + 5230848);
 
-  /* %584 = fused_linear(%581, %582, %583) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %587 = fused_linear(%584, %585, %586) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[216], params[217], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %585 = slice(%584) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %584: no code */
+  /* %588 = slice(%587) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %587: no code */
 
-  /* %586 = slice(%584) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %584: no code */
+  /* %589 = slice(%587) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %587: no code */
 
-  /* %587 = slice(%584) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %584: no code */
+  /* %590 = slice(%587) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %587: no code */
 
-  /* %588 = sdpa(%585, %586, %587) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  /* %591 = sdpa(%588, %589, %590) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %591 = fused_linear(%588, %589, %590, %578) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %594 = fused_linear(%591, %592, %593, %581) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 5230848, params[218], params[219], LK_ACT_NONE,
       arena + 5568960, arena + 5568960);
 
-  /* %592 = slice(%591) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %595 = slice(%594) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %593 = slice(%591) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %596 = slice(%594) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %595 = reshape(%594) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %594: no code */
+  /* %598 = reshape(%597) {shape [1152, 192]} blocks.10.conv.conv.0 : f32[1152, 192], a view of %597: no code */
 
-  /* %607 = fused_linear(%593, %606, %604) {act relu6} blocks.10.conv.conv.0 : f32[B, 196, 1152] */
+  /* %610 = fused_linear(%596, %609, %607) {act relu6} blocks.10.conv.conv.0 : f32[B, 196, 1152] */
   lk_fused_linear(B * 196, 192, 1152, arena + 5569152, arena + 4657920, arena + 4656768,
       LK_ACT_RELU6, NULL, arena + 5117376);
 
-  /* %620 = token_dwconv(%607, %619, %617) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
+  /* %623 = token_dwconv(%610, %622, %620) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act relu6} blocks.10.conv.conv.3 : f32[B, 196, 1152] */
   lk_token_dwconv(B, 14, 14, 1152, 3, 3, 1, 1, 1, 1, arena + 5117376, arena + 4884864,
       arena + 4883712, LK_ACT_RELU6, arena + 5343168);
 
-  /* %622 = reshape(%621) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %621: no code */
+  /* %625 = reshape(%624) {shape [192, 1152]} blocks.10.conv.conv.6 : f32[192, 1152], a view of %624: no code */
 
-  /* %634 = fused_linear(%620, %633, %631, %593) {residual} blocks.10.conv.conv.6 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %637 = fused_linear(%623, %636, %634, %596) {residual} blocks.10.conv.conv.6 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear(B * 196, 1152, 192, arena + 5343168, arena + 4896192, arena + 4896000,
       LK_ACT_NONE, arena + 5569152, arena + 5569152);
 
-  /* %635 = concat(%592, %634) {axis 0} blocks.10.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %638 = concat(%595, %637) {axis 0} blocks.10.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %638 = layernorm(%635, %636, %637) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %641 = layernorm(%638, %639, %640) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 5568960, params[235], params[236], 1e-06f, arena + 5230848);
 
-  /* %641 = fused_linear(%638, %639, %640) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %644 = fused_linear(%641, %642, %643) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 5230848, params[237], params[238], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* %642 = slice(%641) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %641: no code */
+  /* %645 = slice(%644) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %644: no code */
 
-  /* %643 = slice(%642) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %641: no code */
+  /* %646 = slice(%645) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %644: no code */
 
-  /* %644 = slice(%641) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %641: no code */
+  /* %647 = slice(%644) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %644: no code */
 
-  /* %645 = slice(%641) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %641: no code */
+  /* %648 = slice(%644) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %644: no code */
 
-  /* %646 = sdpa(%643, %644, %645) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 1, 192] */
+  /* %649 = sdpa(%646, %647, %648) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 1, 192] */
   lk_sdpa(B, 1, 197, 4, 4, 48, arena + 5117376, 576, arena + 5117568, 576, arena + 5117760, 576,
       arena + 5230848, 0.14433756f);
 
-  /* %647 = reshape(%646) {shape [192]} blocks.11.attn : f32[B, 192], a view of %646: no code */
+  /* %650 = reshape(%649) {shape [192]} blocks.11.attn : f32[B, 192], a view of %649: no code */
 
-  /* %650 = index(%635) {axis 0, at 0} blocks.11 : f32[B, 192], a view of %7: no code */
+  /* %653 = index(%638) {axis 0, at 0} blocks.11 : f32[B, 192], a view of %10: no code */
 
-  /* %651 = fused_linear(%647, %648, %649, %650) {residual} blocks.11.attn.proj : f32[B, 192] */
+  /* %654 = fused_linear(%650, %651, %652, %653) {residual} blocks.11.attn.proj : f32[B, 192] */
   lk_fused_linear(B, 192, 192, arena + 5230848, params[239], params[240], LK_ACT_NONE,
       arena + 5568960, arena + 5117376);
 
-  /* %654 = layernorm(%651, %652, %653) {eps 1e-06} norm : f32[B, 192] */
+  /* %657 = layernorm(%654, %655, %656) {eps 1e-06} norm : f32[B, 192] */
   lk_layernorm(B, 192, arena + 5117376, params[256], params[257], 1e-06f, arena + 5118384);
 
-  /* %657 = fused_linear(%654, %655, %656) head : f32[B, 1000] */
+  /* %660 = fused_linear(%657, %658, %659) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 5118384, params[258], params[259], LK_ACT_NONE, NULL,
       arena + 5117376);
 
-  /* output 0 "logits" = %657 : f32[B, 1000] */
+  /* output 0 "logits" = %660 : f32[B, 1000] */
   memcpy(outputs[0], arena + 5117376, sizeof(float) * B * 1000);
   return 0;
 } // localvit_tiny_relu6_forward

@@ -566,795 +566,6 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 
 #pragma GCC visibility push(hidden)
 
-/* ---- templates/gemm.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h */
-/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
- * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
- *
- * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
- * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
- *
- * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
- * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
- * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
- * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
- * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
- *
- * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
- * latency = 8-10 independent chains):
- *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
- *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
- *                    not measured here: the development machine has no AVX-512).
- *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
- * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
- * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
- *
- * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
- * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
- * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
- * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
- * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
- */
-
-#if defined(LOCUS_TARGET_AVX512)
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 8
-#  endif
-#else
-#  ifndef LK_GEMM_MR
-#    define LK_GEMM_MR 6
-#  endif
-#endif
-#ifndef LK_GEMM_NV
-#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
-#endif
-#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
-#ifndef LK_GEMM_KC
-#  define LK_GEMM_KC 256
-#endif
-#ifndef LK_GEMM_MC
-#  define LK_GEMM_MC (32 * LK_GEMM_MR)
-#endif
-#ifndef LK_GEMM_NC
-#  define LK_GEMM_NC 1024
-#endif
-
-/* One matrix product; the batched entry points make one per batch element. */
-typedef struct {
-  int M, N, K;
-  const float *A; long rsa, csa;
-  const float *B; long rsb, csb;
-  float *C; long rsc;
-  float beta;
-  const float *bias_m; /* [M] added to every row i, or NULL */
-  const float *bias_n; /* [N] added to every column j, or NULL */
-  int act;             /* LK_ACT_*, applied after beta and the biases */
-  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
-  long rsr;
-  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
-} lk__gemm_args;
-
-/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
- *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
- *   later slices: r = P + r
- *   last slice:   r = act(r), r = r + R
- * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
- * sum, which is C itself, except when the residual is C (in-place residual add) and K has
- * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
- * last slice reads it (see lk__gemm_rect). */
-typedef struct {
-  int first, last;
-  float beta;
-  const float *bias_m; /* already offset to the tile's first row, or NULL */
-  const float *bias_n; /* already offset to the tile's first column, or NULL */
-  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
-  int act;                     /* last slice */
-  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
-} lk__gemm_epi;
-
-/* The last slice's activation and residual on a tile, out of line so the plain store below stays
- * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
- * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
- * independent chains the core overlaps. res may alias the destination: read before the store. */
-__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
-  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
-  if (e->res)
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
-}
-
-/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
- * e->part or e->res: every element is read before it is written, and only at its own position. */
-__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
-                                  const lk__gemm_epi *e) {
-  if (e->first) {
-    if (e->bias_n)
-      for (int v = 0; v < LK_GEMM_NV; ++v) {
-        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
-        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
-      }
-    if (e->bias_m)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
-    if (e->beta != 0.0f)
-      for (int i = 0; i < LK_GEMM_MR; ++i)
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  } else {
-    for (int i = 0; i < LK_GEMM_MR; ++i)
-      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
-  }
-  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
-    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
-    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
-    memcpy(t, acc, sizeof t);
-    lk__gemm_finish(t, e);
-    memcpy(acc, t, sizeof t);
-  }
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
-}
-
-/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
- * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
- * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
- * c is not restrict: it may be the epilogue's partial sums or residual. */
-static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
-                          const float *restrict bp, float *c, long rsc, int mr, int nr,
-                          const lk__gemm_epi *e) {
-  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
-  for (int i = 0; i < LK_GEMM_MR; ++i)
-    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
-  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
-   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
-  for (int i = 0; i < mr; ++i) {
-    __builtin_prefetch(c + i * rsc, 1);
-    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
-  }
-  if (e->last && e->res && e->res != c)
-    for (int i = 0; i < mr; ++i) {
-      __builtin_prefetch(e->res + i * e->rsr, 0);
-      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
-    }
-
-  if (a_packed) {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      a += LK_GEMM_MR;
-      bp += LK_GEMM_NR;
-    }
-  } else {
-    for (int k = 0; k < kc; ++k) {
-      lk_vf b[LK_GEMM_NV];
-      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
-      for (int i = 0; i < LK_GEMM_MR; ++i) {
-        lk_vf ai = lk_vset1(a[i * rsa + k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
-      }
-      bp += LK_GEMM_NR;
-    }
-  }
-
-  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
-    lk__gemm_store(acc, c, rsc, e);
-  } else {
-    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
-     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
-    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
-    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
-    lk__gemm_epi pe = *e;
-    if (!e->first || e->beta != 0.0f) {
-      memset(tp, 0, sizeof tp);
-      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
-      pe.part = tp; pe.rsp = LK_GEMM_NR;
-    }
-    if (e->last && e->res) {
-      memset(tr, 0, sizeof tr);
-      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
-      pe.res = tr; pe.rsr = LK_GEMM_NR;
-    }
-    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
-    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
-    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
-    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
-  }
-}
-
-/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
- * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
- * SSE and AVX-512). NR is a multiple of 8 on every target. */
-static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
-  lk_v8 r[8], o[8];
-  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
-  lk_transpose8(r, o);
-  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
-}
-
-/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
- * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
- * fused_linear's squeeze-excite input, fused_linear.c). */
-static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
-                            const float *restrict sk, float *restrict bp) {
-  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
-    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
-    const float *b = B + j0 * csb;
-    float *d = bp + (long)j0 * kc;
-    if (nr == LK_GEMM_NR && csb == 1) {
-      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
-      for (int k = 0; k < kc; ++k)
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
-    } else if (nr == LK_GEMM_NR && rsb == 1) {
-      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
-       * around 8×8 at a time in registers (2.5× faster than element copies, which made packing
-       * ~9% of a 197-row linear). */
-      int k0 = 0;
-      for (; k0 + 8 <= kc; k0 += 8)
-        for (int j = 0; j < LK_GEMM_NR; j += 8) lk__gemm_transpose8(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
-      for (; k0 < kc; ++k0)
-        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
-    } else {
-      for (int k = 0; k < kc; ++k) {
-        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
-        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
-      }
-    }
-    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
-    if (sk)
-      for (int k = 0; k < kc; ++k) {
-        lk_vf s = lk_vset1(sk[k]);
-        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
-      }
-  }
-}
-
-/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
-static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
-                            float *restrict ap) {
-  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
-    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
-    const float *a = A + i0 * rsa;
-    float *d = ap + (long)i0 * kc;
-    for (int k = 0; k < kc; ++k) {
-      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
-      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
-    }
-  }
-}
-
-/* A is read in place when its rows are contiguous, unless the rows are a multiple of 4 KiB apart:
- * then all MR rows fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8%
- * slower in place than packed). */
-static int lk__gemm_packs_a(const lk__gemm_args *g) {
-  return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
-}
-
-/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
- * the residual, which must survive until the last slice adds it. */
-static int lk__gemm_stashes(const lk__gemm_args *g) {
-  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
-}
-
-/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
- * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
-static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
-  long kc = lk_min_l(LK_GEMM_KC, g->K);
-  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
-  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
-  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
-  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
-  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
-}
-
-/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
-static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
-  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
-  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
-  float *bp = ws;
-  float *ap = ws + lk_round_up(kc0 * nc0, 16);
-  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
-  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
-    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
-    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
-      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-        const float *a = g->A + ic * g->rsa + pc * g->csa;
-        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
-        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-            lk__gemm_epi e;
-            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-            long rsd = g->rsc;
-            const float *bpan = bp + (long)jr * kc;
-            e.first = pc == 0;
-            e.last = last;
-            e.beta = g->beta;
-            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-            e.part = c; e.rsp = g->rsc;
-            e.act = g->act;
-            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-            if (stashes) {
-              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-              if (pc > 0) { e.part = s; e.rsp = nc0; }
-              if (!last) { dst = s; rsd = nc0; }
-            }
-            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
-            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
-            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
-          } /* for ir */
-        } /* for jr */
-      } /* for ic */
-    } /* for pc */
-  } /* for jc */
-}
-
-/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
- * cannot be allocated. */
-static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i) {
-    for (int j = n0; j < n1; ++j) {
-      double s = 0.0;
-      for (int k = 0; k < g->K; ++k)
-        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
-      if (g->bias_m) s += g->bias_m[i];
-      if (g->bias_n) s += g->bias_n[j];
-      float *c = g->C + (long)i * g->rsc + j;
-      if (g->beta != 0.0f) s += g->beta * (double)*c;
-      s = lk_apply_act_ref(g->act, s);
-      if (g->R) s += g->R[(long)i * g->rsr + j];
-      *c = (float)s;
-    }
-  }
-}
-
-/* Degenerate K: C = beta·C + biases. */
-static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
-  for (int i = m0; i < m1; ++i)
-    for (int j = n0; j < n1; ++j) {
-      float *c = g->C + (long)i * g->rsc + j;
-      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
-      s = g->beta != 0.0f ? g->beta * *c + s : s;
-      s = lk_apply_act(g->act, s);
-      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
-    }
-}
-
-/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
- * micro-tiles × cycles per tile, plus about one cycle per packed element. */
-static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
-  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
-  for (int a = 1; a <= parts; ++a) {
-    if (parts % a) continue;
-    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
-    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
-    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
-  }
-}
-
-static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
-
-/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
-static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
-  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
-  lk_split(mt, tm, r / tn, &lo, &hi);
-  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
-  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
-  lk_split(nt, tn, r % tn, &lo, &hi);
-  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
-  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
-}
-
-/* Full form with epilogue; every other entry point is a wrapper.
- * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
- *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
- *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
- * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
- * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
- * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
- * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
- * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
- * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
- * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
- * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
- * partial sums (which may not overwrite R before the last slice). */
-/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
- * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
- * outer level would open one region per iteration, each too small to split). */
-static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
-                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
-                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
-                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
-                            long bss) {
-  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  lk__gemm_args g0;
-  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
-  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
-
-  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
-   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
-  long products = (long)outer * batch;
-  double fmas = (double)products * M * N * (K > 0 ? K : 1);
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
-  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
-  long jobs = products * per;
-  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
-  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
-  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
-
-  LK_OMP(parallel num_threads(threads) if(threads > 1))
-  {
-    long j0, j1;
-    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
-    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
-      lk__gemm_args g = g0;
-      long p = j / per, o = p / batch, b = p % batch;
-      int m0, m1, n0, n1;
-      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
-      if (g.R) g.R += o * osr + b * bsr;
-      if (g.scale_k) g.scale_k += b * bss;
-      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
-      if (m0 >= m1 || n0 >= n1) continue;
-      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
-      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
-      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
-    }
-    lk_scratch_free(ws);
-  }
-}
-
-void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                  act, R, bsr, rsr, NULL, 0);
-}
-
-/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
-void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
-                const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-              LK_ACT_NONE, NULL, 0, 0);
-}
-
-/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
- * C(i,j) = C[i*rsc + j]. */
-void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
-             long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
- * leading axes that do not flatten into one stride (attention's heads read in place by
- * matmul_permuted, inside the batch of samples). */
-void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
-                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
-                      long rsc, float beta) {
-  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
-                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
-}
-
-/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
- * axes flattened; attention-style batched products). */
-void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                     float beta) {
-  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
-}
-
-/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
- * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
-size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g;
-  memset(&g, 0, sizeof g);
-  g.K = K;
-  g.csa = 0; /* size for a packed A, whatever the strides turn out to be */
-  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
-}
-
-void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g;
-  if (M <= 0 || N <= 0) return;
-  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
-  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
-  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 0, M, 0, N, ws);
-}
-
-/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
-
-void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
-                       long bsr, long rsr) {
-  for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g;
-    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
-    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
-    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
-    lk__gemm_rect_naive(&g, 0, M, 0, N);
-  }
-}
-
-void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
-                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
-                      float beta, const float *bias_m, const float *bias_n) {
-  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
-                    LK_ACT_NONE, NULL, 0, 0);
-}
-
-void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
-                   long rsb, long csb, float *C, long rsc, float beta) {
-  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
-}
-
-/* ---- templates/conv.c ---------------------------------------------------------------------- */
-/* locus-requires: prologue.h gemm.c */
-/* conv2d, NCHW: y[B, Cout, Ho, Wo] = x[B, Cin, Hh, Ww] ⊛ w[Cout, Cin/groups, kh, kw] + bias[Cout]
- * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
- * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
- *
- * Three paths:
- * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
- *   batched GEMM straight on the activations (no copy).
- * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: im2col into the workspace, col_{b,g}[Cin/G·kh·kw, Ho·Wo], then per group one
- *   batched GEMM w_g[Cout/G, Cin/G·kh·kw] · col_{b,g} with the bias added in the GEMM's store.
- *   Patch embeddings (kernel = stride) land here; their im2col is a pure re-layout.
- * im2col and the GEMMs are separate parallel regions (one per group). */
-
-static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
-  return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
-}
-
-/* Output columns [*lo, *hi) whose input column ow·sw − pw + kj lies inside [0, Ww). */
-static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo, int *hi) {
-  long l = kj >= pw ? 0 : (pw - kj + sw - 1) / sw;
-  long h = Ww - 1 + pw - kj < 0 ? 0 : (Ww - 1 + pw - kj) / sw + 1;
-  *lo = (int)lk_min_l(l, Wo);
-  *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
-}
-
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths). */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  return (size_t)B * Cin * kh * kw * Ho * Wo;
-}
-
-/* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
- * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
-                       int Ho, int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)B * Cin * kh * kw;
-  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
-  for (long r = 0; r < rows; ++r) {
-    int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane (b, c) */
-    float *d = col + r * Ho * Wo;
-    int lo, hi;
-    lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
-      int ih = oh * sh - ph + ki;
-      if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
-      const float *xr = xc + (long)ih * Ww;
-      for (int ow = 0; ow < lo; ++ow) d[ow] = 0.0f;
-      if (sw == 1) memcpy(d + lo, xr + lo - pw + kj, (size_t)(hi - lo) * sizeof(float));
-      else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
-      for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
-    }
-  }
-}
-
-/* Stride-1 depthwise convolution of small planes (the locality blocks' 3×3 over 7×7…56×56 token
- * grids) goes through a zero-padded copy of each plane, so that every output row is whole vectors
- * of LK_VW columns with no bounds logic: a row of 7 would otherwise be a 7-long scalar loop per
- * tap (1.8 GFLOP/s at localvit_fmnist's training shape). lk__dw_fits says whether a plane's copy
- * fits the stack buffer; lk__dw_pad makes the copy; lk__dw_plane convolves it. The training
- * kernels (grad.c) use all three for the input gradient (a convolution of the padded dy with the
- * flipped taps) and the first two for the weight gradient. Padding taps are multiplied by the
- * zeros, not skipped: an inf or NaN weight gives NaN along the border, where the direct path
- * below would leave those outputs finite. */
-#define LK__DW_PAD_FLOATS 8192 /* 32 KiB: a 56×56 plane, padding 1, is 59 rows (one extra) of ≤ 66 floats */
-#define LK__DW_MAX_TAPS 64
-
-/* Row stride of a padded copy of a plane Ww wide with pw zero columns each side, for a kw-wide
- * kernel: room for the last whole vector of an output row (Wo = Ww + 2·pw − kw + 1 columns) at
- * the widest tap offset. */
-static long lk__dw_row(int Ww, int kw, int pw) {
-  long Wo = (long)Ww + 2L * pw - kw + 1;
-  return (Wo - 1) / LK_VW * LK_VW + LK_VW + kw - 1;
-}
-
-static int lk__dw_fits(int Hh, int Ww, int kh, int kw, int ph, int pw) {
-  return kh * kw <= LK__DW_MAX_TAPS && ph < kh && pw < kw && Ww + 2L * pw >= kw && Hh + 2L * ph >= kh &&
-         (Hh + 2L * ph + 1) * lk__dw_row(Ww, kw, pw) <= LK__DW_PAD_FLOATS;
-}
-
-/* pad[(ph + i)·row + pw + j] = x[i·Ww + j], zeros around, to the end of each row, and one more
- * zero row below (read by lk__dw_plane's second row of an odd last pair). pad holds
- * LK_VW floats more than lk__dw_fits allows. Whole vectors only (a row is a few floats, shorter
- * than a memcpy call): everything zeroed, then each row copied, its last partial vector read
- * whole while that stays inside the plane and masked, its spill zeros landing in the next row's
- * padding or in data written after it. */
-static void lk__dw_pad(int Hh, int Ww, int ph, int pw, long row, const float *restrict x, float *restrict pad) {
-  long n = (Hh + 2L * ph + 1) * row, plane = (long)Hh * Ww;
-  for (long i = 0; i < n; i += LK_VW) lk_vstore(pad + i, lk_vzero());
-  for (int i = 0; i < Hh; ++i) {
-    float *d = pad + (ph + i) * row + pw;
-    const float *r = x + (long)i * Ww;
-    /* Every vector masked, full ones too: a plain vector copy loop becomes a memcpy call. */
-    for (int j = 0; j < Ww; j += LK_VW) {
-      if (j + LK_VW <= Ww || (long)i * Ww + j + LK_VW <= plane) {
-        lk_vstore(d + j, lk_vselect(lk_vbelow(j, Ww), lk_vload(r + j), lk_vzero()));
-      } else {
-        for (int k = j; k < Ww; ++k) d[k] = r[k];
-      }
-    }
-  }
-}
-
-/* y[oh, ow] = b0 + Σ_{ki, kj} w[ki·kw + kj] · pad[(oh + ki)·row + ow + kj] for the Ho × Wo outputs,
- * taps in that order (bias first). Two output rows at a time: two independent multiply-add chains
- * (one chain of kh·kw dependent FMAs per vector was latency-bound); for an odd Ho the second row of
- * the last pair reads lk__dw_pad's extra zero row and is not stored. Lanes past Wo are computed on
- * padding and not stored. Inlined into lk__dw_plane with kh, kw constant for 3×3, so the taps stay
- * in registers. */
-__attribute__((always_inline)) static inline void lk__dw_plane_k(int Ho, int Wo, int kh, int kw, long row,
-                                                                 const float *restrict pad, const float *restrict w,
-                                                                 float b0, float *restrict y) {
-  lk_vf wv[LK__DW_MAX_TAPS];
-  for (int t = 0; t < kh * kw; ++t) wv[t] = lk_vset1(w[t]);
-  for (int oh = 0; oh < Ho; oh += 2) {
-    for (int o = 0; o < Wo; o += LK_VW) {
-      lk_vf acc[2] = {lk_vset1(b0), lk_vset1(b0)};
-      for (int ki = 0; ki < kh; ++ki) {
-        const float *pr = pad + (oh + ki) * row + o;
-        for (int kj = 0; kj < kw; ++kj) {
-          acc[0] += wv[ki * kw + kj] * lk_vload(pr + kj);
-          acc[1] += wv[ki * kw + kj] * lk_vload(pr + row + kj);
-        }
-      }
-      for (int r = 0; r < 2 && oh + r < Ho; ++r) {
-        float *yr = y + (long)(oh + r) * Wo;
-        /* A tail may spill past its row when everything it lands on is written after it: the
-         * next pairs (r = 1), or a row of one vector (o = 0), whose second row comes next. */
-        if (o + LK_VW <= Wo || ((r == 1 || o == 0) && (long)(oh + r) * Wo + o + LK_VW <= (long)Ho * Wo)) {
-          lk_vstore(yr + o, acc[r]);
-        } else {
-          float tail[LK_VW];
-          lk_vstore(tail, acc[r]);
-          for (int i = 0; i < Wo - o; ++i) yr[o + i] = tail[i];
-        }
-      }
-    }
-  }
-}
-
-static void lk__dw_plane(int Ho, int Wo, int kh, int kw, long row, const float *restrict pad, const float *restrict w,
-                         float b0, float *restrict y) {
-  if (kh == 3 && kw == 3) lk__dw_plane_k(Ho, Wo, 3, 3, row, pad, w, b0, y);
-  else lk__dw_plane_k(Ho, Wo, kh, kw, row, pad, w, b0, y);
-}
-
-/* Depthwise: every (b, c) plane is independent; each output row accumulates kh·kw shifted input
- * rows (vectorised over the row for stride 1), taps in a fixed order. Stride 1 on planes that fit
- * takes the padded path above. */
-static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph,
-                               int pw, int Ho, int Wo, const float *restrict x, const float *restrict w,
-                               const float *bias, float *restrict y) {
-  long planes = (long)B * C;
-  int padded = sh == 1 && sw == 1 && lk__dw_fits(Hh, Ww, kh, kw, ph, pw);
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    int c = (int)(p % C);
-    const float *xp = x + p * Hh * Ww, *wc = w + (long)c * kh * kw;
-    float *yp = y + p * Ho * Wo;
-    float b0 = bias ? bias[c] : 0.0f;
-    if (padded) {
-      float pad[LK__DW_PAD_FLOATS + LK_VW];
-      long row = lk__dw_row(Ww, kw, pw);
-      lk__dw_pad(Hh, Ww, ph, pw, row, xp, pad);
-      lk__dw_plane(Ho, Wo, kh, kw, row, pad, wc, b0, yp);
-      continue;
-    }
-    for (int oh = 0; oh < Ho; ++oh) {
-      float *yr = yp + (long)oh * Wo;
-      for (int ow = 0; ow < Wo; ++ow) yr[ow] = b0;
-      for (int ki = 0; ki < kh; ++ki) {
-        int ih = oh * sh - ph + ki;
-        if (ih < 0 || ih >= Hh) continue;
-        for (int kj = 0; kj < kw; ++kj) {
-          const float *xr = xp + (long)ih * Ww;
-          float wv = wc[ki * kw + kj];
-          int lo, hi;
-          lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-          if (sw == 1) {
-            const float *xs = xr - pw + kj + lo; /* in bounds: lo is the first valid column */
-            float *ys = yr + lo;
-            for (int o = 0; o < hi - lo; ++o) ys[o] += wv * xs[o];
-          } else {
-            for (int ow = lo; ow < hi; ++ow) yr[ow] += wv * xr[(long)ow * sw - pw + kj];
-          }
-        }
-      }
-    }
-  }
-}
-
-/* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
- * bias may be NULL. y must not overlap x. */
-void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
-               int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
-  if (B <= 0 || Ho <= 0 || Wo <= 0) return;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
-    lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
-    return;
-  }
-  if (groups == Cin && groups == Cout && groups > 1) {
-    lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
-    return;
-  }
-  {
-    int G = groups, cog = Cout / G;
-    long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-    float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
-    if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-      for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-      return;
-    }
-    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
-                 y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);
-    if (!ws) lk_scratch_free(col);
-  }
-}
-
-/* Reference: the definition, one output at a time, accumulated in double. */
-void lk_conv2d_naive(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph,
-                     int pw, int groups, const float *x, const float *w, const float *bias, float *y) {
-  int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  int cig = Cin / groups, cog = Cout / groups;
-  for (int b = 0; b < B; ++b)
-    for (int co = 0; co < Cout; ++co)
-      for (int oh = 0; oh < Ho; ++oh)
-        for (int ow = 0; ow < Wo; ++ow) {
-          double s = bias ? bias[co] : 0.0;
-          int g = co / cog;
-          for (int ci = 0; ci < cig; ++ci)
-            for (int ki = 0; ki < kh; ++ki)
-              for (int kj = 0; kj < kw; ++kj) {
-                int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-                if (ih < 0 || ih >= Hh || iw < 0 || iw >= Ww) continue;
-                s += (double)x[(((long)b * Cin + g * cig + ci) * Hh + ih) * Ww + iw] *
-                     w[(((long)co * cig + ci) * kh + ki) * kw + kj];
-              }
-          y[(((long)b * Cout + co) * Ho + oh) * Wo + ow] = (float)s;
-        }
-}
-
 /* ---- templates/norm.c ---------------------------------------------------------------------- */
 /* locus-requires: prologue.h */
 /* Normalisations: layernorm over the last axis of tokens, batchnorm (inference) over channels. */
@@ -2261,6 +1472,545 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
       }
 }
 
+/* ---- templates/gemm.c ---------------------------------------------------------------------- */
+/* locus-requires: prologue.h */
+/* GEMM: C[M,N] = A[M,K] · B[K,N] + beta·C (+ bias), float32; lk_gemm_ex2 adds an epilogue
+ * C = act(A·B + beta·C + bias) + R applied in the store (fused_linear.c).
+ *
+ * A and B take any row/column strides (BLIS-style), so transposed operands cost nothing:
+ * linear's x·Wᵀ with W[N,K] is B = W with rsb = 1, csb = K. C is row-major with row stride rsc.
+ *
+ * Structure (Goto/BLIS): C is cut into MR×NR register tiles. For each KC-long slice of K a block of B
+ * (KC × NC) is packed into NR-wide column panels, so the micro-kernel streams B with unit stride from
+ * L1 whatever B's strides were; the micro-kernel walks MR rows of A (from L2) against one panel,
+ * broadcasting one A value and doing NR/LK_VW vector FMAs per row per k. A is read in place when its
+ * rows are contiguous (csa == 1, the common case: activations), otherwise packed into MR-tall panels.
+ *
+ * Why these tile sizes (accumulators must stay in registers, and need ≥ 2 FMA pipes × 4-5 cycles of
+ * latency = 8-10 independent chains):
+ *   AVX2, 16 ymm:    6×16 → 12 accumulators + 2 B vectors + 1 broadcast = 15 registers.
+ *   AVX-512, 32 zmm: 8×32 → 16 accumulators + 2 B + 1 = 19 registers (6×32 and 12×32 also fit;
+ *                    not measured here: the development machine has no AVX-512).
+ *   generic 4-wide:  6×8  → 12 accumulators, as AVX2 at half width (16 xmm / 32 NEON registers).
+ * KC = 256: a packed B panel KC×NR is 16 KiB (AVX2), half of L1, leaving room for the A rows.
+ * MC = 192 rows × KC of A is 192 KiB: well inside a 512 KiB-1 MiB L2.
+ *
+ * Threads: the C matrix of each batch element is cut into a tm × tn grid of rectangles (chosen by a
+ * cost model that counts micro-tiles and packing), and rectangles are dealt out to threads in
+ * contiguous runs. Every thread packs only what its rectangles need into its own scratch, so there
+ * is no barrier inside the call. Every C element is summed in the same order (k ascending within a
+ * KC slice, slices added in order) whatever the grid, so results do not depend on the thread count.
+ */
+
+#if defined(LOCUS_TARGET_AVX512)
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 8
+#  endif
+#else
+#  ifndef LK_GEMM_MR
+#    define LK_GEMM_MR 6
+#  endif
+#endif
+#ifndef LK_GEMM_NV
+#  define LK_GEMM_NV 2 /* vectors per row of a register tile */
+#endif
+#define LK_GEMM_NR (LK_GEMM_NV * LK_VW)
+#ifndef LK_GEMM_KC
+#  define LK_GEMM_KC 256
+#endif
+#ifndef LK_GEMM_MC
+#  define LK_GEMM_MC (32 * LK_GEMM_MR)
+#endif
+#ifndef LK_GEMM_NC
+#  define LK_GEMM_NC 1024
+#endif
+
+/* One matrix product; the batched entry points make one per batch element. */
+typedef struct {
+  int M, N, K;
+  const float *A; long rsa, csa;
+  const float *B; long rsb, csb;
+  float *C; long rsc;
+  float beta;
+  const float *bias_m; /* [M] added to every row i, or NULL */
+  const float *bias_n; /* [N] added to every column j, or NULL */
+  int act;             /* LK_ACT_*, applied after beta and the biases */
+  const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
+  long rsr;
+  const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+} lk__gemm_args;
+
+/* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
+ *   first slice:  r += bias_n, r += bias_m, r = beta·P + r     (only when beta ≠ 0: P not read)
+ *   later slices: r = P + r
+ *   last slice:   r = act(r), r = r + R
+ * and r is stored to the tile's destination. P is C on the first slice, then the earlier slices'
+ * sum, which is C itself, except when the residual is C (in-place residual add) and K has
+ * several slices: then the partial sums go to a per-thread stash, so R is still intact when the
+ * last slice reads it (see lk__gemm_rect). */
+typedef struct {
+  int first, last;
+  float beta;
+  const float *bias_m; /* already offset to the tile's first row, or NULL */
+  const float *bias_n; /* already offset to the tile's first column, or NULL */
+  const float *part; long rsp; /* C (first slice, for beta) or the earlier slices' sum */
+  int act;                     /* last slice */
+  const float *res; long rsr;  /* residual tile, or NULL (last slice) */
+} lk__gemm_epi;
+
+/* The last slice's activation and residual on a tile, out of line so the plain store below stays
+ * small enough to be inlined into the micro-kernel (inlining the activations' code costs plain
+ * GEMMs 1-2%). One switch per tile, then a straight loop over its MR·NV vectors, which are
+ * independent chains the core overlaps. res may alias the destination: read before the store. */
+__attribute__((noinline)) static void lk__gemm_finish(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], const lk__gemm_epi *e) {
+  lk_vact_n(e->act, &acc[0][0], LK_GEMM_MR * LK_GEMM_NV);
+  if (e->res)
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + lk_vload(e->res + i * e->rsr + v * LK_VW);
+}
+
+/* Stores a full MR×NR accumulator tile into c (row stride rsc), with the epilogue. c may equal
+ * e->part or e->res: every element is read before it is written, and only at its own position. */
+__attribute__((always_inline)) static inline void lk__gemm_store(lk_vf acc[LK_GEMM_MR][LK_GEMM_NV], float *c, long rsc,
+                                  const lk__gemm_epi *e) {
+  if (e->first) {
+    if (e->bias_n)
+      for (int v = 0; v < LK_GEMM_NV; ++v) {
+        lk_vf b = lk_vload(e->bias_n + v * LK_VW);
+        for (int i = 0; i < LK_GEMM_MR; ++i) acc[i][v] = acc[i][v] + b;
+      }
+    if (e->bias_m)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = acc[i][v] + e->bias_m[i];
+    if (e->beta != 0.0f)
+      for (int i = 0; i < LK_GEMM_MR; ++i)
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = e->beta * lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  } else {
+    for (int i = 0; i < LK_GEMM_MR; ++i)
+      for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vload(e->part + i * e->rsp + v * LK_VW) + acc[i][v];
+  }
+  if (e->last && (e->act != LK_ACT_NONE || e->res)) {
+    /* Through a copy: acc's own address never escapes, so it stays in registers elsewhere. */
+    lk_vf t[LK_GEMM_MR][LK_GEMM_NV];
+    memcpy(t, acc, sizeof t);
+    lk__gemm_finish(t, e);
+    memcpy(acc, t, sizeof t);
+  }
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(c + i * rsc + v * LK_VW, acc[i][v]);
+}
+
+/* One register tile: C[0:mr, 0:nr] (+)= A[0:MR, 0:kc] · Bp[0:kc, 0:NR], through the epilogue.
+ * a_packed: a is an MR-tall packed panel (a[k*MR + i]); otherwise a points at MR rows with row
+ * stride rsa and unit column stride (all MR rows must be readable). bp is a packed NR-wide panel.
+ * c is not restrict: it may be the epilogue's partial sums or residual. */
+static void lk__gemm_tile(int kc, const float *restrict a, long rsa, int a_packed,
+                          const float *restrict bp, float *c, long rsc, int mr, int nr,
+                          const lk__gemm_epi *e) {
+  lk_vf acc[LK_GEMM_MR][LK_GEMM_NV];
+  for (int i = 0; i < LK_GEMM_MR; ++i)
+    for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] = lk_vzero();
+  /* Start fetching the C tile now so its misses overlap the k loop instead of stalling the
+   * stores (+8% at 1024², +5% for 3152×768×192); likewise the residual on the last slice. */
+  for (int i = 0; i < mr; ++i) {
+    __builtin_prefetch(c + i * rsc, 1);
+    __builtin_prefetch(c + i * rsc + LK_GEMM_NR - 1, 1);
+  }
+  if (e->last && e->res && e->res != c)
+    for (int i = 0; i < mr; ++i) {
+      __builtin_prefetch(e->res + i * e->rsr, 0);
+      __builtin_prefetch(e->res + i * e->rsr + LK_GEMM_NR - 1, 0);
+    }
+
+  if (a_packed) {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      a += LK_GEMM_MR;
+      bp += LK_GEMM_NR;
+    }
+  } else {
+    for (int k = 0; k < kc; ++k) {
+      lk_vf b[LK_GEMM_NV];
+      for (int v = 0; v < LK_GEMM_NV; ++v) b[v] = lk_vload(bp + v * LK_VW);
+      for (int i = 0; i < LK_GEMM_MR; ++i) {
+        lk_vf ai = lk_vset1(a[i * rsa + k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) acc[i][v] += ai * b[v];
+      }
+      bp += LK_GEMM_NR;
+    }
+  }
+
+  if (mr == LK_GEMM_MR && nr == LK_GEMM_NR) {
+    lk__gemm_store(acc, c, rsc, e);
+  } else {
+    /* Edge tile: run the same store on full-size copies (C, partial sums, residual, biases, zero
+     * padded), so edge elements round exactly like interior ones, then copy the valid part back. */
+    float t[LK_GEMM_MR * LK_GEMM_NR], tp[LK_GEMM_MR * LK_GEMM_NR], tr[LK_GEMM_MR * LK_GEMM_NR];
+    float bm[LK_GEMM_MR], bn[LK_GEMM_NR];
+    lk__gemm_epi pe = *e;
+    if (!e->first || e->beta != 0.0f) {
+      memset(tp, 0, sizeof tp);
+      for (int i = 0; i < mr; ++i) memcpy(tp + i * LK_GEMM_NR, e->part + i * e->rsp, (size_t)nr * sizeof(float));
+      pe.part = tp; pe.rsp = LK_GEMM_NR;
+    }
+    if (e->last && e->res) {
+      memset(tr, 0, sizeof tr);
+      for (int i = 0; i < mr; ++i) memcpy(tr + i * LK_GEMM_NR, e->res + i * e->rsr, (size_t)nr * sizeof(float));
+      pe.res = tr; pe.rsr = LK_GEMM_NR;
+    }
+    if (e->bias_m) { memset(bm, 0, sizeof bm); memcpy(bm, e->bias_m, (size_t)mr * sizeof(float)); pe.bias_m = bm; }
+    if (e->bias_n) { memset(bn, 0, sizeof bn); memcpy(bn, e->bias_n, (size_t)nr * sizeof(float)); pe.bias_n = bn; }
+    lk__gemm_store(acc, t, LK_GEMM_NR, &pe);
+    for (int i = 0; i < mr; ++i) memcpy(c + i * rsc, t + i * LK_GEMM_NR, (size_t)nr * sizeof(float));
+  }
+}
+
+/* d[k·ld + c] = s[c·ss + k] for c, k < 8: an 8×8 transpose in eight 8-float vectors (unpack,
+ * shuffle, then swap 128-bit halves: the classic AVX sequence, which clang also lowers well for
+ * SSE and AVX-512). NR is a multiple of 8 on every target. */
+static inline void lk__gemm_transpose8(const float *s, long ss, float *d, long ld) {
+  lk_v8 r[8], o[8];
+  for (int i = 0; i < 8; ++i) memcpy(&r[i], s + i * ss, sizeof r[i]);
+  lk_transpose8(r, o);
+  for (int i = 0; i < 8; ++i) memcpy(d + i * ld, &o[i], sizeof o[i]);
+}
+
+/* Packs B[0:kc, 0:nc] into NR-wide panels: bp[(j/NR)*kc*NR + k*NR + (j%NR)], zero past nc; with
+ * sk (not NULL), row k scaled by sk[k] (a per-input-channel scale folded into the weights:
+ * fused_linear's squeeze-excite input, fused_linear.c). */
+static void lk__gemm_pack_b(int kc, int nc, const float *restrict B, long rsb, long csb,
+                            const float *restrict sk, float *restrict bp) {
+  for (int j0 = 0; j0 < nc; j0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - j0);
+    const float *b = B + j0 * csb;
+    float *d = bp + (long)j0 * kc;
+    if (nr == LK_GEMM_NR && csb == 1) {
+      /* Row-major B (matmul, attention's V): each k is one contiguous NR-float copy. */
+      for (int k = 0; k < kc; ++k)
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(b + k * rsb + v * LK_VW));
+    } else if (nr == LK_GEMM_NR && rsb == 1) {
+      /* Transposed B (linear's W[N,K], attention's Kᵀ): NR columns, each contiguous in k, turned
+       * around 8×8 at a time in registers (2.5× faster than element copies, which made packing
+       * ~9% of a 197-row linear). */
+      int k0 = 0;
+      for (; k0 + 8 <= kc; k0 += 8)
+        for (int j = 0; j < LK_GEMM_NR; j += 8) lk__gemm_transpose8(b + j * csb + k0, csb, d + k0 * LK_GEMM_NR + j, LK_GEMM_NR);
+      for (; k0 < kc; ++k0)
+        for (int j = 0; j < LK_GEMM_NR; ++j) d[k0 * LK_GEMM_NR + j] = b[j * csb + k0];
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = b[k * rsb + j * csb];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+    /* A second pass over the panel just written (in L1) keeps the three copy paths unchanged. */
+    if (sk)
+      for (int k = 0; k < kc; ++k) {
+        lk_vf s = lk_vset1(sk[k]);
+        for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, s * lk_vload(d + k * LK_GEMM_NR + v * LK_VW));
+      }
+  }
+}
+
+/* Packs A[0:mc, 0:kc] into MR-tall panels: ap[(i/MR)*kc*MR + k*MR + (i%MR)], zero past mc. */
+static void lk__gemm_pack_a(int mc, int kc, const float *restrict A, long rsa, long csa,
+                            float *restrict ap) {
+  for (int i0 = 0; i0 < mc; i0 += LK_GEMM_MR) {
+    int mr = (int)lk_min_l(LK_GEMM_MR, mc - i0);
+    const float *a = A + i0 * rsa;
+    float *d = ap + (long)i0 * kc;
+    for (int k = 0; k < kc; ++k) {
+      for (int i = 0; i < mr; ++i) d[k * LK_GEMM_MR + i] = a[i * rsa + k * csa];
+      for (int i = mr; i < LK_GEMM_MR; ++i) d[k * LK_GEMM_MR + i] = 0.0f;
+    }
+  }
+}
+
+/* A is read in place when its rows are contiguous, unless the rows are a multiple of 4 KiB apart:
+ * then all MR rows fall into the same L1 set (64 sets × 64 B) and evict each other (1024² was 8%
+ * slower in place than packed). */
+static int lk__gemm_packs_a(const lk__gemm_args *g) {
+  return g->csa != 1 || (g->rsa % 1024 == 0 && g->M > 1);
+}
+
+/* Whether the partial sums of the K slices go to a per-thread stash instead of C: when C is also
+ * the residual, which must survive until the last slice adds it. */
+static int lk__gemm_stashes(const lk__gemm_args *g) {
+  return g->R != NULL && g->R == g->C && g->K > LK_GEMM_KC;
+}
+
+/* Scratch one thread needs for rectangles of at most mmax × nmax: packed B block, packed A block,
+ * and the stash (a rectangle's rows × one NC block of columns) when lk__gemm_stashes. */
+static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nmax) {
+  long kc = lk_min_l(LK_GEMM_KC, g->K);
+  long nc = lk_round_up(lk_min_l(LK_GEMM_NC, nmax), LK_GEMM_NR);
+  long mc = !lk__gemm_packs_a(g) ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, mmax), LK_GEMM_MR);
+  long stash = lk__gemm_stashes(g) ? lk_round_up(mmax, LK_GEMM_MR) * nc : 0;
+  /* Each part rounded to 16 floats (64 bytes) so the A part starts cache-line aligned. */
+  return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
+}
+
+/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
+static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
+  const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
+  const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
+  float *bp = ws;
+  float *ap = ws + lk_round_up(kc0 * nc0, 16);
+  float *stash = ap + lk_round_up(kc0 * mc0, 16); /* [m1 − m0, nc0], used when stashes */
+  for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
+    int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
+    for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
+      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+        const float *a = g->A + ic * g->rsa + pc * g->csa;
+        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
+        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+            lk__gemm_epi e;
+            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+            long rsd = g->rsc;
+            const float *bpan = bp + (long)jr * kc;
+            e.first = pc == 0;
+            e.last = last;
+            e.beta = g->beta;
+            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+            e.part = c; e.rsp = g->rsc;
+            e.act = g->act;
+            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+            if (stashes) {
+              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+              if (pc > 0) { e.part = s; e.rsp = nc0; }
+              if (!last) { dst = s; rsd = nc0; }
+            }
+            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
+            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
+            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
+          } /* for ir */
+        } /* for jr */
+      } /* for ic */
+    } /* for pc */
+  } /* for jc */
+}
+
+/* Reference arithmetic for a rectangle (double accumulation); also the fallback when scratch
+ * cannot be allocated. */
+static void lk__gemm_rect_naive(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i) {
+    for (int j = n0; j < n1; ++j) {
+      double s = 0.0;
+      for (int k = 0; k < g->K; ++k)
+        s += (double)g->A[i * g->rsa + k * g->csa] * g->B[k * g->rsb + j * g->csb] * (g->scale_k ? g->scale_k[k] : 1.0f);
+      if (g->bias_m) s += g->bias_m[i];
+      if (g->bias_n) s += g->bias_n[j];
+      float *c = g->C + (long)i * g->rsc + j;
+      if (g->beta != 0.0f) s += g->beta * (double)*c;
+      s = lk_apply_act_ref(g->act, s);
+      if (g->R) s += g->R[(long)i * g->rsr + j];
+      *c = (float)s;
+    }
+  }
+}
+
+/* Degenerate K: C = beta·C + biases. */
+static void lk__gemm_rect_k0(const lk__gemm_args *g, int m0, int m1, int n0, int n1) {
+  for (int i = m0; i < m1; ++i)
+    for (int j = n0; j < n1; ++j) {
+      float *c = g->C + (long)i * g->rsc + j;
+      float s = (g->bias_m ? g->bias_m[i] : 0.0f) + (g->bias_n ? g->bias_n[j] : 0.0f);
+      s = g->beta != 0.0f ? g->beta * *c + s : s;
+      s = lk_apply_act(g->act, s);
+      *c = g->R ? s + g->R[(long)i * g->rsr + j] : s;
+    }
+}
+
+/* Picks the tm × tn grid (tm·tn = parts) that minimises the busiest thread's estimated cycles:
+ * micro-tiles × cycles per tile, plus about one cycle per packed element. */
+static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, int *tn) {
+  long mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  double tile = (double)LK_GEMM_MR * LK_GEMM_NR * K / (2.0 * LK_VW), best = -1.0;
+  for (int a = 1; a <= parts; ++a) {
+    if (parts % a) continue;
+    long mi = lk_ceil_div(mt, a), ni = lk_ceil_div(nt, parts / a);
+    double cost = (double)mi * ni * tile + (double)K * (ni * LK_GEMM_NR + (pack_a ? mi * LK_GEMM_MR : 0));
+    if (best < 0.0 || cost < best) { best = cost; *tm = a; *tn = parts / a; }
+  }
+}
+
+static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
+static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
+  long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
+  lk_split(mt, tm, r / tn, &lo, &hi);
+  *m0 = (int)lk_min_l(lo * LK_GEMM_MR, M);
+  *m1 = (int)lk_min_l(hi * LK_GEMM_MR, M);
+  lk_split(nt, tn, r % tn, &lo, &hi);
+  *n0 = (int)lk_min_l(lo * LK_GEMM_NR, N);
+  *n1 = (int)lk_min_l(hi * LK_GEMM_NR, N);
+}
+
+/* Full form with epilogue; every other entry point is a wrapper.
+ * For b < batch: C_b[M,N] = act(beta·C_b + A_b[M,K]·B_b[K,N] + bias_m[i] + bias_n[j]) + R_b, where
+ *   A_b(i,k) = A[b*bsa + i*rsa + k*csa], B_b(k,j) = B[b*bsb + k*rsb + j*csb],
+ *   C_b(i,j) = C[b*bsc + i*rsc + j], R_b(i,j) = R[b*bsr + i*rsr + j].
+ * A batch stride of 0 shares an operand (conv's weights). beta == 0 means C is not read (it may
+ * hold garbage). bias_m[M] / bias_n[N] may be NULL. act is an LK_ACT_* code (LK_ACT_NONE: none).
+ * R may be NULL, or equal C with the same strides (bsr == bsc, rsr == rsc: in-place residual add);
+ * any other overlap of R with C is not allowed. C must not overlap A or B. Any M, N ≥ 0, K ≥ 0.
+ * The epilogue runs in the store of each register tile, on its last K slice, while the tile is
+ * in registers: C is written once per K slice, as without an epilogue. Scratch: allocated per
+ * thread per call, (KC·NC' + KC·MR) floats, NC' = min(1024, thread's columns), or KC·MC' instead
+ * of KC·MR when A is packed; plus, when R == C and K > KC, the thread's rows × NC' for the
+ * partial sums (which may not overwrite R before the last slice). */
+/* lk_gemm_ex2 over a two-level batch: product (o, b) for o < outer, b < batch reads its operands
+ * at o·os? + b·bs?. One parallel region covers all outer · batch products (a C loop over the
+ * outer level would open one region per iteration, each too small to split). */
+static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, int batch, int M, int N, int K,
+                            const float *A, long bsa, long rsa, long csa, const float *B, long bsb, long rsb,
+                            long csb, float *C, long bsc, long rsc, float beta, const float *bias_m,
+                            const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
+                            long bss) {
+  if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
+  lk__gemm_args g0;
+  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
+  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
+  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
+
+  /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
+   * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
+  long products = (long)outer * batch;
+  double fmas = (double)products * M * N * (K > 0 ? K : 1);
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
+  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
+  lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
+  long jobs = products * per;
+  long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
+  long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
+  size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1;
+    float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      lk__gemm_args g = g0;
+      long p = j / per, o = p / batch, b = p % batch;
+      int m0, m1, n0, n1;
+      g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
+      if (g.R) g.R += o * osr + b * bsr;
+      if (g.scale_k) g.scale_k += b * bss;
+      lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
+      if (m0 >= m1 || n0 >= n1) continue;
+      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
+      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
+      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
+    }
+    lk_scratch_free(ws);
+  }
+}
+
+void lk_gemm_ex2(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                 const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                 const float *bias_m, const float *bias_n, int act, const float *R, long bsr, long rsr) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                  act, R, bsr, rsr, NULL, 0);
+}
+
+/* lk_gemm_ex2 without the activation and residual: C_b = beta·C_b + A_b·B_b + bias_m + bias_n. */
+void lk_gemm_ex(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc, float beta,
+                const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+              LK_ACT_NONE, NULL, 0, 0);
+}
+
+/* C[M,N] = A[M,K]·B[K,N] + beta·C. A(i,k) = A[i*rsa + k*csa], B(k,j) = B[k*rsb + j*csb],
+ * C(i,j) = C[i*rsc + j]. */
+void lk_gemm(int M, int N, int K, const float *A, long rsa, long csa, const float *B, long rsb,
+             long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
+/* outer · batch independent products, operand (o, b) at A + o*osa + b*bsa (B, C likewise): two
+ * leading axes that do not flatten into one stride (attention's heads read in place by
+ * matmul_permuted, inside the batch of samples). */
+void lk_gemm_batched2(int outer, long osa, long osb, long osc, int batch, int M, int N, int K, const float *A,
+                      long bsa, long rsa, long csa, const float *B, long bsb, long rsb, long csb, float *C, long bsc,
+                      long rsc, float beta) {
+  lk__gemm_nested(outer, osa, osb, osc, 0, batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL,
+                  NULL, LK_ACT_NONE, NULL, 0, 0, NULL, 0);
+}
+
+/* batch independent products, operand b at A + b*bsa, B + b*bsb, C + b*bsc (matmul's leading
+ * axes flattened; attention-style batched products). */
+void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                     const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                     float beta) {
+  lk_gemm_ex(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, NULL, NULL);
+}
+
+/* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
+ * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
+size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
+  lk__gemm_args g;
+  memset(&g, 0, sizeof g);
+  g.K = K;
+  g.csa = 0; /* size for a packed A, whatever the strides turn out to be */
+  return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
+}
+
+void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                    long rsb, long csb, float *C, long rsc, float beta, float *ws) {
+  lk__gemm_args g;
+  if (M <= 0 || N <= 0) return;
+  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
+  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
+  if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
+  else lk__gemm_rect(&g, 0, M, 0, N, ws);
+}
+
+/* ---- Naive references (double accumulation), same signatures ---------------------------------- */
+
+void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                       const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                       float beta, const float *bias_m, const float *bias_n, int act, const float *R,
+                       long bsr, long rsr) {
+  for (int b = 0; b < batch; ++b) {
+    lk__gemm_args g;
+    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
+    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
+    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
+    lk__gemm_rect_naive(&g, 0, M, 0, N);
+  }
+}
+
+void lk_gemm_ex_naive(int batch, int M, int N, int K, const float *A, long bsa, long rsa, long csa,
+                      const float *B, long bsb, long rsb, long csb, float *C, long bsc, long rsc,
+                      float beta, const float *bias_m, const float *bias_n) {
+  lk_gemm_ex2_naive(batch, M, N, K, A, bsa, rsa, csa, B, bsb, rsb, csb, C, bsc, rsc, beta, bias_m, bias_n,
+                    LK_ACT_NONE, NULL, 0, 0);
+}
+
+void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
+                   long rsb, long csb, float *C, long rsc, float beta) {
+  lk_gemm_ex_naive(1, M, N, K, A, 0, rsa, csa, B, 0, rsb, csb, C, 0, rsc, beta, NULL, NULL);
+}
+
 /* ---- templates/fused_linear.c -------------------------------------------------------------- */
 /* locus-requires: prologue.h gemm.c */
 /* fused_linear: y[rows, N] = act(x[rows, K] · W[N, K]ᵀ + bias[N]) + residual[rows, N]
@@ -3107,795 +2857,795 @@ void localvit_tiny_se4_set_num_threads(int n) {
  * Returns 0, or -1 when a kernel reports a failure.
  */
 int localvit_tiny_se4_prepare(const float *const *params, float *arena) {
-  /* %30 = add_scalar(%29) {x op 1e-05} blocks.0.conv.conv.1 : f32[768] */
+  /* %33 = add_scalar(%32) {x op 1e-05} blocks.0.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[14], 1e-05f, arena);
 
-  /* %31 = rsqrt(%30) blocks.0.conv.conv.1 : f32[768] */
+  /* %34 = rsqrt(%33) blocks.0.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena, arena + 768);
 
-  /* %32 = mul(%26, %31) blocks.0.conv.conv.1 : f32[768] */
+  /* %35 = mul(%29, %34) blocks.0.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[11], (const long[]){1}, arena + 768, (const long[]){1},
       arena + 1536);
 
-  /* %33 = mul(%28, %32) blocks.0.conv.conv.1 : f32[768] */
+  /* %36 = mul(%31, %35) blocks.0.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[13], (const long[]){1}, arena + 1536, (const long[]){1},
       arena + 2304);
 
-  /* %34 = sub(%27, %33) blocks.0.conv.conv.1 : f32[768] */
+  /* %37 = sub(%30, %36) blocks.0.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[12], (const long[]){1}, arena + 2304, (const long[]){1},
       arena + 3072);
 
-  /* %35 = reshape(%32) {shape [768, 1]} blocks.0.conv.conv.0 : f32[768, 1], a view of %32: no code */
+  /* %38 = reshape(%35) {shape [768, 1]} blocks.0.conv.conv.0 : f32[768, 1], a view of %35: no code */
 
-  /* %36 = mul(%25, %35) blocks.0.conv.conv.0 : f32[768, 192] */
+  /* %39 = mul(%28, %38) blocks.0.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[10], (const long[]){192, 1}, arena + 1536,
       (const long[]){1, 0}, arena + 3840);
 
-  /* %43 = add_scalar(%42) {x op 1e-05} blocks.0.conv.conv.4 : f32[768] */
+  /* %46 = add_scalar(%45) {x op 1e-05} blocks.0.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[19], 1e-05f, arena + 151296);
 
-  /* %44 = rsqrt(%43) blocks.0.conv.conv.4 : f32[768] */
+  /* %47 = rsqrt(%46) blocks.0.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 151296, arena + 152064);
 
-  /* %45 = mul(%39, %44) blocks.0.conv.conv.4 : f32[768] */
+  /* %48 = mul(%42, %47) blocks.0.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[16], (const long[]){1}, arena + 152064, (const long[]){1},
       arena + 152832);
 
-  /* %46 = mul(%41, %45) blocks.0.conv.conv.4 : f32[768] */
+  /* %49 = mul(%44, %48) blocks.0.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[18], (const long[]){1}, arena + 152832, (const long[]){1},
       arena + 153600);
 
-  /* %47 = sub(%40, %46) blocks.0.conv.conv.4 : f32[768] */
+  /* %50 = sub(%43, %49) blocks.0.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[17], (const long[]){1}, arena + 153600, (const long[]){1},
       arena + 154368);
 
-  /* %48 = reshape(%45) {shape [768, 1, 1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 1, 1], a view of %45: no code */
+  /* %51 = reshape(%48) {shape [768, 1, 1, 1]} blocks.0.conv.conv.3 : f32[768, 1, 1, 1], a view of %48: no code */
 
-  /* %49 = mul(%38, %48) blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %52 = mul(%41, %51) blocks.0.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[15], (const long[]){9, 0, 3, 1}, arena + 152832,
       (const long[]){1, 0, 0, 0}, arena + 155136);
 
-  /* %64 = add_scalar(%63) {x op 1e-05} blocks.0.conv.conv.8 : f32[192] */
+  /* %67 = add_scalar(%66) {x op 1e-05} blocks.0.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[28], 1e-05f, arena + 162048);
 
-  /* %65 = rsqrt(%64) blocks.0.conv.conv.8 : f32[192] */
+  /* %68 = rsqrt(%67) blocks.0.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 162048, arena + 162240);
 
-  /* %66 = mul(%60, %65) blocks.0.conv.conv.8 : f32[192] */
+  /* %69 = mul(%63, %68) blocks.0.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[25], (const long[]){1}, arena + 162240, (const long[]){1},
       arena + 162432);
 
-  /* %67 = mul(%62, %66) blocks.0.conv.conv.8 : f32[192] */
+  /* %70 = mul(%65, %69) blocks.0.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[27], (const long[]){1}, arena + 162432, (const long[]){1},
       arena + 162624);
 
-  /* %68 = sub(%61, %67) blocks.0.conv.conv.8 : f32[192] */
+  /* %71 = sub(%64, %70) blocks.0.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[26], (const long[]){1}, arena + 162624, (const long[]){1},
       arena + 162816);
 
-  /* %69 = reshape(%66) {shape [192, 1]} blocks.0.conv.conv.7 : f32[192, 1], a view of %66: no code */
+  /* %72 = reshape(%69) {shape [192, 1]} blocks.0.conv.conv.7 : f32[192, 1], a view of %69: no code */
 
-  /* %70 = mul(%59, %69) blocks.0.conv.conv.7 : f32[192, 768] */
+  /* %73 = mul(%62, %72) blocks.0.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[24], (const long[]){768, 1}, arena + 162432,
       (const long[]){1, 0}, arena + 163008);
 
-  /* %94 = add_scalar(%93) {x op 1e-05} blocks.1.conv.conv.1 : f32[768] */
+  /* %97 = add_scalar(%96) {x op 1e-05} blocks.1.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[39], 1e-05f, arena + 310464);
 
-  /* %95 = rsqrt(%94) blocks.1.conv.conv.1 : f32[768] */
+  /* %98 = rsqrt(%97) blocks.1.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 310464, arena + 311232);
 
-  /* %96 = mul(%90, %95) blocks.1.conv.conv.1 : f32[768] */
+  /* %99 = mul(%93, %98) blocks.1.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[36], (const long[]){1}, arena + 311232, (const long[]){1},
       arena + 312000);
 
-  /* %97 = mul(%92, %96) blocks.1.conv.conv.1 : f32[768] */
+  /* %100 = mul(%95, %99) blocks.1.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[38], (const long[]){1}, arena + 312000, (const long[]){1},
       arena + 312768);
 
-  /* %98 = sub(%91, %97) blocks.1.conv.conv.1 : f32[768] */
+  /* %101 = sub(%94, %100) blocks.1.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[37], (const long[]){1}, arena + 312768, (const long[]){1},
       arena + 313536);
 
-  /* %99 = reshape(%96) {shape [768, 1]} blocks.1.conv.conv.0 : f32[768, 1], a view of %96: no code */
+  /* %102 = reshape(%99) {shape [768, 1]} blocks.1.conv.conv.0 : f32[768, 1], a view of %99: no code */
 
-  /* %100 = mul(%89, %99) blocks.1.conv.conv.0 : f32[768, 192] */
+  /* %103 = mul(%92, %102) blocks.1.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[35], (const long[]){192, 1}, arena + 312000,
       (const long[]){1, 0}, arena + 314304);
 
-  /* %107 = add_scalar(%106) {x op 1e-05} blocks.1.conv.conv.4 : f32[768] */
+  /* %110 = add_scalar(%109) {x op 1e-05} blocks.1.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[44], 1e-05f, arena + 461760);
 
-  /* %108 = rsqrt(%107) blocks.1.conv.conv.4 : f32[768] */
+  /* %111 = rsqrt(%110) blocks.1.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 461760, arena + 462528);
 
-  /* %109 = mul(%103, %108) blocks.1.conv.conv.4 : f32[768] */
+  /* %112 = mul(%106, %111) blocks.1.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[41], (const long[]){1}, arena + 462528, (const long[]){1},
       arena + 463296);
 
-  /* %110 = mul(%105, %109) blocks.1.conv.conv.4 : f32[768] */
+  /* %113 = mul(%108, %112) blocks.1.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[43], (const long[]){1}, arena + 463296, (const long[]){1},
       arena + 464064);
 
-  /* %111 = sub(%104, %110) blocks.1.conv.conv.4 : f32[768] */
+  /* %114 = sub(%107, %113) blocks.1.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[42], (const long[]){1}, arena + 464064, (const long[]){1},
       arena + 464832);
 
-  /* %112 = reshape(%109) {shape [768, 1, 1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 1, 1], a view of %109: no code */
+  /* %115 = reshape(%112) {shape [768, 1, 1, 1]} blocks.1.conv.conv.3 : f32[768, 1, 1, 1], a view of %112: no code */
 
-  /* %113 = mul(%102, %112) blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %116 = mul(%105, %115) blocks.1.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[40], (const long[]){9, 0, 3, 1}, arena + 463296,
       (const long[]){1, 0, 0, 0}, arena + 465600);
 
-  /* %128 = add_scalar(%127) {x op 1e-05} blocks.1.conv.conv.8 : f32[192] */
+  /* %131 = add_scalar(%130) {x op 1e-05} blocks.1.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[53], 1e-05f, arena + 472512);
 
-  /* %129 = rsqrt(%128) blocks.1.conv.conv.8 : f32[192] */
+  /* %132 = rsqrt(%131) blocks.1.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 472512, arena + 472704);
 
-  /* %130 = mul(%124, %129) blocks.1.conv.conv.8 : f32[192] */
+  /* %133 = mul(%127, %132) blocks.1.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[50], (const long[]){1}, arena + 472704, (const long[]){1},
       arena + 472896);
 
-  /* %131 = mul(%126, %130) blocks.1.conv.conv.8 : f32[192] */
+  /* %134 = mul(%129, %133) blocks.1.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[52], (const long[]){1}, arena + 472896, (const long[]){1},
       arena + 473088);
 
-  /* %132 = sub(%125, %131) blocks.1.conv.conv.8 : f32[192] */
+  /* %135 = sub(%128, %134) blocks.1.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[51], (const long[]){1}, arena + 473088, (const long[]){1},
       arena + 473280);
 
-  /* %133 = reshape(%130) {shape [192, 1]} blocks.1.conv.conv.7 : f32[192, 1], a view of %130: no code */
+  /* %136 = reshape(%133) {shape [192, 1]} blocks.1.conv.conv.7 : f32[192, 1], a view of %133: no code */
 
-  /* %134 = mul(%123, %133) blocks.1.conv.conv.7 : f32[192, 768] */
+  /* %137 = mul(%126, %136) blocks.1.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[49], (const long[]){768, 1}, arena + 472896,
       (const long[]){1, 0}, arena + 473472);
 
-  /* %158 = add_scalar(%157) {x op 1e-05} blocks.2.conv.conv.1 : f32[768] */
+  /* %161 = add_scalar(%160) {x op 1e-05} blocks.2.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[64], 1e-05f, arena + 620928);
 
-  /* %159 = rsqrt(%158) blocks.2.conv.conv.1 : f32[768] */
+  /* %162 = rsqrt(%161) blocks.2.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 620928, arena + 621696);
 
-  /* %160 = mul(%154, %159) blocks.2.conv.conv.1 : f32[768] */
+  /* %163 = mul(%157, %162) blocks.2.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[61], (const long[]){1}, arena + 621696, (const long[]){1},
       arena + 622464);
 
-  /* %161 = mul(%156, %160) blocks.2.conv.conv.1 : f32[768] */
+  /* %164 = mul(%159, %163) blocks.2.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[63], (const long[]){1}, arena + 622464, (const long[]){1},
       arena + 623232);
 
-  /* %162 = sub(%155, %161) blocks.2.conv.conv.1 : f32[768] */
+  /* %165 = sub(%158, %164) blocks.2.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[62], (const long[]){1}, arena + 623232, (const long[]){1},
       arena + 624000);
 
-  /* %163 = reshape(%160) {shape [768, 1]} blocks.2.conv.conv.0 : f32[768, 1], a view of %160: no code */
+  /* %166 = reshape(%163) {shape [768, 1]} blocks.2.conv.conv.0 : f32[768, 1], a view of %163: no code */
 
-  /* %164 = mul(%153, %163) blocks.2.conv.conv.0 : f32[768, 192] */
+  /* %167 = mul(%156, %166) blocks.2.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[60], (const long[]){192, 1}, arena + 622464,
       (const long[]){1, 0}, arena + 624768);
 
-  /* %171 = add_scalar(%170) {x op 1e-05} blocks.2.conv.conv.4 : f32[768] */
+  /* %174 = add_scalar(%173) {x op 1e-05} blocks.2.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[69], 1e-05f, arena + 772224);
 
-  /* %172 = rsqrt(%171) blocks.2.conv.conv.4 : f32[768] */
+  /* %175 = rsqrt(%174) blocks.2.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 772224, arena + 772992);
 
-  /* %173 = mul(%167, %172) blocks.2.conv.conv.4 : f32[768] */
+  /* %176 = mul(%170, %175) blocks.2.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[66], (const long[]){1}, arena + 772992, (const long[]){1},
       arena + 773760);
 
-  /* %174 = mul(%169, %173) blocks.2.conv.conv.4 : f32[768] */
+  /* %177 = mul(%172, %176) blocks.2.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[68], (const long[]){1}, arena + 773760, (const long[]){1},
       arena + 774528);
 
-  /* %175 = sub(%168, %174) blocks.2.conv.conv.4 : f32[768] */
+  /* %178 = sub(%171, %177) blocks.2.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[67], (const long[]){1}, arena + 774528, (const long[]){1},
       arena + 775296);
 
-  /* %176 = reshape(%173) {shape [768, 1, 1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 1, 1], a view of %173: no code */
+  /* %179 = reshape(%176) {shape [768, 1, 1, 1]} blocks.2.conv.conv.3 : f32[768, 1, 1, 1], a view of %176: no code */
 
-  /* %177 = mul(%166, %176) blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %180 = mul(%169, %179) blocks.2.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[65], (const long[]){9, 0, 3, 1}, arena + 773760,
       (const long[]){1, 0, 0, 0}, arena + 776064);
 
-  /* %192 = add_scalar(%191) {x op 1e-05} blocks.2.conv.conv.8 : f32[192] */
+  /* %195 = add_scalar(%194) {x op 1e-05} blocks.2.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[78], 1e-05f, arena + 782976);
 
-  /* %193 = rsqrt(%192) blocks.2.conv.conv.8 : f32[192] */
+  /* %196 = rsqrt(%195) blocks.2.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 782976, arena + 783168);
 
-  /* %194 = mul(%188, %193) blocks.2.conv.conv.8 : f32[192] */
+  /* %197 = mul(%191, %196) blocks.2.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[75], (const long[]){1}, arena + 783168, (const long[]){1},
       arena + 783360);
 
-  /* %195 = mul(%190, %194) blocks.2.conv.conv.8 : f32[192] */
+  /* %198 = mul(%193, %197) blocks.2.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[77], (const long[]){1}, arena + 783360, (const long[]){1},
       arena + 783552);
 
-  /* %196 = sub(%189, %195) blocks.2.conv.conv.8 : f32[192] */
+  /* %199 = sub(%192, %198) blocks.2.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[76], (const long[]){1}, arena + 783552, (const long[]){1},
       arena + 783744);
 
-  /* %197 = reshape(%194) {shape [192, 1]} blocks.2.conv.conv.7 : f32[192, 1], a view of %194: no code */
+  /* %200 = reshape(%197) {shape [192, 1]} blocks.2.conv.conv.7 : f32[192, 1], a view of %197: no code */
 
-  /* %198 = mul(%187, %197) blocks.2.conv.conv.7 : f32[192, 768] */
+  /* %201 = mul(%190, %200) blocks.2.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[74], (const long[]){768, 1}, arena + 783360,
       (const long[]){1, 0}, arena + 783936);
 
-  /* %222 = add_scalar(%221) {x op 1e-05} blocks.3.conv.conv.1 : f32[768] */
+  /* %225 = add_scalar(%224) {x op 1e-05} blocks.3.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[89], 1e-05f, arena + 931392);
 
-  /* %223 = rsqrt(%222) blocks.3.conv.conv.1 : f32[768] */
+  /* %226 = rsqrt(%225) blocks.3.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 931392, arena + 932160);
 
-  /* %224 = mul(%218, %223) blocks.3.conv.conv.1 : f32[768] */
+  /* %227 = mul(%221, %226) blocks.3.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[86], (const long[]){1}, arena + 932160, (const long[]){1},
       arena + 932928);
 
-  /* %225 = mul(%220, %224) blocks.3.conv.conv.1 : f32[768] */
+  /* %228 = mul(%223, %227) blocks.3.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[88], (const long[]){1}, arena + 932928, (const long[]){1},
       arena + 933696);
 
-  /* %226 = sub(%219, %225) blocks.3.conv.conv.1 : f32[768] */
+  /* %229 = sub(%222, %228) blocks.3.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[87], (const long[]){1}, arena + 933696, (const long[]){1},
       arena + 934464);
 
-  /* %227 = reshape(%224) {shape [768, 1]} blocks.3.conv.conv.0 : f32[768, 1], a view of %224: no code */
+  /* %230 = reshape(%227) {shape [768, 1]} blocks.3.conv.conv.0 : f32[768, 1], a view of %227: no code */
 
-  /* %228 = mul(%217, %227) blocks.3.conv.conv.0 : f32[768, 192] */
+  /* %231 = mul(%220, %230) blocks.3.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[85], (const long[]){192, 1}, arena + 932928,
       (const long[]){1, 0}, arena + 935232);
 
-  /* %235 = add_scalar(%234) {x op 1e-05} blocks.3.conv.conv.4 : f32[768] */
+  /* %238 = add_scalar(%237) {x op 1e-05} blocks.3.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[94], 1e-05f, arena + 1082688);
 
-  /* %236 = rsqrt(%235) blocks.3.conv.conv.4 : f32[768] */
+  /* %239 = rsqrt(%238) blocks.3.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 1082688, arena + 1083456);
 
-  /* %237 = mul(%231, %236) blocks.3.conv.conv.4 : f32[768] */
+  /* %240 = mul(%234, %239) blocks.3.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[91], (const long[]){1}, arena + 1083456, (const long[]){1},
       arena + 1084224);
 
-  /* %238 = mul(%233, %237) blocks.3.conv.conv.4 : f32[768] */
+  /* %241 = mul(%236, %240) blocks.3.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[93], (const long[]){1}, arena + 1084224, (const long[]){1},
       arena + 1084992);
 
-  /* %239 = sub(%232, %238) blocks.3.conv.conv.4 : f32[768] */
+  /* %242 = sub(%235, %241) blocks.3.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[92], (const long[]){1}, arena + 1084992, (const long[]){1},
       arena + 1085760);
 
-  /* %240 = reshape(%237) {shape [768, 1, 1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 1, 1], a view of %237: no code */
+  /* %243 = reshape(%240) {shape [768, 1, 1, 1]} blocks.3.conv.conv.3 : f32[768, 1, 1, 1], a view of %240: no code */
 
-  /* %241 = mul(%230, %240) blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %244 = mul(%233, %243) blocks.3.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[90], (const long[]){9, 0, 3, 1}, arena + 1084224,
       (const long[]){1, 0, 0, 0}, arena + 1086528);
 
-  /* %256 = add_scalar(%255) {x op 1e-05} blocks.3.conv.conv.8 : f32[192] */
+  /* %259 = add_scalar(%258) {x op 1e-05} blocks.3.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[103], 1e-05f, arena + 1093440);
 
-  /* %257 = rsqrt(%256) blocks.3.conv.conv.8 : f32[192] */
+  /* %260 = rsqrt(%259) blocks.3.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 1093440, arena + 1093632);
 
-  /* %258 = mul(%252, %257) blocks.3.conv.conv.8 : f32[192] */
+  /* %261 = mul(%255, %260) blocks.3.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[100], (const long[]){1}, arena + 1093632, (const long[]){1},
       arena + 1093824);
 
-  /* %259 = mul(%254, %258) blocks.3.conv.conv.8 : f32[192] */
+  /* %262 = mul(%257, %261) blocks.3.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[102], (const long[]){1}, arena + 1093824, (const long[]){1},
       arena + 1094016);
 
-  /* %260 = sub(%253, %259) blocks.3.conv.conv.8 : f32[192] */
+  /* %263 = sub(%256, %262) blocks.3.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[101], (const long[]){1}, arena + 1094016, (const long[]){1},
       arena + 1094208);
 
-  /* %261 = reshape(%258) {shape [192, 1]} blocks.3.conv.conv.7 : f32[192, 1], a view of %258: no code */
+  /* %264 = reshape(%261) {shape [192, 1]} blocks.3.conv.conv.7 : f32[192, 1], a view of %261: no code */
 
-  /* %262 = mul(%251, %261) blocks.3.conv.conv.7 : f32[192, 768] */
+  /* %265 = mul(%254, %264) blocks.3.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[99], (const long[]){768, 1}, arena + 1093824,
       (const long[]){1, 0}, arena + 1094400);
 
-  /* %286 = add_scalar(%285) {x op 1e-05} blocks.4.conv.conv.1 : f32[768] */
+  /* %289 = add_scalar(%288) {x op 1e-05} blocks.4.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[114], 1e-05f, arena + 1241856);
 
-  /* %287 = rsqrt(%286) blocks.4.conv.conv.1 : f32[768] */
+  /* %290 = rsqrt(%289) blocks.4.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 1241856, arena + 1242624);
 
-  /* %288 = mul(%282, %287) blocks.4.conv.conv.1 : f32[768] */
+  /* %291 = mul(%285, %290) blocks.4.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[111], (const long[]){1}, arena + 1242624, (const long[]){1},
       arena + 1243392);
 
-  /* %289 = mul(%284, %288) blocks.4.conv.conv.1 : f32[768] */
+  /* %292 = mul(%287, %291) blocks.4.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[113], (const long[]){1}, arena + 1243392, (const long[]){1},
       arena + 1244160);
 
-  /* %290 = sub(%283, %289) blocks.4.conv.conv.1 : f32[768] */
+  /* %293 = sub(%286, %292) blocks.4.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[112], (const long[]){1}, arena + 1244160, (const long[]){1},
       arena + 1244928);
 
-  /* %291 = reshape(%288) {shape [768, 1]} blocks.4.conv.conv.0 : f32[768, 1], a view of %288: no code */
+  /* %294 = reshape(%291) {shape [768, 1]} blocks.4.conv.conv.0 : f32[768, 1], a view of %291: no code */
 
-  /* %292 = mul(%281, %291) blocks.4.conv.conv.0 : f32[768, 192] */
+  /* %295 = mul(%284, %294) blocks.4.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[110], (const long[]){192, 1}, arena + 1243392,
       (const long[]){1, 0}, arena + 1245696);
 
-  /* %299 = add_scalar(%298) {x op 1e-05} blocks.4.conv.conv.4 : f32[768] */
+  /* %302 = add_scalar(%301) {x op 1e-05} blocks.4.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[119], 1e-05f, arena + 1393152);
 
-  /* %300 = rsqrt(%299) blocks.4.conv.conv.4 : f32[768] */
+  /* %303 = rsqrt(%302) blocks.4.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 1393152, arena + 1393920);
 
-  /* %301 = mul(%295, %300) blocks.4.conv.conv.4 : f32[768] */
+  /* %304 = mul(%298, %303) blocks.4.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[116], (const long[]){1}, arena + 1393920, (const long[]){1},
       arena + 1394688);
 
-  /* %302 = mul(%297, %301) blocks.4.conv.conv.4 : f32[768] */
+  /* %305 = mul(%300, %304) blocks.4.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[118], (const long[]){1}, arena + 1394688, (const long[]){1},
       arena + 1395456);
 
-  /* %303 = sub(%296, %302) blocks.4.conv.conv.4 : f32[768] */
+  /* %306 = sub(%299, %305) blocks.4.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[117], (const long[]){1}, arena + 1395456, (const long[]){1},
       arena + 1396224);
 
-  /* %304 = reshape(%301) {shape [768, 1, 1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 1, 1], a view of %301: no code */
+  /* %307 = reshape(%304) {shape [768, 1, 1, 1]} blocks.4.conv.conv.3 : f32[768, 1, 1, 1], a view of %304: no code */
 
-  /* %305 = mul(%294, %304) blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %308 = mul(%297, %307) blocks.4.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[115], (const long[]){9, 0, 3, 1}, arena + 1394688,
       (const long[]){1, 0, 0, 0}, arena + 1396992);
 
-  /* %320 = add_scalar(%319) {x op 1e-05} blocks.4.conv.conv.8 : f32[192] */
+  /* %323 = add_scalar(%322) {x op 1e-05} blocks.4.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[128], 1e-05f, arena + 1403904);
 
-  /* %321 = rsqrt(%320) blocks.4.conv.conv.8 : f32[192] */
+  /* %324 = rsqrt(%323) blocks.4.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 1403904, arena + 1404096);
 
-  /* %322 = mul(%316, %321) blocks.4.conv.conv.8 : f32[192] */
+  /* %325 = mul(%319, %324) blocks.4.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[125], (const long[]){1}, arena + 1404096, (const long[]){1},
       arena + 1404288);
 
-  /* %323 = mul(%318, %322) blocks.4.conv.conv.8 : f32[192] */
+  /* %326 = mul(%321, %325) blocks.4.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[127], (const long[]){1}, arena + 1404288, (const long[]){1},
       arena + 1404480);
 
-  /* %324 = sub(%317, %323) blocks.4.conv.conv.8 : f32[192] */
+  /* %327 = sub(%320, %326) blocks.4.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[126], (const long[]){1}, arena + 1404480, (const long[]){1},
       arena + 1404672);
 
-  /* %325 = reshape(%322) {shape [192, 1]} blocks.4.conv.conv.7 : f32[192, 1], a view of %322: no code */
+  /* %328 = reshape(%325) {shape [192, 1]} blocks.4.conv.conv.7 : f32[192, 1], a view of %325: no code */
 
-  /* %326 = mul(%315, %325) blocks.4.conv.conv.7 : f32[192, 768] */
+  /* %329 = mul(%318, %328) blocks.4.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[124], (const long[]){768, 1}, arena + 1404288,
       (const long[]){1, 0}, arena + 1404864);
 
-  /* %350 = add_scalar(%349) {x op 1e-05} blocks.5.conv.conv.1 : f32[768] */
+  /* %353 = add_scalar(%352) {x op 1e-05} blocks.5.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[139], 1e-05f, arena + 1552320);
 
-  /* %351 = rsqrt(%350) blocks.5.conv.conv.1 : f32[768] */
+  /* %354 = rsqrt(%353) blocks.5.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 1552320, arena + 1553088);
 
-  /* %352 = mul(%346, %351) blocks.5.conv.conv.1 : f32[768] */
+  /* %355 = mul(%349, %354) blocks.5.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[136], (const long[]){1}, arena + 1553088, (const long[]){1},
       arena + 1553856);
 
-  /* %353 = mul(%348, %352) blocks.5.conv.conv.1 : f32[768] */
+  /* %356 = mul(%351, %355) blocks.5.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[138], (const long[]){1}, arena + 1553856, (const long[]){1},
       arena + 1554624);
 
-  /* %354 = sub(%347, %353) blocks.5.conv.conv.1 : f32[768] */
+  /* %357 = sub(%350, %356) blocks.5.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[137], (const long[]){1}, arena + 1554624, (const long[]){1},
       arena + 1555392);
 
-  /* %355 = reshape(%352) {shape [768, 1]} blocks.5.conv.conv.0 : f32[768, 1], a view of %352: no code */
+  /* %358 = reshape(%355) {shape [768, 1]} blocks.5.conv.conv.0 : f32[768, 1], a view of %355: no code */
 
-  /* %356 = mul(%345, %355) blocks.5.conv.conv.0 : f32[768, 192] */
+  /* %359 = mul(%348, %358) blocks.5.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[135], (const long[]){192, 1}, arena + 1553856,
       (const long[]){1, 0}, arena + 1556160);
 
-  /* %363 = add_scalar(%362) {x op 1e-05} blocks.5.conv.conv.4 : f32[768] */
+  /* %366 = add_scalar(%365) {x op 1e-05} blocks.5.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[144], 1e-05f, arena + 1703616);
 
-  /* %364 = rsqrt(%363) blocks.5.conv.conv.4 : f32[768] */
+  /* %367 = rsqrt(%366) blocks.5.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 1703616, arena + 1704384);
 
-  /* %365 = mul(%359, %364) blocks.5.conv.conv.4 : f32[768] */
+  /* %368 = mul(%362, %367) blocks.5.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[141], (const long[]){1}, arena + 1704384, (const long[]){1},
       arena + 1705152);
 
-  /* %366 = mul(%361, %365) blocks.5.conv.conv.4 : f32[768] */
+  /* %369 = mul(%364, %368) blocks.5.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[143], (const long[]){1}, arena + 1705152, (const long[]){1},
       arena + 1705920);
 
-  /* %367 = sub(%360, %366) blocks.5.conv.conv.4 : f32[768] */
+  /* %370 = sub(%363, %369) blocks.5.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[142], (const long[]){1}, arena + 1705920, (const long[]){1},
       arena + 1706688);
 
-  /* %368 = reshape(%365) {shape [768, 1, 1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 1, 1], a view of %365: no code */
+  /* %371 = reshape(%368) {shape [768, 1, 1, 1]} blocks.5.conv.conv.3 : f32[768, 1, 1, 1], a view of %368: no code */
 
-  /* %369 = mul(%358, %368) blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %372 = mul(%361, %371) blocks.5.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[140], (const long[]){9, 0, 3, 1}, arena + 1705152,
       (const long[]){1, 0, 0, 0}, arena + 1707456);
 
-  /* %384 = add_scalar(%383) {x op 1e-05} blocks.5.conv.conv.8 : f32[192] */
+  /* %387 = add_scalar(%386) {x op 1e-05} blocks.5.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[153], 1e-05f, arena + 1714368);
 
-  /* %385 = rsqrt(%384) blocks.5.conv.conv.8 : f32[192] */
+  /* %388 = rsqrt(%387) blocks.5.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 1714368, arena + 1714560);
 
-  /* %386 = mul(%380, %385) blocks.5.conv.conv.8 : f32[192] */
+  /* %389 = mul(%383, %388) blocks.5.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[150], (const long[]){1}, arena + 1714560, (const long[]){1},
       arena + 1714752);
 
-  /* %387 = mul(%382, %386) blocks.5.conv.conv.8 : f32[192] */
+  /* %390 = mul(%385, %389) blocks.5.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[152], (const long[]){1}, arena + 1714752, (const long[]){1},
       arena + 1714944);
 
-  /* %388 = sub(%381, %387) blocks.5.conv.conv.8 : f32[192] */
+  /* %391 = sub(%384, %390) blocks.5.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[151], (const long[]){1}, arena + 1714944, (const long[]){1},
       arena + 1715136);
 
-  /* %389 = reshape(%386) {shape [192, 1]} blocks.5.conv.conv.7 : f32[192, 1], a view of %386: no code */
+  /* %392 = reshape(%389) {shape [192, 1]} blocks.5.conv.conv.7 : f32[192, 1], a view of %389: no code */
 
-  /* %390 = mul(%379, %389) blocks.5.conv.conv.7 : f32[192, 768] */
+  /* %393 = mul(%382, %392) blocks.5.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[149], (const long[]){768, 1}, arena + 1714752,
       (const long[]){1, 0}, arena + 1715328);
 
-  /* %414 = add_scalar(%413) {x op 1e-05} blocks.6.conv.conv.1 : f32[768] */
+  /* %417 = add_scalar(%416) {x op 1e-05} blocks.6.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[164], 1e-05f, arena + 1862784);
 
-  /* %415 = rsqrt(%414) blocks.6.conv.conv.1 : f32[768] */
+  /* %418 = rsqrt(%417) blocks.6.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 1862784, arena + 1863552);
 
-  /* %416 = mul(%410, %415) blocks.6.conv.conv.1 : f32[768] */
+  /* %419 = mul(%413, %418) blocks.6.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[161], (const long[]){1}, arena + 1863552, (const long[]){1},
       arena + 1864320);
 
-  /* %417 = mul(%412, %416) blocks.6.conv.conv.1 : f32[768] */
+  /* %420 = mul(%415, %419) blocks.6.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[163], (const long[]){1}, arena + 1864320, (const long[]){1},
       arena + 1865088);
 
-  /* %418 = sub(%411, %417) blocks.6.conv.conv.1 : f32[768] */
+  /* %421 = sub(%414, %420) blocks.6.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[162], (const long[]){1}, arena + 1865088, (const long[]){1},
       arena + 1865856);
 
-  /* %419 = reshape(%416) {shape [768, 1]} blocks.6.conv.conv.0 : f32[768, 1], a view of %416: no code */
+  /* %422 = reshape(%419) {shape [768, 1]} blocks.6.conv.conv.0 : f32[768, 1], a view of %419: no code */
 
-  /* %420 = mul(%409, %419) blocks.6.conv.conv.0 : f32[768, 192] */
+  /* %423 = mul(%412, %422) blocks.6.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[160], (const long[]){192, 1}, arena + 1864320,
       (const long[]){1, 0}, arena + 1866624);
 
-  /* %427 = add_scalar(%426) {x op 1e-05} blocks.6.conv.conv.4 : f32[768] */
+  /* %430 = add_scalar(%429) {x op 1e-05} blocks.6.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[169], 1e-05f, arena + 2014080);
 
-  /* %428 = rsqrt(%427) blocks.6.conv.conv.4 : f32[768] */
+  /* %431 = rsqrt(%430) blocks.6.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 2014080, arena + 2014848);
 
-  /* %429 = mul(%423, %428) blocks.6.conv.conv.4 : f32[768] */
+  /* %432 = mul(%426, %431) blocks.6.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[166], (const long[]){1}, arena + 2014848, (const long[]){1},
       arena + 2015616);
 
-  /* %430 = mul(%425, %429) blocks.6.conv.conv.4 : f32[768] */
+  /* %433 = mul(%428, %432) blocks.6.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[168], (const long[]){1}, arena + 2015616, (const long[]){1},
       arena + 2016384);
 
-  /* %431 = sub(%424, %430) blocks.6.conv.conv.4 : f32[768] */
+  /* %434 = sub(%427, %433) blocks.6.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[167], (const long[]){1}, arena + 2016384, (const long[]){1},
       arena + 2017152);
 
-  /* %432 = reshape(%429) {shape [768, 1, 1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 1, 1], a view of %429: no code */
+  /* %435 = reshape(%432) {shape [768, 1, 1, 1]} blocks.6.conv.conv.3 : f32[768, 1, 1, 1], a view of %432: no code */
 
-  /* %433 = mul(%422, %432) blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %436 = mul(%425, %435) blocks.6.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[165], (const long[]){9, 0, 3, 1}, arena + 2015616,
       (const long[]){1, 0, 0, 0}, arena + 2017920);
 
-  /* %448 = add_scalar(%447) {x op 1e-05} blocks.6.conv.conv.8 : f32[192] */
+  /* %451 = add_scalar(%450) {x op 1e-05} blocks.6.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[178], 1e-05f, arena + 2024832);
 
-  /* %449 = rsqrt(%448) blocks.6.conv.conv.8 : f32[192] */
+  /* %452 = rsqrt(%451) blocks.6.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 2024832, arena + 2025024);
 
-  /* %450 = mul(%444, %449) blocks.6.conv.conv.8 : f32[192] */
+  /* %453 = mul(%447, %452) blocks.6.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[175], (const long[]){1}, arena + 2025024, (const long[]){1},
       arena + 2025216);
 
-  /* %451 = mul(%446, %450) blocks.6.conv.conv.8 : f32[192] */
+  /* %454 = mul(%449, %453) blocks.6.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[177], (const long[]){1}, arena + 2025216, (const long[]){1},
       arena + 2025408);
 
-  /* %452 = sub(%445, %451) blocks.6.conv.conv.8 : f32[192] */
+  /* %455 = sub(%448, %454) blocks.6.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[176], (const long[]){1}, arena + 2025408, (const long[]){1},
       arena + 2025600);
 
-  /* %453 = reshape(%450) {shape [192, 1]} blocks.6.conv.conv.7 : f32[192, 1], a view of %450: no code */
+  /* %456 = reshape(%453) {shape [192, 1]} blocks.6.conv.conv.7 : f32[192, 1], a view of %453: no code */
 
-  /* %454 = mul(%443, %453) blocks.6.conv.conv.7 : f32[192, 768] */
+  /* %457 = mul(%446, %456) blocks.6.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[174], (const long[]){768, 1}, arena + 2025216,
       (const long[]){1, 0}, arena + 2025792);
 
-  /* %478 = add_scalar(%477) {x op 1e-05} blocks.7.conv.conv.1 : f32[768] */
+  /* %481 = add_scalar(%480) {x op 1e-05} blocks.7.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[189], 1e-05f, arena + 2173248);
 
-  /* %479 = rsqrt(%478) blocks.7.conv.conv.1 : f32[768] */
+  /* %482 = rsqrt(%481) blocks.7.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 2173248, arena + 2174016);
 
-  /* %480 = mul(%474, %479) blocks.7.conv.conv.1 : f32[768] */
+  /* %483 = mul(%477, %482) blocks.7.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[186], (const long[]){1}, arena + 2174016, (const long[]){1},
       arena + 2174784);
 
-  /* %481 = mul(%476, %480) blocks.7.conv.conv.1 : f32[768] */
+  /* %484 = mul(%479, %483) blocks.7.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[188], (const long[]){1}, arena + 2174784, (const long[]){1},
       arena + 2175552);
 
-  /* %482 = sub(%475, %481) blocks.7.conv.conv.1 : f32[768] */
+  /* %485 = sub(%478, %484) blocks.7.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[187], (const long[]){1}, arena + 2175552, (const long[]){1},
       arena + 2176320);
 
-  /* %483 = reshape(%480) {shape [768, 1]} blocks.7.conv.conv.0 : f32[768, 1], a view of %480: no code */
+  /* %486 = reshape(%483) {shape [768, 1]} blocks.7.conv.conv.0 : f32[768, 1], a view of %483: no code */
 
-  /* %484 = mul(%473, %483) blocks.7.conv.conv.0 : f32[768, 192] */
+  /* %487 = mul(%476, %486) blocks.7.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[185], (const long[]){192, 1}, arena + 2174784,
       (const long[]){1, 0}, arena + 2177088);
 
-  /* %491 = add_scalar(%490) {x op 1e-05} blocks.7.conv.conv.4 : f32[768] */
+  /* %494 = add_scalar(%493) {x op 1e-05} blocks.7.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[194], 1e-05f, arena + 2324544);
 
-  /* %492 = rsqrt(%491) blocks.7.conv.conv.4 : f32[768] */
+  /* %495 = rsqrt(%494) blocks.7.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 2324544, arena + 2325312);
 
-  /* %493 = mul(%487, %492) blocks.7.conv.conv.4 : f32[768] */
+  /* %496 = mul(%490, %495) blocks.7.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[191], (const long[]){1}, arena + 2325312, (const long[]){1},
       arena + 2326080);
 
-  /* %494 = mul(%489, %493) blocks.7.conv.conv.4 : f32[768] */
+  /* %497 = mul(%492, %496) blocks.7.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[193], (const long[]){1}, arena + 2326080, (const long[]){1},
       arena + 2326848);
 
-  /* %495 = sub(%488, %494) blocks.7.conv.conv.4 : f32[768] */
+  /* %498 = sub(%491, %497) blocks.7.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[192], (const long[]){1}, arena + 2326848, (const long[]){1},
       arena + 2327616);
 
-  /* %496 = reshape(%493) {shape [768, 1, 1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 1, 1], a view of %493: no code */
+  /* %499 = reshape(%496) {shape [768, 1, 1, 1]} blocks.7.conv.conv.3 : f32[768, 1, 1, 1], a view of %496: no code */
 
-  /* %497 = mul(%486, %496) blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %500 = mul(%489, %499) blocks.7.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[190], (const long[]){9, 0, 3, 1}, arena + 2326080,
       (const long[]){1, 0, 0, 0}, arena + 2328384);
 
-  /* %512 = add_scalar(%511) {x op 1e-05} blocks.7.conv.conv.8 : f32[192] */
+  /* %515 = add_scalar(%514) {x op 1e-05} blocks.7.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[203], 1e-05f, arena + 2335296);
 
-  /* %513 = rsqrt(%512) blocks.7.conv.conv.8 : f32[192] */
+  /* %516 = rsqrt(%515) blocks.7.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 2335296, arena + 2335488);
 
-  /* %514 = mul(%508, %513) blocks.7.conv.conv.8 : f32[192] */
+  /* %517 = mul(%511, %516) blocks.7.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[200], (const long[]){1}, arena + 2335488, (const long[]){1},
       arena + 2335680);
 
-  /* %515 = mul(%510, %514) blocks.7.conv.conv.8 : f32[192] */
+  /* %518 = mul(%513, %517) blocks.7.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[202], (const long[]){1}, arena + 2335680, (const long[]){1},
       arena + 2335872);
 
-  /* %516 = sub(%509, %515) blocks.7.conv.conv.8 : f32[192] */
+  /* %519 = sub(%512, %518) blocks.7.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[201], (const long[]){1}, arena + 2335872, (const long[]){1},
       arena + 2336064);
 
-  /* %517 = reshape(%514) {shape [192, 1]} blocks.7.conv.conv.7 : f32[192, 1], a view of %514: no code */
+  /* %520 = reshape(%517) {shape [192, 1]} blocks.7.conv.conv.7 : f32[192, 1], a view of %517: no code */
 
-  /* %518 = mul(%507, %517) blocks.7.conv.conv.7 : f32[192, 768] */
+  /* %521 = mul(%510, %520) blocks.7.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[199], (const long[]){768, 1}, arena + 2335680,
       (const long[]){1, 0}, arena + 2336256);
 
-  /* %542 = add_scalar(%541) {x op 1e-05} blocks.8.conv.conv.1 : f32[768] */
+  /* %545 = add_scalar(%544) {x op 1e-05} blocks.8.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[214], 1e-05f, arena + 2483712);
 
-  /* %543 = rsqrt(%542) blocks.8.conv.conv.1 : f32[768] */
+  /* %546 = rsqrt(%545) blocks.8.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 2483712, arena + 2484480);
 
-  /* %544 = mul(%538, %543) blocks.8.conv.conv.1 : f32[768] */
+  /* %547 = mul(%541, %546) blocks.8.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[211], (const long[]){1}, arena + 2484480, (const long[]){1},
       arena + 2485248);
 
-  /* %545 = mul(%540, %544) blocks.8.conv.conv.1 : f32[768] */
+  /* %548 = mul(%543, %547) blocks.8.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[213], (const long[]){1}, arena + 2485248, (const long[]){1},
       arena + 2486016);
 
-  /* %546 = sub(%539, %545) blocks.8.conv.conv.1 : f32[768] */
+  /* %549 = sub(%542, %548) blocks.8.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[212], (const long[]){1}, arena + 2486016, (const long[]){1},
       arena + 2486784);
 
-  /* %547 = reshape(%544) {shape [768, 1]} blocks.8.conv.conv.0 : f32[768, 1], a view of %544: no code */
+  /* %550 = reshape(%547) {shape [768, 1]} blocks.8.conv.conv.0 : f32[768, 1], a view of %547: no code */
 
-  /* %548 = mul(%537, %547) blocks.8.conv.conv.0 : f32[768, 192] */
+  /* %551 = mul(%540, %550) blocks.8.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[210], (const long[]){192, 1}, arena + 2485248,
       (const long[]){1, 0}, arena + 2487552);
 
-  /* %555 = add_scalar(%554) {x op 1e-05} blocks.8.conv.conv.4 : f32[768] */
+  /* %558 = add_scalar(%557) {x op 1e-05} blocks.8.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[219], 1e-05f, arena + 2635008);
 
-  /* %556 = rsqrt(%555) blocks.8.conv.conv.4 : f32[768] */
+  /* %559 = rsqrt(%558) blocks.8.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 2635008, arena + 2635776);
 
-  /* %557 = mul(%551, %556) blocks.8.conv.conv.4 : f32[768] */
+  /* %560 = mul(%554, %559) blocks.8.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[216], (const long[]){1}, arena + 2635776, (const long[]){1},
       arena + 2636544);
 
-  /* %558 = mul(%553, %557) blocks.8.conv.conv.4 : f32[768] */
+  /* %561 = mul(%556, %560) blocks.8.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[218], (const long[]){1}, arena + 2636544, (const long[]){1},
       arena + 2637312);
 
-  /* %559 = sub(%552, %558) blocks.8.conv.conv.4 : f32[768] */
+  /* %562 = sub(%555, %561) blocks.8.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[217], (const long[]){1}, arena + 2637312, (const long[]){1},
       arena + 2638080);
 
-  /* %560 = reshape(%557) {shape [768, 1, 1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 1, 1], a view of %557: no code */
+  /* %563 = reshape(%560) {shape [768, 1, 1, 1]} blocks.8.conv.conv.3 : f32[768, 1, 1, 1], a view of %560: no code */
 
-  /* %561 = mul(%550, %560) blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %564 = mul(%553, %563) blocks.8.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[215], (const long[]){9, 0, 3, 1}, arena + 2636544,
       (const long[]){1, 0, 0, 0}, arena + 2638848);
 
-  /* %576 = add_scalar(%575) {x op 1e-05} blocks.8.conv.conv.8 : f32[192] */
+  /* %579 = add_scalar(%578) {x op 1e-05} blocks.8.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[228], 1e-05f, arena + 2645760);
 
-  /* %577 = rsqrt(%576) blocks.8.conv.conv.8 : f32[192] */
+  /* %580 = rsqrt(%579) blocks.8.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 2645760, arena + 2645952);
 
-  /* %578 = mul(%572, %577) blocks.8.conv.conv.8 : f32[192] */
+  /* %581 = mul(%575, %580) blocks.8.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[225], (const long[]){1}, arena + 2645952, (const long[]){1},
       arena + 2646144);
 
-  /* %579 = mul(%574, %578) blocks.8.conv.conv.8 : f32[192] */
+  /* %582 = mul(%577, %581) blocks.8.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[227], (const long[]){1}, arena + 2646144, (const long[]){1},
       arena + 2646336);
 
-  /* %580 = sub(%573, %579) blocks.8.conv.conv.8 : f32[192] */
+  /* %583 = sub(%576, %582) blocks.8.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[226], (const long[]){1}, arena + 2646336, (const long[]){1},
       arena + 2646528);
 
-  /* %581 = reshape(%578) {shape [192, 1]} blocks.8.conv.conv.7 : f32[192, 1], a view of %578: no code */
+  /* %584 = reshape(%581) {shape [192, 1]} blocks.8.conv.conv.7 : f32[192, 1], a view of %581: no code */
 
-  /* %582 = mul(%571, %581) blocks.8.conv.conv.7 : f32[192, 768] */
+  /* %585 = mul(%574, %584) blocks.8.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[224], (const long[]){768, 1}, arena + 2646144,
       (const long[]){1, 0}, arena + 2646720);
 
-  /* %606 = add_scalar(%605) {x op 1e-05} blocks.9.conv.conv.1 : f32[768] */
+  /* %609 = add_scalar(%608) {x op 1e-05} blocks.9.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[239], 1e-05f, arena + 2794176);
 
-  /* %607 = rsqrt(%606) blocks.9.conv.conv.1 : f32[768] */
+  /* %610 = rsqrt(%609) blocks.9.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 2794176, arena + 2794944);
 
-  /* %608 = mul(%602, %607) blocks.9.conv.conv.1 : f32[768] */
+  /* %611 = mul(%605, %610) blocks.9.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[236], (const long[]){1}, arena + 2794944, (const long[]){1},
       arena + 2795712);
 
-  /* %609 = mul(%604, %608) blocks.9.conv.conv.1 : f32[768] */
+  /* %612 = mul(%607, %611) blocks.9.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[238], (const long[]){1}, arena + 2795712, (const long[]){1},
       arena + 2796480);
 
-  /* %610 = sub(%603, %609) blocks.9.conv.conv.1 : f32[768] */
+  /* %613 = sub(%606, %612) blocks.9.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[237], (const long[]){1}, arena + 2796480, (const long[]){1},
       arena + 2797248);
 
-  /* %611 = reshape(%608) {shape [768, 1]} blocks.9.conv.conv.0 : f32[768, 1], a view of %608: no code */
+  /* %614 = reshape(%611) {shape [768, 1]} blocks.9.conv.conv.0 : f32[768, 1], a view of %611: no code */
 
-  /* %612 = mul(%601, %611) blocks.9.conv.conv.0 : f32[768, 192] */
+  /* %615 = mul(%604, %614) blocks.9.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[235], (const long[]){192, 1}, arena + 2795712,
       (const long[]){1, 0}, arena + 2798016);
 
-  /* %619 = add_scalar(%618) {x op 1e-05} blocks.9.conv.conv.4 : f32[768] */
+  /* %622 = add_scalar(%621) {x op 1e-05} blocks.9.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[244], 1e-05f, arena + 2945472);
 
-  /* %620 = rsqrt(%619) blocks.9.conv.conv.4 : f32[768] */
+  /* %623 = rsqrt(%622) blocks.9.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 2945472, arena + 2946240);
 
-  /* %621 = mul(%615, %620) blocks.9.conv.conv.4 : f32[768] */
+  /* %624 = mul(%618, %623) blocks.9.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[241], (const long[]){1}, arena + 2946240, (const long[]){1},
       arena + 2947008);
 
-  /* %622 = mul(%617, %621) blocks.9.conv.conv.4 : f32[768] */
+  /* %625 = mul(%620, %624) blocks.9.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[243], (const long[]){1}, arena + 2947008, (const long[]){1},
       arena + 2947776);
 
-  /* %623 = sub(%616, %622) blocks.9.conv.conv.4 : f32[768] */
+  /* %626 = sub(%619, %625) blocks.9.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[242], (const long[]){1}, arena + 2947776, (const long[]){1},
       arena + 2948544);
 
-  /* %624 = reshape(%621) {shape [768, 1, 1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 1, 1], a view of %621: no code */
+  /* %627 = reshape(%624) {shape [768, 1, 1, 1]} blocks.9.conv.conv.3 : f32[768, 1, 1, 1], a view of %624: no code */
 
-  /* %625 = mul(%614, %624) blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %628 = mul(%617, %627) blocks.9.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[240], (const long[]){9, 0, 3, 1}, arena + 2947008,
       (const long[]){1, 0, 0, 0}, arena + 2949312);
 
-  /* %640 = add_scalar(%639) {x op 1e-05} blocks.9.conv.conv.8 : f32[192] */
+  /* %643 = add_scalar(%642) {x op 1e-05} blocks.9.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[253], 1e-05f, arena + 2956224);
 
-  /* %641 = rsqrt(%640) blocks.9.conv.conv.8 : f32[192] */
+  /* %644 = rsqrt(%643) blocks.9.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 2956224, arena + 2956416);
 
-  /* %642 = mul(%636, %641) blocks.9.conv.conv.8 : f32[192] */
+  /* %645 = mul(%639, %644) blocks.9.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[250], (const long[]){1}, arena + 2956416, (const long[]){1},
       arena + 2956608);
 
-  /* %643 = mul(%638, %642) blocks.9.conv.conv.8 : f32[192] */
+  /* %646 = mul(%641, %645) blocks.9.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[252], (const long[]){1}, arena + 2956608, (const long[]){1},
       arena + 2956800);
 
-  /* %644 = sub(%637, %643) blocks.9.conv.conv.8 : f32[192] */
+  /* %647 = sub(%640, %646) blocks.9.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[251], (const long[]){1}, arena + 2956800, (const long[]){1},
       arena + 2956992);
 
-  /* %645 = reshape(%642) {shape [192, 1]} blocks.9.conv.conv.7 : f32[192, 1], a view of %642: no code */
+  /* %648 = reshape(%645) {shape [192, 1]} blocks.9.conv.conv.7 : f32[192, 1], a view of %645: no code */
 
-  /* %646 = mul(%635, %645) blocks.9.conv.conv.7 : f32[192, 768] */
+  /* %649 = mul(%638, %648) blocks.9.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[249], (const long[]){768, 1}, arena + 2956608,
       (const long[]){1, 0}, arena + 2957184);
 
-  /* %670 = add_scalar(%669) {x op 1e-05} blocks.10.conv.conv.1 : f32[768] */
+  /* %673 = add_scalar(%672) {x op 1e-05} blocks.10.conv.conv.1 : f32[768] */
   lk_add_scalar(768, params[264], 1e-05f, arena + 3104640);
 
-  /* %671 = rsqrt(%670) blocks.10.conv.conv.1 : f32[768] */
+  /* %674 = rsqrt(%673) blocks.10.conv.conv.1 : f32[768] */
   lk_rsqrt(768, arena + 3104640, arena + 3105408);
 
-  /* %672 = mul(%666, %671) blocks.10.conv.conv.1 : f32[768] */
+  /* %675 = mul(%669, %674) blocks.10.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[261], (const long[]){1}, arena + 3105408, (const long[]){1},
       arena + 3106176);
 
-  /* %673 = mul(%668, %672) blocks.10.conv.conv.1 : f32[768] */
+  /* %676 = mul(%671, %675) blocks.10.conv.conv.1 : f32[768] */
   lk_mul(1, (const long[]){768}, params[263], (const long[]){1}, arena + 3106176, (const long[]){1},
       arena + 3106944);
 
-  /* %674 = sub(%667, %673) blocks.10.conv.conv.1 : f32[768] */
+  /* %677 = sub(%670, %676) blocks.10.conv.conv.1 : f32[768] */
   lk_sub(1, (const long[]){768}, params[262], (const long[]){1}, arena + 3106944, (const long[]){1},
       arena + 3107712);
 
-  /* %675 = reshape(%672) {shape [768, 1]} blocks.10.conv.conv.0 : f32[768, 1], a view of %672: no code */
+  /* %678 = reshape(%675) {shape [768, 1]} blocks.10.conv.conv.0 : f32[768, 1], a view of %675: no code */
 
-  /* %676 = mul(%665, %675) blocks.10.conv.conv.0 : f32[768, 192] */
+  /* %679 = mul(%668, %678) blocks.10.conv.conv.0 : f32[768, 192] */
   lk_mul(2, (const long[]){768, 192}, params[260], (const long[]){192, 1}, arena + 3106176,
       (const long[]){1, 0}, arena + 3108480);
 
-  /* %683 = add_scalar(%682) {x op 1e-05} blocks.10.conv.conv.4 : f32[768] */
+  /* %686 = add_scalar(%685) {x op 1e-05} blocks.10.conv.conv.4 : f32[768] */
   lk_add_scalar(768, params[269], 1e-05f, arena + 3255936);
 
-  /* %684 = rsqrt(%683) blocks.10.conv.conv.4 : f32[768] */
+  /* %687 = rsqrt(%686) blocks.10.conv.conv.4 : f32[768] */
   lk_rsqrt(768, arena + 3255936, arena + 3256704);
 
-  /* %685 = mul(%679, %684) blocks.10.conv.conv.4 : f32[768] */
+  /* %688 = mul(%682, %687) blocks.10.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[266], (const long[]){1}, arena + 3256704, (const long[]){1},
       arena + 3257472);
 
-  /* %686 = mul(%681, %685) blocks.10.conv.conv.4 : f32[768] */
+  /* %689 = mul(%684, %688) blocks.10.conv.conv.4 : f32[768] */
   lk_mul(1, (const long[]){768}, params[268], (const long[]){1}, arena + 3257472, (const long[]){1},
       arena + 3258240);
 
-  /* %687 = sub(%680, %686) blocks.10.conv.conv.4 : f32[768] */
+  /* %690 = sub(%683, %689) blocks.10.conv.conv.4 : f32[768] */
   lk_sub(1, (const long[]){768}, params[267], (const long[]){1}, arena + 3258240, (const long[]){1},
       arena + 3259008);
 
-  /* %688 = reshape(%685) {shape [768, 1, 1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 1, 1], a view of %685: no code */
+  /* %691 = reshape(%688) {shape [768, 1, 1, 1]} blocks.10.conv.conv.3 : f32[768, 1, 1, 1], a view of %688: no code */
 
-  /* %689 = mul(%678, %688) blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
+  /* %692 = mul(%681, %691) blocks.10.conv.conv.3 : f32[768, 1, 3, 3] */
   lk_mul(4, (const long[]){768, 1, 3, 3}, params[265], (const long[]){9, 0, 3, 1}, arena + 3257472,
       (const long[]){1, 0, 0, 0}, arena + 3259776);
 
-  /* %704 = add_scalar(%703) {x op 1e-05} blocks.10.conv.conv.8 : f32[192] */
+  /* %707 = add_scalar(%706) {x op 1e-05} blocks.10.conv.conv.8 : f32[192] */
   lk_add_scalar(192, params[278], 1e-05f, arena + 3266688);
 
-  /* %705 = rsqrt(%704) blocks.10.conv.conv.8 : f32[192] */
+  /* %708 = rsqrt(%707) blocks.10.conv.conv.8 : f32[192] */
   lk_rsqrt(192, arena + 3266688, arena + 3266880);
 
-  /* %706 = mul(%700, %705) blocks.10.conv.conv.8 : f32[192] */
+  /* %709 = mul(%703, %708) blocks.10.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[275], (const long[]){1}, arena + 3266880, (const long[]){1},
       arena + 3267072);
 
-  /* %707 = mul(%702, %706) blocks.10.conv.conv.8 : f32[192] */
+  /* %710 = mul(%705, %709) blocks.10.conv.conv.8 : f32[192] */
   lk_mul(1, (const long[]){192}, params[277], (const long[]){1}, arena + 3267072, (const long[]){1},
       arena + 3267264);
 
-  /* %708 = sub(%701, %707) blocks.10.conv.conv.8 : f32[192] */
+  /* %711 = sub(%704, %710) blocks.10.conv.conv.8 : f32[192] */
   lk_sub(1, (const long[]){192}, params[276], (const long[]){1}, arena + 3267264, (const long[]){1},
       arena + 3267456);
 
-  /* %709 = reshape(%706) {shape [192, 1]} blocks.10.conv.conv.7 : f32[192, 1], a view of %706: no code */
+  /* %712 = reshape(%709) {shape [192, 1]} blocks.10.conv.conv.7 : f32[192, 1], a view of %709: no code */
 
-  /* %710 = mul(%699, %709) blocks.10.conv.conv.7 : f32[192, 768] */
+  /* %713 = mul(%702, %712) blocks.10.conv.conv.7 : f32[192, 768] */
   lk_mul(2, (const long[]){192, 768}, params[274], (const long[]){768, 1}, arena + 3267072,
       (const long[]){1, 0}, arena + 3267648);
   return 0;
@@ -3909,650 +3659,657 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
     float *arena) {
   const int B = 1; /* the batch the model is compiled for */
 
-  /* %3 = conv2d(%0, %1, %2) {out 192, kernel [16, 16], stride [16, 16], padding [0, 0], groups 1} patch_embed.proj : f32[B, 192, 14, 14] */
-  lk_conv2d(B, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, inputs[0], params[0], params[1],
-      arena + 3565632, arena + 3415104);
+  /* %3 = reshape(%0) {shape [3, 14, 16, 14, 16]} patch_embed.proj : f32[B, 3, 14, 16, 14, 16], a view of %0: no code */
 
-  /* %4 = img2seq(%3) patch_embed : f32[B, 196, 192], written into %7 from row 1 */
-  lk_img2seq(B, 192, 196, arena + 3565632, arena + 3716352);
+  /* %4 = transpose(%3) {perm [1, 3, 0, 2, 4]} patch_embed.proj : f32[B, 14, 14, 3, 16, 16] */
+  lk_transpose(6, (const long[]){B, 3, 14, 16, 14, 16}, (const int[]){0, 2, 4, 1, 3, 5}, inputs[0],
+      arena + 3415104);
 
-  /* %7 = concat(%5, %4) {axis 0} : f32[B, 197, 192] */
+  /* %5 = reshape(%4) {shape [196, 768]} patch_embed.proj : f32[B, 196, 768], a view of %4: no code */
+
+  /* %6 = reshape(%1) {shape [192, 768]} patch_embed.proj : f32[192, 768], a view of %1: no code */
+
+  /* %7 = fused_linear(%5, %6, %2) patch_embed.proj : f32[B, 196, 192], written into %10 from row 1 */
+  lk_fused_linear(B * 196, 768, 192, arena + 3415104, params[0], params[1], LK_ACT_NONE, NULL,
+      arena + 3716352);
+
+  /* %10 = concat(%8, %7) {axis 0} : f32[B, 197, 192] */
   lk_copy_strided(3, (const long[]){B, 1, 192}, params[2], (const long[]){0, 192, 1},
       arena + 3716160, (const long[]){37824, 37824, 1});
 
-  /* %8 = add(%7, %6) : f32[B, 197, 192], written over %7 */
+  /* %11 = add(%10, %9) : f32[B, 197, 192], written over %10 */
   lk_add(3, (const long[]){B, 197, 192}, arena + 3716160, (const long[]){37824, 192, 1}, params[3],
       (const long[]){0, 192, 1}, arena + 3716160);
 
-  /* %11 = layernorm(%8, %9, %10) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
+  /* %14 = layernorm(%11, %12, %13) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[4], params[5], 1e-06f, arena + 3528576);
 
-  /* %14 = fused_linear(%11, %12, %13) blocks.0.attn.qkv : f32[B, 197, 576] */
+  /* %17 = fused_linear(%14, %15, %16) blocks.0.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[6], params[7], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %15 = slice(%14) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %14: no code */
+  /* %18 = slice(%17) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %16 = slice(%14) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %14: no code */
+  /* %19 = slice(%17) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %17 = slice(%14) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %14: no code */
+  /* %20 = slice(%17) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192], a view of %17: no code */
 
-  /* %18 = sdpa(%15, %16, %17) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
+  /* %21 = sdpa(%18, %19, %20) {heads 4, kv_heads 4} blocks.0.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %21 = fused_linear(%18, %19, %20, %8) {residual} blocks.0.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %24 = fused_linear(%21, %22, %23, %11) {residual} blocks.0.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[8], params[9], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %22 = slice(%21) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %25 = slice(%24) {axis 0, start 0, length 1} blocks.0.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %23 = slice(%21) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %26 = slice(%24) {axis 0, start 1, length 196} blocks.0.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %25 = reshape(%24) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %24: no code */
+  /* %28 = reshape(%27) {shape [768, 192]} blocks.0.conv.conv.0 : f32[768, 192], a view of %27: no code */
 
-  /* %37 = fused_linear(%23, %36, %34) {act hswish} blocks.0.conv.conv.0 : f32[B, 196, 768] */
+  /* %40 = fused_linear(%26, %39, %37) {act hswish} blocks.0.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 3840, arena + 3072, LK_ACT_HSWISH,
       NULL, arena + 3415104);
 
-  /* %50 = token_dwconv(%37, %49, %47) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.0.conv.conv.3 : f32[B, 196, 768] */
+  /* %53 = token_dwconv(%40, %52, %50) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.0.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 155136, arena + 154368,
       LK_ACT_HSWISH, arena + 3565632);
 
-  /* %51 = mean(%50) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
+  /* %54 = mean(%53) {axis 0} blocks.0.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %54 = fused_linear(%51, %52, %53) {act relu} blocks.0.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %57 = fused_linear(%54, %55, %56) {act relu} blocks.0.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[20], params[21], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %57 = fused_linear(%54, %55, %56) {act hsigmoid} blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %60 = fused_linear(%57, %58, %59) {act hsigmoid} blocks.0.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[22], params[23], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %59 = reshape(%58) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %58: no code */
+  /* %62 = reshape(%61) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %61: no code */
 
-  /* %71 = fused_linear(%50, %70, %68, %57, %23) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %74 = fused_linear(%53, %73, %71, %60, %26) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 163008, arena + 162816,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %72 = concat(%22, %71) {axis 0} blocks.0.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %75 = concat(%25, %74) {axis 0} blocks.0.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %75 = layernorm(%72, %73, %74) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
+  /* %78 = layernorm(%75, %76, %77) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[29], params[30], 1e-06f, arena + 3528576);
 
-  /* %78 = fused_linear(%75, %76, %77) blocks.1.attn.qkv : f32[B, 197, 576] */
+  /* %81 = fused_linear(%78, %79, %80) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[31], params[32], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %79 = slice(%78) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %78: no code */
+  /* %82 = slice(%81) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192], a view of %81: no code */
 
-  /* %80 = slice(%78) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %78: no code */
+  /* %83 = slice(%81) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192], a view of %81: no code */
 
-  /* %81 = slice(%78) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %78: no code */
+  /* %84 = slice(%81) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192], a view of %81: no code */
 
-  /* %82 = sdpa(%79, %80, %81) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
+  /* %85 = sdpa(%82, %83, %84) {heads 4, kv_heads 4} blocks.1.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %85 = fused_linear(%82, %83, %84, %72) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %88 = fused_linear(%85, %86, %87, %75) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[33], params[34], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %86 = slice(%85) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %89 = slice(%88) {axis 0, start 0, length 1} blocks.1.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %87 = slice(%85) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %90 = slice(%88) {axis 0, start 1, length 196} blocks.1.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %89 = reshape(%88) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %88: no code */
+  /* %92 = reshape(%91) {shape [768, 192]} blocks.1.conv.conv.0 : f32[768, 192], a view of %91: no code */
 
-  /* %101 = fused_linear(%87, %100, %98) {act hswish} blocks.1.conv.conv.0 : f32[B, 196, 768] */
+  /* %104 = fused_linear(%90, %103, %101) {act hswish} blocks.1.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 314304, arena + 313536, LK_ACT_HSWISH,
       NULL, arena + 3415104);
 
-  /* %114 = token_dwconv(%101, %113, %111) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 196, 768] */
+  /* %117 = token_dwconv(%104, %116, %114) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.1.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 465600, arena + 464832,
       LK_ACT_HSWISH, arena + 3565632);
 
-  /* %115 = mean(%114) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
+  /* %118 = mean(%117) {axis 0} blocks.1.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %118 = fused_linear(%115, %116, %117) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %121 = fused_linear(%118, %119, %120) {act relu} blocks.1.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[45], params[46], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %121 = fused_linear(%118, %119, %120) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %124 = fused_linear(%121, %122, %123) {act hsigmoid} blocks.1.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[47], params[48], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %123 = reshape(%122) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %122: no code */
+  /* %126 = reshape(%125) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %125: no code */
 
-  /* %135 = fused_linear(%114, %134, %132, %121, %87) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %138 = fused_linear(%117, %137, %135, %124, %90) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 473472, arena + 473280,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %136 = concat(%86, %135) {axis 0} blocks.1.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %139 = concat(%89, %138) {axis 0} blocks.1.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %139 = layernorm(%136, %137, %138) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
+  /* %142 = layernorm(%139, %140, %141) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[54], params[55], 1e-06f, arena + 3528576);
 
-  /* %142 = fused_linear(%139, %140, %141) blocks.2.attn.qkv : f32[B, 197, 576] */
+  /* %145 = fused_linear(%142, %143, %144) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[56], params[57], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %143 = slice(%142) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %142: no code */
+  /* %146 = slice(%145) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192], a view of %145: no code */
 
-  /* %144 = slice(%142) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %142: no code */
+  /* %147 = slice(%145) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192], a view of %145: no code */
 
-  /* %145 = slice(%142) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %142: no code */
+  /* %148 = slice(%145) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192], a view of %145: no code */
 
-  /* %146 = sdpa(%143, %144, %145) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
+  /* %149 = sdpa(%146, %147, %148) {heads 4, kv_heads 4} blocks.2.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %149 = fused_linear(%146, %147, %148, %136) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %152 = fused_linear(%149, %150, %151, %139) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[58], params[59], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %150 = slice(%149) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %153 = slice(%152) {axis 0, start 0, length 1} blocks.2.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %151 = slice(%149) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %154 = slice(%152) {axis 0, start 1, length 196} blocks.2.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %153 = reshape(%152) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %152: no code */
+  /* %156 = reshape(%155) {shape [768, 192]} blocks.2.conv.conv.0 : f32[768, 192], a view of %155: no code */
 
-  /* %165 = fused_linear(%151, %164, %162) {act hswish} blocks.2.conv.conv.0 : f32[B, 196, 768] */
+  /* %168 = fused_linear(%154, %167, %165) {act hswish} blocks.2.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 624768, arena + 624000, LK_ACT_HSWISH,
       NULL, arena + 3415104);
 
-  /* %178 = token_dwconv(%165, %177, %175) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 196, 768] */
+  /* %181 = token_dwconv(%168, %180, %178) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.2.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 776064, arena + 775296,
       LK_ACT_HSWISH, arena + 3565632);
 
-  /* %179 = mean(%178) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
+  /* %182 = mean(%181) {axis 0} blocks.2.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %182 = fused_linear(%179, %180, %181) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %185 = fused_linear(%182, %183, %184) {act relu} blocks.2.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[70], params[71], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %185 = fused_linear(%182, %183, %184) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %188 = fused_linear(%185, %186, %187) {act hsigmoid} blocks.2.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[72], params[73], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %187 = reshape(%186) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %186: no code */
+  /* %190 = reshape(%189) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %189: no code */
 
-  /* %199 = fused_linear(%178, %198, %196, %185, %151) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %202 = fused_linear(%181, %201, %199, %188, %154) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 783936, arena + 783744,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %200 = concat(%150, %199) {axis 0} blocks.2.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %203 = concat(%153, %202) {axis 0} blocks.2.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %203 = layernorm(%200, %201, %202) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
+  /* %206 = layernorm(%203, %204, %205) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[79], params[80], 1e-06f, arena + 3528576);
 
-  /* %206 = fused_linear(%203, %204, %205) blocks.3.attn.qkv : f32[B, 197, 576] */
+  /* %209 = fused_linear(%206, %207, %208) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[81], params[82], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %207 = slice(%206) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %206: no code */
+  /* %210 = slice(%209) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192], a view of %209: no code */
 
-  /* %208 = slice(%206) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %206: no code */
+  /* %211 = slice(%209) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192], a view of %209: no code */
 
-  /* %209 = slice(%206) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %206: no code */
+  /* %212 = slice(%209) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192], a view of %209: no code */
 
-  /* %210 = sdpa(%207, %208, %209) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
+  /* %213 = sdpa(%210, %211, %212) {heads 4, kv_heads 4} blocks.3.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %213 = fused_linear(%210, %211, %212, %200) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %216 = fused_linear(%213, %214, %215, %203) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[83], params[84], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %214 = slice(%213) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %217 = slice(%216) {axis 0, start 0, length 1} blocks.3.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %215 = slice(%213) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %218 = slice(%216) {axis 0, start 1, length 196} blocks.3.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %217 = reshape(%216) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %216: no code */
+  /* %220 = reshape(%219) {shape [768, 192]} blocks.3.conv.conv.0 : f32[768, 192], a view of %219: no code */
 
-  /* %229 = fused_linear(%215, %228, %226) {act hswish} blocks.3.conv.conv.0 : f32[B, 196, 768] */
+  /* %232 = fused_linear(%218, %231, %229) {act hswish} blocks.3.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 935232, arena + 934464, LK_ACT_HSWISH,
       NULL, arena + 3415104);
 
-  /* %242 = token_dwconv(%229, %241, %239) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.3.conv.conv.3 : f32[B, 196, 768] */
+  /* %245 = token_dwconv(%232, %244, %242) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.3.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 1086528,
       arena + 1085760, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %243 = mean(%242) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
+  /* %246 = mean(%245) {axis 0} blocks.3.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %246 = fused_linear(%243, %244, %245) {act relu} blocks.3.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %249 = fused_linear(%246, %247, %248) {act relu} blocks.3.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[95], params[96], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %249 = fused_linear(%246, %247, %248) {act hsigmoid} blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %252 = fused_linear(%249, %250, %251) {act hsigmoid} blocks.3.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[97], params[98], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %251 = reshape(%250) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %250: no code */
+  /* %254 = reshape(%253) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %253: no code */
 
-  /* %263 = fused_linear(%242, %262, %260, %249, %215) {input_scale, residual} blocks.3.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %266 = fused_linear(%245, %265, %263, %252, %218) {input_scale, residual} blocks.3.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 1094400, arena + 1094208,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %264 = concat(%214, %263) {axis 0} blocks.3.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %267 = concat(%217, %266) {axis 0} blocks.3.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %267 = layernorm(%264, %265, %266) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
+  /* %270 = layernorm(%267, %268, %269) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[104], params[105], 1e-06f, arena + 3528576);
 
-  /* %270 = fused_linear(%267, %268, %269) blocks.4.attn.qkv : f32[B, 197, 576] */
+  /* %273 = fused_linear(%270, %271, %272) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[106], params[107], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %271 = slice(%270) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %270: no code */
+  /* %274 = slice(%273) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192], a view of %273: no code */
 
-  /* %272 = slice(%270) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %270: no code */
+  /* %275 = slice(%273) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192], a view of %273: no code */
 
-  /* %273 = slice(%270) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %270: no code */
+  /* %276 = slice(%273) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192], a view of %273: no code */
 
-  /* %274 = sdpa(%271, %272, %273) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
+  /* %277 = sdpa(%274, %275, %276) {heads 4, kv_heads 4} blocks.4.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %277 = fused_linear(%274, %275, %276, %264) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %280 = fused_linear(%277, %278, %279, %267) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[108], params[109], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %278 = slice(%277) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %281 = slice(%280) {axis 0, start 0, length 1} blocks.4.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %279 = slice(%277) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %282 = slice(%280) {axis 0, start 1, length 196} blocks.4.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %281 = reshape(%280) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %280: no code */
+  /* %284 = reshape(%283) {shape [768, 192]} blocks.4.conv.conv.0 : f32[768, 192], a view of %283: no code */
 
-  /* %293 = fused_linear(%279, %292, %290) {act hswish} blocks.4.conv.conv.0 : f32[B, 196, 768] */
+  /* %296 = fused_linear(%282, %295, %293) {act hswish} blocks.4.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 1245696, arena + 1244928,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %306 = token_dwconv(%293, %305, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.4.conv.conv.3 : f32[B, 196, 768] */
+  /* %309 = token_dwconv(%296, %308, %306) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.4.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 1396992,
       arena + 1396224, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %307 = mean(%306) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
+  /* %310 = mean(%309) {axis 0} blocks.4.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %310 = fused_linear(%307, %308, %309) {act relu} blocks.4.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %313 = fused_linear(%310, %311, %312) {act relu} blocks.4.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[120], params[121], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %313 = fused_linear(%310, %311, %312) {act hsigmoid} blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %316 = fused_linear(%313, %314, %315) {act hsigmoid} blocks.4.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[122], params[123], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %315 = reshape(%314) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %314: no code */
+  /* %318 = reshape(%317) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %317: no code */
 
-  /* %327 = fused_linear(%306, %326, %324, %313, %279) {input_scale, residual} blocks.4.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %330 = fused_linear(%309, %329, %327, %316, %282) {input_scale, residual} blocks.4.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 1404864, arena + 1404672,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %328 = concat(%278, %327) {axis 0} blocks.4.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %331 = concat(%281, %330) {axis 0} blocks.4.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %331 = layernorm(%328, %329, %330) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
+  /* %334 = layernorm(%331, %332, %333) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[129], params[130], 1e-06f, arena + 3528576);
 
-  /* %334 = fused_linear(%331, %332, %333) blocks.5.attn.qkv : f32[B, 197, 576] */
+  /* %337 = fused_linear(%334, %335, %336) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[131], params[132], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %335 = slice(%334) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %334: no code */
+  /* %338 = slice(%337) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192], a view of %337: no code */
 
-  /* %336 = slice(%334) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %334: no code */
+  /* %339 = slice(%337) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192], a view of %337: no code */
 
-  /* %337 = slice(%334) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %334: no code */
+  /* %340 = slice(%337) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192], a view of %337: no code */
 
-  /* %338 = sdpa(%335, %336, %337) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
+  /* %341 = sdpa(%338, %339, %340) {heads 4, kv_heads 4} blocks.5.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %341 = fused_linear(%338, %339, %340, %328) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %344 = fused_linear(%341, %342, %343, %331) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[133], params[134], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %342 = slice(%341) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %345 = slice(%344) {axis 0, start 0, length 1} blocks.5.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %343 = slice(%341) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %346 = slice(%344) {axis 0, start 1, length 196} blocks.5.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %345 = reshape(%344) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %344: no code */
+  /* %348 = reshape(%347) {shape [768, 192]} blocks.5.conv.conv.0 : f32[768, 192], a view of %347: no code */
 
-  /* %357 = fused_linear(%343, %356, %354) {act hswish} blocks.5.conv.conv.0 : f32[B, 196, 768] */
+  /* %360 = fused_linear(%346, %359, %357) {act hswish} blocks.5.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 1556160, arena + 1555392,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %370 = token_dwconv(%357, %369, %367) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.5.conv.conv.3 : f32[B, 196, 768] */
+  /* %373 = token_dwconv(%360, %372, %370) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.5.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 1707456,
       arena + 1706688, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %371 = mean(%370) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
+  /* %374 = mean(%373) {axis 0} blocks.5.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %374 = fused_linear(%371, %372, %373) {act relu} blocks.5.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %377 = fused_linear(%374, %375, %376) {act relu} blocks.5.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[145], params[146], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %377 = fused_linear(%374, %375, %376) {act hsigmoid} blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %380 = fused_linear(%377, %378, %379) {act hsigmoid} blocks.5.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[147], params[148], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %379 = reshape(%378) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %378: no code */
+  /* %382 = reshape(%381) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %381: no code */
 
-  /* %391 = fused_linear(%370, %390, %388, %377, %343) {input_scale, residual} blocks.5.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %394 = fused_linear(%373, %393, %391, %380, %346) {input_scale, residual} blocks.5.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 1715328, arena + 1715136,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %392 = concat(%342, %391) {axis 0} blocks.5.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %395 = concat(%345, %394) {axis 0} blocks.5.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %395 = layernorm(%392, %393, %394) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
+  /* %398 = layernorm(%395, %396, %397) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[154], params[155], 1e-06f, arena + 3528576);
 
-  /* %398 = fused_linear(%395, %396, %397) blocks.6.attn.qkv : f32[B, 197, 576] */
+  /* %401 = fused_linear(%398, %399, %400) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[156], params[157], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %399 = slice(%398) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %398: no code */
+  /* %402 = slice(%401) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192], a view of %401: no code */
 
-  /* %400 = slice(%398) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %398: no code */
+  /* %403 = slice(%401) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192], a view of %401: no code */
 
-  /* %401 = slice(%398) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %398: no code */
+  /* %404 = slice(%401) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192], a view of %401: no code */
 
-  /* %402 = sdpa(%399, %400, %401) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
+  /* %405 = sdpa(%402, %403, %404) {heads 4, kv_heads 4} blocks.6.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %405 = fused_linear(%402, %403, %404, %392) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %408 = fused_linear(%405, %406, %407, %395) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[158], params[159], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %406 = slice(%405) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %409 = slice(%408) {axis 0, start 0, length 1} blocks.6.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %407 = slice(%405) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %410 = slice(%408) {axis 0, start 1, length 196} blocks.6.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %409 = reshape(%408) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %408: no code */
+  /* %412 = reshape(%411) {shape [768, 192]} blocks.6.conv.conv.0 : f32[768, 192], a view of %411: no code */
 
-  /* %421 = fused_linear(%407, %420, %418) {act hswish} blocks.6.conv.conv.0 : f32[B, 196, 768] */
+  /* %424 = fused_linear(%410, %423, %421) {act hswish} blocks.6.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 1866624, arena + 1865856,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %434 = token_dwconv(%421, %433, %431) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.6.conv.conv.3 : f32[B, 196, 768] */
+  /* %437 = token_dwconv(%424, %436, %434) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.6.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 2017920,
       arena + 2017152, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %435 = mean(%434) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
+  /* %438 = mean(%437) {axis 0} blocks.6.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %438 = fused_linear(%435, %436, %437) {act relu} blocks.6.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %441 = fused_linear(%438, %439, %440) {act relu} blocks.6.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[170], params[171], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %441 = fused_linear(%438, %439, %440) {act hsigmoid} blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %444 = fused_linear(%441, %442, %443) {act hsigmoid} blocks.6.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[172], params[173], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %443 = reshape(%442) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %442: no code */
+  /* %446 = reshape(%445) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %445: no code */
 
-  /* %455 = fused_linear(%434, %454, %452, %441, %407) {input_scale, residual} blocks.6.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %458 = fused_linear(%437, %457, %455, %444, %410) {input_scale, residual} blocks.6.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2025792, arena + 2025600,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %456 = concat(%406, %455) {axis 0} blocks.6.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %459 = concat(%409, %458) {axis 0} blocks.6.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %459 = layernorm(%456, %457, %458) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
+  /* %462 = layernorm(%459, %460, %461) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[179], params[180], 1e-06f, arena + 3528576);
 
-  /* %462 = fused_linear(%459, %460, %461) blocks.7.attn.qkv : f32[B, 197, 576] */
+  /* %465 = fused_linear(%462, %463, %464) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[181], params[182], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %463 = slice(%462) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %462: no code */
+  /* %466 = slice(%465) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192], a view of %465: no code */
 
-  /* %464 = slice(%462) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %462: no code */
+  /* %467 = slice(%465) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192], a view of %465: no code */
 
-  /* %465 = slice(%462) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %462: no code */
+  /* %468 = slice(%465) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192], a view of %465: no code */
 
-  /* %466 = sdpa(%463, %464, %465) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
+  /* %469 = sdpa(%466, %467, %468) {heads 4, kv_heads 4} blocks.7.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %469 = fused_linear(%466, %467, %468, %456) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %472 = fused_linear(%469, %470, %471, %459) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[183], params[184], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %470 = slice(%469) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %473 = slice(%472) {axis 0, start 0, length 1} blocks.7.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %471 = slice(%469) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %474 = slice(%472) {axis 0, start 1, length 196} blocks.7.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %473 = reshape(%472) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %472: no code */
+  /* %476 = reshape(%475) {shape [768, 192]} blocks.7.conv.conv.0 : f32[768, 192], a view of %475: no code */
 
-  /* %485 = fused_linear(%471, %484, %482) {act hswish} blocks.7.conv.conv.0 : f32[B, 196, 768] */
+  /* %488 = fused_linear(%474, %487, %485) {act hswish} blocks.7.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 2177088, arena + 2176320,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %498 = token_dwconv(%485, %497, %495) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.7.conv.conv.3 : f32[B, 196, 768] */
+  /* %501 = token_dwconv(%488, %500, %498) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.7.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 2328384,
       arena + 2327616, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %499 = mean(%498) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
+  /* %502 = mean(%501) {axis 0} blocks.7.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %502 = fused_linear(%499, %500, %501) {act relu} blocks.7.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %505 = fused_linear(%502, %503, %504) {act relu} blocks.7.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[195], params[196], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %505 = fused_linear(%502, %503, %504) {act hsigmoid} blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %508 = fused_linear(%505, %506, %507) {act hsigmoid} blocks.7.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[197], params[198], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %507 = reshape(%506) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %506: no code */
+  /* %510 = reshape(%509) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %509: no code */
 
-  /* %519 = fused_linear(%498, %518, %516, %505, %471) {input_scale, residual} blocks.7.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %522 = fused_linear(%501, %521, %519, %508, %474) {input_scale, residual} blocks.7.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2336256, arena + 2336064,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %520 = concat(%470, %519) {axis 0} blocks.7.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %523 = concat(%473, %522) {axis 0} blocks.7.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %523 = layernorm(%520, %521, %522) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
+  /* %526 = layernorm(%523, %524, %525) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[204], params[205], 1e-06f, arena + 3528576);
 
-  /* %526 = fused_linear(%523, %524, %525) blocks.8.attn.qkv : f32[B, 197, 576] */
+  /* %529 = fused_linear(%526, %527, %528) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[206], params[207], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %527 = slice(%526) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %526: no code */
+  /* %530 = slice(%529) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192], a view of %529: no code */
 
-  /* %528 = slice(%526) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %526: no code */
+  /* %531 = slice(%529) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192], a view of %529: no code */
 
-  /* %529 = slice(%526) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %526: no code */
+  /* %532 = slice(%529) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192], a view of %529: no code */
 
-  /* %530 = sdpa(%527, %528, %529) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
+  /* %533 = sdpa(%530, %531, %532) {heads 4, kv_heads 4} blocks.8.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %533 = fused_linear(%530, %531, %532, %520) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %536 = fused_linear(%533, %534, %535, %523) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[208], params[209], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %534 = slice(%533) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %537 = slice(%536) {axis 0, start 0, length 1} blocks.8.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %535 = slice(%533) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %538 = slice(%536) {axis 0, start 1, length 196} blocks.8.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %537 = reshape(%536) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %536: no code */
+  /* %540 = reshape(%539) {shape [768, 192]} blocks.8.conv.conv.0 : f32[768, 192], a view of %539: no code */
 
-  /* %549 = fused_linear(%535, %548, %546) {act hswish} blocks.8.conv.conv.0 : f32[B, 196, 768] */
+  /* %552 = fused_linear(%538, %551, %549) {act hswish} blocks.8.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 2487552, arena + 2486784,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %562 = token_dwconv(%549, %561, %559) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.8.conv.conv.3 : f32[B, 196, 768] */
+  /* %565 = token_dwconv(%552, %564, %562) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.8.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 2638848,
       arena + 2638080, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %563 = mean(%562) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
+  /* %566 = mean(%565) {axis 0} blocks.8.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %566 = fused_linear(%563, %564, %565) {act relu} blocks.8.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %569 = fused_linear(%566, %567, %568) {act relu} blocks.8.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[220], params[221], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %569 = fused_linear(%566, %567, %568) {act hsigmoid} blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %572 = fused_linear(%569, %570, %571) {act hsigmoid} blocks.8.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[222], params[223], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %571 = reshape(%570) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %570: no code */
+  /* %574 = reshape(%573) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %573: no code */
 
-  /* %583 = fused_linear(%562, %582, %580, %569, %535) {input_scale, residual} blocks.8.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %586 = fused_linear(%565, %585, %583, %572, %538) {input_scale, residual} blocks.8.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2646720, arena + 2646528,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %584 = concat(%534, %583) {axis 0} blocks.8.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %587 = concat(%537, %586) {axis 0} blocks.8.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %587 = layernorm(%584, %585, %586) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
+  /* %590 = layernorm(%587, %588, %589) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[229], params[230], 1e-06f, arena + 3528576);
 
-  /* %590 = fused_linear(%587, %588, %589) blocks.9.attn.qkv : f32[B, 197, 576] */
+  /* %593 = fused_linear(%590, %591, %592) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[231], params[232], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %591 = slice(%590) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %590: no code */
+  /* %594 = slice(%593) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192], a view of %593: no code */
 
-  /* %592 = slice(%590) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %590: no code */
+  /* %595 = slice(%593) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192], a view of %593: no code */
 
-  /* %593 = slice(%590) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %590: no code */
+  /* %596 = slice(%593) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192], a view of %593: no code */
 
-  /* %594 = sdpa(%591, %592, %593) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
+  /* %597 = sdpa(%594, %595, %596) {heads 4, kv_heads 4} blocks.9.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %597 = fused_linear(%594, %595, %596, %584) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %600 = fused_linear(%597, %598, %599, %587) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[233], params[234], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %598 = slice(%597) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %601 = slice(%600) {axis 0, start 0, length 1} blocks.9.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %599 = slice(%597) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %602 = slice(%600) {axis 0, start 1, length 196} blocks.9.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %601 = reshape(%600) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %600: no code */
+  /* %604 = reshape(%603) {shape [768, 192]} blocks.9.conv.conv.0 : f32[768, 192], a view of %603: no code */
 
-  /* %613 = fused_linear(%599, %612, %610) {act hswish} blocks.9.conv.conv.0 : f32[B, 196, 768] */
+  /* %616 = fused_linear(%602, %615, %613) {act hswish} blocks.9.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 2798016, arena + 2797248,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %626 = token_dwconv(%613, %625, %623) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.9.conv.conv.3 : f32[B, 196, 768] */
+  /* %629 = token_dwconv(%616, %628, %626) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.9.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 2949312,
       arena + 2948544, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %627 = mean(%626) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
+  /* %630 = mean(%629) {axis 0} blocks.9.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %630 = fused_linear(%627, %628, %629) {act relu} blocks.9.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %633 = fused_linear(%630, %631, %632) {act relu} blocks.9.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[245], params[246], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %633 = fused_linear(%630, %631, %632) {act hsigmoid} blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %636 = fused_linear(%633, %634, %635) {act hsigmoid} blocks.9.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[247], params[248], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %635 = reshape(%634) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %634: no code */
+  /* %638 = reshape(%637) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %637: no code */
 
-  /* %647 = fused_linear(%626, %646, %644, %633, %599) {input_scale, residual} blocks.9.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %650 = fused_linear(%629, %649, %647, %636, %602) {input_scale, residual} blocks.9.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2957184, arena + 2956992,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %648 = concat(%598, %647) {axis 0} blocks.9.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %651 = concat(%601, %650) {axis 0} blocks.9.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %651 = layernorm(%648, %649, %650) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
+  /* %654 = layernorm(%651, %652, %653) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[254], params[255], 1e-06f, arena + 3528576);
 
-  /* %654 = fused_linear(%651, %652, %653) blocks.10.attn.qkv : f32[B, 197, 576] */
+  /* %657 = fused_linear(%654, %655, %656) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[256], params[257], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %655 = slice(%654) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %654: no code */
+  /* %658 = slice(%657) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192], a view of %657: no code */
 
-  /* %656 = slice(%654) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %654: no code */
+  /* %659 = slice(%657) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192], a view of %657: no code */
 
-  /* %657 = slice(%654) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %654: no code */
+  /* %660 = slice(%657) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192], a view of %657: no code */
 
-  /* %658 = sdpa(%655, %656, %657) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
+  /* %661 = sdpa(%658, %659, %660) {heads 4, kv_heads 4} blocks.10.attn : f32[B, 197, 192] */
   lk_sdpa(B, 197, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %661 = fused_linear(%658, %659, %660, %648) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %7 */
+  /* %664 = fused_linear(%661, %662, %663, %651) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %10 */
   lk_fused_linear(B * 197, 192, 192, arena + 3528576, params[258], params[259], LK_ACT_NONE,
       arena + 3716160, arena + 3716160);
 
-  /* %662 = slice(%661) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %7: no code */
+  /* %665 = slice(%664) {axis 0, start 0, length 1} blocks.10.conv : f32[B, 1, 192], a view of %10: no code */
 
-  /* %663 = slice(%661) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192], a view of %7: no code */
+  /* %666 = slice(%664) {axis 0, start 1, length 196} blocks.10.conv : f32[B, 196, 192], a view of %10: no code */
 
-  /* %665 = reshape(%664) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %664: no code */
+  /* %668 = reshape(%667) {shape [768, 192]} blocks.10.conv.conv.0 : f32[768, 192], a view of %667: no code */
 
-  /* %677 = fused_linear(%663, %676, %674) {act hswish} blocks.10.conv.conv.0 : f32[B, 196, 768] */
+  /* %680 = fused_linear(%666, %679, %677) {act hswish} blocks.10.conv.conv.0 : f32[B, 196, 768] */
   lk_fused_linear(B * 196, 192, 768, arena + 3716352, arena + 3108480, arena + 3107712,
       LK_ACT_HSWISH, NULL, arena + 3415104);
 
-  /* %690 = token_dwconv(%677, %689, %687) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.10.conv.conv.3 : f32[B, 196, 768] */
+  /* %693 = token_dwconv(%680, %692, %690) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act hswish} blocks.10.conv.conv.3 : f32[B, 196, 768] */
   lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 3415104, arena + 3259776,
       arena + 3259008, LK_ACT_HSWISH, arena + 3565632);
 
-  /* %691 = mean(%690) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
+  /* %694 = mean(%693) {axis 0} blocks.10.conv.conv.6 : f32[B, 768] */
   lk_mean_axis(B, 196, 768, arena + 3565632, arena + 3415104);
 
-  /* %694 = fused_linear(%691, %692, %693) {act relu} blocks.10.conv.conv.6.fc.0 : f32[B, 192] */
+  /* %697 = fused_linear(%694, %695, %696) {act relu} blocks.10.conv.conv.6.fc.0 : f32[B, 192] */
   lk_fused_linear(B, 768, 192, arena + 3415104, params[270], params[271], LK_ACT_RELU, NULL,
       arena + 3415872);
 
-  /* %697 = fused_linear(%694, %695, %696) {act hsigmoid} blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
+  /* %700 = fused_linear(%697, %698, %699) {act hsigmoid} blocks.10.conv.conv.6.fc.2 : f32[B, 768] */
   lk_fused_linear(B, 192, 768, arena + 3415872, params[272], params[273], LK_ACT_HSIGMOID, NULL,
       arena + 3415104);
 
-  /* %699 = reshape(%698) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %698: no code */
+  /* %702 = reshape(%701) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %701: no code */
 
-  /* %711 = fused_linear(%690, %710, %708, %697, %663) {input_scale, residual} blocks.10.conv.conv.7 : f32[B, 196, 192], written into %7 from row 1 */
+  /* %714 = fused_linear(%693, %713, %711, %700, %666) {input_scale, residual} blocks.10.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
   lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 3267648, arena + 3267456,
       arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
 
-  /* %712 = concat(%662, %711) {axis 0} blocks.10.conv : f32[B, 197, 192], a view of %7: no code */
+  /* %715 = concat(%665, %714) {axis 0} blocks.10.conv : f32[B, 197, 192], a view of %10: no code */
 
-  /* %715 = layernorm(%712, %713, %714) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
+  /* %718 = layernorm(%715, %716, %717) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_layernorm(B * 197, 192, arena + 3716160, params[279], params[280], 1e-06f, arena + 3528576);
 
-  /* %718 = fused_linear(%715, %716, %717) blocks.11.attn.qkv : f32[B, 197, 576] */
+  /* %721 = fused_linear(%718, %719, %720) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3528576, params[281], params[282], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* %719 = slice(%718) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %718: no code */
+  /* %722 = slice(%721) {axis 0, start 0, length 1} blocks.11.attn : f32[B, 1, 576], a view of %721: no code */
 
-  /* %720 = slice(%719) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %718: no code */
+  /* %723 = slice(%722) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 1, 192], a view of %721: no code */
 
-  /* %721 = slice(%718) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %718: no code */
+  /* %724 = slice(%721) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192], a view of %721: no code */
 
-  /* %722 = slice(%718) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %718: no code */
+  /* %725 = slice(%721) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192], a view of %721: no code */
 
-  /* %723 = sdpa(%720, %721, %722) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 1, 192] */
+  /* %726 = sdpa(%723, %724, %725) {heads 4, kv_heads 4} blocks.11.attn : f32[B, 1, 192] */
   lk_sdpa(B, 1, 197, 4, 4, 48, arena + 3415104, 576, arena + 3415296, 576, arena + 3415488, 576,
       arena + 3528576, 0.14433756f);
 
-  /* %724 = reshape(%723) {shape [192]} blocks.11.attn : f32[B, 192], a view of %723: no code */
+  /* %727 = reshape(%726) {shape [192]} blocks.11.attn : f32[B, 192], a view of %726: no code */
 
-  /* %727 = index(%712) {axis 0, at 0} blocks.11 : f32[B, 192], a view of %7: no code */
+  /* %730 = index(%715) {axis 0, at 0} blocks.11 : f32[B, 192], a view of %10: no code */
 
-  /* %728 = fused_linear(%724, %725, %726, %727) {residual} blocks.11.attn.proj : f32[B, 192] */
+  /* %731 = fused_linear(%727, %728, %729, %730) {residual} blocks.11.attn.proj : f32[B, 192] */
   lk_fused_linear(B, 192, 192, arena + 3528576, params[283], params[284], LK_ACT_NONE,
       arena + 3716160, arena + 3415104);
 
-  /* %731 = layernorm(%728, %729, %730) {eps 1e-06} norm : f32[B, 192] */
+  /* %734 = layernorm(%731, %732, %733) {eps 1e-06} norm : f32[B, 192] */
   lk_layernorm(B, 192, arena + 3415104, params[304], params[305], 1e-06f, arena + 3416112);
 
-  /* %734 = fused_linear(%731, %732, %733) head : f32[B, 1000] */
+  /* %737 = fused_linear(%734, %735, %736) head : f32[B, 1000] */
   lk_fused_linear(B, 192, 1000, arena + 3416112, params[306], params[307], LK_ACT_NONE, NULL,
       arena + 3415104);
 
-  /* output 0 "logits" = %734 : f32[B, 1000] */
+  /* output 0 "logits" = %737 : f32[B, 1000] */
   memcpy(outputs[0], arena + 3415104, sizeof(float) * B * 1000);
   return 0;
 } // localvit_tiny_se4_forward

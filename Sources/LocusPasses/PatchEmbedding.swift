@@ -1,0 +1,45 @@
+import LocusIR
+
+/// `patch-embedding` (flag `patch`): a ViT patch embedding, `img2seq(conv2d(x))` with the kernel
+/// equal to the stride, no padding and one group, is a linear map of each patch. It becomes
+///
+///     linear(reshape(transpose(reshape(x, [C, Ho, kh, Wo, kw]), [1, 3, 0, 2, 4]), [Ho·Wo, C·kh·kw]),
+///            reshape(W, [Co, C·kh·kw]), b)
+///
+/// one copy that lays the patches out as rows (the image's pixels move once, kw at a time), then a
+/// GEMM that writes the tokens [Ho·Wo, Co] directly. The convolution computed the transposed
+/// product, [Co, Ho·Wo] (N = 196, an odd edge tile), through an im2col copy of the same size,
+/// and `img2seq` then transposed it. The `epilogues` pass, which runs after, makes it a
+/// `fused_linear`.
+@Sendable func embedPatchesAsLinear(_ g: Graph, _ notes: inout [FusionNote]) throws -> Graph {
+  var r = Rewriter(g)
+  for node in g.nodes {
+    guard case .img2seq = node.op, let (conv, a) = patchConvolution(node.operands[0], r) else {
+      r.copy(node)
+      continue
+    }
+    let x = g[conv.operands[0]].type.shape
+    let (c, kh, kw) = (x[0], a.kernel[0], a.kernel[1])
+    let (ho, wo) = (x[1] / kh, x[2] / kw)
+    let split = try r.add(.reshape([c, ho, kh, wo, kw]), [r.operand(conv.operands[0])], like: conv)
+    let patches = try r.add(.transpose([1, 3, 0, 2, 4]), [split], like: conv)
+    let rows = try r.add(.reshape([ho * wo, c * kh * kw]), [patches], like: conv)
+    let weight = try r.add(.reshape([a.outChannels, c * kh * kw]), [r.operand(conv.operands[1])], like: conv)
+    let bias = a.hasBias ? [r.operand(conv.operands[2])] : []
+    try r.replace(node, by: r.add(.linear(hasBias: a.hasBias), [rows, weight] + bias, like: conv))
+    notes.append(FusionNote(pass: "patch-embedding", scope: conv.scope, what: "\(kh)×\(kw) patch conv2d + img2seq → patch rows + linear"))
+  }
+  return eliminateDeadCode(r.finish())
+}
+
+/// The convolution and its attributes when `v` is a non-overlapping patch convolution that only
+/// the img2seq reads: kernel = stride, no padding, one group, and the image tiles exactly.
+private func patchConvolution(_ v: ValueID, _ r: Rewriter) -> (Node, Conv2dAttrs)? {
+  let g = r.old
+  guard r.users[v] == 1, case .conv2d(let a) = g[v].op, a.groups == 1, a.kernel == a.stride,
+        a.padding.allSatisfy({ $0 == 0 }) else { return nil }
+  let x = g[g[v].operands[0]].type
+  guard x.rank == 3, !g[g[v].operands[1]].type.batched, x.shape[1] % a.kernel[0] == 0, x.shape[2] % a.kernel[1] == 0
+  else { return nil }
+  return (g[v], a)
+}
