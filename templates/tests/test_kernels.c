@@ -307,6 +307,19 @@ static void test_layout(void) {
     }
   }
   {
+    /* The patch embedding's copy (patch-embedding pass): [B, C, Ho, kh, Wo, kw] → [B, Ho, Wo, C, kh,
+     * kw], rows of kw floats, as ViT's 16×16 patches of a 3×224×224 image, batch 2. */
+    const long shape[6] = {2, 3, 14, 16, 14, 16}, total = 2L * 3 * 224 * 224;
+    const int perm[6] = {0, 2, 4, 1, 3, 5};
+    const long sx[6] = {3L * 224 * 224, 16L * 224, 16, 224L * 224, 224, 1}, ys[6] = {196L * 768, 14L * 768, 768, 256, 16, 1};
+    const long oshape[6] = {2, 14, 14, 3, 16, 16};
+    float *x = lkt_rand(total, 1), *y = lkt_rand(total, 1), *r = lkt_rand(total, 1);
+    lk_transpose(6, shape, perm, x, y);
+    lk_copy_strided_naive(6, oshape, x, sx, r, ys);
+    lkt_check_exact("transpose: 16x16 patches of 2x3x224x224", y, r, total);
+    free(x); free(y); free(r);
+  }
+  {
     int B = 2, N = 197 - 1, C = 40;
     long n = (long)B * N * C;
     float *x = lkt_rand(n, 1), *y = lkt_rand(n, 1), *z = lkt_rand(n, 1);

@@ -1332,6 +1332,13 @@ static int lk__layout_collapse(int rank, const long *shape, const long *sx, cons
   return r;
 }
 
+/* n ≤ 64 contiguous floats, inline: a memcpy call per 16-float row cost more than the copy. */
+static inline void lk__layout_short_copy(long n, const float *restrict x, float *restrict y) {
+  long i = 0;
+  for (; i + LK_VW <= n; i += LK_VW) lk_vstore(y + i, lk_vload(x + i));
+  for (; i < n; ++i) y[i] = x[i];
+}
+
 /* y(i) = x(i) for every multi-index i < shape[0:rank], where x(i) = x[Σ i_d·sx[d]] and
  * y(i) = y[Σ i_d·sy[d]] (rank ≤ LK_MAX_RANK). Transposes are the case sx = permuted strides of x,
  * sy = dense strides of y. When y's innermost axis is contiguous but x is contiguous along another
@@ -1346,14 +1353,28 @@ void lk_copy_strided(int rank, const long *shape, const float *x, const long *sx
   if (c[last] == 1 && a[last] != 1)
     for (int d = 0; d < last; ++d) if (a[d] == 1) t = d;
   if (t < 0) {
-    /* Rows along the last axis. */
+    /* Rows along the last axis. Each thread finds its first row's offsets by division, then steps
+     * an odometer over the other axes: rows can be short (a patch embedding's are 16 floats), and
+     * the divisions per row cost more than the copy. */
     long rows = total / n[last];
-    LK_OMP(parallel for schedule(static) if(total >= LK_PAR_MIN))
-    for (long row = 0; row < rows; ++row) {
-      long ox = 0, oy = 0, rest = row;
-      for (int d = last - 1; d >= 0; --d) { ox += rest % n[d] * a[d]; oy += rest % n[d] * c[d]; rest /= n[d]; }
-      if (a[last] == 1 && c[last] == 1) memcpy(y + oy, x + ox, (size_t)n[last] * sizeof(float));
-      else for (long i = 0; i < n[last]; ++i) y[oy + i * c[last]] = x[ox + i * a[last]];
+    LK_OMP(parallel if(total >= LK_PAR_MIN))
+    {
+      long r0, r1, idx[LK_MAX_RANK], ox = 0, oy = 0, rest;
+      lk_split(rows, lk_team_size(), lk_thread_id(), &r0, &r1);
+      rest = r0;
+      for (int d = last - 1; d >= 0; --d) {
+        idx[d] = rest % n[d]; ox += idx[d] * a[d]; oy += idx[d] * c[d]; rest /= n[d];
+      }
+      for (long row = r0; row < r1; ++row) {
+        if (a[last] == 1 && c[last] == 1 && n[last] > 64) memcpy(y + oy, x + ox, (size_t)n[last] * sizeof(float));
+        else if (a[last] == 1 && c[last] == 1) lk__layout_short_copy(n[last], x + ox, y + oy);
+        else for (long i = 0; i < n[last]; ++i) y[oy + i * c[last]] = x[ox + i * a[last]];
+        for (int d = last - 1; d >= 0; --d) {
+          ox += a[d]; oy += c[d];
+          if (++idx[d] < n[d]) break;
+          ox -= n[d] * a[d]; oy -= n[d] * c[d]; idx[d] = 0;
+        }
+      }
     }
   } else {
     /* Tiles of the (t, last) plane; the remaining axes index the planes. */
