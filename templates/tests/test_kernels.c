@@ -268,6 +268,16 @@ static void test_pool(void) {
     lkt_check_exact(what, y, r, ny);
     free(x); free(y); free(r);
   }
+  {
+    /* CeiT's stem pool (3×3, stride 2, padding 1) on a 2×3×20×18 image with NaNs, which propagate. */
+    const long nx = 2L * 3 * 20 * 18, ny = 2L * 3 * 10 * 9;
+    float *x = lkt_rand(nx, 1), *y = lkt_rand(ny, 1), *r = lkt_rand(ny, 1);
+    x[5] = NAN; x[400] = NAN; x[nx - 1] = NAN;
+    lk_maxpool2d(2, 3, 20, 18, 3, 3, 2, 2, 1, 1, x, y);
+    lk_maxpool2d_naive(2, 3, 20, 18, 3, 3, 2, 2, 1, 1, x, r);
+    lkt_check_exact("maxpool2d 3x3 s2 p1 with NaN", y, r, ny);
+    free(x); free(y); free(r);
+  }
   for (int t = 0; t < 10; ++t) {
     long outer = PICK(), L = PICK(), inner = t < 3 ? 1 : PICK();
     float *x = lkt_rand(outer * L * inner, 1), *y = lkt_rand(outer * inner, 1), *r = lkt_rand(outer * inner, 1);

@@ -1231,21 +1231,54 @@ void lk_local_attention_naive(int B, int T, int N, int H, int Hk, int D, const f
 /* locus-requires: prologue.h */
 /* Pooling and reductions: max pooling, global average pooling, mean over one axis. */
 
+/* max(a, b) that returns a NaN operand (torch.max_pool2d propagates NaN). */
+static inline float lk__pool_max(float a, float b) { return a > b || a != a ? a : b; }
+
+/* Output rows [r0, r1) of the B·C·Ho rows: for each, the max over the window's input rows, along the
+ * whole row (contiguous: vectorised), then over each window's kw columns of that. col holds Ww
+ * floats. CeiT's stem pool ([16, 64, 112, 112], 3×3 stride 2, 2 threads): 38 ms window by window,
+ * 8.6 ms this way (1.4 → 0.33 ms at batch 1). */
+static void lk__maxpool_rows(long r0, long r1, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int Ho,
+                             int Wo, const float *restrict x, float *restrict y, float *restrict col) {
+  for (long r = r0; r < r1; ++r) {
+    const float *xp = x + r / Ho * Hh * Ww;
+    int ih0 = (int)(r % Ho) * sh - ph;
+    int ki0 = ih0 < 0 ? -ih0 : 0, ki1 = Hh - ih0 < kh ? Hh - ih0 : kh;
+    for (int iw = 0; iw < Ww; ++iw) col[iw] = -INFINITY;
+    for (int ki = ki0; ki < ki1; ++ki) {
+      const float *xr = xp + (long)(ih0 + ki) * Ww;
+      for (int iw = 0; iw < Ww; ++iw) col[iw] = lk__pool_max(col[iw], xr[iw]);
+    }
+    for (int ow = 0; ow < Wo; ++ow) {
+      int iw0 = ow * sw - pw, kj0 = iw0 < 0 ? -iw0 : 0, kj1 = Ww - iw0 < kw ? Ww - iw0 : kw;
+      float m = -INFINITY;
+      for (int kj = kj0; kj < kj1; ++kj) m = lk__pool_max(m, col[iw0 + kj]);
+      y[r * Wo + ow] = m;
+    }
+  }
+}
+
 /* maxpool2d, NCHW: y[B, C, Ho, Wo], Ho = (Hh + 2·ph − kh)/sh + 1 (floor, as PyTorch's default);
- * padding counts as −inf (it never wins). NaN propagates, as torch.max_pool2d. */
+ * padding counts as −inf (it never wins). NaN propagates, as torch.max_pool2d. Threads split the
+ * output rows; each needs Ww floats of scratch (out of memory: the naive loop). */
 void lk_maxpool2d(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
                   const float *x, float *y) {
   int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long planes = (long)B * C;
-  LK_OMP(parallel for schedule(static) if(planes * Ho * Wo * kh * kw >= LK_PAR_MIN))
-  for (long p = 0; p < planes; ++p) {
-    const float *xp = x + p * Hh * Ww;
-    float *yp = y + p * Ho * Wo;
-    for (int oh = 0; oh < Ho; ++oh)
-      for (int ow = 0; ow < Wo; ++ow) {
-        long arg;
-        yp[(long)oh * Wo + ow] = lk_maxpool_window(xp, Hh, Ww, oh, ow, kh, kw, sh, sw, ph, pw, &arg);
-      }
+  long rows = (long)B * C * Ho;
+  if (rows <= 0 || Wo <= 0) return;
+  LK_OMP(parallel if(rows * Wo * kh * kw >= LK_PAR_MIN))
+  {
+    long r0, r1;
+    float *col = lk_scratch_alloc((size_t)Ww);
+    lk_split(rows, lk_team_size(), lk_thread_id(), &r0, &r1);
+    if (col) lk__maxpool_rows(r0, r1, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, y, col);
+    else
+      for (long r = r0; r < r1; ++r)
+        for (int ow = 0; ow < Wo; ++ow) {
+          long arg;
+          y[r * Wo + ow] = lk_maxpool_window(x + r / Ho * Hh * Ww, Hh, Ww, (int)(r % Ho), ow, kh, kw, sh, sw, ph, pw, &arg);
+        }
+    lk_scratch_free(col);
   }
 }
 
@@ -1292,8 +1325,8 @@ void lk_maxpool2d_naive(int B, int C, int Hh, int Ww, int kh, int kw, int sh, in
         for (int ki = 0; ki < kh; ++ki)
           for (int kj = 0; kj < kw; ++kj) {
             int ih = oh * sh - ph + ki, iw = ow * sw - pw + kj;
-            if (ih >= 0 && ih < Hh && iw >= 0 && iw < Ww && x[(p * Hh + ih) * Ww + iw] > m)
-              m = x[(p * Hh + ih) * Ww + iw];
+            float v = ih >= 0 && ih < Hh && iw >= 0 && iw < Ww ? x[(p * Hh + ih) * Ww + iw] : -INFINITY;
+            if (v > m || isnan(v)) m = v; /* PyTorch's rule: a NaN wins */
           }
         y[(p * Ho + oh) * Wo + ow] = m;
       }
