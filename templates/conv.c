@@ -7,9 +7,11 @@
  * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
  *   batched GEMM straight on the activations (no copy).
  * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: im2col into the workspace, col_{b,g}[Cin/G·kh·kw, Ho·Wo], then per group one
- *   batched GEMM w_g[Cout/G, Cin/G·kh·kw] · col_{b,g} with the bias added in the GEMM's store.
- *   Patch embeddings (kernel = stride) land here; their im2col is a pure re-layout.
+ * - anything else: one image and a block of output rows at a time, im2col of the block into the
+ *   workspace, col[Cin·kh·kw, rows·Wo], then per group one GEMM w_g[Cout/G, Cin/G·kh·kw] · col_g
+ *   with the bias added in the GEMM's store. The block is sized so col stays near 1 MiB (in L2)
+ *   while the GEMM reads it; im2col of the whole batch at once made CeiT's stem write and re-read
+ *   118 MB at batch 16 (51 ms, 223 MiB resident). See lk__conv_block_rows.
  * im2col and the GEMMs are separate parallel regions (one per group). */
 
 static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
@@ -24,28 +26,41 @@ static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo,
   *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
 }
 
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths). */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  return (size_t)B * Cin * kh * kw * Ho * Wo;
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
 }
 
-/* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
- * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
-                       int Ho, int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)B * Cin * kh * kw;
-  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths): one block, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1, K = (long)Cin * kh * kw;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0) return 0;
+  return (size_t)(K * lk__conv_block_rows(K, Ho, Wo) * Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) {
     int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane (b, c) */
-    float *d = col + r * Ho * Wo;
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
     int lo, hi;
     lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
       int ih = oh * sh - ph + ki;
       if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
       const float *xr = xc + (long)ih * Ww;
@@ -211,15 +226,21 @@ void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
   {
     int G = groups, cog = Cout / G;
     long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+    int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
     float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
     if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
       for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
       return;
     }
-    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
-                 y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);
+    for (int b = 0; b < B; ++b)
+      for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+        int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+        float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+        lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+        for (int g = 0; g < G; ++g)
+          lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                     0.0f, bias ? bias + g * cog : NULL, NULL);
+      }
     if (!ws) lk_scratch_free(col);
   }
 }

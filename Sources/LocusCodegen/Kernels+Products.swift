@@ -20,8 +20,14 @@ extension KernelTable {
     let pointwise = a.kernel == [1, 1] && a.stride == [1, 1] && a.padding == [0, 0] && a.groups == 1
     let depthwise = a.groups == ci && a.groups == a.outChannels && a.groups > 1
     if pointwise || depthwise { return 0 }
-    let out = node.type.shape
-    return samples * ci * a.kernel[0] * a.kernel[1] * out[1] * out[2]
+    // One block of output rows of one image (lk__conv_block_rows): K × rows·Wo floats, whatever
+    // the batch.
+    let (ho, wo) = (node.type.shape[1], node.type.shape[2])
+    let k = ci * a.kernel[0] * a.kernel[1]
+    guard ho > 0, wo > 0 else { return 0 }
+    var rows = (1 << 18) / (k * wo)
+    if rows * wo < 256 { rows = (256 + wo - 1) / wo }
+    return k * max(1, min(rows, ho)) * wo
   }
 
   /// linear.c: every leading axis (and the batch) folds into the GEMM's rows.

@@ -88,6 +88,13 @@ static void test_conv(void) {
   conv_case(1, 3, 17, 13, 5, 3, 2, 2, 3, 2, 1, 1, 1, 1);      /* odd everything */
   conv_case(1, 4, 5, 5, 6, 5, 5, 1, 1, 0, 0, 1, 1, 0);        /* kernel = image */
   conv_case(1, 4, 6, 6, 4, 1, 1, 2, 2, 0, 0, 1, 1, 0);        /* 1×1 strided: im2col path */
+  /* im2col in blocks of output rows (lk__conv_block_rows): K = 864 → 7 rows of 40 per block, the
+   * last block short; K = 3200 → the 256-column floor, 22 rows of 30 then 8; grouped in blocks;
+   * CeiT's stem (7×7 stride 2 on 3 channels) at a reduced size, 16 rows of 56. */
+  conv_case(2, 96, 40, 40, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+  conv_case(1, 128, 30, 30, 8, 5, 5, 1, 1, 2, 2, 1, 0, 1);
+  conv_case(2, 96, 40, 40, 12, 3, 3, 1, 1, 1, 1, 2, 1, 0);
+  conv_case(2, 3, 112, 112, 16, 7, 7, 2, 2, 3, 3, 1, 1, 1);
   for (int t = 0; t < 12; ++t) {
     int k = lkt_int(1, 4), s = lkt_int(1, 3), p = lkt_int(0, k - 1), H = lkt_int(k, 12), W = lkt_int(k, 12);
     int dw = t % 3 == 0, C = lkt_int(1, 9);

@@ -1115,9 +1115,11 @@ void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, cons
  * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
  *   batched GEMM straight on the activations (no copy).
  * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: im2col into the workspace, col_{b,g}[Cin/G·kh·kw, Ho·Wo], then per group one
- *   batched GEMM w_g[Cout/G, Cin/G·kh·kw] · col_{b,g} with the bias added in the GEMM's store.
- *   Patch embeddings (kernel = stride) land here; their im2col is a pure re-layout.
+ * - anything else: one image and a block of output rows at a time, im2col of the block into the
+ *   workspace, col[Cin·kh·kw, rows·Wo], then per group one GEMM w_g[Cout/G, Cin/G·kh·kw] · col_g
+ *   with the bias added in the GEMM's store. The block is sized so col stays near 1 MiB (in L2)
+ *   while the GEMM reads it; im2col of the whole batch at once made CeiT's stem write and re-read
+ *   118 MB at batch 16 (51 ms, 223 MiB resident). See lk__conv_block_rows.
  * im2col and the GEMMs are separate parallel regions (one per group). */
 
 static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
@@ -1132,28 +1134,41 @@ static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo,
   *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
 }
 
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths). */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  return (size_t)B * Cin * kh * kw * Ho * Wo;
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
 }
 
-/* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
- * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
-                       int Ho, int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)B * Cin * kh * kw;
-  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths): one block, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1, K = (long)Cin * kh * kw;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0) return 0;
+  return (size_t)(K * lk__conv_block_rows(K, Ho, Wo) * Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) {
     int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane (b, c) */
-    float *d = col + r * Ho * Wo;
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
     int lo, hi;
     lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
       int ih = oh * sh - ph + ki;
       if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
       const float *xr = xc + (long)ih * Ww;
@@ -1319,15 +1334,21 @@ void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
   {
     int G = groups, cog = Cout / G;
     long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+    int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
     float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
     if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
       for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
       return;
     }
-    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
-                 y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);
+    for (int b = 0; b < B; ++b)
+      for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+        int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+        float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+        lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+        for (int g = 0; g < G; ++g)
+          lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                     0.0f, bias ? bias + g * cog : NULL, NULL);
+      }
     if (!ws) lk_scratch_free(col);
   }
 }
@@ -3176,7 +3197,7 @@ static const unsigned char ceit_tiny_param_read_[338] = {
 };
 int ceit_tiny_param_read_by_forward(int i) { return i >= 0 && i < 338 ? ceit_tiny_param_read_[i] : 0; }
 
-size_t ceit_tiny_arena_bytes(void) { return 24438528; }
+size_t ceit_tiny_arena_bytes(void) { return 18050496; }
 
 void ceit_tiny_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4284,35 +4305,35 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %13 = conv2d(%0, %12, %10) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[B, 64, 112, 112] */
   lk_conv2d(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, inputs[0], arena + 320, arena + 256,
-      arena + 5306816, arena + 3462848);
+      arena + 3462848, arena + 4265664);
 
   /* %14 = maxpool(%13) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 56, 56] */
-  lk_maxpool2d(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 5306816, arena + 3462848);
+  lk_maxpool2d(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 3462848, arena + 4265664);
 
   /* %17 = reshape(%14) {shape [64, 14, 4, 14, 4]} i2t.proj : f32[B, 64, 14, 4, 14, 4], a view of %14: no code */
 
   /* %18 = transpose(%17) {perm [1, 3, 0, 2, 4]} i2t.proj : f32[B, 14, 14, 64, 4, 4] */
   lk_transpose(6, (const long[]){B, 64, 14, 4, 14, 4}, (const int[]){0, 2, 4, 1, 3, 5},
-      arena + 3462848, arena + 3663552);
+      arena + 4265664, arena + 3462848);
 
   /* %19 = reshape(%18) {shape [196, 1024]} i2t.proj : f32[B, 196, 1024], a view of %18: no code */
 
   /* %20 = reshape(%15) {shape [192, 1024]} i2t.proj : f32[192, 1024], a view of %15: no code */
 
   /* %21 = fused_linear(%19, %20, %16) i2t.proj : f32[B, 196, 192], written into %24 from row 1 */
-  lk_fused_linear(B * 196, 1024, 192, arena + 3663552, params[5], params[6], LK_ACT_NONE, NULL,
-      arena + 3864448);
+  lk_fused_linear(B * 196, 1024, 192, arena + 3462848, params[5], params[6], LK_ACT_NONE, NULL,
+      arena + 3764096);
 
   /* %24 = concat(%22, %21) {axis 0} : f32[B, 197, 192] */
   lk_copy_strided(3, (const long[]){B, 1, 192}, params[7], (const long[]){0, 192, 1},
-      arena + 3864256, (const long[]){37824, 37824, 1});
+      arena + 3763904, (const long[]){37824, 37824, 1});
 
   /* %25 = add(%24, %23) : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1}, params[8],
-      (const long[]){0, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1}, params[8],
+      (const long[]){0, 192, 1}, arena + 3763904);
 
   /* %28 = layernorm(%25, %26, %27) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[9], params[10], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[9], params[10], 1e-06f, arena + 3576320);
 
   /* %31 = fused_linear(%28, %29, %30) blocks.0.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[11], params[12], LK_ACT_NONE, NULL,
@@ -4330,10 +4351,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %38 = fused_linear(%35, %36, %37, %25) {residual} blocks.0.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[13], params[14], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %41 = layernorm(%38, %39, %40) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[15], params[16], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[15], params[16], 1e-06f, arena + 3801728);
 
   /* %42 = slice(%41) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], a view of %41: no code */
 
@@ -4342,7 +4363,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %46 = reshape(%44) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %44: no code */
 
   /* %60 = fused_linear(%43, %57, %59) {act gelu} blocks.0.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 13568, arena + 161792, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 13568, arena + 161792, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %76 = token_dwconv(%60, %73, %75) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.0.leff.conv2 : f32[B, 196, 768] */
@@ -4353,19 +4374,19 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %93 = fused_linear(%76, %90, %92) blocks.0.leff.conv3 : f32[B, 196, 192], written into %41 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 175808, arena + 323456, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %94 = concat(%42, %93) {axis 0} blocks.0.leff : f32[B, 197, 192], a view of %41: no code */
 
   /* %95 = add(%38, %94) blocks.0 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %96 = slice(%95) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 0 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3801728, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3839552, 192);
 
   /* %99 = layernorm(%95, %97, %98) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[35], params[36], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[35], params[36], 1e-06f, arena + 3576320);
 
   /* %102 = fused_linear(%99, %100, %101) blocks.1.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[37], params[38], LK_ACT_NONE, NULL,
@@ -4383,10 +4404,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %109 = fused_linear(%106, %107, %108, %95) {residual} blocks.1.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[39], params[40], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %112 = layernorm(%109, %110, %111) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[41], params[42], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[41], params[42], 1e-06f, arena + 3801728);
 
   /* %113 = slice(%112) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %112: no code */
 
@@ -4395,7 +4416,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %117 = reshape(%115) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %115: no code */
 
   /* %131 = fused_linear(%114, %128, %130) {act gelu} blocks.1.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 327488, arena + 475712, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 327488, arena + 475712, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %147 = token_dwconv(%131, %144, %146) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.1.leff.conv2 : f32[B, 196, 768] */
@@ -4406,21 +4427,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %164 = fused_linear(%147, %161, %163) blocks.1.leff.conv3 : f32[B, 196, 192], written into %112 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 489728, arena + 637376, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %165 = concat(%113, %164) {axis 0} blocks.1.leff : f32[B, 197, 192], a view of %112: no code */
 
   /* %166 = add(%109, %165) blocks.1 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %167 = slice(%166) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 1 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3801920, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3839744, 192);
 
   /* %168 = concat(%96, %167) {axis 0} : f32[B, 2, 192], a view of %835: no code */
 
   /* %171 = layernorm(%166, %169, %170) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[61], params[62], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[61], params[62], 1e-06f, arena + 3576320);
 
   /* %174 = fused_linear(%171, %172, %173) blocks.2.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[63], params[64], LK_ACT_NONE, NULL,
@@ -4438,10 +4459,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %181 = fused_linear(%178, %179, %180, %166) {residual} blocks.2.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[65], params[66], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %184 = layernorm(%181, %182, %183) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[67], params[68], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[67], params[68], 1e-06f, arena + 3801728);
 
   /* %185 = slice(%184) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %184: no code */
 
@@ -4450,7 +4471,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %189 = reshape(%187) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %187: no code */
 
   /* %203 = fused_linear(%186, %200, %202) {act gelu} blocks.2.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 641408, arena + 789632, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 641408, arena + 789632, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %219 = token_dwconv(%203, %216, %218) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.2.leff.conv2 : f32[B, 196, 768] */
@@ -4461,21 +4482,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %236 = fused_linear(%219, %233, %235) blocks.2.leff.conv3 : f32[B, 196, 192], written into %184 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 803648, arena + 951296, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %237 = concat(%185, %236) {axis 0} blocks.2.leff : f32[B, 197, 192], a view of %184: no code */
 
   /* %238 = add(%181, %237) blocks.2 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %239 = slice(%238) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 2 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802112, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3839936, 192);
 
   /* %240 = concat(%168, %239) {axis 0} : f32[B, 3, 192], a view of %835: no code */
 
   /* %243 = layernorm(%238, %241, %242) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[87], params[88], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[87], params[88], 1e-06f, arena + 3576320);
 
   /* %246 = fused_linear(%243, %244, %245) blocks.3.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[89], params[90], LK_ACT_NONE, NULL,
@@ -4493,10 +4514,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %253 = fused_linear(%250, %251, %252, %238) {residual} blocks.3.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[91], params[92], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %256 = layernorm(%253, %254, %255) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[93], params[94], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[93], params[94], 1e-06f, arena + 3801728);
 
   /* %257 = slice(%256) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %256: no code */
 
@@ -4505,7 +4526,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %261 = reshape(%259) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %259: no code */
 
   /* %275 = fused_linear(%258, %272, %274) {act gelu} blocks.3.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 955328, arena + 1103552, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 955328, arena + 1103552, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %291 = token_dwconv(%275, %288, %290) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.3.leff.conv2 : f32[B, 196, 768] */
@@ -4516,21 +4537,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %308 = fused_linear(%291, %305, %307) blocks.3.leff.conv3 : f32[B, 196, 192], written into %256 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 1117568, arena + 1265216, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %309 = concat(%257, %308) {axis 0} blocks.3.leff : f32[B, 197, 192], a view of %256: no code */
 
   /* %310 = add(%253, %309) blocks.3 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %311 = slice(%310) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 3 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802304, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840128, 192);
 
   /* %312 = concat(%240, %311) {axis 0} : f32[B, 4, 192], a view of %835: no code */
 
   /* %315 = layernorm(%310, %313, %314) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[113], params[114], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[113], params[114], 1e-06f, arena + 3576320);
 
   /* %318 = fused_linear(%315, %316, %317) blocks.4.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[115], params[116], LK_ACT_NONE, NULL,
@@ -4548,10 +4569,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %325 = fused_linear(%322, %323, %324, %310) {residual} blocks.4.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[117], params[118], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %328 = layernorm(%325, %326, %327) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[119], params[120], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[119], params[120], 1e-06f, arena + 3801728);
 
   /* %329 = slice(%328) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %328: no code */
 
@@ -4560,7 +4581,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %333 = reshape(%331) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %331: no code */
 
   /* %347 = fused_linear(%330, %344, %346) {act gelu} blocks.4.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 1269248, arena + 1417472, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 1269248, arena + 1417472, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %363 = token_dwconv(%347, %360, %362) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.4.leff.conv2 : f32[B, 196, 768] */
@@ -4571,21 +4592,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %380 = fused_linear(%363, %377, %379) blocks.4.leff.conv3 : f32[B, 196, 192], written into %328 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 1431488, arena + 1579136, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %381 = concat(%329, %380) {axis 0} blocks.4.leff : f32[B, 197, 192], a view of %328: no code */
 
   /* %382 = add(%325, %381) blocks.4 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %383 = slice(%382) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 4 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802496, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840320, 192);
 
   /* %384 = concat(%312, %383) {axis 0} : f32[B, 5, 192], a view of %835: no code */
 
   /* %387 = layernorm(%382, %385, %386) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[139], params[140], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[139], params[140], 1e-06f, arena + 3576320);
 
   /* %390 = fused_linear(%387, %388, %389) blocks.5.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[141], params[142], LK_ACT_NONE, NULL,
@@ -4603,10 +4624,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %397 = fused_linear(%394, %395, %396, %382) {residual} blocks.5.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[143], params[144], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %400 = layernorm(%397, %398, %399) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[145], params[146], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[145], params[146], 1e-06f, arena + 3801728);
 
   /* %401 = slice(%400) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %400: no code */
 
@@ -4615,7 +4636,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %405 = reshape(%403) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %403: no code */
 
   /* %419 = fused_linear(%402, %416, %418) {act gelu} blocks.5.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 1583168, arena + 1731392, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 1583168, arena + 1731392, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %435 = token_dwconv(%419, %432, %434) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.5.leff.conv2 : f32[B, 196, 768] */
@@ -4626,21 +4647,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %452 = fused_linear(%435, %449, %451) blocks.5.leff.conv3 : f32[B, 196, 192], written into %400 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 1745408, arena + 1893056, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %453 = concat(%401, %452) {axis 0} blocks.5.leff : f32[B, 197, 192], a view of %400: no code */
 
   /* %454 = add(%397, %453) blocks.5 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %455 = slice(%454) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 5 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802688, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840512, 192);
 
   /* %456 = concat(%384, %455) {axis 0} : f32[B, 6, 192], a view of %835: no code */
 
   /* %459 = layernorm(%454, %457, %458) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[165], params[166], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[165], params[166], 1e-06f, arena + 3576320);
 
   /* %462 = fused_linear(%459, %460, %461) blocks.6.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[167], params[168], LK_ACT_NONE, NULL,
@@ -4658,10 +4679,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %469 = fused_linear(%466, %467, %468, %454) {residual} blocks.6.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[169], params[170], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %472 = layernorm(%469, %470, %471) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[171], params[172], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[171], params[172], 1e-06f, arena + 3801728);
 
   /* %473 = slice(%472) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %472: no code */
 
@@ -4670,7 +4691,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %477 = reshape(%475) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %475: no code */
 
   /* %491 = fused_linear(%474, %488, %490) {act gelu} blocks.6.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 1897088, arena + 2045312, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 1897088, arena + 2045312, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %507 = token_dwconv(%491, %504, %506) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.6.leff.conv2 : f32[B, 196, 768] */
@@ -4681,21 +4702,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %524 = fused_linear(%507, %521, %523) blocks.6.leff.conv3 : f32[B, 196, 192], written into %472 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 2059328, arena + 2206976, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %525 = concat(%473, %524) {axis 0} blocks.6.leff : f32[B, 197, 192], a view of %472: no code */
 
   /* %526 = add(%469, %525) blocks.6 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %527 = slice(%526) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 6 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3802880, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840704, 192);
 
   /* %528 = concat(%456, %527) {axis 0} : f32[B, 7, 192], a view of %835: no code */
 
   /* %531 = layernorm(%526, %529, %530) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[191], params[192], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[191], params[192], 1e-06f, arena + 3576320);
 
   /* %534 = fused_linear(%531, %532, %533) blocks.7.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[193], params[194], LK_ACT_NONE, NULL,
@@ -4713,10 +4734,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %541 = fused_linear(%538, %539, %540, %526) {residual} blocks.7.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[195], params[196], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %544 = layernorm(%541, %542, %543) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[197], params[198], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[197], params[198], 1e-06f, arena + 3801728);
 
   /* %545 = slice(%544) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %544: no code */
 
@@ -4725,7 +4746,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %549 = reshape(%547) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %547: no code */
 
   /* %563 = fused_linear(%546, %560, %562) {act gelu} blocks.7.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 2211008, arena + 2359232, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 2211008, arena + 2359232, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %579 = token_dwconv(%563, %576, %578) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.7.leff.conv2 : f32[B, 196, 768] */
@@ -4736,21 +4757,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %596 = fused_linear(%579, %593, %595) blocks.7.leff.conv3 : f32[B, 196, 192], written into %544 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 2373248, arena + 2520896, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %597 = concat(%545, %596) {axis 0} blocks.7.leff : f32[B, 197, 192], a view of %544: no code */
 
   /* %598 = add(%541, %597) blocks.7 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %599 = slice(%598) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 7 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3803072, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3840896, 192);
 
   /* %600 = concat(%528, %599) {axis 0} : f32[B, 8, 192], a view of %835: no code */
 
   /* %603 = layernorm(%598, %601, %602) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[217], params[218], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[217], params[218], 1e-06f, arena + 3576320);
 
   /* %606 = fused_linear(%603, %604, %605) blocks.8.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[219], params[220], LK_ACT_NONE, NULL,
@@ -4768,10 +4789,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %613 = fused_linear(%610, %611, %612, %598) {residual} blocks.8.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[221], params[222], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %616 = layernorm(%613, %614, %615) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[223], params[224], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[223], params[224], 1e-06f, arena + 3801728);
 
   /* %617 = slice(%616) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %616: no code */
 
@@ -4780,7 +4801,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %621 = reshape(%619) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %619: no code */
 
   /* %635 = fused_linear(%618, %632, %634) {act gelu} blocks.8.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 2524928, arena + 2673152, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 2524928, arena + 2673152, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %651 = token_dwconv(%635, %648, %650) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.8.leff.conv2 : f32[B, 196, 768] */
@@ -4791,21 +4812,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %668 = fused_linear(%651, %665, %667) blocks.8.leff.conv3 : f32[B, 196, 192], written into %616 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 2687168, arena + 2834816, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %669 = concat(%617, %668) {axis 0} blocks.8.leff : f32[B, 197, 192], a view of %616: no code */
 
   /* %670 = add(%613, %669) blocks.8 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %671 = slice(%670) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 8 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3803264, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3841088, 192);
 
   /* %672 = concat(%600, %671) {axis 0} : f32[B, 9, 192], a view of %835: no code */
 
   /* %675 = layernorm(%670, %673, %674) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[243], params[244], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[243], params[244], 1e-06f, arena + 3576320);
 
   /* %678 = fused_linear(%675, %676, %677) blocks.9.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[245], params[246], LK_ACT_NONE, NULL,
@@ -4823,10 +4844,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %685 = fused_linear(%682, %683, %684, %670) {residual} blocks.9.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[247], params[248], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %688 = layernorm(%685, %686, %687) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[249], params[250], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[249], params[250], 1e-06f, arena + 3801728);
 
   /* %689 = slice(%688) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %688: no code */
 
@@ -4835,7 +4856,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %693 = reshape(%691) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %691: no code */
 
   /* %707 = fused_linear(%690, %704, %706) {act gelu} blocks.9.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 2838848, arena + 2987072, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 2838848, arena + 2987072, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %723 = token_dwconv(%707, %720, %722) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.9.leff.conv2 : f32[B, 196, 768] */
@@ -4846,21 +4867,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %740 = fused_linear(%723, %737, %739) blocks.9.leff.conv3 : f32[B, 196, 192], written into %688 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 3001088, arena + 3148736, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %741 = concat(%689, %740) {axis 0} blocks.9.leff : f32[B, 197, 192], a view of %688: no code */
 
   /* %742 = add(%685, %741) blocks.9 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %743 = slice(%742) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 9 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3803456, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3841280, 192);
 
   /* %744 = concat(%672, %743) {axis 0} : f32[B, 10, 192], a view of %835: no code */
 
   /* %747 = layernorm(%742, %745, %746) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[269], params[270], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[269], params[270], 1e-06f, arena + 3576320);
 
   /* %750 = fused_linear(%747, %748, %749) blocks.10.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[271], params[272], LK_ACT_NONE, NULL,
@@ -4878,10 +4899,10 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %757 = fused_linear(%754, %755, %756, %742) {residual} blocks.10.attn.proj : f32[B, 197, 192], written over %24 */
   lk_fused_linear(B * 197, 192, 192, arena + 3576320, params[273], params[274], LK_ACT_NONE,
-      arena + 3864256, arena + 3864256);
+      arena + 3763904, arena + 3763904);
 
   /* %760 = layernorm(%757, %758, %759) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[275], params[276], 1e-06f, arena + 3763904);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[275], params[276], 1e-06f, arena + 3801728);
 
   /* %761 = slice(%760) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %760: no code */
 
@@ -4890,7 +4911,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
   /* %765 = reshape(%763) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %763: no code */
 
   /* %779 = fused_linear(%762, %776, %778) {act gelu} blocks.10.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 3764096, arena + 3152768, arena + 3300992, LK_ACT_GELU,
+  lk_fused_linear(B * 196, 192, 768, arena + 3801920, arena + 3152768, arena + 3300992, LK_ACT_GELU,
       NULL, arena + 3462848);
 
   /* %795 = token_dwconv(%779, %792, %794) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} blocks.10.leff.conv2 : f32[B, 196, 768] */
@@ -4901,21 +4922,21 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %812 = fused_linear(%795, %809, %811) blocks.10.leff.conv3 : f32[B, 196, 192], written into %760 from row 1 */
   lk_fused_linear(B * 196, 768, 192, arena + 3613376, arena + 3315008, arena + 3462656, LK_ACT_NONE,
-      NULL, arena + 3764096);
+      NULL, arena + 3801920);
 
   /* %813 = concat(%761, %812) {axis 0} blocks.10.leff : f32[B, 197, 192], a view of %760: no code */
 
   /* %814 = add(%757, %813) blocks.10 : f32[B, 197, 192], written over %24 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 3864256, (const long[]){37824, 192, 1},
-      arena + 3763904, (const long[]){37824, 192, 1}, arena + 3864256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 3763904, (const long[]){37824, 192, 1},
+      arena + 3801728, (const long[]){37824, 192, 1}, arena + 3763904);
 
   /* %815 = slice(%814) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %835 from row 10 */
-  lk_copy_rows(B, 192, arena + 3864256, 37824, arena + 3803648, 192);
+  lk_copy_rows(B, 192, arena + 3763904, 37824, arena + 3841472, 192);
 
   /* %816 = concat(%744, %815) {axis 0} : f32[B, 11, 192], a view of %835: no code */
 
   /* %819 = layernorm(%814, %817, %818) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_layernorm(B * 197, 192, arena + 3864256, params[295], params[296], 1e-06f, arena + 3576320);
+  lk_layernorm(B * 197, 192, arena + 3763904, params[295], params[296], 1e-06f, arena + 3576320);
 
   /* %822 = fused_linear(%819, %820, %821) blocks.11.attn.qkv : f32[B, 197, 576] */
   lk_fused_linear(B * 197, 192, 576, arena + 3576320, params[297], params[298], LK_ACT_NONE, NULL,
@@ -4935,23 +4956,23 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %830 = fused_linear(%827, %828, %829, %815) {residual} blocks.11.attn.proj : f32[B, 1, 192] */
   lk_fused_linear(B, 192, 192, arena + 3576320, params[299], params[300], LK_ACT_NONE,
-      arena + 3803648, arena + 3462848);
+      arena + 3841472, arena + 3462848);
 
   /* %833 = layernorm(%830, %831, %832) {eps 1e-06} blocks.11.norm2 : f32[B, 1, 192] */
   lk_layernorm(B, 192, arena + 3462848, params[301], params[302], 1e-06f, arena + 3463040);
 
   /* %834 = add(%830, %833) blocks.11 : f32[B, 1, 192], written into %835 from row 11 */
   lk_add(3, (const long[]){B, 1, 192}, arena + 3462848, (const long[]){192, 0, 1}, arena + 3463040,
-      (const long[]){192, 0, 1}, arena + 3803840);
+      (const long[]){192, 0, 1}, arena + 3841664);
 
   /* %835 = concat(%816, %834) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
 
   /* %837 = add(%835, %836) : f32[B, 12, 192], written over %835 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 3801728, (const long[]){2304, 192, 1}, params[321],
-      (const long[]){0, 192, 1}, arena + 3801728);
+  lk_add(3, (const long[]){B, 12, 192}, arena + 3839552, (const long[]){2304, 192, 1}, params[321],
+      (const long[]){0, 192, 1}, arena + 3839552);
 
   /* %840 = layernorm(%837, %838, %839) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
-  lk_layernorm(B * 12, 192, arena + 3801728, params[322], params[323], 1e-06f, arena + 3469760);
+  lk_layernorm(B * 12, 192, arena + 3839552, params[322], params[323], 1e-06f, arena + 3469760);
 
   /* %843 = fused_linear(%840, %841, %842) lca.attn.qkv : f32[B, 12, 576] */
   lk_fused_linear(B * 12, 192, 576, arena + 3469760, params[324], params[325], LK_ACT_NONE, NULL,
@@ -4975,7 +4996,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %853 = fused_linear(%849, %850, %851, %852) {residual} lca.attn.proj : f32[B, 192] */
   lk_fused_linear(B, 192, 192, arena + 3469760, params[326], params[327], LK_ACT_NONE,
-      arena + 3803840, arena + 3463616);
+      arena + 3841664, arena + 3463616);
 
   /* %856 = layernorm(%853, %854, %855) {eps 1e-06} lca.norm2 : f32[B, 192] */
   lk_layernorm(B, 192, arena + 3463616, params[328], params[329], 1e-06f, arena + 3463808);

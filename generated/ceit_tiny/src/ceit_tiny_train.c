@@ -1115,9 +1115,11 @@ void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, cons
  * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
  *   batched GEMM straight on the activations (no copy).
  * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: im2col into the workspace, col_{b,g}[Cin/G·kh·kw, Ho·Wo], then per group one
- *   batched GEMM w_g[Cout/G, Cin/G·kh·kw] · col_{b,g} with the bias added in the GEMM's store.
- *   Patch embeddings (kernel = stride) land here; their im2col is a pure re-layout.
+ * - anything else: one image and a block of output rows at a time, im2col of the block into the
+ *   workspace, col[Cin·kh·kw, rows·Wo], then per group one GEMM w_g[Cout/G, Cin/G·kh·kw] · col_g
+ *   with the bias added in the GEMM's store. The block is sized so col stays near 1 MiB (in L2)
+ *   while the GEMM reads it; im2col of the whole batch at once made CeiT's stem write and re-read
+ *   118 MB at batch 16 (51 ms, 223 MiB resident). See lk__conv_block_rows.
  * im2col and the GEMMs are separate parallel regions (one per group). */
 
 static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
@@ -1132,28 +1134,41 @@ static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo,
   *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
 }
 
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths). */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  return (size_t)B * Cin * kh * kw * Ho * Wo;
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
 }
 
-/* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
- * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
-                       int Ho, int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)B * Cin * kh * kw;
-  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths): one block, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1, K = (long)Cin * kh * kw;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0) return 0;
+  return (size_t)(K * lk__conv_block_rows(K, Ho, Wo) * Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) {
     int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane (b, c) */
-    float *d = col + r * Ho * Wo;
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
     int lo, hi;
     lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
       int ih = oh * sh - ph + ki;
       if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
       const float *xr = xc + (long)ih * Ww;
@@ -1319,15 +1334,21 @@ void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
   {
     int G = groups, cog = Cout / G;
     long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+    int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
     float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
     if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
       for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
       return;
     }
-    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
-                 y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);
+    for (int b = 0; b < B; ++b)
+      for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+        int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+        float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+        lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+        for (int g = 0; g < G; ++g)
+          lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                     0.0f, bias ? bias + g * cog : NULL, NULL);
+      }
     if (!ws) lk_scratch_free(col);
   }
 }
@@ -4711,7 +4732,7 @@ static const unsigned char ceit_tiny_train_param_read_[338] = {
 };
 int ceit_tiny_train_param_read_by_forward(int i) { return i >= 0 && i < 338 ? ceit_tiny_train_param_read_[i] : 0; }
 
-size_t ceit_tiny_train_arena_bytes(void) { return 2468719104; }
+size_t ceit_tiny_train_arena_bytes(void) { return 2468359680; }
 
 void ceit_tiny_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4737,60 +4758,61 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   const int B = 32; /* the batch the model is compiled for */
 
   /* %2 = conv2d(%0, %1) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[B, 64, 112, 112] */
-  lk_conv2d(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, inputs[0], params[0], NULL, arena + 59006976,
-      arena);
+  lk_conv2d(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, inputs[0], params[0], NULL, arena,
+      arena + 25690112);
 
   /* %5 = batch_normalize(%2, %3, %4) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
-  lk_batch_normalize(B, 64, 12544, arena + 59006976, params[1], params[2], 1e-05f, arena);
+  lk_batch_normalize(B, 64, 12544, arena, params[1], params[2], 1e-05f, arena + 25690112);
 
   /* %6 = batch_moments(%2) i2t.backbone.bn : f32[2, 64] */
-  lk_batch_moments(B, 64, 12544, arena + 59006976, arena + 59006848);
+  lk_batch_moments(B, 64, 12544, arena, arena + 617089776);
 
   /* %7 = maxpool(%5) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 56, 56] */
-  lk_maxpool2d(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena, arena + 25690112);
+  lk_maxpool2d(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 51380224);
 
   /* %10 = conv2d(%7, %8, %9) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[B, 192, 14, 14] */
-  lk_conv2d(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 25690112, params[5], params[6],
-      arena + 38535168, arena + 32112640);
+  lk_conv2d(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 51380224, params[5], params[6],
+      arena + 57802752, arena + 59006976);
 
   /* %11 = img2seq(%10) i2t : f32[B, 196, 192], written into %14 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_img2seq(1, 192, 196, arena + 38535168 + (long)b * 37632, arena + 56197312 + (long)b * 37824);
+    lk_img2seq(1, 192, 196, arena + 57802752 + (long)b * 37632,
+        arena + 454144320 + (long)b * 37824);
   } // for b
 
   /* %14 = concat(%12, %11) {axis 0} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
     lk_copy_strided(3, (const long[]){1, 1, 192}, params[7], (const long[]){0, 192, 1},
-        arena + 56197120 + (long)b * 37824, (const long[]){37824, 37824, 1});
+        arena + 454144128 + (long)b * 37824, (const long[]){37824, 37824, 1});
   } // for b
 
   /* %15 = add(%14, %13) : f32[B, 197, 192], written over %14 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 56197120, (const long[]){37824, 192, 1}, params[8],
-      (const long[]){0, 192, 1}, arena + 56197120);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 454144128, (const long[]){37824, 192, 1},
+      params[8], (const long[]){0, 192, 1}, arena + 454144128);
 
   /* %18 = normalize(%15) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 56197120, 1e-06f, arena + 57407488);
+  lk_normalize(B * 197, 192, arena + 454144128, 1e-06f, arena + 455354496);
 
   /* %19 = mul(%18, %16) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 57407488, (const long[]){37824, 192, 1}, params[9],
-      (const long[]){0, 0, 1}, arena + 456953984);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 455354496, (const long[]){37824, 192, 1},
+      params[9], (const long[]){0, 0, 1}, arena + 456564864);
 
   /* %20 = add(%19, %17) blocks.0.norm1 : f32[B, 197, 192], written over %19 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 456953984, (const long[]){37824, 192, 1},
-      params[10], (const long[]){0, 0, 1}, arena + 456953984);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 456564864, (const long[]){37824, 192, 1},
+      params[10], (const long[]){0, 0, 1}, arena + 456564864);
 
   /* %23 = fused_linear(%20, %21, %22) blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 456953984, params[11], params[12], LK_ACT_NONE, NULL,
-      arena + 32112640);
+  lk_fused_linear(B * 197, 192, 576, arena + 456564864, params[11], params[12], LK_ACT_NONE, NULL,
+      arena + 57802752);
 
   /* %24 = slice(%23) {axis 1, start 0, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 32112640, 576, arena + 458164352, 192);
+  lk_copy_rows(B * 197, 192, arena + 57802752, 576, arena + 457775232, 192);
 
   /* %25 = slice(%23) {axis 1, start 192, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 32112832, 576, arena + 459374720, 192);
+  lk_copy_rows(B * 197, 192, arena + 57802944, 576, arena + 458985600, 192);
 
   /* %26 = slice(%23) {axis 1, start 384, length 192} blocks.0.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 32113024, 576, arena + 460585088, 192);
+  lk_copy_rows(B * 197, 192, arena + 57803136, 576, arena + 460195968, 192);
 
   /* %27 = reshape(%24) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %24: no code */
 
@@ -4799,127 +4821,127 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %29 = reshape(%26) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %26: no code */
 
   /* %30 = matmul_permuted(%27, %28) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 458164352, 64, 192, 1,
-      arena + 459374720, 64, 1, 192, arena + 32112640, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 457775232, 64, 192, 1,
+      arena + 458985600, 64, 1, 192, arena + 57802752, 38809, 197, 0.0f);
 
   /* %31 = mul_scalar(%30) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 32112640, 0.125f, arena + 35838304);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 57802752, 0.125f, arena + 61528416);
 
   /* %32 = softmax(%31) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 35838304, arena + 412246016);
+  lk_softmax(B * 591, 197, arena + 61528416, arena + 409436160);
 
   /* %33 = matmul_permuted(%32, %29) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 412246016, 38809, 197, 1,
-      arena + 460585088, 64, 192, 1, arena + 461795456, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 409436160, 38809, 197, 1,
+      arena + 460195968, 64, 192, 1, arena + 461406336, 64, 192, 0.0f);
 
   /* %34 = reshape(%33) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %33: no code */
 
   /* %37 = fused_linear(%34, %35, %36, %15) {residual} blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 461795456, params[13], params[14], LK_ACT_NONE,
-      arena + 56197120, arena + 463005824);
+  lk_fused_linear(B * 197, 192, 192, arena + 461406336, params[13], params[14], LK_ACT_NONE,
+      arena + 454144128, arena + 462616704);
 
   /* %40 = normalize(%37) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 463005824, 1e-06f, arena + 464216192);
+  lk_normalize(B * 197, 192, arena + 462616704, 1e-06f, arena + 463827072);
 
   /* %41 = mul(%40, %38) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 464216192, (const long[]){37824, 192, 1},
-      params[15], (const long[]){0, 0, 1}, arena + 32112640);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 463827072, (const long[]){37824, 192, 1},
+      params[15], (const long[]){0, 0, 1}, arena + 57802752);
 
   /* %42 = add(%41, %39) blocks.0.norm2 : f32[B, 197, 192], written over %41 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 32112640, (const long[]){37824, 192, 1},
-      params[16], (const long[]){0, 0, 1}, arena + 32112640);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 57802752, (const long[]){37824, 192, 1},
+      params[16], (const long[]){0, 0, 1}, arena + 57802752);
 
   /* %43 = slice(%42) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %70 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 32112640 + (long)b * 37824, 37824,
-        arena + 465426560 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 57802752 + (long)b * 37824, 37824,
+        arena + 465037440 + (long)b * 37824, 192);
   } // for b
 
   /* %44 = slice(%42) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 32112832, 37824, arena + 587673728, 37632);
+  lk_copy_rows(B, 37632, arena + 57802944, 37824, arena + 587284608, 37632);
 
   /* %47 = reshape(%45) {shape [768, 192]} blocks.0.leff.conv1 : f32[768, 192], a view of %45: no code */
 
   /* %48 = fused_linear(%44, %47, %46) blocks.0.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 587673728, params[17], params[18], LK_ACT_NONE, NULL,
-      arena + 32112640);
+  lk_fused_linear(B * 196, 192, 768, arena + 587284608, params[17], params[18], LK_ACT_NONE, NULL,
+      arena + 57802752);
 
   /* %51 = batch_normalize(%48, %49, %50) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 32112640, params[19], params[20], 1e-05f,
-      arena + 36929536);
+  lk_batch_normalize_cl(B * 196, 768, arena + 57802752, params[19], params[20], 1e-05f,
+      arena + 62619648);
 
   /* %52 = batch_moments(%48) {channels last} blocks.0.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 32112640, arena + 59004928);
+  lk_batch_moments_cl(B * 196, 768, arena + 57802752, arena + 617043840);
 
   /* %53 = gelu(%51) blocks.0.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 36929536, arena + 41746432);
+  lk_gelu(B * 196 * 768, arena + 62619648, arena + 67436544);
 
   /* %56 = token_dwconv(%53, %54, %55) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 41746432, params[23], params[24],
-      LK_ACT_NONE, arena + 46563328);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 67436544, params[23], params[24],
+      LK_ACT_NONE, arena + 72253440);
 
   /* %59 = batch_normalize(%56, %57, %58) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 46563328, params[25], params[26], 1e-05f,
-      arena + 51380224);
+  lk_batch_normalize_cl(B * 196, 768, arena + 72253440, params[25], params[26], 1e-05f,
+      arena + 77070336);
 
   /* %60 = batch_moments(%56) {channels last} blocks.0.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 46563328, arena + 617135744);
+  lk_batch_moments_cl(B * 196, 768, arena + 72253440, arena + 617045376);
 
   /* %61 = gelu(%59) blocks.0.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 51380224, arena + 84697088);
+  lk_gelu(B * 196 * 768, arena + 77070336, arena + 81887232);
 
   /* %64 = reshape(%62) {shape [192, 768]} blocks.0.leff.conv3 : f32[192, 768], a view of %62: no code */
 
   /* %65 = fused_linear(%61, %64, %63) blocks.0.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 84697088, params[29], params[30], LK_ACT_NONE, NULL,
-      arena + 588877952);
+  lk_fused_linear(B * 196, 768, 192, arena + 81887232, params[29], params[30], LK_ACT_NONE, NULL,
+      arena + 588488832);
 
   /* %68 = batch_normalize(%65, %66, %67) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 588877952, params[31], params[32], 1e-05f,
-      arena + 89513984);
+  lk_batch_normalize_cl(B * 196, 192, arena + 588488832, params[31], params[32], 1e-05f,
+      arena + 86704128);
 
   /* %69 = batch_moments(%65) {channels last} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 588877952, arena + 59006464);
+  lk_batch_moments_cl(B * 196, 192, arena + 588488832, arena + 617083056);
 
   /* %70 = concat(%43, %68) {axis 0} blocks.0.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 89513984 + (long)b * 37632, 37632,
-        arena + 465426560 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 86704128 + (long)b * 37632, 37632,
+        arena + 465037440 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %71 = add(%37, %70) blocks.0 : f32[B, 197, 192], written over %70 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 463005824, (const long[]){37824, 192, 1},
-      arena + 465426560, (const long[]){37824, 192, 1}, arena + 465426560);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 462616704, (const long[]){37824, 192, 1},
+      arena + 465037440, (const long[]){37824, 192, 1}, arena + 465037440);
 
   /* %72 = slice(%71) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 465426560 + (long)b * 37824, 37824,
-        arena + 411047936 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 465037440 + (long)b * 37824, 37824,
+        arena + 408238080 + (long)b * 2304, 192);
   } // for b
 
   /* %75 = normalize(%71) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 465426560, 1e-06f, arena + 466636928);
+  lk_normalize(B * 197, 192, arena + 465037440, 1e-06f, arena + 466247808);
 
   /* %76 = mul(%75, %73) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 466636928, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, arena + 467847296);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 466247808, (const long[]){37824, 192, 1},
+      params[35], (const long[]){0, 0, 1}, arena + 467458176);
 
   /* %77 = add(%76, %74) blocks.1.norm1 : f32[B, 197, 192], written over %76 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 467847296, (const long[]){37824, 192, 1},
-      params[36], (const long[]){0, 0, 1}, arena + 467847296);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 467458176, (const long[]){37824, 192, 1},
+      params[36], (const long[]){0, 0, 1}, arena + 467458176);
 
   /* %80 = fused_linear(%77, %78, %79) blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 467847296, params[37], params[38], LK_ACT_NONE, NULL,
-      arena + 89513984);
+  lk_fused_linear(B * 197, 192, 576, arena + 467458176, params[37], params[38], LK_ACT_NONE, NULL,
+      arena + 86704128);
 
   /* %81 = slice(%80) {axis 1, start 0, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 89513984, 576, arena + 469057664, 192);
+  lk_copy_rows(B * 197, 192, arena + 86704128, 576, arena + 468668544, 192);
 
   /* %82 = slice(%80) {axis 1, start 192, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 89514176, 576, arena + 470268032, 192);
+  lk_copy_rows(B * 197, 192, arena + 86704320, 576, arena + 469878912, 192);
 
   /* %83 = slice(%80) {axis 1, start 384, length 192} blocks.1.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 89514368, 576, arena + 471478400, 192);
+  lk_copy_rows(B * 197, 192, arena + 86704512, 576, arena + 471089280, 192);
 
   /* %84 = reshape(%81) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %81: no code */
 
@@ -4928,141 +4950,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %86 = reshape(%83) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %83: no code */
 
   /* %87 = matmul_permuted(%84, %85) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 469057664, 64, 192, 1,
-      arena + 470268032, 64, 1, 192, arena + 89513984, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 468668544, 64, 192, 1,
+      arena + 469878912, 64, 1, 192, arena + 86704128, 38809, 197, 0.0f);
 
   /* %88 = mul_scalar(%87) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 89513984, 0.125f, arena + 93239648);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 86704128, 0.125f, arena + 90429792);
 
   /* %89 = softmax(%88) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 93239648, arena + 415971680);
+  lk_softmax(B * 591, 197, arena + 90429792, arena + 413161824);
 
   /* %90 = matmul_permuted(%89, %86) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 415971680, 38809, 197, 1,
-      arena + 471478400, 64, 192, 1, arena + 472688768, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 413161824, 38809, 197, 1,
+      arena + 471089280, 64, 192, 1, arena + 472299648, 64, 192, 0.0f);
 
   /* %91 = reshape(%90) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %90: no code */
 
   /* %94 = fused_linear(%91, %92, %93) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 472688768, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 473899136);
+  lk_fused_linear(B * 197, 192, 192, arena + 472299648, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 473510016);
 
   /* %96 = mul(%94, %95) blocks.1 : f32[B, 197, 192], written over %94 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 473899136, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 473899136);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 473510016, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 473510016);
 
   /* %97 = add(%71, %96) blocks.1 : f32[B, 197, 192], written over %94 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 465426560, (const long[]){37824, 192, 1},
-      arena + 473899136, (const long[]){37824, 192, 1}, arena + 473899136);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 465037440, (const long[]){37824, 192, 1},
+      arena + 473510016, (const long[]){37824, 192, 1}, arena + 473510016);
 
   /* %100 = normalize(%97) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 473899136, 1e-06f, arena + 475109504);
+  lk_normalize(B * 197, 192, arena + 473510016, 1e-06f, arena + 474720384);
 
   /* %101 = mul(%100, %98) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 475109504, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, arena + 89513984);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 474720384, (const long[]){37824, 192, 1},
+      params[41], (const long[]){0, 0, 1}, arena + 86704128);
 
   /* %102 = add(%101, %99) blocks.1.norm2 : f32[B, 197, 192], written over %101 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 89513984, (const long[]){37824, 192, 1},
-      params[42], (const long[]){0, 0, 1}, arena + 89513984);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 86704128, (const long[]){37824, 192, 1},
+      params[42], (const long[]){0, 0, 1}, arena + 86704128);
 
   /* %103 = slice(%102) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], written into %130 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 89513984 + (long)b * 37824, 37824,
-        arena + 476319872 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 86704128 + (long)b * 37824, 37824,
+        arena + 475930752 + (long)b * 37824, 192);
   } // for b
 
   /* %104 = slice(%102) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 89514176, 37824, arena + 590082176, 37632);
+  lk_copy_rows(B, 37632, arena + 86704320, 37824, arena + 589693056, 37632);
 
   /* %107 = reshape(%105) {shape [768, 192]} blocks.1.leff.conv1 : f32[768, 192], a view of %105: no code */
 
   /* %108 = fused_linear(%104, %107, %106) blocks.1.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 590082176, params[43], params[44], LK_ACT_NONE, NULL,
-      arena + 89513984);
+  lk_fused_linear(B * 196, 192, 768, arena + 589693056, params[43], params[44], LK_ACT_NONE, NULL,
+      arena + 86704128);
 
   /* %111 = batch_normalize(%108, %109, %110) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 89513984, params[45], params[46], 1e-05f,
-      arena + 94330880);
+  lk_batch_normalize_cl(B * 196, 768, arena + 86704128, params[45], params[46], 1e-05f,
+      arena + 91521024);
 
   /* %112 = batch_moments(%108) {channels last} blocks.1.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 89513984, arena + 617137280);
+  lk_batch_moments_cl(B * 196, 768, arena + 86704128, arena + 617046912);
 
   /* %113 = gelu(%111) blocks.1.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 94330880, arena + 99147776);
+  lk_gelu(B * 196 * 768, arena + 91521024, arena + 96337920);
 
   /* %116 = token_dwconv(%113, %114, %115) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 99147776, params[49], params[50],
-      LK_ACT_NONE, arena + 103964672);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 96337920, params[49], params[50],
+      LK_ACT_NONE, arena + 101154816);
 
   /* %119 = batch_normalize(%116, %117, %118) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 103964672, params[51], params[52], 1e-05f,
-      arena + 108781568);
+  lk_batch_normalize_cl(B * 196, 768, arena + 101154816, params[51], params[52], 1e-05f,
+      arena + 105971712);
 
   /* %120 = batch_moments(%116) {channels last} blocks.1.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 103964672, arena + 617138816);
+  lk_batch_moments_cl(B * 196, 768, arena + 101154816, arena + 617048448);
 
   /* %121 = gelu(%119) blocks.1.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 108781568, arena + 113598464);
+  lk_gelu(B * 196 * 768, arena + 105971712, arena + 110788608);
 
   /* %124 = reshape(%122) {shape [192, 768]} blocks.1.leff.conv3 : f32[192, 768], a view of %122: no code */
 
   /* %125 = fused_linear(%121, %124, %123) blocks.1.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 113598464, params[55], params[56], LK_ACT_NONE, NULL,
-      arena + 591286400);
+  lk_fused_linear(B * 196, 768, 192, arena + 110788608, params[55], params[56], LK_ACT_NONE, NULL,
+      arena + 590897280);
 
   /* %128 = batch_normalize(%125, %126, %127) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 591286400, params[57], params[58], 1e-05f,
-      arena + 118415360);
+  lk_batch_normalize_cl(B * 196, 192, arena + 590897280, params[57], params[58], 1e-05f,
+      arena + 115605504);
 
   /* %129 = batch_moments(%125) {channels last} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 591286400, arena + 617173424);
+  lk_batch_moments_cl(B * 196, 192, arena + 590897280, arena + 617083440);
 
   /* %130 = concat(%103, %128) {axis 0} blocks.1.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 118415360 + (long)b * 37632, 37632,
-        arena + 476319872 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 115605504 + (long)b * 37632, 37632,
+        arena + 475930752 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %132 = mul(%130, %131) blocks.1 : f32[B, 197, 192], written over %130 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 476319872, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 476319872);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 475930752, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 475930752);
 
   /* %133 = add(%97, %132) blocks.1 : f32[B, 197, 192], written over %130 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 473899136, (const long[]){37824, 192, 1},
-      arena + 476319872, (const long[]){37824, 192, 1}, arena + 476319872);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 473510016, (const long[]){37824, 192, 1},
+      arena + 475930752, (const long[]){37824, 192, 1}, arena + 475930752);
 
   /* %134 = slice(%133) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 476319872 + (long)b * 37824, 37824,
-        arena + 411048128 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 475930752 + (long)b * 37824, 37824,
+        arena + 408238272 + (long)b * 2304, 192);
   } // for b
 
   /* %135 = concat(%72, %134) {axis 0} : f32[B, 2, 192], a view of %765: no code */
 
   /* %138 = normalize(%133) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 476319872, 1e-06f, arena + 477530240);
+  lk_normalize(B * 197, 192, arena + 475930752, 1e-06f, arena + 477141120);
 
   /* %139 = mul(%138, %136) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 477530240, (const long[]){37824, 192, 1},
-      params[61], (const long[]){0, 0, 1}, arena + 478740608);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 477141120, (const long[]){37824, 192, 1},
+      params[61], (const long[]){0, 0, 1}, arena + 478351488);
 
   /* %140 = add(%139, %137) blocks.2.norm1 : f32[B, 197, 192], written over %139 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 478740608, (const long[]){37824, 192, 1},
-      params[62], (const long[]){0, 0, 1}, arena + 478740608);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 478351488, (const long[]){37824, 192, 1},
+      params[62], (const long[]){0, 0, 1}, arena + 478351488);
 
   /* %143 = fused_linear(%140, %141, %142) blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 478740608, params[63], params[64], LK_ACT_NONE, NULL,
-      arena + 118415360);
+  lk_fused_linear(B * 197, 192, 576, arena + 478351488, params[63], params[64], LK_ACT_NONE, NULL,
+      arena + 115605504);
 
   /* %144 = slice(%143) {axis 1, start 0, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 118415360, 576, arena + 479950976, 192);
+  lk_copy_rows(B * 197, 192, arena + 115605504, 576, arena + 479561856, 192);
 
   /* %145 = slice(%143) {axis 1, start 192, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 118415552, 576, arena + 481161344, 192);
+  lk_copy_rows(B * 197, 192, arena + 115605696, 576, arena + 480772224, 192);
 
   /* %146 = slice(%143) {axis 1, start 384, length 192} blocks.2.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 118415744, 576, arena + 482371712, 192);
+  lk_copy_rows(B * 197, 192, arena + 115605888, 576, arena + 481982592, 192);
 
   /* %147 = reshape(%144) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %144: no code */
 
@@ -5071,141 +5093,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %149 = reshape(%146) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %146: no code */
 
   /* %150 = matmul_permuted(%147, %148) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 479950976, 64, 192, 1,
-      arena + 481161344, 64, 1, 192, arena + 118415360, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 479561856, 64, 192, 1,
+      arena + 480772224, 64, 1, 192, arena + 115605504, 38809, 197, 0.0f);
 
   /* %151 = mul_scalar(%150) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 118415360, 0.125f, arena + 122141024);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 115605504, 0.125f, arena + 119331168);
 
   /* %152 = softmax(%151) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 122141024, arena + 419697344);
+  lk_softmax(B * 591, 197, arena + 119331168, arena + 416887488);
 
   /* %153 = matmul_permuted(%152, %149) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 419697344, 38809, 197, 1,
-      arena + 482371712, 64, 192, 1, arena + 483582080, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 416887488, 38809, 197, 1,
+      arena + 481982592, 64, 192, 1, arena + 483192960, 64, 192, 0.0f);
 
   /* %154 = reshape(%153) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %153: no code */
 
   /* %157 = fused_linear(%154, %155, %156) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 483582080, params[65], params[66], LK_ACT_NONE, NULL,
-      arena + 484792448);
+  lk_fused_linear(B * 197, 192, 192, arena + 483192960, params[65], params[66], LK_ACT_NONE, NULL,
+      arena + 484403328);
 
   /* %159 = mul(%157, %158) blocks.2 : f32[B, 197, 192], written over %157 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 484792448, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 484792448);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 484403328, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 484403328);
 
   /* %160 = add(%133, %159) blocks.2 : f32[B, 197, 192], written over %157 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 476319872, (const long[]){37824, 192, 1},
-      arena + 484792448, (const long[]){37824, 192, 1}, arena + 484792448);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 475930752, (const long[]){37824, 192, 1},
+      arena + 484403328, (const long[]){37824, 192, 1}, arena + 484403328);
 
   /* %163 = normalize(%160) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 484792448, 1e-06f, arena + 486002816);
+  lk_normalize(B * 197, 192, arena + 484403328, 1e-06f, arena + 485613696);
 
   /* %164 = mul(%163, %161) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 486002816, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 118415360);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 485613696, (const long[]){37824, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 115605504);
 
   /* %165 = add(%164, %162) blocks.2.norm2 : f32[B, 197, 192], written over %164 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 118415360, (const long[]){37824, 192, 1},
-      params[68], (const long[]){0, 0, 1}, arena + 118415360);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 115605504, (const long[]){37824, 192, 1},
+      params[68], (const long[]){0, 0, 1}, arena + 115605504);
 
   /* %166 = slice(%165) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], written into %193 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 118415360 + (long)b * 37824, 37824,
-        arena + 487213184 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 115605504 + (long)b * 37824, 37824,
+        arena + 486824064 + (long)b * 37824, 192);
   } // for b
 
   /* %167 = slice(%165) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 118415552, 37824, arena + 592490624, 37632);
+  lk_copy_rows(B, 37632, arena + 115605696, 37824, arena + 592101504, 37632);
 
   /* %170 = reshape(%168) {shape [768, 192]} blocks.2.leff.conv1 : f32[768, 192], a view of %168: no code */
 
   /* %171 = fused_linear(%167, %170, %169) blocks.2.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 592490624, params[69], params[70], LK_ACT_NONE, NULL,
-      arena + 118415360);
+  lk_fused_linear(B * 196, 192, 768, arena + 592101504, params[69], params[70], LK_ACT_NONE, NULL,
+      arena + 115605504);
 
   /* %174 = batch_normalize(%171, %172, %173) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 118415360, params[71], params[72], 1e-05f,
-      arena + 123232256);
+  lk_batch_normalize_cl(B * 196, 768, arena + 115605504, params[71], params[72], 1e-05f,
+      arena + 120422400);
 
   /* %175 = batch_moments(%171) {channels last} blocks.2.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 118415360, arena + 617140352);
+  lk_batch_moments_cl(B * 196, 768, arena + 115605504, arena + 617049984);
 
   /* %176 = gelu(%174) blocks.2.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 123232256, arena + 128049152);
+  lk_gelu(B * 196 * 768, arena + 120422400, arena + 125239296);
 
   /* %179 = token_dwconv(%176, %177, %178) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 128049152, params[75], params[76],
-      LK_ACT_NONE, arena + 132866048);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 125239296, params[75], params[76],
+      LK_ACT_NONE, arena + 130056192);
 
   /* %182 = batch_normalize(%179, %180, %181) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 132866048, params[77], params[78], 1e-05f,
-      arena + 137682944);
+  lk_batch_normalize_cl(B * 196, 768, arena + 130056192, params[77], params[78], 1e-05f,
+      arena + 134873088);
 
   /* %183 = batch_moments(%179) {channels last} blocks.2.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 132866048, arena + 617141888);
+  lk_batch_moments_cl(B * 196, 768, arena + 130056192, arena + 617051520);
 
   /* %184 = gelu(%182) blocks.2.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 137682944, arena + 142499840);
+  lk_gelu(B * 196 * 768, arena + 134873088, arena + 139689984);
 
   /* %187 = reshape(%185) {shape [192, 768]} blocks.2.leff.conv3 : f32[192, 768], a view of %185: no code */
 
   /* %188 = fused_linear(%184, %187, %186) blocks.2.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 142499840, params[81], params[82], LK_ACT_NONE, NULL,
-      arena + 593694848);
+  lk_fused_linear(B * 196, 768, 192, arena + 139689984, params[81], params[82], LK_ACT_NONE, NULL,
+      arena + 593305728);
 
   /* %191 = batch_normalize(%188, %189, %190) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 593694848, params[83], params[84], 1e-05f,
-      arena + 147316736);
+  lk_batch_normalize_cl(B * 196, 192, arena + 593305728, params[83], params[84], 1e-05f,
+      arena + 144506880);
 
   /* %192 = batch_moments(%188) {channels last} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 593694848, arena + 617173808);
+  lk_batch_moments_cl(B * 196, 192, arena + 593305728, arena + 617083824);
 
   /* %193 = concat(%166, %191) {axis 0} blocks.2.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 147316736 + (long)b * 37632, 37632,
-        arena + 487213184 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 144506880 + (long)b * 37632, 37632,
+        arena + 486824064 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %195 = mul(%193, %194) blocks.2 : f32[B, 197, 192], written over %193 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 487213184, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 487213184);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 486824064, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 486824064);
 
   /* %196 = add(%160, %195) blocks.2 : f32[B, 197, 192], written over %193 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 484792448, (const long[]){37824, 192, 1},
-      arena + 487213184, (const long[]){37824, 192, 1}, arena + 487213184);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 484403328, (const long[]){37824, 192, 1},
+      arena + 486824064, (const long[]){37824, 192, 1}, arena + 486824064);
 
   /* %197 = slice(%196) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 2 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 487213184 + (long)b * 37824, 37824,
-        arena + 411048320 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 486824064 + (long)b * 37824, 37824,
+        arena + 408238464 + (long)b * 2304, 192);
   } // for b
 
   /* %198 = concat(%135, %197) {axis 0} : f32[B, 3, 192], a view of %765: no code */
 
   /* %201 = normalize(%196) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 487213184, 1e-06f, arena + 488423552);
+  lk_normalize(B * 197, 192, arena + 486824064, 1e-06f, arena + 488034432);
 
   /* %202 = mul(%201, %199) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 488423552, (const long[]){37824, 192, 1},
-      params[87], (const long[]){0, 0, 1}, arena + 489633920);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 488034432, (const long[]){37824, 192, 1},
+      params[87], (const long[]){0, 0, 1}, arena + 489244800);
 
   /* %203 = add(%202, %200) blocks.3.norm1 : f32[B, 197, 192], written over %202 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 489633920, (const long[]){37824, 192, 1},
-      params[88], (const long[]){0, 0, 1}, arena + 489633920);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 489244800, (const long[]){37824, 192, 1},
+      params[88], (const long[]){0, 0, 1}, arena + 489244800);
 
   /* %206 = fused_linear(%203, %204, %205) blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 489633920, params[89], params[90], LK_ACT_NONE, NULL,
-      arena + 147316736);
+  lk_fused_linear(B * 197, 192, 576, arena + 489244800, params[89], params[90], LK_ACT_NONE, NULL,
+      arena + 144506880);
 
   /* %207 = slice(%206) {axis 1, start 0, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 147316736, 576, arena + 490844288, 192);
+  lk_copy_rows(B * 197, 192, arena + 144506880, 576, arena + 490455168, 192);
 
   /* %208 = slice(%206) {axis 1, start 192, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 147316928, 576, arena + 492054656, 192);
+  lk_copy_rows(B * 197, 192, arena + 144507072, 576, arena + 491665536, 192);
 
   /* %209 = slice(%206) {axis 1, start 384, length 192} blocks.3.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 147317120, 576, arena + 493265024, 192);
+  lk_copy_rows(B * 197, 192, arena + 144507264, 576, arena + 492875904, 192);
 
   /* %210 = reshape(%207) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %207: no code */
 
@@ -5214,141 +5236,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %212 = reshape(%209) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %209: no code */
 
   /* %213 = matmul_permuted(%210, %211) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 490844288, 64, 192, 1,
-      arena + 492054656, 64, 1, 192, arena + 147316736, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 490455168, 64, 192, 1,
+      arena + 491665536, 64, 1, 192, arena + 144506880, 38809, 197, 0.0f);
 
   /* %214 = mul_scalar(%213) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 147316736, 0.125f, arena + 151042400);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 144506880, 0.125f, arena + 148232544);
 
   /* %215 = softmax(%214) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 151042400, arena + 423423008);
+  lk_softmax(B * 591, 197, arena + 148232544, arena + 420613152);
 
   /* %216 = matmul_permuted(%215, %212) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 423423008, 38809, 197, 1,
-      arena + 493265024, 64, 192, 1, arena + 494475392, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 420613152, 38809, 197, 1,
+      arena + 492875904, 64, 192, 1, arena + 494086272, 64, 192, 0.0f);
 
   /* %217 = reshape(%216) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %216: no code */
 
   /* %220 = fused_linear(%217, %218, %219) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 494475392, params[91], params[92], LK_ACT_NONE, NULL,
-      arena + 495685760);
+  lk_fused_linear(B * 197, 192, 192, arena + 494086272, params[91], params[92], LK_ACT_NONE, NULL,
+      arena + 495296640);
 
   /* %222 = mul(%220, %221) blocks.3 : f32[B, 197, 192], written over %220 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 495685760, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 495685760);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 495296640, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 495296640);
 
   /* %223 = add(%196, %222) blocks.3 : f32[B, 197, 192], written over %220 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 487213184, (const long[]){37824, 192, 1},
-      arena + 495685760, (const long[]){37824, 192, 1}, arena + 495685760);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 486824064, (const long[]){37824, 192, 1},
+      arena + 495296640, (const long[]){37824, 192, 1}, arena + 495296640);
 
   /* %226 = normalize(%223) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 495685760, 1e-06f, arena + 496896128);
+  lk_normalize(B * 197, 192, arena + 495296640, 1e-06f, arena + 496507008);
 
   /* %227 = mul(%226, %224) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 496896128, (const long[]){37824, 192, 1},
-      params[93], (const long[]){0, 0, 1}, arena + 147316736);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 496507008, (const long[]){37824, 192, 1},
+      params[93], (const long[]){0, 0, 1}, arena + 144506880);
 
   /* %228 = add(%227, %225) blocks.3.norm2 : f32[B, 197, 192], written over %227 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 147316736, (const long[]){37824, 192, 1},
-      params[94], (const long[]){0, 0, 1}, arena + 147316736);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 144506880, (const long[]){37824, 192, 1},
+      params[94], (const long[]){0, 0, 1}, arena + 144506880);
 
   /* %229 = slice(%228) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], written into %256 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 147316736 + (long)b * 37824, 37824,
-        arena + 498106496 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 144506880 + (long)b * 37824, 37824,
+        arena + 497717376 + (long)b * 37824, 192);
   } // for b
 
   /* %230 = slice(%228) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 147316928, 37824, arena + 594899072, 37632);
+  lk_copy_rows(B, 37632, arena + 144507072, 37824, arena + 594509952, 37632);
 
   /* %233 = reshape(%231) {shape [768, 192]} blocks.3.leff.conv1 : f32[768, 192], a view of %231: no code */
 
   /* %234 = fused_linear(%230, %233, %232) blocks.3.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 594899072, params[95], params[96], LK_ACT_NONE, NULL,
-      arena + 147316736);
+  lk_fused_linear(B * 196, 192, 768, arena + 594509952, params[95], params[96], LK_ACT_NONE, NULL,
+      arena + 144506880);
 
   /* %237 = batch_normalize(%234, %235, %236) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 147316736, params[97], params[98], 1e-05f,
-      arena + 152133632);
+  lk_batch_normalize_cl(B * 196, 768, arena + 144506880, params[97], params[98], 1e-05f,
+      arena + 149323776);
 
   /* %238 = batch_moments(%234) {channels last} blocks.3.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 147316736, arena + 617143424);
+  lk_batch_moments_cl(B * 196, 768, arena + 144506880, arena + 617053056);
 
   /* %239 = gelu(%237) blocks.3.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 152133632, arena + 156950528);
+  lk_gelu(B * 196 * 768, arena + 149323776, arena + 154140672);
 
   /* %242 = token_dwconv(%239, %240, %241) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 156950528, params[101], params[102],
-      LK_ACT_NONE, arena + 161767424);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 154140672, params[101], params[102],
+      LK_ACT_NONE, arena + 158957568);
 
   /* %245 = batch_normalize(%242, %243, %244) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 161767424, params[103], params[104], 1e-05f,
-      arena + 166584320);
+  lk_batch_normalize_cl(B * 196, 768, arena + 158957568, params[103], params[104], 1e-05f,
+      arena + 163774464);
 
   /* %246 = batch_moments(%242) {channels last} blocks.3.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 161767424, arena + 617144960);
+  lk_batch_moments_cl(B * 196, 768, arena + 158957568, arena + 617054592);
 
   /* %247 = gelu(%245) blocks.3.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 166584320, arena + 171401216);
+  lk_gelu(B * 196 * 768, arena + 163774464, arena + 168591360);
 
   /* %250 = reshape(%248) {shape [192, 768]} blocks.3.leff.conv3 : f32[192, 768], a view of %248: no code */
 
   /* %251 = fused_linear(%247, %250, %249) blocks.3.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 171401216, params[107], params[108], LK_ACT_NONE, NULL,
-      arena + 596103296);
+  lk_fused_linear(B * 196, 768, 192, arena + 168591360, params[107], params[108], LK_ACT_NONE, NULL,
+      arena + 595714176);
 
   /* %254 = batch_normalize(%251, %252, %253) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 596103296, params[109], params[110], 1e-05f,
-      arena + 176218112);
+  lk_batch_normalize_cl(B * 196, 192, arena + 595714176, params[109], params[110], 1e-05f,
+      arena + 173408256);
 
   /* %255 = batch_moments(%251) {channels last} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 596103296, arena + 617174192);
+  lk_batch_moments_cl(B * 196, 192, arena + 595714176, arena + 617084208);
 
   /* %256 = concat(%229, %254) {axis 0} blocks.3.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 176218112 + (long)b * 37632, 37632,
-        arena + 498106496 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 173408256 + (long)b * 37632, 37632,
+        arena + 497717376 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %258 = mul(%256, %257) blocks.3 : f32[B, 197, 192], written over %256 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 498106496, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 498106496);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 497717376, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 497717376);
 
   /* %259 = add(%223, %258) blocks.3 : f32[B, 197, 192], written over %256 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 495685760, (const long[]){37824, 192, 1},
-      arena + 498106496, (const long[]){37824, 192, 1}, arena + 498106496);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 495296640, (const long[]){37824, 192, 1},
+      arena + 497717376, (const long[]){37824, 192, 1}, arena + 497717376);
 
   /* %260 = slice(%259) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 3 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 498106496 + (long)b * 37824, 37824,
-        arena + 411048512 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 497717376 + (long)b * 37824, 37824,
+        arena + 408238656 + (long)b * 2304, 192);
   } // for b
 
   /* %261 = concat(%198, %260) {axis 0} : f32[B, 4, 192], a view of %765: no code */
 
   /* %264 = normalize(%259) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 498106496, 1e-06f, arena + 499316864);
+  lk_normalize(B * 197, 192, arena + 497717376, 1e-06f, arena + 498927744);
 
   /* %265 = mul(%264, %262) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 499316864, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 500527232);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 498927744, (const long[]){37824, 192, 1},
+      params[113], (const long[]){0, 0, 1}, arena + 500138112);
 
   /* %266 = add(%265, %263) blocks.4.norm1 : f32[B, 197, 192], written over %265 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 500527232, (const long[]){37824, 192, 1},
-      params[114], (const long[]){0, 0, 1}, arena + 500527232);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 500138112, (const long[]){37824, 192, 1},
+      params[114], (const long[]){0, 0, 1}, arena + 500138112);
 
   /* %269 = fused_linear(%266, %267, %268) blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 500527232, params[115], params[116], LK_ACT_NONE, NULL,
-      arena + 176218112);
+  lk_fused_linear(B * 197, 192, 576, arena + 500138112, params[115], params[116], LK_ACT_NONE, NULL,
+      arena + 173408256);
 
   /* %270 = slice(%269) {axis 1, start 0, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 176218112, 576, arena + 501737600, 192);
+  lk_copy_rows(B * 197, 192, arena + 173408256, 576, arena + 501348480, 192);
 
   /* %271 = slice(%269) {axis 1, start 192, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 176218304, 576, arena + 502947968, 192);
+  lk_copy_rows(B * 197, 192, arena + 173408448, 576, arena + 502558848, 192);
 
   /* %272 = slice(%269) {axis 1, start 384, length 192} blocks.4.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 176218496, 576, arena + 504158336, 192);
+  lk_copy_rows(B * 197, 192, arena + 173408640, 576, arena + 503769216, 192);
 
   /* %273 = reshape(%270) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %270: no code */
 
@@ -5357,141 +5379,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %275 = reshape(%272) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %272: no code */
 
   /* %276 = matmul_permuted(%273, %274) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 501737600, 64, 192, 1,
-      arena + 502947968, 64, 1, 192, arena + 176218112, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 501348480, 64, 192, 1,
+      arena + 502558848, 64, 1, 192, arena + 173408256, 38809, 197, 0.0f);
 
   /* %277 = mul_scalar(%276) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 176218112, 0.125f, arena + 179943776);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 173408256, 0.125f, arena + 177133920);
 
   /* %278 = softmax(%277) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 179943776, arena + 427148672);
+  lk_softmax(B * 591, 197, arena + 177133920, arena + 424338816);
 
   /* %279 = matmul_permuted(%278, %275) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 427148672, 38809, 197, 1,
-      arena + 504158336, 64, 192, 1, arena + 505368704, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 424338816, 38809, 197, 1,
+      arena + 503769216, 64, 192, 1, arena + 504979584, 64, 192, 0.0f);
 
   /* %280 = reshape(%279) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %279: no code */
 
   /* %283 = fused_linear(%280, %281, %282) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 505368704, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 506579072);
+  lk_fused_linear(B * 197, 192, 192, arena + 504979584, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 506189952);
 
   /* %285 = mul(%283, %284) blocks.4 : f32[B, 197, 192], written over %283 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 506579072, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 506579072);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 506189952, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 506189952);
 
   /* %286 = add(%259, %285) blocks.4 : f32[B, 197, 192], written over %283 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 498106496, (const long[]){37824, 192, 1},
-      arena + 506579072, (const long[]){37824, 192, 1}, arena + 506579072);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 497717376, (const long[]){37824, 192, 1},
+      arena + 506189952, (const long[]){37824, 192, 1}, arena + 506189952);
 
   /* %289 = normalize(%286) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 506579072, 1e-06f, arena + 507789440);
+  lk_normalize(B * 197, 192, arena + 506189952, 1e-06f, arena + 507400320);
 
   /* %290 = mul(%289, %287) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 507789440, (const long[]){37824, 192, 1},
-      params[119], (const long[]){0, 0, 1}, arena + 176218112);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 507400320, (const long[]){37824, 192, 1},
+      params[119], (const long[]){0, 0, 1}, arena + 173408256);
 
   /* %291 = add(%290, %288) blocks.4.norm2 : f32[B, 197, 192], written over %290 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 176218112, (const long[]){37824, 192, 1},
-      params[120], (const long[]){0, 0, 1}, arena + 176218112);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 173408256, (const long[]){37824, 192, 1},
+      params[120], (const long[]){0, 0, 1}, arena + 173408256);
 
   /* %292 = slice(%291) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], written into %319 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 176218112 + (long)b * 37824, 37824,
-        arena + 508999808 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 173408256 + (long)b * 37824, 37824,
+        arena + 508610688 + (long)b * 37824, 192);
   } // for b
 
   /* %293 = slice(%291) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 176218304, 37824, arena + 597307520, 37632);
+  lk_copy_rows(B, 37632, arena + 173408448, 37824, arena + 596918400, 37632);
 
   /* %296 = reshape(%294) {shape [768, 192]} blocks.4.leff.conv1 : f32[768, 192], a view of %294: no code */
 
   /* %297 = fused_linear(%293, %296, %295) blocks.4.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 597307520, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 176218112);
+  lk_fused_linear(B * 196, 192, 768, arena + 596918400, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 173408256);
 
   /* %300 = batch_normalize(%297, %298, %299) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 176218112, params[123], params[124], 1e-05f,
-      arena + 181035008);
+  lk_batch_normalize_cl(B * 196, 768, arena + 173408256, params[123], params[124], 1e-05f,
+      arena + 178225152);
 
   /* %301 = batch_moments(%297) {channels last} blocks.4.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 176218112, arena + 617146496);
+  lk_batch_moments_cl(B * 196, 768, arena + 173408256, arena + 617056128);
 
   /* %302 = gelu(%300) blocks.4.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 181035008, arena + 185851904);
+  lk_gelu(B * 196 * 768, arena + 178225152, arena + 183042048);
 
   /* %305 = token_dwconv(%302, %303, %304) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 185851904, params[127], params[128],
-      LK_ACT_NONE, arena + 190668800);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 183042048, params[127], params[128],
+      LK_ACT_NONE, arena + 187858944);
 
   /* %308 = batch_normalize(%305, %306, %307) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 190668800, params[129], params[130], 1e-05f,
-      arena + 195485696);
+  lk_batch_normalize_cl(B * 196, 768, arena + 187858944, params[129], params[130], 1e-05f,
+      arena + 192675840);
 
   /* %309 = batch_moments(%305) {channels last} blocks.4.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 190668800, arena + 617148032);
+  lk_batch_moments_cl(B * 196, 768, arena + 187858944, arena + 617057664);
 
   /* %310 = gelu(%308) blocks.4.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 195485696, arena + 200302592);
+  lk_gelu(B * 196 * 768, arena + 192675840, arena + 197492736);
 
   /* %313 = reshape(%311) {shape [192, 768]} blocks.4.leff.conv3 : f32[192, 768], a view of %311: no code */
 
   /* %314 = fused_linear(%310, %313, %312) blocks.4.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 200302592, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 598511744);
+  lk_fused_linear(B * 196, 768, 192, arena + 197492736, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 598122624);
 
   /* %317 = batch_normalize(%314, %315, %316) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 598511744, params[135], params[136], 1e-05f,
-      arena + 205119488);
+  lk_batch_normalize_cl(B * 196, 192, arena + 598122624, params[135], params[136], 1e-05f,
+      arena + 202309632);
 
   /* %318 = batch_moments(%314) {channels last} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 598511744, arena + 617174576);
+  lk_batch_moments_cl(B * 196, 192, arena + 598122624, arena + 617084592);
 
   /* %319 = concat(%292, %317) {axis 0} blocks.4.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 205119488 + (long)b * 37632, 37632,
-        arena + 508999808 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 202309632 + (long)b * 37632, 37632,
+        arena + 508610688 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %321 = mul(%319, %320) blocks.4 : f32[B, 197, 192], written over %319 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 508999808, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 508999808);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 508610688, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 508610688);
 
   /* %322 = add(%286, %321) blocks.4 : f32[B, 197, 192], written over %319 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 506579072, (const long[]){37824, 192, 1},
-      arena + 508999808, (const long[]){37824, 192, 1}, arena + 508999808);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 506189952, (const long[]){37824, 192, 1},
+      arena + 508610688, (const long[]){37824, 192, 1}, arena + 508610688);
 
   /* %323 = slice(%322) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 4 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 508999808 + (long)b * 37824, 37824,
-        arena + 411048704 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 508610688 + (long)b * 37824, 37824,
+        arena + 408238848 + (long)b * 2304, 192);
   } // for b
 
   /* %324 = concat(%261, %323) {axis 0} : f32[B, 5, 192], a view of %765: no code */
 
   /* %327 = normalize(%322) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 508999808, 1e-06f, arena + 510210176);
+  lk_normalize(B * 197, 192, arena + 508610688, 1e-06f, arena + 509821056);
 
   /* %328 = mul(%327, %325) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 510210176, (const long[]){37824, 192, 1},
-      params[139], (const long[]){0, 0, 1}, arena + 511420544);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 509821056, (const long[]){37824, 192, 1},
+      params[139], (const long[]){0, 0, 1}, arena + 511031424);
 
   /* %329 = add(%328, %326) blocks.5.norm1 : f32[B, 197, 192], written over %328 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 511420544, (const long[]){37824, 192, 1},
-      params[140], (const long[]){0, 0, 1}, arena + 511420544);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 511031424, (const long[]){37824, 192, 1},
+      params[140], (const long[]){0, 0, 1}, arena + 511031424);
 
   /* %332 = fused_linear(%329, %330, %331) blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 511420544, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 205119488);
+  lk_fused_linear(B * 197, 192, 576, arena + 511031424, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 202309632);
 
   /* %333 = slice(%332) {axis 1, start 0, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 205119488, 576, arena + 512630912, 192);
+  lk_copy_rows(B * 197, 192, arena + 202309632, 576, arena + 512241792, 192);
 
   /* %334 = slice(%332) {axis 1, start 192, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 205119680, 576, arena + 513841280, 192);
+  lk_copy_rows(B * 197, 192, arena + 202309824, 576, arena + 513452160, 192);
 
   /* %335 = slice(%332) {axis 1, start 384, length 192} blocks.5.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 205119872, 576, arena + 515051648, 192);
+  lk_copy_rows(B * 197, 192, arena + 202310016, 576, arena + 514662528, 192);
 
   /* %336 = reshape(%333) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %333: no code */
 
@@ -5500,141 +5522,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %338 = reshape(%335) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %335: no code */
 
   /* %339 = matmul_permuted(%336, %337) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 512630912, 64, 192, 1,
-      arena + 513841280, 64, 1, 192, arena + 205119488, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 512241792, 64, 192, 1,
+      arena + 513452160, 64, 1, 192, arena + 202309632, 38809, 197, 0.0f);
 
   /* %340 = mul_scalar(%339) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 205119488, 0.125f, arena + 208845152);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 202309632, 0.125f, arena + 206035296);
 
   /* %341 = softmax(%340) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 208845152, arena + 430874336);
+  lk_softmax(B * 591, 197, arena + 206035296, arena + 428064480);
 
   /* %342 = matmul_permuted(%341, %338) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 430874336, 38809, 197, 1,
-      arena + 515051648, 64, 192, 1, arena + 516262016, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 428064480, 38809, 197, 1,
+      arena + 514662528, 64, 192, 1, arena + 515872896, 64, 192, 0.0f);
 
   /* %343 = reshape(%342) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %342: no code */
 
   /* %346 = fused_linear(%343, %344, %345) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 516262016, params[143], params[144], LK_ACT_NONE, NULL,
-      arena + 517472384);
+  lk_fused_linear(B * 197, 192, 192, arena + 515872896, params[143], params[144], LK_ACT_NONE, NULL,
+      arena + 517083264);
 
   /* %348 = mul(%346, %347) blocks.5 : f32[B, 197, 192], written over %346 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 517472384, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 517472384);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 517083264, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 517083264);
 
   /* %349 = add(%322, %348) blocks.5 : f32[B, 197, 192], written over %346 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 508999808, (const long[]){37824, 192, 1},
-      arena + 517472384, (const long[]){37824, 192, 1}, arena + 517472384);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 508610688, (const long[]){37824, 192, 1},
+      arena + 517083264, (const long[]){37824, 192, 1}, arena + 517083264);
 
   /* %352 = normalize(%349) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 517472384, 1e-06f, arena + 518682752);
+  lk_normalize(B * 197, 192, arena + 517083264, 1e-06f, arena + 518293632);
 
   /* %353 = mul(%352, %350) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 518682752, (const long[]){37824, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 205119488);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 518293632, (const long[]){37824, 192, 1},
+      params[145], (const long[]){0, 0, 1}, arena + 202309632);
 
   /* %354 = add(%353, %351) blocks.5.norm2 : f32[B, 197, 192], written over %353 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 205119488, (const long[]){37824, 192, 1},
-      params[146], (const long[]){0, 0, 1}, arena + 205119488);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 202309632, (const long[]){37824, 192, 1},
+      params[146], (const long[]){0, 0, 1}, arena + 202309632);
 
   /* %355 = slice(%354) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], written into %382 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 205119488 + (long)b * 37824, 37824,
-        arena + 519893120 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 202309632 + (long)b * 37824, 37824,
+        arena + 519504000 + (long)b * 37824, 192);
   } // for b
 
   /* %356 = slice(%354) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 205119680, 37824, arena + 599715968, 37632);
+  lk_copy_rows(B, 37632, arena + 202309824, 37824, arena + 599326848, 37632);
 
   /* %359 = reshape(%357) {shape [768, 192]} blocks.5.leff.conv1 : f32[768, 192], a view of %357: no code */
 
   /* %360 = fused_linear(%356, %359, %358) blocks.5.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 599715968, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 205119488);
+  lk_fused_linear(B * 196, 192, 768, arena + 599326848, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 202309632);
 
   /* %363 = batch_normalize(%360, %361, %362) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 205119488, params[149], params[150], 1e-05f,
-      arena + 209936384);
+  lk_batch_normalize_cl(B * 196, 768, arena + 202309632, params[149], params[150], 1e-05f,
+      arena + 207126528);
 
   /* %364 = batch_moments(%360) {channels last} blocks.5.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 205119488, arena + 617149568);
+  lk_batch_moments_cl(B * 196, 768, arena + 202309632, arena + 617059200);
 
   /* %365 = gelu(%363) blocks.5.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 209936384, arena + 214753280);
+  lk_gelu(B * 196 * 768, arena + 207126528, arena + 211943424);
 
   /* %368 = token_dwconv(%365, %366, %367) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 214753280, params[153], params[154],
-      LK_ACT_NONE, arena + 219570176);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 211943424, params[153], params[154],
+      LK_ACT_NONE, arena + 216760320);
 
   /* %371 = batch_normalize(%368, %369, %370) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 219570176, params[155], params[156], 1e-05f,
-      arena + 224387072);
+  lk_batch_normalize_cl(B * 196, 768, arena + 216760320, params[155], params[156], 1e-05f,
+      arena + 221577216);
 
   /* %372 = batch_moments(%368) {channels last} blocks.5.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 219570176, arena + 617151104);
+  lk_batch_moments_cl(B * 196, 768, arena + 216760320, arena + 617060736);
 
   /* %373 = gelu(%371) blocks.5.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 224387072, arena + 229203968);
+  lk_gelu(B * 196 * 768, arena + 221577216, arena + 226394112);
 
   /* %376 = reshape(%374) {shape [192, 768]} blocks.5.leff.conv3 : f32[192, 768], a view of %374: no code */
 
   /* %377 = fused_linear(%373, %376, %375) blocks.5.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 229203968, params[159], params[160], LK_ACT_NONE, NULL,
-      arena + 600920192);
+  lk_fused_linear(B * 196, 768, 192, arena + 226394112, params[159], params[160], LK_ACT_NONE, NULL,
+      arena + 600531072);
 
   /* %380 = batch_normalize(%377, %378, %379) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 600920192, params[161], params[162], 1e-05f,
-      arena + 234020864);
+  lk_batch_normalize_cl(B * 196, 192, arena + 600531072, params[161], params[162], 1e-05f,
+      arena + 231211008);
 
   /* %381 = batch_moments(%377) {channels last} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 600920192, arena + 617174960);
+  lk_batch_moments_cl(B * 196, 192, arena + 600531072, arena + 617084976);
 
   /* %382 = concat(%355, %380) {axis 0} blocks.5.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 234020864 + (long)b * 37632, 37632,
-        arena + 519893120 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 231211008 + (long)b * 37632, 37632,
+        arena + 519504000 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %384 = mul(%382, %383) blocks.5 : f32[B, 197, 192], written over %382 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 519893120, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 519893120);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 519504000, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 519504000);
 
   /* %385 = add(%349, %384) blocks.5 : f32[B, 197, 192], written over %382 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 517472384, (const long[]){37824, 192, 1},
-      arena + 519893120, (const long[]){37824, 192, 1}, arena + 519893120);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 517083264, (const long[]){37824, 192, 1},
+      arena + 519504000, (const long[]){37824, 192, 1}, arena + 519504000);
 
   /* %386 = slice(%385) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 5 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 519893120 + (long)b * 37824, 37824,
-        arena + 411048896 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 519504000 + (long)b * 37824, 37824,
+        arena + 408239040 + (long)b * 2304, 192);
   } // for b
 
   /* %387 = concat(%324, %386) {axis 0} : f32[B, 6, 192], a view of %765: no code */
 
   /* %390 = normalize(%385) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 519893120, 1e-06f, arena + 521103488);
+  lk_normalize(B * 197, 192, arena + 519504000, 1e-06f, arena + 520714368);
 
   /* %391 = mul(%390, %388) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 521103488, (const long[]){37824, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 522313856);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 520714368, (const long[]){37824, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 521924736);
 
   /* %392 = add(%391, %389) blocks.6.norm1 : f32[B, 197, 192], written over %391 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 522313856, (const long[]){37824, 192, 1},
-      params[166], (const long[]){0, 0, 1}, arena + 522313856);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 521924736, (const long[]){37824, 192, 1},
+      params[166], (const long[]){0, 0, 1}, arena + 521924736);
 
   /* %395 = fused_linear(%392, %393, %394) blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 522313856, params[167], params[168], LK_ACT_NONE, NULL,
-      arena + 234020864);
+  lk_fused_linear(B * 197, 192, 576, arena + 521924736, params[167], params[168], LK_ACT_NONE, NULL,
+      arena + 231211008);
 
   /* %396 = slice(%395) {axis 1, start 0, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 234020864, 576, arena + 523524224, 192);
+  lk_copy_rows(B * 197, 192, arena + 231211008, 576, arena + 523135104, 192);
 
   /* %397 = slice(%395) {axis 1, start 192, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 234021056, 576, arena + 524734592, 192);
+  lk_copy_rows(B * 197, 192, arena + 231211200, 576, arena + 524345472, 192);
 
   /* %398 = slice(%395) {axis 1, start 384, length 192} blocks.6.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 234021248, 576, arena + 525944960, 192);
+  lk_copy_rows(B * 197, 192, arena + 231211392, 576, arena + 525555840, 192);
 
   /* %399 = reshape(%396) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %396: no code */
 
@@ -5643,141 +5665,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %401 = reshape(%398) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %398: no code */
 
   /* %402 = matmul_permuted(%399, %400) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 523524224, 64, 192, 1,
-      arena + 524734592, 64, 1, 192, arena + 234020864, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 523135104, 64, 192, 1,
+      arena + 524345472, 64, 1, 192, arena + 231211008, 38809, 197, 0.0f);
 
   /* %403 = mul_scalar(%402) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 234020864, 0.125f, arena + 237746528);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 231211008, 0.125f, arena + 234936672);
 
   /* %404 = softmax(%403) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 237746528, arena + 434600000);
+  lk_softmax(B * 591, 197, arena + 234936672, arena + 431790144);
 
   /* %405 = matmul_permuted(%404, %401) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 434600000, 38809, 197, 1,
-      arena + 525944960, 64, 192, 1, arena + 527155328, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 431790144, 38809, 197, 1,
+      arena + 525555840, 64, 192, 1, arena + 526766208, 64, 192, 0.0f);
 
   /* %406 = reshape(%405) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %405: no code */
 
   /* %409 = fused_linear(%406, %407, %408) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 527155328, params[169], params[170], LK_ACT_NONE, NULL,
-      arena + 528365696);
+  lk_fused_linear(B * 197, 192, 192, arena + 526766208, params[169], params[170], LK_ACT_NONE, NULL,
+      arena + 527976576);
 
   /* %411 = mul(%409, %410) blocks.6 : f32[B, 197, 192], written over %409 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 528365696, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 528365696);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 527976576, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 527976576);
 
   /* %412 = add(%385, %411) blocks.6 : f32[B, 197, 192], written over %409 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 519893120, (const long[]){37824, 192, 1},
-      arena + 528365696, (const long[]){37824, 192, 1}, arena + 528365696);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 519504000, (const long[]){37824, 192, 1},
+      arena + 527976576, (const long[]){37824, 192, 1}, arena + 527976576);
 
   /* %415 = normalize(%412) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 528365696, 1e-06f, arena + 529576064);
+  lk_normalize(B * 197, 192, arena + 527976576, 1e-06f, arena + 529186944);
 
   /* %416 = mul(%415, %413) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 529576064, (const long[]){37824, 192, 1},
-      params[171], (const long[]){0, 0, 1}, arena + 234020864);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 529186944, (const long[]){37824, 192, 1},
+      params[171], (const long[]){0, 0, 1}, arena + 231211008);
 
   /* %417 = add(%416, %414) blocks.6.norm2 : f32[B, 197, 192], written over %416 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 234020864, (const long[]){37824, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 234020864);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 231211008, (const long[]){37824, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 231211008);
 
   /* %418 = slice(%417) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], written into %445 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 234020864 + (long)b * 37824, 37824,
-        arena + 530786432 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 231211008 + (long)b * 37824, 37824,
+        arena + 530397312 + (long)b * 37824, 192);
   } // for b
 
   /* %419 = slice(%417) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 234021056, 37824, arena + 602124416, 37632);
+  lk_copy_rows(B, 37632, arena + 231211200, 37824, arena + 601735296, 37632);
 
   /* %422 = reshape(%420) {shape [768, 192]} blocks.6.leff.conv1 : f32[768, 192], a view of %420: no code */
 
   /* %423 = fused_linear(%419, %422, %421) blocks.6.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 602124416, params[173], params[174], LK_ACT_NONE, NULL,
-      arena + 234020864);
+  lk_fused_linear(B * 196, 192, 768, arena + 601735296, params[173], params[174], LK_ACT_NONE, NULL,
+      arena + 231211008);
 
   /* %426 = batch_normalize(%423, %424, %425) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 234020864, params[175], params[176], 1e-05f,
-      arena + 238837760);
+  lk_batch_normalize_cl(B * 196, 768, arena + 231211008, params[175], params[176], 1e-05f,
+      arena + 236027904);
 
   /* %427 = batch_moments(%423) {channels last} blocks.6.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 234020864, arena + 617152640);
+  lk_batch_moments_cl(B * 196, 768, arena + 231211008, arena + 617062272);
 
   /* %428 = gelu(%426) blocks.6.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 238837760, arena + 243654656);
+  lk_gelu(B * 196 * 768, arena + 236027904, arena + 240844800);
 
   /* %431 = token_dwconv(%428, %429, %430) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 243654656, params[179], params[180],
-      LK_ACT_NONE, arena + 248471552);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 240844800, params[179], params[180],
+      LK_ACT_NONE, arena + 245661696);
 
   /* %434 = batch_normalize(%431, %432, %433) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 248471552, params[181], params[182], 1e-05f,
-      arena + 253288448);
+  lk_batch_normalize_cl(B * 196, 768, arena + 245661696, params[181], params[182], 1e-05f,
+      arena + 250478592);
 
   /* %435 = batch_moments(%431) {channels last} blocks.6.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 248471552, arena + 617154176);
+  lk_batch_moments_cl(B * 196, 768, arena + 245661696, arena + 617063808);
 
   /* %436 = gelu(%434) blocks.6.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 253288448, arena + 258105344);
+  lk_gelu(B * 196 * 768, arena + 250478592, arena + 255295488);
 
   /* %439 = reshape(%437) {shape [192, 768]} blocks.6.leff.conv3 : f32[192, 768], a view of %437: no code */
 
   /* %440 = fused_linear(%436, %439, %438) blocks.6.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 258105344, params[185], params[186], LK_ACT_NONE, NULL,
-      arena + 603328640);
+  lk_fused_linear(B * 196, 768, 192, arena + 255295488, params[185], params[186], LK_ACT_NONE, NULL,
+      arena + 602939520);
 
   /* %443 = batch_normalize(%440, %441, %442) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 603328640, params[187], params[188], 1e-05f,
-      arena + 262922240);
+  lk_batch_normalize_cl(B * 196, 192, arena + 602939520, params[187], params[188], 1e-05f,
+      arena + 260112384);
 
   /* %444 = batch_moments(%440) {channels last} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 603328640, arena + 617175344);
+  lk_batch_moments_cl(B * 196, 192, arena + 602939520, arena + 617085360);
 
   /* %445 = concat(%418, %443) {axis 0} blocks.6.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 262922240 + (long)b * 37632, 37632,
-        arena + 530786432 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 260112384 + (long)b * 37632, 37632,
+        arena + 530397312 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %447 = mul(%445, %446) blocks.6 : f32[B, 197, 192], written over %445 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 530786432, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 530786432);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 530397312, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 530397312);
 
   /* %448 = add(%412, %447) blocks.6 : f32[B, 197, 192], written over %445 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 528365696, (const long[]){37824, 192, 1},
-      arena + 530786432, (const long[]){37824, 192, 1}, arena + 530786432);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 527976576, (const long[]){37824, 192, 1},
+      arena + 530397312, (const long[]){37824, 192, 1}, arena + 530397312);
 
   /* %449 = slice(%448) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 6 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 530786432 + (long)b * 37824, 37824,
-        arena + 411049088 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 530397312 + (long)b * 37824, 37824,
+        arena + 408239232 + (long)b * 2304, 192);
   } // for b
 
   /* %450 = concat(%387, %449) {axis 0} : f32[B, 7, 192], a view of %765: no code */
 
   /* %453 = normalize(%448) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 530786432, 1e-06f, arena + 531996800);
+  lk_normalize(B * 197, 192, arena + 530397312, 1e-06f, arena + 531607680);
 
   /* %454 = mul(%453, %451) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 531996800, (const long[]){37824, 192, 1},
-      params[191], (const long[]){0, 0, 1}, arena + 533207168);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 531607680, (const long[]){37824, 192, 1},
+      params[191], (const long[]){0, 0, 1}, arena + 532818048);
 
   /* %455 = add(%454, %452) blocks.7.norm1 : f32[B, 197, 192], written over %454 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 533207168, (const long[]){37824, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 533207168);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 532818048, (const long[]){37824, 192, 1},
+      params[192], (const long[]){0, 0, 1}, arena + 532818048);
 
   /* %458 = fused_linear(%455, %456, %457) blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 533207168, params[193], params[194], LK_ACT_NONE, NULL,
-      arena + 262922240);
+  lk_fused_linear(B * 197, 192, 576, arena + 532818048, params[193], params[194], LK_ACT_NONE, NULL,
+      arena + 260112384);
 
   /* %459 = slice(%458) {axis 1, start 0, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 262922240, 576, arena + 534417536, 192);
+  lk_copy_rows(B * 197, 192, arena + 260112384, 576, arena + 534028416, 192);
 
   /* %460 = slice(%458) {axis 1, start 192, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 262922432, 576, arena + 535627904, 192);
+  lk_copy_rows(B * 197, 192, arena + 260112576, 576, arena + 535238784, 192);
 
   /* %461 = slice(%458) {axis 1, start 384, length 192} blocks.7.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 262922624, 576, arena + 536838272, 192);
+  lk_copy_rows(B * 197, 192, arena + 260112768, 576, arena + 536449152, 192);
 
   /* %462 = reshape(%459) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %459: no code */
 
@@ -5786,141 +5808,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %464 = reshape(%461) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %461: no code */
 
   /* %465 = matmul_permuted(%462, %463) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 534417536, 64, 192, 1,
-      arena + 535627904, 64, 1, 192, arena + 262922240, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 534028416, 64, 192, 1,
+      arena + 535238784, 64, 1, 192, arena + 260112384, 38809, 197, 0.0f);
 
   /* %466 = mul_scalar(%465) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 262922240, 0.125f, arena + 266647904);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 260112384, 0.125f, arena + 263838048);
 
   /* %467 = softmax(%466) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 266647904, arena + 438325664);
+  lk_softmax(B * 591, 197, arena + 263838048, arena + 435515808);
 
   /* %468 = matmul_permuted(%467, %464) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 438325664, 38809, 197, 1,
-      arena + 536838272, 64, 192, 1, arena + 538048640, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 435515808, 38809, 197, 1,
+      arena + 536449152, 64, 192, 1, arena + 537659520, 64, 192, 0.0f);
 
   /* %469 = reshape(%468) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %468: no code */
 
   /* %472 = fused_linear(%469, %470, %471) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 538048640, params[195], params[196], LK_ACT_NONE, NULL,
-      arena + 539259008);
+  lk_fused_linear(B * 197, 192, 192, arena + 537659520, params[195], params[196], LK_ACT_NONE, NULL,
+      arena + 538869888);
 
   /* %474 = mul(%472, %473) blocks.7 : f32[B, 197, 192], written over %472 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 539259008, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 539259008);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 538869888, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 538869888);
 
   /* %475 = add(%448, %474) blocks.7 : f32[B, 197, 192], written over %472 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 530786432, (const long[]){37824, 192, 1},
-      arena + 539259008, (const long[]){37824, 192, 1}, arena + 539259008);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 530397312, (const long[]){37824, 192, 1},
+      arena + 538869888, (const long[]){37824, 192, 1}, arena + 538869888);
 
   /* %478 = normalize(%475) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 539259008, 1e-06f, arena + 540469376);
+  lk_normalize(B * 197, 192, arena + 538869888, 1e-06f, arena + 540080256);
 
   /* %479 = mul(%478, %476) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 540469376, (const long[]){37824, 192, 1},
-      params[197], (const long[]){0, 0, 1}, arena + 262922240);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 540080256, (const long[]){37824, 192, 1},
+      params[197], (const long[]){0, 0, 1}, arena + 260112384);
 
   /* %480 = add(%479, %477) blocks.7.norm2 : f32[B, 197, 192], written over %479 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 262922240, (const long[]){37824, 192, 1},
-      params[198], (const long[]){0, 0, 1}, arena + 262922240);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 260112384, (const long[]){37824, 192, 1},
+      params[198], (const long[]){0, 0, 1}, arena + 260112384);
 
   /* %481 = slice(%480) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], written into %508 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 262922240 + (long)b * 37824, 37824,
-        arena + 541679744 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 260112384 + (long)b * 37824, 37824,
+        arena + 541290624 + (long)b * 37824, 192);
   } // for b
 
   /* %482 = slice(%480) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 262922432, 37824, arena + 604532864, 37632);
+  lk_copy_rows(B, 37632, arena + 260112576, 37824, arena + 604143744, 37632);
 
   /* %485 = reshape(%483) {shape [768, 192]} blocks.7.leff.conv1 : f32[768, 192], a view of %483: no code */
 
   /* %486 = fused_linear(%482, %485, %484) blocks.7.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 604532864, params[199], params[200], LK_ACT_NONE, NULL,
-      arena + 262922240);
+  lk_fused_linear(B * 196, 192, 768, arena + 604143744, params[199], params[200], LK_ACT_NONE, NULL,
+      arena + 260112384);
 
   /* %489 = batch_normalize(%486, %487, %488) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 262922240, params[201], params[202], 1e-05f,
-      arena + 267739136);
+  lk_batch_normalize_cl(B * 196, 768, arena + 260112384, params[201], params[202], 1e-05f,
+      arena + 264929280);
 
   /* %490 = batch_moments(%486) {channels last} blocks.7.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 262922240, arena + 617155712);
+  lk_batch_moments_cl(B * 196, 768, arena + 260112384, arena + 617065344);
 
   /* %491 = gelu(%489) blocks.7.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 267739136, arena + 272556032);
+  lk_gelu(B * 196 * 768, arena + 264929280, arena + 269746176);
 
   /* %494 = token_dwconv(%491, %492, %493) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 272556032, params[205], params[206],
-      LK_ACT_NONE, arena + 277372928);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 269746176, params[205], params[206],
+      LK_ACT_NONE, arena + 274563072);
 
   /* %497 = batch_normalize(%494, %495, %496) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 277372928, params[207], params[208], 1e-05f,
-      arena + 282189824);
+  lk_batch_normalize_cl(B * 196, 768, arena + 274563072, params[207], params[208], 1e-05f,
+      arena + 279379968);
 
   /* %498 = batch_moments(%494) {channels last} blocks.7.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 277372928, arena + 617157248);
+  lk_batch_moments_cl(B * 196, 768, arena + 274563072, arena + 617066880);
 
   /* %499 = gelu(%497) blocks.7.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 282189824, arena + 287006720);
+  lk_gelu(B * 196 * 768, arena + 279379968, arena + 284196864);
 
   /* %502 = reshape(%500) {shape [192, 768]} blocks.7.leff.conv3 : f32[192, 768], a view of %500: no code */
 
   /* %503 = fused_linear(%499, %502, %501) blocks.7.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 287006720, params[211], params[212], LK_ACT_NONE, NULL,
-      arena + 605737088);
+  lk_fused_linear(B * 196, 768, 192, arena + 284196864, params[211], params[212], LK_ACT_NONE, NULL,
+      arena + 605347968);
 
   /* %506 = batch_normalize(%503, %504, %505) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 605737088, params[213], params[214], 1e-05f,
-      arena + 291823616);
+  lk_batch_normalize_cl(B * 196, 192, arena + 605347968, params[213], params[214], 1e-05f,
+      arena + 289013760);
 
   /* %507 = batch_moments(%503) {channels last} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 605737088, arena + 617175728);
+  lk_batch_moments_cl(B * 196, 192, arena + 605347968, arena + 617085744);
 
   /* %508 = concat(%481, %506) {axis 0} blocks.7.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 291823616 + (long)b * 37632, 37632,
-        arena + 541679744 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 289013760 + (long)b * 37632, 37632,
+        arena + 541290624 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %510 = mul(%508, %509) blocks.7 : f32[B, 197, 192], written over %508 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 541679744, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 541679744);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 541290624, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 541290624);
 
   /* %511 = add(%475, %510) blocks.7 : f32[B, 197, 192], written over %508 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 539259008, (const long[]){37824, 192, 1},
-      arena + 541679744, (const long[]){37824, 192, 1}, arena + 541679744);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 538869888, (const long[]){37824, 192, 1},
+      arena + 541290624, (const long[]){37824, 192, 1}, arena + 541290624);
 
   /* %512 = slice(%511) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 7 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 541679744 + (long)b * 37824, 37824,
-        arena + 411049280 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 541290624 + (long)b * 37824, 37824,
+        arena + 408239424 + (long)b * 2304, 192);
   } // for b
 
   /* %513 = concat(%450, %512) {axis 0} : f32[B, 8, 192], a view of %765: no code */
 
   /* %516 = normalize(%511) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 541679744, 1e-06f, arena + 542890112);
+  lk_normalize(B * 197, 192, arena + 541290624, 1e-06f, arena + 542500992);
 
   /* %517 = mul(%516, %514) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 542890112, (const long[]){37824, 192, 1},
-      params[217], (const long[]){0, 0, 1}, arena + 544100480);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 542500992, (const long[]){37824, 192, 1},
+      params[217], (const long[]){0, 0, 1}, arena + 543711360);
 
   /* %518 = add(%517, %515) blocks.8.norm1 : f32[B, 197, 192], written over %517 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 544100480, (const long[]){37824, 192, 1},
-      params[218], (const long[]){0, 0, 1}, arena + 544100480);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 543711360, (const long[]){37824, 192, 1},
+      params[218], (const long[]){0, 0, 1}, arena + 543711360);
 
   /* %521 = fused_linear(%518, %519, %520) blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 544100480, params[219], params[220], LK_ACT_NONE, NULL,
-      arena + 291823616);
+  lk_fused_linear(B * 197, 192, 576, arena + 543711360, params[219], params[220], LK_ACT_NONE, NULL,
+      arena + 289013760);
 
   /* %522 = slice(%521) {axis 1, start 0, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 291823616, 576, arena + 545310848, 192);
+  lk_copy_rows(B * 197, 192, arena + 289013760, 576, arena + 544921728, 192);
 
   /* %523 = slice(%521) {axis 1, start 192, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 291823808, 576, arena + 546521216, 192);
+  lk_copy_rows(B * 197, 192, arena + 289013952, 576, arena + 546132096, 192);
 
   /* %524 = slice(%521) {axis 1, start 384, length 192} blocks.8.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 291824000, 576, arena + 547731584, 192);
+  lk_copy_rows(B * 197, 192, arena + 289014144, 576, arena + 547342464, 192);
 
   /* %525 = reshape(%522) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %522: no code */
 
@@ -5929,141 +5951,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %527 = reshape(%524) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %524: no code */
 
   /* %528 = matmul_permuted(%525, %526) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 545310848, 64, 192, 1,
-      arena + 546521216, 64, 1, 192, arena + 291823616, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 544921728, 64, 192, 1,
+      arena + 546132096, 64, 1, 192, arena + 289013760, 38809, 197, 0.0f);
 
   /* %529 = mul_scalar(%528) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 291823616, 0.125f, arena + 295549280);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 289013760, 0.125f, arena + 292739424);
 
   /* %530 = softmax(%529) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 295549280, arena + 442051328);
+  lk_softmax(B * 591, 197, arena + 292739424, arena + 439241472);
 
   /* %531 = matmul_permuted(%530, %527) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 442051328, 38809, 197, 1,
-      arena + 547731584, 64, 192, 1, arena + 548941952, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 439241472, 38809, 197, 1,
+      arena + 547342464, 64, 192, 1, arena + 548552832, 64, 192, 0.0f);
 
   /* %532 = reshape(%531) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %531: no code */
 
   /* %535 = fused_linear(%532, %533, %534) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 548941952, params[221], params[222], LK_ACT_NONE, NULL,
-      arena + 550152320);
+  lk_fused_linear(B * 197, 192, 192, arena + 548552832, params[221], params[222], LK_ACT_NONE, NULL,
+      arena + 549763200);
 
   /* %537 = mul(%535, %536) blocks.8 : f32[B, 197, 192], written over %535 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 550152320, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 550152320);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 549763200, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 549763200);
 
   /* %538 = add(%511, %537) blocks.8 : f32[B, 197, 192], written over %535 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 541679744, (const long[]){37824, 192, 1},
-      arena + 550152320, (const long[]){37824, 192, 1}, arena + 550152320);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 541290624, (const long[]){37824, 192, 1},
+      arena + 549763200, (const long[]){37824, 192, 1}, arena + 549763200);
 
   /* %541 = normalize(%538) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 550152320, 1e-06f, arena + 551362688);
+  lk_normalize(B * 197, 192, arena + 549763200, 1e-06f, arena + 550973568);
 
   /* %542 = mul(%541, %539) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 551362688, (const long[]){37824, 192, 1},
-      params[223], (const long[]){0, 0, 1}, arena + 291823616);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 550973568, (const long[]){37824, 192, 1},
+      params[223], (const long[]){0, 0, 1}, arena + 289013760);
 
   /* %543 = add(%542, %540) blocks.8.norm2 : f32[B, 197, 192], written over %542 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 291823616, (const long[]){37824, 192, 1},
-      params[224], (const long[]){0, 0, 1}, arena + 291823616);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 289013760, (const long[]){37824, 192, 1},
+      params[224], (const long[]){0, 0, 1}, arena + 289013760);
 
   /* %544 = slice(%543) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], written into %571 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 291823616 + (long)b * 37824, 37824,
-        arena + 552573056 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 289013760 + (long)b * 37824, 37824,
+        arena + 552183936 + (long)b * 37824, 192);
   } // for b
 
   /* %545 = slice(%543) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 291823808, 37824, arena + 606941312, 37632);
+  lk_copy_rows(B, 37632, arena + 289013952, 37824, arena + 606552192, 37632);
 
   /* %548 = reshape(%546) {shape [768, 192]} blocks.8.leff.conv1 : f32[768, 192], a view of %546: no code */
 
   /* %549 = fused_linear(%545, %548, %547) blocks.8.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 606941312, params[225], params[226], LK_ACT_NONE, NULL,
-      arena + 291823616);
+  lk_fused_linear(B * 196, 192, 768, arena + 606552192, params[225], params[226], LK_ACT_NONE, NULL,
+      arena + 289013760);
 
   /* %552 = batch_normalize(%549, %550, %551) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 291823616, params[227], params[228], 1e-05f,
-      arena + 296640512);
+  lk_batch_normalize_cl(B * 196, 768, arena + 289013760, params[227], params[228], 1e-05f,
+      arena + 293830656);
 
   /* %553 = batch_moments(%549) {channels last} blocks.8.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 291823616, arena + 617158784);
+  lk_batch_moments_cl(B * 196, 768, arena + 289013760, arena + 617068416);
 
   /* %554 = gelu(%552) blocks.8.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 296640512, arena + 301457408);
+  lk_gelu(B * 196 * 768, arena + 293830656, arena + 298647552);
 
   /* %557 = token_dwconv(%554, %555, %556) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 301457408, params[231], params[232],
-      LK_ACT_NONE, arena + 306274304);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 298647552, params[231], params[232],
+      LK_ACT_NONE, arena + 303464448);
 
   /* %560 = batch_normalize(%557, %558, %559) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 306274304, params[233], params[234], 1e-05f,
-      arena + 311091200);
+  lk_batch_normalize_cl(B * 196, 768, arena + 303464448, params[233], params[234], 1e-05f,
+      arena + 308281344);
 
   /* %561 = batch_moments(%557) {channels last} blocks.8.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 306274304, arena + 617160320);
+  lk_batch_moments_cl(B * 196, 768, arena + 303464448, arena + 617069952);
 
   /* %562 = gelu(%560) blocks.8.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 311091200, arena + 315908096);
+  lk_gelu(B * 196 * 768, arena + 308281344, arena + 313098240);
 
   /* %565 = reshape(%563) {shape [192, 768]} blocks.8.leff.conv3 : f32[192, 768], a view of %563: no code */
 
   /* %566 = fused_linear(%562, %565, %564) blocks.8.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 315908096, params[237], params[238], LK_ACT_NONE, NULL,
-      arena + 608145536);
+  lk_fused_linear(B * 196, 768, 192, arena + 313098240, params[237], params[238], LK_ACT_NONE, NULL,
+      arena + 607756416);
 
   /* %569 = batch_normalize(%566, %567, %568) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 608145536, params[239], params[240], 1e-05f,
-      arena + 320724992);
+  lk_batch_normalize_cl(B * 196, 192, arena + 607756416, params[239], params[240], 1e-05f,
+      arena + 317915136);
 
   /* %570 = batch_moments(%566) {channels last} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 608145536, arena + 617176112);
+  lk_batch_moments_cl(B * 196, 192, arena + 607756416, arena + 617086128);
 
   /* %571 = concat(%544, %569) {axis 0} blocks.8.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 320724992 + (long)b * 37632, 37632,
-        arena + 552573056 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 317915136 + (long)b * 37632, 37632,
+        arena + 552183936 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %573 = mul(%571, %572) blocks.8 : f32[B, 197, 192], written over %571 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 552573056, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 552573056);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 552183936, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 552183936);
 
   /* %574 = add(%538, %573) blocks.8 : f32[B, 197, 192], written over %571 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 550152320, (const long[]){37824, 192, 1},
-      arena + 552573056, (const long[]){37824, 192, 1}, arena + 552573056);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 549763200, (const long[]){37824, 192, 1},
+      arena + 552183936, (const long[]){37824, 192, 1}, arena + 552183936);
 
   /* %575 = slice(%574) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 8 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 552573056 + (long)b * 37824, 37824,
-        arena + 411049472 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 552183936 + (long)b * 37824, 37824,
+        arena + 408239616 + (long)b * 2304, 192);
   } // for b
 
   /* %576 = concat(%513, %575) {axis 0} : f32[B, 9, 192], a view of %765: no code */
 
   /* %579 = normalize(%574) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 552573056, 1e-06f, arena + 553783424);
+  lk_normalize(B * 197, 192, arena + 552183936, 1e-06f, arena + 553394304);
 
   /* %580 = mul(%579, %577) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 553783424, (const long[]){37824, 192, 1},
-      params[243], (const long[]){0, 0, 1}, arena + 554993792);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 553394304, (const long[]){37824, 192, 1},
+      params[243], (const long[]){0, 0, 1}, arena + 554604672);
 
   /* %581 = add(%580, %578) blocks.9.norm1 : f32[B, 197, 192], written over %580 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 554993792, (const long[]){37824, 192, 1},
-      params[244], (const long[]){0, 0, 1}, arena + 554993792);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 554604672, (const long[]){37824, 192, 1},
+      params[244], (const long[]){0, 0, 1}, arena + 554604672);
 
   /* %584 = fused_linear(%581, %582, %583) blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 554993792, params[245], params[246], LK_ACT_NONE, NULL,
-      arena + 320724992);
+  lk_fused_linear(B * 197, 192, 576, arena + 554604672, params[245], params[246], LK_ACT_NONE, NULL,
+      arena + 317915136);
 
   /* %585 = slice(%584) {axis 1, start 0, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 320724992, 576, arena + 556204160, 192);
+  lk_copy_rows(B * 197, 192, arena + 317915136, 576, arena + 555815040, 192);
 
   /* %586 = slice(%584) {axis 1, start 192, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 320725184, 576, arena + 557414528, 192);
+  lk_copy_rows(B * 197, 192, arena + 317915328, 576, arena + 557025408, 192);
 
   /* %587 = slice(%584) {axis 1, start 384, length 192} blocks.9.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 320725376, 576, arena + 558624896, 192);
+  lk_copy_rows(B * 197, 192, arena + 317915520, 576, arena + 558235776, 192);
 
   /* %588 = reshape(%585) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %585: no code */
 
@@ -6072,141 +6094,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %590 = reshape(%587) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %587: no code */
 
   /* %591 = matmul_permuted(%588, %589) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 556204160, 64, 192, 1,
-      arena + 557414528, 64, 1, 192, arena + 320724992, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 555815040, 64, 192, 1,
+      arena + 557025408, 64, 1, 192, arena + 317915136, 38809, 197, 0.0f);
 
   /* %592 = mul_scalar(%591) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 320724992, 0.125f, arena + 324450656);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 317915136, 0.125f, arena + 321640800);
 
   /* %593 = softmax(%592) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 324450656, arena + 445776992);
+  lk_softmax(B * 591, 197, arena + 321640800, arena + 442967136);
 
   /* %594 = matmul_permuted(%593, %590) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 445776992, 38809, 197, 1,
-      arena + 558624896, 64, 192, 1, arena + 559835264, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 442967136, 38809, 197, 1,
+      arena + 558235776, 64, 192, 1, arena + 559446144, 64, 192, 0.0f);
 
   /* %595 = reshape(%594) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %594: no code */
 
   /* %598 = fused_linear(%595, %596, %597) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 559835264, params[247], params[248], LK_ACT_NONE, NULL,
-      arena + 561045632);
+  lk_fused_linear(B * 197, 192, 192, arena + 559446144, params[247], params[248], LK_ACT_NONE, NULL,
+      arena + 560656512);
 
   /* %600 = mul(%598, %599) blocks.9 : f32[B, 197, 192], written over %598 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 561045632, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 561045632);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 560656512, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 560656512);
 
   /* %601 = add(%574, %600) blocks.9 : f32[B, 197, 192], written over %598 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 552573056, (const long[]){37824, 192, 1},
-      arena + 561045632, (const long[]){37824, 192, 1}, arena + 561045632);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 552183936, (const long[]){37824, 192, 1},
+      arena + 560656512, (const long[]){37824, 192, 1}, arena + 560656512);
 
   /* %604 = normalize(%601) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 561045632, 1e-06f, arena + 562256000);
+  lk_normalize(B * 197, 192, arena + 560656512, 1e-06f, arena + 561866880);
 
   /* %605 = mul(%604, %602) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 562256000, (const long[]){37824, 192, 1},
-      params[249], (const long[]){0, 0, 1}, arena + 320724992);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 561866880, (const long[]){37824, 192, 1},
+      params[249], (const long[]){0, 0, 1}, arena + 317915136);
 
   /* %606 = add(%605, %603) blocks.9.norm2 : f32[B, 197, 192], written over %605 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 320724992, (const long[]){37824, 192, 1},
-      params[250], (const long[]){0, 0, 1}, arena + 320724992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 317915136, (const long[]){37824, 192, 1},
+      params[250], (const long[]){0, 0, 1}, arena + 317915136);
 
   /* %607 = slice(%606) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], written into %634 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 320724992 + (long)b * 37824, 37824,
-        arena + 563466368 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 317915136 + (long)b * 37824, 37824,
+        arena + 563077248 + (long)b * 37824, 192);
   } // for b
 
   /* %608 = slice(%606) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 320725184, 37824, arena + 609349760, 37632);
+  lk_copy_rows(B, 37632, arena + 317915328, 37824, arena + 608960640, 37632);
 
   /* %611 = reshape(%609) {shape [768, 192]} blocks.9.leff.conv1 : f32[768, 192], a view of %609: no code */
 
   /* %612 = fused_linear(%608, %611, %610) blocks.9.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 609349760, params[251], params[252], LK_ACT_NONE, NULL,
-      arena + 320724992);
+  lk_fused_linear(B * 196, 192, 768, arena + 608960640, params[251], params[252], LK_ACT_NONE, NULL,
+      arena + 317915136);
 
   /* %615 = batch_normalize(%612, %613, %614) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 320724992, params[253], params[254], 1e-05f,
-      arena + 325541888);
+  lk_batch_normalize_cl(B * 196, 768, arena + 317915136, params[253], params[254], 1e-05f,
+      arena + 322732032);
 
   /* %616 = batch_moments(%612) {channels last} blocks.9.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 320724992, arena + 617161856);
+  lk_batch_moments_cl(B * 196, 768, arena + 317915136, arena + 617071488);
 
   /* %617 = gelu(%615) blocks.9.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 325541888, arena + 330358784);
+  lk_gelu(B * 196 * 768, arena + 322732032, arena + 327548928);
 
   /* %620 = token_dwconv(%617, %618, %619) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 330358784, params[257], params[258],
-      LK_ACT_NONE, arena + 335175680);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 327548928, params[257], params[258],
+      LK_ACT_NONE, arena + 332365824);
 
   /* %623 = batch_normalize(%620, %621, %622) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 335175680, params[259], params[260], 1e-05f,
-      arena + 339992576);
+  lk_batch_normalize_cl(B * 196, 768, arena + 332365824, params[259], params[260], 1e-05f,
+      arena + 337182720);
 
   /* %624 = batch_moments(%620) {channels last} blocks.9.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 335175680, arena + 617163392);
+  lk_batch_moments_cl(B * 196, 768, arena + 332365824, arena + 617073024);
 
   /* %625 = gelu(%623) blocks.9.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 339992576, arena + 344809472);
+  lk_gelu(B * 196 * 768, arena + 337182720, arena + 341999616);
 
   /* %628 = reshape(%626) {shape [192, 768]} blocks.9.leff.conv3 : f32[192, 768], a view of %626: no code */
 
   /* %629 = fused_linear(%625, %628, %627) blocks.9.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 344809472, params[263], params[264], LK_ACT_NONE, NULL,
-      arena + 610553984);
+  lk_fused_linear(B * 196, 768, 192, arena + 341999616, params[263], params[264], LK_ACT_NONE, NULL,
+      arena + 610164864);
 
   /* %632 = batch_normalize(%629, %630, %631) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 610553984, params[265], params[266], 1e-05f,
-      arena + 349626368);
+  lk_batch_normalize_cl(B * 196, 192, arena + 610164864, params[265], params[266], 1e-05f,
+      arena + 346816512);
 
   /* %633 = batch_moments(%629) {channels last} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 610553984, arena + 617176496);
+  lk_batch_moments_cl(B * 196, 192, arena + 610164864, arena + 617086512);
 
   /* %634 = concat(%607, %632) {axis 0} blocks.9.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 349626368 + (long)b * 37632, 37632,
-        arena + 563466368 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 346816512 + (long)b * 37632, 37632,
+        arena + 563077248 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %636 = mul(%634, %635) blocks.9 : f32[B, 197, 192], written over %634 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 563466368, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 563466368);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 563077248, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 563077248);
 
   /* %637 = add(%601, %636) blocks.9 : f32[B, 197, 192], written over %634 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 561045632, (const long[]){37824, 192, 1},
-      arena + 563466368, (const long[]){37824, 192, 1}, arena + 563466368);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 560656512, (const long[]){37824, 192, 1},
+      arena + 563077248, (const long[]){37824, 192, 1}, arena + 563077248);
 
   /* %638 = slice(%637) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 9 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 563466368 + (long)b * 37824, 37824,
-        arena + 411049664 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 563077248 + (long)b * 37824, 37824,
+        arena + 408239808 + (long)b * 2304, 192);
   } // for b
 
   /* %639 = concat(%576, %638) {axis 0} : f32[B, 10, 192], a view of %765: no code */
 
   /* %642 = normalize(%637) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 563466368, 1e-06f, arena + 564676736);
+  lk_normalize(B * 197, 192, arena + 563077248, 1e-06f, arena + 564287616);
 
   /* %643 = mul(%642, %640) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 564676736, (const long[]){37824, 192, 1},
-      params[269], (const long[]){0, 0, 1}, arena + 565887104);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 564287616, (const long[]){37824, 192, 1},
+      params[269], (const long[]){0, 0, 1}, arena + 565497984);
 
   /* %644 = add(%643, %641) blocks.10.norm1 : f32[B, 197, 192], written over %643 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 565887104, (const long[]){37824, 192, 1},
-      params[270], (const long[]){0, 0, 1}, arena + 565887104);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 565497984, (const long[]){37824, 192, 1},
+      params[270], (const long[]){0, 0, 1}, arena + 565497984);
 
   /* %647 = fused_linear(%644, %645, %646) blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 565887104, params[271], params[272], LK_ACT_NONE, NULL,
-      arena + 349626368);
+  lk_fused_linear(B * 197, 192, 576, arena + 565497984, params[271], params[272], LK_ACT_NONE, NULL,
+      arena + 346816512);
 
   /* %648 = slice(%647) {axis 1, start 0, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 349626368, 576, arena + 567097472, 192);
+  lk_copy_rows(B * 197, 192, arena + 346816512, 576, arena + 566708352, 192);
 
   /* %649 = slice(%647) {axis 1, start 192, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 349626560, 576, arena + 568307840, 192);
+  lk_copy_rows(B * 197, 192, arena + 346816704, 576, arena + 567918720, 192);
 
   /* %650 = slice(%647) {axis 1, start 384, length 192} blocks.10.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 349626752, 576, arena + 569518208, 192);
+  lk_copy_rows(B * 197, 192, arena + 346816896, 576, arena + 569129088, 192);
 
   /* %651 = reshape(%648) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %648: no code */
 
@@ -6215,141 +6237,141 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %653 = reshape(%650) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %650: no code */
 
   /* %654 = matmul_permuted(%651, %652) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 567097472, 64, 192, 1,
-      arena + 568307840, 64, 1, 192, arena + 349626368, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 566708352, 64, 192, 1,
+      arena + 567918720, 64, 1, 192, arena + 346816512, 38809, 197, 0.0f);
 
   /* %655 = mul_scalar(%654) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 349626368, 0.125f, arena + 353352032);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 346816512, 0.125f, arena + 350542176);
 
   /* %656 = softmax(%655) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 353352032, arena + 449502656);
+  lk_softmax(B * 591, 197, arena + 350542176, arena + 446692800);
 
   /* %657 = matmul_permuted(%656, %653) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 449502656, 38809, 197, 1,
-      arena + 569518208, 64, 192, 1, arena + 570728576, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 446692800, 38809, 197, 1,
+      arena + 569129088, 64, 192, 1, arena + 570339456, 64, 192, 0.0f);
 
   /* %658 = reshape(%657) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %657: no code */
 
   /* %661 = fused_linear(%658, %659, %660) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 570728576, params[273], params[274], LK_ACT_NONE, NULL,
-      arena + 571938944);
+  lk_fused_linear(B * 197, 192, 192, arena + 570339456, params[273], params[274], LK_ACT_NONE, NULL,
+      arena + 571549824);
 
   /* %663 = mul(%661, %662) blocks.10 : f32[B, 197, 192], written over %661 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 571938944, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 571938944);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 571549824, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 571549824);
 
   /* %664 = add(%637, %663) blocks.10 : f32[B, 197, 192], written over %661 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 563466368, (const long[]){37824, 192, 1},
-      arena + 571938944, (const long[]){37824, 192, 1}, arena + 571938944);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 563077248, (const long[]){37824, 192, 1},
+      arena + 571549824, (const long[]){37824, 192, 1}, arena + 571549824);
 
   /* %667 = normalize(%664) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 571938944, 1e-06f, arena + 573149312);
+  lk_normalize(B * 197, 192, arena + 571549824, 1e-06f, arena + 572760192);
 
   /* %668 = mul(%667, %665) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 573149312, (const long[]){37824, 192, 1},
-      params[275], (const long[]){0, 0, 1}, arena + 349626368);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 572760192, (const long[]){37824, 192, 1},
+      params[275], (const long[]){0, 0, 1}, arena + 346816512);
 
   /* %669 = add(%668, %666) blocks.10.norm2 : f32[B, 197, 192], written over %668 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 349626368, (const long[]){37824, 192, 1},
-      params[276], (const long[]){0, 0, 1}, arena + 349626368);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 346816512, (const long[]){37824, 192, 1},
+      params[276], (const long[]){0, 0, 1}, arena + 346816512);
 
   /* %670 = slice(%669) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], written into %697 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 349626368 + (long)b * 37824, 37824,
-        arena + 574359680 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 346816512 + (long)b * 37824, 37824,
+        arena + 573970560 + (long)b * 37824, 192);
   } // for b
 
   /* %671 = slice(%669) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 349626560, 37824, arena + 611758208, 37632);
+  lk_copy_rows(B, 37632, arena + 346816704, 37824, arena + 611369088, 37632);
 
   /* %674 = reshape(%672) {shape [768, 192]} blocks.10.leff.conv1 : f32[768, 192], a view of %672: no code */
 
   /* %675 = fused_linear(%671, %674, %673) blocks.10.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 611758208, params[277], params[278], LK_ACT_NONE, NULL,
-      arena + 349626368);
+  lk_fused_linear(B * 196, 192, 768, arena + 611369088, params[277], params[278], LK_ACT_NONE, NULL,
+      arena + 346816512);
 
   /* %678 = batch_normalize(%675, %676, %677) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 349626368, params[279], params[280], 1e-05f,
-      arena + 354443264);
+  lk_batch_normalize_cl(B * 196, 768, arena + 346816512, params[279], params[280], 1e-05f,
+      arena + 351633408);
 
   /* %679 = batch_moments(%675) {channels last} blocks.10.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 349626368, arena + 617164928);
+  lk_batch_moments_cl(B * 196, 768, arena + 346816512, arena + 617074560);
 
   /* %680 = gelu(%678) blocks.10.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 354443264, arena + 359260160);
+  lk_gelu(B * 196 * 768, arena + 351633408, arena + 356450304);
 
   /* %683 = token_dwconv(%680, %681, %682) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 359260160, params[283], params[284],
-      LK_ACT_NONE, arena + 364077056);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 356450304, params[283], params[284],
+      LK_ACT_NONE, arena + 361267200);
 
   /* %686 = batch_normalize(%683, %684, %685) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 364077056, params[285], params[286], 1e-05f,
-      arena + 368893952);
+  lk_batch_normalize_cl(B * 196, 768, arena + 361267200, params[285], params[286], 1e-05f,
+      arena + 366084096);
 
   /* %687 = batch_moments(%683) {channels last} blocks.10.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 364077056, arena + 617166464);
+  lk_batch_moments_cl(B * 196, 768, arena + 361267200, arena + 617076096);
 
   /* %688 = gelu(%686) blocks.10.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 368893952, arena + 373710848);
+  lk_gelu(B * 196 * 768, arena + 366084096, arena + 370900992);
 
   /* %691 = reshape(%689) {shape [192, 768]} blocks.10.leff.conv3 : f32[192, 768], a view of %689: no code */
 
   /* %692 = fused_linear(%688, %691, %690) blocks.10.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 373710848, params[289], params[290], LK_ACT_NONE, NULL,
-      arena + 612962432);
+  lk_fused_linear(B * 196, 768, 192, arena + 370900992, params[289], params[290], LK_ACT_NONE, NULL,
+      arena + 612573312);
 
   /* %695 = batch_normalize(%692, %693, %694) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 612962432, params[291], params[292], 1e-05f,
-      arena + 378527744);
+  lk_batch_normalize_cl(B * 196, 192, arena + 612573312, params[291], params[292], 1e-05f,
+      arena + 375717888);
 
   /* %696 = batch_moments(%692) {channels last} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 612962432, arena + 617176880);
+  lk_batch_moments_cl(B * 196, 192, arena + 612573312, arena + 617086896);
 
   /* %697 = concat(%670, %695) {axis 0} blocks.10.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 378527744 + (long)b * 37632, 37632,
-        arena + 574359680 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 375717888 + (long)b * 37632, 37632,
+        arena + 573970560 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %699 = mul(%697, %698) blocks.10 : f32[B, 197, 192], written over %697 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 574359680, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 574359680);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 573970560, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 573970560);
 
   /* %700 = add(%664, %699) blocks.10 : f32[B, 197, 192], written over %697 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 571938944, (const long[]){37824, 192, 1},
-      arena + 574359680, (const long[]){37824, 192, 1}, arena + 574359680);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 571549824, (const long[]){37824, 192, 1},
+      arena + 573970560, (const long[]){37824, 192, 1}, arena + 573970560);
 
   /* %701 = slice(%700) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 10 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 574359680 + (long)b * 37824, 37824,
-        arena + 411049856 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 573970560 + (long)b * 37824, 37824,
+        arena + 408240000 + (long)b * 2304, 192);
   } // for b
 
   /* %702 = concat(%639, %701) {axis 0} : f32[B, 11, 192], a view of %765: no code */
 
   /* %705 = normalize(%700) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 574359680, 1e-06f, arena + 575570048);
+  lk_normalize(B * 197, 192, arena + 573970560, 1e-06f, arena + 575180928);
 
   /* %706 = mul(%705, %703) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 575570048, (const long[]){37824, 192, 1},
-      params[295], (const long[]){0, 0, 1}, arena + 576780416);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 575180928, (const long[]){37824, 192, 1},
+      params[295], (const long[]){0, 0, 1}, arena + 576391296);
 
   /* %707 = add(%706, %704) blocks.11.norm1 : f32[B, 197, 192], written over %706 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 576780416, (const long[]){37824, 192, 1},
-      params[296], (const long[]){0, 0, 1}, arena + 576780416);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 576391296, (const long[]){37824, 192, 1},
+      params[296], (const long[]){0, 0, 1}, arena + 576391296);
 
   /* %710 = fused_linear(%707, %708, %709) blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_fused_linear(B * 197, 192, 576, arena + 576780416, params[297], params[298], LK_ACT_NONE, NULL,
-      arena + 378527744);
+  lk_fused_linear(B * 197, 192, 576, arena + 576391296, params[297], params[298], LK_ACT_NONE, NULL,
+      arena + 375717888);
 
   /* %711 = slice(%710) {axis 1, start 0, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 378527744, 576, arena + 577990784, 192);
+  lk_copy_rows(B * 197, 192, arena + 375717888, 576, arena + 577601664, 192);
 
   /* %712 = slice(%710) {axis 1, start 192, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 378527936, 576, arena + 579201152, 192);
+  lk_copy_rows(B * 197, 192, arena + 375718080, 576, arena + 578812032, 192);
 
   /* %713 = slice(%710) {axis 1, start 384, length 192} blocks.11.attn : f32[B, 197, 192] */
-  lk_copy_rows(B * 197, 192, arena + 378528128, 576, arena + 580411520, 192);
+  lk_copy_rows(B * 197, 192, arena + 375718272, 576, arena + 580022400, 192);
 
   /* %714 = reshape(%711) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %711: no code */
 
@@ -6358,114 +6380,114 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %716 = reshape(%713) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %713: no code */
 
   /* %717 = matmul_permuted(%714, %715) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 577990784, 64, 192, 1,
-      arena + 579201152, 64, 1, 192, arena + 378527744, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 577601664, 64, 192, 1,
+      arena + 578812032, 64, 1, 192, arena + 375717888, 38809, 197, 0.0f);
 
   /* %718 = mul_scalar(%717) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 378527744, 0.125f, arena + 382253408);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 375717888, 0.125f, arena + 379443552);
 
   /* %719 = softmax(%718) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax(B * 591, 197, arena + 382253408, arena + 453228320);
+  lk_softmax(B * 591, 197, arena + 379443552, arena + 450418464);
 
   /* %720 = matmul_permuted(%719, %716) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 453228320, 38809, 197, 1,
-      arena + 580411520, 64, 192, 1, arena + 581621888, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 450418464, 38809, 197, 1,
+      arena + 580022400, 64, 192, 1, arena + 581232768, 64, 192, 0.0f);
 
   /* %721 = reshape(%720) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %720: no code */
 
   /* %724 = fused_linear(%721, %722, %723) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 581621888, params[299], params[300], LK_ACT_NONE, NULL,
-      arena + 582832256);
+  lk_fused_linear(B * 197, 192, 192, arena + 581232768, params[299], params[300], LK_ACT_NONE, NULL,
+      arena + 582443136);
 
   /* %726 = mul(%724, %725) blocks.11 : f32[B, 197, 192], written over %724 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 582832256, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 582832256);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 582443136, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 582443136);
 
   /* %727 = add(%700, %726) blocks.11 : f32[B, 197, 192], written over %724 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 574359680, (const long[]){37824, 192, 1},
-      arena + 582832256, (const long[]){37824, 192, 1}, arena + 582832256);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 573970560, (const long[]){37824, 192, 1},
+      arena + 582443136, (const long[]){37824, 192, 1}, arena + 582443136);
 
   /* %730 = normalize(%727) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize(B * 197, 192, arena + 582832256, 1e-06f, arena + 584042624);
+  lk_normalize(B * 197, 192, arena + 582443136, 1e-06f, arena + 583653504);
 
   /* %731 = mul(%730, %728) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 584042624, (const long[]){37824, 192, 1},
-      params[301], (const long[]){0, 0, 1}, arena + 378527744);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 583653504, (const long[]){37824, 192, 1},
+      params[301], (const long[]){0, 0, 1}, arena + 375717888);
 
   /* %732 = add(%731, %729) blocks.11.norm2 : f32[B, 197, 192], written over %731 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 378527744, (const long[]){37824, 192, 1},
-      params[302], (const long[]){0, 0, 1}, arena + 378527744);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 375717888, (const long[]){37824, 192, 1},
+      params[302], (const long[]){0, 0, 1}, arena + 375717888);
 
   /* %733 = slice(%732) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], written into %760 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 378527744 + (long)b * 37824, 37824,
-        arena + 407429120 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 375717888 + (long)b * 37824, 37824,
+        arena + 404619264 + (long)b * 37824, 192);
   } // for b
 
   /* %734 = slice(%732) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 378527936, 37824, arena + 614166656, 37632);
+  lk_copy_rows(B, 37632, arena + 375718080, 37824, arena + 613777536, 37632);
 
   /* %737 = reshape(%735) {shape [768, 192]} blocks.11.leff.conv1 : f32[768, 192], a view of %735: no code */
 
   /* %738 = fused_linear(%734, %737, %736) blocks.11.leff.conv1 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 614166656, params[303], params[304], LK_ACT_NONE, NULL,
-      arena + 378527744);
+  lk_fused_linear(B * 196, 192, 768, arena + 613777536, params[303], params[304], LK_ACT_NONE, NULL,
+      arena + 375717888);
 
   /* %741 = batch_normalize(%738, %739, %740) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 378527744, params[305], params[306], 1e-05f,
-      arena + 383344640);
+  lk_batch_normalize_cl(B * 196, 768, arena + 375717888, params[305], params[306], 1e-05f,
+      arena + 380534784);
 
   /* %742 = batch_moments(%738) {channels last} blocks.11.leff.bn1 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 378527744, arena + 617168000);
+  lk_batch_moments_cl(B * 196, 768, arena + 375717888, arena + 617077632);
 
   /* %743 = gelu(%741) blocks.11.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 383344640, arena + 388161536);
+  lk_gelu(B * 196 * 768, arena + 380534784, arena + 385351680);
 
   /* %746 = token_dwconv(%743, %744, %745) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 388161536, params[309], params[310],
-      LK_ACT_NONE, arena + 392978432);
+  lk_token_dwconv(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 385351680, params[309], params[310],
+      LK_ACT_NONE, arena + 390168576);
 
   /* %749 = batch_normalize(%746, %747, %748) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_cl(B * 196, 768, arena + 392978432, params[311], params[312], 1e-05f,
-      arena + 397795328);
+  lk_batch_normalize_cl(B * 196, 768, arena + 390168576, params[311], params[312], 1e-05f,
+      arena + 394985472);
 
   /* %750 = batch_moments(%746) {channels last} blocks.11.leff.bn2 : f32[2, 768] */
-  lk_batch_moments_cl(B * 196, 768, arena + 392978432, arena + 617169536);
+  lk_batch_moments_cl(B * 196, 768, arena + 390168576, arena + 617079168);
 
   /* %751 = gelu(%749) blocks.11.leff : f32[B, 196, 768] */
-  lk_gelu(B * 196 * 768, arena + 397795328, arena + 402612224);
+  lk_gelu(B * 196 * 768, arena + 394985472, arena + 399802368);
 
   /* %754 = reshape(%752) {shape [192, 768]} blocks.11.leff.conv3 : f32[192, 768], a view of %752: no code */
 
   /* %755 = fused_linear(%751, %754, %753) blocks.11.leff.conv3 : f32[B, 196, 192] */
-  lk_fused_linear(B * 196, 768, 192, arena + 402612224, params[315], params[316], LK_ACT_NONE, NULL,
-      arena + 408639488);
+  lk_fused_linear(B * 196, 768, 192, arena + 399802368, params[315], params[316], LK_ACT_NONE, NULL,
+      arena + 405829632);
 
   /* %758 = batch_normalize(%755, %756, %757) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_cl(B * 196, 192, arena + 408639488, params[317], params[318], 1e-05f,
-      arena + 409843712);
+  lk_batch_normalize_cl(B * 196, 192, arena + 405829632, params[317], params[318], 1e-05f,
+      arena + 407033856);
 
   /* %759 = batch_moments(%755) {channels last} blocks.11.leff.bn3 : f32[2, 192] */
-  lk_batch_moments_cl(B * 196, 192, arena + 408639488, arena + 617177264);
+  lk_batch_moments_cl(B * 196, 192, arena + 405829632, arena + 617087280);
 
   /* %760 = concat(%733, %758) {axis 0} blocks.11.leff : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 37632, arena + 409843712 + (long)b * 37632, 37632,
-        arena + 407429120 + (long)b * 37824 + 192, 37824);
+    lk_copy_rows(1, 37632, arena + 407033856 + (long)b * 37632, 37632,
+        arena + 404619264 + (long)b * 37824 + 192, 37824);
   } // for b
 
   /* %762 = mul(%760, %761) blocks.11 : f32[B, 197, 192], written over %760 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 407429120, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 407429120);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 404619264, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 404619264);
 
   /* %763 = add(%727, %762) blocks.11 : f32[B, 197, 192], written over %760 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 582832256, (const long[]){37824, 192, 1},
-      arena + 407429120, (const long[]){37824, 192, 1}, arena + 407429120);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 582443136, (const long[]){37824, 192, 1},
+      arena + 404619264, (const long[]){37824, 192, 1}, arena + 404619264);
 
   /* %764 = slice(%763) {axis 0, start 0, length 1} : f32[B, 1, 192], written into %765 from row 11 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 407429120 + (long)b * 37824, 37824,
-        arena + 411050048 + (long)b * 2304, 192);
+    lk_copy_rows(1, 192, arena + 404619264 + (long)b * 37824, 37824,
+        arena + 408240192 + (long)b * 2304, 192);
   } // for b
 
   /* %765 = concat(%702, %764) {axis 0} : f32[B, 12, 192], its operands computed in place: no code */
@@ -6473,35 +6495,35 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   } // for b
 
   /* %767 = add(%765, %766) : f32[B, 12, 192], written over %765 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 411047936, (const long[]){2304, 192, 1},
-      params[321], (const long[]){0, 192, 1}, arena + 411047936);
+  lk_add(3, (const long[]){B, 12, 192}, arena + 408238080, (const long[]){2304, 192, 1},
+      params[321], (const long[]){0, 192, 1}, arena + 408238080);
 
   /* %770 = normalize(%767) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
-  lk_normalize(B * 12, 192, arena + 411047936, 1e-06f, arena + 407539712);
+  lk_normalize(B * 12, 192, arena + 408238080, 1e-06f, arena + 404951040);
 
   /* %771 = mul(%770, %768) lca.norm1 : f32[B, 12, 192] */
-  lk_mul(3, (const long[]){B, 12, 192}, arena + 407539712, (const long[]){2304, 192, 1},
-      params[322], (const long[]){0, 0, 1}, arena + 407613440);
+  lk_mul(3, (const long[]){B, 12, 192}, arena + 404951040, (const long[]){2304, 192, 1},
+      params[322], (const long[]){0, 0, 1}, arena + 405024768);
 
   /* %772 = add(%771, %769) lca.norm1 : f32[B, 12, 192], written over %771 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 407613440, (const long[]){2304, 192, 1},
-      params[323], (const long[]){0, 0, 1}, arena + 407613440);
+  lk_add(3, (const long[]){B, 12, 192}, arena + 405024768, (const long[]){2304, 192, 1},
+      params[323], (const long[]){0, 0, 1}, arena + 405024768);
 
   /* %775 = fused_linear(%772, %773, %774) lca.attn.qkv : f32[B, 12, 576] */
-  lk_fused_linear(B * 12, 192, 576, arena + 407613440, params[324], params[325], LK_ACT_NONE, NULL,
-      arena + 58617856);
+  lk_fused_linear(B * 12, 192, 576, arena + 405024768, params[324], params[325], LK_ACT_NONE, NULL,
+      arena + 404619264);
 
   /* %776 = slice(%775) {axis 1, start 0, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 58617856, 576, arena + 58839040, 192);
+  lk_copy_rows(B * 12, 192, arena + 404619264, 576, arena + 404840448, 192);
 
   /* %777 = slice(%775) {axis 1, start 192, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 58618048, 576, arena + 407429120, 192);
+  lk_copy_rows(B * 12, 192, arena + 404619456, 576, arena + 405098496, 192);
 
   /* %778 = slice(%775) {axis 1, start 384, length 192} lca : f32[B, 12, 192] */
-  lk_copy_rows(B * 12, 192, arena + 58618240, 576, arena + 407687168, 192);
+  lk_copy_rows(B * 12, 192, arena + 404619648, 576, arena + 405172224, 192);
 
   /* %779 = slice(%776) {axis 0, start 11, length 1} lca : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 58841152, 2304, arena + 58986496, 192);
+  lk_copy_rows(B, 192, arena + 404842560, 2304, arena + 404914176, 192);
 
   /* %780 = reshape(%779) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %779: no code */
 
@@ -6510,18 +6532,18 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %782 = reshape(%778) {shape [12, 3, 1, 64]} lca : f32[B, 12, 3, 1, 64], a view of %778: no code */
 
   /* %783 = matmul_permuted(%780, %781) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
-  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 58986496, 64, 0, 1, arena + 407429120,
-      64, 1, 192, arena + 58617856, 12, 0, 0.0f);
+  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 404914176, 64, 0, 1, arena + 405098496,
+      64, 1, 192, arena + 404619264, 12, 0, 0.0f);
 
   /* %784 = mul_scalar(%783) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
-  lk_mul_scalar(B * 3 * 12, arena + 58617856, 0.125f, arena + 58619008);
+  lk_mul_scalar(B * 3 * 12, arena + 404619264, 0.125f, arena + 404620416);
 
   /* %785 = softmax(%784) {axis -1} lca : f32[B, 3, 1, 1, 12] */
-  lk_softmax(B * 3, 12, arena + 58619008, arena + 407785472);
+  lk_softmax(B * 3, 12, arena + 404620416, arena + 405245952);
 
   /* %786 = matmul_permuted(%785, %782) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 407785472, 12, 0, 1, arena + 407687168,
-      64, 192, 1, arena + 58992640, 64, 0, 0.0f);
+  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 405245952, 12, 0, 1, arena + 405172224,
+      64, 192, 1, arena + 404892416, 64, 0, 0.0f);
 
   /* %787 = reshape(%786) {shape [1, 192]} lca : f32[B, 1, 192], a view of %786: no code */
 
@@ -6529,201 +6551,201 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %791 = fused_linear(%787, %788, %789, %790) {residual} lca.attn.proj : f32[B, 1, 192] */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(1, 192, 192, arena + 58992640 + (long)b * 192, params[326], params[327],
-        LK_ACT_NONE, arena + 411050048 + (long)b * 2304, arena + 58998784 + (long)b * 192);
+    lk_fused_linear(1, 192, 192, arena + 404892416 + (long)b * 192, params[326], params[327],
+        LK_ACT_NONE, arena + 408240192 + (long)b * 2304, arena + 404898560 + (long)b * 192);
   } // for b
 
   /* %794 = normalize(%791) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
-  lk_normalize(B, 192, arena + 58998784, 1e-06f, arena + 407527424);
+  lk_normalize(B, 192, arena + 404898560, 1e-06f, arena + 404904704);
 
   /* %795 = mul(%794, %792) lca.norm2 : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 407527424, (const long[]){192, 0, 1}, params[328],
-      (const long[]){0, 0, 1}, arena + 407533568);
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 404904704, (const long[]){192, 0, 1}, params[328],
+      (const long[]){0, 0, 1}, arena + 404920320);
 
   /* %796 = add(%795, %793) lca.norm2 : f32[B, 1, 192], written over %795 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 407533568, (const long[]){192, 0, 1}, params[329],
-      (const long[]){0, 0, 1}, arena + 407533568);
+  lk_add(3, (const long[]){B, 1, 192}, arena + 404920320, (const long[]){192, 0, 1}, params[329],
+      (const long[]){0, 0, 1}, arena + 404920320);
 
   /* %799 = fused_linear(%796, %797, %798) lca.feedforward.fc1 : f32[B, 1, 768] */
-  lk_fused_linear(B, 192, 768, arena + 407533568, params[330], params[331], LK_ACT_NONE, NULL,
-      arena + 407502848);
+  lk_fused_linear(B, 192, 768, arena + 404920320, params[330], params[331], LK_ACT_NONE, NULL,
+      arena + 404843264);
 
   /* %800 = gelu(%799) lca.feedforward : f32[B, 1, 768] */
-  lk_gelu(B * 768, arena + 407502848, arena + 407760896);
+  lk_gelu(B * 768, arena + 404843264, arena + 404867840);
 
   /* %803 = fused_linear(%800, %801, %802, %791) {residual} lca.feedforward.fc2 : f32[B, 1, 192] */
-  lk_fused_linear(B, 768, 192, arena + 407760896, params[332], params[333], LK_ACT_NONE,
-      arena + 58998784, arena + 58841856);
+  lk_fused_linear(B, 768, 192, arena + 404867840, params[332], params[333], LK_ACT_NONE,
+      arena + 404898560, arena + 404926464);
 
   /* %806 = normalize(%803) {eps 1e-06} norm : f32[B, 1, 192] */
-  lk_normalize(B, 192, arena + 58841856, 1e-06f, arena + 58848000);
+  lk_normalize(B, 192, arena + 404926464, 1e-06f, arena + 404932608);
 
   /* %807 = mul(%806, %804) norm : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 58848000, (const long[]){192, 0, 1}, params[334],
-      (const long[]){0, 0, 1}, arena + 58854144);
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 404932608, (const long[]){192, 0, 1}, params[334],
+      (const long[]){0, 0, 1}, arena + 404938752);
 
   /* %808 = add(%807, %805) norm : f32[B, 1, 192], written over %807 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 58854144, (const long[]){192, 0, 1}, params[335],
-      (const long[]){0, 0, 1}, arena + 58854144);
+  lk_add(3, (const long[]){B, 1, 192}, arena + 404938752, (const long[]){192, 0, 1}, params[335],
+      (const long[]){0, 0, 1}, arena + 404938752);
 
   /* %809 = index(%808) {axis 0, at 0} : f32[B, 192], a view of %807: no code */
 
   /* %812 = fused_linear(%809, %810, %811) head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 58854144, params[336], params[337], LK_ACT_NONE, NULL,
-      arena + 58617856);
+  lk_fused_linear(B, 192, 1000, arena + 404938752, params[336], params[337], LK_ACT_NONE, NULL,
+      arena + 404619264);
 
   /* %814 = cross_entropy(%812, %813) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 58617856, inputs[23], arena + 617179760);
+  lk_cross_entropy(B, 1000, arena + 404619264, inputs[23], arena + 617089904);
 
   /* %815 = cross_entropy_grad(%812, %813) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 58617856, inputs[23], arena + 58809856);
+  lk_cross_entropy_grad(B, 1000, arena + 404619264, inputs[23], arena + 404811264);
 
   /* %816 = transpose(%810) {perm [1, 0]} head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 58617856);
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[336], arena + 404619264);
 
   /* %817 = fused_linear(%815, %816) head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 58809856, arena + 58617856, NULL, LK_ACT_NONE, NULL,
-      arena + 58860288);
+  lk_fused_linear(B, 1000, 192, arena + 404811264, arena + 404619264, NULL, LK_ACT_NONE, NULL,
+      arena + 404944896);
 
   /* %818 = linear_grad_weight(%815, %809) head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 58809856, arena + 58854144, arena + 616575104);
+  lk_linear_grad_weight(B, 192, 1000, arena + 404811264, arena + 404938752, arena + 616185984);
 
   /* %819 = reduce_sum(%815) {axes [], batch} head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 58809856,
-      arena + 617171072);
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 404811264,
+      arena + 617080704);
 
   /* %820 = reshape(%817) {shape [1, 192]} : f32[B, 1, 192], a view of %817: no code */
 
   /* %821 = zero_pad(%820) {axis 0, before 0, after 0} : f32[B, 1, 192] */
-  lk_zero_pad(B, 1, 192, 0, 0, arena + 58860288, arena + 58617856);
+  lk_zero_pad(B, 1, 192, 0, 0, arena + 404944896, arena + 404619264);
 
   /* %822 = reduce_sum(%821) {axes [], batch} norm : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58617856,
-      arena + 617177648);
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404619264,
+      arena + 617087664);
 
   /* %823 = reshape(%822) {shape [192]} norm : f32[192], a view of %822: no code */
 
   /* %824 = mul(%821, %804) norm : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 58617856, (const long[]){192, 0, 1}, params[334],
-      (const long[]){0, 0, 1}, arena + 58624000);
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 404619264, (const long[]){192, 0, 1}, params[334],
+      (const long[]){0, 0, 1}, arena + 404625408);
 
   /* %825 = mul(%821, %806) norm : f32[B, 1, 192], written over %821 */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 58617856, (const long[]){192, 0, 1},
-      arena + 58848000, (const long[]){192, 0, 1}, arena + 58617856);
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 404619264, (const long[]){192, 0, 1},
+      arena + 404932608, (const long[]){192, 0, 1}, arena + 404619264);
 
   /* %826 = reduce_sum(%825) {axes [], batch} norm : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58617856,
-      arena + 617177840);
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404619264,
+      arena + 617087856);
 
   /* %827 = reshape(%826) {shape [192]} norm : f32[192], a view of %826: no code */
 
   /* %828 = normalize_grad(%803, %824) {eps 1e-06} norm : f32[B, 1, 192] */
-  lk_normalize_grad(B, 192, arena + 58841856, arena + 58624000, 1e-06f, arena + 58814464);
+  lk_normalize_grad(B, 192, arena + 404926464, arena + 404625408, 1e-06f, arena + 404815872);
 
   /* %829 = transpose(%801) {perm [1, 0]} lca.feedforward.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 58617856);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[332], arena + 404619264);
 
   /* %830 = fused_linear(%828, %829) lca.feedforward.fc2 : f32[B, 1, 768] */
-  lk_fused_linear(B, 192, 768, arena + 58814464, arena + 58617856, NULL, LK_ACT_NONE, NULL,
-      arena + 58765312);
+  lk_fused_linear(B, 192, 768, arena + 404815872, arena + 404619264, NULL, LK_ACT_NONE, NULL,
+      arena + 404766720);
 
   /* %831 = linear_grad_weight(%828, %800) lca.feedforward.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B, 768, 192, arena + 58814464, arena + 407760896, arena + 58839040);
+  lk_linear_grad_weight(B, 768, 192, arena + 404815872, arena + 404867840, arena + 616377984);
 
   /* %832 = reduce_sum(%828) {axes [], batch} lca.feedforward.fc2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58814464,
-      arena + 617178032);
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404815872,
+      arena + 617088048);
 
   /* %833 = reshape(%832) {shape [192]} lca.feedforward.fc2 : f32[192], a view of %832: no code */
 
   /* %834 = gelu_grad(%799, %830) lca.feedforward : f32[B, 1, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 768, arena + 407502848, arena + 58765312, arena + 58789888);
+  lk_unary_grad(LK_ACT_GELU, B * 768, arena + 404843264, arena + 404766720, arena + 404791296);
 
   /* %835 = transpose(%797) {perm [1, 0]} lca.feedforward.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 58617856);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[330], arena + 404619264);
 
   /* %836 = fused_linear(%834, %835) lca.feedforward.fc1 : f32[B, 1, 192] */
-  lk_fused_linear(B, 768, 192, arena + 58789888, arena + 58617856, NULL, LK_ACT_NONE, NULL,
-      arena + 58765312);
+  lk_fused_linear(B, 768, 192, arena + 404791296, arena + 404619264, NULL, LK_ACT_NONE, NULL,
+      arena + 404766720);
 
   /* %837 = linear_grad_weight(%834, %796) lca.feedforward.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B, 192, 768, arena + 58789888, arena + 407533568, arena + 616767104);
+  lk_linear_grad_weight(B, 192, 768, arena + 404791296, arena + 404920320, arena + 616525440);
 
   /* %838 = reduce_sum(%834) {axes [], batch} lca.feedforward.fc1 : f32[1, 768] */
-  lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 58789888,
-      arena + 617172080);
+  lk_reduce_sum(3, (const long[]){B, 1, 768}, (const unsigned char[]){1, 0, 0}, arena + 404791296,
+      arena + 617081712);
 
   /* %839 = reshape(%838) {shape [768]} lca.feedforward.fc1 : f32[768], a view of %838: no code */
 
   /* %840 = reduce_sum(%836) {axes [], batch} lca.norm2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58765312,
-      arena + 617178224);
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404766720,
+      arena + 617088240);
 
   /* %841 = reshape(%840) {shape [192]} lca.norm2 : f32[192], a view of %840: no code */
 
   /* %842 = mul(%836, %792) lca.norm2 : f32[B, 1, 192] */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 58765312, (const long[]){192, 0, 1}, params[328],
-      (const long[]){0, 0, 1}, arena + 58617856);
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 404766720, (const long[]){192, 0, 1}, params[328],
+      (const long[]){0, 0, 1}, arena + 404619264);
 
   /* %843 = mul(%836, %794) lca.norm2 : f32[B, 1, 192], written over %836 */
-  lk_mul(3, (const long[]){B, 1, 192}, arena + 58765312, (const long[]){192, 0, 1},
-      arena + 407527424, (const long[]){192, 0, 1}, arena + 58765312);
+  lk_mul(3, (const long[]){B, 1, 192}, arena + 404766720, (const long[]){192, 0, 1},
+      arena + 404904704, (const long[]){192, 0, 1}, arena + 404766720);
 
   /* %844 = reduce_sum(%843) {axes [], batch} lca.norm2 : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58765312,
-      arena + 617178416);
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404766720,
+      arena + 617088432);
 
   /* %845 = reshape(%844) {shape [192]} lca.norm2 : f32[192], a view of %844: no code */
 
   /* %846 = normalize_grad(%791, %842) {eps 1e-06} lca.norm2 : f32[B, 1, 192] */
-  lk_normalize_grad(B, 192, arena + 58998784, arena + 58617856, 1e-06f, arena + 58624000);
+  lk_normalize_grad(B, 192, arena + 404898560, arena + 404619264, 1e-06f, arena + 404625408);
 
   /* %847 = add(%828, %846) lca : f32[B, 1, 192], written over %828 */
-  lk_add(3, (const long[]){B, 1, 192}, arena + 58814464, (const long[]){192, 0, 1},
-      arena + 58624000, (const long[]){192, 0, 1}, arena + 58814464);
+  lk_add(3, (const long[]){B, 1, 192}, arena + 404815872, (const long[]){192, 0, 1},
+      arena + 404625408, (const long[]){192, 0, 1}, arena + 404815872);
 
   /* %848 = zero_pad(%847) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
-  lk_zero_pad(B, 1, 192, 11, 0, arena + 58814464, arena + 617025152);
+  lk_zero_pad(B, 1, 192, 11, 0, arena + 404815872, arena + 616930944);
 
   /* %849 = transpose(%788) {perm [1, 0]} lca.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 58617856);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[326], arena + 404619264);
 
   /* %850 = fused_linear(%847, %849) lca.attn.proj : f32[B, 1, 192] */
-  lk_fused_linear(B, 192, 192, arena + 58814464, arena + 58617856, NULL, LK_ACT_NONE, NULL,
-      arena + 58654720);
+  lk_fused_linear(B, 192, 192, arena + 404815872, arena + 404619264, NULL, LK_ACT_NONE, NULL,
+      arena + 404656128);
 
   /* %851 = linear_grad_weight(%847, %787) lca.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B, 192, 192, arena + 58814464, arena + 58992640, arena + 617098880);
+  lk_linear_grad_weight(B, 192, 192, arena + 404815872, arena + 404892416, arena + 617004672);
 
   /* %852 = reduce_sum(%847) {axes [], batch} lca.attn.proj : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 58814464,
-      arena + 617178608);
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 404815872,
+      arena + 617088624);
 
   /* %853 = reshape(%852) {shape [192]} lca.attn.proj : f32[192], a view of %852: no code */
 
   /* %854 = reshape(%850) {shape [1, 3, 1, 64]} lca : f32[B, 1, 3, 1, 64], a view of %850: no code */
 
   /* %855 = matmul_permuted(%854, %782) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} lca : f32[B, 3, 1, 1, 12] */
-  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 58654720, 64, 0, 1, arena + 407687168,
-      64, 1, 192, arena + 58617856, 12, 0, 0.0f);
+  lk_gemm_batched2(B, 192, 2304, 36, 3, 1, 12, 64, arena + 404656128, 64, 0, 1, arena + 405172224,
+      64, 1, 192, arena + 404619264, 12, 0, 0.0f);
 
   /* %856 = matmul_permuted(%785, %854) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 12, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 407785472, 12, 1, 0, arena + 58654720,
-      64, 0, 1, arena + 407687168, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 405245952, 12, 1, 0, arena + 404656128,
+      64, 0, 1, arena + 404840448, 64, 192, 0.0f);
 
   /* %857 = softmax_grad(%785, %855) {axis -1} lca : f32[B, 3, 1, 1, 12] */
-  lk_softmax_grad(B * 3, 12, arena + 407785472, arena + 58617856, arena + 58619008);
+  lk_softmax_grad(B * 3, 12, arena + 405245952, arena + 404619264, arena + 404620416);
 
   /* %858 = mul_scalar(%857) {x op 0.125} lca : f32[B, 3, 1, 1, 12] */
-  lk_mul_scalar(B * 3 * 12, arena + 58619008, 0.125f, arena + 58624000);
+  lk_mul_scalar(B * 3 * 12, arena + 404620416, 0.125f, arena + 404625408);
 
   /* %859 = matmul_permuted(%858, %781) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} lca : f32[B, 1, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 58624000, 12, 0, 1, arena + 407429120,
-      64, 192, 1, arena + 58617856, 64, 0, 0.0f);
+  lk_gemm_batched2(B, 36, 2304, 192, 3, 1, 64, 12, arena + 404625408, 12, 0, 1, arena + 405098496,
+      64, 192, 1, arena + 404619264, 64, 0, 0.0f);
 
   /* %860 = matmul_permuted(%780, %858) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} lca : f32[B, 12, 3, 1, 64] */
-  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 58624000, 12, 1, 0, arena + 58986496, 64,
-      0, 1, arena + 407429120, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 36, 192, 2304, 3, 12, 64, 1, arena + 404625408, 12, 1, 0, arena + 404914176,
+      64, 0, 1, arena + 405098496, 64, 192, 0.0f);
 
   /* %861 = reshape(%856) {shape [12, 192]} lca : f32[B, 12, 192], a view of %856: no code */
 
@@ -6732,53 +6754,53 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %863 = reshape(%859) {shape [1, 192]} lca : f32[B, 1, 192], a view of %859: no code */
 
   /* %864 = zero_pad(%863) {axis 0, before 11, after 0} lca : f32[B, 12, 192] */
-  lk_zero_pad(B, 1, 192, 11, 0, arena + 58617856, arena + 407760896);
+  lk_zero_pad(B, 1, 192, 11, 0, arena + 404619264, arena + 405172224);
 
   /* %865 = concat(%864, %862, %861) {axis 1} lca.attn.qkv : f32[B, 12, 576] */
-  lk_copy_rows(B * 12, 192, arena + 407760896, 192, arena + 58617856, 576);
-  lk_copy_rows(B * 12, 192, arena + 407429120, 192, arena + 58618048, 576);
-  lk_copy_rows(B * 12, 192, arena + 407687168, 192, arena + 58618240, 576);
+  lk_copy_rows(B * 12, 192, arena + 405172224, 192, arena + 404619264, 576);
+  lk_copy_rows(B * 12, 192, arena + 405098496, 192, arena + 404619456, 576);
+  lk_copy_rows(B * 12, 192, arena + 404840448, 192, arena + 404619648, 576);
 
   /* %866 = transpose(%773) {perm [1, 0]} lca.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 407429120);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[324], arena + 404840448);
 
   /* %867 = fused_linear(%865, %866) lca.attn.qkv : f32[B, 12, 192] */
-  lk_fused_linear(B * 12, 576, 192, arena + 58617856, arena + 407429120, NULL, LK_ACT_NONE, NULL,
-      arena + 407687168);
+  lk_fused_linear(B * 12, 576, 192, arena + 404619264, arena + 404840448, NULL, LK_ACT_NONE, NULL,
+      arena + 405098496);
 
   /* %868 = linear_grad_weight(%865, %772) lca.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 12, 192, 576, arena + 58617856, arena + 407613440, arena + 616914560);
+  lk_linear_grad_weight(B * 12, 192, 576, arena + 404619264, arena + 405024768, arena + 616820352);
 
   /* %869 = reduce_sum(%865) {axes [0], batch} lca.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 58617856,
-      arena + 617172848);
+  lk_reduce_sum(3, (const long[]){B, 12, 576}, (const unsigned char[]){1, 1, 0}, arena + 404619264,
+      arena + 617082480);
 
   /* %870 = reduce_sum(%867) {axes [0], batch} lca.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 407687168,
-      arena + 617178800);
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 405098496,
+      arena + 617088816);
 
   /* %871 = mul(%867, %768) lca.norm1 : f32[B, 12, 192] */
-  lk_mul(3, (const long[]){B, 12, 192}, arena + 407687168, (const long[]){2304, 192, 1},
-      params[322], (const long[]){0, 0, 1}, arena + 58617856);
+  lk_mul(3, (const long[]){B, 12, 192}, arena + 405098496, (const long[]){2304, 192, 1},
+      params[322], (const long[]){0, 0, 1}, arena + 404619264);
 
   /* %872 = mul(%867, %770) lca.norm1 : f32[B, 12, 192], written over %867 */
-  lk_mul(3, (const long[]){B, 12, 192}, arena + 407687168, (const long[]){2304, 192, 1},
-      arena + 407539712, (const long[]){2304, 192, 1}, arena + 407687168);
+  lk_mul(3, (const long[]){B, 12, 192}, arena + 405098496, (const long[]){2304, 192, 1},
+      arena + 404951040, (const long[]){2304, 192, 1}, arena + 405098496);
 
   /* %873 = reduce_sum(%872) {axes [0], batch} lca.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 407687168,
-      arena + 617178992);
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 1, 0}, arena + 405098496,
+      arena + 617089008);
 
   /* %874 = normalize_grad(%767, %871) {eps 1e-06} lca.norm1 : f32[B, 12, 192] */
-  lk_normalize_grad(B * 12, 192, arena + 411047936, arena + 58617856, 1e-06f, arena + 58691584);
+  lk_normalize_grad(B * 12, 192, arena + 408238080, arena + 404619264, 1e-06f, arena + 404692992);
 
   /* %875 = add(%848, %874) : f32[B, 12, 192], written over %848 */
-  lk_add(3, (const long[]){B, 12, 192}, arena + 617025152, (const long[]){2304, 192, 1},
-      arena + 58691584, (const long[]){2304, 192, 1}, arena + 617025152);
+  lk_add(3, (const long[]){B, 12, 192}, arena + 616930944, (const long[]){2304, 192, 1},
+      arena + 404692992, (const long[]){2304, 192, 1}, arena + 616930944);
 
   /* %876 = reduce_sum(%875) {axes [], batch} : f32[12, 192] */
-  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 617025152,
-      arena + 59000320);
+  lk_reduce_sum(3, (const long[]){B, 12, 192}, (const unsigned char[]){1, 0, 0}, arena + 616930944,
+      arena + 617041536);
 
   /* %877 = reshape(%876) {shape [1, 12, 192]} : f32[1, 12, 192], a view of %876: no code */
 
@@ -6788,181 +6810,181 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %880 = zero_pad(%879) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617027264 + (long)b * 2304,
-        arena + 585252992 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616933056 + (long)b * 2304,
+        arena + 584863872 + (long)b * 37824);
   } // for b
 
   /* %881 = mul(%880, %761) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[22], (const long[]){1, 0, 0}, arena + 586463360);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[22], (const long[]){1, 0, 0}, arena + 586074240);
 
   /* %882 = slice(%881) {axis 0, start 0, length 1} blocks.11.leff : f32[B, 1, 192], a view of %881: no code */
 
   /* %883 = slice(%881) {axis 0, start 1, length 196} blocks.11.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 586463552, 37824, arena + 407429120, 37632);
+  lk_copy_rows(B, 37632, arena + 586074432, 37824, arena + 404619264, 37632);
 
   /* %884 = batch_normalize_grad(%755, %883, %756) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 408639488, arena + 407429120, params[317],
-      1e-05f, arena + 615370880);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 405829632, arena + 404619264, params[317],
+      1e-05f, arena + 614981760);
 
   /* %885 = batch_normalize_param_grad(%755, %883) {eps 1e-05, channels last} blocks.11.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 408639488, arena + 407429120, 1e-05f,
-      arena + 58617856);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 405829632, arena + 404619264, 1e-05f,
+      arena + 405823488);
 
   /* %886 = index(%885) {axis 0, at 0} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 58617856, 384, arena + 617179184, 192);
+  lk_copy_rows(1, 192, arena + 405823488, 384, arena + 617089200, 192);
 
   /* %887 = index(%885) {axis 0, at 1} blocks.11.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 58618048, 384, arena + 617179376, 192);
+  lk_copy_rows(1, 192, arena + 405823680, 384, arena + 617089392, 192);
 
   /* %888 = transpose(%754) {perm [1, 0]} blocks.11.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 58617856);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[315], arena + 616672896);
 
   /* %889 = fused_linear(%884, %888) blocks.11.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 615370880, arena + 58617856, NULL, LK_ACT_NONE, NULL,
-      arena + 407429120);
+  lk_fused_linear(B * 196, 192, 768, arena + 614981760, arena + 616672896, NULL, LK_ACT_NONE, NULL,
+      arena + 404619264);
 
   /* %890 = linear_grad_weight(%884, %751) blocks.11.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 615370880, arena + 402612224, arena + 58617856);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 614981760, arena + 399802368, arena + 616672896);
 
   /* %891 = reduce_sum(%884) {axes [0], batch} blocks.11.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 615370880,
-      arena + 617179568);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 614981760,
+      arena + 617089584);
 
   /* %892 = reshape(%890) {shape [192, 768, 1, 1]} blocks.11.leff.conv3 : f32[192, 768, 1, 1], a view of %890: no code */
 
   /* %893 = gelu_grad(%749, %889) blocks.11.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 397795328, arena + 407429120,
-      arena + 402612224);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 394985472, arena + 404619264,
+      arena + 399802368);
 
   /* %894 = batch_normalize_grad(%746, %893, %747) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 392978432, arena + 402612224, params[311],
-      1e-05f, arena + 397795328);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 390168576, arena + 399802368, params[311],
+      1e-05f, arena + 394985472);
 
   /* %895 = batch_normalize_param_grad(%746, %893) {eps 1e-05, channels last} blocks.11.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 392978432, arena + 402612224, 1e-05f,
-      arena + 58765312);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 390168576, arena + 399802368, 1e-05f,
+      arena + 404619264);
 
   /* %896 = index(%895) {axis 0, at 0} blocks.11.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58765312, 1536, arena + 59004160, 768);
+  lk_copy_rows(1, 768, arena + 404619264, 1536, arena + 399809280, 768);
 
   /* %897 = index(%895) {axis 0, at 1} blocks.11.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58766080, 1536, arena + 402612224, 768);
+  lk_copy_rows(1, 768, arena + 404620032, 1536, arena + 399810048, 768);
 
   /* %898 = token_dwconv_grad_input(%894, %744) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 397795328, params[309],
-      arena + 392978432);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 394985472, params[309],
+      arena + 390168576);
 
   /* %899 = token_dwconv_grad_weight(%894, %743) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.11.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 397795328,
-      arena + 388161536, arena + 58986496);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 394985472,
+      arena + 385351680, arena + 399802368);
 
   /* %900 = reduce_sum(%894) {axes [0], batch} blocks.11.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 397795328,
-      arena + 402612992);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 394985472,
+      arena + 399810816);
 
   /* %901 = gelu_grad(%741, %898) blocks.11.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 383344640, arena + 392978432,
-      arena + 388161536);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 380534784, arena + 390168576,
+      arena + 385351680);
 
   /* %902 = batch_normalize_grad(%738, %901, %739) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 378527744, arena + 388161536, params[305],
-      1e-05f, arena + 383344640);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 375717888, arena + 385351680, params[305],
+      1e-05f, arena + 380534784);
 
   /* %903 = batch_normalize_param_grad(%738, %901) {eps 1e-05, channels last} blocks.11.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 378527744, arena + 388161536, 1e-05f,
-      arena + 58765312);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 375717888, arena + 385351680, 1e-05f,
+      arena + 390168576);
 
   /* %904 = index(%903) {axis 0, at 0} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58765312, 1536, arena + 388308992, 768);
+  lk_copy_rows(1, 768, arena + 390168576, 1536, arena + 385499136, 768);
 
   /* %905 = index(%903) {axis 0, at 1} blocks.11.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58766080, 1536, arena + 388309760, 768);
+  lk_copy_rows(1, 768, arena + 390169344, 1536, arena + 385499904, 768);
 
   /* %906 = transpose(%737) {perm [1, 0]} blocks.11.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 378527744);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[303], arena + 375717888);
 
   /* %907 = fused_linear(%902, %906) blocks.11.leff.conv1 : f32[B, 196, 192], written into %881 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 383344640 + (long)b * 150528, arena + 378527744, NULL,
-        LK_ACT_NONE, NULL, arena + 586463552 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 380534784 + (long)b * 150528, arena + 375717888, NULL,
+        LK_ACT_NONE, NULL, arena + 586074432 + (long)b * 37824);
   } // for b
 
   /* %908 = linear_grad_weight(%902, %734) blocks.11.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 383344640, arena + 614166656, arena + 388161536);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 380534784, arena + 613777536, arena + 385351680);
 
   /* %909 = reduce_sum(%902) {axes [0], batch} blocks.11.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 383344640,
-      arena + 388310528);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 380534784,
+      arena + 385500672);
 
   /* %910 = reshape(%908) {shape [768, 192, 1, 1]} blocks.11.leff.conv1 : f32[768, 192, 1, 1], a view of %908: no code */
 
   /* %911 = concat(%882, %907) {axis 0} blocks.11.norm2 : f32[B, 197, 192], a view of %881: no code */
 
   /* %912 = reduce_sum(%911) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 586463360,
-      arena + 387189440);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 586074240,
+      arena + 384416448);
 
   /* %913 = mul(%911, %728) blocks.11.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 586463360, (const long[]){37824, 192, 1},
-      params[301], (const long[]){0, 0, 1}, arena + 378527744);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 586074240, (const long[]){37824, 192, 1},
+      params[301], (const long[]){0, 0, 1}, arena + 375717888);
 
   /* %914 = mul(%911, %730) blocks.11.norm2 : f32[B, 197, 192], written over %881 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 586463360, (const long[]){37824, 192, 1},
-      arena + 584042624, (const long[]){37824, 192, 1}, arena + 586463360);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 586074240, (const long[]){37824, 192, 1},
+      arena + 583653504, (const long[]){37824, 192, 1}, arena + 586074240);
 
   /* %915 = reduce_sum(%914) {axes [0], batch} blocks.11.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 586463360,
-      arena + 387189632);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 586074240,
+      arena + 384416640);
 
   /* %916 = normalize_grad(%727, %913) {eps 1e-06} blocks.11.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 582832256, arena + 378527744, 1e-06f, arena + 379738112);
+  lk_normalize_grad(B * 197, 192, arena + 582443136, arena + 375717888, 1e-06f, arena + 376928256);
 
   /* %917 = add(%880, %916) blocks.11 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 379738112, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 376928256, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %918 = mul(%917, %725) blocks.11 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[21], (const long[]){1, 0, 0}, arena + 378527744);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[21], (const long[]){1, 0, 0}, arena + 375717888);
 
   /* %919 = transpose(%722) {perm [1, 0]} blocks.11.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 58765312);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[299], arena + 376928256);
 
   /* %920 = fused_linear(%918, %919) blocks.11.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 378527744, arena + 58765312, NULL, LK_ACT_NONE, NULL,
-      arena + 382253408);
+  lk_fused_linear(B * 197, 192, 192, arena + 375717888, arena + 376928256, NULL, LK_ACT_NONE, NULL,
+      arena + 379443552);
 
   /* %921 = linear_grad_weight(%918, %721) blocks.11.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 378527744, arena + 581621888, arena + 58765312);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 375717888, arena + 581232768, arena + 384379584);
 
   /* %922 = reduce_sum(%918) {axes [0], batch} blocks.11.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 378527744,
-      arena + 387189824);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 375717888,
+      arena + 384416832);
 
   /* %923 = reshape(%920) {shape [197, 3, 1, 64]} blocks.11.attn : f32[B, 197, 3, 1, 64], a view of %920: no code */
 
   /* %924 = matmul_permuted(%923, %716) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 382253408, 64, 192, 1,
-      arena + 580411520, 64, 1, 192, arena + 378527744, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 379443552, 64, 192, 1,
+      arena + 580022400, 64, 1, 192, arena + 375717888, 38809, 197, 0.0f);
 
   /* %925 = matmul_permuted(%719, %923) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 453228320, 38809, 1, 197,
-      arena + 382253408, 64, 192, 1, arena + 385979072, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 450418464, 38809, 1, 197,
+      arena + 379443552, 64, 192, 1, arena + 383169216, 64, 192, 0.0f);
 
   /* %926 = softmax_grad(%719, %924) {axis -1} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 453228320, arena + 378527744, arena + 382253408);
+  lk_softmax_grad(B * 591, 197, arena + 450418464, arena + 375717888, arena + 379443552);
 
   /* %927 = mul_scalar(%926) {x op 0.125} blocks.11.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 382253408, 0.125f, arena + 378527744);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 379443552, 0.125f, arena + 375717888);
 
   /* %928 = matmul_permuted(%927, %715) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 378527744, 38809, 197, 1,
-      arena + 579201152, 64, 192, 1, arena + 382253408, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 375717888, 38809, 197, 1,
+      arena + 578812032, 64, 192, 1, arena + 379443552, 64, 192, 0.0f);
 
   /* %929 = matmul_permuted(%714, %927) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.11.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 378527744, 38809, 1, 197,
-      arena + 577990784, 64, 192, 1, arena + 383463776, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 375717888, 38809, 1, 197,
+      arena + 577601664, 64, 192, 1, arena + 380653920, 64, 192, 0.0f);
 
   /* %930 = reshape(%925) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %925: no code */
 
@@ -6971,46 +6993,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %932 = reshape(%928) {shape [197, 192]} blocks.11.attn : f32[B, 197, 192], a view of %928: no code */
 
   /* %933 = concat(%932, %931, %930) {axis 1} blocks.11.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 382253408, 192, arena + 378527744, 576);
-  lk_copy_rows(B * 197, 192, arena + 383463776, 192, arena + 378527936, 576);
-  lk_copy_rows(B * 197, 192, arena + 385979072, 192, arena + 378528128, 576);
+  lk_copy_rows(B * 197, 192, arena + 379443552, 192, arena + 375717888, 576);
+  lk_copy_rows(B * 197, 192, arena + 380653920, 192, arena + 375718080, 576);
+  lk_copy_rows(B * 197, 192, arena + 383169216, 192, arena + 375718272, 576);
 
   /* %934 = transpose(%708) {perm [1, 0]} blocks.11.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 383369216);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[297], arena + 380559360);
 
   /* %935 = fused_linear(%933, %934) blocks.11.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 378527744, arena + 383369216, NULL, LK_ACT_NONE, NULL,
-      arena + 382158848);
+  lk_fused_linear(B * 197, 576, 192, arena + 375717888, arena + 380559360, NULL, LK_ACT_NONE, NULL,
+      arena + 379348992);
 
   /* %936 = linear_grad_weight(%933, %707) blocks.11.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 378527744, arena + 576780416, arena + 385906688);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 375717888, arena + 576391296, arena + 383096832);
 
   /* %937 = reduce_sum(%933) {axes [0], batch} blocks.11.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 378527744,
-      arena + 386017280);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 375717888,
+      arena + 383207424);
 
   /* %938 = reduce_sum(%935) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 382158848,
-      arena + 386017856);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 379348992,
+      arena + 383208000);
 
   /* %939 = mul(%935, %703) blocks.11.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 382158848, (const long[]){37824, 192, 1},
-      params[295], (const long[]){0, 0, 1}, arena + 378527744);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 379348992, (const long[]){37824, 192, 1},
+      params[295], (const long[]){0, 0, 1}, arena + 375717888);
 
   /* %940 = mul(%935, %705) blocks.11.norm1 : f32[B, 197, 192], written over %935 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 382158848, (const long[]){37824, 192, 1},
-      arena + 575570048, (const long[]){37824, 192, 1}, arena + 382158848);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 379348992, (const long[]){37824, 192, 1},
+      arena + 575180928, (const long[]){37824, 192, 1}, arena + 379348992);
 
   /* %941 = reduce_sum(%940) {axes [0], batch} blocks.11.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 382158848,
-      arena + 386018048);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 379348992,
+      arena + 383208192);
 
   /* %942 = normalize_grad(%700, %939) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 574359680, arena + 378527744, 1e-06f, arena + 379738112);
+  lk_normalize_grad(B * 197, 192, arena + 573970560, arena + 375717888, 1e-06f, arena + 376928256);
 
   /* %943 = add(%917, %942) blocks.10 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 379738112, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 376928256, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %944 = slice(%878) {axis 0, start 0, length 10} : f32[B, 10, 192], a view of %848: no code */
 
@@ -7018,185 +7040,185 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %946 = zero_pad(%945) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617027072 + (long)b * 2304,
-        arena + 378527744 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932864 + (long)b * 2304,
+        arena + 375717888 + (long)b * 37824);
   } // for b
 
   /* %947 = add(%943, %946) blocks.10 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 378527744, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 375717888, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %948 = mul(%947, %698) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 383344640);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 380534784);
 
   /* %949 = slice(%948) {axis 0, start 0, length 1} blocks.10.leff : f32[B, 1, 192], a view of %948: no code */
 
   /* %950 = slice(%948) {axis 0, start 1, length 196} blocks.10.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 383344832, 37824, arena + 378527744, 37632);
+  lk_copy_rows(B, 37632, arena + 380534976, 37824, arena + 375717888, 37632);
 
   /* %951 = batch_normalize_grad(%692, %950, %693) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 612962432, arena + 378527744, params[291],
-      1e-05f, arena + 384555008);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 612573312, arena + 375717888, params[291],
+      1e-05f, arena + 381745152);
 
   /* %952 = batch_normalize_param_grad(%692, %950) {eps 1e-05, channels last} blocks.10.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 612962432, arena + 378527744, 1e-05f,
-      arena + 58802176);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 612573312, arena + 375717888, 1e-05f,
+      arena + 376922112);
 
   /* %953 = index(%952) {axis 0, at 0} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 58802176, 384, arena + 386018240, 192);
+  lk_copy_rows(1, 192, arena + 376922112, 384, arena + 383208384, 192);
 
   /* %954 = index(%952) {axis 0, at 1} blocks.10.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 58802368, 384, arena + 386018432, 192);
+  lk_copy_rows(1, 192, arena + 376922304, 384, arena + 383208576, 192);
 
   /* %955 = transpose(%691) {perm [1, 0]} blocks.10.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 385759232);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[289], arena + 382949376);
 
   /* %956 = fused_linear(%951, %955) blocks.10.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 384555008, arena + 385759232, NULL, LK_ACT_NONE, NULL,
-      arena + 378527744);
+  lk_fused_linear(B * 196, 192, 768, arena + 381745152, arena + 382949376, NULL, LK_ACT_NONE, NULL,
+      arena + 375717888);
 
   /* %957 = linear_grad_weight(%951, %688) blocks.10.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 384555008, arena + 373710848, arena + 385759232);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 381745152, arena + 370900992, arena + 382949376);
 
   /* %958 = reduce_sum(%951) {axes [0], batch} blocks.10.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 384555008,
-      arena + 386018624);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 381745152,
+      arena + 383208768);
 
   /* %959 = reshape(%957) {shape [192, 768, 1, 1]} blocks.10.leff.conv3 : f32[192, 768, 1, 1], a view of %957: no code */
 
   /* %960 = gelu_grad(%686, %956) blocks.10.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 368893952, arena + 378527744,
-      arena + 373710848);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 366084096, arena + 375717888,
+      arena + 370900992);
 
   /* %961 = batch_normalize_grad(%683, %960, %684) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 364077056, arena + 373710848, params[285],
-      1e-05f, arena + 368893952);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 361267200, arena + 370900992, params[285],
+      1e-05f, arena + 366084096);
 
   /* %962 = batch_normalize_param_grad(%683, %960) {eps 1e-05, channels last} blocks.10.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 364077056, arena + 373710848, 1e-05f,
-      arena + 58802176);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 361267200, arena + 370900992, 1e-05f,
+      arena + 375717888);
 
   /* %963 = index(%962) {axis 0, at 0} blocks.10.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58802176, 1536, arena + 373710848, 768);
+  lk_copy_rows(1, 768, arena + 375717888, 1536, arena + 370907904, 768);
 
   /* %964 = index(%962) {axis 0, at 1} blocks.10.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58802944, 1536, arena + 373711616, 768);
+  lk_copy_rows(1, 768, arena + 375718656, 1536, arena + 370908672, 768);
 
   /* %965 = token_dwconv_grad_input(%961, %681) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 368893952, params[283],
-      arena + 364077056);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 366084096, params[283],
+      arena + 361267200);
 
   /* %966 = token_dwconv_grad_weight(%961, %680) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.10.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 368893952,
-      arena + 359260160, arena + 58993408);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 366084096,
+      arena + 356450304, arena + 370900992);
 
   /* %967 = reduce_sum(%961) {axes [0], batch} blocks.10.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 368893952,
-      arena + 373712384);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 366084096,
+      arena + 370909440);
 
   /* %968 = gelu_grad(%678, %965) blocks.10.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 354443264, arena + 364077056,
-      arena + 359260160);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 351633408, arena + 361267200,
+      arena + 356450304);
 
   /* %969 = batch_normalize_grad(%675, %968, %676) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 349626368, arena + 359260160, params[279],
-      1e-05f, arena + 354443264);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 346816512, arena + 356450304, params[279],
+      1e-05f, arena + 351633408);
 
   /* %970 = batch_normalize_param_grad(%675, %968) {eps 1e-05, channels last} blocks.10.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 349626368, arena + 359260160, 1e-05f,
-      arena + 58802176);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 346816512, arena + 356450304, 1e-05f,
+      arena + 361267200);
 
   /* %971 = index(%970) {axis 0, at 0} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58802176, 1536, arena + 359407616, 768);
+  lk_copy_rows(1, 768, arena + 361267200, 1536, arena + 356597760, 768);
 
   /* %972 = index(%970) {axis 0, at 1} blocks.10.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 58802944, 1536, arena + 359408384, 768);
+  lk_copy_rows(1, 768, arena + 361267968, 1536, arena + 356598528, 768);
 
   /* %973 = transpose(%674) {perm [1, 0]} blocks.10.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 349626368);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[277], arena + 346816512);
 
   /* %974 = fused_linear(%969, %973) blocks.10.leff.conv1 : f32[B, 196, 192], written into %948 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 354443264 + (long)b * 150528, arena + 349626368, NULL,
-        LK_ACT_NONE, NULL, arena + 383344832 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 351633408 + (long)b * 150528, arena + 346816512, NULL,
+        LK_ACT_NONE, NULL, arena + 380534976 + (long)b * 37824);
   } // for b
 
   /* %975 = linear_grad_weight(%969, %671) blocks.10.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 354443264, arena + 611758208, arena + 359260160);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 351633408, arena + 611369088, arena + 356450304);
 
   /* %976 = reduce_sum(%969) {axes [0], batch} blocks.10.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 354443264,
-      arena + 359409152);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 351633408,
+      arena + 356599296);
 
   /* %977 = reshape(%975) {shape [768, 192, 1, 1]} blocks.10.leff.conv1 : f32[768, 192, 1, 1], a view of %975: no code */
 
   /* %978 = concat(%949, %974) {axis 0} blocks.10.norm2 : f32[B, 197, 192], a view of %948: no code */
 
   /* %979 = reduce_sum(%978) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 383344640,
-      arena + 358288064);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 380534784,
+      arena + 355515072);
 
   /* %980 = mul(%978, %665) blocks.10.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 383344640, (const long[]){37824, 192, 1},
-      params[275], (const long[]){0, 0, 1}, arena + 349626368);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 380534784, (const long[]){37824, 192, 1},
+      params[275], (const long[]){0, 0, 1}, arena + 346816512);
 
   /* %981 = mul(%978, %667) blocks.10.norm2 : f32[B, 197, 192], written over %948 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 383344640, (const long[]){37824, 192, 1},
-      arena + 573149312, (const long[]){37824, 192, 1}, arena + 383344640);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 380534784, (const long[]){37824, 192, 1},
+      arena + 572760192, (const long[]){37824, 192, 1}, arena + 380534784);
 
   /* %982 = reduce_sum(%981) {axes [0], batch} blocks.10.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 383344640,
-      arena + 358288256);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 380534784,
+      arena + 355515264);
 
   /* %983 = normalize_grad(%664, %980) {eps 1e-06} blocks.10.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 571938944, arena + 349626368, 1e-06f, arena + 350836736);
+  lk_normalize_grad(B * 197, 192, arena + 571549824, arena + 346816512, 1e-06f, arena + 348026880);
 
   /* %984 = add(%947, %983) blocks.10 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 350836736, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 348026880, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %985 = mul(%984, %662) blocks.10 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 349626368);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 346816512);
 
   /* %986 = transpose(%659) {perm [1, 0]} blocks.10.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 58802176);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[273], arena + 348026880);
 
   /* %987 = fused_linear(%985, %986) blocks.10.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 349626368, arena + 58802176, NULL, LK_ACT_NONE, NULL,
-      arena + 353352032);
+  lk_fused_linear(B * 197, 192, 192, arena + 346816512, arena + 348026880, NULL, LK_ACT_NONE, NULL,
+      arena + 350542176);
 
   /* %988 = linear_grad_weight(%985, %658) blocks.10.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 349626368, arena + 570728576, arena + 58802176);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 346816512, arena + 570339456, arena + 355478208);
 
   /* %989 = reduce_sum(%985) {axes [0], batch} blocks.10.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 349626368,
-      arena + 358288448);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
+      arena + 355515456);
 
   /* %990 = reshape(%987) {shape [197, 3, 1, 64]} blocks.10.attn : f32[B, 197, 3, 1, 64], a view of %987: no code */
 
   /* %991 = matmul_permuted(%990, %653) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 353352032, 64, 192, 1,
-      arena + 569518208, 64, 1, 192, arena + 349626368, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 350542176, 64, 192, 1,
+      arena + 569129088, 64, 1, 192, arena + 346816512, 38809, 197, 0.0f);
 
   /* %992 = matmul_permuted(%656, %990) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 449502656, 38809, 1, 197,
-      arena + 353352032, 64, 192, 1, arena + 357077696, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 446692800, 38809, 1, 197,
+      arena + 350542176, 64, 192, 1, arena + 354267840, 64, 192, 0.0f);
 
   /* %993 = softmax_grad(%656, %991) {axis -1} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 449502656, arena + 349626368, arena + 353352032);
+  lk_softmax_grad(B * 591, 197, arena + 446692800, arena + 346816512, arena + 350542176);
 
   /* %994 = mul_scalar(%993) {x op 0.125} blocks.10.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 353352032, 0.125f, arena + 349626368);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 350542176, 0.125f, arena + 346816512);
 
   /* %995 = matmul_permuted(%994, %652) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 349626368, 38809, 197, 1,
-      arena + 568307840, 64, 192, 1, arena + 353352032, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 346816512, 38809, 197, 1,
+      arena + 567918720, 64, 192, 1, arena + 350542176, 64, 192, 0.0f);
 
   /* %996 = matmul_permuted(%651, %994) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.10.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 349626368, 38809, 1, 197,
-      arena + 567097472, 64, 192, 1, arena + 354562400, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 346816512, 38809, 1, 197,
+      arena + 566708352, 64, 192, 1, arena + 351752544, 64, 192, 0.0f);
 
   /* %997 = reshape(%992) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %992: no code */
 
@@ -7205,46 +7227,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %999 = reshape(%995) {shape [197, 192]} blocks.10.attn : f32[B, 197, 192], a view of %995: no code */
 
   /* %1000 = concat(%999, %998, %997) {axis 1} blocks.10.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 353352032, 192, arena + 349626368, 576);
-  lk_copy_rows(B * 197, 192, arena + 354562400, 192, arena + 349626560, 576);
-  lk_copy_rows(B * 197, 192, arena + 357077696, 192, arena + 349626752, 576);
+  lk_copy_rows(B * 197, 192, arena + 350542176, 192, arena + 346816512, 576);
+  lk_copy_rows(B * 197, 192, arena + 351752544, 192, arena + 346816704, 576);
+  lk_copy_rows(B * 197, 192, arena + 354267840, 192, arena + 346816896, 576);
 
   /* %1001 = transpose(%645) {perm [1, 0]} blocks.10.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 354467840);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[271], arena + 351657984);
 
   /* %1002 = fused_linear(%1000, %1001) blocks.10.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 349626368, arena + 354467840, NULL, LK_ACT_NONE, NULL,
-      arena + 353257472);
+  lk_fused_linear(B * 197, 576, 192, arena + 346816512, arena + 351657984, NULL, LK_ACT_NONE, NULL,
+      arena + 350447616);
 
   /* %1003 = linear_grad_weight(%1000, %644) blocks.10.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 349626368, arena + 565887104, arena + 357005312);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 346816512, arena + 565497984, arena + 354195456);
 
   /* %1004 = reduce_sum(%1000) {axes [0], batch} blocks.10.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 349626368,
-      arena + 357115904);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 346816512,
+      arena + 354306048);
 
   /* %1005 = reduce_sum(%1002) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 353257472,
-      arena + 357116480);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
+      arena + 354306624);
 
   /* %1006 = mul(%1002, %640) blocks.10.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 353257472, (const long[]){37824, 192, 1},
-      params[269], (const long[]){0, 0, 1}, arena + 349626368);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
+      params[269], (const long[]){0, 0, 1}, arena + 346816512);
 
   /* %1007 = mul(%1002, %642) blocks.10.norm1 : f32[B, 197, 192], written over %1002 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 353257472, (const long[]){37824, 192, 1},
-      arena + 564676736, (const long[]){37824, 192, 1}, arena + 353257472);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 350447616, (const long[]){37824, 192, 1},
+      arena + 564287616, (const long[]){37824, 192, 1}, arena + 350447616);
 
   /* %1008 = reduce_sum(%1007) {axes [0], batch} blocks.10.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 353257472,
-      arena + 357116672);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 350447616,
+      arena + 354306816);
 
   /* %1009 = normalize_grad(%637, %1006) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 563466368, arena + 349626368, 1e-06f, arena + 350836736);
+  lk_normalize_grad(B * 197, 192, arena + 563077248, arena + 346816512, 1e-06f, arena + 348026880);
 
   /* %1010 = add(%984, %1009) blocks.9 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 350836736, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 348026880, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1011 = slice(%944) {axis 0, start 0, length 9} : f32[B, 9, 192], a view of %848: no code */
 
@@ -7252,185 +7274,185 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1013 = zero_pad(%1012) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617026880 + (long)b * 2304,
-        arena + 349626368 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932672 + (long)b * 2304,
+        arena + 346816512 + (long)b * 37824);
   } // for b
 
   /* %1014 = add(%1010, %1013) blocks.9 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 349626368, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 346816512, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1015 = mul(%1014, %635) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 354443264);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 351633408);
 
   /* %1016 = slice(%1015) {axis 0, start 0, length 1} blocks.9.leff : f32[B, 1, 192], a view of %1015: no code */
 
   /* %1017 = slice(%1015) {axis 0, start 1, length 196} blocks.9.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 354443456, 37824, arena + 349626368, 37632);
+  lk_copy_rows(B, 37632, arena + 351633600, 37824, arena + 346816512, 37632);
 
   /* %1018 = batch_normalize_grad(%629, %1017, %630) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 610553984, arena + 349626368, params[265],
-      1e-05f, arena + 355653632);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 610164864, arena + 346816512, params[265],
+      1e-05f, arena + 352843776);
 
   /* %1019 = batch_normalize_param_grad(%629, %1017) {eps 1e-05, channels last} blocks.9.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 610553984, arena + 349626368, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 610164864, arena + 346816512, 1e-05f,
+      arena + 348020736);
 
   /* %1020 = index(%1019) {axis 0, at 0} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 357116864, 192);
+  lk_copy_rows(1, 192, arena + 348020736, 384, arena + 354307008, 192);
 
   /* %1021 = index(%1019) {axis 0, at 1} blocks.9.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 357117056, 192);
+  lk_copy_rows(1, 192, arena + 348020928, 384, arena + 354307200, 192);
 
   /* %1022 = transpose(%628) {perm [1, 0]} blocks.9.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 356857856);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[263], arena + 354048000);
 
   /* %1023 = fused_linear(%1018, %1022) blocks.9.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 355653632, arena + 356857856, NULL, LK_ACT_NONE, NULL,
-      arena + 349626368);
+  lk_fused_linear(B * 196, 192, 768, arena + 352843776, arena + 354048000, NULL, LK_ACT_NONE, NULL,
+      arena + 346816512);
 
   /* %1024 = linear_grad_weight(%1018, %625) blocks.9.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 355653632, arena + 344809472, arena + 356857856);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 352843776, arena + 341999616, arena + 354048000);
 
   /* %1025 = reduce_sum(%1018) {axes [0], batch} blocks.9.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 355653632,
-      arena + 357117248);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 352843776,
+      arena + 354307392);
 
   /* %1026 = reshape(%1024) {shape [192, 768, 1, 1]} blocks.9.leff.conv3 : f32[192, 768, 1, 1], a view of %1024: no code */
 
   /* %1027 = gelu_grad(%623, %1023) blocks.9.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 339992576, arena + 349626368,
-      arena + 344809472);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 337182720, arena + 346816512,
+      arena + 341999616);
 
   /* %1028 = batch_normalize_grad(%620, %1027, %621) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 335175680, arena + 344809472, params[259],
-      1e-05f, arena + 339992576);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 332365824, arena + 341999616, params[259],
+      1e-05f, arena + 337182720);
 
   /* %1029 = batch_normalize_param_grad(%620, %1027) {eps 1e-05, channels last} blocks.9.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 335175680, arena + 344809472, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 332365824, arena + 341999616, 1e-05f,
+      arena + 346816512);
 
   /* %1030 = index(%1029) {axis 0, at 0} blocks.9.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 344816384, 768);
+  lk_copy_rows(1, 768, arena + 346816512, 1536, arena + 342006528, 768);
 
   /* %1031 = index(%1029) {axis 0, at 1} blocks.9.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 344817152, 768);
+  lk_copy_rows(1, 768, arena + 346817280, 1536, arena + 342007296, 768);
 
   /* %1032 = token_dwconv_grad_input(%1028, %618) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 339992576, params[257],
-      arena + 335175680);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 337182720, params[257],
+      arena + 332365824);
 
   /* %1033 = token_dwconv_grad_weight(%1028, %617) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.9.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 339992576,
-      arena + 330358784, arena + 344809472);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 337182720,
+      arena + 327548928, arena + 341999616);
 
   /* %1034 = reduce_sum(%1028) {axes [0], batch} blocks.9.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 339992576,
-      arena + 344817920);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 337182720,
+      arena + 342008064);
 
   /* %1035 = gelu_grad(%615, %1032) blocks.9.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 325541888, arena + 335175680,
-      arena + 330358784);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 322732032, arena + 332365824,
+      arena + 327548928);
 
   /* %1036 = batch_normalize_grad(%612, %1035, %613) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 320724992, arena + 330358784, params[253],
-      1e-05f, arena + 325541888);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, params[253],
+      1e-05f, arena + 322732032);
 
   /* %1037 = batch_normalize_param_grad(%612, %1035) {eps 1e-05, channels last} blocks.9.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 320724992, arena + 330358784, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 317915136, arena + 327548928, 1e-05f,
+      arena + 332365824);
 
   /* %1038 = index(%1037) {axis 0, at 0} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 330506240, 768);
+  lk_copy_rows(1, 768, arena + 332365824, 1536, arena + 327696384, 768);
 
   /* %1039 = index(%1037) {axis 0, at 1} blocks.9.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 330507008, 768);
+  lk_copy_rows(1, 768, arena + 332366592, 1536, arena + 327697152, 768);
 
   /* %1040 = transpose(%611) {perm [1, 0]} blocks.9.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 320724992);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[251], arena + 317915136);
 
   /* %1041 = fused_linear(%1036, %1040) blocks.9.leff.conv1 : f32[B, 196, 192], written into %1015 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 325541888 + (long)b * 150528, arena + 320724992, NULL,
-        LK_ACT_NONE, NULL, arena + 354443456 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 322732032 + (long)b * 150528, arena + 317915136, NULL,
+        LK_ACT_NONE, NULL, arena + 351633600 + (long)b * 37824);
   } // for b
 
   /* %1042 = linear_grad_weight(%1036, %608) blocks.9.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 325541888, arena + 609349760, arena + 330358784);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 322732032, arena + 608960640, arena + 327548928);
 
   /* %1043 = reduce_sum(%1036) {axes [0], batch} blocks.9.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 325541888,
-      arena + 330507776);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 322732032,
+      arena + 327697920);
 
   /* %1044 = reshape(%1042) {shape [768, 192, 1, 1]} blocks.9.leff.conv1 : f32[768, 192, 1, 1], a view of %1042: no code */
 
   /* %1045 = concat(%1016, %1041) {axis 0} blocks.9.norm2 : f32[B, 197, 192], a view of %1015: no code */
 
   /* %1046 = reduce_sum(%1045) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 354443264,
-      arena + 329423552);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 351633408,
+      arena + 326613696);
 
   /* %1047 = mul(%1045, %602) blocks.9.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 354443264, (const long[]){37824, 192, 1},
-      params[249], (const long[]){0, 0, 1}, arena + 320724992);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 351633408, (const long[]){37824, 192, 1},
+      params[249], (const long[]){0, 0, 1}, arena + 317915136);
 
   /* %1048 = mul(%1045, %604) blocks.9.norm2 : f32[B, 197, 192], written over %1015 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 354443264, (const long[]){37824, 192, 1},
-      arena + 562256000, (const long[]){37824, 192, 1}, arena + 354443264);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 351633408, (const long[]){37824, 192, 1},
+      arena + 561866880, (const long[]){37824, 192, 1}, arena + 351633408);
 
   /* %1049 = reduce_sum(%1048) {axes [0], batch} blocks.9.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 354443264,
-      arena + 329423744);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 351633408,
+      arena + 326613888);
 
   /* %1050 = normalize_grad(%601, %1047) {eps 1e-06} blocks.9.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 561045632, arena + 320724992, 1e-06f, arena + 321935360);
+  lk_normalize_grad(B * 197, 192, arena + 560656512, arena + 317915136, 1e-06f, arena + 319125504);
 
   /* %1051 = add(%1014, %1050) blocks.9 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 321935360, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 319125504, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1052 = mul(%1051, %599) blocks.9 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 320724992);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 317915136);
 
   /* %1053 = transpose(%596) {perm [1, 0]} blocks.9.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 321935360);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[247], arena + 319125504);
 
   /* %1054 = fused_linear(%1052, %1053) blocks.9.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 320724992, arena + 321935360, NULL, LK_ACT_NONE, NULL,
-      arena + 324450656);
+  lk_fused_linear(B * 197, 192, 192, arena + 317915136, arena + 319125504, NULL, LK_ACT_NONE, NULL,
+      arena + 321640800);
 
   /* %1055 = linear_grad_weight(%1052, %595) blocks.9.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 320724992, arena + 559835264, arena + 329386688);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 317915136, arena + 559446144, arena + 326576832);
 
   /* %1056 = reduce_sum(%1052) {axes [0], batch} blocks.9.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 320724992,
-      arena + 329423936);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
+      arena + 326614080);
 
   /* %1057 = reshape(%1054) {shape [197, 3, 1, 64]} blocks.9.attn : f32[B, 197, 3, 1, 64], a view of %1054: no code */
 
   /* %1058 = matmul_permuted(%1057, %590) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 324450656, 64, 192, 1,
-      arena + 558624896, 64, 1, 192, arena + 320724992, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 321640800, 64, 192, 1,
+      arena + 558235776, 64, 1, 192, arena + 317915136, 38809, 197, 0.0f);
 
   /* %1059 = matmul_permuted(%593, %1057) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 445776992, 38809, 1, 197,
-      arena + 324450656, 64, 192, 1, arena + 328176320, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 442967136, 38809, 1, 197,
+      arena + 321640800, 64, 192, 1, arena + 325366464, 64, 192, 0.0f);
 
   /* %1060 = softmax_grad(%593, %1058) {axis -1} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 445776992, arena + 320724992, arena + 324450656);
+  lk_softmax_grad(B * 591, 197, arena + 442967136, arena + 317915136, arena + 321640800);
 
   /* %1061 = mul_scalar(%1060) {x op 0.125} blocks.9.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 324450656, 0.125f, arena + 320724992);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 321640800, 0.125f, arena + 317915136);
 
   /* %1062 = matmul_permuted(%1061, %589) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 320724992, 38809, 197, 1,
-      arena + 557414528, 64, 192, 1, arena + 324450656, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 317915136, 38809, 197, 1,
+      arena + 557025408, 64, 192, 1, arena + 321640800, 64, 192, 0.0f);
 
   /* %1063 = matmul_permuted(%588, %1061) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.9.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 320724992, 38809, 1, 197,
-      arena + 556204160, 64, 192, 1, arena + 325661024, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 317915136, 38809, 1, 197,
+      arena + 555815040, 64, 192, 1, arena + 322851168, 64, 192, 0.0f);
 
   /* %1064 = reshape(%1059) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1059: no code */
 
@@ -7439,46 +7461,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1066 = reshape(%1062) {shape [197, 192]} blocks.9.attn : f32[B, 197, 192], a view of %1062: no code */
 
   /* %1067 = concat(%1066, %1065, %1064) {axis 1} blocks.9.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 324450656, 192, arena + 320724992, 576);
-  lk_copy_rows(B * 197, 192, arena + 325661024, 192, arena + 320725184, 576);
-  lk_copy_rows(B * 197, 192, arena + 328176320, 192, arena + 320725376, 576);
+  lk_copy_rows(B * 197, 192, arena + 321640800, 192, arena + 317915136, 576);
+  lk_copy_rows(B * 197, 192, arena + 322851168, 192, arena + 317915328, 576);
+  lk_copy_rows(B * 197, 192, arena + 325366464, 192, arena + 317915520, 576);
 
   /* %1068 = transpose(%582) {perm [1, 0]} blocks.9.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 325566464);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[245], arena + 322756608);
 
   /* %1069 = fused_linear(%1067, %1068) blocks.9.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 320724992, arena + 325566464, NULL, LK_ACT_NONE, NULL,
-      arena + 324356096);
+  lk_fused_linear(B * 197, 576, 192, arena + 317915136, arena + 322756608, NULL, LK_ACT_NONE, NULL,
+      arena + 321546240);
 
   /* %1070 = linear_grad_weight(%1067, %581) blocks.9.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 320724992, arena + 554993792, arena + 328103936);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 317915136, arena + 554604672, arena + 325294080);
 
   /* %1071 = reduce_sum(%1067) {axes [0], batch} blocks.9.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 320724992,
-      arena + 328214528);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 317915136,
+      arena + 325404672);
 
   /* %1072 = reduce_sum(%1069) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 324356096,
-      arena + 328215104);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
+      arena + 325405248);
 
   /* %1073 = mul(%1069, %577) blocks.9.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 324356096, (const long[]){37824, 192, 1},
-      params[243], (const long[]){0, 0, 1}, arena + 320724992);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
+      params[243], (const long[]){0, 0, 1}, arena + 317915136);
 
   /* %1074 = mul(%1069, %579) blocks.9.norm1 : f32[B, 197, 192], written over %1069 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 324356096, (const long[]){37824, 192, 1},
-      arena + 553783424, (const long[]){37824, 192, 1}, arena + 324356096);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 321546240, (const long[]){37824, 192, 1},
+      arena + 553394304, (const long[]){37824, 192, 1}, arena + 321546240);
 
   /* %1075 = reduce_sum(%1074) {axes [0], batch} blocks.9.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 324356096,
-      arena + 328215296);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 321546240,
+      arena + 325405440);
 
   /* %1076 = normalize_grad(%574, %1073) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 552573056, arena + 320724992, 1e-06f, arena + 321935360);
+  lk_normalize_grad(B * 197, 192, arena + 552183936, arena + 317915136, 1e-06f, arena + 319125504);
 
   /* %1077 = add(%1051, %1076) blocks.8 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 321935360, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 319125504, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1078 = slice(%1011) {axis 0, start 0, length 8} : f32[B, 8, 192], a view of %848: no code */
 
@@ -7486,185 +7508,185 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1080 = zero_pad(%1079) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617026688 + (long)b * 2304,
-        arena + 320724992 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932480 + (long)b * 2304,
+        arena + 317915136 + (long)b * 37824);
   } // for b
 
   /* %1081 = add(%1077, %1080) blocks.8 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 320724992, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 317915136, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1082 = mul(%1081, %572) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 325541888);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 322732032);
 
   /* %1083 = slice(%1082) {axis 0, start 0, length 1} blocks.8.leff : f32[B, 1, 192], a view of %1082: no code */
 
   /* %1084 = slice(%1082) {axis 0, start 1, length 196} blocks.8.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 325542080, 37824, arena + 320724992, 37632);
+  lk_copy_rows(B, 37632, arena + 322732224, 37824, arena + 317915136, 37632);
 
   /* %1085 = batch_normalize_grad(%566, %1084, %567) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 608145536, arena + 320724992, params[239],
-      1e-05f, arena + 326752256);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 607756416, arena + 317915136, params[239],
+      1e-05f, arena + 323942400);
 
   /* %1086 = batch_normalize_param_grad(%566, %1084) {eps 1e-05, channels last} blocks.8.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 608145536, arena + 320724992, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 607756416, arena + 317915136, 1e-05f,
+      arena + 319119360);
 
   /* %1087 = index(%1086) {axis 0, at 0} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 328215488, 192);
+  lk_copy_rows(1, 192, arena + 319119360, 384, arena + 325405632, 192);
 
   /* %1088 = index(%1086) {axis 0, at 1} blocks.8.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 328215680, 192);
+  lk_copy_rows(1, 192, arena + 319119552, 384, arena + 325405824, 192);
 
   /* %1089 = transpose(%565) {perm [1, 0]} blocks.8.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 327956480);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[237], arena + 325146624);
 
   /* %1090 = fused_linear(%1085, %1089) blocks.8.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 326752256, arena + 327956480, NULL, LK_ACT_NONE, NULL,
-      arena + 320724992);
+  lk_fused_linear(B * 196, 192, 768, arena + 323942400, arena + 325146624, NULL, LK_ACT_NONE, NULL,
+      arena + 317915136);
 
   /* %1091 = linear_grad_weight(%1085, %562) blocks.8.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 326752256, arena + 315908096, arena + 327956480);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 323942400, arena + 313098240, arena + 325146624);
 
   /* %1092 = reduce_sum(%1085) {axes [0], batch} blocks.8.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 326752256,
-      arena + 328215872);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 323942400,
+      arena + 325406016);
 
   /* %1093 = reshape(%1091) {shape [192, 768, 1, 1]} blocks.8.leff.conv3 : f32[192, 768, 1, 1], a view of %1091: no code */
 
   /* %1094 = gelu_grad(%560, %1090) blocks.8.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 311091200, arena + 320724992,
-      arena + 315908096);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 308281344, arena + 317915136,
+      arena + 313098240);
 
   /* %1095 = batch_normalize_grad(%557, %1094, %558) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 306274304, arena + 315908096, params[233],
-      1e-05f, arena + 311091200);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, params[233],
+      1e-05f, arena + 308281344);
 
   /* %1096 = batch_normalize_param_grad(%557, %1094) {eps 1e-05, channels last} blocks.8.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 306274304, arena + 315908096, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 303464448, arena + 313098240, 1e-05f,
+      arena + 317915136);
 
   /* %1097 = index(%1096) {axis 0, at 0} blocks.8.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 315915008, 768);
+  lk_copy_rows(1, 768, arena + 317915136, 1536, arena + 313105152, 768);
 
   /* %1098 = index(%1096) {axis 0, at 1} blocks.8.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 315915776, 768);
+  lk_copy_rows(1, 768, arena + 317915904, 1536, arena + 313105920, 768);
 
   /* %1099 = token_dwconv_grad_input(%1095, %555) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 311091200, params[231],
-      arena + 306274304);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 308281344, params[231],
+      arena + 303464448);
 
   /* %1100 = token_dwconv_grad_weight(%1095, %554) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.8.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 311091200,
-      arena + 301457408, arena + 315908096);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 308281344,
+      arena + 298647552, arena + 313098240);
 
   /* %1101 = reduce_sum(%1095) {axes [0], batch} blocks.8.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 311091200,
-      arena + 315916544);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 308281344,
+      arena + 313106688);
 
   /* %1102 = gelu_grad(%552, %1099) blocks.8.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 296640512, arena + 306274304,
-      arena + 301457408);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 293830656, arena + 303464448,
+      arena + 298647552);
 
   /* %1103 = batch_normalize_grad(%549, %1102, %550) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 291823616, arena + 301457408, params[227],
-      1e-05f, arena + 296640512);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 289013760, arena + 298647552, params[227],
+      1e-05f, arena + 293830656);
 
   /* %1104 = batch_normalize_param_grad(%549, %1102) {eps 1e-05, channels last} blocks.8.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 291823616, arena + 301457408, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 289013760, arena + 298647552, 1e-05f,
+      arena + 303464448);
 
   /* %1105 = index(%1104) {axis 0, at 0} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 301604864, 768);
+  lk_copy_rows(1, 768, arena + 303464448, 1536, arena + 298795008, 768);
 
   /* %1106 = index(%1104) {axis 0, at 1} blocks.8.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 301605632, 768);
+  lk_copy_rows(1, 768, arena + 303465216, 1536, arena + 298795776, 768);
 
   /* %1107 = transpose(%548) {perm [1, 0]} blocks.8.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 291823616);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[225], arena + 289013760);
 
   /* %1108 = fused_linear(%1103, %1107) blocks.8.leff.conv1 : f32[B, 196, 192], written into %1082 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 296640512 + (long)b * 150528, arena + 291823616, NULL,
-        LK_ACT_NONE, NULL, arena + 325542080 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 293830656 + (long)b * 150528, arena + 289013760, NULL,
+        LK_ACT_NONE, NULL, arena + 322732224 + (long)b * 37824);
   } // for b
 
   /* %1109 = linear_grad_weight(%1103, %545) blocks.8.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 296640512, arena + 606941312, arena + 301457408);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 293830656, arena + 606552192, arena + 298647552);
 
   /* %1110 = reduce_sum(%1103) {axes [0], batch} blocks.8.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 296640512,
-      arena + 301606400);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 293830656,
+      arena + 298796544);
 
   /* %1111 = reshape(%1109) {shape [768, 192, 1, 1]} blocks.8.leff.conv1 : f32[768, 192, 1, 1], a view of %1109: no code */
 
   /* %1112 = concat(%1083, %1108) {axis 0} blocks.8.norm2 : f32[B, 197, 192], a view of %1082: no code */
 
   /* %1113 = reduce_sum(%1112) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 325541888,
-      arena + 300522176);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 322732032,
+      arena + 297712320);
 
   /* %1114 = mul(%1112, %539) blocks.8.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 325541888, (const long[]){37824, 192, 1},
-      params[223], (const long[]){0, 0, 1}, arena + 291823616);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 322732032, (const long[]){37824, 192, 1},
+      params[223], (const long[]){0, 0, 1}, arena + 289013760);
 
   /* %1115 = mul(%1112, %541) blocks.8.norm2 : f32[B, 197, 192], written over %1082 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 325541888, (const long[]){37824, 192, 1},
-      arena + 551362688, (const long[]){37824, 192, 1}, arena + 325541888);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 322732032, (const long[]){37824, 192, 1},
+      arena + 550973568, (const long[]){37824, 192, 1}, arena + 322732032);
 
   /* %1116 = reduce_sum(%1115) {axes [0], batch} blocks.8.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 325541888,
-      arena + 300522368);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 322732032,
+      arena + 297712512);
 
   /* %1117 = normalize_grad(%538, %1114) {eps 1e-06} blocks.8.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 550152320, arena + 291823616, 1e-06f, arena + 293033984);
+  lk_normalize_grad(B * 197, 192, arena + 549763200, arena + 289013760, 1e-06f, arena + 290224128);
 
   /* %1118 = add(%1081, %1117) blocks.8 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 293033984, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 290224128, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1119 = mul(%1118, %536) blocks.8 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 291823616);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 289013760);
 
   /* %1120 = transpose(%533) {perm [1, 0]} blocks.8.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 293033984);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[221], arena + 290224128);
 
   /* %1121 = fused_linear(%1119, %1120) blocks.8.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 291823616, arena + 293033984, NULL, LK_ACT_NONE, NULL,
-      arena + 295549280);
+  lk_fused_linear(B * 197, 192, 192, arena + 289013760, arena + 290224128, NULL, LK_ACT_NONE, NULL,
+      arena + 292739424);
 
   /* %1122 = linear_grad_weight(%1119, %532) blocks.8.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 291823616, arena + 548941952, arena + 300485312);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 289013760, arena + 548552832, arena + 297675456);
 
   /* %1123 = reduce_sum(%1119) {axes [0], batch} blocks.8.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 291823616,
-      arena + 300522560);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
+      arena + 297712704);
 
   /* %1124 = reshape(%1121) {shape [197, 3, 1, 64]} blocks.8.attn : f32[B, 197, 3, 1, 64], a view of %1121: no code */
 
   /* %1125 = matmul_permuted(%1124, %527) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 295549280, 64, 192, 1,
-      arena + 547731584, 64, 1, 192, arena + 291823616, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 292739424, 64, 192, 1,
+      arena + 547342464, 64, 1, 192, arena + 289013760, 38809, 197, 0.0f);
 
   /* %1126 = matmul_permuted(%530, %1124) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 442051328, 38809, 1, 197,
-      arena + 295549280, 64, 192, 1, arena + 299274944, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 439241472, 38809, 1, 197,
+      arena + 292739424, 64, 192, 1, arena + 296465088, 64, 192, 0.0f);
 
   /* %1127 = softmax_grad(%530, %1125) {axis -1} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 442051328, arena + 291823616, arena + 295549280);
+  lk_softmax_grad(B * 591, 197, arena + 439241472, arena + 289013760, arena + 292739424);
 
   /* %1128 = mul_scalar(%1127) {x op 0.125} blocks.8.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 295549280, 0.125f, arena + 291823616);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 292739424, 0.125f, arena + 289013760);
 
   /* %1129 = matmul_permuted(%1128, %526) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 291823616, 38809, 197, 1,
-      arena + 546521216, 64, 192, 1, arena + 295549280, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 289013760, 38809, 197, 1,
+      arena + 546132096, 64, 192, 1, arena + 292739424, 64, 192, 0.0f);
 
   /* %1130 = matmul_permuted(%525, %1128) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.8.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 291823616, 38809, 1, 197,
-      arena + 545310848, 64, 192, 1, arena + 296759648, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 289013760, 38809, 1, 197,
+      arena + 544921728, 64, 192, 1, arena + 293949792, 64, 192, 0.0f);
 
   /* %1131 = reshape(%1126) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1126: no code */
 
@@ -7673,46 +7695,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1133 = reshape(%1129) {shape [197, 192]} blocks.8.attn : f32[B, 197, 192], a view of %1129: no code */
 
   /* %1134 = concat(%1133, %1132, %1131) {axis 1} blocks.8.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 295549280, 192, arena + 291823616, 576);
-  lk_copy_rows(B * 197, 192, arena + 296759648, 192, arena + 291823808, 576);
-  lk_copy_rows(B * 197, 192, arena + 299274944, 192, arena + 291824000, 576);
+  lk_copy_rows(B * 197, 192, arena + 292739424, 192, arena + 289013760, 576);
+  lk_copy_rows(B * 197, 192, arena + 293949792, 192, arena + 289013952, 576);
+  lk_copy_rows(B * 197, 192, arena + 296465088, 192, arena + 289014144, 576);
 
   /* %1135 = transpose(%519) {perm [1, 0]} blocks.8.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 296665088);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[219], arena + 293855232);
 
   /* %1136 = fused_linear(%1134, %1135) blocks.8.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 291823616, arena + 296665088, NULL, LK_ACT_NONE, NULL,
-      arena + 295454720);
+  lk_fused_linear(B * 197, 576, 192, arena + 289013760, arena + 293855232, NULL, LK_ACT_NONE, NULL,
+      arena + 292644864);
 
   /* %1137 = linear_grad_weight(%1134, %518) blocks.8.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 291823616, arena + 544100480, arena + 299202560);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 289013760, arena + 543711360, arena + 296392704);
 
   /* %1138 = reduce_sum(%1134) {axes [0], batch} blocks.8.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 291823616,
-      arena + 299313152);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 289013760,
+      arena + 296503296);
 
   /* %1139 = reduce_sum(%1136) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 295454720,
-      arena + 299313728);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
+      arena + 296503872);
 
   /* %1140 = mul(%1136, %514) blocks.8.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 295454720, (const long[]){37824, 192, 1},
-      params[217], (const long[]){0, 0, 1}, arena + 291823616);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
+      params[217], (const long[]){0, 0, 1}, arena + 289013760);
 
   /* %1141 = mul(%1136, %516) blocks.8.norm1 : f32[B, 197, 192], written over %1136 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 295454720, (const long[]){37824, 192, 1},
-      arena + 542890112, (const long[]){37824, 192, 1}, arena + 295454720);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 292644864, (const long[]){37824, 192, 1},
+      arena + 542500992, (const long[]){37824, 192, 1}, arena + 292644864);
 
   /* %1142 = reduce_sum(%1141) {axes [0], batch} blocks.8.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 295454720,
-      arena + 299313920);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 292644864,
+      arena + 296504064);
 
   /* %1143 = normalize_grad(%511, %1140) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 541679744, arena + 291823616, 1e-06f, arena + 293033984);
+  lk_normalize_grad(B * 197, 192, arena + 541290624, arena + 289013760, 1e-06f, arena + 290224128);
 
   /* %1144 = add(%1118, %1143) blocks.7 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 293033984, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 290224128, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1145 = slice(%1078) {axis 0, start 0, length 7} : f32[B, 7, 192], a view of %848: no code */
 
@@ -7720,185 +7742,185 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1147 = zero_pad(%1146) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617026496 + (long)b * 2304,
-        arena + 291823616 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932288 + (long)b * 2304,
+        arena + 289013760 + (long)b * 37824);
   } // for b
 
   /* %1148 = add(%1144, %1147) blocks.7 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 291823616, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 289013760, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1149 = mul(%1148, %509) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 296640512);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 293830656);
 
   /* %1150 = slice(%1149) {axis 0, start 0, length 1} blocks.7.leff : f32[B, 1, 192], a view of %1149: no code */
 
   /* %1151 = slice(%1149) {axis 0, start 1, length 196} blocks.7.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 296640704, 37824, arena + 291823616, 37632);
+  lk_copy_rows(B, 37632, arena + 293830848, 37824, arena + 289013760, 37632);
 
   /* %1152 = batch_normalize_grad(%503, %1151, %504) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 605737088, arena + 291823616, params[213],
-      1e-05f, arena + 297850880);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 605347968, arena + 289013760, params[213],
+      1e-05f, arena + 295041024);
 
   /* %1153 = batch_normalize_param_grad(%503, %1151) {eps 1e-05, channels last} blocks.7.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 605737088, arena + 291823616, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 605347968, arena + 289013760, 1e-05f,
+      arena + 290217984);
 
   /* %1154 = index(%1153) {axis 0, at 0} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 299314112, 192);
+  lk_copy_rows(1, 192, arena + 290217984, 384, arena + 296504256, 192);
 
   /* %1155 = index(%1153) {axis 0, at 1} blocks.7.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 299314304, 192);
+  lk_copy_rows(1, 192, arena + 290218176, 384, arena + 296504448, 192);
 
   /* %1156 = transpose(%502) {perm [1, 0]} blocks.7.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 299055104);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[211], arena + 296245248);
 
   /* %1157 = fused_linear(%1152, %1156) blocks.7.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 297850880, arena + 299055104, NULL, LK_ACT_NONE, NULL,
-      arena + 291823616);
+  lk_fused_linear(B * 196, 192, 768, arena + 295041024, arena + 296245248, NULL, LK_ACT_NONE, NULL,
+      arena + 289013760);
 
   /* %1158 = linear_grad_weight(%1152, %499) blocks.7.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 297850880, arena + 287006720, arena + 299055104);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 295041024, arena + 284196864, arena + 296245248);
 
   /* %1159 = reduce_sum(%1152) {axes [0], batch} blocks.7.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 297850880,
-      arena + 299314496);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 295041024,
+      arena + 296504640);
 
   /* %1160 = reshape(%1158) {shape [192, 768, 1, 1]} blocks.7.leff.conv3 : f32[192, 768, 1, 1], a view of %1158: no code */
 
   /* %1161 = gelu_grad(%497, %1157) blocks.7.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 282189824, arena + 291823616,
-      arena + 287006720);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 279379968, arena + 289013760,
+      arena + 284196864);
 
   /* %1162 = batch_normalize_grad(%494, %1161, %495) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 277372928, arena + 287006720, params[207],
-      1e-05f, arena + 282189824);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864, params[207],
+      1e-05f, arena + 279379968);
 
   /* %1163 = batch_normalize_param_grad(%494, %1161) {eps 1e-05, channels last} blocks.7.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 277372928, arena + 287006720, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 274563072, arena + 284196864, 1e-05f,
+      arena + 289013760);
 
   /* %1164 = index(%1163) {axis 0, at 0} blocks.7.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 287013632, 768);
+  lk_copy_rows(1, 768, arena + 289013760, 1536, arena + 284203776, 768);
 
   /* %1165 = index(%1163) {axis 0, at 1} blocks.7.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 287014400, 768);
+  lk_copy_rows(1, 768, arena + 289014528, 1536, arena + 284204544, 768);
 
   /* %1166 = token_dwconv_grad_input(%1162, %492) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 282189824, params[205],
-      arena + 277372928);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 279379968, params[205],
+      arena + 274563072);
 
   /* %1167 = token_dwconv_grad_weight(%1162, %491) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.7.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 282189824,
-      arena + 272556032, arena + 287006720);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 279379968,
+      arena + 269746176, arena + 284196864);
 
   /* %1168 = reduce_sum(%1162) {axes [0], batch} blocks.7.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 282189824,
-      arena + 287015168);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 279379968,
+      arena + 284205312);
 
   /* %1169 = gelu_grad(%489, %1166) blocks.7.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 267739136, arena + 277372928,
-      arena + 272556032);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 264929280, arena + 274563072,
+      arena + 269746176);
 
   /* %1170 = batch_normalize_grad(%486, %1169, %487) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 262922240, arena + 272556032, params[201],
-      1e-05f, arena + 267739136);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, params[201],
+      1e-05f, arena + 264929280);
 
   /* %1171 = batch_normalize_param_grad(%486, %1169) {eps 1e-05, channels last} blocks.7.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 262922240, arena + 272556032, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 260112384, arena + 269746176, 1e-05f,
+      arena + 274563072);
 
   /* %1172 = index(%1171) {axis 0, at 0} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 272703488, 768);
+  lk_copy_rows(1, 768, arena + 274563072, 1536, arena + 269893632, 768);
 
   /* %1173 = index(%1171) {axis 0, at 1} blocks.7.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 272704256, 768);
+  lk_copy_rows(1, 768, arena + 274563840, 1536, arena + 269894400, 768);
 
   /* %1174 = transpose(%485) {perm [1, 0]} blocks.7.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 262922240);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[199], arena + 260112384);
 
   /* %1175 = fused_linear(%1170, %1174) blocks.7.leff.conv1 : f32[B, 196, 192], written into %1149 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 267739136 + (long)b * 150528, arena + 262922240, NULL,
-        LK_ACT_NONE, NULL, arena + 296640704 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 264929280 + (long)b * 150528, arena + 260112384, NULL,
+        LK_ACT_NONE, NULL, arena + 293830848 + (long)b * 37824);
   } // for b
 
   /* %1176 = linear_grad_weight(%1170, %482) blocks.7.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 267739136, arena + 604532864, arena + 272556032);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 264929280, arena + 604143744, arena + 269746176);
 
   /* %1177 = reduce_sum(%1170) {axes [0], batch} blocks.7.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 267739136,
-      arena + 272705024);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
+      arena + 269895168);
 
   /* %1178 = reshape(%1176) {shape [768, 192, 1, 1]} blocks.7.leff.conv1 : f32[768, 192, 1, 1], a view of %1176: no code */
 
   /* %1179 = concat(%1150, %1175) {axis 0} blocks.7.norm2 : f32[B, 197, 192], a view of %1149: no code */
 
   /* %1180 = reduce_sum(%1179) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 296640512,
-      arena + 271620800);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 293830656,
+      arena + 268810944);
 
   /* %1181 = mul(%1179, %476) blocks.7.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 296640512, (const long[]){37824, 192, 1},
-      params[197], (const long[]){0, 0, 1}, arena + 262922240);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 293830656, (const long[]){37824, 192, 1},
+      params[197], (const long[]){0, 0, 1}, arena + 260112384);
 
   /* %1182 = mul(%1179, %478) blocks.7.norm2 : f32[B, 197, 192], written over %1149 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 296640512, (const long[]){37824, 192, 1},
-      arena + 540469376, (const long[]){37824, 192, 1}, arena + 296640512);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 293830656, (const long[]){37824, 192, 1},
+      arena + 540080256, (const long[]){37824, 192, 1}, arena + 293830656);
 
   /* %1183 = reduce_sum(%1182) {axes [0], batch} blocks.7.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 296640512,
-      arena + 271620992);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 293830656,
+      arena + 268811136);
 
   /* %1184 = normalize_grad(%475, %1181) {eps 1e-06} blocks.7.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 539259008, arena + 262922240, 1e-06f, arena + 264132608);
+  lk_normalize_grad(B * 197, 192, arena + 538869888, arena + 260112384, 1e-06f, arena + 261322752);
 
   /* %1185 = add(%1148, %1184) blocks.7 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 264132608, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 261322752, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1186 = mul(%1185, %473) blocks.7 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 262922240);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 260112384);
 
   /* %1187 = transpose(%470) {perm [1, 0]} blocks.7.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 264132608);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[195], arena + 261322752);
 
   /* %1188 = fused_linear(%1186, %1187) blocks.7.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 262922240, arena + 264132608, NULL, LK_ACT_NONE, NULL,
-      arena + 266647904);
+  lk_fused_linear(B * 197, 192, 192, arena + 260112384, arena + 261322752, NULL, LK_ACT_NONE, NULL,
+      arena + 263838048);
 
   /* %1189 = linear_grad_weight(%1186, %469) blocks.7.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 262922240, arena + 538048640, arena + 271583936);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 260112384, arena + 537659520, arena + 268774080);
 
   /* %1190 = reduce_sum(%1186) {axes [0], batch} blocks.7.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 262922240,
-      arena + 271621184);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
+      arena + 268811328);
 
   /* %1191 = reshape(%1188) {shape [197, 3, 1, 64]} blocks.7.attn : f32[B, 197, 3, 1, 64], a view of %1188: no code */
 
   /* %1192 = matmul_permuted(%1191, %464) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 266647904, 64, 192, 1,
-      arena + 536838272, 64, 1, 192, arena + 262922240, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 263838048, 64, 192, 1,
+      arena + 536449152, 64, 1, 192, arena + 260112384, 38809, 197, 0.0f);
 
   /* %1193 = matmul_permuted(%467, %1191) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 438325664, 38809, 1, 197,
-      arena + 266647904, 64, 192, 1, arena + 270373568, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 435515808, 38809, 1, 197,
+      arena + 263838048, 64, 192, 1, arena + 267563712, 64, 192, 0.0f);
 
   /* %1194 = softmax_grad(%467, %1192) {axis -1} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 438325664, arena + 262922240, arena + 266647904);
+  lk_softmax_grad(B * 591, 197, arena + 435515808, arena + 260112384, arena + 263838048);
 
   /* %1195 = mul_scalar(%1194) {x op 0.125} blocks.7.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 266647904, 0.125f, arena + 262922240);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 263838048, 0.125f, arena + 260112384);
 
   /* %1196 = matmul_permuted(%1195, %463) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 262922240, 38809, 197, 1,
-      arena + 535627904, 64, 192, 1, arena + 266647904, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 260112384, 38809, 197, 1,
+      arena + 535238784, 64, 192, 1, arena + 263838048, 64, 192, 0.0f);
 
   /* %1197 = matmul_permuted(%462, %1195) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.7.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 262922240, 38809, 1, 197,
-      arena + 534417536, 64, 192, 1, arena + 267858272, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 260112384, 38809, 1, 197,
+      arena + 534028416, 64, 192, 1, arena + 265048416, 64, 192, 0.0f);
 
   /* %1198 = reshape(%1193) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1193: no code */
 
@@ -7907,46 +7929,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1200 = reshape(%1196) {shape [197, 192]} blocks.7.attn : f32[B, 197, 192], a view of %1196: no code */
 
   /* %1201 = concat(%1200, %1199, %1198) {axis 1} blocks.7.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 266647904, 192, arena + 262922240, 576);
-  lk_copy_rows(B * 197, 192, arena + 267858272, 192, arena + 262922432, 576);
-  lk_copy_rows(B * 197, 192, arena + 270373568, 192, arena + 262922624, 576);
+  lk_copy_rows(B * 197, 192, arena + 263838048, 192, arena + 260112384, 576);
+  lk_copy_rows(B * 197, 192, arena + 265048416, 192, arena + 260112576, 576);
+  lk_copy_rows(B * 197, 192, arena + 267563712, 192, arena + 260112768, 576);
 
   /* %1202 = transpose(%456) {perm [1, 0]} blocks.7.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 267763712);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[193], arena + 264953856);
 
   /* %1203 = fused_linear(%1201, %1202) blocks.7.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 262922240, arena + 267763712, NULL, LK_ACT_NONE, NULL,
-      arena + 266553344);
+  lk_fused_linear(B * 197, 576, 192, arena + 260112384, arena + 264953856, NULL, LK_ACT_NONE, NULL,
+      arena + 263743488);
 
   /* %1204 = linear_grad_weight(%1201, %455) blocks.7.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 262922240, arena + 533207168, arena + 270301184);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 260112384, arena + 532818048, arena + 267491328);
 
   /* %1205 = reduce_sum(%1201) {axes [0], batch} blocks.7.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 262922240,
-      arena + 270411776);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 260112384,
+      arena + 267601920);
 
   /* %1206 = reduce_sum(%1203) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266553344,
-      arena + 270412352);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
+      arena + 267602496);
 
   /* %1207 = mul(%1203, %451) blocks.7.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266553344, (const long[]){37824, 192, 1},
-      params[191], (const long[]){0, 0, 1}, arena + 262922240);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
+      params[191], (const long[]){0, 0, 1}, arena + 260112384);
 
   /* %1208 = mul(%1203, %453) blocks.7.norm1 : f32[B, 197, 192], written over %1203 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 266553344, (const long[]){37824, 192, 1},
-      arena + 531996800, (const long[]){37824, 192, 1}, arena + 266553344);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 263743488, (const long[]){37824, 192, 1},
+      arena + 531607680, (const long[]){37824, 192, 1}, arena + 263743488);
 
   /* %1209 = reduce_sum(%1208) {axes [0], batch} blocks.7.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 266553344,
-      arena + 270412544);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 263743488,
+      arena + 267602688);
 
   /* %1210 = normalize_grad(%448, %1207) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 530786432, arena + 262922240, 1e-06f, arena + 264132608);
+  lk_normalize_grad(B * 197, 192, arena + 530397312, arena + 260112384, 1e-06f, arena + 261322752);
 
   /* %1211 = add(%1185, %1210) blocks.6 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 264132608, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 261322752, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1212 = slice(%1145) {axis 0, start 0, length 6} : f32[B, 6, 192], a view of %848: no code */
 
@@ -7954,185 +7976,185 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1214 = zero_pad(%1213) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617026304 + (long)b * 2304,
-        arena + 262922240 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616932096 + (long)b * 2304,
+        arena + 260112384 + (long)b * 37824);
   } // for b
 
   /* %1215 = add(%1211, %1214) blocks.6 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 262922240, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 260112384, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1216 = mul(%1215, %446) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 267739136);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 264929280);
 
   /* %1217 = slice(%1216) {axis 0, start 0, length 1} blocks.6.leff : f32[B, 1, 192], a view of %1216: no code */
 
   /* %1218 = slice(%1216) {axis 0, start 1, length 196} blocks.6.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 267739328, 37824, arena + 262922240, 37632);
+  lk_copy_rows(B, 37632, arena + 264929472, 37824, arena + 260112384, 37632);
 
   /* %1219 = batch_normalize_grad(%440, %1218, %441) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 603328640, arena + 262922240, params[187],
-      1e-05f, arena + 268949504);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 602939520, arena + 260112384, params[187],
+      1e-05f, arena + 266139648);
 
   /* %1220 = batch_normalize_param_grad(%440, %1218) {eps 1e-05, channels last} blocks.6.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 603328640, arena + 262922240, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 602939520, arena + 260112384, 1e-05f,
+      arena + 261316608);
 
   /* %1221 = index(%1220) {axis 0, at 0} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 270412736, 192);
+  lk_copy_rows(1, 192, arena + 261316608, 384, arena + 267602880, 192);
 
   /* %1222 = index(%1220) {axis 0, at 1} blocks.6.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 270412928, 192);
+  lk_copy_rows(1, 192, arena + 261316800, 384, arena + 267603072, 192);
 
   /* %1223 = transpose(%439) {perm [1, 0]} blocks.6.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 270153728);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[185], arena + 267343872);
 
   /* %1224 = fused_linear(%1219, %1223) blocks.6.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 268949504, arena + 270153728, NULL, LK_ACT_NONE, NULL,
-      arena + 262922240);
+  lk_fused_linear(B * 196, 192, 768, arena + 266139648, arena + 267343872, NULL, LK_ACT_NONE, NULL,
+      arena + 260112384);
 
   /* %1225 = linear_grad_weight(%1219, %436) blocks.6.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 268949504, arena + 258105344, arena + 270153728);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 266139648, arena + 255295488, arena + 267343872);
 
   /* %1226 = reduce_sum(%1219) {axes [0], batch} blocks.6.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 268949504,
-      arena + 270413120);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 266139648,
+      arena + 267603264);
 
   /* %1227 = reshape(%1225) {shape [192, 768, 1, 1]} blocks.6.leff.conv3 : f32[192, 768, 1, 1], a view of %1225: no code */
 
   /* %1228 = gelu_grad(%434, %1224) blocks.6.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 253288448, arena + 262922240,
-      arena + 258105344);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 250478592, arena + 260112384,
+      arena + 255295488);
 
   /* %1229 = batch_normalize_grad(%431, %1228, %432) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 248471552, arena + 258105344, params[181],
-      1e-05f, arena + 253288448);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488, params[181],
+      1e-05f, arena + 250478592);
 
   /* %1230 = batch_normalize_param_grad(%431, %1228) {eps 1e-05, channels last} blocks.6.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 248471552, arena + 258105344, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 245661696, arena + 255295488, 1e-05f,
+      arena + 260112384);
 
   /* %1231 = index(%1230) {axis 0, at 0} blocks.6.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 258112256, 768);
+  lk_copy_rows(1, 768, arena + 260112384, 1536, arena + 255302400, 768);
 
   /* %1232 = index(%1230) {axis 0, at 1} blocks.6.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 258113024, 768);
+  lk_copy_rows(1, 768, arena + 260113152, 1536, arena + 255303168, 768);
 
   /* %1233 = token_dwconv_grad_input(%1229, %429) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 253288448, params[179],
-      arena + 248471552);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592, params[179],
+      arena + 245661696);
 
   /* %1234 = token_dwconv_grad_weight(%1229, %428) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.6.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 253288448,
-      arena + 243654656, arena + 258105344);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 250478592,
+      arena + 240844800, arena + 255295488);
 
   /* %1235 = reduce_sum(%1229) {axes [0], batch} blocks.6.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 253288448,
-      arena + 258113792);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 250478592,
+      arena + 255303936);
 
   /* %1236 = gelu_grad(%426, %1233) blocks.6.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 238837760, arena + 248471552,
-      arena + 243654656);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 236027904, arena + 245661696,
+      arena + 240844800);
 
   /* %1237 = batch_normalize_grad(%423, %1236, %424) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 234020864, arena + 243654656, params[175],
-      1e-05f, arena + 238837760);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, params[175],
+      1e-05f, arena + 236027904);
 
   /* %1238 = batch_normalize_param_grad(%423, %1236) {eps 1e-05, channels last} blocks.6.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 234020864, arena + 243654656, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 231211008, arena + 240844800, 1e-05f,
+      arena + 245661696);
 
   /* %1239 = index(%1238) {axis 0, at 0} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 243802112, 768);
+  lk_copy_rows(1, 768, arena + 245661696, 1536, arena + 240992256, 768);
 
   /* %1240 = index(%1238) {axis 0, at 1} blocks.6.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 243802880, 768);
+  lk_copy_rows(1, 768, arena + 245662464, 1536, arena + 240993024, 768);
 
   /* %1241 = transpose(%422) {perm [1, 0]} blocks.6.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 234020864);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[173], arena + 231211008);
 
   /* %1242 = fused_linear(%1237, %1241) blocks.6.leff.conv1 : f32[B, 196, 192], written into %1216 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 238837760 + (long)b * 150528, arena + 234020864, NULL,
-        LK_ACT_NONE, NULL, arena + 267739328 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 236027904 + (long)b * 150528, arena + 231211008, NULL,
+        LK_ACT_NONE, NULL, arena + 264929472 + (long)b * 37824);
   } // for b
 
   /* %1243 = linear_grad_weight(%1237, %419) blocks.6.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 238837760, arena + 602124416, arena + 243654656);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 236027904, arena + 601735296, arena + 240844800);
 
   /* %1244 = reduce_sum(%1237) {axes [0], batch} blocks.6.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 238837760,
-      arena + 243803648);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
+      arena + 240993792);
 
   /* %1245 = reshape(%1243) {shape [768, 192, 1, 1]} blocks.6.leff.conv1 : f32[768, 192, 1, 1], a view of %1243: no code */
 
   /* %1246 = concat(%1217, %1242) {axis 0} blocks.6.norm2 : f32[B, 197, 192], a view of %1216: no code */
 
   /* %1247 = reduce_sum(%1246) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 267739136,
-      arena + 242719424);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
+      arena + 239909568);
 
   /* %1248 = mul(%1246, %413) blocks.6.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 267739136, (const long[]){37824, 192, 1},
-      params[171], (const long[]){0, 0, 1}, arena + 234020864);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
+      params[171], (const long[]){0, 0, 1}, arena + 231211008);
 
   /* %1249 = mul(%1246, %415) blocks.6.norm2 : f32[B, 197, 192], written over %1216 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 267739136, (const long[]){37824, 192, 1},
-      arena + 529576064, (const long[]){37824, 192, 1}, arena + 267739136);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 264929280, (const long[]){37824, 192, 1},
+      arena + 529186944, (const long[]){37824, 192, 1}, arena + 264929280);
 
   /* %1250 = reduce_sum(%1249) {axes [0], batch} blocks.6.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 267739136,
-      arena + 242719616);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 264929280,
+      arena + 239909760);
 
   /* %1251 = normalize_grad(%412, %1248) {eps 1e-06} blocks.6.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 528365696, arena + 234020864, 1e-06f, arena + 235231232);
+  lk_normalize_grad(B * 197, 192, arena + 527976576, arena + 231211008, 1e-06f, arena + 232421376);
 
   /* %1252 = add(%1215, %1251) blocks.6 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 235231232, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 232421376, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1253 = mul(%1252, %410) blocks.6 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 234020864);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 231211008);
 
   /* %1254 = transpose(%407) {perm [1, 0]} blocks.6.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 235231232);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[169], arena + 232421376);
 
   /* %1255 = fused_linear(%1253, %1254) blocks.6.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 234020864, arena + 235231232, NULL, LK_ACT_NONE, NULL,
-      arena + 237746528);
+  lk_fused_linear(B * 197, 192, 192, arena + 231211008, arena + 232421376, NULL, LK_ACT_NONE, NULL,
+      arena + 234936672);
 
   /* %1256 = linear_grad_weight(%1253, %406) blocks.6.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 234020864, arena + 527155328, arena + 242682560);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 231211008, arena + 526766208, arena + 239872704);
 
   /* %1257 = reduce_sum(%1253) {axes [0], batch} blocks.6.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234020864,
-      arena + 242719808);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
+      arena + 239909952);
 
   /* %1258 = reshape(%1255) {shape [197, 3, 1, 64]} blocks.6.attn : f32[B, 197, 3, 1, 64], a view of %1255: no code */
 
   /* %1259 = matmul_permuted(%1258, %401) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 237746528, 64, 192, 1,
-      arena + 525944960, 64, 1, 192, arena + 234020864, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 234936672, 64, 192, 1,
+      arena + 525555840, 64, 1, 192, arena + 231211008, 38809, 197, 0.0f);
 
   /* %1260 = matmul_permuted(%404, %1258) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 434600000, 38809, 1, 197,
-      arena + 237746528, 64, 192, 1, arena + 241472192, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 431790144, 38809, 1, 197,
+      arena + 234936672, 64, 192, 1, arena + 238662336, 64, 192, 0.0f);
 
   /* %1261 = softmax_grad(%404, %1259) {axis -1} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 434600000, arena + 234020864, arena + 237746528);
+  lk_softmax_grad(B * 591, 197, arena + 431790144, arena + 231211008, arena + 234936672);
 
   /* %1262 = mul_scalar(%1261) {x op 0.125} blocks.6.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 237746528, 0.125f, arena + 234020864);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 234936672, 0.125f, arena + 231211008);
 
   /* %1263 = matmul_permuted(%1262, %400) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 234020864, 38809, 197, 1,
-      arena + 524734592, 64, 192, 1, arena + 237746528, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 231211008, 38809, 197, 1,
+      arena + 524345472, 64, 192, 1, arena + 234936672, 64, 192, 0.0f);
 
   /* %1264 = matmul_permuted(%399, %1262) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.6.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 234020864, 38809, 1, 197,
-      arena + 523524224, 64, 192, 1, arena + 238956896, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 231211008, 38809, 1, 197,
+      arena + 523135104, 64, 192, 1, arena + 236147040, 64, 192, 0.0f);
 
   /* %1265 = reshape(%1260) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1260: no code */
 
@@ -8141,46 +8163,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1267 = reshape(%1263) {shape [197, 192]} blocks.6.attn : f32[B, 197, 192], a view of %1263: no code */
 
   /* %1268 = concat(%1267, %1266, %1265) {axis 1} blocks.6.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 237746528, 192, arena + 234020864, 576);
-  lk_copy_rows(B * 197, 192, arena + 238956896, 192, arena + 234021056, 576);
-  lk_copy_rows(B * 197, 192, arena + 241472192, 192, arena + 234021248, 576);
+  lk_copy_rows(B * 197, 192, arena + 234936672, 192, arena + 231211008, 576);
+  lk_copy_rows(B * 197, 192, arena + 236147040, 192, arena + 231211200, 576);
+  lk_copy_rows(B * 197, 192, arena + 238662336, 192, arena + 231211392, 576);
 
   /* %1269 = transpose(%393) {perm [1, 0]} blocks.6.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 238862336);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[167], arena + 236052480);
 
   /* %1270 = fused_linear(%1268, %1269) blocks.6.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 234020864, arena + 238862336, NULL, LK_ACT_NONE, NULL,
-      arena + 237651968);
+  lk_fused_linear(B * 197, 576, 192, arena + 231211008, arena + 236052480, NULL, LK_ACT_NONE, NULL,
+      arena + 234842112);
 
   /* %1271 = linear_grad_weight(%1268, %392) blocks.6.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 234020864, arena + 522313856, arena + 241399808);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 231211008, arena + 521924736, arena + 238589952);
 
   /* %1272 = reduce_sum(%1268) {axes [0], batch} blocks.6.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 234020864,
-      arena + 241510400);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 231211008,
+      arena + 238700544);
 
   /* %1273 = reduce_sum(%1270) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 237651968,
-      arena + 241510976);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
+      arena + 238701120);
 
   /* %1274 = mul(%1270, %388) blocks.6.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 237651968, (const long[]){37824, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 234020864);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 231211008);
 
   /* %1275 = mul(%1270, %390) blocks.6.norm1 : f32[B, 197, 192], written over %1270 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 237651968, (const long[]){37824, 192, 1},
-      arena + 521103488, (const long[]){37824, 192, 1}, arena + 237651968);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 234842112, (const long[]){37824, 192, 1},
+      arena + 520714368, (const long[]){37824, 192, 1}, arena + 234842112);
 
   /* %1276 = reduce_sum(%1275) {axes [0], batch} blocks.6.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 237651968,
-      arena + 241511168);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 234842112,
+      arena + 238701312);
 
   /* %1277 = normalize_grad(%385, %1274) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 519893120, arena + 234020864, 1e-06f, arena + 235231232);
+  lk_normalize_grad(B * 197, 192, arena + 519504000, arena + 231211008, 1e-06f, arena + 232421376);
 
   /* %1278 = add(%1252, %1277) blocks.5 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 235231232, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 232421376, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1279 = slice(%1212) {axis 0, start 0, length 5} : f32[B, 5, 192], a view of %848: no code */
 
@@ -8188,185 +8210,185 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1281 = zero_pad(%1280) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617026112 + (long)b * 2304,
-        arena + 234020864 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931904 + (long)b * 2304,
+        arena + 231211008 + (long)b * 37824);
   } // for b
 
   /* %1282 = add(%1278, %1281) blocks.5 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 234020864, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 231211008, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1283 = mul(%1282, %383) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 238837760);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 236027904);
 
   /* %1284 = slice(%1283) {axis 0, start 0, length 1} blocks.5.leff : f32[B, 1, 192], a view of %1283: no code */
 
   /* %1285 = slice(%1283) {axis 0, start 1, length 196} blocks.5.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 238837952, 37824, arena + 234020864, 37632);
+  lk_copy_rows(B, 37632, arena + 236028096, 37824, arena + 231211008, 37632);
 
   /* %1286 = batch_normalize_grad(%377, %1285, %378) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 600920192, arena + 234020864, params[161],
-      1e-05f, arena + 240048128);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 600531072, arena + 231211008, params[161],
+      1e-05f, arena + 237238272);
 
   /* %1287 = batch_normalize_param_grad(%377, %1285) {eps 1e-05, channels last} blocks.5.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 600920192, arena + 234020864, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 600531072, arena + 231211008, 1e-05f,
+      arena + 232415232);
 
   /* %1288 = index(%1287) {axis 0, at 0} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 241511360, 192);
+  lk_copy_rows(1, 192, arena + 232415232, 384, arena + 238701504, 192);
 
   /* %1289 = index(%1287) {axis 0, at 1} blocks.5.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 241511552, 192);
+  lk_copy_rows(1, 192, arena + 232415424, 384, arena + 238701696, 192);
 
   /* %1290 = transpose(%376) {perm [1, 0]} blocks.5.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 241252352);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[159], arena + 238442496);
 
   /* %1291 = fused_linear(%1286, %1290) blocks.5.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 240048128, arena + 241252352, NULL, LK_ACT_NONE, NULL,
-      arena + 234020864);
+  lk_fused_linear(B * 196, 192, 768, arena + 237238272, arena + 238442496, NULL, LK_ACT_NONE, NULL,
+      arena + 231211008);
 
   /* %1292 = linear_grad_weight(%1286, %373) blocks.5.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 240048128, arena + 229203968, arena + 241252352);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 237238272, arena + 226394112, arena + 238442496);
 
   /* %1293 = reduce_sum(%1286) {axes [0], batch} blocks.5.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 240048128,
-      arena + 241511744);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 237238272,
+      arena + 238701888);
 
   /* %1294 = reshape(%1292) {shape [192, 768, 1, 1]} blocks.5.leff.conv3 : f32[192, 768, 1, 1], a view of %1292: no code */
 
   /* %1295 = gelu_grad(%371, %1291) blocks.5.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 224387072, arena + 234020864,
-      arena + 229203968);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 221577216, arena + 231211008,
+      arena + 226394112);
 
   /* %1296 = batch_normalize_grad(%368, %1295, %369) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 219570176, arena + 229203968, params[155],
-      1e-05f, arena + 224387072);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, params[155],
+      1e-05f, arena + 221577216);
 
   /* %1297 = batch_normalize_param_grad(%368, %1295) {eps 1e-05, channels last} blocks.5.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 219570176, arena + 229203968, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 216760320, arena + 226394112, 1e-05f,
+      arena + 231211008);
 
   /* %1298 = index(%1297) {axis 0, at 0} blocks.5.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 229210880, 768);
+  lk_copy_rows(1, 768, arena + 231211008, 1536, arena + 226401024, 768);
 
   /* %1299 = index(%1297) {axis 0, at 1} blocks.5.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 229211648, 768);
+  lk_copy_rows(1, 768, arena + 231211776, 1536, arena + 226401792, 768);
 
   /* %1300 = token_dwconv_grad_input(%1296, %366) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 224387072, params[153],
-      arena + 219570176);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216, params[153],
+      arena + 216760320);
 
   /* %1301 = token_dwconv_grad_weight(%1296, %365) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.5.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 224387072,
-      arena + 214753280, arena + 229203968);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 221577216,
+      arena + 211943424, arena + 226394112);
 
   /* %1302 = reduce_sum(%1296) {axes [0], batch} blocks.5.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 224387072,
-      arena + 229212416);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 221577216,
+      arena + 226402560);
 
   /* %1303 = gelu_grad(%363, %1300) blocks.5.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 209936384, arena + 219570176,
-      arena + 214753280);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 207126528, arena + 216760320,
+      arena + 211943424);
 
   /* %1304 = batch_normalize_grad(%360, %1303, %361) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 205119488, arena + 214753280, params[149],
-      1e-05f, arena + 209936384);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, params[149],
+      1e-05f, arena + 207126528);
 
   /* %1305 = batch_normalize_param_grad(%360, %1303) {eps 1e-05, channels last} blocks.5.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 205119488, arena + 214753280, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 202309632, arena + 211943424, 1e-05f,
+      arena + 216760320);
 
   /* %1306 = index(%1305) {axis 0, at 0} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 214900736, 768);
+  lk_copy_rows(1, 768, arena + 216760320, 1536, arena + 212090880, 768);
 
   /* %1307 = index(%1305) {axis 0, at 1} blocks.5.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 214901504, 768);
+  lk_copy_rows(1, 768, arena + 216761088, 1536, arena + 212091648, 768);
 
   /* %1308 = transpose(%359) {perm [1, 0]} blocks.5.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 205119488);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[147], arena + 202309632);
 
   /* %1309 = fused_linear(%1304, %1308) blocks.5.leff.conv1 : f32[B, 196, 192], written into %1283 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 209936384 + (long)b * 150528, arena + 205119488, NULL,
-        LK_ACT_NONE, NULL, arena + 238837952 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 207126528 + (long)b * 150528, arena + 202309632, NULL,
+        LK_ACT_NONE, NULL, arena + 236028096 + (long)b * 37824);
   } // for b
 
   /* %1310 = linear_grad_weight(%1304, %356) blocks.5.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 209936384, arena + 599715968, arena + 214753280);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 207126528, arena + 599326848, arena + 211943424);
 
   /* %1311 = reduce_sum(%1304) {axes [0], batch} blocks.5.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 209936384,
-      arena + 214902272);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 207126528,
+      arena + 212092416);
 
   /* %1312 = reshape(%1310) {shape [768, 192, 1, 1]} blocks.5.leff.conv1 : f32[768, 192, 1, 1], a view of %1310: no code */
 
   /* %1313 = concat(%1284, %1309) {axis 0} blocks.5.norm2 : f32[B, 197, 192], a view of %1283: no code */
 
   /* %1314 = reduce_sum(%1313) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 238837760,
-      arena + 213818048);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
+      arena + 211008192);
 
   /* %1315 = mul(%1313, %350) blocks.5.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 238837760, (const long[]){37824, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 205119488);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
+      params[145], (const long[]){0, 0, 1}, arena + 202309632);
 
   /* %1316 = mul(%1313, %352) blocks.5.norm2 : f32[B, 197, 192], written over %1283 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 238837760, (const long[]){37824, 192, 1},
-      arena + 518682752, (const long[]){37824, 192, 1}, arena + 238837760);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 236027904, (const long[]){37824, 192, 1},
+      arena + 518293632, (const long[]){37824, 192, 1}, arena + 236027904);
 
   /* %1317 = reduce_sum(%1316) {axes [0], batch} blocks.5.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 238837760,
-      arena + 213818240);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 236027904,
+      arena + 211008384);
 
   /* %1318 = normalize_grad(%349, %1315) {eps 1e-06} blocks.5.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 517472384, arena + 205119488, 1e-06f, arena + 206329856);
+  lk_normalize_grad(B * 197, 192, arena + 517083264, arena + 202309632, 1e-06f, arena + 203520000);
 
   /* %1319 = add(%1282, %1318) blocks.5 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 206329856, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 203520000, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1320 = mul(%1319, %347) blocks.5 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 205119488);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 202309632);
 
   /* %1321 = transpose(%344) {perm [1, 0]} blocks.5.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 206329856);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 203520000);
 
   /* %1322 = fused_linear(%1320, %1321) blocks.5.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 205119488, arena + 206329856, NULL, LK_ACT_NONE, NULL,
-      arena + 208845152);
+  lk_fused_linear(B * 197, 192, 192, arena + 202309632, arena + 203520000, NULL, LK_ACT_NONE, NULL,
+      arena + 206035296);
 
   /* %1323 = linear_grad_weight(%1320, %343) blocks.5.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 205119488, arena + 516262016, arena + 213781184);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 202309632, arena + 515872896, arena + 210971328);
 
   /* %1324 = reduce_sum(%1320) {axes [0], batch} blocks.5.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205119488,
-      arena + 213818432);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 211008576);
 
   /* %1325 = reshape(%1322) {shape [197, 3, 1, 64]} blocks.5.attn : f32[B, 197, 3, 1, 64], a view of %1322: no code */
 
   /* %1326 = matmul_permuted(%1325, %338) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 208845152, 64, 192, 1,
-      arena + 515051648, 64, 1, 192, arena + 205119488, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 206035296, 64, 192, 1,
+      arena + 514662528, 64, 1, 192, arena + 202309632, 38809, 197, 0.0f);
 
   /* %1327 = matmul_permuted(%341, %1325) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 430874336, 38809, 1, 197,
-      arena + 208845152, 64, 192, 1, arena + 212570816, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 428064480, 38809, 1, 197,
+      arena + 206035296, 64, 192, 1, arena + 209760960, 64, 192, 0.0f);
 
   /* %1328 = softmax_grad(%341, %1326) {axis -1} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 430874336, arena + 205119488, arena + 208845152);
+  lk_softmax_grad(B * 591, 197, arena + 428064480, arena + 202309632, arena + 206035296);
 
   /* %1329 = mul_scalar(%1328) {x op 0.125} blocks.5.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 208845152, 0.125f, arena + 205119488);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 206035296, 0.125f, arena + 202309632);
 
   /* %1330 = matmul_permuted(%1329, %337) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 205119488, 38809, 197, 1,
-      arena + 513841280, 64, 192, 1, arena + 208845152, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 202309632, 38809, 197, 1,
+      arena + 513452160, 64, 192, 1, arena + 206035296, 64, 192, 0.0f);
 
   /* %1331 = matmul_permuted(%336, %1329) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.5.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 205119488, 38809, 1, 197,
-      arena + 512630912, 64, 192, 1, arena + 210055520, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 202309632, 38809, 1, 197,
+      arena + 512241792, 64, 192, 1, arena + 207245664, 64, 192, 0.0f);
 
   /* %1332 = reshape(%1327) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1327: no code */
 
@@ -8375,46 +8397,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1334 = reshape(%1330) {shape [197, 192]} blocks.5.attn : f32[B, 197, 192], a view of %1330: no code */
 
   /* %1335 = concat(%1334, %1333, %1332) {axis 1} blocks.5.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 208845152, 192, arena + 205119488, 576);
-  lk_copy_rows(B * 197, 192, arena + 210055520, 192, arena + 205119680, 576);
-  lk_copy_rows(B * 197, 192, arena + 212570816, 192, arena + 205119872, 576);
+  lk_copy_rows(B * 197, 192, arena + 206035296, 192, arena + 202309632, 576);
+  lk_copy_rows(B * 197, 192, arena + 207245664, 192, arena + 202309824, 576);
+  lk_copy_rows(B * 197, 192, arena + 209760960, 192, arena + 202310016, 576);
 
   /* %1336 = transpose(%330) {perm [1, 0]} blocks.5.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 209960960);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[141], arena + 207151104);
 
   /* %1337 = fused_linear(%1335, %1336) blocks.5.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 205119488, arena + 209960960, NULL, LK_ACT_NONE, NULL,
-      arena + 208750592);
+  lk_fused_linear(B * 197, 576, 192, arena + 202309632, arena + 207151104, NULL, LK_ACT_NONE, NULL,
+      arena + 205940736);
 
   /* %1338 = linear_grad_weight(%1335, %329) blocks.5.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 205119488, arena + 511420544, arena + 212498432);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 202309632, arena + 511031424, arena + 209688576);
 
   /* %1339 = reduce_sum(%1335) {axes [0], batch} blocks.5.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 205119488,
-      arena + 212609024);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 202309632,
+      arena + 209799168);
 
   /* %1340 = reduce_sum(%1337) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 208750592,
-      arena + 212609600);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
+      arena + 209799744);
 
   /* %1341 = mul(%1337, %325) blocks.5.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 208750592, (const long[]){37824, 192, 1},
-      params[139], (const long[]){0, 0, 1}, arena + 205119488);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
+      params[139], (const long[]){0, 0, 1}, arena + 202309632);
 
   /* %1342 = mul(%1337, %327) blocks.5.norm1 : f32[B, 197, 192], written over %1337 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 208750592, (const long[]){37824, 192, 1},
-      arena + 510210176, (const long[]){37824, 192, 1}, arena + 208750592);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 205940736, (const long[]){37824, 192, 1},
+      arena + 509821056, (const long[]){37824, 192, 1}, arena + 205940736);
 
   /* %1343 = reduce_sum(%1342) {axes [0], batch} blocks.5.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 208750592,
-      arena + 212609792);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 205940736,
+      arena + 209799936);
 
   /* %1344 = normalize_grad(%322, %1341) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 508999808, arena + 205119488, 1e-06f, arena + 206329856);
+  lk_normalize_grad(B * 197, 192, arena + 508610688, arena + 202309632, 1e-06f, arena + 203520000);
 
   /* %1345 = add(%1319, %1344) blocks.4 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 206329856, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 203520000, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1346 = slice(%1279) {axis 0, start 0, length 4} : f32[B, 4, 192], a view of %848: no code */
 
@@ -8422,185 +8444,185 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1348 = zero_pad(%1347) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617025920 + (long)b * 2304,
-        arena + 205119488 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931712 + (long)b * 2304,
+        arena + 202309632 + (long)b * 37824);
   } // for b
 
   /* %1349 = add(%1345, %1348) blocks.4 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 205119488, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 202309632, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1350 = mul(%1349, %320) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 209936384);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 207126528);
 
   /* %1351 = slice(%1350) {axis 0, start 0, length 1} blocks.4.leff : f32[B, 1, 192], a view of %1350: no code */
 
   /* %1352 = slice(%1350) {axis 0, start 1, length 196} blocks.4.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 209936576, 37824, arena + 205119488, 37632);
+  lk_copy_rows(B, 37632, arena + 207126720, 37824, arena + 202309632, 37632);
 
   /* %1353 = batch_normalize_grad(%314, %1352, %315) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 598511744, arena + 205119488, params[135],
-      1e-05f, arena + 211146752);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 598122624, arena + 202309632, params[135],
+      1e-05f, arena + 208336896);
 
   /* %1354 = batch_normalize_param_grad(%314, %1352) {eps 1e-05, channels last} blocks.4.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 598511744, arena + 205119488, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 598122624, arena + 202309632, 1e-05f,
+      arena + 203513856);
 
   /* %1355 = index(%1354) {axis 0, at 0} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 212609984, 192);
+  lk_copy_rows(1, 192, arena + 203513856, 384, arena + 209800128, 192);
 
   /* %1356 = index(%1354) {axis 0, at 1} blocks.4.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 212610176, 192);
+  lk_copy_rows(1, 192, arena + 203514048, 384, arena + 209800320, 192);
 
   /* %1357 = transpose(%313) {perm [1, 0]} blocks.4.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 212350976);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[133], arena + 209541120);
 
   /* %1358 = fused_linear(%1353, %1357) blocks.4.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 211146752, arena + 212350976, NULL, LK_ACT_NONE, NULL,
-      arena + 205119488);
+  lk_fused_linear(B * 196, 192, 768, arena + 208336896, arena + 209541120, NULL, LK_ACT_NONE, NULL,
+      arena + 202309632);
 
   /* %1359 = linear_grad_weight(%1353, %310) blocks.4.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 211146752, arena + 200302592, arena + 212350976);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 208336896, arena + 197492736, arena + 209541120);
 
   /* %1360 = reduce_sum(%1353) {axes [0], batch} blocks.4.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 211146752,
-      arena + 212610368);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 208336896,
+      arena + 209800512);
 
   /* %1361 = reshape(%1359) {shape [192, 768, 1, 1]} blocks.4.leff.conv3 : f32[192, 768, 1, 1], a view of %1359: no code */
 
   /* %1362 = gelu_grad(%308, %1358) blocks.4.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 195485696, arena + 205119488,
-      arena + 200302592);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 192675840, arena + 202309632,
+      arena + 197492736);
 
   /* %1363 = batch_normalize_grad(%305, %1362, %306) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 190668800, arena + 200302592, params[129],
-      1e-05f, arena + 195485696);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 187858944, arena + 197492736, params[129],
+      1e-05f, arena + 192675840);
 
   /* %1364 = batch_normalize_param_grad(%305, %1362) {eps 1e-05, channels last} blocks.4.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 190668800, arena + 200302592, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 187858944, arena + 197492736, 1e-05f,
+      arena + 202309632);
 
   /* %1365 = index(%1364) {axis 0, at 0} blocks.4.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 200309504, 768);
+  lk_copy_rows(1, 768, arena + 202309632, 1536, arena + 197499648, 768);
 
   /* %1366 = index(%1364) {axis 0, at 1} blocks.4.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 200310272, 768);
+  lk_copy_rows(1, 768, arena + 202310400, 1536, arena + 197500416, 768);
 
   /* %1367 = token_dwconv_grad_input(%1363, %303) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 195485696, params[127],
-      arena + 190668800);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840, params[127],
+      arena + 187858944);
 
   /* %1368 = token_dwconv_grad_weight(%1363, %302) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.4.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 195485696,
-      arena + 185851904, arena + 200302592);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 192675840,
+      arena + 183042048, arena + 197492736);
 
   /* %1369 = reduce_sum(%1363) {axes [0], batch} blocks.4.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 195485696,
-      arena + 200311040);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 192675840,
+      arena + 197501184);
 
   /* %1370 = gelu_grad(%300, %1367) blocks.4.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 181035008, arena + 190668800,
-      arena + 185851904);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 178225152, arena + 187858944,
+      arena + 183042048);
 
   /* %1371 = batch_normalize_grad(%297, %1370, %298) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 176218112, arena + 185851904, params[123],
-      1e-05f, arena + 181035008);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, params[123],
+      1e-05f, arena + 178225152);
 
   /* %1372 = batch_normalize_param_grad(%297, %1370) {eps 1e-05, channels last} blocks.4.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 176218112, arena + 185851904, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 173408256, arena + 183042048, 1e-05f,
+      arena + 187858944);
 
   /* %1373 = index(%1372) {axis 0, at 0} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 185999360, 768);
+  lk_copy_rows(1, 768, arena + 187858944, 1536, arena + 183189504, 768);
 
   /* %1374 = index(%1372) {axis 0, at 1} blocks.4.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 186000128, 768);
+  lk_copy_rows(1, 768, arena + 187859712, 1536, arena + 183190272, 768);
 
   /* %1375 = transpose(%296) {perm [1, 0]} blocks.4.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 176218112);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[121], arena + 173408256);
 
   /* %1376 = fused_linear(%1371, %1375) blocks.4.leff.conv1 : f32[B, 196, 192], written into %1350 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 181035008 + (long)b * 150528, arena + 176218112, NULL,
-        LK_ACT_NONE, NULL, arena + 209936576 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 178225152 + (long)b * 150528, arena + 173408256, NULL,
+        LK_ACT_NONE, NULL, arena + 207126720 + (long)b * 37824);
   } // for b
 
   /* %1377 = linear_grad_weight(%1371, %293) blocks.4.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 181035008, arena + 597307520, arena + 185851904);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 178225152, arena + 596918400, arena + 183042048);
 
   /* %1378 = reduce_sum(%1371) {axes [0], batch} blocks.4.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 181035008,
-      arena + 186000896);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
+      arena + 183191040);
 
   /* %1379 = reshape(%1377) {shape [768, 192, 1, 1]} blocks.4.leff.conv1 : f32[768, 192, 1, 1], a view of %1377: no code */
 
   /* %1380 = concat(%1351, %1376) {axis 0} blocks.4.norm2 : f32[B, 197, 192], a view of %1350: no code */
 
   /* %1381 = reduce_sum(%1380) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 209936384,
-      arena + 184916672);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 207126528,
+      arena + 182106816);
 
   /* %1382 = mul(%1380, %287) blocks.4.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 209936384, (const long[]){37824, 192, 1},
-      params[119], (const long[]){0, 0, 1}, arena + 176218112);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 207126528, (const long[]){37824, 192, 1},
+      params[119], (const long[]){0, 0, 1}, arena + 173408256);
 
   /* %1383 = mul(%1380, %289) blocks.4.norm2 : f32[B, 197, 192], written over %1350 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 209936384, (const long[]){37824, 192, 1},
-      arena + 507789440, (const long[]){37824, 192, 1}, arena + 209936384);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 207126528, (const long[]){37824, 192, 1},
+      arena + 507400320, (const long[]){37824, 192, 1}, arena + 207126528);
 
   /* %1384 = reduce_sum(%1383) {axes [0], batch} blocks.4.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 209936384,
-      arena + 184916864);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 207126528,
+      arena + 182107008);
 
   /* %1385 = normalize_grad(%286, %1382) {eps 1e-06} blocks.4.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 506579072, arena + 176218112, 1e-06f, arena + 177428480);
+  lk_normalize_grad(B * 197, 192, arena + 506189952, arena + 173408256, 1e-06f, arena + 174618624);
 
   /* %1386 = add(%1349, %1385) blocks.4 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 177428480, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 174618624, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1387 = mul(%1386, %284) blocks.4 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 176218112);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 173408256);
 
   /* %1388 = transpose(%281) {perm [1, 0]} blocks.4.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 177428480);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 174618624);
 
   /* %1389 = fused_linear(%1387, %1388) blocks.4.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 176218112, arena + 177428480, NULL, LK_ACT_NONE, NULL,
-      arena + 179943776);
+  lk_fused_linear(B * 197, 192, 192, arena + 173408256, arena + 174618624, NULL, LK_ACT_NONE, NULL,
+      arena + 177133920);
 
   /* %1390 = linear_grad_weight(%1387, %280) blocks.4.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 176218112, arena + 505368704, arena + 184879808);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 173408256, arena + 504979584, arena + 182069952);
 
   /* %1391 = reduce_sum(%1387) {axes [0], batch} blocks.4.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 176218112,
-      arena + 184917056);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
+      arena + 182107200);
 
   /* %1392 = reshape(%1389) {shape [197, 3, 1, 64]} blocks.4.attn : f32[B, 197, 3, 1, 64], a view of %1389: no code */
 
   /* %1393 = matmul_permuted(%1392, %275) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 179943776, 64, 192, 1,
-      arena + 504158336, 64, 1, 192, arena + 176218112, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 177133920, 64, 192, 1,
+      arena + 503769216, 64, 1, 192, arena + 173408256, 38809, 197, 0.0f);
 
   /* %1394 = matmul_permuted(%278, %1392) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 427148672, 38809, 1, 197,
-      arena + 179943776, 64, 192, 1, arena + 183669440, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 424338816, 38809, 1, 197,
+      arena + 177133920, 64, 192, 1, arena + 180859584, 64, 192, 0.0f);
 
   /* %1395 = softmax_grad(%278, %1393) {axis -1} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 427148672, arena + 176218112, arena + 179943776);
+  lk_softmax_grad(B * 591, 197, arena + 424338816, arena + 173408256, arena + 177133920);
 
   /* %1396 = mul_scalar(%1395) {x op 0.125} blocks.4.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 179943776, 0.125f, arena + 176218112);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 177133920, 0.125f, arena + 173408256);
 
   /* %1397 = matmul_permuted(%1396, %274) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 176218112, 38809, 197, 1,
-      arena + 502947968, 64, 192, 1, arena + 179943776, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 173408256, 38809, 197, 1,
+      arena + 502558848, 64, 192, 1, arena + 177133920, 64, 192, 0.0f);
 
   /* %1398 = matmul_permuted(%273, %1396) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.4.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 176218112, 38809, 1, 197,
-      arena + 501737600, 64, 192, 1, arena + 181154144, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 173408256, 38809, 1, 197,
+      arena + 501348480, 64, 192, 1, arena + 178344288, 64, 192, 0.0f);
 
   /* %1399 = reshape(%1394) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1394: no code */
 
@@ -8609,46 +8631,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1401 = reshape(%1397) {shape [197, 192]} blocks.4.attn : f32[B, 197, 192], a view of %1397: no code */
 
   /* %1402 = concat(%1401, %1400, %1399) {axis 1} blocks.4.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 179943776, 192, arena + 176218112, 576);
-  lk_copy_rows(B * 197, 192, arena + 181154144, 192, arena + 176218304, 576);
-  lk_copy_rows(B * 197, 192, arena + 183669440, 192, arena + 176218496, 576);
+  lk_copy_rows(B * 197, 192, arena + 177133920, 192, arena + 173408256, 576);
+  lk_copy_rows(B * 197, 192, arena + 178344288, 192, arena + 173408448, 576);
+  lk_copy_rows(B * 197, 192, arena + 180859584, 192, arena + 173408640, 576);
 
   /* %1403 = transpose(%267) {perm [1, 0]} blocks.4.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 181059584);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[115], arena + 178249728);
 
   /* %1404 = fused_linear(%1402, %1403) blocks.4.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 176218112, arena + 181059584, NULL, LK_ACT_NONE, NULL,
-      arena + 179849216);
+  lk_fused_linear(B * 197, 576, 192, arena + 173408256, arena + 178249728, NULL, LK_ACT_NONE, NULL,
+      arena + 177039360);
 
   /* %1405 = linear_grad_weight(%1402, %266) blocks.4.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 176218112, arena + 500527232, arena + 183597056);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 173408256, arena + 500138112, arena + 180787200);
 
   /* %1406 = reduce_sum(%1402) {axes [0], batch} blocks.4.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 176218112,
-      arena + 183707648);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 173408256,
+      arena + 180897792);
 
   /* %1407 = reduce_sum(%1404) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 179849216,
-      arena + 183708224);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
+      arena + 180898368);
 
   /* %1408 = mul(%1404, %262) blocks.4.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 179849216, (const long[]){37824, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 176218112);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
+      params[113], (const long[]){0, 0, 1}, arena + 173408256);
 
   /* %1409 = mul(%1404, %264) blocks.4.norm1 : f32[B, 197, 192], written over %1404 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 179849216, (const long[]){37824, 192, 1},
-      arena + 499316864, (const long[]){37824, 192, 1}, arena + 179849216);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 177039360, (const long[]){37824, 192, 1},
+      arena + 498927744, (const long[]){37824, 192, 1}, arena + 177039360);
 
   /* %1410 = reduce_sum(%1409) {axes [0], batch} blocks.4.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 179849216,
-      arena + 183708416);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 177039360,
+      arena + 180898560);
 
   /* %1411 = normalize_grad(%259, %1408) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 498106496, arena + 176218112, 1e-06f, arena + 177428480);
+  lk_normalize_grad(B * 197, 192, arena + 497717376, arena + 173408256, 1e-06f, arena + 174618624);
 
   /* %1412 = add(%1386, %1411) blocks.3 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 177428480, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 174618624, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1413 = slice(%1346) {axis 0, start 0, length 3} : f32[B, 3, 192], a view of %848: no code */
 
@@ -8656,185 +8678,185 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1415 = zero_pad(%1414) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617025728 + (long)b * 2304,
-        arena + 176218112 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931520 + (long)b * 2304,
+        arena + 173408256 + (long)b * 37824);
   } // for b
 
   /* %1416 = add(%1412, %1415) blocks.3 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 176218112, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 173408256, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1417 = mul(%1416, %257) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 181035008);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 178225152);
 
   /* %1418 = slice(%1417) {axis 0, start 0, length 1} blocks.3.leff : f32[B, 1, 192], a view of %1417: no code */
 
   /* %1419 = slice(%1417) {axis 0, start 1, length 196} blocks.3.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 181035200, 37824, arena + 176218112, 37632);
+  lk_copy_rows(B, 37632, arena + 178225344, 37824, arena + 173408256, 37632);
 
   /* %1420 = batch_normalize_grad(%251, %1419, %252) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 596103296, arena + 176218112, params[109],
-      1e-05f, arena + 182245376);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 595714176, arena + 173408256, params[109],
+      1e-05f, arena + 179435520);
 
   /* %1421 = batch_normalize_param_grad(%251, %1419) {eps 1e-05, channels last} blocks.3.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 596103296, arena + 176218112, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 595714176, arena + 173408256, 1e-05f,
+      arena + 174612480);
 
   /* %1422 = index(%1421) {axis 0, at 0} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 183708608, 192);
+  lk_copy_rows(1, 192, arena + 174612480, 384, arena + 180898752, 192);
 
   /* %1423 = index(%1421) {axis 0, at 1} blocks.3.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 183708800, 192);
+  lk_copy_rows(1, 192, arena + 174612672, 384, arena + 180898944, 192);
 
   /* %1424 = transpose(%250) {perm [1, 0]} blocks.3.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 183449600);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[107], arena + 180639744);
 
   /* %1425 = fused_linear(%1420, %1424) blocks.3.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 182245376, arena + 183449600, NULL, LK_ACT_NONE, NULL,
-      arena + 176218112);
+  lk_fused_linear(B * 196, 192, 768, arena + 179435520, arena + 180639744, NULL, LK_ACT_NONE, NULL,
+      arena + 173408256);
 
   /* %1426 = linear_grad_weight(%1420, %247) blocks.3.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 182245376, arena + 171401216, arena + 183449600);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 179435520, arena + 168591360, arena + 180639744);
 
   /* %1427 = reduce_sum(%1420) {axes [0], batch} blocks.3.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 182245376,
-      arena + 183708992);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 179435520,
+      arena + 180899136);
 
   /* %1428 = reshape(%1426) {shape [192, 768, 1, 1]} blocks.3.leff.conv3 : f32[192, 768, 1, 1], a view of %1426: no code */
 
   /* %1429 = gelu_grad(%245, %1425) blocks.3.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 166584320, arena + 176218112,
-      arena + 171401216);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 163774464, arena + 173408256,
+      arena + 168591360);
 
   /* %1430 = batch_normalize_grad(%242, %1429, %243) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 161767424, arena + 171401216, params[103],
-      1e-05f, arena + 166584320);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 158957568, arena + 168591360, params[103],
+      1e-05f, arena + 163774464);
 
   /* %1431 = batch_normalize_param_grad(%242, %1429) {eps 1e-05, channels last} blocks.3.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 161767424, arena + 171401216, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 158957568, arena + 168591360, 1e-05f,
+      arena + 173408256);
 
   /* %1432 = index(%1431) {axis 0, at 0} blocks.3.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 171408128, 768);
+  lk_copy_rows(1, 768, arena + 173408256, 1536, arena + 168598272, 768);
 
   /* %1433 = index(%1431) {axis 0, at 1} blocks.3.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 171408896, 768);
+  lk_copy_rows(1, 768, arena + 173409024, 1536, arena + 168599040, 768);
 
   /* %1434 = token_dwconv_grad_input(%1430, %240) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 166584320, params[101],
-      arena + 161767424);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464, params[101],
+      arena + 158957568);
 
   /* %1435 = token_dwconv_grad_weight(%1430, %239) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.3.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 166584320,
-      arena + 156950528, arena + 171401216);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 163774464,
+      arena + 154140672, arena + 168591360);
 
   /* %1436 = reduce_sum(%1430) {axes [0], batch} blocks.3.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 166584320,
-      arena + 171409664);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 163774464,
+      arena + 168599808);
 
   /* %1437 = gelu_grad(%237, %1434) blocks.3.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 152133632, arena + 161767424,
-      arena + 156950528);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 149323776, arena + 158957568,
+      arena + 154140672);
 
   /* %1438 = batch_normalize_grad(%234, %1437, %235) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 147316736, arena + 156950528, params[97], 1e-05f,
-      arena + 152133632);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, params[97], 1e-05f,
+      arena + 149323776);
 
   /* %1439 = batch_normalize_param_grad(%234, %1437) {eps 1e-05, channels last} blocks.3.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 147316736, arena + 156950528, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 144506880, arena + 154140672, 1e-05f,
+      arena + 158957568);
 
   /* %1440 = index(%1439) {axis 0, at 0} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 157097984, 768);
+  lk_copy_rows(1, 768, arena + 158957568, 1536, arena + 154288128, 768);
 
   /* %1441 = index(%1439) {axis 0, at 1} blocks.3.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 157098752, 768);
+  lk_copy_rows(1, 768, arena + 158958336, 1536, arena + 154288896, 768);
 
   /* %1442 = transpose(%233) {perm [1, 0]} blocks.3.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 147316736);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[95], arena + 144506880);
 
   /* %1443 = fused_linear(%1438, %1442) blocks.3.leff.conv1 : f32[B, 196, 192], written into %1417 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 152133632 + (long)b * 150528, arena + 147316736, NULL,
-        LK_ACT_NONE, NULL, arena + 181035200 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 149323776 + (long)b * 150528, arena + 144506880, NULL,
+        LK_ACT_NONE, NULL, arena + 178225344 + (long)b * 37824);
   } // for b
 
   /* %1444 = linear_grad_weight(%1438, %230) blocks.3.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 152133632, arena + 594899072, arena + 156950528);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 149323776, arena + 594509952, arena + 154140672);
 
   /* %1445 = reduce_sum(%1438) {axes [0], batch} blocks.3.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 152133632,
-      arena + 157099520);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
+      arena + 154289664);
 
   /* %1446 = reshape(%1444) {shape [768, 192, 1, 1]} blocks.3.leff.conv1 : f32[768, 192, 1, 1], a view of %1444: no code */
 
   /* %1447 = concat(%1418, %1443) {axis 0} blocks.3.norm2 : f32[B, 197, 192], a view of %1417: no code */
 
   /* %1448 = reduce_sum(%1447) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 181035008,
-      arena + 156015296);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
+      arena + 153205440);
 
   /* %1449 = mul(%1447, %224) blocks.3.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 181035008, (const long[]){37824, 192, 1},
-      params[93], (const long[]){0, 0, 1}, arena + 147316736);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
+      params[93], (const long[]){0, 0, 1}, arena + 144506880);
 
   /* %1450 = mul(%1447, %226) blocks.3.norm2 : f32[B, 197, 192], written over %1417 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 181035008, (const long[]){37824, 192, 1},
-      arena + 496896128, (const long[]){37824, 192, 1}, arena + 181035008);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 178225152, (const long[]){37824, 192, 1},
+      arena + 496507008, (const long[]){37824, 192, 1}, arena + 178225152);
 
   /* %1451 = reduce_sum(%1450) {axes [0], batch} blocks.3.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 181035008,
-      arena + 156015488);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 178225152,
+      arena + 153205632);
 
   /* %1452 = normalize_grad(%223, %1449) {eps 1e-06} blocks.3.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 495685760, arena + 147316736, 1e-06f, arena + 148527104);
+  lk_normalize_grad(B * 197, 192, arena + 495296640, arena + 144506880, 1e-06f, arena + 145717248);
 
   /* %1453 = add(%1416, %1452) blocks.3 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 148527104, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 145717248, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1454 = mul(%1453, %221) blocks.3 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 147316736);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 144506880);
 
   /* %1455 = transpose(%218) {perm [1, 0]} blocks.3.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 148527104);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[91], arena + 145717248);
 
   /* %1456 = fused_linear(%1454, %1455) blocks.3.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 147316736, arena + 148527104, NULL, LK_ACT_NONE, NULL,
-      arena + 151042400);
+  lk_fused_linear(B * 197, 192, 192, arena + 144506880, arena + 145717248, NULL, LK_ACT_NONE, NULL,
+      arena + 148232544);
 
   /* %1457 = linear_grad_weight(%1454, %217) blocks.3.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 147316736, arena + 494475392, arena + 155978432);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 144506880, arena + 494086272, arena + 153168576);
 
   /* %1458 = reduce_sum(%1454) {axes [0], batch} blocks.3.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 147316736,
-      arena + 156015680);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
+      arena + 153205824);
 
   /* %1459 = reshape(%1456) {shape [197, 3, 1, 64]} blocks.3.attn : f32[B, 197, 3, 1, 64], a view of %1456: no code */
 
   /* %1460 = matmul_permuted(%1459, %212) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 151042400, 64, 192, 1,
-      arena + 493265024, 64, 1, 192, arena + 147316736, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 148232544, 64, 192, 1,
+      arena + 492875904, 64, 1, 192, arena + 144506880, 38809, 197, 0.0f);
 
   /* %1461 = matmul_permuted(%215, %1459) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 423423008, 38809, 1, 197,
-      arena + 151042400, 64, 192, 1, arena + 154768064, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 420613152, 38809, 1, 197,
+      arena + 148232544, 64, 192, 1, arena + 151958208, 64, 192, 0.0f);
 
   /* %1462 = softmax_grad(%215, %1460) {axis -1} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 423423008, arena + 147316736, arena + 151042400);
+  lk_softmax_grad(B * 591, 197, arena + 420613152, arena + 144506880, arena + 148232544);
 
   /* %1463 = mul_scalar(%1462) {x op 0.125} blocks.3.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 151042400, 0.125f, arena + 147316736);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 148232544, 0.125f, arena + 144506880);
 
   /* %1464 = matmul_permuted(%1463, %211) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 147316736, 38809, 197, 1,
-      arena + 492054656, 64, 192, 1, arena + 151042400, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 144506880, 38809, 197, 1,
+      arena + 491665536, 64, 192, 1, arena + 148232544, 64, 192, 0.0f);
 
   /* %1465 = matmul_permuted(%210, %1463) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.3.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 147316736, 38809, 1, 197,
-      arena + 490844288, 64, 192, 1, arena + 152252768, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 144506880, 38809, 1, 197,
+      arena + 490455168, 64, 192, 1, arena + 149442912, 64, 192, 0.0f);
 
   /* %1466 = reshape(%1461) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1461: no code */
 
@@ -8843,46 +8865,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1468 = reshape(%1464) {shape [197, 192]} blocks.3.attn : f32[B, 197, 192], a view of %1464: no code */
 
   /* %1469 = concat(%1468, %1467, %1466) {axis 1} blocks.3.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 151042400, 192, arena + 147316736, 576);
-  lk_copy_rows(B * 197, 192, arena + 152252768, 192, arena + 147316928, 576);
-  lk_copy_rows(B * 197, 192, arena + 154768064, 192, arena + 147317120, 576);
+  lk_copy_rows(B * 197, 192, arena + 148232544, 192, arena + 144506880, 576);
+  lk_copy_rows(B * 197, 192, arena + 149442912, 192, arena + 144507072, 576);
+  lk_copy_rows(B * 197, 192, arena + 151958208, 192, arena + 144507264, 576);
 
   /* %1470 = transpose(%204) {perm [1, 0]} blocks.3.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 152158208);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[89], arena + 149348352);
 
   /* %1471 = fused_linear(%1469, %1470) blocks.3.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 147316736, arena + 152158208, NULL, LK_ACT_NONE, NULL,
-      arena + 150947840);
+  lk_fused_linear(B * 197, 576, 192, arena + 144506880, arena + 149348352, NULL, LK_ACT_NONE, NULL,
+      arena + 148137984);
 
   /* %1472 = linear_grad_weight(%1469, %203) blocks.3.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 147316736, arena + 489633920, arena + 154695680);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 144506880, arena + 489244800, arena + 151885824);
 
   /* %1473 = reduce_sum(%1469) {axes [0], batch} blocks.3.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 147316736,
-      arena + 154806272);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 144506880,
+      arena + 151996416);
 
   /* %1474 = reduce_sum(%1471) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 150947840,
-      arena + 154806848);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
+      arena + 151996992);
 
   /* %1475 = mul(%1471, %199) blocks.3.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 150947840, (const long[]){37824, 192, 1},
-      params[87], (const long[]){0, 0, 1}, arena + 147316736);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
+      params[87], (const long[]){0, 0, 1}, arena + 144506880);
 
   /* %1476 = mul(%1471, %201) blocks.3.norm1 : f32[B, 197, 192], written over %1471 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 150947840, (const long[]){37824, 192, 1},
-      arena + 488423552, (const long[]){37824, 192, 1}, arena + 150947840);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 148137984, (const long[]){37824, 192, 1},
+      arena + 488034432, (const long[]){37824, 192, 1}, arena + 148137984);
 
   /* %1477 = reduce_sum(%1476) {axes [0], batch} blocks.3.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 150947840,
-      arena + 154807040);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 148137984,
+      arena + 151997184);
 
   /* %1478 = normalize_grad(%196, %1475) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 487213184, arena + 147316736, 1e-06f, arena + 148527104);
+  lk_normalize_grad(B * 197, 192, arena + 486824064, arena + 144506880, 1e-06f, arena + 145717248);
 
   /* %1479 = add(%1453, %1478) blocks.2 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 148527104, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 145717248, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1480 = slice(%1413) {axis 0, start 0, length 2} : f32[B, 2, 192], a view of %848: no code */
 
@@ -8890,185 +8912,185 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1482 = zero_pad(%1481) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617025536 + (long)b * 2304,
-        arena + 147316736 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931328 + (long)b * 2304,
+        arena + 144506880 + (long)b * 37824);
   } // for b
 
   /* %1483 = add(%1479, %1482) blocks.2 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 147316736, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 144506880, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1484 = mul(%1483, %194) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 152133632);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 149323776);
 
   /* %1485 = slice(%1484) {axis 0, start 0, length 1} blocks.2.leff : f32[B, 1, 192], a view of %1484: no code */
 
   /* %1486 = slice(%1484) {axis 0, start 1, length 196} blocks.2.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 152133824, 37824, arena + 147316736, 37632);
+  lk_copy_rows(B, 37632, arena + 149323968, 37824, arena + 144506880, 37632);
 
   /* %1487 = batch_normalize_grad(%188, %1486, %189) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 593694848, arena + 147316736, params[83], 1e-05f,
-      arena + 153344000);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 593305728, arena + 144506880, params[83], 1e-05f,
+      arena + 150534144);
 
   /* %1488 = batch_normalize_param_grad(%188, %1486) {eps 1e-05, channels last} blocks.2.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 593694848, arena + 147316736, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 593305728, arena + 144506880, 1e-05f,
+      arena + 145711104);
 
   /* %1489 = index(%1488) {axis 0, at 0} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 154807232, 192);
+  lk_copy_rows(1, 192, arena + 145711104, 384, arena + 151997376, 192);
 
   /* %1490 = index(%1488) {axis 0, at 1} blocks.2.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 154807424, 192);
+  lk_copy_rows(1, 192, arena + 145711296, 384, arena + 151997568, 192);
 
   /* %1491 = transpose(%187) {perm [1, 0]} blocks.2.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 154548224);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[81], arena + 151738368);
 
   /* %1492 = fused_linear(%1487, %1491) blocks.2.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 153344000, arena + 154548224, NULL, LK_ACT_NONE, NULL,
-      arena + 147316736);
+  lk_fused_linear(B * 196, 192, 768, arena + 150534144, arena + 151738368, NULL, LK_ACT_NONE, NULL,
+      arena + 144506880);
 
   /* %1493 = linear_grad_weight(%1487, %184) blocks.2.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 153344000, arena + 142499840, arena + 154548224);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 150534144, arena + 139689984, arena + 151738368);
 
   /* %1494 = reduce_sum(%1487) {axes [0], batch} blocks.2.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 153344000,
-      arena + 154807616);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 150534144,
+      arena + 151997760);
 
   /* %1495 = reshape(%1493) {shape [192, 768, 1, 1]} blocks.2.leff.conv3 : f32[192, 768, 1, 1], a view of %1493: no code */
 
   /* %1496 = gelu_grad(%182, %1492) blocks.2.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 137682944, arena + 147316736,
-      arena + 142499840);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 134873088, arena + 144506880,
+      arena + 139689984);
 
   /* %1497 = batch_normalize_grad(%179, %1496, %180) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 132866048, arena + 142499840, params[77], 1e-05f,
-      arena + 137682944);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984, params[77], 1e-05f,
+      arena + 134873088);
 
   /* %1498 = batch_normalize_param_grad(%179, %1496) {eps 1e-05, channels last} blocks.2.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 132866048, arena + 142499840, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 130056192, arena + 139689984, 1e-05f,
+      arena + 144506880);
 
   /* %1499 = index(%1498) {axis 0, at 0} blocks.2.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 142506752, 768);
+  lk_copy_rows(1, 768, arena + 144506880, 1536, arena + 139696896, 768);
 
   /* %1500 = index(%1498) {axis 0, at 1} blocks.2.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 142507520, 768);
+  lk_copy_rows(1, 768, arena + 144507648, 1536, arena + 139697664, 768);
 
   /* %1501 = token_dwconv_grad_input(%1497, %177) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 137682944, params[75],
-      arena + 132866048);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088, params[75],
+      arena + 130056192);
 
   /* %1502 = token_dwconv_grad_weight(%1497, %176) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.2.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 137682944,
-      arena + 128049152, arena + 142499840);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 134873088,
+      arena + 125239296, arena + 139689984);
 
   /* %1503 = reduce_sum(%1497) {axes [0], batch} blocks.2.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 137682944,
-      arena + 142508288);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 134873088,
+      arena + 139698432);
 
   /* %1504 = gelu_grad(%174, %1501) blocks.2.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 123232256, arena + 132866048,
-      arena + 128049152);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 120422400, arena + 130056192,
+      arena + 125239296);
 
   /* %1505 = batch_normalize_grad(%171, %1504, %172) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 118415360, arena + 128049152, params[71], 1e-05f,
-      arena + 123232256);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, params[71], 1e-05f,
+      arena + 120422400);
 
   /* %1506 = batch_normalize_param_grad(%171, %1504) {eps 1e-05, channels last} blocks.2.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 118415360, arena + 128049152, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 115605504, arena + 125239296, 1e-05f,
+      arena + 130056192);
 
   /* %1507 = index(%1506) {axis 0, at 0} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 128196608, 768);
+  lk_copy_rows(1, 768, arena + 130056192, 1536, arena + 125386752, 768);
 
   /* %1508 = index(%1506) {axis 0, at 1} blocks.2.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 128197376, 768);
+  lk_copy_rows(1, 768, arena + 130056960, 1536, arena + 125387520, 768);
 
   /* %1509 = transpose(%170) {perm [1, 0]} blocks.2.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 118415360);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[69], arena + 115605504);
 
   /* %1510 = fused_linear(%1505, %1509) blocks.2.leff.conv1 : f32[B, 196, 192], written into %1484 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 123232256 + (long)b * 150528, arena + 118415360, NULL,
-        LK_ACT_NONE, NULL, arena + 152133824 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 120422400 + (long)b * 150528, arena + 115605504, NULL,
+        LK_ACT_NONE, NULL, arena + 149323968 + (long)b * 37824);
   } // for b
 
   /* %1511 = linear_grad_weight(%1505, %167) blocks.2.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 123232256, arena + 592490624, arena + 128049152);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 120422400, arena + 592101504, arena + 125239296);
 
   /* %1512 = reduce_sum(%1505) {axes [0], batch} blocks.2.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 123232256,
-      arena + 128198144);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
+      arena + 125388288);
 
   /* %1513 = reshape(%1511) {shape [768, 192, 1, 1]} blocks.2.leff.conv1 : f32[768, 192, 1, 1], a view of %1511: no code */
 
   /* %1514 = concat(%1485, %1510) {axis 0} blocks.2.norm2 : f32[B, 197, 192], a view of %1484: no code */
 
   /* %1515 = reduce_sum(%1514) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 152133632,
-      arena + 127113920);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
+      arena + 124304064);
 
   /* %1516 = mul(%1514, %161) blocks.2.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 152133632, (const long[]){37824, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 118415360);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 149323776, (const long[]){37824, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 115605504);
 
   /* %1517 = mul(%1514, %163) blocks.2.norm2 : f32[B, 197, 192], written over %1484 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 152133632, (const long[]){37824, 192, 1},
-      arena + 486002816, (const long[]){37824, 192, 1}, arena + 152133632);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 149323776, (const long[]){37824, 192, 1},
+      arena + 485613696, (const long[]){37824, 192, 1}, arena + 149323776);
 
   /* %1518 = reduce_sum(%1517) {axes [0], batch} blocks.2.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 152133632,
-      arena + 127114112);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 149323776,
+      arena + 124304256);
 
   /* %1519 = normalize_grad(%160, %1516) {eps 1e-06} blocks.2.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 484792448, arena + 118415360, 1e-06f, arena + 119625728);
+  lk_normalize_grad(B * 197, 192, arena + 484403328, arena + 115605504, 1e-06f, arena + 116815872);
 
   /* %1520 = add(%1483, %1519) blocks.2 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 119625728, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 116815872, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1521 = mul(%1520, %158) blocks.2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 118415360);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 115605504);
 
   /* %1522 = transpose(%155) {perm [1, 0]} blocks.2.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 119625728);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[65], arena + 116815872);
 
   /* %1523 = fused_linear(%1521, %1522) blocks.2.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 118415360, arena + 119625728, NULL, LK_ACT_NONE, NULL,
-      arena + 122141024);
+  lk_fused_linear(B * 197, 192, 192, arena + 115605504, arena + 116815872, NULL, LK_ACT_NONE, NULL,
+      arena + 119331168);
 
   /* %1524 = linear_grad_weight(%1521, %154) blocks.2.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 118415360, arena + 483582080, arena + 127077056);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 115605504, arena + 483192960, arena + 124267200);
 
   /* %1525 = reduce_sum(%1521) {axes [0], batch} blocks.2.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 118415360,
-      arena + 127114304);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
+      arena + 124304448);
 
   /* %1526 = reshape(%1523) {shape [197, 3, 1, 64]} blocks.2.attn : f32[B, 197, 3, 1, 64], a view of %1523: no code */
 
   /* %1527 = matmul_permuted(%1526, %149) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 122141024, 64, 192, 1,
-      arena + 482371712, 64, 1, 192, arena + 118415360, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 119331168, 64, 192, 1,
+      arena + 481982592, 64, 1, 192, arena + 115605504, 38809, 197, 0.0f);
 
   /* %1528 = matmul_permuted(%152, %1526) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 419697344, 38809, 1, 197,
-      arena + 122141024, 64, 192, 1, arena + 125866688, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 416887488, 38809, 1, 197,
+      arena + 119331168, 64, 192, 1, arena + 123056832, 64, 192, 0.0f);
 
   /* %1529 = softmax_grad(%152, %1527) {axis -1} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 419697344, arena + 118415360, arena + 122141024);
+  lk_softmax_grad(B * 591, 197, arena + 416887488, arena + 115605504, arena + 119331168);
 
   /* %1530 = mul_scalar(%1529) {x op 0.125} blocks.2.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 122141024, 0.125f, arena + 118415360);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 119331168, 0.125f, arena + 115605504);
 
   /* %1531 = matmul_permuted(%1530, %148) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 118415360, 38809, 197, 1,
-      arena + 481161344, 64, 192, 1, arena + 122141024, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 115605504, 38809, 197, 1,
+      arena + 480772224, 64, 192, 1, arena + 119331168, 64, 192, 0.0f);
 
   /* %1532 = matmul_permuted(%147, %1530) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.2.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 118415360, 38809, 1, 197,
-      arena + 479950976, 64, 192, 1, arena + 123351392, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 115605504, 38809, 1, 197,
+      arena + 479561856, 64, 192, 1, arena + 120541536, 64, 192, 0.0f);
 
   /* %1533 = reshape(%1528) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1528: no code */
 
@@ -9077,46 +9099,46 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1535 = reshape(%1531) {shape [197, 192]} blocks.2.attn : f32[B, 197, 192], a view of %1531: no code */
 
   /* %1536 = concat(%1535, %1534, %1533) {axis 1} blocks.2.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 122141024, 192, arena + 118415360, 576);
-  lk_copy_rows(B * 197, 192, arena + 123351392, 192, arena + 118415552, 576);
-  lk_copy_rows(B * 197, 192, arena + 125866688, 192, arena + 118415744, 576);
+  lk_copy_rows(B * 197, 192, arena + 119331168, 192, arena + 115605504, 576);
+  lk_copy_rows(B * 197, 192, arena + 120541536, 192, arena + 115605696, 576);
+  lk_copy_rows(B * 197, 192, arena + 123056832, 192, arena + 115605888, 576);
 
   /* %1537 = transpose(%141) {perm [1, 0]} blocks.2.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 123256832);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[63], arena + 120446976);
 
   /* %1538 = fused_linear(%1536, %1537) blocks.2.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 118415360, arena + 123256832, NULL, LK_ACT_NONE, NULL,
-      arena + 122046464);
+  lk_fused_linear(B * 197, 576, 192, arena + 115605504, arena + 120446976, NULL, LK_ACT_NONE, NULL,
+      arena + 119236608);
 
   /* %1539 = linear_grad_weight(%1536, %140) blocks.2.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 118415360, arena + 478740608, arena + 125794304);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 115605504, arena + 478351488, arena + 122984448);
 
   /* %1540 = reduce_sum(%1536) {axes [0], batch} blocks.2.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 118415360,
-      arena + 125904896);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 115605504,
+      arena + 123095040);
 
   /* %1541 = reduce_sum(%1538) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 122046464,
-      arena + 125905472);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
+      arena + 123095616);
 
   /* %1542 = mul(%1538, %136) blocks.2.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 122046464, (const long[]){37824, 192, 1},
-      params[61], (const long[]){0, 0, 1}, arena + 118415360);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
+      params[61], (const long[]){0, 0, 1}, arena + 115605504);
 
   /* %1543 = mul(%1538, %138) blocks.2.norm1 : f32[B, 197, 192], written over %1538 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 122046464, (const long[]){37824, 192, 1},
-      arena + 477530240, (const long[]){37824, 192, 1}, arena + 122046464);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 119236608, (const long[]){37824, 192, 1},
+      arena + 477141120, (const long[]){37824, 192, 1}, arena + 119236608);
 
   /* %1544 = reduce_sum(%1543) {axes [0], batch} blocks.2.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 122046464,
-      arena + 125905664);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 119236608,
+      arena + 123095808);
 
   /* %1545 = normalize_grad(%133, %1542) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 476319872, arena + 118415360, 1e-06f, arena + 119625728);
+  lk_normalize_grad(B * 197, 192, arena + 475930752, arena + 115605504, 1e-06f, arena + 116815872);
 
   /* %1546 = add(%1520, %1545) blocks.1 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 119625728, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 116815872, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1547 = slice(%1480) {axis 0, start 0, length 1} : f32[B, 1, 192], a view of %848: no code */
 
@@ -9124,184 +9146,184 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1549 = zero_pad(%1548) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617025344 + (long)b * 2304,
-        arena + 118415360 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616931136 + (long)b * 2304,
+        arena + 115605504 + (long)b * 37824);
   } // for b
 
   /* %1550 = add(%1546, %1549) blocks.1 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 118415360, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 115605504, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1551 = mul(%1550, %131) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[2], (const long[]){1, 0, 0}, arena + 123232256);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[2], (const long[]){1, 0, 0}, arena + 120422400);
 
   /* %1552 = slice(%1551) {axis 0, start 0, length 1} blocks.1.leff : f32[B, 1, 192], a view of %1551: no code */
 
   /* %1553 = slice(%1551) {axis 0, start 1, length 196} blocks.1.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 123232448, 37824, arena + 118415360, 37632);
+  lk_copy_rows(B, 37632, arena + 120422592, 37824, arena + 115605504, 37632);
 
   /* %1554 = batch_normalize_grad(%125, %1553, %126) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 591286400, arena + 118415360, params[57], 1e-05f,
-      arena + 124442624);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 590897280, arena + 115605504, params[57], 1e-05f,
+      arena + 121632768);
 
   /* %1555 = batch_normalize_param_grad(%125, %1553) {eps 1e-05, channels last} blocks.1.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 591286400, arena + 118415360, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 590897280, arena + 115605504, 1e-05f,
+      arena + 116809728);
 
   /* %1556 = index(%1555) {axis 0, at 0} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 125905856, 192);
+  lk_copy_rows(1, 192, arena + 116809728, 384, arena + 123096000, 192);
 
   /* %1557 = index(%1555) {axis 0, at 1} blocks.1.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 125906048, 192);
+  lk_copy_rows(1, 192, arena + 116809920, 384, arena + 123096192, 192);
 
   /* %1558 = transpose(%124) {perm [1, 0]} blocks.1.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 125646848);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[55], arena + 122836992);
 
   /* %1559 = fused_linear(%1554, %1558) blocks.1.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 124442624, arena + 125646848, NULL, LK_ACT_NONE, NULL,
-      arena + 118415360);
+  lk_fused_linear(B * 196, 192, 768, arena + 121632768, arena + 122836992, NULL, LK_ACT_NONE, NULL,
+      arena + 115605504);
 
   /* %1560 = linear_grad_weight(%1554, %121) blocks.1.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 124442624, arena + 113598464, arena + 125646848);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 121632768, arena + 110788608, arena + 122836992);
 
   /* %1561 = reduce_sum(%1554) {axes [0], batch} blocks.1.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 124442624,
-      arena + 125906240);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 121632768,
+      arena + 123096384);
 
   /* %1562 = reshape(%1560) {shape [192, 768, 1, 1]} blocks.1.leff.conv3 : f32[192, 768, 1, 1], a view of %1560: no code */
 
   /* %1563 = gelu_grad(%119, %1559) blocks.1.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 108781568, arena + 118415360,
-      arena + 113598464);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 105971712, arena + 115605504,
+      arena + 110788608);
 
   /* %1564 = batch_normalize_grad(%116, %1563, %117) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 103964672, arena + 113598464, params[51], 1e-05f,
-      arena + 108781568);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, params[51], 1e-05f,
+      arena + 105971712);
 
   /* %1565 = batch_normalize_param_grad(%116, %1563) {eps 1e-05, channels last} blocks.1.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 103964672, arena + 113598464, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 101154816, arena + 110788608, 1e-05f,
+      arena + 115605504);
 
   /* %1566 = index(%1565) {axis 0, at 0} blocks.1.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 113605376, 768);
+  lk_copy_rows(1, 768, arena + 115605504, 1536, arena + 110795520, 768);
 
   /* %1567 = index(%1565) {axis 0, at 1} blocks.1.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 113606144, 768);
+  lk_copy_rows(1, 768, arena + 115606272, 1536, arena + 110796288, 768);
 
   /* %1568 = token_dwconv_grad_input(%1564, %114) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 108781568, params[49],
-      arena + 103964672);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 105971712, params[49],
+      arena + 101154816);
 
   /* %1569 = token_dwconv_grad_weight(%1564, %113) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.1.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 108781568, arena + 99147776,
-      arena + 113598464);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 105971712, arena + 96337920,
+      arena + 110788608);
 
   /* %1570 = reduce_sum(%1564) {axes [0], batch} blocks.1.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 108781568,
-      arena + 113606912);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 105971712,
+      arena + 110797056);
 
   /* %1571 = gelu_grad(%111, %1568) blocks.1.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 94330880, arena + 103964672, arena + 99147776);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 91521024, arena + 101154816, arena + 96337920);
 
   /* %1572 = batch_normalize_grad(%108, %1571, %109) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 89513984, arena + 99147776, params[45], 1e-05f,
-      arena + 94330880);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, params[45], 1e-05f,
+      arena + 91521024);
 
   /* %1573 = batch_normalize_param_grad(%108, %1571) {eps 1e-05, channels last} blocks.1.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 89513984, arena + 99147776, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 86704128, arena + 96337920, 1e-05f,
+      arena + 101154816);
 
   /* %1574 = index(%1573) {axis 0, at 0} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 99295232, 768);
+  lk_copy_rows(1, 768, arena + 101154816, 1536, arena + 96485376, 768);
 
   /* %1575 = index(%1573) {axis 0, at 1} blocks.1.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 99296000, 768);
+  lk_copy_rows(1, 768, arena + 101155584, 1536, arena + 96486144, 768);
 
   /* %1576 = transpose(%107) {perm [1, 0]} blocks.1.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 89513984);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[43], arena + 86704128);
 
   /* %1577 = fused_linear(%1572, %1576) blocks.1.leff.conv1 : f32[B, 196, 192], written into %1551 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 94330880 + (long)b * 150528, arena + 89513984, NULL,
-        LK_ACT_NONE, NULL, arena + 123232448 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 91521024 + (long)b * 150528, arena + 86704128, NULL,
+        LK_ACT_NONE, NULL, arena + 120422592 + (long)b * 37824);
   } // for b
 
   /* %1578 = linear_grad_weight(%1572, %104) blocks.1.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 94330880, arena + 590082176, arena + 99147776);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 91521024, arena + 589693056, arena + 96337920);
 
   /* %1579 = reduce_sum(%1572) {axes [0], batch} blocks.1.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 94330880,
-      arena + 99296768);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 91521024,
+      arena + 96486912);
 
   /* %1580 = reshape(%1578) {shape [768, 192, 1, 1]} blocks.1.leff.conv1 : f32[768, 192, 1, 1], a view of %1578: no code */
 
   /* %1581 = concat(%1552, %1577) {axis 0} blocks.1.norm2 : f32[B, 197, 192], a view of %1551: no code */
 
   /* %1582 = reduce_sum(%1581) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 123232256,
-      arena + 98212544);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
+      arena + 95402688);
 
   /* %1583 = mul(%1581, %98) blocks.1.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 123232256, (const long[]){37824, 192, 1},
-      params[41], (const long[]){0, 0, 1}, arena + 89513984);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
+      params[41], (const long[]){0, 0, 1}, arena + 86704128);
 
   /* %1584 = mul(%1581, %100) blocks.1.norm2 : f32[B, 197, 192], written over %1551 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 123232256, (const long[]){37824, 192, 1},
-      arena + 475109504, (const long[]){37824, 192, 1}, arena + 123232256);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 120422400, (const long[]){37824, 192, 1},
+      arena + 474720384, (const long[]){37824, 192, 1}, arena + 120422400);
 
   /* %1585 = reduce_sum(%1584) {axes [0], batch} blocks.1.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 123232256,
-      arena + 98212736);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 120422400,
+      arena + 95402880);
 
   /* %1586 = normalize_grad(%97, %1583) {eps 1e-06} blocks.1.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 473899136, arena + 89513984, 1e-06f, arena + 90724352);
+  lk_normalize_grad(B * 197, 192, arena + 473510016, arena + 86704128, 1e-06f, arena + 87914496);
 
   /* %1587 = add(%1550, %1586) blocks.1 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 90724352, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 87914496, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1588 = mul(%1587, %95) blocks.1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      inputs[1], (const long[]){1, 0, 0}, arena + 89513984);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      inputs[1], (const long[]){1, 0, 0}, arena + 86704128);
 
   /* %1589 = transpose(%92) {perm [1, 0]} blocks.1.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 90724352);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[39], arena + 87914496);
 
   /* %1590 = fused_linear(%1588, %1589) blocks.1.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 89513984, arena + 90724352, NULL, LK_ACT_NONE, NULL,
-      arena + 93239648);
+  lk_fused_linear(B * 197, 192, 192, arena + 86704128, arena + 87914496, NULL, LK_ACT_NONE, NULL,
+      arena + 90429792);
 
   /* %1591 = linear_grad_weight(%1588, %91) blocks.1.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 89513984, arena + 472688768, arena + 98175680);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 86704128, arena + 472299648, arena + 95365824);
 
   /* %1592 = reduce_sum(%1588) {axes [0], batch} blocks.1.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 89513984,
-      arena + 98212928);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
+      arena + 95403072);
 
   /* %1593 = reshape(%1590) {shape [197, 3, 1, 64]} blocks.1.attn : f32[B, 197, 3, 1, 64], a view of %1590: no code */
 
   /* %1594 = matmul_permuted(%1593, %86) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 93239648, 64, 192, 1,
-      arena + 471478400, 64, 1, 192, arena + 89513984, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 90429792, 64, 192, 1,
+      arena + 471089280, 64, 1, 192, arena + 86704128, 38809, 197, 0.0f);
 
   /* %1595 = matmul_permuted(%89, %1593) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 415971680, 38809, 1, 197,
-      arena + 93239648, 64, 192, 1, arena + 96965312, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 413161824, 38809, 1, 197,
+      arena + 90429792, 64, 192, 1, arena + 94155456, 64, 192, 0.0f);
 
   /* %1596 = softmax_grad(%89, %1594) {axis -1} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 415971680, arena + 89513984, arena + 93239648);
+  lk_softmax_grad(B * 591, 197, arena + 413161824, arena + 86704128, arena + 90429792);
 
   /* %1597 = mul_scalar(%1596) {x op 0.125} blocks.1.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 93239648, 0.125f, arena + 89513984);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 90429792, 0.125f, arena + 86704128);
 
   /* %1598 = matmul_permuted(%1597, %85) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 89513984, 38809, 197, 1,
-      arena + 470268032, 64, 192, 1, arena + 93239648, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 86704128, 38809, 197, 1,
+      arena + 469878912, 64, 192, 1, arena + 90429792, 64, 192, 0.0f);
 
   /* %1599 = matmul_permuted(%84, %1597) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.1.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 89513984, 38809, 1, 197,
-      arena + 469057664, 64, 192, 1, arena + 94450016, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 86704128, 38809, 1, 197,
+      arena + 468668544, 64, 192, 1, arena + 91640160, 64, 192, 0.0f);
 
   /* %1600 = reshape(%1595) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1595: no code */
 
@@ -9310,157 +9332,157 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1602 = reshape(%1598) {shape [197, 192]} blocks.1.attn : f32[B, 197, 192], a view of %1598: no code */
 
   /* %1603 = concat(%1602, %1601, %1600) {axis 1} blocks.1.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 93239648, 192, arena + 89513984, 576);
-  lk_copy_rows(B * 197, 192, arena + 94450016, 192, arena + 89514176, 576);
-  lk_copy_rows(B * 197, 192, arena + 96965312, 192, arena + 89514368, 576);
+  lk_copy_rows(B * 197, 192, arena + 90429792, 192, arena + 86704128, 576);
+  lk_copy_rows(B * 197, 192, arena + 91640160, 192, arena + 86704320, 576);
+  lk_copy_rows(B * 197, 192, arena + 94155456, 192, arena + 86704512, 576);
 
   /* %1604 = transpose(%78) {perm [1, 0]} blocks.1.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 94355456);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[37], arena + 91545600);
 
   /* %1605 = fused_linear(%1603, %1604) blocks.1.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 89513984, arena + 94355456, NULL, LK_ACT_NONE, NULL,
-      arena + 93145088);
+  lk_fused_linear(B * 197, 576, 192, arena + 86704128, arena + 91545600, NULL, LK_ACT_NONE, NULL,
+      arena + 90335232);
 
   /* %1606 = linear_grad_weight(%1603, %77) blocks.1.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 89513984, arena + 467847296, arena + 96892928);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 86704128, arena + 467458176, arena + 94083072);
 
   /* %1607 = reduce_sum(%1603) {axes [0], batch} blocks.1.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 89513984,
-      arena + 97003520);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 86704128,
+      arena + 94193664);
 
   /* %1608 = reduce_sum(%1605) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 93145088,
-      arena + 97004096);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
+      arena + 94194240);
 
   /* %1609 = mul(%1605, %73) blocks.1.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 93145088, (const long[]){37824, 192, 1},
-      params[35], (const long[]){0, 0, 1}, arena + 89513984);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
+      params[35], (const long[]){0, 0, 1}, arena + 86704128);
 
   /* %1610 = mul(%1605, %75) blocks.1.norm1 : f32[B, 197, 192], written over %1605 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 93145088, (const long[]){37824, 192, 1},
-      arena + 466636928, (const long[]){37824, 192, 1}, arena + 93145088);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 90335232, (const long[]){37824, 192, 1},
+      arena + 466247808, (const long[]){37824, 192, 1}, arena + 90335232);
 
   /* %1611 = reduce_sum(%1610) {axes [0], batch} blocks.1.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 93145088,
-      arena + 97004288);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 90335232,
+      arena + 94194432);
 
   /* %1612 = normalize_grad(%71, %1609) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 465426560, arena + 89513984, 1e-06f, arena + 90724352);
+  lk_normalize_grad(B * 197, 192, arena + 465037440, arena + 86704128, 1e-06f, arena + 87914496);
 
   /* %1613 = add(%1587, %1612) blocks.0 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 90724352, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 87914496, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1614 = zero_pad(%1547) {axis 0, before 0, after 196} : f32[B, 197, 192] */
   for (int b = 0; b < B; b++) {
-    lk_zero_pad(1, 1, 192, 0, 196, arena + 617025152 + (long)b * 2304,
-        arena + 89513984 + (long)b * 37824);
+    lk_zero_pad(1, 1, 192, 0, 196, arena + 616930944 + (long)b * 2304,
+        arena + 86704128 + (long)b * 37824);
   } // for b
 
   /* %1615 = add(%1613, %1614) blocks.0 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 89513984, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 86704128, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1616 = slice(%1615) {axis 0, start 0, length 1} blocks.0.leff : f32[B, 1, 192], written into %1645 from row 0 */
   for (int b = 0; b < B; b++) {
-    lk_copy_rows(1, 192, arena + 585252992 + (long)b * 37824, 37824,
-        arena + 94330880 + (long)b * 37824, 192);
+    lk_copy_rows(1, 192, arena + 584863872 + (long)b * 37824, 37824,
+        arena + 91521024 + (long)b * 37824, 192);
   } // for b
 
   /* %1617 = slice(%1615) {axis 0, start 1, length 196} blocks.0.leff : f32[B, 196, 192] */
-  lk_copy_rows(B, 37632, arena + 585253184, 37824, arena + 89513984, 37632);
+  lk_copy_rows(B, 37632, arena + 584864064, 37824, arena + 86704128, 37632);
 
   /* %1618 = batch_normalize_grad(%65, %1617, %66) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[B, 196, 192] */
-  lk_batch_normalize_grad_cl(B * 196, 192, arena + 588877952, arena + 89513984, params[31], 1e-05f,
-      arena + 95541248);
+  lk_batch_normalize_grad_cl(B * 196, 192, arena + 588488832, arena + 86704128, params[31], 1e-05f,
+      arena + 92731392);
 
   /* %1619 = batch_normalize_param_grad(%65, %1617) {eps 1e-05, channels last} blocks.0.leff.bn3 : f32[2, 192] */
-  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 588877952, arena + 89513984, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 192, arena + 588488832, arena + 86704128, 1e-05f,
+      arena + 87908352);
 
   /* %1620 = index(%1619) {axis 0, at 0} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002624, 384, arena + 97004480, 192);
+  lk_copy_rows(1, 192, arena + 87908352, 384, arena + 94194624, 192);
 
   /* %1621 = index(%1619) {axis 0, at 1} blocks.0.leff.bn3 : f32[192] */
-  lk_copy_rows(1, 192, arena + 59002816, 384, arena + 97004672, 192);
+  lk_copy_rows(1, 192, arena + 87908544, 384, arena + 94194816, 192);
 
   /* %1622 = transpose(%64) {perm [1, 0]} blocks.0.leff.conv3 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 96745472);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[29], arena + 93935616);
 
   /* %1623 = fused_linear(%1618, %1622) blocks.0.leff.conv3 : f32[B, 196, 768] */
-  lk_fused_linear(B * 196, 192, 768, arena + 95541248, arena + 96745472, NULL, LK_ACT_NONE, NULL,
-      arena + 89513984);
+  lk_fused_linear(B * 196, 192, 768, arena + 92731392, arena + 93935616, NULL, LK_ACT_NONE, NULL,
+      arena + 86704128);
 
   /* %1624 = linear_grad_weight(%1618, %61) blocks.0.leff.conv3 : f32[192, 768] */
-  lk_linear_grad_weight(B * 196, 768, 192, arena + 95541248, arena + 84697088, arena + 96745472);
+  lk_linear_grad_weight(B * 196, 768, 192, arena + 92731392, arena + 81887232, arena + 93935616);
 
   /* %1625 = reduce_sum(%1618) {axes [0], batch} blocks.0.leff.conv3 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 95541248,
-      arena + 97004864);
+  lk_reduce_sum(3, (const long[]){B, 196, 192}, (const unsigned char[]){1, 1, 0}, arena + 92731392,
+      arena + 94195008);
 
   /* %1626 = reshape(%1624) {shape [192, 768, 1, 1]} blocks.0.leff.conv3 : f32[192, 768, 1, 1], a view of %1624: no code */
 
   /* %1627 = gelu_grad(%59, %1623) blocks.0.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 51380224, arena + 89513984, arena + 84697088);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 77070336, arena + 86704128, arena + 81887232);
 
   /* %1628 = batch_normalize_grad(%56, %1627, %57) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 46563328, arena + 84697088, params[25], 1e-05f,
-      arena + 51380224);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, params[25], 1e-05f,
+      arena + 77070336);
 
   /* %1629 = batch_normalize_param_grad(%56, %1627) {eps 1e-05, channels last} blocks.0.leff.bn2 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 46563328, arena + 84697088, 1e-05f,
-      arena + 59002624);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 72253440, arena + 81887232, 1e-05f,
+      arena + 86704128);
 
   /* %1630 = index(%1629) {axis 0, at 0} blocks.0.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59002624, 1536, arena + 84998912, 768);
+  lk_copy_rows(1, 768, arena + 86704128, 1536, arena + 84029120, 768);
 
   /* %1631 = index(%1629) {axis 0, at 1} blocks.0.leff.bn2 : f32[768] */
-  lk_copy_rows(1, 768, arena + 59003392, 1536, arena + 84999680, 768);
+  lk_copy_rows(1, 768, arena + 86704896, 1536, arena + 84029888, 768);
 
   /* %1632 = token_dwconv_grad_input(%1628, %54) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[B, 196, 768] */
-  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 51380224, params[23],
-      arena + 46563328);
+  lk_token_dwconv_grad_input(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, params[23],
+      arena + 72253440);
 
   /* %1633 = token_dwconv_grad_weight(%1628, %53) {image [14, 14], kernel [3, 3], stride [1, 1], padding [1, 1]} blocks.0.leff.conv2 : f32[768, 1, 3, 3] */
-  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 51380224, arena + 41746432,
-      arena + 84992000);
+  lk_token_dwconv_grad_weight(B, 14, 14, 768, 3, 3, 1, 1, 1, 1, arena + 77070336, arena + 67436544,
+      arena + 84022208);
 
   /* %1634 = reduce_sum(%1628) {axes [0], batch} blocks.0.leff.conv2 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 51380224,
-      arena + 59002624);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 77070336,
+      arena + 84030656);
 
   /* %1635 = gelu_grad(%51, %1632) blocks.0.leff : f32[B, 196, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 36929536, arena + 46563328, arena + 41746432);
+  lk_unary_grad(LK_ACT_GELU, B * 196 * 768, arena + 62619648, arena + 72253440, arena + 67436544);
 
   /* %1636 = batch_normalize_grad(%48, %1635, %49) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[B, 196, 768] */
-  lk_batch_normalize_grad_cl(B * 196, 768, arena + 32112640, arena + 41746432, params[19], 1e-05f,
-      arena + 36929536);
+  lk_batch_normalize_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, params[19], 1e-05f,
+      arena + 62619648);
 
   /* %1637 = batch_normalize_param_grad(%48, %1635) {eps 1e-05, channels last} blocks.0.leff.bn1 : f32[2, 768] */
-  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 32112640, arena + 41746432, 1e-05f,
-      arena + 46563328);
+  lk_batch_normalize_param_grad_cl(B * 196, 768, arena + 57802752, arena + 67436544, 1e-05f,
+      arena + 72253440);
 
   /* %1638 = index(%1637) {axis 0, at 0} blocks.0.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 46563328, 1536, arena + 59003392, 768);
+  lk_copy_rows(1, 768, arena + 72253440, 1536, arena + 84031424, 768);
 
   /* %1639 = index(%1637) {axis 0, at 1} blocks.0.leff.bn1 : f32[768] */
-  lk_copy_rows(1, 768, arena + 46564096, 1536, arena + 85000448, 768);
+  lk_copy_rows(1, 768, arena + 72254208, 1536, arena + 84032192, 768);
 
   /* %1640 = transpose(%47) {perm [1, 0]} blocks.0.leff.conv1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 32112640);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[17], arena + 57802752);
 
   /* %1641 = fused_linear(%1636, %1640) blocks.0.leff.conv1 : f32[B, 196, 192], written into %1645 from row 1 */
   for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 36929536 + (long)b * 150528, arena + 32112640, NULL,
-        LK_ACT_NONE, NULL, arena + 94331072 + (long)b * 37824);
+    lk_fused_linear(196, 768, 192, arena + 62619648 + (long)b * 150528, arena + 57802752, NULL,
+        LK_ACT_NONE, NULL, arena + 91521216 + (long)b * 37824);
   } // for b
 
   /* %1642 = linear_grad_weight(%1636, %44) blocks.0.leff.conv1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 196, 192, 768, arena + 36929536, arena + 587673728, arena + 84697088);
+  lk_linear_grad_weight(B * 196, 192, 768, arena + 62619648, arena + 587284608, arena + 83689472);
 
   /* %1643 = reduce_sum(%1636) {axes [0], batch} blocks.0.leff.conv1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 36929536,
-      arena + 85001216);
+  lk_reduce_sum(3, (const long[]){B, 196, 768}, (const unsigned char[]){1, 1, 0}, arena + 62619648,
+      arena + 84032960);
 
   /* %1644 = reshape(%1642) {shape [768, 192, 1, 1]} blocks.0.leff.conv1 : f32[768, 192, 1, 1], a view of %1642: no code */
 
@@ -9469,65 +9491,65 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   } // for b
 
   /* %1646 = reduce_sum(%1645) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 94330880,
-      arena + 85002560);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91521024,
+      arena + 84034304);
 
   /* %1647 = mul(%1645, %38) blocks.0.norm2 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 94330880, (const long[]){37824, 192, 1},
-      params[15], (const long[]){0, 0, 1}, arena + 32112640);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 91521024, (const long[]){37824, 192, 1},
+      params[15], (const long[]){0, 0, 1}, arena + 57802752);
 
   /* %1648 = mul(%1645, %40) blocks.0.norm2 : f32[B, 197, 192], written over %1645 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 94330880, (const long[]){37824, 192, 1},
-      arena + 464216192, (const long[]){37824, 192, 1}, arena + 94330880);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 91521024, (const long[]){37824, 192, 1},
+      arena + 463827072, (const long[]){37824, 192, 1}, arena + 91521024);
 
   /* %1649 = reduce_sum(%1648) {axes [0], batch} blocks.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 94330880,
-      arena + 85002752);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 91521024,
+      arena + 84034496);
 
   /* %1650 = normalize_grad(%37, %1647) {eps 1e-06} blocks.0.norm2 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 463005824, arena + 32112640, 1e-06f, arena + 33323008);
+  lk_normalize_grad(B * 197, 192, arena + 462616704, arena + 57802752, 1e-06f, arena + 59013120);
 
   /* %1651 = add(%1615, %1650) blocks.0 : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 33323008, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 59013120, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1652 = transpose(%35) {perm [1, 0]} blocks.0.attn.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 32112640);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[13], arena + 57802752);
 
   /* %1653 = fused_linear(%1651, %1652) blocks.0.attn.proj : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 192, 192, arena + 585252992, arena + 32112640, NULL, LK_ACT_NONE, NULL,
-      arena + 35838304);
+  lk_fused_linear(B * 197, 192, 192, arena + 584863872, arena + 57802752, NULL, LK_ACT_NONE, NULL,
+      arena + 61528416);
 
   /* %1654 = linear_grad_weight(%1651, %34) blocks.0.attn.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 197, 192, 192, arena + 585252992, arena + 461795456, arena + 84955136);
+  lk_linear_grad_weight(B * 197, 192, 192, arena + 584863872, arena + 461406336, arena + 83985344);
 
   /* %1655 = reduce_sum(%1651) {axes [0], batch} blocks.0.attn.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 585252992,
-      arena + 85002944);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 584863872,
+      arena + 84034688);
 
   /* %1656 = reshape(%1653) {shape [197, 3, 1, 64]} blocks.0.attn : f32[B, 197, 3, 1, 64], a view of %1653: no code */
 
   /* %1657 = matmul_permuted(%1656, %29) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 35838304, 64, 192, 1,
-      arena + 460585088, 64, 1, 192, arena + 32112640, 38809, 197, 0.0f);
+  lk_gemm_batched2(B, 37824, 37824, 116427, 3, 197, 197, 64, arena + 61528416, 64, 192, 1,
+      arena + 460195968, 64, 1, 192, arena + 57802752, 38809, 197, 0.0f);
 
   /* %1658 = matmul_permuted(%32, %1656) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 412246016, 38809, 1, 197,
-      arena + 35838304, 64, 192, 1, arena + 39563968, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 409436160, 38809, 1, 197,
+      arena + 61528416, 64, 192, 1, arena + 65254080, 64, 192, 0.0f);
 
   /* %1659 = softmax_grad(%32, %1657) {axis -1} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_softmax_grad(B * 591, 197, arena + 412246016, arena + 32112640, arena + 35838304);
+  lk_softmax_grad(B * 591, 197, arena + 409436160, arena + 57802752, arena + 61528416);
 
   /* %1660 = mul_scalar(%1659) {x op 0.125} blocks.0.attn : f32[B, 3, 1, 197, 197] */
-  lk_mul_scalar(B * 3 * 197 * 197, arena + 35838304, 0.125f, arena + 32112640);
+  lk_mul_scalar(B * 3 * 197 * 197, arena + 61528416, 0.125f, arena + 57802752);
 
   /* %1661 = matmul_permuted(%1660, %28) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 32112640, 38809, 197, 1,
-      arena + 459374720, 64, 192, 1, arena + 35838304, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 57802752, 38809, 197, 1,
+      arena + 458985600, 64, 192, 1, arena + 61528416, 64, 192, 0.0f);
 
   /* %1662 = matmul_permuted(%27, %1660) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} blocks.0.attn : f32[B, 197, 3, 1, 64] */
-  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 32112640, 38809, 1, 197,
-      arena + 458164352, 64, 192, 1, arena + 37048672, 64, 192, 0.0f);
+  lk_gemm_batched2(B, 116427, 37824, 37824, 3, 197, 64, 197, arena + 57802752, 38809, 1, 197,
+      arena + 457775232, 64, 192, 1, arena + 62738784, 64, 192, 0.0f);
 
   /* %1663 = reshape(%1658) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1658: no code */
 
@@ -9536,59 +9558,59 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
   /* %1665 = reshape(%1661) {shape [197, 192]} blocks.0.attn : f32[B, 197, 192], a view of %1661: no code */
 
   /* %1666 = concat(%1665, %1664, %1663) {axis 1} blocks.0.attn.qkv : f32[B, 197, 576] */
-  lk_copy_rows(B * 197, 192, arena + 35838304, 192, arena + 32112640, 576);
-  lk_copy_rows(B * 197, 192, arena + 37048672, 192, arena + 32112832, 576);
-  lk_copy_rows(B * 197, 192, arena + 39563968, 192, arena + 32113024, 576);
+  lk_copy_rows(B * 197, 192, arena + 61528416, 192, arena + 57802752, 576);
+  lk_copy_rows(B * 197, 192, arena + 62738784, 192, arena + 57802944, 576);
+  lk_copy_rows(B * 197, 192, arena + 65254080, 192, arena + 57803136, 576);
 
   /* %1667 = transpose(%21) {perm [1, 0]} blocks.0.attn.qkv : f32[192, 576] */
-  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 36954112);
+  lk_transpose(2, (const long[]){576, 192}, (const int[]){1, 0}, params[11], arena + 62644224);
 
   /* %1668 = fused_linear(%1666, %1667) blocks.0.attn.qkv : f32[B, 197, 192] */
-  lk_fused_linear(B * 197, 576, 192, arena + 32112640, arena + 36954112, NULL, LK_ACT_NONE, NULL,
-      arena + 35743744);
+  lk_fused_linear(B * 197, 576, 192, arena + 57802752, arena + 62644224, NULL, LK_ACT_NONE, NULL,
+      arena + 61433856);
 
   /* %1669 = linear_grad_weight(%1666, %20) blocks.0.attn.qkv : f32[576, 192] */
-  lk_linear_grad_weight(B * 197, 192, 576, arena + 32112640, arena + 456953984, arena + 84844544);
+  lk_linear_grad_weight(B * 197, 192, 576, arena + 57802752, arena + 456564864, arena + 83836928);
 
   /* %1670 = reduce_sum(%1666) {axes [0], batch} blocks.0.attn.qkv : f32[576] */
-  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 32112640,
-      arena + 85001984);
+  lk_reduce_sum(3, (const long[]){B, 197, 576}, (const unsigned char[]){1, 1, 0}, arena + 57802752,
+      arena + 84033728);
 
   /* %1671 = reduce_sum(%1668) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 35743744,
-      arena + 85003136);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
+      arena + 84034880);
 
   /* %1672 = mul(%1668, %16) blocks.0.norm1 : f32[B, 197, 192] */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 35743744, (const long[]){37824, 192, 1}, params[9],
-      (const long[]){0, 0, 1}, arena + 32112640);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1}, params[9],
+      (const long[]){0, 0, 1}, arena + 57802752);
 
   /* %1673 = mul(%1668, %18) blocks.0.norm1 : f32[B, 197, 192], written over %1668 */
-  lk_mul(3, (const long[]){B, 197, 192}, arena + 35743744, (const long[]){37824, 192, 1},
-      arena + 57407488, (const long[]){37824, 192, 1}, arena + 35743744);
+  lk_mul(3, (const long[]){B, 197, 192}, arena + 61433856, (const long[]){37824, 192, 1},
+      arena + 455354496, (const long[]){37824, 192, 1}, arena + 61433856);
 
   /* %1674 = reduce_sum(%1673) {axes [0], batch} blocks.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 35743744,
-      arena + 58037184);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 1, 0}, arena + 61433856,
+      arena + 84035072);
 
   /* %1675 = normalize_grad(%15, %1672) {eps 1e-06} blocks.0.norm1 : f32[B, 197, 192] */
-  lk_normalize_grad(B * 197, 192, arena + 56197120, arena + 32112640, 1e-06f, arena + 33323008);
+  lk_normalize_grad(B * 197, 192, arena + 454144128, arena + 57802752, 1e-06f, arena + 59013120);
 
   /* %1676 = add(%1651, %1675) : f32[B, 197, 192], written over %880 */
-  lk_add(3, (const long[]){B, 197, 192}, arena + 585252992, (const long[]){37824, 192, 1},
-      arena + 33323008, (const long[]){37824, 192, 1}, arena + 585252992);
+  lk_add(3, (const long[]){B, 197, 192}, arena + 584863872, (const long[]){37824, 192, 1},
+      arena + 59013120, (const long[]){37824, 192, 1}, arena + 584863872);
 
   /* %1677 = reduce_sum(%1676) {axes [], batch} : f32[197, 192] */
-  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 585252992,
-      arena + 57999360);
+  lk_reduce_sum(3, (const long[]){B, 197, 192}, (const unsigned char[]){1, 0, 0}, arena + 584863872,
+      arena + 83947520);
 
   /* %1678 = reshape(%1677) {shape [1, 197, 192]} : f32[1, 197, 192], a view of %1677: no code */
 
   /* %1679 = slice(%1676) {axis 0, start 0, length 1} : f32[B, 1, 192] */
-  lk_copy_rows(B, 192, arena + 585252992, 37824, arena + 32112640, 192);
+  lk_copy_rows(B, 192, arena + 584863872, 37824, arena + 57802752, 192);
 
   /* %1680 = reduce_sum(%1679) {axes [], batch} : f32[1, 192] */
-  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 32112640,
-      arena + 58037376);
+  lk_reduce_sum(3, (const long[]){B, 1, 192}, (const unsigned char[]){1, 0, 0}, arena + 57802752,
+      arena + 84035264);
 
   /* %1681 = reshape(%1680) {shape [1, 1, 192]} : f32[1, 1, 192], a view of %1680: no code */
 
@@ -9596,647 +9618,647 @@ int ceit_tiny_train_forward(const float *const *params, const float *const *inpu
 
   /* %1683 = seq2img(%1682) {height 14} i2t : f32[B, 192, 14, 14] */
   for (int b = 0; b < B; b++) {
-    lk_seq2img(1, 196, 192, arena + 585253184 + (long)b * 37824,
-        arena + 32112640 + (long)b * 37632);
+    lk_seq2img(1, 196, 192, arena + 584864064 + (long)b * 37824,
+        arena + 57802752 + (long)b * 37632);
   } // for b
 
   /* %1684 = conv2d_grad_input(%1683, %8) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1, image [56, 56]} i2t.proj : f32[B, 64, 56, 56] */
-  lk_conv2d_grad_input(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 32112640, params[5],
-      arena + 51380224);
+  lk_conv2d_grad_input(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, params[5],
+      arena + 77070336);
 
   /* %1685 = conv2d_grad_weight(%1683, %7) {out 192, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} i2t.proj : f32[192, 64, 4, 4] */
-  lk_conv2d_grad_weight(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 32112640, arena + 25690112,
-      arena + 57802752);
+  lk_conv2d_grad_weight(B, 64, 56, 56, 192, 4, 4, 4, 4, 0, 0, 1, arena + 57802752, arena + 51380224,
+      arena + 83492864);
 
   /* %1686 = reduce_sum(%1683) {axes [1, 2], batch} i2t.proj : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 14, 14}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 32112640, arena + 58037568);
+      arena + 57802752, arena + 84035456);
 
   /* %1687 = maxpool_grad(%5, %1684) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 112, 112] */
-  lk_maxpool2d_grad(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena, arena + 51380224, arena + 25690112);
-
-  /* %1688 = batch_normalize_grad(%2, %1687, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
-  lk_batch_normalize_grad(B, 64, 12544, arena + 59006976, arena + 25690112, params[1], 1e-05f,
-      arena);
-
-  /* %1689 = batch_normalize_param_grad(%2, %1687) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
-  lk_batch_normalize_param_grad(B, 64, 12544, arena + 59006976, arena + 25690112, 1e-05f,
+  lk_maxpool2d_grad(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 25690112, arena + 77070336,
       arena + 51380224);
 
-  /* %1690 = index(%1689) {axis 0, at 0} i2t.backbone.bn : f32[64] */
-  lk_copy_rows(1, 64, arena + 51380224, 128, arena + 25699520, 64);
-
-  /* %1691 = index(%1689) {axis 0, at 1} i2t.backbone.bn : f32[64] */
-  lk_copy_rows(1, 64, arena + 51380288, 128, arena + 25699584, 64);
-
-  /* %1692 = conv2d_grad_weight(%1688, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
-  lk_conv2d_grad_weight(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, arena, inputs[0],
+  /* %1688 = batch_normalize_grad(%2, %1687, %3) {eps 1e-05} i2t.backbone.bn : f32[B, 64, 112, 112] */
+  lk_batch_normalize_grad(B, 64, 12544, arena, arena + 51380224, params[1], 1e-05f,
       arena + 25690112);
 
+  /* %1689 = batch_normalize_param_grad(%2, %1687) {eps 1e-05} i2t.backbone.bn : f32[2, 64] */
+  lk_batch_normalize_param_grad(B, 64, 12544, arena, arena + 51380224, 1e-05f, arena + 77070336);
+
+  /* %1690 = index(%1689) {axis 0, at 0} i2t.backbone.bn : f32[64] */
+  lk_copy_rows(1, 64, arena + 77070336, 128, arena + 9408, 64);
+
+  /* %1691 = index(%1689) {axis 0, at 1} i2t.backbone.bn : f32[64] */
+  lk_copy_rows(1, 64, arena + 77070400, 128, arena + 9472, 64);
+
+  /* %1692 = conv2d_grad_weight(%1688, %0) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[64, 3, 7, 7] */
+  lk_conv2d_grad_weight(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, arena + 25690112, inputs[0],
+      arena);
+
   /* output 0 "loss" = %814 : f32[1] */
-  memcpy(outputs[0], arena + 617179760, sizeof(float) * 1);
+  memcpy(outputs[0], arena + 617089904, sizeof(float) * 1);
   /* output 1 "grad:i2t.backbone.conv.weight" = %1692 : f32[64, 3, 7, 7] */
-  memcpy(outputs[1], arena + 25690112, sizeof(float) * 9408);
+  memcpy(outputs[1], arena, sizeof(float) * 9408);
   /* output 2 "grad:i2t.backbone.bn.weight" = %1690 : f32[64] */
-  memcpy(outputs[2], arena + 25699520, sizeof(float) * 64);
+  memcpy(outputs[2], arena + 9408, sizeof(float) * 64);
   /* output 3 "grad:i2t.backbone.bn.bias" = %1691 : f32[64] */
-  memcpy(outputs[3], arena + 25699584, sizeof(float) * 64);
+  memcpy(outputs[3], arena + 9472, sizeof(float) * 64);
   /* output 4 "grad:i2t.proj.weight" = %1685 : f32[192, 64, 4, 4] */
-  memcpy(outputs[4], arena + 57802752, sizeof(float) * 196608);
+  memcpy(outputs[4], arena + 83492864, sizeof(float) * 196608);
   /* output 5 "grad:i2t.proj.bias" = %1686 : f32[192] */
-  memcpy(outputs[5], arena + 58037568, sizeof(float) * 192);
+  memcpy(outputs[5], arena + 84035456, sizeof(float) * 192);
   /* output 6 "grad:cls_token" = %1681 : f32[1, 1, 192] */
-  memcpy(outputs[6], arena + 58037376, sizeof(float) * 192);
+  memcpy(outputs[6], arena + 84035264, sizeof(float) * 192);
   /* output 7 "grad:pos_embed" = %1678 : f32[1, 197, 192] */
-  memcpy(outputs[7], arena + 57999360, sizeof(float) * 37824);
+  memcpy(outputs[7], arena + 83947520, sizeof(float) * 37824);
   /* output 8 "grad:blocks.0.norm1.weight" = %1674 : f32[192] */
-  memcpy(outputs[8], arena + 58037184, sizeof(float) * 192);
+  memcpy(outputs[8], arena + 84035072, sizeof(float) * 192);
   /* output 9 "grad:blocks.0.norm1.bias" = %1671 : f32[192] */
-  memcpy(outputs[9], arena + 85003136, sizeof(float) * 192);
+  memcpy(outputs[9], arena + 84034880, sizeof(float) * 192);
   /* output 10 "grad:blocks.0.attn.qkv.weight" = %1669 : f32[576, 192] */
-  memcpy(outputs[10], arena + 84844544, sizeof(float) * 110592);
+  memcpy(outputs[10], arena + 83836928, sizeof(float) * 110592);
   /* output 11 "grad:blocks.0.attn.qkv.bias" = %1670 : f32[576] */
-  memcpy(outputs[11], arena + 85001984, sizeof(float) * 576);
+  memcpy(outputs[11], arena + 84033728, sizeof(float) * 576);
   /* output 12 "grad:blocks.0.attn.proj.weight" = %1654 : f32[192, 192] */
-  memcpy(outputs[12], arena + 84955136, sizeof(float) * 36864);
+  memcpy(outputs[12], arena + 83985344, sizeof(float) * 36864);
   /* output 13 "grad:blocks.0.attn.proj.bias" = %1655 : f32[192] */
-  memcpy(outputs[13], arena + 85002944, sizeof(float) * 192);
+  memcpy(outputs[13], arena + 84034688, sizeof(float) * 192);
   /* output 14 "grad:blocks.0.norm2.weight" = %1649 : f32[192] */
-  memcpy(outputs[14], arena + 85002752, sizeof(float) * 192);
+  memcpy(outputs[14], arena + 84034496, sizeof(float) * 192);
   /* output 15 "grad:blocks.0.norm2.bias" = %1646 : f32[192] */
-  memcpy(outputs[15], arena + 85002560, sizeof(float) * 192);
+  memcpy(outputs[15], arena + 84034304, sizeof(float) * 192);
   /* output 16 "grad:blocks.0.leff.conv1.weight" = %1644 : f32[768, 192, 1, 1] */
-  memcpy(outputs[16], arena + 84697088, sizeof(float) * 147456);
+  memcpy(outputs[16], arena + 83689472, sizeof(float) * 147456);
   /* output 17 "grad:blocks.0.leff.conv1.bias" = %1643 : f32[768] */
-  memcpy(outputs[17], arena + 85001216, sizeof(float) * 768);
+  memcpy(outputs[17], arena + 84032960, sizeof(float) * 768);
   /* output 18 "grad:blocks.0.leff.bn1.weight" = %1638 : f32[768] */
-  memcpy(outputs[18], arena + 59003392, sizeof(float) * 768);
+  memcpy(outputs[18], arena + 84031424, sizeof(float) * 768);
   /* output 19 "grad:blocks.0.leff.bn1.bias" = %1639 : f32[768] */
-  memcpy(outputs[19], arena + 85000448, sizeof(float) * 768);
+  memcpy(outputs[19], arena + 84032192, sizeof(float) * 768);
   /* output 20 "grad:blocks.0.leff.conv2.weight" = %1633 : f32[768, 1, 3, 3] */
-  memcpy(outputs[20], arena + 84992000, sizeof(float) * 6912);
+  memcpy(outputs[20], arena + 84022208, sizeof(float) * 6912);
   /* output 21 "grad:blocks.0.leff.conv2.bias" = %1634 : f32[768] */
-  memcpy(outputs[21], arena + 59002624, sizeof(float) * 768);
+  memcpy(outputs[21], arena + 84030656, sizeof(float) * 768);
   /* output 22 "grad:blocks.0.leff.bn2.weight" = %1630 : f32[768] */
-  memcpy(outputs[22], arena + 84998912, sizeof(float) * 768);
+  memcpy(outputs[22], arena + 84029120, sizeof(float) * 768);
   /* output 23 "grad:blocks.0.leff.bn2.bias" = %1631 : f32[768] */
-  memcpy(outputs[23], arena + 84999680, sizeof(float) * 768);
+  memcpy(outputs[23], arena + 84029888, sizeof(float) * 768);
   /* output 24 "grad:blocks.0.leff.conv3.weight" = %1626 : f32[192, 768, 1, 1] */
-  memcpy(outputs[24], arena + 96745472, sizeof(float) * 147456);
+  memcpy(outputs[24], arena + 93935616, sizeof(float) * 147456);
   /* output 25 "grad:blocks.0.leff.conv3.bias" = %1625 : f32[192] */
-  memcpy(outputs[25], arena + 97004864, sizeof(float) * 192);
+  memcpy(outputs[25], arena + 94195008, sizeof(float) * 192);
   /* output 26 "grad:blocks.0.leff.bn3.weight" = %1620 : f32[192] */
-  memcpy(outputs[26], arena + 97004480, sizeof(float) * 192);
+  memcpy(outputs[26], arena + 94194624, sizeof(float) * 192);
   /* output 27 "grad:blocks.0.leff.bn3.bias" = %1621 : f32[192] */
-  memcpy(outputs[27], arena + 97004672, sizeof(float) * 192);
+  memcpy(outputs[27], arena + 94194816, sizeof(float) * 192);
   /* output 28 "grad:blocks.1.norm1.weight" = %1611 : f32[192] */
-  memcpy(outputs[28], arena + 97004288, sizeof(float) * 192);
+  memcpy(outputs[28], arena + 94194432, sizeof(float) * 192);
   /* output 29 "grad:blocks.1.norm1.bias" = %1608 : f32[192] */
-  memcpy(outputs[29], arena + 97004096, sizeof(float) * 192);
+  memcpy(outputs[29], arena + 94194240, sizeof(float) * 192);
   /* output 30 "grad:blocks.1.attn.qkv.weight" = %1606 : f32[576, 192] */
-  memcpy(outputs[30], arena + 96892928, sizeof(float) * 110592);
+  memcpy(outputs[30], arena + 94083072, sizeof(float) * 110592);
   /* output 31 "grad:blocks.1.attn.qkv.bias" = %1607 : f32[576] */
-  memcpy(outputs[31], arena + 97003520, sizeof(float) * 576);
+  memcpy(outputs[31], arena + 94193664, sizeof(float) * 576);
   /* output 32 "grad:blocks.1.attn.proj.weight" = %1591 : f32[192, 192] */
-  memcpy(outputs[32], arena + 98175680, sizeof(float) * 36864);
+  memcpy(outputs[32], arena + 95365824, sizeof(float) * 36864);
   /* output 33 "grad:blocks.1.attn.proj.bias" = %1592 : f32[192] */
-  memcpy(outputs[33], arena + 98212928, sizeof(float) * 192);
+  memcpy(outputs[33], arena + 95403072, sizeof(float) * 192);
   /* output 34 "grad:blocks.1.norm2.weight" = %1585 : f32[192] */
-  memcpy(outputs[34], arena + 98212736, sizeof(float) * 192);
+  memcpy(outputs[34], arena + 95402880, sizeof(float) * 192);
   /* output 35 "grad:blocks.1.norm2.bias" = %1582 : f32[192] */
-  memcpy(outputs[35], arena + 98212544, sizeof(float) * 192);
+  memcpy(outputs[35], arena + 95402688, sizeof(float) * 192);
   /* output 36 "grad:blocks.1.leff.conv1.weight" = %1580 : f32[768, 192, 1, 1] */
-  memcpy(outputs[36], arena + 99147776, sizeof(float) * 147456);
+  memcpy(outputs[36], arena + 96337920, sizeof(float) * 147456);
   /* output 37 "grad:blocks.1.leff.conv1.bias" = %1579 : f32[768] */
-  memcpy(outputs[37], arena + 99296768, sizeof(float) * 768);
+  memcpy(outputs[37], arena + 96486912, sizeof(float) * 768);
   /* output 38 "grad:blocks.1.leff.bn1.weight" = %1574 : f32[768] */
-  memcpy(outputs[38], arena + 99295232, sizeof(float) * 768);
+  memcpy(outputs[38], arena + 96485376, sizeof(float) * 768);
   /* output 39 "grad:blocks.1.leff.bn1.bias" = %1575 : f32[768] */
-  memcpy(outputs[39], arena + 99296000, sizeof(float) * 768);
+  memcpy(outputs[39], arena + 96486144, sizeof(float) * 768);
   /* output 40 "grad:blocks.1.leff.conv2.weight" = %1569 : f32[768, 1, 3, 3] */
-  memcpy(outputs[40], arena + 113598464, sizeof(float) * 6912);
+  memcpy(outputs[40], arena + 110788608, sizeof(float) * 6912);
   /* output 41 "grad:blocks.1.leff.conv2.bias" = %1570 : f32[768] */
-  memcpy(outputs[41], arena + 113606912, sizeof(float) * 768);
+  memcpy(outputs[41], arena + 110797056, sizeof(float) * 768);
   /* output 42 "grad:blocks.1.leff.bn2.weight" = %1566 : f32[768] */
-  memcpy(outputs[42], arena + 113605376, sizeof(float) * 768);
+  memcpy(outputs[42], arena + 110795520, sizeof(float) * 768);
   /* output 43 "grad:blocks.1.leff.bn2.bias" = %1567 : f32[768] */
-  memcpy(outputs[43], arena + 113606144, sizeof(float) * 768);
+  memcpy(outputs[43], arena + 110796288, sizeof(float) * 768);
   /* output 44 "grad:blocks.1.leff.conv3.weight" = %1562 : f32[192, 768, 1, 1] */
-  memcpy(outputs[44], arena + 125646848, sizeof(float) * 147456);
+  memcpy(outputs[44], arena + 122836992, sizeof(float) * 147456);
   /* output 45 "grad:blocks.1.leff.conv3.bias" = %1561 : f32[192] */
-  memcpy(outputs[45], arena + 125906240, sizeof(float) * 192);
+  memcpy(outputs[45], arena + 123096384, sizeof(float) * 192);
   /* output 46 "grad:blocks.1.leff.bn3.weight" = %1556 : f32[192] */
-  memcpy(outputs[46], arena + 125905856, sizeof(float) * 192);
+  memcpy(outputs[46], arena + 123096000, sizeof(float) * 192);
   /* output 47 "grad:blocks.1.leff.bn3.bias" = %1557 : f32[192] */
-  memcpy(outputs[47], arena + 125906048, sizeof(float) * 192);
+  memcpy(outputs[47], arena + 123096192, sizeof(float) * 192);
   /* output 48 "grad:blocks.2.norm1.weight" = %1544 : f32[192] */
-  memcpy(outputs[48], arena + 125905664, sizeof(float) * 192);
+  memcpy(outputs[48], arena + 123095808, sizeof(float) * 192);
   /* output 49 "grad:blocks.2.norm1.bias" = %1541 : f32[192] */
-  memcpy(outputs[49], arena + 125905472, sizeof(float) * 192);
+  memcpy(outputs[49], arena + 123095616, sizeof(float) * 192);
   /* output 50 "grad:blocks.2.attn.qkv.weight" = %1539 : f32[576, 192] */
-  memcpy(outputs[50], arena + 125794304, sizeof(float) * 110592);
+  memcpy(outputs[50], arena + 122984448, sizeof(float) * 110592);
   /* output 51 "grad:blocks.2.attn.qkv.bias" = %1540 : f32[576] */
-  memcpy(outputs[51], arena + 125904896, sizeof(float) * 576);
+  memcpy(outputs[51], arena + 123095040, sizeof(float) * 576);
   /* output 52 "grad:blocks.2.attn.proj.weight" = %1524 : f32[192, 192] */
-  memcpy(outputs[52], arena + 127077056, sizeof(float) * 36864);
+  memcpy(outputs[52], arena + 124267200, sizeof(float) * 36864);
   /* output 53 "grad:blocks.2.attn.proj.bias" = %1525 : f32[192] */
-  memcpy(outputs[53], arena + 127114304, sizeof(float) * 192);
+  memcpy(outputs[53], arena + 124304448, sizeof(float) * 192);
   /* output 54 "grad:blocks.2.norm2.weight" = %1518 : f32[192] */
-  memcpy(outputs[54], arena + 127114112, sizeof(float) * 192);
+  memcpy(outputs[54], arena + 124304256, sizeof(float) * 192);
   /* output 55 "grad:blocks.2.norm2.bias" = %1515 : f32[192] */
-  memcpy(outputs[55], arena + 127113920, sizeof(float) * 192);
+  memcpy(outputs[55], arena + 124304064, sizeof(float) * 192);
   /* output 56 "grad:blocks.2.leff.conv1.weight" = %1513 : f32[768, 192, 1, 1] */
-  memcpy(outputs[56], arena + 128049152, sizeof(float) * 147456);
+  memcpy(outputs[56], arena + 125239296, sizeof(float) * 147456);
   /* output 57 "grad:blocks.2.leff.conv1.bias" = %1512 : f32[768] */
-  memcpy(outputs[57], arena + 128198144, sizeof(float) * 768);
+  memcpy(outputs[57], arena + 125388288, sizeof(float) * 768);
   /* output 58 "grad:blocks.2.leff.bn1.weight" = %1507 : f32[768] */
-  memcpy(outputs[58], arena + 128196608, sizeof(float) * 768);
+  memcpy(outputs[58], arena + 125386752, sizeof(float) * 768);
   /* output 59 "grad:blocks.2.leff.bn1.bias" = %1508 : f32[768] */
-  memcpy(outputs[59], arena + 128197376, sizeof(float) * 768);
+  memcpy(outputs[59], arena + 125387520, sizeof(float) * 768);
   /* output 60 "grad:blocks.2.leff.conv2.weight" = %1502 : f32[768, 1, 3, 3] */
-  memcpy(outputs[60], arena + 142499840, sizeof(float) * 6912);
+  memcpy(outputs[60], arena + 139689984, sizeof(float) * 6912);
   /* output 61 "grad:blocks.2.leff.conv2.bias" = %1503 : f32[768] */
-  memcpy(outputs[61], arena + 142508288, sizeof(float) * 768);
+  memcpy(outputs[61], arena + 139698432, sizeof(float) * 768);
   /* output 62 "grad:blocks.2.leff.bn2.weight" = %1499 : f32[768] */
-  memcpy(outputs[62], arena + 142506752, sizeof(float) * 768);
+  memcpy(outputs[62], arena + 139696896, sizeof(float) * 768);
   /* output 63 "grad:blocks.2.leff.bn2.bias" = %1500 : f32[768] */
-  memcpy(outputs[63], arena + 142507520, sizeof(float) * 768);
+  memcpy(outputs[63], arena + 139697664, sizeof(float) * 768);
   /* output 64 "grad:blocks.2.leff.conv3.weight" = %1495 : f32[192, 768, 1, 1] */
-  memcpy(outputs[64], arena + 154548224, sizeof(float) * 147456);
+  memcpy(outputs[64], arena + 151738368, sizeof(float) * 147456);
   /* output 65 "grad:blocks.2.leff.conv3.bias" = %1494 : f32[192] */
-  memcpy(outputs[65], arena + 154807616, sizeof(float) * 192);
+  memcpy(outputs[65], arena + 151997760, sizeof(float) * 192);
   /* output 66 "grad:blocks.2.leff.bn3.weight" = %1489 : f32[192] */
-  memcpy(outputs[66], arena + 154807232, sizeof(float) * 192);
+  memcpy(outputs[66], arena + 151997376, sizeof(float) * 192);
   /* output 67 "grad:blocks.2.leff.bn3.bias" = %1490 : f32[192] */
-  memcpy(outputs[67], arena + 154807424, sizeof(float) * 192);
+  memcpy(outputs[67], arena + 151997568, sizeof(float) * 192);
   /* output 68 "grad:blocks.3.norm1.weight" = %1477 : f32[192] */
-  memcpy(outputs[68], arena + 154807040, sizeof(float) * 192);
+  memcpy(outputs[68], arena + 151997184, sizeof(float) * 192);
   /* output 69 "grad:blocks.3.norm1.bias" = %1474 : f32[192] */
-  memcpy(outputs[69], arena + 154806848, sizeof(float) * 192);
+  memcpy(outputs[69], arena + 151996992, sizeof(float) * 192);
   /* output 70 "grad:blocks.3.attn.qkv.weight" = %1472 : f32[576, 192] */
-  memcpy(outputs[70], arena + 154695680, sizeof(float) * 110592);
+  memcpy(outputs[70], arena + 151885824, sizeof(float) * 110592);
   /* output 71 "grad:blocks.3.attn.qkv.bias" = %1473 : f32[576] */
-  memcpy(outputs[71], arena + 154806272, sizeof(float) * 576);
+  memcpy(outputs[71], arena + 151996416, sizeof(float) * 576);
   /* output 72 "grad:blocks.3.attn.proj.weight" = %1457 : f32[192, 192] */
-  memcpy(outputs[72], arena + 155978432, sizeof(float) * 36864);
+  memcpy(outputs[72], arena + 153168576, sizeof(float) * 36864);
   /* output 73 "grad:blocks.3.attn.proj.bias" = %1458 : f32[192] */
-  memcpy(outputs[73], arena + 156015680, sizeof(float) * 192);
+  memcpy(outputs[73], arena + 153205824, sizeof(float) * 192);
   /* output 74 "grad:blocks.3.norm2.weight" = %1451 : f32[192] */
-  memcpy(outputs[74], arena + 156015488, sizeof(float) * 192);
+  memcpy(outputs[74], arena + 153205632, sizeof(float) * 192);
   /* output 75 "grad:blocks.3.norm2.bias" = %1448 : f32[192] */
-  memcpy(outputs[75], arena + 156015296, sizeof(float) * 192);
+  memcpy(outputs[75], arena + 153205440, sizeof(float) * 192);
   /* output 76 "grad:blocks.3.leff.conv1.weight" = %1446 : f32[768, 192, 1, 1] */
-  memcpy(outputs[76], arena + 156950528, sizeof(float) * 147456);
+  memcpy(outputs[76], arena + 154140672, sizeof(float) * 147456);
   /* output 77 "grad:blocks.3.leff.conv1.bias" = %1445 : f32[768] */
-  memcpy(outputs[77], arena + 157099520, sizeof(float) * 768);
+  memcpy(outputs[77], arena + 154289664, sizeof(float) * 768);
   /* output 78 "grad:blocks.3.leff.bn1.weight" = %1440 : f32[768] */
-  memcpy(outputs[78], arena + 157097984, sizeof(float) * 768);
+  memcpy(outputs[78], arena + 154288128, sizeof(float) * 768);
   /* output 79 "grad:blocks.3.leff.bn1.bias" = %1441 : f32[768] */
-  memcpy(outputs[79], arena + 157098752, sizeof(float) * 768);
+  memcpy(outputs[79], arena + 154288896, sizeof(float) * 768);
   /* output 80 "grad:blocks.3.leff.conv2.weight" = %1435 : f32[768, 1, 3, 3] */
-  memcpy(outputs[80], arena + 171401216, sizeof(float) * 6912);
+  memcpy(outputs[80], arena + 168591360, sizeof(float) * 6912);
   /* output 81 "grad:blocks.3.leff.conv2.bias" = %1436 : f32[768] */
-  memcpy(outputs[81], arena + 171409664, sizeof(float) * 768);
+  memcpy(outputs[81], arena + 168599808, sizeof(float) * 768);
   /* output 82 "grad:blocks.3.leff.bn2.weight" = %1432 : f32[768] */
-  memcpy(outputs[82], arena + 171408128, sizeof(float) * 768);
+  memcpy(outputs[82], arena + 168598272, sizeof(float) * 768);
   /* output 83 "grad:blocks.3.leff.bn2.bias" = %1433 : f32[768] */
-  memcpy(outputs[83], arena + 171408896, sizeof(float) * 768);
+  memcpy(outputs[83], arena + 168599040, sizeof(float) * 768);
   /* output 84 "grad:blocks.3.leff.conv3.weight" = %1428 : f32[192, 768, 1, 1] */
-  memcpy(outputs[84], arena + 183449600, sizeof(float) * 147456);
+  memcpy(outputs[84], arena + 180639744, sizeof(float) * 147456);
   /* output 85 "grad:blocks.3.leff.conv3.bias" = %1427 : f32[192] */
-  memcpy(outputs[85], arena + 183708992, sizeof(float) * 192);
+  memcpy(outputs[85], arena + 180899136, sizeof(float) * 192);
   /* output 86 "grad:blocks.3.leff.bn3.weight" = %1422 : f32[192] */
-  memcpy(outputs[86], arena + 183708608, sizeof(float) * 192);
+  memcpy(outputs[86], arena + 180898752, sizeof(float) * 192);
   /* output 87 "grad:blocks.3.leff.bn3.bias" = %1423 : f32[192] */
-  memcpy(outputs[87], arena + 183708800, sizeof(float) * 192);
+  memcpy(outputs[87], arena + 180898944, sizeof(float) * 192);
   /* output 88 "grad:blocks.4.norm1.weight" = %1410 : f32[192] */
-  memcpy(outputs[88], arena + 183708416, sizeof(float) * 192);
+  memcpy(outputs[88], arena + 180898560, sizeof(float) * 192);
   /* output 89 "grad:blocks.4.norm1.bias" = %1407 : f32[192] */
-  memcpy(outputs[89], arena + 183708224, sizeof(float) * 192);
+  memcpy(outputs[89], arena + 180898368, sizeof(float) * 192);
   /* output 90 "grad:blocks.4.attn.qkv.weight" = %1405 : f32[576, 192] */
-  memcpy(outputs[90], arena + 183597056, sizeof(float) * 110592);
+  memcpy(outputs[90], arena + 180787200, sizeof(float) * 110592);
   /* output 91 "grad:blocks.4.attn.qkv.bias" = %1406 : f32[576] */
-  memcpy(outputs[91], arena + 183707648, sizeof(float) * 576);
+  memcpy(outputs[91], arena + 180897792, sizeof(float) * 576);
   /* output 92 "grad:blocks.4.attn.proj.weight" = %1390 : f32[192, 192] */
-  memcpy(outputs[92], arena + 184879808, sizeof(float) * 36864);
+  memcpy(outputs[92], arena + 182069952, sizeof(float) * 36864);
   /* output 93 "grad:blocks.4.attn.proj.bias" = %1391 : f32[192] */
-  memcpy(outputs[93], arena + 184917056, sizeof(float) * 192);
+  memcpy(outputs[93], arena + 182107200, sizeof(float) * 192);
   /* output 94 "grad:blocks.4.norm2.weight" = %1384 : f32[192] */
-  memcpy(outputs[94], arena + 184916864, sizeof(float) * 192);
+  memcpy(outputs[94], arena + 182107008, sizeof(float) * 192);
   /* output 95 "grad:blocks.4.norm2.bias" = %1381 : f32[192] */
-  memcpy(outputs[95], arena + 184916672, sizeof(float) * 192);
+  memcpy(outputs[95], arena + 182106816, sizeof(float) * 192);
   /* output 96 "grad:blocks.4.leff.conv1.weight" = %1379 : f32[768, 192, 1, 1] */
-  memcpy(outputs[96], arena + 185851904, sizeof(float) * 147456);
+  memcpy(outputs[96], arena + 183042048, sizeof(float) * 147456);
   /* output 97 "grad:blocks.4.leff.conv1.bias" = %1378 : f32[768] */
-  memcpy(outputs[97], arena + 186000896, sizeof(float) * 768);
+  memcpy(outputs[97], arena + 183191040, sizeof(float) * 768);
   /* output 98 "grad:blocks.4.leff.bn1.weight" = %1373 : f32[768] */
-  memcpy(outputs[98], arena + 185999360, sizeof(float) * 768);
+  memcpy(outputs[98], arena + 183189504, sizeof(float) * 768);
   /* output 99 "grad:blocks.4.leff.bn1.bias" = %1374 : f32[768] */
-  memcpy(outputs[99], arena + 186000128, sizeof(float) * 768);
+  memcpy(outputs[99], arena + 183190272, sizeof(float) * 768);
   /* output 100 "grad:blocks.4.leff.conv2.weight" = %1368 : f32[768, 1, 3, 3] */
-  memcpy(outputs[100], arena + 200302592, sizeof(float) * 6912);
+  memcpy(outputs[100], arena + 197492736, sizeof(float) * 6912);
   /* output 101 "grad:blocks.4.leff.conv2.bias" = %1369 : f32[768] */
-  memcpy(outputs[101], arena + 200311040, sizeof(float) * 768);
+  memcpy(outputs[101], arena + 197501184, sizeof(float) * 768);
   /* output 102 "grad:blocks.4.leff.bn2.weight" = %1365 : f32[768] */
-  memcpy(outputs[102], arena + 200309504, sizeof(float) * 768);
+  memcpy(outputs[102], arena + 197499648, sizeof(float) * 768);
   /* output 103 "grad:blocks.4.leff.bn2.bias" = %1366 : f32[768] */
-  memcpy(outputs[103], arena + 200310272, sizeof(float) * 768);
+  memcpy(outputs[103], arena + 197500416, sizeof(float) * 768);
   /* output 104 "grad:blocks.4.leff.conv3.weight" = %1361 : f32[192, 768, 1, 1] */
-  memcpy(outputs[104], arena + 212350976, sizeof(float) * 147456);
+  memcpy(outputs[104], arena + 209541120, sizeof(float) * 147456);
   /* output 105 "grad:blocks.4.leff.conv3.bias" = %1360 : f32[192] */
-  memcpy(outputs[105], arena + 212610368, sizeof(float) * 192);
+  memcpy(outputs[105], arena + 209800512, sizeof(float) * 192);
   /* output 106 "grad:blocks.4.leff.bn3.weight" = %1355 : f32[192] */
-  memcpy(outputs[106], arena + 212609984, sizeof(float) * 192);
+  memcpy(outputs[106], arena + 209800128, sizeof(float) * 192);
   /* output 107 "grad:blocks.4.leff.bn3.bias" = %1356 : f32[192] */
-  memcpy(outputs[107], arena + 212610176, sizeof(float) * 192);
+  memcpy(outputs[107], arena + 209800320, sizeof(float) * 192);
   /* output 108 "grad:blocks.5.norm1.weight" = %1343 : f32[192] */
-  memcpy(outputs[108], arena + 212609792, sizeof(float) * 192);
+  memcpy(outputs[108], arena + 209799936, sizeof(float) * 192);
   /* output 109 "grad:blocks.5.norm1.bias" = %1340 : f32[192] */
-  memcpy(outputs[109], arena + 212609600, sizeof(float) * 192);
+  memcpy(outputs[109], arena + 209799744, sizeof(float) * 192);
   /* output 110 "grad:blocks.5.attn.qkv.weight" = %1338 : f32[576, 192] */
-  memcpy(outputs[110], arena + 212498432, sizeof(float) * 110592);
+  memcpy(outputs[110], arena + 209688576, sizeof(float) * 110592);
   /* output 111 "grad:blocks.5.attn.qkv.bias" = %1339 : f32[576] */
-  memcpy(outputs[111], arena + 212609024, sizeof(float) * 576);
+  memcpy(outputs[111], arena + 209799168, sizeof(float) * 576);
   /* output 112 "grad:blocks.5.attn.proj.weight" = %1323 : f32[192, 192] */
-  memcpy(outputs[112], arena + 213781184, sizeof(float) * 36864);
+  memcpy(outputs[112], arena + 210971328, sizeof(float) * 36864);
   /* output 113 "grad:blocks.5.attn.proj.bias" = %1324 : f32[192] */
-  memcpy(outputs[113], arena + 213818432, sizeof(float) * 192);
+  memcpy(outputs[113], arena + 211008576, sizeof(float) * 192);
   /* output 114 "grad:blocks.5.norm2.weight" = %1317 : f32[192] */
-  memcpy(outputs[114], arena + 213818240, sizeof(float) * 192);
+  memcpy(outputs[114], arena + 211008384, sizeof(float) * 192);
   /* output 115 "grad:blocks.5.norm2.bias" = %1314 : f32[192] */
-  memcpy(outputs[115], arena + 213818048, sizeof(float) * 192);
+  memcpy(outputs[115], arena + 211008192, sizeof(float) * 192);
   /* output 116 "grad:blocks.5.leff.conv1.weight" = %1312 : f32[768, 192, 1, 1] */
-  memcpy(outputs[116], arena + 214753280, sizeof(float) * 147456);
+  memcpy(outputs[116], arena + 211943424, sizeof(float) * 147456);
   /* output 117 "grad:blocks.5.leff.conv1.bias" = %1311 : f32[768] */
-  memcpy(outputs[117], arena + 214902272, sizeof(float) * 768);
+  memcpy(outputs[117], arena + 212092416, sizeof(float) * 768);
   /* output 118 "grad:blocks.5.leff.bn1.weight" = %1306 : f32[768] */
-  memcpy(outputs[118], arena + 214900736, sizeof(float) * 768);
+  memcpy(outputs[118], arena + 212090880, sizeof(float) * 768);
   /* output 119 "grad:blocks.5.leff.bn1.bias" = %1307 : f32[768] */
-  memcpy(outputs[119], arena + 214901504, sizeof(float) * 768);
+  memcpy(outputs[119], arena + 212091648, sizeof(float) * 768);
   /* output 120 "grad:blocks.5.leff.conv2.weight" = %1301 : f32[768, 1, 3, 3] */
-  memcpy(outputs[120], arena + 229203968, sizeof(float) * 6912);
+  memcpy(outputs[120], arena + 226394112, sizeof(float) * 6912);
   /* output 121 "grad:blocks.5.leff.conv2.bias" = %1302 : f32[768] */
-  memcpy(outputs[121], arena + 229212416, sizeof(float) * 768);
+  memcpy(outputs[121], arena + 226402560, sizeof(float) * 768);
   /* output 122 "grad:blocks.5.leff.bn2.weight" = %1298 : f32[768] */
-  memcpy(outputs[122], arena + 229210880, sizeof(float) * 768);
+  memcpy(outputs[122], arena + 226401024, sizeof(float) * 768);
   /* output 123 "grad:blocks.5.leff.bn2.bias" = %1299 : f32[768] */
-  memcpy(outputs[123], arena + 229211648, sizeof(float) * 768);
+  memcpy(outputs[123], arena + 226401792, sizeof(float) * 768);
   /* output 124 "grad:blocks.5.leff.conv3.weight" = %1294 : f32[192, 768, 1, 1] */
-  memcpy(outputs[124], arena + 241252352, sizeof(float) * 147456);
+  memcpy(outputs[124], arena + 238442496, sizeof(float) * 147456);
   /* output 125 "grad:blocks.5.leff.conv3.bias" = %1293 : f32[192] */
-  memcpy(outputs[125], arena + 241511744, sizeof(float) * 192);
+  memcpy(outputs[125], arena + 238701888, sizeof(float) * 192);
   /* output 126 "grad:blocks.5.leff.bn3.weight" = %1288 : f32[192] */
-  memcpy(outputs[126], arena + 241511360, sizeof(float) * 192);
+  memcpy(outputs[126], arena + 238701504, sizeof(float) * 192);
   /* output 127 "grad:blocks.5.leff.bn3.bias" = %1289 : f32[192] */
-  memcpy(outputs[127], arena + 241511552, sizeof(float) * 192);
+  memcpy(outputs[127], arena + 238701696, sizeof(float) * 192);
   /* output 128 "grad:blocks.6.norm1.weight" = %1276 : f32[192] */
-  memcpy(outputs[128], arena + 241511168, sizeof(float) * 192);
+  memcpy(outputs[128], arena + 238701312, sizeof(float) * 192);
   /* output 129 "grad:blocks.6.norm1.bias" = %1273 : f32[192] */
-  memcpy(outputs[129], arena + 241510976, sizeof(float) * 192);
+  memcpy(outputs[129], arena + 238701120, sizeof(float) * 192);
   /* output 130 "grad:blocks.6.attn.qkv.weight" = %1271 : f32[576, 192] */
-  memcpy(outputs[130], arena + 241399808, sizeof(float) * 110592);
+  memcpy(outputs[130], arena + 238589952, sizeof(float) * 110592);
   /* output 131 "grad:blocks.6.attn.qkv.bias" = %1272 : f32[576] */
-  memcpy(outputs[131], arena + 241510400, sizeof(float) * 576);
+  memcpy(outputs[131], arena + 238700544, sizeof(float) * 576);
   /* output 132 "grad:blocks.6.attn.proj.weight" = %1256 : f32[192, 192] */
-  memcpy(outputs[132], arena + 242682560, sizeof(float) * 36864);
+  memcpy(outputs[132], arena + 239872704, sizeof(float) * 36864);
   /* output 133 "grad:blocks.6.attn.proj.bias" = %1257 : f32[192] */
-  memcpy(outputs[133], arena + 242719808, sizeof(float) * 192);
+  memcpy(outputs[133], arena + 239909952, sizeof(float) * 192);
   /* output 134 "grad:blocks.6.norm2.weight" = %1250 : f32[192] */
-  memcpy(outputs[134], arena + 242719616, sizeof(float) * 192);
+  memcpy(outputs[134], arena + 239909760, sizeof(float) * 192);
   /* output 135 "grad:blocks.6.norm2.bias" = %1247 : f32[192] */
-  memcpy(outputs[135], arena + 242719424, sizeof(float) * 192);
+  memcpy(outputs[135], arena + 239909568, sizeof(float) * 192);
   /* output 136 "grad:blocks.6.leff.conv1.weight" = %1245 : f32[768, 192, 1, 1] */
-  memcpy(outputs[136], arena + 243654656, sizeof(float) * 147456);
+  memcpy(outputs[136], arena + 240844800, sizeof(float) * 147456);
   /* output 137 "grad:blocks.6.leff.conv1.bias" = %1244 : f32[768] */
-  memcpy(outputs[137], arena + 243803648, sizeof(float) * 768);
+  memcpy(outputs[137], arena + 240993792, sizeof(float) * 768);
   /* output 138 "grad:blocks.6.leff.bn1.weight" = %1239 : f32[768] */
-  memcpy(outputs[138], arena + 243802112, sizeof(float) * 768);
+  memcpy(outputs[138], arena + 240992256, sizeof(float) * 768);
   /* output 139 "grad:blocks.6.leff.bn1.bias" = %1240 : f32[768] */
-  memcpy(outputs[139], arena + 243802880, sizeof(float) * 768);
+  memcpy(outputs[139], arena + 240993024, sizeof(float) * 768);
   /* output 140 "grad:blocks.6.leff.conv2.weight" = %1234 : f32[768, 1, 3, 3] */
-  memcpy(outputs[140], arena + 258105344, sizeof(float) * 6912);
+  memcpy(outputs[140], arena + 255295488, sizeof(float) * 6912);
   /* output 141 "grad:blocks.6.leff.conv2.bias" = %1235 : f32[768] */
-  memcpy(outputs[141], arena + 258113792, sizeof(float) * 768);
+  memcpy(outputs[141], arena + 255303936, sizeof(float) * 768);
   /* output 142 "grad:blocks.6.leff.bn2.weight" = %1231 : f32[768] */
-  memcpy(outputs[142], arena + 258112256, sizeof(float) * 768);
+  memcpy(outputs[142], arena + 255302400, sizeof(float) * 768);
   /* output 143 "grad:blocks.6.leff.bn2.bias" = %1232 : f32[768] */
-  memcpy(outputs[143], arena + 258113024, sizeof(float) * 768);
+  memcpy(outputs[143], arena + 255303168, sizeof(float) * 768);
   /* output 144 "grad:blocks.6.leff.conv3.weight" = %1227 : f32[192, 768, 1, 1] */
-  memcpy(outputs[144], arena + 270153728, sizeof(float) * 147456);
+  memcpy(outputs[144], arena + 267343872, sizeof(float) * 147456);
   /* output 145 "grad:blocks.6.leff.conv3.bias" = %1226 : f32[192] */
-  memcpy(outputs[145], arena + 270413120, sizeof(float) * 192);
+  memcpy(outputs[145], arena + 267603264, sizeof(float) * 192);
   /* output 146 "grad:blocks.6.leff.bn3.weight" = %1221 : f32[192] */
-  memcpy(outputs[146], arena + 270412736, sizeof(float) * 192);
+  memcpy(outputs[146], arena + 267602880, sizeof(float) * 192);
   /* output 147 "grad:blocks.6.leff.bn3.bias" = %1222 : f32[192] */
-  memcpy(outputs[147], arena + 270412928, sizeof(float) * 192);
+  memcpy(outputs[147], arena + 267603072, sizeof(float) * 192);
   /* output 148 "grad:blocks.7.norm1.weight" = %1209 : f32[192] */
-  memcpy(outputs[148], arena + 270412544, sizeof(float) * 192);
+  memcpy(outputs[148], arena + 267602688, sizeof(float) * 192);
   /* output 149 "grad:blocks.7.norm1.bias" = %1206 : f32[192] */
-  memcpy(outputs[149], arena + 270412352, sizeof(float) * 192);
+  memcpy(outputs[149], arena + 267602496, sizeof(float) * 192);
   /* output 150 "grad:blocks.7.attn.qkv.weight" = %1204 : f32[576, 192] */
-  memcpy(outputs[150], arena + 270301184, sizeof(float) * 110592);
+  memcpy(outputs[150], arena + 267491328, sizeof(float) * 110592);
   /* output 151 "grad:blocks.7.attn.qkv.bias" = %1205 : f32[576] */
-  memcpy(outputs[151], arena + 270411776, sizeof(float) * 576);
+  memcpy(outputs[151], arena + 267601920, sizeof(float) * 576);
   /* output 152 "grad:blocks.7.attn.proj.weight" = %1189 : f32[192, 192] */
-  memcpy(outputs[152], arena + 271583936, sizeof(float) * 36864);
+  memcpy(outputs[152], arena + 268774080, sizeof(float) * 36864);
   /* output 153 "grad:blocks.7.attn.proj.bias" = %1190 : f32[192] */
-  memcpy(outputs[153], arena + 271621184, sizeof(float) * 192);
+  memcpy(outputs[153], arena + 268811328, sizeof(float) * 192);
   /* output 154 "grad:blocks.7.norm2.weight" = %1183 : f32[192] */
-  memcpy(outputs[154], arena + 271620992, sizeof(float) * 192);
+  memcpy(outputs[154], arena + 268811136, sizeof(float) * 192);
   /* output 155 "grad:blocks.7.norm2.bias" = %1180 : f32[192] */
-  memcpy(outputs[155], arena + 271620800, sizeof(float) * 192);
+  memcpy(outputs[155], arena + 268810944, sizeof(float) * 192);
   /* output 156 "grad:blocks.7.leff.conv1.weight" = %1178 : f32[768, 192, 1, 1] */
-  memcpy(outputs[156], arena + 272556032, sizeof(float) * 147456);
+  memcpy(outputs[156], arena + 269746176, sizeof(float) * 147456);
   /* output 157 "grad:blocks.7.leff.conv1.bias" = %1177 : f32[768] */
-  memcpy(outputs[157], arena + 272705024, sizeof(float) * 768);
+  memcpy(outputs[157], arena + 269895168, sizeof(float) * 768);
   /* output 158 "grad:blocks.7.leff.bn1.weight" = %1172 : f32[768] */
-  memcpy(outputs[158], arena + 272703488, sizeof(float) * 768);
+  memcpy(outputs[158], arena + 269893632, sizeof(float) * 768);
   /* output 159 "grad:blocks.7.leff.bn1.bias" = %1173 : f32[768] */
-  memcpy(outputs[159], arena + 272704256, sizeof(float) * 768);
+  memcpy(outputs[159], arena + 269894400, sizeof(float) * 768);
   /* output 160 "grad:blocks.7.leff.conv2.weight" = %1167 : f32[768, 1, 3, 3] */
-  memcpy(outputs[160], arena + 287006720, sizeof(float) * 6912);
+  memcpy(outputs[160], arena + 284196864, sizeof(float) * 6912);
   /* output 161 "grad:blocks.7.leff.conv2.bias" = %1168 : f32[768] */
-  memcpy(outputs[161], arena + 287015168, sizeof(float) * 768);
+  memcpy(outputs[161], arena + 284205312, sizeof(float) * 768);
   /* output 162 "grad:blocks.7.leff.bn2.weight" = %1164 : f32[768] */
-  memcpy(outputs[162], arena + 287013632, sizeof(float) * 768);
+  memcpy(outputs[162], arena + 284203776, sizeof(float) * 768);
   /* output 163 "grad:blocks.7.leff.bn2.bias" = %1165 : f32[768] */
-  memcpy(outputs[163], arena + 287014400, sizeof(float) * 768);
+  memcpy(outputs[163], arena + 284204544, sizeof(float) * 768);
   /* output 164 "grad:blocks.7.leff.conv3.weight" = %1160 : f32[192, 768, 1, 1] */
-  memcpy(outputs[164], arena + 299055104, sizeof(float) * 147456);
+  memcpy(outputs[164], arena + 296245248, sizeof(float) * 147456);
   /* output 165 "grad:blocks.7.leff.conv3.bias" = %1159 : f32[192] */
-  memcpy(outputs[165], arena + 299314496, sizeof(float) * 192);
+  memcpy(outputs[165], arena + 296504640, sizeof(float) * 192);
   /* output 166 "grad:blocks.7.leff.bn3.weight" = %1154 : f32[192] */
-  memcpy(outputs[166], arena + 299314112, sizeof(float) * 192);
+  memcpy(outputs[166], arena + 296504256, sizeof(float) * 192);
   /* output 167 "grad:blocks.7.leff.bn3.bias" = %1155 : f32[192] */
-  memcpy(outputs[167], arena + 299314304, sizeof(float) * 192);
+  memcpy(outputs[167], arena + 296504448, sizeof(float) * 192);
   /* output 168 "grad:blocks.8.norm1.weight" = %1142 : f32[192] */
-  memcpy(outputs[168], arena + 299313920, sizeof(float) * 192);
+  memcpy(outputs[168], arena + 296504064, sizeof(float) * 192);
   /* output 169 "grad:blocks.8.norm1.bias" = %1139 : f32[192] */
-  memcpy(outputs[169], arena + 299313728, sizeof(float) * 192);
+  memcpy(outputs[169], arena + 296503872, sizeof(float) * 192);
   /* output 170 "grad:blocks.8.attn.qkv.weight" = %1137 : f32[576, 192] */
-  memcpy(outputs[170], arena + 299202560, sizeof(float) * 110592);
+  memcpy(outputs[170], arena + 296392704, sizeof(float) * 110592);
   /* output 171 "grad:blocks.8.attn.qkv.bias" = %1138 : f32[576] */
-  memcpy(outputs[171], arena + 299313152, sizeof(float) * 576);
+  memcpy(outputs[171], arena + 296503296, sizeof(float) * 576);
   /* output 172 "grad:blocks.8.attn.proj.weight" = %1122 : f32[192, 192] */
-  memcpy(outputs[172], arena + 300485312, sizeof(float) * 36864);
+  memcpy(outputs[172], arena + 297675456, sizeof(float) * 36864);
   /* output 173 "grad:blocks.8.attn.proj.bias" = %1123 : f32[192] */
-  memcpy(outputs[173], arena + 300522560, sizeof(float) * 192);
+  memcpy(outputs[173], arena + 297712704, sizeof(float) * 192);
   /* output 174 "grad:blocks.8.norm2.weight" = %1116 : f32[192] */
-  memcpy(outputs[174], arena + 300522368, sizeof(float) * 192);
+  memcpy(outputs[174], arena + 297712512, sizeof(float) * 192);
   /* output 175 "grad:blocks.8.norm2.bias" = %1113 : f32[192] */
-  memcpy(outputs[175], arena + 300522176, sizeof(float) * 192);
+  memcpy(outputs[175], arena + 297712320, sizeof(float) * 192);
   /* output 176 "grad:blocks.8.leff.conv1.weight" = %1111 : f32[768, 192, 1, 1] */
-  memcpy(outputs[176], arena + 301457408, sizeof(float) * 147456);
+  memcpy(outputs[176], arena + 298647552, sizeof(float) * 147456);
   /* output 177 "grad:blocks.8.leff.conv1.bias" = %1110 : f32[768] */
-  memcpy(outputs[177], arena + 301606400, sizeof(float) * 768);
+  memcpy(outputs[177], arena + 298796544, sizeof(float) * 768);
   /* output 178 "grad:blocks.8.leff.bn1.weight" = %1105 : f32[768] */
-  memcpy(outputs[178], arena + 301604864, sizeof(float) * 768);
+  memcpy(outputs[178], arena + 298795008, sizeof(float) * 768);
   /* output 179 "grad:blocks.8.leff.bn1.bias" = %1106 : f32[768] */
-  memcpy(outputs[179], arena + 301605632, sizeof(float) * 768);
+  memcpy(outputs[179], arena + 298795776, sizeof(float) * 768);
   /* output 180 "grad:blocks.8.leff.conv2.weight" = %1100 : f32[768, 1, 3, 3] */
-  memcpy(outputs[180], arena + 315908096, sizeof(float) * 6912);
+  memcpy(outputs[180], arena + 313098240, sizeof(float) * 6912);
   /* output 181 "grad:blocks.8.leff.conv2.bias" = %1101 : f32[768] */
-  memcpy(outputs[181], arena + 315916544, sizeof(float) * 768);
+  memcpy(outputs[181], arena + 313106688, sizeof(float) * 768);
   /* output 182 "grad:blocks.8.leff.bn2.weight" = %1097 : f32[768] */
-  memcpy(outputs[182], arena + 315915008, sizeof(float) * 768);
+  memcpy(outputs[182], arena + 313105152, sizeof(float) * 768);
   /* output 183 "grad:blocks.8.leff.bn2.bias" = %1098 : f32[768] */
-  memcpy(outputs[183], arena + 315915776, sizeof(float) * 768);
+  memcpy(outputs[183], arena + 313105920, sizeof(float) * 768);
   /* output 184 "grad:blocks.8.leff.conv3.weight" = %1093 : f32[192, 768, 1, 1] */
-  memcpy(outputs[184], arena + 327956480, sizeof(float) * 147456);
+  memcpy(outputs[184], arena + 325146624, sizeof(float) * 147456);
   /* output 185 "grad:blocks.8.leff.conv3.bias" = %1092 : f32[192] */
-  memcpy(outputs[185], arena + 328215872, sizeof(float) * 192);
+  memcpy(outputs[185], arena + 325406016, sizeof(float) * 192);
   /* output 186 "grad:blocks.8.leff.bn3.weight" = %1087 : f32[192] */
-  memcpy(outputs[186], arena + 328215488, sizeof(float) * 192);
+  memcpy(outputs[186], arena + 325405632, sizeof(float) * 192);
   /* output 187 "grad:blocks.8.leff.bn3.bias" = %1088 : f32[192] */
-  memcpy(outputs[187], arena + 328215680, sizeof(float) * 192);
+  memcpy(outputs[187], arena + 325405824, sizeof(float) * 192);
   /* output 188 "grad:blocks.9.norm1.weight" = %1075 : f32[192] */
-  memcpy(outputs[188], arena + 328215296, sizeof(float) * 192);
+  memcpy(outputs[188], arena + 325405440, sizeof(float) * 192);
   /* output 189 "grad:blocks.9.norm1.bias" = %1072 : f32[192] */
-  memcpy(outputs[189], arena + 328215104, sizeof(float) * 192);
+  memcpy(outputs[189], arena + 325405248, sizeof(float) * 192);
   /* output 190 "grad:blocks.9.attn.qkv.weight" = %1070 : f32[576, 192] */
-  memcpy(outputs[190], arena + 328103936, sizeof(float) * 110592);
+  memcpy(outputs[190], arena + 325294080, sizeof(float) * 110592);
   /* output 191 "grad:blocks.9.attn.qkv.bias" = %1071 : f32[576] */
-  memcpy(outputs[191], arena + 328214528, sizeof(float) * 576);
+  memcpy(outputs[191], arena + 325404672, sizeof(float) * 576);
   /* output 192 "grad:blocks.9.attn.proj.weight" = %1055 : f32[192, 192] */
-  memcpy(outputs[192], arena + 329386688, sizeof(float) * 36864);
+  memcpy(outputs[192], arena + 326576832, sizeof(float) * 36864);
   /* output 193 "grad:blocks.9.attn.proj.bias" = %1056 : f32[192] */
-  memcpy(outputs[193], arena + 329423936, sizeof(float) * 192);
+  memcpy(outputs[193], arena + 326614080, sizeof(float) * 192);
   /* output 194 "grad:blocks.9.norm2.weight" = %1049 : f32[192] */
-  memcpy(outputs[194], arena + 329423744, sizeof(float) * 192);
+  memcpy(outputs[194], arena + 326613888, sizeof(float) * 192);
   /* output 195 "grad:blocks.9.norm2.bias" = %1046 : f32[192] */
-  memcpy(outputs[195], arena + 329423552, sizeof(float) * 192);
+  memcpy(outputs[195], arena + 326613696, sizeof(float) * 192);
   /* output 196 "grad:blocks.9.leff.conv1.weight" = %1044 : f32[768, 192, 1, 1] */
-  memcpy(outputs[196], arena + 330358784, sizeof(float) * 147456);
+  memcpy(outputs[196], arena + 327548928, sizeof(float) * 147456);
   /* output 197 "grad:blocks.9.leff.conv1.bias" = %1043 : f32[768] */
-  memcpy(outputs[197], arena + 330507776, sizeof(float) * 768);
+  memcpy(outputs[197], arena + 327697920, sizeof(float) * 768);
   /* output 198 "grad:blocks.9.leff.bn1.weight" = %1038 : f32[768] */
-  memcpy(outputs[198], arena + 330506240, sizeof(float) * 768);
+  memcpy(outputs[198], arena + 327696384, sizeof(float) * 768);
   /* output 199 "grad:blocks.9.leff.bn1.bias" = %1039 : f32[768] */
-  memcpy(outputs[199], arena + 330507008, sizeof(float) * 768);
+  memcpy(outputs[199], arena + 327697152, sizeof(float) * 768);
   /* output 200 "grad:blocks.9.leff.conv2.weight" = %1033 : f32[768, 1, 3, 3] */
-  memcpy(outputs[200], arena + 344809472, sizeof(float) * 6912);
+  memcpy(outputs[200], arena + 341999616, sizeof(float) * 6912);
   /* output 201 "grad:blocks.9.leff.conv2.bias" = %1034 : f32[768] */
-  memcpy(outputs[201], arena + 344817920, sizeof(float) * 768);
+  memcpy(outputs[201], arena + 342008064, sizeof(float) * 768);
   /* output 202 "grad:blocks.9.leff.bn2.weight" = %1030 : f32[768] */
-  memcpy(outputs[202], arena + 344816384, sizeof(float) * 768);
+  memcpy(outputs[202], arena + 342006528, sizeof(float) * 768);
   /* output 203 "grad:blocks.9.leff.bn2.bias" = %1031 : f32[768] */
-  memcpy(outputs[203], arena + 344817152, sizeof(float) * 768);
+  memcpy(outputs[203], arena + 342007296, sizeof(float) * 768);
   /* output 204 "grad:blocks.9.leff.conv3.weight" = %1026 : f32[192, 768, 1, 1] */
-  memcpy(outputs[204], arena + 356857856, sizeof(float) * 147456);
+  memcpy(outputs[204], arena + 354048000, sizeof(float) * 147456);
   /* output 205 "grad:blocks.9.leff.conv3.bias" = %1025 : f32[192] */
-  memcpy(outputs[205], arena + 357117248, sizeof(float) * 192);
+  memcpy(outputs[205], arena + 354307392, sizeof(float) * 192);
   /* output 206 "grad:blocks.9.leff.bn3.weight" = %1020 : f32[192] */
-  memcpy(outputs[206], arena + 357116864, sizeof(float) * 192);
+  memcpy(outputs[206], arena + 354307008, sizeof(float) * 192);
   /* output 207 "grad:blocks.9.leff.bn3.bias" = %1021 : f32[192] */
-  memcpy(outputs[207], arena + 357117056, sizeof(float) * 192);
+  memcpy(outputs[207], arena + 354307200, sizeof(float) * 192);
   /* output 208 "grad:blocks.10.norm1.weight" = %1008 : f32[192] */
-  memcpy(outputs[208], arena + 357116672, sizeof(float) * 192);
+  memcpy(outputs[208], arena + 354306816, sizeof(float) * 192);
   /* output 209 "grad:blocks.10.norm1.bias" = %1005 : f32[192] */
-  memcpy(outputs[209], arena + 357116480, sizeof(float) * 192);
+  memcpy(outputs[209], arena + 354306624, sizeof(float) * 192);
   /* output 210 "grad:blocks.10.attn.qkv.weight" = %1003 : f32[576, 192] */
-  memcpy(outputs[210], arena + 357005312, sizeof(float) * 110592);
+  memcpy(outputs[210], arena + 354195456, sizeof(float) * 110592);
   /* output 211 "grad:blocks.10.attn.qkv.bias" = %1004 : f32[576] */
-  memcpy(outputs[211], arena + 357115904, sizeof(float) * 576);
+  memcpy(outputs[211], arena + 354306048, sizeof(float) * 576);
   /* output 212 "grad:blocks.10.attn.proj.weight" = %988 : f32[192, 192] */
-  memcpy(outputs[212], arena + 58802176, sizeof(float) * 36864);
+  memcpy(outputs[212], arena + 355478208, sizeof(float) * 36864);
   /* output 213 "grad:blocks.10.attn.proj.bias" = %989 : f32[192] */
-  memcpy(outputs[213], arena + 358288448, sizeof(float) * 192);
+  memcpy(outputs[213], arena + 355515456, sizeof(float) * 192);
   /* output 214 "grad:blocks.10.norm2.weight" = %982 : f32[192] */
-  memcpy(outputs[214], arena + 358288256, sizeof(float) * 192);
+  memcpy(outputs[214], arena + 355515264, sizeof(float) * 192);
   /* output 215 "grad:blocks.10.norm2.bias" = %979 : f32[192] */
-  memcpy(outputs[215], arena + 358288064, sizeof(float) * 192);
+  memcpy(outputs[215], arena + 355515072, sizeof(float) * 192);
   /* output 216 "grad:blocks.10.leff.conv1.weight" = %977 : f32[768, 192, 1, 1] */
-  memcpy(outputs[216], arena + 359260160, sizeof(float) * 147456);
+  memcpy(outputs[216], arena + 356450304, sizeof(float) * 147456);
   /* output 217 "grad:blocks.10.leff.conv1.bias" = %976 : f32[768] */
-  memcpy(outputs[217], arena + 359409152, sizeof(float) * 768);
+  memcpy(outputs[217], arena + 356599296, sizeof(float) * 768);
   /* output 218 "grad:blocks.10.leff.bn1.weight" = %971 : f32[768] */
-  memcpy(outputs[218], arena + 359407616, sizeof(float) * 768);
+  memcpy(outputs[218], arena + 356597760, sizeof(float) * 768);
   /* output 219 "grad:blocks.10.leff.bn1.bias" = %972 : f32[768] */
-  memcpy(outputs[219], arena + 359408384, sizeof(float) * 768);
+  memcpy(outputs[219], arena + 356598528, sizeof(float) * 768);
   /* output 220 "grad:blocks.10.leff.conv2.weight" = %966 : f32[768, 1, 3, 3] */
-  memcpy(outputs[220], arena + 58993408, sizeof(float) * 6912);
+  memcpy(outputs[220], arena + 370900992, sizeof(float) * 6912);
   /* output 221 "grad:blocks.10.leff.conv2.bias" = %967 : f32[768] */
-  memcpy(outputs[221], arena + 373712384, sizeof(float) * 768);
+  memcpy(outputs[221], arena + 370909440, sizeof(float) * 768);
   /* output 222 "grad:blocks.10.leff.bn2.weight" = %963 : f32[768] */
-  memcpy(outputs[222], arena + 373710848, sizeof(float) * 768);
+  memcpy(outputs[222], arena + 370907904, sizeof(float) * 768);
   /* output 223 "grad:blocks.10.leff.bn2.bias" = %964 : f32[768] */
-  memcpy(outputs[223], arena + 373711616, sizeof(float) * 768);
+  memcpy(outputs[223], arena + 370908672, sizeof(float) * 768);
   /* output 224 "grad:blocks.10.leff.conv3.weight" = %959 : f32[192, 768, 1, 1] */
-  memcpy(outputs[224], arena + 385759232, sizeof(float) * 147456);
+  memcpy(outputs[224], arena + 382949376, sizeof(float) * 147456);
   /* output 225 "grad:blocks.10.leff.conv3.bias" = %958 : f32[192] */
-  memcpy(outputs[225], arena + 386018624, sizeof(float) * 192);
+  memcpy(outputs[225], arena + 383208768, sizeof(float) * 192);
   /* output 226 "grad:blocks.10.leff.bn3.weight" = %953 : f32[192] */
-  memcpy(outputs[226], arena + 386018240, sizeof(float) * 192);
+  memcpy(outputs[226], arena + 383208384, sizeof(float) * 192);
   /* output 227 "grad:blocks.10.leff.bn3.bias" = %954 : f32[192] */
-  memcpy(outputs[227], arena + 386018432, sizeof(float) * 192);
+  memcpy(outputs[227], arena + 383208576, sizeof(float) * 192);
   /* output 228 "grad:blocks.11.norm1.weight" = %941 : f32[192] */
-  memcpy(outputs[228], arena + 386018048, sizeof(float) * 192);
+  memcpy(outputs[228], arena + 383208192, sizeof(float) * 192);
   /* output 229 "grad:blocks.11.norm1.bias" = %938 : f32[192] */
-  memcpy(outputs[229], arena + 386017856, sizeof(float) * 192);
+  memcpy(outputs[229], arena + 383208000, sizeof(float) * 192);
   /* output 230 "grad:blocks.11.attn.qkv.weight" = %936 : f32[576, 192] */
-  memcpy(outputs[230], arena + 385906688, sizeof(float) * 110592);
+  memcpy(outputs[230], arena + 383096832, sizeof(float) * 110592);
   /* output 231 "grad:blocks.11.attn.qkv.bias" = %937 : f32[576] */
-  memcpy(outputs[231], arena + 386017280, sizeof(float) * 576);
+  memcpy(outputs[231], arena + 383207424, sizeof(float) * 576);
   /* output 232 "grad:blocks.11.attn.proj.weight" = %921 : f32[192, 192] */
-  memcpy(outputs[232], arena + 58765312, sizeof(float) * 36864);
+  memcpy(outputs[232], arena + 384379584, sizeof(float) * 36864);
   /* output 233 "grad:blocks.11.attn.proj.bias" = %922 : f32[192] */
-  memcpy(outputs[233], arena + 387189824, sizeof(float) * 192);
+  memcpy(outputs[233], arena + 384416832, sizeof(float) * 192);
   /* output 234 "grad:blocks.11.norm2.weight" = %915 : f32[192] */
-  memcpy(outputs[234], arena + 387189632, sizeof(float) * 192);
+  memcpy(outputs[234], arena + 384416640, sizeof(float) * 192);
   /* output 235 "grad:blocks.11.norm2.bias" = %912 : f32[192] */
-  memcpy(outputs[235], arena + 387189440, sizeof(float) * 192);
+  memcpy(outputs[235], arena + 384416448, sizeof(float) * 192);
   /* output 236 "grad:blocks.11.leff.conv1.weight" = %910 : f32[768, 192, 1, 1] */
-  memcpy(outputs[236], arena + 388161536, sizeof(float) * 147456);
+  memcpy(outputs[236], arena + 385351680, sizeof(float) * 147456);
   /* output 237 "grad:blocks.11.leff.conv1.bias" = %909 : f32[768] */
-  memcpy(outputs[237], arena + 388310528, sizeof(float) * 768);
+  memcpy(outputs[237], arena + 385500672, sizeof(float) * 768);
   /* output 238 "grad:blocks.11.leff.bn1.weight" = %904 : f32[768] */
-  memcpy(outputs[238], arena + 388308992, sizeof(float) * 768);
+  memcpy(outputs[238], arena + 385499136, sizeof(float) * 768);
   /* output 239 "grad:blocks.11.leff.bn1.bias" = %905 : f32[768] */
-  memcpy(outputs[239], arena + 388309760, sizeof(float) * 768);
+  memcpy(outputs[239], arena + 385499904, sizeof(float) * 768);
   /* output 240 "grad:blocks.11.leff.conv2.weight" = %899 : f32[768, 1, 3, 3] */
-  memcpy(outputs[240], arena + 58986496, sizeof(float) * 6912);
+  memcpy(outputs[240], arena + 399802368, sizeof(float) * 6912);
   /* output 241 "grad:blocks.11.leff.conv2.bias" = %900 : f32[768] */
-  memcpy(outputs[241], arena + 402612992, sizeof(float) * 768);
+  memcpy(outputs[241], arena + 399810816, sizeof(float) * 768);
   /* output 242 "grad:blocks.11.leff.bn2.weight" = %896 : f32[768] */
-  memcpy(outputs[242], arena + 59004160, sizeof(float) * 768);
+  memcpy(outputs[242], arena + 399809280, sizeof(float) * 768);
   /* output 243 "grad:blocks.11.leff.bn2.bias" = %897 : f32[768] */
-  memcpy(outputs[243], arena + 402612224, sizeof(float) * 768);
+  memcpy(outputs[243], arena + 399810048, sizeof(float) * 768);
   /* output 244 "grad:blocks.11.leff.conv3.weight" = %892 : f32[192, 768, 1, 1] */
-  memcpy(outputs[244], arena + 58617856, sizeof(float) * 147456);
+  memcpy(outputs[244], arena + 616672896, sizeof(float) * 147456);
   /* output 245 "grad:blocks.11.leff.conv3.bias" = %891 : f32[192] */
-  memcpy(outputs[245], arena + 617179568, sizeof(float) * 192);
+  memcpy(outputs[245], arena + 617089584, sizeof(float) * 192);
   /* output 246 "grad:blocks.11.leff.bn3.weight" = %886 : f32[192] */
-  memcpy(outputs[246], arena + 617179184, sizeof(float) * 192);
+  memcpy(outputs[246], arena + 617089200, sizeof(float) * 192);
   /* output 247 "grad:blocks.11.leff.bn3.bias" = %887 : f32[192] */
-  memcpy(outputs[247], arena + 617179376, sizeof(float) * 192);
+  memcpy(outputs[247], arena + 617089392, sizeof(float) * 192);
   /* output 248 "grad:pos_layer_embed" = %877 : f32[1, 12, 192] */
-  memcpy(outputs[248], arena + 59000320, sizeof(float) * 2304);
+  memcpy(outputs[248], arena + 617041536, sizeof(float) * 2304);
   /* output 249 "grad:lca.norm1.weight" = %873 : f32[192] */
-  memcpy(outputs[249], arena + 617178992, sizeof(float) * 192);
+  memcpy(outputs[249], arena + 617089008, sizeof(float) * 192);
   /* output 250 "grad:lca.norm1.bias" = %870 : f32[192] */
-  memcpy(outputs[250], arena + 617178800, sizeof(float) * 192);
+  memcpy(outputs[250], arena + 617088816, sizeof(float) * 192);
   /* output 251 "grad:lca.attn.qkv.weight" = %868 : f32[576, 192] */
-  memcpy(outputs[251], arena + 616914560, sizeof(float) * 110592);
+  memcpy(outputs[251], arena + 616820352, sizeof(float) * 110592);
   /* output 252 "grad:lca.attn.qkv.bias" = %869 : f32[576] */
-  memcpy(outputs[252], arena + 617172848, sizeof(float) * 576);
+  memcpy(outputs[252], arena + 617082480, sizeof(float) * 576);
   /* output 253 "grad:lca.attn.proj.weight" = %851 : f32[192, 192] */
-  memcpy(outputs[253], arena + 617098880, sizeof(float) * 36864);
+  memcpy(outputs[253], arena + 617004672, sizeof(float) * 36864);
   /* output 254 "grad:lca.attn.proj.bias" = %853 : f32[192] */
-  memcpy(outputs[254], arena + 617178608, sizeof(float) * 192);
+  memcpy(outputs[254], arena + 617088624, sizeof(float) * 192);
   /* output 255 "grad:lca.norm2.weight" = %845 : f32[192] */
-  memcpy(outputs[255], arena + 617178416, sizeof(float) * 192);
+  memcpy(outputs[255], arena + 617088432, sizeof(float) * 192);
   /* output 256 "grad:lca.norm2.bias" = %841 : f32[192] */
-  memcpy(outputs[256], arena + 617178224, sizeof(float) * 192);
+  memcpy(outputs[256], arena + 617088240, sizeof(float) * 192);
   /* output 257 "grad:lca.feedforward.fc1.weight" = %837 : f32[768, 192] */
-  memcpy(outputs[257], arena + 616767104, sizeof(float) * 147456);
+  memcpy(outputs[257], arena + 616525440, sizeof(float) * 147456);
   /* output 258 "grad:lca.feedforward.fc1.bias" = %839 : f32[768] */
-  memcpy(outputs[258], arena + 617172080, sizeof(float) * 768);
+  memcpy(outputs[258], arena + 617081712, sizeof(float) * 768);
   /* output 259 "grad:lca.feedforward.fc2.weight" = %831 : f32[192, 768] */
-  memcpy(outputs[259], arena + 58839040, sizeof(float) * 147456);
+  memcpy(outputs[259], arena + 616377984, sizeof(float) * 147456);
   /* output 260 "grad:lca.feedforward.fc2.bias" = %833 : f32[192] */
-  memcpy(outputs[260], arena + 617178032, sizeof(float) * 192);
+  memcpy(outputs[260], arena + 617088048, sizeof(float) * 192);
   /* output 261 "grad:norm.weight" = %827 : f32[192] */
-  memcpy(outputs[261], arena + 617177840, sizeof(float) * 192);
+  memcpy(outputs[261], arena + 617087856, sizeof(float) * 192);
   /* output 262 "grad:norm.bias" = %823 : f32[192] */
-  memcpy(outputs[262], arena + 617177648, sizeof(float) * 192);
+  memcpy(outputs[262], arena + 617087664, sizeof(float) * 192);
   /* output 263 "grad:head.weight" = %818 : f32[1000, 192] */
-  memcpy(outputs[263], arena + 616575104, sizeof(float) * 192000);
+  memcpy(outputs[263], arena + 616185984, sizeof(float) * 192000);
   /* output 264 "grad:head.bias" = %819 : f32[1000] */
-  memcpy(outputs[264], arena + 617171072, sizeof(float) * 1000);
+  memcpy(outputs[264], arena + 617080704, sizeof(float) * 1000);
   /* output 265 "running_stats:i2t.backbone.bn.running_mean" = %6 : f32[2, 64] */
-  memcpy(outputs[265], arena + 59006848, sizeof(float) * 128);
+  memcpy(outputs[265], arena + 617089776, sizeof(float) * 128);
   /* output 266 "running_stats:blocks.0.leff.bn1.running_mean" = %52 : f32[2, 768] */
-  memcpy(outputs[266], arena + 59004928, sizeof(float) * 1536);
+  memcpy(outputs[266], arena + 617043840, sizeof(float) * 1536);
   /* output 267 "running_stats:blocks.0.leff.bn2.running_mean" = %60 : f32[2, 768] */
-  memcpy(outputs[267], arena + 617135744, sizeof(float) * 1536);
+  memcpy(outputs[267], arena + 617045376, sizeof(float) * 1536);
   /* output 268 "running_stats:blocks.0.leff.bn3.running_mean" = %69 : f32[2, 192] */
-  memcpy(outputs[268], arena + 59006464, sizeof(float) * 384);
+  memcpy(outputs[268], arena + 617083056, sizeof(float) * 384);
   /* output 269 "running_stats:blocks.1.leff.bn1.running_mean" = %112 : f32[2, 768] */
-  memcpy(outputs[269], arena + 617137280, sizeof(float) * 1536);
+  memcpy(outputs[269], arena + 617046912, sizeof(float) * 1536);
   /* output 270 "running_stats:blocks.1.leff.bn2.running_mean" = %120 : f32[2, 768] */
-  memcpy(outputs[270], arena + 617138816, sizeof(float) * 1536);
+  memcpy(outputs[270], arena + 617048448, sizeof(float) * 1536);
   /* output 271 "running_stats:blocks.1.leff.bn3.running_mean" = %129 : f32[2, 192] */
-  memcpy(outputs[271], arena + 617173424, sizeof(float) * 384);
+  memcpy(outputs[271], arena + 617083440, sizeof(float) * 384);
   /* output 272 "running_stats:blocks.2.leff.bn1.running_mean" = %175 : f32[2, 768] */
-  memcpy(outputs[272], arena + 617140352, sizeof(float) * 1536);
+  memcpy(outputs[272], arena + 617049984, sizeof(float) * 1536);
   /* output 273 "running_stats:blocks.2.leff.bn2.running_mean" = %183 : f32[2, 768] */
-  memcpy(outputs[273], arena + 617141888, sizeof(float) * 1536);
+  memcpy(outputs[273], arena + 617051520, sizeof(float) * 1536);
   /* output 274 "running_stats:blocks.2.leff.bn3.running_mean" = %192 : f32[2, 192] */
-  memcpy(outputs[274], arena + 617173808, sizeof(float) * 384);
+  memcpy(outputs[274], arena + 617083824, sizeof(float) * 384);
   /* output 275 "running_stats:blocks.3.leff.bn1.running_mean" = %238 : f32[2, 768] */
-  memcpy(outputs[275], arena + 617143424, sizeof(float) * 1536);
+  memcpy(outputs[275], arena + 617053056, sizeof(float) * 1536);
   /* output 276 "running_stats:blocks.3.leff.bn2.running_mean" = %246 : f32[2, 768] */
-  memcpy(outputs[276], arena + 617144960, sizeof(float) * 1536);
+  memcpy(outputs[276], arena + 617054592, sizeof(float) * 1536);
   /* output 277 "running_stats:blocks.3.leff.bn3.running_mean" = %255 : f32[2, 192] */
-  memcpy(outputs[277], arena + 617174192, sizeof(float) * 384);
+  memcpy(outputs[277], arena + 617084208, sizeof(float) * 384);
   /* output 278 "running_stats:blocks.4.leff.bn1.running_mean" = %301 : f32[2, 768] */
-  memcpy(outputs[278], arena + 617146496, sizeof(float) * 1536);
+  memcpy(outputs[278], arena + 617056128, sizeof(float) * 1536);
   /* output 279 "running_stats:blocks.4.leff.bn2.running_mean" = %309 : f32[2, 768] */
-  memcpy(outputs[279], arena + 617148032, sizeof(float) * 1536);
+  memcpy(outputs[279], arena + 617057664, sizeof(float) * 1536);
   /* output 280 "running_stats:blocks.4.leff.bn3.running_mean" = %318 : f32[2, 192] */
-  memcpy(outputs[280], arena + 617174576, sizeof(float) * 384);
+  memcpy(outputs[280], arena + 617084592, sizeof(float) * 384);
   /* output 281 "running_stats:blocks.5.leff.bn1.running_mean" = %364 : f32[2, 768] */
-  memcpy(outputs[281], arena + 617149568, sizeof(float) * 1536);
+  memcpy(outputs[281], arena + 617059200, sizeof(float) * 1536);
   /* output 282 "running_stats:blocks.5.leff.bn2.running_mean" = %372 : f32[2, 768] */
-  memcpy(outputs[282], arena + 617151104, sizeof(float) * 1536);
+  memcpy(outputs[282], arena + 617060736, sizeof(float) * 1536);
   /* output 283 "running_stats:blocks.5.leff.bn3.running_mean" = %381 : f32[2, 192] */
-  memcpy(outputs[283], arena + 617174960, sizeof(float) * 384);
+  memcpy(outputs[283], arena + 617084976, sizeof(float) * 384);
   /* output 284 "running_stats:blocks.6.leff.bn1.running_mean" = %427 : f32[2, 768] */
-  memcpy(outputs[284], arena + 617152640, sizeof(float) * 1536);
+  memcpy(outputs[284], arena + 617062272, sizeof(float) * 1536);
   /* output 285 "running_stats:blocks.6.leff.bn2.running_mean" = %435 : f32[2, 768] */
-  memcpy(outputs[285], arena + 617154176, sizeof(float) * 1536);
+  memcpy(outputs[285], arena + 617063808, sizeof(float) * 1536);
   /* output 286 "running_stats:blocks.6.leff.bn3.running_mean" = %444 : f32[2, 192] */
-  memcpy(outputs[286], arena + 617175344, sizeof(float) * 384);
+  memcpy(outputs[286], arena + 617085360, sizeof(float) * 384);
   /* output 287 "running_stats:blocks.7.leff.bn1.running_mean" = %490 : f32[2, 768] */
-  memcpy(outputs[287], arena + 617155712, sizeof(float) * 1536);
+  memcpy(outputs[287], arena + 617065344, sizeof(float) * 1536);
   /* output 288 "running_stats:blocks.7.leff.bn2.running_mean" = %498 : f32[2, 768] */
-  memcpy(outputs[288], arena + 617157248, sizeof(float) * 1536);
+  memcpy(outputs[288], arena + 617066880, sizeof(float) * 1536);
   /* output 289 "running_stats:blocks.7.leff.bn3.running_mean" = %507 : f32[2, 192] */
-  memcpy(outputs[289], arena + 617175728, sizeof(float) * 384);
+  memcpy(outputs[289], arena + 617085744, sizeof(float) * 384);
   /* output 290 "running_stats:blocks.8.leff.bn1.running_mean" = %553 : f32[2, 768] */
-  memcpy(outputs[290], arena + 617158784, sizeof(float) * 1536);
+  memcpy(outputs[290], arena + 617068416, sizeof(float) * 1536);
   /* output 291 "running_stats:blocks.8.leff.bn2.running_mean" = %561 : f32[2, 768] */
-  memcpy(outputs[291], arena + 617160320, sizeof(float) * 1536);
+  memcpy(outputs[291], arena + 617069952, sizeof(float) * 1536);
   /* output 292 "running_stats:blocks.8.leff.bn3.running_mean" = %570 : f32[2, 192] */
-  memcpy(outputs[292], arena + 617176112, sizeof(float) * 384);
+  memcpy(outputs[292], arena + 617086128, sizeof(float) * 384);
   /* output 293 "running_stats:blocks.9.leff.bn1.running_mean" = %616 : f32[2, 768] */
-  memcpy(outputs[293], arena + 617161856, sizeof(float) * 1536);
+  memcpy(outputs[293], arena + 617071488, sizeof(float) * 1536);
   /* output 294 "running_stats:blocks.9.leff.bn2.running_mean" = %624 : f32[2, 768] */
-  memcpy(outputs[294], arena + 617163392, sizeof(float) * 1536);
+  memcpy(outputs[294], arena + 617073024, sizeof(float) * 1536);
   /* output 295 "running_stats:blocks.9.leff.bn3.running_mean" = %633 : f32[2, 192] */
-  memcpy(outputs[295], arena + 617176496, sizeof(float) * 384);
+  memcpy(outputs[295], arena + 617086512, sizeof(float) * 384);
   /* output 296 "running_stats:blocks.10.leff.bn1.running_mean" = %679 : f32[2, 768] */
-  memcpy(outputs[296], arena + 617164928, sizeof(float) * 1536);
+  memcpy(outputs[296], arena + 617074560, sizeof(float) * 1536);
   /* output 297 "running_stats:blocks.10.leff.bn2.running_mean" = %687 : f32[2, 768] */
-  memcpy(outputs[297], arena + 617166464, sizeof(float) * 1536);
+  memcpy(outputs[297], arena + 617076096, sizeof(float) * 1536);
   /* output 298 "running_stats:blocks.10.leff.bn3.running_mean" = %696 : f32[2, 192] */
-  memcpy(outputs[298], arena + 617176880, sizeof(float) * 384);
+  memcpy(outputs[298], arena + 617086896, sizeof(float) * 384);
   /* output 299 "running_stats:blocks.11.leff.bn1.running_mean" = %742 : f32[2, 768] */
-  memcpy(outputs[299], arena + 617168000, sizeof(float) * 1536);
+  memcpy(outputs[299], arena + 617077632, sizeof(float) * 1536);
   /* output 300 "running_stats:blocks.11.leff.bn2.running_mean" = %750 : f32[2, 768] */
-  memcpy(outputs[300], arena + 617169536, sizeof(float) * 1536);
+  memcpy(outputs[300], arena + 617079168, sizeof(float) * 1536);
   /* output 301 "running_stats:blocks.11.leff.bn3.running_mean" = %759 : f32[2, 192] */
-  memcpy(outputs[301], arena + 617177264, sizeof(float) * 384);
+  memcpy(outputs[301], arena + 617087280, sizeof(float) * 384);
   return 0;
 } // ceit_tiny_train_forward
 

@@ -1115,9 +1115,11 @@ void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, cons
  * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
  *   batched GEMM straight on the activations (no copy).
  * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: im2col into the workspace, col_{b,g}[Cin/G·kh·kw, Ho·Wo], then per group one
- *   batched GEMM w_g[Cout/G, Cin/G·kh·kw] · col_{b,g} with the bias added in the GEMM's store.
- *   Patch embeddings (kernel = stride) land here; their im2col is a pure re-layout.
+ * - anything else: one image and a block of output rows at a time, im2col of the block into the
+ *   workspace, col[Cin·kh·kw, rows·Wo], then per group one GEMM w_g[Cout/G, Cin/G·kh·kw] · col_g
+ *   with the bias added in the GEMM's store. The block is sized so col stays near 1 MiB (in L2)
+ *   while the GEMM reads it; im2col of the whole batch at once made CeiT's stem write and re-read
+ *   118 MB at batch 16 (51 ms, 223 MiB resident). See lk__conv_block_rows.
  * im2col and the GEMMs are separate parallel regions (one per group). */
 
 static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
@@ -1132,28 +1134,41 @@ static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo,
   *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
 }
 
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths). */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  return (size_t)B * Cin * kh * kw * Ho * Wo;
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
 }
 
-/* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
- * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
-                       int Ho, int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)B * Cin * kh * kw;
-  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths): one block, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1, K = (long)Cin * kh * kw;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0) return 0;
+  return (size_t)(K * lk__conv_block_rows(K, Ho, Wo) * Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) {
     int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane (b, c) */
-    float *d = col + r * Ho * Wo;
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
     int lo, hi;
     lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
       int ih = oh * sh - ph + ki;
       if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
       const float *xr = xc + (long)ih * Ww;
@@ -1319,15 +1334,21 @@ void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
   {
     int G = groups, cog = Cout / G;
     long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+    int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
     float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
     if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
       for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
       return;
     }
-    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
-                 y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);
+    for (int b = 0; b < B; ++b)
+      for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+        int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+        float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+        lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+        for (int g = 0; g < G; ++g)
+          lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                     0.0f, bias ? bias + g * cog : NULL, NULL);
+      }
     if (!ws) lk_scratch_free(col);
   }
 }
@@ -4101,7 +4122,7 @@ static const unsigned char sag_tiny_cifar_train_param_read_[212] = {
 };
 int sag_tiny_cifar_train_param_read_by_forward(int i) { return i >= 0 && i < 212 ? sag_tiny_cifar_train_param_read_[i] : 0; }
 
-size_t sag_tiny_cifar_train_arena_bytes(void) { return 3780257664; }
+size_t sag_tiny_cifar_train_arena_bytes(void) { return 3779536768; }
 
 void sag_tiny_cifar_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4134,170 +4155,170 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_img2seq(B, 192, 1024, arena, arena + 6291456);
 
   /* %5 = roll(%0) {dy 1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 941948928);
+  lk_roll(B * 3, 32, 32, 1, 0, inputs[0], arena + 941703168);
 
   /* %8 = conv2d(%5, %6, %7) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941948928, params[2], params[3], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941703168, params[2], params[3], arena,
       arena + 12582912);
 
   /* %9 = img2seq(%8) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 12582912);
 
   /* %10 = roll(%0) {dy 0, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 942047232);
+  lk_roll(B * 3, 32, 32, 0, 1, inputs[0], arena + 941801472);
 
   /* %13 = conv2d(%10, %11, %12) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942047232, params[4], params[5], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941801472, params[4], params[5], arena,
       arena + 18874368);
 
   /* %14 = img2seq(%13) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 18874368);
 
   /* %15 = roll(%0) {dy -1, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 942145536);
+  lk_roll(B * 3, 32, 32, -1, 0, inputs[0], arena + 941899776);
 
   /* %18 = conv2d(%15, %16, %17) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942145536, params[6], params[7], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941899776, params[6], params[7], arena,
       arena + 25165824);
 
   /* %19 = img2seq(%18) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 25165824);
 
   /* %20 = roll(%0) {dy 0, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 942243840);
+  lk_roll(B * 3, 32, 32, 0, -1, inputs[0], arena + 941998080);
 
   /* %23 = conv2d(%20, %21, %22) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942243840, params[8], params[9], arena,
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 941998080, params[8], params[9], arena,
       arena + 31457280);
 
   /* %24 = img2seq(%23) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 31457280);
 
   /* %25 = roll(%0) {dy 2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 942342144);
+  lk_roll(B * 3, 32, 32, 2, 0, inputs[0], arena + 942096384);
 
   /* %28 = conv2d(%25, %26, %27) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942342144, params[10], params[11],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942096384, params[10], params[11],
       arena, arena + 37748736);
 
   /* %29 = img2seq(%28) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 37748736);
 
   /* %30 = roll(%0) {dy 0, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 942440448);
+  lk_roll(B * 3, 32, 32, 0, 2, inputs[0], arena + 942194688);
 
   /* %33 = conv2d(%30, %31, %32) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942440448, params[12], params[13],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942194688, params[12], params[13],
       arena, arena + 44040192);
 
   /* %34 = img2seq(%33) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 44040192);
 
   /* %35 = roll(%0) {dy -2, dx 0} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 942538752);
+  lk_roll(B * 3, 32, 32, -2, 0, inputs[0], arena + 942292992);
 
   /* %38 = conv2d(%35, %36, %37) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942538752, params[14], params[15],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942292992, params[14], params[15],
       arena, arena + 50331648);
 
   /* %39 = img2seq(%38) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 50331648);
 
   /* %40 = roll(%0) {dy 0, dx -2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 942637056);
+  lk_roll(B * 3, 32, 32, 0, -2, inputs[0], arena + 942391296);
 
   /* %43 = conv2d(%40, %41, %42) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942637056, params[16], params[17],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942391296, params[16], params[17],
       arena, arena + 56623104);
 
   /* %44 = img2seq(%43) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 56623104);
 
   /* %45 = roll(%0) {dy 1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 942735360);
+  lk_roll(B * 3, 32, 32, 1, 1, inputs[0], arena + 942489600);
 
   /* %48 = conv2d(%45, %46, %47) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942735360, params[18], params[19],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942489600, params[18], params[19],
       arena, arena + 62914560);
 
   /* %49 = img2seq(%48) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 62914560);
 
   /* %50 = roll(%0) {dy 1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 942833664);
+  lk_roll(B * 3, 32, 32, 1, 2, inputs[0], arena + 942587904);
 
   /* %53 = conv2d(%50, %51, %52) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942833664, params[20], params[21],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942587904, params[20], params[21],
       arena, arena + 69206016);
 
   /* %54 = img2seq(%53) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 69206016);
 
   /* %55 = roll(%0) {dy 1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 942931968);
+  lk_roll(B * 3, 32, 32, 1, -1, inputs[0], arena + 942686208);
 
   /* %58 = conv2d(%55, %56, %57) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942931968, params[22], params[23],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942686208, params[22], params[23],
       arena, arena + 75497472);
 
   /* %59 = img2seq(%58) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 75497472);
 
   /* %60 = roll(%0) {dy -1, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 943030272);
+  lk_roll(B * 3, 32, 32, -1, 1, inputs[0], arena + 942784512);
 
   /* %63 = conv2d(%60, %61, %62) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943030272, params[24], params[25],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942784512, params[24], params[25],
       arena, arena + 81788928);
 
   /* %64 = img2seq(%63) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 81788928);
 
   /* %65 = roll(%0) {dy -1, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 943128576);
+  lk_roll(B * 3, 32, 32, -1, 2, inputs[0], arena + 942882816);
 
   /* %68 = conv2d(%65, %66, %67) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943128576, params[26], params[27],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942882816, params[26], params[27],
       arena, arena + 88080384);
 
   /* %69 = img2seq(%68) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 88080384);
 
   /* %70 = roll(%0) {dy -1, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 943226880);
+  lk_roll(B * 3, 32, 32, -1, -1, inputs[0], arena + 942981120);
 
   /* %73 = conv2d(%70, %71, %72) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943226880, params[28], params[29],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 942981120, params[28], params[29],
       arena, arena + 94371840);
 
   /* %74 = img2seq(%73) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 94371840);
 
   /* %75 = roll(%0) {dy 2, dx 1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 943325184);
+  lk_roll(B * 3, 32, 32, 2, 1, inputs[0], arena + 943079424);
 
   /* %78 = conv2d(%75, %76, %77) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943325184, params[30], params[31],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943079424, params[30], params[31],
       arena, arena + 100663296);
 
   /* %79 = img2seq(%78) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 100663296);
 
   /* %80 = roll(%0) {dy 2, dx 2} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 943423488);
+  lk_roll(B * 3, 32, 32, 2, 2, inputs[0], arena + 943177728);
 
   /* %83 = conv2d(%80, %81, %82) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943423488, params[32], params[33],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943177728, params[32], params[33],
       arena, arena + 106954752);
 
   /* %84 = img2seq(%83) to_patch_embedding : f32[B, 1024, 192] */
   lk_img2seq(B, 192, 1024, arena, arena + 106954752);
 
   /* %85 = roll(%0) {dy 2, dx -1} to_patch_embedding : f32[B, 3, 32, 32] */
-  lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 943521792);
+  lk_roll(B * 3, 32, 32, 2, -1, inputs[0], arena + 943276032);
 
   /* %88 = conv2d(%85, %86, %87) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943521792, params[34], params[35],
+  lk_conv2d(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 943276032, params[34], params[35],
       arena, arena + 113246208);
 
   /* %89 = img2seq(%88) to_patch_embedding : f32[B, 1024, 192] */
@@ -4456,7 +4477,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_copy_rows(B * 1024, 48, arena, 96, arena + 933494784, 48);
 
   /* %149 = slice(%147) {axis 1, start 48, length 48} layers.0.0.layers.1.0 : f32[B, 1024, 48] */
-  lk_copy_rows(B * 1024, 48, arena + 48, 96, arena + 335544320, 48);
+  lk_copy_rows(B * 1024, 48, arena + 48, 96, arena + 329252864, 48);
 
   /* %150 = reshape(%144) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %144: no code */
 
@@ -4476,110 +4497,110 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
 
   /* %156 = matmul_permuted(%155, %152) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48] */
   lk_gemm_batched2(B, 4194304, 49152, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
-      arena + 335544320, 0, 48, 1, arena + 241172480, 48, 192, 0.0f);
+      arena + 329252864, 0, 48, 1, arena + 234881024, 48, 192, 0.0f);
 
   /* %157 = reshape(%156) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %156: no code */
 
   /* %160 = fused_linear(%157, %158, %159) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 241172480, params[55], params[56], LK_ACT_NONE, NULL,
-      arena + 247463936);
+  lk_fused_linear(B * 1024, 192, 192, arena + 234881024, params[55], params[56], LK_ACT_NONE, NULL,
+      arena + 241172480);
 
   /* %162 = mul(%160, %161) layers.0.0 : f32[B, 1024, 192], written over %160 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 247463936);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 241172480, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 241172480);
 
   /* %163 = add(%138, %162) layers.0.0 : f32[B, 1024, 192], written over %160 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 899678208, (const long[]){196608, 192, 1},
-      arena + 247463936, (const long[]){196608, 192, 1}, arena + 247463936);
+      arena + 241172480, (const long[]){196608, 192, 1}, arena + 241172480);
 
   /* %164 = normalize(%163) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 247463936, 1e-06f, arena + 253755392);
+  lk_normalize(B * 1024, 192, arena + 241172480, 1e-06f, arena + 247463936);
 
   /* %165 = mul(%164, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 253755392, (const long[]){196608, 192, 1},
-      params[45], (const long[]){0, 0, 1}, arena + 260046848);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
+      params[45], (const long[]){0, 0, 1}, arena + 253755392);
 
   /* %166 = add(%165, %125) layers.0.0.norm2 : f32[B, 1024, 192], written over %165 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 260046848, (const long[]){196608, 192, 1},
-      params[46], (const long[]){0, 0, 1}, arena + 260046848);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 253755392, (const long[]){196608, 192, 1},
+      params[46], (const long[]){0, 0, 1}, arena + 253755392);
 
   /* %169 = fused_linear(%166, %167, %168) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 260046848, params[57], params[58], LK_ACT_NONE, NULL,
-      arena + 190840832);
-
-  /* %170 = gelu(%169) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_gelu(B * 1024 * 768, arena + 190840832, arena + 216006656);
-
-  /* %173 = fused_linear(%170, %171, %172) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 216006656, params[59], params[60], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 1024, 192, 768, arena + 253755392, params[57], params[58], LK_ACT_NONE, NULL,
       arena + 134217728);
 
+  /* %170 = gelu(%169) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  lk_gelu(B * 1024 * 768, arena + 134217728, arena + 159383552);
+
+  /* %173 = fused_linear(%170, %171, %172) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 159383552, params[59], params[60], LK_ACT_NONE, NULL,
+      arena + 184549376);
+
   /* %175 = mul(%173, %174) layers.0.0 : f32[B, 1024, 192], written over %173 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 184549376, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 184549376);
 
   /* %176 = add(%163, %175) layers.0.0 : f32[B, 1024, 192], written over %173 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
-      arena + 134217728, (const long[]){196608, 192, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 241172480, (const long[]){196608, 192, 1},
+      arena + 184549376, (const long[]){196608, 192, 1}, arena + 184549376);
 
   /* %179 = seq2img(%176) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 134217728, arena + 266338304);
+  lk_seq2img(B, 1024, 192, arena + 184549376, arena + 260046848);
 
   /* %180 = conv2d(%179, %177, %178) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 266338304, params[61], params[62],
-      arena + 272629760, arena + 134217728);
+  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 260046848, params[61], params[62],
+      arena + 184549376, arena + 190840832);
 
   /* %181 = img2seq(%180) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 272629760, arena + 184549376);
+  lk_img2seq(B, 192, 1024, arena + 184549376, arena + 266338304);
 
   /* %184 = normalize(%181) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 184549376, 1e-06f, arena + 272629760);
+  lk_normalize(B * 1024, 192, arena + 266338304, 1e-06f, arena + 272629760);
 
   /* %185 = mul(%184, %182) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 272629760, (const long[]){196608, 192, 1},
-      params[63], (const long[]){0, 0, 1}, arena + 134217728);
+      params[63], (const long[]){0, 0, 1}, arena + 184549376);
 
   /* %186 = add(%185, %183) layers.0.1.norm : f32[B, 1024, 192], written over %185 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      params[64], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 184549376, (const long[]){196608, 192, 1},
+      params[64], (const long[]){0, 0, 1}, arena + 184549376);
 
   /* %187 = seq2img(%186) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 134217728, arena + 278921216);
+  lk_seq2img(B, 1024, 192, arena + 184549376, arena + 278921216);
 
   /* %188 = maxpool(%187) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 278921216, arena + 134217728);
+  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 278921216, arena + 184549376);
 
   /* %189 = img2seq(%188) layers.0.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 134217728, arena + 337117184);
+  lk_img2seq(B, 192, 256, arena + 184549376, arena + 330825728);
 
   /* %191 = add(%189, %190) layers.1.0 : f32[B, 256, 192], written over %189 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 337117184, (const long[]){49152, 192, 1},
-      params[65], (const long[]){0, 192, 1}, arena + 337117184);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 330825728, (const long[]){49152, 192, 1},
+      params[65], (const long[]){0, 192, 1}, arena + 330825728);
 
   /* %194 = normalize(%191) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 337117184, 1e-06f, arena + 338690048);
+  lk_normalize(B * 256, 192, arena + 330825728, 1e-06f, arena + 332398592);
 
   /* %195 = mul(%194, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 338690048, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 340262912);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 332398592, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 333971456);
 
   /* %196 = add(%195, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %195 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 340262912, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 340262912);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 333971456, (const long[]){49152, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 333971456);
 
   /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 340262912, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 341835776);
+  lk_fused_linear(B * 256, 192, 192, arena + 333971456, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 335544320);
 
   /* %202 = fused_linear(%196, %200, %201) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 340262912, params[70], params[71], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 96, arena + 333971456, params[70], params[71], LK_ACT_NONE, NULL,
+      arena + 184549376);
 
   /* %203 = slice(%202) {axis 1, start 0, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 134217728, 96, arena + 395313152, 48);
+  lk_copy_rows(B * 256, 48, arena + 184549376, 96, arena + 393216000, 48);
 
   /* %204 = slice(%202) {axis 1, start 48, length 48} layers.1.0.layers.0.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 134217776, 96, arena + 395706368, 48);
+  lk_copy_rows(B * 256, 48, arena + 184549424, 96, arena + 393609216, 48);
 
   /* %205 = reshape(%199) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %199: no code */
 
@@ -4588,46 +4609,46 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %207 = reshape(%204) {shape [256, 1, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48], a view of %204: no code */
 
   /* %208 = matmul_permuted(%205, %206) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 341835776, 48, 192, 1,
-      arena + 395313152, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 335544320, 48, 192, 1,
+      arena + 393216000, 0, 1, 48, arena + 184549376, 65536, 256, 0.0f);
 
   /* %209 = mul_scalar(%208) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 184549376, 0.14433756f, arena + 192937984);
 
   /* %210 = softmax(%209) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 142606336, arena + 150994944);
+  lk_softmax(B * 1024, 256, arena + 192937984, arena + 184549376);
 
   /* %211 = matmul_permuted(%210, %207) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 150994944, 65536, 256, 1,
-      arena + 395706368, 0, 48, 1, arena + 343408640, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 256, 1,
+      arena + 393609216, 0, 48, 1, arena + 337117184, 48, 192, 0.0f);
 
   /* %212 = reshape(%211) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %211: no code */
 
   /* %215 = fused_linear(%212, %213, %214) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 343408640, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 344981504);
+  lk_fused_linear(B * 256, 192, 192, arena + 337117184, params[72], params[73], LK_ACT_NONE, NULL,
+      arena + 338690048);
 
   /* %217 = mul(%215, %216) layers.1.0 : f32[B, 256, 192], written over %215 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 344981504, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 344981504);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 338690048, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 338690048);
 
   /* %218 = add(%191, %217) layers.1.0 : f32[B, 256, 192], written over %215 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 337117184, (const long[]){49152, 192, 1},
-      arena + 344981504, (const long[]){49152, 192, 1}, arena + 344981504);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 330825728, (const long[]){49152, 192, 1},
+      arena + 338690048, (const long[]){49152, 192, 1}, arena + 338690048);
 
   /* %221 = normalize(%218) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 344981504, 1e-06f, arena + 346554368);
+  lk_normalize(B * 256, 192, arena + 338690048, 1e-06f, arena + 340262912);
 
   /* %222 = mul(%221, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 346554368, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 348127232);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 340262912, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 341835776);
 
   /* %223 = add(%222, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %222 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 348127232, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 348127232);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 341835776, (const long[]){49152, 192, 1},
+      params[75], (const long[]){0, 0, 1}, arena + 341835776);
 
   /* %226 = fused_linear(%223, %224, %225) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 348127232, params[76], params[77], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 256, 192, 768, arena + 341835776, params[76], params[77], LK_ACT_NONE, NULL,
       arena + 285212672);
 
   /* %227 = gelu(%226) layers.1.0.layers.0.1 : f32[B, 256, 768] */
@@ -4635,40 +4656,40 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
 
   /* %230 = fused_linear(%227, %228, %229) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 291504128, params[78], params[79], LK_ACT_NONE, NULL,
-      arena + 349700096);
+      arena + 343408640);
 
   /* %232 = mul(%230, %231) layers.1.0 : f32[B, 256, 192], written over %230 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 349700096, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 349700096);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 343408640, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 343408640);
 
   /* %233 = add(%218, %232) layers.1.0 : f32[B, 256, 192], written over %230 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 344981504, (const long[]){49152, 192, 1},
-      arena + 349700096, (const long[]){49152, 192, 1}, arena + 349700096);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 338690048, (const long[]){49152, 192, 1},
+      arena + 343408640, (const long[]){49152, 192, 1}, arena + 343408640);
 
   /* %234 = normalize(%233) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 349700096, 1e-06f, arena + 351272960);
+  lk_normalize(B * 256, 192, arena + 343408640, 1e-06f, arena + 344981504);
 
   /* %235 = mul(%234, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 351272960, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 352845824);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 344981504, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 346554368);
 
   /* %236 = add(%235, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %235 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 352845824, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 352845824);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 346554368, (const long[]){49152, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 346554368);
 
   /* %239 = fused_linear(%236, %237, %238) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 352845824, params[80], params[81], LK_ACT_NONE, NULL,
-      arena + 354418688);
+  lk_fused_linear(B * 256, 192, 192, arena + 346554368, params[80], params[81], LK_ACT_NONE, NULL,
+      arena + 348127232);
 
   /* %242 = fused_linear(%236, %240, %241) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 352845824, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 96, arena + 346554368, params[82], params[83], LK_ACT_NONE, NULL,
+      arena + 192937984);
 
   /* %243 = slice(%242) {axis 1, start 0, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 134217728, 96, arena + 396099584, 48);
+  lk_copy_rows(B * 256, 48, arena + 192937984, 96, arena + 394002432, 48);
 
   /* %244 = slice(%242) {axis 1, start 48, length 48} layers.1.0.layers.1.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 134217776, 96, arena + 396492800, 48);
+  lk_copy_rows(B * 256, 48, arena + 192938032, 96, arena + 394395648, 48);
 
   /* %245 = reshape(%239) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %239: no code */
 
@@ -4677,46 +4698,46 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %247 = reshape(%244) {shape [256, 1, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48], a view of %244: no code */
 
   /* %248 = matmul_permuted(%245, %246) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 354418688, 48, 192, 1,
-      arena + 396099584, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 348127232, 48, 192, 1,
+      arena + 394002432, 0, 1, 48, arena + 192937984, 65536, 256, 0.0f);
 
   /* %249 = mul_scalar(%248) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 192937984, 0.14433756f, arena + 201326592);
 
   /* %250 = softmax(%249) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 142606336, arena + 159383552);
+  lk_softmax(B * 1024, 256, arena + 201326592, arena + 192937984);
 
   /* %251 = matmul_permuted(%250, %247) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 159383552, 65536, 256, 1,
-      arena + 396492800, 0, 48, 1, arena + 355991552, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 256, 1,
+      arena + 394395648, 0, 48, 1, arena + 349700096, 48, 192, 0.0f);
 
   /* %252 = reshape(%251) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %251: no code */
 
   /* %255 = fused_linear(%252, %253, %254) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 355991552, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 357564416);
+  lk_fused_linear(B * 256, 192, 192, arena + 349700096, params[84], params[85], LK_ACT_NONE, NULL,
+      arena + 351272960);
 
   /* %257 = mul(%255, %256) layers.1.0 : f32[B, 256, 192], written over %255 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 357564416, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 357564416);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 351272960, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 351272960);
 
   /* %258 = add(%233, %257) layers.1.0 : f32[B, 256, 192], written over %255 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 349700096, (const long[]){49152, 192, 1},
-      arena + 357564416, (const long[]){49152, 192, 1}, arena + 357564416);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 343408640, (const long[]){49152, 192, 1},
+      arena + 351272960, (const long[]){49152, 192, 1}, arena + 351272960);
 
   /* %259 = normalize(%258) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 357564416, 1e-06f, arena + 359137280);
+  lk_normalize(B * 256, 192, arena + 351272960, 1e-06f, arena + 352845824);
 
   /* %260 = mul(%259, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 359137280, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 360710144);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 352845824, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 354418688);
 
   /* %261 = add(%260, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %260 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 360710144, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 360710144);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 354418688, (const long[]){49152, 192, 1},
+      params[75], (const long[]){0, 0, 1}, arena + 354418688);
 
   /* %264 = fused_linear(%261, %262, %263) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 360710144, params[86], params[87], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 256, 192, 768, arena + 354418688, params[86], params[87], LK_ACT_NONE, NULL,
       arena + 297795584);
 
   /* %265 = gelu(%264) layers.1.0.layers.1.1 : f32[B, 256, 768] */
@@ -4724,40 +4745,40 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
 
   /* %268 = fused_linear(%265, %266, %267) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 304087040, params[88], params[89], LK_ACT_NONE, NULL,
-      arena + 362283008);
+      arena + 355991552);
 
   /* %270 = mul(%268, %269) layers.1.0 : f32[B, 256, 192], written over %268 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 362283008, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 362283008);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 355991552, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 355991552);
 
   /* %271 = add(%258, %270) layers.1.0 : f32[B, 256, 192], written over %268 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 357564416, (const long[]){49152, 192, 1},
-      arena + 362283008, (const long[]){49152, 192, 1}, arena + 362283008);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 351272960, (const long[]){49152, 192, 1},
+      arena + 355991552, (const long[]){49152, 192, 1}, arena + 355991552);
 
   /* %272 = normalize(%271) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 362283008, 1e-06f, arena + 363855872);
+  lk_normalize(B * 256, 192, arena + 355991552, 1e-06f, arena + 357564416);
 
   /* %273 = mul(%272, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 363855872, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 365428736);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 357564416, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 359137280);
 
   /* %274 = add(%273, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %273 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 365428736, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 365428736);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 359137280, (const long[]){49152, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 359137280);
 
   /* %277 = fused_linear(%274, %275, %276) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 365428736, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 367001600);
+  lk_fused_linear(B * 256, 192, 192, arena + 359137280, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 360710144);
 
   /* %280 = fused_linear(%274, %278, %279) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 365428736, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 96, arena + 359137280, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 201326592);
 
   /* %281 = slice(%280) {axis 1, start 0, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 134217728, 96, arena + 396886016, 48);
+  lk_copy_rows(B * 256, 48, arena + 201326592, 96, arena + 394788864, 48);
 
   /* %282 = slice(%280) {axis 1, start 48, length 48} layers.1.0.layers.2.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 134217776, 96, arena + 397279232, 48);
+  lk_copy_rows(B * 256, 48, arena + 201326640, 96, arena + 395182080, 48);
 
   /* %283 = reshape(%277) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %277: no code */
 
@@ -4766,46 +4787,46 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %285 = reshape(%282) {shape [256, 1, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48], a view of %282: no code */
 
   /* %286 = matmul_permuted(%283, %284) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 367001600, 48, 192, 1,
-      arena + 396886016, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 360710144, 48, 192, 1,
+      arena + 394788864, 0, 1, 48, arena + 201326592, 65536, 256, 0.0f);
 
   /* %287 = mul_scalar(%286) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 201326592, 0.14433756f, arena + 209715200);
 
   /* %288 = softmax(%287) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 142606336, arena + 167772160);
+  lk_softmax(B * 1024, 256, arena + 209715200, arena + 201326592);
 
   /* %289 = matmul_permuted(%288, %285) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 167772160, 65536, 256, 1,
-      arena + 397279232, 0, 48, 1, arena + 368574464, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 256, 1,
+      arena + 395182080, 0, 48, 1, arena + 362283008, 48, 192, 0.0f);
 
   /* %290 = reshape(%289) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %289: no code */
 
   /* %293 = fused_linear(%290, %291, %292) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 368574464, params[94], params[95], LK_ACT_NONE, NULL,
-      arena + 370147328);
+  lk_fused_linear(B * 256, 192, 192, arena + 362283008, params[94], params[95], LK_ACT_NONE, NULL,
+      arena + 363855872);
 
   /* %295 = mul(%293, %294) layers.1.0 : f32[B, 256, 192], written over %293 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 370147328, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 370147328);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 363855872, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 363855872);
 
   /* %296 = add(%271, %295) layers.1.0 : f32[B, 256, 192], written over %293 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 362283008, (const long[]){49152, 192, 1},
-      arena + 370147328, (const long[]){49152, 192, 1}, arena + 370147328);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 355991552, (const long[]){49152, 192, 1},
+      arena + 363855872, (const long[]){49152, 192, 1}, arena + 363855872);
 
   /* %297 = normalize(%296) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 370147328, 1e-06f, arena + 371720192);
+  lk_normalize(B * 256, 192, arena + 363855872, 1e-06f, arena + 365428736);
 
   /* %298 = mul(%297, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 371720192, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 373293056);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 365428736, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 367001600);
 
   /* %299 = add(%298, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %298 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 373293056, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 373293056);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 367001600, (const long[]){49152, 192, 1},
+      params[75], (const long[]){0, 0, 1}, arena + 367001600);
 
   /* %302 = fused_linear(%299, %300, %301) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 373293056, params[96], params[97], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 256, 192, 768, arena + 367001600, params[96], params[97], LK_ACT_NONE, NULL,
       arena + 310378496);
 
   /* %303 = gelu(%302) layers.1.0.layers.2.1 : f32[B, 256, 768] */
@@ -4813,40 +4834,40 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
 
   /* %306 = fused_linear(%303, %304, %305) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 316669952, params[98], params[99], LK_ACT_NONE, NULL,
-      arena + 374865920);
+      arena + 368574464);
 
   /* %308 = mul(%306, %307) layers.1.0 : f32[B, 256, 192], written over %306 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 374865920, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 374865920);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 368574464, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 368574464);
 
   /* %309 = add(%296, %308) layers.1.0 : f32[B, 256, 192], written over %306 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 370147328, (const long[]){49152, 192, 1},
-      arena + 374865920, (const long[]){49152, 192, 1}, arena + 374865920);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 363855872, (const long[]){49152, 192, 1},
+      arena + 368574464, (const long[]){49152, 192, 1}, arena + 368574464);
 
   /* %310 = normalize(%309) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 374865920, 1e-06f, arena + 376438784);
+  lk_normalize(B * 256, 192, arena + 368574464, 1e-06f, arena + 370147328);
 
   /* %311 = mul(%310, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 376438784, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 378011648);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 370147328, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 371720192);
 
   /* %312 = add(%311, %193) layers.1.0.norm1 : f32[B, 256, 192], written over %311 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
-      params[67], (const long[]){0, 0, 1}, arena + 378011648);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 371720192, (const long[]){49152, 192, 1},
+      params[67], (const long[]){0, 0, 1}, arena + 371720192);
 
   /* %315 = fused_linear(%312, %313, %314) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 378011648, params[100], params[101], LK_ACT_NONE, NULL,
-      arena + 379584512);
+  lk_fused_linear(B * 256, 192, 192, arena + 371720192, params[100], params[101], LK_ACT_NONE, NULL,
+      arena + 373293056);
 
   /* %318 = fused_linear(%312, %316, %317) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_fused_linear(B * 256, 192, 96, arena + 378011648, params[102], params[103], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 96, arena + 371720192, params[102], params[103], LK_ACT_NONE, NULL,
+      arena + 209715200);
 
   /* %319 = slice(%318) {axis 1, start 0, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 134217728, 96, arena + 397672448, 48);
+  lk_copy_rows(B * 256, 48, arena + 209715200, 96, arena + 395575296, 48);
 
   /* %320 = slice(%318) {axis 1, start 48, length 48} layers.1.0.layers.3.0 : f32[B, 256, 48] */
-  lk_copy_rows(B * 256, 48, arena + 134217776, 96, arena + 398065664, 48);
+  lk_copy_rows(B * 256, 48, arena + 209715248, 96, arena + 395968512, 48);
 
   /* %321 = reshape(%315) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %315: no code */
 
@@ -4855,121 +4876,121 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %323 = reshape(%320) {shape [256, 1, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48], a view of %320: no code */
 
   /* %324 = matmul_permuted(%321, %322) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 379584512, 48, 192, 1,
-      arena + 397672448, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 373293056, 48, 192, 1,
+      arena + 395575296, 0, 1, 48, arena + 209715200, 65536, 256, 0.0f);
 
   /* %325 = mul_scalar(%324) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 209715200, 0.14433756f, arena + 218103808);
 
   /* %326 = softmax(%325) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 142606336, arena + 176160768);
+  lk_softmax(B * 1024, 256, arena + 218103808, arena + 209715200);
 
   /* %327 = matmul_permuted(%326, %323) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 176160768, 65536, 256, 1,
-      arena + 398065664, 0, 48, 1, arena + 148373504, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 256, 1,
+      arena + 395968512, 0, 48, 1, arena + 230686720, 48, 192, 0.0f);
 
   /* %328 = reshape(%327) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %327: no code */
 
   /* %331 = fused_linear(%328, %329, %330) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 148373504, params[104], params[105], LK_ACT_NONE, NULL,
-      arena + 381157376);
+  lk_fused_linear(B * 256, 192, 192, arena + 230686720, params[104], params[105], LK_ACT_NONE, NULL,
+      arena + 232259584);
 
   /* %333 = mul(%331, %332) layers.1.0 : f32[B, 256, 192], written over %331 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 381157376, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 381157376);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 232259584, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 232259584);
 
   /* %334 = add(%309, %333) layers.1.0 : f32[B, 256, 192], written over %331 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 374865920, (const long[]){49152, 192, 1},
-      arena + 381157376, (const long[]){49152, 192, 1}, arena + 381157376);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 368574464, (const long[]){49152, 192, 1},
+      arena + 232259584, (const long[]){49152, 192, 1}, arena + 232259584);
 
   /* %335 = normalize(%334) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 381157376, 1e-06f, arena + 382730240);
+  lk_normalize(B * 256, 192, arena + 232259584, 1e-06f, arena + 374865920);
 
   /* %336 = mul(%335, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 382730240, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 384303104);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 374865920, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 376438784);
 
   /* %337 = add(%336, %220) layers.1.0.norm2 : f32[B, 256, 192], written over %336 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 384303104, (const long[]){49152, 192, 1},
-      params[75], (const long[]){0, 0, 1}, arena + 384303104);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 376438784, (const long[]){49152, 192, 1},
+      params[75], (const long[]){0, 0, 1}, arena + 376438784);
 
   /* %340 = fused_linear(%337, %338, %339) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 384303104, params[106], params[107], LK_ACT_NONE, NULL,
-      arena + 322961408);
+  lk_fused_linear(B * 256, 192, 768, arena + 376438784, params[106], params[107], LK_ACT_NONE, NULL,
+      arena + 218103808);
 
   /* %341 = gelu(%340) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 322961408, arena + 329252864);
+  lk_gelu(B * 256 * 768, arena + 218103808, arena + 224395264);
 
   /* %344 = fused_linear(%341, %342, %343) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 329252864, params[108], params[109], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 224395264, params[108], params[109], LK_ACT_NONE, NULL,
+      arena + 322961408);
 
   /* %346 = mul(%344, %345) layers.1.0 : f32[B, 256, 192], written over %344 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 322961408, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 322961408);
 
   /* %347 = add(%334, %346) layers.1.0 : f32[B, 256, 192], written over %344 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 381157376, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 232259584, (const long[]){49152, 192, 1},
+      arena + 322961408, (const long[]){49152, 192, 1}, arena + 322961408);
 
   /* %350 = seq2img(%347) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 134217728, arena + 385875968);
+  lk_seq2img(B, 256, 192, arena + 322961408, arena + 324534272);
 
   /* %351 = conv2d(%350, %348, %349) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 385875968, params[110], params[111],
-      arena + 387448832, arena + 134217728);
+  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 324534272, params[110], params[111],
+      arena + 322961408, arena + 233832448);
 
   /* %352 = img2seq(%351) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 387448832, arena + 137756672);
+  lk_img2seq(B, 192, 256, arena + 322961408, arena + 326107136);
 
   /* %355 = normalize(%352) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 137756672, 1e-06f, arena + 139329536);
+  lk_normalize(B * 256, 192, arena + 326107136, 1e-06f, arena + 322961408);
 
   /* %356 = mul(%355, %353) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 139329536, (const long[]){49152, 192, 1},
-      params[112], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 322961408, (const long[]){49152, 192, 1},
+      params[112], (const long[]){0, 0, 1}, arena + 327680000);
 
   /* %357 = add(%356, %354) layers.1.1.norm : f32[B, 256, 192], written over %356 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[113], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 327680000, (const long[]){49152, 192, 1},
+      params[113], (const long[]){0, 0, 1}, arena + 327680000);
 
   /* %358 = seq2img(%357) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 134217728, arena + 140902400);
+  lk_seq2img(B, 256, 192, arena + 327680000, arena + 378011648);
 
   /* %359 = maxpool(%358) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 134217728);
+  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 378011648, arena + 233832448);
 
   /* %360 = img2seq(%359) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 134217728, arena + 398458880);
+  lk_img2seq(B, 192, 64, arena + 233832448, arena + 396361728);
 
   /* %362 = add(%360, %361) layers.2.0 : f32[B, 64, 192], written over %360 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 398458880, (const long[]){12288, 192, 1},
-      params[114], (const long[]){0, 192, 1}, arena + 398458880);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 396361728, (const long[]){12288, 192, 1},
+      params[114], (const long[]){0, 192, 1}, arena + 396361728);
 
   /* %365 = normalize(%362) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 398458880, 1e-06f, arena + 398852096);
+  lk_normalize(B * 64, 192, arena + 396361728, 1e-06f, arena + 396754944);
 
   /* %366 = mul(%365, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 398852096, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 399245312);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 396754944, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 397148160);
 
   /* %367 = add(%366, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %366 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 399245312, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 399245312);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 397148160, (const long[]){12288, 192, 1},
+      params[116], (const long[]){0, 0, 1}, arena + 397148160);
 
   /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 399245312, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 399638528);
+  lk_fused_linear(B * 64, 192, 192, arena + 397148160, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 397541376);
 
   /* %373 = fused_linear(%367, %371, %372) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 399245312, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 96, arena + 397148160, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 233832448);
 
   /* %374 = slice(%373) {axis 1, start 0, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134217728, 96, arena + 148242432, 48);
+  lk_copy_rows(B * 64, 48, arena + 233832448, 96, arena + 940228608, 48);
 
   /* %375 = slice(%373) {axis 1, start 48, length 48} layers.2.0.layers.0.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134217776, 96, arena + 402538496, 48);
+  lk_copy_rows(B * 64, 48, arena + 233832496, 96, arena + 940326912, 48);
 
   /* %376 = reshape(%370) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %370: no code */
 
@@ -4978,87 +4999,87 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %378 = reshape(%375) {shape [64, 1, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48], a view of %375: no code */
 
   /* %379 = matmul_permuted(%376, %377) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 399638528, 48, 192, 1,
-      arena + 148242432, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 397541376, 48, 192, 1,
+      arena + 940228608, 0, 1, 48, arena + 233832448, 4096, 64, 0.0f);
 
   /* %380 = mul_scalar(%379) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
 
   /* %381 = softmax(%380) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 134742016, arena + 147193856);
+  lk_softmax(B * 256, 64, arena + 234356736, arena + 233832448);
 
   /* %382 = matmul_permuted(%381, %378) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 147193856, 4096, 64, 1,
-      arena + 402538496, 0, 48, 1, arena + 400031744, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
+      arena + 940326912, 0, 48, 1, arena + 397934592, 48, 192, 0.0f);
 
   /* %383 = reshape(%382) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %382: no code */
 
   /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 400031744, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 400424960);
+  lk_fused_linear(B * 64, 192, 192, arena + 397934592, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 398327808);
 
   /* %388 = mul(%386, %387) layers.2.0 : f32[B, 64, 192], written over %386 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 400424960, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 400424960);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 398327808, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 398327808);
 
   /* %389 = add(%362, %388) layers.2.0 : f32[B, 64, 192], written over %386 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 398458880, (const long[]){12288, 192, 1},
-      arena + 400424960, (const long[]){12288, 192, 1}, arena + 400424960);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 396361728, (const long[]){12288, 192, 1},
+      arena + 398327808, (const long[]){12288, 192, 1}, arena + 398327808);
 
   /* %392 = normalize(%389) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 400424960, 1e-06f, arena + 400818176);
+  lk_normalize(B * 64, 192, arena + 398327808, 1e-06f, arena + 398721024);
 
   /* %393 = mul(%392, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 400818176, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 401211392);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 398721024, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 399114240);
 
   /* %394 = add(%393, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %393 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 401211392, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 401211392);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 399114240, (const long[]){12288, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 399114240);
 
   /* %397 = fused_linear(%394, %395, %396) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 401211392, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 142475264);
+  lk_fused_linear(B * 64, 192, 768, arena + 399114240, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 327680000);
 
   /* %398 = gelu(%397) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 142475264, arena + 144048128);
+  lk_gelu(B * 64 * 768, arena + 327680000, arena + 379584512);
 
   /* %401 = fused_linear(%398, %399, %400) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 144048128, params[127], params[128], LK_ACT_NONE, NULL,
-      arena + 401604608);
+  lk_fused_linear(B * 64, 768, 192, arena + 379584512, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 399507456);
 
   /* %403 = mul(%401, %402) layers.2.0 : f32[B, 64, 192], written over %401 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 401604608, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 401604608);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 399507456, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 399507456);
 
   /* %404 = add(%389, %403) layers.2.0 : f32[B, 64, 192], written over %401 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 400424960, (const long[]){12288, 192, 1},
-      arena + 401604608, (const long[]){12288, 192, 1}, arena + 401604608);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 398327808, (const long[]){12288, 192, 1},
+      arena + 399507456, (const long[]){12288, 192, 1}, arena + 399507456);
 
   /* %405 = normalize(%404) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 401604608, 1e-06f, arena + 401997824);
+  lk_normalize(B * 64, 192, arena + 399507456, 1e-06f, arena + 399900672);
 
   /* %406 = mul(%405, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 401997824, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 924844032);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 399900672, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 400293888);
 
   /* %407 = add(%406, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %406 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 924844032, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 924844032);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 400293888, (const long[]){12288, 192, 1},
+      params[116], (const long[]){0, 0, 1}, arena + 400293888);
 
   /* %410 = fused_linear(%407, %408, %409) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 924844032, params[129], params[130], LK_ACT_NONE, NULL,
-      arena + 925237248);
+  lk_fused_linear(B * 64, 192, 192, arena + 400293888, params[129], params[130], LK_ACT_NONE, NULL,
+      arena + 400687104);
 
   /* %413 = fused_linear(%407, %411, %412) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 924844032, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 96, arena + 400293888, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 234356736);
 
   /* %414 = slice(%413) {axis 1, start 0, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134217728, 96, arena + 940179456, 48);
+  lk_copy_rows(B * 64, 48, arena + 234356736, 96, arena + 939933696, 48);
 
   /* %415 = slice(%413) {axis 1, start 48, length 48} layers.2.0.layers.1.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134217776, 96, arena + 940277760, 48);
+  lk_copy_rows(B * 64, 48, arena + 234356784, 96, arena + 940032000, 48);
 
   /* %416 = reshape(%410) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %410: no code */
 
@@ -5067,87 +5088,87 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %418 = reshape(%415) {shape [64, 1, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48], a view of %415: no code */
 
   /* %419 = matmul_permuted(%416, %417) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 925237248, 48, 192, 1,
-      arena + 940179456, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 400687104, 48, 192, 1,
+      arena + 939933696, 0, 1, 48, arena + 234356736, 4096, 64, 0.0f);
 
   /* %420 = mul_scalar(%419) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 234356736, 0.14433756f, arena + 381157376);
 
   /* %421 = softmax(%420) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 134742016, arena + 147718144);
+  lk_softmax(B * 256, 64, arena + 381157376, arena + 234356736);
 
   /* %422 = matmul_permuted(%421, %418) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 147718144, 4096, 64, 1,
-      arena + 940277760, 0, 48, 1, arena + 925630464, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 234356736, 4096, 64, 1,
+      arena + 940032000, 0, 48, 1, arena + 401080320, 48, 192, 0.0f);
 
   /* %423 = reshape(%422) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %422: no code */
 
   /* %426 = fused_linear(%423, %424, %425) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 925630464, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 926023680);
+  lk_fused_linear(B * 64, 192, 192, arena + 401080320, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 401473536);
 
   /* %428 = mul(%426, %427) layers.2.0 : f32[B, 64, 192], written over %426 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 926023680, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 926023680);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 401473536, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 401473536);
 
   /* %429 = add(%404, %428) layers.2.0 : f32[B, 64, 192], written over %426 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 401604608, (const long[]){12288, 192, 1},
-      arena + 926023680, (const long[]){12288, 192, 1}, arena + 926023680);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 399507456, (const long[]){12288, 192, 1},
+      arena + 401473536, (const long[]){12288, 192, 1}, arena + 401473536);
 
   /* %430 = normalize(%429) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 926023680, 1e-06f, arena + 926416896);
+  lk_normalize(B * 64, 192, arena + 401473536, 1e-06f, arena + 401866752);
 
   /* %431 = mul(%430, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 926416896, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 926810112);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 401866752, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 402259968);
 
   /* %432 = add(%431, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %431 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 926810112, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 926810112);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 402259968, (const long[]){12288, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 402259968);
 
   /* %435 = fused_linear(%432, %433, %434) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 926810112, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 145620992);
+  lk_fused_linear(B * 64, 192, 768, arena + 402259968, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 381157376);
 
   /* %436 = gelu(%435) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 145620992, arena + 387448832);
+  lk_gelu(B * 64 * 768, arena + 381157376, arena + 382730240);
 
   /* %439 = fused_linear(%436, %437, %438) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 387448832, params[137], params[138], LK_ACT_NONE, NULL,
-      arena + 927203328);
+  lk_fused_linear(B * 64, 768, 192, arena + 382730240, params[137], params[138], LK_ACT_NONE, NULL,
+      arena + 924844032);
 
   /* %441 = mul(%439, %440) layers.2.0 : f32[B, 64, 192], written over %439 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 927203328, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 927203328);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 924844032, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 924844032);
 
   /* %442 = add(%429, %441) layers.2.0 : f32[B, 64, 192], written over %439 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 926023680, (const long[]){12288, 192, 1},
-      arena + 927203328, (const long[]){12288, 192, 1}, arena + 927203328);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 401473536, (const long[]){12288, 192, 1},
+      arena + 924844032, (const long[]){12288, 192, 1}, arena + 924844032);
 
   /* %443 = normalize(%442) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 927203328, 1e-06f, arena + 927596544);
+  lk_normalize(B * 64, 192, arena + 924844032, 1e-06f, arena + 925237248);
 
   /* %444 = mul(%443, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 927596544, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 927989760);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 925237248, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 925630464);
 
   /* %445 = add(%444, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %444 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 927989760, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 927989760);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 925630464, (const long[]){12288, 192, 1},
+      params[116], (const long[]){0, 0, 1}, arena + 925630464);
 
   /* %448 = fused_linear(%445, %446, %447) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 927989760, params[139], params[140], LK_ACT_NONE, NULL,
-      arena + 928382976);
+  lk_fused_linear(B * 64, 192, 192, arena + 925630464, params[139], params[140], LK_ACT_NONE, NULL,
+      arena + 926023680);
 
   /* %451 = fused_linear(%445, %449, %450) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 927989760, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 96, arena + 925630464, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 384303104);
 
   /* %452 = slice(%451) {axis 1, start 0, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134217728, 96, arena + 939884544, 48);
+  lk_copy_rows(B * 64, 48, arena + 384303104, 96, arena + 939638784, 48);
 
   /* %453 = slice(%451) {axis 1, start 48, length 48} layers.2.0.layers.2.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134217776, 96, arena + 939982848, 48);
+  lk_copy_rows(B * 64, 48, arena + 384303152, 96, arena + 939737088, 48);
 
   /* %454 = reshape(%448) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %448: no code */
 
@@ -5156,87 +5177,87 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %456 = reshape(%453) {shape [64, 1, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48], a view of %453: no code */
 
   /* %457 = matmul_permuted(%454, %455) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 928382976, 48, 192, 1,
-      arena + 939884544, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 926023680, 48, 192, 1,
+      arena + 939638784, 0, 1, 48, arena + 384303104, 4096, 64, 0.0f);
 
   /* %458 = mul_scalar(%457) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 384303104, 0.14433756f, arena + 384827392);
 
   /* %459 = softmax(%458) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 134742016, arena + 149946368);
+  lk_softmax(B * 256, 64, arena + 384827392, arena + 392167424);
 
   /* %460 = matmul_permuted(%459, %456) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 149946368, 4096, 64, 1,
-      arena + 939982848, 0, 48, 1, arena + 928776192, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 392167424, 4096, 64, 1,
+      arena + 939737088, 0, 48, 1, arena + 926416896, 48, 192, 0.0f);
 
   /* %461 = reshape(%460) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %460: no code */
 
   /* %464 = fused_linear(%461, %462, %463) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 928776192, params[143], params[144], LK_ACT_NONE, NULL,
-      arena + 929169408);
+  lk_fused_linear(B * 64, 192, 192, arena + 926416896, params[143], params[144], LK_ACT_NONE, NULL,
+      arena + 926810112);
 
   /* %466 = mul(%464, %465) layers.2.0 : f32[B, 64, 192], written over %464 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 929169408, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 929169408);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 926810112, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 926810112);
 
   /* %467 = add(%442, %466) layers.2.0 : f32[B, 64, 192], written over %464 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 927203328, (const long[]){12288, 192, 1},
-      arena + 929169408, (const long[]){12288, 192, 1}, arena + 929169408);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 924844032, (const long[]){12288, 192, 1},
+      arena + 926810112, (const long[]){12288, 192, 1}, arena + 926810112);
 
   /* %468 = normalize(%467) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 929169408, 1e-06f, arena + 929562624);
+  lk_normalize(B * 64, 192, arena + 926810112, 1e-06f, arena + 927203328);
 
   /* %469 = mul(%468, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 929562624, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 929955840);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 927203328, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 927596544);
 
   /* %470 = add(%469, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %469 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 929955840, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 929955840);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 927596544, (const long[]){12288, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 927596544);
 
   /* %473 = fused_linear(%470, %471, %472) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 929955840, params[145], params[146], LK_ACT_NONE, NULL,
-      arena + 389021696);
+  lk_fused_linear(B * 64, 192, 768, arena + 927596544, params[145], params[146], LK_ACT_NONE, NULL,
+      arena + 384303104);
 
   /* %474 = gelu(%473) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 389021696, arena + 390594560);
+  lk_gelu(B * 64 * 768, arena + 384303104, arena + 385875968);
 
   /* %477 = fused_linear(%474, %475, %476) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 390594560, params[147], params[148], LK_ACT_NONE, NULL,
-      arena + 930349056);
+  lk_fused_linear(B * 64, 768, 192, arena + 385875968, params[147], params[148], LK_ACT_NONE, NULL,
+      arena + 927989760);
 
   /* %479 = mul(%477, %478) layers.2.0 : f32[B, 64, 192], written over %477 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 930349056, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 930349056);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 927989760, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 927989760);
 
   /* %480 = add(%467, %479) layers.2.0 : f32[B, 64, 192], written over %477 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 929169408, (const long[]){12288, 192, 1},
-      arena + 930349056, (const long[]){12288, 192, 1}, arena + 930349056);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 926810112, (const long[]){12288, 192, 1},
+      arena + 927989760, (const long[]){12288, 192, 1}, arena + 927989760);
 
   /* %481 = normalize(%480) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 930349056, 1e-06f, arena + 930742272);
+  lk_normalize(B * 64, 192, arena + 927989760, 1e-06f, arena + 928382976);
 
   /* %482 = mul(%481, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 930742272, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 935067648);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 928382976, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 928776192);
 
   /* %483 = add(%482, %364) layers.2.0.norm1 : f32[B, 64, 192], written over %482 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
-      params[116], (const long[]){0, 0, 1}, arena + 935067648);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 928776192, (const long[]){12288, 192, 1},
+      params[116], (const long[]){0, 0, 1}, arena + 928776192);
 
   /* %486 = fused_linear(%483, %484, %485) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 935067648, params[149], params[150], LK_ACT_NONE, NULL,
-      arena + 935460864);
+  lk_fused_linear(B * 64, 192, 192, arena + 928776192, params[149], params[150], LK_ACT_NONE, NULL,
+      arena + 929169408);
 
   /* %489 = fused_linear(%483, %487, %488) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_fused_linear(B * 64, 192, 96, arena + 935067648, params[151], params[152], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 96, arena + 928776192, params[151], params[152], LK_ACT_NONE, NULL,
+      arena + 387448832);
 
   /* %490 = slice(%489) {axis 1, start 0, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134217728, 96, arena + 939589632, 48);
+  lk_copy_rows(B * 64, 48, arena + 387448832, 96, arena + 939343872, 48);
 
   /* %491 = slice(%489) {axis 1, start 48, length 48} layers.2.0.layers.3.0 : f32[B, 64, 48] */
-  lk_copy_rows(B * 64, 48, arena + 134217776, 96, arena + 939687936, 48);
+  lk_copy_rows(B * 64, 48, arena + 387448880, 96, arena + 939442176, 48);
 
   /* %492 = reshape(%486) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %486: no code */
 
@@ -5245,121 +5266,121 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %494 = reshape(%491) {shape [64, 1, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48], a view of %491: no code */
 
   /* %495 = matmul_permuted(%492, %493) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 935460864, 48, 192, 1,
-      arena + 939589632, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 929169408, 48, 192, 1,
+      arena + 939343872, 0, 1, 48, arena + 387448832, 4096, 64, 0.0f);
 
   /* %496 = mul_scalar(%495) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 387448832, 0.14433756f, arena + 387973120);
 
   /* %497 = softmax(%496) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 134742016, arena + 150470656);
+  lk_softmax(B * 256, 64, arena + 387973120, arena + 392691712);
 
   /* %498 = matmul_permuted(%497, %494) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 150470656, 4096, 64, 1,
-      arena + 939687936, 0, 48, 1, arena + 935854080, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 392691712, 4096, 64, 1,
+      arena + 939442176, 0, 48, 1, arena + 929562624, 48, 192, 0.0f);
 
   /* %499 = reshape(%498) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %498: no code */
 
   /* %502 = fused_linear(%499, %500, %501) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 935854080, params[153], params[154], LK_ACT_NONE, NULL,
-      arena + 936247296);
+  lk_fused_linear(B * 64, 192, 192, arena + 929562624, params[153], params[154], LK_ACT_NONE, NULL,
+      arena + 929955840);
 
   /* %504 = mul(%502, %503) layers.2.0 : f32[B, 64, 192], written over %502 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 936247296, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 936247296);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 929955840, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 929955840);
 
   /* %505 = add(%480, %504) layers.2.0 : f32[B, 64, 192], written over %502 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 930349056, (const long[]){12288, 192, 1},
-      arena + 936247296, (const long[]){12288, 192, 1}, arena + 936247296);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 927989760, (const long[]){12288, 192, 1},
+      arena + 929955840, (const long[]){12288, 192, 1}, arena + 929955840);
 
   /* %506 = normalize(%505) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 936247296, 1e-06f, arena + 936640512);
+  lk_normalize(B * 64, 192, arena + 929955840, 1e-06f, arena + 930349056);
 
   /* %507 = mul(%506, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 936640512, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 937033728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 930349056, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 930742272);
 
   /* %508 = add(%507, %391) layers.2.0.norm2 : f32[B, 64, 192], written over %507 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 937033728, (const long[]){12288, 192, 1},
-      params[124], (const long[]){0, 0, 1}, arena + 937033728);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 930742272, (const long[]){12288, 192, 1},
+      params[124], (const long[]){0, 0, 1}, arena + 930742272);
 
   /* %511 = fused_linear(%508, %509, %510) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 937033728, params[155], params[156], LK_ACT_NONE, NULL,
-      arena + 392167424);
+  lk_fused_linear(B * 64, 192, 768, arena + 930742272, params[155], params[156], LK_ACT_NONE, NULL,
+      arena + 387448832);
 
   /* %512 = gelu(%511) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 392167424, arena + 393740288);
+  lk_gelu(B * 64 * 768, arena + 387448832, arena + 389021696);
 
   /* %515 = fused_linear(%512, %513, %514) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 393740288, params[157], params[158], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 389021696, params[157], params[158], LK_ACT_NONE, NULL,
+      arena + 390594560);
 
   /* %517 = mul(%515, %516) layers.2.0 : f32[B, 64, 192], written over %515 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 390594560, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 390594560);
 
   /* %518 = add(%505, %517) layers.2.0 : f32[B, 64, 192], written over %515 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 936247296, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 929955840, (const long[]){12288, 192, 1},
+      arena + 390594560, (const long[]){12288, 192, 1}, arena + 390594560);
 
   /* %521 = seq2img(%518) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 134217728, arena + 937426944);
+  lk_seq2img(B, 64, 192, arena + 390594560, arena + 390987776);
 
   /* %522 = conv2d(%521, %519, %520) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 937426944, params[159], params[160],
-      arena + 937820160, arena + 134217728);
+  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 390987776, params[159], params[160],
+      arena + 390594560, arena + 391380992);
 
   /* %523 = img2seq(%522) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 937820160, arena + 134217728);
+  lk_img2seq(B, 192, 64, arena + 390594560, arena + 391380992);
 
   /* %526 = normalize(%523) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 134217728, 1e-06f, arena + 134610944);
+  lk_normalize(B * 64, 192, arena + 391380992, 1e-06f, arena + 390594560);
 
   /* %527 = mul(%526, %524) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      params[161], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 390594560, (const long[]){12288, 192, 1},
+      params[161], (const long[]){0, 0, 1}, arena + 391774208);
 
   /* %528 = add(%527, %525) layers.2.1.norm : f32[B, 64, 192], written over %527 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      params[162], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 391774208, (const long[]){12288, 192, 1},
+      params[162], (const long[]){0, 0, 1}, arena + 391774208);
 
   /* %529 = seq2img(%528) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 135004160, arena + 135397376);
+  lk_seq2img(B, 64, 192, arena + 391774208, arena + 935067648);
 
   /* %530 = maxpool(%529) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135004160);
+  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 935067648, arena + 391774208);
 
   /* %531 = img2seq(%530) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 135004160, arena + 939786240);
+  lk_img2seq(B, 192, 16, arena + 391774208, arena + 939048960);
 
   /* %533 = add(%531, %532) layers.3.0 : f32[B, 16, 192], written over %531 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 939786240, (const long[]){3072, 192, 1},
-      params[163], (const long[]){0, 192, 1}, arena + 939786240);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 939048960, (const long[]){3072, 192, 1},
+      params[163], (const long[]){0, 192, 1}, arena + 939048960);
 
   /* %536 = normalize(%533) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 939786240, 1e-06f, arena + 940081152);
+  lk_normalize(B * 16, 192, arena + 939048960, 1e-06f, arena + 939147264);
 
   /* %537 = mul(%536, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 940081152, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 940376064);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 939147264, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 939245568);
 
   /* %538 = add(%537, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %537 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 940376064, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 940376064);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 939245568, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 939245568);
 
   /* %541 = fused_linear(%538, %539, %540) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 940376064, params[166], params[167], LK_ACT_NONE, NULL,
-      arena + 940474368);
+  lk_fused_linear(B * 16, 192, 192, arena + 939245568, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 939540480);
 
   /* %544 = fused_linear(%538, %542, %543) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 940376064, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 135004160);
+  lk_fused_linear(B * 16, 192, 96, arena + 939245568, params[168], params[169], LK_ACT_NONE, NULL,
+      arena + 391774208);
 
   /* %545 = slice(%544) {axis 1, start 0, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 135004160, 96, arena + 944865280, 48);
+  lk_copy_rows(B * 16, 48, arena + 391774208, 96, arena + 944685056, 48);
 
   /* %546 = slice(%544) {axis 1, start 48, length 48} layers.3.0.layers.0.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 135004208, 96, arena + 944889856, 48);
+  lk_copy_rows(B * 16, 48, arena + 391774256, 96, arena + 944709632, 48);
 
   /* %547 = reshape(%541) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %541: no code */
 
@@ -5368,87 +5389,87 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %549 = reshape(%546) {shape [16, 1, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48], a view of %546: no code */
 
   /* %550 = matmul_permuted(%547, %548) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 940474368, 48, 192, 1,
-      arena + 944865280, 0, 1, 48, arena + 135004160, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 939540480, 48, 192, 1,
+      arena + 944685056, 0, 1, 48, arena + 391774208, 256, 16, 0.0f);
 
   /* %551 = mul_scalar(%550) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135036928);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 391774208, 0.14433756f, arena + 391806976);
 
   /* %552 = softmax(%551) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 135036928, arena + 148340736);
+  lk_softmax(B * 64, 16, arena + 391806976, arena + 944553984);
 
   /* %553 = matmul_permuted(%552, %549) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 148340736, 256, 16, 1,
-      arena + 944889856, 0, 48, 1, arena + 940572672, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944553984, 256, 16, 1,
+      arena + 944709632, 0, 48, 1, arena + 939835392, 48, 192, 0.0f);
 
   /* %554 = reshape(%553) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %553: no code */
 
   /* %557 = fused_linear(%554, %555, %556) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 940572672, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 940670976);
+  lk_fused_linear(B * 16, 192, 192, arena + 939835392, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 940130304);
 
   /* %559 = mul(%557, %558) layers.3.0 : f32[B, 16, 192], written over %557 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 940670976, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 940670976);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 940130304, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 940130304);
 
   /* %560 = add(%533, %559) layers.3.0 : f32[B, 16, 192], written over %557 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 939786240, (const long[]){3072, 192, 1},
-      arena + 940670976, (const long[]){3072, 192, 1}, arena + 940670976);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 939048960, (const long[]){3072, 192, 1},
+      arena + 940130304, (const long[]){3072, 192, 1}, arena + 940130304);
 
   /* %563 = normalize(%560) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 940670976, 1e-06f, arena + 940769280);
+  lk_normalize(B * 16, 192, arena + 940130304, 1e-06f, arena + 940425216);
 
   /* %564 = mul(%563, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 940769280, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 940867584);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 940425216, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 940523520);
 
   /* %565 = add(%564, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %564 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 940867584, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 940867584);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 940523520, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 940523520);
 
   /* %568 = fused_linear(%565, %566, %567) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 940867584, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 135004160);
+  lk_fused_linear(B * 16, 192, 768, arena + 940523520, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 391774208);
 
   /* %569 = gelu(%568) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 135004160, arena + 135790592);
+  lk_gelu(B * 16 * 768, arena + 391774208, arena + 935460864);
 
   /* %572 = fused_linear(%569, %570, %571) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 135790592, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 939294720);
+  lk_fused_linear(B * 16, 768, 192, arena + 935460864, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 938754048);
 
   /* %574 = mul(%572, %573) layers.3.0 : f32[B, 16, 192], written over %572 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 939294720, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 939294720);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 938754048, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 938754048);
 
   /* %575 = add(%560, %574) layers.3.0 : f32[B, 16, 192], written over %572 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 940670976, (const long[]){3072, 192, 1},
-      arena + 939294720, (const long[]){3072, 192, 1}, arena + 939294720);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 940130304, (const long[]){3072, 192, 1},
+      arena + 938754048, (const long[]){3072, 192, 1}, arena + 938754048);
 
   /* %576 = normalize(%575) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 939294720, 1e-06f, arena + 939393024);
+  lk_normalize(B * 16, 192, arena + 938754048, 1e-06f, arena + 938852352);
 
   /* %577 = mul(%576, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 939393024, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 939491328);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 938852352, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 938950656);
 
   /* %578 = add(%577, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %577 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 939491328, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 939491328);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 938950656, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 938950656);
 
   /* %581 = fused_linear(%578, %579, %580) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 939491328, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 940965888);
+  lk_fused_linear(B * 16, 192, 192, arena + 938950656, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 940621824);
 
   /* %584 = fused_linear(%578, %582, %583) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 939491328, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 136183808);
+  lk_fused_linear(B * 16, 192, 96, arena + 938950656, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 935854080);
 
   /* %585 = slice(%584) {axis 1, start 0, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 136183808, 96, arena + 944914432, 48);
+  lk_copy_rows(B * 16, 48, arena + 935854080, 96, arena + 944734208, 48);
 
   /* %586 = slice(%584) {axis 1, start 48, length 48} layers.3.0.layers.1.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 136183856, 96, arena + 944939008, 48);
+  lk_copy_rows(B * 16, 48, arena + 935854128, 96, arena + 944758784, 48);
 
   /* %587 = reshape(%581) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %581: no code */
 
@@ -5457,87 +5478,87 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %589 = reshape(%586) {shape [16, 1, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48], a view of %586: no code */
 
   /* %590 = matmul_permuted(%587, %588) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 940965888, 48, 192, 1,
-      arena + 944914432, 0, 1, 48, arena + 136183808, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 940621824, 48, 192, 1,
+      arena + 944734208, 0, 1, 48, arena + 935854080, 256, 16, 0.0f);
 
   /* %591 = mul_scalar(%590) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136216576);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 935854080, 0.14433756f, arena + 935886848);
 
   /* %592 = softmax(%591) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 136216576, arena + 944799744);
+  lk_softmax(B * 64, 16, arena + 935886848, arena + 944586752);
 
   /* %593 = matmul_permuted(%592, %589) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944799744, 256, 16, 1,
-      arena + 944939008, 0, 48, 1, arena + 941064192, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944586752, 256, 16, 1,
+      arena + 944758784, 0, 48, 1, arena + 940720128, 48, 192, 0.0f);
 
   /* %594 = reshape(%593) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %593: no code */
 
   /* %597 = fused_linear(%594, %595, %596) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 941064192, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 941162496);
+  lk_fused_linear(B * 16, 192, 192, arena + 940720128, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 940818432);
 
   /* %599 = mul(%597, %598) layers.3.0 : f32[B, 16, 192], written over %597 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 941162496, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 941162496);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 940818432, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 940818432);
 
   /* %600 = add(%575, %599) layers.3.0 : f32[B, 16, 192], written over %597 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 939294720, (const long[]){3072, 192, 1},
-      arena + 941162496, (const long[]){3072, 192, 1}, arena + 941162496);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 938754048, (const long[]){3072, 192, 1},
+      arena + 940818432, (const long[]){3072, 192, 1}, arena + 940818432);
 
   /* %601 = normalize(%600) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 941162496, 1e-06f, arena + 941260800);
+  lk_normalize(B * 16, 192, arena + 940818432, 1e-06f, arena + 940916736);
 
   /* %602 = mul(%601, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 941260800, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 941359104);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 940916736, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 941015040);
 
   /* %603 = add(%602, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %602 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 941359104, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 941359104);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 941015040, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 941015040);
 
   /* %606 = fused_linear(%603, %604, %605) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 941359104, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 136183808);
+  lk_fused_linear(B * 16, 192, 768, arena + 941015040, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 935854080);
 
   /* %607 = gelu(%606) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 136183808, arena + 136577024);
+  lk_gelu(B * 16 * 768, arena + 935854080, arena + 936247296);
 
   /* %610 = fused_linear(%607, %608, %609) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 136577024, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 939147264);
+  lk_fused_linear(B * 16, 768, 192, arena + 936247296, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 941113344);
 
   /* %612 = mul(%610, %611) layers.3.0 : f32[B, 16, 192], written over %610 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 939147264, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 939147264);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 941113344, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 941113344);
 
   /* %613 = add(%600, %612) layers.3.0 : f32[B, 16, 192], written over %610 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 941162496, (const long[]){3072, 192, 1},
-      arena + 939147264, (const long[]){3072, 192, 1}, arena + 939147264);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 940818432, (const long[]){3072, 192, 1},
+      arena + 941113344, (const long[]){3072, 192, 1}, arena + 941113344);
 
   /* %614 = normalize(%613) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 939147264, 1e-06f, arena + 941457408);
+  lk_normalize(B * 16, 192, arena + 941113344, 1e-06f, arena + 941211648);
 
   /* %615 = mul(%614, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 941457408, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 941555712);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 941211648, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 941309952);
 
   /* %616 = add(%615, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %615 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 941555712, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 941555712);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 941309952, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 941309952);
 
   /* %619 = fused_linear(%616, %617, %618) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 941555712, params[188], params[189], LK_ACT_NONE, NULL,
-      arena + 941654016);
+  lk_fused_linear(B * 16, 192, 192, arena + 941309952, params[188], params[189], LK_ACT_NONE, NULL,
+      arena + 941408256);
 
   /* %622 = fused_linear(%616, %620, %621) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 941555712, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 136970240);
+  lk_fused_linear(B * 16, 192, 96, arena + 941309952, params[190], params[191], LK_ACT_NONE, NULL,
+      arena + 936640512);
 
   /* %623 = slice(%622) {axis 1, start 0, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 136970240, 96, arena + 944963584, 48);
+  lk_copy_rows(B * 16, 48, arena + 936640512, 96, arena + 944783360, 48);
 
   /* %624 = slice(%622) {axis 1, start 48, length 48} layers.3.0.layers.2.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 136970288, 96, arena + 944988160, 48);
+  lk_copy_rows(B * 16, 48, arena + 936640560, 96, arena + 944807936, 48);
 
   /* %625 = reshape(%619) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %619: no code */
 
@@ -5546,87 +5567,87 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %627 = reshape(%624) {shape [16, 1, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48], a view of %624: no code */
 
   /* %628 = matmul_permuted(%625, %626) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 941654016, 48, 192, 1,
-      arena + 944963584, 0, 1, 48, arena + 136970240, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 941408256, 48, 192, 1,
+      arena + 944783360, 0, 1, 48, arena + 936640512, 256, 16, 0.0f);
 
   /* %629 = mul_scalar(%628) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137003008);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 936640512, 0.14433756f, arena + 936673280);
 
   /* %630 = softmax(%629) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 137003008, arena + 939245568);
+  lk_softmax(B * 64, 16, arena + 936673280, arena + 944619520);
 
   /* %631 = matmul_permuted(%630, %627) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 939245568, 256, 16, 1,
-      arena + 944988160, 0, 48, 1, arena + 941752320, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944619520, 256, 16, 1,
+      arena + 944807936, 0, 48, 1, arena + 941506560, 48, 192, 0.0f);
 
   /* %632 = reshape(%631) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %631: no code */
 
   /* %635 = fused_linear(%632, %633, %634) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 941752320, params[192], params[193], LK_ACT_NONE, NULL,
-      arena + 941850624);
+  lk_fused_linear(B * 16, 192, 192, arena + 941506560, params[192], params[193], LK_ACT_NONE, NULL,
+      arena + 941604864);
 
   /* %637 = mul(%635, %636) layers.3.0 : f32[B, 16, 192], written over %635 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 941850624, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 941850624);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 941604864, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 941604864);
 
   /* %638 = add(%613, %637) layers.3.0 : f32[B, 16, 192], written over %635 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 939147264, (const long[]){3072, 192, 1},
-      arena + 941850624, (const long[]){3072, 192, 1}, arena + 941850624);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 941113344, (const long[]){3072, 192, 1},
+      arena + 941604864, (const long[]){3072, 192, 1}, arena + 941604864);
 
   /* %639 = normalize(%638) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 941850624, 1e-06f, arena + 943620096);
+  lk_normalize(B * 16, 192, arena + 941604864, 1e-06f, arena + 943374336);
 
   /* %640 = mul(%639, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 943620096, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 943718400);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 943374336, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 943472640);
 
   /* %641 = add(%640, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %640 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 943718400, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 943718400);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 943472640, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 943472640);
 
   /* %644 = fused_linear(%641, %642, %643) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 943718400, params[194], params[195], LK_ACT_NONE, NULL,
-      arena + 136970240);
+  lk_fused_linear(B * 16, 192, 768, arena + 943472640, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 936640512);
 
   /* %645 = gelu(%644) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 136970240, arena + 137363456);
+  lk_gelu(B * 16 * 768, arena + 936640512, arena + 937033728);
 
   /* %648 = fused_linear(%645, %646, %647) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 137363456, params[196], params[197], LK_ACT_NONE, NULL,
-      arena + 943816704);
+  lk_fused_linear(B * 16, 768, 192, arena + 937033728, params[196], params[197], LK_ACT_NONE, NULL,
+      arena + 943570944);
 
   /* %650 = mul(%648, %649) layers.3.0 : f32[B, 16, 192], written over %648 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 943816704, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 943816704);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 943570944, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 943570944);
 
   /* %651 = add(%638, %650) layers.3.0 : f32[B, 16, 192], written over %648 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 941850624, (const long[]){3072, 192, 1},
-      arena + 943816704, (const long[]){3072, 192, 1}, arena + 943816704);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 941604864, (const long[]){3072, 192, 1},
+      arena + 943570944, (const long[]){3072, 192, 1}, arena + 943570944);
 
   /* %652 = normalize(%651) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 943816704, 1e-06f, arena + 943915008);
+  lk_normalize(B * 16, 192, arena + 943570944, 1e-06f, arena + 943669248);
 
   /* %653 = mul(%652, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 943915008, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 944013312);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 943669248, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 943767552);
 
   /* %654 = add(%653, %535) layers.3.0.norm1 : f32[B, 16, 192], written over %653 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944013312, (const long[]){3072, 192, 1},
-      params[165], (const long[]){0, 0, 1}, arena + 944013312);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 943767552, (const long[]){3072, 192, 1},
+      params[165], (const long[]){0, 0, 1}, arena + 943767552);
 
   /* %657 = fused_linear(%654, %655, %656) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 944013312, params[198], params[199], LK_ACT_NONE, NULL,
-      arena + 944111616);
+  lk_fused_linear(B * 16, 192, 192, arena + 943767552, params[198], params[199], LK_ACT_NONE, NULL,
+      arena + 943865856);
 
   /* %660 = fused_linear(%654, %658, %659) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_fused_linear(B * 16, 192, 96, arena + 944013312, params[200], params[201], LK_ACT_NONE, NULL,
-      arena + 402391040);
+  lk_fused_linear(B * 16, 192, 96, arena + 943767552, params[200], params[201], LK_ACT_NONE, NULL,
+      arena + 937426944);
 
   /* %661 = slice(%660) {axis 1, start 0, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 402391040, 96, arena + 945012736, 48);
+  lk_copy_rows(B * 16, 48, arena + 937426944, 96, arena + 944832512, 48);
 
   /* %662 = slice(%660) {axis 1, start 48, length 48} layers.3.0.layers.3.0 : f32[B, 16, 48] */
-  lk_copy_rows(B * 16, 48, arena + 402391088, 96, arena + 945037312, 48);
+  lk_copy_rows(B * 16, 48, arena + 937426992, 96, arena + 944857088, 48);
 
   /* %663 = reshape(%657) {shape [16, 1, 4, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48], a view of %657: no code */
 
@@ -5635,2623 +5656,2623 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* %665 = reshape(%662) {shape [16, 1, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48], a view of %662: no code */
 
   /* %666 = matmul_permuted(%663, %664) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 944111616, 48, 192, 1,
-      arena + 945012736, 0, 1, 48, arena + 402391040, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 943865856, 48, 192, 1,
+      arena + 944832512, 0, 1, 48, arena + 937426944, 256, 16, 0.0f);
 
   /* %667 = mul_scalar(%666) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 402391040, 0.14433756f, arena + 402423808);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 937426944, 0.14433756f, arena + 937459712);
 
   /* %668 = softmax(%667) {axis -1} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 402423808, arena + 944832512);
+  lk_softmax(B * 64, 16, arena + 937459712, arena + 944652288);
 
   /* %669 = matmul_permuted(%668, %665) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944832512, 256, 16, 1,
-      arena + 945037312, 0, 48, 1, arena + 944209920, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 944652288, 256, 16, 1,
+      arena + 944857088, 0, 48, 1, arena + 943964160, 48, 192, 0.0f);
 
   /* %670 = reshape(%669) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %669: no code */
 
   /* %673 = fused_linear(%670, %671, %672) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 944209920, params[202], params[203], LK_ACT_NONE, NULL,
-      arena + 944308224);
+  lk_fused_linear(B * 16, 192, 192, arena + 943964160, params[202], params[203], LK_ACT_NONE, NULL,
+      arena + 944062464);
 
   /* %675 = mul(%673, %674) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944308224, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 944308224);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944062464, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 944062464);
 
   /* %676 = add(%651, %675) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 943816704, (const long[]){3072, 192, 1},
-      arena + 944308224, (const long[]){3072, 192, 1}, arena + 944308224);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 943570944, (const long[]){3072, 192, 1},
+      arena + 944062464, (const long[]){3072, 192, 1}, arena + 944062464);
 
   /* %677 = normalize(%676) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 944308224, 1e-06f, arena + 944406528);
+  lk_normalize(B * 16, 192, arena + 944062464, 1e-06f, arena + 944160768);
 
   /* %678 = mul(%677, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944406528, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 944504832);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944160768, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 944259072);
 
   /* %679 = add(%678, %562) layers.3.0.norm2 : f32[B, 16, 192], written over %678 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944504832, (const long[]){3072, 192, 1},
-      params[173], (const long[]){0, 0, 1}, arena + 944504832);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944259072, (const long[]){3072, 192, 1},
+      params[173], (const long[]){0, 0, 1}, arena + 944259072);
 
   /* %682 = fused_linear(%679, %680, %681) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 944504832, params[204], params[205], LK_ACT_NONE, NULL,
-      arena + 937820160);
+  lk_fused_linear(B * 16, 192, 768, arena + 944259072, params[204], params[205], LK_ACT_NONE, NULL,
+      arena + 937426944);
 
   /* %683 = gelu(%682) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 937820160, arena + 938213376);
+  lk_gelu(B * 16 * 768, arena + 937426944, arena + 937820160);
 
   /* %686 = fused_linear(%683, %684, %685) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 938213376, params[206], params[207], LK_ACT_NONE, NULL,
-      arena + 402391040);
+  lk_fused_linear(B * 16, 768, 192, arena + 937820160, params[206], params[207], LK_ACT_NONE, NULL,
+      arena + 938213376);
 
   /* %688 = mul(%686, %687) layers.3.0 : f32[B, 16, 192], written over %686 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 402391040, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 402391040);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 938213376, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 938213376);
 
   /* %689 = add(%676, %688) layers.3.0 : f32[B, 16, 192], written over %686 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944308224, (const long[]){3072, 192, 1},
-      arena + 402391040, (const long[]){3072, 192, 1}, arena + 402391040);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944062464, (const long[]){3072, 192, 1},
+      arena + 938213376, (const long[]){3072, 192, 1}, arena + 938213376);
 
   /* %692 = normalize(%689) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 402391040, 1e-06f, arena + 938606592);
+  lk_normalize(B * 16, 192, arena + 938213376, 1e-06f, arena + 938311680);
 
   /* %693 = mul(%692, %690) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938606592, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, arena + 938704896);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 938311680, (const long[]){3072, 192, 1},
+      params[208], (const long[]){0, 0, 1}, arena + 938409984);
 
   /* %694 = add(%693, %691) norm : f32[B, 16, 192], written over %693 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 938704896, (const long[]){3072, 192, 1},
-      params[209], (const long[]){0, 0, 1}, arena + 938704896);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 938409984, (const long[]){3072, 192, 1},
+      params[209], (const long[]){0, 0, 1}, arena + 938409984);
 
   /* %695 = mean(%694) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 938704896, arena + 402489344);
+  lk_mean_axis(B, 16, 192, arena + 938409984, arena + 938508288);
 
   /* %698 = fused_linear(%695, %696, %697) mlp_head : f32[B, 10] */
-  lk_fused_linear(B, 192, 10, arena + 402489344, params[210], params[211], LK_ACT_NONE, NULL,
-      arena + 402495488);
+  lk_fused_linear(B, 192, 10, arena + 938508288, params[210], params[211], LK_ACT_NONE, NULL,
+      arena + 938409984);
 
   /* %700 = cross_entropy(%698, %699) : f32[1] */
-  lk_cross_entropy(B, 10, arena + 402495488, inputs[29], arena + 945064384);
+  lk_cross_entropy(B, 10, arena + 938409984, inputs[29], arena + 944884160);
 
   /* %701 = cross_entropy_grad(%698, %699) : f32[B, 10] */
-  lk_cross_entropy_grad(B, 10, arena + 402495488, inputs[29], arena + 402503552);
+  lk_cross_entropy_grad(B, 10, arena + 938409984, inputs[29], arena + 938411904);
 
   /* %702 = transpose(%696) {perm [1, 0]} mlp_head : f32[192, 10] */
-  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 402501632);
+  lk_transpose(2, (const long[]){10, 192}, (const int[]){1, 0}, params[210], arena + 938409984);
 
   /* %703 = fused_linear(%701, %702) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 10, 192, arena + 402503552, arena + 402501632, NULL, LK_ACT_NONE, NULL,
-      arena + 402495488);
+  lk_fused_linear(B, 10, 192, arena + 938411904, arena + 938409984, NULL, LK_ACT_NONE, NULL,
+      arena + 938514432);
 
   /* %704 = linear_grad_weight(%701, %695) mlp_head : f32[10, 192] */
-  lk_linear_grad_weight(B, 192, 10, arena + 402503552, arena + 402489344, arena + 945061888);
+  lk_linear_grad_weight(B, 192, 10, arena + 938411904, arena + 938508288, arena + 944881664);
 
   /* %705 = reduce_sum(%701) {axes [], batch} mlp_head : f32[10] */
-  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 402503552,
-      arena + 945064400);
+  lk_reduce_sum(2, (const long[]){B, 10}, (const unsigned char[]){1, 0}, arena + 938411904,
+      arena + 944884176);
 
   /* %706 = reshape(%703) {shape [1, 192]} : f32[B, 1, 192], a view of %703: no code */
 
   /* %707 = expand(%706) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 402495488, (const long[]){192, 0, 1},
-      arena + 938704896, (const long[]){3072, 192, 1});
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 938514432, (const long[]){192, 0, 1},
+      arena + 938409984, (const long[]){3072, 192, 1});
 
   /* %708 = mul_scalar(%707) {x op 0.0625} : f32[B, 16, 192] */
-  lk_mul_scalar(B * 16 * 192, arena + 938704896, 0.0625f, arena + 938803200);
+  lk_mul_scalar(B * 16 * 192, arena + 938409984, 0.0625f, arena + 938508288);
 
   /* %709 = reduce_sum(%708) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938803200,
-      arena + 945063808);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938508288,
+      arena + 944883584);
 
   /* %710 = mul(%708, %690) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      params[208], (const long[]){0, 0, 1}, arena + 938704896);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 938508288, (const long[]){3072, 192, 1},
+      params[208], (const long[]){0, 0, 1}, arena + 938409984);
 
   /* %711 = mul(%708, %692) norm : f32[B, 16, 192], written over %708 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 938803200, (const long[]){3072, 192, 1},
-      arena + 938606592, (const long[]){3072, 192, 1}, arena + 938803200);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 938508288, (const long[]){3072, 192, 1},
+      arena + 938311680, (const long[]){3072, 192, 1}, arena + 938508288);
 
   /* %712 = reduce_sum(%711) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938803200,
-      arena + 945064000);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938508288,
+      arena + 944883776);
 
   /* %713 = normalize_grad(%689, %710) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 402391040, arena + 938704896, 1e-06f, arena + 944603136);
+  lk_normalize_grad(B * 16, 192, arena + 938213376, arena + 938409984, 1e-06f, arena + 944357376);
 
   /* %714 = mul(%713, %687) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 944701440);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 944455680);
 
   /* %715 = transpose(%684) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 402391040);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[206], arena + 938606592);
 
   /* %716 = fused_linear(%714, %715) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 944701440, arena + 402391040, NULL, LK_ACT_NONE, NULL,
-      arena + 938606592);
+  lk_fused_linear(B * 16, 192, 768, arena + 944455680, arena + 938606592, NULL, LK_ACT_NONE, NULL,
+      arena + 938213376);
 
   /* %717 = linear_grad_weight(%714, %683) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 944701440, arena + 938213376, arena + 938999808);
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 944455680, arena + 937820160, arena + 938606592);
 
   /* %718 = reduce_sum(%714) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 944701440,
-      arena + 945064192);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 944455680,
+      arena + 944883968);
 
   /* %719 = gelu_grad(%682, %716) layers.3.0.layers.3.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 937820160, arena + 938606592, arena + 938213376);
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 937426944, arena + 938213376, arena + 937820160);
 
   /* %720 = transpose(%680) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 402391040);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[204], arena + 937426944);
 
   /* %721 = fused_linear(%719, %720) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 938213376, arena + 402391040, NULL, LK_ACT_NONE, NULL,
-      arena + 937820160);
+  lk_fused_linear(B * 16, 768, 192, arena + 937820160, arena + 937426944, NULL, LK_ACT_NONE, NULL,
+      arena + 937574400);
 
   /* %722 = linear_grad_weight(%719, %679) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 938213376, arena + 944504832, arena + 938606592);
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 937820160, arena + 944259072, arena + 938213376);
 
   /* %723 = reduce_sum(%719) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 938213376,
-      arena + 938993664);
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
+      arena + 938603520);
 
   /* %724 = reduce_sum(%721) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
-      arena + 402636800);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937574400,
+      arena + 938065920);
 
   /* %725 = mul(%721, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937820160, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 402391040);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 937574400, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 937426944);
 
   /* %726 = mul(%721, %677) layers.3.0.norm2 : f32[B, 16, 192], written over %721 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937820160, (const long[]){3072, 192, 1},
-      arena + 944406528, (const long[]){3072, 192, 1}, arena + 937820160);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 937574400, (const long[]){3072, 192, 1},
+      arena + 944160768, (const long[]){3072, 192, 1}, arena + 937574400);
 
   /* %727 = reduce_sum(%726) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
-      arena + 402636992);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937574400,
+      arena + 938066112);
 
   /* %728 = normalize_grad(%676, %725) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 944308224, arena + 402391040, 1e-06f, arena + 937820160);
+  lk_normalize_grad(B * 16, 192, arena + 944062464, arena + 937426944, 1e-06f, arena + 937525248);
 
   /* %729 = add(%713, %728) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
-      arena + 937820160, (const long[]){3072, 192, 1}, arena + 944603136);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
+      arena + 937525248, (const long[]){3072, 192, 1}, arena + 944357376);
 
   /* %730 = mul(%729, %674) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 402391040);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 937426944);
 
   /* %731 = transpose(%671) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 402489344);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[202], arena + 937623552);
 
   /* %732 = fused_linear(%730, %731) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 402391040, arena + 402489344, NULL, LK_ACT_NONE, NULL,
-      arena + 937820160);
+  lk_fused_linear(B * 16, 192, 192, arena + 937426944, arena + 937623552, NULL, LK_ACT_NONE, NULL,
+      arena + 937525248);
 
   /* %733 = linear_grad_weight(%730, %670) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 402391040, arena + 944209920, arena + 938508288);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 937426944, arena + 943964160, arena + 938164224);
 
   /* %734 = reduce_sum(%730) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 402391040,
-      arena + 938600448);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937426944,
+      arena + 944455680);
 
   /* %735 = reshape(%732) {shape [16, 1, 4, 48]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48], a view of %732: no code */
 
   /* %736 = matmul_permuted(%735, %665) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 937820160, 48, 192, 1,
-      arena + 945037312, 0, 1, 48, arena + 402489344, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 937525248, 48, 192, 1,
+      arena + 944857088, 0, 1, 48, arena + 937623552, 256, 16, 0.0f);
 
   /* %737 = matmul_permuted(%668, %735) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944832512, 256, 1, 16,
-      arena + 937820160, 48, 192, 1, arena + 402391040, 768, 48, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944652288, 256, 1, 16,
+      arena + 937525248, 48, 192, 1, arena + 937426944, 768, 48, 0.0f);
 
   /* %738 = reduce_sum(%737) {axes [1]} layers.3.0.layers.3.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 402391040, arena + 937918464);
+      arena + 937426944, arena + 937656320);
 
   /* %739 = reshape(%738) {shape [1, 1, 16, 48]} layers.3.0.layers.3.0 : f32[B, 1, 1, 16, 48], a view of %738: no code */
 
   /* %740 = softmax_grad(%668, %736) {axis -1} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 944832512, arena + 402489344, arena + 402391040);
+  lk_softmax_grad(B * 64, 16, arena + 944652288, arena + 937623552, arena + 937426944);
 
   /* %741 = mul_scalar(%740) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 402391040, 0.14433756f, arena + 402489344);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 937426944, 0.14433756f, arena + 937623552);
 
   /* %742 = matmul_permuted(%741, %664) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 402489344, 256, 16, 1,
-      arena + 945012736, 0, 48, 1, arena + 402391040, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 937623552, 256, 16, 1,
+      arena + 944832512, 0, 48, 1, arena + 937426944, 48, 192, 0.0f);
 
   /* %743 = matmul_permuted(%663, %741) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 944111616, 48, 1, 192,
-      arena + 402489344, 256, 16, 1, arena + 937820160, 768, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 943865856, 48, 1, 192,
+      arena + 937623552, 256, 16, 1, arena + 937525248, 768, 16, 0.0f);
 
   /* %744 = reduce_sum(%743) {axes [1]} layers.3.0.layers.3.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 937820160, arena + 402489344);
+      arena + 937525248, arena + 937623552);
 
   /* %745 = reshape(%744) {shape [1, 1, 48, 16]} layers.3.0.layers.3.0 : f32[B, 1, 1, 48, 16], a view of %744: no code */
 
   /* %746 = transpose(%739) {perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 937918464,
-      arena + 937820160);
+  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 937656320,
+      arena + 937525248);
 
   /* %747 = reshape(%746) {shape [16, 48]} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %746: no code */
 
   /* %748 = transpose(%745) {perm [3, 0, 1, 2]} layers.3.0.layers.3.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 402489344,
-      arena + 937844736);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 937623552,
+      arena + 937549824);
 
   /* %749 = reshape(%748) {shape [16, 48]} layers.3.0.layers.3.0 : f32[B, 16, 48], a view of %748: no code */
 
   /* %750 = reshape(%742) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %742: no code */
 
   /* %751 = concat(%749, %747) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 937844736, 48, arena + 402489344, 96);
-  lk_copy_rows(B * 16, 48, arena + 937820160, 48, arena + 402489392, 96);
+  lk_copy_rows(B * 16, 48, arena + 937549824, 48, arena + 937623552, 96);
+  lk_copy_rows(B * 16, 48, arena + 937525248, 48, arena + 937623600, 96);
 
   /* %752 = transpose(%658) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 937918464);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[200], arena + 937672704);
 
   /* %753 = fused_linear(%751, %752) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 402489344, arena + 937918464, NULL, LK_ACT_NONE, NULL,
-      arena + 937820160);
+  lk_fused_linear(B * 16, 96, 192, arena + 937623552, arena + 937672704, NULL, LK_ACT_NONE, NULL,
+      arena + 937525248);
 
   /* %754 = linear_grad_weight(%751, %654) layers.3.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 402489344, arena + 944013312, arena + 938582016);
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 937623552, arena + 943767552, arena + 938582016);
 
   /* %755 = reduce_sum(%751) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 402489344,
-      arena + 944369664);
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 937623552,
+      arena + 944458560);
 
   /* %756 = transpose(%655) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 402489344);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[198], arena + 937623552);
 
   /* %757 = linear_grad_weight(%750, %654) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 402391040, arena + 944013312, arena + 938545152);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 937426944, arena + 943767552, arena + 938508288);
 
   /* %758 = reduce_sum(%750) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 402391040,
-      arena + 938600640);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937426944,
+      arena + 944455872);
 
   /* %759 = fused_linear(%750, %756, %753) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %753 */
-  lk_fused_linear(B * 16, 192, 192, arena + 402391040, arena + 402489344, NULL, LK_ACT_NONE,
-      arena + 937820160, arena + 937820160);
+  lk_fused_linear(B * 16, 192, 192, arena + 937426944, arena + 937623552, NULL, LK_ACT_NONE,
+      arena + 937525248, arena + 937525248);
 
   /* %760 = reduce_sum(%759) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
-      arena + 402637184);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937525248,
+      arena + 938066304);
 
   /* %761 = mul(%759, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937820160, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 402391040);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 937525248, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 937426944);
 
   /* %762 = mul(%759, %652) layers.3.0.norm1 : f32[B, 16, 192], written over %753 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 937820160, (const long[]){3072, 192, 1},
-      arena + 943915008, (const long[]){3072, 192, 1}, arena + 937820160);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 937525248, (const long[]){3072, 192, 1},
+      arena + 943669248, (const long[]){3072, 192, 1}, arena + 937525248);
 
   /* %763 = reduce_sum(%762) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937820160,
-      arena + 402637376);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937525248,
+      arena + 938066496);
 
   /* %764 = normalize_grad(%651, %761) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 943816704, arena + 402391040, 1e-06f, arena + 937820160);
+  lk_normalize_grad(B * 16, 192, arena + 943570944, arena + 937426944, 1e-06f, arena + 937525248);
 
   /* %765 = add(%729, %764) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
-      arena + 937820160, (const long[]){3072, 192, 1}, arena + 944603136);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
+      arena + 937525248, (const long[]){3072, 192, 1}, arena + 944357376);
 
   /* %766 = mul(%765, %649) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 938360832);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 937967616);
 
   /* %767 = transpose(%646) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 402391040);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[196], arena + 937820160);
 
   /* %768 = fused_linear(%766, %767) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 938360832, arena + 402391040, NULL, LK_ACT_NONE, NULL,
-      arena + 937820160);
+  lk_fused_linear(B * 16, 192, 768, arena + 937967616, arena + 937820160, NULL, LK_ACT_NONE, NULL,
+      arena + 937426944);
 
   /* %769 = linear_grad_weight(%766, %645) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 938360832, arena + 137363456, arena + 938213376);
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 937967616, arena + 937033728, arena + 937820160);
 
   /* %770 = reduce_sum(%766) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 938360832,
-      arena + 938600832);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937967616,
+      arena + 944456064);
 
   /* %771 = gelu_grad(%644, %768) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136970240, arena + 937820160, arena + 137363456);
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 936640512, arena + 937426944, arena + 937033728);
 
   /* %772 = transpose(%642) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 136970240);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[194], arena + 936640512);
 
   /* %773 = fused_linear(%771, %772) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 137363456, arena + 136970240, NULL, LK_ACT_NONE, NULL,
-      arena + 137117696);
+  lk_fused_linear(B * 16, 768, 192, arena + 937033728, arena + 936640512, NULL, LK_ACT_NONE, NULL,
+      arena + 936787968);
 
   /* %774 = linear_grad_weight(%771, %641) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 137363456, arena + 943718400, arena + 938360832);
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 937033728, arena + 943472640, arena + 937635840);
 
   /* %775 = reduce_sum(%771) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 938210304);
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 937033728,
+      arena + 938604288);
 
   /* %776 = reduce_sum(%773) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
-      arena + 136970240);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936787968,
+      arena + 936640512);
 
   /* %777 = add(%724, %776) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 402636800, (const long[]){1}, arena + 136970240,
-      (const long[]){1}, arena + 137609216);
+  lk_add(1, (const long[]){192}, arena + 938065920, (const long[]){1}, arena + 936640512,
+      (const long[]){1}, arena + 937279488);
 
   /* %778 = mul(%773, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 136970240);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 936787968, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 936640512);
 
   /* %779 = mul(%773, %639) layers.3.0.norm2 : f32[B, 16, 192], written over %773 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
-      arena + 943620096, (const long[]){3072, 192, 1}, arena + 137117696);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 936787968, (const long[]){3072, 192, 1},
+      arena + 943374336, (const long[]){3072, 192, 1}, arena + 936787968);
 
   /* %780 = reduce_sum(%779) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
-      arena + 137068544);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936787968,
+      arena + 936738816);
 
   /* %781 = add(%727, %780) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 402636992, (const long[]){1}, arena + 137068544,
-      (const long[]){1}, arena + 137609408);
+  lk_add(1, (const long[]){192}, arena + 938066112, (const long[]){1}, arena + 936738816,
+      (const long[]){1}, arena + 937279680);
 
   /* %782 = normalize_grad(%638, %778) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 941850624, arena + 136970240, 1e-06f, arena + 137068544);
+  lk_normalize_grad(B * 16, 192, arena + 941604864, arena + 936640512, 1e-06f, arena + 936738816);
 
   /* %783 = add(%765, %782) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
-      arena + 137068544, (const long[]){3072, 192, 1}, arena + 944603136);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
+      arena + 936738816, (const long[]){3072, 192, 1}, arena + 944357376);
 
   /* %784 = mul(%783, %636) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 136970240);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 936640512);
 
   /* %785 = transpose(%633) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 137166848);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[192], arena + 936837120);
 
   /* %786 = fused_linear(%784, %785) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 136970240, arena + 137166848, NULL, LK_ACT_NONE, NULL,
-      arena + 137068544);
+  lk_fused_linear(B * 16, 192, 192, arena + 936640512, arena + 936837120, NULL, LK_ACT_NONE, NULL,
+      arena + 936738816);
 
   /* %787 = linear_grad_weight(%784, %632) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136970240, arena + 941752320, arena + 938151936);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 936640512, arena + 941506560, arena + 937783296);
 
   /* %788 = reduce_sum(%784) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
-      arena + 938601024);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936640512,
+      arena + 944456256);
 
   /* %789 = reshape(%786) {shape [16, 1, 4, 48]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48], a view of %786: no code */
 
   /* %790 = matmul_permuted(%789, %627) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 137068544, 48, 192, 1,
-      arena + 944988160, 0, 1, 48, arena + 137166848, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 936738816, 48, 192, 1,
+      arena + 944807936, 0, 1, 48, arena + 936837120, 256, 16, 0.0f);
 
   /* %791 = matmul_permuted(%630, %789) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 939245568, 256, 1, 16,
-      arena + 137068544, 48, 192, 1, arena + 136970240, 768, 48, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944619520, 256, 1, 16,
+      arena + 936738816, 48, 192, 1, arena + 936640512, 768, 48, 0.0f);
 
   /* %792 = reduce_sum(%791) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 136970240, arena + 137199616);
+      arena + 936640512, arena + 936869888);
 
   /* %793 = reshape(%792) {shape [1, 1, 16, 48]} layers.3.0.layers.2.0 : f32[B, 1, 1, 16, 48], a view of %792: no code */
 
   /* %794 = softmax_grad(%630, %790) {axis -1} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 939245568, arena + 137166848, arena + 136970240);
+  lk_softmax_grad(B * 64, 16, arena + 944619520, arena + 936837120, arena + 936640512);
 
   /* %795 = mul_scalar(%794) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137166848);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 936640512, 0.14433756f, arena + 936837120);
 
   /* %796 = matmul_permuted(%795, %626) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 137166848, 256, 16, 1,
-      arena + 944963584, 0, 48, 1, arena + 136970240, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 936837120, 256, 16, 1,
+      arena + 944783360, 0, 48, 1, arena + 936640512, 48, 192, 0.0f);
 
   /* %797 = matmul_permuted(%625, %795) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 941654016, 48, 1, 192,
-      arena + 137166848, 256, 16, 1, arena + 137068544, 768, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 941408256, 48, 1, 192,
+      arena + 936837120, 256, 16, 1, arena + 936738816, 768, 16, 0.0f);
 
   /* %798 = reduce_sum(%797) {axes [1]} layers.3.0.layers.2.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 137068544, arena + 137166848);
+      arena + 936738816, arena + 936837120);
 
   /* %799 = reshape(%798) {shape [1, 1, 48, 16]} layers.3.0.layers.2.0 : f32[B, 1, 1, 48, 16], a view of %798: no code */
 
   /* %800 = transpose(%793) {perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 137199616,
-      arena + 137068544);
+  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 936869888,
+      arena + 936738816);
 
   /* %801 = reshape(%800) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %800: no code */
 
   /* %802 = transpose(%799) {perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 137166848,
-      arena + 137093120);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 936837120,
+      arena + 936763392);
 
   /* %803 = reshape(%802) {shape [16, 48]} layers.3.0.layers.2.0 : f32[B, 16, 48], a view of %802: no code */
 
   /* %804 = reshape(%796) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %796: no code */
 
   /* %805 = concat(%803, %801) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 137093120, 48, arena + 137166848, 96);
-  lk_copy_rows(B * 16, 48, arena + 137068544, 48, arena + 137166896, 96);
+  lk_copy_rows(B * 16, 48, arena + 936763392, 48, arena + 936837120, 96);
+  lk_copy_rows(B * 16, 48, arena + 936738816, 48, arena + 936837168, 96);
 
   /* %806 = transpose(%620) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 137216000);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[190], arena + 936886272);
 
   /* %807 = fused_linear(%805, %806) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 137166848, arena + 137216000, NULL, LK_ACT_NONE, NULL,
-      arena + 137068544);
+  lk_fused_linear(B * 16, 96, 192, arena + 936837120, arena + 936886272, NULL, LK_ACT_NONE, NULL,
+      arena + 936738816);
 
   /* %808 = linear_grad_weight(%805, %616) layers.3.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 137166848, arena + 941555712, arena + 938188800);
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 936837120, arena + 941309952, arena + 944148480);
 
   /* %809 = reduce_sum(%805) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
-      arena + 944369760);
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 936837120,
+      arena + 944458656);
 
   /* %810 = transpose(%617) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 137166848);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[188], arena + 936837120);
 
   /* %811 = linear_grad_weight(%804, %616) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136970240, arena + 941555712, arena + 938901504);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 936640512, arena + 941309952, arena + 938545152);
 
   /* %812 = reduce_sum(%804) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
-      arena + 938601216);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936640512,
+      arena + 944456448);
 
   /* %813 = fused_linear(%804, %810, %807) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %807 */
-  lk_fused_linear(B * 16, 192, 192, arena + 136970240, arena + 137166848, NULL, LK_ACT_NONE,
-      arena + 137068544, arena + 137068544);
+  lk_fused_linear(B * 16, 192, 192, arena + 936640512, arena + 936837120, NULL, LK_ACT_NONE,
+      arena + 936738816, arena + 936738816);
 
   /* %814 = reduce_sum(%813) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137068544,
-      arena + 136970240);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936738816,
+      arena + 936640512);
 
   /* %815 = add(%760, %814) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 402637184, (const long[]){1}, arena + 136970240,
-      (const long[]){1}, arena + 137609600);
+  lk_add(1, (const long[]){192}, arena + 938066304, (const long[]){1}, arena + 936640512,
+      (const long[]){1}, arena + 937279872);
 
   /* %816 = mul(%813, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 137068544, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 136970240);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 936738816, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 936640512);
 
   /* %817 = mul(%813, %614) layers.3.0.norm1 : f32[B, 16, 192], written over %807 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 137068544, (const long[]){3072, 192, 1},
-      arena + 941457408, (const long[]){3072, 192, 1}, arena + 137068544);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 936738816, (const long[]){3072, 192, 1},
+      arena + 941211648, (const long[]){3072, 192, 1}, arena + 936738816);
 
   /* %818 = reduce_sum(%817) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137068544,
-      arena + 137166848);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936738816,
+      arena + 936837120);
 
   /* %819 = add(%763, %818) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 402637376, (const long[]){1}, arena + 137166848,
-      (const long[]){1}, arena + 137609792);
+  lk_add(1, (const long[]){192}, arena + 938066496, (const long[]){1}, arena + 936837120,
+      (const long[]){1}, arena + 937280064);
 
   /* %820 = normalize_grad(%613, %816) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 939147264, arena + 136970240, 1e-06f, arena + 137068544);
+  lk_normalize_grad(B * 16, 192, arena + 941113344, arena + 936640512, 1e-06f, arena + 936738816);
 
   /* %821 = add(%783, %820) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
-      arena + 137068544, (const long[]){3072, 192, 1}, arena + 944603136);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
+      arena + 936738816, (const long[]){3072, 192, 1}, arena + 944357376);
 
   /* %822 = mul(%821, %611) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 137510912);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 937181184);
 
   /* %823 = transpose(%608) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 137363456);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[186], arena + 937033728);
 
   /* %824 = fused_linear(%822, %823) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 137510912, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 136970240);
+  lk_fused_linear(B * 16, 192, 768, arena + 937181184, arena + 937033728, NULL, LK_ACT_NONE, NULL,
+      arena + 936640512);
 
   /* %825 = linear_grad_weight(%822, %607) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 137510912, arena + 136577024, arena + 938754048);
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 937181184, arena + 936247296, arena + 937967616);
 
   /* %826 = reduce_sum(%822) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137510912,
-      arena + 938601408);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 937181184,
+      arena + 944456640);
 
   /* %827 = gelu_grad(%606, %824) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136183808, arena + 136970240, arena + 136577024);
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 935854080, arena + 936640512, arena + 936247296);
 
   /* %828 = transpose(%604) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 136183808);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[184], arena + 935854080);
 
   /* %829 = fused_linear(%827, %828) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 136577024, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 136331264);
+  lk_fused_linear(B * 16, 768, 192, arena + 936247296, arena + 935854080, NULL, LK_ACT_NONE, NULL,
+      arena + 936001536);
 
   /* %830 = linear_grad_weight(%827, %603) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 136577024, arena + 941359104, arena + 939147264);
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 936247296, arena + 941015040, arena + 938360832);
 
   /* %831 = reduce_sum(%827) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 136577024,
-      arena + 938211072);
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 936247296,
+      arena + 938605056);
 
   /* %832 = reduce_sum(%829) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
-      arena + 136183808);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936001536,
+      arena + 935854080);
 
   /* %833 = add(%777, %832) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137609216, (const long[]){1}, arena + 136183808,
-      (const long[]){1}, arena + 136822784);
+  lk_add(1, (const long[]){192}, arena + 937279488, (const long[]){1}, arena + 935854080,
+      (const long[]){1}, arena + 936493056);
 
   /* %834 = mul(%829, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 136183808);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 936001536, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 935854080);
 
   /* %835 = mul(%829, %601) layers.3.0.norm2 : f32[B, 16, 192], written over %829 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
-      arena + 941260800, (const long[]){3072, 192, 1}, arena + 136331264);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 936001536, (const long[]){3072, 192, 1},
+      arena + 940916736, (const long[]){3072, 192, 1}, arena + 936001536);
 
   /* %836 = reduce_sum(%835) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
-      arena + 136282112);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936001536,
+      arena + 935952384);
 
   /* %837 = add(%781, %836) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137609408, (const long[]){1}, arena + 136282112,
-      (const long[]){1}, arena + 136822976);
+  lk_add(1, (const long[]){192}, arena + 937279680, (const long[]){1}, arena + 935952384,
+      (const long[]){1}, arena + 936493248);
 
   /* %838 = normalize_grad(%600, %834) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 941162496, arena + 136183808, 1e-06f, arena + 136282112);
+  lk_normalize_grad(B * 16, 192, arena + 940818432, arena + 935854080, 1e-06f, arena + 935952384);
 
   /* %839 = add(%821, %838) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
-      arena + 136282112, (const long[]){3072, 192, 1}, arena + 944603136);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
+      arena + 935952384, (const long[]){3072, 192, 1}, arena + 944357376);
 
   /* %840 = mul(%839, %598) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 136183808);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 935854080);
 
   /* %841 = transpose(%595) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 136380416);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 936050688);
 
   /* %842 = fused_linear(%840, %841) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 136183808, arena + 136380416, NULL, LK_ACT_NONE, NULL,
-      arena + 136282112);
+  lk_fused_linear(B * 16, 192, 192, arena + 935854080, arena + 936050688, NULL, LK_ACT_NONE, NULL,
+      arena + 935952384);
 
   /* %843 = linear_grad_weight(%840, %594) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 941064192, arena + 938938368);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 935854080, arena + 940720128, arena + 943374336);
 
   /* %844 = reduce_sum(%840) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
-      arena + 938601600);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 935854080,
+      arena + 944456832);
 
   /* %845 = reshape(%842) {shape [16, 1, 4, 48]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48], a view of %842: no code */
 
   /* %846 = matmul_permuted(%845, %589) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 136282112, 48, 192, 1,
-      arena + 944939008, 0, 1, 48, arena + 136380416, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 935952384, 48, 192, 1,
+      arena + 944758784, 0, 1, 48, arena + 936050688, 256, 16, 0.0f);
 
   /* %847 = matmul_permuted(%592, %845) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944799744, 256, 1, 16,
-      arena + 136282112, 48, 192, 1, arena + 136183808, 768, 48, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944586752, 256, 1, 16,
+      arena + 935952384, 48, 192, 1, arena + 935854080, 768, 48, 0.0f);
 
   /* %848 = reduce_sum(%847) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 136183808, arena + 136413184);
+      arena + 935854080, arena + 936083456);
 
   /* %849 = reshape(%848) {shape [1, 1, 16, 48]} layers.3.0.layers.1.0 : f32[B, 1, 1, 16, 48], a view of %848: no code */
 
   /* %850 = softmax_grad(%592, %846) {axis -1} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 944799744, arena + 136380416, arena + 136183808);
+  lk_softmax_grad(B * 64, 16, arena + 944586752, arena + 936050688, arena + 935854080);
 
   /* %851 = mul_scalar(%850) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136380416);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 935854080, 0.14433756f, arena + 936050688);
 
   /* %852 = matmul_permuted(%851, %588) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 136380416, 256, 16, 1,
-      arena + 944914432, 0, 48, 1, arena + 136183808, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 936050688, 256, 16, 1,
+      arena + 944734208, 0, 48, 1, arena + 935854080, 48, 192, 0.0f);
 
   /* %853 = matmul_permuted(%587, %851) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 940965888, 48, 1, 192,
-      arena + 136380416, 256, 16, 1, arena + 136282112, 768, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 940621824, 48, 1, 192,
+      arena + 936050688, 256, 16, 1, arena + 935952384, 768, 16, 0.0f);
 
   /* %854 = reduce_sum(%853) {axes [1]} layers.3.0.layers.1.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 136282112, arena + 136380416);
+      arena + 935952384, arena + 936050688);
 
   /* %855 = reshape(%854) {shape [1, 1, 48, 16]} layers.3.0.layers.1.0 : f32[B, 1, 1, 48, 16], a view of %854: no code */
 
   /* %856 = transpose(%849) {perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 136413184,
-      arena + 136282112);
+  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 936083456,
+      arena + 935952384);
 
   /* %857 = reshape(%856) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %856: no code */
 
   /* %858 = transpose(%855) {perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 136380416,
-      arena + 136306688);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 936050688,
+      arena + 935976960);
 
   /* %859 = reshape(%858) {shape [16, 48]} layers.3.0.layers.1.0 : f32[B, 16, 48], a view of %858: no code */
 
   /* %860 = reshape(%852) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %852: no code */
 
   /* %861 = concat(%859, %857) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 136306688, 48, arena + 136380416, 96);
-  lk_copy_rows(B * 16, 48, arena + 136282112, 48, arena + 136380464, 96);
+  lk_copy_rows(B * 16, 48, arena + 935976960, 48, arena + 936050688, 96);
+  lk_copy_rows(B * 16, 48, arena + 935952384, 48, arena + 936050736, 96);
 
   /* %862 = transpose(%582) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 136429568);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[180], arena + 936099840);
 
   /* %863 = fused_linear(%861, %862) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 136380416, arena + 136429568, NULL, LK_ACT_NONE, NULL,
-      arena + 136282112);
+  lk_fused_linear(B * 16, 96, 192, arena + 936050688, arena + 936099840, NULL, LK_ACT_NONE, NULL,
+      arena + 935952384);
 
   /* %864 = linear_grad_weight(%861, %578) layers.3.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 136380416, arena + 939491328, arena + 938975232);
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 936050688, arena + 938950656, arena + 944166912);
 
   /* %865 = reduce_sum(%861) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
-      arena + 944369856);
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 936050688,
+      arena + 944458752);
 
   /* %866 = transpose(%579) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 136380416);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[178], arena + 936050688);
 
   /* %867 = linear_grad_weight(%860, %578) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 939491328, arena + 943620096);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 935854080, arena + 938950656, arena + 943411200);
 
   /* %868 = reduce_sum(%860) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
-      arena + 938601792);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 935854080,
+      arena + 944457024);
 
   /* %869 = fused_linear(%860, %866, %863) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %863 */
-  lk_fused_linear(B * 16, 192, 192, arena + 136183808, arena + 136380416, NULL, LK_ACT_NONE,
-      arena + 136282112, arena + 136282112);
+  lk_fused_linear(B * 16, 192, 192, arena + 935854080, arena + 936050688, NULL, LK_ACT_NONE,
+      arena + 935952384, arena + 935952384);
 
   /* %870 = reduce_sum(%869) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136282112,
-      arena + 136183808);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 935952384,
+      arena + 935854080);
 
   /* %871 = add(%815, %870) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137609600, (const long[]){1}, arena + 136183808,
-      (const long[]){1}, arena + 136823168);
+  lk_add(1, (const long[]){192}, arena + 937279872, (const long[]){1}, arena + 935854080,
+      (const long[]){1}, arena + 936493440);
 
   /* %872 = mul(%869, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136282112, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 136183808);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 935952384, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 935854080);
 
   /* %873 = mul(%869, %576) layers.3.0.norm1 : f32[B, 16, 192], written over %863 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136282112, (const long[]){3072, 192, 1},
-      arena + 939393024, (const long[]){3072, 192, 1}, arena + 136282112);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 935952384, (const long[]){3072, 192, 1},
+      arena + 938852352, (const long[]){3072, 192, 1}, arena + 935952384);
 
   /* %874 = reduce_sum(%873) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136282112,
-      arena + 136380416);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 935952384,
+      arena + 936050688);
 
   /* %875 = add(%819, %874) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137609792, (const long[]){1}, arena + 136380416,
-      (const long[]){1}, arena + 136823360);
+  lk_add(1, (const long[]){192}, arena + 937280064, (const long[]){1}, arena + 936050688,
+      (const long[]){1}, arena + 936493632);
 
   /* %876 = normalize_grad(%575, %872) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 939294720, arena + 136183808, 1e-06f, arena + 136282112);
+  lk_normalize_grad(B * 16, 192, arena + 938754048, arena + 935854080, 1e-06f, arena + 935952384);
 
   /* %877 = add(%839, %876) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
-      arena + 136282112, (const long[]){3072, 192, 1}, arena + 944603136);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
+      arena + 935952384, (const long[]){3072, 192, 1}, arena + 944357376);
 
   /* %878 = mul(%877, %573) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 136724480);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 936394752);
 
   /* %879 = transpose(%570) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 136577024);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[176], arena + 936247296);
 
   /* %880 = fused_linear(%878, %879) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 136724480, arena + 136577024, NULL, LK_ACT_NONE, NULL,
-      arena + 136183808);
+  lk_fused_linear(B * 16, 192, 768, arena + 936394752, arena + 936247296, NULL, LK_ACT_NONE, NULL,
+      arena + 935854080);
 
   /* %881 = linear_grad_weight(%878, %569) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 136724480, arena + 135790592, arena + 939294720);
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 936394752, arena + 935460864, arena + 938754048);
 
   /* %882 = reduce_sum(%878) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136724480,
-      arena + 938601984);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 936394752,
+      arena + 944457216);
 
   /* %883 = gelu_grad(%568, %880) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 135004160, arena + 136183808, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 391774208, arena + 935854080, arena + 935460864);
 
   /* %884 = transpose(%566) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 135004160);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[174], arena + 391774208);
 
   /* %885 = fused_linear(%883, %884) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 135790592, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 135151616);
+  lk_fused_linear(B * 16, 768, 192, arena + 935460864, arena + 391774208, NULL, LK_ACT_NONE, NULL,
+      arena + 391921664);
 
   /* %886 = linear_grad_weight(%883, %565) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 135790592, arena + 940867584, arena + 939442176);
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 935460864, arena + 940523520, arena + 938901504);
 
   /* %887 = reduce_sum(%883) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 938211840);
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 935460864,
+      arena + 938605824);
 
   /* %888 = reduce_sum(%885) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391921664,
+      arena + 391774208);
 
   /* %889 = add(%833, %888) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136822784, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 938602176);
+  lk_add(1, (const long[]){192}, arena + 936493056, (const long[]){1}, arena + 391774208,
+      (const long[]){1}, arena + 944457408);
 
   /* %890 = mul(%885, %561) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
-      params[172], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 391921664, (const long[]){3072, 192, 1},
+      params[172], (const long[]){0, 0, 1}, arena + 391774208);
 
   /* %891 = mul(%885, %563) layers.3.0.norm2 : f32[B, 16, 192], written over %885 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
-      arena + 940769280, (const long[]){3072, 192, 1}, arena + 135151616);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 391921664, (const long[]){3072, 192, 1},
+      arena + 940425216, (const long[]){3072, 192, 1}, arena + 391921664);
 
   /* %892 = reduce_sum(%891) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
-      arena + 135102464);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391921664,
+      arena + 391872512);
 
   /* %893 = add(%837, %892) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136822976, (const long[]){1}, arena + 135102464,
-      (const long[]){1}, arena + 938602368);
+  lk_add(1, (const long[]){192}, arena + 936493248, (const long[]){1}, arena + 391872512,
+      (const long[]){1}, arena + 944457600);
 
   /* %894 = normalize_grad(%560, %890) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 940670976, arena + 135004160, 1e-06f, arena + 135102464);
+  lk_normalize_grad(B * 16, 192, arena + 940130304, arena + 391774208, 1e-06f, arena + 391872512);
 
   /* %895 = add(%877, %894) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
-      arena + 135102464, (const long[]){3072, 192, 1}, arena + 944603136);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
+      arena + 391872512, (const long[]){3072, 192, 1}, arena + 944357376);
 
   /* %896 = mul(%895, %558) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 391774208);
 
   /* %897 = transpose(%555) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 135200768);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[170], arena + 391970816);
 
   /* %898 = fused_linear(%896, %897) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
-      arena + 135102464);
+  lk_fused_linear(B * 16, 192, 192, arena + 391774208, arena + 391970816, NULL, LK_ACT_NONE, NULL,
+      arena + 391872512);
 
   /* %899 = linear_grad_weight(%896, %554) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 135004160, arena + 940572672, arena + 943656960);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 391774208, arena + 939835392, arena + 943448064);
 
   /* %900 = reduce_sum(%896) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 938602560);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391774208,
+      arena + 944457792);
 
   /* %901 = reshape(%898) {shape [16, 1, 4, 48]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48], a view of %898: no code */
 
   /* %902 = matmul_permuted(%901, %549) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 135102464, 48, 192, 1,
-      arena + 944889856, 0, 1, 48, arena + 135200768, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 768, 1024, 4, 16, 16, 48, arena + 391872512, 48, 192, 1,
+      arena + 944709632, 0, 1, 48, arena + 391970816, 256, 16, 0.0f);
 
   /* %903 = matmul_permuted(%552, %901) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 148340736, 256, 1, 16,
-      arena + 135102464, 48, 192, 1, arena + 135004160, 768, 48, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 944553984, 256, 1, 16,
+      arena + 391872512, 48, 192, 1, arena + 391774208, 768, 48, 0.0f);
 
   /* %904 = reduce_sum(%903) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 16, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 16, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135004160, arena + 135233536);
+      arena + 391774208, arena + 392003584);
 
   /* %905 = reshape(%904) {shape [1, 1, 16, 48]} layers.3.0.layers.0.0 : f32[B, 1, 1, 16, 48], a view of %904: no code */
 
   /* %906 = softmax_grad(%552, %902) {axis -1} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 148340736, arena + 135200768, arena + 135004160);
+  lk_softmax_grad(B * 64, 16, arena + 944553984, arena + 391970816, arena + 391774208);
 
   /* %907 = mul_scalar(%906) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 1, 4, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135200768);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 391774208, 0.14433756f, arena + 391970816);
 
   /* %908 = matmul_permuted(%907, %548) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 4, 48] */
-  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 135200768, 256, 16, 1,
-      arena + 944865280, 0, 48, 1, arena + 135004160, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 768, 3072, 4, 16, 48, 16, arena + 391970816, 256, 16, 1,
+      arena + 944685056, 0, 48, 1, arena + 391774208, 48, 192, 0.0f);
 
   /* %909 = matmul_permuted(%547, %907) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 1, 4, 48, 16] */
-  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 940474368, 48, 1, 192,
-      arena + 135200768, 256, 16, 1, arena + 135102464, 768, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 1024, 3072, 4, 48, 16, 16, arena + 939540480, 48, 1, 192,
+      arena + 391970816, 256, 16, 1, arena + 391872512, 768, 16, 0.0f);
 
   /* %910 = reduce_sum(%909) {axes [1]} layers.3.0.layers.0.0 : f32[B, 1, 48, 16] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 16}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135102464, arena + 135200768);
+      arena + 391872512, arena + 391970816);
 
   /* %911 = reshape(%910) {shape [1, 1, 48, 16]} layers.3.0.layers.0.0 : f32[B, 1, 1, 48, 16], a view of %910: no code */
 
   /* %912 = transpose(%905) {perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135233536,
-      arena + 135102464);
+  lk_transpose(5, (const long[]){B, 1, 1, 16, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 392003584,
+      arena + 391872512);
 
   /* %913 = reshape(%912) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %912: no code */
 
   /* %914 = transpose(%911) {perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 135200768,
-      arena + 135127040);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 16}, (const int[]){0, 4, 1, 2, 3}, arena + 391970816,
+      arena + 391897088);
 
   /* %915 = reshape(%914) {shape [16, 48]} layers.3.0.layers.0.0 : f32[B, 16, 48], a view of %914: no code */
 
   /* %916 = reshape(%908) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %908: no code */
 
   /* %917 = concat(%915, %913) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 96] */
-  lk_copy_rows(B * 16, 48, arena + 135127040, 48, arena + 135200768, 96);
-  lk_copy_rows(B * 16, 48, arena + 135102464, 48, arena + 135200816, 96);
+  lk_copy_rows(B * 16, 48, arena + 391897088, 48, arena + 391970816, 96);
+  lk_copy_rows(B * 16, 48, arena + 391872512, 48, arena + 391970864, 96);
 
   /* %918 = transpose(%542) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 135249920);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[168], arena + 392019968);
 
   /* %919 = fused_linear(%917, %918) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 96, 192, arena + 135200768, arena + 135249920, NULL, LK_ACT_NONE, NULL,
-      arena + 135102464);
+  lk_fused_linear(B * 16, 96, 192, arena + 391970816, arena + 392019968, NULL, LK_ACT_NONE, NULL,
+      arena + 391872512);
 
   /* %920 = linear_grad_weight(%917, %538) layers.3.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 16, 192, 96, arena + 135200768, arena + 940376064, arena + 944209920);
+  lk_linear_grad_weight(B * 16, 192, 96, arena + 391970816, arena + 939245568, arena + 944185344);
 
   /* %921 = reduce_sum(%917) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
-      arena + 944369952);
+  lk_reduce_sum(3, (const long[]){B, 16, 96}, (const unsigned char[]){1, 1, 0}, arena + 391970816,
+      arena + 944458848);
 
   /* %922 = transpose(%539) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 135200768);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 391970816);
 
   /* %923 = linear_grad_weight(%916, %538) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 135004160, arena + 940376064, arena + 943693824);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 391774208, arena + 939245568, arena + 943484928);
 
   /* %924 = reduce_sum(%916) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 938602752);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391774208,
+      arena + 944457984);
 
   /* %925 = fused_linear(%916, %922, %919) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %919 */
-  lk_fused_linear(B * 16, 192, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE,
-      arena + 135102464, arena + 135102464);
+  lk_fused_linear(B * 16, 192, 192, arena + 391774208, arena + 391970816, NULL, LK_ACT_NONE,
+      arena + 391872512, arena + 391872512);
 
   /* %926 = reduce_sum(%925) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135102464,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391872512,
+      arena + 391774208);
 
   /* %927 = add(%871, %926) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136823168, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 938602944);
+  lk_add(1, (const long[]){192}, arena + 936493440, (const long[]){1}, arena + 391774208,
+      (const long[]){1}, arena + 944458176);
 
   /* %928 = mul(%925, %534) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135102464, (const long[]){3072, 192, 1},
-      params[164], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 391872512, (const long[]){3072, 192, 1},
+      params[164], (const long[]){0, 0, 1}, arena + 391774208);
 
   /* %929 = mul(%925, %536) layers.3.0.norm1 : f32[B, 16, 192], written over %919 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135102464, (const long[]){3072, 192, 1},
-      arena + 940081152, (const long[]){3072, 192, 1}, arena + 135102464);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 391872512, (const long[]){3072, 192, 1},
+      arena + 939147264, (const long[]){3072, 192, 1}, arena + 391872512);
 
   /* %930 = reduce_sum(%929) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135102464,
-      arena + 135200768);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 391872512,
+      arena + 391970816);
 
   /* %931 = add(%875, %930) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136823360, (const long[]){1}, arena + 135200768,
-      (const long[]){1}, arena + 938603136);
+  lk_add(1, (const long[]){192}, arena + 936493632, (const long[]){1}, arena + 391970816,
+      (const long[]){1}, arena + 944458368);
 
   /* %932 = normalize_grad(%533, %928) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 939786240, arena + 135004160, 1e-06f, arena + 135102464);
+  lk_normalize_grad(B * 16, 192, arena + 939048960, arena + 391774208, 1e-06f, arena + 391872512);
 
   /* %933 = add(%895, %932) layers.3.0 : f32[B, 16, 192], written over %713 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 944603136, (const long[]){3072, 192, 1},
-      arena + 135102464, (const long[]){3072, 192, 1}, arena + 944603136);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 944357376, (const long[]){3072, 192, 1},
+      arena + 391872512, (const long[]){3072, 192, 1}, arena + 944357376);
 
   /* %934 = reduce_sum(%933) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 944603136,
-      arena + 938207232);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 944357376,
+      arena + 938600448);
 
   /* %935 = seq2img(%933) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 944603136, arena + 135790592);
+  lk_seq2img(B, 16, 192, arena + 944357376, arena + 935460864);
 
   /* %936 = maxpool_grad(%529, %935) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135790592,
-      arena + 135004160);
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 935067648, arena + 935460864,
+      arena + 391774208);
 
   /* %937 = img2seq(%936) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 135004160, arena + 135397376);
+  lk_img2seq(B, 192, 64, arena + 391774208, arena + 935067648);
 
   /* %938 = reduce_sum(%937) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
-      arena + 938603328);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 935067648,
+      arena + 944358144);
 
   /* %939 = mul(%937, %524) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
-      params[161], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      params[161], (const long[]){0, 0, 1}, arena + 391774208);
 
   /* %940 = mul(%937, %526) layers.2.1.norm : f32[B, 64, 192], written over %937 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 135397376);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      arena + 390594560, (const long[]){12288, 192, 1}, arena + 935067648);
 
   /* %941 = reduce_sum(%940) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
-      arena + 938603520);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 935067648,
+      arena + 944358336);
 
   /* %942 = normalize_grad(%523, %939) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 134217728, arena + 135004160, 1e-06f, arena + 134610944);
+  lk_normalize_grad(B * 64, 192, arena + 391380992, arena + 391774208, 1e-06f, arena + 390594560);
 
   /* %943 = seq2img(%942) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 134610944, arena + 134217728);
+  lk_seq2img(B, 64, 192, arena + 390594560, arena + 391380992);
 
   /* %944 = conv2d_grad_input(%943, %519) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[159],
-      arena + 134610944);
+  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 391380992, params[159],
+      arena + 390594560);
 
   /* %945 = conv2d_grad_weight(%943, %521) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 937426944, arena + 937820160);
+  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 391380992,
+      arena + 390987776, arena + 936640512);
 
   /* %946 = reduce_sum(%943) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 938603712);
+      arena + 391380992, arena + 944358528);
 
   /* %947 = img2seq(%944) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 134610944, arena + 137363456);
+  lk_img2seq(B, 192, 64, arena + 390594560, arena + 935067648);
 
   /* %948 = mul(%947, %516) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 935460864);
 
   /* %949 = transpose(%513) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 136183808);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[157], arena + 935854080);
 
   /* %950 = fused_linear(%948, %949) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 768, arena + 935460864, arena + 935854080, NULL, LK_ACT_NONE, NULL,
+      arena + 390594560);
 
   /* %951 = linear_grad_weight(%948, %512) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 393740288, arena + 937426944);
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 935460864, arena + 389021696, arena + 939048960);
 
   /* %952 = reduce_sum(%948) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 938603904);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 935460864,
+      arena + 944358720);
 
   /* %953 = gelu_grad(%511, %950) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 392167424, arena + 134217728, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 387448832, arena + 390594560, arena + 389021696);
 
   /* %954 = transpose(%509) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 134610944);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[155], arena + 387842048);
 
   /* %955 = fused_linear(%953, %954) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 389021696, arena + 387842048, NULL, LK_ACT_NONE, NULL,
+      arena + 387448832);
 
   /* %956 = linear_grad_weight(%953, %508) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 937033728, arena + 937574400);
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 389021696, arena + 930742272, arena + 939196416);
 
   /* %957 = reduce_sum(%953) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 937814016);
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 389021696,
+      arena + 944351232);
 
   /* %958 = reduce_sum(%955) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 148340736);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
+      arena + 389562368);
 
   /* %959 = mul(%955, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 387448832, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 387842048);
 
   /* %960 = mul(%955, %506) layers.2.0.norm2 : f32[B, 64, 192], written over %955 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 936640512, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 387448832, (const long[]){12288, 192, 1},
+      arena + 930349056, (const long[]){12288, 192, 1}, arena + 387448832);
 
   /* %961 = reduce_sum(%960) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 148340928);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
+      arena + 389562560);
 
   /* %962 = normalize_grad(%505, %959) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 936247296, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 929955840, arena + 387842048, 1e-06f, arena + 387448832);
 
   /* %963 = add(%947, %962) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      arena + 387448832, (const long[]){12288, 192, 1}, arena + 935067648);
 
   /* %964 = mul(%963, %503) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 387448832);
 
   /* %965 = transpose(%500) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[153], arena + 387842048);
 
   /* %966 = fused_linear(%964, %965) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134742016);
+  lk_fused_linear(B * 64, 192, 192, arena + 387448832, arena + 387842048, NULL, LK_ACT_NONE, NULL,
+      arena + 387973120);
 
   /* %967 = linear_grad_weight(%964, %499) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 935854080, arena + 937353216);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 387448832, arena + 929562624, arena + 943521792);
 
   /* %968 = reduce_sum(%964) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 938604096);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
+      arena + 944358912);
 
   /* %969 = reshape(%966) {shape [64, 1, 4, 48]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48], a view of %966: no code */
 
   /* %970 = matmul_permuted(%969, %494) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
-      arena + 939687936, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 387973120, 48, 192, 1,
+      arena + 939442176, 0, 1, 48, arena + 387448832, 4096, 64, 0.0f);
 
   /* %971 = matmul_permuted(%497, %969) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 150470656, 4096, 1, 64,
-      arena + 134742016, 48, 192, 1, arena + 135135232, 3072, 48, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 392691712, 4096, 1, 64,
+      arena + 387973120, 48, 192, 1, arena + 388366336, 3072, 48, 0.0f);
 
   /* %972 = reduce_sum(%971) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135135232, arena + 135528448);
+      arena + 388366336, arena + 388759552);
 
   /* %973 = reshape(%972) {shape [1, 1, 64, 48]} layers.2.0.layers.3.0 : f32[B, 1, 1, 64, 48], a view of %972: no code */
 
   /* %974 = softmax_grad(%497, %970) {axis -1} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 150470656, arena + 134217728, arena + 134742016);
+  lk_softmax_grad(B * 256, 64, arena + 392691712, arena + 387448832, arena + 387973120);
 
   /* %975 = mul_scalar(%974) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 387973120, 0.14433756f, arena + 387448832);
 
   /* %976 = matmul_permuted(%975, %493) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
-      arena + 939589632, 0, 48, 1, arena + 134742016, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 387448832, 4096, 64, 1,
+      arena + 939343872, 0, 48, 1, arena + 387973120, 48, 192, 0.0f);
 
   /* %977 = matmul_permuted(%492, %975) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 935460864, 48, 1, 192,
-      arena + 134217728, 4096, 64, 1, arena + 135135232, 3072, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 929169408, 48, 1, 192,
+      arena + 387448832, 4096, 64, 1, arena + 388366336, 3072, 64, 0.0f);
 
   /* %978 = reduce_sum(%977) {axes [1]} layers.2.0.layers.3.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135135232, arena + 134217728);
+      arena + 388366336, arena + 387448832);
 
   /* %979 = reshape(%978) {shape [1, 1, 48, 64]} layers.2.0.layers.3.0 : f32[B, 1, 1, 48, 64], a view of %978: no code */
 
   /* %980 = transpose(%973) {perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135528448,
-      arena + 134316032);
+  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 388759552,
+      arena + 387547136);
 
   /* %981 = reshape(%980) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %980: no code */
 
   /* %982 = transpose(%979) {perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 134414336);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 387448832,
+      arena + 387645440);
 
   /* %983 = reshape(%982) {shape [64, 48]} layers.2.0.layers.3.0 : f32[B, 64, 48], a view of %982: no code */
 
   /* %984 = reshape(%976) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %976: no code */
 
   /* %985 = concat(%983, %981) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 134414336, 48, arena + 135135232, 96);
-  lk_copy_rows(B * 64, 48, arena + 134316032, 48, arena + 135135280, 96);
+  lk_copy_rows(B * 64, 48, arena + 387645440, 48, arena + 388366336, 96);
+  lk_copy_rows(B * 64, 48, arena + 387547136, 48, arena + 388366384, 96);
 
   /* %986 = transpose(%487) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 134610944);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[151], arena + 387842048);
 
   /* %987 = fused_linear(%985, %986) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 135135232, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 96, 192, arena + 388366336, arena + 387842048, NULL, LK_ACT_NONE, NULL,
+      arena + 387448832);
 
   /* %988 = linear_grad_weight(%985, %483) layers.2.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 135135232, arena + 935067648, arena + 937795584);
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 388366336, arena + 928776192, arena + 944203776);
 
   /* %989 = reduce_sum(%985) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135135232,
-      arena + 944370048);
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 388366336,
+      arena + 944366784);
 
   /* %990 = transpose(%484) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[149], arena + 387842048);
 
   /* %991 = linear_grad_weight(%984, %483) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134742016, arena + 935067648, arena + 937390080);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 387973120, arena + 928776192, arena + 943558656);
 
   /* %992 = reduce_sum(%984) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134742016,
-      arena + 938604288);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387973120,
+      arena + 944359104);
 
   /* %993 = fused_linear(%984, %990, %987) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %987 */
-  lk_fused_linear(B * 64, 192, 192, arena + 134742016, arena + 134610944, NULL, LK_ACT_NONE,
-      arena + 134217728, arena + 134217728);
+  lk_fused_linear(B * 64, 192, 192, arena + 387973120, arena + 387842048, NULL, LK_ACT_NONE,
+      arena + 387448832, arena + 387448832);
 
   /* %994 = reduce_sum(%993) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 148341120);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
+      arena + 389562752);
 
   /* %995 = mul(%993, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 387448832, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 387842048);
 
   /* %996 = mul(%993, %481) layers.2.0.norm1 : f32[B, 64, 192], written over %987 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 930742272, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 387448832, (const long[]){12288, 192, 1},
+      arena + 928382976, (const long[]){12288, 192, 1}, arena + 387448832);
 
   /* %997 = reduce_sum(%996) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 148341312);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 387448832,
+      arena + 389562944);
 
   /* %998 = normalize_grad(%480, %995) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 930349056, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 927989760, arena + 387842048, 1e-06f, arena + 387448832);
 
   /* %999 = add(%963, %998) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      arena + 387448832, (const long[]){12288, 192, 1}, arena + 935067648);
 
   /* %1000 = mul(%999, %478) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 389021696);
 
   /* %1001 = transpose(%475) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 136183808);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[147], arena + 389414912);
 
   /* %1002 = fused_linear(%1000, %1001) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 768, arena + 389021696, arena + 389414912, NULL, LK_ACT_NONE, NULL,
+      arena + 387448832);
 
   /* %1003 = linear_grad_weight(%1000, %474) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 390594560, arena + 939589632);
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 389021696, arena + 385875968, arena + 939343872);
 
   /* %1004 = reduce_sum(%1000) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 938604480);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 389021696,
+      arena + 944359296);
 
   /* %1005 = gelu_grad(%473, %1002) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 389021696, arena + 134217728, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 384303104, arena + 387448832, arena + 385875968);
 
   /* %1006 = transpose(%471) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 134610944);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[145], arena + 384696320);
 
   /* %1007 = fused_linear(%1005, %1006) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 385875968, arena + 384696320, NULL, LK_ACT_NONE, NULL,
+      arena + 384303104);
 
   /* %1008 = linear_grad_weight(%1005, %470) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 929955840, arena + 939737088);
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 385875968, arena + 927596544, arena + 939491328);
 
   /* %1009 = reduce_sum(%1005) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 937814784);
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 385875968,
+      arena + 944352000);
 
   /* %1010 = reduce_sum(%1007) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
+      arena + 384696320);
 
   /* %1011 = add(%958, %1010) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148340736, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 148341504);
+  lk_add(1, (const long[]){192}, arena + 389562368, (const long[]){1}, arena + 384696320,
+      (const long[]){1}, arena + 386416640);
 
   /* %1012 = mul(%1007, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 384303104, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 384696320);
 
   /* %1013 = mul(%1007, %468) layers.2.0.norm2 : f32[B, 64, 192], written over %1007 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 929562624, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 384303104, (const long[]){12288, 192, 1},
+      arena + 927203328, (const long[]){12288, 192, 1}, arena + 384303104);
 
   /* %1014 = reduce_sum(%1013) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
+      arena + 385089536);
 
   /* %1015 = add(%961, %1014) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148340928, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 148340736);
+  lk_add(1, (const long[]){192}, arena + 389562560, (const long[]){1}, arena + 385089536,
+      (const long[]){1}, arena + 386416832);
 
   /* %1016 = normalize_grad(%467, %1012) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 929169408, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 926810112, arena + 384696320, 1e-06f, arena + 384303104);
 
   /* %1017 = add(%999, %1016) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      arena + 384303104, (const long[]){12288, 192, 1}, arena + 935067648);
 
   /* %1018 = mul(%1017, %465) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 384303104);
 
   /* %1019 = transpose(%462) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[143], arena + 384696320);
 
   /* %1020 = fused_linear(%1018, %1019) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134742016);
+  lk_fused_linear(B * 64, 192, 192, arena + 384303104, arena + 384696320, NULL, LK_ACT_NONE, NULL,
+      arena + 384827392);
 
   /* %1021 = linear_grad_weight(%1018, %461) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 928776192, arena + 937721856);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 384303104, arena + 926416896, arena + 943595520);
 
   /* %1022 = reduce_sum(%1018) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 938604672);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
+      arena + 944359488);
 
   /* %1023 = reshape(%1020) {shape [64, 1, 4, 48]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48], a view of %1020: no code */
 
   /* %1024 = matmul_permuted(%1023, %456) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
-      arena + 939982848, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 384827392, 48, 192, 1,
+      arena + 939737088, 0, 1, 48, arena + 384303104, 4096, 64, 0.0f);
 
   /* %1025 = matmul_permuted(%459, %1023) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 149946368, 4096, 1, 64,
-      arena + 134742016, 48, 192, 1, arena + 135135232, 3072, 48, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 392167424, 4096, 1, 64,
+      arena + 384827392, 48, 192, 1, arena + 385220608, 3072, 48, 0.0f);
 
   /* %1026 = reduce_sum(%1025) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135135232, arena + 135528448);
+      arena + 385220608, arena + 385613824);
 
   /* %1027 = reshape(%1026) {shape [1, 1, 64, 48]} layers.2.0.layers.2.0 : f32[B, 1, 1, 64, 48], a view of %1026: no code */
 
   /* %1028 = softmax_grad(%459, %1024) {axis -1} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 149946368, arena + 134217728, arena + 134742016);
+  lk_softmax_grad(B * 256, 64, arena + 392167424, arena + 384303104, arena + 384827392);
 
   /* %1029 = mul_scalar(%1028) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 384827392, 0.14433756f, arena + 384303104);
 
   /* %1030 = matmul_permuted(%1029, %455) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
-      arena + 939884544, 0, 48, 1, arena + 134742016, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 384303104, 4096, 64, 1,
+      arena + 939638784, 0, 48, 1, arena + 384827392, 48, 192, 0.0f);
 
   /* %1031 = matmul_permuted(%454, %1029) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 928382976, 48, 1, 192,
-      arena + 134217728, 4096, 64, 1, arena + 135135232, 3072, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 926023680, 48, 1, 192,
+      arena + 384303104, 4096, 64, 1, arena + 385220608, 3072, 64, 0.0f);
 
   /* %1032 = reduce_sum(%1031) {axes [1]} layers.2.0.layers.2.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135135232, arena + 134217728);
+      arena + 385220608, arena + 384303104);
 
   /* %1033 = reshape(%1032) {shape [1, 1, 48, 64]} layers.2.0.layers.2.0 : f32[B, 1, 1, 48, 64], a view of %1032: no code */
 
   /* %1034 = transpose(%1027) {perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135528448,
-      arena + 134316032);
+  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 385613824,
+      arena + 384401408);
 
   /* %1035 = reshape(%1034) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1034: no code */
 
   /* %1036 = transpose(%1033) {perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 134414336);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 384303104,
+      arena + 384499712);
 
   /* %1037 = reshape(%1036) {shape [64, 48]} layers.2.0.layers.2.0 : f32[B, 64, 48], a view of %1036: no code */
 
   /* %1038 = reshape(%1030) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %1030: no code */
 
   /* %1039 = concat(%1037, %1035) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 134414336, 48, arena + 135135232, 96);
-  lk_copy_rows(B * 64, 48, arena + 134316032, 48, arena + 135135280, 96);
+  lk_copy_rows(B * 64, 48, arena + 384499712, 48, arena + 385220608, 96);
+  lk_copy_rows(B * 64, 48, arena + 384401408, 48, arena + 385220656, 96);
 
   /* %1040 = transpose(%449) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 134610944);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[141], arena + 384696320);
 
   /* %1041 = fused_linear(%1039, %1040) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 135135232, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 96, 192, arena + 385220608, arena + 384696320, NULL, LK_ACT_NONE, NULL,
+      arena + 384303104);
 
   /* %1042 = linear_grad_weight(%1039, %445) layers.2.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 135135232, arena + 927989760, arena + 944228352);
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 385220608, arena + 925630464, arena + 944222208);
 
   /* %1043 = reduce_sum(%1039) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135135232,
-      arena + 944370144);
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 385220608,
+      arena + 944366880);
 
   /* %1044 = transpose(%446) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[139], arena + 384696320);
 
   /* %1045 = linear_grad_weight(%1038, %445) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134742016, arena + 927989760, arena + 937758720);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 384827392, arena + 925630464, arena + 943632384);
 
   /* %1046 = reduce_sum(%1038) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134742016,
-      arena + 938604864);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384827392,
+      arena + 944359680);
 
   /* %1047 = fused_linear(%1038, %1044, %1041) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %1041 */
-  lk_fused_linear(B * 64, 192, 192, arena + 134742016, arena + 134610944, NULL, LK_ACT_NONE,
-      arena + 134217728, arena + 134217728);
+  lk_fused_linear(B * 64, 192, 192, arena + 384827392, arena + 384696320, NULL, LK_ACT_NONE,
+      arena + 384303104, arena + 384303104);
 
   /* %1048 = reduce_sum(%1047) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
+      arena + 384696320);
 
   /* %1049 = add(%994, %1048) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148341120, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 148340928);
+  lk_add(1, (const long[]){192}, arena + 389562752, (const long[]){1}, arena + 384696320,
+      (const long[]){1}, arena + 386417024);
 
   /* %1050 = mul(%1047, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 384303104, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 384696320);
 
   /* %1051 = mul(%1047, %443) layers.2.0.norm1 : f32[B, 64, 192], written over %1041 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 927596544, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 384303104, (const long[]){12288, 192, 1},
+      arena + 925237248, (const long[]){12288, 192, 1}, arena + 384303104);
 
   /* %1052 = reduce_sum(%1051) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 384303104,
+      arena + 385089536);
 
   /* %1053 = add(%997, %1052) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148341312, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 148341120);
+  lk_add(1, (const long[]){192}, arena + 389562944, (const long[]){1}, arena + 385089536,
+      (const long[]){1}, arena + 386417216);
 
   /* %1054 = normalize_grad(%442, %1050) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 927203328, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 924844032, arena + 384696320, 1e-06f, arena + 384303104);
 
   /* %1055 = add(%1017, %1054) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      arena + 384303104, (const long[]){12288, 192, 1}, arena + 935067648);
 
   /* %1056 = mul(%1055, %440) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 385875968);
 
   /* %1057 = transpose(%437) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 136183808);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[137], arena + 386269184);
 
   /* %1058 = fused_linear(%1056, %1057) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 768, arena + 385875968, arena + 386269184, NULL, LK_ACT_NONE, NULL,
+      arena + 384303104);
 
   /* %1059 = linear_grad_weight(%1056, %436) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 387448832, arena + 939884544);
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 385875968, arena + 382730240, arena + 939638784);
 
   /* %1060 = reduce_sum(%1056) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 938605056);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 385875968,
+      arena + 944359872);
 
   /* %1061 = gelu_grad(%435, %1058) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 145620992, arena + 134217728, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 381157376, arena + 384303104, arena + 382730240);
 
   /* %1062 = transpose(%433) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 134610944);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[135], arena + 381550592);
 
   /* %1063 = fused_linear(%1061, %1062) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 382730240, arena + 381550592, NULL, LK_ACT_NONE, NULL,
+      arena + 381157376);
 
   /* %1064 = linear_grad_weight(%1061, %432) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 926810112, arena + 940032000);
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 382730240, arena + 402259968, arena + 939786240);
 
   /* %1065 = reduce_sum(%1061) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 937815552);
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 382730240,
+      arena + 944352768);
 
   /* %1066 = reduce_sum(%1063) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 381157376,
+      arena + 381550592);
 
   /* %1067 = add(%1011, %1066) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148341504, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 145620992);
+  lk_add(1, (const long[]){192}, arena + 386416640, (const long[]){1}, arena + 381550592,
+      (const long[]){1}, arena + 382877696);
 
   /* %1068 = mul(%1063, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 381157376, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 381550592);
 
   /* %1069 = mul(%1063, %430) layers.2.0.norm2 : f32[B, 64, 192], written over %1063 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 926416896, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 381157376, (const long[]){12288, 192, 1},
+      arena + 401866752, (const long[]){12288, 192, 1}, arena + 381157376);
 
   /* %1070 = reduce_sum(%1069) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 381157376,
+      arena + 381943808);
 
   /* %1071 = add(%1015, %1070) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148340736, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 145621184);
+  lk_add(1, (const long[]){192}, arena + 386416832, (const long[]){1}, arena + 381943808,
+      (const long[]){1}, arena + 382877888);
 
   /* %1072 = normalize_grad(%429, %1068) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 926023680, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 401473536, arena + 381550592, 1e-06f, arena + 381157376);
 
   /* %1073 = add(%1055, %1072) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      arena + 381157376, (const long[]){12288, 192, 1}, arena + 935067648);
 
   /* %1074 = mul(%1073, %427) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 381157376);
 
   /* %1075 = transpose(%424) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 381550592);
 
   /* %1076 = fused_linear(%1074, %1075) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134742016);
+  lk_fused_linear(B * 64, 192, 192, arena + 381157376, arena + 381550592, NULL, LK_ACT_NONE, NULL,
+      arena + 381681664);
 
   /* %1077 = linear_grad_weight(%1074, %423) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 925630464, arena + 943730688);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 381157376, arena + 401080320, arena + 943669248);
 
   /* %1078 = reduce_sum(%1074) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 938605248);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 381157376,
+      arena + 944360064);
 
   /* %1079 = reshape(%1076) {shape [64, 1, 4, 48]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48], a view of %1076: no code */
 
   /* %1080 = matmul_permuted(%1079, %418) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
-      arena + 940277760, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 381681664, 48, 192, 1,
+      arena + 940032000, 0, 1, 48, arena + 381157376, 4096, 64, 0.0f);
 
   /* %1081 = matmul_permuted(%421, %1079) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147718144, 4096, 1, 64,
-      arena + 134742016, 48, 192, 1, arena + 135135232, 3072, 48, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 234356736, 4096, 1, 64,
+      arena + 381681664, 48, 192, 1, arena + 382074880, 3072, 48, 0.0f);
 
   /* %1082 = reduce_sum(%1081) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135135232, arena + 135528448);
+      arena + 382074880, arena + 382468096);
 
   /* %1083 = reshape(%1082) {shape [1, 1, 64, 48]} layers.2.0.layers.1.0 : f32[B, 1, 1, 64, 48], a view of %1082: no code */
 
   /* %1084 = softmax_grad(%421, %1080) {axis -1} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 147718144, arena + 134217728, arena + 134742016);
+  lk_softmax_grad(B * 256, 64, arena + 234356736, arena + 381157376, arena + 381681664);
 
   /* %1085 = mul_scalar(%1084) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 381681664, 0.14433756f, arena + 234356736);
 
   /* %1086 = matmul_permuted(%1085, %417) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
-      arena + 940179456, 0, 48, 1, arena + 134742016, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 234356736, 4096, 64, 1,
+      arena + 939933696, 0, 48, 1, arena + 381157376, 48, 192, 0.0f);
 
   /* %1087 = matmul_permuted(%416, %1085) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 925237248, 48, 1, 192,
-      arena + 134217728, 4096, 64, 1, arena + 135135232, 3072, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 400687104, 48, 1, 192,
+      arena + 234356736, 4096, 64, 1, arena + 381550592, 3072, 64, 0.0f);
 
   /* %1088 = reduce_sum(%1087) {axes [1]} layers.2.0.layers.1.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135135232, arena + 134217728);
+      arena + 381550592, arena + 234356736);
 
   /* %1089 = reshape(%1088) {shape [1, 1, 48, 64]} layers.2.0.layers.1.0 : f32[B, 1, 1, 48, 64], a view of %1088: no code */
 
   /* %1090 = transpose(%1083) {perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135528448,
-      arena + 134316032);
+  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 382468096,
+      arena + 234455040);
 
   /* %1091 = reshape(%1090) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1090: no code */
 
   /* %1092 = transpose(%1089) {perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 134414336);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 234356736,
+      arena + 234553344);
 
   /* %1093 = reshape(%1092) {shape [64, 48]} layers.2.0.layers.1.0 : f32[B, 64, 48], a view of %1092: no code */
 
   /* %1094 = reshape(%1086) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1086: no code */
 
   /* %1095 = concat(%1093, %1091) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 134414336, 48, arena + 135135232, 96);
-  lk_copy_rows(B * 64, 48, arena + 134316032, 48, arena + 135135280, 96);
+  lk_copy_rows(B * 64, 48, arena + 234553344, 48, arena + 381550592, 96);
+  lk_copy_rows(B * 64, 48, arena + 234455040, 48, arena + 381550640, 96);
 
   /* %1096 = transpose(%411) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 134610944);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[131], arena + 234749952);
 
   /* %1097 = fused_linear(%1095, %1096) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 135135232, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 96, 192, arena + 381550592, arena + 234749952, NULL, LK_ACT_NONE, NULL,
+      arena + 234356736);
 
   /* %1098 = linear_grad_weight(%1095, %407) layers.2.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 135135232, arena + 924844032, arena + 944246784);
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 381550592, arena + 400293888, arena + 944240640);
 
   /* %1099 = reduce_sum(%1095) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135135232,
-      arena + 944370240);
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 381550592,
+      arena + 944366976);
 
   /* %1100 = transpose(%408) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[129], arena + 234749952);
 
   /* %1101 = linear_grad_weight(%1094, %407) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134742016, arena + 924844032, arena + 943767552);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 381157376, arena + 400293888, arena + 943706112);
 
   /* %1102 = reduce_sum(%1094) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134742016,
-      arena + 938605440);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 381157376,
+      arena + 944360256);
 
   /* %1103 = fused_linear(%1094, %1100, %1097) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1097 */
-  lk_fused_linear(B * 64, 192, 192, arena + 134742016, arena + 134610944, NULL, LK_ACT_NONE,
-      arena + 134217728, arena + 134217728);
+  lk_fused_linear(B * 64, 192, 192, arena + 381157376, arena + 234749952, NULL, LK_ACT_NONE,
+      arena + 234356736, arena + 234356736);
 
   /* %1104 = reduce_sum(%1103) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
+      arena + 234749952);
 
   /* %1105 = add(%1049, %1104) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148340928, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 145621376);
+  lk_add(1, (const long[]){192}, arena + 386417024, (const long[]){1}, arena + 234749952,
+      (const long[]){1}, arena + 382878080);
 
   /* %1106 = mul(%1103, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 234356736, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 381157376);
 
   /* %1107 = mul(%1103, %405) layers.2.0.norm1 : f32[B, 64, 192], written over %1097 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 401997824, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 234356736, (const long[]){12288, 192, 1},
+      arena + 399900672, (const long[]){12288, 192, 1}, arena + 234356736);
 
   /* %1108 = reduce_sum(%1107) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
+      arena + 234749952);
 
   /* %1109 = add(%1053, %1108) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148341120, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 145621568);
+  lk_add(1, (const long[]){192}, arena + 386417216, (const long[]){1}, arena + 234749952,
+      (const long[]){1}, arena + 382878272);
 
   /* %1110 = normalize_grad(%404, %1106) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 401604608, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 399507456, arena + 381157376, 1e-06f, arena + 234356736);
 
   /* %1111 = add(%1073, %1110) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      arena + 234356736, (const long[]){12288, 192, 1}, arena + 935067648);
 
   /* %1112 = mul(%1111, %402) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 234356736);
 
   /* %1113 = transpose(%399) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 136183808);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[127], arena + 382730240);
 
   /* %1114 = fused_linear(%1112, %1113) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 768, arena + 234356736, arena + 382730240, NULL, LK_ACT_NONE, NULL,
+      arena + 381157376);
 
   /* %1115 = linear_grad_weight(%1112, %398) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 144048128, arena + 940179456);
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 234356736, arena + 379584512, arena + 939933696);
 
   /* %1116 = reduce_sum(%1112) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 938605632);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
+      arena + 944360448);
 
   /* %1117 = gelu_grad(%397, %1114) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 142475264, arena + 134217728, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 327680000, arena + 381157376, arena + 379584512);
 
   /* %1118 = transpose(%395) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 134610944);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[125], arena + 327680000);
 
   /* %1119 = fused_linear(%1117, %1118) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 379584512, arena + 327680000, NULL, LK_ACT_NONE, NULL,
+      arena + 234356736);
 
   /* %1120 = linear_grad_weight(%1117, %394) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 401211392, arena + 940326912);
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 379584512, arena + 399114240, arena + 940081152);
 
   /* %1121 = reduce_sum(%1117) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 937816320);
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 379584512,
+      arena + 944353536);
 
   /* %1122 = reduce_sum(%1119) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
+      arena + 234749952);
 
   /* %1123 = add(%1067, %1122) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145620992, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 938605824);
+  lk_add(1, (const long[]){192}, arena + 382877696, (const long[]){1}, arena + 234749952,
+      (const long[]){1}, arena + 944360640);
 
   /* %1124 = mul(%1119, %390) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[123], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 234356736, (const long[]){12288, 192, 1},
+      params[123], (const long[]){0, 0, 1}, arena + 327680000);
 
   /* %1125 = mul(%1119, %392) layers.2.0.norm2 : f32[B, 64, 192], written over %1119 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 400818176, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 234356736, (const long[]){12288, 192, 1},
+      arena + 398721024, (const long[]){12288, 192, 1}, arena + 234356736);
 
   /* %1126 = reduce_sum(%1125) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
+      arena + 234749952);
 
   /* %1127 = add(%1071, %1126) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145621184, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 938606016);
+  lk_add(1, (const long[]){192}, arena + 382877888, (const long[]){1}, arena + 234749952,
+      (const long[]){1}, arena + 944360832);
 
   /* %1128 = normalize_grad(%389, %1124) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 400424960, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 398327808, arena + 327680000, 1e-06f, arena + 234356736);
 
   /* %1129 = add(%1111, %1128) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      arena + 234356736, (const long[]){12288, 192, 1}, arena + 935067648);
 
   /* %1130 = mul(%1129, %387) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 234356736);
 
   /* %1131 = transpose(%384) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[121], arena + 234749952);
 
   /* %1132 = fused_linear(%1130, %1131) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134742016);
+  lk_fused_linear(B * 64, 192, 192, arena + 234356736, arena + 234749952, NULL, LK_ACT_NONE, NULL,
+      arena + 327680000);
 
   /* %1133 = linear_grad_weight(%1130, %383) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 400031744, arena + 943804416);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 234356736, arena + 397934592, arena + 943742976);
 
   /* %1134 = reduce_sum(%1130) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 938606208);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
+      arena + 944361024);
 
   /* %1135 = reshape(%1132) {shape [64, 1, 4, 48]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48], a view of %1132: no code */
 
   /* %1136 = matmul_permuted(%1135, %378) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
-      arena + 402538496, 0, 1, 48, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 3072, 16384, 4, 64, 64, 48, arena + 327680000, 48, 192, 1,
+      arena + 940326912, 0, 1, 48, arena + 234356736, 4096, 64, 0.0f);
 
   /* %1137 = matmul_permuted(%381, %1135) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147193856, 4096, 1, 64,
-      arena + 134742016, 48, 192, 1, arena + 135135232, 3072, 48, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
+      arena + 327680000, 48, 192, 1, arena + 328073216, 3072, 48, 0.0f);
 
   /* %1138 = reduce_sum(%1137) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 64, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 64, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135135232, arena + 135528448);
+      arena + 328073216, arena + 328466432);
 
   /* %1139 = reshape(%1138) {shape [1, 1, 64, 48]} layers.2.0.layers.0.0 : f32[B, 1, 1, 64, 48], a view of %1138: no code */
 
   /* %1140 = softmax_grad(%381, %1136) {axis -1} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 147193856, arena + 134217728, arena + 134742016);
+  lk_softmax_grad(B * 256, 64, arena + 233832448, arena + 234356736, arena + 327680000);
 
   /* %1141 = mul_scalar(%1140) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 1, 4, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 327680000, 0.14433756f, arena + 233832448);
 
   /* %1142 = matmul_permuted(%1141, %377) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 4, 48] */
-  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
-      arena + 148242432, 0, 48, 1, arena + 134742016, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 3072, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
+      arena + 940228608, 0, 48, 1, arena + 234356736, 48, 192, 0.0f);
 
   /* %1143 = matmul_permuted(%376, %1141) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 1, 4, 48, 64] */
-  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 399638528, 48, 1, 192,
-      arena + 134217728, 4096, 64, 1, arena + 135135232, 3072, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 16384, 12288, 4, 48, 64, 64, arena + 397541376, 48, 1, 192,
+      arena + 233832448, 4096, 64, 1, arena + 327680000, 3072, 64, 0.0f);
 
   /* %1144 = reduce_sum(%1143) {axes [1]} layers.2.0.layers.0.0 : f32[B, 1, 48, 64] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 64}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 135135232, arena + 134217728);
+      arena + 327680000, arena + 233832448);
 
   /* %1145 = reshape(%1144) {shape [1, 1, 48, 64]} layers.2.0.layers.0.0 : f32[B, 1, 1, 48, 64], a view of %1144: no code */
 
   /* %1146 = transpose(%1139) {perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 135528448,
-      arena + 134316032);
+  lk_transpose(5, (const long[]){B, 1, 1, 64, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 328466432,
+      arena + 233930752);
 
   /* %1147 = reshape(%1146) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1146: no code */
 
   /* %1148 = transpose(%1145) {perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 134414336);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 64}, (const int[]){0, 4, 1, 2, 3}, arena + 233832448,
+      arena + 234029056);
 
   /* %1149 = reshape(%1148) {shape [64, 48]} layers.2.0.layers.0.0 : f32[B, 64, 48], a view of %1148: no code */
 
   /* %1150 = reshape(%1142) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1142: no code */
 
   /* %1151 = concat(%1149, %1147) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 96] */
-  lk_copy_rows(B * 64, 48, arena + 134414336, 48, arena + 135135232, 96);
-  lk_copy_rows(B * 64, 48, arena + 134316032, 48, arena + 135135280, 96);
+  lk_copy_rows(B * 64, 48, arena + 234029056, 48, arena + 327680000, 96);
+  lk_copy_rows(B * 64, 48, arena + 233930752, 48, arena + 327680048, 96);
 
   /* %1152 = transpose(%371) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 134610944);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[119], arena + 234225664);
 
   /* %1153 = fused_linear(%1151, %1152) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 96, 192, arena + 135135232, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 96, 192, arena + 327680000, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 233832448);
 
   /* %1154 = linear_grad_weight(%1151, %367) layers.2.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 64, 192, 96, arena + 135135232, arena + 399245312, arena + 944265216);
+  lk_linear_grad_weight(B * 64, 192, 96, arena + 327680000, arena + 397148160, arena + 944259072);
 
   /* %1155 = reduce_sum(%1151) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 135135232,
-      arena + 944370336);
+  lk_reduce_sum(3, (const long[]){B, 64, 96}, (const unsigned char[]){1, 1, 0}, arena + 327680000,
+      arena + 944367072);
 
   /* %1156 = transpose(%368) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 234225664);
 
   /* %1157 = linear_grad_weight(%1150, %367) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134742016, arena + 399245312, arena + 943841280);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 234356736, arena + 397148160, arena + 943779840);
 
   /* %1158 = reduce_sum(%1150) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134742016,
-      arena + 938606400);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 234356736,
+      arena + 944361216);
 
   /* %1159 = fused_linear(%1150, %1156, %1153) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1153 */
-  lk_fused_linear(B * 64, 192, 192, arena + 134742016, arena + 134610944, NULL, LK_ACT_NONE,
-      arena + 134217728, arena + 134217728);
+  lk_fused_linear(B * 64, 192, 192, arena + 234356736, arena + 234225664, NULL, LK_ACT_NONE,
+      arena + 233832448, arena + 233832448);
 
   /* %1160 = reduce_sum(%1159) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 234225664);
 
   /* %1161 = add(%1105, %1160) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145621376, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 938994432);
+  lk_add(1, (const long[]){192}, arena + 382878080, (const long[]){1}, arena + 234225664,
+      (const long[]){1}, arena + 944361408);
 
   /* %1162 = mul(%1159, %363) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[115], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
+      params[115], (const long[]){0, 0, 1}, arena + 234225664);
 
   /* %1163 = mul(%1159, %365) layers.2.0.norm1 : f32[B, 64, 192], written over %1153 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 398852096, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
+      arena + 396754944, (const long[]){12288, 192, 1}, arena + 233832448);
 
   /* %1164 = reduce_sum(%1163) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 234618880);
 
   /* %1165 = add(%1109, %1164) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145621568, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 938994624);
+  lk_add(1, (const long[]){192}, arena + 382878272, (const long[]){1}, arena + 234618880,
+      (const long[]){1}, arena + 944361600);
 
   /* %1166 = normalize_grad(%362, %1162) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 398458880, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 396361728, arena + 234225664, 1e-06f, arena + 233832448);
 
   /* %1167 = add(%1129, %1166) layers.2.0 : f32[B, 64, 192], written over %947 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 935067648, (const long[]){12288, 192, 1},
+      arena + 233832448, (const long[]){12288, 192, 1}, arena + 935067648);
 
   /* %1168 = reduce_sum(%1167) {axes [], batch} layers.2.0 : f32[64, 192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 137363456,
-      arena + 944357376);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 935067648,
+      arena + 938201088);
 
   /* %1169 = seq2img(%1167) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 137363456, arena + 135790592);
+  lk_seq2img(B, 64, 192, arena + 935067648, arena + 233832448);
 
   /* %1170 = maxpool_grad(%358, %1169) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 135790592,
-      arena + 134217728);
+  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 378011648, arena + 233832448,
+      arena + 327680000);
 
   /* %1171 = img2seq(%1170) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 134217728, arena + 135790592);
+  lk_img2seq(B, 192, 256, arena + 327680000, arena + 378011648);
 
   /* %1172 = reduce_sum(%1171) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 938994816);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 378011648,
+      arena + 944361792);
 
   /* %1173 = mul(%1171, %353) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      params[112], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      params[112], (const long[]){0, 0, 1}, arena + 327680000);
 
   /* %1174 = mul(%1171, %355) layers.1.1.norm : f32[B, 256, 192], written over %1171 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      arena + 139329536, (const long[]){49152, 192, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      arena + 322961408, (const long[]){49152, 192, 1}, arena + 378011648);
 
   /* %1175 = reduce_sum(%1174) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 938995008);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 378011648,
+      arena + 944361984);
 
   /* %1176 = normalize_grad(%352, %1173) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 137756672, arena + 134217728, 1e-06f, arena + 135790592);
+  lk_normalize_grad(B * 256, 192, arena + 326107136, arena + 327680000, 1e-06f, arena + 322961408);
 
   /* %1177 = seq2img(%1176) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 135790592, arena + 134217728);
+  lk_seq2img(B, 256, 192, arena + 322961408, arena + 326107136);
 
   /* %1178 = conv2d_grad_input(%1177, %348) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[110],
-      arena + 135790592);
+  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 326107136, params[110],
+      arena + 322961408);
 
   /* %1179 = conv2d_grad_weight(%1177, %350) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 385875968, arena + 936640512);
+  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 326107136,
+      arena + 324534272, arena + 936972288);
 
   /* %1180 = reduce_sum(%1177) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 938995200);
+      arena + 326107136, arena + 944362176);
 
   /* %1181 = img2seq(%1178) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 135790592, arena + 385875968);
+  lk_img2seq(B, 192, 256, arena + 322961408, arena + 378011648);
 
   /* %1182 = mul(%1181, %345) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 379584512);
 
   /* %1183 = transpose(%342) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 142082048);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[108], arena + 233832448);
 
   /* %1184 = fused_linear(%1182, %1183) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 768, arena + 379584512, arena + 233832448, NULL, LK_ACT_NONE, NULL,
+      arena + 322961408);
 
   /* %1185 = linear_grad_weight(%1182, %341) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 329252864, arena + 940474368);
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 379584512, arena + 224395264, arena + 940228608);
 
   /* %1186 = reduce_sum(%1182) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 938995392);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 379584512,
+      arena + 944362368);
 
   /* %1187 = gelu_grad(%340, %1184) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 322961408, arena + 134217728,
-      arena + 140509184);
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 218103808, arena + 322961408,
+      arena + 224395264);
 
   /* %1188 = transpose(%338) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 135790592);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[106], arena + 219676672);
 
   /* %1189 = fused_linear(%1187, %1188) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 224395264, arena + 219676672, NULL, LK_ACT_NONE, NULL,
+      arena + 218103808);
 
   /* %1190 = linear_grad_weight(%1187, %337) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 384303104, arena + 940621824);
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 224395264, arena + 376438784, arena + 940376064);
 
   /* %1191 = reduce_sum(%1187) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 937817088);
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 224395264,
+      arena + 944354304);
 
   /* %1192 = reduce_sum(%1189) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
       arena + 323354624);
 
   /* %1193 = mul(%1189, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 218103808, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 219676672);
 
   /* %1194 = mul(%1189, %335) layers.1.0.norm2 : f32[B, 256, 192], written over %1189 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 382730240, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 218103808, (const long[]){49152, 192, 1},
+      arena + 374865920, (const long[]){49152, 192, 1}, arena + 218103808);
 
   /* %1195 = reduce_sum(%1194) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
       arena + 323354816);
 
   /* %1196 = normalize_grad(%334, %1193) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 381157376, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 232259584, arena + 219676672, 1e-06f, arena + 218103808);
 
   /* %1197 = add(%1181, %1196) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      arena + 218103808, (const long[]){49152, 192, 1}, arena + 378011648);
 
   /* %1198 = mul(%1197, %332) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 218103808);
 
   /* %1199 = transpose(%329) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[104], arena + 219676672);
 
   /* %1200 = fused_linear(%1198, %1199) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 142606336);
+  lk_fused_linear(B * 256, 192, 192, arena + 218103808, arena + 219676672, NULL, LK_ACT_NONE, NULL,
+      arena + 226492416);
 
   /* %1201 = linear_grad_weight(%1198, %328) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 148373504, arena + 943878144);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 218103808, arena + 230686720, arena + 943816704);
 
   /* %1202 = reduce_sum(%1198) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 938995584);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
+      arena + 944362560);
 
   /* %1203 = reshape(%1200) {shape [256, 1, 4, 48]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48], a view of %1200: no code */
 
   /* %1204 = matmul_permuted(%1203, %323) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
-      arena + 398065664, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 226492416, 48, 192, 1,
+      arena + 395968512, 0, 1, 48, arena + 218103808, 65536, 256, 0.0f);
 
   /* %1205 = matmul_permuted(%326, %1203) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 176160768, 65536, 1, 256,
-      arena + 142606336, 48, 192, 1, arena + 144179200, 12288, 48, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 1, 256,
+      arena + 226492416, 48, 192, 1, arena + 228065280, 12288, 48, 0.0f);
 
   /* %1206 = reduce_sum(%1205) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 144179200, arena + 322961408);
+      arena + 228065280, arena + 322961408);
 
   /* %1207 = reshape(%1206) {shape [1, 1, 256, 48]} layers.1.0.layers.3.0 : f32[B, 1, 1, 256, 48], a view of %1206: no code */
 
   /* %1208 = softmax_grad(%326, %1204) {axis -1} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 176160768, arena + 134217728, arena + 142606336);
+  lk_softmax_grad(B * 1024, 256, arena + 209715200, arena + 218103808, arena + 226492416);
 
   /* %1209 = mul_scalar(%1208) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 226492416, 0.14433756f, arena + 209715200);
 
   /* %1210 = matmul_permuted(%1209, %322) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
-      arena + 397672448, 0, 48, 1, arena + 142606336, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 256, 1,
+      arena + 395575296, 0, 48, 1, arena + 218103808, 48, 192, 0.0f);
 
   /* %1211 = matmul_permuted(%321, %1209) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 379584512, 48, 1, 192,
-      arena + 134217728, 65536, 256, 1, arena + 144179200, 12288, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 373293056, 48, 1, 192,
+      arena + 209715200, 65536, 256, 1, arena + 219676672, 12288, 256, 0.0f);
 
   /* %1212 = reduce_sum(%1211) {axes [1]} layers.1.0.layers.3.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 144179200, arena + 134217728);
+      arena + 219676672, arena + 209715200);
 
   /* %1213 = reshape(%1212) {shape [1, 1, 48, 256]} layers.1.0.layers.3.0 : f32[B, 1, 1, 48, 256], a view of %1212: no code */
 
   /* %1214 = transpose(%1207) {perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
   lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 322961408,
-      arena + 134610944);
+      arena + 210108416);
 
   /* %1215 = reshape(%1214) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1214: no code */
 
   /* %1216 = transpose(%1213) {perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 135004160);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 209715200,
+      arena + 210501632);
 
   /* %1217 = reshape(%1216) {shape [256, 48]} layers.1.0.layers.3.0 : f32[B, 256, 48], a view of %1216: no code */
 
   /* %1218 = reshape(%1210) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1210: no code */
 
   /* %1219 = concat(%1217, %1215) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 135004160, 48, arena + 135790592, 96);
-  lk_copy_rows(B * 256, 48, arena + 134610944, 48, arena + 135790640, 96);
+  lk_copy_rows(B * 256, 48, arena + 210501632, 48, arena + 211288064, 96);
+  lk_copy_rows(B * 256, 48, arena + 210108416, 48, arena + 211288112, 96);
 
   /* %1220 = transpose(%316) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 136577024);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[102], arena + 212074496);
 
   /* %1221 = fused_linear(%1219, %1220) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 135790592, arena + 136577024, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 96, 192, arena + 211288064, arena + 212074496, NULL, LK_ACT_NONE, NULL,
+      arena + 209715200);
 
   /* %1222 = linear_grad_weight(%1219, %312) layers.1.0.layers.3.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 135790592, arena + 378011648, arena + 944283648);
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 211288064, arena + 371720192, arena + 944277504);
 
   /* %1223 = reduce_sum(%1219) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 944370432);
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 211288064,
+      arena + 944367168);
 
   /* %1224 = transpose(%313) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[100], arena + 211288064);
 
   /* %1225 = linear_grad_weight(%1218, %312) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 378011648, arena + 943915008);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 218103808, arena + 371720192, arena + 943853568);
 
   /* %1226 = reduce_sum(%1218) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
-      arena + 938995776);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
+      arena + 944362752);
 
   /* %1227 = fused_linear(%1218, %1224, %1221) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1221 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 135790592, NULL, LK_ACT_NONE,
-      arena + 134217728, arena + 134217728);
+  lk_fused_linear(B * 256, 192, 192, arena + 218103808, arena + 211288064, NULL, LK_ACT_NONE,
+      arena + 209715200, arena + 209715200);
 
   /* %1228 = reduce_sum(%1227) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 176553984);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 226885632);
 
   /* %1229 = mul(%1227, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 211288064);
 
   /* %1230 = mul(%1227, %310) layers.1.0.norm1 : f32[B, 256, 192], written over %1221 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 376438784, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
+      arena + 370147328, (const long[]){49152, 192, 1}, arena + 209715200);
 
   /* %1231 = reduce_sum(%1230) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 176554176);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 226885824);
 
   /* %1232 = normalize_grad(%309, %1229) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 374865920, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 368574464, arena + 211288064, 1e-06f, arena + 209715200);
 
   /* %1233 = add(%1197, %1232) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      arena + 209715200, (const long[]){49152, 192, 1}, arena + 378011648);
 
   /* %1234 = mul(%1233, %307) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 216006656);
 
   /* %1235 = transpose(%304) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 142082048);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[98], arena + 217579520);
 
   /* %1236 = fused_linear(%1234, %1235) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 768, arena + 216006656, arena + 217579520, NULL, LK_ACT_NONE, NULL,
+      arena + 209715200);
 
   /* %1237 = linear_grad_weight(%1234, %303) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 316669952, arena + 940769280);
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 216006656, arena + 316669952, arena + 940523520);
 
   /* %1238 = reduce_sum(%1234) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 938995968);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 216006656,
+      arena + 944362944);
 
   /* %1239 = gelu_grad(%302, %1236) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 310378496, arena + 134217728,
-      arena + 140509184);
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 310378496, arena + 209715200,
+      arena + 216006656);
 
   /* %1240 = transpose(%300) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 135790592);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[96], arena + 211288064);
 
   /* %1241 = fused_linear(%1239, %1240) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 216006656, arena + 211288064, NULL, LK_ACT_NONE, NULL,
+      arena + 209715200);
 
   /* %1242 = linear_grad_weight(%1239, %299) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 373293056, arena + 940916736);
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 216006656, arena + 367001600, arena + 940670976);
 
   /* %1243 = reduce_sum(%1239) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 937817856);
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 216006656,
+      arena + 944355072);
 
   /* %1244 = reduce_sum(%1241) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 211288064);
 
   /* %1245 = add(%1192, %1244) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 323354624, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 176554368);
+  lk_add(1, (const long[]){192}, arena + 323354624, (const long[]){1}, arena + 211288064,
+      (const long[]){1}, arena + 226886016);
 
   /* %1246 = mul(%1241, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 211288064);
 
   /* %1247 = mul(%1241, %297) layers.1.0.norm2 : f32[B, 256, 192], written over %1241 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 371720192, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
+      arena + 365428736, (const long[]){49152, 192, 1}, arena + 209715200);
 
   /* %1248 = reduce_sum(%1247) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 137363456);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 212860928);
 
   /* %1249 = add(%1195, %1248) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 323354816, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 176554560);
+  lk_add(1, (const long[]){192}, arena + 323354816, (const long[]){1}, arena + 212860928,
+      (const long[]){1}, arena + 226886208);
 
   /* %1250 = normalize_grad(%296, %1246) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 370147328, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 363855872, arena + 211288064, 1e-06f, arena + 209715200);
 
   /* %1251 = add(%1233, %1250) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      arena + 209715200, (const long[]){49152, 192, 1}, arena + 378011648);
 
   /* %1252 = mul(%1251, %294) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 209715200);
 
   /* %1253 = transpose(%291) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[94], arena + 211288064);
 
   /* %1254 = fused_linear(%1252, %1253) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 142606336);
+  lk_fused_linear(B * 256, 192, 192, arena + 209715200, arena + 211288064, NULL, LK_ACT_NONE, NULL,
+      arena + 218103808);
 
   /* %1255 = linear_grad_weight(%1252, %290) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 368574464, arena + 943951872);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 209715200, arena + 362283008, arena + 943890432);
 
   /* %1256 = reduce_sum(%1252) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 938996160);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 944363136);
 
   /* %1257 = reshape(%1254) {shape [256, 1, 4, 48]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48], a view of %1254: no code */
 
   /* %1258 = matmul_permuted(%1257, %285) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
-      arena + 397279232, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 218103808, 48, 192, 1,
+      arena + 395182080, 0, 1, 48, arena + 209715200, 65536, 256, 0.0f);
 
   /* %1259 = matmul_permuted(%288, %1257) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 167772160, 65536, 1, 256,
-      arena + 142606336, 48, 192, 1, arena + 144179200, 12288, 48, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 1, 256,
+      arena + 218103808, 48, 192, 1, arena + 219676672, 12288, 48, 0.0f);
 
   /* %1260 = reduce_sum(%1259) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 144179200, arena + 176160768);
+      arena + 219676672, arena + 226492416);
 
   /* %1261 = reshape(%1260) {shape [1, 1, 256, 48]} layers.1.0.layers.2.0 : f32[B, 1, 1, 256, 48], a view of %1260: no code */
 
   /* %1262 = softmax_grad(%288, %1258) {axis -1} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 167772160, arena + 134217728, arena + 142606336);
+  lk_softmax_grad(B * 1024, 256, arena + 201326592, arena + 209715200, arena + 218103808);
 
   /* %1263 = mul_scalar(%1262) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 218103808, 0.14433756f, arena + 201326592);
 
   /* %1264 = matmul_permuted(%1263, %284) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
-      arena + 396886016, 0, 48, 1, arena + 142606336, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 256, 1,
+      arena + 394788864, 0, 48, 1, arena + 209715200, 48, 192, 0.0f);
 
   /* %1265 = matmul_permuted(%283, %1263) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 367001600, 48, 1, 192,
-      arena + 134217728, 65536, 256, 1, arena + 144179200, 12288, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 360710144, 48, 1, 192,
+      arena + 201326592, 65536, 256, 1, arena + 211288064, 12288, 256, 0.0f);
 
   /* %1266 = reduce_sum(%1265) {axes [1]} layers.1.0.layers.2.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 144179200, arena + 134217728);
+      arena + 211288064, arena + 201326592);
 
   /* %1267 = reshape(%1266) {shape [1, 1, 48, 256]} layers.1.0.layers.2.0 : f32[B, 1, 1, 48, 256], a view of %1266: no code */
 
   /* %1268 = transpose(%1261) {perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 176160768,
-      arena + 134610944);
+  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 226492416,
+      arena + 201719808);
 
   /* %1269 = reshape(%1268) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1268: no code */
 
   /* %1270 = transpose(%1267) {perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 135004160);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 201326592,
+      arena + 202113024);
 
   /* %1271 = reshape(%1270) {shape [256, 48]} layers.1.0.layers.2.0 : f32[B, 256, 48], a view of %1270: no code */
 
   /* %1272 = reshape(%1264) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1264: no code */
 
   /* %1273 = concat(%1271, %1269) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 135004160, 48, arena + 135790592, 96);
-  lk_copy_rows(B * 256, 48, arena + 134610944, 48, arena + 135790640, 96);
+  lk_copy_rows(B * 256, 48, arena + 202113024, 48, arena + 202899456, 96);
+  lk_copy_rows(B * 256, 48, arena + 201719808, 48, arena + 202899504, 96);
 
   /* %1274 = transpose(%278) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 136577024);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[92], arena + 203685888);
 
   /* %1275 = fused_linear(%1273, %1274) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 135790592, arena + 136577024, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 96, 192, arena + 202899456, arena + 203685888, NULL, LK_ACT_NONE, NULL,
+      arena + 201326592);
 
   /* %1276 = linear_grad_weight(%1273, %274) layers.1.0.layers.2.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 135790592, arena + 365428736, arena + 944302080);
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 202899456, arena + 359137280, arena + 944295936);
 
   /* %1277 = reduce_sum(%1273) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 944370528);
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 202899456,
+      arena + 944367264);
 
   /* %1278 = transpose(%275) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[90], arena + 202899456);
 
   /* %1279 = linear_grad_weight(%1272, %274) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 365428736, arena + 943988736);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 209715200, arena + 359137280, arena + 943927296);
 
   /* %1280 = reduce_sum(%1272) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
-      arena + 938996352);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 944363328);
 
   /* %1281 = fused_linear(%1272, %1278, %1275) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1275 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 135790592, NULL, LK_ACT_NONE,
-      arena + 134217728, arena + 134217728);
+  lk_fused_linear(B * 256, 192, 192, arena + 209715200, arena + 202899456, NULL, LK_ACT_NONE,
+      arena + 201326592, arena + 201326592);
 
   /* %1282 = reduce_sum(%1281) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 202899456);
 
   /* %1283 = add(%1228, %1282) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 176553984, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 168165376);
+  lk_add(1, (const long[]){192}, arena + 226885632, (const long[]){1}, arena + 202899456,
+      (const long[]){1}, arena + 218497024);
 
   /* %1284 = mul(%1281, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 202899456);
 
   /* %1285 = mul(%1281, %272) layers.1.0.norm1 : f32[B, 256, 192], written over %1275 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 363855872, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
+      arena + 357564416, (const long[]){49152, 192, 1}, arena + 201326592);
 
   /* %1286 = reduce_sum(%1285) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 137363456);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 204472320);
 
   /* %1287 = add(%1231, %1286) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 176554176, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 168165568);
+  lk_add(1, (const long[]){192}, arena + 226885824, (const long[]){1}, arena + 204472320,
+      (const long[]){1}, arena + 218497216);
 
   /* %1288 = normalize_grad(%271, %1284) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 362283008, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 355991552, arena + 202899456, 1e-06f, arena + 201326592);
 
   /* %1289 = add(%1251, %1288) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      arena + 201326592, (const long[]){49152, 192, 1}, arena + 378011648);
 
   /* %1290 = mul(%1289, %269) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 207618048);
 
   /* %1291 = transpose(%266) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 142082048);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[88], arena + 209190912);
 
   /* %1292 = fused_linear(%1290, %1291) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 768, arena + 207618048, arena + 209190912, NULL, LK_ACT_NONE, NULL,
+      arena + 201326592);
 
   /* %1293 = linear_grad_weight(%1290, %265) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 304087040, arena + 941064192);
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 207618048, arena + 304087040, arena + 940818432);
 
   /* %1294 = reduce_sum(%1290) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 938996544);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 207618048,
+      arena + 944363520);
 
   /* %1295 = gelu_grad(%264, %1292) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 297795584, arena + 134217728,
-      arena + 140509184);
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 297795584, arena + 201326592,
+      arena + 207618048);
 
   /* %1296 = transpose(%262) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 135790592);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[86], arena + 202899456);
 
   /* %1297 = fused_linear(%1295, %1296) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 207618048, arena + 202899456, NULL, LK_ACT_NONE, NULL,
+      arena + 201326592);
 
   /* %1298 = linear_grad_weight(%1295, %261) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 360710144, arena + 941211648);
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 207618048, arena + 354418688, arena + 940965888);
 
   /* %1299 = reduce_sum(%1295) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 937818624);
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 207618048,
+      arena + 944355840);
 
   /* %1300 = reduce_sum(%1297) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 202899456);
 
   /* %1301 = add(%1245, %1300) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 176554368, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 168165760);
+  lk_add(1, (const long[]){192}, arena + 226886016, (const long[]){1}, arena + 202899456,
+      (const long[]){1}, arena + 218497408);
 
   /* %1302 = mul(%1297, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 202899456);
 
   /* %1303 = mul(%1297, %259) layers.1.0.norm2 : f32[B, 256, 192], written over %1297 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 359137280, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
+      arena + 352845824, (const long[]){49152, 192, 1}, arena + 201326592);
 
   /* %1304 = reduce_sum(%1303) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 137363456);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 204472320);
 
   /* %1305 = add(%1249, %1304) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 176554560, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 168165952);
+  lk_add(1, (const long[]){192}, arena + 226886208, (const long[]){1}, arena + 204472320,
+      (const long[]){1}, arena + 218497600);
 
   /* %1306 = normalize_grad(%258, %1302) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 357564416, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 351272960, arena + 202899456, 1e-06f, arena + 201326592);
 
   /* %1307 = add(%1289, %1306) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      arena + 201326592, (const long[]){49152, 192, 1}, arena + 378011648);
 
   /* %1308 = mul(%1307, %256) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 201326592);
 
   /* %1309 = transpose(%253) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 202899456);
 
   /* %1310 = fused_linear(%1308, %1309) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 142606336);
+  lk_fused_linear(B * 256, 192, 192, arena + 201326592, arena + 202899456, NULL, LK_ACT_NONE, NULL,
+      arena + 209715200);
 
   /* %1311 = linear_grad_weight(%1308, %252) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 355991552, arena + 944025600);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 201326592, arena + 349700096, arena + 943964160);
 
   /* %1312 = reduce_sum(%1308) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 938996736);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 944363712);
 
   /* %1313 = reshape(%1310) {shape [256, 1, 4, 48]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48], a view of %1310: no code */
 
   /* %1314 = matmul_permuted(%1313, %247) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
-      arena + 396492800, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 209715200, 48, 192, 1,
+      arena + 394395648, 0, 1, 48, arena + 201326592, 65536, 256, 0.0f);
 
   /* %1315 = matmul_permuted(%250, %1313) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 159383552, 65536, 1, 256,
-      arena + 142606336, 48, 192, 1, arena + 144179200, 12288, 48, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 1, 256,
+      arena + 209715200, 48, 192, 1, arena + 211288064, 12288, 48, 0.0f);
 
   /* %1316 = reduce_sum(%1315) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 144179200, arena + 167772160);
+      arena + 211288064, arena + 218103808);
 
   /* %1317 = reshape(%1316) {shape [1, 1, 256, 48]} layers.1.0.layers.1.0 : f32[B, 1, 1, 256, 48], a view of %1316: no code */
 
   /* %1318 = softmax_grad(%250, %1314) {axis -1} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 159383552, arena + 134217728, arena + 142606336);
+  lk_softmax_grad(B * 1024, 256, arena + 192937984, arena + 201326592, arena + 209715200);
 
   /* %1319 = mul_scalar(%1318) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 209715200, 0.14433756f, arena + 192937984);
 
   /* %1320 = matmul_permuted(%1319, %246) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
-      arena + 396099584, 0, 48, 1, arena + 142606336, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 256, 1,
+      arena + 394002432, 0, 48, 1, arena + 201326592, 48, 192, 0.0f);
 
   /* %1321 = matmul_permuted(%245, %1319) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 354418688, 48, 1, 192,
-      arena + 134217728, 65536, 256, 1, arena + 144179200, 12288, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 348127232, 48, 1, 192,
+      arena + 192937984, 65536, 256, 1, arena + 202899456, 12288, 256, 0.0f);
 
   /* %1322 = reduce_sum(%1321) {axes [1]} layers.1.0.layers.1.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 144179200, arena + 134217728);
+      arena + 202899456, arena + 192937984);
 
   /* %1323 = reshape(%1322) {shape [1, 1, 48, 256]} layers.1.0.layers.1.0 : f32[B, 1, 1, 48, 256], a view of %1322: no code */
 
   /* %1324 = transpose(%1317) {perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 167772160,
-      arena + 134610944);
+  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 218103808,
+      arena + 193331200);
 
   /* %1325 = reshape(%1324) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1324: no code */
 
   /* %1326 = transpose(%1323) {perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 135004160);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 192937984,
+      arena + 193724416);
 
   /* %1327 = reshape(%1326) {shape [256, 48]} layers.1.0.layers.1.0 : f32[B, 256, 48], a view of %1326: no code */
 
   /* %1328 = reshape(%1320) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1320: no code */
 
   /* %1329 = concat(%1327, %1325) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 135004160, 48, arena + 135790592, 96);
-  lk_copy_rows(B * 256, 48, arena + 134610944, 48, arena + 135790640, 96);
+  lk_copy_rows(B * 256, 48, arena + 193724416, 48, arena + 194510848, 96);
+  lk_copy_rows(B * 256, 48, arena + 193331200, 48, arena + 194510896, 96);
 
   /* %1330 = transpose(%240) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 136577024);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[82], arena + 195297280);
 
   /* %1331 = fused_linear(%1329, %1330) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 135790592, arena + 136577024, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 96, 192, arena + 194510848, arena + 195297280, NULL, LK_ACT_NONE, NULL,
+      arena + 192937984);
 
   /* %1332 = linear_grad_weight(%1329, %236) layers.1.0.layers.1.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 135790592, arena + 352845824, arena + 944320512);
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 194510848, arena + 346554368, arena + 944314368);
 
   /* %1333 = reduce_sum(%1329) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 944370624);
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 194510848,
+      arena + 944367360);
 
   /* %1334 = transpose(%237) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[80], arena + 194510848);
 
   /* %1335 = linear_grad_weight(%1328, %236) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 352845824, arena + 944062464);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 201326592, arena + 346554368, arena + 944001024);
 
   /* %1336 = reduce_sum(%1328) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
-      arena + 938996928);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 944363904);
 
   /* %1337 = fused_linear(%1328, %1334, %1331) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1331 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 135790592, NULL, LK_ACT_NONE,
-      arena + 134217728, arena + 134217728);
+  lk_fused_linear(B * 256, 192, 192, arena + 201326592, arena + 194510848, NULL, LK_ACT_NONE,
+      arena + 192937984, arena + 192937984);
 
   /* %1338 = reduce_sum(%1337) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 194510848);
 
   /* %1339 = add(%1283, %1338) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 168165376, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 159776768);
+  lk_add(1, (const long[]){192}, arena + 218497024, (const long[]){1}, arena + 194510848,
+      (const long[]){1}, arena + 210108416);
 
   /* %1340 = mul(%1337, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 194510848);
 
   /* %1341 = mul(%1337, %234) layers.1.0.norm1 : f32[B, 256, 192], written over %1331 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 351272960, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
+      arena + 344981504, (const long[]){49152, 192, 1}, arena + 192937984);
 
   /* %1342 = reduce_sum(%1341) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 137363456);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 196083712);
 
   /* %1343 = add(%1287, %1342) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 168165568, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 159776960);
+  lk_add(1, (const long[]){192}, arena + 218497216, (const long[]){1}, arena + 196083712,
+      (const long[]){1}, arena + 210108608);
 
   /* %1344 = normalize_grad(%233, %1340) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 349700096, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 343408640, arena + 194510848, 1e-06f, arena + 192937984);
 
   /* %1345 = add(%1307, %1344) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      arena + 192937984, (const long[]){49152, 192, 1}, arena + 378011648);
 
   /* %1346 = mul(%1345, %231) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 199229440);
 
   /* %1347 = transpose(%228) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 142082048);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[78], arena + 200802304);
 
   /* %1348 = fused_linear(%1346, %1347) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 768, arena + 199229440, arena + 200802304, NULL, LK_ACT_NONE, NULL,
+      arena + 192937984);
 
   /* %1349 = linear_grad_weight(%1346, %227) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 291504128, arena + 941359104);
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 199229440, arena + 291504128, arena + 941113344);
 
   /* %1350 = reduce_sum(%1346) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 938997120);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 199229440,
+      arena + 944364096);
 
   /* %1351 = gelu_grad(%226, %1348) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 285212672, arena + 134217728,
-      arena + 140509184);
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 285212672, arena + 192937984,
+      arena + 199229440);
 
   /* %1352 = transpose(%224) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 135790592);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[76], arena + 194510848);
 
   /* %1353 = fused_linear(%1351, %1352) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 199229440, arena + 194510848, NULL, LK_ACT_NONE, NULL,
+      arena + 192937984);
 
   /* %1354 = linear_grad_weight(%1351, %223) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 348127232, arena + 941506560);
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 199229440, arena + 341835776, arena + 941260800);
 
   /* %1355 = reduce_sum(%1351) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 937819392);
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 199229440,
+      arena + 944356608);
 
   /* %1356 = reduce_sum(%1353) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 194510848);
 
   /* %1357 = add(%1301, %1356) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 168165760, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 938997312);
+  lk_add(1, (const long[]){192}, arena + 218497408, (const long[]){1}, arena + 194510848,
+      (const long[]){1}, arena + 944364288);
 
   /* %1358 = mul(%1353, %219) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[74], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
+      params[74], (const long[]){0, 0, 1}, arena + 194510848);
 
   /* %1359 = mul(%1353, %221) layers.1.0.norm2 : f32[B, 256, 192], written over %1353 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 346554368, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
+      arena + 340262912, (const long[]){49152, 192, 1}, arena + 192937984);
 
   /* %1360 = reduce_sum(%1359) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 137363456);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 196083712);
 
   /* %1361 = add(%1305, %1360) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 168165952, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 938997504);
+  lk_add(1, (const long[]){192}, arena + 218497600, (const long[]){1}, arena + 196083712,
+      (const long[]){1}, arena + 944364480);
 
   /* %1362 = normalize_grad(%218, %1358) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 344981504, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 338690048, arena + 194510848, 1e-06f, arena + 192937984);
 
   /* %1363 = add(%1345, %1362) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      arena + 192937984, (const long[]){49152, 192, 1}, arena + 378011648);
 
   /* %1364 = mul(%1363, %216) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 192937984);
 
   /* %1365 = transpose(%213) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[72], arena + 194510848);
 
   /* %1366 = fused_linear(%1364, %1365) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 142606336);
+  lk_fused_linear(B * 256, 192, 192, arena + 192937984, arena + 194510848, NULL, LK_ACT_NONE, NULL,
+      arena + 201326592);
 
   /* %1367 = linear_grad_weight(%1364, %212) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 343408640, arena + 944099328);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 192937984, arena + 337117184, arena + 944037888);
 
   /* %1368 = reduce_sum(%1364) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 938997696);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 944364672);
 
   /* %1369 = reshape(%1366) {shape [256, 1, 4, 48]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48], a view of %1366: no code */
 
   /* %1370 = matmul_permuted(%1369, %207) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
-      arena + 395706368, 0, 1, 48, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 12288, 262144, 4, 256, 256, 48, arena + 201326592, 48, 192, 1,
+      arena + 393609216, 0, 1, 48, arena + 192937984, 65536, 256, 0.0f);
 
   /* %1371 = matmul_permuted(%210, %1369) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 150994944, 65536, 1, 256,
-      arena + 142606336, 48, 192, 1, arena + 144179200, 12288, 48, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 1, 256,
+      arena + 201326592, 48, 192, 1, arena + 202899456, 12288, 48, 0.0f);
 
   /* %1372 = reduce_sum(%1371) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 256, 48] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 256, 48}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 144179200, arena + 159383552);
+      arena + 202899456, arena + 209715200);
 
   /* %1373 = reshape(%1372) {shape [1, 1, 256, 48]} layers.1.0.layers.0.0 : f32[B, 1, 1, 256, 48], a view of %1372: no code */
 
   /* %1374 = softmax_grad(%210, %1370) {axis -1} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 150994944, arena + 134217728, arena + 142606336);
+  lk_softmax_grad(B * 1024, 256, arena + 184549376, arena + 192937984, arena + 201326592);
 
   /* %1375 = mul_scalar(%1374) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 1, 4, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 201326592, 0.14433756f, arena + 184549376);
 
   /* %1376 = matmul_permuted(%1375, %206) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 4, 48] */
-  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
-      arena + 395313152, 0, 48, 1, arena + 142606336, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 12288, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 256, 1,
+      arena + 393216000, 0, 48, 1, arena + 192937984, 48, 192, 0.0f);
 
   /* %1377 = matmul_permuted(%205, %1375) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 1, 4, 48, 256] */
-  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 341835776, 48, 1, 192,
-      arena + 134217728, 65536, 256, 1, arena + 144179200, 12288, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 262144, 49152, 4, 48, 256, 256, arena + 335544320, 48, 1, 192,
+      arena + 184549376, 65536, 256, 1, arena + 194510848, 12288, 256, 0.0f);
 
   /* %1378 = reduce_sum(%1377) {axes [1]} layers.1.0.layers.0.0 : f32[B, 1, 48, 256] */
   lk_reduce_sum(5, (const long[]){B, 1, 4, 48, 256}, (const unsigned char[]){0, 0, 1, 0, 0},
-      arena + 144179200, arena + 134217728);
+      arena + 194510848, arena + 184549376);
 
   /* %1379 = reshape(%1378) {shape [1, 1, 48, 256]} layers.1.0.layers.0.0 : f32[B, 1, 1, 48, 256], a view of %1378: no code */
 
   /* %1380 = transpose(%1373) {perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 159383552,
-      arena + 134610944);
+  lk_transpose(5, (const long[]){B, 1, 1, 256, 48}, (const int[]){0, 3, 1, 2, 4}, arena + 209715200,
+      arena + 184942592);
 
   /* %1381 = reshape(%1380) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1380: no code */
 
   /* %1382 = transpose(%1379) {perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 1, 1, 48] */
-  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 134217728,
-      arena + 135004160);
+  lk_transpose(5, (const long[]){B, 1, 1, 48, 256}, (const int[]){0, 4, 1, 2, 3}, arena + 184549376,
+      arena + 185335808);
 
   /* %1383 = reshape(%1382) {shape [256, 48]} layers.1.0.layers.0.0 : f32[B, 256, 48], a view of %1382: no code */
 
   /* %1384 = reshape(%1376) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1376: no code */
 
   /* %1385 = concat(%1383, %1381) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 96] */
-  lk_copy_rows(B * 256, 48, arena + 135004160, 48, arena + 135790592, 96);
-  lk_copy_rows(B * 256, 48, arena + 134610944, 48, arena + 135790640, 96);
+  lk_copy_rows(B * 256, 48, arena + 185335808, 48, arena + 186122240, 96);
+  lk_copy_rows(B * 256, 48, arena + 184942592, 48, arena + 186122288, 96);
 
   /* %1386 = transpose(%200) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 96] */
-  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 136577024);
+  lk_transpose(2, (const long[]){96, 192}, (const int[]){1, 0}, params[70], arena + 186908672);
 
   /* %1387 = fused_linear(%1385, %1386) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 96, 192, arena + 135790592, arena + 136577024, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 96, 192, arena + 186122240, arena + 186908672, NULL, LK_ACT_NONE, NULL,
+      arena + 184549376);
 
   /* %1388 = linear_grad_weight(%1385, %196) layers.1.0.layers.0.0.Wkv_odd : f32[96, 192] */
-  lk_linear_grad_weight(B * 256, 192, 96, arena + 135790592, arena + 340262912, arena + 944338944);
+  lk_linear_grad_weight(B * 256, 192, 96, arena + 186122240, arena + 333971456, arena + 944332800);
 
   /* %1389 = reduce_sum(%1385) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[96] */
-  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 944370720);
+  lk_reduce_sum(3, (const long[]){B, 256, 96}, (const unsigned char[]){1, 1, 0}, arena + 186122240,
+      arena + 944367456);
 
   /* %1390 = transpose(%197) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 186122240);
 
   /* %1391 = linear_grad_weight(%1384, %196) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 340262912, arena + 944136192);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 192937984, arena + 333971456, arena + 944074752);
 
   /* %1392 = reduce_sum(%1384) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
-      arena + 938997888);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 944364864);
 
   /* %1393 = fused_linear(%1384, %1390, %1387) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1387 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 135790592, NULL, LK_ACT_NONE,
-      arena + 134217728, arena + 134217728);
+  lk_fused_linear(B * 256, 192, 192, arena + 192937984, arena + 186122240, NULL, LK_ACT_NONE,
+      arena + 184549376, arena + 184549376);
 
   /* %1394 = reduce_sum(%1393) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 184549376,
+      arena + 186122240);
 
   /* %1395 = add(%1339, %1394) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 159776768, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 938998080);
+  lk_add(1, (const long[]){192}, arena + 210108416, (const long[]){1}, arena + 186122240,
+      (const long[]){1}, arena + 944365056);
 
   /* %1396 = mul(%1393, %192) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[66], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 184549376, (const long[]){49152, 192, 1},
+      params[66], (const long[]){0, 0, 1}, arena + 186122240);
 
   /* %1397 = mul(%1393, %194) layers.1.0.norm1 : f32[B, 256, 192], written over %1387 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 338690048, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 184549376, (const long[]){49152, 192, 1},
+      arena + 332398592, (const long[]){49152, 192, 1}, arena + 184549376);
 
   /* %1398 = reduce_sum(%1397) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 137363456);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 184549376,
+      arena + 187695104);
 
   /* %1399 = add(%1343, %1398) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 159776960, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 938998272);
+  lk_add(1, (const long[]){192}, arena + 210108608, (const long[]){1}, arena + 187695104,
+      (const long[]){1}, arena + 944365248);
 
   /* %1400 = normalize_grad(%191, %1396) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 337117184, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 330825728, arena + 186122240, 1e-06f, arena + 184549376);
 
   /* %1401 = add(%1363, %1400) layers.1.0 : f32[B, 256, 192], written over %1181 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 385875968, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 385875968);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 378011648, (const long[]){49152, 192, 1},
+      arena + 184549376, (const long[]){49152, 192, 1}, arena + 378011648);
 
   /* %1402 = reduce_sum(%1401) {axes [], batch} layers.1.0 : f32[256, 192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 385875968,
-      arena + 937304064);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 378011648,
+      arena + 938115072);
 
   /* %1403 = seq2img(%1401) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 385875968, arena + 140509184);
+  lk_seq2img(B, 256, 192, arena + 378011648, arena + 190840832);
 
   /* %1404 = maxpool_grad(%187, %1403) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 278921216, arena + 140509184,
-      arena + 134217728);
+  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 278921216, arena + 190840832,
+      arena + 184549376);
 
   /* %1405 = img2seq(%1404) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 134217728, arena + 140509184);
+  lk_img2seq(B, 192, 1024, arena + 184549376, arena + 190840832);
 
   /* %1406 = reduce_sum(%1405) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 140509184, arena + 938998464);
+      arena + 190840832, arena + 944365440);
 
   /* %1407 = mul(%1405, %182) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
-      params[63], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 190840832, (const long[]){196608, 192, 1},
+      params[63], (const long[]){0, 0, 1}, arena + 184549376);
 
   /* %1408 = mul(%1405, %184) layers.0.1.norm : f32[B, 1024, 192], written over %1405 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
-      arena + 272629760, (const long[]){196608, 192, 1}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 190840832, (const long[]){196608, 192, 1},
+      arena + 272629760, (const long[]){196608, 192, 1}, arena + 190840832);
 
   /* %1409 = reduce_sum(%1408) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 140509184, arena + 938998656);
+      arena + 190840832, arena + 944365632);
 
   /* %1410 = normalize_grad(%181, %1407) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 184549376, arena + 134217728, 1e-06f, arena + 140509184);
+  lk_normalize_grad(B * 1024, 192, arena + 266338304, arena + 184549376, 1e-06f, arena + 190840832);
 
   /* %1411 = seq2img(%1410) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 140509184, arena + 134217728);
+  lk_seq2img(B, 1024, 192, arena + 190840832, arena + 184549376);
 
   /* %1412 = conv2d_grad_input(%1411, %177) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[61],
-      arena + 140509184);
+  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 184549376, params[61],
+      arena + 190840832);
 
   /* %1413 = conv2d_grad_weight(%1411, %179) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 266338304, arena + 936972288);
+  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 184549376,
+      arena + 260046848, arena + 937304064);
 
   /* %1414 = reduce_sum(%1411) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 938998848);
+      arena + 184549376, arena + 944365824);
 
   /* %1415 = img2seq(%1412) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 140509184, arena + 924844032);
+  lk_img2seq(B, 192, 1024, arena + 190840832, arena + 924844032);
 
   /* %1416 = mul(%1415, %174) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 159383552);
+      inputs[4], (const long[]){1, 0, 0}, arena + 209715200);
 
   /* %1417 = transpose(%171) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 165675008);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[59], arena + 216006656);
 
   /* %1418 = fused_linear(%1416, %1417) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 159383552, arena + 165675008, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 1024, 192, 768, arena + 209715200, arena + 216006656, NULL, LK_ACT_NONE, NULL,
+      arena + 184549376);
 
   /* %1419 = linear_grad_weight(%1416, %170) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 159383552, arena + 216006656,
-      arena + 941654016);
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 209715200, arena + 159383552,
+      arena + 941408256);
 
   /* %1420 = reduce_sum(%1416) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 938999040);
+      arena + 209715200, arena + 944366016);
 
   /* %1421 = gelu_grad(%169, %1418) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 190840832, arena + 134217728,
+  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 134217728, arena + 184549376,
       arena + 159383552);
 
   /* %1422 = transpose(%167) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
@@ -8262,16 +8283,16 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
       arena + 134217728);
 
   /* %1424 = linear_grad_weight(%1421, %166) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 260046848,
-      arena + 941801472);
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 253755392,
+      arena + 941555712);
 
   /* %1425 = reduce_sum(%1421) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 938212608);
+      arena + 159383552, arena + 944357376);
 
   /* %1426 = reduce_sum(%1423) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 938999232);
+      arena + 134217728, arena + 944366208);
 
   /* %1427 = mul(%1423, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
@@ -8279,14 +8300,14 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
 
   /* %1428 = mul(%1423, %164) layers.0.0.norm2 : f32[B, 1024, 192], written over %1423 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      arena + 253755392, (const long[]){196608, 192, 1}, arena + 134217728);
+      arena + 247463936, (const long[]){196608, 192, 1}, arena + 134217728);
 
   /* %1429 = reduce_sum(%1428) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 938999424);
+      arena + 134217728, arena + 944366400);
 
   /* %1430 = normalize_grad(%163, %1427) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 247463936, arena + 140509184, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 1024, 192, arena + 241172480, arena + 140509184, 1e-06f, arena + 134217728);
 
   /* %1431 = add(%1415, %1430) layers.0.0 : f32[B, 1024, 192], written over %1415 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 924844032, (const long[]){196608, 192, 1},
@@ -8304,18 +8325,18 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
       arena + 268435456);
 
   /* %1435 = linear_grad_weight(%1432, %157) layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 241172480,
-      arena + 944173056);
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 234881024,
+      arena + 944111616);
 
   /* %1436 = reduce_sum(%1432) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 938999616);
+      arena + 134217728, arena + 944366592);
 
   /* %1437 = reshape(%1434) {shape [1024, 1, 4, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 1, 4, 48], a view of %1434: no code */
 
   /* %1438 = matmul_permuted(%1437, %152) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 1024] */
   lk_gemm_batched2(B, 196608, 49152, 4194304, 4, 1024, 1024, 48, arena + 268435456, 48, 192, 1,
-      arena + 335544320, 0, 1, 48, arena + 134217728, 1048576, 1024, 0.0f);
+      arena + 329252864, 0, 1, 48, arena + 134217728, 1048576, 1024, 0.0f);
 
   /* %1439 = matmul_permuted(%155, %1437) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [0, 1, 2, 3]} layers.0.0.layers.1.0 : f32[B, 1, 4, 1024, 48] */
   lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1, 1024,
@@ -8457,7 +8478,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
       arena + 6291456);
 
   /* %1479 = add(%1426, %1478) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 938999232, (const long[]){1}, arena + 6291456,
+  lk_add(1, (const long[]){192}, arena + 944366208, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 233227584);
 
   /* %1480 = mul(%1475, %124) layers.0.0.norm2 : f32[B, 1024, 192] */
@@ -8473,7 +8494,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
       arena + 12582912);
 
   /* %1483 = add(%1429, %1482) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 938999424, (const long[]){1}, arena + 12582912,
+  lk_add(1, (const long[]){192}, arena + 944366400, (const long[]){1}, arena + 12582912,
       (const long[]){1}, arena + 233227776);
 
   /* %1484 = normalize_grad(%123, %1480) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
@@ -8694,7 +8715,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 220200960, arena);
 
   /* %1548 = conv2d_grad_weight(%1547, %85) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.17 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943521792,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943276032,
       arena + 6291456);
 
   /* %1549 = reduce_sum(%1547) {axes [1, 2], batch} to_patch_embedding.projections.17 : f32[192] */
@@ -8705,7 +8726,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 213909504, arena);
 
   /* %1551 = conv2d_grad_weight(%1550, %80) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.16 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943423488,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943177728,
       arena + 6296640);
 
   /* %1552 = reduce_sum(%1550) {axes [1, 2], batch} to_patch_embedding.projections.16 : f32[192] */
@@ -8716,7 +8737,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 207618048, arena);
 
   /* %1554 = conv2d_grad_weight(%1553, %75) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.15 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943325184,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943079424,
       arena + 6301824);
 
   /* %1555 = reduce_sum(%1553) {axes [1, 2], batch} to_patch_embedding.projections.15 : f32[192] */
@@ -8727,7 +8748,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 201326592, arena);
 
   /* %1557 = conv2d_grad_weight(%1556, %70) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.14 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943226880,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942981120,
       arena + 6307008);
 
   /* %1558 = reduce_sum(%1556) {axes [1, 2], batch} to_patch_embedding.projections.14 : f32[192] */
@@ -8738,7 +8759,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 195035136, arena);
 
   /* %1560 = conv2d_grad_weight(%1559, %65) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.13 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943128576,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942882816,
       arena + 6312192);
 
   /* %1561 = reduce_sum(%1559) {axes [1, 2], batch} to_patch_embedding.projections.13 : f32[192] */
@@ -8749,7 +8770,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 188743680, arena);
 
   /* %1563 = conv2d_grad_weight(%1562, %60) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.12 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 943030272,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942784512,
       arena + 6317376);
 
   /* %1564 = reduce_sum(%1562) {axes [1, 2], batch} to_patch_embedding.projections.12 : f32[192] */
@@ -8760,7 +8781,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 182452224, arena);
 
   /* %1566 = conv2d_grad_weight(%1565, %55) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.11 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942931968,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942686208,
       arena + 6322560);
 
   /* %1567 = reduce_sum(%1565) {axes [1, 2], batch} to_patch_embedding.projections.11 : f32[192] */
@@ -8771,7 +8792,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 176160768, arena);
 
   /* %1569 = conv2d_grad_weight(%1568, %50) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.10 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942833664,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942587904,
       arena + 6327744);
 
   /* %1570 = reduce_sum(%1568) {axes [1, 2], batch} to_patch_embedding.projections.10 : f32[192] */
@@ -8782,7 +8803,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 169869312, arena);
 
   /* %1572 = conv2d_grad_weight(%1571, %45) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942735360,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942489600,
       arena + 6332928);
 
   /* %1573 = reduce_sum(%1571) {axes [1, 2], batch} to_patch_embedding.projections.9 : f32[192] */
@@ -8793,7 +8814,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 163577856, arena);
 
   /* %1575 = conv2d_grad_weight(%1574, %40) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942637056,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942391296,
       arena + 6338112);
 
   /* %1576 = reduce_sum(%1574) {axes [1, 2], batch} to_patch_embedding.projections.8 : f32[192] */
@@ -8804,7 +8825,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 157286400, arena);
 
   /* %1578 = conv2d_grad_weight(%1577, %35) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942538752,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942292992,
       arena + 6343296);
 
   /* %1579 = reduce_sum(%1577) {axes [1, 2], batch} to_patch_embedding.projections.7 : f32[192] */
@@ -8815,7 +8836,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 150994944, arena);
 
   /* %1581 = conv2d_grad_weight(%1580, %30) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942440448,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942194688,
       arena + 6348480);
 
   /* %1582 = reduce_sum(%1580) {axes [1, 2], batch} to_patch_embedding.projections.6 : f32[192] */
@@ -8826,7 +8847,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 144703488, arena);
 
   /* %1584 = conv2d_grad_weight(%1583, %25) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942342144,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942096384,
       arena + 6353664);
 
   /* %1585 = reduce_sum(%1583) {axes [1, 2], batch} to_patch_embedding.projections.5 : f32[192] */
@@ -8837,7 +8858,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 138412032, arena);
 
   /* %1587 = conv2d_grad_weight(%1586, %20) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942243840,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941998080,
       arena + 6358848);
 
   /* %1588 = reduce_sum(%1586) {axes [1, 2], batch} to_patch_embedding.projections.4 : f32[192] */
@@ -8848,7 +8869,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 132120576, arena);
 
   /* %1590 = conv2d_grad_weight(%1589, %15) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942145536,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941899776,
       arena + 6364032);
 
   /* %1591 = reduce_sum(%1589) {axes [1, 2], batch} to_patch_embedding.projections.3 : f32[192] */
@@ -8859,7 +8880,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 125829120, arena);
 
   /* %1593 = conv2d_grad_weight(%1592, %10) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 942047232,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941801472,
       arena + 6369216);
 
   /* %1594 = reduce_sum(%1592) {axes [1, 2], batch} to_patch_embedding.projections.2 : f32[192] */
@@ -8870,7 +8891,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   lk_seq2img(B, 1024, 192, arena + 119537664, arena);
 
   /* %1596 = conv2d_grad_weight(%1595, %5) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[192, 3, 3, 3] */
-  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941948928,
+  lk_conv2d_grad_weight(B, 3, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena, arena + 941703168,
       arena + 6374400);
 
   /* %1597 = reduce_sum(%1595) {axes [1, 2], batch} to_patch_embedding.projections.1 : f32[192] */
@@ -8888,7 +8909,7 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
       arena + 6388032);
 
   /* output 0 "loss" = %700 : f32[1] */
-  memcpy(outputs[0], arena + 945064384, sizeof(float) * 1);
+  memcpy(outputs[0], arena + 944884160, sizeof(float) * 1);
   /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1599 : f32[192, 3, 3, 3] */
   memcpy(outputs[1], arena + 6379584, sizeof(float) * 5184);
   /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1600 : f32[192] */
@@ -9000,319 +9021,319 @@ int sag_tiny_cifar_train_forward(const float *const *params, const float *const 
   /* output 55 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1457 : f32[96] */
   memcpy(outputs[55], arena + 233228928, sizeof(float) * 96);
   /* output 56 "grad:layers.0.0.layers.1.0.proj.weight" = %1435 : f32[192, 192] */
-  memcpy(outputs[56], arena + 944173056, sizeof(float) * 36864);
+  memcpy(outputs[56], arena + 944111616, sizeof(float) * 36864);
   /* output 57 "grad:layers.0.0.layers.1.0.proj.bias" = %1436 : f32[192] */
-  memcpy(outputs[57], arena + 938999616, sizeof(float) * 192);
+  memcpy(outputs[57], arena + 944366592, sizeof(float) * 192);
   /* output 58 "grad:layers.0.0.layers.1.1.fc1.weight" = %1424 : f32[768, 192] */
-  memcpy(outputs[58], arena + 941801472, sizeof(float) * 147456);
+  memcpy(outputs[58], arena + 941555712, sizeof(float) * 147456);
   /* output 59 "grad:layers.0.0.layers.1.1.fc1.bias" = %1425 : f32[768] */
-  memcpy(outputs[59], arena + 938212608, sizeof(float) * 768);
+  memcpy(outputs[59], arena + 944357376, sizeof(float) * 768);
   /* output 60 "grad:layers.0.0.layers.1.1.fc2.weight" = %1419 : f32[192, 768] */
-  memcpy(outputs[60], arena + 941654016, sizeof(float) * 147456);
+  memcpy(outputs[60], arena + 941408256, sizeof(float) * 147456);
   /* output 61 "grad:layers.0.0.layers.1.1.fc2.bias" = %1420 : f32[192] */
-  memcpy(outputs[61], arena + 938999040, sizeof(float) * 192);
+  memcpy(outputs[61], arena + 944366016, sizeof(float) * 192);
   /* output 62 "grad:layers.0.1.conv.weight" = %1413 : f32[192, 192, 3, 3] */
-  memcpy(outputs[62], arena + 936972288, sizeof(float) * 331776);
+  memcpy(outputs[62], arena + 937304064, sizeof(float) * 331776);
   /* output 63 "grad:layers.0.1.conv.bias" = %1414 : f32[192] */
-  memcpy(outputs[63], arena + 938998848, sizeof(float) * 192);
+  memcpy(outputs[63], arena + 944365824, sizeof(float) * 192);
   /* output 64 "grad:layers.0.1.norm.weight" = %1409 : f32[192] */
-  memcpy(outputs[64], arena + 938998656, sizeof(float) * 192);
+  memcpy(outputs[64], arena + 944365632, sizeof(float) * 192);
   /* output 65 "grad:layers.0.1.norm.bias" = %1406 : f32[192] */
-  memcpy(outputs[65], arena + 938998464, sizeof(float) * 192);
+  memcpy(outputs[65], arena + 944365440, sizeof(float) * 192);
   /* output 66 "grad:layers.1.0.pos_emb" = %1402 : f32[256, 192] */
-  memcpy(outputs[66], arena + 937304064, sizeof(float) * 49152);
+  memcpy(outputs[66], arena + 938115072, sizeof(float) * 49152);
   /* output 67 "grad:layers.1.0.norm1.weight" = %1399 : f32[192] */
-  memcpy(outputs[67], arena + 938998272, sizeof(float) * 192);
+  memcpy(outputs[67], arena + 944365248, sizeof(float) * 192);
   /* output 68 "grad:layers.1.0.norm1.bias" = %1395 : f32[192] */
-  memcpy(outputs[68], arena + 938998080, sizeof(float) * 192);
+  memcpy(outputs[68], arena + 944365056, sizeof(float) * 192);
   /* output 69 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1391 : f32[192, 192] */
-  memcpy(outputs[69], arena + 944136192, sizeof(float) * 36864);
+  memcpy(outputs[69], arena + 944074752, sizeof(float) * 36864);
   /* output 70 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1392 : f32[192] */
-  memcpy(outputs[70], arena + 938997888, sizeof(float) * 192);
+  memcpy(outputs[70], arena + 944364864, sizeof(float) * 192);
   /* output 71 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1388 : f32[96, 192] */
-  memcpy(outputs[71], arena + 944338944, sizeof(float) * 18432);
+  memcpy(outputs[71], arena + 944332800, sizeof(float) * 18432);
   /* output 72 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1389 : f32[96] */
-  memcpy(outputs[72], arena + 944370720, sizeof(float) * 96);
+  memcpy(outputs[72], arena + 944367456, sizeof(float) * 96);
   /* output 73 "grad:layers.1.0.layers.0.0.proj.weight" = %1367 : f32[192, 192] */
-  memcpy(outputs[73], arena + 944099328, sizeof(float) * 36864);
+  memcpy(outputs[73], arena + 944037888, sizeof(float) * 36864);
   /* output 74 "grad:layers.1.0.layers.0.0.proj.bias" = %1368 : f32[192] */
-  memcpy(outputs[74], arena + 938997696, sizeof(float) * 192);
+  memcpy(outputs[74], arena + 944364672, sizeof(float) * 192);
   /* output 75 "grad:layers.1.0.norm2.weight" = %1361 : f32[192] */
-  memcpy(outputs[75], arena + 938997504, sizeof(float) * 192);
+  memcpy(outputs[75], arena + 944364480, sizeof(float) * 192);
   /* output 76 "grad:layers.1.0.norm2.bias" = %1357 : f32[192] */
-  memcpy(outputs[76], arena + 938997312, sizeof(float) * 192);
+  memcpy(outputs[76], arena + 944364288, sizeof(float) * 192);
   /* output 77 "grad:layers.1.0.layers.0.1.fc1.weight" = %1354 : f32[768, 192] */
-  memcpy(outputs[77], arena + 941506560, sizeof(float) * 147456);
+  memcpy(outputs[77], arena + 941260800, sizeof(float) * 147456);
   /* output 78 "grad:layers.1.0.layers.0.1.fc1.bias" = %1355 : f32[768] */
-  memcpy(outputs[78], arena + 937819392, sizeof(float) * 768);
+  memcpy(outputs[78], arena + 944356608, sizeof(float) * 768);
   /* output 79 "grad:layers.1.0.layers.0.1.fc2.weight" = %1349 : f32[192, 768] */
-  memcpy(outputs[79], arena + 941359104, sizeof(float) * 147456);
+  memcpy(outputs[79], arena + 941113344, sizeof(float) * 147456);
   /* output 80 "grad:layers.1.0.layers.0.1.fc2.bias" = %1350 : f32[192] */
-  memcpy(outputs[80], arena + 938997120, sizeof(float) * 192);
+  memcpy(outputs[80], arena + 944364096, sizeof(float) * 192);
   /* output 81 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1335 : f32[192, 192] */
-  memcpy(outputs[81], arena + 944062464, sizeof(float) * 36864);
+  memcpy(outputs[81], arena + 944001024, sizeof(float) * 36864);
   /* output 82 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1336 : f32[192] */
-  memcpy(outputs[82], arena + 938996928, sizeof(float) * 192);
+  memcpy(outputs[82], arena + 944363904, sizeof(float) * 192);
   /* output 83 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1332 : f32[96, 192] */
-  memcpy(outputs[83], arena + 944320512, sizeof(float) * 18432);
+  memcpy(outputs[83], arena + 944314368, sizeof(float) * 18432);
   /* output 84 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1333 : f32[96] */
-  memcpy(outputs[84], arena + 944370624, sizeof(float) * 96);
+  memcpy(outputs[84], arena + 944367360, sizeof(float) * 96);
   /* output 85 "grad:layers.1.0.layers.1.0.proj.weight" = %1311 : f32[192, 192] */
-  memcpy(outputs[85], arena + 944025600, sizeof(float) * 36864);
+  memcpy(outputs[85], arena + 943964160, sizeof(float) * 36864);
   /* output 86 "grad:layers.1.0.layers.1.0.proj.bias" = %1312 : f32[192] */
-  memcpy(outputs[86], arena + 938996736, sizeof(float) * 192);
+  memcpy(outputs[86], arena + 944363712, sizeof(float) * 192);
   /* output 87 "grad:layers.1.0.layers.1.1.fc1.weight" = %1298 : f32[768, 192] */
-  memcpy(outputs[87], arena + 941211648, sizeof(float) * 147456);
+  memcpy(outputs[87], arena + 940965888, sizeof(float) * 147456);
   /* output 88 "grad:layers.1.0.layers.1.1.fc1.bias" = %1299 : f32[768] */
-  memcpy(outputs[88], arena + 937818624, sizeof(float) * 768);
+  memcpy(outputs[88], arena + 944355840, sizeof(float) * 768);
   /* output 89 "grad:layers.1.0.layers.1.1.fc2.weight" = %1293 : f32[192, 768] */
-  memcpy(outputs[89], arena + 941064192, sizeof(float) * 147456);
+  memcpy(outputs[89], arena + 940818432, sizeof(float) * 147456);
   /* output 90 "grad:layers.1.0.layers.1.1.fc2.bias" = %1294 : f32[192] */
-  memcpy(outputs[90], arena + 938996544, sizeof(float) * 192);
+  memcpy(outputs[90], arena + 944363520, sizeof(float) * 192);
   /* output 91 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1279 : f32[192, 192] */
-  memcpy(outputs[91], arena + 943988736, sizeof(float) * 36864);
+  memcpy(outputs[91], arena + 943927296, sizeof(float) * 36864);
   /* output 92 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1280 : f32[192] */
-  memcpy(outputs[92], arena + 938996352, sizeof(float) * 192);
+  memcpy(outputs[92], arena + 944363328, sizeof(float) * 192);
   /* output 93 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1276 : f32[96, 192] */
-  memcpy(outputs[93], arena + 944302080, sizeof(float) * 18432);
+  memcpy(outputs[93], arena + 944295936, sizeof(float) * 18432);
   /* output 94 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1277 : f32[96] */
-  memcpy(outputs[94], arena + 944370528, sizeof(float) * 96);
+  memcpy(outputs[94], arena + 944367264, sizeof(float) * 96);
   /* output 95 "grad:layers.1.0.layers.2.0.proj.weight" = %1255 : f32[192, 192] */
-  memcpy(outputs[95], arena + 943951872, sizeof(float) * 36864);
+  memcpy(outputs[95], arena + 943890432, sizeof(float) * 36864);
   /* output 96 "grad:layers.1.0.layers.2.0.proj.bias" = %1256 : f32[192] */
-  memcpy(outputs[96], arena + 938996160, sizeof(float) * 192);
+  memcpy(outputs[96], arena + 944363136, sizeof(float) * 192);
   /* output 97 "grad:layers.1.0.layers.2.1.fc1.weight" = %1242 : f32[768, 192] */
-  memcpy(outputs[97], arena + 940916736, sizeof(float) * 147456);
+  memcpy(outputs[97], arena + 940670976, sizeof(float) * 147456);
   /* output 98 "grad:layers.1.0.layers.2.1.fc1.bias" = %1243 : f32[768] */
-  memcpy(outputs[98], arena + 937817856, sizeof(float) * 768);
+  memcpy(outputs[98], arena + 944355072, sizeof(float) * 768);
   /* output 99 "grad:layers.1.0.layers.2.1.fc2.weight" = %1237 : f32[192, 768] */
-  memcpy(outputs[99], arena + 940769280, sizeof(float) * 147456);
+  memcpy(outputs[99], arena + 940523520, sizeof(float) * 147456);
   /* output 100 "grad:layers.1.0.layers.2.1.fc2.bias" = %1238 : f32[192] */
-  memcpy(outputs[100], arena + 938995968, sizeof(float) * 192);
+  memcpy(outputs[100], arena + 944362944, sizeof(float) * 192);
   /* output 101 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1225 : f32[192, 192] */
-  memcpy(outputs[101], arena + 943915008, sizeof(float) * 36864);
+  memcpy(outputs[101], arena + 943853568, sizeof(float) * 36864);
   /* output 102 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1226 : f32[192] */
-  memcpy(outputs[102], arena + 938995776, sizeof(float) * 192);
+  memcpy(outputs[102], arena + 944362752, sizeof(float) * 192);
   /* output 103 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1222 : f32[96, 192] */
-  memcpy(outputs[103], arena + 944283648, sizeof(float) * 18432);
+  memcpy(outputs[103], arena + 944277504, sizeof(float) * 18432);
   /* output 104 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1223 : f32[96] */
-  memcpy(outputs[104], arena + 944370432, sizeof(float) * 96);
+  memcpy(outputs[104], arena + 944367168, sizeof(float) * 96);
   /* output 105 "grad:layers.1.0.layers.3.0.proj.weight" = %1201 : f32[192, 192] */
-  memcpy(outputs[105], arena + 943878144, sizeof(float) * 36864);
+  memcpy(outputs[105], arena + 943816704, sizeof(float) * 36864);
   /* output 106 "grad:layers.1.0.layers.3.0.proj.bias" = %1202 : f32[192] */
-  memcpy(outputs[106], arena + 938995584, sizeof(float) * 192);
+  memcpy(outputs[106], arena + 944362560, sizeof(float) * 192);
   /* output 107 "grad:layers.1.0.layers.3.1.fc1.weight" = %1190 : f32[768, 192] */
-  memcpy(outputs[107], arena + 940621824, sizeof(float) * 147456);
+  memcpy(outputs[107], arena + 940376064, sizeof(float) * 147456);
   /* output 108 "grad:layers.1.0.layers.3.1.fc1.bias" = %1191 : f32[768] */
-  memcpy(outputs[108], arena + 937817088, sizeof(float) * 768);
+  memcpy(outputs[108], arena + 944354304, sizeof(float) * 768);
   /* output 109 "grad:layers.1.0.layers.3.1.fc2.weight" = %1185 : f32[192, 768] */
-  memcpy(outputs[109], arena + 940474368, sizeof(float) * 147456);
+  memcpy(outputs[109], arena + 940228608, sizeof(float) * 147456);
   /* output 110 "grad:layers.1.0.layers.3.1.fc2.bias" = %1186 : f32[192] */
-  memcpy(outputs[110], arena + 938995392, sizeof(float) * 192);
+  memcpy(outputs[110], arena + 944362368, sizeof(float) * 192);
   /* output 111 "grad:layers.1.1.conv.weight" = %1179 : f32[192, 192, 3, 3] */
-  memcpy(outputs[111], arena + 936640512, sizeof(float) * 331776);
+  memcpy(outputs[111], arena + 936972288, sizeof(float) * 331776);
   /* output 112 "grad:layers.1.1.conv.bias" = %1180 : f32[192] */
-  memcpy(outputs[112], arena + 938995200, sizeof(float) * 192);
+  memcpy(outputs[112], arena + 944362176, sizeof(float) * 192);
   /* output 113 "grad:layers.1.1.norm.weight" = %1175 : f32[192] */
-  memcpy(outputs[113], arena + 938995008, sizeof(float) * 192);
+  memcpy(outputs[113], arena + 944361984, sizeof(float) * 192);
   /* output 114 "grad:layers.1.1.norm.bias" = %1172 : f32[192] */
-  memcpy(outputs[114], arena + 938994816, sizeof(float) * 192);
+  memcpy(outputs[114], arena + 944361792, sizeof(float) * 192);
   /* output 115 "grad:layers.2.0.pos_emb" = %1168 : f32[64, 192] */
-  memcpy(outputs[115], arena + 944357376, sizeof(float) * 12288);
+  memcpy(outputs[115], arena + 938201088, sizeof(float) * 12288);
   /* output 116 "grad:layers.2.0.norm1.weight" = %1165 : f32[192] */
-  memcpy(outputs[116], arena + 938994624, sizeof(float) * 192);
+  memcpy(outputs[116], arena + 944361600, sizeof(float) * 192);
   /* output 117 "grad:layers.2.0.norm1.bias" = %1161 : f32[192] */
-  memcpy(outputs[117], arena + 938994432, sizeof(float) * 192);
+  memcpy(outputs[117], arena + 944361408, sizeof(float) * 192);
   /* output 118 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1157 : f32[192, 192] */
-  memcpy(outputs[118], arena + 943841280, sizeof(float) * 36864);
+  memcpy(outputs[118], arena + 943779840, sizeof(float) * 36864);
   /* output 119 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1158 : f32[192] */
-  memcpy(outputs[119], arena + 938606400, sizeof(float) * 192);
+  memcpy(outputs[119], arena + 944361216, sizeof(float) * 192);
   /* output 120 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1154 : f32[96, 192] */
-  memcpy(outputs[120], arena + 944265216, sizeof(float) * 18432);
+  memcpy(outputs[120], arena + 944259072, sizeof(float) * 18432);
   /* output 121 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1155 : f32[96] */
-  memcpy(outputs[121], arena + 944370336, sizeof(float) * 96);
+  memcpy(outputs[121], arena + 944367072, sizeof(float) * 96);
   /* output 122 "grad:layers.2.0.layers.0.0.proj.weight" = %1133 : f32[192, 192] */
-  memcpy(outputs[122], arena + 943804416, sizeof(float) * 36864);
+  memcpy(outputs[122], arena + 943742976, sizeof(float) * 36864);
   /* output 123 "grad:layers.2.0.layers.0.0.proj.bias" = %1134 : f32[192] */
-  memcpy(outputs[123], arena + 938606208, sizeof(float) * 192);
+  memcpy(outputs[123], arena + 944361024, sizeof(float) * 192);
   /* output 124 "grad:layers.2.0.norm2.weight" = %1127 : f32[192] */
-  memcpy(outputs[124], arena + 938606016, sizeof(float) * 192);
+  memcpy(outputs[124], arena + 944360832, sizeof(float) * 192);
   /* output 125 "grad:layers.2.0.norm2.bias" = %1123 : f32[192] */
-  memcpy(outputs[125], arena + 938605824, sizeof(float) * 192);
+  memcpy(outputs[125], arena + 944360640, sizeof(float) * 192);
   /* output 126 "grad:layers.2.0.layers.0.1.fc1.weight" = %1120 : f32[768, 192] */
-  memcpy(outputs[126], arena + 940326912, sizeof(float) * 147456);
+  memcpy(outputs[126], arena + 940081152, sizeof(float) * 147456);
   /* output 127 "grad:layers.2.0.layers.0.1.fc1.bias" = %1121 : f32[768] */
-  memcpy(outputs[127], arena + 937816320, sizeof(float) * 768);
+  memcpy(outputs[127], arena + 944353536, sizeof(float) * 768);
   /* output 128 "grad:layers.2.0.layers.0.1.fc2.weight" = %1115 : f32[192, 768] */
-  memcpy(outputs[128], arena + 940179456, sizeof(float) * 147456);
+  memcpy(outputs[128], arena + 939933696, sizeof(float) * 147456);
   /* output 129 "grad:layers.2.0.layers.0.1.fc2.bias" = %1116 : f32[192] */
-  memcpy(outputs[129], arena + 938605632, sizeof(float) * 192);
+  memcpy(outputs[129], arena + 944360448, sizeof(float) * 192);
   /* output 130 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1101 : f32[192, 192] */
-  memcpy(outputs[130], arena + 943767552, sizeof(float) * 36864);
+  memcpy(outputs[130], arena + 943706112, sizeof(float) * 36864);
   /* output 131 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1102 : f32[192] */
-  memcpy(outputs[131], arena + 938605440, sizeof(float) * 192);
+  memcpy(outputs[131], arena + 944360256, sizeof(float) * 192);
   /* output 132 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1098 : f32[96, 192] */
-  memcpy(outputs[132], arena + 944246784, sizeof(float) * 18432);
+  memcpy(outputs[132], arena + 944240640, sizeof(float) * 18432);
   /* output 133 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1099 : f32[96] */
-  memcpy(outputs[133], arena + 944370240, sizeof(float) * 96);
+  memcpy(outputs[133], arena + 944366976, sizeof(float) * 96);
   /* output 134 "grad:layers.2.0.layers.1.0.proj.weight" = %1077 : f32[192, 192] */
-  memcpy(outputs[134], arena + 943730688, sizeof(float) * 36864);
+  memcpy(outputs[134], arena + 943669248, sizeof(float) * 36864);
   /* output 135 "grad:layers.2.0.layers.1.0.proj.bias" = %1078 : f32[192] */
-  memcpy(outputs[135], arena + 938605248, sizeof(float) * 192);
+  memcpy(outputs[135], arena + 944360064, sizeof(float) * 192);
   /* output 136 "grad:layers.2.0.layers.1.1.fc1.weight" = %1064 : f32[768, 192] */
-  memcpy(outputs[136], arena + 940032000, sizeof(float) * 147456);
+  memcpy(outputs[136], arena + 939786240, sizeof(float) * 147456);
   /* output 137 "grad:layers.2.0.layers.1.1.fc1.bias" = %1065 : f32[768] */
-  memcpy(outputs[137], arena + 937815552, sizeof(float) * 768);
+  memcpy(outputs[137], arena + 944352768, sizeof(float) * 768);
   /* output 138 "grad:layers.2.0.layers.1.1.fc2.weight" = %1059 : f32[192, 768] */
-  memcpy(outputs[138], arena + 939884544, sizeof(float) * 147456);
+  memcpy(outputs[138], arena + 939638784, sizeof(float) * 147456);
   /* output 139 "grad:layers.2.0.layers.1.1.fc2.bias" = %1060 : f32[192] */
-  memcpy(outputs[139], arena + 938605056, sizeof(float) * 192);
+  memcpy(outputs[139], arena + 944359872, sizeof(float) * 192);
   /* output 140 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %1045 : f32[192, 192] */
-  memcpy(outputs[140], arena + 937758720, sizeof(float) * 36864);
+  memcpy(outputs[140], arena + 943632384, sizeof(float) * 36864);
   /* output 141 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %1046 : f32[192] */
-  memcpy(outputs[141], arena + 938604864, sizeof(float) * 192);
+  memcpy(outputs[141], arena + 944359680, sizeof(float) * 192);
   /* output 142 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %1042 : f32[96, 192] */
-  memcpy(outputs[142], arena + 944228352, sizeof(float) * 18432);
+  memcpy(outputs[142], arena + 944222208, sizeof(float) * 18432);
   /* output 143 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %1043 : f32[96] */
-  memcpy(outputs[143], arena + 944370144, sizeof(float) * 96);
+  memcpy(outputs[143], arena + 944366880, sizeof(float) * 96);
   /* output 144 "grad:layers.2.0.layers.2.0.proj.weight" = %1021 : f32[192, 192] */
-  memcpy(outputs[144], arena + 937721856, sizeof(float) * 36864);
+  memcpy(outputs[144], arena + 943595520, sizeof(float) * 36864);
   /* output 145 "grad:layers.2.0.layers.2.0.proj.bias" = %1022 : f32[192] */
-  memcpy(outputs[145], arena + 938604672, sizeof(float) * 192);
+  memcpy(outputs[145], arena + 944359488, sizeof(float) * 192);
   /* output 146 "grad:layers.2.0.layers.2.1.fc1.weight" = %1008 : f32[768, 192] */
-  memcpy(outputs[146], arena + 939737088, sizeof(float) * 147456);
+  memcpy(outputs[146], arena + 939491328, sizeof(float) * 147456);
   /* output 147 "grad:layers.2.0.layers.2.1.fc1.bias" = %1009 : f32[768] */
-  memcpy(outputs[147], arena + 937814784, sizeof(float) * 768);
+  memcpy(outputs[147], arena + 944352000, sizeof(float) * 768);
   /* output 148 "grad:layers.2.0.layers.2.1.fc2.weight" = %1003 : f32[192, 768] */
-  memcpy(outputs[148], arena + 939589632, sizeof(float) * 147456);
+  memcpy(outputs[148], arena + 939343872, sizeof(float) * 147456);
   /* output 149 "grad:layers.2.0.layers.2.1.fc2.bias" = %1004 : f32[192] */
-  memcpy(outputs[149], arena + 938604480, sizeof(float) * 192);
+  memcpy(outputs[149], arena + 944359296, sizeof(float) * 192);
   /* output 150 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %991 : f32[192, 192] */
-  memcpy(outputs[150], arena + 937390080, sizeof(float) * 36864);
+  memcpy(outputs[150], arena + 943558656, sizeof(float) * 36864);
   /* output 151 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %992 : f32[192] */
-  memcpy(outputs[151], arena + 938604288, sizeof(float) * 192);
+  memcpy(outputs[151], arena + 944359104, sizeof(float) * 192);
   /* output 152 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %988 : f32[96, 192] */
-  memcpy(outputs[152], arena + 937795584, sizeof(float) * 18432);
+  memcpy(outputs[152], arena + 944203776, sizeof(float) * 18432);
   /* output 153 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %989 : f32[96] */
-  memcpy(outputs[153], arena + 944370048, sizeof(float) * 96);
+  memcpy(outputs[153], arena + 944366784, sizeof(float) * 96);
   /* output 154 "grad:layers.2.0.layers.3.0.proj.weight" = %967 : f32[192, 192] */
-  memcpy(outputs[154], arena + 937353216, sizeof(float) * 36864);
+  memcpy(outputs[154], arena + 943521792, sizeof(float) * 36864);
   /* output 155 "grad:layers.2.0.layers.3.0.proj.bias" = %968 : f32[192] */
-  memcpy(outputs[155], arena + 938604096, sizeof(float) * 192);
+  memcpy(outputs[155], arena + 944358912, sizeof(float) * 192);
   /* output 156 "grad:layers.2.0.layers.3.1.fc1.weight" = %956 : f32[768, 192] */
-  memcpy(outputs[156], arena + 937574400, sizeof(float) * 147456);
+  memcpy(outputs[156], arena + 939196416, sizeof(float) * 147456);
   /* output 157 "grad:layers.2.0.layers.3.1.fc1.bias" = %957 : f32[768] */
-  memcpy(outputs[157], arena + 937814016, sizeof(float) * 768);
+  memcpy(outputs[157], arena + 944351232, sizeof(float) * 768);
   /* output 158 "grad:layers.2.0.layers.3.1.fc2.weight" = %951 : f32[192, 768] */
-  memcpy(outputs[158], arena + 937426944, sizeof(float) * 147456);
+  memcpy(outputs[158], arena + 939048960, sizeof(float) * 147456);
   /* output 159 "grad:layers.2.0.layers.3.1.fc2.bias" = %952 : f32[192] */
-  memcpy(outputs[159], arena + 938603904, sizeof(float) * 192);
+  memcpy(outputs[159], arena + 944358720, sizeof(float) * 192);
   /* output 160 "grad:layers.2.1.conv.weight" = %945 : f32[192, 192, 3, 3] */
-  memcpy(outputs[160], arena + 937820160, sizeof(float) * 331776);
+  memcpy(outputs[160], arena + 936640512, sizeof(float) * 331776);
   /* output 161 "grad:layers.2.1.conv.bias" = %946 : f32[192] */
-  memcpy(outputs[161], arena + 938603712, sizeof(float) * 192);
+  memcpy(outputs[161], arena + 944358528, sizeof(float) * 192);
   /* output 162 "grad:layers.2.1.norm.weight" = %941 : f32[192] */
-  memcpy(outputs[162], arena + 938603520, sizeof(float) * 192);
+  memcpy(outputs[162], arena + 944358336, sizeof(float) * 192);
   /* output 163 "grad:layers.2.1.norm.bias" = %938 : f32[192] */
-  memcpy(outputs[163], arena + 938603328, sizeof(float) * 192);
+  memcpy(outputs[163], arena + 944358144, sizeof(float) * 192);
   /* output 164 "grad:layers.3.0.pos_emb" = %934 : f32[16, 192] */
-  memcpy(outputs[164], arena + 938207232, sizeof(float) * 3072);
+  memcpy(outputs[164], arena + 938600448, sizeof(float) * 3072);
   /* output 165 "grad:layers.3.0.norm1.weight" = %931 : f32[192] */
-  memcpy(outputs[165], arena + 938603136, sizeof(float) * 192);
+  memcpy(outputs[165], arena + 944458368, sizeof(float) * 192);
   /* output 166 "grad:layers.3.0.norm1.bias" = %927 : f32[192] */
-  memcpy(outputs[166], arena + 938602944, sizeof(float) * 192);
+  memcpy(outputs[166], arena + 944458176, sizeof(float) * 192);
   /* output 167 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %923 : f32[192, 192] */
-  memcpy(outputs[167], arena + 943693824, sizeof(float) * 36864);
+  memcpy(outputs[167], arena + 943484928, sizeof(float) * 36864);
   /* output 168 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %924 : f32[192] */
-  memcpy(outputs[168], arena + 938602752, sizeof(float) * 192);
+  memcpy(outputs[168], arena + 944457984, sizeof(float) * 192);
   /* output 169 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %920 : f32[96, 192] */
-  memcpy(outputs[169], arena + 944209920, sizeof(float) * 18432);
+  memcpy(outputs[169], arena + 944185344, sizeof(float) * 18432);
   /* output 170 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %921 : f32[96] */
-  memcpy(outputs[170], arena + 944369952, sizeof(float) * 96);
+  memcpy(outputs[170], arena + 944458848, sizeof(float) * 96);
   /* output 171 "grad:layers.3.0.layers.0.0.proj.weight" = %899 : f32[192, 192] */
-  memcpy(outputs[171], arena + 943656960, sizeof(float) * 36864);
+  memcpy(outputs[171], arena + 943448064, sizeof(float) * 36864);
   /* output 172 "grad:layers.3.0.layers.0.0.proj.bias" = %900 : f32[192] */
-  memcpy(outputs[172], arena + 938602560, sizeof(float) * 192);
+  memcpy(outputs[172], arena + 944457792, sizeof(float) * 192);
   /* output 173 "grad:layers.3.0.norm2.weight" = %893 : f32[192] */
-  memcpy(outputs[173], arena + 938602368, sizeof(float) * 192);
+  memcpy(outputs[173], arena + 944457600, sizeof(float) * 192);
   /* output 174 "grad:layers.3.0.norm2.bias" = %889 : f32[192] */
-  memcpy(outputs[174], arena + 938602176, sizeof(float) * 192);
+  memcpy(outputs[174], arena + 944457408, sizeof(float) * 192);
   /* output 175 "grad:layers.3.0.layers.0.1.fc1.weight" = %886 : f32[768, 192] */
-  memcpy(outputs[175], arena + 939442176, sizeof(float) * 147456);
+  memcpy(outputs[175], arena + 938901504, sizeof(float) * 147456);
   /* output 176 "grad:layers.3.0.layers.0.1.fc1.bias" = %887 : f32[768] */
-  memcpy(outputs[176], arena + 938211840, sizeof(float) * 768);
+  memcpy(outputs[176], arena + 938605824, sizeof(float) * 768);
   /* output 177 "grad:layers.3.0.layers.0.1.fc2.weight" = %881 : f32[192, 768] */
-  memcpy(outputs[177], arena + 939294720, sizeof(float) * 147456);
+  memcpy(outputs[177], arena + 938754048, sizeof(float) * 147456);
   /* output 178 "grad:layers.3.0.layers.0.1.fc2.bias" = %882 : f32[192] */
-  memcpy(outputs[178], arena + 938601984, sizeof(float) * 192);
+  memcpy(outputs[178], arena + 944457216, sizeof(float) * 192);
   /* output 179 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %867 : f32[192, 192] */
-  memcpy(outputs[179], arena + 943620096, sizeof(float) * 36864);
+  memcpy(outputs[179], arena + 943411200, sizeof(float) * 36864);
   /* output 180 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %868 : f32[192] */
-  memcpy(outputs[180], arena + 938601792, sizeof(float) * 192);
+  memcpy(outputs[180], arena + 944457024, sizeof(float) * 192);
   /* output 181 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %864 : f32[96, 192] */
-  memcpy(outputs[181], arena + 938975232, sizeof(float) * 18432);
+  memcpy(outputs[181], arena + 944166912, sizeof(float) * 18432);
   /* output 182 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %865 : f32[96] */
-  memcpy(outputs[182], arena + 944369856, sizeof(float) * 96);
+  memcpy(outputs[182], arena + 944458752, sizeof(float) * 96);
   /* output 183 "grad:layers.3.0.layers.1.0.proj.weight" = %843 : f32[192, 192] */
-  memcpy(outputs[183], arena + 938938368, sizeof(float) * 36864);
+  memcpy(outputs[183], arena + 943374336, sizeof(float) * 36864);
   /* output 184 "grad:layers.3.0.layers.1.0.proj.bias" = %844 : f32[192] */
-  memcpy(outputs[184], arena + 938601600, sizeof(float) * 192);
+  memcpy(outputs[184], arena + 944456832, sizeof(float) * 192);
   /* output 185 "grad:layers.3.0.layers.1.1.fc1.weight" = %830 : f32[768, 192] */
-  memcpy(outputs[185], arena + 939147264, sizeof(float) * 147456);
+  memcpy(outputs[185], arena + 938360832, sizeof(float) * 147456);
   /* output 186 "grad:layers.3.0.layers.1.1.fc1.bias" = %831 : f32[768] */
-  memcpy(outputs[186], arena + 938211072, sizeof(float) * 768);
+  memcpy(outputs[186], arena + 938605056, sizeof(float) * 768);
   /* output 187 "grad:layers.3.0.layers.1.1.fc2.weight" = %825 : f32[192, 768] */
-  memcpy(outputs[187], arena + 938754048, sizeof(float) * 147456);
+  memcpy(outputs[187], arena + 937967616, sizeof(float) * 147456);
   /* output 188 "grad:layers.3.0.layers.1.1.fc2.bias" = %826 : f32[192] */
-  memcpy(outputs[188], arena + 938601408, sizeof(float) * 192);
+  memcpy(outputs[188], arena + 944456640, sizeof(float) * 192);
   /* output 189 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %811 : f32[192, 192] */
-  memcpy(outputs[189], arena + 938901504, sizeof(float) * 36864);
+  memcpy(outputs[189], arena + 938545152, sizeof(float) * 36864);
   /* output 190 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %812 : f32[192] */
-  memcpy(outputs[190], arena + 938601216, sizeof(float) * 192);
+  memcpy(outputs[190], arena + 944456448, sizeof(float) * 192);
   /* output 191 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %808 : f32[96, 192] */
-  memcpy(outputs[191], arena + 938188800, sizeof(float) * 18432);
+  memcpy(outputs[191], arena + 944148480, sizeof(float) * 18432);
   /* output 192 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %809 : f32[96] */
-  memcpy(outputs[192], arena + 944369760, sizeof(float) * 96);
+  memcpy(outputs[192], arena + 944458656, sizeof(float) * 96);
   /* output 193 "grad:layers.3.0.layers.2.0.proj.weight" = %787 : f32[192, 192] */
-  memcpy(outputs[193], arena + 938151936, sizeof(float) * 36864);
+  memcpy(outputs[193], arena + 937783296, sizeof(float) * 36864);
   /* output 194 "grad:layers.3.0.layers.2.0.proj.bias" = %788 : f32[192] */
-  memcpy(outputs[194], arena + 938601024, sizeof(float) * 192);
+  memcpy(outputs[194], arena + 944456256, sizeof(float) * 192);
   /* output 195 "grad:layers.3.0.layers.2.1.fc1.weight" = %774 : f32[768, 192] */
-  memcpy(outputs[195], arena + 938360832, sizeof(float) * 147456);
+  memcpy(outputs[195], arena + 937635840, sizeof(float) * 147456);
   /* output 196 "grad:layers.3.0.layers.2.1.fc1.bias" = %775 : f32[768] */
-  memcpy(outputs[196], arena + 938210304, sizeof(float) * 768);
+  memcpy(outputs[196], arena + 938604288, sizeof(float) * 768);
   /* output 197 "grad:layers.3.0.layers.2.1.fc2.weight" = %769 : f32[192, 768] */
-  memcpy(outputs[197], arena + 938213376, sizeof(float) * 147456);
+  memcpy(outputs[197], arena + 937820160, sizeof(float) * 147456);
   /* output 198 "grad:layers.3.0.layers.2.1.fc2.bias" = %770 : f32[192] */
-  memcpy(outputs[198], arena + 938600832, sizeof(float) * 192);
+  memcpy(outputs[198], arena + 944456064, sizeof(float) * 192);
   /* output 199 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %757 : f32[192, 192] */
-  memcpy(outputs[199], arena + 938545152, sizeof(float) * 36864);
+  memcpy(outputs[199], arena + 938508288, sizeof(float) * 36864);
   /* output 200 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %758 : f32[192] */
-  memcpy(outputs[200], arena + 938600640, sizeof(float) * 192);
+  memcpy(outputs[200], arena + 944455872, sizeof(float) * 192);
   /* output 201 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %754 : f32[96, 192] */
   memcpy(outputs[201], arena + 938582016, sizeof(float) * 18432);
   /* output 202 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %755 : f32[96] */
-  memcpy(outputs[202], arena + 944369664, sizeof(float) * 96);
+  memcpy(outputs[202], arena + 944458560, sizeof(float) * 96);
   /* output 203 "grad:layers.3.0.layers.3.0.proj.weight" = %733 : f32[192, 192] */
-  memcpy(outputs[203], arena + 938508288, sizeof(float) * 36864);
+  memcpy(outputs[203], arena + 938164224, sizeof(float) * 36864);
   /* output 204 "grad:layers.3.0.layers.3.0.proj.bias" = %734 : f32[192] */
-  memcpy(outputs[204], arena + 938600448, sizeof(float) * 192);
+  memcpy(outputs[204], arena + 944455680, sizeof(float) * 192);
   /* output 205 "grad:layers.3.0.layers.3.1.fc1.weight" = %722 : f32[768, 192] */
-  memcpy(outputs[205], arena + 938606592, sizeof(float) * 147456);
+  memcpy(outputs[205], arena + 938213376, sizeof(float) * 147456);
   /* output 206 "grad:layers.3.0.layers.3.1.fc1.bias" = %723 : f32[768] */
-  memcpy(outputs[206], arena + 938993664, sizeof(float) * 768);
+  memcpy(outputs[206], arena + 938603520, sizeof(float) * 768);
   /* output 207 "grad:layers.3.0.layers.3.1.fc2.weight" = %717 : f32[192, 768] */
-  memcpy(outputs[207], arena + 938999808, sizeof(float) * 147456);
+  memcpy(outputs[207], arena + 938606592, sizeof(float) * 147456);
   /* output 208 "grad:layers.3.0.layers.3.1.fc2.bias" = %718 : f32[192] */
-  memcpy(outputs[208], arena + 945064192, sizeof(float) * 192);
+  memcpy(outputs[208], arena + 944883968, sizeof(float) * 192);
   /* output 209 "grad:norm.weight" = %712 : f32[192] */
-  memcpy(outputs[209], arena + 945064000, sizeof(float) * 192);
+  memcpy(outputs[209], arena + 944883776, sizeof(float) * 192);
   /* output 210 "grad:norm.bias" = %709 : f32[192] */
-  memcpy(outputs[210], arena + 945063808, sizeof(float) * 192);
+  memcpy(outputs[210], arena + 944883584, sizeof(float) * 192);
   /* output 211 "grad:mlp_head.weight" = %704 : f32[10, 192] */
-  memcpy(outputs[211], arena + 945061888, sizeof(float) * 1920);
+  memcpy(outputs[211], arena + 944881664, sizeof(float) * 1920);
   /* output 212 "grad:mlp_head.bias" = %705 : f32[10] */
-  memcpy(outputs[212], arena + 945064400, sizeof(float) * 10);
+  memcpy(outputs[212], arena + 944884176, sizeof(float) * 10);
   return 0;
 } // sag_tiny_cifar_train_forward
 

@@ -1115,9 +1115,11 @@ void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, cons
  * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
  *   batched GEMM straight on the activations (no copy).
  * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: im2col into the workspace, col_{b,g}[Cin/G·kh·kw, Ho·Wo], then per group one
- *   batched GEMM w_g[Cout/G, Cin/G·kh·kw] · col_{b,g} with the bias added in the GEMM's store.
- *   Patch embeddings (kernel = stride) land here; their im2col is a pure re-layout.
+ * - anything else: one image and a block of output rows at a time, im2col of the block into the
+ *   workspace, col[Cin·kh·kw, rows·Wo], then per group one GEMM w_g[Cout/G, Cin/G·kh·kw] · col_g
+ *   with the bias added in the GEMM's store. The block is sized so col stays near 1 MiB (in L2)
+ *   while the GEMM reads it; im2col of the whole batch at once made CeiT's stem write and re-read
+ *   118 MB at batch 16 (51 ms, 223 MiB resident). See lk__conv_block_rows.
  * im2col and the GEMMs are separate parallel regions (one per group). */
 
 static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
@@ -1132,28 +1134,41 @@ static void lk__conv_valid_cols(int Ww, int Wo, int sw, int pw, int kj, int *lo,
   *hi = (int)lk_max_l(lk_min_l(h, Wo), *lo);
 }
 
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths). */
-size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
-                                  int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
-  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
-  if (groups == Cin && groups == Cout && groups > 1) return 0;
-  return (size_t)B * Cin * kh * kw * Ho * Wo;
+/* Output rows per im2col block: col [K, rows·Wo] (K = Cin·kh·kw) of about 2^18 floats (1 MiB, one
+ * core's L2), but at least 256 columns so the GEMM's N is not all edge (SAG's 3×3 convolutions
+ * have K = 1728), and never more than the image. The emitter mirrors this rule
+ * (`conv2dWorkspace`, Kernels+Products.swift). */
+static long lk__conv_block_rows(long K, long Ho, long Wo) {
+  long rows = (1L << 18) / (K * Wo);
+  if (rows * Wo < 256) rows = lk_ceil_div(256, Wo);
+  return lk_max_l(1, lk_min_l(rows, Ho));
 }
 
-/* col[(b·Cin + c)·kh·kw + ki·kw + kj][oh·Wo + ow] = x[b, c, oh·sh − ph + ki, ow·sw − pw + kj] or 0.
- * Since c runs over all Cin, the rows of group g are the contiguous block for c in g's channels. */
-static void lk__conv_im2col(int B, int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
-                       int Ho, int Wo, const float *restrict x, float *restrict col) {
-  long rows = (long)B * Cin * kh * kw;
-  LK_OMP(parallel for schedule(static) if(rows * Ho * Wo >= LK_PAR_MIN))
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths): one block, whatever B. */
+size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
+                                  int sw, int ph, int pw, int groups) {
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1, K = (long)Cin * kh * kw;
+  (void)B;
+  if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
+  if (groups == Cin && groups == Cout && groups > 1) return 0;
+  if (Ho <= 0 || Wo <= 0) return 0;
+  return (size_t)(K * lk__conv_block_rows(K, Ho, Wo) * Wo);
+}
+
+/* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
+ * x[c, oh·sh − ph + ki, ow·sw − pw + kj] or 0. Since c runs over all Cin, the rows of group g are the
+ * contiguous block for c in g's channels. */
+static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int oh0, int oh1,
+                            int Wo, const float *restrict x, float *restrict col) {
+  long rows = (long)Cin * kh * kw, n = (long)(oh1 - oh0) * Wo;
+  LK_OMP(parallel for schedule(static) if(rows * n >= LK_PAR_MIN))
   for (long r = 0; r < rows; ++r) {
     int kj = (int)(r % kw), ki = (int)(r / kw % kh);
-    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane (b, c) */
-    float *d = col + r * Ho * Wo;
+    const float *xc = x + r / ((long)kh * kw) * Hh * Ww; /* plane c */
+    float *d = col + r * n;
     int lo, hi;
     lk__conv_valid_cols(Ww, Wo, sw, pw, kj, &lo, &hi);
-    for (int oh = 0; oh < Ho; ++oh, d += Wo) {
+    for (int oh = oh0; oh < oh1; ++oh, d += Wo) {
       int ih = oh * sh - ph + ki;
       if (ih < 0 || ih >= Hh) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
       const float *xr = xc + (long)ih * Ww;
@@ -1319,15 +1334,21 @@ void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
   {
     int G = groups, cog = Cout / G;
     long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+    int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
     float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
     if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
       for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
       return;
     }
-    lk__conv_im2col(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, col);
-    for (int g = 0; g < G; ++g)
-      lk_gemm_ex(B, cog, (int)HWo, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * HWo, G * kg * HWo, HWo, 1,
-                 y + g * cog * HWo, Cout * HWo, HWo, 0.0f, bias ? bias + g * cog : NULL, NULL);
+    for (int b = 0; b < B; ++b)
+      for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+        int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+        float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+        lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+        for (int g = 0; g < G; ++g)
+          lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                     0.0f, bias ? bias + g * cog : NULL, NULL);
+      }
     if (!ws) lk_scratch_free(col);
   }
 }
@@ -4069,7 +4090,7 @@ static const unsigned char sag_tiny_imagenet_train_param_read_[196] = {
 };
 int sag_tiny_imagenet_train_param_read_by_forward(int i) { return i >= 0 && i < 196 ? sag_tiny_imagenet_train_param_read_[i] : 0; }
 
-size_t sag_tiny_imagenet_train_arena_bytes(void) { return 3705103872; }
+size_t sag_tiny_imagenet_train_arena_bytes(void) { return 3705693696; }
 
 void sag_tiny_imagenet_train_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4095,113 +4116,113 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   const int B = 32; /* the batch the model is compiled for */
 
   /* %3 = conv2d(%0, %1, %2) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.0 : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 3, 224, 224, 192, 9, 9, 7, 7, 1, 1, 1, inputs[0], params[0], params[1],
-      arena + 7962624, arena);
+  lk_conv2d(B, 3, 224, 224, 192, 9, 9, 7, 7, 1, 1, 1, inputs[0], params[0], params[1], arena,
+      arena + 6291456);
 
   /* %4 = img2seq(%3) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena + 14254080);
+  lk_img2seq(B, 192, 1024, arena, arena + 6291456);
 
   /* %5 = circular_pad(%0) {left 1, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 225] */
   lk_circular_pad(B * 3, 224, 224, 0, 0, 1, 0, inputs[0], arena + 896122176);
 
   /* %8 = conv2d(%5, %6, %7) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.1 : f32[B, 192, 32, 32] */
   lk_conv2d(B, 3, 224, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 896122176, params[2], params[3],
-      arena + 7962624, arena);
+      arena, arena + 12582912);
 
   /* %9 = img2seq(%8) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena + 20545536);
+  lk_img2seq(B, 192, 1024, arena, arena + 12582912);
 
   /* %10 = circular_pad(%0) {left 2, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 226] */
   lk_circular_pad(B * 3, 224, 224, 0, 0, 2, 0, inputs[0], arena + 886402368);
 
   /* %13 = conv2d(%10, %11, %12) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.2 : f32[B, 192, 32, 32] */
   lk_conv2d(B, 3, 224, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 886402368, params[4], params[5],
-      arena + 7962624, arena);
+      arena, arena + 18874368);
 
   /* %14 = img2seq(%13) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena + 26836992);
+  lk_img2seq(B, 192, 1024, arena, arena + 18874368);
 
   /* %15 = circular_pad(%0) {left 3, right 0, top 0, bottom 0} to_patch_embedding : f32[B, 3, 224, 227] */
   lk_circular_pad(B * 3, 224, 224, 0, 0, 3, 0, inputs[0], arena + 871779552);
 
   /* %18 = conv2d(%15, %16, %17) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.3 : f32[B, 192, 32, 32] */
   lk_conv2d(B, 3, 224, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 871779552, params[6], params[7],
-      arena + 7962624, arena);
+      arena, arena + 25165824);
 
   /* %19 = img2seq(%18) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena + 33128448);
+  lk_img2seq(B, 192, 1024, arena, arena + 25165824);
 
   /* %20 = circular_pad(%0) {left 0, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 224] */
   lk_circular_pad(B * 3, 224, 224, 1, 0, 0, 0, inputs[0], arena + 900960576);
 
   /* %23 = conv2d(%20, %21, %22) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.4 : f32[B, 192, 32, 32] */
   lk_conv2d(B, 3, 225, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 900960576, params[8], params[9],
-      arena + 7962624, arena);
+      arena, arena + 31457280);
 
   /* %24 = img2seq(%23) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena + 39419904);
+  lk_img2seq(B, 192, 1024, arena, arena + 31457280);
 
   /* %25 = circular_pad(%0) {left 0, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 224] */
   lk_circular_pad(B * 3, 224, 224, 2, 0, 0, 0, inputs[0], arena + 891262272);
 
   /* %28 = conv2d(%25, %26, %27) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.5 : f32[B, 192, 32, 32] */
   lk_conv2d(B, 3, 226, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 891262272, params[10], params[11],
-      arena + 7962624, arena);
+      arena, arena + 37748736);
 
   /* %29 = img2seq(%28) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena + 45711360);
+  lk_img2seq(B, 192, 1024, arena, arena + 37748736);
 
   /* %30 = circular_pad(%0) {left 0, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 224] */
   lk_circular_pad(B * 3, 224, 224, 3, 0, 0, 0, inputs[0], arena + 876660960);
 
   /* %33 = conv2d(%30, %31, %32) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.6 : f32[B, 192, 32, 32] */
   lk_conv2d(B, 3, 227, 224, 192, 9, 9, 7, 7, 1, 1, 1, arena + 876660960, params[12], params[13],
-      arena + 7962624, arena);
+      arena, arena + 44040192);
 
   /* %34 = img2seq(%33) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena + 52002816);
+  lk_img2seq(B, 192, 1024, arena, arena + 44040192);
 
   /* %35 = circular_pad(%0) {left 1, right 0, top 1, bottom 0} to_patch_embedding : f32[B, 3, 225, 225] */
   lk_circular_pad(B * 3, 224, 224, 1, 0, 1, 0, inputs[0], arena + 881542368);
 
   /* %38 = conv2d(%35, %36, %37) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.7 : f32[B, 192, 32, 32] */
   lk_conv2d(B, 3, 225, 225, 192, 9, 9, 7, 7, 1, 1, 1, arena + 881542368, params[14], params[15],
-      arena + 7962624, arena);
+      arena, arena + 50331648);
 
   /* %39 = img2seq(%38) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena + 58294272);
+  lk_img2seq(B, 192, 1024, arena, arena + 50331648);
 
   /* %40 = circular_pad(%0) {left 2, right 0, top 2, bottom 0} to_patch_embedding : f32[B, 3, 226, 226] */
   lk_circular_pad(B * 3, 224, 224, 2, 0, 2, 0, inputs[0], arena + 866876256);
 
   /* %43 = conv2d(%40, %41, %42) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.8 : f32[B, 192, 32, 32] */
   lk_conv2d(B, 3, 226, 226, 192, 9, 9, 7, 7, 1, 1, 1, arena + 866876256, params[16], params[17],
-      arena + 7962624, arena);
+      arena, arena + 56623104);
 
   /* %44 = img2seq(%43) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena + 64585728);
+  lk_img2seq(B, 192, 1024, arena, arena + 56623104);
 
   /* %45 = circular_pad(%0) {left 3, right 0, top 3, bottom 0} to_patch_embedding : f32[B, 3, 227, 227] */
   lk_circular_pad(B * 3, 224, 224, 3, 0, 3, 0, inputs[0], arena + 861929472);
 
   /* %48 = conv2d(%45, %46, %47) {out 192, kernel [9, 9], stride [7, 7], padding [1, 1], groups 1} to_patch_embedding.projections.9 : f32[B, 192, 32, 32] */
   lk_conv2d(B, 3, 227, 227, 192, 9, 9, 7, 7, 1, 1, 1, arena + 861929472, params[18], params[19],
-      arena + 7962624, arena);
+      arena, arena + 62914560);
 
   /* %49 = img2seq(%48) to_patch_embedding : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 7962624, arena);
+  lk_img2seq(B, 192, 1024, arena, arena + 62914560);
 
   /* %50 = stack(%4, %9, %14, %19, %24, %29, %34, %39, %44, %49) {axis 0} to_patch_embedding : f32[B, 10, 1024, 192] */
-  lk_copy_rows(B, 196608, arena + 14254080, 196608, arena + 402653184, 1966080);
-  lk_copy_rows(B, 196608, arena + 20545536, 196608, arena + 402849792, 1966080);
-  lk_copy_rows(B, 196608, arena + 26836992, 196608, arena + 403046400, 1966080);
-  lk_copy_rows(B, 196608, arena + 33128448, 196608, arena + 403243008, 1966080);
-  lk_copy_rows(B, 196608, arena + 39419904, 196608, arena + 403439616, 1966080);
-  lk_copy_rows(B, 196608, arena + 45711360, 196608, arena + 403636224, 1966080);
-  lk_copy_rows(B, 196608, arena + 52002816, 196608, arena + 403832832, 1966080);
-  lk_copy_rows(B, 196608, arena + 58294272, 196608, arena + 404029440, 1966080);
-  lk_copy_rows(B, 196608, arena + 64585728, 196608, arena + 404226048, 1966080);
-  lk_copy_rows(B, 196608, arena, 196608, arena + 404422656, 1966080);
+  lk_copy_rows(B, 196608, arena + 6291456, 196608, arena + 402653184, 1966080);
+  lk_copy_rows(B, 196608, arena + 12582912, 196608, arena + 402849792, 1966080);
+  lk_copy_rows(B, 196608, arena + 18874368, 196608, arena + 403046400, 1966080);
+  lk_copy_rows(B, 196608, arena + 25165824, 196608, arena + 403243008, 1966080);
+  lk_copy_rows(B, 196608, arena + 31457280, 196608, arena + 403439616, 1966080);
+  lk_copy_rows(B, 196608, arena + 37748736, 196608, arena + 403636224, 1966080);
+  lk_copy_rows(B, 196608, arena + 44040192, 196608, arena + 403832832, 1966080);
+  lk_copy_rows(B, 196608, arena + 50331648, 196608, arena + 404029440, 1966080);
+  lk_copy_rows(B, 196608, arena + 56623104, 196608, arena + 404226048, 1966080);
+  lk_copy_rows(B, 196608, arena + 62914560, 196608, arena + 404422656, 1966080);
 
   /* %52 = add(%50, %51) layers.0.0 : f32[B, 10, 1024, 192], written over %50 */
   lk_add(4, (const long[]){B, 10, 1024, 192}, arena + 402653184,
@@ -4356,110 +4377,110 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %116 = matmul_permuted(%115, %112) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48] */
   lk_gemm_batched2(B, 4194304, 196608, 196608, 4, 1024, 48, 1024, arena, 1048576, 1024, 1,
-      arena + 268435456, 48, 192, 1, arena + 241172480, 48, 192, 0.0f);
+      arena + 268435456, 48, 192, 1, arena + 234881024, 48, 192, 0.0f);
 
   /* %117 = reshape(%116) {shape [1024, 192]} layers.0.0.layers.1.0 : f32[B, 1024, 192], a view of %116: no code */
 
   /* %120 = fused_linear(%117, %118, %119) layers.0.0.layers.1.0.proj : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 192, 192, arena + 241172480, params[39], params[40], LK_ACT_NONE, NULL,
-      arena + 247463936);
+  lk_fused_linear(B * 1024, 192, 192, arena + 234881024, params[39], params[40], LK_ACT_NONE, NULL,
+      arena + 241172480);
 
   /* %122 = mul(%120, %121) layers.0.0 : f32[B, 1024, 192], written over %120 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
-      inputs[3], (const long[]){1, 0, 0}, arena + 247463936);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 241172480, (const long[]){196608, 192, 1},
+      inputs[3], (const long[]){1, 0, 0}, arena + 241172480);
 
   /* %123 = add(%98, %122) layers.0.0 : f32[B, 1024, 192], written over %120 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 817889280, (const long[]){196608, 192, 1},
-      arena + 247463936, (const long[]){196608, 192, 1}, arena + 247463936);
+      arena + 241172480, (const long[]){196608, 192, 1}, arena + 241172480);
 
   /* %124 = normalize(%123) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 247463936, 1e-06f, arena + 253755392);
+  lk_normalize(B * 1024, 192, arena + 241172480, 1e-06f, arena + 247463936);
 
   /* %125 = mul(%124, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 253755392, (const long[]){196608, 192, 1},
-      params[29], (const long[]){0, 0, 1}, arena + 260046848);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
+      params[29], (const long[]){0, 0, 1}, arena + 253755392);
 
   /* %126 = add(%125, %85) layers.0.0.norm2 : f32[B, 1024, 192], written over %125 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 260046848, (const long[]){196608, 192, 1},
-      params[30], (const long[]){0, 0, 1}, arena + 260046848);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 253755392, (const long[]){196608, 192, 1},
+      params[30], (const long[]){0, 0, 1}, arena + 253755392);
 
   /* %129 = fused_linear(%126, %127, %128) layers.0.0.layers.1.1.fc1 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 260046848, params[41], params[42], LK_ACT_NONE, NULL,
-      arena + 190840832);
-
-  /* %130 = gelu(%129) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_gelu(B * 1024 * 768, arena + 190840832, arena + 216006656);
-
-  /* %133 = fused_linear(%130, %131, %132) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
-  lk_fused_linear(B * 1024, 768, 192, arena + 216006656, params[43], params[44], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 1024, 192, 768, arena + 253755392, params[41], params[42], LK_ACT_NONE, NULL,
       arena + 134217728);
 
+  /* %130 = gelu(%129) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
+  lk_gelu(B * 1024 * 768, arena + 134217728, arena + 159383552);
+
+  /* %133 = fused_linear(%130, %131, %132) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 192] */
+  lk_fused_linear(B * 1024, 768, 192, arena + 159383552, params[43], params[44], LK_ACT_NONE, NULL,
+      arena + 184549376);
+
   /* %135 = mul(%133, %134) layers.0.0 : f32[B, 1024, 192], written over %133 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 184549376, (const long[]){196608, 192, 1},
+      inputs[4], (const long[]){1, 0, 0}, arena + 184549376);
 
   /* %136 = add(%123, %135) layers.0.0 : f32[B, 1024, 192], written over %133 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 247463936, (const long[]){196608, 192, 1},
-      arena + 134217728, (const long[]){196608, 192, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 241172480, (const long[]){196608, 192, 1},
+      arena + 184549376, (const long[]){196608, 192, 1}, arena + 184549376);
 
   /* %139 = seq2img(%136) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 134217728, arena + 274726912);
+  lk_seq2img(B, 1024, 192, arena + 184549376, arena + 260046848);
 
   /* %140 = conv2d(%139, %137, %138) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 274726912, params[45], params[46],
-      arena + 281018368, arena + 134217728);
+  lk_conv2d(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 260046848, params[45], params[46],
+      arena + 184549376, arena + 190840832);
 
   /* %141 = img2seq(%140) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 281018368, arena + 184549376);
+  lk_img2seq(B, 192, 1024, arena + 184549376, arena + 274726912);
 
   /* %144 = normalize(%141) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize(B * 1024, 192, arena + 184549376, 1e-06f, arena + 281018368);
+  lk_normalize(B * 1024, 192, arena + 274726912, 1e-06f, arena + 281018368);
 
   /* %145 = mul(%144, %142) layers.0.1.norm : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 281018368, (const long[]){196608, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 134217728);
+      params[47], (const long[]){0, 0, 1}, arena + 184549376);
 
   /* %146 = add(%145, %143) layers.0.1.norm : f32[B, 1024, 192], written over %145 */
-  lk_add(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      params[48], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 1024, 192}, arena + 184549376, (const long[]){196608, 192, 1},
+      params[48], (const long[]){0, 0, 1}, arena + 184549376);
 
   /* %147 = seq2img(%146) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 134217728, arena + 287309824);
+  lk_seq2img(B, 1024, 192, arena + 184549376, arena + 287309824);
 
   /* %148 = maxpool(%147) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 287309824, arena + 134217728);
+  lk_maxpool2d(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 287309824, arena + 184549376);
 
   /* %149 = img2seq(%148) layers.0.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 134217728, arena + 266338304);
+  lk_img2seq(B, 192, 256, arena + 184549376, arena + 266338304);
 
   /* %151 = add(%149, %150) layers.1.0 : f32[B, 256, 192], written over %149 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 266338304, (const long[]){49152, 192, 1},
       params[49], (const long[]){0, 192, 1}, arena + 266338304);
 
   /* %154 = normalize(%151) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 266338304, 1e-06f, arena + 343932928);
+  lk_normalize(B * 256, 192, arena + 266338304, 1e-06f, arena + 337641472);
 
   /* %155 = mul(%154, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 343932928, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 345505792);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 337641472, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 339214336);
 
   /* %156 = add(%155, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %155 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 345505792, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 345505792);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 339214336, (const long[]){49152, 192, 1},
+      params[51], (const long[]){0, 0, 1}, arena + 339214336);
 
   /* %159 = fused_linear(%156, %157, %158) layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 345505792, params[52], params[53], LK_ACT_NONE, NULL,
-      arena + 347078656);
+  lk_fused_linear(B * 256, 192, 192, arena + 339214336, params[52], params[53], LK_ACT_NONE, NULL,
+      arena + 340787200);
 
   /* %162 = fused_linear(%156, %160, %161) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 345505792, params[54], params[55], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 384, arena + 339214336, params[54], params[55], LK_ACT_NONE, NULL,
+      arena + 184549376);
 
   /* %163 = slice(%162) {axis 1, start 0, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 348651520, 192);
+  lk_copy_rows(B * 256, 192, arena + 184549376, 384, arena + 342360064, 192);
 
   /* %164 = slice(%162) {axis 1, start 192, length 192} layers.1.0.layers.0.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 350224384, 192);
+  lk_copy_rows(B * 256, 192, arena + 184549568, 384, arena + 343932928, 192);
 
   /* %165 = reshape(%159) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %159: no code */
 
@@ -4468,46 +4489,46 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %167 = reshape(%164) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %164: no code */
 
   /* %168 = matmul_permuted(%165, %166) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 347078656, 48, 192, 1,
-      arena + 348651520, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 340787200, 48, 192, 1,
+      arena + 342360064, 48, 1, 192, arena + 184549376, 65536, 256, 0.0f);
 
   /* %169 = mul_scalar(%168) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 184549376, 0.14433756f, arena + 192937984);
 
   /* %170 = softmax(%169) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 142606336, arena + 150994944);
+  lk_softmax(B * 1024, 256, arena + 192937984, arena + 184549376);
 
   /* %171 = matmul_permuted(%170, %167) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 150994944, 65536, 256, 1,
-      arena + 350224384, 48, 192, 1, arena + 351797248, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 256, 1,
+      arena + 343932928, 48, 192, 1, arena + 345505792, 48, 192, 0.0f);
 
   /* %172 = reshape(%171) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %171: no code */
 
   /* %175 = fused_linear(%172, %173, %174) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 351797248, params[56], params[57], LK_ACT_NONE, NULL,
-      arena + 353370112);
+  lk_fused_linear(B * 256, 192, 192, arena + 345505792, params[56], params[57], LK_ACT_NONE, NULL,
+      arena + 347078656);
 
   /* %177 = mul(%175, %176) layers.1.0 : f32[B, 256, 192], written over %175 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 353370112, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 353370112);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 347078656, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 347078656);
 
   /* %178 = add(%151, %177) layers.1.0 : f32[B, 256, 192], written over %175 */
   lk_add(3, (const long[]){B, 256, 192}, arena + 266338304, (const long[]){49152, 192, 1},
-      arena + 353370112, (const long[]){49152, 192, 1}, arena + 353370112);
+      arena + 347078656, (const long[]){49152, 192, 1}, arena + 347078656);
 
   /* %181 = normalize(%178) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 353370112, 1e-06f, arena + 354942976);
+  lk_normalize(B * 256, 192, arena + 347078656, 1e-06f, arena + 348651520);
 
   /* %182 = mul(%181, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 354942976, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 356515840);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 348651520, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 350224384);
 
   /* %183 = add(%182, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %182 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 356515840, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 356515840);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 350224384, (const long[]){49152, 192, 1},
+      params[59], (const long[]){0, 0, 1}, arena + 350224384);
 
   /* %186 = fused_linear(%183, %184, %185) layers.1.0.layers.0.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 356515840, params[60], params[61], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 256, 192, 768, arena + 350224384, params[60], params[61], LK_ACT_NONE, NULL,
       arena + 293601280);
 
   /* %187 = gelu(%186) layers.1.0.layers.0.1 : f32[B, 256, 768] */
@@ -4515,40 +4536,40 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %190 = fused_linear(%187, %188, %189) layers.1.0.layers.0.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 299892736, params[62], params[63], LK_ACT_NONE, NULL,
-      arena + 358088704);
+      arena + 351797248);
 
   /* %192 = mul(%190, %191) layers.1.0 : f32[B, 256, 192], written over %190 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 358088704, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 358088704);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 351797248, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 351797248);
 
   /* %193 = add(%178, %192) layers.1.0 : f32[B, 256, 192], written over %190 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 353370112, (const long[]){49152, 192, 1},
-      arena + 358088704, (const long[]){49152, 192, 1}, arena + 358088704);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 347078656, (const long[]){49152, 192, 1},
+      arena + 351797248, (const long[]){49152, 192, 1}, arena + 351797248);
 
   /* %194 = normalize(%193) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 358088704, 1e-06f, arena + 359661568);
+  lk_normalize(B * 256, 192, arena + 351797248, 1e-06f, arena + 353370112);
 
   /* %195 = mul(%194, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 359661568, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 361234432);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 353370112, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 354942976);
 
   /* %196 = add(%195, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %195 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 361234432, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 361234432);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 354942976, (const long[]){49152, 192, 1},
+      params[51], (const long[]){0, 0, 1}, arena + 354942976);
 
   /* %199 = fused_linear(%196, %197, %198) layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 361234432, params[64], params[65], LK_ACT_NONE, NULL,
-      arena + 362807296);
+  lk_fused_linear(B * 256, 192, 192, arena + 354942976, params[64], params[65], LK_ACT_NONE, NULL,
+      arena + 356515840);
 
   /* %202 = fused_linear(%196, %200, %201) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 361234432, params[66], params[67], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 384, arena + 354942976, params[66], params[67], LK_ACT_NONE, NULL,
+      arena + 192937984);
 
   /* %203 = slice(%202) {axis 1, start 0, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 364380160, 192);
+  lk_copy_rows(B * 256, 192, arena + 192937984, 384, arena + 358088704, 192);
 
   /* %204 = slice(%202) {axis 1, start 192, length 192} layers.1.0.layers.1.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 365953024, 192);
+  lk_copy_rows(B * 256, 192, arena + 192938176, 384, arena + 359661568, 192);
 
   /* %205 = reshape(%199) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %199: no code */
 
@@ -4557,46 +4578,46 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %207 = reshape(%204) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %204: no code */
 
   /* %208 = matmul_permuted(%205, %206) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 362807296, 48, 192, 1,
-      arena + 364380160, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 356515840, 48, 192, 1,
+      arena + 358088704, 48, 1, 192, arena + 192937984, 65536, 256, 0.0f);
 
   /* %209 = mul_scalar(%208) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 192937984, 0.14433756f, arena + 201326592);
 
   /* %210 = softmax(%209) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 142606336, arena + 159383552);
+  lk_softmax(B * 1024, 256, arena + 201326592, arena + 192937984);
 
   /* %211 = matmul_permuted(%210, %207) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 159383552, 65536, 256, 1,
-      arena + 365953024, 48, 192, 1, arena + 367525888, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 256, 1,
+      arena + 359661568, 48, 192, 1, arena + 361234432, 48, 192, 0.0f);
 
   /* %212 = reshape(%211) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %211: no code */
 
   /* %215 = fused_linear(%212, %213, %214) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 367525888, params[68], params[69], LK_ACT_NONE, NULL,
-      arena + 369098752);
+  lk_fused_linear(B * 256, 192, 192, arena + 361234432, params[68], params[69], LK_ACT_NONE, NULL,
+      arena + 362807296);
 
   /* %217 = mul(%215, %216) layers.1.0 : f32[B, 256, 192], written over %215 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 369098752, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 369098752);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 362807296, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 362807296);
 
   /* %218 = add(%193, %217) layers.1.0 : f32[B, 256, 192], written over %215 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 358088704, (const long[]){49152, 192, 1},
-      arena + 369098752, (const long[]){49152, 192, 1}, arena + 369098752);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 351797248, (const long[]){49152, 192, 1},
+      arena + 362807296, (const long[]){49152, 192, 1}, arena + 362807296);
 
   /* %219 = normalize(%218) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 369098752, 1e-06f, arena + 370671616);
+  lk_normalize(B * 256, 192, arena + 362807296, 1e-06f, arena + 364380160);
 
   /* %220 = mul(%219, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 370671616, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 372244480);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 364380160, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 365953024);
 
   /* %221 = add(%220, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %220 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 372244480, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 372244480);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 365953024, (const long[]){49152, 192, 1},
+      params[59], (const long[]){0, 0, 1}, arena + 365953024);
 
   /* %224 = fused_linear(%221, %222, %223) layers.1.0.layers.1.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 372244480, params[70], params[71], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 256, 192, 768, arena + 365953024, params[70], params[71], LK_ACT_NONE, NULL,
       arena + 306184192);
 
   /* %225 = gelu(%224) layers.1.0.layers.1.1 : f32[B, 256, 768] */
@@ -4604,40 +4625,40 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %228 = fused_linear(%225, %226, %227) layers.1.0.layers.1.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 312475648, params[72], params[73], LK_ACT_NONE, NULL,
-      arena + 373817344);
+      arena + 367525888);
 
   /* %230 = mul(%228, %229) layers.1.0 : f32[B, 256, 192], written over %228 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 373817344, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 373817344);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 367525888, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 367525888);
 
   /* %231 = add(%218, %230) layers.1.0 : f32[B, 256, 192], written over %228 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 369098752, (const long[]){49152, 192, 1},
-      arena + 373817344, (const long[]){49152, 192, 1}, arena + 373817344);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 362807296, (const long[]){49152, 192, 1},
+      arena + 367525888, (const long[]){49152, 192, 1}, arena + 367525888);
 
   /* %232 = normalize(%231) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 373817344, 1e-06f, arena + 375390208);
+  lk_normalize(B * 256, 192, arena + 367525888, 1e-06f, arena + 369098752);
 
   /* %233 = mul(%232, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 375390208, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 376963072);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 369098752, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 370671616);
 
   /* %234 = add(%233, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %233 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 376963072, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 376963072);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 370671616, (const long[]){49152, 192, 1},
+      params[51], (const long[]){0, 0, 1}, arena + 370671616);
 
   /* %237 = fused_linear(%234, %235, %236) layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 376963072, params[74], params[75], LK_ACT_NONE, NULL,
-      arena + 378535936);
+  lk_fused_linear(B * 256, 192, 192, arena + 370671616, params[74], params[75], LK_ACT_NONE, NULL,
+      arena + 372244480);
 
   /* %240 = fused_linear(%234, %238, %239) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 376963072, params[76], params[77], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 384, arena + 370671616, params[76], params[77], LK_ACT_NONE, NULL,
+      arena + 201326592);
 
   /* %241 = slice(%240) {axis 1, start 0, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 380108800, 192);
+  lk_copy_rows(B * 256, 192, arena + 201326592, 384, arena + 373817344, 192);
 
   /* %242 = slice(%240) {axis 1, start 192, length 192} layers.1.0.layers.2.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 381681664, 192);
+  lk_copy_rows(B * 256, 192, arena + 201326784, 384, arena + 375390208, 192);
 
   /* %243 = reshape(%237) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %237: no code */
 
@@ -4646,46 +4667,46 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %245 = reshape(%242) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %242: no code */
 
   /* %246 = matmul_permuted(%243, %244) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 378535936, 48, 192, 1,
-      arena + 380108800, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 372244480, 48, 192, 1,
+      arena + 373817344, 48, 1, 192, arena + 201326592, 65536, 256, 0.0f);
 
   /* %247 = mul_scalar(%246) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 201326592, 0.14433756f, arena + 209715200);
 
   /* %248 = softmax(%247) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 142606336, arena + 167772160);
+  lk_softmax(B * 1024, 256, arena + 209715200, arena + 201326592);
 
   /* %249 = matmul_permuted(%248, %245) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 167772160, 65536, 256, 1,
-      arena + 381681664, 48, 192, 1, arena + 383254528, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 256, 1,
+      arena + 375390208, 48, 192, 1, arena + 376963072, 48, 192, 0.0f);
 
   /* %250 = reshape(%249) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %249: no code */
 
   /* %253 = fused_linear(%250, %251, %252) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 383254528, params[78], params[79], LK_ACT_NONE, NULL,
-      arena + 384827392);
+  lk_fused_linear(B * 256, 192, 192, arena + 376963072, params[78], params[79], LK_ACT_NONE, NULL,
+      arena + 378535936);
 
   /* %255 = mul(%253, %254) layers.1.0 : f32[B, 256, 192], written over %253 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 384827392, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 384827392);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 378535936, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 378535936);
 
   /* %256 = add(%231, %255) layers.1.0 : f32[B, 256, 192], written over %253 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 373817344, (const long[]){49152, 192, 1},
-      arena + 384827392, (const long[]){49152, 192, 1}, arena + 384827392);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 367525888, (const long[]){49152, 192, 1},
+      arena + 378535936, (const long[]){49152, 192, 1}, arena + 378535936);
 
   /* %257 = normalize(%256) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 384827392, 1e-06f, arena + 386400256);
+  lk_normalize(B * 256, 192, arena + 378535936, 1e-06f, arena + 380108800);
 
   /* %258 = mul(%257, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 386400256, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 387973120);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 380108800, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 381681664);
 
   /* %259 = add(%258, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %258 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 387973120, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 387973120);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 381681664, (const long[]){49152, 192, 1},
+      params[59], (const long[]){0, 0, 1}, arena + 381681664);
 
   /* %262 = fused_linear(%259, %260, %261) layers.1.0.layers.2.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 387973120, params[80], params[81], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 256, 192, 768, arena + 381681664, params[80], params[81], LK_ACT_NONE, NULL,
       arena + 318767104);
 
   /* %263 = gelu(%262) layers.1.0.layers.2.1 : f32[B, 256, 768] */
@@ -4693,40 +4714,40 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %266 = fused_linear(%263, %264, %265) layers.1.0.layers.2.1.fc2 : f32[B, 256, 192] */
   lk_fused_linear(B * 256, 768, 192, arena + 325058560, params[82], params[83], LK_ACT_NONE, NULL,
-      arena + 389545984);
+      arena + 383254528);
 
   /* %268 = mul(%266, %267) layers.1.0 : f32[B, 256, 192], written over %266 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 389545984, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 389545984);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 383254528, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 383254528);
 
   /* %269 = add(%256, %268) layers.1.0 : f32[B, 256, 192], written over %266 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 384827392, (const long[]){49152, 192, 1},
-      arena + 389545984, (const long[]){49152, 192, 1}, arena + 389545984);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 378535936, (const long[]){49152, 192, 1},
+      arena + 383254528, (const long[]){49152, 192, 1}, arena + 383254528);
 
   /* %270 = normalize(%269) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 389545984, 1e-06f, arena + 391118848);
+  lk_normalize(B * 256, 192, arena + 383254528, 1e-06f, arena + 384827392);
 
   /* %271 = mul(%270, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 391118848, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 392691712);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 384827392, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 386400256);
 
   /* %272 = add(%271, %153) layers.1.0.norm1 : f32[B, 256, 192], written over %271 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 392691712, (const long[]){49152, 192, 1},
-      params[51], (const long[]){0, 0, 1}, arena + 392691712);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 386400256, (const long[]){49152, 192, 1},
+      params[51], (const long[]){0, 0, 1}, arena + 386400256);
 
   /* %275 = fused_linear(%272, %273, %274) layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 392691712, params[84], params[85], LK_ACT_NONE, NULL,
-      arena + 394264576);
+  lk_fused_linear(B * 256, 192, 192, arena + 386400256, params[84], params[85], LK_ACT_NONE, NULL,
+      arena + 387973120);
 
   /* %278 = fused_linear(%272, %276, %277) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
-  lk_fused_linear(B * 256, 192, 384, arena + 392691712, params[86], params[87], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 384, arena + 386400256, params[86], params[87], LK_ACT_NONE, NULL,
+      arena + 209715200);
 
   /* %279 = slice(%278) {axis 1, start 0, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217728, 384, arena + 395837440, 192);
+  lk_copy_rows(B * 256, 192, arena + 209715200, 384, arena + 389545984, 192);
 
   /* %280 = slice(%278) {axis 1, start 192, length 192} layers.1.0.layers.3.0 : f32[B, 256, 192] */
-  lk_copy_rows(B * 256, 192, arena + 134217920, 384, arena + 397410304, 192);
+  lk_copy_rows(B * 256, 192, arena + 209715392, 384, arena + 230686720, 192);
 
   /* %281 = reshape(%275) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %275: no code */
 
@@ -4735,121 +4756,121 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %283 = reshape(%280) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %280: no code */
 
   /* %284 = matmul_permuted(%281, %282) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 394264576, 48, 192, 1,
-      arena + 395837440, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 387973120, 48, 192, 1,
+      arena + 389545984, 48, 1, 192, arena + 209715200, 65536, 256, 0.0f);
 
   /* %285 = mul_scalar(%284) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 134217728, 0.14433756f, arena + 142606336);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 209715200, 0.14433756f, arena + 218103808);
 
   /* %286 = softmax(%285) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax(B * 1024, 256, arena + 142606336, arena + 176160768);
+  lk_softmax(B * 1024, 256, arena + 218103808, arena + 209715200);
 
   /* %287 = matmul_permuted(%286, %283) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 176160768, 65536, 256, 1,
-      arena + 397410304, 48, 192, 1, arena + 148373504, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 256, 1,
+      arena + 230686720, 48, 192, 1, arena + 232259584, 48, 192, 0.0f);
 
   /* %288 = reshape(%287) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %287: no code */
 
   /* %291 = fused_linear(%288, %289, %290) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 148373504, params[88], params[89], LK_ACT_NONE, NULL,
-      arena + 398983168);
+  lk_fused_linear(B * 256, 192, 192, arena + 232259584, params[88], params[89], LK_ACT_NONE, NULL,
+      arena + 391118848);
 
   /* %293 = mul(%291, %292) layers.1.0 : f32[B, 256, 192], written over %291 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 398983168, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 398983168);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 391118848, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 391118848);
 
   /* %294 = add(%269, %293) layers.1.0 : f32[B, 256, 192], written over %291 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 389545984, (const long[]){49152, 192, 1},
-      arena + 398983168, (const long[]){49152, 192, 1}, arena + 398983168);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 383254528, (const long[]){49152, 192, 1},
+      arena + 391118848, (const long[]){49152, 192, 1}, arena + 391118848);
 
   /* %295 = normalize(%294) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 398983168, 1e-06f, arena + 400556032);
+  lk_normalize(B * 256, 192, arena + 391118848, 1e-06f, arena + 392691712);
 
   /* %296 = mul(%295, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 400556032, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 849346560);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 392691712, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 394264576);
 
   /* %297 = add(%296, %180) layers.1.0.norm2 : f32[B, 256, 192], written over %296 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 849346560, (const long[]){49152, 192, 1},
-      params[59], (const long[]){0, 0, 1}, arena + 849346560);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 394264576, (const long[]){49152, 192, 1},
+      params[59], (const long[]){0, 0, 1}, arena + 394264576);
 
   /* %300 = fused_linear(%297, %298, %299) layers.1.0.layers.3.1.fc1 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 849346560, params[90], params[91], LK_ACT_NONE, NULL,
-      arena + 331350016);
+  lk_fused_linear(B * 256, 192, 768, arena + 394264576, params[90], params[91], LK_ACT_NONE, NULL,
+      arena + 218103808);
 
   /* %301 = gelu(%300) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_gelu(B * 256 * 768, arena + 331350016, arena + 337641472);
+  lk_gelu(B * 256 * 768, arena + 218103808, arena + 224395264);
 
   /* %304 = fused_linear(%301, %302, %303) layers.1.0.layers.3.1.fc2 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 337641472, params[92], params[93], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 224395264, params[92], params[93], LK_ACT_NONE, NULL,
+      arena + 331350016);
 
   /* %306 = mul(%304, %305) layers.1.0 : f32[B, 256, 192], written over %304 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 331350016, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 331350016);
 
   /* %307 = add(%294, %306) layers.1.0 : f32[B, 256, 192], written over %304 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 398983168, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 391118848, (const long[]){49152, 192, 1},
+      arena + 331350016, (const long[]){49152, 192, 1}, arena + 331350016);
 
   /* %310 = seq2img(%307) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 134217728, arena + 850919424);
+  lk_seq2img(B, 256, 192, arena + 331350016, arena + 332922880);
 
   /* %311 = conv2d(%310, %308, %309) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 850919424, params[94], params[95],
-      arena + 852492288, arena + 134217728);
+  lk_conv2d(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 332922880, params[94], params[95],
+      arena + 331350016, arena + 233832448);
 
   /* %312 = img2seq(%311) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 852492288, arena + 137756672);
+  lk_img2seq(B, 192, 256, arena + 331350016, arena + 334495744);
 
   /* %315 = normalize(%312) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize(B * 256, 192, arena + 137756672, 1e-06f, arena + 139329536);
+  lk_normalize(B * 256, 192, arena + 334495744, 1e-06f, arena + 331350016);
 
   /* %316 = mul(%315, %313) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 139329536, (const long[]){49152, 192, 1},
-      params[96], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 331350016, (const long[]){49152, 192, 1},
+      params[96], (const long[]){0, 0, 1}, arena + 336068608);
 
   /* %317 = add(%316, %314) layers.1.1.norm : f32[B, 256, 192], written over %316 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[97], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 336068608, (const long[]){49152, 192, 1},
+      params[97], (const long[]){0, 0, 1}, arena + 336068608);
 
   /* %318 = seq2img(%317) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 134217728, arena + 140902400);
+  lk_seq2img(B, 256, 192, arena + 336068608, arena + 395837440);
 
   /* %319 = maxpool(%318) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 134217728);
+  lk_maxpool2d(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 395837440, arena + 233832448);
 
   /* %320 = img2seq(%319) layers.1.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 134217728, arena + 267911168);
+  lk_img2seq(B, 192, 64, arena + 233832448, arena + 857735168);
 
   /* %322 = add(%320, %321) layers.2.0 : f32[B, 64, 192], written over %320 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 267911168, (const long[]){12288, 192, 1},
-      params[98], (const long[]){0, 192, 1}, arena + 267911168);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 857735168, (const long[]){12288, 192, 1},
+      params[98], (const long[]){0, 192, 1}, arena + 857735168);
 
   /* %325 = normalize(%322) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 267911168, 1e-06f, arena + 402128896);
+  lk_normalize(B * 64, 192, arena + 857735168, 1e-06f, arena + 858128384);
 
   /* %326 = mul(%325, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 402128896, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 860356608);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 858128384, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 858521600);
 
   /* %327 = add(%326, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %326 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 860356608, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 860356608);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 858521600, (const long[]){12288, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 858521600);
 
   /* %330 = fused_linear(%327, %328, %329) layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 860356608, params[101], params[102], LK_ACT_NONE, NULL,
-      arena + 860749824);
+  lk_fused_linear(B * 64, 192, 192, arena + 858521600, params[101], params[102], LK_ACT_NONE, NULL,
+      arena + 858914816);
 
   /* %333 = fused_linear(%327, %331, %332) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 860356608, params[103], params[104], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 384, arena + 858521600, params[103], params[104], LK_ACT_NONE, NULL,
+      arena + 233832448);
 
   /* %334 = slice(%333) {axis 1, start 0, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 861143040, 192);
+  lk_copy_rows(B * 64, 192, arena + 233832448, 384, arena + 859308032, 192);
 
   /* %335 = slice(%333) {axis 1, start 192, length 192} layers.2.0.layers.0.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 861536256, 192);
+  lk_copy_rows(B * 64, 192, arena + 233832640, 384, arena + 859701248, 192);
 
   /* %336 = reshape(%330) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %330: no code */
 
@@ -4858,87 +4879,87 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %338 = reshape(%335) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %335: no code */
 
   /* %339 = matmul_permuted(%336, %337) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 860749824, 48, 192, 1,
-      arena + 861143040, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 858914816, 48, 192, 1,
+      arena + 859308032, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
 
   /* %340 = mul_scalar(%339) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
 
   /* %341 = softmax(%340) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 134742016, arena + 147193856);
+  lk_softmax(B * 256, 64, arena + 234356736, arena + 267911168);
 
   /* %342 = matmul_permuted(%341, %338) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147193856, 4096, 64, 1,
-      arena + 861536256, 48, 192, 1, arena + 907109696, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 267911168, 4096, 64, 1,
+      arena + 859701248, 48, 192, 1, arena + 860094464, 48, 192, 0.0f);
 
   /* %343 = reshape(%342) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %342: no code */
 
   /* %346 = fused_linear(%343, %344, %345) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 907109696, params[105], params[106], LK_ACT_NONE, NULL,
-      arena + 907502912);
+  lk_fused_linear(B * 64, 192, 192, arena + 860094464, params[105], params[106], LK_ACT_NONE, NULL,
+      arena + 860487680);
 
   /* %348 = mul(%346, %347) layers.2.0 : f32[B, 64, 192], written over %346 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 907502912, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 907502912);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 860487680, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 860487680);
 
   /* %349 = add(%322, %348) layers.2.0 : f32[B, 64, 192], written over %346 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 267911168, (const long[]){12288, 192, 1},
-      arena + 907502912, (const long[]){12288, 192, 1}, arena + 907502912);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 857735168, (const long[]){12288, 192, 1},
+      arena + 860487680, (const long[]){12288, 192, 1}, arena + 860487680);
 
   /* %352 = normalize(%349) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 907502912, 1e-06f, arena + 907896128);
+  lk_normalize(B * 64, 192, arena + 860487680, 1e-06f, arena + 860880896);
 
   /* %353 = mul(%352, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 907896128, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 908289344);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 860880896, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 861274112);
 
   /* %354 = add(%353, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %353 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 908289344, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 908289344);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 861274112, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 861274112);
 
   /* %357 = fused_linear(%354, %355, %356) layers.2.0.layers.0.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 908289344, params[109], params[110], LK_ACT_NONE, NULL,
-      arena + 142475264);
+  lk_fused_linear(B * 64, 192, 768, arena + 861274112, params[109], params[110], LK_ACT_NONE, NULL,
+      arena + 336068608);
 
   /* %358 = gelu(%357) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 142475264, arena + 144048128);
+  lk_gelu(B * 64 * 768, arena + 336068608, arena + 397410304);
 
   /* %361 = fused_linear(%358, %359, %360) layers.2.0.layers.0.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 144048128, params[111], params[112], LK_ACT_NONE, NULL,
-      arena + 908682560);
+  lk_fused_linear(B * 64, 768, 192, arena + 397410304, params[111], params[112], LK_ACT_NONE, NULL,
+      arena + 907109696);
 
   /* %363 = mul(%361, %362) layers.2.0 : f32[B, 64, 192], written over %361 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 908682560, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 908682560);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 907109696, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 907109696);
 
   /* %364 = add(%349, %363) layers.2.0 : f32[B, 64, 192], written over %361 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 907502912, (const long[]){12288, 192, 1},
-      arena + 908682560, (const long[]){12288, 192, 1}, arena + 908682560);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 860487680, (const long[]){12288, 192, 1},
+      arena + 907109696, (const long[]){12288, 192, 1}, arena + 907109696);
 
   /* %365 = normalize(%364) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 908682560, 1e-06f, arena + 909075776);
+  lk_normalize(B * 64, 192, arena + 907109696, 1e-06f, arena + 907502912);
 
   /* %366 = mul(%365, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 909075776, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 909468992);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 907502912, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 907896128);
 
   /* %367 = add(%366, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %366 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 909468992, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 909468992);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 907896128, (const long[]){12288, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 907896128);
 
   /* %370 = fused_linear(%367, %368, %369) layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 909468992, params[113], params[114], LK_ACT_NONE, NULL,
-      arena + 909862208);
+  lk_fused_linear(B * 64, 192, 192, arena + 907896128, params[113], params[114], LK_ACT_NONE, NULL,
+      arena + 908289344);
 
   /* %373 = fused_linear(%367, %371, %372) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 909468992, params[115], params[116], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 384, arena + 907896128, params[115], params[116], LK_ACT_NONE, NULL,
+      arena + 233832448);
 
   /* %374 = slice(%373) {axis 1, start 0, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 910255424, 192);
+  lk_copy_rows(B * 64, 192, arena + 233832448, 384, arena + 908682560, 192);
 
   /* %375 = slice(%373) {axis 1, start 192, length 192} layers.2.0.layers.1.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 910648640, 192);
+  lk_copy_rows(B * 64, 192, arena + 233832640, 384, arena + 909075776, 192);
 
   /* %376 = reshape(%370) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %370: no code */
 
@@ -4947,87 +4968,87 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %378 = reshape(%375) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %375: no code */
 
   /* %379 = matmul_permuted(%376, %377) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 909862208, 48, 192, 1,
-      arena + 910255424, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 908289344, 48, 192, 1,
+      arena + 908682560, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
 
   /* %380 = mul_scalar(%379) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
 
   /* %381 = softmax(%380) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 134742016, arena + 147718144);
+  lk_softmax(B * 256, 64, arena + 234356736, arena + 402128896);
 
   /* %382 = matmul_permuted(%381, %378) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147718144, 4096, 64, 1,
-      arena + 910648640, 48, 192, 1, arena + 911041856, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 402128896, 4096, 64, 1,
+      arena + 909075776, 48, 192, 1, arena + 909468992, 48, 192, 0.0f);
 
   /* %383 = reshape(%382) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %382: no code */
 
   /* %386 = fused_linear(%383, %384, %385) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 911041856, params[117], params[118], LK_ACT_NONE, NULL,
-      arena + 911435072);
+  lk_fused_linear(B * 64, 192, 192, arena + 909468992, params[117], params[118], LK_ACT_NONE, NULL,
+      arena + 909862208);
 
   /* %388 = mul(%386, %387) layers.2.0 : f32[B, 64, 192], written over %386 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 911435072, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 911435072);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 909862208, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 909862208);
 
   /* %389 = add(%364, %388) layers.2.0 : f32[B, 64, 192], written over %386 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 908682560, (const long[]){12288, 192, 1},
-      arena + 911435072, (const long[]){12288, 192, 1}, arena + 911435072);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 907109696, (const long[]){12288, 192, 1},
+      arena + 909862208, (const long[]){12288, 192, 1}, arena + 909862208);
 
   /* %390 = normalize(%389) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 911435072, 1e-06f, arena + 911828288);
+  lk_normalize(B * 64, 192, arena + 909862208, 1e-06f, arena + 910255424);
 
   /* %391 = mul(%390, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 911828288, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 912221504);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 910255424, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 910648640);
 
   /* %392 = add(%391, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %391 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 912221504, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 912221504);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 910648640, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 910648640);
 
   /* %395 = fused_linear(%392, %393, %394) layers.2.0.layers.1.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 912221504, params[119], params[120], LK_ACT_NONE, NULL,
-      arena + 145620992);
+  lk_fused_linear(B * 64, 192, 768, arena + 910648640, params[119], params[120], LK_ACT_NONE, NULL,
+      arena + 398983168);
 
   /* %396 = gelu(%395) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 145620992, arena + 852492288);
+  lk_gelu(B * 64 * 768, arena + 398983168, arena + 400556032);
 
   /* %399 = fused_linear(%396, %397, %398) layers.2.0.layers.1.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 852492288, params[121], params[122], LK_ACT_NONE, NULL,
-      arena + 912614720);
+  lk_fused_linear(B * 64, 768, 192, arena + 400556032, params[121], params[122], LK_ACT_NONE, NULL,
+      arena + 911041856);
 
   /* %401 = mul(%399, %400) layers.2.0 : f32[B, 64, 192], written over %399 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 912614720, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 912614720);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 911041856, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 911041856);
 
   /* %402 = add(%389, %401) layers.2.0 : f32[B, 64, 192], written over %399 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 911435072, (const long[]){12288, 192, 1},
-      arena + 912614720, (const long[]){12288, 192, 1}, arena + 912614720);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 909862208, (const long[]){12288, 192, 1},
+      arena + 911041856, (const long[]){12288, 192, 1}, arena + 911041856);
 
   /* %403 = normalize(%402) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 912614720, 1e-06f, arena + 913007936);
+  lk_normalize(B * 64, 192, arena + 911041856, 1e-06f, arena + 911435072);
 
   /* %404 = mul(%403, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 913007936, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 913401152);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 911435072, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 911828288);
 
   /* %405 = add(%404, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %404 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 913401152, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 913401152);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 911828288, (const long[]){12288, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 911828288);
 
   /* %408 = fused_linear(%405, %406, %407) layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 913401152, params[123], params[124], LK_ACT_NONE, NULL,
-      arena + 913794368);
+  lk_fused_linear(B * 64, 192, 192, arena + 911828288, params[123], params[124], LK_ACT_NONE, NULL,
+      arena + 912221504);
 
   /* %411 = fused_linear(%405, %409, %410) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 913401152, params[125], params[126], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 384, arena + 911828288, params[125], params[126], LK_ACT_NONE, NULL,
+      arena + 233832448);
 
   /* %412 = slice(%411) {axis 1, start 0, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 914187584, 192);
+  lk_copy_rows(B * 64, 192, arena + 233832448, 384, arena + 912614720, 192);
 
   /* %413 = slice(%411) {axis 1, start 192, length 192} layers.2.0.layers.2.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 914580800, 192);
+  lk_copy_rows(B * 64, 192, arena + 233832640, 384, arena + 913007936, 192);
 
   /* %414 = reshape(%408) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %408: no code */
 
@@ -5036,87 +5057,87 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %416 = reshape(%413) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %413: no code */
 
   /* %417 = matmul_permuted(%414, %415) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 913794368, 48, 192, 1,
-      arena + 914187584, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 912221504, 48, 192, 1,
+      arena + 912614720, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
 
   /* %418 = mul_scalar(%417) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
 
   /* %419 = softmax(%418) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 134742016, arena + 149946368);
+  lk_softmax(B * 256, 64, arena + 234356736, arena + 857210880);
 
   /* %420 = matmul_permuted(%419, %416) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 149946368, 4096, 64, 1,
-      arena + 914580800, 48, 192, 1, arena + 914974016, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 857210880, 4096, 64, 1,
+      arena + 913007936, 48, 192, 1, arena + 913401152, 48, 192, 0.0f);
 
   /* %421 = reshape(%420) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %420: no code */
 
   /* %424 = fused_linear(%421, %422, %423) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 914974016, params[127], params[128], LK_ACT_NONE, NULL,
-      arena + 915367232);
+  lk_fused_linear(B * 64, 192, 192, arena + 913401152, params[127], params[128], LK_ACT_NONE, NULL,
+      arena + 913794368);
 
   /* %426 = mul(%424, %425) layers.2.0 : f32[B, 64, 192], written over %424 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 915367232, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 915367232);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 913794368, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 913794368);
 
   /* %427 = add(%402, %426) layers.2.0 : f32[B, 64, 192], written over %424 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 912614720, (const long[]){12288, 192, 1},
-      arena + 915367232, (const long[]){12288, 192, 1}, arena + 915367232);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 911041856, (const long[]){12288, 192, 1},
+      arena + 913794368, (const long[]){12288, 192, 1}, arena + 913794368);
 
   /* %428 = normalize(%427) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 915367232, 1e-06f, arena + 915760448);
+  lk_normalize(B * 64, 192, arena + 913794368, 1e-06f, arena + 914187584);
 
   /* %429 = mul(%428, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 915760448, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 916153664);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 914187584, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 914580800);
 
   /* %430 = add(%429, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %429 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 916153664, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 916153664);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 914580800, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 914580800);
 
   /* %433 = fused_linear(%430, %431, %432) layers.2.0.layers.2.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 916153664, params[129], params[130], LK_ACT_NONE, NULL,
-      arena + 854065152);
+  lk_fused_linear(B * 64, 192, 768, arena + 914580800, params[129], params[130], LK_ACT_NONE, NULL,
+      arena + 849346560);
 
   /* %434 = gelu(%433) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 854065152, arena + 855638016);
+  lk_gelu(B * 64 * 768, arena + 849346560, arena + 850919424);
 
   /* %437 = fused_linear(%434, %435, %436) layers.2.0.layers.2.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 855638016, params[131], params[132], LK_ACT_NONE, NULL,
-      arena + 916546880);
+  lk_fused_linear(B * 64, 768, 192, arena + 850919424, params[131], params[132], LK_ACT_NONE, NULL,
+      arena + 914974016);
 
   /* %439 = mul(%437, %438) layers.2.0 : f32[B, 64, 192], written over %437 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 916546880, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 916546880);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 914974016, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 914974016);
 
   /* %440 = add(%427, %439) layers.2.0 : f32[B, 64, 192], written over %437 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 915367232, (const long[]){12288, 192, 1},
-      arena + 916546880, (const long[]){12288, 192, 1}, arena + 916546880);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 913794368, (const long[]){12288, 192, 1},
+      arena + 914974016, (const long[]){12288, 192, 1}, arena + 914974016);
 
   /* %441 = normalize(%440) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 916546880, 1e-06f, arena + 916940096);
+  lk_normalize(B * 64, 192, arena + 914974016, 1e-06f, arena + 915367232);
 
   /* %442 = mul(%441, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 916940096, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 917333312);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 915367232, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 915760448);
 
   /* %443 = add(%442, %324) layers.2.0.norm1 : f32[B, 64, 192], written over %442 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 917333312, (const long[]){12288, 192, 1},
-      params[100], (const long[]){0, 0, 1}, arena + 917333312);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 915760448, (const long[]){12288, 192, 1},
+      params[100], (const long[]){0, 0, 1}, arena + 915760448);
 
   /* %446 = fused_linear(%443, %444, %445) layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 917333312, params[133], params[134], LK_ACT_NONE, NULL,
-      arena + 917726528);
+  lk_fused_linear(B * 64, 192, 192, arena + 915760448, params[133], params[134], LK_ACT_NONE, NULL,
+      arena + 916153664);
 
   /* %449 = fused_linear(%443, %447, %448) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_fused_linear(B * 64, 192, 384, arena + 917333312, params[135], params[136], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 384, arena + 915760448, params[135], params[136], LK_ACT_NONE, NULL,
+      arena + 233832448);
 
   /* %450 = slice(%449) {axis 1, start 0, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217728, 384, arena + 918119744, 192);
+  lk_copy_rows(B * 64, 192, arena + 233832448, 384, arena + 916546880, 192);
 
   /* %451 = slice(%449) {axis 1, start 192, length 192} layers.2.0.layers.3.0 : f32[B, 64, 192] */
-  lk_copy_rows(B * 64, 192, arena + 134217920, 384, arena + 918512960, 192);
+  lk_copy_rows(B * 64, 192, arena + 233832640, 384, arena + 916940096, 192);
 
   /* %452 = reshape(%446) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %446: no code */
 
@@ -5125,121 +5146,121 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %454 = reshape(%451) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %451: no code */
 
   /* %455 = matmul_permuted(%452, %453) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 917726528, 48, 192, 1,
-      arena + 918119744, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 916153664, 48, 192, 1,
+      arena + 916546880, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
 
   /* %456 = mul_scalar(%455) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134217728, 0.14433756f, arena + 134742016);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 233832448, 0.14433756f, arena + 234356736);
 
   /* %457 = softmax(%456) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax(B * 256, 64, arena + 134742016, arena + 150470656);
+  lk_softmax(B * 256, 64, arena + 234356736, arena + 233832448);
 
   /* %458 = matmul_permuted(%457, %454) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 150470656, 4096, 64, 1,
-      arena + 918512960, 48, 192, 1, arena + 918906176, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
+      arena + 916940096, 48, 192, 1, arena + 234356736, 48, 192, 0.0f);
 
   /* %459 = reshape(%458) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %458: no code */
 
   /* %462 = fused_linear(%459, %460, %461) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 918906176, params[137], params[138], LK_ACT_NONE, NULL,
-      arena + 919299392);
+  lk_fused_linear(B * 64, 192, 192, arena + 234356736, params[137], params[138], LK_ACT_NONE, NULL,
+      arena + 917333312);
 
   /* %464 = mul(%462, %463) layers.2.0 : f32[B, 64, 192], written over %462 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 919299392, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 919299392);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 917333312, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 917333312);
 
   /* %465 = add(%440, %464) layers.2.0 : f32[B, 64, 192], written over %462 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 916546880, (const long[]){12288, 192, 1},
-      arena + 919299392, (const long[]){12288, 192, 1}, arena + 919299392);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 914974016, (const long[]){12288, 192, 1},
+      arena + 917333312, (const long[]){12288, 192, 1}, arena + 917333312);
 
   /* %466 = normalize(%465) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 919299392, 1e-06f, arena + 919692608);
+  lk_normalize(B * 64, 192, arena + 917333312, 1e-06f, arena + 917726528);
 
   /* %467 = mul(%466, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 919692608, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 920085824);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 917726528, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 918119744);
 
   /* %468 = add(%467, %351) layers.2.0.norm2 : f32[B, 64, 192], written over %467 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 920085824, (const long[]){12288, 192, 1},
-      params[108], (const long[]){0, 0, 1}, arena + 920085824);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 918119744, (const long[]){12288, 192, 1},
+      params[108], (const long[]){0, 0, 1}, arena + 918119744);
 
   /* %471 = fused_linear(%468, %469, %470) layers.2.0.layers.3.1.fc1 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 920085824, params[139], params[140], LK_ACT_NONE, NULL,
-      arena + 857210880);
+  lk_fused_linear(B * 64, 192, 768, arena + 918119744, params[139], params[140], LK_ACT_NONE, NULL,
+      arena + 852492288);
 
   /* %472 = gelu(%471) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_gelu(B * 64 * 768, arena + 857210880, arena + 858783744);
+  lk_gelu(B * 64 * 768, arena + 852492288, arena + 854065152);
 
   /* %475 = fused_linear(%472, %473, %474) layers.2.0.layers.3.1.fc2 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 858783744, params[141], params[142], LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 854065152, params[141], params[142], LK_ACT_NONE, NULL,
+      arena + 855638016);
 
   /* %477 = mul(%475, %476) layers.2.0 : f32[B, 64, 192], written over %475 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 855638016, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 855638016);
 
   /* %478 = add(%465, %477) layers.2.0 : f32[B, 64, 192], written over %475 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 919299392, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 917333312, (const long[]){12288, 192, 1},
+      arena + 855638016, (const long[]){12288, 192, 1}, arena + 855638016);
 
   /* %481 = seq2img(%478) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 134217728, arena + 920479040);
+  lk_seq2img(B, 64, 192, arena + 855638016, arena + 856031232);
 
   /* %482 = conv2d(%481, %479, %480) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 920479040, params[143], params[144],
-      arena + 920872256, arena + 134217728);
+  lk_conv2d(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 856031232, params[143], params[144],
+      arena + 855638016, arena + 234749952);
 
   /* %483 = img2seq(%482) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 920872256, arena + 134217728);
+  lk_img2seq(B, 192, 64, arena + 855638016, arena + 856424448);
 
   /* %486 = normalize(%483) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize(B * 64, 192, arena + 134217728, 1e-06f, arena + 134610944);
+  lk_normalize(B * 64, 192, arena + 856424448, 1e-06f, arena + 855638016);
 
   /* %487 = mul(%486, %484) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134610944, (const long[]){12288, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 855638016, (const long[]){12288, 192, 1},
+      params[145], (const long[]){0, 0, 1}, arena + 856817664);
 
   /* %488 = add(%487, %485) layers.2.1.norm : f32[B, 64, 192], written over %487 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      params[146], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 856817664, (const long[]){12288, 192, 1},
+      params[146], (const long[]){0, 0, 1}, arena + 856817664);
 
   /* %489 = seq2img(%488) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 135004160, arena + 135397376);
+  lk_seq2img(B, 64, 192, arena + 856817664, arena + 918512960);
 
   /* %490 = maxpool(%489) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135004160);
+  lk_maxpool2d(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 918512960, arena + 234749952);
 
   /* %491 = img2seq(%490) layers.2.1 : f32[B, 16, 192] */
-  lk_img2seq(B, 192, 16, arena + 135004160, arena + 148242432);
+  lk_img2seq(B, 192, 16, arena + 234749952, arena + 922391360);
 
   /* %493 = add(%491, %492) layers.3.0 : f32[B, 16, 192], written over %491 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 148242432, (const long[]){3072, 192, 1},
-      params[147], (const long[]){0, 192, 1}, arena + 148242432);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 922391360, (const long[]){3072, 192, 1},
+      params[147], (const long[]){0, 192, 1}, arena + 922391360);
 
   /* %496 = normalize(%493) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 148242432, 1e-06f, arena + 268304384);
+  lk_normalize(B * 16, 192, arena + 922391360, 1e-06f, arena + 234749952);
 
   /* %497 = mul(%496, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 268304384, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 402522112);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 234749952, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 922489664);
 
   /* %498 = add(%497, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %497 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 402522112, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 402522112);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 922489664, (const long[]){3072, 192, 1},
+      params[149], (const long[]){0, 0, 1}, arena + 922489664);
 
   /* %501 = fused_linear(%498, %499, %500) layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 402522112, params[150], params[151], LK_ACT_NONE, NULL,
-      arena + 922833728);
+  lk_fused_linear(B * 16, 192, 192, arena + 922489664, params[150], params[151], LK_ACT_NONE, NULL,
+      arena + 922587968);
 
   /* %504 = fused_linear(%498, %502, %503) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 402522112, params[152], params[153], LK_ACT_NONE, NULL,
-      arena + 135004160);
+  lk_fused_linear(B * 16, 192, 384, arena + 922489664, params[152], params[153], LK_ACT_NONE, NULL,
+      arena + 856817664);
 
   /* %505 = slice(%504) {axis 1, start 0, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 135004160, 384, arena + 922932032, 192);
+  lk_copy_rows(B * 16, 192, arena + 856817664, 384, arena + 922686272, 192);
 
   /* %506 = slice(%504) {axis 1, start 192, length 192} layers.3.0.layers.0.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 135004352, 384, arena + 923030336, 192);
+  lk_copy_rows(B * 16, 192, arena + 856817856, 384, arena + 922784576, 192);
 
   /* %507 = reshape(%501) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %501: no code */
 
@@ -5248,87 +5269,87 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %509 = reshape(%506) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %506: no code */
 
   /* %510 = matmul_permuted(%507, %508) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 922833728, 48, 192, 1,
-      arena + 922932032, 48, 1, 192, arena + 135004160, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 922587968, 48, 192, 1,
+      arena + 922686272, 48, 1, 192, arena + 234848256, 256, 16, 0.0f);
 
   /* %511 = mul_scalar(%510) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 135004160, 0.14433756f, arena + 135036928);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 234848256, 0.14433756f, arena + 856817664);
 
   /* %512 = softmax(%511) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 135036928, arena + 148340736);
+  lk_softmax(B * 64, 16, arena + 856817664, arena + 234848256);
 
   /* %513 = matmul_permuted(%512, %509) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 148340736, 256, 16, 1,
-      arena + 923030336, 48, 192, 1, arena + 923128640, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 234848256, 256, 16, 1,
+      arena + 922784576, 48, 192, 1, arena + 922882880, 48, 192, 0.0f);
 
   /* %514 = reshape(%513) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %513: no code */
 
   /* %517 = fused_linear(%514, %515, %516) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 923128640, params[154], params[155], LK_ACT_NONE, NULL,
-      arena + 923226944);
+  lk_fused_linear(B * 16, 192, 192, arena + 922882880, params[154], params[155], LK_ACT_NONE, NULL,
+      arena + 922981184);
 
   /* %519 = mul(%517, %518) layers.3.0 : f32[B, 16, 192], written over %517 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 923226944, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 923226944);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 922981184, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 922981184);
 
   /* %520 = add(%493, %519) layers.3.0 : f32[B, 16, 192], written over %517 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 148242432, (const long[]){3072, 192, 1},
-      arena + 923226944, (const long[]){3072, 192, 1}, arena + 923226944);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 922391360, (const long[]){3072, 192, 1},
+      arena + 922981184, (const long[]){3072, 192, 1}, arena + 922981184);
 
   /* %523 = normalize(%520) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 923226944, 1e-06f, arena + 923325248);
+  lk_normalize(B * 16, 192, arena + 922981184, 1e-06f, arena + 923079488);
 
   /* %524 = mul(%523, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 923325248, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 923423552);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 923079488, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 923177792);
 
   /* %525 = add(%524, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %524 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 923423552, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 923423552);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 923177792, (const long[]){3072, 192, 1},
+      params[157], (const long[]){0, 0, 1}, arena + 923177792);
 
   /* %528 = fused_linear(%525, %526, %527) layers.3.0.layers.0.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 923423552, params[158], params[159], LK_ACT_NONE, NULL,
-      arena + 135004160);
+  lk_fused_linear(B * 16, 192, 768, arena + 923177792, params[158], params[159], LK_ACT_NONE, NULL,
+      arena + 856817664);
 
   /* %529 = gelu(%528) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 135004160, arena + 135790592);
+  lk_gelu(B * 16 * 768, arena + 856817664, arena + 918906176);
 
   /* %532 = fused_linear(%529, %530, %531) layers.3.0.layers.0.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 135790592, params[160], params[161], LK_ACT_NONE, NULL,
-      arena + 922538816);
+  lk_fused_linear(B * 16, 768, 192, arena + 918906176, params[160], params[161], LK_ACT_NONE, NULL,
+      arena + 923276096);
 
   /* %534 = mul(%532, %533) layers.3.0 : f32[B, 16, 192], written over %532 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 922538816, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 922538816);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 923276096, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 923276096);
 
   /* %535 = add(%520, %534) layers.3.0 : f32[B, 16, 192], written over %532 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 923226944, (const long[]){3072, 192, 1},
-      arena + 922538816, (const long[]){3072, 192, 1}, arena + 922538816);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 922981184, (const long[]){3072, 192, 1},
+      arena + 923276096, (const long[]){3072, 192, 1}, arena + 923276096);
 
   /* %536 = normalize(%535) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 922538816, 1e-06f, arena + 922637120);
+  lk_normalize(B * 16, 192, arena + 923276096, 1e-06f, arena + 923374400);
 
   /* %537 = mul(%536, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 922637120, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 922735424);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 923374400, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 923472704);
 
   /* %538 = add(%537, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %537 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 922735424, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 922735424);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 923472704, (const long[]){3072, 192, 1},
+      params[149], (const long[]){0, 0, 1}, arena + 923472704);
 
   /* %541 = fused_linear(%538, %539, %540) layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 922735424, params[162], params[163], LK_ACT_NONE, NULL,
-      arena + 923521856);
+  lk_fused_linear(B * 16, 192, 192, arena + 923472704, params[162], params[163], LK_ACT_NONE, NULL,
+      arena + 923571008);
 
   /* %544 = fused_linear(%538, %542, %543) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 922735424, params[164], params[165], LK_ACT_NONE, NULL,
-      arena + 136183808);
+  lk_fused_linear(B * 16, 192, 384, arena + 923472704, params[164], params[165], LK_ACT_NONE, NULL,
+      arena + 861667328);
 
   /* %545 = slice(%544) {axis 1, start 0, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 136183808, 384, arena + 923620160, 192);
+  lk_copy_rows(B * 16, 192, arena + 861667328, 384, arena + 923669312, 192);
 
   /* %546 = slice(%544) {axis 1, start 192, length 192} layers.3.0.layers.1.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 136184000, 384, arena + 923718464, 192);
+  lk_copy_rows(B * 16, 192, arena + 861667520, 384, arena + 923767616, 192);
 
   /* %547 = reshape(%541) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %541: no code */
 
@@ -5337,87 +5358,87 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %549 = reshape(%546) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %546: no code */
 
   /* %550 = matmul_permuted(%547, %548) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 923521856, 48, 192, 1,
-      arena + 923620160, 48, 1, 192, arena + 136183808, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 923571008, 48, 192, 1,
+      arena + 923669312, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
 
   /* %551 = mul_scalar(%550) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136183808, 0.14433756f, arena + 136216576);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 861667328, 0.14433756f, arena + 861700096);
 
   /* %552 = softmax(%551) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 136216576, arena + 268402688);
+  lk_softmax(B * 64, 16, arena + 861700096, arena + 926323520);
 
   /* %553 = matmul_permuted(%552, %549) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 268402688, 256, 16, 1,
-      arena + 923718464, 48, 192, 1, arena + 923816768, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926323520, 256, 16, 1,
+      arena + 923767616, 48, 192, 1, arena + 923865920, 48, 192, 0.0f);
 
   /* %554 = reshape(%553) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %553: no code */
 
   /* %557 = fused_linear(%554, %555, %556) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 923816768, params[166], params[167], LK_ACT_NONE, NULL,
-      arena + 923915072);
+  lk_fused_linear(B * 16, 192, 192, arena + 923865920, params[166], params[167], LK_ACT_NONE, NULL,
+      arena + 923964224);
 
   /* %559 = mul(%557, %558) layers.3.0 : f32[B, 16, 192], written over %557 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 923915072, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 923915072);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 923964224, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 923964224);
 
   /* %560 = add(%535, %559) layers.3.0 : f32[B, 16, 192], written over %557 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 922538816, (const long[]){3072, 192, 1},
-      arena + 923915072, (const long[]){3072, 192, 1}, arena + 923915072);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 923276096, (const long[]){3072, 192, 1},
+      arena + 923964224, (const long[]){3072, 192, 1}, arena + 923964224);
 
   /* %561 = normalize(%560) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 923915072, 1e-06f, arena + 924013376);
+  lk_normalize(B * 16, 192, arena + 923964224, 1e-06f, arena + 924062528);
 
   /* %562 = mul(%561, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 924013376, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 924111680);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 924062528, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 924160832);
 
   /* %563 = add(%562, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %562 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 924111680, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 924111680);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 924160832, (const long[]){3072, 192, 1},
+      params[157], (const long[]){0, 0, 1}, arena + 924160832);
 
   /* %566 = fused_linear(%563, %564, %565) layers.3.0.layers.1.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 924111680, params[168], params[169], LK_ACT_NONE, NULL,
-      arena + 136183808);
+  lk_fused_linear(B * 16, 192, 768, arena + 924160832, params[168], params[169], LK_ACT_NONE, NULL,
+      arena + 919299392);
 
   /* %567 = gelu(%566) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 136183808, arena + 136577024);
+  lk_gelu(B * 16 * 768, arena + 919299392, arena + 919692608);
 
   /* %570 = fused_linear(%567, %568, %569) layers.3.0.layers.1.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 136577024, params[170], params[171], LK_ACT_NONE, NULL,
-      arena + 922391360);
+  lk_fused_linear(B * 16, 768, 192, arena + 919692608, params[170], params[171], LK_ACT_NONE, NULL,
+      arena + 924259136);
 
   /* %572 = mul(%570, %571) layers.3.0 : f32[B, 16, 192], written over %570 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 922391360, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 922391360);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 924259136, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 924259136);
 
   /* %573 = add(%560, %572) layers.3.0 : f32[B, 16, 192], written over %570 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 923915072, (const long[]){3072, 192, 1},
-      arena + 922391360, (const long[]){3072, 192, 1}, arena + 922391360);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 923964224, (const long[]){3072, 192, 1},
+      arena + 924259136, (const long[]){3072, 192, 1}, arena + 924259136);
 
   /* %574 = normalize(%573) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 922391360, 1e-06f, arena + 924209984);
+  lk_normalize(B * 16, 192, arena + 924259136, 1e-06f, arena + 924357440);
 
   /* %575 = mul(%574, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 924209984, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 924308288);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 924357440, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 924455744);
 
   /* %576 = add(%575, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %575 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 924308288, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 924308288);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 924455744, (const long[]){3072, 192, 1},
+      params[149], (const long[]){0, 0, 1}, arena + 924455744);
 
   /* %579 = fused_linear(%576, %577, %578) layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 924308288, params[172], params[173], LK_ACT_NONE, NULL,
-      arena + 924406592);
+  lk_fused_linear(B * 16, 192, 192, arena + 924455744, params[172], params[173], LK_ACT_NONE, NULL,
+      arena + 924554048);
 
   /* %582 = fused_linear(%576, %580, %581) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 924308288, params[174], params[175], LK_ACT_NONE, NULL,
-      arena + 136970240);
+  lk_fused_linear(B * 16, 192, 384, arena + 924455744, params[174], params[175], LK_ACT_NONE, NULL,
+      arena + 861667328);
 
   /* %583 = slice(%582) {axis 1, start 0, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 136970240, 384, arena + 924504896, 192);
+  lk_copy_rows(B * 16, 192, arena + 861667328, 384, arena + 924652352, 192);
 
   /* %584 = slice(%582) {axis 1, start 192, length 192} layers.3.0.layers.2.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 136970432, 384, arena + 924603200, 192);
+  lk_copy_rows(B * 16, 192, arena + 861667520, 384, arena + 924750656, 192);
 
   /* %585 = reshape(%579) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %579: no code */
 
@@ -5426,87 +5447,87 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %587 = reshape(%584) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %584: no code */
 
   /* %588 = matmul_permuted(%585, %586) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 924406592, 48, 192, 1,
-      arena + 924504896, 48, 1, 192, arena + 136970240, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 924554048, 48, 192, 1,
+      arena + 924652352, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
 
   /* %589 = mul_scalar(%588) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136970240, 0.14433756f, arena + 137003008);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 861667328, 0.14433756f, arena + 861700096);
 
   /* %590 = softmax(%589) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 137003008, arena + 402620416);
+  lk_softmax(B * 64, 16, arena + 861700096, arena + 926356288);
 
   /* %591 = matmul_permuted(%590, %587) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 402620416, 256, 16, 1,
-      arena + 924603200, 48, 192, 1, arena + 924701504, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926356288, 256, 16, 1,
+      arena + 924750656, 48, 192, 1, arena + 924848960, 48, 192, 0.0f);
 
   /* %592 = reshape(%591) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %591: no code */
 
   /* %595 = fused_linear(%592, %593, %594) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 924701504, params[176], params[177], LK_ACT_NONE, NULL,
-      arena + 924799808);
+  lk_fused_linear(B * 16, 192, 192, arena + 924848960, params[176], params[177], LK_ACT_NONE, NULL,
+      arena + 924947264);
 
   /* %597 = mul(%595, %596) layers.3.0 : f32[B, 16, 192], written over %595 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 924799808, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 924799808);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 924947264, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 924947264);
 
   /* %598 = add(%573, %597) layers.3.0 : f32[B, 16, 192], written over %595 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 922391360, (const long[]){3072, 192, 1},
-      arena + 924799808, (const long[]){3072, 192, 1}, arena + 924799808);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 924259136, (const long[]){3072, 192, 1},
+      arena + 924947264, (const long[]){3072, 192, 1}, arena + 924947264);
 
   /* %599 = normalize(%598) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 924799808, 1e-06f, arena + 924898112);
+  lk_normalize(B * 16, 192, arena + 924947264, 1e-06f, arena + 925045568);
 
   /* %600 = mul(%599, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 924898112, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 924996416);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 925045568, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 925143872);
 
   /* %601 = add(%600, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %600 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 924996416, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 924996416);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 925143872, (const long[]){3072, 192, 1},
+      params[157], (const long[]){0, 0, 1}, arena + 925143872);
 
   /* %604 = fused_linear(%601, %602, %603) layers.3.0.layers.2.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 924996416, params[178], params[179], LK_ACT_NONE, NULL,
-      arena + 136970240);
+  lk_fused_linear(B * 16, 192, 768, arena + 925143872, params[178], params[179], LK_ACT_NONE, NULL,
+      arena + 920085824);
 
   /* %605 = gelu(%604) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_gelu(B * 16 * 768, arena + 136970240, arena + 137363456);
+  lk_gelu(B * 16 * 768, arena + 920085824, arena + 920479040);
 
   /* %608 = fused_linear(%605, %606, %607) layers.3.0.layers.2.1.fc2 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 137363456, params[180], params[181], LK_ACT_NONE, NULL,
-      arena + 925094720);
+  lk_fused_linear(B * 16, 768, 192, arena + 920479040, params[180], params[181], LK_ACT_NONE, NULL,
+      arena + 925242176);
 
   /* %610 = mul(%608, %609) layers.3.0 : f32[B, 16, 192], written over %608 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 925094720, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 925094720);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 925242176, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 925242176);
 
   /* %611 = add(%598, %610) layers.3.0 : f32[B, 16, 192], written over %608 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 924799808, (const long[]){3072, 192, 1},
-      arena + 925094720, (const long[]){3072, 192, 1}, arena + 925094720);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 924947264, (const long[]){3072, 192, 1},
+      arena + 925242176, (const long[]){3072, 192, 1}, arena + 925242176);
 
   /* %612 = normalize(%611) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 925094720, 1e-06f, arena + 925193024);
+  lk_normalize(B * 16, 192, arena + 925242176, 1e-06f, arena + 925340480);
 
   /* %613 = mul(%612, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 925193024, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 925291328);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 925340480, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 925438784);
 
   /* %614 = add(%613, %495) layers.3.0.norm1 : f32[B, 16, 192], written over %613 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 925291328, (const long[]){3072, 192, 1},
-      params[149], (const long[]){0, 0, 1}, arena + 925291328);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 925438784, (const long[]){3072, 192, 1},
+      params[149], (const long[]){0, 0, 1}, arena + 925438784);
 
   /* %617 = fused_linear(%614, %615, %616) layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 925291328, params[182], params[183], LK_ACT_NONE, NULL,
-      arena + 925389632);
+  lk_fused_linear(B * 16, 192, 192, arena + 925438784, params[182], params[183], LK_ACT_NONE, NULL,
+      arena + 925537088);
 
   /* %620 = fused_linear(%614, %618, %619) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_fused_linear(B * 16, 192, 384, arena + 925291328, params[184], params[185], LK_ACT_NONE, NULL,
-      arena + 920872256);
+  lk_fused_linear(B * 16, 192, 384, arena + 925438784, params[184], params[185], LK_ACT_NONE, NULL,
+      arena + 861667328);
 
   /* %621 = slice(%620) {axis 1, start 0, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 920872256, 384, arena + 925487936, 192);
+  lk_copy_rows(B * 16, 192, arena + 861667328, 384, arena + 925635392, 192);
 
   /* %622 = slice(%620) {axis 1, start 192, length 192} layers.3.0.layers.3.0 : f32[B, 16, 192] */
-  lk_copy_rows(B * 16, 192, arena + 920872448, 384, arena + 925586240, 192);
+  lk_copy_rows(B * 16, 192, arena + 861667520, 384, arena + 925733696, 192);
 
   /* %623 = reshape(%617) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %617: no code */
 
@@ -5515,46 +5536,46 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %625 = reshape(%622) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %622: no code */
 
   /* %626 = matmul_permuted(%623, %624) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 925389632, 48, 192, 1,
-      arena + 925487936, 48, 1, 192, arena + 920872256, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 925537088, 48, 192, 1,
+      arena + 925635392, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
 
   /* %627 = mul_scalar(%626) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 920872256, 0.14433756f, arena + 920905024);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 861667328, 0.14433756f, arena + 861700096);
 
   /* %628 = softmax(%627) {axis -1} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax(B * 64, 16, arena + 920905024, arena + 922489664);
+  lk_softmax(B * 64, 16, arena + 861700096, arena + 926389056);
 
   /* %629 = matmul_permuted(%628, %625) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 922489664, 256, 16, 1,
-      arena + 925586240, 48, 192, 1, arena + 925684544, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926389056, 256, 16, 1,
+      arena + 925733696, 48, 192, 1, arena + 925832000, 48, 192, 0.0f);
 
   /* %630 = reshape(%629) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %629: no code */
 
   /* %633 = fused_linear(%630, %631, %632) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 925684544, params[186], params[187], LK_ACT_NONE, NULL,
-      arena + 925782848);
+  lk_fused_linear(B * 16, 192, 192, arena + 925832000, params[186], params[187], LK_ACT_NONE, NULL,
+      arena + 925930304);
 
   /* %635 = mul(%633, %634) layers.3.0 : f32[B, 16, 192], written over %633 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 925782848, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 925782848);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 925930304, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 925930304);
 
   /* %636 = add(%611, %635) layers.3.0 : f32[B, 16, 192], written over %633 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 925094720, (const long[]){3072, 192, 1},
-      arena + 925782848, (const long[]){3072, 192, 1}, arena + 925782848);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 925242176, (const long[]){3072, 192, 1},
+      arena + 925930304, (const long[]){3072, 192, 1}, arena + 925930304);
 
   /* %637 = normalize(%636) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 925782848, 1e-06f, arena + 925881152);
+  lk_normalize(B * 16, 192, arena + 925930304, 1e-06f, arena + 926028608);
 
   /* %638 = mul(%637, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 925881152, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 925979456);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926028608, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 926126912);
 
   /* %639 = add(%638, %522) layers.3.0.norm2 : f32[B, 16, 192], written over %638 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 925979456, (const long[]){3072, 192, 1},
-      params[157], (const long[]){0, 0, 1}, arena + 925979456);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926126912, (const long[]){3072, 192, 1},
+      params[157], (const long[]){0, 0, 1}, arena + 926126912);
 
   /* %642 = fused_linear(%639, %640, %641) layers.3.0.layers.3.1.fc1 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 925979456, params[188], params[189], LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 16, 192, 768, arena + 926126912, params[188], params[189], LK_ACT_NONE, NULL,
       arena + 920872256);
 
   /* %643 = gelu(%642) layers.3.0.layers.3.1 : f32[B, 16, 768] */
@@ -5562,181 +5583,181 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %646 = fused_linear(%643, %644, %645) layers.3.0.layers.3.1.fc2 : f32[B, 16, 192] */
   lk_fused_linear(B * 16, 768, 192, arena + 921265472, params[190], params[191], LK_ACT_NONE, NULL,
-      arena + 921850688);
-
-  /* %648 = mul(%646, %647) layers.3.0 : f32[B, 16, 192], written over %646 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 921850688, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 921850688);
-
-  /* %649 = add(%636, %648) layers.3.0 : f32[B, 16, 192], written over %646 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 925782848, (const long[]){3072, 192, 1},
-      arena + 921850688, (const long[]){3072, 192, 1}, arena + 921850688);
-
-  /* %652 = normalize(%649) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize(B * 16, 192, arena + 921850688, 1e-06f, arena + 921948992);
-
-  /* %653 = mul(%652, %650) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 921948992, (const long[]){3072, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 921658688);
-
-  /* %654 = add(%653, %651) norm : f32[B, 16, 192], written over %653 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 921658688, (const long[]){3072, 192, 1},
-      params[193], (const long[]){0, 0, 1}, arena + 921658688);
-
-  /* %655 = mean(%654) {axis 0} : f32[B, 192] */
-  lk_mean_axis(B, 16, 192, arena + 921658688, arena + 922275904);
-
-  /* %658 = fused_linear(%655, %656, %657) mlp_head : f32[B, 1000] */
-  lk_fused_linear(B, 192, 1000, arena + 922275904, params[194], params[195], LK_ACT_NONE, NULL,
       arena + 921658688);
 
+  /* %648 = mul(%646, %647) layers.3.0 : f32[B, 16, 192], written over %646 */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 921658688, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 921658688);
+
+  /* %649 = add(%636, %648) layers.3.0 : f32[B, 16, 192], written over %646 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 925930304, (const long[]){3072, 192, 1},
+      arena + 921658688, (const long[]){3072, 192, 1}, arena + 921658688);
+
+  /* %652 = normalize(%649) {eps 1e-06} norm : f32[B, 16, 192] */
+  lk_normalize(B * 16, 192, arena + 921658688, 1e-06f, arena + 921756992);
+
+  /* %653 = mul(%652, %650) norm : f32[B, 16, 192] */
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 921756992, (const long[]){3072, 192, 1},
+      params[192], (const long[]){0, 0, 1}, arena + 861667328);
+
+  /* %654 = add(%653, %651) norm : f32[B, 16, 192], written over %653 */
+  lk_add(3, (const long[]){B, 16, 192}, arena + 861667328, (const long[]){3072, 192, 1},
+      params[193], (const long[]){0, 0, 1}, arena + 861667328);
+
+  /* %655 = mean(%654) {axis 0} : f32[B, 192] */
+  lk_mean_axis(B, 16, 192, arena + 861667328, arena + 861891328);
+
+  /* %658 = fused_linear(%655, %656, %657) mlp_head : f32[B, 1000] */
+  lk_fused_linear(B, 192, 1000, arena + 861891328, params[194], params[195], LK_ACT_NONE, NULL,
+      arena + 861667328);
+
   /* %660 = cross_entropy(%658, %659) : f32[1] */
-  lk_cross_entropy(B, 1000, arena + 921658688, inputs[29], arena + 926275952);
+  lk_cross_entropy(B, 1000, arena + 861667328, inputs[29], arena + 926423408);
 
   /* %661 = cross_entropy_grad(%658, %659) : f32[B, 1000] */
-  lk_cross_entropy_grad(B, 1000, arena + 921658688, inputs[29], arena + 922243904);
+  lk_cross_entropy_grad(B, 1000, arena + 861667328, inputs[29], arena + 861859328);
 
   /* %662 = transpose(%656) {perm [1, 0]} mlp_head : f32[192, 1000] */
-  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 921658688);
+  lk_transpose(2, (const long[]){1000, 192}, (const int[]){1, 0}, params[194], arena + 861667328);
 
   /* %663 = fused_linear(%661, %662) mlp_head : f32[B, 192] */
-  lk_fused_linear(B, 1000, 192, arena + 922243904, arena + 921658688, NULL, LK_ACT_NONE, NULL,
-      arena + 922282048);
+  lk_fused_linear(B, 1000, 192, arena + 861859328, arena + 861667328, NULL, LK_ACT_NONE, NULL,
+      arena + 861897472);
 
   /* %664 = linear_grad_weight(%661, %655) mlp_head : f32[1000, 192] */
-  lk_linear_grad_weight(B, 192, 1000, arena + 922243904, arena + 922275904, arena + 922051904);
+  lk_linear_grad_weight(B, 192, 1000, arena + 861859328, arena + 861891328, arena + 922051904);
 
   /* %665 = reduce_sum(%661) {axes [], batch} mlp_head : f32[1000] */
-  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 922243904,
-      arena + 926274368);
+  lk_reduce_sum(2, (const long[]){B, 1000}, (const unsigned char[]){1, 0}, arena + 861859328,
+      arena + 926421824);
 
   /* %666 = reshape(%663) {shape [1, 192]} : f32[B, 1, 192], a view of %663: no code */
 
   /* %667 = expand(%666) {shape [16, 192]} : f32[B, 16, 192] */
-  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 922282048, (const long[]){192, 0, 1},
-      arena + 921658688, (const long[]){3072, 192, 1});
+  lk_copy_strided(3, (const long[]){B, 16, 192}, arena + 861897472, (const long[]){192, 0, 1},
+      arena + 861667328, (const long[]){3072, 192, 1});
 
   /* %668 = mul_scalar(%667) {x op 0.0625} : f32[B, 16, 192] */
-  lk_mul_scalar(B * 16 * 192, arena + 921658688, 0.0625f, arena + 922243904);
+  lk_mul_scalar(B * 16 * 192, arena + 861667328, 0.0625f, arena + 861765632);
 
   /* %669 = reduce_sum(%668) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 922243904,
-      arena + 926275376);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861765632,
+      arena + 926422832);
 
   /* %670 = mul(%668, %650) norm : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 922243904, (const long[]){3072, 192, 1},
-      params[192], (const long[]){0, 0, 1}, arena + 921658688);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 861765632, (const long[]){3072, 192, 1},
+      params[192], (const long[]){0, 0, 1}, arena + 861667328);
 
   /* %671 = mul(%668, %652) norm : f32[B, 16, 192], written over %668 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 922243904, (const long[]){3072, 192, 1},
-      arena + 921948992, (const long[]){3072, 192, 1}, arena + 922243904);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 861765632, (const long[]){3072, 192, 1},
+      arena + 921756992, (const long[]){3072, 192, 1}, arena + 861765632);
 
   /* %672 = reduce_sum(%671) {axes [0], batch} norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 922243904,
-      arena + 926275568);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861765632,
+      arena + 926423024);
 
   /* %673 = normalize_grad(%649, %670) {eps 1e-06} norm : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 921850688, arena + 921658688, 1e-06f, arena + 926077760);
+  lk_normalize_grad(B * 16, 192, arena + 921658688, arena + 861667328, 1e-06f, arena + 926225216);
 
   /* %674 = mul(%673, %647) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[28],
-      (const long[]){1, 0, 0}, arena + 926176064);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[28],
+      (const long[]){1, 0, 0}, arena + 861814784);
 
   /* %675 = transpose(%644) {perm [1, 0]} layers.3.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 922243904);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[190], arena + 861667328);
 
   /* %676 = fused_linear(%674, %675) layers.3.0.layers.3.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 926176064, arena + 922243904, NULL, LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 16, 192, 768, arena + 861814784, arena + 861667328, NULL, LK_ACT_NONE, NULL,
       arena + 921658688);
 
   /* %677 = linear_grad_weight(%674, %643) layers.3.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 926176064, arena + 921265472, arena + 922243904);
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 861814784, arena + 921265472, arena + 922243904);
 
   /* %678 = reduce_sum(%674) {axes [0], batch} layers.3.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 926176064,
-      arena + 926275760);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 926423216);
 
   /* %679 = gelu_grad(%642, %676) layers.3.0.layers.3.1 : f32[B, 16, 768] */
   lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 920872256, arena + 921658688, arena + 921265472);
 
   /* %680 = transpose(%640) {perm [1, 0]} layers.3.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 920872256);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[188], arena + 861667328);
 
   /* %681 = fused_linear(%679, %680) layers.3.0.layers.3.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 921265472, arena + 920872256, NULL, LK_ACT_NONE, NULL,
-      arena + 921019712);
+  lk_fused_linear(B * 16, 768, 192, arena + 921265472, arena + 861667328, NULL, LK_ACT_NONE, NULL,
+      arena + 861814784);
 
   /* %682 = linear_grad_weight(%679, %639) layers.3.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 921265472, arena + 925979456, arena + 921658688);
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 921265472, arena + 926126912, arena + 921658688);
 
   /* %683 = reduce_sum(%679) {axes [0], batch} layers.3.0.layers.3.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 921265472,
-      arena + 922027328);
+      arena + 921806144);
 
   /* %684 = reduce_sum(%681) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921019712,
-      arena + 921634496);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 861913088);
 
   /* %685 = mul(%681, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 921019712, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 920872256);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 861667328);
 
   /* %686 = mul(%681, %637) layers.3.0.norm2 : f32[B, 16, 192], written over %681 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 921019712, (const long[]){3072, 192, 1},
-      arena + 925881152, (const long[]){3072, 192, 1}, arena + 921019712);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
+      arena + 926028608, (const long[]){3072, 192, 1}, arena + 861814784);
 
   /* %687 = reduce_sum(%686) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921019712,
-      arena + 921634688);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 861913280);
 
   /* %688 = normalize_grad(%636, %685) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 925782848, arena + 920872256, 1e-06f, arena + 920970560);
+  lk_normalize_grad(B * 16, 192, arena + 925930304, arena + 861667328, 1e-06f, arena + 861765632);
 
   /* %689 = add(%673, %688) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
-      arena + 920970560, (const long[]){3072, 192, 1}, arena + 926077760);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
+      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
 
   /* %690 = mul(%689, %634) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[27],
-      (const long[]){1, 0, 0}, arena + 920872256);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[27],
+      (const long[]){1, 0, 0}, arena + 861667328);
 
   /* %691 = transpose(%631) {perm [1, 0]} layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 921068864);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[186], arena + 861863936);
 
   /* %692 = fused_linear(%690, %691) layers.3.0.layers.3.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 920872256, arena + 921068864, NULL, LK_ACT_NONE, NULL,
-      arena + 920970560);
+  lk_fused_linear(B * 16, 192, 192, arena + 861667328, arena + 861863936, NULL, LK_ACT_NONE, NULL,
+      arena + 861765632);
 
   /* %693 = linear_grad_weight(%690, %630) layers.3.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 920872256, arena + 925684544, arena + 925782848);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 861667328, arena + 925832000, arena + 921486656);
 
   /* %694 = reduce_sum(%690) {axes [0], batch} layers.3.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920872256,
-      arena + 921634880);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
+      arena + 921560768);
 
   /* %695 = reshape(%692) {shape [16, 4, 1, 48]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48], a view of %692: no code */
 
   /* %696 = matmul_permuted(%695, %625) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 920970560, 48, 192, 1,
-      arena + 925586240, 48, 1, 192, arena + 920872256, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 861765632, 48, 192, 1,
+      arena + 925733696, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
 
   /* %697 = matmul_permuted(%628, %695) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 922489664, 256, 1, 16,
-      arena + 920970560, 48, 192, 1, arena + 921068864, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926389056, 256, 1, 16,
+      arena + 861765632, 48, 192, 1, arena + 920872256, 48, 192, 0.0f);
 
   /* %698 = softmax_grad(%628, %696) {axis -1} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 922489664, arena + 920872256, arena + 920905024);
+  lk_softmax_grad(B * 64, 16, arena + 926389056, arena + 861667328, arena + 861700096);
 
   /* %699 = mul_scalar(%698) {x op 0.14433756} layers.3.0.layers.3.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 920905024, 0.14433756f, arena + 920872256);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 861700096, 0.14433756f, arena + 861667328);
 
   /* %700 = matmul_permuted(%699, %624) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 920872256, 256, 16, 1,
-      arena + 925487936, 48, 192, 1, arena + 921167168, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 16, 1,
+      arena + 925635392, 48, 192, 1, arena + 920970560, 48, 192, 0.0f);
 
   /* %701 = matmul_permuted(%623, %699) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.3.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 920872256, 256, 1, 16,
-      arena + 925389632, 48, 192, 1, arena + 921265472, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 1, 16,
+      arena + 925537088, 48, 192, 1, arena + 921068864, 48, 192, 0.0f);
 
   /* %702 = reshape(%697) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %697: no code */
 
@@ -5745,167 +5766,167 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %704 = reshape(%700) {shape [16, 192]} layers.3.0.layers.3.0 : f32[B, 16, 192], a view of %700: no code */
 
   /* %705 = concat(%703, %702) {axis 1} layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 921265472, 192, arena + 920872256, 384);
-  lk_copy_rows(B * 16, 192, arena + 921068864, 192, arena + 920872448, 384);
+  lk_copy_rows(B * 16, 192, arena + 921068864, 192, arena + 861667328, 384);
+  lk_copy_rows(B * 16, 192, arena + 920872256, 192, arena + 861667520, 384);
 
   /* %706 = transpose(%618) {perm [1, 0]} layers.3.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 921265472);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[184], arena + 921068864);
 
   /* %707 = fused_linear(%705, %706) layers.3.0.layers.3.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 920872256, arena + 921265472, NULL, LK_ACT_NONE, NULL,
-      arena + 921068864);
+  lk_fused_linear(B * 16, 384, 192, arena + 861667328, arena + 921068864, NULL, LK_ACT_NONE, NULL,
+      arena + 920872256);
 
   /* %708 = linear_grad_weight(%705, %614) layers.3.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 920872256, arena + 925291328, arena + 921560384);
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 861667328, arena + 925438784, arena + 921412928);
 
   /* %709 = reduce_sum(%705) {axes [0], batch} layers.3.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 920872256,
-      arena + 921634112);
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
+      arena + 921560384);
 
   /* %710 = transpose(%615) {perm [1, 0]} layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 920872256);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[182], arena + 861667328);
 
   /* %711 = linear_grad_weight(%704, %614) layers.3.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 921167168, arena + 925291328, arena + 925389632);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 920970560, arena + 925438784, arena + 921523520);
 
   /* %712 = reduce_sum(%704) {axes [0], batch} layers.3.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921167168,
-      arena + 921635072);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920970560,
+      arena + 921560960);
 
   /* %713 = fused_linear(%704, %710, %707) {residual} layers.3.0.layers.3.0.Wq_odd : f32[B, 16, 192], written over %707 */
-  lk_fused_linear(B * 16, 192, 192, arena + 921167168, arena + 920872256, NULL, LK_ACT_NONE,
-      arena + 921068864, arena + 921068864);
+  lk_fused_linear(B * 16, 192, 192, arena + 920970560, arena + 861667328, NULL, LK_ACT_NONE,
+      arena + 920872256, arena + 920872256);
 
   /* %714 = reduce_sum(%713) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921068864,
-      arena + 921635264);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920872256,
+      arena + 861913472);
 
   /* %715 = mul(%713, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 921068864, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 920872256);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 920872256, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 861667328);
 
   /* %716 = mul(%713, %612) layers.3.0.norm1 : f32[B, 16, 192], written over %707 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 921068864, (const long[]){3072, 192, 1},
-      arena + 925193024, (const long[]){3072, 192, 1}, arena + 921068864);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 920872256, (const long[]){3072, 192, 1},
+      arena + 925340480, (const long[]){3072, 192, 1}, arena + 920872256);
 
   /* %717 = reduce_sum(%716) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921068864,
-      arena + 921635456);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920872256,
+      arena + 861913664);
 
   /* %718 = normalize_grad(%611, %715) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 925094720, arena + 920872256, 1e-06f, arena + 920970560);
+  lk_normalize_grad(B * 16, 192, arena + 925242176, arena + 861667328, 1e-06f, arena + 861765632);
 
   /* %719 = add(%689, %718) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
-      arena + 920970560, (const long[]){3072, 192, 1}, arena + 926077760);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
+      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
 
   /* %720 = mul(%719, %609) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[26],
-      (const long[]){1, 0, 0}, arena + 921412928);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[26],
+      (const long[]){1, 0, 0}, arena + 861814784);
 
   /* %721 = transpose(%606) {perm [1, 0]} layers.3.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 921265472);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[180], arena + 861667328);
 
   /* %722 = fused_linear(%720, %721) layers.3.0.layers.2.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 921412928, arena + 921265472, NULL, LK_ACT_NONE, NULL,
+  lk_fused_linear(B * 16, 192, 768, arena + 861814784, arena + 861667328, NULL, LK_ACT_NONE, NULL,
       arena + 920872256);
 
   /* %723 = linear_grad_weight(%720, %605) layers.3.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 921412928, arena + 137363456, arena + 921265472);
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 861814784, arena + 920479040, arena + 921265472);
 
   /* %724 = reduce_sum(%720) {axes [0], batch} layers.3.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 921412928,
-      arena + 921635648);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 921561152);
 
   /* %725 = gelu_grad(%604, %722) layers.3.0.layers.2.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136970240, arena + 920872256, arena + 137363456);
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 920085824, arena + 920872256, arena + 920479040);
 
   /* %726 = transpose(%602) {perm [1, 0]} layers.3.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 136970240);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[178], arena + 861667328);
 
   /* %727 = fused_linear(%725, %726) layers.3.0.layers.2.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 137363456, arena + 136970240, NULL, LK_ACT_NONE, NULL,
-      arena + 137117696);
+  lk_fused_linear(B * 16, 768, 192, arena + 920479040, arena + 861667328, NULL, LK_ACT_NONE, NULL,
+      arena + 861814784);
 
   /* %728 = linear_grad_weight(%725, %601) layers.3.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 137363456, arena + 924996416, arena + 921412928);
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 920479040, arena + 925143872, arena + 920872256);
 
   /* %729 = reduce_sum(%725) {axes [0], batch} layers.3.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 921243968);
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 920479040,
+      arena + 921056576);
 
   /* %730 = reduce_sum(%727) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
-      arena + 136970240);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 861667328);
 
   /* %731 = add(%684, %730) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 921634496, (const long[]){1}, arena + 136970240,
-      (const long[]){1}, arena + 137609216);
+  lk_add(1, (const long[]){192}, arena + 861913088, (const long[]){1}, arena + 861667328,
+      (const long[]){1}, arena + 861913856);
 
   /* %732 = mul(%727, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 136970240);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 861667328);
 
   /* %733 = mul(%727, %599) layers.3.0.norm2 : f32[B, 16, 192], written over %727 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 137117696, (const long[]){3072, 192, 1},
-      arena + 924898112, (const long[]){3072, 192, 1}, arena + 137117696);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
+      arena + 925045568, (const long[]){3072, 192, 1}, arena + 861814784);
 
   /* %734 = reduce_sum(%733) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137117696,
-      arena + 137068544);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 861765632);
 
   /* %735 = add(%687, %734) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 921634688, (const long[]){1}, arena + 137068544,
-      (const long[]){1}, arena + 137609408);
+  lk_add(1, (const long[]){192}, arena + 861913280, (const long[]){1}, arena + 861765632,
+      (const long[]){1}, arena + 861913088);
 
   /* %736 = normalize_grad(%598, %732) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 924799808, arena + 136970240, 1e-06f, arena + 137068544);
+  lk_normalize_grad(B * 16, 192, arena + 924947264, arena + 861667328, 1e-06f, arena + 861765632);
 
   /* %737 = add(%719, %736) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
-      arena + 137068544, (const long[]){3072, 192, 1}, arena + 926077760);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
+      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
 
   /* %738 = mul(%737, %596) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[25],
-      (const long[]){1, 0, 0}, arena + 136970240);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[25],
+      (const long[]){1, 0, 0}, arena + 861667328);
 
   /* %739 = transpose(%593) {perm [1, 0]} layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 137166848);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[176], arena + 861863936);
 
   /* %740 = fused_linear(%738, %739) layers.3.0.layers.2.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 136970240, arena + 137166848, NULL, LK_ACT_NONE, NULL,
-      arena + 137068544);
+  lk_fused_linear(B * 16, 192, 192, arena + 861667328, arena + 861863936, NULL, LK_ACT_NONE, NULL,
+      arena + 861765632);
 
   /* %741 = linear_grad_weight(%738, %592) layers.3.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136970240, arena + 924701504, arena + 921204032);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 861667328, arena + 924848960, arena + 920700224);
 
   /* %742 = reduce_sum(%738) {axes [0], batch} layers.3.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
-      arena + 921247424);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
+      arena + 920848064);
 
   /* %743 = reshape(%740) {shape [16, 4, 1, 48]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48], a view of %740: no code */
 
   /* %744 = matmul_permuted(%743, %587) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 137068544, 48, 192, 1,
-      arena + 924603200, 48, 1, 192, arena + 136970240, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 861765632, 48, 192, 1,
+      arena + 924750656, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
 
   /* %745 = matmul_permuted(%590, %743) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 402620416, 256, 1, 16,
-      arena + 137068544, 48, 192, 1, arena + 137166848, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926356288, 256, 1, 16,
+      arena + 861765632, 48, 192, 1, arena + 920085824, 48, 192, 0.0f);
 
   /* %746 = softmax_grad(%590, %744) {axis -1} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 402620416, arena + 136970240, arena + 137003008);
+  lk_softmax_grad(B * 64, 16, arena + 926356288, arena + 861667328, arena + 861700096);
 
   /* %747 = mul_scalar(%746) {x op 0.14433756} layers.3.0.layers.2.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 137003008, 0.14433756f, arena + 136970240);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 861700096, 0.14433756f, arena + 861667328);
 
   /* %748 = matmul_permuted(%747, %586) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 136970240, 256, 16, 1,
-      arena + 924504896, 48, 192, 1, arena + 137265152, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 16, 1,
+      arena + 924652352, 48, 192, 1, arena + 920184128, 48, 192, 0.0f);
 
   /* %749 = matmul_permuted(%585, %747) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.2.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 136970240, 256, 1, 16,
-      arena + 924406592, 48, 192, 1, arena + 137363456, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 1, 16,
+      arena + 924554048, 48, 192, 1, arena + 920282432, 48, 192, 0.0f);
 
   /* %750 = reshape(%745) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %745: no code */
 
@@ -5914,175 +5935,175 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %752 = reshape(%748) {shape [16, 192]} layers.3.0.layers.2.0 : f32[B, 16, 192], a view of %748: no code */
 
   /* %753 = concat(%751, %750) {axis 1} layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 137363456, 192, arena + 136970240, 384);
-  lk_copy_rows(B * 16, 192, arena + 137166848, 192, arena + 136970432, 384);
+  lk_copy_rows(B * 16, 192, arena + 920282432, 192, arena + 861667328, 384);
+  lk_copy_rows(B * 16, 192, arena + 920085824, 192, arena + 861667520, 384);
 
   /* %754 = transpose(%580) {perm [1, 0]} layers.3.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 137363456);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[174], arena + 920282432);
 
   /* %755 = fused_linear(%753, %754) layers.3.0.layers.2.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 136970240, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 137166848);
+  lk_fused_linear(B * 16, 384, 192, arena + 861667328, arena + 920282432, NULL, LK_ACT_NONE, NULL,
+      arena + 920085824);
 
   /* %756 = linear_grad_weight(%753, %576) layers.3.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 136970240, arena + 924308288, arena + 921953600);
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 861667328, arena + 924455744, arena + 920626496);
 
   /* %757 = reduce_sum(%753) {axes [0], batch} layers.3.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 136970240,
-      arena + 921246272);
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
+      arena + 920847680);
 
   /* %758 = transpose(%577) {perm [1, 0]} layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 136970240);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[172], arena + 861667328);
 
   /* %759 = linear_grad_weight(%752, %576) layers.3.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 137265152, arena + 924308288, arena + 924406592);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 920184128, arena + 924455744, arena + 920737088);
 
   /* %760 = reduce_sum(%752) {axes [0], batch} layers.3.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137265152,
-      arena + 921247616);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920184128,
+      arena + 920848256);
 
   /* %761 = fused_linear(%752, %758, %755) {residual} layers.3.0.layers.2.0.Wq_odd : f32[B, 16, 192], written over %755 */
-  lk_fused_linear(B * 16, 192, 192, arena + 137265152, arena + 136970240, NULL, LK_ACT_NONE,
-      arena + 137166848, arena + 137166848);
+  lk_fused_linear(B * 16, 192, 192, arena + 920184128, arena + 861667328, NULL, LK_ACT_NONE,
+      arena + 920085824, arena + 920085824);
 
   /* %762 = reduce_sum(%761) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
-      arena + 136970240);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920085824,
+      arena + 861667328);
 
   /* %763 = add(%714, %762) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 921635264, (const long[]){1}, arena + 136970240,
-      (const long[]){1}, arena + 137609600);
+  lk_add(1, (const long[]){192}, arena + 861913472, (const long[]){1}, arena + 861667328,
+      (const long[]){1}, arena + 861913280);
 
   /* %764 = mul(%761, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 137166848, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 136970240);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 920085824, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 861667328);
 
   /* %765 = mul(%761, %574) layers.3.0.norm1 : f32[B, 16, 192], written over %755 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 137166848, (const long[]){3072, 192, 1},
-      arena + 924209984, (const long[]){3072, 192, 1}, arena + 137166848);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 920085824, (const long[]){3072, 192, 1},
+      arena + 924357440, (const long[]){3072, 192, 1}, arena + 920085824);
 
   /* %766 = reduce_sum(%765) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137166848,
-      arena + 137068544);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 920085824,
+      arena + 861765632);
 
   /* %767 = add(%717, %766) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 921635456, (const long[]){1}, arena + 137068544,
-      (const long[]){1}, arena + 137609792);
+  lk_add(1, (const long[]){192}, arena + 861913664, (const long[]){1}, arena + 861765632,
+      (const long[]){1}, arena + 861913472);
 
   /* %768 = normalize_grad(%573, %764) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 922391360, arena + 136970240, 1e-06f, arena + 137068544);
+  lk_normalize_grad(B * 16, 192, arena + 924259136, arena + 861667328, 1e-06f, arena + 861765632);
 
   /* %769 = add(%737, %768) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
-      arena + 137068544, (const long[]){3072, 192, 1}, arena + 926077760);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
+      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
 
   /* %770 = mul(%769, %571) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[24],
-      (const long[]){1, 0, 0}, arena + 137510912);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[24],
+      (const long[]){1, 0, 0}, arena + 861814784);
 
   /* %771 = transpose(%568) {perm [1, 0]} layers.3.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 137363456);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[170], arena + 861667328);
 
   /* %772 = fused_linear(%770, %771) layers.3.0.layers.1.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 137510912, arena + 137363456, NULL, LK_ACT_NONE, NULL,
-      arena + 136970240);
+  lk_fused_linear(B * 16, 192, 768, arena + 861814784, arena + 861667328, NULL, LK_ACT_NONE, NULL,
+      arena + 920085824);
 
   /* %773 = linear_grad_weight(%770, %567) layers.3.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 137510912, arena + 136577024, arena + 921806144);
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 861814784, arena + 919692608, arena + 920479040);
 
   /* %774 = reduce_sum(%770) {axes [0], batch} layers.3.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 137510912,
-      arena + 921247808);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 920848448);
 
   /* %775 = gelu_grad(%566, %772) layers.3.0.layers.1.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 136183808, arena + 136970240, arena + 136577024);
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 919299392, arena + 920085824, arena + 919692608);
 
   /* %776 = transpose(%564) {perm [1, 0]} layers.3.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 136183808);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[168], arena + 861667328);
 
   /* %777 = fused_linear(%775, %776) layers.3.0.layers.1.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 136577024, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 136331264);
+  lk_fused_linear(B * 16, 768, 192, arena + 919692608, arena + 861667328, NULL, LK_ACT_NONE, NULL,
+      arena + 861814784);
 
   /* %778 = linear_grad_weight(%775, %563) layers.3.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 136577024, arena + 924111680, arena + 922391360);
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 919692608, arena + 924160832, arena + 920085824);
 
   /* %779 = reduce_sum(%775) {axes [0], batch} layers.3.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 136577024,
-      arena + 921244736);
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 919692608,
+      arena + 920454464);
 
   /* %780 = reduce_sum(%777) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
-      arena + 136183808);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 861667328);
 
   /* %781 = add(%731, %780) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137609216, (const long[]){1}, arena + 136183808,
-      (const long[]){1}, arena + 136822784);
+  lk_add(1, (const long[]){192}, arena + 861913856, (const long[]){1}, arena + 861667328,
+      (const long[]){1}, arena + 861913664);
 
   /* %782 = mul(%777, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 136183808);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 861667328);
 
   /* %783 = mul(%777, %561) layers.3.0.norm2 : f32[B, 16, 192], written over %777 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136331264, (const long[]){3072, 192, 1},
-      arena + 924013376, (const long[]){3072, 192, 1}, arena + 136331264);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 861814784, (const long[]){3072, 192, 1},
+      arena + 924062528, (const long[]){3072, 192, 1}, arena + 861814784);
 
   /* %784 = reduce_sum(%783) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136331264,
-      arena + 136282112);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 861765632);
 
   /* %785 = add(%735, %784) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137609408, (const long[]){1}, arena + 136282112,
-      (const long[]){1}, arena + 136822976);
+  lk_add(1, (const long[]){192}, arena + 861913088, (const long[]){1}, arena + 861765632,
+      (const long[]){1}, arena + 861913856);
 
   /* %786 = normalize_grad(%560, %782) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 923915072, arena + 136183808, 1e-06f, arena + 136282112);
+  lk_normalize_grad(B * 16, 192, arena + 923964224, arena + 861667328, 1e-06f, arena + 861765632);
 
   /* %787 = add(%769, %786) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
-      arena + 136282112, (const long[]){3072, 192, 1}, arena + 926077760);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
+      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
 
   /* %788 = mul(%787, %558) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[23],
-      (const long[]){1, 0, 0}, arena + 136183808);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[23],
+      (const long[]){1, 0, 0}, arena + 861667328);
 
   /* %789 = transpose(%555) {perm [1, 0]} layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 136380416);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[166], arena + 861863936);
 
   /* %790 = fused_linear(%788, %789) layers.3.0.layers.1.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 136183808, arena + 136380416, NULL, LK_ACT_NONE, NULL,
-      arena + 136282112);
+  lk_fused_linear(B * 16, 192, 192, arena + 861667328, arena + 861863936, NULL, LK_ACT_NONE, NULL,
+      arena + 861765632);
 
   /* %791 = linear_grad_weight(%788, %554) layers.3.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136183808, arena + 923816768, arena + 923915072);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 861667328, arena + 923865920, arena + 920773952);
 
   /* %792 = reduce_sum(%788) {axes [0], batch} layers.3.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
-      arena + 921248000);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
+      arena + 920061632);
 
   /* %793 = reshape(%790) {shape [16, 4, 1, 48]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48], a view of %790: no code */
 
   /* %794 = matmul_permuted(%793, %549) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 136282112, 48, 192, 1,
-      arena + 923718464, 48, 1, 192, arena + 136183808, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 861765632, 48, 192, 1,
+      arena + 923767616, 48, 1, 192, arena + 861667328, 256, 16, 0.0f);
 
   /* %795 = matmul_permuted(%552, %793) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 268402688, 256, 1, 16,
-      arena + 136282112, 48, 192, 1, arena + 136380416, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 926323520, 256, 1, 16,
+      arena + 861765632, 48, 192, 1, arena + 919299392, 48, 192, 0.0f);
 
   /* %796 = softmax_grad(%552, %794) {axis -1} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 268402688, arena + 136183808, arena + 136216576);
+  lk_softmax_grad(B * 64, 16, arena + 926323520, arena + 861667328, arena + 861700096);
 
   /* %797 = mul_scalar(%796) {x op 0.14433756} layers.3.0.layers.1.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 136216576, 0.14433756f, arena + 136183808);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 861700096, 0.14433756f, arena + 861667328);
 
   /* %798 = matmul_permuted(%797, %548) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 136183808, 256, 16, 1,
-      arena + 923620160, 48, 192, 1, arena + 136478720, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 16, 1,
+      arena + 923669312, 48, 192, 1, arena + 919397696, 48, 192, 0.0f);
 
   /* %799 = matmul_permuted(%547, %797) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.1.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 136183808, 256, 1, 16,
-      arena + 923521856, 48, 192, 1, arena + 136577024, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 861667328, 256, 1, 16,
+      arena + 923571008, 48, 192, 1, arena + 919496000, 48, 192, 0.0f);
 
   /* %800 = reshape(%795) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %795: no code */
 
@@ -6091,175 +6112,175 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %802 = reshape(%798) {shape [16, 192]} layers.3.0.layers.1.0 : f32[B, 16, 192], a view of %798: no code */
 
   /* %803 = concat(%801, %800) {axis 1} layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 136577024, 192, arena + 136183808, 384);
-  lk_copy_rows(B * 16, 192, arena + 136380416, 192, arena + 136184000, 384);
+  lk_copy_rows(B * 16, 192, arena + 919496000, 192, arena + 861667328, 384);
+  lk_copy_rows(B * 16, 192, arena + 919299392, 192, arena + 861667520, 384);
 
   /* %804 = transpose(%542) {perm [1, 0]} layers.3.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 136577024);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[164], arena + 919496000);
 
   /* %805 = fused_linear(%803, %804) layers.3.0.layers.1.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 136183808, arena + 136577024, NULL, LK_ACT_NONE, NULL,
-      arena + 136380416);
+  lk_fused_linear(B * 16, 384, 192, arena + 861667328, arena + 919496000, NULL, LK_ACT_NONE, NULL,
+      arena + 919299392);
 
   /* %806 = linear_grad_weight(%803, %538) layers.3.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 136183808, arena + 922735424, arena + 923521856);
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 861667328, arena + 923472704, arena + 919987520);
 
   /* %807 = reduce_sum(%803) {axes [0], batch} layers.3.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 136183808,
-      arena + 921246656);
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 861667328,
+      arena + 920061248);
 
   /* %808 = transpose(%539) {perm [1, 0]} layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 136183808);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[162], arena + 861667328);
 
   /* %809 = linear_grad_weight(%802, %538) layers.3.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 136478720, arena + 922735424, arena + 923595584);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 919397696, arena + 923472704, arena + 920810816);
 
   /* %810 = reduce_sum(%802) {axes [0], batch} layers.3.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136478720,
-      arena + 921248192);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 919397696,
+      arena + 920061824);
 
   /* %811 = fused_linear(%802, %808, %805) {residual} layers.3.0.layers.1.0.Wq_odd : f32[B, 16, 192], written over %805 */
-  lk_fused_linear(B * 16, 192, 192, arena + 136478720, arena + 136183808, NULL, LK_ACT_NONE,
-      arena + 136380416, arena + 136380416);
+  lk_fused_linear(B * 16, 192, 192, arena + 919397696, arena + 861667328, NULL, LK_ACT_NONE,
+      arena + 919299392, arena + 919299392);
 
   /* %812 = reduce_sum(%811) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
-      arena + 136183808);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 919299392,
+      arena + 861667328);
 
   /* %813 = add(%763, %812) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137609600, (const long[]){1}, arena + 136183808,
-      (const long[]){1}, arena + 136823168);
+  lk_add(1, (const long[]){192}, arena + 861913280, (const long[]){1}, arena + 861667328,
+      (const long[]){1}, arena + 861913088);
 
   /* %814 = mul(%811, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136380416, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 136183808);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 919299392, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 861667328);
 
   /* %815 = mul(%811, %536) layers.3.0.norm1 : f32[B, 16, 192], written over %805 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 136380416, (const long[]){3072, 192, 1},
-      arena + 922637120, (const long[]){3072, 192, 1}, arena + 136380416);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 919299392, (const long[]){3072, 192, 1},
+      arena + 923374400, (const long[]){3072, 192, 1}, arena + 919299392);
 
   /* %816 = reduce_sum(%815) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136380416,
-      arena + 136282112);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 919299392,
+      arena + 861765632);
 
   /* %817 = add(%767, %816) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 137609792, (const long[]){1}, arena + 136282112,
-      (const long[]){1}, arena + 136823360);
+  lk_add(1, (const long[]){192}, arena + 861913472, (const long[]){1}, arena + 861765632,
+      (const long[]){1}, arena + 861913280);
 
   /* %818 = normalize_grad(%535, %814) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 922538816, arena + 136183808, 1e-06f, arena + 136282112);
+  lk_normalize_grad(B * 16, 192, arena + 923276096, arena + 861667328, 1e-06f, arena + 861765632);
 
   /* %819 = add(%787, %818) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
-      arena + 136282112, (const long[]){3072, 192, 1}, arena + 926077760);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
+      arena + 861765632, (const long[]){3072, 192, 1}, arena + 926225216);
 
   /* %820 = mul(%819, %533) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[22],
-      (const long[]){1, 0, 0}, arena + 136724480);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[22],
+      (const long[]){1, 0, 0}, arena + 861814784);
 
   /* %821 = transpose(%530) {perm [1, 0]} layers.3.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 136577024);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[160], arena + 861667328);
 
   /* %822 = fused_linear(%820, %821) layers.3.0.layers.0.1.fc2 : f32[B, 16, 768] */
-  lk_fused_linear(B * 16, 192, 768, arena + 136724480, arena + 136577024, NULL, LK_ACT_NONE, NULL,
-      arena + 136183808);
+  lk_fused_linear(B * 16, 192, 768, arena + 861814784, arena + 861667328, NULL, LK_ACT_NONE, NULL,
+      arena + 919299392);
 
   /* %823 = linear_grad_weight(%820, %529) layers.3.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 16, 768, 192, arena + 136724480, arena + 135790592, arena + 922538816);
+  lk_linear_grad_weight(B * 16, 768, 192, arena + 861814784, arena + 918906176, arena + 919692608);
 
   /* %824 = reduce_sum(%820) {axes [0], batch} layers.3.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 136724480,
-      arena + 921248384);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 861814784,
+      arena + 920062016);
 
   /* %825 = gelu_grad(%528, %822) layers.3.0.layers.0.1 : f32[B, 16, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 135004160, arena + 136183808, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 16 * 768, arena + 856817664, arena + 919299392, arena + 918906176);
 
   /* %826 = transpose(%526) {perm [1, 0]} layers.3.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 135004160);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[158], arena + 856817664);
 
   /* %827 = fused_linear(%825, %826) layers.3.0.layers.0.1.fc1 : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 768, 192, arena + 135790592, arena + 135004160, NULL, LK_ACT_NONE, NULL,
-      arena + 135151616);
+  lk_fused_linear(B * 16, 768, 192, arena + 918906176, arena + 856817664, NULL, LK_ACT_NONE, NULL,
+      arena + 856965120);
 
   /* %828 = linear_grad_weight(%825, %525) layers.3.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 16, 192, 768, arena + 135790592, arena + 923423552, arena + 922686272);
+  lk_linear_grad_weight(B * 16, 192, 768, arena + 918906176, arena + 923177792, arena + 919840064);
 
   /* %829 = reduce_sum(%825) {axes [0], batch} layers.3.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 921245504);
+  lk_reduce_sum(3, (const long[]){B, 16, 768}, (const unsigned char[]){1, 1, 0}, arena + 918906176,
+      arena + 919671104);
 
   /* %830 = reduce_sum(%827) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 856965120,
+      arena + 856817664);
 
   /* %831 = add(%781, %830) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136822784, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 921248576);
+  lk_add(1, (const long[]){192}, arena + 861913664, (const long[]){1}, arena + 856817664,
+      (const long[]){1}, arena + 919672256);
 
   /* %832 = mul(%827, %521) layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
-      params[156], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 856965120, (const long[]){3072, 192, 1},
+      params[156], (const long[]){0, 0, 1}, arena + 856817664);
 
   /* %833 = mul(%827, %523) layers.3.0.norm2 : f32[B, 16, 192], written over %827 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135151616, (const long[]){3072, 192, 1},
-      arena + 923325248, (const long[]){3072, 192, 1}, arena + 135151616);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 856965120, (const long[]){3072, 192, 1},
+      arena + 923079488, (const long[]){3072, 192, 1}, arena + 856965120);
 
   /* %834 = reduce_sum(%833) {axes [0], batch} layers.3.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135151616,
-      arena + 135102464);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 856965120,
+      arena + 856915968);
 
   /* %835 = add(%785, %834) layers.3.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136822976, (const long[]){1}, arena + 135102464,
-      (const long[]){1}, arena + 921248768);
+  lk_add(1, (const long[]){192}, arena + 861913856, (const long[]){1}, arena + 856915968,
+      (const long[]){1}, arena + 919672448);
 
   /* %836 = normalize_grad(%520, %832) {eps 1e-06} layers.3.0.norm2 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 923226944, arena + 135004160, 1e-06f, arena + 135102464);
+  lk_normalize_grad(B * 16, 192, arena + 922981184, arena + 856817664, 1e-06f, arena + 856915968);
 
   /* %837 = add(%819, %836) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
-      arena + 135102464, (const long[]){3072, 192, 1}, arena + 926077760);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
+      arena + 856915968, (const long[]){3072, 192, 1}, arena + 926225216);
 
   /* %838 = mul(%837, %518) layers.3.0 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1}, inputs[21],
-      (const long[]){1, 0, 0}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1}, inputs[21],
+      (const long[]){1, 0, 0}, arena + 856817664);
 
   /* %839 = transpose(%515) {perm [1, 0]} layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 135200768);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[154], arena + 857014272);
 
   /* %840 = fused_linear(%838, %839) layers.3.0.layers.0.0.proj : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 192, 192, arena + 135004160, arena + 135200768, NULL, LK_ACT_NONE, NULL,
-      arena + 135102464);
+  lk_fused_linear(B * 16, 192, 192, arena + 856817664, arena + 857014272, NULL, LK_ACT_NONE, NULL,
+      arena + 856915968);
 
   /* %841 = linear_grad_weight(%838, %514) layers.3.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 135004160, arena + 923128640, arena + 923226944);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 856817664, arena + 922882880, arena + 919631168);
 
   /* %842 = reduce_sum(%838) {axes [0], batch} layers.3.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 921248960);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 856817664,
+      arena + 919672640);
 
   /* %843 = reshape(%840) {shape [16, 4, 1, 48]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48], a view of %840: no code */
 
   /* %844 = matmul_permuted(%843, %509) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 135102464, 48, 192, 1,
-      arena + 923030336, 48, 1, 192, arena + 135004160, 256, 16, 0.0f);
+  lk_gemm_batched2(B, 3072, 3072, 1024, 4, 16, 16, 48, arena + 856915968, 48, 192, 1,
+      arena + 922784576, 48, 1, 192, arena + 856817664, 256, 16, 0.0f);
 
   /* %845 = matmul_permuted(%512, %843) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 148340736, 256, 1, 16,
-      arena + 135102464, 48, 192, 1, arena + 135200768, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 234848256, 256, 1, 16,
+      arena + 856915968, 48, 192, 1, arena + 857014272, 48, 192, 0.0f);
 
   /* %846 = softmax_grad(%512, %844) {axis -1} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_softmax_grad(B * 64, 16, arena + 148340736, arena + 135004160, arena + 135036928);
+  lk_softmax_grad(B * 64, 16, arena + 234848256, arena + 856817664, arena + 856850432);
 
   /* %847 = mul_scalar(%846) {x op 0.14433756} layers.3.0.layers.0.0 : f32[B, 4, 1, 16, 16] */
-  lk_mul_scalar(B * 4 * 16 * 16, arena + 135036928, 0.14433756f, arena + 135004160);
+  lk_mul_scalar(B * 4 * 16 * 16, arena + 856850432, 0.14433756f, arena + 234848256);
 
   /* %848 = matmul_permuted(%847, %508) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 135004160, 256, 16, 1,
-      arena + 922932032, 48, 192, 1, arena + 135299072, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 234848256, 256, 16, 1,
+      arena + 922686272, 48, 192, 1, arena + 857112576, 48, 192, 0.0f);
 
   /* %849 = matmul_permuted(%507, %847) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.3.0.layers.0.0 : f32[B, 16, 4, 1, 48] */
-  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 135004160, 256, 1, 16,
-      arena + 922833728, 48, 192, 1, arena + 135790592, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 1024, 3072, 3072, 4, 16, 48, 16, arena + 234848256, 256, 1, 16,
+      arena + 922587968, 48, 192, 1, arena + 861667328, 48, 192, 0.0f);
 
   /* %850 = reshape(%845) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %845: no code */
 
@@ -6268,218 +6289,218 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %852 = reshape(%848) {shape [16, 192]} layers.3.0.layers.0.0 : f32[B, 16, 192], a view of %848: no code */
 
   /* %853 = concat(%851, %850) {axis 1} layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 384] */
-  lk_copy_rows(B * 16, 192, arena + 135790592, 192, arena + 135004160, 384);
-  lk_copy_rows(B * 16, 192, arena + 135200768, 192, arena + 135004352, 384);
+  lk_copy_rows(B * 16, 192, arena + 861667328, 192, arena + 856817664, 384);
+  lk_copy_rows(B * 16, 192, arena + 857014272, 192, arena + 856817856, 384);
 
   /* %854 = transpose(%502) {perm [1, 0]} layers.3.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 135790592);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[152], arena + 861667328);
 
   /* %855 = fused_linear(%853, %854) layers.3.0.layers.0.0.Wkv_odd : f32[B, 16, 192] */
-  lk_fused_linear(B * 16, 384, 192, arena + 135004160, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 135200768);
+  lk_fused_linear(B * 16, 384, 192, arena + 856817664, arena + 861667328, NULL, LK_ACT_NONE, NULL,
+      arena + 857014272);
 
   /* %856 = linear_grad_weight(%853, %498) layers.3.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 16, 192, 384, arena + 135004160, arena + 402522112, arena + 922833728);
+  lk_linear_grad_weight(B * 16, 192, 384, arena + 856817664, arena + 922489664, arena + 920380736);
 
   /* %857 = reduce_sum(%853) {axes [0], batch} layers.3.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 921247040);
+  lk_reduce_sum(3, (const long[]){B, 16, 384}, (const unsigned char[]){1, 1, 0}, arena + 856817664,
+      arena + 919671872);
 
   /* %858 = transpose(%499) {perm [1, 0]} layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 135004160);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[150], arena + 856817664);
 
   /* %859 = linear_grad_weight(%852, %498) layers.3.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 16, 192, 192, arena + 135299072, arena + 402522112, arena + 922907456);
+  lk_linear_grad_weight(B * 16, 192, 192, arena + 857112576, arena + 922489664, arena + 921019712);
 
   /* %860 = reduce_sum(%852) {axes [0], batch} layers.3.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135299072,
-      arena + 921249152);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 857112576,
+      arena + 919672832);
 
   /* %861 = fused_linear(%852, %858, %855) {residual} layers.3.0.layers.0.0.Wq_odd : f32[B, 16, 192], written over %855 */
-  lk_fused_linear(B * 16, 192, 192, arena + 135299072, arena + 135004160, NULL, LK_ACT_NONE,
-      arena + 135200768, arena + 135200768);
+  lk_fused_linear(B * 16, 192, 192, arena + 857112576, arena + 856817664, NULL, LK_ACT_NONE,
+      arena + 857014272, arena + 857014272);
 
   /* %862 = reduce_sum(%861) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 857014272,
+      arena + 234848256);
 
   /* %863 = add(%813, %862) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136823168, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 921249344);
+  lk_add(1, (const long[]){192}, arena + 861913088, (const long[]){1}, arena + 234848256,
+      (const long[]){1}, arena + 919673024);
 
   /* %864 = mul(%861, %494) layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135200768, (const long[]){3072, 192, 1},
-      params[148], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 857014272, (const long[]){3072, 192, 1},
+      params[148], (const long[]){0, 0, 1}, arena + 856817664);
 
   /* %865 = mul(%861, %496) layers.3.0.norm1 : f32[B, 16, 192], written over %855 */
-  lk_mul(3, (const long[]){B, 16, 192}, arena + 135200768, (const long[]){3072, 192, 1},
-      arena + 268304384, (const long[]){3072, 192, 1}, arena + 135200768);
+  lk_mul(3, (const long[]){B, 16, 192}, arena + 857014272, (const long[]){3072, 192, 1},
+      arena + 234749952, (const long[]){3072, 192, 1}, arena + 857014272);
 
   /* %866 = reduce_sum(%865) {axes [0], batch} layers.3.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 135200768,
-      arena + 135102464);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 1, 0}, arena + 857014272,
+      arena + 234749952);
 
   /* %867 = add(%817, %866) layers.3.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 136823360, (const long[]){1}, arena + 135102464,
-      (const long[]){1}, arena + 921249536);
+  lk_add(1, (const long[]){192}, arena + 861913280, (const long[]){1}, arena + 234749952,
+      (const long[]){1}, arena + 919673216);
 
   /* %868 = normalize_grad(%493, %864) {eps 1e-06} layers.3.0.norm1 : f32[B, 16, 192] */
-  lk_normalize_grad(B * 16, 192, arena + 148242432, arena + 135004160, 1e-06f, arena + 135102464);
+  lk_normalize_grad(B * 16, 192, arena + 922391360, arena + 856817664, 1e-06f, arena + 234749952);
 
   /* %869 = add(%837, %868) layers.3.0 : f32[B, 16, 192], written over %673 */
-  lk_add(3, (const long[]){B, 16, 192}, arena + 926077760, (const long[]){3072, 192, 1},
-      arena + 135102464, (const long[]){3072, 192, 1}, arena + 926077760);
+  lk_add(3, (const long[]){B, 16, 192}, arena + 926225216, (const long[]){3072, 192, 1},
+      arena + 234749952, (const long[]){3072, 192, 1}, arena + 926225216);
 
   /* %870 = reduce_sum(%869) {axes [], batch} layers.3.0 : f32[16, 192] */
-  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 926077760,
-      arena + 921240896);
+  lk_reduce_sum(3, (const long[]){B, 16, 192}, (const unsigned char[]){1, 0, 0}, arena + 926225216,
+      arena + 919668032);
 
   /* %871 = seq2img(%869) {height 4} layers.2.1 : f32[B, 192, 4, 4] */
-  lk_seq2img(B, 16, 192, arena + 926077760, arena + 135790592);
+  lk_seq2img(B, 16, 192, arena + 926225216, arena + 234749952);
 
   /* %872 = maxpool_grad(%489, %871) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 135397376, arena + 135790592,
-      arena + 135004160);
+  lk_maxpool2d_grad(B, 192, 8, 8, 3, 3, 2, 2, 1, 1, arena + 918512960, arena + 234749952,
+      arena + 856817664);
 
   /* %873 = img2seq(%872) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 135004160, arena + 135397376);
+  lk_img2seq(B, 192, 64, arena + 856817664, arena + 918512960);
 
   /* %874 = reduce_sum(%873) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
-      arena + 921249728);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 918512960,
+      arena + 919673408);
 
   /* %875 = mul(%873, %484) layers.2.1.norm : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
-      params[145], (const long[]){0, 0, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      params[145], (const long[]){0, 0, 1}, arena + 856817664);
 
   /* %876 = mul(%873, %486) layers.2.1.norm : f32[B, 64, 192], written over %873 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135397376, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 135397376);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      arena + 855638016, (const long[]){12288, 192, 1}, arena + 918512960);
 
   /* %877 = reduce_sum(%876) {axes [0], batch} layers.2.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135397376,
-      arena + 921249920);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 918512960,
+      arena + 919673600);
 
   /* %878 = normalize_grad(%483, %875) {eps 1e-06} layers.2.1.norm : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 134217728, arena + 135004160, 1e-06f, arena + 134610944);
+  lk_normalize_grad(B * 64, 192, arena + 856424448, arena + 856817664, 1e-06f, arena + 855638016);
 
   /* %879 = seq2img(%878) {height 8} layers.2.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 134610944, arena + 134217728);
+  lk_seq2img(B, 64, 192, arena + 855638016, arena + 856424448);
 
   /* %880 = conv2d_grad_input(%879, %479) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [8, 8]} layers.2.1.conv : f32[B, 192, 8, 8] */
-  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[143],
-      arena + 134610944);
+  lk_conv2d_grad_input(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 856424448, params[143],
+      arena + 855638016);
 
   /* %881 = conv2d_grad_weight(%879, %481) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.2.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 920479040, arena + 920872256);
+  lk_conv2d_grad_weight(B, 192, 8, 8, 192, 3, 3, 1, 1, 1, 1, 1, arena + 856424448,
+      arena + 856031232, arena + 919299392);
 
   /* %882 = reduce_sum(%879) {axes [1, 2], batch} layers.2.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 8, 8}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 920773952);
+      arena + 856424448, arena + 919673792);
 
   /* %883 = img2seq(%880) layers.2.1 : f32[B, 64, 192] */
-  lk_img2seq(B, 192, 64, arena + 134610944, arena + 137363456);
+  lk_img2seq(B, 192, 64, arena + 855638016, arena + 918512960);
 
   /* %884 = mul(%883, %476) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[20], (const long[]){1, 0, 0}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      inputs[20], (const long[]){1, 0, 0}, arena + 918906176);
 
   /* %885 = transpose(%473) {perm [1, 0]} layers.2.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 136183808);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[141], arena + 861667328);
 
   /* %886 = fused_linear(%884, %885) layers.2.0.layers.3.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 768, arena + 918906176, arena + 861667328, NULL, LK_ACT_NONE, NULL,
+      arena + 855638016);
 
   /* %887 = linear_grad_weight(%884, %472) layers.2.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 858783744, arena + 920479040);
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 918906176, arena + 854065152, arena + 920233280);
 
   /* %888 = reduce_sum(%884) {axes [0], batch} layers.2.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 920774144);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 918906176,
+      arena + 919673984);
 
   /* %889 = gelu_grad(%471, %886) layers.2.0.layers.3.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 857210880, arena + 134217728, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 852492288, arena + 855638016, arena + 854065152);
 
   /* %890 = transpose(%469) {perm [1, 0]} layers.2.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 134610944);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[139], arena + 852885504);
 
   /* %891 = fused_linear(%889, %890) layers.2.0.layers.3.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 854065152, arena + 852885504, NULL, LK_ACT_NONE, NULL,
+      arena + 852492288);
 
   /* %892 = linear_grad_weight(%889, %468) layers.2.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 920085824, arena + 920626496);
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 854065152, arena + 918119744, arena + 918906176);
 
   /* %893 = reduce_sum(%889) {axes [0], batch} layers.2.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 920085824);
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 854065152,
+      arena + 918119744);
 
   /* %894 = reduce_sum(%891) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 148242432);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852492288,
+      arena + 854065152);
 
   /* %895 = mul(%891, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 852492288, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 852885504);
 
   /* %896 = mul(%891, %466) layers.2.0.norm2 : f32[B, 64, 192], written over %891 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 919692608, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 852492288, (const long[]){12288, 192, 1},
+      arena + 917726528, (const long[]){12288, 192, 1}, arena + 852492288);
 
   /* %897 = reduce_sum(%896) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 148242624);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852492288,
+      arena + 854065344);
 
   /* %898 = normalize_grad(%465, %895) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 919299392, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 917333312, arena + 852885504, 1e-06f, arena + 852492288);
 
   /* %899 = add(%883, %898) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      arena + 852492288, (const long[]){12288, 192, 1}, arena + 918512960);
 
   /* %900 = mul(%899, %463) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[19], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      inputs[19], (const long[]){1, 0, 0}, arena + 852492288);
 
   /* %901 = transpose(%460) {perm [1, 0]} layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[137], arena + 234749952);
 
   /* %902 = fused_linear(%900, %901) layers.2.0.layers.3.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134742016);
+  lk_fused_linear(B * 64, 192, 192, arena + 852492288, arena + 234749952, NULL, LK_ACT_NONE, NULL,
+      arena + 852885504);
 
   /* %903 = linear_grad_weight(%900, %459) layers.2.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 918906176, arena + 919299392);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 852492288, arena + 234356736, arena + 917333312);
 
   /* %904 = reduce_sum(%900) {axes [0], batch} layers.2.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 918906176);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852492288,
+      arena + 917370176);
 
   /* %905 = reshape(%902) {shape [64, 4, 1, 48]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48], a view of %902: no code */
 
   /* %906 = matmul_permuted(%905, %454) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
-      arena + 918512960, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 852885504, 48, 192, 1,
+      arena + 916940096, 48, 1, 192, arena + 234356736, 4096, 64, 0.0f);
 
   /* %907 = matmul_permuted(%457, %905) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 150470656, 4096, 1, 64,
-      arena + 134742016, 48, 192, 1, arena + 135266304, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
+      arena + 852885504, 48, 192, 1, arena + 853278720, 48, 192, 0.0f);
 
   /* %908 = softmax_grad(%457, %906) {axis -1} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 150470656, arena + 134217728, arena + 134742016);
+  lk_softmax_grad(B * 256, 64, arena + 233832448, arena + 234356736, arena + 852492288);
 
   /* %909 = mul_scalar(%908) {x op 0.14433756} layers.2.0.layers.3.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 852492288, 0.14433756f, arena + 233832448);
 
   /* %910 = matmul_permuted(%909, %453) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
-      arena + 918119744, 48, 192, 1, arena + 135659520, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
+      arena + 916546880, 48, 192, 1, arena + 852492288, 48, 192, 0.0f);
 
   /* %911 = matmul_permuted(%452, %909) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.3.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 1, 64,
-      arena + 917726528, 48, 192, 1, arena + 136052736, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
+      arena + 916153664, 48, 192, 1, arena + 852885504, 48, 192, 0.0f);
 
   /* %912 = reshape(%907) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %907: no code */
 
@@ -6488,167 +6509,167 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %914 = reshape(%910) {shape [64, 192]} layers.2.0.layers.3.0 : f32[B, 64, 192], a view of %910: no code */
 
   /* %915 = concat(%913, %912) {axis 1} layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 136052736, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 64, 192, arena + 135266304, 192, arena + 134217920, 384);
+  lk_copy_rows(B * 64, 192, arena + 852885504, 192, arena + 233832448, 384);
+  lk_copy_rows(B * 64, 192, arena + 853278720, 192, arena + 233832640, 384);
 
   /* %916 = transpose(%447) {perm [1, 0]} layers.2.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 135397376);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[135], arena + 234618880);
 
   /* %917 = fused_linear(%915, %916) layers.2.0.layers.3.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
-      arena + 135004160);
+  lk_fused_linear(B * 64, 384, 192, arena + 233832448, arena + 234618880, NULL, LK_ACT_NONE, NULL,
+      arena + 852885504);
 
   /* %918 = linear_grad_weight(%915, %443) layers.2.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 917333312, arena + 917726528);
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 233832448, arena + 915760448, arena + 916153664);
 
   /* %919 = reduce_sum(%915) {axes [0], batch} layers.2.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 917837120);
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 916264256);
 
   /* %920 = transpose(%444) {perm [1, 0]} layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 134217728);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[133], arena + 233832448);
 
   /* %921 = linear_grad_weight(%914, %443) layers.2.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135659520, arena + 917333312, arena + 917800256);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 852492288, arena + 915760448, arena + 916227392);
 
   /* %922 = reduce_sum(%914) {axes [0], batch} layers.2.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135659520,
-      arena + 917333312);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852492288,
+      arena + 915760448);
 
   /* %923 = fused_linear(%914, %920, %917) {residual} layers.2.0.layers.3.0.Wq_odd : f32[B, 64, 192], written over %917 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135659520, arena + 134217728, NULL, LK_ACT_NONE,
-      arena + 135004160, arena + 135004160);
+  lk_fused_linear(B * 64, 192, 192, arena + 852492288, arena + 233832448, NULL, LK_ACT_NONE,
+      arena + 852885504, arena + 852885504);
 
   /* %924 = reduce_sum(%923) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 148242816);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852885504,
+      arena + 854065536);
 
   /* %925 = mul(%923, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 852885504, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 233832448);
 
   /* %926 = mul(%923, %441) layers.2.0.norm1 : f32[B, 64, 192], written over %917 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      arena + 916940096, (const long[]){12288, 192, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 852885504, (const long[]){12288, 192, 1},
+      arena + 915367232, (const long[]){12288, 192, 1}, arena + 852885504);
 
   /* %927 = reduce_sum(%926) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 148243008);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 852885504,
+      arena + 854065728);
 
   /* %928 = normalize_grad(%440, %925) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 916546880, arena + 134217728, 1e-06f, arena + 134610944);
+  lk_normalize_grad(B * 64, 192, arena + 914974016, arena + 233832448, 1e-06f, arena + 234225664);
 
   /* %929 = add(%899, %928) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      arena + 234225664, (const long[]){12288, 192, 1}, arena + 918512960);
 
   /* %930 = mul(%929, %438) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[18], (const long[]){1, 0, 0}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      inputs[18], (const long[]){1, 0, 0}, arena + 233832448);
 
   /* %931 = transpose(%435) {perm [1, 0]} layers.2.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 136183808);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[131], arena + 234225664);
 
   /* %932 = fused_linear(%930, %931) layers.2.0.layers.2.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 768, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 852492288);
 
   /* %933 = linear_grad_weight(%930, %434) layers.2.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 855638016, arena + 916546880);
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 233832448, arena + 850919424, arena + 914974016);
 
   /* %934 = reduce_sum(%930) {axes [0], batch} layers.2.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 916841792);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 915268928);
 
   /* %935 = gelu_grad(%433, %932) layers.2.0.layers.2.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 854065152, arena + 134217728, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 849346560, arena + 852492288, arena + 850919424);
 
   /* %936 = transpose(%431) {perm [1, 0]} layers.2.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 134610944);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[129], arena + 234225664);
 
   /* %937 = fused_linear(%935, %936) layers.2.0.layers.2.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 850919424, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 233832448);
 
   /* %938 = linear_grad_weight(%935, %430) layers.2.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 916153664, arena + 916694336);
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 850919424, arena + 914580800, arena + 915121472);
 
   /* %939 = reduce_sum(%935) {axes [0], batch} layers.2.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 916153664);
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 850919424,
+      arena + 914580800);
 
   /* %940 = reduce_sum(%937) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 234225664);
 
   /* %941 = add(%894, %940) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148242432, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 148243200);
+  lk_add(1, (const long[]){192}, arena + 854065152, (const long[]){1}, arena + 234225664,
+      (const long[]){1}, arena + 850919424);
 
   /* %942 = mul(%937, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 234225664);
 
   /* %943 = mul(%937, %428) layers.2.0.norm2 : f32[B, 64, 192], written over %937 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 915760448, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
+      arena + 914187584, (const long[]){12288, 192, 1}, arena + 233832448);
 
   /* %944 = reduce_sum(%943) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 234618880);
 
   /* %945 = add(%897, %944) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148242624, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 148242432);
+  lk_add(1, (const long[]){192}, arena + 854065344, (const long[]){1}, arena + 234618880,
+      (const long[]){1}, arena + 850919616);
 
   /* %946 = normalize_grad(%427, %942) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 915367232, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 913794368, arena + 234225664, 1e-06f, arena + 233832448);
 
   /* %947 = add(%929, %946) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      arena + 233832448, (const long[]){12288, 192, 1}, arena + 918512960);
 
   /* %948 = mul(%947, %425) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[17], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      inputs[17], (const long[]){1, 0, 0}, arena + 233832448);
 
   /* %949 = transpose(%422) {perm [1, 0]} layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[127], arena + 234225664);
 
   /* %950 = fused_linear(%948, %949) layers.2.0.layers.2.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134742016);
+  lk_fused_linear(B * 64, 192, 192, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 234356736);
 
   /* %951 = linear_grad_weight(%948, %421) layers.2.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 914974016, arena + 915367232);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 233832448, arena + 913401152, arena + 913794368);
 
   /* %952 = reduce_sum(%948) {axes [0], batch} layers.2.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 914974016);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 913401152);
 
   /* %953 = reshape(%950) {shape [64, 4, 1, 48]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48], a view of %950: no code */
 
   /* %954 = matmul_permuted(%953, %416) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
-      arena + 914580800, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 234356736, 48, 192, 1,
+      arena + 913007936, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
 
   /* %955 = matmul_permuted(%419, %953) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 149946368, 4096, 1, 64,
-      arena + 134742016, 48, 192, 1, arena + 135266304, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 857210880, 4096, 1, 64,
+      arena + 234356736, 48, 192, 1, arena + 849346560, 48, 192, 0.0f);
 
   /* %956 = softmax_grad(%419, %954) {axis -1} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 149946368, arena + 134217728, arena + 134742016);
+  lk_softmax_grad(B * 256, 64, arena + 857210880, arena + 233832448, arena + 234356736);
 
   /* %957 = mul_scalar(%956) {x op 0.14433756} layers.2.0.layers.2.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 234356736, 0.14433756f, arena + 233832448);
 
   /* %958 = matmul_permuted(%957, %415) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
-      arena + 914187584, 48, 192, 1, arena + 135659520, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
+      arena + 912614720, 48, 192, 1, arena + 849739776, 48, 192, 0.0f);
 
   /* %959 = matmul_permuted(%414, %957) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.2.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 1, 64,
-      arena + 913794368, 48, 192, 1, arena + 136052736, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
+      arena + 912221504, 48, 192, 1, arena + 850132992, 48, 192, 0.0f);
 
   /* %960 = reshape(%955) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %955: no code */
 
@@ -6657,175 +6678,175 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %962 = reshape(%958) {shape [64, 192]} layers.2.0.layers.2.0 : f32[B, 64, 192], a view of %958: no code */
 
   /* %963 = concat(%961, %960) {axis 1} layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 136052736, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 64, 192, arena + 135266304, 192, arena + 134217920, 384);
+  lk_copy_rows(B * 64, 192, arena + 850132992, 192, arena + 233832448, 384);
+  lk_copy_rows(B * 64, 192, arena + 849346560, 192, arena + 233832640, 384);
 
   /* %964 = transpose(%409) {perm [1, 0]} layers.2.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 135397376);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[125], arena + 234618880);
 
   /* %965 = fused_linear(%963, %964) layers.2.0.layers.2.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
-      arena + 135004160);
+  lk_fused_linear(B * 64, 384, 192, arena + 233832448, arena + 234618880, NULL, LK_ACT_NONE, NULL,
+      arena + 849346560);
 
   /* %966 = linear_grad_weight(%963, %405) layers.2.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 913401152, arena + 913794368);
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 233832448, arena + 911828288, arena + 912221504);
 
   /* %967 = reduce_sum(%963) {axes [0], batch} layers.2.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 913904960);
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 912332096);
 
   /* %968 = transpose(%406) {perm [1, 0]} layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 134217728);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[123], arena + 233832448);
 
   /* %969 = linear_grad_weight(%962, %405) layers.2.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135659520, arena + 913401152, arena + 913868096);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 849739776, arena + 911828288, arena + 912295232);
 
   /* %970 = reduce_sum(%962) {axes [0], batch} layers.2.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135659520,
-      arena + 913401152);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 849739776,
+      arena + 911828288);
 
   /* %971 = fused_linear(%962, %968, %965) {residual} layers.2.0.layers.2.0.Wq_odd : f32[B, 64, 192], written over %965 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135659520, arena + 134217728, NULL, LK_ACT_NONE,
-      arena + 135004160, arena + 135004160);
+  lk_fused_linear(B * 64, 192, 192, arena + 849739776, arena + 233832448, NULL, LK_ACT_NONE,
+      arena + 849346560, arena + 849346560);
 
   /* %972 = reduce_sum(%971) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 134217728);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 849346560,
+      arena + 233832448);
 
   /* %973 = add(%924, %972) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148242816, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 148242624);
+  lk_add(1, (const long[]){192}, arena + 854065536, (const long[]){1}, arena + 233832448,
+      (const long[]){1}, arena + 850919808);
 
   /* %974 = mul(%971, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 849346560, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 233832448);
 
   /* %975 = mul(%971, %403) layers.2.0.norm1 : f32[B, 64, 192], written over %965 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      arena + 913007936, (const long[]){12288, 192, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 849346560, (const long[]){12288, 192, 1},
+      arena + 911435072, (const long[]){12288, 192, 1}, arena + 849346560);
 
   /* %976 = reduce_sum(%975) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 849346560,
+      arena + 234225664);
 
   /* %977 = add(%927, %976) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148243008, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 148242816);
+  lk_add(1, (const long[]){192}, arena + 854065728, (const long[]){1}, arena + 234225664,
+      (const long[]){1}, arena + 850920000);
 
   /* %978 = normalize_grad(%402, %974) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 912614720, arena + 134217728, 1e-06f, arena + 134610944);
+  lk_normalize_grad(B * 64, 192, arena + 911041856, arena + 233832448, 1e-06f, arena + 234225664);
 
   /* %979 = add(%947, %978) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      arena + 234225664, (const long[]){12288, 192, 1}, arena + 918512960);
 
   /* %980 = mul(%979, %400) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[16], (const long[]){1, 0, 0}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      inputs[16], (const long[]){1, 0, 0}, arena + 233832448);
 
   /* %981 = transpose(%397) {perm [1, 0]} layers.2.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 136183808);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[121], arena + 234225664);
 
   /* %982 = fused_linear(%980, %981) layers.2.0.layers.1.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 768, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 849346560);
 
   /* %983 = linear_grad_weight(%980, %396) layers.2.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 852492288, arena + 912614720);
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 233832448, arena + 400556032, arena + 911041856);
 
   /* %984 = reduce_sum(%980) {axes [0], batch} layers.2.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 912909632);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 911336768);
 
   /* %985 = gelu_grad(%395, %982) layers.2.0.layers.1.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 145620992, arena + 134217728, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 398983168, arena + 849346560, arena + 400556032);
 
   /* %986 = transpose(%393) {perm [1, 0]} layers.2.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 134610944);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[119], arena + 234225664);
 
   /* %987 = fused_linear(%985, %986) layers.2.0.layers.1.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 400556032, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 233832448);
 
   /* %988 = linear_grad_weight(%985, %392) layers.2.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 912221504, arena + 912762176);
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 400556032, arena + 910648640, arena + 911189312);
 
   /* %989 = reduce_sum(%985) {axes [0], batch} layers.2.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 912221504);
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 400556032,
+      arena + 910648640);
 
   /* %990 = reduce_sum(%987) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 234225664);
 
   /* %991 = add(%941, %990) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148243200, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 145620992);
+  lk_add(1, (const long[]){192}, arena + 850919424, (const long[]){1}, arena + 234225664,
+      (const long[]){1}, arena + 400556032);
 
   /* %992 = mul(%987, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 234225664);
 
   /* %993 = mul(%987, %390) layers.2.0.norm2 : f32[B, 64, 192], written over %987 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 911828288, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
+      arena + 910255424, (const long[]){12288, 192, 1}, arena + 233832448);
 
   /* %994 = reduce_sum(%993) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 234618880);
 
   /* %995 = add(%945, %994) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148242432, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 145621184);
+  lk_add(1, (const long[]){192}, arena + 850919616, (const long[]){1}, arena + 234618880,
+      (const long[]){1}, arena + 400556224);
 
   /* %996 = normalize_grad(%389, %992) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 911435072, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 909862208, arena + 234225664, 1e-06f, arena + 233832448);
 
   /* %997 = add(%979, %996) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      arena + 233832448, (const long[]){12288, 192, 1}, arena + 918512960);
 
   /* %998 = mul(%997, %387) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[15], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      inputs[15], (const long[]){1, 0, 0}, arena + 233832448);
 
   /* %999 = transpose(%384) {perm [1, 0]} layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[117], arena + 234225664);
 
   /* %1000 = fused_linear(%998, %999) layers.2.0.layers.1.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134742016);
+  lk_fused_linear(B * 64, 192, 192, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 234356736);
 
   /* %1001 = linear_grad_weight(%998, %383) layers.2.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 911041856, arena + 911435072);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 233832448, arena + 909468992, arena + 910034240);
 
   /* %1002 = reduce_sum(%998) {axes [0], batch} layers.2.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 911041856);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 910532672);
 
   /* %1003 = reshape(%1000) {shape [64, 4, 1, 48]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48], a view of %1000: no code */
 
   /* %1004 = matmul_permuted(%1003, %378) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
-      arena + 910648640, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 234356736, 48, 192, 1,
+      arena + 909075776, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
 
   /* %1005 = matmul_permuted(%381, %1003) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147718144, 4096, 1, 64,
-      arena + 134742016, 48, 192, 1, arena + 135266304, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 402128896, 4096, 1, 64,
+      arena + 234356736, 48, 192, 1, arena + 398983168, 48, 192, 0.0f);
 
   /* %1006 = softmax_grad(%381, %1004) {axis -1} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 147718144, arena + 134217728, arena + 134742016);
+  lk_softmax_grad(B * 256, 64, arena + 402128896, arena + 233832448, arena + 234356736);
 
   /* %1007 = mul_scalar(%1006) {x op 0.14433756} layers.2.0.layers.1.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 234356736, 0.14433756f, arena + 233832448);
 
   /* %1008 = matmul_permuted(%1007, %377) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
-      arena + 910255424, 48, 192, 1, arena + 135659520, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
+      arena + 908682560, 48, 192, 1, arena + 399376384, 48, 192, 0.0f);
 
   /* %1009 = matmul_permuted(%376, %1007) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.1.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 1, 64,
-      arena + 909862208, 48, 192, 1, arena + 136052736, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
+      arena + 908289344, 48, 192, 1, arena + 399769600, 48, 192, 0.0f);
 
   /* %1010 = reshape(%1005) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1005: no code */
 
@@ -6834,175 +6855,175 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1012 = reshape(%1008) {shape [64, 192]} layers.2.0.layers.1.0 : f32[B, 64, 192], a view of %1008: no code */
 
   /* %1013 = concat(%1011, %1010) {axis 1} layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 136052736, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 64, 192, arena + 135266304, 192, arena + 134217920, 384);
+  lk_copy_rows(B * 64, 192, arena + 399769600, 192, arena + 233832448, 384);
+  lk_copy_rows(B * 64, 192, arena + 398983168, 192, arena + 233832640, 384);
 
   /* %1014 = transpose(%371) {perm [1, 0]} layers.2.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 135397376);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[115], arena + 234618880);
 
   /* %1015 = fused_linear(%1013, %1014) layers.2.0.layers.1.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
-      arena + 135004160);
+  lk_fused_linear(B * 64, 384, 192, arena + 233832448, arena + 234618880, NULL, LK_ACT_NONE, NULL,
+      arena + 398983168);
 
   /* %1016 = linear_grad_weight(%1013, %367) layers.2.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 909468992, arena + 909862208);
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 233832448, arena + 907896128, arena + 909542720);
 
   /* %1017 = reduce_sum(%1013) {axes [0], batch} layers.2.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 910501184);
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 910530368);
 
   /* %1018 = transpose(%368) {perm [1, 0]} layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 134217728);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[113], arena + 233832448);
 
   /* %1019 = linear_grad_weight(%1012, %367) layers.2.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135659520, arena + 909468992, arena + 910058816);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 399376384, arena + 907896128, arena + 910071104);
 
   /* %1020 = reduce_sum(%1012) {axes [0], batch} layers.2.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135659520,
-      arena + 910501568);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 399376384,
+      arena + 910532864);
 
   /* %1021 = fused_linear(%1012, %1018, %1015) {residual} layers.2.0.layers.1.0.Wq_odd : f32[B, 64, 192], written over %1015 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135659520, arena + 134217728, NULL, LK_ACT_NONE,
-      arena + 135004160, arena + 135004160);
+  lk_fused_linear(B * 64, 192, 192, arena + 399376384, arena + 233832448, NULL, LK_ACT_NONE,
+      arena + 398983168, arena + 398983168);
 
   /* %1022 = reduce_sum(%1021) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 134217728);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 398983168,
+      arena + 233832448);
 
   /* %1023 = add(%973, %1022) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148242624, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 145621376);
+  lk_add(1, (const long[]){192}, arena + 850919808, (const long[]){1}, arena + 233832448,
+      (const long[]){1}, arena + 400556416);
 
   /* %1024 = mul(%1021, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 398983168, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 233832448);
 
   /* %1025 = mul(%1021, %365) layers.2.0.norm1 : f32[B, 64, 192], written over %1015 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      arena + 909075776, (const long[]){12288, 192, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 398983168, (const long[]){12288, 192, 1},
+      arena + 907502912, (const long[]){12288, 192, 1}, arena + 398983168);
 
   /* %1026 = reduce_sum(%1025) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 398983168,
+      arena + 234225664);
 
   /* %1027 = add(%977, %1026) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 148242816, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 145621568);
+  lk_add(1, (const long[]){192}, arena + 850920000, (const long[]){1}, arena + 234225664,
+      (const long[]){1}, arena + 400556608);
 
   /* %1028 = normalize_grad(%364, %1024) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 908682560, arena + 134217728, 1e-06f, arena + 134610944);
+  lk_normalize_grad(B * 64, 192, arena + 907109696, arena + 233832448, 1e-06f, arena + 234225664);
 
   /* %1029 = add(%997, %1028) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      arena + 234225664, (const long[]){12288, 192, 1}, arena + 918512960);
 
   /* %1030 = mul(%1029, %362) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[14], (const long[]){1, 0, 0}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      inputs[14], (const long[]){1, 0, 0}, arena + 233832448);
 
   /* %1031 = transpose(%359) {perm [1, 0]} layers.2.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 136183808);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[111], arena + 234225664);
 
   /* %1032 = fused_linear(%1030, %1031) layers.2.0.layers.0.1.fc2 : f32[B, 64, 768] */
-  lk_fused_linear(B * 64, 192, 768, arena + 135790592, arena + 136183808, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 192, 768, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 398983168);
 
   /* %1033 = linear_grad_weight(%1030, %358) layers.2.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 64, 768, 192, arena + 135790592, arena + 144048128, arena + 908682560);
+  lk_linear_grad_weight(B * 64, 768, 192, arena + 233832448, arena + 397410304, arena + 907773248);
 
   /* %1034 = reduce_sum(%1030) {axes [0], batch} layers.2.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 910501760);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 910533056);
 
   /* %1035 = gelu_grad(%357, %1032) layers.2.0.layers.0.1 : f32[B, 64, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 142475264, arena + 134217728, arena + 135790592);
+  lk_unary_grad(LK_ACT_GELU, B * 64 * 768, arena + 336068608, arena + 398983168, arena + 397410304);
 
   /* %1036 = transpose(%355) {perm [1, 0]} layers.2.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 134610944);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[109], arena + 234225664);
 
   /* %1037 = fused_linear(%1035, %1036) layers.2.0.layers.0.1.fc1 : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 768, 192, arena + 135790592, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 64, 768, 192, arena + 397410304, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 233832448);
 
   /* %1038 = linear_grad_weight(%1035, %354) layers.2.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 64, 192, 768, arena + 135790592, arena + 908289344, arena + 908830016);
+  lk_linear_grad_weight(B * 64, 192, 768, arena + 397410304, arena + 861274112, arena + 907920704);
 
   /* %1039 = reduce_sum(%1035) {axes [0], batch} layers.2.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 908670272);
+  lk_reduce_sum(3, (const long[]){B, 64, 768}, (const unsigned char[]){1, 1, 0}, arena + 397410304,
+      arena + 910525760);
 
   /* %1040 = reduce_sum(%1037) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 234225664);
 
   /* %1041 = add(%991, %1040) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145620992, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 908676800);
+  lk_add(1, (const long[]){192}, arena + 400556032, (const long[]){1}, arena + 234225664,
+      (const long[]){1}, arena + 910533248);
 
   /* %1042 = mul(%1037, %350) layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      params[107], (const long[]){0, 0, 1}, arena + 134610944);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
+      params[107], (const long[]){0, 0, 1}, arena + 234225664);
 
   /* %1043 = mul(%1037, %352) layers.2.0.norm2 : f32[B, 64, 192], written over %1037 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 134217728, (const long[]){12288, 192, 1},
-      arena + 907896128, (const long[]){12288, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 233832448, (const long[]){12288, 192, 1},
+      arena + 860880896, (const long[]){12288, 192, 1}, arena + 233832448);
 
   /* %1044 = reduce_sum(%1043) {axes [0], batch} layers.2.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135004160);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 234618880);
 
   /* %1045 = add(%995, %1044) layers.2.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145621184, (const long[]){1}, arena + 135004160,
-      (const long[]){1}, arena + 908676992);
+  lk_add(1, (const long[]){192}, arena + 400556224, (const long[]){1}, arena + 234618880,
+      (const long[]){1}, arena + 910533440);
 
   /* %1046 = normalize_grad(%349, %1042) {eps 1e-06} layers.2.0.norm2 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 907502912, arena + 134610944, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 64, 192, arena + 860487680, arena + 234225664, 1e-06f, arena + 233832448);
 
   /* %1047 = add(%1029, %1046) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134217728, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      arena + 233832448, (const long[]){12288, 192, 1}, arena + 918512960);
 
   /* %1048 = mul(%1047, %347) layers.2.0 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      inputs[13], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      inputs[13], (const long[]){1, 0, 0}, arena + 233832448);
 
   /* %1049 = transpose(%344) {perm [1, 0]} layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 134610944);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[105], arena + 234225664);
 
   /* %1050 = fused_linear(%1048, %1049) layers.2.0.layers.0.0.proj : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 192, 192, arena + 134217728, arena + 134610944, NULL, LK_ACT_NONE, NULL,
-      arena + 134742016);
+  lk_fused_linear(B * 64, 192, 192, arena + 233832448, arena + 234225664, NULL, LK_ACT_NONE, NULL,
+      arena + 234356736);
 
   /* %1051 = linear_grad_weight(%1048, %343) layers.2.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 134217728, arena + 907109696, arena + 910095680);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 233832448, arena + 860094464, arena + 910107968);
 
   /* %1052 = reduce_sum(%1048) {axes [0], batch} layers.2.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908677184);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 910533632);
 
   /* %1053 = reshape(%1050) {shape [64, 4, 1, 48]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48], a view of %1050: no code */
 
   /* %1054 = matmul_permuted(%1053, %338) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 134742016, 48, 192, 1,
-      arena + 861536256, 48, 1, 192, arena + 134217728, 4096, 64, 0.0f);
+  lk_gemm_batched2(B, 12288, 12288, 16384, 4, 64, 64, 48, arena + 234356736, 48, 192, 1,
+      arena + 859701248, 48, 1, 192, arena + 233832448, 4096, 64, 0.0f);
 
   /* %1055 = matmul_permuted(%341, %1053) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 147193856, 4096, 1, 64,
-      arena + 134742016, 48, 192, 1, arena + 135266304, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 267911168, 4096, 1, 64,
+      arena + 234356736, 48, 192, 1, arena + 336068608, 48, 192, 0.0f);
 
   /* %1056 = softmax_grad(%341, %1054) {axis -1} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_softmax_grad(B * 256, 64, arena + 147193856, arena + 134217728, arena + 134742016);
+  lk_softmax_grad(B * 256, 64, arena + 267911168, arena + 233832448, arena + 234356736);
 
   /* %1057 = mul_scalar(%1056) {x op 0.14433756} layers.2.0.layers.0.0 : f32[B, 4, 1, 64, 64] */
-  lk_mul_scalar(B * 4 * 64 * 64, arena + 134742016, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 64 * 64, arena + 234356736, 0.14433756f, arena + 233832448);
 
   /* %1058 = matmul_permuted(%1057, %337) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 64, 1,
-      arena + 861143040, 48, 192, 1, arena + 135659520, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 64, 1,
+      arena + 859308032, 48, 192, 1, arena + 267911168, 48, 192, 0.0f);
 
   /* %1059 = matmul_permuted(%336, %1057) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.2.0.layers.0.0 : f32[B, 64, 4, 1, 48] */
-  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 134217728, 4096, 1, 64,
-      arena + 860749824, 48, 192, 1, arena + 136052736, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 16384, 12288, 12288, 4, 64, 48, 64, arena + 233832448, 4096, 1, 64,
+      arena + 858914816, 48, 192, 1, arena + 336461824, 48, 192, 0.0f);
 
   /* %1060 = reshape(%1055) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1055: no code */
 
@@ -7011,219 +7032,219 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1062 = reshape(%1058) {shape [64, 192]} layers.2.0.layers.0.0 : f32[B, 64, 192], a view of %1058: no code */
 
   /* %1063 = concat(%1061, %1060) {axis 1} layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 384] */
-  lk_copy_rows(B * 64, 192, arena + 136052736, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 64, 192, arena + 135266304, 192, arena + 134217920, 384);
+  lk_copy_rows(B * 64, 192, arena + 336461824, 192, arena + 233832448, 384);
+  lk_copy_rows(B * 64, 192, arena + 336068608, 192, arena + 233832640, 384);
 
   /* %1064 = transpose(%331) {perm [1, 0]} layers.2.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 135397376);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[103], arena + 234618880);
 
   /* %1065 = fused_linear(%1063, %1064) layers.2.0.layers.0.0.Wkv_odd : f32[B, 64, 192] */
-  lk_fused_linear(B * 64, 384, 192, arena + 134217728, arena + 135397376, NULL, LK_ACT_NONE, NULL,
-      arena + 135004160);
+  lk_fused_linear(B * 64, 384, 192, arena + 233832448, arena + 234618880, NULL, LK_ACT_NONE, NULL,
+      arena + 336068608);
 
   /* %1066 = linear_grad_weight(%1063, %327) layers.2.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 64, 192, 384, arena + 134217728, arena + 860356608, arena + 909567296);
+  lk_linear_grad_weight(B * 64, 192, 384, arena + 233832448, arena + 858521600, arena + 909616448);
 
   /* %1067 = reduce_sum(%1063) {axes [0], batch} layers.2.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908674880);
+  lk_reduce_sum(3, (const long[]){B, 64, 384}, (const unsigned char[]){1, 1, 0}, arena + 233832448,
+      arena + 910530752);
 
   /* %1068 = transpose(%328) {perm [1, 0]} layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 134217728);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[101], arena + 233832448);
 
   /* %1069 = linear_grad_weight(%1062, %327) layers.2.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 64, 192, 192, arena + 135659520, arena + 860356608, arena + 910132544);
+  lk_linear_grad_weight(B * 64, 192, 192, arena + 267911168, arena + 858521600, arena + 910144832);
 
   /* %1070 = reduce_sum(%1062) {axes [0], batch} layers.2.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135659520,
-      arena + 908677376);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 267911168,
+      arena + 910533824);
 
   /* %1071 = fused_linear(%1062, %1068, %1065) {residual} layers.2.0.layers.0.0.Wq_odd : f32[B, 64, 192], written over %1065 */
-  lk_fused_linear(B * 64, 192, 192, arena + 135659520, arena + 134217728, NULL, LK_ACT_NONE,
-      arena + 135004160, arena + 135004160);
+  lk_fused_linear(B * 64, 192, 192, arena + 267911168, arena + 233832448, NULL, LK_ACT_NONE,
+      arena + 336068608, arena + 336068608);
 
   /* %1072 = reduce_sum(%1071) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 134217728);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 336068608,
+      arena + 233832448);
 
   /* %1073 = add(%1023, %1072) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145621376, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 908677568);
+  lk_add(1, (const long[]){192}, arena + 400556416, (const long[]){1}, arena + 233832448,
+      (const long[]){1}, arena + 910534016);
 
   /* %1074 = mul(%1071, %323) layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      params[99], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 336068608, (const long[]){12288, 192, 1},
+      params[99], (const long[]){0, 0, 1}, arena + 233832448);
 
   /* %1075 = mul(%1071, %325) layers.2.0.norm1 : f32[B, 64, 192], written over %1065 */
-  lk_mul(3, (const long[]){B, 64, 192}, arena + 135004160, (const long[]){12288, 192, 1},
-      arena + 402128896, (const long[]){12288, 192, 1}, arena + 135004160);
+  lk_mul(3, (const long[]){B, 64, 192}, arena + 336068608, (const long[]){12288, 192, 1},
+      arena + 858128384, (const long[]){12288, 192, 1}, arena + 336068608);
 
   /* %1076 = reduce_sum(%1075) {axes [0], batch} layers.2.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 135004160,
-      arena + 134610944);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 1, 0}, arena + 336068608,
+      arena + 234225664);
 
   /* %1077 = add(%1027, %1076) layers.2.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 145621568, (const long[]){1}, arena + 134610944,
-      (const long[]){1}, arena + 908677760);
+  lk_add(1, (const long[]){192}, arena + 400556608, (const long[]){1}, arena + 234225664,
+      (const long[]){1}, arena + 910534208);
 
   /* %1078 = normalize_grad(%322, %1074) {eps 1e-06} layers.2.0.norm1 : f32[B, 64, 192] */
-  lk_normalize_grad(B * 64, 192, arena + 267911168, arena + 134217728, 1e-06f, arena + 134610944);
+  lk_normalize_grad(B * 64, 192, arena + 857735168, arena + 233832448, 1e-06f, arena + 234225664);
 
   /* %1079 = add(%1047, %1078) layers.2.0 : f32[B, 64, 192], written over %883 */
-  lk_add(3, (const long[]){B, 64, 192}, arena + 137363456, (const long[]){12288, 192, 1},
-      arena + 134610944, (const long[]){12288, 192, 1}, arena + 137363456);
+  lk_add(3, (const long[]){B, 64, 192}, arena + 918512960, (const long[]){12288, 192, 1},
+      arena + 234225664, (const long[]){12288, 192, 1}, arena + 918512960);
 
   /* %1080 = reduce_sum(%1079) {axes [], batch} layers.2.0 : f32[64, 192] */
-  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 137363456,
-      arena + 908657984);
+  lk_reduce_sum(3, (const long[]){B, 64, 192}, (const unsigned char[]){1, 0, 0}, arena + 918512960,
+      arena + 910513472);
 
   /* %1081 = seq2img(%1079) {height 8} layers.1.1 : f32[B, 192, 8, 8] */
-  lk_seq2img(B, 64, 192, arena + 137363456, arena + 135790592);
+  lk_seq2img(B, 64, 192, arena + 918512960, arena + 233832448);
 
   /* %1082 = maxpool_grad(%318, %1081) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 140902400, arena + 135790592,
-      arena + 134217728);
+  lk_maxpool2d_grad(B, 192, 16, 16, 3, 3, 2, 2, 1, 1, arena + 395837440, arena + 233832448,
+      arena + 336068608);
 
   /* %1083 = img2seq(%1082) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 134217728, arena + 135790592);
+  lk_img2seq(B, 192, 256, arena + 336068608, arena + 395837440);
 
   /* %1084 = reduce_sum(%1083) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 908677952);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 395837440,
+      arena + 910534400);
 
   /* %1085 = mul(%1083, %313) layers.1.1.norm : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      params[96], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      params[96], (const long[]){0, 0, 1}, arena + 336068608);
 
   /* %1086 = mul(%1083, %315) layers.1.1.norm : f32[B, 256, 192], written over %1083 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 135790592, (const long[]){49152, 192, 1},
-      arena + 139329536, (const long[]){49152, 192, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      arena + 331350016, (const long[]){49152, 192, 1}, arena + 395837440);
 
   /* %1087 = reduce_sum(%1086) {axes [0], batch} layers.1.1.norm : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 135790592,
-      arena + 908678144);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 395837440,
+      arena + 910534592);
 
   /* %1088 = normalize_grad(%312, %1085) {eps 1e-06} layers.1.1.norm : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 137756672, arena + 134217728, 1e-06f, arena + 135790592);
+  lk_normalize_grad(B * 256, 192, arena + 334495744, arena + 336068608, 1e-06f, arena + 331350016);
 
   /* %1089 = seq2img(%1088) {height 16} layers.1.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 135790592, arena + 134217728);
+  lk_seq2img(B, 256, 192, arena + 331350016, arena + 334495744);
 
   /* %1090 = conv2d_grad_input(%1089, %308) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [16, 16]} layers.1.1.conv : f32[B, 192, 16, 16] */
-  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[94],
-      arena + 135790592);
+  lk_conv2d_grad_input(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 334495744, params[94],
+      arena + 331350016);
 
   /* %1091 = conv2d_grad_weight(%1089, %310) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.1.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 850919424, arena + 907109696);
+  lk_conv2d_grad_weight(B, 192, 16, 16, 192, 3, 3, 1, 1, 1, 1, 1, arena + 334495744,
+      arena + 332922880, arena + 907109696);
 
   /* %1092 = reduce_sum(%1089) {axes [1, 2], batch} layers.1.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 16, 16}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 908678336);
+      arena + 334495744, arena + 910534784);
 
   /* %1093 = img2seq(%1090) layers.1.1 : f32[B, 256, 192] */
-  lk_img2seq(B, 192, 256, arena + 135790592, arena + 850919424);
+  lk_img2seq(B, 192, 256, arena + 331350016, arena + 395837440);
 
   /* %1094 = mul(%1093, %305) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      inputs[12], (const long[]){1, 0, 0}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      inputs[12], (const long[]){1, 0, 0}, arena + 397410304);
 
   /* %1095 = transpose(%302) {perm [1, 0]} layers.1.0.layers.3.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 142082048);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[92], arena + 233832448);
 
   /* %1096 = fused_linear(%1094, %1095) layers.1.0.layers.3.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 768, arena + 397410304, arena + 233832448, NULL, LK_ACT_NONE, NULL,
+      arena + 331350016);
 
   /* %1097 = linear_grad_weight(%1094, %301) layers.1.0.layers.3.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 337641472, arena + 907773248);
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 397410304, arena + 224395264, arena + 908068160);
 
   /* %1098 = reduce_sum(%1094) {axes [0], batch} layers.1.0.layers.3.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 908678528);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 397410304,
+      arena + 910534976);
 
   /* %1099 = gelu_grad(%300, %1096) layers.1.0.layers.3.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 331350016, arena + 134217728,
-      arena + 140509184);
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 218103808, arena + 331350016,
+      arena + 224395264);
 
   /* %1100 = transpose(%298) {perm [1, 0]} layers.1.0.layers.3.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 135790592);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[90], arena + 219676672);
 
   /* %1101 = fused_linear(%1099, %1100) layers.1.0.layers.3.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 224395264, arena + 219676672, NULL, LK_ACT_NONE, NULL,
+      arena + 218103808);
 
   /* %1102 = linear_grad_weight(%1099, %297) layers.1.0.layers.3.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 849346560, arena + 907920704);
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 224395264, arena + 394264576, arena + 908215616);
 
   /* %1103 = reduce_sum(%1099) {axes [0], batch} layers.1.0.layers.3.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 908671040);
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 224395264,
+      arena + 910526528);
 
   /* %1104 = reduce_sum(%1101) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
       arena + 267911168);
 
   /* %1105 = mul(%1101, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 218103808, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 219676672);
 
   /* %1106 = mul(%1101, %295) layers.1.0.norm2 : f32[B, 256, 192], written over %1101 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 400556032, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 218103808, (const long[]){49152, 192, 1},
+      arena + 392691712, (const long[]){49152, 192, 1}, arena + 218103808);
 
   /* %1107 = reduce_sum(%1106) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
       arena + 267911360);
 
   /* %1108 = normalize_grad(%294, %1105) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 398983168, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 391118848, arena + 219676672, 1e-06f, arena + 218103808);
 
   /* %1109 = add(%1093, %1108) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      arena + 218103808, (const long[]){49152, 192, 1}, arena + 395837440);
 
   /* %1110 = mul(%1109, %292) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      inputs[11], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      inputs[11], (const long[]){1, 0, 0}, arena + 218103808);
 
   /* %1111 = transpose(%289) {perm [1, 0]} layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[88], arena + 219676672);
 
   /* %1112 = fused_linear(%1110, %1111) layers.1.0.layers.3.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 142606336);
+  lk_fused_linear(B * 256, 192, 192, arena + 218103808, arena + 219676672, NULL, LK_ACT_NONE, NULL,
+      arena + 226492416);
 
   /* %1113 = linear_grad_weight(%1110, %288) layers.1.0.layers.3.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 148373504, arena + 910169408);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 218103808, arena + 232259584, arena + 910181696);
 
   /* %1114 = reduce_sum(%1110) {axes [0], batch} layers.1.0.layers.3.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908678720);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
+      arena + 910535168);
 
   /* %1115 = reshape(%1112) {shape [256, 4, 1, 48]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48], a view of %1112: no code */
 
   /* %1116 = matmul_permuted(%1115, %283) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
-      arena + 397410304, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 226492416, 48, 192, 1,
+      arena + 230686720, 48, 1, 192, arena + 218103808, 65536, 256, 0.0f);
 
   /* %1117 = matmul_permuted(%286, %1115) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 176160768, 65536, 1, 256,
-      arena + 142606336, 48, 192, 1, arena + 331350016, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 1, 256,
+      arena + 226492416, 48, 192, 1, arena + 331350016, 48, 192, 0.0f);
 
   /* %1118 = softmax_grad(%286, %1116) {axis -1} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 176160768, arena + 134217728, arena + 142606336);
+  lk_softmax_grad(B * 1024, 256, arena + 209715200, arena + 218103808, arena + 226492416);
 
   /* %1119 = mul_scalar(%1118) {x op 0.14433756} layers.1.0.layers.3.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 226492416, 0.14433756f, arena + 209715200);
 
   /* %1120 = matmul_permuted(%1119, %282) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
-      arena + 395837440, 48, 192, 1, arena + 142606336, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 256, 1,
+      arena + 389545984, 48, 192, 1, arena + 218103808, 48, 192, 0.0f);
 
   /* %1121 = matmul_permuted(%281, %1119) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.3.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 1, 256,
-      arena + 394264576, 48, 192, 1, arena + 144179200, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 209715200, 65536, 1, 256,
+      arena + 387973120, 48, 192, 1, arena + 219676672, 48, 192, 0.0f);
 
   /* %1122 = reshape(%1117) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1117: no code */
 
@@ -7232,168 +7253,168 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1124 = reshape(%1120) {shape [256, 192]} layers.1.0.layers.3.0 : f32[B, 256, 192], a view of %1120: no code */
 
   /* %1125 = concat(%1123, %1122) {axis 1} layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 144179200, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 256, 192, arena + 331350016, 192, arena + 134217920, 384);
+  lk_copy_rows(B * 256, 192, arena + 219676672, 192, arena + 209715200, 384);
+  lk_copy_rows(B * 256, 192, arena + 331350016, 192, arena + 209715392, 384);
 
   /* %1126 = transpose(%276) {perm [1, 0]} layers.1.0.layers.3.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 138936320);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[86], arena + 214433792);
 
   /* %1127 = fused_linear(%1125, %1126) layers.1.0.layers.3.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
-      arena + 137363456);
+  lk_fused_linear(B * 256, 384, 192, arena + 209715200, arena + 214433792, NULL, LK_ACT_NONE, NULL,
+      arena + 212860928);
 
   /* %1128 = linear_grad_weight(%1125, %272) layers.1.0.layers.3.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 392691712, arena + 909641024);
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 209715200, arena + 386400256, arena + 909690176);
 
   /* %1129 = reduce_sum(%1125) {axes [0], batch} layers.1.0.layers.3.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908675264);
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 910531136);
 
   /* %1130 = transpose(%273) {perm [1, 0]} layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 134217728);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[84], arena + 209715200);
 
   /* %1131 = linear_grad_weight(%1124, %272) layers.1.0.layers.3.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 392691712, arena + 910206272);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 218103808, arena + 386400256, arena + 910218560);
 
   /* %1132 = reduce_sum(%1124) {axes [0], batch} layers.1.0.layers.3.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
-      arena + 908678912);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 218103808,
+      arena + 910535360);
 
   /* %1133 = fused_linear(%1124, %1130, %1127) {residual} layers.1.0.layers.3.0.Wq_odd : f32[B, 256, 192], written over %1127 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 134217728, NULL, LK_ACT_NONE,
-      arena + 137363456, arena + 137363456);
+  lk_fused_linear(B * 256, 192, 192, arena + 218103808, arena + 209715200, NULL, LK_ACT_NONE,
+      arena + 212860928, arena + 212860928);
 
   /* %1134 = reduce_sum(%1133) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 177733632);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 212860928,
+      arena + 228065280);
 
   /* %1135 = mul(%1133, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 212860928, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 209715200);
 
   /* %1136 = mul(%1133, %270) layers.1.0.norm1 : f32[B, 256, 192], written over %1127 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
-      arena + 391118848, (const long[]){49152, 192, 1}, arena + 137363456);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 212860928, (const long[]){49152, 192, 1},
+      arena + 384827392, (const long[]){49152, 192, 1}, arena + 212860928);
 
   /* %1137 = reduce_sum(%1136) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 177733824);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 212860928,
+      arena + 228065472);
 
   /* %1138 = normalize_grad(%269, %1135) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 389545984, arena + 134217728, 1e-06f, arena + 135790592);
+  lk_normalize_grad(B * 256, 192, arena + 383254528, arena + 209715200, 1e-06f, arena + 211288064);
 
   /* %1139 = add(%1109, %1138) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      arena + 211288064, (const long[]){49152, 192, 1}, arena + 395837440);
 
   /* %1140 = mul(%1139, %267) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      inputs[10], (const long[]){1, 0, 0}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      inputs[10], (const long[]){1, 0, 0}, arena + 216006656);
 
   /* %1141 = transpose(%264) {perm [1, 0]} layers.1.0.layers.2.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 142082048);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[82], arena + 217579520);
 
   /* %1142 = fused_linear(%1140, %1141) layers.1.0.layers.2.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 768, arena + 216006656, arena + 217579520, NULL, LK_ACT_NONE, NULL,
+      arena + 209715200);
 
   /* %1143 = linear_grad_weight(%1140, %263) layers.1.0.layers.2.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 325058560, arena + 908068160);
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 216006656, arena + 325058560, arena + 908363072);
 
   /* %1144 = reduce_sum(%1140) {axes [0], batch} layers.1.0.layers.2.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 908679104);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 216006656,
+      arena + 910535552);
 
   /* %1145 = gelu_grad(%262, %1142) layers.1.0.layers.2.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 318767104, arena + 134217728,
-      arena + 140509184);
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 318767104, arena + 209715200,
+      arena + 216006656);
 
   /* %1146 = transpose(%260) {perm [1, 0]} layers.1.0.layers.2.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 135790592);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[80], arena + 211288064);
 
   /* %1147 = fused_linear(%1145, %1146) layers.1.0.layers.2.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 216006656, arena + 211288064, NULL, LK_ACT_NONE, NULL,
+      arena + 209715200);
 
   /* %1148 = linear_grad_weight(%1145, %259) layers.1.0.layers.2.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 387973120, arena + 908215616);
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 216006656, arena + 381681664, arena + 908510528);
 
   /* %1149 = reduce_sum(%1145) {axes [0], batch} layers.1.0.layers.2.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 908671808);
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 216006656,
+      arena + 910527296);
 
   /* %1150 = reduce_sum(%1147) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 211288064);
 
   /* %1151 = add(%1104, %1150) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 267911168, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 177734016);
+  lk_add(1, (const long[]){192}, arena + 267911168, (const long[]){1}, arena + 211288064,
+      (const long[]){1}, arena + 228065664);
 
   /* %1152 = mul(%1147, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 211288064);
 
   /* %1153 = mul(%1147, %257) layers.1.0.norm2 : f32[B, 256, 192], written over %1147 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 386400256, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 209715200, (const long[]){49152, 192, 1},
+      arena + 380108800, (const long[]){49152, 192, 1}, arena + 209715200);
 
   /* %1154 = reduce_sum(%1153) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 137363456);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 212860928);
 
   /* %1155 = add(%1107, %1154) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 267911360, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 177734208);
+  lk_add(1, (const long[]){192}, arena + 267911360, (const long[]){1}, arena + 212860928,
+      (const long[]){1}, arena + 228065856);
 
   /* %1156 = normalize_grad(%256, %1152) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 384827392, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 378535936, arena + 211288064, 1e-06f, arena + 209715200);
 
   /* %1157 = add(%1139, %1156) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      arena + 209715200, (const long[]){49152, 192, 1}, arena + 395837440);
 
   /* %1158 = mul(%1157, %254) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      inputs[9], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      inputs[9], (const long[]){1, 0, 0}, arena + 209715200);
 
   /* %1159 = transpose(%251) {perm [1, 0]} layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[78], arena + 211288064);
 
   /* %1160 = fused_linear(%1158, %1159) layers.1.0.layers.2.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 142606336);
+  lk_fused_linear(B * 256, 192, 192, arena + 209715200, arena + 211288064, NULL, LK_ACT_NONE, NULL,
+      arena + 218103808);
 
   /* %1161 = linear_grad_weight(%1158, %250) layers.1.0.layers.2.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 383254528, arena + 910243136);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 209715200, arena + 376963072, arena + 910255424);
 
   /* %1162 = reduce_sum(%1158) {axes [0], batch} layers.1.0.layers.2.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908679296);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 910535744);
 
   /* %1163 = reshape(%1160) {shape [256, 4, 1, 48]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48], a view of %1160: no code */
 
   /* %1164 = matmul_permuted(%1163, %245) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
-      arena + 381681664, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 218103808, 48, 192, 1,
+      arena + 375390208, 48, 1, 192, arena + 209715200, 65536, 256, 0.0f);
 
   /* %1165 = matmul_permuted(%248, %1163) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 167772160, 65536, 1, 256,
-      arena + 142606336, 48, 192, 1, arena + 176160768, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 1, 256,
+      arena + 218103808, 48, 192, 1, arena + 226492416, 48, 192, 0.0f);
 
   /* %1166 = softmax_grad(%248, %1164) {axis -1} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 167772160, arena + 134217728, arena + 142606336);
+  lk_softmax_grad(B * 1024, 256, arena + 201326592, arena + 209715200, arena + 218103808);
 
   /* %1167 = mul_scalar(%1166) {x op 0.14433756} layers.1.0.layers.2.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 218103808, 0.14433756f, arena + 201326592);
 
   /* %1168 = matmul_permuted(%1167, %244) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
-      arena + 380108800, 48, 192, 1, arena + 142606336, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 256, 1,
+      arena + 373817344, 48, 192, 1, arena + 209715200, 48, 192, 0.0f);
 
   /* %1169 = matmul_permuted(%243, %1167) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.2.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 1, 256,
-      arena + 378535936, 48, 192, 1, arena + 144179200, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 201326592, 65536, 1, 256,
+      arena + 372244480, 48, 192, 1, arena + 211288064, 48, 192, 0.0f);
 
   /* %1170 = reshape(%1165) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1165: no code */
 
@@ -7402,176 +7423,176 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1172 = reshape(%1168) {shape [256, 192]} layers.1.0.layers.2.0 : f32[B, 256, 192], a view of %1168: no code */
 
   /* %1173 = concat(%1171, %1170) {axis 1} layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 144179200, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 256, 192, arena + 176160768, 192, arena + 134217920, 384);
+  lk_copy_rows(B * 256, 192, arena + 211288064, 192, arena + 201326592, 384);
+  lk_copy_rows(B * 256, 192, arena + 226492416, 192, arena + 201326784, 384);
 
   /* %1174 = transpose(%238) {perm [1, 0]} layers.1.0.layers.2.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 138936320);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[76], arena + 206045184);
 
   /* %1175 = fused_linear(%1173, %1174) layers.1.0.layers.2.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
-      arena + 137363456);
+  lk_fused_linear(B * 256, 384, 192, arena + 201326592, arena + 206045184, NULL, LK_ACT_NONE, NULL,
+      arena + 204472320);
 
   /* %1176 = linear_grad_weight(%1173, %234) layers.1.0.layers.2.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 376963072, arena + 909714752);
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 201326592, arena + 370671616, arena + 909763904);
 
   /* %1177 = reduce_sum(%1173) {axes [0], batch} layers.1.0.layers.2.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908675648);
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 910531520);
 
   /* %1178 = transpose(%235) {perm [1, 0]} layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 134217728);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[74], arena + 201326592);
 
   /* %1179 = linear_grad_weight(%1172, %234) layers.1.0.layers.2.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 376963072, arena + 910280000);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 209715200, arena + 370671616, arena + 910292288);
 
   /* %1180 = reduce_sum(%1172) {axes [0], batch} layers.1.0.layers.2.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
-      arena + 908679488);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 209715200,
+      arena + 910535936);
 
   /* %1181 = fused_linear(%1172, %1178, %1175) {residual} layers.1.0.layers.2.0.Wq_odd : f32[B, 256, 192], written over %1175 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 134217728, NULL, LK_ACT_NONE,
-      arena + 137363456, arena + 137363456);
+  lk_fused_linear(B * 256, 192, 192, arena + 209715200, arena + 201326592, NULL, LK_ACT_NONE,
+      arena + 204472320, arena + 204472320);
 
   /* %1182 = reduce_sum(%1181) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 134217728);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 204472320,
+      arena + 201326592);
 
   /* %1183 = add(%1134, %1182) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 177733632, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 169345024);
+  lk_add(1, (const long[]){192}, arena + 228065280, (const long[]){1}, arena + 201326592,
+      (const long[]){1}, arena + 219676672);
 
   /* %1184 = mul(%1181, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 204472320, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 201326592);
 
   /* %1185 = mul(%1181, %232) layers.1.0.norm1 : f32[B, 256, 192], written over %1175 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
-      arena + 375390208, (const long[]){49152, 192, 1}, arena + 137363456);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 204472320, (const long[]){49152, 192, 1},
+      arena + 369098752, (const long[]){49152, 192, 1}, arena + 204472320);
 
   /* %1186 = reduce_sum(%1185) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 204472320,
+      arena + 202899456);
 
   /* %1187 = add(%1137, %1186) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 177733824, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 169345216);
+  lk_add(1, (const long[]){192}, arena + 228065472, (const long[]){1}, arena + 202899456,
+      (const long[]){1}, arena + 219676864);
 
   /* %1188 = normalize_grad(%231, %1184) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 373817344, arena + 134217728, 1e-06f, arena + 135790592);
+  lk_normalize_grad(B * 256, 192, arena + 367525888, arena + 201326592, 1e-06f, arena + 202899456);
 
   /* %1189 = add(%1157, %1188) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      arena + 202899456, (const long[]){49152, 192, 1}, arena + 395837440);
 
   /* %1190 = mul(%1189, %229) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      inputs[8], (const long[]){1, 0, 0}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      inputs[8], (const long[]){1, 0, 0}, arena + 207618048);
 
   /* %1191 = transpose(%226) {perm [1, 0]} layers.1.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 142082048);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[72], arena + 209190912);
 
   /* %1192 = fused_linear(%1190, %1191) layers.1.0.layers.1.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 768, arena + 207618048, arena + 209190912, NULL, LK_ACT_NONE, NULL,
+      arena + 201326592);
 
   /* %1193 = linear_grad_weight(%1190, %225) layers.1.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 312475648, arena + 908363072);
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 207618048, arena + 312475648, arena + 908657984);
 
   /* %1194 = reduce_sum(%1190) {axes [0], batch} layers.1.0.layers.1.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 908679680);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 207618048,
+      arena + 910536128);
 
   /* %1195 = gelu_grad(%224, %1192) layers.1.0.layers.1.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 306184192, arena + 134217728,
-      arena + 140509184);
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 306184192, arena + 201326592,
+      arena + 207618048);
 
   /* %1196 = transpose(%222) {perm [1, 0]} layers.1.0.layers.1.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 135790592);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[70], arena + 202899456);
 
   /* %1197 = fused_linear(%1195, %1196) layers.1.0.layers.1.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 207618048, arena + 202899456, NULL, LK_ACT_NONE, NULL,
+      arena + 201326592);
 
   /* %1198 = linear_grad_weight(%1195, %221) layers.1.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 372244480, arena + 908510528);
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 207618048, arena + 365953024, arena + 908805440);
 
   /* %1199 = reduce_sum(%1195) {axes [0], batch} layers.1.0.layers.1.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 908672576);
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 207618048,
+      arena + 910528064);
 
   /* %1200 = reduce_sum(%1197) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 202899456);
 
   /* %1201 = add(%1151, %1200) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 177734016, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 169345408);
+  lk_add(1, (const long[]){192}, arena + 228065664, (const long[]){1}, arena + 202899456,
+      (const long[]){1}, arena + 219677056);
 
   /* %1202 = mul(%1197, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 202899456);
 
   /* %1203 = mul(%1197, %219) layers.1.0.norm2 : f32[B, 256, 192], written over %1197 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 370671616, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 201326592, (const long[]){49152, 192, 1},
+      arena + 364380160, (const long[]){49152, 192, 1}, arena + 201326592);
 
   /* %1204 = reduce_sum(%1203) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 137363456);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 204472320);
 
   /* %1205 = add(%1155, %1204) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 177734208, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 169345600);
+  lk_add(1, (const long[]){192}, arena + 228065856, (const long[]){1}, arena + 204472320,
+      (const long[]){1}, arena + 219677248);
 
   /* %1206 = normalize_grad(%218, %1202) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 369098752, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 362807296, arena + 202899456, 1e-06f, arena + 201326592);
 
   /* %1207 = add(%1189, %1206) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      arena + 201326592, (const long[]){49152, 192, 1}, arena + 395837440);
 
   /* %1208 = mul(%1207, %216) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      inputs[7], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      inputs[7], (const long[]){1, 0, 0}, arena + 201326592);
 
   /* %1209 = transpose(%213) {perm [1, 0]} layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[68], arena + 202899456);
 
   /* %1210 = fused_linear(%1208, %1209) layers.1.0.layers.1.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 142606336);
+  lk_fused_linear(B * 256, 192, 192, arena + 201326592, arena + 202899456, NULL, LK_ACT_NONE, NULL,
+      arena + 209715200);
 
   /* %1211 = linear_grad_weight(%1208, %212) layers.1.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 367525888, arena + 910316864);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 201326592, arena + 361234432, arena + 910329152);
 
   /* %1212 = reduce_sum(%1208) {axes [0], batch} layers.1.0.layers.1.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908679872);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 910536320);
 
   /* %1213 = reshape(%1210) {shape [256, 4, 1, 48]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48], a view of %1210: no code */
 
   /* %1214 = matmul_permuted(%1213, %207) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
-      arena + 365953024, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 209715200, 48, 192, 1,
+      arena + 359661568, 48, 1, 192, arena + 201326592, 65536, 256, 0.0f);
 
   /* %1215 = matmul_permuted(%210, %1213) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 159383552, 65536, 1, 256,
-      arena + 142606336, 48, 192, 1, arena + 167772160, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 1, 256,
+      arena + 209715200, 48, 192, 1, arena + 218103808, 48, 192, 0.0f);
 
   /* %1216 = softmax_grad(%210, %1214) {axis -1} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 159383552, arena + 134217728, arena + 142606336);
+  lk_softmax_grad(B * 1024, 256, arena + 192937984, arena + 201326592, arena + 209715200);
 
   /* %1217 = mul_scalar(%1216) {x op 0.14433756} layers.1.0.layers.1.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 209715200, 0.14433756f, arena + 192937984);
 
   /* %1218 = matmul_permuted(%1217, %206) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
-      arena + 364380160, 48, 192, 1, arena + 142606336, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 256, 1,
+      arena + 358088704, 48, 192, 1, arena + 201326592, 48, 192, 0.0f);
 
   /* %1219 = matmul_permuted(%205, %1217) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.1.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 1, 256,
-      arena + 362807296, 48, 192, 1, arena + 144179200, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 192937984, 65536, 1, 256,
+      arena + 356515840, 48, 192, 1, arena + 202899456, 48, 192, 0.0f);
 
   /* %1220 = reshape(%1215) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1215: no code */
 
@@ -7580,176 +7601,176 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1222 = reshape(%1218) {shape [256, 192]} layers.1.0.layers.1.0 : f32[B, 256, 192], a view of %1218: no code */
 
   /* %1223 = concat(%1221, %1220) {axis 1} layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 144179200, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 256, 192, arena + 167772160, 192, arena + 134217920, 384);
+  lk_copy_rows(B * 256, 192, arena + 202899456, 192, arena + 192937984, 384);
+  lk_copy_rows(B * 256, 192, arena + 218103808, 192, arena + 192938176, 384);
 
   /* %1224 = transpose(%200) {perm [1, 0]} layers.1.0.layers.1.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 138936320);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[66], arena + 197656576);
 
   /* %1225 = fused_linear(%1223, %1224) layers.1.0.layers.1.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
-      arena + 137363456);
+  lk_fused_linear(B * 256, 384, 192, arena + 192937984, arena + 197656576, NULL, LK_ACT_NONE, NULL,
+      arena + 196083712);
 
   /* %1226 = linear_grad_weight(%1223, %196) layers.1.0.layers.1.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 361234432, arena + 909788480);
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 192937984, arena + 354942976, arena + 909837632);
 
   /* %1227 = reduce_sum(%1223) {axes [0], batch} layers.1.0.layers.1.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908676032);
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 910531904);
 
   /* %1228 = transpose(%197) {perm [1, 0]} layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 134217728);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[64], arena + 192937984);
 
   /* %1229 = linear_grad_weight(%1222, %196) layers.1.0.layers.1.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 361234432, arena + 910353728);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 201326592, arena + 354942976, arena + 910366016);
 
   /* %1230 = reduce_sum(%1222) {axes [0], batch} layers.1.0.layers.1.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
-      arena + 908680064);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 201326592,
+      arena + 910536512);
 
   /* %1231 = fused_linear(%1222, %1228, %1225) {residual} layers.1.0.layers.1.0.Wq_odd : f32[B, 256, 192], written over %1225 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 134217728, NULL, LK_ACT_NONE,
-      arena + 137363456, arena + 137363456);
+  lk_fused_linear(B * 256, 192, 192, arena + 201326592, arena + 192937984, NULL, LK_ACT_NONE,
+      arena + 196083712, arena + 196083712);
 
   /* %1232 = reduce_sum(%1231) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 134217728);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 196083712,
+      arena + 192937984);
 
   /* %1233 = add(%1183, %1232) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 169345024, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 160956416);
+  lk_add(1, (const long[]){192}, arena + 219676672, (const long[]){1}, arena + 192937984,
+      (const long[]){1}, arena + 211288064);
 
   /* %1234 = mul(%1231, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 196083712, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 192937984);
 
   /* %1235 = mul(%1231, %194) layers.1.0.norm1 : f32[B, 256, 192], written over %1225 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
-      arena + 359661568, (const long[]){49152, 192, 1}, arena + 137363456);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 196083712, (const long[]){49152, 192, 1},
+      arena + 353370112, (const long[]){49152, 192, 1}, arena + 196083712);
 
   /* %1236 = reduce_sum(%1235) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 196083712,
+      arena + 194510848);
 
   /* %1237 = add(%1187, %1236) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 169345216, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 160956608);
+  lk_add(1, (const long[]){192}, arena + 219676864, (const long[]){1}, arena + 194510848,
+      (const long[]){1}, arena + 211288256);
 
   /* %1238 = normalize_grad(%193, %1234) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 358088704, arena + 134217728, 1e-06f, arena + 135790592);
+  lk_normalize_grad(B * 256, 192, arena + 351797248, arena + 192937984, 1e-06f, arena + 194510848);
 
   /* %1239 = add(%1207, %1238) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      arena + 194510848, (const long[]){49152, 192, 1}, arena + 395837440);
 
   /* %1240 = mul(%1239, %191) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      inputs[6], (const long[]){1, 0, 0}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      inputs[6], (const long[]){1, 0, 0}, arena + 199229440);
 
   /* %1241 = transpose(%188) {perm [1, 0]} layers.1.0.layers.0.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 142082048);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[62], arena + 200802304);
 
   /* %1242 = fused_linear(%1240, %1241) layers.1.0.layers.0.1.fc2 : f32[B, 256, 768] */
-  lk_fused_linear(B * 256, 192, 768, arena + 140509184, arena + 142082048, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 192, 768, arena + 199229440, arena + 200802304, NULL, LK_ACT_NONE, NULL,
+      arena + 192937984);
 
   /* %1243 = linear_grad_weight(%1240, %187) layers.1.0.layers.0.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 256, 768, 192, arena + 140509184, arena + 299892736, arena + 908977472);
+  lk_linear_grad_weight(B * 256, 768, 192, arena + 199229440, arena + 299892736, arena + 908952896);
 
   /* %1244 = reduce_sum(%1240) {axes [0], batch} layers.1.0.layers.0.1.fc2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 908680256);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 199229440,
+      arena + 910536704);
 
   /* %1245 = gelu_grad(%186, %1242) layers.1.0.layers.0.1 : f32[B, 256, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 293601280, arena + 134217728,
-      arena + 140509184);
+  lk_unary_grad(LK_ACT_GELU, B * 256 * 768, arena + 293601280, arena + 192937984,
+      arena + 199229440);
 
   /* %1246 = transpose(%184) {perm [1, 0]} layers.1.0.layers.0.1.fc1 : f32[192, 768] */
-  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 135790592);
+  lk_transpose(2, (const long[]){768, 192}, (const int[]){1, 0}, params[60], arena + 194510848);
 
   /* %1247 = fused_linear(%1245, %1246) layers.1.0.layers.0.1.fc1 : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 768, 192, arena + 140509184, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 256, 768, 192, arena + 199229440, arena + 194510848, NULL, LK_ACT_NONE, NULL,
+      arena + 192937984);
 
   /* %1248 = linear_grad_weight(%1245, %183) layers.1.0.layers.0.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 256, 192, 768, arena + 140509184, arena + 356515840, arena + 909124928);
+  lk_linear_grad_weight(B * 256, 192, 768, arena + 199229440, arena + 350224384, arena + 909100352);
 
   /* %1249 = reduce_sum(%1245) {axes [0], batch} layers.1.0.layers.0.1.fc1 : f32[768] */
-  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 140509184,
-      arena + 908673344);
+  lk_reduce_sum(3, (const long[]){B, 256, 768}, (const unsigned char[]){1, 1, 0}, arena + 199229440,
+      arena + 910528832);
 
   /* %1250 = reduce_sum(%1247) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 194510848);
 
   /* %1251 = add(%1201, %1250) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 169345408, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 908680448);
+  lk_add(1, (const long[]){192}, arena + 219677056, (const long[]){1}, arena + 194510848,
+      (const long[]){1}, arena + 910536896);
 
   /* %1252 = mul(%1247, %179) layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      params[58], (const long[]){0, 0, 1}, arena + 135790592);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
+      params[58], (const long[]){0, 0, 1}, arena + 194510848);
 
   /* %1253 = mul(%1247, %181) layers.1.0.norm2 : f32[B, 256, 192], written over %1247 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 134217728, (const long[]){49152, 192, 1},
-      arena + 354942976, (const long[]){49152, 192, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 192937984, (const long[]){49152, 192, 1},
+      arena + 348651520, (const long[]){49152, 192, 1}, arena + 192937984);
 
   /* %1254 = reduce_sum(%1253) {axes [0], batch} layers.1.0.norm2 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 137363456);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 196083712);
 
   /* %1255 = add(%1205, %1254) layers.1.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 169345600, (const long[]){1}, arena + 137363456,
-      (const long[]){1}, arena + 908680640);
+  lk_add(1, (const long[]){192}, arena + 219677248, (const long[]){1}, arena + 196083712,
+      (const long[]){1}, arena + 910537088);
 
   /* %1256 = normalize_grad(%178, %1252) {eps 1e-06} layers.1.0.norm2 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 353370112, arena + 135790592, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 256, 192, arena + 347078656, arena + 194510848, 1e-06f, arena + 192937984);
 
   /* %1257 = add(%1239, %1256) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      arena + 134217728, (const long[]){49152, 192, 1}, arena + 850919424);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      arena + 192937984, (const long[]){49152, 192, 1}, arena + 395837440);
 
   /* %1258 = mul(%1257, %176) layers.1.0 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      inputs[5], (const long[]){1, 0, 0}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      inputs[5], (const long[]){1, 0, 0}, arena + 192937984);
 
   /* %1259 = transpose(%173) {perm [1, 0]} layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 135790592);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[56], arena + 194510848);
 
   /* %1260 = fused_linear(%1258, %1259) layers.1.0.layers.0.0.proj : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 192, 192, arena + 134217728, arena + 135790592, NULL, LK_ACT_NONE, NULL,
-      arena + 142606336);
+  lk_fused_linear(B * 256, 192, 192, arena + 192937984, arena + 194510848, NULL, LK_ACT_NONE, NULL,
+      arena + 201326592);
 
   /* %1261 = linear_grad_weight(%1258, %172) layers.1.0.layers.0.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 134217728, arena + 351797248, arena + 910390592);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 192937984, arena + 345505792, arena + 910402880);
 
   /* %1262 = reduce_sum(%1258) {axes [0], batch} layers.1.0.layers.0.0.proj : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908680832);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 910537280);
 
   /* %1263 = reshape(%1260) {shape [256, 4, 1, 48]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48], a view of %1260: no code */
 
   /* %1264 = matmul_permuted(%1263, %167) {a perm [1, 2, 0, 3], b perm [1, 2, 3, 0], out perm [0, 1, 2, 3]} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 142606336, 48, 192, 1,
-      arena + 350224384, 48, 1, 192, arena + 134217728, 65536, 256, 0.0f);
+  lk_gemm_batched2(B, 49152, 49152, 262144, 4, 256, 256, 48, arena + 201326592, 48, 192, 1,
+      arena + 343932928, 48, 1, 192, arena + 192937984, 65536, 256, 0.0f);
 
   /* %1265 = matmul_permuted(%170, %1263) {a perm [0, 1, 3, 2], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 150994944, 65536, 1, 256,
-      arena + 142606336, 48, 192, 1, arena + 159383552, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 1, 256,
+      arena + 201326592, 48, 192, 1, arena + 209715200, 48, 192, 0.0f);
 
   /* %1266 = softmax_grad(%170, %1264) {axis -1} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_softmax_grad(B * 1024, 256, arena + 150994944, arena + 134217728, arena + 142606336);
+  lk_softmax_grad(B * 1024, 256, arena + 184549376, arena + 192937984, arena + 201326592);
 
   /* %1267 = mul_scalar(%1266) {x op 0.14433756} layers.1.0.layers.0.0 : f32[B, 4, 1, 256, 256] */
-  lk_mul_scalar(B * 4 * 256 * 256, arena + 142606336, 0.14433756f, arena + 134217728);
+  lk_mul_scalar(B * 4 * 256 * 256, arena + 201326592, 0.14433756f, arena + 184549376);
 
   /* %1268 = matmul_permuted(%1267, %166) {a perm [0, 1, 2, 3], b perm [1, 2, 0, 3], out perm [2, 0, 1, 3]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 256, 1,
-      arena + 348651520, 48, 192, 1, arena + 142606336, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 256, 1,
+      arena + 342360064, 48, 192, 1, arena + 192937984, 48, 192, 0.0f);
 
   /* %1269 = matmul_permuted(%165, %1267) {a perm [1, 2, 3, 0], b perm [0, 1, 2, 3], out perm [3, 0, 1, 2]} layers.1.0.layers.0.0 : f32[B, 256, 4, 1, 48] */
-  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 134217728, 65536, 1, 256,
-      arena + 347078656, 48, 192, 1, arena + 144179200, 48, 192, 0.0f);
+  lk_gemm_batched2(B, 262144, 49152, 49152, 4, 256, 48, 256, arena + 184549376, 65536, 1, 256,
+      arena + 340787200, 48, 192, 1, arena + 194510848, 48, 192, 0.0f);
 
   /* %1270 = reshape(%1265) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1265: no code */
 
@@ -7758,140 +7779,140 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* %1272 = reshape(%1268) {shape [256, 192]} layers.1.0.layers.0.0 : f32[B, 256, 192], a view of %1268: no code */
 
   /* %1273 = concat(%1271, %1270) {axis 1} layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 384] */
-  lk_copy_rows(B * 256, 192, arena + 144179200, 192, arena + 134217728, 384);
-  lk_copy_rows(B * 256, 192, arena + 159383552, 192, arena + 134217920, 384);
+  lk_copy_rows(B * 256, 192, arena + 194510848, 192, arena + 184549376, 384);
+  lk_copy_rows(B * 256, 192, arena + 209715200, 192, arena + 184549568, 384);
 
   /* %1274 = transpose(%160) {perm [1, 0]} layers.1.0.layers.0.0.Wkv_odd : f32[192, 384] */
-  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 138936320);
+  lk_transpose(2, (const long[]){384, 192}, (const int[]){1, 0}, params[54], arena + 189267968);
 
   /* %1275 = fused_linear(%1273, %1274) layers.1.0.layers.0.0.Wkv_odd : f32[B, 256, 192] */
-  lk_fused_linear(B * 256, 384, 192, arena + 134217728, arena + 138936320, NULL, LK_ACT_NONE, NULL,
-      arena + 137363456);
+  lk_fused_linear(B * 256, 384, 192, arena + 184549376, arena + 189267968, NULL, LK_ACT_NONE, NULL,
+      arena + 187695104);
 
   /* %1276 = linear_grad_weight(%1273, %156) layers.1.0.layers.0.0.Wkv_odd : f32[384, 192] */
-  lk_linear_grad_weight(B * 256, 192, 384, arena + 134217728, arena + 345505792, arena + 909935936);
+  lk_linear_grad_weight(B * 256, 192, 384, arena + 184549376, arena + 339214336, arena + 909911360);
 
   /* %1277 = reduce_sum(%1273) {axes [0], batch} layers.1.0.layers.0.0.Wkv_odd : f32[384] */
-  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 134217728,
-      arena + 908676416);
+  lk_reduce_sum(3, (const long[]){B, 256, 384}, (const unsigned char[]){1, 1, 0}, arena + 184549376,
+      arena + 910532288);
 
   /* %1278 = transpose(%157) {perm [1, 0]} layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 134217728);
+  lk_transpose(2, (const long[]){192, 192}, (const int[]){1, 0}, params[52], arena + 184549376);
 
   /* %1279 = linear_grad_weight(%1272, %156) layers.1.0.layers.0.0.Wq_odd : f32[192, 192] */
-  lk_linear_grad_weight(B * 256, 192, 192, arena + 142606336, arena + 345505792, arena + 910427456);
+  lk_linear_grad_weight(B * 256, 192, 192, arena + 192937984, arena + 339214336, arena + 910439744);
 
   /* %1280 = reduce_sum(%1272) {axes [0], batch} layers.1.0.layers.0.0.Wq_odd : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 142606336,
-      arena + 908681024);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 192937984,
+      arena + 910537472);
 
   /* %1281 = fused_linear(%1272, %1278, %1275) {residual} layers.1.0.layers.0.0.Wq_odd : f32[B, 256, 192], written over %1275 */
-  lk_fused_linear(B * 256, 192, 192, arena + 142606336, arena + 134217728, NULL, LK_ACT_NONE,
-      arena + 137363456, arena + 137363456);
+  lk_fused_linear(B * 256, 192, 192, arena + 192937984, arena + 184549376, NULL, LK_ACT_NONE,
+      arena + 187695104, arena + 187695104);
 
   /* %1282 = reduce_sum(%1281) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 134217728);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 187695104,
+      arena + 184549376);
 
   /* %1283 = add(%1233, %1282) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 160956416, (const long[]){1}, arena + 134217728,
-      (const long[]){1}, arena + 908681216);
+  lk_add(1, (const long[]){192}, arena + 211288064, (const long[]){1}, arena + 184549376,
+      (const long[]){1}, arena + 910537664);
 
   /* %1284 = mul(%1281, %152) layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
-      params[50], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 187695104, (const long[]){49152, 192, 1},
+      params[50], (const long[]){0, 0, 1}, arena + 184549376);
 
   /* %1285 = mul(%1281, %154) layers.1.0.norm1 : f32[B, 256, 192], written over %1275 */
-  lk_mul(3, (const long[]){B, 256, 192}, arena + 137363456, (const long[]){49152, 192, 1},
-      arena + 343932928, (const long[]){49152, 192, 1}, arena + 137363456);
+  lk_mul(3, (const long[]){B, 256, 192}, arena + 187695104, (const long[]){49152, 192, 1},
+      arena + 337641472, (const long[]){49152, 192, 1}, arena + 187695104);
 
   /* %1286 = reduce_sum(%1285) {axes [0], batch} layers.1.0.norm1 : f32[192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 137363456,
-      arena + 135790592);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 1, 0}, arena + 187695104,
+      arena + 186122240);
 
   /* %1287 = add(%1237, %1286) layers.1.0.norm1 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 160956608, (const long[]){1}, arena + 135790592,
-      (const long[]){1}, arena + 908681408);
+  lk_add(1, (const long[]){192}, arena + 211288256, (const long[]){1}, arena + 186122240,
+      (const long[]){1}, arena + 910537856);
 
   /* %1288 = normalize_grad(%151, %1284) {eps 1e-06} layers.1.0.norm1 : f32[B, 256, 192] */
-  lk_normalize_grad(B * 256, 192, arena + 266338304, arena + 134217728, 1e-06f, arena + 135790592);
+  lk_normalize_grad(B * 256, 192, arena + 266338304, arena + 184549376, 1e-06f, arena + 186122240);
 
   /* %1289 = add(%1257, %1288) layers.1.0 : f32[B, 256, 192], written over %1093 */
-  lk_add(3, (const long[]){B, 256, 192}, arena + 850919424, (const long[]){49152, 192, 1},
-      arena + 135790592, (const long[]){49152, 192, 1}, arena + 850919424);
+  lk_add(3, (const long[]){B, 256, 192}, arena + 395837440, (const long[]){49152, 192, 1},
+      arena + 186122240, (const long[]){49152, 192, 1}, arena + 395837440);
 
   /* %1290 = reduce_sum(%1289) {axes [], batch} layers.1.0 : f32[256, 192] */
-  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 850919424,
-      arena + 910009664);
+  lk_reduce_sum(3, (const long[]){B, 256, 192}, (const unsigned char[]){1, 0, 0}, arena + 395837440,
+      arena + 909985088);
 
   /* %1291 = seq2img(%1289) {height 16} layers.0.1 : f32[B, 192, 16, 16] */
-  lk_seq2img(B, 256, 192, arena + 850919424, arena + 140509184);
+  lk_seq2img(B, 256, 192, arena + 395837440, arena + 190840832);
 
   /* %1292 = maxpool_grad(%147, %1291) {kernel [3, 3], stride [2, 2], padding [1, 1]} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 287309824, arena + 140509184,
-      arena + 134217728);
+  lk_maxpool2d_grad(B, 192, 32, 32, 3, 3, 2, 2, 1, 1, arena + 287309824, arena + 190840832,
+      arena + 184549376);
 
   /* %1293 = img2seq(%1292) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 134217728, arena + 140509184);
+  lk_img2seq(B, 192, 1024, arena + 184549376, arena + 190840832);
 
   /* %1294 = reduce_sum(%1293) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 140509184, arena + 908681600);
+      arena + 190840832, arena + 910538048);
 
   /* %1295 = mul(%1293, %142) layers.0.1.norm : f32[B, 1024, 192] */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
-      params[47], (const long[]){0, 0, 1}, arena + 134217728);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 190840832, (const long[]){196608, 192, 1},
+      params[47], (const long[]){0, 0, 1}, arena + 184549376);
 
   /* %1296 = mul(%1293, %144) layers.0.1.norm : f32[B, 1024, 192], written over %1293 */
-  lk_mul(3, (const long[]){B, 1024, 192}, arena + 140509184, (const long[]){196608, 192, 1},
-      arena + 281018368, (const long[]){196608, 192, 1}, arena + 140509184);
+  lk_mul(3, (const long[]){B, 1024, 192}, arena + 190840832, (const long[]){196608, 192, 1},
+      arena + 281018368, (const long[]){196608, 192, 1}, arena + 190840832);
 
   /* %1297 = reduce_sum(%1296) {axes [0], batch} layers.0.1.norm : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 140509184, arena + 908681792);
+      arena + 190840832, arena + 910538240);
 
   /* %1298 = normalize_grad(%141, %1295) {eps 1e-06} layers.0.1.norm : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 184549376, arena + 134217728, 1e-06f, arena + 140509184);
+  lk_normalize_grad(B * 1024, 192, arena + 274726912, arena + 184549376, 1e-06f, arena + 190840832);
 
   /* %1299 = seq2img(%1298) {height 32} layers.0.1 : f32[B, 192, 32, 32] */
-  lk_seq2img(B, 1024, 192, arena + 140509184, arena + 134217728);
+  lk_seq2img(B, 1024, 192, arena + 190840832, arena + 184549376);
 
   /* %1300 = conv2d_grad_input(%1299, %137) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1, image [32, 32]} layers.0.1.conv : f32[B, 192, 32, 32] */
-  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728, params[45],
-      arena + 140509184);
+  lk_conv2d_grad_input(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 184549376, params[45],
+      arena + 190840832);
 
   /* %1301 = conv2d_grad_weight(%1299, %139) {out 192, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} layers.0.1.conv : f32[192, 192, 3, 3] */
-  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 134217728,
-      arena + 274726912, arena + 907441472);
+  lk_conv2d_grad_weight(B, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, arena + 184549376,
+      arena + 260046848, arena + 907441472);
 
   /* %1302 = reduce_sum(%1299) {axes [1, 2], batch} layers.0.1.conv : f32[192] */
   lk_reduce_sum(4, (const long[]){B, 192, 32, 32}, (const unsigned char[]){1, 0, 1, 1},
-      arena + 134217728, arena + 908681984);
+      arena + 184549376, arena + 910538432);
 
   /* %1303 = img2seq(%1300) layers.0.1 : f32[B, 1024, 192] */
-  lk_img2seq(B, 192, 1024, arena + 140509184, arena + 849346560);
+  lk_img2seq(B, 192, 1024, arena + 190840832, arena + 849346560);
 
   /* %1304 = mul(%1303, %134) layers.0.0 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
-      inputs[4], (const long[]){1, 0, 0}, arena + 159383552);
+      inputs[4], (const long[]){1, 0, 0}, arena + 209715200);
 
   /* %1305 = transpose(%131) {perm [1, 0]} layers.0.0.layers.1.1.fc2 : f32[768, 192] */
-  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 165675008);
+  lk_transpose(2, (const long[]){192, 768}, (const int[]){1, 0}, params[43], arena + 216006656);
 
   /* %1306 = fused_linear(%1304, %1305) layers.0.0.layers.1.1.fc2 : f32[B, 1024, 768] */
-  lk_fused_linear(B * 1024, 192, 768, arena + 159383552, arena + 165675008, NULL, LK_ACT_NONE, NULL,
-      arena + 134217728);
+  lk_fused_linear(B * 1024, 192, 768, arena + 209715200, arena + 216006656, NULL, LK_ACT_NONE, NULL,
+      arena + 184549376);
 
   /* %1307 = linear_grad_weight(%1304, %130) layers.0.0.layers.1.1.fc2 : f32[192, 768] */
-  lk_linear_grad_weight(B * 1024, 768, 192, arena + 159383552, arena + 216006656,
-      arena + 909272384);
+  lk_linear_grad_weight(B * 1024, 768, 192, arena + 209715200, arena + 159383552,
+      arena + 909247808);
 
   /* %1308 = reduce_sum(%1304) {axes [0], batch} layers.0.0.layers.1.1.fc2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 908682176);
+      arena + 209715200, arena + 910538624);
 
   /* %1309 = gelu_grad(%129, %1306) layers.0.0.layers.1.1 : f32[B, 1024, 768] */
-  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 190840832, arena + 134217728,
+  lk_unary_grad(LK_ACT_GELU, B * 1024 * 768, arena + 134217728, arena + 184549376,
       arena + 159383552);
 
   /* %1310 = transpose(%127) {perm [1, 0]} layers.0.0.layers.1.1.fc1 : f32[192, 768] */
@@ -7902,16 +7923,16 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
       arena + 134217728);
 
   /* %1312 = linear_grad_weight(%1309, %126) layers.0.0.layers.1.1.fc1 : f32[768, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 260046848,
-      arena + 909419840);
+  lk_linear_grad_weight(B * 1024, 192, 768, arena + 159383552, arena + 253755392,
+      arena + 909395264);
 
   /* %1313 = reduce_sum(%1309) {axes [0], batch} layers.0.0.layers.1.1.fc1 : f32[768] */
   lk_reduce_sum(3, (const long[]){B, 1024, 768}, (const unsigned char[]){1, 1, 0},
-      arena + 159383552, arena + 908674112);
+      arena + 159383552, arena + 910529600);
 
   /* %1314 = reduce_sum(%1311) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 908682368);
+      arena + 134217728, arena + 910538816);
 
   /* %1315 = mul(%1311, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
@@ -7919,14 +7940,14 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
 
   /* %1316 = mul(%1311, %124) layers.0.0.norm2 : f32[B, 1024, 192], written over %1311 */
   lk_mul(3, (const long[]){B, 1024, 192}, arena + 134217728, (const long[]){196608, 192, 1},
-      arena + 253755392, (const long[]){196608, 192, 1}, arena + 134217728);
+      arena + 247463936, (const long[]){196608, 192, 1}, arena + 134217728);
 
   /* %1317 = reduce_sum(%1316) {axes [0], batch} layers.0.0.norm2 : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 910501952);
+      arena + 134217728, arena + 910539008);
 
   /* %1318 = normalize_grad(%123, %1315) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
-  lk_normalize_grad(B * 1024, 192, arena + 247463936, arena + 140509184, 1e-06f, arena + 134217728);
+  lk_normalize_grad(B * 1024, 192, arena + 241172480, arena + 140509184, 1e-06f, arena + 134217728);
 
   /* %1319 = add(%1303, %1318) layers.0.0 : f32[B, 1024, 192], written over %1303 */
   lk_add(3, (const long[]){B, 1024, 192}, arena + 849346560, (const long[]){196608, 192, 1},
@@ -7944,12 +7965,12 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
       arena + 274726912);
 
   /* %1323 = linear_grad_weight(%1320, %117) layers.0.0.layers.1.0.proj : f32[192, 192] */
-  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 241172480,
-      arena + 910464320);
+  lk_linear_grad_weight(B * 1024, 192, 192, arena + 134217728, arena + 234881024,
+      arena + 910476608);
 
   /* %1324 = reduce_sum(%1320) {axes [0], batch} layers.0.0.layers.1.0.proj : f32[192] */
   lk_reduce_sum(3, (const long[]){B, 1024, 192}, (const unsigned char[]){1, 1, 0},
-      arena + 134217728, arena + 910502144);
+      arena + 134217728, arena + 910539200);
 
   /* %1325 = reshape(%1322) {shape [1024, 4, 1, 48]} layers.0.0.layers.1.0 : f32[B, 1024, 4, 1, 48], a view of %1322: no code */
 
@@ -8077,7 +8098,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
       arena + 6291456);
 
   /* %1361 = add(%1314, %1360) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 908682368, (const long[]){1}, arena + 6291456,
+  lk_add(1, (const long[]){192}, arena + 910538816, (const long[]){1}, arena + 6291456,
       (const long[]){1}, arena + 258393984);
 
   /* %1362 = mul(%1357, %84) layers.0.0.norm2 : f32[B, 1024, 192] */
@@ -8093,7 +8114,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
       arena + 12582912);
 
   /* %1365 = add(%1317, %1364) layers.0.0.norm2 : f32[192] */
-  lk_add(1, (const long[]){192}, arena + 910501952, (const long[]){1}, arena + 12582912,
+  lk_add(1, (const long[]){192}, arena + 910539008, (const long[]){1}, arena + 12582912,
       (const long[]){1}, arena + 258394176);
 
   /* %1366 = normalize_grad(%83, %1362) {eps 1e-06} layers.0.0.norm2 : f32[B, 1024, 192] */
@@ -8398,7 +8419,7 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
       arena + 6291456, arena + 46656);
 
   /* output 0 "loss" = %660 : f32[1] */
-  memcpy(outputs[0], arena + 926275952, sizeof(float) * 1);
+  memcpy(outputs[0], arena + 926423408, sizeof(float) * 1);
   /* output 1 "grad:to_patch_embedding.projections.0.weight" = %1449 : f32[192, 3, 9, 9] */
   memcpy(outputs[1], arena, sizeof(float) * 46656);
   /* output 2 "grad:to_patch_embedding.projections.0.bias" = %1450 : f32[192] */
@@ -8478,319 +8499,319 @@ int sag_tiny_imagenet_train_forward(const float *const *params, const float *con
   /* output 39 "grad:layers.0.0.layers.1.0.Wkv_odd.bias" = %1339 : f32[384] */
   memcpy(outputs[39], arena + 258392832, sizeof(float) * 384);
   /* output 40 "grad:layers.0.0.layers.1.0.proj.weight" = %1323 : f32[192, 192] */
-  memcpy(outputs[40], arena + 910464320, sizeof(float) * 36864);
+  memcpy(outputs[40], arena + 910476608, sizeof(float) * 36864);
   /* output 41 "grad:layers.0.0.layers.1.0.proj.bias" = %1324 : f32[192] */
-  memcpy(outputs[41], arena + 910502144, sizeof(float) * 192);
+  memcpy(outputs[41], arena + 910539200, sizeof(float) * 192);
   /* output 42 "grad:layers.0.0.layers.1.1.fc1.weight" = %1312 : f32[768, 192] */
-  memcpy(outputs[42], arena + 909419840, sizeof(float) * 147456);
+  memcpy(outputs[42], arena + 909395264, sizeof(float) * 147456);
   /* output 43 "grad:layers.0.0.layers.1.1.fc1.bias" = %1313 : f32[768] */
-  memcpy(outputs[43], arena + 908674112, sizeof(float) * 768);
+  memcpy(outputs[43], arena + 910529600, sizeof(float) * 768);
   /* output 44 "grad:layers.0.0.layers.1.1.fc2.weight" = %1307 : f32[192, 768] */
-  memcpy(outputs[44], arena + 909272384, sizeof(float) * 147456);
+  memcpy(outputs[44], arena + 909247808, sizeof(float) * 147456);
   /* output 45 "grad:layers.0.0.layers.1.1.fc2.bias" = %1308 : f32[192] */
-  memcpy(outputs[45], arena + 908682176, sizeof(float) * 192);
+  memcpy(outputs[45], arena + 910538624, sizeof(float) * 192);
   /* output 46 "grad:layers.0.1.conv.weight" = %1301 : f32[192, 192, 3, 3] */
   memcpy(outputs[46], arena + 907441472, sizeof(float) * 331776);
   /* output 47 "grad:layers.0.1.conv.bias" = %1302 : f32[192] */
-  memcpy(outputs[47], arena + 908681984, sizeof(float) * 192);
+  memcpy(outputs[47], arena + 910538432, sizeof(float) * 192);
   /* output 48 "grad:layers.0.1.norm.weight" = %1297 : f32[192] */
-  memcpy(outputs[48], arena + 908681792, sizeof(float) * 192);
+  memcpy(outputs[48], arena + 910538240, sizeof(float) * 192);
   /* output 49 "grad:layers.0.1.norm.bias" = %1294 : f32[192] */
-  memcpy(outputs[49], arena + 908681600, sizeof(float) * 192);
+  memcpy(outputs[49], arena + 910538048, sizeof(float) * 192);
   /* output 50 "grad:layers.1.0.pos_emb" = %1290 : f32[256, 192] */
-  memcpy(outputs[50], arena + 910009664, sizeof(float) * 49152);
+  memcpy(outputs[50], arena + 909985088, sizeof(float) * 49152);
   /* output 51 "grad:layers.1.0.norm1.weight" = %1287 : f32[192] */
-  memcpy(outputs[51], arena + 908681408, sizeof(float) * 192);
+  memcpy(outputs[51], arena + 910537856, sizeof(float) * 192);
   /* output 52 "grad:layers.1.0.norm1.bias" = %1283 : f32[192] */
-  memcpy(outputs[52], arena + 908681216, sizeof(float) * 192);
+  memcpy(outputs[52], arena + 910537664, sizeof(float) * 192);
   /* output 53 "grad:layers.1.0.layers.0.0.Wq_odd.weight" = %1279 : f32[192, 192] */
-  memcpy(outputs[53], arena + 910427456, sizeof(float) * 36864);
+  memcpy(outputs[53], arena + 910439744, sizeof(float) * 36864);
   /* output 54 "grad:layers.1.0.layers.0.0.Wq_odd.bias" = %1280 : f32[192] */
-  memcpy(outputs[54], arena + 908681024, sizeof(float) * 192);
+  memcpy(outputs[54], arena + 910537472, sizeof(float) * 192);
   /* output 55 "grad:layers.1.0.layers.0.0.Wkv_odd.weight" = %1276 : f32[384, 192] */
-  memcpy(outputs[55], arena + 909935936, sizeof(float) * 73728);
+  memcpy(outputs[55], arena + 909911360, sizeof(float) * 73728);
   /* output 56 "grad:layers.1.0.layers.0.0.Wkv_odd.bias" = %1277 : f32[384] */
-  memcpy(outputs[56], arena + 908676416, sizeof(float) * 384);
+  memcpy(outputs[56], arena + 910532288, sizeof(float) * 384);
   /* output 57 "grad:layers.1.0.layers.0.0.proj.weight" = %1261 : f32[192, 192] */
-  memcpy(outputs[57], arena + 910390592, sizeof(float) * 36864);
+  memcpy(outputs[57], arena + 910402880, sizeof(float) * 36864);
   /* output 58 "grad:layers.1.0.layers.0.0.proj.bias" = %1262 : f32[192] */
-  memcpy(outputs[58], arena + 908680832, sizeof(float) * 192);
+  memcpy(outputs[58], arena + 910537280, sizeof(float) * 192);
   /* output 59 "grad:layers.1.0.norm2.weight" = %1255 : f32[192] */
-  memcpy(outputs[59], arena + 908680640, sizeof(float) * 192);
+  memcpy(outputs[59], arena + 910537088, sizeof(float) * 192);
   /* output 60 "grad:layers.1.0.norm2.bias" = %1251 : f32[192] */
-  memcpy(outputs[60], arena + 908680448, sizeof(float) * 192);
+  memcpy(outputs[60], arena + 910536896, sizeof(float) * 192);
   /* output 61 "grad:layers.1.0.layers.0.1.fc1.weight" = %1248 : f32[768, 192] */
-  memcpy(outputs[61], arena + 909124928, sizeof(float) * 147456);
+  memcpy(outputs[61], arena + 909100352, sizeof(float) * 147456);
   /* output 62 "grad:layers.1.0.layers.0.1.fc1.bias" = %1249 : f32[768] */
-  memcpy(outputs[62], arena + 908673344, sizeof(float) * 768);
+  memcpy(outputs[62], arena + 910528832, sizeof(float) * 768);
   /* output 63 "grad:layers.1.0.layers.0.1.fc2.weight" = %1243 : f32[192, 768] */
-  memcpy(outputs[63], arena + 908977472, sizeof(float) * 147456);
+  memcpy(outputs[63], arena + 908952896, sizeof(float) * 147456);
   /* output 64 "grad:layers.1.0.layers.0.1.fc2.bias" = %1244 : f32[192] */
-  memcpy(outputs[64], arena + 908680256, sizeof(float) * 192);
+  memcpy(outputs[64], arena + 910536704, sizeof(float) * 192);
   /* output 65 "grad:layers.1.0.layers.1.0.Wq_odd.weight" = %1229 : f32[192, 192] */
-  memcpy(outputs[65], arena + 910353728, sizeof(float) * 36864);
+  memcpy(outputs[65], arena + 910366016, sizeof(float) * 36864);
   /* output 66 "grad:layers.1.0.layers.1.0.Wq_odd.bias" = %1230 : f32[192] */
-  memcpy(outputs[66], arena + 908680064, sizeof(float) * 192);
+  memcpy(outputs[66], arena + 910536512, sizeof(float) * 192);
   /* output 67 "grad:layers.1.0.layers.1.0.Wkv_odd.weight" = %1226 : f32[384, 192] */
-  memcpy(outputs[67], arena + 909788480, sizeof(float) * 73728);
+  memcpy(outputs[67], arena + 909837632, sizeof(float) * 73728);
   /* output 68 "grad:layers.1.0.layers.1.0.Wkv_odd.bias" = %1227 : f32[384] */
-  memcpy(outputs[68], arena + 908676032, sizeof(float) * 384);
+  memcpy(outputs[68], arena + 910531904, sizeof(float) * 384);
   /* output 69 "grad:layers.1.0.layers.1.0.proj.weight" = %1211 : f32[192, 192] */
-  memcpy(outputs[69], arena + 910316864, sizeof(float) * 36864);
+  memcpy(outputs[69], arena + 910329152, sizeof(float) * 36864);
   /* output 70 "grad:layers.1.0.layers.1.0.proj.bias" = %1212 : f32[192] */
-  memcpy(outputs[70], arena + 908679872, sizeof(float) * 192);
+  memcpy(outputs[70], arena + 910536320, sizeof(float) * 192);
   /* output 71 "grad:layers.1.0.layers.1.1.fc1.weight" = %1198 : f32[768, 192] */
-  memcpy(outputs[71], arena + 908510528, sizeof(float) * 147456);
+  memcpy(outputs[71], arena + 908805440, sizeof(float) * 147456);
   /* output 72 "grad:layers.1.0.layers.1.1.fc1.bias" = %1199 : f32[768] */
-  memcpy(outputs[72], arena + 908672576, sizeof(float) * 768);
+  memcpy(outputs[72], arena + 910528064, sizeof(float) * 768);
   /* output 73 "grad:layers.1.0.layers.1.1.fc2.weight" = %1193 : f32[192, 768] */
-  memcpy(outputs[73], arena + 908363072, sizeof(float) * 147456);
+  memcpy(outputs[73], arena + 908657984, sizeof(float) * 147456);
   /* output 74 "grad:layers.1.0.layers.1.1.fc2.bias" = %1194 : f32[192] */
-  memcpy(outputs[74], arena + 908679680, sizeof(float) * 192);
+  memcpy(outputs[74], arena + 910536128, sizeof(float) * 192);
   /* output 75 "grad:layers.1.0.layers.2.0.Wq_odd.weight" = %1179 : f32[192, 192] */
-  memcpy(outputs[75], arena + 910280000, sizeof(float) * 36864);
+  memcpy(outputs[75], arena + 910292288, sizeof(float) * 36864);
   /* output 76 "grad:layers.1.0.layers.2.0.Wq_odd.bias" = %1180 : f32[192] */
-  memcpy(outputs[76], arena + 908679488, sizeof(float) * 192);
+  memcpy(outputs[76], arena + 910535936, sizeof(float) * 192);
   /* output 77 "grad:layers.1.0.layers.2.0.Wkv_odd.weight" = %1176 : f32[384, 192] */
-  memcpy(outputs[77], arena + 909714752, sizeof(float) * 73728);
+  memcpy(outputs[77], arena + 909763904, sizeof(float) * 73728);
   /* output 78 "grad:layers.1.0.layers.2.0.Wkv_odd.bias" = %1177 : f32[384] */
-  memcpy(outputs[78], arena + 908675648, sizeof(float) * 384);
+  memcpy(outputs[78], arena + 910531520, sizeof(float) * 384);
   /* output 79 "grad:layers.1.0.layers.2.0.proj.weight" = %1161 : f32[192, 192] */
-  memcpy(outputs[79], arena + 910243136, sizeof(float) * 36864);
+  memcpy(outputs[79], arena + 910255424, sizeof(float) * 36864);
   /* output 80 "grad:layers.1.0.layers.2.0.proj.bias" = %1162 : f32[192] */
-  memcpy(outputs[80], arena + 908679296, sizeof(float) * 192);
+  memcpy(outputs[80], arena + 910535744, sizeof(float) * 192);
   /* output 81 "grad:layers.1.0.layers.2.1.fc1.weight" = %1148 : f32[768, 192] */
-  memcpy(outputs[81], arena + 908215616, sizeof(float) * 147456);
+  memcpy(outputs[81], arena + 908510528, sizeof(float) * 147456);
   /* output 82 "grad:layers.1.0.layers.2.1.fc1.bias" = %1149 : f32[768] */
-  memcpy(outputs[82], arena + 908671808, sizeof(float) * 768);
+  memcpy(outputs[82], arena + 910527296, sizeof(float) * 768);
   /* output 83 "grad:layers.1.0.layers.2.1.fc2.weight" = %1143 : f32[192, 768] */
-  memcpy(outputs[83], arena + 908068160, sizeof(float) * 147456);
+  memcpy(outputs[83], arena + 908363072, sizeof(float) * 147456);
   /* output 84 "grad:layers.1.0.layers.2.1.fc2.bias" = %1144 : f32[192] */
-  memcpy(outputs[84], arena + 908679104, sizeof(float) * 192);
+  memcpy(outputs[84], arena + 910535552, sizeof(float) * 192);
   /* output 85 "grad:layers.1.0.layers.3.0.Wq_odd.weight" = %1131 : f32[192, 192] */
-  memcpy(outputs[85], arena + 910206272, sizeof(float) * 36864);
+  memcpy(outputs[85], arena + 910218560, sizeof(float) * 36864);
   /* output 86 "grad:layers.1.0.layers.3.0.Wq_odd.bias" = %1132 : f32[192] */
-  memcpy(outputs[86], arena + 908678912, sizeof(float) * 192);
+  memcpy(outputs[86], arena + 910535360, sizeof(float) * 192);
   /* output 87 "grad:layers.1.0.layers.3.0.Wkv_odd.weight" = %1128 : f32[384, 192] */
-  memcpy(outputs[87], arena + 909641024, sizeof(float) * 73728);
+  memcpy(outputs[87], arena + 909690176, sizeof(float) * 73728);
   /* output 88 "grad:layers.1.0.layers.3.0.Wkv_odd.bias" = %1129 : f32[384] */
-  memcpy(outputs[88], arena + 908675264, sizeof(float) * 384);
+  memcpy(outputs[88], arena + 910531136, sizeof(float) * 384);
   /* output 89 "grad:layers.1.0.layers.3.0.proj.weight" = %1113 : f32[192, 192] */
-  memcpy(outputs[89], arena + 910169408, sizeof(float) * 36864);
+  memcpy(outputs[89], arena + 910181696, sizeof(float) * 36864);
   /* output 90 "grad:layers.1.0.layers.3.0.proj.bias" = %1114 : f32[192] */
-  memcpy(outputs[90], arena + 908678720, sizeof(float) * 192);
+  memcpy(outputs[90], arena + 910535168, sizeof(float) * 192);
   /* output 91 "grad:layers.1.0.layers.3.1.fc1.weight" = %1102 : f32[768, 192] */
-  memcpy(outputs[91], arena + 907920704, sizeof(float) * 147456);
+  memcpy(outputs[91], arena + 908215616, sizeof(float) * 147456);
   /* output 92 "grad:layers.1.0.layers.3.1.fc1.bias" = %1103 : f32[768] */
-  memcpy(outputs[92], arena + 908671040, sizeof(float) * 768);
+  memcpy(outputs[92], arena + 910526528, sizeof(float) * 768);
   /* output 93 "grad:layers.1.0.layers.3.1.fc2.weight" = %1097 : f32[192, 768] */
-  memcpy(outputs[93], arena + 907773248, sizeof(float) * 147456);
+  memcpy(outputs[93], arena + 908068160, sizeof(float) * 147456);
   /* output 94 "grad:layers.1.0.layers.3.1.fc2.bias" = %1098 : f32[192] */
-  memcpy(outputs[94], arena + 908678528, sizeof(float) * 192);
+  memcpy(outputs[94], arena + 910534976, sizeof(float) * 192);
   /* output 95 "grad:layers.1.1.conv.weight" = %1091 : f32[192, 192, 3, 3] */
   memcpy(outputs[95], arena + 907109696, sizeof(float) * 331776);
   /* output 96 "grad:layers.1.1.conv.bias" = %1092 : f32[192] */
-  memcpy(outputs[96], arena + 908678336, sizeof(float) * 192);
+  memcpy(outputs[96], arena + 910534784, sizeof(float) * 192);
   /* output 97 "grad:layers.1.1.norm.weight" = %1087 : f32[192] */
-  memcpy(outputs[97], arena + 908678144, sizeof(float) * 192);
+  memcpy(outputs[97], arena + 910534592, sizeof(float) * 192);
   /* output 98 "grad:layers.1.1.norm.bias" = %1084 : f32[192] */
-  memcpy(outputs[98], arena + 908677952, sizeof(float) * 192);
+  memcpy(outputs[98], arena + 910534400, sizeof(float) * 192);
   /* output 99 "grad:layers.2.0.pos_emb" = %1080 : f32[64, 192] */
-  memcpy(outputs[99], arena + 908657984, sizeof(float) * 12288);
+  memcpy(outputs[99], arena + 910513472, sizeof(float) * 12288);
   /* output 100 "grad:layers.2.0.norm1.weight" = %1077 : f32[192] */
-  memcpy(outputs[100], arena + 908677760, sizeof(float) * 192);
+  memcpy(outputs[100], arena + 910534208, sizeof(float) * 192);
   /* output 101 "grad:layers.2.0.norm1.bias" = %1073 : f32[192] */
-  memcpy(outputs[101], arena + 908677568, sizeof(float) * 192);
+  memcpy(outputs[101], arena + 910534016, sizeof(float) * 192);
   /* output 102 "grad:layers.2.0.layers.0.0.Wq_odd.weight" = %1069 : f32[192, 192] */
-  memcpy(outputs[102], arena + 910132544, sizeof(float) * 36864);
+  memcpy(outputs[102], arena + 910144832, sizeof(float) * 36864);
   /* output 103 "grad:layers.2.0.layers.0.0.Wq_odd.bias" = %1070 : f32[192] */
-  memcpy(outputs[103], arena + 908677376, sizeof(float) * 192);
+  memcpy(outputs[103], arena + 910533824, sizeof(float) * 192);
   /* output 104 "grad:layers.2.0.layers.0.0.Wkv_odd.weight" = %1066 : f32[384, 192] */
-  memcpy(outputs[104], arena + 909567296, sizeof(float) * 73728);
+  memcpy(outputs[104], arena + 909616448, sizeof(float) * 73728);
   /* output 105 "grad:layers.2.0.layers.0.0.Wkv_odd.bias" = %1067 : f32[384] */
-  memcpy(outputs[105], arena + 908674880, sizeof(float) * 384);
+  memcpy(outputs[105], arena + 910530752, sizeof(float) * 384);
   /* output 106 "grad:layers.2.0.layers.0.0.proj.weight" = %1051 : f32[192, 192] */
-  memcpy(outputs[106], arena + 910095680, sizeof(float) * 36864);
+  memcpy(outputs[106], arena + 910107968, sizeof(float) * 36864);
   /* output 107 "grad:layers.2.0.layers.0.0.proj.bias" = %1052 : f32[192] */
-  memcpy(outputs[107], arena + 908677184, sizeof(float) * 192);
+  memcpy(outputs[107], arena + 910533632, sizeof(float) * 192);
   /* output 108 "grad:layers.2.0.norm2.weight" = %1045 : f32[192] */
-  memcpy(outputs[108], arena + 908676992, sizeof(float) * 192);
+  memcpy(outputs[108], arena + 910533440, sizeof(float) * 192);
   /* output 109 "grad:layers.2.0.norm2.bias" = %1041 : f32[192] */
-  memcpy(outputs[109], arena + 908676800, sizeof(float) * 192);
+  memcpy(outputs[109], arena + 910533248, sizeof(float) * 192);
   /* output 110 "grad:layers.2.0.layers.0.1.fc1.weight" = %1038 : f32[768, 192] */
-  memcpy(outputs[110], arena + 908830016, sizeof(float) * 147456);
+  memcpy(outputs[110], arena + 907920704, sizeof(float) * 147456);
   /* output 111 "grad:layers.2.0.layers.0.1.fc1.bias" = %1039 : f32[768] */
-  memcpy(outputs[111], arena + 908670272, sizeof(float) * 768);
+  memcpy(outputs[111], arena + 910525760, sizeof(float) * 768);
   /* output 112 "grad:layers.2.0.layers.0.1.fc2.weight" = %1033 : f32[192, 768] */
-  memcpy(outputs[112], arena + 908682560, sizeof(float) * 147456);
+  memcpy(outputs[112], arena + 907773248, sizeof(float) * 147456);
   /* output 113 "grad:layers.2.0.layers.0.1.fc2.bias" = %1034 : f32[192] */
-  memcpy(outputs[113], arena + 910501760, sizeof(float) * 192);
+  memcpy(outputs[113], arena + 910533056, sizeof(float) * 192);
   /* output 114 "grad:layers.2.0.layers.1.0.Wq_odd.weight" = %1019 : f32[192, 192] */
-  memcpy(outputs[114], arena + 910058816, sizeof(float) * 36864);
+  memcpy(outputs[114], arena + 910071104, sizeof(float) * 36864);
   /* output 115 "grad:layers.2.0.layers.1.0.Wq_odd.bias" = %1020 : f32[192] */
-  memcpy(outputs[115], arena + 910501568, sizeof(float) * 192);
+  memcpy(outputs[115], arena + 910532864, sizeof(float) * 192);
   /* output 116 "grad:layers.2.0.layers.1.0.Wkv_odd.weight" = %1016 : f32[384, 192] */
-  memcpy(outputs[116], arena + 909862208, sizeof(float) * 73728);
+  memcpy(outputs[116], arena + 909542720, sizeof(float) * 73728);
   /* output 117 "grad:layers.2.0.layers.1.0.Wkv_odd.bias" = %1017 : f32[384] */
-  memcpy(outputs[117], arena + 910501184, sizeof(float) * 384);
+  memcpy(outputs[117], arena + 910530368, sizeof(float) * 384);
   /* output 118 "grad:layers.2.0.layers.1.0.proj.weight" = %1001 : f32[192, 192] */
-  memcpy(outputs[118], arena + 911435072, sizeof(float) * 36864);
+  memcpy(outputs[118], arena + 910034240, sizeof(float) * 36864);
   /* output 119 "grad:layers.2.0.layers.1.0.proj.bias" = %1002 : f32[192] */
-  memcpy(outputs[119], arena + 911041856, sizeof(float) * 192);
+  memcpy(outputs[119], arena + 910532672, sizeof(float) * 192);
   /* output 120 "grad:layers.2.0.layers.1.1.fc1.weight" = %988 : f32[768, 192] */
-  memcpy(outputs[120], arena + 912762176, sizeof(float) * 147456);
+  memcpy(outputs[120], arena + 911189312, sizeof(float) * 147456);
   /* output 121 "grad:layers.2.0.layers.1.1.fc1.bias" = %989 : f32[768] */
-  memcpy(outputs[121], arena + 912221504, sizeof(float) * 768);
+  memcpy(outputs[121], arena + 910648640, sizeof(float) * 768);
   /* output 122 "grad:layers.2.0.layers.1.1.fc2.weight" = %983 : f32[192, 768] */
-  memcpy(outputs[122], arena + 912614720, sizeof(float) * 147456);
+  memcpy(outputs[122], arena + 911041856, sizeof(float) * 147456);
   /* output 123 "grad:layers.2.0.layers.1.1.fc2.bias" = %984 : f32[192] */
-  memcpy(outputs[123], arena + 912909632, sizeof(float) * 192);
+  memcpy(outputs[123], arena + 911336768, sizeof(float) * 192);
   /* output 124 "grad:layers.2.0.layers.2.0.Wq_odd.weight" = %969 : f32[192, 192] */
-  memcpy(outputs[124], arena + 913868096, sizeof(float) * 36864);
+  memcpy(outputs[124], arena + 912295232, sizeof(float) * 36864);
   /* output 125 "grad:layers.2.0.layers.2.0.Wq_odd.bias" = %970 : f32[192] */
-  memcpy(outputs[125], arena + 913401152, sizeof(float) * 192);
+  memcpy(outputs[125], arena + 911828288, sizeof(float) * 192);
   /* output 126 "grad:layers.2.0.layers.2.0.Wkv_odd.weight" = %966 : f32[384, 192] */
-  memcpy(outputs[126], arena + 913794368, sizeof(float) * 73728);
+  memcpy(outputs[126], arena + 912221504, sizeof(float) * 73728);
   /* output 127 "grad:layers.2.0.layers.2.0.Wkv_odd.bias" = %967 : f32[384] */
-  memcpy(outputs[127], arena + 913904960, sizeof(float) * 384);
+  memcpy(outputs[127], arena + 912332096, sizeof(float) * 384);
   /* output 128 "grad:layers.2.0.layers.2.0.proj.weight" = %951 : f32[192, 192] */
-  memcpy(outputs[128], arena + 915367232, sizeof(float) * 36864);
+  memcpy(outputs[128], arena + 913794368, sizeof(float) * 36864);
   /* output 129 "grad:layers.2.0.layers.2.0.proj.bias" = %952 : f32[192] */
-  memcpy(outputs[129], arena + 914974016, sizeof(float) * 192);
+  memcpy(outputs[129], arena + 913401152, sizeof(float) * 192);
   /* output 130 "grad:layers.2.0.layers.2.1.fc1.weight" = %938 : f32[768, 192] */
-  memcpy(outputs[130], arena + 916694336, sizeof(float) * 147456);
+  memcpy(outputs[130], arena + 915121472, sizeof(float) * 147456);
   /* output 131 "grad:layers.2.0.layers.2.1.fc1.bias" = %939 : f32[768] */
-  memcpy(outputs[131], arena + 916153664, sizeof(float) * 768);
+  memcpy(outputs[131], arena + 914580800, sizeof(float) * 768);
   /* output 132 "grad:layers.2.0.layers.2.1.fc2.weight" = %933 : f32[192, 768] */
-  memcpy(outputs[132], arena + 916546880, sizeof(float) * 147456);
+  memcpy(outputs[132], arena + 914974016, sizeof(float) * 147456);
   /* output 133 "grad:layers.2.0.layers.2.1.fc2.bias" = %934 : f32[192] */
-  memcpy(outputs[133], arena + 916841792, sizeof(float) * 192);
+  memcpy(outputs[133], arena + 915268928, sizeof(float) * 192);
   /* output 134 "grad:layers.2.0.layers.3.0.Wq_odd.weight" = %921 : f32[192, 192] */
-  memcpy(outputs[134], arena + 917800256, sizeof(float) * 36864);
+  memcpy(outputs[134], arena + 916227392, sizeof(float) * 36864);
   /* output 135 "grad:layers.2.0.layers.3.0.Wq_odd.bias" = %922 : f32[192] */
-  memcpy(outputs[135], arena + 917333312, sizeof(float) * 192);
+  memcpy(outputs[135], arena + 915760448, sizeof(float) * 192);
   /* output 136 "grad:layers.2.0.layers.3.0.Wkv_odd.weight" = %918 : f32[384, 192] */
-  memcpy(outputs[136], arena + 917726528, sizeof(float) * 73728);
+  memcpy(outputs[136], arena + 916153664, sizeof(float) * 73728);
   /* output 137 "grad:layers.2.0.layers.3.0.Wkv_odd.bias" = %919 : f32[384] */
-  memcpy(outputs[137], arena + 917837120, sizeof(float) * 384);
+  memcpy(outputs[137], arena + 916264256, sizeof(float) * 384);
   /* output 138 "grad:layers.2.0.layers.3.0.proj.weight" = %903 : f32[192, 192] */
-  memcpy(outputs[138], arena + 919299392, sizeof(float) * 36864);
+  memcpy(outputs[138], arena + 917333312, sizeof(float) * 36864);
   /* output 139 "grad:layers.2.0.layers.3.0.proj.bias" = %904 : f32[192] */
-  memcpy(outputs[139], arena + 918906176, sizeof(float) * 192);
+  memcpy(outputs[139], arena + 917370176, sizeof(float) * 192);
   /* output 140 "grad:layers.2.0.layers.3.1.fc1.weight" = %892 : f32[768, 192] */
-  memcpy(outputs[140], arena + 920626496, sizeof(float) * 147456);
+  memcpy(outputs[140], arena + 918906176, sizeof(float) * 147456);
   /* output 141 "grad:layers.2.0.layers.3.1.fc1.bias" = %893 : f32[768] */
-  memcpy(outputs[141], arena + 920085824, sizeof(float) * 768);
+  memcpy(outputs[141], arena + 918119744, sizeof(float) * 768);
   /* output 142 "grad:layers.2.0.layers.3.1.fc2.weight" = %887 : f32[192, 768] */
-  memcpy(outputs[142], arena + 920479040, sizeof(float) * 147456);
+  memcpy(outputs[142], arena + 920233280, sizeof(float) * 147456);
   /* output 143 "grad:layers.2.0.layers.3.1.fc2.bias" = %888 : f32[192] */
-  memcpy(outputs[143], arena + 920774144, sizeof(float) * 192);
+  memcpy(outputs[143], arena + 919673984, sizeof(float) * 192);
   /* output 144 "grad:layers.2.1.conv.weight" = %881 : f32[192, 192, 3, 3] */
-  memcpy(outputs[144], arena + 920872256, sizeof(float) * 331776);
+  memcpy(outputs[144], arena + 919299392, sizeof(float) * 331776);
   /* output 145 "grad:layers.2.1.conv.bias" = %882 : f32[192] */
-  memcpy(outputs[145], arena + 920773952, sizeof(float) * 192);
+  memcpy(outputs[145], arena + 919673792, sizeof(float) * 192);
   /* output 146 "grad:layers.2.1.norm.weight" = %877 : f32[192] */
-  memcpy(outputs[146], arena + 921249920, sizeof(float) * 192);
+  memcpy(outputs[146], arena + 919673600, sizeof(float) * 192);
   /* output 147 "grad:layers.2.1.norm.bias" = %874 : f32[192] */
-  memcpy(outputs[147], arena + 921249728, sizeof(float) * 192);
+  memcpy(outputs[147], arena + 919673408, sizeof(float) * 192);
   /* output 148 "grad:layers.3.0.pos_emb" = %870 : f32[16, 192] */
-  memcpy(outputs[148], arena + 921240896, sizeof(float) * 3072);
+  memcpy(outputs[148], arena + 919668032, sizeof(float) * 3072);
   /* output 149 "grad:layers.3.0.norm1.weight" = %867 : f32[192] */
-  memcpy(outputs[149], arena + 921249536, sizeof(float) * 192);
+  memcpy(outputs[149], arena + 919673216, sizeof(float) * 192);
   /* output 150 "grad:layers.3.0.norm1.bias" = %863 : f32[192] */
-  memcpy(outputs[150], arena + 921249344, sizeof(float) * 192);
+  memcpy(outputs[150], arena + 919673024, sizeof(float) * 192);
   /* output 151 "grad:layers.3.0.layers.0.0.Wq_odd.weight" = %859 : f32[192, 192] */
-  memcpy(outputs[151], arena + 922907456, sizeof(float) * 36864);
+  memcpy(outputs[151], arena + 921019712, sizeof(float) * 36864);
   /* output 152 "grad:layers.3.0.layers.0.0.Wq_odd.bias" = %860 : f32[192] */
-  memcpy(outputs[152], arena + 921249152, sizeof(float) * 192);
+  memcpy(outputs[152], arena + 919672832, sizeof(float) * 192);
   /* output 153 "grad:layers.3.0.layers.0.0.Wkv_odd.weight" = %856 : f32[384, 192] */
-  memcpy(outputs[153], arena + 922833728, sizeof(float) * 73728);
+  memcpy(outputs[153], arena + 920380736, sizeof(float) * 73728);
   /* output 154 "grad:layers.3.0.layers.0.0.Wkv_odd.bias" = %857 : f32[384] */
-  memcpy(outputs[154], arena + 921247040, sizeof(float) * 384);
+  memcpy(outputs[154], arena + 919671872, sizeof(float) * 384);
   /* output 155 "grad:layers.3.0.layers.0.0.proj.weight" = %841 : f32[192, 192] */
-  memcpy(outputs[155], arena + 923226944, sizeof(float) * 36864);
+  memcpy(outputs[155], arena + 919631168, sizeof(float) * 36864);
   /* output 156 "grad:layers.3.0.layers.0.0.proj.bias" = %842 : f32[192] */
-  memcpy(outputs[156], arena + 921248960, sizeof(float) * 192);
+  memcpy(outputs[156], arena + 919672640, sizeof(float) * 192);
   /* output 157 "grad:layers.3.0.norm2.weight" = %835 : f32[192] */
-  memcpy(outputs[157], arena + 921248768, sizeof(float) * 192);
+  memcpy(outputs[157], arena + 919672448, sizeof(float) * 192);
   /* output 158 "grad:layers.3.0.norm2.bias" = %831 : f32[192] */
-  memcpy(outputs[158], arena + 921248576, sizeof(float) * 192);
+  memcpy(outputs[158], arena + 919672256, sizeof(float) * 192);
   /* output 159 "grad:layers.3.0.layers.0.1.fc1.weight" = %828 : f32[768, 192] */
-  memcpy(outputs[159], arena + 922686272, sizeof(float) * 147456);
+  memcpy(outputs[159], arena + 919840064, sizeof(float) * 147456);
   /* output 160 "grad:layers.3.0.layers.0.1.fc1.bias" = %829 : f32[768] */
-  memcpy(outputs[160], arena + 921245504, sizeof(float) * 768);
+  memcpy(outputs[160], arena + 919671104, sizeof(float) * 768);
   /* output 161 "grad:layers.3.0.layers.0.1.fc2.weight" = %823 : f32[192, 768] */
-  memcpy(outputs[161], arena + 922538816, sizeof(float) * 147456);
+  memcpy(outputs[161], arena + 919692608, sizeof(float) * 147456);
   /* output 162 "grad:layers.3.0.layers.0.1.fc2.bias" = %824 : f32[192] */
-  memcpy(outputs[162], arena + 921248384, sizeof(float) * 192);
+  memcpy(outputs[162], arena + 920062016, sizeof(float) * 192);
   /* output 163 "grad:layers.3.0.layers.1.0.Wq_odd.weight" = %809 : f32[192, 192] */
-  memcpy(outputs[163], arena + 923595584, sizeof(float) * 36864);
+  memcpy(outputs[163], arena + 920810816, sizeof(float) * 36864);
   /* output 164 "grad:layers.3.0.layers.1.0.Wq_odd.bias" = %810 : f32[192] */
-  memcpy(outputs[164], arena + 921248192, sizeof(float) * 192);
+  memcpy(outputs[164], arena + 920061824, sizeof(float) * 192);
   /* output 165 "grad:layers.3.0.layers.1.0.Wkv_odd.weight" = %806 : f32[384, 192] */
-  memcpy(outputs[165], arena + 923521856, sizeof(float) * 73728);
+  memcpy(outputs[165], arena + 919987520, sizeof(float) * 73728);
   /* output 166 "grad:layers.3.0.layers.1.0.Wkv_odd.bias" = %807 : f32[384] */
-  memcpy(outputs[166], arena + 921246656, sizeof(float) * 384);
+  memcpy(outputs[166], arena + 920061248, sizeof(float) * 384);
   /* output 167 "grad:layers.3.0.layers.1.0.proj.weight" = %791 : f32[192, 192] */
-  memcpy(outputs[167], arena + 923915072, sizeof(float) * 36864);
+  memcpy(outputs[167], arena + 920773952, sizeof(float) * 36864);
   /* output 168 "grad:layers.3.0.layers.1.0.proj.bias" = %792 : f32[192] */
-  memcpy(outputs[168], arena + 921248000, sizeof(float) * 192);
+  memcpy(outputs[168], arena + 920061632, sizeof(float) * 192);
   /* output 169 "grad:layers.3.0.layers.1.1.fc1.weight" = %778 : f32[768, 192] */
-  memcpy(outputs[169], arena + 922391360, sizeof(float) * 147456);
+  memcpy(outputs[169], arena + 920085824, sizeof(float) * 147456);
   /* output 170 "grad:layers.3.0.layers.1.1.fc1.bias" = %779 : f32[768] */
-  memcpy(outputs[170], arena + 921244736, sizeof(float) * 768);
+  memcpy(outputs[170], arena + 920454464, sizeof(float) * 768);
   /* output 171 "grad:layers.3.0.layers.1.1.fc2.weight" = %773 : f32[192, 768] */
-  memcpy(outputs[171], arena + 921806144, sizeof(float) * 147456);
+  memcpy(outputs[171], arena + 920479040, sizeof(float) * 147456);
   /* output 172 "grad:layers.3.0.layers.1.1.fc2.bias" = %774 : f32[192] */
-  memcpy(outputs[172], arena + 921247808, sizeof(float) * 192);
+  memcpy(outputs[172], arena + 920848448, sizeof(float) * 192);
   /* output 173 "grad:layers.3.0.layers.2.0.Wq_odd.weight" = %759 : f32[192, 192] */
-  memcpy(outputs[173], arena + 924406592, sizeof(float) * 36864);
+  memcpy(outputs[173], arena + 920737088, sizeof(float) * 36864);
   /* output 174 "grad:layers.3.0.layers.2.0.Wq_odd.bias" = %760 : f32[192] */
-  memcpy(outputs[174], arena + 921247616, sizeof(float) * 192);
+  memcpy(outputs[174], arena + 920848256, sizeof(float) * 192);
   /* output 175 "grad:layers.3.0.layers.2.0.Wkv_odd.weight" = %756 : f32[384, 192] */
-  memcpy(outputs[175], arena + 921953600, sizeof(float) * 73728);
+  memcpy(outputs[175], arena + 920626496, sizeof(float) * 73728);
   /* output 176 "grad:layers.3.0.layers.2.0.Wkv_odd.bias" = %757 : f32[384] */
-  memcpy(outputs[176], arena + 921246272, sizeof(float) * 384);
+  memcpy(outputs[176], arena + 920847680, sizeof(float) * 384);
   /* output 177 "grad:layers.3.0.layers.2.0.proj.weight" = %741 : f32[192, 192] */
-  memcpy(outputs[177], arena + 921204032, sizeof(float) * 36864);
+  memcpy(outputs[177], arena + 920700224, sizeof(float) * 36864);
   /* output 178 "grad:layers.3.0.layers.2.0.proj.bias" = %742 : f32[192] */
-  memcpy(outputs[178], arena + 921247424, sizeof(float) * 192);
+  memcpy(outputs[178], arena + 920848064, sizeof(float) * 192);
   /* output 179 "grad:layers.3.0.layers.2.1.fc1.weight" = %728 : f32[768, 192] */
-  memcpy(outputs[179], arena + 921412928, sizeof(float) * 147456);
+  memcpy(outputs[179], arena + 920872256, sizeof(float) * 147456);
   /* output 180 "grad:layers.3.0.layers.2.1.fc1.bias" = %729 : f32[768] */
-  memcpy(outputs[180], arena + 921243968, sizeof(float) * 768);
+  memcpy(outputs[180], arena + 921056576, sizeof(float) * 768);
   /* output 181 "grad:layers.3.0.layers.2.1.fc2.weight" = %723 : f32[192, 768] */
   memcpy(outputs[181], arena + 921265472, sizeof(float) * 147456);
   /* output 182 "grad:layers.3.0.layers.2.1.fc2.bias" = %724 : f32[192] */
-  memcpy(outputs[182], arena + 921635648, sizeof(float) * 192);
+  memcpy(outputs[182], arena + 921561152, sizeof(float) * 192);
   /* output 183 "grad:layers.3.0.layers.3.0.Wq_odd.weight" = %711 : f32[192, 192] */
-  memcpy(outputs[183], arena + 925389632, sizeof(float) * 36864);
+  memcpy(outputs[183], arena + 921523520, sizeof(float) * 36864);
   /* output 184 "grad:layers.3.0.layers.3.0.Wq_odd.bias" = %712 : f32[192] */
-  memcpy(outputs[184], arena + 921635072, sizeof(float) * 192);
+  memcpy(outputs[184], arena + 921560960, sizeof(float) * 192);
   /* output 185 "grad:layers.3.0.layers.3.0.Wkv_odd.weight" = %708 : f32[384, 192] */
-  memcpy(outputs[185], arena + 921560384, sizeof(float) * 73728);
+  memcpy(outputs[185], arena + 921412928, sizeof(float) * 73728);
   /* output 186 "grad:layers.3.0.layers.3.0.Wkv_odd.bias" = %709 : f32[384] */
-  memcpy(outputs[186], arena + 921634112, sizeof(float) * 384);
+  memcpy(outputs[186], arena + 921560384, sizeof(float) * 384);
   /* output 187 "grad:layers.3.0.layers.3.0.proj.weight" = %693 : f32[192, 192] */
-  memcpy(outputs[187], arena + 925782848, sizeof(float) * 36864);
+  memcpy(outputs[187], arena + 921486656, sizeof(float) * 36864);
   /* output 188 "grad:layers.3.0.layers.3.0.proj.bias" = %694 : f32[192] */
-  memcpy(outputs[188], arena + 921634880, sizeof(float) * 192);
+  memcpy(outputs[188], arena + 921560768, sizeof(float) * 192);
   /* output 189 "grad:layers.3.0.layers.3.1.fc1.weight" = %682 : f32[768, 192] */
   memcpy(outputs[189], arena + 921658688, sizeof(float) * 147456);
   /* output 190 "grad:layers.3.0.layers.3.1.fc1.bias" = %683 : f32[768] */
-  memcpy(outputs[190], arena + 922027328, sizeof(float) * 768);
+  memcpy(outputs[190], arena + 921806144, sizeof(float) * 768);
   /* output 191 "grad:layers.3.0.layers.3.1.fc2.weight" = %677 : f32[192, 768] */
   memcpy(outputs[191], arena + 922243904, sizeof(float) * 147456);
   /* output 192 "grad:layers.3.0.layers.3.1.fc2.bias" = %678 : f32[192] */
-  memcpy(outputs[192], arena + 926275760, sizeof(float) * 192);
+  memcpy(outputs[192], arena + 926423216, sizeof(float) * 192);
   /* output 193 "grad:norm.weight" = %672 : f32[192] */
-  memcpy(outputs[193], arena + 926275568, sizeof(float) * 192);
+  memcpy(outputs[193], arena + 926423024, sizeof(float) * 192);
   /* output 194 "grad:norm.bias" = %669 : f32[192] */
-  memcpy(outputs[194], arena + 926275376, sizeof(float) * 192);
+  memcpy(outputs[194], arena + 926422832, sizeof(float) * 192);
   /* output 195 "grad:mlp_head.weight" = %664 : f32[1000, 192] */
   memcpy(outputs[195], arena + 922051904, sizeof(float) * 192000);
   /* output 196 "grad:mlp_head.bias" = %665 : f32[1000] */
-  memcpy(outputs[196], arena + 926274368, sizeof(float) * 1000);
+  memcpy(outputs[196], arena + 926421824, sizeof(float) * 1000);
   return 0;
 } // sag_tiny_imagenet_train_forward
 
