@@ -354,42 +354,42 @@ enum Golden {
         const int B = 2; /* the batch the model is compiled for */
 
         /* %3 = conv2d(%0, %1, %2) {out 8, kernel [2, 2], stride [2, 2], padding [0, 0], groups 1} : f32[B, 8, 4, 4] */
-        lk_conv2d(B, 3, 8, 8, 8, 2, 2, 2, 2, 0, 0, 1, inputs[0], params[0], params[1], arena + 496,
-            arena + 112);
+        lk_conv2d(B, 3, 8, 8, 8, 2, 2, 2, 2, 0, 0, 1, inputs[0], params[0], params[1], arena + 112,
+            arena + 368);
 
         /* %4 = img2seq(%3) : f32[B, 16, 8] */
-        lk_img2seq(B, 8, 16, arena + 496, arena + 112);
+        lk_img2seq(B, 8, 16, arena + 112, arena + 368);
 
         /* %7 = fused_linear(%4, %5, %6) attn.q : f32[B, 16, 8] */
-        lk_fused_linear(B * 16, 8, 8, arena + 112, params[2], params[3], LK_ACT_NONE, NULL, arena + 368);
+        lk_fused_linear(B * 16, 8, 8, arena + 368, params[2], params[3], LK_ACT_NONE, NULL, arena + 112);
 
         /* %19 = shifted_local_attention(%0, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18) {T 3, shifts [pad(1, 0, 0, 0), pad(0, 0, 1, 0)], kernel [2, 2], stride [2, 2], padding [0, 0], heads 2, kv_heads 1, eps 1e-06} attn : f32[B, 16, 8] */
         if (lk_shifted_local_attention(B, 3, 8, 8, 3, LK_SHIFT_PAD,
             (const int[]){0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0}, 8, 2, 2, 2, 2, 0, 0, 2, 1, 4, inputs[0],
-            arena + 368, (const float *const[]){params[4], params[6], params[8]},
+            arena + 112, (const float *const[]){params[4], params[6], params[8]},
             (const float *const[]){params[5], params[7], params[9]}, params[10], params[11], params[12],
             1e-06f, params[13], params[14], 0.5f, arena + 624) != 0) return -1;
 
         /* %22 = fused_linear(%19, %20, %21, %4) {residual} attn.proj : f32[B, 16, 8], written over %4 */
-        lk_fused_linear(B * 16, 8, 8, arena + 624, params[15], params[16], LK_ACT_NONE, arena + 112,
-            arena + 112);
-
-        /* %25 = token_dwconv(%22, %23, %24) {image [4, 4], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} leff.dw : f32[B, 16, 8] */
-        lk_token_dwconv(B, 4, 4, 8, 3, 3, 1, 1, 1, 1, arena + 112, params[17], params[18], LK_ACT_GELU,
+        lk_fused_linear(B * 16, 8, 8, arena + 624, params[15], params[16], LK_ACT_NONE, arena + 368,
             arena + 368);
 
-        /* %35 = fused_linear(%25, %33, %34, %22) {act relu, residual} leff.fc : f32[B, 16, 8], written over %4 */
-        lk_fused_linear(B * 16, 8, 8, arena + 368, arena + 48, params[22], LK_ACT_RELU, arena + 112,
+        /* %25 = token_dwconv(%22, %23, %24) {image [4, 4], kernel [3, 3], stride [1, 1], padding [1, 1], act gelu} leff.dw : f32[B, 16, 8] */
+        lk_token_dwconv(B, 4, 4, 8, 3, 3, 1, 1, 1, 1, arena + 368, params[17], params[18], LK_ACT_GELU,
             arena + 112);
 
+        /* %35 = fused_linear(%25, %33, %34, %22) {act relu, residual} leff.fc : f32[B, 16, 8], written over %4 */
+        lk_fused_linear(B * 16, 8, 8, arena + 112, arena + 48, params[22], LK_ACT_RELU, arena + 368,
+            arena + 368);
+
         /* %36 = mean(%35) {axis 0} : f32[B, 8] */
-        lk_mean_axis(B, 16, 8, arena + 112, arena + 368);
+        lk_mean_axis(B, 16, 8, arena + 368, arena + 112);
 
         /* %39 = fused_linear(%36, %37, %38) head : f32[B, 5] */
-        lk_fused_linear(B, 8, 5, arena + 368, params[23], params[24], LK_ACT_NONE, NULL, arena + 112);
+        lk_fused_linear(B, 8, 5, arena + 112, params[23], params[24], LK_ACT_NONE, NULL, arena + 128);
 
         /* output 0 "logits" = %39 : f32[B, 5] */
-        memcpy(outputs[0], arena + 112, sizeof(float) * B * 5);
+        memcpy(outputs[0], arena + 128, sizeof(float) * B * 5);
         return 0;
       } // tiny_fused_forward
 
@@ -502,7 +502,7 @@ enum Golden {
       };
       int tiny_vit_param_read_by_forward(int i) { return i >= 0 && i < 20 ? tiny_vit_param_read_[i] : 0; }
 
-      size_t tiny_vit_arena_bytes(void) { return 5696; }
+      size_t tiny_vit_arena_bytes(void) { return 4800; }
 
       void tiny_vit_set_num_threads(int n) {
       #ifdef _OPENMP
@@ -528,12 +528,12 @@ enum Golden {
         const int B = 2; /* the batch the model is compiled for */
 
         /* %3 = conv2d(%0, %1, %2) {out 12, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[B, 12, 3, 3] */
-        lk_conv2d(B, 3, 12, 12, 12, 4, 4, 4, 4, 0, 0, 1, inputs[0], params[0], params[1], arena + 1200,
+        lk_conv2d(B, 3, 12, 12, 12, 4, 4, 4, 4, 0, 0, 1, inputs[0], params[0], params[1], arena + 432,
             arena);
 
         /* %4 = img2seq(%3) : f32[B, 9, 12], written into %6 from row 1 */
         for (int b = 0; b < B; b++) {
-          lk_img2seq(1, 12, 9, arena + 1200 + (long)b * 108, arena + 972 + (long)b * 120);
+          lk_img2seq(1, 12, 9, arena + 432 + (long)b * 108, arena + 972 + (long)b * 120);
         } // for b
 
         /* %6 = concat(%5, %4) {axis 0} : f32[B, 10, 12] */
