@@ -13,15 +13,20 @@ extension KernelTable {
     k.call("lk_conv2d", args + [try k.arg(0), try k.arg(1), try k.optionalArg(2), try k.out(), k.workspace()], from: "conv.c")
   }
 
-  /// `lk_conv2d_workspace_floats` of conv.c, mirrored: the im2col buffer of the general path.
+  /// `lk_conv2d_workspace_floats` of conv.c, mirrored: the im2col block of the explicit path (0 when the implicit GEMM applies).
   static func conv2dWorkspace(_ node: Node, _ graph: Graph, _ samples: Int) -> Int {
     guard case .conv2d(let a) = node.op else { return 0 }
     let ci = graph[node.operands[0]].type.shape[0]
     let pointwise = a.kernel == [1, 1] && a.stride == [1, 1] && a.padding == [0, 0] && a.groups == 1
     let depthwise = a.groups == ci && a.groups == a.outChannels && a.groups > 1
     if pointwise || depthwise { return 0 }
-    // One block of output rows of one image (lk__conv_block_rows): K × rows·Wo floats, whatever
-    // the batch.
+    // The implicit GEMM pads each image into per-thread scratch of its own when the padded image
+    // is at most 2^21 floats (lk__conv_implicit_ok); only larger images take the explicit path,
+    // whose workspace is one block of output rows of one image (lk__conv_block_rows): K × rows·Wo
+    // floats, whatever the batch.
+    let (hi, wi) = (graph[node.operands[0]].type.shape[1], graph[node.operands[0]].type.shape[2])
+    let padded = ci * (hi + 2 * a.padding[0]) * (wi + 2 * a.padding[1]) + 64
+    if padded <= 1 << 21 { return 0 }
     let (ho, wo) = (node.type.shape[1], node.type.shape[2])
     let k = ci * a.kernel[0] * a.kernel[1]
     guard ho > 0, wo > 0 else { return 0 }

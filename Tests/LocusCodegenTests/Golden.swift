@@ -103,7 +103,7 @@ enum Golden {
       };
       int tiny_cnn_param_read_by_forward(int i) { return i >= 0 && i < 7 ? tiny_cnn_param_read_[i] : 0; }
 
-      size_t tiny_cnn_arena_bytes(void) { return 17024; }
+      size_t tiny_cnn_arena_bytes(void) { return 7808; }
 
       void tiny_cnn_set_num_threads(int n) {
       #ifdef _OPENMP
@@ -129,35 +129,35 @@ enum Golden {
         const int B = 1; /* the batch the model is compiled for */
 
         /* %2 = conv2d(%0, %1) {out 8, kernel [3, 3], stride [1, 1], padding [1, 1], groups 1} stem : f32[B, 8, 11, 11] */
-        lk_conv2d(B, 3, 11, 11, 8, 3, 3, 1, 1, 1, 1, 1, inputs[0], params[0], NULL, arena + 3280, arena);
+        lk_conv2d(B, 3, 11, 11, 8, 3, 3, 1, 1, 1, 1, 1, inputs[0], params[0], NULL, arena, NULL);
 
         /* %7 = batchnorm(%2, %3, %4, %5, %6) {eps 1e-05} bn : f32[B, 8, 11, 11] */
-        lk_batchnorm_infer(B, 8, 121, arena + 3280, params[1], params[2], params[3], params[4], 1e-05f,
-            arena);
+        lk_batchnorm_infer(B, 8, 121, arena, params[1], params[2], params[3], params[4], 1e-05f,
+            arena + 976);
 
         /* %8 = relu(%7) : f32[B, 8, 11, 11] */
-        lk_relu(B * 8 * 11 * 11, arena, arena + 976);
+        lk_relu(B * 8 * 11 * 11, arena + 976, arena);
 
         /* %9 = maxpool(%8) {kernel [3, 3], stride [2, 2], padding [1, 1]} : f32[B, 8, 6, 6] */
-        lk_maxpool2d(B, 8, 11, 11, 3, 3, 2, 2, 1, 1, arena + 976, arena);
+        lk_maxpool2d(B, 8, 11, 11, 3, 3, 2, 2, 1, 1, arena, arena + 976);
 
         /* %12 = conv2d(%9, %10, %11) {out 8, kernel [3, 3], stride [1, 1], padding [1, 1], groups 8} dw : f32[B, 8, 6, 6] */
-        lk_conv2d(B, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 8, arena, params[5], params[6], arena + 288, NULL);
+        lk_conv2d(B, 8, 6, 6, 8, 3, 3, 1, 1, 1, 1, 8, arena + 976, params[5], params[6], arena, NULL);
 
         /* %13 = hswish(%12) : f32[B, 8, 6, 6] */
-        lk_hswish(B * 8 * 6 * 6, arena + 288, arena);
+        lk_hswish(B * 8 * 6 * 6, arena, arena + 288);
 
         /* %14 = img2seq(%13) : f32[B, 36, 8] */
-        lk_img2seq(B, 8, 36, arena, arena + 864);
+        lk_img2seq(B, 8, 36, arena + 288, arena + 864);
 
         /* %15 = roll(%13) {dy 1, dx 0} : f32[B, 8, 6, 6] */
-        lk_roll(B * 8, 6, 6, 1, 0, arena, arena + 288);
+        lk_roll(B * 8, 6, 6, 1, 0, arena + 288, arena);
 
         /* %16 = roll(%13) {dy 0, dx -1} : f32[B, 8, 6, 6] */
-        lk_roll(B * 8, 6, 6, 0, -1, arena, arena + 576);
+        lk_roll(B * 8, 6, 6, 0, -1, arena + 288, arena + 576);
 
         /* %17 = img2seq(%15) : f32[B, 36, 8] */
-        lk_img2seq(B, 8, 36, arena + 288, arena + 1152);
+        lk_img2seq(B, 8, 36, arena, arena + 1152);
 
         /* %18 = img2seq(%16) : f32[B, 36, 8] */
         lk_img2seq(B, 8, 36, arena + 576, arena + 1440);
@@ -354,8 +354,7 @@ enum Golden {
         const int B = 2; /* the batch the model is compiled for */
 
         /* %3 = conv2d(%0, %1, %2) {out 8, kernel [2, 2], stride [2, 2], padding [0, 0], groups 1} : f32[B, 8, 4, 4] */
-        lk_conv2d(B, 3, 8, 8, 8, 2, 2, 2, 2, 0, 0, 1, inputs[0], params[0], params[1], arena + 112,
-            arena + 368);
+        lk_conv2d(B, 3, 8, 8, 8, 2, 2, 2, 2, 0, 0, 1, inputs[0], params[0], params[1], arena + 112, NULL);
 
         /* %4 = img2seq(%3) : f32[B, 16, 8] */
         lk_img2seq(B, 8, 16, arena + 112, arena + 368);
@@ -528,12 +527,11 @@ enum Golden {
         const int B = 2; /* the batch the model is compiled for */
 
         /* %3 = conv2d(%0, %1, %2) {out 12, kernel [4, 4], stride [4, 4], padding [0, 0], groups 1} patch_embed.proj : f32[B, 12, 3, 3] */
-        lk_conv2d(B, 3, 12, 12, 12, 4, 4, 4, 4, 0, 0, 1, inputs[0], params[0], params[1], arena + 432,
-            arena);
+        lk_conv2d(B, 3, 12, 12, 12, 4, 4, 4, 4, 0, 0, 1, inputs[0], params[0], params[1], arena, NULL);
 
         /* %4 = img2seq(%3) : f32[B, 9, 12], written into %6 from row 1 */
         for (int b = 0; b < B; b++) {
-          lk_img2seq(1, 12, 9, arena + 432 + (long)b * 108, arena + 972 + (long)b * 120);
+          lk_img2seq(1, 12, 9, arena + (long)b * 108, arena + 972 + (long)b * 120);
         } // for b
 
         /* %6 = concat(%5, %4) {axis 0} : f32[B, 10, 12] */

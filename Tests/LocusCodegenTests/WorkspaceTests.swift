@@ -6,8 +6,9 @@ import XCTest
 @testable import LocusCodegen
 
 /// The emitter mirrors `lk_conv2d_workspace_floats` of conv.c in Swift (the arena is planned
-/// before any C runs). This compiles conv.c and checks the two agree on every path: general,
-/// strided, grouped, 1×1 and depthwise, batch 1 and 3.
+/// before any C runs). This compiles conv.c and checks the two agree on every path: implicit
+/// (general, strided, grouped, an image just under the limit), explicit (images too large to pad:
+/// just past the limit, and strided and grouped), 1×1 and depthwise, batch 1 and 3.
 final class WorkspaceTests: XCTestCase {
   func testConvWorkspaceMatchesTheKernel() throws {
     let cases: [(ci: Int, h: Int, w: Int, attrs: Conv2dAttrs)] = [
@@ -16,6 +17,9 @@ final class WorkspaceTests: XCTestCase {
       (6, 8, 8, Conv2dAttrs(outChannels: 9, kernel: [3, 3], stride: [1, 1], padding: [1, 1], groups: 3, hasBias: true)),
       (4, 5, 5, Conv2dAttrs(outChannels: 7, kernel: [1, 1], stride: [1, 1], padding: [0, 0], groups: 1, hasBias: true)),
       (6, 9, 9, Conv2dAttrs(outChannels: 6, kernel: [3, 3], stride: [2, 2], padding: [1, 1], groups: 6, hasBias: true)),
+      (40, 228, 228, Conv2dAttrs(outChannels: 2, kernel: [3, 3], stride: [1, 1], padding: [1, 1], groups: 1, hasBias: true)),
+      (40, 228, 224, Conv2dAttrs(outChannels: 2, kernel: [3, 3], stride: [1, 1], padding: [1, 1], groups: 1, hasBias: true)),
+      (8, 600, 500, Conv2dAttrs(outChannels: 4, kernel: [5, 3], stride: [2, 3], padding: [2, 0], groups: 2, hasBias: false)),
     ]
     var program = try Templates.closure(of: ["conv.c"]).map { try Templates.text($0) }.joined(separator: "\n")
     program += "\n#include <stdio.h>\nint main(void) {\n"

@@ -19,15 +19,16 @@ static double cpu_now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-#define TIME(label, gflop, call)                                                              \
+#define TIME(label, gflop, call) TIMEN(label, gflop, 20, call)
+#define TIMEN(label, gflop, reps, call)                                                       \
   do {                                                                                        \
     double bw = 1e30, bc = 1e30;                                                              \
     int th = lk_max_threads();                                                                \
     for (int s = 0; s < 7; ++s) {                                                             \
       double w0 = lkt_now(), c0 = cpu_now();                                                  \
-      for (int r = 0; r < 20; ++r) call;                                                      \
-      bw = fmin(bw, (lkt_now() - w0) / 20);                                                   \
-      bc = fmin(bc, (cpu_now() - c0) / 20 / th);                                              \
+      for (int r = 0; r < (reps); ++r) call;                                                  \
+      bw = fmin(bw, (lkt_now() - w0) / (reps));                                               \
+      bc = fmin(bc, (cpu_now() - c0) / (reps) / th);                                          \
     }                                                                                         \
     printf("%-34s %9.1f us wall %9.1f us cpu", label, bw * 1e6, bc * 1e6);                    \
     if (gflop > 0) printf("   %6.1f GFLOP/s wall", (gflop) / bw);                             \
@@ -44,6 +45,29 @@ int main(void) {
   printf("bench_kernels: %d threads, VW=%d\n", lk_max_threads(), LK_VW);
   TIME("patch embed conv 3x224x224 k16 s16", 2.0 * 192 * 196 * 768 * 1e-9,
        lk_conv2d(1, 3, 224, 224, 192, 16, 16, 16, 16, 0, 0, 1, img, w, NULL, pe, NULL));
+  {
+    /* The implicit-GEMM convolutions against the explicit im2col path they replaced: CeiT's stem
+     * (3→64, 7×7 stride 2, 224²) and SAG-CIFAR's first reduction (192→192, 3×3, 32²), batch 1
+     * and 16. */
+    const int bs[2] = {1, 16};
+    float *xs = lkt_rand(16L * 3 * 224 * 224, 1), *ws = lkt_rand(64L * 147, 1), *ys = lkt_rand(16L * 64 * 112 * 112, 1);
+    float *xg = lkt_rand(16L * 192 * 32 * 32, 1), *wg = lkt_rand(192L * 1728, 1), *yg = lkt_rand(16L * 192 * 32 * 32, 1);
+    for (int i = 0; i < 2; ++i) {
+      int b = bs[i], reps = b == 1 ? 20 : 3;
+      char l[96];
+      snprintf(l, sizeof l, "conv stem b%d 3x224 k7 s2 implicit", b);
+      TIMEN(l, 2.0 * b * 64 * 112 * 112 * 147 * 1e-9, reps, lk_conv2d(b, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, xs, ws, NULL, ys, NULL));
+      snprintf(l, sizeof l, "conv stem b%d 3x224 k7 s2 im2col", b);
+      TIMEN(l, 2.0 * b * 64 * 112 * 112 * 147 * 1e-9, reps,
+            lk__conv_explicit(b, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, 112, 112, xs, ws, NULL, ys, NULL));
+      snprintf(l, sizeof l, "conv sag b%d 192x32 k3 implicit", b);
+      TIMEN(l, 2.0 * b * 192 * 1024 * 1728 * 1e-9, reps, lk_conv2d(b, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, xg, wg, NULL, yg, NULL));
+      snprintf(l, sizeof l, "conv sag b%d 192x32 k3 im2col", b);
+      TIMEN(l, 2.0 * b * 192 * 1024 * 1728 * 1e-9, reps,
+            lk__conv_explicit(b, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, 32, 32, xg, wg, NULL, yg, NULL));
+    }
+    free(xs); free(ws); free(ys); free(xg); free(wg); free(yg);
+  }
   TIME("img2seq [192, 196] -> [196, 192]", 0, lk_img2seq(1, 192, 196, pe, y));
   TIME("layernorm [197, 192]", 0, lk_layernorm(N, C, x, w1, b1, 1e-6f, y));
   TIME("linear fc1 197x192 -> 768 (+bias)", 2.0 * N * C * 768 * 1e-9, lk_linear(N, C, 768, x, w1, b1, y));

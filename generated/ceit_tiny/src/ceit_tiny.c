@@ -620,7 +620,7 @@ void lk_sgd_step(long n, float *p, const float *grad, float *buf, float lr, floa
 #endif
 
 /* One matrix product; the batched entry points make one per batch element. */
-typedef struct {
+typedef struct lk__gemm_args {
   int M, N, K;
   const float *A; long rsa, csa;
   const float *B; long rsb, csb;
@@ -632,6 +632,11 @@ typedef struct {
   const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
   long rsr;
   const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
+   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
+   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
+  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
+  const void *pack_ctx; /* for pack_b */
 } lk__gemm_args;
 
 /* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
@@ -861,7 +866,8 @@ static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1
     int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
     for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
       int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
-      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
+      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
       for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
         int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
         int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
@@ -981,7 +987,7 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
+  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k; g0.pack_b = NULL; g0.pack_ctx = NULL;
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
@@ -1073,7 +1079,7 @@ void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, con
   if (M <= 0 || N <= 0) return;
   g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
   g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL; g.pack_b = NULL; g.pack_ctx = NULL;
   if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
   else lk__gemm_rect(&g, 0, M, 0, N, ws);
 }
@@ -1089,6 +1095,7 @@ void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa,
     g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
     g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
     g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
+    g.pack_b = NULL; g.pack_ctx = NULL;
     lk__gemm_rect_naive(&g, 0, M, 0, N);
   }
 }
@@ -1111,16 +1118,21 @@ void lk_gemm_naive(int M, int N, int K, const float *A, long rsa, long csa, cons
  * (PyTorch nn.Conv2d: symmetric zero padding ph/pw, strides sh/sw, no dilation).
  * Ho = (Hh + 2·ph − kh)/sh + 1, Wo = (Ww + 2·pw − kw)/sw + 1.
  *
- * Three paths:
+ * Four paths:
  * - 1×1, stride 1, no padding, groups 1: y_b[Cout, Hh·Ww] = w[Cout, Cin] · x_b[Cin, Hh·Ww], one
  *   batched GEMM straight on the activations (no copy).
  * - depthwise (groups = Cin = Cout): a direct kernel; a GEMM with K = kh·kw would be all overhead.
- * - anything else: one image and a block of output rows at a time, im2col of the block into the
- *   workspace, col[Cin·kh·kw, rows·Wo], then per group one GEMM w_g[Cout/G, Cin/G·kh·kw] · col_g
- *   with the bias added in the GEMM's store. The block is sized so col stays near 1 MiB (in L2)
- *   while the GEMM reads it; im2col of the whole batch at once made CeiT's stem write and re-read
- *   118 MB at batch 16 (51 ms, 223 MiB resident). See lk__conv_block_rows.
- * im2col and the GEMMs are separate parallel regions (one per group). */
+ * - anything else, implicit GEMM: per image and group, y_g[Cout/G, Ho·Wo] = w_g · col_g with
+ *   col_g[(c·kh + ki)·kw + kj][oh·Wo + ow] = x[c, oh·sh − ph + ki, ow·sw − pw + kj], never stored:
+ *   the GEMM's B packing (lk__conv_pack_b) reads those pixels straight from a zero-padded copy of
+ *   the image, so no bounds checks and no column matrix. An explicit im2col wrote col to memory
+ *   and the GEMM then read it back to pack it; with the threads splitting im2col by rows and the
+ *   GEMM by columns, half of what each core packed came from the other core's cache. Each thread
+ *   takes whole images (or, at batch 1, a share of the output columns) and pads its own copy.
+ * - when an image's padded copy would be too large (lk__conv_implicit_ok), the explicit path: one
+ *   image and a block of output rows at a time, im2col of the block into the workspace, then per
+ *   group one GEMM w_g · col_g with the bias added in the GEMM's store. The block is sized so col
+ *   stays near 1 MiB (in L2) while the GEMM reads it. See lk__conv_block_rows. */
 
 static int lk__conv_is_1x1(int kh, int kw, int sh, int sw, int ph, int pw, int groups) {
   return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 && groups == 1;
@@ -1144,14 +1156,27 @@ static long lk__conv_block_rows(long K, long Ho, long Wo) {
   return lk_max_l(1, lk_min_l(rows, Ho));
 }
 
-/* Floats of `ws` lk_conv2d needs (0 for the 1×1 and depthwise paths): one block, whatever B. */
+/* The implicit path's per-thread copy of one padded image: Cin planes of (Hh + 2·ph) × (Ww + 2·pw)
+ * floats, plus LK__CONV_SLACK so the packing may read whole vectors past the last pixel. Up to
+ * 2^21 floats (8 MiB per thread); beyond that the explicit path, with its 1 MiB blocks. The
+ * emitter mirrors this rule (`conv2dWorkspace`, Kernels+Products.swift). */
+#define LK__CONV_SLACK (2 * 32)
+static long lk__conv_padded_floats(int Cin, int Hh, int Ww, int ph, int pw) {
+  return (long)Cin * (Hh + 2L * ph) * (Ww + 2L * pw) + LK__CONV_SLACK;
+}
+static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
+  return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
+}
+
+/* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
+ * explicit path, whatever B. */
 size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
                                   int sw, int ph, int pw, int groups) {
   long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1, K = (long)Cin * kh * kw;
   (void)B;
   if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
   if (groups == Cin && groups == Cout && groups > 1) return 0;
-  if (Ho <= 0 || Wo <= 0) return 0;
+  if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
   return (size_t)(K * lk__conv_block_rows(K, Ho, Wo) * Wo);
 }
 
@@ -1177,6 +1202,123 @@ static void lk__conv_im2col(int Cin, int Hh, int Ww, int kh, int kw, int sh, int
       else for (int ow = lo; ow < hi; ++ow) d[ow] = xr[(long)ow * sw - pw + kj];
       for (int ow = hi; ow < Wo; ++ow) d[ow] = 0.0f;
     }
+  }
+}
+
+/* ---- Implicit GEMM ----------------------------------------------------------------------------- */
+
+/* What lk__conv_pack_b needs besides the GEMM's arguments; g->B is the padded image of the group's
+ * first channel. */
+typedef struct { int kh, kw, sh, sw, Wo; long Wp, plane; } lk__conv_geom;
+
+/* lk__gemm_pack_b's layout for B[k0:k0+kc, j0:j0+nc] of the implicit column matrix: B(k, j) is
+ * the padded image at channel c, row oh·sh + ki, column ow·sw + kj, for k = (c·kh + ki)·kw + kj and
+ * j = oh·Wo + ow. A panel of NR outputs inside one output row reads, per k, NR pixels of one input
+ * row: contiguous for stride 1 (whole-vector copies), every other one for stride 2 (two vectors
+ * and an even-lane shuffle per 8). A panel that wraps to the next row (or a short last one) goes
+ * pixel by pixel through per-column offsets. The padding makes every read in bounds, except the
+ * stride-2 path's last lane + 1, which LK__CONV_SLACK covers. */
+static void lk__conv_pack_b(const lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp) {
+  const lk__conv_geom *q = (const lk__conv_geom *)g->pack_ctx;
+  long koff[LK_GEMM_KC], joff[LK_GEMM_NR];
+  for (int k = 0; k < kc; ++k) {
+    int kk = k0 + k, kj = kk % q->kw, ki = kk / q->kw % q->kh;
+    koff[k] = kk / (q->kw * q->kh) * q->plane + ki * q->Wp + kj;
+  }
+  for (int p0 = 0; p0 < nc; p0 += LK_GEMM_NR) {
+    int nr = (int)lk_min_l(LK_GEMM_NR, nc - p0), n = j0 + p0, oh = n / q->Wo, ow = n % q->Wo;
+    float *d = bp + (long)p0 * kc;
+    if (nr == LK_GEMM_NR && ow + LK_GEMM_NR <= q->Wo) {
+      const float *s0 = g->B + (long)oh * q->sh * q->Wp + (long)ow * q->sw;
+      if (q->sw == 1) {
+        for (int k = 0; k < kc; ++k)
+          for (int v = 0; v < LK_GEMM_NV; ++v) lk_vstore(d + k * LK_GEMM_NR + v * LK_VW, lk_vload(s0 + koff[k] + v * LK_VW));
+      } else if (q->sw == 2) {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; j += 8) {
+            lk_v8 a, b, e;
+            memcpy(&a, s0 + koff[k] + 2 * j, sizeof a);
+            memcpy(&b, s0 + koff[k] + 2 * j + 8, sizeof b);
+            e = __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14);
+            memcpy(d + k * LK_GEMM_NR + j, &e, sizeof e);
+          }
+      } else {
+        for (int k = 0; k < kc; ++k)
+          for (int j = 0; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = s0[koff[k] + (long)j * q->sw];
+      }
+    } else {
+      for (int j = 0; j < nr; ++j)
+        joff[j] = (long)((n + j) / q->Wo) * q->sh * q->Wp + (long)((n + j) % q->Wo) * q->sw;
+      for (int k = 0; k < kc; ++k) {
+        for (int j = 0; j < nr; ++j) d[k * LK_GEMM_NR + j] = g->B[koff[k] + joff[j]];
+        for (int j = nr; j < LK_GEMM_NR; ++j) d[k * LK_GEMM_NR + j] = 0.0f;
+      }
+    }
+  }
+}
+
+/* pad[c, ph + i, pw + j] = x[c, i, j] for the Cin planes of one image, zeros around and in the
+ * slack after the last plane. */
+static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const float *restrict x, float *restrict pad) {
+  long Wp = Ww + 2L * pw, plane = (Hh + 2L * ph) * Wp;
+  for (int c = 0; c < Cin; ++c) {
+    float *p = pad + c * plane;
+    const float *xc = x + (long)c * Hh * Ww;
+    memset(p, 0, (size_t)(ph * Wp) * sizeof(float));
+    for (int i = 0; i < Hh; ++i) {
+      float *r = p + (ph + i) * Wp;
+      for (int j = 0; j < pw; ++j) r[j] = r[pw + Ww + j] = 0.0f;
+      memcpy(r + pw, xc + (long)i * Ww, (size_t)Ww * sizeof(float));
+    }
+    memset(p + (ph + Hh) * Wp, 0, (size_t)(ph * Wp) * sizeof(float));
+  }
+  memset(pad + Cin * plane, 0, LK__CONV_SLACK * sizeof(float));
+}
+
+/* The implicit path. Jobs are (image, group, share of the output columns): as many shares per
+ * matrix as it takes for the jobs to divide evenly among the threads (at batch 1 on 2 threads,
+ * halves of each image). A thread pads an image when its jobs reach it; results do not depend
+ * on the thread count (each output is one GEMM element, summed in the same order). */
+static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
+  int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
+  lk__conv_geom q;
+  lk__gemm_args g0;
+  long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
+  double fmas = (double)B * Cout * HWo * kg;
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per;
+  size_t scratch;
+  q.kh = kh; q.kw = kw; q.sh = sh; q.sw = sw; q.Wo = Wo; q.Wp = Ww + 2L * pw; q.plane = (Hh + 2L * ph) * q.Wp;
+  memset(&g0, 0, sizeof g0);
+  g0.M = cog; g0.N = HWo; g0.K = kg; g0.rsa = kg; g0.csa = 1; g0.rsc = HWo; g0.act = LK_ACT_NONE;
+  g0.pack_b = lk__conv_pack_b; g0.pack_ctx = &q;
+  per = threads / lk__gemm_gcd((int)(products % threads), threads);
+  jobs = products * per;
+  scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
+
+  LK_OMP(parallel num_threads(threads) if(threads > 1))
+  {
+    long j0, j1, have = -1;
+    float *pad = lk_scratch_alloc(scratch), *ws = pad ? pad + lk_round_up(padded, 16) : NULL;
+    lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
+    for (long j = j0; j < j1; ++j) {
+      long p = j / per, b = p / G, gi = p % G, lo, hi;
+      float *yg = y + (b * Cout + gi * cog) * HWo;
+      lk_split(tiles, per, (int)(j % per), &lo, &hi);
+      lo = lk_min_l(lo * LK_GEMM_NR, HWo); hi = lk_min_l(hi * LK_GEMM_NR, HWo);
+      if (!pad) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+        for (long i = 0; i < cog; ++i)
+          for (long n = lo; n < hi; ++n) yg[i * HWo + n] = NAN;
+        continue;
+      }
+      if (have != b) lk__conv_pad_image(Cin, Hh, Ww, ph, pw, x + b * Cin * Hh * Ww, pad), have = b;
+      if (lo < hi) {
+        lk__gemm_args g = g0;
+        g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
+        lk__gemm_rect(&g, 0, cog, (int)lo, (int)hi, ws);
+      }
+    }
+    lk_scratch_free(pad);
   }
 }
 
@@ -1316,12 +1458,38 @@ static void lk__conv_depthwise(int B, int C, int Hh, int Ww, int kh, int kw, int
   }
 }
 
+/* The explicit path (im2col in blocks); col: lk_conv2d_workspace_floats as if the implicit path
+ * did not apply, or NULL to allocate it here. */
+static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
+                              int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y,
+                              float *ws) {
+  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
+  int cog = Cout / G;
+  long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
+  int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
+  float *col = ws ? ws : lk_scratch_alloc((size_t)(Cin * kh * kw) * block * Wo);
+  if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
+    for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
+    return;
+  }
+  for (int b = 0; b < B; ++b)
+    for (int oh0 = 0; oh0 < Ho; oh0 += block) {
+      int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
+      float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
+      lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
+      for (int g = 0; g < G; ++g)
+        lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
+                   0.0f, bias ? bias + g * cog : NULL, NULL);
+    }
+  if (!ws) lk_scratch_free(col);
+}
+
 /* ws: lk_conv2d_workspace_floats(...) floats, or NULL to allocate them for this call.
  * bias may be NULL. y must not overlap x. */
 void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                int groups, const float *x, const float *w, const float *bias, float *y, float *ws) {
   int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
-  long HWi = (long)Hh * Ww, HWo = (long)Ho * Wo;
+  long HWi = (long)Hh * Ww;
   if (B <= 0 || Ho <= 0 || Wo <= 0) return;
   if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) {
     lk_gemm_ex(B, Cout, (int)HWi, Cin, w, 0, Cin, 1, x, Cin * HWi, HWi, 1, y, Cout * HWi, HWi, 0.0f, bias, NULL);
@@ -1331,26 +1499,10 @@ void lk_conv2d(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
     lk__conv_depthwise(B, Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, w, bias, y);
     return;
   }
-  {
-    int G = groups, cog = Cout / G;
-    long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
-    int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
-    float *col = ws ? ws : lk_scratch_alloc(lk_conv2d_workspace_floats(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups));
-    if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
-      for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
-      return;
-    }
-    for (int b = 0; b < B; ++b)
-      for (int oh0 = 0; oh0 < Ho; oh0 += block) {
-        int oh1 = (int)lk_min_l(oh0 + block, Ho), n = (oh1 - oh0) * Wo;
-        float *yb = y + (long)b * Cout * HWo + (long)oh0 * Wo;
-        lk__conv_im2col(Cin, Hh, Ww, kh, kw, sh, sw, ph, pw, oh0, oh1, Wo, x + (long)b * Cin * HWi, col);
-        for (int g = 0; g < G; ++g)
-          lk_gemm_ex(1, cog, n, (int)kg, w + g * cog * kg, 0, kg, 1, col + g * kg * n, 0, n, 1, yb + g * cog * HWo, 0, HWo,
-                     0.0f, bias ? bias + g * cog : NULL, NULL);
-      }
-    if (!ws) lk_scratch_free(col);
-  }
+  if (lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw))
+    lk__conv_implicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y);
+  else
+    lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias, y, ws);
 }
 
 /* Reference: the definition, one output at a time, accumulated in double. */
@@ -3197,7 +3349,7 @@ static const unsigned char ceit_tiny_param_read_[338] = {
 };
 int ceit_tiny_param_read_by_forward(int i) { return i >= 0 && i < 338 ? ceit_tiny_param_read_[i] : 0; }
 
-size_t ceit_tiny_arena_bytes(void) { return 18050496; }
+size_t ceit_tiny_arena_bytes(void) { return 17865472; }
 
 void ceit_tiny_set_num_threads(int n) {
 #ifdef _OPENMP
@@ -4305,7 +4457,7 @@ int ceit_tiny_forward(const float *const *params, const float *const *inputs, fl
 
   /* %13 = conv2d(%0, %12, %10) {out 64, kernel [7, 7], stride [2, 2], padding [3, 3], groups 1} i2t.backbone.conv : f32[B, 64, 112, 112] */
   lk_conv2d(B, 3, 224, 224, 64, 7, 7, 2, 2, 3, 3, 1, inputs[0], arena + 320, arena + 256,
-      arena + 3462848, arena + 4265664);
+      arena + 3462848, NULL);
 
   /* %14 = maxpool(%13) {kernel [3, 3], stride [2, 2], padding [1, 1]} i2t : f32[B, 64, 56, 56] */
   lk_maxpool2d(B, 64, 112, 112, 3, 3, 2, 2, 1, 1, arena + 3462848, arena + 4265664);

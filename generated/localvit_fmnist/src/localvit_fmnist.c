@@ -1580,7 +1580,7 @@ void lk_circular_pad_naive(long P, int Hh, int Ww, int top, int bottom, int left
 #endif
 
 /* One matrix product; the batched entry points make one per batch element. */
-typedef struct {
+typedef struct lk__gemm_args {
   int M, N, K;
   const float *A; long rsa, csa;
   const float *B; long rsb, csb;
@@ -1592,6 +1592,11 @@ typedef struct {
   const float *R;      /* residual R(i,j) = R[i*rsr + j] added after act, or NULL; may equal C */
   long rsr;
   const float *scale_k; /* [K]: B(k,j) read as scale_k[k]·B(k,j) (applied while packing B), or NULL */
+  /* B packed by the caller instead of read through B, rsb, csb (conv.c's implicit im2col, where
+   * B(k,j) is a pixel of the input image): pack_b(g, k0, kc, j0, nc, bp) writes B[k0:k0+kc,
+   * j0:j0+nc] in lk__gemm_pack_b's layout. NULL: B is a strided matrix. */
+  void (*pack_b)(const struct lk__gemm_args *g, int k0, int kc, int j0, int nc, float *bp);
+  const void *pack_ctx; /* for pack_b */
 } lk__gemm_args;
 
 /* What the micro-kernel does with its tile. The tile's result r = A·B over one KC slice; then
@@ -1821,7 +1826,8 @@ static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1
     int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
     for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
       int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
-      lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
+      if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
+      else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
       for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
         int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
         int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
@@ -1941,7 +1947,7 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
   lk__gemm_args g0;
   g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
   g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k;
+  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k; g0.pack_b = NULL; g0.pack_ctx = NULL;
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
@@ -2033,7 +2039,7 @@ void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, con
   if (M <= 0 || N <= 0) return;
   g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
   g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL;
+  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL; g.pack_b = NULL; g.pack_ctx = NULL;
   if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
   else lk__gemm_rect(&g, 0, M, 0, N, ws);
 }
@@ -2049,6 +2055,7 @@ void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa,
     g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
     g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
     g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
+    g.pack_b = NULL; g.pack_ctx = NULL;
     lk__gemm_rect_naive(&g, 0, M, 0, N);
   }
 }
