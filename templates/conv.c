@@ -53,16 +53,22 @@ static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
   return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
 }
 
+/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
+static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
+  long K = (long)Cin * kh * kw;
+  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
+}
+
 /* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
  * explicit path, whatever B. */
 size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
                                   int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1, K = (long)Cin * kh * kw;
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
   (void)B;
   if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
   if (groups == Cin && groups == Cout && groups > 1) return 0;
   if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
-  return (size_t)(K * lk__conv_block_rows(K, Ho, Wo) * Wo);
+  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
 }
 
 /* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
@@ -167,17 +173,13 @@ static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const fl
 static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                               int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
   int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
-  lk__conv_geom q;
-  lk__gemm_args g0;
+  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
+  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
+                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
   long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
   double fmas = (double)B * Cout * HWo * kg;
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per;
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
   size_t scratch;
-  q.kh = kh; q.kw = kw; q.sh = sh; q.sw = sw; q.Wo = Wo; q.Wp = Ww + 2L * pw; q.plane = (Hh + 2L * ph) * q.Wp;
-  memset(&g0, 0, sizeof g0);
-  g0.M = cog; g0.N = HWo; g0.K = kg; g0.rsa = kg; g0.csa = 1; g0.rsc = HWo; g0.act = LK_ACT_NONE;
-  g0.pack_b = lk__conv_pack_b; g0.pack_ctx = &q;
-  per = threads / lk__gemm_gcd((int)(products % threads), threads);
   jobs = products * per;
   scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
 
@@ -352,7 +354,7 @@ static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, 
   int cog = Cout / G;
   long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
   int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
-  float *col = ws ? ws : lk_scratch_alloc((size_t)(Cin * kh * kw) * block * Wo);
+  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
   if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
     for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
     return;

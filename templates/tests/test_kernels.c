@@ -63,8 +63,7 @@ static void conv_case(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, 
   lkt_check(what, y, r, ny, 1e-5 * sqrt(K + 1.0));
   if (!lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups) && !(groups == Cin && groups == Cout && groups > 1)) {
     /* The explicit (im2col) path too, which lk_conv2d takes only for images too large to pad. */
-    long wse = (long)Cin * kh * kw * lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo) * Wo;
-    float *col = lkt_rand(wse, 1);
+    float *col = lkt_rand(lk__conv_col_floats(Cin, kh, kw, Ho, Wo), 1);
     for (long i = 0; i < ny; ++i) y[i] = -1.0f;
     lk__conv_explicit(B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups, Ho, Wo, x, w, bias ? b : NULL, y, with_ws ? col : NULL);
     snprintf(what, sizeof what, "conv2d explicit b%d %dx%dx%d->%d k%dx%d s%dx%d p%dx%d g%d", B, Cin, Hh, Ww, Cout, kh, kw, sh, sw, ph, pw, groups);

@@ -951,6 +951,12 @@ static void lk__gemm_grid(int M, int N, int K, int parts, int pack_a, int *tm, i
 
 static int lk__gemm_gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
 
+/* Shares each of `products` matrices is cut into so that products · shares divide evenly among
+ * `threads` (threads / gcd(products, threads)): at batch 1 on 2 threads, halves. */
+static int lk__gemm_shares(long products, int threads) {
+  return threads / lk__gemm_gcd((int)(products % threads), threads);
+}
+
 /* Rectangle r (of tm·tn) of a matrix, in tile units so only the last rectangle has edge tiles. */
 static void lk__gemm_rect_bounds(int M, int N, int tm, int tn, int r, int *m0, int *m1, int *n0, int *n1) {
   long lo, hi, mt = lk_ceil_div(M, LK_GEMM_MR), nt = lk_ceil_div(N, LK_GEMM_NR);
@@ -984,17 +990,17 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
                             const float *bias_n, int act, const float *R, long bsr, long rsr, const float *scale_k,
                             long bss) {
   if (outer <= 0 || batch <= 0 || M <= 0 || N <= 0) return;
-  lk__gemm_args g0;
-  g0.M = M; g0.N = N; g0.K = K; g0.A = A; g0.rsa = rsa; g0.csa = csa; g0.B = B; g0.rsb = rsb;
-  g0.csb = csb; g0.C = C; g0.rsc = rsc; g0.beta = beta; g0.bias_m = bias_m; g0.bias_n = bias_n;
-  g0.act = act; g0.R = R; g0.rsr = rsr; g0.scale_k = scale_k; g0.pack_b = NULL; g0.pack_ctx = NULL;
+  /* Designated initializers: every field not named (pack_b, pack_ctx) is zero. */
+  lk__gemm_args g0 = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                      .C = C, .rsc = rsc, .beta = beta, .bias_m = bias_m, .bias_n = bias_n, .act = act, .R = R,
+                      .rsr = rsr, .scale_k = scale_k};
 
   /* Threads per matrix: enough that jobs = batch · per divide evenly among the threads. Small
    * problems stay on the calling thread (see LK_GEMM_PAR_MIN). */
   long products = (long)outer * batch;
   double fmas = (double)products * M * N * (K > 0 ? K : 1);
   int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads();
-  int per = threads / lk__gemm_gcd((int)(products % threads), threads), tm = 1, tn = 1; /* gcd(products, threads) */
+  int per = lk__gemm_shares(products, threads), tm = 1, tn = 1;
   lk__gemm_grid(M, N, K, per, lk__gemm_packs_a(&g0), &tm, &tn);
   long jobs = products * per;
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
@@ -1066,20 +1072,15 @@ void lk_gemm_batched(int batch, int M, int N, int K, const float *A, long bsa, l
 /* Single-threaded GEMM for use inside another kernel's parallel region (attention). ws must hold
  * lk_gemm_serial_workspace_floats(M, N, K) floats and be 64-byte aligned. */
 size_t lk_gemm_serial_workspace_floats(int M, int N, int K) {
-  lk__gemm_args g;
-  memset(&g, 0, sizeof g);
-  g.K = K;
-  g.csa = 0; /* size for a packed A, whatever the strides turn out to be */
+  lk__gemm_args g = {.K = K, .csa = 0}; /* csa 0: size for a packed A, whatever the strides turn out to be */
   return lk__gemm_scratch_floats(&g, lk_round_up(M, LK_GEMM_MR), lk_round_up(N, LK_GEMM_NR));
 }
 
 void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, const float *B,
                     long rsb, long csb, float *C, long rsc, float beta, float *ws) {
-  lk__gemm_args g;
+  lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A, .rsa = rsa, .csa = csa, .B = B, .rsb = rsb, .csb = csb,
+                     .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
   if (M <= 0 || N <= 0) return;
-  g.M = M; g.N = N; g.K = K; g.A = A; g.rsa = rsa; g.csa = csa; g.B = B; g.rsb = rsb; g.csb = csb;
-  g.C = C; g.rsc = rsc; g.beta = beta; g.bias_m = NULL; g.bias_n = NULL;
-  g.act = LK_ACT_NONE; g.R = NULL; g.rsr = 0; g.scale_k = NULL; g.pack_b = NULL; g.pack_ctx = NULL;
   if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
   else lk__gemm_rect(&g, 0, M, 0, N, ws);
 }
@@ -1091,11 +1092,9 @@ void lk_gemm_ex2_naive(int batch, int M, int N, int K, const float *A, long bsa,
                        float beta, const float *bias_m, const float *bias_n, int act, const float *R,
                        long bsr, long rsr) {
   for (int b = 0; b < batch; ++b) {
-    lk__gemm_args g;
-    g.M = M; g.N = N; g.K = K; g.A = A + b * bsa; g.rsa = rsa; g.csa = csa; g.B = B + b * bsb;
-    g.rsb = rsb; g.csb = csb; g.C = C + b * bsc; g.rsc = rsc; g.beta = beta; g.bias_m = bias_m;
-    g.bias_n = bias_n; g.act = act; g.R = R ? R + b * bsr : NULL; g.rsr = rsr; g.scale_k = NULL;
-    g.pack_b = NULL; g.pack_ctx = NULL;
+    lk__gemm_args g = {.M = M, .N = N, .K = K, .A = A + b * bsa, .rsa = rsa, .csa = csa, .B = B + b * bsb,
+                       .rsb = rsb, .csb = csb, .C = C + b * bsc, .rsc = rsc, .beta = beta, .bias_m = bias_m,
+                       .bias_n = bias_n, .act = act, .R = R ? R + b * bsr : NULL, .rsr = rsr};
     lk__gemm_rect_naive(&g, 0, M, 0, N);
   }
 }
@@ -1168,16 +1167,22 @@ static int lk__conv_implicit_ok(int Cin, int Hh, int Ww, int ph, int pw) {
   return lk__conv_padded_floats(Cin, Hh, Ww, ph, pw) <= (1L << 21);
 }
 
+/* Floats of the explicit path's column block (lk__conv_block_rows output rows of one image). */
+static long lk__conv_col_floats(int Cin, int kh, int kw, long Ho, long Wo) {
+  long K = (long)Cin * kh * kw;
+  return K * lk__conv_block_rows(K, Ho, Wo) * Wo;
+}
+
 /* Floats of `ws` lk_conv2d needs (0 for the 1×1, depthwise and implicit paths): one block of the
  * explicit path, whatever B. */
 size_t lk_conv2d_workspace_floats(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh,
                                   int sw, int ph, int pw, int groups) {
-  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1, K = (long)Cin * kh * kw;
+  long Ho = (Hh + 2L * ph - kh) / sh + 1, Wo = (Ww + 2L * pw - kw) / sw + 1;
   (void)B;
   if (lk__conv_is_1x1(kh, kw, sh, sw, ph, pw, groups)) return 0;
   if (groups == Cin && groups == Cout && groups > 1) return 0;
   if (Ho <= 0 || Wo <= 0 || lk__conv_implicit_ok(Cin, Hh, Ww, ph, pw)) return 0;
-  return (size_t)(K * lk__conv_block_rows(K, Ho, Wo) * Wo);
+  return (size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo);
 }
 
 /* Output rows [oh0, oh1) of one image x [Cin, Hh, Ww]: col[(c·kh + ki)·kw + kj][(oh − oh0)·Wo + ow] =
@@ -1282,17 +1287,13 @@ static void lk__conv_pad_image(int Cin, int Hh, int Ww, int ph, int pw, const fl
 static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, int kw, int sh, int sw, int ph, int pw,
                               int G, int Ho, int Wo, const float *x, const float *w, const float *bias, float *y) {
   int cig = Cin / G, cog = Cout / G, kg = cig * kh * kw, HWo = Ho * Wo;
-  lk__conv_geom q;
-  lk__gemm_args g0;
+  lk__conv_geom q = {.kh = kh, .kw = kw, .sh = sh, .sw = sw, .Wo = Wo, .Wp = Ww + 2L * pw, .plane = (Hh + 2L * ph) * (Ww + 2L * pw)};
+  lk__gemm_args g0 = {.M = cog, .N = HWo, .K = kg, .rsa = kg, .csa = 1, .rsc = HWo, .act = LK_ACT_NONE,
+                      .pack_b = lk__conv_pack_b, .pack_ctx = &q};
   long products = (long)B * G, jobs, tiles = lk_ceil_div(HWo, LK_GEMM_NR), padded = lk__conv_padded_floats(Cin, Hh, Ww, ph, pw);
   double fmas = (double)B * Cout * HWo * kg;
-  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per;
+  int threads = fmas < LK_GEMM_PAR_MIN ? 1 : lk_max_threads(), per = lk__gemm_shares(products, threads);
   size_t scratch;
-  q.kh = kh; q.kw = kw; q.sh = sh; q.sw = sw; q.Wo = Wo; q.Wp = Ww + 2L * pw; q.plane = (Hh + 2L * ph) * q.Wp;
-  memset(&g0, 0, sizeof g0);
-  g0.M = cog; g0.N = HWo; g0.K = kg; g0.rsa = kg; g0.csa = 1; g0.rsc = HWo; g0.act = LK_ACT_NONE;
-  g0.pack_b = lk__conv_pack_b; g0.pack_ctx = &q;
-  per = threads / lk__gemm_gcd((int)(products % threads), threads);
   jobs = products * per;
   scratch = (size_t)lk_round_up(padded, 16) + lk__gemm_scratch_floats(&g0, cog, lk_ceil_div(tiles, per) * LK_GEMM_NR);
 
@@ -1467,7 +1468,7 @@ static void lk__conv_explicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, 
   int cog = Cout / G;
   long kg = (long)Cin / G * kh * kw; /* GEMM K of one group */
   int block = (int)lk__conv_block_rows((long)Cin * kh * kw, Ho, Wo);
-  float *col = ws ? ws : lk_scratch_alloc((size_t)(Cin * kh * kw) * block * Wo);
+  float *col = ws ? ws : lk_scratch_alloc((size_t)lk__conv_col_floats(Cin, kh, kw, Ho, Wo));
   if (!col) { /* out of memory: fail loudly, with NaN, rather than leave garbage in y */
     for (long i = 0; i < (long)B * Cout * HWo; ++i) y[i] = NAN;
     return;
