@@ -1,14 +1,20 @@
 """Inference latency of the bundled models: PyTorch eager, torch.compile and Locus side by side, one run.
 
 For each spec and batch: the project's PyTorch reference model (scripts/reference/models.py, the same
-architecture and parameter names as the spec) in eager mode and under torch.compile, then `locus bench`
-on the same spec, batch and threads, one after the other on the same machine. PyTorch: --warmup untimed
-forwards, then the median of --runs. Prints a markdown table (and writes it to --out), with Locus's
-time divided by the best of them. ONNX Runtime is used when `import onnxruntime` works (pip install onnxruntime
-onnx onnxscript: torch.onnx.export needs the last two); an export or session failure is reported and skipped.
+architecture and parameter names as the spec) in eager mode and under torch.compile, ONNX Runtime on its
+export, and `locus bench` on the same spec, batch and threads. Each is warmed up (--warmup untimed
+forwards), then the four are timed in --rounds interleaved rounds of --runs / --rounds forwards each
+(eager, compile, ONNX Runtime, Locus, then again): this machine's speed drifts by 10-70 % over minutes,
+and one framework timed entirely in a slow phase would skew the ratio. Each column is the median of its
+pooled runs. Prints a markdown table (and writes it to --out), with Locus's time divided by the best of
+the others, and the range of that ratio over the rounds (each round's medians), which says how far a
+single sequential run could have strayed. ONNX Runtime is used when `import onnxruntime` works (pip
+install onnxruntime onnx onnxscript: torch.onnx.export needs the last two); an export or session failure
+is reported and skipped.
 
     python bench/compare.py [--specs deit_tiny localvit_tiny ceit_tiny sag_tiny_cifar] [--batches 1 16]
-                            [--threads 2] [--runs 20] [--warmup 3] [--no-compile] [--out BENCHMARKS.md]
+                            [--threads 2] [--runs 20] [--rounds 5] [--warmup 3] [--no-compile]
+                            [--out BENCHMARKS.md]
 
 Run it from the repository root with a venv that has torch (scripts/reference/README.md) and after
 `swift build -c release`.
@@ -34,19 +40,21 @@ from models import build  # noqa: E402
 LOCUS = ROOT / ".build" / "release" / "locus"
 
 
-def time_forward(fn, x, warmup, runs):
-    with torch.inference_mode():
-        for _ in range(warmup):
-            fn(x)
+def timer(fn, x):
+    """A function of n that times n calls of fn(x) and returns their times in ms."""
+    def run(n):
         times = []
-        for _ in range(runs):
-            tic = time.perf_counter()
-            fn(x)
-            times.append(time.perf_counter() - tic)
-    return statistics.median(times) * 1e3
+        with torch.inference_mode():
+            for _ in range(n):
+                tic = time.perf_counter()
+                fn(x)
+                times.append((time.perf_counter() - tic) * 1e3)
+        return times
+    return run
 
 
-def onnx_runtime(model, x, threads, warmup, runs, path):
+def onnx_runtime(model, x, threads, path):
+    """A timer for ONNX Runtime on model's export, or None when it is not installed or fails."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -60,14 +68,53 @@ def onnx_runtime(model, x, threads, warmup, runs, path):
         print(f"ONNX Runtime skipped for {path}: {e}", file=sys.stderr)
         return None
     feed = {"x": x.numpy()}
-    for _ in range(warmup):
-        session.run(None, feed)
-    times = []
-    for _ in range(runs):
-        tic = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - tic)
-    return statistics.median(times) * 1e3
+    return timer(lambda _: session.run(None, feed), None)
+
+
+def locus_bench(spec, batch, threads, runs, warmup):
+    """One `locus bench --json` invocation (compiled once, then from the build cache)."""
+    out = subprocess.run([str(LOCUS), "bench", f"specs/{spec}.locus", "--batch", str(batch), "--threads", str(threads),
+                          "--runs", str(runs), "--warmup", str(warmup), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def compare(spec, batch, model, compiled, args):
+    """Times the frameworks in interleaved rounds; returns the table row."""
+    c = constants(spec)
+    x = torch.randn(batch, c.get("in_chans", 3), c["image"], c["image"])
+    timers = {"eager": timer(model, x)}
+    if compiled is not None:
+        timers["compile"] = timer(compiled, x)
+    ort = onnx_runtime(model, x, args.threads, f"/tmp/{spec}_b{batch}.onnx")
+    if ort is not None:
+        timers["ort"] = ort
+    for name in list(timers):
+        try:
+            timers[name](args.warmup)
+        except Exception as e:  # a compile failure is reported, not fatal
+            print(f"{spec} b{batch}: {name} failed: {e}", file=sys.stderr)
+            del timers[name]
+    per_round = max(1, args.runs // args.rounds)
+    pooled = {name: [] for name in list(timers) + ["locus"]}
+    ratios, peaks, rss, report = [], [], 0, None
+    for r in range(args.rounds):
+        medians = {}
+        for name, run in timers.items():
+            times = run(per_round)
+            pooled[name] += times
+            medians[name] = statistics.median(times)
+        # The first round warms Locus up like the others; later rounds need one run to load the library.
+        report = locus_bench(spec, batch, args.threads, per_round, args.warmup if r == 0 else 1)
+        pooled["locus"] += report["times_ms"]
+        peaks.append(report["peak_gflops"])
+        rss = max(rss, report["peak_rss_bytes"])
+        ratios.append(statistics.median(report["times_ms"]) / min(medians.values()))
+    med = {name: statistics.median(times) for name, times in pooled.items()}
+    best = min(t for name, t in med.items() if name != "locus")
+    gflops = report["gflop_per_forward"] / (med["locus"] / 1e3)
+    return (spec, batch, med.get("eager"), med.get("compile"), med.get("ort"), med["locus"], med["locus"] / best,
+            min(ratios), max(ratios), 100 * gflops / statistics.median(peaks), rss / 2 ** 20)
 
 
 def main():
@@ -76,43 +123,33 @@ def main():
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 16])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
+    if args.rounds < 1 or args.runs < args.rounds:
+        parser.error("--rounds must be at least 1 and at most --runs")
     rows = []
     for spec in args.specs:
-        c = constants(spec)
         model = build(spec).eval()
         compiled = None if args.no_compile else torch.compile(model)
         for batch in args.batches:
-            x = torch.randn(batch, c.get("in_chans", 3), c["image"], c["image"])
-            eager = time_forward(model, x, args.warmup, args.runs)
-            comp = None
-            if compiled is not None:
-                try:
-                    comp = time_forward(compiled, x, args.warmup, args.runs)
-                except Exception as e:  # a compile failure is reported, not fatal
-                    print(f"{spec} b{batch}: torch.compile failed: {e}", file=sys.stderr)
-            ort = onnx_runtime(model, x, args.threads, args.warmup, args.runs, f"/tmp/{spec}_b{batch}.onnx")
-            out = subprocess.run([str(LOCUS), "bench", f"specs/{spec}.locus", "--batch", str(batch), "--threads", str(args.threads),
-                                  "--runs", str(args.runs), "--warmup", str(args.warmup), "--json"],
-                                 cwd=ROOT, capture_output=True, text=True, check=True)
-            locus = json.loads(out.stdout)
-            best = min(t for t in (eager, comp, ort) if t is not None)
-            rows.append((spec, batch, eager, comp, ort, locus["median_ms"], locus["median_ms"] / best,
-                         100 * locus["peak_fraction"], locus["peak_rss_bytes"] / 2 ** 20))
+            rows.append(compare(spec, batch, model, compiled, args))
             print(rows[-1], file=sys.stderr)
 
     fmt = lambda t: "–" if t is None else f"{t:.1f}"
     lines = [f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; torch {torch.__version__}; "
-             f"{args.threads} threads; median of {args.runs} runs after {args.warmup} warm-up; `python bench/compare.py`.", "",
-             "| model | batch | PyTorch eager ms | torch.compile ms | ONNX Runtime ms | Locus ms | Locus / best | Locus % of peak | Locus RSS MiB |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for spec, batch, eager, comp, ort, locus, ratio, peak, rss in rows:
-        lines.append(f"| {spec} | {batch} | {fmt(eager)} | {fmt(comp)} | {fmt(ort)} | {locus:.1f} | {ratio:.2f}× | {peak:.0f} % | {rss:.0f} |")
+             f"{args.threads} threads; median of {args.runs // args.rounds * args.rounds} runs in {args.rounds} interleaved "
+             f"rounds after {args.warmup} warm-up; `python bench/compare.py`.", "",
+             "| model | batch | PyTorch eager ms | torch.compile ms | ONNX Runtime ms | Locus ms | Locus / best | per round | "
+             "Locus % of peak | Locus RSS MiB |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for spec, batch, eager, comp, ort, locus, ratio, low, high, peak, rss in rows:
+        lines.append(f"| {spec} | {batch} | {fmt(eager)} | {fmt(comp)} | {fmt(ort)} | {locus:.1f} | {ratio:.2f}× | "
+                     f"{low:.2f}–{high:.2f}× | {peak:.0f} % | {rss:.0f} |")
     table = "\n".join(lines)
     print(table)
     if args.out:

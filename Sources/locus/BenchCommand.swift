@@ -58,7 +58,8 @@ struct BenchCommand: ParsableCommand {
       let peak = try PeakProbe.measure(threads: t)
       let r = Report(spec: artifact.graph.name, batch: batch, threads: t, median_ms: median, min_ms: times[0], p90_ms: p90,
                      images_per_s: Double(batch) / (median / 1000), gflop_per_forward: flops / 1e9, gflops: gflops,
-                     peak_gflops: peak, peak_fraction: gflops / peak, peak_rss_bytes: child.peakRSS, runs: runs)
+                     peak_gflops: peak, peak_fraction: gflops / peak, peak_rss_bytes: child.peakRSS, runs: runs,
+                     times_ms: child.times)
       if json {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -77,6 +78,9 @@ struct BenchCommand: ParsableCommand {
     var median_ms, min_ms, p90_ms, images_per_s, gflop_per_forward, gflops, peak_gflops, peak_fraction: Double
     var peak_rss_bytes: Int
     var runs: Int
+    /// Every timed run in the order it ran, so a caller can pool runs from several invocations
+    /// (bench/compare.py interleaves the frameworks in rounds against the machine's drift).
+    var times_ms: [Double]
   }
 
   /// Runs `locus bench-run` (this executable) and reads its one line: run times (ms) and peak RSS (bytes).

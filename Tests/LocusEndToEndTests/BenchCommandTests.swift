@@ -16,6 +16,11 @@ final class BenchCommandTests: XCTestCase {
     let median = try XCTUnwrap(object["median_ms"] as? Double), low = try XCTUnwrap(object["min_ms"] as? Double)
     let p90 = try XCTUnwrap(object["p90_ms"] as? Double)
     XCTAssertTrue(0 < low && low <= median && median <= p90, r.stdout)
+    // Every timed run, in run order: 5 of them, whose sorted middle is the median and least the min.
+    let times = try XCTUnwrap(object["times_ms"] as? [Double], r.stdout).sorted()
+    XCTAssertEqual(times.count, 5, r.stdout)
+    XCTAssertEqual(times.first, low, r.stdout)
+    XCTAssertEqual(times[2], median, r.stdout)
     XCTAssertEqual(try XCTUnwrap(object["images_per_s"] as? Double), 2 / (median / 1000), accuracy: 1e-6 * 2 / (median / 1000))
     let gflops = try XCTUnwrap(object["gflops"] as? Double), peak = try XCTUnwrap(object["peak_gflops"] as? Double)
     XCTAssertTrue(peak > 0 && gflops > 0, r.stdout)
