@@ -10,6 +10,7 @@
 #include "../activation.c"
 #include "../softmax.c"
 #include "../attention.c"
+#include "../pool.c"
 #include "../layout.c"
 #include "lk_test.h"
 
@@ -67,6 +68,16 @@ int main(void) {
             lk__conv_explicit(b, 192, 32, 32, 192, 3, 3, 1, 1, 1, 1, 1, 32, 32, xg, wg, NULL, yg, NULL));
     }
     free(xs); free(ws); free(ys); free(xg); free(wg); free(yg);
+  }
+  {
+    /* CeiT's I2T stem after the convolution: the 3×3 stride-2 max pool of [16, 64, 112, 112], then
+     * the 4×4 patches of the pooled [16, 64, 56, 56] laid out as rows (the patch-embedding copy). */
+    float *xp = lkt_rand(16L * 64 * 112 * 112, 1), *yp = lkt_rand(16L * 64 * 56 * 56, 1), *zp = lkt_rand(16L * 64 * 56 * 56, 1);
+    const long pshape[6] = {16, 64, 14, 4, 14, 4};
+    const int pperm[6] = {0, 2, 4, 1, 3, 5};
+    TIMEN("maxpool b16 64x112 k3 s2 p1", 0, 5, lk_maxpool2d(16, 64, 112, 112, 3, 3, 2, 2, 1, 1, xp, yp));
+    TIMEN("transpose b16 4x4 patches of 64x56", 0, 5, lk_transpose(6, pshape, pperm, yp, zp));
+    free(xp); free(yp); free(zp);
   }
   TIME("img2seq [192, 196] -> [196, 192]", 0, lk_img2seq(1, 192, 196, pe, y));
   TIME("layernorm [197, 192]", 0, lk_layernorm(N, C, x, w1, b1, 1e-6f, y));

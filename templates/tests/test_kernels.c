@@ -286,8 +286,9 @@ static void test_attention(void) {
 }
 
 static void test_pool(void) {
-  for (int t = 0; t < 10; ++t) {
-    int k = lkt_int(1, 4), s = lkt_int(1, 3), p = lkt_int(0, k / 2), H = lkt_int(k, 15), W = lkt_int(k, 15), B = lkt_int(1, 2), C = lkt_int(1, 5);
+  for (int t = 0; t < 20; ++t) { /* the second half with rows wide enough for the vector columns */
+    int k = lkt_int(1, 4), s = lkt_int(1, 3), p = lkt_int(0, k / 2), H = lkt_int(k, 15), W = lkt_int(k, t < 10 ? 15 : 70);
+    int B = lkt_int(1, 2), C = lkt_int(1, 5);
     int Ho = (H + 2 * p - k) / s + 1, Wo = (W + 2 * p - k) / s + 1;
     long ny = (long)B * C * Ho * Wo;
     float *x = lkt_rand((long)B * C * H * W, 1), *y = lkt_rand(ny, 1), *r = lkt_rand(ny, 1);
@@ -306,6 +307,16 @@ static void test_pool(void) {
     lk_maxpool2d(2, 3, 20, 18, 3, 3, 2, 2, 1, 1, x, y);
     lk_maxpool2d_naive(2, 3, 20, 18, 3, 3, 2, 2, 1, 1, x, r);
     lkt_check_exact("maxpool2d 3x3 s2 p1 with NaN", y, r, ny);
+    free(x); free(y); free(r);
+  }
+  {
+    /* The stem pool at its real size, batch 1 (both threads), NaNs in vector lanes and edges. */
+    const long nx = 64L * 112 * 112, ny = 64L * 56 * 56;
+    float *x = lkt_rand(nx, 1), *y = lkt_rand(ny, 1), *r = lkt_rand(ny, 1);
+    x[0] = NAN; x[112 * 5 + 17] = NAN; x[112 * 112 + 111] = NAN; x[nx / 2 + 40] = NAN; x[nx - 1] = NAN;
+    lk_maxpool2d(1, 64, 112, 112, 3, 3, 2, 2, 1, 1, x, y);
+    lk_maxpool2d_naive(1, 64, 112, 112, 3, 3, 2, 2, 1, 1, x, r);
+    lkt_check_exact("maxpool2d 64x112x112 3x3 s2 p1 with NaN", y, r, ny);
     free(x); free(y); free(r);
   }
   for (int t = 0; t < 10; ++t) {
@@ -357,6 +368,19 @@ static void test_layout(void) {
     lk_transpose(6, shape, perm, x, y);
     lk_copy_strided_naive(6, oshape, x, sx, r, ys);
     lkt_check_exact("transpose: 16x16 patches of 2x3x224x224", y, r, total);
+    free(x); free(y); free(r);
+  }
+  {
+    /* CeiT's I2T patches: 4×4 of the pooled [B, 64, 56, 56], rows of 4 floats in runs of 4 (kh), at
+     * batch 3 so the threads' row ranges start in the middle of a run. */
+    const long shape[6] = {3, 64, 14, 4, 14, 4}, total = 3L * 64 * 56 * 56;
+    const int perm[6] = {0, 2, 4, 1, 3, 5};
+    const long sx[6] = {64L * 56 * 56, 4L * 56, 4, 56L * 56, 56, 1}, ys[6] = {196L * 1024, 14L * 1024, 1024, 16, 4, 1};
+    const long oshape[6] = {3, 14, 14, 64, 4, 4};
+    float *x = lkt_rand(total, 1), *y = lkt_rand(total, 1), *r = lkt_rand(total, 1);
+    lk_transpose(6, shape, perm, x, y);
+    lk_copy_strided_naive(6, oshape, x, sx, r, ys);
+    lkt_check_exact("transpose: 4x4 patches of 3x64x56x56", y, r, total);
     free(x); free(y); free(r);
   }
   {
