@@ -285,6 +285,21 @@ static void test_attention(void) {
   }
 }
 
+/* lk_maxpool2d 3×3, stride 2, padding 1 of B×C×H×W with NaN at the given input offsets, exactly
+ * against the naive loop. */
+static void check_maxpool_nan(int B, int C, int H, int W, const long *nans, int count) {
+  const int Ho = (H + 2 - 3) / 2 + 1, Wo = (W + 2 - 3) / 2 + 1;
+  const long nx = (long)B * C * H * W, ny = (long)B * C * Ho * Wo;
+  float *x = lkt_rand(nx, 1), *y = lkt_rand(ny, 1), *r = lkt_rand(ny, 1);
+  char what[96];
+  for (int i = 0; i < count; ++i) x[nans[i]] = NAN;
+  lk_maxpool2d(B, C, H, W, 3, 3, 2, 2, 1, 1, x, y);
+  lk_maxpool2d_naive(B, C, H, W, 3, 3, 2, 2, 1, 1, x, r);
+  snprintf(what, sizeof what, "maxpool2d %dx%dx%dx%d 3x3 s2 p1 with NaN", B, C, H, W);
+  lkt_check_exact(what, y, r, ny);
+  free(x); free(y); free(r);
+}
+
 static void test_pool(void) {
   for (int t = 0; t < 20; ++t) { /* the second half with rows wide enough for the vector columns */
     int k = lkt_int(1, 4), s = lkt_int(1, 3), p = lkt_int(0, k / 2), H = lkt_int(k, 15), W = lkt_int(k, t < 10 ? 15 : 70);
@@ -299,26 +314,10 @@ static void test_pool(void) {
     lkt_check_exact(what, y, r, ny);
     free(x); free(y); free(r);
   }
-  {
-    /* CeiT's stem pool (3×3, stride 2, padding 1) on a 2×3×20×18 image with NaNs, which propagate. */
-    const long nx = 2L * 3 * 20 * 18, ny = 2L * 3 * 10 * 9;
-    float *x = lkt_rand(nx, 1), *y = lkt_rand(ny, 1), *r = lkt_rand(ny, 1);
-    x[5] = NAN; x[400] = NAN; x[nx - 1] = NAN;
-    lk_maxpool2d(2, 3, 20, 18, 3, 3, 2, 2, 1, 1, x, y);
-    lk_maxpool2d_naive(2, 3, 20, 18, 3, 3, 2, 2, 1, 1, x, r);
-    lkt_check_exact("maxpool2d 3x3 s2 p1 with NaN", y, r, ny);
-    free(x); free(y); free(r);
-  }
-  {
-    /* The stem pool at its real size, batch 1 (both threads), NaNs in vector lanes and edges. */
-    const long nx = 64L * 112 * 112, ny = 64L * 56 * 56;
-    float *x = lkt_rand(nx, 1), *y = lkt_rand(ny, 1), *r = lkt_rand(ny, 1);
-    x[0] = NAN; x[112 * 5 + 17] = NAN; x[112 * 112 + 111] = NAN; x[nx / 2 + 40] = NAN; x[nx - 1] = NAN;
-    lk_maxpool2d(1, 64, 112, 112, 3, 3, 2, 2, 1, 1, x, y);
-    lk_maxpool2d_naive(1, 64, 112, 112, 3, 3, 2, 2, 1, 1, x, r);
-    lkt_check_exact("maxpool2d 64x112x112 3x3 s2 p1 with NaN", y, r, ny);
-    free(x); free(y); free(r);
-  }
+  /* CeiT's stem pool (3×3, stride 2, padding 1) with NaNs, which propagate: on a 2×3×20×18 image,
+   * and at its real size, batch 1 (both threads), with NaNs in vector lanes and at edges. */
+  check_maxpool_nan(2, 3, 20, 18, (const long[]){5, 400, 2L * 3 * 20 * 18 - 1}, 3);
+  check_maxpool_nan(1, 64, 112, 112, (const long[]){0, 112 * 5 + 17, 112 * 112 + 111, 64L * 112 * 112 / 2 + 40, 64L * 112 * 112 - 1}, 5);
   for (int t = 0; t < 10; ++t) {
     long outer = PICK(), L = PICK(), inner = t < 3 ? 1 : PICK();
     float *x = lkt_rand(outer * L * inner, 1), *y = lkt_rand(outer * inner, 1), *r = lkt_rand(outer * inner, 1);
@@ -336,6 +335,22 @@ static void test_pool(void) {
     lkt_check("global_avgpool 2x5x7x7", y, r, 10, 1e-5);
     free(x); free(y); free(r);
   }
+}
+
+/* Checks lk_transpose's patch layout [B, C, S/P, P, S/P, P] → [B, S/P, S/P, C, P, P] of B images
+ * C×S×S against the naive strided copy, exactly. */
+static void check_patch_copy(long B, long C, long S, long P) {
+  const long n = S / P, total = B * C * S * S;
+  const long shape[6] = {B, C, n, P, n, P}, oshape[6] = {B, n, n, C, P, P};
+  const long sx[6] = {C * S * S, P * S, P, S * S, S, 1}, ys[6] = {n * n * C * P * P, n * C * P * P, C * P * P, P * P, P, 1};
+  const int perm[6] = {0, 2, 4, 1, 3, 5};
+  float *x = lkt_rand(total, 1), *y = lkt_rand(total, 1), *r = lkt_rand(total, 1);
+  char what[96];
+  lk_transpose(6, shape, perm, x, y);
+  lk_copy_strided_naive(6, oshape, x, sx, r, ys);
+  snprintf(what, sizeof what, "transpose: %ldx%ld patches of %ldx%ldx%ldx%ld", P, P, B, C, S, S);
+  lkt_check_exact(what, y, r, total);
+  free(x); free(y); free(r);
 }
 
 static void test_layout(void) {
@@ -357,32 +372,12 @@ static void test_layout(void) {
       free(x); free(y); free(r);
     }
   }
-  {
-    /* The patch embedding's copy (patch-embedding pass): [B, C, Ho, kh, Wo, kw] → [B, Ho, Wo, C, kh,
-     * kw], rows of kw floats, as ViT's 16×16 patches of a 3×224×224 image, batch 2. */
-    const long shape[6] = {2, 3, 14, 16, 14, 16}, total = 2L * 3 * 224 * 224;
-    const int perm[6] = {0, 2, 4, 1, 3, 5};
-    const long sx[6] = {3L * 224 * 224, 16L * 224, 16, 224L * 224, 224, 1}, ys[6] = {196L * 768, 14L * 768, 768, 256, 16, 1};
-    const long oshape[6] = {2, 14, 14, 3, 16, 16};
-    float *x = lkt_rand(total, 1), *y = lkt_rand(total, 1), *r = lkt_rand(total, 1);
-    lk_transpose(6, shape, perm, x, y);
-    lk_copy_strided_naive(6, oshape, x, sx, r, ys);
-    lkt_check_exact("transpose: 16x16 patches of 2x3x224x224", y, r, total);
-    free(x); free(y); free(r);
-  }
-  {
-    /* CeiT's I2T patches: 4×4 of the pooled [B, 64, 56, 56], rows of 4 floats in runs of 4 (kh), at
-     * batch 3 so the threads' row ranges start in the middle of a run. */
-    const long shape[6] = {3, 64, 14, 4, 14, 4}, total = 3L * 64 * 56 * 56;
-    const int perm[6] = {0, 2, 4, 1, 3, 5};
-    const long sx[6] = {64L * 56 * 56, 4L * 56, 4, 56L * 56, 56, 1}, ys[6] = {196L * 1024, 14L * 1024, 1024, 16, 4, 1};
-    const long oshape[6] = {3, 14, 14, 64, 4, 4};
-    float *x = lkt_rand(total, 1), *y = lkt_rand(total, 1), *r = lkt_rand(total, 1);
-    lk_transpose(6, shape, perm, x, y);
-    lk_copy_strided_naive(6, oshape, x, sx, r, ys);
-    lkt_check_exact("transpose: 4x4 patches of 3x64x56x56", y, r, total);
-    free(x); free(y); free(r);
-  }
+  /* The patch embedding's copy (patch-embedding pass): [B, C, Ho, P, Wo, P] → [B, Ho, Wo, C, P, P],
+   * rows of P floats. ViT's 16×16 patches of a 3×224×224 image, batch 2; CeiT's I2T 4×4 patches of
+   * the pooled 64×56×56, rows of 4 floats in runs of 4, at batch 3 so the threads' row ranges start
+   * in the middle of a run. */
+  check_patch_copy(2, 3, 224, 16);
+  check_patch_copy(3, 64, 56, 4);
   {
     int B = 2, N = 197 - 1, C = 40;
     long n = (long)B * N * C;

@@ -2200,10 +2200,15 @@ static inline float lk__pool_max(float a, float b) { return a > b || a != a ? a 
 /* The same choice as lk__pool_max, lane by lane. */
 static inline lk_vf lk__pool_vmax(lk_vf a, lk_vf b) { return lk_vselect((a > b) | (a != a), a, b); }
 
-/* Scratch floats per thread for lk__maxpool_rows: the padded row and its sw phases. */
-static long lk__maxpool_scratch(int kw, int sw, int Wo) {
-  long np = Wo + (kw - 1) / sw; /* ≥ L / sw: col's np·sw floats cover the L positions */
-  return lk_round_up(np * sw, 16) + (sw == 1 ? 0 : (long)sw * lk_round_up(np, 16));
+/* The scratch of lk__maxpool_rows, per thread: col, np·sw floats (np = Wo + (kw − 1)/sw, so they
+ * cover the L positions below), then, for sw > 1, the sw phases of np floats, *pstride apart,
+ * from *phase_at (for sw = 1, col is its own single phase: both 0). Returns the total floats. */
+static long lk__maxpool_layout(int kw, int sw, int Wo, long *np, long *phase_at, long *pstride) {
+  *np = Wo + (kw - 1) / sw;
+  const long ncol = lk_round_up(*np * sw, 16);
+  *pstride = sw == 1 ? 0 : lk_round_up(*np, 16);
+  *phase_at = sw == 1 ? 0 : ncol;
+  return ncol + sw * *pstride;
 }
 
 /* Output rows [r0, r1) of the B·C·Ho rows. For each: the max over the window's input rows, along
@@ -2216,10 +2221,11 @@ static long lk__maxpool_scratch(int kw, int sw, int Wo) {
  * 1: 0.69 → 0.30 ms). */
 static void lk__maxpool_rows(long r0, long r1, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw, int Ho,
                              int Wo, const float *restrict x, float *restrict y, float *restrict col) {
-  const long L = (long)(Wo - 1) * sw + kw, np = Wo + (kw - 1) / sw;
+  long np, phase_at, pstride;
+  lk__maxpool_layout(kw, sw, Wo, &np, &phase_at, &pstride);
+  float *phase = col + phase_at;
+  const long L = (long)(Wo - 1) * sw + kw;
   const int wv = (int)lk_min_l(Ww, L - pw); /* input columns some window reads */
-  float *phase = sw == 1 ? col : col + lk_round_up(np * sw, 16);
-  const long pstride = sw == 1 ? 0 : lk_round_up(np, 16);
   for (long i = 0; i < np * sw; ++i) col[i] = -INFINITY; /* the padding; only [pw, pw + wv) changes */
   for (long r = r0; r < r1; ++r) {
     const float *xp = x + r / Ho * Hh * Ww;
@@ -2250,7 +2256,7 @@ static void lk__maxpool_rows(long r0, long r1, int Hh, int Ww, int kh, int kw, i
 
 /* maxpool2d, NCHW: y[B, C, Ho, Wo], Ho = (Hh + 2·ph − kh)/sh + 1 (floor, as PyTorch's default);
  * padding counts as −inf (it never wins). NaN propagates, as torch.max_pool2d. Threads split the
- * output rows; each needs lk__maxpool_scratch floats (out of memory: the naive loop). */
+ * output rows; each needs the scratch lk__maxpool_layout describes (out of memory: the naive loop). */
 void lk_maxpool2d(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, int ph, int pw,
                   const float *x, float *y) {
   int Ho = (Hh + 2 * ph - kh) / sh + 1, Wo = (Ww + 2 * pw - kw) / sw + 1;
@@ -2258,8 +2264,8 @@ void lk_maxpool2d(int B, int C, int Hh, int Ww, int kh, int kw, int sh, int sw, 
   if (rows <= 0 || Wo <= 0) return;
   LK_OMP(parallel if(rows * Wo * kh * kw >= LK_PAR_MIN))
   {
-    long r0, r1;
-    float *col = lk_scratch_alloc((size_t)lk__maxpool_scratch(kw, sw, Wo));
+    long r0, r1, np, phase_at, pstride;
+    float *col = lk_scratch_alloc((size_t)lk__maxpool_layout(kw, sw, Wo, &np, &phase_at, &pstride));
     lk_split(rows, lk_team_size(), lk_thread_id(), &r0, &r1);
     if (col) lk__maxpool_rows(r0, r1, Hh, Ww, kh, kw, sh, sw, ph, pw, Ho, Wo, x, y, col);
     else
@@ -2398,6 +2404,8 @@ void lk_copy_strided(int rank, const long *shape, const float *x, const long *sx
         const long k0 = inner >= 0 ? idx[inner] : 0, run = lk_min_l(ni - k0, r1 - row);
         const float *xs = x + ox;
         float *ys = y + oy;
+        /* Rows of a constant length become one move each; through lk__layout_short_copy's run-time
+         * length (even with a 4-float step added to it) CeiT's copy took 3.3–4.5 ms, not 1.1–1.5. */
         if (contiguous && len == 4)
           for (long k = 0; k < run; ++k) memcpy(ys + k * ti, xs + k * si, 4 * sizeof(float));
         else if (contiguous && len == LK_VW)
