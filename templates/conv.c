@@ -202,7 +202,7 @@ static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, 
       if (lo < hi) {
         lk__gemm_args g = g0;
         g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
-        lk__gemm_rect(&g, 0, cog, (int)lo, (int)hi, ws);
+        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
       }
     }
     lk_scratch_free(pad);

@@ -27,8 +27,21 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
 void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
                             const float *scale, long scale_bs, int act, const float *residual, float *y) {
   if (scale_bs == 0) { rows *= batch; batch = 1; }
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, (long)rows * K, K, 1, W, 0, 1, K, y, (long)rows * N, N, 0.0f, NULL,
-                  bias, act, residual, (long)rows * N, N, scale, scale_bs);
+  lk_fused_linear_strided(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
+                          (long)rows * N, y, (long)rows * N);
+}
+
+/* Per sample b < batch, at its own strides: y_b = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b with
+ * x_b = x + b·xbs, residual_b = residual + b·rbs, y_b = y + b·ybs ([rows, K], [rows, N], [rows, N],
+ * rows dense), s_b = scale + b·scale_bs, or no scale when scale is NULL. For samples that are views
+ * (a token buffer's rows 1..196 of 197, next to the class token): one parallel region, and W packed
+ * once per block for all the samples a thread takes (lk__gemm_rect) instead of once per sample in
+ * a C loop of calls. */
+void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
+                             const float *bias, const float *scale, long scale_bs, int act, const float *residual,
+                             long rbs, float *y, long ybs) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, xbs, K, 1, W, 0, 1, K, y, ybs, N, 0.0f, NULL, bias, act,
+                  residual, rbs, N, scale, scale ? scale_bs : 0);
 }
 
 /* Reference: dot products in double, the activation in double (libm), the residual added in
@@ -46,17 +59,24 @@ void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *
   }
 }
 
-void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+void lk_fused_linear_strided_naive(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
+                                   const float *bias, const float *scale, long scale_bs, int act,
+                                   const float *residual, long rbs, float *y, long ybs) {
   for (int b = 0; b < batch; ++b)
     for (int r = 0; r < rows; ++r)
       for (int n = 0; n < N; ++n) {
-        const float *xr = x + ((long)b * rows + r) * K, *s = scale + b * scale_bs;
-        long o = ((long)b * rows + r) * N + n;
+        const float *xr = x + b * xbs + (long)r * K, *s = scale ? scale + b * scale_bs : NULL;
+        long o = (long)r * N + n;
         double acc = bias ? bias[n] : 0.0;
-        for (int k = 0; k < K; ++k) acc += (double)(xr[k] * s[k]) * W[(long)n * K + k];
+        for (int k = 0; k < K; ++k) acc += (double)(s ? xr[k] * s[k] : xr[k]) * W[(long)n * K + k];
         acc = lk_apply_act_ref(act, acc);
-        if (residual) acc += residual[o];
-        y[o] = (float)acc;
+        if (residual) acc += residual[b * rbs + o];
+        y[b * ybs + o] = (float)acc;
       }
+}
+
+void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  lk_fused_linear_strided_naive(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
+                                (long)rows * N, y, (long)rows * N);
 }

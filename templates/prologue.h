@@ -490,6 +490,9 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
                      const float *residual, float *y);
 void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
                             const float *scale, long scale_bs, int act, const float *residual, float *y);
+void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
+                             const float *bias, const float *scale, long scale_bs, int act, const float *residual,
+                             long rbs, float *y, long ybs);
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);

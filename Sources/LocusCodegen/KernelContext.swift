@@ -88,6 +88,12 @@ struct KernelContext {
     return "\(base) + (long)\(b) * \(plan.layout[v]?.sampleStride ?? t.count)"
   }
 
+  /// Floats between consecutive samples of a batched value: its size, or more for a view (a row
+  /// slice of a token buffer). For kernels that take per-sample strides (`KernelEntry.foldsSampleStrides`).
+  func sampleStride(_ v: ValueID) -> Int {
+    plan.layout[v]?.sampleStride ?? graph[v].type.count
+  }
+
   /// Whether an operand or the result is a view whose samples sit further apart than the kernels
   /// assume (a row slice of a token buffer): the node then runs one sample at a time.
   var stridesSamples: Bool {
@@ -164,7 +170,7 @@ struct KernelContext {
     sample = "b"
     try body(&self)
     sample = nil
-    w.close("for b")
+    w.closeDroppingEmpty("for b")
   }
 }
 

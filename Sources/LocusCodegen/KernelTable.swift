@@ -46,6 +46,9 @@ struct KernelEntry: Sendable {
   /// (`KernelContext.perSample`), so the planner may give it per-sample views. Every kernel that is
   /// not `.strided` does; a `.strided` one folds the batch into its own strides and must say so.
   var runsPerSample: Bool? = nil
+  /// Whether the emission takes views whose samples sit apart (`KernelContext.stridesSamples`)
+  /// in one call, with per-sample strides, instead of one call per sample.
+  var foldsSampleStrides = false
 
   var takesSampleViews: Bool {
     if let runsPerSample { return runsPerSample }
@@ -54,7 +57,8 @@ struct KernelEntry: Sendable {
   }
 
   func emitNode(_ context: inout KernelContext) throws(CodegenError) {
-    try context.perSample(batch.loops(context.node, context.graph) || context.stridesSamples, emit)
+    let strided = context.stridesSamples && !foldsSampleStrides
+    try context.perSample(batch.loops(context.node, context.graph) || strided, emit)
   }
 
   func workspace(_ node: Node, _ graph: Graph) -> Int {
@@ -74,7 +78,7 @@ enum KernelTable {
       "sdpa": KernelEntry(batch: .together, emit: emitSDPA),
       "local_attention": KernelEntry(batch: .together, emit: emitLocalAttention),
       // Fused (Kernels+Fused.swift)
-      "fused_linear": KernelEntry(batch: .sharedBy(fusedLinearWeights), emit: emitFusedLinear),
+      "fused_linear": KernelEntry(batch: .sharedBy(fusedLinearWeights), emit: emitFusedLinear, foldsSampleStrides: true),
       "token_dwconv": KernelEntry(batch: .shared([1, 2]), emit: emitTokenDWConv),
       "shifted_local_attention": KernelEntry(batch: .sharedBy { Array(2..<$0.operands.count) }, emit: emitShiftedLocalAttention),
       // Normalisations and reductions (Kernels+Reductions.swift)

@@ -13,6 +13,21 @@ extension KernelTable {
     let bias = a.hasBias ? try k.arg(2) : "NULL"
     let residual = a.hasResidual ? try k.arg(k.node.operands.count - 1) : "NULL"
     let act = try activationCode(a.activation, &k)
+    if x.batched, !k.runsPerSample, k.stridesSamples {
+      // Samples that are views (rows 1... of each sample's tokens): one call with their strides.
+      let perSample = k.count(Array(x.shape.dropLast()), batched: false)
+      let ops = k.node.operands
+      var scale = "NULL", scaleStride = "0"
+      if let s = a.scaleOperand {
+        scale = try k.arg(s)
+        scaleStride = k.operand(s).batched ? "\(k.sampleStride(ops[s]))" : "0"
+      }
+      let rStride = a.hasResidual && k.operand(ops.count - 1).batched ? k.sampleStride(ops[ops.count - 1]) : 0
+      let args = [k.batch(), perSample, "\(kk)", "\(n)", try k.arg(0), "\(k.sampleStride(ops[0]))", try k.arg(1), bias,
+                  scale, scaleStride, act, residual, "\(rStride)", try k.out(), "\(k.sampleStride(k.node.id))"]
+      k.call("lk_fused_linear_strided", args, from: "fused_linear.c")
+      return
+    }
     if let s = a.scaleOperand {
       // Per sample: x_b [rows, K] scaled by s_b [K] (or one s for every sample).
       guard x.batched else { throw k.unsupported("an input scale on a projection of a value shared by every sample") }

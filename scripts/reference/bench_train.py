@@ -1,14 +1,20 @@
 """Training throughput of a spec's model (default localvit_fmnist) in PyTorch: forward + backward + AdamW step on random data.
 
 Times eager mode and, when it works on this machine, torch.compile (the model compiled, the optimizer eager);
-a compile failure is reported and skipped. Each mode: 5 warm-up steps, then the median of 30 timed steps.
+a compile failure is reported and skipped.
 
-    python bench_train.py [--spec localvit_fmnist] [--batch 64] [--threads 2] [--steps 30] [--warmup 5] [--no-compile] [--json]
-                          [--locus ../../.build/release/locus]
+    python bench_train.py [--spec localvit_fmnist] [--batch 64] [--threads 2] [--steps 30] [--rounds 5] [--warmup 5]
+                          [--no-compile] [--json] [--locus ../../.build/release/locus]
 
 With --locus, the same step of Locus's generated training library (`locus train --benchmark-steps`,
-same batch, threads, steps, clipping and AdamW settings) is timed in the same run, after PyTorch, and
-the ratio Locus / eager is printed.
+same batch, threads, clipping and AdamW settings) is timed in the same run, and the ratios Locus / eager
+and Locus / torch.compile are printed.
+
+The frameworks take turns: each is warmed up once (--warmup steps), then --rounds rounds each time
+--steps steps of eager, then torch.compile, then Locus (a `locus train --benchmark-steps` process per
+round, which warms up by itself). Each column is the median of its pooled steps, and "per round" gives
+the range of Locus / eager over the rounds: this VM's speed drifts by 10-70 % over minutes, and one
+framework timed alone during a slow phase skews a sequential comparison.
 """
 import argparse
 import json
@@ -25,32 +31,35 @@ from locus_ref.train import adamw, loss_of
 from models import build, constants
 
 
-def time_steps(model, x, y, warmup, steps, clip):
-    """Median and min seconds of one forward + backward (+ clip) + AdamW step, after `warmup` untimed steps."""
-    opt = adamw(model, 2e-3, 0.05)
-    times = []
-    for i in range(warmup + steps):
-        tic = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = loss_of(model(x), y)
-        loss.backward()
-        if clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - tic)
-    return statistics.median(times), min(times)
+class Stepper:
+    """One PyTorch mode's model and optimizer, kept across rounds."""
+
+    def __init__(self, mode, args, x, y):
+        torch.manual_seed(0)
+        model = build(args.spec).train()
+        self.model = torch.compile(model) if mode == "compile" else model
+        self.opt = adamw(model, 2e-3, 0.05)
+        self.x, self.y, self.clip = x, y, args.clip
+
+    def steps(self, n):
+        """Milliseconds of each of n forward + backward (+ clip) + AdamW steps."""
+        times = []
+        for _ in range(n):
+            tic = time.perf_counter()
+            self.opt.zero_grad(set_to_none=True)
+            loss = loss_of(self.model(self.x), self.y)
+            loss.backward()
+            if self.clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+            self.opt.step()
+            times.append((time.perf_counter() - tic) * 1e3)
+        return times
 
 
-def bench(mode, args, x, y):
-    torch.manual_seed(0)
-    model = build(args.spec).train()
-    if mode == "compile":
-        model = torch.compile(model)
-    tic = time.perf_counter()
-    median, best = time_steps(model, x, y, args.warmup, args.steps, args.clip)
-    return {"ms_per_step": median * 1e3, "min_ms_per_step": best * 1e3,
-            "images_per_s": args.batch / median, "total_s": time.perf_counter() - tic}
+def summary(times, batch):
+    median = statistics.median(times)
+    return {"ms_per_step": median, "min_ms_per_step": min(times), "images_per_s": batch / (median / 1e3),
+            "steps": len(times)}
 
 
 def main():
@@ -58,7 +67,8 @@ def main():
     parser.add_argument("--spec", default="localvit_fmnist", help="a spec of specs/ with a PyTorch reference model")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per framework per round")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (see the module docstring)")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--clip", type=float, default=0.0, help="also clip the global grad norm (train_fmnist: 1.0)")
     parser.add_argument("--no-compile", action="store_true")
@@ -72,22 +82,48 @@ def main():
     y = torch.randint(0, c["classes"], (args.batch,), generator=gen)
 
     result = {"spec": args.spec, "batch": args.batch, "threads": args.threads, "steps": args.steps,
-              "warmup": args.warmup, "clip": args.clip, "torch": torch.__version__}
+              "rounds": args.rounds, "warmup": args.warmup, "clip": args.clip, "torch": torch.__version__}
+    steppers, times = {}, {}
     for mode in ["eager"] + ([] if args.no_compile else ["compile"]):
         try:
-            result[mode] = bench(mode, args, x, y)
+            steppers[mode] = Stepper(mode, args, x, y)
+            steppers[mode].steps(args.warmup)                                  # torch.compile compiles here
+            times[mode] = []
         except Exception as e:                                              # inductor needs a working C++ toolchain
             result[mode] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
     if args.locus:
-        result["locus"] = bench_locus(args)
-        if "eager" in result and "ms_per_step" in result["eager"]:
-            result["locus_over_eager"] = result["locus"]["median_ms"] / result["eager"]["ms_per_step"]
+        times["locus"] = []
+    per_round = []
+    for _ in range(args.rounds):
+        medians = {}
+        for mode, stepper in steppers.items():
+            t = stepper.steps(args.steps)
+            times[mode] += t
+            medians[mode] = statistics.median(t)
+        if args.locus:
+            run = bench_locus(args)
+            if "error" in run:
+                result["locus"] = run
+                break
+            times["locus"] += run["times_ms"]
+            medians["locus"] = statistics.median(run["times_ms"])
+            if "eager" in medians:
+                per_round.append(medians["locus"] / medians["eager"])
+    for mode, t in times.items():
+        if t and "error" not in result.get(mode, {}):
+            result[mode] = summary(t, args.batch)
+    if "ms_per_step" in result.get("locus", {}):
+        for mode in ["eager", "compile"]:
+            if "ms_per_step" in result.get(mode, {}):
+                result[f"locus_over_{mode}"] = result["locus"]["ms_per_step"] / result[mode]["ms_per_step"]
+        if per_round:
+            result["locus_over_eager_per_round"] = [min(per_round), max(per_round)]
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"{args.spec} train step (fwd + bwd + AdamW), batch {args.batch}, {args.threads} threads, "
-          f"median of {args.steps} after {args.warmup} warm-up, torch {torch.__version__}")
-    for mode in ["eager", "compile"]:
+          f"{args.rounds} interleaved rounds of {args.steps} steps after {args.warmup} warm-up, torch {torch.__version__}")
+    for mode in ["eager", "compile", "locus"]:
         r = result.get(mode)
         if r is None:
             continue
@@ -96,11 +132,11 @@ def main():
         else:
             print(f"  {mode:8s} {r['ms_per_step']:8.2f} ms/step (min {r['min_ms_per_step']:.2f})  "
                   f"{r['images_per_s']:8.0f} images/s")
-    if "locus" in result:
-        r = result["locus"]
-        print(f"  {'locus':8s} {r['median_ms']:8.2f} ms/step (min {r['min_ms']:.2f})  {r['images_per_s']:8.0f} images/s")
-        if "locus_over_eager" in result:
-            print(f"  locus / eager: {result['locus_over_eager']:.2f}× the time per step")
+    if "locus_over_eager" in result:
+        lo, hi = result.get("locus_over_eager_per_round", [float("nan")] * 2)
+        print(f"  locus / eager: {result['locus_over_eager']:.2f}× the time per step (per round {lo:.2f}-{hi:.2f})")
+    if "locus_over_compile" in result:
+        print(f"  locus / torch.compile: {result['locus_over_compile']:.2f}×")
     return 0
 
 
@@ -113,7 +149,10 @@ def bench_locus(args):
     out = subprocess.run(command, cwd=root, capture_output=True, text=True, env=os.environ)
     if out.returncode != 0:
         return {"error": out.stderr.strip()}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    run = json.loads(out.stdout.strip().splitlines()[-1])
+    if "times_ms" not in run:
+        return {"error": "this locus binary prints no times_ms: rebuild it"}
+    return run
 
 
 if __name__ == "__main__":

@@ -76,6 +76,21 @@ static void dwconv(int v) {
   }
 }
 
+/* fused_linear over the samples of a view (rows 1..rows of each sample's rows + 1 tokens): one
+ * lk_fused_linear_strided call against the per-sample loop of lk_fused_linear calls it replaced. */
+static int sB, sRows, sK, sN, sAct, sRes;
+static float *sx, *sw, *sb, *sy;
+static void strided_fl(int v) {
+  long xbs = (long)(sRows + 1) * sK, ybs = (long)(sRows + 1) * sN;
+  float *res = sRes ? sy + sN : NULL;
+  if (v == 0) {
+    lk_fused_linear_strided(sB, sRows, sK, sN, sx + sK, xbs, sw, sb, NULL, 0, sAct, res, ybs, sy + sN, ybs);
+    return;
+  }
+  for (int b = 0; b < sB; ++b)
+    lk_fused_linear(sRows, sK, sN, sx + sK + b * xbs, sw, sb, sAct, res ? res + b * ybs : NULL, sy + sN + b * ybs);
+}
+
 /* Times the nv variants of one case in alternation; prints one line per variant and the speed-up
  * of variant 0 over variant 1. */
 static void compare(const char *title, void (*run)(int), int nv, const char *const *labels, double gflop) {
@@ -115,6 +130,24 @@ int main(void) {
   }
   lk_scratch_free(x); lk_scratch_free(w1); lk_scratch_free(b1); lk_scratch_free(w2); lk_scratch_free(b2);
   lk_scratch_free(h); lk_scratch_free(r); lk_scratch_free(t);
+
+  {
+    /* LocalViT-T's FFN at batch 16 (expansion, then the projection added in place), and
+     * localvit_fmnist's input gradient of its expansion at training batch 64. */
+    static const int cfg[][6] = {{16, 196, 192, 768, LK_ACT_HSWISH, 0}, {16, 196, 768, 192, LK_ACT_NONE, 1},
+                                 {64, 49, 256, 64, LK_ACT_NONE, 1}};
+    static const char *const ls[] = {"lk_fused_linear_strided, one call", "lk_fused_linear per sample"};
+    for (int i = 0; i < 3; ++i) {
+      char title[128];
+      sB = cfg[i][0]; sRows = cfg[i][1]; sK = cfg[i][2]; sN = cfg[i][3]; sAct = cfg[i][4]; sRes = cfg[i][5];
+      sx = arena_rand((long)sB * (sRows + 1) * sK, 1); sw = arena_rand((long)sN * sK, (float)(3.0 / sqrt(sK)));
+      sb = arena_rand(sN, 0.1f); sy = arena_rand((long)sB * (sRows + 1) * sN, 1);
+      snprintf(title, sizeof title, "fused_linear over %d samples of a view: %dx%d -> %d%s", sB, sRows, sK, sN,
+               sRes ? ", + residual in place" : "");
+      compare(title, strided_fl, 2, ls, 2e-9 * sB * sRows * sK * sN);
+      lk_scratch_free(sx); lk_scratch_free(sw); lk_scratch_free(sb); lk_scratch_free(sy);
+    }
+  }
 
   {
     static const int cfg[][3] = {{14, 14, 768}, {7, 7, 256}};

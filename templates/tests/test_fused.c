@@ -182,6 +182,39 @@ static void test_fused_linear_scaled(void) {
   fused_linear_scaled_case(0, 5, 6, 7, LK_ACT_NONE, 1, 0, 0); /* nothing to do */
 }
 
+/* lk_fused_linear_strided on the layout the emitter gives it: each sample's rows are rows 1..rows
+ * of a [rows + 1]-row token buffer (the class token is row 0), x and y both such views, the
+ * residual in place (y) or separate, with or without a per-sample scale. Odd batches split samples
+ * between the threads, even ones give each thread a run of whole samples that share W's packing;
+ * K > 256 with the residual in place takes the one-sample stash. Row 0 of y must stay untouched. */
+static void fused_linear_strided_case(int batch, int rows, int K, int N, int act, int res, int scaled) {
+  long xbs = (long)(rows + 1) * K, ybs = (long)(rows + 1) * N, ny = (long)batch * ybs;
+  float *x = lkt_rand((long)batch * xbs, 1), *W = lkt_rand((long)N * K, (float)(3.0 / sqrt(K + 1.0)));
+  float *b = lkt_rand(N, 1), *s = lkt_rand((long)batch * K, 1), *R = lkt_rand(ny, 2), *y = lkt_rand(ny, 1);
+  float *ref = lkt_copy(y, ny);
+  char what[160];
+  for (long i = 0; i < (long)batch * K; ++i) s[i] = 0.5f + 0.5f * s[i];
+  if (res == 2) memcpy(ref, R, (size_t)ny * sizeof(float)), memcpy(y, R, (size_t)ny * sizeof(float));
+  lk_fused_linear_strided_naive(batch, rows, K, N, x + K, xbs, W, b, scaled ? s : NULL, K, act,
+                                res == 1 ? R + N : res == 2 ? ref + N : NULL, ybs, ref + N, ybs);
+  lk_fused_linear_strided(batch, rows, K, N, x + K, xbs, W, b, scaled ? s : NULL, K, act,
+                          res == 1 ? R + N : res == 2 ? y + N : NULL, ybs, y + N, ybs);
+  snprintf(what, sizeof what, "fused_linear_strided b%d %dx%d->%d %s res%d scale%d", batch, rows, K, N, act_names[act],
+           res, scaled);
+  lkt_check(what, y, ref, ny, 1e-5 * sqrt(K + 1.0) + act_tol(act));
+  free(x); free(W); free(b); free(s); free(R); free(y); free(ref);
+}
+
+static void test_fused_linear_strided(void) {
+  fused_linear_strided_case(4, 196, 192, 768, LK_ACT_HSWISH, 0, 0); /* LocalViT's expansion */
+  fused_linear_strided_case(3, 196, 768, 192, LK_ACT_NONE, 2, 1);   /* its projection, in place */
+  fused_linear_strided_case(6, 49, 256, 64, LK_ACT_NONE, 2, 0);     /* fmnist's backward, in place */
+  fused_linear_strided_case(5, 49, 600, 40, LK_ACT_GELU, 1, 0);     /* K slices, separate residual */
+  fused_linear_strided_case(2, 7, 300, 70, LK_ACT_RELU, 2, 1);      /* K slices, in place: stash */
+  fused_linear_strided_case(1, 1, 9, 5, LK_ACT_SIGMOID, 0, 1);
+  fused_linear_strided_case(0, 5, 6, 7, LK_ACT_NONE, 1, 0); /* nothing to do */
+}
+
 /* The general entry point: batches (with a shared operand), bias_m, beta, transposed A. */
 static void test_gemm_ex2(void) {
   for (int t = 0; t < 24; ++t) {
@@ -190,13 +223,14 @@ static void test_gemm_ex2(void) {
     float beta = t % 5 == 1 ? 0.5f : 0.0f;
     long rsc = N + t % 3, bsc = (long)M * rsc, nc = bsc * batch;
     long rsa = ta ? 1 : K, csa = ta ? M : 1;
+    long bsb = t % 6 == 1 ? 0 : (long)K * N; /* a shared B: each thread packs it once for its run of products */
     float *A = lkt_rand((long)M * K, 1), *B = lkt_rand((long)K * N * batch, (float)(3.0 / sqrt(K + 1.0)));
     float *bm = t % 4 < 2 ? lkt_rand(M, 1) : NULL, *bn = t % 3 ? lkt_rand(N, 1) : NULL;
     float *C = lkt_rand(nc, 1), *Cr = lkt_copy(C, nc);
     float *R = alias ? C : lkt_rand(nc, 1), *Rr = alias ? Cr : lkt_copy(R, nc);
     char what[128];
-    lk_gemm_ex2(batch, M, N, K, A, 0, rsa, csa, B, (long)K * N, N, 1, C, bsc, rsc, beta, bm, bn, act, R, bsc, rsc);
-    lk_gemm_ex2_naive(batch, M, N, K, A, 0, rsa, csa, B, (long)K * N, N, 1, Cr, bsc, rsc, beta, bm, bn, act, Rr, bsc, rsc);
+    lk_gemm_ex2(batch, M, N, K, A, 0, rsa, csa, B, bsb, N, 1, C, bsc, rsc, beta, bm, bn, act, R, bsc, rsc);
+    lk_gemm_ex2_naive(batch, M, N, K, A, 0, rsa, csa, B, bsb, N, 1, Cr, bsc, rsc, beta, bm, bn, act, Rr, bsc, rsc);
     snprintf(what, sizeof what, "gemm_ex2 b%d %dx%dx%d %s beta%g bias%d%d alias%d At%d", batch, M, N, K,
              act_names[act], beta, bm != NULL, bn != NULL, alias, ta);
     lkt_check(what, C, Cr, nc, 2e-5 * sqrt(K + 1.0) + act_tol(act));
@@ -309,6 +343,7 @@ int main(void) {
   test_gemm_ex2();
   test_fused_linear();
   test_fused_linear_scaled();
+  test_fused_linear_strided();
   test_token_dwconv();
   test_token_dwconv_vs_conv2d();
   test_thread_invariance();

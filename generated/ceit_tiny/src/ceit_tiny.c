@@ -508,6 +508,9 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
                      const float *residual, float *y);
 void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
                             const float *scale, long scale_bs, int act, const float *residual, float *y);
+void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
+                             const float *bias, const float *scale, long scale_bs, int act, const float *residual,
+                             long rbs, float *y, long ybs);
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
@@ -854,9 +857,56 @@ static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nm
   return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
 }
 
-/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
-static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
+/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
+ * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
+ * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
+static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
+                           const float *bp, float *ap, float *stash, long nc0) {
+  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
+  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+    const float *a = g->A + ic * g->rsa + pc * g->csa;
+    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
+    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+        lk__gemm_epi e;
+        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+        long rsd = g->rsc;
+        const float *bpan = bp + (long)jr * kc;
+        e.first = pc == 0;
+        e.last = last;
+        e.beta = g->beta;
+        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+        e.part = c; e.rsp = g->rsc;
+        e.act = g->act;
+        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+        if (stashes) {
+          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+          if (pc > 0) { e.part = s; e.rsp = nc0; }
+          if (!last) { dst = s; rsd = nc0; }
+        }
+        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
+        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
+        else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
+      } /* for ir */
+    } /* for jr */
+  } /* for ic */
+}
+
+/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
+ * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
+ * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
+ * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
+ * work as a third of the products. Each C element still sums its K slices in the same order.
+ * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
+static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
+                          int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g);
   const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
   const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
   float *bp = ws;
@@ -865,42 +915,15 @@ static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1
   for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
     int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
     for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
       if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
       else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-        const float *a = g->A + ic * g->rsa + pc * g->csa;
-        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
-        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-            lk__gemm_epi e;
-            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-            long rsd = g->rsc;
-            const float *bpan = bp + (long)jr * kc;
-            e.first = pc == 0;
-            e.last = last;
-            e.beta = g->beta;
-            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-            e.part = c; e.rsp = g->rsc;
-            e.act = g->act;
-            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-            if (stashes) {
-              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-              if (pc > 0) { e.part = s; e.rsp = nc0; }
-              if (!last) { dst = s; rsd = nc0; }
-            }
-            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
-            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
-            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
-          } /* for ir */
-        } /* for jr */
-      } /* for ic */
+      for (long i = 0; i < count; ++i) {
+        lk__gemm_args gi = *g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
+      }
     } /* for pc */
   } /* for jc */
 }
@@ -1006,24 +1029,35 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
   long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
   size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+  /* Products of one outer index that read the same B (and the same scale) pack it once per block
+   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
+  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
 
   LK_OMP(parallel num_threads(threads) if(threads > 1))
   {
     long j0, j1;
     float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
     lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
+    for (long j = j0, run; j < j1; j += run) {
       lk__gemm_args g = g0;
       long p = j / per, o = p / batch, b = p % batch;
       int m0, m1, n0, n1;
+      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
+       * to the thread's last job or the next outer index. */
+      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
       g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
       if (g.R) g.R += o * osr + b * bsr;
       if (g.scale_k) g.scale_k += b * bss;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
-      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
-      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
-      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
+      for (long i = 0; i < run && (K <= 0 || !ws); ++i) { /* degenerate K, or out of memory */
+        lk__gemm_args gi = g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
+        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
+      }
+      if (K > 0 && ws) lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
     }
     lk_scratch_free(ws);
   }
@@ -1082,7 +1116,7 @@ void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, con
                      .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
   if (M <= 0 || N <= 0) return;
   if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 0, M, 0, N, ws);
+  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
 }
 
 /* ---- Naive references (double accumulation), same signatures ---------------------------------- */
@@ -1316,7 +1350,7 @@ static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, 
       if (lo < hi) {
         lk__gemm_args g = g0;
         g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
-        lk__gemm_rect(&g, 0, cog, (int)lo, (int)hi, ws);
+        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
       }
     }
     lk_scratch_free(pad);
@@ -2575,8 +2609,21 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
 void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
                             const float *scale, long scale_bs, int act, const float *residual, float *y) {
   if (scale_bs == 0) { rows *= batch; batch = 1; }
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, (long)rows * K, K, 1, W, 0, 1, K, y, (long)rows * N, N, 0.0f, NULL,
-                  bias, act, residual, (long)rows * N, N, scale, scale_bs);
+  lk_fused_linear_strided(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
+                          (long)rows * N, y, (long)rows * N);
+}
+
+/* Per sample b < batch, at its own strides: y_b = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b with
+ * x_b = x + b·xbs, residual_b = residual + b·rbs, y_b = y + b·ybs ([rows, K], [rows, N], [rows, N],
+ * rows dense), s_b = scale + b·scale_bs, or no scale when scale is NULL. For samples that are views
+ * (a token buffer's rows 1..196 of 197, next to the class token): one parallel region, and W packed
+ * once per block for all the samples a thread takes (lk__gemm_rect) instead of once per sample in
+ * a C loop of calls. */
+void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
+                             const float *bias, const float *scale, long scale_bs, int act, const float *residual,
+                             long rbs, float *y, long ybs) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, xbs, K, 1, W, 0, 1, K, y, ybs, N, 0.0f, NULL, bias, act,
+                  residual, rbs, N, scale, scale ? scale_bs : 0);
 }
 
 /* Reference: dot products in double, the activation in double (libm), the residual added in
@@ -2594,19 +2641,26 @@ void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *
   }
 }
 
-void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+void lk_fused_linear_strided_naive(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
+                                   const float *bias, const float *scale, long scale_bs, int act,
+                                   const float *residual, long rbs, float *y, long ybs) {
   for (int b = 0; b < batch; ++b)
     for (int r = 0; r < rows; ++r)
       for (int n = 0; n < N; ++n) {
-        const float *xr = x + ((long)b * rows + r) * K, *s = scale + b * scale_bs;
-        long o = ((long)b * rows + r) * N + n;
+        const float *xr = x + b * xbs + (long)r * K, *s = scale ? scale + b * scale_bs : NULL;
+        long o = (long)r * N + n;
         double acc = bias ? bias[n] : 0.0;
-        for (int k = 0; k < K; ++k) acc += (double)(xr[k] * s[k]) * W[(long)n * K + k];
+        for (int k = 0; k < K; ++k) acc += (double)(s ? xr[k] * s[k] : xr[k]) * W[(long)n * K + k];
         acc = lk_apply_act_ref(act, acc);
-        if (residual) acc += residual[o];
-        y[o] = (float)acc;
+        if (residual) acc += residual[b * rbs + o];
+        y[b * ybs + o] = (float)acc;
       }
+}
+
+void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  lk_fused_linear_strided_naive(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
+                                (long)rows * N, y, (long)rows * N);
 }
 
 /* ---- templates/token_dwconv.c -------------------------------------------------------------- */

@@ -508,6 +508,9 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
                      const float *residual, float *y);
 void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
                             const float *scale, long scale_bs, int act, const float *residual, float *y);
+void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
+                             const float *bias, const float *scale, long scale_bs, int act, const float *residual,
+                             long rbs, float *y, long ybs);
 /* token_dwconv.c */
 void lk_token_dwconv(int B, int Hh, int Ww, int C, int kh, int kw, int sh, int sw, int ph, int pw,
                      const float *x, const float *w, const float *bias, int act, float *y);
@@ -854,9 +857,56 @@ static size_t lk__gemm_scratch_floats(const lk__gemm_args *g, long mmax, long nm
   return (size_t)(lk_round_up(kc * nc, 16) + lk_round_up(kc * mc, 16) + stash);
 }
 
-/* C[m0:m1, n0:n1] of one matrix, with the scratch of one thread. */
-static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1, float *ws) {
-  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g);
+/* Slice [pc, pc + kc) of K into C[m0:m1, jc:jc + nc] of one matrix, B's block already packed at
+ * bp: the MC row blocks, NR column panels and MR-row register tiles. ap: room for a packed A
+ * block; stash: the rectangle's rows × nc0 partial sums (used when lk__gemm_stashes). */
+static void lk__gemm_block(const lk__gemm_args *g, int m0, int m1, int jc, int nc, int pc, int kc,
+                           const float *bp, float *ap, float *stash, long nc0) {
+  const int pack_a = lk__gemm_packs_a(g), stashes = lk__gemm_stashes(g), last = pc + kc >= g->K;
+  for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
+    int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
+    int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
+    const float *a = g->A + ic * g->rsa + pc * g->csa;
+    if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
+    else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
+    for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
+      int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
+      for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
+        int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
+        lk__gemm_epi e;
+        float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
+        long rsd = g->rsc;
+        const float *bpan = bp + (long)jr * kc;
+        e.first = pc == 0;
+        e.last = last;
+        e.beta = g->beta;
+        e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
+        e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
+        e.part = c; e.rsp = g->rsc;
+        e.act = g->act;
+        e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
+        if (stashes) {
+          float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
+          if (pc > 0) { e.part = s; e.rsp = nc0; }
+          if (!last) { dst = s; rsd = nc0; }
+        }
+        if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
+        else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
+        else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
+      } /* for ir */
+    } /* for jr */
+  } /* for ic */
+}
+
+/* C[m0:m1, n0:n1] of `count` matrices that share B, with the scratch of one thread: matrix i reads
+ * A at g->A + i·bsa and writes C at g->C + i·bsc (residual at g->R + i·bsr). Each block of B is
+ * packed once and used for all of them: a fused_linear over the samples of a strided view (rows
+ * 1..196 of each sample's 197 tokens) packed its 768 × 192 weights once per sample before, as much
+ * work as a third of the products. Each C element still sums its K slices in the same order.
+ * count > 1 needs !lk__gemm_stashes (the stash holds one matrix's partial sums). */
+static void lk__gemm_rect(const lk__gemm_args *g, long count, long bsa, long bsc, long bsr, int m0, int m1, int n0,
+                          int n1, float *ws) {
+  const int pack_a = lk__gemm_packs_a(g);
   const long kc0 = lk_min_l(LK_GEMM_KC, g->K), nc0 = lk_round_up(lk_min_l(LK_GEMM_NC, n1 - n0), LK_GEMM_NR);
   const long mc0 = !pack_a ? LK_GEMM_MR : lk_round_up(lk_min_l(LK_GEMM_MC, m1 - m0), LK_GEMM_MR);
   float *bp = ws;
@@ -865,42 +915,15 @@ static void lk__gemm_rect(const lk__gemm_args *g, int m0, int m1, int n0, int n1
   for (int jc = n0; jc < n1; jc += LK_GEMM_NC) {
     int nc = (int)lk_min_l(LK_GEMM_NC, n1 - jc);
     for (int pc = 0; pc < g->K; pc += LK_GEMM_KC) {
-      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc), last = pc + kc >= g->K;
+      int kc = (int)lk_min_l(LK_GEMM_KC, g->K - pc);
       if (g->pack_b) g->pack_b(g, pc, kc, jc, nc, bp);
       else lk__gemm_pack_b(kc, nc, g->B + pc * g->rsb + jc * g->csb, g->rsb, g->csb, g->scale_k ? g->scale_k + pc : NULL, bp);
-      for (int ic = m0; ic < m1; ic += LK_GEMM_MC) {
-        int mc = (int)lk_min_l(LK_GEMM_MC, m1 - ic);
-        int mfull = mc - mc % LK_GEMM_MR; /* rows read in place when A is not packed */
-        const float *a = g->A + ic * g->rsa + pc * g->csa;
-        if (pack_a) lk__gemm_pack_a(mc, kc, a, g->rsa, g->csa, ap);
-        else if (mfull < mc) lk__gemm_pack_a(mc - mfull, kc, a + mfull * g->rsa, g->rsa, 1, ap);
-        for (int jr = 0; jr < nc; jr += LK_GEMM_NR) {
-          int nr = (int)lk_min_l(LK_GEMM_NR, nc - jr);
-          for (int ir = 0; ir < mc; ir += LK_GEMM_MR) {
-            int mr = (int)lk_min_l(LK_GEMM_MR, mc - ir);
-            lk__gemm_epi e;
-            float *c = g->C + (long)(ic + ir) * g->rsc + jc + jr, *dst = c;
-            long rsd = g->rsc;
-            const float *bpan = bp + (long)jr * kc;
-            e.first = pc == 0;
-            e.last = last;
-            e.beta = g->beta;
-            e.bias_m = g->bias_m ? g->bias_m + ic + ir : NULL;
-            e.bias_n = g->bias_n ? g->bias_n + jc + jr : NULL;
-            e.part = c; e.rsp = g->rsc;
-            e.act = g->act;
-            e.res = g->R ? g->R + (long)(ic + ir) * g->rsr + jc + jr : NULL; e.rsr = g->rsr;
-            if (stashes) {
-              float *s = stash + (long)(ic + ir - m0) * nc0 + jr;
-              if (pc > 0) { e.part = s; e.rsp = nc0; }
-              if (!last) { dst = s; rsd = nc0; }
-            }
-            if (pack_a) lk__gemm_tile(kc, ap + (long)ir * kc, 0, 1, bpan, dst, rsd, mr, nr, &e);
-            else if (ir < mfull) lk__gemm_tile(kc, a + ir * g->rsa, g->rsa, 0, bpan, dst, rsd, mr, nr, &e);
-            else lk__gemm_tile(kc, ap, 0, 1, bpan, dst, rsd, mr, nr, &e);
-          } /* for ir */
-        } /* for jr */
-      } /* for ic */
+      for (long i = 0; i < count; ++i) {
+        lk__gemm_args gi = *g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        lk__gemm_block(&gi, m0, m1, jc, nc, pc, kc, bp, ap, stash, nc0);
+      }
     } /* for pc */
   } /* for jc */
 }
@@ -1006,24 +1029,35 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
   long mmax = lk_ceil_div(lk_ceil_div(M, LK_GEMM_MR), tm) * LK_GEMM_MR;
   long nmax = lk_ceil_div(lk_ceil_div(N, LK_GEMM_NR), tn) * LK_GEMM_NR;
   size_t scratch = lk__gemm_scratch_floats(&g0, mmax, nmax);
+  /* Products of one outer index that read the same B (and the same scale) pack it once per block
+   * (lk__gemm_rect), unless the partial sums go to the one-matrix stash. */
+  const int shared_b = bsb == 0 && (scale_k == NULL || bss == 0) && !lk__gemm_stashes(&g0);
 
   LK_OMP(parallel num_threads(threads) if(threads > 1))
   {
     long j0, j1;
     float *ws = K > 0 ? lk_scratch_alloc(scratch) : NULL;
     lk_split(jobs, lk_team_size(), lk_thread_id(), &j0, &j1);
-    for (long j = j0; j < j1; ++j) {
+    for (long j = j0, run; j < j1; j += run) {
       lk__gemm_args g = g0;
       long p = j / per, o = p / batch, b = p % batch;
       int m0, m1, n0, n1;
+      /* One matrix per job, or with a shared B and whole matrices per job, the run of them up
+       * to the thread's last job or the next outer index. */
+      run = shared_b && per == 1 ? lk_min_l(j1 - j, batch - b) : 1;
       g.A += o * osa + b * bsa; g.B += o * osb + b * bsb; g.C += o * osc + b * bsc;
       if (g.R) g.R += o * osr + b * bsr;
       if (g.scale_k) g.scale_k += b * bss;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
-      if (K <= 0) lk__gemm_rect_k0(&g, m0, m1, n0, n1);
-      else if (ws) lk__gemm_rect(&g, m0, m1, n0, n1, ws);
-      else lk__gemm_rect_naive(&g, m0, m1, n0, n1);
+      for (long i = 0; i < run && (K <= 0 || !ws); ++i) { /* degenerate K, or out of memory */
+        lk__gemm_args gi = g;
+        gi.A += i * bsa; gi.C += i * bsc;
+        if (gi.R) gi.R += i * bsr;
+        if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
+        else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
+      }
+      if (K > 0 && ws) lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
     }
     lk_scratch_free(ws);
   }
@@ -1082,7 +1116,7 @@ void lk_gemm_serial(int M, int N, int K, const float *A, long rsa, long csa, con
                      .C = C, .rsc = rsc, .beta = beta, .act = LK_ACT_NONE};
   if (M <= 0 || N <= 0) return;
   if (K <= 0) lk__gemm_rect_k0(&g, 0, M, 0, N);
-  else lk__gemm_rect(&g, 0, M, 0, N, ws);
+  else lk__gemm_rect(&g, 1, 0, 0, 0, 0, M, 0, N, ws);
 }
 
 /* ---- Naive references (double accumulation), same signatures ---------------------------------- */
@@ -1316,7 +1350,7 @@ static void lk__conv_implicit(int B, int Cin, int Hh, int Ww, int Cout, int kh, 
       if (lo < hi) {
         lk__gemm_args g = g0;
         g.A = w + gi * cog * kg; g.B = pad + gi * cig * q.plane; g.C = yg; g.bias_m = bias ? bias + gi * cog : NULL;
-        lk__gemm_rect(&g, 0, cog, (int)lo, (int)hi, ws);
+        lk__gemm_rect(&g, 1, 0, 0, 0, 0, cog, (int)lo, (int)hi, ws);
       }
     }
     lk_scratch_free(pad);
@@ -2167,8 +2201,21 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
 void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
                             const float *scale, long scale_bs, int act, const float *residual, float *y) {
   if (scale_bs == 0) { rows *= batch; batch = 1; }
-  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, (long)rows * K, K, 1, W, 0, 1, K, y, (long)rows * N, N, 0.0f, NULL,
-                  bias, act, residual, (long)rows * N, N, scale, scale_bs);
+  lk_fused_linear_strided(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
+                          (long)rows * N, y, (long)rows * N);
+}
+
+/* Per sample b < batch, at its own strides: y_b = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b with
+ * x_b = x + b·xbs, residual_b = residual + b·rbs, y_b = y + b·ybs ([rows, K], [rows, N], [rows, N],
+ * rows dense), s_b = scale + b·scale_bs, or no scale when scale is NULL. For samples that are views
+ * (a token buffer's rows 1..196 of 197, next to the class token): one parallel region, and W packed
+ * once per block for all the samples a thread takes (lk__gemm_rect) instead of once per sample in
+ * a C loop of calls. */
+void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
+                             const float *bias, const float *scale, long scale_bs, int act, const float *residual,
+                             long rbs, float *y, long ybs) {
+  lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, xbs, K, 1, W, 0, 1, K, y, ybs, N, 0.0f, NULL, bias, act,
+                  residual, rbs, N, scale, scale ? scale_bs : 0);
 }
 
 /* Reference: dot products in double, the activation in double (libm), the residual added in
@@ -2186,19 +2233,26 @@ void lk_fused_linear_naive(int rows, int K, int N, const float *x, const float *
   }
 }
 
-void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+void lk_fused_linear_strided_naive(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
+                                   const float *bias, const float *scale, long scale_bs, int act,
+                                   const float *residual, long rbs, float *y, long ybs) {
   for (int b = 0; b < batch; ++b)
     for (int r = 0; r < rows; ++r)
       for (int n = 0; n < N; ++n) {
-        const float *xr = x + ((long)b * rows + r) * K, *s = scale + b * scale_bs;
-        long o = ((long)b * rows + r) * N + n;
+        const float *xr = x + b * xbs + (long)r * K, *s = scale ? scale + b * scale_bs : NULL;
+        long o = (long)r * N + n;
         double acc = bias ? bias[n] : 0.0;
-        for (int k = 0; k < K; ++k) acc += (double)(xr[k] * s[k]) * W[(long)n * K + k];
+        for (int k = 0; k < K; ++k) acc += (double)(s ? xr[k] * s[k] : xr[k]) * W[(long)n * K + k];
         acc = lk_apply_act_ref(act, acc);
-        if (residual) acc += residual[o];
-        y[o] = (float)acc;
+        if (residual) acc += residual[b * rbs + o];
+        y[b * ybs + o] = (float)acc;
       }
+}
+
+void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
+                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
+  lk_fused_linear_strided_naive(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
+                                (long)rows * N, y, (long)rows * N);
 }
 
 /* ---- templates/token_dwconv.c -------------------------------------------------------------- */
@@ -5045,8 +5099,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %66 = concat(%31, %65) {axis 0} blocks.0.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %69 = normalize(%66) {eps 1e-06} blocks.1.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 477820672, 1e-06f, arena + 479031040);
@@ -5187,8 +5239,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %127 = concat(%92, %126) {axis 0} blocks.1.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %130 = normalize(%127) {eps 1e-06} blocks.2.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 486293248, 1e-06f, arena + 487503616);
@@ -5329,8 +5379,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %188 = concat(%153, %187) {axis 0} blocks.2.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %191 = normalize(%188) {eps 1e-06} blocks.3.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 494765824, 1e-06f, arena + 495976192);
@@ -5471,8 +5519,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %249 = concat(%214, %248) {axis 0} blocks.3.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %252 = normalize(%249) {eps 1e-06} blocks.4.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 503238400, 1e-06f, arena + 504448768);
@@ -5613,8 +5659,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %310 = concat(%275, %309) {axis 0} blocks.4.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %313 = normalize(%310) {eps 1e-06} blocks.5.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 511710976, 1e-06f, arena + 512921344);
@@ -5755,8 +5799,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %371 = concat(%336, %370) {axis 0} blocks.5.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %374 = normalize(%371) {eps 1e-06} blocks.6.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 520183552, 1e-06f, arena + 521393920);
@@ -5897,8 +5939,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %432 = concat(%397, %431) {axis 0} blocks.6.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %435 = normalize(%432) {eps 1e-06} blocks.7.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 528656128, 1e-06f, arena + 529866496);
@@ -6039,8 +6079,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %493 = concat(%458, %492) {axis 0} blocks.7.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %496 = normalize(%493) {eps 1e-06} blocks.8.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 537128704, 1e-06f, arena + 538339072);
@@ -6181,8 +6219,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %554 = concat(%519, %553) {axis 0} blocks.8.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %557 = normalize(%554) {eps 1e-06} blocks.9.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 545601280, 1e-06f, arena + 546811648);
@@ -6323,8 +6359,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %615 = concat(%580, %614) {axis 0} blocks.9.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %618 = normalize(%615) {eps 1e-06} blocks.10.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 554073856, 1e-06f, arena + 555284224);
@@ -6465,8 +6499,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %676 = concat(%641, %675) {axis 0} blocks.10.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %679 = normalize(%676) {eps 1e-06} blocks.11.norm1 : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 562546432, 1e-06f, arena + 563756800);
@@ -6607,8 +6639,6 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   } // for b
 
   /* %737 = concat(%702, %736) {axis 0} blocks.11.conv : f32[B, 197, 192], its operands computed in place: no code */
-  for (int b = 0; b < B; b++) {
-  } // for b
 
   /* %740 = normalize(%737) {eps 1e-06} norm : f32[B, 197, 192] */
   lk_normalize(B * 197, 192, arena + 464531200, 1e-06f, arena + 465741568);
@@ -6813,10 +6843,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 64427520, arena + 599932672, arena + 441657088);
 
   /* %802 = fused_linear(%796, %800, %762) {residual} blocks.11.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 64427520 + (long)b * 150528, arena + 59610624, NULL,
-        LK_ACT_NONE, arena + 571019008 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 64427520, 150528, arena + 59610624, NULL, NULL,
+      0, LK_ACT_NONE, arena + 571019008, 37632, arena + 572229568, 37824);
 
   /* %803 = reshape(%801) {shape [768, 192, 1, 1]} blocks.11.conv.conv.0 : f32[768, 192, 1, 1], a view of %801: no code */
 
@@ -7053,10 +7081,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 54643072, arena + 597524224, arena + 65788544);
 
   /* %872 = fused_linear(%866, %870, %832) {residual} blocks.10.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 54643072 + (long)b * 150528, arena + 59459968, NULL,
-        LK_ACT_NONE, arena + 440446720 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 54643072, 150528, arena + 59459968, NULL, NULL,
+      0, LK_ACT_NONE, arena + 440446720, 37632, arena + 572229568, 37824);
 
   /* %873 = reshape(%871) {shape [768, 192, 1, 1]} blocks.10.conv.conv.0 : f32[768, 192, 1, 1], a view of %871: no code */
 
@@ -7293,10 +7319,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 49675520, arena + 595115776, arena + 60820992);
 
   /* %942 = fused_linear(%936, %940, %902) {residual} blocks.9.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 49675520 + (long)b * 150528, arena + 54492416, NULL,
-        LK_ACT_NONE, arena + 64126208 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 49675520, 150528, arena + 54492416, NULL, NULL,
+      0, LK_ACT_NONE, arena + 64126208, 37632, arena + 572229568, 37824);
 
   /* %943 = reshape(%941) {shape [768, 192, 1, 1]} blocks.9.conv.conv.0 : f32[768, 192, 1, 1], a view of %941: no code */
 
@@ -7533,10 +7557,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 44707968, arena + 592707328, arena + 55853440);
 
   /* %1012 = fused_linear(%1006, %1010, %972) {residual} blocks.8.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 44707968 + (long)b * 150528, arena + 49524864, NULL,
-        LK_ACT_NONE, arena + 59158656 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 44707968, 150528, arena + 49524864, NULL, NULL,
+      0, LK_ACT_NONE, arena + 59158656, 37632, arena + 572229568, 37824);
 
   /* %1013 = reshape(%1011) {shape [768, 192, 1, 1]} blocks.8.conv.conv.0 : f32[768, 192, 1, 1], a view of %1011: no code */
 
@@ -7773,10 +7795,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 39740416, arena + 590298880, arena + 50885888);
 
   /* %1082 = fused_linear(%1076, %1080, %1042) {residual} blocks.7.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 39740416 + (long)b * 150528, arena + 44557312, NULL,
-        LK_ACT_NONE, arena + 54191104 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 39740416, 150528, arena + 44557312, NULL, NULL,
+      0, LK_ACT_NONE, arena + 54191104, 37632, arena + 572229568, 37824);
 
   /* %1083 = reshape(%1081) {shape [768, 192, 1, 1]} blocks.7.conv.conv.0 : f32[768, 192, 1, 1], a view of %1081: no code */
 
@@ -8013,10 +8033,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 34772864, arena + 587890432, arena + 45918336);
 
   /* %1152 = fused_linear(%1146, %1150, %1112) {residual} blocks.6.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 34772864 + (long)b * 150528, arena + 39589760, NULL,
-        LK_ACT_NONE, arena + 49223552 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 34772864, 150528, arena + 39589760, NULL, NULL,
+      0, LK_ACT_NONE, arena + 49223552, 37632, arena + 572229568, 37824);
 
   /* %1153 = reshape(%1151) {shape [768, 192, 1, 1]} blocks.6.conv.conv.0 : f32[768, 192, 1, 1], a view of %1151: no code */
 
@@ -8253,10 +8271,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 29805312, arena + 585481984, arena + 40950784);
 
   /* %1222 = fused_linear(%1216, %1220, %1182) {residual} blocks.5.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 29805312 + (long)b * 150528, arena + 34622208, NULL,
-        LK_ACT_NONE, arena + 44256000 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 29805312, 150528, arena + 34622208, NULL, NULL,
+      0, LK_ACT_NONE, arena + 44256000, 37632, arena + 572229568, 37824);
 
   /* %1223 = reshape(%1221) {shape [768, 192, 1, 1]} blocks.5.conv.conv.0 : f32[768, 192, 1, 1], a view of %1221: no code */
 
@@ -8493,10 +8509,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 24837760, arena + 583073536, arena + 35983232);
 
   /* %1292 = fused_linear(%1286, %1290, %1252) {residual} blocks.4.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 24837760 + (long)b * 150528, arena + 29654656, NULL,
-        LK_ACT_NONE, arena + 39288448 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 24837760, 150528, arena + 29654656, NULL, NULL,
+      0, LK_ACT_NONE, arena + 39288448, 37632, arena + 572229568, 37824);
 
   /* %1293 = reshape(%1291) {shape [768, 192, 1, 1]} blocks.4.conv.conv.0 : f32[768, 192, 1, 1], a view of %1291: no code */
 
@@ -8733,10 +8747,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 19870208, arena + 580665088, arena + 31015680);
 
   /* %1362 = fused_linear(%1356, %1360, %1322) {residual} blocks.3.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 19870208 + (long)b * 150528, arena + 24687104, NULL,
-        LK_ACT_NONE, arena + 34320896 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 19870208, 150528, arena + 24687104, NULL, NULL,
+      0, LK_ACT_NONE, arena + 34320896, 37632, arena + 572229568, 37824);
 
   /* %1363 = reshape(%1361) {shape [768, 192, 1, 1]} blocks.3.conv.conv.0 : f32[768, 192, 1, 1], a view of %1361: no code */
 
@@ -8973,10 +8985,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 14902656, arena + 578256640, arena + 26048128);
 
   /* %1432 = fused_linear(%1426, %1430, %1392) {residual} blocks.2.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 14902656 + (long)b * 150528, arena + 19719552, NULL,
-        LK_ACT_NONE, arena + 29353344 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 14902656, 150528, arena + 19719552, NULL, NULL,
+      0, LK_ACT_NONE, arena + 29353344, 37632, arena + 572229568, 37824);
 
   /* %1433 = reshape(%1431) {shape [768, 192, 1, 1]} blocks.2.conv.conv.0 : f32[768, 192, 1, 1], a view of %1431: no code */
 
@@ -9211,10 +9221,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 9935104, arena + 575848192, arena + 21080576);
 
   /* %1502 = fused_linear(%1496, %1500, %1462) {residual} blocks.1.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 9935104 + (long)b * 150528, arena + 14752000, NULL,
-        LK_ACT_NONE, arena + 24385792 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 9935104, 150528, arena + 14752000, NULL, NULL,
+      0, LK_ACT_NONE, arena + 24385792, 37632, arena + 572229568, 37824);
 
   /* %1503 = reshape(%1501) {shape [768, 192, 1, 1]} blocks.1.conv.conv.0 : f32[768, 192, 1, 1], a view of %1501: no code */
 
@@ -9449,10 +9457,8 @@ int localvit_tiny_train_forward(const float *const *params, const float *const *
   lk_linear_grad_weight(B * 196, 192, 768, arena + 4967552, arena + 573439744, arena + 16113024);
 
   /* %1572 = fused_linear(%1566, %1570, %1532) {residual} blocks.0.conv.conv.0 : f32[B, 196, 192], written into %760 from row 1 */
-  for (int b = 0; b < B; b++) {
-    lk_fused_linear(196, 768, 192, arena + 4967552 + (long)b * 150528, arena + 9784448, NULL,
-        LK_ACT_NONE, arena + 19418240 + (long)b * 37632, arena + 572229568 + (long)b * 37824);
-  } // for b
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 4967552, 150528, arena + 9784448, NULL, NULL, 0,
+      LK_ACT_NONE, arena + 19418240, 37632, arena + 572229568, 37824);
 
   /* %1573 = reshape(%1571) {shape [768, 192, 1, 1]} blocks.0.conv.conv.0 : f32[768, 192, 1, 1], a view of %1571: no code */
 
