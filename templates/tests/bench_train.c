@@ -135,6 +135,13 @@ int main(void) {
   TIME("normalize_grad [3152, 192]", 5, 0, lk_normalize_grad(rows, C, x, dy, 1e-6f, y));
   TIME("batch_normalize_grad [16, 768, 196]", 5, 0, lk_batch_normalize_grad(B, Hd, G * G, fx, fdy, fw, 1e-5f, fdx));
   TIME("reduce_sum bias [3152, 768] -> [768]", 5, 0, lk_reduce_sum(2, sb, rb, dy, y));
+  { /* sag_tiny_cifar's LayerNorm weight gradient: [16·18·1024, 192] → [192], 226 MB (beyond L3) */
+    const long sh[2] = {16L * 18 * 1024, 192};
+    static const unsigned char rd[2] = {1, 0};
+    float *big = lkt_rand(sh[0] * sh[1], 1);
+    TIME("reduce_sum [294912, 192] -> [192] (226 MB)", 2, 0, lk_reduce_sum(2, sh, rd, big, y));
+    free(big);
+  }
   TIME("cross_entropy + grad [16, 1000]", 5, 0,
        (lk_cross_entropy(B, K, logits, tgt, dl), lk_cross_entropy_grad(B, K, logits, tgt, dl)));
   TIME("sum_squares 5.7M", 5, 0, (void)lk_sum_squares(np, g));

@@ -2763,8 +2763,11 @@ void lk_batch_moments_cl(long rows, long C, const float *x, float *out) {
  * LK__RED_CH outputs (innermost kept) or single outputs (innermost reduced). When there are fewer
  * than LK__RED_TASKS of them and the tensor is large, the reduced index range is cut into
  * blocks (their number depends only on the shape) whose partial sums are added in block order:
- * [16·197, 192] → [192] is 3 chunks × 22 blocks of ~143 rows. */
-#define LK__RED_CH 64
+ * [16·197, 192] → [192] is one chunk × 64 blocks of ~49 rows. A chunk spans up to 512 columns, so
+ * a task streams whole rows of a bias gradient: with 64-column chunks, three tasks each read a
+ * third of every 768-byte row, at different times, and sag_tiny_cifar's [294912, 192] → [192]
+ * (226 MB, beyond L3) took 32-33 ms instead of 8-9.5 (bench_train). */
+#define LK__RED_CH 512
 #define LK__RED_TASKS 64
 #define LK__RED_MIN_BLOCK 8192 /* elements of x per block, at least */
 
