@@ -32,4 +32,20 @@ final class BenchCommandTests: XCTestCase {
     XCTAssertNotEqual(missing.status, 0)
     XCTAssertTrue(missing.stderr.contains("specs/nothing.locus"), missing.stderr)
   }
+
+  /// `locus train --benchmark-steps N --json` (what scripts/reference/bench_train.py pools over its
+  /// rounds): every timed step in run order, consistent with the median and min it prints.
+  func testTrainBenchmarkJSON() throws {
+    let r = try runLocus(["train", "specs/localvit_fmnist.locus", "--set", "dim=16", "--set", "depth=1", "--set", "reduction=16",
+                          "--batch", "4", "--threads", "1", "--benchmark-steps", "3", "--json"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let line = try XCTUnwrap(r.stdout.split(separator: "\n").last.map(String.init), r.stdout)
+    let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], r.stdout)
+    let median = try XCTUnwrap(object["median_ms"] as? Double), low = try XCTUnwrap(object["min_ms"] as? Double)
+    let times = try XCTUnwrap(object["times_ms"] as? [Double], r.stdout)
+    XCTAssertEqual(times.count, 3, r.stdout)
+    XCTAssertTrue(times.allSatisfy { $0 > 0 }, r.stdout)
+    XCTAssertEqual(times.sorted()[1], median, r.stdout)
+    XCTAssertEqual(times.min(), low, r.stdout)
+  }
 }
