@@ -478,14 +478,17 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
       if (g.scale_k) g.scale_k += b * bss;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
-      for (long i = 0; i < run && (K <= 0 || !ws); ++i) { /* degenerate K, or out of memory */
+      if (K > 0 && ws) {
+        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
+        continue;
+      }
+      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
         lk__gemm_args gi = g;
         gi.A += i * bsa; gi.C += i * bsc;
         if (gi.R) gi.R += i * bsr;
         if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
         else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
       }
-      if (K > 0 && ws) lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
     }
     lk_scratch_free(ws);
   }

@@ -488,8 +488,6 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
 /* fused_linear.c */
 void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
                      const float *residual, float *y);
-void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                            const float *scale, long scale_bs, int act, const float *residual, float *y);
 void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
                              const float *bias, const float *scale, long scale_bs, int act, const float *residual,
                              long rbs, float *y, long ybs);

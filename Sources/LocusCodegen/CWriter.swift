@@ -58,30 +58,30 @@ struct CWriter {
   /// The two halves of `scope`, for bodies that cannot be a closure (they mutate the object
   /// that owns the writer). Every `open` needs its `close`.
   mutating func open(_ header: String) {
-    let mark = (before: text.utf8.count, atBlank: atBlank)
+    let before = (length: text.utf8.count, atBlank: atBlank)
     line(header + " {")
     depth += 1
     atBlank = true
-    opened.append((mark.before, text.utf8.count, mark.atBlank))
+    lastOpen = (before.length, text.utf8.count, before.atBlank)
   }
 
-  /// Per open scope: the text's length before and after its header, and `atBlank` before it.
-  private var opened: [(before: Int, after: Int, atBlank: Bool)] = []
+  /// The latest `open`: the text's length before and after its header, and `atBlank` before it.
+  /// Anything written since (a nested scope included) makes the text longer than `after`.
+  private var lastOpen: (before: Int, after: Int, atBlank: Bool)?
 
   /// `close`, except that a scope whose body wrote nothing is removed with its header (a
   /// per-sample loop around a node that needs no code).
   mutating func closeDroppingEmpty(_ closing: String? = nil) {
-    guard let mark = opened.last, text.utf8.count == mark.after else { return close(closing) }
-    opened.removeLast()
+    guard let mark = lastOpen, text.utf8.count == mark.after else { return close(closing) }
     depth -= 1
     text = String(decoding: text.utf8.prefix(mark.before), as: UTF8.self)
     atBlank = mark.atBlank
+    lastOpen = nil
   }
 
   /// `terminator` follows the brace (`;` after an initializer list).
   mutating func close(_ closing: String? = nil, terminator: String = "") {
     precondition(depth > 0, "close without open")
-    if !opened.isEmpty { opened.removeLast() }
     depth -= 1
     atBlank = false
     line("}" + terminator + (closing.map { " // \($0)" } ?? ""))

@@ -13,28 +13,20 @@ extension KernelTable {
     let bias = a.hasBias ? try k.arg(2) : "NULL"
     let residual = a.hasResidual ? try k.arg(k.node.operands.count - 1) : "NULL"
     let act = try activationCode(a.activation, &k)
-    if x.batched, !k.runsPerSample, k.stridesSamples {
-      // Samples that are views (rows 1... of each sample's tokens): one call with their strides.
-      let perSample = k.count(Array(x.shape.dropLast()), batched: false)
-      let ops = k.node.operands
-      var scale = "NULL", scaleStride = "0"
-      if let s = a.scaleOperand {
-        scale = try k.arg(s)
-        scaleStride = k.operand(s).batched ? "\(k.sampleStride(ops[s]))" : "0"
-      }
-      let rStride = a.hasResidual && k.operand(ops.count - 1).batched ? k.sampleStride(ops[ops.count - 1]) : 0
-      let args = [k.batch(), perSample, "\(kk)", "\(n)", try k.arg(0), "\(k.sampleStride(ops[0]))", try k.arg(1), bias,
-                  scale, scaleStride, act, residual, "\(rStride)", try k.out(), "\(k.sampleStride(k.node.id))"]
-      k.call("lk_fused_linear_strided", args, from: "fused_linear.c")
-      return
+    if a.scaleOperand != nil, !x.batched {
+      throw k.unsupported("an input scale on a projection of a value shared by every sample")
     }
-    if let s = a.scaleOperand {
-      // Per sample: x_b [rows, K] scaled by s_b [K] (or one s for every sample).
-      guard x.batched else { throw k.unsupported("an input scale on a projection of a value shared by every sample") }
+    if x.batched, a.scaleOperand != nil || k.stridesSamples {
+      // Per sample, each operand at its own sample stride: views (tokens 1... of each sample),
+      // and an input scale s_b [K] per sample (stride 0: one s for every sample).
+      let ops = k.node.operands
       let perSample = k.count(Array(x.shape.dropLast()), batched: false)
-      let scaleStride = k.operand(s).batched ? "\(kk)" : "0"
-      let args = [k.batch(), perSample, "\(kk)", "\(n)", try k.arg(0), try k.arg(1), bias, try k.arg(s), scaleStride, act, residual, try k.out()]
-      k.call("lk_fused_linear_scaled", args, from: "fused_linear.c")
+      func stride(_ i: Int) -> String { k.operand(i).batched ? "\(k.sampleStride(ops[i]))" : "0" }
+      var scale = "NULL", scaleStride = "0"
+      if let s = a.scaleOperand { (scale, scaleStride) = (try k.arg(s), stride(s)) }
+      let args = [k.batch(), perSample, "\(kk)", "\(n)", try k.arg(0), stride(0), try k.arg(1), bias, scale, scaleStride,
+                  act, residual, a.hasResidual ? stride(ops.count - 1) : "0", try k.out(), "\(k.sampleStride(k.node.id))"]
+      k.call("lk_fused_linear_strided", args, from: "fused_linear.c")
       return
     }
     let args = [rows, "\(kk)", "\(n)", try k.arg(0), try k.arg(1), bias, act, residual, try k.out()]

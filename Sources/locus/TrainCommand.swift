@@ -165,16 +165,15 @@ struct TrainCommand: ParsableCommand {
       try trainer.step(images: images, targets: targets, learningRate: Float(lr))
       if i >= 5 { times.append(Driver.seconds(ContinuousClock.now - start) * 1000) }
     }
-    let inOrder = times
-    times.sort()
-    let median = times[times.count / 2], imagesPerSecond = Double(batch) / (median / 1000)
+    let sorted = times.sorted()
+    let median = sorted[sorted.count / 2], imagesPerSecond = Double(batch) / (median / 1000)
     if json {
       // times_ms: every timed step in order, so a caller can pool several runs (bench_train.py's rounds).
-      let all = inOrder.map { "\($0)" }.joined(separator: ", ")
-      print("{\"spec\": \"\(artifact.inference.name)\", \"batch\": \(batch), \"median_ms\": \(median), \"min_ms\": \(times[0]), \"images_per_s\": \(imagesPerSecond), \"times_ms\": [\(all)]}")
+      let all = times.map { "\($0)" }.joined(separator: ", ")
+      print("{\"spec\": \"\(artifact.inference.name)\", \"batch\": \(batch), \"median_ms\": \(median), \"min_ms\": \(sorted[0]), \"images_per_s\": \(imagesPerSecond), \"times_ms\": [\(all)]}")
     } else {
       print(String(format: "%@ training step, batch %d: median %.2f ms, min %.2f ms, %.0f images/s (%d steps)",
-                   artifact.inference.name, batch, median, times[0], imagesPerSecond, steps))
+                   artifact.inference.name, batch, median, sorted[0], imagesPerSecond, steps))
     }
   }
 

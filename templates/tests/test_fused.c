@@ -149,7 +149,7 @@ static void test_fused_linear(void) {
   fused_linear_case(5, 0, 7, LK_ACT_SIGMOID, 1, 2); /* K = 0: act(bias) + residual */
 }
 
-/* lk_fused_linear_scaled: per-sample (scale_bs = K) or shared (0) input-channel scales, the
+/* lk_fused_linear_strided on dense samples: per-sample (scale_bs = K) or shared (0) input-channel scales, the
  * residual separate or in place (res 2), against the naive reference that scales x first. The
  * scales are the h-sigmoid gates of a squeeze-excite block, in [0, 1], some exactly 0. */
 static void fused_linear_scaled_case(int batch, int rows, int K, int N, int act, int bias, int res, int shared) {
@@ -161,9 +161,12 @@ static void fused_linear_scaled_case(int batch, int rows, int K, int N, int act,
   char what[160];
   for (long i = 0; i < (long)batch * K; ++i) s[i] = s[i] < -0.8f ? 0.0f : 0.5f + 0.5f * s[i];
   if (res == 2) memcpy(y, R, (size_t)ny * sizeof(float));
-  lk_fused_linear_scaled_naive(batch, rows, K, N, x, W, bias ? b : NULL, s, sbs, act, res ? R : NULL, ref);
-  lk_fused_linear_scaled(batch, rows, K, N, x, W, bias ? b : NULL, s, sbs, act, res == 1 ? R : res == 2 ? y : NULL, y);
-  snprintf(what, sizeof what, "fused_linear_scaled b%d %dx%d->%d %s bias%d res%d %s", batch, rows, K, N, act_names[act], bias,
+  lk_fused_linear_strided_naive(batch, rows, K, N, x, (long)rows * K, W, bias ? b : NULL, s, sbs, act, res ? R : NULL,
+                                (long)rows * N, ref, (long)rows * N);
+  lk_fused_linear_strided(batch, rows, K, N, x, (long)rows * K, W, bias ? b : NULL, s, sbs, act,
+                          res == 1 ? R : res == 2 ? y : NULL, (long)rows * N, y, (long)rows * N);
+  snprintf(what, sizeof what, "fused_linear_strided (dense, scaled) b%d %dx%d->%d %s bias%d res%d %s", batch, rows,
+           K, N, act_names[act], bias,
            res, shared ? "shared scale" : "per-sample scale");
   lkt_check(what, y, ref, ny, 1e-5 * sqrt(K + 1.0) + act_tol(act));
   free(x); free(W); free(b); free(s); free(R); free(y); free(ref);
@@ -323,11 +326,11 @@ static void test_thread_invariance(void) {
   float *z2 = lkt_rand(3L * 14 * 14 * 192, 1), *gate = lkt_rand(2L * K, 1);
   float *u1 = lkt_rand(2L * 98 * N, 1), *u2 = lkt_rand(2L * 98 * N, 1);
   lk_fused_linear(rows, K, N, x, W, b, LK_ACT_GELU, y2, y2);
-  lk_fused_linear_scaled(2, 98, K, N, x, W, b, gate, K, LK_ACT_NONE, NULL, u2);
+  lk_fused_linear_strided(2, 98, K, N, x, 98L * K, W, b, gate, K, LK_ACT_NONE, NULL, 0, u2, 98L * N);
   lk_token_dwconv(3, 14, 14, 192, 3, 3, 1, 1, 1, 1, t, w, b, LK_ACT_GELU, z2);
   LKT_SET_THREADS(1);
   lk_fused_linear(rows, K, N, x, W, b, LK_ACT_GELU, y1, y1);
-  lk_fused_linear_scaled(2, 98, K, N, x, W, b, gate, K, LK_ACT_NONE, NULL, u1);
+  lk_fused_linear_strided(2, 98, K, N, x, 98L * K, W, b, gate, K, LK_ACT_NONE, NULL, 0, u1, 98L * N);
   lk_token_dwconv(3, 14, 14, 192, 3, 3, 1, 1, 1, 1, t, w, b, LK_ACT_GELU, z1);
   LKT_SET_THREADS(2);
   lkt_check_exact("fused_linear thread-count invariance", y1, y2, (long)rows * N);

@@ -506,8 +506,6 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
 /* fused_linear.c */
 void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
                      const float *residual, float *y);
-void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                            const float *scale, long scale_bs, int act, const float *residual, float *y);
 void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
                              const float *bias, const float *scale, long scale_bs, int act, const float *residual,
                              long rbs, float *y, long ybs);
@@ -1919,14 +1917,17 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
       if (g.scale_k) g.scale_k += b * bss;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
-      for (long i = 0; i < run && (K <= 0 || !ws); ++i) { /* degenerate K, or out of memory */
+      if (K > 0 && ws) {
+        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
+        continue;
+      }
+      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
         lk__gemm_args gi = g;
         gi.A += i * bsa; gi.C += i * bsc;
         if (gi.R) gi.R += i * bsr;
         if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
         else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
       }
-      if (K > 0 && ws) lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
     }
     lk_scratch_free(ws);
   }
@@ -2033,32 +2034,28 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
   lk_gemm_ex2(1, rows, N, K, x, 0, K, 1, W, 0, 1, K, y, 0, N, 0.0f, NULL, bias, act, residual, 0, N);
 }
 
-/* With a per-input-channel scale (a squeeze-excite gate, or any x ⊙ s read only by this
- * projection; the `channel-scale` pass): for b < batch,
- *   y_b[rows, N] = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b,   s_b = scale + b·scale_bs ([K]),
- * x_b, residual_b and y_b at b·rows·K, b·rows·N. The scale is folded into W while the GEMM packs it
- * (one multiply per weight per sample, in a pass the GEMM makes anyway), so the scaled
- * activations are never written: the separate x ⊙ s pass read and wrote x once more. With
- * scale_bs = 0 (one scale for the whole batch) it is one GEMM over batch·rows rows; otherwise one
- * product per sample, in one parallel region. Rounds as x·(s·w) instead of (x·s)·w. */
-void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                            const float *scale, long scale_bs, int act, const float *residual, float *y) {
-  if (scale_bs == 0) { rows *= batch; batch = 1; }
-  lk_fused_linear_strided(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
-                          (long)rows * N, y, (long)rows * N);
-}
-
-/* Per sample b < batch, at its own strides: y_b = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b with
- * x_b = x + b·xbs, residual_b = residual + b·rbs, y_b = y + b·ybs ([rows, K], [rows, N], [rows, N],
- * rows dense), s_b = scale + b·scale_bs, or no scale when scale is NULL. For samples that are views
- * (a token buffer's rows 1..196 of 197, next to the class token): one parallel region, and W packed
- * once per block for all the samples a thread takes (lk__gemm_rect) instead of once per sample in
- * a C loop of calls. */
+/* Per sample b < batch, each operand at its own sample stride:
+ *   y_b[rows, N] = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b,
+ * x_b = x + b·xbs, residual_b = residual + b·rbs, y_b = y + b·ybs (rows dense within a sample),
+ * s_b = scale + b·scale_bs ([K]; scale_bs 0: one scale for all), or no scale when scale is NULL.
+ * - Samples that are views (a token buffer's rows 1..196 of 197, beside the class token): one
+ *   parallel region, and W packed once per block for all the samples a thread takes
+ *   (lk__gemm_rect), where a C loop of lk_fused_linear calls packed it once per sample.
+ * - The input scale (a squeeze-excite gate, or any x ⊙ s read only by this projection; the
+ *   `channel-scale` pass) is folded into W while the GEMM packs it (one multiply per weight per
+ *   sample, in a pass the GEMM makes anyway), so the scaled activations are never written: the
+ *   separate x ⊙ s pass read and wrote x once more. Rounds as x·(s·w) instead of (x·s)·w.
+ * Dense samples without a per-sample scale are one GEMM over batch·rows rows. */
 void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
                              const float *bias, const float *scale, long scale_bs, int act, const float *residual,
                              long rbs, float *y, long ybs) {
+  if (!scale) scale_bs = 0;
+  if (xbs == (long)rows * K && ybs == (long)rows * N && (!residual || rbs == ybs) && scale_bs == 0) {
+    rows *= batch;
+    batch = 1;
+  }
   lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, xbs, K, 1, W, 0, 1, K, y, ybs, N, 0.0f, NULL, bias, act,
-                  residual, rbs, N, scale, scale ? scale_bs : 0);
+                  residual, rbs, N, scale, scale_bs);
 }
 
 /* Reference: dot products in double, the activation in double (libm), the residual added in
@@ -2090,12 +2087,6 @@ void lk_fused_linear_strided_naive(int batch, int rows, int K, int N, const floa
         if (residual) acc += residual[b * rbs + o];
         y[b * ybs + o] = (float)acc;
       }
-}
-
-void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
-  lk_fused_linear_strided_naive(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
-                                (long)rows * N, y, (long)rows * N);
 }
 
 /* ---- templates/token_dwconv.c -------------------------------------------------------------- */

@@ -506,8 +506,6 @@ void lk_circular_pad(long P, int Hh, int Ww, int top, int bottom, int left, int 
 /* fused_linear.c */
 void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, const float *bias, int act,
                      const float *residual, float *y);
-void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                            const float *scale, long scale_bs, int act, const float *residual, float *y);
 void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
                              const float *bias, const float *scale, long scale_bs, int act, const float *residual,
                              long rbs, float *y, long ybs);
@@ -2066,14 +2064,17 @@ static void lk__gemm_nested(int outer, long osa, long osb, long osc, long osr, i
       if (g.scale_k) g.scale_k += b * bss;
       lk__gemm_rect_bounds(M, N, tm, tn, (int)(j % per), &m0, &m1, &n0, &n1);
       if (m0 >= m1 || n0 >= n1) continue;
-      for (long i = 0; i < run && (K <= 0 || !ws); ++i) { /* degenerate K, or out of memory */
+      if (K > 0 && ws) {
+        lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
+        continue;
+      }
+      for (long i = 0; i < run; ++i) { /* degenerate K, or out of memory */
         lk__gemm_args gi = g;
         gi.A += i * bsa; gi.C += i * bsc;
         if (gi.R) gi.R += i * bsr;
         if (K <= 0) lk__gemm_rect_k0(&gi, m0, m1, n0, n1);
         else lk__gemm_rect_naive(&gi, m0, m1, n0, n1);
       }
-      if (K > 0 && ws) lk__gemm_rect(&g, run, bsa, bsc, bsr, m0, m1, n0, n1, ws);
     }
     lk_scratch_free(ws);
   }
@@ -2180,32 +2181,28 @@ void lk_fused_linear(int rows, int K, int N, const float *x, const float *W, con
   lk_gemm_ex2(1, rows, N, K, x, 0, K, 1, W, 0, 1, K, y, 0, N, 0.0f, NULL, bias, act, residual, 0, N);
 }
 
-/* With a per-input-channel scale (a squeeze-excite gate, or any x ⊙ s read only by this
- * projection; the `channel-scale` pass): for b < batch,
- *   y_b[rows, N] = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b,   s_b = scale + b·scale_bs ([K]),
- * x_b, residual_b and y_b at b·rows·K, b·rows·N. The scale is folded into W while the GEMM packs it
- * (one multiply per weight per sample, in a pass the GEMM makes anyway), so the scaled
- * activations are never written: the separate x ⊙ s pass read and wrote x once more. With
- * scale_bs = 0 (one scale for the whole batch) it is one GEMM over batch·rows rows; otherwise one
- * product per sample, in one parallel region. Rounds as x·(s·w) instead of (x·s)·w. */
-void lk_fused_linear_scaled(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                            const float *scale, long scale_bs, int act, const float *residual, float *y) {
-  if (scale_bs == 0) { rows *= batch; batch = 1; }
-  lk_fused_linear_strided(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
-                          (long)rows * N, y, (long)rows * N);
-}
-
-/* Per sample b < batch, at its own strides: y_b = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b with
- * x_b = x + b·xbs, residual_b = residual + b·rbs, y_b = y + b·ybs ([rows, K], [rows, N], [rows, N],
- * rows dense), s_b = scale + b·scale_bs, or no scale when scale is NULL. For samples that are views
- * (a token buffer's rows 1..196 of 197, next to the class token): one parallel region, and W packed
- * once per block for all the samples a thread takes (lk__gemm_rect) instead of once per sample in
- * a C loop of calls. */
+/* Per sample b < batch, each operand at its own sample stride:
+ *   y_b[rows, N] = act((x_b ⊙ s_b) · Wᵀ + bias) + residual_b,
+ * x_b = x + b·xbs, residual_b = residual + b·rbs, y_b = y + b·ybs (rows dense within a sample),
+ * s_b = scale + b·scale_bs ([K]; scale_bs 0: one scale for all), or no scale when scale is NULL.
+ * - Samples that are views (a token buffer's rows 1..196 of 197, beside the class token): one
+ *   parallel region, and W packed once per block for all the samples a thread takes
+ *   (lk__gemm_rect), where a C loop of lk_fused_linear calls packed it once per sample.
+ * - The input scale (a squeeze-excite gate, or any x ⊙ s read only by this projection; the
+ *   `channel-scale` pass) is folded into W while the GEMM packs it (one multiply per weight per
+ *   sample, in a pass the GEMM makes anyway), so the scaled activations are never written: the
+ *   separate x ⊙ s pass read and wrote x once more. Rounds as x·(s·w) instead of (x·s)·w.
+ * Dense samples without a per-sample scale are one GEMM over batch·rows rows. */
 void lk_fused_linear_strided(int batch, int rows, int K, int N, const float *x, long xbs, const float *W,
                              const float *bias, const float *scale, long scale_bs, int act, const float *residual,
                              long rbs, float *y, long ybs) {
+  if (!scale) scale_bs = 0;
+  if (xbs == (long)rows * K && ybs == (long)rows * N && (!residual || rbs == ybs) && scale_bs == 0) {
+    rows *= batch;
+    batch = 1;
+  }
   lk__gemm_nested(1, 0, 0, 0, 0, batch, rows, N, K, x, xbs, K, 1, W, 0, 1, K, y, ybs, N, 0.0f, NULL, bias, act,
-                  residual, rbs, N, scale, scale ? scale_bs : 0);
+                  residual, rbs, N, scale, scale_bs);
 }
 
 /* Reference: dot products in double, the activation in double (libm), the residual added in
@@ -2237,12 +2234,6 @@ void lk_fused_linear_strided_naive(int batch, int rows, int K, int N, const floa
         if (residual) acc += residual[b * rbs + o];
         y[b * ybs + o] = (float)acc;
       }
-}
-
-void lk_fused_linear_scaled_naive(int batch, int rows, int K, int N, const float *x, const float *W, const float *bias,
-                                  const float *scale, long scale_bs, int act, const float *residual, float *y) {
-  lk_fused_linear_strided_naive(batch, rows, K, N, x, (long)rows * K, W, bias, scale, scale_bs, act, residual,
-                                (long)rows * N, y, (long)rows * N);
 }
 
 /* ---- templates/token_dwconv.c -------------------------------------------------------------- */
@@ -3900,8 +3891,8 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %62 = reshape(%61) {shape [192, 768]} blocks.0.conv.conv.7 : f32[192, 768], a view of %61: no code */
 
   /* %74 = fused_linear(%53, %73, %71, %60, %26) {input_scale, residual} blocks.0.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 163008, arena + 162816,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 163008, arena + 162816,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352, 37824);
 
   /* %75 = concat(%25, %74) {axis 0} blocks.0.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -3954,8 +3945,8 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %126 = reshape(%125) {shape [192, 768]} blocks.1.conv.conv.7 : f32[192, 768], a view of %125: no code */
 
   /* %138 = fused_linear(%117, %137, %135, %124, %90) {input_scale, residual} blocks.1.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 473472, arena + 473280,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 473472, arena + 473280,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352, 37824);
 
   /* %139 = concat(%89, %138) {axis 0} blocks.1.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -4008,8 +3999,8 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %190 = reshape(%189) {shape [192, 768]} blocks.2.conv.conv.7 : f32[192, 768], a view of %189: no code */
 
   /* %202 = fused_linear(%181, %201, %199, %188, %154) {input_scale, residual} blocks.2.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 783936, arena + 783744,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 783936, arena + 783744,
+      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352, 37824);
 
   /* %203 = concat(%153, %202) {axis 0} blocks.2.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -4062,8 +4053,9 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %254 = reshape(%253) {shape [192, 768]} blocks.3.conv.conv.7 : f32[192, 768], a view of %253: no code */
 
   /* %266 = fused_linear(%245, %265, %263, %252, %218) {input_scale, residual} blocks.3.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 1094400, arena + 1094208,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 1094400,
+      arena + 1094208, arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352,
+      37824);
 
   /* %267 = concat(%217, %266) {axis 0} blocks.3.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -4116,8 +4108,9 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %318 = reshape(%317) {shape [192, 768]} blocks.4.conv.conv.7 : f32[192, 768], a view of %317: no code */
 
   /* %330 = fused_linear(%309, %329, %327, %316, %282) {input_scale, residual} blocks.4.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 1404864, arena + 1404672,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 1404864,
+      arena + 1404672, arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352,
+      37824);
 
   /* %331 = concat(%281, %330) {axis 0} blocks.4.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -4170,8 +4163,9 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %382 = reshape(%381) {shape [192, 768]} blocks.5.conv.conv.7 : f32[192, 768], a view of %381: no code */
 
   /* %394 = fused_linear(%373, %393, %391, %380, %346) {input_scale, residual} blocks.5.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 1715328, arena + 1715136,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 1715328,
+      arena + 1715136, arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352,
+      37824);
 
   /* %395 = concat(%345, %394) {axis 0} blocks.5.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -4224,8 +4218,9 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %446 = reshape(%445) {shape [192, 768]} blocks.6.conv.conv.7 : f32[192, 768], a view of %445: no code */
 
   /* %458 = fused_linear(%437, %457, %455, %444, %410) {input_scale, residual} blocks.6.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2025792, arena + 2025600,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 2025792,
+      arena + 2025600, arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352,
+      37824);
 
   /* %459 = concat(%409, %458) {axis 0} blocks.6.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -4278,8 +4273,9 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %510 = reshape(%509) {shape [192, 768]} blocks.7.conv.conv.7 : f32[192, 768], a view of %509: no code */
 
   /* %522 = fused_linear(%501, %521, %519, %508, %474) {input_scale, residual} blocks.7.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2336256, arena + 2336064,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 2336256,
+      arena + 2336064, arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352,
+      37824);
 
   /* %523 = concat(%473, %522) {axis 0} blocks.7.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -4332,8 +4328,9 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %574 = reshape(%573) {shape [192, 768]} blocks.8.conv.conv.7 : f32[192, 768], a view of %573: no code */
 
   /* %586 = fused_linear(%565, %585, %583, %572, %538) {input_scale, residual} blocks.8.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2646720, arena + 2646528,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 2646720,
+      arena + 2646528, arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352,
+      37824);
 
   /* %587 = concat(%537, %586) {axis 0} blocks.8.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -4386,8 +4383,9 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %638 = reshape(%637) {shape [192, 768]} blocks.9.conv.conv.7 : f32[192, 768], a view of %637: no code */
 
   /* %650 = fused_linear(%629, %649, %647, %636, %602) {input_scale, residual} blocks.9.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 2957184, arena + 2956992,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 2957184,
+      arena + 2956992, arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352,
+      37824);
 
   /* %651 = concat(%601, %650) {axis 0} blocks.9.conv : f32[B, 197, 192], a view of %10: no code */
 
@@ -4440,8 +4438,9 @@ int localvit_tiny_se4_forward(const float *const *params, const float *const *in
   /* %702 = reshape(%701) {shape [192, 768]} blocks.10.conv.conv.7 : f32[192, 768], a view of %701: no code */
 
   /* %714 = fused_linear(%693, %713, %711, %700, %666) {input_scale, residual} blocks.10.conv.conv.7 : f32[B, 196, 192], written into %10 from row 1 */
-  lk_fused_linear_scaled(B, 196, 768, 192, arena + 3565632, arena + 3267648, arena + 3267456,
-      arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, arena + 3716352);
+  lk_fused_linear_strided(B, 196, 768, 192, arena + 3565632, 150528, arena + 3267648,
+      arena + 3267456, arena + 3415104, 768, LK_ACT_NONE, arena + 3716352, 37824, arena + 3716352,
+      37824);
 
   /* %715 = concat(%665, %714) {axis 0} blocks.10.conv : f32[B, 197, 192], a view of %10: no code */
 
