@@ -123,6 +123,7 @@ public enum CEmitter {
     return ViewRules(
       readsStridedRows: { node, i in
         if case .sdpa = node.op { return i < 3 }
+        if case .training(.sdpaGrad) = node.op { return i < 4 }
         return false
       },
       readsSampleStrided: { node, _ in perSample(node) },

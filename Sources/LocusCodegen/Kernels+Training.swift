@@ -13,6 +13,7 @@ extension KernelTable {
       "batch_normalize_param_grad": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "batch_moments": KernelEntry(batch: .strided, emit: emitBatchNormalize),
       "softmax_grad": KernelEntry(batch: .together, emit: emitSoftmaxGrad, workspace: softmaxGradWorkspace),
+      "sdpa_grad": KernelEntry(batch: .together, emit: emitSDPAGrad),
       "reduce_sum": KernelEntry(batch: .strided, emit: emitReduceSum),
       "expand": KernelEntry(batch: .together, emit: emitExpand),
       "conv2d_grad_input": KernelEntry(batch: .shared([1]), emit: emitConvGrad),
@@ -29,6 +30,18 @@ extension KernelTable {
     ]
     for u in UnaryOp.allCases { table["\(u.rawValue)_grad"] = KernelEntry(batch: .together, emit: emitUnaryGrad) }
     return table
+  }
+
+  /// attention_grad.c: q, k, v and dout each with its own row stride (q, k and v are usually column
+  /// views of one qkv buffer); the result [N, H·D + 2·Hk·D] is written as its three column ranges.
+  static func emitSDPAGrad(_ k: inout KernelContext) throws(CodegenError) {
+    guard case .training(.sdpaGrad(let h, let hk)) = k.node.op else { return }
+    let q = k.operand(0).shape, kv = k.operand(1).shape, rs = k.result.shape[1]
+    let d = q[1] / h, out = try k.out()
+    var args = [k.batch(), "\(q[0])", "\(kv[0])", "\(h)", "\(hk)", "\(d)"]
+    for i in 0..<4 { args += [try k.arg(i), "\(k.rowStride(i))"] }
+    args += [out, "\(rs)", "\(out) + \(q[1])", "\(rs)", "\(out) + \(q[1] + kv[1])", "\(rs)", cFloat(inverseSquareRoot(d))]
+    k.call("lk_sdpa_grad", args, from: "attention_grad.c")
   }
 
   /// Ops of whole batches must see every operand batched (a parameter never reaches them).

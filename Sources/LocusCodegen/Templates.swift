@@ -21,6 +21,7 @@ enum Templates {
     "token_dwconv.c": PackageResources.token_dwconv_c,
     "shifted_attention.c": PackageResources.shifted_attention_c,
     "grad.c": PackageResources.grad_c,
+    "attention_grad.c": PackageResources.attention_grad_c,
     "loss.c": PackageResources.loss_c,
     "optim.c": PackageResources.optim_c,
   ]

@@ -26,6 +26,10 @@ extension Graph {
     case .sdpa:
       let q = nodes[node.operands[0].raw].type, k = nodes[node.operands[1].raw].type
       return 2 * 2 * b * q.shape[0] * k.shape[0] * q.shape[1]  // scores + weighted sum
+    case .training(.sdpaGrad):
+      // Scores recomputed, then dP, dV, dQ and dK: five products of the forward's size each.
+      let q = nodes[node.operands[0].raw].type, k = nodes[node.operands[1].raw].type
+      return 5 * 2 * b * q.shape[0] * k.shape[0] * q.shape[1]
     case .localAttention:
       let k = nodes[node.operands[1].raw].type
       return 2 * 2 * out * k.shape[0]

@@ -85,6 +85,13 @@ extension TrainingOp {
       }
       let product = try Op.matmul.inferType([try Op.transpose(pa).inferType([x]), try Op.transpose(pb).inferType([ops[1]])])
       return try Op.transpose(po).inferType([product])
+    case .sdpaGrad(let h, let hk):
+      let out = try Op.sdpa(heads: h, kvHeads: hk).inferType(Array(ops.prefix(3)))
+      try expectSame(ops[3], out, "sdpa_grad dout")
+      guard ops[1].shape[0] == x.shape[0] else {
+        throw ShapeError("sdpa_grad needs as many queries as keys (self-attention), got \(x) and \(ops[1])")
+      }
+      return TensorType([x.shape[0], x.shape[1] + 2 * ops[1].shape[1]], batched: out.batched)
     case .circularPadGrad(let l, let r, let t, let b):
       try expectRank(x, 3, mnemonic, "[C, H, W]")
       let h = x.shape[1] - t - b, w = x.shape[2] - l - r

@@ -31,6 +31,10 @@ public enum TrainingOp: Hashable, Sendable {
   /// head splits and merges, and the swapped operands of its gradients). permOut keeps one of the
   /// product's last two axes last.
   case matmulPermuted(a: [Int], b: [Int], out: [Int]) // (a, b), both batched, of the result's rank
+  /// The gradients of `sdpa` with respect to q, k and v, side by side along the last axis:
+  /// [N, H·D + 2·Hk·D] = [dq | dk | dv], the layout of a fused qkv projection's output (so its
+  /// gradient needs no concat). Queries and keys must be as many (self-attention).
+  case sdpaGrad(heads: Int, kvHeads: Int)            // (q [N, H·D], k, v [N, Hk·D], dout [N, H·D])
   /// The gradients of `token_dwconv` (without activation) with respect to its input and weight.
   case tokenDWConvGradInput(TokenConvAttrs)          // (dy [Ho·Wo, C], weight [C, 1, kh, kw]) -> [height·width, C]
   case tokenDWConvGradWeight(TokenConvAttrs)         // (dy [Ho·Wo, C], x [height·width, C]) -> unbatched [C, 1, kh, kw]
@@ -58,6 +62,7 @@ public enum TrainingOp: Hashable, Sendable {
     case .conv2dGradWeight: "conv2d_grad_weight"
     case .linearGradWeight: "linear_grad_weight"
     case .matmulPermuted: "matmul_permuted"
+    case .sdpaGrad: "sdpa_grad"
     case .tokenDWConvGradInput: "token_dwconv_grad_input"
     case .tokenDWConvGradWeight: "token_dwconv_grad_weight"
     case .maxpoolGrad: "maxpool_grad"
@@ -90,6 +95,7 @@ public enum TrainingOp: Hashable, Sendable {
     case .zeroPad(let axis, let before, let after): return "axis \(axis), before \(before), after \(after)"
     case .unaryGrad, .linearGradWeight, .crossEntropy, .crossEntropyGrad: return ""
     case .matmulPermuted(let a, let b, let out): return "a perm \(list(a)), b perm \(list(b)), out perm \(list(out))"
+    case .sdpaGrad(let h, let hk): return "heads \(h), kv_heads \(hk)"
     }
   }
 
@@ -106,6 +112,7 @@ public enum TrainingOp: Hashable, Sendable {
     switch self {
     case .normalize, .batchMoments, .reduceSum, .expand, .circularPadGrad, .zeroPad: 1...1
     case .batchNormalize, .batchNormalizeGrad: 3...3
+    case .sdpaGrad: 4...4
     default: 2...2
     }
   }

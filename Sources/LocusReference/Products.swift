@@ -68,6 +68,42 @@ extension Interpreter {
     return y
   }
 
+  /// The gradients of `sdpa` from the output's gradient dO, as [dq | dk | dv] along the last axis
+  /// ([N, H·D + 2·Hk·D], Nq = Nk): with P = softmax(q kᵀ · D^-½) per head and query,
+  /// dV += Pᵀ dO, dP = dO vᵀ, dS = P ⊙ (dP − Σ_j P dP) · D^-½, dQ = dS k, dK += dSᵀ q.
+  static func sdpaGrad(q: Tensor, k: Tensor, v: Tensor, dout: Tensor, heads: Int, kvHeads: Int) -> Tensor {
+    let (n, nk, width, kvWidth) = (q.shape[0], k.shape[0], q.shape[1], k.shape[1])
+    let (d, all) = (width / heads, width + 2 * kvWidth)
+    let scale = 1 / Double(d).squareRoot()
+    var dq = [Double](repeating: 0, count: n * width), dk = [Double](repeating: 0, count: nk * kvWidth)
+    var dv = dk
+    for h in 0..<heads {
+      let (qc, kc) = (h * d, (h / (heads / kvHeads)) * d)
+      for i in 0..<n {
+        let p = softmaxDouble((0..<nk).map { j in scale * dot(q.data, from: i * width + qc, k.data, from: j * kvWidth + kc, count: d) })
+        let dp = (0..<nk).map { j in dot(dout.data, from: i * width + qc, v.data, from: j * kvWidth + kc, count: d) }
+        let rowDot = zip(p, dp).reduce(0.0) { $0 + $1.0 * $1.1 }
+        for j in 0..<nk {
+          let ds = scale * p[j] * (dp[j] - rowDot)
+          for e in 0..<d {
+            dq[i * width + qc + e] += ds * Double(k.data[j * kvWidth + kc + e])
+            dk[j * kvWidth + kc + e] += ds * Double(q.data[i * width + qc + e])
+            dv[j * kvWidth + kc + e] += p[j] * Double(dout.data[i * width + qc + e])
+          }
+        }
+      }
+    }
+    var y = Tensor.zeros([n, all])
+    for i in 0..<n {
+      for c in 0..<width { y.data[i * all + c] = Float(dq[i * width + c]) }
+      for c in 0..<kvWidth {
+        y.data[i * all + width + c] = Float(dk[i * kvWidth + c])
+        y.data[i * all + width + kvWidth + c] = Float(dv[i * kvWidth + c])
+      }
+    }
+    return y
+  }
+
   /// Attention over the T shifted variants at each location: for token n and head h,
   /// softmax over t of q[n, h]·k[t, n, g] · D^-½, then Σ_t p_t v[t, n, g], with g = h / (H/Hk).
   /// q: [N, H·D]; k, v: [T, N, Hk·D].

@@ -100,6 +100,17 @@ final class AutodiffTests: XCTestCase {
         let v = try s.add(.linear(hasBias: true), kv, s.param("v.weight", [4, 8]), s.param("v.bias", [4], .bias))
         return try s.add(.sdpa(heads: 4, kvHeads: 2), x, k, v)
       }),
+      ("sdpa self-attention grouped (sdpa_grad)", [3, 8], { s, x in
+        let k = try s.add(.linear(hasBias: false), x, s.param("k.weight", [4, 8]))
+        let v = try s.add(.linear(hasBias: true), x, s.param("v.weight", [4, 8]), s.param("v.bias", [4], .bias))
+        return try s.add(.sdpa(heads: 4, kvHeads: 2), x, k, v)
+      }),
+      ("sdpa over a fused qkv (sdpa_grad, no concat)", [3, 4], { s, x in
+        let qkv = try s.add(.linear(hasBias: true), x, s.param("qkv.weight", [16, 4]), s.param("qkv.bias", [16], .bias))
+        let (q, k, v) = try (s.add(.slice(axis: 1, start: 0, length: 8), qkv), s.add(.slice(axis: 1, start: 8, length: 4), qkv),
+                             s.add(.slice(axis: 1, start: 12, length: 4), qkv))
+        return try s.add(.sdpa(heads: 2, kvHeads: 1), q, k, v)
+      }),
       ("local_attention grouped", [3, 2, 4], { s, x in
         let q = try s.add(.index(axis: 0, at: 0), x)                                              // [2, 4]
         let kv = try s.add(.slice(axis: 0, start: 1, length: 2), x)                               // [T 2, 2, 4]
@@ -133,6 +144,32 @@ final class AutodiffTests: XCTestCase {
     let counts = try Autodiff.trainingGraph(s.graph).graph.opCounts
     XCTAssertNil(counts["zero_pad"])
     XCTAssertEqual(counts["concat"], 1)
+  }
+
+  /// Self-attention keeps its sdpa in the training forward and differentiates it with one
+  /// sdpa_grad, whose [dq | dk | dv] is the fused qkv's gradient itself: no matmul, softmax or
+  /// concat. Attention with fewer queries than keys is still lowered to matmuls.
+  func testSelfAttentionGradientIsOneKernel() throws {
+    func counts(queries: Int) throws -> [String: Int] {
+      var s = GraphSketch(batch: 2)
+      let x = try s.add(.linear(hasBias: false), s.input("x", [5, 4]), s.param("qkv.weight", [12, 4]))     // [5, 12]
+      var q = try s.add(.slice(axis: 1, start: 0, length: 4), x)
+      if queries < 5 { q = try s.add(.slice(axis: 0, start: 5 - queries, length: queries), q) }
+      let (k, v) = try (s.add(.slice(axis: 1, start: 4, length: 4), x), s.add(.slice(axis: 1, start: 8, length: 4), x))
+      let y = try s.add(.sdpa(heads: 2, kvHeads: 2), q, k, v)
+      s.output("logits", try s.add(.linear(hasBias: false), try s.add(.reshape([queries * 4]), y), s.param("head.weight", [3, queries * 4])))
+      return try Autodiff.trainingGraph(s.graph).graph.opCounts
+    }
+    let selfAttention = try counts(queries: 5)
+    XCTAssertEqual(selfAttention["sdpa"], 1)
+    XCTAssertEqual(selfAttention["sdpa_grad"], 1)
+    XCTAssertNil(selfAttention["matmul"])
+    XCTAssertNil(selfAttention["softmax"])
+    XCTAssertNil(selfAttention["concat"])
+    let classToken = try counts(queries: 1)
+    XCTAssertNil(classToken["sdpa"])
+    XCTAssertNil(classToken["sdpa_grad"])
+    XCTAssertEqual(classToken["softmax"], 1)
   }
 
   func testFusedOpsAreRejectedByName() throws {

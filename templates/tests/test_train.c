@@ -36,6 +36,7 @@
 #include "../grad.c"
 #include "../loss.c"
 #include "../optim.c"
+#include "../attention_grad.c"
 #include "lk_test.h"
 
 #ifdef _OPENMP
@@ -1168,6 +1169,101 @@ static void test_optim(void) {
 
 /* ---- Thread-count invariance of the row and channel reductions ---------------------------------- */
 
+/* ---- Attention ---------------------------------------------------------------------------------- */
+
+/* Σ dO ⊙ sdpa(q, k, v) in double, with q, k, v packed in one vector [q | k | v] of dense
+ * [B, Nq, H·D], [B, Nk, Hk·D] and [B, Nk, Hk·D]: the forward the gradient is differentiated from. */
+typedef struct { int B, Nq, Nk, H, Hk, D; double scale; const float *dout; } sdpa_ctx;
+static double sdpa_f(const double *x, const void *c) {
+  const sdpa_ctx *s = (const sdpa_ctx *)c;
+  const int C = s->H * s->D, Ck = s->Hk * s->D;
+  const double *q = x, *k = q + (long)s->B * s->Nq * C, *v = k + (long)s->B * s->Nk * Ck;
+  double f = 0.0, p[64];
+  for (int b = 0; b < s->B; ++b)
+    for (int h = 0; h < s->H; ++h)
+      for (int i = 0; i < s->Nq; ++i) {
+        const int g = h / (s->H / s->Hk);
+        double m = -INFINITY, sum = 0.0;
+        for (int j = 0; j < s->Nk; ++j) {
+          double d = 0.0;
+          for (int e = 0; e < s->D; ++e)
+            d += q[((long)b * s->Nq + i) * C + h * s->D + e] * k[((long)b * s->Nk + j) * Ck + g * s->D + e];
+          p[j] = d * s->scale;
+          m = p[j] > m ? p[j] : m;
+        }
+        for (int j = 0; j < s->Nk; ++j) sum += (p[j] = exp(p[j] - m));
+        for (int e = 0; e < s->D; ++e) {
+          double o = 0.0;
+          for (int j = 0; j < s->Nk; ++j) o += p[j] / sum * v[((long)b * s->Nk + j) * Ck + g * s->D + e];
+          f += s->dout[((long)b * s->Nq + i) * C + h * s->D + e] * o;
+        }
+      }
+  return f;
+}
+
+/* Calls the kernel `fn` with q, k, v read from one [B, N, C + 2·Ck] qkv buffer (row stride
+ * pad ≥ C + 2·Ck) when fused, else from separate buffers with rows `pad` floats longer than dense;
+ * the gradients go to the same layout. Gathers the result densely into g = [dq | dk | dv]. */
+typedef void (*sdpa_grad_fn)(int, int, int, int, int, int, const float *, long, const float *, long, const float *,
+                             long, const float *, long, float *, long, float *, long, float *, long, float);
+static void sdpa_grad_call(sdpa_grad_fn fn, int B, int Nq, int Nk, int H, int Hk, int D, int fused, int pad,
+                           const float *x, const float *dout, float scale, float *g) {
+  const long C = (long)H * D, Ck = (long)Hk * D, nq = (long)B * Nq, nk = (long)B * Nk;
+  const long rq = fused ? C + 2 * Ck + pad : C + pad, rk = fused ? rq : Ck + pad;
+  float *in = lkt_rand(fused ? nq * rq : nq * rq + 2 * nk * rk, 9), *out = lkt_rand(fused ? nq * rq : nq * rq + 2 * nk * rk, 9);
+  float *qi = in, *ki = fused ? in + C : in + nq * rq, *vi = fused ? in + C + Ck : ki + nk * rk;
+  float *qo = out, *ko = fused ? out + C : out + nq * rq, *vo = fused ? out + C + Ck : ko + nk * rk;
+  for (long r = 0; r < nq; ++r) memcpy(qi + r * rq, x + r * C, (size_t)C * sizeof(float));
+  for (long r = 0; r < nk; ++r) {
+    memcpy(ki + r * rk, x + nq * C + r * Ck, (size_t)Ck * sizeof(float));
+    memcpy(vi + r * rk, x + nq * C + nk * Ck + r * Ck, (size_t)Ck * sizeof(float));
+  }
+  fn(B, Nq, Nk, H, Hk, D, qi, rq, ki, rk, vi, rk, dout, C, qo, rq, ko, rk, vo, rk, scale);
+  for (long r = 0; r < nq; ++r) memcpy(g + r * C, qo + r * rq, (size_t)C * sizeof(float));
+  for (long r = 0; r < nk; ++r) {
+    memcpy(g + nq * C + r * Ck, ko + r * rk, (size_t)Ck * sizeof(float));
+    memcpy(g + nq * C + nk * Ck + r * Ck, vo + r * rk, (size_t)Ck * sizeof(float));
+  }
+  free(in); free(out);
+}
+
+static void test_sdpa_grad(void) {
+  /* B, Nq, Nk, H, Hk, D: localvit_fmnist's shape, query tiles with tails (MQ = 32), grouped
+   * heads, D not a multiple of the vector width, one key, Nq ≠ Nk, DeiT-tiny's shape. */
+  static const int shapes[][6] = {{2, 50, 50, 2, 2, 32}, {3, 17, 17, 4, 2, 24}, {2, 40, 33, 3, 3, 16}, {1, 65, 65, 2, 1, 8},
+                                  {2, 5, 1, 2, 2, 7}, {2, 1, 9, 2, 1, 5}, {1, 197, 197, 3, 3, 64}};
+  for (int t = 0; t < (int)(sizeof shapes / sizeof shapes[0]); ++t) {
+    const int B = shapes[t][0], Nq = shapes[t][1], Nk = shapes[t][2], H = shapes[t][3], Hk = shapes[t][4], D = shapes[t][5];
+    const long C = (long)H * D, Ck = (long)Hk * D, n = (long)B * (Nq * C + 2 * Nk * Ck);
+    const float scale = 1.0f / sqrtf((float)D);
+    const int fused = Nq == Nk, pad = t % 2 ? 3 : 0;
+    float *x = lkt_rand(n, 1.5f), *dout = lkt_rand((long)B * Nq * C, 1), *got = lkt_rand(n, 1), *ref = lkt_rand(n, 1);
+    char what[96];
+    sdpa_grad_call(lk_sdpa_grad, B, Nq, Nk, H, Hk, D, fused, pad, x, dout, scale, got);
+    sdpa_grad_call(lk_sdpa_grad_naive, B, Nq, Nk, H, Hk, D, fused, pad, x, dout, scale, ref);
+    snprintf(what, sizeof what, "sdpa_grad B%d Nq%d Nk%d H%d/%d D%d%s vs naive", B, Nq, Nk, H, Hk, D, fused ? " qkv" : "");
+    /* Sums of Nk products of sums of D products, in float. */
+    lkt_check(what, got, ref, n, 1e-5 * sqrt((double)(Nk + D)));
+    if (n <= 3000) { /* FD of Σ dO ⊙ sdpa(q, k, v), h = 1e-3 */
+      sdpa_ctx c = {B, Nq, Nk, H, Hk, D, scale, dout};
+      double *xd = to_double(x, n);
+      float *fd = lkt_rand(n, 1);
+      fd_grad(sdpa_f, &c, xd, n, 1e-3, fd);
+      snprintf(what, sizeof what, "sdpa_grad B%d Nq%d Nk%d H%d/%d D%d vs finite diff", B, Nq, Nk, H, Hk, D);
+      lkt_check(what, got, fd, n, FD_TOL_SMOOTH);
+      free(xd); free(fd);
+    }
+    if (t == 0) {
+      float *one = lkt_rand(n, 1);
+      SAME_ON_1_AND_2("sdpa_grad thread-count invariance", one, got, n,
+                      sdpa_grad_call(lk_sdpa_grad, B, Nq, Nk, H, Hk, D, fused, pad, x, dout, scale, one),
+                      sdpa_grad_call(lk_sdpa_grad, B, Nq, Nk, H, Hk, D, fused, pad, x, dout, scale, got));
+      free(one);
+    }
+    free(x); free(dout); free(got); free(ref);
+  }
+}
+
 static void test_thread_invariance(void) {
   int B = 4;
   long C = 96, S = 49, n = (long)B * C * S;
@@ -1204,6 +1300,7 @@ int main(void) {
   test_layout_grads();
   test_cross_entropy();
   test_optim();
+  test_sdpa_grad();
   test_thread_invariance();
   return lkt_finish("test_train");
 }

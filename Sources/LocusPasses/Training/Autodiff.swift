@@ -127,7 +127,8 @@ struct Differentiator {
       }
       if let (axis, slices) = tiled[node.id] {
         if slices.allSatisfy({ pieces[$0] != nil }) {
-          try accumulate(node.id, try emit(.concat(axis: axis), slices.map { pieces[$0]! }, like: node))
+          let parts = slices.map { pieces[$0]! }
+          try accumulate(node.id, try tiledSource(of: parts, axis: axis, type: node.type) ?? emit(.concat(axis: axis), parts, like: node))
         } else {
           for slice in slices { if let piece = pieces[slice] { try accumulate(node.id, try zeroPadded(piece, slice)) } }
         }
@@ -146,6 +147,19 @@ struct Differentiator {
     }
     precondition(seeded, "the loss node depends on no trainable parameter")
     return adjoint
+  }
+
+  /// The value `parts` tile in order along `axis`, when they are its slices end to end and it has
+  /// `type`: their concat would copy it (sdpa_grad's [dq | dk | dv] for a fused qkv).
+  private func tiledSource(of parts: [ValueID], axis: Int, type: TensorType) -> ValueID? {
+    guard let first = parts.first, let source = graph[first].operands.first, graph[source].type == type else { return nil }
+    var end = 0
+    for part in parts {
+      guard case .slice(let a, let start, let length) = graph[part].op, graph[part].operands == [source],
+            normalizeAxis(a, rank: type.rank) == axis, start == end else { return nil }
+      end += length
+    }
+    return end == type.shape[axis] ? source : nil
   }
 
   /// The gradient of `slice`'s operand from the slice's gradient alone (its rule).

@@ -18,7 +18,10 @@ public struct RunningStatistics: Hashable, Sendable {
 /// - `batchnorm` uses the batch's statistics: batch_normalize(x, w, b), and its batch moments
 ///   become an output for the running-statistics update;
 /// - `layernorm` becomes normalize(x)·w + b, so the affine part needs no rule of its own;
-/// - `sdpa` and `local_attention` become matmul/softmax primitives that every rule covers.
+/// - self-attention (`sdpa` with as many queries as keys) stays: its rule is one `sdpa_grad`
+///   kernel that recomputes the probabilities, so none are stored between the passes;
+/// - other `sdpa`s (CeiT's class-token attention) and `local_attention` become matmul/softmax
+///   primitives that every rule covers.
 /// Ops with no train-mode form (the fused ops) are left for autodiff to reject by name.
 func lowerForTraining(_ graph: Graph, statistics: inout [RunningStatistics]) throws -> Graph {
   var r = Rewriter(graph)
@@ -37,6 +40,8 @@ func lowerForTraining(_ graph: Graph, statistics: inout [RunningStatistics]) thr
       let xhat = try r.add(.training(.normalize(eps: eps)), [x!], like: node)
       let scaled = try r.add(.binary(.mul), [xhat, r.operand(node.operands[1])], like: node)
       r.map[node.id] = try r.add(.binary(.add), [scaled, r.operand(node.operands[2])], like: node)
+    case .sdpa where graph[node.operands[0]].type.shape[0] == graph[node.operands[1]].type.shape[0]:
+      r.copy(node)
     case .sdpa(let heads, let kvHeads):
       r.map[node.id] = try attention(&r, node, heads: heads, kvHeads: kvHeads, local: false)
     case .localAttention(let heads, let kvHeads):

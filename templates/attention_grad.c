@@ -1,0 +1,233 @@
+/* locus-requires: prologue.h */
+/* Training: the gradient of sdpa (attention.c) with respect to q, k and v, in one kernel.
+ *
+ * With S = scale · q·kᵀ and P = softmax(S) per (sample, head) and dO the gradient of the output:
+ *   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = scale · P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = dS·K,  dK = dSᵀ·Q.
+ * Operands as lk_sdpa's: q_{b,i,h} = q[(b·Nq + i)·q_rs + h·D ...], k and v with their own row
+ * strides, kv head g = h / (H / Hk); dout is [B, Nq, H·D] with row stride do_rs. The gradients are
+ * written through row strides too (dq [B, Nq, H·D], dk and dv [B, Nk, Hk·D]): a training graph
+ * passes three column ranges of one [B, N, H·D + 2·Hk·D] buffer, the gradient of the fused qkv
+ * projection's output, so no concat follows.
+ *
+ * Why one kernel: the lowering to matmuls ran each (sample, head) product as its own small GEMM
+ * (localvit_fmnist: 128 products of 50×50×32 per call at ~45 GFLOP/s), kept the probabilities
+ * P [B, H, Nq, Nk] alive from the forward to the backward, copied q, k and v out of the qkv buffer,
+ * and copied the three gradients back into one (the concat). Here P is recomputed from q and k
+ * (one more Nq×Nk×D product, a fifth of the backward's FLOPs) instead of stored, so the forward is
+ * the inference kernel lk_sdpa and nothing of size Nq·Nk outlives a call.
+ *
+ * How: one task per (sample, kv head), which owns that kv head's dK and dV (accumulated in scratch
+ * over the heads of its group and all query tiles, then stored), so tasks never write the same
+ * element and each sum runs in a fixed order: results do not depend on the thread count. Per task
+ * Kᵀ and Vᵀ are packed once ([D, Nkp], keys zero-padded to a multiple of the vector width) and K
+ * once more as rows padded to Dp columns; then per head, LK_SDPA_GRAD_MQ queries at a time (their
+ * rows copied, zero-padded to a multiple of 4):
+ *   1. S = Q·Kᵀ, P = softmax(scale·S) row by row (lk_vexp), zero in the padding;
+ *   2. dP = dO·Vᵀ, then dS in place;
+ *   3. dQ = dS·K stored; dV += Pᵀ·dO_tile and dK += dSᵀ·Q_tile.
+ * All five products are one register-blocked routine (4 rows × 2 vectors, A read by scalar
+ * broadcast through any two strides, so Pᵀ and dSᵀ are never transposed in memory).
+ * Scratch per thread: 2·D·Nkp + 3·Nkp·Dp + 2·MQ·(Nkp + Dp) floats (localvit_fmnist: 58 KB; SAG's
+ * Nk = 1024, D = 64: 1.6 MB). If that fails, the task's gradients are NaN. */
+#ifndef LK_SDPA_GRAD_MQ
+#  define LK_SDPA_GRAD_MQ 32 /* queries per tile: S and dP rows of a tile stay in L2 at Nk = 1024 */
+#endif
+
+/* C[0:4, 0:nv·VW] (+)= Σ_{k<K} A[i·ars + k·acs] · B[k·ldb + 0:nv·VW], nv = 1 or 2. */
+static inline void lk__ag_block(int nv, int K, const float *restrict A, long ars, long acs,
+                                const float *restrict B, long ldb, float *restrict C, long ldc, int accumulate) {
+  lk_vf c[4][2];
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < 2; ++u) c[i][u] = lk_vzero();
+  if (nv == 2) {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb), b1 = lk_vload(B + k * ldb + LK_VW);
+      for (int i = 0; i < 4; ++i) {
+        const lk_vf a = lk_vset1(A[i * ars + k * acs]);
+        c[i][0] += a * b0;
+        c[i][1] += a * b1;
+      }
+    }
+  } else {
+    for (int k = 0; k < K; ++k) {
+      const lk_vf b0 = lk_vload(B + k * ldb);
+      for (int i = 0; i < 4; ++i) c[i][0] += lk_vset1(A[i * ars + k * acs]) * b0;
+    }
+  }
+  for (int i = 0; i < 4; ++i)
+    for (int u = 0; u < nv; ++u) {
+      float *p = C + i * ldc + u * LK_VW;
+      lk_vstore(p, accumulate ? lk_vload(p) + c[i][u] : c[i][u]);
+    }
+}
+
+/* C[M, N] (+)= A·B for M a multiple of 4 and N a multiple of LK_VW (the callers pad both). */
+static void lk__ag_mm(int M, int N, int K, const float *A, long ars, long acs, const float *B, long ldb,
+                      float *C, long ldc, int accumulate) {
+  for (int i = 0; i < M; i += 4)
+    for (int n = 0; n < N; n += 2 * LK_VW)
+      lk__ag_block(N - n >= 2 * LK_VW ? 2 : 1, K, A + i * ars, ars, acs, B + n, ldb, C + i * ldc + n, ldc, accumulate);
+}
+
+/* dst[d·ld + j] = src[j·rs + d] for j < n, d < D; columns n..ld−1 are zero. */
+static void lk__ag_pack_t(int n, int D, const float *src, long rs, float *dst, long ld) {
+  for (int d = 0; d < D; ++d) {
+    float *row = dst + (long)d * ld;
+    for (int j = 0; j < n; ++j) row[j] = src[(long)j * rs + d];
+    for (long j = n; j < ld; ++j) row[j] = 0.0f;
+  }
+}
+
+/* dst[i·ld + d] = src[i·rs + d] for i < n, d < D; zero up to ld columns and `rows` rows. */
+static void lk__ag_pack_rows(int n, int rows, int D, const float *src, long rs, float *dst, long ld) {
+  for (int i = 0; i < rows; ++i) {
+    float *row = dst + (long)i * ld;
+    if (i < n) memcpy(row, src + (long)i * rs, (size_t)D * sizeof(float));
+    for (long d = i < n ? D : 0; d < ld; ++d) row[d] = 0.0f;
+  }
+}
+
+/* Rows [0, m) of s [·, Nkp] become softmax(scale·s) over their first Nk columns, zero after them;
+ * rows [m, mp) become zero. */
+static void lk__ag_softmax_rows(int m, int mp, int Nk, long nkp, float *s, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    float *row = s + (long)i * nkp;
+    if (i >= m) { memset(row, 0, (size_t)nkp * sizeof(float)); continue; }
+    lk_vf mx = lk_vset1(-INFINITY), sum = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW)
+      mx = lk_vmax(mx, lk_vselect(lk_vbelow((int)j, Nk), lk_vload(row + j), lk_vset1(-INFINITY)));
+    const float shift = scale * lk_vhmax(mx);
+    for (long j = 0; j < nkp; j += LK_VW) {
+      const lk_vf e = lk_vselect(lk_vbelow((int)j, Nk), lk_vexp(lk_vload(row + j) * scale - shift), lk_vzero());
+      lk_vstore(row + j, e);
+      sum += e;
+    }
+    const float inv = 1.0f / lk_vsum(sum);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(row + j, lk_vload(row + j) * inv);
+  }
+}
+
+/* dp[i, j] ← scale · p[i, j] · (dp[i, j] − Σ_j p[i, j]·dp[i, j]) for i < mp (zero where p is). */
+static void lk__ag_dscores(int mp, long nkp, const float *p, float *dp, float scale) {
+  for (int i = 0; i < mp; ++i) {
+    const float *pr = p + (long)i * nkp;
+    float *dr = dp + (long)i * nkp;
+    lk_vf acc = lk_vzero();
+    for (long j = 0; j < nkp; j += LK_VW) acc += lk_vload(pr + j) * lk_vload(dr + j);
+    const float dot = lk_vsum(acc);
+    for (long j = 0; j < nkp; j += LK_VW) lk_vstore(dr + j, lk_vload(pr + j) * (lk_vload(dr + j) - dot) * scale);
+  }
+}
+
+void lk_sdpa_grad(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k, long k_rs,
+                  const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs, float *dk,
+                  long dk_rs, float *dv, long dv_rs, float scale) {
+  if (B <= 0 || H <= 0 || Hk <= 0 || D <= 0) return;
+  if (Nk <= 0) { /* no keys: the output is an empty sum, constant in q */
+    for (long r = 0; r < (long)B * Nq; ++r) memset(dq + r * dq_rs, 0, (size_t)H * D * sizeof(float));
+    return;
+  }
+  const int group = H / Hk;
+  const long units = (long)B * Hk, nkp = lk_round_up(lk_max_l(Nk, 1), LK_VW), dp = lk_round_up(D, LK_VW);
+  const long mq = LK_SDPA_GRAD_MQ;
+  const size_t floats = (size_t)(2 * D * nkp + 3 * nkp * dp + 2 * mq * (nkp + dp) + 16 * 8);
+  LK_OMP(parallel if(units > 1 && 10.0 * B * H * Nq * Nk * D >= LK_GEMM_PAR_MIN))
+  {
+    long u0, u1;
+    float *kt = lk_scratch_alloc(floats), *vt = NULL, *kp = NULL, *dka = NULL, *dva = NULL;
+    float *s = NULL, *ds = NULL, *qt = NULL, *ot = NULL;
+    if (kt) { /* each array starts on a cache line (16 floats) */
+      vt = kt + lk_round_up(D * nkp, 16), kp = vt + lk_round_up(D * nkp, 16);
+      dka = kp + lk_round_up(nkp * dp, 16), dva = dka + lk_round_up(nkp * dp, 16);
+      s = dva + lk_round_up(nkp * dp, 16), ds = s + lk_round_up(mq * nkp, 16);
+      qt = ds + lk_round_up(mq * nkp, 16), ot = qt + lk_round_up(mq * dp, 16);
+    }
+    lk_split(units, lk_team_size(), lk_thread_id(), &u0, &u1);
+    for (long u = u0; u < u1; ++u) {
+      const int b = (int)(u / Hk), g = (int)(u % Hk);
+      const float *kb = k + (long)b * Nk * k_rs + (long)g * D, *vb = v + (long)b * Nk * v_rs + (long)g * D;
+      float *dkb = dk + (long)b * Nk * dk_rs + (long)g * D, *dvb = dv + (long)b * Nk * dv_rs + (long)g * D;
+      if (!kt) { /* out of memory: fail loudly with NaN rather than leave garbage */
+        for (int h = g * group; h < (g + 1) * group; ++h)
+          for (int i = 0; i < Nq; ++i)
+            for (int d = 0; d < D; ++d) dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = NAN;
+        for (int j = 0; j < Nk; ++j)
+          for (int d = 0; d < D; ++d) dkb[(long)j * dk_rs + d] = dvb[(long)j * dv_rs + d] = NAN;
+        continue;
+      }
+      lk__ag_pack_t(Nk, D, kb, k_rs, kt, nkp);
+      lk__ag_pack_t(Nk, D, vb, v_rs, vt, nkp);
+      lk__ag_pack_rows(Nk, (int)nkp, D, kb, k_rs, kp, dp);
+      memset(dka, 0, (size_t)(2 * lk_round_up(nkp * dp, 16)) * sizeof(float)); /* dka and dva */
+      for (int h = g * group; h < (g + 1) * group; ++h)
+        for (int i0 = 0; i0 < Nq; i0 += (int)mq) {
+          const int m = (int)lk_min_l(mq, Nq - i0), mp = (int)lk_round_up(m, 4);
+          const float *qb = q + ((long)b * Nq + i0) * q_rs + (long)h * D;
+          lk__ag_pack_rows(m, mp, D, qb, q_rs, qt, dp);
+          lk__ag_pack_rows(m, mp, D, dout + ((long)b * Nq + i0) * do_rs + (long)h * D, do_rs, ot, dp);
+          /* 1. P. */
+          lk__ag_mm(mp, (int)nkp, D, qt, dp, 1, kt, nkp, s, nkp, 0);
+          lk__ag_softmax_rows(m, mp, Nk, nkp, s, scale);
+          /* 2. dS. */
+          lk__ag_mm(mp, (int)nkp, D, ot, dp, 1, vt, nkp, ds, nkp, 0);
+          lk__ag_dscores(mp, nkp, s, ds, scale);
+          /* 3. dV += Pᵀ·dO and dK += dSᵀ·Q over this tile's queries; dQ = dS·K (into ot, whose
+           * dO rows are used up). */
+          lk__ag_mm((int)nkp, (int)dp, mp, s, 1, nkp, ot, dp, dva, dp, 1);
+          lk__ag_mm((int)nkp, (int)dp, mp, ds, 1, nkp, qt, dp, dka, dp, 1);
+          lk__ag_mm(mp, (int)dp, Nk, ds, nkp, 1, kp, dp, ot, dp, 0);
+          for (int i = 0; i < m; ++i)
+            memcpy(dq + ((long)b * Nq + i0 + i) * dq_rs + (long)h * D, ot + (long)i * dp, (size_t)D * sizeof(float));
+        }
+      for (int j = 0; j < Nk; ++j) {
+        memcpy(dkb + (long)j * dk_rs, dka + (long)j * dp, (size_t)D * sizeof(float));
+        memcpy(dvb + (long)j * dv_rs, dva + (long)j * dp, (size_t)D * sizeof(float));
+      }
+    }
+    lk_scratch_free(kt);
+  }
+}
+
+/* Reference: the formulas in double, one (sample, head, query) at a time. */
+void lk_sdpa_grad_naive(int B, int Nq, int Nk, int H, int Hk, int D, const float *q, long q_rs, const float *k,
+                        long k_rs, const float *v, long v_rs, const float *dout, long do_rs, float *dq, long dq_rs,
+                        float *dk, long dk_rs, float *dv, long dv_rs, float scale) {
+  double *p = (double *)malloc((size_t)(Nk > 0 ? Nk : 1) * 2 * sizeof(double)), *dpr = p + (Nk > 0 ? Nk : 1);
+  double *gk = (double *)calloc((size_t)(Nk > 0 ? Nk : 1) * D * 2, sizeof(double)), *gv = gk + (long)(Nk > 0 ? Nk : 1) * D;
+  for (int b = 0; b < B; ++b)
+    for (int g = 0; g < Hk; ++g) {
+      memset(gk, 0, (size_t)(Nk > 0 ? Nk : 1) * D * 2 * sizeof(double));
+      for (int h = g * (H / Hk); h < (g + 1) * (H / Hk); ++h)
+        for (int i = 0; i < Nq; ++i) {
+          const float *qi = q + ((long)b * Nq + i) * q_rs + (long)h * D, *oi = dout + ((long)b * Nq + i) * do_rs + (long)h * D;
+          double m = -INFINITY, sum = 0.0, dot = 0.0;
+          for (int j = 0; j < Nk; ++j) {
+            const float *kj = k + ((long)b * Nk + j) * k_rs + (long)g * D, *vj = v + ((long)b * Nk + j) * v_rs + (long)g * D;
+            double sj = 0.0, dj = 0.0;
+            for (int d = 0; d < D; ++d) { sj += (double)qi[d] * kj[d]; dj += (double)oi[d] * vj[d]; }
+            p[j] = sj * scale;
+            dpr[j] = dj;
+            m = p[j] > m ? p[j] : m;
+          }
+          for (int j = 0; j < Nk; ++j) sum += (p[j] = exp(p[j] - m));
+          for (int j = 0; j < Nk; ++j) dot += (p[j] /= sum) * dpr[j];
+          for (int d = 0; d < D; ++d) {
+            double acc = 0.0;
+            for (int j = 0; j < Nk; ++j) {
+              const double dsj = scale * p[j] * (dpr[j] - dot);
+              acc += dsj * k[((long)b * Nk + j) * k_rs + (long)g * D + d];
+              gk[(long)j * D + d] += dsj * qi[d];
+              gv[(long)j * D + d] += p[j] * oi[d];
+            }
+            dq[((long)b * Nq + i) * dq_rs + (long)h * D + d] = (float)acc;
+          }
+        }
+      for (int j = 0; j < Nk; ++j)
+        for (int d = 0; d < D; ++d) {
+          dk[((long)b * Nk + j) * dk_rs + (long)g * D + d] = (float)gk[(long)j * D + d];
+          dv[((long)b * Nk + j) * dv_rs + (long)g * D + d] = (float)gv[(long)j * D + d];
+        }
+    }
+  free(p);
+  free(gk);
+}
